@@ -1,0 +1,65 @@
+// Package export holds what every mail source shares: the Sink a source
+// writes into, the incremental cutoff, and the loop that turns one source
+// plus optional contact and calendar files into one archive. Each source
+// lives in its own package below this one (export/maildir, export/mbox).
+package export
+
+import (
+	"context"
+	"io"
+	"time"
+
+	"github.com/mailhaul/mailhaul/format"
+)
+
+// Sink receives what a source exports. *format.Writer implements it.
+//
+// A source calls AddFolder for a folder before any AddItem of that folder.
+// AddItem reads body to its end; the Sink computes the item's size and
+// checksum, so a source leaves Item.Size and Item.SHA256 empty. An error
+// from AddFolder or AddItem is fatal to the export (the archive cannot be
+// written); a problem with one item is reported with AddError and the
+// export goes on. Sinks are not safe for concurrent use.
+type Sink interface {
+	AddFolder(f format.Folder) error
+	AddItem(it format.Item, body io.Reader) error
+	// AddError records an item that is not exported, with its reason.
+	AddError(p format.Problem)
+	// AddWarning records an item that is exported with a caveat.
+	AddWarning(p format.Problem)
+	// AddSkipped counts n items left out on purpose for reason.
+	AddSkipped(reason string, n int)
+}
+
+// Options are what every source honours.
+type Options struct {
+	// After, when not zero, keeps only items received at or after it.
+	After time.Time
+	// Progress, when not nil, is called after each item with the running
+	// totals. It must be quick; it runs on the export goroutine.
+	Progress func(Progress)
+}
+
+// Keep reports whether an item received at t passes the cutoff.
+func (o Options) Keep(t time.Time) bool { return o.After.IsZero() || !t.Before(o.After) }
+
+// SkipBeforeCutoff is the Skipped reason for items older than the cutoff.
+const SkipBeforeCutoff = "received before the cutoff"
+
+// Progress is a running total reported by sources.
+type Progress struct {
+	Folder string
+	Items  int
+	Bytes  int64
+}
+
+// Source exports one mailbox into a Sink.
+//
+// Export walks the source once, in a stable order, calls AddFolder before a
+// folder's items, and returns nil when every item was either exported or
+// recorded with AddError or AddSkipped. It returns an error only when the
+// export as a whole cannot go on (the source root is missing, the sink
+// failed, ctx was cancelled).
+type Source interface {
+	Export(ctx context.Context, sink Sink, opt Options) error
+}
