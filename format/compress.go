@@ -1,0 +1,134 @@
+package format
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"io"
+	"runtime"
+
+	"github.com/klauspost/compress/gzip"
+	"github.com/klauspost/compress/zstd"
+	"github.com/klauspost/pgzip"
+)
+
+// Compression names an archive's outer compression.
+type Compression string
+
+const (
+	Gzip Compression = "gzip" // .tgz, the default: readable by every tar
+	Zstd Compression = "zstd" // .tar.zst: faster and smaller
+	None Compression = "none" // .tar, for tests and pipes
+)
+
+// Ext is the archive file extension for c.
+func (c Compression) Ext() string {
+	switch c {
+	case Zstd:
+		return ".tar.zst"
+	case None:
+		return ".tar"
+	}
+	return ".tgz"
+}
+
+// ParseCompression accepts the names used on the command line.
+func ParseCompression(s string) (Compression, error) {
+	switch Compression(s) {
+	case Gzip, "", "tgz", "gz":
+		return Gzip, nil
+	case Zstd, "zst":
+		return Zstd, nil
+	case None, "tar":
+		return None, nil
+	}
+	return "", fmt.Errorf("format: unknown compression %q (want gzip, zstd or none)", s)
+}
+
+// DefaultGzipLevel trades a little size for a lot of speed; see FORMAT.md
+// and the export benchmark for the measurements behind it.
+const DefaultGzipLevel = 5
+
+// compressor returns a writer compressing into w. Both codecs compress
+// blocks on all cores, so one archive keeps the machine busy.
+func compressor(w io.Writer, c Compression, level, threads int) (io.WriteCloser, error) {
+	if threads <= 0 {
+		threads = runtime.GOMAXPROCS(0)
+	}
+	switch c {
+	case Gzip, "":
+		if level == 0 {
+			level = DefaultGzipLevel
+		}
+		zw, err := pgzip.NewWriterLevel(w, level)
+		if err != nil {
+			return nil, fmt.Errorf("format: gzip level %d: %w", level, err)
+		}
+		// 1 MiB blocks keep the ratio close to a single stream's; two
+		// blocks per core keep every core fed while one is being written.
+		if err := zw.SetConcurrency(1<<20, 2*threads); err != nil {
+			return nil, err
+		}
+		return zw, nil
+	case Zstd:
+		lvl := zstd.SpeedDefault
+		if level != 0 {
+			lvl = zstd.EncoderLevelFromZstd(level)
+		}
+		return zstd.NewWriter(w,
+			zstd.WithEncoderLevel(lvl),
+			zstd.WithEncoderConcurrency(threads),
+			zstd.WithConcurrentBlocks(threads > 1))
+	case None:
+		return nopCloser{w}, nil
+	}
+	return nil, fmt.Errorf("format: unknown compression %q", c)
+}
+
+type nopCloser struct{ io.Writer }
+
+func (nopCloser) Close() error { return nil }
+
+var (
+	gzipMagic = []byte{0x1f, 0x8b}
+	zstdMagic = []byte{0x28, 0xb5, 0x2f, 0xfd}
+)
+
+// maxZstdWindow bounds the memory a zstd frame may ask the decoder for.
+// The Writer's levels use windows of 8 MiB at most.
+const maxZstdWindow = 64 << 20
+
+// decompressor sniffs the first bytes of r and returns a reader of the
+// plain tar stream, the compression found, and the buffer reading r, whose
+// Buffered count tells how far the decompressor has really got.
+func decompressor(r io.Reader) (io.ReadCloser, Compression, *bufio.Reader, error) {
+	br := bufio.NewReaderSize(r, 64<<10)
+	head, err := br.Peek(4)
+	if err != nil && len(head) == 0 {
+		if err == io.EOF {
+			return nil, "", br, io.ErrUnexpectedEOF
+		}
+		return nil, "", br, err
+	}
+	switch {
+	case bytes.HasPrefix(head, gzipMagic):
+		zr, err := gzip.NewReader(br)
+		if err != nil {
+			return nil, Gzip, br, err
+		}
+		// One member: pgzip writes one, and bytes after it are not the
+		// archive's (the file checksum covers them).
+		zr.Multistream(false)
+		return zr, Gzip, br, nil
+	case bytes.HasPrefix(head, zstdMagic):
+		zr, err := zstd.NewReader(br,
+			zstd.WithDecoderConcurrency(1),
+			zstd.WithDecoderMaxWindow(maxZstdWindow),
+			zstd.WithDecoderMaxMemory(maxZstdWindow*2))
+		if err != nil {
+			return nil, Zstd, br, err
+		}
+		return zr.IOReadCloser(), Zstd, br, nil
+	}
+	return io.NopCloser(br), None, br, nil
+}

@@ -1,0 +1,468 @@
+package format
+
+import (
+	"archive/tar"
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"path"
+	"strings"
+)
+
+// Errors a Reader returns, wrapped in an *Error naming the archive and
+// entry; test for them with errors.Is.
+var (
+	ErrChecksum   = errors.New("checksum mismatch")
+	ErrTruncated  = errors.New("archive is truncated")
+	ErrIncomplete = errors.New("archive is incomplete: it has no summary")
+	ErrUnsafe     = errors.New("unsafe entry")
+	ErrTooLarge   = errors.New("entry or archive exceeds the size limit")
+	ErrStructure  = errors.New("not a valid mailhaul archive")
+	ErrVersion    = errors.New("archive format version is newer than this program")
+)
+
+// Error is a problem with an archive, naming the archive and the entry.
+type Error struct {
+	Archive string // the archive's name, as given in ReaderOptions.Name
+	Entry   string // the entry being read, or "" before the first
+	After   string // the last entry read completely, for truncations
+	Err     error
+}
+
+func (e *Error) Error() string {
+	var b strings.Builder
+	b.WriteString("format: ")
+	if e.Archive != "" {
+		b.WriteString(e.Archive + ": ")
+	}
+	if e.Entry != "" {
+		b.WriteString("entry " + e.Entry + ": ")
+	}
+	b.WriteString(e.Err.Error())
+	if e.After != "" {
+		b.WriteString(" (last good entry " + e.After + ")")
+	}
+	return b.String()
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// ReaderOptions bound what a Reader accepts. Zero fields take defaults.
+type ReaderOptions struct {
+	Name          string // the archive's name in errors
+	MaxItemSize   int64  // largest item data; default 2 GiB
+	MaxRecordSize int64  // largest JSON record other than the summary; default 1 MiB
+	MaxSummary    int64  // largest summary; default 256 MiB
+	MaxTotal      int64  // largest total uncompressed size; default unlimited
+	// MaxRatio bounds uncompressed bytes per compressed byte once more
+	// than 64 MiB have been expanded; default 500. Mail compresses a few
+	// times at most; a decompression bomb expands a thousandfold.
+	MaxRatio int64
+}
+
+func (o *ReaderOptions) defaults() {
+	if o.MaxItemSize <= 0 {
+		o.MaxItemSize = 2 << 30
+	}
+	if o.MaxRecordSize <= 0 {
+		o.MaxRecordSize = 1 << 20
+	}
+	if o.MaxSummary <= 0 {
+		o.MaxSummary = 256 << 20
+	}
+	if o.MaxRatio <= 0 {
+		o.MaxRatio = 500
+	}
+}
+
+// Entry is one record of an archive: a folder, an item or the summary.
+type Entry struct {
+	// Name is the tar entry name: the folder record, the item's data
+	// entry, or the summary.
+	Name    string
+	Folder  *Folder
+	Item    *Item
+	Summary *Summary
+	// MetaName and Meta are the item's metadata entry name and its raw
+	// bytes (for folders and the summary, Meta holds the record itself).
+	MetaName string
+	Meta     []byte
+	// Body reads an item's data. It checks size and SHA-256 as it reaches
+	// the end, returning an error wrapping ErrChecksum on a mismatch.
+	// Next drains and checks a body the caller did not read.
+	Body io.Reader
+}
+
+// Reader reads an archive as a stream, validating its structure, entry
+// names, sizes and every item's checksum.
+type Reader struct {
+	opt      ReaderOptions
+	zr       io.ReadCloser
+	comp     Compression
+	in, out  *countingReader
+	tr       *tar.Reader
+	manifest Manifest
+	manRaw   []byte
+
+	folders map[string]bool // kind + "\x00" + path
+	counts  Counts
+	last    string // last entry read completely
+	body    *itemBody
+	copyBuf []byte // shared by item bodies' WriteTo
+	summary bool
+	err     error // sticky
+}
+
+// NewReader starts reading an archive from r (gzip, zstd or plain tar,
+// detected from its first bytes) and reads its manifest.
+func NewReader(r io.Reader, opt *ReaderOptions) (*Reader, error) {
+	rd := &Reader{folders: map[string]bool{}}
+	if opt != nil {
+		rd.opt = *opt
+	}
+	rd.opt.defaults()
+	rd.in = &countingReader{r: r}
+	zr, comp, err := decompressor(rd.in)
+	if err != nil {
+		return nil, rd.wrap("", fmt.Errorf("%w: %w", ErrStructure, err))
+	}
+	rd.zr, rd.comp = zr, comp
+	rd.out = &countingReader{r: zr, limit: rd.checkExpansion}
+	rd.tr = tar.NewReader(rd.out)
+
+	hdr, err := rd.header()
+	if err != nil {
+		return nil, err
+	}
+	if hdr.Name != manifestName {
+		return nil, rd.wrap(hdr.Name, fmt.Errorf("%w: first entry is not %s", ErrStructure, manifestName))
+	}
+	raw, err := rd.record(hdr, rd.opt.MaxRecordSize, &rd.manifest)
+	if err != nil {
+		return nil, err
+	}
+	rd.manRaw = raw
+	if rd.manifest.Format < 1 || rd.manifest.Format > Version {
+		return nil, rd.wrap(hdr.Name, fmt.Errorf("%w: version %d, this program reads up to %d", ErrVersion, rd.manifest.Format, Version))
+	}
+	rd.last = hdr.Name
+	return rd, nil
+}
+
+// Manifest is the archive's manifest.
+func (r *Reader) Manifest() Manifest { return r.manifest }
+
+// ManifestRaw is the manifest entry's bytes.
+func (r *Reader) ManifestRaw() []byte { return r.manRaw }
+
+// Compression is the compression the archive was found to use.
+func (r *Reader) Compression() Compression { return r.comp }
+
+// Counts are the items read so far.
+func (r *Reader) Counts() Counts { return r.counts }
+
+// Close releases the decompressor. It does not close the underlying reader.
+func (r *Reader) Close() error { return r.zr.Close() }
+
+// Next returns the next folder, item or summary, and io.EOF after the
+// summary at the end of the archive.
+func (r *Reader) Next() (*Entry, error) {
+	if r.err != nil {
+		return nil, r.err
+	}
+	e, err := r.next()
+	if err != nil {
+		r.err = err
+	}
+	return e, err
+}
+
+func (r *Reader) next() (*Entry, error) {
+	if r.body != nil {
+		if _, err := io.Copy(io.Discard, r.body); err != nil {
+			return nil, err
+		}
+		r.body = nil
+	}
+	hdr, err := r.header()
+	if err == io.EOF {
+		if !r.summary {
+			return nil, r.wrap("", ErrIncomplete)
+		}
+		return nil, io.EOF
+	}
+	if err != nil {
+		return nil, err
+	}
+	if r.summary {
+		return nil, r.wrap(hdr.Name, fmt.Errorf("%w: entry after the summary", ErrStructure))
+	}
+	switch {
+	case hdr.Name == summaryName:
+		return r.readSummary(hdr)
+	case path.Base(hdr.Name) == folderFile:
+		return r.readFolder(hdr)
+	case strings.HasSuffix(hdr.Name, metaExt):
+		return r.readItem(hdr)
+	}
+	return nil, r.wrap(hdr.Name, fmt.Errorf("%w: unexpected entry", ErrStructure))
+}
+
+func (r *Reader) readFolder(hdr *tar.Header) (*Entry, error) {
+	var f Folder
+	raw, err := r.record(hdr, r.opt.MaxRecordSize, &f)
+	if err != nil {
+		return nil, err
+	}
+	if kindDir[f.Kind] == "" || checkFolderPath(f.Path) != nil {
+		return nil, r.wrap(hdr.Name, fmt.Errorf("%w: folder record with kind %q and path %q", ErrStructure, f.Kind, f.Path))
+	}
+	key := string(f.Kind) + "\x00" + f.Path
+	if r.folders[key] {
+		return nil, r.wrap(hdr.Name, fmt.Errorf("%w: folder %q appears twice", ErrStructure, f.Path))
+	}
+	r.folders[key] = true
+	r.last = hdr.Name
+	return &Entry{Name: hdr.Name, Folder: &f, Meta: raw}, nil
+}
+
+func (r *Reader) readItem(hdr *tar.Header) (*Entry, error) {
+	var it Item
+	raw, err := r.record(hdr, r.opt.MaxRecordSize, &it)
+	if err != nil {
+		return nil, err
+	}
+	metaName := hdr.Name
+	if !it.Kind.valid() {
+		return nil, r.wrap(metaName, fmt.Errorf("%w: unknown item kind %q", ErrStructure, it.Kind))
+	}
+	if !r.folders[string(folderKindOf(it.Kind))+"\x00"+it.Folder] {
+		return nil, r.wrap(metaName, fmt.Errorf("%w: item in folder %q that has no folder record before it", ErrStructure, it.Folder))
+	}
+	sum, err := hex.DecodeString(it.SHA256)
+	if err != nil || len(sum) != sha256.Size {
+		return nil, r.wrap(metaName, fmt.Errorf("%w: bad sha256 %q", ErrStructure, it.SHA256))
+	}
+	if it.Size < 0 || it.Size > r.opt.MaxItemSize {
+		return nil, r.wrap(metaName, fmt.Errorf("%w: item of %d bytes (limit %d)", ErrTooLarge, it.Size, r.opt.MaxItemSize))
+	}
+	r.last = metaName
+	data, err := r.header()
+	if err == io.EOF {
+		return nil, r.wrap(metaName, fmt.Errorf("%w: metadata without its data", ErrTruncated))
+	}
+	if err != nil {
+		return nil, err
+	}
+	want := strings.TrimSuffix(metaName, metaExt) + it.Kind.Ext()
+	if data.Name != want {
+		return nil, r.wrap(data.Name, fmt.Errorf("%w: expected %s after %s", ErrStructure, want, metaName))
+	}
+	if data.Size != it.Size {
+		return nil, r.wrap(data.Name, fmt.Errorf("%w: %d bytes, metadata says %d", ErrStructure, data.Size, it.Size))
+	}
+	r.counts.Add(it.Kind, it.Size)
+	r.body = &itemBody{r: r, name: data.Name, left: it.Size, want: sum, h: sha256.New()}
+	return &Entry{Name: data.Name, Item: &it, MetaName: metaName, Meta: raw, Body: r.body}, nil
+}
+
+func (r *Reader) readSummary(hdr *tar.Header) (*Entry, error) {
+	var s Summary
+	raw, err := r.record(hdr, r.opt.MaxSummary, &s)
+	if err != nil {
+		return nil, err
+	}
+	got, want := r.counts, s.Counts
+	if got != want {
+		return nil, r.wrap(hdr.Name, fmt.Errorf("%w: summary counts %+v, archive holds %+v", ErrStructure, want, got))
+	}
+	r.summary = true
+	r.last = hdr.Name
+	return &Entry{Name: hdr.Name, Summary: &s, Meta: raw}, nil
+}
+
+// header returns the next tar header that is not a directory, after
+// checking that its name and type are safe.
+func (r *Reader) header() (*tar.Header, error) {
+	for {
+		hdr, err := r.tr.Next()
+		if err == io.EOF {
+			return nil, io.EOF
+		}
+		if err != nil {
+			return nil, r.ioError("", err)
+		}
+		if err := checkEntryName(hdr.Name); err != nil {
+			return nil, r.wrap(hdr.Name, err)
+		}
+		switch hdr.Typeflag {
+		case tar.TypeReg, tar.TypeRegA:
+		case tar.TypeDir:
+			continue // written by tools that repack archives; harmless
+		case tar.TypeSymlink, tar.TypeLink:
+			return nil, r.wrap(hdr.Name, fmt.Errorf("%w: a link", ErrUnsafe))
+		case tar.TypeChar, tar.TypeBlock, tar.TypeFifo:
+			return nil, r.wrap(hdr.Name, fmt.Errorf("%w: a device or pipe", ErrUnsafe))
+		default:
+			return nil, r.wrap(hdr.Name, fmt.Errorf("%w: entry type %q", ErrUnsafe, hdr.Typeflag))
+		}
+		if hdr.Size < 0 {
+			return nil, r.wrap(hdr.Name, fmt.Errorf("%w: negative size", ErrStructure))
+		}
+		return hdr, nil
+	}
+}
+
+// checkEntryName refuses names that could escape an extraction directory
+// or mean different things on different systems.
+func checkEntryName(name string) error {
+	clean := strings.TrimSuffix(name, "/")
+	switch {
+	case clean == "", strings.HasPrefix(name, "/"), strings.ContainsAny(name, "\\:\x00"):
+		return fmt.Errorf("%w: name %q is absolute or not portable", ErrUnsafe, name)
+	case path.Clean(clean) != clean:
+		return fmt.Errorf("%w: name %q is not clean", ErrUnsafe, name)
+	}
+	for _, seg := range strings.Split(clean, "/") {
+		if seg == ".." || seg == "." {
+			return fmt.Errorf("%w: name %q leaves its directory", ErrUnsafe, name)
+		}
+	}
+	return nil
+}
+
+// record reads a JSON entry of at most max bytes into v.
+func (r *Reader) record(hdr *tar.Header, max int64, v any) ([]byte, error) {
+	if hdr.Size > max {
+		return nil, r.wrap(hdr.Name, fmt.Errorf("%w: record of %d bytes (limit %d)", ErrTooLarge, hdr.Size, max))
+	}
+	raw := make([]byte, hdr.Size)
+	if _, err := io.ReadFull(r.tr, raw); err != nil {
+		return nil, r.ioError(hdr.Name, err)
+	}
+	if err := json.Unmarshal(raw, v); err != nil {
+		return nil, r.wrap(hdr.Name, fmt.Errorf("%w: %w", ErrStructure, err))
+	}
+	return raw, nil
+}
+
+// checkExpansion is called as uncompressed bytes are read.
+func (r *Reader) checkExpansion(out int64) error {
+	if r.opt.MaxTotal > 0 && out > r.opt.MaxTotal {
+		return fmt.Errorf("%w: more than %d bytes uncompressed", ErrTooLarge, r.opt.MaxTotal)
+	}
+	if r.comp != None && out > 64<<20 && out > r.opt.MaxRatio*r.in.n {
+		return fmt.Errorf("%w: expands more than %d times (a decompression bomb?)", ErrTooLarge, r.opt.MaxRatio)
+	}
+	return nil
+}
+
+func (r *Reader) wrap(entry string, err error) error {
+	var e *Error
+	if errors.As(err, &e) {
+		return err
+	}
+	return &Error{Archive: r.opt.Name, Entry: entry, Err: err}
+}
+
+// ioError classifies an error from the decompressor or tar reader.
+func (r *Reader) ioError(entry string, err error) error {
+	var e *Error
+	if errors.As(err, &e) {
+		return err
+	}
+	if errors.Is(err, ErrTooLarge) {
+		return r.wrap(entry, err)
+	}
+	if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
+		return &Error{Archive: r.opt.Name, Entry: entry, After: r.last, Err: ErrTruncated}
+	}
+	return &Error{Archive: r.opt.Name, Entry: entry, After: r.last, Err: fmt.Errorf("%w: %w", ErrStructure, err)}
+}
+
+// itemBody streams one item's data and checks it at the end.
+type itemBody struct {
+	r    *Reader
+	name string
+	left int64
+	want []byte
+	h    hash.Hash
+	err  error
+}
+
+func (b *itemBody) Read(p []byte) (int, error) {
+	if b.err != nil {
+		return 0, b.err
+	}
+	if b.left == 0 {
+		if !bytes.Equal(b.h.Sum(nil), b.want) {
+			b.err = b.r.wrap(b.name, ErrChecksum)
+			return 0, b.err
+		}
+		b.r.last = b.name
+		b.err = io.EOF
+		return 0, io.EOF
+	}
+	if int64(len(p)) > b.left {
+		p = p[:b.left]
+	}
+	n, err := b.r.tr.Read(p)
+	b.left -= int64(n)
+	b.h.Write(p[:n])
+	if err != nil && !(err == io.EOF && b.left == 0) {
+		if err == io.EOF {
+			err = io.ErrUnexpectedEOF
+		}
+		b.err = b.r.ioError(b.name, err)
+		return n, b.err
+	}
+	return n, nil
+}
+
+// WriteTo lets io.Copy hand the body large reads.
+func (b *itemBody) WriteTo(w io.Writer) (int64, error) {
+	if b.r.copyBuf == nil {
+		b.r.copyBuf = make([]byte, 256<<10)
+	}
+	buf := b.r.copyBuf
+	var total int64
+	for {
+		n, err := b.Read(buf)
+		if n > 0 {
+			m, werr := w.Write(buf[:n])
+			total += int64(m)
+			if werr != nil {
+				return total, werr
+			}
+		}
+		if err == io.EOF {
+			return total, nil
+		}
+		if err != nil {
+			return total, err
+		}
+	}
+}
+
+// countingReader counts bytes and lets a limit function veto more.
+type countingReader struct {
+	r     io.Reader
+	n     int64
+	limit func(n int64) error
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	if c.limit != nil {
+		if lerr := c.limit(c.n); lerr != nil {
+			return n, lerr
+		}
+	}
+	return n, err
+}
