@@ -1,0 +1,185 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/mailhaul/mailhaul/export"
+	"github.com/mailhaul/mailhaul/export/maildir"
+	"github.com/mailhaul/mailhaul/export/mbox"
+	"github.com/mailhaul/mailhaul/export/pim"
+	"github.com/mailhaul/mailhaul/format"
+)
+
+// exportFlags are the flags every export source takes.
+type exportFlags struct {
+	user      string
+	src       string
+	out       string
+	after     string
+	since     string
+	overlap   time.Duration
+	contacts  []string
+	calendars []string
+	compress  string
+	level     int
+	overwrite bool
+	report    string
+}
+
+func (a *app) exportCommand() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "export",
+		Short: "Export a mailbox to a per-user archive",
+	}
+	cmd.AddCommand(
+		a.exportSourceCommand("maildir", "Export a Maildir, Maildir++ or fs-layout Maildir",
+			func(src string) export.Source { return &maildir.Source{Root: src} }),
+		a.exportSourceCommand("mbox", "Export an mbox file or a tree of them (Thunderbird layout)",
+			func(src string) export.Source { return &mbox.Source{Path: src} }),
+	)
+	return cmd
+}
+
+func (a *app) exportSourceCommand(kind, short string, newSource func(src string) export.Source) *cobra.Command {
+	var f exportFlags
+	cmd := &cobra.Command{
+		Use:   kind + " --user ADDRESS --src PATH --out DIR",
+		Short: short,
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return a.runExport(cmd.Context(), kind, newSource(f.src), &f)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&f.user, "user", "", "the mailbox owner, usually an e-mail address (required)")
+	fl.StringVar(&f.src, "src", "", "the "+kind+" to export (required)")
+	fl.StringVar(&f.out, "out", "", "directory to write <user>.tgz and <user>.tgz.sha256 into (required)")
+	fl.StringVar(&f.after, "after", "", "only items received at or after this time: RFC 3339, YYYY-MM-DD or MM/DD/YYYY (local time)")
+	fl.StringVar(&f.since, "since", "", "only items received since this earlier archive was started, less --overlap")
+	fl.DurationVar(&f.overlap, "overlap", time.Hour, "safety overlap subtracted from --since's start time")
+	fl.StringArrayVar(&f.contacts, "contacts", nil, "a .vcf file to add as an address book named after the file (repeatable)")
+	fl.StringArrayVar(&f.calendars, "calendar", nil, "an .ics file to add as a calendar named after the file (repeatable)")
+	fl.StringVar(&f.compress, "compress", "gzip", "archive compression: gzip (.tgz) or zstd (.tar.zst)")
+	fl.IntVar(&f.level, "level", 0, "compression level (0: the default for the codec)")
+	fl.BoolVar(&f.overwrite, "overwrite", false, "replace an existing archive of the same name")
+	fl.StringVar(&f.report, "report", "", "write the JSON report here (default: beside the archive, <archive>.report.json)")
+	for _, name := range []string{"user", "src", "out"} {
+		cmd.MarkFlagRequired(name)
+	}
+	cmd.MarkFlagsMutuallyExclusive("after", "since")
+	return cmd
+}
+
+func (a *app) runExport(ctx context.Context, kind string, src export.Source, f *exportFlags) error {
+	comp, err := format.ParseCompression(f.compress)
+	if err != nil {
+		return err
+	}
+	after, err := cutoff(f)
+	if err != nil {
+		return err
+	}
+	if fi, err := os.Stat(f.src); err != nil {
+		return fmt.Errorf("export %s for %s: %w", kind, f.user, err)
+	} else if kind == "maildir" && !fi.IsDir() {
+		return fmt.Errorf("export maildir for %s: %s is not a directory", f.user, f.src)
+	}
+	if err := os.MkdirAll(f.out, 0o755); err != nil {
+		return err
+	}
+	host, _ := os.Hostname()
+	abs, _ := filepath.Abs(f.src)
+	m := format.Manifest{
+		User:    f.user,
+		Source:  format.Source{Kind: kind, Host: host, Path: abs},
+		Started: time.Now().UTC(),
+		After:   after,
+		Tool:    "mailhaul " + version,
+	}
+	arch, err := format.Create(f.out, m, &format.CreateOptions{
+		WriterOptions: format.WriterOptions{Compression: comp, Level: f.level},
+		Overwrite:     f.overwrite,
+	})
+	if err != nil {
+		return err
+	}
+	prog := a.newProgress("export " + f.user)
+	opt := export.Options{After: after, Progress: prog.update}
+	err = fillArchive(ctx, arch, src, f, opt)
+	prog.done()
+	if err != nil {
+		arch.Abort()
+		return fmt.Errorf("export %s for %s: %w", kind, f.user, err)
+	}
+	if err := arch.Close(); err != nil {
+		return err
+	}
+	rep := newExportReport(m, arch.Path(), arch.Summary())
+	reportPath := f.report
+	if reportPath == "" {
+		reportPath = arch.Path() + ".report.json"
+	}
+	if err := writeJSONFile(reportPath, rep); err != nil {
+		return err
+	}
+	a.printExportReport(rep, reportPath)
+	if len(rep.Errors) > 0 || rep.Truncated > 0 {
+		return errPartial
+	}
+	return nil
+}
+
+// fillArchive runs the source and adds the contact and calendar files.
+func fillArchive(ctx context.Context, arch *format.File, src export.Source, f *exportFlags, opt export.Options) error {
+	if err := src.Export(ctx, arch, opt); err != nil {
+		return err
+	}
+	for _, path := range f.contacts {
+		if err := pim.AddContacts(ctx, arch, collectionName(path), path, opt); err != nil {
+			return err
+		}
+	}
+	for _, path := range f.calendars {
+		if err := pim.AddCalendar(ctx, arch, collectionName(path), path, opt); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// collectionName names an address book or calendar after its file.
+func collectionName(path string) string {
+	base := filepath.Base(path)
+	return strings.TrimSuffix(base, filepath.Ext(base))
+}
+
+// cutoff works out the incremental cutoff from --after or --since.
+func cutoff(f *exportFlags) (time.Time, error) {
+	switch {
+	case f.after != "":
+		return export.ParseCutoff(f.after, time.Local)
+	case f.since != "":
+		prev, err := format.Open(f.since, nil)
+		if err != nil {
+			return time.Time{}, fmt.Errorf("--since: %w", err)
+		}
+		defer prev.Close()
+		m := prev.Manifest()
+		if m.User != f.user {
+			return time.Time{}, fmt.Errorf("--since: %s is %s's archive, not %s's", f.since, m.User, f.user)
+		}
+		if f.overlap < 0 {
+			return time.Time{}, errors.New("--overlap must not be negative")
+		}
+		return m.Started.Add(-f.overlap), nil
+	}
+	return time.Time{}, nil
+}

@@ -1,0 +1,152 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/mailhaul/mailhaul/format"
+)
+
+func (a *app) inspectCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:   "inspect ARCHIVE",
+		Short: "Show what an archive holds: folders, counts, kinds, bytes, errors",
+		Long: `inspect reads an archive from end to end (checking every item on the way) and
+shows its manifest, its folders with their counts and sizes, and the items that
+could not be exported. With --json it prints one JSON object.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ins, err := inspectArchive(cmd.Context(), args[0])
+			if ins != nil {
+				if a.json {
+					writeJSONLine(a.stdout, ins)
+				} else {
+					ins.print(a.stdout)
+				}
+			}
+			return err
+		},
+	}
+}
+
+// inspection is what inspect reports; its JSON form is documented in the
+// README and FORMAT.md.
+type inspection struct {
+	Archive     string             `json:"archive"`
+	Format      int                `json:"format"`
+	Compression format.Compression `json:"compression"`
+	User        string             `json:"user"`
+	Source      format.Source      `json:"source"`
+	Started     time.Time          `json:"started"`
+	After       time.Time          `json:"after,omitzero"`
+	Tool        string             `json:"tool,omitempty"`
+	Complete    bool               `json:"complete"` // the summary was read and agrees
+	Counts      format.Counts      `json:"counts"`
+	Folders     []folderView       `json:"folders"`
+	Errors      []format.Problem   `json:"errors"`
+	Warnings    []format.Problem   `json:"warnings,omitempty"`
+	Skipped     map[string]int     `json:"skipped,omitempty"`
+	Problem     string             `json:"problem,omitempty"` // why reading stopped early
+}
+
+type folderView struct {
+	Path       string            `json:"path"`
+	Kind       format.FolderKind `json:"kind"`
+	Role       format.Role       `json:"role"`
+	Subscribed bool              `json:"subscribed"`
+	format.Counts
+}
+
+// inspectArchive reads the archive at path. On a damaged archive it returns
+// what it read so far together with the error.
+func inspectArchive(ctx context.Context, path string) (*inspection, error) {
+	r, err := format.Open(path, nil)
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	m := r.Manifest()
+	ins := &inspection{
+		Archive: path, Format: m.Format, Compression: r.Compression(), User: m.User,
+		Source: m.Source, Started: m.Started, After: m.After, Tool: m.Tool,
+		Folders: []folderView{}, Errors: []format.Problem{},
+	}
+	index := map[string]int{} // kind + path → index in Folders
+	for {
+		if err := ctx.Err(); err != nil {
+			return ins, err
+		}
+		e, err := r.Next()
+		if err == io.EOF {
+			return ins, nil
+		}
+		if err != nil {
+			ins.Problem = err.Error()
+			return ins, err
+		}
+		switch {
+		case e.Folder != nil:
+			index[string(e.Folder.Kind)+"\x00"+e.Folder.Path] = len(ins.Folders)
+			ins.Folders = append(ins.Folders, folderView{Path: e.Folder.Path, Kind: e.Folder.Kind,
+				Role: e.Folder.Role, Subscribed: e.Folder.Subscribed})
+		case e.Item != nil:
+			k := string(folderKindOf(e.Item.Kind)) + "\x00" + e.Item.Folder
+			ins.Folders[index[k]].Add(e.Item.Kind, e.Item.Size)
+			ins.Counts.Add(e.Item.Kind, e.Item.Size)
+		case e.Summary != nil:
+			ins.Complete = true
+			ins.Errors = append(ins.Errors, e.Summary.Errors...)
+			ins.Warnings = e.Summary.Warnings
+			ins.Skipped = e.Summary.Skipped
+		}
+	}
+}
+
+func folderKindOf(k format.Kind) format.FolderKind {
+	switch k {
+	case format.KindContact:
+		return format.FolderContacts
+	case format.KindEvent, format.KindTask:
+		return format.FolderCalendar
+	}
+	return format.FolderMail
+}
+
+func (ins *inspection) print(w io.Writer) {
+	fmt.Fprintf(w, "archive  %s (%s, format %d)\n", ins.Archive, ins.Compression, ins.Format)
+	fmt.Fprintf(w, "user     %s\n", ins.User)
+	fmt.Fprintf(w, "source   %s %s:%s\n", ins.Source.Kind, ins.Source.Host, ins.Source.Path)
+	fmt.Fprintf(w, "started  %s\n", ins.Started.Format(time.RFC3339))
+	if !ins.After.IsZero() {
+		fmt.Fprintf(w, "after    %s (incremental)\n", ins.After.Format(time.RFC3339))
+	}
+	fmt.Fprintln(w)
+	tw := tabwriter.NewWriter(w, 2, 8, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "KIND\tFOLDER\tROLE\tMESSAGES\tCONTACTS\tEVENTS\tTASKS\tBYTES\t")
+	for _, f := range ins.Folders {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%d\t%d\t%s\t\n", f.Kind, f.Path, f.Role,
+			f.Messages, f.Contacts, f.Events, f.Tasks, humanBytes(f.Bytes))
+	}
+	c := ins.Counts
+	fmt.Fprintf(tw, "\ttotal\t\t%d\t%d\t%d\t%d\t%s\t\n", c.Messages, c.Contacts, c.Events, c.Tasks, humanBytes(c.Bytes))
+	tw.Flush()
+	for _, reason := range sortedKeys(ins.Skipped) {
+		fmt.Fprintf(w, "skipped %d: %s\n", ins.Skipped[reason], reason)
+	}
+	if n := len(ins.Warnings); n > 0 {
+		fmt.Fprintf(w, "\nwarnings (%d):\n", n)
+		printProblems(w, "warning", ins.User, ins.Warnings, 20)
+	}
+	if n := len(ins.Errors); n > 0 {
+		fmt.Fprintf(w, "\nnot exported (%d):\n", n)
+		printProblems(w, "error", ins.User, ins.Errors, 1000)
+	}
+	if !ins.Complete {
+		fmt.Fprintf(w, "\nINCOMPLETE: %s\n", ins.Problem)
+	}
+}

@@ -1,0 +1,84 @@
+// Command mailhaul moves whole mailboxes between mail systems: export to a
+// per-user archive, move the archive, import it. Each stage is its own
+// subcommand so archives can rest on a disk between stages.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/cobra"
+)
+
+// Exit codes, as documented in the README.
+const (
+	exitOK      = 0 // everything was done
+	exitFailed  = 1 // the run itself failed, or was used wrongly
+	exitPartial = 3 // the run finished, but some items failed (they are listed)
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+// errPartial marks a run that finished with some items failed. Commands
+// return it after printing what failed.
+var errPartial = errors.New("finished with failures")
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	os.Exit(run(ctx, os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// run executes one command line and returns the exit code.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	app := &app{stdout: stdout, stderr: stderr}
+	root := app.rootCommand()
+	root.SetArgs(args)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	err := root.ExecuteContext(ctx)
+	switch {
+	case err == nil:
+		return exitOK
+	case errors.Is(err, errPartial):
+		return exitPartial
+	}
+	fmt.Fprintln(stderr, "mailhaul:", err)
+	return exitFailed
+}
+
+// app holds what every command shares: global flags and output streams.
+type app struct {
+	stdout, stderr io.Writer
+	json           bool // machine-readable output
+	quiet          bool // no progress display
+}
+
+func (a *app) rootCommand() *cobra.Command {
+	root := &cobra.Command{
+		Use:   "mailhaul",
+		Short: "Move whole mailboxes between mail systems",
+		Long: `mailhaul moves mailboxes (mail with folders, flags and dates, contacts, calendars)
+between mail systems, one stage a command:
+
+  export   a mailbox to a per-user archive (<user>.tgz and its .sha256)
+  inspect  what an archive holds
+  verify   archives against their checksums and structure
+  extract  an archive's entries as files
+
+Exit codes: 0 all done, 3 finished with some items failed (listed), 1 failed.`,
+		Version:       version,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.PersistentFlags().BoolVar(&a.json, "json", false, "machine-readable output: JSON lines (one JSON object for inspect)")
+	root.PersistentFlags().BoolVarP(&a.quiet, "quiet", "q", false, "no progress display")
+	root.AddCommand(a.exportCommand(), a.inspectCommand(), a.verifyCommand(), a.extractCommand())
+	return root
+}

@@ -1,0 +1,150 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"time"
+
+	"github.com/mailhaul/mailhaul/format"
+)
+
+// exportReport is the per-user report of one export, written as JSON
+// beside the archive and summarised on the terminal.
+type exportReport struct {
+	Event     string                `json:"event"` // "export", for JSON-lines readers
+	User      string                `json:"user"`
+	Status    string                `json:"status"` // "ok" or "partial"
+	Archive   string                `json:"archive"`
+	Source    format.Source         `json:"source"`
+	After     time.Time             `json:"after,omitzero"`
+	Started   time.Time             `json:"started"`
+	Finished  time.Time             `json:"finished"`
+	Seconds   float64               `json:"seconds"`
+	Counts    format.Counts         `json:"counts"`
+	Folders   []format.FolderCounts `json:"folders"`
+	Errors    []format.Problem      `json:"errors"`
+	Warnings  []format.Problem      `json:"warnings,omitempty"`
+	Skipped   map[string]int        `json:"skipped,omitempty"`
+	Truncated int                   `json:"truncated,omitempty"`
+}
+
+func newExportReport(m format.Manifest, path string, s format.Summary) *exportReport {
+	r := &exportReport{
+		Event:     "export",
+		User:      m.User,
+		Status:    "ok",
+		Archive:   path,
+		Source:    m.Source,
+		After:     m.After,
+		Started:   m.Started,
+		Finished:  s.Finished,
+		Seconds:   s.Finished.Sub(m.Started).Seconds(),
+		Counts:    s.Counts,
+		Folders:   s.Folders,
+		Errors:    s.Errors,
+		Warnings:  s.Warnings,
+		Skipped:   s.Skipped,
+		Truncated: s.Truncated,
+	}
+	if r.Errors == nil {
+		r.Errors = []format.Problem{}
+	}
+	if len(s.Errors) > 0 || s.Truncated > 0 {
+		r.Status = "partial"
+	}
+	return r
+}
+
+func (a *app) printExportReport(r *exportReport, reportPath string) {
+	if a.json {
+		writeJSONLine(a.stdout, r)
+		return
+	}
+	c := r.Counts
+	fmt.Fprintf(a.stdout, "%s: %d messages, %d contacts, %d events, %d tasks, %s in %s -> %s\n",
+		r.User, c.Messages, c.Contacts, c.Events, c.Tasks, humanBytes(c.Bytes),
+		time.Duration(r.Seconds*float64(time.Second)).Round(time.Millisecond), r.Archive)
+	for _, reason := range sortedKeys(r.Skipped) {
+		fmt.Fprintf(a.stdout, "  skipped %d: %s\n", r.Skipped[reason], reason)
+	}
+	printProblems(a.stderr, "warning", r.User, r.Warnings, 10)
+	printProblems(a.stderr, "error", r.User, r.Errors, 50)
+	if r.Status != "ok" {
+		fmt.Fprintf(a.stderr, "%s: %d items could not be exported; the full list is in %s\n",
+			r.User, len(r.Errors)+r.Truncated, reportPath)
+	}
+}
+
+// printProblems prints up to max problems, naming user, folder and item.
+func printProblems(w io.Writer, label, user string, ps []format.Problem, max int) {
+	for i, p := range ps {
+		if i == max {
+			fmt.Fprintf(w, "  ... and %d more %ss\n", len(ps)-max, label)
+			return
+		}
+		where := p.Item
+		if p.Folder != "" {
+			where = p.Folder + ": " + p.Item
+		}
+		fmt.Fprintf(w, "%s: %s: %s: %s\n", label, user, where, p.Reason)
+	}
+}
+
+func sortedKeys(m map[string]int) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+func humanBytes(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}
+
+func writeJSONLine(w io.Writer, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		fmt.Fprintf(w, "{\"event\":\"error\",\"error\":%q}\n", err.Error())
+		return
+	}
+	w.Write(append(b, '\n'))
+}
+
+// writeJSONFile writes v indented to path, through a temporary name.
+func writeJSONFile(path string, v any) error {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return err
+	}
+	_, err = tmp.Write(append(b, '\n'))
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp.Name(), path)
+	}
+	if err != nil {
+		os.Remove(tmp.Name())
+		return fmt.Errorf("write report %s: %w", path, err)
+	}
+	return nil
+}
