@@ -7,6 +7,15 @@ need=()
 have() { command -v "$1" >/dev/null 2>&1; }
 have go || { echo "install-deps: Go is required (see README)"; exit 1; }
 have git || need+=(git)
+# Real servers the tests talk to on 127.0.0.1; each test starts its own
+# instance with a throwaway configuration (internal/testservers).
+have dovecot || need+=(dovecot-imapd dovecot-core)
+have doveadm || need+=(dovecot-core)
+[ -x /usr/bin/radicale ] || need+=(radicale)
+have xandikos || need+=(xandikos)
+[ -x /usr/sbin/sshd ] || need+=(openssh-server)
+have ssh-keygen || need+=(openssh-client)
+have sha256sum || need+=(coreutils)
 
 if [ ${#need[@]} -gt 0 ]; then
 	if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi
