@@ -1,0 +1,185 @@
+// Package journal records where each archive item landed on a target, so
+// an import can be re-run, resumed after a crash, or fed a delta archive
+// that overlaps the full one without creating anything twice.
+//
+// The journal is an append-only file of JSON lines, one per event. Before
+// an item is sent, the importer records an intent (Begin); when the target
+// has confirmed it, the outcome (Done). An intent without an outcome after
+// a crash means "maybe sent": the importer must look on the target before
+// sending that item again. A torn last line, as a kill can leave, is
+// ignored when the journal is read back.
+package journal
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+)
+
+// Key identifies an item independently of where it came from: for a
+// message, the SHA-256 of its bytes with line endings normalised to CRLF;
+// for a contact or calendar object, a hash of its collection and UID.
+type Key [32]byte
+
+func (k Key) String() string { return hex.EncodeToString(k[:]) }
+
+// MarshalText and UnmarshalText store a Key as hex.
+func (k Key) MarshalText() ([]byte, error) { return []byte(k.String()), nil }
+
+func (k *Key) UnmarshalText(b []byte) error {
+	if hex.DecodedLen(len(b)) != len(k) {
+		return fmt.Errorf("journal: key %q is not 64 hex digits", b)
+	}
+	_, err := hex.Decode(k[:], b)
+	return err
+}
+
+// State is how far an item got.
+type State string
+
+const (
+	Pending State = "pending" // about to be sent; may or may not have arrived
+	Done    State = "done"    // the target confirmed it (or already had it)
+)
+
+// Record is one item's latest known state on the target.
+type Record struct {
+	Key   Key       `json:"key"`
+	State State     `json:"state"`
+	Where string    `json:"where"`          // mailbox name, or collection URL
+	Ref   string    `json:"ref,omitempty"`  // target's reference: "UIDVALIDITY:UID" for IMAP, an href for DAV
+	ETag  string    `json:"etag,omitempty"` // DAV ETag when known
+	At    time.Time `json:"at"`
+}
+
+// Journal is one user's journal for one target. It is safe for concurrent
+// use.
+type Journal struct {
+	mu   sync.Mutex
+	f    *os.File
+	w    *bufio.Writer
+	recs map[Key]Record
+	path string
+}
+
+// Open opens or creates the journal at path and reads what it holds.
+func Open(path string) (*Journal, error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return nil, fmt.Errorf("journal: %w", err)
+	}
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("journal: %w", err)
+	}
+	j := &Journal{f: f, recs: map[Key]Record{}, path: path}
+	good, err := j.load()
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	// Drop a torn tail so that new lines start on a line of their own.
+	if err := f.Truncate(good); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("journal: %s: %w", path, err)
+	}
+	if _, err := f.Seek(good, io.SeekStart); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("journal: %s: %w", path, err)
+	}
+	j.w = bufio.NewWriter(f)
+	return j, nil
+}
+
+// load reads every complete line and returns the offset after the last.
+func (j *Journal) load() (int64, error) {
+	r := bufio.NewReaderSize(j.f, 64<<10)
+	var off int64
+	for n := 1; ; n++ {
+		line, err := r.ReadBytes('\n')
+		if errors.Is(err, io.EOF) {
+			return off, nil // a line without its newline is torn: ignore it
+		}
+		if err != nil {
+			return 0, fmt.Errorf("journal: read %s: %w", j.path, err)
+		}
+		var rec Record
+		if err := json.Unmarshal(bytes.TrimSpace(line), &rec); err != nil {
+			return 0, fmt.Errorf("journal: %s line %d: %w", j.path, n, err)
+		}
+		j.recs[rec.Key] = rec
+		off += int64(len(line))
+	}
+}
+
+// Lookup returns the latest record of k.
+func (j *Journal) Lookup(k Key) (Record, bool) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	r, ok := j.recs[k]
+	return r, ok
+}
+
+// Pending returns the records whose item may or may not have arrived.
+func (j *Journal) Pending() []Record {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	var out []Record
+	for _, r := range j.recs {
+		if r.State == Pending {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// Len is the number of items the journal knows.
+func (j *Journal) Len() int {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return len(j.recs)
+}
+
+// Write appends records and makes them durable before returning: an intent
+// must be on disk before its item is sent, an outcome before the importer
+// reports it.
+func (j *Journal) Write(recs ...Record) error {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	now := time.Now().UTC()
+	enc := json.NewEncoder(j.w)
+	for _, r := range recs {
+		if r.At.IsZero() {
+			r.At = now
+		}
+		if err := enc.Encode(r); err != nil {
+			return fmt.Errorf("journal: %s: %w", j.path, err)
+		}
+		j.recs[r.Key] = r
+	}
+	if err := j.w.Flush(); err != nil {
+		return fmt.Errorf("journal: %s: %w", j.path, err)
+	}
+	if err := j.f.Sync(); err != nil {
+		return fmt.Errorf("journal: %s: %w", j.path, err)
+	}
+	return nil
+}
+
+// Close closes the journal file.
+func (j *Journal) Close() error {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if err := j.w.Flush(); err != nil {
+		j.f.Close()
+		return err
+	}
+	return j.f.Close()
+}

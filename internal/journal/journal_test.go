@@ -1,0 +1,62 @@
+package journal
+
+import (
+	"crypto/sha256"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+func TestJournalSurvivesReopenAndTornTail(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "state", "alice.imap.journal")
+	j, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, b := Key(sha256.Sum256([]byte("a"))), Key(sha256.Sum256([]byte("b")))
+	if err := j.Write(Record{Key: a, State: Pending, Where: "INBOX"}, Record{Key: b, State: Pending, Where: "Sent"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := j.Write(Record{Key: a, State: Done, Where: "INBOX", Ref: "1700:1"}); err != nil {
+		t.Fatal(err)
+	}
+	j.Close()
+
+	// A kill in the middle of a write leaves half a line behind.
+	f, _ := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
+	f.WriteString(`{"key":"` + b.String() + `","state":"do`)
+	f.Close()
+
+	j, err = Open(path)
+	if err != nil {
+		t.Fatalf("reopen with a torn tail: %v", err)
+	}
+	defer j.Close()
+	if r, ok := j.Lookup(a); !ok || r.State != Done || r.Ref != "1700:1" {
+		t.Errorf("Lookup(a) = %+v, %v; want done at 1700:1", r, ok)
+	}
+	p := j.Pending()
+	if len(p) != 1 || p[0].Key != b {
+		t.Errorf("Pending() = %+v; want only b (its outcome was torn)", p)
+	}
+	// New lines must start cleanly after the torn tail was dropped.
+	if err := j.Write(Record{Key: b, State: Done, Where: "Sent", Ref: "1700:2"}); err != nil {
+		t.Fatal(err)
+	}
+	j.Close()
+	j, err = Open(path)
+	if err != nil {
+		t.Fatalf("reopen after writing past a torn tail: %v", err)
+	}
+	if len(j.Pending()) != 0 || j.Len() != 2 {
+		t.Errorf("after reopen: %d pending, %d known; want 0 and 2", len(j.Pending()), j.Len())
+	}
+}
+
+func TestJournalRefusesCorruptMiddle(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "j")
+	os.WriteFile(path, []byte("not json\n{}\n"), 0o644)
+	if _, err := Open(path); err == nil {
+		t.Fatal("a corrupt complete line must be an error, not silently dropped")
+	}
+}
