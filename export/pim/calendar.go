@@ -1,0 +1,103 @@
+package pim
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+
+	"github.com/emersion/go-ical"
+
+	"github.com/mailhaul/mailhaul/export"
+	"github.com/mailhaul/mailhaul/format"
+)
+
+// AddCalendar exports the iCalendar or vCalendar 1.0 file at path as the
+// calendar name (the file's base name without extension when name is ""):
+// one folder, then one item per UID and component type, an event for
+// VEVENT and VJOURNAL, a task for VTODO.
+//
+// Each item is a VCALENDAR with the file's calendar properties except
+// METHOD, the VTIMEZONEs its components reference and the components'
+// bytes unchanged. An object go-ical cannot parse is still exported, with
+// a warning. A missing or unreadable file is an error; an empty one gives
+// an empty calendar.
+func AddCalendar(ctx context.Context, sink export.Sink, name, path string, opt export.Options) error {
+	name = defaultName(name, path)
+	f, fi, err := openFile(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	file := filepath.Base(path)
+	report := func(p SplitProblem) {
+		fp := format.Problem{Folder: name, Item: fmt.Sprintf("%s %s (line %d)", file, p.What, p.Line), Reason: p.Reason}
+		if p.Lost {
+			sink.AddError(fp)
+		} else {
+			sink.AddWarning(fp)
+		}
+	}
+	ix, err := IndexCalendar(ctx, f, fi.Size(), report)
+	if err != nil {
+		if ctx.Err() != nil {
+			return err
+		}
+		return fmt.Errorf("pim: read %s: %w", path, err)
+	}
+
+	info := ix.Info()
+	folder := format.Folder{Kind: format.FolderCalendar, Path: name, DisplayName: name,
+		Color: info.Color, Description: info.Description}
+	if info.Name != "" {
+		folder.DisplayName = info.Name
+	}
+	if err := sink.AddFolder(folder); err != nil {
+		return err
+	}
+
+	var ids sourceIDs
+	prog := progress{opt: opt, state: export.Progress{Folder: name}}
+	mtime := fi.ModTime().UTC()
+	err = ix.Objects(ctx, name, func(o *CalendarObject) error {
+		received := o.Stamp
+		if received.IsZero() {
+			received = mtime
+		}
+		if !opt.Keep(received) {
+			sink.AddSkipped(export.SkipBeforeCutoff, 1)
+			return nil
+		}
+		notes := o.Notes
+		if err := validateCalendar(o); err != nil {
+			notes = append(notes, "go-ical cannot parse this object: "+err.Error())
+			sink.AddWarning(format.Problem{Folder: name, Item: fmt.Sprintf("%s %s (line %d)", file, describe(o.Component, o.UID), o.Line),
+				Reason: fmt.Sprintf("%v; exported unchanged", err)})
+		}
+		it := format.Item{Kind: o.Kind, Folder: name, Received: received, UID: o.UID,
+			SourceID: ids.next(file, o.UID, o.Index), Notes: notes}
+		if err := sink.AddItem(it, o.Open()); err != nil {
+			return sinkError{err}
+		}
+		prog.add(int(o.Size))
+		return nil
+	})
+	if err != nil {
+		if se, ok := err.(sinkError); ok {
+			return se.err
+		}
+		if ctx.Err() != nil {
+			return err
+		}
+		return fmt.Errorf("pim: read %s: %w", path, err)
+	}
+	return nil
+}
+
+// validateCalendar parses the object with go-ical, the parser the CalDAV
+// importer relies on, to flag objects it will struggle with.
+func validateCalendar(o *CalendarObject) error {
+	return safely(func() error {
+		_, err := ical.NewDecoder(o.Open()).Decode()
+		return err
+	})
+}

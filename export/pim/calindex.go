@@ -1,0 +1,410 @@
+package pim
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/mailhaul/mailhaul/format"
+)
+
+// span is a byte range of the input. addEOL is set when the range ends at
+// the end of the input without a line ending, so one must be added before
+// anything is written after it.
+type span struct {
+	start, end int64
+	addEOL     bool
+}
+
+// calBlock is one BEGIN:VCALENDAR ... END:VCALENDAR of the input.
+type calBlock struct {
+	begin  span   // the BEGIN:VCALENDAR line
+	eol    string // its line ending, used for lines mailhaul writes
+	header []span // the calendar's own property lines except METHOD
+	size   int64  // bytes in header
+	capped bool   // header reached maxHeader; later lines were dropped
+}
+
+// maxHeader caps a calendar's own properties, which are copied into every
+// object: a few hundred bytes normally.
+const maxHeader = 1 << 20
+
+// component is the index entry of one top-level component: where it is
+// and the few facts grouping needs, never its bytes.
+type component struct {
+	name      string // upper case: VEVENT, VTODO, VJOURNAL, VTIMEZONE, ...
+	where     span   // BEGIN line through END line
+	bodyStart int64  // end of the BEGIN line, where a generated UID goes
+	eol       string // the BEGIN line's ending
+	line      int
+	block     int // index into blocks, -1 for a component outside VCALENDAR
+	uid       string
+	tzids     []string // TZIDs referenced, interned
+	stamp     time.Time
+	stampRank int // which property stamp came from: lower wins
+}
+
+// maxTZIDs caps the distinct TZIDs remembered per component.
+const maxTZIDs = 64
+
+// group is the set of components of one type sharing a UID: one output
+// object. A component without UID forms a group on its own.
+type group struct {
+	comps     []int32
+	sharedUID bool // another group of another type has the same UID
+}
+
+// CalendarInfo holds the calendar-level properties an importer uses to
+// create the calendar, from the first VCALENDAR that has each.
+type CalendarInfo struct {
+	Name        string // X-WR-CALNAME or NAME (RFC 7986)
+	Color       string // X-APPLE-CALENDAR-COLOR or COLOR (RFC 7986)
+	Description string // X-WR-CALDESC or DESCRIPTION
+}
+
+// CalendarIndex is the result of a first pass over an iCalendar (or
+// vCalendar 1.0) file: where every component is and how they group by
+// UID. Objects reads the grouped objects in a second pass.
+type CalendarIndex struct {
+	r      io.ReaderAt
+	info   CalendarInfo
+	blocks []calBlock
+	comps  []component
+	groups []group
+	tzByID map[string]int32 // first VTIMEZONE per TZID in the file
+	tzIn   map[tzKey]int32  // first VTIMEZONE per TZID per VCALENDAR
+}
+
+type tzKey struct {
+	block int
+	tzid  string
+}
+
+// Info returns the calendar's name, colour and description.
+func (ix *CalendarIndex) Info() CalendarInfo { return ix.info }
+
+// Len is the number of objects Objects will produce.
+func (ix *CalendarIndex) Len() int { return len(ix.groups) }
+
+// IndexCalendar reads r, size bytes, once and indexes its components.
+// VEVENT, VTODO and VJOURNAL are grouped by type and UID, so recurrence
+// overrides travel with their master; VTIMEZONEs are kept for reference.
+// Other components (VFREEBUSY, VAVAILABILITY, ...) are dropped with a
+// warning, components over MaxObjectSize are reported as lost, and
+// non-blank text outside components is reported once. problem may be nil.
+// The returned index reads r again in Objects.
+func IndexCalendar(ctx context.Context, r io.ReaderAt, size int64, problem func(SplitProblem)) (*CalendarIndex, error) {
+	if problem == nil {
+		problem = func(SplitProblem) {}
+	}
+	p := indexer{ix: &CalendarIndex{r: r, tzByID: map[string]int32{}, tzIn: map[tzKey]int32{}},
+		problem: problem, block: -1, keys: map[string]int32{}, intern: map[string]string{}}
+	if err := p.run(ctx, io.NewSectionReader(r, 0, size)); err != nil {
+		return nil, err
+	}
+	return p.ix, nil
+}
+
+// indexer is the state of the first pass.
+type indexer struct {
+	ix      *CalendarIndex
+	problem func(SplitProblem)
+	block   int        // current VCALENDAR, -1 outside one
+	cur     *component // top-level component being read, nil between components
+	stack   []string   // components open inside cur, cur's own name first
+	keys    map[string]int32
+	intern  map[string]string
+	stray   int
+	strayAt int
+	infoSet [3]bool
+}
+
+func (p *indexer) run(ctx context.Context, r io.Reader) error {
+	u := newUnfolder(r, keepLine)
+	var last logicalLine
+	for {
+		l, err := u.next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return err
+		}
+		if l.number%1024 == 0 {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+		}
+		last = l
+		p.line(l)
+	}
+	if p.cur != nil {
+		p.finish(span{start: p.cur.where.start, end: last.end, addEOL: last.lastEOL == ""})
+	}
+	if p.block >= 0 && last.lastEOL == "" {
+		p.endHeaderAtEOF(last)
+	}
+	if p.stray > 0 {
+		p.problem(SplitProblem{Line: p.strayAt, What: "text outside components",
+			Reason: fmt.Sprintf("%d non-blank line(s) outside BEGIN/END ignored", p.stray)})
+	}
+	return nil
+}
+
+// endHeaderAtEOF marks a calendar's last header line when the file ends
+// right after it without a line ending.
+func (p *indexer) endHeaderAtEOF(last logicalLine) {
+	b := &p.ix.blocks[p.block]
+	if n := len(b.header); n > 0 && b.header[n-1].end == last.end {
+		b.header[n-1].addEOL = true
+	}
+}
+
+func (p *indexer) line(l logicalLine) {
+	text := l.text
+	if l.number == 1 {
+		text = bytes.TrimPrefix(text, utf8BOM)
+	}
+	if len(trimLine(text)) == 0 {
+		return
+	}
+	pr := splitProp(text)
+	switch {
+	case pr.is("BEGIN"):
+		p.begin(l, strings.ToUpper(string(trimLine(pr.value))))
+	case pr.is("END"):
+		p.end(l, strings.ToUpper(string(trimLine(pr.value))))
+	case p.cur != nil:
+		p.property(pr)
+	case p.block >= 0:
+		p.header(l, pr)
+	default:
+		p.strayLine(l)
+	}
+}
+
+func (p *indexer) strayLine(l logicalLine) {
+	if p.stray == 0 {
+		p.strayAt = l.number
+	}
+	p.stray++
+}
+
+func (p *indexer) begin(l logicalLine, name string) {
+	if name == "VCALENDAR" {
+		if p.cur != nil { // a component left open: it ends here
+			p.finish(span{start: p.cur.where.start, end: l.start})
+		}
+		p.ix.blocks = append(p.ix.blocks, calBlock{begin: span{start: l.start, end: l.end}, eol: eolOr(l.eol)})
+		p.block = len(p.ix.blocks) - 1
+		return
+	}
+	if p.cur != nil {
+		p.stack = append(p.stack, name)
+		return
+	}
+	p.cur = &component{name: p.internStr(name), where: span{start: l.start}, bodyStart: l.end,
+		eol: eolOr(l.eol), line: l.number, block: p.block, stampRank: len(stampProps)}
+	p.stack = append(p.stack[:0], name)
+}
+
+func (p *indexer) end(l logicalLine, name string) {
+	if name == "VCALENDAR" {
+		if p.cur != nil {
+			p.finish(span{start: p.cur.where.start, end: l.start})
+		}
+		if p.block < 0 {
+			p.strayLine(l)
+		}
+		p.block = -1
+		return
+	}
+	if p.cur == nil {
+		p.strayLine(l)
+		return
+	}
+	for i := len(p.stack) - 1; i >= 0; i-- {
+		if p.stack[i] == name {
+			p.stack = p.stack[:i] // closes any inner component left open too
+			if i == 0 {
+				p.finish(span{start: p.cur.where.start, end: l.end, addEOL: l.lastEOL == ""})
+			}
+			return
+		}
+	}
+	// An END matching nothing open is kept as a line of the component; the
+	// validator will complain about it.
+}
+
+// stampProps rank the properties that give an item's received time.
+var stampProps = []string{"LAST-MODIFIED", "DTSTAMP", "CREATED"}
+
+func (p *indexer) property(pr prop) {
+	c := p.cur
+	if len(p.stack) == 1 {
+		switch {
+		case pr.is("UID"):
+			if c.uid == "" {
+				c.uid = strings.TrimSpace(string(pr.value))
+			}
+		case pr.is("TZID") && c.name == "VTIMEZONE":
+			c.uid = strings.TrimSpace(string(pr.value)) // a VTIMEZONE's key is its TZID
+		}
+		for rank, name := range stampProps {
+			if rank < c.stampRank && pr.is(name) {
+				if t, ok := parseStamp(string(pr.value)); ok {
+					c.stamp, c.stampRank = t, rank
+				}
+			}
+		}
+	}
+	if c.name != "VTIMEZONE" && len(c.tzids) < maxTZIDs {
+		if tz := pr.param("TZID"); tz != "" {
+			tz = p.internStr(tz)
+			for _, have := range c.tzids {
+				if have == tz {
+					return
+				}
+			}
+			c.tzids = append(c.tzids, tz)
+		}
+	}
+}
+
+func (p *indexer) header(l logicalLine, pr prop) {
+	if pr.is("METHOD") {
+		return // an iTIP method has no place in a stored object (RFC 4791 §4.1)
+	}
+	b := &p.ix.blocks[p.block]
+	if b.size+(l.end-l.start) > maxHeader {
+		if b.capped {
+			return
+		}
+		b.capped = true
+		p.problem(SplitProblem{Line: l.number, What: "calendar property " + string(pr.name),
+			Reason: fmt.Sprintf("calendar properties over %d KiB, not copied into the objects", maxHeader>>10)})
+		return
+	}
+	b.header = append(b.header, span{start: l.start, end: l.end})
+	b.size += l.end - l.start
+	info := &p.ix.info
+	for i, names := range [][]string{{"X-WR-CALNAME", "NAME"}, {"X-APPLE-CALENDAR-COLOR", "COLOR"}, {"X-WR-CALDESC", "DESCRIPTION"}} {
+		for _, n := range names {
+			if p.infoSet[i] || !pr.is(n) {
+				continue
+			}
+			v := unescapeText(pr.value)
+			if v == "" {
+				continue
+			}
+			p.infoSet[i] = true
+			switch i {
+			case 0:
+				info.Name = v
+			case 1:
+				info.Color = v
+			case 2:
+				info.Description = v
+			}
+		}
+	}
+}
+
+// finish ends the current component at where and files it.
+func (p *indexer) finish(where span) {
+	c := p.cur
+	p.cur, p.stack = nil, p.stack[:0]
+	c.where = where
+	if where.end-where.start > MaxObjectSize {
+		p.problem(SplitProblem{Line: c.line, What: describe(c.name, c.uid), Lost: true,
+			Reason: fmt.Sprintf("larger than %d MiB, not exported", MaxObjectSize>>20)})
+		return
+	}
+	switch c.name {
+	case "VEVENT", "VTODO", "VJOURNAL":
+	case "VTIMEZONE":
+		p.ix.comps = append(p.ix.comps, *c)
+		i := int32(len(p.ix.comps) - 1)
+		if _, ok := p.ix.tzByID[c.uid]; !ok {
+			p.ix.tzByID[p.internStr(c.uid)] = i
+		}
+		if k := (tzKey{c.block, c.uid}); c.block >= 0 {
+			if _, ok := p.ix.tzIn[k]; !ok {
+				p.ix.tzIn[k] = i
+			}
+		}
+		return
+	case "VFREEBUSY":
+		p.problem(SplitProblem{Line: c.line, What: describe(c.name, c.uid), Reason: "free/busy data is not migrated; dropped"})
+		return
+	default:
+		p.problem(SplitProblem{Line: c.line, What: describe(c.name, c.uid), Reason: "not an event, task or journal; dropped"})
+		return
+	}
+	p.ix.comps = append(p.ix.comps, *c)
+	i := int32(len(p.ix.comps) - 1)
+	key := fmt.Sprintf("\x01%d", i) // a component without UID stands alone
+	if c.uid != "" {
+		key = c.name + "\x00" + c.uid
+	}
+	if g, ok := p.keys[key]; ok {
+		p.ix.groups[g].comps = append(p.ix.groups[g].comps, i)
+		return
+	}
+	p.keys[key] = int32(len(p.ix.groups))
+	p.ix.groups = append(p.ix.groups, group{comps: []int32{i}})
+	if c.uid != "" {
+		p.markSharedUID(c)
+	}
+}
+
+// markSharedUID flags groups of different component types with the same
+// UID. They stay separate objects, since one resource must hold one type
+// (RFC 4791 §4.1), and the importer is warned through item notes.
+func (p *indexer) markSharedUID(c *component) {
+	for _, other := range [...]string{"VEVENT", "VTODO", "VJOURNAL"} {
+		if other == c.name {
+			continue
+		}
+		if g, ok := p.keys[other+"\x00"+c.uid]; ok {
+			p.ix.groups[g].sharedUID = true
+			p.ix.groups[len(p.ix.groups)-1].sharedUID = true
+		}
+	}
+}
+
+func (p *indexer) internStr(s string) string {
+	if v, ok := p.intern[s]; ok {
+		return v
+	}
+	if len(p.intern) < 4096 { // bound the table; uninterned strings still work
+		p.intern[s] = s
+	}
+	return s
+}
+
+func describe(name, uid string) string {
+	if uid == "" {
+		return name
+	}
+	return name + " UID " + uid
+}
+
+func eolOr(eol string) string {
+	if eol == "" {
+		return "\r\n"
+	}
+	return eol
+}
+
+// kindOf is the archive kind of a component type.
+func kindOf(name string) format.Kind {
+	if name == "VTODO" {
+		return format.KindTask
+	}
+	return format.KindEvent
+}

@@ -1,0 +1,190 @@
+package pim
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/emersion/go-vcard"
+
+	"github.com/mailhaul/mailhaul/export"
+	"github.com/mailhaul/mailhaul/format"
+)
+
+// AddContacts exports the vCard file at path as the address book name (the
+// file's base name without extension when name is ""): one folder, then
+// one contact item per top-level card, holding that card's bytes.
+//
+// A card go-vcard cannot parse is still exported unchanged, with a
+// warning. A card without UID gets a stable generated one, inserted as a
+// UID line before its END:VCARD. A missing or unreadable file is an error;
+// an empty one gives an empty address book.
+func AddContacts(ctx context.Context, sink export.Sink, name, path string, opt export.Options) error {
+	name = defaultName(name, path)
+	f, fi, err := openFile(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if err := sink.AddFolder(format.Folder{Kind: format.FolderContacts, Path: name, DisplayName: name}); err != nil {
+		return err
+	}
+	c := contactExport{sink: sink, folder: name, file: filepath.Base(path), mtime: fi.ModTime().UTC(),
+		opt: opt, progress: progress{opt: opt, state: export.Progress{Folder: name}}}
+	problem := func(p SplitProblem) {
+		fp := format.Problem{Folder: name, Item: c.file + " " + p.What + fmt.Sprintf(" (line %d)", p.Line), Reason: p.Reason}
+		if p.Lost {
+			sink.AddError(fp)
+		} else {
+			sink.AddWarning(fp)
+		}
+	}
+	if err := SplitVCards(ctx, f, c.add, problem); err != nil {
+		var se sinkError
+		if errors.As(err, &se) {
+			return se.err
+		}
+		if ctx.Err() != nil {
+			return err
+		}
+		return fmt.Errorf("pim: read %s: %w", path, err)
+	}
+	return nil
+}
+
+// sinkError marks an error from the sink, which ends the export as is.
+type sinkError struct{ err error }
+
+func (e sinkError) Error() string { return e.err.Error() }
+func (e sinkError) Unwrap() error { return e.err }
+
+type contactExport struct {
+	sink     export.Sink
+	folder   string
+	file     string
+	mtime    time.Time
+	opt      export.Options
+	ids      sourceIDs
+	progress progress
+}
+
+func (c *contactExport) add(card VCard) error {
+	what := fmt.Sprintf("%s card %d (line %d)", c.file, card.Index, card.Line)
+	raw := card.Raw
+	var notes []string
+
+	top := outerCardLines(raw)
+	var parsed vcard.Card
+	perr := safely(func() (err error) {
+		parsed, err = vcard.NewDecoder(bytes.NewReader(top)).Decode()
+		return err
+	})
+	var uid, rev string
+	if perr == nil {
+		uid, rev = strings.TrimSpace(parsed.Value(vcard.FieldUID)), parsed.Value(vcard.FieldRevision)
+	} else {
+		uid, rev = scanValue(top, "UID"), scanValue(top, "REV")
+		notes = append(notes, "go-vcard cannot parse this card: "+perr.Error())
+		c.sink.AddWarning(format.Problem{Folder: c.folder, Item: what,
+			Reason: fmt.Sprintf("vcard: %v; exported unchanged", perr)})
+	}
+	if card.Unterminated {
+		notes = append(notes, "no END:VCARD before the end of the file")
+	}
+	if uid == "" {
+		var err error
+		if uid, err = generateUID(c.folder, bytes.NewReader(raw)); err != nil {
+			return err
+		}
+		raw = insertBeforeLastLine(raw, "UID:"+uid, card.Unterminated)
+		notes = append(notes, "uid generated")
+	}
+
+	received := c.mtime
+	if t, ok := parseStamp(rev); ok {
+		received = t
+	}
+	if !c.opt.Keep(received) {
+		c.sink.AddSkipped(export.SkipBeforeCutoff, 1)
+		return nil
+	}
+	it := format.Item{Kind: format.KindContact, Folder: c.folder, Received: received, UID: uid,
+		SourceID: c.ids.next(c.file, uid, card.Index), Notes: notes}
+	if err := c.sink.AddItem(it, bytes.NewReader(raw)); err != nil {
+		return sinkError{err}
+	}
+	c.progress.add(len(raw))
+	return nil
+}
+
+// insertBeforeLastLine returns card with line added before its last line
+// (END:VCARD), in the card's own line ending; in an unterminated card the
+// line goes at the end instead.
+func insertBeforeLastLine(card []byte, line string, atEnd bool) []byte {
+	eol := lineEnding(card)
+	body := bytes.TrimSuffix(bytes.TrimSuffix(card, []byte("\n")), []byte("\r"))
+	at := bytes.LastIndexByte(body, '\n') + 1
+	if atEnd {
+		at = len(card)
+		if at > 0 && card[at-1] != '\n' {
+			line = eol + line
+		}
+	}
+	out := make([]byte, 0, len(card)+len(line)+len(eol))
+	out = append(out, card[:at]...)
+	out = append(out, line...)
+	out = append(out, eol...)
+	return append(out, card[at:]...)
+}
+
+// outerCardLines returns card without the lines of any nested (AGENT)
+// card, so a parser sees the outer card's own UID and REV; for the usual
+// card without nesting it returns card itself.
+func outerCardLines(card []byte) []byte {
+	lr := newLineReader(bytes.NewReader(card), len(card)+1)
+	var out []byte
+	depth, nested := 0, false
+	for {
+		l, err := lr.next()
+		if err != nil {
+			break
+		}
+		inner := depth > 1
+		switch {
+		case depth == 0:
+			depth = 1
+		case opensNestedVCard(l.text):
+			depth++
+			inner, nested = true, true
+		case isEndVCard(l.text):
+			depth--
+		}
+		if !inner {
+			out = append(append(out, l.text...), l.eol...)
+		}
+	}
+	if !nested {
+		return card
+	}
+	return out
+}
+
+// scanValue finds the first property called name among a card's unfolded
+// lines, for cards go-vcard refuses. It does not unescape the value.
+func scanValue(card []byte, name string) string {
+	u := newUnfolder(bytes.NewReader(card), len(card)+1)
+	for {
+		l, err := u.next()
+		if err != nil {
+			return ""
+		}
+		p := splitProp(l.text)
+		if p.is(name) {
+			return strings.TrimSpace(string(p.value))
+		}
+	}
+}
