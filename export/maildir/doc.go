@@ -1,0 +1,32 @@
+// Package maildir exports a Maildir mailbox (Maildir++, Dovecot's
+// LAYOUT=fs, or a plain Maildir) into an export.Sink, streaming each
+// message file once and deciding incremental cutoffs from file names alone.
+//
+// What it reads from disk, and nothing else:
+//
+//   - Messages: the files in each folder's cur/ and new/ (tmp/ holds
+//     deliveries in progress). Flags come from the info part ":2,FLAGS"
+//     (";2," and "!2," in copies made on Windows); lower-case letters are
+//     keywords named in the folder's dovecot-keywords file. The received
+//     time is the name's leading Unix timestamp, else the file's mtime.
+//     Size hints (",S=", ",W=") are ignored.
+//   - Folder names: directory names in modified UTF-7 (RFC 3501 §5.1.3),
+//     as Dovecot and Courier write them.
+//   - Subscriptions: Dovecot's "subscriptions" (both file versions) and
+//     Courier's "courierimapsubscribed". When neither exists the mailbox
+//     keeps no subscription state, and every folder is marked subscribed
+//     so that clients showing only subscribed folders still show them.
+//   - Roles: from folder names (Sent, Sent Items, Drafts, Trash, Junk,
+//     Archive and common localisations), for top-level folders and direct
+//     children of INBOX, the first folder in export order winning each
+//     role. Dovecot keeps special-use flags only in its configuration
+//     (mailbox { special_use }); its /private/specialuse metadata entry is
+//     served from that configuration, and neither dovecot.list.index nor
+//     any other file in the Maildir records them, so there is nothing on
+//     disk to read.
+//
+// Not read: dovecot-uidlist and the dovecot.index* files (UIDs are not
+// exported; identity is the file name), Courier's courierimapkeywords/
+// directory, and Dovecot's listescape encoding of "." inside Maildir++
+// names.
+package maildir

@@ -1,0 +1,262 @@
+package maildir
+
+import (
+	"fmt"
+	"io/fs"
+	"os"
+	"slices"
+	"strings"
+
+	"github.com/mailhaul/mailhaul/format"
+)
+
+const inboxPath = "INBOX"
+
+// maxDepth bounds the LAYOUT=fs walk; real hierarchies are a few levels.
+const maxDepth = 32
+
+// folder is one mailbox to export.
+type folder struct {
+	path       string // "/"-separated, INBOX is "INBOX"
+	role       format.Role
+	subscribed bool
+	// dirs are the Maildirs (holding cur/ and new/) whose messages make up
+	// the folder. Usually one; INBOX may have two under LAYOUT=fs (the root
+	// and an INBOX directory), and names that decode alike are merged.
+	dirs []string
+	// warnings are caveats about the folder itself, sent after it.
+	warnings []format.Problem
+}
+
+// tree collects folders by path while the layout is walked.
+type tree struct {
+	byPath   map[string]*folder
+	problems []format.Problem // directories that could not be listed
+}
+
+func newTree() *tree {
+	t := &tree{byPath: map[string]*folder{}}
+	t.byPath[inboxPath] = &folder{path: inboxPath} // INBOX always exists in IMAP
+	return t
+}
+
+// add records dir as (part of) the folder at path, and returns the folder.
+func (t *tree) add(path, dir, raw string) *folder {
+	f := t.byPath[path]
+	if f == nil {
+		f = &folder{path: path}
+		t.byPath[path] = f
+	}
+	if len(f.dirs) > 0 {
+		f.warnings = append(f.warnings, format.Problem{
+			Folder: path, Item: raw,
+			Reason: fmt.Sprintf("directory %q has the same folder name as %q; their messages are merged", raw, f.dirs[0]),
+		})
+	}
+	f.dirs = append(f.dirs, dir)
+	return f
+}
+
+// sorted returns the folders in export order: INBOX first, then by path,
+// level by level, so each folder directly precedes its children.
+func (t *tree) sorted() []*folder {
+	out := make([]*folder, 0, len(t.byPath))
+	for _, f := range t.byPath {
+		out = append(out, f)
+	}
+	slices.SortFunc(out, func(a, b *folder) int { return comparePaths(a.path, b.path) })
+	return out
+}
+
+// comparePaths orders "/"-separated folder paths level by level, with a
+// first level of INBOX before all others.
+func comparePaths(a, b string) int {
+	for level := 0; ; level++ {
+		sa, ra, moreA := strings.Cut(a, "/")
+		sb, rb, moreB := strings.Cut(b, "/")
+		if level == 0 && (sa == inboxPath) != (sb == inboxPath) {
+			if sa == inboxPath {
+				return -1
+			}
+			return 1
+		}
+		if c := strings.Compare(sa, sb); c != 0 {
+			return c
+		}
+		switch {
+		case !moreA && !moreB:
+			return 0
+		case !moreA:
+			return -1 // a parent before its children
+		case !moreB:
+			return 1
+		}
+		a, b = ra, rb
+	}
+}
+
+// isMaildir reports whether a directory's entries make it a Maildir: any
+// of cur/, new/, tmp/ or Dovecot's "maildirfolder" marker. Any one will
+// do, since git-made copies lack empty directories.
+func isMaildir(entries []os.DirEntry) bool {
+	for _, e := range entries {
+		switch e.Name() {
+		case "cur", "new", "tmp", "maildirfolder":
+			return true
+		}
+	}
+	return false
+}
+
+// decodeLevel decodes one level of a folder name. A name that is not valid
+// modified UTF-7 (written by some other tool, or raw UTF-8) is kept as it
+// is, with a warning on the folder.
+func decodeLevel(raw string, warn *bool) string {
+	name, ok := decodeMUTF7(raw)
+	if !ok {
+		*warn = true
+		return raw
+	}
+	return name
+}
+
+// inboxLevel spells a first level that names INBOX (case-insensitively,
+// as IMAP does) the canonical way.
+func inboxLevel(name string) string {
+	if strings.EqualFold(name, inboxPath) {
+		return inboxPath
+	}
+	return name
+}
+
+func notMUTF7(path, raw string) format.Problem {
+	return format.Problem{Folder: path, Item: raw,
+		Reason: "folder name is not valid modified UTF-7 (RFC 3501 §5.1.3); kept as it is on disk"}
+}
+
+// isDirEntry reports whether e is a directory, following a symbolic link
+// (shared folders are sometimes linked in).
+func isDirEntry(dir string, e os.DirEntry) bool {
+	if e.IsDir() {
+		return true
+	}
+	if e.Type()&fs.ModeSymlink == 0 {
+		return false
+	}
+	fi, err := os.Stat(dir + "/" + e.Name())
+	return err == nil && fi.IsDir()
+}
+
+// discoverMaildirPP finds Maildir++ folders: ".A.B" directories at the
+// root are the folder "A/B". It reports whether any was found.
+func (t *tree) discoverMaildirPP(root string, rootEntries []os.DirEntry) bool {
+	found := false
+	for _, e := range rootEntries {
+		raw := e.Name()
+		if len(raw) < 2 || raw[0] != '.' || !isDirEntry(root, e) {
+			continue
+		}
+		dir := root + "/" + raw
+		entries, err := os.ReadDir(dir)
+		if err != nil {
+			t.problems = append(t.problems, format.Problem{Item: raw, Reason: "list folder: " + cause(err)})
+			continue
+		}
+		if !isMaildir(entries) {
+			continue // .notmuch, .imap and other tools' directories
+		}
+		found = true
+		path, warn := maildirPPPath(raw[1:])
+		f := t.add(path, dir, raw)
+		if warn {
+			f.warnings = append(f.warnings, notMUTF7(path, raw))
+		}
+	}
+	return found
+}
+
+// maildirPPPath turns a Maildir++ directory name (without its leading dot)
+// into a folder path. A name with an empty level ("A..B", "A.") cannot be
+// split faithfully and is kept as one level.
+func maildirPPPath(name string) (path string, warn bool) {
+	levels := strings.Split(name, ".")
+	if slices.Contains(levels, "") {
+		return decodeLevel(name, &warn), warn
+	}
+	for i, l := range levels {
+		levels[i] = decodeLevel(l, &warn)
+	}
+	levels[0] = inboxLevel(levels[0])
+	return strings.Join(levels, "/"), warn
+}
+
+// discoverFS finds LAYOUT=fs folders: nested directories, "Work/2024/cur".
+// Directories without cur/new/tmp are parents only and are not folders of
+// their own. Names starting with "." and symbolic links are not followed.
+func (t *tree) discoverFS(dir string, levels []string, entries []os.DirEntry, warn bool) bool {
+	found := false
+	for _, e := range entries {
+		raw := e.Name()
+		if !e.IsDir() || raw[0] == '.' || raw == "cur" || raw == "new" || raw == "tmp" {
+			continue
+		}
+		child := dir + "/" + raw
+		sub, err := os.ReadDir(child)
+		if err != nil {
+			t.problems = append(t.problems, format.Problem{Item: raw, Reason: "list folder: " + cause(err)})
+			continue
+		}
+		childWarn := warn
+		name := decodeLevel(raw, &childWarn)
+		if len(levels) == 0 {
+			name = inboxLevel(name)
+		}
+		childLevels := append(levels[:len(levels):len(levels)], name)
+		if isMaildir(sub) {
+			found = true
+			path := strings.Join(childLevels, "/")
+			f := t.add(path, child, raw)
+			if childWarn {
+				f.warnings = append(f.warnings, notMUTF7(path, raw))
+			}
+		}
+		if len(childLevels) < maxDepth && t.discoverFS(child, childLevels, sub, childWarn) {
+			found = true
+		}
+	}
+	return found
+}
+
+// discover lists the folders under root in the given layout, detecting it
+// when it is LayoutAuto: any Maildir++ ".folder" means Maildir++; else
+// nested maildirs mean LAYOUT=fs; else it is a plain Maildir (INBOX only),
+// which is Maildir++ without folders.
+func discover(root string, layout Layout) (Layout, *tree, error) {
+	entries, err := os.ReadDir(root)
+	if err != nil {
+		return layout, nil, fmt.Errorf("maildir: list %s: %w", root, err)
+	}
+	t := newTree()
+	if isMaildir(entries) {
+		t.byPath[inboxPath].dirs = []string{root}
+	}
+	switch layout {
+	case LayoutMaildirPP:
+		t.discoverMaildirPP(root, entries)
+	case LayoutFS:
+		t.discoverFS(root, nil, entries, false)
+	default:
+		layout = LayoutMaildirPP
+		if !t.discoverMaildirPP(root, entries) {
+			fsTree := newTree()
+			fsTree.byPath[inboxPath].dirs = t.byPath[inboxPath].dirs
+			if fsTree.discoverFS(root, nil, entries, false) {
+				layout, t = LayoutFS, fsTree
+			} else {
+				// Keep problems seen while probing: they are real.
+				t.problems = append(t.problems, fsTree.problems...)
+			}
+		}
+	}
+	return layout, t, nil
+}

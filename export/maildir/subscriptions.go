@@ -1,0 +1,156 @@
+package maildir
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"strings"
+)
+
+// Subscription files at a Maildir's root:
+//
+//   - "subscriptions" (Dovecot). Version 2 starts with "V\t2\n\n"; each
+//     following line is one name whose hierarchy levels are separated by
+//     tabs, each level tab-escaped (\x01 followed by 1, t, r, n or 0).
+//     Older files have one name per line with the namespace separator
+//     ("." for Maildir++, usually "/" for LAYOUT=fs) between levels.
+//   - "courierimapsubscribed" (Courier): "INBOX.Work.2024" per line.
+//
+// Names are IMAP names, so modified UTF-7 like the directories.
+var subscriptionFiles = []string{"subscriptions", "courierimapsubscribed"}
+
+// maxSubscriptionLine bounds one line; longer ones are not mailbox names.
+const maxSubscriptionLine = 64 << 10
+
+// subscriptions is the set of subscribed names as written in the files
+// (after unescaping and decoding). nil means the mailbox has no
+// subscription file at all.
+type subscriptions map[string]struct{}
+
+// readSubscriptions reads every subscription file at root.
+func readSubscriptions(root string) (subscriptions, error) {
+	var subs subscriptions
+	for _, name := range subscriptionFiles {
+		f, err := os.Open(root + "/" + name)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("maildir: read %s: %w", name, err)
+		}
+		if subs == nil {
+			subs = subscriptions{}
+		}
+		err = subs.parse(f)
+		f.Close()
+		if err != nil {
+			return nil, fmt.Errorf("maildir: read %s: %w", name, err)
+		}
+	}
+	return subs, nil
+}
+
+const subscriptionsV2 = "V\t2"
+
+// parse adds the names in one subscription file to s.
+func (s subscriptions) parse(r io.Reader) error {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 0, 4096), maxSubscriptionLine)
+	sc.Split(scanLinesLenient)
+	v2 := false
+	for n := 0; sc.Scan(); n++ {
+		line := strings.TrimSuffix(sc.Text(), "\r")
+		if n == 0 && line == subscriptionsV2 {
+			v2 = true
+			continue
+		}
+		if line == "" {
+			continue
+		}
+		if v2 {
+			line = unescapeV2(line)
+		}
+		s.add(line)
+	}
+	return sc.Err()
+}
+
+// scanLinesLenient is bufio.ScanLines, except that a line longer than the
+// buffer is skipped rather than ending the scan: one bad entry must not
+// cost every subscription after it.
+func scanLinesLenient(data []byte, atEOF bool) (int, []byte, error) {
+	advance, tok, err := bufio.ScanLines(data, atEOF)
+	if advance == 0 && tok == nil && err == nil && len(data) >= maxSubscriptionLine {
+		return len(data), nil, nil // drop the too-long run; resync on the next newline
+	}
+	return advance, tok, err
+}
+
+// unescapeV2 turns a version 2 line into a "/"-separated name.
+func unescapeV2(line string) string {
+	if !strings.ContainsAny(line, "\t\x01") {
+		return line
+	}
+	var b strings.Builder
+	for i := 0; i < len(line); i++ {
+		switch c := line[i]; {
+		case c == '\t':
+			b.WriteByte('/')
+		case c == '\x01' && i+1 < len(line):
+			i++
+			switch line[i] {
+			case '1':
+				b.WriteByte('\x01')
+			case 't':
+				b.WriteByte('\t')
+			case 'r':
+				b.WriteByte('\r')
+			case 'n':
+				b.WriteByte('\n')
+			case '0':
+				b.WriteByte(0)
+			default:
+				b.WriteByte(line[i])
+			}
+		default:
+			b.WriteByte(c)
+		}
+	}
+	return b.String()
+}
+
+// add records one subscribed name. A leading "INBOX." or "INBOX/" (the
+// Courier namespace prefix) is also recorded stripped, as folder paths here
+// do not carry it.
+func (s subscriptions) add(name string) {
+	if dec, ok := decodeMUTF7(name); ok {
+		name = dec
+	}
+	if strings.EqualFold(name, "INBOX") {
+		s["INBOX"] = struct{}{}
+		return
+	}
+	s[name] = struct{}{}
+	if len(name) > 6 && strings.EqualFold(name[:5], "INBOX") && (name[5] == '.' || name[5] == '/') {
+		s[name[6:]] = struct{}{}
+	}
+}
+
+// has reports whether the folder at path ("/"-separated) is subscribed.
+// Names from files written with "." as the separator match too.
+func (s subscriptions) has(path string) bool {
+	if s == nil {
+		return true // no subscription state kept: treat every folder as visible
+	}
+	if _, ok := s[path]; ok {
+		return true
+	}
+	if strings.Contains(path, "/") {
+		_, ok := s[strings.ReplaceAll(path, "/", ".")]
+		return ok
+	}
+	return false
+}
