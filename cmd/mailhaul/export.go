@@ -112,8 +112,7 @@ func (a *app) runExport(ctx context.Context, kind string, src export.Source, f *
 		return err
 	}
 	prog := a.newProgress("export " + f.user)
-	opt := export.Options{After: after, Progress: prog.update}
-	err = fillArchive(ctx, arch, src, f, opt)
+	err = fillArchive(ctx, export.WithProgress(arch, prog.update), src, f, export.Options{After: after})
 	prog.done()
 	if err != nil {
 		arch.Abort()
@@ -138,17 +137,17 @@ func (a *app) runExport(ctx context.Context, kind string, src export.Source, f *
 }
 
 // fillArchive runs the source and adds the contact and calendar files.
-func fillArchive(ctx context.Context, arch *format.File, src export.Source, f *exportFlags, opt export.Options) error {
-	if err := src.Export(ctx, arch, opt); err != nil {
+func fillArchive(ctx context.Context, sink export.Sink, src export.Source, f *exportFlags, opt export.Options) error {
+	if err := src.Export(ctx, sink, opt); err != nil {
 		return err
 	}
 	for _, path := range f.contacts {
-		if err := pim.AddContacts(ctx, arch, collectionName(path), path, opt); err != nil {
+		if err := pim.AddContacts(ctx, sink, collectionName(path), path, opt); err != nil {
 			return err
 		}
 	}
 	for _, path := range f.calendars {
-		if err := pim.AddCalendar(ctx, arch, collectionName(path), path, opt); err != nil {
+		if err := pim.AddCalendar(ctx, sink, collectionName(path), path, opt); err != nil {
 			return err
 		}
 	}
