@@ -75,6 +75,9 @@ func writeRootedFrom(root *os.Root, name string, body io.Reader, mod time.Time) 
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
+	if err != nil {
+		root.Remove(name) // a partial or unverified file must not look extracted
+	}
 	if err == nil && !mod.IsZero() {
 		err = root.Chtimes(name, mod, mod)
 	}

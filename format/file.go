@@ -50,6 +50,8 @@ type File struct {
 	tmp  *os.File
 	buf  *bufio.Writer
 	hash hash.Hash
+
+	overwrite bool
 }
 
 // CreateOptions are the options of Create.
@@ -80,7 +82,7 @@ func Create(dir string, m Manifest, opt *CreateOptions) (*File, error) {
 	if err != nil {
 		return nil, fmt.Errorf("format: %w", err)
 	}
-	f := &File{path: final, tmp: tmp, hash: sha256.New()}
+	f := &File{path: final, tmp: tmp, hash: sha256.New(), overwrite: o.Overwrite}
 	f.buf = bufio.NewWriterSize(io.MultiWriter(tmp, f.hash), 1<<20)
 	if o.SpillDir == "" {
 		o.SpillDir = dir
@@ -110,6 +112,12 @@ func (f *File) Close() error {
 	if cerr := f.tmp.Close(); err == nil {
 		err = cerr
 	}
+	if err == nil && !f.overwrite {
+		// Another run may have finished the same archive meanwhile.
+		if _, serr := os.Lstat(f.path); serr == nil {
+			err = fmt.Errorf("%s appeared while it was being written", f.path)
+		}
+	}
 	if err == nil {
 		err = os.Rename(f.tmp.Name(), f.path)
 	}
@@ -125,6 +133,9 @@ func (f *File) Close() error {
 
 // Abort discards an unfinished archive.
 func (f *File) Abort() {
+	if f.Writer != nil {
+		f.Writer.abort()
+	}
 	f.tmp.Close()
 	os.Remove(f.tmp.Name())
 }

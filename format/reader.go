@@ -2,6 +2,7 @@ package format
 
 import (
 	"archive/tar"
+	"bufio"
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
@@ -12,6 +13,9 @@ import (
 	"io"
 	"path"
 	"strings"
+
+	"github.com/klauspost/compress/gzip"
+	"github.com/klauspost/compress/zstd"
 )
 
 // Errors a Reader returns, wrapped in an *Error naming the archive and
@@ -23,6 +27,7 @@ var (
 	ErrUnsafe     = errors.New("unsafe entry")
 	ErrTooLarge   = errors.New("entry or archive exceeds the size limit")
 	ErrStructure  = errors.New("not a valid mailhaul archive")
+	ErrCorrupt    = errors.New("compressed data is corrupt")
 	ErrVersion    = errors.New("archive format version is newer than this program")
 )
 
@@ -57,11 +62,13 @@ type ReaderOptions struct {
 	Name          string // the archive's name in errors
 	MaxItemSize   int64  // largest item data; default 2 GiB
 	MaxRecordSize int64  // largest JSON record other than the summary; default 1 MiB
-	MaxSummary    int64  // largest summary; default 256 MiB
+	MaxSummary    int64  // largest summary; default 64 MiB
 	MaxTotal      int64  // largest total uncompressed size; default unlimited
 	// MaxRatio bounds uncompressed bytes per compressed byte once more
 	// than 64 MiB have been expanded; default 500. Mail compresses a few
-	// times at most; a decompression bomb expands a thousandfold.
+	// times at most; a decompression bomb expands a thousandfold. The
+	// ratio is of the whole stream so far, so one very compressible item
+	// in a real mailbox does not trip it.
 	MaxRatio int64
 }
 
@@ -73,7 +80,7 @@ func (o *ReaderOptions) defaults() {
 		o.MaxRecordSize = 1 << 20
 	}
 	if o.MaxSummary <= 0 {
-		o.MaxSummary = 256 << 20
+		o.MaxSummary = 64 << 20
 	}
 	if o.MaxRatio <= 0 {
 		o.MaxRatio = 500
@@ -105,11 +112,12 @@ type Reader struct {
 	zr       io.ReadCloser
 	comp     Compression
 	in, out  *countingReader
+	br       *bufio.Reader // between in and the decompressor
 	tr       *tar.Reader
 	manifest Manifest
 	manRaw   []byte
 
-	folders map[string]bool // kind + "\x00" + path
+	folders map[string]*Counts // kind + "\x00" + path → items read
 	counts  Counts
 	last    string // last entry read completely
 	body    *itemBody
@@ -121,37 +129,54 @@ type Reader struct {
 // NewReader starts reading an archive from r (gzip, zstd or plain tar,
 // detected from its first bytes) and reads its manifest.
 func NewReader(r io.Reader, opt *ReaderOptions) (*Reader, error) {
-	rd := &Reader{folders: map[string]bool{}}
+	rd := &Reader{folders: map[string]*Counts{}}
 	if opt != nil {
 		rd.opt = *opt
 	}
 	rd.opt.defaults()
-	rd.in = &countingReader{r: r}
-	zr, comp, err := decompressor(rd.in)
+	rd.in = &countingReader{r: r, wrapErr: func(err error) error { return &sourceError{err} }}
+	zr, comp, br, err := decompressor(rd.in)
+	rd.br, rd.comp = br, comp
 	if err != nil {
-		return nil, rd.wrap("", fmt.Errorf("%w: %w", ErrStructure, err))
+		return nil, rd.ioError("", &codecError{err})
 	}
-	rd.zr, rd.comp = zr, comp
+	rd.zr = zr
 	rd.out = &countingReader{r: zr, limit: rd.checkExpansion}
+	if comp != None {
+		rd.out.wrapErr = func(err error) error { return &codecError{err} }
+	}
 	rd.tr = tar.NewReader(rd.out)
-
-	hdr, err := rd.header()
-	if err != nil {
+	if err := rd.readManifest(); err != nil {
+		zr.Close()
 		return nil, err
+	}
+	return rd, nil
+}
+
+func (r *Reader) readManifest() error {
+	hdr, err := r.header()
+	if err == io.EOF {
+		return r.wrap("", fmt.Errorf("%w: no entries", ErrStructure))
+	}
+	if err != nil {
+		return err
 	}
 	if hdr.Name != manifestName {
-		return nil, rd.wrap(hdr.Name, fmt.Errorf("%w: first entry is not %s", ErrStructure, manifestName))
+		return r.wrap(hdr.Name, fmt.Errorf("%w: first entry is not %s", ErrStructure, manifestName))
 	}
-	raw, err := rd.record(hdr, rd.opt.MaxRecordSize, &rd.manifest)
+	raw, err := r.record(hdr, r.opt.MaxRecordSize, &r.manifest)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	rd.manRaw = raw
-	if rd.manifest.Format < 1 || rd.manifest.Format > Version {
-		return nil, rd.wrap(hdr.Name, fmt.Errorf("%w: version %d, this program reads up to %d", ErrVersion, rd.manifest.Format, Version))
+	r.manRaw = raw
+	if r.manifest.Format < 1 {
+		return r.wrap(hdr.Name, fmt.Errorf("%w: no format version", ErrStructure))
 	}
-	rd.last = hdr.Name
-	return rd, nil
+	if r.manifest.Format > Version {
+		return r.wrap(hdr.Name, fmt.Errorf("%w: version %d, this program reads up to %d", ErrVersion, r.manifest.Format, Version))
+	}
+	r.last = hdr.Name
+	return nil
 }
 
 // Manifest is the archive's manifest.
@@ -192,7 +217,10 @@ func (r *Reader) next() (*Entry, error) {
 	hdr, err := r.header()
 	if err == io.EOF {
 		if !r.summary {
-			return nil, r.wrap("", ErrIncomplete)
+			return nil, &Error{Archive: r.opt.Name, After: r.last, Err: ErrIncomplete}
+		}
+		if err := r.finish(); err != nil {
+			return nil, err
 		}
 		return nil, io.EOF
 	}
@@ -223,10 +251,10 @@ func (r *Reader) readFolder(hdr *tar.Header) (*Entry, error) {
 		return nil, r.wrap(hdr.Name, fmt.Errorf("%w: folder record with kind %q and path %q", ErrStructure, f.Kind, f.Path))
 	}
 	key := string(f.Kind) + "\x00" + f.Path
-	if r.folders[key] {
+	if r.folders[key] != nil {
 		return nil, r.wrap(hdr.Name, fmt.Errorf("%w: folder %q appears twice", ErrStructure, f.Path))
 	}
-	r.folders[key] = true
+	r.folders[key] = &Counts{}
 	r.last = hdr.Name
 	return &Entry{Name: hdr.Name, Folder: &f, Meta: raw}, nil
 }
@@ -241,7 +269,8 @@ func (r *Reader) readItem(hdr *tar.Header) (*Entry, error) {
 	if !it.Kind.valid() {
 		return nil, r.wrap(metaName, fmt.Errorf("%w: unknown item kind %q", ErrStructure, it.Kind))
 	}
-	if !r.folders[string(folderKindOf(it.Kind))+"\x00"+it.Folder] {
+	fc := r.folders[string(folderKindOf(it.Kind))+"\x00"+it.Folder]
+	if fc == nil {
 		return nil, r.wrap(metaName, fmt.Errorf("%w: item in folder %q that has no folder record before it", ErrStructure, it.Folder))
 	}
 	sum, err := hex.DecodeString(it.SHA256)
@@ -254,7 +283,7 @@ func (r *Reader) readItem(hdr *tar.Header) (*Entry, error) {
 	r.last = metaName
 	data, err := r.header()
 	if err == io.EOF {
-		return nil, r.wrap(metaName, fmt.Errorf("%w: metadata without its data", ErrTruncated))
+		return nil, &Error{Archive: r.opt.Name, Entry: metaName, After: r.last, Err: fmt.Errorf("%w: metadata without its data", ErrTruncated)}
 	}
 	if err != nil {
 		return nil, err
@@ -267,6 +296,7 @@ func (r *Reader) readItem(hdr *tar.Header) (*Entry, error) {
 		return nil, r.wrap(data.Name, fmt.Errorf("%w: %d bytes, metadata says %d", ErrStructure, data.Size, it.Size))
 	}
 	r.counts.Add(it.Kind, it.Size)
+	fc.Add(it.Kind, it.Size)
 	r.body = &itemBody{r: r, name: data.Name, left: it.Size, want: sum, h: sha256.New()}
 	return &Entry{Name: data.Name, Item: &it, MetaName: metaName, Meta: raw, Body: r.body}, nil
 }
@@ -277,13 +307,53 @@ func (r *Reader) readSummary(hdr *tar.Header) (*Entry, error) {
 	if err != nil {
 		return nil, err
 	}
-	got, want := r.counts, s.Counts
-	if got != want {
-		return nil, r.wrap(hdr.Name, fmt.Errorf("%w: summary counts %+v, archive holds %+v", ErrStructure, want, got))
+	if err := r.checkSummary(&s); err != nil {
+		return nil, r.wrap(hdr.Name, err)
 	}
 	r.summary = true
 	r.last = hdr.Name
 	return &Entry{Name: hdr.Name, Summary: &s, Meta: raw}, nil
+}
+
+// checkSummary compares the summary's totals and per-folder counts with
+// what the archive was found to hold.
+func (r *Reader) checkSummary(s *Summary) error {
+	if s.Counts != r.counts {
+		return fmt.Errorf("%w: summary counts %+v, archive holds %+v", ErrStructure, s.Counts, r.counts)
+	}
+	if len(s.Folders) != len(r.folders) {
+		return fmt.Errorf("%w: summary lists %d folders, archive holds %d", ErrStructure, len(s.Folders), len(r.folders))
+	}
+	seen := make(map[string]bool, len(s.Folders))
+	for _, fc := range s.Folders {
+		key := string(fc.Kind) + "\x00" + fc.Path
+		got := r.folders[key]
+		if got == nil || seen[key] {
+			return fmt.Errorf("%w: summary lists %s folder %q that the archive does not hold once", ErrStructure, fc.Kind, fc.Path)
+		}
+		seen[key] = true
+		if *got != fc.Counts {
+			return fmt.Errorf("%w: summary counts %+v for %q, archive holds %+v", ErrStructure, fc.Counts, fc.Path, *got)
+		}
+	}
+	return nil
+}
+
+// finish reads the compressed stream past the tar end marker to its end,
+// so that the codec checks its own trailer (gzip CRC-32 and length, zstd
+// frame checksum) and a stream cut after the last entry is noticed.
+func (r *Reader) finish() error {
+	if r.comp == None {
+		return nil
+	}
+	_, err := io.Copy(io.Discard, r.out)
+	if r.comp == Zstd && errors.Is(err, zstd.ErrMagicMismatch) {
+		err = nil // bytes after the last frame are not the archive's
+	}
+	if err != nil {
+		return r.ioError("", err)
+	}
+	return nil
 }
 
 // header returns the next tar header that is not a directory, after
@@ -341,10 +411,14 @@ func (r *Reader) record(hdr *tar.Header, max int64, v any) ([]byte, error) {
 	if hdr.Size > max {
 		return nil, r.wrap(hdr.Name, fmt.Errorf("%w: record of %d bytes (limit %d)", ErrTooLarge, hdr.Size, max))
 	}
-	raw := make([]byte, hdr.Size)
-	if _, err := io.ReadFull(r.tr, raw); err != nil {
+	// Memory follows the bytes that arrive, not the size the header
+	// claims, so a bomb is caught by the ratio check before it is held.
+	var buf bytes.Buffer
+	buf.Grow(int(min(hdr.Size, 64<<10)))
+	if _, err := buf.ReadFrom(r.tr); err != nil {
 		return nil, r.ioError(hdr.Name, err)
 	}
+	raw := buf.Bytes()
 	if err := json.Unmarshal(raw, v); err != nil {
 		return nil, r.wrap(hdr.Name, fmt.Errorf("%w: %w", ErrStructure, err))
 	}
@@ -356,7 +430,9 @@ func (r *Reader) checkExpansion(out int64) error {
 	if r.opt.MaxTotal > 0 && out > r.opt.MaxTotal {
 		return fmt.Errorf("%w: more than %d bytes uncompressed", ErrTooLarge, r.opt.MaxTotal)
 	}
-	if r.comp != None && out > 64<<20 && out > r.opt.MaxRatio*r.in.n {
+	// Bytes still in the buffer have not been decompressed yet.
+	consumed := r.in.n - int64(r.br.Buffered())
+	if r.comp != None && out > 64<<20 && out > r.opt.MaxRatio*consumed {
 		return fmt.Errorf("%w: expands more than %d times (a decompression bomb?)", ErrTooLarge, r.opt.MaxRatio)
 	}
 	return nil
@@ -370,20 +446,41 @@ func (r *Reader) wrap(entry string, err error) error {
 	return &Error{Archive: r.opt.Name, Entry: entry, Err: err}
 }
 
-// ioError classifies an error from the decompressor or tar reader.
+// ioError classifies an error from the source, the decompressor or the
+// tar reader.
 func (r *Reader) ioError(entry string, err error) error {
 	var e *Error
-	if errors.As(err, &e) {
+	var src *sourceError
+	var codec *codecError
+	switch {
+	case errors.As(err, &e):
 		return err
-	}
-	if errors.Is(err, ErrTooLarge) {
+	case errors.As(err, &src):
+		return &Error{Archive: r.opt.Name, Entry: entry, After: r.last, Err: src.err}
+	case errors.Is(err, ErrTooLarge):
 		return r.wrap(entry, err)
-	}
-	if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
+	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
 		return &Error{Archive: r.opt.Name, Entry: entry, After: r.last, Err: ErrTruncated}
+	case errors.Is(err, gzip.ErrChecksum), errors.Is(err, zstd.ErrCRCMismatch):
+		return &Error{Archive: r.opt.Name, Entry: entry, After: r.last, Err: fmt.Errorf("%w in the %s stream", ErrChecksum, r.comp)}
+	case errors.As(err, &codec):
+		return &Error{Archive: r.opt.Name, Entry: entry, After: r.last, Err: fmt.Errorf("%w: %s: %w", ErrCorrupt, r.comp, codec.err)}
 	}
 	return &Error{Archive: r.opt.Name, Entry: entry, After: r.last, Err: fmt.Errorf("%w: %w", ErrStructure, err)}
 }
+
+// sourceError is a read error of the underlying reader (a disk or network
+// problem), reported as it is.
+type sourceError struct{ err error }
+
+func (e *sourceError) Error() string { return e.err.Error() }
+func (e *sourceError) Unwrap() error { return e.err }
+
+// codecError is an error of the decompressor: damaged compressed data.
+type codecError struct{ err error }
+
+func (e *codecError) Error() string { return e.err.Error() }
+func (e *codecError) Unwrap() error { return e.err }
 
 // itemBody streams one item's data and checks it at the end.
 type itemBody struct {
@@ -449,16 +546,22 @@ func (b *itemBody) WriteTo(w io.Writer) (int64, error) {
 	}
 }
 
-// countingReader counts bytes and lets a limit function veto more.
+// countingReader counts bytes and lets a limit function veto more. It
+// tags errors other than end of input with wrapErr so that ioError can
+// tell where they came from.
 type countingReader struct {
-	r     io.Reader
-	n     int64
-	limit func(n int64) error
+	r       io.Reader
+	n       int64
+	limit   func(n int64) error
+	wrapErr func(error) error
 }
 
 func (c *countingReader) Read(p []byte) (int, error) {
 	n, err := c.r.Read(p)
 	c.n += int64(n)
+	if err != nil && err != io.EOF && err != io.ErrUnexpectedEOF && c.wrapErr != nil {
+		err = c.wrapErr(err)
+	}
 	if c.limit != nil {
 		if lerr := c.limit(c.n); lerr != nil {
 			return n, lerr

@@ -28,6 +28,10 @@ type WriterOptions struct {
 	// MaxProblems bounds the errors and warnings the summary lists; the
 	// rest are only counted. 0 means 100,000.
 	MaxProblems int
+	// Now is the clock for the manifest's Started (when left zero) and the
+	// summary's Finished; nil means time.Now. Tests fix it to get
+	// byte-identical archives.
+	Now func() time.Time
 }
 
 // Writer writes one archive as a stream: the manifest when created, then
@@ -67,6 +71,9 @@ func NewWriter(w io.Writer, m Manifest, opt *WriterOptions) (*Writer, error) {
 	if wr.opt.MaxProblems <= 0 {
 		wr.opt.MaxProblems = 100_000
 	}
+	if wr.opt.Now == nil {
+		wr.opt.Now = time.Now
+	}
 	zw, err := compressor(w, wr.opt.Compression, wr.opt.Level, wr.opt.Threads)
 	if err != nil {
 		return nil, err
@@ -75,7 +82,7 @@ func NewWriter(w io.Writer, m Manifest, opt *WriterOptions) (*Writer, error) {
 	wr.tw = tar.NewWriter(zw)
 	m.Format = Version
 	if m.Started.IsZero() {
-		m.Started = time.Now()
+		m.Started = wr.opt.Now()
 	}
 	m.Started = m.Started.UTC()
 	if !m.After.IsZero() {
@@ -83,6 +90,7 @@ func NewWriter(w io.Writer, m Manifest, opt *WriterOptions) (*Writer, error) {
 	}
 	wr.started = m.Started
 	if err := wr.writeJSON(manifestName, m, m.Started); err != nil {
+		wr.abort()
 		return nil, err
 	}
 	return wr, nil
@@ -243,27 +251,49 @@ func (w *Writer) Summary() Summary {
 // the underlying writer.
 func (w *Writer) Close() error {
 	if w.err != nil {
+		w.abort()
 		return w.err
 	}
-	defer func() {
-		if w.spill != nil {
-			w.spill.Close()
-		}
-	}()
 	s := w.Summary()
-	s.Finished = time.Now().UTC()
+	s.Finished = w.opt.Now().UTC()
 	w.sum = s
 	if err := w.writeJSON(summaryName, s, s.Finished); err != nil {
+		w.abort()
 		return err
 	}
 	if err := w.tw.Close(); err != nil {
+		w.abort()
 		return w.fail(err)
 	}
-	if err := w.zw.Close(); err != nil {
+	zw := w.zw
+	w.zw = nil
+	if err := zw.Close(); err != nil {
+		w.abort()
 		return w.fail(err)
 	}
+	w.closeSpill()
 	w.err = errors.New("format: writer is closed")
 	return nil
+}
+
+// abort releases the compressor's goroutines and the spill file of an
+// archive that will not be completed.
+func (w *Writer) abort() {
+	w.closeSpill()
+	if w.zw != nil {
+		w.zw.Close()
+		w.zw = nil
+	}
+	if w.err == nil {
+		w.err = errors.New("format: writer was aborted")
+	}
+}
+
+func (w *Writer) closeSpill() {
+	if w.spill != nil {
+		w.spill.Close()
+		w.spill = nil
+	}
 }
 
 func (w *Writer) writeJSON(name string, v any, mod time.Time) error {
