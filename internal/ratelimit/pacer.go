@@ -1,0 +1,54 @@
+package ratelimit
+
+import (
+	"context"
+
+	"golang.org/x/time/rate"
+)
+
+// Pacer holds a client to at most so many bytes and messages per second.
+// Zero limits mean unlimited.
+type Pacer struct {
+	bytes, msgs *rate.Limiter
+}
+
+// NewPacer makes a pacer. Bursts are one second's worth, so a large
+// message waits for its bytes rather than being refused.
+func NewPacer(bytesPerSecond, messagesPerSecond float64) *Pacer {
+	p := &Pacer{}
+	if bytesPerSecond > 0 {
+		p.bytes = rate.NewLimiter(rate.Limit(bytesPerSecond), max(1, int(bytesPerSecond)))
+	}
+	if messagesPerSecond > 0 {
+		p.msgs = rate.NewLimiter(rate.Limit(messagesPerSecond), max(1, int(messagesPerSecond)))
+	}
+	return p
+}
+
+// Wait waits until msgs messages of n bytes in all may be sent.
+func (p *Pacer) Wait(ctx context.Context, msgs int, n int64) error {
+	if p == nil {
+		return nil
+	}
+	if p.msgs != nil {
+		if err := waitN(ctx, p.msgs, int64(msgs)); err != nil {
+			return err
+		}
+	}
+	if p.bytes != nil {
+		return waitN(ctx, p.bytes, n)
+	}
+	return nil
+}
+
+// waitN waits for n tokens in pieces no larger than the burst.
+func waitN(ctx context.Context, l *rate.Limiter, n int64) error {
+	for n > 0 {
+		k := min(n, int64(l.Burst()))
+		if err := l.WaitN(ctx, int(k)); err != nil {
+			return err
+		}
+		n -= k
+	}
+	return nil
+}
