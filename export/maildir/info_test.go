@@ -41,11 +41,11 @@ func TestImapFlags(t *testing.T) {
 		{"S", nil, []string{`\Seen`}, ""},
 		{"DFPRST", nil, []string{`\Draft`, `\Flagged`, `$Forwarded`, `\Answered`, `\Seen`, `\Deleted`}, ""},
 		{"TSRPFD", nil, []string{`\Draft`, `\Flagged`, `$Forwarded`, `\Answered`, `\Seen`, `\Deleted`}, ""},
-		{"SS,,", nil, []string{`\Seen`}, ""},          // duplicates and trailing commas
+		{"SS,,", nil, []string{`\Seen`}, ""}, // duplicates and trailing commas
 		{"RDF,", nil, []string{`\Draft`, `\Flagged`, `\Answered`}, ""},
 		{"", nil, nil, ""},
-		{"Sb", nil, []string{`\Seen`}, "b"},               // keyword letter, no keywords file
-		{"SXln", nil, []string{`\Seen`}, "Xln"},           // unknown upper-case letter too
+		{"Sb", nil, []string{`\Seen`}, "b"},     // keyword letter, no keywords file
+		{"SXln", nil, []string{`\Seen`}, "Xln"}, // unknown upper-case letter too
 		{"RSFbcde", kw, []string{`\Flagged`, `\Answered`, `\Seen`, "$Forwarded", "$NotJunk", "Custom"}, ""}, // "custom" = "Custom"
 		{"Tad", kw, []string{`\Deleted`, "$Junk", "Custom"}, ""},
 		{"Pb", kw, []string{`$Forwarded`}, ""}, // P and keyword b are the same flag
@@ -73,7 +73,7 @@ func TestNameTime(t *testing.T) {
 		{"abc.1700000000", 0, false},
 		{"1700000000abc", 0, false},
 		{"99999999999999999999999.x", 0, false}, // would overflow int64
-		{"253402300800.x", 0, false},           // after year 9999
+		{"253402300800.x", 0, false},            // after year 9999
 		{"", 0, false},
 	}
 	for _, tt := range tests {

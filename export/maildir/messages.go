@@ -20,7 +20,11 @@ type entry struct {
 	sub string // "cur" or "new"
 }
 
+// item names the file in problems: relative to its folder, "cur/NAME".
 func (e *entry) item() string { return e.sub + "/" + e.de.Name() }
+
+// path is the file's path, built in one allocation.
+func (e *entry) path(dir string) string { return dir + "/" + e.sub + "/" + e.de.Name() }
 
 // exporter carries one Export run's state from folder to folder.
 type exporter struct {
@@ -153,7 +157,7 @@ func (x *exporter) check(dir string, e *entry) (fs.FileInfo, string) {
 	var fi fs.FileInfo
 	if typ&fs.ModeSymlink != 0 {
 		var err error
-		if fi, err = os.Stat(dir + "/" + e.item()); err != nil {
+		if fi, err = os.Stat(e.path(dir)); err != nil {
 			return nil, "open: " + cause(err)
 		}
 		typ = fi.Mode().Type()
@@ -172,7 +176,7 @@ func (x *exporter) check(dir string, e *entry) (fs.FileInfo, string) {
 // the first byte reaches the sink are the item's; after that, the sink's
 // entry is half written and the export cannot go on.
 func (x *exporter) send(f *folder, dir string, e *entry, it format.Item) error {
-	file, err := openFile(dir + "/" + e.item())
+	file, err := openFile(e.path(dir))
 	if err != nil {
 		x.sink.AddError(format.Problem{Folder: f.path, Item: e.item(), Reason: "open: " + cause(err)})
 		return nil

@@ -17,24 +17,24 @@ func TestDecodeMUTF7(t *testing.T) {
 		{"Entw&APw-rfe", "Entwürfe", true},
 		{"&-", "&", true},
 		{"Tom &- Jerry", "Tom & Jerry", true},
-		{"&ZeVnLIqe-", "日本語", true},                 // RFC 3501 §5.1.3 example
+		{"&ZeVnLIqe-", "日本語", true}, // RFC 3501 §5.1.3 example
 		{"~peter/mail/&U,BTFw-/&ZeVnLIqe-", "~peter/mail/台北/日本語", true}, // ditto
-		{"&2D3eAA-", "😀", true},                      // surrogate pair
-		{"&AMQ-&AMQ-", "ÄÄ", true},                    // adjacent shifts, tolerated
+		{"&2D3eAA-", "😀", true},    // surrogate pair
+		{"&AMQ-&AMQ-", "ÄÄ", true}, // adjacent shifts, tolerated
 		{"", "", true},
 		// Invalid: kept raw by the caller.
-		{"&AMQ", "", false},       // shift not closed
-		{"&", "", false},          // ditto
-		{"&AM-", "", false},       // 12 bits: not a whole UTF-16 unit
-		{"&AMQA-", "", false},     // non-zero/excess padding
-		{"&AGE-", "", false},      // encodes "a": printable ASCII must be literal
-		{"&AC8-", "", false},      // encodes "/": would smuggle a level separator
-		{"&2D0-", "", false},      // lone high surrogate
-		{"&3gA-", "", false},      // lone low surrogate
-		{"&AMQ/-", "", false},     // "/" is not modified base64
-		{"Ärger", "", false},      // raw 8-bit (UTF-8) name
-		{"tab\there", "", false},  // control character
-		{"&Jjo!-", "", false},     // junk in the base64 run
+		{"&AMQ", "", false},      // shift not closed
+		{"&", "", false},         // ditto
+		{"&AM-", "", false},      // 12 bits: not a whole UTF-16 unit
+		{"&AMQA-", "", false},    // non-zero/excess padding
+		{"&AGE-", "", false},     // encodes "a": printable ASCII must be literal
+		{"&AC8-", "", false},     // encodes "/": would smuggle a level separator
+		{"&2D0-", "", false},     // lone high surrogate
+		{"&3gA-", "", false},     // lone low surrogate
+		{"&AMQ/-", "", false},    // "/" is not modified base64
+		{"Ärger", "", false},     // raw 8-bit (UTF-8) name
+		{"tab\there", "", false}, // control character
+		{"&Jjo!-", "", false},    // junk in the base64 run
 	}
 	for _, tt := range tests {
 		got, ok := decodeMUTF7(tt.in)
