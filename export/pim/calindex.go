@@ -166,8 +166,9 @@ func (p *indexer) endHeaderAtEOF(last logicalLine) {
 
 func (p *indexer) line(l logicalLine) {
 	text := l.text
-	if l.number == 1 {
-		text = bytes.TrimPrefix(text, utf8BOM)
+	if l.number == 1 && bytes.HasPrefix(text, utf8BOM) {
+		text = text[len(utf8BOM):]
+		l.start += int64(len(utf8BOM)) // the mark belongs to the file, not to an object
 	}
 	if len(trimLine(text)) == 0 {
 		return
