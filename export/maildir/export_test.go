@@ -313,18 +313,26 @@ func TestVanishedBetweenListingAndOpen(t *testing.T) {
 		file{path: "cur/1700000001.M1P1.host:2,S", body: msg("<a@x>", "a")},
 		file{path: "cur/1700000002.M1P1.host:2,S", body: msg("<b@x>", "b")},
 	)
+	writeTree(t, root, file{path: "cur/1700000003.M1P1.host:2,S", body: msg("<c@x>", "c")})
 	// Remove the second file just before it is opened, as a concurrent
-	// expunge would.
+	// expunge would; make the third fail on its first read.
 	defer func(orig func(string) (*os.File, error)) { openFile = orig }(openFile)
 	openFile = func(name string) (*os.File, error) {
-		if strings.Contains(name, "1700000002") {
+		switch {
+		case strings.Contains(name, "1700000002"):
 			os.Remove(name)
+		case strings.Contains(name, "1700000003"):
+			return os.Open(root) // a directory: Read fails with EISDIR
 		}
 		return os.Open(name)
 	}
 	s := run(t, &Source{Root: root}, export.Options{})
-	if len(s.Items) != 1 || len(s.Errors) != 1 || s.Errors[0].Reason != "open: no such file or directory" {
-		t.Errorf("items %d, errors %+v; want 1 item and one open error", len(s.Items), s.Errors)
+	want := []format.Problem{
+		{Folder: "INBOX", Item: "cur/1700000002.M1P1.host:2,S", Reason: "open: no such file or directory"},
+		{Folder: "INBOX", Item: "cur/1700000003.M1P1.host:2,S", Reason: "read: is a directory"},
+	}
+	if len(s.Items) != 1 || !slices.Equal(s.Errors, want) {
+		t.Errorf("items %d, errors %+v; want 1 item and errors %+v", len(s.Items), s.Errors, want)
 	}
 }
 
@@ -548,5 +556,34 @@ func TestRoles(t *testing.T) {
 	}
 	if got["Sent"] != format.RoleSent || got["Sent Items"] != "" || got["Junk"] != format.RoleJunk || got["Spam"] != "" {
 		t.Errorf("assignRoles: %v; want each role on the first folder only", got)
+	}
+}
+
+func TestUnreadableControlFilesAreWarnings(t *testing.T) {
+	root := t.TempDir()
+	writeTree(t, root,
+		file{path: "cur/1700000001.M1P1.host:2,Sa", body: msg("<a@x>", "a")},
+		file{path: "dovecot-keywords/"}, // unreadable: a directory
+		file{path: "subscriptions/"},
+		file{path: ".Work/cur/"},
+	)
+	s := run(t, &Source{Root: root}, export.Options{})
+	if len(s.Items) != 1 || len(s.Errors) != 0 {
+		t.Fatalf("%d items, errors %+v; want the message exported", len(s.Items), s.Errors)
+	}
+	var items []string
+	for _, w := range s.Warnings {
+		items = append(items, w.Item)
+	}
+	// Subscriptions unknown (every folder subscribed), keywords dropped,
+	// and so letter "a" has no meaning.
+	want := []string{"subscriptions", keywordsFile, "cur/1700000001.M1P1.host:2,Sa"}
+	if !slices.Equal(items, want) {
+		t.Errorf("warnings %+v; want items %q", s.Warnings, want)
+	}
+	for _, f := range s.Folders {
+		if !f.Subscribed {
+			t.Errorf("folder %q not subscribed though subscriptions are unknown", f.Path)
+		}
 	}
 }

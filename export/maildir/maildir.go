@@ -73,7 +73,7 @@ func (s *Source) Export(ctx context.Context, sink export.Sink, opt export.Option
 	subs, err := readSubscriptions(root)
 	if err != nil {
 		sink.AddWarning(format.Problem{Item: "subscriptions",
-			Reason: "subscriptions unknown, every folder marked subscribed: " + err.Error()})
+			Reason: "subscriptions unknown, every folder marked subscribed: " + cause(err)})
 	}
 	folders := t.sorted()
 	assignRoles(folders)
