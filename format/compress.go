@@ -94,9 +94,11 @@ var (
 	zstdMagic = []byte{0x28, 0xb5, 0x2f, 0xfd}
 )
 
-// maxZstdWindow bounds the memory a zstd frame may ask the decoder for.
-// The Writer's levels use windows of 8 MiB at most.
-const maxZstdWindow = 64 << 20
+// maxZstdWindow bounds the memory a zstd frame may ask the decoder for:
+// the decoder allocates about twice the window a frame header declares,
+// however short the frame. The Writer's levels, and the zstd command up
+// to level 19, use windows of 8 MiB at most.
+const maxZstdWindow = 8 << 20
 
 // decompressor sniffs the first bytes of r and returns a reader of the
 // plain tar stream, the compression found, and the buffer reading r, whose

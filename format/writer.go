@@ -297,12 +297,16 @@ func (w *Writer) closeSpill() {
 }
 
 func (w *Writer) writeJSON(name string, v any, mod time.Time) error {
-	b, err := json.MarshalIndent(v, "", " ")
-	if err != nil {
+	// Records are for people reading them with tar too: indented, and
+	// "<" or "&" left as they are rather than escaped for HTML.
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", " ")
+	if err := enc.Encode(v); err != nil {
 		return fmt.Errorf("format: encode %s: %w", name, err)
 	}
-	b = append(b, '\n')
-	return w.writeEntry(name, int64(len(b)), mod, bytes.NewReader(b))
+	return w.writeEntry(name, int64(b.Len()), mod, &b)
 }
 
 func (w *Writer) writeEntry(name string, size int64, mod time.Time, r io.Reader) error {

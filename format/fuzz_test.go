@@ -1,0 +1,75 @@
+package format
+
+import (
+	"archive/tar"
+	"bytes"
+	"errors"
+	"io"
+	"os"
+	"runtime"
+	"slices"
+	"testing"
+
+	"github.com/klauspost/compress/gzip"
+	"github.com/klauspost/compress/zstd"
+)
+
+func compress(t testing.TB, c Compression, plain []byte) []byte {
+	var buf bytes.Buffer
+	var zw io.WriteCloser
+	switch c {
+	case Gzip:
+		zw = gzip.NewWriter(&buf)
+	case Zstd:
+		zw, _ = zstd.NewWriter(&buf)
+	}
+	zw.Write(plain)
+	zw.Close()
+	return buf.Bytes()
+}
+
+// FuzzReader feeds the Reader arbitrary bytes. It must never panic, every
+// error must be an *Error, and memory must stay within the small limits
+// set here whatever sizes the input claims.
+func FuzzReader(f *testing.F) {
+	golden, err := os.ReadFile(goldenArchive)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(golden)
+	f.Add(compress(f, Gzip, golden))
+	f.Add(compress(f, Zstd, golden))
+	valid := validEnts(f)
+	f.Add(craftTar(f, valid))
+	f.Add(craftTar(f, slices.Insert(slices.Clone(valid), 1, ent{name: "../x", body: []byte("x")})))
+	f.Add(craftTar(f, slices.Insert(slices.Clone(valid), 1, ent{name: "mail/l", typ: tar.TypeSymlink, link: "/"})))
+	f.Add(craftTar(f, valid[:3]))
+	f.Add(craftTar(f, []ent{manifestEnt(f, 2)}))
+	f.Add(golden[:len(golden)/2])
+	f.Add([]byte{})
+
+	const (
+		maxItem   = 64 << 10
+		maxRecord = 4 << 10
+		maxTotal  = 1 << 20
+	)
+	opt := &ReaderOptions{Name: "fuzz", MaxItemSize: maxItem, MaxRecordSize: maxRecord, MaxSummary: 16 << 10, MaxTotal: maxTotal}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		err := drain(data, opt)
+		runtime.ReadMemStats(&after)
+		if err != nil {
+			var fe *Error
+			if !errors.As(err, &fe) {
+				t.Fatalf("error %v of type %T is not an *Error", err, err)
+			}
+		}
+		// Buffers (64 KiB input, 256 KiB copy), what the limits allow,
+		// and the zstd decoder's history, about twice the window a frame
+		// declares (at most maxZstdWindow) even for a ten-byte input.
+		if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 3*maxZstdWindow+uint64(len(data))*4 {
+			t.Fatalf("reading %d bytes allocated %d bytes", len(data), alloc)
+		}
+	})
+}
