@@ -1,0 +1,129 @@
+package mbox
+
+import (
+	"bytes"
+	"strconv"
+	"strings"
+)
+
+// eachField calls fn with the name and unfolded value of each header
+// field in hdr, in order, until fn returns false or the header ends. It
+// is tolerant: lines that are not fields are skipped, so one broken line
+// does not hide the fields after it.
+func eachField(hdr []byte, fn func(name, value []byte) bool) {
+	for len(hdr) > 0 {
+		var line []byte
+		line, hdr = cutLine(hdr)
+		line = trimEOL(line)
+		if len(line) == 0 {
+			return // the blank line ending the header
+		}
+		name, value, ok := bytes.Cut(line, []byte{':'})
+		if !ok || len(name) == 0 || name[0] == ' ' || name[0] == '\t' {
+			continue
+		}
+		for len(hdr) > 0 && (hdr[0] == ' ' || hdr[0] == '\t') {
+			var cont []byte
+			cont, hdr = cutLine(hdr)
+			// Copy: value aliases hdr and must not be appended to in place.
+			value = append(append(append([]byte(nil), value...), ' '), bytes.TrimSpace(trimEOL(cont))...)
+		}
+		if !fn(bytes.TrimRight(name, " \t"), bytes.TrimSpace(value)) {
+			return
+		}
+	}
+}
+
+// field returns the value of the first field called name.
+func field(hdr []byte, name string) ([]byte, bool) {
+	var v []byte
+	found := false
+	eachField(hdr, func(n, value []byte) bool {
+		if found = bytes.EqualFold(n, []byte(name)); found {
+			v = value
+		}
+		return !found
+	})
+	return v, found
+}
+
+// headerInfo is what the export needs from a message's header.
+type headerInfo struct {
+	messageID    string
+	date         string
+	lastReceived string // the last (oldest) Received field
+	subject      string
+	status       string // Status: R read, O old
+	xStatus      string // X-Status: A answered, F flagged, T draft, D deleted
+	keywords     []string
+	mozStatus    uint64 // X-Mozilla-Status bits
+	gmailLabels  string
+	hasLabels    bool
+	imapInternal bool // an X-IMAP or X-IMAPbase field
+}
+
+// Thunderbird's X-Mozilla-Status bits (nsMsgMessageFlags).
+const (
+	mozRead      = 0x1
+	mozReplied   = 0x2
+	mozMarked    = 0x4
+	mozExpunged  = 0x8
+	mozForwarded = 0x1000
+)
+
+func parseHeader(hdr []byte) headerInfo {
+	var h headerInfo
+	eachField(hdr, func(name, value []byte) bool {
+		switch strings.ToLower(string(name)) {
+		case "message-id":
+			if h.messageID == "" {
+				h.messageID = msgID(value)
+			}
+		case "date":
+			if h.date == "" {
+				h.date = string(value)
+			}
+		case "received":
+			h.lastReceived = string(value)
+		case "subject":
+			if h.subject == "" {
+				h.subject = string(value)
+			}
+		case "status":
+			h.status += string(value)
+		case "x-status":
+			h.xStatus += string(value)
+		case "x-keywords", "x-mozilla-keys":
+			h.keywords = append(h.keywords, strings.FieldsFunc(string(value), func(r rune) bool {
+				return r == ',' || r == ' ' || r == '\t'
+			})...)
+		case "x-mozilla-status":
+			if n, err := strconv.ParseUint(string(value), 16, 32); err == nil {
+				h.mozStatus |= n
+			}
+		case "x-gmail-labels":
+			if !h.hasLabels {
+				h.gmailLabels, h.hasLabels = string(value), true
+			}
+		case "x-imap", "x-imapbase":
+			h.imapInternal = true
+		}
+		return true
+	})
+	return h
+}
+
+// msgID returns a Message-ID without its angle brackets. A value without
+// brackets is taken as is when it is one word; anything else yields "".
+func msgID(v []byte) string {
+	if i := bytes.IndexByte(v, '<'); i >= 0 {
+		if j := bytes.IndexByte(v[i:], '>'); j > 1 {
+			return string(v[i+1 : i+j])
+		}
+		return ""
+	}
+	if len(v) == 0 || bytes.ContainsAny(v, " \t") {
+		return ""
+	}
+	return string(v)
+}

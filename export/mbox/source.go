@@ -1,0 +1,243 @@
+package mbox
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net/mail"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/mailhaul/mailhaul/export"
+	"github.com/mailhaul/mailhaul/format"
+)
+
+// Source exports an mbox file, or a directory tree of them.
+type Source struct {
+	// Path is a single mbox file or the root of a tree (Thunderbird's
+	// Mail/Local Folders, a directory of *.mbox files, a Takeout folder).
+	Path string
+}
+
+var _ export.Source = (*Source)(nil)
+
+// Skipped reasons this source reports besides export.SkipBeforeCutoff.
+const (
+	SkipExpunged     = "expunged"
+	SkipInternalData = "mbox folder internal data"
+)
+
+// uwInternalSubject marks the pseudo message UW-IMAP and Pine keep first
+// in each mbox to store UIDs and keywords.
+const uwInternalSubject = "DON'T DELETE THIS MESSAGE -- FOLDER INTERNAL DATA"
+
+// Export walks the source in name order, detects each file's dialect,
+// then streams its messages into sink.
+func (s *Source) Export(ctx context.Context, sink export.Sink, opt export.Options) error {
+	fi, err := os.Stat(s.Path)
+	if err != nil {
+		return fmt.Errorf("mbox: %w", err)
+	}
+	var files []mboxFile
+	if fi.IsDir() {
+		files, err = walkTree(s.Path, sink)
+	} else {
+		var f mboxFile
+		f, err = singleFile(s.Path)
+		files = []mboxFile{f}
+	}
+	if err != nil {
+		return err
+	}
+	e := &exporter{sink: sink, opt: opt, added: map[string]bool{}}
+	for _, f := range files {
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("mbox: %w", err)
+		}
+		if err := e.file(ctx, f); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// exporter is the state of one Export run.
+type exporter struct {
+	sink     export.Sink
+	opt      export.Options
+	added    map[string]bool // folders already given to the sink
+	progress export.Progress
+}
+
+// addFolder hands a folder to the sink the first time it is used: Takeout
+// messages pick their folder from their own header, so folders turn up
+// while streaming.
+func (e *exporter) addFolder(path string, role format.Role, notes []string) error {
+	if e.added[path] {
+		return nil
+	}
+	e.added[path] = true
+	if err := e.sink.AddFolder(format.Folder{Kind: format.FolderMail, Path: path, Role: role, Notes: notes}); err != nil {
+		return fmt.Errorf("mbox: add folder %s: %w", path, err)
+	}
+	return nil
+}
+
+// file exports one mbox file. Problems with the file itself are recorded
+// and the export goes on; only sink failures and cancellation stop it.
+func (e *exporter) file(ctx context.Context, f mboxFile) error {
+	if f.empty {
+		return e.addFolder(f.folder, f.role, nil)
+	}
+	fh, err := os.Open(f.abs)
+	if err != nil {
+		e.sink.AddError(format.Problem{Folder: f.folder, Item: f.rel, Reason: "not read: " + err.Error()})
+		return nil
+	}
+	defer fh.Close()
+	in := cancellable{ctx, fh}
+	d, err := detect(ctx, in)
+	if err == nil {
+		_, err = fh.Seek(0, io.SeekStart)
+	}
+	if err != nil {
+		if ctx.Err() != nil {
+			return fmt.Errorf("mbox: %s: %w", f.rel, ctx.Err())
+		}
+		e.sink.AddError(format.Problem{Folder: f.folder, Item: f.rel, Reason: "not read: " + err.Error()})
+		return nil
+	}
+	notes := []string{"mbox dialect: " + d.String()}
+	labelled := false
+	rd := NewReader(in, d)
+	for first := true; ; first = false {
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("mbox: %s: %w", f.rel, err)
+		}
+		m, err := rd.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			e.sink.AddError(format.Problem{Folder: f.folder, Item: f.rel, Reason: "read stopped: " + err.Error()})
+			break
+		}
+		l, err := e.message(f, m, first, notes)
+		if err != nil {
+			return err
+		}
+		labelled = labelled || l
+	}
+	// A file whose messages were all skipped is still a folder; a Takeout
+	// file only carries the folders its labels name.
+	if !labelled {
+		return e.addFolder(f.folder, f.role, notes)
+	}
+	return nil
+}
+
+// message exports or skips one message. labelled says whether its Gmail
+// labels, rather than the file, chose its folder.
+func (e *exporter) message(f mboxFile, m *Message, first bool, notes []string) (labelled bool, err error) {
+	id := f.rel + "#" + strconv.FormatInt(m.Offset, 10)
+	folder, role := f.folder, f.role
+	if len(m.Header) == 0 {
+		e.sink.AddError(format.Problem{Folder: folder, Item: id, Reason: "empty message"})
+		return false, nil
+	}
+	h := parseHeader(m.Header)
+	if first && (h.imapInternal || h.subject == uwInternalSubject) {
+		e.sink.AddSkipped(SkipInternalData, 1)
+		return false, nil
+	}
+	if h.mozStatus&mozExpunged != 0 {
+		e.sink.AddSkipped(SkipExpunged, 1)
+		return false, nil
+	}
+	flags := headerFlags(&h)
+	if h.hasLabels {
+		folder, role = routeGmail(splitLabels(h.gmailLabels), flags)
+		labelled = true
+	}
+	received := receivedTime(m.FromLine, &h)
+	if received.IsZero() {
+		e.sink.AddWarning(format.Problem{Folder: folder, Item: id, Reason: "no date in the From line, Date or Received fields: received time unknown"})
+	} else if !e.opt.Keep(received) {
+		e.sink.AddSkipped(export.SkipBeforeCutoff, 1)
+		return labelled, nil
+	}
+	if err := e.addFolder(folder, role, notes); err != nil {
+		return false, err
+	}
+	it := format.Item{
+		Kind:      format.KindMessage,
+		Folder:    folder,
+		Role:      role,
+		Flags:     flags.list,
+		Received:  received,
+		MessageID: h.messageID,
+		SourceID:  id,
+		Notes:     flags.notes,
+	}
+	body := &countingReader{r: io.MultiReader(bytes.NewReader(m.Header), m.Body)}
+	if err := e.sink.AddItem(it, body); err != nil {
+		return false, fmt.Errorf("mbox: add %s: %w", id, err)
+	}
+	if e.opt.Progress != nil {
+		e.progress.Folder = folder
+		e.progress.Items++
+		e.progress.Bytes += body.n
+		e.opt.Progress(e.progress)
+	}
+	return labelled, nil
+}
+
+// receivedTime is when the message arrived: the From line's date, else
+// the Date field, else the date the oldest Received field ends with, else
+// the zero time.
+func receivedTime(fromLine string, h *headerInfo) time.Time {
+	if rest, ok := strings.CutPrefix(fromLine, "From "); ok {
+		if t, ok := fromLineTime([]byte(rest)); ok {
+			return t
+		}
+	}
+	if t, err := mail.ParseDate(h.date); err == nil {
+		return t.UTC()
+	}
+	if i := strings.LastIndexByte(h.lastReceived, ';'); i >= 0 {
+		if t, err := mail.ParseDate(strings.TrimSpace(h.lastReceived[i+1:])); err == nil {
+			return t.UTC()
+		}
+	}
+	return time.Time{}
+}
+
+// cancellable makes reads fail once ctx is done, so that one huge message
+// cannot hold up cancellation. It keeps the file's ReadAt and Seek, which
+// the Reader uses to check Content-Lengths.
+type cancellable struct {
+	ctx context.Context
+	*os.File
+}
+
+func (c cancellable) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.File.Read(p)
+}
+
+// countingReader counts the bytes read through it, for progress.
+type countingReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
+}

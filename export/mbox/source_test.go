@@ -1,0 +1,254 @@
+package mbox
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mailhaul/mailhaul/export"
+	"github.com/mailhaul/mailhaul/export/exporttest"
+	"github.com/mailhaul/mailhaul/format"
+)
+
+// writeFiles creates files (slash paths) below dir.
+func writeFiles(t *testing.T, dir string, files map[string]string) {
+	t.Helper()
+	for name, content := range files {
+		p := filepath.Join(dir, filepath.FromSlash(name))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func exportDir(t *testing.T, path string, opt export.Options) *exporttest.Sink {
+	t.Helper()
+	var sink exporttest.Sink
+	if err := (&Source{Path: path}).Export(t.Context(), &sink, opt); err != nil {
+		t.Fatalf("Export: %v", err)
+	}
+	return &sink
+}
+
+func msg(subject string) string {
+	return sep + "Subject: " + subject + "\n\nbody\n\n"
+}
+
+func TestThunderbirdTree(t *testing.T) {
+	dir := t.TempDir()
+	writeFiles(t, dir, map[string]string{
+		"Inbox":                 msg("in 1") + msg("in 2"),
+		"Inbox.msf":             "// <!-- <mdb:mork:z v=\"1.4\"/> -->",
+		"Sent":                  msg("sent"),
+		"Work":                  msg("work"),
+		"Work.sbd/2024":         msg("work 2024"),
+		"Work.sbd/2024.msf":     "index",
+		"Work.sbd/Empty":        "",
+		"Work.sbd/Deep.sbd/Sub": msg("deep"),
+		"Archives.mbox":         msg("old"),
+		"Projects.sbd/X":        msg("x"),
+		"notes.txt":             "not mail\n",
+	})
+	sink := exportDir(t, dir, export.Options{})
+
+	type folder struct {
+		path  string
+		role  format.Role
+		items int
+	}
+	want := []folder{
+		{"Archives", format.RoleArchive, 1},
+		{"INBOX", format.RoleInbox, 2},
+		{"Projects/X", "", 1},
+		{"Sent", format.RoleSent, 1},
+		{"Work", "", 1},
+		{"Work/2024", "", 1},
+		{"Work/Deep/Sub", "", 1},
+		{"Work/Empty", "", 0},
+	}
+	var got []folder
+	for _, f := range sink.Folders {
+		got = append(got, folder{f.Path, f.Role, len(sink.InFolder(f.Path))})
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("folders\ngot  %v\nwant %v", got, want)
+	}
+	if len(sink.Warnings) != 1 || sink.Warnings[0].Item != "notes.txt" {
+		t.Errorf("warnings %+v, want one naming notes.txt", sink.Warnings)
+	}
+	if it := sink.InFolder("Work/2024"); len(it) == 1 && it[0].SourceID != "Work.sbd/2024#0" {
+		t.Errorf("SourceID %q, want %q", it[0].SourceID, "Work.sbd/2024#0")
+	}
+	if in := sink.InFolder("INBOX"); len(in) == 2 && in[1].SourceID != fmt.Sprintf("Inbox#%d", len(msg("in 1"))) {
+		t.Errorf("second SourceID %q, want Inbox#%d", in[1].SourceID, len(msg("in 1")))
+	}
+}
+
+func TestSingleFileFolderName(t *testing.T) {
+	tests := []struct{ file, folder string }{
+		{"mbox", "INBOX"},
+		{"Inbox", "INBOX"},
+		{"inbox.mbox", "INBOX"},
+		{"Sent Items.mbox", "Sent Items"},
+		{"Project.MBOX", "Project"},
+	}
+	for _, tt := range tests {
+		dir := t.TempDir()
+		writeFiles(t, dir, map[string]string{tt.file: msg("x")})
+		sink := exportDir(t, filepath.Join(dir, tt.file), export.Options{})
+		if len(sink.Folders) != 1 || sink.Folders[0].Path != tt.folder || len(sink.Items) != 1 {
+			t.Errorf("%s: folders %+v, %d items; want one folder %q with 1 item", tt.file, sink.Folders, len(sink.Items), tt.folder)
+		}
+	}
+}
+
+func TestSingleFileNotMbox(t *testing.T) {
+	dir := t.TempDir()
+	writeFiles(t, dir, map[string]string{"x.mbox": "Subject: hi\n\n"})
+	var sink exporttest.Sink
+	err := (&Source{Path: filepath.Join(dir, "x.mbox")}).Export(t.Context(), &sink, export.Options{})
+	if !errors.Is(err, ErrNotMbox) {
+		t.Errorf("Export of a non-mbox file: got %v, want ErrNotMbox", err)
+	}
+}
+
+func TestSkips(t *testing.T) {
+	uw := "From MAILER-DAEMON Wed Nov 28 12:00:00 2026\nDate: Wed, 28 Nov 2026 12:00:00 +0000\n" +
+		"Subject: DON'T DELETE THIS MESSAGE -- FOLDER INTERNAL DATA\nX-IMAP: 1700000000 0000000002\n\ninternal\n\n"
+	expunged := sep + "X-Mozilla-Status: 0009\nSubject: gone\n\nx\n\n"
+	old := "From a@example.com Mon Jan  1 12:00:00 2001\nSubject: old\n\nx\n\n"
+	dir := t.TempDir()
+	writeFiles(t, dir, map[string]string{"f": uw + expunged + old + msg("kept") + sep + "\n"})
+	sink := exportDir(t, filepath.Join(dir, "f"), export.Options{After: time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC)})
+	wantSkipped := map[string]int{SkipInternalData: 1, SkipExpunged: 1, export.SkipBeforeCutoff: 1}
+	if fmt.Sprint(sink.Skipped) != fmt.Sprint(wantSkipped) {
+		t.Errorf("skipped %v, want %v", sink.Skipped, wantSkipped)
+	}
+	if len(sink.Items) != 1 || !strings.Contains(string(sink.Items[0].Body), "Subject: kept") {
+		t.Errorf("got %d items, want only the kept one", len(sink.Items))
+	}
+	// The last message is empty: an error naming it, not an item.
+	wantErr := format.Problem{Folder: "f", Item: fmt.Sprintf("f#%d", len(uw+expunged+old+msg("kept"))), Reason: "empty message"}
+	if len(sink.Errors) != 1 || sink.Errors[0] != wantErr {
+		t.Errorf("errors %+v, want %+v", sink.Errors, wantErr)
+	}
+}
+
+func TestUWInternalOnlyFirst(t *testing.T) {
+	uw := sep + "Subject: DON'T DELETE THIS MESSAGE -- FOLDER INTERNAL DATA\n\nx\n\n"
+	dir := t.TempDir()
+	writeFiles(t, dir, map[string]string{"f": msg("first") + uw})
+	sink := exportDir(t, filepath.Join(dir, "f"), export.Options{})
+	if len(sink.Items) != 2 || len(sink.Skipped) != 0 {
+		t.Errorf("got %d items, skipped %v; want 2 and none: only a first message is UW-IMAP's", len(sink.Items), sink.Skipped)
+	}
+}
+
+func TestReceivedTime(t *testing.T) {
+	tests := []struct {
+		name, from, header string
+		want               time.Time
+	}{
+		{"From line", "From a@b Wed Nov 28 12:00:00 2026", "Date: Mon, 1 Jan 2001 00:00:00 +0000\n",
+			time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)},
+		{"Date field", "From - ", "Date: Fri, 23 Aug 2002 2:32:53 -0400\n",
+			time.Date(2002, 8, 23, 6, 32, 53, 0, time.UTC)},
+		{"oldest Received field", "From - ",
+			"Received: from b by c; Wed, 7 May 2008 15:55:21 -0600\nReceived: from a\n\tby b; Wed, 7 May 2008 14:55:10 -0700\n",
+			time.Date(2008, 5, 7, 21, 55, 10, 0, time.UTC)},
+		{"nothing", "From - ", "Date: soon\n", time.Time{}},
+	}
+	for _, tt := range tests {
+		h := parseHeader([]byte(tt.header + "\n"))
+		if got := receivedTime(tt.from, &h); !got.Equal(tt.want) {
+			t.Errorf("%s: got %v, want %v", tt.name, got, tt.want)
+		}
+	}
+}
+
+func TestUnknownReceivedTimeWarns(t *testing.T) {
+	dir := t.TempDir()
+	writeFiles(t, dir, map[string]string{"f": "From -\nSubject: no date\n\nx\n"})
+	sink := exportDir(t, filepath.Join(dir, "f"), export.Options{After: time.Now()})
+	if len(sink.Items) != 1 || len(sink.Warnings) != 1 || sink.Warnings[0].Item != "f#0" {
+		t.Errorf("items %d, warnings %+v; want the message kept with a warning naming f#0", len(sink.Items), sink.Warnings)
+	}
+}
+
+func TestItemMetadata(t *testing.T) {
+	dir := t.TempDir()
+	writeFiles(t, dir, map[string]string{"Inbox": sep +
+		"Message-ID: <abc@example.com>\nStatus: RO\nX-Status: AF\nX-Keywords: $Work, Später\nX-Mozilla-Status: 1000\n\nx\n"})
+	sink := exportDir(t, dir, export.Options{})
+	if len(sink.Items) != 1 {
+		t.Fatalf("got %d items, want 1", len(sink.Items))
+	}
+	it := sink.Items[0]
+	wantFlags := []string{`\Seen`, `\Answered`, `\Flagged`, "$Forwarded", "$Work", "Sp_ter"}
+	if !slices.Equal(it.Flags, wantFlags) {
+		t.Errorf("flags %q, want %q", it.Flags, wantFlags)
+	}
+	if it.MessageID != "abc@example.com" || it.Folder != "INBOX" || it.Kind != format.KindMessage {
+		t.Errorf("got id %q folder %q kind %q", it.MessageID, it.Folder, it.Kind)
+	}
+	if len(it.Notes) != 1 || !strings.Contains(it.Notes[0], "Später") {
+		t.Errorf("notes %q, want one about the keyword Später", it.Notes)
+	}
+}
+
+func TestExportCancelled(t *testing.T) {
+	dir := t.TempDir()
+	writeFiles(t, dir, map[string]string{"a": msg("a"), "b": msg("b")})
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	var sink exporttest.Sink
+	if err := (&Source{Path: dir}).Export(ctx, &sink, export.Options{}); !errors.Is(err, context.Canceled) {
+		t.Errorf("got %v, want context.Canceled", err)
+	}
+}
+
+func TestExportProgress(t *testing.T) {
+	dir := t.TempDir()
+	writeFiles(t, dir, map[string]string{"a": msg("a") + msg("b")})
+	var last export.Progress
+	calls := 0
+	exportDir(t, dir, export.Options{Progress: func(p export.Progress) { last, calls = p, calls+1 }})
+	want := export.Progress{Folder: "a", Items: 2, Bytes: int64(2 * len("Subject: a\n\nbody\n"))}
+	if calls != 2 || last != want {
+		t.Errorf("%d calls, last %+v; want 2, %+v", calls, last, want)
+	}
+}
+
+func TestExportMissing(t *testing.T) {
+	var sink exporttest.Sink
+	if err := (&Source{Path: filepath.Join(t.TempDir(), "nope")}).Export(t.Context(), &sink, export.Options{}); err == nil {
+		t.Error("Export of a missing path: got nil error")
+	}
+}
+
+// TestLargeContentLengthBody checks a Content-Length body bigger than the
+// read buffer is still trusted (checked with ReadAt on the file): its bare
+// From line must not split it.
+func TestLargeContentLengthBody(t *testing.T) {
+	body := strings.Repeat("x", 3*bufferSize) + "\nFrom b@example.com Wed Nov 28 12:00:00 2026\nmore\n"
+	big := fmt.Sprintf("Subject: big\nContent-Length: %d\n\n%s", len(body), body)
+	small := "Subject: small\nContent-Length: 3\n\nab\n"
+	dir := t.TempDir()
+	writeFiles(t, dir, map[string]string{"f": sep + big + "\n" + sep + small + "\n"})
+	sink := exportDir(t, filepath.Join(dir, "f"), export.Options{})
+	if len(sink.Items) != 2 || string(sink.Items[0].Body) != big || string(sink.Items[1].Body) != small {
+		t.Fatalf("got %d items, want the big and the small message intact", len(sink.Items))
+	}
+	if notes := sink.Folders[0].Notes; !slices.Equal(notes, []string{"mbox dialect: mboxcl2"}) {
+		t.Errorf("notes %q, want mboxcl2", notes)
+	}
+}

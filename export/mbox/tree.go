@@ -1,0 +1,210 @@
+package mbox
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+
+	"github.com/mailhaul/mailhaul/export"
+	"github.com/mailhaul/mailhaul/format"
+)
+
+// mboxFile is one mbox file of the source and the folder it holds.
+type mboxFile struct {
+	abs    string // path to open
+	rel    string // slash-separated path below the source root, for SourceIDs
+	folder string
+	role   format.Role
+	empty  bool // a zero-length file: an empty folder
+}
+
+// fileKind is what sniffing a file's first bytes says about it.
+type fileKind int
+
+const (
+	kindMbox fileKind = iota
+	kindEmpty
+	kindOther
+)
+
+// sniff tells an mbox (it starts with "From ", perhaps after a byte order
+// mark) from an empty file and from anything else.
+func sniff(name string) (fileKind, error) {
+	f, err := os.Open(name)
+	if err != nil {
+		return kindOther, err
+	}
+	defer f.Close()
+	var head [8]byte
+	n, err := io.ReadFull(f, head[:])
+	if err != nil && err != io.ErrUnexpectedEOF && err != io.EOF {
+		return kindOther, err
+	}
+	p := bytes.TrimPrefix(head[:n], bom)
+	switch {
+	case n == 0:
+		return kindEmpty, nil
+	case bytes.HasPrefix(p, fromPrefix):
+		return kindMbox, nil
+	}
+	return kindOther, nil
+}
+
+// singleFile describes a Source that is one file. Its folder is named
+// after the file; "mbox" (the classic ~/mbox) and "Inbox" are the INBOX.
+func singleFile(abs string) (mboxFile, error) {
+	kind, err := sniff(abs)
+	if err != nil {
+		return mboxFile{}, fmt.Errorf("mbox: read %s: %w", abs, err)
+	}
+	if kind == kindOther {
+		return mboxFile{}, fmt.Errorf("mbox: %s: %w", abs, ErrNotMbox)
+	}
+	base := filepath.Base(abs)
+	name := folderName(base)
+	if strings.EqualFold(name, "mbox") {
+		name = "INBOX"
+	}
+	path, role := topLevel(name)
+	return mboxFile{abs: abs, rel: base, folder: path, role: role, empty: kind == kindEmpty}, nil
+}
+
+// walkTree lists the mbox files below root in Thunderbird's layout: the
+// folder "Name" is the file Name, its subfolders are in the directory
+// Name.sbd. Plain directories are folder levels too. Thunderbird's .msf
+// index files are ignored; any other file that is not an mbox is ignored
+// with a warning, so the user knows it was not exported.
+func walkTree(root string, sink export.Sink) ([]mboxFile, error) {
+	var files []mboxFile
+	err := walkDir(root, "", nil, sink, &files)
+	return files, err
+}
+
+// walkDir lists dir (rel below the root) whose folder path levels are
+// parents. Entries come in name order, each file Name followed at once by
+// its Name.sbd, so a parent folder always precedes its children.
+func walkDir(dir, rel string, parents []string, sink export.Sink, files *[]mboxFile) error {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		if rel == "" {
+			return fmt.Errorf("mbox: read %s: %w", dir, err)
+		}
+		sink.AddError(format.Problem{Item: rel, Reason: "directory not read: " + err.Error()})
+		return nil
+	}
+	isFile := map[string]bool{}
+	for _, e := range entries {
+		if !e.IsDir() {
+			isFile[e.Name()] = true
+		}
+	}
+	subdir := func(name string) error {
+		return walkDir(filepath.Join(dir, name), path.Join(rel, name), append(parents[:len(parents):len(parents)], folderName(name)), sink, files)
+	}
+	for _, e := range entries {
+		name, relName := e.Name(), path.Join(rel, e.Name())
+		typ := e.Type()
+		if typ&fs.ModeSymlink != 0 {
+			fi, err := os.Stat(filepath.Join(dir, name))
+			if err != nil || !fi.Mode().IsRegular() {
+				sink.AddWarning(format.Problem{Item: relName, Reason: "ignored: symbolic link not to a regular file"})
+				continue
+			}
+			typ = 0
+		}
+		switch {
+		case typ.IsDir():
+			// Name.sbd follows its file Name, below.
+			if base, ok := strings.CutSuffix(name, ".sbd"); ok && isFile[base] {
+				continue
+			}
+			if err := subdir(name); err != nil {
+				return err
+			}
+		case !typ.IsRegular():
+			sink.AddWarning(format.Problem{Item: relName, Reason: "ignored: not a regular file"})
+		case strings.HasSuffix(name, ".msf"):
+			// Thunderbird's summary index, rebuilt from the mbox.
+		default:
+			kind, err := sniff(filepath.Join(dir, name))
+			switch {
+			case err != nil:
+				sink.AddError(format.Problem{Item: relName, Reason: "not read: " + err.Error()})
+			case kind == kindOther:
+				sink.AddWarning(format.Problem{Item: relName, Reason: `ignored: not an mbox file (does not start with "From ")`})
+			default:
+				*files = append(*files, treeFile(filepath.Join(dir, name), relName, parents, name, kind == kindEmpty))
+			}
+			if sbd := name + ".sbd"; !isFile[sbd] && dirExists(filepath.Join(dir, sbd)) {
+				if err := subdir(sbd); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return nil
+}
+
+func dirExists(p string) bool {
+	fi, err := os.Stat(p)
+	return err == nil && fi.IsDir()
+}
+
+func treeFile(abs, rel string, parents []string, name string, empty bool) mboxFile {
+	f := mboxFile{abs: abs, rel: rel, empty: empty}
+	name = folderName(name)
+	if len(parents) == 0 {
+		f.folder, f.role = topLevel(name)
+		return f
+	}
+	f.folder = strings.Join(append(parents[:len(parents):len(parents)], name), "/")
+	return f
+}
+
+// folderName is a folder level's name from a file or directory name:
+// without ".mbox" or ".sbd".
+func folderName(name string) string {
+	if n, ok := strings.CutSuffix(name, ".sbd"); ok && n != "" {
+		return n
+	}
+	if len(name) > len(".mbox") && strings.EqualFold(name[len(name)-len(".mbox"):], ".mbox") {
+		return name[:len(name)-len(".mbox")]
+	}
+	return name
+}
+
+// roleNames maps folder names, lower-cased, to roles. Only top-level
+// folders get a role: "Work/Sent" is the user's own folder.
+var roleNames = map[string]format.Role{
+	"inbox":            format.RoleInbox,
+	"sent":             format.RoleSent,
+	"sent items":       format.RoleSent,
+	"sent messages":    format.RoleSent,
+	"sent mail":        format.RoleSent,
+	"drafts":           format.RoleDrafts,
+	"draft":            format.RoleDrafts,
+	"trash":            format.RoleTrash,
+	"deleted items":    format.RoleTrash,
+	"deleted messages": format.RoleTrash,
+	"junk":             format.RoleJunk,
+	"junk e-mail":      format.RoleJunk,
+	"junk email":       format.RoleJunk,
+	"spam":             format.RoleJunk,
+	"archive":          format.RoleArchive,
+	"archives":         format.RoleArchive,
+}
+
+// topLevel names a top-level folder: the inbox is always "INBOX", as IMAP
+// spells it.
+func topLevel(name string) (string, format.Role) {
+	role := roleNames[strings.ToLower(name)]
+	if role == format.RoleInbox {
+		return "INBOX", role
+	}
+	return name, role
+}
