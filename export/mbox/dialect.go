@@ -76,3 +76,34 @@ func (s scanStats) dialect() Dialect {
 	}
 	return Mboxo
 }
+
+// scanStats is what detection learns from one pass over an mbox.
+type scanStats struct {
+	messages     int
+	clValid      int  // messages whose Content-Length landed on a separator
+	deepQuote    bool // a ">>From " line, so quoting is mboxrd's
+	bareFromInCL bool // a "From " line inside a Content-Length body: not quoted
+}
+
+// scan reads the whole input with Content-Length trusted where it lands
+// exactly and no unquoting, and counts what it sees.
+func scan(ctx context.Context, in io.Reader) (scanStats, error) {
+	var st scanStats
+	r := NewReader(in, Mboxo)
+	r.stats = &st
+	for {
+		if err := ctx.Err(); err != nil {
+			return st, err
+		}
+		_, err := r.Next()
+		if err == io.EOF {
+			return st, nil
+		}
+		if err != nil {
+			return st, err
+		}
+		if r.inCL {
+			st.clValid++
+		}
+	}
+}
