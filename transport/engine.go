@@ -1,0 +1,229 @@
+package transport
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path"
+	"sync"
+	"time"
+
+	"golang.org/x/time/rate"
+)
+
+// Options tune Run. The zero value works.
+type Options struct {
+	// Transfers is how many archives move at once, each over its own
+	// connection (default 4). On a delayed link one SSH channel is
+	// window-bound, so several are what fills it.
+	Transfers int
+	// Retries is how many more attempts an archive gets after a lost
+	// connection (default 5), each after a Backoff pause.
+	Retries int
+	Backoff Backoff
+	// SegmentSize is the resume granularity: an interrupted transfer
+	// continues after the last segment whose SHA-256 matches on both sides
+	// (default 8 MiB).
+	SegmentSize int64
+	// Limit is the bandwidth shared by all transfers (NewLimiter); nil for
+	// none.
+	Limit *rate.Limiter
+	// Observer hears about progress; nil for none. It is called from
+	// several goroutines.
+	Observer Observer
+}
+
+// Observer follows a run, e.g. to draw progress bars.
+type Observer interface {
+	// Start: j begins an attempt; from bytes of size are already there.
+	Start(j Job, size, from int64)
+	// Bytes: n more bytes of j crossed.
+	Bytes(j Job, n int64)
+	// Retry: an attempt of j failed with err; the next starts after wait.
+	Retry(j Job, attempt int, err error, wait time.Duration)
+	// Done: j finished, well or not.
+	Done(r FileResult)
+}
+
+const (
+	defaultTransfers = 4
+	defaultRetries   = 5
+	defaultSegment   = 8 << 20
+)
+
+func (o Options) withDefaults() Options {
+	if o.Transfers <= 0 {
+		o.Transfers = defaultTransfers
+	}
+	if o.Retries < 0 {
+		o.Retries = 0
+	} else if o.Retries == 0 {
+		o.Retries = defaultRetries
+	}
+	if o.Backoff.First <= 0 {
+		o.Backoff = Backoff{First: time.Second, Max: 30 * time.Second}
+	}
+	if o.SegmentSize <= 0 {
+		o.SegmentSize = defaultSegment
+	}
+	if o.Observer == nil {
+		o.Observer = nopObserver{}
+	}
+	return o
+}
+
+// NoRetries is the Retries value for a single attempt.
+const NoRetries = -1
+
+type nopObserver struct{}
+
+func (nopObserver) Start(Job, int64, int64)              {}
+func (nopObserver) Bytes(Job, int64)                     {}
+func (nopObserver) Retry(Job, int, error, time.Duration) {}
+func (nopObserver) Done(FileResult)                      {}
+
+// Plan lists the archives at each of srcPaths and names each one's
+// destination inside dstDir, which it creates. Two archives with the same
+// name are refused: one would overwrite the other.
+func Plan(ctx context.Context, src Conn, srcPaths []string, dst Conn, dstDir string) ([]Job, error) {
+	var jobs []Job
+	seen := map[string]string{}
+	for _, p := range srcPaths {
+		archives, err := src.List(ctx, p)
+		if err != nil {
+			return nil, err
+		}
+		for _, a := range archives {
+			name := baseName(a)
+			if prev, dup := seen[name]; dup {
+				return nil, fmt.Errorf("transport: %s and %s have the same name; the second would replace the first", prev, a)
+			}
+			seen[name] = a
+			jobs = append(jobs, Job{Name: name, Src: a, Dst: dst.Join(dstDir, name)})
+		}
+	}
+	if len(jobs) == 0 {
+		return nil, fmt.Errorf("transport: no archives (*.tgz, *.tar.zst, *.tar) in %v", srcPaths)
+	}
+	if err := dst.MkdirAll(ctx, dstDir); err != nil {
+		return nil, err
+	}
+	return jobs, nil
+}
+
+// baseName is the last element of a local or remote path.
+func baseName(p string) string {
+	for i := len(p) - 1; i >= 0; i-- {
+		if p[i] == '/' || p[i] == '\\' {
+			return p[i+1:]
+		}
+	}
+	return path.Base(p)
+}
+
+// Run moves every job from src to dst, opt.Transfers at a time, and
+// reports each file. An archive's failure does not stop the others; Run
+// returns an error only when ctx ended (the report is still filled).
+func Run(ctx context.Context, src, dst Endpoint, jobs []Job, opt Options) (*Report, error) {
+	opt = opt.withDefaults()
+	rep := &Report{Event: "transfer", From: src.String(), To: dst.String(), Started: time.Now()}
+	results := make([]FileResult, len(jobs))
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for range min(opt.Transfers, len(jobs)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			w := &worker{src: src, dst: dst, opt: opt}
+			defer w.disconnect()
+			for i := range next {
+				results[i] = w.do(ctx, jobs[i])
+				opt.Observer.Done(results[i])
+			}
+		}()
+	}
+feed:
+	for i := range jobs {
+		select {
+		case next <- i:
+		case <-ctx.Done():
+			break feed
+		}
+	}
+	close(next)
+	wg.Wait()
+	for i, r := range results {
+		if r.Status == "" { // never started: ctx ended first
+			r = FileResult{Job: jobs[i], Status: StatusFailed, Reason: "interrupted", Error: "transport: interrupted before it started"}
+		}
+		rep.add(r)
+	}
+	rep.Finished = time.Now()
+	rep.Seconds = rep.Finished.Sub(rep.Started).Seconds()
+	return rep, ctx.Err()
+}
+
+// worker runs one transfer at a time over its own connections.
+type worker struct {
+	src, dst     Endpoint
+	opt          Options
+	sconn, dconn Conn
+}
+
+func (w *worker) connect(ctx context.Context) error {
+	var err error
+	if w.sconn == nil {
+		if w.sconn, err = w.src.Connect(ctx); err != nil {
+			return err
+		}
+	}
+	if w.dconn == nil {
+		if w.dconn, err = w.dst.Connect(ctx); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (w *worker) disconnect() {
+	if w.sconn != nil {
+		w.sconn.Close()
+		w.sconn = nil
+	}
+	if w.dconn != nil {
+		w.dconn.Close()
+		w.dconn = nil
+	}
+}
+
+// do moves one archive, retrying after lost connections.
+func (w *worker) do(ctx context.Context, j Job) FileResult {
+	fr := FileResult{Job: j}
+	start := time.Now()
+	var err error
+	for attempt := 1; ; attempt++ {
+		fr.Attempts = attempt
+		if err = w.connect(ctx); err == nil {
+			err = w.transfer(ctx, j, &fr)
+		}
+		if err == nil || !Retryable(err) || attempt > w.opt.Retries {
+			break
+		}
+		// The connection is gone: make new ones for the next attempt.
+		w.disconnect()
+		wait := w.opt.Backoff.Delay(attempt)
+		w.opt.Observer.Retry(j, attempt, err, wait)
+		if serr := sleep(ctx, wait); serr != nil {
+			err = fmt.Errorf("%w (while waiting to retry after: %v)", serr, err)
+			break
+		}
+	}
+	fr.Seconds = time.Since(start).Seconds()
+	if err != nil {
+		fr.Status, fr.Reason, fr.Error = StatusFailed, Reason(err), err.Error()
+		if errors.Is(err, ErrConnLost) && fr.Attempts > 1 {
+			fr.Error += fmt.Sprintf(" (gave up after %d attempts)", fr.Attempts)
+		}
+	}
+	return fr
+}

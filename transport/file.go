@@ -1,0 +1,185 @@
+package transport
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+)
+
+// transfer makes one attempt at moving j. It fills fr as it learns.
+func (w *worker) transfer(ctx context.Context, j Job, fr *FileResult) error {
+	src, dst := w.sconn, w.dconn
+	sum, err := src.ReadChecksum(ctx, j.Src)
+	if err != nil {
+		if errors.Is(err, ErrConnLost) {
+			return err
+		}
+		return fmt.Errorf("transport: %s: %w: %w", j.Src, ErrNoChecksum, err)
+	}
+	size, err := src.Size(ctx, j.Src)
+	if err != nil {
+		return err
+	}
+	fr.Size, fr.SHA256 = size, sum
+
+	done, err := w.alreadyThere(ctx, j, size, sum, fr)
+	if done || err != nil {
+		return err
+	}
+
+	partial := j.Dst + PartialSuffix
+	off, err := w.boundary(ctx, j.Src, partial, size)
+	if err != nil {
+		return err
+	}
+	if free, ok := dst.FreeSpace(ctx, parentDir(j.Dst)); ok && free < size-off {
+		return fmt.Errorf("transport: %s: %w: %d bytes to write, %d free", j.Dst, ErrNoSpace, size-off, free)
+	}
+	fr.ResumedFrom = off
+	w.opt.Observer.Start(j, size, off)
+	if err := w.copyBytes(ctx, j, partial, off, size, fr); err != nil {
+		return err
+	}
+
+	// The check reads the bytes that were stored, not the bytes that were
+	// sent: what counts is what the far side will read later.
+	got, err := dst.Sum(ctx, partial)
+	if err != nil {
+		return err
+	}
+	if got != sum {
+		return w.mismatch(ctx, j, partial, got, sum)
+	}
+	if err := dst.Rename(ctx, partial, j.Dst); err != nil {
+		return err
+	}
+	if err := dst.WriteChecksum(ctx, j.Dst, sum); err != nil {
+		return err
+	}
+	fr.Status = StatusSent
+	return nil
+}
+
+// alreadyThere checks an archive of the same name at the destination: the
+// same bytes (hashed there, not taken on trust from its .sha256) mean
+// nothing to send; anything else is replaced, and the report says so.
+func (w *worker) alreadyThere(ctx context.Context, j Job, size int64, sum string, fr *FileResult) (bool, error) {
+	dst := w.dconn
+	dsize, err := dst.Size(ctx, j.Dst)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return false, nil
+	case err != nil:
+		return false, err
+	case dsize != size:
+		fr.Note = fmt.Sprintf("replaced a different archive of the same name (%d bytes)", dsize)
+		return false, nil
+	}
+	got, err := dst.Sum(ctx, j.Dst)
+	if err != nil {
+		return false, err
+	}
+	if got != sum {
+		fr.Note = fmt.Sprintf("replaced a corrupt copy at the destination (SHA-256 %s, expected %s)", got, sum)
+		return false, nil
+	}
+	if have, err := dst.ReadChecksum(ctx, j.Dst); err != nil || have != sum {
+		if err := dst.WriteChecksum(ctx, j.Dst, sum); err != nil {
+			return false, err
+		}
+	}
+	fr.Status = StatusSkipped
+	return true, nil
+}
+
+// boundary returns where to continue a partial transfer: after the last
+// whole segment whose SHA-256 is the same in the source and in the partial
+// file. Concurrent writes can leave holes, and a crash can leave a torn
+// tail, so the partial file's size alone proves nothing.
+func (w *worker) boundary(ctx context.Context, src, partial string, size int64) (int64, error) {
+	have, err := w.dconn.Size(ctx, partial)
+	if errors.Is(err, fs.ErrNotExist) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	seg := w.opt.SegmentSize
+	n := int(min(have, size) / seg)
+	if n == 0 {
+		return 0, nil
+	}
+	a, err := w.sconn.SegmentSums(ctx, src, seg, n)
+	if err != nil {
+		return 0, err
+	}
+	b, err := w.dconn.SegmentSums(ctx, partial, seg, n)
+	if err != nil {
+		return 0, err
+	}
+	k := 0
+	for k < n && k < len(a) && k < len(b) && a[k] == b[k] {
+		k++
+	}
+	return int64(k) * seg, nil
+}
+
+// copyBytes sends src[off:] into the partial file at off.
+func (w *worker) copyBytes(ctx context.Context, j Job, partial string, off, size int64, fr *FileResult) error {
+	r, err := w.sconn.OpenRead(ctx, j.Src, off)
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	wr, err := w.dconn.OpenWrite(ctx, partial, off)
+	if err != nil {
+		return err
+	}
+	m := &meter{ctx: ctx, limit: w.opt.Limit, onBytes: func(n int64) { w.opt.Observer.Bytes(j, n) }}
+	var n int64
+	if s, ok := r.(Sender); ok {
+		n, err = s.Send(meterWriter{wr, m})
+	} else {
+		n, err = wr.ReadFrom(meterReader{r, m})
+	}
+	fr.Sent += m.n
+	cerr := wr.Close()
+	if err == nil && ctx.Err() != nil {
+		err = ctx.Err()
+	}
+	if err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return err
+	}
+	if n != size-off {
+		return fmt.Errorf("transport: %s: copied %d bytes from offset %d, but it has %d: did it change during the transfer?", j.Src, n, off, size)
+	}
+	return nil
+}
+
+// mismatch explains a failed check and removes the bad partial file, so
+// the next run starts clean. When the source itself no longer matches its
+// .sha256, that is what the user must hear about.
+func (w *worker) mismatch(ctx context.Context, j Job, partial, got, want string) error {
+	w.dconn.Remove(ctx, partial)
+	if srcSum, err := w.sconn.Sum(ctx, j.Src); err == nil && srcSum != want {
+		return fmt.Errorf("transport: %s: %w: its SHA-256 is %s, its .sha256 says %s", j.Src, ErrSourceCorrupt, srcSum, want)
+	}
+	return fmt.Errorf("transport: %s: %w: the bytes stored there have SHA-256 %s, the .sha256 says %s", j.Dst, ErrVerify, got, want)
+}
+
+// parentDir is the directory part of a local or remote path.
+func parentDir(p string) string {
+	for i := len(p) - 1; i >= 0; i-- {
+		if p[i] == '/' || p[i] == '\\' {
+			if i == 0 {
+				return p[:1]
+			}
+			return p[:i]
+		}
+	}
+	return "."
+}

@@ -1,0 +1,182 @@
+// Package local is the transport endpoint for a local folder, such as a
+// drive carried by hand: `mailhaul copy` writes to it with the same
+// temporary name, verification and resume as SFTP.
+package local
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+
+	"github.com/mailhaul/mailhaul/format"
+	"github.com/mailhaul/mailhaul/transport"
+)
+
+// Endpoint is the local file system. It needs no connection; Connect
+// returns a Conn that shares nothing.
+type Endpoint struct{}
+
+func (Endpoint) Connect(context.Context) (transport.Conn, error) { return Conn{}, nil }
+func (Endpoint) String() string                                   { return "local" }
+
+// Conn implements transport.Conn on local paths.
+type Conn struct{}
+
+func (Conn) Close() error                 { return nil }
+func (Conn) Join(dir, name string) string { return filepath.Join(dir, name) }
+
+func (Conn) List(ctx context.Context, p string) ([]string, error) {
+	fi, err := os.Stat(p)
+	if err != nil {
+		return nil, wrap(err)
+	}
+	if !fi.IsDir() {
+		if !format.IsArchiveName(fi.Name()) {
+			return nil, fmt.Errorf("local: %s: not an archive (*.tgz, *.tar.zst, *.tar)", p)
+		}
+		return []string{p}, nil
+	}
+	ents, err := os.ReadDir(p)
+	if err != nil {
+		return nil, wrap(err)
+	}
+	var out []string
+	for _, e := range ents {
+		if e.Type().IsRegular() && format.IsArchiveName(e.Name()) && e.Name()[0] != '.' {
+			out = append(out, filepath.Join(p, e.Name()))
+		}
+	}
+	sort.Strings(out)
+	return out, nil
+}
+
+func (Conn) MkdirAll(_ context.Context, dir string) error { return wrap(os.MkdirAll(dir, 0o755)) }
+
+func (Conn) Size(_ context.Context, p string) (int64, error) {
+	fi, err := os.Stat(p)
+	if err != nil {
+		return 0, wrap(err)
+	}
+	if !fi.Mode().IsRegular() {
+		return 0, fmt.Errorf("local: %s: not a regular file", p)
+	}
+	return fi.Size(), nil
+}
+
+func (Conn) ReadChecksum(_ context.Context, archive string) (string, error) {
+	sum, err := format.ReadChecksumFile(archive)
+	return sum, wrap(err)
+}
+
+func (Conn) WriteChecksum(_ context.Context, archive, sum string) error {
+	if err := format.WriteChecksumFile(archive, sum); err != nil {
+		return wrap(fmt.Errorf("%s%s: %w", archive, format.ChecksumSuffix, err))
+	}
+	return nil
+}
+
+func (Conn) OpenRead(_ context.Context, p string, off int64) (io.ReadCloser, error) {
+	f, err := os.Open(p)
+	if err != nil {
+		return nil, wrap(err)
+	}
+	if _, err := f.Seek(off, io.SeekStart); err != nil {
+		f.Close()
+		return nil, wrap(err)
+	}
+	return f, nil
+}
+
+func (Conn) OpenWrite(_ context.Context, p string, off int64) (transport.Writer, error) {
+	f, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE, 0o644)
+	if err != nil {
+		return nil, wrap(err)
+	}
+	if err := f.Truncate(off); err != nil {
+		f.Close()
+		return nil, wrap(err)
+	}
+	if _, err := f.Seek(off, io.SeekStart); err != nil {
+		f.Close()
+		return nil, wrap(err)
+	}
+	return &writer{f: f}, nil
+}
+
+// writer copies with a large buffer (the reader is wrapped for metering,
+// so the kernel's copy_file_range cannot apply anyway) and syncs on Close:
+// a drive may be unplugged right after the command ends.
+type writer struct{ f *os.File }
+
+func (w *writer) Write(p []byte) (int, error) {
+	n, err := w.f.Write(p)
+	return n, wrap(err)
+}
+
+func (w *writer) ReadFrom(r io.Reader) (int64, error) {
+	n, err := io.CopyBuffer(struct{ io.Writer }{w}, r, make([]byte, 1<<20))
+	return n, err
+}
+
+func (w *writer) Close() error {
+	err := w.f.Sync()
+	if cerr := w.f.Close(); err == nil {
+		err = cerr
+	}
+	return wrap(err)
+}
+
+func (Conn) Sum(ctx context.Context, p string) (string, error) {
+	f, err := os.Open(p)
+	if err != nil {
+		return "", wrap(err)
+	}
+	defer f.Close()
+	sum, err := transport.HashReader(ctx, f)
+	if err != nil {
+		return "", fmt.Errorf("local: %s: %w", p, wrap(err))
+	}
+	return sum, nil
+}
+
+func (Conn) SegmentSums(ctx context.Context, p string, seg int64, n int) ([][32]byte, error) {
+	f, err := os.Open(p)
+	if err != nil {
+		return nil, wrap(err)
+	}
+	defer f.Close()
+	sums, err := transport.HashSegments(ctx, f, seg, n)
+	if err != nil {
+		return nil, fmt.Errorf("local: %s: %w", p, wrap(err))
+	}
+	return sums, nil
+}
+
+func (Conn) Rename(_ context.Context, from, to string) error { return wrap(os.Rename(from, to)) }
+
+func (Conn) Remove(_ context.Context, p string) error {
+	err := os.Remove(p)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	return wrap(err)
+}
+
+func (Conn) FreeSpace(_ context.Context, dir string) (int64, bool) { return freeSpace(dir) }
+
+// wrap prefixes the package name and marks a full disk as such, so the
+// report names the cause. *PathError already names the file.
+func wrap(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case isNoSpace(err):
+		return fmt.Errorf("local: %w: %w", transport.ErrNoSpace, err)
+	}
+	return fmt.Errorf("local: %w", err)
+}

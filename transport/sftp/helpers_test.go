@@ -1,0 +1,121 @@
+package sftp
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/mailhaul/mailhaul/format"
+	"github.com/mailhaul/mailhaul/transport"
+	"github.com/mailhaul/mailhaul/transport/local"
+)
+
+// makeArchives writes files with random bytes and their .sha256 into dir.
+// The transport does not parse archives, so any bytes do.
+func makeArchives(t *testing.T, dir string, sizes map[string]int) {
+	t.Helper()
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(uint64(len(sizes)), 7))
+	for name, size := range sizes {
+		b := make([]byte, size)
+		for i := range b {
+			b[i] = byte(rng.Uint32())
+		}
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		sum := sha256.Sum256(b)
+		if err := format.WriteChecksumFile(p, hex.EncodeToString(sum[:])); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// sameFiles fails unless every archive in want and its .sha256 are in got
+// with the same bytes, and no partial file is left.
+func sameFiles(t *testing.T, want, got string, names ...string) {
+	t.Helper()
+	for _, n := range names {
+		for _, f := range []string{n, n + format.ChecksumSuffix} {
+			a, err := os.ReadFile(filepath.Join(want, f))
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, err := os.ReadFile(filepath.Join(got, f))
+			if err != nil {
+				t.Errorf("%s: %v", f, err)
+				continue
+			}
+			if !bytes.Equal(a, b) {
+				t.Errorf("%s differs after the transfer (%d bytes, want %d)", f, len(b), len(a))
+			}
+		}
+		if _, err := os.Stat(filepath.Join(got, n+transport.PartialSuffix)); err == nil {
+			t.Errorf("%s%s left behind", n, transport.PartialSuffix)
+		}
+	}
+}
+
+// run plans and runs a transfer between a local folder and an endpoint.
+func run(t *testing.T, ctx context.Context, ep transport.Endpoint, push bool, from, to string, opt transport.Options) *transport.Report {
+	t.Helper()
+	var src, dst transport.Endpoint = local.Endpoint{}, ep
+	if !push {
+		src, dst = ep, local.Endpoint{}
+	}
+	sc, err := src.Connect(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sc.Close()
+	dc, err := dst.Connect(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dc.Close()
+	jobs, err := transport.Plan(ctx, sc, []string{from}, dc, to)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if opt.Backoff.First == 0 {
+		opt.Backoff = transport.Backoff{First: 10 * time.Millisecond, Max: 50 * time.Millisecond}
+	}
+	rep, _ := transport.Run(ctx, src, dst, jobs, opt)
+	return rep
+}
+
+// attempts records what each attempt of a transfer did.
+type attempts struct {
+	mu     sync.Mutex
+	starts []int64 // from offsets
+	bytes  []int64 // bytes per attempt
+	onByte func(total int64)
+}
+
+func (a *attempts) Start(_ transport.Job, _, from int64) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.starts = append(a.starts, from)
+	a.bytes = append(a.bytes, 0)
+}
+func (a *attempts) Bytes(_ transport.Job, n int64) {
+	a.mu.Lock()
+	a.bytes[len(a.bytes)-1] += n
+	total := a.bytes[len(a.bytes)-1]
+	a.mu.Unlock()
+	if a.onByte != nil {
+		a.onByte(total)
+	}
+}
+func (a *attempts) Retry(transport.Job, int, error, time.Duration) {}
+func (a *attempts) Done(transport.FileResult)                      {}
