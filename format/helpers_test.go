@@ -27,7 +27,7 @@ func testManifest() Manifest {
 		Source:  Source{Kind: "maildir", Host: "mx1", Path: "/var/mail/alice"},
 		Started: testStarted,
 		Tool:    "mailhaul test",
-		Options: []string{"written by a test"},
+		Notes:   []string{"written by a test"},
 	}
 }
 

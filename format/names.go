@@ -23,16 +23,6 @@ var kindDir = map[FolderKind]string{
 	FolderCalendar: "calendars",
 }
 
-// folderKindOf is the kind of folder an item of kind k lives in.
-func folderKindOf(k Kind) FolderKind {
-	switch k {
-	case KindContact:
-		return FolderContacts
-	case KindEvent, KindTask:
-		return FolderCalendar
-	}
-	return FolderMail
-}
 
 // maxSegment bounds one path segment, in bytes, well below the 255 that
 // most file systems allow, leaving room for a uniqueness suffix.

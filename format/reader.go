@@ -269,7 +269,7 @@ func (r *Reader) readItem(hdr *tar.Header) (*Entry, error) {
 	if !it.Kind.valid() {
 		return nil, r.wrap(metaName, fmt.Errorf("%w: unknown item kind %q", ErrStructure, it.Kind))
 	}
-	fc := r.folders[string(folderKindOf(it.Kind))+"\x00"+it.Folder]
+	fc := r.folders[string(it.Kind.FolderKind())+"\x00"+it.Folder]
 	if fc == nil {
 		return nil, r.wrap(metaName, fmt.Errorf("%w: item in folder %q that has no folder record before it", ErrStructure, it.Folder))
 	}

@@ -39,6 +39,17 @@ func (k Kind) Ext() string {
 
 func (k Kind) valid() bool { return k.Ext() != "" }
 
+// FolderKind is the kind of folder an item of kind k lives in.
+func (k Kind) FolderKind() FolderKind {
+	switch k {
+	case KindContact:
+		return FolderContacts
+	case KindEvent, KindTask:
+		return FolderCalendar
+	}
+	return FolderMail
+}
+
 // FolderKind says what a folder holds.
 type FolderKind string
 
@@ -70,7 +81,7 @@ type Manifest struct {
 	Started time.Time `json:"started"`         // export start time, UTC
 	After   time.Time `json:"after,omitzero"`  // incremental cutoff: only items received at or after it
 	Tool    string    `json:"tool,omitempty"`  // program and version that wrote the archive
-	Options []string  `json:"notes,omitempty"` // free-form notes from the exporter
+	Notes   []string  `json:"notes,omitempty"` // free-form notes from the exporter
 }
 
 // Source describes the export source in the manifest.

@@ -142,14 +142,19 @@ func (w *Writer) AddItem(it Item, body io.Reader) error {
 	if !it.Kind.valid() {
 		return fmt.Errorf("format: item %s: unknown kind %q", it.SourceID, it.Kind)
 	}
-	fk := folderKindOf(it.Kind)
+	fk := it.Kind.FolderKind()
 	fc := w.folders[string(fk)+"\x00"+it.Folder]
 	if fc == nil {
 		return fmt.Errorf("format: item %s: folder %q was not added first", it.SourceID, it.Folder)
 	}
-	data, size, sum, err := w.slurp(body)
+	src := &sourceReader{r: body}
+	data, size, sum, err := w.slurp(src)
+	if src.err != nil {
+		// Nothing of the item was written: the archive stays usable.
+		return fmt.Errorf("format: item %s in %q: %w: %w", it.SourceID, it.Folder, ErrItemBody, src.err)
+	}
 	if err != nil {
-		return fmt.Errorf("format: item %s in %q: %w", it.SourceID, it.Folder, err)
+		return w.fail(fmt.Errorf("item %s in %q: %w", it.SourceID, it.Folder, err))
 	}
 	it.Size, it.SHA256, it.Role = size, sum, fc.Role
 	it.Received = it.Received.UTC()
@@ -168,6 +173,26 @@ func (w *Writer) AddItem(it Item, body io.Reader) error {
 	fc.Add(it.Kind, size)
 	w.sum.Counts.Add(it.Kind, size)
 	return nil
+}
+
+// ErrItemBody marks an error reading an item's body. Nothing of the item
+// was written and the Writer can go on: the caller records the item as
+// not exported. Any other error from AddItem leaves the archive unusable.
+var ErrItemBody = errors.New("reading the item failed")
+
+// sourceReader remembers the error its reader returned, to tell a failing
+// source from a failing spill file.
+type sourceReader struct {
+	r   io.Reader
+	err error
+}
+
+func (s *sourceReader) Read(p []byte) (int, error) {
+	n, err := s.r.Read(p)
+	if err != nil && err != io.EOF {
+		s.err = err
+	}
+	return n, err
 }
 
 // slurp reads body into the memory buffer, or a spill file once it grows

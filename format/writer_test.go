@@ -2,6 +2,7 @@ package format
 
 import (
 	"bytes"
+	"errors"
 	"io"
 	"os"
 	"path/filepath"
@@ -67,7 +68,7 @@ func TestRoundTrip(t *testing.T) {
 				if g.Size != int64(len(w.body)) || g.SHA256 != sha(w.body) {
 					t.Errorf("item %s: size %d sha %s, want %d %s", w.SourceID, g.Size, g.SHA256, len(w.body), sha(w.body))
 				}
-				if wantRole := roles[string(folderKindOf(w.Kind))+w.Folder]; g.Role != wantRole {
+				if wantRole := roles[string(w.Kind.FolderKind())+w.Folder]; g.Role != wantRole {
 					t.Errorf("item %s: role %q, want the folder's %q", w.SourceID, g.Role, wantRole)
 				}
 				g.Received, g.Size, g.SHA256, g.Role = w.Received, w.Size, w.SHA256, w.Role
@@ -412,5 +413,56 @@ func TestNameTreeInWriter(t *testing.T) {
 	}
 	if !slices.ContainsFunc(entries, func(e readEntry) bool { return e.Folder != nil && e.Folder.Path == "x/.." }) {
 		t.Error("folder x/.. not read back")
+	}
+}
+
+// failingReader returns some bytes, then an error, as a file on a failing
+// disk would.
+type failingReader struct{ sent bool }
+
+func (f *failingReader) Read(p []byte) (int, error) {
+	if !f.sent {
+		f.sent = true
+		return copy(p, "Subject: half a message\r\n"), nil
+	}
+	return 0, errors.New("input/output error")
+}
+
+func TestWriterGoesOnAfterAnItemBodyFails(t *testing.T) {
+	var buf bytes.Buffer
+	w, err := NewWriter(&buf, Manifest{User: "a@b"}, &WriterOptions{Compression: None})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.AddFolder(Folder{Kind: FolderMail, Path: "INBOX"})
+	err = w.AddItem(Item{Kind: KindMessage, Folder: "INBOX", SourceID: "bad"}, &failingReader{})
+	if !errors.Is(err, ErrItemBody) || !strings.Contains(err.Error(), "input/output error") || !strings.Contains(err.Error(), "bad") {
+		t.Fatalf("AddItem with a failing body = %v; want ErrItemBody naming the item and the cause", err)
+	}
+	if err := w.AddItem(Item{Kind: KindMessage, Folder: "INBOX", SourceID: "good"}, strings.NewReader("Subject: ok\r\n\r\nbody\r\n")); err != nil {
+		t.Fatalf("the writer must go on after an item's body failed: %v", err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	r, err := NewReader(&buf, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for {
+		e, err := r.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatalf("the archive must stay valid: %v", err)
+		}
+		if e.Item != nil {
+			ids = append(ids, e.Item.SourceID)
+		}
+	}
+	if len(ids) != 1 || ids[0] != "good" {
+		t.Errorf("archive holds %v; want only the good item", ids)
 	}
 }
