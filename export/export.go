@@ -35,9 +35,6 @@ type Sink interface {
 type Options struct {
 	// After, when not zero, keeps only items received at or after it.
 	After time.Time
-	// Progress, when not nil, is called after each item with the running
-	// totals. It must be quick; it runs on the export goroutine.
-	Progress func(Progress)
 }
 
 // Keep reports whether an item received at t passes the cutoff.
@@ -46,7 +43,7 @@ func (o Options) Keep(t time.Time) bool { return o.After.IsZero() || !t.Before(o
 // SkipBeforeCutoff is the Skipped reason for items older than the cutoff.
 const SkipBeforeCutoff = "received before the cutoff"
 
-// Progress is a running total reported by sources.
+// Progress is a running total, reported by WithProgress.
 type Progress struct {
 	Folder string
 	Items  int

@@ -95,7 +95,7 @@ func inspectArchive(ctx context.Context, path string) (*inspection, error) {
 			ins.Folders = append(ins.Folders, folderView{Path: e.Folder.Path, Kind: e.Folder.Kind,
 				Role: e.Folder.Role, Subscribed: e.Folder.Subscribed})
 		case e.Item != nil:
-			k := string(folderKindOf(e.Item.Kind)) + "\x00" + e.Item.Folder
+			k := string(e.Item.Kind.FolderKind()) + "\x00" + e.Item.Folder
 			ins.Folders[index[k]].Add(e.Item.Kind, e.Item.Size)
 			ins.Counts.Add(e.Item.Kind, e.Item.Size)
 		case e.Summary != nil:
@@ -107,15 +107,6 @@ func inspectArchive(ctx context.Context, path string) (*inspection, error) {
 	}
 }
 
-func folderKindOf(k format.Kind) format.FolderKind {
-	switch k {
-	case format.KindContact:
-		return format.FolderContacts
-	case format.KindEvent, format.KindTask:
-		return format.FolderCalendar
-	}
-	return format.FolderMail
-}
 
 func (ins *inspection) print(w io.Writer) {
 	fmt.Fprintf(w, "archive  %s (%s, format %d)\n", ins.Archive, ins.Compression, ins.Format)

@@ -435,28 +435,6 @@ type readSink struct{ exporttest.Sink }
 func (r *readSink) rec() *exporttest.Sink { return &r.Sink }
 func (c *copySink) rec() *exporttest.Sink { return &c.Sink }
 
-func TestProgressAfterEachItem(t *testing.T) {
-	root := maildirPP(t)
-	var got []export.Progress
-	var s exporttest.Sink
-	err := (&Source{Root: root}).Export(context.Background(), &s, export.Options{
-		Progress: func(p export.Progress) { got = append(got, p) },
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(got) != len(s.Items) {
-		t.Fatalf("%d progress calls for %d items", len(got), len(s.Items))
-	}
-	var bytes int64
-	for i, p := range got {
-		bytes += int64(len(s.Items[i].Body))
-		if p.Items != i+1 || p.Bytes != bytes || p.Folder != s.Items[i].Folder {
-			t.Errorf("progress %d = %+v; want items %d, bytes %d, folder %q", i, p, i+1, bytes, s.Items[i].Folder)
-		}
-	}
-}
-
 func TestExportFailures(t *testing.T) {
 	if err := (&Source{Root: filepath.Join(t.TempDir(), "missing")}).Export(context.Background(), &exporttest.Sink{}, export.Options{}); err == nil {
 		t.Error("missing root: no error")
@@ -478,7 +456,7 @@ func TestExportFailures(t *testing.T) {
 	ctx, cancel = context.WithCancel(context.Background())
 	defer cancel()
 	var s exporttest.Sink
-	err := (&Source{Root: root}).Export(ctx, &s, export.Options{Progress: func(export.Progress) { cancel() }})
+	err := (&Source{Root: root}).Export(ctx, export.WithProgress(&s, func(export.Progress) { cancel() }), export.Options{})
 	if !errors.Is(err, context.Canceled) || len(s.Items) != 1 {
 		t.Errorf("cancel after first item: err %v, %d items; want context.Canceled, 1", err, len(s.Items))
 	}

@@ -32,8 +32,6 @@ type exporter struct {
 	opt     export.Options
 	body    body
 	entries []entry // reused listing buffer
-	items   int     // running totals for opt.Progress
-	bytes   int64
 }
 
 // exportFolder sends f and then its messages, in file-name order.
@@ -193,15 +191,12 @@ func (x *exporter) send(f *folder, dir string, e *entry, it format.Item) error {
 	}
 	it.MessageID = messageID(x.body.prefix())
 	if err := x.sink.AddItem(it, &x.body); err != nil {
-		if x.body.readErr != nil {
-			return fmt.Errorf("maildir: read %s/%s: %w", f.path, e.item(), x.body.readErr)
+		if errors.Is(err, format.ErrItemBody) && x.body.readErr != nil {
+			// The sink wrote nothing of it: record the file and go on.
+			x.sink.AddError(format.Problem{Folder: f.path, Item: e.item(), Reason: "read: " + cause(x.body.readErr)})
+			return nil
 		}
 		return fmt.Errorf("maildir: %s/%s: %w", f.path, e.item(), err)
-	}
-	x.items++
-	x.bytes += x.body.sent
-	if x.opt.Progress != nil {
-		x.opt.Progress(export.Progress{Folder: f.path, Items: x.items, Bytes: x.bytes})
 	}
 	return nil
 }

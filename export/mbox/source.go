@@ -66,10 +66,9 @@ func (s *Source) Export(ctx context.Context, sink export.Sink, opt export.Option
 
 // exporter is the state of one Export run.
 type exporter struct {
-	sink     export.Sink
-	opt      export.Options
-	added    map[string]bool // folders already given to the sink
-	progress export.Progress
+	sink  export.Sink
+	opt   export.Options
+	added map[string]bool // folders already given to the sink
 }
 
 // addFolder hands a folder to the sink the first time it is used: Takeout
@@ -182,15 +181,9 @@ func (e *exporter) message(f mboxFile, m *Message, first bool, notes []string) (
 		SourceID:  id,
 		Notes:     flags.notes,
 	}
-	body := &countingReader{r: io.MultiReader(bytes.NewReader(m.Header), m.Body)}
+	body := io.MultiReader(bytes.NewReader(m.Header), m.Body)
 	if err := e.sink.AddItem(it, body); err != nil {
 		return false, fmt.Errorf("mbox: add %s: %w", id, err)
-	}
-	if e.opt.Progress != nil {
-		e.progress.Folder = folder
-		e.progress.Items++
-		e.progress.Bytes += body.n
-		e.opt.Progress(e.progress)
 	}
 	return labelled, nil
 }
@@ -228,16 +221,4 @@ func (c cancellable) Read(p []byte) (int, error) {
 		return 0, err
 	}
 	return c.File.Read(p)
-}
-
-// countingReader counts the bytes read through it, for progress.
-type countingReader struct {
-	r io.Reader
-	n int64
-}
-
-func (c *countingReader) Read(p []byte) (int, error) {
-	n, err := c.r.Read(p)
-	c.n += int64(n)
-	return n, err
 }

@@ -216,18 +216,6 @@ func TestExportCancelled(t *testing.T) {
 	}
 }
 
-func TestExportProgress(t *testing.T) {
-	dir := t.TempDir()
-	writeFiles(t, dir, map[string]string{"a": msg("a") + msg("b")})
-	var last export.Progress
-	calls := 0
-	exportDir(t, dir, export.Options{Progress: func(p export.Progress) { last, calls = p, calls+1 }})
-	want := export.Progress{Folder: "a", Items: 2, Bytes: int64(2 * len("Subject: a\n\nbody\n"))}
-	if calls != 2 || last != want {
-		t.Errorf("%d calls, last %+v; want 2, %+v", calls, last, want)
-	}
-}
-
 func TestExportMissing(t *testing.T) {
 	var sink exporttest.Sink
 	if err := (&Source{Path: filepath.Join(t.TempDir(), "nope")}).Export(t.Context(), &sink, export.Options{}); err == nil {

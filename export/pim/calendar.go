@@ -56,7 +56,6 @@ func AddCalendar(ctx context.Context, sink export.Sink, name, path string, opt e
 	}
 
 	var ids sourceIDs
-	prog := progress{opt: opt, state: export.Progress{Folder: name}}
 	mtime := fi.ModTime().UTC()
 	err = ix.Objects(ctx, name, func(o *CalendarObject) error {
 		received := o.Stamp
@@ -78,7 +77,6 @@ func AddCalendar(ctx context.Context, sink export.Sink, name, path string, opt e
 		if err := sink.AddItem(it, o.Open()); err != nil {
 			return sinkError{err}
 		}
-		prog.add(int(o.Size))
 		return nil
 	})
 	if err != nil {

@@ -34,7 +34,7 @@ func AddContacts(ctx context.Context, sink export.Sink, name, path string, opt e
 		return err
 	}
 	c := contactExport{sink: sink, folder: name, file: filepath.Base(path), mtime: fi.ModTime().UTC(),
-		opt: opt, progress: progress{opt: opt, state: export.Progress{Folder: name}}}
+		opt: opt}
 	problem := func(p SplitProblem) {
 		fp := format.Problem{Folder: name, Item: c.file + " " + p.What + fmt.Sprintf(" (line %d)", p.Line), Reason: p.Reason}
 		if p.Lost {
@@ -63,13 +63,12 @@ func (e sinkError) Error() string { return e.err.Error() }
 func (e sinkError) Unwrap() error { return e.err }
 
 type contactExport struct {
-	sink     export.Sink
-	folder   string
-	file     string
-	mtime    time.Time
-	opt      export.Options
-	ids      sourceIDs
-	progress progress
+	sink   export.Sink
+	folder string
+	file   string
+	mtime  time.Time
+	opt    export.Options
+	ids    sourceIDs
 }
 
 func (c *contactExport) add(card VCard) error {
@@ -117,7 +116,6 @@ func (c *contactExport) add(card VCard) error {
 	if err := c.sink.AddItem(it, bytes.NewReader(raw)); err != nil {
 		return sinkError{err}
 	}
-	c.progress.add(len(raw))
 	return nil
 }
 

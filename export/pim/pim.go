@@ -15,8 +15,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-
-	"github.com/mailhaul/mailhaul/export"
 )
 
 // defaultName is the collection name for path when the caller gave none:
@@ -48,20 +46,6 @@ func openFile(path string) (*os.File, os.FileInfo, error) {
 		return nil, nil, err
 	}
 	return f, fi, nil
-}
-
-// progress reports running totals after each item.
-type progress struct {
-	opt   export.Options
-	state export.Progress
-}
-
-func (p *progress) add(n int) {
-	p.state.Items++
-	p.state.Bytes += int64(n)
-	if p.opt.Progress != nil {
-		p.opt.Progress(p.state)
-	}
 }
 
 // safely runs a third-party parser, turning a panic into an error: a
