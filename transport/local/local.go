@@ -22,7 +22,7 @@ import (
 type Endpoint struct{}
 
 func (Endpoint) Connect(context.Context) (transport.Conn, error) { return Conn{}, nil }
-func (Endpoint) String() string                                   { return "local" }
+func (Endpoint) String() string                                  { return "local" }
 
 // Conn implements transport.Conn on local paths.
 type Conn struct{}

@@ -3,8 +3,8 @@ package sftp
 import (
 	"context"
 	"os"
-	"strings"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/mailhaul/mailhaul/transport"
