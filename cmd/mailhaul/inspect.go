@@ -117,14 +117,14 @@ func (ins *inspection) print(w io.Writer) {
 		fmt.Fprintf(w, "after    %s (incremental)\n", ins.After.Format(time.RFC3339))
 	}
 	fmt.Fprintln(w)
-	tw := tabwriter.NewWriter(w, 2, 8, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "KIND\tFOLDER\tROLE\tMESSAGES\tCONTACTS\tEVENTS\tTASKS\tBYTES\t")
+	tw := tabwriter.NewWriter(w, 2, 8, 2, ' ', 0)
+	fmt.Fprintln(tw, "KIND\tFOLDER\tROLE\tMESSAGES\tCONTACTS\tEVENTS\tTASKS\tBYTES")
 	for _, f := range ins.Folders {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%d\t%d\t%s\t\n", f.Kind, f.Path, f.Role,
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%d\t%d\t%s\n", f.Kind, f.Path, f.Role,
 			f.Messages, f.Contacts, f.Events, f.Tasks, humanBytes(f.Bytes))
 	}
 	c := ins.Counts
-	fmt.Fprintf(tw, "\ttotal\t\t%d\t%d\t%d\t%d\t%s\t\n", c.Messages, c.Contacts, c.Events, c.Tasks, humanBytes(c.Bytes))
+	fmt.Fprintf(tw, "\ttotal\t\t%d\t%d\t%d\t%d\t%s\n", c.Messages, c.Contacts, c.Events, c.Tasks, humanBytes(c.Bytes))
 	tw.Flush()
 	for _, reason := range sortedKeys(ins.Skipped) {
 		fmt.Fprintf(w, "skipped %d: %s\n", ins.Skipped[reason], reason)

@@ -48,6 +48,7 @@ func TestThunderbirdTree(t *testing.T) {
 	writeFiles(t, dir, map[string]string{
 		"Inbox":                 msg("in 1") + msg("in 2"),
 		"Inbox.msf":             "// <!-- <mdb:mork:z v=\"1.4\"/> -->",
+		"Inbox.sbd/Lists":       msg("list"),
 		"Sent":                  msg("sent"),
 		"Work":                  msg("work"),
 		"Work.sbd/2024":         msg("work 2024"),
@@ -68,6 +69,7 @@ func TestThunderbirdTree(t *testing.T) {
 	want := []folder{
 		{"Archives", format.RoleArchive, 1},
 		{"INBOX", format.RoleInbox, 2},
+		{"INBOX/Lists", "", 1},
 		{"Projects/X", "", 1},
 		{"Sent", format.RoleSent, 1},
 		{"Work", "", 1},

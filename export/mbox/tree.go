@@ -104,7 +104,11 @@ func walkDir(dir, rel string, parents []string, sink export.Sink, files *[]mboxF
 		}
 	}
 	subdir := func(name string) error {
-		return walkDir(filepath.Join(dir, name), path.Join(rel, name), append(parents[:len(parents):len(parents)], folderName(name)), sink, files)
+		level := folderName(name)
+		if len(parents) == 0 {
+			level, _ = topLevel(level) // Inbox.sbd/Lists is INBOX/Lists
+		}
+		return walkDir(filepath.Join(dir, name), path.Join(rel, name), append(parents[:len(parents):len(parents)], level), sink, files)
 	}
 	for _, e := range entries {
 		name, relName := e.Name(), path.Join(rel, e.Name())
