@@ -1,0 +1,19 @@
+// Package imap loads mailhaul archives into an IMAP server: folders with
+// their roles and subscriptions, then messages with flags, keywords and
+// received dates, exactly once however often the import is run, cut off
+// or fed overlapping delta archives.
+//
+// Exactly once rests on a per-user journal (internal/journal): an intent
+// is made durable before each batch is sent and the outcome, with the UID
+// the server gave, after it is confirmed. An intent without outcome, or a
+// mailbox that held mail before the journal knew it, makes the importer
+// look on the target (Message-ID and size, else content hash) before it
+// sends anything again.
+//
+// Speed comes from several connections, each pipelining APPENDs through
+// the appender sub-package (MULTIAPPEND and LITERAL+ where offered);
+// go-imap drives the one control connection for LIST, CREATE, SELECT and
+// FETCH. Throttling answers, dropped connections and rising latency shrink
+// an AIMD window of batches in flight (internal/ratelimit), and every
+// connection is replaced before it spends its provider's error budget.
+package imap

@@ -1,0 +1,571 @@
+package imap
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/sync/semaphore"
+
+	"github.com/mailhaul/mailhaul/format"
+	"github.com/mailhaul/mailhaul/importer/imap/appender"
+	"github.com/mailhaul/mailhaul/importer/report"
+	"github.com/mailhaul/mailhaul/internal/journal"
+	"github.com/mailhaul/mailhaul/internal/ratelimit"
+)
+
+// box is one target mailbox as this run knows it.
+type box struct {
+	name    string
+	source  string // the first source folder mapped here
+	created bool   // created by this run (or to be, in a dry run)
+	state   mailboxState
+	hadMail bool // held messages before this run: check before sending
+	index   mailboxIndex
+	plan    *PlanFolder
+}
+
+// item is one message on its way.
+type item struct {
+	archive  string
+	folder   string // source folder
+	sourceID string
+	box      *box
+	sp       *spool
+	key      journal.Key
+	msg      appender.Message
+	stripped bool // keywords were dropped after the server refused them
+	attempts int
+}
+
+// batch is what one APPEND command carries: messages for one mailbox.
+type batch struct {
+	box       *box
+	items     []*item
+	bytes     int64
+	uncertain bool // a connection dropped while it was in flight
+	attempts  int
+}
+
+// importer is one run's state.
+type importer struct {
+	opt    *Options
+	prof   Profile
+	ctl    *control
+	j      *journal.Journal
+	rep    *report.Report
+	mapper *folderMapper
+	boxes  map[string]*box // target name → box
+	byPath map[string]*box // source folder path → box
+	seen   map[journal.Key]bool
+	plan   *Plan
+
+	queue *batchQueue
+	lim   *ratelimit.AIMD
+	pacer *ratelimit.Pacer
+	mem   *semaphore.Weighted
+
+	// capabilities of the append connections, from the first one
+	multi       bool
+	binary      bool
+	appendLimit int64
+	batchMsgs   int
+	batchBytes  int64
+	conns       int
+	depth       int
+
+	mu        sync.Mutex // guards the counters below
+	queued    int64      // bytes handed to connections (upload cap)
+	doneMsgs  int
+	doneBytes int64
+	refused   map[string]int // flag → messages it was kept off
+}
+
+// memBudget bounds message bytes held in memory across all batches.
+const memBudget = 64 << 20
+
+// Run imports one user's archives (a full one and its deltas, in order)
+// and returns the report. An error means the run could not go on (login
+// refused, archive unreadable, cancelled); items that failed one by one
+// are in the report instead.
+func Run(ctx context.Context, archives []string, o Options) (*report.Report, error) {
+	rep, _, err := run(ctx, archives, &o)
+	return rep, err
+}
+
+// DryRun reads the archives and the target and returns the plan: folders
+// to create or reuse, messages and bytes per folder, and what the target
+// already has. Nothing is created or sent.
+func DryRun(ctx context.Context, archives []string, o Options) (*Plan, *report.Report, error) {
+	o.DryRun = true
+	rep, plan, err := run(ctx, archives, &o)
+	return plan, rep, err
+}
+
+func run(ctx context.Context, archives []string, o *Options) (*report.Report, *Plan, error) {
+	if err := o.check(); err != nil {
+		return nil, nil, err
+	}
+	if len(archives) == 0 {
+		return nil, nil, errors.New("imap: no archive given")
+	}
+	prof, err := LookupProfile(o.Provider)
+	if err != nil {
+		return nil, nil, err
+	}
+	o.defaults(prof)
+	rep := report.New(o.User, "imap", "imap://"+o.Addr, archives)
+	rep.DryRun = o.DryRun
+	im := &importer{opt: o, prof: prof, rep: rep, boxes: map[string]*box{}, byPath: map[string]*box{},
+		seen: map[journal.Key]bool{}, queue: newBatchQueue(), refused: map[string]int{},
+		pacer: ratelimit.NewPacer(o.MaxBytesPerSecond, o.MaxMessagesPerSecond), mem: semaphore.NewWeighted(memBudget)}
+	if o.DryRun {
+		im.plan = &Plan{}
+	}
+	stateDir := o.StateDir
+	if stateDir == "" {
+		stateDir = filepath.Dir(archives[0])
+	}
+	if im.j, err = journal.Open(filepath.Join(stateDir, journalName(o.User, o.Addr))); err != nil {
+		return nil, nil, err
+	}
+	defer im.j.Close()
+	if im.ctl, err = dialControl(ctx, o); err != nil {
+		return nil, nil, err
+	}
+	defer im.ctl.close()
+	if err := im.ctl.discover(); err != nil {
+		return nil, nil, err
+	}
+	im.mapper = newFolderMapper(im.ctl.delim, prof, o.FolderMap, im.ctl.special)
+
+	// The first append connection tells what the server offers and proves
+	// the login before anything is read; it becomes worker 0's.
+	first, err := appender.Dial(ctx, im.appendConfig())
+	if err != nil {
+		return nil, nil, err
+	}
+	im.learnCaps(first)
+	if o.DryRun {
+		first.Logout()
+		err = im.readArchives(ctx, archives)
+		im.finishNotes()
+		rep.Finish()
+		return rep, im.plan, err
+	}
+	im.lim = ratelimit.NewAIMD(1, im.conns*im.depth, im.conns*im.depth)
+	var wg sync.WaitGroup
+	for i := 0; i < im.conns; i++ {
+		var c *appender.Conn
+		if i == 0 {
+			c = first
+		}
+		wg.Add(1)
+		go func() { defer wg.Done(); im.worker(ctx, i, c) }()
+	}
+	readErr := im.readArchives(ctx, archives)
+	im.queue.close()
+	if readErr != nil {
+		// Stop sending, but let batches already out finish: their outcome
+		// belongs in the journal.
+		im.drain()
+	}
+	im.queue.wait(ctx)
+	wg.Wait()
+	if readErr == nil {
+		readErr = ctx.Err()
+	}
+	im.finishNotes()
+	rep.Finish()
+	return rep, nil, readErr
+}
+
+func (o *Options) defaults(p Profile) {
+	if o.Connections <= 0 {
+		o.Connections = p.Connections
+	}
+	if p.MaxConnections > 0 && o.Connections > p.MaxConnections {
+		o.Connections = p.MaxConnections
+	}
+	if o.ErrorBudget <= 0 {
+		o.ErrorBudget = p.ErrorBudget
+	}
+	if o.BatchMessages <= 0 {
+		o.BatchMessages = 50
+	}
+	if o.BatchBytes <= 0 {
+		o.BatchBytes = 8 << 20
+	}
+	if o.MaxBackoff <= 0 {
+		o.MaxBackoff = time.Minute
+	}
+	if o.Timeout <= 0 {
+		o.Timeout = 2 * time.Minute
+	}
+}
+
+// journalName keeps one journal per user and target.
+func journalName(user, addr string) string {
+	clean := func(s string) string {
+		return strings.Map(func(r rune) rune {
+			if r == '/' || r == '\\' || r == ':' || r < ' ' {
+				return '_'
+			}
+			return r
+		}, s)
+	}
+	return clean(user) + "@" + clean(addr) + ".imap.journal"
+}
+
+func (im *importer) appendConfig() appender.Config {
+	o := im.opt
+	cfg := appender.Config{Addr: o.Addr, TLS: o.TLS, StartTLS: o.StartTLS, UTF8: true, Timeout: o.Timeout}
+	mk, _ := newSASL(o) // checked when the control connection logged in
+	if mk == nil {
+		cfg.Username, cfg.Password = loginName(o), o.Password
+	} else {
+		cfg.SASL = mk
+	}
+	return cfg
+}
+
+func (im *importer) learnCaps(c *appender.Conn) {
+	im.multi = c.MultiAppend()
+	im.binary = c.Has("BINARY")
+	im.appendLimit = c.AppendLimit()
+	if m := im.prof.MaxMessageSize; m > 0 && (im.appendLimit == 0 || m < im.appendLimit) {
+		im.appendLimit = m
+	}
+	im.conns = im.opt.Connections
+	im.batchMsgs, im.batchBytes, im.depth = 1, 0, 16
+	if im.multi {
+		// A few large commands per connection: one mailbox transaction
+		// each, and two in flight so the wire never idles.
+		im.batchMsgs, im.batchBytes, im.depth = im.opt.BatchMessages, im.opt.BatchBytes, 2
+	}
+	if !c.Has("LITERAL+") {
+		im.opt.logf("imap: %s does not offer LITERAL+; large messages wait for the server's go-ahead", im.opt.Addr)
+	}
+}
+
+// readArchives streams every archive, mapping folders and queueing
+// messages in batches.
+func (im *importer) readArchives(ctx context.Context, archives []string) error {
+	for _, path := range archives {
+		if err := im.readArchive(ctx, path); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (im *importer) readArchive(ctx context.Context, path string) error {
+	r, err := format.Open(path, nil)
+	if err != nil {
+		return fmt.Errorf("imap: %w", err)
+	}
+	defer r.Close()
+	var cur *batch
+	flush := func() {
+		if cur != nil && len(cur.items) > 0 {
+			im.dispatch(cur)
+		}
+		cur = nil
+	}
+	defer flush()
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		e, err := r.Next()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("imap: %w", err)
+		}
+		switch {
+		case e.Folder != nil && e.Folder.Kind == format.FolderMail:
+			if _, err := im.folder(*e.Folder); err != nil {
+				return err
+			}
+		case e.Item != nil && e.Item.Kind != format.KindMessage:
+			im.rep.AddSkipped(fmt.Sprintf("%s, not mail (import it with import dav)", e.Item.Kind))
+		case e.Item != nil:
+			it, err := im.prepare(ctx, path, e)
+			if err != nil {
+				return err
+			}
+			if it == nil {
+				continue
+			}
+			if cur != nil && (cur.box != it.box || len(cur.items) >= im.batchMsgs ||
+				cur.bytes+it.msg.Size > im.batchBytes) {
+				flush()
+			}
+			if cur == nil {
+				cur = &batch{box: it.box}
+			}
+			cur.items = append(cur.items, it)
+			cur.bytes += it.msg.Size
+		case e.Summary != nil:
+			if n := len(e.Summary.Errors) + e.Summary.Truncated; n > 0 {
+				im.rep.Note("archive %s: its export could not read %d items; they are not in the archive (see its export report)", path, n)
+			}
+		}
+	}
+}
+
+// folder maps and prepares the target mailbox for a source folder.
+func (im *importer) folder(f format.Folder) (*box, error) {
+	if b, ok := im.byPath[f.Path]; ok {
+		return b, nil
+	}
+	m := im.mapper.Map(f)
+	if m.note != "" {
+		im.rep.Note("%s", m.note)
+	}
+	b, ok := im.boxes[m.name]
+	if !ok {
+		b = &box{name: m.name, source: f.Path}
+		exists := im.ctl.exists(m.name)
+		switch {
+		case exists:
+			st, err := im.ctl.examine(m.name)
+			if err != nil {
+				return nil, err
+			}
+			b.state, b.hadMail = st, st.messages > 0
+		case im.opt.DryRun:
+			b.created = true
+			b.state.perm = permanentFlags{unknown: true}
+		default:
+			if err := im.ctl.create(m.name, false); err != nil {
+				return nil, err
+			}
+			st, err := im.ctl.examine(m.name)
+			if err != nil {
+				return nil, err
+			}
+			b.state, b.created = st, true
+		}
+		if im.plan != nil {
+			b.plan = &PlanFolder{Source: f.Path, Target: m.name, Create: b.created, Note: m.note}
+			im.plan.Folders = append(im.plan.Folders, b.plan)
+		}
+		im.boxes[m.name] = b
+	}
+	if f.Subscribed && !im.opt.DryRun {
+		if err := im.ctl.create(m.name, true); err != nil {
+			return nil, err
+		}
+	}
+	im.byPath[f.Path] = b
+	return b, nil
+}
+
+// itemKey identifies a message in a target mailbox: the same bytes in two
+// folders are two items, the same bytes twice in one folder are one.
+func itemKey(mailbox string, sum [32]byte) journal.Key {
+	h := sha256.New()
+	h.Write([]byte("imap\x00" + mailbox + "\x00"))
+	h.Write(sum[:])
+	var k journal.Key
+	copy(k[:], h.Sum(nil))
+	return k
+}
+
+// prepare reads one message and decides its fate: already there, refused
+// up front, or to be sent (returned).
+func (im *importer) prepare(ctx context.Context, archive string, e *format.Entry) (*item, error) {
+	src := e.Item
+	b, err := im.folder(format.Folder{Kind: format.FolderMail, Path: src.Folder, Role: src.Role})
+	if err != nil {
+		return nil, err
+	}
+	fail := func(reason string) {
+		im.rep.AddFailure(report.Failure{Archive: archive, Folder: src.Folder, Item: src.SourceID, Reason: reason})
+	}
+	sp, err := readSpool(e.Body, "")
+	if err != nil {
+		if errors.Is(err, format.ErrChecksum) {
+			fail("damaged in the archive: " + err.Error())
+			return nil, nil
+		}
+		return nil, fmt.Errorf("imap: read %s in %s: %w", src.SourceID, archive, err)
+	}
+	it := &item{archive: archive, folder: src.Folder, sourceID: src.SourceID, box: b, sp: sp, key: itemKey(b.name, sp.sum)}
+	done := func() { sp.close() }
+	if im.seen[it.key] {
+		done()
+		im.rep.AddPresent() // the same message twice in one folder of the archives
+		im.planCount(b, 0, true)
+		return nil, nil
+	}
+	im.seen[it.key] = true
+	rec, known := im.j.Lookup(it.key)
+	if known && rec.State == journal.Done {
+		done()
+		im.rep.AddPresent()
+		im.planCount(b, 0, true)
+		return nil, nil
+	}
+	if (known || b.hadMail) && !b.created {
+		uid, found, err := im.lookup(b, sp, false)
+		if err != nil {
+			done()
+			return nil, err
+		}
+		if found {
+			done()
+			if !im.opt.DryRun {
+				if err := im.j.Write(journal.Record{Key: it.key, State: journal.Done, Where: b.name,
+					Ref: fmt.Sprintf("%d:%d", b.index.uidValidity, uid)}); err != nil {
+					return nil, err
+				}
+			}
+			im.rep.AddPresent()
+			im.planCount(b, 0, true)
+			return nil, nil
+		}
+	}
+	if im.appendLimit > 0 && sp.size > im.appendLimit {
+		done()
+		fail(fmt.Sprintf("%d bytes, over the target's limit of %d bytes per message", sp.size, im.appendLimit))
+		return nil, nil
+	}
+	if sp.nul && !im.binary {
+		done()
+		fail("holds NUL bytes, which IMAP can only carry with BINARY, and the target does not offer it")
+		return nil, nil
+	}
+	flags, refused := cleanFlags(src.Flags, b.state.perm)
+	im.noteRefused(refused)
+	it.msg = appender.Message{Flags: flags, Date: src.Received, Size: sp.size, Body: sp.open, Binary: sp.nul}
+	if im.opt.DryRun {
+		done()
+		im.rep.AddImported(sp.size)
+		im.planCount(b, sp.size, false)
+		return nil, nil
+	}
+	if cap := im.prof.UploadCap; cap > 0 {
+		im.mu.Lock()
+		over := im.queued+sp.size > cap
+		if !over {
+			im.queued += sp.size
+		}
+		im.mu.Unlock()
+		if over {
+			done()
+			fail(fmt.Sprintf("the provider's upload cap of %d bytes per day is reached; run the import again tomorrow to send the rest", cap))
+			return nil, nil
+		}
+	}
+	if err := im.mem.Acquire(ctx, sp.memBytes()); err != nil {
+		done()
+		return nil, err
+	}
+	return it, nil
+}
+
+// lookup checks the target for a message, under the control lock.
+// With force, the index is brought up to date first; otherwise only when
+// it has not been filled yet (before sending, the run's own appends do not
+// matter).
+func (im *importer) lookup(b *box, sp *spool, force bool) (uint32, bool, error) {
+	im.ctl.mu.Lock()
+	defer im.ctl.mu.Unlock()
+	if force || !b.index.fresh {
+		if err := im.ctl.refreshIndex(b.name, &b.index); err != nil {
+			return 0, false, err
+		}
+	}
+	return im.ctl.find(&b.index, sp)
+}
+
+// dispatch records the batch's intent durably, then queues it.
+func (im *importer) dispatch(b *batch) {
+	recs := make([]journal.Record, len(b.items))
+	for i, it := range b.items {
+		recs[i] = journal.Record{Key: it.key, State: journal.Pending, Where: b.box.name}
+	}
+	if err := im.j.Write(recs...); err != nil {
+		for _, it := range b.items {
+			im.failItem(it, "could not record the intent in the journal: "+err.Error())
+		}
+		return
+	}
+	im.queue.push(b)
+}
+
+func (im *importer) failItem(it *item, reason string) {
+	im.rep.AddFailure(report.Failure{Archive: it.archive, Folder: it.folder, Item: it.sourceID, Reason: reason})
+	im.release(it)
+}
+
+func (im *importer) release(it *item) {
+	im.mem.Release(it.sp.memBytes())
+	it.sp.close()
+}
+
+// drain empties the queue after a fatal error, failing what was not sent.
+func (im *importer) drain() {
+	for {
+		im.queue.mu.Lock()
+		items := im.queue.items
+		im.queue.items = nil
+		im.queue.mu.Unlock()
+		if len(items) == 0 {
+			return
+		}
+		for _, b := range items {
+			for _, it := range b.items {
+				im.failItem(it, "not sent: the run stopped early")
+			}
+			im.queue.resolve()
+		}
+	}
+}
+
+func (im *importer) noteRefused(flags []string) {
+	if len(flags) == 0 {
+		return
+	}
+	im.mu.Lock()
+	for _, f := range flags {
+		im.refused[f]++
+	}
+	im.mu.Unlock()
+}
+
+func (im *importer) finishNotes() {
+	im.mu.Lock()
+	defer im.mu.Unlock()
+	for f, n := range im.refused {
+		im.rep.Note("flag %q kept off %d messages: not a valid IMAP keyword, or the target mailbox does not allow it (PERMANENTFLAGS)", f, n)
+	}
+	if im.lim != nil {
+		if s := im.lim.Stats(); s.Cuts > 0 {
+			im.rep.Note("slowed down %d times for throttling, dropped connections or rising latency", s.Cuts)
+		}
+	}
+}
+
+// hostPort checks an address has a port, adding the default.
+func HostPort(host string, tls bool) string {
+	if _, _, err := net.SplitHostPort(host); err == nil {
+		return host
+	}
+	if tls {
+		return net.JoinHostPort(host, "993")
+	}
+	return net.JoinHostPort(host, "143")
+}

@@ -1,0 +1,101 @@
+package imap
+
+import (
+	"context"
+	"sync"
+)
+
+// batchQueue hands batches to the connections. It ends (pop returns nil)
+// once the archives are read and every batch is resolved, which is why
+// it counts batches outstanding rather than just closing a channel:
+// a batch can come back after a throttle or a dropped connection.
+type batchQueue struct {
+	mu          sync.Mutex
+	wake        chan struct{}
+	items       []*batch
+	outstanding int  // batches given to the queue and not yet resolved
+	closed      bool // no new batches will come from the archives
+}
+
+func newBatchQueue() *batchQueue { return &batchQueue{wake: make(chan struct{})} }
+
+func (q *batchQueue) signal() {
+	close(q.wake)
+	q.wake = make(chan struct{})
+}
+
+// push adds a new batch.
+func (q *batchQueue) push(b *batch) {
+	q.mu.Lock()
+	q.items = append(q.items, b)
+	q.outstanding++
+	q.signal()
+	q.mu.Unlock()
+}
+
+// retry puts a batch back at the front, not counting it again.
+func (q *batchQueue) retry(bs ...*batch) {
+	q.mu.Lock()
+	q.items = append(append([]*batch{}, bs...), q.items...)
+	q.outstanding += len(bs) - 1
+	q.signal()
+	q.mu.Unlock()
+}
+
+// resolve marks a batch finished (imported, present or failed).
+func (q *batchQueue) resolve() {
+	q.mu.Lock()
+	q.outstanding--
+	q.signal()
+	q.mu.Unlock()
+}
+
+// close says the archives are read.
+func (q *batchQueue) close() {
+	q.mu.Lock()
+	q.closed = true
+	q.signal()
+	q.mu.Unlock()
+}
+
+// pop waits for a batch; nil means the work is over (or ctx ended).
+func (q *batchQueue) pop(ctx context.Context) *batch {
+	for {
+		q.mu.Lock()
+		if len(q.items) > 0 {
+			b := q.items[0]
+			q.items = q.items[1:]
+			q.mu.Unlock()
+			return b
+		}
+		if q.closed && q.outstanding == 0 {
+			q.mu.Unlock()
+			return nil
+		}
+		w := q.wake
+		q.mu.Unlock()
+		select {
+		case <-w:
+		case <-ctx.Done():
+			return nil
+		}
+	}
+}
+
+// wait blocks until the work is over or ctx ends.
+func (q *batchQueue) wait(ctx context.Context) {
+	for {
+		q.mu.Lock()
+		over := q.closed && q.outstanding == 0
+		w := q.wake
+		q.mu.Unlock()
+		if over {
+			return
+		}
+		select {
+		case <-w:
+		case <-ctx.Done():
+			return
+		}
+	}
+}

@@ -1,0 +1,220 @@
+package imap
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+	"sync"
+
+	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapclient"
+
+	"github.com/mailhaul/mailhaul/format"
+)
+
+// control is the one go-imap connection that inspects and shapes the
+// target: folders, selection, presence checks. Its methods are serialised
+// because a SELECT changes the connection's state for the next command.
+type control struct {
+	mu    sync.Mutex
+	c     *imapclient.Client
+	opt   *Options
+	delim string
+	// boxes are the target's mailboxes, by name as the server spells it.
+	boxes   map[string]*imap.ListData
+	special map[format.Role]string
+}
+
+func dialControl(ctx context.Context, o *Options) (*control, error) {
+	d := net.Dialer{Timeout: o.Timeout}
+	nc, err := d.DialContext(ctx, "tcp", o.Addr)
+	if err != nil {
+		return nil, fmt.Errorf("imap: dial %s: %w", o.Addr, err)
+	}
+	var c *imapclient.Client
+	copts := &imapclient.Options{TLSConfig: o.TLS}
+	switch {
+	case o.TLS != nil && o.StartTLS:
+		if c, err = imapclient.NewStartTLS(nc, copts); err != nil {
+			nc.Close()
+			return nil, fmt.Errorf("imap: STARTTLS with %s: %w", o.Addr, err)
+		}
+	case o.TLS != nil:
+		tc := tls.Client(nc, o.TLS)
+		if err := tc.HandshakeContext(ctx); err != nil {
+			nc.Close()
+			return nil, fmt.Errorf("imap: TLS with %s: %w", o.Addr, err)
+		}
+		c = imapclient.New(tc, copts)
+	default:
+		c = imapclient.New(nc, copts)
+	}
+	stop := context.AfterFunc(ctx, func() { c.Close() })
+	defer stop()
+	if err := c.WaitGreeting(); err != nil {
+		c.Close()
+		return nil, fmt.Errorf("imap: greeting from %s: %w", o.Addr, err)
+	}
+	if err := login(c, o); err != nil {
+		c.Close()
+		return nil, err
+	}
+	if _, err := c.Capability().Wait(); err != nil {
+		c.Close()
+		return nil, fmt.Errorf("imap: CAPABILITY: %w", err)
+	}
+	if c.Caps().Has(imap.CapUTF8Accept) {
+		if _, err := c.Enable(imap.CapUTF8Accept).Wait(); err != nil {
+			c.Close()
+			return nil, fmt.Errorf("imap: ENABLE UTF8=ACCEPT: %w", err)
+		}
+	}
+	return &control{c: c, opt: o}, nil
+}
+
+func login(c *imapclient.Client, o *Options) error {
+	mk, err := newSASL(o)
+	if err != nil {
+		return err
+	}
+	if mk == nil {
+		if err := c.Login(loginName(o), o.Password).Wait(); err != nil {
+			return fmt.Errorf("imap: login as %s refused: %w", loginName(o), err)
+		}
+		return nil
+	}
+	client, err := mk()
+	if err != nil {
+		return err
+	}
+	if err := c.Authenticate(client); err != nil {
+		return fmt.Errorf("imap: login as %s refused: %w", o.User, err)
+	}
+	return nil
+}
+
+func (t *control) close() {
+	t.c.Logout().Wait()
+	t.c.Close()
+}
+
+// discover lists the target's mailboxes, its delimiter and special-use
+// folders.
+func (t *control) discover() error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	opts := &imap.ListOptions{}
+	if t.c.Caps().Has(imap.CapSpecialUse) {
+		opts.ReturnSpecialUse = true
+	}
+	list, err := t.c.List("", "*", opts).Collect()
+	if err != nil {
+		return fmt.Errorf("imap: LIST: %w", err)
+	}
+	t.boxes = map[string]*imap.ListData{}
+	t.special = map[format.Role]string{}
+	for _, l := range list {
+		t.boxes[l.Mailbox] = l
+		if l.Delim != 0 {
+			t.delim = string(l.Delim)
+		}
+		for _, a := range l.Attrs {
+			if r, ok := roleOfAttr[a]; ok {
+				if _, dup := t.special[r]; !dup {
+					t.special[r] = l.Mailbox
+				}
+			}
+		}
+	}
+	if t.delim == "" {
+		// An empty server still says its delimiter for LIST "" "".
+		if root, err := t.c.List("", "", nil).Collect(); err == nil && len(root) > 0 && root[0].Delim != 0 {
+			t.delim = string(root[0].Delim)
+		}
+	}
+	return nil
+}
+
+var roleOfAttr = map[imap.MailboxAttr]format.Role{
+	imap.MailboxAttrSent: format.RoleSent, imap.MailboxAttrDrafts: format.RoleDrafts,
+	imap.MailboxAttrTrash: format.RoleTrash, imap.MailboxAttrJunk: format.RoleJunk,
+	imap.MailboxAttrArchive: format.RoleArchive,
+}
+
+// exists reports whether the mailbox is there (and selectable).
+func (t *control) exists(name string) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	l, ok := t.boxes[name]
+	if !ok {
+		for n, ll := range t.boxes {
+			if strings.EqualFold(n, "INBOX") && strings.EqualFold(name, "INBOX") {
+				l, ok = ll, true
+			}
+		}
+	}
+	if !ok {
+		return false
+	}
+	for _, a := range l.Attrs {
+		if a == imap.MailboxAttrNoSelect || a == imap.MailboxAttrNonExistent {
+			return false
+		}
+	}
+	return true
+}
+
+// create makes a mailbox (parents first, as some servers need) and
+// subscribes it if asked.
+func (t *control) create(name string, subscribe bool) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if _, ok := t.boxes[name]; !ok {
+		err := t.c.Create(name, nil).Wait()
+		var ie *imap.Error
+		if err != nil && !(errors.As(err, &ie) && ie.Code == imap.ResponseCodeAlreadyExists) {
+			return fmt.Errorf("imap: create mailbox %q: %w", name, err)
+		}
+		t.boxes[name] = &imap.ListData{Mailbox: name}
+	}
+	if subscribe {
+		if err := t.c.Subscribe(name).Wait(); err != nil {
+			return fmt.Errorf("imap: subscribe %q: %w", name, err)
+		}
+	}
+	return nil
+}
+
+// mailboxState is what SELECT tells about a target mailbox.
+type mailboxState struct {
+	uidValidity uint32
+	messages    uint32
+	perm        permanentFlags
+}
+
+func (t *control) examine(name string) (mailboxState, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.selectLocked(name)
+}
+
+func (t *control) selectLocked(name string) (mailboxState, error) {
+	// SELECT rather than EXAMINE: read-only selection reports no
+	// permanent flags on some servers. Nothing here changes a message.
+	d, err := t.c.Select(name, nil).Wait()
+	if err != nil {
+		return mailboxState{}, fmt.Errorf("imap: select %q: %w", name, err)
+	}
+	st := mailboxState{uidValidity: d.UIDValidity, messages: d.NumMessages}
+	st.perm = permanentFlags{known: map[string]bool{}, unknown: d.PermanentFlags == nil}
+	for _, f := range d.PermanentFlags {
+		if f == imap.FlagWildcard {
+			st.perm.any = true
+		}
+		st.perm.known[strings.ToLower(string(f))] = true
+	}
+	return st, nil
+}

@@ -1,0 +1,297 @@
+package imap
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/mailhaul/mailhaul/importer/imap/appender"
+	"github.com/mailhaul/mailhaul/internal/journal"
+	"github.com/mailhaul/mailhaul/internal/ratelimit"
+)
+
+// maxAttempts bounds how often a batch is sent again after errors that
+// are not throttling (throttling waits as long as the server asks).
+const maxAttempts = 6
+
+// wconn is an append connection with its error count: a provider like
+// Exchange drops a connection at its 10th NO/BAD, so the worker retires
+// it before that and opens a fresh one.
+type wconn struct {
+	c        *appender.Conn
+	errs     atomic.Int32
+	inflight sync.WaitGroup
+	slots    chan struct{} // bounds commands in flight on this connection
+}
+
+// worker owns one connection at a time and sends batches on it,
+// pipelined: a collector goroutine per command waits for its answer.
+func (im *importer) worker(ctx context.Context, id int, c *appender.Conn) {
+	var cur *wconn
+	if c != nil {
+		cur = im.newWconn(c)
+	}
+	retire := func(w *wconn) {
+		go func() { w.inflight.Wait(); w.c.Logout() }()
+	}
+	defer func() {
+		if cur != nil {
+			cur.inflight.Wait()
+			cur.c.Logout()
+		}
+	}()
+	for {
+		b := im.queue.pop(ctx)
+		if b == nil {
+			return
+		}
+		if b.uncertain {
+			if b = im.verify(ctx, b); b == nil {
+				continue
+			}
+		}
+		if err := im.lim.Acquire(ctx); err != nil {
+			im.giveBack(b)
+			return
+		}
+		if err := im.pacer.Wait(ctx, len(b.items), b.bytes); err != nil {
+			im.lim.Release(ratelimit.Failed, 0)
+			im.giveBack(b)
+			return
+		}
+		if cur != nil && (cur.c.Err() != nil || int(cur.errs.Load()) >= im.opt.ErrorBudget) {
+			if cur.c.Err() == nil {
+				im.opt.logf("imap: connection %d: %d errors, reconnecting before the server's limit", id, cur.errs.Load())
+			}
+			retire(cur)
+			cur = nil
+		}
+		if cur == nil {
+			c, err := appender.Dial(ctx, im.appendConfig())
+			if err != nil {
+				im.opt.logf("imap: connection %d: %v", id, err)
+				im.lim.Release(ratelimit.Lost, 0)
+				im.lim.Pause(0, im.opt.MaxBackoff)
+				b.attempts++
+				im.again(b, "could not connect: "+err.Error())
+				continue
+			}
+			cur = im.newWconn(c)
+		}
+		select {
+		case cur.slots <- struct{}{}:
+		case <-ctx.Done():
+			im.lim.Release(ratelimit.Failed, 0)
+			im.giveBack(b)
+			return
+		}
+		msgs := make([]appender.Message, len(b.items))
+		for i, it := range b.items {
+			msgs[i] = it.msg
+		}
+		w := cur
+		w.inflight.Add(1)
+		p, err := w.c.Append(b.box.name, msgs)
+		if err != nil {
+			<-w.slots
+			w.inflight.Done()
+			im.lost(b, err)
+			continue
+		}
+		go func() {
+			defer w.inflight.Done()
+			defer func() { <-w.slots }()
+			im.collect(ctx, w, b, p)
+		}()
+	}
+}
+
+func (im *importer) newWconn(c *appender.Conn) *wconn {
+	return &wconn{c: c, slots: make(chan struct{}, im.depth)}
+}
+
+// collect waits for one command's answer and acts on it.
+func (im *importer) collect(ctx context.Context, w *wconn, b *batch, p *appender.Pending) {
+	// A server that stops answering must not hang the run: allow a
+	// generous time per byte, then give the connection up.
+	limit := im.opt.Timeout + time.Duration(b.bytes/(50<<10))*time.Second
+	t := time.NewTimer(limit)
+	defer t.Stop()
+	select {
+	case <-p.Done():
+	case <-t.C:
+		w.c.Close()
+	case <-ctx.Done():
+		w.c.Close()
+	}
+	resp, err := p.Result()
+	latency := time.Since(p.Sent)
+	switch {
+	case err != nil:
+		im.lost(b, err)
+	case resp.OK():
+		im.lim.Release(ratelimit.Success, latency)
+		im.appended(b, resp)
+	default:
+		w.errs.Add(1)
+		im.refusedBatch(b, resp)
+	}
+}
+
+// appended records a confirmed batch.
+func (im *importer) appended(b *batch, resp *appender.Response) {
+	au, ok := resp.AppendUID()
+	if ok && len(au.UIDs) != len(b.items) {
+		ok = false
+	}
+	recs := make([]journal.Record, len(b.items))
+	for i, it := range b.items {
+		recs[i] = journal.Record{Key: it.key, State: journal.Done, Where: b.box.name}
+		if ok {
+			recs[i].Ref = fmt.Sprintf("%d:%d", au.UIDValidity, au.UIDs[i])
+		}
+	}
+	if err := im.j.Write(recs...); err != nil {
+		// The messages are on the target; only the journal missed it. A
+		// re-run finds them there (the intents are still pending).
+		im.rep.Note("journal: %v (the next run will check the target instead)", err)
+	}
+	im.ctl.mu.Lock()
+	if ix := &b.box.index; ok && (ix.uidValidity == au.UIDValidity || ix.uidValidity == 0) {
+		if ix.used == nil {
+			ix.uidValidity, ix.used = au.UIDValidity, map[uint32]bool{}
+		}
+		for _, u := range au.UIDs {
+			ix.used[u] = true // ours: never evidence for another item
+		}
+	}
+	im.ctl.mu.Unlock()
+	im.mu.Lock()
+	im.doneMsgs += len(b.items)
+	im.doneBytes += b.bytes
+	m, n := im.doneMsgs, im.doneBytes
+	im.mu.Unlock()
+	for _, it := range b.items {
+		if it.stripped {
+			im.rep.Note("%s in %s: sent without its keywords, which the target refused", it.sourceID, it.folder)
+		}
+		im.rep.AddImported(it.msg.Size)
+		im.release(it)
+	}
+	im.queue.resolve()
+	if im.opt.Progress != nil {
+		im.opt.Progress(m, n)
+	}
+}
+
+// refusedBatch handles a NO or BAD answer: throttling waits and retries,
+// a refused batch is split to find the message at fault, a refused
+// message is retried without keywords once, then reported.
+func (im *importer) refusedBatch(b *batch, resp *appender.Response) {
+	if thr, wait := throttled(resp); thr {
+		im.lim.Release(ratelimit.Throttled, 0)
+		d := im.lim.Pause(wait, im.opt.MaxBackoff)
+		if wait > 0 {
+			d = wait // the server's own figure, honoured whatever its length
+		}
+		im.opt.logf("imap: throttled (%s); pausing %s", resp, d.Round(time.Millisecond))
+		im.queue.retry(b)
+		return
+	}
+	im.lim.Release(ratelimit.Failed, 0)
+	if resp.Code == "TRYCREATE" && b.attempts == 0 {
+		b.attempts++
+		if err := im.ctl.create(b.box.name, false); err == nil {
+			im.queue.retry(b)
+			return
+		}
+	}
+	if len(b.items) > 1 {
+		singles := make([]*batch, len(b.items))
+		for i, it := range b.items {
+			singles[i] = &batch{box: b.box, items: []*item{it}, bytes: it.msg.Size}
+		}
+		im.queue.retry(singles...)
+		return
+	}
+	it := b.items[0]
+	if !it.stripped && hasKeywords(it.msg.Flags) {
+		it.stripped = true
+		it.msg.Flags = systemOnly(it.msg.Flags)
+		im.queue.retry(b)
+		return
+	}
+	im.failItem(it, "the target refused it: "+resp.String())
+	im.queue.resolve()
+}
+
+// lost handles a command whose connection ended before its answer: the
+// messages may or may not be on the target, so the batch is checked
+// before it is sent again.
+func (im *importer) lost(b *batch, err error) {
+	im.lim.Release(ratelimit.Lost, 0)
+	im.opt.logf("imap: connection lost with %d messages for %q in flight: %v", len(b.items), b.box.name, err)
+	b.uncertain = true
+	b.attempts++
+	im.again(b, "connection lost: "+err.Error())
+}
+
+// again retries a batch, or fails it after too many attempts.
+func (im *importer) again(b *batch, reason string) {
+	if b.attempts >= maxAttempts {
+		for _, it := range b.items {
+			im.failItem(it, fmt.Sprintf("gave up after %d attempts: %s", b.attempts, reason))
+		}
+		im.queue.resolve()
+		return
+	}
+	im.queue.retry(b)
+}
+
+// giveBack returns a batch when the run is being cancelled.
+func (im *importer) giveBack(b *batch) {
+	for _, it := range b.items {
+		im.failItem(it, "not sent: the run was cancelled")
+	}
+	im.queue.resolve()
+}
+
+// verify removes from an uncertain batch the messages that did arrive.
+func (im *importer) verify(ctx context.Context, b *batch) *batch {
+	var rest []*item
+	for i, it := range b.items {
+		uid, found, err := im.lookup(b.box, it.sp, i == 0)
+		if err != nil {
+			if errors.Is(err, context.Canceled) || ctx.Err() != nil {
+				im.giveBack(&batch{items: b.items})
+				return nil
+			}
+			im.opt.logf("imap: checking %q for messages that may have arrived: %v", b.box.name, err)
+			im.lim.Pause(0, im.opt.MaxBackoff)
+			b.attempts++
+			im.again(b, "could not check the target: "+err.Error())
+			return nil
+		}
+		if !found {
+			rest = append(rest, it)
+			continue
+		}
+		im.j.Write(journal.Record{Key: it.key, State: journal.Done, Where: b.box.name,
+			Ref: fmt.Sprintf("%d:%d", b.box.index.uidValidity, uid)})
+		im.rep.AddImported(it.msg.Size)
+		im.release(it)
+	}
+	if len(rest) == 0 {
+		im.queue.resolve()
+		return nil
+	}
+	b.items, b.uncertain = rest, false
+	b.bytes = 0
+	for _, it := range rest {
+		b.bytes += it.msg.Size
+	}
+	return b
+}
