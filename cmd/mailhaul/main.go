@@ -79,6 +79,7 @@ Exit codes: 0 all done, 3 finished with some items failed (listed), 1 failed.`,
 	}
 	root.PersistentFlags().BoolVar(&a.json, "json", false, "machine-readable output: JSON lines (one JSON object for inspect)")
 	root.PersistentFlags().BoolVarP(&a.quiet, "quiet", "q", false, "no progress display")
-	root.AddCommand(a.exportCommand(), a.inspectCommand(), a.verifyCommand(), a.extractCommand(), a.importCommand())
+	root.AddCommand(a.exportCommand(), a.inspectCommand(), a.verifyCommand(), a.extractCommand(), a.importCommand(),
+		a.pushCommand(), a.pullCommand(), a.copyCommand())
 	return root
 }

@@ -1,0 +1,265 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/mailhaul/mailhaul/transport"
+	"github.com/mailhaul/mailhaul/transport/local"
+	"github.com/mailhaul/mailhaul/transport/sftp"
+)
+
+// transferFlags are the flags push, pull and copy share.
+type transferFlags struct {
+	transfers  int
+	retries    int
+	bwlimit    string
+	reportPath string
+	segmentMiB int
+	ssh        sshFlags
+}
+
+func (f *transferFlags) register(cmd *cobra.Command, withSSH bool) {
+	fl := cmd.Flags()
+	fl.IntVar(&f.transfers, "transfers", 4, "archives moved at once, each over its own connection")
+	fl.IntVar(&f.retries, "retries", 5, "attempts after a lost connection, with growing pauses (0: none)")
+	fl.StringVar(&f.bwlimit, "bwlimit", "", "bandwidth limit for the whole run in bytes/s, with K, M or G (e.g. 20M)")
+	fl.StringVar(&f.reportPath, "report", "", "write the transfer report as JSON to this file")
+	fl.IntVar(&f.segmentMiB, "resume-segment", 8, "resume granularity in MiB: a partial transfer continues after the last segment that matches on both sides")
+	fl.MarkHidden("resume-segment")
+	if withSSH {
+		f.ssh.register(cmd)
+	}
+}
+
+func (a *app) pushCommand() *cobra.Command {
+	var f transferFlags
+	cmd := &cobra.Command{
+		Use:   "push DIR_OR_ARCHIVE... sftp://USER@HOST[:PORT]/PATH",
+		Short: "Upload archives with their .sha256 to an SFTP server, verified and resumable",
+		Long: `push uploads each archive (and its .sha256) to the directory PATH on the server.
+Each is written as NAME.partial, checked on the server against the .sha256 (by
+sha256sum run there, or by reading it back when the account may not run
+commands), and only then renamed. An archive already there with the same bytes
+is skipped; an interrupted upload continues from the last verified segment.
+A path starting /~/ is relative to the login directory.
+
+Authentication: --identity key files (passphrase from --passphrase-file,
+MAILHAUL_SSH_PASSPHRASE or the terminal), ssh-agent, or a password from
+--password-file or MAILHAUL_PASSWORD. Host keys are checked against known_hosts.
+
+Exit codes: 0 all arrived, 3 some failed (listed), 1 nothing arrived or bad usage.`,
+		Args: cobra.MinimumNArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			dstURL := args[len(args)-1]
+			ep, err := f.ssh.endpoint(a, dstURL)
+			if err != nil {
+				return err
+			}
+			defer ep.Close()
+			return a.runTransfer(cmd.Context(), &f, local.Endpoint{}, args[:len(args)-1], ep, ep.Path())
+		},
+	}
+	f.register(cmd, true)
+	return cmd
+}
+
+func (a *app) pullCommand() *cobra.Command {
+	var f transferFlags
+	cmd := &cobra.Command{
+		Use:   "pull sftp://USER@HOST[:PORT]/PATH DIR",
+		Short: "Download archives with their .sha256 from an SFTP server, verified and resumable",
+		Long: `pull downloads the archive PATH, or every archive in the directory PATH, with its
+.sha256 into DIR. Each is written as NAME.partial, checked on this disk against
+the .sha256, and only then renamed; an archive already in DIR with the same
+bytes is skipped; an interrupted download continues from the last verified
+segment. Authentication and host keys as for push.
+
+Exit codes: 0 all arrived, 3 some failed (listed), 1 nothing arrived or bad usage.`,
+		Args: cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ep, err := f.ssh.endpoint(a, args[0])
+			if err != nil {
+				return err
+			}
+			defer ep.Close()
+			return a.runTransfer(cmd.Context(), &f, ep, []string{ep.Path()}, local.Endpoint{}, args[1])
+		},
+	}
+	f.register(cmd, true)
+	return cmd
+}
+
+func (a *app) copyCommand() *cobra.Command {
+	var f transferFlags
+	cmd := &cobra.Command{
+		Use:   "copy DIR_OR_ARCHIVE... DST_DIR",
+		Short: "Copy archives with their .sha256 between local folders (a drive carried by hand)",
+		Long: `copy copies archives and their .sha256 into DST_DIR, such as a mounted drive, the
+way push does: NAME.partial, synced to the disk and checked against the
+.sha256, then renamed; existing identical archives are skipped; an interrupted
+copy continues. At the far end, run "mailhaul verify DIR" before importing.
+
+Exit codes: 0 all arrived, 3 some failed (listed), 1 nothing arrived or bad usage.`,
+		Args: cobra.MinimumNArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			for _, arg := range args {
+				if sftp.IsURL(arg) {
+					return fmt.Errorf("copy: %s: copy is for local folders; use push or pull for SFTP", arg)
+				}
+			}
+			return a.runTransfer(cmd.Context(), &f, local.Endpoint{}, args[:len(args)-1], local.Endpoint{}, args[len(args)-1])
+		},
+	}
+	f.register(cmd, false)
+	return cmd
+}
+
+// runTransfer plans and runs one transfer, prints what happened, and turns
+// the outcome into the exit code.
+func (a *app) runTransfer(ctx context.Context, f *transferFlags, src transport.Endpoint, srcPaths []string, dst transport.Endpoint, dstDir string) error {
+	limit, err := parseRate(f.bwlimit)
+	if err != nil {
+		return err
+	}
+	if f.transfers < 1 {
+		return fmt.Errorf("--transfers must be at least 1")
+	}
+	retries := f.retries
+	if retries == 0 {
+		retries = transport.NoRetries
+	}
+	jobs, err := plan(ctx, src, srcPaths, dst, dstDir)
+	if err != nil {
+		return err
+	}
+	prog := a.newTransferProgress(len(jobs))
+	rep, runErr := transport.Run(ctx, src, dst, jobs, transport.Options{
+		Transfers:   f.transfers,
+		Retries:     retries,
+		SegmentSize: int64(max(f.segmentMiB, 1)) << 20,
+		Limit:       transport.NewLimiter(limit),
+		Observer:    prog,
+	})
+	prog.wait()
+	a.printTransferReport(rep)
+	if f.reportPath != "" {
+		if err := writeJSONFile(f.reportPath, rep); err != nil {
+			return err
+		}
+	}
+	switch {
+	case runErr != nil:
+		return fmt.Errorf("transfer interrupted: %w", runErr)
+	case rep.Failed == 0:
+		return nil
+	case rep.Failed == rep.Files:
+		return fmt.Errorf("transfer: all %d archives failed", rep.Files)
+	}
+	return errPartial
+}
+
+// plan connects once to each side to list the archives before anything
+// moves, so a wrong path or a refused host key stops the run early.
+func plan(ctx context.Context, src transport.Endpoint, srcPaths []string, dst transport.Endpoint, dstDir string) ([]transport.Job, error) {
+	sc, err := src.Connect(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer sc.Close()
+	dc, err := dst.Connect(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer dc.Close()
+	return transport.Plan(ctx, sc, srcPaths, dc, dstDir)
+}
+
+func (a *app) printTransferReport(rep *transport.Report) {
+	if a.json {
+		for _, r := range rep.Results {
+			writeJSONLine(a.stdout, struct {
+				Event string `json:"event"`
+				transport.FileResult
+			}{"transfer-file", r})
+		}
+		writeJSONLine(a.stdout, struct {
+			*transport.Report
+			Results []transport.FileResult `json:"results,omitempty"`
+		}{Report: rep})
+		return
+	}
+	for _, r := range rep.Results {
+		switch r.Status {
+		case transport.StatusSent:
+			extra := ""
+			if r.ResumedFrom > 0 {
+				extra = fmt.Sprintf(", resumed after %s already there", humanBytes(r.ResumedFrom))
+			}
+			fmt.Fprintf(a.stdout, "sent     %s  %s in %s%s\n", r.Name, humanBytes(r.Size), roundSeconds(r.Seconds), extra)
+		case transport.StatusSkipped:
+			fmt.Fprintf(a.stdout, "skipped  %s  already there with the same SHA-256\n", r.Name)
+		default:
+			fmt.Fprintf(a.stderr, "FAILED   %s: %s\n", r.Name, r.Error)
+		}
+		if r.Note != "" {
+			fmt.Fprintf(a.stdout, "         note: %s\n", r.Note)
+		}
+	}
+	rate := float64(rep.BytesSent) / max(rep.Seconds, 1e-3)
+	fmt.Fprintf(a.stdout, "%d archives: %d sent, %d skipped, %d failed, %d resumed; %s sent in %s (%s/s) from %s to %s\n",
+		rep.Files, rep.Sent, rep.Skipped, rep.Failed, rep.Resumed, humanBytes(rep.BytesSent),
+		roundSeconds(rep.Seconds), humanBytes(int64(rate)), rep.From, rep.To)
+}
+
+func roundSeconds(s float64) time.Duration {
+	return time.Duration(s * float64(time.Second)).Round(10 * time.Millisecond)
+}
+
+// parseRate reads "20M", "512K", "1G" or plain bytes per second (binary
+// units, an optional trailing "B", "iB" or "/s").
+func parseRate(s string) (int64, error) {
+	if s == "" {
+		return 0, nil
+	}
+	t := strings.TrimSuffix(strings.TrimSpace(s), "/s")
+	t = strings.TrimSuffix(strings.TrimSuffix(t, "B"), "i")
+	mult := int64(1)
+	if n := len(t); n > 0 {
+		switch t[n-1] {
+		case 'k', 'K':
+			mult = 1 << 10
+		case 'm', 'M':
+			mult = 1 << 20
+		case 'g', 'G':
+			mult = 1 << 30
+		}
+		if mult > 1 {
+			t = t[:n-1]
+		}
+	}
+	v, err := strconv.ParseFloat(t, 64)
+	if err != nil || v <= 0 {
+		return 0, fmt.Errorf("--bwlimit %q: want a rate such as 20M or 512K", s)
+	}
+	return int64(v * float64(mult)), nil
+}
+
+var errNoTerminal = errors.New("no terminal to ask on")
+
+// readSecretFile reads a password or passphrase from a file, without the
+// trailing newline.
+func readSecretFile(path string) ([]byte, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return []byte(strings.TrimRight(string(b), "\r\n")), nil
+}
