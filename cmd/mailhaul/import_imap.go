@@ -1,18 +1,176 @@
 package main
 
 import (
-	"errors"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"net/url"
+	"os"
+	"strings"
 
 	"github.com/spf13/cobra"
+
+	"github.com/mailhaul/mailhaul/export"
+	imapimport "github.com/mailhaul/mailhaul/importer/imap"
 )
 
+// importIMAPFlags are the flags of import imap.
+type importIMAPFlags struct {
+	url, user, passwordFile, auth, tokenFile, admin, provider string
+	folderMap, state, report, tlsCA                           string
+	startTLS, dryRun                                          bool
+	connections, errorBudget                                  int
+	maxBytesPerSecond, maxMessagesPerSecond                   float64
+}
+
 func (a *app) importIMAPCommand() *cobra.Command {
-	return &cobra.Command{
+	var f importIMAPFlags
+	cmd := &cobra.Command{
 		Use:   "imap ARCHIVE... --url imaps://host[:port] --user LOGIN",
-		Short: "Import one user's archives into an IMAP server",
-		Args:  cobra.MinimumNArgs(1),
+		Short: "Import one user's archives (a full one and its deltas, in order) into an IMAP server",
+		Long: `Import one user's archives into an IMAP server: folders (mapped to the target's
+names and special-use folders), messages with flags, keywords and received dates.
+Re-running, a killed run or overlapping delta archives never create duplicates:
+a journal under --state records what landed, and the target is checked where
+the journal cannot tell.
+
+The password comes from --password-file or the MAILHAUL_PASSWORD environment
+variable, never from the command line.`,
+		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return errors.New("import imap: being built (issue 3)")
+			return a.runImportIMAP(cmd.Context(), args, &f)
 		},
 	}
+	fl := cmd.Flags()
+	fl.StringVar(&f.url, "url", "", "the target: imaps://host[:port] or imap://host[:port] (required)")
+	fl.BoolVar(&f.startTLS, "starttls", false, "with imap://, upgrade the connection with STARTTLS")
+	fl.StringVar(&f.tlsCA, "tls-ca", "", "PEM file of CA certificates to trust instead of the system's")
+	fl.StringVar(&f.user, "user", "", "the mailbox owner's login (required)")
+	fl.StringVar(&f.passwordFile, "password-file", "", "file holding the password (default: $MAILHAUL_PASSWORD)")
+	fl.StringVar(&f.auth, "auth", "plain", "plain, login, xoauth2 or oauthbearer")
+	fl.StringVar(&f.tokenFile, "token-file", "", "OAuth access token file, re-read on every reconnect")
+	fl.StringVar(&f.admin, "admin", "", "log in as this administrator on behalf of --user (SASL authorization identity)")
+	fl.StringVar(&f.provider, "provider", "generic", "target profile: "+strings.Join(imapimport.ProfileNames(), ", "))
+	fl.StringVar(&f.folderMap, "folder-map", "", `file of "source/path = target/path" lines`)
+	fl.BoolVar(&f.dryRun, "dry-run", false, "print the plan; create and send nothing")
+	fl.StringVar(&f.state, "state", "", "directory for the journal (default: beside the first archive)")
+	fl.StringVar(&f.report, "report", "", "write the JSON report here")
+	fl.IntVar(&f.connections, "connections", 0, "parallel connections (default: the provider's)")
+	fl.IntVar(&f.errorBudget, "error-budget", 0, "NO/BAD answers after which a connection is replaced (default 9)")
+	fl.Float64Var(&f.maxBytesPerSecond, "max-bytes-per-second", 0, "upload at most this many bytes per second")
+	fl.Float64Var(&f.maxMessagesPerSecond, "max-messages-per-second", 0, "upload at most this many messages per second")
+	cmd.MarkFlagRequired("url")
+	cmd.MarkFlagRequired("user")
+	return cmd
+}
+
+func (a *app) runImportIMAP(ctx context.Context, archives []string, f *importIMAPFlags) error {
+	opt, err := imapOptions(f)
+	if err != nil {
+		return err
+	}
+	if !a.quiet && !a.json {
+		opt.Logf = func(format string, args ...any) { fmt.Fprintf(a.stderr, format+"\n", args...) }
+	}
+	if f.dryRun {
+		plan, rep, err := imapimport.DryRun(ctx, archives, *opt)
+		if err != nil {
+			return fmt.Errorf("import imap: %w", err)
+		}
+		if a.json {
+			writeJSONLine(a.stdout, map[string]any{"event": "plan", "user": rep.User, "folders": plan.Folders, "report": rep})
+		} else {
+			plan.Print(a.stdout)
+			fmt.Fprintln(a.stdout, rep.Statement)
+		}
+		return nil
+	}
+	prog := a.newProgress("import " + f.user)
+	opt.Progress = func(m int, n int64) { prog.update(export.Progress{Items: m, Bytes: n}) }
+	rep, err := imapimport.Run(ctx, archives, *opt)
+	prog.done()
+	if rep != nil && f.report != "" {
+		if werr := writeJSONFile(f.report, rep); werr != nil && err == nil {
+			err = werr
+		}
+	}
+	if err != nil {
+		if rep != nil {
+			fmt.Fprintln(a.stderr, rep.Line())
+		}
+		return fmt.Errorf("import imap: %w", err)
+	}
+	if a.json {
+		writeJSONLine(a.stdout, rep)
+	} else {
+		fmt.Fprintln(a.stdout, rep.Line())
+		fmt.Fprintln(a.stdout, rep.Statement)
+		for i, fl := range rep.Failures {
+			if i == 50 {
+				fmt.Fprintf(a.stderr, "  ... and %d more failures (see the report)\n", len(rep.Failures)-50)
+				break
+			}
+			fmt.Fprintf(a.stderr, "failed: %s: %s: %s: %s\n", rep.User, fl.Folder, fl.Item, fl.Reason)
+		}
+	}
+	if rep.Partial() {
+		return errPartial
+	}
+	return nil
+}
+
+// imapOptions turns flags into importer options, reading secrets from
+// files or the environment only.
+func imapOptions(f *importIMAPFlags) (*imapimport.Options, error) {
+	u, err := url.Parse(f.url)
+	if err != nil || u.Host == "" || (u.Scheme != "imap" && u.Scheme != "imaps") {
+		return nil, fmt.Errorf("import imap: --url must be imaps://host[:port] or imap://host[:port], got %q", f.url)
+	}
+	if u.User != nil {
+		return nil, fmt.Errorf("import imap: put no credentials in --url; use --user and --password-file")
+	}
+	opt := &imapimport.Options{Addr: imapimport.HostPort(u.Host, u.Scheme == "imaps"), User: f.user, Admin: f.admin,
+		Auth: f.auth, TokenFile: f.tokenFile, Provider: f.provider, DryRun: f.dryRun, StateDir: f.state,
+		Connections: f.connections, ErrorBudget: f.errorBudget,
+		MaxBytesPerSecond: f.maxBytesPerSecond, MaxMessagesPerSecond: f.maxMessagesPerSecond}
+	if u.Scheme == "imaps" || f.startTLS {
+		cfg := &tls.Config{ServerName: u.Hostname(), MinVersion: tls.VersionTLS12}
+		if f.tlsCA != "" {
+			pem, err := os.ReadFile(f.tlsCA)
+			if err != nil {
+				return nil, fmt.Errorf("import imap: --tls-ca: %w", err)
+			}
+			cfg.RootCAs = x509.NewCertPool()
+			if !cfg.RootCAs.AppendCertsFromPEM(pem) {
+				return nil, fmt.Errorf("import imap: --tls-ca %s holds no PEM certificate", f.tlsCA)
+			}
+		}
+		opt.TLS, opt.StartTLS = cfg, u.Scheme == "imap"
+	}
+	if a := strings.ToLower(f.auth); a == "plain" || a == "login" {
+		switch {
+		case f.passwordFile != "":
+			b, err := os.ReadFile(f.passwordFile)
+			if err != nil {
+				return nil, fmt.Errorf("import imap: --password-file: %w", err)
+			}
+			opt.Password = strings.TrimRight(string(b), "\r\n")
+		case os.Getenv("MAILHAUL_PASSWORD") != "":
+			opt.Password = os.Getenv("MAILHAUL_PASSWORD")
+		default:
+			return nil, fmt.Errorf("import imap: no password: use --password-file or MAILHAUL_PASSWORD")
+		}
+	}
+	if f.folderMap != "" {
+		fh, err := os.Open(f.folderMap)
+		if err != nil {
+			return nil, fmt.Errorf("import imap: --folder-map: %w", err)
+		}
+		defer fh.Close()
+		if opt.FolderMap, err = imapimport.ParseFolderMap(fh, f.folderMap); err != nil {
+			return nil, err
+		}
+	}
+	return opt, nil
 }

@@ -130,7 +130,11 @@ namespace inbox {
 	if err := os.WriteFile(d.Conf, []byte(conf), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { if t.Failed() { t.Log(d.Log()) } })
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Log(d.Log())
+		}
+	})
 	// -F keeps Dovecot in the foreground, so Start can stop it.
 	Start(t, exec.Command(bin, "-F", "-c", d.Conf), port, filepath.Join(dir, "dovecot.out"))
 	return d
