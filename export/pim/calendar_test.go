@@ -242,3 +242,22 @@ func TestBareComponentWrapped(t *testing.T) {
 		t.Errorf("bare VTODO not wrapped around its unchanged bytes:\n%s", body)
 	}
 }
+
+func TestEmptyEventUIDReplaced(t *testing.T) {
+	in := "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nBEGIN:VEVENT\r\nDTSTAMP:20240101T000000Z\r\nUID:\r\nSUMMARY:x\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+	s := addCalendar(t, "cal", writeFile(t, "c.ics", in), export.Options{})
+	if len(s.Items) != 1 {
+		t.Fatalf("got %d objects, want 1", len(s.Items))
+	}
+	it := s.Items[0]
+	if it.UID == "" {
+		t.Fatal("no UID generated for an event with an empty UID")
+	}
+	want := strings.Replace(in, "UID:\r\n", "UID:"+it.UID+"\r\n", 1)
+	if string(it.Body) != want {
+		t.Errorf("body:\n%q\nwant\n%q", it.Body, want)
+	}
+	if n := bytes.Count(it.Body, []byte("UID:")); n != 1 {
+		t.Errorf("body has %d UID lines, want 1", n)
+	}
+}

@@ -43,6 +43,7 @@ type component struct {
 	line      int
 	block     int // index into blocks, -1 for a component outside VCALENDAR
 	uid       string
+	emptyUID  span     // a "UID:" line with no value, replaced by a generated UID
 	tzids     []string // TZIDs referenced, interned
 	stamp     time.Time
 	stampRank int // which property stamp came from: lower wins
@@ -180,7 +181,7 @@ func (p *indexer) line(l logicalLine) {
 	case pr.is("END"):
 		p.end(l, strings.ToUpper(string(trimLine(pr.value))))
 	case p.cur != nil:
-		p.property(pr)
+		p.property(l, pr)
 	case p.block >= 0:
 		p.header(l, pr)
 	default:
@@ -244,13 +245,16 @@ func (p *indexer) end(l logicalLine, name string) {
 // stampProps rank the properties that give an item's received time.
 var stampProps = []string{"LAST-MODIFIED", "DTSTAMP", "CREATED"}
 
-func (p *indexer) property(pr prop) {
+func (p *indexer) property(l logicalLine, pr prop) {
 	c := p.cur
 	if len(p.stack) == 1 {
 		switch {
 		case pr.is("UID"):
 			if c.uid == "" {
 				c.uid = strings.TrimSpace(string(pr.value))
+			}
+			if c.uid == "" && c.emptyUID.end == 0 {
+				c.emptyUID = span{start: l.start, end: l.end}
 			}
 		case pr.is("TZID") && c.name == "VTIMEZONE":
 			c.uid = strings.TrimSpace(string(pr.value)) // a VTIMEZONE's key is its TZID

@@ -117,9 +117,14 @@ func (ix *CalendarIndex) object(gi int, collection string) (*CalendarObject, err
 		}
 		o.UID = uid
 		o.Notes = append(o.Notes, "uid generated")
-		o.add(part{from: span{start: c.where.start, end: c.bodyStart}})
+		// An empty "UID:" line takes the UID; else it goes after BEGIN.
+		at := span{start: c.bodyStart, end: c.bodyStart}
+		if c.emptyUID.end > 0 {
+			at = c.emptyUID
+		}
+		o.add(part{from: span{start: c.where.start, end: at.start}})
 		o.add(part{text: "UID:" + uid + c.eol})
-		o.add(part{from: span{start: c.bodyStart, end: c.where.end, addEOL: c.where.addEOL}})
+		o.add(part{from: span{start: at.end, end: c.where.end, addEOL: c.where.addEOL}})
 	}
 	o.add(part{text: "END:VCALENDAR" + eol})
 	return o, nil

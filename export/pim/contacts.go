@@ -99,7 +99,11 @@ func (c *contactExport) add(card VCard) error {
 		if uid, err = generateUID(c.folder, bytes.NewReader(raw)); err != nil {
 			return err
 		}
-		raw = insertBeforeLastLine(raw, "UID:"+uid, card.Unterminated)
+		if at, ok := emptyUIDLine(raw); ok {
+			raw = replaceSpan(raw, at, "UID:"+uid)
+		} else {
+			raw = insertBeforeLastLine(raw, "UID:"+uid, card.Unterminated)
+		}
 		notes = append(notes, "uid generated")
 	}
 
@@ -137,6 +141,50 @@ func insertBeforeLastLine(card []byte, line string, atEnd bool) []byte {
 	out = append(out, line...)
 	out = append(out, eol...)
 	return append(out, card[at:]...)
+}
+
+// emptyUIDLine finds the outer card's first UID property with an empty
+// value ("UID:"), which must take the generated UID: a second UID line
+// would make the card invalid.
+func emptyUIDLine(card []byte) (span, bool) {
+	u := newUnfolder(bytes.NewReader(card), len(card)+1)
+	depth := 0
+	for {
+		l, err := u.next()
+		if err != nil {
+			return span{}, false
+		}
+		switch {
+		case depth == 0:
+			depth = 1
+		case opensNestedVCard(l.text):
+			depth++
+		case isEndVCard(l.text):
+			depth--
+		case depth == 1:
+			if p := splitProp(l.text); p.is("UID") && len(bytes.TrimSpace(p.value)) == 0 {
+				return span{start: l.start, end: l.end}, true
+			}
+		}
+	}
+}
+
+// replaceSpan returns b with the line at s replaced by line, keeping the
+// replaced line's ending.
+func replaceSpan(b []byte, s span, line string) []byte {
+	old := b[s.start:s.end]
+	eol := ""
+	switch {
+	case bytes.HasSuffix(old, []byte("\r\n")):
+		eol = "\r\n"
+	case bytes.HasSuffix(old, []byte("\n")):
+		eol = "\n"
+	}
+	out := make([]byte, 0, len(b)-len(old)+len(line)+len(eol))
+	out = append(out, b[:s.start]...)
+	out = append(out, line...)
+	out = append(out, eol...)
+	return append(out, b[s.end:]...)
 }
 
 // outerCardLines returns card without the lines of any nested (AGENT)

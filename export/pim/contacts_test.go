@@ -3,6 +3,7 @@ package pim
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -200,5 +201,36 @@ func TestUIDHasherChunking(t *testing.T) {
 	lf.Write([]byte("A\nB\nC\n\nD\n"))
 	if a, b, c := whole.UID(), bytewise.UID(), lf.UID(); a != b || a != c {
 		t.Errorf("UIDs whole %s, byte by byte %s, LF %s: want all equal", a, b, c)
+	}
+}
+
+func TestEmptyContactUIDReplaced(t *testing.T) {
+	tests := []struct {
+		name, in, want string // want holds %s for the generated UID
+	}{
+		{"crlf", "BEGIN:VCARD\r\nVERSION:3.0\r\nUID:\r\nFN:A\r\nEND:VCARD\r\n",
+			"BEGIN:VCARD\r\nVERSION:3.0\r\nUID:%s\r\nFN:A\r\nEND:VCARD\r\n"},
+		{"blank value and group", "BEGIN:VCARD\nVERSION:4.0\nitem1.UID:  \nFN:B\nEND:VCARD\n",
+			"BEGIN:VCARD\nVERSION:4.0\nUID:%s\nFN:B\nEND:VCARD\n"},
+		{"nested agent keeps its own", "BEGIN:VCARD\nVERSION:2.1\nAGENT:BEGIN:VCARD\nUID:\nEND:VCARD\nUID:\nEND:VCARD\n",
+			"BEGIN:VCARD\nVERSION:2.1\nAGENT:BEGIN:VCARD\nUID:\nEND:VCARD\nUID:%s\nEND:VCARD\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := addContacts(t, "book", writeFile(t, "a.vcf", tt.in), export.Options{})
+			if len(s.Items) != 1 {
+				t.Fatalf("got %d contacts, want 1", len(s.Items))
+			}
+			it := s.Items[0]
+			if it.UID == "" {
+				t.Fatal("no UID generated for a card with an empty UID")
+			}
+			if want := fmt.Sprintf(tt.want, it.UID); string(it.Body) != want {
+				t.Errorf("body:\n%q\nwant\n%q", it.Body, want)
+			}
+			if !contains(it.Notes, "uid generated") {
+				t.Errorf("notes %q lack %q", it.Notes, "uid generated")
+			}
+		})
 	}
 }
