@@ -111,91 +111,103 @@ type writer struct {
 	hdr  []byte
 }
 
-// writeMessage writes m as an RFC 5322 message with CRLF line ends.
-func (wr *writer) writeMessage(w *bufio.Writer, m *message) {
+// envelope is what a message's headers and its text share.
+type envelope struct {
+	from, to person
+	date     time.Time // the Date header, a little before delivery
+	outgoing bool      // Sent or Drafts: no delivery headers
+	reply    bool
+}
+
+func (wr *writer) envelope(m *message) envelope {
 	r := m.meta
-	outgoing := m.folder.role == roleSent || m.folder.role == roleDrafts
-	from, to := randomPerson(r), wr.user
-	if outgoing {
-		from, to = wr.user, randomPerson(r)
+	e := envelope{from: randomPerson(r), to: wr.user, reply: r.IntN(10) < 3}
+	e.outgoing = m.folder.role == roleSent || m.folder.role == roleDrafts
+	if e.outgoing {
+		e.from, e.to = wr.user, randomPerson(r)
 	}
 	zone := zones[r.IntN(len(zones))]
-	loc := time.FixedZone(zone, zoneOffset(zone))
-	date := m.received.Add(-time.Duration(r.IntN(300)) * time.Second).In(loc)
-	reply := r.IntN(10) < 3
-	html := r.IntN(100) < 35
-	msgID := fmt.Sprintf("<%016x.%d@%s>", r.Uint64(), m.index, from.addr[strings.IndexByte(from.addr, '@')+1:])
-	body := newProse(wr.seed, m.index<<4|streamBody)
+	e.date = m.received.Add(-time.Duration(r.IntN(300)) * time.Second).In(time.FixedZone(zone, zoneOffset(zone)))
+	return e
+}
 
-	h := wr.hdr[:0]
-	if !outgoing {
-		h = fmt.Appendf(h, "Return-Path: <%s>\r\nDelivered-To: %s\r\n", from.addr, wr.user.addr)
+// writeMessage writes m as an RFC 5322 message with CRLF line ends.
+func (wr *writer) writeMessage(w *bufio.Writer, m *message) {
+	e := wr.envelope(m)
+	wr.hdr = wr.appendHeaders(wr.hdr[:0], m, &e)
+	w.Write(wr.hdr)
+	wr.writeBody(w, m, &e, max(m.text-len(wr.hdr), 300))
+}
+
+// appendHeaders appends the header fields up to MIME-Version; the body
+// writer adds Content-Type.
+func (wr *writer) appendHeaders(h []byte, m *message, e *envelope) []byte {
+	r := m.meta
+	if !e.outgoing {
+		h = fmt.Appendf(h, "Return-Path: <%s>\r\nDelivered-To: %s\r\n", e.from.addr, wr.user.addr)
 		h = fmt.Appendf(h, "Received: from mx1.bench.example\r\n\tby imap.bench.example with LMTP\r\n\tid %x\r\n\t(envelope-from <%s>)\r\n\tfor <%s>; %s\r\n",
-			r.Uint64(), from.addr, wr.user.addr, m.received.UTC().Format(time.RFC1123Z))
+			r.Uint64(), e.from.addr, wr.user.addr, m.received.UTC().Format(time.RFC1123Z))
 		h = fmt.Appendf(h, "Received: from mail.%s (mail.%s [198.51.100.%d])\r\n\tby mx1.bench.example (Postfix) with ESMTPS id %X\r\n\tfor <%s>; %s\r\n",
-			domainOf(from.addr), domainOf(from.addr), 1+r.IntN(254), r.Uint32(), wr.user.addr, date.Format(time.RFC1123Z))
+			domainOf(e.from.addr), domainOf(e.from.addr), 1+r.IntN(254), r.Uint32(), wr.user.addr, e.date.Format(time.RFC1123Z))
 		if r.IntN(2) == 0 {
-			h = appendDKIM(h, r, domainOf(from.addr))
+			h = appendDKIM(h, r, domainOf(e.from.addr))
 		}
 	}
-	subj := subject(r)
-	if reply {
-		subj = "Re: " + subj
-	}
-	h = fmt.Appendf(h, "Message-ID: %s\r\nDate: %s\r\nFrom: %s\r\nTo: %s\r\n", msgID, date.Format(time.RFC1123Z), from, to)
+	h = fmt.Appendf(h, "Message-ID: <%016x.%d@%s>\r\nDate: %s\r\nFrom: %s\r\nTo: %s\r\n",
+		r.Uint64(), m.index, domainOf(e.from.addr), e.date.Format(time.RFC1123Z), e.from, e.to)
 	if r.IntN(4) == 0 {
 		h = fmt.Appendf(h, "Cc: %s, %s\r\n", randomPerson(r), randomPerson(r))
 	}
-	h = fmt.Appendf(h, "Subject: %s\r\n", subj)
-	if reply {
+	subj := subject(r)
+	if e.reply {
 		parent := fmt.Sprintf("<%016x@%s>", r.Uint64(), domains[r.IntN(len(domains))])
-		h = fmt.Appendf(h, "In-Reply-To: %s\r\nReferences: %s\r\n", parent, parent)
+		h = fmt.Appendf(h, "Subject: Re: %s\r\nIn-Reply-To: %s\r\nReferences: %s\r\n", subj, parent, parent)
+	} else {
+		h = fmt.Appendf(h, "Subject: %s\r\n", subj)
 	}
 	if r.IntN(2) == 0 {
 		h = fmt.Appendf(h, "User-Agent: %s\r\n", mailers[r.IntN(len(mailers))])
 	}
-	h = append(h, "MIME-Version: 1.0\r\n"...)
-	wr.hdr = h
+	return append(h, "MIME-Version: 1.0\r\n"...)
+}
 
-	textBudget := max(m.text-len(h), 300)
+// writeBody writes the Content-Type and the body: text/plain, or
+// multipart/alternative with HTML, either wrapped in multipart/mixed with
+// attachments when m has them. textBudget is for the text parts.
+func (wr *writer) writeBody(w *bufio.Writer, m *message, e *envelope, textBudget int) {
+	r := m.meta
+	html := r.IntN(100) < 35
 	t := textPart{
-		body: body, seed: wr.seed, index: m.index,
-		greeting: "Hi " + strings.Fields(to.name + " there")[0] + ",",
+		body: newProse(wr.seed, m.index<<4|streamBody), seed: wr.seed, index: m.index,
+		greeting: "Hi " + strings.Fields(e.to.name + " there")[0] + ",",
 		closing:  []string{"Best regards,", "Thanks,", "Cheers,", "Kind regards,"}[r.IntN(4)],
-		signer:   strings.Fields(from.name + " Bench")[0],
+		signer:   strings.Fields(e.from.name + " Bench")[0],
 	}
-	if reply {
-		t.quoteHeader = fmt.Sprintf("On %s, %s wrote:", date.Add(-time.Duration(1+r.IntN(72))*time.Hour).Format("Mon, Jan 2, 2006 at 15:04"), to.name)
+	if e.reply {
+		earlier := e.date.Add(-time.Duration(1+r.IntN(72)) * time.Hour)
+		t.quoteHeader = fmt.Sprintf("On %s, %s wrote:", earlier.Format("Mon, Jan 2, 2006 at 15:04"), e.to.name)
 	}
-	var atts []*attachKind
-	if m.attach > 0 {
-		for range 1 + attachExtra(r) {
-			atts = append(atts, pickAttachKind(r))
-		}
-	}
-
-	w.Write(h)
-	switch {
-	case len(atts) > 0:
-		mixed := boundary(r)
-		fmt.Fprintf(w, "Content-Type: multipart/mixed; boundary=\"%s\"\r\n\r\nThis is a multi-part message in MIME format.\r\n\r\n--%s\r\n", mixed, mixed)
+	writeText := func() {
 		if html {
 			t.writeAlternative(w, boundary(r), textBudget)
 		} else {
 			t.writePlain(w, textBudget)
 		}
-		payload := rand.NewChaCha8(chachaSeed(wr.seed, m.index))
-		shares := splitBytes(r, m.attach, len(atts))
-		for k, kind := range atts {
-			w.WriteString("\r\n")
-			writeAttachment(w, mixed, kind, r, payload, shares[k], m.received)
-		}
-		fmt.Fprintf(w, "\r\n--%s--\r\n", mixed)
-	case html:
-		t.writeAlternative(w, boundary(r), textBudget)
-	default:
-		t.writePlain(w, textBudget)
 	}
+	if m.attach == 0 {
+		writeText()
+		return
+	}
+	mixed := boundary(r)
+	fmt.Fprintf(w, "Content-Type: multipart/mixed; boundary=\"%s\"\r\n\r\nThis is a multi-part message in MIME format.\r\n\r\n--%s\r\n", mixed, mixed)
+	writeText()
+	payload := rand.NewChaCha8(chachaSeed(wr.seed, m.index))
+	n := 1 + attachExtra(r)
+	for _, share := range splitBytes(r, m.attach, n) {
+		w.WriteString("\r\n")
+		writeAttachment(w, mixed, pickAttachKind(r), r, payload, share, m.received)
+	}
+	fmt.Fprintf(w, "\r\n--%s--\r\n", mixed)
 }
 
 // attachExtra gives most attachment messages one attachment, some two or three.

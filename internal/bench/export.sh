@@ -1,0 +1,279 @@
+#!/usr/bin/env bash
+# export.sh: time `mailhaul export maildir` against tar -czf and tar+pigz on a
+# generated Maildir, and check the export goals (see README.md here).
+#
+# Environment:
+#   BENCH_DIR  work directory on local disk (default /tmp/mailhaul-bench);
+#              generated Maildirs are cached there between runs
+#   SIZES      Maildir sizes to measure, e.g. "1G" or "1G 4G" (default 1G)
+#   RUNS       timed runs per tool, the median is reported (default 3)
+#   TOOLS      subset of: tar-gzip tar-pigz mh-gzip mh-zstd mh-delta (default all)
+#   SEED       generator seed (default 1)
+#
+# A missed goal is reported as MISS; it never fails the script.
+set -euo pipefail
+
+BENCH_DIR=${BENCH_DIR:-/tmp/mailhaul-bench}
+SIZES=${SIZES:-1G}
+RUNS=${RUNS:-3}
+TOOLS=${TOOLS:-tar-gzip tar-pigz mh-gzip mh-zstd mh-delta}
+SEED=${SEED:-1}
+MAILBOX=bench@example.com
+BYTES_PER_MESSAGE=53687 # 1 GiB / 20000 messages, the generator's default mix
+DELTA_PERCENT=1
+
+REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+MAILHAUL=$BENCH_DIR/bin/mailhaul
+GENMAILDIR=$BENCH_DIR/bin/genmaildir
+OUT=$BENCH_DIR/out       # each timed run writes here; emptied before every run
+BASE=$BENCH_DIR/base     # the full archive a delta export starts from
+RESULTS=$BENCH_DIR/results.md
+
+log() { printf '%s\n' "$*" >&2; }
+die() {
+	log "export.sh: $*"
+	exit 1
+}
+wants() { [[ " $TOOLS " == *" $1 "* ]]; }
+
+# --- setup -------------------------------------------------------------------
+
+apt_install() {
+	local sudo=()
+	[[ $(id -u) -eq 0 ]] || sudo=(sudo)
+	log "installing $*"
+	"${sudo[@]}" apt-get install -y -q --no-install-recommends "$@" >/dev/null 2>&1 ||
+		{ "${sudo[@]}" apt-get update -q >/dev/null && "${sudo[@]}" apt-get install -y -q --no-install-recommends "$@" >/dev/null; } ||
+		die "could not install $* with apt-get"
+}
+
+install_tools() {
+	local missing=()
+	[[ -x /usr/bin/time ]] || missing+=(time)
+	if wants tar-pigz; then command -v pigz >/dev/null || missing+=(pigz); fi
+	command -v numfmt >/dev/null || missing+=(coreutils)
+	((${#missing[@]} == 0)) || apt_install "${missing[@]}"
+	command -v go >/dev/null || die "go is needed to build mailhaul and genmaildir"
+}
+
+build() {
+	mkdir -p "$BENCH_DIR/bin"
+	log "building genmaildir and mailhaul"
+	(cd "$REPO" && go build -o "$GENMAILDIR" ./internal/bench/genmaildir)
+	if wants mh-gzip || wants mh-zstd || wants mh-delta; then
+		(cd "$REPO" && go build -o "$MAILHAUL" ./cmd/mailhaul)
+	fi
+}
+
+# maildir_for SIZE: print the cached Maildir for SIZE, generating it if missing.
+maildir_for() {
+	local size=$1 bytes messages dir
+	bytes=$(numfmt --from=iec "$size") || die "SIZES: cannot read $size"
+	messages=$((bytes / BYTES_PER_MESSAGE))
+	((messages > 0)) || messages=1
+	dir=$BENCH_DIR/maildir-$size-seed$SEED
+	if [[ ! -f $dir.done ]]; then
+		rm -rf "$dir"
+		log "generating $size Maildir ($messages messages) in $dir"
+		"$GENMAILDIR" -out "$dir" -messages "$messages" -size "$size" -seed "$SEED" >&2
+		touch "$dir.done"
+	fi
+	printf '%s\n' "$dir"
+}
+
+# source_bytes DIR: bytes in the Maildir's message files.
+source_bytes() {
+	find "$1" -type f \( -path '*/cur/*' -o -path '*/new/*' \) -printf '%s\n' | awk '{s += $1} END {print s + 0}'
+}
+
+count_messages() {
+	find "$1" -type f \( -path '*/cur/*' -o -path '*/new/*' \) | wc -l
+}
+
+# Read everything once so each tool starts from the same warm page cache.
+# A pipe, because GNU tar skips reading file data when writing to /dev/null.
+warm_up() {
+	log "warming the page cache for $1"
+	tar -cf - -C "$1" . | cat >/dev/null
+}
+
+# --- measuring ---------------------------------------------------------------
+
+# measure NAME CMD...: run CMD once in an empty $OUT and append
+# "NAME seconds peak-rss-KB output-bytes" to $SAMPLES.
+measure() {
+	local name=$1 start end rss bytes
+	shift
+	rm -rf "$OUT" && mkdir -p "$OUT"
+	sync # write back the previous run's output now, not during this one
+	start=$(date +%s%N)
+	/usr/bin/time -f '%M' -o "$BENCH_DIR/rss" "$@" >"$BENCH_DIR/cmd.log" 2>&1 ||
+		{ cat "$BENCH_DIR/cmd.log" >&2; die "$name failed: $*"; }
+	end=$(date +%s%N)
+	rss=$(tail -n 1 "$BENCH_DIR/rss")
+	bytes=$(stat -c %s "$(archive_in "$OUT")")
+	printf '%s %s %s %s\n' "$name" "$(awk -v ns=$((end - start)) 'BEGIN {printf "%.3f", ns / 1e9}')" "$rss" "$bytes" >>"$SAMPLES"
+	log "  $name: $(tail -n 1 "$SAMPLES" | cut -d' ' -f2)s"
+}
+
+# median NAME FIELD: the median (lower middle) of a field over NAME's samples.
+median() {
+	awk -v n="$1" -v f="$2" '$1 == n {print $f}' "$SAMPLES" | sort -g |
+		awk '{v[NR] = $1} END {if (NR) print v[int((NR + 1) / 2)]}'
+}
+
+# archive_in DIR: the archive a run wrote into DIR (not the .sha256 or report
+# beside it).
+archive_in() {
+	local found
+	found=$(find "$1" -maxdepth 1 -type f \( -name '*.tgz' -o -name '*.tar.zst' \) | head -n 1)
+	[[ -n $found ]] || die "no archive written in $1"
+	printf '%s\n' "$found"
+}
+
+# check_items ARCHIVE WANT WHAT: note in $CHECKS whether ARCHIVE holds WANT
+# messages, so a fast but wrong export cannot pass unnoticed.
+check_items() {
+	local got
+	got=$(tar -tf "$1" | grep -c '\.eml$' || true)
+	if [[ $got == "$2" ]]; then
+		printf -- '- %s: %s messages, as expected\n' "$3" "$got" >>"$CHECKS"
+	else
+		printf -- '- **%s: %s messages, expected %s** (timings are suspect)\n' "$3" "$got" "$2" >>"$CHECKS"
+	fi
+}
+
+bench_size() {
+	local size=$1 src delta run messages
+	src=$(maildir_for "$size")
+	SAMPLES=$BENCH_DIR/samples-$size
+	: >"$SAMPLES"
+	SRC_BYTES[$size]=$(source_bytes "$src")
+	warm_up "$src"
+
+	# Round-robin, so load from other processes on the machine hits every
+	# tool alike rather than one tool's block of runs.
+	for ((run = 1; run <= RUNS; run++)); do
+		log "$size run $run/$RUNS"
+		if wants tar-gzip; then measure tar-gzip tar -czf "$OUT/bench.tgz" -C "$src" .; fi
+		if wants tar-pigz; then measure tar-pigz tar -I pigz -cf "$OUT/bench.tgz" -C "$src" .; fi
+		if wants mh-zstd; then
+			measure mh-zstd "$MAILHAUL" export maildir --user "$MAILBOX" --src "$src" --out "$OUT" --compress zstd
+		fi
+		if wants mh-gzip || wants mh-delta; then
+			measure mh-gzip "$MAILHAUL" export maildir --user "$MAILBOX" --src "$src" --out "$OUT"
+			rm -rf "$BASE" && mv "$OUT" "$BASE" # the newest full archive, for --since
+		fi
+	done
+
+	if [[ -d $BASE ]]; then
+		check_items "$(archive_in "$BASE")" "$(count_messages "$src")" "$size full gzip archive"
+	fi
+
+	if wants mh-delta; then
+		# A hard-linked copy takes the new mail, so the cached tree stays
+		# as generated; genmaildir only adds files, never rewrites one.
+		delta=$BENCH_DIR/delta-$size
+		rm -rf "$delta"
+		cp -al "$src" "$delta"
+		messages=$(($(numfmt --from=iec "$size") / BYTES_PER_MESSAGE * DELTA_PERCENT / 100))
+		((messages > 0)) || messages=1
+		"$GENMAILDIR" -out "$delta" -append "$messages" -seed "$SEED" >&2
+		warm_up "$delta"
+		for ((run = 1; run <= RUNS; run++)); do
+			measure mh-delta "$MAILHAUL" export maildir --user "$MAILBOX" --src "$delta" --out "$OUT" \
+				--since "$(archive_in "$BASE")"
+		done
+		check_items "$(archive_in "$OUT")" "$messages" "$size delta archive ($DELTA_PERCENT% new mail)"
+		rm -rf "$delta"
+	fi
+	rm -rf "$OUT" "$BASE"
+}
+
+# --- reporting ---------------------------------------------------------------
+
+# verdict OK: PASS or MISS.
+verdict() { if [[ $1 == 1 ]]; then echo PASS; else echo MISS; fi; }
+
+# ratio A B: A / B to two decimals, or "n/a".
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN {if (a == "" || b == "" || b == 0) print "n/a"; else printf "%.2f", a / b}'; }
+
+# goal LABEL VALUE OP TARGET: a results row with PASS/MISS; OP is >= <= or <.
+goal() {
+	local label=$1 value=$2 op=$3 target=$4 ok
+	if [[ $value == n/a ]]; then
+		printf '| %s | n/a | %s %s | - |\n' "$label" "$op" "$target"
+		return
+	fi
+	ok=$(awk -v v="$value" -v t="$target" -v op="$op" 'BEGIN {
+		print (op == ">=" ? v >= t : op == "<=" ? v <= t : v < t) ? 1 : 0 }')
+	printf '| %s | %s | %s %s | %s |\n' "$label" "$value" "$op" "$target" "$(verdict "$ok")"
+}
+
+report_size() {
+	local size=$1 mib tool t rss out SAMPLES=$BENCH_DIR/samples-$size
+	mib=$(awk -v b="${SRC_BYTES[$size]}" 'BEGIN {printf "%.1f", b / 1048576}')
+	printf '\n### %s Maildir (%s MiB of messages), median of %s runs\n\n' "$size" "$mib" "$RUNS"
+	printf '| tool | wall s | MiB/s | peak RSS MiB | output MiB | output / input |\n'
+	printf '|---|---:|---:|---:|---:|---:|\n'
+	for tool in tar-gzip tar-pigz mh-gzip mh-zstd mh-delta; do
+		t=$(median "$tool" 2)
+		[[ -n $t ]] || continue
+		rss=$(median "$tool" 3)
+		out=$(median "$tool" 4)
+		awk -v tool="$tool" -v t="$t" -v rss="$rss" -v out="$out" -v in_="${SRC_BYTES[$size]}" 'BEGIN {
+			printf "| %s | %.2f | %.0f | %.1f | %.1f | %.3f |\n", tool, t, in_ / 1048576 / t, rss / 1024, out / 1048576, out / in_ }'
+	done
+
+	local tg tp mg mz md sg sm sz peak
+	tg=$(median tar-gzip 2) tp=$(median tar-pigz 2) mg=$(median mh-gzip 2) mz=$(median mh-zstd 2) md=$(median mh-delta 2)
+	sg=$(median tar-gzip 4) sm=$(median mh-gzip 4) sz=$(median mh-zstd 4)
+	peak=$(awk '$1 ~ /^mh-/ && $3 > m {m = $3} END {if (m) printf "%.1f", m / 1024}' "$SAMPLES")
+	printf '\n| goal (%s) | measured | target | result |\n|---|---:|---:|---|\n' "$size"
+	goal "mailhaul gzip throughput / tar -czf" "$(ratio "$tg" "$mg")" ">=" 5
+	goal "mailhaul gzip throughput / tar + pigz" "$(ratio "$tp" "$mg")" ">=" 2
+	goal "mailhaul gzip size / tar -czf size" "$(ratio "$sm" "$sg")" "<=" 1.15
+	goal "mailhaul zstd throughput / tar -czf" "$(ratio "$tg" "$mz")" ">=" 8
+	goal "mailhaul zstd size / tar -czf size" "$(ratio "$sz" "$sg")" "<" 1
+	goal "mailhaul peak RSS, MiB (max over its runs)" "${peak:-n/a}" "<" 100
+	goal "delta export time / full gzip export time" "$(ratio "$md" "$mg")" "<=" 0.05
+}
+
+main() {
+	[[ $RUNS =~ ^[1-9][0-9]?$ ]] || die "RUNS must be 1-99, got $RUNS"
+	mkdir -p "$BENCH_DIR"
+	install_tools
+	build
+	declare -gA SRC_BYTES=()
+	CHECKS=$BENCH_DIR/checks
+	: >"$CHECKS"
+	local size started
+	started=$(date +%s)
+	LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
+	for size in $SIZES; do
+		bench_size "$size"
+	done
+	{
+		printf '# mailhaul export benchmark\n\n'
+		printf -- '- date: %s, commit %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo unknown)"
+		printf -- '- machine: %s CPUs (%s), %s RAM, Go %s\n' "$(nproc)" \
+			"$(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)" \
+			"$(free -h | awk '/^Mem:/ {print $2}')" "$(go env GOVERSION)"
+		printf -- '- load average before the run: %s (other work on the machine skews timings)\n' "$LOAD_BEFORE"
+		printf -- '- tar %s, gzip %s, pigz %s; warm page cache, outputs on %s\n' \
+			"$(tar --version | awk 'NR == 1 {print $NF}')" "$(gzip --version | awk 'NR == 1 {print $NF}')" \
+			"$(pigz --version 2>&1 | awk '{print $NF}' || echo -)" "$(df --output=source "$BENCH_DIR" | tail -n 1)"
+		for size in $SIZES; do
+			report_size "$size"
+		done
+		if [[ -s $CHECKS ]]; then
+			printf '\n### Checks\n\n'
+			cat "$CHECKS"
+		fi
+		printf '\nTotal benchmark time: %ss.\n' $(($(date +%s) - started))
+	} >"$RESULTS"
+	cat "$RESULTS"
+	log "results written to $RESULTS"
+}
+
+main "$@"

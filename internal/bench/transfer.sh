@@ -1,0 +1,170 @@
+#!/usr/bin/env bash
+# transfer.sh: time `mailhaul push` and `mailhaul pull` against OpenSSH's
+# sftp and scp, moving the same archives (a few large, many small, each with
+# its .sha256) over plain loopback and over a link with added round-trip
+# delay. The delayed link is a network-namespace pair with tc netem, made
+# here and removed on exit; every address is loopback or inside that pair.
+#
+# Needs root (namespaces, sshd), openssh-server, openssh-client, iproute2.
+#
+# Environment:
+#   BENCH_DIR  work directory (default /tmp/mailhaul-bench-transfer)
+#   SIZE_MB    total size of the archives (default 1024)
+#   RTTS       round-trip delays in ms (default "0 20 80"; 0 is plain loopback)
+#   TOOLS      subset of: mailhaul sftp scp (default all)
+#
+# Goals (issue 5): mailhaul at least OpenSSH sftp's throughput on loopback,
+# at least 3x it at 80 ms; memory flat. A miss is reported, never fatal.
+set -euo pipefail
+
+BENCH_DIR=${BENCH_DIR:-/tmp/mailhaul-bench-transfer}
+SIZE_MB=${SIZE_MB:-1024}
+RTTS=${RTTS:-0 20 80}
+TOOLS=${TOOLS:-mailhaul sftp scp}
+REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+NS=mhbench$$
+VETH_HOST=mhb$$h VETH_NS=mhb$$n
+HOST_IP=10.231.0.1 NS_IP=10.231.0.2
+SSHD_PID=
+
+[ "$(id -u)" -eq 0 ] || { echo "transfer.sh: needs root (network namespaces, sshd)"; exit 1; }
+for c in /usr/sbin/sshd sftp scp ssh-keygen ip tc sha256sum /usr/bin/time; do
+	command -v "$c" >/dev/null || { echo "transfer.sh: $c is missing"; exit 1; }
+done
+
+cleanup() {
+	[ -n "$SSHD_PID" ] && kill "$SSHD_PID" 2>/dev/null && wait "$SSHD_PID" 2>/dev/null || true
+	ip netns del "$NS" 2>/dev/null || true
+	ip link del "$VETH_HOST" 2>/dev/null || true
+	rm -rf "$BENCH_DIR/remote" "$BENCH_DIR/back"
+}
+trap cleanup EXIT
+
+mkdir -p "$BENCH_DIR"/{bin,src,keys}
+cd "$REPO" && go build -o "$BENCH_DIR/bin/mailhaul" ./cmd/mailhaul
+MAILHAUL=$BENCH_DIR/bin/mailhaul
+
+# Archives: 60% in three large files, 40% in 100 small ones. Random bytes,
+# as compressed archives are. Cached between runs of the same size.
+SRC=$BENCH_DIR/src
+if [ "$(cat "$SRC/.size" 2>/dev/null)" != "$SIZE_MB" ]; then
+	rm -rf "$SRC" && mkdir -p "$SRC"
+	echo "== generating $SIZE_MB MB of archives"
+	large=$((SIZE_MB * 20 / 100))
+	for i in 1 2 3; do
+		head -c "$((large << 20))" /dev/urandom >"$SRC/large$i.tgz"
+	done
+	small_kb=$((SIZE_MB * 40 * 1024 / 100 / 100))
+	for i in $(seq -w 1 100); do
+		head -c "$((small_kb << 10))" /dev/urandom >"$SRC/user$i.tgz"
+	done
+	(cd "$SRC" && for f in *.tgz; do sha256sum "$f" >"$f.sha256"; done)
+	echo "$SIZE_MB" >"$SRC/.size"
+fi
+TOTAL=$(du -cb "$SRC"/*.tgz "$SRC"/*.sha256 | tail -1 | cut -f1)
+
+# sshd with its own host key and one authorized key, inside the namespace.
+K=$BENCH_DIR/keys
+[ -f "$K/host" ] || ssh-keygen -q -t ed25519 -N '' -f "$K/host"
+[ -f "$K/client" ] || ssh-keygen -q -t ed25519 -N '' -f "$K/client"
+cp "$K/client.pub" "$K/authorized_keys"
+mkdir -p /run/sshd
+
+ip netns add "$NS"
+ip link add "$VETH_HOST" type veth peer name "$VETH_NS"
+ip link set "$VETH_NS" netns "$NS"
+ip addr add "$HOST_IP/30" dev "$VETH_HOST"
+ip link set "$VETH_HOST" up
+ip netns exec "$NS" ip addr add "$NS_IP/30" dev "$VETH_NS"
+ip netns exec "$NS" ip link set "$VETH_NS" up
+ip netns exec "$NS" ip link set lo up
+PORT=2222
+cat >"$K/sshd_config" <<CONF
+ListenAddress $NS_IP
+Port $PORT
+HostKey $K/host
+PidFile $K/sshd.pid
+AuthorizedKeysFile $K/authorized_keys
+PermitRootLogin prohibit-password
+PasswordAuthentication no
+UsePAM no
+StrictModes no
+MaxStartups 64
+Subsystem sftp /usr/lib/openssh/sftp-server
+CONF
+ip netns exec "$NS" /usr/sbin/sshd -D -e -f "$K/sshd_config" 2>"$BENCH_DIR/sshd.log" &
+SSHD_PID=$!
+echo "[$NS_IP]:$PORT $(cut -d' ' -f1,2 "$K/host.pub")" >"$K/known_hosts"
+for _ in $(seq 50); do (echo >"/dev/tcp/$NS_IP/$PORT") 2>/dev/null && break; sleep 0.1; done
+
+SSHOPTS=(-i "$K/client" -o UserKnownHostsFile="$K/known_hosts" -o StrictHostKeyChecking=yes -o BatchMode=yes)
+MHOPTS=(--identity "$K/client" --known-hosts "$K/known_hosts" --no-agent -q)
+REMOTE=$BENCH_DIR/remote BACK=$BENCH_DIR/back
+URL="sftp://root@$NS_IP:$PORT$REMOTE"
+
+set_delay() { # one-way delay on each side: RTT/2
+	local half=$(($1 / 2))
+	tc qdisc del dev "$VETH_HOST" root 2>/dev/null || true
+	ip netns exec "$NS" tc qdisc del dev "$VETH_NS" root 2>/dev/null || true
+	if [ "$1" -gt 0 ]; then
+		tc qdisc add dev "$VETH_HOST" root netem delay "${half}ms" limit 100000
+		ip netns exec "$NS" tc qdisc add dev "$VETH_NS" root netem delay "${half}ms" limit 100000
+	fi
+}
+
+# timed NAME CMD...: run CMD, print MB/s and peak memory; the result goes
+# into $RATE (MB/s).
+timed() {
+	local name=$1; shift
+	local t0 t1 rss
+	t0=$(date +%s.%N)
+	/usr/bin/time -f "%M" -o "$BENCH_DIR/rss" "$@" >"$BENCH_DIR/last.log" 2>&1 || { echo "  $name FAILED"; cat "$BENCH_DIR/last.log"; RATE=0; return; }
+	t1=$(date +%s.%N)
+	rss=$(cat "$BENCH_DIR/rss")
+	RATE=$(echo "$TOTAL / ($t1 - $t0) / 1048576" | bc -l)
+	printf "  %-16s %7.1f MiB/s  %6.1f s  peak RSS %5d MiB\n" "$name" "$RATE" "$(echo "$t1 - $t0" | bc -l)" "$((rss / 1024))"
+}
+
+fresh() { rm -rf "$REMOTE" "$BACK"; mkdir -p "$REMOTE" "$BACK"; }
+
+declare -A R
+echo "== $((TOTAL >> 20)) MiB: 3 large archives, 100 small, each with .sha256"
+for rtt in $RTTS; do
+	set_delay "$rtt"
+	echo "== RTT ${rtt} ms"
+	for tool in $TOOLS; do
+		case $tool in
+		mailhaul)
+			fresh
+			timed "mailhaul push" "$MAILHAUL" push "${MHOPTS[@]}" "$SRC" "$URL"; R[$rtt,mh,up]=$RATE
+			timed "mailhaul pull" "$MAILHAUL" pull "${MHOPTS[@]}" "$URL" "$BACK"; R[$rtt,mh,down]=$RATE
+			cmp -s "$SRC/large1.tgz" "$BACK/large1.tgz" || echo "  mailhaul pull: large1.tgz DIFFERS"
+			;;
+		sftp)
+			fresh
+			echo "put $SRC/* $REMOTE/" >"$BENCH_DIR/put.batch"
+			echo "get $REMOTE/* $BACK/" >"$BENCH_DIR/get.batch"
+			timed "sftp put" sftp -q "${SSHOPTS[@]}" -P "$PORT" -b "$BENCH_DIR/put.batch" "root@$NS_IP"; R[$rtt,sftp,up]=$RATE
+			timed "sftp get" sftp -q "${SSHOPTS[@]}" -P "$PORT" -b "$BENCH_DIR/get.batch" "root@$NS_IP"; R[$rtt,sftp,down]=$RATE
+			;;
+		scp)
+			fresh
+			timed "scp put" scp -q "${SSHOPTS[@]}" -P "$PORT" "$SRC"/* "root@$NS_IP:$REMOTE/"; R[$rtt,scp,up]=$RATE
+			timed "scp get" scp -q "${SSHOPTS[@]}" -P "$PORT" "root@$NS_IP:$REMOTE/*" "$BACK/"; R[$rtt,scp,down]=$RATE
+			;;
+		esac
+	done
+done
+set_delay 0
+
+echo "== mailhaul / OpenSSH sftp (goal: >= 1 at 0 ms, >= 3 at 80 ms)"
+for rtt in $RTTS; do
+	for dir in up down; do
+		mh=${R[$rtt,mh,$dir]:-0} sf=${R[$rtt,sftp,$dir]:-0} sc=${R[$rtt,scp,$dir]:-0}
+		[ "$sf" = 0 ] && continue
+		ratio=$(echo "$mh / $sf" | bc -l)
+		goal=1; [ "$rtt" -ge 80 ] && goal=3
+		verdict=ok; [ "$(echo "$ratio < $goal" | bc -l)" = 1 ] && verdict=MISS
+		printf "  RTT %3s ms %-4s  vs sftp %5.2fx  vs scp %5.2fx  %s\n" "$rtt" "$dir" "$ratio" "$(echo "$mh / ($sc + 0.0001)" | bc -l)" "$verdict"
+	done
+done
