@@ -23,7 +23,6 @@ var kindDir = map[FolderKind]string{
 	FolderCalendar: "calendars",
 }
 
-
 // maxSegment bounds one path segment, in bytes, well below the 255 that
 // most file systems allow, leaving room for a uniqueness suffix.
 const maxSegment = 100
