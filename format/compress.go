@@ -79,7 +79,7 @@ func compressor(w io.Writer, c Compression, level, threads int) (io.WriteCloser,
 		if level != 0 {
 			lvl = zstd.EncoderLevelFromZstd(level)
 		}
-		return newFrameWriter(w, lvl, threads)
+		return newFrameWriter(w, lvl, threads, zstdFrameSize)
 	case None:
 		return nopCloser{w}, nil
 	}

@@ -39,13 +39,13 @@ type frame struct {
 // percent on mail.
 const zstdFrameSize = 8 << 20
 
-func newFrameWriter(w io.Writer, level zstd.EncoderLevel, threads int) (*frameWriter, error) {
+func newFrameWriter(w io.Writer, level zstd.EncoderLevel, threads, frameSize int) (*frameWriter, error) {
 	enc, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(level), zstd.WithEncoderConcurrency(threads),
-		zstd.WithWindowSize(zstdFrameSize), zstd.WithZeroFrames(true))
+		zstd.WithWindowSize(max(frameSize, zstd.MinWindowSize)), zstd.WithZeroFrames(true))
 	if err != nil {
 		return nil, err
 	}
-	fw := &frameWriter{w: w, enc: enc, size: zstdFrameSize,
+	fw := &frameWriter{w: w, enc: enc, size: frameSize,
 		queue: make(chan *frame, threads), done: make(chan struct{})}
 	fw.buf = fw.newBuf()
 	go fw.writeFrames()

@@ -12,19 +12,20 @@ import (
 
 func TestFrameWriterRoundTrip(t *testing.T) {
 	rng := rand.New(rand.NewSource(1))
-	for _, n := range []int{0, 1, zstdFrameSize - 1, zstdFrameSize, 2*zstdFrameSize + 12345} {
+	const size = 64 << 10 // small frames keep the test quick under -race
+	for _, n := range []int{0, 1, size - 1, size, 5*size + 12345} {
 		in := make([]byte, n)
 		for i := range in {
 			in[i] = "abcdefgh \n"[rng.Intn(10)] // compressible, not trivially
 		}
 		var out bytes.Buffer
-		fw, err := newFrameWriter(&out, DefaultZstdLevel, 2)
+		fw, err := newFrameWriter(&out, DefaultZstdLevel, 2, size)
 		if err != nil {
 			t.Fatal(err)
 		}
 		// Uneven writes cross frame boundaries.
 		for p := in; len(p) > 0; {
-			k := min(len(p), 1+rng.Intn(3<<20))
+			k := min(len(p), 1+rng.Intn(3*size/2))
 			if _, err := fw.Write(p[:k]); err != nil {
 				t.Fatal(err)
 			}
@@ -53,11 +54,12 @@ func (b *brokenWriter) Write(p []byte) (int, error) {
 }
 
 func TestFrameWriterReportsWriteErrors(t *testing.T) {
-	fw, err := newFrameWriter(&brokenWriter{after: 1}, DefaultZstdLevel, 2)
+	const size = 64 << 10
+	fw, err := newFrameWriter(&brokenWriter{after: 1}, DefaultZstdLevel, 2, size)
 	if err != nil {
 		t.Fatal(err)
 	}
-	chunk := bytes.Repeat([]byte("x"), zstdFrameSize)
+	chunk := bytes.Repeat([]byte("x"), size)
 	var werr error
 	for i := 0; i < 20 && werr == nil; i++ {
 		_, werr = fw.Write(chunk)
