@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -29,7 +30,15 @@ var version = "dev"
 // return it after printing what failed.
 var errPartial = errors.New("finished with failures")
 
+// softMemoryLimit keeps the garbage collector from letting the heap grow
+// to twice what is live: exports and imports hold only bounded buffers, so
+// their memory stays flat whatever the mailbox size. GOMEMLIMIT overrides it.
+const softMemoryLimit = 64 << 20
+
 func main() {
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(softMemoryLimit)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	os.Exit(run(ctx, os.Args[1:], os.Stdout, os.Stderr))
