@@ -107,7 +107,6 @@ func inspectArchive(ctx context.Context, path string) (*inspection, error) {
 	}
 }
 
-
 func (ins *inspection) print(w io.Writer) {
 	fmt.Fprintf(w, "archive  %s (%s, format %d)\n", ins.Archive, ins.Compression, ins.Format)
 	fmt.Fprintf(w, "user     %s\n", ins.User)
