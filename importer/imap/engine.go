@@ -419,7 +419,7 @@ func (im *importer) prepare(ctx context.Context, archive string, e *format.Entry
 		return nil, nil
 	}
 	if (known || b.hadMail) && !b.created {
-		uid, found, err := im.lookup(b, sp, false)
+		uid, found, err := im.lookup(b, sp, false, known)
 		if err != nil {
 			done()
 			return nil, err
@@ -480,7 +480,7 @@ func (im *importer) prepare(ctx context.Context, archive string, e *format.Entry
 // With force, the index is brought up to date first; otherwise only when
 // it has not been filled yet (before sending, the run's own appends do not
 // matter).
-func (im *importer) lookup(b *box, sp *spool, force bool) (uint32, bool, error) {
+func (im *importer) lookup(b *box, sp *spool, force, strict bool) (uint32, bool, error) {
 	im.ctl.mu.Lock()
 	defer im.ctl.mu.Unlock()
 	if force || !b.index.fresh {
@@ -488,7 +488,7 @@ func (im *importer) lookup(b *box, sp *spool, force bool) (uint32, bool, error) 
 			return 0, false, err
 		}
 	}
-	return im.ctl.find(&b.index, sp)
+	return im.ctl.find(&b.index, sp, strict)
 }
 
 // dispatch records the batch's intent durably, then queues it.

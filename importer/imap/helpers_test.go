@@ -104,6 +104,7 @@ func crlf(b []byte) []byte {
 // onTarget is one message as read back over IMAP.
 type onTarget struct {
 	sum   [32]byte
+	head  string // the first line
 	flags []string
 	date  time.Time
 }
@@ -151,7 +152,7 @@ func readBack(t testing.TB, addr, user, pass string) map[string][]onTarget {
 				}
 			}
 			sort.Strings(flags)
-			out[l.Mailbox] = append(out[l.Mailbox], onTarget{sum: sha256.Sum256(b.BodySection[0].Bytes), flags: flags, date: b.InternalDate})
+			out[l.Mailbox] = append(out[l.Mailbox], onTarget{sum: sha256.Sum256(b.BodySection[0].Bytes), head: firstLine(b.BodySection[0].Bytes), flags: flags, date: b.InternalDate})
 		}
 	}
 	return out
@@ -166,3 +167,8 @@ func countAll(m map[string][]onTarget) int {
 }
 
 func sumOf(b []byte) [32]byte { return sha256.Sum256(b) }
+
+func firstLine(b []byte) string {
+	line, _, _ := bytes.Cut(b, []byte("\r\n"))
+	return string(line)
+}

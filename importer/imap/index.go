@@ -97,17 +97,24 @@ func (t *control) refreshIndex(name string, ix *mailboxIndex) error {
 
 // find looks for a message on the target; the caller holds t.mu and has
 // refreshed ix. It returns the UID it matched, marking it used so that a
-// second identical source message is not matched to the same copy.
-func (t *control) find(ix *mailboxIndex, sp *spool) (uint32, bool, error) {
+// second identical source message is not matched to the same copy. With
+// strict, a Message-ID and size match is confirmed by content too: after a
+// dropped connection, a different message with the same Message-ID may
+// be on its way on another connection, and a wrong match would lose one.
+func (t *control) find(ix *mailboxIndex, sp *spool, strict bool) (uint32, bool, error) {
 	// Candidates for a content comparison: messages the server sees
 	// without Message-ID, or, when this message has none by our reading,
 	// any of its size (servers and we may disagree on odd headers).
 	cands := ix.noID[sp.size]
 	if id := headerMessageID(sp.head); id != "" {
-		for _, uid := range ix.byID[idDigest(id, sp.size)] {
-			if !ix.used[uid] {
-				ix.used[uid] = true
-				return uid, true, nil
+		if strict {
+			cands = append(append([]uint32{}, ix.byID[idDigest(id, sp.size)]...), cands...)
+		} else {
+			for _, uid := range ix.byID[idDigest(id, sp.size)] {
+				if !ix.used[uid] {
+					ix.used[uid] = true
+					return uid, true, nil
+				}
 			}
 		}
 	} else {

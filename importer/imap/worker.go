@@ -263,7 +263,7 @@ func (im *importer) giveBack(b *batch) {
 func (im *importer) verify(ctx context.Context, b *batch) *batch {
 	var rest []*item
 	for i, it := range b.items {
-		uid, found, err := im.lookup(b.box, it.sp, i == 0)
+		uid, found, err := im.lookup(b.box, it.sp, i == 0, true)
 		if err != nil {
 			if errors.Is(err, context.Canceled) || ctx.Err() != nil {
 				im.giveBack(&batch{items: b.items})

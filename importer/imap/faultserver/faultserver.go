@@ -1,0 +1,241 @@
+// Package faultserver is an in-process IMAP server (go-imap's memory
+// server) that misbehaves the way large providers do, for importer tests:
+// Exchange's per-user budget of server time (micro-delays once the burst
+// is spent, "Request is throttled. Suggested Backoff Time: N milliseconds"
+// past the cutoff), the disconnect after 10 errors on one connection, and
+// connections dropped at random (before or after the message is stored,
+// so a client cannot know which).
+package faultserver
+
+import (
+	"errors"
+	"fmt"
+	"math/rand"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapserver"
+	"github.com/emersion/go-imap/v2/imapserver/imapmemserver"
+)
+
+// Budget is Exchange's throttling budget, in milliseconds of server time,
+// with the hour scaled down for tests.
+type Budget struct {
+	MaxBurst        float64       // balance a user starts with
+	RechargePerHour float64       // balance added back per (scaled) hour
+	Cutoff          float64       // overdraft at which requests are refused
+	Hour            time.Duration // how long an hour lasts here
+	CostPerAppend   float64       // server time one APPEND is charged
+	MaxMicroDelay   time.Duration // delay per command at the cutoff
+}
+
+// Office365 is the budget Office 365 configured (ImapMaxBurst 240000,
+// ImapRechargeRate 360000, ImapCutoffBalance 600000), with an hour lasting
+// hour, and each APPEND charged cost.
+func Office365(hour time.Duration, cost float64) Budget {
+	return Budget{MaxBurst: 240000, RechargePerHour: 360000, Cutoff: 600000, Hour: hour,
+		CostPerAppend: cost, MaxMicroDelay: 20 * time.Millisecond}
+}
+
+// BestTime is the shortest time n APPENDs can take under the budget:
+// the burst and the whole overdraft up to the cutoff spent at once, the
+// rest at the recharge rate (micro-delays ignored, so no client reaches it).
+func (b Budget) BestTime(n int) time.Duration {
+	need := float64(n)*b.CostPerAppend - b.MaxBurst - b.Cutoff
+	if need <= 0 {
+		return 0
+	}
+	return time.Duration(need / b.RechargePerHour * float64(b.Hour))
+}
+
+// Options configure a Server.
+type Options struct {
+	Users      map[string]string // login → password; each gets an INBOX
+	Budget     *Budget           // nil: no throttling
+	ErrorLimit int               // NO/BAD answers after which a connection is closed (0: never)
+	DropRate   float64           // chance that an APPEND's connection is cut
+	Seed       int64
+}
+
+// Stats count what the server did to its clients.
+type Stats struct {
+	Appends, Throttled, Delayed, ErrorDisconnects, Drops int64
+}
+
+// Server is a running fault server.
+type Server struct {
+	Addr  string
+	opt   Options
+	srv   *imapserver.Server
+	ln    net.Listener
+	mem   *imapmemserver.Server
+	users map[string]*imapmemserver.User
+
+	mu      sync.Mutex
+	rnd     *rand.Rand
+	balance map[string]float64
+	updated map[string]time.Time
+
+	appends, throttled, delayed, errDisc, drops atomic.Int64
+}
+
+// Start listens on a free port of 127.0.0.1.
+func Start(opt Options) (*Server, error) {
+	s := &Server{opt: opt, mem: imapmemserver.New(), users: map[string]*imapmemserver.User{},
+		rnd: rand.New(rand.NewSource(opt.Seed)), balance: map[string]float64{}, updated: map[string]time.Time{}}
+	for u, p := range opt.Users {
+		user := imapmemserver.NewUser(u, p)
+		if err := user.Create("INBOX", nil); err != nil {
+			return nil, fmt.Errorf("faultserver: %w", err)
+		}
+		s.mem.AddUser(user)
+		s.users[u] = user
+	}
+	s.srv = imapserver.New(&imapserver.Options{
+		NewSession: func(c *imapserver.Conn) (imapserver.Session, *imapserver.GreetingData, error) {
+			return &session{Session: s.mem.NewSession(), s: s, conn: c}, nil, nil
+		},
+		// Exchange offers LITERAL+ and UIDPLUS, not MULTIAPPEND. (MOVE and
+		// NAMESPACE would need the wrapped session to expose them.)
+		Caps:         imap.CapSet{imap.CapIMAP4rev1: {}, imap.CapLiteralPlus: {}, imap.CapUIDPlus: {}},
+		InsecureAuth: true,
+		Logger:       discardLogger{},
+	})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, fmt.Errorf("faultserver: %w", err)
+	}
+	s.ln, s.Addr = ln, ln.Addr().String()
+	go s.srv.Serve(ln)
+	return s, nil
+}
+
+type discardLogger struct{}
+
+func (discardLogger) Printf(string, ...any) {}
+
+// Close stops the server.
+func (s *Server) Close() error { return s.srv.Close() }
+
+// User returns a user's mailboxes, for checks.
+func (s *Server) User(name string) *imapmemserver.User { return s.users[name] }
+
+// Stats returns the counters.
+func (s *Server) Stats() Stats {
+	return Stats{Appends: s.appends.Load(), Throttled: s.throttled.Load(), Delayed: s.delayed.Load(),
+		ErrorDisconnects: s.errDisc.Load(), Drops: s.drops.Load()}
+}
+
+// charge spends an APPEND's cost from the user's budget: nothing while the
+// balance is positive, a delay growing with the overdraft after that, and
+// a refusal past the cutoff, naming how long until the balance is back to
+// half the cutoff.
+func (s *Server) charge(user string) (delay time.Duration, refuse time.Duration) {
+	b := s.opt.Budget
+	if b == nil {
+		return 0, 0
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := time.Now()
+	bal, seen := s.balance[user]
+	if !seen {
+		bal = b.MaxBurst
+	} else {
+		perSec := b.RechargePerHour / b.Hour.Seconds()
+		bal = min(b.MaxBurst, bal+now.Sub(s.updated[user]).Seconds()*perSec)
+	}
+	s.updated[user] = now
+	if bal <= -b.Cutoff {
+		s.balance[user] = bal
+		perSec := b.RechargePerHour / b.Hour.Seconds()
+		return 0, time.Duration((-b.Cutoff/2 - bal) / perSec * float64(time.Second))
+	}
+	bal -= b.CostPerAppend
+	s.balance[user] = bal
+	if bal < 0 {
+		return time.Duration(float64(b.MaxMicroDelay) * (-bal / b.Cutoff)), 0
+	}
+	return 0, 0
+}
+
+func (s *Server) roll() float64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.rnd.Float64()
+}
+
+// session wraps a memory-server session with the faults.
+type session struct {
+	imapserver.Session
+	s    *Server
+	conn *imapserver.Conn
+	user string
+	errs int
+}
+
+// count tallies an error answer and closes the connection at the limit,
+// as Exchange does at the 10th.
+func (ss *session) count(err error) error {
+	if err == nil {
+		return nil
+	}
+	ss.errs++
+	if lim := ss.s.opt.ErrorLimit; lim > 0 && ss.errs >= lim {
+		ss.s.errDisc.Add(1)
+		nc := ss.conn.NetConn()
+		// Let the NO reach the client, then hang up.
+		time.AfterFunc(5*time.Millisecond, func() { nc.Close() })
+	}
+	return err
+}
+
+func (ss *session) Login(user, pass string) error {
+	err := ss.Session.Login(user, pass)
+	if err == nil {
+		ss.user = user
+	}
+	return ss.count(err)
+}
+
+func (ss *session) Append(mailbox string, r imap.LiteralReader, opt *imap.AppendOptions) (*imap.AppendData, error) {
+	delay, refuse := ss.s.charge(ss.user)
+	if refuse > 0 {
+		ss.s.throttled.Add(1)
+		return nil, ss.count(&imap.Error{Type: imap.StatusResponseTypeNo,
+			Text: fmt.Sprintf("Request is throttled. Suggested Backoff Time: %d milliseconds", refuse.Milliseconds())})
+	}
+	if delay > 0 {
+		ss.s.delayed.Add(1)
+		time.Sleep(delay)
+	}
+	drop := ss.s.opt.DropRate > 0 && ss.s.roll() < ss.s.opt.DropRate
+	after := drop && ss.s.roll() < 0.5
+	if drop && !after {
+		ss.s.drops.Add(1)
+		ss.conn.NetConn().Close()
+		return nil, errors.New("dropped")
+	}
+	data, err := ss.Session.Append(mailbox, r, opt)
+	if err == nil {
+		ss.s.appends.Add(1)
+	}
+	if after {
+		// Stored, but the client never hears so.
+		ss.s.drops.Add(1)
+		ss.conn.NetConn().Close()
+	}
+	return data, ss.count(err)
+}
+
+func (ss *session) Select(mailbox string, opt *imap.SelectOptions) (*imap.SelectData, error) {
+	d, err := ss.Session.Select(mailbox, opt)
+	return d, ss.count(err)
+}
+
+func (ss *session) Create(mailbox string, opt *imap.CreateOptions) error {
+	return ss.count(ss.Session.Create(mailbox, opt))
+}
