@@ -40,7 +40,9 @@ func (s *Sink) AddItem(it format.Item, body io.Reader) error {
 	}
 	b, err := io.ReadAll(body)
 	if err != nil {
-		return err
+		// As format.Writer does: nothing is recorded, the item's failure
+		// is marked as such, and the sink stays usable.
+		return fmt.Errorf("exporttest: item %s in %q: %w: %w", it.SourceID, it.Folder, format.ErrItemBody, err)
 	}
 	it.Size = int64(len(b))
 	s.Items = append(s.Items, Item{Item: it, Body: b})
