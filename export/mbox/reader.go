@@ -325,8 +325,12 @@ func (b bodyReader) Read(p []byte) (int, error) {
 	if n > 0 {
 		return n, nil
 	}
-	if err := r.lr.readErr(); err != nil {
-		return 0, err
+	// A read error cuts the message short only if it ended for want of
+	// input; one that ended at a separator is whole, whatever comes after.
+	if len(r.lr.peek(1)) == 0 {
+		if err := r.lr.readErr(); err != nil {
+			return 0, err
+		}
 	}
 	return 0, io.EOF
 }

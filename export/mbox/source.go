@@ -91,7 +91,7 @@ func (e *exporter) file(ctx context.Context, f mboxFile) error {
 	if f.empty {
 		return e.addFolder(f.folder, f.role, nil)
 	}
-	fh, err := os.Open(f.abs)
+	fh, err := openFile(f.abs)
 	if err != nil {
 		e.sink.AddError(format.Problem{Folder: f.folder, Item: f.rel, Reason: "not read: " + err.Error()})
 		return nil
@@ -182,7 +182,7 @@ func (e *exporter) message(f mboxFile, m *Message, first bool, notes []string) (
 		Notes:     flags.notes,
 	}
 	body := io.MultiReader(bytes.NewReader(m.Header), m.Body)
-	if err := e.sink.AddItem(it, body); err != nil {
+	if err := export.AddItem(e.sink, it, id, body); err != nil {
 		return false, fmt.Errorf("mbox: add %s: %w", id, err)
 	}
 	return labelled, nil
@@ -208,17 +208,27 @@ func receivedTime(fromLine string, h *headerInfo) time.Time {
 	return time.Time{}
 }
 
+// input is an open mbox file: read twice (Seek between the passes), and
+// read at offsets to check Content-Lengths.
+type input interface {
+	io.ReadSeekCloser
+	io.ReaderAt
+}
+
+// openFile opens an mbox file. Tests replace it to make reads fail.
+var openFile = func(name string) (input, error) { return os.Open(name) }
+
 // cancellable makes reads fail once ctx is done, so that one huge message
 // cannot hold up cancellation. It keeps the file's ReadAt and Seek, which
 // the Reader uses to check Content-Lengths.
 type cancellable struct {
 	ctx context.Context
-	*os.File
+	input
 }
 
 func (c cancellable) Read(p []byte) (int, error) {
 	if err := c.ctx.Err(); err != nil {
 		return 0, err
 	}
-	return c.File.Read(p)
+	return c.input.Read(p)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -240,5 +241,73 @@ func TestLargeContentLengthBody(t *testing.T) {
 	}
 	if notes := sink.Folders[0].Notes; !slices.Equal(notes, []string{"mbox dialect: mboxcl2"}) {
 		t.Errorf("notes %q, want mboxcl2", notes)
+	}
+}
+
+// failingFile fails every read of its second pass (after the Seek that
+// follows dialect detection) past byte limit.
+type failingFile struct {
+	input
+	pass  int
+	pos   int64
+	limit int64
+}
+
+func (f *failingFile) Seek(off int64, whence int) (int64, error) {
+	if whence == io.SeekStart {
+		f.pass++
+	}
+	n, err := f.input.Seek(off, whence)
+	f.pos = n
+	return n, err
+}
+
+func (f *failingFile) Read(p []byte) (int, error) {
+	if f.pass > 0 && f.pos+int64(len(p)) > f.limit {
+		p = p[:max(0, f.limit-f.pos)]
+		if len(p) == 0 {
+			return 0, errors.New("input/output error")
+		}
+	}
+	n, err := f.input.Read(p)
+	f.pos += int64(n)
+	return n, err
+}
+
+func TestReadErrorIsTheItems(t *testing.T) {
+	first := msg("one")
+	second := sep + "Subject: two\n\n" + strings.Repeat("body line\n", 1000) + "\n"
+	for _, tt := range []struct {
+		name  string
+		limit int
+	}{
+		{"just after the next message's header", len(first) + len(sep) + 20},
+		{"in the second message's body", len(first) + len(second)/2},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			writeFiles(t, dir, map[string]string{"Work": first + second + msg("three")})
+			open := openFile
+			t.Cleanup(func() { openFile = open })
+			openFile = func(name string) (input, error) {
+				f, err := open(name)
+				if err != nil {
+					return nil, err
+				}
+				return &failingFile{input: f, limit: int64(tt.limit)}, nil
+			}
+			s := exportDir(t, dir, export.Options{})
+			if len(s.Items) != 1 || string(s.Items[0].Body) != "Subject: one\n\nbody\n" {
+				t.Fatalf("got %d items, want the first message whole", len(s.Items))
+			}
+			if len(s.Errors) == 0 {
+				t.Fatal("the unreadable message was not reported")
+			}
+			for _, p := range s.Errors {
+				if p.Folder != "Work" || !strings.HasPrefix(p.Item, "Work") || !strings.Contains(p.Reason, "input/output error") {
+					t.Errorf("problem %+v: want folder Work, an item in file Work and the read error", p)
+				}
+			}
+		})
 	}
 }
