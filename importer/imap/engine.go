@@ -122,6 +122,12 @@ func run(ctx context.Context, archives []string, o *Options) (*report.Report, *P
 		return nil, nil, err
 	}
 	o.defaults(prof)
+	if logf := o.Logf; logf != nil {
+		// Connections report from their own goroutines; callers get one
+		// call at a time.
+		var mu sync.Mutex
+		o.Logf = func(f string, a ...any) { mu.Lock(); defer mu.Unlock(); logf(f, a...) }
+	}
 	rep := report.New(o.User, "imap", "imap://"+o.Addr, archives)
 	rep.DryRun = o.DryRun
 	im := &importer{opt: o, prof: prof, rep: rep, boxes: map[string]*box{}, byPath: map[string]*box{},

@@ -172,7 +172,9 @@ func (im *importer) appended(b *batch, resp *appender.Response) {
 	im.mu.Lock()
 	im.doneMsgs += len(b.items)
 	im.doneBytes += b.bytes
-	m, n := im.doneMsgs, im.doneBytes
+	if im.opt.Progress != nil {
+		im.opt.Progress(im.doneMsgs, im.doneBytes) // under the lock: one call at a time
+	}
 	im.mu.Unlock()
 	for _, it := range b.items {
 		if it.stripped {
@@ -182,9 +184,6 @@ func (im *importer) appended(b *batch, resp *appender.Response) {
 		im.release(it)
 	}
 	im.queue.resolve()
-	if im.opt.Progress != nil {
-		im.opt.Progress(m, n)
-	}
 }
 
 // refusedBatch handles a NO or BAD answer: throttling waits and retries,

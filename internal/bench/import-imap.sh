@@ -42,6 +42,8 @@ default_login_user = dovenull
 default_internal_user = dovecot
 mail_location = maildir:$WORK/mail/%u/Maildir
 mail_max_userip_connections = 40
+# Hard links would make doveadm import a metadata-only copy, not a load.
+maildir_copy_with_hardlinks = no
 service imap-login {
   inet_listener imap {
     address = 127.0.0.1
