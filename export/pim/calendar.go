@@ -67,14 +67,14 @@ func AddCalendar(ctx context.Context, sink export.Sink, name, path string, opt e
 			return nil
 		}
 		notes := o.Notes
+		what := fmt.Sprintf("%s %s (line %d)", file, describe(o.Component, o.UID), o.Line)
 		if err := validateCalendar(o); err != nil {
 			notes = append(notes, "go-ical cannot parse this object: "+err.Error())
-			sink.AddWarning(format.Problem{Folder: name, Item: fmt.Sprintf("%s %s (line %d)", file, describe(o.Component, o.UID), o.Line),
-				Reason: fmt.Sprintf("%v; exported unchanged", err)})
+			sink.AddWarning(format.Problem{Folder: name, Item: what, Reason: fmt.Sprintf("%v; exported unchanged", err)})
 		}
 		it := format.Item{Kind: o.Kind, Folder: name, Received: received, UID: o.UID,
 			SourceID: ids.next(file, o.UID, o.Index), Notes: notes}
-		if err := sink.AddItem(it, o.Open()); err != nil {
+		if err := export.AddItem(sink, it, what, o.Open()); err != nil {
 			return sinkError{err}
 		}
 		return nil

@@ -261,3 +261,35 @@ func TestEmptyEventUIDReplaced(t *testing.T) {
 		t.Errorf("body has %d UID lines, want 1", n)
 	}
 }
+
+// shrinkingSink truncates a file once the folder is added: after the
+// calendar was indexed, before its objects are read again.
+type shrinkingSink struct {
+	exporttest.Sink
+	path string
+	size int64
+}
+
+func (s *shrinkingSink) AddFolder(f format.Folder) error {
+	if err := os.Truncate(s.path, s.size); err != nil {
+		return err
+	}
+	return s.Sink.AddFolder(f)
+}
+
+func TestCalendarShrunkFileIsAnItemError(t *testing.T) {
+	first := "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nBEGIN:VEVENT\r\nUID:a\r\nDTSTAMP:20240101T000000Z\r\nEND:VEVENT\r\n"
+	in := first + "BEGIN:VEVENT\r\nUID:b\r\nDTSTAMP:20240101T000000Z\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+	path := writeFile(t, "c.ics", in)
+	s := &shrinkingSink{path: path, size: int64(len(first) + 20)}
+	if err := AddCalendar(context.Background(), s, "cal", path, export.Options{}); err != nil {
+		t.Fatalf("AddCalendar: %v; want the short object recorded and the export to go on", err)
+	}
+	if len(s.Items) != 1 || s.Items[0].UID != "a" {
+		t.Fatalf("got %d items, want only event a", len(s.Items))
+	}
+	if len(s.Errors) != 1 || s.Errors[0].Folder != "cal" || !strings.Contains(s.Errors[0].Item, "UID b") ||
+		!strings.Contains(s.Errors[0].Reason, "input shrank") {
+		t.Errorf("errors %+v: want one naming cal, event b and the shrunk input", s.Errors)
+	}
+}

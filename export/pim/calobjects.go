@@ -1,10 +1,11 @@
 package pim
 
 import (
-	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/mailhaul/mailhaul/format"
@@ -39,17 +40,34 @@ type part struct {
 }
 
 // Open returns a new reader over the object's bytes. It reads the input
-// again, so an object costs no memory beyond its index entries.
+// again, so an object costs no memory beyond its index entries. If the
+// input has shrunk since it was indexed, reading fails with
+// io.ErrUnexpectedEOF rather than yield a truncated object.
 func (o *CalendarObject) Open() io.Reader {
 	rs := make([]io.Reader, 0, len(o.parts))
 	for _, p := range o.parts {
 		if p.text != "" {
-			rs = append(rs, bytes.NewReader([]byte(p.text)))
+			rs = append(rs, strings.NewReader(p.text))
 		} else {
 			rs = append(rs, io.NewSectionReader(o.r, p.from.start, p.from.end-p.from.start))
 		}
 	}
-	return io.MultiReader(rs...)
+	return &exactReader{r: io.MultiReader(rs...), left: o.Size}
+}
+
+// exactReader fails with io.ErrUnexpectedEOF when r ends before left bytes.
+type exactReader struct {
+	r    io.Reader
+	left int64
+}
+
+func (e *exactReader) Read(p []byte) (int, error) {
+	n, err := e.r.Read(p)
+	e.left -= int64(n)
+	if err == io.EOF && e.left > 0 {
+		err = fmt.Errorf("input shrank since it was indexed (%d bytes missing): %w", e.left, io.ErrUnexpectedEOF)
+	}
+	return n, err
 }
 
 // Objects calls fn with each object in order. A component without UID

@@ -117,7 +117,7 @@ func (c *contactExport) add(card VCard) error {
 	}
 	it := format.Item{Kind: format.KindContact, Folder: c.folder, Received: received, UID: uid,
 		SourceID: c.ids.next(c.file, uid, card.Index), Notes: notes}
-	if err := c.sink.AddItem(it, bytes.NewReader(raw)); err != nil {
+	if err := export.AddItem(c.sink, it, what, bytes.NewReader(raw)); err != nil {
 		return sinkError{err}
 	}
 	return nil
