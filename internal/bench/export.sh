@@ -262,7 +262,7 @@ main() {
 		printf -- '- load average before the run: %s (other work on the machine skews timings)\n' "$LOAD_BEFORE"
 		printf -- '- tar %s, gzip %s, pigz %s; warm page cache, outputs on %s\n' \
 			"$(tar --version | awk 'NR == 1 {print $NF}')" "$(gzip --version | awk 'NR == 1 {print $NF}')" \
-			"$(pigz --version 2>&1 | awk '{print $NF}' || echo -)" "$(df --output=source "$BENCH_DIR" | tail -n 1)"
+			"$(if command -v pigz >/dev/null; then pigz --version 2>&1 | awk '{print $NF}'; else echo none; fi)" "$(df --output=source "$BENCH_DIR" | tail -n 1)"
 		for size in $SIZES; do
 			report_size "$size"
 		done
