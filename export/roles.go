@@ -1,4 +1,4 @@
-package maildir
+package export
 
 import (
 	"strings"
@@ -10,6 +10,7 @@ import (
 // and clients create (Dovecot's sample config, Thunderbird, Outlook, Apple
 // Mail, Roundcube), in English and the most common localisations.
 var roleNames = map[string]format.Role{
+	"inbox":                format.RoleInbox,
 	"sent":                 format.RoleSent,
 	"sent items":           format.RoleSent,
 	"sent messages":        format.RoleSent,
@@ -66,34 +67,9 @@ var roleNames = map[string]format.Role{
 	"archivo":              format.RoleArchive,
 }
 
-// nameRole guesses a folder's role from its path. Only top-level folders
-// and direct children of INBOX (the Courier "INBOX." namespace) qualify:
-// "Projects/Archive" is somebody's folder, not the archive.
-func nameRole(path string) format.Role {
-	if path == inboxPath {
-		return format.RoleInbox
-	}
-	name := path
-	if i := strings.IndexByte(path, '/'); i >= 0 {
-		if path[:i] != inboxPath || strings.IndexByte(path[i+1:], '/') >= 0 {
-			return format.RoleNone
-		}
-		name = path[i+1:]
-	}
+// RoleForName is the role a folder called name usually has ("Sent Items"
+// is sent, "Papierkorb" is trash), or RoleNone. It looks at one level of a
+// folder path; which levels may earn a role is the source's decision.
+func RoleForName(name string) format.Role {
 	return roleNames[strings.ToLower(strings.TrimSpace(name))]
-}
-
-// assignRoles sets each folder's role from its name; a role goes to the
-// first folder (in export order) that earns it, because a role names one
-// folder and an importer maps it to one target folder.
-func assignRoles(folders []*folder) {
-	taken := map[format.Role]bool{}
-	for _, f := range folders {
-		r := nameRole(f.path)
-		if r == format.RoleNone || taken[r] {
-			continue
-		}
-		taken[r] = true
-		f.role = r
-	}
 }

@@ -9,9 +9,10 @@
 // Name.sbd/Sub is "Name/Sub". Thunderbird's .msf indexes are ignored; any
 // other file that does not start with "From " is ignored with a warning;
 // an empty file is an empty folder. Top-level folders named like Inbox,
-// Sent (Items), Drafts, Trash / Deleted Items, Junk / Spam or Archive(s)
-// get that role, and the inbox is always "INBOX" (as is a single file
-// named "mbox").
+// Sent (Items), Drafts, Trash / Deleted Items, Junk / Spam or Archive(s),
+// or a common localisation of these (export.RoleForName), get that role,
+// the first such folder keeping it; the inbox is always "INBOX" (as is a
+// single file named "mbox").
 //
 // # Dialects
 //

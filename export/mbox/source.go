@@ -52,7 +52,7 @@ func (s *Source) Export(ctx context.Context, sink export.Sink, opt export.Option
 	if err != nil {
 		return err
 	}
-	e := &exporter{sink: sink, opt: opt, added: map[string]bool{}}
+	e := &exporter{sink: sink, opt: opt, added: map[string]format.Role{}, roles: map[format.Role]string{}}
 	for _, f := range files {
 		if err := ctx.Err(); err != nil {
 			return fmt.Errorf("mbox: %w", err)
@@ -68,28 +68,37 @@ func (s *Source) Export(ctx context.Context, sink export.Sink, opt export.Option
 type exporter struct {
 	sink  export.Sink
 	opt   export.Options
-	added map[string]bool // folders already given to the sink
+	added map[string]format.Role // folders already given to the sink, with their role
+	roles map[format.Role]string // the folder holding each role
 }
 
 // addFolder hands a folder to the sink the first time it is used: Takeout
 // messages pick their folder from their own header, so folders turn up
-// while streaming.
-func (e *exporter) addFolder(path string, role format.Role, notes []string) error {
-	if e.added[path] {
-		return nil
+// while streaming. A role goes to the first folder that earns it ("Sent"
+// before "Sent Items"), since an importer maps a role to one target
+// folder; addFolder returns the role the folder ended up with.
+func (e *exporter) addFolder(path string, role format.Role, notes []string) (format.Role, error) {
+	if r, ok := e.added[path]; ok {
+		return r, nil
 	}
-	e.added[path] = true
+	if owner, taken := e.roles[role]; taken && role != format.RoleNone && owner != path {
+		role = format.RoleNone
+	} else if role != format.RoleNone {
+		e.roles[role] = path
+	}
+	e.added[path] = role
 	if err := e.sink.AddFolder(format.Folder{Kind: format.FolderMail, Path: path, Role: role, Notes: notes}); err != nil {
-		return fmt.Errorf("mbox: add folder %s: %w", path, err)
+		return role, fmt.Errorf("mbox: add folder %s: %w", path, err)
 	}
-	return nil
+	return role, nil
 }
 
 // file exports one mbox file. Problems with the file itself are recorded
 // and the export goes on; only sink failures and cancellation stop it.
 func (e *exporter) file(ctx context.Context, f mboxFile) error {
 	if f.empty {
-		return e.addFolder(f.folder, f.role, nil)
+		_, err := e.addFolder(f.folder, f.role, nil)
+		return err
 	}
 	fh, err := openFile(f.abs)
 	if err != nil {
@@ -133,7 +142,8 @@ func (e *exporter) file(ctx context.Context, f mboxFile) error {
 	// A file whose messages were all skipped is still a folder; a Takeout
 	// file only carries the folders its labels name.
 	if !labelled {
-		return e.addFolder(f.folder, f.role, notes)
+		_, err := e.addFolder(f.folder, f.role, notes)
+		return err
 	}
 	return nil
 }
@@ -168,7 +178,7 @@ func (e *exporter) message(f mboxFile, m *Message, first bool, notes []string) (
 		e.sink.AddSkipped(export.SkipBeforeCutoff, 1)
 		return labelled, nil
 	}
-	if err := e.addFolder(folder, role, notes); err != nil {
+	if role, err = e.addFolder(folder, role, notes); err != nil {
 		return false, err
 	}
 	it := format.Item{

@@ -311,3 +311,39 @@ func TestReadErrorIsTheItems(t *testing.T) {
 		})
 	}
 }
+
+func TestRolesFromNames(t *testing.T) {
+	dir := t.TempDir()
+	writeFiles(t, dir, map[string]string{
+		"Papierkorb":     msg("trash"),
+		"Sent":           msg("sent"),
+		"Sent Items":     msg("sent too"),
+		"Work.sbd/Sent":  msg("work sent"),
+		"Work":           msg("work"),
+		"Entwürfe.mbox":  msg("draft"),
+		"Archives":       "",
+		"Junk E-mail":    msg("junk"),
+		"Notes.sbd/Spam": msg("not junk"),
+	})
+	s := exportDir(t, dir, export.Options{})
+	want := map[string]format.Role{
+		"Papierkorb": format.RoleTrash, "Sent": format.RoleSent, "Sent Items": format.RoleNone,
+		"Work/Sent": format.RoleNone, "Work": format.RoleNone, "Entwürfe": format.RoleDrafts,
+		"Archives": format.RoleArchive, "Junk E-mail": format.RoleJunk, "Notes/Spam": format.RoleNone,
+	}
+	for path, role := range want {
+		f := s.Folder(path)
+		if f == nil {
+			t.Errorf("folder %q missing", path)
+			continue
+		}
+		if f.Role != role {
+			t.Errorf("folder %q role %q, want %q", path, f.Role, role)
+		}
+		for _, it := range s.InFolder(path) {
+			if it.Role != role {
+				t.Errorf("item %s role %q, want its folder's %q", it.SourceID, it.Role, role)
+			}
+		}
+	}
+}

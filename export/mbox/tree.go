@@ -182,31 +182,11 @@ func folderName(name string) string {
 	return name
 }
 
-// roleNames maps folder names, lower-cased, to roles. Only top-level
-// folders get a role: "Work/Sent" is the user's own folder.
-var roleNames = map[string]format.Role{
-	"inbox":            format.RoleInbox,
-	"sent":             format.RoleSent,
-	"sent items":       format.RoleSent,
-	"sent messages":    format.RoleSent,
-	"sent mail":        format.RoleSent,
-	"drafts":           format.RoleDrafts,
-	"draft":            format.RoleDrafts,
-	"trash":            format.RoleTrash,
-	"deleted items":    format.RoleTrash,
-	"deleted messages": format.RoleTrash,
-	"junk":             format.RoleJunk,
-	"junk e-mail":      format.RoleJunk,
-	"junk email":       format.RoleJunk,
-	"spam":             format.RoleJunk,
-	"archive":          format.RoleArchive,
-	"archives":         format.RoleArchive,
-}
-
-// topLevel names a top-level folder: the inbox is always "INBOX", as IMAP
-// spells it.
+// topLevel names a top-level folder, the only level that earns a role
+// ("Work/Sent" is the user's own folder): the inbox is always "INBOX", as
+// IMAP spells it.
 func topLevel(name string) (string, format.Role) {
-	role := roleNames[strings.ToLower(name)]
+	role := export.RoleForName(name)
 	if role == format.RoleInbox {
 		return "INBOX", role
 	}
