@@ -1,0 +1,67 @@
+package dav
+
+import (
+	"io"
+	"net/http"
+)
+
+// Options say where and how to import.
+type Options struct {
+	// URL is the server's base URL; discovery starts from its
+	// .well-known entries. CardDAV and CalDAV, when set, are the address
+	// book and calendar home sets and skip discovery for that service.
+	URL, CardDAV, CalDAV string
+
+	// User and Password authenticate with HTTP Basic; Token, when set,
+	// is sent as a Bearer token instead. None of them is ever logged.
+	User, Password, Token string
+
+	// HTTPClient carries the requests (TLS settings, proxies); nil means
+	// a client with verified TLS and kept-alive connections.
+	HTTPClient *http.Client
+
+	// Concurrency is the number of PUTs in flight; 0 means 2. Radicale and
+	// Xandikos serialise writes behind one lock, so more workers only
+	// queue there (see README.md).
+	Concurrency int
+
+	// Update replaces objects the target already has (If-Match on their
+	// ETag) instead of leaving them alone.
+	Update bool
+
+	// DryRun sends nothing that changes the target: it resolves the
+	// collections, looks at what the target holds and writes the plan.
+	DryRun bool
+	Plan   io.Writer // where a dry run's plan goes; nil discards it
+
+	// StateDir holds the per-user journal; "" keeps none (a re-run is
+	// still safe, only slower: every object is asked for again).
+	StateDir string
+
+	// Schedule decides when ORGANIZER and ATTENDEE get
+	// SCHEDULE-AGENT=CLIENT: ScheduleAuto (when the server advertises
+	// calendar-auto-schedule), ScheduleAlways or ScheduleNever.
+	Schedule ScheduleGuard
+
+	Retry RetryPolicy
+
+	// Progress, when not nil, is called after each object with the
+	// number of objects handled so far. It must be quick.
+	Progress func(done int)
+}
+
+// ScheduleGuard selects the RFC 6638 guard.
+type ScheduleGuard string
+
+const (
+	ScheduleAuto   ScheduleGuard = ""
+	ScheduleAlways ScheduleGuard = "always"
+	ScheduleNever  ScheduleGuard = "never"
+)
+
+func (o Options) concurrency() int {
+	if o.Concurrency <= 0 {
+		return 2
+	}
+	return o.Concurrency
+}

@@ -1,0 +1,119 @@
+package dav
+
+import (
+	"context"
+	"encoding/xml"
+	"fmt"
+	"net/http"
+	"net/url"
+	"path"
+	"sort"
+)
+
+// planLine is what a dry run would do with one collection.
+type planLine struct {
+	col     *collection
+	send    int // objects that would be sent
+	present int // objects the target or the journal already has
+	hrefs   map[string]bool
+}
+
+// dryRun settles an object without sending it: present when the journal
+// or the collection already has its href, to be sent otherwise.
+func (im *importer) dryRun(ctx context.Context, jb job) {
+	im.mu.Lock()
+	pl := im.planFor(jb.col)
+	if pl.hrefs == nil && !jb.col.Planned {
+		im.mu.Unlock()
+		hrefs, err := im.c.listHrefs(ctx, jb.col.URL)
+		if err != nil {
+			im.rep.Note("dry run: could not list %s: %v", redact(jb.col.URL), err)
+		}
+		im.mu.Lock()
+		pl.hrefs = hrefs
+	}
+	have := pl.hrefs[path.Base(jb.href.Path)]
+	im.mu.Unlock()
+	im.planned(jb.col, !have)
+	if have {
+		im.rep.AddPresent()
+	} else {
+		im.rep.AddImported(int64(len(jb.body)))
+	}
+	im.progress()
+}
+
+func (im *importer) planFor(col *collection) *planLine {
+	pl := im.plan[col]
+	if pl == nil {
+		pl = &planLine{col: col}
+		im.plan[col] = pl
+	}
+	return pl
+}
+
+func (im *importer) planned(col *collection, send bool) {
+	if !im.opt.DryRun {
+		return
+	}
+	im.mu.Lock()
+	defer im.mu.Unlock()
+	if send {
+		im.planFor(col).send++
+	} else {
+		im.planFor(col).present++
+	}
+}
+
+func (im *importer) writePlan() {
+	if im.opt.Plan == nil {
+		return
+	}
+	lines := make([]*planLine, 0, len(im.plan))
+	for _, pl := range im.plan {
+		lines = append(lines, pl)
+	}
+	sort.Slice(lines, func(i, j int) bool { return lines[i].col.URL.String() < lines[j].col.URL.String() })
+	for _, pl := range lines {
+		what := "calendar"
+		if pl.col.Kind == "contacts" {
+			what = "address book"
+		}
+		verb := "use existing"
+		if pl.col.Planned {
+			verb = "create"
+		}
+		fmt.Fprintf(im.opt.Plan, "%s %s %q at %s: %d to send, %d already there\n",
+			verb, what, pl.col.Name, redact(pl.col.URL), pl.send, pl.present)
+	}
+}
+
+// listHrefs returns the names of the resources in a collection (a Depth 1
+// PROPFIND asking only for ETags, which every server answers).
+func (c *client) listHrefs(ctx context.Context, col *url.URL) (map[string]bool, error) {
+	body := []byte(`<?xml version="1.0" encoding="utf-8"?><propfind xmlns="DAV:"><prop><getetag/></prop></propfind>`)
+	a, err := c.send(ctx, "PROPFIND", col.String(), http.Header{"Depth": {"1"}, "Content-Type": {"application/xml; charset=utf-8"}}, body)
+	if err != nil {
+		return nil, err
+	}
+	if a.Status != http.StatusMultiStatus {
+		return nil, fmt.Errorf("PROPFIND answered %s", a.serverSays())
+	}
+	var ms struct {
+		Responses []struct {
+			Href string `xml:"DAV: href"`
+		} `xml:"DAV: response"`
+	}
+	if err := xml.Unmarshal(a.Body, &ms); err != nil {
+		return nil, fmt.Errorf("PROPFIND answer: %w", err)
+	}
+	out := map[string]bool{}
+	for _, r := range ms.Responses {
+		u, err := col.Parse(r.Href)
+		if err != nil || path.Clean(u.Path) == path.Clean(col.Path) {
+			continue
+		}
+		out[path.Base(u.Path)] = true
+	}
+	return out, nil
+}

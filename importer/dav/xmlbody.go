@@ -1,0 +1,52 @@
+package dav
+
+import (
+	"bytes"
+	"encoding/xml"
+
+	"github.com/mailhaul/mailhaul/format"
+)
+
+// creationBody is the extended MKCOL (RFC 5689) or MKCALENDAR (RFC 4791
+// §5.3.1) request body for col. Colours use Apple's calendar-color, which
+// Radicale, Nextcloud and iCloud read, and InfCloud's addressbook-color for
+// address books.
+func creationBody(col *collection, color, description string) []byte {
+	var b bytes.Buffer
+	b.WriteString(`<?xml version="1.0" encoding="utf-8"?>`)
+	esc := func(s string) string {
+		var e bytes.Buffer
+		xml.EscapeText(&e, []byte(s))
+		return e.String()
+	}
+	if col.Kind == format.FolderContacts {
+		b.WriteString(`<D:mkcol xmlns:D="DAV:" xmlns:CR="urn:ietf:params:xml:ns:carddav" xmlns:INF="http://inf-it.com/ns/ab/"><D:set><D:prop>`)
+		b.WriteString(`<D:resourcetype><D:collection/><CR:addressbook/></D:resourcetype>`)
+		b.WriteString(`<D:displayname>` + esc(col.Name) + `</D:displayname>`)
+		if description != "" {
+			b.WriteString(`<CR:addressbook-description>` + esc(description) + `</CR:addressbook-description>`)
+		}
+		if color != "" {
+			b.WriteString(`<INF:addressbook-color>` + esc(color) + `</INF:addressbook-color>`)
+		}
+		b.WriteString(`</D:prop></D:set></D:mkcol>`)
+		return b.Bytes()
+	}
+	b.WriteString(`<C:mkcalendar xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav" xmlns:A="http://apple.com/ns/ical/"><D:set><D:prop>`)
+	b.WriteString(`<D:displayname>` + esc(col.Name) + `</D:displayname>`)
+	if description != "" {
+		b.WriteString(`<C:calendar-description>` + esc(description) + `</C:calendar-description>`)
+	}
+	if color != "" {
+		b.WriteString(`<A:calendar-color>` + esc(color) + `</A:calendar-color>`)
+	}
+	if len(col.Components) > 0 {
+		b.WriteString(`<C:supported-calendar-component-set>`)
+		for _, c := range col.Components {
+			b.WriteString(`<C:comp name="` + esc(c) + `"/>`)
+		}
+		b.WriteString(`</C:supported-calendar-component-set>`)
+	}
+	b.WriteString(`</D:prop></D:set></C:mkcalendar>`)
+	return b.Bytes()
+}
