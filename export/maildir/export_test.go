@@ -565,3 +565,20 @@ func TestUnreadableControlFilesAreWarnings(t *testing.T) {
 		}
 	}
 }
+
+func TestKeywordNameNotAnAtomIsKeptAndReported(t *testing.T) {
+	root := t.TempDir()
+	writeTree(t, root,
+		file{path: ".Work/cur/1700000001.M1P1.host:2,Sa", body: msg("<a@x>", "kw")},
+		file{path: ".Work/dovecot-keywords", body: "0 to do\n"},
+	)
+	s := run(t, &Source{Root: root}, export.Options{})
+	if got, want := itemBySource(t, s, "Work/1700000001.M1P1.host").Flags, []string{`\Seen`, "to_do"}; !slices.Equal(got, want) {
+		t.Errorf("flags %q; want %q", got, want)
+	}
+	want := format.Problem{Folder: "Work", Item: keywordsFile,
+		Reason: `keyword "to do" (letter a) is not an IMAP atom; kept as "to_do"`}
+	if len(s.Warnings) != 1 || s.Warnings[0] != want {
+		t.Errorf("warnings %+v; want exactly %+v", s.Warnings, want)
+	}
+}

@@ -31,7 +31,7 @@ func TestSplitInfo(t *testing.T) {
 }
 
 func TestImapFlags(t *testing.T) {
-	kw := parseKeywords([]byte("0 $Junk\n1 $Forwarded\n2 $NotJunk\n3 Custom\n4 custom\n"))
+	kw, _ := parseKeywords([]byte("0 $Junk\n1 $Forwarded\n2 $NotJunk\n3 Custom\n4 custom\n"))
 	tests := []struct {
 		info        string
 		kw          *keywords
@@ -90,7 +90,7 @@ func FuzzInfo(f *testing.F) {
 	} {
 		f.Add(s)
 	}
-	kw := parseKeywords([]byte("0 $Junk\n1 $Forwarded\n"))
+	kw, _ := parseKeywords([]byte("0 $Junk\n1 $Forwarded\n"))
 	f.Fuzz(func(t *testing.T, name string) {
 		unique, info, hasInfo := splitInfo(name)
 		if !strings.HasPrefix(name, unique) {

@@ -9,6 +9,8 @@ import (
 	"io/fs"
 	"os"
 	"strconv"
+
+	"github.com/mailhaul/mailhaul/export"
 )
 
 // keywordsFile is Dovecot's per-folder map from the flag letters a-z to
@@ -30,59 +32,50 @@ func (k *keywords) name(i int) string {
 }
 
 // readKeywords reads dir's dovecot-keywords. A missing file is no error
-// (most folders have none); nil is returned then.
-func readKeywords(dir string) (*keywords, error) {
+// (most folders have none); nil is returned then. notes say which names
+// had to be changed to be sent as IMAP keywords.
+func readKeywords(dir string) (k *keywords, notes []string, err error) {
 	f, err := os.Open(dir + "/" + keywordsFile)
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
+		return nil, nil, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("maildir: read %s: %w", keywordsFile, err)
+		return nil, nil, fmt.Errorf("maildir: read %s: %w", keywordsFile, err)
 	}
 	defer f.Close()
 	data, err := io.ReadAll(io.LimitReader(f, maxKeywordsFile))
 	if err != nil {
-		return nil, fmt.Errorf("maildir: read %s: %w", keywordsFile, err)
+		return nil, nil, fmt.Errorf("maildir: read %s: %w", keywordsFile, err)
 	}
-	return parseKeywords(data), nil
+	k, notes = parseKeywords(data)
+	return k, notes, nil
 }
 
 // parseKeywords parses the "N name" lines of a keywords file. Lines that
-// do not fit (a bad index, no name, a name that cannot be an IMAP keyword)
-// are skipped: one bad line must not cost the folder its other keywords.
-func parseKeywords(data []byte) *keywords {
-	var k keywords
+// do not fit (a bad index, no name) are skipped: one bad line must not
+// cost the folder its other keywords. A name that is not an IMAP atom is
+// kept with its offending characters replaced, and a note says so.
+func parseKeywords(data []byte) (*keywords, []string) {
+	var (
+		k     keywords
+		notes []string
+	)
 	sc := bufio.NewScanner(bytes.NewReader(data))
 	sc.Buffer(nil, maxKeywordsFile)
 	for sc.Scan() {
 		line := bytes.TrimRight(sc.Bytes(), "\r")
 		num, name, ok := bytes.Cut(line, []byte{' '})
-		if !ok {
+		if !ok || len(name) == 0 {
 			continue
 		}
 		i, err := strconv.Atoi(string(num))
-		if err != nil || i < 0 || i >= len(k) || !validKeyword(name) {
+		if err != nil || i < 0 || i >= len(k) {
 			continue
 		}
-		k[i] = string(name)
-	}
-	return &k
-}
-
-// validKeyword reports whether name can be sent as an IMAP keyword: an
-// atom (RFC 3501 §9) that does not pose as a system flag.
-func validKeyword(name []byte) bool {
-	if len(name) == 0 || name[0] == '\\' {
-		return false
-	}
-	for _, c := range name {
-		if c <= ' ' || c >= 0x7f {
-			return false
-		}
-		switch c {
-		case '(', ')', '{', '%', '*', '"', '\\', ']':
-			return false
+		k[i] = export.KeywordAtom(string(name))
+		if k[i] != string(name) {
+			notes = append(notes, fmt.Sprintf("keyword %q (letter %c) is not an IMAP atom; kept as %q", name, 'a'+i, k[i]))
 		}
 	}
-	return true
+	return &k, notes
 }

@@ -47,10 +47,13 @@ func (x *exporter) exportFolder(f *folder) error {
 	}
 	kws := make([]*keywords, len(f.dirs))
 	for i, dir := range f.dirs {
-		kw, err := readKeywords(dir)
+		kw, notes, err := readKeywords(dir)
 		if err != nil {
 			x.sink.AddWarning(format.Problem{Folder: f.path, Item: keywordsFile,
 				Reason: "keyword letters a-z dropped: " + cause(err)})
+		}
+		for _, n := range notes {
+			x.sink.AddWarning(format.Problem{Folder: f.path, Item: keywordsFile, Reason: n})
 		}
 		kws[i] = kw
 	}

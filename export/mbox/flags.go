@@ -3,6 +3,8 @@ package mbox
 import (
 	"fmt"
 	"strings"
+
+	"github.com/mailhaul/mailhaul/export"
 )
 
 // flagSet collects IMAP flags in order, without duplicates. Keywords are
@@ -43,27 +45,11 @@ func (s *flagSet) addKeyword(k string) {
 	if k == "" {
 		return
 	}
-	atom := keywordAtom(k)
+	atom := export.KeywordAtom(k)
 	if atom != k {
 		s.notes = append(s.notes, fmt.Sprintf("keyword %q is not an IMAP atom; kept as %q", k, atom))
 	}
 	s.add(atom)
-}
-
-// keywordAtom makes k a valid IMAP keyword: an atom (RFC 3501 §9, no SP,
-// CTL, 8-bit or any of `(){%*"\]`) that does not pose as a system flag.
-// Each offending character becomes '_'.
-func keywordAtom(k string) string {
-	var b strings.Builder
-	for _, r := range k {
-		switch {
-		case r <= ' ', r >= 0x7f, strings.ContainsRune(`(){%*"\]`, r):
-			b.WriteByte('_')
-		default:
-			b.WriteRune(r)
-		}
-	}
-	return b.String()
 }
 
 // headerFlags turns the flag headers of mbox writers into IMAP flags:

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"io"
 	"testing"
+
+	"github.com/mailhaul/mailhaul/export"
 )
 
 // FuzzReader feeds arbitrary input to the splitter in every dialect and
@@ -62,7 +64,7 @@ func FuzzSplitLabels(f *testing.F) {
 			t.Fatalf("routeGmail(%q) chose no folder", v)
 		}
 		for _, k := range flags.list {
-			if k[0] != '\\' && k != keywordAtom(k) {
+			if k[0] != '\\' && k != export.KeywordAtom(k) {
 				t.Fatalf("flag %q is not an atom", k)
 			}
 		}
