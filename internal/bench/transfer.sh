@@ -33,6 +33,7 @@ for c in /usr/sbin/sshd sftp scp ssh-keygen ip tc sha256sum /usr/bin/time; do
 done
 
 cleanup() {
+	[ -n "${RELAY_PID:-}" ] && kill "$RELAY_PID" 2>/dev/null || true
 	[ -n "$SSHD_PID" ] && kill "$SSHD_PID" 2>/dev/null && wait "$SSHD_PID" 2>/dev/null || true
 	ip netns del "$NS" 2>/dev/null || true
 	ip link del "$VETH_HOST" 2>/dev/null || true
@@ -94,21 +95,35 @@ Subsystem sftp /usr/lib/openssh/sftp-server
 CONF
 ip netns exec "$NS" /usr/sbin/sshd -D -e -f "$K/sshd_config" 2>"$BENCH_DIR/sshd.log" &
 SSHD_PID=$!
-echo "[$NS_IP]:$PORT $(cut -d' ' -f1,2 "$K/host.pub")" >"$K/known_hosts"
+RELAY_PORT=2223
+{ echo "[$NS_IP]:$PORT $(cut -d' ' -f1,2 "$K/host.pub")"
+  echo "[127.0.0.1]:$RELAY_PORT $(cut -d' ' -f1,2 "$K/host.pub")"; } >"$K/known_hosts"
 for _ in $(seq 50); do (echo >"/dev/tcp/$NS_IP/$PORT") 2>/dev/null && break; sleep 0.1; done
 
 SSHOPTS=(-i "$K/client" -o UserKnownHostsFile="$K/known_hosts" -o StrictHostKeyChecking=yes -o BatchMode=yes)
 MHOPTS=(--identity "$K/client" --known-hosts "$K/known_hosts" --no-agent -q)
 REMOTE=$BENCH_DIR/remote BACK=$BENCH_DIR/back
-URL="sftp://root@$NS_IP:$PORT$REMOTE"
 
-set_delay() { # one-way delay on each side: RTT/2
+# set_delay RTT: netem with RTT/2 on each side of the veth pair. Kernels
+# without sch_netem get delayrelay instead: a loopback port forwarding to the
+# namespace with the same delay (HOST and SSH_PORT say where to connect).
+RELAY_PID=
+cd "$REPO" && go build -o "$BENCH_DIR/bin/delayrelay" ./internal/bench/delayrelay
+set_delay() {
 	local half=$(($1 / 2))
 	tc qdisc del dev "$VETH_HOST" root 2>/dev/null || true
 	ip netns exec "$NS" tc qdisc del dev "$VETH_NS" root 2>/dev/null || true
-	if [ "$1" -gt 0 ]; then
-		tc qdisc add dev "$VETH_HOST" root netem delay "${half}ms" limit 100000
+	[ -n "$RELAY_PID" ] && { kill "$RELAY_PID"; wait "$RELAY_PID" 2>/dev/null || true; RELAY_PID=; }
+	HOST=$NS_IP SSH_PORT=$PORT DELAY_HOW=none
+	[ "$1" -gt 0 ] || return 0
+	if tc qdisc add dev "$VETH_HOST" root netem delay "${half}ms" limit 100000 2>/dev/null; then
 		ip netns exec "$NS" tc qdisc add dev "$VETH_NS" root netem delay "${half}ms" limit 100000
+		DELAY_HOW=netem
+	else
+		"$BENCH_DIR/bin/delayrelay" -listen 127.0.0.1:$RELAY_PORT -target "$NS_IP:$PORT" -rtt "${1}ms" &
+		RELAY_PID=$!
+		for _ in $(seq 50); do (echo >"/dev/tcp/127.0.0.1/$RELAY_PORT") 2>/dev/null && break; sleep 0.1; done
+		HOST=127.0.0.1 SSH_PORT=$RELAY_PORT DELAY_HOW="delayrelay (no sch_netem in this kernel)"
 	fi
 }
 
@@ -131,7 +146,8 @@ declare -A R
 echo "== $((TOTAL >> 20)) MiB: 3 large archives, 100 small, each with .sha256"
 for rtt in $RTTS; do
 	set_delay "$rtt"
-	echo "== RTT ${rtt} ms"
+	echo "== RTT ${rtt} ms, delay by $DELAY_HOW"
+	URL="sftp://root@$HOST:$SSH_PORT$REMOTE"
 	for tool in $TOOLS; do
 		case $tool in
 		mailhaul)
@@ -144,13 +160,13 @@ for rtt in $RTTS; do
 			fresh
 			echo "put $SRC/* $REMOTE/" >"$BENCH_DIR/put.batch"
 			echo "get $REMOTE/* $BACK/" >"$BENCH_DIR/get.batch"
-			timed "sftp put" sftp -q "${SSHOPTS[@]}" -P "$PORT" -b "$BENCH_DIR/put.batch" "root@$NS_IP"; R[$rtt,sftp,up]=$RATE
-			timed "sftp get" sftp -q "${SSHOPTS[@]}" -P "$PORT" -b "$BENCH_DIR/get.batch" "root@$NS_IP"; R[$rtt,sftp,down]=$RATE
+			timed "sftp put" sftp -q "${SSHOPTS[@]}" -P "$SSH_PORT" -b "$BENCH_DIR/put.batch" "root@$HOST"; R[$rtt,sftp,up]=$RATE
+			timed "sftp get" sftp -q "${SSHOPTS[@]}" -P "$SSH_PORT" -b "$BENCH_DIR/get.batch" "root@$HOST"; R[$rtt,sftp,down]=$RATE
 			;;
 		scp)
 			fresh
-			timed "scp put" scp -q "${SSHOPTS[@]}" -P "$PORT" "$SRC"/* "root@$NS_IP:$REMOTE/"; R[$rtt,scp,up]=$RATE
-			timed "scp get" scp -q "${SSHOPTS[@]}" -P "$PORT" "root@$NS_IP:$REMOTE/*" "$BACK/"; R[$rtt,scp,down]=$RATE
+			timed "scp put" scp -q "${SSHOPTS[@]}" -P "$SSH_PORT" "$SRC"/* "root@$HOST:$REMOTE/"; R[$rtt,scp,up]=$RATE
+			timed "scp get" scp -q "${SSHOPTS[@]}" -P "$SSH_PORT" "root@$HOST:$REMOTE/*" "$BACK/"; R[$rtt,scp,down]=$RATE
 			;;
 		esac
 	done

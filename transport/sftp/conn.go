@@ -31,11 +31,13 @@ type Conn struct {
 
 	posixRename, fsync, statvfs bool
 	exec                        bool // sha256sum runs on the server
+	sh                          shell
 }
 
 // Close ends the session and the connection.
 func (c *Conn) Close() error {
 	c.stopKeepalive()
+	c.sh.close()
 	c.c.Close()
 	return c.ssh.Close()
 }

@@ -6,7 +6,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"regexp"
 	"strings"
@@ -21,9 +20,14 @@ import (
 // from its disk there and nothing crosses the link. Otherwise (SFTP-only
 // accounts) the file is read back over SFTP and hashed here.
 
+// execHashMin is the size from which the server hashes; tests raise it to
+// exercise reading back. With a running shell (see shell) a command costs
+// a round trip, less than reading back even a small file.
+var execHashMin int64
+
 // Sum returns the SHA-256 of the bytes stored in p.
 func (c *Conn) Sum(ctx context.Context, p string) (string, error) {
-	if c.exec {
+	if c.exec && c.sizeAtLeast(p, execHashMin) {
 		out, err := c.run(ctx, "sha256sum < "+shellQuote(p))
 		if err != nil {
 			return "", c.wrap("hash", p, err)
@@ -44,6 +48,11 @@ func (c *Conn) Sum(ctx context.Context, p string) (string, error) {
 		return "", c.wrap("read back", p, err)
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+func (c *Conn) sizeAtLeast(p string, n int64) bool {
+	fi, err := c.c.Stat(p)
+	return err == nil && fi.Size() >= n
 }
 
 // SegmentSums returns the SHA-256 of each of the first n segments of p.
@@ -81,26 +90,9 @@ func (c *Conn) SegmentSums(ctx context.Context, p string, seg int64, n int) ([][
 	return sw.Sums, nil
 }
 
-// run runs a shell command on the server and returns its standard output.
+// run runs a shell command on the server, in the connection's shell.
 func (c *Conn) run(ctx context.Context, cmd string) ([]byte, error) {
-	s, err := c.ssh.NewSession()
-	if err != nil {
-		return nil, err
-	}
-	defer s.Close()
-	stop := context.AfterFunc(ctx, func() { s.Close() })
-	defer stop()
-	var stderr bytes.Buffer
-	s.Stderr = &stderr
-	out, err := s.Output(cmd)
-	if ctx.Err() != nil {
-		return nil, ctx.Err()
-	}
-	var exit *ssh.ExitError
-	if errors.As(err, &exit) {
-		return nil, fmt.Errorf("remote command failed (%v): %s", exit.ExitStatus(), trim(stderr.Bytes()))
-	}
-	return out, err
+	return c.sh.run(ctx, c.ssh, cmd)
 }
 
 // probeExec checks that the server runs sha256sum and that it agrees with

@@ -184,14 +184,19 @@ func TestSSHDCorruptCopies(t *testing.T) {
 	}
 	sameFiles(t, src, remote, "alice.tgz")
 
-	// Corrupted after arriving, before the check: caught before the rename.
-	remote2 := t.TempDir()
-	rep = run(t, ctx, corruptBeforeCheck{ep, t}, true, src, remote2, transport.Options{})
-	if rep.Failed != 1 || rep.Results[0].Reason != transport.ErrVerify.Error() {
-		t.Errorf("corrupted on arrival: %+v, want failed with %q", rep.Results, transport.ErrVerify)
-	}
-	if _, err := os.Stat(filepath.Join(remote2, "alice.tgz")); err == nil {
-		t.Errorf("a copy that failed verification was renamed to its final name")
+	// Corrupted after arriving, before the check: caught before the rename,
+	// whether the server hashes (large files) or the bytes are read back.
+	for _, min := range []int64{0, 1 << 40} {
+		defer func(old int64) { execHashMin = old }(execHashMin)
+		execHashMin = min
+		remote2 := t.TempDir()
+		rep = run(t, ctx, corruptBeforeCheck{ep, t}, true, src, remote2, transport.Options{})
+		if rep.Failed != 1 || rep.Results[0].Reason != transport.ErrVerify.Error() {
+			t.Errorf("corrupted on arrival (server hashing from %d bytes): %+v, want failed with %q", min, rep.Results, transport.ErrVerify)
+		}
+		if _, err := os.Stat(filepath.Join(remote2, "alice.tgz")); err == nil {
+			t.Errorf("a copy that failed verification was renamed to its final name")
+		}
 	}
 
 	// The source itself is corrupt: pulling it fails and says so.

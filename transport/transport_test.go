@@ -1,0 +1,212 @@
+package transport_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/mailhaul/mailhaul/format"
+	"github.com/mailhaul/mailhaul/transport"
+	"github.com/mailhaul/mailhaul/transport/local"
+)
+
+func writeArchive(t *testing.T, dir, name string, size int) []byte {
+	t.Helper()
+	b := make([]byte, size)
+	rng := rand.New(rand.NewPCG(uint64(size), 1))
+	for i := range b {
+		b[i] = byte(rng.Uint32())
+	}
+	p := filepath.Join(dir, name)
+	if err := os.WriteFile(p, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(b)
+	if err := format.WriteChecksumFile(p, hex.EncodeToString(sum[:])); err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func copyDir(t *testing.T, ctx context.Context, src, dst string, opt transport.Options) *transport.Report {
+	t.Helper()
+	c := local.Conn{}
+	jobs, err := transport.Plan(ctx, c, []string{src}, c, dst)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, _ := transport.Run(ctx, local.Endpoint{}, local.Endpoint{}, jobs, opt)
+	return rep
+}
+
+// cancelAt cancels the run once n bytes of a transfer have passed.
+type cancelAt struct {
+	n      int64
+	seen   int64
+	cancel func()
+}
+
+func (c *cancelAt) Start(transport.Job, int64, int64) {}
+func (c *cancelAt) Bytes(_ transport.Job, n int64) {
+	if c.seen += n; c.seen >= c.n {
+		c.cancel()
+	}
+}
+func (c *cancelAt) Retry(transport.Job, int, error, time.Duration) {}
+func (c *cancelAt) Done(transport.FileResult)                      {}
+
+func TestCopyResumeSkipReplace(t *testing.T) {
+	src, dst := t.TempDir(), filepath.Join(t.TempDir(), "drive")
+	const size = 5<<20 + 123
+	want := writeArchive(t, src, "alice.tgz", size)
+	seg := int64(512 << 10)
+
+	// Interrupted half-way: a partial file, no final name.
+	ctx, cancel := context.WithCancel(context.Background())
+	rep := copyDir(t, ctx, src, dst, transport.Options{SegmentSize: seg, Observer: &cancelAt{n: size / 2, cancel: cancel}})
+	if rep.Failed != 1 {
+		t.Fatalf("interrupted copy: %+v", rep.Results)
+	}
+	partial, err := os.Stat(filepath.Join(dst, "alice.tgz"+transport.PartialSuffix))
+	if err != nil {
+		t.Fatalf("no partial file: %v", err)
+	}
+	// Damage the partial file inside its second segment: resume must start
+	// there, not at its end.
+	f, _ := os.OpenFile(filepath.Join(dst, "alice.tgz"+transport.PartialSuffix), os.O_RDWR, 0)
+	f.WriteAt([]byte{^want[seg+5]}, seg+5)
+	f.Close()
+
+	rep = copyDir(t, context.Background(), src, dst, transport.Options{SegmentSize: seg})
+	r := rep.Results[0]
+	if r.Status != transport.StatusSent || r.ResumedFrom != seg || r.Sent != size-seg {
+		t.Errorf("resume: status %s from %d sent %d (partial was %d bytes); want sent, from %d, %d bytes sent",
+			r.Status, r.ResumedFrom, r.Sent, partial.Size(), seg, size-seg)
+	}
+	got, _ := os.ReadFile(filepath.Join(dst, "alice.tgz"))
+	if !bytes.Equal(got, want) {
+		t.Fatalf("copied archive differs")
+	}
+
+	rep = copyDir(t, context.Background(), src, dst, transport.Options{})
+	if rep.Skipped != 1 || rep.BytesSent != 0 {
+		t.Errorf("second copy: skipped %d sent %d bytes, want 1 and 0", rep.Skipped, rep.BytesSent)
+	}
+
+	// A damaged copy at the destination is found and replaced.
+	f, _ = os.OpenFile(filepath.Join(dst, "alice.tgz"), os.O_RDWR, 0)
+	f.WriteAt([]byte{^want[100]}, 100)
+	f.Close()
+	rep = copyDir(t, context.Background(), src, dst, transport.Options{})
+	if rep.Sent != 1 || rep.Results[0].Note == "" {
+		t.Errorf("copy over a damaged copy: %+v, want sent with a note", rep.Results)
+	}
+	got, _ = os.ReadFile(filepath.Join(dst, "alice.tgz"))
+	if !bytes.Equal(got, want) {
+		t.Errorf("damaged copy was not replaced")
+	}
+}
+
+func TestCopyFailures(t *testing.T) {
+	src, dst := t.TempDir(), t.TempDir()
+	writeArchive(t, src, "good.tgz", 1000)
+	bad := writeArchive(t, src, "bad.tgz", 1000)
+	bad[0] ^= 1
+	os.WriteFile(filepath.Join(src, "bad.tgz"), bad, 0o644) // no longer matches its .sha256
+	os.WriteFile(filepath.Join(src, "nosum.tgz"), []byte("x"), 0o644)
+
+	rep := copyDir(t, context.Background(), src, dst, transport.Options{})
+	reasons := map[string]string{}
+	for _, r := range rep.Results {
+		reasons[r.Name] = r.Status + "/" + r.Reason
+	}
+	want := map[string]string{
+		"good.tgz":  "sent/",
+		"bad.tgz":   "failed/" + transport.ErrSourceCorrupt.Error(),
+		"nosum.tgz": "failed/" + transport.ErrNoChecksum.Error(),
+	}
+	for n, w := range want {
+		if reasons[n] != w {
+			t.Errorf("%s: got %q, want %q", n, reasons[n], w)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dst, "bad.tgz")); err == nil {
+		t.Errorf("a corrupt source arrived under its final name")
+	}
+}
+
+func TestPlanRefusesDuplicateNames(t *testing.T) {
+	a, b := t.TempDir(), t.TempDir()
+	writeArchive(t, a, "alice.tgz", 10)
+	writeArchive(t, b, "alice.tgz", 20)
+	_, err := transport.Plan(context.Background(), local.Conn{}, []string{a, b}, local.Conn{}, t.TempDir())
+	if err == nil {
+		t.Errorf("two archives named alice.tgz were planned into one folder")
+	}
+}
+
+func TestRetryable(t *testing.T) {
+	for _, tc := range []struct {
+		err  error
+		want bool
+	}{
+		{transport.ConnLost(errors.New("EOF")), true},
+		{fmt.Errorf("x: %w", transport.ConnLost(errors.New("reset"))), true},
+		{fmt.Errorf("write: %w", fs.ErrPermission), false},
+		{fmt.Errorf("%w: %w", transport.ErrNoSpace, transport.ConnLost(errors.New("x"))), false},
+		{transport.ErrVerify, false},
+		{context.Canceled, false},
+		{errors.New("something else"), false},
+	} {
+		if got := transport.Retryable(tc.err); got != tc.want {
+			t.Errorf("Retryable(%v) = %v, want %v", tc.err, got, tc.want)
+		}
+	}
+}
+
+func TestBackoff(t *testing.T) {
+	b := transport.Backoff{First: time.Second, Max: 5 * time.Second}
+	for n, want := range map[int]time.Duration{1: time.Second, 2: 2 * time.Second, 3: 4 * time.Second, 4: 5 * time.Second, 10: 5 * time.Second} {
+		if got := b.Delay(n); got != want {
+			t.Errorf("Delay(%d) = %v, want %v", n, got, want)
+		}
+	}
+}
+
+// SegmentWriter (push-style, used when reading back over SFTP) and
+// HashSegments (pull-style) must agree whatever the write sizes.
+func TestSegmentWriterMatchesHashSegments(t *testing.T) {
+	data := make([]byte, 10_000)
+	for i := range data {
+		data[i] = byte(i * 7)
+	}
+	want, err := transport.HashSegments(context.Background(), bytes.NewReader(data), 999, 9)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, chunk := range []int{1, 17, 999, 1000, 4096, 10_000} {
+		sw := &transport.SegmentWriter{Seg: 999, N: 9}
+		for off := 0; off < len(data); off += chunk {
+			if _, err := sw.Write(data[off:min(off+chunk, len(data))]); err != nil && !transport.IsSegmentsDone(err) {
+				t.Fatal(err)
+			}
+		}
+		if len(sw.Sums) != 9 {
+			t.Fatalf("chunk %d: %d sums, want 9", chunk, len(sw.Sums))
+		}
+		for i := range want {
+			if sw.Sums[i] != want[i] {
+				t.Errorf("chunk %d: segment %d differs", chunk, i)
+			}
+		}
+	}
+}
