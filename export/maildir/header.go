@@ -26,11 +26,15 @@ func messageID(msg []byte) string {
 			continue
 		}
 		value := line[len("message-id:"):]
-		// Continuation lines start with white space.
-		for len(msg) > 0 && (msg[0] == ' ' || msg[0] == '\t') {
-			var cont []byte
-			cont, msg = cutLine(msg)
-			value = joinFolded(value, cont)
+		// Continuation lines start with white space. Folded Message-IDs
+		// are rare: copy only then, into one buffer.
+		if len(msg) > 0 && (msg[0] == ' ' || msg[0] == '\t') {
+			value = append([]byte(nil), bytes.TrimRight(value, "\r")...)
+			for len(msg) > 0 && (msg[0] == ' ' || msg[0] == '\t') {
+				var cont []byte
+				cont, msg = cutLine(msg)
+				value = append(append(value, ' '), bytes.TrimRight(cont, "\r")...)
+			}
 		}
 		return parseMsgID(value)
 	}
@@ -43,16 +47,6 @@ func cutLine(b []byte) (line, rest []byte) {
 		return b[:i], b[i+1:]
 	}
 	return b, nil
-}
-
-// joinFolded appends a continuation line to a field value. It copies only
-// when needed: folded Message-IDs are rare.
-func joinFolded(value, cont []byte) []byte {
-	value, cont = bytes.TrimRight(value, "\r"), bytes.TrimRight(cont, "\r")
-	out := make([]byte, 0, len(value)+len(cont)+1)
-	out = append(out, value...)
-	out = append(out, ' ')
-	return append(out, cont...)
 }
 
 // parseMsgID extracts the id from a field value such as

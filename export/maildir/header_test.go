@@ -1,6 +1,7 @@
 package maildir
 
 import (
+	"runtime"
 	"strings"
 	"testing"
 )
@@ -52,4 +53,21 @@ func FuzzMessageID(f *testing.F) {
 			t.Fatalf("messageID(%q) = %q: not from the input", b, id)
 		}
 	})
+}
+
+// TestFoldedMessageIDCostIsLinear guards against copying the value once
+// per continuation line, which a hostile header in the 256 KiB prefix
+// would turn into gigabytes.
+func TestFoldedMessageIDCostIsLinear(t *testing.T) {
+	msg := []byte("Message-ID: <a@b>\n" + strings.Repeat(" \n", prefixSize/2) + "\n")
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	got := messageID(msg)
+	runtime.ReadMemStats(&after)
+	if got != "a@b" {
+		t.Errorf("messageID = %q, want a@b", got)
+	}
+	if n, limit := after.TotalAlloc-before.TotalAlloc, uint64(8*len(msg)); n > limit {
+		t.Errorf("a %d-byte folded header allocated %d bytes, want at most %d", len(msg), n, limit)
+	}
 }

@@ -1,7 +1,9 @@
 package mbox
 
 import (
+	"runtime"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -50,5 +52,22 @@ func TestParseHeaderFields(t *testing.T) {
 	}
 	if _, ok := field([]byte(hdr), "X-After-Body"); ok {
 		t.Error("found a field after the blank line ending the header")
+	}
+}
+
+// TestFoldedFieldCostIsLinear guards against copying a folded value once
+// per continuation line: a hostile header of MaxHeader bytes of folding
+// would then cost gigabytes.
+func TestFoldedFieldCostIsLinear(t *testing.T) {
+	hdr := []byte("X-Keywords: a\n" + strings.Repeat(" b\n", MaxHeader/3) + "\n")
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	h := parseHeader(hdr)
+	runtime.ReadMemStats(&after)
+	if len(h.keywords) != MaxHeader/3+1 {
+		t.Fatalf("got %d keywords, want %d", len(h.keywords), MaxHeader/3+1)
+	}
+	if got, limit := after.TotalAlloc-before.TotalAlloc, uint64(64*len(hdr)); got > limit {
+		t.Errorf("parsing a %d-byte folded header allocated %d bytes, want at most %d", len(hdr), got, limit)
 	}
 }

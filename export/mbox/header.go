@@ -7,10 +7,11 @@ import (
 )
 
 // eachField calls fn with the name and unfolded value of each header
-// field in hdr, in order, until fn returns false or the header ends. It
-// is tolerant: lines that are not fields are skipped, so one broken line
-// does not hide the fields after it.
+// field in hdr, in order, until fn returns false or the header ends. The
+// value is valid only until fn returns. It is tolerant: lines that are not
+// fields are skipped, so one broken line does not hide the fields after it.
 func eachField(hdr []byte, fn func(name, value []byte) bool) {
+	var folded []byte // one buffer for every folded value: no copy per line
 	for len(hdr) > 0 {
 		var line []byte
 		line, hdr = cutLine(hdr)
@@ -22,11 +23,15 @@ func eachField(hdr []byte, fn func(name, value []byte) bool) {
 		if !ok || len(name) == 0 || name[0] == ' ' || name[0] == '\t' {
 			continue
 		}
-		for len(hdr) > 0 && (hdr[0] == ' ' || hdr[0] == '\t') {
-			var cont []byte
-			cont, hdr = cutLine(hdr)
-			// Copy: value aliases hdr and must not be appended to in place.
-			value = append(append(append([]byte(nil), value...), ' '), bytes.TrimSpace(trimEOL(cont))...)
+		if len(hdr) > 0 && (hdr[0] == ' ' || hdr[0] == '\t') {
+			// value aliases hdr and must not be appended to in place.
+			folded = append(folded[:0], value...)
+			for len(hdr) > 0 && (hdr[0] == ' ' || hdr[0] == '\t') {
+				var cont []byte
+				cont, hdr = cutLine(hdr)
+				folded = append(append(folded, ' '), bytes.TrimSpace(trimEOL(cont))...)
+			}
+			value = folded
 		}
 		if !fn(bytes.TrimRight(name, " \t"), bytes.TrimSpace(value)) {
 			return
