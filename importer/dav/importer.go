@@ -43,7 +43,9 @@ func Import(ctx context.Context, archives []string, opt Options) (*report.Report
 	c := newClient(opt.HTTPClient, opt.User, opt.Password, opt.Token, opt.concurrency(), opt.Retry)
 	var throttled sync.Once
 	c.notify = func(format string, args ...any) {
-		throttled.Do(func() { rep.Note("the server asked us to slow down or dropped a connection; requests were retried (first: "+format+")", args...) })
+		throttled.Do(func() {
+			rep.Note("the server asked us to slow down or dropped a connection; requests were retried (first: "+format+")", args...)
+		})
 	}
 	h, err := c.discover(ctx, base, opt.CardDAV, opt.CalDAV)
 	if err != nil {

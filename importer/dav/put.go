@@ -14,11 +14,11 @@ import (
 type outcome int
 
 const (
-	stored     outcome = iota // the server took the object
-	exists                    // If-None-Match failed: something is at our href
-	uidElse                   // the UID lives at another href (409 no-uid-conflict, or Xandikos's 207 with 412)
-	changed                   // If-Match failed: the object changed on the server
-	refused                   // the server refused the object; the answer says why
+	stored  outcome = iota // the server took the object
+	exists                 // If-None-Match failed: something is at our href
+	uidElse                // the UID lives at another href (409 no-uid-conflict, or Xandikos's 207 with 412)
+	changed                // If-Match failed: the object changed on the server
+	refused                // the server refused the object; the answer says why
 )
 
 // putResult is a PUT's outcome with what the server said.

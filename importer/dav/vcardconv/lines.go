@@ -86,7 +86,7 @@ func parseLine(l string) (property, bool) {
 	if g := strings.LastIndexByte(p.name, '.'); g >= 0 {
 		p.group, p.name = p.name[:g], p.name[g+1:]
 	}
-	if p.name == "" || strings.ContainsAny(p.name, " \t") {
+	if !token(p.name) || (p.group != "" && !token(p.group)) {
 		return property{}, false
 	}
 	for _, s := range parts[1:] {
@@ -122,4 +122,18 @@ func (p property) header() string {
 		}
 	}
 	return b.String()
+}
+
+// token reports whether s is a valid name: letters, digits and dashes.
+func token(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
 }

@@ -238,6 +238,11 @@ func convertProperty(p property) (property, error) {
 			params = append(params, pr)
 		}
 	}
+	for _, pr := range params {
+		if !utf8.ValidString(pr.value) || strings.ContainsAny(pr.value, "\"\r\n") {
+			return p, fmt.Errorf("%w: %s: parameter value %q is not UTF-8 text", ErrNotLossless, p.name, clip(pr.value))
+		}
+	}
 	value := p.value
 	binary := false
 	switch enc {
@@ -252,6 +257,9 @@ func convertProperty(p property) (property, error) {
 		binary = true
 		params = append(params, param{name: "ENCODING", value: "b"})
 		value = strings.Join(strings.Fields(value), "")
+		if !utf8.ValidString(value) {
+			return p, fmt.Errorf("%w: %s: base64 value holds non-ASCII bytes", ErrNotLossless, p.name)
+		}
 	default:
 		return p, fmt.Errorf("%w: %s: unknown ENCODING=%s", ErrNotLossless, p.name, enc)
 	}

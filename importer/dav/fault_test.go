@@ -1,0 +1,195 @@
+package dav
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/mailhaul/mailhaul/format"
+)
+
+// fakeDAV is a minimal CardDAV/CalDAV server: the test's collections exist
+// already (given with --carddav/--caldav), and put decides each PUT.
+type fakeDAV struct {
+	mu     sync.Mutex
+	stored map[string][]byte
+	put    func(w http.ResponseWriter, r *http.Request, n int) bool // true when it answered
+	puts   atomic.Int32
+}
+
+func (f *fakeDAV) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	switch r.Method {
+	case "PROPFIND":
+		w.WriteHeader(http.StatusMultiStatus)
+		io.WriteString(w, `<?xml version="1.0"?><d:multistatus xmlns:d="DAV:" xmlns:c="urn:ietf:params:xml:ns:caldav" xmlns:cr="urn:ietf:params:xml:ns:carddav">`+
+			`<d:response><d:href>/cal/</d:href><d:propstat><d:prop><d:resourcetype><d:collection/><c:calendar/></d:resourcetype><d:displayname>Cal</d:displayname></d:prop><d:status>HTTP/1.1 200 OK</d:status></d:propstat></d:response>`+
+			`<d:response><d:href>/book/</d:href><d:propstat><d:prop><d:resourcetype><d:collection/><cr:addressbook/></d:resourcetype><d:displayname>Book</d:displayname></d:prop><d:status>HTTP/1.1 200 OK</d:status></d:propstat></d:response>`+
+			`</d:multistatus>`)
+	case http.MethodPut:
+		n := int(f.puts.Add(1))
+		if f.put != nil && f.put(w, r, n) {
+			return
+		}
+		body, _ := io.ReadAll(r.Body)
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		if _, ok := f.stored[r.URL.Path]; ok && r.Header.Get("If-None-Match") == "*" {
+			w.WriteHeader(http.StatusPreconditionFailed)
+			return
+		}
+		f.stored[r.URL.Path] = body
+		w.Header().Set("ETag", `W/"weak"`)
+		w.WriteHeader(http.StatusCreated)
+	default:
+		w.WriteHeader(http.StatusMethodNotAllowed)
+	}
+}
+
+// smallArchive writes an archive with one address book of n contacts.
+func smallArchive(t *testing.T, n int) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "u.tgz")
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	w, err := format.NewWriter(f, format.Manifest{User: "u@example.org"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.AddFolder(format.Folder{Kind: format.FolderContacts, Path: "Book", DisplayName: "Book"})
+	for i := range n {
+		uid := "card-" + string(rune('a'+i))
+		card := "BEGIN:VCARD\r\nVERSION:3.0\r\nUID:" + uid + "\r\nFN:Person " + uid + "\r\nN:;Person;;;\r\nEND:VCARD\r\n"
+		if err := w.AddItem(format.Item{Kind: format.KindContact, Folder: "Book", UID: uid, SourceID: uid}, strings.NewReader(card)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func TestFaults(t *testing.T) {
+	fast := RetryPolicy{Attempts: 4, Base: time.Millisecond, Max: 3 * time.Second}
+	tests := []struct {
+		name                      string
+		put                       func(w http.ResponseWriter, r *http.Request, n int) bool
+		imported, present, failed int
+		reason                    string // in the failure
+		minElapsed                time.Duration
+	}{
+		{name: "503 with Retry-After is retried after the wait",
+			put: func(w http.ResponseWriter, r *http.Request, n int) bool {
+				if n == 1 {
+					w.Header().Set("Retry-After", "1")
+					w.WriteHeader(http.StatusServiceUnavailable)
+					return true
+				}
+				return false
+			}, imported: 3, minElapsed: time.Second},
+		{name: "dropped connection is retried",
+			put: func(w http.ResponseWriter, r *http.Request, n int) bool {
+				if n <= 2 {
+					conn, _, _ := w.(http.Hijacker).Hijack()
+					conn.Close()
+					return true
+				}
+				return false
+			}, imported: 3},
+		{name: "412 means the object is already there",
+			put: func(w http.ResponseWriter, r *http.Request, n int) bool {
+				w.WriteHeader(http.StatusPreconditionFailed)
+				return true
+			}, present: 3},
+		{name: "409 no-uid-conflict means the UID is stored elsewhere",
+			put: func(w http.ResponseWriter, r *http.Request, n int) bool {
+				w.WriteHeader(http.StatusConflict)
+				io.WriteString(w, `<d:error xmlns:d="DAV:" xmlns:c="urn:ietf:params:xml:ns:carddav"><c:no-uid-conflict><d:href>/book/other.vcf</d:href></c:no-uid-conflict></d:error>`)
+				return true
+			}, present: 3},
+		{name: "207 with 412 inside (Xandikos) means the UID is stored elsewhere",
+			put: func(w http.ResponseWriter, r *http.Request, n int) bool {
+				w.WriteHeader(http.StatusMultiStatus)
+				io.WriteString(w, `<d:multistatus xmlns:d="DAV:"><d:response><d:href>/book/x.vcf</d:href><d:status>HTTP/1.1 412 Precondition Failed</d:status></d:response></d:multistatus>`)
+				return true
+			}, present: 3},
+		{name: "507 insufficient storage is reported with the server's answer",
+			put: func(w http.ResponseWriter, r *http.Request, n int) bool {
+				w.WriteHeader(http.StatusInsufficientStorage)
+				io.WriteString(w, "quota exceeded")
+				return true
+			}, failed: 3, reason: "507 Insufficient Storage: quota exceeded"},
+		{name: "503 forever gives up with the last answer",
+			put: func(w http.ResponseWriter, r *http.Request, n int) bool {
+				w.WriteHeader(http.StatusServiceUnavailable)
+				return true
+			}, failed: 3, reason: "503 Service Unavailable"},
+	}
+	archive := smallArchive(t, 3)
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			f := &fakeDAV{stored: map[string][]byte{}, put: tc.put}
+			srv := httptest.NewServer(f)
+			defer srv.Close()
+			start := time.Now()
+			rep, err := Import(context.Background(), []string{archive}, Options{
+				CardDAV: srv.URL + "/", CalDAV: srv.URL + "/", User: "u", Password: "p",
+				Concurrency: 1, Retry: fast, StateDir: t.TempDir()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if rep.Imported != tc.imported || rep.Present != tc.present || rep.Failed != tc.failed {
+				t.Errorf("imported/present/failed = %d/%d/%d, want %d/%d/%d (%+v)", rep.Imported, rep.Present, rep.Failed,
+					tc.imported, tc.present, tc.failed, rep.Failures)
+			}
+			for _, fl := range rep.Failures {
+				if !strings.Contains(fl.Reason, tc.reason) {
+					t.Errorf("failure reason %q does not carry %q", fl.Reason, tc.reason)
+				}
+			}
+			if el := time.Since(start); el < tc.minElapsed {
+				t.Errorf("finished in %s; Retry-After asked for %s", el, tc.minElapsed)
+			}
+			if tc.imported > 0 {
+				for p, b := range f.stored {
+					if !bytes.HasPrefix(b, []byte("BEGIN:VCARD")) {
+						t.Errorf("%s stored %q", p, b)
+					}
+				}
+			}
+		})
+	}
+}
+
+// TestRerunSendsNothing checks the journal: a second run makes no PUT.
+func TestRerunSendsNothing(t *testing.T) {
+	f := &fakeDAV{stored: map[string][]byte{}}
+	srv := httptest.NewServer(f)
+	defer srv.Close()
+	archive := smallArchive(t, 3)
+	opt := Options{CardDAV: srv.URL + "/", User: "u", StateDir: t.TempDir()}
+	for run := 1; run <= 2; run++ {
+		rep, err := Import(context.Background(), []string{archive}, opt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if run == 2 && (rep.Present != 3 || rep.Imported != 0) {
+			t.Errorf("second run: present %d, imported %d; want 3, 0", rep.Present, rep.Imported)
+		}
+	}
+	if n := f.puts.Load(); n != 3 {
+		t.Errorf("%d PUTs over two runs, want 3", n)
+	}
+}
