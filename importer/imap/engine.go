@@ -68,10 +68,11 @@ type importer struct {
 	seen   map[journal.Key]bool
 	plan   *Plan
 
-	queue *batchQueue
-	lim   *ratelimit.AIMD
-	pacer *ratelimit.Pacer
-	mem   *semaphore.Weighted
+	queue   *batchQueue
+	spooler *spooler // the archive reader's
+	lim     *ratelimit.AIMD
+	pacer   *ratelimit.Pacer
+	mem     *semaphore.Weighted
 
 	// capabilities of the append connections, from the first one
 	multi       bool
@@ -89,8 +90,12 @@ type importer struct {
 	refused   map[string]int // flag → messages it was kept off
 }
 
-// memBudget bounds message bytes held in memory across all batches.
-const memBudget = 64 << 20
+// memBudget bounds message bytes held in memory across all batches, read
+// ahead or in flight. It leaves room under the command's 64 MiB soft
+// memory limit for the garbage collector to work without thrashing; with
+// MULTIAPPEND batches of typical mail (50 messages, a few MB) it still
+// keeps every connection busy.
+const memBudget = 32 << 20
 
 // Run imports one user's archives (a full one and its deltas, in order)
 // and returns the report. An error means the run could not go on (login
@@ -131,7 +136,7 @@ func run(ctx context.Context, archives []string, o *Options) (*report.Report, *P
 	rep := report.New(o.User, "imap", "imap://"+o.Addr, archives)
 	rep.DryRun = o.DryRun
 	im := &importer{opt: o, prof: prof, rep: rep, boxes: map[string]*box{}, byPath: map[string]*box{},
-		seen: map[journal.Key]bool{}, queue: newBatchQueue(), refused: map[string]int{},
+		seen: map[journal.Key]bool{}, queue: newBatchQueue(), spooler: newSpooler(""), refused: map[string]int{},
 		pacer: ratelimit.NewPacer(o.MaxBytesPerSecond, o.MaxMessagesPerSecond), mem: semaphore.NewWeighted(memBudget)}
 	if o.DryRun {
 		im.plan = &Plan{}
@@ -400,7 +405,7 @@ func (im *importer) prepare(ctx context.Context, archive string, e *format.Entry
 	fail := func(reason string) {
 		im.rep.AddFailure(report.Failure{Archive: archive, Folder: src.Folder, Item: src.SourceID, Reason: reason})
 	}
-	sp, err := readSpool(e.Body, "")
+	sp, err := im.spooler.read(e.Body)
 	if err != nil {
 		if errors.Is(err, format.ErrChecksum) {
 			fail("damaged in the archive: " + err.Error())

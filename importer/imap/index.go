@@ -106,7 +106,7 @@ func (t *control) find(ix *mailboxIndex, sp *spool, strict bool) (uint32, bool, 
 	// without Message-ID, or, when this message has none by our reading,
 	// any of its size (servers and we may disagree on odd headers).
 	cands := ix.noID[sp.size]
-	if id := headerMessageID(sp.head); id != "" {
+	if id := sp.msgID; id != "" {
 		if strict {
 			cands = append(append([]uint32{}, ix.byID[idDigest(id, sp.size)]...), cands...)
 		} else {

@@ -10,59 +10,81 @@ import (
 
 // spool holds one message ready to send: its bytes with every line ending
 // made CRLF (IMAP requires it and servers count sizes that way), their
-// SHA-256, and whether they hold NUL bytes. Small messages stay in memory;
-// larger ones go to a temporary file so memory stays flat whatever the
-// message size.
+// SHA-256, its Message-ID, and whether they hold NUL bytes. Small messages
+// stay in memory, in a slice of exactly their size; larger ones go to an
+// unlinked temporary file, so memory stays flat whatever the message size
+// and a retried APPEND can read them again (the archive is a compressed
+// stream and cannot be re-read from the middle).
 type spool struct {
-	mem  []byte
-	file *os.File
-	size int64
-	sum  [32]byte
-	nul  bool
-	head []byte // the first bytes, enough for the header fields we read
+	mem   []byte
+	file  *os.File
+	size  int64
+	sum   [32]byte
+	nul   bool
+	msgID string // "" when the header has none
 }
 
 const (
-	spoolMemMax = 1 << 20  // bigger messages spill to disk
-	headMax     = 32 << 10 // header bytes kept for Message-ID
+	// spoolMemMax is the largest message held in memory. Most mail is far
+	// smaller; the few large messages (attachments) cost a temporary
+	// file each instead of a share of the in-memory budget.
+	spoolMemMax = 256 << 10
+	headMax     = 32 << 10 // header bytes searched for Message-ID
 )
 
-// readSpool reads r to its end, normalising line endings. dir holds spill
-// files ("" for the system's temporary directory).
-func readSpool(r io.Reader, dir string) (*spool, error) {
+// spooler turns archive bodies into spools, reusing its buffers from one
+// message to the next; one goroutine (the archive reader) owns it.
+type spooler struct {
+	dir     string // spill files ("" for the system's temporary directory)
+	buf     []byte // read buffer
+	conv    []byte // the same bytes, line endings made CRLF
+	scratch []byte // message bytes until they are known to fit in memory
+	head    []byte // the first bytes, for the Message-ID
+}
+
+func newSpooler(dir string) *spooler {
+	return &spooler{dir: dir, buf: make([]byte, 32<<10), conv: make([]byte, 0, 64<<10+1)}
+}
+
+// readSpool reads r to its end with a spooler of its own.
+func readSpool(r io.Reader, dir string) (*spool, error) { return newSpooler(dir).read(r) }
+
+// read reads r to its end, normalising line endings.
+func (sr *spooler) read(r io.Reader) (*spool, error) {
 	s := &spool{}
 	h := sha256.New()
-	var mem bytes.Buffer
-	var out io.Writer = &mem
-	buf := make([]byte, 32<<10)
-	conv := make([]byte, 0, 2*len(buf)+1)
-	prevCR := false
+	sr.scratch, sr.head = sr.scratch[:0], sr.head[:0]
 	emit := func(b []byte) error {
 		h.Write(b)
 		s.size += int64(len(b))
-		if len(s.head) < headMax {
-			s.head = append(s.head, b[:min(len(b), headMax-len(s.head))]...)
+		if len(sr.head) < headMax {
+			sr.head = append(sr.head, b[:min(len(b), headMax-len(sr.head))]...)
 		}
-		if s.file == nil && mem.Len()+len(b) > spoolMemMax {
-			f, err := os.CreateTemp(dir, "mailhaul-spool-*")
+		if s.file == nil && len(sr.scratch)+len(b) > spoolMemMax {
+			f, err := os.CreateTemp(sr.dir, "mailhaul-spool-*")
 			if err != nil {
 				return err
 			}
 			os.Remove(f.Name()) // unlinked: gone however the run ends
-			if _, err := f.Write(mem.Bytes()); err != nil {
+			if _, err := f.Write(sr.scratch); err != nil {
 				f.Close()
 				return err
 			}
-			s.file, out = f, f
-			mem = bytes.Buffer{}
+			s.file = f
+			sr.scratch = sr.scratch[:0]
 		}
-		_, err := out.Write(b)
-		return err
+		if s.file != nil {
+			_, err := s.file.Write(b)
+			return err
+		}
+		sr.scratch = append(sr.scratch, b...)
+		return nil
 	}
+	prevCR := false
 	for {
-		n, rerr := r.Read(buf)
-		conv = conv[:0]
-		for _, c := range buf[:n] {
+		n, rerr := r.Read(sr.buf)
+		conv := sr.conv[:0]
+		for _, c := range sr.buf[:n] {
 			switch {
 			case c == '\n' && !prevCR:
 				conv = append(conv, '\r', '\n')
@@ -95,8 +117,12 @@ func readSpool(r io.Reader, dir string) (*spool, error) {
 		}
 	}
 	copy(s.sum[:], h.Sum(nil))
+	s.msgID = headerMessageID(sr.head)
 	if s.file == nil {
-		s.mem = mem.Bytes()
+		s.mem = bytes.Clone(sr.scratch)
+		if s.mem == nil {
+			s.mem = []byte{}
+		}
 	}
 	return s, nil
 }
@@ -110,7 +136,7 @@ func (s *spool) open() (io.Reader, error) {
 }
 
 // memBytes is what the spool holds in memory.
-func (s *spool) memBytes() int64 { return int64(len(s.mem)) }
+func (s *spool) memBytes() int64 { return int64(cap(s.mem)) }
 
 func (s *spool) close() {
 	if s.file != nil {
