@@ -9,6 +9,6 @@ func (a *app) importCommand() *cobra.Command {
 		Use:   "import",
 		Short: "Import per-user archives into a target server",
 	}
-	cmd.AddCommand(a.importIMAPCommand())
+	cmd.AddCommand(a.importIMAPCommand(), a.importDAVCommand())
 	return cmd
 }
