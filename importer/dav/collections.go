@@ -210,10 +210,18 @@ func (cs *collections) mkcol(ctx context.Context, col *collection, f format.Fold
 		method = "MKCALENDAR"
 	}
 	hdr := http.Header{"Content-Type": {"application/xml; charset=utf-8"}}
-	full := creationBody(col, f.Color, f.Description)
+	full := creationBody(col, f.Color, f.Description, false)
 	a, err := cs.c.send(ctx, method, col.URL.String(), hdr, full)
 	if err != nil {
 		return err
+	}
+	viaMkcol := false
+	if method == "MKCALENDAR" && (a.Status == http.StatusMethodNotAllowed || a.Status == http.StatusNotImplemented) {
+		// No MKCALENDAR here: RFC 5689 extended MKCOL can make calendars too.
+		method, viaMkcol = "MKCOL", true
+		if a, err = cs.c.send(ctx, method, col.URL.String(), hdr, creationBody(col, f.Color, f.Description, true)); err != nil {
+			return err
+		}
 	}
 	if a.Status/100 == 2 {
 		return nil
@@ -225,7 +233,7 @@ func (cs *collections) mkcol(ctx context.Context, col *collection, f format.Fold
 	// whole request); keep the collection and lose the decoration.
 	first := a.serverSays()
 	plain := &collection{URL: col.URL, Name: col.Name, Kind: col.Kind}
-	a, err = cs.c.send(ctx, method, col.URL.String(), hdr, creationBody(plain, "", ""))
+	a, err = cs.c.send(ctx, method, col.URL.String(), hdr, creationBody(plain, "", "", viaMkcol))
 	if err != nil {
 		return err
 	}

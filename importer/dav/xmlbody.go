@@ -11,7 +11,10 @@ import (
 // §5.3.1) request body for col. Colours use Apple's calendar-color, which
 // Radicale, Nextcloud and iCloud read, and InfCloud's addressbook-color for
 // address books.
-func creationBody(col *collection, color, description string) []byte {
+//
+// viaMkcol makes a calendar with extended MKCOL instead, for servers that
+// lack MKCALENDAR (go-webdav's server, for one).
+func creationBody(col *collection, color, description string, viaMkcol bool) []byte {
 	var b bytes.Buffer
 	b.WriteString(`<?xml version="1.0" encoding="utf-8"?>`)
 	esc := func(s string) string {
@@ -32,7 +35,12 @@ func creationBody(col *collection, color, description string) []byte {
 		b.WriteString(`</D:prop></D:set></D:mkcol>`)
 		return b.Bytes()
 	}
-	b.WriteString(`<C:mkcalendar xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav" xmlns:A="http://apple.com/ns/ical/"><D:set><D:prop>`)
+	if viaMkcol {
+		b.WriteString(`<D:mkcol xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav" xmlns:A="http://apple.com/ns/ical/"><D:set><D:prop>`)
+		b.WriteString(`<D:resourcetype><D:collection/><C:calendar/></D:resourcetype>`)
+	} else {
+		b.WriteString(`<C:mkcalendar xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav" xmlns:A="http://apple.com/ns/ical/"><D:set><D:prop>`)
+	}
 	b.WriteString(`<D:displayname>` + esc(col.Name) + `</D:displayname>`)
 	if description != "" {
 		b.WriteString(`<C:calendar-description>` + esc(description) + `</C:calendar-description>`)
@@ -47,6 +55,10 @@ func creationBody(col *collection, color, description string) []byte {
 		}
 		b.WriteString(`</C:supported-calendar-component-set>`)
 	}
-	b.WriteString(`</D:prop></D:set></C:mkcalendar>`)
+	if viaMkcol {
+		b.WriteString(`</D:prop></D:set></D:mkcol>`)
+	} else {
+		b.WriteString(`</D:prop></D:set></C:mkcalendar>`)
+	}
 	return b.Bytes()
 }
