@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -21,6 +22,7 @@ type importIMAPFlags struct {
 	folderMap, state, report, tlsCA                           string
 	startTLS, dryRun                                          bool
 	connections, errorBudget                                  int
+	settle                                                    time.Duration
 	maxBytesPerSecond, maxMessagesPerSecond                   float64
 }
 
@@ -60,6 +62,7 @@ variable, never from the command line.`,
 	fl.IntVar(&f.errorBudget, "error-budget", 0, "NO/BAD answers after which a connection is replaced (default 9)")
 	fl.Float64Var(&f.maxBytesPerSecond, "max-bytes-per-second", 0, "upload at most this many bytes per second")
 	fl.Float64Var(&f.maxMessagesPerSecond, "max-messages-per-second", 0, "upload at most this many messages per second")
+	fl.DurationVar(&f.settle, "settle", 5*time.Second, "how long a command cut off by a dropped connection or a killed run may still land on the server; such messages are looked for only after it")
 	cmd.MarkFlagRequired("url")
 	cmd.MarkFlagRequired("user")
 	return cmd
@@ -132,7 +135,7 @@ func imapOptions(f *importIMAPFlags) (*imapimport.Options, error) {
 	}
 	opt := &imapimport.Options{Addr: imapimport.HostPort(u.Host, u.Scheme == "imaps"), User: f.user, Admin: f.admin,
 		Auth: f.auth, TokenFile: f.tokenFile, Provider: f.provider, DryRun: f.dryRun, StateDir: f.state,
-		Connections: f.connections, ErrorBudget: f.errorBudget,
+		Connections: f.connections, ErrorBudget: f.errorBudget, Settle: f.settle,
 		MaxBytesPerSecond: f.maxBytesPerSecond, MaxMessagesPerSecond: f.maxMessagesPerSecond}
 	if u.Scheme == "imaps" || f.startTLS {
 		cfg := &tls.Config{ServerName: u.Hostname(), MinVersion: tls.VersionTLS12}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
 
 	"path/filepath"
 	"strings"
@@ -51,7 +52,8 @@ type batch struct {
 	box       *box
 	items     []*item
 	bytes     int64
-	uncertain bool // a connection dropped while it was in flight
+	uncertain bool      // a connection dropped while it was in flight
+	lostAt    time.Time // when, to let the server finish storing it
 	attempts  int
 }
 
@@ -73,6 +75,9 @@ type importer struct {
 	lim     *ratelimit.AIMD
 	pacer   *ratelimit.Pacer
 	mem     *semaphore.Weighted
+	// settleUntil is when the previous run's last commands have surely
+	// landed; no target check before it (see Options.Settle).
+	settleUntil time.Time
 
 	// capabilities of the append connections, from the first one
 	multi       bool
@@ -145,10 +150,20 @@ func run(ctx context.Context, archives []string, o *Options) (*report.Report, *P
 	if stateDir == "" {
 		stateDir = filepath.Dir(archives[0])
 	}
-	if im.j, err = journal.Open(filepath.Join(stateDir, journalName(o.User, o.Addr))); err != nil {
+	jpath := filepath.Join(stateDir, journalName(o.User, o.Addr))
+	lastWrite := time.Time{}
+	if fi, err := os.Stat(jpath); err == nil {
+		lastWrite = fi.ModTime()
+	}
+	if im.j, err = journal.Open(jpath); err != nil {
 		return nil, nil, err
 	}
 	defer im.j.Close()
+	if len(im.j.Pending()) > 0 {
+		// The last run ended with commands in flight, which the server
+		// may still be storing: look on the target only after they settle.
+		im.settleUntil = lastWrite.Add(o.Settle)
+	}
 	if im.ctl, err = dialControl(ctx, o); err != nil {
 		return nil, nil, err
 	}
@@ -220,6 +235,9 @@ func (o *Options) defaults(p Profile) {
 	}
 	if o.Timeout <= 0 {
 		o.Timeout = 2 * time.Minute
+	}
+	if o.Settle <= 0 {
+		o.Settle = 5 * time.Second
 	}
 }
 
@@ -430,7 +448,7 @@ func (im *importer) prepare(ctx context.Context, archive string, e *format.Entry
 		return nil, nil
 	}
 	if (known || b.hadMail) && !b.created {
-		uid, found, err := im.lookup(b, sp, false, known)
+		uid, found, err := im.lookup(ctx, b, sp, false, known)
 		if err != nil {
 			done()
 			return nil, err
@@ -491,15 +509,33 @@ func (im *importer) prepare(ctx context.Context, archive string, e *format.Entry
 // With force, the index is brought up to date first; otherwise only when
 // it has not been filled yet (before sending, the run's own appends do not
 // matter).
-func (im *importer) lookup(b *box, sp *spool, force, strict bool) (uint32, bool, error) {
+func (im *importer) lookup(ctx context.Context, b *box, sp *spool, force, strict bool) (uint32, bool, error) {
 	im.ctl.mu.Lock()
 	defer im.ctl.mu.Unlock()
+	if err := im.settle(ctx, im.settleUntil, "the previous run's last commands"); err != nil {
+		return 0, false, err
+	}
 	if force || !b.index.fresh {
 		if err := im.ctl.refreshIndex(b.name, &b.index); err != nil {
 			return 0, false, err
 		}
 	}
 	return im.ctl.find(&b.index, sp, strict)
+}
+
+// settle waits until t, when what was sent before has surely landed.
+func (im *importer) settle(ctx context.Context, t time.Time, what string) error {
+	d := time.Until(t)
+	if d <= 0 {
+		return nil
+	}
+	im.opt.logf("imap: waiting %s for %s to land before looking on the target", d.Round(time.Millisecond), what)
+	select {
+	case <-time.After(d):
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // dispatch records the batch's intent durably, then queues it.

@@ -44,7 +44,9 @@ func TestThrottledServer(t *testing.T) {
 		{folder: format.Folder{Path: "Projects"}, msgs: msgs[200:]},
 	})
 	opt := Options{Addr: srv.Addr, User: "u", Password: "p", Provider: "office365", Timeout: 10 * time.Second,
-		MaxBackoff: 2 * time.Second}
+		// The fault server stores or refuses before it drops: nothing
+		// lands late, so no need to wait long before checking.
+		MaxBackoff: 2 * time.Second, Settle: 50 * time.Millisecond}
 	var logs []string
 	opt.Logf = func(f string, a ...any) { logs = append(logs, fmt.Sprintf(f, a...)) }
 	start := time.Now()

@@ -42,6 +42,12 @@ type Options struct {
 	MaxBackoff time.Duration
 	// Timeout bounds connecting and waiting for any single answer.
 	Timeout time.Duration
+	// Settle is how long a command whose connection died (or whose
+	// process was killed) may still land on the server: a server that has
+	// received a whole APPEND goes on to store it after the client is
+	// gone. Such messages are looked for on the target only once this has
+	// passed, so the check sees them. Default 5 s.
+	Settle time.Duration
 	// Logf receives progress notes (throttling, reconnects); nil: silent.
 	Logf func(format string, args ...any)
 	// Progress is called after each confirmed batch with the messages and

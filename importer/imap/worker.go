@@ -233,7 +233,7 @@ func (im *importer) refusedBatch(b *batch, resp *appender.Response) {
 func (im *importer) lost(b *batch, err error) {
 	im.lim.Release(ratelimit.Lost, 0)
 	im.opt.logf("imap: connection lost with %d messages for %q in flight: %v", len(b.items), b.box.name, err)
-	b.uncertain = true
+	b.uncertain, b.lostAt = true, time.Now()
 	b.attempts++
 	im.again(b, "connection lost: "+err.Error())
 }
@@ -261,8 +261,12 @@ func (im *importer) giveBack(b *batch) {
 // verify removes from an uncertain batch the messages that did arrive.
 func (im *importer) verify(ctx context.Context, b *batch) *batch {
 	var rest []*item
+	if err := im.settle(ctx, b.lostAt.Add(im.opt.Settle), "a command of a dropped connection"); err != nil {
+		im.giveBack(b)
+		return nil
+	}
 	for i, it := range b.items {
-		uid, found, err := im.lookup(b.box, it.sp, i == 0, true)
+		uid, found, err := im.lookup(ctx, b.box, it.sp, i == 0, true)
 		if err != nil {
 			if errors.Is(err, context.Canceled) || ctx.Err() != nil {
 				im.giveBack(&batch{items: b.items})
