@@ -17,14 +17,19 @@ type permanentFlags struct {
 	unknown bool            // the server sent no PERMANENTFLAGS: assume all
 }
 
+// allows reports whether a flag may go with an APPEND. System flags
+// always may: a server that does not keep one merely drops it, and some
+// (go-imap's memory server) list only flags already in use, or just \*,
+// in an empty mailbox. Keywords need the server's leave, by name or \*,
+// because a refused one can fail the whole APPEND.
 func (p permanentFlags) allows(flag string) bool {
-	if p.unknown {
+	if p.unknown || strings.HasPrefix(flag, `\`) {
 		return true
 	}
 	if p.known[strings.ToLower(flag)] {
 		return true
 	}
-	return p.any && !strings.HasPrefix(flag, `\`)
+	return p.any
 }
 
 // cleanFlags returns the flags safe to send and those refused, with the
