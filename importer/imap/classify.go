@@ -18,7 +18,8 @@ var backoffText = regexp.MustCompile(`(?i)backoff time:\s*(\d+)\s*milli`)
 func throttled(r *appender.Response) (bool, time.Duration) {
 	text := strings.ToLower(r.Text)
 	var wait time.Duration
-	if m := backoffText.FindStringSubmatch(r.Text); m != nil {
+	m := backoffText.FindStringSubmatch(r.Text)
+	if m != nil {
 		if ms, err := strconv.ParseInt(m[1], 10, 64); err == nil && ms >= 0 && ms < 24*3600*1000 {
 			wait = time.Duration(ms) * time.Millisecond
 		}
@@ -31,7 +32,7 @@ func throttled(r *appender.Response) (bool, time.Duration) {
 		// not say "limit".
 		return strings.Contains(text, "limit") || strings.Contains(text, "bandwidth"), wait
 	}
-	if wait > 0 || strings.Contains(text, "throttl") || strings.Contains(text, "try again later") {
+	if m != nil || strings.Contains(text, "throttl") || strings.Contains(text, "try again later") {
 		return true, wait
 	}
 	return false, 0

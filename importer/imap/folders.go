@@ -91,10 +91,10 @@ func (m *folderMapper) mapNew(f format.Folder) mapped {
 		}
 		if f.Role != format.RoleNone {
 			if name, ok := m.special[f.Role]; ok {
-				return mapped{name: name, note: notef(f.Path, name, "the target's %s folder", f.Role)}
+				return roleMapped(f.Path, name, "the target's %s folder", f.Role)
 			}
 			if name, ok := m.profile.RoleNames[f.Role]; ok {
-				return mapped{name: m.join(strings.Split(name, "/")), note: notef(f.Path, name, "the provider's %s folder", f.Role)}
+				return roleMapped(f.Path, m.join(strings.Split(name, "/")), "the provider's %s folder", f.Role)
 			}
 		}
 	}
@@ -119,7 +119,12 @@ func (m *folderMapper) mapNew(f format.Folder) mapped {
 			q = "_"
 			why = append(why, "an empty level")
 		}
-		if i == 0 && m.reserved(q) && !(ruled && strings.EqualFold(q, "INBOX")) {
+		switch {
+		case i == 0 && strings.EqualFold(q, "INBOX"):
+			// Folders below INBOX (Maildir++ .INBOX.x, Thunderbird's
+			// Inbox.sbd) stay below it; INBOX is spelled one way.
+			q = "INBOX"
+		case i == 0 && m.reserved(q):
 			why = append(why, fmt.Sprintf("%q is reserved on the target", q))
 			q += "_"
 		}
@@ -145,6 +150,15 @@ func (m *folderMapper) mapNew(f format.Folder) mapped {
 		r.note = notef(f.Path, name, "%s", strings.Join(why, "; "))
 	}
 	return r
+}
+
+// roleMapped sends a folder to its role's target folder, noting it when
+// the name changes.
+func roleMapped(src, dst, why string, role format.Role) mapped {
+	if src == dst {
+		return mapped{name: dst}
+	}
+	return mapped{name: dst, note: notef(src, dst, why, role)}
 }
 
 func notef(src, dst, format string, args ...any) string {
