@@ -64,7 +64,7 @@ func TestFolderMapper(t *testing.T) {
 			steps: []step{
 				{f: format.Folder{Path: "Old/Stuff"}, want: "Archive.Old.Stuff", note: "--folder-map"},
 				{f: format.Folder{Path: "Old/Keep/X"}, want: "Keep.X", note: "--folder-map"}, // longest rule wins
-				{f: format.Folder{Path: "Older"}, want: "Older"},                            // not below "Old"
+				{f: format.Folder{Path: "Older"}, want: "Older"},                             // not below "Old"
 				{f: format.Folder{Path: "Mine"}, want: "INBOX", note: "--folder-map"},
 				// A rule overrides the role's special folder.
 				{f: format.Folder{Path: "Old/Sent", Role: format.RoleSent}, want: "Archive.Old.Sent", note: "--folder-map"},

@@ -13,7 +13,7 @@ func TestHeaderMessageID(t *testing.T) {
 		{"Subject: no id\r\n\r\nMessage-ID: <in-body@x>\r\n", ""},
 		{"X-Message-ID: <not@x>\r\n\r\n", ""},
 		{"Message-IDs: <4@x>\r\n", ""}, // another field's name
-		{"Message-ID: <5@x>", "<5@x>"},  // no line end at all
+		{"Message-ID: <5@x>", "<5@x>"}, // no line end at all
 		{"", ""},
 	}
 	for _, tt := range tests {
