@@ -109,4 +109,3 @@ func writeClientKey(path string) (ssh.PublicKey, error) {
 	}
 	return ssh.NewPublicKey(pub)
 }
-
