@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strings"
 	"time"
 )
 
@@ -168,7 +169,7 @@ func (a *answer) serverSays() string {
 		body = append(body[:300:300], "..."...)
 	}
 	if len(body) > 0 {
-		s += ": " + string(body)
+		s += ": " + strings.ToValidUTF8(string(body), "")
 	}
 	return s
 }
