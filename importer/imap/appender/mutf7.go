@@ -83,11 +83,23 @@ func DecodeMUTF7(s string) (string, error) {
 		for j := range units {
 			units[j] = uint16(raw[2*j])<<8 | uint16(raw[2*j+1])
 		}
-		for _, r := range utf16.Decode(units) {
-			if r == utf8.RuneError {
+		for j := 0; j < len(units); j++ {
+			// utf16.Decode would turn a lone surrogate into U+FFFD,
+			// which is also a real character: check pairs here.
+			u := units[j]
+			switch {
+			case utf16.IsSurrogate(rune(u)) && j+1 < len(units):
+				r := utf16.DecodeRune(rune(u), rune(units[j+1]))
+				if r == utf8.RuneError {
+					return "", errMUTF7
+				}
+				b.WriteRune(r)
+				j++
+			case utf16.IsSurrogate(rune(u)):
 				return "", errMUTF7
+			default:
+				b.WriteRune(rune(u))
 			}
-			b.WriteRune(r)
 		}
 	}
 	return b.String(), nil

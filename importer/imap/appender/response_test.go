@@ -1,0 +1,214 @@
+package appender
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"strconv"
+	"strings"
+	"testing"
+	"unicode/utf8"
+)
+
+func TestParseUIDSet(t *testing.T) {
+	tests := []struct {
+		in   string
+		want string // fmt of the UIDs, or "error"
+	}{
+		{"7", "[7]"},
+		{"4:6,9", "[4 5 6 9]"},
+		{"6:4", "[6 5 4]"}, // servers may write a range either way
+		{"4294967295", "[4294967295]"},
+		{"4294967294:4294967295", "[4294967294 4294967295]"},
+		{"", "error"},
+		{"0", "error"},
+		{"1:0", "error"},
+		{"1:", "error"},
+		{"a", "error"},
+		{"1,,2", "error"},
+		{"4294967296", "error"},
+		{"-1", "error"},
+		{"1:*", "error"}, // * never appears in APPENDUID
+		{"1:4294967295", "error"},
+	}
+	for _, tt := range tests {
+		got, err := ParseUIDSet(tt.in)
+		s := fmt.Sprint(got)
+		if err != nil {
+			s = "error"
+		}
+		if s != tt.want {
+			t.Errorf("ParseUIDSet(%q) = %s (%v), want %s", tt.in, s, err, tt.want)
+		}
+	}
+}
+
+func FuzzParseUIDSet(f *testing.F) {
+	for _, s := range []string{"1", "4:6,9", "6:4", "1:100001", "4294967295:1"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		uids, err := ParseUIDSet(s)
+		if err != nil {
+			return
+		}
+		if len(uids) == 0 || len(uids) > maxUIDSet {
+			t.Fatalf("ParseUIDSet(%q): %d UIDs", s, len(uids))
+		}
+		// Written back one by one, the set must mean the same UIDs.
+		parts := make([]string, len(uids))
+		for i, u := range uids {
+			if u == 0 {
+				t.Fatalf("ParseUIDSet(%q) holds UID 0", s)
+			}
+			parts[i] = strconv.FormatUint(uint64(u), 10)
+		}
+		again, err := ParseUIDSet(strings.Join(parts, ","))
+		if err != nil || fmt.Sprint(again) != fmt.Sprint(uids) {
+			t.Errorf("ParseUIDSet(%q) = %v, but its expansion parses as %v, %v", s, uids, again, err)
+		}
+	})
+}
+
+func TestParseStatus(t *testing.T) {
+	tests := []struct {
+		in, want string // want: String() of the result, or "invalid"
+		appendUID string
+	}{
+		{"OK [APPENDUID 38505 3955] APPEND completed", "OK [APPENDUID 38505 3955] APPEND completed", "{38505 [3955]}"},
+		{"ok [appenduid 1 2:3] done", "OK [APPENDUID 1 2:3] done", "{1 [2 3]}"},
+		{"NO [TRYCREATE] no such mailbox", "NO [TRYCREATE] no such mailbox", ""},
+		{"NO Request is throttled.", "NO Request is throttled.", ""},
+		{"BAD", "BAD ", ""},
+		{"NO [unclosed code", "NO [unclosed code", ""},
+		{"OK [APPENDUID x 1] bad validity", "OK [APPENDUID x 1] bad validity", ""},
+		{"OK [APPENDUID 1] no set", "OK [APPENDUID 1] no set", ""},
+		{"FETCH (UID 1)", "invalid", ""},
+		{"", "invalid", ""},
+	}
+	for _, tt := range tests {
+		r, ok := parseStatus(tt.in)
+		got := "invalid"
+		if ok {
+			got = r.String()
+		}
+		if got != tt.want {
+			t.Errorf("parseStatus(%q) = %q, want %q", tt.in, got, tt.want)
+			continue
+		}
+		if !ok {
+			continue
+		}
+		au, ok := r.AppendUID()
+		gotAU := ""
+		if ok {
+			gotAU = fmt.Sprint(au)
+		}
+		if gotAU != tt.appendUID {
+			t.Errorf("parseStatus(%q).AppendUID() = %q, want %q", tt.in, gotAU, tt.appendUID)
+		}
+	}
+}
+
+func FuzzParseStatus(f *testing.F) {
+	f.Add("OK [APPENDUID 38505 3955:3956] done")
+	f.Add("NO [TRYCREATE")
+	f.Add("BYE [ALERT] bye")
+	f.Fuzz(func(t *testing.T, s string) {
+		r, ok := parseStatus(s)
+		if !ok {
+			return
+		}
+		switch r.Status {
+		case "OK", "NO", "BAD", "BYE", "PREAUTH":
+		default:
+			t.Fatalf("parseStatus(%q): status %q", s, r.Status)
+		}
+		_ = r.String()
+		if au, ok := r.AppendUID(); ok && (len(au.UIDs) == 0 || len(au.UIDs) > maxUIDSet) {
+			t.Errorf("parseStatus(%q): APPENDUID with %d UIDs", s, len(au.UIDs))
+		}
+	})
+}
+
+func TestParseCaps(t *testing.T) {
+	caps := parseCaps("IMAP4rev1 literal+ MULTIAPPEND APPENDLIMIT=35651584 AUTH=PLAIN auth=XOAUTH2 UTF8=ACCEPT")
+	for _, want := range []string{"IMAP4REV1", "LITERAL+", "MULTIAPPEND", "APPENDLIMIT", "AUTH=PLAIN", "AUTH=XOAUTH2", "UTF8=ACCEPT"} {
+		if _, ok := caps[want]; !ok {
+			t.Errorf("parseCaps: %s missing from %v", want, caps)
+		}
+	}
+	if caps["APPENDLIMIT"] != "35651584" {
+		t.Errorf("APPENDLIMIT = %q, want 35651584", caps["APPENDLIMIT"])
+	}
+}
+
+// FuzzReadLine feeds arbitrary server output to the line reader: it must
+// end with an error or lines, never hang, panic, or keep an over-long line.
+func FuzzReadLine(f *testing.F) {
+	f.Add([]byte("* 1 FETCH (BODY[] {5}\r\nhello)\r\nm1 OK done\r\n"))
+	f.Add([]byte("* OK {99999999999}\r\n"))
+	f.Add([]byte("+ \r\n{3}\n"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		c := &Conn{r: bufio.NewReaderSize(bytes.NewReader(b), 16<<10)}
+		for i := 0; i <= len(b); i++ {
+			line, err := c.readLine()
+			if err != nil {
+				return
+			}
+			if len(line) > maxLine {
+				t.Fatalf("line of %d bytes", len(line))
+			}
+		}
+		t.Fatalf("more lines than bytes from %q", b)
+	})
+}
+
+func TestMUTF7(t *testing.T) {
+	tests := []struct{ dec, enc string }{
+		{"INBOX", "INBOX"},
+		{"Entwürfe", "Entw&APw-rfe"},
+		{"Tom & Jerry", "Tom &- Jerry"},
+		{"~peter/mail/台北/日本語", "~peter/mail/&U,BTFw-/&ZeVnLIqe-"}, // RFC 3501's example
+		{"😀", "&2D3eAA-"},                                          // outside the BMP: a surrogate pair
+	}
+	for _, tt := range tests {
+		if got := EncodeMUTF7(tt.dec); got != tt.enc {
+			t.Errorf("EncodeMUTF7(%q) = %q, want %q", tt.dec, got, tt.enc)
+		}
+		if got, err := DecodeMUTF7(tt.enc); err != nil || got != tt.dec {
+			t.Errorf("DecodeMUTF7(%q) = %q, %v; want %q", tt.enc, got, err, tt.dec)
+		}
+	}
+	for _, bad := range []string{"&", "&AGE", "&*-", "caf\xc3\xa9", "&2D0-"} {
+		if got, err := DecodeMUTF7(bad); err == nil {
+			t.Errorf("DecodeMUTF7(%q) = %q, want an error", bad, got)
+		}
+	}
+}
+
+func FuzzMUTF7(f *testing.F) {
+	f.Add("Entwürfe & Co/台北")
+	f.Add("&ZeVnLIqe-")
+	f.Fuzz(func(t *testing.T, s string) {
+		enc := EncodeMUTF7(s)
+		for i := 0; i < len(enc); i++ {
+			if enc[i] < 0x20 || enc[i] > 0x7e {
+				t.Fatalf("EncodeMUTF7(%q) = %q: not printable ASCII", s, enc)
+			}
+		}
+		if utf8.ValidString(s) {
+			if dec, err := DecodeMUTF7(enc); err != nil || dec != s {
+				t.Errorf("round trip of %q: %q, %v", s, dec, err)
+			}
+		}
+		DecodeMUTF7(s) // arbitrary input: an error at most
+	})
+}
+
+func TestMUTF7ReplacementCharacter(t *testing.T) {
+	// U+FFFD is a real character a folder name may hold.
+	if dec, err := DecodeMUTF7(EncodeMUTF7("a\uFFFDb")); err != nil || dec != "a\uFFFDb" {
+		t.Errorf("round trip of U+FFFD: %q, %v", dec, err)
+	}
+}
