@@ -72,7 +72,7 @@ func FuzzParseUIDSet(f *testing.F) {
 
 func TestParseStatus(t *testing.T) {
 	tests := []struct {
-		in, want string // want: String() of the result, or "invalid"
+		in, want  string // want: String() of the result, or "invalid"
 		appendUID string
 	}{
 		{"OK [APPENDUID 38505 3955] APPEND completed", "OK [APPENDUID 38505 3955] APPEND completed", "{38505 [3955]}"},
@@ -170,7 +170,7 @@ func TestMUTF7(t *testing.T) {
 		{"Entwürfe", "Entw&APw-rfe"},
 		{"Tom & Jerry", "Tom &- Jerry"},
 		{"~peter/mail/台北/日本語", "~peter/mail/&U,BTFw-/&ZeVnLIqe-"}, // RFC 3501's example
-		{"😀", "&2D3eAA-"},                                          // outside the BMP: a surrogate pair
+		{"😀", "&2D3eAA-"}, // outside the BMP: a surrogate pair
 	}
 	for _, tt := range tests {
 		if got := EncodeMUTF7(tt.dec); got != tt.enc {
