@@ -133,7 +133,7 @@ func TestAIMDPause(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if err := a.Acquire(ctx); !errors.Is(err, context.Canceled) {
+	if err := b.Acquire(ctx); !errors.Is(err, context.Canceled) {
 		t.Errorf("Acquire with a cancelled context during a pause = %v", err)
 	}
 }
