@@ -14,7 +14,7 @@ import (
 // Options tune Run. The zero value works.
 type Options struct {
 	// Transfers is how many archives move at once, each over its own
-	// connection (default 4). On a delayed link one SSH channel is
+	// connection (default 8). On a delayed link one SSH channel is
 	// window-bound, so several are what fills it.
 	Transfers int
 	// Retries is how many more attempts an archive gets after a lost
@@ -46,7 +46,7 @@ type Observer interface {
 }
 
 const (
-	defaultTransfers = 4
+	defaultTransfers = 8
 	defaultRetries   = 5
 	defaultSegment   = 8 << 20
 )

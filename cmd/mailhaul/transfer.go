@@ -28,7 +28,7 @@ type transferFlags struct {
 
 func (f *transferFlags) register(cmd *cobra.Command, withSSH bool) {
 	fl := cmd.Flags()
-	fl.IntVar(&f.transfers, "transfers", 4, "archives moved at once, each over its own connection")
+	fl.IntVar(&f.transfers, "transfers", 8, "archives moved at once, each over its own connection")
 	fl.IntVar(&f.retries, "retries", 5, "attempts after a lost connection, with growing pauses (0: none)")
 	fl.StringVar(&f.bwlimit, "bwlimit", "", "bandwidth limit for the whole run in bytes/s, with K, M or G (e.g. 20M)")
 	fl.StringVar(&f.reportPath, "report", "", "write the transfer report as JSON to this file")
