@@ -1,0 +1,178 @@
+package main
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/json"
+	"encoding/pem"
+	"math/big"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapclient"
+	"github.com/emersion/go-imap/v2/imapserver"
+	"github.com/emersion/go-imap/v2/imapserver/imapmemserver"
+
+	"github.com/mailhaul/mailhaul/importer/report"
+	"github.com/mailhaul/mailhaul/internal/testservers"
+)
+
+// selfSigned makes a certificate for 127.0.0.1 and writes it as PEM.
+func selfSigned(t *testing.T, pemPath string) tls.Certificate {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "mailhaul test"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}, IsCA: true, BasicConstraintsValid: true,
+		KeyUsage: x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(pemPath, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
+}
+
+// tlsIMAP serves go-imap's memory server over implicit TLS and, on a
+// second port, plain with STARTTLS (login only after the upgrade).
+func tlsIMAP(t *testing.T, cert tls.Certificate) (implicit, starttls string, user *imapmemserver.User) {
+	t.Helper()
+	mem := imapmemserver.New()
+	user = imapmemserver.NewUser("alice", "alice-secret")
+	user.Create("INBOX", nil)
+	mem.AddUser(user)
+	cfg := &tls.Config{Certificates: []tls.Certificate{cert}}
+	srv := imapserver.New(&imapserver.Options{
+		NewSession: func(*imapserver.Conn) (imapserver.Session, *imapserver.GreetingData, error) {
+			return mem.NewSession(), nil, nil
+		},
+		Caps:      imap.CapSet{imap.CapIMAP4rev1: {}, imap.CapLiteralPlus: {}, imap.CapUIDPlus: {}},
+		TLSConfig: cfg,
+	})
+	ln, err := tls.Listen("tcp", "127.0.0.1:0", cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pl, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Serve(ln)
+	go srv.Serve(pl)
+	t.Cleanup(func() { srv.Close() })
+	return ln.Addr().String(), pl.Addr().String(), user
+}
+
+func TestImportIMAPVerifiesTLS(t *testing.T) {
+	dir := t.TempDir()
+	ca := filepath.Join(dir, "ca.pem")
+	implicit, starttls, _ := tlsIMAP(t, selfSigned(t, ca))
+	archive := filepath.Join(exportSamples(t, "alice"), "alice.tgz")
+	t.Setenv("MAILHAUL_PASSWORD", "alice-secret")
+	base := []string{"-q", "import", "imap", archive, "--user", "alice", "--state", filepath.Join(dir, "state")}
+
+	// The system's roots do not know a self-signed certificate.
+	for _, url := range []string{"imaps://" + implicit, "imap://" + starttls} {
+		args := append(append([]string{}, base...), "--url", url)
+		if strings.HasPrefix(url, "imap:") {
+			args = append(args, "--starttls")
+		}
+		code, _, stderr := mailhaul(t, args...)
+		if code != exitFailed || !strings.Contains(stderr, "certificate") {
+			t.Errorf("%s without --tls-ca: exit %d, stderr %q; want exit 1 naming the certificate", url, code, stderr)
+		}
+	}
+	// Trusted through --tls-ca, both ways in.
+	for i, url := range []string{"imaps://" + implicit, "imap://" + starttls} {
+		reportPath := filepath.Join(dir, "report.json")
+		args := append(append([]string{}, base...), "--url", url, "--tls-ca", ca, "--report", reportPath)
+		if i == 1 {
+			args = append(args, "--starttls")
+		}
+		code, stdout, stderr := mailhaul(t, args...)
+		if code != exitOK {
+			t.Fatalf("%s with --tls-ca: exit %d\n%s\n%s", url, code, stdout, stderr)
+		}
+		var rep report.Report
+		b, _ := os.ReadFile(reportPath)
+		if err := json.Unmarshal(b, &rep); err != nil {
+			t.Fatal(err)
+		}
+		// The second run finds everything already there.
+		if rep.Failed != 0 || rep.Imported+rep.Present == 0 || (i == 1 && rep.Imported != 0) {
+			t.Errorf("%s with --tls-ca: %s", url, rep.Line())
+		}
+	}
+	// A file without a certificate is an error, not "trust nothing".
+	bad := filepath.Join(dir, "bad.pem")
+	os.WriteFile(bad, []byte("not a certificate"), 0o644)
+	code, _, stderr := mailhaul(t, append(base, "--url", "imaps://"+implicit, "--tls-ca", bad)...)
+	if code != exitFailed || !strings.Contains(stderr, "no PEM certificate") {
+		t.Errorf("--tls-ca with a bad file: exit %d, %q", code, stderr)
+	}
+}
+
+// TestImportIMAPAsAdmin logs in as Dovecot's master user on behalf of the
+// mailbox owner, by SASL PLAIN's authorization identity and by LOGIN's
+// "user*master" form; the mail must land in the owner's mailbox.
+func TestImportIMAPAsAdmin(t *testing.T) {
+	d := testservers.StartDovecot(t, map[string]string{"alice": "alice-secret"})
+	dir := t.TempDir()
+	archive := filepath.Join(exportSamples(t, "alice"), "alice.tgz")
+	pw := filepath.Join(dir, "master-password")
+	os.WriteFile(pw, []byte(d.MasterPassword+"\n"), 0o600)
+	wrong := filepath.Join(dir, "wrong")
+	os.WriteFile(wrong, []byte("nope\n"), 0o600)
+	base := []string{"-q", "import", "imap", archive, "--url", "imap://" + d.Addr, "--user", "alice",
+		"--admin", d.Master, "--provider", "dovecot"}
+
+	for i, auth := range []string{"plain", "login"} {
+		reportPath := filepath.Join(dir, auth+".json")
+		code, out, stderr := mailhaul(t, append(base, "--auth", auth, "--password-file", pw, "--report", reportPath,
+			"--state", filepath.Join(dir, auth))...)
+		if code != exitOK {
+			t.Fatalf("--auth %s --admin: exit %d\n%s\n%s", auth, code, out, stderr)
+		}
+		var rep report.Report
+		b, _ := os.ReadFile(reportPath)
+		json.Unmarshal(b, &rep)
+		// A fresh journal each time: the second login finds the first's mail.
+		if (i == 0 && rep.Imported == 0) || (i == 1 && (rep.Imported != 0 || rep.Present == 0)) || rep.Failed != 0 {
+			t.Errorf("--auth %s --admin: %s", auth, rep.Line())
+		}
+	}
+	c, err := imapclient.DialInsecure(d.Addr, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.Login("alice", "alice-secret").Wait(); err != nil {
+		t.Fatal(err)
+	}
+	st, err := c.Status("INBOX", &imap.StatusOptions{NumMessages: true}).Wait()
+	if err != nil || st.NumMessages == nil || *st.NumMessages == 0 {
+		t.Errorf("alice's INBOX after the admin imports: %+v, %v; want messages", st, err)
+	}
+	if _, err := os.Stat(filepath.Join(d.Dir, "mail", d.Master)); err == nil {
+		t.Error("a mailbox was created for the master user itself")
+	}
+	// Last: Dovecot slows every login from an address after a failed one.
+	code, _, stderr := mailhaul(t, append(base, "--password-file", wrong, "--state", filepath.Join(dir, "s0"))...)
+	if code != exitFailed || !strings.Contains(stderr, "refused") {
+		t.Errorf("wrong master password: exit %d, %q; want exit 1, login refused", code, stderr)
+	}
+}
