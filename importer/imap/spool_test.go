@@ -1,0 +1,119 @@
+package imap
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"io"
+	"strings"
+	"testing"
+	"testing/iotest"
+)
+
+// toCRLF is the plain statement of the normalisation: every LF, CR or CRLF
+// becomes CRLF.
+func toCRLF(b []byte) []byte {
+	var out []byte
+	for i := 0; i < len(b); i++ {
+		switch {
+		case b[i] == '\r' && i+1 < len(b) && b[i+1] == '\n':
+			out = append(out, '\r', '\n')
+			i++
+		case b[i] == '\r' || b[i] == '\n':
+			out = append(out, '\r', '\n')
+		default:
+			out = append(out, b[i])
+		}
+	}
+	return out
+}
+
+func readAll(t *testing.T, sp *spool) []byte {
+	t.Helper()
+	r, err := sp.open()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := io.ReadAll(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func TestSpool(t *testing.T) {
+	big := strings.Repeat("a line of a large attachment\n", spoolMemMax/20)
+	tests := []struct {
+		name    string
+		in      string
+		onDisk  bool
+		nul     bool
+		msgID   string
+		oneByte bool // read one byte at a time: line ends split across reads
+	}{
+		{name: "LF only", in: "Message-ID: <a@x>\nSubject: s\n\nbody\n", msgID: "<a@x>"},
+		{name: "mixed and bare CR", in: "A: 1\r\nB: 2\rC: 3\n\nx\r", msgID: ""},
+		{name: "split CRLF", in: "Message-ID: <b@x>\r\n\r\nbody\r\n", msgID: "<b@x>", oneByte: true},
+		{name: "NUL byte", in: "A: 1\n\nhas \x00 a NUL\n", nul: true},
+		{name: "empty", in: ""},
+		{name: "large spills to disk", in: "Message-ID: <big@x>\n\n" + big, onDisk: true, msgID: "<big@x>"},
+	}
+	sr := newSpooler(t.TempDir()) // one spooler for all: buffers are reused
+	for _, tt := range tests {
+		var r io.Reader = strings.NewReader(tt.in)
+		if tt.oneByte {
+			r = iotest.OneByteReader(r)
+		}
+		sp, err := sr.read(r)
+		if err != nil {
+			t.Fatalf("%s: %v", tt.name, err)
+		}
+		want := toCRLF([]byte(tt.in))
+		got := readAll(t, sp)
+		if !bytes.Equal(got, want) {
+			t.Errorf("%s: spooled %q, want %q", tt.name, got, want)
+		}
+		if sp.size != int64(len(want)) || sp.sum != sha256.Sum256(want) {
+			t.Errorf("%s: size %d and sum do not match the %d bytes", tt.name, sp.size, len(want))
+		}
+		if (sp.file != nil) != tt.onDisk || sp.nul != tt.nul || sp.msgID != tt.msgID {
+			t.Errorf("%s: on disk %v, nul %v, Message-ID %q; want %v, %v, %q", tt.name, sp.file != nil, sp.nul, sp.msgID, tt.onDisk, tt.nul, tt.msgID)
+		}
+		if tt.onDisk && sp.memBytes() != 0 {
+			t.Errorf("%s: a spilled message still holds %d bytes of memory", tt.name, sp.memBytes())
+		}
+		// The allocator's size classes round up by at most an eighth.
+		if !tt.onDisk && sp.memBytes() > int64(len(want))+int64(len(want))/8+16 {
+			t.Errorf("%s: %d bytes of memory for a %d-byte message", tt.name, sp.memBytes(), len(want))
+		}
+		// Read twice, as a retried APPEND does.
+		if again := readAll(t, sp); !bytes.Equal(again, got) {
+			t.Errorf("%s: a second read differs", tt.name)
+		}
+		sp.close()
+	}
+}
+
+func FuzzSpool(f *testing.F) {
+	f.Add([]byte("a\r\nb\nc\rd\r\r\n"), 3)
+	f.Add([]byte("Message-ID: <x>\n\n\x00"), 1)
+	f.Fuzz(func(t *testing.T, in []byte, chunk int) {
+		var r io.Reader = bytes.NewReader(in)
+		if chunk%4 == 1 {
+			r = iotest.OneByteReader(r)
+		} else if chunk%4 == 2 {
+			r = iotest.HalfReader(r)
+		}
+		sp, err := readSpool(r, t.TempDir())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer sp.close()
+		want := toCRLF(in)
+		if got := readAll(t, sp); !bytes.Equal(got, want) {
+			t.Fatalf("spooled %q, want %q", got, want)
+		}
+		if sp.nul != (bytes.IndexByte(in, 0) >= 0) {
+			t.Errorf("nul = %v for %q", sp.nul, in)
+		}
+	})
+}
