@@ -8,7 +8,10 @@
 // the server gave, after it is confirmed. An intent without outcome, or a
 // mailbox that held mail before the journal knew it, makes the importer
 // look on the target (Message-ID and size, else content hash) before it
-// sends anything again.
+// sends anything again. It looks only once Options.Settle has passed since
+// the connection dropped or the previous run wrote its last line: a server
+// goes on storing an APPEND it has fully received after its client is
+// gone, and a check made before that lands would send the batch twice.
 //
 // Speed comes from several connections, each pipelining APPENDs through
 // the appender sub-package (MULTIAPPEND and LITERAL+ where offered);
