@@ -15,6 +15,10 @@
 #
 # Goals (issue 5): mailhaul at least OpenSSH sftp's throughput on loopback,
 # at least 3x it at 80 ms; memory flat. A miss is reported, never fatal.
+# mailhaul does more than sftp/scp: fsync on the far side, a hash of the
+# stored bytes, a rename; those costs are part of what is measured.
+# On a machine shared with other work, loopback figures vary by 2x between
+# runs; run it on a quiet machine.
 set -euo pipefail
 
 BENCH_DIR=${BENCH_DIR:-/tmp/mailhaul-bench-transfer}
@@ -181,6 +185,7 @@ for rtt in $RTTS; do
 		ratio=$(echo "$mh / $sf" | bc -l)
 		goal=1; [ "$rtt" -ge 80 ] && goal=3
 		verdict=ok; [ "$(echo "$ratio < $goal" | bc -l)" = 1 ] && verdict=MISS
-		printf "  RTT %3s ms %-4s  vs sftp %5.2fx  vs scp %5.2fx  %s\n" "$rtt" "$dir" "$ratio" "$(echo "$mh / ($sc + 0.0001)" | bc -l)" "$verdict"
+		vs_scp=-; [ "$sc" != 0 ] && vs_scp=$(printf "%.2fx" "$(echo "$mh / $sc" | bc -l)")
+		printf "  RTT %3s ms %-4s  vs sftp %5.2fx  vs scp %6s  %s\n" "$rtt" "$dir" "$ratio" "$vs_scp" "$verdict"
 	done
 done
