@@ -74,6 +74,10 @@ CONF
 dovecot -c "$WORK/dovecot.conf"
 for i in $(seq 50); do (echo > /dev/tcp/127.0.0.1/$PORT) 2>/dev/null && break; sleep 0.1; done
 
+# Client and server share the machine: say how busy it was, since other
+# work on it skews the three tools unequally.
+load() { echo "   load average: $(cut -d' ' -f1-3 /proc/loadavg)"; }
+
 count() { doveadm -c "$WORK/dovecot.conf" -f tab mailbox status -u "$1" messages '*' | awk -F'\t' 'NR>1 {s+=$NF} END {print s+0}'; }
 now() { date +%s.%N; }
 
@@ -81,6 +85,7 @@ echo "== mailhaul: export"
 "$WORK/mailhaul" -q export maildir --user mh --src "$WORK/src" --out "$WORK/arch" >/dev/null
 ARCH=$(ls "$WORK"/arch/*.tgz)
 echo "== mailhaul: import imap"
+load
 t0=$(now)
 MAILHAUL_PASSWORD=pw /usr/bin/time -f "%M" -o "$WORK/rss" "$WORK/mailhaul" -q import imap "$ARCH" \
   --url "imap://127.0.0.1:$PORT" --user mh --provider dovecot --state "$WORK/jstate" >/dev/null
@@ -88,6 +93,7 @@ t1=$(now)
 MH_T=$(echo "$t1 - $t0" | bc); MH_N=$(count mh); MH_RSS=$(( $(cat "$WORK/rss") / 1024 ))
 
 echo "== mbsync push"
+load
 mkdir -p "$WORK/mbsync"
 cat > "$WORK/mbsyncrc" <<RC
 IMAPAccount bench
@@ -119,6 +125,7 @@ t1=$(now)
 MB_T=$(echo "$t1 - $t0" | bc); MB_N=$(count mb)
 
 echo "== doveadm import"
+load
 cp -a "$WORK/src" "$WORK/src-da"
 chown -R 65534:65534 "$WORK/src-da"
 t0=$(now)
@@ -126,6 +133,7 @@ doveadm -c "$WORK/dovecot.conf" import -u da "maildir:$WORK/src-da" "" all
 t1=$(now)
 DA_T=$(echo "$t1 - $t0" | bc); DA_N=$(count da)
 
+load
 rate() { echo "scale=1; $1 / $2" | bc; }
 MH_R=$(rate "$MH_N" "$MH_T"); MB_R=$(rate "$MB_N" "$MB_T"); DA_R=$(rate "$DA_N" "$DA_T")
 printf '\n%-16s %8s %9s %10s\n' tool messages seconds "msgs/s"
