@@ -96,7 +96,7 @@ type importer struct {
 }
 
 // memBudget bounds message bytes held in memory across all batches, read
-// ahead or in flight. It leaves room under the command's 64 MiB soft
+// ahead or in flight (and, through spillCharge, the spill files). It leaves room under the command's 64 MiB soft
 // memory limit for the garbage collector to work without thrashing; with
 // MULTIAPPEND batches of typical mail (50 messages, a few MB) it still
 // keeps every connection busy.
@@ -336,6 +336,9 @@ func (im *importer) readArchive(ctx context.Context, path string) error {
 			if it == nil {
 				continue
 			}
+			if err := im.reserve(ctx, it, flush); err != nil {
+				return err
+			}
 			if cur != nil && (cur.box != it.box || len(cur.items) >= im.batchMsgs ||
 				cur.bytes+it.msg.Size > im.batchBytes) {
 				flush()
@@ -498,11 +501,22 @@ func (im *importer) prepare(ctx context.Context, archive string, e *format.Entry
 			return nil, nil
 		}
 	}
-	if err := im.mem.Acquire(ctx, sp.memBytes()); err != nil {
-		done()
-		return nil, err
-	}
 	return it, nil
+}
+
+// reserve takes an item's share of the read-ahead budget. It never waits
+// while holding a batch not yet handed on: that batch's own messages
+// could be what fills the budget, and nobody else would free it.
+func (im *importer) reserve(ctx context.Context, it *item, flush func()) error {
+	if im.mem.TryAcquire(it.sp.charge()) {
+		return nil
+	}
+	flush()
+	if err := im.mem.Acquire(ctx, it.sp.charge()); err != nil {
+		it.sp.close()
+		return err
+	}
+	return nil
 }
 
 // lookup checks the target for a message, under the control lock.
@@ -559,7 +573,7 @@ func (im *importer) failItem(it *item, reason string) {
 }
 
 func (im *importer) release(it *item) {
-	im.mem.Release(it.sp.memBytes())
+	im.mem.Release(it.sp.charge())
 	it.sp.close()
 }
 

@@ -135,8 +135,21 @@ func (s *spool) open() (io.Reader, error) {
 	return bytes.NewReader(s.mem), nil
 }
 
-// memBytes is what the spool holds in memory.
-func (s *spool) memBytes() int64 { return int64(cap(s.mem)) }
+// spillCharge is what a message spilled to disk counts against the
+// read-ahead budget: not memory, but an open file and disk space, which
+// must not pile up either while the connections catch up. It is no more
+// than the largest message kept in memory, so a batch's charge stays
+// within its byte limit.
+const spillCharge = spoolMemMax
+
+// charge is what the spool counts against the read-ahead budget: the
+// memory it holds, or spillCharge for a file.
+func (s *spool) charge() int64 {
+	if s.file != nil {
+		return spillCharge
+	}
+	return int64(cap(s.mem))
+}
 
 func (s *spool) close() {
 	if s.file != nil {

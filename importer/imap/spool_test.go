@@ -2,11 +2,15 @@ package imap
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"io"
 	"strings"
 	"testing"
 	"testing/iotest"
+	"time"
+
+	"golang.org/x/sync/semaphore"
 )
 
 // toCRLF is the plain statement of the normalisation: every LF, CR or CRLF
@@ -78,12 +82,12 @@ func TestSpool(t *testing.T) {
 		if (sp.file != nil) != tt.onDisk || sp.nul != tt.nul || sp.msgID != tt.msgID {
 			t.Errorf("%s: on disk %v, nul %v, Message-ID %q; want %v, %v, %q", tt.name, sp.file != nil, sp.nul, sp.msgID, tt.onDisk, tt.nul, tt.msgID)
 		}
-		if tt.onDisk && sp.memBytes() != 0 {
-			t.Errorf("%s: a spilled message still holds %d bytes of memory", tt.name, sp.memBytes())
+		if tt.onDisk && (len(sp.mem) != 0 || sp.charge() != spillCharge) {
+			t.Errorf("%s: a spilled message holds %d bytes of memory and charges %d", tt.name, len(sp.mem), sp.charge())
 		}
 		// The allocator's size classes round up by at most an eighth.
-		if !tt.onDisk && sp.memBytes() > int64(len(want))+int64(len(want))/8+16 {
-			t.Errorf("%s: %d bytes of memory for a %d-byte message", tt.name, sp.memBytes(), len(want))
+		if !tt.onDisk && (sp.charge() < int64(len(want)) || sp.charge() > int64(len(want))+int64(len(want))/8+16) {
+			t.Errorf("%s: charges %d bytes of memory for a %d-byte message", tt.name, sp.charge(), len(want))
 		}
 		// Read twice, as a retried APPEND does.
 		if again := readAll(t, sp); !bytes.Equal(again, got) {
@@ -116,4 +120,31 @@ func FuzzSpool(f *testing.F) {
 			t.Errorf("nul = %v for %q", sp.nul, in)
 		}
 	})
+}
+
+// TestReserveHandsOnBatchFirst: when the budget is spent, the reader hands
+// on its open batch before it waits, or the batch's own messages would
+// hold the budget forever.
+func TestReserveHandsOnBatchFirst(t *testing.T) {
+	im := &importer{mem: semaphore.NewWeighted(spoolMemMax)}
+	im.mem.Acquire(context.Background(), spoolMemMax) // all held by the open batch
+	sp, err := readSpool(strings.NewReader("x"), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	flushed := false
+	flush := func() {
+		flushed = true
+		im.mem.Release(spoolMemMax) // the batch was sent and confirmed
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := im.reserve(ctx, &item{sp: sp}, flush); err != nil || !flushed {
+		t.Fatalf("reserve = %v, flushed %v; want the batch handed on and the budget had", err, flushed)
+	}
+	// With room to spare, the batch stays open.
+	flushed = false
+	if err := im.reserve(ctx, &item{sp: sp}, flush); err != nil || flushed {
+		t.Errorf("reserve with room = %v, flushed %v; want no flush", err, flushed)
+	}
 }
