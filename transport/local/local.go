@@ -167,16 +167,23 @@ func (Conn) Remove(_ context.Context, p string) error {
 	return wrap(err)
 }
 
-func (Conn) FreeSpace(_ context.Context, dir string) (int64, bool) { return freeSpace(dir) }
+func (Conn) FreeSpace(_ context.Context, dir string) (int64, bool) { return statFree(dir) }
 
-// wrap prefixes the package name and marks a full disk as such, so the
-// report names the cause. *PathError already names the file.
+// statFree asks the file system for free space; tests replace it.
+var statFree = freeSpace
+
+// wrap prefixes the package name and marks a full disk as such, and a
+// read-only file system (a write-protected drive) as permission denied, so
+// the report names the cause and the engine does not retry. *PathError
+// already names the file.
 func wrap(err error) error {
 	switch {
 	case err == nil:
 		return nil
 	case isNoSpace(err):
 		return fmt.Errorf("local: %w: %w", transport.ErrNoSpace, err)
+	case isReadOnlyFS(err):
+		return fmt.Errorf("local: %w: %w", fs.ErrPermission, err)
 	}
 	return fmt.Errorf("local: %w", err)
 }

@@ -10,3 +10,5 @@ import (
 func freeSpace(string) (int64, bool) { return 0, false }
 
 func isNoSpace(err error) bool { return errors.Is(err, syscall.ENOSPC) }
+
+func isReadOnlyFS(error) bool { return false }

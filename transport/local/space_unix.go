@@ -18,3 +18,5 @@ func freeSpace(dir string) (int64, bool) {
 func isNoSpace(err error) bool {
 	return errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT)
 }
+
+func isReadOnlyFS(err error) bool { return errors.Is(err, syscall.EROFS) }
