@@ -24,9 +24,14 @@ type transferFlags struct {
 	reportPath string
 	segmentMiB int
 	ssh        sshFlags
+	// verb says what happened to an archive that moved, as the user sees
+	// it from this end: "sent" (push), "received" (pull), "copied". The
+	// JSON report keeps the one status "sent" for all three.
+	verb string
 }
 
-func (f *transferFlags) register(cmd *cobra.Command, withSSH bool) {
+func (f *transferFlags) register(cmd *cobra.Command, verb string, withSSH bool) {
+	f.verb = verb
 	fl := cmd.Flags()
 	fl.IntVar(&f.transfers, "transfers", 8, "archives moved at once, each over its own connection")
 	fl.IntVar(&f.retries, "retries", 5, "attempts after a lost connection, with growing pauses (0: none)")
@@ -67,7 +72,7 @@ Exit codes: 0 all arrived, 3 some failed (listed), 1 nothing arrived or bad usag
 			return a.runTransfer(cmd.Context(), &f, local.Endpoint{}, args[:len(args)-1], ep, ep.Path())
 		},
 	}
-	f.register(cmd, true)
+	f.register(cmd, "sent", true)
 	return cmd
 }
 
@@ -93,7 +98,7 @@ Exit codes: 0 all arrived, 3 some failed (listed), 1 nothing arrived or bad usag
 			return a.runTransfer(cmd.Context(), &f, ep, []string{ep.Path()}, local.Endpoint{}, args[1])
 		},
 	}
-	f.register(cmd, true)
+	f.register(cmd, "received", true)
 	return cmd
 }
 
@@ -118,7 +123,7 @@ Exit codes: 0 all arrived, 3 some failed (listed), 1 nothing arrived or bad usag
 			return a.runTransfer(cmd.Context(), &f, local.Endpoint{}, args[:len(args)-1], local.Endpoint{}, args[len(args)-1])
 		},
 	}
-	f.register(cmd, false)
+	f.register(cmd, "copied", false)
 	return cmd
 }
 
@@ -149,7 +154,7 @@ func (a *app) runTransfer(ctx context.Context, f *transferFlags, src transport.E
 		Observer:    prog,
 	})
 	prog.wait()
-	a.printTransferReport(rep)
+	a.printTransferReport(rep, f.verb)
 	if f.reportPath != "" {
 		if err := writeJSONFile(f.reportPath, rep); err != nil {
 			return err
@@ -182,7 +187,7 @@ func plan(ctx context.Context, src transport.Endpoint, srcPaths []string, dst tr
 	return transport.Plan(ctx, sc, srcPaths, dc, dstDir)
 }
 
-func (a *app) printTransferReport(rep *transport.Report) {
+func (a *app) printTransferReport(rep *transport.Report, verb string) {
 	if a.json {
 		for _, r := range rep.Results {
 			writeJSONLine(a.stdout, struct {
@@ -203,7 +208,7 @@ func (a *app) printTransferReport(rep *transport.Report) {
 			if r.ResumedFrom > 0 {
 				extra = fmt.Sprintf(", resumed after %s already there", humanBytes(r.ResumedFrom))
 			}
-			fmt.Fprintf(a.stdout, "sent     %s  %s in %s%s\n", r.Name, humanBytes(r.Size), roundSeconds(r.Seconds), extra)
+			fmt.Fprintf(a.stdout, "%-8s %s  %s in %s%s\n", verb, r.Name, humanBytes(r.Size), roundSeconds(r.Seconds), extra)
 		case transport.StatusSkipped:
 			fmt.Fprintf(a.stdout, "skipped  %s  already there with the same SHA-256\n", r.Name)
 		default:
@@ -214,8 +219,8 @@ func (a *app) printTransferReport(rep *transport.Report) {
 		}
 	}
 	rate := float64(rep.BytesSent) / max(rep.Seconds, 1e-3)
-	fmt.Fprintf(a.stdout, "%d archives: %d sent, %d skipped, %d failed, %d resumed; %s sent in %s (%s/s) from %s to %s\n",
-		rep.Files, rep.Sent, rep.Skipped, rep.Failed, rep.Resumed, humanBytes(rep.BytesSent),
+	fmt.Fprintf(a.stdout, "%d archives: %d %s, %d skipped, %d failed, %d resumed; %s %s in %s (%s/s) from %s to %s\n",
+		rep.Files, rep.Sent, verb, rep.Skipped, rep.Failed, rep.Resumed, humanBytes(rep.BytesSent), verb,
 		roundSeconds(rep.Seconds), humanBytes(int64(rate)), rep.From, rep.To)
 }
 

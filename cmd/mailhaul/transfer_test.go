@@ -53,6 +53,7 @@ func TestCopyExitCodesAndReport(t *testing.T) {
 	if code != exitOK {
 		t.Fatalf("copy: exit %d, want 0\n%s%s", code, out, errOut)
 	}
+	wantWording(t, "copy", out, "copied")
 	var rep transport.Report
 	b, _ := os.ReadFile(reportPath)
 	if err := json.Unmarshal(b, &rep); err != nil {
@@ -98,10 +99,12 @@ func TestPushPullThroughSSHD(t *testing.T) {
 	if code != exitOK {
 		t.Fatalf("push: exit %d\n%s%s", code, out, errOut)
 	}
+	wantWording(t, "push", out, "sent")
 	code, out, errOut = mailhaul(t, append(append([]string{"pull"}, auth...), s.URL(remote), back)...)
 	if code != exitOK {
 		t.Fatalf("pull: exit %d\n%s%s", code, out, errOut)
 	}
+	wantWording(t, "pull", out, "received")
 	if code, out, _ := mailhaul(t, "verify", back); code != exitOK {
 		t.Errorf("verify after pull: exit %d\n%s", code, out)
 	}
@@ -110,5 +113,22 @@ func TestPushPullThroughSSHD(t *testing.T) {
 	code, _, errOut = mailhaul(t, "pull", "--identity", s.Identity, "--known-hosts", empty, "--no-agent", s.URL(remote), t.TempDir())
 	if code != exitFailed || !strings.Contains(errOut, "--accept-new-host-key") {
 		t.Errorf("unknown host: exit %d, stderr %q; want 1 and advice", code, errOut)
+	}
+}
+
+// wantWording checks that a run that moved alice.tgz and bob.tgz says so
+// with the verb of its direction, per archive and in the summary, and no
+// other direction's verb.
+func wantWording(t *testing.T, cmd, out, verb string) {
+	t.Helper()
+	for _, want := range []string{verb + " alice.tgz", verb + " bob.tgz", "2 archives: 2 " + verb + ",", " " + verb + " in "} {
+		if !strings.Contains(strings.Join(strings.Fields(out), " "), want) {
+			t.Errorf("%s output lacks %q:\n%s", cmd, want, out)
+		}
+	}
+	for _, other := range []string{"sent", "received", "copied"} {
+		if other != verb && strings.Contains(out, other) {
+			t.Errorf("%s output says %q:\n%s", cmd, other, out)
+		}
 	}
 }
