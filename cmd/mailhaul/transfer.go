@@ -51,7 +51,7 @@ func (a *app) pushCommand() *cobra.Command {
 		Short: "Upload archives with their .sha256 to an SFTP server, verified and resumable",
 		Long: `push uploads each archive (and its .sha256) to the directory PATH on the server.
 Each is written as NAME.partial, checked on the server against the .sha256 (by
-sha256sum run there, or by reading it back when the account may not run
+openssl or sha256sum run there, or by reading it back when the account may not run
 commands), and only then renamed. An archive already there with the same bytes
 is skipped; an interrupted upload continues from the last verified segment.
 A path starting /~/ is relative to the login directory.

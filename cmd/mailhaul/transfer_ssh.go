@@ -32,7 +32,7 @@ func (f *sshFlags) register(cmd *cobra.Command) {
 	fl.StringVar(&f.knownHosts, "known-hosts", "", "known_hosts file to check the server's key against (default ~/.ssh/known_hosts)")
 	fl.BoolVar(&f.acceptNewHostKey, "accept-new-host-key", false, "record the key of a server not yet in known_hosts (a changed key is still refused)")
 	fl.BoolVar(&f.noAgent, "no-agent", false, "do not use ssh-agent")
-	fl.BoolVar(&f.noRemoteCommands, "no-remote-commands", false, "never run sha256sum on the server; verify by reading the archive back over SFTP")
+	fl.BoolVar(&f.noRemoteCommands, "no-remote-commands", false, "never run a hashing command (openssl, sha256sum) on the server; verify by reading the archive back over SFTP")
 }
 
 // endpoint builds the SFTP endpoint for url, gathering secrets first so

@@ -30,7 +30,7 @@ type Conn struct {
 	stopKeepalive func()
 
 	posixRename, fsync, statvfs bool
-	exec                        bool // sha256sum runs on the server
+	hashCmd                     string // hashes stdin on the server; "" for none (see hash.go)
 	sh                          shell
 }
 

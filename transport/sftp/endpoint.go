@@ -40,7 +40,7 @@ type Config struct {
 	// AcceptNewHostKey records the key of a host not in it yet.
 	KnownHosts       string
 	AcceptNewHostKey bool
-	// NoRemoteCommands: never run sha256sum on the server; verification
+	// NoRemoteCommands: never run a hashing command on the server; verification
 	// then reads the bytes back over SFTP.
 	NoRemoteCommands bool
 	// MaxPacket is the SFTP data size per request; 0 picks 255 KiB for
@@ -60,7 +60,7 @@ type Endpoint struct {
 	hostKeys  *hostKeys
 
 	probeOnce sync.Once
-	canExec   bool // the server runs sha256sum for us
+	hashCmd   string // the server's hashing command; "" when it runs none
 }
 
 // New prepares an endpoint: reads the keys (asking for passphrases now,
@@ -164,8 +164,12 @@ func (e *Endpoint) connect(ctx context.Context) (*Conn, error) {
 	_, c.posixRename = sc2.HasExtension("posix-rename@openssh.com")
 	_, c.fsync = sc2.HasExtension("fsync@openssh.com")
 	_, c.statvfs = sc2.HasExtension("statvfs@openssh.com")
-	e.probeOnce.Do(func() { e.canExec = !e.cfg.NoRemoteCommands && probeExec(ctx, client) })
-	c.exec = e.canExec
+	e.probeOnce.Do(func() {
+		if !e.cfg.NoRemoteCommands {
+			e.hashCmd = probeHashCommand(ctx, client)
+		}
+	})
+	c.hashCmd = e.hashCmd
 	return c, nil
 }
 

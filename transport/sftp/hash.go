@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"regexp"
+	"strconv"
 	"strings"
 
 	"golang.org/x/crypto/ssh"
@@ -16,9 +17,16 @@ import (
 )
 
 // The server's own bytes are checked, never what was sent. When the
-// account may run commands, sha256sum runs on the server: the file is read
-// from its disk there and nothing crosses the link. Otherwise (SFTP-only
-// accounts) the file is read back over SFTP and hashed here.
+// account may run commands, the server hashes: the file is read from its
+// disk there and nothing crosses the link. Otherwise (SFTP-only accounts)
+// the file is read back over SFTP and hashed here.
+//
+// The server's hash competes for the same CPU as the transfer itself (on
+// loopback, for the same two cores), so the fastest command wins:
+// `openssl dgst` uses the CPU's SHA instructions where coreutils'
+// sha256sum (Debian 12) does not; 512 MiB took 0.38 s against 1.07 s here,
+// longer than the upload itself (0.8 s).
+var hashCommands = []string{"openssl dgst -sha256 -r", "sha256sum"}
 
 // execHashMin is the size from which the server hashes; tests raise it to
 // exercise reading back. With a running shell (see shell) a command costs
@@ -27,14 +35,14 @@ var execHashMin int64
 
 // Sum returns the SHA-256 of the bytes stored in p.
 func (c *Conn) Sum(ctx context.Context, p string) (string, error) {
-	if c.exec && c.sizeAtLeast(p, execHashMin) {
-		out, err := c.run(ctx, "sha256sum < "+shellQuote(p))
+	if c.hashCmd != "" && c.sizeAtLeast(p, execHashMin) {
+		out, err := c.run(ctx, c.hashCmd+" < "+shellQuote(p))
 		if err != nil {
 			return "", c.wrap("hash", p, err)
 		}
 		sums := parseSums(out)
 		if len(sums) != 1 {
-			return "", fmt.Errorf("sftp: hash %s: unexpected sha256sum output %q", p, trim(out))
+			return "", fmt.Errorf("sftp: hash %s: unexpected output of %s: %q", p, c.hashCmd, trim(out))
 		}
 		return sums[0], nil
 	}
@@ -57,10 +65,10 @@ func (c *Conn) sizeAtLeast(p string, n int64) bool {
 
 // SegmentSums returns the SHA-256 of each of the first n segments of p.
 func (c *Conn) SegmentSums(ctx context.Context, p string, seg int64, n int) ([][32]byte, error) {
-	if c.exec {
-		// dd skips by seeking; sha256sum hashes each segment on the server.
-		cmd := fmt.Sprintf(`f=%s; i=0; while [ $i -lt %d ]; do dd if="$f" bs=%d skip=$i count=1 2>/dev/null | sha256sum || exit 1; i=$((i+1)); done`,
-			shellQuote(p), n, seg)
+	if c.hashCmd != "" {
+		// dd skips by seeking; the server hashes each segment.
+		cmd := fmt.Sprintf(`f=%s; i=0; while [ $i -lt %d ]; do dd if="$f" bs=%d skip=$i count=1 2>/dev/null | %s || exit 1; i=$((i+1)); done`,
+			shellQuote(p), n, seg, c.hashCmd)
 		out, err := c.run(ctx, cmd)
 		if err != nil {
 			return nil, c.wrap("hash segments of", p, err)
@@ -95,20 +103,54 @@ func (c *Conn) run(ctx context.Context, cmd string) ([]byte, error) {
 	return c.sh.run(ctx, c.ssh, cmd)
 }
 
-// probeExec checks that the server runs sha256sum and that it agrees with
-// ours on a known input; shells that print banners are tolerated.
-func probeExec(ctx context.Context, client *ssh.Client) bool {
+// probeHashCommand returns the first of hashCommands that the server runs
+// and that agrees with ours on a known input, or "" if none does (or dd,
+// needed for resume, is missing). One session tries them all: starting a
+// session costs more than the commands. Banners are tolerated.
+func probeHashCommand(ctx context.Context, client *ssh.Client) string {
 	s, err := client.NewSession()
 	if err != nil {
-		return false
+		return ""
 	}
 	defer s.Close()
 	stop := context.AfterFunc(ctx, func() { s.Close() })
 	defer stop()
-	out, err := s.Output("printf mailhaul | sha256sum && command -v dd >/dev/null")
+	var script strings.Builder
+	script.WriteString("command -v dd >/dev/null || exit 1\n")
+	for i, cmd := range hashCommands {
+		fmt.Fprintf(&script, "echo %s%d; printf mailhaul | %s 2>/dev/null\n", probeMarker, i, cmd)
+	}
+	out, err := s.Output(script.String())
+	if err != nil && len(out) == 0 {
+		return ""
+	}
+	return pickHashCommand(out)
+}
+
+const probeMarker = "__mailhaul_probe_"
+
+// pickHashCommand reads the probe's output: a marker line before each
+// command's output, in hashCommands' order.
+func pickHashCommand(out []byte) string {
 	want := sha256.Sum256([]byte("mailhaul"))
-	sums := parseSums(out)
-	return err == nil && len(sums) == 1 && sums[0] == hex.EncodeToString(want[:])
+	cur := -1
+	sc := bufio.NewScanner(bytes.NewReader(out))
+	for sc.Scan() {
+		line := sc.Text()
+		if rest, ok := strings.CutPrefix(line, probeMarker); ok {
+			cur = -1
+			for i := range hashCommands {
+				if rest == strconv.Itoa(i) {
+					cur = i
+				}
+			}
+			continue
+		}
+		if m := sumLine.FindStringSubmatch(line); m != nil && cur >= 0 && m[1] == hex.EncodeToString(want[:]) {
+			return hashCommands[cur]
+		}
+	}
+	return ""
 }
 
 var sumLine = regexp.MustCompile(`^([0-9a-f]{64})\s`)

@@ -2,11 +2,15 @@ package sftp
 
 import (
 	"context"
+	"crypto/sha256"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
+	"github.com/mailhaul/mailhaul/format"
 	"github.com/mailhaul/mailhaul/internal/testservers"
 	"github.com/mailhaul/mailhaul/transport"
 )
@@ -204,5 +208,46 @@ func TestSSHDCorruptCopies(t *testing.T) {
 	rep = run(t, ctx, ep, false, remote, t.TempDir(), transport.Options{})
 	if rep.Failed != 1 || rep.Results[0].Reason != transport.ErrSourceCorrupt.Error() {
 		t.Errorf("pull of a corrupt source: %+v, want %q", rep.Results, transport.ErrSourceCorrupt)
+	}
+}
+
+// Each hashing command the probe may pick gives the server's answer for
+// the stored bytes, whole and by segments.
+func TestSSHDHashCommands(t *testing.T) {
+	s := testservers.StartSSHD(t, testservers.SSHDOptions{})
+	ctx := context.Background()
+	remote := t.TempDir()
+	makeArchives(t, remote, map[string]int{"a.tgz": 3<<20 + 5})
+	data, _ := os.ReadFile(filepath.Join(remote, "a.tgz"))
+	want, _ := format.ReadChecksumFile(filepath.Join(remote, "a.tgz"))
+	defer func(old []string) { hashCommands = old }(hashCommands)
+	for _, cmd := range slices.Clone(hashCommands) {
+		t.Run(strings.Fields(cmd)[0], func(t *testing.T) {
+			if _, err := exec.LookPath(strings.Fields(cmd)[0]); err != nil {
+				t.Skipf("%s is not installed here: %v", cmd, err)
+			}
+			hashCommands = []string{"false", cmd} // a command that fails is passed over
+			tc, err := sshdEndpoint(t, s, remote, nil).Connect(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer tc.Close()
+			c := tc.(*Conn)
+			if c.hashCmd != cmd {
+				t.Fatalf("probe picked %q, want %q", c.hashCmd, cmd)
+			}
+			if got, err := c.Sum(ctx, filepath.Join(remote, "a.tgz")); err != nil || got != want {
+				t.Errorf("Sum = %s, %v; want %s", got, err, want)
+			}
+			sums, err := c.SegmentSums(ctx, filepath.Join(remote, "a.tgz"), 1<<20, 3)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i, got := range sums {
+				if w := sha256.Sum256(data[i<<20 : (i+1)<<20]); got != w {
+					t.Errorf("segment %d: %x, want %x", i, got, w)
+				}
+			}
+		})
 	}
 }
