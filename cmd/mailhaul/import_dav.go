@@ -17,7 +17,7 @@ import (
 
 type importDAVFlags struct {
 	url, carddav, caldav, user, passwordFile, tokenFile string
-	state, report, tlsCA, schedule                      string
+	state, report, tlsCA, schedule, bulk                string
 	dryRun, update                                      bool
 	concurrency                                         int
 }
@@ -56,6 +56,7 @@ MAILHAUL_PASSWORD environment variable, a bearer token from --token-file.`,
 	fl.StringVar(&f.report, "report", "", "write the JSON report here")
 	fl.IntVar(&f.concurrency, "concurrency", 0, "requests in flight (default 2; Radicale and Xandikos serialise writes)")
 	fl.StringVar(&f.schedule, "scheduling-guard", "auto", "add SCHEDULE-AGENT=CLIENT to attendees: auto (when the server schedules), always, never")
+	fl.StringVar(&f.bulk, "bulk", "auto", "fill an address book this run creates with one whole-collection PUT: auto (when the server is Radicale), never")
 	cmd.MarkFlagRequired("user")
 	return cmd
 }
@@ -122,6 +123,14 @@ func davOptions(f *importDAVFlags) (*dav.Options, error) {
 		opt.Schedule = dav.ScheduleNever
 	default:
 		return nil, fmt.Errorf("import dav: --scheduling-guard must be auto, always or never, not %q", f.schedule)
+	}
+	switch f.bulk {
+	case "auto":
+		opt.Bulk = dav.BulkAuto
+	case "never":
+		opt.Bulk = dav.BulkNever
+	default:
+		return nil, fmt.Errorf("import dav: --bulk must be auto or never, not %q", f.bulk)
 	}
 	if f.tlsCA != "" {
 		pem, err := os.ReadFile(f.tlsCA)

@@ -129,6 +129,26 @@ func (c *client) send(ctx context.Context, method, target string, header http.He
 	if err != nil {
 		return nil, fmt.Errorf("dav: %s %s: %w", method, target, err)
 	}
+	return c.exchange(req, header)
+}
+
+// sendSection is send with a body read from a file section (a spooled
+// bulk upload), so that it need not be held in memory; it is re-read
+// from the start when the request is retried.
+func (c *client) sendSection(ctx context.Context, method, target string, header http.Header, body *io.SectionReader) (*answer, error) {
+	req, err := http.NewRequestWithContext(ctx, method, target, io.NewSectionReader(body, 0, body.Size()))
+	if err != nil {
+		return nil, fmt.Errorf("dav: %s %s: %w", method, target, err)
+	}
+	req.ContentLength = body.Size() // Radicale reads Content-Length only, never a chunked body
+	req.GetBody = func() (io.ReadCloser, error) {
+		return io.NopCloser(io.NewSectionReader(body, 0, body.Size())), nil
+	}
+	return c.exchange(req, header)
+}
+
+// exchange sends req with header added and reads the answer.
+func (c *client) exchange(req *http.Request, header http.Header) (*answer, error) {
 	for k, v := range header {
 		req.Header[k] = v
 	}
@@ -142,7 +162,7 @@ func (c *client) send(ctx context.Context, method, target string, header http.He
 		err = errors.New("answer larger than 128 MiB")
 	}
 	if err != nil {
-		return nil, fmt.Errorf("dav: %s %s: read answer: %w", method, redact(req.URL), err)
+		return nil, fmt.Errorf("dav: %s %s: read answer: %w", req.Method, redact(req.URL), err)
 	}
 	return &answer{Status: resp.StatusCode, Header: resp.Header, Body: b}, nil
 }

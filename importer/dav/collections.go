@@ -23,6 +23,13 @@ type collection struct {
 	Components []string          // supported calendar components; empty means any
 	MaxSize    int64             // server's max-resource-size; 0 means unknown
 	Planned    bool              // a dry run would create it
+
+	// Created is set when this run made the collection; Color and
+	// Description are the decoration it was made with. Radicale's
+	// whole-collection PUT (bulk.go) is only tried on such a collection
+	// and must put the decoration back afterwards.
+	Created            bool
+	Color, Description string
 }
 
 func (c *collection) supports(comp string) bool {
@@ -194,6 +201,7 @@ func (cs *collections) create(ctx context.Context, kind format.FolderKind, name,
 		if err := cs.mkcol(ctx, col, f); err != nil {
 			return nil, fmt.Errorf("dav: create %s %q at %s: %w", what, name, redact(target), err)
 		}
+		col.Created = true
 		cs.note("created %s %q at %s", what, name, redact(target))
 	}
 	if kind == format.FolderContacts {
@@ -224,6 +232,7 @@ func (cs *collections) mkcol(ctx context.Context, col *collection, f format.Fold
 		}
 	}
 	if a.Status/100 == 2 {
+		col.Color, col.Description = f.Color, f.Description
 		return nil
 	}
 	if f.Color == "" && f.Description == "" && len(col.Components) == 0 {

@@ -52,7 +52,7 @@ func Import(ctx context.Context, archives []string, opt Options) (*report.Report
 		return nil, err
 	}
 	im := &importer{opt: opt, c: c, rep: rep, cols: newCollections(c, h, opt.DryRun, rep.Note),
-		plan: map[*collection]*planLine{}}
+		plan: map[*collection]*planLine{}, bulk: map[*collection]*bulkBatch{}}
 	if opt.StateDir != "" {
 		host := "dav"
 		if base != nil {
@@ -91,6 +91,12 @@ type importer struct {
 	guarded   int // objects given SCHEDULE-AGENT=CLIENT
 	messages  int
 	plan      map[*collection]*planLine
+
+	// Whole-collection uploads (bulk.go), touched by the archive reader
+	// only: a batch per address book, nil for books that take cards one
+	// by one; radicale caches the server probe.
+	bulk     map[*collection]*bulkBatch
+	radicale *bool
 }
 
 // job is one object on its way to the target.
@@ -101,6 +107,7 @@ type job struct {
 	href    *url.URL
 	body    []byte
 	key     journal.Key
+	asIs    bool // a vCard sent unconverted because conversion would lose something
 }
 
 func (im *importer) run(ctx context.Context, archives []string) error {
@@ -123,6 +130,10 @@ func (im *importer) run(ctx context.Context, archives []string) error {
 			break
 		}
 	}
+	if err == nil {
+		err = im.flushAll(ctx, jobs)
+	}
+	im.dropBatches()
 	close(jobs)
 	wg.Wait()
 	if err == nil {
@@ -175,6 +186,13 @@ func (im *importer) readArchive(ctx context.Context, path string, jobs chan<- jo
 			}
 			jb, ok := im.prepare(ctx, name, e, folders)
 			if ok {
+				taken, err := im.spool(ctx, jb, jobs)
+				if err != nil {
+					return err
+				}
+				if taken {
+					continue
+				}
 				select {
 				case jobs <- jb:
 				case <-ctx.Done():
@@ -223,6 +241,7 @@ func (im *importer) prepare(ctx context.Context, archive string, e *format.Entry
 		out, changed, err := vcardconv.Convert(body)
 		if err != nil {
 			im.rep.Note("%s: %s: sent as vCard 2.1: %v", it.Folder, itemName(it), err)
+			jb.asIs = true
 		}
 		if changed {
 			im.count(&im.converted)

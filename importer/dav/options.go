@@ -45,6 +45,11 @@ type Options struct {
 
 	Retry RetryPolicy
 
+	// Bulk decides whether an address book this run creates may be filled
+	// with one whole-collection PUT: BulkAuto (only when the server is
+	// Radicale) or BulkNever. See bulk.go and README.md.
+	Bulk BulkMode
+
 	// Progress, when not nil, is called after each object with the
 	// number of objects handled so far. It must be quick.
 	Progress func(done int)
@@ -57,6 +62,14 @@ const (
 	ScheduleAuto   ScheduleGuard = ""
 	ScheduleAlways ScheduleGuard = "always"
 	ScheduleNever  ScheduleGuard = "never"
+)
+
+// BulkMode selects Radicale's whole-collection upload.
+type BulkMode string
+
+const (
+	BulkAuto  BulkMode = ""
+	BulkNever BulkMode = "never"
 )
 
 func (o Options) concurrency() int {

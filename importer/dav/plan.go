@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"path"
 	"sort"
+	"strings"
 )
 
 // planLine is what a dry run would do with one collection.
@@ -88,32 +89,60 @@ func (im *importer) writePlan() {
 	}
 }
 
-// listHrefs returns the names of the resources in a collection (a Depth 1
-// PROPFIND asking only for ETags, which every server answers).
+// listHrefs returns the names of the resources in a collection.
 func (c *client) listHrefs(ctx context.Context, col *url.URL) (map[string]bool, error) {
-	body := []byte(`<?xml version="1.0" encoding="utf-8"?><propfind xmlns="DAV:"><prop><getetag/></prop></propfind>`)
-	a, err := c.send(ctx, "PROPFIND", col.String(), http.Header{"Depth": {"1"}, "Content-Type": {"application/xml; charset=utf-8"}}, body)
+	_, members, err := c.listETags(ctx, col)
 	if err != nil {
 		return nil, err
 	}
+	out := make(map[string]bool, len(members))
+	for name := range members {
+		out[name] = true
+	}
+	return out, nil
+}
+
+// listETags lists a collection with a Depth 1 PROPFIND asking only for
+// ETags, which every server answers: the collection's own ETag ("" when
+// it has none) and each member's name with its ETag.
+func (c *client) listETags(ctx context.Context, col *url.URL) (self string, members map[string]string, err error) {
+	body := []byte(`<?xml version="1.0" encoding="utf-8"?><propfind xmlns="DAV:"><prop><getetag/></prop></propfind>`)
+	a, err := c.send(ctx, "PROPFIND", col.String(), http.Header{"Depth": {"1"}, "Content-Type": {"application/xml; charset=utf-8"}}, body)
+	if err != nil {
+		return "", nil, err
+	}
 	if a.Status != http.StatusMultiStatus {
-		return nil, fmt.Errorf("PROPFIND answered %s", a.serverSays())
+		return "", nil, fmt.Errorf("PROPFIND answered %s", a.serverSays())
 	}
 	var ms struct {
 		Responses []struct {
-			Href string `xml:"DAV: href"`
+			Href      string `xml:"DAV: href"`
+			PropStats []struct {
+				ETag   string `xml:"DAV: prop>getetag"`
+				Status string `xml:"DAV: status"`
+			} `xml:"DAV: propstat"`
 		} `xml:"DAV: response"`
 	}
 	if err := xml.Unmarshal(a.Body, &ms); err != nil {
-		return nil, fmt.Errorf("PROPFIND answer: %w", err)
+		return "", nil, fmt.Errorf("PROPFIND answer: %w", err)
 	}
-	out := map[string]bool{}
+	members = map[string]string{}
 	for _, r := range ms.Responses {
-		u, err := col.Parse(r.Href)
-		if err != nil || path.Clean(u.Path) == path.Clean(col.Path) {
+		u, err := col.Parse(strings.TrimSpace(r.Href))
+		if err != nil {
 			continue
 		}
-		out[path.Base(u.Path)] = true
+		etag := ""
+		for _, ps := range r.PropStats {
+			if ps.ETag != "" && (ps.Status == "" || strings.Contains(ps.Status, " 200 ")) {
+				etag = strings.TrimSpace(ps.ETag)
+			}
+		}
+		if path.Clean(u.Path) == path.Clean(col.Path) {
+			self = etag
+			continue
+		}
+		members[path.Base(u.Path)] = etag
 	}
-	return out, nil
+	return self, members, nil
 }

@@ -109,13 +109,19 @@ func (im *importer) update(ctx context.Context, jb job, href *url.URL) {
 // settled records an object that is on the target: sent now (imported)
 // or found there.
 func (im *importer) settled(jb job, href *url.URL, etag string, imported bool) {
+	im.record(jb, href, etag, imported, int64(len(jb.body)))
+}
+
+// record journals a settled object and counts it; size is its length in
+// bytes (its body may wait in a spool file rather than in jb).
+func (im *importer) record(jb job, href *url.URL, etag string, imported bool, size int64) {
 	if im.j != nil {
 		if err := im.j.Write(journal.Record{Key: jb.key, State: journal.Done, Where: jb.col.URL.String(), Ref: href.String(), ETag: etag}); err != nil {
 			im.rep.Note("journal: %v", err)
 		}
 	}
 	if imported {
-		im.rep.AddImported(int64(len(jb.body)))
+		im.rep.AddImported(size)
 	} else {
 		im.rep.AddPresent()
 	}

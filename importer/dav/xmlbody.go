@@ -62,3 +62,25 @@ func creationBody(col *collection, color, description string, viaMkcol bool) []b
 	}
 	return b.Bytes()
 }
+
+// proppatchBody sets an address book's display name and the description and colour it
+// was created with (RFC 4918 §9.2), for a collection whose properties a
+// whole-collection PUT replaced.
+func proppatchBody(col *collection) []byte {
+	var b bytes.Buffer
+	esc := func(s string) string {
+		var e bytes.Buffer
+		xml.EscapeText(&e, []byte(s))
+		return e.String()
+	}
+	b.WriteString(`<?xml version="1.0" encoding="utf-8"?><D:propertyupdate xmlns:D="DAV:" xmlns:CR="urn:ietf:params:xml:ns:carddav" xmlns:INF="http://inf-it.com/ns/ab/"><D:set><D:prop>`)
+	b.WriteString(`<D:displayname>` + esc(col.Name) + `</D:displayname>`)
+	if col.Description != "" {
+		b.WriteString(`<CR:addressbook-description>` + esc(col.Description) + `</CR:addressbook-description>`)
+	}
+	if col.Color != "" {
+		b.WriteString(`<INF:addressbook-color>` + esc(col.Color) + `</INF:addressbook-color>`)
+	}
+	b.WriteString(`</D:prop></D:set></D:propertyupdate>`)
+	return b.Bytes()
+}

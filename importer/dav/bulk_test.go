@@ -1,0 +1,208 @@
+package dav
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/mailhaul/mailhaul/format"
+	"github.com/mailhaul/mailhaul/importer/report"
+	"github.com/mailhaul/mailhaul/internal/testservers"
+)
+
+// card is one archive object for the bulk tests.
+type card struct {
+	uid, body string
+}
+
+func plainCard(uid, fn string) card {
+	return card{uid, "BEGIN:VCARD\r\nVERSION:3.0\r\nUID:" + uid + "\r\nFN:" + fn + "\r\nN:" + fn + ";;;;\r\nEMAIL:" + uid + "@example.org\r\nNOTE:Zoë\\, née Åström\r\nEND:VCARD\r\n"}
+}
+
+// bookArchive writes an archive with one address book "Friends" holding
+// cards, in order.
+func bookArchive(t *testing.T, name string, cards []card) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), name+".tgz")
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	w, err := format.NewWriter(f, format.Manifest{User: "u@example.org"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.AddFolder(format.Folder{Kind: format.FolderContacts, Path: "Friends", DisplayName: "Friends",
+		Color: "#ff8800", Description: "people"}); err != nil {
+		t.Fatal(err)
+	}
+	for i, c := range cards {
+		it := format.Item{Kind: format.KindContact, Folder: "Friends", UID: c.uid, SourceID: fmt.Sprint(i)}
+		if err := w.AddItem(it, strings.NewReader(c.body)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// bulkCards are 40 plain cards and the ones the batch must leave out: a
+// second card with a UID already used, a UID that names no resource as
+// is, and a Latin-1 card.
+func bulkCards() []card {
+	var cs []card
+	for i := range 40 {
+		cs = append(cs, plainCard(fmt.Sprintf("bulk-%02d", i), fmt.Sprintf("Person %d", i)))
+	}
+	dup := plainCard("bulk-03", "Someone else")
+	odd := plainCard("urn:uuid:4f0e8a56-9c1d-4b7e-8f00-1a2b3c4d5e6f", "Odd UID")
+	latin1 := card{"bulk-latin1", "BEGIN:VCARD\r\nVERSION:3.0\r\nUID:bulk-latin1\r\nFN:Andr\xe9\r\nN:Andr\xe9;;;;\r\nEND:VCARD\r\n"}
+	return append(cs, dup, odd, latin1)
+}
+
+func importOnce(t *testing.T, archive string, opt Options) *report.Report {
+	t.Helper()
+	rep, err := Import(context.Background(), []string{archive}, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rep
+}
+
+func hasNote(rep *report.Report, part string) bool {
+	for _, n := range rep.Notes {
+		if strings.Contains(n, part) {
+			return true
+		}
+	}
+	return false
+}
+
+// TestBulkRadicale fills a new address book with one whole-collection PUT
+// and checks that Radicale stores what the per-card path stores, that the
+// report and journal say the same, and that re-runs change nothing.
+func TestBulkRadicale(t *testing.T) {
+	if testing.Short() {
+		t.Skip("real server")
+	}
+	r := testservers.StartRadicale(t, map[string]string{"alice": "a", "bob": "b", "carol": "c"})
+	cards := bulkCards()
+	archive := bookArchive(t, "full", cards)
+	state := t.TempDir()
+	alice := Options{URL: r.URL, User: "alice", Password: "a", StateDir: state, Concurrency: 2}
+	bob := Options{URL: r.URL, User: "bob", Password: "b", StateDir: state, Concurrency: 2, Bulk: BulkNever}
+
+	ra, rb := importOnce(t, archive, alice), importOnce(t, archive, bob)
+	if !hasNote(ra, "40 of 40 cards were stored by one whole-collection PUT") {
+		t.Errorf("bulk run: no note of 40 cards in one PUT: %q", ra.Notes)
+	}
+	if hasNote(rb, "whole-collection") {
+		t.Errorf("--bulk never: a whole-collection note: %q", rb.Notes)
+	}
+	// 42 stored (40 + odd + latin1), the duplicate UID present.
+	for who, rep := range map[string]*report.Report{"bulk": ra, "per-card": rb} {
+		if rep.Imported != 42 || rep.Present != 1 || rep.Failed != 0 {
+			t.Errorf("%s: imported/present/failed = %d/%d/%d, want 42/1/0 (%+v)", who, rep.Imported, rep.Present, rep.Failed, rep.Failures)
+		}
+	}
+	if ra.Bytes != rb.Bytes {
+		t.Errorf("bytes imported: bulk %d, per-card %d", ra.Bytes, rb.Bytes)
+	}
+
+	// Radicale stores the same bytes either way.
+	c := newClient(nil, "alice", "a", "", 1, RetryPolicy{})
+	cb := newClient(nil, "bob", "b", "", 1, RetryPolicy{})
+	colA, _ := url.Parse(r.URL + "alice/friends/")
+	colB, _ := url.Parse(r.URL + "bob/friends/")
+	_, ma, err := c.listETags(context.Background(), colA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, mb, err := cb.listETags(context.Background(), colB)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ma) != 42 || len(mb) != 42 {
+		t.Fatalf("stored: bulk %d, per-card %d; want 42 each", len(ma), len(mb))
+	}
+	for name := range mb {
+		ga, gb := getter{"alice", "a"}, getter{"bob", "b"}
+		_, _, wa := ga.get(t, colA.String()+name)
+		_, _, wb := gb.get(t, colB.String()+name)
+		if string(wa) != string(wb) {
+			t.Errorf("%s: bulk stored\n%s\nper-card stored\n%s", name, wa, wb)
+		}
+	}
+	// The display name, colour and description survive the upload.
+	a, err := c.send(context.Background(), "PROPFIND", colA.String(), map[string][]string{"Depth": {"0"}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{">Friends<", ">#ff8800<", ">people<"} {
+		if !strings.Contains(string(a.Body), want) {
+			t.Errorf("collection properties after the upload lack %s:\n%s", want, a.Body)
+		}
+	}
+
+	// Re-runs, with and without the journal, create and change nothing.
+	for _, st := range []string{state, ""} {
+		alice.StateDir = st
+		rep := importOnce(t, archive, alice)
+		if rep.Imported != 0 || rep.Present != 43 || rep.Failed != 0 || hasNote(rep, "whole-collection") {
+			t.Errorf("re-run (journal %q): imported/present/failed = %d/%d/%d, want 0/43/0; notes %q", st, rep.Imported, rep.Present, rep.Failed, rep.Notes)
+		}
+	}
+	_, again, err := c.listETags(context.Background(), colA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, etag := range ma {
+		if again[name] != etag {
+			t.Errorf("%s: ETag %s after the re-runs, was %s", name, again[name], etag)
+		}
+	}
+
+	// A run that stopped after filling part of the book leaves a
+	// non-empty collection: the next run goes card by card into it.
+	carol := Options{URL: r.URL, User: "carol", Password: "c", StateDir: t.TempDir()}
+	first := importOnce(t, bookArchive(t, "part", cards[:10]), carol)
+	if first.Imported != 10 || !hasNote(first, "10 of 10 cards were stored by one whole-collection PUT") {
+		t.Errorf("partial run: imported %d, notes %q", first.Imported, first.Notes)
+	}
+	carol.StateDir = t.TempDir() // as if the journal were lost too
+	rest := importOnce(t, archive, carol)
+	if rest.Imported != 32 || rest.Present != 11 || rest.Failed != 0 || hasNote(rest, "whole-collection") {
+		t.Errorf("run into the non-empty book: imported/present/failed = %d/%d/%d, want 32/11/0; notes %q", rest.Imported, rest.Present, rest.Failed, rest.Notes)
+	}
+}
+
+// TestBulkRefusedRadicale: a card Radicale refuses (3.0 without FN) makes it refuse
+// the whole upload; every card then goes one by one, and only the bad one
+// fails, with the server's answer.
+func TestBulkRefusedRadicale(t *testing.T) {
+	if testing.Short() {
+		t.Skip("real server")
+	}
+	r := testservers.StartRadicale(t, map[string]string{"alice": "a"})
+	cards := bulkCards()[:20]
+	cards = append(cards, card{"bulk-bad", "BEGIN:VCARD\r\nVERSION:3.0\r\nUID:bulk-bad\r\nN:Bad;;;;\r\nEND:VCARD\r\n"})
+	rep := importOnce(t, bookArchive(t, "bad", cards), Options{URL: r.URL, User: "alice", Password: "a"})
+	if !hasNote(rep, "whole-collection upload of 21 cards not used (the server refused it: 400") {
+		t.Errorf("no note of the refused upload with the server's answer: %q", rep.Notes)
+	}
+	if rep.Imported != 20 || rep.Failed != 1 {
+		t.Errorf("imported/failed = %d/%d, want 20/1 (%+v)", rep.Imported, rep.Failed, rep.Failures)
+	}
+	for _, f := range rep.Failures {
+		if !strings.Contains(f.Item, "bulk-bad") || !strings.Contains(f.Reason, "400") {
+			t.Errorf("failure %s: %s; want bulk-bad refused with 400", f.Item, f.Reason)
+		}
+	}
+}
