@@ -3,10 +3,14 @@ package dav
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/mailhaul/mailhaul/format"
@@ -92,6 +96,7 @@ func TestBulkRadicale(t *testing.T) {
 	if testing.Short() {
 		t.Skip("real server")
 	}
+	t.Parallel() // each test has its own server
 	r := testservers.StartRadicale(t, map[string]string{"alice": "a", "bob": "b", "carol": "c"})
 	cards := bulkCards()
 	archive := bookArchive(t, "full", cards)
@@ -190,6 +195,7 @@ func TestBulkRefusedRadicale(t *testing.T) {
 	if testing.Short() {
 		t.Skip("real server")
 	}
+	t.Parallel() // each test has its own server
 	r := testservers.StartRadicale(t, map[string]string{"alice": "a"})
 	cards := bulkCards()[:20]
 	cards = append(cards, card{"bulk-bad", "BEGIN:VCARD\r\nVERSION:3.0\r\nUID:bulk-bad\r\nN:Bad;;;;\r\nEND:VCARD\r\n"})
@@ -203,6 +209,104 @@ func TestBulkRefusedRadicale(t *testing.T) {
 	for _, f := range rep.Failures {
 		if !strings.Contains(f.Item, "bulk-bad") || !strings.Contains(f.Reason, "400") {
 			t.Errorf("failure %s: %s; want bulk-bad refused with 400", f.Item, f.Reason)
+		}
+	}
+}
+
+// sneakyPut is a transport that, before the first PUT carrying If-Match
+// to upd-1.vcf, changes that object on the server behind the importer's back.
+type sneakyPut struct {
+	base  http.RoundTripper
+	body  string
+	once  sync.Once
+	fired atomic.Bool
+}
+
+func (s *sneakyPut) RoundTrip(req *http.Request) (*http.Response, error) {
+	if req.Method == http.MethodPut && req.Header.Get("If-Match") != "" && strings.HasSuffix(req.URL.Path, "/upd-1.vcf") {
+		var err error
+		s.once.Do(func() {
+			r, _ := http.NewRequest(http.MethodPut, req.URL.String(), strings.NewReader(s.body))
+			r.Header = http.Header{"Content-Type": {"text/vcard"}, "Authorization": req.Header["Authorization"]}
+			var resp *http.Response
+			if resp, err = s.base.RoundTrip(r); err == nil {
+				resp.Body.Close()
+				s.fired.Store(resp.StatusCode/100 == 2)
+			}
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	return s.base.RoundTrip(req)
+}
+
+// TestUpdateRadicale: --update replaces a changed card (If-Match on its
+// ETag), leaves an unchanged one alone, and does not overwrite a card
+// changed on the server between its read and its replacement.
+func TestUpdateRadicale(t *testing.T) {
+	if testing.Short() {
+		t.Skip("real server")
+	}
+	t.Parallel()
+	r := testservers.StartRadicale(t, map[string]string{"alice": "a"})
+	var v1 []card
+	for i := range 10 {
+		v1 = append(v1, plainCard(fmt.Sprintf("upd-%d", i), fmt.Sprintf("Person %d", i)))
+	}
+	opt := Options{URL: r.URL, User: "alice", Password: "a", StateDir: t.TempDir()}
+	if rep := importOnce(t, bookArchive(t, "v1", v1), opt); rep.Imported != 10 {
+		t.Fatalf("first import: imported %d, want 10 (%+v)", rep.Imported, rep.Failures)
+	}
+	col, _ := url.Parse(r.URL + "alice/friends/")
+	c := newClient(nil, "alice", "a", "", 1, RetryPolicy{})
+	_, before, err := c.listETags(context.Background(), col)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// v2 changes card 0 and card 1; card 1 is also changed on the server
+	// while the importer works on it.
+	v2 := slices.Clone(v1)
+	v2[0] = plainCard("upd-0", "Person Zero renamed")
+	v2[1] = plainCard("upd-1", "Person One renamed")
+	sneaky := &sneakyPut{base: http.DefaultTransport, body: plainCard("upd-1", "Changed on the server").body}
+	opt.Update = true
+	opt.Concurrency = 1
+	opt.HTTPClient = &http.Client{Transport: sneaky}
+	rep := importOnce(t, bookArchive(t, "v2", v2), opt)
+
+	if !sneaky.fired.Load() {
+		t.Fatalf("the concurrent change was never made: %+v", rep)
+	}
+	if rep.Imported != 1 || rep.Present != 8 || rep.Failed != 1 {
+		t.Errorf("update: imported/present/failed = %d/%d/%d, want 1/8/1 (%+v)", rep.Imported, rep.Present, rep.Failed, rep.Failures)
+	}
+	for _, f := range rep.Failures {
+		if !strings.Contains(f.Item, "upd-1") || !strings.Contains(f.Reason, "changed on the server") || !strings.Contains(f.Reason, "412") {
+			t.Errorf("failure %s: %s; want upd-1 changed on the server (412)", f.Item, f.Reason)
+		}
+	}
+	_, after, err := c.listETags(context.Background(), col)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := getter{"alice", "a"}
+	for name, etag := range before {
+		_, _, body := g.get(t, col.String()+name)
+		switch name {
+		case "upd-0.vcf":
+			if after[name] == etag || !strings.Contains(string(body), "FN:Person Zero renamed") {
+				t.Errorf("%s: not replaced (ETag %s → %s):\n%s", name, etag, after[name], body)
+			}
+		case "upd-1.vcf":
+			if !strings.Contains(string(body), "Changed on the server") {
+				t.Errorf("%s: the server-side change was overwritten:\n%s", name, body)
+			}
+		default:
+			if after[name] != etag {
+				t.Errorf("%s: unchanged card rewritten: ETag %s → %s", name, etag, after[name])
+			}
 		}
 	}
 }

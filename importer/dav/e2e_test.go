@@ -32,6 +32,7 @@ func TestCorpusRadicale(t *testing.T) {
 	if testing.Short() {
 		t.Skip("real server")
 	}
+	t.Parallel() // each test has its own server
 	r := testservers.StartRadicale(t, map[string]string{"alice": "wonderland"})
 	testCorpus(t, server{name: "radicale", url: r.URL, user: "alice", pass: "wonderland", rewrites: true, loses: radicaleLoses})
 }
@@ -40,6 +41,7 @@ func TestCorpusXandikos(t *testing.T) {
 	if testing.Short() {
 		t.Skip("real server")
 	}
+	t.Parallel() // each test has its own server
 	x := testservers.StartXandikos(t)
 	testCorpus(t, server{name: "xandikos", url: x.URL, user: "anyone", subset: "khal", loses: map[string]string{
 		"khal event_rdate_no_value":     "RDATE without VALUE=PERIOD stored as None",

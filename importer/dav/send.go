@@ -1,7 +1,6 @@
 package dav
 
 import (
-	"bytes"
 	"context"
 	"net/http"
 	"net/url"
@@ -65,8 +64,9 @@ func (im *importer) send(ctx context.Context, jb job) {
 	}
 }
 
-// update replaces the object at href with ours (--update), unless it is
-// already byte-identical. It uses If-Match on the object's ETag so that a
+// update replaces the object at href with ours (--update), unless it
+// already holds the same content (sameContent: the same lines, perhaps
+// folded or ordered differently). It uses If-Match on the object's ETag so that a
 // change made on the server meanwhile is not overwritten; a weak or
 // missing ETag cannot be matched, so "*" (any existing object) is sent.
 func (im *importer) update(ctx context.Context, jb job, href *url.URL) {
@@ -83,7 +83,7 @@ func (im *importer) update(ctx context.Context, jb job, href *url.URL) {
 	case a.Status/100 != 2:
 		im.failed(jb, "read the existing object for --update: "+a.serverSays())
 		return
-	case bytes.Equal(a.Body, jb.body):
+	case sameContent(a.Body, jb.body):
 		im.settled(jb, href, a.Header.Get("ETag"), false)
 		return
 	default:
