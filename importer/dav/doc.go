@@ -9,6 +9,8 @@
 //
 // go-webdav is used for discovery and listings only: its PUT re-encodes
 // objects lossily and sends no conditional headers, so PUT, extended MKCOL
-// and MKCALENDAR are sent here as plain HTTP requests. README.md records
-// what each tested server does.
+// and MKCALENDAR are sent here as plain HTTP requests. On Radicale, an
+// address book the run creates is filled with one whole-collection PUT
+// and then checked card by card (bulk.go). README.md records what each
+// tested server does.
 package dav
