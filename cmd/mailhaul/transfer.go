@@ -69,6 +69,7 @@ Exit codes: 0 all arrived, 3 some failed (listed), 1 nothing arrived or bad usag
 				return err
 			}
 			defer ep.Close()
+			ep.StartProbe()
 			return a.runTransfer(cmd.Context(), &f, local.Endpoint{}, args[:len(args)-1], ep, ep.Path())
 		},
 	}

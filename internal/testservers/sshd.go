@@ -28,6 +28,9 @@ type SSHD struct {
 type SSHDOptions struct {
 	// ReadOnly starts sftp-server with -R: every write is refused.
 	ReadOnly bool
+	// SFTPOnly forces internal-sftp on every session, as accounts that may
+	// not run commands have: an exec request gets an SFTP server instead.
+	SFTPOnly bool
 }
 
 // URL is sftp://USER@127.0.0.1:PORT/ followed by path (absolute).
@@ -100,6 +103,9 @@ func StartSSHD(t testing.TB, opt SSHDOptions) *SSHD {
 		"MaxSessions 64",
 		"Subsystem sftp " + subsystem,
 	}, "\n") + "\n"
+	if opt.SFTPOnly {
+		config += "ForceCommand internal-sftp\n"
+	}
 	if err := os.WriteFile(conf, []byte(config), 0o600); err != nil {
 		t.Fatal(err)
 	}

@@ -30,14 +30,11 @@ type Conn struct {
 	stopKeepalive func()
 
 	posixRename, fsync, statvfs bool
-	hashCmd                     string // hashes stdin on the server; "" for none (see hash.go)
-	sh                          shell
 }
 
 // Close ends the session and the connection.
 func (c *Conn) Close() error {
 	c.stopKeepalive()
-	c.sh.close()
 	c.c.Close()
 	return c.ssh.Close()
 }

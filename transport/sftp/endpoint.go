@@ -59,8 +59,11 @@ type Endpoint struct {
 	agentConn net.Conn
 	hostKeys  *hostKeys
 
-	probeOnce sync.Once
-	hashCmd   string // the server's hashing command; "" when it runs none
+	hashing hashing // the server's hashing command and shells (hash.go, shell.go)
+	// bg bounds work the endpoint starts on its own (StartProbe); Close
+	// ends it.
+	bg     context.Context
+	stopBg context.CancelFunc
 }
 
 // New prepares an endpoint: reads the keys (asking for passphrases now,
@@ -84,7 +87,8 @@ func New(cfg Config) (*Endpoint, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Endpoint{cfg: cfg, auth: auth, agentConn: agentConn, hostKeys: hk}, nil
+	bg, stop := context.WithCancel(context.Background())
+	return &Endpoint{cfg: cfg, auth: auth, agentConn: agentConn, hostKeys: hk, bg: bg, stopBg: stop}, nil
 }
 
 func (e *Endpoint) String() string { return e.cfg.Target.String() }
@@ -92,8 +96,10 @@ func (e *Endpoint) String() string { return e.cfg.Target.String() }
 // Path is the directory or file the URL named.
 func (e *Endpoint) Path() string { return e.cfg.Target.Path }
 
-// Close releases the agent connection.
+// Close releases the agent connection and the hashing shells.
 func (e *Endpoint) Close() error {
+	e.stopBg()
+	e.hashing.close()
 	if e.agentConn != nil {
 		return e.agentConn.Close()
 	}
@@ -106,6 +112,40 @@ func (e *Endpoint) Connect(ctx context.Context) (transport.Conn, error) {
 }
 
 func (e *Endpoint) connect(ctx context.Context) (*Conn, error) {
+	client, err := e.dial(ctx)
+	if err != nil {
+		return nil, err
+	}
+	packet := e.cfg.MaxPacket
+	if packet <= 0 {
+		packet = 32 << 10
+		// OpenSSH's sftp-server takes messages up to 256 KiB; fewer,
+		// larger requests cost less CPU per byte on both ends.
+		if strings.Contains(string(client.ServerVersion()), "OpenSSH") {
+			packet = 255 << 10
+		}
+	}
+	sc, err := sftp.NewClient(client,
+		sftp.UseConcurrentWrites(true),
+		sftp.UseConcurrentReads(true),
+		sftp.MaxConcurrentRequestsPerFile(64),
+		sftp.MaxPacketUnchecked(packet),
+	)
+	if err != nil {
+		client.Close()
+		return nil, transport.ConnLost(fmt.Errorf("sftp: start SFTP on %s: %w", e.cfg.Target.Addr(), err))
+	}
+	c := &Conn{ep: e, ssh: client, c: sc, dead: make(chan struct{})}
+	go func() { client.Wait(); close(c.dead) }()
+	c.stopKeepalive = keepalive(client, c.dead)
+	_, c.posixRename = sc.HasExtension("posix-rename@openssh.com")
+	_, c.fsync = sc.HasExtension("fsync@openssh.com")
+	_, c.statvfs = sc.HasExtension("statvfs@openssh.com")
+	return c, nil
+}
+
+// dial opens a new SSH connection and logs in.
+func (e *Endpoint) dial(ctx context.Context) (*ssh.Client, error) {
 	t := e.cfg.Target
 	addr := t.Addr()
 	ctx, cancel := context.WithTimeout(ctx, e.cfg.Timeout)
@@ -137,40 +177,7 @@ func (e *Endpoint) connect(ctx context.Context) (*Conn, error) {
 		return nil, loginError(addr, t.User, err)
 	}
 	nc.SetDeadline(time.Time{})
-	client := ssh.NewClient(sc, chans, reqs)
-
-	packet := e.cfg.MaxPacket
-	if packet <= 0 {
-		packet = 32 << 10
-		// OpenSSH's sftp-server takes messages up to 256 KiB; fewer,
-		// larger requests cost less CPU per byte on both ends.
-		if strings.Contains(string(sc.ServerVersion()), "OpenSSH") {
-			packet = 255 << 10
-		}
-	}
-	sc2, err := sftp.NewClient(client,
-		sftp.UseConcurrentWrites(true),
-		sftp.UseConcurrentReads(true),
-		sftp.MaxConcurrentRequestsPerFile(64),
-		sftp.MaxPacketUnchecked(packet),
-	)
-	if err != nil {
-		client.Close()
-		return nil, transport.ConnLost(fmt.Errorf("sftp: start SFTP on %s: %w", addr, err))
-	}
-	c := &Conn{ep: e, ssh: client, c: sc2, dead: make(chan struct{})}
-	go func() { client.Wait(); close(c.dead) }()
-	c.stopKeepalive = keepalive(client, c.dead)
-	_, c.posixRename = sc2.HasExtension("posix-rename@openssh.com")
-	_, c.fsync = sc2.HasExtension("fsync@openssh.com")
-	_, c.statvfs = sc2.HasExtension("statvfs@openssh.com")
-	e.probeOnce.Do(func() {
-		if !e.cfg.NoRemoteCommands {
-			e.hashCmd = probeHashCommand(ctx, client)
-		}
-	})
-	c.hashCmd = e.hashCmd
-	return c, nil
+	return ssh.NewClient(sc, chans, reqs), nil
 }
 
 // loginError explains a failed handshake; host key errors are already

@@ -11,8 +11,6 @@ import (
 	"strconv"
 	"strings"
 
-	"golang.org/x/crypto/ssh"
-
 	"github.com/mailhaul/mailhaul/transport"
 )
 
@@ -35,14 +33,14 @@ var execHashMin int64
 
 // Sum returns the SHA-256 of the bytes stored in p.
 func (c *Conn) Sum(ctx context.Context, p string) (string, error) {
-	if c.hashCmd != "" && c.sizeAtLeast(p, execHashMin) {
-		out, err := c.run(ctx, c.hashCmd+" < "+shellQuote(p))
+	if cmd := c.hashCommand(ctx); cmd != "" && c.sizeAtLeast(p, execHashMin) {
+		out, err := c.run(ctx, cmd+" < "+shellQuote(p))
 		if err != nil {
 			return "", c.wrap("hash", p, err)
 		}
 		sums := parseSums(out)
 		if len(sums) != 1 {
-			return "", fmt.Errorf("sftp: hash %s: unexpected output of %s: %q", p, c.hashCmd, trim(out))
+			return "", fmt.Errorf("sftp: hash %s: unexpected output of %s: %q", p, cmd, trim(out))
 		}
 		return sums[0], nil
 	}
@@ -65,11 +63,12 @@ func (c *Conn) sizeAtLeast(p string, n int64) bool {
 
 // SegmentSums returns the SHA-256 of each of the first n segments of p.
 func (c *Conn) SegmentSums(ctx context.Context, p string, seg int64, n int) ([][32]byte, error) {
-	if c.hashCmd != "" {
-		// dd skips by seeking; the server hashes each segment.
-		cmd := fmt.Sprintf(`f=%s; i=0; while [ $i -lt %d ]; do dd if="$f" bs=%d skip=$i count=1 2>/dev/null | %s || exit 1; i=$((i+1)); done`,
-			shellQuote(p), n, seg, c.hashCmd)
-		out, err := c.run(ctx, cmd)
+	if cmd := c.hashCommand(ctx); cmd != "" {
+		// dd skips by seeking; the server hashes each segment. No `exit`:
+		// it would end the shell, which runs the next command too.
+		script := fmt.Sprintf(`f=%s; i=0; r=0; while [ $i -lt %d ]; do dd if="$f" bs=%d skip=$i count=1 2>/dev/null | %s || { r=1; break; }; i=$((i+1)); done; [ $r -eq 0 ]`,
+			shellQuote(p), n, seg, cmd)
+		out, err := c.run(ctx, script)
 		if err != nil {
 			return nil, c.wrap("hash segments of", p, err)
 		}
@@ -98,33 +97,26 @@ func (c *Conn) SegmentSums(ctx context.Context, p string, seg int64, n int) ([][
 	return sw.Sums, nil
 }
 
-// run runs a shell command on the server, in the connection's shell.
+// hashCommand is the server's hashing command, "" if it runs none.
+func (c *Conn) hashCommand(ctx context.Context) string { return c.ep.hashing.command(ctx, c.ep) }
+
+// run runs a shell command on the server, in one of the endpoint's shells.
 func (c *Conn) run(ctx context.Context, cmd string) ([]byte, error) {
-	return c.sh.run(ctx, c.ssh, cmd)
+	return c.ep.hashing.run(ctx, c.ep, cmd)
 }
 
-// probeHashCommand returns the first of hashCommands that the server runs
-// and that agrees with ours on a known input, or "" if none does (or dd,
-// needed for resume, is missing). One session tries them all: starting a
-// session costs more than the commands. Banners are tolerated.
-func probeHashCommand(ctx context.Context, client *ssh.Client) string {
-	s, err := client.NewSession()
-	if err != nil {
-		return ""
-	}
-	defer s.Close()
-	stop := context.AfterFunc(ctx, func() { s.Close() })
-	defer stop()
-	var script strings.Builder
-	script.WriteString("command -v dd >/dev/null || exit 1\n")
+// probeScript asks the server for each of hashCommands' answer on a known
+// input, each after a marker line, if it has dd (needed for resume). It
+// runs in a shell (see hashing.command), so it never calls exit, and ends
+// with a zero status whatever the commands did.
+func probeScript() string {
+	var b strings.Builder
+	b.WriteString("if command -v dd >/dev/null; then ")
 	for i, cmd := range hashCommands {
-		fmt.Fprintf(&script, "echo %s%d; printf mailhaul | %s 2>/dev/null\n", probeMarker, i, cmd)
+		fmt.Fprintf(&b, "echo %s%d; printf mailhaul | %s; ", probeMarker, i, cmd)
 	}
-	out, err := s.Output(script.String())
-	if err != nil && len(out) == 0 {
-		return ""
-	}
-	return pickHashCommand(out)
+	b.WriteString("fi; true")
+	return b.String()
 }
 
 const probeMarker = "__mailhaul_probe_"

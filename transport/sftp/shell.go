@@ -3,81 +3,233 @@ package sftp
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"golang.org/x/crypto/ssh"
+
+	"github.com/mailhaul/mailhaul/transport"
 )
 
-// shell is one long-lived `sh` on the server that runs the hashing
-// commands of a connection in turn. Starting a session and a login shell
-// per command cost 0.2 to 0.7 s here; a running shell answers in a round
-// trip plus the hashing.
-type shell struct {
+// Every SSH session is a login: sshd runs the account's shell, which reads
+// its rc files (0.15 s of CPU and two processes per session measured on the
+// test machine, where root's .bashrc runs pyenv). Hashing therefore does
+// not start a session per command, nor a shell per transfer: an endpoint
+// keeps at most maxShells long-lived `sh` processes, each on its own SSH
+// connection, and lends them to whichever transfer is hashing; the others
+// wait. Hashing is bound by the server's CPU and disk, so a couple of
+// shells keep it busy, and with 8 transfers of small archives on loopback
+// one shell per transfer made logins the largest cost of the run.
+const maxShells = 2
+
+// hashing is an endpoint's server-side hashing: the command the probe
+// chose, and the shells.
+type hashing struct {
+	probeMu sync.Mutex
+	probed  bool
+	cmd     string // "" when the server hashes nothing for us
+
+	slots chan struct{} // one per shell lent or being started; made by command
 	mu    sync.Mutex
-	sess  *ssh.Session
-	stdin io.WriteCloser
-	out   *bufio.Reader
+	idle  []*shell
+}
+
+// StartProbe finds the server's hashing command in the background, for
+// an endpoint that will receive archives (each is hashed there): the probe
+// costs a login, which then overlaps with the transfers' own logins
+// instead of delaying the first verification.
+func (e *Endpoint) StartProbe() {
+	go e.hashing.command(e.bg, e)
+}
+
+// command returns the server's hashing command, probing on first use (not
+// at connect: a pull never needs it unless it resumes). "" means none.
+// The probe runs in the first shell, which then stays for hashing: one
+// login for both.
+func (h *hashing) command(ctx context.Context, e *Endpoint) string {
+	h.probeMu.Lock()
+	defer h.probeMu.Unlock()
+	if h.probed || e.cfg.NoRemoteCommands {
+		return h.cmd
+	}
+	if h.slots == nil {
+		h.slots = make(chan struct{}, maxShells)
+	}
+	client, err := e.dial(ctx)
+	if err != nil {
+		return "" // not recorded: the next call tries again
+	}
+	sh, err := startShell(client)
+	if err != nil {
+		client.Close()
+		h.probed = ctx.Err() == nil // refused: no commands for this account
+		return ""
+	}
+	// An account restricted to SFTP (ForceCommand internal-sftp) may answer
+	// the script with silence rather than an error: bound the wait.
+	pctx, cancel := context.WithTimeout(ctx, probeTimeout)
+	out, err := sh.run(pctx, probeScript())
+	cancel()
+	if err == nil {
+		h.cmd = pickHashCommand(out)
+	}
+	h.probed = ctx.Err() == nil // a cancelled probe proves nothing
+	if h.cmd == "" || sh.broken {
+		sh.close()
+		return h.cmd
+	}
+	h.mu.Lock()
+	h.idle = append(h.idle, sh) // idle: it holds no slot until lent
+	h.mu.Unlock()
+	if e.bg.Err() != nil { // the endpoint closed meanwhile
+		h.close()
+	}
+	return h.cmd
+}
+
+// probeTimeout bounds the probe; tests shorten it.
+var probeTimeout = 15 * time.Second
+
+// run runs cmd in an idle shell, or a new one if fewer than maxShells
+// exist, or waits for one to be free.
+func (h *hashing) run(ctx context.Context, e *Endpoint, cmd string) ([]byte, error) {
+	sh, err := h.take(ctx, e)
+	if err != nil {
+		return nil, err
+	}
+	out, err := sh.run(ctx, cmd)
+	h.put(sh)
+	return out, err
+}
+
+func (h *hashing) take(ctx context.Context, e *Endpoint) (*shell, error) {
+	select {
+	case h.slots <- struct{}{}:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	h.mu.Lock()
+	if n := len(h.idle); n > 0 {
+		sh := h.idle[n-1]
+		h.idle = h.idle[:n-1]
+		h.mu.Unlock()
+		return sh, nil
+	}
+	h.mu.Unlock()
+	client, err := e.dial(ctx)
+	if err != nil {
+		<-h.slots
+		return nil, err
+	}
+	sh, err := startShell(client)
+	if err != nil {
+		client.Close()
+		<-h.slots
+		return nil, transport.ConnLost(fmt.Errorf("start a remote shell: %w", err))
+	}
+	return sh, nil
+}
+
+// put keeps a working shell for the next command and closes a broken one;
+// either way its slot is free again.
+func (h *hashing) put(sh *shell) {
+	if sh.broken {
+		sh.close()
+	} else {
+		h.mu.Lock()
+		h.idle = append(h.idle, sh)
+		h.mu.Unlock()
+	}
+	<-h.slots
+}
+
+func (h *hashing) close() {
+	h.mu.Lock()
+	idle := h.idle
+	h.idle = nil
+	h.mu.Unlock()
+	for _, sh := range idle {
+		sh.close()
+	}
+}
+
+// shell is one `sh` on the server that runs commands in turn; it is used
+// by one transfer at a time.
+type shell struct {
+	client        *ssh.Client
+	sess          *ssh.Session
+	stdin         io.WriteCloser
+	out           *bufio.Reader
+	stopKeepalive func()
+	broken        bool // its state is unknown (an error, a cancelled command): close it
 }
 
 // endMarker ends each command's output, with the exit status after it.
 const endMarker = "__mailhaul_end__"
 
-func (sh *shell) start(client *ssh.Client) error {
+func startShell(client *ssh.Client) (*shell, error) {
 	s, err := client.NewSession()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	in, err := s.StdinPipe()
 	if err != nil {
 		s.Close()
-		return err
+		return nil, err
 	}
 	out, err := s.StdoutPipe()
 	if err != nil {
 		s.Close()
-		return err
+		return nil, err
 	}
 	if err := s.Start("exec sh"); err != nil {
 		s.Close()
-		return err
+		return nil, err
 	}
-	sh.sess, sh.stdin, sh.out = s, in, bufio.NewReader(out)
-	return nil
+	dead := make(chan struct{})
+	go func() { client.Wait(); close(dead) }()
+	return &shell{client: client, sess: s, stdin: in, out: bufio.NewReader(out), stopKeepalive: keepalive(client, dead)}, nil
 }
 
 // run runs cmd and returns what it printed; a non-zero exit is an error.
-// If ctx ends the shell is closed (its state is unknown) and the next
-// call starts a new one.
-func (sh *shell) run(ctx context.Context, client *ssh.Client, cmd string) ([]byte, error) {
-	sh.mu.Lock()
-	defer sh.mu.Unlock()
-	if sh.sess == nil {
-		if err := sh.start(client); err != nil {
-			return nil, err
-		}
-	}
+// If ctx ends the shell is closed (its state is unknown).
+func (sh *shell) run(ctx context.Context, cmd string) ([]byte, error) {
 	stop := context.AfterFunc(ctx, func() { sh.sess.Close() })
 	defer stop()
 	out, err := sh.exchange(cmd)
-	if err != nil || ctx.Err() != nil {
-		sh.sess.Close()
-		sh.sess = nil
-		if ctx.Err() != nil {
-			return nil, ctx.Err()
-		}
+	if ctx.Err() != nil {
+		sh.broken = true
+		return nil, ctx.Err()
+	}
+	var failed *commandFailed
+	switch {
+	case err == nil, errors.As(err, &failed):
+	case errors.Is(err, errTooMuchOutput):
+		sh.broken = true
+	default:
+		sh.broken = true
+		err = transport.ConnLost(err)
 	}
 	return out, err
 }
+
+var errTooMuchOutput = errors.New("remote shell: more output than any hashing command gives")
+
+// commandFailed is a command's non-zero exit; the shell still works.
+type commandFailed struct{ code int }
+
+func (e *commandFailed) Error() string { return fmt.Sprintf("remote command failed (exit %d)", e.code) }
 
 func (sh *shell) exchange(cmd string) ([]byte, error) {
 	// Standard input is closed for the command, so nothing it runs can
 	// swallow the next command.
 	if _, err := fmt.Fprintf(sh.stdin, "{ %s ; } </dev/null 2>/dev/null; echo %s $?\n", cmd, endMarker); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("remote shell: %w", err)
 	}
 	var out []byte
 	for {
@@ -85,7 +237,7 @@ func (sh *shell) exchange(cmd string) ([]byte, error) {
 		if rest, ok := strings.CutPrefix(line, endMarker+" "); ok {
 			code, _ := strconv.Atoi(strings.TrimSpace(rest))
 			if code != 0 {
-				return nil, fmt.Errorf("remote command failed (exit %d)", code)
+				return nil, &commandFailed{code}
 			}
 			return out, nil
 		}
@@ -94,17 +246,14 @@ func (sh *shell) exchange(cmd string) ([]byte, error) {
 			return nil, fmt.Errorf("remote shell ended: %w", err)
 		}
 		if len(out) > 1<<20 {
-			return nil, fmt.Errorf("remote shell: unexpected output")
+			return nil, errTooMuchOutput
 		}
 	}
 }
 
 func (sh *shell) close() {
-	sh.mu.Lock()
-	defer sh.mu.Unlock()
-	if sh.sess != nil {
-		sh.stdin.Close()
-		sh.sess.Close()
-		sh.sess = nil
-	}
+	sh.stopKeepalive()
+	sh.stdin.Close()
+	sh.sess.Close()
+	sh.client.Close()
 }

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/mailhaul/mailhaul/format"
 	"github.com/mailhaul/mailhaul/internal/testservers"
@@ -227,14 +228,15 @@ func TestSSHDHashCommands(t *testing.T) {
 				t.Skipf("%s is not installed here: %v", cmd, err)
 			}
 			hashCommands = []string{"false", cmd} // a command that fails is passed over
-			tc, err := sshdEndpoint(t, s, remote, nil).Connect(ctx)
+			ep := sshdEndpoint(t, s, remote, nil)
+			tc, err := ep.Connect(ctx)
 			if err != nil {
 				t.Fatal(err)
 			}
 			defer tc.Close()
 			c := tc.(*Conn)
-			if c.hashCmd != cmd {
-				t.Fatalf("probe picked %q, want %q", c.hashCmd, cmd)
+			if got := c.hashCommand(ctx); got != cmd {
+				t.Fatalf("probe picked %q, want %q", got, cmd)
 			}
 			if got, err := c.Sum(ctx, filepath.Join(remote, "a.tgz")); err != nil || got != want {
 				t.Errorf("Sum = %s, %v; want %s", got, err, want)
@@ -248,6 +250,37 @@ func TestSSHDHashCommands(t *testing.T) {
 					t.Errorf("segment %d: %x, want %x", i, got, w)
 				}
 			}
+			// One transfer hashing in turn needs one shell, kept for the next.
+			if n := len(ep.hashing.idle); n != 1 {
+				t.Errorf("%d idle shells after hashing in turn, want 1", n)
+			}
 		})
+	}
+}
+
+// An account that may only use SFTP (ForceCommand internal-sftp) is found
+// out by the probe without hanging, and its archives are verified by
+// reading them back; a corrupted arrival is still caught.
+func TestSSHDSFTPOnlyAccount(t *testing.T) {
+	s := testservers.StartSSHD(t, testservers.SSHDOptions{SFTPOnly: true})
+	ctx := context.Background()
+	src, remote := t.TempDir(), t.TempDir()
+	makeArchives(t, src, map[string]int{"alice.tgz": 1 << 20})
+	ep := sshdEndpoint(t, s, remote, nil)
+	start := time.Now()
+	rep := run(t, ctx, ep, true, src, remote, transport.Options{})
+	if rep.Sent != 1 {
+		t.Fatalf("push to an SFTP-only account: %+v", rep.Results)
+	}
+	if d := time.Since(start); d > probeTimeout/2 {
+		t.Errorf("push took %v: the probe waited for an answer that never comes", d)
+	}
+	if ep.hashing.cmd != "" {
+		t.Errorf("probe found %q on an account that runs no commands", ep.hashing.cmd)
+	}
+	sameFiles(t, src, remote, "alice.tgz")
+	rep = run(t, ctx, corruptBeforeCheck{ep, t}, true, src, t.TempDir(), transport.Options{})
+	if rep.Failed != 1 || rep.Results[0].Reason != transport.ErrVerify.Error() {
+		t.Errorf("corrupted on arrival, read back: %+v, want %q", rep.Results, transport.ErrVerify)
 	}
 }
