@@ -8,10 +8,12 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/mailhaul/mailhaul/format"
 	"github.com/mailhaul/mailhaul/internal/testservers"
 	"github.com/mailhaul/mailhaul/transport"
+	"github.com/mailhaul/mailhaul/transport/local"
 )
 
 // writeTransferArchives writes fake archives (the transport does not parse
@@ -129,6 +131,30 @@ func wantWording(t *testing.T, cmd, out, verb string) {
 	for _, other := range []string{"sent", "received", "copied"} {
 		if other != verb && strings.Contains(out, other) {
 			t.Errorf("%s output says %q:\n%s", cmd, other, out)
+		}
+	}
+}
+
+type fakeLink struct {
+	transport.Endpoint
+	rtt time.Duration
+}
+
+func (f fakeLink) RoundTrip() time.Duration { return f.rtt }
+
+func TestAutoTransfers(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		eps  []transport.Endpoint
+		want int
+	}{
+		{"local copy", []transport.Endpoint{local.Endpoint{}, local.Endpoint{}}, 4},
+		{"loopback", []transport.Endpoint{local.Endpoint{}, fakeLink{rtt: 200 * time.Microsecond}}, 4},
+		{"not measured", []transport.Endpoint{fakeLink{}, local.Endpoint{}}, 4},
+		{"20 ms away", []transport.Endpoint{fakeLink{rtt: 20 * time.Millisecond}, local.Endpoint{}}, 8},
+	} {
+		if got := autoTransfers(tc.eps...); got != tc.want {
+			t.Errorf("%s: %d transfers, want %d", tc.name, got, tc.want)
 		}
 	}
 }

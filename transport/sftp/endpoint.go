@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/pkg/sftp"
@@ -59,7 +60,8 @@ type Endpoint struct {
 	agentConn net.Conn
 	hostKeys  *hostKeys
 
-	hashing hashing // the server's hashing command and shells (hash.go, shell.go)
+	hashing hashing      // the server's hashing command and shells (hash.go, shell.go)
+	rtt     atomic.Int64 // first measured round trip (ns); 0 before any connection
 	// bg bounds work the endpoint starts on its own (StartProbe); Close
 	// ends it.
 	bg     context.Context
@@ -92,6 +94,11 @@ func New(cfg Config) (*Endpoint, error) {
 }
 
 func (e *Endpoint) String() string { return e.cfg.Target.String() }
+
+// RoundTrip is the time one SFTP request took to be answered on the first
+// connection (0 before any): the link's latency, which decides how many
+// transfers pay off.
+func (e *Endpoint) RoundTrip() time.Duration { return time.Duration(e.rtt.Load()) }
 
 // Path is the directory or file the URL named.
 func (e *Endpoint) Path() string { return e.cfg.Target.Path }
@@ -135,6 +142,13 @@ func (e *Endpoint) connect(ctx context.Context) (*Conn, error) {
 		client.Close()
 		return nil, transport.ConnLost(fmt.Errorf("sftp: start SFTP on %s: %w", e.cfg.Target.Addr(), err))
 	}
+	if e.rtt.Load() == 0 {
+		// One request, one answer: the link's round trip, for RoundTrip.
+		start := time.Now()
+		if _, err := sc.Getwd(); err == nil {
+			e.rtt.Store(int64(max(time.Since(start), 1)))
+		}
+	}
 	c := &Conn{ep: e, ssh: client, c: sc, dead: make(chan struct{})}
 	go func() { client.Wait(); close(c.dead) }()
 	c.stopKeepalive = keepalive(client, c.dead)
@@ -169,6 +183,7 @@ func (e *Endpoint) dial(ctx context.Context) (*ssh.Client, error) {
 		Auth:              e.auth,
 		HostKeyCallback:   e.hostKeys.check,
 		HostKeyAlgorithms: e.hostKeys.algorithms(addr),
+		Config:            ssh.Config{Ciphers: ciphers()},
 		Timeout:           e.cfg.Timeout,
 	})
 	stop()

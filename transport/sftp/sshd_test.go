@@ -47,6 +47,9 @@ func TestSSHDPushSkipPull(t *testing.T) {
 		t.Fatalf("push: sent %d failed %d, want 3 and 0: %+v", rep.Sent, rep.Failed, rep.Results)
 	}
 	sameFiles(t, src, remote, "alice.tgz", "bob.tar.zst", "carol.tar")
+	if rtt := ep.RoundTrip(); rtt <= 0 || rtt > time.Second {
+		t.Errorf("RoundTrip on loopback = %v, want a measured time under a second", rtt)
+	}
 	if want := int64(3<<20 + 700<<10 + 10); rep.BytesSent != want {
 		t.Errorf("push sent %d bytes, want %d", rep.BytesSent, want)
 	}
