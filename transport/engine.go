@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"golang.org/x/time/rate"
+
+	"github.com/mailhaul/mailhaul/internal/backoff"
 )
 
 // Options tune Run. The zero value works.
@@ -213,7 +215,7 @@ func (w *worker) do(ctx context.Context, j Job) FileResult {
 		w.disconnect()
 		wait := w.opt.Backoff.Delay(attempt)
 		w.opt.Observer.Retry(j, attempt, err, wait)
-		if serr := sleep(ctx, wait); serr != nil {
+		if serr := backoff.Sleep(ctx, wait); serr != nil {
 			err = fmt.Errorf("%w (while waiting to retry after: %v)", serr, err)
 			break
 		}

@@ -173,15 +173,6 @@ func TestRetryable(t *testing.T) {
 	}
 }
 
-func TestBackoff(t *testing.T) {
-	b := transport.Backoff{First: time.Second, Max: 5 * time.Second}
-	for n, want := range map[int]time.Duration{1: time.Second, 2: 2 * time.Second, 3: 4 * time.Second, 4: 5 * time.Second, 10: 5 * time.Second} {
-		if got := b.Delay(n); got != want {
-			t.Errorf("Delay(%d) = %v, want %v", n, got, want)
-		}
-	}
-}
-
 // SegmentWriter (push-style, used when reading back over SFTP) and
 // HashSegments (pull-style) must agree whatever the write sizes.
 func TestSegmentWriterMatchesHashSegments(t *testing.T) {
