@@ -1,0 +1,165 @@
+package format
+
+import (
+	"bytes"
+	"compress/gzip"
+	"errors"
+	"io"
+	"math/rand"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+
+	"github.com/klauspost/compress/zstd"
+)
+
+// mixedData is mail-like input: runs of text, which the adaptive gzip
+// level compresses thoroughly, and runs of random bytes, which it does not.
+func mixedData(n int, seed int64) []byte {
+	rng := rand.New(rand.NewSource(seed))
+	words := []string{"mail ", "migration ", "archive ", "folder ", "message ", "the ", "of ", "\r\n"}
+	var b bytes.Buffer
+	for b.Len() < n {
+		if rng.Intn(3) == 0 {
+			chunk := make([]byte, 1+rng.Intn(200<<10))
+			rng.Read(chunk)
+			b.Write(chunk)
+		} else {
+			for i := rng.Intn(20000); i > 0; i-- {
+				b.WriteString(words[rng.Intn(len(words))])
+			}
+		}
+	}
+	return b.Bytes()[:n]
+}
+
+// writeUnevenly writes p in pieces of random sizes, crossing block
+// boundaries at odd places.
+func writeUnevenly(t *testing.T, w io.Writer, p []byte, seed int64) {
+	t.Helper()
+	rng := rand.New(rand.NewSource(seed))
+	for len(p) > 0 {
+		k := min(len(p), 1+rng.Intn(3<<19))
+		if _, err := w.Write(p[:k]); err != nil {
+			t.Fatal(err)
+		}
+		p = p[k:]
+	}
+}
+
+func TestParallelGzipRoundTrip(t *testing.T) {
+	for _, level := range []int{gzipLevelAdaptive, 1, 6, 9} {
+		for _, n := range []int{0, 1, gzipBlockSize, 3*gzipBlockSize + 777} {
+			in := mixedData(n, int64(n))
+			var out bytes.Buffer
+			zw, err := newGzipWriter(&out, level, 2)
+			if err != nil {
+				t.Fatal(err)
+			}
+			writeUnevenly(t, zw, in, 1)
+			if err := zw.Close(); err != nil {
+				t.Fatal(err)
+			}
+			// The standard library's reader checks the CRC and length.
+			zr, err := gzip.NewReader(bytes.NewReader(out.Bytes()))
+			if err != nil {
+				t.Fatalf("level %d, %d bytes: %v", level, n, err)
+			}
+			zr.Multistream(false)
+			got, err := io.ReadAll(zr)
+			if err != nil || !bytes.Equal(got, in) {
+				t.Fatalf("level %d, %d bytes: read back %d bytes, err %v", level, n, len(got), err)
+			}
+		}
+	}
+}
+
+func TestParallelGzipPassesGzipTool(t *testing.T) {
+	gz, err := exec.LookPath("gzip")
+	if err != nil {
+		t.Skip("no gzip binary")
+	}
+	in := mixedData(5*gzipBlockSize/2, 7)
+	path := filepath.Join(t.TempDir(), "x.gz")
+	f, _ := os.Create(path)
+	zw, err := newGzipWriter(f, gzipLevelAdaptive, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeUnevenly(t, zw, in, 2)
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	got, err := exec.Command(gz, "-dc", path).Output()
+	if err != nil || !bytes.Equal(got, in) {
+		t.Errorf("gzip -dc: %d bytes, err %v; want the input back", len(got), err)
+	}
+}
+
+func TestAdaptiveLevelPicksThoroughForText(t *testing.T) {
+	g := &gzipState{}
+	text := bytes.Repeat([]byte("the quarterly figures are attached, revenue is up. "), 2000)
+	random := make([]byte, 64<<10)
+	rand.New(rand.NewSource(1)).Read(random)
+	if got := g.adaptiveLevel(text); got != adaptiveThorough {
+		t.Errorf("text block: level %d, want %d", got, adaptiveThorough)
+	}
+	if got := g.adaptiveLevel(random); got != adaptiveFast {
+		t.Errorf("random block: level %d, want %d", got, adaptiveFast)
+	}
+}
+
+func TestParallelZstdRoundTrip(t *testing.T) {
+	const size = 64 << 10 // small frames keep the test quick under -race
+	for _, n := range []int{0, 1, size - 1, size, 5*size + 12345} {
+		in := mixedData(n, int64(n))
+		var out bytes.Buffer
+		zw, err := newZstdWriter(&out, DefaultZstdLevel, 2, size)
+		if err != nil {
+			t.Fatal(err)
+		}
+		writeUnevenly(t, zw, in, 3)
+		if err := zw.Close(); err != nil {
+			t.Fatal(err)
+		}
+		dec, _ := zstd.NewReader(&out)
+		got, err := io.ReadAll(dec)
+		dec.Close()
+		if err != nil || !bytes.Equal(got, in) {
+			t.Errorf("%d bytes: decoded %d bytes, err %v; want the input back", n, len(got), err)
+		}
+	}
+}
+
+type brokenWriter struct{ after int }
+
+func (b *brokenWriter) Write(p []byte) (int, error) {
+	if b.after <= 0 {
+		return 0, errors.New("disk full")
+	}
+	b.after--
+	return len(p), nil
+}
+
+func TestBlockWritersReportWriteErrors(t *testing.T) {
+	for name, mk := range map[string]func(io.Writer) (io.WriteCloser, error){
+		"gzip": func(w io.Writer) (io.WriteCloser, error) { return newGzipWriter(w, 1, 2) },
+		"zstd": func(w io.Writer) (io.WriteCloser, error) { return newZstdWriter(w, zstd.SpeedFastest, 2, 64<<10) },
+	} {
+		zw, err := mk(&brokenWriter{after: 2})
+		if err != nil {
+			t.Fatal(err)
+		}
+		chunk := mixedData(1<<20, 1)
+		var werr error
+		for i := 0; i < 20 && werr == nil; i++ {
+			_, werr = zw.Write(chunk)
+		}
+		cerr := zw.Close()
+		if (werr == nil || werr.Error() != "disk full") && (cerr == nil || cerr.Error() != "disk full") {
+			t.Errorf("%s: Write err %v, Close err %v; want the underlying writer's error", name, werr, cerr)
+		}
+	}
+}
