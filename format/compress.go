@@ -140,8 +140,8 @@ func decompressor(r io.Reader) (io.ReadCloser, Compression, *bufio.Reader, error
 		if err != nil {
 			return nil, Gzip, br, err
 		}
-		// One member: pgzip writes one, and bytes after it are not the
-		// archive's (the file checksum covers them).
+		// One member: the Writer writes one, and bytes after it are not
+		// the archive's (the file checksum covers them).
 		zr.Multistream(false)
 		return zr, Gzip, br, nil
 	case bytes.HasPrefix(head, zstdMagic):

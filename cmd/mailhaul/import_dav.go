@@ -84,26 +84,7 @@ func (a *app) runImportDAV(ctx context.Context, archives []string, f *importDAVF
 			return err
 		}
 	}
-	if a.json {
-		writeJSONLine(a.stdout, rep)
-	} else {
-		fmt.Fprintln(a.stdout, rep.Line())
-		for _, n := range rep.Notes {
-			fmt.Fprintln(a.stdout, "  note:", n)
-		}
-		fmt.Fprintln(a.stdout, rep.Statement)
-		for i, fl := range rep.Failures {
-			if i == 50 {
-				fmt.Fprintf(a.stderr, "  ... and %d more failures (see the report)\n", len(rep.Failures)-50)
-				break
-			}
-			fmt.Fprintf(a.stderr, "failed: %s: %s: %s: %s\n", rep.User, fl.Folder, fl.Item, fl.Reason)
-		}
-	}
-	if rep.Partial() {
-		return errPartial
-	}
-	return nil
+	return a.printImportReport(rep)
 }
 
 // davOptions turns flags into importer options, reading secrets from

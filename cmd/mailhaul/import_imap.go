@@ -104,23 +104,7 @@ func (a *app) runImportIMAP(ctx context.Context, archives []string, f *importIMA
 		}
 		return fmt.Errorf("import imap: %w", err)
 	}
-	if a.json {
-		writeJSONLine(a.stdout, rep)
-	} else {
-		fmt.Fprintln(a.stdout, rep.Line())
-		fmt.Fprintln(a.stdout, rep.Statement)
-		for i, fl := range rep.Failures {
-			if i == 50 {
-				fmt.Fprintf(a.stderr, "  ... and %d more failures (see the report)\n", len(rep.Failures)-50)
-				break
-			}
-			fmt.Fprintf(a.stderr, "failed: %s: %s: %s: %s\n", rep.User, fl.Folder, fl.Item, fl.Reason)
-		}
-	}
-	if rep.Partial() {
-		return errPartial
-	}
-	return nil
+	return a.printImportReport(rep)
 }
 
 // imapOptions turns flags into importer options, reading secrets from

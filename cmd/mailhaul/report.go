@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/mailhaul/mailhaul/format"
+	"github.com/mailhaul/mailhaul/importer/report"
 )
 
 // exportReport is the per-user report of one export, written as JSON
@@ -145,6 +146,33 @@ func writeJSONFile(path string, v any) error {
 	if err != nil {
 		os.Remove(tmp.Name())
 		return fmt.Errorf("write report %s: %w", path, err)
+	}
+	return nil
+}
+
+// printImportReport shows an import's report: one JSON line with --json,
+// else the summary line, notes and closing statement on stdout and each
+// failure, naming user, folder, item and reason, on stderr. It returns
+// errPartial when some items are not on the target.
+func (a *app) printImportReport(rep *report.Report) error {
+	if a.json {
+		writeJSONLine(a.stdout, rep)
+	} else {
+		fmt.Fprintln(a.stdout, rep.Line())
+		for _, n := range rep.Notes {
+			fmt.Fprintln(a.stdout, "  note:", n)
+		}
+		fmt.Fprintln(a.stdout, rep.Statement)
+		for i, fl := range rep.Failures {
+			if i == 50 {
+				fmt.Fprintf(a.stderr, "  ... and %d more failures (see the report)\n", len(rep.Failures)-50)
+				break
+			}
+			fmt.Fprintf(a.stderr, "failed: %s: %s: %s: %s\n", rep.User, fl.Folder, fl.Item, fl.Reason)
+		}
+	}
+	if rep.Partial() {
+		return errPartial
 	}
 	return nil
 }

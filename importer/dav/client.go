@@ -10,6 +10,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/mailhaul/mailhaul/internal/backoff"
 )
 
 // client sends requests to one DAV server: it adds credentials, never
@@ -33,7 +35,7 @@ func newClient(hc *http.Client, user, password, token string, concurrency int, r
 	}
 	own := *hc
 	own.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-	c := &client{hc: &own, retry: retry.withDefaults(), sleep: sleepCtx}
+	c := &client{hc: &own, retry: retry.withDefaults(), sleep: backoff.Sleep}
 	switch {
 	case token != "":
 		c.auth = func(r *http.Request) { r.Header.Set("Authorization", "Bearer "+token) }
@@ -43,17 +45,6 @@ func newClient(hc *http.Client, user, password, token string, concurrency int, r
 		c.auth = func(*http.Request) {}
 	}
 	return c
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }
 
 // Do sends req with credentials, retrying as the policy allows. A request

@@ -1,10 +1,11 @@
 package dav
 
 import (
-	"math/rand/v2"
 	"net/http"
 	"strconv"
 	"time"
+
+	"github.com/mailhaul/mailhaul/internal/backoff"
 )
 
 // RetryPolicy bounds how a request is repeated after a 5xx, a 429 or a
@@ -46,9 +47,7 @@ func (p RetryPolicy) wait(attempt int, h http.Header, now time.Time) time.Durati
 	if d, ok := retryAfter(h.Get("Retry-After"), now); ok {
 		return min(d, p.Max)
 	}
-	d := p.Base << min(attempt-1, 16)
-	d = d/2 + time.Duration(rand.Int64N(int64(d/2)+1))
-	return min(d, p.Max)
+	return backoff.Policy{First: p.Base, Max: p.Max, Jitter: true}.Delay(attempt)
 }
 
 // retryAfter parses a Retry-After value: delay seconds or an HTTP date
