@@ -122,6 +122,11 @@ func (c *client) contextPath(ctx context.Context, base *url.URL, service string)
 			if err != nil || a.Header.Get("Location") == "" {
 				return base
 			}
+			if target.Scheme == "https" && loc.Scheme != "https" {
+				// Every request carries the password or token: never
+				// follow a redirect that would send it in clear text.
+				return base
+			}
 			target = loc
 		case a.Status == http.StatusMultiStatus:
 			return target
