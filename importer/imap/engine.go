@@ -209,8 +209,17 @@ func run(ctx context.Context, archives []string, o *Options) (*report.Report, *P
 	if readErr == nil {
 		readErr = ctx.Err()
 	}
+	if readErr != nil {
+		// Batches put back after the workers stopped are not on the target.
+		im.drain()
+	}
 	im.finishNotes()
 	rep.Finish()
+	if readErr != nil {
+		// The counts cover only what was read: never claim the rest is there.
+		rep.Statement = fmt.Sprintf("the run stopped early (%v): the rest of the archives was not imported; run the import again to finish (%d imported, %d already there, %d failed so far)",
+			readErr, rep.Imported, rep.Present, rep.Failed)
+	}
 	return rep, nil, readErr
 }
 
