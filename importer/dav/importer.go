@@ -99,6 +99,11 @@ type importer struct {
 	radicale *bool
 }
 
+// maxObject bounds one contact, event or task (a variable for tests).
+// Real ones are kilobytes; servers refuse far less than this (Radicale's
+// default max_content_length is 100 MB).
+var maxObject int64 = 100 << 20
+
 // job is one object on its way to the target.
 type job struct {
 	archive string
@@ -211,6 +216,11 @@ func (im *importer) prepare(ctx context.Context, archive string, e *format.Entry
 		im.rep.AddFailure(report.Failure{Archive: archive, Folder: it.Folder, Item: itemName(it), Reason: reason})
 		im.progress()
 		return job{}, false
+	}
+	if it.Size > maxObject {
+		// Objects are held in memory whole; a hostile archive's 2 GiB
+		// "contact" must not be.
+		return fail(fmt.Sprintf("%d bytes, larger than the %d bytes a contact or event may have here; not sent", it.Size, maxObject))
 	}
 	body, err := io.ReadAll(e.Body)
 	if err != nil {
