@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"unicode"
 
 	"github.com/mailhaul/mailhaul/format"
 )
@@ -104,6 +105,17 @@ func (m *folderMapper) mapNew(f format.Folder) mapped {
 		if m.delim != "" && m.delim != "/" && strings.Contains(q, m.delim) {
 			q = strings.ReplaceAll(q, m.delim, "_")
 			why = append(why, fmt.Sprintf("%q holds the target's delimiter %q", p, m.delim))
+		}
+		if strings.ContainsFunc(q, unicode.IsControl) {
+			// A line break would end the APPEND command inside the name
+			// and turn the message that follows into commands.
+			q = strings.Map(func(r rune) rune {
+				if unicode.IsControl(r) {
+					return '_'
+				}
+				return r
+			}, q)
+			why = append(why, fmt.Sprintf("%q holds control characters", p))
 		}
 		if t := strings.TrimSpace(q); t != q {
 			q = t

@@ -41,6 +41,7 @@ func TestFolderMapper(t *testing.T) {
 			{f: format.Folder{Path: "v1.2"}, want: "v1.2"},
 			{f: format.Folder{Path: "Work/2024"}, want: "Work/2024"},
 			{f: format.Folder{Path: "Trash", Role: format.RoleTrash}, want: "Trash"},
+			{f: format.Folder{Path: "a\r\nb\x00"}, want: "a__b_", note: "control"},
 		}},
 		{name: "flat server", delim: "", profile: "generic", steps: []step{
 			{f: format.Folder{Path: "Work/2024"}, want: "Work_2024"},
