@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
+	"net"
 	"net/url"
 	"os"
 	"strings"
@@ -20,7 +21,7 @@ import (
 type importIMAPFlags struct {
 	url, user, passwordFile, auth, tokenFile, admin, provider string
 	folderMap, state, report, tlsCA                           string
-	startTLS, dryRun                                          bool
+	startTLS, dryRun, allowPlaintext                          bool
 	connections, errorBudget                                  int
 	settle                                                    time.Duration
 	maxBytesPerSecond, maxMessagesPerSecond                   float64
@@ -47,6 +48,7 @@ variable, never from the command line.`,
 	fl := cmd.Flags()
 	fl.StringVar(&f.url, "url", "", "the target: imaps://host[:port] or imap://host[:port] (required)")
 	fl.BoolVar(&f.startTLS, "starttls", false, "with imap://, upgrade the connection with STARTTLS")
+	fl.BoolVar(&f.allowPlaintext, "allow-plaintext", false, "allow imap:// without TLS to a host other than loopback (the password travels in clear)")
 	fl.StringVar(&f.tlsCA, "tls-ca", "", "PEM file of CA certificates to trust instead of the system's")
 	fl.StringVar(&f.user, "user", "", "the mailbox owner's login (required)")
 	fl.StringVar(&f.passwordFile, "password-file", "", "file holding the password (default: $MAILHAUL_PASSWORD)")
@@ -134,6 +136,8 @@ func imapOptions(f *importIMAPFlags) (*imapimport.Options, error) {
 			}
 		}
 		opt.TLS, opt.StartTLS = cfg, u.Scheme == "imap"
+	} else if !isLoopbackHost(u.Hostname()) && !f.allowPlaintext {
+		return nil, fmt.Errorf("import imap: imap://%s without --starttls would send the password in clear text; use imaps://, --starttls, or --allow-plaintext on a network you trust", u.Host)
 	}
 	if a := strings.ToLower(f.auth); a == "plain" || a == "login" {
 		switch {
@@ -160,4 +164,14 @@ func imapOptions(f *importIMAPFlags) (*imapimport.Options, error) {
 		}
 	}
 	return opt, nil
+}
+
+// isLoopbackHost reports whether host is localhost or a loopback address,
+// where a connection without TLS never leaves the machine.
+func isLoopbackHost(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }

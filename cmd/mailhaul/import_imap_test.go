@@ -176,3 +176,34 @@ func TestImportIMAPAsAdmin(t *testing.T) {
 		t.Errorf("wrong master password: exit %d, %q; want exit 1, login refused", code, stderr)
 	}
 }
+
+func TestImportIMAPRefusesCleartextPasswordsOffLoopback(t *testing.T) {
+	pw := filepath.Join(t.TempDir(), "pw")
+	os.WriteFile(pw, []byte("secret\n"), 0o600)
+	base := importIMAPFlags{user: "alice@example.org", passwordFile: pw, auth: "plain"}
+	for _, tc := range []struct {
+		url       string
+		startTLS  bool
+		plaintext bool
+		ok        bool
+	}{
+		{url: "imap://mail.example.org", ok: false},
+		{url: "imap://192.0.2.7:143", ok: false},
+		{url: "imap://mail.example.org", startTLS: true, ok: true},
+		{url: "imap://mail.example.org", plaintext: true, ok: true},
+		{url: "imaps://mail.example.org", ok: true},
+		{url: "imap://127.0.0.1:1143", ok: true},
+		{url: "imap://localhost:1143", ok: true},
+		{url: "imap://[::1]:1143", ok: true},
+	} {
+		f := base
+		f.url, f.startTLS, f.allowPlaintext = tc.url, tc.startTLS, tc.plaintext
+		_, err := imapOptions(&f)
+		if (err == nil) != tc.ok {
+			t.Errorf("%s starttls=%v allow-plaintext=%v: err %v; want ok=%v", tc.url, tc.startTLS, tc.plaintext, err, tc.ok)
+		}
+		if err != nil && strings.Contains(err.Error(), "secret") {
+			t.Errorf("the error leaks the password: %v", err)
+		}
+	}
+}
