@@ -42,7 +42,7 @@ func (im *importer) send(ctx context.Context, jb job) {
 			im.update(ctx, jb, jb.href)
 			return
 		}
-		im.existing(ctx, jb, jb.href)
+		im.settled(jb, jb.href, "", false)
 	case uidElse:
 		where := jb.href
 		if res.Href != "" {
@@ -58,28 +58,10 @@ func (im *importer) send(ctx context.Context, jb job) {
 			im.failed(jb, "an object with this UID already exists elsewhere in the collection and the server did not say where, so it could not be updated: "+res.Answer.serverSays())
 			return
 		}
-		im.existing(ctx, jb, where)
+		im.settled(jb, where, "", false)
 	default:
 		im.failed(jb, "the server refused it: "+res.Answer.serverSays())
 	}
-}
-
-// skipDifferentVersion is the report's reason for an object left alone
-// because the target holds another version of it.
-const skipDifferentVersion = "a different version with the same UID is on the target; left alone (--update replaces it)"
-
-// existing settles an object whose UID the target already has, without
-// --update: if the target holds the same content it is present; if not, it
-// is left alone, and the report says so rather than counting it present.
-func (im *importer) existing(ctx context.Context, jb job, href *url.URL) {
-	a, err := im.c.send(ctx, http.MethodGet, href.String(), nil, nil)
-	if err == nil && a.Status/100 == 2 && !sameContent(a.Body, jb.body) {
-		im.rep.AddSkipped(skipDifferentVersion)
-		return
-	}
-	// Same content, or it cannot be read back (a server that hides the
-	// object from GET): the UID is there, as If-None-Match said.
-	im.settled(jb, href, "", false)
 }
 
 // update replaces the object at href with ours (--update), unless it
