@@ -233,7 +233,10 @@ func (sh *shell) exchange(cmd string) ([]byte, error) {
 	}
 	var out []byte
 	for {
-		line, err := sh.out.ReadString('\n')
+		line, err := readLineBounded(sh.out, 1<<20-len(out))
+		if errors.Is(err, errTooMuchOutput) {
+			return nil, err
+		}
 		if rest, ok := strings.CutPrefix(line, endMarker+" "); ok {
 			code, _ := strconv.Atoi(strings.TrimSpace(rest))
 			if code != 0 {
@@ -247,6 +250,22 @@ func (sh *shell) exchange(cmd string) ([]byte, error) {
 		}
 		if len(out) > 1<<20 {
 			return nil, errTooMuchOutput
+		}
+	}
+}
+
+// readLineBounded reads one line, refusing to hold more than max bytes of
+// it: a hostile server could otherwise send an endless line.
+func readLineBounded(r *bufio.Reader, max int) (string, error) {
+	var b []byte
+	for {
+		frag, err := r.ReadSlice('\n')
+		if len(b)+len(frag) > max {
+			return "", errTooMuchOutput
+		}
+		b = append(b, frag...)
+		if err != bufio.ErrBufferFull {
+			return string(b), err
 		}
 	}
 }

@@ -1,7 +1,10 @@
 package sftp
 
 import (
+	"bufio"
 	"context"
+	"errors"
+	"io"
 	"os"
 	"strconv"
 	"strings"
@@ -54,4 +57,18 @@ func (c corruptConn) Sum(ctx context.Context, p string) (string, error) {
 		flipByte(c.t, p, 10)
 	}
 	return c.Conn.Sum(ctx, p)
+}
+
+func TestReadLineBoundedRefusesEndlessLines(t *testing.T) {
+	r := bufio.NewReaderSize(strings.NewReader(strings.Repeat("x", 10000)+"\nnext\n"), 16)
+	if _, err := readLineBounded(r, 5000); !errors.Is(err, errTooMuchOutput) {
+		t.Errorf("a 10,000-byte line with a 5,000-byte bound: err %v, want errTooMuchOutput", err)
+	}
+	r = bufio.NewReaderSize(strings.NewReader("abc\nrest"), 16)
+	if line, err := readLineBounded(r, 100); line != "abc\n" || err != nil {
+		t.Errorf("readLineBounded = %q, %v; want the first line", line, err)
+	}
+	if line, err := readLineBounded(r, 100); line != "rest" || err != io.EOF {
+		t.Errorf("last line without newline = %q, %v; want \"rest\", io.EOF", line, err)
+	}
 }
