@@ -159,6 +159,9 @@ func (a *app) printImportReport(rep *report.Report) error {
 		writeJSONLine(a.stdout, rep)
 	} else {
 		fmt.Fprintln(a.stdout, rep.Line())
+		for _, reason := range sortedKeys(rep.Skips) {
+			fmt.Fprintf(a.stdout, "  skipped %d: %s\n", rep.Skips[reason], reason)
+		}
 		for _, n := range rep.Notes {
 			fmt.Fprintln(a.stdout, "  note:", n)
 		}
