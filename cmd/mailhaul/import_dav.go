@@ -127,21 +127,18 @@ func davOptions(f *importDAVFlags) (*dav.Options, error) {
 		tr.MaxIdleConnsPerHost = max(f.concurrency, 2) + 2
 		opt.HTTPClient = &http.Client{Transport: tr}
 	}
-	switch {
-	case f.tokenFile != "":
-		b, err := os.ReadFile(f.tokenFile)
+	if f.tokenFile != "" {
+		b, err := readSecretFile(f.tokenFile)
 		if err != nil {
 			return nil, fmt.Errorf("import dav: --token-file: %w", err)
 		}
 		opt.Token = strings.TrimSpace(string(b))
-	case f.passwordFile != "":
-		b, err := os.ReadFile(f.passwordFile)
-		if err != nil {
-			return nil, fmt.Errorf("import dav: --password-file: %w", err)
-		}
-		opt.Password = strings.TrimRight(string(b), "\r\n")
-	default:
-		opt.Password = os.Getenv("MAILHAUL_PASSWORD")
+		return opt, nil
 	}
+	pw, err := password(f.passwordFile)
+	if err != nil {
+		return nil, fmt.Errorf("import dav: %w", err)
+	}
+	opt.Password = pw
 	return opt, nil
 }

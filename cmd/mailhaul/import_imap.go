@@ -140,17 +140,11 @@ func imapOptions(f *importIMAPFlags) (*imapimport.Options, error) {
 		return nil, fmt.Errorf("import imap: imap://%s without --starttls would send the password in clear text; use imaps://, --starttls, or --allow-plaintext on a network you trust", u.Host)
 	}
 	if a := strings.ToLower(f.auth); a == "plain" || a == "login" {
-		switch {
-		case f.passwordFile != "":
-			b, err := os.ReadFile(f.passwordFile)
-			if err != nil {
-				return nil, fmt.Errorf("import imap: --password-file: %w", err)
-			}
-			opt.Password = strings.TrimRight(string(b), "\r\n")
-		case os.Getenv("MAILHAUL_PASSWORD") != "":
-			opt.Password = os.Getenv("MAILHAUL_PASSWORD")
-		default:
-			return nil, fmt.Errorf("import imap: no password: use --password-file or MAILHAUL_PASSWORD")
+		if opt.Password, err = password(f.passwordFile); err != nil {
+			return nil, fmt.Errorf("import imap: %w", err)
+		}
+		if opt.Password == "" {
+			return nil, fmt.Errorf("import imap: no password: use --password-file or %s", passwordEnv)
 		}
 	}
 	if f.folderMap != "" {

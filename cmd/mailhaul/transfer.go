@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -279,13 +278,3 @@ func parseRate(s string) (int64, error) {
 }
 
 var errNoTerminal = errors.New("no terminal to ask on")
-
-// readSecretFile reads a password or passphrase from a file, without the
-// trailing newline.
-func readSecretFile(path string) ([]byte, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	return []byte(strings.TrimRight(string(b), "\r\n")), nil
-}

@@ -68,20 +68,12 @@ func (f *sshFlags) endpoint(a *app, url string) (*sftp.Endpoint, error) {
 }
 
 func (f *sshFlags) password(a *app, t sftp.Target) (string, error) {
-	switch {
-	case f.passwordFile != "":
-		b, err := readSecretFile(f.passwordFile)
-		if err != nil {
-			return "", fmt.Errorf("--password-file: %w", err)
-		}
-		return string(b), nil
-	case os.Getenv("MAILHAUL_PASSWORD") != "":
-		return os.Getenv("MAILHAUL_PASSWORD"), nil
-	case f.askPassword:
-		b, err := askSecret(a, fmt.Sprintf("Password for %s@%s: ", t.User, t.Host))
-		return string(b), err
+	pw, err := password(f.passwordFile)
+	if err != nil || pw != "" || !f.askPassword {
+		return pw, err
 	}
-	return "", nil
+	b, err := askSecret(a, fmt.Sprintf("Password for %s@%s: ", t.User, t.Host))
+	return string(b), err
 }
 
 // askSecret reads a secret from the controlling terminal without echo.

@@ -1,0 +1,35 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"strings"
+)
+
+// passwordEnv is the environment variable every command takes a password
+// from when no --password-file is given. Secrets never come from the
+// command line, where other users of the machine could read them.
+const passwordEnv = "MAILHAUL_PASSWORD"
+
+// readSecretFile reads a password, passphrase or token from a file,
+// without the trailing newline.
+func readSecretFile(path string) ([]byte, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return []byte(strings.TrimRight(string(b), "\r\n")), nil
+}
+
+// password is the password from passwordFile, else from the environment;
+// "" when neither has one.
+func password(passwordFile string) (string, error) {
+	if passwordFile != "" {
+		b, err := readSecretFile(passwordFile)
+		if err != nil {
+			return "", fmt.Errorf("--password-file: %w", err)
+		}
+		return string(b), nil
+	}
+	return os.Getenv(passwordEnv), nil
+}
