@@ -88,6 +88,10 @@ type importer struct {
 	conns       int
 	depth       int
 
+	// senders counts the workers and the connections they retired while
+	// those still have commands in flight.
+	senders sync.WaitGroup
+
 	mu        sync.Mutex // guards the counters below
 	queued    int64      // bytes handed to connections (upload cap)
 	doneMsgs  int
@@ -188,14 +192,13 @@ func run(ctx context.Context, archives []string, o *Options) (*report.Report, *P
 		return rep, im.plan, err
 	}
 	im.lim = ratelimit.NewAIMD(1, im.conns*im.depth, im.conns*im.depth)
-	var wg sync.WaitGroup
 	for i := 0; i < im.conns; i++ {
 		var c *appender.Conn
 		if i == 0 {
 			c = first
 		}
-		wg.Add(1)
-		go func() { defer wg.Done(); im.worker(ctx, i, c) }()
+		im.senders.Add(1)
+		go func() { defer im.senders.Done(); im.worker(ctx, i, c) }()
 	}
 	readErr := im.readArchives(ctx, archives)
 	im.queue.close()
@@ -205,12 +208,13 @@ func run(ctx context.Context, archives []string, o *Options) (*report.Report, *P
 		im.drain()
 	}
 	im.queue.wait(ctx)
-	wg.Wait()
+	im.senders.Wait()
 	if readErr == nil {
 		readErr = ctx.Err()
 	}
 	if readErr != nil {
-		// Batches put back after the workers stopped are not on the target.
+		// Batches put back after the workers (and every command they sent)
+		// stopped are not on the target.
 		im.drain()
 	}
 	im.finishNotes()
@@ -597,8 +601,13 @@ func (im *importer) drain() {
 			return
 		}
 		for _, b := range items {
+			reason := "not sent: the run stopped early"
+			if b.uncertain {
+				// Its intent stays pending: the next run looks on the target.
+				reason = "the run stopped early after its connection dropped; it may be on the target, and the next run checks"
+			}
 			for _, it := range b.items {
-				im.failItem(it, "not sent: the run stopped early")
+				im.failItem(it, reason)
 			}
 			im.queue.resolve()
 		}

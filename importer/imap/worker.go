@@ -34,8 +34,12 @@ func (im *importer) worker(ctx context.Context, id int, c *appender.Conn) {
 	if c != nil {
 		cur = im.newWconn(c)
 	}
+	// A retired connection's commands finish in the background, but
+	// within im.senders: their outcomes (journal lines, retries) must land
+	// before run stops the workers and drains the queue.
 	retire := func(w *wconn) {
-		go func() { w.inflight.Wait(); w.c.Logout() }()
+		im.senders.Add(1)
+		go func() { defer im.senders.Done(); w.inflight.Wait(); w.c.Logout() }()
 	}
 	defer func() {
 		if cur != nil {

@@ -58,6 +58,11 @@ type Options struct {
 	ErrorLimit int               // NO/BAD answers after which a connection is closed (0: never)
 	DropRate   float64           // chance that an APPEND's connection is cut
 	Seed       int64
+	// Hook, if set, is called as each APPEND arrives, with the number of
+	// its connection (1 for the first accepted) and of the APPEND on that
+	// connection. An error it returns is the answer; it may block to hold
+	// the command (and every later one on that connection) in flight.
+	Hook func(conn, n int) error
 }
 
 // Stats count what the server did to its clients.
@@ -80,6 +85,7 @@ type Server struct {
 	updated map[string]time.Time
 
 	appends, throttled, delayed, errDisc, drops atomic.Int64
+	sessions                                    atomic.Int64
 }
 
 // Start listens on a free port of 127.0.0.1.
@@ -96,7 +102,8 @@ func Start(opt Options) (*Server, error) {
 	}
 	s.srv = imapserver.New(&imapserver.Options{
 		NewSession: func(c *imapserver.Conn) (imapserver.Session, *imapserver.GreetingData, error) {
-			return &session{Session: s.mem.NewSession(), s: s, conn: c}, nil, nil
+			id := int(s.sessions.Add(1))
+			return &session{Session: s.mem.NewSession(), s: s, conn: c, id: id}, nil, nil
 		},
 		// Exchange offers LITERAL+ and UIDPLUS, not MULTIAPPEND. (MOVE and
 		// NAMESPACE would need the wrapped session to expose them.)
@@ -175,6 +182,8 @@ type session struct {
 	conn *imapserver.Conn
 	user string
 	errs int
+	id   int // connection number, for Hook
+	n    int // APPENDs so far on this connection, for Hook
 }
 
 // count tallies an error answer and closes the connection at the limit,
@@ -202,6 +211,12 @@ func (ss *session) Login(user, pass string) error {
 }
 
 func (ss *session) Append(mailbox string, r imap.LiteralReader, opt *imap.AppendOptions) (*imap.AppendData, error) {
+	if hook := ss.s.opt.Hook; hook != nil {
+		ss.n++
+		if err := hook(ss.id, ss.n); err != nil {
+			return nil, ss.count(err)
+		}
+	}
 	delay, refuse := ss.s.charge(ss.user)
 	if refuse > 0 {
 		ss.s.throttled.Add(1)

@@ -1,0 +1,110 @@
+package imap
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/emersion/go-imap/v2"
+
+	"github.com/mailhaul/mailhaul/format"
+	"github.com/mailhaul/mailhaul/importer/imap/faultserver"
+)
+
+// TestCancelWaitsForRetiredConnection cancels a run while a connection it
+// has replaced (its error budget spent) still has commands in flight. Run
+// must wait for them: every message read must end in the report it
+// returns, none left behind in a queue nobody reads.
+func TestCancelWaitsForRetiredConnection(t *testing.T) {
+	release := make(chan struct{})
+	var mu sync.Mutex
+	first := 0 // the first connection that appends
+	hook := func(conn, n int) error {
+		mu.Lock()
+		if first == 0 {
+			first = conn
+		}
+		isFirst := conn == first
+		mu.Unlock()
+		switch {
+		case !isFirst:
+			return nil
+		case n == 1:
+			// Let the client pipeline the rest behind this command.
+			time.Sleep(200 * time.Millisecond)
+			return &imap.Error{Type: imap.StatusResponseTypeNo, Text: "refused by the test"}
+		default:
+			<-release // held in flight until the test ends
+			return nil
+		}
+	}
+	srv, err := faultserver.Start(faultserver.Options{Users: map[string]string{"u": "p"}, Hook: hook})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	defer close(release)
+
+	msgs := uniqueMessages(17)
+	archive := filepath.Join(t.TempDir(), "u.tgz")
+	writeArchive(t, archive, []testFolder{{folder: format.Folder{Path: "INBOX", Role: format.RoleInbox}, msgs: msgs}})
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	returned := make(chan struct{})
+	var logMu sync.Mutex
+	var logs []string
+	var holdUntil time.Time
+	opt := Options{Addr: srv.Addr, User: "u", Password: "p", Timeout: 10 * time.Second, Connections: 1,
+		ErrorBudget: 1, Settle: 50 * time.Millisecond,
+		// The first message confirmed went over the new connection: stop.
+		Progress: func(int, int64) { cancel() },
+		Logf: func(f string, a ...any) {
+			line := fmt.Sprintf(f, a...)
+			lost := strings.Contains(line, "connection lost")
+			logMu.Lock()
+			logs = append(logs, line)
+			if lost && holdUntil.IsZero() {
+				holdUntil = time.Now().Add(300 * time.Millisecond)
+			}
+			until := holdUntil
+			logMu.Unlock()
+			if lost {
+				// Slow the retired connection's collectors down, so that
+				// a Run that does not wait for them returns first.
+				select {
+				case <-returned:
+				case <-time.After(time.Until(until)):
+				}
+			}
+		}}
+	rep, err := Run(ctx, []string{archive}, opt)
+	close(returned)
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("Run error = %v, want context.Canceled", err)
+	}
+	if got := rep.Imported + rep.Present + rep.Failed; got != len(msgs) {
+		t.Errorf("report counts %d imported, %d present, %d failed: %d messages, want all %d",
+			rep.Imported, rep.Present, rep.Failed, got, len(msgs))
+	}
+	uncertain := 0
+	for _, f := range rep.Failures {
+		if strings.Contains(f.Reason, "may be on the target") {
+			uncertain++
+		}
+	}
+	if uncertain == 0 {
+		t.Errorf("no failure says its message may be on the target: %v", rep.Failures)
+	}
+	logMu.Lock()
+	all := strings.Join(logs, "\n")
+	logMu.Unlock()
+	if !strings.Contains(all, "reconnecting before the server's limit") || !strings.Contains(all, "connection lost") {
+		t.Errorf("the test did not retire a connection with commands in flight; log:\n%s", all)
+	}
+}
