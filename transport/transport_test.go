@@ -3,39 +3,18 @@ package transport_test
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io/fs"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"testing"
 	"time"
 
-	"github.com/mailhaul/mailhaul/format"
 	"github.com/mailhaul/mailhaul/transport"
 	"github.com/mailhaul/mailhaul/transport/local"
+	"github.com/mailhaul/mailhaul/transport/transporttest"
 )
-
-func writeArchive(t *testing.T, dir, name string, size int) []byte {
-	t.Helper()
-	b := make([]byte, size)
-	rng := rand.New(rand.NewPCG(uint64(size), 1))
-	for i := range b {
-		b[i] = byte(rng.Uint32())
-	}
-	p := filepath.Join(dir, name)
-	if err := os.WriteFile(p, b, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	sum := sha256.Sum256(b)
-	if err := format.WriteChecksumFile(p, hex.EncodeToString(sum[:])); err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
 
 func copyDir(t *testing.T, ctx context.Context, src, dst string, opt transport.Options) *transport.Report {
 	t.Helper()
@@ -67,7 +46,7 @@ func (c *cancelAt) Done(transport.FileResult)                      {}
 func TestCopyResumeSkipReplace(t *testing.T) {
 	src, dst := t.TempDir(), filepath.Join(t.TempDir(), "drive")
 	const size = 5<<20 + 123
-	want := writeArchive(t, src, "alice.tgz", size)
+	want := transporttest.WriteArchive(t, src, "alice.tgz", size)
 	seg := int64(512 << 10)
 
 	// Interrupted half-way: a partial file, no final name.
@@ -118,8 +97,8 @@ func TestCopyResumeSkipReplace(t *testing.T) {
 
 func TestCopyFailures(t *testing.T) {
 	src, dst := t.TempDir(), t.TempDir()
-	writeArchive(t, src, "good.tgz", 1000)
-	bad := writeArchive(t, src, "bad.tgz", 1000)
+	transporttest.WriteArchive(t, src, "good.tgz", 1000)
+	bad := transporttest.WriteArchive(t, src, "bad.tgz", 1000)
 	bad[0] ^= 1
 	os.WriteFile(filepath.Join(src, "bad.tgz"), bad, 0o644) // no longer matches its .sha256
 	os.WriteFile(filepath.Join(src, "nosum.tgz"), []byte("x"), 0o644)
@@ -146,8 +125,8 @@ func TestCopyFailures(t *testing.T) {
 
 func TestPlanRefusesDuplicateNames(t *testing.T) {
 	a, b := t.TempDir(), t.TempDir()
-	writeArchive(t, a, "alice.tgz", 10)
-	writeArchive(t, b, "alice.tgz", 20)
+	transporttest.WriteArchive(t, a, "alice.tgz", 10)
+	transporttest.WriteArchive(t, b, "alice.tgz", 20)
 	_, err := transport.Plan(context.Background(), local.Conn{}, []string{a, b}, local.Conn{}, t.TempDir())
 	if err == nil {
 		t.Errorf("two archives named alice.tgz were planned into one folder")

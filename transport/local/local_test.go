@@ -8,7 +8,6 @@ import (
 	"errors"
 	"io"
 	"io/fs"
-	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,28 +15,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/mailhaul/mailhaul/format"
 	"github.com/mailhaul/mailhaul/transport"
+	"github.com/mailhaul/mailhaul/transport/transporttest"
 )
-
-// writeArchive writes size random bytes to dir/name with its .sha256.
-func writeArchive(t *testing.T, dir, name string, size int) []byte {
-	t.Helper()
-	b := make([]byte, size)
-	rng := rand.New(rand.NewPCG(uint64(size), uint64(len(name))))
-	for i := range b {
-		b[i] = byte(rng.Uint32())
-	}
-	p := filepath.Join(dir, name)
-	if err := os.WriteFile(p, b, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	sum := sha256.Sum256(b)
-	if err := format.WriteChecksumFile(p, hex.EncodeToString(sum[:])); err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
 
 // copyAll moves every archive of src into dst through the engine.
 func copyAll(t *testing.T, src, dst string, opt transport.Options) *transport.Report {
@@ -101,7 +81,7 @@ func TestOpenWriteKeepsOnlyTheVerifiedPrefix(t *testing.T) {
 func TestSumsReadTheStoredBytes(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
-	data := writeArchive(t, dir, "a.tgz", 3000)
+	data := transporttest.WriteArchive(t, dir, "a.tgz", 3000)
 	p := filepath.Join(dir, "a.tgz")
 
 	want := sha256.Sum256(data)
@@ -203,7 +183,7 @@ func TestCopyResumeSkipReplace(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			src, dst := t.TempDir(), t.TempDir()
-			data := writeArchive(t, src, "a.tgz", size)
+			data := transporttest.WriteArchive(t, src, "a.tgz", size)
 			tc.prepare(t, dst, data)
 			rep := copyAll(t, src, dst, transport.Options{SegmentSize: seg})
 			r := rep.Results[0]
@@ -228,7 +208,7 @@ func TestCopyResumeSkipReplace(t *testing.T) {
 // names the file and says why, once (refusals are not retried).
 func TestReadOnlyDestination(t *testing.T) {
 	src := t.TempDir()
-	writeArchive(t, src, "a.tgz", 1000)
+	transporttest.WriteArchive(t, src, "a.tgz", 1000)
 	dst := readOnlyDir(t)
 	jobs := []transport.Job{{Name: "a.tgz", Src: filepath.Join(src, "a.tgz"), Dst: filepath.Join(dst, "a.tgz")}}
 	rep, _ := transport.Run(context.Background(), Endpoint{}, Endpoint{}, jobs, transport.Options{})
@@ -269,7 +249,7 @@ func TestFreeSpaceCheckedFirst(t *testing.T) {
 	defer func(old func(string) (int64, bool)) { statFree = old }(statFree)
 	statFree = func(string) (int64, bool) { return 4096, true }
 	src, dst := t.TempDir(), t.TempDir()
-	writeArchive(t, src, "a.tgz", 10_000)
+	transporttest.WriteArchive(t, src, "a.tgz", 10_000)
 	rep := copyAll(t, src, dst, transport.Options{})
 	r := rep.Results[0]
 	if r.Reason != transport.ErrNoSpace.Error() || !strings.Contains(r.Error, "a.tgz") || !strings.Contains(r.Error, "4096 free") {
@@ -291,7 +271,7 @@ func TestDiskFullDuringCopy(t *testing.T) {
 	defer func(old func(string) (int64, bool)) { statFree = old }(statFree)
 	statFree = func(string) (int64, bool) { return 1 << 40, true }
 	src := t.TempDir()
-	writeArchive(t, src, "a.tgz", 3<<20)
+	transporttest.WriteArchive(t, src, "a.tgz", 3<<20)
 	rep := copyAll(t, src, dst, transport.Options{})
 	r := rep.Results[0]
 	if r.Reason != transport.ErrNoSpace.Error() || r.Attempts != 1 || !strings.Contains(r.Error, "a.tgz.partial") {

@@ -3,9 +3,6 @@ package sftp
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"sync"
@@ -15,29 +12,14 @@ import (
 	"github.com/mailhaul/mailhaul/format"
 	"github.com/mailhaul/mailhaul/transport"
 	"github.com/mailhaul/mailhaul/transport/local"
+	"github.com/mailhaul/mailhaul/transport/transporttest"
 )
 
-// makeArchives writes files with random bytes and their .sha256 into dir.
-// The transport does not parse archives, so any bytes do.
+// makeArchives writes archives of the given sizes, with their .sha256, into dir.
 func makeArchives(t *testing.T, dir string, sizes map[string]int) {
 	t.Helper()
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	rng := rand.New(rand.NewPCG(uint64(len(sizes)), 7))
 	for name, size := range sizes {
-		b := make([]byte, size)
-		for i := range b {
-			b[i] = byte(rng.Uint32())
-		}
-		p := filepath.Join(dir, name)
-		if err := os.WriteFile(p, b, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		sum := sha256.Sum256(b)
-		if err := format.WriteChecksumFile(p, hex.EncodeToString(sum[:])); err != nil {
-			t.Fatal(err)
-		}
+		transporttest.WriteArchive(t, dir, name, size)
 	}
 }
 
