@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,6 +15,7 @@ import (
 	"github.com/mailhaul/mailhaul/format"
 	"github.com/mailhaul/mailhaul/internal/testservers"
 	"github.com/mailhaul/mailhaul/transport"
+	"github.com/mailhaul/mailhaul/transport/transporttest"
 )
 
 // A push killed with SIGKILL half-way (no chance to clean up) is resumed
@@ -25,7 +25,7 @@ func TestPushResumesAfterSIGKILL(t *testing.T) {
 	bin := buildMailhaul(t)
 	src, remote := t.TempDir(), t.TempDir()
 	const size = 64 << 20
-	want := randomArchive(t, src, "big.tgz", size)
+	want := transporttest.WriteArchive(t, src, "big.tgz", size)
 	auth := []string{"--identity", s.Identity, "--known-hosts", s.KnownHosts, "--no-agent"}
 
 	// 16 MiB/s: about 4 s for the whole archive, so there is time to kill
@@ -97,23 +97,6 @@ func buildMailhaul(t *testing.T) string {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
 	return bin
-}
-
-// randomArchive writes size random bytes (as a compressed archive looks)
-// to dir/name with its .sha256.
-func randomArchive(t *testing.T, dir, name string, size int) []byte {
-	t.Helper()
-	b := make([]byte, size)
-	rand.NewChaCha8([32]byte{1}).Read(b)
-	p := filepath.Join(dir, name)
-	if err := os.WriteFile(p, b, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	sum := sha256.Sum256(b)
-	if err := format.WriteChecksumFile(p, hex.EncodeToString(sum[:])); err != nil {
-		t.Fatal(err)
-	}
-	return b
 }
 
 // waitForSize waits until file p has at least n bytes; an error if the
