@@ -38,13 +38,21 @@ func (w *worker) transfer(ctx context.Context, j Job, fr *FileResult) error {
 	}
 	fr.ResumedFrom = off
 	w.opt.Observer.Start(j, size, off)
-	if err := w.copyBytes(ctx, j, partial, off, size, fr); err != nil {
+	wr, err := w.copyBytes(ctx, j, partial, off, size, fr)
+	if err != nil {
 		return err
 	}
 
 	// The check reads the bytes that were stored, not the bytes that were
-	// sent: what counts is what the far side will read later.
+	// sent: what counts is what the far side will read later. Every write
+	// has been acknowledged, so the hash can run while closing syncs the
+	// file to the far side's disk; both must succeed.
+	closed := make(chan error, 1)
+	go func() { closed <- wr.Close() }()
 	got, err := dst.Sum(ctx, partial)
+	if cerr := <-closed; cerr != nil {
+		return cerr
+	}
 	if err != nil {
 		return err
 	}
@@ -125,16 +133,17 @@ func (w *worker) boundary(ctx context.Context, src, partial string, size int64) 
 	return int64(k) * seg, nil
 }
 
-// copyBytes sends src[off:] into the partial file at off.
-func (w *worker) copyBytes(ctx context.Context, j Job, partial string, off, size int64, fr *FileResult) error {
+// copyBytes sends src[off:] into the partial file at off and returns the
+// file still open: closing it (a sync to disk) is left to the caller.
+func (w *worker) copyBytes(ctx context.Context, j Job, partial string, off, size int64, fr *FileResult) (Writer, error) {
 	r, err := w.sconn.OpenRead(ctx, j.Src, off)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer r.Close()
 	wr, err := w.dconn.OpenWrite(ctx, partial, off)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	m := &meter{ctx: ctx, limit: w.opt.Limit, onBytes: func(n int64) { w.opt.Observer.Bytes(j, n) }}
 	var n int64
@@ -144,20 +153,17 @@ func (w *worker) copyBytes(ctx context.Context, j Job, partial string, off, size
 		n, err = wr.ReadFrom(meterReader{r, m})
 	}
 	fr.Sent += m.n
-	cerr := wr.Close()
 	if err == nil && ctx.Err() != nil {
 		err = ctx.Err()
 	}
-	if err == nil {
-		err = cerr
+	if err == nil && n != size-off {
+		err = fmt.Errorf("transport: %s: copied %d bytes from offset %d, but it has %d: did it change during the transfer?", j.Src, n, off, size)
 	}
 	if err != nil {
-		return err
+		wr.Close()
+		return nil, err
 	}
-	if n != size-off {
-		return fmt.Errorf("transport: %s: copied %d bytes from offset %d, but it has %d: did it change during the transfer?", j.Src, n, off, size)
-	}
-	return nil
+	return wr, nil
 }
 
 // mismatch explains a failed check and removes the bad partial file, so

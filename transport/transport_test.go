@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -178,5 +179,43 @@ func TestSegmentWriterMatchesHashSegments(t *testing.T) {
 				t.Errorf("chunk %d: segment %d differs", chunk, i)
 			}
 		}
+	}
+}
+
+// syncFails is a local destination whose files fail to close, as a sync
+// that finds a bad disk or a full one (delayed allocation) does.
+type syncFails struct{ local.Endpoint }
+
+func (syncFails) Connect(context.Context) (transport.Conn, error) { return syncFailsConn{}, nil }
+
+type syncFailsConn struct{ local.Conn }
+
+func (c syncFailsConn) OpenWrite(ctx context.Context, p string, off int64) (transport.Writer, error) {
+	w, err := c.Conn.OpenWrite(ctx, p, off)
+	return syncFailsWriter{w}, err
+}
+
+type syncFailsWriter struct{ transport.Writer }
+
+func (w syncFailsWriter) Close() error {
+	w.Writer.Close()
+	return errors.New("sync: input/output error")
+}
+
+// The hash runs while the file is closed; a close that fails still fails
+// the transfer, even though the stored bytes hash right.
+func TestCloseFailureFailsTheTransfer(t *testing.T) {
+	src, dst := t.TempDir(), t.TempDir()
+	transporttest.WriteArchive(t, src, "alice.tgz", 100_000)
+	jobs, err := transport.Plan(context.Background(), local.Conn{}, []string{src}, local.Conn{}, dst)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, _ := transport.Run(context.Background(), local.Endpoint{}, syncFails{}, jobs, transport.Options{Retries: transport.NoRetries})
+	if rep.Failed != 1 || !strings.Contains(rep.Results[0].Error, "input/output error") {
+		t.Errorf("close failed: %+v, want failed naming the cause", rep.Results)
+	}
+	if _, err := os.Stat(filepath.Join(dst, "alice.tgz")); err == nil {
+		t.Errorf("an archive whose close failed was renamed to its final name")
 	}
 }
