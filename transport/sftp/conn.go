@@ -11,32 +11,28 @@ import (
 	"path"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/pkg/sftp"
-	"golang.org/x/crypto/ssh"
 
 	"github.com/mailhaul/mailhaul/format"
 	"github.com/mailhaul/mailhaul/transport"
 )
 
-// Conn is one SSH connection with one SFTP session; it implements
+// Conn is one transfer's use of a connection from the endpoint's pool
+// (pool.go), which other transfers may share; it implements
 // transport.Conn.
 type Conn struct {
-	ep            *Endpoint
-	ssh           *ssh.Client
-	c             *sftp.Client
-	dead          chan struct{} // closed when the SSH connection ends
-	stopKeepalive func()
-
-	posixRename, fsync, statvfs bool
+	ep *Endpoint
+	*link
+	once sync.Once
 }
 
-// Close ends the session and the connection.
+// Close gives the connection back to the pool.
 func (c *Conn) Close() error {
-	c.stopKeepalive()
-	c.c.Close()
-	return c.ssh.Close()
+	c.once.Do(func() { c.ep.release(c.link) })
+	return nil
 }
 
 func (c *Conn) Join(dir, name string) string { return path.Join(dir, name) }
@@ -53,6 +49,7 @@ func (c *Conn) wrap(op, p string, err error) error {
 	}
 	err = fmt.Errorf("sftp: %s %s: %w", op, p, err)
 	if c.lost(err) {
+		c.broken.Store(true)
 		return transport.ConnLost(err)
 	}
 	return err
@@ -83,14 +80,19 @@ func (c *Conn) lost(err error) bool {
 // writeError explains a failed write. OpenSSH's sftp-server reports a full
 // disk only as "Failure", so the free space decides.
 func (c *Conn) writeError(p string, err error) error {
-	werr := c.wrap("write", p, err)
+	return c.explainNoSpace(p, c.wrap("write", p, err))
+}
+
+// explainNoSpace marks a refused write or sync as a full disk when the
+// free space says so.
+func (c *Conn) explainNoSpace(p string, err error) error {
 	var se *sftp.StatusError
 	if errors.As(err, &se) && c.statvfs {
 		if st, serr := c.c.StatVFS(path.Dir(p)); serr == nil && st.FreeSpace() < 1<<20 {
-			return fmt.Errorf("%w (%d bytes free there): %w", transport.ErrNoSpace, st.FreeSpace(), werr)
+			return fmt.Errorf("%w (%d bytes free there): %w", transport.ErrNoSpace, st.FreeSpace(), err)
 		}
 	}
-	return werr
+	return err
 }
 
 func (c *Conn) List(ctx context.Context, p string) ([]string, error) {
@@ -234,16 +236,29 @@ func (w *writer) ReadFrom(r io.Reader) (int64, error) {
 }
 
 // Close asks the server to fsync (when it offers fsync@openssh.com), so a
-// renamed archive is on its disk, not only in its cache.
+// renamed archive is on its disk, not only in its cache. On a connection
+// other transfers share, the file is closed first and synced through the
+// side connection (pool.go), opened again there: fsync flushes the file,
+// whichever descriptor asks.
 func (w *writer) Close() error {
-	var err error
-	if w.c.fsync {
-		err = w.f.Sync()
+	name := w.f.Name()
+	if !w.c.fsync {
+		return w.c.writeError(name, w.f.Close())
 	}
-	if cerr := w.f.Close(); err == nil {
-		err = cerr
+	if w.c.ep.maxLinks() == 0 {
+		err := w.f.Sync()
+		if cerr := w.f.Close(); err == nil {
+			err = cerr
+		}
+		return w.c.writeError(name, err)
 	}
-	return w.c.writeError(w.f.Name(), err)
+	if err := w.f.Close(); err != nil {
+		return w.c.writeError(name, err)
+	}
+	if err := w.c.ep.sync(context.Background(), name); err != nil {
+		return w.c.explainNoSpace(name, err)
+	}
+	return nil
 }
 
 // OpenWrite opens without O_APPEND: sftp-server ignores offsets on append

@@ -17,7 +17,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/pkg/sftp"
 	"golang.org/x/crypto/ssh"
 
 	"github.com/mailhaul/mailhaul/transport"
@@ -44,6 +43,10 @@ type Config struct {
 	// NoRemoteCommands: never run a hashing command on the server; verification
 	// then reads the bytes back over SFTP.
 	NoRemoteCommands bool
+	// Connections caps the SSH connections transfers open; 0 chooses by
+	// the link's round trip: one shared by all over a fast link, one per
+	// transfer over a delayed one (pool.go).
+	Connections int
 	// MaxPacket is the SFTP data size per request; 0 picks 255 KiB for
 	// OpenSSH servers and pkg/sftp's 32 KiB otherwise.
 	MaxPacket int
@@ -60,6 +63,7 @@ type Endpoint struct {
 	agentConn net.Conn
 	hostKeys  *hostKeys
 
+	pool    pool         // the SSH connections (pool.go)
 	hashing hashing      // the server's hashing command and shells (hash.go, shell.go)
 	rtt     atomic.Int64 // first measured round trip (ns); 0 before any connection
 	// bg bounds work the endpoint starts on its own (StartProbe); Close
@@ -103,59 +107,25 @@ func (e *Endpoint) RoundTrip() time.Duration { return time.Duration(e.rtt.Load()
 // Path is the directory or file the URL named.
 func (e *Endpoint) Path() string { return e.cfg.Target.Path }
 
-// Close releases the agent connection and the hashing shells.
+// Close ends the hashing shells and the connections no transfer holds
+// (the others close when given back), and releases the agent connection.
 func (e *Endpoint) Close() error {
 	e.stopBg()
 	e.hashing.close()
+	e.pool.close()
 	if e.agentConn != nil {
 		return e.agentConn.Close()
 	}
 	return nil
 }
 
-// Connect logs in over a new SSH connection and starts an SFTP session.
+// Connect lends a connection to a transfer (see pool.go).
 func (e *Endpoint) Connect(ctx context.Context) (transport.Conn, error) {
-	return e.connect(ctx)
-}
-
-func (e *Endpoint) connect(ctx context.Context) (*Conn, error) {
-	client, err := e.dial(ctx)
+	l, err := e.acquire(ctx)
 	if err != nil {
 		return nil, err
 	}
-	packet := e.cfg.MaxPacket
-	if packet <= 0 {
-		packet = 32 << 10
-		// OpenSSH's sftp-server takes messages up to 256 KiB; fewer,
-		// larger requests cost less CPU per byte on both ends.
-		if strings.Contains(string(client.ServerVersion()), "OpenSSH") {
-			packet = 255 << 10
-		}
-	}
-	sc, err := sftp.NewClient(client,
-		sftp.UseConcurrentWrites(true),
-		sftp.UseConcurrentReads(true),
-		sftp.MaxConcurrentRequestsPerFile(64),
-		sftp.MaxPacketUnchecked(packet),
-	)
-	if err != nil {
-		client.Close()
-		return nil, transport.ConnLost(fmt.Errorf("sftp: start SFTP on %s: %w", e.cfg.Target.Addr(), err))
-	}
-	if e.rtt.Load() == 0 {
-		// One request, one answer: the link's round trip, for RoundTrip.
-		start := time.Now()
-		if _, err := sc.Getwd(); err == nil {
-			e.rtt.Store(int64(max(time.Since(start), 1)))
-		}
-	}
-	c := &Conn{ep: e, ssh: client, c: sc, dead: make(chan struct{})}
-	go func() { client.Wait(); close(c.dead) }()
-	c.stopKeepalive = keepalive(client, c.dead)
-	_, c.posixRename = sc.HasExtension("posix-rename@openssh.com")
-	_, c.fsync = sc.HasExtension("fsync@openssh.com")
-	_, c.statvfs = sc.HasExtension("statvfs@openssh.com")
-	return c, nil
+	return &Conn{ep: e, link: l}, nil
 }
 
 // dial opens a new SSH connection and logs in.

@@ -33,7 +33,7 @@ var execHashMin int64
 
 // Sum returns the SHA-256 of the bytes stored in p.
 func (c *Conn) Sum(ctx context.Context, p string) (string, error) {
-	if cmd := c.hashCommand(ctx); cmd != "" && c.sizeAtLeast(p, execHashMin) {
+	if cmd := c.hashCommand(ctx); cmd != "" && (execHashMin == 0 || c.sizeAtLeast(p, execHashMin)) {
 		out, err := c.run(ctx, cmd+" < "+shellQuote(p))
 		if err != nil {
 			return "", c.wrap("hash", p, err)

@@ -59,13 +59,15 @@ func run(t *testing.T, ctx context.Context, ep transport.Endpoint, push bool, fr
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer sc.Close()
 	dc, err := dst.Connect(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer dc.Close()
 	jobs, err := transport.Plan(ctx, sc, []string{from}, dc, to)
+	// Given back before the run, as the CLI does: the first transfer
+	// takes the listing connection over.
+	sc.Close()
+	dc.Close()
 	if err != nil {
 		t.Fatal(err)
 	}

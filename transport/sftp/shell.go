@@ -17,14 +17,15 @@ import (
 )
 
 // Every SSH session is a login: sshd runs the account's shell, which reads
-// its rc files (0.15 s of CPU and two processes per session measured on the
+// its rc files (0.1 s of CPU and two processes per session measured on the
 // test machine, where root's .bashrc runs pyenv). Hashing therefore does
 // not start a session per command, nor a shell per transfer: an endpoint
-// keeps at most maxShells long-lived `sh` processes, each on its own SSH
-// connection, and lends them to whichever transfer is hashing; the others
-// wait. Hashing is bound by the server's CPU and disk, so a couple of
-// shells keep it busy, and with 8 transfers of small archives on loopback
-// one shell per transfer made logins the largest cost of the run.
+// keeps at most maxShells long-lived `sh` processes, in sessions on the
+// pool's side connection (pool.go), and lends them to whichever transfer is
+// hashing; the others wait. Hashing is bound by the server's CPU and disk,
+// so a couple of shells keep it busy, and with 8 transfers of small
+// archives on loopback one shell per transfer made logins the largest cost
+// of the run.
 const maxShells = 2
 
 // hashing is an endpoint's server-side hashing: the command the probe
@@ -60,13 +61,13 @@ func (h *hashing) command(ctx context.Context, e *Endpoint) string {
 	if h.slots == nil {
 		h.slots = make(chan struct{}, maxShells)
 	}
-	client, err := e.dial(ctx)
+	l, err := e.sideLink(ctx)
 	if err != nil {
 		return "" // not recorded: the next call tries again
 	}
-	sh, err := startShell(client)
+	sh, err := startShell(e, l)
 	if err != nil {
-		client.Close()
+		e.release(l)
 		h.probed = ctx.Err() == nil // refused: no commands for this account
 		return ""
 	}
@@ -121,14 +122,14 @@ func (h *hashing) take(ctx context.Context, e *Endpoint) (*shell, error) {
 		return sh, nil
 	}
 	h.mu.Unlock()
-	client, err := e.dial(ctx)
+	l, err := e.sideLink(ctx)
 	if err != nil {
 		<-h.slots
 		return nil, err
 	}
-	sh, err := startShell(client)
+	sh, err := startShell(e, l)
 	if err != nil {
-		client.Close()
+		e.release(l)
 		<-h.slots
 		return nil, transport.ConnLost(fmt.Errorf("start a remote shell: %w", err))
 	}
@@ -161,19 +162,19 @@ func (h *hashing) close() {
 // shell is one `sh` on the server that runs commands in turn; it is used
 // by one transfer at a time.
 type shell struct {
-	client        *ssh.Client
-	sess          *ssh.Session
-	stdin         io.WriteCloser
-	out           *bufio.Reader
-	stopKeepalive func()
-	broken        bool // its state is unknown (an error, a cancelled command): close it
+	ep     *Endpoint
+	link   *link // the pool's connection its session is on
+	sess   *ssh.Session
+	stdin  io.WriteCloser
+	out    *bufio.Reader
+	broken bool // its state is unknown (an error, a cancelled command): close it
 }
 
 // endMarker ends each command's output, with the exit status after it.
 const endMarker = "__mailhaul_end__"
 
-func startShell(client *ssh.Client) (*shell, error) {
-	s, err := client.NewSession()
+func startShell(e *Endpoint, l *link) (*shell, error) {
+	s, err := l.ssh.NewSession()
 	if err != nil {
 		return nil, err
 	}
@@ -191,9 +192,7 @@ func startShell(client *ssh.Client) (*shell, error) {
 		s.Close()
 		return nil, err
 	}
-	dead := make(chan struct{})
-	go func() { client.Wait(); close(dead) }()
-	return &shell{client: client, sess: s, stdin: in, out: bufio.NewReader(out), stopKeepalive: keepalive(client, dead)}, nil
+	return &shell{ep: e, link: l, sess: s, stdin: in, out: bufio.NewReader(out)}, nil
 }
 
 // run runs cmd and returns what it printed; a non-zero exit is an error.
@@ -270,9 +269,9 @@ func readLineBounded(r *bufio.Reader, max int) (string, error) {
 	}
 }
 
+// close ends the shell's session; the connection goes back to the pool.
 func (sh *shell) close() {
-	sh.stopKeepalive()
 	sh.stdin.Close()
 	sh.sess.Close()
-	sh.client.Close()
+	sh.ep.release(sh.link)
 }

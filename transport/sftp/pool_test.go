@@ -1,0 +1,125 @@
+package sftp
+
+import (
+	"context"
+	"net"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/mailhaul/mailhaul/internal/testservers"
+	"github.com/mailhaul/mailhaul/transport"
+)
+
+// dialCounter counts the SSH connections an endpoint opens and keeps
+// them, so a test can cut them.
+type dialCounter struct {
+	n     atomic.Int32
+	mu    sync.Mutex
+	conns []net.Conn
+}
+
+func (d *dialCounter) dial(ctx context.Context, network, addr string) (net.Conn, error) {
+	var nd net.Dialer
+	c, err := nd.DialContext(ctx, network, addr)
+	if err == nil {
+		d.n.Add(1)
+		d.mu.Lock()
+		d.conns = append(d.conns, c)
+		d.mu.Unlock()
+	}
+	return c, err
+}
+
+// cutAll closes every connection dialled so far, as a dropped link does.
+func (d *dialCounter) cutAll() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for _, c := range d.conns {
+		c.Close()
+	}
+}
+
+func pushMany(t *testing.T, n int) (src string, names []string) {
+	t.Helper()
+	src = t.TempDir()
+	sizes := map[string]int{}
+	for i := range n {
+		name := "user" + itoa(i) + ".tgz"
+		sizes[name] = 300<<10 + i
+		names = append(names, name)
+	}
+	makeArchives(t, src, sizes)
+	return src, names
+}
+
+// On loopback, transfers share one connection, the one that listed the
+// archives; hashing shells and syncs add one side connection.
+func TestSSHDTransfersShareAConnectionOnAFastLink(t *testing.T) {
+	s := testservers.StartSSHD(t, testservers.SSHDOptions{})
+	src, names := pushMany(t, 12)
+	remote := filepath.Join(t.TempDir(), "in")
+	var d dialCounter
+	ep := sshdEndpoint(t, s, remote, func(c *Config) { c.Dial = d.dial })
+	ep.StartProbe()
+	rep := run(t, context.Background(), ep, true, src, remote, transport.Options{Transfers: 4})
+	if rep.Sent != len(names) {
+		t.Fatalf("push: %+v", rep.Results)
+	}
+	sameFiles(t, src, remote, names...)
+	if got := d.n.Load(); got != 2 {
+		t.Errorf("%d SSH connections for 4 transfers on loopback, want 2 (one shared by the transfers, one side connection)", got)
+	}
+}
+
+// Over a delayed link each transfer gets its own connection: one SSH
+// channel is window-bound there.
+func TestSSHDTransfersGetTheirOwnConnectionOnADelayedLink(t *testing.T) {
+	s := testservers.StartSSHD(t, testservers.SSHDOptions{})
+	src, names := pushMany(t, 12)
+	remote := filepath.Join(t.TempDir(), "in")
+	var d dialCounter
+	ep := sshdEndpoint(t, s, remote, func(c *Config) { c.Dial = d.dial })
+	ep.rtt.Store(int64(20 * time.Millisecond)) // as measured on a delayed link
+	rep := run(t, context.Background(), ep, true, src, remote, transport.Options{Transfers: 3})
+	if rep.Sent != len(names) {
+		t.Fatalf("push: %+v", rep.Results)
+	}
+	// The listing connection is the first transfer's; two more for the
+	// other transfers, one side connection for hashing.
+	if got := d.n.Load(); got != 4 {
+		t.Errorf("%d SSH connections for 3 transfers on a delayed link, want 4", got)
+	}
+}
+
+// When the shared connection drops, every transfer on it retries over a
+// new one and nothing is lost.
+func TestSSHDSharedConnectionDropped(t *testing.T) {
+	s := testservers.StartSSHD(t, testservers.SSHDOptions{})
+	src, names := pushMany(t, 8)
+	remote := filepath.Join(t.TempDir(), "in")
+	var d dialCounter
+	ep := sshdEndpoint(t, s, remote, func(c *Config) { c.Dial = d.dial })
+	var once sync.Once
+	obs := &attempts{onByte: func(total int64) {
+		if total > 100<<10 {
+			once.Do(d.cutAll)
+		}
+	}}
+	rep := run(t, context.Background(), ep, true, src, remote, transport.Options{Transfers: 4, Observer: obs})
+	if rep.Sent != len(names) || rep.Failed != 0 {
+		t.Fatalf("push with a dropped connection: sent %d failed %d: %+v", rep.Sent, rep.Failed, rep.Results)
+	}
+	sameFiles(t, src, remote, names...)
+	retried := 0
+	for _, r := range rep.Results {
+		if r.Attempts > 1 {
+			retried++
+		}
+	}
+	if retried == 0 {
+		t.Errorf("no transfer was retried: the cut did not hit the shared connection")
+	}
+}
