@@ -237,9 +237,10 @@ func (w *writer) ReadFrom(r io.Reader) (int64, error) {
 
 // Close asks the server to fsync (when it offers fsync@openssh.com), so a
 // renamed archive is on its disk, not only in its cache. On a connection
-// other transfers share, the file is closed first and synced through the
-// side connection (pool.go), opened again there: fsync flushes the file,
-// whichever descriptor asks.
+// other transfers share, the file is closed first and synced by other
+// means, so the shared session does not wait for the disk: by the hashing
+// shells' sync command when the server has one, else through the side
+// connection (pool.go). fsync flushes the file, whichever descriptor asks.
 func (w *writer) Close() error {
 	name := w.f.Name()
 	if !w.c.fsync {
@@ -255,10 +256,17 @@ func (w *writer) Close() error {
 	if err := w.f.Close(); err != nil {
 		return w.c.writeError(name, err)
 	}
-	if err := w.c.ep.sync(context.Background(), name); err != nil {
-		return w.c.explainNoSpace(name, err)
+	ctx := context.Background()
+	var err error
+	if h := &w.c.ep.hashing; h.command(ctx, w.c.ep) != "" && h.fileSync {
+		// With the hashes, in one command (batch.go).
+		if err = h.do(ctx, w.c.ep, &fileOp{path: name, sync: true}); err != nil {
+			err = w.c.wrap("sync", name, err)
+		}
+	} else {
+		err = w.c.ep.sync(ctx, name)
 	}
-	return nil
+	return w.c.explainNoSpace(name, err)
 }
 
 // OpenWrite opens without O_APPEND: sftp-server ignores offsets on append

@@ -34,15 +34,11 @@ var execHashMin int64
 // Sum returns the SHA-256 of the bytes stored in p.
 func (c *Conn) Sum(ctx context.Context, p string) (string, error) {
 	if cmd := c.hashCommand(ctx); cmd != "" && (execHashMin == 0 || c.sizeAtLeast(p, execHashMin)) {
-		out, err := c.run(ctx, cmd+" < "+shellQuote(p))
-		if err != nil {
+		op := &fileOp{path: p}
+		if err := c.ep.hashing.do(ctx, c.ep, op); err != nil {
 			return "", c.wrap("hash", p, err)
 		}
-		sums := parseSums(out)
-		if len(sums) != 1 {
-			return "", fmt.Errorf("sftp: hash %s: unexpected output of %s: %q", p, cmd, trim(out))
-		}
-		return sums[0], nil
+		return op.sum, nil
 	}
 	f, err := c.c.Open(p)
 	if err != nil {
@@ -115,11 +111,27 @@ func probeScript() string {
 	for i, cmd := range hashCommands {
 		fmt.Fprintf(&b, "echo %s%d; printf mailhaul | %s; ", probeMarker, i, cmd)
 	}
-	b.WriteString("fi; true")
+	b.WriteString("fi; ")
+	// sync FILE must fsync FILE, or at least everything (older
+	// coreutils); a sync that refuses names fails here.
+	fmt.Fprintf(&b, "t=$(mktemp 2>/dev/null) && { sync \"$t\" 2>/dev/null && echo %s; rm -f \"$t\"; }; true", fileSyncMarker)
 	return b.String()
 }
 
-const probeMarker = "__mailhaul_probe_"
+const (
+	probeMarker    = "__mailhaul_probe_"
+	fileSyncMarker = "__mailhaul_file_sync__"
+)
+
+// probeFoundFileSync reads the probe's output: may sync take file names?
+func probeFoundFileSync(out []byte) bool {
+	for line := range strings.Lines(string(out)) {
+		if strings.TrimSpace(line) == fileSyncMarker {
+			return true
+		}
+	}
+	return false
+}
 
 // pickHashCommand reads the probe's output: a marker line before each
 // command's output, in hashCommands' order.
