@@ -15,8 +15,9 @@ import (
 
 // Options tune Run. The zero value works.
 type Options struct {
-	// Transfers is how many archives move at once, each over its own
-	// connection (default 8). On a delayed link one SSH channel is
+	// Transfers is how many archives move at once, each with its own Conn
+	// to each side (default 8); an endpoint decides whether Conns share a
+	// network connection. On a delayed link one SSH channel is
 	// window-bound, so several are what fills it.
 	Transfers int
 	// Retries is how many more attempts an archive gets after a lost
@@ -165,7 +166,7 @@ feed:
 	return rep, ctx.Err()
 }
 
-// worker runs one transfer at a time over its own connections.
+// worker runs one transfer at a time over its own Conns.
 type worker struct {
 	src, dst     Endpoint
 	opt          Options

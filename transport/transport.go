@@ -14,7 +14,8 @@ import (
 )
 
 // Endpoint is a place archives are kept. Connect is called once per
-// concurrent transfer and again after a lost connection.
+// concurrent transfer and again after a lost connection; the Conns it
+// returns may share one network connection (see transport/sftp's pool).
 type Endpoint interface {
 	Connect(ctx context.Context) (Conn, error)
 	// String names the place for messages and reports, without secrets.

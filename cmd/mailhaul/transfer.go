@@ -32,7 +32,7 @@ type transferFlags struct {
 func (f *transferFlags) register(cmd *cobra.Command, verb string, withSSH bool) {
 	f.verb = verb
 	fl := cmd.Flags()
-	fl.IntVar(&f.transfers, "transfers", 0, "archives moved at once, each over its own connection (default: 4, or 8 over a link with 5 ms or more of round trip)")
+	fl.IntVar(&f.transfers, "transfers", 0, "archives moved at once (default: 4, or 8 over a link with 5 ms or more of round trip, where each gets its own SSH connection)")
 	fl.IntVar(&f.retries, "retries", 5, "attempts after a lost connection, with growing pauses (0: none)")
 	fl.StringVar(&f.bwlimit, "bwlimit", "", "bandwidth limit for the whole run in bytes/s, with K, M or G (e.g. 20M)")
 	fl.StringVar(&f.reportPath, "report", "", "write the transfer report as JSON to this file")
@@ -177,11 +177,11 @@ func (a *app) runTransfer(ctx context.Context, f *transferFlags, src transport.E
 
 // autoTransfers picks how many archives move at once. Over a delayed
 // link more is better: one SSH channel carries at most its window per
-// round trip, and each archive costs about 15 round trips of opening,
-// checking and renaming. Over a LAN or loopback those costs are small, and
-// each further connection costs a login and CPU the transfers share: on
-// the two-core test machine, 4 moved 512 MiB 20% faster than 8 (and than
-// 2); see internal/bench/transfer.sh.
+// round trip (so each transfer gets its own connection there, see
+// transport/sftp's pool), and each archive costs about 15 round trips of
+// opening, checking and renaming. Over a LAN or loopback those costs are
+// small and the transfers share one connection; on the two-core test
+// machine 4 and 8 moved 512 MiB equally fast, so the smaller wins.
 func autoTransfers(eps ...transport.Endpoint) int {
 	for _, ep := range eps {
 		if r, ok := ep.(interface{ RoundTrip() time.Duration }); ok && r.RoundTrip() >= 5*time.Millisecond {
