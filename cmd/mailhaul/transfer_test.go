@@ -149,9 +149,8 @@ func TestAutoTransfers(t *testing.T) {
 		want int
 	}{
 		{"local copy", []transport.Endpoint{local.Endpoint{}, local.Endpoint{}}, 4},
-		{"loopback", []transport.Endpoint{local.Endpoint{}, fakeLink{rtt: 200 * time.Microsecond}}, 4},
-		{"not measured", []transport.Endpoint{fakeLink{}, local.Endpoint{}}, 4},
-		{"20 ms away", []transport.Endpoint{fakeLink{rtt: 20 * time.Millisecond}, local.Endpoint{}}, 8},
+		{"push", []transport.Endpoint{local.Endpoint{}, fakeLink{rtt: 200 * time.Microsecond}}, 8},
+		{"pull", []transport.Endpoint{fakeLink{rtt: 20 * time.Millisecond}, local.Endpoint{}}, 8},
 	} {
 		if got := autoTransfers(tc.eps...); got != tc.want {
 			t.Errorf("%s: %d transfers, want %d", tc.name, got, tc.want)
