@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"time"
@@ -134,6 +136,7 @@ func (a *app) runTransfer(ctx context.Context, f *transferFlags, src transport.E
 	if err != nil {
 		return err
 	}
+	collectLessOften()
 	if f.transfers < 0 {
 		return fmt.Errorf("--transfers must be at least 1 (or 0 to choose by the link's latency)")
 	}
@@ -173,6 +176,17 @@ func (a *app) runTransfer(ctx context.Context, f *transferFlags, src transport.E
 		return fmt.Errorf("transfer: all %d archives failed", rep.Files)
 	}
 	return errPartial
+}
+
+// collectLessOften raises GOGC for a transfer. Its live heap is a few MB
+// while every SFTP request allocates a 255 KiB buffer, so at the default
+// the collector ran every few MB moved: 250 times per 512 MiB pushed. At
+// 400, pulls on loopback ran 20% faster; the soft memory limit (main.go)
+// still bounds the heap. GOGC in the environment wins.
+func collectLessOften() {
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(400)
+	}
 }
 
 // autoTransfers picks how many archives move at once: 8 to or from an

@@ -123,3 +123,22 @@ func TestSSHDSharedConnectionDropped(t *testing.T) {
 		t.Errorf("no transfer was retried: the cut did not hit the shared connection")
 	}
 }
+
+// Config.Connections caps the connections whatever the round trip: on a
+// fast LAN to a many-core server, more than one pays.
+func TestSSHDConnectionsCap(t *testing.T) {
+	s := testservers.StartSSHD(t, testservers.SSHDOptions{})
+	src, names := pushMany(t, 12)
+	remote := filepath.Join(t.TempDir(), "in")
+	var d dialCounter
+	ep := sshdEndpoint(t, s, remote, func(c *Config) { c.Dial = d.dial; c.Connections = 2 })
+	ep.StartProbe()
+	rep := run(t, context.Background(), ep, true, src, remote, transport.Options{Transfers: 4})
+	if rep.Sent != len(names) {
+		t.Fatalf("push: %+v", rep.Results)
+	}
+	sameFiles(t, src, remote, names...)
+	if got := d.n.Load(); got != 3 {
+		t.Errorf("%d SSH connections for 4 transfers with Connections 2, want 3 (two for the transfers, one side connection)", got)
+	}
+}
