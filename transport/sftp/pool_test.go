@@ -55,21 +55,37 @@ func pushMany(t *testing.T, n int) (src string, names []string) {
 	return src, names
 }
 
-// On loopback, transfers share one connection, the one that listed the
-// archives; hashing shells and syncs add one side connection.
-func TestSSHDTransfersShareAConnectionOnAFastLink(t *testing.T) {
+// dialsForPush pushes 12 archives with the given number of transfers and
+// returns how many SSH connections the endpoint opened; cfg and ep adjust
+// the endpoint before and after it is made.
+func dialsForPush(t *testing.T, transfers int, cfg func(*Config), ep func(*Endpoint)) int32 {
+	t.Helper()
 	s := testservers.StartSSHD(t, testservers.SSHDOptions{})
 	src, names := pushMany(t, 12)
 	remote := filepath.Join(t.TempDir(), "in")
 	var d dialCounter
-	ep := sshdEndpoint(t, s, remote, func(c *Config) { c.Dial = d.dial })
-	ep.StartProbe()
-	rep := run(t, context.Background(), ep, true, src, remote, transport.Options{Transfers: 4})
+	e := sshdEndpoint(t, s, remote, func(c *Config) {
+		c.Dial = d.dial
+		if cfg != nil {
+			cfg(c)
+		}
+	})
+	if ep != nil {
+		ep(e)
+	}
+	e.StartProbe()
+	rep := run(t, context.Background(), e, true, src, remote, transport.Options{Transfers: transfers})
 	if rep.Sent != len(names) {
 		t.Fatalf("push: %+v", rep.Results)
 	}
 	sameFiles(t, src, remote, names...)
-	if got := d.n.Load(); got != 2 {
+	return d.n.Load()
+}
+
+// On loopback, transfers share one connection, the one that listed the
+// archives; the hashing shell adds one side connection.
+func TestSSHDTransfersShareAConnectionOnAFastLink(t *testing.T) {
+	if got := dialsForPush(t, 4, nil, nil); got != 2 {
 		t.Errorf("%d SSH connections for 4 transfers on loopback, want 2 (one shared by the transfers, one side connection)", got)
 	}
 }
@@ -77,20 +93,19 @@ func TestSSHDTransfersShareAConnectionOnAFastLink(t *testing.T) {
 // Over a delayed link each transfer gets its own connection: one SSH
 // channel is window-bound there.
 func TestSSHDTransfersGetTheirOwnConnectionOnADelayedLink(t *testing.T) {
-	s := testservers.StartSSHD(t, testservers.SSHDOptions{})
-	src, names := pushMany(t, 12)
-	remote := filepath.Join(t.TempDir(), "in")
-	var d dialCounter
-	ep := sshdEndpoint(t, s, remote, func(c *Config) { c.Dial = d.dial })
-	ep.rtt.Store(int64(20 * time.Millisecond)) // as measured on a delayed link
-	rep := run(t, context.Background(), ep, true, src, remote, transport.Options{Transfers: 3})
-	if rep.Sent != len(names) {
-		t.Fatalf("push: %+v", rep.Results)
-	}
+	delayed := func(e *Endpoint) { e.rtt.Store(int64(20 * time.Millisecond)) } // as measured on a delayed link
 	// The listing connection is the first transfer's; two more for the
 	// other transfers, one side connection for hashing.
-	if got := d.n.Load(); got != 4 {
+	if got := dialsForPush(t, 3, nil, delayed); got != 4 {
 		t.Errorf("%d SSH connections for 3 transfers on a delayed link, want 4", got)
+	}
+}
+
+// Config.Connections caps the connections whatever the round trip: on a
+// fast LAN to a many-core server, more than one pays.
+func TestSSHDConnectionsCap(t *testing.T) {
+	if got := dialsForPush(t, 4, func(c *Config) { c.Connections = 2 }, nil); got != 3 {
+		t.Errorf("%d SSH connections for 4 transfers with Connections 2, want 3 (two for the transfers, one side connection)", got)
 	}
 }
 
@@ -121,24 +136,5 @@ func TestSSHDSharedConnectionDropped(t *testing.T) {
 	}
 	if retried == 0 {
 		t.Errorf("no transfer was retried: the cut did not hit the shared connection")
-	}
-}
-
-// Config.Connections caps the connections whatever the round trip: on a
-// fast LAN to a many-core server, more than one pays.
-func TestSSHDConnectionsCap(t *testing.T) {
-	s := testservers.StartSSHD(t, testservers.SSHDOptions{})
-	src, names := pushMany(t, 12)
-	remote := filepath.Join(t.TempDir(), "in")
-	var d dialCounter
-	ep := sshdEndpoint(t, s, remote, func(c *Config) { c.Dial = d.dial; c.Connections = 2 })
-	ep.StartProbe()
-	rep := run(t, context.Background(), ep, true, src, remote, transport.Options{Transfers: 4})
-	if rep.Sent != len(names) {
-		t.Fatalf("push: %+v", rep.Results)
-	}
-	sameFiles(t, src, remote, names...)
-	if got := d.n.Load(); got != 3 {
-		t.Errorf("%d SSH connections for 4 transfers with Connections 2, want 3 (two for the transfers, one side connection)", got)
 	}
 }
