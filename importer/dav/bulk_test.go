@@ -126,6 +126,8 @@ func TestBulkRadicale(t *testing.T) {
 	cb := newClient(nil, "bob", "b", "", 1, RetryPolicy{})
 	colA, _ := url.Parse(r.URL + "alice/friends/")
 	colB, _ := url.Parse(r.URL + "bob/friends/")
+	c.trust(colA)
+	cb.trust(colB)
 	_, ma, err := c.listETags(context.Background(), colA)
 	if err != nil {
 		t.Fatal(err)
@@ -260,6 +262,7 @@ func TestUpdateRadicale(t *testing.T) {
 	}
 	col, _ := url.Parse(r.URL + "alice/friends/")
 	c := newClient(nil, "alice", "a", "", 1, RetryPolicy{})
+	c.trust(col)
 	_, before, err := c.listETags(context.Background(), col)
 	if err != nil {
 		t.Fatal(err)

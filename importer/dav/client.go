@@ -21,6 +21,11 @@ import (
 type client struct {
 	hc     *http.Client
 	auth   func(*http.Request)
+	// trusted are the sites that get the credentials (trust.go).
+	trusted map[string]bool
+	// refused is a .well-known redirect discovery did not follow, because
+	// it leads to another site; errors mention it.
+	refused *url.URL
 	retry  RetryPolicy
 	notify func(format string, args ...any) // throttling notes; may be nil
 	sleep  func(ctx context.Context, d time.Duration) error
@@ -66,7 +71,9 @@ func (c *client) Do(req *http.Request) (*http.Response, error) {
 				r.Body = b
 			}
 		}
-		c.auth(r)
+		if c.trusts(r.URL) {
+			c.auth(r)
+		}
 		resp, err := c.hc.Do(r)
 		last := attempt >= c.retry.Attempts
 		switch {

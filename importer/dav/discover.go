@@ -85,7 +85,12 @@ func (c *client) findHome(ctx context.Context, base *url.URL, service string) (*
 		principal, err = wc.FindCurrentUserPrincipal(ctx)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("dav: %s discovery at %s: find the current user principal: %w", service, redact(start), err)
+		err = fmt.Errorf("dav: %s discovery at %s: find the current user principal: %w", service, redact(start), err)
+		if c.refused != nil {
+			err = fmt.Errorf("%w (its /.well-known/%s redirects to %s, on another site, which does not get the credentials; if you trust it, give that address with --%s)",
+				err, service, redact(c.refused), service)
+		}
+		return nil, err
 	}
 	var home string
 	switch service {
@@ -122,9 +127,11 @@ func (c *client) contextPath(ctx context.Context, base *url.URL, service string)
 			if err != nil || a.Header.Get("Location") == "" {
 				return base
 			}
-			if target.Scheme == "https" && loc.Scheme != "https" {
+			if !c.trusts(loc) {
 				// Every request carries the password or token: never
-				// follow a redirect that would send it in clear text.
+				// send it to another site, nor from https to http
+				// (the scheme is part of the site).
+				c.refused = loc
 				return base
 			}
 			target = loc

@@ -41,6 +41,11 @@ func Import(ctx context.Context, archives []string, opt Options) (*report.Report
 	rep.DryRun = opt.DryRun
 
 	c := newClient(opt.HTTPClient, opt.User, opt.Password, opt.Token, opt.concurrency(), opt.Retry)
+	for _, s := range []string{opt.URL, opt.CardDAV, opt.CalDAV} {
+		if u, err := url.Parse(s); err == nil && s != "" {
+			c.trust(u)
+		}
+	}
 	var throttled sync.Once
 	c.notify = func(format string, args ...any) {
 		throttled.Do(func() {

@@ -2,6 +2,8 @@ package dav
 
 import (
 	"context"
+	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -27,11 +29,96 @@ func TestWellKnownRedirectKeepsTLS(t *testing.T) {
 	defer secure.Close()
 	base, _ := url.Parse(secure.URL + "/")
 	c := newClient(secure.Client(), "alice", "s3cret", "", 1, RetryPolicy{Attempts: 1})
+	c.trust(base)
 	got := c.contextPath(context.Background(), base, "carddav")
 	if got.String() != base.String() {
 		t.Errorf("contextPath = %s, want the base %s (no downgrade to http)", got, base)
 	}
 	if n := leaked.Load(); n > 0 {
 		t.Errorf("the plain-http server received credentials %d times", n)
+	}
+}
+
+// namedServers gives test servers host names: a client whose transport
+// dials the server registered under the request's host.
+func namedServers(hosts map[string]*httptest.Server) *http.Client {
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		host, _, _ := net.SplitHostPort(addr)
+		srv, ok := hosts[host]
+		if !ok {
+			return nil, fmt.Errorf("no test server for %s", host)
+		}
+		var d net.Dialer
+		return d.DialContext(ctx, network, srv.Listener.Addr().String())
+	}
+	return &http.Client{Transport: tr}
+}
+
+// A .well-known redirect to a host of the same site keeps the credentials;
+// one to another site is not followed, no request there carries them, and
+// the error says where the redirect pointed.
+func TestWellKnownRedirectStaysOnSite(t *testing.T) {
+	var credsAtTarget atomic.Int32
+	target := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") != "" {
+			credsAtTarget.Add(1)
+		}
+		w.WriteHeader(http.StatusMultiStatus)
+	}))
+	defer target.Close()
+	for _, tc := range []struct {
+		to     string
+		follow bool
+	}{
+		{"http://contacts.example.org/dav/", true},
+		{"http://dav.example.net/dav/", false},
+		{"http://example.org.evil.example/dav/", false},
+	} {
+		credsAtTarget.Store(0)
+		front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			http.Redirect(w, r, tc.to, http.StatusMovedPermanently)
+		}))
+		toURL, _ := url.Parse(tc.to)
+		hc := namedServers(map[string]*httptest.Server{"dav.example.org": front, toURL.Hostname(): target})
+		base, _ := url.Parse("http://dav.example.org/")
+		c := newClient(hc, "alice", "s3cret", "", 1, RetryPolicy{Attempts: 1})
+		c.trust(base)
+		got := c.contextPath(context.Background(), base, "carddav")
+		front.Close()
+		if tc.follow {
+			if got.String() != tc.to || credsAtTarget.Load() == 0 {
+				t.Errorf("redirect to %s: contextPath %s, %d requests with credentials there; want it followed with them", tc.to, got, credsAtTarget.Load())
+			}
+			continue
+		}
+		if got.String() != base.String() || credsAtTarget.Load() != 0 {
+			t.Errorf("redirect to %s: contextPath %s, %d requests with credentials there; want the base and none", tc.to, got, credsAtTarget.Load())
+		}
+		if c.refused == nil || c.refused.String() != tc.to {
+			t.Errorf("redirect to %s: refused = %v, want it recorded for the error", tc.to, c.refused)
+		}
+	}
+}
+
+func TestSite(t *testing.T) {
+	for _, tc := range []struct {
+		a, b string
+		same bool
+	}{
+		{"https://dav.example.org/", "https://contacts.example.org:8443/x", true},
+		{"https://icloud.com/", "https://p42-contacts.icloud.com/", true},
+		{"https://dav.example.org/", "http://dav.example.org/", false},
+		{"https://example.org/", "https://example.net/", false},
+		{"https://a.github.io/", "https://b.github.io/", false}, // a public suffix: separate sites
+		{"http://127.0.0.1:5232/", "http://127.0.0.1:5232/x/", true},
+		{"http://127.0.0.1:5232/", "http://127.0.0.1:8080/", false},
+		{"http://localhost:5232/", "http://localhost:80/", false},
+	} {
+		a, _ := url.Parse(tc.a)
+		b, _ := url.Parse(tc.b)
+		if got := site(a) == site(b); got != tc.same {
+			t.Errorf("same site(%s, %s) = %v, want %v", tc.a, tc.b, got, tc.same)
+		}
 	}
 }
