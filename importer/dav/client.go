@@ -19,16 +19,16 @@ import (
 // GET; discovery follows them itself), and retries overloads and dropped
 // connections. It implements webdav.HTTPClient for go-webdav's reads.
 type client struct {
-	hc     *http.Client
-	auth   func(*http.Request)
+	hc   *http.Client
+	auth func(*http.Request)
 	// trusted are the sites that get the credentials (trust.go).
 	trusted map[string]bool
 	// refused is a .well-known redirect discovery did not follow, because
 	// it leads to another site; errors mention it.
 	refused *url.URL
-	retry  RetryPolicy
-	notify func(format string, args ...any) // throttling notes; may be nil
-	sleep  func(ctx context.Context, d time.Duration) error
+	retry   RetryPolicy
+	notify  func(format string, args ...any) // throttling notes; may be nil
+	sleep   func(ctx context.Context, d time.Duration) error
 }
 
 func newClient(hc *http.Client, user, password, token string, concurrency int, retry RetryPolicy) *client {
