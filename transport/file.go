@@ -160,7 +160,7 @@ func (w *worker) copyBytes(ctx context.Context, j Job, partial string, off, size
 		err = fmt.Errorf("transport: %s: copied %d bytes from offset %d, but it has %d: did it change during the transfer?", j.Src, n, off, size)
 	}
 	if err != nil {
-		wr.Close()
+		wr.Abort()
 		return nil, err
 	}
 	return wr, nil

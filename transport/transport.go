@@ -64,6 +64,9 @@ type Writer interface {
 	// Close makes the written bytes durable (fsync where the place has it)
 	// and closes the file.
 	Close() error
+	// Abort closes the file without making it durable: the transfer
+	// failed, and a later one checks what it left before trusting it.
+	Abort() error
 }
 
 // Sender is implemented by readers that are fastest when they push the data

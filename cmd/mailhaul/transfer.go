@@ -138,7 +138,7 @@ func (a *app) runTransfer(ctx context.Context, f *transferFlags, src transport.E
 	}
 	collectLessOften()
 	if f.transfers < 0 {
-		return fmt.Errorf("--transfers must be at least 1 (or 0 to choose by the link's latency)")
+		return fmt.Errorf("--transfers must be at least 1 (or 0 for the default)")
 	}
 	retries := f.retries
 	if retries == 0 {

@@ -123,6 +123,8 @@ func (w *writer) ReadFrom(r io.Reader) (int64, error) {
 	return n, err
 }
 
+func (w *writer) Abort() error { return wrap(w.f.Close()) }
+
 func (w *writer) Close() error {
 	err := w.f.Sync()
 	if cerr := w.f.Close(); err == nil {

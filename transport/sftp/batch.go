@@ -4,14 +4,17 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"unicode"
 )
 
 // Starting a process on the server costs more than what it does for a
 // small archive: 3.4 ms of CPU for openssl on the test machine, against
 // 1.4 ms to hash 2 MiB. So the hashes and syncs that transfers ask for
-// while a shell is busy wait in a queue, and the next free shell takes
-// the whole queue as one command: one openssl for all the files, one
-// sync, running side by side.
+// while the shell is busy wait in a queue, and the next free shell takes
+// up to maxBatch of them as one command: one openssl for all the files,
+// one sync, running side by side. Only a batch prints file names; a name
+// holding a control character (a newline could fake an output line) is
+// hashed alone, read from standard input, as every file used to be.
 
 // maxBatch bounds a batch, and so the command line and its output.
 const maxBatch = 32
@@ -34,6 +37,11 @@ func (h *hashing) do(ctx context.Context, e *Endpoint, op *fileOp) error {
 	h.mu.Unlock()
 	for {
 		select {
+		case <-op.done: // checked first: a done op runs no one's batch
+			return op.err
+		default:
+		}
+		select {
 		case <-op.done:
 			return op.err
 		case h.slots <- struct{}{}:
@@ -55,13 +63,36 @@ func (h *hashing) do(ctx context.Context, e *Endpoint, op *fileOp) error {
 	}
 }
 
+// takeQueue takes up to maxBatch queued ops, or one whose name must not
+// be printed, alone.
 func (h *hashing) takeQueue() []*fileOp {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	n := min(len(h.queue), maxBatch)
+	n := 0
+	for n < len(h.queue) && n < maxBatch {
+		if !printable(h.queue[n].path) {
+			if n == 0 {
+				n = 1
+			}
+			break
+		}
+		n++
+	}
 	batch := h.queue[:n:n]
 	h.queue = h.queue[n:]
 	return batch
+}
+
+// printable: p holds no control character.
+func printable(p string) bool {
+	return !strings.ContainsFunc(p, unicode.IsControl)
+}
+
+// hashCmd is the probed hashing command.
+func (h *hashing) hashCmd() string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.cmd
 }
 
 // withdraw takes op out of the queue, if no batch has taken it yet.
@@ -79,8 +110,10 @@ func (h *hashing) withdraw(op *fileOp) bool {
 
 // runBatch runs batch in a shell; the caller holds a slot, which this
 // gives back. A batch that fails as a whole is done again op by op, so
-// each error names its own file.
+// each error names its own file. It runs under the caller's ctx, though
+// other transfers' ops ride along: all transfers of a run share one.
 func (h *hashing) runBatch(ctx context.Context, e *Endpoint, batch []*fileOp) {
+	cmd := h.hashCmd()
 	defer func() {
 		for _, op := range batch {
 			close(op.done)
@@ -95,7 +128,7 @@ func (h *hashing) runBatch(ctx context.Context, e *Endpoint, batch []*fileOp) {
 	}
 	defer h.put(sh)
 	if len(batch) > 1 {
-		out, err := sh.run(ctx, batchScript(h.cmd, batch))
+		out, err := sh.run(ctx, batchScript(cmd, batch))
 		if err == nil && readBatch(out, batch) {
 			return
 		}
@@ -119,12 +152,12 @@ func (h *hashing) runBatch(ctx context.Context, e *Endpoint, batch []*fileOp) {
 			}
 			continue
 		}
-		out, err := sh.run(ctx, h.cmd+" < "+shellQuote(op.path))
+		out, err := sh.run(ctx, cmd+" < "+shellQuote(op.path))
 		if err != nil {
 			op.err = err
 			continue
 		}
-		op.sum, op.err = oneSum(h.cmd, out)
+		op.sum, op.err = oneSum(cmd, out)
 	}
 }
 
@@ -183,8 +216,9 @@ func readBatch(out []byte, batch []*fileOp) bool {
 			hashes++
 		}
 	}
-	// A file name holding a newline or a backslash makes sha256sum mark
-	// its line; counting lines then proves nothing.
+	// One hash line per file asked for, or the answer is not trusted:
+	// sha256sum marks the line of a name with a backslash, which the
+	// pattern does not match.
 	if len(sums) != hashes {
 		return false
 	}

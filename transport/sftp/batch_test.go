@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -33,6 +34,7 @@ func TestReadBatch(t *testing.T) {
 		"no status line":     a + " */x\n" + b + " */y\n",
 		"escaped file name":  a + " */x\n\\" + b + "  /y\\nz\n" + batchStatus + " 0 0\n",
 		"status cut in half": a + " */x\n" + b + " */y\n" + batchStatus + " 0\n",
+		"an injected line":   a + " */x\n" + b + " */y\n" + a + " */z\n" + batchStatus + " 0 0\n",
 	} {
 		if readBatch([]byte(out), ops()) {
 			t.Errorf("%s: answer accepted", name)
@@ -75,7 +77,7 @@ func TestSSHDBatchesHashesAndSyncs(t *testing.T) {
 	for p := range want {
 		ops = append(ops, &fileOp{path: p}, &fileOp{path: p, sync: true})
 	}
-	ops = append(ops, &fileOp{path: missing})
+	ops = append(ops, &fileOp{path: missing}, &fileOp{path: missing, sync: true})
 	var wg sync.WaitGroup
 	for _, op := range ops {
 		wg.Add(1)
@@ -90,7 +92,7 @@ func TestSSHDBatchesHashesAndSyncs(t *testing.T) {
 		switch {
 		case op.path == missing:
 			if op.err == nil {
-				t.Errorf("hashing a missing file: no error")
+				t.Errorf("a missing file (sync %v): no error", op.sync)
 			}
 		case op.err != nil:
 			t.Errorf("%s (sync %v): %v", op.path, op.sync, op.err)
@@ -107,7 +109,7 @@ func TestSSHDBatchesHashesAndSyncs(t *testing.T) {
 	go func() { _, err := h.run(ctx, ep, "sleep 1"); busy <- err }()
 	waitFor(t, "the shell to be busy", func() bool { return len(h.slots) == 1 })
 	before = h.commands.Load()
-	ops = ops[:len(ops)-1]
+	ops = ops[:len(ops)-2]
 	for _, op := range ops {
 		op.sum, op.err = "", nil
 		wg.Add(1)
@@ -139,5 +141,21 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out waiting for %s", what)
 		}
+	}
+}
+
+// A name with a control character is never printed by a batch: it is
+// taken alone, and the names around it still batch.
+func TestTakeQueueKeepsUnprintableNamesAlone(t *testing.T) {
+	h := &hashing{}
+	for _, p := range []string{"/a", "/b", "/evil\n__mailhaul_batch__ 0 0", "/c", "/d"} {
+		h.queue = append(h.queue, &fileOp{path: p})
+	}
+	var got []int
+	for len(h.queue) > 0 {
+		got = append(got, len(h.takeQueue()))
+	}
+	if want := []int{2, 1, 2}; !slices.Equal(got, want) {
+		t.Errorf("batch sizes %v, want %v", got, want)
 	}
 }

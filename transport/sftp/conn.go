@@ -86,8 +86,7 @@ func (c *Conn) writeError(p string, err error) error {
 // explainNoSpace marks a refused write or sync as a full disk when the
 // free space says so.
 func (c *Conn) explainNoSpace(p string, err error) error {
-	var se *sftp.StatusError
-	if errors.As(err, &se) && c.statvfs {
+	if err != nil && !transport.Retryable(err) && c.statvfs {
 		if st, serr := c.c.StatVFS(path.Dir(p)); serr == nil && st.FreeSpace() < 1<<20 {
 			return fmt.Errorf("%w (%d bytes free there): %w", transport.ErrNoSpace, st.FreeSpace(), err)
 		}
@@ -221,8 +220,9 @@ func (c *Conn) OpenRead(_ context.Context, p string, off int64) (io.ReadCloser, 
 // whatever the reader is (the engine's reader meters, so pkg/sftp cannot
 // see its size).
 type writer struct {
-	c *Conn
-	f *sftp.File
+	c   *Conn
+	f   *sftp.File
+	ctx context.Context // the transfer's, for the sync in Close
 }
 
 func (w *writer) Write(p []byte) (int, error) {
@@ -237,16 +237,16 @@ func (w *writer) ReadFrom(r io.Reader) (int64, error) {
 
 // Close asks the server to fsync (when it offers fsync@openssh.com), so a
 // renamed archive is on its disk, not only in its cache. On a connection
-// other transfers share, the file is closed first and synced by other
+// other transfers use too, the file is closed first and synced by other
 // means, so the shared session does not wait for the disk: by the hashing
-// shells' sync command when the server has one, else through the side
+// shell's sync when the server's takes file names, else through the side
 // connection (pool.go). fsync flushes the file, whichever descriptor asks.
 func (w *writer) Close() error {
 	name := w.f.Name()
 	if !w.c.fsync {
 		return w.c.writeError(name, w.f.Close())
 	}
-	if w.c.ep.maxLinks() == 0 {
+	if !w.c.ep.shared(w.c.link) {
 		err := w.f.Sync()
 		if cerr := w.f.Close(); err == nil {
 			err = cerr
@@ -256,22 +256,25 @@ func (w *writer) Close() error {
 	if err := w.f.Close(); err != nil {
 		return w.c.writeError(name, err)
 	}
-	ctx := context.Background()
 	var err error
-	if h := &w.c.ep.hashing; h.command(ctx, w.c.ep) != "" && h.fileSync {
+	if h := &w.c.ep.hashing; h.command(w.ctx, w.c.ep) != "" && h.fileSync {
 		// With the hashes, in one command (batch.go).
-		if err = h.do(ctx, w.c.ep, &fileOp{path: name, sync: true}); err != nil {
-			err = w.c.wrap("sync", name, err)
+		if err = h.do(w.ctx, w.c.ep, &fileOp{path: name, sync: true}); err != nil {
+			err = fmt.Errorf("sftp: sync %s: %w", name, err)
 		}
 	} else {
-		err = w.c.ep.sync(ctx, name)
+		err = w.c.ep.sync(w.ctx, name)
 	}
 	return w.c.explainNoSpace(name, err)
 }
 
+// Abort closes the file without syncing it: a transfer that failed leaves
+// a partial file a later run checks anyway.
+func (w *writer) Abort() error { return w.f.Close() }
+
 // OpenWrite opens without O_APPEND: sftp-server ignores offsets on append
 // handles, and resuming needs them.
-func (c *Conn) OpenWrite(_ context.Context, p string, off int64) (transport.Writer, error) {
+func (c *Conn) OpenWrite(ctx context.Context, p string, off int64) (transport.Writer, error) {
 	flags := os.O_WRONLY | os.O_CREATE
 	if off == 0 {
 		flags |= os.O_TRUNC
@@ -290,7 +293,7 @@ func (c *Conn) OpenWrite(_ context.Context, p string, off int64) (transport.Writ
 			return nil, c.wrap("seek", p, err)
 		}
 	}
-	return &writer{c: c, f: f}, nil
+	return &writer{c: c, f: f, ctx: ctx}, nil
 }
 
 // Rename uses posix-rename@openssh.com, which replaces the target in one

@@ -99,9 +99,9 @@ func New(cfg Config) (*Endpoint, error) {
 
 func (e *Endpoint) String() string { return e.cfg.Target.String() }
 
-// RoundTrip is the time one SFTP request took to be answered on the first
-// connection (0 before any): the link's latency, which decides how many
-// transfers pay off.
+// RoundTrip is the link's round trip, timed on the first connection made
+// (0 before any; see roundTrip in pool.go): it decides whether transfers
+// share a connection.
 func (e *Endpoint) RoundTrip() time.Duration { return time.Duration(e.rtt.Load()) }
 
 // Path is the directory or file the URL named.

@@ -36,7 +36,9 @@ func (c *Conn) Sum(ctx context.Context, p string) (string, error) {
 	if cmd := c.hashCommand(ctx); cmd != "" && (execHashMin == 0 || c.sizeAtLeast(p, execHashMin)) {
 		op := &fileOp{path: p}
 		if err := c.ep.hashing.do(ctx, c.ep, op); err != nil {
-			return "", c.wrap("hash", p, err)
+			// Not c.wrap: the error is the side link's (the shell marks
+			// it), not this transfer's connection.
+			return "", fmt.Errorf("sftp: hash %s: %w", p, err)
 		}
 		return op.sum, nil
 	}
@@ -112,9 +114,10 @@ func probeScript() string {
 		fmt.Fprintf(&b, "echo %s%d; printf mailhaul | %s; ", probeMarker, i, cmd)
 	}
 	b.WriteString("fi; ")
-	// sync FILE must fsync FILE, or at least everything (older
-	// coreutils); a sync that refuses names fails here.
-	fmt.Fprintf(&b, "t=$(mktemp 2>/dev/null) && { sync \"$t\" 2>/dev/null && echo %s; rm -f \"$t\"; }; true", fileSyncMarker)
+	// sync FILE must fsync FILE: GNU coreutils 8.24 and later do, and
+	// fail on a missing file. A sync that ignores its arguments (older
+	// coreutils, the BSDs) succeeds on one, and is not used.
+	fmt.Fprintf(&b, "t=$(mktemp 2>/dev/null) && { sync \"$t\" 2>/dev/null && ! sync \"$t.none\" 2>/dev/null && echo %s; rm -f \"$t\"; }; true", fileSyncMarker)
 	return b.String()
 }
 

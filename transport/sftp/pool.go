@@ -107,6 +107,13 @@ func (e *Endpoint) maxLinks() int {
 	return 0
 }
 
+// shared reports whether another transfer uses l too.
+func (e *Endpoint) shared(l *link) bool {
+	e.pool.mu.Lock()
+	defer e.pool.mu.Unlock()
+	return l.users > 1
+}
+
 // acquire lends a connection to a transfer: an idle one, or a new one
 // while maxLinks allows, or else the least used.
 func (e *Endpoint) acquire(ctx context.Context) (*link, error) {

@@ -138,3 +138,36 @@ func TestSSHDSharedConnectionDropped(t *testing.T) {
 		t.Errorf("no transfer was retried: the cut did not hit the shared connection")
 	}
 }
+
+// A lost side connection costs the hashing shell, not the transfers'
+// connection: the next hash dials a new side connection.
+func TestSSHDSideLinkLostLeavesTheDataLink(t *testing.T) {
+	s := testservers.StartSSHD(t, testservers.SSHDOptions{})
+	ctx := context.Background()
+	dir := t.TempDir()
+	makeArchives(t, dir, map[string]int{"a.tgz": 1000})
+	ep := sshdEndpoint(t, s, dir, nil)
+	tc, err := ep.Connect(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tc.Close()
+	c := tc.(*Conn)
+	p := filepath.Join(dir, "a.tgz")
+	if _, err := c.Sum(ctx, p); err != nil {
+		t.Fatal(err)
+	}
+	ep.pool.mu.Lock()
+	side := ep.pool.side
+	ep.pool.mu.Unlock()
+	side.ssh.Close() // as a dropped connection would
+	if _, err := c.Sum(ctx, p); err == nil {
+		t.Log("the hash after the drop succeeded (a new shell was at hand)")
+	}
+	if c.broken.Load() {
+		t.Errorf("the side connection's loss marked the transfer's own connection broken")
+	}
+	if _, err := c.Sum(ctx, p); err != nil {
+		t.Errorf("hash once the side connection was lost: %v; want a new side connection", err)
+	}
+}

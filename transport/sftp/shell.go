@@ -3,6 +3,7 @@ package sftp
 import (
 	"bufio"
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"io"
@@ -43,6 +44,8 @@ type hashing struct {
 	mu    sync.Mutex
 	idle  []*shell
 	queue []*fileOp // hashes and syncs waiting for a shell (batch.go)
+	// closed: the endpoint closed; shells given back are ended.
+	closed bool
 
 	commands atomic.Int64 // commands sent to shells, for tests
 }
@@ -84,8 +87,10 @@ func (h *hashing) command(ctx context.Context, e *Endpoint) string {
 	out, err := sh.run(pctx, probeScript())
 	cancel()
 	if err == nil {
+		h.mu.Lock() // batches read them under mu
 		h.cmd = pickHashCommand(out)
 		h.fileSync = h.cmd != "" && probeFoundFileSync(out)
+		h.mu.Unlock()
 	}
 	h.probed = ctx.Err() == nil // a cancelled probe proves nothing
 	if h.cmd == "" || sh.broken {
@@ -153,18 +158,22 @@ func (h *hashing) shellFor(ctx context.Context, e *Endpoint) (*shell, error) {
 // put keeps a working shell for the next command and closes a broken one;
 // either way its slot is free again.
 func (h *hashing) put(sh *shell) {
-	if sh.broken {
-		sh.close()
-	} else {
-		h.mu.Lock()
+	h.mu.Lock()
+	keep := !sh.broken && !h.closed
+	if keep {
 		h.idle = append(h.idle, sh)
-		h.mu.Unlock()
+	}
+	h.mu.Unlock()
+	if !keep {
+		sh.close()
 	}
 	<-h.slots
 }
 
+// close ends the idle shells, and those lent out when they come back.
 func (h *hashing) close() {
 	h.mu.Lock()
+	h.closed = true
 	idle := h.idle
 	h.idle = nil
 	h.mu.Unlock()
@@ -182,10 +191,13 @@ type shell struct {
 	stdin  io.WriteCloser
 	out    *bufio.Reader
 	broken bool // its state is unknown (an error, a cancelled command): close it
+	nonce  string
+	seq    int
 }
 
-// endMarker ends each command's output, with the exit status after it.
-const endMarker = "__mailhaul_end__"
+// endMarker, the shell's nonce and the command's number end each
+// command's output, with the exit status after them.
+const endMarker = "__mailhaul_end_"
 
 func startShell(e *Endpoint, l *link) (*shell, error) {
 	s, err := l.ssh.NewSession()
@@ -206,7 +218,7 @@ func startShell(e *Endpoint, l *link) (*shell, error) {
 		s.Close()
 		return nil, err
 	}
-	return &shell{ep: e, link: l, sess: s, stdin: in, out: bufio.NewReader(out)}, nil
+	return &shell{ep: e, link: l, sess: s, stdin: in, out: bufio.NewReader(out), nonce: rand.Text()}, nil
 }
 
 // run runs cmd and returns what it printed; a non-zero exit is an error.
@@ -226,7 +238,10 @@ func (sh *shell) run(ctx context.Context, cmd string) ([]byte, error) {
 	case errors.Is(err, errTooMuchOutput):
 		sh.broken = true
 	default:
+		// The session or its connection broke: the side link gets no
+		// more shells, and the transfer that asked retries.
 		sh.broken = true
+		sh.link.broken.Store(true)
 		err = transport.ConnLost(err)
 	}
 	return out, err
@@ -241,8 +256,11 @@ func (e *commandFailed) Error() string { return fmt.Sprintf("remote command fail
 
 func (sh *shell) exchange(cmd string) ([]byte, error) {
 	// Standard input is closed for the command, so nothing it runs can
-	// swallow the next command.
-	if _, err := fmt.Fprintf(sh.stdin, "{ %s ; } </dev/null 2>/dev/null; echo %s $?\n", cmd, endMarker); err != nil {
+	// swallow the next command. The end marker is new for each command and
+	// unguessable: output that names files (a batch) cannot fake it.
+	sh.seq++
+	marker := fmt.Sprintf("%s%s_%d__", endMarker, sh.nonce, sh.seq)
+	if _, err := fmt.Fprintf(sh.stdin, "{ %s ; } </dev/null 2>/dev/null; echo %s $?\n", cmd, marker); err != nil {
 		return nil, fmt.Errorf("remote shell: %w", err)
 	}
 	var out []byte
@@ -251,7 +269,7 @@ func (sh *shell) exchange(cmd string) ([]byte, error) {
 		if errors.Is(err, errTooMuchOutput) {
 			return nil, err
 		}
-		if rest, ok := strings.CutPrefix(line, endMarker+" "); ok {
+		if rest, ok := strings.CutPrefix(line, marker+" "); ok {
 			code, _ := strconv.Atoi(strings.TrimSpace(rest))
 			if code != 0 {
 				return nil, &commandFailed{code}
