@@ -15,13 +15,7 @@ import (
 // .well-known redirect from https to http, which would send the
 // credentials in clear text.
 func TestWellKnownRedirectKeepsTLS(t *testing.T) {
-	var leaked atomic.Int32
-	plain := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Header.Get("Authorization") != "" {
-			leaked.Add(1)
-		}
-		w.WriteHeader(http.StatusMultiStatus)
-	}))
+	plain, leaked := credentialCounter()
 	defer plain.Close()
 	secure := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, plain.URL+"/dav/", http.StatusMovedPermanently)
@@ -37,6 +31,19 @@ func TestWellKnownRedirectKeepsTLS(t *testing.T) {
 	if n := leaked.Load(); n > 0 {
 		t.Errorf("the plain-http server received credentials %d times", n)
 	}
+}
+
+// credentialCounter is a DAV server that answers every request with an
+// empty 207 and counts the requests that carried credentials.
+func credentialCounter() (*httptest.Server, *atomic.Int32) {
+	var n atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") != "" {
+			n.Add(1)
+		}
+		w.WriteHeader(http.StatusMultiStatus)
+	}))
+	return srv, &n
 }
 
 // namedServers gives test servers host names: a client whose transport
@@ -59,13 +66,7 @@ func namedServers(hosts map[string]*httptest.Server) *http.Client {
 // one to another site is not followed, no request there carries them, and
 // the error says where the redirect pointed.
 func TestWellKnownRedirectStaysOnSite(t *testing.T) {
-	var credsAtTarget atomic.Int32
-	target := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Header.Get("Authorization") != "" {
-			credsAtTarget.Add(1)
-		}
-		w.WriteHeader(http.StatusMultiStatus)
-	}))
+	target, credsAtTarget := credentialCounter()
 	defer target.Close()
 	for _, tc := range []struct {
 		to     string
