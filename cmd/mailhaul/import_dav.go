@@ -3,10 +3,8 @@ package main
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"fmt"
 	"net/http"
-	"os"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -114,13 +112,9 @@ func davOptions(f *importDAVFlags) (*dav.Options, error) {
 		return nil, fmt.Errorf("import dav: --bulk must be auto or never, not %q", f.bulk)
 	}
 	if f.tlsCA != "" {
-		pem, err := os.ReadFile(f.tlsCA)
+		pool, err := loadCAs(f.tlsCA)
 		if err != nil {
-			return nil, fmt.Errorf("import dav: --tls-ca: %w", err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("import dav: --tls-ca %s holds no PEM certificate", f.tlsCA)
+			return nil, fmt.Errorf("import dav: %w", err)
 		}
 		tr := http.DefaultTransport.(*http.Transport).Clone()
 		tr.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"fmt"
 	"net"
 	"net/url"
@@ -126,13 +125,8 @@ func imapOptions(f *importIMAPFlags) (*imapimport.Options, error) {
 	if u.Scheme == "imaps" || f.startTLS {
 		cfg := &tls.Config{ServerName: u.Hostname(), MinVersion: tls.VersionTLS12}
 		if f.tlsCA != "" {
-			pem, err := os.ReadFile(f.tlsCA)
-			if err != nil {
-				return nil, fmt.Errorf("import imap: --tls-ca: %w", err)
-			}
-			cfg.RootCAs = x509.NewCertPool()
-			if !cfg.RootCAs.AppendCertsFromPEM(pem) {
-				return nil, fmt.Errorf("import imap: --tls-ca %s holds no PEM certificate", f.tlsCA)
+			if cfg.RootCAs, err = loadCAs(f.tlsCA); err != nil {
+				return nil, fmt.Errorf("import imap: %w", err)
 			}
 		}
 		opt.TLS, opt.StartTLS = cfg, u.Scheme == "imap"

@@ -135,10 +135,8 @@ func (p *indexer) run(ctx context.Context, r io.Reader) error {
 		if err != nil {
 			return err
 		}
-		if l.number%1024 == 0 {
-			if err := ctx.Err(); err != nil {
-				return err
-			}
+		if err := cancelledAt(ctx, l.number); err != nil {
+			return err
 		}
 		last = l
 		p.line(l)

@@ -3,9 +3,19 @@ package pim
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"errors"
 	"io"
 )
+
+// cancelledAt returns ctx's error at every 1024th line: often enough to
+// stop soon in a large file, rarely enough to cost nothing.
+func cancelledAt(ctx context.Context, line int) error {
+	if line%1024 != 0 {
+		return nil
+	}
+	return ctx.Err()
+}
 
 // rawLine is one physical line: bytes [start, end) of the input, the
 // terminator included. text holds the line without its terminator, cut to

@@ -63,10 +63,8 @@ func SplitVCards(ctx context.Context, r io.Reader, fn func(VCard) error, problem
 		if err != nil {
 			return err
 		}
-		if l.number%1024 == 0 {
-			if err := ctx.Err(); err != nil {
-				return err
-			}
+		if err := cancelledAt(ctx, l.number); err != nil {
+			return err
 		}
 		text := l.text
 		if l.number == 1 {
