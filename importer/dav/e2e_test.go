@@ -99,18 +99,17 @@ func testCorpus(t *testing.T, srv server) {
 
 	// Read every object back from where the importer put it.
 	g := getter{srv.user, srv.pass}
-	jr, err := journal.Open(filepath.Join(opt.StateDir, opt.User, "dav-"+safeFileName(strings.TrimSuffix(strings.TrimPrefix(srv.url, "http://"), "/"))+".journal"))
+	jrecs, err := journal.Records(filepath.Join(opt.StateDir, opt.User, "dav-"+safeFileName(strings.TrimSuffix(strings.TrimPrefix(srv.url, "http://"), "/"))+".journal"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer jr.Close()
 	etags := map[string]string{}
 	var recurring, overrides, tasks, zoned int
 	for _, it := range items {
 		if refused[it.Folder+"\x00"+itemName(it.Item)] {
 			continue
 		}
-		rec, ok := jr.Lookup(itemKey(it.Kind, it.Folder, it.UID))
+		rec, ok := jrecs[itemKey(it.Kind, it.Folder, it.UID)]
 		if !ok {
 			t.Errorf("%s %s: not in the journal", it.Folder, it.UID)
 			continue

@@ -275,7 +275,7 @@ func (im *importer) prepare(ctx context.Context, archive string, e *format.Entry
 		return fail(fmt.Sprintf("%d bytes exceed the collection's max-resource-size of %d bytes; not sent", len(body), col.MaxSize))
 	}
 	if im.j != nil && !im.opt.Update {
-		if rec, ok := im.j.Lookup(jb.key); ok && rec.State == journal.Done {
+		if state, ok := im.j.Lookup(jb.key); ok && state == journal.Done {
 			im.rep.AddPresent()
 			im.planned(col, false)
 			im.progress()

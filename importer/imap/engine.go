@@ -163,7 +163,7 @@ func run(ctx context.Context, archives []string, o *Options) (*report.Report, *P
 		return nil, nil, err
 	}
 	defer im.j.Close()
-	if len(im.j.Pending()) > 0 {
+	if im.j.HasPending() {
 		// The last run ended with commands in flight, which the server
 		// may still be storing: look on the target only after they settle.
 		im.settleUntil = lastWrite.Add(o.Settle)
@@ -456,8 +456,8 @@ func (im *importer) prepare(ctx context.Context, archive string, e *format.Entry
 		return nil, nil
 	}
 	im.seen[it.key] = true
-	rec, known := im.j.Lookup(it.key)
-	if known && rec.State == journal.Done {
+	state, known := im.j.Lookup(it.key)
+	if known && state == journal.Done {
 		done()
 		im.rep.AddPresent()
 		im.planCount(b, 0, true)

@@ -63,10 +63,13 @@ type Record struct {
 // Journal is one user's journal for one target. It is safe for concurrent
 // use.
 type Journal struct {
-	mu   sync.Mutex
-	f    *os.File
-	w    *bufio.Writer
-	recs map[Key]Record
+	mu sync.Mutex
+	f  *os.File
+	w  *bufio.Writer
+	// done is each known item's state: true once Done, false while
+	// Pending. Only the state is kept in memory, about 60 bytes an item
+	// where whole records took 265; the rest stays in the file.
+	done map[Key]bool
 	path string
 }
 
@@ -79,7 +82,7 @@ func Open(path string) (*Journal, error) {
 	if err != nil {
 		return nil, fmt.Errorf("journal: %w", err)
 	}
-	j := &Journal{f: f, recs: map[Key]Record{}, path: path}
+	j := &Journal{f: f, done: map[Key]bool{}, path: path}
 	good, err := j.load()
 	if err != nil {
 		f.Close()
@@ -100,7 +103,13 @@ func Open(path string) (*Journal, error) {
 
 // load reads every complete line and returns the offset after the last.
 func (j *Journal) load() (int64, error) {
-	r := bufio.NewReaderSize(j.f, 64<<10)
+	return scan(j.f, j.path, func(rec Record) { j.done[rec.Key] = rec.State == Done })
+}
+
+// scan calls fn with each complete line's record, in order, and returns
+// the offset after the last complete line.
+func scan(f io.Reader, path string, fn func(Record)) (int64, error) {
+	r := bufio.NewReaderSize(f, 64<<10)
 	var off int64
 	for n := 1; ; n++ {
 		line, err := r.ReadBytes('\n')
@@ -108,43 +117,59 @@ func (j *Journal) load() (int64, error) {
 			return off, nil // a line without its newline is torn: ignore it
 		}
 		if err != nil {
-			return 0, fmt.Errorf("journal: read %s: %w", j.path, err)
+			return 0, fmt.Errorf("journal: read %s: %w", path, err)
 		}
 		var rec Record
 		if err := json.Unmarshal(bytes.TrimSpace(line), &rec); err != nil {
-			return 0, fmt.Errorf("journal: %s line %d: %w", j.path, n, err)
+			return 0, fmt.Errorf("journal: %s line %d: %w", path, n, err)
 		}
-		j.recs[rec.Key] = rec
+		fn(rec)
 		off += int64(len(line))
 	}
 }
 
-// Lookup returns the latest record of k.
-func (j *Journal) Lookup(k Key) (Record, bool) {
-	j.mu.Lock()
-	defer j.mu.Unlock()
-	r, ok := j.recs[k]
-	return r, ok
+// Records reads the journal at path whole: each item's latest record,
+// with where it landed. For inspection and tests; an import keeps only
+// the states in memory.
+func Records(path string) (map[Key]Record, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("journal: %w", err)
+	}
+	defer f.Close()
+	recs := map[Key]Record{}
+	_, err = scan(f, path, func(rec Record) { recs[rec.Key] = rec })
+	return recs, err
 }
 
-// Pending returns the records whose item may or may not have arrived.
-func (j *Journal) Pending() []Record {
+// Lookup returns the latest state of k.
+func (j *Journal) Lookup(k Key) (State, bool) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	var out []Record
-	for _, r := range j.recs {
-		if r.State == Pending {
-			out = append(out, r)
+	done, ok := j.done[k]
+	if done {
+		return Done, ok
+	}
+	return Pending, ok
+}
+
+// HasPending reports whether an item may or may not have arrived.
+func (j *Journal) HasPending() bool {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	for _, done := range j.done {
+		if !done {
+			return true
 		}
 	}
-	return out
+	return false
 }
 
 // Len is the number of items the journal knows.
 func (j *Journal) Len() int {
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	return len(j.recs)
+	return len(j.done)
 }
 
 // Write appends records and makes them durable before returning: an intent
@@ -162,7 +187,7 @@ func (j *Journal) Write(recs ...Record) error {
 		if err := enc.Encode(r); err != nil {
 			return fmt.Errorf("journal: %s: %w", j.path, err)
 		}
-		j.recs[r.Key] = r
+		j.done[r.Key] = r.State == Done
 	}
 	if err := j.w.Flush(); err != nil {
 		return fmt.Errorf("journal: %s: %w", j.path, err)
