@@ -3,6 +3,7 @@ package format
 import (
 	"bytes"
 	"compress/gzip"
+	"encoding/base64"
 	"errors"
 	"io"
 	"math/rand"
@@ -98,16 +99,64 @@ func TestParallelGzipPassesGzipTool(t *testing.T) {
 	}
 }
 
-func TestAdaptiveLevelPicksThoroughForText(t *testing.T) {
+// base64Random is an attachment of already compressed data as mail holds
+// it: base64 lines of random bytes.
+func base64Random(n int, seed int64) []byte {
+	raw := make([]byte, n*3/4)
+	rand.New(rand.NewSource(seed)).Read(raw)
+	var b bytes.Buffer
+	for len(raw) > 0 {
+		line := raw[:min(57, len(raw))]
+		raw = raw[len(line):]
+		b.WriteString(base64.StdEncoding.EncodeToString(line))
+		b.WriteString("\r\n")
+	}
+	return b.Bytes()
+}
+
+func TestSegmentLevelSuitsTheContent(t *testing.T) {
 	g := &gzipState{}
 	text := bytes.Repeat([]byte("the quarterly figures are attached, revenue is up. "), 2000)
 	random := make([]byte, 64<<10)
 	rand.New(rand.NewSource(1)).Read(random)
-	if got := g.adaptiveLevel(text); got != adaptiveThorough {
-		t.Errorf("text block: level %d, want %d", got, adaptiveThorough)
+	for name, tc := range map[string]struct {
+		in   []byte
+		want int
+	}{
+		"text":           {text, levelThorough},
+		"random bytes":   {random, levelHuffmanOnly},
+		"base64 attachm": {base64Random(64<<10, 1), levelHuffmanOnly},
+		"short":          {text[:100], levelGreedy},
+		"attachm + text": {append(base64Random(32<<10, 3), text[:32<<10]...), levelThorough},
+	} {
+		if got := g.segmentLevel(tc.in); got != tc.want {
+			t.Errorf("%s: level %d, want %d", name, got, tc.want)
+		}
 	}
-	if got := g.adaptiveLevel(random); got != adaptiveFast {
-		t.Errorf("random block: level %d, want %d", got, adaptiveFast)
+}
+
+// klauspost's greedy levels store base64 of compressed data raw; the
+// adaptive level must still Huffman-code it, as gzip -6 does (to about 76%).
+func TestAdaptiveGzipCodesBase64Attachments(t *testing.T) {
+	in := base64Random(2*gzipBlockSize+333, 2)
+	var out bytes.Buffer
+	zw, err := newGzipWriter(&out, gzipLevelAdaptive, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeUnevenly(t, zw, in, 4)
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if limit := len(in) * 80 / 100; out.Len() > limit {
+		t.Errorf("compressed %d bytes of base64 attachment to %d, want at most %d", len(in), out.Len(), limit)
+	}
+	zr, err := gzip.NewReader(&out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := io.ReadAll(zr); err != nil || !bytes.Equal(got, in) {
+		t.Fatalf("read back %d bytes, err %v; want the input", len(got), err)
 	}
 }
 
