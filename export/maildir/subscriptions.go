@@ -6,8 +6,9 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"os"
 	"strings"
+
+	"github.com/mailhaul/mailhaul/export/srcfs"
 )
 
 // Subscription files at a Maildir's root:
@@ -31,10 +32,10 @@ const maxSubscriptionLine = 64 << 10
 type subscriptions map[string]struct{}
 
 // readSubscriptions reads every subscription file at root.
-func readSubscriptions(root string) (subscriptions, error) {
+func readSubscriptions(root *srcfs.Dir) (subscriptions, error) {
 	var subs subscriptions
 	for _, name := range subscriptionFiles {
-		f, err := os.Open(root + "/" + name)
+		f, err := root.OpenFile(name)
 		if errors.Is(err, fs.ErrNotExist) {
 			continue
 		}

@@ -1,0 +1,129 @@
+package maildir
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/mailhaul/mailhaul/export"
+	"github.com/mailhaul/mailhaul/export/exporttest"
+	"github.com/mailhaul/mailhaul/format"
+)
+
+// Tests of issue 9: a live or hostile Maildir.
+
+// hasProblem reports whether ps holds a problem for folder and item whose
+// reason contains reason.
+func hasProblem(ps []format.Problem, folder, item, reason string) bool {
+	return slices.ContainsFunc(ps, func(p format.Problem) bool {
+		return p.Folder == folder && p.Item == item && strings.Contains(p.Reason, reason)
+	})
+}
+
+// runBounded exports like run, failing the test if the export hangs (a
+// FIFO opened for reading blocks until a writer comes).
+func runBounded(t *testing.T, src *Source) *exporttest.Sink {
+	t.Helper()
+	var s exporttest.Sink
+	done := make(chan error, 1)
+	go func() { done <- src.Export(context.Background(), &s, export.Options{}) }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("Export: %v", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("export hung: a FIFO was opened")
+	}
+	return &s
+}
+
+// Issue 9, item 10: nothing outside the source is read, through a link to
+// a file, a linked folder, a linked cur/, and no FIFO is opened.
+func TestSymlinksAndSpecialFilesAreNeverFollowed(t *testing.T) {
+	outside := t.TempDir()
+	secret := filepath.Join(outside, "shadow")
+	os.WriteFile(secret, []byte("root:$6$secret:19000:0:99999:7:::\n"), 0o600)
+	writeTree(t, outside, file{path: "other/cur/1700000009.M9P9.host:2,S", body: msg("<other@x>", "SECRET other user")})
+
+	root := t.TempDir()
+	writeTree(t, root,
+		file{path: "cur/1700000001.M1P1.host:2,S", body: msg("<ok@x>", "ok")},
+		file{path: ".Work/cur/1700000002.M1P1.host:2,S", body: msg("<work@x>", "work")},
+		file{path: ".Linkedcur/new/"},
+	)
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(os.Symlink(secret, filepath.Join(root, "cur", "1700000003.M1P1.host:2,S")))
+	must(os.Symlink(filepath.Join(outside, "other"), filepath.Join(root, ".Shared")))
+	must(os.Symlink(filepath.Join(outside, "other", "cur"), filepath.Join(root, ".Linkedcur", "cur")))
+	must(syscall.Mkfifo(filepath.Join(root, ".Work", "cur", "1700000004.M1P1.host:2,S"), 0o600))
+
+	s := runBounded(t, &Source{Root: root})
+	for _, it := range s.Items {
+		if strings.Contains(string(it.Body), "secret") || strings.Contains(string(it.Body), "SECRET") {
+			t.Errorf("item %s holds a file from outside the source", it.SourceID)
+		}
+	}
+	if got, want := len(s.Items), 2; got != want {
+		t.Errorf("%d items, want %d (ok and work)", got, want)
+	}
+	for _, want := range []struct{ folder, item, reason string }{
+		{"INBOX", "cur/1700000003.M1P1.host:2,S", "symbolic link"},
+		{"", ".Shared", "symbolic link"},
+		{"Linkedcur", "cur", "symbolic link"},
+		{"Work", "cur/1700000004.M1P1.host:2,S", "named pipe"},
+	} {
+		if !hasProblem(s.Errors, want.folder, want.item, want.reason) {
+			t.Errorf("no error for %s %s (%s); errors: %+v", want.folder, want.item, want.reason, s.Errors)
+		}
+	}
+}
+
+// Issue 9, item 5: the server renames a message (a flag change) between
+// the listing and the open; the message is found under its new name and
+// exported with its new flags. One expunged meanwhile is reported as such.
+func TestRenamedWhileExportingIsFoundAgain(t *testing.T) {
+	root := t.TempDir()
+	writeTree(t, root,
+		file{path: "cur/1700000001.M1P1.host:2,S", body: msg("<a@x>", "a")},
+		file{path: "new/1700000002.M1P1.host", body: msg("<b@x>", "b")},
+		file{path: "cur/1700000003.M1P1.host:2,S", body: msg("<c@x>", "c")},
+	)
+	hookOpen(t, func(name string, open func() (*os.File, error)) (*os.File, error) {
+		switch base := filepath.Base(name); base {
+		case "1700000001.M1P1.host:2,S": // read and answered meanwhile
+			os.Rename(name, filepath.Join(root, "cur", "1700000001.M1P1.host:2,RS"))
+		case "1700000002.M1P1.host": // delivered: moved from new/ to cur/
+			os.Rename(name, filepath.Join(root, "cur", "1700000002.M1P1.host:2,S"))
+		case "1700000003.M1P1.host:2,S": // expunged
+			os.Remove(name)
+		}
+		return open()
+	})
+	s := run(t, &Source{Root: root}, export.Options{})
+	if len(s.Errors) != 0 {
+		t.Errorf("errors %+v; want none", s.Errors)
+	}
+	a := itemBySource(t, s, "INBOX/1700000001.M1P1.host")
+	if !slices.Equal(a.Flags, []string{`\Answered`, `\Seen`}) || !strings.Contains(string(a.Body), "<a@x>") {
+		t.Errorf("renamed message: flags %q body %q; want the new name's flags and its body", a.Flags, a.Body)
+	}
+	b := itemBySource(t, s, "INBOX/1700000002.M1P1.host")
+	if !slices.Equal(b.Flags, []string{`\Seen`}) || !strings.Contains(string(b.Body), "<b@x>") {
+		t.Errorf("moved message: flags %q; want \\Seen", b.Flags)
+	}
+	if len(s.Items) != 2 || s.Skipped[export.SkipExpunged] != 1 ||
+		!hasProblem(s.Warnings, "INBOX", "cur/1700000003.M1P1.host:2,S", "expunged") {
+		t.Errorf("items %d, skipped %v, warnings %+v; want 2 items and the third reported as expunged", len(s.Items), s.Skipped, s.Warnings)
+	}
+}
