@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // Tests of issue 9's export items: what the export command refuses, skips
@@ -39,5 +40,51 @@ func TestExportWarningsEscapeControlCharacters(t *testing.T) {
 	}
 	if !strings.Contains(stderr, `Evil\x1b[2K\x0dforged`) {
 		t.Errorf("the warning must name the folder with its controls escaped; stderr:\n%q", stderr)
+	}
+}
+
+// Issue 9, item 10: links out of the source and FIFOs are skipped, named
+// on the terminal and in the report, and the run ends partial (exit 3).
+func TestExportSkipsLinksAndFIFOsExitPartial(t *testing.T) {
+	secret := filepath.Join(t.TempDir(), "shadow")
+	os.WriteFile(secret, []byte("root:$6$secret\n"), 0o600)
+
+	mdir := t.TempDir()
+	writeMaildirMsg(t, mdir, "cur/1700000001.M1P1.host:2,S")
+	os.Symlink(secret, filepath.Join(mdir, "cur", "1700000002.M2P2.host:2,S"))
+	mtree := t.TempDir()
+	os.WriteFile(filepath.Join(mtree, "Inbox"), []byte("From a@b Sat Jan  1 00:00:00 2022\nSubject: x\n\nx\n"), 0o600)
+	if err := mkfifo(filepath.Join(mtree, "Pipe")); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ kind, src, item string }{
+		{"maildir", mdir, "cur/1700000002.M2P2.host:2,S"},
+		{"mbox", mtree, "Pipe"},
+	} {
+		out := t.TempDir()
+		done := make(chan struct{})
+		var (
+			code           int
+			stdout, stderr string
+		)
+		go func() {
+			defer close(done)
+			code, stdout, stderr = mailhaul(t, "export", tc.kind, "--user", "alice@example.org", "--src", tc.src, "--out", out)
+		}()
+		select {
+		case <-done:
+		case <-time.After(30 * time.Second):
+			t.Fatalf("export %s hung", tc.kind)
+		}
+		if code != exitPartial {
+			t.Errorf("export %s: exit %d, want %d\n%s\n%s", tc.kind, code, exitPartial, stdout, stderr)
+		}
+		if !strings.Contains(stderr, "alice@example.org") || !strings.Contains(stderr, tc.item) {
+			t.Errorf("export %s: the skipped file must be named with the user; stderr:\n%s", tc.kind, stderr)
+		}
+		items, _ := archiveItems(t, filepath.Join(out, "alice@example.org.tgz"))
+		if len(items) != 1 {
+			t.Errorf("export %s: %d items in the archive, want 1", tc.kind, len(items))
+		}
 	}
 }

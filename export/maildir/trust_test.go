@@ -127,3 +127,36 @@ func TestRenamedWhileExportingIsFoundAgain(t *testing.T) {
 		t.Errorf("items %d, skipped %v, warnings %+v; want 2 items and the third reported as expunged", len(s.Items), s.Skipped, s.Warnings)
 	}
 }
+
+// Issue 9, item 10, the race: a file listed as regular is swapped for a
+// link to a file outside, or for a FIFO, before it is opened.
+func TestSwappedForLinkOrFIFOAfterListing(t *testing.T) {
+	secret := filepath.Join(t.TempDir(), "shadow")
+	os.WriteFile(secret, []byte("secret"), 0o600)
+	root := t.TempDir()
+	writeTree(t, root,
+		file{path: "cur/1700000001.M1P1.host:2,S", body: msg("<a@x>", "a")},
+		file{path: "cur/1700000002.M1P1.host:2,S", body: msg("<b@x>", "b")},
+	)
+	hookOpen(t, func(name string, open func() (*os.File, error)) (*os.File, error) {
+		os.Remove(name)
+		var err error
+		if strings.Contains(name, "1700000001") {
+			err = os.Symlink(secret, name)
+		} else {
+			err = syscall.Mkfifo(name, 0o600)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		return open()
+	})
+	s := runBounded(t, &Source{Root: root})
+	if len(s.Items) != 0 {
+		t.Errorf("%d items exported; want none", len(s.Items))
+	}
+	if !hasProblem(s.Errors, "INBOX", "cur/1700000001.M1P1.host:2,S", "symbolic link") ||
+		!hasProblem(s.Errors, "INBOX", "cur/1700000002.M1P1.host:2,S", "named pipe") {
+		t.Errorf("errors %+v; want the link and the FIFO reported", s.Errors)
+	}
+}

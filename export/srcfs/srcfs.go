@@ -13,6 +13,7 @@ import (
 	"errors"
 	"io/fs"
 	"os"
+	"slices"
 	"strings"
 )
 
@@ -94,13 +95,16 @@ func (d *Dir) Path() string { return d.path }
 // Close closes the directory.
 func (d *Dir) Close() error { return d.f.Close() }
 
-// ReadDir lists the directory, in directory order. Entry types are those
-// of the entries themselves (lstat), never of link targets.
+// ReadDir lists the directory sorted by name, as os.ReadDir does; each
+// call lists it afresh. Entry types are those of the entries themselves
+// (lstat), never of link targets.
 func (d *Dir) ReadDir() ([]os.DirEntry, error) {
 	if _, err := d.f.Seek(0, 0); err != nil {
 		return nil, err
 	}
-	return d.f.ReadDir(-1)
+	des, err := d.f.ReadDir(-1)
+	slices.SortFunc(des, func(a, b os.DirEntry) int { return strings.Compare(a.Name(), b.Name()) })
+	return des, err
 }
 
 // OpenDir opens the directory at rel, a "/"-separated path below d, one
