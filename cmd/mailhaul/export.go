@@ -116,6 +116,14 @@ func (a *app) runExport(ctx context.Context, kind string, src export.Source, f *
 	prog.done()
 	if err != nil {
 		arch.Abort()
+		if nm, ok := errors.AsType[*maildir.NotMaildirError](err); ok {
+			// Say it in the command line's terms: which --src was meant.
+			msg := fmt.Sprintf("export maildir for %s: %s has no cur/ or new/ and is not a known Maildir layout", f.user, nm.Root)
+			if nm.Below != "" {
+				msg += "; did you mean --src " + nm.Below + "?"
+			}
+			return errors.New(msg)
+		}
 		return fmt.Errorf("export %s for %s: %w", kind, f.user, err)
 	}
 	if err := arch.Close(); err != nil {

@@ -88,3 +88,21 @@ func TestExportSkipsLinksAndFIFOsExitPartial(t *testing.T) {
 		}
 	}
 }
+
+// Issue 9, item 6: --src at the home directory instead of its Maildir.
+func TestExportSrcAboveTheMaildirIsRefused(t *testing.T) {
+	home := t.TempDir()
+	writeMaildirMsg(t, home, "Maildir/cur/1700000001.M1P1.host:2,S")
+	writeMaildirMsg(t, home, "Maildir/.Work/cur/1700000002.M2P2.host:2,S")
+	out := t.TempDir()
+	code, _, stderr := mailhaul(t, "export", "maildir", "--user", "alice@example.org", "--src", home, "--out", out)
+	if code != exitFailed {
+		t.Errorf("exit %d, want %d", code, exitFailed)
+	}
+	if want := "did you mean --src " + filepath.Join(home, "Maildir") + "?"; !strings.Contains(stderr, want) || !strings.Contains(stderr, "no cur/ or new/") {
+		t.Errorf("stderr %q; want the reason and %q", stderr, want)
+	}
+	if files, _ := filepath.Glob(filepath.Join(out, "*")); len(files) != 0 {
+		t.Errorf("left behind %q", files)
+	}
+}

@@ -568,6 +568,7 @@ func TestUnreadableControlFilesAreWarnings(t *testing.T) {
 func TestKeywordNameNotAnAtomIsKeptAndReported(t *testing.T) {
 	root := t.TempDir()
 	writeTree(t, root,
+		file{path: "cur/"},
 		file{path: ".Work/cur/1700000001.M1P1.host:2,Sa", body: msg("<a@x>", "kw")},
 		file{path: ".Work/dovecot-keywords", body: "0 to do\n"},
 	)

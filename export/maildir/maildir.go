@@ -60,8 +60,11 @@ func (s *Source) Export(ctx context.Context, sink export.Sink, opt export.Option
 		return fmt.Errorf("maildir: %w", err)
 	}
 	defer rd.Close()
-	_, t, err := discover(rd, s.Layout)
+	layout, t, err := discover(rd, s.Layout)
 	if err != nil {
+		return err
+	}
+	if err := checkRoot(rd, layout, t); err != nil {
 		return err
 	}
 	for _, p := range t.problems {

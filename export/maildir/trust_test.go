@@ -2,6 +2,7 @@ package maildir
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"slices"
@@ -158,5 +159,53 @@ func TestSwappedForLinkOrFIFOAfterListing(t *testing.T) {
 	if !hasProblem(s.Errors, "INBOX", "cur/1700000001.M1P1.host:2,S", "symbolic link") ||
 		!hasProblem(s.Errors, "INBOX", "cur/1700000002.M1P1.host:2,S", "named pipe") {
 		t.Errorf("errors %+v; want the link and the FIFO reported", s.Errors)
+	}
+}
+
+// Issue 9, item 6: --src one level too high (the home directory holding
+// Maildir/) is refused, naming the Maildir below, instead of exporting a
+// folder called "Maildir" and leaving out all the others.
+func TestRootAboveTheMaildirIsRefused(t *testing.T) {
+	home := t.TempDir()
+	writeTree(t, home,
+		file{path: "Maildir/cur/1700000001.M1P1.host:2,S", body: msg("<a@x>", "a")},
+		file{path: "Maildir/.Work/cur/1700000002.M1P1.host:2,S", body: msg("<b@x>", "b")},
+		file{path: ".profile", body: "x"},
+	)
+	var s exporttest.Sink
+	err := (&Source{Root: home}).Export(context.Background(), &s, export.Options{})
+	var nm *NotMaildirError
+	if !errors.As(err, &nm) || nm.Below != filepath.Join(home, "Maildir") {
+		t.Fatalf("Export(home) = %v; want a NotMaildirError naming %s", err, filepath.Join(home, "Maildir"))
+	}
+	if len(s.Folders) != 0 || len(s.Items) != 0 {
+		t.Errorf("exported %d folders, %d items before refusing", len(s.Folders), len(s.Items))
+	}
+	// Nothing that looks like a Maildir below: refused all the same.
+	if err := (&Source{Root: t.TempDir()}).Export(context.Background(), &s, export.Options{}); !errors.As(err, &nm) || nm.Below != "" {
+		t.Errorf("Export(empty dir) = %v; want a NotMaildirError naming nothing below", err)
+	}
+	// The layouts that are known stay accepted: a LAYOUT=fs root whose INBOX
+	// is a directory of its own, and of course the Maildir itself.
+	fsroot := t.TempDir()
+	writeTree(t, fsroot,
+		file{path: "INBOX/cur/1700000001.M1P1.host:2,S", body: msg("<a@x>", "a")},
+		file{path: "Work/new/1700000002.M1P1.host", body: msg("<b@x>", "b")},
+	)
+	if s := run(t, &Source{Root: fsroot}, export.Options{}); len(s.Items) != 2 {
+		t.Errorf("LAYOUT=fs with an INBOX directory: %d items, want 2", len(s.Items))
+	}
+	if s := run(t, &Source{Root: filepath.Join(home, "Maildir")}, export.Options{}); len(s.Items) != 2 {
+		t.Errorf("the Maildir itself: %d items, want 2", len(s.Items))
+	}
+	// A Maildir++ copy that lost its empty INBOX directories, recognised by
+	// the files only a Maildir root holds.
+	pp := t.TempDir()
+	writeTree(t, pp,
+		file{path: "dovecot-uidlist", body: "3 V1 N2\n"},
+		file{path: ".Work/cur/1700000002.M1P1.host:2,S", body: msg("<b@x>", "b")},
+	)
+	if s := run(t, &Source{Root: pp}, export.Options{}); len(s.Items) != 1 {
+		t.Errorf("Maildir++ without INBOX directories: %d items, want 1", len(s.Items))
 	}
 }
