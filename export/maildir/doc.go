@@ -6,7 +6,8 @@
 //
 //   - Messages: the files in each folder's cur/ and new/ (tmp/ holds
 //     deliveries in progress). Flags come from the info part ":2,FLAGS"
-//     (";2," and "!2," in copies made on Windows); lower-case letters are
+//     (";2," and "!2," in copies made on Windows and by mbsync, "%3A2%2C"
+//     where a tool percent-encoded it); lower-case letters are
 //     keywords named in the folder's dovecot-keywords file. The received
 //     time is the name's leading Unix timestamp, else the file's mtime.
 //     Size hints (",S=", ",W=") are ignored.

@@ -209,3 +209,27 @@ func TestRootAboveTheMaildirIsRefused(t *testing.T) {
 		t.Errorf("Maildir++ without INBOX directories: %d items, want 1", len(s.Items))
 	}
 }
+
+// Issue 9, item 24: info parts written with mbsync's ";" or percent-encoded
+// keep their flags, and the unique name (SourceID, --since) is the same as
+// for ":2," so a later flag change is the same message.
+func TestInfoDelimitersOfOtherFileSystems(t *testing.T) {
+	root := t.TempDir()
+	writeTree(t, root,
+		file{path: "cur/1700000001.M1P1.host%3A2%2CRS", body: msg("<a@x>", "a")},
+		file{path: "cur/1700000002.M1P1.host;2,FS", body: msg("<b@x>", "b")},
+		file{path: "cur/1600000003.M1P1.host%3a2%2cS", body: msg("<c@x>", "old")},
+	)
+	s := run(t, &Source{Root: root}, export.Options{After: time.Unix(1650000000, 0)})
+	for id, want := range map[string][]string{
+		"INBOX/1700000001.M1P1.host": {`\Answered`, `\Seen`},
+		"INBOX/1700000002.M1P1.host": {`\Flagged`, `\Seen`},
+	} {
+		if got := itemBySource(t, s, id).Flags; !slices.Equal(got, want) {
+			t.Errorf("%s: flags %q, want %q", id, got, want)
+		}
+	}
+	if len(s.Items) != 2 || s.Skipped[export.SkipBeforeCutoff] != 1 {
+		t.Errorf("%d items, skipped %v; want 2 and the old one before the cutoff", len(s.Items), s.Skipped)
+	}
+}
