@@ -13,6 +13,12 @@
 //     Size hints (",S=", ",W=") are ignored.
 //   - Folder names: directory names in modified UTF-7 (RFC 3501 §5.1.3),
 //     as Dovecot and Courier write them.
+//   - Folders that exist only as names: under Maildir++, an empty ".Name"
+//     directory, or a name in the subscription files with no directory at
+//     all, is exported as an empty folder with a note and a warning (a
+//     client created or subscribed it; the target should show it too).
+//     Non-empty dot-directories without cur/, new/ or tmp/ belong to other
+//     tools (.notmuch) and are left out.
 //   - Subscriptions: Dovecot's "subscriptions" (both file versions) and
 //     Courier's "courierimapsubscribed". When neither exists the mailbox
 //     keeps no subscription state, and every folder is marked subscribed

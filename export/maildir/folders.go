@@ -60,6 +60,44 @@ func (t *tree) add(path, dir, raw string) *folder {
 	return f
 }
 
+// nameOnly records a folder that exists only as a name, to be exported
+// empty with a note, unless a folder of that path is known anyway. It does
+// not count as finding a layout: an empty dot-directory says little.
+func (t *tree) nameOnly(path, item, what string) {
+	if _, ok := t.byPath[path]; ok {
+		return
+	}
+	note := "exists only as a name (" + what + "); exported as an empty folder"
+	t.byPath[path] = &folder{path: path, notes: []string{note},
+		warnings: []format.Problem{{Folder: path, Item: item, Reason: note}}}
+}
+
+// addSubscribedOnly adds the Maildir++ folders named in the subscription
+// files but found nowhere on disk. Old-style names separate levels with
+// "."; a name with an empty level cannot be split faithfully and is left
+// out. A name under the Courier "INBOX." prefix is taken without it, the
+// way the prefix is meant.
+func (t *tree) addSubscribedOnly(subs subscriptions) {
+	names := make([]string, 0, len(subs))
+	for name := range subs {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	for _, name := range names {
+		if !strings.Contains(name, "/") {
+			name = strings.ReplaceAll(name, ".", "/")
+		}
+		levels := strings.Split(name, "/")
+		if slices.Contains(levels, "") || strings.EqualFold(levels[0], inboxPath) {
+			continue // "INBOX" itself; "INBOX.X" was also recorded as "X"
+		}
+		if subs.hasPrefixed(name) && t.byPath[inboxPath+"/"+name] != nil {
+			continue // the folder is INBOX/X, subscribed as "INBOX.X"
+		}
+		t.nameOnly(name, "subscriptions", "only listed in the subscriptions")
+	}
+}
+
 // sorted returns the folders in export order: INBOX first, then by path,
 // level by level, so each folder directly precedes its children.
 func (t *tree) sorted() []*folder {
@@ -176,11 +214,16 @@ func (t *tree) discoverMaildirPP(root *srcfs.Dir, rootEntries []os.DirEntry) boo
 			t.problems = append(t.problems, format.Problem{Item: raw, Reason: "list folder: " + cause(err)})
 			continue
 		}
+		path, warn := maildirPPPath(raw[1:])
 		if !isMaildir(entries) {
-			continue // .notmuch, .imap and other tools' directories
+			// .notmuch, .imap and other tools' directories hold files of
+			// their own; an empty one is a folder a client created.
+			if len(entries) == 0 {
+				t.nameOnly(path, raw, "directory without cur/, new/ or tmp/")
+			}
+			continue
 		}
 		found = true
-		path, warn := maildirPPPath(raw[1:])
 		f := t.add(path, raw, raw)
 		if warn {
 			f.warnings = append(f.warnings, notMUTF7(path, raw))

@@ -75,6 +75,9 @@ func (s *Source) Export(ctx context.Context, sink export.Sink, opt export.Option
 		sink.AddWarning(format.Problem{Item: "subscriptions",
 			Reason: "subscriptions unknown, every folder marked subscribed: " + cause(err)})
 	}
+	if layout == LayoutMaildirPP {
+		t.addSubscribedOnly(subs)
+	}
 	folders := t.sorted()
 	assignRoles(folders)
 	for _, f := range folders {

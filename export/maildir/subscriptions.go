@@ -155,3 +155,14 @@ func (s subscriptions) has(path string) bool {
 	}
 	return false
 }
+
+// hasPrefixed reports whether name was subscribed under the "INBOX"
+// prefix ("INBOX.Work" or "INBOX/Work").
+func (s subscriptions) hasPrefixed(name string) bool {
+	for _, sep := range []string{".", "/"} {
+		if _, ok := s[inboxPath+sep+strings.ReplaceAll(name, "/", sep)]; ok {
+			return true
+		}
+	}
+	return false
+}

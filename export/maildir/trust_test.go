@@ -233,3 +233,30 @@ func TestInfoDelimitersOfOtherFileSystems(t *testing.T) {
 		t.Errorf("%d items, skipped %v; want 2 and the old one before the cutoff", len(s.Items), s.Skipped)
 	}
 }
+
+// Issue 9, item 24: Maildir++ folders that exist only as names, an empty
+// ".Folder" directory or a line in subscriptions, are exported as empty
+// folders with a note, not skipped without a word.
+func TestNameOnlyFoldersAreExportedEmpty(t *testing.T) {
+	root := t.TempDir()
+	writeTree(t, root,
+		file{path: "cur/1700000001.M1P1.host:2,S", body: msg("<a@x>", "a")},
+		file{path: ".Work/cur/1700000002.M1P1.host:2,S", body: msg("<b@x>", "b")},
+		file{path: ".Projects/"},                           // created by a client, never used
+		file{path: ".notmuch/xapian/flintlock", body: "x"}, // another tool's directory
+		file{path: "subscriptions", body: "V\t2\n\nWork\nProjects\nTravel\tTrips\nINBOX\n"},
+	)
+	s := run(t, &Source{Root: root}, export.Options{})
+	if got, want := folderPaths(s), []string{"INBOX", "Projects", "Travel/Trips", "Work"}; !slices.Equal(got, want) {
+		t.Errorf("folders %q, want %q", got, want)
+	}
+	for p, item := range map[string]string{"Projects": ".Projects", "Travel/Trips": "subscriptions"} {
+		f := s.Folder(p)
+		if f == nil || len(f.Notes) == 0 || len(s.InFolder(p)) != 0 {
+			t.Errorf("folder %s: %+v; want it empty with a note", p, f)
+		}
+		if !hasProblem(s.Warnings, p, item, "exported as an empty folder") {
+			t.Errorf("no warning for %s: %+v", p, s.Warnings)
+		}
+	}
+}
