@@ -151,11 +151,17 @@ func fillArchive(ctx context.Context, sink export.Sink, src export.Source, f *ex
 	}
 	for _, path := range f.contacts {
 		if err := pim.AddContacts(ctx, sink, collectionName(path), path, opt); err != nil {
+			if errors.Is(err, pim.ErrCalendarFile) {
+				return fmt.Errorf("--contacts: %w; give it with --calendar", err)
+			}
 			return err
 		}
 	}
 	for _, path := range f.calendars {
 		if err := pim.AddCalendar(ctx, sink, collectionName(path), path, opt); err != nil {
+			if errors.Is(err, pim.ErrContactsFile) {
+				return fmt.Errorf("--calendar: %w; give it with --contacts", err)
+			}
 			return err
 		}
 	}

@@ -106,3 +106,20 @@ func TestExportSrcAboveTheMaildirIsRefused(t *testing.T) {
 		t.Errorf("left behind %q", files)
 	}
 }
+
+// Issue 9, item 24: a vCard file given as --calendar (and an .ics as
+// --contacts) is refused, not exported as "0 events" with exit 0.
+func TestExportRefusesContactsGivenAsCalendar(t *testing.T) {
+	src := t.TempDir()
+	writeMaildirMsg(t, src, "cur/1700000001.M1P1.host:2,S")
+	for _, tc := range []struct{ flag, file, hint string }{
+		{"--calendar", sample + "/alice-contacts.vcf", "give it with --contacts"},
+		{"--contacts", sample + "/alice-calendar.ics", "give it with --calendar"},
+	} {
+		out := t.TempDir()
+		code, _, stderr := mailhaul(t, "export", "maildir", "--user", "alice@example.org", "--src", src, "--out", out, tc.flag, tc.file)
+		if code != exitFailed || !strings.Contains(stderr, tc.hint) || !strings.Contains(stderr, filepath.Base(tc.file)) {
+			t.Errorf("%s %s: exit %d, stderr %q; want exit %d naming the file and %q", tc.flag, tc.file, code, stderr, exitFailed, tc.hint)
+		}
+	}
+}

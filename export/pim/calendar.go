@@ -28,6 +28,9 @@ func AddCalendar(ctx context.Context, sink export.Sink, name, path string, opt e
 		return err
 	}
 	defer f.Close()
+	if sniffKind(f) == kindVCard {
+		return fmt.Errorf("pim: %s %w", path, ErrContactsFile)
+	}
 	file := filepath.Base(path)
 	report := func(p SplitProblem) {
 		fp := format.Problem{Folder: name, Item: fmt.Sprintf("%s %s (line %d)", file, p.What, p.Line), Reason: p.Reason}

@@ -47,6 +47,9 @@ type component struct {
 	tzids     []string // TZIDs referenced, interned
 	stamp     time.Time
 	stampRank int // which property stamp came from: lower wins
+	// cutBy is set when the component was never closed and an event, task
+	// or journal began inside it: "BEGIN:VTODO (line 9)".
+	cutBy string
 }
 
 // maxTZIDs caps the distinct TZIDs remembered per component.
@@ -204,8 +207,15 @@ func (p *indexer) begin(l logicalLine, name string) {
 		return
 	}
 	if p.cur != nil {
-		p.stack = append(p.stack, name)
-		return
+		if !isItemComponent(name) || isItemComponent(p.cur.name) || p.cur.name == "VTIMEZONE" {
+			p.stack = append(p.stack, name)
+			return
+		}
+		// An event, task or journal nests in nothing but VCALENDAR: the
+		// component around it was left open. End that one here rather
+		// than drop what follows with it.
+		p.cur.cutBy = fmt.Sprintf("BEGIN:%s (line %d)", name, l.number)
+		p.finish(span{start: p.cur.where.start, end: l.start})
 	}
 	p.cur = &component{name: p.internStr(name), where: span{start: l.start}, bodyStart: l.end,
 		eol: eolOr(l.eol), line: l.number, block: p.block, stampRank: len(stampProps)}
@@ -345,7 +355,7 @@ func (p *indexer) finish(where span) {
 		p.problem(SplitProblem{Line: c.line, What: describe(c.name, c.uid), Reason: "free/busy data is not migrated; dropped"})
 		return
 	default:
-		p.problem(SplitProblem{Line: c.line, What: describe(c.name, c.uid), Reason: "not an event, task or journal; dropped"})
+		p.problem(refused(c))
 		return
 	}
 	p.ix.comps = append(p.ix.comps, *c)
@@ -378,6 +388,49 @@ func (p *indexer) markSharedUID(c *component) {
 			p.ix.groups[len(p.ix.groups)-1].sharedUID = true
 		}
 	}
+}
+
+// isItemComponent reports whether name is a component that becomes an
+// item.
+func isItemComponent(name string) bool {
+	return name == "VEVENT" || name == "VTODO" || name == "VJOURNAL"
+}
+
+// refused is the problem for a top-level component that is not exported,
+// with the real reason: not just "not an event" when the name is no
+// component name at all (indented lines, which iCalendar reads as
+// continuations, joined the whole calendar into one line) or when the
+// component was left open before an event, task or journal.
+func refused(c *component) SplitProblem {
+	if !isComponentName(c.name) {
+		name := c.name
+		if len(name) > 40 {
+			name = name[:40] + "..."
+		}
+		return SplitProblem{Line: c.line, What: "BEGIN line", Lost: true, Reason: fmt.Sprintf(
+			"%q is not a component name: the lines after it start with a space or tab, which iCalendar "+
+				"reads as the continuation of one line (RFC 5545 §3.1); are the lines indented? Nothing of it exported", name)}
+	}
+	if c.cutBy != "" {
+		return SplitProblem{Line: c.line, What: describe(c.name, c.uid), Reason: fmt.Sprintf(
+			"no END:%s before %s; %s is not an event, task or journal; dropped, what follows is exported", c.name, c.cutBy, c.name)}
+	}
+	return SplitProblem{Line: c.line, What: describe(c.name, c.uid), Reason: "not an event, task or journal; dropped"}
+}
+
+// isComponentName reports whether s is an iana-token or x-name: letters,
+// digits and "-" (RFC 5545 §3.1).
+func isComponentName(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-') {
+			return false
+		}
+	}
+	return true
 }
 
 func (p *indexer) internStr(s string) string {

@@ -30,6 +30,9 @@ func AddContacts(ctx context.Context, sink export.Sink, name, path string, opt e
 		return err
 	}
 	defer f.Close()
+	if sniffKind(f) == kindICalendar {
+		return fmt.Errorf("pim: %s %w", path, ErrCalendarFile)
+	}
 	if err := sink.AddFolder(format.Folder{Kind: format.FolderContacts, Path: name, DisplayName: name}); err != nil {
 		return err
 	}
