@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"slices"
 
 	"github.com/emersion/go-ical"
 
@@ -58,9 +59,44 @@ func AddCalendar(ctx context.Context, sink export.Sink, name, path string, opt e
 		return err
 	}
 
-	var ids sourceIDs
+	var (
+		ids  sourceIDs
+		uids uidOwners
+	)
+	repeated := ix.repeatedUIDs()
 	mtime := fi.ModTime().UTC()
 	err = ix.Objects(ctx, name, func(o *CalendarObject) error {
+		what := fmt.Sprintf("%s %s (line %d)", file, describe(o.Component, o.UID), o.Line)
+		// Only a UID the file repeats, or one generated from content, can
+		// collide: only those objects are read an extra time to compare.
+		// Decided before the cutoff, so that a delta agrees with the full
+		// export on which object keeps the UID.
+		generated := slices.Contains(o.Notes, "uid generated")
+		if repeated[o.UID] || generated {
+			sum, err := digest16(o.Open())
+			if err != nil {
+				return err
+			}
+			v, err := uids.claim(name, o.UID, sum, what, generated, o.Open)
+			if err != nil {
+				return err
+			}
+			switch {
+			case v.duplicate:
+				sink.AddSkipped(SkipDuplicate, 1)
+				sink.AddWarning(format.Problem{Folder: name, Item: what, Reason: v.note})
+				return nil
+			case v.newUID != "":
+				notes := o.Notes
+				if o, err = o.WithUID(v.newUID); err != nil {
+					return err
+				}
+				o.Notes = append(notes, v.note)
+				if v.warn {
+					sink.AddWarning(format.Problem{Folder: name, Item: what, Reason: v.note})
+				}
+			}
+		}
 		received := o.Stamp
 		if received.IsZero() {
 			received = mtime
@@ -70,7 +106,6 @@ func AddCalendar(ctx context.Context, sink export.Sink, name, path string, opt e
 			return nil
 		}
 		notes := o.Notes
-		what := fmt.Sprintf("%s %s (line %d)", file, describe(o.Component, o.UID), o.Line)
 		if err := validateCalendar(o); err != nil {
 			notes = append(notes, "go-ical cannot parse this object: "+err.Error())
 			sink.AddWarning(format.Problem{Folder: name, Item: what, Reason: fmt.Sprintf("%v; exported unchanged", err)})

@@ -44,6 +44,8 @@ type component struct {
 	block     int // index into blocks, -1 for a component outside VCALENDAR
 	uid       string
 	emptyUID  span     // a "UID:" line with no value, replaced by a generated UID
+	uidLine   span     // the first UID line, replaced when the UID must change
+	recurID   bool     // has a RECURRENCE-ID: an override, not a master
 	tzids     []string // TZIDs referenced, interned
 	stamp     time.Time
 	stampRank int // which property stamp came from: lower wins
@@ -56,10 +58,13 @@ type component struct {
 const maxTZIDs = 64
 
 // group is the set of components of one type sharing a UID: one output
-// object. A component without UID forms a group on its own.
+// object. A component without UID forms a group on its own, and so does a
+// second master (no RECURRENCE-ID) with the UID of an earlier one: two
+// events in one object would be refused or merged by the server.
 type group struct {
 	comps     []int32
 	sharedUID bool // another group of another type has the same UID
+	master    bool // holds a component without RECURRENCE-ID
 }
 
 // CalendarInfo holds the calendar-level properties an importer uses to
@@ -90,6 +95,24 @@ type tzKey struct {
 
 // Info returns the calendar's name, colour and description.
 func (ix *CalendarIndex) Info() CalendarInfo { return ix.info }
+
+// repeatedUIDs returns the UIDs that more than one object carries: the
+// same UID on components of different types, or on a second master.
+func (ix *CalendarIndex) repeatedUIDs() map[string]bool {
+	count := map[string]int{}
+	for _, g := range ix.groups {
+		if uid := ix.comps[g.comps[0]].uid; uid != "" {
+			count[uid]++
+		}
+	}
+	out := map[string]bool{}
+	for uid, n := range count {
+		if n > 1 {
+			out[uid] = true
+		}
+	}
+	return out
+}
 
 // Len is the number of objects Objects will produce.
 func (ix *CalendarIndex) Len() int { return len(ix.groups) }
@@ -258,12 +281,17 @@ func (p *indexer) property(l logicalLine, pr prop) {
 	if len(p.stack) == 1 {
 		switch {
 		case pr.is("UID"):
+			if c.uidLine.end == 0 {
+				c.uidLine = span{start: l.start, end: l.end}
+			}
 			if c.uid == "" {
 				c.uid = strings.TrimSpace(string(pr.value))
 			}
 			if c.uid == "" && c.emptyUID.end == 0 {
 				c.emptyUID = span{start: l.start, end: l.end}
 			}
+		case pr.is("RECURRENCE-ID"):
+			c.recurID = true
 		case pr.is("TZID") && c.name == "VTIMEZONE":
 			c.uid = strings.TrimSpace(string(pr.value)) // a VTIMEZONE's key is its TZID
 		}
@@ -364,12 +392,14 @@ func (p *indexer) finish(where span) {
 	if c.uid != "" {
 		key = c.name + "\x00" + c.uid
 	}
-	if g, ok := p.keys[key]; ok {
+	if g, ok := p.keys[key]; ok && !(p.ix.groups[g].master && !c.recurID) {
 		p.ix.groups[g].comps = append(p.ix.groups[g].comps, i)
+		p.ix.groups[g].master = p.ix.groups[g].master || !c.recurID
 		return
+	} else if !ok {
+		p.keys[key] = int32(len(p.ix.groups))
 	}
-	p.keys[key] = int32(len(p.ix.groups))
-	p.ix.groups = append(p.ix.groups, group{comps: []int32{i}})
+	p.ix.groups = append(p.ix.groups, group{comps: []int32{i}, master: !c.recurID})
 	if c.uid != "" {
 		p.markSharedUID(c)
 	}

@@ -67,3 +67,8 @@ func lineEnding(b []byte) string {
 	}
 	return "\n"
 }
+
+// SkipDuplicate is the Skipped reason for a contact or calendar object
+// identical to an earlier one of the same collection, UID and all: the
+// target can hold only one object per UID, so it is exported once.
+const SkipDuplicate = "identical copy of an earlier item with the same UID"

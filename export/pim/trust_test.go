@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/mailhaul/mailhaul/export"
 	"github.com/mailhaul/mailhaul/export/exporttest"
@@ -72,4 +73,98 @@ func TestRefusedComponentsGiveTheRealReason(t *testing.T) {
 	}) {
 		t.Errorf("indented calendar: err %v, problems %+v; want the indentation named as the reason", err, problems)
 	}
+}
+
+// uidsOf returns the UID of each item, and checks that the UID in the
+// body is the item's.
+func uidsOf(t *testing.T, s *exporttest.Sink) []string {
+	t.Helper()
+	var out []string
+	for _, it := range s.Items {
+		if !strings.Contains(string(it.Body), "UID:"+it.UID+"\r\n") {
+			t.Errorf("item %s: body does not carry its UID %q:\n%s", it.SourceID, it.UID, it.Body)
+		}
+		out = append(out, it.UID)
+	}
+	return out
+}
+
+// Issue 9, item 1: two different contacts with one UID would be one
+// person on the target; the later one gets a new UID, noted on it. An
+// identical copy with the same UID is one object in the source's own
+// terms: exported once, the copy counted and reported. Identical cards
+// without UID are copies the source shows twice: each gets its own UID.
+func TestContactUIDsUniquePerAddressBook(t *testing.T) {
+	ann := "BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Ann\r\nUID:same\r\nEND:VCARD\r\n"
+	bob := "BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Bob\r\nUID:same\r\nEND:VCARD\r\n"
+	noUID := "BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Cy\r\nEND:VCARD\r\n"
+	p := writeFile(t, "book.vcf", ann+bob+ann+noUID+noUID)
+	s := addContacts(t, "", p, export.Options{})
+	uids := uidsOf(t, s)
+	if len(uids) != 4 || uids[0] != "same" || uids[1] == "same" || uids[2] == "same" || uids[1] == uids[2] || uids[3] == uids[2] {
+		t.Fatalf("UIDs %q; want same, a new one for Bob, and two different ones generated for the copies of Cy", uids)
+	}
+	if !strings.Contains(string(s.Items[1].Body), "FN:Bob") || !slices.ContainsFunc(s.Items[1].Notes, func(n string) bool {
+		return strings.Contains(n, `UID "same"`) && strings.Contains(n, "different content")
+	}) {
+		t.Errorf("Bob's notes %q; want the replaced UID explained", s.Items[1].Notes)
+	}
+	if s.Skipped[SkipDuplicate] != 1 || !slices.ContainsFunc(s.Warnings, func(p format.Problem) bool {
+		return strings.Contains(p.Item, "card 3") && strings.Contains(p.Reason, "identical to book.vcf card 1")
+	}) {
+		t.Errorf("skipped %v, warnings %+v; want Ann's identical copy counted and named as a duplicate", s.Skipped, s.Warnings)
+	}
+	// Stable: a second run gives the same UIDs.
+	if again := uidsOf(t, addContacts(t, "", p, export.Options{})); !slices.Equal(again, uids) {
+		t.Errorf("second run UIDs %q, first %q", again, uids)
+	}
+	// A cutoff does not change which card keeps the UID.
+	if d := uidsOf(t, addContacts(t, "", writeFile(t, "book.vcf",
+		strings.Replace(ann, "FN:Ann", "REV:20200101T000000Z\r\nFN:Ann", 1)+
+			strings.Replace(bob, "FN:Bob", "REV:20260101T000000Z\r\nFN:Bob", 1)), export.Options{After: mustTime(t, "2025-01-01T00:00:00Z")})); len(d) != 1 || d[0] == "same" {
+		t.Errorf("delta UIDs %q; want Bob alone, under his new UID", d)
+	}
+}
+
+// Issue 9, item 1: the same for iCalendar objects: an event and a task
+// sharing a UID, and two different events (two masters) sharing one.
+func TestCalendarUIDsUniquePerCalendar(t *testing.T) {
+	ev := func(uid, summary string) string {
+		return "BEGIN:VEVENT\r\nUID:" + uid + "\r\nDTSTAMP:20240101T000000Z\r\nDTSTART:20240101T100000Z\r\nSUMMARY:" + summary + "\r\nEND:VEVENT\r\n"
+	}
+	todo := "BEGIN:VTODO\r\nUID:same\r\nDTSTAMP:20240101T000000Z\r\nSUMMARY:task\r\nEND:VTODO\r\n"
+	p := writeFile(t, "cal.ics", "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:x\r\n"+
+		ev("same", "first")+todo+ev("two", "lunch")+ev("two", "dinner")+ev("two", "lunch")+"END:VCALENDAR\r\n")
+	s := addCalendar(t, "", p, export.Options{})
+	uids := uidsOf(t, s)
+	seen := map[string]bool{}
+	for _, u := range uids {
+		if seen[u] {
+			t.Errorf("UID %q used twice: %q", u, uids)
+		}
+		seen[u] = true
+	}
+	if len(uids) != 4 || !seen["same"] || !seen["two"] {
+		t.Errorf("UIDs %q; want 4 objects (event, task, lunch, dinner) keeping same and two once each", uids)
+	}
+	for _, it := range s.Items {
+		if strings.Count(string(it.Body), "BEGIN:VEVENT")+strings.Count(string(it.Body), "BEGIN:VTODO") != 1 {
+			t.Errorf("object %s holds more than one component:\n%s", it.UID, it.Body)
+		}
+		if it.UID != "same" && it.UID != "two" && !slices.ContainsFunc(it.Notes, func(n string) bool { return strings.Contains(n, "different content") }) {
+			t.Errorf("object %s: notes %q; want the new UID explained", it.UID, it.Notes)
+		}
+	}
+	if s.Skipped[SkipDuplicate] != 1 {
+		t.Errorf("skipped %v; want the identical lunch once as a duplicate", s.Skipped)
+	}
+}
+
+func mustTime(t *testing.T, s string) time.Time {
+	t.Helper()
+	tm, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tm
 }
