@@ -15,15 +15,22 @@ import (
 )
 
 // subdirs are the directories holding messages, in listing order; tmp/
-// holds deliveries in progress and is skipped.
-var subdirs = [...]string{"cur", "new"}
+// holds deliveries in progress and is skipped. new/ is listed first: a
+// message only ever moves from new/ to cur/, so one moved while the folder
+// is listed is seen at least once (and if twice, its cur/ name wins).
+var subdirs = [...]string{"new", "cur"}
+
+// afterListing, when set, runs after each listing of cur/ or new/: tests
+// act on the folder there, as a live mail server would.
+var afterListing func(sub string)
 
 // entry is one message file found in a folder's cur/ or new/.
 type entry struct {
-	de   os.DirEntry
-	name string
-	dir  int // index into folder.dirs (and the keyword tables)
-	sub  int // index into subdirs
+	de     os.DirEntry
+	name   string
+	unique string // name without its info part
+	dir    int    // index into folder.dirs (and the keyword tables)
+	sub    int    // index into subdirs
 }
 
 // item names the file in problems: relative to its folder, "cur/NAME".
@@ -106,7 +113,7 @@ func (x *exporter) exportFolder(f *folder) error {
 			return err
 		}
 		e := &x.entries[i]
-		unique, _, _ := splitInfo(e.name)
+		unique := e.unique
 
 		if problem := check(e); problem != "" {
 			x.sink.AddError(format.Problem{Folder: f.path, Item: e.item(), Reason: problem})
@@ -178,6 +185,9 @@ func (x *exporter) list(f *folder, dirs openDirs) {
 				continue
 			}
 			des, err := sd.ReadDir()
+			if afterListing != nil {
+				afterListing(subdirs[j])
+			}
 			if err != nil {
 				// What was listed before the error is still exported.
 				x.sink.AddError(format.Problem{Folder: f.path, Item: subdirs[j], Reason: "list: " + cause(err)})
@@ -186,11 +196,28 @@ func (x *exporter) list(f *folder, dirs openDirs) {
 				if strings.HasPrefix(de.Name(), ".") {
 					continue // hidden files are not messages (Maildir spec)
 				}
-				x.entries = append(x.entries, entry{de: de, name: de.Name(), dir: i, sub: j})
+				unique, _, _ := splitInfo(de.Name())
+				x.entries = append(x.entries, entry{de: de, name: de.Name(), unique: unique, dir: i, sub: j})
 			}
 		}
 	}
-	slices.SortStableFunc(x.entries, func(a, b entry) int { return strings.Compare(a.name, b.name) })
+	// In unique-name order; one message listed twice (moved from new/ to
+	// cur/ between the two listings) is kept once, as found in cur/.
+	slices.SortFunc(x.entries, func(a, b entry) int {
+		if c := strings.Compare(a.unique, b.unique); c != 0 {
+			return c
+		}
+		if a.dir != b.dir {
+			return a.dir - b.dir
+		}
+		if a.sub != b.sub {
+			return b.sub - a.sub // cur/ first
+		}
+		return strings.Compare(a.name, b.name)
+	})
+	x.entries = slices.CompactFunc(x.entries, func(a, b entry) bool {
+		return a.unique == b.unique && a.dir == b.dir && a.sub != b.sub
+	})
 }
 
 // check says why e cannot be a message ("" if it can), from the listing's
@@ -254,7 +281,7 @@ func (x *exporter) relocate(dirs [len(subdirs)]*srcfs.Dir, e *entry, unique stri
 		des, _ := sd.ReadDir() // a failed listing just finds nothing
 		for _, de := range des {
 			if u, _, _ := splitInfo(de.Name()); u == unique && !strings.HasPrefix(de.Name(), ".") {
-				e.de, e.name, e.sub = de, de.Name(), j
+				e.de, e.name, e.sub = de, de.Name(), j // unique stays
 				return true
 			}
 		}

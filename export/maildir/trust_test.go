@@ -260,3 +260,31 @@ func TestNameOnlyFoldersAreExportedEmpty(t *testing.T) {
 		}
 	}
 }
+
+// Issue 9, item 5: delivery moves a message from new/ to cur/ while the
+// folder is being listed. Listed cur/ first, it would be in neither
+// listing; it must be exported exactly once.
+func TestMovedToCurDuringListingIsExportedOnce(t *testing.T) {
+	root := t.TempDir()
+	writeTree(t, root,
+		file{path: "cur/1700000001.M1P1.host:2,S", body: msg("<a@x>", "a")},
+		file{path: "new/1700000002.M1P1.host", body: msg("<b@x>", "b")},
+	)
+	moved := false
+	afterListing = func(sub string) {
+		if !moved {
+			moved = true
+			if err := os.Rename(filepath.Join(root, "new", "1700000002.M1P1.host"), filepath.Join(root, "cur", "1700000002.M1P1.host:2,S")); err != nil {
+				t.Error(err)
+			}
+		}
+	}
+	t.Cleanup(func() { afterListing = nil })
+	s := run(t, &Source{Root: root}, export.Options{})
+	if got, want := itemIDs(s, "INBOX"), []string{"INBOX/1700000001.M1P1.host", "INBOX/1700000002.M1P1.host"}; !slices.Equal(got, want) {
+		t.Fatalf("exported %q, want %q", got, want)
+	}
+	if b := itemBySource(t, s, "INBOX/1700000002.M1P1.host"); !slices.Equal(b.Flags, []string{`\Seen`}) {
+		t.Errorf("flags %q; want those of the name in cur/", b.Flags)
+	}
+}
