@@ -53,6 +53,7 @@ func (a *app) exportSourceCommand(kind, short string, newSource func(src string)
 	cmd := &cobra.Command{
 		Use:   kind + " --user ADDRESS --src PATH --out DIR",
 		Short: short,
+		Long:  short + ".\n\n" + exportHelp,
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return a.runExport(cmd.Context(), kind, newSource(f.src), &f)
@@ -77,6 +78,18 @@ func (a *app) exportSourceCommand(kind, short string, newSource func(src string)
 	cmd.MarkFlagsMutuallyExclusive("after", "since")
 	return cmd
 }
+
+// exportHelp says what every export reads and refuses (README: Export).
+const exportHelp = `Nothing outside --src is read: symbolic links below it are not followed, and FIFOs,
+sockets and devices are not opened; each is listed as an error and the export ends with
+exit 3. A Maildir --src must hold cur/ or new/ (or be a LAYOUT=fs root with an INBOX
+directory); a directory above the Maildir is refused, naming the Maildir found below.
+Messages renamed or delivered while the export runs are found again by their unique name;
+deleted ones are counted as expunged. In each --contacts and --calendar file, a UID names
+one object: a later, different item with a used UID gets a new one (noted), an identical
+copy is exported once (counted). A vCard file given as --calendar, or an .ics given as
+--contacts, is refused. Exit codes: 0 all exported, 3 some items failed (each listed in
+the report beside the archive), 1 the export failed.`
 
 func (a *app) runExport(ctx context.Context, kind string, src export.Source, f *exportFlags) error {
 	comp, err := format.ParseCompression(f.compress)

@@ -32,6 +32,18 @@
 //     any other file in the Maildir records them, so there is nothing on
 //     disk to read.
 //
+// Nothing outside the root is read: below it, no symbolic link is
+// followed (a linked folder, cur/ or message is reported as an error) and
+// only regular files are opened (see export/srcfs). The root must be a
+// Maildir (cur/ or new/), a LAYOUT=fs root with an INBOX directory, or a
+// Maildir++ root that lost its empty INBOX directories but keeps Dovecot's
+// or Courier's files; anything else is refused with NotMaildirError.
+//
+// A live Maildir changes while it is read: new/ is listed before cur/ (a
+// message only moves that way), and a file gone when it is opened is
+// looked for again by its unique name; only one found nowhere is counted
+// as expunged (export.SkipExpunged) and named in a warning.
+//
 // Not read: dovecot-uidlist and the dovecot.index* files (UIDs are not
 // exported; identity is the file name), Courier's courierimapkeywords/
 // directory, and Dovecot's listescape encoding of "." inside Maildir++

@@ -20,8 +20,9 @@ import (
 // Each item is a VCALENDAR with the file's calendar properties except
 // METHOD, the VTIMEZONEs its components reference and the components'
 // bytes unchanged. An object go-ical cannot parse is still exported, with
-// a warning. A missing or unreadable file is an error; an empty one gives
-// an empty calendar.
+// a warning. A UID names one object in the calendar, as in AddContacts. A
+// missing or unreadable file is an error, and so is a vCard file
+// (ErrContactsFile); an empty one gives an empty calendar.
 func AddCalendar(ctx context.Context, sink export.Sink, name, path string, opt export.Options) error {
 	name = defaultName(name, path)
 	f, fi, err := openFile(path)

@@ -22,8 +22,11 @@ import (
 //
 // A card go-vcard cannot parse is still exported unchanged, with a
 // warning. A card without UID gets a stable generated one, inserted as a
-// UID line before its END:VCARD. A missing or unreadable file is an error;
-// an empty one gives an empty address book.
+// UID line before its END:VCARD. A UID names one card in the address
+// book: a later, different card with a used UID gets a new one (noted and
+// warned), an identical copy is exported once (SkipDuplicate, warned). A
+// missing or unreadable file is an error, and so is an iCalendar file
+// (ErrCalendarFile); an empty one gives an empty address book.
 func AddContacts(ctx context.Context, sink export.Sink, name, path string, opt export.Options) error {
 	name = defaultName(name, path)
 	f, fi, err := openFile(path)
