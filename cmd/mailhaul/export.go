@@ -16,6 +16,7 @@ import (
 	"github.com/mailhaul/mailhaul/export/mbox"
 	"github.com/mailhaul/mailhaul/export/pim"
 	"github.com/mailhaul/mailhaul/format"
+	"github.com/mailhaul/mailhaul/internal/termtext"
 )
 
 // exportFlags are the flags every export source takes.
@@ -132,8 +133,8 @@ func (a *app) runExport(ctx context.Context, kind string, src export.Source, f *
 		if nm, ok := errors.AsType[*maildir.NotMaildirError](err); ok {
 			// Say it in the command line's terms: which --src was meant.
 			msg := fmt.Sprintf("export maildir for %s: %s has no cur/ or new/ and is not a known Maildir layout", f.user, nm.Root)
-			if nm.Below != "" {
-				msg += "; did you mean --src " + nm.Below + "?"
+			if nm.Below != "" { // a name found on disk: escaped
+				msg += "; did you mean --src " + termtext.Escape(nm.Below) + "?"
 			}
 			return errors.New(msg)
 		}

@@ -38,7 +38,7 @@ func TestExportWarningsEscapeControlCharacters(t *testing.T) {
 	if strings.ContainsAny(stdout+stderr, "\x1b\r") {
 		t.Errorf("output holds raw control characters:\n%q\n%q", stdout, stderr)
 	}
-	if !strings.Contains(stderr, `Evil\x1b[2K\x0dforged`) {
+	if !strings.Contains(stderr, `Evil\x1b[2K\rforged`) {
 		t.Errorf("the warning must name the folder with its controls escaped; stderr:\n%q", stderr)
 	}
 }

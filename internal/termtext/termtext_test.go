@@ -3,27 +3,20 @@ package termtext
 import "testing"
 
 func TestEscape(t *testing.T) {
-	for _, tc := range []struct{ in, want string }{
-		{"INBOX/Work", "INBOX/Work"},
-		{"Réunions 2024 ✓", "Réunions 2024 ✓"},
-		{`C:\mail`, `C:\mail`},
-		{"a\x1b[2Kforged", `a\x1b[2Kforged`},
-		{"line\r\nnext\ttab", `line\x0d\x0anext\x09tab`},
-		{"nul\x00del\x7f", `nul\x00del\x7f`},
-		{"c1\u009bcsi\u0085nel", `c1\u009bcsi\u0085nel`},
-		{"bad\xff\xfeutf8", `bad\xff\xfeutf8`},
-		{"cut\xe2\x82", `cut\xe2\x82`},
-		{"", ""},
+	for in, want := range map[string]string{
+		"INBOX":                    "INBOX",
+		"Café/Reçus":               "Café/Reçus",
+		"a\x1b[2Kb":                `a\x1b[2Kb`,
+		"line\r\nforged: ok":       `line\r\nforged: ok`,
+		"tab\there":                `tab\there`,
+		"nul\x00del\x7f":           `nul\x00del\x7f`,
+		"c1\u0085\u009b":           `c1\u0085\u009b`,
+		"bad\xffutf8\xc3":          `bad\xffutf8\xc3`,
+		`back\slash`:               `back\slash`,
+		"\u2028 stays (not C0/C1)": "\u2028 stays (not C0/C1)",
 	} {
-		if got := Escape(tc.in); got != tc.want {
-			t.Errorf("Escape(%q) = %q, want %q", tc.in, got, tc.want)
+		if got := Escape(in); got != want {
+			t.Errorf("Escape(%q) = %q, want %q", in, got, want)
 		}
-	}
-}
-
-func TestEscapeCleanDoesNotAllocate(t *testing.T) {
-	s := "INBOX/Réunions"
-	if n := testing.AllocsPerRun(100, func() { _ = Escape(s) }); n != 0 {
-		t.Errorf("Escape of clean text allocated %v times", n)
 	}
 }
