@@ -12,7 +12,6 @@ import (
 	"golang.org/x/term"
 
 	"github.com/mailhaul/mailhaul/export"
-	"github.com/mailhaul/mailhaul/internal/termtext"
 )
 
 // progress shows a running export: a live line on a terminal, throttled
@@ -48,12 +47,12 @@ func barProgress(w io.Writer, label string) *progress {
 		start = time.Now()
 	)
 	bar := p.New(0, mpb.SpinnerStyle(),
-		mpb.PrependDecorators(decor.Name(termtext.Escape(label)+" ")),
+		mpb.PrependDecorators(decor.Name(label+" ")),
 		mpb.AppendDecorators(decor.Any(func(decor.Statistics) string {
 			mu.Lock()
 			defer mu.Unlock()
 			rate := float64(last.Bytes) / time.Since(start).Seconds()
-			return fmt.Sprintf(" %d items  %s  %s/s  %s", last.Items, humanBytes(last.Bytes), humanBytes(int64(rate)), termtext.Escape(last.Folder))
+			return fmt.Sprintf(" %d items  %s  %s/s  %s", last.Items, humanBytes(last.Bytes), humanBytes(int64(rate)), last.Folder)
 		})),
 		mpb.BarFillerClearOnComplete(),
 	)

@@ -69,9 +69,9 @@ func (a *app) printExportReport(r *exportReport, reportPath string) {
 	c := r.Counts
 	fmt.Fprintf(a.stdout, "%s: %d messages, %d contacts, %d events, %d tasks, %s in %s -> %s\n",
 		termtext.Escape(r.User), c.Messages, c.Contacts, c.Events, c.Tasks, humanBytes(c.Bytes),
-		time.Duration(r.Seconds*float64(time.Second)).Round(time.Millisecond), termtext.Escape(r.Archive))
+		time.Duration(r.Seconds*float64(time.Second)).Round(time.Millisecond), r.Archive)
 	for _, reason := range sortedKeys(r.Skipped) {
-		fmt.Fprintf(a.stdout, "  skipped %d: %s\n", r.Skipped[reason], reason)
+		fmt.Fprintf(a.stdout, "  skipped %d: %s\n", r.Skipped[reason], termtext.Escape(reason))
 	}
 	printProblems(a.stderr, "warning", r.User, r.Warnings, 10)
 	printProblems(a.stderr, "error", r.User, r.Errors, 50)
@@ -92,7 +92,6 @@ func printProblems(w io.Writer, label, user string, ps []format.Problem, max int
 		if p.Folder != "" {
 			where = p.Folder + ": " + p.Item
 		}
-		// Folder names, file names and reasons come from the mailbox: escaped.
 		fmt.Fprintf(w, "%s: %s: %s: %s\n", label, termtext.Escape(user), termtext.Escape(where), termtext.Escape(p.Reason))
 	}
 }
