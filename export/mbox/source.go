@@ -53,6 +53,9 @@ func (s *Source) Export(ctx context.Context, sink export.Sink, opt export.Option
 		if err != nil {
 			return err
 		}
+	} else if !fi.Mode().IsRegular() {
+		// Never open a FIFO or device: it could block or act on a device.
+		return fmt.Errorf("mbox: %s: %w", s.Path, srcfs.CheckEntry(fi.Mode().Type()))
 	} else {
 		var f mboxFile
 		f, err = singleFile(s.Path)

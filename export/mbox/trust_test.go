@@ -78,3 +78,24 @@ func TestTreeNeverFollowsLinksOrOpensFIFOs(t *testing.T) {
 		}
 	}
 }
+
+// A --src that is itself a FIFO is refused, not opened (it would block).
+func TestSourceFIFORefused(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "mbox")
+	if err := syscall.Mkfifo(p, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		var s exporttest.Sink
+		done <- (&Source{Path: p}).Export(context.Background(), &s, export.Options{})
+	}()
+	select {
+	case err := <-done:
+		if err == nil || !strings.Contains(err.Error(), "named pipe") {
+			t.Errorf("Export(FIFO) = %v; want a refusal naming the named pipe", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Export opened the FIFO and hung")
+	}
+}

@@ -3,8 +3,10 @@ package pim
 import (
 	"context"
 	"errors"
+	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -167,4 +169,28 @@ func mustTime(t *testing.T, s string) time.Time {
 		t.Fatal(err)
 	}
 	return tm
+}
+
+// A contacts or calendar file that is a FIFO is refused, never opened.
+func TestPIMFileFIFORefused(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "cal.ics")
+	if err := syscall.Mkfifo(p, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan [2]error, 1)
+	go func() {
+		var s exporttest.Sink
+		done <- [2]error{AddCalendar(context.Background(), &s, "", p, export.Options{}),
+			AddContacts(context.Background(), &s, "", p, export.Options{})}
+	}()
+	select {
+	case errs := <-done:
+		for _, err := range errs {
+			if err == nil || !strings.Contains(err.Error(), "not a regular file") {
+				t.Errorf("got %v; want a refusal", err)
+			}
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("a FIFO was opened")
+	}
 }
