@@ -88,11 +88,10 @@ func AddCalendar(ctx context.Context, sink export.Sink, name, path string, opt e
 				sink.AddWarning(format.Problem{Folder: name, Item: what, Reason: v.note})
 				return nil
 			case v.newUID != "":
-				notes := o.Notes
 				if o, err = o.WithUID(v.newUID); err != nil {
 					return err
 				}
-				o.Notes = append(notes, v.note)
+				o.Notes = append(o.Notes, v.note)
 				if v.warn {
 					sink.AddWarning(format.Problem{Folder: name, Item: what, Reason: v.note})
 				}

@@ -11,6 +11,9 @@ import (
 	"github.com/mailhaul/mailhaul/format"
 )
 
+// sharedUIDNote notes a UID that components of another type also carry.
+const sharedUIDNote = "UID also used by a component of another type in this file"
+
 // CalendarObject is one output object: a VCALENDAR holding the components
 // of one type that share a UID, the VTIMEZONEs they reference and their
 // calendar's own properties except METHOD.
@@ -111,8 +114,8 @@ func (ix *CalendarIndex) object(gi int, collection, newUID string) (*CalendarObj
 	if newUID != "" {
 		o.UID = newUID
 	}
-	if g.sharedUID {
-		o.Notes = append(o.Notes, "UID also used by a component of another type in this file")
+	if g.sharedUID && newUID == "" {
+		o.Notes = append(o.Notes, sharedUIDNote)
 	}
 
 	eol := first.eol
