@@ -43,6 +43,11 @@ func (o Options) Keep(t time.Time) bool { return o.After.IsZero() || !t.Before(o
 // SkipBeforeCutoff is the Skipped reason for items older than the cutoff.
 const SkipBeforeCutoff = "received before the cutoff"
 
+// SkipExpunged is the Skipped reason for messages a live mailbox deleted
+// after they were listed and before they could be read: they are gone from
+// the source, not lost by the export.
+const SkipExpunged = "expunged while the export ran"
+
 // Progress is a running total, reported by WithProgress.
 type Progress struct {
 	Folder string

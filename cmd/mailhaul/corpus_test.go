@@ -89,7 +89,8 @@ func TestCorpusThroughExportAndInspect(t *testing.T) {
 		}
 	})
 	t.Run("contacts and calendars", func(t *testing.T) {
-		empty := t.TempDir()
+		empty := t.TempDir() // an empty Maildir: a directory with no cur/ is refused
+		os.MkdirAll(filepath.Join(empty, "cur"), 0o755)
 		var args []string
 		vcfs, _ := filepath.Glob(filepath.Join(corpus, "vcard", "*", "*.vcf"))
 		for _, f := range vcfs {

@@ -16,6 +16,7 @@ import (
 	"github.com/mailhaul/mailhaul/export/mbox"
 	"github.com/mailhaul/mailhaul/export/pim"
 	"github.com/mailhaul/mailhaul/format"
+	"github.com/mailhaul/mailhaul/internal/termtext"
 )
 
 // exportFlags are the flags every export source takes.
@@ -53,6 +54,7 @@ func (a *app) exportSourceCommand(kind, short string, newSource func(src string)
 	cmd := &cobra.Command{
 		Use:   kind + " --user ADDRESS --src PATH --out DIR",
 		Short: short,
+		Long:  short + ".\n\n" + exportHelp,
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return a.runExport(cmd.Context(), kind, newSource(f.src), &f)
@@ -77,6 +79,18 @@ func (a *app) exportSourceCommand(kind, short string, newSource func(src string)
 	cmd.MarkFlagsMutuallyExclusive("after", "since")
 	return cmd
 }
+
+// exportHelp says what every export reads and refuses (README: Export).
+const exportHelp = `Nothing outside --src is read: symbolic links below it are not followed, and FIFOs,
+sockets and devices are not opened; each is listed as an error and the export ends with
+exit 3. A Maildir --src must hold cur/ or new/ (or be a LAYOUT=fs root with an INBOX
+directory); a directory above the Maildir is refused, naming the Maildir found below.
+Messages renamed or delivered while the export runs are found again by their unique name;
+deleted ones are counted as expunged. In each --contacts and --calendar file, a UID names
+one object: a later, different item with a used UID gets a new one (noted), an identical
+copy is exported once (counted). A vCard file given as --calendar, or an .ics given as
+--contacts, is refused. Exit codes: 0 all exported, 3 some items failed (each listed in
+the report beside the archive), 1 the export failed.`
 
 func (a *app) runExport(ctx context.Context, kind string, src export.Source, f *exportFlags) error {
 	comp, err := format.ParseCompression(f.compress)
@@ -116,6 +130,14 @@ func (a *app) runExport(ctx context.Context, kind string, src export.Source, f *
 	prog.done()
 	if err != nil {
 		arch.Abort()
+		if nm, ok := errors.AsType[*maildir.NotMaildirError](err); ok {
+			// Say it in the command line's terms: which --src was meant.
+			msg := fmt.Sprintf("export maildir for %s: %s has no cur/ or new/ and is not a known Maildir layout", f.user, nm.Root)
+			if nm.Below != "" { // a name found on disk: escaped
+				msg += "; did you mean --src " + termtext.Escape(nm.Below) + "?"
+			}
+			return errors.New(msg)
+		}
 		return fmt.Errorf("export %s for %s: %w", kind, f.user, err)
 	}
 	if err := arch.Close(); err != nil {
@@ -143,11 +165,17 @@ func fillArchive(ctx context.Context, sink export.Sink, src export.Source, f *ex
 	}
 	for _, path := range f.contacts {
 		if err := pim.AddContacts(ctx, sink, collectionName(path), path, opt); err != nil {
+			if errors.Is(err, pim.ErrCalendarFile) {
+				return fmt.Errorf("--contacts: %w; give it with --calendar", err)
+			}
 			return err
 		}
 	}
 	for _, path := range f.calendars {
 		if err := pim.AddCalendar(ctx, sink, collectionName(path), path, opt); err != nil {
+			if errors.Is(err, pim.ErrContactsFile) {
+				return fmt.Errorf("--calendar: %w; give it with --contacts", err)
+			}
 			return err
 		}
 	}

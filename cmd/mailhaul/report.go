@@ -11,6 +11,7 @@ import (
 
 	"github.com/mailhaul/mailhaul/format"
 	"github.com/mailhaul/mailhaul/importer/report"
+	"github.com/mailhaul/mailhaul/internal/termtext"
 )
 
 // exportReport is the per-user report of one export, written as JSON
@@ -67,16 +68,16 @@ func (a *app) printExportReport(r *exportReport, reportPath string) {
 	}
 	c := r.Counts
 	fmt.Fprintf(a.stdout, "%s: %d messages, %d contacts, %d events, %d tasks, %s in %s -> %s\n",
-		r.User, c.Messages, c.Contacts, c.Events, c.Tasks, humanBytes(c.Bytes),
+		termtext.Escape(r.User), c.Messages, c.Contacts, c.Events, c.Tasks, humanBytes(c.Bytes),
 		time.Duration(r.Seconds*float64(time.Second)).Round(time.Millisecond), r.Archive)
 	for _, reason := range sortedKeys(r.Skipped) {
-		fmt.Fprintf(a.stdout, "  skipped %d: %s\n", r.Skipped[reason], reason)
+		fmt.Fprintf(a.stdout, "  skipped %d: %s\n", r.Skipped[reason], termtext.Escape(reason))
 	}
 	printProblems(a.stderr, "warning", r.User, r.Warnings, 10)
 	printProblems(a.stderr, "error", r.User, r.Errors, 50)
 	if r.Status != "ok" {
 		fmt.Fprintf(a.stderr, "%s: %d items could not be exported; the full list is in %s\n",
-			r.User, len(r.Errors)+r.Truncated, reportPath)
+			termtext.Escape(r.User), len(r.Errors)+r.Truncated, reportPath)
 	}
 }
 
@@ -91,7 +92,7 @@ func printProblems(w io.Writer, label, user string, ps []format.Problem, max int
 		if p.Folder != "" {
 			where = p.Folder + ": " + p.Item
 		}
-		fmt.Fprintf(w, "%s: %s: %s: %s\n", label, user, where, p.Reason)
+		fmt.Fprintf(w, "%s: %s: %s: %s\n", label, termtext.Escape(user), termtext.Escape(where), termtext.Escape(p.Reason))
 	}
 }
 

@@ -6,6 +6,8 @@ import (
 	"io"
 	"os"
 	"sync"
+
+	"github.com/mailhaul/mailhaul/export/srcfs"
 )
 
 // prefixSize is how much of a message is read before it is handed to the
@@ -17,8 +19,9 @@ const prefixSize = 256 << 10
 // in a migration), so memory stays at one buffer per running export.
 var bufPool = sync.Pool{New: func() any { b := make([]byte, prefixSize); return &b }}
 
-// openFile opens a message file. Tests replace it to count opens.
-var openFile = os.Open
+// openFile opens a message file in its cur/ or new/. Tests replace it to
+// count opens, or to act between the listing and the open.
+var openFile = (*srcfs.Dir).OpenFile
 
 // body streams one message file to the sink: first the prefix already read
 // into buf, then the rest of the file. It is reused for every message of an

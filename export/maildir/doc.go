@@ -6,12 +6,19 @@
 //
 //   - Messages: the files in each folder's cur/ and new/ (tmp/ holds
 //     deliveries in progress). Flags come from the info part ":2,FLAGS"
-//     (";2," and "!2," in copies made on Windows); lower-case letters are
+//     (";2," and "!2," in copies made on Windows and by mbsync, "%3A2%2C"
+//     where a tool percent-encoded it); lower-case letters are
 //     keywords named in the folder's dovecot-keywords file. The received
 //     time is the name's leading Unix timestamp, else the file's mtime.
 //     Size hints (",S=", ",W=") are ignored.
 //   - Folder names: directory names in modified UTF-7 (RFC 3501 §5.1.3),
 //     as Dovecot and Courier write them.
+//   - Folders that exist only as names: under Maildir++, an empty ".Name"
+//     directory, or a name in the subscription files with no directory at
+//     all, is exported as an empty folder with a note and a warning (a
+//     client created or subscribed it; the target should show it too).
+//     Non-empty dot-directories without cur/, new/ or tmp/ belong to other
+//     tools (.notmuch) and are left out.
 //   - Subscriptions: Dovecot's "subscriptions" (both file versions) and
 //     Courier's "courierimapsubscribed". When neither exists the mailbox
 //     keeps no subscription state, and every folder is marked subscribed
@@ -24,6 +31,18 @@
 //     served from that configuration, and neither dovecot.list.index nor
 //     any other file in the Maildir records them, so there is nothing on
 //     disk to read.
+//
+// Nothing outside the root is read: below it, no symbolic link is
+// followed (a linked folder, cur/ or message is reported as an error) and
+// only regular files are opened (see export/srcfs). The root must be a
+// Maildir (cur/ or new/), a LAYOUT=fs root with an INBOX directory, or a
+// Maildir++ root that lost its empty INBOX directories but keeps Dovecot's
+// or Courier's files; anything else is refused with NotMaildirError.
+//
+// A live Maildir changes while it is read: new/ is listed before cur/ (a
+// message only moves that way), and a file gone when it is opened is
+// looked for again by its unique name; only one found nowhere is counted
+// as expunged (export.SkipExpunged) and named in a warning.
 //
 // Not read: dovecot-uidlist and the dovecot.index* files (UIDs are not
 // exported; identity is the file name), Courier's courierimapkeywords/

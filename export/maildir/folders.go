@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/mailhaul/mailhaul/export/srcfs"
 	"github.com/mailhaul/mailhaul/format"
 )
 
@@ -21,11 +22,13 @@ type folder struct {
 	role       format.Role
 	subscribed bool
 	// dirs are the Maildirs (holding cur/ and new/) whose messages make up
-	// the folder. Usually one; INBOX may have two under LAYOUT=fs (the root
+	// the folder, relative to the root ("." is the root itself). Usually one; INBOX may have two under LAYOUT=fs (the root
 	// and an INBOX directory), and names that decode alike are merged.
 	dirs []string
 	// warnings are caveats about the folder itself, sent after it.
 	warnings []format.Problem
+	// notes go on the folder's record.
+	notes []string
 }
 
 // tree collects folders by path while the layout is walked.
@@ -55,6 +58,44 @@ func (t *tree) add(path, dir, raw string) *folder {
 	}
 	f.dirs = append(f.dirs, dir)
 	return f
+}
+
+// nameOnly records a folder that exists only as a name, to be exported
+// empty with a note, unless a folder of that path is known anyway. It does
+// not count as finding a layout: an empty dot-directory says little.
+func (t *tree) nameOnly(path, item, what string) {
+	if _, ok := t.byPath[path]; ok {
+		return
+	}
+	note := "exists only as a name (" + what + "); exported as an empty folder"
+	t.byPath[path] = &folder{path: path, notes: []string{note},
+		warnings: []format.Problem{{Folder: path, Item: item, Reason: note}}}
+}
+
+// addSubscribedOnly adds the Maildir++ folders named in the subscription
+// files but found nowhere on disk. Old-style names separate levels with
+// "."; a name with an empty level cannot be split faithfully and is left
+// out. A name under the Courier "INBOX." prefix is taken without it, the
+// way the prefix is meant.
+func (t *tree) addSubscribedOnly(subs subscriptions) {
+	names := make([]string, 0, len(subs))
+	for name := range subs {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	for _, name := range names {
+		if !strings.Contains(name, "/") {
+			name = strings.ReplaceAll(name, ".", "/")
+		}
+		levels := strings.Split(name, "/")
+		if slices.Contains(levels, "") || strings.EqualFold(levels[0], inboxPath) {
+			continue // "INBOX" itself; "INBOX.X" was also recorded as "X"
+		}
+		if subs.hasPrefixed(name) && t.byPath[inboxPath+"/"+name] != nil {
+			continue // the folder is INBOX/X, subscribed as "INBOX.X"
+		}
+		t.nameOnly(name, "subscriptions", "only listed in the subscriptions")
+	}
 }
 
 // sorted returns the folders in export order: INBOX first, then by path,
@@ -134,45 +175,71 @@ func notMUTF7(path, raw string) format.Problem {
 		Reason: "folder name is not valid modified UTF-7 (RFC 3501 §5.1.3); kept as it is on disk"}
 }
 
-// isDirEntry reports whether e is a directory, following a symbolic link
-// (shared folders are sometimes linked in).
-func isDirEntry(dir string, e os.DirEntry) bool {
-	if e.IsDir() {
-		return true
-	}
+// linkedDir reports whether e is a symbolic link to a directory. Such a
+// link is never followed: a "shared folder" linked into a user's Maildir
+// may be anyone's mail, or /etc. Only the link's target type is looked at
+// (stat reads no content), so that a link to a file stays unmentioned.
+func linkedDir(dir *srcfs.Dir, e os.DirEntry) bool {
 	if e.Type()&fs.ModeSymlink == 0 {
 		return false
 	}
-	fi, err := os.Stat(dir + "/" + e.Name())
+	fi, err := os.Stat(dir.Path() + "/" + e.Name())
 	return err == nil && fi.IsDir()
+}
+
+// linkProblem is the report for a linked folder directory.
+func linkProblem(folder, raw string) format.Problem {
+	return format.Problem{Folder: folder, Item: raw,
+		Reason: "symbolic link to a directory, not followed: nothing outside the source is exported"}
 }
 
 // discoverMaildirPP finds Maildir++ folders: ".A.B" directories at the
 // root are the folder "A/B". It reports whether any was found.
-func (t *tree) discoverMaildirPP(root string, rootEntries []os.DirEntry) bool {
+func (t *tree) discoverMaildirPP(root *srcfs.Dir, rootEntries []os.DirEntry) bool {
 	found := false
 	for _, e := range rootEntries {
 		raw := e.Name()
-		if len(raw) < 2 || raw[0] != '.' || !isDirEntry(root, e) {
+		if len(raw) < 2 || raw[0] != '.' || raw == ".." {
 			continue
 		}
-		dir := root + "/" + raw
-		entries, err := os.ReadDir(dir)
+		if linkedDir(root, e) {
+			t.problems = append(t.problems, linkProblem("", raw))
+			continue
+		}
+		if !e.IsDir() {
+			continue
+		}
+		entries, err := readDirAt(root, raw)
 		if err != nil {
 			t.problems = append(t.problems, format.Problem{Item: raw, Reason: "list folder: " + cause(err)})
 			continue
 		}
+		path, warn := maildirPPPath(raw[1:])
 		if !isMaildir(entries) {
-			continue // .notmuch, .imap and other tools' directories
+			// .notmuch, .imap and other tools' directories hold files of
+			// their own; an empty one is a folder a client created.
+			if len(entries) == 0 {
+				t.nameOnly(path, raw, "directory without cur/, new/ or tmp/")
+			}
+			continue
 		}
 		found = true
-		path, warn := maildirPPPath(raw[1:])
-		f := t.add(path, dir, raw)
+		f := t.add(path, raw, raw)
 		if warn {
 			f.warnings = append(f.warnings, notMUTF7(path, raw))
 		}
 	}
 	return found
+}
+
+// readDirAt lists the directory rel below d, never through a link.
+func readDirAt(d *srcfs.Dir, rel string) ([]os.DirEntry, error) {
+	sub, err := d.OpenDir(rel)
+	if err != nil {
+		return nil, err
+	}
+	defer sub.Close()
+	return sub.ReadDir()
 }
 
 // maildirPPPath turns a Maildir++ directory name (without its leading dot)
@@ -192,18 +259,37 @@ func maildirPPPath(name string) (path string, warn bool) {
 
 // discoverFS finds LAYOUT=fs folders: nested directories, "Work/2024/cur".
 // Directories without cur/new/tmp are parents only and are not folders of
-// their own. Names starting with "." and symbolic links are not followed.
-func (t *tree) discoverFS(dir string, levels []string, entries []os.DirEntry, warn bool) bool {
+// their own. Names starting with "." are not folders; symbolic links to
+// directories are reported and not followed. dir is the directory at rel
+// (levels are its decoded names).
+func (t *tree) discoverFS(dir *srcfs.Dir, rel string, levels []string, entries []os.DirEntry, warn bool) bool {
 	found := false
 	for _, e := range entries {
 		raw := e.Name()
-		if !e.IsDir() || raw[0] == '.' || raw == "cur" || raw == "new" || raw == "tmp" {
+		if raw[0] == '.' || raw == "cur" || raw == "new" || raw == "tmp" {
 			continue
 		}
-		child := dir + "/" + raw
-		sub, err := os.ReadDir(child)
+		childRel := raw
+		if rel != "" {
+			childRel = rel + "/" + raw
+		}
+		if linkedDir(dir, e) {
+			t.problems = append(t.problems, linkProblem("", childRel))
+			continue
+		}
+		if !e.IsDir() {
+			continue
+		}
+		child, err := dir.OpenDir(raw)
+		var sub []os.DirEntry
+		if err == nil {
+			sub, err = child.ReadDir()
+		}
 		if err != nil {
-			t.problems = append(t.problems, format.Problem{Item: raw, Reason: "list folder: " + cause(err)})
+			if child != nil {
+				child.Close()
+			}
+			t.problems = append(t.problems, format.Problem{Item: childRel, Reason: "list folder: " + cause(err)})
 			continue
 		}
 		childWarn := warn
@@ -215,14 +301,15 @@ func (t *tree) discoverFS(dir string, levels []string, entries []os.DirEntry, wa
 		if isMaildir(sub) {
 			found = true
 			path := strings.Join(childLevels, "/")
-			f := t.add(path, child, raw)
+			f := t.add(path, childRel, raw)
 			if childWarn {
 				f.warnings = append(f.warnings, notMUTF7(path, raw))
 			}
 		}
-		if len(childLevels) < maxDepth && t.discoverFS(child, childLevels, sub, childWarn) {
+		if len(childLevels) < maxDepth && t.discoverFS(child, childRel, childLevels, sub, childWarn) {
 			found = true
 		}
+		child.Close()
 	}
 	return found
 }
@@ -231,26 +318,26 @@ func (t *tree) discoverFS(dir string, levels []string, entries []os.DirEntry, wa
 // when it is LayoutAuto: any Maildir++ ".folder" means Maildir++; else
 // nested maildirs mean LAYOUT=fs; else it is a plain Maildir (INBOX only),
 // which is Maildir++ without folders.
-func discover(root string, layout Layout) (Layout, *tree, error) {
-	entries, err := os.ReadDir(root)
+func discover(root *srcfs.Dir, layout Layout) (Layout, *tree, error) {
+	entries, err := root.ReadDir()
 	if err != nil {
-		return layout, nil, fmt.Errorf("maildir: list %s: %w", root, err)
+		return layout, nil, fmt.Errorf("maildir: list %s: %w", root.Path(), err)
 	}
 	t := newTree()
 	if isMaildir(entries) {
-		t.byPath[inboxPath].dirs = []string{root}
+		t.byPath[inboxPath].dirs = []string{"."}
 	}
 	switch layout {
 	case LayoutMaildirPP:
 		t.discoverMaildirPP(root, entries)
 	case LayoutFS:
-		t.discoverFS(root, nil, entries, false)
+		t.discoverFS(root, "", nil, entries, false)
 	default:
 		layout = LayoutMaildirPP
 		if !t.discoverMaildirPP(root, entries) {
 			fsTree := newTree()
 			fsTree.byPath[inboxPath].dirs = t.byPath[inboxPath].dirs
-			if fsTree.discoverFS(root, nil, entries, false) {
+			if fsTree.discoverFS(root, "", nil, entries, false) {
 				layout, t = LayoutFS, fsTree
 			} else {
 				// Keep problems seen while probing: they are real.

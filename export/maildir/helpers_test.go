@@ -11,6 +11,7 @@ import (
 
 	"github.com/mailhaul/mailhaul/export"
 	"github.com/mailhaul/mailhaul/export/exporttest"
+	"github.com/mailhaul/mailhaul/export/srcfs"
 )
 
 // file is one entry of a test tree. A path ending in "/" is a directory.
@@ -143,4 +144,26 @@ func encodeMUTF7(s string) string {
 	}
 	flush()
 	return b.String()
+}
+
+// hookOpen replaces the opening of message files for the test: fn gets
+// the file's path and the real open, and may act around it.
+func hookOpen(t testing.TB, fn func(path string, open func() (*os.File, error)) (*os.File, error)) {
+	t.Helper()
+	orig := openFile
+	t.Cleanup(func() { openFile = orig })
+	openFile = func(d *srcfs.Dir, name string) (*os.File, error) {
+		return fn(d.Path()+"/"+name, func() (*os.File, error) { return orig(d, name) })
+	}
+}
+
+// openRoot opens dir as Export does, closed when the test ends.
+func openRoot(t testing.TB, dir string) *srcfs.Dir {
+	t.Helper()
+	d, err := srcfs.OpenRoot(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { d.Close() })
+	return d
 }

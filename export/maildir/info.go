@@ -8,7 +8,8 @@ import (
 // A message file's name is "<unique>[:2,<flags>]". The unique part is what
 // a message keeps for life; the info part after ":2," changes whenever its
 // flags do. Copies made on Windows, where ":" cannot appear in a name, use
-// ";" or "!" instead.
+// ";" (mbsync's InfoDelimiter) or "!" instead, and some tools write the
+// info part percent-encoded: "%3A2%2CS".
 
 // splitInfo splits a file name into its unique part and the flag letters
 // of its info part. hasInfo is false when the name has no "2," info (an
@@ -18,16 +19,21 @@ func splitInfo(name string) (unique, flags string, hasInfo bool) {
 	// Scan from the end: a host name in the unique part could in theory
 	// hold "!2," but the info part is always last.
 	for i := len(name) - 3; i >= 0; i-- {
-		if name[i+1] != '2' || name[i+2] != ',' {
-			continue
+		if name[i+1] == '2' && name[i+2] == ',' {
+			switch name[i] {
+			case ':', ';', '!':
+				return name[:i], name[i+3:], true
+			}
 		}
-		switch name[i] {
-		case ':', ';', '!':
-			return name[:i], name[i+3:], true
+		if name[i] == '%' && i+len(encodedInfo) <= len(name) && strings.EqualFold(name[i:i+len(encodedInfo)], encodedInfo) {
+			return name[:i], name[i+len(encodedInfo):], true
 		}
 	}
 	return name, "", false
 }
+
+// encodedInfo is ":2," percent-encoded (hex digits of either case).
+const encodedInfo = "%3A2%2C"
 
 // flagSet holds the letters of a Maildir info part: bit n of upper is
 // 'A'+n, bit n of lower is 'a'+n.

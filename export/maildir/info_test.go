@@ -19,6 +19,12 @@ func TestSplitInfo(t *testing.T) {
 		{"1642966915.1.mox", "1642966915.1.mox", "", false},
 		{"1700000000.x:1,experimental", "1700000000.x:1,experimental", "", false},
 		{"a:2,S:2,T", "a:2,S", "T", true}, // the info part is the last one
+		// Percent-encoded by tools on file systems without ":" (issue 9, 24).
+		{"1700000000.M1P2.host%3A2%2CRS", "1700000000.M1P2.host", "RS", true},
+		{"1700000000.M1P2.host%3a2%2cS", "1700000000.M1P2.host", "S", true},
+		{"1700000000.M1P2.host%3A2%2C", "1700000000.M1P2.host", "", true},
+		{"1700000000.M1P2.host%3A1%2Cx", "1700000000.M1P2.host%3A1%2Cx", "", false},
+		{"1700000000.M1P2.host%3A2", "1700000000.M1P2.host%3A2", "", false},
 		{"", "", "", false},
 		{":2,", "", "", true},
 	}

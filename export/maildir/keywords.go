@@ -7,10 +7,10 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"os"
 	"strconv"
 
 	"github.com/mailhaul/mailhaul/export"
+	"github.com/mailhaul/mailhaul/export/srcfs"
 )
 
 // keywordsFile is Dovecot's per-folder map from the flag letters a-z to
@@ -34,8 +34,8 @@ func (k *keywords) name(i int) string {
 // readKeywords reads dir's dovecot-keywords. A missing file is no error
 // (most folders have none); nil is returned then. notes say which names
 // had to be changed to be sent as IMAP keywords.
-func readKeywords(dir string) (k *keywords, notes []string, err error) {
-	f, err := os.Open(dir + "/" + keywordsFile)
+func readKeywords(dir *srcfs.Dir) (k *keywords, notes []string, err error) {
+	f, err := dir.OpenFile(keywordsFile) // never a link: names would leak the target's text
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil, nil
 	}

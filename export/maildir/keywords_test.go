@@ -37,7 +37,7 @@ func TestParseKeywords(t *testing.T) {
 }
 
 func TestReadKeywordsMissing(t *testing.T) {
-	k, _, err := readKeywords(t.TempDir())
+	k, _, err := readKeywords(openRoot(t, t.TempDir()))
 	if k != nil || err != nil {
 		t.Errorf("readKeywords(empty dir) = %v, %v; want nil, nil", k, err)
 	}
@@ -45,7 +45,7 @@ func TestReadKeywordsMissing(t *testing.T) {
 	if err := os.Mkdir(filepath.Join(dir, keywordsFile), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := readKeywords(dir); err == nil {
+	if _, _, err := readKeywords(openRoot(t, dir)); err == nil {
 		t.Error("readKeywords with a directory in place of the file: no error")
 	}
 }

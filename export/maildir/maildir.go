@@ -3,10 +3,10 @@ package maildir
 import (
 	"context"
 	"fmt"
-	"os"
 	"path/filepath"
 
 	"github.com/mailhaul/mailhaul/export"
+	"github.com/mailhaul/mailhaul/export/srcfs"
 	"github.com/mailhaul/mailhaul/format"
 )
 
@@ -55,25 +55,28 @@ func (s *Source) Export(ctx context.Context, sink export.Sink, opt export.Option
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	root := filepath.Clean(s.Root)
-	fi, err := os.Stat(root)
+	rd, err := srcfs.OpenRoot(filepath.Clean(s.Root))
 	if err != nil {
 		return fmt.Errorf("maildir: %w", err)
 	}
-	if !fi.IsDir() {
-		return fmt.Errorf("maildir: %s is not a directory", root)
-	}
-	_, t, err := discover(root, s.Layout)
+	defer rd.Close()
+	layout, t, err := discover(rd, s.Layout)
 	if err != nil {
+		return err
+	}
+	if err := checkRoot(rd, layout, t); err != nil {
 		return err
 	}
 	for _, p := range t.problems {
 		sink.AddError(p)
 	}
-	subs, err := readSubscriptions(root)
+	subs, err := readSubscriptions(rd)
 	if err != nil {
 		sink.AddWarning(format.Problem{Item: "subscriptions",
 			Reason: "subscriptions unknown, every folder marked subscribed: " + cause(err)})
+	}
+	if layout == LayoutMaildirPP {
+		t.addSubscribedOnly(subs)
 	}
 	folders := t.sorted()
 	assignRoles(folders)
@@ -83,7 +86,7 @@ func (s *Source) Export(ctx context.Context, sink export.Sink, opt export.Option
 
 	bufp := bufPool.Get().(*[]byte)
 	defer bufPool.Put(bufp)
-	x := &exporter{sink: sink, opt: opt, body: body{ctx: ctx, buf: *bufp}}
+	x := &exporter{root: rd, sink: sink, opt: opt, body: body{ctx: ctx, buf: *bufp}}
 	for _, f := range folders {
 		if err := ctx.Err(); err != nil {
 			return err

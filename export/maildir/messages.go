@@ -10,24 +10,49 @@ import (
 	"time"
 
 	"github.com/mailhaul/mailhaul/export"
+	"github.com/mailhaul/mailhaul/export/srcfs"
 	"github.com/mailhaul/mailhaul/format"
 )
 
+// subdirs are the directories holding messages, in listing order; tmp/
+// holds deliveries in progress and is skipped. new/ is listed first: a
+// message only ever moves from new/ to cur/, so one moved while the folder
+// is listed is seen at least once (and if twice, its cur/ name wins).
+var subdirs = [...]string{"new", "cur"}
+
+// afterListing, when set, runs after each listing of cur/ or new/: tests
+// act on the folder there, as a live mail server would.
+var afterListing func(sub string)
+
 // entry is one message file found in a folder's cur/ or new/.
 type entry struct {
-	de  os.DirEntry
-	dir int    // index into folder.dirs (and the keyword tables)
-	sub string // "cur" or "new"
+	de     os.DirEntry
+	name   string
+	unique string // name without its info part
+	dir    int    // index into folder.dirs (and the keyword tables)
+	sub    int    // index into subdirs
 }
 
 // item names the file in problems: relative to its folder, "cur/NAME".
-func (e *entry) item() string { return e.sub + "/" + e.de.Name() }
+func (e *entry) item() string { return subdirs[e.sub] + "/" + e.name }
 
-// path is the file's path, built in one allocation.
-func (e *entry) path(dir string) string { return dir + "/" + e.sub + "/" + e.de.Name() }
+// openDirs are the open directories of one folder: per folder.dirs
+// entry, its cur/ and new/ (nil when absent or refused).
+type openDirs [][len(subdirs)]*srcfs.Dir
+
+func (o openDirs) close() {
+	for _, ds := range o {
+		for _, d := range ds {
+			if d != nil {
+				d.Close()
+			}
+		}
+	}
+}
 
 // exporter carries one Export run's state from folder to folder.
 type exporter struct {
+	root    *srcfs.Dir
 	sink    export.Sink
 	opt     export.Options
 	body    body
@@ -37,7 +62,7 @@ type exporter struct {
 // exportFolder sends f and then its messages, in file-name order.
 func (x *exporter) exportFolder(f *folder) error {
 	err := x.sink.AddFolder(format.Folder{
-		Kind: format.FolderMail, Path: f.path, Role: f.role, Subscribed: f.subscribed,
+		Kind: format.FolderMail, Path: f.path, Role: f.role, Subscribed: f.subscribed, Notes: f.notes,
 	})
 	if err != nil {
 		return fmt.Errorf("maildir: folder %s: %w", f.path, err)
@@ -46,8 +71,15 @@ func (x *exporter) exportFolder(f *folder) error {
 		x.sink.AddWarning(w)
 	}
 	kws := make([]*keywords, len(f.dirs))
-	for i, dir := range f.dirs {
-		kw, notes, err := readKeywords(dir)
+	dirs := make(openDirs, len(f.dirs))
+	defer dirs.close()
+	for i, rel := range f.dirs {
+		d, err := x.root.OpenDir(rel)
+		if err != nil {
+			x.sink.AddError(format.Problem{Folder: f.path, Item: rel, Reason: "list folder: " + cause(err)})
+			continue
+		}
+		kw, notes, err := readKeywords(d)
 		if err != nil {
 			x.sink.AddWarning(format.Problem{Folder: f.path, Item: keywordsFile,
 				Reason: "keyword letters a-z dropped: " + cause(err)})
@@ -56,8 +88,19 @@ func (x *exporter) exportFolder(f *folder) error {
 			x.sink.AddWarning(format.Problem{Folder: f.path, Item: keywordsFile, Reason: n})
 		}
 		kws[i] = kw
+		for j, sub := range subdirs {
+			sd, err := d.OpenDir(sub)
+			switch {
+			case errors.Is(err, fs.ErrNotExist):
+			case err != nil:
+				x.sink.AddError(format.Problem{Folder: f.path, Item: sub, Reason: "list: " + cause(err)})
+			default:
+				dirs[i][j] = sd
+			}
+		}
+		d.Close()
 	}
-	x.list(f)
+	x.list(f, dirs)
 
 	var (
 		unknown      flagSet // letters with no meaning here, warned about once
@@ -70,12 +113,9 @@ func (x *exporter) exportFolder(f *folder) error {
 			return err
 		}
 		e := &x.entries[i]
-		dir := f.dirs[e.dir]
-		name := e.de.Name()
-		unique, info, _ := splitInfo(name)
+		unique := e.unique
 
-		fi, problem := x.check(dir, e)
-		if problem != "" {
+		if problem := check(e); problem != "" {
 			x.sink.AddError(format.Problem{Folder: f.path, Item: e.item(), Reason: problem})
 			continue
 		}
@@ -83,12 +123,10 @@ func (x *exporter) exportFolder(f *folder) error {
 		if sec, ok := nameTime(unique); ok {
 			received = time.Unix(sec, 0).UTC()
 		} else {
-			if fi == nil {
-				var err error
-				if fi, err = e.de.Info(); err != nil {
-					x.sink.AddError(format.Problem{Folder: f.path, Item: e.item(), Reason: "stat: " + cause(err)})
-					continue
-				}
+			fi, err := e.de.Info()
+			if err != nil {
+				x.sink.AddError(format.Problem{Folder: f.path, Item: e.item(), Reason: "stat: " + cause(err)})
+				continue
 			}
 			received = fi.ModTime().UTC()
 		}
@@ -97,6 +135,12 @@ func (x *exporter) exportFolder(f *folder) error {
 			continue
 		}
 
+		file, ok := x.open(f, dirs, e, unique)
+		if !ok {
+			continue
+		}
+		// The flags are those of the name the file was opened under.
+		_, info, _ := splitInfo(e.name)
 		flags, unk := parseFlags(info).imapFlags(kws[e.dir])
 		if !unk.empty() {
 			if unknownCount == 0 {
@@ -114,7 +158,9 @@ func (x *exporter) exportFolder(f *folder) error {
 			Received: received,
 			SourceID: f.path + "/" + unique,
 		}
-		if err := x.send(f, dir, e, it); err != nil {
+		err := x.send(f, e, file, it)
+		file.Close()
+		if err != nil {
 			return err
 		}
 	}
@@ -130,59 +176,123 @@ func (x *exporter) exportFolder(f *folder) error {
 }
 
 // list fills x.entries with the message files of f's cur/ and new/,
-// sorted by file name. tmp/ holds deliveries in progress and is skipped.
-func (x *exporter) list(f *folder) {
+// sorted by file name.
+func (x *exporter) list(f *folder, dirs openDirs) {
 	x.entries = x.entries[:0]
-	for i, dir := range f.dirs {
-		for _, sub := range [...]string{"cur", "new"} {
-			des, err := os.ReadDir(dir + "/" + sub)
-			if err != nil && !errors.Is(err, fs.ErrNotExist) {
+	for i := range dirs {
+		for j, sd := range dirs[i] {
+			if sd == nil {
+				continue
+			}
+			des, err := sd.ReadDir()
+			if afterListing != nil {
+				afterListing(subdirs[j])
+			}
+			if err != nil {
 				// What was listed before the error is still exported.
-				x.sink.AddError(format.Problem{Folder: f.path, Item: sub, Reason: "list: " + cause(err)})
+				x.sink.AddError(format.Problem{Folder: f.path, Item: subdirs[j], Reason: "list: " + cause(err)})
 			}
 			for _, de := range des {
 				if strings.HasPrefix(de.Name(), ".") {
 					continue // hidden files are not messages (Maildir spec)
 				}
-				x.entries = append(x.entries, entry{de: de, dir: i, sub: sub})
+				unique, _, _ := splitInfo(de.Name())
+				x.entries = append(x.entries, entry{de: de, name: de.Name(), unique: unique, dir: i, sub: j})
 			}
 		}
 	}
-	slices.SortStableFunc(x.entries, func(a, b entry) int { return strings.Compare(a.de.Name(), b.de.Name()) })
+	// In unique-name order; one message listed twice (moved from new/ to
+	// cur/ between the two listings) is kept once, as found in cur/.
+	slices.SortFunc(x.entries, func(a, b entry) int {
+		if c := strings.Compare(a.unique, b.unique); c != 0 {
+			return c
+		}
+		if a.dir != b.dir {
+			return a.dir - b.dir
+		}
+		if a.sub != b.sub {
+			return b.sub - a.sub // cur/ first
+		}
+		return strings.Compare(a.name, b.name)
+	})
+	x.entries = slices.CompactFunc(x.entries, func(a, b entry) bool {
+		return a.unique == b.unique && a.dir == b.dir && a.sub != b.sub
+	})
 }
 
-// check says why e cannot be a message ("" if it can). For a symbolic link
-// it returns the target's FileInfo, which it had to stat anyway.
-func (x *exporter) check(dir string, e *entry) (fs.FileInfo, string) {
+// check says why e cannot be a message ("" if it can), from the listing's
+// own type: a link is never followed, a FIFO or device never opened.
+func check(e *entry) string {
 	typ := e.de.Type()
-	var fi fs.FileInfo
-	if typ&fs.ModeSymlink != 0 {
-		var err error
-		if fi, err = os.Stat(e.path(dir)); err != nil {
-			return nil, "open: " + cause(err)
-		}
-		typ = fi.Mode().Type()
-	}
 	switch {
 	case typ.IsDir():
-		return nil, "is a directory, not a message"
-	case !typ.IsRegular():
-		// Never open a FIFO or device: it could block the export forever.
-		return nil, "not a regular file (" + typ.String() + ")"
+		return "is a directory, not a message"
+	case typ&fs.ModeSymlink != 0:
+		return srcfs.ErrSymlink.Error() + ": nothing outside the source is exported"
 	}
-	return fi, ""
+	if err := srcfs.CheckEntry(typ); err != nil {
+		return err.Error()
+	}
+	return ""
 }
 
-// send opens one message file and streams it to the sink. Problems before
-// the first byte reaches the sink are the item's; after that, the sink's
-// entry is half written and the export cannot go on.
-func (x *exporter) send(f *folder, dir string, e *entry, it format.Item) error {
-	file, err := openFile(e.path(dir))
-	if err != nil {
-		x.sink.AddError(format.Problem{Folder: f.path, Item: e.item(), Reason: "open: " + cause(err)})
-		return nil
+// maxRelocations bounds how often one message is looked for again: a
+// message renamed on every look is being changed faster than it can be
+// read, and is reported.
+const maxRelocations = 3
+
+// open opens e's file. A live mailbox renames a message whenever its flags
+// change (":2,S" to ":2,RS") and moves it from new/ to cur/ once a client
+// has seen it; a file that vanished after the listing is therefore looked
+// for again by its unique name in the same Maildir's cur/ and new/, and e
+// is updated to where it was found. Only a message found nowhere was
+// expunged. ok is false when the item was reported instead.
+func (x *exporter) open(f *folder, dirs openDirs, e *entry, unique string) (file *os.File, ok bool) {
+	for try := 0; ; try++ {
+		sd := dirs[e.dir][e.sub]
+		file, err := openFile(sd, e.name)
+		if err == nil {
+			return file, true
+		}
+		if !errors.Is(err, fs.ErrNotExist) || try == maxRelocations {
+			x.sink.AddError(format.Problem{Folder: f.path, Item: e.item(), Reason: "open: " + cause(err)})
+			return nil, false
+		}
+		if !x.relocate(dirs[e.dir], e, unique) {
+			x.sink.AddSkipped(export.SkipExpunged, 1)
+			x.sink.AddWarning(format.Problem{Folder: f.path, Item: e.item(),
+				Reason: "expunged while the export ran: listed, then found in neither cur/ nor new/"})
+			return nil, false
+		}
+		if problem := check(e); problem != "" {
+			x.sink.AddError(format.Problem{Folder: f.path, Item: e.item(), Reason: problem})
+			return nil, false
+		}
 	}
-	defer file.Close()
+}
+
+// relocate lists cur/ and new/ again and points e at the file whose unique
+// name is unique. It reports whether one was found.
+func (x *exporter) relocate(dirs [len(subdirs)]*srcfs.Dir, e *entry, unique string) bool {
+	for j, sd := range dirs {
+		if sd == nil {
+			continue
+		}
+		des, _ := sd.ReadDir() // a failed listing just finds nothing
+		for _, de := range des {
+			if u, _, _ := splitInfo(de.Name()); u == unique && !strings.HasPrefix(de.Name(), ".") {
+				e.de, e.name, e.sub = de, de.Name(), j // unique stays
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// send streams one open message file to the sink. Problems before the
+// first byte reaches the sink are the item's; after that, the sink's entry
+// is half written and the export cannot go on.
+func (x *exporter) send(f *folder, e *entry, file *os.File, it format.Item) error {
 	n, err := x.body.start(file)
 	if err != nil {
 		x.sink.AddError(format.Problem{Folder: f.path, Item: e.item(), Reason: "read: " + cause(err)})

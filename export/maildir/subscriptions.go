@@ -6,8 +6,9 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"os"
 	"strings"
+
+	"github.com/mailhaul/mailhaul/export/srcfs"
 )
 
 // Subscription files at a Maildir's root:
@@ -31,10 +32,10 @@ const maxSubscriptionLine = 64 << 10
 type subscriptions map[string]struct{}
 
 // readSubscriptions reads every subscription file at root.
-func readSubscriptions(root string) (subscriptions, error) {
+func readSubscriptions(root *srcfs.Dir) (subscriptions, error) {
 	var subs subscriptions
 	for _, name := range subscriptionFiles {
-		f, err := os.Open(root + "/" + name)
+		f, err := root.OpenFile(name)
 		if errors.Is(err, fs.ErrNotExist) {
 			continue
 		}
@@ -151,6 +152,17 @@ func (s subscriptions) has(path string) bool {
 	if strings.Contains(path, "/") {
 		_, ok := s[strings.ReplaceAll(path, "/", ".")]
 		return ok
+	}
+	return false
+}
+
+// hasPrefixed reports whether name was subscribed under the "INBOX"
+// prefix ("INBOX.Work" or "INBOX/Work").
+func (s subscriptions) hasPrefixed(name string) bool {
+	for _, sep := range []string{".", "/"} {
+		if _, ok := s[inboxPath+sep+strings.ReplaceAll(name, "/", sep)]; ok {
+			return true
+		}
 	}
 	return false
 }

@@ -8,7 +8,9 @@
 // the directory Name.sbd, and plain directories are folder levels too, so
 // Name.sbd/Sub is "Name/Sub". Thunderbird's .msf indexes are ignored; any
 // other file that does not start with "From " is ignored with a warning;
-// an empty file is an empty folder. Top-level folders named like Inbox,
+// an empty file is an empty folder. Below a tree's root no symbolic link is
+// followed and only regular files are opened (export/srcfs): a link, FIFO,
+// socket or device is reported as an error and skipped. Top-level folders named like Inbox,
 // Sent (Items), Drafts, Trash / Deleted Items, Junk / Spam or Archive(s),
 // or a common localisation of these (export.RoleForName), get that role,
 // the first such folder keeping it; the inbox is always "INBOX" (as is a

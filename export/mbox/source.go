@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/mailhaul/mailhaul/export"
+	"github.com/mailhaul/mailhaul/export/srcfs"
 	"github.com/mailhaul/mailhaul/format"
 )
 
@@ -43,7 +44,18 @@ func (s *Source) Export(ctx context.Context, sink export.Sink, opt export.Option
 	}
 	var files []mboxFile
 	if fi.IsDir() {
-		files, err = walkTree(s.Path, sink)
+		root, err := srcfs.OpenRoot(s.Path)
+		if err != nil {
+			return fmt.Errorf("mbox: %w", err)
+		}
+		defer root.Close()
+		files, err = walkTree(root, sink)
+		if err != nil {
+			return err
+		}
+	} else if !fi.Mode().IsRegular() {
+		// Never open a FIFO or device: it could block or act on a device.
+		return fmt.Errorf("mbox: %s: %w", s.Path, srcfs.CheckEntry(fi.Mode().Type()))
 	} else {
 		var f mboxFile
 		f, err = singleFile(s.Path)
@@ -100,7 +112,7 @@ func (e *exporter) file(ctx context.Context, f mboxFile) error {
 		_, err := e.addFolder(f.folder, f.role, nil)
 		return err
 	}
-	fh, err := openFile(f.abs)
+	fh, err := openFile(f)
 	if err != nil {
 		e.sink.AddError(format.Problem{Folder: f.folder, Item: f.rel, Reason: "not read: " + err.Error()})
 		return nil
@@ -226,7 +238,7 @@ type input interface {
 }
 
 // openFile opens an mbox file. Tests replace it to make reads fail.
-var openFile = func(name string) (input, error) { return os.Open(name) }
+var openFile = func(f mboxFile) (input, error) { return f.open() }
 
 // cancellable makes reads fail once ctx is done, so that one huge message
 // cannot hold up cancellation. It keeps the file's ReadAt and Seek, which

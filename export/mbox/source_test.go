@@ -289,8 +289,8 @@ func TestReadErrorIsTheItems(t *testing.T) {
 			writeFiles(t, dir, map[string]string{"Work": first + second + msg("three")})
 			open := openFile
 			t.Cleanup(func() { openFile = open })
-			openFile = func(name string) (input, error) {
-				f, err := open(name)
+			openFile = func(mf mboxFile) (input, error) {
+				f, err := open(mf)
 				if err != nil {
 					return nil, err
 				}

@@ -2,6 +2,7 @@ package mbox
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -11,12 +12,13 @@ import (
 	"strings"
 
 	"github.com/mailhaul/mailhaul/export"
+	"github.com/mailhaul/mailhaul/export/srcfs"
 	"github.com/mailhaul/mailhaul/format"
 )
 
 // mboxFile is one mbox file of the source and the folder it holds.
 type mboxFile struct {
-	abs    string // path to open
+	open   func() (*os.File, error)
 	rel    string // slash-separated path below the source root, for SourceIDs
 	folder string
 	role   format.Role
@@ -34,8 +36,8 @@ const (
 
 // sniff tells an mbox (it starts with "From ", perhaps after a byte order
 // mark) from an empty file and from anything else.
-func sniff(name string) (fileKind, error) {
-	f, err := os.Open(name)
+func sniff(open func() (*os.File, error)) (fileKind, error) {
+	f, err := open()
 	if err != nil {
 		return kindOther, err
 	}
@@ -57,8 +59,10 @@ func sniff(name string) (fileKind, error) {
 
 // singleFile describes a Source that is one file. Its folder is named
 // after the file; "mbox" (the classic ~/mbox) and "Inbox" are the INBOX.
+// The file is the one the administrator named, so a link to it is fine.
 func singleFile(abs string) (mboxFile, error) {
-	kind, err := sniff(abs)
+	open := func() (*os.File, error) { return os.Open(abs) }
+	kind, err := sniff(open)
 	if err != nil {
 		return mboxFile{}, fmt.Errorf("mbox: read %s: %w", abs, err)
 	}
@@ -71,80 +75,83 @@ func singleFile(abs string) (mboxFile, error) {
 		name = "INBOX"
 	}
 	path, role := topLevel(name)
-	return mboxFile{abs: abs, rel: base, folder: path, role: role, empty: kind == kindEmpty}, nil
+	return mboxFile{open: open, rel: base, folder: path, role: role, empty: kind == kindEmpty}, nil
 }
 
 // walkTree lists the mbox files below root in Thunderbird's layout: the
 // folder "Name" is the file Name, its subfolders are in the directory
 // Name.sbd. Plain directories are folder levels too. Thunderbird's .msf
 // index files are ignored; any other file that is not an mbox is ignored
-// with a warning, so the user knows it was not exported.
-func walkTree(root string, sink export.Sink) ([]mboxFile, error) {
+// with a warning, so the user knows it was not exported. Symbolic links,
+// FIFOs, sockets and devices are reported as errors and never followed
+// or opened: nothing outside the source may reach the archive.
+func walkTree(root *srcfs.Dir, sink export.Sink) ([]mboxFile, error) {
 	var files []mboxFile
-	err := walkDir(root, "", nil, sink, &files)
+	err := walkDir(root, root, "", nil, sink, &files)
 	return files, err
 }
 
 // walkDir lists dir (rel below the root) whose folder path levels are
 // parents. Entries come in name order, each file Name followed at once by
 // its Name.sbd, so a parent folder always precedes its children.
-func walkDir(dir, rel string, parents []string, sink export.Sink, files *[]mboxFile) error {
-	entries, err := os.ReadDir(dir)
+func walkDir(root, dir *srcfs.Dir, rel string, parents []string, sink export.Sink, files *[]mboxFile) error {
+	entries, err := dir.ReadDir()
 	if err != nil {
 		if rel == "" {
-			return fmt.Errorf("mbox: read %s: %w", dir, err)
+			return fmt.Errorf("mbox: read %s: %w", dir.Path(), err)
 		}
 		sink.AddError(format.Problem{Item: rel, Reason: "directory not read: " + err.Error()})
 		return nil
 	}
-	isFile := map[string]bool{}
+	types := make(map[string]fs.FileMode, len(entries))
 	for _, e := range entries {
-		if !e.IsDir() {
-			isFile[e.Name()] = true
-		}
+		types[e.Name()] = e.Type()
 	}
+	isFile := func(name string) bool { t, ok := types[name]; return ok && t.IsRegular() }
 	subdir := func(name string) error {
 		level := folderName(name)
 		if len(parents) == 0 {
 			level, _ = topLevel(level) // Inbox.sbd/Lists is INBOX/Lists
 		}
-		return walkDir(filepath.Join(dir, name), path.Join(rel, name), append(parents[:len(parents):len(parents)], level), sink, files)
+		child, err := dir.OpenDir(name)
+		if err != nil {
+			sink.AddError(format.Problem{Item: path.Join(rel, name), Reason: "directory not read: " + cause(err)})
+			return nil
+		}
+		defer child.Close()
+		return walkDir(root, child, path.Join(rel, name), append(parents[:len(parents):len(parents)], level), sink, files)
 	}
 	for _, e := range entries {
 		name, relName := e.Name(), path.Join(rel, e.Name())
 		typ := e.Type()
-		if typ&fs.ModeSymlink != 0 {
-			fi, err := os.Stat(filepath.Join(dir, name))
-			if err != nil || !fi.Mode().IsRegular() {
-				sink.AddWarning(format.Problem{Item: relName, Reason: "ignored: symbolic link not to a regular file"})
-				continue
-			}
-			typ = 0
-		}
 		switch {
+		case typ&fs.ModeSymlink != 0:
+			sink.AddError(format.Problem{Item: relName, Reason: srcfs.ErrSymlink.Error() + ": nothing outside the source is exported"})
 		case typ.IsDir():
 			// Name.sbd follows its file Name, below.
-			if base, ok := strings.CutSuffix(name, ".sbd"); ok && isFile[base] {
+			if base, ok := strings.CutSuffix(name, ".sbd"); ok && isFile(base) {
 				continue
 			}
 			if err := subdir(name); err != nil {
 				return err
 			}
 		case !typ.IsRegular():
-			sink.AddWarning(format.Problem{Item: relName, Reason: "ignored: not a regular file"})
+			sink.AddError(format.Problem{Item: relName, Reason: srcfs.CheckEntry(typ).Error()})
 		case strings.HasSuffix(name, ".msf"):
 			// Thunderbird's summary index, rebuilt from the mbox.
 		default:
-			kind, err := sniff(filepath.Join(dir, name))
+			dirRel := rel
+			open := func() (*os.File, error) { return openIn(root, dirRel, name) }
+			kind, err := sniff(open)
 			switch {
 			case err != nil:
-				sink.AddError(format.Problem{Item: relName, Reason: "not read: " + err.Error()})
+				sink.AddError(format.Problem{Item: relName, Reason: "not read: " + cause(err)})
 			case kind == kindOther:
 				sink.AddWarning(format.Problem{Item: relName, Reason: `ignored: not an mbox file (does not start with "From ")`})
 			default:
-				*files = append(*files, treeFile(filepath.Join(dir, name), relName, parents, name, kind == kindEmpty))
+				*files = append(*files, treeFile(open, relName, parents, name, kind == kindEmpty))
 			}
-			if sbd := name + ".sbd"; !isFile[sbd] && dirExists(filepath.Join(dir, sbd)) {
+			if sbd := name + ".sbd"; types[sbd].IsDir() {
 				if err := subdir(sbd); err != nil {
 					return err
 				}
@@ -154,13 +161,29 @@ func walkDir(dir, rel string, parents []string, sink export.Sink, files *[]mboxF
 	return nil
 }
 
-func dirExists(p string) bool {
-	fi, err := os.Stat(p)
-	return err == nil && fi.IsDir()
+// openIn opens the file name in the directory rel below root, never
+// through a link (see srcfs).
+func openIn(root *srcfs.Dir, rel, name string) (*os.File, error) {
+	d, err := root.OpenDir(rel)
+	if err != nil {
+		return nil, err
+	}
+	defer d.Close()
+	return d.OpenFile(name)
 }
 
-func treeFile(abs, rel string, parents []string, name string, empty bool) mboxFile {
-	f := mboxFile{abs: abs, rel: rel, empty: empty}
+// cause is err without the path an *fs.PathError repeats: problems name
+// their file already.
+func cause(err error) string {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err.Error()
+	}
+	return err.Error()
+}
+
+func treeFile(open func() (*os.File, error), rel string, parents []string, name string, empty bool) mboxFile {
+	f := mboxFile{open: open, rel: rel, empty: empty}
 	name = folderName(name)
 	if len(parents) == 0 {
 		f.folder, f.role = topLevel(name)

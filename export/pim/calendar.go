@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"slices"
 
 	"github.com/emersion/go-ical"
 
@@ -19,8 +20,9 @@ import (
 // Each item is a VCALENDAR with the file's calendar properties except
 // METHOD, the VTIMEZONEs its components reference and the components'
 // bytes unchanged. An object go-ical cannot parse is still exported, with
-// a warning. A missing or unreadable file is an error; an empty one gives
-// an empty calendar.
+// a warning. A UID names one object in the calendar, as in AddContacts. A
+// missing or unreadable file is an error, and so is a vCard file
+// (ErrContactsFile); an empty one gives an empty calendar.
 func AddCalendar(ctx context.Context, sink export.Sink, name, path string, opt export.Options) error {
 	name = defaultName(name, path)
 	f, fi, err := openFile(path)
@@ -28,6 +30,9 @@ func AddCalendar(ctx context.Context, sink export.Sink, name, path string, opt e
 		return err
 	}
 	defer f.Close()
+	if sniffKind(f) == kindVCard {
+		return fmt.Errorf("pim: %s %w", path, ErrContactsFile)
+	}
 	file := filepath.Base(path)
 	report := func(p SplitProblem) {
 		fp := format.Problem{Folder: name, Item: fmt.Sprintf("%s %s (line %d)", file, p.What, p.Line), Reason: p.Reason}
@@ -55,9 +60,43 @@ func AddCalendar(ctx context.Context, sink export.Sink, name, path string, opt e
 		return err
 	}
 
-	var ids sourceIDs
+	var (
+		ids  sourceIDs
+		uids uidOwners
+	)
+	repeated := ix.repeatedUIDs()
 	mtime := fi.ModTime().UTC()
 	err = ix.Objects(ctx, name, func(o *CalendarObject) error {
+		what := fmt.Sprintf("%s %s (line %d)", file, describe(o.Component, o.UID), o.Line)
+		// Only a UID the file repeats, or one generated from content, can
+		// collide: only those objects are read an extra time to compare.
+		// Decided before the cutoff, so that a delta agrees with the full
+		// export on which object keeps the UID.
+		generated := slices.Contains(o.Notes, "uid generated")
+		if repeated[o.UID] || generated {
+			sum, err := digest16(o.Open())
+			if err != nil {
+				return err
+			}
+			v, err := uids.claim(name, o.UID, sum, what, generated, o.Open)
+			if err != nil {
+				return err
+			}
+			switch {
+			case v.duplicate:
+				sink.AddSkipped(SkipDuplicate, 1)
+				sink.AddWarning(format.Problem{Folder: name, Item: what, Reason: v.note})
+				return nil
+			case v.newUID != "":
+				if o, err = o.WithUID(v.newUID); err != nil {
+					return err
+				}
+				o.Notes = append(o.Notes, v.note)
+				if v.warn {
+					sink.AddWarning(format.Problem{Folder: name, Item: what, Reason: v.note})
+				}
+			}
+		}
 		received := o.Stamp
 		if received.IsZero() {
 			received = mtime
@@ -67,7 +106,6 @@ func AddCalendar(ctx context.Context, sink export.Sink, name, path string, opt e
 			return nil
 		}
 		notes := o.Notes
-		what := fmt.Sprintf("%s %s (line %d)", file, describe(o.Component, o.UID), o.Line)
 		if err := validateCalendar(o); err != nil {
 			notes = append(notes, "go-ical cannot parse this object: "+err.Error())
 			sink.AddWarning(format.Problem{Folder: name, Item: what, Reason: fmt.Sprintf("%v; exported unchanged", err)})

@@ -159,8 +159,10 @@ func TestCalendarLineEndingsAndUIDs(t *testing.T) {
 		if len(s.Items) != 3 {
 			t.Fatalf("got %d objects, want 3 (UID-less event, task, event)", len(s.Items))
 		}
-		if len(s.Warnings) != 1 { // VFREEBUSY dropped; UID shared by VTODO and VEVENT is a note, not a warning
-			t.Errorf("warnings %v, want one for VFREEBUSY", s.Warnings)
+		// VFREEBUSY dropped; the event sharing the task's UID gets a new one
+		// (issue 9, 1).
+		if len(s.Warnings) != 2 || !strings.Contains(s.Warnings[1].Reason, `uid replaced: UID "shared"`) {
+			t.Errorf("warnings %v, want one for VFREEBUSY and one for the event's new UID", s.Warnings)
 		}
 	}
 	if lf.Items[0].UID != cr.Items[0].UID {
@@ -184,14 +186,15 @@ func TestCalendarLineEndingsAndUIDs(t *testing.T) {
 			t.Errorf("object has METHOD or a wrong ending:\n%q", gen.Body)
 		}
 		task, event := c.s.Items[1], c.s.Items[2]
-		if task.Kind != format.KindTask || event.Kind != format.KindEvent || task.UID != "shared" || event.UID != "shared" {
-			t.Errorf("shared UID: got %s/%s and %s/%s, want a task and an event", task.Kind, task.UID, event.Kind, event.UID)
+		if task.Kind != format.KindTask || event.Kind != format.KindEvent || task.UID != "shared" || event.UID == "shared" ||
+			!bytes.Contains(event.Body, []byte("UID:"+event.UID+c.eol)) || bytes.Contains(event.Body, []byte("UID:shared")) {
+			t.Errorf("shared UID: got %s/%s and %s/%s, want a task keeping it and an event with a new one", task.Kind, task.UID, event.Kind, event.UID)
 		}
 		if task.SourceID == event.SourceID || bytes.Contains(task.Body, []byte("VEVENT")) || bytes.Contains(event.Body, []byte("VTODO")) {
 			t.Errorf("task and event with one UID must be separate objects with distinct SourceIDs")
 		}
-		if !contains(task.Notes, "UID also used by a component of another type in this file") || len(event.Notes) != 1 {
-			t.Errorf("task notes %q, event notes %q: want both to note the shared UID", task.Notes, event.Notes)
+		if !contains(task.Notes, "UID also used by a component of another type in this file") || len(event.Notes) != 1 || !strings.HasPrefix(event.Notes[0], "uid replaced") {
+			t.Errorf("task notes %q, event notes %q: want the task to note the shared UID, the event its new one", task.Notes, event.Notes)
 		}
 		if bytes.Contains(task.Body, []byte("VTIMEZONE")) {
 			t.Errorf("task references no TZID but carries a VTIMEZONE")

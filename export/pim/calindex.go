@@ -44,19 +44,27 @@ type component struct {
 	block     int // index into blocks, -1 for a component outside VCALENDAR
 	uid       string
 	emptyUID  span     // a "UID:" line with no value, replaced by a generated UID
+	uidLine   span     // the first UID line, replaced when the UID must change
+	recurID   bool     // has a RECURRENCE-ID: an override, not a master
 	tzids     []string // TZIDs referenced, interned
 	stamp     time.Time
 	stampRank int // which property stamp came from: lower wins
+	// cutBy is set when the component was never closed and an event, task
+	// or journal began inside it: "BEGIN:VTODO (line 9)".
+	cutBy string
 }
 
 // maxTZIDs caps the distinct TZIDs remembered per component.
 const maxTZIDs = 64
 
 // group is the set of components of one type sharing a UID: one output
-// object. A component without UID forms a group on its own.
+// object. A component without UID forms a group on its own, and so does a
+// second master (no RECURRENCE-ID) with the UID of an earlier one: two
+// events in one object would be refused or merged by the server.
 type group struct {
 	comps     []int32
 	sharedUID bool // another group of another type has the same UID
+	master    bool // holds a component without RECURRENCE-ID
 }
 
 // CalendarInfo holds the calendar-level properties an importer uses to
@@ -87,6 +95,24 @@ type tzKey struct {
 
 // Info returns the calendar's name, colour and description.
 func (ix *CalendarIndex) Info() CalendarInfo { return ix.info }
+
+// repeatedUIDs returns the UIDs that more than one object carries: the
+// same UID on components of different types, or on a second master.
+func (ix *CalendarIndex) repeatedUIDs() map[string]bool {
+	count := map[string]int{}
+	for _, g := range ix.groups {
+		if uid := ix.comps[g.comps[0]].uid; uid != "" {
+			count[uid]++
+		}
+	}
+	out := map[string]bool{}
+	for uid, n := range count {
+		if n > 1 {
+			out[uid] = true
+		}
+	}
+	return out
+}
 
 // Len is the number of objects Objects will produce.
 func (ix *CalendarIndex) Len() int { return len(ix.groups) }
@@ -204,8 +230,15 @@ func (p *indexer) begin(l logicalLine, name string) {
 		return
 	}
 	if p.cur != nil {
-		p.stack = append(p.stack, name)
-		return
+		if !isItemComponent(name) || isItemComponent(p.cur.name) || p.cur.name == "VTIMEZONE" {
+			p.stack = append(p.stack, name)
+			return
+		}
+		// An event, task or journal nests in nothing but VCALENDAR: the
+		// component around it was left open. End that one here rather
+		// than drop what follows with it.
+		p.cur.cutBy = fmt.Sprintf("BEGIN:%s (line %d)", name, l.number)
+		p.finish(span{start: p.cur.where.start, end: l.start})
 	}
 	p.cur = &component{name: p.internStr(name), where: span{start: l.start}, bodyStart: l.end,
 		eol: eolOr(l.eol), line: l.number, block: p.block, stampRank: len(stampProps)}
@@ -248,12 +281,17 @@ func (p *indexer) property(l logicalLine, pr prop) {
 	if len(p.stack) == 1 {
 		switch {
 		case pr.is("UID"):
+			if c.uidLine.end == 0 {
+				c.uidLine = span{start: l.start, end: l.end}
+			}
 			if c.uid == "" {
 				c.uid = strings.TrimSpace(string(pr.value))
 			}
 			if c.uid == "" && c.emptyUID.end == 0 {
 				c.emptyUID = span{start: l.start, end: l.end}
 			}
+		case pr.is("RECURRENCE-ID"):
+			c.recurID = true
 		case pr.is("TZID") && c.name == "VTIMEZONE":
 			c.uid = strings.TrimSpace(string(pr.value)) // a VTIMEZONE's key is its TZID
 		}
@@ -345,7 +383,7 @@ func (p *indexer) finish(where span) {
 		p.problem(SplitProblem{Line: c.line, What: describe(c.name, c.uid), Reason: "free/busy data is not migrated; dropped"})
 		return
 	default:
-		p.problem(SplitProblem{Line: c.line, What: describe(c.name, c.uid), Reason: "not an event, task or journal; dropped"})
+		p.problem(refused(c))
 		return
 	}
 	p.ix.comps = append(p.ix.comps, *c)
@@ -354,12 +392,14 @@ func (p *indexer) finish(where span) {
 	if c.uid != "" {
 		key = c.name + "\x00" + c.uid
 	}
-	if g, ok := p.keys[key]; ok {
+	if g, ok := p.keys[key]; ok && !(p.ix.groups[g].master && !c.recurID) {
 		p.ix.groups[g].comps = append(p.ix.groups[g].comps, i)
+		p.ix.groups[g].master = p.ix.groups[g].master || !c.recurID
 		return
+	} else if !ok {
+		p.keys[key] = int32(len(p.ix.groups))
 	}
-	p.keys[key] = int32(len(p.ix.groups))
-	p.ix.groups = append(p.ix.groups, group{comps: []int32{i}})
+	p.ix.groups = append(p.ix.groups, group{comps: []int32{i}, master: !c.recurID})
 	if c.uid != "" {
 		p.markSharedUID(c)
 	}
@@ -378,6 +418,49 @@ func (p *indexer) markSharedUID(c *component) {
 			p.ix.groups[len(p.ix.groups)-1].sharedUID = true
 		}
 	}
+}
+
+// isItemComponent reports whether name is a component that becomes an
+// item.
+func isItemComponent(name string) bool {
+	return name == "VEVENT" || name == "VTODO" || name == "VJOURNAL"
+}
+
+// refused is the problem for a top-level component that is not exported,
+// with the real reason: not just "not an event" when the name is no
+// component name at all (indented lines, which iCalendar reads as
+// continuations, joined the whole calendar into one line) or when the
+// component was left open before an event, task or journal.
+func refused(c *component) SplitProblem {
+	if !isComponentName(c.name) {
+		name := c.name
+		if len(name) > 40 {
+			name = name[:40] + "..."
+		}
+		return SplitProblem{Line: c.line, What: "BEGIN line", Lost: true, Reason: fmt.Sprintf(
+			"%q is not a component name: the lines after it start with a space or tab, which iCalendar "+
+				"reads as the continuation of one line (RFC 5545 §3.1); are the lines indented? Nothing of it exported", name)}
+	}
+	if c.cutBy != "" {
+		return SplitProblem{Line: c.line, What: describe(c.name, c.uid), Reason: fmt.Sprintf(
+			"no END:%s before %s; %s is not an event, task or journal; dropped, what follows is exported", c.name, c.cutBy, c.name)}
+	}
+	return SplitProblem{Line: c.line, What: describe(c.name, c.uid), Reason: "not an event, task or journal; dropped"}
+}
+
+// isComponentName reports whether s is an iana-token or x-name: letters,
+// digits and "-" (RFC 5545 §3.1).
+func isComponentName(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-') {
+			return false
+		}
+	}
+	return true
 }
 
 func (p *indexer) internStr(s string) string {

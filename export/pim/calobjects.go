@@ -11,6 +11,9 @@ import (
 	"github.com/mailhaul/mailhaul/format"
 )
 
+// sharedUIDNote notes a UID that components of another type also carry.
+const sharedUIDNote = "UID also used by a component of another type in this file"
+
 // CalendarObject is one output object: a VCALENDAR holding the components
 // of one type that share a UID, the VTIMEZONEs they reference and their
 // calendar's own properties except METHOD.
@@ -31,6 +34,17 @@ type CalendarObject struct {
 	parts []part
 	eol   string // line ending for lines mailhaul writes
 	r     io.ReaderAt
+
+	ix         *CalendarIndex // for WithUID
+	group      int
+	collection string
+}
+
+// WithUID returns the object again with every component's UID replaced
+// by uid: for an object whose UID an earlier, different object of the
+// collection already has.
+func (o *CalendarObject) WithUID(uid string) (*CalendarObject, error) {
+	return o.ix.object(o.group, o.collection, uid)
 }
 
 // part is a piece of an object: input bytes, or bytes mailhaul wrote.
@@ -79,7 +93,7 @@ func (ix *CalendarIndex) Objects(ctx context.Context, collection string, fn func
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		o, err := ix.object(gi, collection)
+		o, err := ix.object(gi, collection, "")
 		if err != nil {
 			return err
 		}
@@ -90,13 +104,18 @@ func (ix *CalendarIndex) Objects(ctx context.Context, collection string, fn func
 	return nil
 }
 
-func (ix *CalendarIndex) object(gi int, collection string) (*CalendarObject, error) {
+// object builds group gi's object; newUID, when set, replaces the UID of
+// each of its components.
+func (ix *CalendarIndex) object(gi int, collection, newUID string) (*CalendarObject, error) {
 	g := ix.groups[gi]
 	first := &ix.comps[g.comps[0]]
 	o := &CalendarObject{Index: gi + 1, Line: first.line, Component: first.name, Kind: kindOf(first.name),
-		UID: first.uid, r: ix.r}
-	if g.sharedUID {
-		o.Notes = append(o.Notes, "UID also used by a component of another type in this file")
+		UID: first.uid, r: ix.r, ix: ix, group: gi, collection: collection}
+	if newUID != "" {
+		o.UID = newUID
+	}
+	if g.sharedUID && newUID == "" {
+		o.Notes = append(o.Notes, sharedUIDNote)
 	}
 
 	eol := first.eol
@@ -124,17 +143,27 @@ func (ix *CalendarIndex) object(gi int, collection string) (*CalendarObject, err
 		if c.stamp.After(o.Stamp) {
 			o.Stamp = c.stamp
 		}
+		if newUID != "" && c.uidLine.end > 0 {
+			o.add(part{from: span{start: c.where.start, end: c.uidLine.start}})
+			o.add(part{text: "UID:" + newUID + c.eol})
+			o.add(part{from: span{start: c.uidLine.end, end: c.where.end, addEOL: c.where.addEOL}})
+			continue
+		}
 		if c.uid != "" {
 			o.add(part{from: c.where})
 			continue
 		}
 		// Only a lone component lacks a UID: generate one from its bytes.
-		uid, err := generateUID(collection, io.NewSectionReader(ix.r, c.where.start, c.where.end-c.where.start))
-		if err != nil {
-			return nil, err
+		uid := newUID
+		if uid == "" {
+			var err error
+			uid, err = generateUID(collection, io.NewSectionReader(ix.r, c.where.start, c.where.end-c.where.start))
+			if err != nil {
+				return nil, err
+			}
+			o.Notes = append(o.Notes, "uid generated")
 		}
 		o.UID = uid
-		o.Notes = append(o.Notes, "uid generated")
 		// An empty "UID:" line takes the UID; else it goes after BEGIN.
 		at := span{start: c.bodyStart, end: c.bodyStart}
 		if c.emptyUID.end > 0 {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"path/filepath"
 	"strings"
 	"time"
@@ -21,8 +22,11 @@ import (
 //
 // A card go-vcard cannot parse is still exported unchanged, with a
 // warning. A card without UID gets a stable generated one, inserted as a
-// UID line before its END:VCARD. A missing or unreadable file is an error;
-// an empty one gives an empty address book.
+// UID line before its END:VCARD. A UID names one card in the address
+// book: a later, different card with a used UID gets a new one (noted and
+// warned), an identical copy is exported once (SkipDuplicate, warned). A
+// missing or unreadable file is an error, and so is an iCalendar file
+// (ErrCalendarFile); an empty one gives an empty address book.
 func AddContacts(ctx context.Context, sink export.Sink, name, path string, opt export.Options) error {
 	name = defaultName(name, path)
 	f, fi, err := openFile(path)
@@ -30,6 +34,9 @@ func AddContacts(ctx context.Context, sink export.Sink, name, path string, opt e
 		return err
 	}
 	defer f.Close()
+	if sniffKind(f) == kindICalendar {
+		return fmt.Errorf("pim: %s %w", path, ErrCalendarFile)
+	}
 	if err := sink.AddFolder(format.Folder{Kind: format.FolderContacts, Path: name, DisplayName: name}); err != nil {
 		return err
 	}
@@ -69,6 +76,7 @@ type contactExport struct {
 	mtime  time.Time
 	opt    export.Options
 	ids    sourceIDs
+	uids   uidOwners
 }
 
 func (c *contactExport) add(card VCard) error {
@@ -83,6 +91,7 @@ func (c *contactExport) add(card VCard) error {
 		return err
 	})
 	var uid, rev string
+	generated := false
 	if perr == nil {
 		uid, rev = strings.TrimSpace(parsed.Value(vcard.FieldUID)), parsed.Value(vcard.FieldRevision)
 	} else {
@@ -99,12 +108,37 @@ func (c *contactExport) add(card VCard) error {
 		if uid, err = generateUID(c.folder, bytes.NewReader(raw)); err != nil {
 			return err
 		}
-		if at, ok := emptyUIDLine(raw); ok {
+		if at, ok := outerUIDLine(raw, true); ok {
 			raw = replaceSpan(raw, at, "UID:"+uid)
 		} else {
 			raw = insertBeforeLastLine(raw, "UID:"+uid, card.Unterminated)
 		}
 		notes = append(notes, "uid generated")
+		generated = true
+	}
+	// Decided before the cutoff, so a delta gives a card the UID the full
+	// export gave it.
+	sum, _ := digest16(bytes.NewReader(raw))
+	v, err := c.uids.claim(c.folder, uid, sum, what, generated, func() io.Reader { return bytes.NewReader(raw) })
+	if err != nil {
+		return err
+	}
+	switch {
+	case v.duplicate:
+		c.sink.AddSkipped(SkipDuplicate, 1)
+		c.sink.AddWarning(format.Problem{Folder: c.folder, Item: what, Reason: v.note})
+		return nil
+	case v.newUID != "":
+		at, ok := outerUIDLine(raw, false)
+		if !ok {
+			return fmt.Errorf("pim: %s: UID line not found", what)
+		}
+		raw = replaceSpan(raw, at, "UID:"+v.newUID)
+		uid = v.newUID
+		notes = append(notes, v.note)
+		if v.warn {
+			c.sink.AddWarning(format.Problem{Folder: c.folder, Item: what, Reason: v.note})
+		}
 	}
 
 	received := c.mtime
@@ -143,10 +177,10 @@ func insertBeforeLastLine(card []byte, line string, atEnd bool) []byte {
 	return append(out, card[at:]...)
 }
 
-// emptyUIDLine finds the outer card's first UID property with an empty
-// value ("UID:"), which must take the generated UID: a second UID line
-// would make the card invalid.
-func emptyUIDLine(card []byte) (span, bool) {
+// outerUIDLine finds the outer card's first UID property (with an empty
+// value when empty is set: "UID:" must take a generated UID, as a second
+// UID line would make the card invalid).
+func outerUIDLine(card []byte, empty bool) (span, bool) {
 	u := newUnfolder(bytes.NewReader(card), len(card)+1)
 	depth := 0
 	for {
@@ -162,7 +196,7 @@ func emptyUIDLine(card []byte) (span, bool) {
 		case isEndVCard(l.text):
 			depth--
 		case depth == 1:
-			if p := splitProp(l.text); p.is("UID") && len(bytes.TrimSpace(p.value)) == 0 {
+			if p := splitProp(l.text); p.is("UID") && (!empty || len(bytes.TrimSpace(p.value)) == 0) {
 				return span{start: l.start, end: l.end}, true
 			}
 		}

@@ -132,13 +132,17 @@ func TestContactsKeepBytesAndWarn(t *testing.T) {
 	if s.Items[0].SourceID == s.Items[1].SourceID {
 		t.Errorf("cards sharing UID u1 share SourceID %q", s.Items[0].SourceID)
 	}
+	if s.Items[1].UID == "u1" { // two contacts, one UID: the later one gets another (issue 9, 1)
+		t.Errorf("second card keeps UID u1 of a different first card")
+	}
 	last := s.Items[2]
 	if last.UID != "u3" || !bytes.HasPrefix(last.Body, []byte("BEGIN:VCARD\r\nUID:u3\r\n")) {
 		t.Errorf("unterminated card: UID %q body %q", last.UID, last.Body)
 	}
 	// One warning for the stray text (once per file, not per line), one
-	// for the card go-vcard rejects for lack of END:VCARD.
-	var stray, parse int
+	// for the card go-vcard rejects for lack of END:VCARD, one for card 2's
+	// new UID.
+	var stray, parse, uid int
 	for _, w := range s.Warnings {
 		switch {
 		case strings.Contains(w.Item, "outside"):
@@ -148,10 +152,12 @@ func TestContactsKeepBytesAndWarn(t *testing.T) {
 			}
 		case strings.Contains(w.Item, "people.vcf card 3"):
 			parse++
+		case strings.Contains(w.Item, "people.vcf card 2") && strings.Contains(w.Reason, "uid replaced"):
+			uid++
 		}
 	}
-	if stray != 1 || parse != 1 || len(s.Warnings) != 2 {
-		t.Errorf("warnings %v: want one for stray text and one for card 3", s.Warnings)
+	if stray != 1 || parse != 1 || uid != 1 || len(s.Warnings) != 3 {
+		t.Errorf("warnings %v: want one for stray text, one for card 3 and one for card 2's UID", s.Warnings)
 	}
 }
 

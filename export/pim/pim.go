@@ -33,6 +33,10 @@ func defaultName(name, path string) string {
 // openFile opens a file the user named on the command line; failing to is
 // a usage error, so it is returned rather than recorded as a problem.
 func openFile(path string) (*os.File, os.FileInfo, error) {
+	// A FIFO or device is never opened: opening a FIFO blocks.
+	if fi, err := os.Stat(path); err == nil && !fi.IsDir() && !fi.Mode().IsRegular() {
+		return nil, nil, fmt.Errorf("pim: %s: not a regular file (%s)", path, fi.Mode().Type())
+	}
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, nil, fmt.Errorf("pim: %w", err)
@@ -67,3 +71,8 @@ func lineEnding(b []byte) string {
 	}
 	return "\n"
 }
+
+// SkipDuplicate is the Skipped reason for a contact or calendar object
+// identical to an earlier one of the same collection, UID and all: the
+// target can hold only one object per UID, so it is exported once.
+const SkipDuplicate = "identical copy of an earlier item with the same UID"

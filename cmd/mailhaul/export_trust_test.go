@@ -1,0 +1,125 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// Tests of issue 9's export items: what the export command refuses, skips
+// and prints.
+
+// writeMaildirMsg writes one message file below root.
+func writeMaildirMsg(t *testing.T, root, rel string) {
+	t.Helper()
+	p := filepath.Join(root, filepath.FromSlash(rel))
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	body := "From: a@example.com\nMessage-ID: <" + filepath.Base(rel) + "@x>\nSubject: s\n\nbody\n"
+	if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A folder name on disk holding ESC and CR must not reach the terminal raw:
+// it could erase or forge the lines the administrator reads (issue 9, 13).
+func TestExportWarningsEscapeControlCharacters(t *testing.T) {
+	src := t.TempDir()
+	writeMaildirMsg(t, src, "cur/1700000001.M1P1.host:2,S")
+	evil := ".Evil\x1b[2K\rforged"
+	writeMaildirMsg(t, src, evil+"/cur/1700000002.M2P2.host:2,S")
+	code, stdout, stderr := mailhaul(t, "export", "maildir", "--user", "alice@example.org", "--src", src, "--out", t.TempDir())
+	if code != exitOK {
+		t.Fatalf("exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	if strings.ContainsAny(stdout+stderr, "\x1b\r") {
+		t.Errorf("output holds raw control characters:\n%q\n%q", stdout, stderr)
+	}
+	if !strings.Contains(stderr, `Evil\x1b[2K\rforged`) {
+		t.Errorf("the warning must name the folder with its controls escaped; stderr:\n%q", stderr)
+	}
+}
+
+// Issue 9, item 10: links out of the source and FIFOs are skipped, named
+// on the terminal and in the report, and the run ends partial (exit 3).
+func TestExportSkipsLinksAndFIFOsExitPartial(t *testing.T) {
+	secret := filepath.Join(t.TempDir(), "shadow")
+	os.WriteFile(secret, []byte("root:$6$secret\n"), 0o600)
+
+	mdir := t.TempDir()
+	writeMaildirMsg(t, mdir, "cur/1700000001.M1P1.host:2,S")
+	os.Symlink(secret, filepath.Join(mdir, "cur", "1700000002.M2P2.host:2,S"))
+	mtree := t.TempDir()
+	os.WriteFile(filepath.Join(mtree, "Inbox"), []byte("From a@b Sat Jan  1 00:00:00 2022\nSubject: x\n\nx\n"), 0o600)
+	if err := mkfifo(filepath.Join(mtree, "Pipe")); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ kind, src, item string }{
+		{"maildir", mdir, "cur/1700000002.M2P2.host:2,S"},
+		{"mbox", mtree, "Pipe"},
+	} {
+		out := t.TempDir()
+		done := make(chan struct{})
+		var (
+			code           int
+			stdout, stderr string
+		)
+		go func() {
+			defer close(done)
+			code, stdout, stderr = mailhaul(t, "export", tc.kind, "--user", "alice@example.org", "--src", tc.src, "--out", out)
+		}()
+		select {
+		case <-done:
+		case <-time.After(30 * time.Second):
+			t.Fatalf("export %s hung", tc.kind)
+		}
+		if code != exitPartial {
+			t.Errorf("export %s: exit %d, want %d\n%s\n%s", tc.kind, code, exitPartial, stdout, stderr)
+		}
+		if !strings.Contains(stderr, "alice@example.org") || !strings.Contains(stderr, tc.item) {
+			t.Errorf("export %s: the skipped file must be named with the user; stderr:\n%s", tc.kind, stderr)
+		}
+		items, _ := archiveItems(t, filepath.Join(out, "alice@example.org.tgz"))
+		if len(items) != 1 {
+			t.Errorf("export %s: %d items in the archive, want 1", tc.kind, len(items))
+		}
+	}
+}
+
+// Issue 9, item 6: --src at the home directory instead of its Maildir.
+func TestExportSrcAboveTheMaildirIsRefused(t *testing.T) {
+	home := t.TempDir()
+	writeMaildirMsg(t, home, "Maildir/cur/1700000001.M1P1.host:2,S")
+	writeMaildirMsg(t, home, "Maildir/.Work/cur/1700000002.M2P2.host:2,S")
+	out := t.TempDir()
+	code, _, stderr := mailhaul(t, "export", "maildir", "--user", "alice@example.org", "--src", home, "--out", out)
+	if code != exitFailed {
+		t.Errorf("exit %d, want %d", code, exitFailed)
+	}
+	if want := "did you mean --src " + filepath.Join(home, "Maildir") + "?"; !strings.Contains(stderr, want) || !strings.Contains(stderr, "no cur/ or new/") {
+		t.Errorf("stderr %q; want the reason and %q", stderr, want)
+	}
+	if files, _ := filepath.Glob(filepath.Join(out, "*")); len(files) != 0 {
+		t.Errorf("left behind %q", files)
+	}
+}
+
+// Issue 9, item 24: a vCard file given as --calendar (and an .ics as
+// --contacts) is refused, not exported as "0 events" with exit 0.
+func TestExportRefusesContactsGivenAsCalendar(t *testing.T) {
+	src := t.TempDir()
+	writeMaildirMsg(t, src, "cur/1700000001.M1P1.host:2,S")
+	for _, tc := range []struct{ flag, file, hint string }{
+		{"--calendar", sample + "/alice-contacts.vcf", "give it with --contacts"},
+		{"--contacts", sample + "/alice-calendar.ics", "give it with --calendar"},
+	} {
+		out := t.TempDir()
+		code, _, stderr := mailhaul(t, "export", "maildir", "--user", "alice@example.org", "--src", src, "--out", out, tc.flag, tc.file)
+		if code != exitFailed || !strings.Contains(stderr, tc.hint) || !strings.Contains(stderr, filepath.Base(tc.file)) {
+			t.Errorf("%s %s: exit %d, stderr %q; want exit %d naming the file and %q", tc.flag, tc.file, code, stderr, exitFailed, tc.hint)
+		}
+	}
+}

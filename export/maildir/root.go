@@ -1,0 +1,100 @@
+package maildir
+
+import (
+	"os"
+	"slices"
+
+	"github.com/mailhaul/mailhaul/export/srcfs"
+)
+
+// NotMaildirError is returned for a root that is no Maildir in any layout
+// Source knows: it has neither cur/ nor new/ for INBOX, and is not a
+// LAYOUT=fs root with an INBOX directory. Exporting it anyway would make
+// a folder of each Maildir found below and leave the rest out.
+type NotMaildirError struct {
+	Root string
+	// Below is the first Maildir found below Root (breadth first, a few
+	// levels deep), "" if none: most likely the one meant.
+	Below string
+}
+
+func (e *NotMaildirError) Error() string {
+	msg := "maildir: " + e.Root + " has no cur/ or new/ and is not a known Maildir layout"
+	if e.Below != "" {
+		msg += "; the Maildir below it is " + e.Below
+	}
+	return msg
+}
+
+// checkRoot refuses a root that is no Maildir in a known layout: INBOX
+// must be the root itself (cur/ or new/ there) or, under LAYOUT=fs, a
+// directory of its own. A Maildir++ root whose INBOX directories are
+// missing (a copy that dropped empty directories) passes when it holds a
+// file only a Maildir root has; a home directory with a ~/.maildir does
+// not.
+func checkRoot(root *srcfs.Dir, layout Layout, t *tree) error {
+	inbox := t.byPath[inboxPath].dirs
+	if slices.Contains(inbox, ".") || layout == LayoutFS && len(inbox) > 0 {
+		return nil
+	}
+	if layout == LayoutMaildirPP && len(t.byPath) > 1 {
+		if entries, err := root.ReadDir(); err == nil && slices.ContainsFunc(entries, func(e os.DirEntry) bool {
+			return slices.Contains(rootMarkers, e.Name())
+		}) {
+			return nil
+		}
+	}
+	return &NotMaildirError{Root: root.Path(), Below: findMaildirBelow(root)}
+}
+
+// rootMarkers are files Dovecot and Courier keep only at a Maildir's root.
+var rootMarkers = []string{"dovecot-uidlist", "dovecot-uidvalidity", "dovecot.index", "dovecot.list.index",
+	"subscriptions", "courierimapsubscribed", "courierimapuiddb", "maildirsize"}
+
+// Bounds of the search for the Maildir meant: a home directory holds it
+// one or two levels down (~/Maildir, ~/mail/Maildir).
+const (
+	searchDepth = 3
+	searchDirs  = 2000
+)
+
+// findMaildirBelow returns the path of the first directory below root,
+// breadth first in name order, that holds cur/ or new/. Links are not
+// followed; at most searchDirs directories are listed.
+func findMaildirBelow(root *srcfs.Dir) string {
+	level := []string{"."}
+	listed := 0
+	for depth := 0; depth < searchDepth && len(level) > 0; depth++ {
+		var next []string
+		for _, rel := range level {
+			if listed++; listed > searchDirs {
+				return ""
+			}
+			entries, err := readDirAt(root, rel)
+			if err != nil {
+				continue
+			}
+			if depth > 0 && hasMessageDirs(entries) {
+				return root.Path() + "/" + rel
+			}
+			for _, e := range entries {
+				switch n := e.Name(); {
+				case !e.IsDir(), n == "cur", n == "new", n == "tmp":
+				case rel == ".":
+					next = append(next, n)
+				default:
+					next = append(next, rel+"/"+n)
+				}
+			}
+		}
+		level = next
+	}
+	return ""
+}
+
+// hasMessageDirs reports whether entries hold cur/ or new/ directories.
+func hasMessageDirs(entries []os.DirEntry) bool {
+	return slices.ContainsFunc(entries, func(e os.DirEntry) bool {
+		return e.IsDir() && (e.Name() == "cur" || e.Name() == "new")
+	})
+}

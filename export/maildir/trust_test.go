@@ -1,0 +1,290 @@
+package maildir
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/mailhaul/mailhaul/export"
+	"github.com/mailhaul/mailhaul/export/exporttest"
+	"github.com/mailhaul/mailhaul/format"
+)
+
+// Tests of issue 9: a live or hostile Maildir.
+
+// hasProblem reports whether ps holds a problem for folder and item whose
+// reason contains reason.
+func hasProblem(ps []format.Problem, folder, item, reason string) bool {
+	return slices.ContainsFunc(ps, func(p format.Problem) bool {
+		return p.Folder == folder && p.Item == item && strings.Contains(p.Reason, reason)
+	})
+}
+
+// runBounded exports like run, failing the test if the export hangs (a
+// FIFO opened for reading blocks until a writer comes).
+func runBounded(t *testing.T, src *Source) *exporttest.Sink {
+	t.Helper()
+	var s exporttest.Sink
+	done := make(chan error, 1)
+	go func() { done <- src.Export(context.Background(), &s, export.Options{}) }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("Export: %v", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("export hung: a FIFO was opened")
+	}
+	return &s
+}
+
+// Issue 9, item 10: nothing outside the source is read, through a link to
+// a file, a linked folder, a linked cur/, and no FIFO is opened.
+func TestSymlinksAndSpecialFilesAreNeverFollowed(t *testing.T) {
+	outside := t.TempDir()
+	secret := filepath.Join(outside, "shadow")
+	os.WriteFile(secret, []byte("root:$6$secret:19000:0:99999:7:::\n"), 0o600)
+	writeTree(t, outside, file{path: "other/cur/1700000009.M9P9.host:2,S", body: msg("<other@x>", "SECRET other user")})
+
+	root := t.TempDir()
+	writeTree(t, root,
+		file{path: "cur/1700000001.M1P1.host:2,S", body: msg("<ok@x>", "ok")},
+		file{path: ".Work/cur/1700000002.M1P1.host:2,S", body: msg("<work@x>", "work")},
+		file{path: ".Linkedcur/new/"},
+	)
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(os.Symlink(secret, filepath.Join(root, "cur", "1700000003.M1P1.host:2,S")))
+	must(os.Symlink(filepath.Join(outside, "other"), filepath.Join(root, ".Shared")))
+	must(os.Symlink(filepath.Join(outside, "other", "cur"), filepath.Join(root, ".Linkedcur", "cur")))
+	must(syscall.Mkfifo(filepath.Join(root, ".Work", "cur", "1700000004.M1P1.host:2,S"), 0o600))
+
+	s := runBounded(t, &Source{Root: root})
+	for _, it := range s.Items {
+		if strings.Contains(string(it.Body), "secret") || strings.Contains(string(it.Body), "SECRET") {
+			t.Errorf("item %s holds a file from outside the source", it.SourceID)
+		}
+	}
+	if got, want := len(s.Items), 2; got != want {
+		t.Errorf("%d items, want %d (ok and work)", got, want)
+	}
+	for _, want := range []struct{ folder, item, reason string }{
+		{"INBOX", "cur/1700000003.M1P1.host:2,S", "symbolic link"},
+		{"", ".Shared", "symbolic link"},
+		{"Linkedcur", "cur", "symbolic link"},
+		{"Work", "cur/1700000004.M1P1.host:2,S", "named pipe"},
+	} {
+		if !hasProblem(s.Errors, want.folder, want.item, want.reason) {
+			t.Errorf("no error for %s %s (%s); errors: %+v", want.folder, want.item, want.reason, s.Errors)
+		}
+	}
+}
+
+// Issue 9, item 5: the server renames a message (a flag change) between
+// the listing and the open; the message is found under its new name and
+// exported with its new flags. One expunged meanwhile is reported as such.
+func TestRenamedWhileExportingIsFoundAgain(t *testing.T) {
+	root := t.TempDir()
+	writeTree(t, root,
+		file{path: "cur/1700000001.M1P1.host:2,S", body: msg("<a@x>", "a")},
+		file{path: "new/1700000002.M1P1.host", body: msg("<b@x>", "b")},
+		file{path: "cur/1700000003.M1P1.host:2,S", body: msg("<c@x>", "c")},
+	)
+	hookOpen(t, func(name string, open func() (*os.File, error)) (*os.File, error) {
+		switch base := filepath.Base(name); base {
+		case "1700000001.M1P1.host:2,S": // read and answered meanwhile
+			os.Rename(name, filepath.Join(root, "cur", "1700000001.M1P1.host:2,RS"))
+		case "1700000002.M1P1.host": // delivered: moved from new/ to cur/
+			os.Rename(name, filepath.Join(root, "cur", "1700000002.M1P1.host:2,S"))
+		case "1700000003.M1P1.host:2,S": // expunged
+			os.Remove(name)
+		}
+		return open()
+	})
+	s := run(t, &Source{Root: root}, export.Options{})
+	if len(s.Errors) != 0 {
+		t.Errorf("errors %+v; want none", s.Errors)
+	}
+	a := itemBySource(t, s, "INBOX/1700000001.M1P1.host")
+	if !slices.Equal(a.Flags, []string{`\Answered`, `\Seen`}) || !strings.Contains(string(a.Body), "<a@x>") {
+		t.Errorf("renamed message: flags %q body %q; want the new name's flags and its body", a.Flags, a.Body)
+	}
+	b := itemBySource(t, s, "INBOX/1700000002.M1P1.host")
+	if !slices.Equal(b.Flags, []string{`\Seen`}) || !strings.Contains(string(b.Body), "<b@x>") {
+		t.Errorf("moved message: flags %q; want \\Seen", b.Flags)
+	}
+	if len(s.Items) != 2 || s.Skipped[export.SkipExpunged] != 1 ||
+		!hasProblem(s.Warnings, "INBOX", "cur/1700000003.M1P1.host:2,S", "expunged") {
+		t.Errorf("items %d, skipped %v, warnings %+v; want 2 items and the third reported as expunged", len(s.Items), s.Skipped, s.Warnings)
+	}
+}
+
+// Issue 9, item 10, the race: a file listed as regular is swapped for a
+// link to a file outside, or for a FIFO, before it is opened.
+func TestSwappedForLinkOrFIFOAfterListing(t *testing.T) {
+	secret := filepath.Join(t.TempDir(), "shadow")
+	os.WriteFile(secret, []byte("secret"), 0o600)
+	root := t.TempDir()
+	writeTree(t, root,
+		file{path: "cur/1700000001.M1P1.host:2,S", body: msg("<a@x>", "a")},
+		file{path: "cur/1700000002.M1P1.host:2,S", body: msg("<b@x>", "b")},
+	)
+	hookOpen(t, func(name string, open func() (*os.File, error)) (*os.File, error) {
+		os.Remove(name)
+		var err error
+		if strings.Contains(name, "1700000001") {
+			err = os.Symlink(secret, name)
+		} else {
+			err = syscall.Mkfifo(name, 0o600)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		return open()
+	})
+	s := runBounded(t, &Source{Root: root})
+	if len(s.Items) != 0 {
+		t.Errorf("%d items exported; want none", len(s.Items))
+	}
+	if !hasProblem(s.Errors, "INBOX", "cur/1700000001.M1P1.host:2,S", "symbolic link") ||
+		!hasProblem(s.Errors, "INBOX", "cur/1700000002.M1P1.host:2,S", "named pipe") {
+		t.Errorf("errors %+v; want the link and the FIFO reported", s.Errors)
+	}
+}
+
+// Issue 9, item 6: --src one level too high (the home directory holding
+// Maildir/) is refused, naming the Maildir below, instead of exporting a
+// folder called "Maildir" and leaving out all the others.
+func TestRootAboveTheMaildirIsRefused(t *testing.T) {
+	home := t.TempDir()
+	writeTree(t, home,
+		file{path: "Maildir/cur/1700000001.M1P1.host:2,S", body: msg("<a@x>", "a")},
+		file{path: "Maildir/.Work/cur/1700000002.M1P1.host:2,S", body: msg("<b@x>", "b")},
+		file{path: ".profile", body: "x"},
+	)
+	var s exporttest.Sink
+	err := (&Source{Root: home}).Export(context.Background(), &s, export.Options{})
+	var nm *NotMaildirError
+	if !errors.As(err, &nm) || nm.Below != filepath.Join(home, "Maildir") {
+		t.Fatalf("Export(home) = %v; want a NotMaildirError naming %s", err, filepath.Join(home, "Maildir"))
+	}
+	if len(s.Folders) != 0 || len(s.Items) != 0 {
+		t.Errorf("exported %d folders, %d items before refusing", len(s.Folders), len(s.Items))
+	}
+	// Nothing that looks like a Maildir below: refused all the same.
+	if err := (&Source{Root: t.TempDir()}).Export(context.Background(), &s, export.Options{}); !errors.As(err, &nm) || nm.Below != "" {
+		t.Errorf("Export(empty dir) = %v; want a NotMaildirError naming nothing below", err)
+	}
+	// The layouts that are known stay accepted: a LAYOUT=fs root whose INBOX
+	// is a directory of its own, and of course the Maildir itself.
+	fsroot := t.TempDir()
+	writeTree(t, fsroot,
+		file{path: "INBOX/cur/1700000001.M1P1.host:2,S", body: msg("<a@x>", "a")},
+		file{path: "Work/new/1700000002.M1P1.host", body: msg("<b@x>", "b")},
+	)
+	if s := run(t, &Source{Root: fsroot}, export.Options{}); len(s.Items) != 2 {
+		t.Errorf("LAYOUT=fs with an INBOX directory: %d items, want 2", len(s.Items))
+	}
+	if s := run(t, &Source{Root: filepath.Join(home, "Maildir")}, export.Options{}); len(s.Items) != 2 {
+		t.Errorf("the Maildir itself: %d items, want 2", len(s.Items))
+	}
+	// A Maildir++ copy that lost its empty INBOX directories, recognised by
+	// the files only a Maildir root holds.
+	pp := t.TempDir()
+	writeTree(t, pp,
+		file{path: "dovecot-uidlist", body: "3 V1 N2\n"},
+		file{path: ".Work/cur/1700000002.M1P1.host:2,S", body: msg("<b@x>", "b")},
+	)
+	if s := run(t, &Source{Root: pp}, export.Options{}); len(s.Items) != 1 {
+		t.Errorf("Maildir++ without INBOX directories: %d items, want 1", len(s.Items))
+	}
+}
+
+// Issue 9, item 24: info parts written with mbsync's ";" or percent-encoded
+// keep their flags, and the unique name (SourceID, --since) is the same as
+// for ":2," so a later flag change is the same message.
+func TestInfoDelimitersOfOtherFileSystems(t *testing.T) {
+	root := t.TempDir()
+	writeTree(t, root,
+		file{path: "cur/1700000001.M1P1.host%3A2%2CRS", body: msg("<a@x>", "a")},
+		file{path: "cur/1700000002.M1P1.host;2,FS", body: msg("<b@x>", "b")},
+		file{path: "cur/1600000003.M1P1.host%3a2%2cS", body: msg("<c@x>", "old")},
+	)
+	s := run(t, &Source{Root: root}, export.Options{After: time.Unix(1650000000, 0)})
+	for id, want := range map[string][]string{
+		"INBOX/1700000001.M1P1.host": {`\Answered`, `\Seen`},
+		"INBOX/1700000002.M1P1.host": {`\Flagged`, `\Seen`},
+	} {
+		if got := itemBySource(t, s, id).Flags; !slices.Equal(got, want) {
+			t.Errorf("%s: flags %q, want %q", id, got, want)
+		}
+	}
+	if len(s.Items) != 2 || s.Skipped[export.SkipBeforeCutoff] != 1 {
+		t.Errorf("%d items, skipped %v; want 2 and the old one before the cutoff", len(s.Items), s.Skipped)
+	}
+}
+
+// Issue 9, item 24: Maildir++ folders that exist only as names, an empty
+// ".Folder" directory or a line in subscriptions, are exported as empty
+// folders with a note, not skipped without a word.
+func TestNameOnlyFoldersAreExportedEmpty(t *testing.T) {
+	root := t.TempDir()
+	writeTree(t, root,
+		file{path: "cur/1700000001.M1P1.host:2,S", body: msg("<a@x>", "a")},
+		file{path: ".Work/cur/1700000002.M1P1.host:2,S", body: msg("<b@x>", "b")},
+		file{path: ".Projects/"},                           // created by a client, never used
+		file{path: ".notmuch/xapian/flintlock", body: "x"}, // another tool's directory
+		file{path: "subscriptions", body: "V\t2\n\nWork\nProjects\nTravel\tTrips\nINBOX\n"},
+	)
+	s := run(t, &Source{Root: root}, export.Options{})
+	if got, want := folderPaths(s), []string{"INBOX", "Projects", "Travel/Trips", "Work"}; !slices.Equal(got, want) {
+		t.Errorf("folders %q, want %q", got, want)
+	}
+	for p, item := range map[string]string{"Projects": ".Projects", "Travel/Trips": "subscriptions"} {
+		f := s.Folder(p)
+		if f == nil || len(f.Notes) == 0 || len(s.InFolder(p)) != 0 {
+			t.Errorf("folder %s: %+v; want it empty with a note", p, f)
+		}
+		if !hasProblem(s.Warnings, p, item, "exported as an empty folder") {
+			t.Errorf("no warning for %s: %+v", p, s.Warnings)
+		}
+	}
+}
+
+// Issue 9, item 5: delivery moves a message from new/ to cur/ while the
+// folder is being listed. Listed cur/ first, it would be in neither
+// listing; it must be exported exactly once.
+func TestMovedToCurDuringListingIsExportedOnce(t *testing.T) {
+	root := t.TempDir()
+	writeTree(t, root,
+		file{path: "cur/1700000001.M1P1.host:2,S", body: msg("<a@x>", "a")},
+		file{path: "new/1700000002.M1P1.host", body: msg("<b@x>", "b")},
+	)
+	moved := false
+	afterListing = func(sub string) {
+		if !moved {
+			moved = true
+			if err := os.Rename(filepath.Join(root, "new", "1700000002.M1P1.host"), filepath.Join(root, "cur", "1700000002.M1P1.host:2,S")); err != nil {
+				t.Error(err)
+			}
+		}
+	}
+	t.Cleanup(func() { afterListing = nil })
+	s := run(t, &Source{Root: root}, export.Options{})
+	if got, want := itemIDs(s, "INBOX"), []string{"INBOX/1700000001.M1P1.host", "INBOX/1700000002.M1P1.host"}; !slices.Equal(got, want) {
+		t.Fatalf("exported %q, want %q", got, want)
+	}
+	if b := itemBySource(t, s, "INBOX/1700000002.M1P1.host"); !slices.Equal(b.Flags, []string{`\Seen`}) {
+		t.Errorf("flags %q; want those of the name in cur/", b.Flags)
+	}
+}

@@ -1,0 +1,101 @@
+package mbox
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/mailhaul/mailhaul/export"
+	"github.com/mailhaul/mailhaul/export/exporttest"
+	"github.com/mailhaul/mailhaul/format"
+)
+
+// Issue 9, item 10: the tree walk never leaves the source: links to files
+// and directories (a Thunderbird .sbd among them) are reported and not
+// followed, a FIFO is reported and never opened, and all of them are
+// errors, so the run ends partial.
+func TestTreeNeverFollowsLinksOrOpensFIFOs(t *testing.T) {
+	outside := t.TempDir()
+	writeFiles(t, outside, map[string]string{
+		"shadow.mbox":    sep + "Subject: SECRET file\n\nroot:x\n\n",
+		"other/Secret":   msg("SECRET dir"),
+		"sbd/Secret":     msg("SECRET sbd"),
+		"plain/Inner":    msg("SECRET plain"),
+		"plain.sbd/Deep": msg("SECRET deep"),
+	})
+	root := t.TempDir()
+	writeFiles(t, root, map[string]string{"Inbox": msg("in"), "Work": msg("work")})
+	for link, target := range map[string]string{
+		"Linked":       filepath.Join(outside, "shadow.mbox"),
+		"Other":        filepath.Join(outside, "other"),
+		"Work.sbd":     filepath.Join(outside, "sbd"),
+		"Inbox.sbd":    filepath.Join(outside, "plain.sbd"),
+		"Dangling.msf": filepath.Join(outside, "gone"),
+	} {
+		if err := os.Symlink(target, filepath.Join(root, link)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := syscall.Mkfifo(filepath.Join(root, "Pipe"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var s exporttest.Sink
+	done := make(chan error, 1)
+	go func() { done <- (&Source{Path: root}).Export(context.Background(), &s, export.Options{}) }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("export hung: a FIFO was opened")
+	}
+	for _, it := range s.Items {
+		if strings.Contains(string(it.Body), "SECRET") || strings.Contains(string(it.Body), "root:x") {
+			t.Errorf("item %s in %s comes from outside the source", it.SourceID, it.Folder)
+		}
+	}
+	if len(s.Items) != 2 {
+		t.Errorf("%d items; want 2 (in, work)", len(s.Items))
+	}
+	for _, want := range []struct{ item, reason string }{
+		{"Linked", "symbolic link"},
+		{"Other", "symbolic link"},
+		{"Work.sbd", "symbolic link"},
+		{"Inbox.sbd", "symbolic link"},
+		{"Dangling.msf", "symbolic link"},
+		{"Pipe", "named pipe"},
+	} {
+		if !slices.ContainsFunc(s.Errors, func(p format.Problem) bool {
+			return p.Item == want.item && strings.Contains(p.Reason, want.reason)
+		}) {
+			t.Errorf("no error for %s (%s); errors %+v warnings %+v", want.item, want.reason, s.Errors, s.Warnings)
+		}
+	}
+}
+
+// A --src that is itself a FIFO is refused, not opened (it would block).
+func TestSourceFIFORefused(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "mbox")
+	if err := syscall.Mkfifo(p, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		var s exporttest.Sink
+		done <- (&Source{Path: p}).Export(context.Background(), &s, export.Options{})
+	}()
+	select {
+	case err := <-done:
+		if err == nil || !strings.Contains(err.Error(), "named pipe") {
+			t.Errorf("Export(FIFO) = %v; want a refusal naming the named pipe", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Export opened the FIFO and hung")
+	}
+}
