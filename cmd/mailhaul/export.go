@@ -79,6 +79,9 @@ func (a *app) exportSourceCommand(kind, short string, newSource func(src string)
 }
 
 func (a *app) runExport(ctx context.Context, kind string, src export.Source, f *exportFlags) error {
+	if strings.TrimSpace(f.user) == "" {
+		return fmt.Errorf("export %s: %w", kind, errEmptyUser)
+	}
 	comp, err := format.ParseCompression(f.compress)
 	if err != nil {
 		return err
@@ -111,7 +114,7 @@ func (a *app) runExport(ctx context.Context, kind string, src export.Source, f *
 	if err != nil {
 		return err
 	}
-	prog := a.newProgress("export " + f.user)
+	prog := a.newProgress("export "+f.user, nil)
 	err = fillArchive(ctx, export.WithProgress(arch, prog.update), src, f, export.Options{After: after})
 	prog.done()
 	if err != nil {

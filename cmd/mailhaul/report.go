@@ -11,6 +11,7 @@ import (
 
 	"github.com/mailhaul/mailhaul/format"
 	"github.com/mailhaul/mailhaul/importer/report"
+	"github.com/mailhaul/mailhaul/internal/termtext"
 )
 
 // exportReport is the per-user report of one export, written as JSON
@@ -67,16 +68,16 @@ func (a *app) printExportReport(r *exportReport, reportPath string) {
 	}
 	c := r.Counts
 	fmt.Fprintf(a.stdout, "%s: %d messages, %d contacts, %d events, %d tasks, %s in %s -> %s\n",
-		r.User, c.Messages, c.Contacts, c.Events, c.Tasks, humanBytes(c.Bytes),
+		termtext.Escape(r.User), c.Messages, c.Contacts, c.Events, c.Tasks, humanBytes(c.Bytes),
 		time.Duration(r.Seconds*float64(time.Second)).Round(time.Millisecond), r.Archive)
 	for _, reason := range sortedKeys(r.Skipped) {
-		fmt.Fprintf(a.stdout, "  skipped %d: %s\n", r.Skipped[reason], reason)
+		fmt.Fprintf(a.stdout, "  skipped %d: %s\n", r.Skipped[reason], termtext.Escape(reason))
 	}
 	printProblems(a.stderr, "warning", r.User, r.Warnings, 10)
 	printProblems(a.stderr, "error", r.User, r.Errors, 50)
 	if r.Status != "ok" {
 		fmt.Fprintf(a.stderr, "%s: %d items could not be exported; the full list is in %s\n",
-			r.User, len(r.Errors)+r.Truncated, reportPath)
+			termtext.Escape(r.User), len(r.Errors)+r.Truncated, reportPath)
 	}
 }
 
@@ -91,7 +92,7 @@ func printProblems(w io.Writer, label, user string, ps []format.Problem, max int
 		if p.Folder != "" {
 			where = p.Folder + ": " + p.Item
 		}
-		fmt.Fprintf(w, "%s: %s: %s: %s\n", label, user, where, p.Reason)
+		fmt.Fprintf(w, "%s: %s: %s: %s\n", label, termtext.Escape(user), termtext.Escape(where), termtext.Escape(p.Reason))
 	}
 }
 
@@ -158,20 +159,25 @@ func (a *app) printImportReport(rep *report.Report) error {
 	if a.json {
 		writeJSONLine(a.stdout, rep)
 	} else {
-		fmt.Fprintln(a.stdout, rep.Line())
+		// Everything here can quote the archive or the server: escaped.
+		esc := termtext.Escape
+		fmt.Fprintln(a.stdout, esc(rep.Line()))
 		for _, reason := range sortedKeys(rep.Skips) {
-			fmt.Fprintf(a.stdout, "  skipped %d: %s\n", rep.Skips[reason], reason)
+			fmt.Fprintf(a.stdout, "  skipped %d: %s\n", rep.Skips[reason], esc(reason))
 		}
 		for _, n := range rep.Notes {
-			fmt.Fprintln(a.stdout, "  note:", n)
+			fmt.Fprintln(a.stdout, "  note:", esc(n))
 		}
-		fmt.Fprintln(a.stdout, rep.Statement)
+		fmt.Fprintln(a.stdout, esc(rep.Statement))
 		for i, fl := range rep.Failures {
 			if i == 50 {
 				fmt.Fprintf(a.stderr, "  ... and %d more failures (see the report)\n", len(rep.Failures)-50)
 				break
 			}
-			fmt.Fprintf(a.stderr, "failed: %s: %s: %s: %s\n", rep.User, fl.Folder, fl.Item, fl.Reason)
+			fmt.Fprintf(a.stderr, "failed: %s: %s: %s: %s\n", esc(rep.User), esc(fl.Folder), esc(fl.Item), esc(fl.Reason))
+		}
+		if n := rep.NotAttempted; n > 0 {
+			fmt.Fprintf(a.stderr, "not attempted: %d items read but not sent before the run stopped (listed in the report); the next run sends them\n", n)
 		}
 	}
 	if rep.Partial() {
