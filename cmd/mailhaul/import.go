@@ -132,4 +132,4 @@ func targetOf(s string) string {
 
 // errEmptyUser refuses --user "": the archive would be called "_.tgz" and
 // the import would log in as nobody.
-var errEmptyUser = errors.New(`--user is empty: give the mailbox owner, usually an e-mail address`)
+var errEmptyUser = errors.New(`--user is missing or empty: give the mailbox owner, usually an e-mail address`)

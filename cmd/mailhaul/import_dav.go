@@ -13,7 +13,6 @@ import (
 	"github.com/mailhaul/mailhaul/export"
 	"github.com/mailhaul/mailhaul/format"
 	"github.com/mailhaul/mailhaul/importer/dav"
-	"github.com/mailhaul/mailhaul/internal/termtext"
 )
 
 type importDAVFlags struct {
@@ -65,7 +64,8 @@ SIGINT or SIGTERM exit 130.`,
 	fl.IntVar(&f.concurrency, "concurrency", 0, "requests in flight (default 2; Radicale and Xandikos serialise writes)")
 	fl.StringVar(&f.schedule, "scheduling-guard", "auto", "add SCHEDULE-AGENT=CLIENT to attendees: auto (when the server schedules), always, never")
 	fl.StringVar(&f.bulk, "bulk", "auto", "fill an address book this run creates with one whole-collection PUT: auto (when the server is Radicale), never")
-	cmd.MarkFlagRequired("user")
+	// --user is checked by the run, not by the flag parser, so that a
+	// missing one still gets a result object and a report.
 	return cmd
 }
 
@@ -102,11 +102,13 @@ func (a *app) runImportDAV(ctx context.Context, archives []string, f *importDAVF
 				return err
 			}
 		}
-		if a.json {
-			writeJSONLine(a.stdout, map[string]any{"event": "plan", "user": rep.User,
-				"plan": strings.Split(strings.TrimSuffix(plan.String(), "\n"), "\n"), "report": rep})
-		} else {
-			fmt.Fprintln(a.stdout, termtext.Escape(rep.Statement))
+		if !a.json {
+			return a.printImportReport(rep)
+		}
+		writeJSONLine(a.stdout, map[string]any{"event": "plan", "user": rep.User,
+			"plan": strings.Split(strings.TrimSuffix(plan.String(), "\n"), "\n"), "report": rep})
+		if rep.Partial() {
+			return errPartial
 		}
 		return nil
 	}

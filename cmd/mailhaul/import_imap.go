@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"net"
 	"net/url"
@@ -73,8 +74,8 @@ variable, never from the command line.`,
 	fl.Float64Var(&f.maxBytesPerSecond, "max-bytes-per-second", 0, "upload at most this many bytes per second")
 	fl.Float64Var(&f.maxMessagesPerSecond, "max-messages-per-second", 0, "upload at most this many messages per second")
 	fl.DurationVar(&f.settle, "settle", 5*time.Second, "how long a command cut off by a dropped connection or a killed run may still land on the server; such messages are looked for only after it")
-	cmd.MarkFlagRequired("url")
-	cmd.MarkFlagRequired("user")
+	// --url and --user are checked by the run, not by the flag parser, so
+	// that a missing one still gets a result object and a report.
 	return cmd
 }
 
@@ -129,6 +130,9 @@ func (a *app) runImportIMAP(ctx context.Context, archives []string, f *importIMA
 func imapOptions(f *importIMAPFlags) (*imapimport.Options, error) {
 	if strings.TrimSpace(f.user) == "" {
 		return nil, errEmptyUser
+	}
+	if f.url == "" {
+		return nil, errors.New("--url is missing: give the target, imaps://host[:port] or imap://host[:port]")
 	}
 	u, err := url.Parse(f.url)
 	if err != nil || u.Host == "" || (u.Scheme != "imap" && u.Scheme != "imaps") {

@@ -284,11 +284,14 @@ func TestInspectAndImportEscapeControlCharacters(t *testing.T) {
 		t.Errorf("inspect --json folders %+v, want %q", ins.Folders, evil)
 	}
 
+	// The import names the folder and the item in its failure list: a
+	// damaged message makes one.
+	damageItem(t, path, ".eml")
 	d := testservers.StartDovecot(t, map[string]string{"alice": "pa"})
 	code, stdout, stderr := mailhaul(t, "import", "imap", path, "--url", "imap://"+d.Addr, "--user", "alice",
 		"--password-file", writePassword(t, "pa"), "--state", t.TempDir())
 	clean("import imap", stdout+stderr)
-	if code == exitFailed {
+	if code != exitPartial || !strings.Contains(stderr, `failed: alice: Evil\x1b[2K\rforged\nline: ok: id\x1b]0;title\x07: damaged`) {
 		t.Errorf("import imap of the evil archive: exit %d\n%s%s", code, stdout, stderr)
 	}
 }
@@ -309,9 +312,16 @@ func TestImportIMAPCancelled(t *testing.T) {
 		t.Errorf("cancelled import: exit %d, want %d\n%s%s", code, exitCancelled, stdout, stderr)
 	}
 	rep := readReport(t, reportPath)
-	if rep.Status != "cancelled" || rep.Failed != 0 || rep.NotAttempted == 0 || rep.Imported+rep.NotAttempted > 10 ||
+	// A command in flight when the run stopped was attempted: it may be on
+	// the target (and the next run looks). Nothing else may be "failed".
+	for _, f := range rep.Failures {
+		if !strings.Contains(f.Reason, "may be on the target") {
+			t.Errorf("a cancelled run calls an item failed: %+v", f)
+		}
+	}
+	if rep.Status != "cancelled" || rep.NotAttempted == 0 || rep.Imported+rep.NotAttempted+rep.Failed > 10 ||
 		!strings.Contains(rep.Statement, "stopped early") {
-		t.Errorf("report of a cancelled run: status %q, %s; %q", rep.Status, rep.Line(), rep.Statement)
+		t.Errorf("report of a cancelled run: status %q, %s; %q; failures %v", rep.Status, rep.Line(), rep.Statement, rep.Failures)
 	}
 	if res := lastJSON(t, stdout); res["event"] != "import" || res["status"] != "cancelled" {
 		t.Errorf("--json result of a cancelled run: %v", res)
@@ -493,8 +503,8 @@ func TestEmptyUserRefused(t *testing.T) {
 		{"import", "dav", "x.tgz", "--user", "", "--url", "http://127.0.0.1:1/"},
 	} {
 		code, _, stderr := mailhaul(t, args...)
-		if code != exitFailed || !strings.Contains(stderr, "--user is empty") {
-			t.Errorf("%v: exit %d, %q; want exit 1, --user is empty", args, code, stderr)
+		if code != exitFailed || !strings.Contains(stderr, "--user is missing or empty") {
+			t.Errorf("%v: exit %d, %q; want exit 1, --user is missing or empty", args, code, stderr)
 		}
 	}
 	if entries, _ := os.ReadDir(out); len(entries) != 0 {
