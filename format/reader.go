@@ -21,14 +21,18 @@ import (
 // Errors a Reader returns, wrapped in an *Error naming the archive and
 // entry; test for them with errors.Is.
 var (
-	ErrChecksum   = errors.New("checksum mismatch")
-	ErrTruncated  = errors.New("archive is truncated")
-	ErrIncomplete = errors.New("archive is incomplete: it has no summary")
-	ErrUnsafe     = errors.New("unsafe entry")
-	ErrTooLarge   = errors.New("entry or archive exceeds the size limit")
-	ErrStructure  = errors.New("not a valid mailhaul archive")
-	ErrCorrupt    = errors.New("compressed data is corrupt")
-	ErrVersion    = errors.New("archive format version is newer than this program")
+	ErrChecksum = errors.New("checksum mismatch")
+	// ErrDamagedItem marks an item whose data does not match its record
+	// while the tar framing around it is intact: that item alone is lost,
+	// and Next goes on with the next entry (it also wraps ErrChecksum).
+	ErrDamagedItem = errors.New("damaged item")
+	ErrTruncated   = errors.New("archive is truncated")
+	ErrIncomplete  = errors.New("archive is incomplete: it has no summary")
+	ErrUnsafe      = errors.New("unsafe entry")
+	ErrTooLarge    = errors.New("entry or archive exceeds the size limit")
+	ErrStructure   = errors.New("not a valid mailhaul archive")
+	ErrCorrupt     = errors.New("compressed data is corrupt")
+	ErrVersion     = errors.New("archive format version is newer than this program")
 )
 
 // Error is a problem with an archive, naming the archive and the entry.
@@ -195,24 +199,30 @@ func (r *Reader) Counts() Counts { return r.counts }
 func (r *Reader) Close() error { return r.zr.Close() }
 
 // Next returns the next folder, item or summary, and io.EOF after the
-// summary at the end of the archive.
+// summary at the end of the archive. Its errors are final (every later
+// call returns the same one), except one wrapping ErrDamagedItem: it is
+// returned when Next drains the data of an item the caller did not read
+// to its end, which turns out damaged, and the next call goes on. A
+// caller that reads an item's Body gets that error from Body instead, and
+// Next does not repeat it.
 func (r *Reader) Next() (*Entry, error) {
 	if r.err != nil {
 		return nil, r.err
 	}
 	e, err := r.next()
-	if err != nil {
+	if err != nil && !errors.Is(err, ErrDamagedItem) {
 		r.err = err
 	}
 	return e, err
 }
 
 func (r *Reader) next() (*Entry, error) {
-	if r.body != nil {
-		if _, err := io.Copy(io.Discard, r.body); err != nil {
+	if b := r.body; b != nil {
+		r.body = nil
+		seen := b.err != nil // the caller read the body to its error
+		if _, err := io.Copy(io.Discard, b); err != nil && !(seen && errors.Is(err, ErrDamagedItem)) {
 			return nil, err
 		}
-		r.body = nil
 	}
 	hdr, err := r.header()
 	if err == io.EOF {
@@ -247,8 +257,11 @@ func (r *Reader) readFolder(hdr *tar.Header) (*Entry, error) {
 	if err != nil {
 		return nil, err
 	}
-	if kindDir[f.Kind] == "" || checkFolderPath(f.Path) != nil {
+	if kindDir[f.Kind] == "" {
 		return nil, r.wrap(hdr.Name, fmt.Errorf("%w: folder record with kind %q and path %q", ErrStructure, f.Kind, f.Path))
+	}
+	if err := checkFolderPath(f.Path); err != nil {
+		return nil, r.wrap(hdr.Name, err)
 	}
 	key := string(f.Kind) + "\x00" + f.Path
 	if r.folders[key] != nil {
@@ -498,7 +511,9 @@ func (b *itemBody) Read(p []byte) (int, error) {
 	}
 	if b.left == 0 {
 		if !bytes.Equal(b.h.Sum(nil), b.want) {
-			b.err = b.r.wrap(b.name, ErrChecksum)
+			// Every byte the record announced was read, so the tar
+			// framing is intact and the walk can go on past this item.
+			b.err = b.r.wrap(b.name, fmt.Errorf("%w: %w", ErrDamagedItem, ErrChecksum))
 			return 0, b.err
 		}
 		b.r.last = b.name

@@ -399,3 +399,91 @@ func TestErrorText(t *testing.T) {
 		t.Errorf("Error() = %q, want %q", e.Error(), want)
 	}
 }
+
+// twoItemEnts is an archive of two messages in INBOX whose first item's
+// data is altered without changing its length: the tar framing is intact.
+func twoItemEnts(t *testing.T) []ent {
+	second := []byte("Subject: y\n\nsecond\n")
+	c := Counts{Messages: 2, Bytes: int64(len(validBody) + len(second))}
+	ents := []ent{manifestEnt(t, Version), folderEnt(t, "mail/INBOX/_folder.json", FolderMail, "INBOX")}
+	ents = append(ents, itemEnts(t, "mail/INBOX/00000001", KindMessage, "INBOX", validBody)...)
+	ents = append(ents, itemEnts(t, "mail/INBOX/00000002", KindMessage, "INBOX", second)...)
+	ents = append(ents, summaryEnt(t, c, FolderCounts{Path: "INBOX", Kind: FolderMail, Counts: c}))
+	ents[3].body = bytes.ToUpper(ents[3].body)
+	return ents
+}
+
+// A checksum mismatch with intact framing costs that item alone, whether
+// the caller reads the body (the error comes from Body) or not (from Next).
+func TestReaderDamagedItemCostsOnlyThatItem(t *testing.T) {
+	for _, readBodies := range []bool{true, false} {
+		r, err := NewReader(bytes.NewReader(craftTar(t, twoItemEnts(t))), &ReaderOptions{Name: "a"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var damaged, good []string
+		summary := false
+		for n := 0; n < 20; n++ {
+			e, err := r.Next()
+			if err == io.EOF {
+				break
+			}
+			if errors.Is(err, ErrDamagedItem) {
+				checkErr(t, err, ErrChecksum, "a", "mail/INBOX/00000001.eml")
+				damaged = append(damaged, "next")
+				continue
+			}
+			if err != nil {
+				t.Fatalf("read bodies %v: Next: %v", readBodies, err)
+			}
+			if e.Summary != nil {
+				summary = true
+			}
+			if e.Item != nil && readBodies {
+				if _, err := io.ReadAll(e.Body); err != nil {
+					checkErr(t, err, ErrDamagedItem, "a", "mail/INBOX/00000001.eml")
+					damaged = append(damaged, e.Item.SourceID)
+					continue
+				}
+				good = append(good, e.Item.SourceID)
+			}
+		}
+		want := []string{"mail/INBOX/00000001"}
+		if !readBodies {
+			want = []string{"next"}
+		}
+		if !slices.Equal(damaged, want) || !summary || (readBodies && !slices.Equal(good, []string{"mail/INBOX/00000002"})) {
+			t.Errorf("read bodies %v: damaged %q, good %q, summary %v; want damaged %q, the second item good and the summary read",
+				readBodies, damaged, good, summary, want)
+		}
+	}
+}
+
+// Folder paths that could leave an extraction directory or that no
+// system can name are refused; control characters are kept (consumers
+// make them safe, see FORMAT.md).
+func TestReaderFolderPaths(t *testing.T) {
+	// withFolder is the valid archive with one more, empty, folder.
+	withFolder := func(p string) []byte {
+		ents := validEnts(t)
+		ents = slices.Insert(ents, 2, folderEnt(t, "mail/x/_folder.json", FolderMail, p))
+		c := Counts{Messages: 1, Bytes: int64(len(validBody))}
+		ents[len(ents)-1] = summaryEnt(t, c, FolderCounts{Path: "INBOX", Kind: FolderMail, Counts: c}, FolderCounts{Path: p, Kind: FolderMail})
+		return craftTar(t, ents)
+	}
+	for _, p := range []string{"", ".", "..", "a/.", "./a", "a/../../b", "a//b", "/a", "a/", "a\x00b"} {
+		_, _, err := readAll(withFolder(p), &ReaderOptions{Name: "paths.tar"})
+		if err == nil {
+			t.Errorf("folder path %q was accepted", p)
+			continue
+		}
+		if !(errors.Is(err, ErrUnsafe) || errors.Is(err, ErrStructure)) || !strings.Contains(err.Error(), "mail/x/_folder.json") {
+			t.Errorf("folder path %q: %v; want it refused as unsafe or not valid, naming the entry", p, err)
+		}
+	}
+	hostile := "Evil\x1b[2K\rforged\nline\x7f"
+	_, got, err := readAll(withFolder(hostile), nil)
+	if err != nil || len(got) < 2 || got[1].Folder == nil || got[1].Folder.Path != hostile {
+		t.Errorf("folder path with control characters: %v; want it read as it is", err)
+	}
+}

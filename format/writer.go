@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"time"
 )
 
@@ -106,7 +107,7 @@ func (w *Writer) AddFolder(f Folder) error {
 		return fmt.Errorf("format: folder %q: unknown kind %q", f.Path, f.Kind)
 	}
 	if err := checkFolderPath(f.Path); err != nil {
-		return err
+		return fmt.Errorf("format: %w", err)
 	}
 	key := string(f.Kind) + "\x00" + f.Path
 	if w.folders[key] != nil {
@@ -119,15 +120,24 @@ func (w *Writer) AddFolder(f Folder) error {
 }
 
 // checkFolderPath rejects paths that cannot be a folder: empty levels,
-// which would make "a//b" and "a/b" the same directory.
+// which would make "a//b" and "a/b" the same directory, "." and ".."
+// levels, which name another folder or leave the tree when a consumer
+// makes files or mailboxes of them, and NUL, which no system can name.
+// Other control characters are kept: consumers make them safe (FORMAT.md).
 func checkFolderPath(p string) error {
 	if p == "" {
-		return errors.New("format: folder with an empty path")
+		return fmt.Errorf("%w: folder with an empty path", ErrStructure)
 	}
-	for i := 0; i < len(p); i++ {
-		if p[i] == '/' && (i == 0 || i == len(p)-1 || p[i-1] == '/') {
-			return fmt.Errorf("format: folder %q has an empty level", p)
+	for _, level := range strings.Split(p, "/") {
+		switch level {
+		case "":
+			return fmt.Errorf("%w: folder %q has an empty level", ErrStructure, p)
+		case ".", "..":
+			return fmt.Errorf("%w: folder %q has a %q level", ErrUnsafe, p, level)
 		}
+	}
+	if strings.IndexByte(p, 0) >= 0 {
+		return fmt.Errorf("%w: folder %q holds a NUL", ErrUnsafe, p)
 	}
 	return nil
 }

@@ -174,6 +174,9 @@ func TestWriterRefuses(t *testing.T) {
 		{"empty level", func(w *Writer) error { return w.AddFolder(Folder{Kind: FolderMail, Path: "a//b"}) }, "empty level"},
 		{"leading slash", func(w *Writer) error { return w.AddFolder(Folder{Kind: FolderMail, Path: "/a"}) }, "empty level"},
 		{"trailing slash", func(w *Writer) error { return w.AddFolder(Folder{Kind: FolderMail, Path: "a/"}) }, "empty level"},
+		{"dot-dot level", func(w *Writer) error { return w.AddFolder(Folder{Kind: FolderMail, Path: "a/../b"}) }, `".." level`},
+		{"dot level", func(w *Writer) error { return w.AddFolder(Folder{Kind: FolderMail, Path: "."}) }, `"." level`},
+		{"NUL", func(w *Writer) error { return w.AddFolder(Folder{Kind: FolderMail, Path: "a\x00b"}) }, "NUL"},
 		{"unknown folder kind", func(w *Writer) error { return w.AddFolder(Folder{Kind: "notes", Path: "a"}) }, "unknown kind"},
 		{"unknown item kind", func(w *Writer) error {
 			w.AddFolder(Folder{Kind: FolderMail, Path: "INBOX"})
@@ -383,7 +386,7 @@ func makeMail(n int) []byte {
 func TestNameTreeInWriter(t *testing.T) {
 	var buf bytes.Buffer
 	w, _ := NewWriter(&buf, testManifest(), &WriterOptions{Compression: None})
-	for _, p := range []string{"Foo", "foo", "a:b", "a?b", "00000001.eml", "_folder.json", "x/..", "..", "."} {
+	for _, p := range []string{"Foo", "foo", "a:b", "a?b", "00000001.eml", "_folder.json", "x/...", "...", ". ", "a\x1bb"} {
 		if err := w.AddFolder(Folder{Kind: FolderMail, Path: p}); err != nil {
 			t.Fatalf("AddFolder(%q): %v", p, err)
 		}
@@ -411,8 +414,8 @@ func TestNameTreeInWriter(t *testing.T) {
 			t.Errorf("item in %q has body %q", e.Item.Folder, e.body)
 		}
 	}
-	if !slices.ContainsFunc(entries, func(e readEntry) bool { return e.Folder != nil && e.Folder.Path == "x/.." }) {
-		t.Error("folder x/.. not read back")
+	if !slices.ContainsFunc(entries, func(e readEntry) bool { return e.Folder != nil && e.Folder.Path == "x/..." }) {
+		t.Error("folder x/... not read back")
 	}
 }
 

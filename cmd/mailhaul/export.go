@@ -93,6 +93,9 @@ copy is exported once (counted). A vCard file given as --calendar, or an .ics gi
 the report beside the archive), 1 the export failed.`
 
 func (a *app) runExport(ctx context.Context, kind string, src export.Source, f *exportFlags) error {
+	if strings.TrimSpace(f.user) == "" {
+		return fmt.Errorf("export %s: %w", kind, errEmptyUser)
+	}
 	comp, err := format.ParseCompression(f.compress)
 	if err != nil {
 		return err
@@ -125,7 +128,7 @@ func (a *app) runExport(ctx context.Context, kind string, src export.Source, f *
 	if err != nil {
 		return err
 	}
-	prog := a.newProgress("export " + f.user)
+	prog := a.newProgress("export "+f.user, nil)
 	err = fillArchive(ctx, export.WithProgress(arch, prog.update), src, f, export.Options{After: after})
 	prog.done()
 	if err != nil {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"fmt"
@@ -10,12 +11,13 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/mailhaul/mailhaul/export"
+	"github.com/mailhaul/mailhaul/format"
 	"github.com/mailhaul/mailhaul/importer/dav"
 )
 
 type importDAVFlags struct {
 	url, carddav, caldav, user, passwordFile, tokenFile string
-	state, report, tlsCA, schedule, bulk                string
+	state, report, tlsCA, schedule, bulk, archiveUser   string
 	dryRun, update                                      bool
 	concurrency                                         int
 }
@@ -34,7 +36,13 @@ archive collection goes to the collection of the same display name, created
 when missing. Objects are sent as the archive holds them (vCard 2.1 becomes
 3.0) with If-None-Match, so a re-run creates nothing twice; --update replaces
 objects that differ. The password comes from --password-file or the
-MAILHAUL_PASSWORD environment variable, a bearer token from --token-file.`,
+MAILHAUL_PASSWORD environment variable, a bearer token from --token-file.
+
+All archives must be of one user: the login, or a user whose local part it
+is, unless --archive-user names the archives' user to confirm it. An item
+damaged in an archive fails alone (exit 3); a damaged archive ends the run
+(exit 1). The result (--json, --report) is written however the run ends;
+SIGINT or SIGTERM exit 130.`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return a.runImportDAV(cmd.Context(), args, f)
@@ -45,6 +53,7 @@ MAILHAUL_PASSWORD environment variable, a bearer token from --token-file.`,
 	fl.StringVar(&f.carddav, "carddav", "", "address book home URL (skips CardDAV discovery)")
 	fl.StringVar(&f.caldav, "caldav", "", "calendar home URL (skips CalDAV discovery)")
 	fl.StringVar(&f.user, "user", "", "login on the server")
+	fl.StringVar(&f.archiveUser, "archive-user", "", archiveUserHelp)
 	fl.StringVar(&f.passwordFile, "password-file", "", "file holding the password (default: $MAILHAUL_PASSWORD)")
 	fl.StringVar(&f.tokenFile, "token-file", "", "file holding an OAuth bearer token, used instead of a password")
 	fl.StringVar(&f.tlsCA, "tls-ca", "", "PEM file of CA certificates to trust instead of the system's")
@@ -55,41 +64,65 @@ MAILHAUL_PASSWORD environment variable, a bearer token from --token-file.`,
 	fl.IntVar(&f.concurrency, "concurrency", 0, "requests in flight (default 2; Radicale and Xandikos serialise writes)")
 	fl.StringVar(&f.schedule, "scheduling-guard", "auto", "add SCHEDULE-AGENT=CLIENT to attendees: auto (when the server schedules), always, never")
 	fl.StringVar(&f.bulk, "bulk", "auto", "fill an address book this run creates with one whole-collection PUT: auto (when the server is Radicale), never")
-	cmd.MarkFlagRequired("user")
+	// --user is checked by the run, not by the flag parser, so that a
+	// missing one still gets a result object and a report.
 	return cmd
 }
 
 func (a *app) runImportDAV(ctx context.Context, archives []string, f *importDAVFlags) error {
+	target := f.url
+	if target == "" {
+		target = strings.TrimSpace(f.carddav + " " + f.caldav)
+	}
+	run := &importRun{a: a, kind: "dav", user: f.user, target: targetOf(target), archives: archives, reportPath: f.report}
 	opt, err := davOptions(f)
 	if err != nil {
-		return err
+		return run.fail(ctx, "arguments", err)
 	}
+	if err := checkArchiveUser(archives, f.user, f.archiveUser); err != nil {
+		return run.fail(ctx, "archives", err)
+	}
+	var plan bytes.Buffer
 	if f.dryRun {
 		opt.Plan = a.stdout
 		if a.json {
-			opt.Plan = nil
+			opt.Plan = &plan
 		}
 	}
-	prog := a.newProgress("import dav " + f.user)
+	prog := a.newProgress("import dav "+f.user, archiveTotals(archives, format.KindContact, format.KindEvent, format.KindTask))
 	opt.Progress = func(n int) { prog.update(export.Progress{Items: n}) }
 	rep, err := dav.Import(ctx, archives, *opt)
 	prog.done()
-	if err != nil {
-		return fmt.Errorf("import dav: %w", err)
+	if rep == nil {
+		return run.fail(ctx, "connect", err)
 	}
-	if f.report != "" {
-		if err := writeJSONFile(f.report, rep); err != nil {
-			return err
+	if f.dryRun && err == nil {
+		if f.report != "" {
+			if err := writeJSONFile(f.report, rep); err != nil {
+				return err
+			}
 		}
+		if !a.json {
+			return a.printImportReport(rep)
+		}
+		writeJSONLine(a.stdout, map[string]any{"event": "plan", "user": rep.User,
+			"plan": strings.Split(strings.TrimSuffix(plan.String(), "\n"), "\n"), "report": rep})
+		if rep.Partial() {
+			return errPartial
+		}
+		return nil
 	}
-	return a.printImportReport(rep)
+	return run.finish(ctx, rep, "import", err)
 }
 
 // davOptions turns flags into importer options, reading secrets from
 // files or the environment only.
 func davOptions(f *importDAVFlags) (*dav.Options, error) {
+	if strings.TrimSpace(f.user) == "" {
+		return nil, errEmptyUser
+	}
 	if f.url == "" && f.carddav == "" && f.caldav == "" {
-		return nil, fmt.Errorf("import dav: give --url, or --carddav and/or --caldav")
+		return nil, fmt.Errorf("give --url, or --carddav and/or --caldav")
 	}
 	opt := &dav.Options{URL: f.url, CardDAV: f.carddav, CalDAV: f.caldav, User: f.user,
 		Update: f.update, DryRun: f.dryRun, StateDir: f.state, Concurrency: f.concurrency}
@@ -101,7 +134,7 @@ func davOptions(f *importDAVFlags) (*dav.Options, error) {
 	case "never":
 		opt.Schedule = dav.ScheduleNever
 	default:
-		return nil, fmt.Errorf("import dav: --scheduling-guard must be auto, always or never, not %q", f.schedule)
+		return nil, fmt.Errorf("--scheduling-guard must be auto, always or never, not %q", f.schedule)
 	}
 	switch f.bulk {
 	case "auto":
@@ -109,12 +142,12 @@ func davOptions(f *importDAVFlags) (*dav.Options, error) {
 	case "never":
 		opt.Bulk = dav.BulkNever
 	default:
-		return nil, fmt.Errorf("import dav: --bulk must be auto or never, not %q", f.bulk)
+		return nil, fmt.Errorf("--bulk must be auto or never, not %q", f.bulk)
 	}
 	if f.tlsCA != "" {
 		pool, err := loadCAs(f.tlsCA)
 		if err != nil {
-			return nil, fmt.Errorf("import dav: %w", err)
+			return nil, fmt.Errorf("%w", err)
 		}
 		tr := http.DefaultTransport.(*http.Transport).Clone()
 		tr.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
@@ -124,14 +157,14 @@ func davOptions(f *importDAVFlags) (*dav.Options, error) {
 	if f.tokenFile != "" {
 		b, err := readSecretFile(f.tokenFile)
 		if err != nil {
-			return nil, fmt.Errorf("import dav: --token-file: %w", err)
+			return nil, fmt.Errorf("--token-file: %w", err)
 		}
 		opt.Token = strings.TrimSpace(string(b))
 		return opt, nil
 	}
 	pw, err := password(f.passwordFile)
 	if err != nil {
-		return nil, fmt.Errorf("import dav: %w", err)
+		return nil, fmt.Errorf("%w", err)
 	}
 	opt.Password = pw
 	return opt, nil

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"net"
 	"net/url"
@@ -13,13 +14,15 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/mailhaul/mailhaul/export"
+	"github.com/mailhaul/mailhaul/format"
 	imapimport "github.com/mailhaul/mailhaul/importer/imap"
+	"github.com/mailhaul/mailhaul/internal/termtext"
 )
 
 // importIMAPFlags are the flags of import imap.
 type importIMAPFlags struct {
 	url, user, passwordFile, auth, tokenFile, admin, provider string
-	folderMap, state, report, tlsCA                           string
+	folderMap, state, report, tlsCA, archiveUser              string
 	startTLS, dryRun, allowPlaintext                          bool
 	connections, errorBudget                                  int
 	settle                                                    time.Duration
@@ -37,6 +40,12 @@ Re-running, a killed run or overlapping delta archives never create duplicates:
 a journal under --state records what landed, and the target is checked where
 the journal cannot tell.
 
+All archives must be of one user: the login (--user, also with --admin), or a
+user whose local part it is, unless --archive-user names the archives' user to
+confirm loading them into this account. An item damaged in an archive fails
+alone (exit 3); a damaged archive ends the run (exit 1). The result (--json,
+--report) is written however the run ends; SIGINT or SIGTERM exit 130.
+
 The password comes from --password-file or the MAILHAUL_PASSWORD environment
 variable, never from the command line.`,
 		Args: cobra.MinimumNArgs(1),
@@ -53,6 +62,7 @@ variable, never from the command line.`,
 	fl.StringVar(&f.passwordFile, "password-file", "", "file holding the password (default: $MAILHAUL_PASSWORD)")
 	fl.StringVar(&f.auth, "auth", "plain", "plain, login, xoauth2 or oauthbearer")
 	fl.StringVar(&f.tokenFile, "token-file", "", "OAuth access token file, re-read on every reconnect")
+	fl.StringVar(&f.archiveUser, "archive-user", "", archiveUserHelp)
 	fl.StringVar(&f.admin, "admin", "", "log in as this administrator on behalf of --user (SASL authorization identity)")
 	fl.StringVar(&f.provider, "provider", "generic", "target profile: "+strings.Join(imapimport.ProfileNames(), ", "))
 	fl.StringVar(&f.folderMap, "folder-map", "", `file of "source/path = target/path" lines`)
@@ -64,59 +74,72 @@ variable, never from the command line.`,
 	fl.Float64Var(&f.maxBytesPerSecond, "max-bytes-per-second", 0, "upload at most this many bytes per second")
 	fl.Float64Var(&f.maxMessagesPerSecond, "max-messages-per-second", 0, "upload at most this many messages per second")
 	fl.DurationVar(&f.settle, "settle", 5*time.Second, "how long a command cut off by a dropped connection or a killed run may still land on the server; such messages are looked for only after it")
-	cmd.MarkFlagRequired("url")
-	cmd.MarkFlagRequired("user")
+	// --url and --user are checked by the run, not by the flag parser, so
+	// that a missing one still gets a result object and a report.
 	return cmd
 }
 
 func (a *app) runImportIMAP(ctx context.Context, archives []string, f *importIMAPFlags) error {
+	run := &importRun{a: a, kind: "imap", user: f.user, target: targetOf(f.url), archives: archives, reportPath: f.report}
 	opt, err := imapOptions(f)
 	if err != nil {
-		return err
+		return run.fail(ctx, "arguments", err)
+	}
+	// With --admin the login is still --user's mailbox: that is the owner.
+	if err := checkArchiveUser(archives, f.user, f.archiveUser); err != nil {
+		return run.fail(ctx, "archives", err)
 	}
 	if !a.quiet && !a.json {
-		opt.Logf = func(format string, args ...any) { fmt.Fprintf(a.stderr, format+"\n", args...) }
+		opt.Logf = func(format string, args ...any) {
+			fmt.Fprintln(a.stderr, termtext.Escape(fmt.Sprintf(format, args...)))
+		}
 	}
 	if f.dryRun {
 		plan, rep, err := imapimport.DryRun(ctx, archives, *opt)
-		if err != nil {
-			return fmt.Errorf("import imap: %w", err)
+		if err != nil || rep == nil {
+			if rep == nil {
+				return run.fail(ctx, "connect", err)
+			}
+			return run.finish(ctx, rep, "import", err)
+		}
+		if f.report != "" {
+			if err := writeJSONFile(f.report, rep); err != nil {
+				return err
+			}
 		}
 		if a.json {
 			writeJSONLine(a.stdout, map[string]any{"event": "plan", "user": rep.User, "folders": plan.Folders, "report": rep})
 		} else {
 			plan.Print(a.stdout)
-			fmt.Fprintln(a.stdout, rep.Statement)
+			fmt.Fprintln(a.stdout, termtext.Escape(rep.Statement))
 		}
 		return nil
 	}
-	prog := a.newProgress("import " + f.user)
+	prog := a.newProgress("import "+f.user, archiveTotals(archives, format.KindMessage))
 	opt.Progress = func(m int, n int64) { prog.update(export.Progress{Items: m, Bytes: n}) }
 	rep, err := imapimport.Run(ctx, archives, *opt)
 	prog.done()
-	if rep != nil && f.report != "" {
-		if werr := writeJSONFile(f.report, rep); werr != nil && err == nil {
-			err = werr
-		}
+	if rep == nil {
+		return run.fail(ctx, "connect", err)
 	}
-	if err != nil {
-		if rep != nil {
-			fmt.Fprintln(a.stderr, rep.Line())
-		}
-		return fmt.Errorf("import imap: %w", err)
-	}
-	return a.printImportReport(rep)
+	return run.finish(ctx, rep, "import", err)
 }
 
 // imapOptions turns flags into importer options, reading secrets from
 // files or the environment only.
 func imapOptions(f *importIMAPFlags) (*imapimport.Options, error) {
+	if strings.TrimSpace(f.user) == "" {
+		return nil, errEmptyUser
+	}
+	if f.url == "" {
+		return nil, errors.New("--url is missing: give the target, imaps://host[:port] or imap://host[:port]")
+	}
 	u, err := url.Parse(f.url)
 	if err != nil || u.Host == "" || (u.Scheme != "imap" && u.Scheme != "imaps") {
-		return nil, fmt.Errorf("import imap: --url must be imaps://host[:port] or imap://host[:port], got %q", f.url)
+		return nil, fmt.Errorf("--url must be imaps://host[:port] or imap://host[:port], got %q", f.url)
 	}
 	if u.User != nil {
-		return nil, fmt.Errorf("import imap: put no credentials in --url; use --user and --password-file")
+		return nil, fmt.Errorf("put no credentials in --url; use --user and --password-file")
 	}
 	opt := &imapimport.Options{Addr: imapimport.HostPort(u.Host, u.Scheme == "imaps"), User: f.user, Admin: f.admin,
 		Auth: f.auth, TokenFile: f.tokenFile, Provider: f.provider, DryRun: f.dryRun, StateDir: f.state,
@@ -126,25 +149,25 @@ func imapOptions(f *importIMAPFlags) (*imapimport.Options, error) {
 		cfg := &tls.Config{ServerName: u.Hostname(), MinVersion: tls.VersionTLS12}
 		if f.tlsCA != "" {
 			if cfg.RootCAs, err = loadCAs(f.tlsCA); err != nil {
-				return nil, fmt.Errorf("import imap: %w", err)
+				return nil, err
 			}
 		}
 		opt.TLS, opt.StartTLS = cfg, u.Scheme == "imap"
 	} else if !isLoopbackHost(u.Hostname()) && !f.allowPlaintext {
-		return nil, fmt.Errorf("import imap: imap://%s without --starttls would send the password in clear text; use imaps://, --starttls, or --allow-plaintext on a network you trust", u.Host)
+		return nil, fmt.Errorf("imap://%s without --starttls would send the password in clear text; use imaps://, --starttls, or --allow-plaintext on a network you trust", u.Host)
 	}
 	if a := strings.ToLower(f.auth); a == "plain" || a == "login" {
 		if opt.Password, err = password(f.passwordFile); err != nil {
-			return nil, fmt.Errorf("import imap: %w", err)
+			return nil, err
 		}
 		if opt.Password == "" {
-			return nil, fmt.Errorf("import imap: no password: use --password-file or %s", passwordEnv)
+			return nil, fmt.Errorf("no password: use --password-file or %s", passwordEnv)
 		}
 	}
 	if f.folderMap != "" {
 		fh, err := os.Open(f.folderMap)
 		if err != nil {
-			return nil, fmt.Errorf("import imap: --folder-map: %w", err)
+			return nil, fmt.Errorf("--folder-map: %w", err)
 		}
 		defer fh.Close()
 		if opt.FolderMap, err = imapimport.ParseFolderMap(fh, f.folderMap); err != nil {

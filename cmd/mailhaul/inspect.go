@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"text/tabwriter"
@@ -10,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/mailhaul/mailhaul/format"
+	"github.com/mailhaul/mailhaul/internal/termtext"
 )
 
 func (a *app) inspectCommand() *cobra.Command {
@@ -52,6 +54,9 @@ type inspection struct {
 	Warnings    []format.Problem   `json:"warnings,omitempty"`
 	Skipped     map[string]int     `json:"skipped,omitempty"`
 	Problem     string             `json:"problem,omitempty"` // why reading stopped early
+	// Damaged are items whose data does not match their checksum: lost,
+	// but the rest of the archive was read (FORMAT.md).
+	Damaged []format.Problem `json:"damaged,omitempty"`
 }
 
 type folderView struct {
@@ -83,7 +88,15 @@ func inspectArchive(ctx context.Context, path string) (*inspection, error) {
 		}
 		e, err := r.Next()
 		if err == io.EOF {
+			if len(ins.Damaged) > 0 {
+				return ins, fmt.Errorf("%s: %d items are damaged (their data does not match their checksum)", path, len(ins.Damaged))
+			}
 			return ins, nil
+		}
+		var fe *format.Error
+		if errors.Is(err, format.ErrDamagedItem) && errors.As(err, &fe) {
+			ins.Damaged = append(ins.Damaged, format.Problem{Item: fe.Entry, Reason: "checksum mismatch"})
+			continue
 		}
 		if err != nil {
 			ins.Problem = err.Error()
@@ -107,36 +120,47 @@ func inspectArchive(ctx context.Context, path string) (*inspection, error) {
 	}
 }
 
+// print shows the inspection for people. Every string comes from the
+// archive, so each is escaped: a folder name must not move the cursor or
+// forge a line.
 func (ins *inspection) print(w io.Writer) {
-	fmt.Fprintf(w, "archive  %s (%s, format %d)\n", ins.Archive, ins.Compression, ins.Format)
-	fmt.Fprintf(w, "user     %s\n", ins.User)
-	fmt.Fprintf(w, "source   %s %s:%s\n", ins.Source.Kind, ins.Source.Host, ins.Source.Path)
+	esc := termtext.Escape
+	fmt.Fprintf(w, "archive  %s (%s, format %d)\n", esc(ins.Archive), ins.Compression, ins.Format)
+	fmt.Fprintf(w, "user     %s\n", esc(ins.User))
+	fmt.Fprintf(w, "source   %s %s:%s\n", esc(ins.Source.Kind), esc(ins.Source.Host), esc(ins.Source.Path))
 	fmt.Fprintf(w, "started  %s\n", ins.Started.Format(time.RFC3339))
 	if !ins.After.IsZero() {
 		fmt.Fprintf(w, "after    %s (incremental)\n", ins.After.Format(time.RFC3339))
+	}
+	if ins.Tool != "" {
+		fmt.Fprintf(w, "tool     %s\n", esc(ins.Tool))
 	}
 	fmt.Fprintln(w)
 	tw := tabwriter.NewWriter(w, 2, 8, 2, ' ', 0)
 	fmt.Fprintln(tw, "KIND\tFOLDER\tROLE\tMESSAGES\tCONTACTS\tEVENTS\tTASKS\tBYTES")
 	for _, f := range ins.Folders {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%d\t%d\t%s\n", f.Kind, f.Path, f.Role,
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%d\t%d\t%s\n", esc(string(f.Kind)), esc(f.Path), esc(string(f.Role)),
 			f.Messages, f.Contacts, f.Events, f.Tasks, humanBytes(f.Bytes))
 	}
 	c := ins.Counts
 	fmt.Fprintf(tw, "\ttotal\t\t%d\t%d\t%d\t%d\t%s\n", c.Messages, c.Contacts, c.Events, c.Tasks, humanBytes(c.Bytes))
 	tw.Flush()
 	for _, reason := range sortedKeys(ins.Skipped) {
-		fmt.Fprintf(w, "skipped %d: %s\n", ins.Skipped[reason], reason)
+		fmt.Fprintf(w, "skipped %d: %s\n", ins.Skipped[reason], esc(reason))
 	}
 	if n := len(ins.Warnings); n > 0 {
 		fmt.Fprintf(w, "\nwarnings (%d):\n", n)
 		printProblems(w, "warning", ins.User, ins.Warnings, 20)
+	}
+	if n := len(ins.Damaged); n > 0 {
+		fmt.Fprintf(w, "\ndamaged in the archive (%d):\n", n)
+		printProblems(w, "damaged", ins.User, ins.Damaged, 1000)
 	}
 	if n := len(ins.Errors); n > 0 {
 		fmt.Fprintf(w, "\nnot exported (%d):\n", n)
 		printProblems(w, "error", ins.User, ins.Errors, 1000)
 	}
 	if !ins.Complete {
-		fmt.Fprintf(w, "\nINCOMPLETE: %s\n", ins.Problem)
+		fmt.Fprintf(w, "\nINCOMPLETE: %s\n", esc(ins.Problem))
 	}
 }

@@ -11,9 +11,12 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"strings"
 	"syscall"
 
 	"github.com/spf13/cobra"
+
+	"github.com/mailhaul/mailhaul/internal/termtext"
 )
 
 // Exit codes, as documented in the README.
@@ -21,6 +24,10 @@ const (
 	exitOK      = 0 // everything was done
 	exitFailed  = 1 // the run itself failed, or was used wrongly
 	exitPartial = 3 // the run finished, but some items failed (they are listed)
+	// exitCancelled: stopped by SIGINT or SIGTERM (128 + SIGINT, as shells
+	// report it). Not a success: what was done and what was not attempted
+	// is in the report.
+	exitCancelled = 130
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -53,12 +60,19 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	root.SetErr(stderr)
 	err := root.ExecuteContext(ctx)
 	switch {
-	case err == nil:
+	case err == nil && ctx.Err() == nil:
 		return exitOK
+	case err == nil, errors.Is(err, errPartial) && ctx.Err() != nil:
+		fmt.Fprintln(stderr, "mailhaul: stopped early: interrupted")
+		return exitCancelled
 	case errors.Is(err, errPartial):
 		return exitPartial
 	}
-	fmt.Fprintln(stderr, "mailhaul:", err)
+	// Errors can quote archive contents (folder names, server answers).
+	fmt.Fprintln(stderr, "mailhaul:", termtext.Escape(err.Error()))
+	if ctx.Err() != nil {
+		return exitCancelled
+	}
 	return exitFailed
 }
 
@@ -71,17 +85,8 @@ type app struct {
 
 func (a *app) rootCommand() *cobra.Command {
 	root := &cobra.Command{
-		Use:   "mailhaul",
-		Short: "Move whole mailboxes between mail systems",
-		Long: `mailhaul moves mailboxes (mail with folders, flags and dates, contacts, calendars)
-between mail systems, one stage a command:
-
-  export   a mailbox to a per-user archive (<user>.tgz and its .sha256)
-  inspect  what an archive holds
-  verify   archives against their checksums and structure
-  extract  an archive's entries as files
-
-Exit codes: 0 all done, 3 finished with some items failed (listed), 1 failed.`,
+		Use:           "mailhaul",
+		Short:         "Move whole mailboxes between mail systems",
 		Version:       version,
 		SilenceUsage:  true,
 		SilenceErrors: true,
@@ -90,5 +95,20 @@ Exit codes: 0 all done, 3 finished with some items failed (listed), 1 failed.`,
 	root.PersistentFlags().BoolVarP(&a.quiet, "quiet", "q", false, "no progress display")
 	root.AddCommand(a.exportCommand(), a.inspectCommand(), a.verifyCommand(), a.extractCommand(), a.importCommand(),
 		a.pushCommand(), a.pullCommand(), a.copyCommand())
+	root.Long = rootLong(root)
 	return root
+}
+
+// rootLong is the root help's overview, made from the commands themselves
+// so that none is left out of it.
+func rootLong(root *cobra.Command) string {
+	var b strings.Builder
+	b.WriteString("mailhaul moves mailboxes (mail with folders, flags and dates, contacts, calendars)\nbetween mail systems, one stage a command:\n\n")
+	for _, c := range root.Commands() {
+		if c.IsAvailableCommand() {
+			fmt.Fprintf(&b, "  %-8s %s\n", c.Name(), c.Short)
+		}
+	}
+	b.WriteString("\nExit codes: 0 all done, 3 finished with some items failed (listed), 1 failed,\n130 stopped by SIGINT or SIGTERM (what was not done is in the report).")
+	return b.String()
 }

@@ -159,20 +159,25 @@ func (a *app) printImportReport(rep *report.Report) error {
 	if a.json {
 		writeJSONLine(a.stdout, rep)
 	} else {
-		fmt.Fprintln(a.stdout, rep.Line())
+		// Everything here can quote the archive or the server: escaped.
+		esc := termtext.Escape
+		fmt.Fprintln(a.stdout, esc(rep.Line()))
 		for _, reason := range sortedKeys(rep.Skips) {
-			fmt.Fprintf(a.stdout, "  skipped %d: %s\n", rep.Skips[reason], reason)
+			fmt.Fprintf(a.stdout, "  skipped %d: %s\n", rep.Skips[reason], esc(reason))
 		}
 		for _, n := range rep.Notes {
-			fmt.Fprintln(a.stdout, "  note:", n)
+			fmt.Fprintln(a.stdout, "  note:", esc(n))
 		}
-		fmt.Fprintln(a.stdout, rep.Statement)
+		fmt.Fprintln(a.stdout, esc(rep.Statement))
 		for i, fl := range rep.Failures {
 			if i == 50 {
 				fmt.Fprintf(a.stderr, "  ... and %d more failures (see the report)\n", len(rep.Failures)-50)
 				break
 			}
-			fmt.Fprintf(a.stderr, "failed: %s: %s: %s: %s\n", rep.User, fl.Folder, fl.Item, fl.Reason)
+			fmt.Fprintf(a.stderr, "failed: %s: %s: %s: %s\n", esc(rep.User), esc(fl.Folder), esc(fl.Item), esc(fl.Reason))
+		}
+		if n := rep.NotAttempted; n > 0 {
+			fmt.Fprintf(a.stderr, "not attempted: %d items read but not sent before the run stopped (listed in the report); the next run sends them\n", n)
 		}
 	}
 	if rep.Partial() {

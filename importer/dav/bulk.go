@@ -199,9 +199,15 @@ func (im *importer) flushAll(ctx context.Context, jobs chan<- job) error {
 }
 
 // dropBatches removes the spool files of a run that stops early; nothing
-// in them is journalled as done, so the next run sends them.
+// in them is journalled as done, so the next run sends them, and this one
+// reports them as not attempted.
 func (im *importer) dropBatches() {
 	for _, b := range im.bulk {
+		if b != nil && !b.closed {
+			for _, s := range append(b.cards, b.later...) {
+				im.notAttempted(s.jb)
+			}
+		}
 		if b != nil {
 			b.closed = true
 			b.remove()
@@ -224,6 +230,10 @@ func (im *importer) flush(ctx context.Context, b *bulkBatch, jobs chan<- job) er
 		items []spooled
 	}{{b.body, left}, {b.rest, b.later}} {
 		for _, s := range list.items {
+			if ctx.Err() != nil {
+				im.notAttempted(s.jb)
+				continue
+			}
 			body := make([]byte, s.n)
 			if _, err := list.f.ReadAt(body, s.off); err != nil {
 				im.failed(s.jb, fmt.Sprintf("read back from the spool file %s: %v", list.f.Name(), err))
@@ -235,11 +245,11 @@ func (im *importer) flush(ctx context.Context, b *bulkBatch, jobs chan<- job) er
 			select {
 			case jobs <- jb:
 			case <-ctx.Done():
-				return ctx.Err()
+				im.notAttempted(jb)
 			}
 		}
 	}
-	return nil
+	return ctx.Err()
 }
 
 // bulkPut makes the whole-collection PUT and checks what landed; it

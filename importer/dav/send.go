@@ -21,6 +21,11 @@ func contentType(k format.Kind) string {
 // there (left alone, or replaced with --update), or refused.
 func (im *importer) send(ctx context.Context, jb job) {
 	defer im.progress()
+	if ctx.Err() != nil {
+		// Queued when the run was stopped: never sent.
+		im.rep.AddNotAttempted(im.failure(jb, "not sent: the run stopped first"))
+		return
+	}
 	if im.j != nil {
 		// The intent is durable before the request, so a crash leaves a
 		// "maybe sent" record; If-None-Match makes the retry harmless.
@@ -30,6 +35,10 @@ func (im *importer) send(ctx context.Context, jb job) {
 		}
 	}
 	res, err := im.c.put(ctx, jb.href, contentType(jb.item.Kind), jb.body, "")
+	if err != nil && ctx.Err() != nil {
+		im.failed(jb, "the run was stopped while it was being sent: it may be on the target, and the next run checks")
+		return
+	}
 	if err != nil {
 		im.failed(jb, err.Error())
 		return
@@ -128,5 +137,15 @@ func (im *importer) record(jb job, href *url.URL, etag string, imported bool, si
 }
 
 func (im *importer) failed(jb job, reason string) {
-	im.rep.AddFailure(report.Failure{Archive: jb.archive, Folder: jb.item.Folder, Item: itemName(jb.item), Reason: reason})
+	im.rep.AddFailure(im.failure(jb, reason))
+}
+
+func (im *importer) failure(jb job, reason string) report.Failure {
+	return report.Failure{Archive: jb.archive, Folder: jb.item.Folder, Item: itemName(jb.item), Reason: reason}
+}
+
+// notAttempted records an object the run stopped before sending.
+func (im *importer) notAttempted(jb job) {
+	im.rep.AddNotAttempted(im.failure(jb, "not sent: the run stopped first"))
+	im.progress()
 }

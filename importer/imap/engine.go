@@ -218,12 +218,11 @@ func run(ctx context.Context, archives []string, o *Options) (*report.Report, *P
 		im.drain()
 	}
 	im.finishNotes()
-	rep.Finish()
 	if readErr != nil {
 		// The counts cover only what was read: never claim the rest is there.
-		rep.Statement = fmt.Sprintf("the run stopped early (%v): the rest of the archives was not imported; run the import again to finish (%d imported, %d already there, %d failed so far)",
-			readErr, rep.Imported, rep.Present, rep.Failed)
+		rep.Stop("import", readErr, ctx.Err() != nil)
 	}
+	rep.Finish()
 	return rep, nil, readErr
 }
 
@@ -330,6 +329,9 @@ func (im *importer) readArchive(ctx context.Context, path string) error {
 		e, err := r.Next()
 		if errors.Is(err, io.EOF) {
 			return nil
+		}
+		if errors.Is(err, format.ErrDamagedItem) {
+			continue // an item left unread here (not mail); messages are read, and failed, in prepare
 		}
 		if err != nil {
 			return fmt.Errorf("imap: %w", err)
@@ -441,7 +443,8 @@ func (im *importer) prepare(ctx context.Context, archive string, e *format.Entry
 	}
 	sp, err := im.spooler.read(e.Body)
 	if err != nil {
-		if errors.Is(err, format.ErrChecksum) {
+		if errors.Is(err, format.ErrDamagedItem) {
+			// The reader goes on past it (FORMAT.md): this item alone is lost.
 			fail("damaged in the archive: " + err.Error())
 			return nil, nil
 		}
@@ -585,12 +588,25 @@ func (im *importer) failItem(it *item, reason string) {
 	im.release(it)
 }
 
+// notSent records an item the run stopped before sending: not attempted,
+// and sent by the next run. One whose command was cut off by a dropped
+// connection was attempted: it may be on the target, and the next run
+// looks (its intent stays pending in the journal).
+func (im *importer) notSent(it *item, uncertain bool) {
+	if uncertain {
+		im.failItem(it, "the run stopped early after its connection dropped; it may be on the target, and the next run checks")
+		return
+	}
+	im.rep.AddNotAttempted(report.Failure{Archive: it.archive, Folder: it.folder, Item: it.sourceID, Reason: "not sent: the run stopped first"})
+	im.release(it)
+}
+
 func (im *importer) release(it *item) {
 	im.mem.Release(it.sp.charge())
 	it.sp.close()
 }
 
-// drain empties the queue after a fatal error, failing what was not sent.
+// drain empties the queue after a fatal error, recording what was not sent.
 func (im *importer) drain() {
 	for {
 		im.queue.mu.Lock()
@@ -601,13 +617,8 @@ func (im *importer) drain() {
 			return
 		}
 		for _, b := range items {
-			reason := "not sent: the run stopped early"
-			if b.uncertain {
-				// Its intent stays pending: the next run looks on the target.
-				reason = "the run stopped early after its connection dropped; it may be on the target, and the next run checks"
-			}
 			for _, it := range b.items {
-				im.failItem(it, reason)
+				im.notSent(it, b.uncertain)
 			}
 			im.queue.resolve()
 		}

@@ -257,7 +257,7 @@ func (im *importer) again(b *batch, reason string) {
 // giveBack returns a batch when the run is being cancelled.
 func (im *importer) giveBack(b *batch) {
 	for _, it := range b.items {
-		im.failItem(it, "not sent: the run was cancelled")
+		im.notSent(it, b.uncertain)
 	}
 	im.queue.resolve()
 }

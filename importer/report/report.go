@@ -24,15 +24,28 @@ type Report struct {
 	Finished time.Time `json:"finished"`
 	Seconds  float64   `json:"seconds"`
 
-	Imported int   `json:"imported"` // sent and confirmed by the target
-	Present  int   `json:"present"`  // already on the target (journal or check)
-	Skipped  int   `json:"skipped"`  // left out on purpose (see Skips)
-	Failed   int   `json:"failed"`   // not on the target (see Failures)
-	Bytes    int64 `json:"bytes"`    // bytes sent
+	// Status is "ok" (every item is on the target, or a dry run ended),
+	// "partial" (some failed), "failed" (the run stopped early: see Stage
+	// and Error) or "cancelled" (stopped by a signal or the caller).
+	Status string `json:"status"`
+	// Stage says where a run that stopped early was: "arguments",
+	// "archives" (checking them before starting), "connect" (journal,
+	// connection, login, discovery) or "import".
+	Stage string `json:"stage,omitempty"`
+	Error string `json:"error,omitempty"` // why the run stopped early
+
+	Imported     int   `json:"imported"`              // sent and confirmed by the target
+	WouldImport  int   `json:"wouldImport,omitempty"` // dry run: would be sent
+	Present      int   `json:"present"`               // already on the target (journal or check)
+	Skipped      int   `json:"skipped"`               // left out on purpose (see Skips)
+	Failed       int   `json:"failed"`                // tried, and not on the target (see Failures)
+	NotAttempted int   `json:"notAttempted"`          // read, but never sent: the run stopped first (see Unsent)
+	Bytes        int64 `json:"bytes"`                 // bytes sent
 
 	Skips    map[string]int `json:"skips,omitempty"` // reason → count
 	Failures []Failure      `json:"failures"`
-	Notes    []string       `json:"notes,omitempty"` // folder mappings, conversions, throttling
+	Unsent   []Failure      `json:"unsent,omitempty"` // the items counted in NotAttempted
+	Notes    []string       `json:"notes,omitempty"`  // folder mappings, conversions, throttling
 	// Statement says in one sentence whether every item of the archives
 	// is now on the target, or which are not.
 	Statement string `json:"statement"`
@@ -52,11 +65,16 @@ func New(user, kind, target string, archives []string) *Report {
 		Archives: archives, Started: time.Now().UTC(), Failures: []Failure{}}
 }
 
-// AddImported counts an item sent and confirmed.
+// AddImported counts an item sent and confirmed; in a dry run, one that
+// would be sent.
 func (r *Report) AddImported(bytes int64) {
 	r.mu.Lock()
-	r.Imported++
-	r.Bytes += bytes
+	if r.DryRun {
+		r.WouldImport++
+	} else {
+		r.Imported++
+		r.Bytes += bytes
+	}
 	r.mu.Unlock()
 }
 
@@ -86,6 +104,29 @@ func (r *Report) AddFailure(f Failure) {
 	r.mu.Unlock()
 }
 
+// AddNotAttempted records an item that was read but never sent because
+// the run stopped first: it is not a failure of the item, and the next
+// run sends it.
+func (r *Report) AddNotAttempted(f Failure) {
+	r.mu.Lock()
+	r.Unsent = append(r.Unsent, f)
+	r.NotAttempted++
+	r.mu.Unlock()
+}
+
+// Stop records that the run stopped early, at stage, because of err;
+// cancelled says it was stopped on purpose (a signal, the caller's
+// context). Call it before Finish.
+func (r *Report) Stop(stage string, err error, cancelled bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.Stage, r.Error = stage, err.Error()
+	r.Status = "failed"
+	if cancelled {
+		r.Status = "cancelled"
+	}
+}
+
 // Note records a fact worth telling the administrator once.
 func (r *Report) Note(format string, args ...any) {
 	r.mu.Lock()
@@ -93,35 +134,52 @@ func (r *Report) Note(format string, args ...any) {
 	r.mu.Unlock()
 }
 
-// Finish stamps the end time and writes the closing statement.
+// Finish stamps the end time, the status and the closing statement.
 func (r *Report) Finish() {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.Finished = time.Now().UTC()
 	r.Seconds = r.Finished.Sub(r.Started).Seconds()
 	total := r.Imported + r.Present + r.Skipped + r.Failed
+	so := fmt.Sprintf("%d imported, %d already there, %d failed, %d not attempted", r.Imported, r.Present, r.Failed, r.NotAttempted)
 	switch {
+	case r.Status == "cancelled":
+		r.Statement = fmt.Sprintf("the run was cancelled and stopped early (%s): %d items read were not attempted and the rest of the archives was not read; run the import again to finish (%s so far)",
+			r.Error, r.NotAttempted, so)
+	case r.Status == "failed":
+		r.Statement = fmt.Sprintf("the run stopped early (%s: %s): the rest of the archives was not imported; run the import again to finish (%s so far)",
+			r.Stage, r.Error, so)
 	case r.DryRun:
-		r.Statement = fmt.Sprintf("dry run: %d items would be imported, %d are already on the target; nothing was sent", r.Imported, r.Present)
+		r.Status = "ok"
+		r.Statement = fmt.Sprintf("dry run: %d items would be imported, %d are already on the target; nothing was sent", r.WouldImport, r.Present)
 	case r.Failed == 0:
+		r.Status = "ok"
 		r.Statement = fmt.Sprintf("all %d items of the archives are on the target (%d imported now, %d already there, %d skipped on purpose)",
 			total, r.Imported, r.Present, r.Skipped)
 	default:
+		r.Status = "partial"
 		r.Statement = fmt.Sprintf("%d of %d items are NOT on the target; each is listed under failures with its reason", r.Failed, total)
 	}
 }
 
-// Partial reports whether some items failed.
+// Partial reports whether some items failed or were not attempted.
 func (r *Report) Partial() bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return r.Failed > 0
+	return r.Failed > 0 || r.NotAttempted > 0
 }
 
 // Line is the one-line terminal summary.
 func (r *Report) Line() string {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return fmt.Sprintf("%s: %d imported, %d already present, %d skipped, %d failed, %d bytes in %.1fs",
-		r.User, r.Imported, r.Present, r.Skipped, r.Failed, r.Bytes, r.Seconds)
+	if r.DryRun {
+		return fmt.Sprintf("%s: dry run: %d would be imported, %d already present, %d skipped, %d failed",
+			r.User, r.WouldImport, r.Present, r.Skipped, r.Failed)
+	}
+	line := fmt.Sprintf("%s: %d imported, %d already present, %d skipped, %d failed", r.User, r.Imported, r.Present, r.Skipped, r.Failed)
+	if r.NotAttempted > 0 {
+		line += fmt.Sprintf(", %d not attempted", r.NotAttempted)
+	}
+	return line + fmt.Sprintf(", %d bytes in %.1fs", r.Bytes, r.Seconds)
 }

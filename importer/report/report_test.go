@@ -1,6 +1,7 @@
 package report
 
 import (
+	"errors"
 	"strings"
 	"sync"
 	"testing"
@@ -27,5 +28,30 @@ func TestReportCountsAndStatement(t *testing.T) {
 	r.Finish()
 	if !r.Partial() || !strings.Contains(r.Statement, "1 of 53 items are NOT") {
 		t.Errorf("after a failure: partial=%v statement %q", r.Partial(), r.Statement)
+	}
+}
+
+func TestReportStoppedRuns(t *testing.T) {
+	r := New("alice", "imap", "imap://x", nil)
+	r.AddImported(10)
+	r.AddNotAttempted(Failure{Folder: "INBOX", Item: "a", Reason: "not sent"})
+	r.Stop("import", errors.New("interrupt"), true)
+	r.Finish()
+	if r.Status != "cancelled" || r.Failed != 0 || r.NotAttempted != 1 || len(r.Unsent) != 1 || !r.Partial() ||
+		!strings.Contains(r.Statement, "stopped early") || strings.HasPrefix(r.Statement, "all ") {
+		t.Errorf("cancelled run: status %q, %s, statement %q", r.Status, r.Line(), r.Statement)
+	}
+	f := New("alice", "dav", "", nil)
+	f.Stop("connect", errors.New("login refused"), false)
+	f.Finish()
+	if f.Status != "failed" || f.Stage != "connect" || f.Error != "login refused" || !strings.Contains(f.Statement, "login refused") {
+		t.Errorf("failed run: status %q stage %q error %q statement %q", f.Status, f.Stage, f.Error, f.Statement)
+	}
+	d := New("alice", "dav", "", nil)
+	d.DryRun = true
+	d.AddImported(5)
+	d.Finish()
+	if d.Imported != 0 || d.WouldImport != 1 || d.Bytes != 0 || d.Status != "ok" {
+		t.Errorf("dry run: imported %d, would import %d, bytes %d, status %q", d.Imported, d.WouldImport, d.Bytes, d.Status)
 	}
 }
