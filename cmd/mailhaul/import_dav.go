@@ -16,7 +16,7 @@ import (
 type importDAVFlags struct {
 	url, carddav, caldav, user, passwordFile, tokenFile string
 	state, report, tlsCA, schedule, bulk                string
-	dryRun, update                                      bool
+	dryRun, update, allowPlaintext                      bool
 	concurrency                                         int
 }
 
@@ -34,7 +34,10 @@ archive collection goes to the collection of the same display name, created
 when missing. Objects are sent as the archive holds them (vCard 2.1 becomes
 3.0) with If-None-Match, so a re-run creates nothing twice; --update replaces
 objects that differ. The password comes from --password-file or the
-MAILHAUL_PASSWORD environment variable, a bearer token from --token-file.`,
+MAILHAUL_PASSWORD environment variable, a bearer token from --token-file.
+http:// is refused for any host but loopback (the password would travel in
+clear) unless --allow-plaintext; a certificate that is not trusted fails at
+once: give the server's CA with --tls-ca.`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return a.runImportDAV(cmd.Context(), args, f)
@@ -48,6 +51,7 @@ MAILHAUL_PASSWORD environment variable, a bearer token from --token-file.`,
 	fl.StringVar(&f.passwordFile, "password-file", "", "file holding the password (default: $MAILHAUL_PASSWORD)")
 	fl.StringVar(&f.tokenFile, "token-file", "", "file holding an OAuth bearer token, used instead of a password")
 	fl.StringVar(&f.tlsCA, "tls-ca", "", "PEM file of CA certificates to trust instead of the system's")
+	fl.BoolVar(&f.allowPlaintext, "allow-plaintext", false, "allow http:// to a host other than loopback (the password travels in clear)")
 	fl.BoolVar(&f.dryRun, "dry-run", false, "print the plan; change nothing on the server")
 	fl.BoolVar(&f.update, "update", false, "replace objects the server already has when they differ")
 	fl.StringVar(&f.state, "state", "", "directory for the per-user journal (makes re-runs cheap)")
@@ -92,7 +96,7 @@ func davOptions(f *importDAVFlags) (*dav.Options, error) {
 		return nil, fmt.Errorf("import dav: give --url, or --carddav and/or --caldav")
 	}
 	opt := &dav.Options{URL: f.url, CardDAV: f.carddav, CalDAV: f.caldav, User: f.user,
-		Update: f.update, DryRun: f.dryRun, StateDir: f.state, Concurrency: f.concurrency}
+		Update: f.update, DryRun: f.dryRun, StateDir: f.state, Concurrency: f.concurrency, AllowPlaintext: f.allowPlaintext}
 	switch f.schedule {
 	case "auto":
 		opt.Schedule = dav.ScheduleAuto

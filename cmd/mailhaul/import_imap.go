@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/tls"
 	"fmt"
-	"net"
 	"net/url"
 	"os"
 	"strings"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/mailhaul/mailhaul/export"
 	imapimport "github.com/mailhaul/mailhaul/importer/imap"
+	"github.com/mailhaul/mailhaul/internal/loopback"
 )
 
 // importIMAPFlags are the flags of import imap.
@@ -130,7 +130,7 @@ func imapOptions(f *importIMAPFlags) (*imapimport.Options, error) {
 			}
 		}
 		opt.TLS, opt.StartTLS = cfg, u.Scheme == "imap"
-	} else if !isLoopbackHost(u.Hostname()) && !f.allowPlaintext {
+	} else if !loopback.IsHost(u.Hostname()) && !f.allowPlaintext {
 		return nil, fmt.Errorf("import imap: imap://%s without --starttls would send the password in clear text; use imaps://, --starttls, or --allow-plaintext on a network you trust", u.Host)
 	}
 	if a := strings.ToLower(f.auth); a == "plain" || a == "login" {
@@ -152,14 +152,4 @@ func imapOptions(f *importIMAPFlags) (*imapimport.Options, error) {
 		}
 	}
 	return opt, nil
-}
-
-// isLoopbackHost reports whether host is localhost or a loopback address,
-// where a connection without TLS never leaves the machine.
-func isLoopbackHost(host string) bool {
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }

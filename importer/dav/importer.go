@@ -25,6 +25,11 @@ import (
 // run (no server, bad options, journal unusable); items that failed are
 // in the report, and report.Partial says whether there are any.
 func Import(ctx context.Context, archives []string, opt Options) (*report.Report, error) {
+	for _, s := range []string{opt.URL, opt.CardDAV, opt.CalDAV} {
+		if err := checkPlaintext(s, opt.AllowPlaintext); err != nil {
+			return nil, err
+		}
+	}
 	var base *url.URL
 	if opt.URL != "" {
 		u, err := parseDir(opt.URL)
@@ -41,6 +46,7 @@ func Import(ctx context.Context, archives []string, opt Options) (*report.Report
 	rep.DryRun = opt.DryRun
 
 	c := newClient(opt.HTTPClient, opt.User, opt.Password, opt.Token, opt.concurrency(), opt.Retry)
+	c.allowPlaintext = opt.AllowPlaintext
 	for _, s := range []string{opt.URL, opt.CardDAV, opt.CalDAV} {
 		if u, err := url.Parse(s); err == nil && s != "" {
 			c.trust(u)

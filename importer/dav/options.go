@@ -16,6 +16,11 @@ type Options struct {
 	// is sent as a Bearer token instead. None of them is ever logged.
 	User, Password, Token string
 
+	// AllowPlaintext lets the credentials go over http:// to a host other
+	// than loopback (they travel in clear). Without it such a URL is
+	// refused, and a discovered or redirected one gets no credentials.
+	AllowPlaintext bool
+
 	// HTTPClient carries the requests (TLS settings, proxies); nil means
 	// a client with verified TLS and kept-alive connections.
 	HTTPClient *http.Client
