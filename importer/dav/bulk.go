@@ -261,6 +261,12 @@ func (im *importer) bulkPut(ctx context.Context, b *bulkBatch) []spooled {
 	case strongETag(self) == "" || strongETag(self) != self:
 		return giveUp("the server gave the collection no strong ETag to make the upload conditional on")
 	}
+	// The upload replaces the collection's properties: until they are
+	// back, the journal calls it pending, so a run stopped in between
+	// has the next one restore them (collections.go).
+	if err := im.cols.setPending(col, false); err != nil {
+		return giveUp("journal: %v", err)
+	}
 	if im.j != nil {
 		recs := make([]journal.Record, len(b.cards))
 		for i, s := range b.cards {
@@ -283,8 +289,10 @@ func (im *importer) bulkPut(ctx context.Context, b *bulkBatch) []spooled {
 	}
 	// After a transport error the upload may or may not have landed: the
 	// listing below decides, card by card.
-	if err == nil {
-		im.restoreDecoration(ctx, col)
+	if err == nil && im.cols.redecorate(ctx, col) {
+		if err := im.cols.setPending(col, true); err != nil {
+			im.rep.Note("%s: %v", where, err)
+		}
 	}
 	_, members, lerr := im.c.listETags(ctx, col.URL)
 	if lerr != nil {
@@ -308,27 +316,6 @@ func (im *importer) bulkPut(ctx context.Context, b *bulkBatch) []spooled {
 		im.rep.Note("%s: %d resources after the whole-collection upload match no card sent (first: %s)", where, len(members), firstKey(members))
 	}
 	return left
-}
-
-// restoreDecoration puts back the display name, description and colour
-// the collection was created with: a whole-collection PUT replaces
-// Radicale's collection properties with its own.
-func (im *importer) restoreDecoration(ctx context.Context, col *collection) {
-	a, err := im.c.send(ctx, "PROPPATCH", col.URL.String(), http.Header{"Content-Type": {"application/xml; charset=utf-8"}},
-		proppatchBody(col))
-	switch {
-	case err != nil:
-		im.rep.Note("%s: set the display name again after the whole-collection upload: %v", redact(col.URL), err)
-	case a.Status != http.StatusMultiStatus && a.Status/100 != 2:
-		im.rep.Note("%s: set the display name again after the whole-collection upload: %s", redact(col.URL), a.serverSays())
-	default:
-		for _, code := range multiStatusCodes(a.Body) {
-			if code/100 != 2 {
-				im.rep.Note("%s: set the display name again after the whole-collection upload: %s", redact(col.URL), a.serverSays())
-				break
-			}
-		}
-	}
 }
 
 func firstKey(m map[string]string) string {

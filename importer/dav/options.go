@@ -55,6 +55,12 @@ type Options struct {
 	// Radicale) or BulkNever. See bulk.go and README.md.
 	Bulk BulkMode
 
+	// MapCollection sends an archive address book or calendar (by path
+	// or display name) to a target collection: a path ("/dav/u/work/",
+	// or relative to the home set, ending in "/") or a display name. A
+	// collection that does not exist there is created.
+	MapCollection map[string]string
+
 	// Progress, when not nil, is called after each object with the
 	// number of objects handled so far. It must be quick.
 	Progress func(done int)
