@@ -373,3 +373,81 @@ func TestCollectionMappingRadicale(t *testing.T) {
 		t.Errorf("carol: books %v; want kontakte with 2 and freunde with 3", sortedNames(got))
 	}
 }
+
+// killAfterN stops the run, as a kill would, once n requests have been
+// answered; n 0 never kills and only counts.
+type killAfterN struct {
+	n      int32
+	cancel func()
+	seen   atomic.Int32
+	killed atomic.Bool
+}
+
+func (k *killAfterN) RoundTrip(r *http.Request) (*http.Response, error) {
+	if k.killed.Load() {
+		return nil, fmt.Errorf("killed")
+	}
+	resp, err := http.DefaultTransport.RoundTrip(r)
+	if n := k.seen.Add(1); n == k.n {
+		k.killed.Store(true)
+		k.cancel()
+	}
+	return resp, err
+}
+
+// TestBulkKilledAnywhereRadicale (issue 9, item 2): the run that creates
+// an address book and fills it with Radicale's whole-collection upload is
+// killed after each of its requests in turn, then run again (with the
+// journal after odd kill points, without after even ones): always one
+// address book holding every card, with its display name, and a report
+// that adds up.
+func TestBulkKilledAnywhereRadicale(t *testing.T) {
+	if testing.Short() {
+		t.Skip("real server")
+	}
+	t.Parallel()
+	const maxKills = 24
+	users := map[string]string{"count": "p"}
+	for i := 1; i <= maxKills; i++ {
+		users[fmt.Sprintf("k%d", i)] = "p"
+	}
+	r := testservers.StartRadicale(t, users)
+	cards := sixtyCards()[:20]
+	archive := bookArchive(t, "anywhere", cards)
+
+	counter := &killAfterN{cancel: func() {}}
+	rep := importOnce(t, archive, Options{URL: r.URL, User: "count", Password: "p", HTTPClient: &http.Client{Transport: counter}})
+	if !hasNote(rep, "20 of 20 cards were stored by one whole-collection PUT") {
+		t.Fatalf("the uninterrupted run did not use the whole-collection upload: %q", rep.Notes)
+	}
+	total := int(counter.seen.Load())
+	if total > maxKills+1 {
+		t.Fatalf("the run made %d requests; the test has users for %d kill points", total, maxKills)
+	}
+	for n := 1; n < total; n++ {
+		user := fmt.Sprintf("k%d", n)
+		state := ""
+		if n%2 == 1 {
+			state = t.TempDir()
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		kill := &killAfterN{n: int32(n), cancel: cancel}
+		opt := Options{URL: r.URL, User: user, Password: "p", StateDir: state, HTTPClient: &http.Client{Transport: kill}}
+		Import(ctx, []string{archive}, opt)
+		cancel()
+		opt.HTTPClient = nil
+		rep, err := Import(context.Background(), []string{archive}, opt)
+		if err != nil {
+			t.Errorf("kill after request %d: re-run: %v", n, err)
+			continue
+		}
+		l := newLister(t, r.URL+user+"/", user, "p")
+		books := l.books()
+		if len(books) != 1 || books["/"+user+"/friends/"] != "Friends" || l.members("/"+user+"/friends/") != len(cards) {
+			t.Errorf("kill after request %d (journal %v): books %v, want friends/ alone, named Friends, with %d cards", n, state != "", sortedNames(books), len(cards))
+		}
+		if rep.Failed != 0 || rep.Imported+rep.Present != len(cards) {
+			t.Errorf("kill after request %d: re-run imported/present/failed = %d/%d/%d, want %d in all", n, rep.Imported, rep.Present, rep.Failed, len(cards))
+		}
+	}
+}
