@@ -82,6 +82,9 @@ func (c *client) Do(req *http.Request) (*http.Response, error) {
 		case err != nil && ctx.Err() != nil:
 			return nil, ctx.Err()
 		case err != nil && permanent(err):
+			if ue, ok := err.(*url.Error); ok {
+				err = ue.Err // the method and URL follow once, below
+			}
 			return nil, fmt.Errorf("dav: %s %s: %w (the server's certificate is not trusted here; if the address is right, give its CA certificate with --tls-ca)",
 				req.Method, redact(req.URL), err)
 		case err != nil:

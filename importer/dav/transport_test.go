@@ -2,6 +2,9 @@ package dav
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
 	"io"
 	"log"
 	"net"
@@ -10,6 +13,7 @@ import (
 	"net/url"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -38,6 +42,7 @@ func TestUntrustedCertificateFailsAtOnce(t *testing.T) {
 	if err == nil {
 		t.Fatal("import against an untrusted certificate succeeded")
 	}
+	t.Log(err)
 	if n := conns.Load(); n != 1 {
 		t.Errorf("%d connections, want 1: a certificate error is permanent (error: %v)", n, err)
 	}
@@ -123,6 +128,25 @@ func TestRedirectToPlainHTTPOffLoopbackGetsNoCredentials(t *testing.T) {
 		}
 		if allow && creds.Load() == 0 {
 			t.Errorf("with AllowPlaintext the redirect on the same site was not followed with credentials (%d requests)", all.Load())
+		}
+	}
+}
+
+// Certificate errors of every kind are permanent; a refused or dropped
+// connection is not.
+func TestPermanentErrors(t *testing.T) {
+	for _, tc := range []struct {
+		err  error
+		want bool
+	}{
+		{&url.Error{Op: "Get", URL: "https://x/", Err: &tls.CertificateVerificationError{Err: x509.UnknownAuthorityError{}}}, true},
+		{&url.Error{Op: "Get", URL: "https://x/", Err: x509.HostnameError{Host: "x"}}, true},
+		{fmt.Errorf("wrapped: %w", x509.CertificateInvalidError{Reason: x509.Expired}), true},
+		{&url.Error{Op: "Get", URL: "https://x/", Err: syscall.ECONNREFUSED}, false},
+		{&url.Error{Op: "Get", URL: "https://x/", Err: io.ErrUnexpectedEOF}, false},
+	} {
+		if got := permanent(tc.err); got != tc.want {
+			t.Errorf("permanent(%v) = %v, want %v", tc.err, got, tc.want)
 		}
 	}
 }
