@@ -61,9 +61,9 @@ func (c *collection) supports(comp string) bool {
 //     target that takes the items, that one: the target's default;
 //  6. a new collection.
 //
-// Matching never rests on the display name alone: Radicale's
-// whole-collection upload replaces it (bulk.go), and a run killed before
-// it is put back must still find its collection.
+// The display name is tried only after the stable identities (journal,
+// path): Radicale's whole-collection upload replaces it (bulk.go), and a
+// run killed before it is put back must still find its collection.
 type collections struct {
 	c      *client
 	homes  homes
@@ -173,7 +173,7 @@ func displayNameOf(f format.Folder) string {
 	return lastSegment(f.Path)
 }
 
-func what(kind format.FolderKind) string {
+func kindWord(kind format.FolderKind) string {
 	if kind == format.FolderContacts {
 		return "address book"
 	}
@@ -217,7 +217,7 @@ func (cs *collections) resolve(ctx context.Context, f format.Folder, k format.Ki
 		return nil, err
 	} else if col != nil {
 		r.col = col
-		r.how = fmt.Sprintf("the target's only %s, taken as its default; --map-collection %s=PATH_OR_NAME chooses another", what(kind), name)
+		r.how = fmt.Sprintf("the target's only %s, taken as its default; --map-collection %s=PATH_OR_NAME chooses another", kindWord(kind), name)
 		if comp != "" {
 			r.how = fmt.Sprintf("the target's only calendar taking %s, taken as its default; --map-collection %s=PATH_OR_NAME chooses another", comp, name)
 		}
@@ -324,7 +324,7 @@ func (cs *collections) only(ctx context.Context, list []*collection, kind format
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
-		cs.note("the target's only %s %q is not used as the default: the archives could not be read through to count theirs: %v", what(kind), cand.Name, err)
+		cs.note("the target's only %s %q is not used as the default: the archives could not be read through to count theirs: %v", kindWord(kind), cand.Name, err)
 		return nil, nil
 	}
 	if n != 1 {
@@ -450,7 +450,7 @@ func (cs *collections) settle(ctx context.Context, f format.Folder, r *resolutio
 		if col.Created {
 			state = "new"
 		}
-		cs.note("%s %q goes to the %s %s %q at %s (%s)", what(col.Kind), r.from, state, what(col.Kind), col.Name, redact(col.URL), r.how)
+		cs.note("%s %q goes to the %s %s %q at %s (%s)", kindWord(col.Kind), r.from, state, kindWord(col.Kind), col.Name, redact(col.URL), r.how)
 	}
 	if cs.dryRun {
 		return nil
@@ -624,10 +624,10 @@ func (cs *collections) createAt(ctx context.Context, kind format.FolderKind, nam
 			cs.known[jkey] = rec
 		}
 		if err := cs.mkcol(ctx, col, f); err != nil {
-			return nil, fmt.Errorf("dav: create %s %q at %s: %w", what(kind), name, redact(target), err)
+			return nil, fmt.Errorf("dav: create %s %q at %s: %w", kindWord(kind), name, redact(target), err)
 		}
 		col.Created = true
-		cs.note("created %s %q at %s", what(kind), name, redact(target))
+		cs.note("created %s %q at %s", kindWord(kind), name, redact(target))
 	}
 	if kind == format.FolderContacts {
 		cs.books = append(cs.books, col)

@@ -94,7 +94,7 @@ func (im *importer) writePlan() {
 	})
 	for _, pl := range lines {
 		r := pl.res
-		from := fmt.Sprintf("%s %q", what(r.col.Kind), r.from)
+		from := fmt.Sprintf("%s %q", kindWord(r.col.Kind), r.from)
 		if r.kind == format.KindTask {
 			from = fmt.Sprintf("tasks of calendar %q", r.from)
 		}
