@@ -452,11 +452,15 @@ func (cs *collections) settle(ctx context.Context, f format.Folder, r *resolutio
 		}
 		cs.note("%s %q goes to the %s %s %q at %s (%s)", kindWord(col.Kind), r.from, state, kindWord(col.Kind), col.Name, redact(col.URL), r.how)
 	}
+	restore := r.ours && col.Kind == format.FolderContacts && !col.Created && !col.Planned && (r.pending || lostName(col))
 	if cs.dryRun {
+		if restore {
+			r.how = fmt.Sprintf("its display name is lost, as a stopped run leaves it; it would be set to %q again", r.from)
+		}
 		return nil
 	}
 	jkey := collectionKey(r.kind, f.Path)
-	if r.ours && col.Kind == format.FolderContacts && !col.Created && (r.pending || lostName(col)) {
+	if restore {
 		col.Name, col.Color, col.Description = r.from, f.Color, f.Description
 		if cs.redecorate(ctx, col) {
 			cs.note("%s: display name %q, colour and description set again (a previous run stopped before it could)", redact(col.URL), col.Name)

@@ -151,6 +151,13 @@ func TestBulkKilledBeforePropPatchRadicale(t *testing.T) {
 		}
 
 		opt.HTTPClient = nil
+		var plan strings.Builder
+		dry := opt
+		dry.DryRun, dry.Plan = true, &plan
+		importOnce(t, archive, dry)
+		if !strings.Contains(plan.String(), "/friends/") || !strings.Contains(plan.String(), `would be set to "Friends" again`) || strings.Contains(plan.String(), "friends-2") {
+			t.Errorf("%s: the dry run's plan does not say the book's display name is set again:\n%s", tc.user, plan.String())
+		}
 		rep, err := Import(context.Background(), []string{archive}, opt)
 		if err != nil {
 			t.Fatalf("%s: re-run: %v", tc.user, err)
