@@ -282,14 +282,18 @@ func (im *importer) bulkPut(ctx context.Context, b *bulkBatch) []spooled {
 		// Radicale checked the precondition or the cards and changed
 		// nothing: a 412 means the collection changed, a 400 that one
 		// card is malformed (the per-card path names it).
+		if err := im.cols.setPending(col, true); err != nil {
+			im.rep.Note("%s: %v", where, err)
+		}
 		return giveUp("the server refused it: %s", a.serverSays())
 	}
 	if err != nil && ctx.Err() != nil {
 		return b.cards
 	}
 	// After a transport error the upload may or may not have landed: the
-	// listing below decides, card by card.
-	if err == nil && im.cols.redecorate(ctx, col) {
+	// decoration is put back either way (the same values if it did not),
+	// and the listing below decides, card by card.
+	if im.cols.redecorate(ctx, col) {
 		if err := im.cols.setPending(col, true); err != nil {
 			im.rep.Note("%s: %v", where, err)
 		}
