@@ -206,6 +206,24 @@ func (cs *collections) resolve(ctx context.Context, f format.Folder, k format.Ki
 			}
 		}
 	}
+	// Events and tasks of one folder stay together where the calendar
+	// takes both, whichever came first.
+	if k != format.KindContact {
+		other := format.KindTask
+		if k == format.KindTask {
+			other = format.KindEvent
+		}
+		if o, ok := cs.resolved[string(other)+"\x00"+f.Path]; ok {
+			if o.col.supports(comp) {
+				r.col, r.how, r.ours = o.col, o.how, o.ours
+				return r, nil
+			}
+			if comp == "VTODO" {
+				r.col, r.how, r.ours = o.col, o.how, o.ours
+				return cs.tasksBeside(ctx, r, kind, comp, f, jkey)
+			}
+		}
+	}
 	if col, ours := byIdentity(list, cs.home(kind), name, comp); col != nil {
 		r.col, r.ours = col, ours
 		if !ours {
@@ -240,19 +258,29 @@ func (cs *collections) tasksBeside(ctx context.Context, r *resolution, kind form
 	if comp != "VTODO" {
 		return nil, fmt.Errorf("dav: the calendar %q at %s does not take %s items", r.col.Name, redact(r.col.URL), comp)
 	}
-	name := r.col.Name + " (tasks)"
+	base := r.col.Name
+	if base == "" || lostName(r.col) {
+		base = r.from
+	}
+	name := base + " (tasks)"
 	list, err := cs.list(ctx, kind)
 	if err != nil {
 		return nil, err
 	}
 	if col, ours := byIdentity(list, cs.home(kind), name, comp); col != nil && col.supports(comp) {
-		return &resolution{col: col, from: r.from, kind: r.kind, how: "the task list beside " + r.col.Name, ours: ours}, nil
+		return &resolution{col: col, from: r.from, kind: r.kind, how: "the task list beside " + base, ours: ours}, nil
+	}
+	if col, err := cs.only(ctx, list, kind, comp); err != nil {
+		return nil, err
+	} else if col != nil {
+		return &resolution{col: col, from: r.from, kind: r.kind,
+			how: fmt.Sprintf("%s takes no tasks; the target's only calendar taking VTODO, taken as its default task list", base)}, nil
 	}
 	col, err := cs.create(ctx, kind, name, comp, f, jkey)
 	if err != nil {
 		return nil, err
 	}
-	return &resolution{col: col, from: r.from, kind: r.kind, how: "a task list beside " + r.col.Name + ", which takes no tasks"}, nil
+	return &resolution{col: col, from: r.from, kind: r.kind, how: "a task list beside " + base + ", which takes no tasks"}, nil
 }
 
 // byIdentity finds the collection for name: the one at the path mailhaul

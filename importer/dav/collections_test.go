@@ -324,16 +324,17 @@ func TestCollectionMappingRadicale(t *testing.T) {
 		t.Skip("real server")
 	}
 	t.Parallel()
-	r := testservers.StartRadicale(t, map[string]string{"alice": "a", "bob": "b", "carol": "c"})
-	mkbook := func(user, pass, seg, name string) {
+	r := testservers.StartRadicale(t, map[string]string{"alice": "a", "bob": "b", "carol": "c", "dave": "d", "erin": "e"})
+	mk := func(user, pass, seg, name string, kind format.FolderKind, comps ...string) {
 		c := newClient(nil, user, pass, "", 1, RetryPolicy{})
 		u, _ := url.Parse(r.URL + user + "/" + seg + "/")
 		c.trust(u)
 		cs := &collections{c: c}
-		if err := cs.mkcol(context.Background(), &collection{URL: u, Name: name, Kind: format.FolderContacts}, format.Folder{}); err != nil {
+		if err := cs.mkcol(context.Background(), &collection{URL: u, Name: name, Kind: kind, Components: comps}, format.Folder{}); err != nil {
 			t.Fatal(err)
 		}
 	}
+	mkbook := func(user, pass, seg, name string) { mk(user, pass, seg, name, format.FolderContacts) }
 	for _, u := range []struct{ user, pass string }{{"alice", "a"}, {"bob", "b"}, {"carol", "c"}} {
 		mkbook(u.user, u.pass, "kontakte", "Kontakte")
 	}
@@ -378,6 +379,33 @@ func TestCollectionMappingRadicale(t *testing.T) {
 	lc := newLister(t, r.URL+"carol/", "carol", "c")
 	if got := lc.books(); len(got) != 2 || lc.members("/carol/kontakte/") != 2 || lc.members("/carol/freunde/") != 3 {
 		t.Errorf("carol: books %v; want kontakte with 2 and freunde with 3", sortedNames(got))
+	}
+
+	// dave has a calendar for events and a task list: an archive's one
+	// calendar sends its events to the first and its tasks to the
+	// second, and creates nothing.
+	mk("dave", "d", "kalender", "Kalender", format.FolderCalendar, "VEVENT")
+	mk("dave", "d", "aufgaben", "Aufgaben", format.FolderCalendar, "VTODO")
+	cal := pimArchive(t, pimFolder{format.FolderCalendar, "Personal", append(uids("e", 3), uids("T", 2)...)})
+	for range 2 {
+		if rep := importOnce(t, cal, Options{URL: r.URL, User: "dave", Password: "d"}); rep.Failed != 0 || rep.Imported+rep.Present != 5 {
+			t.Errorf("dave: imported/present/failed = %d/%d/%d (%+v)", rep.Imported, rep.Present, rep.Failed, rep.Failures)
+		}
+	}
+	ld := newLister(t, r.URL+"dave/", "dave", "d")
+	if got := ld.calendars(); len(got) != 2 || ld.members("/dave/kalender/") != 3 || ld.members("/dave/aufgaben/") != 2 {
+		t.Errorf("dave: calendars %v, kalender holds %d, aufgaben %d; want 3 events and 2 tasks in them, nothing new",
+			sortedNames(got), ld.members("/dave/kalender/"), ld.members("/dave/aufgaben/"))
+	}
+
+	// erin's calendar takes events and tasks, and she has a task list
+	// too: the folder's events and tasks stay together in the calendar.
+	mk("erin", "e", "kalender", "Kalender", format.FolderCalendar, "VEVENT", "VTODO")
+	mk("erin", "e", "aufgaben", "Aufgaben", format.FolderCalendar, "VTODO")
+	importOnce(t, cal, Options{URL: r.URL, User: "erin", Password: "e"})
+	le := newLister(t, r.URL+"erin/", "erin", "e")
+	if got := le.calendars(); len(got) != 2 || le.members("/erin/kalender/") != 5 {
+		t.Errorf("erin: calendars %v, kalender holds %d; want all 5 objects there, nothing new", sortedNames(got), le.members("/erin/kalender/"))
 	}
 }
 
