@@ -18,8 +18,9 @@ import (
 type importDAVFlags struct {
 	url, carddav, caldav, user, passwordFile, tokenFile string
 	state, report, tlsCA, schedule, bulk, archiveUser   string
-	dryRun, update                                      bool
+	dryRun, update, allowPlaintext                      bool
 	concurrency                                         int
+	mapCollection                                       []string
 }
 
 func (a *app) importDAVCommand() *cobra.Command {
@@ -32,11 +33,18 @@ archive, then any deltas) into a CardDAV/CalDAV account.
 
 The server is found from --url through .well-known/carddav and .well-known/caldav;
 --carddav and --caldav name the address book and calendar homes directly. Each
-archive collection goes to the collection of the same display name, created
-when missing. Objects are sent as the archive holds them (vCard 2.1 becomes
-3.0) with If-None-Match, so a re-run creates nothing twice; --update replaces
-objects that differ. The password comes from --password-file or the
+archive address book or calendar goes to, in this order: the collection
+--map-collection names; the one the journal (--state) recorded for it; the
+one at the path mailhaul gives its name; one with its display name; with one
+address book (or calendar) in the archives, the target's only one (its
+default); else a new one. --dry-run says which collection each goes to.
+Objects are sent as the archive holds them (vCard 2.1 becomes 3.0) with
+If-None-Match, so a re-run creates nothing twice; --update replaces objects
+that differ. The password comes from --password-file or the
 MAILHAUL_PASSWORD environment variable, a bearer token from --token-file.
+http:// is refused for any host but loopback (the password would travel in
+clear) unless --allow-plaintext; a certificate that is not trusted fails at
+once: give the server's CA with --tls-ca.
 
 All archives must be of one user: the login, or a user whose local part it
 is, unless --archive-user names the archives' user to confirm it. An item
@@ -57,6 +65,7 @@ SIGINT or SIGTERM exit 130.`,
 	fl.StringVar(&f.passwordFile, "password-file", "", "file holding the password (default: $MAILHAUL_PASSWORD)")
 	fl.StringVar(&f.tokenFile, "token-file", "", "file holding an OAuth bearer token, used instead of a password")
 	fl.StringVar(&f.tlsCA, "tls-ca", "", "PEM file of CA certificates to trust instead of the system's")
+	fl.BoolVar(&f.allowPlaintext, "allow-plaintext", false, "allow http:// to a host other than loopback (the password travels in clear)")
 	fl.BoolVar(&f.dryRun, "dry-run", false, "print the plan; change nothing on the server")
 	fl.BoolVar(&f.update, "update", false, "replace objects the server already has when they differ")
 	fl.StringVar(&f.state, "state", "", "directory for the per-user journal (makes re-runs cheap)")
@@ -64,6 +73,7 @@ SIGINT or SIGTERM exit 130.`,
 	fl.IntVar(&f.concurrency, "concurrency", 0, "requests in flight (default 2; Radicale and Xandikos serialise writes)")
 	fl.StringVar(&f.schedule, "scheduling-guard", "auto", "add SCHEDULE-AGENT=CLIENT to attendees: auto (when the server schedules), always, never")
 	fl.StringVar(&f.bulk, "bulk", "auto", "fill an address book this run creates with one whole-collection PUT: auto (when the server is Radicale), never")
+	fl.StringArrayVar(&f.mapCollection, "map-collection", nil, "ARCHIVE_NAME=TARGET: send an archive address book or calendar (path or display name) to the target collection of that path (with a /, relative to the home set) or display name; created when missing (repeatable)")
 	// --user is checked by the run, not by the flag parser, so that a
 	// missing one still gets a result object and a report.
 	return cmd
@@ -125,7 +135,20 @@ func davOptions(f *importDAVFlags) (*dav.Options, error) {
 		return nil, fmt.Errorf("give --url, or --carddav and/or --caldav")
 	}
 	opt := &dav.Options{URL: f.url, CardDAV: f.carddav, CalDAV: f.caldav, User: f.user,
-		Update: f.update, DryRun: f.dryRun, StateDir: f.state, Concurrency: f.concurrency}
+		Update: f.update, DryRun: f.dryRun, StateDir: f.state, Concurrency: f.concurrency, AllowPlaintext: f.allowPlaintext}
+	for _, m := range f.mapCollection {
+		from, to, ok := strings.Cut(m, "=")
+		if !ok || strings.TrimSpace(from) == "" || strings.TrimSpace(to) == "" {
+			return nil, fmt.Errorf("--map-collection %q: want ARCHIVE_NAME=TARGET_PATH_OR_NAME", m)
+		}
+		if opt.MapCollection == nil {
+			opt.MapCollection = map[string]string{}
+		}
+		if _, dup := opt.MapCollection[from]; dup {
+			return nil, fmt.Errorf("--map-collection names %q twice", from)
+		}
+		opt.MapCollection[from] = to
+	}
 	switch f.schedule {
 	case "auto":
 		opt.Schedule = dav.ScheduleAuto

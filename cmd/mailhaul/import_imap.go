@@ -5,7 +5,6 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
-	"net"
 	"net/url"
 	"os"
 	"strings"
@@ -16,6 +15,7 @@ import (
 	"github.com/mailhaul/mailhaul/export"
 	"github.com/mailhaul/mailhaul/format"
 	imapimport "github.com/mailhaul/mailhaul/importer/imap"
+	"github.com/mailhaul/mailhaul/internal/loopback"
 	"github.com/mailhaul/mailhaul/internal/termtext"
 )
 
@@ -153,7 +153,7 @@ func imapOptions(f *importIMAPFlags) (*imapimport.Options, error) {
 			}
 		}
 		opt.TLS, opt.StartTLS = cfg, u.Scheme == "imap"
-	} else if !isLoopbackHost(u.Hostname()) && !f.allowPlaintext {
+	} else if !loopback.IsHost(u.Hostname()) && !f.allowPlaintext {
 		return nil, fmt.Errorf("imap://%s without --starttls would send the password in clear text; use imaps://, --starttls, or --allow-plaintext on a network you trust", u.Host)
 	}
 	if a := strings.ToLower(f.auth); a == "plain" || a == "login" {
@@ -175,14 +175,4 @@ func imapOptions(f *importIMAPFlags) (*imapimport.Options, error) {
 		}
 	}
 	return opt, nil
-}
-
-// isLoopbackHost reports whether host is localhost or a loopback address,
-// where a connection without TLS never leaves the machine.
-func isLoopbackHost(host string) bool {
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }

@@ -271,6 +271,12 @@ func (im *importer) bulkPut(ctx context.Context, b *bulkBatch) []spooled {
 	case strongETag(self) == "" || strongETag(self) != self:
 		return giveUp("the server gave the collection no strong ETag to make the upload conditional on")
 	}
+	// The upload replaces the collection's properties: until they are
+	// back, the journal calls it pending, so a run stopped in between
+	// has the next one restore them (collections.go).
+	if err := im.cols.setPending(col, false); err != nil {
+		return giveUp("journal: %v", err)
+	}
 	if im.j != nil {
 		recs := make([]journal.Record, len(b.cards))
 		for i, s := range b.cards {
@@ -286,15 +292,21 @@ func (im *importer) bulkPut(ctx context.Context, b *bulkBatch) []spooled {
 		// Radicale checked the precondition or the cards and changed
 		// nothing: a 412 means the collection changed, a 400 that one
 		// card is malformed (the per-card path names it).
+		if err := im.cols.setPending(col, true); err != nil {
+			im.rep.Note("%s: %v", where, err)
+		}
 		return giveUp("the server refused it: %s", a.serverSays())
 	}
 	if err != nil && ctx.Err() != nil {
 		return b.cards
 	}
 	// After a transport error the upload may or may not have landed: the
-	// listing below decides, card by card.
-	if err == nil {
-		im.restoreDecoration(ctx, col)
+	// decoration is put back either way (the same values if it did not),
+	// and the listing below decides, card by card.
+	if im.cols.redecorate(ctx, col) {
+		if err := im.cols.setPending(col, true); err != nil {
+			im.rep.Note("%s: %v", where, err)
+		}
 	}
 	_, members, lerr := im.c.listETags(ctx, col.URL)
 	if lerr != nil {
@@ -318,27 +330,6 @@ func (im *importer) bulkPut(ctx context.Context, b *bulkBatch) []spooled {
 		im.rep.Note("%s: %d resources after the whole-collection upload match no card sent (first: %s)", where, len(members), firstKey(members))
 	}
 	return left
-}
-
-// restoreDecoration puts back the display name, description and colour
-// the collection was created with: a whole-collection PUT replaces
-// Radicale's collection properties with its own.
-func (im *importer) restoreDecoration(ctx context.Context, col *collection) {
-	a, err := im.c.send(ctx, "PROPPATCH", col.URL.String(), http.Header{"Content-Type": {"application/xml; charset=utf-8"}},
-		proppatchBody(col))
-	switch {
-	case err != nil:
-		im.rep.Note("%s: set the display name again after the whole-collection upload: %v", redact(col.URL), err)
-	case a.Status != http.StatusMultiStatus && a.Status/100 != 2:
-		im.rep.Note("%s: set the display name again after the whole-collection upload: %s", redact(col.URL), a.serverSays())
-	default:
-		for _, code := range multiStatusCodes(a.Body) {
-			if code/100 != 2 {
-				im.rep.Note("%s: set the display name again after the whole-collection upload: %s", redact(col.URL), a.serverSays())
-				break
-			}
-		}
-	}
 }
 
 func firstKey(m map[string]string) string {

@@ -26,9 +26,11 @@ type client struct {
 	// refused is a .well-known redirect discovery did not follow, because
 	// it leads to another site; errors mention it.
 	refused *url.URL
-	retry   RetryPolicy
-	notify  func(format string, args ...any) // throttling notes; may be nil
-	sleep   func(ctx context.Context, d time.Duration) error
+	// allowPlaintext lets credentials go over http:// off loopback.
+	allowPlaintext bool
+	retry          RetryPolicy
+	notify         func(format string, args ...any) // throttling notes; may be nil
+	sleep          func(ctx context.Context, d time.Duration) error
 }
 
 func newClient(hc *http.Client, user, password, token string, concurrency int, retry RetryPolicy) *client {
@@ -79,6 +81,12 @@ func (c *client) Do(req *http.Request) (*http.Response, error) {
 		switch {
 		case err != nil && ctx.Err() != nil:
 			return nil, ctx.Err()
+		case err != nil && permanent(err):
+			if ue, ok := err.(*url.Error); ok {
+				err = ue.Err // the method and URL follow once, below
+			}
+			return nil, fmt.Errorf("dav: %s %s: %w (the server's certificate is not trusted here; if the address is right, give its CA certificate with --tls-ca)",
+				req.Method, redact(req.URL), err)
 		case err != nil:
 			if last {
 				return nil, fmt.Errorf("dav: %s %s: %w (after %d tries)", req.Method, redact(req.URL), err, attempt)

@@ -2,9 +2,13 @@ package dav
 
 import (
 	"context"
+	"crypto/sha256"
+	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -13,6 +17,7 @@ import (
 	"github.com/emersion/go-webdav/carddav"
 
 	"github.com/mailhaul/mailhaul/format"
+	"github.com/mailhaul/mailhaul/internal/journal"
 )
 
 // collection is a target address book or calendar.
@@ -30,6 +35,12 @@ type collection struct {
 	// and must put the decoration back afterwards.
 	Created            bool
 	Color, Description string
+
+	// key is the journal record of the folder this run created the
+	// collection for (keyed): a whole-collection upload marks it
+	// pending until the decoration is back.
+	key   journal.Key
+	keyed bool
 }
 
 func (c *collection) supports(comp string) bool {
@@ -39,82 +50,519 @@ func (c *collection) supports(comp string) bool {
 // collections maps archive folders to target collections, listing the
 // home sets once and creating what is missing. Safe for concurrent use,
 // though the importer resolves from one goroutine.
+//
+// A folder's collection is chosen, in this order (README.md):
+//  1. --map-collection, by the folder's path or display name;
+//  2. the collection the journal recorded for the folder;
+//  3. the collection at the path mailhaul chooses for the folder's name
+//     (or a numbered one whose display name is lost);
+//  4. a collection with the folder's display name;
+//  5. with one address book (or calendar) in the archives and one on the
+//     target that takes the items, that one: the target's default;
+//  6. a new collection.
+//
+// The display name is tried only after the stable identities (journal,
+// path): Radicale's whole-collection upload replaces it (bulk.go), and a
+// run killed before it is put back must still find its collection.
 type collections struct {
 	c      *client
 	homes  homes
 	dryRun bool
 	note   func(format string, args ...any)
 
-	mu       sync.Mutex
-	books    []*collection
-	cals     []*collection
-	listed   map[format.FolderKind]bool
-	resolved map[string]*collection
-	autoSch  *bool // the calendar home advertises RFC 6638 auto-scheduling
+	// j and known are the journal and its collection records (nil
+	// without a journal); mapping is --map-collection; archives are
+	// read once more to count their folders when rule 5 needs it.
+	j        *journal.Journal
+	known    map[journal.Key]journal.Record
+	mapping  map[string]string
+	archives []string
+
+	mu         sync.Mutex
+	books      []*collection
+	cals       []*collection
+	listed     map[format.FolderKind]bool
+	resolved   map[string]*resolution
+	mapUsed    map[string]bool
+	folderN    map[format.FolderKind]int // archive folders by kind, once counted
+	folderErr  error
+	autoSch    *bool // the calendar home advertises RFC 6638 auto-scheduling
+	countedArc bool
+}
+
+// resolution is where the items of one kind from one archive folder go,
+// and why: the plan and the notes say it.
+type resolution struct {
+	col  *collection
+	from string      // the archive folder's display name
+	kind format.Kind // contact, event or task
+	how  string      // how col was chosen; "" for a new or same-path one
+	ours bool        // col was found by the journal or by the path mailhaul chose
+	// pending is set when the journal's record of col is an intent: a
+	// run stopped while creating it or while its whole-collection
+	// upload was not finished.
+	pending bool
+}
+
+// collectionRef marks a journal record that names the collection of an
+// archive folder (Where is its URL) rather than an object.
+const collectionRef = "collection"
+
+// collectionKey is the journal key of the collection that items of kind k
+// from folder go to.
+func collectionKey(k format.Kind, folder string) journal.Key {
+	return journal.Key(sha256.Sum256([]byte("dav-collection\x00" + string(k) + "\x00" + folder)))
 }
 
 func newCollections(c *client, h homes, dryRun bool, note func(string, ...any)) *collections {
 	return &collections{c: c, homes: h, dryRun: dryRun, note: note,
-		listed: map[format.FolderKind]bool{}, resolved: map[string]*collection{}}
+		listed: map[format.FolderKind]bool{}, resolved: map[string]*resolution{}, mapUsed: map[string]bool{}}
+}
+
+// useJournal reads the collection records of j.
+func (cs *collections) useJournal(j *journal.Journal) error {
+	known, err := j.Select(func(r journal.Record) bool { return r.Ref == collectionRef })
+	if err != nil {
+		return err
+	}
+	cs.j, cs.known = j, known
+	return nil
 }
 
 // forItem returns the collection for an item of kind k from folder f.
 func (cs *collections) forItem(ctx context.Context, f format.Folder, k format.Kind) (*collection, error) {
 	cs.mu.Lock()
 	defer cs.mu.Unlock()
-	name := f.DisplayName
-	if name == "" {
-		name = lastSegment(f.Path)
-	}
 	key := string(k) + "\x00" + f.Path
-	if col, ok := cs.resolved[key]; ok {
-		return col, nil
+	if r, ok := cs.resolved[key]; ok {
+		return r.col, nil
 	}
-	var col *collection
+	var r *resolution
 	var err error
 	switch k {
 	case format.KindContact:
-		col, err = cs.find(ctx, format.FolderContacts, name, "", f)
+		r, err = cs.resolve(ctx, f, k, format.FolderContacts, "")
 	case format.KindEvent:
-		col, err = cs.find(ctx, format.FolderCalendar, name, "VEVENT", f)
+		r, err = cs.resolve(ctx, f, k, format.FolderCalendar, "VEVENT")
 	case format.KindTask:
-		// Tasks share the events' calendar when it takes VTODO; otherwise
-		// they get a task list of their own beside it.
-		col, err = cs.find(ctx, format.FolderCalendar, name, "VTODO", f)
-		if err == nil && !col.supports("VTODO") {
-			col, err = cs.find(ctx, format.FolderCalendar, name+" (tasks)", "VTODO", f)
-		}
+		r, err = cs.resolve(ctx, f, k, format.FolderCalendar, "VTODO")
 	default:
 		return nil, fmt.Errorf("dav: %s items do not go to DAV", k)
 	}
 	if err != nil {
 		return nil, err
 	}
-	cs.resolved[key] = col
-	return col, nil
+	cs.resolved[key] = r
+	if err := cs.settle(ctx, f, r); err != nil {
+		return nil, err
+	}
+	return r.col, nil
 }
 
-// find returns the collection named name, creating it if none exists. A
-// same-named calendar lacking comp is returned as is when it is the only
-// one, so that the caller can choose a sibling.
-func (cs *collections) find(ctx context.Context, kind format.FolderKind, name, comp string, f format.Folder) (*collection, error) {
+// resolution returns how items of kind k from folder went, once resolved.
+func (cs *collections) resolution(k format.Kind, folder string) *resolution {
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	return cs.resolved[string(k)+"\x00"+folder]
+}
+
+func displayNameOf(f format.Folder) string {
+	if f.DisplayName != "" {
+		return f.DisplayName
+	}
+	return lastSegment(f.Path)
+}
+
+func kindWord(kind format.FolderKind) string {
+	if kind == format.FolderContacts {
+		return "address book"
+	}
+	return "calendar"
+}
+
+// resolve chooses the collection for items of kind k (comp: the calendar
+// component they need) from folder f, by the rules above.
+func (cs *collections) resolve(ctx context.Context, f format.Folder, k format.Kind, kind format.FolderKind, comp string) (*resolution, error) {
+	name := displayNameOf(f)
+	r := &resolution{from: name, kind: k}
 	list, err := cs.list(ctx, kind)
 	if err != nil {
 		return nil, err
 	}
-	var sameName *collection
-	for _, col := range list {
-		if col.Name == name || (col.Name == "" && lastSegment(col.URL.Path) == slug(name)) {
-			if comp == "" || col.supports(comp) {
-				return col, nil
+	jkey := collectionKey(k, f.Path)
+	if target, ok := cs.mapped(f, name); ok {
+		col, err := cs.byTarget(ctx, kind, target, name, comp, f, jkey)
+		if err != nil {
+			return nil, err
+		}
+		r.col, r.how = col, "--map-collection"
+		return cs.tasksBeside(ctx, r, kind, comp, f, jkey)
+	}
+	if rec, ok := cs.known[jkey]; ok {
+		for _, col := range list {
+			if col.URL.String() == rec.Where {
+				r.col, r.how, r.ours, r.pending = col, "recorded in the journal", true, rec.State != journal.Done
+				return r, nil
 			}
-			sameName = col
 		}
 	}
-	if sameName != nil && comp == "VTODO" && !strings.HasSuffix(name, " (tasks)") {
-		return sameName, nil
+	// Events and tasks of one folder stay together where the calendar
+	// takes both, whichever came first.
+	if k != format.KindContact {
+		other := format.KindTask
+		if k == format.KindTask {
+			other = format.KindEvent
+		}
+		if o, ok := cs.resolved[string(other)+"\x00"+f.Path]; ok {
+			if o.col.supports(comp) {
+				r.col, r.how, r.ours = o.col, o.how, o.ours
+				return r, nil
+			}
+			if comp == "VTODO" {
+				r.col, r.how, r.ours = o.col, o.how, o.ours
+				return cs.tasksBeside(ctx, r, kind, comp, f, jkey)
+			}
+		}
 	}
-	return cs.create(ctx, kind, name, comp, f)
+	if col, ours := byIdentity(list, cs.home(kind), name, comp); col != nil {
+		r.col, r.ours = col, ours
+		if !ours {
+			r.how = "same display name"
+		}
+		return cs.tasksBeside(ctx, r, kind, comp, f, jkey)
+	}
+	if col, err := cs.only(ctx, list, kind, comp); err != nil {
+		return nil, err
+	} else if col != nil {
+		r.col = col
+		r.how = fmt.Sprintf("the target's only %s, taken as its default; --map-collection %s=PATH_OR_NAME chooses another", kindWord(kind), name)
+		if comp != "" {
+			r.how = fmt.Sprintf("the target's only calendar taking %s, taken as its default; --map-collection %s=PATH_OR_NAME chooses another", comp, name)
+		}
+		return r, nil
+	}
+	col, err := cs.create(ctx, kind, name, comp, f, jkey)
+	if err != nil {
+		return nil, err
+	}
+	r.col = col
+	return r, nil
+}
+
+// tasksBeside gives tasks a task list of their own, "<name> (tasks)",
+// when the calendar chosen for their folder does not take VTODO.
+func (cs *collections) tasksBeside(ctx context.Context, r *resolution, kind format.FolderKind, comp string, f format.Folder, jkey journal.Key) (*resolution, error) {
+	if r.col.supports(comp) {
+		return r, nil
+	}
+	if comp != "VTODO" {
+		return nil, fmt.Errorf("dav: the calendar %q at %s does not take %s items", r.col.Name, redact(r.col.URL), comp)
+	}
+	base := r.col.Name
+	if base == "" || lostName(r.col) {
+		base = r.from
+	}
+	name := base + " (tasks)"
+	list, err := cs.list(ctx, kind)
+	if err != nil {
+		return nil, err
+	}
+	if col, ours := byIdentity(list, cs.home(kind), name, comp); col != nil && col.supports(comp) {
+		return &resolution{col: col, from: r.from, kind: r.kind, how: "the task list beside " + base, ours: ours}, nil
+	}
+	if col, err := cs.only(ctx, list, kind, comp); err != nil {
+		return nil, err
+	} else if col != nil {
+		return &resolution{col: col, from: r.from, kind: r.kind,
+			how: fmt.Sprintf("%s takes no tasks; the target's only calendar taking VTODO, taken as its default task list", base)}, nil
+	}
+	col, err := cs.create(ctx, kind, name, comp, f, jkey)
+	if err != nil {
+		return nil, err
+	}
+	return &resolution{col: col, from: r.from, kind: r.kind, how: "a task list beside " + base + ", which takes no tasks"}, nil
+}
+
+// byIdentity finds the collection for name: the one at the path mailhaul
+// chooses for it (ours: a collection there, or at a numbered sibling path
+// whose display name is lost, is taken as made by an earlier run), else
+// one with that display name. comp "VTODO" accepts any calendar (tasks
+// then go beside it); otherwise the collection must take comp.
+func byIdentity(list []*collection, home *url.URL, name, comp string) (col *collection, ours bool) {
+	seg := slug(name)
+	chosen := home.ResolveReference(&url.URL{Path: seg + "/"}).Path
+	var numbered, byName *collection
+	for _, c := range list {
+		if comp != "" && comp != "VTODO" && !c.supports(comp) {
+			continue
+		}
+		switch {
+		case c.URL.Path == chosen:
+			return c, true
+		case numbered == nil && lostName(c) && numberedSibling(lastSegment(c.URL.Path), seg):
+			numbered = c
+		case byName == nil && c.Name == name:
+			byName = c
+		}
+	}
+	if numbered != nil {
+		return numbered, true
+	}
+	return byName, false
+}
+
+// numberedSibling reports whether seg is base-N, as create numbers a
+// path that is taken.
+func numberedSibling(seg, base string) bool {
+	n, ok := strings.CutPrefix(seg, base+"-")
+	if !ok || n == "" {
+		return false
+	}
+	for _, r := range n {
+		if r < '0' || r > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// lostName reports whether col has no display name of its own: none, or
+// the path Radicale reports in its place after a whole-collection upload.
+func lostName(col *collection) bool {
+	return col.Name == "" || col.Name == strings.Trim(col.URL.Path, "/") || strings.HasSuffix(strings.Trim(col.URL.Path, "/"), "/"+col.Name) && strings.Contains(col.Name, "/")
+}
+
+// only returns the target's one collection of kind taking comp when the
+// archives hold one folder of that kind: the target's default.
+func (cs *collections) only(ctx context.Context, list []*collection, kind format.FolderKind, comp string) (*collection, error) {
+	var cand *collection
+	for _, c := range list {
+		if comp == "" || c.supports(comp) {
+			if cand != nil {
+				return nil, nil
+			}
+			cand = c
+		}
+	}
+	if cand == nil {
+		return nil, nil
+	}
+	n, err := cs.countFolders(ctx, kind)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		cs.note("the target's only %s %q is not used as the default: the archives could not be read through to count theirs: %v", kindWord(kind), cand.Name, err)
+		return nil, nil
+	}
+	if n != 1 {
+		return nil, nil
+	}
+	return cand, nil
+}
+
+// countFolders counts the archives' folders of kind, reading them once
+// (only the entries' headers matter).
+func (cs *collections) countFolders(ctx context.Context, kind format.FolderKind) (int, error) {
+	if !cs.countedArc {
+		cs.countedArc = true
+		cs.folderN, cs.folderErr = countFolders(ctx, cs.archives)
+	}
+	return cs.folderN[kind], cs.folderErr
+}
+
+func countFolders(ctx context.Context, archives []string) (map[format.FolderKind]int, error) {
+	seen := map[string]bool{}
+	n := map[format.FolderKind]int{}
+	add := func(kind format.FolderKind, path string) {
+		if k := string(kind) + "\x00" + path; !seen[k] {
+			seen[k] = true
+			n[kind]++
+		}
+	}
+	for _, a := range archives {
+		r, err := format.Open(a, nil)
+		if err != nil {
+			return nil, err
+		}
+		for {
+			if err := ctx.Err(); err != nil {
+				r.Close()
+				return nil, err
+			}
+			e, err := r.Next()
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			if err != nil {
+				r.Close()
+				return nil, fmt.Errorf("%s: %w", filepath.Base(a), err)
+			}
+			switch {
+			case e.Folder != nil && e.Folder.Kind != format.FolderMail:
+				add(e.Folder.Kind, e.Folder.Path)
+			case e.Item != nil && e.Item.Kind == format.KindContact:
+				add(format.FolderContacts, e.Item.Folder)
+			case e.Item != nil && (e.Item.Kind == format.KindEvent || e.Item.Kind == format.KindTask):
+				add(format.FolderCalendar, e.Item.Folder)
+			}
+		}
+		r.Close()
+	}
+	return n, nil
+}
+
+// mapped returns --map-collection's target for f, by its path or name.
+func (cs *collections) mapped(f format.Folder, name string) (string, bool) {
+	for _, k := range []string{f.Path, name} {
+		if t, ok := cs.mapping[k]; ok {
+			cs.mapUsed[k] = true
+			return t, true
+		}
+	}
+	return "", false
+}
+
+// unusedMappings lists the --map-collection names no archive folder had.
+func (cs *collections) unusedMappings() []string {
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	var out []string
+	for k := range cs.mapping {
+		if !cs.mapUsed[k] {
+			out = append(out, k)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// byTarget finds --map-collection's target: a path (containing "/",
+// relative to the home set or absolute) or a display name or path
+// segment; a collection that does not exist is created there, or with
+// that name.
+func (cs *collections) byTarget(ctx context.Context, kind format.FolderKind, target, name, comp string, f format.Folder, jkey journal.Key) (*collection, error) {
+	list, err := cs.list(ctx, kind)
+	if err != nil {
+		return nil, err
+	}
+	if strings.Contains(target, "/") {
+		u := cs.home(kind).ResolveReference(&url.URL{Path: dirPath(target)})
+		for _, c := range list {
+			if c.URL.Path == u.Path {
+				return c, nil
+			}
+		}
+		return cs.createAt(ctx, kind, name, comp, f, u, jkey)
+	}
+	for _, c := range list {
+		if c.Name == target {
+			return c, nil
+		}
+	}
+	for _, c := range list {
+		if lastSegment(c.URL.Path) == target {
+			return c, nil
+		}
+	}
+	return cs.create(ctx, kind, target, comp, f, jkey)
+}
+
+// settle records where the folder's items go, tells the user when the
+// collection was not found by its own name, and finishes an address book
+// a stopped run left without its display name.
+func (cs *collections) settle(ctx context.Context, f format.Folder, r *resolution) error {
+	col := r.col
+	if r.how != "" && r.how != "recorded in the journal" && r.how != "same display name" && !cs.dryRun {
+		state := "existing"
+		if col.Created {
+			state = "new"
+		}
+		cs.note("%s %q goes to the %s %s %q at %s (%s)", kindWord(col.Kind), r.from, state, kindWord(col.Kind), col.Name, redact(col.URL), r.how)
+	}
+	restore := r.ours && col.Kind == format.FolderContacts && !col.Created && !col.Planned && (r.pending || lostName(col))
+	if cs.dryRun {
+		if restore {
+			r.how = fmt.Sprintf("its display name is lost, as a stopped run leaves it; it would be set to %q again", r.from)
+		}
+		return nil
+	}
+	jkey := collectionKey(r.kind, f.Path)
+	if restore {
+		col.Name, col.Color, col.Description = r.from, f.Color, f.Description
+		if cs.redecorate(ctx, col) {
+			cs.note("%s: display name %q, colour and description set again (a previous run stopped before it could)", redact(col.URL), col.Name)
+		} else {
+			return nil // still pending: the next run tries again
+		}
+	}
+	if cs.j == nil {
+		return nil
+	}
+	if rec, ok := cs.known[jkey]; ok && rec.State == journal.Done && rec.Where == col.URL.String() {
+		return nil
+	}
+	rec := journal.Record{Key: jkey, State: journal.Done, Where: col.URL.String(), Ref: collectionRef}
+	if err := cs.j.Write(rec); err != nil {
+		return fmt.Errorf("dav: %w", err)
+	}
+	cs.known[jkey] = rec
+	return nil
+}
+
+// redecorate sets an address book's display name, description and colour
+// (col's) again with PROPPATCH: Radicale's whole-collection upload
+// replaces them. False, with a note, when the server did not take them.
+func (cs *collections) redecorate(ctx context.Context, col *collection) bool {
+	a, err := cs.c.send(ctx, "PROPPATCH", col.URL.String(), http.Header{"Content-Type": {"application/xml; charset=utf-8"}},
+		proppatchBody(col))
+	why := ""
+	switch {
+	case err != nil:
+		why = err.Error()
+	case a.Status != http.StatusMultiStatus && a.Status/100 != 2:
+		why = a.serverSays()
+	default:
+		for _, code := range multiStatusCodes(a.Body) {
+			if code/100 != 2 {
+				why = a.serverSays()
+				break
+			}
+		}
+	}
+	if why != "" {
+		cs.note("%s: set the display name %q again: %s", redact(col.URL), col.Name, why)
+		return false
+	}
+	return true
+}
+
+// setPending records, before a whole-collection upload, that col's
+// properties are about to be replaced, so that a run stopped before they
+// are put back has the next run put them back.
+func (cs *collections) setPending(col *collection, done bool) error {
+	if cs.j == nil || !col.keyed {
+		return nil
+	}
+	st := journal.Pending
+	if done {
+		st = journal.Done
+	}
+	rec := journal.Record{Key: col.key, State: st, Where: col.URL.String(), Ref: collectionRef}
+	if err := cs.j.Write(rec); err != nil {
+		return err
+	}
+	cs.mu.Lock()
+	cs.known[col.key] = rec
+	cs.mu.Unlock()
+	return nil
+}
+
+func (cs *collections) home(kind format.FolderKind) *url.URL {
+	if kind == format.FolderContacts {
+		return cs.homes.AddressBooks
+	}
+	return cs.homes.Calendars
 }
 
 // list returns the collections of kind, reading the home set once.
@@ -165,16 +613,9 @@ func (cs *collections) list(ctx context.Context, kind format.FolderKind) ([]*col
 	return cs.list(ctx, kind)
 }
 
-// create makes a collection for name under the home set: extended MKCOL
-// (RFC 5689) for an address book, MKCALENDAR (RFC 4791) for a calendar,
-// with the folder's colour and description. A server that rejects those
-// properties gets a second, minimal request.
-func (cs *collections) create(ctx context.Context, kind format.FolderKind, name, comp string, f format.Folder) (*collection, error) {
-	home := cs.homes.Calendars
-	what := "calendar"
-	if kind == format.FolderContacts {
-		home, what = cs.homes.AddressBooks, "address book"
-	}
+// create makes a collection for name under the home set, at the path
+// mailhaul chooses for it (slug, numbered when taken).
+func (cs *collections) create(ctx context.Context, kind format.FolderKind, name, comp string, f format.Folder, jkey journal.Key) (*collection, error) {
 	taken := map[string]bool{}
 	for _, col := range append(slices.Clone(cs.books), cs.cals...) {
 		taken[col.URL.Path] = true
@@ -186,23 +627,39 @@ func (cs *collections) create(ctx context.Context, kind format.FolderKind, name,
 		if i > 1 {
 			seg = fmt.Sprintf("%s-%d", base, i)
 		}
-		target = home.ResolveReference(&url.URL{Path: seg + "/"})
+		target = cs.home(kind).ResolveReference(&url.URL{Path: seg + "/"})
 		if !taken[target.Path] {
 			break
 		}
 	}
-	col := &collection{URL: target, Name: name, Kind: kind}
+	return cs.createAt(ctx, kind, name, comp, f, target, jkey)
+}
+
+// createAt makes the collection at target: extended MKCOL (RFC 5689) for
+// an address book, MKCALENDAR (RFC 4791) for a calendar, with the
+// folder's colour and description. A server that rejects those
+// properties gets a second, minimal request. The journal records the
+// URL before the request, so that a run stopped after it finds it.
+func (cs *collections) createAt(ctx context.Context, kind format.FolderKind, name, comp string, f format.Folder, target *url.URL, jkey journal.Key) (*collection, error) {
+	col := &collection{URL: target, Name: name, Kind: kind, key: jkey, keyed: true}
 	if kind == format.FolderCalendar && comp == "VTODO" && strings.HasSuffix(name, " (tasks)") {
 		col.Components = []string{"VTODO"}
 	}
 	if cs.dryRun {
 		col.Planned = true
 	} else {
+		if cs.j != nil {
+			rec := journal.Record{Key: jkey, State: journal.Pending, Where: target.String(), Ref: collectionRef}
+			if err := cs.j.Write(rec); err != nil {
+				return nil, fmt.Errorf("dav: %w", err)
+			}
+			cs.known[jkey] = rec
+		}
 		if err := cs.mkcol(ctx, col, f); err != nil {
-			return nil, fmt.Errorf("dav: create %s %q at %s: %w", what, name, redact(target), err)
+			return nil, fmt.Errorf("dav: create %s %q at %s: %w", kindWord(kind), name, redact(target), err)
 		}
 		col.Created = true
-		cs.note("created %s %q at %s", what, name, redact(target))
+		cs.note("created %s %q at %s", kindWord(kind), name, redact(target))
 	}
 	if kind == format.FolderContacts {
 		cs.books = append(cs.books, col)

@@ -71,7 +71,10 @@ func parseDir(s string) (*url.URL, error) {
 // findHome returns the home set of service ("carddav" or "caldav"), or nil
 // when the server has none.
 func (c *client) findHome(ctx context.Context, base *url.URL, service string) (*url.URL, error) {
-	start := c.contextPath(ctx, base, service)
+	start, err := c.contextPath(ctx, base, service)
+	if err != nil {
+		return nil, fmt.Errorf("dav: %s discovery: %w", service, err)
+	}
 	wc, err := webdav.NewClient(c, start.String())
 	if err != nil {
 		return nil, fmt.Errorf("dav: %w", err)
@@ -87,7 +90,7 @@ func (c *client) findHome(ctx context.Context, base *url.URL, service string) (*
 	if err != nil {
 		err = fmt.Errorf("dav: %s discovery at %s: find the current user principal: %w", service, redact(start), err)
 		if c.refused != nil {
-			err = fmt.Errorf("%w (its /.well-known/%s redirects to %s, on another site, which does not get the credentials; if you trust it, give that address with --%s)",
+			err = fmt.Errorf("%w (its /.well-known/%s redirects to %s, which does not get the credentials: another site, or http:// off loopback; if you trust it, give that address with --%s)",
 				err, service, redact(c.refused), service)
 		}
 		return nil, err
@@ -111,35 +114,40 @@ func (c *client) findHome(ctx context.Context, base *url.URL, service string) (*
 
 // contextPath follows /.well-known/<service> redirects (up to five) and
 // returns where discovery should start: the redirect target, or base when
-// the server has no well-known entry.
-func (c *client) contextPath(ctx context.Context, base *url.URL, service string) *url.URL {
+// the server has no well-known entry. The error is set only when asking
+// the base again could not help either (an untrusted certificate).
+func (c *client) contextPath(ctx context.Context, base *url.URL, service string) (*url.URL, error) {
 	target := base.ResolveReference(&url.URL{Path: "/.well-known/" + service})
 	body := []byte(`<?xml version="1.0" encoding="utf-8"?><propfind xmlns="DAV:"><prop><current-user-principal/></prop></propfind>`)
 	hdr := http.Header{"Content-Type": {"application/xml; charset=utf-8"}, "Depth": {"0"}}
 	for range 5 {
 		a, err := c.send(ctx, "PROPFIND", target.String(), hdr, body)
 		if err != nil {
-			return base
+			if permanent(err) {
+				return nil, err
+			}
+			return base, nil
 		}
 		switch {
 		case a.Status >= 300 && a.Status < 400:
 			loc, err := target.Parse(a.Header.Get("Location"))
 			if err != nil || a.Header.Get("Location") == "" {
-				return base
+				return base, nil
 			}
 			if !c.trusts(loc) {
 				// Every request carries the password or token: never
 				// send it to another site, nor from https to http
-				// (the scheme is part of the site).
+				// (the scheme is part of the site), nor over http off
+				// loopback unless allowed (trust.go).
 				c.refused = loc
-				return base
+				return base, nil
 			}
 			target = loc
 		case a.Status == http.StatusMultiStatus:
-			return target
+			return target, nil
 		default:
-			return base
+			return base, nil
 		}
 	}
-	return base
+	return base, nil
 }

@@ -25,6 +25,11 @@ import (
 // run (no server, bad options, journal unusable); items that failed are
 // in the report, and report.Partial says whether there are any.
 func Import(ctx context.Context, archives []string, opt Options) (*report.Report, error) {
+	for _, s := range []string{opt.URL, opt.CardDAV, opt.CalDAV} {
+		if err := checkPlaintext(s, opt.AllowPlaintext); err != nil {
+			return nil, err
+		}
+	}
 	var base *url.URL
 	if opt.URL != "" {
 		u, err := parseDir(opt.URL)
@@ -41,6 +46,7 @@ func Import(ctx context.Context, archives []string, opt Options) (*report.Report
 	rep.DryRun = opt.DryRun
 
 	c := newClient(opt.HTTPClient, opt.User, opt.Password, opt.Token, opt.concurrency(), opt.Retry)
+	c.allowPlaintext = opt.AllowPlaintext
 	for _, s := range []string{opt.URL, opt.CardDAV, opt.CalDAV} {
 		if u, err := url.Parse(s); err == nil && s != "" {
 			c.trust(u)
@@ -57,7 +63,8 @@ func Import(ctx context.Context, archives []string, opt Options) (*report.Report
 		return nil, err
 	}
 	im := &importer{opt: opt, c: c, rep: rep, cols: newCollections(c, h, opt.DryRun, rep.Note),
-		plan: map[*collection]*planLine{}, bulk: map[*collection]*bulkBatch{}}
+		plan: map[*resolution]*planLine{}, bulk: map[*collection]*bulkBatch{}}
+	im.cols.mapping, im.cols.archives = opt.MapCollection, archives
 	if opt.StateDir != "" {
 		host := "dav"
 		if base != nil {
@@ -71,6 +78,9 @@ func Import(ctx context.Context, archives []string, opt Options) (*report.Report
 		}
 		defer j.Close()
 		im.j = j
+		if err := im.cols.useJournal(j); err != nil {
+			return nil, err
+		}
 	}
 	err = im.run(ctx, archives)
 	if err != nil {
@@ -96,7 +106,7 @@ type importer struct {
 	converted int // vCard 2.1 cards sent as 3.0
 	guarded   int // objects given SCHEDULE-AGENT=CLIENT
 	messages  int
-	plan      map[*collection]*planLine
+	plan      map[*resolution]*planLine
 
 	// Whole-collection uploads (bulk.go), touched by the archive reader
 	// only: a batch per address book, nil for books that take cards one
@@ -149,6 +159,9 @@ func (im *importer) run(ctx context.Context, archives []string) error {
 	wg.Wait()
 	if err == nil {
 		err = ctx.Err()
+	}
+	if unused := im.cols.unusedMappings(); len(unused) > 0 {
+		im.rep.Note("--map-collection named %q, which no address book or calendar of the archives has", unused)
 	}
 	if im.messages > 0 {
 		im.rep.Note("%d mail messages in the archives were left for `mailhaul import imap`", im.messages)
@@ -282,7 +295,7 @@ func (im *importer) prepare(ctx context.Context, archive string, e *format.Entry
 	if im.j != nil && !im.opt.Update {
 		if state, ok := im.j.Lookup(jb.key); ok && state == journal.Done {
 			im.rep.AddPresent()
-			im.planned(col, false)
+			im.planned(jb, false)
 			im.progress()
 			return job{}, false
 		}

@@ -16,6 +16,11 @@ type Options struct {
 	// is sent as a Bearer token instead. None of them is ever logged.
 	User, Password, Token string
 
+	// AllowPlaintext lets the credentials go over http:// to a host other
+	// than loopback (they travel in clear). Without it such a URL is
+	// refused, and a discovered or redirected one gets no credentials.
+	AllowPlaintext bool
+
 	// HTTPClient carries the requests (TLS settings, proxies); nil means
 	// a client with verified TLS and kept-alive connections.
 	HTTPClient *http.Client
@@ -49,6 +54,12 @@ type Options struct {
 	// with one whole-collection PUT: BulkAuto (only when the server is
 	// Radicale) or BulkNever. See bulk.go and README.md.
 	Bulk BulkMode
+
+	// MapCollection sends an archive address book or calendar (by path
+	// or display name) to a target collection: a path ("/dav/u/work/",
+	// or relative to the home set, ending in "/") or a display name. A
+	// collection that does not exist there is created.
+	MapCollection map[string]string
 
 	// Progress, when not nil, is called after each object with the
 	// number of objects handled so far. It must be quick.

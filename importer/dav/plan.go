@@ -9,11 +9,14 @@ import (
 	"path"
 	"sort"
 	"strings"
+
+	"github.com/mailhaul/mailhaul/format"
 )
 
-// planLine is what a dry run would do with one collection.
+// planLine is what a dry run would do with the items of one kind from
+// one archive folder.
 type planLine struct {
-	col     *collection
+	res     *resolution
 	send    int // objects that would be sent
 	present int // objects the target or the journal already has
 	hrefs   map[string]bool
@@ -23,7 +26,7 @@ type planLine struct {
 // or the collection already has its href, to be sent otherwise.
 func (im *importer) dryRun(ctx context.Context, jb job) {
 	im.mu.Lock()
-	pl := im.planFor(jb.col)
+	pl := im.planFor(jb)
 	if pl.hrefs == nil && !jb.col.Planned {
 		im.mu.Unlock()
 		hrefs, err := im.c.listHrefs(ctx, jb.col.URL)
@@ -35,7 +38,7 @@ func (im *importer) dryRun(ctx context.Context, jb job) {
 	}
 	have := pl.hrefs[path.Base(jb.href.Path)]
 	im.mu.Unlock()
-	im.planned(jb.col, !have)
+	im.planned(jb, !have)
 	if have {
 		im.rep.AddPresent()
 	} else {
@@ -44,28 +47,36 @@ func (im *importer) dryRun(ctx context.Context, jb job) {
 	im.progress()
 }
 
-func (im *importer) planFor(col *collection) *planLine {
-	pl := im.plan[col]
+// planFor is the plan line of jb's folder and kind; im.mu is held.
+func (im *importer) planFor(jb job) *planLine {
+	res := im.cols.resolution(jb.item.Kind, jb.item.Folder)
+	if res == nil { // not resolved through forItem: cannot happen, but keep a line
+		res = &resolution{col: jb.col, from: jb.item.Folder, kind: jb.item.Kind}
+	}
+	pl := im.plan[res]
 	if pl == nil {
-		pl = &planLine{col: col}
-		im.plan[col] = pl
+		pl = &planLine{res: res}
+		im.plan[res] = pl
 	}
 	return pl
 }
 
-func (im *importer) planned(col *collection, send bool) {
+func (im *importer) planned(jb job, send bool) {
 	if !im.opt.DryRun {
 		return
 	}
 	im.mu.Lock()
 	defer im.mu.Unlock()
 	if send {
-		im.planFor(col).send++
+		im.planFor(jb).send++
 	} else {
-		im.planFor(col).present++
+		im.planFor(jb).present++
 	}
 }
 
+// writePlan prints a line for each archive folder and kind: which target
+// collection it goes to, whether that exists, why it was chosen, and the
+// counts.
 func (im *importer) writePlan() {
 	if im.opt.Plan == nil {
 		return
@@ -74,18 +85,29 @@ func (im *importer) writePlan() {
 	for _, pl := range im.plan {
 		lines = append(lines, pl)
 	}
-	sort.Slice(lines, func(i, j int) bool { return lines[i].col.URL.String() < lines[j].col.URL.String() })
+	sort.Slice(lines, func(i, j int) bool {
+		a, b := lines[i].res, lines[j].res
+		if a.from != b.from {
+			return a.from < b.from
+		}
+		return a.kind < b.kind
+	})
 	for _, pl := range lines {
-		what := "calendar"
-		if pl.col.Kind == "contacts" {
-			what = "address book"
+		r := pl.res
+		from := fmt.Sprintf("%s %q", kindWord(r.col.Kind), r.from)
+		if r.kind == format.KindTask {
+			from = fmt.Sprintf("tasks of calendar %q", r.from)
 		}
-		verb := "use existing"
-		if pl.col.Planned {
-			verb = "create"
+		state := "existing"
+		if r.col.Planned {
+			state = "new"
 		}
-		fmt.Fprintf(im.opt.Plan, "%s %s %q at %s: %d to send, %d already there\n",
-			verb, what, pl.col.Name, redact(pl.col.URL), pl.send, pl.present)
+		how := ""
+		if r.how != "" {
+			how = " (" + r.how + ")"
+		}
+		fmt.Fprintf(im.opt.Plan, "%s -> %s %q at %s%s: %d to send, %d already there\n",
+			from, state, r.col.Name, redact(r.col.URL), how, pl.send, pl.present)
 	}
 }
 

@@ -24,7 +24,7 @@ func TestWellKnownRedirectKeepsTLS(t *testing.T) {
 	base, _ := url.Parse(secure.URL + "/")
 	c := newClient(secure.Client(), "alice", "s3cret", "", 1, RetryPolicy{Attempts: 1})
 	c.trust(base)
-	got := c.contextPath(context.Background(), base, "carddav")
+	got, _ := c.contextPath(context.Background(), base, "carddav")
 	if got.String() != base.String() {
 		t.Errorf("contextPath = %s, want the base %s (no downgrade to http)", got, base)
 	}
@@ -84,8 +84,9 @@ func TestWellKnownRedirectStaysOnSite(t *testing.T) {
 		hc := namedServers(map[string]*httptest.Server{"dav.example.org": front, toURL.Hostname(): target})
 		base, _ := url.Parse("http://dav.example.org/")
 		c := newClient(hc, "alice", "s3cret", "", 1, RetryPolicy{Attempts: 1})
+		c.allowPlaintext = true // the site rule, not the plaintext rule (transport_test.go)
 		c.trust(base)
-		got := c.contextPath(context.Background(), base, "carddav")
+		got, _ := c.contextPath(context.Background(), base, "carddav")
 		front.Close()
 		if tc.follow {
 			if got.String() != tc.to || credsAtTarget.Load() == 0 {

@@ -1,6 +1,9 @@
 package dav
 
 import (
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
 	"net/http"
 	"strconv"
 	"time"
@@ -38,6 +41,18 @@ func retryable(status int) bool {
 		return true
 	}
 	return false
+}
+
+// permanent reports whether a failed connection cannot succeed by trying
+// again: the server's certificate is not trusted, not valid for its name
+// or not valid at all. Only the user can change that (--tls-ca, the right
+// host name), so the request fails at once instead of after six tries.
+func permanent(err error) bool {
+	var verify *tls.CertificateVerificationError
+	var unknown x509.UnknownAuthorityError
+	var host x509.HostnameError
+	var invalid x509.CertificateInvalidError
+	return errors.As(err, &verify) || errors.As(err, &unknown) || errors.As(err, &host) || errors.As(err, &invalid)
 }
 
 // wait is how long to sleep before try number attempt (1 for the first

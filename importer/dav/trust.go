@@ -1,11 +1,14 @@
 package dav
 
 import (
+	"fmt"
 	"net"
 	"net/url"
 	"strings"
 
 	"golang.org/x/net/publicsuffix"
+
+	"github.com/mailhaul/mailhaul/internal/loopback"
 )
 
 // Credentials go only to the sites the user named (--url, --carddav,
@@ -14,7 +17,9 @@ import (
 // them (iCloud's p42-contacts.icloud.com for icloud.com), one to
 // example.net does not, and neither does a home set a server reports on
 // another site. An IP address or a single-label name is its own site,
-// port included.
+// port included. Over http:// they go only to loopback, unless the user
+// allowed plaintext (--allow-plaintext): a discovered or redirected
+// http:// address elsewhere gets none.
 
 // site names the site of u: scheme and registrable domain.
 func site(u *url.URL) string {
@@ -38,4 +43,17 @@ func (c *client) trust(u *url.URL) {
 }
 
 // trusts reports whether u's site gets the credentials.
-func (c *client) trusts(u *url.URL) bool { return c.trusted[site(u)] }
+func (c *client) trusts(u *url.URL) bool {
+	return c.trusted[site(u)] && (u.Scheme == "https" || c.allowPlaintext || loopback.IsHost(u.Hostname()))
+}
+
+// checkPlaintext refuses a URL the user named that would carry the
+// credentials in clear: http:// to a host other than loopback, unless
+// plaintext is allowed. import imap applies the same rule to imap://.
+func checkPlaintext(raw string, allow bool) error {
+	u, err := url.Parse(raw)
+	if raw == "" || err != nil || allow || u.Scheme != "http" || loopback.IsHost(u.Hostname()) {
+		return nil
+	}
+	return fmt.Errorf("dav: %s would send the password in clear (http:// to a host other than loopback); use https://, or --allow-plaintext on a network you trust", redact(u))
+}

@@ -208,3 +208,24 @@ func (j *Journal) Close() error {
 	}
 	return j.f.Close()
 }
+
+// Select reads the journal's file back and returns the latest record of
+// each item whose records keep accepts. Memory holds only states; this is
+// for the few records whose Where an importer needs again (the DAV
+// importer's collections), read once per run.
+func (j *Journal) Select(keep func(Record) bool) (map[Key]Record, error) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	f, err := os.Open(j.path)
+	if err != nil {
+		return nil, fmt.Errorf("journal: %w", err)
+	}
+	defer f.Close()
+	out := map[Key]Record{}
+	_, err = scan(f, j.path, func(rec Record) {
+		if keep(rec) {
+			out[rec.Key] = rec
+		}
+	})
+	return out, err
+}

@@ -63,3 +63,24 @@ func TestJournalRefusesCorruptMiddle(t *testing.T) {
 		t.Fatal("a corrupt complete line must be an error, not silently dropped")
 	}
 }
+
+func TestSelect(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "j")
+	j, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j.Close()
+	a, b := Key{1}, Key{2}
+	if err := j.Write(Record{Key: a, State: Pending, Where: "x", Ref: "collection"}, Record{Key: b, State: Done, Where: "y"},
+		Record{Key: a, State: Done, Where: "z", Ref: "collection"}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := j.Select(func(r Record) bool { return r.Ref == "collection" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || got[a].Where != "z" || got[a].State != Done {
+		t.Errorf("Select = %+v, want only a's latest record (z, done)", got)
+	}
+}

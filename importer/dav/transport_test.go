@@ -1,0 +1,152 @@
+package dav
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"io"
+	"log"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// An untrusted certificate cannot become trusted by asking again: the
+// import fails on the first connection, naming the URL and --tls-ca,
+// instead of retrying for half a minute (issue 9, item 20).
+func TestUntrustedCertificateFailsAtOnce(t *testing.T) {
+	var conns atomic.Int32
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusMultiStatus)
+	}))
+	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			conns.Add(1)
+		}
+	}
+	srv.Config.ErrorLog = log.New(io.Discard, "", 0) // the handshake errors are expected
+	srv.StartTLS()
+	defer srv.Close()
+
+	start := time.Now()
+	// nil HTTPClient: the system's roots, which do not hold httptest's CA.
+	_, err := Import(context.Background(), []string{smallArchive(t, 3)}, Options{URL: srv.URL + "/",
+		User: "alice", Password: "s3cret", Retry: RetryPolicy{Attempts: 6, Base: 20 * time.Millisecond}})
+	if err == nil {
+		t.Fatal("import against an untrusted certificate succeeded")
+	}
+	t.Log(err)
+	if n := conns.Load(); n != 1 {
+		t.Errorf("%d connections, want 1: a certificate error is permanent (error: %v)", n, err)
+	}
+	for _, want := range []string{srv.URL, "--tls-ca", "certificate"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not mention %q", err, want)
+		}
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("took %s", d)
+	}
+}
+
+// countingServer answers every request with an empty 207 and counts the
+// requests, and those that carried credentials.
+func countingServer() (srv *httptest.Server, all, creds *atomic.Int32) {
+	all, creds = new(atomic.Int32), new(atomic.Int32)
+	srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		all.Add(1)
+		if r.Header.Get("Authorization") != "" {
+			creds.Add(1)
+		}
+		w.WriteHeader(http.StatusMultiStatus)
+	}))
+	return srv, all, creds
+}
+
+// http:// to a host other than loopback would carry the password in
+// clear: refused before any request unless AllowPlaintext, as import imap
+// refuses imap:// (issue 9, item 11).
+func TestPlainHTTPOffLoopbackRefused(t *testing.T) {
+	srv, all, creds := countingServer()
+	defer srv.Close()
+	hc := namedServers(map[string]*httptest.Server{"dav.example.org": srv})
+	archive := smallArchive(t, 2)
+	for _, opt := range []Options{
+		{URL: "http://dav.example.org/"},
+		{CardDAV: "http://dav.example.org/book/"},
+		{URL: "https://dav.example.org/", CalDAV: "http://dav.example.org/cal/"},
+	} {
+		opt.User, opt.Password, opt.HTTPClient = "alice", "s3cret", hc
+		opt.Retry = RetryPolicy{Attempts: 1}
+		_, err := Import(context.Background(), []string{archive}, opt)
+		if err == nil || !strings.Contains(err.Error(), "--allow-plaintext") || !strings.Contains(err.Error(), "in clear") {
+			t.Errorf("%+v: error %v, want a refusal naming --allow-plaintext", opt.URL+opt.CardDAV+opt.CalDAV, err)
+		}
+	}
+	if n := all.Load(); n != 0 {
+		t.Errorf("%d requests reached the server; want none", n)
+	}
+
+	// Allowed on purpose: the requests go, with the credentials.
+	_, err := Import(context.Background(), []string{archive}, Options{CardDAV: "http://dav.example.org/book/",
+		User: "alice", Password: "s3cret", HTTPClient: hc, AllowPlaintext: true, Retry: RetryPolicy{Attempts: 1}})
+	if err != nil && strings.Contains(err.Error(), "--allow-plaintext") {
+		t.Fatalf("refused despite AllowPlaintext: %v", err)
+	}
+	if creds.Load() == 0 {
+		t.Errorf("with AllowPlaintext no request carried the credentials")
+	}
+}
+
+// A discovered or redirected http:// address off loopback never gets the
+// credentials, even on the site the user named, unless AllowPlaintext.
+func TestRedirectToPlainHTTPOffLoopbackGetsNoCredentials(t *testing.T) {
+	target, all, creds := countingServer()
+	defer target.Close()
+	front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, "http://contacts.example.org/dav/", http.StatusMovedPermanently)
+	}))
+	defer front.Close()
+	hc := namedServers(map[string]*httptest.Server{"dav.example.org": front, "contacts.example.org": target})
+	for _, allow := range []bool{false, true} {
+		all.Store(0)
+		creds.Store(0)
+		base, _ := url.Parse("http://dav.example.org/")
+		c := newClient(hc, "alice", "s3cret", "", 1, RetryPolicy{Attempts: 1})
+		c.allowPlaintext = allow
+		c.trust(base)
+		c.contextPath(context.Background(), base, "carddav")
+		if !allow && creds.Load() != 0 {
+			t.Errorf("without AllowPlaintext %d requests to http://contacts.example.org carried credentials", creds.Load())
+		}
+		if allow && creds.Load() == 0 {
+			t.Errorf("with AllowPlaintext the redirect on the same site was not followed with credentials (%d requests)", all.Load())
+		}
+	}
+}
+
+// Certificate errors of every kind are permanent; a refused or dropped
+// connection is not.
+func TestPermanentErrors(t *testing.T) {
+	for _, tc := range []struct {
+		err  error
+		want bool
+	}{
+		{&url.Error{Op: "Get", URL: "https://x/", Err: &tls.CertificateVerificationError{Err: x509.UnknownAuthorityError{}}}, true},
+		{&url.Error{Op: "Get", URL: "https://x/", Err: x509.HostnameError{Host: "x"}}, true},
+		{fmt.Errorf("wrapped: %w", x509.CertificateInvalidError{Reason: x509.Expired}), true},
+		{&url.Error{Op: "Get", URL: "https://x/", Err: syscall.ECONNREFUSED}, false},
+		{&url.Error{Op: "Get", URL: "https://x/", Err: io.ErrUnexpectedEOF}, false},
+	} {
+		if got := permanent(tc.err); got != tc.want {
+			t.Errorf("permanent(%v) = %v, want %v", tc.err, got, tc.want)
+		}
+	}
+}
