@@ -37,6 +37,14 @@ Re-running, a killed run or overlapping delta archives never create duplicates:
 a journal under --state records what landed, and the target is checked where
 the journal cannot tell.
 
+Folder names are mapped to what the target allows (its delimiter, reserved
+names) with a note for each change; --folder-map renames folders yourself. A
+folder whose mailbox the target still refuses (Dovecot with "/" as separator
+refuses "." in a name, as in "Release v1.2") is not renamed by guesswork: its
+messages are listed as failed with the server's answer and a --folder-map line
+that would work, every other folder is imported, and the exit code is 3. Add
+the line to the map and run the import again to finish.
+
 The password comes from --password-file or the MAILHAUL_PASSWORD environment
 variable, never from the command line.`,
 		Args: cobra.MinimumNArgs(1),
@@ -55,7 +63,7 @@ variable, never from the command line.`,
 	fl.StringVar(&f.tokenFile, "token-file", "", "OAuth access token file, re-read on every reconnect")
 	fl.StringVar(&f.admin, "admin", "", "log in as this administrator on behalf of --user (SASL authorization identity)")
 	fl.StringVar(&f.provider, "provider", "generic", "target profile: "+strings.Join(imapimport.ProfileNames(), ", "))
-	fl.StringVar(&f.folderMap, "folder-map", "", `file of "source/path = target/path" lines`)
+	fl.StringVar(&f.folderMap, "folder-map", "", `file of "source/path = target/path" lines (a folder and every folder below it; the longest match wins)`)
 	fl.BoolVar(&f.dryRun, "dry-run", false, "print the plan; create and send nothing")
 	fl.StringVar(&f.state, "state", "", "directory for the journal (default: beside the first archive)")
 	fl.StringVar(&f.report, "report", "", "write the JSON report here")

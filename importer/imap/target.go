@@ -188,6 +188,13 @@ func (t *control) create(name string, subscribe bool) error {
 	return nil
 }
 
+// refusedByServer tells a command the server answered with NO or BAD, on
+// a connection still good for the next one, from a lost connection.
+func refusedByServer(err error) bool {
+	var ie *imap.Error
+	return errors.As(err, &ie)
+}
+
 // mailboxState is what SELECT tells about a target mailbox.
 type mailboxState struct {
 	uidValidity uint32
