@@ -101,6 +101,10 @@ type importer struct {
 	doneMsgs  int
 	doneBytes int64
 	refused   map[string]int // flag → messages it was kept off
+	// unjournaled counts messages on the target whose outcome the journal
+	// could not record; journalErr is the first reason.
+	unjournaled int
+	journalErr  error
 }
 
 // memBudget bounds message bytes held in memory across all batches, read
@@ -644,6 +648,10 @@ func (im *importer) finishNotes() {
 	defer im.mu.Unlock()
 	for f, n := range im.refused {
 		im.rep.Note("flag %q kept off %d messages: not a valid IMAP keyword, or the target mailbox does not allow it (PERMANENTFLAGS)", f, n)
+	}
+	if im.unjournaled > 0 {
+		im.rep.Note("journal: %d messages are on the target, but the journal could not record them (%v); the next run looks for them on the target instead of trusting the journal",
+			im.unjournaled, im.journalErr)
 	}
 	if im.lim != nil {
 		if s := im.lim.Stats(); s.Cuts > 0 {
