@@ -38,12 +38,14 @@ a journal under --state records what landed, and the target is checked where
 the journal cannot tell.
 
 Folder names are mapped to what the target allows (its delimiter, reserved
-names) with a note for each change; --folder-map renames folders yourself. A
-folder whose mailbox the target still refuses (Dovecot with "/" as separator
-refuses "." in a name, as in "Release v1.2") is not renamed by guesswork: its
-messages are listed as failed with the server's answer and a --folder-map line
-that would work, every other folder is imported, and the exit code is 3. Add
-the line to the map and run the import again to finish.
+names) with a note for each change; with --folder-map you rename folders
+yourself. A folder whose mailbox the target still refuses (Dovecot with "/" as
+separator refuses "." in a name, as in "Release v1.2") is not renamed by
+guesswork: its messages are listed as failed with the server's answer and a
+--folder-map line to a name of letters, digits, spaces, "-" and "_"; every
+other folder is imported, and the exit code is 3. Add the line to the map and
+run the import again to finish. (--dry-run creates nothing, so it cannot
+foresee such a refusal.)
 
 The password comes from --password-file or the MAILHAUL_PASSWORD environment
 variable, never from the command line.`,
