@@ -40,6 +40,16 @@ Re-running, a killed run or overlapping delta archives never create duplicates:
 a journal under --state records what landed, and the target is checked where
 the journal cannot tell.
 
+Folder names are mapped to what the target allows (its delimiter, reserved
+names) with a note for each change; with --folder-map you rename folders
+yourself. A folder whose mailbox the target still refuses (Dovecot with "/" as
+separator refuses "." in a name, as in "Release v1.2") is not renamed by
+guesswork: its messages are listed as failed with the server's answer and a
+--folder-map line to a name of letters, digits, spaces, "-" and "_"; every
+other folder is imported, and the exit code is 3. Add the line to the map and
+run the import again to finish. (--dry-run creates nothing, so it cannot
+foresee such a refusal.)
+
 All archives must be of one user: the login (--user, also with --admin), or a
 user whose local part it is, unless --archive-user names the archives' user to
 confirm loading them into this account. An item damaged in an archive fails
@@ -65,7 +75,7 @@ variable, never from the command line.`,
 	fl.StringVar(&f.archiveUser, "archive-user", "", archiveUserHelp)
 	fl.StringVar(&f.admin, "admin", "", "log in as this administrator on behalf of --user (SASL authorization identity)")
 	fl.StringVar(&f.provider, "provider", "generic", "target profile: "+strings.Join(imapimport.ProfileNames(), ", "))
-	fl.StringVar(&f.folderMap, "folder-map", "", `file of "source/path = target/path" lines`)
+	fl.StringVar(&f.folderMap, "folder-map", "", `file of "source/path = target/path" lines (a folder and every folder below it; the longest match wins)`)
 	fl.BoolVar(&f.dryRun, "dry-run", false, "print the plan; create and send nothing")
 	fl.StringVar(&f.state, "state", "", "directory for the journal (default: beside the first archive)")
 	fl.StringVar(&f.report, "report", "", "write the JSON report here")

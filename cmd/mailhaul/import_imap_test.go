@@ -207,3 +207,60 @@ func TestImportIMAPRefusesCleartextPasswordsOffLoopback(t *testing.T) {
 		}
 	}
 }
+
+// TestImportIMAPRefusedFolderIsPartial imports a Thunderbird profile with
+// a folder "Release v1.2" into a Dovecot that refuses "." in names: the
+// run goes on past it, exits 3, lists that folder's messages with the
+// server's answer and the --folder-map line, and the suggested map then
+// finishes the import.
+func TestImportIMAPRefusedFolderIsPartial(t *testing.T) {
+	d := testservers.StartDovecot(t, map[string]string{"bob": "bob-secret"}, testservers.WithSeparator("/"))
+	dir := t.TempDir()
+	src := filepath.Join(dir, "profile")
+	os.MkdirAll(src, 0o755)
+	for from, to := range map[string]string{"Inbox": "Inbox", "Sent": "Release v1.2"} {
+		b, err := os.ReadFile(filepath.Join(sample, "bob-mbox", from))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(src, to), b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out := filepath.Join(dir, "out")
+	mustRun(t, "export", "mbox", "--user", "bob", "--src", src, "--out", out)
+	pw := filepath.Join(dir, "pw")
+	os.WriteFile(pw, []byte("bob-secret\n"), 0o600)
+	reportPath := filepath.Join(dir, "report.json")
+	args := []string{"import", "imap", filepath.Join(out, "bob.tgz"), "--url", "imap://" + d.Addr, "--user", "bob",
+		"--password-file", pw, "--provider", "dovecot", "--state", filepath.Join(dir, "state"), "--report", reportPath}
+
+	code, stdout, stderr := mailhaul(t, args...)
+	if code != exitPartial {
+		t.Fatalf("exit %d, want 3\n%s\n%s", code, stdout, stderr)
+	}
+	var rep report.Report
+	b, _ := os.ReadFile(reportPath)
+	if err := json.Unmarshal(b, &rep); err != nil {
+		t.Fatal(err)
+	}
+	if rep.Imported == 0 || rep.Failed == 0 {
+		t.Fatalf("report: %s; want the Inbox imported and Release v1.2 failed", rep.Line())
+	}
+	for _, f := range rep.Failures {
+		if f.Folder != "Release v1.2" || !strings.Contains(f.Reason, "Character not allowed") {
+			t.Errorf("failure %+v: want Release v1.2 with Dovecot's answer", f)
+		}
+	}
+	if !strings.Contains(stdout, "NOT on the target") || !strings.Contains(stderr, "failed: bob: Release v1.2: ") ||
+		!strings.Contains(stderr, `--folder-map (for example the line "Release v1.2 = Release v1_2")`) {
+		t.Errorf("summary does not list the refused folder's messages with the fix:\n%s\n%s", stdout, stderr)
+	}
+
+	fm := filepath.Join(dir, "folders.map")
+	os.WriteFile(fm, []byte("Release v1.2 = Release v1_2\n"), 0o600)
+	code, stdout, stderr = mailhaul(t, append(args, "--folder-map", fm)...)
+	if code != exitOK || !strings.Contains(stdout, "all ") {
+		t.Errorf("with the suggested --folder-map: exit %d\n%s\n%s", code, stdout, stderr)
+	}
+}

@@ -32,6 +32,10 @@ type box struct {
 	hadMail bool // held messages before this run: check before sending
 	index   mailboxIndex
 	plan    *PlanFolder
+	// refused is why the target would not create or open the mailbox:
+	// the reason each of its messages fails with, while the other folders
+	// go on.
+	refused string
 }
 
 // item is one message on its way.
@@ -97,6 +101,10 @@ type importer struct {
 	doneMsgs  int
 	doneBytes int64
 	refused   map[string]int // flag → messages it was kept off
+	// unjournaled counts messages on the target whose outcome the journal
+	// could not record; journalErr is the first reason.
+	unjournaled int
+	journalErr  error
 }
 
 // memBudget bounds message bytes held in memory across all batches, read
@@ -384,25 +392,28 @@ func (im *importer) folder(f format.Folder) (*box, error) {
 	if !ok {
 		b = &box{name: m.name, source: f.Path}
 		exists := im.ctl.exists(m.name)
+		var err error
 		switch {
 		case exists:
-			st, err := im.ctl.examine(m.name)
-			if err != nil {
-				return nil, err
-			}
-			b.state, b.hadMail = st, st.messages > 0
+			b.state, err = im.ctl.examine(m.name)
+			b.hadMail = b.state.messages > 0
 		case im.opt.DryRun:
 			b.created = true
 			b.state.perm = permanentFlags{unknown: true}
 		default:
-			if err := im.ctl.create(m.name, false); err != nil {
+			if err = im.ctl.create(m.name, false); err == nil {
+				b.state, err = im.ctl.examine(m.name)
+				b.created = true
+			}
+		}
+		if err != nil {
+			if !refusedByServer(err) {
 				return nil, err
 			}
-			st, err := im.ctl.examine(m.name)
-			if err != nil {
-				return nil, err
-			}
-			b.state, b.created = st, true
+			// The server said no to this one name (Dovecot over Maildir++
+			// with "/" refuses "."): its messages fail, the rest goes on.
+			b.refused = refusedFolderReason(f.Path, m.name, err)
+			im.rep.Note("folder %q: %s", f.Path, b.refused)
 		}
 		if im.plan != nil {
 			b.plan = &PlanFolder{Source: f.Path, Target: m.name, Create: b.created, Note: m.note}
@@ -410,9 +421,12 @@ func (im *importer) folder(f format.Folder) (*box, error) {
 		}
 		im.boxes[m.name] = b
 	}
-	if f.Subscribed && !im.opt.DryRun {
+	if f.Subscribed && !im.opt.DryRun && b.refused == "" {
 		if err := im.ctl.create(m.name, true); err != nil {
-			return nil, err
+			if !refusedByServer(err) {
+				return nil, err
+			}
+			im.rep.Note("folder %q imported into %q but not subscribed: %v", f.Path, m.name, err)
 		}
 	}
 	im.byPath[f.Path] = b
@@ -440,6 +454,10 @@ func (im *importer) prepare(ctx context.Context, archive string, e *format.Entry
 	}
 	fail := func(reason string) {
 		im.rep.AddFailure(report.Failure{Archive: archive, Folder: src.Folder, Item: src.SourceID, Reason: reason})
+	}
+	if b.refused != "" {
+		fail(b.refused)
+		return nil, nil
 	}
 	sp, err := im.spooler.read(e.Body)
 	if err != nil {
@@ -641,6 +659,10 @@ func (im *importer) finishNotes() {
 	defer im.mu.Unlock()
 	for f, n := range im.refused {
 		im.rep.Note("flag %q kept off %d messages: not a valid IMAP keyword, or the target mailbox does not allow it (PERMANENTFLAGS)", f, n)
+	}
+	if im.unjournaled > 0 {
+		im.rep.Note("journal: %d messages are on the target, but the journal could not record them (%v); the next run looks for them on the target instead of trusting the journal",
+			im.unjournaled, im.journalErr)
 	}
 	if im.lim != nil {
 		if s := im.lim.Stats(); s.Cuts > 0 {

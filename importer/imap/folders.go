@@ -2,10 +2,13 @@ package imap
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
 	"unicode"
+
+	"github.com/emersion/go-imap/v2"
 
 	"github.com/mailhaul/mailhaul/format"
 )
@@ -208,4 +211,46 @@ func (m *folderMapper) join(parts []string) string {
 		return strings.Join(parts, "_")
 	}
 	return strings.Join(parts, m.delim)
+}
+
+// refusedFolderReason says why a folder's messages are not on the target
+// when the server refused its mailbox, and how to get them there: a
+// --folder-map rule to names of letters, digits, spaces, "-" and "_",
+// which servers accept.
+func refusedFolderReason(path, mailbox string, err error) string {
+	answer := err.Error()
+	var ie *imap.Error
+	if errors.As(err, &ie) {
+		answer = strings.TrimPrefix(ie.Error(), "imap: ")
+	}
+	reason := fmt.Sprintf("the target refused mailbox %q: %s; ", mailbox, strings.TrimRight(answer, ". "))
+	from, to := safeFolderRule(path)
+	if from == "" {
+		return reason + "map the folder to a name it accepts with --folder-map and run the import again"
+	}
+	return reason + fmt.Sprintf("map it to a name the target accepts with --folder-map (for example the line %q) and run the import again",
+		from+" = "+to)
+}
+
+// safeFolderRule proposes a folder map rule for path: its levels up to the
+// last one with other characters, made safe ("" if there is none).
+func safeFolderRule(path string) (from, to string) {
+	levels := strings.Split(path, "/")
+	safe := make([]string, len(levels))
+	last := -1
+	for i, l := range levels {
+		safe[i] = strings.Map(func(r rune) rune {
+			if unicode.IsLetter(r) || unicode.IsDigit(r) || r == ' ' || r == '-' || r == '_' {
+				return r
+			}
+			return '_'
+		}, l)
+		if safe[i] != l {
+			last = i
+		}
+	}
+	if last < 0 {
+		return "", ""
+	}
+	return strings.Join(levels[:last+1], "/"), strings.Join(safe[:last+1], "/")
 }

@@ -139,3 +139,16 @@ func FuzzParseFolderMap(f *testing.F) {
 		}
 	})
 }
+
+func TestSafeFolderRule(t *testing.T) {
+	for path, want := range map[string][2]string{
+		"Release v1.2":                {"Release v1.2", "Release v1_2"},
+		"Projects/Release v1.2/Notes": {"Projects/Release v1.2", "Projects/Release v1_2"},
+		"A.b/C/D.e":                   {"A.b/C/D.e", "A_b/C/D_e"},
+		"Entwürfe/2024-01 alt_x":      {"", ""},
+	} {
+		if from, to := safeFolderRule(path); from != want[0] || to != want[1] {
+			t.Errorf("safeFolderRule(%q) = %q, %q; want %q, %q", path, from, to, want[0], want[1])
+		}
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"net"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapclient"
@@ -26,6 +27,11 @@ type control struct {
 	// boxes are the target's mailboxes, by name as the server spells it.
 	boxes   map[string]*imap.ListData
 	special map[format.Role]string
+
+	// go-imap's commands take no context: the connection is closed when
+	// ctx ends, which ends a command waiting for its answer.
+	ctx     context.Context
+	unwatch func() bool
 }
 
 func dialControl(ctx context.Context, o *Options) (*control, error) {
@@ -52,27 +58,36 @@ func dialControl(ctx context.Context, o *Options) (*control, error) {
 	default:
 		c = imapclient.New(nc, copts)
 	}
-	stop := context.AfterFunc(ctx, func() { c.Close() })
-	defer stop()
-	if err := c.WaitGreeting(); err != nil {
-		c.Close()
-		return nil, fmt.Errorf("imap: greeting from %s: %w", o.Addr, err)
-	}
-	if err := login(c, o); err != nil {
+	t := &control{c: c, opt: o, ctx: ctx, unwatch: context.AfterFunc(ctx, func() { c.Close() })}
+	fail := func(err error) (*control, error) {
+		t.unwatch()
 		c.Close()
 		return nil, err
 	}
+	if err := c.WaitGreeting(); err != nil {
+		return fail(fmt.Errorf("imap: greeting from %s: %w", o.Addr, t.cause(err)))
+	}
+	if err := login(c, o); err != nil {
+		return fail(t.cause(err))
+	}
 	if _, err := c.Capability().Wait(); err != nil {
-		c.Close()
-		return nil, fmt.Errorf("imap: CAPABILITY: %w", err)
+		return fail(fmt.Errorf("imap: CAPABILITY: %w", t.cause(err)))
 	}
 	if c.Caps().Has(imap.CapUTF8Accept) {
 		if _, err := c.Enable(imap.CapUTF8Accept).Wait(); err != nil {
-			c.Close()
-			return nil, fmt.Errorf("imap: ENABLE UTF8=ACCEPT: %w", err)
+			return fail(fmt.Errorf("imap: ENABLE UTF8=ACCEPT: %w", t.cause(err)))
 		}
 	}
-	return &control{c: c, opt: o}, nil
+	return t, nil
+}
+
+// cause is the reason a command failed: the cancellation, when it closed
+// the connection under the command, else the command's own error.
+func (t *control) cause(err error) error {
+	if cerr := t.ctx.Err(); cerr != nil {
+		return fmt.Errorf("%w (%v)", cerr, err)
+	}
+	return err
 }
 
 func login(c *imapclient.Client, o *Options) error {
@@ -96,8 +111,16 @@ func login(c *imapclient.Client, o *Options) error {
 	return nil
 }
 
+// close logs out, waiting at most a few seconds for a server that no
+// longer answers.
 func (t *control) close() {
-	t.c.Logout().Wait()
+	t.unwatch()
+	done := make(chan struct{})
+	go func() { defer close(done); t.c.Logout().Wait() }()
+	select {
+	case <-done:
+	case <-time.After(2 * time.Second):
+	}
 	t.c.Close()
 }
 
@@ -112,7 +135,7 @@ func (t *control) discover() error {
 	}
 	list, err := t.c.List("", "*", opts).Collect()
 	if err != nil {
-		return fmt.Errorf("imap: LIST: %w", err)
+		return fmt.Errorf("imap: LIST: %w", t.cause(err))
 	}
 	t.boxes = map[string]*imap.ListData{}
 	t.special = map[format.Role]string{}
@@ -176,16 +199,23 @@ func (t *control) create(name string, subscribe bool) error {
 		err := t.c.Create(name, nil).Wait()
 		var ie *imap.Error
 		if err != nil && !(errors.As(err, &ie) && ie.Code == imap.ResponseCodeAlreadyExists) {
-			return fmt.Errorf("imap: create mailbox %q: %w", name, err)
+			return fmt.Errorf("imap: create mailbox %q: %w", name, t.cause(err))
 		}
 		t.boxes[name] = &imap.ListData{Mailbox: name}
 	}
 	if subscribe {
 		if err := t.c.Subscribe(name).Wait(); err != nil {
-			return fmt.Errorf("imap: subscribe %q: %w", name, err)
+			return fmt.Errorf("imap: subscribe %q: %w", name, t.cause(err))
 		}
 	}
 	return nil
+}
+
+// refusedByServer tells a command the server answered with NO or BAD, on
+// a connection still good for the next one, from a lost connection.
+func refusedByServer(err error) bool {
+	var ie *imap.Error
+	return errors.As(err, &ie)
 }
 
 // mailboxState is what SELECT tells about a target mailbox.
@@ -206,7 +236,7 @@ func (t *control) selectLocked(name string) (mailboxState, error) {
 	// permanent flags on some servers. Nothing here changes a message.
 	d, err := t.c.Select(name, nil).Wait()
 	if err != nil {
-		return mailboxState{}, fmt.Errorf("imap: select %q: %w", name, err)
+		return mailboxState{}, fmt.Errorf("imap: select %q: %w", name, t.cause(err))
 	}
 	st := mailboxState{uidValidity: d.UIDValidity, messages: d.NumMessages}
 	st.perm = permanentFlags{known: map[string]bool{}, unknown: d.PermanentFlags == nil}

@@ -158,11 +158,7 @@ func (im *importer) appended(b *batch, resp *appender.Response) {
 			recs[i].Ref = fmt.Sprintf("%d:%d", au.UIDValidity, au.UIDs[i])
 		}
 	}
-	if err := im.j.Write(recs...); err != nil {
-		// The messages are on the target; only the journal missed it. A
-		// re-run finds them there (the intents are still pending).
-		im.rep.Note("journal: %v (the next run will check the target instead)", err)
-	}
+	im.recordDone(recs...)
 	im.ctl.mu.Lock()
 	if ix := &b.box.index; ok && (ix.uidValidity == au.UIDValidity || ix.uidValidity == 0) {
 		if ix.used == nil {
@@ -188,6 +184,24 @@ func (im *importer) appended(b *batch, resp *appender.Response) {
 		im.release(it)
 	}
 	im.queue.resolve()
+}
+
+// recordDone journals messages the target has. If the journal cannot
+// take them, they are still on the target and count as such, but the
+// report says so: their intents stay pending, and the next run must look
+// for them on the target (where a user may have moved them meanwhile)
+// instead of trusting the journal.
+func (im *importer) recordDone(recs ...journal.Record) {
+	err := im.j.Write(recs...)
+	if err == nil {
+		return
+	}
+	im.mu.Lock()
+	if im.unjournaled == 0 {
+		im.journalErr = err
+	}
+	im.unjournaled += len(recs)
+	im.mu.Unlock()
 }
 
 // refusedBatch handles a NO or BAD answer: throttling waits and retries,
@@ -286,7 +300,7 @@ func (im *importer) verify(ctx context.Context, b *batch) *batch {
 			rest = append(rest, it)
 			continue
 		}
-		im.j.Write(journal.Record{Key: it.key, State: journal.Done, Where: b.box.name,
+		im.recordDone(journal.Record{Key: it.key, State: journal.Done, Where: b.box.name,
 			Ref: fmt.Sprintf("%d:%d", b.box.index.uidValidity, uid)})
 		im.rep.AddImported(it.msg.Size)
 		im.release(it)

@@ -24,13 +24,30 @@ type Dovecot struct {
 // MailUID is the system user (nobody) owning the mail directories.
 const MailUID = 65534
 
+// DovecotOption changes the configuration StartDovecot writes.
+type DovecotOption func(*dovecotConf)
+
+type dovecotConf struct{ separator string }
+
+// WithSeparator sets the hierarchy separator of the inbox namespace. "/"
+// is what many distributions' configurations set; over Maildir++ storage
+// Dovecot then refuses "." in a mailbox name, as it names the folder's
+// directory on disk.
+func WithSeparator(sep string) DovecotOption {
+	return func(c *dovecotConf) { c.separator = sep }
+}
+
 // StartDovecot starts Dovecot on a free port of 127.0.0.1 with a
 // throwaway configuration: passwd-file users (users maps login →
 // password), a master user, special-use folders, "." as the hierarchy
-// delimiter (Dovecot's Maildir++ default), and enough connections per user
-// for parallel importers.
-func StartDovecot(t testing.TB, users map[string]string) *Dovecot {
+// delimiter (Dovecot's Maildir++ default, unless an option changes it),
+// and enough connections per user for parallel importers.
+func StartDovecot(t testing.TB, users map[string]string, opts ...DovecotOption) *Dovecot {
 	t.Helper()
+	var dc dovecotConf
+	for _, o := range opts {
+		o(&dc)
+	}
 	bin := Need(t, "dovecot")
 	Need(t, "doveadm")
 	dir := t.TempDir()
@@ -106,6 +123,7 @@ userdb {
 }
 namespace inbox {
   inbox = yes
+%[4]s
   mailbox Sent {
     special_use = \Sent
     auto = create
@@ -126,7 +144,7 @@ namespace inbox {
     special_use = \Archive
   }
 }
-`, dir, port, MailUID)
+`, dir, port, MailUID, separatorLine(dc.separator))
 	if err := os.WriteFile(d.Conf, []byte(conf), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -138,6 +156,13 @@ namespace inbox {
 	// -F keeps Dovecot in the foreground, so Start can stop it.
 	Start(t, exec.Command(bin, "-F", "-c", d.Conf), port, filepath.Join(dir, "dovecot.out"))
 	return d
+}
+
+func separatorLine(sep string) string {
+	if sep == "" {
+		return ""
+	}
+	return "  separator = " + sep
 }
 
 // AddUser adds (or replaces) a user; Dovecot re-reads the passwd file

@@ -43,10 +43,10 @@ type Conn struct {
 	r    *bufio.Reader
 	wmu  sync.Mutex // held while one command is written (literals included)
 	w    *bufio.Writer
-	caps map[string]string
 	utf8 bool
 
 	mu      sync.Mutex
+	caps    map[string]string // replaced by the read loop when the server sends new ones
 	tagN    int
 	pending map[string]*Pending
 	cont    chan string // continuation requests, for synchronizing literals
@@ -150,17 +150,29 @@ func (c *Conn) login() error {
 // Caps returns whether the server offers capability name (upper case, as
 // "LITERAL+" or "AUTH=PLAIN"), and its value for "APPENDLIMIT=n" forms.
 func (c *Conn) Cap(name string) (string, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	v, ok := c.caps[name]
 	return v, ok
 }
 
 // Has reports whether the server offers a capability.
-func (c *Conn) Has(name string) bool { _, ok := c.caps[name]; return ok }
+func (c *Conn) Has(name string) bool { _, ok := c.Cap(name); return ok }
 
 // AppendLimit is the server's APPENDLIMIT, or 0 when none is announced.
 func (c *Conn) AppendLimit() int64 {
-	n, _ := strconv.ParseInt(c.caps["APPENDLIMIT"], 10, 64)
+	v, _ := c.Cap("APPENDLIMIT")
+	n, _ := strconv.ParseInt(v, 10, 64)
 	return n
+}
+
+// setCaps replaces the capabilities; the read loop calls it while
+// senders read them.
+func (c *Conn) setCaps(list string) {
+	caps := parseCaps(list)
+	c.mu.Lock()
+	c.caps = caps
+	c.mu.Unlock()
 }
 
 // Err says why the connection has ended, or nil while it is up.
@@ -257,7 +269,7 @@ func (c *Conn) untagged(line string) {
 		return
 	}
 	if caps, ok := cutPrefixFold(rest, "CAPABILITY "); ok {
-		c.caps = parseCaps(caps)
+		c.setCaps(caps)
 		return
 	}
 	if r, ok := parseStatus(rest); ok {
@@ -273,7 +285,7 @@ func (c *Conn) untagged(line string) {
 // noteCode keeps capabilities sent as a response code.
 func (c *Conn) noteCode(r *Response) {
 	if r.Code == "CAPABILITY" {
-		c.caps = parseCaps(r.Args)
+		c.setCaps(r.Args)
 	}
 }
 

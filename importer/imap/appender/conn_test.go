@@ -306,3 +306,45 @@ func TestAgainstMemoryServer(t *testing.T) {
 		t.Errorf("APPEND to a missing mailbox: %v, %v; want NO [TRYCREATE]", r, err)
 	}
 }
+
+// TestCapabilitiesReadWhileUpdated reads the capabilities while the read
+// loop takes new ones from the server (an untagged CAPABILITY, or one in a
+// response code): run with -race, which flags an unguarded map.
+func TestCapabilitiesReadWhileUpdated(t *testing.T) {
+	sent := make(chan struct{})
+	addr := serve(t, func(s *script) {
+		s.login("IMAP4rev1 MULTIAPPEND")
+		for i := 0; i < 200; i++ {
+			if i%2 == 0 {
+				s.send("* CAPABILITY IMAP4rev1 MULTIAPPEND APPENDLIMIT=" + strconv.Itoa(1000+i))
+			} else {
+				s.send("* OK [CAPABILITY IMAP4rev1 MULTIAPPEND LITERAL+] still here")
+			}
+			time.Sleep(100 * time.Microsecond)
+		}
+		close(sent)
+		s.command() // LOGOUT
+		s.send("* BYE", "m3 OK bye")
+	})
+	c, err := Dial(context.Background(), Config{Addr: addr, Username: "u", Password: `p"w`, Timeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Logout()
+	deadline := time.After(10 * time.Second)
+	for {
+		if !c.MultiAppend() {
+			t.Fatal("MULTIAPPEND lost while the capabilities were replaced")
+		}
+		c.Has("LITERAL+")
+		c.Cap("AUTH=PLAIN")
+		c.AppendLimit()
+		select {
+		case <-sent:
+			return
+		case <-deadline:
+			t.Fatal("the server did not finish sending capabilities in 10s")
+		default:
+		}
+	}
+}

@@ -1,0 +1,94 @@
+package imap
+
+import (
+	"bytes"
+	"context"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/emersion/go-imap/v2/imapclient"
+	"golang.org/x/sync/semaphore"
+
+	"github.com/mailhaul/mailhaul/importer/imap/appender"
+	"github.com/mailhaul/mailhaul/importer/report"
+	"github.com/mailhaul/mailhaul/internal/journal"
+	"github.com/mailhaul/mailhaul/internal/ratelimit"
+	"github.com/mailhaul/mailhaul/internal/testservers"
+)
+
+// TestVerifyReportsJournalFailure checks a batch cut off by a dropped
+// connection whose message did land, while the journal can no longer be
+// written: the message is on the target, but the report must say that
+// the journal does not know it, never pass over the error.
+func TestVerifyReportsJournalFailure(t *testing.T) {
+	d := testservers.StartDovecot(t, map[string]string{"alice": "alice-secret"})
+	ctx := context.Background()
+	body := crlf(uniqueMessages(1)[0].body)
+	c, err := imapclient.DialInsecure(d.Addr, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Login("alice", "alice-secret").Wait(); err != nil {
+		t.Fatal(err)
+	}
+	ap := c.Append("INBOX", int64(len(body)), nil)
+	ap.Write(body)
+	ap.Close()
+	if _, err := ap.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	c.Logout().Wait()
+
+	o := &Options{Addr: d.Addr, User: "alice", Password: "alice-secret", Timeout: 10 * time.Second,
+		Settle: time.Millisecond, MaxBackoff: time.Second}
+	prof, _ := LookupProfile("dovecot")
+	o.defaults(prof)
+	ctl, err := dialControl(ctx, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ctl.close()
+	if err := ctl.discover(); err != nil {
+		t.Fatal(err)
+	}
+	j, err := journal.Open(filepath.Join(t.TempDir(), "alice.journal"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	j.Close() // every write from now on fails, as on a full or lost disk
+	im := &importer{opt: o, prof: prof, ctl: ctl, j: j, rep: report.New("alice", "imap", "imap://"+d.Addr, nil),
+		queue: newBatchQueue(), mem: semaphore.NewWeighted(memBudget), refused: map[string]int{},
+		lim: ratelimit.NewAIMD(1, 1, 1)}
+	sp, err := readSpool(bytes.NewReader(body), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := im.mem.Acquire(ctx, sp.charge()); err != nil {
+		t.Fatal(err)
+	}
+	b := &box{name: "INBOX"}
+	it := &item{folder: "INBOX", sourceID: "INBOX#0", box: b, sp: sp, key: journal.Key{1},
+		msg: appender.Message{Size: sp.size}}
+	lost := &batch{box: b, items: []*item{it}, bytes: sp.size, uncertain: true, lostAt: time.Now().Add(-time.Minute)}
+	im.queue.push(lost)
+	im.queue.pop(ctx)
+
+	if rest := im.verify(ctx, lost); rest != nil {
+		t.Fatalf("verify kept %d messages to send again; the one it checks is on the target", len(rest.items))
+	}
+	im.finishNotes()
+	im.rep.Finish()
+	t.Logf("%s; notes %q; failures %v", im.rep.Line(), im.rep.Notes, im.rep.Failures)
+	if im.rep.Imported+im.rep.Failed != 1 {
+		t.Errorf("report counts %d imported, %d failed; want the one message", im.rep.Imported, im.rep.Failed)
+	}
+	said := strings.Join(im.rep.Notes, "\n")
+	for _, f := range im.rep.Failures {
+		said += "\n" + f.Reason
+	}
+	if !strings.Contains(said, "journal") || !strings.Contains(said, "file already closed") {
+		t.Errorf("the report does not say the journal could not record the message: %q", said)
+	}
+}
