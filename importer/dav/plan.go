@@ -19,8 +19,8 @@ type planLine struct {
 	hrefs   map[string]bool
 }
 
-// dryRun settles an object without sending it: present when the journal
-// or the collection already has its href, to be sent otherwise.
+// dryRun settles an object without sending it: to be sent when the
+// collection lacks its href; otherwise compared with what is there.
 func (im *importer) dryRun(ctx context.Context, jb job) {
 	im.mu.Lock()
 	pl := im.planFor(jb.col)
@@ -35,13 +35,16 @@ func (im *importer) dryRun(ctx context.Context, jb job) {
 	}
 	have := pl.hrefs[path.Base(jb.href.Path)]
 	im.mu.Unlock()
-	im.planned(jb.col, !have)
+	defer im.progress()
 	if have {
-		im.rep.AddPresent()
-	} else {
-		im.rep.AddImported(int64(len(jb.body)))
+		// Compared with the archive's object in a batch (check.go): the
+		// same is present, another is sent with --update and a conflict
+		// without, as the real run will do.
+		im.queueCheck(check{jb: jb, href: jb.href, dry: true})
+		return
 	}
-	im.progress()
+	im.planned(jb.col, true)
+	im.rep.AddImported(int64(len(jb.body)))
 }
 
 func (im *importer) planFor(col *collection) *planLine {
