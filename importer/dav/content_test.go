@@ -295,3 +295,21 @@ func TestDryRunConflictRadicale(t *testing.T) {
 		t.Errorf("dry run: %+v (to send %d); want ev-9 as a failure naming SUMMARY", rep.Failures, rep.Imported)
 	}
 }
+
+// TestRefusalNamesThePropertyRadicale: Radicale answers a card without FN
+// with a bare "400 Bad Request" (the reason goes to its log only); the
+// failure says what is wrong with the card.
+func TestRefusalNamesThePropertyRadicale(t *testing.T) {
+	if testing.Short() {
+		t.Skip("real server")
+	}
+	t.Parallel()
+	r := testservers.StartRadicale(t, map[string]string{"alice": "a"})
+	rep := importOnce(t, pimArchive(t, []pimObject{
+		contact("nofn-1", "BEGIN:VCARD\r\nVERSION:3.0\r\nUID:nofn-1\r\nN:Doe;Jane;;;\r\nEND:VCARD\r\n"),
+	}), Options{URL: r.URL, User: "alice", Password: "a"})
+	f, ok := failureFor(rep, "nofn-1")
+	if !ok || !strings.Contains(f.Reason, "400 Bad Request") || !strings.Contains(f.Reason, "has no FN") {
+		t.Errorf("failure %+v; want the server's 400 and the missing FN", f)
+	}
+}
