@@ -34,7 +34,13 @@ archive collection goes to the collection of the same display name, created
 when missing. Objects are sent as the archive holds them (vCard 2.1 becomes
 3.0) with If-None-Match, so a re-run creates nothing twice; --update replaces
 objects that differ. The password comes from --password-file or the
-MAILHAUL_PASSWORD environment variable, a bearer token from --token-file.`,
+MAILHAUL_PASSWORD environment variable, a bearer token from --token-file.
+
+An object counts as already there only when the server's object with its UID
+means the same (compared property by property); one with other content is a
+failure naming what differs, or with --update is replaced. Every object sent
+is read back: one the server stored changed is a failure naming the property
+(see importer/dav/README.md).`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return a.runImportDAV(cmd.Context(), args, f)

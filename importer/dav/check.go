@@ -110,6 +110,7 @@ func (im *importer) verify(ctx context.Context, col *collection, batch []check) 
 			im.planned(c.jb.col, true)
 			im.rep.AddImported(int64(len(c.jb.body)))
 		case c.dry:
+			im.plannedClash(c.jb.col)
 			im.failed(c.jb, conflictReason(diff))
 		case !found:
 			im.failed(c.jb, "the server accepted it but does not return it when asked for it afterwards (multiget REPORT of "+redact(c.href)+")")

@@ -290,9 +290,14 @@ func TestDryRunConflictRadicale(t *testing.T) {
 	opt := Options{URL: r.URL, User: "alice", Password: "a"}
 	importOnce(t, pimArchive(t, []pimObject{event("ev-9", "Dentist")}), opt)
 	opt.DryRun = true
+	var plan strings.Builder
+	opt.Plan = &plan
 	rep := importOnce(t, pimArchive(t, []pimObject{event("ev-9", "Board meeting")}), opt)
 	if f, ok := failureFor(rep, "ev-9"); !ok || !strings.Contains(f.Reason, "SUMMARY") || rep.Imported != 0 {
 		t.Errorf("dry run: %+v (to send %d); want ev-9 as a failure naming SUMMARY", rep.Failures, rep.Imported)
+	}
+	if !strings.Contains(plan.String(), "0 to send, 0 already there, 1 held there with other content") {
+		t.Errorf("plan: %q", plan.String())
 	}
 }
 

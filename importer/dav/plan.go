@@ -16,6 +16,7 @@ type planLine struct {
 	col     *collection
 	send    int // objects that would be sent
 	present int // objects the target or the journal already has
+	clash   int // objects whose UID the target holds with other content
 	hrefs   map[string]bool
 }
 
@@ -69,6 +70,12 @@ func (im *importer) planned(col *collection, send bool) {
 	}
 }
 
+func (im *importer) plannedClash(col *collection) {
+	im.mu.Lock()
+	im.planFor(col).clash++
+	im.mu.Unlock()
+}
+
 func (im *importer) writePlan() {
 	if im.opt.Plan == nil {
 		return
@@ -87,8 +94,12 @@ func (im *importer) writePlan() {
 		if pl.col.Planned {
 			verb = "create"
 		}
-		fmt.Fprintf(im.opt.Plan, "%s %s %q at %s: %d to send, %d already there\n",
-			verb, what, pl.col.Name, redact(pl.col.URL), pl.send, pl.present)
+		clash := ""
+		if pl.clash > 0 {
+			clash = fmt.Sprintf(", %d held there with other content (see the failures)", pl.clash)
+		}
+		fmt.Fprintf(im.opt.Plan, "%s %s %q at %s: %d to send, %d already there%s\n",
+			verb, what, pl.col.Name, redact(pl.col.URL), pl.send, pl.present, clash)
 	}
 }
 
