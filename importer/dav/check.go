@@ -35,6 +35,11 @@ import (
 // checkBatch is how many objects of a collection one multiget reads.
 const checkBatch = 50
 
+// checkBytes bounds the bodies waiting to be read back, over all
+// collections: beyond it every queue is read back at once (a variable
+// for tests).
+var checkBytes int64 = 32 << 20
+
 // check is an object to compare with what the target holds at href.
 type check struct {
 	jb   job
@@ -54,9 +59,19 @@ func (im *importer) queueCheck(c check) {
 		im.checks = map[*collection][]check{}
 	}
 	q := append(im.checks[c.jb.col], c)
+	im.checkSize += int64(len(c.jb.body))
+	if im.checkSize > checkBytes {
+		im.checks[c.jb.col] = q
+		im.cmu.Unlock()
+		im.verifyAll(im.ctx)
+		return
+	}
 	var batch []check
 	if len(q) >= checkBatch {
 		batch, q = q, nil
+		for _, b := range batch {
+			im.checkSize -= int64(len(b.jb.body))
+		}
 	}
 	im.checks[c.jb.col] = q
 	im.cmu.Unlock()
@@ -70,7 +85,7 @@ func (im *importer) queueCheck(c check) {
 func (im *importer) verifyAll(ctx context.Context) {
 	im.cmu.Lock()
 	all := im.checks
-	im.checks = nil
+	im.checks, im.checkSize = nil, 0
 	im.cmu.Unlock()
 	for col, q := range all {
 		if len(q) > 0 {

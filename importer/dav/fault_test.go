@@ -20,11 +20,12 @@ import (
 // fakeDAV is a minimal CardDAV/CalDAV server: the test's collections exist
 // already (given with --carddav/--caldav), and put decides each PUT.
 type fakeDAV struct {
-	mu     sync.Mutex
-	stored map[string][]byte
-	held   map[string]string                                        // what GET returns, by path, when put answers itself
-	put    func(w http.ResponseWriter, r *http.Request, n int) bool // true when it answered
-	puts   atomic.Int32
+	mu      sync.Mutex
+	stored  map[string][]byte
+	held    map[string]string                                        // what GET returns, by path, when put answers itself
+	put     func(w http.ResponseWriter, r *http.Request, n int) bool // true when it answered
+	puts    atomic.Int32
+	reports atomic.Int32
 }
 
 func (f *fakeDAV) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -60,6 +61,9 @@ func (f *fakeDAV) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		w.WriteHeader(http.StatusNotFound)
 	default:
+		if r.Method == "REPORT" {
+			f.reports.Add(1)
+		}
 		w.WriteHeader(http.StatusMethodNotAllowed)
 	}
 }
@@ -221,5 +225,31 @@ func TestRerunSendsNothing(t *testing.T) {
 	}
 	if n := f.puts.Load(); n != 3 {
 		t.Errorf("%d PUTs over two runs, want 3", n)
+	}
+}
+
+// TestReadBackBounded: the objects waiting to be read back are bounded in
+// bytes; past the bound they are read back at once, not at the end.
+func TestReadBackBounded(t *testing.T) {
+	for _, tc := range []struct {
+		limit   int64
+		reports int32
+	}{{32 << 20, 1}, {1, 3}} {
+		old := checkBytes
+		checkBytes = tc.limit
+		f := &fakeDAV{stored: map[string][]byte{}}
+		srv := httptest.NewServer(f)
+		rep, err := Import(context.Background(), []string{smallArchive(t, 3)}, Options{CardDAV: srv.URL + "/", User: "u", Concurrency: 1})
+		srv.Close()
+		checkBytes = old
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := f.reports.Load(); n != tc.reports || rep.Imported != 3 {
+			t.Errorf("bound %d bytes: %d multiget REPORTs, imported %d; want %d, 3", tc.limit, n, rep.Imported, tc.reports)
+		}
+		if !hasNote(rep, "could not be read back") {
+			t.Errorf("no note that the server could not be read back: %q", rep.Notes)
+		}
 	}
 }

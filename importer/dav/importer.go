@@ -105,11 +105,12 @@ type importer struct {
 
 	// Objects waiting to be read back (check.go), under cmu; ctx is the
 	// run's, for the reads that workers trigger.
-	ctx    context.Context
-	cmu    sync.Mutex
-	checks map[*collection][]check
-	noted  map[string]bool
-	safer  int // cards rewritten so that Radicale keeps them (rewrite.go)
+	ctx       context.Context
+	cmu       sync.Mutex
+	checks    map[*collection][]check
+	checkSize int64 // bytes of the bodies in checks
+	noted     map[string]bool
+	safer     int // cards rewritten so that Radicale keeps them (rewrite.go)
 }
 
 // maxObject bounds one contact, event or task (a variable for tests).
