@@ -199,8 +199,9 @@ func fromLatin1(b []byte) []byte {
 // matched: the unescaped, cleaned path.
 func hrefKey(u *url.URL) string { return path.Clean(u.Path) }
 
-// fetched is an object as a multiget returned it.
+// fetched is an object as a REPORT returned it.
 type fetched struct {
+	href *url.URL
 	etag string
 	data []byte
 }
@@ -225,12 +226,18 @@ func (c *client) multiget(ctx context.Context, col *collection, hrefs []*url.URL
 	} else {
 		b.WriteString(`</C:calendar-multiget>`)
 	}
-	a, err := c.send(ctx, "REPORT", col.URL.String(), http.Header{"Depth": {"1"}, "Content-Type": {"application/xml; charset=utf-8"}}, b.Bytes())
+	return c.report(ctx, col, b.Bytes())
+}
+
+// report sends a REPORT asking for objects to col and returns the objects
+// of its answer, keyed by hrefKey.
+func (c *client) report(ctx context.Context, col *collection, body []byte) (map[string]fetched, error) {
+	a, err := c.send(ctx, "REPORT", col.URL.String(), http.Header{"Depth": {"1"}, "Content-Type": {"application/xml; charset=utf-8"}}, body)
 	if err != nil {
 		return nil, err
 	}
 	if a.Status != http.StatusMultiStatus {
-		return nil, fmt.Errorf("multiget REPORT answered %s", a.serverSays())
+		return nil, fmt.Errorf("REPORT answered %s", a.serverSays())
 	}
 	var ms struct {
 		Responses []struct {
@@ -244,7 +251,7 @@ func (c *client) multiget(ctx context.Context, col *collection, hrefs []*url.URL
 		} `xml:"DAV: response"`
 	}
 	if err := xml.Unmarshal(xmlSafe(a.Body), &ms); err != nil {
-		return nil, fmt.Errorf("multiget REPORT answer: %w", err)
+		return nil, fmt.Errorf("REPORT answer: %w", err)
 	}
 	out := map[string]fetched{}
 	for _, r := range ms.Responses {
@@ -252,7 +259,7 @@ func (c *client) multiget(ctx context.Context, col *collection, hrefs []*url.URL
 		if err != nil {
 			continue
 		}
-		var f fetched
+		f := fetched{href: u}
 		for _, ps := range r.PropStats {
 			if ps.Status != "" && !strings.Contains(ps.Status, " 200 ") {
 				continue
@@ -269,6 +276,73 @@ func (c *client) multiget(ctx context.Context, col *collection, hrefs []*url.URL
 		}
 	}
 	return out, nil
+}
+
+// findByUID looks for the object with jb's UID in its collection, for a
+// server that says the UID is taken but not where (Xandikos's 207 with a
+// 412): an addressbook-query or calendar-query on UID (RFC 6352 §8.6,
+// RFC 4791 §7.8). nil when there is not exactly one.
+func (c *client) findByUID(ctx context.Context, jb job) *url.URL {
+	uid := jb.item.UID
+	if uid == "" {
+		return nil
+	}
+	var b bytes.Buffer
+	esc := func(s string) { xml.EscapeText(&b, []byte(s)) }
+	b.WriteString(`<?xml version="1.0" encoding="utf-8"?>`)
+	if jb.item.Kind == format.KindContact {
+		b.WriteString(`<C:addressbook-query xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:carddav"><D:prop><D:getetag/><C:address-data/></D:prop>` +
+			`<C:filter><C:prop-filter name="UID"><C:text-match collation="i;octet" match-type="equals">`)
+		esc(uid)
+		b.WriteString(`</C:text-match></C:prop-filter></C:filter></C:addressbook-query>`)
+	} else {
+		comp := "VEVENT"
+		if jb.item.Kind == format.KindTask {
+			comp = "VTODO"
+		}
+		b.WriteString(`<C:calendar-query xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav"><D:prop><D:getetag/><C:calendar-data/></D:prop>` +
+			`<C:filter><C:comp-filter name="VCALENDAR"><C:comp-filter name="` + comp + `"><C:prop-filter name="UID"><C:text-match collation="i;octet">`)
+		esc(uid)
+		b.WriteString(`</C:text-match></C:prop-filter></C:comp-filter></C:comp-filter></C:filter></C:calendar-query>`)
+	}
+	got, err := c.report(ctx, jb.col, b.Bytes())
+	if err != nil {
+		return nil
+	}
+	// CalDAV's text-match matches substrings: keep the exact UID.
+	var found *url.URL
+	for _, f := range got {
+		if objectUID(f.data) == uid {
+			if found != nil {
+				return nil
+			}
+			found = f.href
+		}
+	}
+	return found
+}
+
+// objectUID is the UID of a vCard or of an iCalendar object's first
+// component that has one, or "".
+func objectUID(b []byte) (uid string) {
+	defer func() {
+		if recover() != nil {
+			uid = ""
+		}
+	}()
+	if card, err := vcard.NewDecoder(bytes.NewReader(b)).Decode(); err == nil {
+		return card.Value(vcard.FieldUID)
+	}
+	cal, err := ical.NewDecoder(bytes.NewReader(b)).Decode()
+	if err != nil {
+		return ""
+	}
+	for _, c := range cal.Children {
+		if p := c.Props.Get(ical.PropUID); p != nil {
+			return p.Value
+		}
+	}
+	return ""
 }
 
 // xmlSafe stands in for the control characters XML 1.0 forbids, which

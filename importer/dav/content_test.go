@@ -318,3 +318,51 @@ func TestRefusalNamesThePropertyRadicale(t *testing.T) {
 		t.Errorf("failure %+v; want the server's 400 and the missing FN", f)
 	}
 }
+
+// TestUIDElsewhereXandikos: Xandikos answers an event whose UID is stored
+// under another name with a 207 holding a 412, without naming it. The
+// importer finds the object by its UID and compares it: the same is
+// present, another is a failure naming what differs. (Xandikos 0.2.8
+// does not check vCard UIDs: a card is stored again under our name.)
+func TestUIDElsewhereXandikos(t *testing.T) {
+	if testing.Short() {
+		t.Skip("real server")
+	}
+	t.Parallel()
+	x := testservers.StartXandikos(t)
+	opt := Options{URL: x.URL, User: "anyone", Concurrency: 1}
+	first := importOnce(t, pimArchive(t, []pimObject{event("seed-ev", "Seed")}), opt)
+	var cals string
+	for _, n := range first.Notes {
+		if _, after, ok := strings.Cut(n, `"Work" at `); ok {
+			cals = after
+		}
+	}
+	if cals == "" {
+		t.Fatalf("collections not created: %q", first.Notes)
+	}
+	same := event("same-ev", "Lunch")
+	other := event("else-ev", "Dentist")
+	put := func(url, ctype, body string) {
+		req, _ := http.NewRequest(http.MethodPut, url, strings.NewReader(body))
+		req.Header.Set("Content-Type", ctype)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode/100 != 2 {
+			t.Fatalf("PUT %s: %s", url, resp.Status)
+		}
+	}
+	put(cals+"someone-elses-name.ics", "text/calendar", same.body)
+	put(cals+"someone-elses-other.ics", "text/calendar", other.body)
+
+	rep := importOnce(t, pimArchive(t, []pimObject{same, event("else-ev", "Board meeting")}), opt)
+	if rep.Present != 1 || rep.Failed != 1 || rep.Imported != 0 {
+		t.Errorf("imported/present/failed = %d/%d/%d, want 0/1/1 (%+v)", rep.Imported, rep.Present, rep.Failed, rep.Failures)
+	}
+	if f, ok := failureFor(rep, "else-ev"); !ok || !strings.Contains(f.Reason, "SUMMARY") {
+		t.Errorf("failure %+v; want else-ev naming SUMMARY", f)
+	}
+}

@@ -158,7 +158,7 @@ func TestFaults(t *testing.T) {
 				w.WriteHeader(http.StatusMultiStatus)
 				io.WriteString(w, `<d:multistatus xmlns:d="DAV:"><d:response><d:href>/book/x.vcf</d:href><d:status>HTTP/1.1 412 Precondition Failed</d:status></d:response></d:multistatus>`)
 				return true
-			}, failed: 3, reason: "did not say which"},
+			}, failed: 3, reason: "nor a query by UID"},
 		{name: "507 insufficient storage is reported with the server's answer",
 			put: func(w http.ResponseWriter, r *http.Request, n int) bool {
 				w.WriteHeader(http.StatusInsufficientStorage)

@@ -58,9 +58,14 @@ func (im *importer) create(ctx context.Context, jb job, compare bool) {
 				where = u
 			}
 		}
+		if res.Outcome == uidElse && res.Href == "" {
+			if u := im.c.findByUID(ctx, jb); u != nil {
+				where, res.Href = u, u.String()
+			}
+		}
 		switch {
 		case res.Outcome == uidElse && res.Href == "":
-			im.failed(jb, "an object with this UID is already in the collection under another name, and the server did not say which, so it could not be compared with this one; it was left alone: "+res.Answer.serverSays())
+			im.failed(jb, "an object with this UID is already in the collection under another name, and neither the server's answer nor a query by UID found which, so it could not be compared with this one; it was left alone: "+res.Answer.serverSays())
 		case !compare:
 			im.failed(jb, "the object appeared and disappeared on the server while it was being sent; run again to retry: "+res.Answer.serverSays())
 		default:
