@@ -4,10 +4,12 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 
@@ -364,5 +366,49 @@ func TestUIDElsewhereXandikos(t *testing.T) {
 	}
 	if f, ok := failureFor(rep, "else-ev"); !ok || !strings.Contains(f.Reason, "SUMMARY") {
 		t.Errorf("failure %+v; want else-ev naming SUMMARY", f)
+	}
+}
+
+// putRecorder keeps the bodies of the PUTs a run sends.
+type putRecorder struct {
+	base   http.RoundTripper
+	mu     sync.Mutex
+	bodies []string
+}
+
+func (p *putRecorder) RoundTrip(r *http.Request) (*http.Response, error) {
+	if r.Method == http.MethodPut && r.GetBody != nil {
+		if b, err := r.GetBody(); err == nil {
+			data, _ := io.ReadAll(b)
+			p.mu.Lock()
+			p.bodies = append(p.bodies, string(data))
+			p.mu.Unlock()
+		}
+	}
+	return p.base.RoundTrip(r)
+}
+
+// TestRadicaleRewriteSpares21: a vCard 2.1 card that stays 2.1 (it holds a
+// line that is not a property) is not given "\," for Radicale: in 2.1 a
+// backslash escapes only a semicolon, so "\," would add a backslash.
+func TestRadicaleRewriteSpares21(t *testing.T) {
+	if testing.Short() {
+		t.Skip("real server")
+	}
+	t.Parallel()
+	r := testservers.StartRadicale(t, map[string]string{"alice": "a"})
+	rec := &putRecorder{base: http.DefaultTransport}
+	importOnce(t, pimArchive(t, []pimObject{
+		contact("v21-1", "BEGIN:VCARD\r\nVERSION:2.1\r\nUID:v21-1\r\nN:Doe;John\r\nFN:Doe, John\r\n# a comment line\r\nEND:VCARD\r\n"),
+	}), Options{URL: r.URL, User: "alice", Password: "a", HTTPClient: &http.Client{Transport: rec}})
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	if len(rec.bodies) == 0 {
+		t.Fatal("nothing was sent")
+	}
+	for _, b := range rec.bodies {
+		if strings.Contains(b, `\,`) || !strings.Contains(b, "FN:Doe, John") {
+			t.Errorf("sent:\n%s\nwant the 2.1 card as the archive holds it", b)
+		}
 	}
 }

@@ -279,7 +279,8 @@ func (im *importer) prepare(ctx context.Context, archive string, e *format.Entry
 			im.rep.Note("%s: %s: %s", it.Folder, itemName(it), n)
 		}
 		body = out
-		if im.isRadicale(ctx) {
+		if !jb.asIs && im.isRadicale(ctx) {
+			// Not for a card left in 2.1, where "\," is no escape.
 			if out, changed := radicaleSafe(body); changed {
 				im.count(&im.safer)
 				body = out
