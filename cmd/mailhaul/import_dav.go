@@ -46,6 +46,12 @@ http:// is refused for any host but loopback (the password would travel in
 clear) unless --allow-plaintext; a certificate that is not trusted fails at
 once: give the server's CA with --tls-ca.
 
+An object counts as already there only when the server's object with its UID
+means the same (compared property by property); one with other content is a
+failure naming what differs, or with --update is replaced. Every object sent
+is read back: one the server stored changed is a failure naming the property
+(see importer/dav/README.md).
+
 All archives must be of one user: the login, or a user whose local part it
 is, unless --archive-user names the archives' user to confirm it. An item
 damaged in an archive fails alone (exit 3); a damaged archive ends the run

@@ -186,16 +186,27 @@ func redact(u *url.URL) string {
 	return v.String()
 }
 
-// serverSays is the server's answer in a line: status and up to 300
-// bytes of its body, for reports.
+// serverSays is the server's answer in a line for reports: status and
+// up to 300 bytes of its body, whitespace runs made one space and other
+// control characters escaped (\x1b), so that an answer printed on a
+// terminal cannot erase or forge lines.
 func (a *answer) serverSays() string {
 	s := fmt.Sprintf("%d %s", a.Status, http.StatusText(a.Status))
-	body := bytes.Join(bytes.Fields(a.Body), []byte(" "))
-	if len(body) > 300 {
-		body = append(body[:300:300], "..."...)
+	body := strings.Join(strings.Fields(strings.ToValidUTF8(string(a.Body), "\uFFFD")), " ")
+	var b strings.Builder
+	for _, r := range body {
+		if b.Len() >= 300 {
+			b.WriteString("...")
+			break
+		}
+		if r < 0x20 || (r >= 0x7f && r < 0xa0) {
+			fmt.Fprintf(&b, "\\x%02x", r)
+			continue
+		}
+		b.WriteRune(r)
 	}
-	if len(body) > 0 {
-		s += ": " + strings.ToValidUTF8(string(body), "")
+	if b.Len() > 0 {
+		s += ": " + b.String()
 	}
 	return s
 }

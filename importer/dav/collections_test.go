@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"os"
-	"path/filepath"
 	"sort"
 	"strings"
 	"sync/atomic"
@@ -223,35 +221,20 @@ func (f pimFolder) object(uid string) (format.Kind, string) {
 		"\r\nDTSTAMP:20240101T000000Z\r\nDTSTART:20240102T100000Z\r\nDTEND:20240102T110000Z\r\nSUMMARY:Event " + uid + "\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
 }
 
-// pimArchive writes an archive holding the folders, each with a display
-// name equal to its path.
-func pimArchive(t *testing.T, folders ...pimFolder) string {
+// folderArchive writes an archive holding the folders, each with a
+// display name equal to its path.
+func folderArchive(t *testing.T, folders ...pimFolder) string {
 	t.Helper()
-	path := filepath.Join(t.TempDir(), "pim.tgz")
-	f, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	w, err := format.NewWriter(f, format.Manifest{User: "u@example.org"}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	var fs []format.Folder
+	var objs []pimObject
 	for _, fo := range folders {
-		if err := w.AddFolder(format.Folder{Kind: fo.kind, Path: fo.path, DisplayName: fo.path}); err != nil {
-			t.Fatal(err)
-		}
+		fs = append(fs, format.Folder{Kind: fo.kind, Path: fo.path, DisplayName: fo.path})
 		for _, uid := range fo.uids {
 			k, body := fo.object(uid)
-			if err := w.AddItem(format.Item{Kind: k, Folder: fo.path, UID: uid, SourceID: uid}, strings.NewReader(body)); err != nil {
-				t.Fatal(err)
-			}
+			objs = append(objs, pimObject{kind: k, folder: fo.path, uid: uid, body: body, sourceID: uid})
 		}
 	}
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return path
+	return writePIMArchive(t, fs, objs)
 }
 
 func uids(prefix string, n int) []string {
@@ -273,7 +256,7 @@ func TestDefaultCollectionsXandikos(t *testing.T) {
 	}
 	t.Parallel()
 	x := testservers.StartXandikos(t)
-	archive := pimArchive(t,
+	archive := folderArchive(t,
 		pimFolder{format.FolderContacts, "contacts", uids("c", 5)},
 		pimFolder{format.FolderCalendar, "Personal", append(uids("e", 4), uids("T", 2)...)})
 	opt := Options{URL: x.URL, User: "user", Password: "x"}
@@ -340,7 +323,7 @@ func TestCollectionMappingRadicale(t *testing.T) {
 	}
 
 	// alice: one archive book, one target book: it goes there.
-	one := pimArchive(t, pimFolder{format.FolderContacts, "Friends", uids("f", 3)})
+	one := folderArchive(t, pimFolder{format.FolderContacts, "Friends", uids("f", 3)})
 	rep := importOnce(t, one, Options{URL: r.URL, User: "alice", Password: "a", StateDir: t.TempDir()})
 	la := newLister(t, r.URL+"alice/", "alice", "a")
 	if got := la.books(); len(got) != 1 || la.members("/alice/kontakte/") != 3 || rep.Imported != 3 {
@@ -352,7 +335,7 @@ func TestCollectionMappingRadicale(t *testing.T) {
 
 	// bob: two archive books: neither is the target's only one's twin,
 	// so both are created and Kontakte is left alone.
-	two := pimArchive(t, pimFolder{format.FolderContacts, "Friends", uids("f", 3)}, pimFolder{format.FolderContacts, "Family", uids("g", 2)})
+	two := folderArchive(t, pimFolder{format.FolderContacts, "Friends", uids("f", 3)}, pimFolder{format.FolderContacts, "Family", uids("g", 2)})
 	importOnce(t, two, Options{URL: r.URL, User: "bob", Password: "b"})
 	lb := newLister(t, r.URL+"bob/", "bob", "b")
 	if got := lb.books(); len(got) != 3 || lb.members("/bob/kontakte/") != 0 || lb.members("/bob/friends/") != 3 || lb.members("/bob/family/") != 2 {
@@ -386,7 +369,7 @@ func TestCollectionMappingRadicale(t *testing.T) {
 	// second, and creates nothing.
 	mk("dave", "d", "kalender", "Kalender", format.FolderCalendar, "VEVENT")
 	mk("dave", "d", "aufgaben", "Aufgaben", format.FolderCalendar, "VTODO")
-	cal := pimArchive(t, pimFolder{format.FolderCalendar, "Personal", append(uids("e", 3), uids("T", 2)...)})
+	cal := folderArchive(t, pimFolder{format.FolderCalendar, "Personal", append(uids("e", 3), uids("T", 2)...)})
 	for range 2 {
 		if rep := importOnce(t, cal, Options{URL: r.URL, User: "dave", Password: "d"}); rep.Failed != 0 || rep.Imported+rep.Present != 5 {
 			t.Errorf("dave: imported/present/failed = %d/%d/%d (%+v)", rep.Imported, rep.Present, rep.Failed, rep.Failures)

@@ -20,10 +20,12 @@ import (
 // fakeDAV is a minimal CardDAV/CalDAV server: the test's collections exist
 // already (given with --carddav/--caldav), and put decides each PUT.
 type fakeDAV struct {
-	mu     sync.Mutex
-	stored map[string][]byte
-	put    func(w http.ResponseWriter, r *http.Request, n int) bool // true when it answered
-	puts   atomic.Int32
+	mu      sync.Mutex
+	stored  map[string][]byte
+	held    map[string]string                                        // what GET returns, by path, when put answers itself
+	put     func(w http.ResponseWriter, r *http.Request, n int) bool // true when it answered
+	puts    atomic.Int32
+	reports atomic.Int32
 }
 
 func (f *fakeDAV) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -49,9 +51,26 @@ func (f *fakeDAV) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		f.stored[r.URL.Path] = body
 		w.Header().Set("ETag", `W/"weak"`)
 		w.WriteHeader(http.StatusCreated)
+	case http.MethodGet:
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		if b, ok := f.held[r.URL.Path]; ok {
+			w.Header().Set("ETag", `"held"`)
+			io.WriteString(w, b)
+			return
+		}
+		w.WriteHeader(http.StatusNotFound)
 	default:
+		if r.Method == "REPORT" {
+			f.reports.Add(1)
+		}
 		w.WriteHeader(http.StatusMethodNotAllowed)
 	}
+}
+
+// fakeCard is card uid of smallArchive.
+func fakeCard(uid string) string {
+	return "BEGIN:VCARD\r\nVERSION:3.0\r\nUID:" + uid + "\r\nFN:Person " + uid + "\r\nN:;Person;;;\r\nEND:VCARD\r\n"
 }
 
 // smallArchive writes an archive with one address book of n contacts.
@@ -70,8 +89,7 @@ func smallArchive(t *testing.T, n int) string {
 	w.AddFolder(format.Folder{Kind: format.FolderContacts, Path: "Book", DisplayName: "Book"})
 	for i := range n {
 		uid := "card-" + string(rune('a'+i))
-		card := "BEGIN:VCARD\r\nVERSION:3.0\r\nUID:" + uid + "\r\nFN:Person " + uid + "\r\nN:;Person;;;\r\nEND:VCARD\r\n"
-		if err := w.AddItem(format.Item{Kind: format.KindContact, Folder: "Book", UID: uid, SourceID: uid}, strings.NewReader(card)); err != nil {
+		if err := w.AddItem(format.Item{Kind: format.KindContact, Folder: "Book", UID: uid, SourceID: uid}, strings.NewReader(fakeCard(uid))); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -86,6 +104,7 @@ func TestFaults(t *testing.T) {
 	tests := []struct {
 		name                      string
 		put                       func(w http.ResponseWriter, r *http.Request, n int) bool
+		held                      map[string]string
 		imported, present, failed int
 		reason                    string // in the failure
 		minElapsed                time.Duration
@@ -108,23 +127,38 @@ func TestFaults(t *testing.T) {
 				}
 				return false
 			}, imported: 3},
-		{name: "412 means the object is already there",
+		{name: "412 with the same object there (refolded, reordered) means it is already there",
 			put: func(w http.ResponseWriter, r *http.Request, n int) bool {
 				w.WriteHeader(http.StatusPreconditionFailed)
 				return true
+			}, held: map[string]string{
+				"/book/card-a.vcf": fakeCard("card-a"),
+				"/book/card-b.vcf": "BEGIN:VCARD\nVERSION:3.0\nN:;Person;;;\nUID:card-b\nFN:Pers\n on card-b\nEND:VCARD\n",
+				"/book/card-c.vcf": strings.ToLower(fakeCard("card-c")[:12]) + fakeCard("card-c")[12:],
 			}, present: 3},
-		{name: "409 no-uid-conflict means the UID is stored elsewhere",
+		{name: "412 with another object of the UID there is a failure naming what differs",
+			put: func(w http.ResponseWriter, r *http.Request, n int) bool {
+				w.WriteHeader(http.StatusPreconditionFailed)
+				return true
+			}, held: map[string]string{
+				"/book/card-a.vcf": strings.Replace(fakeCard("card-a"), "FN:Person", "FN:Someone else", 1),
+				"/book/card-b.vcf": strings.Replace(fakeCard("card-b"), "N:;Person;;;", "N:;Person;;;\r\nTEL:1", 1),
+				"/book/card-c.vcf": strings.Replace(fakeCard("card-c"), "FN:Person", "FN:Someone else", 1),
+			}, failed: 3, reason: "different content"},
+		{name: "409 no-uid-conflict: the object at the href the server names is compared",
 			put: func(w http.ResponseWriter, r *http.Request, n int) bool {
 				w.WriteHeader(http.StatusConflict)
-				io.WriteString(w, `<d:error xmlns:d="DAV:" xmlns:c="urn:ietf:params:xml:ns:carddav"><c:no-uid-conflict><d:href>/book/other.vcf</d:href></c:no-uid-conflict></d:error>`)
+				io.WriteString(w, `<d:error xmlns:d="DAV:" xmlns:c="urn:ietf:params:xml:ns:carddav"><c:no-uid-conflict><d:href>/book/other-`+filepath.Base(r.URL.Path)+`</d:href></c:no-uid-conflict></d:error>`)
 				return true
+			}, held: map[string]string{
+				"/book/other-card-a.vcf": fakeCard("card-a"), "/book/other-card-b.vcf": fakeCard("card-b"), "/book/other-card-c.vcf": fakeCard("card-c"),
 			}, present: 3},
-		{name: "207 with 412 inside (Xandikos) means the UID is stored elsewhere",
+		{name: "207 with 412 inside (Xandikos): the UID is elsewhere, unnamed, so it cannot be compared",
 			put: func(w http.ResponseWriter, r *http.Request, n int) bool {
 				w.WriteHeader(http.StatusMultiStatus)
 				io.WriteString(w, `<d:multistatus xmlns:d="DAV:"><d:response><d:href>/book/x.vcf</d:href><d:status>HTTP/1.1 412 Precondition Failed</d:status></d:response></d:multistatus>`)
 				return true
-			}, present: 3},
+			}, failed: 3, reason: "nor a query by UID"},
 		{name: "507 insufficient storage is reported with the server's answer",
 			put: func(w http.ResponseWriter, r *http.Request, n int) bool {
 				w.WriteHeader(http.StatusInsufficientStorage)
@@ -140,7 +174,7 @@ func TestFaults(t *testing.T) {
 	archive := smallArchive(t, 3)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			f := &fakeDAV{stored: map[string][]byte{}, put: tc.put}
+			f := &fakeDAV{stored: map[string][]byte{}, put: tc.put, held: tc.held}
 			srv := httptest.NewServer(f)
 			defer srv.Close()
 			start := time.Now()
@@ -191,5 +225,31 @@ func TestRerunSendsNothing(t *testing.T) {
 	}
 	if n := f.puts.Load(); n != 3 {
 		t.Errorf("%d PUTs over two runs, want 3", n)
+	}
+}
+
+// TestReadBackBounded: the objects waiting to be read back are bounded in
+// bytes; past the bound they are read back at once, not at the end.
+func TestReadBackBounded(t *testing.T) {
+	for _, tc := range []struct {
+		limit   int64
+		reports int32
+	}{{32 << 20, 1}, {1, 3}} {
+		old := checkBytes
+		checkBytes = tc.limit
+		f := &fakeDAV{stored: map[string][]byte{}}
+		srv := httptest.NewServer(f)
+		rep, err := Import(context.Background(), []string{smallArchive(t, 3)}, Options{CardDAV: srv.URL + "/", User: "u", Concurrency: 1})
+		srv.Close()
+		checkBytes = old
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := f.reports.Load(); n != tc.reports || rep.Imported != 3 {
+			t.Errorf("bound %d bytes: %d multiget REPORTs, imported %d; want %d, 3", tc.limit, n, rep.Imported, tc.reports)
+		}
+		if !hasNote(rep, "could not be read back") {
+			t.Errorf("no note that the server could not be read back: %q", rep.Notes)
+		}
 	}
 }

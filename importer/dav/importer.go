@@ -113,6 +113,15 @@ type importer struct {
 	// by one; radicale caches the server probe.
 	bulk     map[*collection]*bulkBatch
 	radicale *bool
+
+	// Objects waiting to be read back (check.go), under cmu; ctx is the
+	// run's, for the reads that workers trigger.
+	ctx       context.Context
+	cmu       sync.Mutex
+	checks    map[*collection][]check
+	checkSize int64 // bytes of the bodies in checks
+	noted     map[string]bool
+	safer     int // cards rewritten so that Radicale keeps them (rewrite.go)
 }
 
 // maxObject bounds one contact, event or task (a variable for tests).
@@ -134,6 +143,7 @@ type job struct {
 func (im *importer) run(ctx context.Context, archives []string) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	im.ctx = ctx
 	jobs := make(chan job, im.opt.concurrency())
 	var wg sync.WaitGroup
 	for range im.opt.concurrency() {
@@ -157,6 +167,7 @@ func (im *importer) run(ctx context.Context, archives []string) error {
 	im.dropBatches()
 	close(jobs)
 	wg.Wait()
+	im.verifyAll(ctx)
 	if err == nil {
 		err = ctx.Err()
 	}
@@ -168,6 +179,9 @@ func (im *importer) run(ctx context.Context, archives []string) error {
 	}
 	if im.converted > 0 {
 		im.rep.Note("%d vCard 2.1 cards were converted to vCard 3.0 (lossless; see importer/dav/README.md)", im.converted)
+	}
+	if im.safer > 0 {
+		im.rep.Note("%d cards had commas in a data: URI (photo, logo, sound, key), a URI or a single text value escaped, because Radicale cuts such values at an unescaped comma (lossless; see importer/dav/README.md)", im.safer)
 	}
 	if im.guarded > 0 {
 		im.rep.Note("%d events or tasks with attendees got SCHEDULE-AGENT=CLIENT so that the server sends no invitations", im.guarded)
@@ -261,17 +275,17 @@ func (im *importer) prepare(ctx context.Context, archive string, e *format.Entry
 	if err != nil {
 		return fail(err.Error())
 	}
+	sum := sha256.Sum256(body)
 	uid := it.UID
 	if uid == "" {
-		sum := sha256.Sum256(body)
 		uid = "mailhaul-" + hex.EncodeToString(sum[:16])
 	}
 	jb := job{archive: archive, item: it, col: col,
 		href: col.URL.ResolveReference(&url.URL{Path: resourceName(uid, it.Kind.Ext())}),
-		key:  itemKey(it.Kind, it.Folder, uid)}
+		key:  itemKey(it.Kind, it.Folder, uid, sum)}
 	switch it.Kind {
 	case format.KindContact:
-		out, changed, err := vcardconv.Convert(body)
+		out, changed, notes, err := vcardconv.Convert(body)
 		if err != nil {
 			im.rep.Note("%s: %s: sent as vCard 2.1: %v", it.Folder, itemName(it), err)
 			jb.asIs = true
@@ -279,7 +293,17 @@ func (im *importer) prepare(ctx context.Context, archive string, e *format.Entry
 		if changed {
 			im.count(&im.converted)
 		}
+		for _, n := range notes {
+			im.rep.Note("%s: %s: %s", it.Folder, itemName(it), n)
+		}
 		body = out
+		if !jb.asIs && im.isRadicale(ctx) {
+			// Not for a card left in 2.1, where "\," is no escape.
+			if out, changed := radicaleSafe(body); changed {
+				im.count(&im.safer)
+				body = out
+			}
+		}
 	default:
 		if im.guardScheduling(ctx) {
 			if out, changed := scheduleAgentClient(body); changed {
@@ -317,9 +341,12 @@ func (im *importer) guardScheduling(ctx context.Context) bool {
 	return im.cols.autoSchedules(ctx)
 }
 
-// itemKey identifies an object in the journal: its kind, folder and UID.
-func itemKey(k format.Kind, folder, uid string) journal.Key {
-	return journal.Key(sha256.Sum256([]byte("dav\x00" + string(k) + "\x00" + folder + "\x00" + uid)))
+// itemKey identifies an object in the journal: its kind, folder, UID
+// and the SHA-256 of its bytes in the archive, so that another object
+// with the same UID (or a later version of it) is never taken for one
+// already done.
+func itemKey(k format.Kind, folder, uid string, sum [32]byte) journal.Key {
+	return journal.Key(sha256.Sum256([]byte("dav\x00" + string(k) + "\x00" + folder + "\x00" + uid + "\x00" + string(sum[:]))))
 }
 
 func itemName(it format.Item) string {

@@ -19,11 +19,12 @@ type planLine struct {
 	res     *resolution
 	send    int // objects that would be sent
 	present int // objects the target or the journal already has
+	clash   int // objects whose UID the target holds with other content
 	hrefs   map[string]bool
 }
 
-// dryRun settles an object without sending it: present when the journal
-// or the collection already has its href, to be sent otherwise.
+// dryRun settles an object without sending it: to be sent when the
+// collection lacks its href; otherwise compared with what is there.
 func (im *importer) dryRun(ctx context.Context, jb job) {
 	im.mu.Lock()
 	pl := im.planFor(jb)
@@ -38,13 +39,16 @@ func (im *importer) dryRun(ctx context.Context, jb job) {
 	}
 	have := pl.hrefs[path.Base(jb.href.Path)]
 	im.mu.Unlock()
-	im.planned(jb, !have)
+	defer im.progress()
 	if have {
-		im.rep.AddPresent()
-	} else {
-		im.rep.AddImported(int64(len(jb.body)))
+		// Compared with the archive's object in a batch (check.go): the
+		// same is present, another is sent with --update and a conflict
+		// without, as the real run will do.
+		im.queueCheck(check{jb: jb, href: jb.href, dry: true})
+		return
 	}
-	im.progress()
+	im.planned(jb, true)
+	im.rep.AddImported(int64(len(jb.body)))
 }
 
 // planFor is the plan line of jb's folder and kind; im.mu is held.
@@ -72,6 +76,12 @@ func (im *importer) planned(jb job, send bool) {
 	} else {
 		im.planFor(jb).present++
 	}
+}
+
+func (im *importer) plannedClash(jb job) {
+	im.mu.Lock()
+	im.planFor(jb).clash++
+	im.mu.Unlock()
 }
 
 // writePlan prints a line for each archive folder and kind: which target
@@ -106,8 +116,12 @@ func (im *importer) writePlan() {
 		if r.how != "" {
 			how = " (" + r.how + ")"
 		}
-		fmt.Fprintf(im.opt.Plan, "%s -> %s %q at %s%s: %d to send, %d already there\n",
-			from, state, r.col.Name, redact(r.col.URL), how, pl.send, pl.present)
+		clash := ""
+		if pl.clash > 0 {
+			clash = fmt.Sprintf(", %d held there with other content (see the failures)", pl.clash)
+		}
+		fmt.Fprintf(im.opt.Plan, "%s -> %s %q at %s%s: %d to send, %d already there%s\n",
+			from, state, r.col.Name, redact(r.col.URL), how, pl.send, pl.present, clash)
 	}
 }
 

@@ -17,8 +17,11 @@ func contentType(k format.Kind) string {
 	return "text/calendar; charset=utf-8"
 }
 
-// send PUTs one object, create-only, and settles it: stored, already
-// there (left alone, or replaced with --update), or refused.
+// send PUTs one object, create-only, and settles it: stored (and read
+// back, check.go), already there (the same object, or with --update
+// replaced), or failed: refused, or the UID is held by an object with
+// other content. With --update the target is looked at first, so that an
+// object it already holds unchanged is not sent again.
 func (im *importer) send(ctx context.Context, jb job) {
 	defer im.progress()
 	if ctx.Err() != nil {
@@ -34,6 +37,17 @@ func (im *importer) send(ctx context.Context, jb job) {
 			return
 		}
 	}
+	if im.opt.Update {
+		im.existing(ctx, jb, jb.href)
+		return
+	}
+	im.create(ctx, jb, true)
+}
+
+// create PUTs jb with If-None-Match. When something is there already,
+// compare says to settle against it (existing); false when existing
+// itself found nothing there a moment ago, which bounds the round.
+func (im *importer) create(ctx context.Context, jb job, compare bool) {
 	res, err := im.c.put(ctx, jb.href, contentType(jb.item.Kind), jb.body, "")
 	if err != nil && ctx.Err() != nil {
 		im.failed(jb, "the run was stopped while it was being sent: it may be on the target, and the next run checks")
@@ -45,60 +59,67 @@ func (im *importer) send(ctx context.Context, jb job) {
 	}
 	switch res.Outcome {
 	case stored:
-		im.settled(jb, jb.href, res.ETag, true)
-	case exists:
-		if im.opt.Update {
-			im.update(ctx, jb, jb.href)
-			return
-		}
-		im.settled(jb, jb.href, "", false)
-	case uidElse:
+		im.stored(jb, jb.href, res.ETag)
+	case exists, uidElse:
 		where := jb.href
 		if res.Href != "" {
 			if u, err := jb.href.Parse(res.Href); err == nil {
 				where = u
 			}
 		}
-		if im.opt.Update && res.Href != "" {
-			im.update(ctx, jb, where)
-			return
+		if res.Outcome == uidElse && res.Href == "" {
+			if u := im.c.findByUID(ctx, jb); u != nil {
+				where, res.Href = u, u.String()
+			}
 		}
-		if im.opt.Update {
-			im.failed(jb, "an object with this UID already exists elsewhere in the collection and the server did not say where, so it could not be updated: "+res.Answer.serverSays())
-			return
+		switch {
+		case res.Outcome == uidElse && res.Href == "":
+			im.failed(jb, "an object with this UID is already in the collection under another name, and neither the server's answer nor a query by UID found which, so it could not be compared with this one; it was left alone: "+res.Answer.serverSays())
+		case !compare:
+			im.failed(jb, "the object appeared and disappeared on the server while it was being sent; run again to retry: "+res.Answer.serverSays())
+		default:
+			im.existing(ctx, jb, where)
 		}
-		im.settled(jb, where, "", false)
 	default:
-		im.failed(jb, "the server refused it: "+res.Answer.serverSays())
+		im.failed(jb, "the server refused it: "+refusal(res.Answer, jb.item.Kind, jb.body))
 	}
 }
 
-// update replaces the object at href with ours (--update), unless it
-// already holds the same content (sameContent: the same lines, perhaps
-// folded or ordered differently). It uses If-Match on the object's ETag so that a
-// change made on the server meanwhile is not overwritten; a weak or
-// missing ETag cannot be matched, so "*" (any existing object) is sent.
-func (im *importer) update(ctx context.Context, jb job, href *url.URL) {
+// existing settles jb against what the target holds at href: the same
+// object (sameContent) is present; another is a failure naming what
+// differs, or with --update is replaced, with If-Match on its ETag so
+// that a change made on the server meanwhile is not overwritten (a weak
+// or missing ETag cannot be matched, so "*" is sent). Nothing at href:
+// jb is created.
+func (im *importer) existing(ctx context.Context, jb job, href *url.URL) {
 	a, err := im.c.send(ctx, http.MethodGet, href.String(), nil, nil)
 	if err != nil {
 		im.failed(jb, err.Error())
 		return
 	}
-	ifMatch := "*"
 	switch {
-	case a.Status == http.StatusNotFound:
-		// Gone since the PUT: create it again.
-		ifMatch = ""
+	case a.Status == http.StatusNotFound && href.String() == jb.href.String():
+		im.create(ctx, jb, false)
+		return
 	case a.Status/100 != 2:
-		im.failed(jb, "read the existing object for --update: "+a.serverSays())
+		im.failed(jb, "read the object the target holds with this UID: "+a.serverSays())
 		return
-	case sameContent(a.Body, jb.body):
-		im.settled(jb, href, a.Header.Get("ETag"), false)
-		return
-	default:
-		if e := strongETag(a.Header.Get("ETag")); e != "" {
-			ifMatch = e
+	}
+	same, diff, latin1 := sameAsSent(a.Body, jb.body)
+	if same {
+		if latin1 {
+			im.noteLatin1(jb)
 		}
+		im.settled(jb, href, a.Header.Get("ETag"))
+		return
+	}
+	if !im.opt.Update {
+		im.failed(jb, conflictReason(diff))
+		return
+	}
+	ifMatch := "*"
+	if e := strongETag(a.Header.Get("ETag")); e != "" {
+		ifMatch = e
 	}
 	res, err := im.c.put(ctx, href, contentType(jb.item.Kind), jb.body, ifMatch)
 	if err != nil {
@@ -107,22 +128,33 @@ func (im *importer) update(ctx context.Context, jb job, href *url.URL) {
 	}
 	switch res.Outcome {
 	case stored:
-		im.settled(jb, href, res.ETag, true)
+		im.stored(jb, href, res.ETag)
 	case changed, exists:
 		im.failed(jb, "the object changed on the server while it was being updated; run again to retry: "+res.Answer.serverSays())
 	default:
-		im.failed(jb, "the server refused the update: "+res.Answer.serverSays())
+		im.failed(jb, "the server refused the update: "+refusal(res.Answer, jb.item.Kind, jb.body))
 	}
 }
 
-// settled records an object that is on the target: sent now (imported)
-// or found there.
-func (im *importer) settled(jb job, href *url.URL, etag string, imported bool) {
-	im.record(jb, href, etag, imported, int64(len(jb.body)))
+// conflictReason is the failure of an object whose UID the target holds
+// with other content.
+func conflictReason(diff []string) string {
+	what := "its content lines differ"
+	if len(diff) > 0 {
+		what = describeDiff(diff)
+	}
+	return "the target already holds an object with this UID but different content (" + what + "); it was left alone. " +
+		"If it is an earlier version of this item, or one the server changed, --update replaces it; " +
+		"if it is another contact or event that shares the UID, give one of them a new UID"
+}
+
+// settled records an object the target already holds as it is.
+func (im *importer) settled(jb job, href *url.URL, etag string) {
+	im.record(jb, href, etag, false, int64(len(jb.body)))
 }
 
 // record journals a settled object and counts it; size is its length in
-// bytes (its body may wait in a spool file rather than in jb).
+// bytes.
 func (im *importer) record(jb job, href *url.URL, etag string, imported bool, size int64) {
 	if im.j != nil {
 		if err := im.j.Write(journal.Record{Key: jb.key, State: journal.Done, Where: jb.col.URL.String(), Ref: href.String(), ETag: etag}); err != nil {

@@ -105,3 +105,19 @@ func TestResourceName(t *testing.T) {
 		t.Errorf("slug = %q", slug("Mes Contacts — 2024"))
 	}
 }
+
+// TestServerSaysEscapes: a server's answer goes into reports and onto
+// terminals bounded, with control characters escaped, so that it cannot
+// erase or forge lines.
+func TestServerSaysEscapes(t *testing.T) {
+	a := &answer{Status: 400, Body: []byte("bad\x1b[2J\x1b[1Afake line\x00 card\r\nnext" + strings.Repeat("x", 1000))}
+	s := a.serverSays()
+	for _, c := range s {
+		if c < 0x20 || c == 0x7f {
+			t.Fatalf("control character %q in %q", c, s)
+		}
+	}
+	if !strings.Contains(s, `\x1b[2J`) || !strings.HasPrefix(s, "400 Bad Request: bad") || len(s) > 400 {
+		t.Errorf("serverSays = %q", s)
+	}
+}

@@ -39,18 +39,19 @@ var ErrNotLossless = errors.New("vcardconv: the card cannot be converted to vCar
 const maxDepth = 8
 
 // Convert returns card as vCard 3.0 when it is a 2.1 card, and whether it
-// changed. Other versions, and bytes that are not one vCard, come back
-// unchanged with false.
-func Convert(card []byte) ([]byte, bool, error) {
+// changed, with notes on what was added (a derived FN). Other versions,
+// and bytes that are not one vCard, come back unchanged with false.
+func Convert(card []byte) ([]byte, bool, []string, error) {
 	lines := logicalLines(card)
 	if !isV21(lines) {
-		return card, false, nil
+		return card, false, nil, nil
 	}
 	var out bytes.Buffer
-	if _, err := convertCard(&out, lines, 0); err != nil {
-		return card, false, err
+	var notes []string
+	if _, err := convertCard(&out, lines, 0, &notes); err != nil {
+		return card, false, nil, err
 	}
-	return out.Bytes(), true, nil
+	return out.Bytes(), true, notes, nil
 }
 
 func isV21(lines []line) bool {
@@ -71,13 +72,13 @@ func isV21(lines []line) bool {
 
 // convertCard writes the card starting at lines[0] (BEGIN:VCARD) and
 // returns how many lines it used.
-func convertCard(out *bytes.Buffer, lines []line, depth int) (int, error) {
+func convertCard(out *bytes.Buffer, lines []line, depth int, notes *[]string) (int, error) {
 	if depth > maxDepth {
 		return 0, fmt.Errorf("%w: AGENT cards nested more than %d deep", ErrNotLossless, maxDepth)
 	}
 	var props []string
 	hasFN, hasN := false, false
-	var nValue, orgValue, emailValue string
+	var nValue, orgValue, emailValue, telValue string
 	i := 1
 	for ; i < len(lines); i++ {
 		p, ok := parseLine(lines[i].text)
@@ -107,7 +108,7 @@ func convertCard(out *bytes.Buffer, lines []line, depth int) (int, error) {
 				sub = lines[i:]
 			}
 			var nested bytes.Buffer
-			n, err := convertCard(&nested, sub, depth+1)
+			n, err := convertCard(&nested, sub, depth+1, notes)
 			if err != nil {
 				return 0, err
 			}
@@ -133,6 +134,10 @@ func convertCard(out *bytes.Buffer, lines []line, depth int) (int, error) {
 		}
 		switch upper {
 		case "FN":
+			if strings.TrimSpace(prop.value) == "" {
+				// 2.1 writers emit an empty FN; 3.0 needs a name there.
+				continue
+			}
 			hasFN = true
 		case "N":
 			hasN, nValue = true, prop.value
@@ -141,6 +146,10 @@ func convertCard(out *bytes.Buffer, lines []line, depth int) (int, error) {
 		case "EMAIL":
 			if emailValue == "" {
 				emailValue = prop.value
+			}
+		case "TEL":
+			if telValue == "" {
+				telValue = prop.value
 			}
 		}
 		props = append(props, prop.header()+":"+prop.value)
@@ -154,7 +163,13 @@ func convertCard(out *bytes.Buffer, lines []line, depth int) (int, error) {
 		writeLine(out, "N:;;;;")
 	}
 	if !hasFN {
-		writeLine(out, "FN:"+deriveFN(nValue, orgValue, emailValue))
+		fn, from := deriveFN(nValue, orgValue, emailValue, telValue)
+		writeLine(out, "FN:"+fn)
+		if from != "" {
+			*notes = append(*notes, fmt.Sprintf("the vCard 2.1 card had no formatted name (FN), which vCard 3.0 requires; FN %q was built from %s", fn, from))
+		} else {
+			*notes = append(*notes, "the vCard 2.1 card had no formatted name (FN), which vCard 3.0 requires, and no N, ORG, EMAIL or TEL to build one from; an empty FN was added")
+		}
 	}
 	for _, p := range props {
 		writeLine(out, p)
@@ -179,11 +194,12 @@ func nestedCard(p property, upper string, lines []line, i int) (inline, ok bool)
 	return false, v == "" && i+1 < len(lines) && strings.EqualFold(strings.TrimSpace(lines[i+1].text), "BEGIN:VCARD")
 }
 
-// deriveFN builds a formatted name from N (given then family), ORG or
-// EMAIL, already in 3.0 escaping.
-func deriveFN(n, org, email string) string {
+// deriveFN builds a formatted name from N (prefix, given, additional,
+// family, suffix), or else ORG, EMAIL or TEL, already in 3.0 escaping,
+// and says which it used ("" when none had a value).
+func deriveFN(n, org, email, tel string) (string, string) {
 	if n != "" {
-		parts := splitUnescaped(n, ';')
+		parts := SplitUnescaped(n, ';')
 		var words []string
 		for _, k := range []int{3, 1, 2, 0, 4} { // prefix, given, additional, family, suffix
 			if k < len(parts) && parts[k] != "" {
@@ -191,17 +207,23 @@ func deriveFN(n, org, email string) string {
 			}
 		}
 		if len(words) > 0 {
-			return strings.Join(words, " ")
+			return strings.Join(words, " "), "N"
 		}
 	}
-	if org != "" {
-		return splitUnescaped(org, ';')[0]
+	if o := SplitUnescaped(org, ';')[0]; o != "" {
+		return o, "ORG"
 	}
-	return email
+	if email != "" {
+		return email, "EMAIL"
+	}
+	if tel != "" {
+		return tel, "TEL"
+	}
+	return "", ""
 }
 
-// splitUnescaped splits s at sep characters not preceded by a backslash.
-func splitUnescaped(s string, sep byte) []string {
+// SplitUnescaped splits s at sep characters not escaped by a backslash.
+func SplitUnescaped(s string, sep byte) []string {
 	var parts []string
 	start := 0
 	for i := 0; i < len(s); i++ {

@@ -28,7 +28,7 @@ func TestConvert(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			out, changed, err := Convert([]byte(tc.in))
+			out, changed, _, err := Convert([]byte(tc.in))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -45,9 +45,37 @@ func TestConvert(t *testing.T) {
 	}
 }
 
+// TestConvertBuildsFN: a 2.1 card without FN, or with an empty one (as
+// phones write), gets one built from N, else ORG, EMAIL or TEL, since
+// vCard 3.0 requires it and servers refuse cards without; a note says so.
+func TestConvertBuildsFN(t *testing.T) {
+	tests := []struct{ in, fn, from string }{
+		{"BEGIN:VCARD\r\nVERSION:2.1\r\nFN:\r\nN:Doe;John;;Dr.\r\nEND:VCARD\r\n", "FN:Dr. John Doe", "from N"},
+		{"BEGIN:VCARD\r\nVERSION:2.1\r\nN:;;;;\r\nORG:Acme;Sales\r\nEND:VCARD\r\n", "FN:Acme", "from ORG"},
+		{"BEGIN:VCARD\r\nVERSION:2.1\r\nEMAIL;INTERNET:a@example.org\r\nEND:VCARD\r\n", "FN:a@example.org", "from EMAIL"},
+		{"BEGIN:VCARD\r\nVERSION:2.1\r\nTEL;CELL:+1 555 0100\r\nEND:VCARD\r\n", "FN:+1 555 0100", "from TEL"},
+	}
+	for _, tc := range tests {
+		out, changed, notes, err := Convert([]byte(tc.in))
+		if err != nil || !changed {
+			t.Fatalf("%q: changed=%v err=%v", tc.in, changed, err)
+		}
+		if !strings.Contains(string(out), "\r\n"+tc.fn+"\r\n") || strings.Contains(string(out), "\r\nFN:\r\n") {
+			t.Errorf("%q: want %s once, got\n%s", tc.in, tc.fn, out)
+		}
+		if len(notes) != 1 || !strings.Contains(notes[0], tc.from) {
+			t.Errorf("%q: notes %q, want one saying FN was built %s", tc.in, notes, tc.from)
+		}
+	}
+	// A card with an FN gets no note.
+	if _, _, notes, _ := Convert([]byte("BEGIN:VCARD\r\nVERSION:2.1\r\nFN:Ann\r\nEND:VCARD\r\n")); len(notes) != 0 {
+		t.Errorf("card with FN: notes %q", notes)
+	}
+}
+
 func TestConvertRefusesLoss(t *testing.T) {
 	in := "BEGIN:VCARD\r\nVERSION:2.1\r\nN;CHARSET=X-NO-SUCH:abc\r\nEND:VCARD\r\n"
-	out, changed, err := Convert([]byte(in))
+	out, changed, _, err := Convert([]byte(in))
 	if err == nil || changed || string(out) != in {
 		t.Errorf("unknown charset: got changed=%v err=%v; want the card back unchanged with an error", changed, err)
 	}
@@ -57,7 +85,7 @@ func FuzzConvert(f *testing.F) {
 	f.Add([]byte("BEGIN:VCARD\r\nVERSION:2.1\r\nN;ENCODING=QUOTED-PRINTABLE;CHARSET=UTF-8:=C3=A9;x=\r\ny\r\nTEL;HOME:1\r\nEND:VCARD\r\n"))
 	f.Add([]byte("BEGIN:VCARD\nVERSION:2.1\nAGENT:BEGIN:VCARD\nVERSION:2.1\nEND:VCARD\nEND:VCARD\n"))
 	f.Fuzz(func(t *testing.T, in []byte) {
-		out, changed, err := Convert(in)
+		out, changed, _, err := Convert(in)
 		if err != nil || !changed {
 			if !bytes.Equal(out, in) {
 				t.Fatalf("unchanged output differs from input")
@@ -76,7 +104,7 @@ func FuzzConvert(f *testing.F) {
 			t.Fatalf("no VERSION:3.0 in %q", out)
 		}
 		// Converting the output again changes nothing: it is 3.0.
-		if again, ch, _ := Convert(out); ch || !bytes.Equal(again, out) {
+		if again, ch, _, _ := Convert(out); ch || !bytes.Equal(again, out) {
 			t.Fatalf("second conversion changed the card")
 		}
 	})

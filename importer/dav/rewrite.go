@@ -1,0 +1,93 @@
+package dav
+
+import (
+	"bytes"
+	"strings"
+)
+
+// radicaleSafe escapes the commas Radicale would cut a card's values at.
+// Radicale 3.1.8 (vobject) reads an unescaped comma in these values as
+// the end of the value and drops the rest: a data: URI photo
+// ("data:image/jpeg;base64,/9j/...") keeps only "data:image/jpeg;base64".
+// It keeps "\," and gives it back as "\,", which every vCard parser reads
+// as a comma, so escaping is lossless. Only properties whose value is one
+// URI or one text are touched, where a comma cannot be a list separator
+// (NICKNAME and CATEGORIES are lists, so Radicale's loss there is reported,
+// not avoided). It returns card unchanged, and false, when nothing needed
+// escaping.
+func radicaleSafe(card []byte) ([]byte, bool) {
+	if !bytes.Contains(card, []byte(",")) {
+		return card, false
+	}
+	lines := physicalLines(card)
+	var out bytes.Buffer
+	changed := false
+	for i := 0; i < len(lines); {
+		j := i + 1
+		for j < len(lines) && len(lines[j]) > 0 && (lines[j][0] == ' ' || lines[j][0] == '\t') {
+			j++
+		}
+		var logical strings.Builder
+		for k, l := range lines[i:j] {
+			l = bytes.TrimRight(l, "\r\n")
+			if k > 0 {
+				l = l[1:]
+			}
+			logical.Write(l)
+		}
+		line := logical.String()
+		name := propName(strings.ToUpper(line))
+		if g := strings.LastIndexByte(name, '.'); g >= 0 {
+			name = name[g+1:]
+		}
+		if singleValued[name] {
+			head := paramSection(line)
+			if len(head) < len(line) {
+				if v, ok := escapeCommas(line[len(head)+1:]); ok {
+					out.WriteString(fold(head+":"+v, lineEnd(lines[i])))
+					changed = true
+					i = j
+					continue
+				}
+			}
+		}
+		for _, l := range lines[i:j] {
+			out.Write(l)
+		}
+		i = j
+	}
+	if !changed {
+		return card, false
+	}
+	return out.Bytes(), true
+}
+
+// singleValued are the vCard properties whose value is one URI or one
+// text (RFC 6350 §6, RFC 2426 §3).
+var singleValued = map[string]bool{
+	"PHOTO": true, "LOGO": true, "SOUND": true, "KEY": true, "URL": true, "GEO": true, "SOURCE": true,
+	"IMPP": true, "MEMBER": true, "FBURL": true, "CALURI": true, "CALADRURI": true, "RELATED": true,
+	"FN": true, "NOTE": true, "TITLE": true, "ROLE": true,
+}
+
+// escapeCommas escapes every comma of v that is not escaped yet.
+func escapeCommas(v string) (string, bool) {
+	if !strings.Contains(v, ",") {
+		return v, false
+	}
+	var b strings.Builder
+	changed := false
+	for i := 0; i < len(v); i++ {
+		switch {
+		case v[i] == '\\' && i+1 < len(v):
+			b.WriteString(v[i : i+2])
+			i++
+		case v[i] == ',':
+			b.WriteString(`\,`)
+			changed = true
+		default:
+			b.WriteByte(v[i])
+		}
+	}
+	return b.String(), changed
+}
