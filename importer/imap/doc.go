@@ -12,6 +12,11 @@
 // the connection dropped or the previous run wrote its last line: a server
 // goes on storing an APPEND it has fully received after its client is
 // gone, and a check made before that lands would send the batch twice.
+// Checks of different mailboxes take turns on the one control connection,
+// so each check first makes sure its own mailbox is the one selected: a
+// content comparison by UID reads whatever mailbox is selected. A batch is
+// failed after its connection dropped too often only once the target was
+// checked (a failure never names a message that is there).
 //
 // Speed comes from several connections, each pipelining APPENDs through
 // the appender sub-package (MULTIAPPEND and LITERAL+ where offered);

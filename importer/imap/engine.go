@@ -535,14 +535,16 @@ func (im *importer) reserve(ctx context.Context, it *item, flush func()) error {
 // lookup checks the target for a message, under the control lock.
 // With force, the index is brought up to date first; otherwise only when
 // it has not been filled yet (before sending, the run's own appends do not
-// matter).
+// matter), or when another mailbox was selected since: the content
+// comparison fetches by UID from the selected mailbox, and the checks of
+// different mailboxes take turns on the one control connection.
 func (im *importer) lookup(ctx context.Context, b *box, sp *spool, force, strict bool) (uint32, bool, error) {
 	im.ctl.mu.Lock()
 	defer im.ctl.mu.Unlock()
 	if err := im.settle(ctx, im.settleUntil, "the previous run's last commands"); err != nil {
 		return 0, false, err
 	}
-	if force || !b.index.fresh {
+	if force || !b.index.fresh || im.ctl.selected != b.name {
 		if err := im.ctl.refreshIndex(b.name, &b.index); err != nil {
 			return 0, false, err
 		}

@@ -17,6 +17,7 @@ import (
 // above the last one seen, so checking again after a dropped connection
 // costs one short FETCH.
 type mailboxIndex struct {
+	name        string // the mailbox: its UIDs mean something only there
 	uidValidity uint32
 	lastUID     uint32
 	byID        map[[16]byte][]uint32 // digest(Message-ID, size) → UIDs
@@ -45,6 +46,7 @@ func (t *control) refreshIndex(name string, ix *mailboxIndex) error {
 	if st.uidValidity != ix.uidValidity {
 		*ix = mailboxIndex{uidValidity: st.uidValidity}
 	}
+	ix.name = name
 	if ix.byID == nil {
 		// UIDs this run appended (noted before the index was first
 		// needed) stay marked as used.
@@ -102,6 +104,10 @@ func (t *control) refreshIndex(name string, ix *mailboxIndex) error {
 // dropped connection, a different message with the same Message-ID may
 // be on its way on another connection, and a wrong match would lose one.
 func (t *control) find(ix *mailboxIndex, sp *spool, strict bool) (uint32, bool, error) {
+	if t.selected != ix.name {
+		// A content comparison would read another mailbox's message.
+		return 0, false, fmt.Errorf("imap: internal error: checking %q while %q is selected", ix.name, t.selected)
+	}
 	// Candidates for a content comparison: messages the server sees
 	// without Message-ID, or, when this message has none by our reading,
 	// any of its size (servers and we may disagree on odd headers).

@@ -56,6 +56,10 @@ func (im *importer) worker(ctx context.Context, id int, c *appender.Conn) {
 			if b = im.verify(ctx, b); b == nil {
 				continue
 			}
+			if b.attempts >= maxAttempts {
+				im.again(b, "the connection was lost each time; the target was checked and does not have these messages")
+				continue
+			}
 		}
 		if err := im.lim.Acquire(ctx); err != nil {
 			im.giveBack(b)
@@ -243,8 +247,15 @@ func (im *importer) lost(b *batch, err error) {
 }
 
 // again retries a batch, or fails it after too many attempts.
+//
+// A batch whose connection dropped is checked on the target before it is
+// failed, so that a failure never names a message that is there; only if
+// the check itself keeps failing is it failed as uncertain.
 func (im *importer) again(b *batch, reason string) {
-	if b.attempts >= maxAttempts {
+	if b.attempts >= maxAttempts && (!b.uncertain || b.attempts >= 2*maxAttempts) {
+		if b.uncertain {
+			reason += "; it may be on the target: the next run checks before sending it"
+		}
 		for _, it := range b.items {
 			im.failItem(it, fmt.Sprintf("gave up after %d attempts: %s", b.attempts, reason))
 		}

@@ -62,6 +62,12 @@ type Options struct {
 	// Drain bounds how long the server's side is read after a cut, for
 	// it to finish what it received (default 5 s).
 	Drain time.Duration
+	// ServerFirst delays closing the client's side of a cut until the
+	// server has closed its own (it finished what it received), within
+	// Drain. The client then learns of the cut only once the server's
+	// work is done, so a test can tell a check that misses a message
+	// from one made before the server stored it.
+	ServerFirst bool
 }
 
 // Stats count what the proxy did.
@@ -297,7 +303,9 @@ func (c *conn) cut(pt Point) {
 	if !c.downDone {
 		c.p.drainStart()
 	}
-	c.client.Close()
+	if !c.p.opt.ServerFirst {
+		c.client.Close()
+	}
 	if tc, ok := c.up.(*net.TCPConn); ok {
 		tc.CloseWrite()
 	}

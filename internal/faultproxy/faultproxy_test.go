@@ -202,3 +202,28 @@ func TestLoopbackOnly(t *testing.T) {
 		}
 	}
 }
+
+// TestServerFirst checks that with ServerFirst the client learns of a cut
+// only after the server has ended its side, having received the command.
+func TestServerFirst(t *testing.T) {
+	srv := startLineServer(t)
+	p, err := Start(Options{Upstream: srv.ln.Addr().String(), Verbs: []string{"APPEND"}, Rate: 1,
+		Points: []Point{AfterCommand}, ServerFirst: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	read := exchange(t, p.Addr)
+	// No waiting: the server is done by the time the client sees the end.
+	select {
+	case <-srv.ended:
+	default:
+		t.Error("the client saw the cut before the server ended its side")
+	}
+	if cmds, _ := srv.got(); len(cmds) != 2 || cmds[1] != appendCmd {
+		t.Errorf("server got %q", cmds)
+	}
+	if strings.Contains(read, "a2 ") {
+		t.Errorf("client read the answer %q", read)
+	}
+}

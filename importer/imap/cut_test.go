@@ -1,0 +1,119 @@
+package imap
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/mailhaul/mailhaul/format"
+	"github.com/mailhaul/mailhaul/internal/faultproxy"
+	"github.com/mailhaul/mailhaul/internal/testservers"
+)
+
+// TestCutConnectionsExactlyOnce imports through a proxy in front of the
+// real Dovecot that cuts APPEND connections at random points (before,
+// inside and after a MULTIAPPEND, before and after its tagged answer),
+// over many seeds: every message must be on the target exactly once, in
+// its folder, and the summary must say so. A failed item is allowed only
+// when it is really not on the target. It failed before the check after a
+// dropped connection looked in the mailbox the control connection had
+// selected, not always in the batch's own (checks of several mailboxes
+// take turns on that connection).
+func TestCutConnectionsExactlyOnce(t *testing.T) {
+	seeds := 10
+	if testing.Short() {
+		seeds = 3
+	}
+	users := map[string]string{}
+	for seed := 1; seed <= seeds; seed++ {
+		users[fmt.Sprintf("cut%d", seed)] = "secret"
+	}
+	d := testservers.StartDovecot(t, users)
+	// Bounded in time as well as in seeds: a slow machine runs fewer.
+	deadline := time.Now().Add(60 * time.Second)
+	var cuts [4]int
+	ran := 0
+	for seed := int64(1); seed <= int64(seeds) && time.Now().Before(deadline); seed++ {
+		ran++
+		user := fmt.Sprintf("cut%d", seed)
+		px, err := faultproxy.Start(faultproxy.Options{Upstream: d.Addr, Verbs: []string{"APPEND"}, Rate: 0.35, Seed: seed,
+			// The importer learns of a cut only once Dovecot has done with
+			// what it received: a message missed by the check before a
+			// resend is then the check's fault, whatever the machine's load.
+			ServerFirst: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		msgs := smallMessages(120, seed)
+		folders := []testFolder{
+			{folder: format.Folder{Path: "INBOX", Role: format.RoleInbox}, msgs: msgs[:60]},
+			{folder: format.Folder{Path: "Projects/2024"}, msgs: msgs[60:100]},
+			{folder: format.Folder{Path: "Notes"}, msgs: msgs[100:]},
+		}
+		dir := t.TempDir()
+		archive := filepath.Join(dir, user+".tgz")
+		writeArchive(t, archive, folders)
+		opt := Options{Addr: px.Addr, User: user, Password: "secret", Provider: "dovecot", StateDir: dir,
+			BatchMessages: 8, Timeout: 10 * time.Second, MaxBackoff: 100 * time.Millisecond, Settle: time.Millisecond}
+		var logs []string
+		var logMu sync.Mutex
+		opt.Logf = func(f string, a ...any) {
+			logMu.Lock()
+			logs = append(logs, time.Now().Format("15:04:05.000 ")+fmt.Sprintf(f, a...))
+			logMu.Unlock()
+		}
+		rep, err := Run(context.Background(), []string{archive}, opt)
+		px.Close()
+		if err != nil {
+			t.Fatalf("seed %d: %v", seed, err)
+		}
+		st := px.Stats()
+		for i, n := range st.Cuts {
+			cuts[i] += n
+		}
+		failed := map[string]bool{}
+		for _, f := range rep.Failures {
+			failed[f.Item] = true
+		}
+		got := readBack(t, d.Addr, user, "secret")
+		where := map[string]string{"INBOX": "INBOX", "Projects/2024": "Projects.2024", "Notes": "Notes"}
+		for _, f := range folders {
+			box := where[f.folder.Path]
+			have := map[[32]byte]int{}
+			for _, m := range got[box] {
+				have[m.sum]++
+			}
+			for i, m := range f.msgs {
+				id := fmt.Sprintf("%s#%d", f.folder.Path, i)
+				n, want := have[sumOf(crlf(m.body))], 1
+				if failed[id] {
+					want = 0
+				}
+				if n != want {
+					t.Errorf("seed %d: %s (%s) is in %q %d times, want %d (failed in the report: %v)", seed, id, firstLine(crlf(m.body)[strings.Index(string(crlf(m.body)), "Subject"):]), box, n, want, failed[id])
+				}
+			}
+			if len(got[box]) > len(f.msgs) {
+				t.Errorf("seed %d: %q holds %d messages, the archive %d", seed, box, len(got[box]), len(f.msgs))
+			}
+		}
+		if rep.Imported+rep.Present+rep.Failed != len(msgs) {
+			t.Errorf("seed %d: report counts %d imported, %d present, %d failed; want %d in all", seed, rep.Imported, rep.Present, rep.Failed, len(msgs))
+		}
+		t.Logf("seed %d: %s; proxy %+v", seed, rep.Line(), st)
+		if t.Failed() {
+			t.Logf("seed %d: %s\n%s", seed, rep.Statement, strings.Join(logs, "\n"))
+			return
+		}
+	}
+	t.Logf("%d seeds; cuts %v (before, inside, after the command, after its answer)", ran, cuts)
+	for p, n := range cuts {
+		if n == 0 {
+			t.Errorf("no cut %s in any seed", faultproxy.Point(p))
+		}
+	}
+}
