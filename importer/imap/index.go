@@ -27,6 +27,10 @@ type mailboxIndex struct {
 	// fresh is set by a refresh and cleared when something may have
 	// arrived behind the index's back (a dropped connection).
 	fresh bool
+	// base is the last UID the mailbox held before this run sent it
+	// anything (0 for a mailbox that was empty); based once it is known.
+	base  uint32
+	based bool
 }
 
 func idDigest(msgid string, size int64) [16]byte {
@@ -44,6 +48,9 @@ func (t *control) refreshIndex(name string, ix *mailboxIndex) error {
 		return err
 	}
 	if st.uidValidity != ix.uidValidity {
+		// A new UIDVALIDITY: every UID known so far means nothing. What
+		// the mailbox held before this run is unknown now, so it all
+		// counts as earlier (a copy found is taken as there).
 		*ix = mailboxIndex{uidValidity: st.uidValidity}
 	}
 	ix.name = name
@@ -103,10 +110,27 @@ func (t *control) refreshIndex(name string, ix *mailboxIndex) error {
 // strict, a Message-ID and size match is confirmed by content too: after a
 // dropped connection, a different message with the same Message-ID may
 // be on its way on another connection, and a wrong match would lose one.
-func (t *control) find(ix *mailboxIndex, sp *spool, strict bool) (uint32, bool, error) {
+//
+// With during, it looks only at UIDs above ix.base (what this run sent),
+// else only at those up to it (what was there before). The first *claims
+// matches (when claims is set) are copies that belong to other items:
+// they are marked used and skipped, and *claims counts them off.
+func (t *control) find(ix *mailboxIndex, sp *spool, strict, during bool, claims *int32) (uint32, bool, error) {
 	if t.selected != ix.name {
 		// A content comparison would read another mailbox's message.
 		return 0, false, fmt.Errorf("imap: internal error: checking %q while %q is selected", ix.name, t.selected)
+	}
+	usable := func(uid uint32) bool {
+		return !ix.used[uid] && (uid > ix.base) == during
+	}
+	// take marks a matching copy used; it is this item's unless claimed.
+	take := func(uid uint32) bool {
+		ix.used[uid] = true
+		if claims != nil && *claims > 0 {
+			*claims--
+			return false
+		}
+		return true
 	}
 	// Candidates for a content comparison: messages the server sees
 	// without Message-ID, or, when this message has none by our reading,
@@ -117,8 +141,7 @@ func (t *control) find(ix *mailboxIndex, sp *spool, strict bool) (uint32, bool, 
 			cands = append(append([]uint32{}, ix.byID[idDigest(id, sp.size)]...), cands...)
 		} else {
 			for _, uid := range ix.byID[idDigest(id, sp.size)] {
-				if !ix.used[uid] {
-					ix.used[uid] = true
+				if usable(uid) && take(uid) {
 					return uid, true, nil
 				}
 			}
@@ -145,16 +168,14 @@ func (t *control) find(ix *mailboxIndex, sp *spool, strict bool) (uint32, bool, 
 		want = w
 	}
 	for _, uid := range cands {
-		if ix.used[uid] {
+		if !usable(uid) {
 			continue
 		}
 		sum, err := t.contentHash(uid)
 		if err != nil {
 			return 0, false, err
 		}
-
-		if sum == want {
-			ix.used[uid] = true
+		if sum == want && take(uid) {
 			return uid, true, nil
 		}
 	}

@@ -102,10 +102,12 @@ func (im *importer) worker(ctx context.Context, id int, c *appender.Conn) {
 		}
 		w := cur
 		w.inflight.Add(1)
+		im.fly(b, 1)
 		p, err := w.c.Append(b.box.name, msgs)
 		if err != nil {
 			<-w.slots
 			w.inflight.Done()
+			im.fly(b, -1)
 			im.lost(b, err)
 			continue
 		}
@@ -137,6 +139,7 @@ func (im *importer) collect(ctx context.Context, w *wconn, b *batch, p *appender
 	}
 	resp, err := p.Result()
 	latency := time.Since(p.Sent)
+	defer im.fly(b, -1) // after appended marked the UIDs it was given
 	switch {
 	case err != nil:
 		im.lost(b, err)
@@ -280,8 +283,19 @@ func (im *importer) verify(ctx context.Context, b *batch) *batch {
 		im.giveBack(b)
 		return nil
 	}
+	if im.sameInFlight(b) {
+		// A copy of one of these messages found now could be another
+		// item's, still unanswered: check once it is.
+		select {
+		case <-time.After(50 * time.Millisecond):
+			im.queue.retry(b)
+		case <-ctx.Done():
+			im.giveBack(b)
+		}
+		return nil
+	}
 	for i, it := range b.items {
-		uid, found, err := im.lookup(ctx, b.box, it.sp, i == 0, true)
+		uid, found, err := im.lookup(ctx, b.box, it.sp, i == 0, true, true)
 		if err != nil {
 			if errors.Is(err, context.Canceled) || ctx.Err() != nil {
 				im.giveBack(&batch{items: b.items})
