@@ -17,9 +17,11 @@
 // look on the target (Message-ID and size, else content hash) before it
 // sends anything again. Before sending, it counts only copies the mailbox
 // held before the run that no journal record places (by UID) or accounts
-// for (by content): k identical items and j such copies send k - j. After
-// a dropped connection it counts only copies that arrived during the run,
-// once no command with the same bytes is still unanswered. It looks only
+// for (by content): k identical items and j such copies send k - j, and
+// a copy with the item's received date (the target's internal date) is
+// matched first. After a dropped connection it counts only copies that
+// arrived during the run with the item's date, once no command with the
+// same bytes is still unanswered. It looks only
 // once Options.Settle has passed since the connection dropped or the
 // previous run wrote its last line: a server goes on storing an APPEND it
 // has fully received after its client is gone, and a check made before

@@ -530,7 +530,7 @@ func (im *importer) prepare(ctx context.Context, archive string, e *format.Entry
 	// Only a mailbox that held mail before this run can hold this item
 	// from an earlier one.
 	if b.hadMail {
-		uid, found, err := im.lookup(ctx, b, sp, false, known, false)
+		uid, found, err := im.lookup(ctx, b, sp, src.Received, false, known, false)
 		if err != nil {
 			done()
 			return nil, err
@@ -610,7 +610,7 @@ func (im *importer) reserve(ctx context.Context, it *item, flush func()) error {
 // (during) only at what arrived during this run.
 // Identical copies are counted that way: k items in the archives and j
 // copies on the target send k - j.
-func (im *importer) lookup(ctx context.Context, b *box, sp *spool, refresh, strict, during bool) (uint32, bool, error) {
+func (im *importer) lookup(ctx context.Context, b *box, sp *spool, date time.Time, refresh, strict, during bool) (uint32, bool, error) {
 	im.ctl.mu.Lock()
 	defer im.ctl.mu.Unlock()
 	if err := im.settle(ctx, im.settleUntil, "the previous run's last commands"); err != nil {
@@ -648,7 +648,11 @@ func (im *importer) lookup(ctx context.Context, b *box, sp *spool, refresh, stri
 			defer func() { b.claims[contentTag(sp.sum)] = n }()
 		}
 	}
-	return im.ctl.find(ix, sp, strict, during, claims)
+	var unix int64
+	if !date.IsZero() {
+		unix = date.Unix()
+	}
+	return im.ctl.find(ix, sp, strict, during, unix, claims)
 }
 
 // placedUID is where the journal says an item landed.

@@ -23,6 +23,7 @@ type mailboxIndex struct {
 	byID        map[[16]byte][]uint32 // digest(Message-ID, size) → UIDs
 	noID        map[int64][]uint32    // size → UIDs of messages without Message-ID
 	bySize      map[int64][]uint32    // size → all UIDs
+	date        map[uint32]int64      // UID → internal date, Unix seconds
 	used        map[uint32]bool       // UIDs matched to an item, or appended by this run
 	// fresh is set by a refresh and cleared when something may have
 	// arrived behind the index's back (a dropped connection).
@@ -57,7 +58,7 @@ func (t *control) refreshIndex(name string, ix *mailboxIndex) error {
 	if ix.byID == nil {
 		// UIDs this run appended (noted before the index was first
 		// needed) stay marked as used.
-		ix.byID, ix.noID, ix.bySize = map[[16]byte][]uint32{}, map[int64][]uint32{}, map[int64][]uint32{}
+		ix.byID, ix.noID, ix.bySize, ix.date = map[[16]byte][]uint32{}, map[int64][]uint32{}, map[int64][]uint32{}, map[uint32]int64{}
 		if ix.used == nil {
 			ix.used = map[uint32]bool{}
 		}
@@ -68,7 +69,7 @@ func (t *control) refreshIndex(name string, ix *mailboxIndex) error {
 	}
 	var set imap.UIDSet
 	set.AddRange(imap.UID(ix.lastUID+1), 0) // lastUID+1:*
-	cmd := t.c.Fetch(set, &imap.FetchOptions{UID: true, RFC822Size: true,
+	cmd := t.c.Fetch(set, &imap.FetchOptions{UID: true, RFC822Size: true, InternalDate: true,
 		BodySection: []*imap.FetchItemBodySection{{Specifier: imap.PartSpecifierHeader,
 			HeaderFields: []string{"Message-ID"}, Peek: true}}})
 	for {
@@ -91,6 +92,7 @@ func (t *control) refreshIndex(name string, ix *mailboxIndex) error {
 			id = headerMessageID(buf.BodySection[0].Bytes)
 		}
 		ix.bySize[buf.RFC822Size] = append(ix.bySize[buf.RFC822Size], uid)
+		ix.date[uid] = buf.InternalDate.Unix()
 		if id == "" {
 			ix.noID[buf.RFC822Size] = append(ix.noID[buf.RFC822Size], uid)
 		} else {
@@ -115,13 +117,34 @@ func (t *control) refreshIndex(name string, ix *mailboxIndex) error {
 // else only at those up to it (what was there before). The first *claims
 // matches (when claims is set) are copies that belong to other items:
 // they are marked used and skipped, and *claims counts them off.
-func (t *control) find(ix *mailboxIndex, sp *spool, strict, during bool, claims *int32) (uint32, bool, error) {
+//
+// Identical copies differ in their received dates, which the target keeps
+// as internal dates: a copy with the item's date (Unix seconds, 0 when it
+// has none) is taken first. A copy this run sent (during) must have it;
+// one from before may not (another tool may have dated it otherwise).
+func (t *control) find(ix *mailboxIndex, sp *spool, strict, during bool, date int64, claims *int32) (uint32, bool, error) {
 	if t.selected != ix.name {
 		// A content comparison would read another mailbox's message.
 		return 0, false, fmt.Errorf("imap: internal error: checking %q while %q is selected", ix.name, t.selected)
 	}
 	usable := func(uid uint32) bool {
 		return !ix.used[uid] && (uid > ix.base) == during
+	}
+	// order puts the copies with the item's date first, and leaves the
+	// others out when this run sent them.
+	order := func(uids []uint32) []uint32 {
+		if date == 0 {
+			return uids
+		}
+		var same, other []uint32
+		for _, u := range uids {
+			if ix.date[u] == date {
+				same = append(same, u)
+			} else if !during {
+				other = append(other, u)
+			}
+		}
+		return append(same, other...)
 	}
 	// take marks a matching copy used; it is this item's unless claimed.
 	take := func(uid uint32) bool {
@@ -140,7 +163,7 @@ func (t *control) find(ix *mailboxIndex, sp *spool, strict, during bool, claims 
 		if strict {
 			cands = append(append([]uint32{}, ix.byID[idDigest(id, sp.size)]...), cands...)
 		} else {
-			for _, uid := range ix.byID[idDigest(id, sp.size)] {
+			for _, uid := range order(ix.byID[idDigest(id, sp.size)]) {
 				if usable(uid) && take(uid) {
 					return uid, true, nil
 				}
@@ -167,7 +190,7 @@ func (t *control) find(ix *mailboxIndex, sp *spool, strict, during bool, claims 
 		}
 		want = w
 	}
-	for _, uid := range cands {
+	for _, uid := range order(cands) {
 		if !usable(uid) {
 			continue
 		}

@@ -295,7 +295,7 @@ func (im *importer) verify(ctx context.Context, b *batch) *batch {
 		return nil
 	}
 	for i, it := range b.items {
-		uid, found, err := im.lookup(ctx, b.box, it.sp, i == 0, true, true)
+		uid, found, err := im.lookup(ctx, b.box, it.sp, it.msg.Date, i == 0, true, true)
 		if err != nil {
 			if errors.Is(err, context.Canceled) || ctx.Err() != nil {
 				im.giveBack(&batch{items: b.items})
