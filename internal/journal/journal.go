@@ -24,9 +24,10 @@ import (
 	"time"
 )
 
-// Key identifies an item independently of where it came from: for a
-// message, the SHA-256 of its bytes with line endings normalised to CRLF;
-// for a contact or calendar object, a hash of its collection and UID.
+// Key identifies an item: for a message, a hash of its target mailbox,
+// its sourceId and its bytes (journals written before issue 9 used the
+// mailbox and bytes alone; the IMAP importer still honours those); for a
+// contact or calendar object, a hash of its collection and UID.
 type Key [32]byte
 
 func (k Key) String() string { return hex.EncodeToString(k[:]) }
