@@ -3,15 +3,34 @@
 // received dates, exactly once however often the import is run, cut off
 // or fed overlapping delta archives.
 //
+// An item is identified by its target mailbox, its sourceId and its bytes
+// (see itemKey): byte-identical messages in one folder are as many items,
+// each sent with its own flags and received date. Journals written before
+// this keyed a message by mailbox and bytes alone; such a record still
+// stands for the one copy it sent, taken by the first item with those
+// bytes, and is rewritten under the item's key.
+//
 // Exactly once rests on a per-user journal (internal/journal): an intent
 // is made durable before each batch is sent and the outcome, with the UID
 // the server gave, after it is confirmed. An intent without outcome, or a
 // mailbox that held mail before the journal knew it, makes the importer
 // look on the target (Message-ID and size, else content hash) before it
-// sends anything again. It looks only once Options.Settle has passed since
-// the connection dropped or the previous run wrote its last line: a server
-// goes on storing an APPEND it has fully received after its client is
-// gone, and a check made before that lands would send the batch twice.
+// sends anything again. Before sending, it counts only copies the mailbox
+// held before the run that no journal record places (by UID) or accounts
+// for (by content): k identical items and j such copies send k - j, and
+// a copy with the item's received date (the target's internal date) is
+// matched first. After a dropped connection it counts only copies that
+// arrived during the run with the item's date, once no command with the
+// same bytes is still unanswered. It looks only
+// once Options.Settle has passed since the connection dropped or the
+// previous run wrote its last line: a server goes on storing an APPEND it
+// has fully received after its client is gone, and a check made before
+// that lands would send the batch twice.
+// Checks of different mailboxes take turns on the one control connection,
+// so each check first makes sure its own mailbox is the one selected: a
+// content comparison by UID reads whatever mailbox is selected. A batch is
+// failed after its connection dropped too often only once the target was
+// checked (a failure never names a message that is there).
 //
 // Speed comes from several connections, each pipelining APPENDs through
 // the appender sub-package (MULTIAPPEND and LITERAL+ where offered);

@@ -3,6 +3,7 @@ package imap
 import (
 	"context"
 	"crypto/sha256"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -10,6 +11,7 @@ import (
 	"os"
 
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -36,6 +38,13 @@ type box struct {
 	// the reason each of its messages fails with, while the other folders
 	// go on.
 	refused string
+	// claims counts, by content, copies the journal says earlier runs
+	// put here: a check on the target skips that many matching copies,
+	// which belong to those items, not to another one with the same bytes.
+	claims map[uint64]int32
+	// flying counts, by content, messages of this run in commands not yet
+	// answered; their UIDs are unknown until the answer.
+	flying map[[32]byte]int
 }
 
 // item is one message on its way.
@@ -73,6 +82,15 @@ type importer struct {
 	byPath map[string]*box // source folder path → box
 	seen   map[journal.Key]bool
 	plan   *Plan
+	// copies numbers identical messages without a sourceId in a mailbox,
+	// to tell them apart (see itemKey).
+	copies map[journal.Key]int
+	// legacy marks records of an old journal, keyed by mailbox and
+	// content alone, that an item of this run has taken.
+	legacy map[journal.Key]bool
+	// placed holds, by mailbox, the UIDs the journal says its items got,
+	// read once when the first mailbox is checked (nil before).
+	placed map[string][]placedUID
 
 	queue   *batchQueue
 	spooler *spooler // the archive reader's
@@ -153,7 +171,7 @@ func run(ctx context.Context, archives []string, o *Options) (*report.Report, *P
 	rep := report.New(o.User, "imap", "imap://"+o.Addr, archives)
 	rep.DryRun = o.DryRun
 	im := &importer{opt: o, prof: prof, rep: rep, boxes: map[string]*box{}, byPath: map[string]*box{},
-		seen: map[journal.Key]bool{}, queue: newBatchQueue(), spooler: newSpooler(""), refused: map[string]int{},
+		seen: map[journal.Key]bool{}, copies: map[journal.Key]int{}, legacy: map[journal.Key]bool{}, queue: newBatchQueue(), spooler: newSpooler(""), refused: map[string]int{},
 		pacer: ratelimit.NewPacer(o.MaxBytesPerSecond, o.MaxMessagesPerSecond), mem: semaphore.NewWeighted(memBudget)}
 	if o.DryRun {
 		im.plan = &Plan{}
@@ -173,8 +191,12 @@ func run(ctx context.Context, archives []string, o *Options) (*report.Report, *P
 	defer im.j.Close()
 	if im.j.HasPending() {
 		// The last run ended with commands in flight, which the server
-		// may still be storing: look on the target only after they settle.
+		// may still be storing: look on the target only after they settle,
+		// and before telling which mailboxes held mail.
 		im.settleUntil = lastWrite.Add(o.Settle)
+		if err := im.settle(ctx, im.settleUntil, "the previous run's last commands"); err != nil {
+			return nil, nil, err
+		}
 	}
 	if im.ctl, err = dialControl(ctx, o); err != nil {
 		return nil, nil, err
@@ -433,9 +455,25 @@ func (im *importer) folder(f format.Folder) (*box, error) {
 	return b, nil
 }
 
-// itemKey identifies a message in a target mailbox: the same bytes in two
-// folders are two items, the same bytes twice in one folder are one.
-func itemKey(mailbox string, sum [32]byte) journal.Key {
+// itemKey identifies an item in a target mailbox: its sourceId (the
+// item's identity in the user's archives, so a delta repeating it is the
+// same item) and its content (a sourceId reused for other bytes, as an
+// mbox offset can be, is another item). Identical copies in one folder
+// have their own sourceIds and are as many items; copies without one are
+// told apart by their order among the identical copies of their mailbox.
+func itemKey(mailbox, sourceID string, sum [32]byte) journal.Key {
+	h := sha256.New()
+	h.Write([]byte("imap-item\x00" + mailbox + "\x00" + sourceID + "\x00"))
+	h.Write(sum[:])
+	var k journal.Key
+	copy(k[:], h.Sum(nil))
+	return k
+}
+
+// contentKey is how journals before issue 9 keyed a message: mailbox and
+// content, with identical copies merged into one. Such a record still
+// stands for the one copy it sent (see prepare).
+func contentKey(mailbox string, sum [32]byte) journal.Key {
 	h := sha256.New()
 	h.Write([]byte("imap\x00" + mailbox + "\x00"))
 	h.Write(sum[:])
@@ -468,24 +506,52 @@ func (im *importer) prepare(ctx context.Context, archive string, e *format.Entry
 		}
 		return nil, fmt.Errorf("imap: read %s in %s: %w", src.SourceID, archive, err)
 	}
-	it := &item{archive: archive, folder: src.Folder, sourceID: src.SourceID, box: b, sp: sp, key: itemKey(b.name, sp.sum)}
+	ck := contentKey(b.name, sp.sum)
+	id := src.SourceID
+	if id == "" {
+		im.copies[ck]++
+		id = fmt.Sprintf("#%d", im.copies[ck])
+	}
+	it := &item{archive: archive, folder: src.Folder, sourceID: src.SourceID, box: b, sp: sp, key: itemKey(b.name, id, sp.sum)}
 	done := func() { sp.close() }
-	if im.seen[it.key] {
+	present := func() {
 		done()
-		im.rep.AddPresent() // the same message twice in one folder of the archives
+		im.rep.AddPresent()
 		im.planCount(b, 0, true)
+	}
+	if im.seen[it.key] {
+		present() // the same item twice in the archives (a delta repeating it)
 		return nil, nil
 	}
 	im.seen[it.key] = true
 	state, known := im.j.Lookup(it.key)
+	placed := im.j.Placed(it.key)
+	if !known && !im.legacy[ck] {
+		// An old journal's record stands for one copy: the first item
+		// with that content takes it over.
+		if st, ok := im.j.Lookup(ck); ok {
+			im.legacy[ck] = true
+			state, known, placed = st, true, im.j.Placed(ck)
+			if st == journal.Done && !im.opt.DryRun {
+				if err := im.j.Write(journal.Record{Key: it.key, State: journal.Done, Where: b.name}); err != nil {
+					done()
+					return nil, err
+				}
+			}
+		}
+	}
 	if known && state == journal.Done {
-		done()
-		im.rep.AddPresent()
-		im.planCount(b, 0, true)
+		if b.hadMail && !placed {
+			// Its copy is not excluded by UID (see lookup): by content.
+			im.claim(b, sp.sum)
+		}
+		present()
 		return nil, nil
 	}
-	if (known || b.hadMail) && !b.created {
-		uid, found, err := im.lookup(ctx, b, sp, false, known)
+	// Only a mailbox that held mail before this run can hold this item
+	// from an earlier one.
+	if b.hadMail {
+		uid, found, err := im.lookup(ctx, b, sp, src.Received, false, known, false)
 		if err != nil {
 			done()
 			return nil, err
@@ -554,21 +620,126 @@ func (im *importer) reserve(ctx context.Context, it *item, flush func()) error {
 }
 
 // lookup checks the target for a message, under the control lock.
-// With force, the index is brought up to date first; otherwise only when
+// With refresh, the index is brought up to date first; otherwise only when
 // it has not been filled yet (before sending, the run's own appends do not
-// matter).
-func (im *importer) lookup(ctx context.Context, b *box, sp *spool, force, strict bool) (uint32, bool, error) {
+// matter), or when another mailbox was selected since: the content
+// comparison fetches by UID from the selected mailbox, and the checks of
+// different mailboxes take turns on the one control connection.
+//
+// Before sending it looks only at what the mailbox held before this run,
+// less the copies the journal accounts for; after a dropped connection
+// (during) only at what arrived during this run.
+// Identical copies are counted that way: k items in the archives and j
+// copies on the target send k - j.
+func (im *importer) lookup(ctx context.Context, b *box, sp *spool, date time.Time, refresh, strict, during bool) (uint32, bool, error) {
 	im.ctl.mu.Lock()
 	defer im.ctl.mu.Unlock()
 	if err := im.settle(ctx, im.settleUntil, "the previous run's last commands"); err != nil {
 		return 0, false, err
 	}
-	if force || !b.index.fresh {
+	if refresh || !b.index.fresh || im.ctl.selected != b.name {
 		if err := im.ctl.refreshIndex(b.name, &b.index); err != nil {
 			return 0, false, err
 		}
 	}
-	return im.ctl.find(&b.index, sp, strict)
+	ix := &b.index
+	if !ix.based {
+		// The first check of a mailbox comes before anything is sent to
+		// it (only mailboxes that held mail are checked before sending).
+		ix.based = true
+		if b.hadMail {
+			ix.base = ix.lastUID
+		}
+		// Copies the journal places belong to their items, whether or
+		// not those are in this run's archives.
+		if err := im.loadPlaced(); err != nil {
+			return 0, false, err
+		}
+		for _, p := range im.placed[b.name] {
+			if p.validity == ix.uidValidity {
+				ix.used[p.uid] = true
+			}
+		}
+		delete(im.placed, b.name)
+	}
+	var claims *int32
+	if !during && b.claims != nil {
+		if n := b.claims[contentTag(sp.sum)]; n > 0 {
+			claims = &n
+			defer func() { b.claims[contentTag(sp.sum)] = n }()
+		}
+	}
+	var unix int64
+	if !date.IsZero() {
+		unix = date.Unix()
+	}
+	return im.ctl.find(ix, sp, strict, during, unix, claims)
+}
+
+// placedUID is where the journal says an item landed.
+type placedUID struct{ validity, uid uint32 }
+
+// loadPlaced reads the journal's UIDs by mailbox, once; the caller holds
+// the control lock.
+func (im *importer) loadPlaced() error {
+	if im.placed != nil {
+		return nil
+	}
+	im.placed = map[string][]placedUID{}
+	return im.j.Scan(func(r journal.Record) {
+		if r.State != journal.Done || r.Ref == "" {
+			return
+		}
+		v, u, ok := strings.Cut(r.Ref, ":")
+		validity, err1 := strconv.ParseUint(v, 10, 32)
+		uid, err2 := strconv.ParseUint(u, 10, 32)
+		if ok && err1 == nil && err2 == nil {
+			im.placed[r.Where] = append(im.placed[r.Where], placedUID{uint32(validity), uint32(uid)})
+		}
+	})
+}
+
+// contentTag shortens a content hash for the per-mailbox counts.
+func contentTag(sum [32]byte) uint64 { return binary.BigEndian.Uint64(sum[:8]) }
+
+// claim records that a copy of sum in b belongs to an item the journal
+// knows.
+func (im *importer) claim(b *box, sum [32]byte) {
+	im.ctl.mu.Lock()
+	defer im.ctl.mu.Unlock()
+	if b.claims == nil {
+		b.claims = map[uint64]int32{}
+	}
+	b.claims[contentTag(sum)]++
+}
+
+// fly counts b's items in a command sent (d = 1) or answered (d = -1).
+func (im *importer) fly(bt *batch, d int) {
+	im.ctl.mu.Lock()
+	defer im.ctl.mu.Unlock()
+	b := bt.box
+	if b.flying == nil {
+		b.flying = map[[32]byte]int{}
+	}
+	for _, it := range bt.items {
+		if b.flying[it.sp.sum] += d; b.flying[it.sp.sum] <= 0 {
+			delete(b.flying, it.sp.sum)
+		}
+	}
+}
+
+// sameInFlight reports whether a message with the same bytes as one of
+// the batch's is in a command of this run still unanswered: a copy found
+// now could be that one's.
+func (im *importer) sameInFlight(bt *batch) bool {
+	im.ctl.mu.Lock()
+	defer im.ctl.mu.Unlock()
+	for _, it := range bt.items {
+		if bt.box.flying[it.sp.sum] > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // settle waits until t, when what was sent before has surely landed.

@@ -17,15 +17,21 @@ import (
 // above the last one seen, so checking again after a dropped connection
 // costs one short FETCH.
 type mailboxIndex struct {
+	name        string // the mailbox: its UIDs mean something only there
 	uidValidity uint32
 	lastUID     uint32
 	byID        map[[16]byte][]uint32 // digest(Message-ID, size) → UIDs
 	noID        map[int64][]uint32    // size → UIDs of messages without Message-ID
 	bySize      map[int64][]uint32    // size → all UIDs
+	date        map[uint32]int64      // UID → internal date, Unix seconds
 	used        map[uint32]bool       // UIDs matched to an item, or appended by this run
 	// fresh is set by a refresh and cleared when something may have
 	// arrived behind the index's back (a dropped connection).
 	fresh bool
+	// base is the last UID the mailbox held before this run sent it
+	// anything (0 for a mailbox that was empty); based once it is known.
+	base  uint32
+	based bool
 }
 
 func idDigest(msgid string, size int64) [16]byte {
@@ -43,12 +49,16 @@ func (t *control) refreshIndex(name string, ix *mailboxIndex) error {
 		return err
 	}
 	if st.uidValidity != ix.uidValidity {
+		// A new UIDVALIDITY: every UID known so far means nothing. What
+		// the mailbox held before this run is unknown now, so it all
+		// counts as earlier (a copy found is taken as there).
 		*ix = mailboxIndex{uidValidity: st.uidValidity}
 	}
+	ix.name = name
 	if ix.byID == nil {
 		// UIDs this run appended (noted before the index was first
 		// needed) stay marked as used.
-		ix.byID, ix.noID, ix.bySize = map[[16]byte][]uint32{}, map[int64][]uint32{}, map[int64][]uint32{}
+		ix.byID, ix.noID, ix.bySize, ix.date = map[[16]byte][]uint32{}, map[int64][]uint32{}, map[int64][]uint32{}, map[uint32]int64{}
 		if ix.used == nil {
 			ix.used = map[uint32]bool{}
 		}
@@ -59,7 +69,7 @@ func (t *control) refreshIndex(name string, ix *mailboxIndex) error {
 	}
 	var set imap.UIDSet
 	set.AddRange(imap.UID(ix.lastUID+1), 0) // lastUID+1:*
-	cmd := t.c.Fetch(set, &imap.FetchOptions{UID: true, RFC822Size: true,
+	cmd := t.c.Fetch(set, &imap.FetchOptions{UID: true, RFC822Size: true, InternalDate: true,
 		BodySection: []*imap.FetchItemBodySection{{Specifier: imap.PartSpecifierHeader,
 			HeaderFields: []string{"Message-ID"}, Peek: true}}})
 	for {
@@ -82,6 +92,7 @@ func (t *control) refreshIndex(name string, ix *mailboxIndex) error {
 			id = headerMessageID(buf.BodySection[0].Bytes)
 		}
 		ix.bySize[buf.RFC822Size] = append(ix.bySize[buf.RFC822Size], uid)
+		ix.date[uid] = buf.InternalDate.Unix()
 		if id == "" {
 			ix.noID[buf.RFC822Size] = append(ix.noID[buf.RFC822Size], uid)
 		} else {
@@ -101,7 +112,49 @@ func (t *control) refreshIndex(name string, ix *mailboxIndex) error {
 // strict, a Message-ID and size match is confirmed by content too: after a
 // dropped connection, a different message with the same Message-ID may
 // be on its way on another connection, and a wrong match would lose one.
-func (t *control) find(ix *mailboxIndex, sp *spool, strict bool) (uint32, bool, error) {
+//
+// With during, it looks only at UIDs above ix.base (what this run sent),
+// else only at those up to it (what was there before). The first *claims
+// matches (when claims is set) are copies that belong to other items:
+// they are marked used and skipped, and *claims counts them off.
+//
+// Identical copies differ in their received dates, which the target keeps
+// as internal dates: a copy with the item's date (Unix seconds, 0 when it
+// has none) is taken first. A copy this run sent (during) must have it;
+// one from before may not (another tool may have dated it otherwise).
+func (t *control) find(ix *mailboxIndex, sp *spool, strict, during bool, date int64, claims *int32) (uint32, bool, error) {
+	if t.selected != ix.name {
+		// A content comparison would read another mailbox's message.
+		return 0, false, fmt.Errorf("imap: internal error: checking %q while %q is selected", ix.name, t.selected)
+	}
+	usable := func(uid uint32) bool {
+		return !ix.used[uid] && (uid > ix.base) == during
+	}
+	// order puts the copies with the item's date first, and leaves the
+	// others out when this run sent them.
+	order := func(uids []uint32) []uint32 {
+		if date == 0 {
+			return uids
+		}
+		var same, other []uint32
+		for _, u := range uids {
+			if ix.date[u] == date {
+				same = append(same, u)
+			} else if !during {
+				other = append(other, u)
+			}
+		}
+		return append(same, other...)
+	}
+	// take marks a matching copy used; it is this item's unless claimed.
+	take := func(uid uint32) bool {
+		ix.used[uid] = true
+		if claims != nil && *claims > 0 {
+			*claims--
+			return false
+		}
+		return true
+	}
 	// Candidates for a content comparison: messages the server sees
 	// without Message-ID, or, when this message has none by our reading,
 	// any of its size (servers and we may disagree on odd headers).
@@ -110,9 +163,8 @@ func (t *control) find(ix *mailboxIndex, sp *spool, strict bool) (uint32, bool, 
 		if strict {
 			cands = append(append([]uint32{}, ix.byID[idDigest(id, sp.size)]...), cands...)
 		} else {
-			for _, uid := range ix.byID[idDigest(id, sp.size)] {
-				if !ix.used[uid] {
-					ix.used[uid] = true
+			for _, uid := range order(ix.byID[idDigest(id, sp.size)]) {
+				if usable(uid) && take(uid) {
 					return uid, true, nil
 				}
 			}
@@ -138,17 +190,15 @@ func (t *control) find(ix *mailboxIndex, sp *spool, strict bool) (uint32, bool, 
 		}
 		want = w
 	}
-	for _, uid := range cands {
-		if ix.used[uid] {
+	for _, uid := range order(cands) {
+		if !usable(uid) {
 			continue
 		}
 		sum, err := t.contentHash(uid)
 		if err != nil {
 			return 0, false, err
 		}
-
-		if sum == want {
-			ix.used[uid] = true
+		if sum == want && take(uid) {
 			return uid, true, nil
 		}
 	}

@@ -129,10 +129,18 @@ func TestSIGKILLNeverDuplicates(t *testing.T) {
 	}
 	fullPath := filepath.Join(dir, "full.tgz")
 	writeArchive(t, fullPath, full)
-	// The delta repeats 300 messages of the full archive and brings 200 new.
+	// The delta repeats 300 messages of the full archive (with their
+	// sourceIds, as an exporter gives them) and brings 200 new.
 	fresh := smallMessages(200, 2)
+	repeated := append([]testMsg{}, msgs[1500:1800]...)
+	for i := range repeated {
+		repeated[i].id = fmt.Sprintf("INBOX#%d", 1500+i)
+	}
+	for i := range fresh {
+		fresh[i].id = fmt.Sprintf("new#%d", i)
+	}
 	delta := []testFolder{
-		{folder: format.Folder{Path: "INBOX", Role: format.RoleInbox}, msgs: append(append([]testMsg{}, msgs[1500:1800]...), fresh[:100]...)},
+		{folder: format.Folder{Path: "INBOX", Role: format.RoleInbox}, msgs: append(repeated, fresh[:100]...)},
 		{folder: format.Folder{Path: "Notes"}, msgs: fresh[100:]},
 	}
 	deltaPath := filepath.Join(dir, "delta.tgz")

@@ -27,6 +27,9 @@ type control struct {
 	// boxes are the target's mailboxes, by name as the server spells it.
 	boxes   map[string]*imap.ListData
 	special map[format.Role]string
+	// selected is the mailbox the connection has selected: a FETCH by UID
+	// reads from it, whatever index the UID came from.
+	selected string
 
 	// go-imap's commands take no context: the connection is closed when
 	// ctx ends, which ends a command waiting for its answer.
@@ -234,10 +237,12 @@ func (t *control) examine(name string) (mailboxState, error) {
 func (t *control) selectLocked(name string) (mailboxState, error) {
 	// SELECT rather than EXAMINE: read-only selection reports no
 	// permanent flags on some servers. Nothing here changes a message.
+	t.selected = ""
 	d, err := t.c.Select(name, nil).Wait()
 	if err != nil {
 		return mailboxState{}, fmt.Errorf("imap: select %q: %w", name, t.cause(err))
 	}
+	t.selected = name
 	st := mailboxState{uidValidity: d.UIDValidity, messages: d.NumMessages}
 	st.perm = permanentFlags{known: map[string]bool{}, unknown: d.PermanentFlags == nil}
 	for _, f := range d.PermanentFlags {

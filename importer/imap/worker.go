@@ -56,6 +56,10 @@ func (im *importer) worker(ctx context.Context, id int, c *appender.Conn) {
 			if b = im.verify(ctx, b); b == nil {
 				continue
 			}
+			if b.attempts >= maxAttempts {
+				im.again(b, "the connection was lost each time; the target was checked and does not have these messages")
+				continue
+			}
 		}
 		if err := im.lim.Acquire(ctx); err != nil {
 			im.giveBack(b)
@@ -98,10 +102,12 @@ func (im *importer) worker(ctx context.Context, id int, c *appender.Conn) {
 		}
 		w := cur
 		w.inflight.Add(1)
+		im.fly(b, 1)
 		p, err := w.c.Append(b.box.name, msgs)
 		if err != nil {
 			<-w.slots
 			w.inflight.Done()
+			im.fly(b, -1)
 			im.lost(b, err)
 			continue
 		}
@@ -133,6 +139,7 @@ func (im *importer) collect(ctx context.Context, w *wconn, b *batch, p *appender
 	}
 	resp, err := p.Result()
 	latency := time.Since(p.Sent)
+	defer im.fly(b, -1) // after appended marked the UIDs it was given
 	switch {
 	case err != nil:
 		im.lost(b, err)
@@ -257,8 +264,15 @@ func (im *importer) lost(b *batch, err error) {
 }
 
 // again retries a batch, or fails it after too many attempts.
+//
+// A batch whose connection dropped is checked on the target before it is
+// failed, so that a failure never names a message that is there; only if
+// the check itself keeps failing is it failed as uncertain.
 func (im *importer) again(b *batch, reason string) {
-	if b.attempts >= maxAttempts {
+	if b.attempts >= maxAttempts && (!b.uncertain || b.attempts >= 2*maxAttempts) {
+		if b.uncertain {
+			reason += "; it may be on the target: the next run checks before sending it"
+		}
 		for _, it := range b.items {
 			im.failItem(it, fmt.Sprintf("gave up after %d attempts: %s", b.attempts, reason))
 		}
@@ -283,8 +297,19 @@ func (im *importer) verify(ctx context.Context, b *batch) *batch {
 		im.giveBack(b)
 		return nil
 	}
+	if im.sameInFlight(b) {
+		// A copy of one of these messages found now could be another
+		// item's, still unanswered: check once it is.
+		select {
+		case <-time.After(50 * time.Millisecond):
+			im.queue.retry(b)
+		case <-ctx.Done():
+			im.giveBack(b)
+		}
+		return nil
+	}
 	for i, it := range b.items {
-		uid, found, err := im.lookup(ctx, b.box, it.sp, i == 0, true)
+		uid, found, err := im.lookup(ctx, b.box, it.sp, it.msg.Date, i == 0, true, true)
 		if err != nil {
 			if errors.Is(err, context.Canceled) || ctx.Err() != nil {
 				im.giveBack(&batch{items: b.items})

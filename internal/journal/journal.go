@@ -24,9 +24,10 @@ import (
 	"time"
 )
 
-// Key identifies an item independently of where it came from: for a
-// message, the SHA-256 of its bytes with line endings normalised to CRLF;
-// for a contact or calendar object, a hash of its collection and UID.
+// Key identifies an item: for a message, a hash of its target mailbox,
+// its sourceId and its bytes (journals written before issue 9 used the
+// mailbox and bytes alone; the IMAP importer still honours those); for a
+// contact or calendar object, a hash of its collection and UID.
 type Key [32]byte
 
 func (k Key) String() string { return hex.EncodeToString(k[:]) }
@@ -66,11 +67,27 @@ type Journal struct {
 	mu sync.Mutex
 	f  *os.File
 	w  *bufio.Writer
-	// done is each known item's state: true once Done, false while
-	// Pending. Only the state is kept in memory, about 60 bytes an item
-	// where whole records took 265; the rest stays in the file.
-	done map[Key]bool
-	path string
+	// state is each known item's state (see the stateX constants). Only
+	// that is kept in memory, about 60 bytes an item where whole records
+	// took 265; the rest stays in the file.
+	state map[Key]uint8
+	path  string
+}
+
+const (
+	statePending uint8 = iota
+	stateDone          // Done, with no Ref
+	statePlaced        // Done, with the Ref telling where
+)
+
+func stateOf(r Record) uint8 {
+	switch {
+	case r.State != Done:
+		return statePending
+	case r.Ref == "":
+		return stateDone
+	}
+	return statePlaced
 }
 
 // Open opens or creates the journal at path and reads what it holds.
@@ -82,7 +99,7 @@ func Open(path string) (*Journal, error) {
 	if err != nil {
 		return nil, fmt.Errorf("journal: %w", err)
 	}
-	j := &Journal{f: f, done: map[Key]bool{}, path: path}
+	j := &Journal{f: f, state: map[Key]uint8{}, path: path}
 	good, err := j.load()
 	if err != nil {
 		f.Close()
@@ -103,7 +120,7 @@ func Open(path string) (*Journal, error) {
 
 // load reads every complete line and returns the offset after the last.
 func (j *Journal) load() (int64, error) {
-	return scan(j.f, j.path, func(rec Record) { j.done[rec.Key] = rec.State == Done })
+	return scan(j.f, j.path, func(rec Record) { j.state[rec.Key] = stateOf(rec) })
 }
 
 // scan calls fn with each complete line's record, in order, and returns
@@ -146,19 +163,27 @@ func Records(path string) (map[Key]Record, error) {
 func (j *Journal) Lookup(k Key) (State, bool) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	done, ok := j.done[k]
-	if done {
+	st, ok := j.state[k]
+	if st != statePending {
 		return Done, ok
 	}
 	return Pending, ok
+}
+
+// Placed reports whether k is Done with a Ref, so that Scan finds where
+// on the target it is.
+func (j *Journal) Placed(k Key) bool {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return j.state[k] == statePlaced
 }
 
 // HasPending reports whether an item may or may not have arrived.
 func (j *Journal) HasPending() bool {
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	for _, done := range j.done {
-		if !done {
+	for _, st := range j.state {
+		if st == statePending {
 			return true
 		}
 	}
@@ -169,7 +194,25 @@ func (j *Journal) HasPending() bool {
 func (j *Journal) Len() int {
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	return len(j.done)
+	return len(j.state)
+}
+
+// Scan calls fn with every record written so far, in order (an item's
+// latest record last), reading them from the file: for a caller that needs
+// more than the states, once, without holding every record in memory.
+func (j *Journal) Scan(fn func(Record)) error {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if err := j.w.Flush(); err != nil {
+		return fmt.Errorf("journal: %s: %w", j.path, err)
+	}
+	f, err := os.Open(j.path)
+	if err != nil {
+		return fmt.Errorf("journal: %w", err)
+	}
+	defer f.Close()
+	_, err = scan(f, j.path, fn)
+	return err
 }
 
 // Write appends records and makes them durable before returning: an intent
@@ -187,7 +230,7 @@ func (j *Journal) Write(recs ...Record) error {
 		if err := enc.Encode(r); err != nil {
 			return fmt.Errorf("journal: %s: %w", j.path, err)
 		}
-		j.done[r.Key] = r.State == Done
+		j.state[r.Key] = stateOf(r)
 	}
 	if err := j.w.Flush(); err != nil {
 		return fmt.Errorf("journal: %s: %w", j.path, err)
@@ -214,15 +257,8 @@ func (j *Journal) Close() error {
 // for the few records whose Where an importer needs again (the DAV
 // importer's collections), read once per run.
 func (j *Journal) Select(keep func(Record) bool) (map[Key]Record, error) {
-	j.mu.Lock()
-	defer j.mu.Unlock()
-	f, err := os.Open(j.path)
-	if err != nil {
-		return nil, fmt.Errorf("journal: %w", err)
-	}
-	defer f.Close()
 	out := map[Key]Record{}
-	_, err = scan(f, j.path, func(rec Record) {
+	err := j.Scan(func(rec Record) {
 		if keep(rec) {
 			out[rec.Key] = rec
 		}

@@ -2,6 +2,7 @@ package journal
 
 import (
 	"crypto/sha256"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -82,5 +83,38 @@ func TestSelect(t *testing.T) {
 	}
 	if len(got) != 1 || got[a].Where != "z" || got[a].State != Done {
 		t.Errorf("Select = %+v, want only a's latest record (z, done)", got)
+	}
+}
+
+// TestPlacedAndScan checks what the journal tells beyond the state: which
+// items are Done with a Ref, and every record in order, after a reopen.
+func TestPlacedAndScan(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "j")
+	j, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, b, c := Key{1}, Key{2}, Key{3}
+	if err := j.Write(Record{Key: a, State: Pending, Where: "INBOX"}, Record{Key: b, State: Done, Where: "INBOX"},
+		Record{Key: a, State: Done, Where: "INBOX", Ref: "7:42"}, Record{Key: c, State: Pending, Where: "X"}); err != nil {
+		t.Fatal(err)
+	}
+	j.Close()
+	if j, err = Open(path); err != nil {
+		t.Fatal(err)
+	}
+	defer j.Close()
+	if !j.Placed(a) || j.Placed(b) || j.Placed(c) {
+		t.Errorf("placed: a %v b %v c %v; want true false false", j.Placed(a), j.Placed(b), j.Placed(c))
+	}
+	if st, _ := j.Lookup(b); st != Done {
+		t.Errorf("b is %s, want done", st)
+	}
+	var refs []string
+	if err := j.Scan(func(r Record) { refs = append(refs, r.Key.String()[:2]+r.Ref) }); err != nil {
+		t.Fatal(err)
+	}
+	if got := fmt.Sprint(refs); got != "[01 02 017:42 03]" {
+		t.Errorf("scan: %s", got)
 	}
 }
