@@ -36,6 +36,14 @@ func IsArchiveName(name string) bool {
 	return false
 }
 
+// Archives and what is extracted from them hold private mail: every such
+// file mailhaul writes is its owner's alone, and so is every directory it
+// creates for them (export, copy, pull, push's far side, extract).
+const (
+	PrivateFile fs.FileMode = 0o600
+	PrivateDir  fs.FileMode = 0o700
+)
+
 // ChecksumSuffix is appended to an archive's name for its checksum file,
 // which is in sha256sum's format.
 const ChecksumSuffix = ".sha256"

@@ -55,7 +55,9 @@ func (Conn) List(ctx context.Context, p string) ([]string, error) {
 	return out, nil
 }
 
-func (Conn) MkdirAll(_ context.Context, dir string) error { return wrap(os.MkdirAll(dir, 0o755)) }
+func (Conn) MkdirAll(_ context.Context, dir string) error {
+	return wrap(os.MkdirAll(dir, format.PrivateDir))
+}
 
 func (Conn) Size(_ context.Context, p string) (int64, error) {
 	fi, err := os.Stat(p)
@@ -93,8 +95,14 @@ func (Conn) OpenRead(_ context.Context, p string, off int64) (io.ReadCloser, err
 }
 
 func (Conn) OpenWrite(_ context.Context, p string, off int64) (transport.Writer, error) {
-	f, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE, 0o644)
+	f, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE, format.PrivateFile)
 	if err != nil {
+		return nil, wrap(err)
+	}
+	// A partial file an older version (or another tool) left readable to
+	// others is made private before more of the archive goes into it.
+	if err := f.Chmod(format.PrivateFile); err != nil {
+		f.Close()
 		return nil, wrap(err)
 	}
 	if err := f.Truncate(off); err != nil {

@@ -12,6 +12,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/pkg/sftp"
@@ -119,8 +120,37 @@ func (c *Conn) List(ctx context.Context, p string) ([]string, error) {
 	return out, nil
 }
 
+// MkdirAll creates dir and its missing parents for the owner alone. SFTP
+// as pkg/sftp speaks it sends no mode with mkdir, so sftp-server makes a
+// directory under its umask (0755, usually); each one made here is set to
+// 0700 at once, before anything goes into it.
 func (c *Conn) MkdirAll(_ context.Context, dir string) error {
-	return c.wrap("create directory", dir, c.c.MkdirAll(dir))
+	return c.wrap("create directory", dir, c.mkdirAll(dir))
+}
+
+func (c *Conn) mkdirAll(dir string) error {
+	fi, err := c.c.Stat(dir)
+	switch {
+	case err == nil && fi.IsDir():
+		return nil
+	case err == nil:
+		return &fs.PathError{Op: "mkdir", Path: dir, Err: syscall.ENOTDIR}
+	case !errors.Is(err, fs.ErrNotExist):
+		return err
+	}
+	if parent := path.Dir(dir); parent != dir {
+		if err := c.mkdirAll(parent); err != nil {
+			return err
+		}
+	}
+	if err := c.c.Mkdir(dir); err != nil {
+		// Another transfer may have made it meanwhile.
+		if fi, serr := c.c.Stat(dir); serr == nil && fi.IsDir() {
+			return nil
+		}
+		return err
+	}
+	return c.c.Chmod(dir, format.PrivateDir)
 }
 
 func (c *Conn) Size(_ context.Context, p string) (int64, error) {
@@ -282,6 +312,13 @@ func (c *Conn) OpenWrite(ctx context.Context, p string, off int64) (transport.Wr
 	f, err := c.c.OpenFile(p, flags)
 	if err != nil {
 		return nil, c.wrap("create", p, err)
+	}
+	// sftp-server creates the file under its umask (0644, usually), and
+	// pkg/sftp cannot send a mode with the open: the file is made the
+	// owner's alone before a byte of mail goes into it (a resumed one too).
+	if err := f.Chmod(format.PrivateFile); err != nil {
+		f.Close()
+		return nil, c.wrap("chmod", p, err)
 	}
 	if off > 0 {
 		if err := f.Truncate(off); err != nil {
