@@ -10,7 +10,6 @@ import (
 	"os"
 	"path"
 	"sort"
-	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -95,7 +94,7 @@ func (c *Conn) explainNoSpace(p string, err error) error {
 	return err
 }
 
-func (c *Conn) List(ctx context.Context, p string) ([]string, error) {
+func (c *Conn) List(ctx context.Context, p string) ([]transport.Listed, error) {
 	fi, err := c.c.Stat(p)
 	if err != nil {
 		return nil, c.wrap("list", p, err)
@@ -104,19 +103,25 @@ func (c *Conn) List(ctx context.Context, p string) ([]string, error) {
 		if !format.IsArchiveName(fi.Name()) {
 			return nil, fmt.Errorf("sftp: %s: not an archive (*.tgz, *.tar.zst, *.tar)", p)
 		}
-		return []string{p}, nil
+		return []transport.Listed{{Path: p, Size: fi.Size()}}, nil
 	}
 	ents, err := c.c.ReadDirContext(ctx, p)
 	if err != nil {
 		return nil, c.wrap("list", p, err)
 	}
-	var out []string
+	var out []transport.Listed
 	for _, e := range ents {
-		if e.Mode().IsRegular() && format.IsArchiveName(e.Name()) && !strings.HasPrefix(e.Name(), ".") {
-			out = append(out, path.Join(p, e.Name()))
+		// As in transport/local: nothing named like an archive is passed
+		// over in silence.
+		if format.IsArchiveName(e.Name()) {
+			l := transport.Listed{Path: path.Join(p, e.Name())}
+			if e.Mode().IsRegular() {
+				l.Size = e.Size()
+			}
+			out = append(out, l)
 		}
 	}
-	sort.Strings(out)
+	sort.Slice(out, func(i, j int) bool { return out[i].Path < out[j].Path })
 	return out, nil
 }
 
