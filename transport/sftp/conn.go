@@ -266,7 +266,7 @@ func (w *writer) Write(p []byte) (int, error) {
 }
 
 func (w *writer) ReadFrom(r io.Reader) (int64, error) {
-	n, err := w.f.ReadFromWithConcurrency(r, 0)
+	n, err := w.f.ReadFromWithConcurrency(r, writesInFlight)
 	return n, w.c.writeError(w.f.Name(), err)
 }
 
