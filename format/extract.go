@@ -14,9 +14,10 @@ import (
 // Extract writes every entry of r as a file below dir, as tar would but
 // through an os.Root, so that no entry, however named, can write outside
 // dir. Item data files get the item's received time as their mtime.
-// Existing files are not overwritten.
+// Existing files are not overwritten. What it writes is private mail:
+// files 0600, the directories it creates 0700.
 func Extract(ctx context.Context, r *Reader, dir string) error {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := os.MkdirAll(dir, PrivateDir); err != nil {
 		return fmt.Errorf("format: %w", err)
 	}
 	root, err := os.OpenRoot(dir)
@@ -63,11 +64,11 @@ func writeRootedFrom(root *os.Root, name string, body io.Reader, mod time.Time) 
 		return &Error{Entry: name, Err: err}
 	}
 	if d := path.Dir(name); d != "." {
-		if err := root.MkdirAll(d, 0o755); err != nil {
+		if err := root.MkdirAll(d, PrivateDir); err != nil {
 			return fmt.Errorf("format: extract %s: %w", name, err)
 		}
 	}
-	f, err := root.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	f, err := root.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, PrivateFile)
 	if err != nil {
 		return fmt.Errorf("format: extract %s: %w", name, err)
 	}

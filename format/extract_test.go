@@ -137,3 +137,44 @@ func TestExtractCancelled(t *testing.T) {
 		t.Errorf("got %v, want context.Canceled", err)
 	}
 }
+
+// What extract writes is private mail: every file 0600, every directory
+// it creates 0700, the target directory included, whatever the umask.
+func TestExtractIsPrivate(t *testing.T) {
+	data := sampleArchive(t, Gzip)
+	dir := filepath.Join(t.TempDir(), "new", "out")
+	r, err := NewReader(bytes.NewReader(data), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := Extract(context.Background(), r, dir); err != nil {
+		t.Fatal(err)
+	}
+	files, dirs := 0, 0
+	err = filepath.WalkDir(filepath.Dir(dir), func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		fi, err := d.Info()
+		if err != nil {
+			return err
+		}
+		want := PrivateFile
+		if d.IsDir() {
+			want = PrivateDir
+			dirs++
+		} else {
+			files++
+		}
+		if fi.Mode().Perm() != want {
+			t.Errorf("%s: mode %#o, want %#o", p, fi.Mode().Perm(), want)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if files < 3 || dirs < 3 {
+		t.Errorf("walked %d files and %d directories; the sample has more", files, dirs)
+	}
+}

@@ -17,9 +17,14 @@ import (
 
 // ArchiveName is the file name of an archive for user: "<user>.tgz" for a
 // full export, "<user>.after-<cutoff>.tgz" for an incremental one, so a
-// delta never replaces the archive it follows.
+// delta never replaces the archive it follows. A name starting with "."
+// gets a "_" before it: a hidden archive is one that listings, file
+// managers and backups pass over.
 func ArchiveName(user string, after time.Time, c Compression) string {
 	name := safeSegment(user)
+	if strings.HasPrefix(name, ".") {
+		name = "_" + name
+	}
 	if !after.IsZero() {
 		name += ".after-" + after.UTC().Format("20060102T150405Z")
 	}
@@ -35,6 +40,14 @@ func IsArchiveName(name string) bool {
 	}
 	return false
 }
+
+// Archives and what is extracted from them hold private mail: every such
+// file mailhaul writes is its owner's alone, and so is every directory it
+// creates for them (export, copy, pull, push's far side, extract).
+const (
+	PrivateFile fs.FileMode = 0o600
+	PrivateDir  fs.FileMode = 0o700
+)
 
 // ChecksumSuffix is appended to an archive's name for its checksum file,
 // which is in sha256sum's format.

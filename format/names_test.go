@@ -156,7 +156,11 @@ func TestArchiveName(t *testing.T) {
 		{"alice@example.com", time.Time{}, Zstd, "alice@example.com.tar.zst"},
 		{"alice@example.com", after, None, "alice@example.com.after-20240301T100000Z.tar"},
 		{"dom\\bob", time.Time{}, "", "dom_bob.tgz"},
-		{"../evil", time.Time{}, Gzip, ".._evil.tgz"},
+		// Never a hidden file, which listings and file managers pass over.
+		{"../evil", time.Time{}, Gzip, "_.._evil.tgz"},
+		{".bob@example.com", time.Time{}, Gzip, "_.bob@example.com.tgz"},
+		{".bob@example.com", after, Zstd, "_.bob@example.com.after-20240301T100000Z.tar.zst"},
+		{"_.bob@example.com", time.Time{}, Gzip, "__.bob@example.com.tgz"},
 		{"CON", time.Time{}, Gzip, "_CON.tgz"},
 	}
 	for _, tt := range tests {

@@ -31,6 +31,9 @@ type Options struct {
 	// Limit is the bandwidth shared by all transfers (NewLimiter); nil for
 	// none.
 	Limit *rate.Limiter
+	// Overwrite allows replacing a different archive of the same name at
+	// the destination; without it that archive fails with ErrExists.
+	Overwrite bool
 	// Observer hears about progress; nil for none. It is called from
 	// several goroutines.
 	Observer Observer
@@ -97,12 +100,12 @@ func Plan(ctx context.Context, src Conn, srcPaths []string, dst Conn, dstDir str
 			return nil, err
 		}
 		for _, a := range archives {
-			name := baseName(a)
+			name := baseName(a.Path)
 			if prev, dup := seen[name]; dup {
-				return nil, fmt.Errorf("transport: %s and %s have the same name; the second would replace the first", prev, a)
+				return nil, fmt.Errorf("transport: %s and %s have the same name; the second would replace the first", prev, a.Path)
 			}
-			seen[name] = a
-			jobs = append(jobs, Job{Name: name, Src: a, Dst: dst.Join(dstDir, name)})
+			seen[name] = a.Path
+			jobs = append(jobs, Job{Name: name, Src: a.Path, Dst: dst.Join(dstDir, name), Listed: a.Size})
 		}
 	}
 	if len(jobs) == 0 {

@@ -21,6 +21,9 @@ var (
 	ErrSourceCorrupt = errors.New("source archive does not match its .sha256")
 	// ErrNoChecksum: the source archive has no usable .sha256 beside it.
 	ErrNoChecksum = errors.New("no .sha256 beside the archive")
+	// ErrExists: a different archive of the same name is at the
+	// destination, and replacing it was not asked for (Options.Overwrite).
+	ErrExists = errors.New("a different archive of the same name is at the destination")
 )
 
 // Retryable reports whether err is worth another attempt: a lost
@@ -31,7 +34,8 @@ func Retryable(err error) bool {
 	case err == nil, errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		return false
 	case errors.Is(err, fs.ErrPermission), errors.Is(err, fs.ErrNotExist), errors.Is(err, ErrNoSpace),
-		errors.Is(err, ErrVerify), errors.Is(err, ErrSourceCorrupt), errors.Is(err, ErrNoChecksum):
+		errors.Is(err, ErrVerify), errors.Is(err, ErrSourceCorrupt), errors.Is(err, ErrNoChecksum),
+		errors.Is(err, ErrExists):
 		return false
 	}
 	return errors.Is(err, ErrConnLost)
@@ -40,7 +44,7 @@ func Retryable(err error) bool {
 // Reason is a short cause for the report: "permission denied", "no space
 // left on the destination", ...; "" when err fits no kind.
 func Reason(err error) string {
-	for _, k := range []error{ErrConnLost, ErrNoSpace, ErrVerify, ErrSourceCorrupt, ErrNoChecksum} {
+	for _, k := range []error{ErrConnLost, ErrNoSpace, ErrVerify, ErrSourceCorrupt, ErrNoChecksum, ErrExists} {
 		if errors.Is(err, k) {
 			return k.Error()
 		}

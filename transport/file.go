@@ -10,16 +10,18 @@ import (
 // transfer makes one attempt at moving j. It fills fr as it learns.
 func (w *worker) transfer(ctx context.Context, j Job, fr *FileResult) error {
 	src, dst := w.sconn, w.dconn
+	fr.replaces = false // what was there is checked again each attempt
+	// The size first: it says when the source is not a file at all.
+	size, err := src.Size(ctx, j.Src)
+	if err != nil {
+		return err
+	}
 	sum, err := src.ReadChecksum(ctx, j.Src)
 	if err != nil {
 		if errors.Is(err, ErrConnLost) {
 			return err
 		}
 		return fmt.Errorf("transport: %s: %w: %w", j.Src, ErrNoChecksum, err)
-	}
-	size, err := src.Size(ctx, j.Src)
-	if err != nil {
-		return err
 	}
 	fr.Size, fr.SHA256 = size, sum
 
@@ -59,6 +61,14 @@ func (w *worker) transfer(ctx context.Context, j Job, fr *FileResult) error {
 	if got != sum {
 		return w.mismatch(ctx, j, partial, got, sum)
 	}
+	// An archive that appeared meanwhile (another run) was not checked.
+	if !fr.replaces {
+		if _, err := dst.Size(ctx, j.Dst); err == nil {
+			return fmt.Errorf("transport: %s: %w (it appeared during the transfer); it was not replaced", j.Dst, ErrExists)
+		} else if !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+	}
 	if err := dst.Rename(ctx, partial, j.Dst); err != nil {
 		return err
 	}
@@ -69,9 +79,14 @@ func (w *worker) transfer(ctx context.Context, j Job, fr *FileResult) error {
 	return nil
 }
 
-// alreadyThere checks an archive of the same name at the destination: the
-// same bytes (hashed there, not taken on trust from its .sha256) mean
-// nothing to send; anything else is replaced, and the report says so.
+// alreadyThere checks an archive of the same name at the destination,
+// hashing its stored bytes there (its .sha256 is not taken on trust):
+//   - the same bytes: nothing to send;
+//   - a damaged copy of this archive (its own .sha256 says this archive's
+//     SHA-256, its bytes do not): replaced, and the report says so;
+//   - anything else is a different archive, such as another export of the
+//     same user: refused with ErrExists unless Options.Overwrite, because
+//     replacing it could destroy the only copy of someone's mail.
 func (w *worker) alreadyThere(ctx context.Context, j Job, size int64, sum string, fr *FileResult) (bool, error) {
 	dst := w.dconn
 	dsize, err := dst.Size(ctx, j.Dst)
@@ -80,25 +95,34 @@ func (w *worker) alreadyThere(ctx context.Context, j Job, size int64, sum string
 		return false, nil
 	case err != nil:
 		return false, err
-	case dsize != size:
-		fr.Note = fmt.Sprintf("replaced a different archive of the same name (%d bytes)", dsize)
-		return false, nil
 	}
 	got, err := dst.Sum(ctx, j.Dst)
 	if err != nil {
 		return false, err
 	}
-	if got != sum {
-		fr.Note = fmt.Sprintf("replaced a corrupt copy at the destination (SHA-256 %s, expected %s)", got, sum)
-		return false, nil
-	}
-	if have, err := dst.ReadChecksum(ctx, j.Dst); err != nil || have != sum {
-		if err := dst.WriteChecksum(ctx, j.Dst, sum); err != nil {
-			return false, err
+	if got == sum {
+		if have, err := dst.ReadChecksum(ctx, j.Dst); err != nil || have != sum {
+			if err := dst.WriteChecksum(ctx, j.Dst, sum); err != nil {
+				return false, err
+			}
 		}
+		fr.Status = StatusSkipped
+		return true, nil
 	}
-	fr.Status = StatusSkipped
-	return true, nil
+	have, err := dst.ReadChecksum(ctx, j.Dst)
+	if errors.Is(err, ErrConnLost) {
+		return false, err
+	}
+	switch {
+	case err == nil && have == sum:
+		fr.Note = fmt.Sprintf("replaced a corrupt copy at the destination (SHA-256 %s, expected %s)", got, sum)
+	case w.opt.Overwrite:
+		fr.Note = fmt.Sprintf("replaced a different archive of the same name, as asked (%d bytes, SHA-256 %s)", dsize, got)
+	default:
+		return false, fmt.Errorf("transport: %s: %w (SHA-256 %s there, %s in %s); it was not replaced", j.Dst, ErrExists, got, sum, j.Src)
+	}
+	fr.replaces = true
+	return false, nil
 }
 
 // boundary returns where to continue a partial transfer: after the last

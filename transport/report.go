@@ -48,6 +48,9 @@ type FileResult struct {
 	Note   string `json:"note,omitempty"`
 	Reason string `json:"reason,omitempty"` // short cause of a failure
 	Error  string `json:"error,omitempty"`  // full message of a failure
+
+	// replaces: what is at the destination was checked and may be replaced.
+	replaces bool
 }
 
 // OK reports whether every file arrived (sent or skipped).

@@ -26,8 +26,9 @@ type Endpoint interface {
 // syntax; Join builds them. Errors name the path and the cause.
 type Conn interface {
 	// List returns the archives at p: p itself when it names an archive
-	// file, otherwise the archives directly inside the directory p.
-	List(ctx context.Context, p string) ([]string, error)
+	// file, otherwise the archives directly inside the directory p, with
+	// their sizes as listed (for progress; the transfer asks again).
+	List(ctx context.Context, p string) ([]Listed, error)
 	Join(dir, name string) string
 	MkdirAll(ctx context.Context, dir string) error
 	// Size returns the size of the file p; an error wrapping
@@ -76,12 +77,20 @@ type Sender interface {
 	Send(w io.Writer) (int64, error)
 }
 
+// Listed is an archive a listing found.
+type Listed struct {
+	Path string
+	Size int64
+}
+
 // Job is one archive to move: Src on the source endpoint to Dst on the
 // destination (the final name; the .sha256 travels with it).
 type Job struct {
 	Name string `json:"name"`
 	Src  string `json:"src"`
 	Dst  string `json:"dst"`
+	// Listed is the size the listing gave, for progress totals.
+	Listed int64 `json:"-"`
 }
 
 // PartialSuffix marks an archive still arriving; it is renamed to its final

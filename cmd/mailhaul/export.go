@@ -109,7 +109,7 @@ func (a *app) runExport(ctx context.Context, kind string, src export.Source, f *
 	} else if kind == "maildir" && !fi.IsDir() {
 		return fmt.Errorf("export maildir for %s: %s is not a directory", f.user, f.src)
 	}
-	if err := os.MkdirAll(f.out, 0o755); err != nil {
+	if err := os.MkdirAll(f.out, format.PrivateDir); err != nil {
 		return err
 	}
 	host, _ := os.Hostname()

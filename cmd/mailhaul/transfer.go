@@ -24,6 +24,7 @@ type transferFlags struct {
 	bwlimit    string
 	reportPath string
 	segmentMiB int
+	overwrite  bool
 	ssh        sshFlags
 	// verb says what happened to an archive that moved, as the user sees
 	// it from this end: "sent" (push), "received" (pull), "copied". The
@@ -38,6 +39,7 @@ func (f *transferFlags) register(cmd *cobra.Command, verb string, withSSH bool) 
 	fl.IntVar(&f.retries, "retries", 5, "attempts after a lost connection, with growing pauses (0: none)")
 	fl.StringVar(&f.bwlimit, "bwlimit", "", "bandwidth limit for the whole run in bytes/s, with K, M or G (e.g. 20M)")
 	fl.StringVar(&f.reportPath, "report", "", "write the transfer report as JSON to this file")
+	fl.BoolVar(&f.overwrite, "overwrite", false, "replace a different archive of the same name at the destination (without it, that archive fails and the one there is kept)")
 	fl.IntVar(&f.segmentMiB, "resume-segment", 8, "resume granularity in MiB: a partial transfer continues after the last segment that matches on both sides")
 	fl.MarkHidden("resume-segment")
 	if withSSH {
@@ -54,7 +56,8 @@ func (a *app) pushCommand() *cobra.Command {
 Each is written as NAME.partial, checked on the server against the .sha256 (by
 openssl or sha256sum run there, or by reading it back when the account may not run
 commands), and only then renamed. An archive already there with the same bytes
-is skipped; an interrupted upload continues from the last verified segment.
+is skipped; a different archive of the same name is kept and that archive fails,
+unless --overwrite; an interrupted upload continues from the last verified segment.
 A path starting /~/ is relative to the login directory.
 
 Authentication: --identity key files (passphrase from --passphrase-file,
@@ -86,7 +89,8 @@ func (a *app) pullCommand() *cobra.Command {
 		Long: `pull downloads the archive PATH, or every archive in the directory PATH, with its
 .sha256 into DIR. Each is written as NAME.partial, checked on this disk against
 the .sha256, and only then renamed; an archive already in DIR with the same
-bytes is skipped; an interrupted download continues from the last verified
+bytes is skipped, a different one of the same name is kept (the download fails)
+unless --overwrite; an interrupted download continues from the last verified
 segment. Authentication and host keys as for push.
 
 Exit codes: 0 all arrived, 3 some failed (listed), 1 nothing arrived or bad usage.`,
@@ -111,7 +115,8 @@ func (a *app) copyCommand() *cobra.Command {
 		Short: "Copy archives with their .sha256 between local folders (a drive carried by hand)",
 		Long: `copy copies archives and their .sha256 into DST_DIR, such as a mounted drive, the
 way push does: NAME.partial, synced to the disk and checked against the
-.sha256, then renamed; existing identical archives are skipped; an interrupted
+.sha256, then renamed; existing identical archives are skipped, different ones
+of the same name kept (that archive fails) unless --overwrite; an interrupted
 copy continues. At the far end, run "mailhaul verify DIR" before importing.
 
 Exit codes: 0 all arrived, 3 some failed (listed), 1 nothing arrived or bad usage.`,
@@ -152,12 +157,13 @@ func (a *app) runTransfer(ctx context.Context, f *transferFlags, src transport.E
 	if transfers == 0 {
 		transfers = autoTransfers(src, dst)
 	}
-	prog := a.newTransferProgress(len(jobs))
+	prog := a.newTransferProgress(jobs)
 	rep, runErr := transport.Run(ctx, src, dst, jobs, transport.Options{
 		Transfers:   transfers,
 		Retries:     retries,
 		SegmentSize: int64(max(f.segmentMiB, 1)) << 20,
 		Limit:       transport.NewLimiter(limit),
+		Overwrite:   f.overwrite,
 		Observer:    prog,
 	})
 	prog.wait()
@@ -178,16 +184,31 @@ func (a *app) runTransfer(ctx context.Context, f *transferFlags, src transport.E
 	return errPartial
 }
 
-// collectLessOften raises GOGC for a transfer. Its live heap is a few MB
-// while every SFTP request allocates a 255 KiB buffer, so at the default
-// the collector ran every few MB moved: 250 times per 512 MiB pushed. At
-// 400, pulls on loopback ran 20% faster; the soft memory limit (main.go)
-// still bounds the heap. GOGC in the environment wins.
+// collectLessOften tunes the collector for a transfer. Its live heap is a
+// few MB, but every byte a pull receives is allocated twice by the
+// libraries (x/crypto/ssh for each SSH packet, pkg/sftp for each 255 KiB
+// reply), so garbage comes at twice the rate of the data. At the default
+// GOGC the collector ran every few MB moved (250 times per 512 MiB
+// pushed); at 400, pulls on loopback ran 20% faster. But the goal is a
+// multiple of the live heap, and the live heap jumps while the local disk
+// holds writes back (replies wait, transport/sftp's readsInFlight): so a
+// pull's peak grew with the archive, each jump taken five times, up to the
+// 64 MiB soft limit (43 MB of RSS for 73 MB, 70 MB for 720 MB). A budget
+// of transferMemory caps it whatever the size, and the collector still
+// runs rarely. GOGC and GOMEMLIMIT in the environment win.
 func collectLessOften() {
 	if os.Getenv("GOGC") == "" {
 		debug.SetGCPercent(400)
 	}
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(transferMemory)
+	}
 }
+
+// transferMemory is a transfer's soft memory limit: the live heap (a few
+// MB, at most about 8 MiB per transfer in flight while a disk is slow)
+// with room for garbage.
+const transferMemory = 32 << 20
 
 // autoTransfers picks how many archives move at once: 8 to or from an
 // SFTP server, 4 between local folders. Over a delayed link each transfer
@@ -252,6 +273,18 @@ func (a *app) printTransferReport(rep *transport.Report, verb string) {
 		if r.Note != "" {
 			fmt.Fprintf(a.stdout, "         note: %s\n", r.Note)
 		}
+	}
+	refused := 0
+	for _, r := range rep.Results {
+		if r.Reason == transport.ErrExists.Error() {
+			refused++
+		}
+	}
+	if refused > 0 {
+		fmt.Fprintf(a.stderr, "%d archives not replaced: a different archive of the same name is at the destination.\n"+
+			"  To replace it, run again with --overwrite. To keep both (a Maildir and an mbox export of one user\n"+
+			"  are both <user>.tgz), give each export its own directory, here and at the destination\n"+
+			"  (export --out maildir/ and --out mbox/, then move each into its own directory).\n", refused)
 	}
 	rate := float64(rep.BytesSent) / max(rep.Seconds, 1e-3)
 	fmt.Fprintf(a.stdout, "%d archives: %d %s, %d skipped, %d failed, %d resumed; %s %s in %s (%s/s) from %s to %s\n",

@@ -122,7 +122,9 @@ func findArchives(args []string) ([]string, []verifyProblem, error) {
 			}
 			name := d.Name()
 			switch {
-			case d.IsDir() || strings.HasPrefix(name, "."):
+			// Hidden files too: an archive an older version named
+			// ".bob@x.tgz" must be checked, not passed over.
+			case d.IsDir():
 			case format.IsArchiveName(name):
 				archives = append(archives, p)
 			case strings.HasSuffix(name, format.ChecksumSuffix):

@@ -30,7 +30,7 @@ type Conn struct{}
 func (Conn) Close() error                 { return nil }
 func (Conn) Join(dir, name string) string { return filepath.Join(dir, name) }
 
-func (Conn) List(ctx context.Context, p string) ([]string, error) {
+func (Conn) List(ctx context.Context, p string) ([]transport.Listed, error) {
 	fi, err := os.Stat(p)
 	if err != nil {
 		return nil, wrap(err)
@@ -39,23 +39,32 @@ func (Conn) List(ctx context.Context, p string) ([]string, error) {
 		if !format.IsArchiveName(fi.Name()) {
 			return nil, fmt.Errorf("local: %s: not an archive (*.tgz, *.tar.zst, *.tar)", p)
 		}
-		return []string{p}, nil
+		return []transport.Listed{{Path: p, Size: fi.Size()}}, nil
 	}
 	ents, err := os.ReadDir(p)
 	if err != nil {
 		return nil, wrap(err)
 	}
-	var out []string
+	var out []transport.Listed
 	for _, e := range ents {
-		if e.Type().IsRegular() && format.IsArchiveName(e.Name()) && e.Name()[0] != '.' {
-			out = append(out, filepath.Join(p, e.Name()))
+		// Hidden or not, a file or not: nothing named like an archive is
+		// passed over in silence. What is not a regular file fails its
+		// transfer, named.
+		if format.IsArchiveName(e.Name()) {
+			l := transport.Listed{Path: filepath.Join(p, e.Name())}
+			if fi, err := e.Info(); err == nil && fi.Mode().IsRegular() {
+				l.Size = fi.Size()
+			}
+			out = append(out, l)
 		}
 	}
-	sort.Strings(out)
+	sort.Slice(out, func(i, j int) bool { return out[i].Path < out[j].Path })
 	return out, nil
 }
 
-func (Conn) MkdirAll(_ context.Context, dir string) error { return wrap(os.MkdirAll(dir, 0o755)) }
+func (Conn) MkdirAll(_ context.Context, dir string) error {
+	return wrap(os.MkdirAll(dir, format.PrivateDir))
+}
 
 func (Conn) Size(_ context.Context, p string) (int64, error) {
 	fi, err := os.Stat(p)
@@ -93,8 +102,14 @@ func (Conn) OpenRead(_ context.Context, p string, off int64) (io.ReadCloser, err
 }
 
 func (Conn) OpenWrite(_ context.Context, p string, off int64) (transport.Writer, error) {
-	f, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE, 0o644)
+	f, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE, format.PrivateFile)
 	if err != nil {
+		return nil, wrap(err)
+	}
+	// A partial file an older version (or another tool) left readable to
+	// others is made private before more of the archive goes into it.
+	if err := f.Chmod(format.PrivateFile); err != nil {
+		f.Close()
 		return nil, wrap(err)
 	}
 	if err := f.Truncate(off); err != nil {

@@ -15,6 +15,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/mailhaul/mailhaul/format"
 	"github.com/mailhaul/mailhaul/transport"
 	"github.com/mailhaul/mailhaul/transport/transporttest"
 )
@@ -120,9 +121,14 @@ func TestListFindsOnlyArchives(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []string{filepath.Join(dir, "a.tar.zst"), filepath.Join(dir, "b.tgz"), filepath.Join(dir, "c.tar")}
+	// Nothing that looks like an archive is passed over: a hidden one is
+	// an archive too, and a directory so named fails its transfer, visibly.
+	l := func(name string, size int64) transport.Listed {
+		return transport.Listed{Path: filepath.Join(dir, name), Size: size}
+	}
+	want := []transport.Listed{l(".hidden.tgz", 1), l("a.tar.zst", 1), l("b.tgz", 1), l("c.tar", 1), l("sub.tgz", 0)}
 	if !slices.Equal(got, want) {
-		t.Errorf("List = %q, want %q", got, want)
+		t.Errorf("List = %v, want %v", got, want)
 	}
 	if _, err := (Conn{}).List(context.Background(), filepath.Join(dir, "notes.txt")); err == nil {
 		t.Errorf("List of a file that is not an archive: no error")
@@ -139,6 +145,8 @@ func TestCopyResumeSkipReplace(t *testing.T) {
 		from    int64 // ResumedFrom
 		sent    int64
 		note    string // in the result's note
+		// overwrite: replacing a different archive was asked for
+		overwrite bool
 	}{
 		{
 			name: "partial file with a good prefix and a torn tail",
@@ -165,27 +173,31 @@ func TestCopyResumeSkipReplace(t *testing.T) {
 			status: transport.StatusSkipped, sent: 0,
 		},
 		{
-			name: "same size, different bytes",
+			// Its own .sha256 says it is this archive: a damaged copy.
+			name: "same size, different bytes, the same .sha256",
 			prepare: func(t *testing.T, dst string, data []byte) {
 				other := slices.Clone(data)
 				other[size-1] ^= 1
 				os.WriteFile(filepath.Join(dst, "a.tgz"), other, 0o644)
+				sum := sha256.Sum256(data)
+				format.WriteChecksumFile(filepath.Join(dst, "a.tgz"), hex.EncodeToString(sum[:]))
 			},
 			status: transport.StatusSent, sent: size, note: "corrupt copy",
 		},
 		{
-			name: "different size",
+			name: "a different archive, replaced as asked",
 			prepare: func(t *testing.T, dst string, data []byte) {
 				os.WriteFile(filepath.Join(dst, "a.tgz"), data[:100], 0o644)
 			},
-			status: transport.StatusSent, sent: size, note: "different archive",
+			overwrite: true,
+			status:    transport.StatusSent, sent: size, note: "replaced a different archive",
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			src, dst := t.TempDir(), t.TempDir()
 			data := transporttest.WriteArchive(t, src, "a.tgz", size)
 			tc.prepare(t, dst, data)
-			rep := copyAll(t, src, dst, transport.Options{SegmentSize: seg})
+			rep := copyAll(t, src, dst, transport.Options{SegmentSize: seg, Overwrite: tc.overwrite})
 			r := rep.Results[0]
 			if r.Status != tc.status || r.ResumedFrom != tc.from || r.Sent != tc.sent || !strings.Contains(r.Note, tc.note) {
 				t.Errorf("got %s from %d sent %d note %q (%s); want %s from %d sent %d note with %q",

@@ -10,8 +10,8 @@ import (
 	"os"
 	"path"
 	"sort"
-	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/pkg/sftp"
@@ -94,7 +94,7 @@ func (c *Conn) explainNoSpace(p string, err error) error {
 	return err
 }
 
-func (c *Conn) List(ctx context.Context, p string) ([]string, error) {
+func (c *Conn) List(ctx context.Context, p string) ([]transport.Listed, error) {
 	fi, err := c.c.Stat(p)
 	if err != nil {
 		return nil, c.wrap("list", p, err)
@@ -103,24 +103,59 @@ func (c *Conn) List(ctx context.Context, p string) ([]string, error) {
 		if !format.IsArchiveName(fi.Name()) {
 			return nil, fmt.Errorf("sftp: %s: not an archive (*.tgz, *.tar.zst, *.tar)", p)
 		}
-		return []string{p}, nil
+		return []transport.Listed{{Path: p, Size: fi.Size()}}, nil
 	}
 	ents, err := c.c.ReadDirContext(ctx, p)
 	if err != nil {
 		return nil, c.wrap("list", p, err)
 	}
-	var out []string
+	var out []transport.Listed
 	for _, e := range ents {
-		if e.Mode().IsRegular() && format.IsArchiveName(e.Name()) && !strings.HasPrefix(e.Name(), ".") {
-			out = append(out, path.Join(p, e.Name()))
+		// As in transport/local: nothing named like an archive is passed
+		// over in silence.
+		if format.IsArchiveName(e.Name()) {
+			l := transport.Listed{Path: path.Join(p, e.Name())}
+			if e.Mode().IsRegular() {
+				l.Size = e.Size()
+			}
+			out = append(out, l)
 		}
 	}
-	sort.Strings(out)
+	sort.Slice(out, func(i, j int) bool { return out[i].Path < out[j].Path })
 	return out, nil
 }
 
+// MkdirAll creates dir and its missing parents for the owner alone. SFTP
+// as pkg/sftp speaks it sends no mode with mkdir, so sftp-server makes a
+// directory under its umask (0755, usually); each one made here is set to
+// 0700 at once, before anything goes into it.
 func (c *Conn) MkdirAll(_ context.Context, dir string) error {
-	return c.wrap("create directory", dir, c.c.MkdirAll(dir))
+	return c.wrap("create directory", dir, c.mkdirAll(dir))
+}
+
+func (c *Conn) mkdirAll(dir string) error {
+	fi, err := c.c.Stat(dir)
+	switch {
+	case err == nil && fi.IsDir():
+		return nil
+	case err == nil:
+		return &fs.PathError{Op: "mkdir", Path: dir, Err: syscall.ENOTDIR}
+	case !errors.Is(err, fs.ErrNotExist):
+		return err
+	}
+	if parent := path.Dir(dir); parent != dir {
+		if err := c.mkdirAll(parent); err != nil {
+			return err
+		}
+	}
+	if err := c.c.Mkdir(dir); err != nil {
+		// Another transfer may have made it meanwhile.
+		if fi, serr := c.c.Stat(dir); serr == nil && fi.IsDir() {
+			return nil
+		}
+		return err
+	}
+	return c.c.Chmod(dir, format.PrivateDir)
 }
 
 func (c *Conn) Size(_ context.Context, p string) (int64, error) {
@@ -231,7 +266,7 @@ func (w *writer) Write(p []byte) (int, error) {
 }
 
 func (w *writer) ReadFrom(r io.Reader) (int64, error) {
-	n, err := w.f.ReadFromWithConcurrency(r, 0)
+	n, err := w.f.ReadFromWithConcurrency(r, writesInFlight)
 	return n, w.c.writeError(w.f.Name(), err)
 }
 
@@ -282,6 +317,13 @@ func (c *Conn) OpenWrite(ctx context.Context, p string, off int64) (transport.Wr
 	f, err := c.c.OpenFile(p, flags)
 	if err != nil {
 		return nil, c.wrap("create", p, err)
+	}
+	// sftp-server creates the file under its umask (0644, usually), and
+	// pkg/sftp cannot send a mode with the open: the file is made the
+	// owner's alone before a byte of mail goes into it (a resumed one too).
+	if err := f.Chmod(format.PrivateFile); err != nil {
+		f.Close()
+		return nil, c.wrap("chmod", p, err)
 	}
 	if off > 0 {
 		if err := f.Truncate(off); err != nil {

@@ -312,6 +312,20 @@ func (e *Endpoint) dialLink(ctx context.Context, l *link, withSFTP bool) error {
 	return nil
 }
 
+// readsInFlight bounds a download's requests in flight (pkg/sftp's
+// WriteTo). Each holds a 255 KiB reply, twice over (the reply, and the
+// copy waiting to be written), while the local disk holds writes back, as
+// it does once a large file's dirty pages pile up: at 64 a pull of 8
+// archives could hold 256 MiB. More than 16 would not go faster: the
+// SSH channel's window (2 MiB) bounds what crosses per round trip, and 16
+// requests ask for twice that (at 80 ms, 64 moved 73 MB no faster).
+// Uploads keep 64 writes in flight (writesInFlight).
+const readsInFlight = 16
+
+// writesInFlight is an upload's requests in flight (pkg/sftp's
+// ReadFromWithConcurrency); it holds buffers of the data it reads.
+const writesInFlight = 64
+
 // startSFTP starts the link's SFTP session once.
 func (l *link) startSFTP() error {
 	l.sftpOnce.Do(func() {
@@ -327,7 +341,7 @@ func (l *link) startSFTP() error {
 		sc, err := sftp.NewClient(l.ssh,
 			sftp.UseConcurrentWrites(true),
 			sftp.UseConcurrentReads(true),
-			sftp.MaxConcurrentRequestsPerFile(64),
+			sftp.MaxConcurrentRequestsPerFile(readsInFlight),
 			sftp.MaxPacketUnchecked(packet),
 		)
 		if err != nil {
