@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"sync"
 
 	"github.com/pkg/sftp"
@@ -48,6 +49,7 @@ func SFTP(addr string, user string, authorized ssh.PublicKey) (net.Addr, ssh.Pub
 		return nil, nil, nil, fmt.Errorf("demoserver: %s is not a loopback address", addr)
 	}
 	files := sftp.InMemHandler() // shared by every connection: one "remote site"
+	files.FileCmd = modeless{files.FileCmd, files.FileList}
 	var wg sync.WaitGroup
 	go func() {
 		for {
@@ -104,4 +106,29 @@ func serveSSH(c net.Conn, cfg *ssh.ServerConfig, files sftp.Handlers) {
 			}
 		}()
 	}
+}
+
+// modeless answers a mode change on a directory as sftp-server does, with
+// success: pkg/sftp's in-memory file system keeps no modes, and its
+// Setstat opens the path for writing, which a directory refuses. mailhaul
+// sets each directory it makes to 0700.
+type modeless struct {
+	sftp.FileCmder
+	list sftp.FileLister
+}
+
+func (m modeless) Filecmd(r *sftp.Request) error {
+	err := m.FileCmder.Filecmd(r)
+	if err == nil || r.Method != "Setstat" || r.AttrFlags().Size {
+		return err
+	}
+	l, serr := m.list.Filelist(&sftp.Request{Method: "Stat", Filepath: r.Filepath})
+	if serr != nil {
+		return err
+	}
+	fi := make([]os.FileInfo, 1)
+	if n, _ := l.ListAt(fi, 0); n == 1 && fi[0].IsDir() {
+		return nil
+	}
+	return err
 }

@@ -59,6 +59,13 @@ func TestSFTPServesFilesToTheAuthorizedKeyOnly(t *testing.T) {
 	if err := sc.MkdirAll("/incoming"); err != nil {
 		t.Fatal(err)
 	}
+	// The transfer sets each directory it makes to 0700, as sftp-server allows.
+	if err := sc.Chmod("/incoming", 0o700); err != nil {
+		t.Errorf("chmod of a directory, which the transfer relies on: %v", err)
+	}
+	if err := sc.Chmod("/missing", 0o700); err == nil {
+		t.Error("chmod of a missing path succeeded")
+	}
 	f, err := sc.Create("/incoming/a.tgz")
 	if err != nil {
 		t.Fatal(err)
