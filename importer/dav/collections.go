@@ -78,12 +78,19 @@ type collections struct {
 	mapping  map[string]string
 	archives []string
 
-	mu         sync.Mutex
-	books      []*collection
-	cals       []*collection
-	listed     map[format.FolderKind]bool
-	resolved   map[string]*resolution
-	mapUsed    map[string]bool
+	mu       sync.Mutex
+	books    []*collection
+	cals     []*collection
+	listed   map[format.FolderKind]bool
+	resolved map[string]*resolution
+	// claimed is the archive folder (kind and path) each collection was
+	// chosen for in this run, by URL path: two folders never share one
+	// unless --map-collection says so. routed holds the routing notes
+	// given (folder and collection), so that a calendar's events and
+	// tasks going to one place are one note. hrefs caches listings.
+	claimed    map[string]string
+	routed     map[string]bool
+	hrefs      map[string]map[string]bool
 	folderN    map[format.FolderKind]int // archive folders by kind, once counted
 	folderErr  error
 	autoSch    *bool // the calendar home advertises RFC 6638 auto-scheduling
@@ -116,7 +123,8 @@ func collectionKey(k format.Kind, folder string) journal.Key {
 
 func newCollections(c *client, h homes, dryRun bool, note func(string, ...any)) *collections {
 	return &collections{c: c, homes: h, dryRun: dryRun, note: note,
-		listed: map[format.FolderKind]bool{}, resolved: map[string]*resolution{}, mapUsed: map[string]bool{}}
+		listed: map[format.FolderKind]bool{}, resolved: map[string]*resolution{},
+		claimed: map[string]string{}, routed: map[string]bool{}, hrefs: map[string]map[string]bool{}}
 }
 
 // useJournal reads the collection records of j.
@@ -129,8 +137,10 @@ func (cs *collections) useJournal(j *journal.Journal) error {
 	return nil
 }
 
-// forItem returns the collection for an item of kind k from folder f.
-func (cs *collections) forItem(ctx context.Context, f format.Folder, k format.Kind) (*collection, error) {
+// forItem returns the collection for an item of kind k from folder f;
+// probe is the resource name the item gets (names.go), by which an
+// existing collection holding the folder's objects is recognised.
+func (cs *collections) forItem(ctx context.Context, f format.Folder, k format.Kind, probe string) (*collection, error) {
 	cs.mu.Lock()
 	defer cs.mu.Unlock()
 	key := string(k) + "\x00" + f.Path
@@ -141,11 +151,11 @@ func (cs *collections) forItem(ctx context.Context, f format.Folder, k format.Ki
 	var err error
 	switch k {
 	case format.KindContact:
-		r, err = cs.resolve(ctx, f, k, format.FolderContacts, "")
+		r, err = cs.resolve(ctx, f, k, format.FolderContacts, "", probe)
 	case format.KindEvent:
-		r, err = cs.resolve(ctx, f, k, format.FolderCalendar, "VEVENT")
+		r, err = cs.resolve(ctx, f, k, format.FolderCalendar, "VEVENT", probe)
 	case format.KindTask:
-		r, err = cs.resolve(ctx, f, k, format.FolderCalendar, "VTODO")
+		r, err = cs.resolve(ctx, f, k, format.FolderCalendar, "VTODO", probe)
 	default:
 		return nil, fmt.Errorf("dav: %s items do not go to DAV", k)
 	}
@@ -153,6 +163,7 @@ func (cs *collections) forItem(ctx context.Context, f format.Folder, k format.Ki
 		return nil, err
 	}
 	cs.resolved[key] = r
+	cs.claimed[r.col.URL.Path] = folderID(f)
 	if err := cs.settle(ctx, f, r); err != nil {
 		return nil, err
 	}
@@ -182,7 +193,7 @@ func kindWord(kind format.FolderKind) string {
 
 // resolve chooses the collection for items of kind k (comp: the calendar
 // component they need) from folder f, by the rules above.
-func (cs *collections) resolve(ctx context.Context, f format.Folder, k format.Kind, kind format.FolderKind, comp string) (*resolution, error) {
+func (cs *collections) resolve(ctx context.Context, f format.Folder, k format.Kind, kind format.FolderKind, comp, probe string) (*resolution, error) {
 	name := displayNameOf(f)
 	r := &resolution{from: name, kind: k}
 	list, err := cs.list(ctx, kind)
@@ -224,7 +235,7 @@ func (cs *collections) resolve(ctx context.Context, f format.Folder, k format.Ki
 			}
 		}
 	}
-	if col, ours := byIdentity(list, cs.home(kind), name, comp); col != nil {
+	if col, ours := cs.byIdentity(list, kind, name, comp, f); col != nil {
 		r.col, r.ours = col, ours
 		if !ours {
 			r.how = "same display name"
@@ -241,12 +252,77 @@ func (cs *collections) resolve(ctx context.Context, f format.Folder, k format.Ki
 		}
 		return r, nil
 	}
+	if col, err := cs.holding(ctx, list, comp, f, probe); err != nil {
+		return nil, err
+	} else if col != nil {
+		r.col = col
+		r.how = fmt.Sprintf("it already holds this folder's objects, as a run without the journal leaves them; --map-collection %s=PATH_OR_NAME chooses another", name)
+		return cs.tasksBeside(ctx, r, kind, comp, f, jkey)
+	}
 	col, err := cs.create(ctx, kind, name, comp, f, jkey)
 	if err != nil {
 		return nil, err
 	}
 	r.col = col
 	return r, nil
+}
+
+// folderID names an archive folder in claimed.
+func folderID(f format.Folder) string { return string(f.Kind) + "\x00" + f.Path }
+
+// free reports whether col may be chosen for folder f by identity or
+// content: no other folder of this run took it, and the journal records
+// it for no other folder.
+func (cs *collections) free(col *collection, f format.Folder) bool {
+	if by, ok := cs.claimed[col.URL.Path]; ok && by != folderID(f) {
+		return false
+	}
+	mine := map[journal.Key]bool{}
+	for _, k := range []format.Kind{format.KindContact, format.KindEvent, format.KindTask} {
+		mine[collectionKey(k, f.Path)] = true
+	}
+	for key, rec := range cs.known {
+		if rec.Where == col.URL.String() && !mine[key] {
+			return false
+		}
+	}
+	return true
+}
+
+// holding finds the one existing collection, free for f, that already
+// holds the resource name probe (the folder's first object): where an
+// earlier run without the journal put the folder, e.g. the target's
+// default while the archives had one folder of the kind. Listing costs
+// one PROPFIND per collection, once per run, and only for a folder that
+// would otherwise get a new collection.
+func (cs *collections) holding(ctx context.Context, list []*collection, comp string, f format.Folder, probe string) (*collection, error) {
+	if probe == "" {
+		return nil, nil
+	}
+	var found *collection
+	for _, c := range list {
+		if c.Planned || (comp != "" && !c.supports(comp)) || !cs.free(c, f) {
+			continue
+		}
+		hrefs, ok := cs.hrefs[c.URL.Path]
+		if !ok {
+			var err error
+			if hrefs, err = cs.c.listHrefs(ctx, c.URL); err != nil {
+				if ctx.Err() != nil {
+					return nil, ctx.Err()
+				}
+				cs.note("could not list %s to look for this run's objects: %v", redact(c.URL), err)
+			}
+			cs.hrefs[c.URL.Path] = hrefs
+		}
+		if hrefs[probe] {
+			if found != nil {
+				return nil, nil // in two: neither is provably the folder's
+			}
+			found = c
+		}
+	}
+	return found, nil
 }
 
 // tasksBeside gives tasks a task list of their own, "<name> (tasks)",
@@ -267,7 +343,7 @@ func (cs *collections) tasksBeside(ctx context.Context, r *resolution, kind form
 	if err != nil {
 		return nil, err
 	}
-	if col, ours := byIdentity(list, cs.home(kind), name, comp); col != nil && col.supports(comp) {
+	if col, ours := cs.byIdentity(list, kind, name, comp, f); col != nil && col.supports(comp) {
 		return &resolution{col: col, from: r.from, kind: r.kind, how: "the task list beside " + base, ours: ours}, nil
 	}
 	if col, err := cs.only(ctx, list, kind, comp); err != nil {
@@ -283,32 +359,50 @@ func (cs *collections) tasksBeside(ctx context.Context, r *resolution, kind form
 	return &resolution{col: col, from: r.from, kind: r.kind, how: "a task list beside " + base + ", which takes no tasks"}, nil
 }
 
-// byIdentity finds the collection for name: the one at the path mailhaul
-// chooses for it (ours: a collection there, or at a numbered sibling path
-// whose display name is lost, is taken as made by an earlier run), else
-// one with that display name. comp "VTODO" accepts any calendar (tasks
-// then go beside it); otherwise the collection must take comp.
-func byIdentity(list []*collection, home *url.URL, name, comp string) (col *collection, ours bool) {
-	seg := slug(name)
-	chosen := home.ResolveReference(&url.URL{Path: seg + "/"}).Path
-	var numbered, byName *collection
+// byIdentity finds the collection for folder f, whose display name is
+// name: at the path mailhaul chooses for name (its slug) or a numbered
+// sibling of it, one whose display name is name, or is lost (none, or
+// the path Radicale reports after a whole-collection upload): ours, made
+// by an earlier run; else one elsewhere with that display name. A
+// collection another folder of this run took, or that the journal
+// records for another folder, is never it: "Work Old" and "Work-Old"
+// share a slug but are different folders, and the second gets the
+// numbered sibling, found again next time by its display name. comp
+// "VTODO" accepts any calendar (tasks then go beside it); otherwise the
+// collection must take comp.
+func (cs *collections) byIdentity(list []*collection, kind format.FolderKind, name, comp string, f format.Folder) (col *collection, ours bool) {
+	home := cs.home(kind)
+	base := slug(name)
+	chosen := home.ResolveReference(&url.URL{Path: base + "/"}).Path
+	best, bestRank := (*collection)(nil), 0
 	for _, c := range list {
 		if comp != "" && comp != "VTODO" && !c.supports(comp) {
 			continue
 		}
+		if !cs.free(c, f) {
+			continue
+		}
+		seg := lastSegment(c.URL.Path)
+		atChosen := c.URL.Path == chosen
+		sibling := !atChosen && numberedSibling(seg, base) && home.ResolveReference(&url.URL{Path: seg + "/"}).Path == c.URL.Path
+		rank := 0
 		switch {
-		case c.URL.Path == chosen:
-			return c, true
-		case numbered == nil && lostName(c) && numberedSibling(lastSegment(c.URL.Path), seg):
-			numbered = c
-		case byName == nil && c.Name == name:
-			byName = c
+		case atChosen && c.Name == name:
+			rank = 1
+		case sibling && c.Name == name:
+			rank = 2
+		case atChosen && lostName(c):
+			rank = 3
+		case sibling && lostName(c):
+			rank = 4
+		case c.Name == name:
+			rank = 5
+		}
+		if rank > 0 && (best == nil || rank < bestRank) {
+			best, bestRank = c, rank
 		}
 	}
-	if numbered != nil {
-		return numbered, true
-	}
-	return byName, false
+	return best, best != nil && bestRank < 5
 }
 
 // numberedSibling reports whether seg is base-N, as create numbers a
@@ -361,8 +455,11 @@ func (cs *collections) only(ctx context.Context, list []*collection, kind format
 	return cand, nil
 }
 
-// countFolders counts the archives' folders of kind, reading them once
-// (only the entries' headers matter).
+// countFolders counts the archives' folders of kind, from their
+// summaries: format.ScanSummary reads the tar headers and skips every
+// item's data unhashed, so a damaged item (FORMAT.md: it costs that item
+// alone) does not change where collections go, and the mail is not
+// hashed a second time.
 func (cs *collections) countFolders(ctx context.Context, kind format.FolderKind) (int, error) {
 	if !cs.countedArc {
 		cs.countedArc = true
@@ -374,40 +471,17 @@ func (cs *collections) countFolders(ctx context.Context, kind format.FolderKind)
 func countFolders(ctx context.Context, archives []string) (map[format.FolderKind]int, error) {
 	seen := map[string]bool{}
 	n := map[format.FolderKind]int{}
-	add := func(kind format.FolderKind, path string) {
-		if k := string(kind) + "\x00" + path; !seen[k] {
-			seen[k] = true
-			n[kind]++
-		}
-	}
 	for _, a := range archives {
-		r, err := format.Open(a, nil)
+		s, err := format.ScanSummary(ctx, a)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("%s: %w", filepath.Base(a), err)
 		}
-		for {
-			if err := ctx.Err(); err != nil {
-				r.Close()
-				return nil, err
-			}
-			e, err := r.Next()
-			if errors.Is(err, io.EOF) {
-				break
-			}
-			if err != nil {
-				r.Close()
-				return nil, fmt.Errorf("%s: %w", filepath.Base(a), err)
-			}
-			switch {
-			case e.Folder != nil && e.Folder.Kind != format.FolderMail:
-				add(e.Folder.Kind, e.Folder.Path)
-			case e.Item != nil && e.Item.Kind == format.KindContact:
-				add(format.FolderContacts, e.Item.Folder)
-			case e.Item != nil && (e.Item.Kind == format.KindEvent || e.Item.Kind == format.KindTask):
-				add(format.FolderCalendar, e.Item.Folder)
+		for _, fc := range s.Folders {
+			if k := string(fc.Kind) + "\x00" + fc.Path; fc.Kind != format.FolderMail && !seen[k] {
+				seen[k] = true
+				n[fc.Kind]++
 			}
 		}
-		r.Close()
 	}
 	return n, nil
 }
@@ -416,25 +490,96 @@ func countFolders(ctx context.Context, archives []string) (map[format.FolderKind
 func (cs *collections) mapped(f format.Folder, name string) (string, bool) {
 	for _, k := range []string{f.Path, name} {
 		if t, ok := cs.mapping[k]; ok {
-			cs.mapUsed[k] = true
 			return t, true
 		}
 	}
 	return "", false
 }
 
-// unusedMappings lists the --map-collection names no archive folder had.
-func (cs *collections) unusedMappings() []string {
-	cs.mu.Lock()
-	defer cs.mu.Unlock()
-	var out []string
+// checkMapping refuses, before anything is sent, a --map-collection
+// whose name is no archive address book or calendar (a typo would send
+// a folder where the user did not mean) or whose target is not a
+// collection under the home set (checkTarget). It reads the archives'
+// folder records (a damaged item is no matter here).
+func (cs *collections) checkMapping(ctx context.Context) error {
+	if len(cs.mapping) == 0 {
+		return nil
+	}
+	var folders []format.Folder
+	for _, a := range cs.archives {
+		r, err := format.Open(a, nil)
+		if err != nil {
+			return fmt.Errorf("dav: %w", err)
+		}
+		for {
+			e, err := r.Next()
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			if errors.Is(err, format.ErrDamagedItem) {
+				continue
+			}
+			if err != nil {
+				r.Close()
+				return fmt.Errorf("dav: %w", err)
+			}
+			if e.Folder != nil && e.Folder.Kind != format.FolderMail {
+				folders = append(folders, *e.Folder)
+			}
+		}
+		r.Close()
+	}
+	keys := make([]string, 0, len(cs.mapping))
 	for k := range cs.mapping {
-		if !cs.mapUsed[k] {
-			out = append(out, k)
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		matched := false
+		for _, f := range folders {
+			if k != f.Path && k != displayNameOf(f) {
+				continue
+			}
+			matched = true
+			if err := cs.checkTarget(f.Kind, cs.mapping[k]); err != nil {
+				return fmt.Errorf("dav: --map-collection %s=%s: %w", k, cs.mapping[k], err)
+			}
+		}
+		if !matched {
+			var names []string
+			for _, f := range folders {
+				names = append(names, fmt.Sprintf("%q", f.Path))
+			}
+			return fmt.Errorf("dav: --map-collection %s=%s: the archives have no address book or calendar with that path or display name (they have %s); nothing was sent",
+				k, cs.mapping[k], strings.Join(names, ", "))
 		}
 	}
-	slices.Sort(out)
-	return out
+	return nil
+}
+
+// checkTarget refuses a --map-collection target that is not a collection
+// in the user's home set: a URL (another server or scheme), a path with
+// "." or ".." segments, or a path that resolves outside the home set.
+// A target without "/" is a display name or path segment: it names a
+// collection in the home set, or one created there.
+func (cs *collections) checkTarget(kind format.FolderKind, target string) error {
+	if u, err := url.Parse(target); err != nil || u.Scheme != "" || u.Host != "" || strings.HasPrefix(target, "//") || strings.Contains(target, "://") {
+		return fmt.Errorf("not a path in the home set (a URL is not accepted: give a path relative to the home set, or a display name)")
+	}
+	for _, seg := range strings.Split(target, "/") {
+		if seg == "." || seg == ".." {
+			return fmt.Errorf(`a path with "." or ".." segments is not accepted`)
+		}
+	}
+	home := cs.home(kind)
+	if home == nil || !strings.Contains(target, "/") {
+		return nil
+	}
+	u := home.ResolveReference(&url.URL{Path: dirPath(target)})
+	if hp := dirPath(home.Path); !strings.HasPrefix(u.Path, hp) || u.Path == hp {
+		return fmt.Errorf("%s is not a collection in the %s home %s", u.Path, kindWord(kind), home.Path)
+	}
+	return nil
 }
 
 // byTarget finds --map-collection's target: a path (containing "/",
@@ -445,6 +590,9 @@ func (cs *collections) byTarget(ctx context.Context, kind format.FolderKind, tar
 	list, err := cs.list(ctx, kind)
 	if err != nil {
 		return nil, err
+	}
+	if err := cs.checkTarget(kind, target); err != nil {
+		return nil, fmt.Errorf("dav: --map-collection %s=%s: %w", name, target, err)
 	}
 	if strings.Contains(target, "/") {
 		u := cs.home(kind).ResolveReference(&url.URL{Path: dirPath(target)})
@@ -473,7 +621,9 @@ func (cs *collections) byTarget(ctx context.Context, kind format.FolderKind, tar
 // a stopped run left without its display name.
 func (cs *collections) settle(ctx context.Context, f format.Folder, r *resolution) error {
 	col := r.col
-	if r.how != "" && r.how != "recorded in the journal" && r.how != "same display name" && !cs.dryRun {
+	routed := f.Path + "\x00" + col.URL.String()
+	if r.how != "" && r.how != "recorded in the journal" && r.how != "same display name" && !cs.dryRun && !cs.routed[routed] {
+		cs.routed[routed] = true
 		state := "existing"
 		if col.Created {
 			state = "new"

@@ -82,6 +82,11 @@ func Import(ctx context.Context, archives []string, opt Options) (*report.Report
 			return nil, err
 		}
 	}
+	if err := im.cols.checkMapping(ctx); err != nil {
+		rep.Stop("arguments", err, ctx.Err() != nil)
+		rep.Finish()
+		return rep, err
+	}
 	err = im.run(ctx, archives)
 	if err != nil {
 		// The counts cover only what was read: never claim the rest is there.
@@ -170,9 +175,6 @@ func (im *importer) run(ctx context.Context, archives []string) error {
 	im.verifyAll(ctx)
 	if err == nil {
 		err = ctx.Err()
-	}
-	if unused := im.cols.unusedMappings(); len(unused) > 0 {
-		im.rep.Note("--map-collection named %q, which no address book or calendar of the archives has", unused)
 	}
 	if im.messages > 0 {
 		im.rep.Note("%d mail messages in the archives were left for `mailhaul import imap`", im.messages)
@@ -271,17 +273,18 @@ func (im *importer) prepare(ctx context.Context, archive string, e *format.Entry
 	if !ok {
 		f = format.Folder{Kind: fk, Path: it.Folder}
 	}
-	col, err := im.cols.forItem(ctx, f, it.Kind)
-	if err != nil {
-		return fail(err.Error())
-	}
 	sum := sha256.Sum256(body)
 	uid := it.UID
 	if uid == "" {
 		uid = "mailhaul-" + hex.EncodeToString(sum[:16])
 	}
+	res := resourceName(uid, it.Kind.Ext())
+	col, err := im.cols.forItem(ctx, f, it.Kind, res)
+	if err != nil {
+		return fail(err.Error())
+	}
 	jb := job{archive: archive, item: it, col: col,
-		href: col.URL.ResolveReference(&url.URL{Path: resourceName(uid, it.Kind.Ext())}),
+		href: col.URL.ResolveReference(&url.URL{Path: res}),
 		key:  itemKey(it.Kind, it.Folder, uid, sum)}
 	switch it.Kind {
 	case format.KindContact:

@@ -1,0 +1,230 @@
+package dav
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/mailhaul/mailhaul/format"
+	"github.com/mailhaul/mailhaul/internal/testservers"
+)
+
+// cardsIn makes contact objects of folder with the UIDs; fn names them.
+func cardsIn(folder string, fn func(uid string) string, uids ...string) []pimObject {
+	var out []pimObject
+	for _, u := range uids {
+		out = append(out, pimObject{kind: format.KindContact, folder: folder, uid: u, body: plainCard(u, fn(u)).body, sourceID: folder + u})
+	}
+	return out
+}
+
+func person(uid string) string { return "Person " + uid }
+
+func books(paths ...string) []format.Folder {
+	var out []format.Folder
+	for _, p := range paths {
+		out = append(out, format.Folder{Kind: format.FolderContacts, Path: p, DisplayName: p})
+	}
+	return out
+}
+
+// TestSlugAlikeBooksStayApartRadicale (review of issue 9, item 2/21):
+// archive address books whose names make the same path segment ("Work
+// Old" and "Work-Old", "Team" and "team") are different books: each gets
+// its own collection (the second a numbered sibling), a card of one never
+// stands for a card of the other, and a re-run finds each book again.
+func TestSlugAlikeBooksStayApartRadicale(t *testing.T) {
+	if testing.Short() {
+		t.Skip("real server")
+	}
+	t.Parallel()
+	r := testservers.StartRadicale(t, map[string]string{"alice": "a"})
+	objs := cardsIn("Work Old", person, "o1", "o2")
+	objs = append(objs, cardsIn("Work-Old", person, "d1", "d2", "d3")...)
+	objs = append(objs, cardsIn("Team", person, "u1", "u2")...)
+	objs = append(objs, cardsIn("team", func(u string) string { return "Other " + u }, "u1", "u3")...)
+	archive := writePIMArchive(t, books("Work Old", "Work-Old", "Team", "team"), objs)
+	opt := Options{URL: r.URL, User: "alice", Password: "a"}
+	l := newLister(t, r.URL+"alice/", "alice", "a")
+	want := map[string]int{"/alice/work-old/": 2, "/alice/work-old-2/": 3, "/alice/team/": 2, "/alice/team-2/": 2}
+	wantNames := map[string]string{"/alice/work-old/": "Work Old", "/alice/work-old-2/": "Work-Old", "/alice/team/": "Team", "/alice/team-2/": "team"}
+	for run := range 2 {
+		rep := importOnce(t, archive, opt)
+		if rep.Failed != 0 || rep.Imported+rep.Present != 9 || (run == 0 && rep.Imported != 9) || (run == 1 && rep.Present != 9) {
+			t.Errorf("run %d: imported/present/failed = %d/%d/%d, want 9 imported, then 9 present (%+v)", run, rep.Imported, rep.Present, rep.Failed, rep.Failures)
+		}
+		got := l.books()
+		if fmt.Sprint(got) != fmt.Sprint(wantNames) {
+			t.Errorf("run %d: address books %v, want %v", run, sortedNames(got), sortedNames(wantNames))
+		}
+		for p, n := range want {
+			if _, ok := got[p]; ok && l.members(p) != n {
+				t.Errorf("run %d: %s holds %d cards, want %d", run, p, l.members(p), n)
+			}
+		}
+	}
+	// The team version of u1 is there, beside Team's.
+	_, _, body := getter{"alice", "a"}.get(t, r.URL+"alice/team-2/u1.vcf")
+	if !bytes.Contains(body, []byte("Other u1")) {
+		t.Errorf("team's u1 is not in team-2: %q", body)
+	}
+}
+
+// TestDefaultBookFoundAgainXandikos (review of issue 9, item 21): an
+// archive's only book goes to Xandikos's default "addressbook"; a later
+// run without a journal, with that book and a second one, must find the
+// first in the default again (its objects are there), not create "work"
+// beside it and upload every card twice.
+func TestDefaultBookFoundAgainXandikos(t *testing.T) {
+	if testing.Short() {
+		t.Skip("real server")
+	}
+	t.Parallel()
+	x := testservers.StartXandikos(t)
+	one := writePIMArchive(t, books("work"), cardsIn("work", person, "w1", "w2", "w3", "w4"))
+	two := writePIMArchive(t, books("work", "private"), append(cardsIn("work", person, "w1", "w2", "w3", "w4"), cardsIn("private", person, "p1", "p2", "p3", "p4")...))
+	opt := Options{URL: x.URL, User: "user", Password: "x"}
+	l := newLister(t, x.URL+"user/contacts/", "user", "x")
+	if rep := importOnce(t, one, opt); rep.Imported != 4 || rep.Failed != 0 {
+		t.Fatalf("first run: imported/failed = %d/%d", rep.Imported, rep.Failed)
+	}
+	if n := l.members("/user/contacts/addressbook/"); n != 4 {
+		t.Fatalf("the default address book holds %d cards after the first run, want 4", n)
+	}
+	var plan strings.Builder
+	dry := opt
+	dry.DryRun, dry.Plan = true, &plan
+	importOnce(t, two, dry)
+	if !strings.Contains(plan.String(), `address book "work" -> existing "`) || !strings.Contains(plan.String(), "/user/contacts/addressbook/") {
+		t.Errorf("the dry run does not send work to the default address book:\n%s", plan.String())
+	}
+	for run := range 2 {
+		rep := importOnce(t, two, opt)
+		if rep.Failed != 0 || rep.Imported+rep.Present != 8 || (run == 0 && rep.Imported != 4) {
+			t.Errorf("run %d: imported/present/failed = %d/%d/%d, want 4/4/0 then 0/8/0", run, rep.Imported, rep.Present, rep.Failed)
+		}
+		got := l.books()
+		if len(got) != 2 || l.members("/user/contacts/addressbook/") != 4 || l.members("/user/contacts/private/") != 4 {
+			t.Errorf("run %d: address books %v; want addressbook and private with 4 cards each", run, sortedNames(got))
+		}
+	}
+}
+
+// TestDamagedCardKeepsDefaultsXandikos (review of issue 9, items 17/21):
+// one card damaged in the archive (tar framing intact) fails alone; it
+// does not change where the book and the calendar go (the targets'
+// defaults), and nothing is created beside them.
+func TestDamagedCardKeepsDefaultsXandikos(t *testing.T) {
+	if testing.Short() {
+		t.Skip("real server")
+	}
+	t.Parallel()
+	x := testservers.StartXandikos(t)
+	cal := pimFolder{format.FolderCalendar, "cal", uids("e", 2)}
+	objs := cardsIn("work", person, "w1", "w2", "w3")
+	for _, u := range cal.uids {
+		k, body := cal.object(u)
+		objs = append(objs, pimObject{kind: k, folder: "cal", uid: u, body: body, sourceID: u})
+	}
+	folders := append(books("work"), format.Folder{Kind: format.FolderCalendar, Path: "cal", DisplayName: "cal"})
+	path := filepath.Join(t.TempDir(), "u.tar")
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := format.NewWriter(f, format.Manifest{User: "u@example.org"}, &format.WriterOptions{Compression: format.None})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, fo := range folders {
+		w.AddFolder(fo)
+	}
+	for _, o := range objs {
+		if err := w.AddItem(format.Item{Kind: o.kind, Folder: o.folder, UID: o.uid, SourceID: o.sourceID}, strings.NewReader(o.body)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	raw, _ := os.ReadFile(path)
+	i := bytes.Index(raw, []byte("FN:Person w2"))
+	if i < 0 {
+		t.Fatal("card w2 not found in the plain archive")
+	}
+	raw[i+3] = 'Q' // same length: the tar framing holds, the checksum does not
+	os.WriteFile(path, raw, 0o600)
+
+	rep := importOnce(t, path, Options{URL: x.URL, User: "user", Password: "x"})
+	if rep.Failed != 1 || rep.Imported != 4 {
+		t.Errorf("imported/failed = %d/%d, want 4/1 (%+v)", rep.Imported, rep.Failed, rep.Failures)
+	}
+	if hasNote(rep, "could not be read through") || hasNote(rep, "is not used as the default") {
+		t.Errorf("the damaged card changed the defaults: %q", rep.Notes)
+	}
+	bl := newLister(t, x.URL+"user/contacts/", "user", "x")
+	cl := newLister(t, x.URL+"user/calendars/", "user", "x")
+	if got := bl.books(); len(got) != 1 || bl.members("/user/contacts/addressbook/") != 2 {
+		t.Errorf("address books %v; want the default alone with 2 cards", sortedNames(got))
+	}
+	if got := cl.calendars(); len(got) != 1 || cl.members("/user/calendars/calendar/") != 2 {
+		t.Errorf("calendars %v; want the default alone with 2 events", sortedNames(got))
+	}
+}
+
+// TestMapCollectionRefusedRadicale (review of issue 9, item 21): a
+// --map-collection naming no archive folder, or a target outside the
+// home set, is an error before anything is created or sent.
+func TestMapCollectionRefusedRadicale(t *testing.T) {
+	if testing.Short() {
+		t.Skip("real server")
+	}
+	t.Parallel()
+	r := testservers.StartRadicale(t, map[string]string{"alice": "a", "bob": "b"})
+	archive := writePIMArchive(t, books("work"), cardsIn("work", person, "w1", "w2"))
+	for _, m := range []map[string]string{
+		{"wrok": "Kontakte"},
+		{"work": "../../../other/"},
+		{"work": "./x/../../bob/"},
+		{"work": "http://evil.example/x/"},
+		{"work": "/bob/work/"},
+	} {
+		rep, err := Import(context.Background(), []string{archive}, Options{URL: r.URL, User: "alice", Password: "a", MapCollection: m})
+		if err == nil {
+			t.Errorf("%v: no error (report %+v, notes %q)", m, rep, rep.Notes)
+		} else {
+			t.Logf("%v: %v", m, err)
+		}
+	}
+	for _, u := range []struct{ user, pass string }{{"alice", "a"}, {"bob", "b"}} {
+		if got := newLister(t, r.URL+u.user+"/", u.user, u.pass).books(); len(got) != 0 {
+			t.Errorf("%s: address books %v were created by refused runs", u.user, sortedNames(got))
+		}
+	}
+}
+
+// TestRoutingNoteOncePerFolderXandikos: a calendar's events and tasks
+// going to the target's default are one note, not one per kind.
+func TestRoutingNoteOncePerFolderXandikos(t *testing.T) {
+	if testing.Short() {
+		t.Skip("real server")
+	}
+	t.Parallel()
+	x := testservers.StartXandikos(t)
+	archive := folderArchive(t, pimFolder{format.FolderCalendar, "Personal", append(uids("e", 2), uids("T", 2)...)})
+	rep := importOnce(t, archive, Options{URL: x.URL, User: "user", Password: "x"})
+	n := 0
+	for _, note := range rep.Notes {
+		if strings.Contains(note, `calendar "Personal" goes to`) {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Errorf("%d notes say where the calendar goes, want 1: %q", n, rep.Notes)
+	}
+}
