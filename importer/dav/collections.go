@@ -54,12 +54,15 @@ func (c *collection) supports(comp string) bool {
 // A folder's collection is chosen, in this order (README.md):
 //  1. --map-collection, by the folder's path or display name;
 //  2. the collection the journal recorded for the folder;
-//  3. the collection at the path mailhaul chooses for the folder's name
-//     (or a numbered one whose display name is lost);
+//  3. the collection at the path mailhaul chooses for the folder's name,
+//     or a numbered sibling, with the folder's display name or none;
 //  4. a collection with the folder's display name;
 //  5. with one address book (or calendar) in the archives and one on the
 //     target that takes the items, that one: the target's default;
-//  6. a new collection.
+//  6. the one collection holding the folder's first object (holding);
+//  7. a new collection.
+//
+// Rules 3, 4 and 6 skip a collection another folder took (claimed).
 //
 // The display name is tried only after the stable identities (journal,
 // path): Radicale's whole-collection upload replaces it (bulk.go), and a
@@ -361,9 +364,10 @@ func (cs *collections) tasksBeside(ctx context.Context, r *resolution, kind form
 
 // byIdentity finds the collection for folder f, whose display name is
 // name: at the path mailhaul chooses for name (its slug) or a numbered
-// sibling of it, one whose display name is name, or is lost (none, or
-// the path Radicale reports after a whole-collection upload): ours, made
-// by an earlier run; else one elsewhere with that display name. A
+// sibling of it, one whose display name is name (or f's path), or is
+// lost (none, or the path Radicale reports after a whole-collection
+// upload): ours, made by an earlier run; else one elsewhere with that
+// display name. A
 // collection another folder of this run took, or that the journal
 // records for another folder, is never it: "Work Old" and "Work-Old"
 // share a slug but are different folders, and the second gets the
@@ -385,11 +389,12 @@ func (cs *collections) byIdentity(list []*collection, kind format.FolderKind, na
 		seg := lastSegment(c.URL.Path)
 		atChosen := c.URL.Path == chosen
 		sibling := !atChosen && numberedSibling(seg, base) && home.ResolveReference(&url.URL{Path: seg + "/"}).Path == c.URL.Path
+		named := c.Name == name || c.Name == f.Path
 		rank := 0
 		switch {
-		case atChosen && c.Name == name:
+		case atChosen && named:
 			rank = 1
-		case sibling && c.Name == name:
+		case sibling && named:
 			rank = 2
 		case atChosen && lostName(c):
 			rank = 3
