@@ -13,6 +13,7 @@ import (
 	"github.com/mailhaul/mailhaul/export"
 	"github.com/mailhaul/mailhaul/format"
 	"github.com/mailhaul/mailhaul/importer/dav"
+	"github.com/mailhaul/mailhaul/internal/journal"
 )
 
 type importDAVFlags struct {
@@ -34,10 +35,16 @@ archive, then any deltas) into a CardDAV/CalDAV account.
 The server is found from --url through .well-known/carddav and .well-known/caldav;
 --carddav and --caldav name the address book and calendar homes directly. Each
 archive address book or calendar goes to, in this order: the collection
---map-collection names; the one the journal (--state) recorded for it; the
-one at the path mailhaul gives its name; one with its display name; with one
-address book (or calendar) in the archives, the target's only one (its
-default); else a new one. --dry-run says which collection each goes to.
+--map-collection names; the one the journal recorded for it (kept beside
+the first archive unless --state names a directory); the one at the path
+mailhaul gives its name (or a numbered sibling) with its display name; one
+with its display name; with one address book (or calendar) in the archives,
+the target's only one (its default); one that already holds its objects;
+else a new one. Two archive folders never share a collection unless
+--map-collection says so ("Work Old" and "Work-Old" get work-old and
+work-old-2). A --map-collection name that no archive folder has, or a
+target that is a URL, has . or .. segments or lies outside the home set,
+is an error before anything is sent. --dry-run says where each goes.
 Objects are sent as the archive holds them (vCard 2.1 becomes 3.0) with
 If-None-Match, so a re-run creates nothing twice; --update replaces objects
 that differ. The password comes from --password-file or the
@@ -74,7 +81,7 @@ SIGINT or SIGTERM exit 130.`,
 	fl.BoolVar(&f.allowPlaintext, "allow-plaintext", false, "allow http:// to a host other than loopback (the password travels in clear)")
 	fl.BoolVar(&f.dryRun, "dry-run", false, "print the plan; change nothing on the server")
 	fl.BoolVar(&f.update, "update", false, "replace objects the server already has when they differ")
-	fl.StringVar(&f.state, "state", "", "directory for the per-user journal (makes re-runs cheap)")
+	fl.StringVar(&f.state, "state", "", "directory for the per-user journal (default: beside the first archive)")
 	fl.StringVar(&f.report, "report", "", "write the JSON report here")
 	fl.IntVar(&f.concurrency, "concurrency", 0, "requests in flight (default 2; Radicale and Xandikos serialise writes)")
 	fl.StringVar(&f.schedule, "scheduling-guard", "auto", "add SCHEDULE-AGENT=CLIENT to attendees: auto (when the server schedules), always, never")
@@ -95,6 +102,9 @@ func (a *app) runImportDAV(ctx context.Context, archives []string, f *importDAVF
 	if err != nil {
 		return run.fail(ctx, "arguments", err)
 	}
+	// The journal is kept beside the first archive unless --state says
+	// otherwise, as import imap keeps its own.
+	opt.StateDir = journal.DefaultDir(opt.StateDir, archives)
 	if err := checkArchiveUser(archives, f.user, f.archiveUser); err != nil {
 		return run.fail(ctx, "archives", err)
 	}

@@ -40,7 +40,9 @@ type Options struct {
 	Plan   io.Writer // where a dry run's plan goes; nil discards it
 
 	// StateDir holds the per-user journal; "" keeps none (a re-run is
-	// still safe, only slower: every object is asked for again).
+	// still safe, only slower: every object is asked for again). The
+	// command gives journal.DefaultDir: beside the first archive unless
+	// --state names a directory, as for import imap.
 	StateDir string
 
 	// Schedule decides when ORGANIZER and ATTENDEE get

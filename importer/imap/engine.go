@@ -176,10 +176,7 @@ func run(ctx context.Context, archives []string, o *Options) (*report.Report, *P
 	if o.DryRun {
 		im.plan = &Plan{}
 	}
-	stateDir := o.StateDir
-	if stateDir == "" {
-		stateDir = filepath.Dir(archives[0])
-	}
+	stateDir := journal.DefaultDir(o.StateDir, archives)
 	jpath := filepath.Join(stateDir, journalName(o.User, o.Addr))
 	lastWrite := time.Time{}
 	if fi, err := os.Stat(jpath); err == nil {

@@ -265,3 +265,15 @@ func (j *Journal) Select(keep func(Record) bool) (map[Key]Record, error) {
 	})
 	return out, err
 }
+
+// DefaultDir is the directory an importer keeps its journal in: stateDir
+// when the user gave one, else the first archive's directory, so that
+// running the same command again (or with a delta beside the full
+// archive) finds the journal without being told. import imap and import
+// dav share this rule.
+func DefaultDir(stateDir string, archives []string) string {
+	if stateDir != "" || len(archives) == 0 {
+		return stateDir
+	}
+	return filepath.Dir(archives[0])
+}
