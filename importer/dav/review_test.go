@@ -42,24 +42,33 @@ func TestSlugAlikeBooksStayApartRadicale(t *testing.T) {
 		t.Skip("real server")
 	}
 	t.Parallel()
-	r := testservers.StartRadicale(t, map[string]string{"alice": "a"})
+	r := testservers.StartRadicale(t, map[string]string{"alice": "a", "bob": "b"})
 	objs := cardsIn("Work Old", person, "o1", "o2")
 	objs = append(objs, cardsIn("Work-Old", person, "d1", "d2", "d3")...)
 	objs = append(objs, cardsIn("Team", person, "u1", "u2")...)
 	objs = append(objs, cardsIn("team", func(u string) string { return "Other " + u }, "u1", "u3")...)
 	archive := writePIMArchive(t, books("Work Old", "Work-Old", "Team", "team"), objs)
-	opt := Options{URL: r.URL, User: "alice", Password: "a"}
-	l := newLister(t, r.URL+"alice/", "alice", "a")
-	want := map[string]int{"/alice/work-old/": 2, "/alice/work-old-2/": 3, "/alice/team/": 2, "/alice/team-2/": 2}
-	wantNames := map[string]string{"/alice/work-old/": "Work Old", "/alice/work-old-2/": "Work-Old", "/alice/team/": "Team", "/alice/team-2/": "team"}
+	// alice without a journal, bob with one.
+	for _, u := range []struct{ user, pass, state string }{{"alice", "a", ""}, {"bob", "b", t.TempDir()}} {
+		slugAlike(t, r.URL, u.user, u.pass, u.state, archive)
+	}
+}
+
+func slugAlike(t *testing.T, base, user, pass, state, archive string) {
+	t.Helper()
+	opt := Options{URL: base, User: user, Password: pass, StateDir: state}
+	l := newLister(t, base+user+"/", user, pass)
+	h := "/" + user + "/"
+	want := map[string]int{h + "work-old/": 2, h + "work-old-2/": 3, h + "team/": 2, h + "team-2/": 2}
+	wantNames := map[string]string{h + "work-old/": "Work Old", h + "work-old-2/": "Work-Old", h + "team/": "Team", h + "team-2/": "team"}
 	for run := range 2 {
 		rep := importOnce(t, archive, opt)
 		if rep.Failed != 0 || rep.Imported+rep.Present != 9 || (run == 0 && rep.Imported != 9) || (run == 1 && rep.Present != 9) {
-			t.Errorf("run %d: imported/present/failed = %d/%d/%d, want 9 imported, then 9 present (%+v)", run, rep.Imported, rep.Present, rep.Failed, rep.Failures)
+			t.Errorf("%s run %d: imported/present/failed = %d/%d/%d, want 9 imported, then 9 present (%+v)", user, run, rep.Imported, rep.Present, rep.Failed, rep.Failures)
 		}
 		got := l.books()
 		if fmt.Sprint(got) != fmt.Sprint(wantNames) {
-			t.Errorf("run %d: address books %v, want %v", run, sortedNames(got), sortedNames(wantNames))
+			t.Errorf("%s run %d: address books %v, want %v", user, run, sortedNames(got), sortedNames(wantNames))
 		}
 		for p, n := range want {
 			if _, ok := got[p]; ok && l.members(p) != n {
@@ -68,7 +77,7 @@ func TestSlugAlikeBooksStayApartRadicale(t *testing.T) {
 		}
 	}
 	// The team version of u1 is there, beside Team's.
-	_, _, body := getter{"alice", "a"}.get(t, r.URL+"alice/team-2/u1.vcf")
+	_, _, body := getter{user, pass}.get(t, base+user+"/team-2/u1.vcf")
 	if !bytes.Contains(body, []byte("Other u1")) {
 		t.Errorf("team's u1 is not in team-2: %q", body)
 	}
