@@ -46,6 +46,9 @@ type Report struct {
 	Failures []Failure      `json:"failures"`
 	Unsent   []Failure      `json:"unsent,omitempty"` // the items counted in NotAttempted
 	Notes    []string       `json:"notes,omitempty"`  // folder mappings, conversions, throttling
+	// FailedFolders counts folders the target refused to create, listed
+	// under Failures with no Item: an empty one has no item to fail.
+	FailedFolders int `json:"failedFolders,omitempty"`
 	// Statement says in one sentence whether every item of the archives
 	// is now on the target, or which are not.
 	Statement string `json:"statement"`
@@ -55,7 +58,7 @@ type Report struct {
 type Failure struct {
 	Archive string `json:"archive,omitempty"`
 	Folder  string `json:"folder,omitempty"`
-	Item    string `json:"item"` // the item's source id
+	Item    string `json:"item"` // the item's source id; "" for a folder itself (see FailedFolders)
 	Reason  string `json:"reason"`
 }
 
@@ -101,6 +104,16 @@ func (r *Report) AddFailure(f Failure) {
 	r.mu.Lock()
 	r.Failures = append(r.Failures, f)
 	r.Failed++
+	r.mu.Unlock()
+}
+
+// AddFolderFailure records a folder that is not on the target (its items,
+// if any, fail one by one as well).
+func (r *Report) AddFolderFailure(f Failure) {
+	r.mu.Lock()
+	f.Item = ""
+	r.Failures = append(r.Failures, f)
+	r.FailedFolders++
 	r.mu.Unlock()
 }
 
@@ -152,13 +165,20 @@ func (r *Report) Finish() {
 	case r.DryRun:
 		r.Status = "ok"
 		r.Statement = fmt.Sprintf("dry run: %d items would be imported, %d are already on the target; nothing was sent", r.WouldImport, r.Present)
-	case r.Failed == 0:
+	case r.Failed == 0 && r.FailedFolders == 0:
 		r.Status = "ok"
 		r.Statement = fmt.Sprintf("all %d items of the archives are on the target (%d imported now, %d already there, %d skipped on purpose)",
 			total, r.Imported, r.Present, r.Skipped)
+	case r.Failed == 0:
+		r.Status = "partial"
+		r.Statement = fmt.Sprintf("%d empty folders of the archives are NOT on the target, each listed under failures with its reason; every item is (%d imported now, %d already there, %d skipped on purpose)",
+			r.FailedFolders, r.Imported, r.Present, r.Skipped)
 	default:
 		r.Status = "partial"
 		r.Statement = fmt.Sprintf("%d of %d items are NOT on the target; each is listed under failures with its reason", r.Failed, total)
+		if r.FailedFolders > 0 {
+			r.Statement += fmt.Sprintf(", as are %d folders", r.FailedFolders)
+		}
 	}
 }
 
@@ -166,7 +186,7 @@ func (r *Report) Finish() {
 func (r *Report) Partial() bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return r.Failed > 0 || r.NotAttempted > 0
+	return r.Failed > 0 || r.NotAttempted > 0 || r.FailedFolders > 0
 }
 
 // Line is the one-line terminal summary.
@@ -178,6 +198,9 @@ func (r *Report) Line() string {
 			r.User, r.WouldImport, r.Present, r.Skipped, r.Failed)
 	}
 	line := fmt.Sprintf("%s: %d imported, %d already present, %d skipped, %d failed", r.User, r.Imported, r.Present, r.Skipped, r.Failed)
+	if r.FailedFolders > 0 {
+		line += fmt.Sprintf(", %d folders failed", r.FailedFolders)
+	}
 	if r.NotAttempted > 0 {
 		line += fmt.Sprintf(", %d not attempted", r.NotAttempted)
 	}
