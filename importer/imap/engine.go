@@ -231,6 +231,9 @@ func run(ctx context.Context, archives []string, o *Options) (*report.Report, *P
 		go func() { defer im.senders.Done(); im.worker(ctx, i, c) }()
 	}
 	readErr := im.readArchives(ctx, archives)
+	if readErr == nil {
+		rep.MarkAllRead()
+	}
 	im.queue.close()
 	if readErr != nil {
 		// Stop sending, but let batches already out finish: their outcome

@@ -49,6 +49,9 @@ type Report struct {
 	// FailedFolders counts folders the target refused to create, listed
 	// under Failures with no Item: an empty one has no item to fail.
 	FailedFolders int `json:"failedFolders,omitempty"`
+	// AllRead says every item of the archives was read, though the run
+	// may have stopped before sending them all (see MarkAllRead).
+	AllRead bool `json:"allRead,omitempty"`
 	// Statement says in one sentence whether every item of the archives
 	// is now on the target, or which are not.
 	Statement string `json:"statement"`
@@ -140,6 +143,14 @@ func (r *Report) Stop(stage string, err error, cancelled bool) {
 	}
 }
 
+// MarkAllRead records that the importer read the archives to their end:
+// a run stopped after that has accounted for every item.
+func (r *Report) MarkAllRead() {
+	r.mu.Lock()
+	r.AllRead = true
+	r.mu.Unlock()
+}
+
 // Note records a fact worth telling the administrator once.
 func (r *Report) Note(format string, args ...any) {
 	r.mu.Lock()
@@ -157,8 +168,12 @@ func (r *Report) Finish() {
 	so := fmt.Sprintf("%d imported, %d already there, %d failed, %d not attempted", r.Imported, r.Present, r.Failed, r.NotAttempted)
 	switch {
 	case r.Status == "cancelled":
-		r.Statement = fmt.Sprintf("the run was cancelled and stopped early (%s): %d items read were not attempted and the rest of the archives was not read; run the import again to finish (%s so far)",
-			r.Error, r.NotAttempted, so)
+		rest := "the rest of the archives was not read"
+		if r.AllRead {
+			rest = "every item of the archives was read"
+		}
+		r.Statement = fmt.Sprintf("the run was cancelled and stopped early (%s): %d items read were not attempted and %s; run the import again to finish (%s so far)",
+			r.Error, r.NotAttempted, rest, so)
 	case r.Status == "failed":
 		r.Statement = fmt.Sprintf("the run stopped early (%s: %s): the rest of the archives was not imported; run the import again to finish (%s so far)",
 			r.Stage, r.Error, so)
