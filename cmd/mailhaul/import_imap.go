@@ -44,10 +44,10 @@ Folder names are mapped to what the target allows (its delimiter, reserved
 names) with a note for each change; with --folder-map you rename folders
 yourself. A folder whose mailbox the target still refuses (Dovecot with "/" as
 separator refuses "." in a name, as in "Release v1.2") is not renamed by
-guesswork: its messages are listed as failed with the server's answer and a
---folder-map line to a name of letters, digits, spaces, "-" and "_"; every
-other folder is imported, and the exit code is 3. Add the line to the map and
-run the import again to finish. (--dry-run creates nothing, so it cannot
+guesswork: it is listed as failed (an empty one too), and so are its
+messages, with the server's answer and a --folder-map line to a name of
+letters, digits, spaces, "-" and "_"; every other folder is imported, and the
+exit code is 3. Add the line to the map and run the import again to finish. (--dry-run creates nothing, so it cannot
 foresee such a refusal.)
 
 All archives must be of one user: the login (--user, also with --admin), or a

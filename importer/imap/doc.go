@@ -30,7 +30,10 @@
 // so each check first makes sure its own mailbox is the one selected: a
 // content comparison by UID reads whatever mailbox is selected. A batch is
 // failed after its connection dropped too often only once the target was
-// checked (a failure never names a message that is there).
+// checked (a failure never names a message that is there). A command in
+// flight when the run is stopped is no dropped connection: its answer is
+// awaited for stopGrace, and without one its messages fail as in flight,
+// possibly on the target, their intents left pending for the next run.
 //
 // Speed comes from several connections, each pipelining APPENDs through
 // the appender sub-package (MULTIAPPEND and LITERAL+ where offered);

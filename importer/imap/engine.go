@@ -228,6 +228,9 @@ func run(ctx context.Context, archives []string, o *Options) (*report.Report, *P
 		go func() { defer im.senders.Done(); im.worker(ctx, i, c) }()
 	}
 	readErr := im.readArchives(ctx, archives)
+	if readErr == nil {
+		rep.MarkAllRead()
+	}
 	im.queue.close()
 	if readErr != nil {
 		// Stop sending, but let batches already out finish: their outcome
@@ -365,7 +368,7 @@ func (im *importer) readArchive(ctx context.Context, path string) error {
 		}
 		switch {
 		case e.Folder != nil && e.Folder.Kind == format.FolderMail:
-			if _, err := im.folder(*e.Folder); err != nil {
+			if _, err := im.folder(path, *e.Folder); err != nil {
 				return err
 			}
 		case e.Item != nil && e.Item.Kind != format.KindMessage:
@@ -398,8 +401,9 @@ func (im *importer) readArchive(ctx context.Context, path string) error {
 	}
 }
 
-// folder maps and prepares the target mailbox for a source folder.
-func (im *importer) folder(f format.Folder) (*box, error) {
+// folder maps and prepares the target mailbox for a source folder, of
+// archive.
+func (im *importer) folder(archive string, f format.Folder) (*box, error) {
 	if b, ok := im.byPath[f.Path]; ok {
 		return b, nil
 	}
@@ -430,9 +434,10 @@ func (im *importer) folder(f format.Folder) (*box, error) {
 				return nil, err
 			}
 			// The server said no to this one name (Dovecot over Maildir++
-			// with "/" refuses "."): its messages fail, the rest goes on.
+			// with "/" refuses "."): the folder fails, and so do its
+			// messages, if it has any; the rest goes on.
 			b.refused = refusedFolderReason(f.Path, m.name, err)
-			im.rep.Note("folder %q: %s", f.Path, b.refused)
+			im.rep.AddFolderFailure(report.Failure{Archive: archive, Folder: f.Path, Reason: b.refused})
 		}
 		if im.plan != nil {
 			b.plan = &PlanFolder{Source: f.Path, Target: m.name, Create: b.created, Note: m.note}
@@ -483,7 +488,7 @@ func contentKey(mailbox string, sum [32]byte) journal.Key {
 // up front, or to be sent (returned).
 func (im *importer) prepare(ctx context.Context, archive string, e *format.Entry) (*item, error) {
 	src := e.Item
-	b, err := im.folder(format.Folder{Kind: format.FolderMail, Path: src.Folder, Role: src.Role})
+	b, err := im.folder(archive, format.Folder{Kind: format.FolderMail, Path: src.Folder, Role: src.Role})
 	if err != nil {
 		return nil, err
 	}

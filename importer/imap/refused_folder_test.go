@@ -68,3 +68,50 @@ func TestRefusedFolderFailsOnlyItsItems(t *testing.T) {
 		t.Errorf("after --folder-map: mailboxes %v", keys(got))
 	}
 }
+
+// TestRefusedEmptyFolderIsAFailure imports an empty folder the target
+// refuses ("Empty v1.0" on Dovecot with "/"): the folder is not on the
+// target, so the run is partial, with a failure for the folder itself
+// that gives the server's answer and the way out, and the statement does
+// not say everything is there. It failed before: with no message to fail,
+// the refusal was only a note and the run ended "all 1 items ... are on
+// the target", status ok.
+func TestRefusedEmptyFolderIsAFailure(t *testing.T) {
+	d := testservers.StartDovecot(t, map[string]string{"alice": "alice-secret"}, testservers.WithSeparator("/"))
+	dir := t.TempDir()
+	archive := filepath.Join(dir, "alice.tgz")
+	writeArchive(t, archive, []testFolder{
+		{folder: format.Folder{Path: "INBOX", Role: format.RoleInbox}, msgs: uniqueMessages(1)},
+		{folder: format.Folder{Path: "Empty v1.0"}},
+		{folder: format.Folder{Path: "Kept"}},
+	})
+	opt := Options{Addr: d.Addr, User: "alice", Password: "alice-secret", Provider: "dovecot",
+		StateDir: filepath.Join(dir, "state"), Timeout: 20 * time.Second}
+	rep, err := Run(context.Background(), []string{archive}, opt)
+	if err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	t.Logf("%s; %s; failures %+v", rep.Line(), rep.Statement, rep.Failures)
+	if rep.Status != "partial" || !rep.Partial() {
+		t.Errorf("status %q, partial %v; want a partial run (exit 3)", rep.Status, rep.Partial())
+	}
+	if strings.HasPrefix(rep.Statement, "all ") || !strings.Contains(rep.Statement, "folders of the archives are NOT on the target") {
+		t.Errorf("statement %q: want it to say a folder is not on the target", rep.Statement)
+	}
+	var found bool
+	for _, f := range rep.Failures {
+		if f.Folder == "Empty v1.0" && f.Item == "" && strings.Contains(f.Reason, "not allowed") && strings.Contains(f.Reason, "--folder-map") {
+			found = true
+		}
+	}
+	if !found {
+		t.Errorf("failures %+v: want one for folder \"Empty v1.0\" itself, with the server's answer and --folder-map", rep.Failures)
+	}
+	if rep.Imported != 1 {
+		t.Errorf("imported %d, want 1", rep.Imported)
+	}
+	got := readBack(t, d.Addr, "alice", "alice-secret")
+	if _, ok := got["Kept"]; !ok || len(got["INBOX"]) != 1 {
+		t.Errorf("on the target: %v; want INBOX with 1 message and Kept", keys(got))
+	}
+}

@@ -174,10 +174,18 @@ var roleOfAttr = map[imap.MailboxAttr]format.Role{
 func (t *control) exists(name string) bool {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	return t.selectableLocked(name)
+}
+
+// selectableLocked tells a mailbox from a name the target lists only as
+// a placeholder: the parent of another mailbox (\NonExistent, as Dovecot
+// lists "Pa" after "Pa/Ch" was created) or a level that holds no mail
+// (\Noselect). A placeholder must be created before mail goes in.
+func (t *control) selectableLocked(name string) bool {
 	l, ok := t.boxes[name]
-	if !ok {
+	if !ok && strings.EqualFold(name, "INBOX") {
 		for n, ll := range t.boxes {
-			if strings.EqualFold(n, "INBOX") && strings.EqualFold(name, "INBOX") {
+			if strings.EqualFold(n, "INBOX") {
 				l, ok = ll, true
 			}
 		}
@@ -194,11 +202,13 @@ func (t *control) exists(name string) bool {
 }
 
 // create makes a mailbox (parents first, as some servers need) and
-// subscribes it if asked.
+// subscribes it if asked. A placeholder is created too (see
+// selectableLocked); if the server says it exists already, the SELECT
+// that follows tells whether it takes mail.
 func (t *control) create(name string, subscribe bool) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if _, ok := t.boxes[name]; !ok {
+	if !t.selectableLocked(name) {
 		err := t.c.Create(name, nil).Wait()
 		var ie *imap.Error
 		if err != nil && !(errors.As(err, &ie) && ie.Code == imap.ResponseCodeAlreadyExists) {

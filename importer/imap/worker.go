@@ -13,6 +13,11 @@ import (
 	"github.com/mailhaul/mailhaul/internal/ratelimit"
 )
 
+// stopGrace is how long a command in flight when the run is stopped may
+// take to be answered: what the server confirms is journalled as done
+// instead of left for the next run to look for.
+const stopGrace = 2 * time.Second
+
 // maxAttempts bounds how often a batch is sent again after errors that
 // are not throttling (throttling waits as long as the server asks).
 const maxAttempts = 6
@@ -108,6 +113,10 @@ func (im *importer) worker(ctx context.Context, id int, c *appender.Conn) {
 			<-w.slots
 			w.inflight.Done()
 			im.fly(b, -1)
+			if ctx.Err() != nil {
+				im.stoppedInFlight(b) // the connection closed by our own stop
+				return
+			}
 			im.lost(b, err)
 			continue
 		}
@@ -135,12 +144,22 @@ func (im *importer) collect(ctx context.Context, w *wconn, b *batch, p *appender
 	case <-t.C:
 		w.c.Close()
 	case <-ctx.Done():
-		w.c.Close()
+		// Our own stop: the server may be answering right now; a short
+		// wait turns "may be on the target" into "done" for what it stored.
+		g := time.NewTimer(stopGrace)
+		select {
+		case <-p.Done():
+		case <-g.C:
+			w.c.Close()
+		}
+		g.Stop()
 	}
 	resp, err := p.Result()
 	latency := time.Since(p.Sent)
 	defer im.fly(b, -1) // after appended marked the UIDs it was given
 	switch {
+	case err != nil && ctx.Err() != nil:
+		im.stoppedInFlight(b)
 	case err != nil:
 		im.lost(b, err)
 	case resp.OK():
@@ -262,6 +281,21 @@ func (im *importer) lost(b *batch, err error) {
 	b.attempts++
 	im.again(b, "connection lost: "+err.Error())
 }
+
+// stoppedInFlight records a batch whose answer the run stopped before it
+// came: no dropped connection (the run closed it) and nothing to slow
+// down for. Its messages were sent, so they are not "not attempted": the
+// target may have them, their intents stay pending in the journal, and
+// the next run looks for them before sending.
+func (im *importer) stoppedInFlight(b *batch) {
+	im.lim.Release(ratelimit.Failed, 0) // frees the slot; no cut
+	for _, it := range b.items {
+		im.failItem(it, inFlightReason)
+	}
+	im.queue.resolve()
+}
+
+const inFlightReason = "in flight when the run stopped: may be on the target; the next run checks"
 
 // again retries a batch, or fails it after too many attempts.
 //

@@ -46,6 +46,12 @@ type Report struct {
 	Failures []Failure      `json:"failures"`
 	Unsent   []Failure      `json:"unsent,omitempty"` // the items counted in NotAttempted
 	Notes    []string       `json:"notes,omitempty"`  // folder mappings, conversions, throttling
+	// FailedFolders counts folders the target refused to create, listed
+	// under Failures with no Item: an empty one has no item to fail.
+	FailedFolders int `json:"failedFolders,omitempty"`
+	// AllRead says every item of the archives was read, though the run
+	// may have stopped before sending them all (see MarkAllRead).
+	AllRead bool `json:"allRead,omitempty"`
 	// Statement says in one sentence whether every item of the archives
 	// is now on the target, or which are not.
 	Statement string `json:"statement"`
@@ -55,7 +61,7 @@ type Report struct {
 type Failure struct {
 	Archive string `json:"archive,omitempty"`
 	Folder  string `json:"folder,omitempty"`
-	Item    string `json:"item"` // the item's source id
+	Item    string `json:"item"` // the item's source id; "" for a folder itself (see FailedFolders)
 	Reason  string `json:"reason"`
 }
 
@@ -104,6 +110,16 @@ func (r *Report) AddFailure(f Failure) {
 	r.mu.Unlock()
 }
 
+// AddFolderFailure records a folder that is not on the target (its items,
+// if any, fail one by one as well).
+func (r *Report) AddFolderFailure(f Failure) {
+	r.mu.Lock()
+	f.Item = ""
+	r.Failures = append(r.Failures, f)
+	r.FailedFolders++
+	r.mu.Unlock()
+}
+
 // AddNotAttempted records an item that was read but never sent because
 // the run stopped first: it is not a failure of the item, and the next
 // run sends it.
@@ -127,6 +143,14 @@ func (r *Report) Stop(stage string, err error, cancelled bool) {
 	}
 }
 
+// MarkAllRead records that the importer read the archives to their end:
+// a run stopped after that has accounted for every item.
+func (r *Report) MarkAllRead() {
+	r.mu.Lock()
+	r.AllRead = true
+	r.mu.Unlock()
+}
+
 // Note records a fact worth telling the administrator once.
 func (r *Report) Note(format string, args ...any) {
 	r.mu.Lock()
@@ -144,21 +168,32 @@ func (r *Report) Finish() {
 	so := fmt.Sprintf("%d imported, %d already there, %d failed, %d not attempted", r.Imported, r.Present, r.Failed, r.NotAttempted)
 	switch {
 	case r.Status == "cancelled":
-		r.Statement = fmt.Sprintf("the run was cancelled and stopped early (%s): %d items read were not attempted and the rest of the archives was not read; run the import again to finish (%s so far)",
-			r.Error, r.NotAttempted, so)
+		rest := "the rest of the archives was not read"
+		if r.AllRead {
+			rest = "every item of the archives was read"
+		}
+		r.Statement = fmt.Sprintf("the run was cancelled and stopped early (%s): %d items read were not attempted and %s; run the import again to finish (%s so far)",
+			r.Error, r.NotAttempted, rest, so)
 	case r.Status == "failed":
 		r.Statement = fmt.Sprintf("the run stopped early (%s: %s): the rest of the archives was not imported; run the import again to finish (%s so far)",
 			r.Stage, r.Error, so)
 	case r.DryRun:
 		r.Status = "ok"
 		r.Statement = fmt.Sprintf("dry run: %d items would be imported, %d are already on the target; nothing was sent", r.WouldImport, r.Present)
-	case r.Failed == 0:
+	case r.Failed == 0 && r.FailedFolders == 0:
 		r.Status = "ok"
 		r.Statement = fmt.Sprintf("all %d items of the archives are on the target (%d imported now, %d already there, %d skipped on purpose)",
 			total, r.Imported, r.Present, r.Skipped)
+	case r.Failed == 0:
+		r.Status = "partial"
+		r.Statement = fmt.Sprintf("%d empty folders of the archives are NOT on the target, each listed under failures with its reason; every item is (%d imported now, %d already there, %d skipped on purpose)",
+			r.FailedFolders, r.Imported, r.Present, r.Skipped)
 	default:
 		r.Status = "partial"
 		r.Statement = fmt.Sprintf("%d of %d items are NOT on the target; each is listed under failures with its reason", r.Failed, total)
+		if r.FailedFolders > 0 {
+			r.Statement += fmt.Sprintf(", as are %d folders", r.FailedFolders)
+		}
 	}
 }
 
@@ -166,7 +201,7 @@ func (r *Report) Finish() {
 func (r *Report) Partial() bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return r.Failed > 0 || r.NotAttempted > 0
+	return r.Failed > 0 || r.NotAttempted > 0 || r.FailedFolders > 0
 }
 
 // Line is the one-line terminal summary.
@@ -178,6 +213,9 @@ func (r *Report) Line() string {
 			r.User, r.WouldImport, r.Present, r.Skipped, r.Failed)
 	}
 	line := fmt.Sprintf("%s: %d imported, %d already present, %d skipped, %d failed", r.User, r.Imported, r.Present, r.Skipped, r.Failed)
+	if r.FailedFolders > 0 {
+		line += fmt.Sprintf(", %d folders failed", r.FailedFolders)
+	}
 	if r.NotAttempted > 0 {
 		line += fmt.Sprintf(", %d not attempted", r.NotAttempted)
 	}

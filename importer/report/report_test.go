@@ -55,3 +55,30 @@ func TestReportStoppedRuns(t *testing.T) {
 		t.Errorf("dry run: imported %d, would import %d, bytes %d, status %q", d.Imported, d.WouldImport, d.Bytes, d.Status)
 	}
 }
+
+// TestFolderFailureAndAllRead: a folder that failed with no item in it
+// makes the run partial and the statement says so; a stopped run that
+// read every archive does not say the rest was not read.
+func TestFolderFailureAndAllRead(t *testing.T) {
+	r := New("alice", "imap", "imap://127.0.0.1:1143", []string{"alice.tgz"})
+	r.AddImported(1)
+	r.AddFolderFailure(Failure{Folder: "Empty v1.0", Item: "ignored", Reason: "refused"})
+	r.Finish()
+	if !r.Partial() || r.Status != "partial" || r.Failed != 0 || r.FailedFolders != 1 || r.Failures[0].Item != "" {
+		t.Errorf("partial %v, status %q, failed %d, folders %d, failures %+v", r.Partial(), r.Status, r.Failed, r.FailedFolders, r.Failures)
+	}
+	if strings.HasPrefix(r.Statement, "all ") || !strings.Contains(r.Statement, "1 empty folders of the archives are NOT on the target") {
+		t.Errorf("statement %q", r.Statement)
+	}
+	if !strings.Contains(r.Line(), "1 folders failed") {
+		t.Errorf("line %q", r.Line())
+	}
+
+	s := New("alice", "imap", "imap://127.0.0.1:1143", []string{"alice.tgz"})
+	s.MarkAllRead()
+	s.Stop("import", errors.New("context canceled"), true)
+	s.Finish()
+	if strings.Contains(s.Statement, "not read") || !strings.Contains(s.Statement, "every item of the archives was read") {
+		t.Errorf("statement of a stopped run that read everything: %q", s.Statement)
+	}
+}

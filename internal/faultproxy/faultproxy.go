@@ -68,6 +68,11 @@ type Options struct {
 	// work is done, so a test can tell a check that misses a message
 	// from one made before the server stored it.
 	ServerFirst bool
+	// Answer, if set, is called before the tagged answer to a command of
+	// Verbs is forwarded, with the command's verb. It may block: the
+	// answer, and all that follows on that connection, waits, while the
+	// client's commands still reach the server.
+	Answer func(verb string)
 }
 
 // Stats count what the proxy did.
@@ -221,16 +226,20 @@ type plan struct {
 	frac  float64 // share of a literal forwarded before an Inside cut
 }
 
+// chosen tells a verb of Options.Verbs.
+func (p *Proxy) chosen(verb string) bool {
+	for _, v := range p.opt.Verbs {
+		if strings.EqualFold(v, verb) {
+			return true
+		}
+	}
+	return false
+}
+
 func (p *Proxy) draw(verb string) plan {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	match := false
-	for _, v := range p.opt.Verbs {
-		if strings.EqualFold(v, verb) {
-			match = true
-		}
-	}
-	if !match {
+	if !p.chosen(verb) {
 		return plan{}
 	}
 	p.stats.Commands++
@@ -265,6 +274,9 @@ type conn struct {
 	answerTag string
 	isCut     bool // the client's side is gone; the server's is drained
 	downDone  bool // the server's side has ended
+	// held maps the tags of commands whose answers go to Options.Answer
+	// to their verbs.
+	held map[string]string
 }
 
 func (p *Proxy) serve(client net.Conn) {
@@ -332,6 +344,14 @@ func (c *conn) upstream() {
 		verb, _, _ := strings.Cut(rest, " ")
 		verb = strings.TrimRight(verb, "\r\n")
 		pl := c.p.draw(verb)
+		if c.p.opt.Answer != nil && c.p.chosen(verb) {
+			c.mu.Lock()
+			if c.held == nil {
+				c.held = map[string]string{}
+			}
+			c.held[tag] = verb
+			c.mu.Unlock()
+		}
 		if pl.cut && pl.point == Before {
 			c.cut(Before)
 			return
@@ -406,6 +426,15 @@ func (c *conn) downstream() {
 		line, err := readLine(r)
 		if err != nil {
 			return
+		}
+		if tag, _, ok := strings.Cut(string(line), " "); ok && tag != "*" && tag != "+" {
+			c.mu.Lock()
+			verb, held := c.held[tag]
+			delete(c.held, tag)
+			c.mu.Unlock()
+			if held {
+				c.p.opt.Answer(verb)
+			}
 		}
 		out.Write(line)
 		if n, ok := literal(line); ok {

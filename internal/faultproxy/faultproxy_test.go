@@ -227,3 +227,64 @@ func TestServerFirst(t *testing.T) {
 		t.Errorf("client read the answer %q", read)
 	}
 }
+
+// TestAnswerHeld checks that Options.Answer is called before the answer
+// to a chosen command is forwarded, and that the answer waits for it
+// while the command itself has reached the server.
+func TestAnswerHeld(t *testing.T) {
+	srv := startLineServer(t)
+	called := make(chan string, 4)
+	release := make(chan struct{})
+	p, err := Start(Options{Upstream: srv.ln.Addr().String(), Verbs: []string{"APPEND"},
+		Answer: func(verb string) { called <- verb; <-release }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	c, err := net.Dial("tcp", p.Addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	r := bufio.NewReader(c)
+	r.ReadString('\n') // greeting
+	c.Write([]byte(appendCmd))
+	select {
+	case v := <-called:
+		if v != "APPEND" {
+			t.Errorf("Answer called with %q", v)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Answer not called")
+	}
+	if cmds, _ := srv.got(); len(cmds) != 1 || cmds[0] != appendCmd {
+		t.Errorf("server got %q while the answer was held", cmds)
+	}
+	c.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
+	var early strings.Builder
+	for {
+		l, err := r.ReadString('\n')
+		early.WriteString(l)
+		if err != nil {
+			break
+		}
+	}
+	if strings.Contains(early.String(), "a2 OK") {
+		t.Errorf("answer forwarded while held: %q", early.String())
+	}
+	close(release)
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	for {
+		l, err := r.ReadString('\n')
+		if err != nil {
+			t.Fatalf("no answer after release: %v", err)
+		}
+		if strings.HasPrefix(l, "a2 OK") {
+			break
+		}
+	}
+	if len(called) != 0 {
+		t.Errorf("Answer called %d more times", len(called))
+	}
+}
