@@ -54,22 +54,19 @@ func (r *importRun) finish(ctx context.Context, rep *report.Report, stage string
 	if err != nil {
 		err = fmt.Errorf("import %s: %w", r.kind, err)
 		if rep.Status != "failed" && rep.Status != "cancelled" {
-			rep.Stop(stage, err, ctx.Err() != nil)
+			rep.Stop(stage, err, endStatus(ctx) == "cancelled")
 		}
 		rep.Finish()
 	}
-	if r.reportPath != "" {
-		if werr := writeJSONFile(r.reportPath, rep); werr != nil && err == nil {
-			err = werr
-		}
+	var text func()
+	if err == nil || stage == "import" {
+		text = func() { r.a.printImportText(rep) }
 	}
-	if err == nil {
-		return r.a.printImportReport(rep)
+	if werr := r.a.writeResult(r.reportPath, rep, text); werr != nil && err == nil {
+		err = werr
 	}
-	if r.a.json {
-		writeJSONLine(r.a.stdout, rep)
-	} else if stage == "import" {
-		r.a.printImportReport(rep)
+	if err == nil && rep.Partial() {
+		err = errPartial
 	}
 	return err
 }
