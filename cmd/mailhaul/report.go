@@ -71,7 +71,7 @@ func (a *app) printExportReport(r *exportReport, reportPath string) {
 	c := r.Counts
 	fmt.Fprintf(a.stdout, "%s: %d messages, %d contacts, %d events, %d tasks, %s in %s -> %s\n",
 		termtext.Escape(r.User), c.Messages, c.Contacts, c.Events, c.Tasks, humanBytes(c.Bytes),
-		time.Duration(r.Seconds*float64(time.Second)).Round(time.Millisecond), r.Archive)
+		time.Duration(r.Seconds*float64(time.Second)).Round(time.Millisecond), termtext.Escape(r.Archive))
 	for _, reason := range sortedKeys(r.Skipped) {
 		fmt.Fprintf(a.stdout, "  skipped %d: %s\n", r.Skipped[reason], termtext.Escape(reason))
 	}
@@ -79,7 +79,7 @@ func (a *app) printExportReport(r *exportReport, reportPath string) {
 	printProblems(a.stderr, "error", r.User, r.Errors, 50)
 	if r.Status != "ok" {
 		fmt.Fprintf(a.stderr, "%s: %d items could not be exported; the full list is in %s\n",
-			termtext.Escape(r.User), len(r.Errors)+r.Truncated, reportPath)
+			termtext.Escape(r.User), len(r.Errors)+r.Truncated, termtext.Escape(reportPath))
 	}
 }
 

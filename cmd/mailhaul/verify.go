@@ -93,14 +93,14 @@ func (a *app) printVerify(r verifyResult) {
 		return
 	}
 	if !r.OK {
-		fmt.Fprintf(a.stdout, "FAIL  %s: %s\n", r.Archive, r.Error)
+		fmt.Fprintf(a.stdout, "FAIL  %s: %s\n", termtext.Escape(r.Archive), termtext.Escape(r.Error))
 		return
 	}
 	note := ""
 	if r.NotExported > 0 {
 		note = fmt.Sprintf(" (records %d items not exported; see inspect)", r.NotExported)
 	}
-	fmt.Fprintf(a.stdout, "OK    %s  %s, %d items, %s%s\n", r.Archive, r.User, r.Items, humanBytes(r.Bytes), note)
+	fmt.Fprintf(a.stdout, "OK    %s  %s, %d items, %s%s\n", termtext.Escape(r.Archive), termtext.Escape(r.User), r.Items, humanBytes(r.Bytes), note)
 	for _, n := range r.Notes {
 		fmt.Fprintf(a.stdout, "      note: %s\n", termtext.Escape(n))
 	}
