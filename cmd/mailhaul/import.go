@@ -88,16 +88,18 @@ func checkArchiveUser(archives []string, login, archiveUser string) error {
 		case first == "":
 			owner, first = u, path
 		case u != owner:
-			return fmt.Errorf("the archives belong to different users: %s is %s's, %s is %s's; import one user's archives in a run",
-				filepath.Base(first), owner, filepath.Base(path), u)
+			return report.WithAdvice(fmt.Errorf("the archives belong to different users: %s is %s's, %s is %s's; import one user's archives in a run",
+				filepath.Base(first), owner, filepath.Base(path), u), "import each user's archives in a run of their own")
 		}
 	}
 	switch {
 	case archiveUser != "" && !strings.EqualFold(archiveUser, owner):
-		return fmt.Errorf("--archive-user %s does not match the archives' user %s (%s)", archiveUser, owner, filepath.Base(first))
+		return report.WithAdvice(fmt.Errorf("--archive-user %s does not match the archives' user %s (%s)", archiveUser, owner, filepath.Base(first)),
+			"give the archives' user with --archive-user "+owner+", or import the archives of "+archiveUser)
 	case archiveUser == "" && !sameUser(owner, login):
-		return fmt.Errorf("%s holds the mailbox of %s, not of the login %s; to load it into %s's account, confirm with --archive-user %s",
-			filepath.Base(first), owner, login, login, owner)
+		return report.WithAdvice(fmt.Errorf("%s holds the mailbox of %s, not of the login %s; to load it into %s's account, confirm with --archive-user %s",
+			filepath.Base(first), owner, login, login, owner),
+			"the archives belong to another user: to load them into this account, confirm with --archive-user "+owner+"; else import them into "+owner+"'s account")
 	}
 	return nil
 }
