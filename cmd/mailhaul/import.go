@@ -87,7 +87,7 @@ func checkArchiveUser(archives []string, login, archiveUser string) error {
 		switch {
 		case first == "":
 			owner, first = u, path
-		case u != owner:
+		case !strings.EqualFold(u, owner): // as the login is compared: sameUser
 			return report.WithAdvice(fmt.Errorf("the archives belong to different users: %s is %s's, %s is %s's; import one user's archives in a run",
 				filepath.Base(first), owner, filepath.Base(path), u), "import each user's archives in a run of their own")
 		}
@@ -105,7 +105,8 @@ func checkArchiveUser(archives []string, login, archiveUser string) error {
 }
 
 // sameUser reports whether an archive's user and a login name one person:
-// equal ignoring case, or equal local parts where one side is a bare name
+// equal ignoring case (domains are case-insensitive, and practically every
+// server treats local parts so too; so are archive owners compared), or equal local parts where one side is a bare name
 // (an archive of alice@example.org loaded with the login alice).
 func sameUser(archiveUser, login string) bool {
 	if strings.EqualFold(archiveUser, login) {

@@ -587,3 +587,24 @@ func TestImportStatementOfPermanentFailures(t *testing.T) {
 		}
 	}
 }
+
+// Archive owners are compared as the login is, ignoring case: a full
+// export of Alice@Example.org and a delta of alice@example.org are one
+// user's archives (the run gets past the check, to connecting).
+func TestImportArchiveOwnersIgnoreCase(t *testing.T) {
+	full, delta := t.TempDir(), t.TempDir()
+	mustRun(t, "-q", "export", "maildir", "--user", "Alice@Example.org", "--src", sample+"/alice-maildir", "--out", full)
+	mustRun(t, "-q", "export", "maildir", "--user", "alice@example.org", "--src", sample+"/alice-maildir", "--out", delta)
+	archives := []string{filepath.Join(full, "Alice@Example.org.tgz"), filepath.Join(delta, "alice@example.org.tgz")}
+	for _, extra := range [][]string{nil, {"--archive-user", "ALICE@example.org"}} {
+		reportPath := filepath.Join(t.TempDir(), "report.json")
+		args := append([]string{"-q", "import", "imap"}, archives...)
+		args = append(args, "--url", "imap://127.0.0.1:1", "--user", "alice@example.org", "--password-file", writePassword(t, "pa"),
+			"--state", t.TempDir(), "--report", reportPath)
+		code, stdout, stderr := mailhaul(t, append(args, extra...)...)
+		if rep := readReport(t, reportPath); code != exitFailed || rep.Stage != "connect" {
+			t.Errorf("archives of Alice@Example.org and alice@example.org %v: exit %d, stage %q, %q; want them taken as one user's (stage connect)\n%s%s",
+				extra, code, rep.Stage, rep.Error, stdout, stderr)
+		}
+	}
+}
