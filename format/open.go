@@ -54,6 +54,8 @@ type Verification struct {
 	// ChecksumFile is false when there was no .sha256 file beside the
 	// archive to compare with.
 	ChecksumFile bool
+	// Notes are the reader's notes (a folder read under a safe path).
+	Notes []string
 }
 
 // Verify reads the archive at path completely: the file's SHA-256 against
@@ -89,6 +91,7 @@ func Verify(ctx context.Context, path string) (*Verification, error) {
 		if err != nil {
 			return nil, err
 		}
+		v.Notes = append(v.Notes, e.Notes...)
 		if e.Summary != nil {
 			v.Summary = *e.Summary
 		}

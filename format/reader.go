@@ -107,6 +107,9 @@ type Entry struct {
 	// the end, returning an error wrapping ErrChecksum on a mismatch.
 	// Next drains and checks a body the caller did not read.
 	Body io.Reader
+	// Notes are the reader's own notes on the entry: a folder path it
+	// read under a safe name (FORMAT.md, "Folder paths").
+	Notes []string
 }
 
 // Reader reads an archive as a stream, validating its structure, entry
@@ -122,6 +125,10 @@ type Reader struct {
 	manRaw   []byte
 
 	folders map[string]*Counts // kind + "\x00" + path → items read
+	// shown holds the folder paths handed out (kind + "\x00" + path);
+	// rename maps the key of each folder read under another path to it.
+	shown   map[string]bool
+	rename  map[string]string
 	counts  Counts
 	last    string // last entry read completely
 	body    *itemBody
@@ -133,7 +140,7 @@ type Reader struct {
 // NewReader starts reading an archive from r (gzip, zstd or plain tar,
 // detected from its first bytes) and reads its manifest.
 func NewReader(r io.Reader, opt *ReaderOptions) (*Reader, error) {
-	rd := &Reader{folders: map[string]*Counts{}}
+	rd := &Reader{folders: map[string]*Counts{}, shown: map[string]bool{}, rename: map[string]string{}}
 	if opt != nil {
 		rd.opt = *opt
 	}
@@ -260,16 +267,51 @@ func (r *Reader) readFolder(hdr *tar.Header) (*Entry, error) {
 	if kindDir[f.Kind] == "" {
 		return nil, r.wrap(hdr.Name, fmt.Errorf("%w: folder record with kind %q and path %q", ErrStructure, f.Kind, f.Path))
 	}
-	if err := checkFolderPath(f.Path); err != nil {
-		return nil, r.wrap(hdr.Name, err)
-	}
 	key := string(f.Kind) + "\x00" + f.Path
 	if r.folders[key] != nil {
 		return nil, r.wrap(hdr.Name, fmt.Errorf("%w: folder %q appears twice", ErrStructure, f.Path))
 	}
 	r.folders[key] = &Counts{}
 	r.last = hdr.Name
-	return &Entry{Name: hdr.Name, Folder: &f, Meta: raw}, nil
+	e := &Entry{Name: hdr.Name, Folder: &f, Meta: raw}
+	// An older writer took unsafe paths: read them under safe ones, and
+	// never let two folders merge into one (FORMAT.md, "Folder paths").
+	orig := f.Path
+	safe, changed := SafeFolderPath(orig)
+	taken := func(p string) bool { return r.shown[string(f.Kind)+"\x00"+p] }
+	if taken(safe) {
+		base := safe
+		for n := 2; taken(safe); n++ {
+			safe = fmt.Sprintf("%s~%d", base, n)
+		}
+		changed = true
+	}
+	r.shown[string(f.Kind)+"\x00"+safe] = true
+	if changed {
+		f.Path = safe
+		r.rename[key] = safe
+		e.Notes = []string{fmt.Sprintf("%s folder %q of the archive is read as %q: its path is not safe, or that of an earlier folder was read as it (an older mailhaul wrote it)", f.Kind, orig, safe)}
+	}
+	return e, nil
+}
+
+// SafeFolderPath maps a folder path to one that has no empty, "." or ".."
+// level and no NUL (FORMAT.md, "Folder paths"): an empty level becomes
+// "_", "." and ".." become "_." and "_..", a NUL becomes "_". It reports
+// whether it changed anything. Writers and readers both use it.
+func SafeFolderPath(p string) (string, bool) {
+	if checkFolderPath(p) == nil {
+		return p, false
+	}
+	levels := strings.Split(p, "/")
+	for i, level := range levels {
+		switch level {
+		case "", ".", "..":
+			level = "_" + level
+		}
+		levels[i] = strings.ReplaceAll(level, "\x00", "_")
+	}
+	return strings.Join(levels, "/"), true
 }
 
 func (r *Reader) readItem(hdr *tar.Header) (*Entry, error) {
@@ -285,6 +327,9 @@ func (r *Reader) readItem(hdr *tar.Header) (*Entry, error) {
 	fc := r.folders[string(it.Kind.FolderKind())+"\x00"+it.Folder]
 	if fc == nil {
 		return nil, r.wrap(metaName, fmt.Errorf("%w: item in folder %q that has no folder record before it", ErrStructure, it.Folder))
+	}
+	if safe, ok := r.rename[string(it.Kind.FolderKind())+"\x00"+it.Folder]; ok {
+		it.Folder = safe
 	}
 	sum, err := hex.DecodeString(it.SHA256)
 	if err != nil || len(sum) != sha256.Size {
@@ -322,6 +367,11 @@ func (r *Reader) readSummary(hdr *tar.Header) (*Entry, error) {
 	}
 	if err := r.checkSummary(&s); err != nil {
 		return nil, r.wrap(hdr.Name, err)
+	}
+	for i, fc := range s.Folders {
+		if safe, ok := r.rename[string(fc.Kind)+"\x00"+fc.Path]; ok {
+			s.Folders[i].Path = safe
+		}
 	}
 	r.summary = true
 	r.last = hdr.Name

@@ -9,6 +9,7 @@ import (
 	"io"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -92,8 +93,6 @@ func TestReaderRefuses(t *testing.T) {
 		}), ErrStructure, []string{"mail/INBOX/00000001.meta", "INBOX"}},
 		{"folder twice", insertAt(2, folderEnt(t, "mail/INBOX~2/_folder.json", FolderMail, "INBOX")), ErrStructure,
 			[]string{"mail/INBOX~2/_folder.json", "INBOX"}},
-		{"folder with an empty level", insertAt(2, folderEnt(t, "mail/x/_folder.json", FolderMail, "a//b")), ErrStructure,
-			[]string{"mail/x/_folder.json", "a//b"}},
 		{"folder of unknown kind", insertAt(2, folderEnt(t, "notes/x/_folder.json", "notes", "x")), ErrStructure,
 			[]string{"notes/x/_folder.json"}},
 		{"unknown entry", insertAt(2, ent{name: "mail/INBOX/readme.txt", body: body}), ErrStructure, []string{"mail/INBOX/readme.txt"}},
@@ -459,31 +458,73 @@ func TestReaderDamagedItemCostsOnlyThatItem(t *testing.T) {
 	}
 }
 
-// Folder paths that could leave an extraction directory or that no
-// system can name are refused; control characters are kept (consumers
-// make them safe, see FORMAT.md).
+// A folder path with an empty, "." or ".." level or a NUL (written by an
+// older mailhaul, which took a Maildir++ folder "..." as folder "..") is
+// read under a safe path, with a note, never refused: an archive is a
+// backup and stays readable. Control characters are kept (consumers make
+// them safe, see FORMAT.md).
 func TestReaderFolderPaths(t *testing.T) {
-	// withFolder is the valid archive with one more, empty, folder.
+	// withFolder is the valid archive with one more folder holding one
+	// message.
 	withFolder := func(p string) []byte {
 		ents := validEnts(t)
-		ents = slices.Insert(ents, 2, folderEnt(t, "mail/x/_folder.json", FolderMail, p))
+		ents = append(ents[:len(ents)-1], folderEnt(t, "mail/x/_folder.json", FolderMail, p))
+		ents = append(ents, itemEnts(t, "mail/x/00000002", KindMessage, p, validBody)...)
 		c := Counts{Messages: 1, Bytes: int64(len(validBody))}
-		ents[len(ents)-1] = summaryEnt(t, c, FolderCounts{Path: "INBOX", Kind: FolderMail, Counts: c}, FolderCounts{Path: p, Kind: FolderMail})
+		ents = append(ents, summaryEnt(t, Counts{Messages: 2, Bytes: 2 * c.Bytes},
+			FolderCounts{Path: "INBOX", Kind: FolderMail, Counts: c}, FolderCounts{Path: p, Kind: FolderMail, Counts: c}))
 		return craftTar(t, ents)
 	}
-	for _, p := range []string{"", ".", "..", "a/.", "./a", "a/../../b", "a//b", "/a", "a/", "a\x00b"} {
-		_, _, err := readAll(withFolder(p), &ReaderOptions{Name: "paths.tar"})
-		if err == nil {
-			t.Errorf("folder path %q was accepted", p)
+	for p, want := range map[string]string{
+		"": "_", ".": "_.", "..": "_..", "a/.": "a/_.", "./a": "_./a", "a/../../b": "a/_../_../b",
+		"a//b": "a/_/b", "/a": "_/a", "a/": "a/_", "a\x00b": "a_b",
+	} {
+		_, got, err := readAll(withFolder(p), &ReaderOptions{Name: "paths.tar"})
+		if err != nil || len(got) != 5 {
+			t.Errorf("folder path %q: %v (%d entries); want the archive read whole", p, err, len(got))
 			continue
 		}
-		if !(errors.Is(err, ErrUnsafe) || errors.Is(err, ErrStructure)) || !strings.Contains(err.Error(), "mail/x/_folder.json") {
-			t.Errorf("folder path %q: %v; want it refused as unsafe or not valid, naming the entry", p, err)
+		f, it, s := got[2].Folder, got[3].Item, got[4].Summary
+		if f == nil || f.Path != want || it == nil || it.Folder != want || s == nil || s.Folders[1].Path != want {
+			t.Errorf("folder path %q: read as folder %+v, item %+v, summary %+v; want %q everywhere", p, f, it, s, want)
+			continue
+		}
+		if len(got[2].Notes) != 1 || !strings.Contains(got[2].Notes[0], strconv.Quote(want)) || !strings.Contains(got[2].Notes[0], strconv.Quote(p)) {
+			t.Errorf("folder path %q: notes %q; want one naming the old and the new path", p, got[2].Notes)
 		}
 	}
 	hostile := "Evil\x1b[2K\rforged\nline\x7f"
 	_, got, err := readAll(withFolder(hostile), nil)
-	if err != nil || len(got) < 2 || got[1].Folder == nil || got[1].Folder.Path != hostile {
+	if err != nil || len(got) < 3 || got[2].Folder == nil || got[2].Folder.Path != hostile || got[2].Notes != nil {
 		t.Errorf("folder path with control characters: %v; want it read as it is", err)
+	}
+}
+
+// A mapped path that is already taken, by an earlier folder or by a later
+// one, gets "~2": two folders never merge.
+func TestReaderFolderPathCollision(t *testing.T) {
+	c := Counts{Messages: 1, Bytes: int64(len(validBody))}
+	ents := []ent{manifestEnt(t, Version),
+		folderEnt(t, "mail/a/_folder.json", FolderMail, "_.."),
+		folderEnt(t, "mail/b/_folder.json", FolderMail, ".."),
+		folderEnt(t, "mail/c/_folder.json", FolderMail, "x/."),
+		folderEnt(t, "mail/d/_folder.json", FolderMail, "x/_."),
+	}
+	paths := []string{"_..", "..", "x/.", "x/_."}
+	var fcs []FolderCounts
+	for i, p := range paths {
+		ents = append(ents, itemEnts(t, fmt.Sprintf("mail/%c/%08d", 'a'+i, i+1), KindMessage, p, validBody)...)
+		fcs = append(fcs, FolderCounts{Path: p, Kind: FolderMail, Counts: c})
+	}
+	ents = append(ents, summaryEnt(t, Counts{Messages: 4, Bytes: 4 * c.Bytes}, fcs...))
+	_, got, err := readAll(craftTar(t, ents), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"_..", "_..~2", "x/_.", "x/_.~2"}
+	for i, w := range want {
+		if got[i].Folder.Path != w || got[4+i].Item.Folder != w || got[i].Notes == nil != (i == 0) {
+			t.Errorf("folder %q read as %q, its item in %q; want %q", paths[i], got[i].Folder.Path, got[4+i].Item.Folder, w)
+		}
 	}
 }

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+
+	"github.com/mailhaul/mailhaul/internal/ctxio"
 )
 
 // ScanSummary returns the summary of the archive at path, reading only
@@ -19,7 +21,7 @@ func ScanSummary(ctx context.Context, path string) (*Summary, error) {
 		return nil, fmt.Errorf("format: %w", err)
 	}
 	defer f.Close()
-	zr, _, _, err := decompressor(ctxReader{ctx, f})
+	zr, _, _, err := decompressor(ctxio.NewReader(ctx, f)) // a scan nobody waits for stops
 	if err != nil {
 		return nil, &Error{Archive: path, Err: fmt.Errorf("%w: %w", ErrCorrupt, err)}
 	}
@@ -45,18 +47,4 @@ func ScanSummary(ctx context.Context, path string) (*Summary, error) {
 		}
 		return &s, nil
 	}
-}
-
-// ctxReader stops reading when its context ends, so that a scan nobody
-// waits for any more does not run on.
-type ctxReader struct {
-	ctx context.Context
-	r   io.Reader
-}
-
-func (c ctxReader) Read(p []byte) (int, error) {
-	if err := c.ctx.Err(); err != nil {
-		return 0, err
-	}
-	return c.r.Read(p)
 }

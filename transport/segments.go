@@ -6,12 +6,14 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
+
+	"github.com/mailhaul/mailhaul/internal/ctxio"
 )
 
 // HashReader returns the hex SHA-256 of everything r yields.
 func HashReader(ctx context.Context, r io.Reader) (string, error) {
 	h := sha256.New()
-	if _, err := io.CopyBuffer(h, ctxReader{ctx, r}, make([]byte, 1<<20)); err != nil {
+	if _, err := io.CopyBuffer(h, ctxio.NewReader(ctx, r), make([]byte, 1<<20)); err != nil {
 		return "", err
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil
@@ -24,7 +26,7 @@ func HashSegments(ctx context.Context, r io.Reader, seg int64, n int) ([][32]byt
 	buf := make([]byte, 1<<20)
 	for range n {
 		h := sha256.New()
-		got, err := io.CopyBuffer(h, io.LimitReader(ctxReader{ctx, r}, seg), buf)
+		got, err := io.CopyBuffer(h, io.LimitReader(ctxio.NewReader(ctx, r), seg), buf)
 		if err != nil {
 			return nil, err
 		}
@@ -84,15 +86,3 @@ var errSegmentsDone = fmt.Errorf("transport: segments complete")
 
 // IsSegmentsDone reports whether err is SegmentWriter's "enough" signal.
 func IsSegmentsDone(err error) bool { return err == errSegmentsDone }
-
-type ctxReader struct {
-	ctx context.Context
-	r   io.Reader
-}
-
-func (c ctxReader) Read(p []byte) (int, error) {
-	if err := c.ctx.Err(); err != nil {
-		return 0, err
-	}
-	return c.r.Read(p)
-}

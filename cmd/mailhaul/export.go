@@ -90,43 +90,50 @@ deleted ones are counted as expunged. In each --contacts and --calendar file, a 
 one object: a later, different item with a used UID gets a new one (noted), an identical
 copy is exported once (counted). A vCard file given as --calendar, or an .ics given as
 --contacts, is refused. Exit codes: 0 all exported, 3 some items failed (each listed in
-the report beside the archive), 1 the export failed.`
+the report beside the archive), 1 the export failed, 130 stopped by SIGINT or SIGTERM.
+The result (--json) and the report (--report, default beside the archive) are written
+however the export ends, with its status, and for a run that stopped early the stage
+("arguments", "export", "write") and the error.`
 
 func (a *app) runExport(ctx context.Context, kind string, src export.Source, f *exportFlags) error {
+	run := &exportRun{a: a, ctx: ctx, kind: kind, f: f,
+		rec: &exportReport{Event: "export", User: f.user, Source: format.Source{Kind: kind}, Started: time.Now().UTC(), Errors: []format.Problem{}}}
 	if strings.TrimSpace(f.user) == "" {
-		return fmt.Errorf("export %s: %w", kind, errEmptyUser)
+		return run.fail("arguments", fmt.Errorf("export %s: %w", kind, errEmptyUser))
 	}
 	comp, err := format.ParseCompression(f.compress)
 	if err != nil {
-		return err
+		return run.fail("arguments", err)
 	}
 	after, err := cutoff(f)
 	if err != nil {
-		return err
+		return run.fail("arguments", err)
 	}
+	run.name = format.ArchiveName(f.user, after, comp)
 	if fi, err := os.Stat(f.src); err != nil {
-		return fmt.Errorf("export %s for %s: %w", kind, f.user, err)
+		return run.fail("arguments", fmt.Errorf("export %s for %s: %w", kind, f.user, err))
 	} else if kind == "maildir" && !fi.IsDir() {
-		return fmt.Errorf("export maildir for %s: %s is not a directory", f.user, f.src)
+		return run.fail("arguments", fmt.Errorf("export maildir for %s: %s is not a directory", f.user, f.src))
 	}
 	if err := os.MkdirAll(f.out, format.PrivateDir); err != nil {
-		return err
+		return run.fail("arguments", err)
 	}
 	host, _ := os.Hostname()
 	abs, _ := filepath.Abs(f.src)
 	m := format.Manifest{
 		User:    f.user,
 		Source:  format.Source{Kind: kind, Host: host, Path: abs},
-		Started: time.Now().UTC(),
+		Started: run.rec.Started,
 		After:   after,
 		Tool:    "mailhaul " + version,
 	}
+	run.rec.Source, run.rec.After = m.Source, after
 	arch, err := format.Create(f.out, m, &format.CreateOptions{
 		WriterOptions: format.WriterOptions{Compression: comp, Level: f.level},
 		Overwrite:     f.overwrite,
 	})
 	if err != nil {
-		return err
+		return run.fail("write", err)
 	}
 	prog := a.newProgress("export "+f.user, nil)
 	err = fillArchive(ctx, export.WithProgress(arch, prog.update), src, f, export.Options{After: after})
@@ -139,26 +146,53 @@ func (a *app) runExport(ctx context.Context, kind string, src export.Source, f *
 			if nm.Below != "" { // a name found on disk: escaped
 				msg += "; did you mean --src " + termtext.Escape(nm.Below) + "?"
 			}
-			return errors.New(msg)
+			return run.fail("export", errors.New(msg))
 		}
-		return fmt.Errorf("export %s for %s: %w", kind, f.user, err)
+		return run.fail("export", fmt.Errorf("export %s for %s: %w", kind, f.user, err))
 	}
 	if err := arch.Close(); err != nil {
-		return err
+		return run.fail("write", err)
 	}
 	rep := newExportReport(m, arch.Path(), arch.Summary())
 	reportPath := f.report
 	if reportPath == "" {
 		reportPath = arch.Path() + ".report.json"
 	}
-	if err := writeJSONFile(reportPath, rep); err != nil {
+	if err := a.writeResult(reportPath, rep, func() { a.printExportReport(rep, reportPath) }); err != nil {
 		return err
 	}
-	a.printExportReport(rep, reportPath)
 	if len(rep.Errors) > 0 || rep.Truncated > 0 {
 		return errPartial
 	}
 	return nil
+}
+
+// exportRun is an export under way, for the record of a run that stops
+// early.
+type exportRun struct {
+	a    *app
+	ctx  context.Context
+	kind string
+	f    *exportFlags
+	name string // the archive's file name, once known
+	rec  *exportReport
+}
+
+// fail ends an export that stopped at stage with err: the result and the
+// report file (--report, or beside the archive it would have been) say
+// so, as for the importers. The error itself is printed by run.
+func (r *exportRun) fail(stage string, err error) error {
+	r.rec.Status, r.rec.Stage, r.rec.Error = endStatus(r.ctx), stage, err.Error()
+	r.rec.Finished = time.Now().UTC()
+	r.rec.Seconds = r.rec.Finished.Sub(r.rec.Started).Seconds()
+	reportPath := r.f.report
+	if fi, serr := os.Stat(r.f.out); reportPath == "" && r.name != "" && serr == nil && fi.IsDir() {
+		reportPath = filepath.Join(r.f.out, r.name+".report.json")
+	}
+	if werr := r.a.writeResult(reportPath, r.rec, nil); werr != nil {
+		return errors.Join(err, werr)
+	}
+	return err
 }
 
 // fillArchive runs the source and adds the contact and calendar files.

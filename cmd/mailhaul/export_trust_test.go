@@ -1,6 +1,8 @@
 package main
 
 import (
+	"context"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -102,8 +104,9 @@ func TestExportSrcAboveTheMaildirIsRefused(t *testing.T) {
 	if want := "did you mean --src " + filepath.Join(home, "Maildir") + "?"; !strings.Contains(stderr, want) || !strings.Contains(stderr, "no cur/ or new/") {
 		t.Errorf("stderr %q; want the reason and %q", stderr, want)
 	}
-	if files, _ := filepath.Glob(filepath.Join(out, "*")); len(files) != 0 {
-		t.Errorf("left behind %q", files)
+	// Only the report of the failed run (item 16), no archive.
+	if files, _ := filepath.Glob(filepath.Join(out, "*")); len(files) != 1 || !strings.HasSuffix(files[0], ".tgz.report.json") {
+		t.Errorf("left behind %q; want only the report", files)
 	}
 }
 
@@ -120,6 +123,53 @@ func TestExportRefusesContactsGivenAsCalendar(t *testing.T) {
 		code, _, stderr := mailhaul(t, "export", "maildir", "--user", "alice@example.org", "--src", src, "--out", out, tc.flag, tc.file)
 		if code != exitFailed || !strings.Contains(stderr, tc.hint) || !strings.Contains(stderr, filepath.Base(tc.file)) {
 			t.Errorf("%s %s: exit %d, stderr %q; want exit %d naming the file and %q", tc.flag, tc.file, code, stderr, exitFailed, tc.hint)
+		}
+	}
+}
+
+// Item 16 for export: however an export ends (a refused --src, a missing
+// one, SIGINT/SIGTERM), the --json result and the report file say what
+// happened, as for the importers.
+func TestExportAlwaysWritesResult(t *testing.T) {
+	cancelled, cancel := context.WithCancel(context.Background())
+	cancel()
+	for _, tc := range []struct {
+		name   string
+		ctx    context.Context
+		src    string
+		code   int
+		status string
+		stage  string
+	}{
+		{"src above the Maildir", context.Background(), sample, exitFailed, "failed", "export"},
+		{"src missing", context.Background(), filepath.Join(t.TempDir(), "nothing"), exitFailed, "failed", "arguments"},
+		{"cancelled", cancelled, sample + "/alice-maildir", exitCancelled, "cancelled", "export"},
+	} {
+		out := t.TempDir()
+		for _, reportPath := range []string{filepath.Join(t.TempDir(), "report.json"), ""} {
+			args := []string{"--json", "-q", "export", "maildir", "--user", "alice", "--src", tc.src, "--out", out}
+			if reportPath != "" {
+				args = append(args, "--report", reportPath)
+			} else {
+				reportPath = filepath.Join(out, "alice.tgz.report.json") // the default, beside the archive it would have been
+			}
+			code, stdout, stderr := mailhaulCtx(tc.ctx, args...)
+			if code != tc.code {
+				t.Errorf("%s: exit %d, want %d\n%s%s", tc.name, code, tc.code, stdout, stderr)
+				continue
+			}
+			res := lastJSON(t, stdout)
+			if res["event"] != "export" || res["status"] != tc.status || res["stage"] != tc.stage || res["user"] != "alice" || res["error"] == nil {
+				t.Errorf("%s: --json result %v; want status %s, stage %s, user and error", tc.name, res, tc.status, tc.stage)
+			}
+			var rep exportReport
+			b, err := os.ReadFile(reportPath)
+			if err == nil {
+				err = json.Unmarshal(b, &rep)
+			}
+			if err != nil || rep.Status != tc.status || rep.Stage != tc.stage || rep.Error == "" || rep.User != "alice" {
+				t.Errorf("%s: report %s: %v, status %q stage %q error %q", tc.name, reportPath, err, rep.Status, rep.Stage, rep.Error)
+			}
 		}
 	}
 }

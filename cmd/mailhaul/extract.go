@@ -6,6 +6,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/mailhaul/mailhaul/format"
+	"github.com/mailhaul/mailhaul/internal/termtext"
 )
 
 func (a *app) extractCommand() *cobra.Command {
@@ -28,7 +29,7 @@ existing file.`,
 			}
 			c := r.Counts()
 			if !a.json {
-				fmt.Fprintf(a.stdout, "%s: %d items (%s) extracted to %s\n", args[0], c.Items(), humanBytes(c.Bytes), args[1])
+				fmt.Fprintf(a.stdout, "%s: %d items (%s) extracted to %s\n", termtext.Escape(args[0]), c.Items(), humanBytes(c.Bytes), termtext.Escape(args[1]))
 			}
 			return nil
 		},

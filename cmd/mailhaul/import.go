@@ -54,22 +54,19 @@ func (r *importRun) finish(ctx context.Context, rep *report.Report, stage string
 	if err != nil {
 		err = fmt.Errorf("import %s: %w", r.kind, err)
 		if rep.Status != "failed" && rep.Status != "cancelled" {
-			rep.Stop(stage, err, ctx.Err() != nil)
+			rep.Stop(stage, err, endStatus(ctx) == "cancelled")
 		}
 		rep.Finish()
 	}
-	if r.reportPath != "" {
-		if werr := writeJSONFile(r.reportPath, rep); werr != nil && err == nil {
-			err = werr
-		}
+	var text func()
+	if err == nil || stage == "import" {
+		text = func() { r.a.printImportText(rep) }
 	}
-	if err == nil {
-		return r.a.printImportReport(rep)
+	if werr := r.a.writeResult(r.reportPath, rep, text); werr != nil && err == nil {
+		err = werr
 	}
-	if r.a.json {
-		writeJSONLine(r.a.stdout, rep)
-	} else if stage == "import" {
-		r.a.printImportReport(rep)
+	if err == nil && rep.Partial() {
+		err = errPartial
 	}
 	return err
 }
@@ -90,23 +87,26 @@ func checkArchiveUser(archives []string, login, archiveUser string) error {
 		switch {
 		case first == "":
 			owner, first = u, path
-		case u != owner:
-			return fmt.Errorf("the archives belong to different users: %s is %s's, %s is %s's; import one user's archives in a run",
-				filepath.Base(first), owner, filepath.Base(path), u)
+		case !strings.EqualFold(u, owner): // as the login is compared: sameUser
+			return report.WithAdvice(fmt.Errorf("the archives belong to different users: %s is %s's, %s is %s's; import one user's archives in a run",
+				filepath.Base(first), owner, filepath.Base(path), u), "import each user's archives in a run of their own")
 		}
 	}
 	switch {
 	case archiveUser != "" && !strings.EqualFold(archiveUser, owner):
-		return fmt.Errorf("--archive-user %s does not match the archives' user %s (%s)", archiveUser, owner, filepath.Base(first))
+		return report.WithAdvice(fmt.Errorf("--archive-user %s does not match the archives' user %s (%s)", archiveUser, owner, filepath.Base(first)),
+			"give the archives' user with --archive-user "+owner+", or import the archives of "+archiveUser)
 	case archiveUser == "" && !sameUser(owner, login):
-		return fmt.Errorf("%s holds the mailbox of %s, not of the login %s; to load it into %s's account, confirm with --archive-user %s",
-			filepath.Base(first), owner, login, login, owner)
+		return report.WithAdvice(fmt.Errorf("%s holds the mailbox of %s, not of the login %s; to load it into %s's account, confirm with --archive-user %s",
+			filepath.Base(first), owner, login, login, owner),
+			"the archives belong to another user: to load them into this account, confirm with --archive-user "+owner+"; else import them into "+owner+"'s account")
 	}
 	return nil
 }
 
 // sameUser reports whether an archive's user and a login name one person:
-// equal ignoring case, or equal local parts where one side is a bare name
+// equal ignoring case (domains are case-insensitive, and practically every
+// server treats local parts so too; so are archive owners compared), or equal local parts where one side is a bare name
 // (an archive of alice@example.org loaded with the login alice).
 func sameUser(archiveUser, login string) bool {
 	if strings.EqualFold(archiveUser, login) {

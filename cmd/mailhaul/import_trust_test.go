@@ -559,3 +559,52 @@ func TestInspectListsDamagedItemsAndReadsOn(t *testing.T) {
 		t.Errorf("inspect of an archive with one damaged item: exit %d\n%s%s", code, out, stderr)
 	}
 }
+
+// The statement of a refused run says what to do, not "run the import
+// again to finish", which cannot work (no server is needed: the archives
+// are checked before connecting).
+func TestImportStatementOfPermanentFailures(t *testing.T) {
+	archive := exportFull(t, "alice")
+	garbage := filepath.Join(t.TempDir(), "alice.tgz")
+	os.WriteFile(garbage, []byte("\x1f\x8bnot really gzip"), 0o600)
+	pw := writePassword(t, "pb")
+	for _, tc := range []struct {
+		name, archive, user, want string
+	}{
+		{"another user's archive", archive, "bob", "--archive-user alice"},
+		{"damaged archive", garbage, "alice", "export it again"},
+	} {
+		for _, kind := range []string{"imap", "dav"} {
+			reportPath := filepath.Join(t.TempDir(), "report.json")
+			url := map[string]string{"imap": "imap://127.0.0.1:1", "dav": "http://127.0.0.1:1/"}[kind]
+			code, stdout, stderr := mailhaul(t, "-q", "import", kind, tc.archive, "--url", url, "--user", tc.user,
+				"--password-file", pw, "--state", t.TempDir(), "--report", reportPath)
+			rep := readReport(t, reportPath)
+			if code != exitFailed || !strings.Contains(rep.Statement, tc.want) || strings.Contains(rep.Statement, "again to finish") {
+				t.Errorf("%s, import %s: exit %d, statement %q; want it to say %q and not to run again\n%s%s",
+					tc.name, kind, code, rep.Statement, tc.want, stdout, stderr)
+			}
+		}
+	}
+}
+
+// Archive owners are compared as the login is, ignoring case: a full
+// export of Alice@Example.org and a delta of alice@example.org are one
+// user's archives (the run gets past the check, to connecting).
+func TestImportArchiveOwnersIgnoreCase(t *testing.T) {
+	full, delta := t.TempDir(), t.TempDir()
+	mustRun(t, "-q", "export", "maildir", "--user", "Alice@Example.org", "--src", sample+"/alice-maildir", "--out", full)
+	mustRun(t, "-q", "export", "maildir", "--user", "alice@example.org", "--src", sample+"/alice-maildir", "--out", delta)
+	archives := []string{filepath.Join(full, "Alice@Example.org.tgz"), filepath.Join(delta, "alice@example.org.tgz")}
+	for _, extra := range [][]string{nil, {"--archive-user", "ALICE@example.org"}} {
+		reportPath := filepath.Join(t.TempDir(), "report.json")
+		args := append([]string{"-q", "import", "imap"}, archives...)
+		args = append(args, "--url", "imap://127.0.0.1:1", "--user", "alice@example.org", "--password-file", writePassword(t, "pa"),
+			"--state", t.TempDir(), "--report", reportPath)
+		code, stdout, stderr := mailhaul(t, append(args, extra...)...)
+		if rep := readReport(t, reportPath); code != exitFailed || rep.Stage != "connect" {
+			t.Errorf("archives of Alice@Example.org and alice@example.org %v: exit %d, stage %q, %q; want them taken as one user's (stage connect)\n%s%s",
+				extra, code, rep.Stage, rep.Error, stdout, stderr)
+		}
+	}
+}

@@ -54,6 +54,7 @@ type inspection struct {
 	Warnings    []format.Problem   `json:"warnings,omitempty"`
 	Skipped     map[string]int     `json:"skipped,omitempty"`
 	Problem     string             `json:"problem,omitempty"` // why reading stopped early
+	Notes       []string           `json:"notes,omitempty"`   // the reader's: a folder read under a safe path
 	// Damaged are items whose data does not match their checksum: lost,
 	// but the rest of the archive was read (FORMAT.md).
 	Damaged []format.Problem `json:"damaged,omitempty"`
@@ -102,6 +103,7 @@ func inspectArchive(ctx context.Context, path string) (*inspection, error) {
 			ins.Problem = err.Error()
 			return ins, err
 		}
+		ins.Notes = append(ins.Notes, e.Notes...)
 		switch {
 		case e.Folder != nil:
 			index[string(e.Folder.Kind)+"\x00"+e.Folder.Path] = len(ins.Folders)
@@ -147,6 +149,9 @@ func (ins *inspection) print(w io.Writer) {
 	tw.Flush()
 	for _, reason := range sortedKeys(ins.Skipped) {
 		fmt.Fprintf(w, "skipped %d: %s\n", ins.Skipped[reason], esc(reason))
+	}
+	for _, n := range ins.Notes {
+		fmt.Fprintf(w, "note: %s\n", esc(n))
 	}
 	if n := len(ins.Warnings); n > 0 {
 		fmt.Fprintf(w, "\nwarnings (%d):\n", n)

@@ -17,9 +17,13 @@ import (
 // exportReport is the per-user report of one export, written as JSON
 // beside the archive and summarised on the terminal.
 type exportReport struct {
-	Event     string                `json:"event"` // "export", for JSON-lines readers
-	User      string                `json:"user"`
-	Status    string                `json:"status"` // "ok" or "partial"
+	Event string `json:"event"` // "export", for JSON-lines readers
+	User  string `json:"user"`
+	// Status is "ok", "partial" (some items failed), "failed" (the run
+	// stopped early: see Stage and Error) or "cancelled" (SIGINT, SIGTERM).
+	Status    string                `json:"status"`
+	Stage     string                `json:"stage,omitempty"` // where a run that stopped early was: "arguments", "export" or "write"
+	Error     string                `json:"error,omitempty"` // why it stopped early
 	Archive   string                `json:"archive"`
 	Source    format.Source         `json:"source"`
 	After     time.Time             `json:"after,omitzero"`
@@ -61,15 +65,13 @@ func newExportReport(m format.Manifest, path string, s format.Summary) *exportRe
 	return r
 }
 
+// printExportReport shows an export's report for people (--json prints
+// the report itself, through writeResult).
 func (a *app) printExportReport(r *exportReport, reportPath string) {
-	if a.json {
-		writeJSONLine(a.stdout, r)
-		return
-	}
 	c := r.Counts
 	fmt.Fprintf(a.stdout, "%s: %d messages, %d contacts, %d events, %d tasks, %s in %s -> %s\n",
 		termtext.Escape(r.User), c.Messages, c.Contacts, c.Events, c.Tasks, humanBytes(c.Bytes),
-		time.Duration(r.Seconds*float64(time.Second)).Round(time.Millisecond), r.Archive)
+		time.Duration(r.Seconds*float64(time.Second)).Round(time.Millisecond), termtext.Escape(r.Archive))
 	for _, reason := range sortedKeys(r.Skipped) {
 		fmt.Fprintf(a.stdout, "  skipped %d: %s\n", r.Skipped[reason], termtext.Escape(reason))
 	}
@@ -77,7 +79,7 @@ func (a *app) printExportReport(r *exportReport, reportPath string) {
 	printProblems(a.stderr, "error", r.User, r.Errors, 50)
 	if r.Status != "ok" {
 		fmt.Fprintf(a.stderr, "%s: %d items could not be exported; the full list is in %s\n",
-			termtext.Escape(r.User), len(r.Errors)+r.Truncated, reportPath)
+			termtext.Escape(r.User), len(r.Errors)+r.Truncated, termtext.Escape(reportPath))
 	}
 }
 
@@ -152,36 +154,41 @@ func writeJSONFile(path string, v any) error {
 }
 
 // printImportReport shows an import's report: one JSON line with --json,
-// else the summary line, notes and closing statement on stdout and each
-// failure, naming user, folder, item and reason, on stderr. It returns
-// errPartial when some items are not on the target.
+// else printImportText. It returns errPartial when some items are not on
+// the target.
 func (a *app) printImportReport(rep *report.Report) error {
 	if a.json {
 		writeJSONLine(a.stdout, rep)
 	} else {
-		// Everything here can quote the archive or the server: escaped.
-		esc := termtext.Escape
-		fmt.Fprintln(a.stdout, esc(rep.Line()))
-		for _, reason := range sortedKeys(rep.Skips) {
-			fmt.Fprintf(a.stdout, "  skipped %d: %s\n", rep.Skips[reason], esc(reason))
-		}
-		for _, n := range rep.Notes {
-			fmt.Fprintln(a.stdout, "  note:", esc(n))
-		}
-		fmt.Fprintln(a.stdout, esc(rep.Statement))
-		for i, fl := range rep.Failures {
-			if i == 50 {
-				fmt.Fprintf(a.stderr, "  ... and %d more failures (see the report)\n", len(rep.Failures)-50)
-				break
-			}
-			fmt.Fprintf(a.stderr, "failed: %s: %s: %s: %s\n", esc(rep.User), esc(fl.Folder), esc(fl.Item), esc(fl.Reason))
-		}
-		if n := rep.NotAttempted; n > 0 {
-			fmt.Fprintf(a.stderr, "not attempted: %d items read but not sent before the run stopped (listed in the report); the next run sends them\n", n)
-		}
+		a.printImportText(rep)
 	}
 	if rep.Partial() {
 		return errPartial
 	}
 	return nil
+}
+
+// printImportText shows the summary line, notes and closing statement on
+// stdout and each failure, naming user, folder, item and reason, on stderr.
+func (a *app) printImportText(rep *report.Report) {
+	// Everything here can quote the archive or the server: escaped.
+	esc := termtext.Escape
+	fmt.Fprintln(a.stdout, esc(rep.Line()))
+	for _, reason := range sortedKeys(rep.Skips) {
+		fmt.Fprintf(a.stdout, "  skipped %d: %s\n", rep.Skips[reason], esc(reason))
+	}
+	for _, n := range rep.Notes {
+		fmt.Fprintln(a.stdout, "  note:", esc(n))
+	}
+	fmt.Fprintln(a.stdout, esc(rep.Statement))
+	for i, fl := range rep.Failures {
+		if i == 50 {
+			fmt.Fprintf(a.stderr, "  ... and %d more failures (see the report)\n", len(rep.Failures)-50)
+			break
+		}
+		fmt.Fprintf(a.stderr, "failed: %s: %s: %s: %s\n", esc(rep.User), esc(fl.Folder), esc(fl.Item), esc(fl.Reason))
+	}
+	if n := rep.NotAttempted; n > 0 {
+		fmt.Fprintf(a.stderr, "not attempted: %d items read but not sent before the run stopped (listed in the report); the next run sends them\n", n)
+	}
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/mailhaul/mailhaul/internal/termtext"
 	"github.com/mailhaul/mailhaul/transport"
 	"github.com/mailhaul/mailhaul/transport/local"
 	"github.com/mailhaul/mailhaul/transport/sftp"
@@ -257,6 +258,8 @@ func (a *app) printTransferReport(rep *transport.Report, verb string) {
 		}{Report: rep})
 		return
 	}
+	// File names and errors come from disks and servers: escaped.
+	esc := termtext.Escape
 	for _, r := range rep.Results {
 		switch r.Status {
 		case transport.StatusSent:
@@ -264,14 +267,14 @@ func (a *app) printTransferReport(rep *transport.Report, verb string) {
 			if r.ResumedFrom > 0 {
 				extra = fmt.Sprintf(", resumed after %s already there", humanBytes(r.ResumedFrom))
 			}
-			fmt.Fprintf(a.stdout, "%-8s %s  %s in %s%s\n", verb, r.Name, humanBytes(r.Size), roundSeconds(r.Seconds), extra)
+			fmt.Fprintf(a.stdout, "%-8s %s  %s in %s%s\n", verb, esc(r.Name), humanBytes(r.Size), roundSeconds(r.Seconds), extra)
 		case transport.StatusSkipped:
-			fmt.Fprintf(a.stdout, "skipped  %s  already there with the same SHA-256\n", r.Name)
+			fmt.Fprintf(a.stdout, "skipped  %s  already there with the same SHA-256\n", esc(r.Name))
 		default:
-			fmt.Fprintf(a.stderr, "FAILED   %s: %s\n", r.Name, r.Error)
+			fmt.Fprintf(a.stderr, "FAILED   %s: %s\n", esc(r.Name), esc(r.Error))
 		}
 		if r.Note != "" {
-			fmt.Fprintf(a.stdout, "         note: %s\n", r.Note)
+			fmt.Fprintf(a.stdout, "         note: %s\n", esc(r.Note))
 		}
 	}
 	refused := 0
@@ -289,7 +292,7 @@ func (a *app) printTransferReport(rep *transport.Report, verb string) {
 	rate := float64(rep.BytesSent) / max(rep.Seconds, 1e-3)
 	fmt.Fprintf(a.stdout, "%d archives: %d %s, %d skipped, %d failed, %d resumed; %s %s in %s (%s/s) from %s to %s\n",
 		rep.Files, rep.Sent, verb, rep.Skipped, rep.Failed, rep.Resumed, humanBytes(rep.BytesSent), verb,
-		roundSeconds(rep.Seconds), humanBytes(int64(rate)), rep.From, rep.To)
+		roundSeconds(rep.Seconds), humanBytes(int64(rate)), esc(rep.From), esc(rep.To))
 }
 
 func roundSeconds(s float64) time.Duration {

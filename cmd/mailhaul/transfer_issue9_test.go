@@ -106,3 +106,37 @@ func TestHiddenArchivesAreNotSkipped(t *testing.T) {
 		t.Errorf("verify with a damaged hidden archive: exit %d, want %d naming it:\n%s", code, exitFailed, stdout)
 	}
 }
+
+// Item 13: file names reach the terminal escaped in verify and in the
+// transfer commands too: an archive named with ESC must not colour, move
+// the cursor or forge a line.
+func TestVerifyAndCopyEscapeFileNames(t *testing.T) {
+	out := t.TempDir()
+	mustRun(t, "export", "maildir", "--user", "alice@x", "--src", sample+"/alice-maildir", "--out", out)
+	evil := filepath.Join(out, "al\x1b[31mice\r.tgz")
+	sum, _ := format.ReadChecksumFile(filepath.Join(out, "alice@x.tgz"))
+	os.Rename(filepath.Join(out, "alice@x.tgz"), evil)
+	os.Remove(filepath.Join(out, "alice@x.tgz"+format.ChecksumSuffix))
+	format.WriteChecksumFile(evil, sum)
+	check := func(what, text string) {
+		t.Helper()
+		if strings.ContainsAny(text, "\x1b\r") || !strings.Contains(text, `al\x1b[31mice\r.tgz`) {
+			t.Errorf("%s: %q; want the name shown escaped, no raw control characters", what, text)
+		}
+	}
+	code, stdout, stderr := mailhaul(t, "verify", out)
+	check("verify OK", stdout+stderr)
+	if code != exitOK {
+		t.Errorf("verify: exit %d", code)
+	}
+	code, stdout, stderr = mailhaul(t, "-q", "copy", out, filepath.Join(t.TempDir(), "drive"))
+	check("copy", stdout+stderr)
+	if code != exitOK {
+		t.Errorf("copy: exit %d", code)
+	}
+	f, _ := os.OpenFile(evil, os.O_WRONLY|os.O_APPEND, 0)
+	f.Write([]byte("junk"))
+	f.Close()
+	_, stdout, stderr = mailhaul(t, "verify", out)
+	check("verify FAIL", stdout+stderr)
+}

@@ -10,6 +10,7 @@ import (
 	"github.com/vbauerster/mpb/v8"
 	"github.com/vbauerster/mpb/v8/decor"
 
+	"github.com/mailhaul/mailhaul/internal/termtext"
 	"github.com/mailhaul/mailhaul/transport"
 )
 
@@ -127,7 +128,7 @@ func (tp *transferProgress) Start(j transport.Job, size, from int64) {
 		old.Abort(true)
 	}
 	bar := tp.p.AddBar(size,
-		mpb.PrependDecorators(decor.Name(j.Name+" ", decor.WCSyncSpaceR), decor.CountersKibiByte("% .1f / % .1f")),
+		mpb.PrependDecorators(decor.Name(termtext.Escape(j.Name)+" ", decor.WCSyncSpaceR), decor.CountersKibiByte("% .1f / % .1f")),
 		mpb.AppendDecorators(decor.EwmaSpeed(decor.SizeB1024(0), " % .1f", 30), decor.Name("  ETA "), decor.EwmaETA(decor.ET_STYLE_GO, 30)),
 		mpb.BarRemoveOnComplete(),
 	)
@@ -174,7 +175,7 @@ func (tp *transferProgress) Retry(j transport.Job, attempt int, err error, wait 
 	if tp.p != nil {
 		w = tp.p // print above the bars
 	}
-	fmt.Fprintf(w, "retry    %s in %s (attempt %d failed: %v)\n", j.Name, wait, attempt, err)
+	fmt.Fprintf(w, "retry    %s in %s (attempt %d failed: %s)\n", termtext.Escape(j.Name), wait, attempt, termtext.Escape(err.Error()))
 }
 
 func (tp *transferProgress) Done(r transport.FileResult) {

@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/mailhaul/mailhaul/format"
+	"github.com/mailhaul/mailhaul/internal/termtext"
 )
 
 func (a *app) verifyCommand() *cobra.Command {
@@ -42,8 +43,9 @@ type verifyResult struct {
 	SHA256  string `json:"sha256,omitempty"`
 	// NotExported counts items the archive records as not exported: the
 	// archive is sound, but the export was partial.
-	NotExported int    `json:"notExported,omitempty"`
-	Error       string `json:"error,omitempty"`
+	NotExported int      `json:"notExported,omitempty"`
+	Notes       []string `json:"notes,omitempty"` // the reader's, such as a folder read under a safe path
+	Error       string   `json:"error,omitempty"`
 }
 
 func (a *app) runVerify(ctx context.Context, args []string) error {
@@ -69,6 +71,7 @@ func (a *app) runVerify(ctx context.Context, args []string) error {
 			res.User, res.SHA256 = v.Manifest.User, v.SHA256
 			res.Items, res.Bytes = v.Summary.Counts.Items(), v.Summary.Counts.Bytes
 			res.NotExported = len(v.Summary.Errors) + v.Summary.Truncated
+			res.Notes = v.Notes
 		}
 		if err != nil {
 			res.Error = err.Error()
@@ -90,14 +93,17 @@ func (a *app) printVerify(r verifyResult) {
 		return
 	}
 	if !r.OK {
-		fmt.Fprintf(a.stdout, "FAIL  %s: %s\n", r.Archive, r.Error)
+		fmt.Fprintf(a.stdout, "FAIL  %s: %s\n", termtext.Escape(r.Archive), termtext.Escape(r.Error))
 		return
 	}
 	note := ""
 	if r.NotExported > 0 {
 		note = fmt.Sprintf(" (records %d items not exported; see inspect)", r.NotExported)
 	}
-	fmt.Fprintf(a.stdout, "OK    %s  %s, %d items, %s%s\n", r.Archive, r.User, r.Items, humanBytes(r.Bytes), note)
+	fmt.Fprintf(a.stdout, "OK    %s  %s, %d items, %s%s\n", termtext.Escape(r.Archive), termtext.Escape(r.User), r.Items, humanBytes(r.Bytes), note)
+	for _, n := range r.Notes {
+		fmt.Fprintf(a.stdout, "      note: %s\n", termtext.Escape(n))
+	}
 }
 
 type verifyProblem struct{ path, reason string }

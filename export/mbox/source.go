@@ -14,6 +14,7 @@ import (
 	"github.com/mailhaul/mailhaul/export"
 	"github.com/mailhaul/mailhaul/export/srcfs"
 	"github.com/mailhaul/mailhaul/format"
+	"github.com/mailhaul/mailhaul/internal/ctxio"
 )
 
 // Source exports an mbox file, or a directory tree of them.
@@ -118,7 +119,7 @@ func (e *exporter) file(ctx context.Context, f mboxFile) error {
 		return nil
 	}
 	defer fh.Close()
-	in := cancellable{ctx, fh}
+	in := cancellable{fh, ctxio.NewReader(ctx, fh)}
 	d, err := detect(ctx, in)
 	if err == nil {
 		_, err = fh.Seek(0, io.SeekStart)
@@ -244,13 +245,8 @@ var openFile = func(f mboxFile) (input, error) { return f.open() }
 // cannot hold up cancellation. It keeps the file's ReadAt and Seek, which
 // the Reader uses to check Content-Lengths.
 type cancellable struct {
-	ctx context.Context
 	input
+	r io.Reader // input through ctxio
 }
 
-func (c cancellable) Read(p []byte) (int, error) {
-	if err := c.ctx.Err(); err != nil {
-		return 0, err
-	}
-	return c.input.Read(p)
-}
+func (c cancellable) Read(p []byte) (int, error) { return c.r.Read(p) }

@@ -218,6 +218,11 @@ func (im *importer) readArchive(ctx context.Context, path string, jobs chan<- jo
 		}
 		switch {
 		case e.Folder != nil:
+			if e.Folder.Kind != format.FolderMail {
+				for _, n := range e.Notes { // the reader's: a folder read under a safe path
+					im.rep.Note("%s", n)
+				}
+			}
 			folders[string(e.Folder.Kind)+"\x00"+e.Folder.Path] = *e.Folder
 		case e.Item != nil:
 			if e.Item.Kind == format.KindMessage {

@@ -368,6 +368,9 @@ func (im *importer) readArchive(ctx context.Context, path string) error {
 		}
 		switch {
 		case e.Folder != nil && e.Folder.Kind == format.FolderMail:
+			for _, n := range e.Notes { // the reader's: a folder read under a safe path
+				im.rep.Note("%s", n)
+			}
 			if _, err := im.folder(path, *e.Folder); err != nil {
 				return err
 			}

@@ -4,9 +4,17 @@
 package report
 
 import (
+	"context"
+	"errors"
 	"fmt"
+	"io"
+	"io/fs"
+	"net"
 	"sync"
+	"syscall"
 	"time"
+
+	"github.com/mailhaul/mailhaul/format"
 )
 
 // Report is one user's import into one target. Its methods are safe for
@@ -33,6 +41,9 @@ type Report struct {
 	// connection, login, discovery) or "import".
 	Stage string `json:"stage,omitempty"`
 	Error string `json:"error,omitempty"` // why the run stopped early
+	// NextStep says what to do after a run that stopped early: run it
+	// again only where that can finish it (see NextStep).
+	NextStep string `json:"nextStep,omitempty"`
 
 	Imported     int   `json:"imported"`              // sent and confirmed by the target
 	WouldImport  int   `json:"wouldImport,omitempty"` // dry run: would be sent
@@ -137,6 +148,7 @@ func (r *Report) Stop(stage string, err error, cancelled bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.Stage, r.Error = stage, err.Error()
+	r.NextStep = NextStep(stage, err, cancelled)
 	r.Status = "failed"
 	if cancelled {
 		r.Status = "cancelled"
@@ -150,6 +162,67 @@ func (r *Report) MarkAllRead() {
 	r.AllRead = true
 	r.mu.Unlock()
 }
+
+// again is the advice where a re-run can finish the job: the journal and
+// the target check keep it from sending anything twice.
+const again = "run the import again to finish"
+
+// NextStep is the one place that words what to do after a run stopped
+// early at stage because of err. It says "run the import again to finish"
+// only for causes a re-run can overcome: cancellation and a dropped or
+// refused connection. For a permanent cause (a damaged archive, another
+// user's archive, a wrong command line) it says what to do instead.
+func NextStep(stage string, err error, cancelled bool) string {
+	var adv *advised
+	var dns *net.DNSError
+	var nerr net.Error
+	switch {
+	case cancelled, errors.Is(err, context.Canceled):
+		return again
+	case errors.As(err, &adv):
+		return adv.advice
+	case errors.Is(err, format.ErrVersion):
+		return "the archive was written by a newer mailhaul: import it with that version"
+	case isDamaged(err):
+		return "the archive is damaged and cannot be read past that point: export it again, or transfer it again and check it with mailhaul verify, then import the good copy (what is on the target stays, nothing is sent twice)"
+	case stage == "arguments":
+		return "correct the command line and run it again"
+	case errors.Is(err, fs.ErrNotExist), errors.Is(err, fs.ErrPermission):
+		return "check the archive's path and permissions, then run the import again"
+	case errors.As(err, &dns) && dns.IsNotFound:
+		return "check the host name in --url"
+	case errors.As(err, &nerr), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF),
+		errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.ECONNREFUSED), errors.Is(err, syscall.EPIPE),
+		errors.Is(err, syscall.ETIMEDOUT), errors.Is(err, context.DeadlineExceeded):
+		return "the connection failed; " + again
+	}
+	return "remove the cause named above, then run the import again (what is on the target stays, nothing is sent twice)"
+}
+
+// isDamaged reports whether err says an archive cannot be read (FORMAT.md:
+// a damaged archive), as opposed to a read error of the disk.
+func isDamaged(err error) bool {
+	for _, e := range []error{format.ErrChecksum, format.ErrTruncated, format.ErrIncomplete, format.ErrUnsafe,
+		format.ErrTooLarge, format.ErrStructure, format.ErrCorrupt} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return false
+}
+
+// advised is an error that carries what to do about it.
+type advised struct {
+	err    error
+	advice string
+}
+
+func (a *advised) Error() string { return a.err.Error() }
+func (a *advised) Unwrap() error { return a.err }
+
+// WithAdvice attaches to err what the administrator should do about it;
+// the statement of a run it stopped says so (NextStep).
+func WithAdvice(err error, advice string) error { return &advised{err, advice} }
 
 // Note records a fact worth telling the administrator once.
 func (r *Report) Note(format string, args ...any) {
@@ -172,11 +245,11 @@ func (r *Report) Finish() {
 		if r.AllRead {
 			rest = "every item of the archives was read"
 		}
-		r.Statement = fmt.Sprintf("the run was cancelled and stopped early (%s): %d items read were not attempted and %s; run the import again to finish (%s so far)",
-			r.Error, r.NotAttempted, rest, so)
+		r.Statement = fmt.Sprintf("the run was cancelled and stopped early (%s): %d items read were not attempted and %s; %s (%s so far)",
+			r.Error, r.NotAttempted, rest, r.NextStep, so)
 	case r.Status == "failed":
-		r.Statement = fmt.Sprintf("the run stopped early (%s: %s): the rest of the archives was not imported; run the import again to finish (%s so far)",
-			r.Stage, r.Error, so)
+		r.Statement = fmt.Sprintf("the run stopped early (%s: %s): the rest of the archives was not imported; %s (%s so far)",
+			r.Stage, r.Error, r.NextStep, so)
 	case r.DryRun:
 		r.Status = "ok"
 		r.Statement = fmt.Sprintf("dry run: %d items would be imported, %d are already on the target; nothing was sent", r.WouldImport, r.Present)

@@ -1,10 +1,18 @@
 package report
 
 import (
+	"context"
 	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
+
+	"github.com/mailhaul/mailhaul/format"
 )
 
 func TestReportCountsAndStatement(t *testing.T) {
@@ -80,5 +88,37 @@ func TestFolderFailureAndAllRead(t *testing.T) {
 	s.Finish()
 	if strings.Contains(s.Statement, "not read") || !strings.Contains(s.Statement, "every item of the archives was read") {
 		t.Errorf("statement of a stopped run that read everything: %q", s.Statement)
+	}
+}
+
+// A run that stopped early says "run the import again to finish" only
+// where a re-run can finish (cancellation, a dropped connection); for a
+// permanent cause it says what to do instead.
+func TestStatementSaysWhatToDo(t *testing.T) {
+	again := "run the import again to finish"
+	refused := &net.OpError{Op: "read", Net: "tcp", Err: syscall.ECONNRESET}
+	for _, tc := range []struct {
+		name      string
+		stage     string
+		err       error
+		cancelled bool
+		want      string
+	}{
+		{"cancelled", "import", context.Canceled, true, again},
+		{"connection reset", "import", fmt.Errorf("imap: %w", refused), false, again},
+		{"cut connection", "import", fmt.Errorf("imap: %w", io.ErrUnexpectedEOF), false, again},
+		{"damaged archive", "import", fmt.Errorf("imap: %w", &format.Error{Archive: "a.tgz", Err: format.ErrTruncated}), false, "export it again"},
+		{"damaged archive before the run", "archives", &format.Error{Archive: "a.tgz", Err: fmt.Errorf("%w: x", format.ErrStructure)}, false, "export it again"},
+		{"newer format", "archives", &format.Error{Archive: "a.tgz", Err: format.ErrVersion}, false, "newer mailhaul"},
+		{"another user's archive", "archives", WithAdvice(errors.New("a.tgz holds the mailbox of bob"), "confirm with --archive-user bob"), false, "--archive-user bob"},
+		{"bad arguments", "arguments", errors.New("--url is missing"), false, "correct the command line"},
+		{"missing archive", "archives", fmt.Errorf("format: %w", fs.ErrNotExist), false, "path"},
+	} {
+		r := New("alice", "imap", "", nil)
+		r.Stop(tc.stage, tc.err, tc.cancelled)
+		r.Finish()
+		if !strings.Contains(r.Statement, tc.want) || (tc.want != again && strings.Contains(r.Statement, again)) {
+			t.Errorf("%s: statement %q; want it to say %q", tc.name, r.Statement, tc.want)
+		}
 	}
 }
