@@ -83,7 +83,9 @@ func (a *app) exportSourceCommand(kind, short string, newSource func(src string)
 // exportHelp says what every export reads and refuses (README: Export).
 const exportHelp = `Nothing outside --src is read: symbolic links below it are not followed, and FIFOs,
 sockets and devices are not opened; each is listed as an error and the export ends with
-exit 3. A Maildir --src must hold cur/ or new/ (or be a LAYOUT=fs root with an INBOX
+exit 3. A --src, --contacts or --calendar whose last component is a symbolic link is
+refused, naming its target (pass that if it is trusted); links above it are followed.
+A Maildir --src must hold cur/ or new/ (or be a LAYOUT=fs root with an INBOX
 directory); a directory above the Maildir is refused, naming the Maildir found below.
 Messages renamed or delivered while the export runs are found again by their unique name;
 deleted ones are counted as expunged. In each --contacts and --calendar file, a UID names

@@ -288,3 +288,19 @@ func TestMovedToCurDuringListingIsExportedOnce(t *testing.T) {
 		t.Errorf("flags %q; want those of the name in cur/", b.Flags)
 	}
 }
+
+// Issue 9 review: a --src that is itself a link (bob's ~/Maildir pointing
+// at alice's) is refused, naming where it points.
+func TestSourceThatIsALinkIsRefused(t *testing.T) {
+	base := t.TempDir()
+	writeTree(t, base, file{path: "alice/Maildir/cur/1.M1P1.h:2,S", body: msg("<a@x>", "alice")}, file{path: "bob/"})
+	os.Symlink(filepath.Join(base, "alice", "Maildir"), filepath.Join(base, "bob", "Maildir"))
+	var s exporttest.Sink
+	err := (&Source{Root: filepath.Join(base, "bob", "Maildir")}).Export(context.Background(), &s, export.Options{})
+	if err == nil || !strings.Contains(err.Error(), "symbolic link to "+filepath.Join(base, "alice", "Maildir")) {
+		t.Errorf("Export(link) = %v; want a refusal naming the link's target", err)
+	}
+	if len(s.Items) != 0 {
+		t.Errorf("%d items exported through the link", len(s.Items))
+	}
+}

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net/mail"
-	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -38,7 +37,7 @@ const uwInternalSubject = "DON'T DELETE THIS MESSAGE -- FOLDER INTERNAL DATA"
 // Export walks the source in name order, detects each file's dialect,
 // then streams its messages into sink.
 func (s *Source) Export(ctx context.Context, sink export.Sink, opt export.Options) error {
-	fi, err := os.Stat(s.Path)
+	fi, err := srcfs.StatRoot(s.Path)
 	if err != nil {
 		return fmt.Errorf("mbox: %w", err)
 	}

@@ -99,3 +99,25 @@ func TestSourceFIFORefused(t *testing.T) {
 		t.Fatal("Export opened the FIFO and hung")
 	}
 }
+
+// Issue 9 review: a --src that is itself a link (bob's mbox pointing at
+// alice's) is refused, file or tree, naming where it points.
+func TestSourceThatIsALinkIsRefused(t *testing.T) {
+	base := t.TempDir()
+	os.MkdirAll(filepath.Join(base, "alice", "Mail"), 0o755)
+	mb := "From a@b Thu Jan  1 00:00:00 2024\nSubject: alice\n\nsecret\n"
+	os.WriteFile(filepath.Join(base, "alice", "mbox"), []byte(mb), 0o600)
+	os.WriteFile(filepath.Join(base, "alice", "Mail", "Inbox"), []byte(mb), 0o600)
+	os.Symlink(filepath.Join(base, "alice", "mbox"), filepath.Join(base, "bobmbox"))
+	os.Symlink(filepath.Join(base, "alice", "Mail"), filepath.Join(base, "bobMail"))
+	for _, p := range []string{filepath.Join(base, "bobmbox"), filepath.Join(base, "bobMail")} {
+		var s exporttest.Sink
+		err := (&Source{Path: p}).Export(context.Background(), &s, export.Options{})
+		if err == nil || !strings.Contains(err.Error(), "symbolic link to "+filepath.Join(base, "alice")) {
+			t.Errorf("Export(%s) = %v; want a refusal naming the link's target", p, err)
+		}
+		if len(s.Items) != 0 {
+			t.Errorf("Export(%s) exported %d items through the link", p, len(s.Items))
+		}
+	}
+}
