@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/mailhaul/mailhaul/export"
 	"github.com/mailhaul/mailhaul/export/srcfs"
 	"github.com/mailhaul/mailhaul/format"
 )
@@ -18,7 +19,8 @@ const maxDepth = 32
 
 // folder is one mailbox to export.
 type folder struct {
-	path       string // "/"-separated, INBOX is "INBOX"
+	path       string // "/"-separated, INBOX is "INBOX"; safe for the archive
+	source     string // the path as the source names it, for subscriptions
 	role       format.Role
 	subscribed bool
 	// dirs are the Maildirs (holding cur/ and new/) whose messages make up
@@ -39,17 +41,14 @@ type tree struct {
 
 func newTree() *tree {
 	t := &tree{byPath: map[string]*folder{}}
-	t.byPath[inboxPath] = &folder{path: inboxPath} // INBOX always exists in IMAP
+	t.byPath[inboxPath] = &folder{path: inboxPath, source: inboxPath} // INBOX always exists in IMAP
 	return t
 }
 
 // add records dir as (part of) the folder at path, and returns the folder.
 func (t *tree) add(path, dir, raw string) *folder {
-	f := t.byPath[path]
-	if f == nil {
-		f = &folder{path: path}
-		t.byPath[path] = f
-	}
+	f, _ := t.folder(path, raw)
+	path = f.path
 	if len(f.dirs) > 0 {
 		f.warnings = append(f.warnings, format.Problem{
 			Folder: path, Item: raw,
@@ -64,12 +63,30 @@ func (t *tree) add(path, dir, raw string) *folder {
 // empty with a note, unless a folder of that path is known anyway. It does
 // not count as finding a layout: an empty dot-directory says little.
 func (t *tree) nameOnly(path, item, what string) {
-	if _, ok := t.byPath[path]; ok {
+	f, existed := t.folder(path, item)
+	if existed {
 		return
 	}
 	note := "exists only as a name (" + what + "); exported as an empty folder"
-	t.byPath[path] = &folder{path: path, notes: []string{note},
-		warnings: []format.Problem{{Folder: path, Item: item, Reason: note}}}
+	f.notes = append(f.notes, note)
+	f.warnings = append(f.warnings, format.Problem{Folder: f.path, Item: item, Reason: note})
+}
+
+// folder returns the folder the source calls path, creating it if need
+// be. Its archive path is made safe here, the one place every folder of
+// the tree is made (export.SafeFolderPath), with a note when it changed.
+func (t *tree) folder(path, item string) (f *folder, existed bool) {
+	safe, note := export.SafeFolderPath(path)
+	if f = t.byPath[safe]; f != nil {
+		return f, true
+	}
+	f = &folder{path: safe, source: path}
+	if note != "" {
+		f.notes = []string{note}
+		f.warnings = []format.Problem{{Folder: safe, Item: item, Reason: note}}
+	}
+	t.byPath[safe] = f
+	return f, false
 }
 
 // addSubscribedOnly adds the Maildir++ folders named in the subscription

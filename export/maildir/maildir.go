@@ -81,7 +81,7 @@ func (s *Source) Export(ctx context.Context, sink export.Sink, opt export.Option
 	folders := t.sorted()
 	assignRoles(folders)
 	for _, f := range folders {
-		f.subscribed = subs.has(f.path)
+		f.subscribed = subs.has(f.source)
 	}
 
 	bufp := bufPool.Get().(*[]byte)

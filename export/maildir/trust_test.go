@@ -304,3 +304,36 @@ func TestSourceThatIsALinkIsRefused(t *testing.T) {
 		t.Errorf("%d items exported through the link", len(s.Items))
 	}
 }
+
+// Issue 9 review: a Maildir++ directory "..." is the folder "..", which
+// the archive refuses; it is exported as "_.." with a note, its message
+// included, and a subscriptions line unescaping to an unsafe name or a
+// NUL does not end the export either.
+func TestUnsafeFolderNamesAreMadeSafe(t *testing.T) {
+	root := t.TempDir()
+	writeTree(t, root,
+		file{path: "cur/1.M1P1.h:2,S", body: msg("<i@x>", "inbox")},
+		file{path: ".../cur/2.M1P1.h:2,S", body: msg("<d@x>", "dots")},
+		file{path: ".../new/"}, file{path: ".../tmp/"},
+		file{path: "subscriptions", body: "V\t2\n\n...\na\t..\tb\nevil\x010name\n"},
+	)
+	arch, err := exporttest.NewArchive()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := exporttest.Sink{Archive: arch}
+	if err := (&Source{Root: root}).Export(context.Background(), &s, export.Options{}); err != nil {
+		t.Fatalf("Export: %v", err)
+	}
+	items := s.InFolder("_..")
+	if len(items) != 1 || !strings.Contains(string(items[0].Body), "Subject: dots") {
+		t.Fatalf("folder _.. holds %d items; folders %q", len(items), folderPaths(&s))
+	}
+	f := s.Folder("_..")
+	if !slices.ContainsFunc(f.Notes, func(n string) bool { return strings.Contains(n, `folder name ".."`) && strings.Contains(n, `exported as "_.."`) }) {
+		t.Errorf("no note naming the original: %q", f.Notes)
+	}
+	if len(s.InFolder("INBOX")) != 1 {
+		t.Errorf("INBOX: %d items", len(s.InFolder("INBOX")))
+	}
+}

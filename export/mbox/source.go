@@ -87,10 +87,18 @@ type exporter struct {
 // messages pick their folder from their own header, so folders turn up
 // while streaming. A role goes to the first folder that earns it ("Sent"
 // before "Sent Items"), since an importer maps a role to one target
-// folder; addFolder returns the role the folder ended up with.
-func (e *exporter) addFolder(path string, role format.Role, notes []string) (format.Role, error) {
+// folder; addFolder returns the role the folder ended up with, and the
+// folder's path in the archive: a name the archive refuses ("..mbox" is
+// the folder ".", a label "../etc") is made safe by export.SafeFolderPath,
+// with a note and a warning, rather than ending the export.
+func (e *exporter) addFolder(path string, role format.Role, notes []string) (string, format.Role, error) {
+	path, note := export.SafeFolderPath(path)
 	if r, ok := e.added[path]; ok {
-		return r, nil
+		return path, r, nil
+	}
+	if note != "" {
+		notes = append(notes[:len(notes):len(notes)], note)
+		e.sink.AddWarning(format.Problem{Folder: path, Reason: note})
 	}
 	if owner, taken := e.roles[role]; taken && role != format.RoleNone && owner != path {
 		role = format.RoleNone
@@ -99,16 +107,16 @@ func (e *exporter) addFolder(path string, role format.Role, notes []string) (for
 	}
 	e.added[path] = role
 	if err := e.sink.AddFolder(format.Folder{Kind: format.FolderMail, Path: path, Role: role, Notes: notes}); err != nil {
-		return role, fmt.Errorf("mbox: add folder %s: %w", path, err)
+		return path, role, fmt.Errorf("mbox: add folder %s: %w", path, err)
 	}
-	return role, nil
+	return path, role, nil
 }
 
 // file exports one mbox file. Problems with the file itself are recorded
 // and the export goes on; only sink failures and cancellation stop it.
 func (e *exporter) file(ctx context.Context, f mboxFile) error {
 	if f.empty {
-		_, err := e.addFolder(f.folder, f.role, nil)
+		_, _, err := e.addFolder(f.folder, f.role, nil)
 		return err
 	}
 	fh, err := openFile(f)
@@ -153,7 +161,7 @@ func (e *exporter) file(ctx context.Context, f mboxFile) error {
 	// A file whose messages were all skipped is still a folder; a Takeout
 	// file only carries the folders its labels name.
 	if !labelled {
-		_, err := e.addFolder(f.folder, f.role, notes)
+		_, _, err := e.addFolder(f.folder, f.role, notes)
 		return err
 	}
 	return nil
@@ -189,7 +197,7 @@ func (e *exporter) message(f mboxFile, m *Message, first bool, notes []string) (
 		e.sink.AddSkipped(export.SkipBeforeCutoff, 1)
 		return labelled, nil
 	}
-	if role, err = e.addFolder(folder, role, notes); err != nil {
+	if folder, role, err = e.addFolder(folder, role, notes); err != nil {
 		return false, err
 	}
 	it := format.Item{

@@ -121,3 +121,33 @@ func TestSourceThatIsALinkIsRefused(t *testing.T) {
 		}
 	}
 }
+
+// Issue 9 review: a folder name the archive refuses ("..mbox" is the
+// folder ".", a Gmail label "../etc") is made safe with a note, its
+// messages exported, instead of ending the whole export.
+func TestUnsafeFolderNamesAreMadeSafe(t *testing.T) {
+	root := t.TempDir()
+	mb := func(extra, subj string) string {
+		return "From a@b Thu Jan  1 00:00:00 2024\n" + extra + "Subject: " + subj + "\nDate: Thu, 1 Jan 2024 00:00:00 +0000\n\nbody\n"
+	}
+	os.WriteFile(filepath.Join(root, "..mbox"), []byte(mb("", "dot")), 0o600)
+	os.WriteFile(filepath.Join(root, "Takeout.mbox"), []byte(mb("X-Gmail-Labels: ../etc\n", "label")), 0o600)
+	arch, err := exporttest.NewArchive()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := exporttest.Sink{Archive: arch}
+	if err := (&Source{Path: root}).Export(context.Background(), &s, export.Options{}); err != nil {
+		t.Fatalf("Export: %v", err)
+	}
+	for path, subj := range map[string]string{"_.": "dot", "_../etc": "label"} {
+		items := s.InFolder(path)
+		if len(items) != 1 || !strings.Contains(string(items[0].Body), "Subject: "+subj) {
+			t.Errorf("folder %q holds %d items; want the message %q", path, len(items), subj)
+		}
+		f := s.Folder(path)
+		if f == nil || !slices.ContainsFunc(f.Notes, func(n string) bool { return strings.Contains(n, "exported as") }) {
+			t.Errorf("folder %q has no note naming its original name: %+v", path, f)
+		}
+	}
+}
