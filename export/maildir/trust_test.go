@@ -330,7 +330,9 @@ func TestUnsafeFolderNamesAreMadeSafe(t *testing.T) {
 		t.Fatalf("folder _.. holds %d items; folders %q", len(items), folderPaths(&s))
 	}
 	f := s.Folder("_..")
-	if !slices.ContainsFunc(f.Notes, func(n string) bool { return strings.Contains(n, `folder name ".."`) && strings.Contains(n, `exported as "_.."`) }) {
+	if !slices.ContainsFunc(f.Notes, func(n string) bool {
+		return strings.Contains(n, `folder name ".."`) && strings.Contains(n, `exported as "_.."`)
+	}) {
 		t.Errorf("no note naming the original: %q", f.Notes)
 	}
 	if len(s.InFolder("INBOX")) != 1 {
