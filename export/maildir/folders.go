@@ -14,8 +14,12 @@ import (
 
 const inboxPath = "INBOX"
 
-// maxDepth bounds the LAYOUT=fs walk; real hierarchies are a few levels.
-const maxDepth = 32
+// maxDepth and maxFSDirs bound the LAYOUT=fs walk; real hierarchies are
+// a few levels and far fewer folders.
+const (
+	maxDepth  = 32
+	maxFSDirs = 100_000
+)
 
 // folder is one mailbox to export.
 type folder struct {
@@ -37,6 +41,7 @@ type folder struct {
 type tree struct {
 	byPath   map[string]*folder
 	problems []format.Problem // directories that could not be listed
+	fsDirs   int              // directories the LAYOUT=fs walk listed
 }
 
 func newTree() *tree {
@@ -153,18 +158,33 @@ func comparePaths(a, b string) int {
 	}
 }
 
-// isMaildir reports whether a directory's entries make it a Maildir: any
-// of cur/, new/, tmp/ or Dovecot's "maildirfolder" marker. Any one will
-// do, since git-made copies lack empty directories.
+// isMaildir reports whether a folder directory's entries make it a
+// Maildir: a cur/, new/ or tmp/ directory, or Dovecot's "maildirfolder"
+// marker file. Any one will do for a folder below a Maildir root (an
+// empty folder may hold only tmp/, and git-made copies lack empty
+// directories); the root itself needs more (isRootMaildir). Types count,
+// not names alone: a file called "new" is no Maildir.
 func isMaildir(entries []os.DirEntry) bool {
 	for _, e := range entries {
 		switch e.Name() {
-		case "cur", "new", "tmp", "maildirfolder":
-			return true
+		case "cur", "new", "tmp":
+			if e.IsDir() {
+				return true
+			}
+		case "maildirfolder":
+			if e.Type().IsRegular() {
+				return true
+			}
 		}
 	}
 	return false
 }
+
+// isRootMaildir reports whether the directory --src names is itself a
+// Maildir (its INBOX): it must hold cur/ or new/ as a directory, where
+// messages are. tmp/ alone is not enough, as a home directory has one
+// too; Dovecot and Courier create all three.
+func isRootMaildir(entries []os.DirEntry) bool { return hasMessageDirs(entries) }
 
 // decodeLevel decodes one level of a folder name. A name that is not valid
 // modified UTF-7 (written by some other tool, or raw UTF-8) is kept as it
@@ -297,6 +317,13 @@ func (t *tree) discoverFS(dir *srcfs.Dir, rel string, levels []string, entries [
 		if !e.IsDir() {
 			continue
 		}
+		if t.fsDirs++; t.fsDirs > maxFSDirs {
+			if t.fsDirs == maxFSDirs+1 {
+				t.problems = append(t.problems, format.Problem{Item: childRel, Reason: fmt.Sprintf(
+					"folder walk stopped after %d directories: this and later directories are not exported (is --src the Maildir?)", maxFSDirs)})
+			}
+			return found
+		}
 		child, err := dir.OpenDir(raw)
 		var sub []os.DirEntry
 		if err == nil {
@@ -335,13 +362,18 @@ func (t *tree) discoverFS(dir *srcfs.Dir, rel string, levels []string, entries [
 // when it is LayoutAuto: any Maildir++ ".folder" means Maildir++; else
 // nested maildirs mean LAYOUT=fs; else it is a plain Maildir (INBOX only),
 // which is Maildir++ without folders.
+//
+// LAYOUT=fs is guessed only on evidence that the root is a Maildir (cur/
+// or new/ at the root, or an INBOX directory holding them): a home
+// directory given by mistake is not walked for every cur/ and new/ in it.
 func discover(root *srcfs.Dir, layout Layout) (Layout, *tree, error) {
 	entries, err := root.ReadDir()
 	if err != nil {
 		return layout, nil, fmt.Errorf("maildir: list %s: %w", root.Path(), err)
 	}
 	t := newTree()
-	if isMaildir(entries) {
+	rootInbox := isRootMaildir(entries)
+	if rootInbox {
 		t.byPath[inboxPath].dirs = []string{"."}
 	}
 	switch layout {
@@ -351,7 +383,7 @@ func discover(root *srcfs.Dir, layout Layout) (Layout, *tree, error) {
 		t.discoverFS(root, "", nil, entries, false)
 	default:
 		layout = LayoutMaildirPP
-		if !t.discoverMaildirPP(root, entries) {
+		if !t.discoverMaildirPP(root, entries) && (rootInbox || hasInboxDir(root, entries)) {
 			fsTree := newTree()
 			fsTree.byPath[inboxPath].dirs = t.byPath[inboxPath].dirs
 			if fsTree.discoverFS(root, "", nil, entries, false) {
@@ -363,4 +395,17 @@ func discover(root *srcfs.Dir, layout Layout) (Layout, *tree, error) {
 		}
 	}
 	return layout, t, nil
+}
+
+// hasInboxDir reports whether the root holds an INBOX directory with cur/
+// or new/: LAYOUT=fs with INBOX in a directory of its own.
+func hasInboxDir(root *srcfs.Dir, entries []os.DirEntry) bool {
+	for _, e := range entries {
+		if e.IsDir() && strings.EqualFold(e.Name(), inboxPath) {
+			if sub, err := readDirAt(root, e.Name()); err == nil && hasMessageDirs(sub) {
+				return true
+			}
+		}
+	}
+	return false
 }

@@ -32,14 +32,21 @@ func (e *NotMaildirError) Error() string {
 // missing (a copy that dropped empty directories) passes when it holds a
 // file only a Maildir root has; a home directory with a ~/.maildir does
 // not.
-func checkRoot(root *srcfs.Dir, layout Layout, t *tree) error {
+//
+// A LAYOUT=fs root whose INBOX lives elsewhere (Dovecot's INBOX= setting)
+// has neither, and passes only when the layout was given (--layout fs):
+// guessing it would accept any directory with a Maildir somewhere below.
+func checkRoot(root *srcfs.Dir, requested, layout Layout, t *tree) error {
 	inbox := t.byPath[inboxPath].dirs
 	if slices.Contains(inbox, ".") || layout == LayoutFS && len(inbox) > 0 {
 		return nil
 	}
+	if requested == LayoutFS && slices.ContainsFunc(t.sorted(), func(f *folder) bool { return len(f.dirs) > 0 }) {
+		return nil
+	}
 	if layout == LayoutMaildirPP && len(t.byPath) > 1 {
 		if entries, err := root.ReadDir(); err == nil && slices.ContainsFunc(entries, func(e os.DirEntry) bool {
-			return slices.Contains(rootMarkers, e.Name())
+			return e.Type().IsRegular() && slices.Contains(rootMarkers, e.Name())
 		}) {
 			return nil
 		}

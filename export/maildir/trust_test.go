@@ -181,6 +181,39 @@ func TestRootAboveTheMaildirIsRefused(t *testing.T) {
 	if len(s.Folders) != 0 || len(s.Items) != 0 {
 		t.Errorf("exported %d folders, %d items before refusing", len(s.Folders), len(s.Items))
 	}
+	// Review of issue 9: a home directory holding tmp/ (or a FILE named cur
+	// or new) is no Maildir either, and a LAYOUT=fs walk must not wander a
+	// home directory exporting every cur/ and new/ it holds.
+	for _, extra := range []file{{path: "tmp/"}, {path: "cur", body: "x"}, {path: "new", body: "x"},
+		{path: "src/project/new/"}} {
+		home := t.TempDir()
+		writeTree(t, home,
+			file{path: "Maildir/cur/1700000001.M1P1.host:2,S", body: msg("<a@x>", "a")},
+			file{path: "Maildir/new/"}, file{path: "Maildir/tmp/"},
+			file{path: "Maildir/.Work/cur/1700000002.M1P1.host:2,S", body: msg("<b@x>", "b")},
+			file{path: "Maildir/.Work/new/"}, file{path: "Maildir/.Work/tmp/"},
+			extra,
+		)
+		var s exporttest.Sink
+		err := (&Source{Root: home}).Export(context.Background(), &s, export.Options{})
+		if !errors.As(err, &nm) || nm.Below != filepath.Join(home, "Maildir") {
+			t.Errorf("home with %s: Export = %v; want a NotMaildirError naming %s (folders %q)",
+				extra.path, err, filepath.Join(home, "Maildir"), folderPaths(&s))
+		}
+		if len(s.Folders) != 0 || len(s.Items) != 0 {
+			t.Errorf("home with %s: exported %d folders, %d items before refusing", extra.path, len(s.Folders), len(s.Items))
+		}
+	}
+	// A LAYOUT=fs root whose INBOX lives elsewhere: refused when guessing,
+	// exported when the layout is given.
+	fsNoInbox := t.TempDir()
+	writeTree(t, fsNoInbox, file{path: "Work/cur/1700000002.M1P1.host:2,S", body: msg("<b@x>", "b")})
+	if err := (&Source{Root: fsNoInbox}).Export(context.Background(), &exporttest.Sink{}, export.Options{}); !errors.As(err, &nm) {
+		t.Errorf("LAYOUT=fs without INBOX, guessed: %v; want a NotMaildirError", err)
+	}
+	if s := run(t, &Source{Root: fsNoInbox, Layout: LayoutFS}, export.Options{}); len(s.InFolder("Work")) != 1 {
+		t.Errorf("LAYOUT=fs without INBOX, given: folders %q", folderPaths(s))
+	}
 	// Nothing that looks like a Maildir below: refused all the same.
 	if err := (&Source{Root: t.TempDir()}).Export(context.Background(), &s, export.Options{}); !errors.As(err, &nm) || nm.Below != "" {
 		t.Errorf("Export(empty dir) = %v; want a NotMaildirError naming nothing below", err)
