@@ -144,7 +144,8 @@ func (a *app) runExport(ctx context.Context, kind string, src export.Source, f *
 		return err
 	}
 	prog := a.newProgress("export "+f.user, nil)
-	err = fillArchive(ctx, export.WithProgress(arch, prog.update), src, f, export.Options{After: after})
+	counted := &errorCount{Sink: export.WithProgress(arch, prog.update)}
+	err = fillArchive(ctx, counted, src, f, export.Options{After: after})
 	prog.done()
 	if err != nil {
 		arch.Abort()
@@ -161,7 +162,7 @@ func (a *app) runExport(ctx context.Context, kind string, src export.Source, f *
 	if err := arch.Close(); err != nil {
 		return err
 	}
-	rep := newExportReport(m, arch.Path(), arch.Summary())
+	rep := newExportReport(m, arch.Path(), arch.Summary(), counted.n)
 	reportPath := f.report
 	if reportPath == "" {
 		reportPath = arch.Path() + ".report.json"
@@ -170,11 +171,20 @@ func (a *app) runExport(ctx context.Context, kind string, src export.Source, f *
 		return err
 	}
 	a.printExportReport(rep, reportPath)
-	if len(rep.Errors) > 0 || rep.Truncated > 0 {
+	if rep.Status != "ok" {
 		return errPartial
 	}
 	return nil
 }
+
+// errorCount counts the items reported as not exported (see
+// newExportReport): exit 3 when there is one, never for warnings alone.
+type errorCount struct {
+	export.Sink
+	n int
+}
+
+func (c *errorCount) AddError(p format.Problem) { c.n++; c.Sink.AddError(p) }
 
 // fillArchive runs the source and adds the contact and calendar files.
 func fillArchive(ctx context.Context, sink export.Sink, src export.Source, f *exportFlags, opt export.Options) error {

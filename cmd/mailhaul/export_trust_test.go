@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/mailhaul/mailhaul/format"
 )
 
 // Tests of issue 9's export items: what the export command refuses, skips
@@ -121,5 +123,18 @@ func TestExportRefusesContactsGivenAsCalendar(t *testing.T) {
 		if code != exitFailed || !strings.Contains(stderr, tc.hint) || !strings.Contains(stderr, filepath.Base(tc.file)) {
 			t.Errorf("%s %s: exit %d, stderr %q; want exit %d naming the file and %q", tc.flag, tc.file, code, stderr, exitFailed, tc.hint)
 		}
+	}
+}
+
+// Review of issue 9: warnings past the summary's bounded lists counted in
+// Truncated made an export with nothing failed exit 3. Only items not
+// exported make it partial.
+func TestTruncatedWarningsAreNotPartial(t *testing.T) {
+	m := format.Manifest{User: "bob@x"}
+	if r := newExportReport(m, "a.tgz", format.Summary{Truncated: 200_000}, 0); r.Status != "ok" || r.Failed != 0 {
+		t.Errorf("warnings only: status %q, failed %d; want ok, 0", r.Status, r.Failed)
+	}
+	if r := newExportReport(m, "a.tgz", format.Summary{Truncated: 7}, 7); r.Status != "partial" || r.Failed != 7 {
+		t.Errorf("7 errors past the list: status %q, failed %d; want partial, 7", r.Status, r.Failed)
 	}
 }

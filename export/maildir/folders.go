@@ -94,32 +94,6 @@ func (t *tree) folder(path, item string) (f *folder, existed bool) {
 	return f, false
 }
 
-// addSubscribedOnly adds the Maildir++ folders named in the subscription
-// files but found nowhere on disk. Old-style names separate levels with
-// "."; a name with an empty level cannot be split faithfully and is left
-// out. A name under the Courier "INBOX." prefix is taken without it, the
-// way the prefix is meant.
-func (t *tree) addSubscribedOnly(subs subscriptions) {
-	names := make([]string, 0, len(subs))
-	for name := range subs {
-		names = append(names, name)
-	}
-	slices.Sort(names)
-	for _, name := range names {
-		if !strings.Contains(name, "/") {
-			name = strings.ReplaceAll(name, ".", "/")
-		}
-		levels := strings.Split(name, "/")
-		if slices.Contains(levels, "") || strings.EqualFold(levels[0], inboxPath) {
-			continue // "INBOX" itself; "INBOX.X" was also recorded as "X"
-		}
-		if subs.hasPrefixed(name) && t.byPath[inboxPath+"/"+name] != nil {
-			continue // the folder is INBOX/X, subscribed as "INBOX.X"
-		}
-		t.nameOnly(name, "subscriptions", "only listed in the subscriptions")
-	}
-}
-
 // sorted returns the folders in export order: INBOX first, then by path,
 // level by level, so each folder directly precedes its children.
 func (t *tree) sorted() []*folder {

@@ -84,15 +84,15 @@ func (s *Source) Export(ctx context.Context, sink export.Sink, opt export.Option
 	for _, p := range t.problems {
 		sink.AddError(p)
 	}
-	subs, err := readSubscriptions(rd)
+	folders := t.sorted()
+	var stale staleNames
+	subs, err := readSubscriptions(rd, subscriptionKeys(folders), &stale)
 	if err != nil {
 		sink.AddWarning(format.Problem{Item: "subscriptions",
 			Reason: "subscriptions unknown, every folder marked subscribed: " + cause(err)})
+	} else if p, ok := stale.problem(); ok {
+		sink.AddWarning(p)
 	}
-	if layout == LayoutMaildirPP {
-		t.addSubscribedOnly(subs)
-	}
-	folders := t.sorted()
 	assignRoles(folders)
 	for _, f := range folders {
 		f.subscribed = subs.has(f.source)
