@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/mail"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -48,6 +49,9 @@ func (s *Source) Export(ctx context.Context, sink export.Sink, opt export.Option
 			return fmt.Errorf("mbox: %w", err)
 		}
 		defer root.Close()
+		if entries, err := root.ReadDir(); err == nil && looksLikeMaildir(entries) {
+			return fmt.Errorf("mbox: %s looks like a Maildir (it holds cur/ or new/): use export maildir", s.Path)
+		}
 		files, err = walkTree(root, sink)
 		if err != nil {
 			return err
@@ -260,4 +264,17 @@ func (c cancellable) Read(p []byte) (int, error) {
 		return 0, err
 	}
 	return c.input.Read(p)
+}
+
+// looksLikeMaildir reports whether a source directory's entries are a
+// Maildir's: cur/ or new/ with tmp/ beside them. Its files are no mbox
+// files, and walking it would export nothing with a warning per message.
+func looksLikeMaildir(entries []os.DirEntry) bool {
+	has := map[string]bool{}
+	for _, e := range entries {
+		if e.IsDir() {
+			has[e.Name()] = true
+		}
+	}
+	return (has["cur"] || has["new"]) && (has["tmp"] || has["cur"] && has["new"])
 }

@@ -151,3 +151,18 @@ func TestUnsafeFolderNamesAreMadeSafe(t *testing.T) {
 		}
 	}
 }
+
+// Review of issue 9: export mbox --src of a Maildir exported 0 messages,
+// exit 0, a warning per file. It is refused, saying to use export maildir.
+func TestMaildirSourceIsRefused(t *testing.T) {
+	root := t.TempDir()
+	for _, d := range []string{"cur", "new", "tmp"} {
+		os.MkdirAll(filepath.Join(root, d), 0o755)
+	}
+	os.WriteFile(filepath.Join(root, "cur", "1.M1P1.h:2,S"), []byte("From: a@b\nSubject: x\n\nhi\n"), 0o600)
+	var s exporttest.Sink
+	err := (&Source{Path: root}).Export(context.Background(), &s, export.Options{})
+	if err == nil || !strings.Contains(err.Error(), "use export maildir") {
+		t.Errorf("Export(Maildir) = %v; want a refusal naming export maildir", err)
+	}
+}
