@@ -14,6 +14,7 @@ import (
 
 	"github.com/mailhaul/mailhaul/export"
 	"github.com/mailhaul/mailhaul/export/exporttest"
+	"github.com/mailhaul/mailhaul/export/srcfs"
 	"github.com/mailhaul/mailhaul/format"
 )
 
@@ -414,4 +415,151 @@ func TestStaleSubscriptionsAreNotFolders(t *testing.T) {
 	if d := time.Since(start); d > 10*time.Second {
 		t.Errorf("took %v", d)
 	}
+}
+
+// hookReadDir replaces the listing of cur/ and new/ for the test: fn gets
+// the directory's path and what it really holds, and returns the listing.
+func hookReadDir(t testing.TB, fn func(path string, des []os.DirEntry) []os.DirEntry) {
+	t.Helper()
+	orig := readDir
+	t.Cleanup(func() { readDir = orig })
+	readDir = func(d *srcfs.Dir) ([]os.DirEntry, error) {
+		des, err := orig(d)
+		return fn(d.Path(), des), err
+	}
+}
+
+// Review of issue 9, item 5: a listing made during renames can hold both
+// names of one message, or neither. One message listed twice in one
+// directory is exported once; a name missing from one re-list but present
+// in the next is not called expunged; 20,000 messages renamed after the
+// listing cost a few re-lists, not one each.
+func TestLiveRenamesAreExactAndAmortised(t *testing.T) {
+	root := t.TempDir()
+	const n = 2000
+	for i := range n {
+		writeTree(t, root, file{path: fmt.Sprintf("cur/%d.M%dP1.host:2,", 1700000000+i, i), body: msg(fmt.Sprintf("<%d@x>", i), "m")})
+	}
+	// Message 0 shows up under two names in the first listing (the old
+	// one a leftover of a rename in flight).
+	first := true
+	relists := 0
+	hookReadDir(t, func(path string, des []os.DirEntry) []os.DirEntry {
+		if filepath.Base(path) != "cur" {
+			return des
+		}
+		if first {
+			first = false
+			dup := slices.Clone(des)
+			for _, de := range des {
+				if strings.HasPrefix(de.Name(), "1700000000.") {
+					os.WriteFile(filepath.Join(path, "1700000000.M0P1.host:2,S"), []byte(msg("<0@x>", "m")), 0o644)
+					more, _ := os.ReadDir(path)
+					for _, m := range more {
+						if m.Name() == "1700000000.M0P1.host:2,S" {
+							dup = append(dup, m)
+						}
+					}
+					os.Remove(filepath.Join(path, de.Name()))
+				}
+			}
+			return dup
+		}
+		relists++
+		if relists == 1 {
+			// The first re-list misses message 5 (renamed in flight).
+			return slices.DeleteFunc(des, func(de os.DirEntry) bool { return strings.HasPrefix(de.Name(), "1700000005.") })
+		}
+		return des
+	})
+	// After the listing, every message is renamed to :2,S before it is
+	// opened (a client marked the whole folder read).
+	renamed := false
+	hookOpen(t, func(name string, open func() (*os.File, error)) (*os.File, error) {
+		if !renamed {
+			renamed = true
+			des, _ := os.ReadDir(filepath.Dir(name))
+			for _, de := range des {
+				if strings.HasSuffix(de.Name(), ":2,") {
+					os.Rename(filepath.Join(filepath.Dir(name), de.Name()), filepath.Join(filepath.Dir(name), de.Name()+"S"))
+				}
+			}
+		}
+		return open()
+	})
+	s := run(t, &Source{Root: root}, export.Options{})
+	ids := map[string]int{}
+	for _, it := range s.Items {
+		ids[it.SourceID]++
+	}
+	for id, k := range ids {
+		if k != 1 {
+			t.Errorf("%s exported %d times", id, k)
+		}
+	}
+	if len(ids) != n || len(s.Errors) != 0 || s.Skipped[export.SkipExpunged] != 0 {
+		t.Errorf("%d distinct messages of %d, errors %+v, skipped %v", len(ids), n, s.Errors, s.Skipped)
+	}
+	if relists > 5 {
+		t.Errorf("%d re-lists for %d renamed messages; want a few", relists, n)
+	}
+}
+
+// Review of issue 9, item 5: with a real renamer flipping flags while the
+// export runs, every message is exported exactly once, or reported: none
+// is lost silently or called expunged.
+func TestConcurrentRenamerExactlyOnce(t *testing.T) {
+	root := t.TempDir()
+	const n = 3000
+	names := make([]string, n)
+	for i := range n {
+		names[i] = fmt.Sprintf("%d.M%dP1.host", 1700000000+i, i)
+		writeTree(t, root, file{path: "cur/" + names[i] + ":2,S", body: msg(fmt.Sprintf("<%d@x>", i), "m")})
+	}
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		cur := filepath.Join(root, "cur")
+		deadline := time.Now().Add(30 * time.Second)
+		for round := 0; time.Now().Before(deadline); round++ {
+			from, to := ":2,S", ":2,RS"
+			if round%2 == 1 {
+				from, to = to, from
+			}
+			for _, b := range names {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				os.Rename(filepath.Join(cur, b+from), filepath.Join(cur, b+to))
+			}
+		}
+	}()
+	s := run(t, &Source{Root: root}, export.Options{})
+	close(stop)
+	<-done
+	ids := map[string]int{}
+	for _, it := range s.Items {
+		ids[it.SourceID]++
+	}
+	reported := map[string]bool{}
+	for _, p := range s.Errors {
+		u, _, _ := splitInfo(strings.TrimPrefix(p.Item, "cur/"))
+		reported["INBOX/"+u] = true
+	}
+	for _, b := range names {
+		id := "INBOX/" + b
+		switch k := ids[id]; {
+		case k > 1:
+			t.Errorf("%s exported %d times", id, k)
+		case k == 0 && !reported[id]:
+			t.Errorf("%s neither exported nor reported", id)
+		}
+	}
+	if s.Skipped[export.SkipExpunged] != 0 {
+		t.Errorf("%d called expunged; none was", s.Skipped[export.SkipExpunged])
+	}
+	t.Logf("%d exported, %d reported", len(ids), len(s.Errors))
 }
