@@ -96,13 +96,14 @@ type exporter struct {
 // the folder ".", a label "../etc") is made safe by export.SafeFolderPath,
 // with a note and a warning, rather than ending the export.
 func (e *exporter) addFolder(path string, role format.Role, notes []string) (string, format.Role, error) {
+	orig := path
 	path, note := export.SafeFolderPath(path)
 	if r, ok := e.added[path]; ok {
 		return path, r, nil
 	}
 	if note != "" {
 		notes = append(notes[:len(notes):len(notes)], note)
-		e.sink.AddWarning(format.Problem{Folder: path, Reason: note})
+		e.sink.AddWarning(format.Problem{Folder: path, Item: orig, Reason: note})
 	}
 	if owner, taken := e.roles[role]; taken && role != format.RoleNone && owner != path {
 		role = format.RoleNone
