@@ -3,6 +3,7 @@ package maildir
 import (
 	"os"
 	"slices"
+	"strings"
 
 	"github.com/mailhaul/mailhaul/export/srcfs"
 )
@@ -38,6 +39,11 @@ func (e *NotMaildirError) Error() string {
 // guessing it would accept any directory with a Maildir somewhere below.
 func checkRoot(root *srcfs.Dir, requested, layout Layout, t *tree) error {
 	inbox := t.byPath[inboxPath].dirs
+	if requested == LayoutAuto && layout == LayoutFS {
+		if below := nestedMaildirRoot(root); below != "" {
+			return &NotMaildirError{Root: root.Path(), Below: below}
+		}
+	}
 	if slices.Contains(inbox, ".") || layout == LayoutFS && len(inbox) > 0 {
 		return nil
 	}
@@ -52,6 +58,36 @@ func checkRoot(root *srcfs.Dir, requested, layout Layout, t *tree) error {
 		}
 	}
 	return &NotMaildirError{Root: root.Path(), Below: findMaildirBelow(root)}
+}
+
+// nestedMaildirRoot returns the path of a directory at the root that is a
+// Maildir root of its own (named Maildir, or holding Maildir++ folders),
+// "" if none. Guessed LAYOUT=fs would export it as one folder and leave
+// its folders out: the root given is most likely one level too high.
+func nestedMaildirRoot(root *srcfs.Dir) string {
+	entries, err := root.ReadDir()
+	if err != nil {
+		return ""
+	}
+	for _, e := range entries {
+		if !e.IsDir() || strings.HasPrefix(e.Name(), ".") {
+			continue
+		}
+		sub, err := readDirAt(root, e.Name())
+		if err != nil || !hasMessageDirs(sub) {
+			continue
+		}
+		if strings.EqualFold(e.Name(), "Maildir") || slices.ContainsFunc(sub, func(s os.DirEntry) bool {
+			if !s.IsDir() || len(s.Name()) < 2 || s.Name()[0] != '.' || s.Name() == ".." {
+				return false
+			}
+			dot, err := readDirAt(root, e.Name()+"/"+s.Name())
+			return err == nil && hasMessageDirs(dot)
+		}) {
+			return root.Path() + "/" + e.Name()
+		}
+	}
+	return ""
 }
 
 // rootMarkers are files Dovecot and Courier keep only at a Maildir's root.

@@ -206,6 +206,22 @@ func TestRootAboveTheMaildirIsRefused(t *testing.T) {
 			t.Errorf("home with %s: exported %d folders, %d items before refusing", extra.path, len(s.Folders), len(s.Items))
 		}
 	}
+	// A home directory that looks like a Maildir itself (cur/ and new/)
+	// but holds the real one: guessed LAYOUT=fs would export a folder
+	// "Maildir" and leave .Work out.
+	for _, nested := range []string{"Maildir", "mail"} {
+		home := t.TempDir()
+		writeTree(t, home,
+			file{path: "cur/"}, file{path: "new/"},
+			file{path: nested + "/cur/1700000001.M1P1.host:2,S", body: msg("<a@x>", "a")},
+			file{path: nested + "/.Work/cur/1700000002.M1P1.host:2,S", body: msg("<b@x>", "b")},
+		)
+		var s exporttest.Sink
+		err := (&Source{Root: home}).Export(context.Background(), &s, export.Options{})
+		if !errors.As(err, &nm) || nm.Below != filepath.Join(home, nested) {
+			t.Errorf("home with cur/, new/ and %s: Export = %v; want a NotMaildirError naming it (folders %q)", nested, err, folderPaths(&s))
+		}
+	}
 	// A LAYOUT=fs root whose INBOX lives elsewhere: refused when guessing,
 	// exported when the layout is given.
 	fsNoInbox := t.TempDir()
