@@ -151,7 +151,7 @@ func (a *app) runExport(ctx context.Context, kind string, src export.Source, f *
 		arch.Abort()
 		if nm, ok := errors.AsType[*maildir.NotMaildirError](err); ok {
 			// Say it in the command line's terms: which --src was meant.
-			msg := fmt.Sprintf("export maildir for %s: %s has no cur/ or new/ and is not a known Maildir layout", f.user, nm.Root)
+			msg := fmt.Sprintf("export maildir for %s: %s", f.user, nm.Reason())
 			if nm.Below != "" { // a name found on disk: escaped
 				msg += "; did you mean --src " + termtext.Escape(nm.Below) + "?"
 			}

@@ -17,14 +17,28 @@ type NotMaildirError struct {
 	// Below is the first Maildir found below Root (breadth first, a few
 	// levels deep), "" if none: most likely the one meant.
 	Below string
+	// Nested is set when Root looks like a Maildir itself but holds
+	// another Maildir root, Below.
+	Nested bool
 }
 
 func (e *NotMaildirError) Error() string {
-	msg := "maildir: " + e.Root + " has no cur/ or new/ and is not a known Maildir layout"
-	if e.Below != "" {
-		msg += "; the Maildir below it is " + e.Below
+	return "maildir: " + e.Reason() + e.hint("; the Maildir below it is ")
+}
+
+// Reason says why Root was refused, naming it.
+func (e *NotMaildirError) Reason() string {
+	if e.Nested {
+		return e.Root + " holds a Maildir of its own, which a guessed LAYOUT=fs would export as one folder (give --layout fs if that is meant)"
 	}
-	return msg
+	return e.Root + " has no cur/ or new/ and is not a known Maildir layout"
+}
+
+func (e *NotMaildirError) hint(prefix string) string {
+	if e.Below == "" {
+		return ""
+	}
+	return prefix + e.Below
 }
 
 // checkRoot refuses a root that is no Maildir in a known layout: INBOX
@@ -41,7 +55,7 @@ func checkRoot(root *srcfs.Dir, requested, layout Layout, t *tree) error {
 	inbox := t.byPath[inboxPath].dirs
 	if requested == LayoutAuto && layout == LayoutFS {
 		if below := nestedMaildirRoot(root); below != "" {
-			return &NotMaildirError{Root: root.Path(), Below: below}
+			return &NotMaildirError{Root: root.Path(), Below: below, Nested: true}
 		}
 	}
 	if slices.Contains(inbox, ".") || layout == LayoutFS && len(inbox) > 0 {
