@@ -118,20 +118,26 @@ func (x *exporter) exportFolder(f *folder) error {
 		}
 	}
 	// A listing made while the server renames can miss a message (neither
-	// its old name nor its new one): list once more and export what the
-	// first listing missed, so nothing present all along is left out.
-	var missed []entry
-	for i := range f.dirs {
-		for u, e := range x.relist(dirs, i) {
-			if _, ok := st.done[key(i, u)]; !ok {
-				missed = append(missed, e)
+	// its old name nor its new one): list again and export what earlier
+	// listings missed, until a re-list finds nothing new (at most
+	// maxCatchUp times), so nothing present all along is left out.
+	for range maxCatchUp {
+		var missed []entry
+		for i := range f.dirs {
+			for u, e := range x.relist(dirs, i) {
+				if _, ok := st.done[key(i, u)]; !ok {
+					missed = append(missed, e)
+				}
 			}
 		}
-	}
-	slices.SortFunc(missed, func(a, b entry) int { return strings.Compare(a.unique, b.unique) })
-	for i := range missed {
-		if err := x.one(f, dirs, &st, &missed[i]); err != nil {
-			return err
+		if len(missed) == 0 {
+			break
+		}
+		slices.SortFunc(missed, func(a, b entry) int { return strings.Compare(a.unique, b.unique) })
+		for i := range missed {
+			if err := x.one(f, dirs, &st, &missed[i]); err != nil {
+				return err
+			}
 		}
 	}
 	skipped, unknownCount, unknownFirst, unknown := st.skipped, st.unknownCount, st.unknownFirst, st.unknown
@@ -287,6 +293,10 @@ func check(e *entry) string {
 // message renamed on every look is being changed faster than it can be
 // read, and is reported.
 const maxRelists = 4
+
+// maxCatchUp bounds the re-lists made at a folder's end for messages the
+// listings missed.
+const maxCatchUp = 3
 
 // open opens e's file. A live mailbox renames a message whenever its flags
 // change (":2,S" to ":2,RS") and moves it from new/ to cur/ once a client
