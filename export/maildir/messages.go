@@ -140,14 +140,13 @@ func (x *exporter) exportFolder(f *folder) error {
 			}
 		}
 	}
-	skipped, unknownCount, unknownFirst, unknown := st.skipped, st.unknownCount, st.unknownFirst, st.unknown
-	if skipped > 0 {
-		x.sink.AddSkipped(export.SkipBeforeCutoff, skipped)
+	if st.skipped > 0 {
+		x.sink.AddSkipped(export.SkipBeforeCutoff, st.skipped)
 	}
-	if unknownCount > 0 {
-		x.sink.AddWarning(format.Problem{Folder: f.path, Item: unknownFirst, Reason: fmt.Sprintf(
+	if st.unknownCount > 0 {
+		x.sink.AddWarning(format.Problem{Folder: f.path, Item: st.unknownFirst, Reason: fmt.Sprintf(
 			"flag letters %q have no meaning in this folder (not a standard flag, or no %s entry); ignored on %d message(s)",
-			unknown.letters(), keywordsFile, unknownCount)})
+			st.unknown.letters(), keywordsFile, st.unknownCount)})
 	}
 	return nil
 }
