@@ -33,6 +33,7 @@ type exportFlags struct {
 	level     int
 	overwrite bool
 	report    string
+	layout    string // maildir only
 }
 
 func (a *app) exportCommand() *cobra.Command {
@@ -42,14 +43,17 @@ func (a *app) exportCommand() *cobra.Command {
 	}
 	cmd.AddCommand(
 		a.exportSourceCommand("maildir", "Export a Maildir, Maildir++ or fs-layout Maildir",
-			func(src string) export.Source { return &maildir.Source{Root: src} }),
+			func(f *exportFlags) (export.Source, error) {
+				layout, err := maildir.ParseLayout(f.layout)
+				return &maildir.Source{Root: f.src, Layout: layout}, err
+			}),
 		a.exportSourceCommand("mbox", "Export an mbox file or a tree of them (Thunderbird layout)",
-			func(src string) export.Source { return &mbox.Source{Path: src} }),
+			func(f *exportFlags) (export.Source, error) { return &mbox.Source{Path: f.src}, nil }),
 	)
 	return cmd
 }
 
-func (a *app) exportSourceCommand(kind, short string, newSource func(src string) export.Source) *cobra.Command {
+func (a *app) exportSourceCommand(kind, short string, newSource func(f *exportFlags) (export.Source, error)) *cobra.Command {
 	var f exportFlags
 	cmd := &cobra.Command{
 		Use:   kind + " --user ADDRESS --src PATH --out DIR",
@@ -57,7 +61,11 @@ func (a *app) exportSourceCommand(kind, short string, newSource func(src string)
 		Long:  short + ".\n\n" + exportHelp,
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return a.runExport(cmd.Context(), kind, newSource(f.src), &f)
+			src, err := newSource(&f)
+			if err != nil {
+				return err
+			}
+			return a.runExport(cmd.Context(), kind, src, &f)
 		},
 	}
 	fl := cmd.Flags()
@@ -73,6 +81,9 @@ func (a *app) exportSourceCommand(kind, short string, newSource func(src string)
 	fl.IntVar(&f.level, "level", 0, "compression level (0: the default for the codec)")
 	fl.BoolVar(&f.overwrite, "overwrite", false, "replace an existing archive of the same name")
 	fl.StringVar(&f.report, "report", "", "write the JSON report here (default: beside the archive, <archive>.report.json)")
+	if kind == "maildir" {
+		fl.StringVar(&f.layout, "layout", "auto", "folder layout: maildir++ (.Work.2024), fs (Work/2024) or auto; give fs for a LAYOUT=fs root whose INBOX is elsewhere")
+	}
 	for _, name := range []string{"user", "src", "out"} {
 		cmd.MarkFlagRequired(name)
 	}
@@ -83,8 +94,12 @@ func (a *app) exportSourceCommand(kind, short string, newSource func(src string)
 // exportHelp says what every export reads and refuses (README: Export).
 const exportHelp = `Nothing outside --src is read: symbolic links below it are not followed, and FIFOs,
 sockets and devices are not opened; each is listed as an error and the export ends with
-exit 3. A Maildir --src must hold cur/ or new/ (or be a LAYOUT=fs root with an INBOX
-directory); a directory above the Maildir is refused, naming the Maildir found below.
+exit 3. A --src, --contacts or --calendar whose last component is a symbolic link is
+refused, naming its target (pass that if it is trusted); links above it are followed.
+A Maildir --src must hold cur/ or new/ directories (tmp/ alone is not enough), or be a
+LAYOUT=fs root with an INBOX directory; a directory above the Maildir is refused, naming
+the Maildir found below. LAYOUT=fs is guessed only then: a LAYOUT=fs root whose INBOX
+lives elsewhere needs --layout fs.
 Messages renamed or delivered while the export runs are found again by their unique name;
 deleted ones are counted as expunged. In each --contacts and --calendar file, a UID names
 one object: a later, different item with a used UID gets a new one (noted), an identical
@@ -136,13 +151,14 @@ func (a *app) runExport(ctx context.Context, kind string, src export.Source, f *
 		return run.fail("write", err)
 	}
 	prog := a.newProgress("export "+f.user, nil)
-	err = fillArchive(ctx, export.WithProgress(arch, prog.update), src, f, export.Options{After: after})
+	counted := &errorCount{Sink: export.WithProgress(arch, prog.update)}
+	err = fillArchive(ctx, counted, src, f, export.Options{After: after})
 	prog.done()
 	if err != nil {
 		arch.Abort()
 		if nm, ok := errors.AsType[*maildir.NotMaildirError](err); ok {
 			// Say it in the command line's terms: which --src was meant.
-			msg := fmt.Sprintf("export maildir for %s: %s has no cur/ or new/ and is not a known Maildir layout", f.user, nm.Root)
+			msg := fmt.Sprintf("export maildir for %s: %s", f.user, nm.Reason())
 			if nm.Below != "" { // a name found on disk: escaped
 				msg += "; did you mean --src " + termtext.Escape(nm.Below) + "?"
 			}
@@ -153,7 +169,7 @@ func (a *app) runExport(ctx context.Context, kind string, src export.Source, f *
 	if err := arch.Close(); err != nil {
 		return run.fail("write", err)
 	}
-	rep := newExportReport(m, arch.Path(), arch.Summary())
+	rep := newExportReport(m, arch.Path(), arch.Summary(), counted.n)
 	reportPath := f.report
 	if reportPath == "" {
 		reportPath = arch.Path() + ".report.json"
@@ -161,7 +177,7 @@ func (a *app) runExport(ctx context.Context, kind string, src export.Source, f *
 	if err := a.writeResult(reportPath, rep, func() { a.printExportReport(rep, reportPath) }); err != nil {
 		return err
 	}
-	if len(rep.Errors) > 0 || rep.Truncated > 0 {
+	if rep.Status != "ok" {
 		return errPartial
 	}
 	return nil
@@ -194,6 +210,15 @@ func (r *exportRun) fail(stage string, err error) error {
 	}
 	return err
 }
+
+// errorCount counts the items reported as not exported (see
+// newExportReport): exit 3 when there is one, never for warnings alone.
+type errorCount struct {
+	export.Sink
+	n int
+}
+
+func (c *errorCount) AddError(p format.Problem) { c.n++; c.Sink.AddError(p) }
 
 // fillArchive runs the source and adds the contact and calendar files.
 func fillArchive(ctx context.Context, sink export.Sink, src export.Source, f *exportFlags, opt export.Options) error {

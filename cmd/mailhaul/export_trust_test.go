@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/mailhaul/mailhaul/format"
 )
 
 // Tests of issue 9's export items: what the export command refuses, skips
@@ -171,5 +173,18 @@ func TestExportAlwaysWritesResult(t *testing.T) {
 				t.Errorf("%s: report %s: %v, status %q stage %q error %q", tc.name, reportPath, err, rep.Status, rep.Stage, rep.Error)
 			}
 		}
+	}
+}
+
+// Review of issue 9: warnings past the summary's bounded lists counted in
+// Truncated made an export with nothing failed exit 3. Only items not
+// exported make it partial.
+func TestTruncatedWarningsAreNotPartial(t *testing.T) {
+	m := format.Manifest{User: "bob@x"}
+	if r := newExportReport(m, "a.tgz", format.Summary{Truncated: 200_000}, 0); r.Status != "ok" || r.Failed != 0 {
+		t.Errorf("warnings only: status %q, failed %d; want ok, 0", r.Status, r.Failed)
+	}
+	if r := newExportReport(m, "a.tgz", format.Summary{Truncated: 7}, 7); r.Status != "partial" || r.Failed != 7 {
+		t.Errorf("7 errors past the list: status %q, failed %d; want partial, 7", r.Status, r.Failed)
 	}
 }

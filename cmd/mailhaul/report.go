@@ -36,9 +36,13 @@ type exportReport struct {
 	Warnings  []format.Problem      `json:"warnings,omitempty"`
 	Skipped   map[string]int        `json:"skipped,omitempty"`
 	Truncated int                   `json:"truncated,omitempty"`
+	Failed    int                   `json:"failed"` // items not exported, listed or not
 }
 
-func newExportReport(m format.Manifest, path string, s format.Summary) *exportReport {
+// failed is the number of items the source reported as not exported,
+// counted as they came: the summary's Truncated counts warnings and
+// errors alike past its bounded lists, so it cannot decide the status.
+func newExportReport(m format.Manifest, path string, s format.Summary, failed int) *exportReport {
 	r := &exportReport{
 		Event:     "export",
 		User:      m.User,
@@ -59,7 +63,8 @@ func newExportReport(m format.Manifest, path string, s format.Summary) *exportRe
 	if r.Errors == nil {
 		r.Errors = []format.Problem{}
 	}
-	if len(s.Errors) > 0 || s.Truncated > 0 {
+	r.Failed = max(failed, len(s.Errors))
+	if r.Failed > 0 {
 		r.Status = "partial"
 	}
 	return r
@@ -79,7 +84,7 @@ func (a *app) printExportReport(r *exportReport, reportPath string) {
 	printProblems(a.stderr, "error", r.User, r.Errors, 50)
 	if r.Status != "ok" {
 		fmt.Fprintf(a.stderr, "%s: %d items could not be exported; the full list is in %s\n",
-			termtext.Escape(r.User), len(r.Errors)+r.Truncated, termtext.Escape(reportPath))
+			termtext.Escape(r.User), r.Failed, termtext.Escape(reportPath))
 	}
 }
 

@@ -16,6 +16,16 @@ type Sink struct {
 	Errors   []format.Problem
 	Warnings []format.Problem
 	Skipped  map[string]int
+	// Archive, when set, is given every folder first, and its refusal is
+	// returned as a real export's archive would return it: tests set it
+	// (NewArchive) so that a path the archive refuses fails there too.
+	Archive interface{ AddFolder(format.Folder) error }
+}
+
+// NewArchive is an archive writer that discards what it writes, for
+// Sink.Archive.
+func NewArchive() (*format.Writer, error) {
+	return format.NewWriter(io.Discard, format.Manifest{User: "test@example.com"}, nil)
 }
 
 // Item is a recorded item with its body.
@@ -25,6 +35,11 @@ type Item struct {
 }
 
 func (s *Sink) AddFolder(f format.Folder) error {
+	if s.Archive != nil {
+		if err := s.Archive.AddFolder(f); err != nil {
+			return err
+		}
+	}
 	for _, g := range s.Folders {
 		if g.Kind == f.Kind && g.Path == f.Path {
 			return fmt.Errorf("exporttest: folder %q added twice", f.Path)

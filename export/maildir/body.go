@@ -23,6 +23,10 @@ var bufPool = sync.Pool{New: func() any { b := make([]byte, prefixSize); return 
 // count opens, or to act between the listing and the open.
 var openFile = (*srcfs.Dir).OpenFile
 
+// readDir lists a message directory (cur/ or new/); tests replace it to
+// act as a listing made during renames does.
+var readDir = (*srcfs.Dir).ReadDir
+
 // body streams one message file to the sink: first the prefix already read
 // into buf, then the rest of the file. It is reused for every message of an
 // export, so it costs no allocation per message.

@@ -14,9 +14,12 @@
 //   - Folder names: directory names in modified UTF-7 (RFC 3501 §5.1.3),
 //     as Dovecot and Courier write them.
 //   - Folders that exist only as names: under Maildir++, an empty ".Name"
-//     directory, or a name in the subscription files with no directory at
-//     all, is exported as an empty folder with a note and a warning (a
-//     client created or subscribed it; the target should show it too).
+//     directory is exported as an empty folder with a note and a warning
+//     (a client created it; the target should show it too). A name only in
+//     the subscription files is no folder (subscriptions outlive deleted
+//     folders): such names are counted in one warning.
+//   - Folder names the archive cannot hold (a "." or ".." level, a NUL)
+//     are made safe by export.SafeFolderPath, with a note.
 //     Non-empty dot-directories without cur/, new/ or tmp/ belong to other
 //     tools (.notmuch) and are left out.
 //   - Subscriptions: Dovecot's "subscriptions" (both file versions) and
@@ -34,15 +37,20 @@
 //
 // Nothing outside the root is read: below it, no symbolic link is
 // followed (a linked folder, cur/ or message is reported as an error) and
-// only regular files are opened (see export/srcfs). The root must be a
-// Maildir (cur/ or new/), a LAYOUT=fs root with an INBOX directory, or a
+// only regular files are opened (see export/srcfs); a root that is itself
+// a link is refused. The root must be a Maildir (cur/ or new/ as
+// directories; tmp/ alone is not enough), a LAYOUT=fs root with an INBOX
+// directory, any directory holding maildirs when LayoutFS is given, or a
 // Maildir++ root that lost its empty INBOX directories but keeps Dovecot's
 // or Courier's files; anything else is refused with NotMaildirError.
 //
 // A live Maildir changes while it is read: new/ is listed before cur/ (a
-// message only moves that way), and a file gone when it is opened is
-// looked for again by its unique name; only one found nowhere is counted
-// as expunged (export.SkipExpunged) and named in a warning.
+// message only moves that way), each unique name is exported once, and a
+// file gone when it is opened is looked for again by its unique name in a
+// re-list shared by every message renamed since; only one absent from two
+// re-lists made after the failed open is counted as expunged
+// (export.SkipExpunged) and named in a warning. A last re-list of each
+// folder catches a message a listing during a rename missed.
 //
 // Not read: dovecot-uidlist and the dovecot.index* files (UIDs are not
 // exported; identity is the file name), Courier's courierimapkeywords/

@@ -218,7 +218,11 @@ func TestDetectLayout(t *testing.T) {
 	}{
 		{"plain", []file{{path: "cur/1.x:2,S", body: "a"}, {path: "tmp/"}}, LayoutMaildirPP, []string{"INBOX"}},
 		{"maildir++", []file{{path: "cur/"}, {path: ".A.B/new/1.x", body: "a"}}, LayoutMaildirPP, []string{"INBOX", "A/B"}},
-		{"fs", []file{{path: "A/B/new/1.x", body: "a"}}, LayoutFS, []string{"INBOX", "A/B"}},
+		{"fs", []file{{path: "cur/"}, {path: "A/B/new/1.x", body: "a"}}, LayoutFS, []string{"INBOX", "A/B"}},
+		{"fs with an INBOX directory", []file{{path: "INBOX/new/"}, {path: "A/B/new/1.x", body: "a"}}, LayoutFS, []string{"INBOX", "A/B"}},
+		// No evidence of a Maildir at the root: nothing below is walked.
+		{"fs without INBOX", []file{{path: "A/B/new/1.x", body: "a"}}, LayoutMaildirPP, []string{"INBOX"}},
+		{"tmp alone", []file{{path: "tmp/"}, {path: "A/new/1.x", body: "a"}}, LayoutMaildirPP, []string{"INBOX"}},
 		{"both: dot folders win", []file{{path: ".A/cur/"}, {path: "B/cur/1.x", body: "a"}}, LayoutMaildirPP, []string{"INBOX", "A"}},
 		{"empty root", nil, LayoutMaildirPP, []string{"INBOX"}},
 		{"inbox child in maildir++", []file{{path: ".INBOX.Sent/cur/"}}, LayoutMaildirPP, []string{"INBOX", "INBOX/Sent"}},

@@ -7,18 +7,24 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/mailhaul/mailhaul/export"
 	"github.com/mailhaul/mailhaul/export/srcfs"
 	"github.com/mailhaul/mailhaul/format"
 )
 
 const inboxPath = "INBOX"
 
-// maxDepth bounds the LAYOUT=fs walk; real hierarchies are a few levels.
-const maxDepth = 32
+// maxDepth and maxFSDirs bound the LAYOUT=fs walk; real hierarchies are
+// a few levels and far fewer folders.
+const (
+	maxDepth  = 32
+	maxFSDirs = 100_000
+)
 
 // folder is one mailbox to export.
 type folder struct {
-	path       string // "/"-separated, INBOX is "INBOX"
+	path       string // "/"-separated, INBOX is "INBOX"; safe for the archive
+	source     string // the path as the source names it, for subscriptions
 	role       format.Role
 	subscribed bool
 	// dirs are the Maildirs (holding cur/ and new/) whose messages make up
@@ -35,21 +41,19 @@ type folder struct {
 type tree struct {
 	byPath   map[string]*folder
 	problems []format.Problem // directories that could not be listed
+	fsDirs   int              // directories the LAYOUT=fs walk listed
 }
 
 func newTree() *tree {
 	t := &tree{byPath: map[string]*folder{}}
-	t.byPath[inboxPath] = &folder{path: inboxPath} // INBOX always exists in IMAP
+	t.byPath[inboxPath] = &folder{path: inboxPath, source: inboxPath} // INBOX always exists in IMAP
 	return t
 }
 
 // add records dir as (part of) the folder at path, and returns the folder.
 func (t *tree) add(path, dir, raw string) *folder {
-	f := t.byPath[path]
-	if f == nil {
-		f = &folder{path: path}
-		t.byPath[path] = f
-	}
+	f, _ := t.folder(path, raw)
+	path = f.path
 	if len(f.dirs) > 0 {
 		f.warnings = append(f.warnings, format.Problem{
 			Folder: path, Item: raw,
@@ -64,38 +68,30 @@ func (t *tree) add(path, dir, raw string) *folder {
 // empty with a note, unless a folder of that path is known anyway. It does
 // not count as finding a layout: an empty dot-directory says little.
 func (t *tree) nameOnly(path, item, what string) {
-	if _, ok := t.byPath[path]; ok {
+	f, existed := t.folder(path, item)
+	if existed {
 		return
 	}
 	note := "exists only as a name (" + what + "); exported as an empty folder"
-	t.byPath[path] = &folder{path: path, notes: []string{note},
-		warnings: []format.Problem{{Folder: path, Item: item, Reason: note}}}
+	f.notes = append(f.notes, note)
+	f.warnings = append(f.warnings, format.Problem{Folder: f.path, Item: item, Reason: note})
 }
 
-// addSubscribedOnly adds the Maildir++ folders named in the subscription
-// files but found nowhere on disk. Old-style names separate levels with
-// "."; a name with an empty level cannot be split faithfully and is left
-// out. A name under the Courier "INBOX." prefix is taken without it, the
-// way the prefix is meant.
-func (t *tree) addSubscribedOnly(subs subscriptions) {
-	names := make([]string, 0, len(subs))
-	for name := range subs {
-		names = append(names, name)
+// folder returns the folder the source calls path, creating it if need
+// be. Its archive path is made safe here, the one place every folder of
+// the tree is made (export.SafeFolderPath), with a note when it changed.
+func (t *tree) folder(path, item string) (f *folder, existed bool) {
+	safe, note := export.SafeFolderPath(path)
+	if f = t.byPath[safe]; f != nil {
+		return f, true
 	}
-	slices.Sort(names)
-	for _, name := range names {
-		if !strings.Contains(name, "/") {
-			name = strings.ReplaceAll(name, ".", "/")
-		}
-		levels := strings.Split(name, "/")
-		if slices.Contains(levels, "") || strings.EqualFold(levels[0], inboxPath) {
-			continue // "INBOX" itself; "INBOX.X" was also recorded as "X"
-		}
-		if subs.hasPrefixed(name) && t.byPath[inboxPath+"/"+name] != nil {
-			continue // the folder is INBOX/X, subscribed as "INBOX.X"
-		}
-		t.nameOnly(name, "subscriptions", "only listed in the subscriptions")
+	f = &folder{path: safe, source: path}
+	if note != "" {
+		f.notes = []string{note}
+		f.warnings = []format.Problem{{Folder: safe, Item: item, Reason: note}}
 	}
+	t.byPath[safe] = f
+	return f, false
 }
 
 // sorted returns the folders in export order: INBOX first, then by path,
@@ -136,18 +132,33 @@ func comparePaths(a, b string) int {
 	}
 }
 
-// isMaildir reports whether a directory's entries make it a Maildir: any
-// of cur/, new/, tmp/ or Dovecot's "maildirfolder" marker. Any one will
-// do, since git-made copies lack empty directories.
+// isMaildir reports whether a folder directory's entries make it a
+// Maildir: a cur/, new/ or tmp/ directory, or Dovecot's "maildirfolder"
+// marker file. Any one will do for a folder below a Maildir root (an
+// empty folder may hold only tmp/, and git-made copies lack empty
+// directories); the root itself needs more (isRootMaildir). Types count,
+// not names alone: a file called "new" is no Maildir.
 func isMaildir(entries []os.DirEntry) bool {
 	for _, e := range entries {
 		switch e.Name() {
-		case "cur", "new", "tmp", "maildirfolder":
-			return true
+		case "cur", "new", "tmp":
+			if e.IsDir() {
+				return true
+			}
+		case "maildirfolder":
+			if e.Type().IsRegular() {
+				return true
+			}
 		}
 	}
 	return false
 }
+
+// isRootMaildir reports whether the directory --src names is itself a
+// Maildir (its INBOX): it must hold cur/ or new/ as a directory, where
+// messages are. tmp/ alone is not enough, as a home directory has one
+// too; Dovecot and Courier create all three.
+func isRootMaildir(entries []os.DirEntry) bool { return hasMessageDirs(entries) }
 
 // decodeLevel decodes one level of a folder name. A name that is not valid
 // modified UTF-7 (written by some other tool, or raw UTF-8) is kept as it
@@ -280,6 +291,13 @@ func (t *tree) discoverFS(dir *srcfs.Dir, rel string, levels []string, entries [
 		if !e.IsDir() {
 			continue
 		}
+		if t.fsDirs++; t.fsDirs > maxFSDirs {
+			if t.fsDirs == maxFSDirs+1 {
+				t.problems = append(t.problems, format.Problem{Item: childRel, Reason: fmt.Sprintf(
+					"folder walk stopped after %d directories: this and later directories are not exported (is --src the Maildir?)", maxFSDirs)})
+			}
+			return found
+		}
 		child, err := dir.OpenDir(raw)
 		var sub []os.DirEntry
 		if err == nil {
@@ -318,13 +336,18 @@ func (t *tree) discoverFS(dir *srcfs.Dir, rel string, levels []string, entries [
 // when it is LayoutAuto: any Maildir++ ".folder" means Maildir++; else
 // nested maildirs mean LAYOUT=fs; else it is a plain Maildir (INBOX only),
 // which is Maildir++ without folders.
+//
+// LAYOUT=fs is guessed only on evidence that the root is a Maildir (cur/
+// or new/ at the root, or an INBOX directory holding them): a home
+// directory given by mistake is not walked for every cur/ and new/ in it.
 func discover(root *srcfs.Dir, layout Layout) (Layout, *tree, error) {
 	entries, err := root.ReadDir()
 	if err != nil {
 		return layout, nil, fmt.Errorf("maildir: list %s: %w", root.Path(), err)
 	}
 	t := newTree()
-	if isMaildir(entries) {
+	rootInbox := isRootMaildir(entries)
+	if rootInbox {
 		t.byPath[inboxPath].dirs = []string{"."}
 	}
 	switch layout {
@@ -334,7 +357,7 @@ func discover(root *srcfs.Dir, layout Layout) (Layout, *tree, error) {
 		t.discoverFS(root, "", nil, entries, false)
 	default:
 		layout = LayoutMaildirPP
-		if !t.discoverMaildirPP(root, entries) {
+		if !t.discoverMaildirPP(root, entries) && (rootInbox || hasInboxDir(root, entries)) {
 			fsTree := newTree()
 			fsTree.byPath[inboxPath].dirs = t.byPath[inboxPath].dirs
 			if fsTree.discoverFS(root, "", nil, entries, false) {
@@ -346,4 +369,17 @@ func discover(root *srcfs.Dir, layout Layout) (Layout, *tree, error) {
 		}
 	}
 	return layout, t, nil
+}
+
+// hasInboxDir reports whether the root holds an INBOX directory with cur/
+// or new/: LAYOUT=fs with INBOX in a directory of its own.
+func hasInboxDir(root *srcfs.Dir, entries []os.DirEntry) bool {
+	for _, e := range entries {
+		if e.IsDir() && strings.EqualFold(e.Name(), inboxPath) {
+			if sub, err := readDirAt(root, e.Name()); err == nil && hasMessageDirs(sub) {
+				return true
+			}
+		}
+	}
+	return false
 }

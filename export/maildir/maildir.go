@@ -15,8 +15,9 @@ type Layout int
 
 const (
 	// LayoutAuto detects the layout: Maildir++ if the root holds any
-	// ".Folder" maildir, else LAYOUT=fs if it holds nested maildirs, else a
-	// plain Maildir, which is Maildir++ with only INBOX.
+	// ".Folder" maildir, else LAYOUT=fs if the root (or an INBOX directory
+	// in it) holds cur/ or new/ and nested maildirs, else a plain Maildir,
+	// which is Maildir++ with only INBOX.
 	LayoutAuto Layout = iota
 	// LayoutMaildirPP is Maildir++ (Courier, Dovecot's default): the root
 	// is INBOX and ".Work.2024" is the folder Work/2024.
@@ -36,6 +37,19 @@ func (l Layout) String() string {
 		return "fs"
 	}
 	return fmt.Sprintf("Layout(%d)", int(l))
+}
+
+// ParseLayout reads a layout name: "auto" (or ""), "maildir++" or "fs".
+func ParseLayout(s string) (Layout, error) {
+	for _, l := range []Layout{LayoutAuto, LayoutMaildirPP, LayoutFS} {
+		if s == l.String() {
+			return l, nil
+		}
+	}
+	if s == "" {
+		return LayoutAuto, nil
+	}
+	return LayoutAuto, fmt.Errorf("maildir: unknown layout %q: want auto, maildir++ or fs", s)
 }
 
 // Source exports the Maildir at Root.
@@ -64,24 +78,24 @@ func (s *Source) Export(ctx context.Context, sink export.Sink, opt export.Option
 	if err != nil {
 		return err
 	}
-	if err := checkRoot(rd, layout, t); err != nil {
+	if err := checkRoot(rd, s.Layout, layout, t); err != nil {
 		return err
 	}
 	for _, p := range t.problems {
 		sink.AddError(p)
 	}
-	subs, err := readSubscriptions(rd)
+	folders := t.sorted()
+	var stale staleNames
+	subs, err := readSubscriptions(rd, subscriptionKeys(folders), &stale)
 	if err != nil {
 		sink.AddWarning(format.Problem{Item: "subscriptions",
 			Reason: "subscriptions unknown, every folder marked subscribed: " + cause(err)})
+	} else if p, ok := stale.problem(); ok {
+		sink.AddWarning(p)
 	}
-	if layout == LayoutMaildirPP {
-		t.addSubscribedOnly(subs)
-	}
-	folders := t.sorted()
 	assignRoles(folders)
 	for _, f := range folders {
-		f.subscribed = subs.has(f.path)
+		f.subscribed = subs.has(f.source)
 	}
 
 	bufp := bufPool.Get().(*[]byte)

@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -57,6 +58,10 @@ type exporter struct {
 	opt     export.Options
 	body    body
 	entries []entry // reused listing buffer
+	// where maps, per folder.dirs entry, each unique name to the entry it
+	// had in the latest re-list of the folder (nil before the first):
+	// one re-list serves every message renamed since the listing.
+	where []map[string]entry
 }
 
 // exportFolder sends f and then its messages, in file-name order.
@@ -100,79 +105,125 @@ func (x *exporter) exportFolder(f *folder) error {
 		}
 		d.Close()
 	}
+	x.where = x.where[:0]
+	for range f.dirs {
+		x.where = append(x.where, nil)
+	}
 	x.list(f, dirs)
 
-	var (
-		unknown      flagSet // letters with no meaning here, warned about once
-		unknownFirst string
-		unknownCount int
-		skipped      int
-	)
+	st := folderState{kws: kws, done: make(map[string]struct{}, len(x.entries))}
 	for i := range x.entries {
-		if err := x.body.ctx.Err(); err != nil {
-			return err
-		}
-		e := &x.entries[i]
-		unique := e.unique
-
-		if problem := check(e); problem != "" {
-			x.sink.AddError(format.Problem{Folder: f.path, Item: e.item(), Reason: problem})
-			continue
-		}
-		var received time.Time
-		if sec, ok := nameTime(unique); ok {
-			received = time.Unix(sec, 0).UTC()
-		} else {
-			fi, err := e.de.Info()
-			if err != nil {
-				x.sink.AddError(format.Problem{Folder: f.path, Item: e.item(), Reason: "stat: " + cause(err)})
-				continue
-			}
-			received = fi.ModTime().UTC()
-		}
-		if !x.opt.Keep(received) {
-			skipped++ // decided from the name or the listing: never opened
-			continue
-		}
-
-		file, ok := x.open(f, dirs, e, unique)
-		if !ok {
-			continue
-		}
-		// The flags are those of the name the file was opened under.
-		_, info, _ := splitInfo(e.name)
-		flags, unk := parseFlags(info).imapFlags(kws[e.dir])
-		if !unk.empty() {
-			if unknownCount == 0 {
-				unknownFirst = e.item()
-			}
-			unknownCount++
-			unknown.upper |= unk.upper
-			unknown.lower |= unk.lower
-		}
-		it := format.Item{
-			Kind:     format.KindMessage,
-			Folder:   f.path,
-			Role:     f.role,
-			Flags:    flags,
-			Received: received,
-			SourceID: f.path + "/" + unique,
-		}
-		err := x.send(f, e, file, it)
-		file.Close()
-		if err != nil {
+		if err := x.one(f, dirs, &st, &x.entries[i]); err != nil {
 			return err
 		}
 	}
-	if skipped > 0 {
-		x.sink.AddSkipped(export.SkipBeforeCutoff, skipped)
+	// A listing made while the server renames can miss a message (neither
+	// its old name nor its new one): list again and export what earlier
+	// listings missed, until a re-list finds nothing new (at most
+	// maxCatchUp times), so nothing present all along is left out.
+	for range maxCatchUp {
+		var missed []entry
+		for i := range f.dirs {
+			for u, e := range x.relist(dirs, i) {
+				if _, ok := st.done[key(i, u)]; !ok {
+					missed = append(missed, e)
+				}
+			}
+		}
+		if len(missed) == 0 {
+			break
+		}
+		slices.SortFunc(missed, func(a, b entry) int { return strings.Compare(a.unique, b.unique) })
+		for i := range missed {
+			if err := x.one(f, dirs, &st, &missed[i]); err != nil {
+				return err
+			}
+		}
 	}
-	if unknownCount > 0 {
-		x.sink.AddWarning(format.Problem{Folder: f.path, Item: unknownFirst, Reason: fmt.Sprintf(
+	if st.skipped > 0 {
+		x.sink.AddSkipped(export.SkipBeforeCutoff, st.skipped)
+	}
+	if st.unknownCount > 0 {
+		x.sink.AddWarning(format.Problem{Folder: f.path, Item: st.unknownFirst, Reason: fmt.Sprintf(
 			"flag letters %q have no meaning in this folder (not a standard flag, or no %s entry); ignored on %d message(s)",
-			unknown.letters(), keywordsFile, unknownCount)})
+			st.unknown.letters(), keywordsFile, st.unknownCount)})
 	}
 	return nil
+}
+
+// folderState is what exporting one folder's messages accumulates.
+type folderState struct {
+	kws          []*keywords
+	done         map[string]struct{} // key(dir, unique) of messages handled
+	unknown      flagSet             // letters with no meaning here, warned about once
+	unknownFirst string
+	unknownCount int
+	skipped      int
+}
+
+// key names a message of a folder: the index of its Maildir and its
+// unique name.
+func key(dir int, unique string) string { return strconv.Itoa(dir) + "/" + unique }
+
+// one exports, skips or reports the message e, once: a unique name
+// already handled in this folder is not handled again.
+func (x *exporter) one(f *folder, dirs openDirs, st *folderState, e *entry) error {
+	if err := x.body.ctx.Err(); err != nil {
+		return err
+	}
+	k := key(e.dir, e.unique)
+	if _, ok := st.done[k]; ok {
+		return nil
+	}
+	st.done[k] = struct{}{}
+	unique := e.unique
+
+	if problem := check(e); problem != "" {
+		x.sink.AddError(format.Problem{Folder: f.path, Item: e.item(), Reason: problem})
+		return nil
+	}
+	var received time.Time
+	if sec, ok := nameTime(unique); ok {
+		received = time.Unix(sec, 0).UTC()
+	} else {
+		fi, err := e.de.Info()
+		if err != nil {
+			x.sink.AddError(format.Problem{Folder: f.path, Item: e.item(), Reason: "stat: " + cause(err)})
+			return nil
+		}
+		received = fi.ModTime().UTC()
+	}
+	if !x.opt.Keep(received) {
+		st.skipped++ // decided from the name or the listing: never opened
+		return nil
+	}
+
+	file, ok := x.open(f, dirs, e)
+	if !ok {
+		return nil
+	}
+	// The flags are those of the name the file was opened under.
+	_, info, _ := splitInfo(e.name)
+	flags, unk := parseFlags(info).imapFlags(st.kws[e.dir])
+	if !unk.empty() {
+		if st.unknownCount == 0 {
+			st.unknownFirst = e.item()
+		}
+		st.unknownCount++
+		st.unknown.upper |= unk.upper
+		st.unknown.lower |= unk.lower
+	}
+	it := format.Item{
+		Kind:     format.KindMessage,
+		Folder:   f.path,
+		Role:     f.role,
+		Flags:    flags,
+		Received: received,
+		SourceID: f.path + "/" + unique,
+	}
+	err := x.send(f, e, file, it)
+	file.Close()
+	return err
 }
 
 // list fills x.entries with the message files of f's cur/ and new/,
@@ -184,7 +235,7 @@ func (x *exporter) list(f *folder, dirs openDirs) {
 			if sd == nil {
 				continue
 			}
-			des, err := sd.ReadDir()
+			des, err := readDir(sd)
 			if afterListing != nil {
 				afterListing(subdirs[j])
 			}
@@ -202,7 +253,8 @@ func (x *exporter) list(f *folder, dirs openDirs) {
 		}
 	}
 	// In unique-name order; one message listed twice (moved from new/ to
-	// cur/ between the two listings) is kept once, as found in cur/.
+	// cur/ between the two listings, or renamed in cur/ while it was
+	// read, so that both names came back) is kept once, as found in cur/.
 	slices.SortFunc(x.entries, func(a, b entry) int {
 		if c := strings.Compare(a.unique, b.unique); c != 0 {
 			return c
@@ -216,7 +268,7 @@ func (x *exporter) list(f *folder, dirs openDirs) {
 		return strings.Compare(a.name, b.name)
 	})
 	x.entries = slices.CompactFunc(x.entries, func(a, b entry) bool {
-		return a.unique == b.unique && a.dir == b.dir && a.sub != b.sub
+		return a.unique == b.unique && a.dir == b.dir
 	})
 }
 
@@ -236,33 +288,56 @@ func check(e *entry) string {
 	return ""
 }
 
-// maxRelocations bounds how often one message is looked for again: a
+// maxRelists bounds how often one message is looked for again: a
 // message renamed on every look is being changed faster than it can be
 // read, and is reported.
-const maxRelocations = 3
+const maxRelists = 4
+
+// maxCatchUp bounds the re-lists made at a folder's end for messages the
+// listings missed.
+const maxCatchUp = 3
 
 // open opens e's file. A live mailbox renames a message whenever its flags
 // change (":2,S" to ":2,RS") and moves it from new/ to cur/ once a client
 // has seen it; a file that vanished after the listing is therefore looked
-// for again by its unique name in the same Maildir's cur/ and new/, and e
-// is updated to where it was found. Only a message found nowhere was
-// expunged. ok is false when the item was reported instead.
-func (x *exporter) open(f *folder, dirs openDirs, e *entry, unique string) (file *os.File, ok bool) {
-	for try := 0; ; try++ {
-		sd := dirs[e.dir][e.sub]
-		file, err := openFile(sd, e.name)
+// for again by its unique name, first where the latest re-list of the
+// folder saw it, then in a fresh re-list, and e is updated to where it was
+// found. Only a message absent from two re-lists made after the failed
+// open is called expunged (a listing during a rename may show neither
+// name); one that cannot be caught is reported. ok is false when the item
+// was reported instead.
+func (x *exporter) open(f *folder, dirs openDirs, e *entry) (file *os.File, ok bool) {
+	relists, absent := 0, 0
+	for {
+		file, err := openFile(dirs[e.dir][e.sub], e.name)
 		if err == nil {
 			return file, true
 		}
-		if !errors.Is(err, fs.ErrNotExist) || try == maxRelocations {
+		if !errors.Is(err, fs.ErrNotExist) {
 			x.sink.AddError(format.Problem{Folder: f.path, Item: e.item(), Reason: "open: " + cause(err)})
 			return nil, false
 		}
-		if !x.relocate(dirs[e.dir], e, unique) {
-			x.sink.AddSkipped(export.SkipExpunged, 1)
-			x.sink.AddWarning(format.Problem{Folder: f.path, Item: e.item(),
-				Reason: "expunged while the export ran: listed, then found in neither cur/ nor new/"})
-			return nil, false
+		// A re-list made for an earlier message may know the new name.
+		if w, ok := x.where[e.dir][e.unique]; ok && (w.name != e.name || w.sub != e.sub) {
+			*e = w
+		} else {
+			if relists == maxRelists {
+				x.sink.AddError(format.Problem{Folder: f.path, Item: e.item(), Reason: fmt.Sprintf(
+					"open: renamed or moved on each of %d looks while the export ran; not read", maxRelists)})
+				return nil, false
+			}
+			relists++
+			w, ok := x.relist(dirs, e.dir)[e.unique]
+			if !ok {
+				if absent++; absent == 2 {
+					x.sink.AddSkipped(export.SkipExpunged, 1)
+					x.sink.AddWarning(format.Problem{Folder: f.path, Item: e.item(),
+						Reason: "expunged while the export ran: listed, then found in neither cur/ nor new/"})
+					return nil, false
+				}
+				continue
+			}
+			*e = w
 		}
 		if problem := check(e); problem != "" {
 			x.sink.AddError(format.Problem{Folder: f.path, Item: e.item(), Reason: problem})
@@ -271,22 +346,29 @@ func (x *exporter) open(f *folder, dirs openDirs, e *entry, unique string) (file
 	}
 }
 
-// relocate lists cur/ and new/ again and points e at the file whose unique
-// name is unique. It reports whether one was found.
-func (x *exporter) relocate(dirs [len(subdirs)]*srcfs.Dir, e *entry, unique string) bool {
-	for j, sd := range dirs {
+// relist lists the Maildir dirs[i] again, cur/ and new/, and returns its
+// messages by unique name (cur/ winning over new/), keeping the map for
+// the messages that follow. A failed listing just finds nothing.
+func (x *exporter) relist(dirs openDirs, i int) map[string]entry {
+	m := make(map[string]entry, len(x.where[i]))
+	for j := len(subdirs) - 1; j >= 0; j-- { // cur/ first
+		sd := dirs[i][j]
 		if sd == nil {
 			continue
 		}
-		des, _ := sd.ReadDir() // a failed listing just finds nothing
+		des, _ := readDir(sd)
 		for _, de := range des {
-			if u, _, _ := splitInfo(de.Name()); u == unique && !strings.HasPrefix(de.Name(), ".") {
-				e.de, e.name, e.sub = de, de.Name(), j // unique stays
-				return true
+			if strings.HasPrefix(de.Name(), ".") {
+				continue
+			}
+			u, _, _ := splitInfo(de.Name())
+			if _, ok := m[u]; !ok {
+				m[u] = entry{de: de, name: de.Name(), unique: u, dir: i, sub: j}
 			}
 		}
 	}
-	return false
+	x.where[i] = m
+	return m
 }
 
 // send streams one open message file to the sink. Problems before the

@@ -3,6 +3,7 @@ package maildir
 import (
 	"os"
 	"slices"
+	"strings"
 
 	"github.com/mailhaul/mailhaul/export/srcfs"
 )
@@ -16,14 +17,28 @@ type NotMaildirError struct {
 	// Below is the first Maildir found below Root (breadth first, a few
 	// levels deep), "" if none: most likely the one meant.
 	Below string
+	// Nested is set when Root looks like a Maildir itself but holds
+	// another Maildir root, Below.
+	Nested bool
 }
 
 func (e *NotMaildirError) Error() string {
-	msg := "maildir: " + e.Root + " has no cur/ or new/ and is not a known Maildir layout"
-	if e.Below != "" {
-		msg += "; the Maildir below it is " + e.Below
+	return "maildir: " + e.Reason() + e.hint("; the Maildir below it is ")
+}
+
+// Reason says why Root was refused, naming it.
+func (e *NotMaildirError) Reason() string {
+	if e.Nested {
+		return e.Root + " holds a Maildir of its own, which a guessed LAYOUT=fs would export as one folder (give --layout fs if that is meant)"
 	}
-	return msg
+	return e.Root + " has no cur/ or new/ and is not a known Maildir layout"
+}
+
+func (e *NotMaildirError) hint(prefix string) string {
+	if e.Below == "" {
+		return ""
+	}
+	return prefix + e.Below
 }
 
 // checkRoot refuses a root that is no Maildir in a known layout: INBOX
@@ -32,19 +47,61 @@ func (e *NotMaildirError) Error() string {
 // missing (a copy that dropped empty directories) passes when it holds a
 // file only a Maildir root has; a home directory with a ~/.maildir does
 // not.
-func checkRoot(root *srcfs.Dir, layout Layout, t *tree) error {
+//
+// A LAYOUT=fs root whose INBOX lives elsewhere (Dovecot's INBOX= setting)
+// has neither, and passes only when the layout was given (--layout fs):
+// guessing it would accept any directory with a Maildir somewhere below.
+func checkRoot(root *srcfs.Dir, requested, layout Layout, t *tree) error {
 	inbox := t.byPath[inboxPath].dirs
+	if requested == LayoutAuto && layout == LayoutFS {
+		if below := nestedMaildirRoot(root); below != "" {
+			return &NotMaildirError{Root: root.Path(), Below: below, Nested: true}
+		}
+	}
 	if slices.Contains(inbox, ".") || layout == LayoutFS && len(inbox) > 0 {
+		return nil
+	}
+	if requested == LayoutFS && slices.ContainsFunc(t.sorted(), func(f *folder) bool { return len(f.dirs) > 0 }) {
 		return nil
 	}
 	if layout == LayoutMaildirPP && len(t.byPath) > 1 {
 		if entries, err := root.ReadDir(); err == nil && slices.ContainsFunc(entries, func(e os.DirEntry) bool {
-			return slices.Contains(rootMarkers, e.Name())
+			return e.Type().IsRegular() && slices.Contains(rootMarkers, e.Name())
 		}) {
 			return nil
 		}
 	}
 	return &NotMaildirError{Root: root.Path(), Below: findMaildirBelow(root)}
+}
+
+// nestedMaildirRoot returns the path of a directory at the root that is a
+// Maildir root of its own (named Maildir, or holding Maildir++ folders),
+// "" if none. Guessed LAYOUT=fs would export it as one folder and leave
+// its folders out: the root given is most likely one level too high.
+func nestedMaildirRoot(root *srcfs.Dir) string {
+	entries, err := root.ReadDir()
+	if err != nil {
+		return ""
+	}
+	for _, e := range entries {
+		if !e.IsDir() || strings.HasPrefix(e.Name(), ".") {
+			continue
+		}
+		sub, err := readDirAt(root, e.Name())
+		if err != nil || !hasMessageDirs(sub) {
+			continue
+		}
+		if strings.EqualFold(e.Name(), "Maildir") || slices.ContainsFunc(sub, func(s os.DirEntry) bool {
+			if !s.IsDir() || len(s.Name()) < 2 || s.Name()[0] != '.' || s.Name() == ".." {
+				return false
+			}
+			dot, err := readDirAt(root, e.Name()+"/"+s.Name())
+			return err == nil && hasMessageDirs(dot)
+		}) {
+			return root.Path() + "/" + e.Name()
+		}
+	}
+	return ""
 }
 
 // rootMarkers are files Dovecot and Courier keep only at a Maildir's root.

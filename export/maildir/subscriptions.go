@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"strconv"
 	"strings"
 
 	"github.com/mailhaul/mailhaul/export/srcfs"
+	"github.com/mailhaul/mailhaul/format"
 )
 
 // Subscription files at a Maildir's root:
@@ -31,8 +33,47 @@ const maxSubscriptionLine = 64 << 10
 // subscription file at all.
 type subscriptions map[string]struct{}
 
-// readSubscriptions reads every subscription file at root.
-func readSubscriptions(root *srcfs.Dir) (subscriptions, error) {
+// staleNames counts subscribed names that match no folder on disk: stale
+// subscriptions of deleted folders, or names a client subscribed without
+// creating. They are not folders to create (a subscription file of 300,000
+// names must not become 300,000 empty folders); the archive's format has
+// only a per-folder subscribed flag, so they are reported, counted, with
+// the first few named.
+type staleNames struct {
+	n     int
+	first []string
+}
+
+const staleNamed = 5
+
+func (st *staleNames) add(name string) {
+	if st == nil {
+		return
+	}
+	st.n++
+	if len(st.first) < staleNamed {
+		st.first = append(st.first, strconv.Quote(name))
+	}
+}
+
+// problem is the warning for the stale names, if any.
+func (st *staleNames) problem() (format.Problem, bool) {
+	if st.n == 0 {
+		return format.Problem{}, false
+	}
+	names := strings.Join(st.first, ", ")
+	if st.n > len(st.first) {
+		names += ", ..."
+	}
+	return format.Problem{Item: "subscriptions", Reason: fmt.Sprintf(
+		"%d subscribed name(s) with no folder directory (%s): subscriptions only, no folder is created for them", st.n, names)}, true
+}
+
+// readSubscriptions reads every subscription file at root, keeping only
+// the names keep accepts (those of folders found on disk), so memory is
+// bounded by the folders, not by the files; the others are counted in
+// stale.
+func readSubscriptions(root *srcfs.Dir, keep func(string) bool, stale *staleNames) (subscriptions, error) {
 	var subs subscriptions
 	for _, name := range subscriptionFiles {
 		f, err := root.OpenFile(name)
@@ -45,7 +86,7 @@ func readSubscriptions(root *srcfs.Dir) (subscriptions, error) {
 		if subs == nil {
 			subs = subscriptions{}
 		}
-		err = subs.parse(f)
+		err = subs.parse(f, keep, stale)
 		f.Close()
 		if err != nil {
 			return nil, fmt.Errorf("maildir: read %s: %w", name, err)
@@ -56,8 +97,9 @@ func readSubscriptions(root *srcfs.Dir) (subscriptions, error) {
 
 const subscriptionsV2 = "V\t2"
 
-// parse adds the names in one subscription file to s.
-func (s subscriptions) parse(r io.Reader) error {
+// parse adds the names in one subscription file to s: those keep accepts
+// (all if keep is nil); the others are counted in stale.
+func (s subscriptions) parse(r io.Reader, keep func(string) bool, stale *staleNames) error {
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 0, 4096), maxSubscriptionLine)
 	sc.Split(scanLinesLenient)
@@ -74,7 +116,9 @@ func (s subscriptions) parse(r io.Reader) error {
 		if v2 {
 			line = unescapeV2(line)
 		}
-		s.add(line)
+		if !s.add(line, keep) {
+			stale.add(line)
+		}
 	}
 	return sc.Err()
 }
@@ -123,21 +167,28 @@ func unescapeV2(line string) string {
 	return b.String()
 }
 
-// add records one subscribed name. A leading "INBOX." or "INBOX/" (the
-// Courier namespace prefix) is also recorded stripped, as folder paths here
-// do not carry it.
-func (s subscriptions) add(name string) {
+// add records one subscribed name, if keep accepts it (or is nil). A
+// leading "INBOX." or "INBOX/" (the Courier namespace prefix) is also
+// tried stripped, as folder paths here do not carry it. It reports
+// whether the name was kept.
+func (s subscriptions) add(name string, keep func(string) bool) bool {
 	if dec, ok := decodeMUTF7(name); ok {
 		name = dec
 	}
+	variants := []string{name}
 	if strings.EqualFold(name, "INBOX") {
-		s["INBOX"] = struct{}{}
-		return
+		variants[0] = "INBOX"
+	} else if len(name) > 6 && strings.EqualFold(name[:5], "INBOX") && (name[5] == '.' || name[5] == '/') {
+		variants = append(variants, name[6:])
 	}
-	s[name] = struct{}{}
-	if len(name) > 6 && strings.EqualFold(name[:5], "INBOX") && (name[5] == '.' || name[5] == '/') {
-		s[name[6:]] = struct{}{}
+	kept := false
+	for _, v := range variants {
+		if keep == nil || keep(v) {
+			s[v] = struct{}{}
+			kept = true
+		}
 	}
+	return kept
 }
 
 // has reports whether the folder at path ("/"-separated) is subscribed.
@@ -156,13 +207,14 @@ func (s subscriptions) has(path string) bool {
 	return false
 }
 
-// hasPrefixed reports whether name was subscribed under the "INBOX"
-// prefix ("INBOX.Work" or "INBOX/Work").
-func (s subscriptions) hasPrefixed(name string) bool {
-	for _, sep := range []string{".", "/"} {
-		if _, ok := s[inboxPath+sep+strings.ReplaceAll(name, "/", sep)]; ok {
-			return true
-		}
+// subscriptionKeys are the names under which the folders may be
+// subscribed: each folder's path as the source names it, and with "." for
+// "/" (files written with Maildir++'s separator).
+func subscriptionKeys(folders []*folder) func(string) bool {
+	keys := make(map[string]struct{}, 2*len(folders))
+	for _, f := range folders {
+		keys[f.source] = struct{}{}
+		keys[strings.ReplaceAll(f.source, "/", ".")] = struct{}{}
 	}
-	return false
+	return func(name string) bool { _, ok := keys[name]; return ok }
 }

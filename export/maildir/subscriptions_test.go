@@ -44,7 +44,7 @@ func TestSubscriptions(t *testing.T) {
 	}
 	for _, tt := range tests {
 		s := subscriptions{}
-		if err := s.parse(strings.NewReader(tt.file)); err != nil {
+		if err := s.parse(strings.NewReader(tt.file), nil, nil); err != nil {
 			t.Errorf("%s: parse: %v", tt.name, err)
 			continue
 		}
@@ -70,7 +70,7 @@ func FuzzSubscriptions(f *testing.F) {
 	f.Add("INBOX.Sent\n")
 	f.Fuzz(func(t *testing.T, data string) {
 		s := subscriptions{}
-		if err := s.parse(strings.NewReader(data)); err != nil {
+		if err := s.parse(strings.NewReader(data), nil, nil); err != nil {
 			t.Fatalf("parse(%q): %v", data, err)
 		}
 		for name := range s {

@@ -39,7 +39,7 @@ const uwInternalSubject = "DON'T DELETE THIS MESSAGE -- FOLDER INTERNAL DATA"
 // Export walks the source in name order, detects each file's dialect,
 // then streams its messages into sink.
 func (s *Source) Export(ctx context.Context, sink export.Sink, opt export.Options) error {
-	fi, err := os.Stat(s.Path)
+	fi, err := srcfs.StatRoot(s.Path)
 	if err != nil {
 		return fmt.Errorf("mbox: %w", err)
 	}
@@ -50,6 +50,9 @@ func (s *Source) Export(ctx context.Context, sink export.Sink, opt export.Option
 			return fmt.Errorf("mbox: %w", err)
 		}
 		defer root.Close()
+		if entries, err := root.ReadDir(); err == nil && looksLikeMaildir(entries) {
+			return fmt.Errorf("mbox: %s looks like a Maildir (it holds cur/ or new/): use export maildir", s.Path)
+		}
 		files, err = walkTree(root, sink)
 		if err != nil {
 			return err
@@ -89,10 +92,19 @@ type exporter struct {
 // messages pick their folder from their own header, so folders turn up
 // while streaming. A role goes to the first folder that earns it ("Sent"
 // before "Sent Items"), since an importer maps a role to one target
-// folder; addFolder returns the role the folder ended up with.
-func (e *exporter) addFolder(path string, role format.Role, notes []string) (format.Role, error) {
+// folder; addFolder returns the role the folder ended up with, and the
+// folder's path in the archive: a name the archive refuses ("..mbox" is
+// the folder ".", a label "../etc") is made safe by export.SafeFolderPath,
+// with a note and a warning, rather than ending the export.
+func (e *exporter) addFolder(path string, role format.Role, notes []string) (string, format.Role, error) {
+	orig := path
+	path, note := export.SafeFolderPath(path)
 	if r, ok := e.added[path]; ok {
-		return r, nil
+		return path, r, nil
+	}
+	if note != "" {
+		notes = append(notes[:len(notes):len(notes)], note)
+		e.sink.AddWarning(format.Problem{Folder: path, Item: orig, Reason: note})
 	}
 	if owner, taken := e.roles[role]; taken && role != format.RoleNone && owner != path {
 		role = format.RoleNone
@@ -101,16 +113,16 @@ func (e *exporter) addFolder(path string, role format.Role, notes []string) (for
 	}
 	e.added[path] = role
 	if err := e.sink.AddFolder(format.Folder{Kind: format.FolderMail, Path: path, Role: role, Notes: notes}); err != nil {
-		return role, fmt.Errorf("mbox: add folder %s: %w", path, err)
+		return path, role, fmt.Errorf("mbox: add folder %s: %w", path, err)
 	}
-	return role, nil
+	return path, role, nil
 }
 
 // file exports one mbox file. Problems with the file itself are recorded
 // and the export goes on; only sink failures and cancellation stop it.
 func (e *exporter) file(ctx context.Context, f mboxFile) error {
 	if f.empty {
-		_, err := e.addFolder(f.folder, f.role, nil)
+		_, _, err := e.addFolder(f.folder, f.role, nil)
 		return err
 	}
 	fh, err := openFile(f)
@@ -155,7 +167,7 @@ func (e *exporter) file(ctx context.Context, f mboxFile) error {
 	// A file whose messages were all skipped is still a folder; a Takeout
 	// file only carries the folders its labels name.
 	if !labelled {
-		_, err := e.addFolder(f.folder, f.role, notes)
+		_, _, err := e.addFolder(f.folder, f.role, notes)
 		return err
 	}
 	return nil
@@ -191,7 +203,7 @@ func (e *exporter) message(f mboxFile, m *Message, first bool, notes []string) (
 		e.sink.AddSkipped(export.SkipBeforeCutoff, 1)
 		return labelled, nil
 	}
-	if role, err = e.addFolder(folder, role, notes); err != nil {
+	if folder, role, err = e.addFolder(folder, role, notes); err != nil {
 		return false, err
 	}
 	it := format.Item{
@@ -250,3 +262,16 @@ type cancellable struct {
 }
 
 func (c cancellable) Read(p []byte) (int, error) { return c.r.Read(p) }
+
+// looksLikeMaildir reports whether a source directory's entries are a
+// Maildir's: cur/ or new/ with tmp/ beside them. Its files are no mbox
+// files, and walking it would export nothing with a warning per message.
+func looksLikeMaildir(entries []os.DirEntry) bool {
+	has := map[string]bool{}
+	for _, e := range entries {
+		if e.IsDir() {
+			has[e.Name()] = true
+		}
+	}
+	return (has["cur"] || has["new"]) && (has["tmp"] || has["cur"] && has["new"])
+}

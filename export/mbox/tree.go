@@ -59,9 +59,10 @@ func sniff(open func() (*os.File, error)) (fileKind, error) {
 
 // singleFile describes a Source that is one file. Its folder is named
 // after the file; "mbox" (the classic ~/mbox) and "Inbox" are the INBOX.
-// The file is the one the administrator named, so a link to it is fine.
+// The file is opened as srcfs.OpenRootFile does: never through a link
+// as its last component, and only if it is a regular file.
 func singleFile(abs string) (mboxFile, error) {
-	open := func() (*os.File, error) { return os.Open(abs) }
+	open := func() (*os.File, error) { return srcfs.OpenRootFile(abs) }
 	kind, err := sniff(open)
 	if err != nil {
 		return mboxFile{}, fmt.Errorf("mbox: read %s: %w", abs, err)

@@ -99,3 +99,70 @@ func TestSourceFIFORefused(t *testing.T) {
 		t.Fatal("Export opened the FIFO and hung")
 	}
 }
+
+// Issue 9 review: a --src that is itself a link (bob's mbox pointing at
+// alice's) is refused, file or tree, naming where it points.
+func TestSourceThatIsALinkIsRefused(t *testing.T) {
+	base := t.TempDir()
+	os.MkdirAll(filepath.Join(base, "alice", "Mail"), 0o755)
+	mb := "From a@b Thu Jan  1 00:00:00 2024\nSubject: alice\n\nsecret\n"
+	os.WriteFile(filepath.Join(base, "alice", "mbox"), []byte(mb), 0o600)
+	os.WriteFile(filepath.Join(base, "alice", "Mail", "Inbox"), []byte(mb), 0o600)
+	os.Symlink(filepath.Join(base, "alice", "mbox"), filepath.Join(base, "bobmbox"))
+	os.Symlink(filepath.Join(base, "alice", "Mail"), filepath.Join(base, "bobMail"))
+	for _, p := range []string{filepath.Join(base, "bobmbox"), filepath.Join(base, "bobMail")} {
+		var s exporttest.Sink
+		err := (&Source{Path: p}).Export(context.Background(), &s, export.Options{})
+		if err == nil || !strings.Contains(err.Error(), "symbolic link to "+filepath.Join(base, "alice")) {
+			t.Errorf("Export(%s) = %v; want a refusal naming the link's target", p, err)
+		}
+		if len(s.Items) != 0 {
+			t.Errorf("Export(%s) exported %d items through the link", p, len(s.Items))
+		}
+	}
+}
+
+// Issue 9 review: a folder name the archive refuses ("..mbox" is the
+// folder ".", a Gmail label "../etc") is made safe with a note, its
+// messages exported, instead of ending the whole export.
+func TestUnsafeFolderNamesAreMadeSafe(t *testing.T) {
+	root := t.TempDir()
+	mb := func(extra, subj string) string {
+		return "From a@b Thu Jan  1 00:00:00 2024\n" + extra + "Subject: " + subj + "\nDate: Thu, 1 Jan 2024 00:00:00 +0000\n\nbody\n"
+	}
+	os.WriteFile(filepath.Join(root, "..mbox"), []byte(mb("", "dot")), 0o600)
+	os.WriteFile(filepath.Join(root, "Takeout.mbox"), []byte(mb("X-Gmail-Labels: ../etc\n", "label")), 0o600)
+	arch, err := exporttest.NewArchive()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := exporttest.Sink{Archive: arch}
+	if err := (&Source{Path: root}).Export(context.Background(), &s, export.Options{}); err != nil {
+		t.Fatalf("Export: %v", err)
+	}
+	for path, subj := range map[string]string{"_.": "dot", "_../etc": "label"} {
+		items := s.InFolder(path)
+		if len(items) != 1 || !strings.Contains(string(items[0].Body), "Subject: "+subj) {
+			t.Errorf("folder %q holds %d items; want the message %q", path, len(items), subj)
+		}
+		f := s.Folder(path)
+		if f == nil || !slices.ContainsFunc(f.Notes, func(n string) bool { return strings.Contains(n, "exported as") }) {
+			t.Errorf("folder %q has no note naming its original name: %+v", path, f)
+		}
+	}
+}
+
+// Review of issue 9: export mbox --src of a Maildir exported 0 messages,
+// exit 0, a warning per file. It is refused, saying to use export maildir.
+func TestMaildirSourceIsRefused(t *testing.T) {
+	root := t.TempDir()
+	for _, d := range []string{"cur", "new", "tmp"} {
+		os.MkdirAll(filepath.Join(root, d), 0o755)
+	}
+	os.WriteFile(filepath.Join(root, "cur", "1.M1P1.h:2,S"), []byte("From: a@b\nSubject: x\n\nhi\n"), 0o600)
+	var s exporttest.Sink
+	err := (&Source{Path: root}).Export(context.Background(), &s, export.Options{})
+	if err == nil || !strings.Contains(err.Error(), "use export maildir") {
+		t.Errorf("Export(Maildir) = %v; want a refusal naming export maildir", err)
+	}
+}

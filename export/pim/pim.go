@@ -15,6 +15,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/mailhaul/mailhaul/export/srcfs"
 )
 
 // defaultName is the collection name for path when the caller gave none:
@@ -33,21 +35,16 @@ func defaultName(name, path string) string {
 // openFile opens a file the user named on the command line; failing to is
 // a usage error, so it is returned rather than recorded as a problem.
 func openFile(path string) (*os.File, os.FileInfo, error) {
-	// A FIFO or device is never opened: opening a FIFO blocks.
-	if fi, err := os.Stat(path); err == nil && !fi.IsDir() && !fi.Mode().IsRegular() {
-		return nil, nil, fmt.Errorf("pim: %s: not a regular file (%s)", path, fi.Mode().Type())
-	}
-	f, err := os.Open(path)
+	// Never through a link as the last component; a FIFO or device is
+	// never read (opening a FIFO would block).
+	f, err := srcfs.OpenRootFile(path)
 	if err != nil {
 		return nil, nil, fmt.Errorf("pim: %w", err)
 	}
 	fi, err := f.Stat()
-	if err == nil && fi.IsDir() {
-		err = fmt.Errorf("pim: %s: is a directory", path)
-	}
 	if err != nil {
 		f.Close()
-		return nil, nil, err
+		return nil, nil, fmt.Errorf("pim: %w", err)
 	}
 	return f, fi, nil
 }

@@ -3,6 +3,7 @@ package pim
 import (
 	"context"
 	"errors"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -192,5 +193,28 @@ func TestPIMFileFIFORefused(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("a FIFO was opened")
+	}
+}
+
+// Issue 9 review: a --contacts or --calendar file that is itself a link is
+// refused, naming where it points.
+func TestPIMFileThatIsALinkIsRefused(t *testing.T) {
+	base := t.TempDir()
+	card := "BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Alice\r\nUID:a\r\nEND:VCARD\r\n"
+	cal := "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nBEGIN:VEVENT\r\nUID:e\r\nDTSTART:20240101T000000Z\r\nSUMMARY:x\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+	os.WriteFile(filepath.Join(base, "a.vcf"), []byte(card), 0o600)
+	os.WriteFile(filepath.Join(base, "a.ics"), []byte(cal), 0o600)
+	os.Symlink(filepath.Join(base, "a.vcf"), filepath.Join(base, "b.vcf"))
+	os.Symlink(filepath.Join(base, "a.ics"), filepath.Join(base, "b.ics"))
+	var s exporttest.Sink
+	errs := []error{AddContacts(context.Background(), &s, "", filepath.Join(base, "b.vcf"), export.Options{}),
+		AddCalendar(context.Background(), &s, "", filepath.Join(base, "b.ics"), export.Options{})}
+	for _, err := range errs {
+		if err == nil || !strings.Contains(err.Error(), "symbolic link to "+base) {
+			t.Errorf("got %v; want a refusal naming the link's target", err)
+		}
+	}
+	if len(s.Items) != 0 {
+		t.Errorf("%d items exported through links", len(s.Items))
 	}
 }

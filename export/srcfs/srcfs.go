@@ -13,6 +13,7 @@ import (
 	"errors"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 )
@@ -71,10 +72,43 @@ type Dir struct {
 	path string
 }
 
-// OpenRoot opens the source's root directory. The root is what the
-// administrator named, so a link there is followed; nothing below is.
+// LinkError refuses a source path whose last component is a symbolic
+// link. The directories above it are the administrator's path and are
+// followed; the last component may be the user's own (/home/bob/Maildir
+// is bob's to replace with a link to alice's Maildir), so it is not.
+type LinkError struct {
+	Path, Target string
+}
+
+func (e *LinkError) Error() string {
+	return e.Path + " is a symbolic link to " + e.Target +
+		"; the last component of a source path is never followed (its owner may have pointed it anywhere): pass " +
+		e.Target + " itself if it is trusted"
+}
+
+// Unwrap makes a LinkError an ErrSymlink.
+func (e *LinkError) Unwrap() error { return ErrSymlink }
+
+// linkError returns a *LinkError when path itself is a symbolic link.
+func linkError(path string) error {
+	fi, err := os.Lstat(path)
+	if err != nil || fi.Mode()&fs.ModeSymlink == 0 {
+		return nil
+	}
+	target, err := os.Readlink(path)
+	if err != nil {
+		target = "(unreadable: " + err.Error() + ")"
+	}
+	return &LinkError{Path: path, Target: target}
+}
+
+// OpenRoot opens the source's root directory. Links among its parent
+// directories are followed (the administrator named them); a link as its
+// last component is refused with a *LinkError, and nothing below is
+// followed either.
 func OpenRoot(path string) (*Dir, error) {
-	f, err := os.Open(path)
+	path = filepath.Clean(path)
+	f, err := openRoot(path, true)
 	if err != nil {
 		return nil, err
 	}
@@ -87,6 +121,37 @@ func OpenRoot(path string) (*Dir, error) {
 		return nil, err
 	}
 	return &Dir{f: f, path: path}, nil
+}
+
+// OpenRootFile opens a source that is one file (an mbox, a contacts or
+// calendar file), with OpenRoot's rule for links, and only if it is a
+// regular file: opened without blocking and checked after the open, so a
+// FIFO swapped in after a stat can neither block the export nor be read.
+func OpenRootFile(path string) (*os.File, error) {
+	path = filepath.Clean(path)
+	f, err := openRoot(path, false)
+	if err != nil {
+		return nil, err
+	}
+	fi, err := f.Stat()
+	if err == nil && !fi.Mode().IsRegular() {
+		err = &fs.PathError{Op: "open", Path: path, Err: notRegular{fi.Mode()}}
+	}
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	return f, nil
+}
+
+// StatRoot describes a source path as OpenRoot would find it: a
+// *LinkError if its last component is a link.
+func StatRoot(path string) (fs.FileInfo, error) {
+	path = filepath.Clean(path)
+	if err := linkError(path); err != nil {
+		return nil, err
+	}
+	return os.Lstat(path)
 }
 
 // Path is the directory's path, for messages and for Export's callers.

@@ -38,4 +38,14 @@ func (d *Dir) openFile(name string) (*os.File, error) {
 	return os.Open(p)
 }
 
+func openRoot(path string, dir bool) (*os.File, error) {
+	if err := linkError(path); err != nil {
+		return nil, err
+	}
+	if fi, err := os.Stat(path); err == nil && !fi.IsDir() && !fi.Mode().IsRegular() {
+		return nil, &fs.PathError{Op: "open", Path: path, Err: notRegular{fi.Mode()}}
+	}
+	return os.Open(path)
+}
+
 func (d *Dir) lstat(name string) (fs.FileInfo, error) { return os.Lstat(d.join(name)) }

@@ -28,6 +28,38 @@ func (d *Dir) openFile(name string) (*os.File, error) {
 	return os.NewFile(uintptr(fd), d.join(name)), nil
 }
 
+// openRoot opens path without following a link as its last component
+// (O_NOFOLLOW makes that check and the open one step), and without
+// blocking on a FIFO.
+func openRoot(path string, dir bool) (*os.File, error) {
+	flags := unix.O_RDONLY | unix.O_NOFOLLOW | unix.O_NONBLOCK | unix.O_NOCTTY | unix.O_CLOEXEC
+	if dir {
+		flags |= unix.O_DIRECTORY
+	}
+	var fd int
+	var err error
+	for {
+		if fd, err = unix.Open(path, flags, 0); err != unix.EINTR {
+			break
+		}
+	}
+	if err != nil {
+		if lerr := linkError(path); lerr != nil {
+			return nil, lerr
+		}
+		return nil, &fs.PathError{Op: "open", Path: path, Err: err}
+	}
+	if !dir {
+		// Reads block as usual once open: a regular file ignores
+		// O_NONBLOCK, and anything else is refused by the caller.
+		if err := unix.SetNonblock(fd, false); err != nil {
+			unix.Close(fd)
+			return nil, &fs.PathError{Op: "open", Path: path, Err: err}
+		}
+	}
+	return os.NewFile(uintptr(fd), path), nil
+}
+
 func (d *Dir) lstat(name string) (fs.FileInfo, error) {
 	return os.Lstat(d.join(name)) // for reporting only: no content is read
 }
