@@ -59,7 +59,8 @@ func (c *collection) supports(comp string) bool {
 //  4. a collection with the folder's display name;
 //  5. with one address book (or calendar) in the archives and one on the
 //     target that takes the items, that one: the target's default;
-//  6. the one collection holding the folder's first object (holding);
+//  6. the target's single pre-existing collection of the kind, when it
+//     holds the folder's first object (holding);
 //  7. a new collection.
 //
 // Rules 3, 4 and 6 skip a collection another folder took (claimed).
@@ -292,40 +293,47 @@ func (cs *collections) free(col *collection, f format.Folder) bool {
 	return true
 }
 
-// holding finds the one existing collection, free for f, that already
-// holds the resource name probe (the folder's first object): where an
-// earlier run without the journal put the folder, e.g. the target's
-// default while the archives had one folder of the kind. Listing costs
-// one PROPFIND per collection, once per run, and only for a folder that
-// would otherwise get a new collection.
+// holding recognises where an earlier run without the journal put the
+// folder into the target's default: it returns the target's single
+// pre-existing collection of the kind (taking comp), when it is free for
+// f and already holds the resource name probe (the folder's first
+// object). With two or more such collections on the target it returns
+// none: a user's other book holding a card of that UID is not this
+// folder's (review 2 of issue 9, item 21). Listing costs one PROPFIND,
+// once per run, and only for a folder that would otherwise get a new
+// collection.
 func (cs *collections) holding(ctx context.Context, list []*collection, comp string, f format.Folder, probe string) (*collection, error) {
 	if probe == "" {
 		return nil, nil
 	}
-	var found *collection
-	for _, c := range list {
-		if c.Planned || (comp != "" && !c.supports(comp)) || !cs.free(c, f) {
+	var c *collection
+	for _, cand := range list {
+		if cand.Planned || cand.Created || (comp != "" && !cand.supports(comp)) {
 			continue
 		}
-		hrefs, ok := cs.hrefs[c.URL.Path]
-		if !ok {
-			var err error
-			if hrefs, err = cs.c.listHrefs(ctx, c.URL); err != nil {
-				if ctx.Err() != nil {
-					return nil, ctx.Err()
-				}
-				cs.note("could not list %s to look for this run's objects: %v", redact(c.URL), err)
-			}
-			cs.hrefs[c.URL.Path] = hrefs
+		if c != nil {
+			return nil, nil // not the target's single one: no default to recognise
 		}
-		if hrefs[probe] {
-			if found != nil {
-				return nil, nil // in two: neither is provably the folder's
-			}
-			found = c
-		}
+		c = cand
 	}
-	return found, nil
+	if c == nil || !cs.free(c, f) {
+		return nil, nil
+	}
+	hrefs, ok := cs.hrefs[c.URL.Path]
+	if !ok {
+		var err error
+		if hrefs, err = cs.c.listHrefs(ctx, c.URL); err != nil {
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+			cs.note("could not list %s to look for this run's objects: %v", redact(c.URL), err)
+		}
+		cs.hrefs[c.URL.Path] = hrefs
+	}
+	if !hrefs[probe] {
+		return nil, nil
+	}
+	return c, nil
 }
 
 // tasksBeside gives tasks a task list of their own, "<name> (tasks)",

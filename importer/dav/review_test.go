@@ -111,8 +111,13 @@ func TestDefaultBookFoundAgainXandikos(t *testing.T) {
 	if !strings.Contains(plan.String(), `address book "work" -> existing "`) || !strings.Contains(plan.String(), "/user/contacts/addressbook/") {
 		t.Errorf("the dry run does not send work to the default address book:\n%s", plan.String())
 	}
+	// The re-runs keep a journal: without one, the second re-run finds two
+	// books on the target (addressbook and private), and rule 6 recognises
+	// only the target's single pre-existing book (review 2 of item 21).
+	again := opt
+	again.StateDir = t.TempDir()
 	for run := range 2 {
-		rep := importOnce(t, two, opt)
+		rep := importOnce(t, two, again)
 		if rep.Failed != 0 || rep.Imported+rep.Present != 8 || (run == 0 && rep.Imported != 4) {
 			t.Errorf("run %d: imported/present/failed = %d/%d/%d, want 4/4/0 then 0/8/0", run, rep.Imported, rep.Present, rep.Failed)
 		}
@@ -235,5 +240,36 @@ func TestRoutingNoteOncePerFolderXandikos(t *testing.T) {
 	}
 	if n != 1 {
 		t.Errorf("%d notes say where the calendar goes, want 1: %q", n, rep.Notes)
+	}
+}
+
+// TestOtherBookSameUIDNotTakenXandikos (review 2 of issue 9, item 21):
+// the user's own book "family" on the target (beside Xandikos's default
+// "addressbook") holds a card with the UID of the first card of the
+// archive's "work" book. Rule 6 recognises only the target's single
+// pre-existing book, so "work" gets a collection of its own and "family"
+// keeps its two cards.
+func TestOtherBookSameUIDNotTakenXandikos(t *testing.T) {
+	if testing.Short() {
+		t.Skip("real server")
+	}
+	t.Parallel()
+	x := testservers.StartXandikos(t)
+	opt := Options{URL: x.URL, User: "user", Password: "x"}
+	pre := writePIMArchive(t, books("family", "friends"), append(cardsIn("family", person, "w1", "f2"), cardsIn("friends", person, "g1")...))
+	if rep := importOnce(t, pre, opt); rep.Failed != 0 {
+		t.Fatalf("setup failed: %+v", rep)
+	}
+	l := newLister(t, x.URL+"user/contacts/", "user", "x")
+	arch := writePIMArchive(t, books("work", "private"), append(cardsIn("work", person, "w1", "w2", "w3"), cardsIn("private", person, "p1")...))
+	rep := importOnce(t, arch, opt)
+	if rep.Failed != 0 || rep.Imported != 4 {
+		t.Errorf("imported/present/failed = %d/%d/%d, want 4/0/0; notes %q", rep.Imported, rep.Present, rep.Failed, rep.Notes)
+	}
+	if n := l.members("/user/contacts/family/"); n != 2 {
+		t.Errorf("family holds %d cards, want its own 2: work was sent into another book", n)
+	}
+	if n := l.members("/user/contacts/work/"); n != 3 {
+		t.Errorf("work holds %d cards, want 3; books %v", n, sortedNames(l.books()))
 	}
 }
