@@ -72,7 +72,11 @@ func Import(ctx context.Context, archives []string, opt Options) (*report.Report
 		} else if u, err := url.Parse(opt.CardDAV + opt.CalDAV); err == nil {
 			host = u.Host
 		}
-		j, err := journal.Open(filepath.Join(opt.StateDir, safeFileName(opt.User), "dav-"+safeFileName(host)+".journal"))
+		open := journal.Open
+		if opt.DryRun {
+			open = journal.OpenReadOnly // a dry run writes nothing
+		}
+		j, err := open(filepath.Join(opt.StateDir, safeFileName(opt.User), "dav-"+safeFileName(host)+".journal"))
 		if err != nil {
 			return nil, err
 		}

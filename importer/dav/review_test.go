@@ -273,3 +273,23 @@ func TestOtherBookSameUIDNotTakenXandikos(t *testing.T) {
 		t.Errorf("work holds %d cards, want 3; books %v", n, sortedNames(l.books()))
 	}
 }
+
+// TestDryRunWritesNoJournalXandikos (review 2 of issue 9): a dry run
+// writes nothing, not even the journal's directory beside the archive.
+func TestDryRunWritesNoJournalXandikos(t *testing.T) {
+	if testing.Short() {
+		t.Skip("real server")
+	}
+	t.Parallel()
+	x := testservers.StartXandikos(t)
+	arch := writePIMArchive(t, books("work"), cardsIn("work", person, "w1"))
+	state := filepath.Join(t.TempDir(), "state")
+	var plan strings.Builder
+	opt := Options{URL: x.URL, User: "user", Password: "x", StateDir: state, DryRun: true, Plan: &plan}
+	if rep := importOnce(t, arch, opt); rep.Failed != 0 {
+		t.Fatalf("dry run failed: %+v", rep)
+	}
+	if _, err := os.Stat(state); !os.IsNotExist(err) {
+		t.Errorf("the dry run created %s (%v): it must write nothing", state, err)
+	}
+}

@@ -3,6 +3,7 @@ package imap
 import (
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
 	"slices"
 	"sort"
@@ -73,6 +74,10 @@ func TestDovecotEndToEnd(t *testing.T) {
 	plan, _, err := DryRun(ctx, []string{archive}, opt)
 	if err != nil {
 		t.Fatal(err)
+	}
+	// A dry run writes nothing: not even the journal's directory.
+	if _, err := os.Stat(opt.StateDir); !os.IsNotExist(err) {
+		t.Errorf("the dry run created %s (%v): it must write nothing", opt.StateDir, err)
 	}
 	for _, f := range plan.Folders {
 		if f.Target != where[f.Source] {

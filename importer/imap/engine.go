@@ -182,7 +182,11 @@ func run(ctx context.Context, archives []string, o *Options) (*report.Report, *P
 	if fi, err := os.Stat(jpath); err == nil {
 		lastWrite = fi.ModTime()
 	}
-	if im.j, err = journal.Open(jpath); err != nil {
+	open := journal.Open
+	if o.DryRun {
+		open = journal.OpenReadOnly // a dry run writes nothing
+	}
+	if im.j, err = open(jpath); err != nil {
 		return nil, nil, err
 	}
 	defer im.j.Close()

@@ -18,6 +18,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"sync"
@@ -72,6 +73,9 @@ type Journal struct {
 	// took 265; the rest stays in the file.
 	state map[Key]uint8
 	path  string
+	// readOnly is set by OpenReadOnly: w is nil, and f too when the
+	// journal does not exist.
+	readOnly bool
 }
 
 const (
@@ -91,13 +95,18 @@ func stateOf(r Record) uint8 {
 }
 
 // Open opens or creates the journal at path and reads what it holds.
+// The directory is made 0700 and the file 0600: a journal names
+// mailboxes and message ids. When they cannot be made (a read-only
+// archive directory, where DefaultDir puts them), the error says how to
+// keep the journal elsewhere.
 func Open(path string) (*Journal, error) {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return nil, fmt.Errorf("journal: %w", err)
+	const hint = "pass --state DIR to keep the journal in a writable directory"
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, fmt.Errorf("journal: %w; %s", err, hint)
 	}
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
-		return nil, fmt.Errorf("journal: %w", err)
+		return nil, fmt.Errorf("journal: %w; %s", err, hint)
 	}
 	j := &Journal{f: f, state: map[Key]uint8{}, path: path}
 	good, err := j.load()
@@ -115,6 +124,26 @@ func Open(path string) (*Journal, error) {
 		return nil, fmt.Errorf("journal: %s: %w", path, err)
 	}
 	j.w = bufio.NewWriter(f)
+	return j, nil
+}
+
+// OpenReadOnly reads the journal at path, for a dry run, which writes
+// nothing: a missing journal is an empty one and is not created, and
+// Write fails.
+func OpenReadOnly(path string) (*Journal, error) {
+	j := &Journal{state: map[Key]uint8{}, path: path, readOnly: true}
+	f, err := os.Open(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return j, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("journal: %w", err)
+	}
+	j.f = f
+	if _, err := j.load(); err != nil {
+		f.Close()
+		return nil, err
+	}
 	return j, nil
 }
 
@@ -203,8 +232,13 @@ func (j *Journal) Len() int {
 func (j *Journal) Scan(fn func(Record)) error {
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	if err := j.w.Flush(); err != nil {
-		return fmt.Errorf("journal: %s: %w", j.path, err)
+	if j.readOnly && j.f == nil {
+		return nil
+	}
+	if !j.readOnly {
+		if err := j.w.Flush(); err != nil {
+			return fmt.Errorf("journal: %s: %w", j.path, err)
+		}
 	}
 	f, err := os.Open(j.path)
 	if err != nil {
@@ -221,6 +255,9 @@ func (j *Journal) Scan(fn func(Record)) error {
 func (j *Journal) Write(recs ...Record) error {
 	j.mu.Lock()
 	defer j.mu.Unlock()
+	if j.readOnly {
+		return fmt.Errorf("journal: %s is open read-only (a dry run writes nothing)", j.path)
+	}
 	now := time.Now().UTC()
 	enc := json.NewEncoder(j.w)
 	for _, r := range recs {
@@ -245,6 +282,12 @@ func (j *Journal) Write(recs ...Record) error {
 func (j *Journal) Close() error {
 	j.mu.Lock()
 	defer j.mu.Unlock()
+	if j.readOnly {
+		if j.f == nil {
+			return nil
+		}
+		return j.f.Close()
+	}
 	if err := j.w.Flush(); err != nil {
 		j.f.Close()
 		return err

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -116,5 +117,75 @@ func TestPlacedAndScan(t *testing.T) {
 	}
 	if got := fmt.Sprint(refs); got != "[01 02 017:42 03]" {
 		t.Errorf("scan: %s", got)
+	}
+}
+
+// Journals name mailboxes and message ids: only their owner reads them.
+func TestOpenCreatesPrivateFiles(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "state", "alice")
+	j, err := Open(filepath.Join(dir, "j.journal"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	j.Close()
+	for path, want := range map[string]os.FileMode{dir: 0o700, filepath.Join(dir, "j.journal"): 0o600} {
+		fi, err := os.Stat(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := fi.Mode().Perm(); got&^want != 0 {
+			t.Errorf("%s has mode %v, want at most %v", path, got, want)
+		}
+	}
+}
+
+// A journal that cannot be created (here its directory cannot be made)
+// says how to keep it elsewhere.
+func TestOpenFailureNamesState(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "archive.tgz")
+	os.WriteFile(file, nil, 0o600)
+	_, err := Open(filepath.Join(file, "alice", "j.journal"))
+	if err == nil || !strings.Contains(err.Error(), "--state DIR") {
+		t.Errorf("Open: %v; want an error that says to pass --state DIR", err)
+	}
+}
+
+// A dry run reads the journal and writes nothing: no directory, no file,
+// no record.
+func TestOpenReadOnly(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "state")
+	path := filepath.Join(dir, "j.journal")
+	j, err := OpenReadOnly(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if j.Len() != 0 || j.Scan(func(Record) { t.Error("a record in a missing journal") }) != nil {
+		t.Error("a missing journal is not empty")
+	}
+	j.Close()
+	if _, err := os.Stat(dir); !os.IsNotExist(err) {
+		t.Fatalf("OpenReadOnly created %s (%v)", dir, err)
+	}
+	k := Key(sha256.Sum256([]byte("a")))
+	w, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Write(Record{Key: k, State: Done, Where: "INBOX"})
+	w.Close()
+	before, _ := os.ReadFile(path)
+	j, err = OpenReadOnly(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st, ok := j.Lookup(k); !ok || st != Done {
+		t.Errorf("read-only journal: %v %v, want done", st, ok)
+	}
+	if err := j.Write(Record{Key: k, State: Pending}); err == nil {
+		t.Error("a read-only journal took a record")
+	}
+	j.Close()
+	if after, _ := os.ReadFile(path); string(after) != string(before) {
+		t.Errorf("the read-only journal changed the file:\n%s\nto\n%s", before, after)
 	}
 }
