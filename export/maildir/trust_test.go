@@ -579,3 +579,29 @@ func TestConcurrentRenamerExactlyOnce(t *testing.T) {
 	}
 	t.Logf("%d exported, %d reported", len(ids), len(s.Errors))
 }
+
+// Review of issue 9: Maildir++ folders ".." (directory "...") and "_.."
+// (directory "._..") were exported as ONE folder "_..", their messages
+// merged. Two source folders never merge: the safe name already taken
+// gets "~2", as the archive reader does (FORMAT.md, "Folder paths"); a
+// name that is safe keeps it, so the result does not depend on listing order.
+func TestUnsafeFolderNameNeverMergesWithAnother(t *testing.T) {
+	root := t.TempDir()
+	writeTree(t, root,
+		file{path: "cur/1.M1P1.h:2,S", body: msg("<i@x>", "inbox")},
+		file{path: ".../cur/2.M1P1.h:2,S", body: msg("<d@x>", "dots")},
+		file{path: "._../cur/3.M1P1.h:2,S", body: msg("<u@x>", "underscore")},
+	)
+	s := run(t, &Source{Root: root}, export.Options{})
+	for path, subj := range map[string]string{"_..": "underscore", "_..~2": "dots"} {
+		items := s.InFolder(path)
+		if len(items) != 1 || !strings.Contains(string(items[0].Body), "Subject: "+subj) {
+			t.Errorf("folder %q holds %d items, want the message %q; folders %q", path, len(items), subj, folderPaths(s))
+		}
+	}
+	for _, w := range s.Warnings {
+		if strings.Contains(w.Reason, "merged") {
+			t.Errorf("warning %q", w.Reason)
+		}
+	}
+}
