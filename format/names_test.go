@@ -205,7 +205,7 @@ func TestParseCompression(t *testing.T) {
 func TestFolderNamer(t *testing.T) {
 	var n FolderNamer
 	for _, c := range []struct{ in, want string }{
-		{"_..", "_.."}, {"..", "_..~2"}, {"_..~2", "_..~3"}, {"..", "_..~2"}, {"a", "a"},
+		{"_..", "_.."}, {"..", "_..~2"}, {"_..~2", "_..~2~2"}, {"..", "_..~2"}, {"a", "a"},
 	} {
 		if got := n.Name(c.in); got != c.want {
 			t.Errorf("Name(%q) = %q; want %q", c.in, got, c.want)
