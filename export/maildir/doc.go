@@ -20,8 +20,10 @@
 //     folders): such names are counted in one warning.
 //   - Folder names the archive cannot hold (a "." or ".." level, a NUL)
 //     are made safe by export.SafeFolderPath, with a note.
-//     Non-empty dot-directories without cur/, new/ or tmp/ belong to other
-//     tools (.notmuch) and are left out.
+//     A dot-directory without cur/, new/ or tmp/ that holds Dovecot or
+//     Courier folder files (dovecot-uidlist, dovecot.index*,
+//     courierimapuiddb…) is a folder too, exported empty with a note;
+//     other non-empty ones belong to other tools (.notmuch) and are left out.
 //   - Subscriptions: Dovecot's "subscriptions" (both file versions) and
 //     Courier's "courierimapsubscribed". When neither exists the mailbox
 //     keeps no subscription state, and every folder is marked subscribed

@@ -74,7 +74,7 @@ func (t *tree) nameOnly(path, item, what string) {
 	if existed {
 		return
 	}
-	note := "exists only as a name (" + what + "); exported as an empty folder"
+	note := "folder directory only (" + what + "); exported as an empty folder"
 	f.notes = append(f.notes, note)
 	f.warnings = append(f.warnings, format.Problem{Item: item, Reason: note})
 }
@@ -182,6 +182,17 @@ func isMaildir(entries []os.DirEntry) bool {
 	return false
 }
 
+// hasFolderFiles reports whether a directory holds files that Dovecot or
+// Courier keep in a folder directory (its UID list, indexes, keywords), so
+// that it is a folder even without cur/, new/ or tmp/.
+func hasFolderFiles(entries []os.DirEntry) bool {
+	return slices.ContainsFunc(entries, func(e os.DirEntry) bool {
+		n := e.Name()
+		return n == "dovecot-uidlist" || n == "dovecot-keywords" || strings.HasPrefix(n, "dovecot.index") ||
+			strings.HasPrefix(n, "courierimap") // courierimapuiddb, courierimapkeywords/, courierimapacl
+	})
+}
+
 // isRootMaildir reports whether the directory --src names is itself a
 // Maildir (its INBOX): it must hold cur/ or new/ as a directory, where
 // messages are. tmp/ alone is not enough, as a home directory has one
@@ -256,9 +267,14 @@ func (t *tree) discoverMaildirPP(root *srcfs.Dir, rootEntries []os.DirEntry) boo
 		path, warn := maildirPPPath(raw[1:])
 		if !isMaildir(entries) {
 			// .notmuch, .imap and other tools' directories hold files of
-			// their own; an empty one is a folder a client created.
-			if len(entries) == 0 {
-				t.nameOnly(path, raw, "directory without cur/, new/ or tmp/")
+			// their own; an empty one is a folder a client created, and one
+			// holding a mail server's folder files is a folder whose
+			// Maildir directories are gone (or not made yet).
+			switch {
+			case len(entries) == 0:
+				t.nameOnly(path, raw, "empty directory, without cur/, new/ or tmp/")
+			case hasFolderFiles(entries):
+				t.nameOnly(path, raw, "directory without cur/, new/ or tmp/, holding only a mail server's folder files such as dovecot-uidlist; no messages in it")
 			}
 			continue
 		}

@@ -605,3 +605,36 @@ func TestUnsafeFolderNameNeverMergesWithAnother(t *testing.T) {
 		}
 	}
 }
+
+// Review of issue 9: a Dovecot folder directory holding only its index
+// files (no cur/, new/ or tmp/) was dropped, with a warning that there was
+// "no folder directory" for it. It is a folder: exported empty, with a
+// note saying why, and the subscriptions warning does not name it.
+func TestDovecotFolderWithoutMaildirDirsIsExportedEmpty(t *testing.T) {
+	root := t.TempDir()
+	writeTree(t, root,
+		file{path: "cur/1700000001.M1P1.host:2,S", body: msg("<a@x>", "a")},
+		file{path: ".Projects/dovecot-uidlist", body: "3 V1 N1\n"},
+		file{path: ".Projects/dovecot.index.log", body: "x"},
+		file{path: ".Courier/courierimapuiddb", body: "1 1 1\n"},
+		file{path: ".notmuch/xapian/flintlock", body: "x"},
+		file{path: "subscriptions", body: "V\t2\n\nProjects\nCourier\n"},
+	)
+	s := run(t, &Source{Root: root}, export.Options{})
+	if got, want := folderPaths(s), []string{"INBOX", "Courier", "Projects"}; !slices.Equal(got, want) {
+		t.Errorf("folders %q, want %q", got, want)
+	}
+	for p, item := range map[string]string{"Projects": ".Projects", "Courier": ".Courier"} {
+		if f := s.Folder(p); f == nil || !f.Subscribed || len(f.Notes) == 0 || len(s.InFolder(p)) != 0 {
+			t.Errorf("folder %s: %+v; want it subscribed, empty, with a note", p, f)
+		}
+		if !hasProblem(s.Warnings, p, item, "mail server's folder files") {
+			t.Errorf("no true warning for %s: %+v", p, s.Warnings)
+		}
+	}
+	for _, w := range s.Warnings {
+		if strings.Contains(w.Reason, "no folder directory") {
+			t.Errorf("false warning %q", w.Reason)
+		}
+	}
+}
