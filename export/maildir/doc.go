@@ -44,7 +44,9 @@
 // directories; tmp/ alone is not enough), a LAYOUT=fs root with an INBOX
 // directory, any directory holding maildirs when LayoutFS is given, or a
 // Maildir++ root that lost its empty INBOX directories but keeps Dovecot's
-// or Courier's files; anything else is refused with NotMaildirError.
+// or Courier's files, or only its folders when LayoutMaildirPP is given
+// (INBOX then exported empty, with a note); anything else is refused with
+// NotMaildirError, which never names a ".Folder" as the root meant.
 //
 // A live Maildir changes while it is read: new/ is listed before cur/ (a
 // message only moves that way), each unique name is exported once, and a

@@ -638,3 +638,27 @@ func TestDovecotFolderWithoutMaildirDirsIsExportedEmpty(t *testing.T) {
 		}
 	}
 }
+
+// Review of issue 9: a Maildir++ root holding only ".Sent/cur" (its INBOX
+// directories dropped, no root marker files) was refused suggesting
+// --src .../.Sent, which would export Sent as INBOX. A dot-folder is never
+// suggested as a root; the refusal says what the root looks like and that
+// --layout maildir++ exports it, which then works (INBOX empty, with a note).
+func TestMaildirPPRootWithoutInboxIsNamedAsSuch(t *testing.T) {
+	root := t.TempDir()
+	writeTree(t, root, file{path: ".Sent/cur/1700000002.M1P1.host:2,S", body: msg("<b@x>", "b")})
+	var nm *NotMaildirError
+	var s exporttest.Sink
+	err := (&Source{Root: root}).Export(context.Background(), &s, export.Options{})
+	if !errors.As(err, &nm) || nm.Below != "" || !strings.Contains(nm.Reason(), "Maildir++ root without its INBOX") ||
+		!strings.Contains(nm.Reason(), "--layout maildir++") || !strings.Contains(nm.Reason(), ".Sent") {
+		t.Fatalf("Export = %v (Below %q); want a refusal naming the Maildir++ root and --layout maildir++", err, nm.Below)
+	}
+	got := run(t, &Source{Root: root, Layout: LayoutMaildirPP}, export.Options{})
+	if len(got.InFolder("Sent")) != 1 || len(got.InFolder("INBOX")) != 0 {
+		t.Errorf("--layout maildir++: folders %q, Sent %d items", folderPaths(got), len(got.InFolder("Sent")))
+	}
+	if f := got.Folder("INBOX"); f == nil || len(f.Notes) == 0 {
+		t.Errorf("INBOX %+v; want a note that it has no directory", f)
+	}
+}
