@@ -212,3 +212,16 @@ func TestFolderNamer(t *testing.T) {
 		}
 	}
 }
+
+// A folder renamed with "~2" keeps its subfolders: they follow it, not
+// the other folder whose path it could not take.
+func TestFolderNamerKeepsChildrenWithTheirParent(t *testing.T) {
+	var n FolderNamer
+	for _, c := range []struct{ in, want string }{
+		{"_..", "_.."}, {"..", "_..~2"}, {"../x", "_..~2/x"}, {"_../x", "_../x"}, {"a/../b", "a/_../b"},
+	} {
+		if got := n.Name(c.in); got != c.want {
+			t.Errorf("Name(%q) = %q; want %q", c.in, got, c.want)
+		}
+	}
+}

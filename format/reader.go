@@ -285,7 +285,7 @@ func (r *Reader) readFolder(hdr *tar.Header) (*Entry, error) {
 	if safe := namer.Name(orig); safe != orig {
 		f.Path = safe
 		r.rename[key] = safe
-		e.Notes = []string{fmt.Sprintf("%s folder %q of the archive is read as %q: its path is not safe, or that of an earlier folder was read as it (an older mailhaul wrote it)", f.Kind, orig, safe)}
+		e.Notes = []string{fmt.Sprintf("%s folder %q of the archive is read as %q: its path is not safe, that of an earlier folder was read as it, or its parent's was renamed (an older mailhaul wrote it)", f.Kind, orig, safe)}
 	}
 	return e, nil
 }
@@ -295,7 +295,8 @@ func (r *Reader) readFolder(hdr *tar.Header) (*Entry, error) {
 // is already taken by another folder, "~2", "~3"… appended. The same path
 // asked again gets the same answer. The first to ask wins a path, so a
 // writer names its folders in a stable order (an export and a later delta
-// then agree). The reader and every exporter use it: one rule for all.
+// then agree). Subfolders follow their parent's path. The reader and
+// every exporter use it: one rule for all.
 type FolderNamer struct {
 	taken map[string]bool   // safe paths handed out
 	named map[string]string // path asked → safe path handed out
@@ -309,7 +310,12 @@ func (n *FolderNamer) Name(p string) string {
 	if n.named == nil {
 		n.named, n.taken = map[string]string{}, map[string]bool{}
 	}
+	// Level by level, so a folder renamed with "~2" keeps its subfolders.
 	safe, _ := SafeFolderPath(p)
+	if i := strings.LastIndexByte(p, '/'); i >= 0 {
+		last, _ := SafeFolderPath(p[i+1:])
+		safe = n.Name(p[:i]) + "/" + last
+	}
 	for i, base := 2, safe; n.taken[safe]; i++ {
 		safe = fmt.Sprintf("%s~%d", base, i)
 	}
