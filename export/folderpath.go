@@ -10,14 +10,22 @@ import (
 // archive accepts, with format.SafeFolderPath's mapping (FORMAT.md,
 // "Folder paths"). The names come from the user (a Maildir++ directory
 // "...", a Thunderbird file "..mbox", a Gmail label "../etc"), and one
-// refused name must not end the whole export. note is "" when path was
-// safe already; otherwise it names the original, for the folder's notes and
-// a warning. Every exporter calls this, so one name maps the same way from
-// any source.
-func SafeFolderPath(path string) (safe, note string) {
-	safe, changed := format.SafeFolderPath(path)
-	if !changed {
+// refused name must not end the whole export. n names all folders of one
+// export, so two source folders never share a path: the later one gets
+// "~2" (format.FolderNamer, the reader's rule); callers name folders in a
+// stable order. A nil n names path alone. note is "" when path is kept;
+// otherwise it names the original, for the folder's notes and a warning.
+// Every exporter calls this, so one name maps the same way from any source.
+func SafeFolderPath(n *format.FolderNamer, path string) (safe, note string) {
+	if n == nil {
+		n = &format.FolderNamer{}
+	}
+	safe = n.Name(path)
+	if safe == path {
 		return path, ""
+	}
+	if _, changed := format.SafeFolderPath(path); !changed {
+		return safe, "folder name " + strconv.Quote(path) + " is the archive path another folder's name was mapped to; exported as " + strconv.Quote(safe)
 	}
 	return safe, "folder name " + strconv.Quote(path) + " cannot be an archive folder path (an empty, \".\" or \"..\" level, or a NUL); exported as " + strconv.Quote(safe)
 }

@@ -19,7 +19,7 @@ func TestSafeFolderPath(t *testing.T) {
 		"_..":          "_..",
 		"a.b/..c":      "a.b/..c",
 	} {
-		got, note := SafeFolderPath(in)
+		got, note := SafeFolderPath(nil, in)
 		if got != want {
 			t.Errorf("SafeFolderPath(%q) = %q; want %q", in, got, want)
 		}

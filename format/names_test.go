@@ -199,3 +199,29 @@ func TestParseCompression(t *testing.T) {
 		t.Errorf("ParseCompression(bzip2) error = %v, want one naming it", err)
 	}
 }
+
+// FolderNamer is the one collision rule of readers and writers: two
+// folder paths never get the same archive path.
+func TestFolderNamer(t *testing.T) {
+	var n FolderNamer
+	for _, c := range []struct{ in, want string }{
+		{"_..", "_.."}, {"..", "_..~2"}, {"_..~2", "_..~2~2"}, {"..", "_..~2"}, {"a", "a"},
+	} {
+		if got := n.Name(c.in); got != c.want {
+			t.Errorf("Name(%q) = %q; want %q", c.in, got, c.want)
+		}
+	}
+}
+
+// A folder renamed with "~2" keeps its subfolders: they follow it, not
+// the other folder whose path it could not take.
+func TestFolderNamerKeepsChildrenWithTheirParent(t *testing.T) {
+	var n FolderNamer
+	for _, c := range []struct{ in, want string }{
+		{"_..", "_.."}, {"..", "_..~2"}, {"../x", "_..~2/x"}, {"_../x", "_../x"}, {"a/../b", "a/_../b"},
+	} {
+		if got := n.Name(c.in); got != c.want {
+			t.Errorf("Name(%q) = %q; want %q", c.in, got, c.want)
+		}
+	}
+}

@@ -125,9 +125,9 @@ type Reader struct {
 	manRaw   []byte
 
 	folders map[string]*Counts // kind + "\x00" + path → items read
-	// shown holds the folder paths handed out (kind + "\x00" + path);
+	// shown hands out the folder paths, one namer per kind;
 	// rename maps the key of each folder read under another path to it.
-	shown   map[string]bool
+	shown   map[FolderKind]*FolderNamer
 	rename  map[string]string
 	counts  Counts
 	last    string // last entry read completely
@@ -140,7 +140,7 @@ type Reader struct {
 // NewReader starts reading an archive from r (gzip, zstd or plain tar,
 // detected from its first bytes) and reads its manifest.
 func NewReader(r io.Reader, opt *ReaderOptions) (*Reader, error) {
-	rd := &Reader{folders: map[string]*Counts{}, shown: map[string]bool{}, rename: map[string]string{}}
+	rd := &Reader{folders: map[string]*Counts{}, shown: map[FolderKind]*FolderNamer{}, rename: map[string]string{}}
 	if opt != nil {
 		rd.opt = *opt
 	}
@@ -277,22 +277,50 @@ func (r *Reader) readFolder(hdr *tar.Header) (*Entry, error) {
 	// An older writer took unsafe paths: read them under safe ones, and
 	// never let two folders merge into one (FORMAT.md, "Folder paths").
 	orig := f.Path
-	safe, changed := SafeFolderPath(orig)
-	taken := func(p string) bool { return r.shown[string(f.Kind)+"\x00"+p] }
-	if taken(safe) {
-		base := safe
-		for n := 2; taken(safe); n++ {
-			safe = fmt.Sprintf("%s~%d", base, n)
-		}
-		changed = true
+	namer := r.shown[f.Kind]
+	if namer == nil {
+		namer = &FolderNamer{}
+		r.shown[f.Kind] = namer
 	}
-	r.shown[string(f.Kind)+"\x00"+safe] = true
-	if changed {
+	if safe := namer.Name(orig); safe != orig {
 		f.Path = safe
 		r.rename[key] = safe
-		e.Notes = []string{fmt.Sprintf("%s folder %q of the archive is read as %q: its path is not safe, or that of an earlier folder was read as it (an older mailhaul wrote it)", f.Kind, orig, safe)}
+		e.Notes = []string{fmt.Sprintf("%s folder %q of the archive is read as %q: its path is not safe, that of an earlier folder was read as it, or its parent's was renamed (an older mailhaul wrote it)", f.Kind, orig, safe)}
 	}
 	return e, nil
+}
+
+// FolderNamer gives folder paths safe archive paths that never coincide
+// (FORMAT.md, "Folder paths"): SafeFolderPath's mapping, and if that path
+// is already taken by another folder, "~2", "~3"… appended. The same path
+// asked again gets the same answer. The first to ask wins a path, so a
+// writer names its folders in a stable order (an export and a later delta
+// then agree). Subfolders follow their parent's path. The reader and
+// every exporter use it: one rule for all.
+type FolderNamer struct {
+	taken map[string]bool   // safe paths handed out
+	named map[string]string // path asked → safe path handed out
+}
+
+// Name returns the safe archive path for the folder path p.
+func (n *FolderNamer) Name(p string) string {
+	if safe, ok := n.named[p]; ok {
+		return safe
+	}
+	if n.named == nil {
+		n.named, n.taken = map[string]string{}, map[string]bool{}
+	}
+	// Level by level, so a folder renamed with "~2" keeps its subfolders.
+	safe, _ := SafeFolderPath(p)
+	if i := strings.LastIndexByte(p, '/'); i >= 0 {
+		last, _ := SafeFolderPath(p[i+1:])
+		safe = n.Name(p[:i]) + "/" + last
+	}
+	for i, base := 2, safe; n.taken[safe]; i++ {
+		safe = fmt.Sprintf("%s~%d", base, i)
+	}
+	n.taken[safe], n.named[p] = true, safe
+	return safe
 }
 
 // SafeFolderPath maps a folder path to one that has no empty, "." or ".."

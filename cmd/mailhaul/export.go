@@ -99,7 +99,9 @@ refused, naming its target (pass that if it is trusted); links above it are foll
 A Maildir --src must hold cur/ or new/ directories (tmp/ alone is not enough), or be a
 LAYOUT=fs root with an INBOX directory; a directory above the Maildir is refused, naming
 the Maildir found below. LAYOUT=fs is guessed only then: a LAYOUT=fs root whose INBOX
-lives elsewhere needs --layout fs.
+lives elsewhere needs --layout fs. A Maildir++ root whose INBOX directories are gone
+(only .Folder directories hold messages) is refused, saying so; --layout maildir++
+exports it with an empty INBOX. A .Folder directory is never suggested as --src.
 Messages renamed or delivered while the export runs are found again by their unique name;
 deleted ones are counted as expunged. In each --contacts and --calendar file, a UID names
 one object: a later, different item with a used UID gets a new one (noted), an identical

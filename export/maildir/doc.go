@@ -20,8 +20,10 @@
 //     folders): such names are counted in one warning.
 //   - Folder names the archive cannot hold (a "." or ".." level, a NUL)
 //     are made safe by export.SafeFolderPath, with a note.
-//     Non-empty dot-directories without cur/, new/ or tmp/ belong to other
-//     tools (.notmuch) and are left out.
+//     A dot-directory without cur/, new/ or tmp/ that holds Dovecot or
+//     Courier folder files (dovecot-uidlist, dovecot.index*,
+//     courierimapuiddb…) is a folder too, exported empty with a note;
+//     other non-empty ones belong to other tools (.notmuch) and are left out.
 //   - Subscriptions: Dovecot's "subscriptions" (both file versions) and
 //     Courier's "courierimapsubscribed". When neither exists the mailbox
 //     keeps no subscription state, and every folder is marked subscribed
@@ -42,7 +44,9 @@
 // directories; tmp/ alone is not enough), a LAYOUT=fs root with an INBOX
 // directory, any directory holding maildirs when LayoutFS is given, or a
 // Maildir++ root that lost its empty INBOX directories but keeps Dovecot's
-// or Courier's files; anything else is refused with NotMaildirError.
+// or Courier's files, or only its folders when LayoutMaildirPP is given
+// (INBOX then exported empty, with a note); anything else is refused with
+// NotMaildirError, which never names a ".Folder" as the root meant.
 //
 // A live Maildir changes while it is read: new/ is listed before cur/ (a
 // message only moves that way), each unique name is exported once, and a

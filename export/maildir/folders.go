@@ -35,28 +35,30 @@ type folder struct {
 	warnings []format.Problem
 	// notes go on the folder's record.
 	notes []string
+	item  string // where the folder was first found, for warnings
 }
 
-// tree collects folders by path while the layout is walked.
+// tree collects folders by their source path while the layout is walked;
+// archive paths are given once all are known (sorted).
 type tree struct {
 	byPath   map[string]*folder
-	problems []format.Problem // directories that could not be listed
-	fsDirs   int              // directories the LAYOUT=fs walk listed
+	problems []format.Problem    // directories that could not be listed
+	fsDirs   int                 // directories the LAYOUT=fs walk listed
+	namer    *format.FolderNamer // set once archive paths are given (sorted)
 }
 
 func newTree() *tree {
 	t := &tree{byPath: map[string]*folder{}}
-	t.byPath[inboxPath] = &folder{path: inboxPath, source: inboxPath} // INBOX always exists in IMAP
+	t.byPath[inboxPath] = &folder{source: inboxPath} // INBOX always exists in IMAP
 	return t
 }
 
 // add records dir as (part of) the folder at path, and returns the folder.
 func (t *tree) add(path, dir, raw string) *folder {
 	f, _ := t.folder(path, raw)
-	path = f.path
 	if len(f.dirs) > 0 {
 		f.warnings = append(f.warnings, format.Problem{
-			Folder: path, Item: raw,
+			Item:   raw,
 			Reason: fmt.Sprintf("directory %q has the same folder name as %q; their messages are merged", raw, f.dirs[0]),
 		})
 	}
@@ -72,34 +74,60 @@ func (t *tree) nameOnly(path, item, what string) {
 	if existed {
 		return
 	}
-	note := "exists only as a name (" + what + "); exported as an empty folder"
+	note := "folder directory only (" + what + "); exported as an empty folder"
 	f.notes = append(f.notes, note)
-	f.warnings = append(f.warnings, format.Problem{Folder: f.path, Item: item, Reason: note})
+	f.warnings = append(f.warnings, format.Problem{Item: item, Reason: note})
 }
 
 // folder returns the folder the source calls path, creating it if need
-// be. Its archive path is made safe here, the one place every folder of
-// the tree is made (export.SafeFolderPath), with a note when it changed.
+// be. item names where it was found, for the warning if its name is
+// changed (sorted).
 func (t *tree) folder(path, item string) (f *folder, existed bool) {
-	safe, note := export.SafeFolderPath(path)
-	if f = t.byPath[safe]; f != nil {
+	if f = t.byPath[path]; f != nil {
 		return f, true
 	}
-	f = &folder{path: safe, source: path}
-	if note != "" {
-		f.notes = []string{note}
-		f.warnings = []format.Problem{{Folder: safe, Item: item, Reason: note}}
-	}
-	t.byPath[safe] = f
+	f = &folder{source: path, item: item}
+	t.byPath[path] = f
 	return f, false
 }
 
-// sorted returns the folders in export order: INBOX first, then by path,
-// level by level, so each folder directly precedes its children.
+// sorted gives each folder its archive path, the first time, and returns
+// the folders in export order: INBOX first, then by path, level by level,
+// so each folder directly precedes its children. Archive paths are made
+// safe here, the one place for every folder of the tree
+// (export.SafeFolderPath), with a note when one changed. Two source
+// folders never share a path: names already safe keep theirs, then the
+// others, sorted, get the safe name or, if taken, one with "~2", "~3"…;
+// the order is the source's names alone, so an export and a later delta agree.
 func (t *tree) sorted() []*folder {
 	out := make([]*folder, 0, len(t.byPath))
 	for _, f := range t.byPath {
 		out = append(out, f)
+	}
+	if t.namer == nil {
+		t.namer = &format.FolderNamer{}
+		slices.SortFunc(out, func(a, b *folder) int {
+			_, ua := format.SafeFolderPath(a.source)
+			_, ub := format.SafeFolderPath(b.source)
+			if ua != ub {
+				if ua {
+					return 1
+				}
+				return -1
+			}
+			return strings.Compare(a.source, b.source)
+		})
+		for _, f := range out {
+			var note string
+			f.path, note = export.SafeFolderPath(t.namer, f.source)
+			if note != "" {
+				f.notes = append([]string{note}, f.notes...)
+				f.warnings = append([]format.Problem{{Item: f.item, Reason: note}}, f.warnings...)
+			}
+			for i := range f.warnings {
+				f.warnings[i].Folder = f.path
+			}
+		}
 	}
 	slices.SortFunc(out, func(a, b *folder) int { return comparePaths(a.path, b.path) })
 	return out
@@ -152,6 +180,17 @@ func isMaildir(entries []os.DirEntry) bool {
 		}
 	}
 	return false
+}
+
+// hasFolderFiles reports whether a directory holds files that Dovecot or
+// Courier keep in a folder directory (its UID list, indexes, keywords), so
+// that it is a folder even without cur/, new/ or tmp/.
+func hasFolderFiles(entries []os.DirEntry) bool {
+	return slices.ContainsFunc(entries, func(e os.DirEntry) bool {
+		n := e.Name()
+		return n == "dovecot-uidlist" || n == "dovecot-keywords" || strings.HasPrefix(n, "dovecot.index") ||
+			strings.HasPrefix(n, "courierimap") // courierimapuiddb, courierimapkeywords/, courierimapacl
+	})
 }
 
 // isRootMaildir reports whether the directory --src names is itself a
@@ -228,9 +267,14 @@ func (t *tree) discoverMaildirPP(root *srcfs.Dir, rootEntries []os.DirEntry) boo
 		path, warn := maildirPPPath(raw[1:])
 		if !isMaildir(entries) {
 			// .notmuch, .imap and other tools' directories hold files of
-			// their own; an empty one is a folder a client created.
-			if len(entries) == 0 {
-				t.nameOnly(path, raw, "directory without cur/, new/ or tmp/")
+			// their own; an empty one is a folder a client created, and one
+			// holding a mail server's folder files is a folder whose
+			// Maildir directories are gone (or not made yet).
+			switch {
+			case len(entries) == 0:
+				t.nameOnly(path, raw, "empty directory, without cur/, new/ or tmp/")
+			case hasFolderFiles(entries):
+				t.nameOnly(path, raw, "directory without cur/, new/ or tmp/, holding only a mail server's folder files such as dovecot-uidlist; no messages in it")
 			}
 			continue
 		}

@@ -2,10 +2,12 @@ package maildir
 
 import (
 	"os"
+	"path"
 	"slices"
 	"strings"
 
 	"github.com/mailhaul/mailhaul/export/srcfs"
+	"github.com/mailhaul/mailhaul/format"
 )
 
 // NotMaildirError is returned for a root that is no Maildir in any layout
@@ -20,6 +22,10 @@ type NotMaildirError struct {
 	// Nested is set when Root looks like a Maildir itself but holds
 	// another Maildir root, Below.
 	Nested bool
+	// Folders are Maildir++ folder directories (".Sent") at Root, when
+	// they are its only Maildirs: a Maildir++ root without its INBOX
+	// directories, most likely. One of them is never the root meant.
+	Folders []string
 }
 
 func (e *NotMaildirError) Error() string {
@@ -30,6 +36,14 @@ func (e *NotMaildirError) Error() string {
 func (e *NotMaildirError) Reason() string {
 	if e.Nested {
 		return e.Root + " holds a Maildir of its own, which a guessed LAYOUT=fs would export as one folder (give --layout fs if that is meant)"
+	}
+	if len(e.Folders) > 0 {
+		names := strings.Join(e.Folders[:min(len(e.Folders), 3)], ", ")
+		if len(e.Folders) > 3 {
+			names += ", ..."
+		}
+		return e.Root + " looks like a Maildir++ root without its INBOX directories (no cur/ or new/, no Dovecot or Courier root files; only its folders " +
+			names + " hold messages): give --layout maildir++ to export it so, with an empty INBOX"
 	}
 	return e.Root + " has no cur/ or new/ and is not a known Maildir layout"
 }
@@ -64,6 +78,21 @@ func checkRoot(root *srcfs.Dir, requested, layout Layout, t *tree) error {
 	if requested == LayoutFS && slices.ContainsFunc(t.sorted(), func(f *folder) bool { return len(f.dirs) > 0 }) {
 		return nil
 	}
+	var dotFolders []string
+	for _, f := range t.byPath {
+		if f.source != inboxPath && len(f.dirs) > 0 && layout == LayoutMaildirPP {
+			dotFolders = append(dotFolders, f.dirs...)
+		}
+	}
+	if requested == LayoutMaildirPP && len(dotFolders) > 0 {
+		// The administrator says it is a Maildir++ root: its INBOX
+		// directories are gone, INBOX is exported empty.
+		in := t.byPath[inboxPath]
+		note := "the Maildir++ root has no cur/ or new/ (--layout maildir++); INBOX exported empty"
+		in.notes = append(in.notes, note)
+		in.warnings = append(in.warnings, format.Problem{Item: ".", Reason: note})
+		return nil
+	}
 	if layout == LayoutMaildirPP && len(t.byPath) > 1 {
 		if entries, err := root.ReadDir(); err == nil && slices.ContainsFunc(entries, func(e os.DirEntry) bool {
 			return e.Type().IsRegular() && slices.Contains(rootMarkers, e.Name())
@@ -71,7 +100,12 @@ func checkRoot(root *srcfs.Dir, requested, layout Layout, t *tree) error {
 			return nil
 		}
 	}
-	return &NotMaildirError{Root: root.Path(), Below: findMaildirBelow(root)}
+	below := findMaildirBelow(root)
+	if below != "" {
+		dotFolders = nil
+	}
+	slices.Sort(dotFolders)
+	return &NotMaildirError{Root: root.Path(), Below: below, Folders: dotFolders}
 }
 
 // nestedMaildirRoot returns the path of a directory at the root that is a
@@ -116,8 +150,10 @@ const (
 )
 
 // findMaildirBelow returns the path of the first directory below root,
-// breadth first in name order, that holds cur/ or new/. Links are not
-// followed; at most searchDirs directories are listed.
+// breadth first in name order, that holds cur/ or new/, its name not
+// starting with ".": a ".Sent" is a Maildir++ folder, and given as --src
+// it would be exported as INBOX. Links are not followed; at most
+// searchDirs directories are listed.
 func findMaildirBelow(root *srcfs.Dir) string {
 	level := []string{"."}
 	listed := 0
@@ -131,7 +167,7 @@ func findMaildirBelow(root *srcfs.Dir) string {
 			if err != nil {
 				continue
 			}
-			if depth > 0 && hasMessageDirs(entries) {
+			if depth > 0 && !strings.HasPrefix(path.Base(rel), ".") && hasMessageDirs(entries) {
 				return root.Path() + "/" + rel
 			}
 			for _, e := range entries {

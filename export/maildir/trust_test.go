@@ -579,3 +579,86 @@ func TestConcurrentRenamerExactlyOnce(t *testing.T) {
 	}
 	t.Logf("%d exported, %d reported", len(ids), len(s.Errors))
 }
+
+// Review of issue 9: Maildir++ folders ".." (directory "...") and "_.."
+// (directory "._..") were exported as ONE folder "_..", their messages
+// merged. Two source folders never merge: the safe name already taken
+// gets "~2", as the archive reader does (FORMAT.md, "Folder paths"); a
+// name that is safe keeps it, so the result does not depend on listing order.
+func TestUnsafeFolderNameNeverMergesWithAnother(t *testing.T) {
+	root := t.TempDir()
+	writeTree(t, root,
+		file{path: "cur/1.M1P1.h:2,S", body: msg("<i@x>", "inbox")},
+		file{path: ".../cur/2.M1P1.h:2,S", body: msg("<d@x>", "dots")},
+		file{path: "._../cur/3.M1P1.h:2,S", body: msg("<u@x>", "underscore")},
+	)
+	s := run(t, &Source{Root: root}, export.Options{})
+	for path, subj := range map[string]string{"_..": "underscore", "_..~2": "dots"} {
+		items := s.InFolder(path)
+		if len(items) != 1 || !strings.Contains(string(items[0].Body), "Subject: "+subj) {
+			t.Errorf("folder %q holds %d items, want the message %q; folders %q", path, len(items), subj, folderPaths(s))
+		}
+	}
+	for _, w := range s.Warnings {
+		if strings.Contains(w.Reason, "merged") {
+			t.Errorf("warning %q", w.Reason)
+		}
+	}
+}
+
+// Review of issue 9: a Dovecot folder directory holding only its index
+// files (no cur/, new/ or tmp/) was dropped, with a warning that there was
+// "no folder directory" for it. It is a folder: exported empty, with a
+// note saying why, and the subscriptions warning does not name it.
+func TestDovecotFolderWithoutMaildirDirsIsExportedEmpty(t *testing.T) {
+	root := t.TempDir()
+	writeTree(t, root,
+		file{path: "cur/1700000001.M1P1.host:2,S", body: msg("<a@x>", "a")},
+		file{path: ".Projects/dovecot-uidlist", body: "3 V1 N1\n"},
+		file{path: ".Projects/dovecot.index.log", body: "x"},
+		file{path: ".Courier/courierimapuiddb", body: "1 1 1\n"},
+		file{path: ".notmuch/xapian/flintlock", body: "x"},
+		file{path: "subscriptions", body: "V\t2\n\nProjects\nCourier\n"},
+	)
+	s := run(t, &Source{Root: root}, export.Options{})
+	if got, want := folderPaths(s), []string{"INBOX", "Courier", "Projects"}; !slices.Equal(got, want) {
+		t.Errorf("folders %q, want %q", got, want)
+	}
+	for p, item := range map[string]string{"Projects": ".Projects", "Courier": ".Courier"} {
+		if f := s.Folder(p); f == nil || !f.Subscribed || len(f.Notes) == 0 || len(s.InFolder(p)) != 0 {
+			t.Errorf("folder %s: %+v; want it subscribed, empty, with a note", p, f)
+		}
+		if !hasProblem(s.Warnings, p, item, "mail server's folder files") {
+			t.Errorf("no true warning for %s: %+v", p, s.Warnings)
+		}
+	}
+	for _, w := range s.Warnings {
+		if strings.Contains(w.Reason, "no folder directory") {
+			t.Errorf("false warning %q", w.Reason)
+		}
+	}
+}
+
+// Review of issue 9: a Maildir++ root holding only ".Sent/cur" (its INBOX
+// directories dropped, no root marker files) was refused suggesting
+// --src .../.Sent, which would export Sent as INBOX. A dot-folder is never
+// suggested as a root; the refusal says what the root looks like and that
+// --layout maildir++ exports it, which then works (INBOX empty, with a note).
+func TestMaildirPPRootWithoutInboxIsNamedAsSuch(t *testing.T) {
+	root := t.TempDir()
+	writeTree(t, root, file{path: ".Sent/cur/1700000002.M1P1.host:2,S", body: msg("<b@x>", "b")})
+	var nm *NotMaildirError
+	var s exporttest.Sink
+	err := (&Source{Root: root}).Export(context.Background(), &s, export.Options{})
+	if !errors.As(err, &nm) || nm.Below != "" || !strings.Contains(nm.Reason(), "Maildir++ root without its INBOX") ||
+		!strings.Contains(nm.Reason(), "--layout maildir++") || !strings.Contains(nm.Reason(), ".Sent") {
+		t.Fatalf("Export = %v (Below %q); want a refusal naming the Maildir++ root and --layout maildir++", err, nm.Below)
+	}
+	got := run(t, &Source{Root: root, Layout: LayoutMaildirPP}, export.Options{})
+	if len(got.InFolder("Sent")) != 1 || len(got.InFolder("INBOX")) != 0 {
+		t.Errorf("--layout maildir++: folders %q, Sent %d items", folderPaths(got), len(got.InFolder("Sent")))
+	}
+	if f := got.Folder("INBOX"); f == nil || len(f.Notes) == 0 {
+		t.Errorf("INBOX %+v; want a note that it has no directory", f)
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/mail"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -69,6 +70,7 @@ func (s *Source) Export(ctx context.Context, sink export.Sink, opt export.Option
 		return err
 	}
 	e := &exporter{sink: sink, opt: opt, added: map[string]format.Role{}, roles: map[format.Role]string{}}
+	e.nameFolders(files)
 	for _, f := range files {
 		if err := ctx.Err(); err != nil {
 			return fmt.Errorf("mbox: %w", err)
@@ -86,6 +88,27 @@ type exporter struct {
 	opt   export.Options
 	added map[string]format.Role // folders already given to the sink, with their role
 	roles map[format.Role]string // the folder holding each role
+	namer format.FolderNamer     // archive paths, distinct per source folder
+}
+
+// nameFolders gives the files' folders their archive paths up front, so
+// that they do not depend on the order of the files: names already safe
+// keep theirs, then the others, sorted, get the safe name or, if another
+// folder has it, one with "~2", "~3"… (export.SafeFolderPath). Gmail
+// labels, known only while streaming, are named as they turn up.
+func (e *exporter) nameFolders(files []mboxFile) {
+	var unsafe []string
+	for _, f := range files {
+		if _, changed := format.SafeFolderPath(f.folder); changed {
+			unsafe = append(unsafe, f.folder)
+		} else {
+			e.namer.Name(f.folder)
+		}
+	}
+	slices.Sort(unsafe)
+	for _, p := range unsafe {
+		e.namer.Name(p)
+	}
 }
 
 // addFolder hands a folder to the sink the first time it is used: Takeout
@@ -98,7 +121,7 @@ type exporter struct {
 // with a note and a warning, rather than ending the export.
 func (e *exporter) addFolder(path string, role format.Role, notes []string) (string, format.Role, error) {
 	orig := path
-	path, note := export.SafeFolderPath(path)
+	path, note := export.SafeFolderPath(&e.namer, path)
 	if r, ok := e.added[path]; ok {
 		return path, r, nil
 	}

@@ -166,3 +166,22 @@ func TestMaildirSourceIsRefused(t *testing.T) {
 		t.Errorf("Export(Maildir) = %v; want a refusal naming export maildir", err)
 	}
 }
+
+// Review of issue 9: "..mbox" (folder ".") and "_..mbox" (folder "_.")
+// were exported as one folder "_.", their messages merged. The name
+// already taken gets "~2", as the archive reader does; the safe name keeps it.
+func TestUnsafeFolderNameNeverMergesWithAnother(t *testing.T) {
+	root := t.TempDir()
+	mb := func(subj string) string {
+		return "From a@b Thu Jan  1 00:00:00 2024\nSubject: " + subj + "\nDate: Thu, 1 Jan 2024 00:00:00 +0000\n\nbody\n"
+	}
+	os.WriteFile(filepath.Join(root, "..mbox"), []byte(mb("dot")), 0o600)
+	os.WriteFile(filepath.Join(root, "_..mbox"), []byte(mb("underscore")), 0o600)
+	s := exportDir(t, root, export.Options{})
+	for path, subj := range map[string]string{"_.": "underscore", "_.~2": "dot"} {
+		items := s.InFolder(path)
+		if len(items) != 1 || !strings.Contains(string(items[0].Body), "Subject: "+subj) {
+			t.Errorf("folder %q holds %d items; want the message %q", path, len(items), subj)
+		}
+	}
+}
