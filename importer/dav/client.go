@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mailhaul/mailhaul/importer/report"
 	"github.com/mailhaul/mailhaul/internal/backoff"
 )
 
@@ -85,8 +86,11 @@ func (c *client) Do(req *http.Request) (*http.Response, error) {
 			if ue, ok := err.(*url.Error); ok {
 				err = ue.Err // the method and URL follow once, below
 			}
-			return nil, fmt.Errorf("dav: %s %s: %w (the server's certificate is not trusted here; if the address is right, give its CA certificate with --tls-ca)",
-				req.Method, redact(req.URL), err)
+			why := "the server's certificate is not trusted here; if the address is right, give its CA certificate with --tls-ca"
+			if report.NotTLS(err) {
+				why = "the server does not speak TLS there: check the scheme and port of --url"
+			}
+			return nil, fmt.Errorf("dav: %s %s: %w (%s)", req.Method, redact(req.URL), err, why)
 		case err != nil:
 			if last {
 				return nil, fmt.Errorf("dav: %s %s: %w (after %d tries)", req.Method, redact(req.URL), err, attempt)

@@ -1,13 +1,11 @@
 package dav
 
 import (
-	"crypto/tls"
-	"crypto/x509"
-	"errors"
 	"net/http"
 	"strconv"
 	"time"
 
+	"github.com/mailhaul/mailhaul/importer/report"
 	"github.com/mailhaul/mailhaul/internal/backoff"
 )
 
@@ -45,14 +43,11 @@ func retryable(status int) bool {
 
 // permanent reports whether a failed connection cannot succeed by trying
 // again: the server's certificate is not trusted, not valid for its name
-// or not valid at all. Only the user can change that (--tls-ca, the right
-// host name), so the request fails at once instead of after six tries.
+// or not valid at all, or the server does not speak TLS at that address.
+// Only the user can change that (--tls-ca, the right host name, scheme or
+// port), so the request fails at once instead of after six tries.
 func permanent(err error) bool {
-	var verify *tls.CertificateVerificationError
-	var unknown x509.UnknownAuthorityError
-	var host x509.HostnameError
-	var invalid x509.CertificateInvalidError
-	return errors.As(err, &verify) || errors.As(err, &unknown) || errors.As(err, &host) || errors.As(err, &invalid)
+	return report.UntrustedCert(err) || report.NotTLS(err)
 }
 
 // wait is how long to sleep before try number attempt (1 for the first

@@ -56,6 +56,39 @@ func TestUntrustedCertificateFailsAtOnce(t *testing.T) {
 	}
 }
 
+// https:// to a plain-HTTP server is a wrong scheme or port, which asking
+// again cannot change: the import fails on the first connection, and
+// the statement does not say a re-run can finish it.
+func TestHTTPSToPlainServerFailsAtOnce(t *testing.T) {
+	var conns atomic.Int32
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusMultiStatus)
+	}))
+	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			conns.Add(1)
+		}
+	}
+	srv.Start()
+	defer srv.Close()
+
+	rep, err := Import(context.Background(), []string{smallArchive(t, 3)}, Options{URL: "https://" + srv.Listener.Addr().String() + "/",
+		User: "alice", Password: "s3cret", Retry: RetryPolicy{Attempts: 6, Base: 20 * time.Millisecond}})
+	if err == nil {
+		t.Fatal("import with https:// against a plain-HTTP server succeeded")
+	}
+	t.Log(err)
+	if n := conns.Load(); n != 1 {
+		t.Errorf("%d connections, want 1: a server that does not speak TLS will not start to (error: %v)", n, err)
+	}
+	if rep != nil {
+		rep.Finish()
+		if !strings.Contains(rep.Statement, "scheme and port") || strings.Contains(rep.Statement, "run the import again to finish") {
+			t.Errorf("statement %q; want it to say to check the scheme and port, not to run again", rep.Statement)
+		}
+	}
+}
+
 // countingServer answers every request with an empty 207 and counts the
 // requests, and those that carried credentials.
 func countingServer() (srv *httptest.Server, all, creds *atomic.Int32) {
@@ -142,6 +175,7 @@ func TestPermanentErrors(t *testing.T) {
 		{&url.Error{Op: "Get", URL: "https://x/", Err: &tls.CertificateVerificationError{Err: x509.UnknownAuthorityError{}}}, true},
 		{&url.Error{Op: "Get", URL: "https://x/", Err: x509.HostnameError{Host: "x"}}, true},
 		{fmt.Errorf("wrapped: %w", x509.CertificateInvalidError{Reason: x509.Expired}), true},
+		{&url.Error{Op: "Get", URL: "https://x/", Err: http.ErrSchemeMismatch}, true},
 		{&url.Error{Op: "Get", URL: "https://x/", Err: syscall.ECONNREFUSED}, false},
 		{&url.Error{Op: "Get", URL: "https://x/", Err: io.ErrUnexpectedEOF}, false},
 	} {

@@ -346,7 +346,9 @@ func (im *importer) verify(ctx context.Context, b *batch) *batch {
 		uid, found, err := im.lookup(ctx, b.box, it.sp, it.msg.Date, i == 0, true, true)
 		if err != nil {
 			if errors.Is(err, context.Canceled) || ctx.Err() != nil {
-				im.giveBack(&batch{items: b.items})
+				// Those found are settled; the rest were sent and stay
+				// uncertain (the next run checks), each counted once.
+				im.giveBack(&batch{items: append(rest, b.items[i:]...), uncertain: true})
 				return nil
 			}
 			im.opt.logf("imap: checking %q for messages that may have arrived: %v", b.box.name, err)

@@ -5,11 +5,14 @@ package report
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
 	"net"
+	"net/http"
 	"sync"
 	"syscall"
 	"time"
@@ -175,7 +178,6 @@ const again = "run the import again to finish"
 func NextStep(stage string, err error, cancelled bool) string {
 	var adv *advised
 	var dns *net.DNSError
-	var nerr net.Error
 	switch {
 	case cancelled, errors.Is(err, context.Canceled):
 		return again
@@ -191,12 +193,47 @@ func NextStep(stage string, err error, cancelled bool) string {
 		return "check the archive's path and permissions, then run the import again"
 	case errors.As(err, &dns) && dns.IsNotFound:
 		return "check the host name in --url"
-	case errors.As(err, &nerr), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF),
-		errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.ECONNREFUSED), errors.Is(err, syscall.EPIPE),
-		errors.Is(err, syscall.ETIMEDOUT), errors.Is(err, context.DeadlineExceeded):
+	case NotTLS(err):
+		return "the server does not speak TLS there: check the scheme and port of --url (https:// and imaps:// need the server's TLS port)"
+	case UntrustedCert(err):
+		return "the server's certificate is not trusted here: check the host in --url; if it is right, give the server's CA certificate with --tls-ca"
+	case ConnectionFailed(err):
 		return "the connection failed; " + again
 	}
 	return "remove the cause named above, then run the import again (what is on the target stays, nothing is sent twice)"
+}
+
+// ConnectionFailed reports whether err is a failure of the transport that
+// a later try can overcome: a dropped, refused or timed-out connection.
+// Not every net.Error is one: *url.Error wraps every HTTP client error,
+// TLS verification failures included, so only what it wraps counts.
+func ConnectionFailed(err error) bool {
+	if err == nil || NotTLS(err) || UntrustedCert(err) {
+		return false
+	}
+	var op *net.OpError
+	var nerr net.Error
+	return errors.As(err, &op) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) ||
+		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.EPIPE) ||
+		errors.Is(err, syscall.ETIMEDOUT) || errors.Is(err, context.DeadlineExceeded) ||
+		(errors.As(err, &nerr) && nerr.Timeout())
+}
+
+// NotTLS reports whether err says the server answered a TLS client in
+// plain text: a wrong scheme or port, which no re-run overcomes.
+func NotTLS(err error) bool {
+	var rec tls.RecordHeaderError
+	return errors.Is(err, http.ErrSchemeMismatch) || errors.As(err, &rec)
+}
+
+// UntrustedCert reports whether err is a failed verification of the
+// server's certificate, which no re-run overcomes.
+func UntrustedCert(err error) bool {
+	var verify *tls.CertificateVerificationError
+	var unknown x509.UnknownAuthorityError
+	var host x509.HostnameError
+	var invalid x509.CertificateInvalidError
+	return errors.As(err, &verify) || errors.As(err, &unknown) || errors.As(err, &host) || errors.As(err, &invalid)
 }
 
 // isDamaged reports whether err says an archive cannot be read (FORMAT.md:

@@ -2,11 +2,16 @@ package report
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
 	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
 	"strings"
 	"sync"
 	"syscall"
@@ -97,6 +102,23 @@ func TestFolderFailureAndAllRead(t *testing.T) {
 func TestStatementSaysWhatToDo(t *testing.T) {
 	again := "run the import again to finish"
 	refused := &net.OpError{Op: "read", Net: "tcp", Err: syscall.ECONNRESET}
+	// Real client errors from throwaway loopback servers: https:// to a
+	// plain-HTTP server, and a certificate not trusted here. Both come
+	// wrapped in *url.Error, which is a net.Error; neither is overcome by
+	// running again.
+	plain := httptest.NewServer(http.NotFoundHandler())
+	defer plain.Close()
+	_, schemeErr := plain.Client().Get("https://" + plain.Listener.Addr().String() + "/")
+	untrusted := httptest.NewTLSServer(http.NotFoundHandler())
+	defer untrusted.Close()
+	_, certErr := (&http.Client{}).Get(untrusted.URL)
+	if schemeErr == nil || certErr == nil {
+		t.Fatalf("want client errors, got %v and %v", schemeErr, certErr)
+	}
+	closed := httptest.NewServer(http.NotFoundHandler())
+	closedURL := closed.URL
+	closed.Close()
+	_, refusedErr := (&http.Client{}).Get(closedURL)
 	for _, tc := range []struct {
 		name      string
 		stage     string
@@ -107,6 +129,12 @@ func TestStatementSaysWhatToDo(t *testing.T) {
 		{"cancelled", "import", context.Canceled, true, again},
 		{"connection reset", "import", fmt.Errorf("imap: %w", refused), false, again},
 		{"cut connection", "import", fmt.Errorf("imap: %w", io.ErrUnexpectedEOF), false, again},
+		{"refused HTTP connection", "import", fmt.Errorf("dav: %w", refusedErr), false, again},
+		{"timeout", "import", &url.Error{Op: "Get", URL: "https://127.0.0.1/", Err: context.DeadlineExceeded}, false, again},
+		{"https to a plain-HTTP server", "import", fmt.Errorf("dav: %w", schemeErr), false, "scheme and port"},
+		{"TLS record from a non-TLS server", "import", fmt.Errorf("imap: %w", tls.RecordHeaderError{Msg: "first record does not look like a TLS handshake"}), false, "scheme and port"},
+		{"untrusted certificate", "import", fmt.Errorf("dav: %w", certErr), false, "--tls-ca"},
+		{"wrong host in certificate", "import", fmt.Errorf("imap: %w", x509.CertificateInvalidError{Reason: x509.NotAuthorizedToSign}), false, "--tls-ca"},
 		{"damaged archive", "import", fmt.Errorf("imap: %w", &format.Error{Archive: "a.tgz", Err: format.ErrTruncated}), false, "export it again"},
 		{"damaged archive before the run", "archives", &format.Error{Archive: "a.tgz", Err: fmt.Errorf("%w: x", format.ErrStructure)}, false, "export it again"},
 		{"newer format", "archives", &format.Error{Archive: "a.tgz", Err: format.ErrVersion}, false, "newer mailhaul"},
