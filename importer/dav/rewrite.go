@@ -19,16 +19,9 @@ func radicaleSafe(card []byte) ([]byte, bool) {
 	if !bytes.Contains(card, []byte(",")) {
 		return card, false
 	}
-	lines := physicalLines(card)
-	var out bytes.Buffer
-	changed := false
-	for i := 0; i < len(lines); {
-		j := i + 1
-		for j < len(lines) && len(lines[j]) > 0 && (lines[j][0] == ' ' || lines[j][0] == '\t') {
-			j++
-		}
+	return rewriteLines(card, func(lines [][]byte) ([]byte, bool) {
 		var logical strings.Builder
-		for k, l := range lines[i:j] {
+		for k, l := range lines {
 			l = bytes.TrimRight(l, "\r\n")
 			if k > 0 {
 				l = l[1:]
@@ -40,26 +33,16 @@ func radicaleSafe(card []byte) ([]byte, bool) {
 		if g := strings.LastIndexByte(name, '.'); g >= 0 {
 			name = name[g+1:]
 		}
-		if singleValued[name] {
-			head := paramSection(line)
-			if len(head) < len(line) {
-				if v, ok := escapeCommas(line[len(head)+1:]); ok {
-					out.WriteString(fold(head+":"+v, lineEnd(lines[i])))
-					changed = true
-					i = j
-					continue
-				}
-			}
+		head := paramSection(line)
+		if !singleValued[name] || len(head) >= len(line) {
+			return nil, false
 		}
-		for _, l := range lines[i:j] {
-			out.Write(l)
+		v, ok := escapeCommas(line[len(head)+1:])
+		if !ok {
+			return nil, false
 		}
-		i = j
-	}
-	if !changed {
-		return card, false
-	}
-	return out.Bytes(), true
+		return []byte(fold(head+":"+v, lineEnd(lines[0]))), true
+	})
 }
 
 // singleValued are the vCard properties whose value is one URI or one

@@ -17,18 +17,9 @@ func scheduleAgentClient(ics []byte) ([]byte, bool) {
 		!bytes.Contains(bytes.ToUpper(ics), []byte("ATTENDEE")) && !bytes.Contains(bytes.ToUpper(ics), []byte("ORGANIZER")) {
 		return ics, false
 	}
-	lines := physicalLines(ics)
-	var out bytes.Buffer
-	out.Grow(len(ics) + 256)
-	inAlarm, changed := 0, false
-	for i := 0; i < len(lines); {
-		// A logical line is a physical line and its continuations.
-		j := i + 1
-		for j < len(lines) && len(lines[j]) > 0 && (lines[j][0] == ' ' || lines[j][0] == '\t') {
-			j++
-		}
-		first := lines[i]
-		upper := strings.ToUpper(string(first))
+	inAlarm := 0
+	return rewriteLines(ics, func(lines [][]byte) ([]byte, bool) {
+		upper := strings.ToUpper(string(lines[0]))
 		switch {
 		case strings.HasPrefix(upper, "BEGIN:VALARM"):
 			inAlarm++
@@ -36,21 +27,38 @@ func scheduleAgentClient(ics []byte) ([]byte, bool) {
 			inAlarm--
 		}
 		name := propName(upper)
-		if inAlarm == 0 && (name == "ATTENDEE" || name == "ORGANIZER") {
-			if rewritten, ok := guardProperty(lines[i:j], len(name)); ok {
-				out.Write(rewritten)
-				changed = true
-				i = j
-				continue
-			}
+		if inAlarm > 0 || (name != "ATTENDEE" && name != "ORGANIZER") {
+			return nil, false
 		}
-		for _, l := range lines[i:j] {
-			out.Write(l)
+		return guardProperty(lines, len(name))
+	})
+}
+
+// rewriteLines passes each logical line of b (a physical line with its
+// continuations) to rewrite, which returns its replacement, or false to
+// keep it as it is. It returns b itself, and false, when nothing changed.
+func rewriteLines(b []byte, rewrite func(lines [][]byte) ([]byte, bool)) ([]byte, bool) {
+	lines := physicalLines(b)
+	var out bytes.Buffer
+	out.Grow(len(b) + 256)
+	changed := false
+	for i := 0; i < len(lines); {
+		j := i + 1
+		for j < len(lines) && len(lines[j]) > 0 && (lines[j][0] == ' ' || lines[j][0] == '\t') {
+			j++
+		}
+		if rewritten, ok := rewrite(lines[i:j]); ok {
+			out.Write(rewritten)
+			changed = true
+		} else {
+			for _, l := range lines[i:j] {
+				out.Write(l)
+			}
 		}
 		i = j
 	}
 	if !changed {
-		return ics, false
+		return b, false
 	}
 	return out.Bytes(), true
 }
