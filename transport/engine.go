@@ -10,7 +10,7 @@ import (
 
 	"golang.org/x/time/rate"
 
-	"github.com/mailhaul/mailhaul/internal/backoff"
+	"github.com/mailhaul/mailhaul/internal/retry"
 )
 
 // Options tune Run. The zero value works.
@@ -219,7 +219,7 @@ func (w *worker) do(ctx context.Context, j Job) FileResult {
 		w.disconnect()
 		wait := w.opt.Backoff.Delay(attempt)
 		w.opt.Observer.Retry(j, attempt, err, wait)
-		if serr := backoff.Sleep(ctx, wait); serr != nil {
+		if serr := retry.Sleep(ctx, wait); serr != nil {
 			err = fmt.Errorf("%w (while waiting to retry after: %v)", serr, err)
 			break
 		}

@@ -1,8 +1,8 @@
 package transport
 
 import (
-	"github.com/mailhaul/mailhaul/internal/backoff"
+	"github.com/mailhaul/mailhaul/internal/retry"
 )
 
 // Backoff is the pause before each retry: First, doubling up to Max.
-type Backoff = backoff.Policy
+type Backoff = retry.Policy

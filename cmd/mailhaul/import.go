@@ -11,7 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/mailhaul/mailhaul/format"
-	"github.com/mailhaul/mailhaul/importer/report"
+	"github.com/mailhaul/mailhaul/report"
 )
 
 // importCommand is the parent of the importers; each target kind lives in

@@ -22,7 +22,7 @@ import (
 	"github.com/emersion/go-imap/v2/imapserver"
 	"github.com/emersion/go-imap/v2/imapserver/imapmemserver"
 
-	"github.com/mailhaul/mailhaul/importer/report"
+	"github.com/mailhaul/mailhaul/report"
 	"github.com/mailhaul/mailhaul/internal/testservers"
 )
 

@@ -21,7 +21,7 @@ import (
 
 	"github.com/mailhaul/mailhaul/export"
 	"github.com/mailhaul/mailhaul/format"
-	"github.com/mailhaul/mailhaul/importer/report"
+	"github.com/mailhaul/mailhaul/report"
 	"github.com/mailhaul/mailhaul/internal/testservers"
 )
 

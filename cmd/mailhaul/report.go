@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/mailhaul/mailhaul/format"
-	"github.com/mailhaul/mailhaul/importer/report"
+	"github.com/mailhaul/mailhaul/report"
 	"github.com/mailhaul/mailhaul/internal/termtext"
 )
 

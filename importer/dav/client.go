@@ -11,8 +11,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/mailhaul/mailhaul/importer/report"
-	"github.com/mailhaul/mailhaul/internal/backoff"
+	"github.com/mailhaul/mailhaul/report"
+	"github.com/mailhaul/mailhaul/internal/retry"
 )
 
 // client sends requests to one DAV server: it adds credentials, never
@@ -34,7 +34,7 @@ type client struct {
 	sleep          func(ctx context.Context, d time.Duration) error
 }
 
-func newClient(hc *http.Client, user, password, token string, concurrency int, retry RetryPolicy) *client {
+func newClient(hc *http.Client, user, password, token string, concurrency int, policy RetryPolicy) *client {
 	if hc == nil {
 		tr := http.DefaultTransport.(*http.Transport).Clone()
 		// One kept-alive connection per worker, plus discovery's.
@@ -43,7 +43,7 @@ func newClient(hc *http.Client, user, password, token string, concurrency int, r
 	}
 	own := *hc
 	own.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-	c := &client{hc: &own, retry: retry.withDefaults(), sleep: backoff.Sleep}
+	c := &client{hc: &own, retry: policy.withDefaults(), sleep: retry.Sleep}
 	switch {
 	case token != "":
 		c.auth = func(r *http.Request) { r.Header.Set("Authorization", "Bearer "+token) }

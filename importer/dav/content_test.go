@@ -14,7 +14,7 @@ import (
 	"testing"
 
 	"github.com/mailhaul/mailhaul/format"
-	"github.com/mailhaul/mailhaul/importer/report"
+	"github.com/mailhaul/mailhaul/report"
 	"github.com/mailhaul/mailhaul/internal/testservers"
 )
 

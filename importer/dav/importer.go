@@ -14,7 +14,7 @@ import (
 
 	"github.com/mailhaul/mailhaul/format"
 	"github.com/mailhaul/mailhaul/importer/dav/vcardconv"
-	"github.com/mailhaul/mailhaul/importer/report"
+	"github.com/mailhaul/mailhaul/report"
 	"github.com/mailhaul/mailhaul/internal/journal"
 )
 

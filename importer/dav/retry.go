@@ -5,8 +5,8 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/mailhaul/mailhaul/importer/report"
-	"github.com/mailhaul/mailhaul/internal/backoff"
+	"github.com/mailhaul/mailhaul/report"
+	"github.com/mailhaul/mailhaul/internal/retry"
 )
 
 // RetryPolicy bounds how a request is repeated after a 5xx, a 429 or a
@@ -57,7 +57,7 @@ func (p RetryPolicy) wait(attempt int, h http.Header, now time.Time) time.Durati
 	if d, ok := retryAfter(h.Get("Retry-After"), now); ok {
 		return min(d, p.Max)
 	}
-	return backoff.Policy{First: p.Base, Max: p.Max, Jitter: true}.Delay(attempt)
+	return retry.Policy{First: p.Base, Max: p.Max, Jitter: true}.Delay(attempt)
 }
 
 // retryAfter parses a Retry-After value: delay seconds or an HTTP date

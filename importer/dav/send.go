@@ -6,7 +6,7 @@ import (
 	"net/url"
 
 	"github.com/mailhaul/mailhaul/format"
-	"github.com/mailhaul/mailhaul/importer/report"
+	"github.com/mailhaul/mailhaul/report"
 	"github.com/mailhaul/mailhaul/internal/journal"
 )
 

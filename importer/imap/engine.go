@@ -20,7 +20,7 @@ import (
 
 	"github.com/mailhaul/mailhaul/format"
 	"github.com/mailhaul/mailhaul/importer/imap/appender"
-	"github.com/mailhaul/mailhaul/importer/report"
+	"github.com/mailhaul/mailhaul/report"
 	"github.com/mailhaul/mailhaul/internal/journal"
 	"github.com/mailhaul/mailhaul/internal/ratelimit"
 )

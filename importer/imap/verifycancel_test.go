@@ -14,7 +14,7 @@ import (
 	"golang.org/x/sync/semaphore"
 
 	"github.com/mailhaul/mailhaul/importer/imap/appender"
-	"github.com/mailhaul/mailhaul/importer/report"
+	"github.com/mailhaul/mailhaul/report"
 	"github.com/mailhaul/mailhaul/internal/faultproxy"
 	"github.com/mailhaul/mailhaul/internal/journal"
 	"github.com/mailhaul/mailhaul/internal/ratelimit"

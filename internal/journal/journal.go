@@ -17,6 +17,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/mailhaul/mailhaul/internal/safename"
 	"io"
 	"io/fs"
 	"os"
@@ -319,4 +320,12 @@ func DefaultDir(stateDir string, archives []string) string {
 		return stateDir
 	}
 	return filepath.Dir(archives[0])
+}
+
+// Path is where every importer keeps one user's journal for one target:
+// <stateDir>/<user>/<kind>-<target>.journal, kind being "imap", "dav",
+// "maildir", ...; target the server's host:port or the restore directory.
+// stateDir comes from DefaultDir, so the rule is the same for all.
+func Path(stateDir, user, kind, target string) string {
+	return filepath.Join(stateDir, safename.Element(user), kind+"-"+safename.Element(target)+".journal")
 }

@@ -1,8 +1,4 @@
-// Package backoff holds the waiting that every retry loop in mailhaul
-// shares: exponential pauses with jitter, and a sleep that ends early when
-// its context does. The loops themselves, and what counts as retryable,
-// stay with each protocol.
-package backoff
+package retry
 
 import (
 	"context"

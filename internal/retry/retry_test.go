@@ -1,0 +1,111 @@
+package retry
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+)
+
+func noSleep(ctx context.Context, d time.Duration) error { return ctx.Err() }
+
+func TestDoStopsAtPermanent(t *testing.T) {
+	calls := 0
+	boom := errors.New("refused")
+	err := Do(context.Background(), Loop{Sleep: noSleep}, func(context.Context, int) error {
+		calls++
+		return boom
+	})
+	if calls != 1 || !errors.Is(err, boom) {
+		t.Fatalf("permanent error: %d calls, err %v; want 1 call and the error", calls, err)
+	}
+}
+
+func TestDoRetriesTransientUpToAttempts(t *testing.T) {
+	calls := 0
+	var waits []time.Duration
+	l := Loop{Attempts: 4, Backoff: Policy{First: 10 * time.Millisecond, Max: time.Second}, Sleep: noSleep,
+		OnRetry: func(_ int, _ error, w time.Duration) { waits = append(waits, w) }}
+	err := Do(context.Background(), l, func(context.Context, int) error {
+		calls++
+		return MarkTransient(errors.New("dropped"))
+	})
+	if calls != 4 || err == nil || len(waits) != 3 {
+		t.Fatalf("%d calls, %d waits, err %v; want 4 calls, 3 waits and an error", calls, len(waits), err)
+	}
+	for i, w := range waits {
+		full := l.Backoff.Delay(i + 1)
+		if w < full/2 || w > full {
+			t.Errorf("wait %d = %v, want jittered within [%v, %v]", i+1, w, full/2, full)
+		}
+	}
+}
+
+func TestDoSucceedsAfterTransient(t *testing.T) {
+	calls := 0
+	err := Do(context.Background(), Loop{Sleep: noSleep}, func(_ context.Context, attempt int) error {
+		calls++
+		if attempt < 3 {
+			return MarkTransient(errors.New("dropped"))
+		}
+		return nil
+	})
+	if err != nil || calls != 3 {
+		t.Fatalf("err %v after %d calls; want success on the third", err, calls)
+	}
+}
+
+func TestServerWaitIsHonouredAndCapped(t *testing.T) {
+	var got []time.Duration
+	l := Loop{Attempts: 2, MaxWait: 30 * time.Second, Sleep: func(_ context.Context, d time.Duration) error {
+		got = append(got, d)
+		return nil
+	}}
+	Do(context.Background(), l, func(context.Context, int) error {
+		return MarkThrottled(errors.New("slow down"), time.Hour)
+	})
+	if len(got) != 1 || got[0] != 30*time.Second {
+		t.Fatalf("slept %v; want one pause of 30s (the hour capped)", got)
+	}
+	l.MaxWait = 0
+	got = nil
+	Do(context.Background(), l, func(context.Context, int) error {
+		return MarkThrottled(errors.New("slow down"), 1500*time.Millisecond)
+	})
+	if len(got) != 1 || got[0] != 1500*time.Millisecond {
+		t.Fatalf("slept %v; want the server's 1.5s", got)
+	}
+}
+
+func TestCancelDuringPauseNamesBothCauses(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	last := errors.New("dropped")
+	l := Loop{Backoff: Policy{First: time.Hour}}
+	err := Do(ctx, l, func(context.Context, int) error {
+		cancel()
+		return MarkTransient(last)
+	})
+	// cancel() ran before the pause, so the loop ends without sleeping.
+	if !errors.Is(err, last) {
+		t.Fatalf("err = %v; want the last attempt's error", err)
+	}
+	ctx2, cancel2 := context.WithCancel(context.Background())
+	go func() { time.Sleep(20 * time.Millisecond); cancel2() }()
+	err = Do(ctx2, l, func(context.Context, int) error { return MarkTransient(last) })
+	if !errors.Is(err, context.Canceled) || !errors.Is(err, last) {
+		t.Fatalf("err = %v; want both context.Canceled and the last error", err)
+	}
+}
+
+func TestClassifyOutermostMarkWins(t *testing.T) {
+	inner := MarkTransient(errors.New("EOF"))
+	if k, _ := Classify(MarkPermanent(inner)); k != Permanent {
+		t.Errorf("permanent over transient: got %v", k)
+	}
+	if k, _ := Classify(context.Canceled); k != Permanent {
+		t.Errorf("cancelled: got %v, want permanent", k)
+	}
+	if k, w := Classify(MarkThrottled(errors.New("x"), time.Second)); k != Throttled || w != time.Second {
+		t.Errorf("throttled: got %v %v", k, w)
+	}
+}
