@@ -22,8 +22,8 @@ import (
 	"github.com/emersion/go-imap/v2/imapserver"
 	"github.com/emersion/go-imap/v2/imapserver/imapmemserver"
 
-	"github.com/mailhaul/mailhaul/report"
 	"github.com/mailhaul/mailhaul/internal/testservers"
+	"github.com/mailhaul/mailhaul/report"
 )
 
 // selfSigned makes a certificate for 127.0.0.1 and writes it as PEM.

@@ -10,8 +10,8 @@ import (
 	"time"
 
 	"github.com/mailhaul/mailhaul/format"
-	"github.com/mailhaul/mailhaul/report"
 	"github.com/mailhaul/mailhaul/internal/termtext"
+	"github.com/mailhaul/mailhaul/report"
 )
 
 // exportReport is the per-user report of one export, written as JSON

@@ -2,6 +2,7 @@ package maildir
 
 import (
 	"fmt"
+	"github.com/mailhaul/mailhaul/internal/mutf7"
 	"io/fs"
 	"os"
 	"slices"
@@ -203,8 +204,8 @@ func isRootMaildir(entries []os.DirEntry) bool { return hasMessageDirs(entries) 
 // modified UTF-7 (written by some other tool, or raw UTF-8) is kept as it
 // is, with a warning on the folder.
 func decodeLevel(raw string, warn *bool) string {
-	name, ok := decodeMUTF7(raw)
-	if !ok {
+	name, err := mutf7.Decode(raw)
+	if err != nil {
 		*warn = true
 		return raw
 	}

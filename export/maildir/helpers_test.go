@@ -101,51 +101,6 @@ func sortedCopy(s []string) []string {
 	return c
 }
 
-// encodeMUTF7 is a reference encoder for the decoder's round-trip tests.
-func encodeMUTF7(s string) string {
-	var b strings.Builder
-	var units []uint16
-	flush := func() {
-		if len(units) == 0 {
-			return
-		}
-		const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+,"
-		b.WriteByte('&')
-		var bits uint32
-		var n uint
-		for _, u := range units {
-			bits = bits<<16 | uint32(u)
-			n += 16
-			for n >= 6 {
-				n -= 6
-				b.WriteByte(alphabet[bits>>n&63])
-			}
-		}
-		if n > 0 {
-			b.WriteByte(alphabet[bits<<(6-n)&63])
-		}
-		b.WriteByte('-')
-		units = units[:0]
-	}
-	for _, r := range s {
-		switch {
-		case r == '&':
-			flush()
-			b.WriteString("&-")
-		case r >= 0x20 && r <= 0x7e:
-			flush()
-			b.WriteRune(r)
-		case r >= 0x10000:
-			r -= 0x10000
-			units = append(units, uint16(0xd800+(r>>10)), uint16(0xdc00+(r&0x3ff)))
-		default:
-			units = append(units, uint16(r))
-		}
-	}
-	flush()
-	return b.String()
-}
-
 // hookOpen replaces the opening of message files for the test: fn gets
 // the file's path and the real open, and may act around it.
 func hookOpen(t testing.TB, fn func(path string, open func() (*os.File, error)) (*os.File, error)) {

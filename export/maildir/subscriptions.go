@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
+	"github.com/mailhaul/mailhaul/internal/mutf7"
 	"io"
 	"io/fs"
 	"strconv"
@@ -172,7 +173,7 @@ func unescapeV2(line string) string {
 // tried stripped, as folder paths here do not carry it. It reports
 // whether the name was kept.
 func (s subscriptions) add(name string, keep func(string) bool) bool {
-	if dec, ok := decodeMUTF7(name); ok {
+	if dec, err := mutf7.Decode(name); err == nil {
 		name = dec
 	}
 	variants := []string{name}

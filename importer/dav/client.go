@@ -11,8 +11,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/mailhaul/mailhaul/report"
 	"github.com/mailhaul/mailhaul/internal/retry"
+	"github.com/mailhaul/mailhaul/report"
 )
 
 // client sends requests to one DAV server: it adds credentials, never

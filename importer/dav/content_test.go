@@ -14,8 +14,8 @@ import (
 	"testing"
 
 	"github.com/mailhaul/mailhaul/format"
-	"github.com/mailhaul/mailhaul/report"
 	"github.com/mailhaul/mailhaul/internal/testservers"
+	"github.com/mailhaul/mailhaul/report"
 )
 
 // Tests of what the target holds (issue 9, items 1, 4 and 24): an object

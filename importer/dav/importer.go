@@ -14,8 +14,8 @@ import (
 
 	"github.com/mailhaul/mailhaul/format"
 	"github.com/mailhaul/mailhaul/importer/dav/vcardconv"
-	"github.com/mailhaul/mailhaul/report"
 	"github.com/mailhaul/mailhaul/internal/journal"
+	"github.com/mailhaul/mailhaul/report"
 )
 
 // Import loads the contacts, events and tasks of the archives (one user's

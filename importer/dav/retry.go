@@ -5,8 +5,8 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/mailhaul/mailhaul/report"
 	"github.com/mailhaul/mailhaul/internal/retry"
+	"github.com/mailhaul/mailhaul/report"
 )
 
 // RetryPolicy bounds how a request is repeated after a 5xx, a 429 or a

@@ -6,8 +6,8 @@ import (
 	"net/url"
 
 	"github.com/mailhaul/mailhaul/format"
-	"github.com/mailhaul/mailhaul/report"
 	"github.com/mailhaul/mailhaul/internal/journal"
+	"github.com/mailhaul/mailhaul/report"
 )
 
 func contentType(k format.Kind) string {

@@ -20,9 +20,9 @@ import (
 
 	"github.com/mailhaul/mailhaul/format"
 	"github.com/mailhaul/mailhaul/importer/imap/appender"
-	"github.com/mailhaul/mailhaul/report"
 	"github.com/mailhaul/mailhaul/internal/journal"
 	"github.com/mailhaul/mailhaul/internal/ratelimit"
+	"github.com/mailhaul/mailhaul/report"
 )
 
 // box is one target mailbox as this run knows it.

@@ -12,10 +12,10 @@ import (
 	"golang.org/x/sync/semaphore"
 
 	"github.com/mailhaul/mailhaul/importer/imap/appender"
-	"github.com/mailhaul/mailhaul/report"
 	"github.com/mailhaul/mailhaul/internal/journal"
 	"github.com/mailhaul/mailhaul/internal/ratelimit"
 	"github.com/mailhaul/mailhaul/internal/testservers"
+	"github.com/mailhaul/mailhaul/report"
 )
 
 // TestVerifyReportsJournalFailure checks a batch cut off by a dropped

@@ -15,8 +15,8 @@ import (
 	"time"
 
 	"github.com/mailhaul/mailhaul/format"
-	"github.com/mailhaul/mailhaul/report"
 	"github.com/mailhaul/mailhaul/internal/testservers"
+	"github.com/mailhaul/mailhaul/report"
 )
 
 // buildMailhaul compiles the command into the test's directory, so the

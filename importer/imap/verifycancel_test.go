@@ -14,11 +14,11 @@ import (
 	"golang.org/x/sync/semaphore"
 
 	"github.com/mailhaul/mailhaul/importer/imap/appender"
-	"github.com/mailhaul/mailhaul/report"
 	"github.com/mailhaul/mailhaul/internal/faultproxy"
 	"github.com/mailhaul/mailhaul/internal/journal"
 	"github.com/mailhaul/mailhaul/internal/ratelimit"
 	"github.com/mailhaul/mailhaul/internal/testservers"
+	"github.com/mailhaul/mailhaul/report"
 )
 
 // TestCancelDuringVerifyCountsEachOnce cancels a run while it checks a

@@ -3,6 +3,7 @@ package appender
 import (
 	"bufio"
 	"fmt"
+	"github.com/mailhaul/mailhaul/internal/mutf7"
 	"io"
 	"strconv"
 	"strings"
@@ -38,7 +39,7 @@ func (c *Conn) Append(mailbox string, msgs []Message) (*Pending, error) {
 	}
 	name := mailbox
 	if !c.utf8 {
-		name = EncodeMUTF7(mailbox)
+		name = mutf7.Encode(mailbox)
 	}
 	return c.start("APPEND "+quote(name), func(w *bufio.Writer, p *Pending) error {
 		for _, m := range msgs {

@@ -7,7 +7,6 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-	"unicode/utf8"
 )
 
 func TestParseUIDSet(t *testing.T) {
@@ -162,53 +161,4 @@ func FuzzReadLine(f *testing.F) {
 		}
 		t.Fatalf("more lines than bytes from %q", b)
 	})
-}
-
-func TestMUTF7(t *testing.T) {
-	tests := []struct{ dec, enc string }{
-		{"INBOX", "INBOX"},
-		{"Entwürfe", "Entw&APw-rfe"},
-		{"Tom & Jerry", "Tom &- Jerry"},
-		{"~peter/mail/台北/日本語", "~peter/mail/&U,BTFw-/&ZeVnLIqe-"}, // RFC 3501's example
-		{"😀", "&2D3eAA-"}, // outside the BMP: a surrogate pair
-	}
-	for _, tt := range tests {
-		if got := EncodeMUTF7(tt.dec); got != tt.enc {
-			t.Errorf("EncodeMUTF7(%q) = %q, want %q", tt.dec, got, tt.enc)
-		}
-		if got, err := DecodeMUTF7(tt.enc); err != nil || got != tt.dec {
-			t.Errorf("DecodeMUTF7(%q) = %q, %v; want %q", tt.enc, got, err, tt.dec)
-		}
-	}
-	for _, bad := range []string{"&", "&AGE", "&*-", "caf\xc3\xa9", "&2D0-"} {
-		if got, err := DecodeMUTF7(bad); err == nil {
-			t.Errorf("DecodeMUTF7(%q) = %q, want an error", bad, got)
-		}
-	}
-}
-
-func FuzzMUTF7(f *testing.F) {
-	f.Add("Entwürfe & Co/台北")
-	f.Add("&ZeVnLIqe-")
-	f.Fuzz(func(t *testing.T, s string) {
-		enc := EncodeMUTF7(s)
-		for i := 0; i < len(enc); i++ {
-			if enc[i] < 0x20 || enc[i] > 0x7e {
-				t.Fatalf("EncodeMUTF7(%q) = %q: not printable ASCII", s, enc)
-			}
-		}
-		if utf8.ValidString(s) {
-			if dec, err := DecodeMUTF7(enc); err != nil || dec != s {
-				t.Errorf("round trip of %q: %q, %v", s, dec, err)
-			}
-		}
-		DecodeMUTF7(s) // arbitrary input: an error at most
-	})
-}
-
-func TestMUTF7ReplacementCharacter(t *testing.T) {
-	// U+FFFD is a real character a folder name may hold.
-	if dec, err := DecodeMUTF7(EncodeMUTF7("a\uFFFDb")); err != nil || dec != "a\uFFFDb" {
-		t.Errorf("round trip of U+FFFD: %q, %v", dec, err)
-	}
 }

@@ -1,31 +1,84 @@
-package maildir
+// Package mutf7 is modified UTF-7 (RFC 3501 §5.1.3): how an IMAP mailbox
+// name travels when UTF8=ACCEPT is not enabled, and how Dovecot and
+// Courier name folders on disk. go-imap v2 keeps its codec internal.
+package mutf7
 
 import (
+	"encoding/base64"
+	"errors"
+	"strings"
 	"unicode/utf16"
 	"unicode/utf8"
 )
 
-// decodeMUTF7 decodes an IMAP mailbox name from modified UTF-7 (RFC 3501
+// ErrInvalid is Decode's answer to a name that is not modified UTF-7.
+var ErrInvalid = errors.New("not valid modified UTF-7")
+
+// Modified UTF-7 (RFC 3501 section 5.1.3) is how a mailbox name travels when
+// UTF8=ACCEPT is not enabled. go-imap keeps its codec internal, so mailhaul
+// carries its own: printable ASCII stands for itself ("&" as
+// "&-"), anything else is UTF-16 in base64 with "," for "/" between "&"
+// and "-".
+var encoding = base64.NewEncoding("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+,").WithPadding(base64.NoPadding)
+
+// Encode encodes a mailbox name in modified UTF-7.
+func Encode(name string) string {
+	var b strings.Builder
+	var run []uint16
+	flush := func() {
+		if len(run) == 0 {
+			return
+		}
+		buf := make([]byte, 0, 2*len(run))
+		for _, u := range run {
+			buf = append(buf, byte(u>>8), byte(u))
+		}
+		b.WriteByte('&')
+		b.WriteString(encoding.EncodeToString(buf))
+		b.WriteByte('-')
+		run = run[:0]
+	}
+	for _, r := range name {
+		if r >= 0x20 && r <= 0x7e {
+			flush()
+			if r == '&' {
+				b.WriteString("&-")
+			} else {
+				b.WriteRune(r)
+			}
+			continue
+		}
+		if r == utf8.RuneError {
+			r = '\uFFFD'
+		}
+		run = utf16.AppendRune(run, r)
+	}
+	flush()
+	return b.String()
+}
+
+var errMUTF7 = errors.New("appender: not valid modified UTF-7")
+
+// Decode decodes an IMAP mailbox name from modified UTF-7 (RFC 3501
 // §5.1.3), the encoding Dovecot and Courier use for folder names on disk.
-// It reports false when s is not valid modified UTF-7; the caller then
-// keeps the raw name. go-imap v2 has a decoder, but only in an internal
-// package.
+// It fails when s is not valid modified UTF-7 (a caller reading names from
+// disk then keeps the raw name).
 //
 // Rules enforced: printable US-ASCII other than "&" stands for itself;
 // "&-" is "&"; "&...-" is modified base64 (",", not "/") of UTF-16BE with
 // zero padding bits and no lone surrogates; a shift must not encode
 // printable ASCII (which would let "/" or "." hide in a name); any other
 // byte (controls, 8-bit) is invalid.
-func decodeMUTF7(s string) (string, bool) {
+func Decode(s string) (string, error) {
 	if plainASCII(s) {
-		return s, true
+		return s, nil
 	}
 	out := make([]byte, 0, len(s)+len(s)/2)
 	for i := 0; i < len(s); {
 		c := s[i]
 		if c != '&' {
 			if c < 0x20 || c > 0x7e {
-				return "", false
+				return "", ErrInvalid
 			}
 			out = append(out, c)
 			i++
@@ -36,19 +89,19 @@ func decodeMUTF7(s string) (string, bool) {
 			end++
 		}
 		if end == len(s) {
-			return "", false // shift never closed
+			return "", ErrInvalid // shift never closed
 		}
 		if end == i+1 {
 			out = append(out, '&')
 		} else {
 			var ok bool
 			if out, ok = appendBase64UTF16(out, s[i+1:end]); !ok {
-				return "", false
+				return "", ErrInvalid
 			}
 		}
 		i = end + 1
 	}
-	return string(out), true
+	return string(out), nil
 }
 
 // plainASCII reports whether s holds only printable ASCII without "&", the

@@ -1,11 +1,11 @@
-package maildir
+package mutf7
 
 import (
 	"testing"
 	"unicode/utf8"
 )
 
-func TestDecodeMUTF7(t *testing.T) {
+func TestDecode(t *testing.T) {
 	tests := []struct {
 		in   string
 		want string
@@ -37,43 +37,43 @@ func TestDecodeMUTF7(t *testing.T) {
 		{"&Jjo!-", "", false},    // junk in the base64 run
 	}
 	for _, tt := range tests {
-		got, ok := decodeMUTF7(tt.in)
-		if ok != tt.ok || got != tt.want {
-			t.Errorf("decodeMUTF7(%q) = %q, %v; want %q, %v", tt.in, got, ok, tt.want, tt.ok)
+		got, err := Decode(tt.in)
+		if ok := err == nil; ok != tt.ok || got != tt.want {
+			t.Errorf("Decode(%q) = %q, %v; want %q, %v", tt.in, got, ok, tt.want, tt.ok)
 		}
 	}
 }
 
-func TestEncodeDecodeMUTF7RoundTrip(t *testing.T) {
+func TestRoundTrip(t *testing.T) {
 	for _, s := range []string{"Ärger", "日本語 & more", "a&b", "😀x😀", "Ünïcödé/Ordner", "\x01ctl"} {
-		enc := encodeMUTF7(s)
-		got, ok := decodeMUTF7(enc)
-		if !ok || got != s {
-			t.Errorf("decodeMUTF7(encode(%q) = %q) = %q, %v", s, enc, got, ok)
+		enc := Encode(s)
+		got, err := Decode(enc)
+		if err != nil || got != s {
+			t.Errorf("Decode(Encode(%q) = %q) = %q, %v", s, enc, got, err)
 		}
 	}
 }
 
-func FuzzDecodeMUTF7(f *testing.F) {
+func FuzzDecode(f *testing.F) {
 	for _, s := range []string{"&AMQ-rger", "&-", "&ZeVnLIqe-", "&2D3eAA-", "&AMQ", "plain", "&AC8-", "\xff"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
-		got, ok := decodeMUTF7(s)
-		if !ok {
+		got, err := Decode(s)
+		if err != nil {
 			return
 		}
 		if !utf8.ValidString(got) {
-			t.Fatalf("decodeMUTF7(%q) = %q: not valid UTF-8", s, got)
+			t.Fatalf("Decode(%q) = %q: not valid UTF-8", s, got)
 		}
 		// Whatever decodes must survive a round trip through the encoder.
-		if back, ok := decodeMUTF7(encodeMUTF7(got)); !ok || back != got {
-			t.Fatalf("round trip of %q (from %q): got %q, %v", got, s, back, ok)
+		if back, err := Decode(Encode(got)); err != nil || back != got {
+			t.Fatalf("round trip of %q (from %q): got %q, %v", got, s, back, err)
 		}
 	})
 }
 
-func FuzzMUTF7RoundTrip(f *testing.F) {
+func FuzzRoundTrip(f *testing.F) {
 	for _, s := range []string{"Ärger", "a&b", "😀", ""} {
 		f.Add(s)
 	}
@@ -81,10 +81,34 @@ func FuzzMUTF7RoundTrip(f *testing.F) {
 		if !utf8.ValidString(s) {
 			return
 		}
-		enc := encodeMUTF7(s)
-		got, ok := decodeMUTF7(enc)
-		if !ok || got != s {
-			t.Fatalf("decode(encode(%q) = %q) = %q, %v", s, enc, got, ok)
+		enc := Encode(s)
+		for i := 0; i < len(enc); i++ {
+			if enc[i] < 0x20 || enc[i] > 0x7e {
+				t.Fatalf("Encode(%q) = %q: not printable ASCII", s, enc)
+			}
+		}
+		got, err := Decode(enc)
+		if err != nil || got != s {
+			t.Fatalf("Decode(Encode(%q) = %q) = %q, %v", s, enc, got, err)
 		}
 	})
+}
+
+func TestEncode(t *testing.T) {
+	tests := []struct{ dec, enc string }{
+		{"INBOX", "INBOX"},
+		{"Entwürfe", "Entw&APw-rfe"},
+		{"Tom & Jerry", "Tom &- Jerry"},
+		{"~peter/mail/台北/日本語", "~peter/mail/&U,BTFw-/&ZeVnLIqe-"}, // RFC 3501's example
+		{"😀", "&2D3eAA-"}, // outside the BMP: a surrogate pair
+		{"a\uFFFDb", "a&,,0-b"}, // U+FFFD is a real character a folder name may hold
+	}
+	for _, tt := range tests {
+		if got := Encode(tt.dec); got != tt.enc {
+			t.Errorf("Encode(%q) = %q, want %q", tt.dec, got, tt.enc)
+		}
+		if got, err := Decode(tt.enc); err != nil || got != tt.dec {
+			t.Errorf("Decode(%q) = %q, %v; want %q", tt.enc, got, err, tt.dec)
+		}
+	}
 }
