@@ -100,7 +100,7 @@ func TestEncode(t *testing.T) {
 		{"Entwürfe", "Entw&APw-rfe"},
 		{"Tom & Jerry", "Tom &- Jerry"},
 		{"~peter/mail/台北/日本語", "~peter/mail/&U,BTFw-/&ZeVnLIqe-"}, // RFC 3501's example
-		{"😀", "&2D3eAA-"}, // outside the BMP: a surrogate pair
+		{"😀", "&2D3eAA-"},       // outside the BMP: a surrogate pair
 		{"a\uFFFDb", "a&,,0-b"}, // U+FFFD is a real character a folder name may hold
 	}
 	for _, tt := range tests {
