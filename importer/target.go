@@ -7,6 +7,8 @@ package importer
 
 import (
 	"context"
+	"strings"
+	"time"
 
 	"github.com/mailhaul/mailhaul/progress"
 	"github.com/mailhaul/mailhaul/report"
@@ -23,7 +25,9 @@ type Request struct {
 	StateDir string
 	// DryRun changes nothing on the target and writes no journal; the
 	// result carries a Plan instead.
-	DryRun   bool
+	DryRun bool
+	// Select limits what is loaded; the zero value loads everything.
+	Select   Select
 	Progress progress.Func
 	// Logf receives notes worth a log line (throttling, reconnects); nil:
 	// silent.
@@ -62,4 +66,36 @@ type PlanFolder struct {
 	Bytes   int64  `json:"bytes"`          // to send
 	Present int    `json:"present"`        // already on the target
 	Note    string `json:"note,omitempty"` // why the name differs, or what is left out
+}
+
+// Select picks part of an archive: folders (a folder path and everything
+// below it) and a window of received times. restore offers it as
+// --folder, --after and --before; every target applies it through Keep.
+type Select struct {
+	Folders       []string  // source folder paths; none: all
+	After, Before time.Time // received at or after After, before Before; zero: open
+}
+
+// Keep reports whether an item of folder, received at t, is selected.
+func (s Select) Keep(folder string, t time.Time) bool {
+	if !s.After.IsZero() && t.Before(s.After) {
+		return false
+	}
+	if !s.Before.IsZero() && !t.Before(s.Before) {
+		return false
+	}
+	return s.KeepFolder(folder)
+}
+
+// KeepFolder reports whether folder is one of Folders or below one.
+func (s Select) KeepFolder(folder string) bool {
+	if len(s.Folders) == 0 {
+		return true
+	}
+	for _, f := range s.Folders {
+		if folder == f || strings.HasPrefix(folder, f+"/") {
+			return true
+		}
+	}
+	return false
 }
