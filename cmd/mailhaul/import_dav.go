@@ -1,19 +1,20 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"crypto/tls"
 	"fmt"
-	"net/http"
+	"io"
 	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/mailhaul/mailhaul/export"
 	"github.com/mailhaul/mailhaul/format"
+	"github.com/mailhaul/mailhaul/importer"
 	"github.com/mailhaul/mailhaul/importer/dav"
 	"github.com/mailhaul/mailhaul/internal/journal"
+	"github.com/mailhaul/mailhaul/internal/termtext"
+	stageprogress "github.com/mailhaul/mailhaul/progress"
 )
 
 type importDAVFlags struct {
@@ -102,43 +103,63 @@ func (a *app) runImportDAV(ctx context.Context, archives []string, f *importDAVF
 	if err != nil {
 		return run.fail(ctx, "arguments", err)
 	}
-	// The journal is kept beside the first archive unless --state says
-	// otherwise, as import imap keeps its own.
-	opt.StateDir = journal.DefaultDir(opt.StateDir, archives)
 	if err := checkArchiveUser(archives, f.user, f.archiveUser); err != nil {
 		return run.fail(ctx, "archives", err)
 	}
-	var plan bytes.Buffer
-	if f.dryRun {
-		opt.Plan = a.stdout
-		if a.json {
-			opt.Plan = &plan
-		}
-	}
+	// The journal is kept beside the first archive unless --state says
+	// otherwise, as import imap keeps its own.
+	req := importer.Request{User: f.user, Archives: archives, StateDir: journal.DefaultDir(f.state, archives), DryRun: f.dryRun}
 	prog := a.newProgress("import dav "+f.user, archiveTotals(archives, format.KindContact, format.KindEvent, format.KindTask))
-	opt.Progress = func(n int) { prog.update(export.Progress{Items: n}) }
-	rep, err := dav.Import(ctx, archives, *opt)
+	req.Progress = func(e stageprogress.Event) { prog.update(export.Progress{Items: int(e.Items)}) }
+	res, err := dav.New(*opt).Import(ctx, req)
 	prog.done()
-	if rep == nil {
-		return run.fail(ctx, "connect", err)
+	rep := res.Report
+	if err != nil {
+		// A run that never reached the server has no counts to print.
+		stage := "import"
+		if rep.Stage == "connect" {
+			stage = "connect"
+		}
+		return run.finish(ctx, rep, stage, err)
 	}
-	if f.dryRun && err == nil {
+	if f.dryRun {
 		if f.report != "" {
 			if err := writeJSONFile(f.report, rep); err != nil {
 				return err
 			}
 		}
-		if !a.json {
-			return a.printImportReport(rep)
+		if a.json {
+			writeJSONLine(a.stdout, map[string]any{"event": "plan", "user": rep.User, "folders": res.Plan.Folders, "report": rep})
+			if rep.Partial() {
+				return errPartial
+			}
+			return nil
 		}
-		writeJSONLine(a.stdout, map[string]any{"event": "plan", "user": rep.User,
-			"plan": strings.Split(strings.TrimSuffix(plan.String(), "\n"), "\n"), "report": rep})
-		if rep.Partial() {
-			return errPartial
-		}
-		return nil
+		printDAVPlan(a.stdout, res.Plan)
+		return a.printImportReport(rep)
 	}
-	return run.finish(ctx, rep, "import", err)
+	return run.finish(ctx, rep, "import", nil)
+}
+
+// printDAVPlan prints a dry run's plan, a line for each archive folder and
+// kind: the target collection, whether it exists, and the counts; the
+// note says its display name and why it was chosen.
+func printDAVPlan(w io.Writer, p *importer.Plan) {
+	for _, f := range p.Folders {
+		from := fmt.Sprintf("address book %q", f.Source)
+		switch f.Kind {
+		case "events":
+			from = fmt.Sprintf("calendar %q", f.Source)
+		case "tasks":
+			from = fmt.Sprintf("tasks of calendar %q", f.Source)
+		}
+		state := "existing"
+		if f.Create {
+			state = "new"
+		}
+		fmt.Fprintln(w, termtext.Escape(fmt.Sprintf("%s -> %s %s: %d to send (%d bytes), %d already there; %s",
+			from, state, f.Target, f.Items, f.Bytes, f.Present, f.Note)))
+	}
 }
 
 // davOptions turns flags into importer options, reading secrets from
@@ -151,7 +172,7 @@ func davOptions(f *importDAVFlags) (*dav.Options, error) {
 		return nil, fmt.Errorf("give --url, or --carddav and/or --caldav")
 	}
 	opt := &dav.Options{URL: f.url, CardDAV: f.carddav, CalDAV: f.caldav, User: f.user,
-		Update: f.update, DryRun: f.dryRun, StateDir: f.state, Concurrency: f.concurrency, AllowPlaintext: f.allowPlaintext}
+		Update: f.update, Concurrency: f.concurrency, AllowPlaintext: f.allowPlaintext}
 	for _, m := range f.mapCollection {
 		from, to, ok := strings.Cut(m, "=")
 		if !ok || strings.TrimSpace(from) == "" || strings.TrimSpace(to) == "" {
@@ -188,10 +209,7 @@ func davOptions(f *importDAVFlags) (*dav.Options, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%w", err)
 		}
-		tr := http.DefaultTransport.(*http.Transport).Clone()
-		tr.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
-		tr.MaxIdleConnsPerHost = max(f.concurrency, 2) + 2
-		opt.HTTPClient = &http.Client{Transport: tr}
+		opt.RootCAs = pool
 	}
 	if f.tokenFile != "" {
 		b, err := readSecretFile(f.tokenFile)

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/mailhaul/mailhaul/format"
+	"github.com/mailhaul/mailhaul/internal/journal"
 	"github.com/mailhaul/mailhaul/internal/testservers"
 )
 
@@ -79,7 +80,11 @@ func TestImportDAVJournalBesideArchive(t *testing.T) {
 	if code, stdout, stderr := mailhaul(t, append(clone(base), one)...); code != 0 {
 		t.Fatalf("first run: exit %d\n%s%s", code, stdout, stderr)
 	}
-	if _, err := os.Stat(filepath.Join(dir, "user")); err != nil {
+	// Where the importer keeps it is the one journal layout, under the
+	// command's default directory: both name it through the journal
+	// package, so the next run finds it.
+	xu, _ := url.Parse(x.URL)
+	if _, err := os.Stat(journal.Path(journal.DefaultDir("", []string{one}), "user", "dav", xu.Host)); err != nil {
 		t.Errorf("no journal beside the archive: %v", err)
 	}
 	code, stdout, stderr := mailhaul(t, append(clone(base), two)...)

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/mailhaul/mailhaul/format"
+	"github.com/mailhaul/mailhaul/internal/retry"
 )
 
 // fakeDAV is a minimal CardDAV/CalDAV server: the test's collections exist
@@ -100,7 +101,7 @@ func smallArchive(t *testing.T, n int) string {
 }
 
 func TestFaults(t *testing.T) {
-	fast := RetryPolicy{Attempts: 4, Base: time.Millisecond, Max: 3 * time.Second}
+	fast := retry.Loop{Attempts: 4, Backoff: retry.Policy{First: time.Millisecond, Max: 3 * time.Second}, MaxWait: 3 * time.Second}
 	tests := []struct {
 		name                      string
 		put                       func(w http.ResponseWriter, r *http.Request, n int) bool
@@ -178,9 +179,9 @@ func TestFaults(t *testing.T) {
 			srv := httptest.NewServer(f)
 			defer srv.Close()
 			start := time.Now()
-			rep, err := Import(context.Background(), []string{archive}, Options{
+			rep, err := importArchives(context.Background(), []string{archive}, testRun{Options: Options{
 				CardDAV: srv.URL + "/", CalDAV: srv.URL + "/", User: "u", Password: "p",
-				Concurrency: 1, Retry: fast, StateDir: t.TempDir()})
+				Concurrency: 1, Retry: fast}, StateDir: t.TempDir()})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -213,9 +214,9 @@ func TestRerunSendsNothing(t *testing.T) {
 	srv := httptest.NewServer(f)
 	defer srv.Close()
 	archive := smallArchive(t, 3)
-	opt := Options{CardDAV: srv.URL + "/", User: "u", StateDir: t.TempDir()}
+	opt := testRun{Options: Options{CardDAV: srv.URL + "/", User: "u"}, StateDir: t.TempDir()}
 	for run := 1; run <= 2; run++ {
-		rep, err := Import(context.Background(), []string{archive}, opt)
+		rep, err := importArchives(context.Background(), []string{archive}, opt)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -239,7 +240,7 @@ func TestReadBackBounded(t *testing.T) {
 		checkBytes = tc.limit
 		f := &fakeDAV{stored: map[string][]byte{}}
 		srv := httptest.NewServer(f)
-		rep, err := Import(context.Background(), []string{smallArchive(t, 3)}, Options{CardDAV: srv.URL + "/", User: "u", Concurrency: 1})
+		rep, err := importArchives(context.Background(), []string{smallArchive(t, 3)}, testRun{Options: Options{CardDAV: srv.URL + "/", User: "u", Concurrency: 1}})
 		srv.Close()
 		checkBytes = old
 		if err != nil {
