@@ -15,7 +15,9 @@ import (
 	"time"
 
 	"github.com/mailhaul/mailhaul/format"
+	"github.com/mailhaul/mailhaul/importer"
 	"github.com/mailhaul/mailhaul/internal/retry"
+	"github.com/mailhaul/mailhaul/progress"
 )
 
 // fakeDAV is a minimal CardDAV/CalDAV server: the test's collections exist
@@ -251,6 +253,59 @@ func TestReadBackBounded(t *testing.T) {
 		}
 		if !hasNote(rep, "could not be read back") {
 			t.Errorf("no note that the server could not be read back: %q", rep.Notes)
+		}
+	}
+}
+
+// TestProgressAndPlanValue: progress comes as progress.Event, an object
+// at a time with the folder being read; a dry run returns its plan as a
+// value (objects and bytes to send, the target collection) and sends
+// nothing.
+func TestProgressAndPlanValue(t *testing.T) {
+	f := &fakeDAV{stored: map[string][]byte{}}
+	srv := httptest.NewServer(f)
+	defer srv.Close()
+	archive := smallArchive(t, 3)
+	var mu sync.Mutex
+	var events []progress.Event
+	req := importer.Request{User: "u", Archives: []string{archive}, Progress: func(e progress.Event) {
+		mu.Lock()
+		events = append(events, e)
+		mu.Unlock()
+	}}
+	tg := New(Options{CardDAV: srv.URL + "/", User: "u", Concurrency: 1})
+	if tg.Kind() != "dav" {
+		t.Errorf("Kind() = %q", tg.Kind())
+	}
+
+	dry := req
+	dry.DryRun = true
+	res, err := tg.Import(context.Background(), dry)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Plan == nil || len(res.Plan.Folders) != 1 || f.puts.Load() != 0 {
+		t.Fatalf("dry run: plan %+v, %d PUTs; want one folder and none", res.Plan, f.puts.Load())
+	}
+	var size int64
+	for _, uid := range []string{"card-a", "card-b", "card-c"} {
+		size += int64(len(fakeCard(uid)))
+	}
+	if p := res.Plan.Folders[0]; p.Source != "Book" || p.Kind != "contacts" || p.Create || p.Items != 3 || p.Bytes != size || p.Present != 0 || p.Target != srv.URL+"/book/" {
+		t.Errorf("plan %+v; want Book's 3 contacts, %d bytes, to the existing %s/book/", p, size, srv.URL)
+	}
+
+	events = nil
+	res, err = tg.Import(context.Background(), req)
+	if err != nil || res.Plan != nil || res.Report.Imported != 3 {
+		t.Fatalf("import: %v, plan %v, report %+v", err, res.Plan, res.Report)
+	}
+	if len(events) != 3 {
+		t.Fatalf("%d progress events, want 3: %+v", len(events), events)
+	}
+	for i, e := range events {
+		if e.Stage != "import" || e.User != "u" || e.Folder != "Book" || e.Items != int64(i+1) {
+			t.Errorf("event %d: %+v; want import of u's Book, %d items", i, e, i+1)
 		}
 	}
 }

@@ -1,46 +1,17 @@
 package davclient
 
 import (
-	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
-
-	"github.com/mailhaul/mailhaul/internal/retry"
 )
-
-// A discovered or redirected http:// address off loopback never gets the
-// credentials, even on the site the user named, unless AllowPlaintext.
-func TestRedirectToPlainHTTPOffLoopbackGetsNoCredentials(t *testing.T) {
-	target, creds := credentialCounter()
-	defer target.Close()
-	front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		http.Redirect(w, r, "http://contacts.example.org/dav/", http.StatusMovedPermanently)
-	}))
-	defer front.Close()
-	hc := namedServers(map[string]*httptest.Server{"dav.example.org": front, "contacts.example.org": target})
-	for _, allow := range []bool{false, true} {
-		creds.Store(0)
-		base, _ := url.Parse("http://dav.example.org/")
-		c := New(Config{User: "alice", Password: "s3cret", Transport: hc, AllowPlaintext: allow, Retry: retry.Loop{Attempts: 1}})
-		c.Trust(base)
-		c.contextPath(context.Background(), base, "carddav")
-		if !allow && creds.Load() != 0 {
-			t.Errorf("without AllowPlaintext %d requests to http://contacts.example.org carried credentials", creds.Load())
-		}
-		if allow && creds.Load() == 0 {
-			t.Errorf("with AllowPlaintext the redirect on the same site was not followed with credentials")
-		}
-	}
-}
 
 // Certificate errors of every kind are permanent; a refused or dropped
 // connection is not.

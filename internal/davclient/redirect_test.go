@@ -66,17 +66,20 @@ func namedServers(hosts map[string]*httptest.Server) http.RoundTripper {
 
 // A .well-known redirect to a host of the same site keeps the credentials;
 // one to another site is not followed, no request there carries them, and
-// the error says where the redirect pointed.
+// the error says where the redirect pointed. A discovered or redirected
+// http:// address off loopback gets none either, even on the site the
+// user named, unless plaintext is allowed.
 func TestWellKnownRedirectStaysOnSite(t *testing.T) {
 	target, credsAtTarget := credentialCounter()
 	defer target.Close()
 	for _, tc := range []struct {
-		to     string
-		follow bool
+		to            string
+		follow, plain bool
 	}{
-		{"http://contacts.example.org/dav/", true},
-		{"http://dav.example.net/dav/", false},
-		{"http://example.org.evil.example/dav/", false},
+		{"http://contacts.example.org/dav/", true, true},
+		{"http://contacts.example.org/dav/", false, false},
+		{"http://dav.example.net/dav/", false, true},
+		{"http://example.org.evil.example/dav/", false, true},
 	} {
 		credsAtTarget.Store(0)
 		front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -85,8 +88,7 @@ func TestWellKnownRedirectStaysOnSite(t *testing.T) {
 		toURL, _ := url.Parse(tc.to)
 		hc := namedServers(map[string]*httptest.Server{"dav.example.org": front, toURL.Hostname(): target})
 		base, _ := url.Parse("http://dav.example.org/")
-		c := New(Config{User: "alice", Password: "s3cret", Transport: hc, Retry: retry.Loop{Attempts: 1}})
-		c.allowPlaintext = true // the site rule, not the plaintext rule (transport_test.go)
+		c := New(Config{User: "alice", Password: "s3cret", Transport: hc, AllowPlaintext: tc.plain, Retry: retry.Loop{Attempts: 1}})
 		c.Trust(base)
 		got, _ := c.contextPath(context.Background(), base, "carddav")
 		front.Close()
@@ -97,7 +99,7 @@ func TestWellKnownRedirectStaysOnSite(t *testing.T) {
 			continue
 		}
 		if got.String() != base.String() || credsAtTarget.Load() != 0 {
-			t.Errorf("redirect to %s: contextPath %s, %d requests with credentials there; want the base and none", tc.to, got, credsAtTarget.Load())
+			t.Errorf("redirect to %s (plaintext allowed: %v): contextPath %s, %d requests with credentials there; want the base and none", tc.to, tc.plain, got, credsAtTarget.Load())
 		}
 		if c.refused == nil || c.refused.String() != tc.to {
 			t.Errorf("redirect to %s: refused = %v, want it recorded for the error", tc.to, c.refused)
