@@ -309,3 +309,26 @@ func TestProgressAndPlanValue(t *testing.T) {
 		}
 	}
 }
+
+// TestSelectLeavesOut: the request's selection applies to contacts by
+// folder; what it leaves out is counted in a note, not sent.
+func TestSelectLeavesOut(t *testing.T) {
+	f := &fakeDAV{stored: map[string][]byte{}}
+	srv := httptest.NewServer(f)
+	defer srv.Close()
+	archive := smallArchive(t, 3)
+	tg := New(Options{CardDAV: srv.URL + "/", User: "u", Concurrency: 1})
+	res, err := tg.Import(context.Background(), importer.Request{User: "u", Archives: []string{archive},
+		Select: importer.Select{Folders: []string{"Other"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.puts.Load() != 0 || res.Report.Imported != 0 || !hasNote(res.Report, "3 contacts, events or tasks outside the selected") {
+		t.Errorf("%d PUTs, imported %d, notes %q; want none sent and a note of 3 left out", f.puts.Load(), res.Report.Imported, res.Report.Notes)
+	}
+	res, err = tg.Import(context.Background(), importer.Request{User: "u", Archives: []string{archive},
+		Select: importer.Select{Folders: []string{"Book"}, After: time.Now()}})
+	if err != nil || res.Report.Imported != 3 {
+		t.Errorf("selecting Book: %v, imported %d; want 3 (contacts carry no received time)", err, res.Report.Imported)
+	}
+}

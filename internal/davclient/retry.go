@@ -125,7 +125,7 @@ func (t *Retrying) RoundTrip(req *http.Request) (*http.Response, error) {
 		return resp, nil
 	case errors.As(err, &serr) && resp != nil:
 		return resp, nil // out of tries: the caller reads the last answer
-	case retry.IsRetryable(err):
+	case retry.IsRetryable(err) && tries > 1:
 		return nil, fmt.Errorf("%w (after %d tries)", err, tries)
 	}
 	return nil, err
