@@ -106,6 +106,15 @@ func TestImportDAVJournalBesideArchive(t *testing.T) {
 	if found["addressbook"] != 1 {
 		t.Errorf("the new card w0 of work is not in the default address book: %v", found)
 	}
+
+	// The dry run's plan is a value the command prints: as text, a line
+	// per folder naming where it goes, from the same journal.
+	base = append([]string{"import", "dav", "--url", x.URL, "--user", "user", "--password-file", writePassword(t, "x")}, "--dry-run", two)
+	code, stdout, stderr = mailhaul(t, base...)
+	want := `address book "work" -> existing ` + x.URL + "user/contacts/addressbook/: 0 to send (0 bytes), 5 already there; address book "
+	if code != 0 || !strings.Contains(stdout, want) {
+		t.Errorf("dry run: exit %d, output lacks %q:\n%s%s", code, want, stdout, stderr)
+	}
 }
 
 func httpGetStatus(t *testing.T, u, user, pass string) (int, string, error) {
