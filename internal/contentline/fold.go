@@ -1,0 +1,118 @@
+package contentline
+
+import (
+	"bytes"
+	"strings"
+)
+
+// maxOctets is the longest physical line a writer should produce, without
+// its terminator (RFC 5545 §3.1, RFC 6350 §3.2).
+const maxOctets = 75
+
+// Fold splits a logical line into physical lines of at most 75 octets,
+// each ended by eol, never inside a UTF-8 sequence. A continuation line
+// starts with one space, which counts towards its 75 octets.
+func Fold(line, eol string) string {
+	var b strings.Builder
+	b.Grow(len(line) + len(line)/(maxOctets-1)*(len(eol)+1) + len(eol))
+	limit := maxOctets
+	for len(line) > limit {
+		cut := limit
+		for cut > 1 && line[cut]&0xC0 == 0x80 {
+			cut--
+		}
+		b.WriteString(line[:cut])
+		b.WriteString(eol)
+		b.WriteByte(' ')
+		line = line[cut:]
+		limit = maxOctets - 1
+	}
+	b.WriteString(line)
+	b.WriteString(eol)
+	return b.String()
+}
+
+// Unfold returns the logical lines of an object held in memory, without
+// their terminators; blank lines are dropped. For large inputs use an
+// Unfolder, which streams.
+func Unfold(b []byte) []string {
+	var out []string
+	u := NewUnfolder(bytes.NewReader(b), len(b)+1)
+	for {
+		l, err := u.Next()
+		if err != nil {
+			return out
+		}
+		if len(l.Text) > 0 {
+			out = append(out, string(l.Text))
+		}
+	}
+}
+
+// Folded is one logical line as the physical lines it was written on,
+// each with its terminator.
+type Folded [][]byte
+
+// Unfold joins the physical lines: terminators and the one space or tab
+// that starts each continuation are dropped.
+func (f Folded) Unfold() []byte {
+	var out []byte
+	for k, l := range f {
+		l = bytes.TrimRight(l, "\r\n")
+		if k > 0 && len(l) > 0 {
+			l = l[1:]
+		}
+		out = append(out, l...)
+	}
+	return out
+}
+
+// EOL is the first physical line's terminator, LF when it has none, to
+// write a replacement the way the object was written.
+func (f Folded) EOL() string {
+	if bytes.HasSuffix(f[0], []byte("\r\n")) {
+		return "\r\n"
+	}
+	return "\n"
+}
+
+// Rewrite passes each logical line of b to rewrite, which returns its
+// replacement (folded, with terminators), or false to keep it as it is;
+// the Folded it is given is valid during the call only. Every byte rewrite
+// does not replace stays as it was. It returns b itself, and false, when
+// nothing changed.
+func Rewrite(b []byte, rewrite func(Folded) ([]byte, bool)) ([]byte, bool) {
+	var out bytes.Buffer
+	out.Grow(len(b) + 256)
+	changed := false
+	var line Folded
+	flush := func() {
+		if rewritten, ok := rewrite(line); ok {
+			out.Write(rewritten)
+			changed = true
+		} else {
+			for _, l := range line {
+				out.Write(l)
+			}
+		}
+		line = line[:0]
+	}
+	for rest := b; len(rest) > 0; {
+		next := rest
+		if i := bytes.IndexByte(rest, '\n'); i >= 0 {
+			next = rest[:i+1]
+		}
+		rest = rest[len(next):]
+		if len(line) > 0 && !IsContinuation(next) {
+			flush()
+		}
+		line = append(line, next)
+	}
+	if len(line) > 0 {
+		flush()
+	}
+	if !changed {
+		return b, false
+	}
+	return out.Bytes(), true
+}
