@@ -14,6 +14,7 @@ import (
 
 	"github.com/mailhaul/mailhaul/export"
 	"github.com/mailhaul/mailhaul/format"
+	"github.com/mailhaul/mailhaul/internal/contentline"
 )
 
 // AddContacts exports the vCard file at path as the address book name (the
@@ -181,23 +182,23 @@ func insertBeforeLastLine(card []byte, line string, atEnd bool) []byte {
 // value when empty is set: "UID:" must take a generated UID, as a second
 // UID line would make the card invalid).
 func outerUIDLine(card []byte, empty bool) (span, bool) {
-	u := newUnfolder(bytes.NewReader(card), len(card)+1)
+	u := contentline.NewUnfolder(bytes.NewReader(card), len(card)+1)
 	depth := 0
 	for {
-		l, err := u.next()
+		l, err := u.Next()
 		if err != nil {
 			return span{}, false
 		}
 		switch {
 		case depth == 0:
 			depth = 1
-		case opensNestedVCard(l.text):
+		case opensNestedVCard(l.Text):
 			depth++
-		case isEndVCard(l.text):
+		case isEndVCard(l.Text):
 			depth--
 		case depth == 1:
-			if p := splitProp(l.text); p.is("UID") && (!empty || len(bytes.TrimSpace(p.value)) == 0) {
-				return span{start: l.start, end: l.end}, true
+			if p := contentline.Split(l.Text); p.Is("UID") && (!empty || len(bytes.TrimSpace(p.Value)) == 0) {
+				return span{start: l.Start, end: l.End}, true
 			}
 		}
 	}
@@ -225,11 +226,11 @@ func replaceSpan(b []byte, s span, line string) []byte {
 // card, so a parser sees the outer card's own UID and REV; for the usual
 // card without nesting it returns card itself.
 func outerCardLines(card []byte) []byte {
-	lr := newLineReader(bytes.NewReader(card), len(card)+1)
+	lr := contentline.NewReader(bytes.NewReader(card), len(card)+1)
 	var out []byte
 	depth, nested := 0, false
 	for {
-		l, err := lr.next()
+		l, err := lr.Next()
 		if err != nil {
 			break
 		}
@@ -237,14 +238,14 @@ func outerCardLines(card []byte) []byte {
 		switch {
 		case depth == 0:
 			depth = 1
-		case opensNestedVCard(l.text):
+		case opensNestedVCard(l.Text):
 			depth++
 			inner, nested = true, true
-		case isEndVCard(l.text):
+		case isEndVCard(l.Text):
 			depth--
 		}
 		if !inner {
-			out = append(append(out, l.text...), l.eol...)
+			out = append(append(out, l.Text...), l.EOL...)
 		}
 	}
 	if !nested {
@@ -256,15 +257,15 @@ func outerCardLines(card []byte) []byte {
 // scanValue finds the first property called name among a card's unfolded
 // lines, for cards go-vcard refuses. It does not unescape the value.
 func scanValue(card []byte, name string) string {
-	u := newUnfolder(bytes.NewReader(card), len(card)+1)
+	u := contentline.NewUnfolder(bytes.NewReader(card), len(card)+1)
 	for {
-		l, err := u.next()
+		l, err := u.Next()
 		if err != nil {
 			return ""
 		}
-		p := splitProp(l.text)
-		if p.is(name) {
-			return strings.TrimSpace(string(p.value))
+		p := contentline.Split(l.Text)
+		if p.Is(name) {
+			return strings.TrimSpace(string(p.Value))
 		}
 	}
 }

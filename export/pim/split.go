@@ -1,6 +1,9 @@
 package pim
 
-import "fmt"
+import (
+	"context"
+	"fmt"
+)
 
 // MaxObjectSize caps one vCard or one calendar component. A larger one is
 // left out and reported, so one runaway attachment cannot exhaust memory.
@@ -24,4 +27,13 @@ type SplitProblem struct {
 
 func (p SplitProblem) String() string {
 	return fmt.Sprintf("%s (line %d): %s", p.What, p.Line, p.Reason)
+}
+
+// cancelledAt returns ctx's error at every 1024th line: often enough to
+// stop soon in a large file, rarely enough to cost nothing.
+func cancelledAt(ctx context.Context, line int) error {
+	if line%1024 != 0 {
+		return nil
+	}
+	return ctx.Err()
 }
