@@ -54,8 +54,12 @@ func Unfold(b []byte) []string {
 type Folded [][]byte
 
 // Unfold joins the physical lines: terminators and the one space or tab
-// that starts each continuation are dropped.
+// that starts each continuation are dropped. An unfolded line is a slice
+// of the input itself.
 func (f Folded) Unfold() []byte {
+	if len(f) == 1 {
+		return bytes.TrimRight(f[0], "\r\n")
+	}
 	var out []byte
 	for k, l := range f {
 		l = bytes.TrimRight(l, "\r\n")
@@ -80,33 +84,35 @@ func (f Folded) EOL() string {
 // replacement (folded, with terminators), or false to keep it as it is;
 // the Folded it is given is valid during the call only. Every byte rewrite
 // does not replace stays as it was. It returns b itself, and false, when
-// nothing changed.
+// nothing changed, having allocated nothing but the lines' list.
 func Rewrite(b []byte, rewrite func(Folded) ([]byte, bool)) ([]byte, bool) {
-	var out bytes.Buffer
-	out.Grow(len(b) + 256)
+	var out []byte
 	changed := false
 	var line Folded
+	start, end := 0, 0 // the current logical line is b[start:end]
 	flush := func() {
 		if rewritten, ok := rewrite(line); ok {
-			out.Write(rewritten)
-			changed = true
-		} else {
-			for _, l := range line {
-				out.Write(l)
+			if !changed {
+				out = make([]byte, 0, len(b)+256)
+				out = append(out, b[:start]...)
+				changed = true
 			}
+			out = append(out, rewritten...)
+		} else if changed {
+			out = append(out, b[start:end]...)
 		}
-		line = line[:0]
+		line, start = line[:0], end
 	}
-	for rest := b; len(rest) > 0; {
-		next := rest
-		if i := bytes.IndexByte(rest, '\n'); i >= 0 {
-			next = rest[:i+1]
+	for end < len(b) {
+		next := b[end:]
+		if i := bytes.IndexByte(next, '\n'); i >= 0 {
+			next = next[:i+1]
 		}
-		rest = rest[len(next):]
 		if len(line) > 0 && !IsContinuation(next) {
 			flush()
 		}
 		line = append(line, next)
+		end += len(next)
 	}
 	if len(line) > 0 {
 		flush()
@@ -114,5 +120,5 @@ func Rewrite(b []byte, rewrite func(Folded) ([]byte, bool)) ([]byte, bool) {
 	if !changed {
 		return b, false
 	}
-	return out.Bytes(), true
+	return out, true
 }
