@@ -46,3 +46,38 @@ func FuzzContentLine(f *testing.F) {
 		}
 	})
 }
+
+// FuzzObject checks that the streaming readers and Rewrite account for
+// every byte of an object: logical lines cover the input in order but
+// for blank lines, which are no content, and a
+// rewrite that gives each line back unchanged reproduces the input.
+func FuzzObject(f *testing.F) {
+	for _, s := range []string{
+		"BEGIN:VCARD\r\nNOTE:a\r\n b\r\n\r\n\tc\nEND:VCARD", "\n\n \r\n\t", "A:1\rB:2\n C", "",
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, in []byte) {
+		out, changed := Rewrite(in, func(l Folded) ([]byte, bool) {
+			return bytes.Join(l, nil), true
+		})
+		if !bytes.Equal(out, in) || changed != (len(in) > 0) {
+			t.Fatalf("Rewrite gives %q (changed %v) for %q", out, changed, in)
+		}
+		u := NewUnfolder(bytes.NewReader(in), 16)
+		var end int64
+		for {
+			l, err := u.Next()
+			if err != nil {
+				break
+			}
+			if l.Start < end || strings.Trim(string(in[end:l.Start]), "\r\n") != "" || l.End <= l.Start || l.End > int64(len(in)) || len(l.Text) > 16 {
+				t.Fatalf("line %d spans [%d,%d) after %d, %d bytes kept", l.Number, l.Start, l.End, end, len(l.Text))
+			}
+			end = l.End
+		}
+		if strings.Trim(string(in[end:]), "\r\n") != "" {
+			t.Fatalf("the lines end at %d of %d", end, len(in))
+		}
+	})
+}
