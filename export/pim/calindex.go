@@ -3,7 +3,6 @@ package pim
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -152,17 +151,9 @@ type indexer struct {
 }
 
 func (p *indexer) run(ctx context.Context, r io.Reader) error {
-	u := contentline.NewUnfolder(r, keepLine)
 	var last contentline.Logical
-	for {
-		l, err := u.Next()
-		if errors.Is(err, io.EOF) {
-			break
-		}
+	for l, err := range contentline.LogicalLines(ctx, r, keepLine) {
 		if err != nil {
-			return err
-		}
-		if err := cancelledAt(ctx, l.Number); err != nil {
 			return err
 		}
 		last = l

@@ -1,9 +1,6 @@
 package pim
 
-import (
-	"context"
-	"fmt"
-)
+import "fmt"
 
 // MaxObjectSize caps one vCard or one calendar component. A larger one is
 // left out and reported, so one runaway attachment cannot exhaust memory.
@@ -27,13 +24,4 @@ type SplitProblem struct {
 
 func (p SplitProblem) String() string {
 	return fmt.Sprintf("%s (line %d): %s", p.What, p.Line, p.Reason)
-}
-
-// cancelledAt returns ctx's error at every 1024th line: often enough to
-// stop soon in a large file, rarely enough to cost nothing.
-func cancelledAt(ctx context.Context, line int) error {
-	if line%1024 != 0 {
-		return nil
-	}
-	return ctx.Err()
 }

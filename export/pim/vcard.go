@@ -3,7 +3,6 @@ package pim
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 
@@ -38,7 +37,6 @@ func SplitVCards(ctx context.Context, r io.Reader, fn func(VCard) error, problem
 	if problem == nil {
 		problem = func(SplitProblem) {}
 	}
-	lr := contentline.NewReader(r, MaxObjectSize+1)
 	var (
 		card       []byte
 		depth      int
@@ -57,15 +55,8 @@ func SplitVCards(ctx context.Context, r io.Reader, fn func(VCard) error, problem
 		cur.Raw = card
 		return fn(cur)
 	}
-	for {
-		l, err := lr.Next()
-		if errors.Is(err, io.EOF) {
-			break
-		}
+	for l, err := range contentline.Lines(ctx, r, MaxObjectSize+1) {
 		if err != nil {
-			return err
-		}
-		if err := cancelledAt(ctx, l.Number); err != nil {
 			return err
 		}
 		text := l.Text

@@ -2,6 +2,8 @@ package contentline
 
 import (
 	"bytes"
+	"context"
+	"errors"
 	"io"
 	"strings"
 	"testing"
@@ -180,5 +182,38 @@ func TestQuoteParamAndValidName(t *testing.T) {
 	}
 	if !ValidName("X-ABC_1") || ValidName("") || ValidName("A B") {
 		t.Errorf("ValidName")
+	}
+}
+
+func TestLinesStopsWhenCancelled(t *testing.T) {
+	in := strings.Repeat("A:1\r\n", 5000)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	n := 0
+	var last error
+	for l, err := range Lines(ctx, strings.NewReader(in), 100) {
+		if err != nil {
+			last = err
+			break
+		}
+		n++
+		if l.Number == 10 {
+			cancel()
+		}
+	}
+	if !errors.Is(last, context.Canceled) || n != 1023 {
+		t.Fatalf("after cancelling: %d lines, error %v; want 1023 lines, then context.Canceled", n, last)
+	}
+	n = 0
+	for l, err := range LogicalLines(context.Background(), strings.NewReader("A:1\n 2\nB:3"), 100) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n++; n == 1 && string(l.Text) != "A:12" {
+			t.Fatalf("first logical line %q", l.Text)
+		}
+	}
+	if n != 2 {
+		t.Fatalf("%d logical lines, want 2", n)
 	}
 }
