@@ -183,25 +183,38 @@ func insertBeforeLastLine(card []byte, line string, atEnd bool) []byte {
 // UID line would make the card invalid).
 func outerUIDLine(card []byte, empty bool) (span, bool) {
 	u := contentline.NewUnfolder(bytes.NewReader(card), len(card)+1)
-	depth := 0
+	var depth cardDepth
 	for {
 		l, err := u.Next()
 		if err != nil {
 			return span{}, false
 		}
-		switch {
-		case depth == 0:
-			depth = 1
-		case opensNestedVCard(l.Text):
-			depth++
-		case isEndVCard(l.Text):
-			depth--
-		case depth == 1:
+		if !depth.step(l.Text) && depth == 1 {
 			if p := contentline.Split(l.Text); p.Is("UID") && (!empty || len(bytes.TrimSpace(p.Value)) == 0) {
 				return span{start: l.Start, end: l.End}, true
 			}
 		}
 	}
+}
+
+// cardDepth follows a card's nesting line by line: 1 in the outer card,
+// more in a nested (AGENT) card.
+type cardDepth int
+
+// step moves past the line text and reports whether it began or ended a
+// card; the first line is taken as the outer card's BEGIN.
+func (d *cardDepth) step(text []byte) bool {
+	switch {
+	case *d == 0:
+		*d = 1
+	case opensNestedVCard(text):
+		*d++
+	case isEndVCard(text):
+		*d--
+	default:
+		return false
+	}
+	return true
 }
 
 // replaceSpan returns b with the line at s replaced by line, keeping the
@@ -228,22 +241,18 @@ func replaceSpan(b []byte, s span, line string) []byte {
 func outerCardLines(card []byte) []byte {
 	lr := contentline.NewReader(bytes.NewReader(card), len(card)+1)
 	var out []byte
-	depth, nested := 0, false
+	var depth cardDepth
+	nested := false
 	for {
 		l, err := lr.Next()
 		if err != nil {
 			break
 		}
-		inner := depth > 1
-		switch {
-		case depth == 0:
-			depth = 1
-		case opensNestedVCard(l.Text):
-			depth++
-			inner, nested = true, true
-		case isEndVCard(l.Text):
-			depth--
-		}
+		before := depth
+		depth.step(l.Text)
+		// A nested card's BEGIN, its lines and its END.
+		inner := max(before, depth) > 1
+		nested = nested || inner
 		if !inner {
 			out = append(append(out, l.Text...), l.EOL...)
 		}
