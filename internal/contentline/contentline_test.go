@@ -112,13 +112,8 @@ func TestFold(t *testing.T) {
 
 func TestUnfolderRanges(t *testing.T) {
 	in := "\xef\xbb\xbfBEGIN:VCARD\r\nNOTE:a\r\n b\r\n\r\n\tc\nFN:x\nEND:VCARD"
-	u := NewUnfolder(strings.NewReader(in), 1<<10)
 	var got []string
-	for {
-		l, err := u.Next()
-		if err == io.EOF {
-			break
-		}
+	for l, err := range LogicalLines(context.Background(), strings.NewReader(in), 1<<10) {
 		if err != nil {
 			t.Fatal(err)
 		}
