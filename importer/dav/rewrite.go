@@ -30,7 +30,7 @@ func radicaleSafe(card []byte) ([]byte, bool) {
 		if !ok {
 			return nil, false
 		}
-		return []byte(contentline.Fold(string(p.Head)+":"+v, f.EOL())), true
+		return f.Refold(string(p.Head) + ":" + v), true
 	})
 }
 

@@ -50,13 +50,13 @@ func guardProperty(f contentline.Folded, line []byte, p contentline.Property) ([
 		// SERVER or an unknown value: replace it, on the unfolded line.
 		at := p.NameEnd() + pr.At
 		fixed := string(line[:at]) + "CLIENT" + string(line[at+len(pr.Value):])
-		return []byte(contentline.Fold(fixed, f.EOL())), true
+		return f.Refold(fixed), true
 	}
 	const param = ";SCHEDULE-AGENT=CLIENT"
 	at := p.NameEnd()
-	if at > len(bytes.TrimRight(f[0], "\r\n")) {
+	if at > len(f[:1].Unfold()) {
 		// The name itself is folded: refold the whole line.
-		return []byte(contentline.Fold(string(line[:at])+param+string(line[at:]), f.EOL())), true
+		return f.Refold(string(line[:at]) + param + string(line[at:])), true
 	}
 	var out bytes.Buffer
 	out.Write(f[0][:at])

@@ -1,8 +1,11 @@
 package dav
 
 import (
+	"bytes"
 	"strings"
 	"testing"
+
+	"github.com/mailhaul/mailhaul/internal/contentline"
 )
 
 // TestScheduleAgentQuotedAndFolded: the guard reads parameters as
@@ -32,4 +35,39 @@ func TestScheduleAgentQuotedAndFolded(t *testing.T) {
 			t.Errorf("%q: got (changed %v)\n%s\nwant the line\n%s", tc.in, changed, out, tc.want)
 		}
 	}
+}
+
+// FuzzScheduleAgentClient: the guard is idempotent, changes only
+// ORGANIZER and ATTENDEE lines outside alarms, and leaves each of them
+// with SCHEDULE-AGENT=CLIENT or NONE and its value unchanged.
+func FuzzScheduleAgentClient(f *testing.F) {
+	f.Add([]byte("BEGIN:VEVENT\r\nATTENDEE;CN=\"a;b\":mailto:a\r\nORGANIZER;SCHEDULE-AGENT=SERVER:m\r\nBEGIN:VALARM\r\nATTENDEE:x\r\nEND:VALARM\r\nEND:VEVENT\r\n"))
+	f.Add([]byte("ATTEN\n DEE:x\nattendee;schedule-agent=\"server\";X=1:y\n"))
+	f.Fuzz(func(t *testing.T, in []byte) {
+		out, changed := scheduleAgentClient(in)
+		if !changed {
+			if !bytes.Equal(out, in) {
+				t.Fatalf("unchanged, yet %q became %q", in, out)
+			}
+			return
+		}
+		if again, changed := scheduleAgentClient(out); changed {
+			t.Fatalf("not idempotent: %q, then %q", out, again)
+		}
+		before, after := contentline.Unfold(in), contentline.Unfold(out)
+		if len(before) != len(after) {
+			t.Fatalf("%d lines became %d: %q", len(before), len(after), out)
+		}
+		for i := range before {
+			if before[i] == after[i] {
+				continue
+			}
+			a, b := contentline.Split([]byte(before[i])), contentline.Split([]byte(after[i]))
+			v, _ := b.Param("SCHEDULE-AGENT")
+			if !(b.Is("ATTENDEE") || b.Is("ORGANIZER")) || !bytes.Equal(a.Value, b.Value) ||
+				!(bytes.EqualFold(v, []byte("CLIENT")) || bytes.EqualFold(v, []byte("NONE"))) {
+				t.Fatalf("line %q became %q", before[i], after[i])
+			}
+		}
+	})
 }

@@ -153,10 +153,21 @@ func TestRewriteKeepsOtherBytes(t *testing.T) {
 		if !p.Is("b") {
 			return nil, false
 		}
-		return []byte(Fold("B:"+string(p.Value), f.EOL())), true
+		return f.Refold("B:" + string(p.Value)), true
 	})
 	if !changed || string(out) != "A:1\r\nB:2 more\r\n\r\nC:3" {
 		t.Fatalf("Rewrite = %q, %v", out, changed)
+	}
+	// A replaced last line without a terminator gets none, and a stray CR
+	// before the end is kept.
+	out, _ = Rewrite([]byte("A:1\nB:2\r"), func(f Folded) ([]byte, bool) {
+		if !Split(f.Unfold()).Is("B") {
+			return nil, false
+		}
+		return f.Refold(string(f.Unfold()) + "x"), true
+	})
+	if string(out) != "A:1\nB:2\rx" {
+		t.Fatalf("last line rewritten as %q", out)
 	}
 	same, changed := Rewrite(in, func(Folded) ([]byte, bool) { return nil, false })
 	if changed || &same[0] != &in[0] {

@@ -53,16 +53,16 @@ func Unfold(b []byte) []string {
 // each with its terminator.
 type Folded [][]byte
 
-// Unfold joins the physical lines: terminators and the one space or tab
-// that starts each continuation are dropped. An unfolded line is a slice
-// of the input itself.
+// Unfold joins the physical lines: each line's terminator and the one
+// space or tab that starts each continuation are dropped. A line of one
+// physical line is a slice of the input itself.
 func (f Folded) Unfold() []byte {
 	if len(f) == 1 {
-		return bytes.TrimRight(f[0], "\r\n")
+		return dropEOL(f[0])
 	}
 	var out []byte
 	for k, l := range f {
-		l = bytes.TrimRight(l, "\r\n")
+		l = dropEOL(l)
 		if k > 0 && len(l) > 0 {
 			l = l[1:]
 		}
@@ -71,13 +71,27 @@ func (f Folded) Unfold() []byte {
 	return out
 }
 
-// EOL is the first physical line's terminator, LF when it has none, to
-// write a replacement the way the object was written.
-func (f Folded) EOL() string {
-	if bytes.HasSuffix(f[0], []byte("\r\n")) {
-		return "\r\n"
+// dropEOL cuts a line's terminator, CRLF or LF, and nothing else.
+func dropEOL(l []byte) []byte {
+	if l, ok := bytes.CutSuffix(l, []byte("\n")); ok {
+		return bytes.TrimSuffix(l, []byte("\r"))
 	}
-	return "\n"
+	return l
+}
+
+// Refold folds line, a replacement for f, the way f was written: with
+// its first line's terminator (LF when it has none), and without one at
+// the end when f, the input's last line, had none.
+func (f Folded) Refold(line string) []byte {
+	eol := "\n"
+	if bytes.HasSuffix(f[0], []byte("\r\n")) {
+		eol = "\r\n"
+	}
+	out := Fold(line, eol)
+	if !bytes.HasSuffix(f[len(f)-1], []byte("\n")) {
+		out = out[:len(out)-len(eol)]
+	}
+	return []byte(out)
 }
 
 // Rewrite passes each logical line of b to rewrite, which returns its
