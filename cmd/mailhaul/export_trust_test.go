@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mailhaul/mailhaul/format"
+	"github.com/mailhaul/mailhaul/report"
 )
 
 // Tests of issue 9's export items: what the export command refuses, skips
@@ -164,7 +164,7 @@ func TestExportAlwaysWritesResult(t *testing.T) {
 			if res["event"] != "export" || res["status"] != tc.status || res["stage"] != tc.stage || res["user"] != "alice" || res["error"] == nil {
 				t.Errorf("%s: --json result %v; want status %s, stage %s, user and error", tc.name, res, tc.status, tc.stage)
 			}
-			var rep exportReport
+			var rep report.Export
 			b, err := os.ReadFile(reportPath)
 			if err == nil {
 				err = json.Unmarshal(b, &rep)
@@ -173,18 +173,5 @@ func TestExportAlwaysWritesResult(t *testing.T) {
 				t.Errorf("%s: report %s: %v, status %q stage %q error %q", tc.name, reportPath, err, rep.Status, rep.Stage, rep.Error)
 			}
 		}
-	}
-}
-
-// Review of issue 9: warnings past the summary's bounded lists counted in
-// Truncated made an export with nothing failed exit 3. Only items not
-// exported make it partial.
-func TestTruncatedWarningsAreNotPartial(t *testing.T) {
-	m := format.Manifest{User: "bob@x"}
-	if r := newExportReport(m, "a.tgz", format.Summary{Truncated: 200_000}, 0); r.Status != "ok" || r.Failed != 0 {
-		t.Errorf("warnings only: status %q, failed %d; want ok, 0", r.Status, r.Failed)
-	}
-	if r := newExportReport(m, "a.tgz", format.Summary{Truncated: 7}, 7); r.Status != "partial" || r.Failed != 7 {
-		t.Errorf("7 errors past the list: status %q, failed %d; want partial, 7", r.Status, r.Failed)
 	}
 }
