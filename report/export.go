@@ -24,9 +24,10 @@ type Export struct {
 	Seconds   float64               `json:"seconds"`
 	Counts    format.Counts         `json:"counts"`
 	Folders   []format.FolderCounts `json:"folders"`
-	Errors    []format.Problem      `json:"errors"`
-	Warnings  []format.Problem      `json:"warnings,omitempty"`
-	Skipped   map[string]int        `json:"skipped,omitempty"`
+	Errors    []Problem             `json:"errors"`
+	Warnings  []Problem             `json:"warnings,omitempty"`
+	Skipped   map[string]int        `json:"skipped,omitempty"`   // reason → count
+	SkipCodes map[Code]int          `json:"skipCodes,omitempty"` // the same skips by code
 	Truncated int                   `json:"truncated,omitempty"`
 	Failed    int                   `json:"failed"` // items not exported, listed or not
 
@@ -38,7 +39,7 @@ type Export struct {
 // StartExport begins the report of an export run, for a run that may stop
 // before its archive's summary exists (see Stop).
 func StartExport(user string, src format.Source) *Export {
-	return &Export{Event: "export", User: user, Source: src, Started: time.Now().UTC(), Errors: []format.Problem{}}
+	return &Export{Event: "export", User: user, Source: src, Started: time.Now().UTC(), Errors: []Problem{}}
 }
 
 // NewExport is the report of a finished export: m is the archive's
@@ -59,13 +60,13 @@ func NewExport(m format.Manifest, path string, s format.Summary, failed int) *Ex
 		Seconds:   s.Finished.Sub(m.Started).Seconds(),
 		Counts:    s.Counts,
 		Folders:   s.Folders,
-		Errors:    s.Errors,
-		Warnings:  s.Warnings,
+		Errors:    Coded(s.Errors),
 		Skipped:   s.Skipped,
+		SkipCodes: SkipCodes(s.Skipped),
 		Truncated: s.Truncated,
 	}
-	if r.Errors == nil {
-		r.Errors = []format.Problem{}
+	if len(s.Warnings) > 0 {
+		r.Warnings = Coded(s.Warnings)
 	}
 	r.Failed = max(failed, len(s.Errors))
 	if r.Failed > 0 {

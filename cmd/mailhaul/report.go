@@ -22,12 +22,22 @@ func (a *app) printExportReport(r *report.Export) {
 	for _, reason := range sortedKeys(r.Skipped) {
 		fmt.Fprintf(a.stdout, "  skipped %d: %s\n", r.Skipped[reason], termtext.Escape(reason))
 	}
-	printProblems(a.stderr, "warning", r.User, r.Warnings, 10)
-	printProblems(a.stderr, "error", r.User, r.Errors, 50)
+	printProblems(a.stderr, "warning", r.User, uncoded(r.Warnings), 10)
+	printProblems(a.stderr, "error", r.User, uncoded(r.Errors), 50)
 	if r.Status != "ok" {
 		fmt.Fprintf(a.stderr, "%s: %d items could not be exported; the full list is in %s\n",
 			termtext.Escape(r.User), r.Failed, termtext.Escape(r.File))
 	}
+}
+
+// uncoded is the prose of coded problems: the text output names the
+// reason, the JSON output its code too.
+func uncoded(ps []report.Problem) []format.Problem {
+	out := make([]format.Problem, len(ps))
+	for i, p := range ps {
+		out[i] = p.Problem
+	}
+	return out
 }
 
 // printProblems prints up to max problems, naming user, folder and item.
