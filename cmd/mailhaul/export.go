@@ -10,13 +10,13 @@ import (
 
 	"github.com/mailhaul/mailhaul/export"
 	"github.com/mailhaul/mailhaul/export/maildir"
-	"github.com/mailhaul/mailhaul/export/mbox"
 	"github.com/mailhaul/mailhaul/export/pim"
 	"github.com/mailhaul/mailhaul/internal/termtext"
 )
 
 // exportFlags are the flags every export source takes.
 type exportFlags struct {
+	from      string // the source kind, for export --from
 	user      string
 	src       string
 	out       string
@@ -32,41 +32,68 @@ type exportFlags struct {
 	layout    string // maildir only
 }
 
+// exportCommand is "export --from KIND" and, the same, "export KIND" for
+// each source kind of the registry.
 func (a *app) exportCommand() *cobra.Command {
-	cmd := &cobra.Command{
-		Use:   "export",
-		Short: "Export a mailbox to a per-user archive",
-	}
-	cmd.AddCommand(
-		a.exportSourceCommand("maildir", "Export a Maildir, Maildir++ or fs-layout Maildir",
-			func(f *exportFlags) (export.Source, error) {
-				layout, err := maildir.ParseLayout(f.layout)
-				return &maildir.Source{Root: f.src, Layout: layout}, err
-			}),
-		a.exportSourceCommand("mbox", "Export an mbox file or a tree of them (Thunderbird layout)",
-			func(f *exportFlags) (export.Source, error) { return &mbox.Source{Path: f.src}, nil }),
-	)
-	return cmd
-}
-
-func (a *app) exportSourceCommand(kind, short string, newSource func(f *exportFlags) (export.Source, error)) *cobra.Command {
 	var f exportFlags
+	kinds := sourceKinds()
 	cmd := &cobra.Command{
-		Use:   kind + " --user ADDRESS --src PATH --out DIR",
-		Short: short,
-		Long:  short + ".\n\n" + exportHelp,
-		Args:  cobra.NoArgs,
+		Use:   "export --from KIND --user ADDRESS --src PATH --out DIR",
+		Short: "Export a mailbox to a per-user archive",
+		Long: "Export a mailbox to a per-user archive: export --from KIND, or export KIND, where KIND is one of " +
+			kindNames(kinds, func(k sourceKind) string { return k.name }) + ".\n\n" + exportHelp,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			src, err := newSource(&f)
+			if f.from == "" {
+				if cmd.Flags().NFlag() == 0 {
+					return cmd.Help()
+				}
+				return errors.New("export: give the source kind with --from KIND, or as export KIND")
+			}
+			k, err := findSource(f.from)
 			if err != nil {
 				return err
 			}
-			return a.runExport(cmd.Context(), kind, src, &f)
+			for _, name := range []string{"src", "out"} {
+				if !cmd.Flags().Changed(name) {
+					return fmt.Errorf("export --from %s: --%s is required", k.name, name)
+				}
+			}
+			return a.exportKind(cmd.Context(), k, &f)
 		},
 	}
+	cmd.Flags().StringVar(&f.from, "from", "", "the source kind: "+kindNames(kinds, func(k sourceKind) string { return k.name }))
+	exportFlagSet(cmd, &f, "source", true)
+	for _, k := range kinds {
+		cmd.AddCommand(a.exportSourceCommand(k))
+	}
+	return cmd
+}
+
+func (a *app) exportSourceCommand(k sourceKind) *cobra.Command {
+	var f exportFlags
+	cmd := &cobra.Command{
+		Use:   k.name + " --user ADDRESS --src PATH --out DIR",
+		Short: k.short,
+		Long:  k.short + ".\n\n" + exportHelp,
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return a.exportKind(cmd.Context(), k, &f)
+		},
+	}
+	exportFlagSet(cmd, &f, k.name, k.name == "maildir")
+	for _, name := range []string{"user", "src", "out"} {
+		cmd.MarkFlagRequired(name)
+	}
+	return cmd
+}
+
+// exportFlagSet adds the flags of an export from src (a kind's name, or
+// "source"); layout adds maildir's --layout.
+func exportFlagSet(cmd *cobra.Command, f *exportFlags, src string, layout bool) {
 	fl := cmd.Flags()
 	fl.StringVar(&f.user, "user", "", "the mailbox owner, usually an e-mail address (required)")
-	fl.StringVar(&f.src, "src", "", "the "+kind+" to export (required)")
+	fl.StringVar(&f.src, "src", "", "the "+src+" to export (required)")
 	fl.StringVar(&f.out, "out", "", "directory to write <user>.tgz and <user>.tgz.sha256 into (required)")
 	fl.StringVar(&f.after, "after", "", "only items received at or after this time: RFC 3339, YYYY-MM-DD or MM/DD/YYYY (local time)")
 	fl.StringVar(&f.since, "since", "", "only items received since this earlier archive was started, less --overlap")
@@ -77,14 +104,14 @@ func (a *app) exportSourceCommand(kind, short string, newSource func(f *exportFl
 	fl.IntVar(&f.level, "level", 0, "compression level (0: the default for the codec)")
 	fl.BoolVar(&f.overwrite, "overwrite", false, "replace an existing archive of the same name")
 	fl.StringVar(&f.report, "report", "", "write the JSON report here (default: beside the archive, <archive>.report.json)")
-	if kind == "maildir" {
-		fl.StringVar(&f.layout, "layout", "auto", "folder layout: maildir++ (.Work.2024), fs (Work/2024) or auto; give fs for a LAYOUT=fs root whose INBOX is elsewhere")
-	}
-	for _, name := range []string{"user", "src", "out"} {
-		cmd.MarkFlagRequired(name)
+	if layout {
+		what := "folder layout"
+		if src == "source" {
+			what = "maildir: " + what
+		}
+		fl.StringVar(&f.layout, "layout", "auto", what+": maildir++ (.Work.2024), fs (Work/2024) or auto; give fs for a LAYOUT=fs root whose INBOX is elsewhere")
 	}
 	cmd.MarkFlagsMutuallyExclusive("after", "since")
-	return cmd
 }
 
 // exportHelp says what every export reads and refuses (README: Export).
@@ -108,7 +135,13 @@ The result (--json) and the report (--report, default beside the archive) are wr
 however the export ends, with its status, and for a run that stopped early the stage
 ("arguments", "export", "write") and the error.`
 
-func (a *app) runExport(ctx context.Context, kind string, src export.Source, f *exportFlags) error {
+// exportKind runs the export of one source kind, plus the contact and
+// calendar files, into one archive, and prints its report.
+func (a *app) exportKind(ctx context.Context, k sourceKind, f *exportFlags) error {
+	src, err := k.new(sourceSettings{Path: f.src, Layout: f.layout})
+	if err != nil {
+		return err
+	}
 	sources := export.Composite{src}
 	for _, path := range f.contacts {
 		sources = append(sources, pim.Contacts{Path: path})
@@ -118,7 +151,7 @@ func (a *app) runExport(ctx context.Context, kind string, src export.Source, f *
 	}
 	prog := a.newProgress("export "+f.user, nil)
 	rep, err := export.Run(ctx, export.Job{
-		User: f.user, Kind: kind, Path: f.src, PathIsDir: kind == "maildir", Source: sources,
+		User: f.user, Kind: k.name, Path: f.src, PathIsDir: k.dir, Source: sources,
 		Out: f.out, After: f.after, Since: f.since, Overlap: f.overlap,
 		Compress: f.compress, Level: f.level, Overwrite: f.overwrite,
 		ReportPath: f.report, Tool: "mailhaul " + version,
