@@ -175,3 +175,22 @@ func TestExportAlwaysWritesResult(t *testing.T) {
 		}
 	}
 }
+
+// The export job's argument errors are worded in the command line's terms:
+// the flag that was wrong.
+func TestExportArgumentErrorsNameTheFlag(t *testing.T) {
+	full := exportFull(t, "alice@example.org")
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--user", "bob@example.org", "--since", full}, "--since: " + full + " is alice@example.org's archive, not bob@example.org's"},
+		{[]string{"--user", "alice@example.org", "--since", full, "--overlap", "-1h"}, "--overlap: must not be negative"},
+		{[]string{"--user", "alice@example.org", "--since", filepath.Join(t.TempDir(), "none.tgz")}, "--since: "},
+	} {
+		args := append([]string{"export", "maildir", "--src", sample + "/alice-maildir", "--out", t.TempDir()}, tc.args...)
+		if code, _, stderr := mailhaul(t, args...); code != exitFailed || !strings.Contains(stderr, tc.want) {
+			t.Errorf("%v: exit %d, %q; want exit 1 and %q", tc.args, code, stderr, tc.want)
+		}
+	}
+}
