@@ -9,44 +9,58 @@ import (
 )
 
 // Code is a stable, machine-readable name for why an item failed, was
-// skipped or was warned about, given alongside the prose reason in every
-// JSON report ("code" beside "reason"; skipCodes beside skipped). The
-// prose says what happened to this item; the code says which kind of
-// thing happened, for a script or a rollup over many users.
+// skipped or was warned about, or why an archive's transfer failed, given
+// alongside the prose reason in every JSON report ("code" beside
+// "reason"; skipCodes beside skipped). The prose says what happened to
+// this item; the code says which kind of thing happened, for a script or a
+// rollup over many users.
 //
-// The list below is the whole vocabulary. A code is never renamed or given
-// another meaning; a new kind of failure gets a new code, and until it
-// has one it is CodeOther.
+// The list below is the whole vocabulary, for every stage. A code is never
+// renamed or given another meaning; a new kind of failure gets a new
+// code, and until it has one it is CodeOther. The constants are untyped,
+// so that a report field of type string (the transfer report's) takes
+// them as well as one of type Code.
 type Code string
 
 const (
 	// Reading the source (export).
-	CodeUnreadable Code = "unreadable"  // the source could not open, list, stat or read it
-	CodeNotRegular Code = "not-regular" // a symbolic link, FIFO, socket or device: never followed or opened
-	CodeEmpty      Code = "empty"       // an empty file or message: nothing to export
-	CodeNotMail    Code = "not-mail"    // not mail: a file that is no mbox, or an item a mail target does not take
-	CodeUnparsed   Code = "unparsed"    // a parser could not read it: kept as it was, or left out when it was no item at all
-	CodeTooLarge   Code = "too-large"   // over a size limit of the archive or the target
-	CodeDropped    Code = "dropped"     // data mailhaul does not migrate (free/busy, stray lines)
-	CodeUIDChanged Code = "uid-changed" // its UID was taken by a different item: it got a new one
-	CodeNoDate     Code = "no-date"     // no received time could be found
+	CodeUnreadable = "unreadable"  // the source could not open, list, stat or read it
+	CodeNotRegular = "not-regular" // a symbolic link, FIFO, socket or device: never followed or opened
+	CodeEmpty      = "empty"       // an empty file or message: nothing to export
+	CodeNotMail    = "not-mail"    // not mail: a file that is no mbox, or an item a mail target does not take
+	CodeUnparsed   = "unparsed"    // a parser could not read it: kept as it was, or left out when it was no item at all
+	CodeTooLarge   = "too-large"   // over a size limit of the archive or the target
+	CodeDropped    = "dropped"     // data mailhaul does not migrate (free/busy, stray lines)
+	CodeUIDChanged = "uid-changed" // its UID was taken by a different item: it got a new one
+	CodeNoDate     = "no-date"     // no received time could be found
 
 	// Left out on purpose (the skips).
-	CodeBeforeCutoff Code = "before-cutoff" // received before the --after or --since cutoff
-	CodeExpunged     Code = "expunged"      // deleted from the source while the export ran, or marked deleted
-	CodeDuplicate    Code = "duplicate"     // an identical copy of an earlier item with the same UID
-	CodeInternalData Code = "internal-data" // a mail client's own bookkeeping message, not mail
+	CodeBeforeCutoff = "before-cutoff" // received before the --after or --since cutoff
+	CodeExpunged     = "expunged"      // deleted from the source while the export ran, or marked deleted
+	CodeDuplicate    = "duplicate"     // an identical copy of an earlier item with the same UID
+	CodeInternalData = "internal-data" // a mail client's own bookkeeping message, not mail
+
+	// Moving archives (transfer).
+	CodeNoSpace       = "no-space"       // the destination's disk or quota is full
+	CodeVerify        = "verify"         // the bytes stored there do not match the .sha256
+	CodeSourceCorrupt = "source-corrupt" // the source does not match its own .sha256
+	CodeNoChecksum    = "no-checksum"    // no usable .sha256 beside the source
+	CodeExists        = "exists"         // a different archive of the same name is there
+	CodePermission    = "permission"     // refused by the file system or server
+	CodeNotFound      = "not-found"      // the archive, or where it should go, is not there
+	CodeInterrupted   = "interrupted"    // the run was stopped
 
 	// Loading a target (import, restore).
-	CodeDamaged   Code = "damaged"   // the archive's copy fails its checksum or cannot be read
-	CodeRefused   Code = "refused"   // the target refused it (the item or its folder), with its answer
-	CodeConnLost  Code = "conn-lost" // the connection failed or dropped; a later run can finish it
-	CodeUncertain Code = "uncertain" // sent, but the answer was lost: it may be on the target, and the next run checks
-	CodeNotSent   Code = "not-sent"  // the run stopped before sending it; the next run sends it
-	CodeJournal   Code = "journal"   // the journal could not record it
-	CodeGaveUp    Code = "gave-up"   // retried until the attempts ran out
+	CodeDamaged   = "damaged"   // the archive's copy fails its checksum or cannot be read
+	CodeRefused   = "refused"   // the target refused it (the item or its folder), with its answer
+	CodeUncertain = "uncertain" // sent, but the answer was lost: it may be on the target, and the next run checks
+	CodeNotSent   = "not-sent"  // the run stopped before sending it; the next run sends it
+	CodeJournal   = "journal"   // the journal could not record it
+	CodeGaveUp    = "gave-up"   // retried until the attempts ran out
 
-	CodeOther Code = "other" // none of the above: the prose says what
+	// Any stage.
+	CodeConnLost = "conn-lost" // the connection failed or broke (and the retries ran out); a later run can finish it
+	CodeOther    = "other"     // none of the above: the prose says what
 )
 
 // classes maps the prose of the reasons that exist to their codes, first

@@ -45,30 +45,42 @@ type planLine struct {
 	Report  *report.Report        `json:"report"`
 }
 
-// writePlanText writes one line per target folder: whether it is created
-// or reused, where its items come from, and how many would be sent or are
-// there already, with the reason of a changed name on a line of its own.
+// writePlanText writes one line per target folder. A mailbox's line says
+// whether it is created or reused, where its messages come from, and how
+// many would be sent or are there already, with the reason of a changed
+// name on a line of its own; an address book's or calendar's names the
+// target collection and whether it exists, with the note that says why
+// it was chosen.
 func writePlanText(w io.Writer, p *importer.Plan) {
 	for _, f := range p.Folders {
-		action := "reuse "
+		var from string
+		switch f.Kind {
+		case "contacts":
+			from = fmt.Sprintf("address book %q", f.Source)
+		case "events":
+			from = fmt.Sprintf("calendar %q", f.Source)
+		case "tasks":
+			from = fmt.Sprintf("tasks of calendar %q", f.Source)
+		default: // mail
+			action := "reuse "
+			if f.Create {
+				action = "create"
+			}
+			fmt.Fprintf(w, "%s %-30q <- %-30q %6d messages %10d bytes to send, %6d already there\n",
+				action, f.Target, f.Source, f.Items, f.Bytes, f.Present)
+			if f.Note != "" {
+				fmt.Fprintf(w, "       %s\n", termtext.Escape(f.Note))
+			}
+			continue
+		}
+		state := "existing"
 		if f.Create {
-			action = "create"
+			state = "new"
 		}
-		fmt.Fprintf(w, "%s %-30q <- %-30q %6d %-8s %10d bytes to send, %6d already there\n",
-			action, f.Target, f.Source, f.Items, planNoun(f.Kind), f.Bytes, f.Present)
+		line := fmt.Sprintf("%s -> %s %s: %d to send (%d bytes), %d already there", from, state, f.Target, f.Items, f.Bytes, f.Present)
 		if f.Note != "" {
-			fmt.Fprintf(w, "       %s\n", termtext.Escape(f.Note))
+			line += "; " + f.Note
 		}
+		fmt.Fprintln(w, termtext.Escape(line))
 	}
-}
-
-// planNoun names a plan folder's items.
-func planNoun(kind string) string {
-	switch kind {
-	case "", "mail":
-		return "messages"
-	case "contacts":
-		return "contacts"
-	}
-	return "objects" // events and tasks of a calendar
 }

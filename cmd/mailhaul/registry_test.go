@@ -89,7 +89,8 @@ func TestPrintPlan(t *testing.T) {
 	rep.Finish()
 	res := &importer.Result{Report: rep, Plan: &importer.Plan{Folders: []importer.PlanFolder{
 		{Source: "Sent", Target: "Sent Items", Kind: "mail", Create: false, Items: 3, Bytes: 300, Present: 1, Note: "role sent\x1b[2J"},
-		{Source: "Contacts", Target: "contacts", Kind: "contacts", Create: true, Items: 2, Bytes: 20},
+		{Source: "Contacts", Target: "https://dav/alice/contacts/", Kind: "contacts", Create: true, Items: 2, Bytes: 20, Note: `named "Contacts"`},
+		{Source: "Work", Target: "https://dav/alice/work/", Kind: "tasks", Items: 1, Bytes: 10, Present: 4},
 	}}}
 	var out bytes.Buffer
 	a := &app{stdout: &out, stderr: &out}
@@ -100,7 +101,8 @@ func TestPrintPlan(t *testing.T) {
 	text := out.String()
 	for _, want := range []string{
 		`reuse  "Sent Items"                   <- "Sent"                              3 messages        300 bytes to send,      1 already there`,
-		`create "contacts"                     <- "Contacts"                          2 contacts         20 bytes to send,      0 already there`,
+		`address book "Contacts" -> new https://dav/alice/contacts/: 2 to send (20 bytes), 0 already there; named "Contacts"` + "\n",
+		`tasks of calendar "Work" -> existing https://dav/alice/work/: 1 to send (10 bytes), 4 already there` + "\n",
 		"       role sent\\x1b[2J", rep.Statement,
 	} {
 		if !strings.Contains(text, want) {
@@ -125,7 +127,7 @@ func TestPrintPlan(t *testing.T) {
 		Report  report.Report
 	}
 	if err := json.Unmarshal(out.Bytes(), &line); err != nil || line.Event != "plan" || line.User != "alice" ||
-		len(line.Folders) != 2 || line.Folders[1].Kind != "contacts" || line.Report.Failures[0].Code != report.CodeRefused {
+		len(line.Folders) != 3 || line.Folders[1].Kind != "contacts" || line.Report.Failures[0].Code != report.CodeRefused {
 		t.Errorf("JSON plan %s: %v", out.String(), err)
 	}
 }
