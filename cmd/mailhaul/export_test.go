@@ -217,7 +217,7 @@ func TestExportPartialExitCodeNamesTheItem(t *testing.T) {
 		t.Fatal(err)
 	}
 	json.Unmarshal(data, &rep)
-	if rep.Status != "partial" || len(rep.Errors) != 1 || rep.Errors[0].Folder != "INBOX" {
+	if rep.Status != "partial" || len(rep.Errors) != 1 || rep.Errors[0].Folder != "INBOX" || rep.Errors[0].Code != report.CodeEmpty {
 		t.Errorf("report: status %q errors %+v; want partial with the one empty file in INBOX", rep.Status, rep.Errors)
 	}
 	// The archive is still complete and valid, holding everything else.

@@ -90,6 +90,12 @@ func TestExportSkipsLinksAndFIFOsExitPartial(t *testing.T) {
 		if len(items) != 1 {
 			t.Errorf("export %s: %d items in the archive, want 1", tc.kind, len(items))
 		}
+		// The report gives the kind of failure a script can count on.
+		var rep report.Export
+		if b, err := os.ReadFile(filepath.Join(out, "alice@example.org.tgz.report.json")); err != nil || json.Unmarshal(b, &rep) != nil ||
+			len(rep.Errors) != 1 || rep.Errors[0].Code != report.CodeNotRegular {
+			t.Errorf("export %s: report errors %+v (%v); want the one not-regular item", tc.kind, rep.Errors, err)
+		}
 	}
 }
 
