@@ -12,7 +12,7 @@ import (
 // printPlan shows a dry run's result for any target: the report file
 // (when reportPath is set), then with --json one line
 // {"event":"plan","user","folders","report"}, else the plan as a table
-// and the report's statement. The target never prints; this is the one
+// and the report as a real run's (summary, notes, statement, failures). The target never prints; this is the one
 // printer of importer.Plan. It returns errPartial when the dry run found
 // items that would fail.
 func (a *app) printPlan(reportPath string, res *importer.Result) error {
@@ -29,7 +29,7 @@ func (a *app) printPlan(reportPath string, res *importer.Result) error {
 	}
 	a.writeResult("", planLine{Event: "plan", User: rep.User, Folders: plan.Folders, Report: rep}, func() {
 		writePlanText(a.stdout, plan)
-		fmt.Fprintln(a.stdout, termtext.Escape(rep.Statement))
+		a.printImportText(rep)
 	})
 	if rep.Partial() {
 		return errPartial

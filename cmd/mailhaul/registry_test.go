@@ -103,7 +103,7 @@ func TestPrintPlan(t *testing.T) {
 		`reuse  "Sent Items"                   <- "Sent"                              3 messages        300 bytes to send,      1 already there`,
 		`address book "Contacts" -> new https://dav/alice/contacts/: 2 to send (20 bytes), 0 already there; named "Contacts"` + "\n",
 		`tasks of calendar "Work" -> existing https://dav/alice/work/: 1 to send (10 bytes), 4 already there` + "\n",
-		"       role sent\\x1b[2J", rep.Statement,
+		"       role sent\\x1b[2J", rep.Line(), rep.Statement,
 	} {
 		if !strings.Contains(text, want) {
 			t.Errorf("plan text lacks %q:\n%s", want, text)
