@@ -188,6 +188,15 @@ func jsonProgress(w io.Writer, label string, total totalFunc) *display {
 			if st.total > 0 {
 				line["total"] = st.total
 			}
+			// The event's own fields, when the stage gives them.
+			for k, v := range map[string]string{"stage": pr.Stage, "user": pr.User} {
+				if v != "" {
+					line[k] = v
+				}
+			}
+			if pr.BytesTotal > 0 {
+				line["bytesTotal"] = pr.BytesTotal
+			}
 			if eta, ok := st.eta(); ok {
 				line["etaSeconds"] = eta.Seconds()
 			}

@@ -66,6 +66,11 @@ func TestExportFromKind(t *testing.T) {
 		if err := json.Unmarshal([]byte(lines[len(lines)-1]), &rep); err != nil {
 			t.Fatalf("%v: %v\n%s", args, err, stdout)
 		}
+		var prog map[string]any
+		if err := json.Unmarshal([]byte(lines[0]), &prog); err != nil || prog["event"] != "progress" || prog["stage"] != "export" ||
+			prog["user"] != "bob@example.org" || prog["items"] == nil || prog["folder"] == nil {
+			t.Errorf("%v: first line %s; want an export progress event of bob with items and folder", args, lines[0])
+		}
 		if _, err := os.Stat(filepath.Join(out, "bob@example.org.tgz.report.json")); err != nil {
 			t.Errorf("%v: no report beside the archive: %v", args, err)
 		}
