@@ -16,6 +16,7 @@ import (
 	"github.com/mailhaul/mailhaul/export"
 	"github.com/mailhaul/mailhaul/export/exporttest"
 	"github.com/mailhaul/mailhaul/format"
+	"github.com/mailhaul/mailhaul/progress"
 )
 
 // maildirPP is a Maildir++ tree exercising folders, flags, keywords,
@@ -459,7 +460,7 @@ func TestExportFailures(t *testing.T) {
 	ctx, cancel = context.WithCancel(context.Background())
 	defer cancel()
 	var s exporttest.Sink
-	err := (&Source{Root: root}).Export(ctx, export.WithProgress(&s, func(export.Progress) { cancel() }), export.Options{})
+	err := (&Source{Root: root}).Export(ctx, export.WithProgress(&s, "", func(progress.Event) { cancel() }), export.Options{})
 	if !errors.Is(err, context.Canceled) || len(s.Items) != 1 {
 		t.Errorf("cancel after first item: err %v, %d items; want context.Canceled, 1", err, len(s.Items))
 	}
