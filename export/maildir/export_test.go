@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	mdir "github.com/mailhaul/mailhaul/mailbox/maildir"
 	"io"
 	"os"
 	"path/filepath"
@@ -122,7 +123,7 @@ func assertBodiesMatchFiles(t *testing.T, root string, s *exporttest.Sink) {
 		found := ""
 		for p, b := range files {
 			base := filepath.Base(p)
-			unique, _, _ := splitInfo(base)
+			unique, _, _ := mdir.SplitInfo(base)
 			if strings.HasSuffix(it.SourceID, "/"+unique) && bytes.Equal(b, it.Body) {
 				found = p
 				break

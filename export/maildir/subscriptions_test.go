@@ -1,6 +1,7 @@
 package maildir
 
 import (
+	mdir "github.com/mailhaul/mailhaul/mailbox/maildir"
 	"strings"
 	"testing"
 )
@@ -37,7 +38,7 @@ func TestSubscriptions(t *testing.T) {
 		},
 		{
 			name: "overlong line skipped",
-			file: "Sent\n" + strings.Repeat("x", maxSubscriptionLine+10) + "\nDrafts\n",
+			file: "Sent\n" + strings.Repeat("x", mdir.MaxSubscriptionLine+10) + "\nDrafts\n",
 			yes:  []string{"Sent", "Drafts"},
 			no:   []string{"Work"},
 		},

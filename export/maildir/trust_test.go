@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	mdir "github.com/mailhaul/mailhaul/mailbox/maildir"
 	"os"
 	"path/filepath"
 	"slices"
@@ -562,7 +563,7 @@ func TestConcurrentRenamerExactlyOnce(t *testing.T) {
 	}
 	reported := map[string]bool{}
 	for _, p := range s.Errors {
-		u, _, _ := splitInfo(strings.TrimPrefix(p.Item, "cur/"))
+		u, _, _ := mdir.SplitInfo(strings.TrimPrefix(p.Item, "cur/"))
 		reported["INBOX/"+u] = true
 	}
 	for _, b := range names {
