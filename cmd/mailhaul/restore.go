@@ -16,7 +16,6 @@ import (
 	maildirrestore "github.com/mailhaul/mailhaul/importer/maildir"
 	"github.com/mailhaul/mailhaul/internal/termtext"
 	stage "github.com/mailhaul/mailhaul/progress"
-	"github.com/mailhaul/mailhaul/report"
 )
 
 // restoreTargets is the registry of what restore --to names: each kind
@@ -84,7 +83,7 @@ reason (exit 3); a damaged archive ends the run (exit 1). The result (--json,
 }
 
 func (a *app) runRestore(ctx context.Context, archives []string, dir string, f *restoreFlags) error {
-	run := &restoreRun{a: a, kind: f.to, dir: dir, archives: archives, reportPath: f.report}
+	run := &importRun{a: a, verb: "restore", kind: f.to, target: dir, archives: archives, reportPath: f.report}
 	newTarget, ok := restoreTargets[f.to]
 	if !ok {
 		return run.fail(ctx, "arguments", fmt.Errorf("--to must be one of %s, not %q", strings.Join(restoreKinds(), ", "), f.to))
@@ -113,7 +112,7 @@ func (a *app) runRestore(ctx context.Context, archives []string, dir string, f *
 	}
 	res.Report.Event = "restore"
 	if f.dryRun && err == nil && res.Plan != nil {
-		return run.plan(res)
+		return restorePlan(a, f.report, res)
 	}
 	return run.finish(ctx, res.Report, "import", err)
 }
@@ -159,57 +158,17 @@ func archivesUser(archives []string) (string, error) {
 	return user, nil
 }
 
-// restoreRun writes a restore's result however it ends, as importRun
-// does for the importers.
-type restoreRun struct {
-	a          *app
-	kind, dir  string
-	user       string
-	archives   []string
-	reportPath string
-}
-
-// fail ends a run that stopped before the target made its report.
-func (r *restoreRun) fail(ctx context.Context, stage string, err error) error {
-	rep := report.New(r.user, r.kind, r.dir, r.archives)
-	rep.Event = "restore"
-	return r.finish(ctx, rep, stage, err)
-}
-
-// finish writes the report file and the result, and returns what the
-// command returns: the error, errPartial, or nil.
-func (r *restoreRun) finish(ctx context.Context, rep *report.Report, stage string, err error) error {
-	if err != nil {
-		err = fmt.Errorf("restore: %w", err)
-		if rep.Status != "failed" && rep.Status != "cancelled" {
-			rep.Stop(stage, err, endStatus(ctx) == "cancelled")
-		}
-		rep.Finish()
-	}
-	var text func()
-	if err == nil || stage == "import" {
-		text = func() { r.a.printImportText(rep) }
-	}
-	if werr := r.a.writeResult(r.reportPath, rep, text); werr != nil && err == nil {
-		err = werr
-	}
-	if err == nil && rep.Partial() {
-		err = errPartial
-	}
-	return err
-}
-
 // plan prints a dry run's plan: per folder, where it goes and what would
 // be written.
-func (r *restoreRun) plan(res *importer.Result) error {
+func restorePlan(a *app, reportPath string, res *importer.Result) error {
 	rep := res.Report
-	if r.reportPath != "" {
-		if err := writeJSONFile(r.reportPath, rep); err != nil {
+	if reportPath != "" {
+		if err := writeJSONFile(reportPath, rep); err != nil {
 			return err
 		}
 	}
-	if r.a.json {
-		writeJSONLine(r.a.stdout, map[string]any{"event": "plan", "user": rep.User, "folders": res.Plan.Folders, "report": rep})
+	if a.json {
+		writeJSONLine(a.stdout, map[string]any{"event": "plan", "user": rep.User, "folders": res.Plan.Folders, "report": rep})
 	} else {
 		esc := termtext.Escape
 		for _, pf := range res.Plan.Folders {
@@ -217,13 +176,13 @@ func (r *restoreRun) plan(res *importer.Result) error {
 			if pf.Create {
 				verb = "new"
 			}
-			fmt.Fprintf(r.a.stdout, "%s -> %s %s: %d to write (%s), %d already there\n",
+			fmt.Fprintf(a.stdout, "%s -> %s %s: %d to write (%s), %d already there\n",
 				esc(pf.Source), verb, esc(pf.Target), pf.Items, humanBytes(pf.Bytes), pf.Present)
 			if pf.Note != "" {
-				fmt.Fprintln(r.a.stdout, "  note:", esc(pf.Note))
+				fmt.Fprintln(a.stdout, "  note:", esc(pf.Note))
 			}
 		}
-		fmt.Fprintln(r.a.stdout, esc(rep.Statement))
+		fmt.Fprintln(a.stdout, esc(rep.Statement))
 	}
 	if rep.Partial() {
 		return errPartial
