@@ -3,7 +3,6 @@ package maildir
 import (
 	"archive/tar"
 	"compress/gzip"
-	mdir "github.com/mailhaul/mailhaul/mailbox/maildir"
 	"io"
 	"os"
 	"path/filepath"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/mailhaul/mailhaul/export"
 	"github.com/mailhaul/mailhaul/format"
+	mdir "github.com/mailhaul/mailhaul/mailbox/maildir"
 )
 
 const corpus = "../../testdata/corpus/maildir"

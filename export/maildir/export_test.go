@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	mdir "github.com/mailhaul/mailhaul/mailbox/maildir"
 	"io"
 	"os"
 	"path/filepath"
@@ -17,6 +16,7 @@ import (
 	"github.com/mailhaul/mailhaul/export"
 	"github.com/mailhaul/mailhaul/export/exporttest"
 	"github.com/mailhaul/mailhaul/format"
+	mdir "github.com/mailhaul/mailhaul/mailbox/maildir"
 )
 
 // maildirPP is a Maildir++ tree exercising folders, flags, keywords,

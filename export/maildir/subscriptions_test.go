@@ -1,9 +1,10 @@
 package maildir
 
 import (
-	mdir "github.com/mailhaul/mailhaul/mailbox/maildir"
 	"strings"
 	"testing"
+
+	mdir "github.com/mailhaul/mailhaul/mailbox/maildir"
 )
 
 func TestSubscriptions(t *testing.T) {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	mdir "github.com/mailhaul/mailhaul/mailbox/maildir"
 	"os"
 	"path/filepath"
 	"slices"
@@ -17,6 +16,7 @@ import (
 	"github.com/mailhaul/mailhaul/export/exporttest"
 	"github.com/mailhaul/mailhaul/export/srcfs"
 	"github.com/mailhaul/mailhaul/format"
+	mdir "github.com/mailhaul/mailhaul/mailbox/maildir"
 )
 
 // Tests of issue 9: a live or hostile Maildir.

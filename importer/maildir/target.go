@@ -11,7 +11,9 @@
 // re-run, or a delta after its full archive, finds the file an earlier run
 // wrote: restore is idempotent by construction and keeps no journal. A
 // message already there with other flags is renamed to the archive's
-// flags (the later archive wins); nothing is written twice.
+// flags: the tree holds what the archives say, the last archive holding a
+// message deciding its flags, whatever happened to the files since an
+// earlier run. Nothing is written twice.
 //
 // Every write goes through an os.Root opened on the target directory, so
 // no folder name, however hostile, and no symbolic link planted in the
@@ -153,7 +155,8 @@ type folderState struct {
 	existed bool   // the directory was there before this run
 
 	kw      mdir.Keywords
-	kwDirty bool // letters given that dovecot-keywords does not hold yet
+	kwDirty bool            // letters given that dovecot-keywords does not hold yet
+	dropped map[string]bool // keywords without a letter, noted once
 	// names maps the unique names restore wrote to their file, "cur/NAME"
 	// or "new/NAME"; filled when the folder is listed, for one folder at
 	// a time (archives hold a folder's items together).
@@ -281,9 +284,17 @@ func (r *restore) item(archive string, e *format.Entry) error {
 	kwBefore := st.kw
 	flags, dropped := mdir.FlagsFor(it.Flags, &st.kw)
 	st.kwDirty = st.kwDirty || st.kw != kwBefore
-	if len(dropped) > 0 {
-		r.rep.Note("%s in %q: keywords %q not restored (all 26 keyword letters of the folder are taken, or the name cannot be a dovecot-keywords entry)",
-			it.SourceID, it.Folder, dropped)
+	for _, k := range dropped {
+		// Once per keyword and folder, naming the first message: the
+		// report stays bounded by the folder's keywords, not its messages.
+		if st.dropped == nil {
+			st.dropped = map[string]bool{}
+		}
+		if !st.dropped[strings.ToLower(k)] {
+			st.dropped[strings.ToLower(k)] = true
+			r.rep.Note("keyword %q of %s and later messages in %q not restored: all 26 keyword letters of the folder are taken, or the name cannot be a dovecot-keywords entry",
+				k, it.SourceID, it.Folder)
+		}
 	}
 	unique := UniqueName(it)
 	name := path.Join(mdir.Cur, mdir.FileName(unique, flags))
@@ -320,7 +331,7 @@ func (r *restore) item(archive string, e *format.Entry) error {
 }
 
 // errStale says a file restore wrote earlier is not the item (its size
-// differs): it is written again.
+// differs, or it is gone): it is written again.
 var errStale = errors.New("stale copy")
 
 // present handles a message an earlier run wrote as old: with other
@@ -330,6 +341,10 @@ func (r *restore) present(st *folderState, old, name string, it *format.Item) er
 		return nil
 	}
 	fi, err := r.root.Stat(path.Join(st.dir, old))
+	if errors.Is(err, fs.ErrNotExist) { // gone since the listing: write it again
+		delete(st.names, UniqueName(it))
+		return errStale
+	}
 	if err != nil {
 		return fmt.Errorf("stat %s: %w", old, cause(err))
 	}

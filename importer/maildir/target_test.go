@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -355,5 +356,53 @@ func TestRestoreDamagedItemFailsAlone(t *testing.T) {
 		if strings.HasPrefix(name, "tmp/") {
 			t.Errorf("left %s behind", name)
 		}
+	}
+}
+
+// A cancelled run stops between items: what it wrote is whole, the
+// report says cancelled, and a re-run finishes the job.
+func TestRestoreCancelledThenFinished(t *testing.T) {
+	a := writeArchive(t, t.TempDir(), time.Time{}, []testFolder{{path: "INBOX"}}, []testItem{
+		{folder: "INBOX", id: "1", recv: t0, body: "one"},
+		{folder: "INBOX", id: "2", recv: t0, body: "two"},
+		{folder: "INBOX", id: "3", recv: t0, body: "three"},
+	})
+	dir := t.TempDir()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	res, err := (&Target{Dir: dir}).Import(ctx, importer.Request{User: "u", Archives: []string{a},
+		Progress: func(progress.Event) { cancel() }})
+	if !errors.Is(err, context.Canceled) || res.Report.Status != "cancelled" || res.Report.Imported != 1 {
+		t.Fatalf("cancelled run: %v, %+v", err, res.Report)
+	}
+	if files := tree(t, dir); len(files) != 1 {
+		t.Errorf("after cancel: %v", keys(files))
+	}
+	rep := restoreInto(t, dir, importer.Request{Archives: []string{a}}).Report
+	if rep.Imported != 2 || rep.Present != 1 || len(tree(t, dir)) != 3 {
+		t.Errorf("re-run: %+v", rep)
+	}
+}
+
+// A folder has 26 keyword letters: the keywords past them are noted once
+// each, naming the first message, and the messages are still restored.
+func TestRestoreKeywordsPastTwentySix(t *testing.T) {
+	var many []string
+	for i := range 28 {
+		many = append(many, "kw"+string(rune('A'+i)))
+	}
+	a := writeArchive(t, t.TempDir(), time.Time{}, []testFolder{{path: "INBOX"}}, []testItem{
+		{folder: "INBOX", id: "1", flags: many, recv: t0, body: "one"},
+		{folder: "INBOX", id: "2", flags: many[20:], recv: t0, body: "two"},
+	})
+	dir := t.TempDir()
+	rep := restoreInto(t, dir, importer.Request{Archives: []string{a}}).Report
+	if rep.Imported != 2 || rep.Status != "ok" || len(rep.Notes) != 2 ||
+		!strings.Contains(rep.Notes[0], `"kw["`) || !strings.Contains(rep.Notes[1], `"kw\\"`) {
+		t.Errorf("report %+v", rep)
+	}
+	kw, _ := os.ReadFile(filepath.Join(dir, mdir.KeywordsFile))
+	if got := mdir.ParseKeywords(kw); got.Name(25) != "kwZ" {
+		t.Errorf("keywords file %q", kw)
 	}
 }
