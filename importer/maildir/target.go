@@ -94,6 +94,13 @@ func (t *Target) Import(ctx context.Context, req importer.Request) (*importer.Re
 		rep.MarkAllRead()
 		err = r.finish()
 	}
+	// What was written counts as on the target only once it is on disk,
+	// however the run ended.
+	if r.root != nil && !req.DryRun {
+		if serr := syncAll(r.root); serr != nil && err == nil {
+			err = fmt.Errorf("flush to disk: %w", serr)
+		}
+	}
 	if req.DryRun {
 		res.Plan = r.plan()
 	}
@@ -364,9 +371,11 @@ func (r *restore) present(st *folderState, old, name string, it *format.Item) er
 	return nil
 }
 
-// write stores one message: into tmp/, synced, its mtime the received
-// time, then renamed into cur/ (the Maildir way: a reader never sees a
-// half-written message). A failure removes what it wrote.
+// write stores one message: into tmp/, its mtime the received time, then
+// renamed into cur/ (the Maildir way: a reader never sees a half-written
+// message). A failure removes what it wrote. Where the platform can
+// flush a whole file system, that is done once at the end (syncAll),
+// else each file is synced here.
 func (r *restore) write(st *folderState, unique, name string, it *format.Item, body io.Reader) (err error) {
 	if err := r.saveKeywords(st); err != nil { // before a letter can be seen
 		return err
@@ -385,8 +394,10 @@ func (r *restore) write(st *folderState, unique, name string, it *format.Item, b
 	if _, err := io.CopyBuffer(struct{ io.Writer }{f}, body, r.buf); err != nil {
 		return fmt.Errorf("write: %w", cause(err))
 	}
-	if err := f.Sync(); err != nil {
-		return fmt.Errorf("write: %w", cause(err))
+	if syncEach {
+		if err := f.Sync(); err != nil {
+			return fmt.Errorf("write: %w", cause(err))
+		}
 	}
 	if err := f.Close(); err != nil {
 		return fmt.Errorf("write: %w", cause(err))
