@@ -8,6 +8,7 @@ import (
 	"github.com/mailhaul/mailhaul/export/maildir"
 	"github.com/mailhaul/mailhaul/export/mbox"
 	"github.com/mailhaul/mailhaul/importer"
+	maildirtarget "github.com/mailhaul/mailhaul/importer/maildir"
 )
 
 // The registry is every kind of source and target mailhaul knows, listed
@@ -71,7 +72,8 @@ func targetKinds() []targetKind {
 	return []targetKind{
 		{name: "imap", short: "an IMAP server (mail)"},
 		{name: "dav", short: "a CardDAV/CalDAV server (contacts, calendars, tasks)"},
-		{name: "maildir", short: "a Maildir++ tree, as Dovecot reads it", local: true},
+		{name: "maildir", short: "a Maildir++ tree, as Dovecot reads it", local: true,
+			new: func(s targetSettings) (importer.Target, error) { return &maildirtarget.Target{Dir: s.Where}, nil }},
 		{name: "mbox", short: "an mboxrd file per folder, in a Thunderbird-style tree", local: true},
 		{name: "eml", short: "an .eml file per message, a .vcf and .ics per address book and calendar", local: true},
 	}

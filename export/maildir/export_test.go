@@ -16,6 +16,7 @@ import (
 	"github.com/mailhaul/mailhaul/export"
 	"github.com/mailhaul/mailhaul/export/exporttest"
 	"github.com/mailhaul/mailhaul/format"
+	mdir "github.com/mailhaul/mailhaul/mailbox/maildir"
 	"github.com/mailhaul/mailhaul/progress"
 )
 
@@ -123,7 +124,7 @@ func assertBodiesMatchFiles(t *testing.T, root string, s *exporttest.Sink) {
 		found := ""
 		for p, b := range files {
 			base := filepath.Base(p)
-			unique, _, _ := splitInfo(base)
+			unique, _, _ := mdir.SplitInfo(base)
 			if strings.HasSuffix(it.SourceID, "/"+unique) && bytes.Equal(b, it.Body) {
 				found = p
 				break
