@@ -24,8 +24,9 @@
 //
 // # Flags, dates, identity
 //
-// Flags are read by mailbox/mbox (HeaderFlags, RouteGmail); keywords that are not IMAP atoms have their offending
-// characters replaced by '_', with a note on the item. Messages Thunderbird
+// Flags are read by mailbox/mbox (HeaderFlags, RouteGmail); keywords
+// that are not IMAP atoms have their offending characters replaced by
+// '_', with a note on the item. Messages Thunderbird
 // marked expunged, and the "FOLDER INTERNAL DATA" message UW-IMAP keeps
 // first in a file, are counted as skipped. The received time is the From
 // line's date, else the Date field's, else the one ending the oldest
