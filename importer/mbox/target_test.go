@@ -396,4 +396,3 @@ func TestDryRunWritesNothing(t *testing.T) {
 		}
 	}
 }
-
