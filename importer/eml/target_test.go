@@ -1,0 +1,284 @@
+package eml
+
+import (
+	"context"
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mailhaul/mailhaul/format"
+	"github.com/mailhaul/mailhaul/importer"
+)
+
+type testItem struct {
+	folder, id string
+	recv       time.Time
+	body       string
+	kind       format.Kind
+}
+
+var t0 = time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC)
+
+// writeArchive writes folders ("path" for mail, "path:contacts",
+// "path|calendar") and items.
+func writeArchive(t *testing.T, path string, folders []string, items []testItem) {
+	t.Helper()
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	w, err := format.NewWriter(f, format.Manifest{User: "alice", Source: format.Source{Kind: "test"}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range folders {
+		kind := format.FolderMail
+		if name, k, ok := strings.Cut(p, "|"); ok {
+			p, kind = name, format.FolderKind(k)
+		}
+		if err := w.AddFolder(format.Folder{Path: p, Kind: kind}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, it := range items {
+		kind := it.kind
+		if kind == "" {
+			kind = format.KindMessage
+		}
+		fi := format.Item{Kind: kind, Folder: it.folder, Received: it.recv, SourceID: it.id}
+		if err := w.AddItem(fi, strings.NewReader(it.body)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func runRestore(t *testing.T, ctx context.Context, dir string, dry bool, archives ...string) (*importer.Result, error) {
+	t.Helper()
+	return New(dir, Options{}).Import(ctx, importer.Request{User: "alice", Archives: archives, DryRun: dry})
+}
+
+// tree lists every file below dir with its content, and every directory.
+func tree(t *testing.T, dir string) map[string]string {
+	t.Helper()
+	got := map[string]string{}
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(dir, p)
+		rel = filepath.ToSlash(rel)
+		fi, _ := d.Info()
+		switch {
+		case d.IsDir():
+			if fi.Mode().Perm() != 0o700 {
+				t.Errorf("%s: mode %v, want 0700", rel, fi.Mode())
+			}
+			got[rel+"/"] = ""
+		default:
+			if fi.Mode() != 0o600 {
+				t.Errorf("%s: mode %v, want 0600", rel, fi.Mode())
+			}
+			b, err := os.ReadFile(p)
+			if err != nil {
+				return err
+			}
+			got[rel] = string(b)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return got
+}
+
+func keys(m map[string]string) []string {
+	var k []string
+	for x := range m {
+		k = append(k, x)
+	}
+	sort.Strings(k)
+	return k
+}
+
+func TestRestoreWritesFiles(t *testing.T) {
+	tmp := t.TempDir()
+	full, delta := filepath.Join(tmp, "full.tar.gz"), filepath.Join(tmp, "delta.tar.gz")
+	vc := func(n string) string { return "BEGIN:VCARD\r\nVERSION:3.0\r\nFN:" + n + "\r\nEND:VCARD\r\n" }
+	ev := "BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nUID:e\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+	writeArchive(t, full, []string{"INBOX", "Work/2024", "Empty", "Friends|contacts", "Work/Cal|calendar"}, []testItem{
+		{folder: "INBOX", id: "1", recv: t0, body: "Subject: one\r\n\r\nno final line ending"},
+		{folder: "Work/2024", id: "2", recv: t0.Add(time.Hour), body: "Subject: two\n\nFrom here\n"},
+		{folder: "Work/2024", id: "3", recv: t0.Add(time.Hour), body: "Subject: two\n\nFrom here\n"},
+		{folder: "Friends", id: "a.vcf", kind: format.KindContact, body: vc("Ann")},
+		{folder: "Friends", id: "b.vcf", kind: format.KindContact, body: vc("Bob")},
+		{folder: "Work/Cal", id: "e.ics", kind: format.KindEvent, body: ev},
+	})
+	writeArchive(t, delta, []string{"INBOX", "Friends|contacts"}, []testItem{
+		{folder: "INBOX", id: "1", recv: t0, body: "Subject: one\r\n\r\nno final line ending"},
+		{folder: "INBOX", id: "4", body: "Subject: undated\n\n"},
+		{folder: "Friends", id: "a.vcf", kind: format.KindContact, body: vc("Ann Changed")},
+		{folder: "Friends", id: "c.vcf", kind: format.KindContact, body: vc("Cy")},
+	})
+	dir := filepath.Join(tmp, "out")
+	res, err := runRestore(t, t.Context(), dir, false, full, delta)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := res.Report; r.Imported != 8 || r.Present != 1 || r.Failed != 0 || r.Status != "ok" {
+		t.Fatalf("report %+v", r)
+	}
+	first := tree(t, dir)
+	want := []string{
+		"./", "Empty/", "Friends.vcf", "INBOX/", "INBOX/00000000T000000Z-", "INBOX/20260304T050607Z-",
+		"Work/", "Work/2024/", "Work/2024/20260304T060607Z-", "Work/2024/20260304T060607Z-", "Work/Cal.ics",
+	}
+	got := keys(first)
+	if len(got) != len(want) {
+		t.Fatalf("files %q, want %q", got, want)
+	}
+	for i := range got {
+		if !strings.HasPrefix(got[i], want[i]) {
+			t.Errorf("file %q, want %q…", got[i], want[i])
+		}
+	}
+	if first[got[5]] != "Subject: one\r\n\r\nno final line ending" || first[got[8]] != "Subject: two\n\nFrom here\n" {
+		t.Errorf("messages not byte for byte: %q %q", first[got[5]], first[got[8]])
+	}
+	if fi, _ := os.Stat(filepath.Join(dir, got[5])); !fi.ModTime().Equal(t0) {
+		t.Errorf("mtime %v, want the received time %v", fi.ModTime(), t0)
+	}
+	if first["Friends.vcf"] != vc("Ann Changed")+vc("Bob")+vc("Cy") || first["Work/Cal.ics"] != ev {
+		t.Errorf("Friends.vcf %q, Cal.ics %q", first["Friends.vcf"], first["Work/Cal.ics"])
+	}
+	res, err = runRestore(t, t.Context(), dir, false, full, delta)
+	if r := res.Report; err != nil || r.Imported != 0 || r.Present != 9 {
+		t.Fatalf("re-run: %v %+v", err, r)
+	}
+	second := tree(t, dir)
+	if len(second) != len(first) {
+		t.Errorf("re-run changed the tree: %q", keys(second))
+	}
+	for k, v := range first {
+		if second[k] != v {
+			t.Errorf("re-run changed %s", k)
+		}
+	}
+}
+
+// TestHostileFolderNamesStayInside: no folder name and no planted link
+// makes restore write outside its directory.
+func TestHostileFolderNamesStayInside(t *testing.T) {
+	tmp := t.TempDir()
+	outside := filepath.Join(tmp, "outside")
+	if err := os.Mkdir(outside, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	folders := []string{`..\..\evil`, "_../x", "C:", "a:b", "a_b", "Linked/Sub", "x/.../y", "Book|contacts"}
+	var items []testItem
+	for i, f := range folders {
+		name, _, _ := strings.Cut(f, "|contacts")
+		it := testItem{folder: name, id: string(rune('a' + i)), recv: t0, body: "Subject: " + f + "\n\nx\n"}
+		if name != f {
+			it.kind = format.KindContact
+		}
+		items = append(items, it)
+	}
+	arch := filepath.Join(tmp, "a.tar.gz")
+	writeArchive(t, arch, folders, items)
+	dir := filepath.Join(tmp, "out")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(outside, filepath.Join(dir, "Linked")); err != nil {
+		t.Fatal(err)
+	}
+	res, err := runRestore(t, t.Context(), dir, false, arch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := res.Report
+	if r.Imported != len(folders)-1 || r.Failed != 1 || r.Failures[len(r.Failures)-1].Folder != "Linked/Sub" || r.Failures[len(r.Failures)-1].Item != "f" {
+		t.Errorf("report %+v: want all but the linked folder written, and its message failed by name", r)
+	}
+	if entries, _ := os.ReadDir(outside); len(entries) != 0 {
+		t.Errorf("restore wrote %d entries outside its directory", len(entries))
+	}
+	os.Remove(filepath.Join(dir, "Linked"))
+	files := tree(t, dir)
+	if _, ok := files["a_b~2/"]; !ok {
+		t.Errorf("a:b and a_b share a directory: %q", keys(files))
+	}
+}
+
+// TestCancelledRunLeavesNoTornFile: a run cancelled while a message is
+// being written leaves no file under its final name, and no part file.
+func TestCancelledRunLeavesNoTornFile(t *testing.T) {
+	tmp := t.TempDir()
+	arch := filepath.Join(tmp, "a.tar.gz")
+	big := "Subject: big\n\n" + strings.Repeat("line after line after line\n", 200000)
+	writeArchive(t, arch, []string{"INBOX"}, []testItem{{folder: "INBOX", id: "1", recv: t0, body: big}})
+	dir := filepath.Join(tmp, "out")
+	ctx, cancel := context.WithCancel(t.Context())
+	go func() {
+		// Cancel as soon as the part file is there: mid-write.
+		for i := 0; i < 20000 && ctx.Err() == nil; i++ {
+			if m, _ := filepath.Glob(filepath.Join(dir, "INBOX", ".*.part")); len(m) > 0 {
+				cancel()
+				return
+			}
+			time.Sleep(50 * time.Microsecond)
+		}
+	}()
+	res, err := runRestore(t, ctx, dir, false, arch)
+	cancel()
+	for name, content := range tree(t, dir) {
+		if strings.HasSuffix(name, ".eml") && content != big {
+			t.Errorf("%s holds %d bytes of %d", name, len(content), len(big))
+		}
+		if strings.HasSuffix(name, ".part") {
+			t.Errorf("%s left behind", name)
+		}
+	}
+	if err == nil {
+		t.Logf("the run finished before the cancel (%+v); nothing torn either way", res.Report)
+	} else if !errors.Is(err, context.Canceled) || res.Report.NotAttempted != 1 {
+		t.Errorf("cancelled run: %v %+v", err, res.Report)
+	}
+	res, err = runRestore(t, t.Context(), dir, false, arch)
+	if err != nil || res.Report.Imported+res.Report.Present != 1 {
+		t.Fatalf("re-run: %v %+v", err, res.Report)
+	}
+}
+
+func TestDryRunWritesNothing(t *testing.T) {
+	tmp := t.TempDir()
+	arch := filepath.Join(tmp, "a.tar.gz")
+	writeArchive(t, arch, []string{"INBOX", "Friends|contacts"}, []testItem{
+		{folder: "INBOX", id: "1", recv: t0, body: "Subject: 1\n\n1\n"},
+		{folder: "Friends", id: "a", kind: format.KindContact, body: "BEGIN:VCARD\r\nEND:VCARD\r\n"},
+	})
+	dir := filepath.Join(tmp, "out")
+	res, err := runRestore(t, t.Context(), dir, true, arch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Plan == nil || len(res.Plan.Folders) != 2 || res.Report.WouldImport != 2 {
+		t.Fatalf("plan %+v, report %+v", res.Plan, res.Report)
+	}
+	if pf := res.Plan.Folders[1]; pf.Source != "Friends" || pf.Target != "Friends.vcf" || pf.Kind != "contacts" || pf.Items != 1 || !pf.Create {
+		t.Errorf("plan folder %+v", pf)
+	}
+	if _, err := os.Stat(dir); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("a dry run made %s", dir)
+	}
+}
