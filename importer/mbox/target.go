@@ -315,7 +315,7 @@ func (r *restore) write(ctx context.Context, it *format.Item, body io.Reader) (i
 	if err != nil {
 		return 0, err
 	}
-	if !mboxfmt.SameFlags(mboxfmt.MessageFlags(hdr), it.Flags) {
+	if !mboxfmt.SameFlags(it.Flags, mboxfmt.MessageFlags(hdr)) {
 		if !whole {
 			r.run.Report.Note("%s (%s): flags %q not written: the header is longer than %d bytes", it.SourceID, it.Folder, it.Flags, mboxfmt.MaxHeader)
 		} else {

@@ -2,6 +2,7 @@ package mbox
 
 import (
 	"bytes"
+	"slices"
 	"strings"
 )
 
@@ -154,13 +155,34 @@ func MessageFlags(hdr []byte) Flags {
 	return f
 }
 
-// SameFlags reports whether a and b hold the same flags, in any order.
-func SameFlags(a, b []string) bool {
-	if len(a) != len(b) {
+// SameFlags reports whether an item's flags are those a message's header
+// says (MessageFlags), in any order. An exporter may have made a keyword
+// an IMAP atom, its offending characters replaced by '_': such a keyword
+// matches the header's spelling.
+func SameFlags(item, header []string) bool {
+	if len(item) != len(header) {
 		return false
 	}
-	for _, x := range a {
-		if !Flags(b).Has(x) {
+	for _, x := range item {
+		if !slices.ContainsFunc(header, func(h string) bool { return keywordMatches(x, h) }) {
+			return false
+		}
+	}
+	return true
+}
+
+// keywordMatches reports whether flag is h, or h with some characters
+// replaced by '_', ignoring case.
+func keywordMatches(flag, h string) bool {
+	if strings.EqualFold(flag, h) {
+		return true
+	}
+	f, g := []rune(flag), []rune(h)
+	if len(f) != len(g) {
+		return false
+	}
+	for i := range f {
+		if f[i] != '_' && !strings.EqualFold(string(f[i]), string(g[i])) {
 			return false
 		}
 	}

@@ -107,7 +107,7 @@ func TestSetFlagsRoundTrip(t *testing.T) {
 			if len(lost) > 0 {
 				t.Errorf("%q: lost %q", flags, lost)
 			}
-			if got := MessageFlags(out); !SameFlags(got, flags) {
+			if got := MessageFlags(out); !SameFlags(flags, got) {
 				t.Errorf("%q with %q: read back %q from %q", hdr, flags, got, out)
 			}
 			first, _, _ := strings.Cut(hdr, "\n")
