@@ -25,7 +25,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
-	"fmt"
 	"io"
 	"io/fs"
 	"os"
@@ -47,44 +46,21 @@ const Kind = "eml"
 // Options tune the target. The zero value is the default.
 type Options struct{}
 
-// Target writes .eml, .vcf and .ics files under a directory.
-type Target struct {
-	dir string
-	opt Options
+// New returns the target writing .eml, .vcf and .ics files under dir.
+func New(dir string, opt Options) importer.Target {
+	return localfile.NewTarget(Kind, dir, func(run *localfile.Run, root *os.Root) (localfile.Restorer, error) {
+		return &restore{run: run, root: root, names: localfile.Names{Place: place}, books: map[string]*book{}}, nil
+	})
 }
 
-var _ importer.Target = (*Target)(nil)
-
-// New returns the target writing under dir.
-func New(dir string, opt Options) *Target { return &Target{dir: dir, opt: opt} }
-
-// Kind is "eml".
-func (t *Target) Kind() string { return Kind }
-
-// Import restores req.Archives, in order, into the directory. Items that
-// cannot be written are failures in the report, each with its reason; the
-// error is only for a run that stopped early (the directory cannot be
-// opened, an archive is damaged, ctx is cancelled), and the report says
-// so too.
-func (t *Target) Import(ctx context.Context, req importer.Request) (*importer.Result, error) {
-	run := localfile.Start(Kind, t.dir, req)
-	root, err := localfile.OpenDir(t.dir, req.DryRun)
-	if err != nil {
-		return run.Finish(ctx, "connect", fmt.Errorf("eml: %w", err))
-	}
-	if root != nil {
-		defer root.Close()
-	}
-	r := &restore{run: run, root: root, names: localfile.Names{Place: place}, books: map[string]*book{}}
+// Close writes the address books and calendars, if the walk ended well,
+// and removes their spools.
+func (r *restore) Close(ctx context.Context, walkErr error) error {
 	defer r.discard()
-	err = importer.Walk(ctx, req.Archives, importer.Visitor{
-		Folder: r.folder,
-		Item:   func(archive string, e *format.Entry) error { return r.item(ctx, archive, e) },
-	})
-	if err == nil {
-		err = r.writeBooks(ctx)
+	if walkErr != nil {
+		return nil
 	}
-	return run.Finish(ctx, "import", err)
+	return r.writeBooks(ctx)
 }
 
 // key names a folder of a kind for Names.
@@ -135,7 +111,9 @@ type span struct {
 	id     string // source id, for the report
 }
 
-func (r *restore) folder(archive string, f format.Folder, notes []string) error {
+// Folder makes a mail folder's directory (so empty folders survive) or
+// starts an address book or calendar.
+func (r *restore) Folder(archive string, f format.Folder) error {
 	if !r.run.Req.Select.KeepFolder(f.Path) {
 		return nil
 	}
@@ -175,7 +153,7 @@ func messageName(it *format.Item) string {
 	return t + "-" + hex.EncodeToString(sum[:8]) + ".eml"
 }
 
-func (r *restore) item(ctx context.Context, archive string, e *format.Entry) error {
+func (r *restore) Item(ctx context.Context, archive string, e *format.Entry) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -191,20 +169,11 @@ func (r *restore) item(ctx context.Context, archive string, e *format.Entry) err
 	name := path.Join(p, messageName(it))
 	fi, err := statIn(r.root, name)
 	present := err == nil && fi.Mode().IsRegular() && fi.Size() == it.Size
+	var pf *importer.PlanFolder
 	if r.run.Req.DryRun {
-		pf := r.planFolder(kind, it.Folder, p)
-		if present {
-			pf.Present++
-			r.run.Present(it.Folder)
-		} else {
-			pf.Items++
-			pf.Bytes += it.Size
-			r.run.Wrote(it.Folder, it.Size)
-		}
-		return nil
+		pf = r.planFolder(kind, it.Folder, p)
 	}
-	if present {
-		r.run.Present(it.Folder)
+	if r.run.Settled(pf, it, present) {
 		return nil
 	}
 	if err := r.root.MkdirAll(filepath.FromSlash(p), localfile.DirMode); err != nil {

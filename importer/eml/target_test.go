@@ -13,53 +13,14 @@ import (
 
 	"github.com/mailhaul/mailhaul/format"
 	"github.com/mailhaul/mailhaul/importer"
+	"github.com/mailhaul/mailhaul/importer/localfile/localfiletest"
 )
 
-type testItem struct {
-	folder, id string
-	recv       time.Time
-	body       string
-	kind       format.Kind
-}
+type testItem = localfiletest.Item
 
 var t0 = time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC)
 
-// writeArchive writes folders ("path" for mail, "path:contacts",
-// "path|calendar") and items.
-func writeArchive(t *testing.T, path string, folders []string, items []testItem) {
-	t.Helper()
-	f, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	w, err := format.NewWriter(f, format.Manifest{User: "alice", Source: format.Source{Kind: "test"}}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, p := range folders {
-		kind := format.FolderMail
-		if name, k, ok := strings.Cut(p, "|"); ok {
-			p, kind = name, format.FolderKind(k)
-		}
-		if err := w.AddFolder(format.Folder{Path: p, Kind: kind}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	for _, it := range items {
-		kind := it.kind
-		if kind == "" {
-			kind = format.KindMessage
-		}
-		fi := format.Item{Kind: kind, Folder: it.folder, Received: it.recv, SourceID: it.id}
-		if err := w.AddItem(fi, strings.NewReader(it.body)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
-}
+var writeArchive = localfiletest.WriteArchive
 
 func runRestore(t *testing.T, ctx context.Context, dir string, dry bool, archives ...string) (*importer.Result, error) {
 	t.Helper()
@@ -116,18 +77,18 @@ func TestRestoreWritesFiles(t *testing.T) {
 	vc := func(n string) string { return "BEGIN:VCARD\r\nVERSION:3.0\r\nFN:" + n + "\r\nEND:VCARD\r\n" }
 	ev := "BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nUID:e\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
 	writeArchive(t, full, []string{"INBOX", "Work/2024", "Empty", "Friends|contacts", "Work/Cal|calendar"}, []testItem{
-		{folder: "INBOX", id: "1", recv: t0, body: "Subject: one\r\n\r\nno final line ending"},
-		{folder: "Work/2024", id: "2", recv: t0.Add(time.Hour), body: "Subject: two\n\nFrom here\n"},
-		{folder: "Work/2024", id: "3", recv: t0.Add(time.Hour), body: "Subject: two\n\nFrom here\n"},
-		{folder: "Friends", id: "a.vcf", kind: format.KindContact, body: vc("Ann")},
-		{folder: "Friends", id: "b.vcf", kind: format.KindContact, body: vc("Bob")},
-		{folder: "Work/Cal", id: "e.ics", kind: format.KindEvent, body: ev},
+		{Folder: "INBOX", ID: "1", Recv: t0, Body: "Subject: one\r\n\r\nno final line ending"},
+		{Folder: "Work/2024", ID: "2", Recv: t0.Add(time.Hour), Body: "Subject: two\n\nFrom here\n"},
+		{Folder: "Work/2024", ID: "3", Recv: t0.Add(time.Hour), Body: "Subject: two\n\nFrom here\n"},
+		{Folder: "Friends", ID: "a.vcf", Kind: format.KindContact, Body: vc("Ann")},
+		{Folder: "Friends", ID: "b.vcf", Kind: format.KindContact, Body: vc("Bob")},
+		{Folder: "Work/Cal", ID: "e.ics", Kind: format.KindEvent, Body: ev},
 	})
 	writeArchive(t, delta, []string{"INBOX", "Friends|contacts"}, []testItem{
-		{folder: "INBOX", id: "1", recv: t0, body: "Subject: one\r\n\r\nno final line ending"},
-		{folder: "INBOX", id: "4", body: "Subject: undated\n\n"},
-		{folder: "Friends", id: "a.vcf", kind: format.KindContact, body: vc("Ann Changed")},
-		{folder: "Friends", id: "c.vcf", kind: format.KindContact, body: vc("Cy")},
+		{Folder: "INBOX", ID: "1", Recv: t0, Body: "Subject: one\r\n\r\nno final line ending"},
+		{Folder: "INBOX", ID: "4", Body: "Subject: undated\n\n"},
+		{Folder: "Friends", ID: "a.vcf", Kind: format.KindContact, Body: vc("Ann Changed")},
+		{Folder: "Friends", ID: "c.vcf", Kind: format.KindContact, Body: vc("Cy")},
 	})
 	dir := filepath.Join(tmp, "out")
 	res, err := runRestore(t, t.Context(), dir, false, full, delta)
@@ -187,9 +148,9 @@ func TestHostileFolderNamesStayInside(t *testing.T) {
 	var items []testItem
 	for i, f := range folders {
 		name, _, _ := strings.Cut(f, "|contacts")
-		it := testItem{folder: name, id: string(rune('a' + i)), recv: t0, body: "Subject: " + f + "\n\nx\n"}
+		it := testItem{Folder: name, ID: string(rune('a' + i)), Recv: t0, Body: "Subject: " + f + "\n\nx\n"}
 		if name != f {
-			it.kind = format.KindContact
+			it.Kind = format.KindContact
 		}
 		items = append(items, it)
 	}
@@ -226,7 +187,7 @@ func TestCancelledRunLeavesNoTornFile(t *testing.T) {
 	tmp := t.TempDir()
 	arch := filepath.Join(tmp, "a.tar.gz")
 	big := "Subject: big\n\n" + strings.Repeat("line after line after line\n", 200000)
-	writeArchive(t, arch, []string{"INBOX"}, []testItem{{folder: "INBOX", id: "1", recv: t0, body: big}})
+	writeArchive(t, arch, []string{"INBOX"}, []testItem{{Folder: "INBOX", ID: "1", Recv: t0, Body: big}})
 	dir := filepath.Join(tmp, "out")
 	ctx, cancel := context.WithCancel(t.Context())
 	go func() {
@@ -264,8 +225,8 @@ func TestDryRunWritesNothing(t *testing.T) {
 	tmp := t.TempDir()
 	arch := filepath.Join(tmp, "a.tar.gz")
 	writeArchive(t, arch, []string{"INBOX", "Friends|contacts"}, []testItem{
-		{folder: "INBOX", id: "1", recv: t0, body: "Subject: 1\n\n1\n"},
-		{folder: "Friends", id: "a", kind: format.KindContact, body: "BEGIN:VCARD\r\nEND:VCARD\r\n"},
+		{Folder: "INBOX", ID: "1", Recv: t0, Body: "Subject: 1\n\n1\n"},
+		{Folder: "Friends", ID: "a", Kind: format.KindContact, Body: "BEGIN:VCARD\r\nEND:VCARD\r\n"},
 	})
 	dir := filepath.Join(tmp, "out")
 	res, err := runRestore(t, t.Context(), dir, true, arch)

@@ -29,6 +29,69 @@ const (
 	SkipNotSelected = "not selected (--folder, --after, --before)"
 )
 
+// Restorer writes one run's items; Restore drives it.
+type Restorer interface {
+	Folder(archive string, f format.Folder) error
+	Item(ctx context.Context, archive string, e *format.Entry) error
+	// Close ends the run after the walk (walkErr is the walk's error):
+	// it writes what it gathered, if the walk ended well, and releases
+	// what it holds.
+	Close(ctx context.Context, walkErr error) error
+}
+
+// Target is a local restore target: kind, the directory it writes under,
+// and how a run starts its Restorer.
+type Target struct {
+	kind, dir string
+	start     func(*Run, *os.Root) (Restorer, error)
+}
+
+var _ importer.Target = (*Target)(nil)
+
+// NewTarget returns the target of kind writing under dir.
+func NewTarget(kind, dir string, start func(*Run, *os.Root) (Restorer, error)) *Target {
+	return &Target{kind: kind, dir: dir, start: start}
+}
+
+// Kind names the target: "mbox", "eml".
+func (t *Target) Kind() string { return t.kind }
+
+// Import restores req.Archives, in order, into the directory (Restore).
+// Items that cannot be written are failures in the report, each with its
+// reason; the error is only for a run that stopped early (the directory or
+// a journal cannot be opened, an archive is damaged, ctx is cancelled),
+// and the report says so too.
+func (t *Target) Import(ctx context.Context, req importer.Request) (*importer.Result, error) {
+	return Restore(ctx, t.kind, t.dir, req, t.start)
+}
+
+// Restore is the whole run of a target of kind writing under dir: it
+// opens dir as an os.Root, starts the restorer (an error there stops the
+// run at "connect"), walks the archives into it (importer.Walk, which owns
+// the damaged-archive policy) and finishes the report.
+func Restore(ctx context.Context, kind, dir string, req importer.Request, start func(*Run, *os.Root) (Restorer, error)) (*importer.Result, error) {
+	run := Start(kind, dir, req)
+	root, err := OpenDir(dir, req.DryRun)
+	if err != nil {
+		return run.Finish(ctx, "connect", fmt.Errorf("%s: %w", kind, err))
+	}
+	if root != nil {
+		defer root.Close()
+	}
+	w, err := start(run, root)
+	if err != nil {
+		return run.Finish(ctx, "connect", err)
+	}
+	err = importer.Walk(ctx, req.Archives, importer.Visitor{
+		Folder: func(archive string, f format.Folder, _ []string) error { return w.Folder(archive, f) },
+		Item:   func(archive string, e *format.Entry) error { return w.Item(ctx, archive, e) },
+	})
+	if cerr := w.Close(ctx, err); err == nil {
+		err = cerr
+	}
+	return run.Finish(ctx, "import", err)
+}
+
 // OpenDir opens dir, creating it (0700) unless dryRun. A dry run of a
 // directory that does not exist yet returns a nil Root: everything in it
 // is to be created.
@@ -119,6 +182,24 @@ func (r *Run) PlanFolder(source, target, kind string, create bool) *importer.Pla
 	pf := &importer.PlanFolder{Source: source, Target: target, Kind: kind, Create: create}
 	r.plan[source], r.order = pf, append(r.order, source)
 	return pf
+}
+
+// Settled counts an item a run need not write: one an earlier run wrote
+// (present), or, in a dry run, one it would write, into pf's counts too.
+// It reports whether that is all there is to do.
+func (r *Run) Settled(pf *importer.PlanFolder, it *format.Item, present bool) bool {
+	switch {
+	case present:
+		if r.Req.DryRun {
+			pf.Present++
+		}
+		r.Present(it.Folder)
+	case r.Req.DryRun:
+		pf.Items++
+		pf.Bytes += it.Size
+		r.Wrote(it.Folder, it.Size)
+	}
+	return present || r.Req.DryRun
 }
 
 // Wrote counts an item written (or, in a dry run, to be written) into

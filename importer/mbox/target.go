@@ -58,37 +58,19 @@ const SkipNotMail = "contacts and calendars have no place in an mbox: restore th
 // Options tune the target. The zero value is the default.
 type Options struct{}
 
-// Target writes mbox files under a directory.
-type Target struct {
-	dir string
-	opt Options
+// New returns the target writing mbox files under dir.
+func New(dir string, opt Options) importer.Target {
+	return localfile.NewTarget(Kind, dir, func(run *localfile.Run, root *os.Root) (localfile.Restorer, error) {
+		return start(dir, opt, run, root)
+	})
 }
 
-var _ importer.Target = (*Target)(nil)
-
-// New returns the target writing under dir.
-func New(dir string, opt Options) *Target { return &Target{dir: dir, opt: opt} }
-
-// Kind is "mbox".
-func (t *Target) Kind() string { return Kind }
-
-// Import restores req.Archives, in order, into the directory. Items that
-// cannot be written are failures in the report, each with its reason; the
-// error is only for a run that stopped early (the directory or journal
-// cannot be opened, an archive is damaged, ctx is cancelled), and the
-// report says so too.
-func (t *Target) Import(ctx context.Context, req importer.Request) (*importer.Result, error) {
-	run := localfile.Start(Kind, t.dir, req)
-	root, err := localfile.OpenDir(t.dir, req.DryRun)
+// start opens the journal and cuts back what a killed run left unconfirmed.
+func start(dir string, _ Options, run *localfile.Run, root *os.Root) (localfile.Restorer, error) {
+	req := run.Req
+	abs, err := filepath.Abs(dir)
 	if err != nil {
-		return run.Finish(ctx, "connect", fmt.Errorf("mbox: %w", err))
-	}
-	if root != nil {
-		defer root.Close()
-	}
-	abs, err := filepath.Abs(t.dir)
-	if err != nil {
-		return run.Finish(ctx, "connect", fmt.Errorf("mbox: %w", err))
+		return nil, fmt.Errorf("mbox: %w", err)
 	}
 	jpath := journal.Path(journal.DefaultDir(req.StateDir, req.Archives), req.User, Kind, abs)
 	var j *journal.Journal
@@ -98,23 +80,25 @@ func (t *Target) Import(ctx context.Context, req importer.Request) (*importer.Re
 		j, err = journal.Open(jpath)
 	}
 	if err != nil {
-		return run.Finish(ctx, "connect", err)
+		return nil, err
 	}
-	defer j.Close()
 	r := &restore{run: run, root: root, j: j, names: localfile.Names{Place: mboxfmt.TreePath}}
 	if !req.DryRun {
 		if err := r.recover(); err != nil {
-			return run.Finish(ctx, "connect", err)
+			j.Close()
+			return nil, err
 		}
 	}
-	err = importer.Walk(ctx, req.Archives, importer.Visitor{
-		Folder: r.folder,
-		Item:   func(archive string, e *format.Entry) error { return r.item(ctx, archive, e) },
-	})
-	if cerr := r.closeFile(); err == nil && cerr != nil {
-		err = cerr
+	return r, nil
+}
+
+// Close closes the file being appended to and the journal.
+func (r *restore) Close(ctx context.Context, walkErr error) error {
+	err := r.closeFile()
+	if jerr := r.j.Close(); err == nil {
+		err = jerr
 	}
-	return run.Finish(ctx, "import", err)
+	return err
 }
 
 // restore is the state of one Import.
@@ -187,9 +171,9 @@ func (r *restore) truncate(place string, at int64) error {
 	return f.Sync()
 }
 
-// folder makes the (empty) file of a selected mail folder, so that empty
+// Folder makes the (empty) file of a selected mail folder, so that empty
 // folders survive.
-func (r *restore) folder(archive string, f format.Folder, notes []string) error {
+func (r *restore) Folder(archive string, f format.Folder) error {
 	if f.Kind != format.FolderMail || !r.run.Req.Select.KeepFolder(f.Path) {
 		return nil
 	}
@@ -227,7 +211,7 @@ func key(it *format.Item) journal.Key {
 	return journal.Key(sha256.Sum256([]byte(it.Folder + "\x00" + it.SourceID + "\x00" + it.SHA256)))
 }
 
-func (r *restore) item(ctx context.Context, archive string, e *format.Entry) error {
+func (r *restore) Item(ctx context.Context, archive string, e *format.Entry) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -243,20 +227,11 @@ func (r *restore) item(ctx context.Context, archive string, e *format.Entry) err
 	k := key(it)
 	st, known := r.j.Lookup(k)
 	present := known && st == journal.Done
+	var pf *importer.PlanFolder
 	if r.run.Req.DryRun {
-		pf := r.run.PlanFolder(it.Folder, place, string(format.FolderMail), !localfile.Exists(r.root, filepath.FromSlash(place)))
-		if present {
-			pf.Present++
-			r.run.Present(it.Folder)
-		} else {
-			pf.Items++
-			pf.Bytes += it.Size
-			r.run.Wrote(it.Folder, it.Size)
-		}
-		return nil
+		pf = r.run.PlanFolder(it.Folder, place, string(format.FolderMail), !localfile.Exists(r.root, filepath.FromSlash(place)))
 	}
-	if present {
-		r.run.Present(it.Folder)
+	if r.run.Settled(pf, it, present) {
 		return nil
 	}
 	n, err := r.append(ctx, place, k, it, e.Body)

@@ -16,57 +16,17 @@ import (
 	"github.com/mailhaul/mailhaul/format"
 	"github.com/mailhaul/mailhaul/importer"
 	"github.com/mailhaul/mailhaul/importer/localfile"
+	"github.com/mailhaul/mailhaul/importer/localfile/localfiletest"
 	"github.com/mailhaul/mailhaul/internal/journal"
 	mboxfmt "github.com/mailhaul/mailhaul/mailbox/mbox"
 	"github.com/mailhaul/mailhaul/progress"
 )
 
-type testItem struct {
-	folder, id string
-	flags      []string
-	recv       time.Time
-	body       string
-	kind       format.Kind
-}
+type testItem = localfiletest.Item
 
 var t0 = time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC)
 
-// writeArchive writes an archive of folders (mail unless they end in
-// ":contacts") and items.
-func writeArchive(t *testing.T, path string, folders []string, items []testItem) {
-	t.Helper()
-	f, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	w, err := format.NewWriter(f, format.Manifest{User: "alice", Source: format.Source{Kind: "test"}}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, p := range folders {
-		kind := format.FolderMail
-		if name, ok := strings.CutSuffix(p, ":contacts"); ok {
-			p, kind = name, format.FolderContacts
-		}
-		if err := w.AddFolder(format.Folder{Path: p, Kind: kind}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	for _, it := range items {
-		kind := it.kind
-		if kind == "" {
-			kind = format.KindMessage
-		}
-		fi := format.Item{Kind: kind, Folder: it.folder, Flags: it.flags, Received: it.recv, SourceID: it.id}
-		if err := w.AddItem(fi, strings.NewReader(it.body)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
-}
+var writeArchive = localfiletest.WriteArchive
 
 func runRestore(t *testing.T, ctx context.Context, dir, state string, dry bool, archives ...string) (*importer.Result, error) {
 	t.Helper()
@@ -110,12 +70,12 @@ func readMbox(t *testing.T, path string) []readMsg {
 func TestRestoreWritesThunderbirdTree(t *testing.T) {
 	tmp := t.TempDir()
 	arch := filepath.Join(tmp, "a.tar.gz")
-	writeArchive(t, arch, []string{"INBOX", "INBOX/Lists", "Work", "Work/2024", "Empty", "Contacts:contacts"}, []testItem{
-		{folder: "INBOX", id: "1", flags: []string{`\Seen`, `\Flagged`, "$Label1"}, recv: t0, body: "Subject: one\n\nFrom here\n>From there\n"},
-		{folder: "INBOX", id: "2", recv: t0.Add(time.Hour), body: "Subject: two\r\nStatus: RO\r\n\r\nunread now\r\n"},
-		{folder: "Work/2024", id: "3", flags: []string{`\Answered`}, recv: t0, body: "Subject: three\nX-Status: A\n\nx\n"},
-		{folder: "INBOX/Lists", id: "4", body: "Subject: undated\n\ny\n"},
-		{folder: "Contacts", id: "c", kind: format.KindContact, body: "BEGIN:VCARD\r\nEND:VCARD\r\n"},
+	writeArchive(t, arch, []string{"INBOX", "INBOX/Lists", "Work", "Work/2024", "Empty", "Contacts|contacts"}, []testItem{
+		{Folder: "INBOX", ID: "1", Flags: []string{`\Seen`, `\Flagged`, "$Label1"}, Recv: t0, Body: "Subject: one\n\nFrom here\n>From there\n"},
+		{Folder: "INBOX", ID: "2", Recv: t0.Add(time.Hour), Body: "Subject: two\r\nStatus: RO\r\n\r\nunread now\r\n"},
+		{Folder: "Work/2024", ID: "3", Flags: []string{`\Answered`}, Recv: t0, Body: "Subject: three\nX-Status: A\n\nx\n"},
+		{Folder: "INBOX/Lists", ID: "4", Body: "Subject: undated\n\ny\n"},
+		{Folder: "Contacts", ID: "c", Kind: format.KindContact, Body: "BEGIN:VCARD\r\nEND:VCARD\r\n"},
 	})
 	dir := filepath.Join(tmp, "out")
 	var events []progress.Event
@@ -188,14 +148,14 @@ func TestFullDeltaAndRerunGiveTheUnion(t *testing.T) {
 	full, delta := filepath.Join(tmp, "full.tar.gz"), filepath.Join(tmp, "delta.tar.gz")
 	same := "Subject: same\n\nsame\n"
 	writeArchive(t, full, []string{"INBOX"}, []testItem{
-		{folder: "INBOX", id: "1", recv: t0, body: "Subject: 1\n\n1\n"},
-		{folder: "INBOX", id: "2", recv: t0, body: same},
-		{folder: "INBOX", id: "3", recv: t0, body: same},
+		{Folder: "INBOX", ID: "1", Recv: t0, Body: "Subject: 1\n\n1\n"},
+		{Folder: "INBOX", ID: "2", Recv: t0, Body: same},
+		{Folder: "INBOX", ID: "3", Recv: t0, Body: same},
 	})
 	writeArchive(t, delta, []string{"INBOX", "Sent"}, []testItem{
-		{folder: "INBOX", id: "3", recv: t0, body: same},
-		{folder: "INBOX", id: "4", recv: t0, body: "Subject: 4\n\n4\n"},
-		{folder: "Sent", id: "5", recv: t0, body: "Subject: 5\n\n5\n"},
+		{Folder: "INBOX", ID: "3", Recv: t0, Body: same},
+		{Folder: "INBOX", ID: "4", Recv: t0, Body: "Subject: 4\n\n4\n"},
+		{Folder: "Sent", ID: "5", Recv: t0, Body: "Subject: 5\n\n5\n"},
 	})
 	dir := filepath.Join(tmp, "out")
 	want := map[string]int{"Inbox:Subject: 1\n\n1\n": 1, "Inbox:" + same: 2, "Inbox:Subject: 4\n\n4\n": 1, "Sent:Subject: 5\n\n5\n": 1}
@@ -234,14 +194,14 @@ func mapsEqual(a, b map[string]int) bool {
 func bigArchive(t *testing.T, path string) (want map[string]int) {
 	big := "Subject: big\n\n" + strings.Repeat("From me to you, line after line\n", 100000)
 	items := []testItem{
-		{folder: "INBOX", id: "1", recv: t0, body: "Subject: 1\n\n1\n"},
-		{folder: "INBOX", id: "2", recv: t0, body: big},
-		{folder: "INBOX", id: "3", recv: t0, body: "Subject: 3\n\n3\n"},
+		{Folder: "INBOX", ID: "1", Recv: t0, Body: "Subject: 1\n\n1\n"},
+		{Folder: "INBOX", ID: "2", Recv: t0, Body: big},
+		{Folder: "INBOX", ID: "3", Recv: t0, Body: "Subject: 3\n\n3\n"},
 	}
 	writeArchive(t, path, []string{"INBOX"}, items)
 	want = map[string]int{}
 	for _, it := range items {
-		want["Inbox:"+it.body]++
+		want["Inbox:"+it.Body]++
 	}
 	return want
 }
@@ -327,7 +287,7 @@ func TestHostileFolderNamesStayInside(t *testing.T) {
 	folders := []string{`..\..\evil`, "_../x", "C:", "a.sbd", "a.msf", "Inbox", "INBOX", "Linked/Sub", "tab\tname", "x/.../y"}
 	var items []testItem
 	for i, f := range folders {
-		items = append(items, testItem{folder: f, id: string(rune('a' + i)), recv: t0, body: "Subject: " + f + "\n\nx\n"})
+		items = append(items, testItem{Folder: f, ID: string(rune('a' + i)), Recv: t0, Body: "Subject: " + f + "\n\nx\n"})
 	}
 	arch := filepath.Join(tmp, "a.tar.gz")
 	writeArchive(t, arch, folders, items)
@@ -370,9 +330,9 @@ func TestDryRunWritesNothing(t *testing.T) {
 	tmp := t.TempDir()
 	arch := filepath.Join(tmp, "a.tar.gz")
 	writeArchive(t, arch, []string{"INBOX", "Work/Sub"}, []testItem{
-		{folder: "INBOX", id: "1", recv: t0, body: "Subject: 1\n\n1\n"},
-		{folder: "Work/Sub", id: "2", recv: t0, body: "Subject: 2\n\n2\n"},
-		{folder: "Work/Sub", id: "3", recv: t0.Add(-time.Hour), body: "Subject: 3\n\n3\n"},
+		{Folder: "INBOX", ID: "1", Recv: t0, Body: "Subject: 1\n\n1\n"},
+		{Folder: "Work/Sub", ID: "2", Recv: t0, Body: "Subject: 2\n\n2\n"},
+		{Folder: "Work/Sub", ID: "3", Recv: t0.Add(-time.Hour), Body: "Subject: 3\n\n3\n"},
 	})
 	dir, state := filepath.Join(tmp, "out"), filepath.Join(tmp, "state")
 	res, err := New(dir, Options{}).Import(t.Context(), importer.Request{User: "alice", Archives: []string{arch}, StateDir: state,
