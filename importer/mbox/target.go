@@ -82,7 +82,7 @@ func start(dir string, _ Options, run *localfile.Run, root *os.Root) (localfile.
 	if err != nil {
 		return nil, err
 	}
-	r := &restore{run: run, root: root, j: j, names: localfile.Names{Place: mboxfmt.TreePath}}
+	r := &restore{run: run, root: root, j: j, jpath: jpath, names: localfile.Names{Place: mboxfmt.TreePath}}
 	if !req.DryRun {
 		if err := r.recover(); err != nil {
 			j.Close()
@@ -107,6 +107,8 @@ type restore struct {
 	root  *os.Root // nil in a dry run of a directory yet to be made
 	j     *journal.Journal
 	names localfile.Names
+	ends  map[string]int64 // place → where the journal says its last message ends
+	jpath string
 
 	// The file being appended to, and its length.
 	place string
@@ -123,15 +125,33 @@ const intentPrefix = "at "
 // message in back to its length before that message.
 func (r *restore) recover() error {
 	open := map[journal.Key]journal.Record{}
+	r.ends = map[string]int64{}
 	err := r.j.Scan(func(rec journal.Record) {
 		if rec.State == journal.Pending && strings.HasPrefix(rec.Ref, intentPrefix) {
 			open[rec.Key] = rec
-		} else {
-			delete(open, rec.Key)
+			return
+		}
+		delete(open, rec.Key)
+		if _, end, ok := strings.Cut(rec.Ref, "-"); ok && rec.State == journal.Done {
+			if n, err := strconv.ParseInt(end, 10, 64); err == nil && n > r.ends[rec.Where] {
+				r.ends[rec.Where] = n
+			}
 		}
 	})
 	if err != nil {
 		return err
+	}
+	for place, end := range r.ends {
+		fi, err := r.root.Stat(filepath.FromSlash(place))
+		if size := int64(0); err == nil || errors.Is(err, os.ErrNotExist) {
+			if err == nil {
+				size = fi.Size()
+			}
+			if size < end {
+				r.run.Report.Note("%s holds %d bytes, fewer than the %d restore wrote there: it was changed since, and messages the journal has as written are not written again (to restore it anew, remove it and the journal %s)",
+					place, size, end, r.jpath)
+			}
+		}
 	}
 	for _, rec := range open {
 		at, err := strconv.ParseInt(strings.TrimPrefix(rec.Ref, intentPrefix), 10, 64)

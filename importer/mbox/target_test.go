@@ -356,3 +356,22 @@ func TestDryRunWritesNothing(t *testing.T) {
 		}
 	}
 }
+
+// TestChangedFileIsNoted: an mbox file made shorter since restore wrote it
+// is not silently taken as holding what the journal says.
+func TestChangedFileIsNoted(t *testing.T) {
+	tmp := t.TempDir()
+	arch := filepath.Join(tmp, "a.tar.gz")
+	writeArchive(t, arch, []string{"INBOX"}, []testItem{{Folder: "INBOX", ID: "1", Recv: t0, Body: "Subject: 1\n\n1\n"}})
+	dir := filepath.Join(tmp, "out")
+	if _, err := runRestore(t, t.Context(), dir, "", false, arch); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "Inbox"), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	res, err := runRestore(t, t.Context(), dir, "", false, arch)
+	if err != nil || res.Report.Present != 1 || len(res.Report.Notes) != 1 || !strings.Contains(res.Report.Notes[0], "Inbox holds 0 bytes") {
+		t.Fatalf("%v %+v: want a note that Inbox changed", err, res.Report)
+	}
+}
