@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/mailhaul/mailhaul/export"
+	exportmaildir "github.com/mailhaul/mailhaul/export/maildir"
 	exportmbox "github.com/mailhaul/mailhaul/export/mbox"
 	"github.com/mailhaul/mailhaul/format"
 	"github.com/mailhaul/mailhaul/importer"
@@ -37,16 +38,22 @@ var corpora = []string{
 // exportArchive runs export mbox on src into an archive at path.
 func exportArchive(t *testing.T, src, path string) {
 	t.Helper()
+	exportSource(t, &exportmbox.Source{Path: src}, path)
+}
+
+// exportSource runs an export of src into an archive at path.
+func exportSource(t *testing.T, src export.Source, path string) {
+	t.Helper()
 	f, err := os.Create(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	w, err := format.NewWriter(f, format.Manifest{User: "bob", Source: format.Source{Kind: "mbox", Path: src}}, nil)
+	w, err := format.NewWriter(f, format.Manifest{User: "bob", Source: format.Source{Kind: "test"}}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := (&exportmbox.Source{Path: src}).Export(t.Context(), w, export.Options{}); err != nil {
+	if err := src.Export(t.Context(), w, export.Options{}); err != nil {
 		t.Fatal(err)
 	}
 	if err := w.Close(); err != nil {
@@ -58,7 +65,8 @@ type archived struct {
 	folders []string // "path:role"
 	items   []string // folder, checksum, flags, received: what must survive
 	bodies  map[string]string
-	noEOL   int // messages without a final line ending
+	noEOL   int      // messages without a final line ending
+	kept    []string // folder, flags, received, Message-ID: what a header rewrite keeps
 }
 
 func readArchive(t *testing.T, path string) archived {
@@ -82,6 +90,7 @@ func readArchive(t *testing.T, path string) archived {
 				a.noEOL++
 			}
 			a.items = append(a.items, fmt.Sprintf("%s %s %q %s", it.Folder, sum, flags, it.Received.Format("2006-01-02T15:04:05Z07:00")))
+			a.kept = append(a.kept, fmt.Sprintf("%s %q %s %s", it.Folder, flags, it.Received.Format("2006-01-02T15:04:05Z07:00"), it.MessageID))
 			a.bodies[it.SHA256] = string(b)
 			return err
 		},
@@ -91,6 +100,7 @@ func readArchive(t *testing.T, path string) archived {
 	}
 	slices.Sort(a.folders)
 	slices.Sort(a.items)
+	slices.Sort(a.kept)
 	return a
 }
 
@@ -173,5 +183,41 @@ func TestKilledRestoreOfACorpusThenRerun(t *testing.T) {
 	a, b := readArchive(t, first), readArchive(t, second)
 	if !slices.Equal(a.items, b.items) {
 		t.Errorf("items\n %s\nbecame\n %s", strings.Join(a.items, "\n "), strings.Join(b.items, "\n "))
+	}
+}
+
+// TestMaildirThroughMbox: messages whose flags are not in their header (a
+// Maildir keeps them in file names) get them as Status, X-Status and
+// X-Keywords, and an export of the restored mbox finds the same folders,
+// flags and received times.
+func TestMaildirThroughMbox(t *testing.T) {
+	for _, root := range []string{"sample/alice-maildir", "corpus/maildir/stalwart-maildirpp"} {
+		t.Run(root, func(t *testing.T) {
+			tmp := t.TempDir()
+			first, second := filepath.Join(tmp, "first.tar.gz"), filepath.Join(tmp, "second.tar.gz")
+			exportSource(t, &exportmaildir.Source{Root: filepath.Join("..", "..", "testdata", filepath.FromSlash(root))}, first)
+			out := filepath.Join(tmp, "mbox")
+			res, err := mbox.New(out, mbox.Options{}).Import(t.Context(), importer.Request{User: "alice", Archives: []string{first}})
+			if err != nil || res.Report.Failed != 0 {
+				t.Fatalf("restore: %v %+v", err, res.Report)
+			}
+			exportArchive(t, out, second)
+			a, b := readArchive(t, first), readArchive(t, second)
+			flagged := 0
+			for _, k := range a.kept {
+				if !strings.Contains(k, "[]") {
+					flagged++
+				}
+			}
+			if len(a.kept) == 0 || flagged == 0 {
+				t.Fatalf("the sample has %d messages, %d with flags: it tests nothing", len(a.kept), flagged)
+			}
+			if !slices.Equal(a.kept, b.kept) {
+				t.Errorf("items\n %s\nbecame\n %s", strings.Join(a.kept, "\n "), strings.Join(b.kept, "\n "))
+			}
+			if !slices.Equal(a.folders, b.folders) {
+				t.Errorf("folders %q became %q", a.folders, b.folders)
+			}
+		})
 	}
 }
