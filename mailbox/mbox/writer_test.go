@@ -142,3 +142,33 @@ func TestTreePath(t *testing.T) {
 		}
 	}
 }
+
+// FuzzWriter: two messages that end with a line ending, written with the
+// Writer, come back byte for byte from the Reader, whatever the dialect
+// detection makes of the file.
+func FuzzWriter(f *testing.F) {
+	f.Add("Subject: a\n\nFrom x\n>From y\n", "\n")
+	f.Add("From a@b Wed Nov 28 12:00:00 2026\nX: y\n", "Content-Length: 0\n\n")
+	f.Fuzz(func(t *testing.T, a, b string) {
+		for _, m := range []*string{&a, &b} {
+			if !strings.HasSuffix(*m, "\n") {
+				*m += "\n"
+			}
+		}
+		var buf bytes.Buffer
+		w := NewWriter(&buf)
+		for _, m := range []string{a, b} {
+			if _, _, err := w.WriteMessage(FromLine(time.Unix(1e9, 0)), strings.NewReader(m)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		d, err := DetectDialect(bytes.NewReader(buf.Bytes()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, _, _ := split(t, NewReader(bytes.NewReader(buf.Bytes()), d))
+		if len(got) != 2 || got[0] != a || got[1] != b {
+			t.Fatalf("%v: wrote %q and %q, read back %q", d, a, b, got)
+		}
+	})
+}
