@@ -30,15 +30,6 @@ func (s *flagSet) add(flag string) {
 	}
 }
 
-func (s *flagSet) remove(flag string) {
-	for i, f := range s.list {
-		if strings.EqualFold(f, flag) {
-			s.list = append(s.list[:i], s.list[i+1:]...)
-			return
-		}
-	}
-}
-
 // addKeyword adds a keyword, made into a valid IMAP atom if it is not one
 // (with a note saying so).
 func (s *flagSet) addKeyword(k string) {

@@ -6,14 +6,15 @@
 //
 // # Dialects
 //
-// Each file's dialect (mboxo, mboxrd, mboxcl, mboxcl2) is detected by a
-// first pass over it (see DetectDialect), recorded in the folder's Notes,
-// and undone exactly by a second pass: messages come out as they were
-// before they went into the mbox. The blank line before each "From "
+// A file's dialect (mboxo, mboxrd, mboxcl, mboxcl2) is detected by a
+// first pass over it (DetectDialect) and undone exactly by a second (a
+// Reader in that dialect): messages come out as they were before they
+// went into the mbox. The blank line before each "From "
 // separator belongs to the mbox and is dropped.
 //
-// The Writer always writes mboxrd (see Writer), the one dialect whose
-// quoting is exact for every message that ends with a line ending.
+// The Writer always writes mboxrd, the one dialect whose quoting is exact
+// without a Content-Length field. No mbox without Content-Length can end
+// a message without a line ending: the Writer adds one and says so.
 //
 // # Flags
 //
@@ -43,7 +44,6 @@
 //     $Category_X, and Archived says nothing more than "not in the inbox".
 //   - Every other user label becomes a keyword.
 //
-// Labels are comma-separated, double-quoted when they hold a comma. Such
-// folders are added to the archive when first used; the Takeout file
-// itself is then no folder.
+// Labels are comma-separated, double-quoted when they hold a comma
+// (SplitLabels). RouteGmail makes the choice; MessageFlags includes it.
 package mbox
