@@ -215,17 +215,9 @@ func TestKilledMidMessageThenRerun(t *testing.T) {
 	arch := filepath.Join(tmp, "a.tar.gz")
 	want := bigArchive(t, arch)
 	dir := filepath.Join(tmp, "out")
-	var written int64
-	testWrite = func(f *os.File, p []byte) (int, error) {
-		if written > 1<<20 {
-			n, _ := f.Write(p[:len(p)/2])
-			return n, errCrash
-		}
-		written += int64(len(p))
-		return f.Write(p)
-	}
+	undo := CrashAfter(1 << 20)
 	_, err := runRestore(t, t.Context(), dir, "", false, arch)
-	testWrite = nil
+	undo()
 	if !errors.Is(err, errCrash) {
 		t.Fatalf("the crashing run returned %v", err)
 	}
