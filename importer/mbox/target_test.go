@@ -222,7 +222,7 @@ func TestKilledMidMessageThenRerun(t *testing.T) {
 		t.Fatalf("the crashing run returned %v", err)
 	}
 	fi, _ := os.Stat(filepath.Join(dir, "Inbox"))
-	if fi.Size() < 1<<20 {
+	if fi.Size() < 1<<19 {
 		t.Fatalf("the crashed run left %d bytes: it did not stop mid-message", fi.Size())
 	}
 	res, err := runRestore(t, t.Context(), dir, "", false, arch)
