@@ -243,3 +243,25 @@ func TestDryRunWritesNothing(t *testing.T) {
 		t.Errorf("a dry run made %s", dir)
 	}
 }
+
+// TestDamagedMessageFailsAloneAndLeavesNoTrace: a message whose archive
+// bytes fail their checksum leaves no file, final or partial, and is
+// listed as failed with the reason.
+func TestDamagedMessageFailsAloneAndLeavesNoTrace(t *testing.T) {
+	tmp := t.TempDir()
+	gz := filepath.Join(tmp, "a.tar.gz")
+	writeArchive(t, gz, []string{"INBOX"}, []testItem{
+		{Folder: "INBOX", ID: "1", Recv: t0, Body: "Subject: 1\n\n1\n"},
+		{Folder: "INBOX", ID: "2", Recv: t0, Body: "Subject: 2\n\n" + strings.Repeat("damaged soon\n", 1000)},
+	})
+	arch := localfiletest.Damage(t, gz, "damaged soon")
+	dir := filepath.Join(tmp, "out")
+	res, err := runRestore(t, t.Context(), dir, false, arch)
+	r := res.Report
+	if err != nil || r.Imported != 1 || r.Failed != 1 || r.Failures[0].Item != "2" || !strings.Contains(r.Failures[0].Reason, "checksum") {
+		t.Fatalf("%v %+v", err, r)
+	}
+	if files := tree(t, dir); len(files) != 3 { // ./, INBOX/ and message 1
+		t.Errorf("files %q, want message 1 only", keys(files))
+	}
+}

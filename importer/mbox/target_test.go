@@ -367,3 +367,27 @@ func TestChangedFileIsNoted(t *testing.T) {
 		t.Fatalf("%v %+v: want a note that Inbox changed", err, res.Report)
 	}
 }
+
+// TestDamagedItemFailsAloneAndLeavesNoTrace: a message whose archive bytes
+// fail their checksum (found only at its end, after it was written) is
+// cut off the file and listed as failed with the reason; the others land.
+func TestDamagedItemFailsAloneAndLeavesNoTrace(t *testing.T) {
+	tmp := t.TempDir()
+	gz := filepath.Join(tmp, "a.tar.gz")
+	writeArchive(t, gz, []string{"INBOX"}, []testItem{
+		{Folder: "INBOX", ID: "1", Recv: t0, Body: "Subject: 1\n\n1\n"},
+		{Folder: "INBOX", ID: "2", Recv: t0, Body: "Subject: 2\n\n" + strings.Repeat("damaged soon\n", 1000)},
+		{Folder: "INBOX", ID: "3", Recv: t0, Body: "Subject: 3\n\n3\n"},
+	})
+	arch := localfiletest.Damage(t, gz, "damaged soon")
+	dir := filepath.Join(tmp, "out")
+	res, err := runRestore(t, t.Context(), dir, "", false, arch)
+	r := res.Report
+	if err != nil || r.Imported != 2 || r.Failed != 1 || r.Failures[0].Item != "2" || !strings.Contains(r.Failures[0].Reason, "checksum") || r.Status != "partial" {
+		t.Fatalf("%v %+v", err, r)
+	}
+	want := map[string]int{"Inbox:Subject: 1\n\n1\n": 1, "Inbox:Subject: 3\n\n3\n": 1}
+	if got := countMessages(t, dir); !mapsEqual(got, want) {
+		t.Errorf("the file holds %d messages, want 1 and 3 only", len(got))
+	}
+}

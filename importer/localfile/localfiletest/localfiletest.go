@@ -3,6 +3,9 @@
 package localfiletest
 
 import (
+	"bytes"
+	"compress/gzip"
+	"io"
 	"os"
 	"strings"
 	"testing"
@@ -55,4 +58,34 @@ func WriteArchive(t testing.TB, path string, folders []string, items []Item) {
 	if err := w.Close(); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// Damage writes the archive at gz, uncompressed, to a .tar beside it with
+// one byte of the last occurrence of marker flipped: that item then fails
+// its checksum once read to its end. It returns the .tar's path.
+func Damage(t testing.TB, gz, marker string) string {
+	t.Helper()
+	f, err := os.Open(gz)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	zr, err := gzip.NewReader(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain, err := io.ReadAll(zr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	i := bytes.LastIndex(plain, []byte(marker))
+	if i < 0 {
+		t.Fatalf("%q not in %s", marker, gz)
+	}
+	plain[i] ^= 0x20
+	path := strings.TrimSuffix(gz, ".gz")
+	if err := os.WriteFile(path, plain, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
 }
