@@ -8,7 +8,9 @@ import (
 	"github.com/mailhaul/mailhaul/export/maildir"
 	"github.com/mailhaul/mailhaul/export/mbox"
 	"github.com/mailhaul/mailhaul/importer"
+	emltarget "github.com/mailhaul/mailhaul/importer/eml"
 	maildirtarget "github.com/mailhaul/mailhaul/importer/maildir"
+	mboxtarget "github.com/mailhaul/mailhaul/importer/mbox"
 )
 
 // The registry is every kind of source and target mailhaul knows, listed
@@ -74,8 +76,14 @@ func targetKinds() []targetKind {
 		{name: "dav", short: "a CardDAV/CalDAV server (contacts, calendars, tasks)"},
 		{name: "maildir", short: "a Maildir++ tree, as Dovecot reads it", local: true,
 			new: func(s targetSettings) (importer.Target, error) { return &maildirtarget.Target{Dir: s.Where}, nil }},
-		{name: "mbox", short: "an mboxrd file per folder, in a Thunderbird-style tree", local: true},
-		{name: "eml", short: "an .eml file per message, a .vcf and .ics per address book and calendar", local: true},
+		{name: "mbox", short: "an mboxrd file per folder, in a Thunderbird-style tree", local: true,
+			new: func(s targetSettings) (importer.Target, error) {
+				return mboxtarget.New(s.Where, mboxtarget.Options{}), nil
+			}},
+		{name: "eml", short: "an .eml file per message, a .vcf and .ics per address book and calendar", local: true,
+			new: func(s targetSettings) (importer.Target, error) {
+				return emltarget.New(s.Where, emltarget.Options{}), nil
+			}},
 	}
 }
 

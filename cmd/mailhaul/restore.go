@@ -58,6 +58,15 @@ directory DIR, the last argument, as local files:
                 as the file's mtime and in its name, subscribed folders in
                 "subscriptions". Contacts and calendars are skipped (restore them
                 with --to eml).
+  --to mbox     an mboxrd file per folder in a Thunderbird-style tree (INBOX is
+                DIR/Inbox, Work/2024 is DIR/Work.sbd/2024), the received time in
+                each From_ line, flags and keywords in Status, X-Status and
+                X-Keywords. A journal (--state; default beside the first archive)
+                records what was appended, so a re-run appends only what is new and
+                an interrupted run is cut back to its last whole message.
+  --to eml      an .eml file per message (exactly the archive's bytes, the
+                received time as its mtime) in a folder tree, and one .vcf per
+                address book and one .ics per calendar.
 
 Restoring again, or a delta after its full archive, adds only what is missing:
 a message's file name is derived from the message, so one already there is found

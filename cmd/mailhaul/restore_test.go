@@ -337,3 +337,47 @@ func imapState(t *testing.T, addr, user, pass string) []string {
 	slices.Sort(lines)
 	return lines
 }
+
+// restore --to mbox and --to eml reach their targets through the registry:
+// full plus delta restore every message once, and a second run (mbox by
+// its journal, eml by its file names) writes nothing new.
+func TestRestoreMboxAndEMLThroughTheCommand(t *testing.T) {
+	src := filepath.Join(t.TempDir(), "Maildir")
+	copyTree(t, sample+"/alice-maildir", src)
+	full := exportMaildir(t, src, "alice@example.org")
+	if err := os.WriteFile(filepath.Join(src, "cur", fmt.Sprintf("%d.M1P1.host:2,S", time.Now().Unix())),
+		[]byte("Subject: later\r\n\r\nlater\r\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	delta := exportMaildir(t, src, "alice@example.org", "--since", full)
+	want := 0
+	for _, l := range mailboxState(t, exportMaildir(t, src, "alice@example.org")) {
+		if strings.HasPrefix(l, "item ") {
+			want++
+		}
+	}
+	for _, kind := range []string{"mbox", "eml"} {
+		dir := t.TempDir()
+		state := t.TempDir()
+		for run := 1; run <= 2; run++ {
+			code, out, errs := mailhaul(t, "-q", "restore", full, delta, "--to", kind, "--state", state, dir)
+			wantLine := fmt.Sprintf(": %d imported, ", want)
+			if run == 2 {
+				wantLine = ": 0 imported, "
+			}
+			if code != exitOK || !strings.Contains(out, wantLine) {
+				t.Errorf("--to %s, run %d: exit %d, want %q in\n%s%s", kind, run, code, wantLine, out, errs)
+			}
+		}
+		var files int
+		filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+			if err == nil && d.Type().IsRegular() {
+				files++
+			}
+			return nil
+		})
+		if files == 0 {
+			t.Errorf("--to %s wrote no files", kind)
+		}
+	}
+}
