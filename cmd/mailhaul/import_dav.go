@@ -3,18 +3,15 @@ package main
 import (
 	"context"
 	"fmt"
-	"io"
 	"strings"
 
 	"github.com/spf13/cobra"
 
-	"github.com/mailhaul/mailhaul/export"
 	"github.com/mailhaul/mailhaul/format"
 	"github.com/mailhaul/mailhaul/importer"
 	"github.com/mailhaul/mailhaul/importer/dav"
 	"github.com/mailhaul/mailhaul/internal/journal"
-	"github.com/mailhaul/mailhaul/internal/termtext"
-	stageprogress "github.com/mailhaul/mailhaul/progress"
+	"github.com/mailhaul/mailhaul/progress"
 )
 
 type importDAVFlags struct {
@@ -110,8 +107,21 @@ func (a *app) runImportDAV(ctx context.Context, archives []string, f *importDAVF
 	// otherwise, as import imap keeps its own.
 	req := importer.Request{User: f.user, Archives: archives, StateDir: journal.DefaultDir(f.state, archives), DryRun: f.dryRun}
 	prog := a.newProgress("import dav "+f.user, archiveTotals(archives, format.KindContact, format.KindEvent, format.KindTask))
-	req.Progress = func(e stageprogress.Event) { prog.update(export.Progress{Items: int(e.Items)}) }
-	res, err := dav.New(*opt).Import(ctx, req)
+	req.Progress = func(e progress.Event) {
+		e.Stage, e.User = "import", f.user
+		prog.update(e)
+	}
+	kind, err := findTarget("dav")
+	if err != nil {
+		prog.done()
+		return run.fail(ctx, "arguments", err)
+	}
+	tg, err := kind.new(targetSettings{Where: f.url, Options: *opt})
+	if err != nil {
+		prog.done()
+		return run.fail(ctx, "arguments", err)
+	}
+	res, err := tg.Import(ctx, req)
 	prog.done()
 	rep := res.Report
 	if err != nil {
@@ -123,43 +133,9 @@ func (a *app) runImportDAV(ctx context.Context, archives []string, f *importDAVF
 		return run.finish(ctx, rep, stage, err)
 	}
 	if f.dryRun {
-		if f.report != "" {
-			if err := writeJSONFile(f.report, rep); err != nil {
-				return err
-			}
-		}
-		if a.json {
-			writeJSONLine(a.stdout, map[string]any{"event": "plan", "user": rep.User, "folders": res.Plan.Folders, "report": rep})
-			if rep.Partial() {
-				return errPartial
-			}
-			return nil
-		}
-		printDAVPlan(a.stdout, res.Plan)
-		return a.printImportReport(rep)
+		return a.printPlan(f.report, res)
 	}
 	return run.finish(ctx, rep, "import", nil)
-}
-
-// printDAVPlan prints a dry run's plan, a line for each archive folder and
-// kind: the target collection, whether it exists, and the counts; the
-// note says its display name and why it was chosen.
-func printDAVPlan(w io.Writer, p *importer.Plan) {
-	for _, f := range p.Folders {
-		from := fmt.Sprintf("address book %q", f.Source)
-		switch f.Kind {
-		case "events":
-			from = fmt.Sprintf("calendar %q", f.Source)
-		case "tasks":
-			from = fmt.Sprintf("tasks of calendar %q", f.Source)
-		}
-		state := "existing"
-		if f.Create {
-			state = "new"
-		}
-		fmt.Fprintln(w, termtext.Escape(fmt.Sprintf("%s -> %s %s: %d to send (%d bytes), %d already there; %s",
-			from, state, f.Target, f.Items, f.Bytes, f.Present, f.Note)))
-	}
 }
 
 // davOptions turns flags into importer options, reading secrets from
