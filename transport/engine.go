@@ -8,8 +8,7 @@ import (
 	"sync"
 	"time"
 
-	"golang.org/x/time/rate"
-
+	"github.com/mailhaul/mailhaul/internal/ratelimit"
 	"github.com/mailhaul/mailhaul/internal/retry"
 )
 
@@ -21,16 +20,16 @@ type Options struct {
 	// window-bound, so several are what fills it.
 	Transfers int
 	// Retries is how many more attempts an archive gets after a lost
-	// connection (default 5), each after a Backoff pause.
+	// connection (default 5), each after a Backoff pause (with jitter).
 	Retries int
-	Backoff Backoff
+	Backoff retry.Policy
 	// SegmentSize is the resume granularity: an interrupted transfer
 	// continues after the last segment whose SHA-256 matches on both sides
 	// (default 8 MiB).
 	SegmentSize int64
-	// Limit is the bandwidth shared by all transfers (NewLimiter); nil for
-	// none.
-	Limit *rate.Limiter
+	// Limit is the bandwidth shared by all transfers (a byte-rate
+	// ratelimit.NewPacer); nil for none.
+	Limit *ratelimit.Pacer
 	// Overwrite allows replacing a different archive of the same name at
 	// the destination; without it that archive fails with ErrExists.
 	Overwrite bool
@@ -67,7 +66,7 @@ func (o Options) withDefaults() Options {
 		o.Retries = defaultRetries
 	}
 	if o.Backoff.First <= 0 {
-		o.Backoff = Backoff{First: time.Second, Max: 30 * time.Second}
+		o.Backoff = retry.Policy{First: time.Second, Max: 30 * time.Second}
 	}
 	if o.SegmentSize <= 0 {
 		o.SegmentSize = defaultSegment
@@ -202,28 +201,27 @@ func (w *worker) disconnect() {
 	}
 }
 
-// do moves one archive, retrying after lost connections.
+// do moves one archive, retrying after lost connections (internal/retry:
+// errors marked transient by ConnLost are tried again, each attempt over
+// new connections and resuming from what arrived).
 func (w *worker) do(ctx context.Context, j Job) FileResult {
 	fr := FileResult{Job: j}
 	start := time.Now()
-	var err error
-	for attempt := 1; ; attempt++ {
+	err := retry.Do(ctx, retry.Loop{
+		Attempts: w.opt.Retries + 1,
+		Backoff:  w.opt.Backoff,
+		OnRetry: func(attempt int, err error, wait time.Duration) {
+			// The connection is gone: the next attempt makes new ones.
+			w.disconnect()
+			w.opt.Observer.Retry(j, attempt, err, wait)
+		},
+	}, func(ctx context.Context, attempt int) error {
 		fr.Attempts = attempt
-		if err = w.connect(ctx); err == nil {
-			err = w.transfer(ctx, j, &fr)
+		if err := w.connect(ctx); err != nil {
+			return err
 		}
-		if err == nil || !Retryable(err) || attempt > w.opt.Retries {
-			break
-		}
-		// The connection is gone: make new ones for the next attempt.
-		w.disconnect()
-		wait := w.opt.Backoff.Delay(attempt)
-		w.opt.Observer.Retry(j, attempt, err, wait)
-		if serr := retry.Sleep(ctx, wait); serr != nil {
-			err = fmt.Errorf("%w (while waiting to retry after: %v)", serr, err)
-			break
-		}
-	}
+		return w.transfer(ctx, j, &fr)
+	})
 	fr.Seconds = time.Since(start).Seconds()
 	if err != nil {
 		fr.Status, fr.Reason, fr.Error = StatusFailed, Reason(err), err.Error()

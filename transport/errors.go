@@ -5,10 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+
+	"github.com/mailhaul/mailhaul/internal/retry"
 )
 
-// Error kinds the engine and the report tell apart. Endpoints wrap their
-// errors with them (errors.Is works through the wrapping).
+// Error kinds the report tells apart. Endpoints wrap their errors with them
+// (errors.Is works through the wrapping) and mark them for internal/retry:
+// a lost connection transient (ConnLost), every other kind permanent
+// (retry.MarkPermanent), because trying again would give the same answer.
 var (
 	// ErrConnLost: the connection broke; the transfer is retried after a
 	// pause and resumes from what arrived.
@@ -25,21 +29,6 @@ var (
 	// destination, and replacing it was not asked for (Options.Overwrite).
 	ErrExists = errors.New("a different archive of the same name is at the destination")
 )
-
-// Retryable reports whether err is worth another attempt: a lost
-// connection is, anything the far side refused or any checksum failure is
-// not (trying again would give the same answer).
-func Retryable(err error) bool {
-	switch {
-	case err == nil, errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
-		return false
-	case errors.Is(err, fs.ErrPermission), errors.Is(err, fs.ErrNotExist), errors.Is(err, ErrNoSpace),
-		errors.Is(err, ErrVerify), errors.Is(err, ErrSourceCorrupt), errors.Is(err, ErrNoChecksum),
-		errors.Is(err, ErrExists):
-		return false
-	}
-	return errors.Is(err, ErrConnLost)
-}
 
 // Reason is a short cause for the report: "permission denied", "no space
 // left on the destination", ...; "" when err fits no kind.
@@ -60,14 +49,11 @@ func Reason(err error) string {
 	return ""
 }
 
-// connLost wraps err as a lost connection, keeping its text.
-func connLost(err error) error {
+// ConnLost marks err as a lost connection, worth another attempt;
+// endpoints use it for errors from a broken network.
+func ConnLost(err error) error {
 	if err == nil || errors.Is(err, ErrConnLost) {
 		return err
 	}
-	return fmt.Errorf("%w: %w", ErrConnLost, err)
+	return retry.MarkTransient(fmt.Errorf("%w: %w", ErrConnLost, err))
 }
-
-// ConnLost marks err as a lost connection; endpoints use it for errors
-// from a broken network.
-func ConnLost(err error) error { return connLost(err) }

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+
+	"github.com/mailhaul/mailhaul/internal/retry"
 )
 
 // transfer makes one attempt at moving j. It fills fr as it learns.
@@ -21,7 +23,7 @@ func (w *worker) transfer(ctx context.Context, j Job, fr *FileResult) error {
 		if errors.Is(err, ErrConnLost) {
 			return err
 		}
-		return fmt.Errorf("transport: %s: %w: %w", j.Src, ErrNoChecksum, err)
+		return retry.MarkPermanent(fmt.Errorf("transport: %s: %w: %w", j.Src, ErrNoChecksum, err))
 	}
 	fr.Size, fr.SHA256 = size, sum
 
@@ -36,7 +38,7 @@ func (w *worker) transfer(ctx context.Context, j Job, fr *FileResult) error {
 		return err
 	}
 	if free, ok := dst.FreeSpace(ctx, parentDir(j.Dst)); ok && free < size-off {
-		return fmt.Errorf("transport: %s: %w: %d bytes to write, %d free", j.Dst, ErrNoSpace, size-off, free)
+		return retry.MarkPermanent(fmt.Errorf("transport: %s: %w: %d bytes to write, %d free", j.Dst, ErrNoSpace, size-off, free))
 	}
 	fr.ResumedFrom = off
 	w.opt.Observer.Start(j, size, off)
@@ -64,7 +66,7 @@ func (w *worker) transfer(ctx context.Context, j Job, fr *FileResult) error {
 	// An archive that appeared meanwhile (another run) was not checked.
 	if !fr.replaces {
 		if _, err := dst.Size(ctx, j.Dst); err == nil {
-			return fmt.Errorf("transport: %s: %w (it appeared during the transfer); it was not replaced", j.Dst, ErrExists)
+			return retry.MarkPermanent(fmt.Errorf("transport: %s: %w (it appeared during the transfer); it was not replaced", j.Dst, ErrExists))
 		} else if !errors.Is(err, fs.ErrNotExist) {
 			return err
 		}
@@ -119,7 +121,7 @@ func (w *worker) alreadyThere(ctx context.Context, j Job, size int64, sum string
 	case w.opt.Overwrite:
 		fr.Note = fmt.Sprintf("replaced a different archive of the same name, as asked (%d bytes, SHA-256 %s)", dsize, got)
 	default:
-		return false, fmt.Errorf("transport: %s: %w (SHA-256 %s there, %s in %s); it was not replaced", j.Dst, ErrExists, got, sum, j.Src)
+		return false, retry.MarkPermanent(fmt.Errorf("transport: %s: %w (SHA-256 %s there, %s in %s); it was not replaced", j.Dst, ErrExists, got, sum, j.Src))
 	}
 	fr.replaces = true
 	return false, nil
@@ -196,9 +198,9 @@ func (w *worker) copyBytes(ctx context.Context, j Job, partial string, off, size
 func (w *worker) mismatch(ctx context.Context, j Job, partial, got, want string) error {
 	w.dconn.Remove(ctx, partial)
 	if srcSum, err := w.sconn.Sum(ctx, j.Src); err == nil && srcSum != want {
-		return fmt.Errorf("transport: %s: %w: its SHA-256 is %s, its .sha256 says %s", j.Src, ErrSourceCorrupt, srcSum, want)
+		return retry.MarkPermanent(fmt.Errorf("transport: %s: %w: its SHA-256 is %s, its .sha256 says %s", j.Src, ErrSourceCorrupt, srcSum, want))
 	}
-	return fmt.Errorf("transport: %s: %w: the bytes stored there have SHA-256 %s, the .sha256 says %s", j.Dst, ErrVerify, got, want)
+	return retry.MarkPermanent(fmt.Errorf("transport: %s: %w: the bytes stored there have SHA-256 %s, the .sha256 says %s", j.Dst, ErrVerify, got, want))
 }
 
 // parentDir is the directory part of a local or remote path.

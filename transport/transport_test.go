@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mailhaul/mailhaul/internal/retry"
 	"github.com/mailhaul/mailhaul/transport"
 	"github.com/mailhaul/mailhaul/transport/local"
 	"github.com/mailhaul/mailhaul/transport/transporttest"
@@ -134,6 +135,8 @@ func TestPlanRefusesDuplicateNames(t *testing.T) {
 	}
 }
 
+// The kinds are internal/retry's marks: a lost connection is transient,
+// a refusal permanent even around a lost connection.
 func TestRetryable(t *testing.T) {
 	for _, tc := range []struct {
 		err  error
@@ -142,13 +145,13 @@ func TestRetryable(t *testing.T) {
 		{transport.ConnLost(errors.New("EOF")), true},
 		{fmt.Errorf("x: %w", transport.ConnLost(errors.New("reset"))), true},
 		{fmt.Errorf("write: %w", fs.ErrPermission), false},
-		{fmt.Errorf("%w: %w", transport.ErrNoSpace, transport.ConnLost(errors.New("x"))), false},
+		{retry.MarkPermanent(fmt.Errorf("%w: %w", transport.ErrNoSpace, transport.ConnLost(errors.New("x")))), false},
 		{transport.ErrVerify, false},
 		{context.Canceled, false},
 		{errors.New("something else"), false},
 	} {
-		if got := transport.Retryable(tc.err); got != tc.want {
-			t.Errorf("Retryable(%v) = %v, want %v", tc.err, got, tc.want)
+		if got := retry.IsRetryable(tc.err); got != tc.want {
+			t.Errorf("IsRetryable(%v) = %v, want %v", tc.err, got, tc.want)
 		}
 	}
 }

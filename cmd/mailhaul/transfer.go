@@ -12,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/mailhaul/mailhaul/internal/ratelimit"
 	"github.com/mailhaul/mailhaul/internal/termtext"
 	"github.com/mailhaul/mailhaul/transport"
 	"github.com/mailhaul/mailhaul/transport/local"
@@ -163,7 +164,7 @@ func (a *app) runTransfer(ctx context.Context, f *transferFlags, src transport.E
 		Transfers:   transfers,
 		Retries:     retries,
 		SegmentSize: int64(max(f.segmentMiB, 1)) << 20,
-		Limit:       transport.NewLimiter(limit),
+		Limit:       ratelimit.NewPacer(float64(limit), 0), // 0: unlimited
 		Overwrite:   f.overwrite,
 		Observer:    prog,
 	})

@@ -14,6 +14,7 @@ import (
 	"sort"
 
 	"github.com/mailhaul/mailhaul/format"
+	"github.com/mailhaul/mailhaul/internal/retry"
 	"github.com/mailhaul/mailhaul/transport"
 )
 
@@ -198,7 +199,7 @@ func wrap(err error) error {
 	case err == nil:
 		return nil
 	case isNoSpace(err):
-		return fmt.Errorf("local: %w: %w", transport.ErrNoSpace, err)
+		return retry.MarkPermanent(fmt.Errorf("local: %w: %w", transport.ErrNoSpace, err))
 	case isReadOnlyFS(err):
 		return fmt.Errorf("local: %w: %w", fs.ErrPermission, err)
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/pkg/sftp"
 
 	"github.com/mailhaul/mailhaul/format"
+	"github.com/mailhaul/mailhaul/internal/retry"
 	"github.com/mailhaul/mailhaul/transport"
 )
 
@@ -86,9 +87,9 @@ func (c *Conn) writeError(p string, err error) error {
 // explainNoSpace marks a refused write or sync as a full disk when the
 // free space says so.
 func (c *Conn) explainNoSpace(p string, err error) error {
-	if err != nil && !transport.Retryable(err) && c.statvfs {
+	if err != nil && !retry.IsRetryable(err) && c.statvfs {
 		if st, serr := c.c.StatVFS(path.Dir(p)); serr == nil && st.FreeSpace() < 1<<20 {
-			return fmt.Errorf("%w (%d bytes free there): %w", transport.ErrNoSpace, st.FreeSpace(), err)
+			return retry.MarkPermanent(fmt.Errorf("%w (%d bytes free there): %w", transport.ErrNoSpace, st.FreeSpace(), err))
 		}
 	}
 	return err

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/mailhaul/mailhaul/format"
+	"github.com/mailhaul/mailhaul/internal/retry"
 	"github.com/mailhaul/mailhaul/transport"
 	"github.com/mailhaul/mailhaul/transport/local"
 	"github.com/mailhaul/mailhaul/transport/transporttest"
@@ -72,7 +73,7 @@ func run(t *testing.T, ctx context.Context, ep transport.Endpoint, push bool, fr
 		t.Fatal(err)
 	}
 	if opt.Backoff.First == 0 {
-		opt.Backoff = transport.Backoff{First: 10 * time.Millisecond, Max: 50 * time.Millisecond}
+		opt.Backoff = retry.Policy{First: 10 * time.Millisecond, Max: 50 * time.Millisecond}
 	}
 	rep, _ := transport.Run(ctx, src, dst, jobs, opt)
 	return rep

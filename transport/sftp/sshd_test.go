@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/mailhaul/mailhaul/format"
+	"github.com/mailhaul/mailhaul/internal/retry"
 	"github.com/mailhaul/mailhaul/internal/testservers"
 	"github.com/mailhaul/mailhaul/transport"
 )
@@ -124,7 +125,7 @@ func TestSSHDHostKeys(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), "HOST KEY CHANGED") {
 			t.Errorf("changed host key, accept-new=%v: got %v, want a refusal saying HOST KEY CHANGED", accept, err)
 		}
-		if transport.Retryable(err) {
+		if retry.IsRetryable(err) {
 			t.Errorf("a changed host key must not be retried")
 		}
 	}
