@@ -6,10 +6,13 @@ import (
 	"fmt"
 	"path"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/mailhaul/mailhaul/internal/ratelimit"
 	"github.com/mailhaul/mailhaul/internal/retry"
+	"github.com/mailhaul/mailhaul/progress"
+	"github.com/mailhaul/mailhaul/report"
 )
 
 // Options tune Run. The zero value works.
@@ -33,21 +36,24 @@ type Options struct {
 	// Overwrite allows replacing a different archive of the same name at
 	// the destination; without it that archive fails with ErrExists.
 	Overwrite bool
-	// Observer hears about progress; nil for none. It is called from
-	// several goroutines.
+	// Progress hears how each archive advances, as progress.Event (see
+	// Run); nil for none. It is called from several goroutines.
+	Progress progress.Func
+	// Observer hears what an Event cannot say: a failed attempt and an
+	// archive's outcome; nil for none. It is called from several
+	// goroutines.
 	Observer Observer
 }
 
-// Observer follows a run, e.g. to draw progress bars.
+// Observer hears of the turns in an archive's transfer that a progress
+// bar must follow, beside the byte counts in progress events.
 type Observer interface {
-	// Start: j begins an attempt; from bytes of size are already there.
-	Start(j Job, size, from int64)
-	// Bytes: n more bytes of j crossed.
-	Bytes(j Job, n int64)
-	// Retry: an attempt of j failed with err; the next starts after wait.
+	// Retry: an attempt of j failed with err; the next starts after wait
+	// (its first event may give fewer bytes than this one's last: it
+	// resumes from what it verified).
 	Retry(j Job, attempt int, err error, wait time.Duration)
 	// Done: j finished, well or not.
-	Done(r FileResult)
+	Done(r report.TransferFile)
 }
 
 const (
@@ -82,10 +88,8 @@ const NoRetries = -1
 
 type nopObserver struct{}
 
-func (nopObserver) Start(Job, int64, int64)              {}
-func (nopObserver) Bytes(Job, int64)                     {}
 func (nopObserver) Retry(Job, int, error, time.Duration) {}
-func (nopObserver) Done(FileResult)                      {}
+func (nopObserver) Done(report.TransferFile)             {}
 
 // Plan lists the archives at each of srcPaths and names each one's
 // destination inside dstDir, which it creates. Two archives with the same
@@ -129,20 +133,27 @@ func baseName(p string) string {
 // Run moves every job from src to dst, opt.Transfers at a time, and
 // reports each file. An archive's failure does not stop the others; Run
 // returns an error only when ctx ended (the report is still filled).
-func Run(ctx context.Context, src, dst Endpoint, jobs []Job, opt Options) (*Report, error) {
+//
+// Progress events (Stage "transfer") are per archive: Folder is its name,
+// Bytes of BytesTotal what of it is at the destination (resumed bytes
+// included) of its size, Items of ItemsTotal the run's archives finished
+// of all. An attempt's first event comes before its first byte.
+func Run(ctx context.Context, src, dst Endpoint, jobs []Job, opt Options) (*report.Transfer, error) {
 	opt = opt.withDefaults()
-	rep := &Report{Event: "transfer", From: src.String(), To: dst.String(), Started: time.Now()}
-	results := make([]FileResult, len(jobs))
+	var finished atomic.Int64
+	rep := &report.Transfer{Event: "transfer", From: src.String(), To: dst.String(), Started: time.Now()}
+	results := make([]report.TransferFile, len(jobs))
 	next := make(chan int)
 	var wg sync.WaitGroup
 	for range min(opt.Transfers, len(jobs)) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			w := &worker{src: src, dst: dst, opt: opt}
+			w := &worker{src: src, dst: dst, opt: opt, finished: &finished, archives: int64(len(jobs))}
 			defer w.disconnect()
 			for i := range next {
 				results[i] = w.do(ctx, jobs[i])
+				finished.Add(1)
 				opt.Observer.Done(results[i])
 			}
 		}()
@@ -159,9 +170,10 @@ feed:
 	wg.Wait()
 	for i, r := range results {
 		if r.Status == "" { // never started: ctx ended first
-			r = FileResult{Job: jobs[i], Status: StatusFailed, Reason: "interrupted", Error: "transport: interrupted before it started"}
+			r = jobs[i].result()
+			r.Status, r.Code, r.Reason, r.Error = report.TransferFailed, report.CodeInterrupted, "interrupted", "transport: interrupted before it started"
 		}
-		rep.add(r)
+		rep.Add(r)
 	}
 	rep.Finished = time.Now()
 	rep.Seconds = rep.Finished.Sub(rep.Started).Seconds()
@@ -173,6 +185,37 @@ type worker struct {
 	src, dst     Endpoint
 	opt          Options
 	sconn, dconn Conn
+	finished     *atomic.Int64 // the run's archives done
+	archives     int64         // of all
+	// replaces: what is at the destination was checked during this
+	// attempt and may be replaced.
+	replaces bool
+}
+
+// tally starts an attempt's count of j's bytes at the destination, from
+// bytes of size, and reports it.
+func (w *worker) tally(j Job, size, from int64) *tally {
+	t := &tally{fn: w.opt.Progress, finished: w.finished,
+		e: progress.Event{Stage: "transfer", Folder: j.Name, ItemsTotal: w.archives, Bytes: from, BytesTotal: size}}
+	t.add(0)
+	return t
+}
+
+// tally counts one attempt's bytes; its events go out in order, whichever
+// of the attempt's streams adds.
+type tally struct {
+	mu       sync.Mutex
+	e        progress.Event
+	fn       progress.Func
+	finished *atomic.Int64
+}
+
+func (t *tally) add(n int64) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.e.Bytes += n
+	t.e.Items = t.finished.Load()
+	t.fn.Report(t.e)
 }
 
 func (w *worker) connect(ctx context.Context) error {
@@ -204,8 +247,8 @@ func (w *worker) disconnect() {
 // do moves one archive, retrying after lost connections (internal/retry:
 // errors marked transient by ConnLost are tried again, each attempt over
 // new connections and resuming from what arrived).
-func (w *worker) do(ctx context.Context, j Job) FileResult {
-	fr := FileResult{Job: j}
+func (w *worker) do(ctx context.Context, j Job) report.TransferFile {
+	fr := j.result()
 	start := time.Now()
 	err := retry.Do(ctx, retry.Loop{
 		Attempts: w.opt.Retries + 1,
@@ -224,7 +267,8 @@ func (w *worker) do(ctx context.Context, j Job) FileResult {
 	})
 	fr.Seconds = time.Since(start).Seconds()
 	if err != nil {
-		fr.Status, fr.Reason, fr.Error = StatusFailed, Reason(err), err.Error()
+		fr.Status, fr.Error = report.TransferFailed, err.Error()
+		fr.Code, fr.Reason = Failure(err)
 		if errors.Is(err, ErrConnLost) && fr.Attempts > 1 {
 			fr.Error += fmt.Sprintf(" (gave up after %d attempts)", fr.Attempts)
 		}

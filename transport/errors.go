@@ -7,9 +7,10 @@ import (
 	"io/fs"
 
 	"github.com/mailhaul/mailhaul/internal/retry"
+	"github.com/mailhaul/mailhaul/report"
 )
 
-// Error kinds the report tells apart. Endpoints wrap their errors with them
+// Error kinds the report tells apart (Failure). Endpoints wrap their errors with them
 // (errors.Is works through the wrapping) and mark them for internal/retry:
 // a lost connection transient (ConnLost), every other kind permanent
 // (retry.MarkPermanent), because trying again would give the same answer.
@@ -30,23 +31,37 @@ var (
 	ErrExists = errors.New("a different archive of the same name is at the destination")
 )
 
-// Reason is a short cause for the report: "permission denied", "no space
-// left on the destination", ...; "" when err fits no kind.
-func Reason(err error) string {
-	for _, k := range []error{ErrConnLost, ErrNoSpace, ErrVerify, ErrSourceCorrupt, ErrNoChecksum, ErrExists} {
-		if errors.Is(err, k) {
-			return k.Error()
+// Failure sorts err for the report: a stable code (report.Code...) and a
+// short cause in words ("permission denied", "no space left on the
+// destination", ...; "" when err fits no kind).
+func Failure(err error) (code, reason string) {
+	for _, k := range kinds {
+		if errors.Is(err, k.err) {
+			return k.code, k.err.Error()
 		}
 	}
 	switch {
 	case errors.Is(err, fs.ErrPermission):
-		return "permission denied"
+		return report.CodePermission, "permission denied"
 	case errors.Is(err, fs.ErrNotExist):
-		return "not found"
+		return report.CodeNotFound, "not found"
 	case errors.Is(err, context.Canceled):
-		return "interrupted"
+		return report.CodeInterrupted, "interrupted"
 	}
-	return ""
+	return report.CodeOther, ""
+}
+
+// kinds pairs each kind with its code, in the order Failure tries them.
+var kinds = []struct {
+	err  error
+	code string
+}{
+	{ErrConnLost, report.CodeConnLost},
+	{ErrNoSpace, report.CodeNoSpace},
+	{ErrVerify, report.CodeVerify},
+	{ErrSourceCorrupt, report.CodeSourceCorrupt},
+	{ErrNoChecksum, report.CodeNoChecksum},
+	{ErrExists, report.CodeExists},
 }
 
 // ConnLost marks err as a lost connection, worth another attempt;

@@ -7,12 +7,13 @@ import (
 	"io/fs"
 
 	"github.com/mailhaul/mailhaul/internal/retry"
+	"github.com/mailhaul/mailhaul/report"
 )
 
 // transfer makes one attempt at moving j. It fills fr as it learns.
-func (w *worker) transfer(ctx context.Context, j Job, fr *FileResult) error {
+func (w *worker) transfer(ctx context.Context, j Job, fr *report.TransferFile) error {
 	src, dst := w.sconn, w.dconn
-	fr.replaces = false // what was there is checked again each attempt
+	w.replaces = false // what was there is checked again each attempt
 	// The size first: it says when the source is not a file at all.
 	size, err := src.Size(ctx, j.Src)
 	if err != nil {
@@ -41,8 +42,7 @@ func (w *worker) transfer(ctx context.Context, j Job, fr *FileResult) error {
 		return retry.MarkPermanent(fmt.Errorf("transport: %s: %w: %d bytes to write, %d free", j.Dst, ErrNoSpace, size-off, free))
 	}
 	fr.ResumedFrom = off
-	w.opt.Observer.Start(j, size, off)
-	wr, err := w.copyBytes(ctx, j, partial, off, size, fr)
+	wr, err := w.copyBytes(ctx, j, partial, off, size, fr, w.tally(j, size, off))
 	if err != nil {
 		return err
 	}
@@ -64,7 +64,7 @@ func (w *worker) transfer(ctx context.Context, j Job, fr *FileResult) error {
 		return w.mismatch(ctx, j, partial, got, sum)
 	}
 	// An archive that appeared meanwhile (another run) was not checked.
-	if !fr.replaces {
+	if !w.replaces {
 		if _, err := dst.Size(ctx, j.Dst); err == nil {
 			return retry.MarkPermanent(fmt.Errorf("transport: %s: %w (it appeared during the transfer); it was not replaced", j.Dst, ErrExists))
 		} else if !errors.Is(err, fs.ErrNotExist) {
@@ -77,7 +77,7 @@ func (w *worker) transfer(ctx context.Context, j Job, fr *FileResult) error {
 	if err := dst.WriteChecksum(ctx, j.Dst, sum); err != nil {
 		return err
 	}
-	fr.Status = StatusSent
+	fr.Status = report.TransferSent
 	return nil
 }
 
@@ -89,7 +89,7 @@ func (w *worker) transfer(ctx context.Context, j Job, fr *FileResult) error {
 //   - anything else is a different archive, such as another export of the
 //     same user: refused with ErrExists unless Options.Overwrite, because
 //     replacing it could destroy the only copy of someone's mail.
-func (w *worker) alreadyThere(ctx context.Context, j Job, size int64, sum string, fr *FileResult) (bool, error) {
+func (w *worker) alreadyThere(ctx context.Context, j Job, size int64, sum string, fr *report.TransferFile) (bool, error) {
 	dst := w.dconn
 	dsize, err := dst.Size(ctx, j.Dst)
 	switch {
@@ -108,7 +108,7 @@ func (w *worker) alreadyThere(ctx context.Context, j Job, size int64, sum string
 				return false, err
 			}
 		}
-		fr.Status = StatusSkipped
+		fr.Status = report.TransferSkipped
 		return true, nil
 	}
 	have, err := dst.ReadChecksum(ctx, j.Dst)
@@ -123,7 +123,7 @@ func (w *worker) alreadyThere(ctx context.Context, j Job, size int64, sum string
 	default:
 		return false, retry.MarkPermanent(fmt.Errorf("transport: %s: %w (SHA-256 %s there, %s in %s); it was not replaced", j.Dst, ErrExists, got, sum, j.Src))
 	}
-	fr.replaces = true
+	w.replaces = true
 	return false, nil
 }
 
@@ -161,7 +161,7 @@ func (w *worker) boundary(ctx context.Context, src, partial string, size int64) 
 
 // copyBytes sends src[off:] into the partial file at off and returns the
 // file still open: closing it (a sync to disk) is left to the caller.
-func (w *worker) copyBytes(ctx context.Context, j Job, partial string, off, size int64, fr *FileResult) (Writer, error) {
+func (w *worker) copyBytes(ctx context.Context, j Job, partial string, off, size int64, fr *report.TransferFile, t *tally) (Writer, error) {
 	r, err := w.sconn.OpenRead(ctx, j.Src, off)
 	if err != nil {
 		return nil, err
@@ -171,7 +171,7 @@ func (w *worker) copyBytes(ctx context.Context, j Job, partial string, off, size
 	if err != nil {
 		return nil, err
 	}
-	m := &meter{ctx: ctx, limit: w.opt.Limit, onBytes: func(n int64) { w.opt.Observer.Bytes(j, n) }}
+	m := &meter{ctx: ctx, limit: w.opt.Limit, onBytes: t.add}
 	var n int64
 	if s, ok := r.(Sender); ok {
 		n, err = s.Send(meterWriter{wr, m})

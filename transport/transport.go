@@ -11,6 +11,8 @@ package transport
 import (
 	"context"
 	"io"
+
+	"github.com/mailhaul/mailhaul/report"
 )
 
 // Endpoint is a place archives are kept. Connect is called once per
@@ -91,6 +93,11 @@ type Job struct {
 	Dst  string `json:"dst"`
 	// Listed is the size the listing gave, for progress totals.
 	Listed int64 `json:"-"`
+}
+
+// result is j's line in the report, before anything is known.
+func (j Job) result() report.TransferFile {
+	return report.TransferFile{Name: j.Name, Src: j.Src, Dst: j.Dst}
 }
 
 // PartialSuffix marks an archive still arriving; it is renamed to its final

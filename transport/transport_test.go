@@ -10,15 +10,16 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/mailhaul/mailhaul/internal/retry"
+	"github.com/mailhaul/mailhaul/progress"
+	"github.com/mailhaul/mailhaul/report"
 	"github.com/mailhaul/mailhaul/transport"
 	"github.com/mailhaul/mailhaul/transport/local"
 	"github.com/mailhaul/mailhaul/transport/transporttest"
 )
 
-func copyDir(t *testing.T, ctx context.Context, src, dst string, opt transport.Options) *transport.Report {
+func copyDir(t *testing.T, ctx context.Context, src, dst string, opt transport.Options) *report.Transfer {
 	t.Helper()
 	c := local.Conn{}
 	jobs, err := transport.Plan(ctx, c, []string{src}, c, dst)
@@ -29,21 +30,15 @@ func copyDir(t *testing.T, ctx context.Context, src, dst string, opt transport.O
 	return rep
 }
 
-// cancelAt cancels the run once n bytes of a transfer have passed.
-type cancelAt struct {
-	n      int64
-	seen   int64
-	cancel func()
-}
-
-func (c *cancelAt) Start(transport.Job, int64, int64) {}
-func (c *cancelAt) Bytes(_ transport.Job, n int64) {
-	if c.seen += n; c.seen >= c.n {
-		c.cancel()
+// cancelAt cancels the run once n bytes of an archive are at the
+// destination.
+func cancelAt(n int64, cancel func()) progress.Func {
+	return func(e progress.Event) {
+		if e.Bytes >= n {
+			cancel()
+		}
 	}
 }
-func (c *cancelAt) Retry(transport.Job, int, error, time.Duration) {}
-func (c *cancelAt) Done(transport.FileResult)                      {}
 
 func TestCopyResumeSkipReplace(t *testing.T) {
 	src, dst := t.TempDir(), filepath.Join(t.TempDir(), "drive")
@@ -53,7 +48,7 @@ func TestCopyResumeSkipReplace(t *testing.T) {
 
 	// Interrupted half-way: a partial file, no final name.
 	ctx, cancel := context.WithCancel(context.Background())
-	rep := copyDir(t, ctx, src, dst, transport.Options{SegmentSize: seg, Observer: &cancelAt{n: size / 2, cancel: cancel}})
+	rep := copyDir(t, ctx, src, dst, transport.Options{SegmentSize: seg, Progress: cancelAt(size/2, cancel)})
 	if rep.Failed != 1 {
 		t.Fatalf("interrupted copy: %+v", rep.Results)
 	}
@@ -69,7 +64,7 @@ func TestCopyResumeSkipReplace(t *testing.T) {
 
 	rep = copyDir(t, context.Background(), src, dst, transport.Options{SegmentSize: seg})
 	r := rep.Results[0]
-	if r.Status != transport.StatusSent || r.ResumedFrom != seg || r.Sent != size-seg {
+	if r.Status != report.TransferSent || r.ResumedFrom != seg || r.Sent != size-seg {
 		t.Errorf("resume: status %s from %d sent %d (partial was %d bytes); want sent, from %d, %d bytes sent",
 			r.Status, r.ResumedFrom, r.Sent, partial.Size(), seg, size-seg)
 	}
@@ -108,12 +103,13 @@ func TestCopyFailures(t *testing.T) {
 	rep := copyDir(t, context.Background(), src, dst, transport.Options{})
 	reasons := map[string]string{}
 	for _, r := range rep.Results {
-		reasons[r.Name] = r.Status + "/" + r.Reason
+		reasons[r.Name] = r.Status + "/" + r.Code + "/" + r.Reason
 	}
+	// The stable code beside the prose (issue 10).
 	want := map[string]string{
-		"good.tgz":  "sent/",
-		"bad.tgz":   "failed/" + transport.ErrSourceCorrupt.Error(),
-		"nosum.tgz": "failed/" + transport.ErrNoChecksum.Error(),
+		"good.tgz":  "sent//",
+		"bad.tgz":   "failed/source-corrupt/" + transport.ErrSourceCorrupt.Error(),
+		"nosum.tgz": "failed/no-checksum/" + transport.ErrNoChecksum.Error(),
 	}
 	for n, w := range want {
 		if reasons[n] != w {

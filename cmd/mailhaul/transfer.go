@@ -14,6 +14,7 @@ import (
 
 	"github.com/mailhaul/mailhaul/internal/ratelimit"
 	"github.com/mailhaul/mailhaul/internal/termtext"
+	"github.com/mailhaul/mailhaul/report"
 	"github.com/mailhaul/mailhaul/transport"
 	"github.com/mailhaul/mailhaul/transport/local"
 	"github.com/mailhaul/mailhaul/transport/sftp"
@@ -166,6 +167,7 @@ func (a *app) runTransfer(ctx context.Context, f *transferFlags, src transport.E
 		SegmentSize: int64(max(f.segmentMiB, 1)) << 20,
 		Limit:       ratelimit.NewPacer(float64(limit), 0), // 0: unlimited
 		Overwrite:   f.overwrite,
+		Progress:    prog.event,
 		Observer:    prog,
 	})
 	prog.wait()
@@ -245,31 +247,31 @@ func plan(ctx context.Context, src transport.Endpoint, srcPaths []string, dst tr
 	return transport.Plan(ctx, sc, srcPaths, dc, dstDir)
 }
 
-func (a *app) printTransferReport(rep *transport.Report, verb string) {
+func (a *app) printTransferReport(rep *report.Transfer, verb string) {
 	if a.json {
 		for _, r := range rep.Results {
 			writeJSONLine(a.stdout, struct {
 				Event string `json:"event"`
-				transport.FileResult
+				report.TransferFile
 			}{"transfer-file", r})
 		}
 		writeJSONLine(a.stdout, struct {
-			*transport.Report
-			Results []transport.FileResult `json:"results,omitempty"`
-		}{Report: rep})
+			*report.Transfer
+			Results []report.TransferFile `json:"results,omitempty"`
+		}{Transfer: rep})
 		return
 	}
 	// File names and errors come from disks and servers: escaped.
 	esc := termtext.Escape
 	for _, r := range rep.Results {
 		switch r.Status {
-		case transport.StatusSent:
+		case report.TransferSent:
 			extra := ""
 			if r.ResumedFrom > 0 {
 				extra = fmt.Sprintf(", resumed after %s already there", humanBytes(r.ResumedFrom))
 			}
 			fmt.Fprintf(a.stdout, "%-8s %s  %s in %s%s\n", verb, esc(r.Name), humanBytes(r.Size), roundSeconds(r.Seconds), extra)
-		case transport.StatusSkipped:
+		case report.TransferSkipped:
 			fmt.Fprintf(a.stdout, "skipped  %s  already there with the same SHA-256\n", esc(r.Name))
 		default:
 			fmt.Fprintf(a.stderr, "FAILED   %s: %s\n", esc(r.Name), esc(r.Error))
@@ -280,7 +282,7 @@ func (a *app) printTransferReport(rep *transport.Report, verb string) {
 	}
 	refused := 0
 	for _, r := range rep.Results {
-		if r.Reason == transport.ErrExists.Error() {
+		if r.Code == report.CodeExists {
 			refused++
 		}
 	}

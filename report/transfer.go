@@ -1,0 +1,93 @@
+package report
+
+import "time"
+
+// Transfer is what one push, pull or copy did, written as JSON by the
+// command line.
+type Transfer struct {
+	Event    string    `json:"event"` // "transfer"
+	From     string    `json:"from"`
+	To       string    `json:"to"`
+	Started  time.Time `json:"started"`
+	Finished time.Time `json:"finished"`
+	Seconds  float64   `json:"seconds"`
+	Files    int       `json:"files"`
+	Sent     int       `json:"sent"`
+	Skipped  int       `json:"skipped"`
+	Resumed  int       `json:"resumed"` // files that continued a partial transfer
+	Failed   int       `json:"failed"`
+	// Bytes is the archives' total size; BytesSent what crossed the wire
+	// this run (resumed bytes are not sent again); BytesResumed what an
+	// earlier run had delivered and this run kept after checking it.
+	Bytes        int64          `json:"bytes"`
+	BytesSent    int64          `json:"bytesSent"`
+	BytesResumed int64          `json:"bytesResumed"`
+	Results      []TransferFile `json:"results"`
+}
+
+// A transferred archive's status.
+const (
+	TransferSent    = "sent"    // moved and verified
+	TransferSkipped = "skipped" // already at the destination with the same checksum (checked)
+	TransferFailed  = "failed"
+)
+
+// Stable codes of a transfer's failure, for scripts; Reason beside each
+// is the prose for people, which may change.
+const (
+	CodeConnLost      = "conn-lost"      // the connection broke, and the retries ran out
+	CodeNoSpace       = "no-space"       // the destination's disk or quota is full
+	CodeVerify        = "verify"         // the bytes stored there do not match the .sha256
+	CodeSourceCorrupt = "source-corrupt" // the source does not match its own .sha256
+	CodeNoChecksum    = "no-checksum"    // no usable .sha256 beside the source
+	CodeExists        = "exists"         // a different archive of the same name is there
+	CodePermission    = "permission"     // refused by the file system or server
+	CodeNotFound      = "not-found"
+	CodeInterrupted   = "interrupted" // the run was stopped
+	CodeOther         = "other"       // none of the above: see Error
+)
+
+// TransferFile is one archive's outcome.
+type TransferFile struct {
+	Name   string `json:"name"`
+	Src    string `json:"src"`
+	Dst    string `json:"dst"`
+	Status string `json:"status"`
+	Size   int64  `json:"size"`
+	SHA256 string `json:"sha256,omitempty"`
+	// Sent is the bytes sent this run; ResumedFrom the verified boundary a
+	// partial transfer continued from (0: started from the beginning).
+	Sent        int64   `json:"sent"`
+	ResumedFrom int64   `json:"resumedFrom,omitempty"`
+	Attempts    int     `json:"attempts"`
+	Seconds     float64 `json:"seconds"`
+	// Note says something the user should know about a success, such as
+	// a corrupt copy at the destination that was replaced.
+	Note   string `json:"note,omitempty"`
+	Code   string `json:"code,omitempty"`   // stable cause of a failure (Code...)
+	Reason string `json:"reason,omitempty"` // short cause of a failure, in words
+	Error  string `json:"error,omitempty"`  // full message of a failure
+}
+
+// OK reports whether every file arrived (sent or skipped).
+func (r *Transfer) OK() bool { return r.Failed == 0 }
+
+// Add counts one archive's outcome.
+func (r *Transfer) Add(f TransferFile) {
+	r.Results = append(r.Results, f)
+	r.Files++
+	r.Bytes += f.Size
+	r.BytesSent += f.Sent
+	r.BytesResumed += f.ResumedFrom
+	if f.ResumedFrom > 0 {
+		r.Resumed++
+	}
+	switch f.Status {
+	case TransferSent:
+		r.Sent++
+	case TransferSkipped:
+		r.Skipped++
+	default:
+		r.Failed++
+	}
+}
