@@ -55,8 +55,10 @@ type TransferFile struct {
 	Status string `json:"status"`
 	Size   int64  `json:"size"`
 	SHA256 string `json:"sha256,omitempty"`
-	// Sent is the bytes sent this run; ResumedFrom the verified boundary a
-	// partial transfer continued from (0: started from the beginning).
+	// Sent is the bytes sent this run; ResumedFrom what an earlier run had
+	// delivered and this one kept after checking it: the boundary it
+	// continued from, or, for an archive sent in chunks, every segment
+	// that matched wherever it lay (0: started from the beginning).
 	Sent        int64   `json:"sent"`
 	ResumedFrom int64   `json:"resumedFrom,omitempty"`
 	Attempts    int     `json:"attempts"`

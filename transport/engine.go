@@ -9,6 +9,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"golang.org/x/sync/semaphore"
+
 	"github.com/mailhaul/mailhaul/internal/ratelimit"
 	"github.com/mailhaul/mailhaul/internal/retry"
 	"github.com/mailhaul/mailhaul/progress"
@@ -22,6 +24,14 @@ type Options struct {
 	// network connection. On a delayed link one SSH channel is
 	// window-bound, so several are what fills it.
 	Transfers int
+	// Streams is how many connections one large archive may use at once
+	// (default 1). Its bytes are cut into chunks that go over several
+	// connections at once, into the partial file at their offsets: over a
+	// delayed link one SSH channel carries only its window per round
+	// trip, so a single archive on one channel is slow. Extra streams
+	// take only the places of idle transfers: no more than
+	// max(Transfers, Streams) connections to a side move data at once.
+	Streams int
 	// Retries is how many more attempts an archive gets after a lost
 	// connection (default 5), each after a Backoff pause (with jitter).
 	Retries int
@@ -65,6 +75,9 @@ const (
 func (o Options) withDefaults() Options {
 	if o.Transfers <= 0 {
 		o.Transfers = defaultTransfers
+	}
+	if o.Streams <= 0 {
+		o.Streams = 1
 	}
 	if o.Retries < 0 {
 		o.Retries = 0
@@ -141,6 +154,7 @@ func baseName(p string) string {
 func Run(ctx context.Context, src, dst Endpoint, jobs []Job, opt Options) (*report.Transfer, error) {
 	opt = opt.withDefaults()
 	var finished atomic.Int64
+	slots := semaphore.NewWeighted(int64(max(opt.Transfers, opt.Streams)))
 	rep := &report.Transfer{Event: "transfer", From: src.String(), To: dst.String(), Started: time.Now()}
 	results := make([]report.TransferFile, len(jobs))
 	next := make(chan int)
@@ -149,10 +163,14 @@ func Run(ctx context.Context, src, dst Endpoint, jobs []Job, opt Options) (*repo
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			w := &worker{src: src, dst: dst, opt: opt, finished: &finished, archives: int64(len(jobs))}
+			w := &worker{src: src, dst: dst, opt: opt, finished: &finished, archives: int64(len(jobs)), slots: slots}
 			defer w.disconnect()
 			for i := range next {
+				if err := slots.Acquire(ctx, 1); err != nil {
+					continue // ctx ended: reported as never started
+				}
 				results[i] = w.do(ctx, jobs[i])
+				slots.Release(1)
 				finished.Add(1)
 				opt.Observer.Done(results[i])
 			}
@@ -187,6 +205,9 @@ type worker struct {
 	sconn, dconn Conn
 	finished     *atomic.Int64 // the run's archives done
 	archives     int64         // of all
+	// slots are the connections moving data: a worker holds one per
+	// archive, a chunk's extra stream one per chunk (chunks.go).
+	slots *semaphore.Weighted
 	// replaces: what is at the destination was checked during this
 	// attempt and may be replaced.
 	replaces bool

@@ -34,15 +34,30 @@ func (w *worker) transfer(ctx context.Context, j Job, fr *report.TransferFile) e
 	}
 
 	partial := j.Dst + PartialSuffix
-	off, err := w.boundary(ctx, j.Src, partial, size)
+	same, err := w.segmentsThere(ctx, j.Src, partial, size)
 	if err != nil {
 		return err
 	}
-	if free, ok := dst.FreeSpace(ctx, parentDir(j.Dst)); ok && free < size-off {
-		return retry.MarkPermanent(fmt.Errorf("transport: %s: %w: %d bytes to write, %d free", j.Dst, ErrNoSpace, size-off, free))
+	seg := w.opt.SegmentSize
+	off := int64(prefix(same)) * seg
+	kept := off
+	var todo []span
+	if w.chunked(size) {
+		// Chunks leave holes when cut short: keep every segment that
+		// matches, wherever it lies.
+		todo, kept = gaps(same, seg, size)
 	}
-	fr.ResumedFrom = off
-	wr, err := w.copyBytes(ctx, j, partial, off, size, fr, w.tally(j, size, off))
+	if free, ok := dst.FreeSpace(ctx, parentDir(j.Dst)); ok && free < size-kept {
+		return retry.MarkPermanent(fmt.Errorf("transport: %s: %w: %d bytes to write, %d free", j.Dst, ErrNoSpace, size-kept, free))
+	}
+	fr.ResumedFrom = kept
+	t := w.tally(j, size, kept)
+	var wr Writer
+	if w.chunked(size) {
+		wr, err = w.copyChunks(ctx, j, partial, int64(len(same))*seg, todo, fr, t)
+	} else {
+		wr, err = w.copyBytes(ctx, j, partial, off, size, fr, t)
+	}
 	if err != nil {
 		return err
 	}
@@ -127,36 +142,73 @@ func (w *worker) alreadyThere(ctx context.Context, j Job, size int64, sum string
 	return false, nil
 }
 
-// boundary returns where to continue a partial transfer: after the last
-// whole segment whose SHA-256 is the same in the source and in the partial
-// file. Concurrent writes can leave holes, and a crash can leave a torn
-// tail, so the partial file's size alone proves nothing.
-func (w *worker) boundary(ctx context.Context, src, partial string, size int64) (int64, error) {
+// segmentsThere compares the whole segments of an earlier attempt's
+// partial file (within size) with the source's, by SHA-256: an attempt
+// continues after the last that matches from the start, or, in chunks,
+// keeps every one that matches. Concurrent writes can leave holes, and a
+// crash can leave a torn tail, so the partial file's size alone proves
+// nothing.
+func (w *worker) segmentsThere(ctx context.Context, src, partial string, size int64) ([]bool, error) {
 	have, err := w.dconn.Size(ctx, partial)
 	if errors.Is(err, fs.ErrNotExist) {
-		return 0, nil
+		return nil, nil
 	}
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
 	seg := w.opt.SegmentSize
 	n := int(min(have, size) / seg)
 	if n == 0 {
-		return 0, nil
+		return nil, nil
 	}
 	a, err := w.sconn.SegmentSums(ctx, src, seg, n)
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
 	b, err := w.dconn.SegmentSums(ctx, partial, seg, n)
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
+	same := make([]bool, n)
+	for k := range same {
+		same[k] = k < len(a) && k < len(b) && a[k] == b[k]
+	}
+	return same, nil
+}
+
+// prefix is how many segments match from the start.
+func prefix(same []bool) int {
 	k := 0
-	for k < n && k < len(a) && k < len(b) && a[k] == b[k] {
+	for k < len(same) && same[k] {
 		k++
 	}
-	return int64(k) * seg, nil
+	return k
+}
+
+// span is a byte range still to send.
+type span struct{ from, to int64 }
+
+// gaps lists what is missing from a partial file whose segments of seg
+// match as same says, up to size, and how many bytes it keeps.
+func gaps(same []bool, seg, size int64) (todo []span, kept int64) {
+	add := func(from, to int64) {
+		if n := len(todo); n > 0 && todo[n-1].to == from {
+			todo[n-1].to = to
+			return
+		}
+		todo = append(todo, span{from, to})
+	}
+	for i, ok := range same {
+		if ok {
+			kept += seg
+		} else {
+			add(int64(i)*seg, int64(i+1)*seg)
+		}
+	}
+	if end := int64(len(same)) * seg; end < size {
+		add(end, size)
+	}
+	return todo, kept
 }
 
 // copyBytes sends src[off:] into the partial file at off and returns the

@@ -45,6 +45,10 @@ type Conn interface {
 	// OpenWrite opens p for writing at offset off, creating it, and cuts
 	// it to off bytes: what lies beyond a verified boundary is not trusted.
 	OpenWrite(ctx context.Context, p string, off int64) (Writer, error)
+	// OpenWriteAt opens p, which OpenWrite made, for writing at offset
+	// off without cutting it: several connections write one archive's
+	// chunks at once.
+	OpenWriteAt(ctx context.Context, p string, off int64) (Writer, error)
 	// Sum returns the hex SHA-256 of the bytes stored in p, computed from
 	// the stored bytes (not from what was sent).
 	Sum(ctx context.Context, p string) (string, error)
@@ -68,7 +72,9 @@ type Writer interface {
 	// and closes the file.
 	Close() error
 	// Abort closes the file without making it durable: the transfer
-	// failed, and a later one checks what it left before trusting it.
+	// failed, and a later one checks what it left before trusting it; or
+	// it wrote one chunk of an archive whose first handle's Close syncs
+	// the whole file (fsync covers every descriptor's writes).
 	Abort() error
 }
 

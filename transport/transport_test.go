@@ -218,3 +218,33 @@ func TestCloseFailureFailsTheTransfer(t *testing.T) {
 		t.Errorf("an archive whose close failed was renamed to its final name")
 	}
 }
+
+// One archive in chunks over several streams between local folders (the
+// engine's side of it; transport/sftp tests it against sshd): whole, and
+// after an interruption resumed keeping every whole segment that arrived,
+// sending exactly the rest.
+func TestCopyInChunks(t *testing.T) {
+	src, dst := t.TempDir(), t.TempDir()
+	const size = 9<<20 + 77
+	const seg = 512 << 10
+	want := transporttest.WriteArchive(t, src, "big.tgz", size)
+	ctx, cancel := context.WithCancel(context.Background())
+	opt := transport.Options{Streams: 4, SegmentSize: seg, Retries: transport.NoRetries, Progress: cancelAt(size/2, cancel)}
+	if rep := copyDir(t, ctx, src, dst, opt); rep.Failed != 1 {
+		t.Fatalf("interrupted copy: %+v", rep.Results)
+	}
+	opt.Progress = nil
+	rep := copyDir(t, context.Background(), src, dst, opt)
+	r := rep.Results[0]
+	if r.Status != report.TransferSent || r.ResumedFrom%seg != 0 || r.Sent != size-r.ResumedFrom {
+		t.Errorf("resumed: %s keeping %d, sent %d; want sent keeping whole segments, sending exactly the rest", r.Status, r.ResumedFrom, r.Sent)
+	}
+	// Half had arrived, in four chunks under way at once: the segments
+	// beyond the first hole are kept too, not only the first chunk's.
+	if r.ResumedFrom < size/4 {
+		t.Errorf("resumed keeping %d bytes of the %d that had arrived; want the whole segments of every chunk", r.ResumedFrom, size/2)
+	}
+	if got, _ := os.ReadFile(filepath.Join(dst, "big.tgz")); !bytes.Equal(got, want) {
+		t.Errorf("the archive copied in chunks differs")
+	}
+}
