@@ -21,6 +21,14 @@ func delayedEndpoint(t *testing.T, s *testservers.SSHD, remote string, d *dialCo
 	return ep
 }
 
+// ends says where a push (src to remote) or a pull (remote to back) goes.
+func ends(push bool, src, remote, back string) (from, to string) {
+	if push {
+		return src, remote
+	}
+	return remote, back
+}
+
 // One archive goes over several connections at once, both ways, and
 // arrives whole: the same bytes and .sha256, no partial file left.
 func TestSSHDOneArchiveOverSeveralConnections(t *testing.T) {
@@ -32,10 +40,7 @@ func TestSSHDOneArchiveOverSeveralConnections(t *testing.T) {
 	for _, push := range []bool{true, false} {
 		var d dialCounter
 		ep := delayedEndpoint(t, s, remote, &d)
-		from, to := src, remote
-		if !push {
-			from, to = remote, back
-		}
+		from, to := ends(push, src, remote, back)
 		rep := run(t, context.Background(), ep, push, from, to, opt)
 		if rep.Sent != 1 || rep.BytesSent != size {
 			t.Fatalf("push %v: %+v, want sent, %d bytes", push, rep.Results, size)
@@ -61,10 +66,7 @@ func TestSSHDChunksCutMidSegmentResume(t *testing.T) {
 	for _, push := range []bool{true, false} {
 		var d dialCounter
 		ep := delayedEndpoint(t, s, remote, &d)
-		from, to := src, remote
-		if !push {
-			from, to = remote, back
-		}
+		from, to := ends(push, src, remote, back)
 		var once sync.Once
 		cut := func(e progress.Event) {
 			if e.Bytes > 5*seg+seg/2 {
