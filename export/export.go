@@ -1,7 +1,9 @@
 // Package export holds what every mail source shares: the Sink a source
-// writes into, the incremental cutoff, and the loop that turns one source
-// plus optional contact and calendar files into one archive. Each source
-// lives in its own package below this one (export/maildir, export/mbox).
+// writes into, the incremental cutoff, Composite (several sources into one
+// archive), and Run, the export job itself (manifest, archive file, cutoff,
+// abort on failure, report file) that the command line and a migration
+// both call. Each source lives in its own package below this one
+// (export/maildir, export/mbox, and export/pim for .vcf and .ics files).
 package export
 
 import (

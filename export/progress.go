@@ -4,32 +4,35 @@ import (
 	"io"
 
 	"github.com/mailhaul/mailhaul/format"
+	"github.com/mailhaul/mailhaul/progress"
 )
 
 // WithProgress wraps sink so that fn hears of every item that passes
-// through it, with running totals. Sources stay unaware of progress: the
-// bytes are counted as the sink reads them.
-func WithProgress(sink Sink, fn func(Progress)) Sink {
+// through it, as a progress.Event of stage "export" for user with running
+// totals (ItemsTotal and BytesTotal stay 0: a source is read in one pass
+// and knows no total). Sources stay unaware of progress: the bytes are
+// counted as the sink reads them.
+func WithProgress(sink Sink, user string, fn progress.Func) Sink {
 	if fn == nil {
 		return sink
 	}
-	return &progressSink{Sink: sink, fn: fn}
+	return &progressSink{Sink: sink, fn: fn, ev: progress.Event{Stage: "export", User: user}}
 }
 
 type progressSink struct {
 	Sink
-	fn   func(Progress)
-	prog Progress
+	fn progress.Func
+	ev progress.Event
 }
 
 func (s *progressSink) AddItem(it format.Item, body io.Reader) error {
 	cr := &countingReader{r: body}
 	err := s.Sink.AddItem(it, cr)
 	if err == nil {
-		s.prog.Folder = it.Folder
-		s.prog.Items++
-		s.prog.Bytes += cr.n
-		s.fn(s.prog)
+		s.ev.Folder = it.Folder
+		s.ev.Items++
+		s.ev.Bytes += cr.n
+		s.fn.Report(s.ev)
 	}
 	return err
 }

@@ -1,6 +1,10 @@
-// Package report is the per-user import report that every importer fills
-// and the command line prints: what was imported, what the target already
-// had, what was skipped on purpose, and what failed with its reason.
+// Package report is the one home of the per-user reports every stage
+// writes and the command line prints: Export (what an export wrote and
+// could not read), the transfer report, and Report, which every import
+// target fills (what was imported, what the target already had, what was
+// skipped on purpose, and what failed). Every failure and skip carries its
+// prose reason and a stable Code (codes.go) for scripts and rollups;
+// WriteFile is the one way a report reaches its file.
 package report
 
 import (
@@ -56,10 +60,11 @@ type Report struct {
 	NotAttempted int   `json:"notAttempted"`          // read, but never sent: the run stopped first (see Unsent)
 	Bytes        int64 `json:"bytes"`                 // bytes sent
 
-	Skips    map[string]int `json:"skips,omitempty"` // reason → count
-	Failures []Failure      `json:"failures"`
-	Unsent   []Failure      `json:"unsent,omitempty"` // the items counted in NotAttempted
-	Notes    []string       `json:"notes,omitempty"`  // folder mappings, conversions, throttling
+	Skips     map[string]int `json:"skips,omitempty"`     // reason → count
+	SkipCodes map[Code]int   `json:"skipCodes,omitempty"` // the same skips by code
+	Failures  []Failure      `json:"failures"`
+	Unsent    []Failure      `json:"unsent,omitempty"` // the items counted in NotAttempted
+	Notes     []string       `json:"notes,omitempty"`  // folder mappings, conversions, throttling
 	// FailedFolders counts folders the target refused to create, listed
 	// under Failures with no Item: an empty one has no item to fail.
 	FailedFolders int `json:"failedFolders,omitempty"`
@@ -77,6 +82,20 @@ type Failure struct {
 	Folder  string `json:"folder,omitempty"`
 	Item    string `json:"item"` // the item's source id; "" for a folder itself (see FailedFolders)
 	Reason  string `json:"reason"`
+	// Code is the reason's kind; left empty, the Add methods classify
+	// the prose (Classify).
+	Code Code `json:"code"`
+}
+
+// coded is f with its code, classified from the prose when not set.
+func (f Failure) coded(def Code) Failure {
+	if f.Code == "" {
+		f.Code = def
+		if def == "" {
+			f.Code = Classify(f.Reason)
+		}
+	}
+	return f
 }
 
 // New starts a report.
@@ -109,9 +128,10 @@ func (r *Report) AddPresent() {
 func (r *Report) AddSkipped(reason string) {
 	r.mu.Lock()
 	if r.Skips == nil {
-		r.Skips = map[string]int{}
+		r.Skips, r.SkipCodes = map[string]int{}, map[Code]int{}
 	}
 	r.Skips[reason]++
+	r.SkipCodes[Classify(reason)]++
 	r.Skipped++
 	r.mu.Unlock()
 }
@@ -119,7 +139,7 @@ func (r *Report) AddSkipped(reason string) {
 // AddFailure records an item that is not on the target.
 func (r *Report) AddFailure(f Failure) {
 	r.mu.Lock()
-	r.Failures = append(r.Failures, f)
+	r.Failures = append(r.Failures, f.coded(""))
 	r.Failed++
 	r.mu.Unlock()
 }
@@ -129,7 +149,7 @@ func (r *Report) AddFailure(f Failure) {
 func (r *Report) AddFolderFailure(f Failure) {
 	r.mu.Lock()
 	f.Item = ""
-	r.Failures = append(r.Failures, f)
+	r.Failures = append(r.Failures, f.coded(""))
 	r.FailedFolders++
 	r.mu.Unlock()
 }
@@ -139,7 +159,7 @@ func (r *Report) AddFolderFailure(f Failure) {
 // run sends it.
 func (r *Report) AddNotAttempted(f Failure) {
 	r.mu.Lock()
-	r.Unsent = append(r.Unsent, f)
+	r.Unsent = append(r.Unsent, f.coded(CodeNotSent))
 	r.NotAttempted++
 	r.mu.Unlock()
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/mailhaul/mailhaul/report"
 	"os"
 	"path/filepath"
 	"strings"
@@ -21,7 +22,7 @@ func exportAndInspect(t *testing.T, user string, args ...string) inspection {
 	if code != exitOK && code != exitPartial {
 		t.Fatalf("mailhaul %s: exit %d\n%s%s", strings.Join(args, " "), code, stdout, stderr)
 	}
-	var rep exportReport
+	var rep report.Export
 	lines := strings.Split(strings.TrimSpace(stdout), "\n")
 	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &rep); err != nil {
 		t.Fatalf("last JSON line of export: %v\n%s", err, stdout)

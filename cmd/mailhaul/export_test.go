@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/mailhaul/mailhaul/format"
+	"github.com/mailhaul/mailhaul/report"
 )
 
 // mailhaul runs one command line in-process and returns its exit code and
@@ -210,13 +211,13 @@ func TestExportPartialExitCodeNamesTheItem(t *testing.T) {
 	if !strings.Contains(stderr, "alice@example.org") || !strings.Contains(stderr, "1700000500.M9P9.host") {
 		t.Errorf("the error must name the user and the file; stderr:\n%s", stderr)
 	}
-	var rep exportReport
+	var rep report.Export
 	data, err := os.ReadFile(filepath.Join(out, "alice@example.org.tgz.report.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	json.Unmarshal(data, &rep)
-	if rep.Status != "partial" || len(rep.Errors) != 1 || rep.Errors[0].Folder != "INBOX" {
+	if rep.Status != "partial" || len(rep.Errors) != 1 || rep.Errors[0].Folder != "INBOX" || rep.Errors[0].Code != report.CodeEmpty {
 		t.Errorf("report: status %q errors %+v; want partial with the one empty file in INBOX", rep.Status, rep.Errors)
 	}
 	// The archive is still complete and valid, holding everything else.

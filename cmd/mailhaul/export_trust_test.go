@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mailhaul/mailhaul/format"
+	"github.com/mailhaul/mailhaul/report"
 )
 
 // Tests of issue 9's export items: what the export command refuses, skips
@@ -90,6 +90,12 @@ func TestExportSkipsLinksAndFIFOsExitPartial(t *testing.T) {
 		if len(items) != 1 {
 			t.Errorf("export %s: %d items in the archive, want 1", tc.kind, len(items))
 		}
+		// The report gives the kind of failure a script can count on.
+		var rep report.Export
+		if b, err := os.ReadFile(filepath.Join(out, "alice@example.org.tgz.report.json")); err != nil || json.Unmarshal(b, &rep) != nil ||
+			len(rep.Errors) != 1 || rep.Errors[0].Code != report.CodeNotRegular {
+			t.Errorf("export %s: report errors %+v (%v); want the one not-regular item", tc.kind, rep.Errors, err)
+		}
 	}
 }
 
@@ -164,7 +170,7 @@ func TestExportAlwaysWritesResult(t *testing.T) {
 			if res["event"] != "export" || res["status"] != tc.status || res["stage"] != tc.stage || res["user"] != "alice" || res["error"] == nil {
 				t.Errorf("%s: --json result %v; want status %s, stage %s, user and error", tc.name, res, tc.status, tc.stage)
 			}
-			var rep exportReport
+			var rep report.Export
 			b, err := os.ReadFile(reportPath)
 			if err == nil {
 				err = json.Unmarshal(b, &rep)
@@ -176,15 +182,21 @@ func TestExportAlwaysWritesResult(t *testing.T) {
 	}
 }
 
-// Review of issue 9: warnings past the summary's bounded lists counted in
-// Truncated made an export with nothing failed exit 3. Only items not
-// exported make it partial.
-func TestTruncatedWarningsAreNotPartial(t *testing.T) {
-	m := format.Manifest{User: "bob@x"}
-	if r := newExportReport(m, "a.tgz", format.Summary{Truncated: 200_000}, 0); r.Status != "ok" || r.Failed != 0 {
-		t.Errorf("warnings only: status %q, failed %d; want ok, 0", r.Status, r.Failed)
-	}
-	if r := newExportReport(m, "a.tgz", format.Summary{Truncated: 7}, 7); r.Status != "partial" || r.Failed != 7 {
-		t.Errorf("7 errors past the list: status %q, failed %d; want partial, 7", r.Status, r.Failed)
+// The export job's argument errors are worded in the command line's terms:
+// the flag that was wrong.
+func TestExportArgumentErrorsNameTheFlag(t *testing.T) {
+	full := exportFull(t, "alice@example.org")
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--user", "bob@example.org", "--since", full}, "--since: " + full + " is alice@example.org's archive, not bob@example.org's"},
+		{[]string{"--user", "alice@example.org", "--since", full, "--overlap", "-1h"}, "--overlap: must not be negative"},
+		{[]string{"--user", "alice@example.org", "--since", filepath.Join(t.TempDir(), "none.tgz")}, "--since: "},
+	} {
+		args := append([]string{"export", "maildir", "--src", sample + "/alice-maildir", "--out", t.TempDir()}, tc.args...)
+		if code, _, stderr := mailhaul(t, args...); code != exitFailed || !strings.Contains(stderr, tc.want) {
+			t.Errorf("%v: exit %d, %q; want exit 1 and %q", tc.args, code, stderr, tc.want)
+		}
 	}
 }

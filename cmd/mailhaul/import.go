@@ -38,12 +38,18 @@ type importRun struct {
 	target     string // the URL given, for the report
 	archives   []string
 	reportPath string
+	// verb is "import" (when empty) or "restore": the error's prefix and
+	// the report's event.
+	verb string
 }
 
 // fail ends a run that stopped before the importer made its report:
 // stage says where ("arguments", "archives", "connect").
 func (r *importRun) fail(ctx context.Context, stage string, err error) error {
 	rep := report.New(r.user, r.kind, r.target, r.archives)
+	if r.verb != "" {
+		rep.Event = r.verb
+	}
 	return r.finish(ctx, rep, stage, err)
 }
 
@@ -52,7 +58,11 @@ func (r *importRun) fail(ctx context.Context, stage string, err error) error {
 // nil.
 func (r *importRun) finish(ctx context.Context, rep *report.Report, stage string, err error) error {
 	if err != nil {
-		err = fmt.Errorf("import %s: %w", r.kind, err)
+		verb := r.verb
+		if verb == "" {
+			verb = "import"
+		}
+		err = fmt.Errorf("%s %s: %w", verb, r.kind, err)
 		if rep.Status != "failed" && rep.Status != "cancelled" {
 			rep.Stop(stage, err, endStatus(ctx) == "cancelled")
 		}

@@ -10,10 +10,10 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/mailhaul/mailhaul/export"
 	"github.com/mailhaul/mailhaul/format"
 	"github.com/mailhaul/mailhaul/importer/dav"
 	"github.com/mailhaul/mailhaul/internal/journal"
+	"github.com/mailhaul/mailhaul/progress"
 )
 
 type importDAVFlags struct {
@@ -116,7 +116,7 @@ func (a *app) runImportDAV(ctx context.Context, archives []string, f *importDAVF
 		}
 	}
 	prog := a.newProgress("import dav "+f.user, archiveTotals(archives, format.KindContact, format.KindEvent, format.KindTask))
-	opt.Progress = func(n int) { prog.update(export.Progress{Items: n}) }
+	opt.Progress = func(n int) { prog.update(progress.Event{Stage: "import", User: f.user, Items: int64(n)}) }
 	rep, err := dav.Import(ctx, archives, *opt)
 	prog.done()
 	if rep == nil {

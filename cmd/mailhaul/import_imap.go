@@ -12,11 +12,11 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/mailhaul/mailhaul/export"
 	"github.com/mailhaul/mailhaul/format"
 	imapimport "github.com/mailhaul/mailhaul/importer/imap"
 	"github.com/mailhaul/mailhaul/internal/loopback"
 	"github.com/mailhaul/mailhaul/internal/termtext"
+	"github.com/mailhaul/mailhaul/progress"
 )
 
 // importIMAPFlags are the flags of import imap.
@@ -126,7 +126,9 @@ func (a *app) runImportIMAP(ctx context.Context, archives []string, f *importIMA
 		return nil
 	}
 	prog := a.newProgress("import "+f.user, archiveTotals(archives, format.KindMessage))
-	opt.Progress = func(m int, n int64) { prog.update(export.Progress{Items: m, Bytes: n}) }
+	opt.Progress = func(m int, n int64) {
+		prog.update(progress.Event{Stage: "import", User: f.user, Items: int64(m), Bytes: n})
+	}
 	rep, err := imapimport.Run(ctx, archives, *opt)
 	prog.done()
 	if rep == nil {

@@ -19,9 +19,9 @@ import (
 
 	"github.com/klauspost/compress/gzip"
 
-	"github.com/mailhaul/mailhaul/export"
 	"github.com/mailhaul/mailhaul/format"
 	"github.com/mailhaul/mailhaul/internal/testservers"
+	"github.com/mailhaul/mailhaul/progress"
 	"github.com/mailhaul/mailhaul/report"
 )
 
@@ -540,7 +540,7 @@ func TestImportProgressTotalAndETA(t *testing.T) {
 	var buf bytes.Buffer
 	p := jsonProgress(&buf, "import alice", archiveTotals([]string{archive}, format.KindMessage))
 	time.Sleep(300 * time.Millisecond) // the scan runs beside the import
-	p.update(export.Progress{Items: 5, Bytes: 500})
+	p.update(progress.Event{Items: 5, Bytes: 500})
 	p.done()
 	line := lastJSON(t, buf.String())
 	if line["total"] != float64(10) || line["etaSeconds"] == nil {

@@ -12,16 +12,16 @@ import (
 	"github.com/vbauerster/mpb/v8/decor"
 	"golang.org/x/term"
 
-	"github.com/mailhaul/mailhaul/export"
 	"github.com/mailhaul/mailhaul/format"
 	"github.com/mailhaul/mailhaul/internal/termtext"
+	"github.com/mailhaul/mailhaul/progress"
 )
 
-// progress shows a running export or import: a live line on a terminal,
-// throttled JSON lines with --json, nothing otherwise. The core calls
-// update; it never prints itself.
-type progress struct {
-	update func(export.Progress)
+// display shows a running export or import: a live line on a terminal,
+// throttled JSON lines with --json, nothing otherwise. The core reports
+// progress.Events to update; it never prints itself.
+type display struct {
+	update progress.Func
 	done   func()
 }
 
@@ -62,9 +62,9 @@ func archiveTotals(archives []string, kinds ...format.Kind) totalFunc {
 // started, and the total once known.
 type progressState struct {
 	mu    sync.Mutex
-	last  export.Progress
+	last  progress.Event
 	start time.Time
-	total int // 0 until known
+	total int64 // 0 until known
 }
 
 // eta estimates the time left from the average rate so far.
@@ -77,6 +77,14 @@ func (s *progressState) eta() (time.Duration, bool) {
 	return (per * time.Duration(left)).Round(time.Second), true
 }
 
+// seeTotal takes the total an event carries, when the stage knows it;
+// call it with mu held.
+func (s *progressState) seeTotal(e progress.Event) {
+	if e.ItemsTotal > 0 {
+		s.total = e.ItemsTotal
+	}
+}
+
 // findTotal runs total in the background, calling found once it is known.
 func (s *progressState) findTotal(ctx context.Context, total totalFunc, found func(int)) {
 	if total == nil {
@@ -85,21 +93,21 @@ func (s *progressState) findTotal(ctx context.Context, total totalFunc, found fu
 	go func() {
 		if n, ok := total(ctx); ok && ctx.Err() == nil {
 			s.mu.Lock()
-			s.total = n
+			s.total = int64(n)
 			s.mu.Unlock()
 			found(n)
 		}
 	}()
 }
 
-func (a *app) newProgress(label string, total totalFunc) *progress {
+func (a *app) newProgress(label string, total totalFunc) *display {
 	switch {
 	case a.json:
 		return jsonProgress(a.stdout, label, total)
 	case !a.quiet && isTerminal(a.stderr):
 		return barProgress(a.stderr, label, total)
 	}
-	return &progress{update: func(export.Progress) {}, done: func() {}}
+	return &display{update: func(progress.Event) {}, done: func() {}}
 }
 
 func isTerminal(w io.Writer) bool {
@@ -110,7 +118,7 @@ func isTerminal(w io.Writer) bool {
 // barProgress draws counts, bytes and rate; with a total (an import's,
 // from the archives' summaries) a bar and the time left, else a spinner
 // (an export reads its source in one pass and knows no total).
-func barProgress(w io.Writer, label string, total totalFunc) *progress {
+func barProgress(w io.Writer, label string, total totalFunc) *display {
 	ctx, cancel := context.WithCancel(context.Background())
 	p := mpb.NewWithContext(ctx, mpb.WithOutput(w), mpb.WithRefreshRate(200*time.Millisecond))
 	st := &progressState{start: time.Now()}
@@ -137,12 +145,16 @@ func barProgress(w io.Writer, label string, total totalFunc) *progress {
 		mpb.BarFillerClearOnComplete(),
 	)
 	st.findTotal(ctx, total, func(n int) { bar.SetTotal(int64(n), false) })
-	return &progress{
-		update: func(pr export.Progress) {
+	return &display{
+		update: func(pr progress.Event) {
 			st.mu.Lock()
 			st.last = pr
+			st.seeTotal(pr)
 			st.mu.Unlock()
-			bar.SetCurrent(int64(pr.Items))
+			if pr.ItemsTotal > 0 {
+				bar.SetTotal(pr.ItemsTotal, false)
+			}
+			bar.SetCurrent(pr.Items)
 		},
 		done: func() {
 			bar.SetTotal(-1, true)
@@ -154,15 +166,16 @@ func barProgress(w io.Writer, label string, total totalFunc) *progress {
 
 // jsonProgress writes at most one progress line a second, with the total
 // and the time left once known.
-func jsonProgress(w io.Writer, label string, total totalFunc) *progress {
+func jsonProgress(w io.Writer, label string, total totalFunc) *display {
 	ctx, cancel := context.WithCancel(context.Background())
 	st := &progressState{start: time.Now()}
 	st.findTotal(ctx, total, func(int) {})
 	var next time.Time
-	return &progress{
-		update: func(pr export.Progress) {
+	return &display{
+		update: func(pr progress.Event) {
 			// Importers report from several goroutines.
 			st.mu.Lock()
+			st.seeTotal(pr)
 			now := time.Now()
 			if !now.After(next) {
 				st.mu.Unlock()
@@ -174,6 +187,15 @@ func jsonProgress(w io.Writer, label string, total totalFunc) *progress {
 				"folder": pr.Folder, "items": pr.Items, "bytes": pr.Bytes}
 			if st.total > 0 {
 				line["total"] = st.total
+			}
+			// The event's own fields, when the stage gives them.
+			for k, v := range map[string]string{"stage": pr.Stage, "user": pr.User} {
+				if v != "" {
+					line[k] = v
+				}
+			}
+			if pr.BytesTotal > 0 {
+				line["bytesTotal"] = pr.BytesTotal
 			}
 			if eta, ok := st.eta(); ok {
 				line["etaSeconds"] = eta.Seconds()

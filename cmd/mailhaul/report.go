@@ -4,8 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"sort"
 	"time"
 
@@ -14,65 +12,9 @@ import (
 	"github.com/mailhaul/mailhaul/report"
 )
 
-// exportReport is the per-user report of one export, written as JSON
-// beside the archive and summarised on the terminal.
-type exportReport struct {
-	Event string `json:"event"` // "export", for JSON-lines readers
-	User  string `json:"user"`
-	// Status is "ok", "partial" (some items failed), "failed" (the run
-	// stopped early: see Stage and Error) or "cancelled" (SIGINT, SIGTERM).
-	Status    string                `json:"status"`
-	Stage     string                `json:"stage,omitempty"` // where a run that stopped early was: "arguments", "export" or "write"
-	Error     string                `json:"error,omitempty"` // why it stopped early
-	Archive   string                `json:"archive"`
-	Source    format.Source         `json:"source"`
-	After     time.Time             `json:"after,omitzero"`
-	Started   time.Time             `json:"started"`
-	Finished  time.Time             `json:"finished"`
-	Seconds   float64               `json:"seconds"`
-	Counts    format.Counts         `json:"counts"`
-	Folders   []format.FolderCounts `json:"folders"`
-	Errors    []format.Problem      `json:"errors"`
-	Warnings  []format.Problem      `json:"warnings,omitempty"`
-	Skipped   map[string]int        `json:"skipped,omitempty"`
-	Truncated int                   `json:"truncated,omitempty"`
-	Failed    int                   `json:"failed"` // items not exported, listed or not
-}
-
-// failed is the number of items the source reported as not exported,
-// counted as they came: the summary's Truncated counts warnings and
-// errors alike past its bounded lists, so it cannot decide the status.
-func newExportReport(m format.Manifest, path string, s format.Summary, failed int) *exportReport {
-	r := &exportReport{
-		Event:     "export",
-		User:      m.User,
-		Status:    "ok",
-		Archive:   path,
-		Source:    m.Source,
-		After:     m.After,
-		Started:   m.Started,
-		Finished:  s.Finished,
-		Seconds:   s.Finished.Sub(m.Started).Seconds(),
-		Counts:    s.Counts,
-		Folders:   s.Folders,
-		Errors:    s.Errors,
-		Warnings:  s.Warnings,
-		Skipped:   s.Skipped,
-		Truncated: s.Truncated,
-	}
-	if r.Errors == nil {
-		r.Errors = []format.Problem{}
-	}
-	r.Failed = max(failed, len(s.Errors))
-	if r.Failed > 0 {
-		r.Status = "partial"
-	}
-	return r
-}
-
 // printExportReport shows an export's report for people (--json prints
 // the report itself, through writeResult).
-func (a *app) printExportReport(r *exportReport, reportPath string) {
+func (a *app) printExportReport(r *report.Export) {
 	c := r.Counts
 	fmt.Fprintf(a.stdout, "%s: %d messages, %d contacts, %d events, %d tasks, %s in %s -> %s\n",
 		termtext.Escape(r.User), c.Messages, c.Contacts, c.Events, c.Tasks, humanBytes(c.Bytes),
@@ -80,12 +22,22 @@ func (a *app) printExportReport(r *exportReport, reportPath string) {
 	for _, reason := range sortedKeys(r.Skipped) {
 		fmt.Fprintf(a.stdout, "  skipped %d: %s\n", r.Skipped[reason], termtext.Escape(reason))
 	}
-	printProblems(a.stderr, "warning", r.User, r.Warnings, 10)
-	printProblems(a.stderr, "error", r.User, r.Errors, 50)
+	printProblems(a.stderr, "warning", r.User, uncoded(r.Warnings), 10)
+	printProblems(a.stderr, "error", r.User, uncoded(r.Errors), 50)
 	if r.Status != "ok" {
 		fmt.Fprintf(a.stderr, "%s: %d items could not be exported; the full list is in %s\n",
-			termtext.Escape(r.User), r.Failed, termtext.Escape(reportPath))
+			termtext.Escape(r.User), r.Failed, termtext.Escape(r.File))
 	}
+}
+
+// uncoded is the prose of coded problems: the text output names the
+// reason, the JSON output its code too.
+func uncoded(ps []report.Problem) []format.Problem {
+	out := make([]format.Problem, len(ps))
+	for i, p := range ps {
+		out[i] = p.Problem
+	}
+	return out
 }
 
 // printProblems prints up to max problems, naming user, folder and item.
@@ -134,29 +86,8 @@ func writeJSONLine(w io.Writer, v any) {
 	w.Write(append(b, '\n'))
 }
 
-// writeJSONFile writes v indented to path, through a temporary name.
-func writeJSONFile(path string, v any) error {
-	b, err := json.MarshalIndent(v, "", "  ")
-	if err != nil {
-		return err
-	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return err
-	}
-	_, err = tmp.Write(append(b, '\n'))
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), path)
-	}
-	if err != nil {
-		os.Remove(tmp.Name())
-		return fmt.Errorf("write report %s: %w", path, err)
-	}
-	return nil
-}
+// writeJSONFile writes a report file (report.WriteFile).
+func writeJSONFile(path string, v any) error { return report.WriteFile(path, v) }
 
 // printImportReport shows an import's report: one JSON line with --json,
 // else printImportText. It returns errPartial when some items are not on

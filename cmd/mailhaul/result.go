@@ -1,6 +1,10 @@
 package main
 
-import "context"
+import (
+	"context"
+
+	"github.com/mailhaul/mailhaul/report"
+)
 
 // writeResult records a run's result object however the run ended, so
 // that a batch driver has a record of every user, the failed ones above
@@ -10,7 +14,7 @@ import "context"
 func (a *app) writeResult(reportPath string, v any, text func()) error {
 	var err error
 	if reportPath != "" {
-		err = writeJSONFile(reportPath, v)
+		err = report.WriteFile(reportPath, v)
 	}
 	switch {
 	case a.json:

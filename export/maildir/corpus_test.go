@@ -13,6 +13,7 @@ import (
 
 	"github.com/mailhaul/mailhaul/export"
 	"github.com/mailhaul/mailhaul/format"
+	mdir "github.com/mailhaul/mailhaul/mailbox/maildir"
 )
 
 const corpus = "../../testdata/corpus/maildir"
@@ -36,7 +37,7 @@ func checkCorpusItems(t *testing.T, root string, got []string, byID func(string)
 	for _, w := range want {
 		flags, mid, received := byID(w.id)
 		unique := w.id[strings.LastIndexByte(w.id, '/')+1:]
-		sec, _ := nameTime(unique)
+		sec, _ := mdir.NameTime(unique)
 		if !slices.Equal(flags, w.flags) || mid != w.messageID || !received.Equal(time.Unix(sec, 0)) {
 			t.Errorf("%s: flags %q Message-ID %q received %v; want %q %q %v",
 				w.id, flags, mid, received, w.flags, w.messageID, time.Unix(sec, 0).UTC())

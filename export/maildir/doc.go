@@ -1,6 +1,9 @@
 // Package maildir exports a Maildir mailbox (Maildir++, Dovecot's
 // LAYOUT=fs, or a plain Maildir) into an export.Sink, streaming each
 // message file once and deciding incremental cutoffs from file names alone.
+// It walks the tree and decides what to report; what the files mean (the
+// layouts, info letters, dovecot-keywords, subscriptions, folder names in
+// modified UTF-7) is mailbox/maildir's, which restore writes with too.
 //
 // What it reads from disk, and nothing else:
 //

@@ -16,6 +16,8 @@ import (
 	"github.com/mailhaul/mailhaul/export"
 	"github.com/mailhaul/mailhaul/export/exporttest"
 	"github.com/mailhaul/mailhaul/format"
+	mdir "github.com/mailhaul/mailhaul/mailbox/maildir"
+	"github.com/mailhaul/mailhaul/progress"
 )
 
 // maildirPP is a Maildir++ tree exercising folders, flags, keywords,
@@ -122,7 +124,7 @@ func assertBodiesMatchFiles(t *testing.T, root string, s *exporttest.Sink) {
 		found := ""
 		for p, b := range files {
 			base := filepath.Base(p)
-			unique, _, _ := splitInfo(base)
+			unique, _, _ := mdir.SplitInfo(base)
 			if strings.HasSuffix(it.SourceID, "/"+unique) && bytes.Equal(b, it.Body) {
 				found = p
 				break
@@ -459,7 +461,7 @@ func TestExportFailures(t *testing.T) {
 	ctx, cancel = context.WithCancel(context.Background())
 	defer cancel()
 	var s exporttest.Sink
-	err := (&Source{Root: root}).Export(ctx, export.WithProgress(&s, func(export.Progress) { cancel() }), export.Options{})
+	err := (&Source{Root: root}).Export(ctx, export.WithProgress(&s, "", func(progress.Event) { cancel() }), export.Options{})
 	if !errors.Is(err, context.Canceled) || len(s.Items) != 1 {
 		t.Errorf("cancel after first item: err %v, %d items; want context.Canceled, 1", err, len(s.Items))
 	}

@@ -2,7 +2,6 @@ package maildir
 
 import (
 	"fmt"
-	"github.com/mailhaul/mailhaul/internal/mutf7"
 	"io/fs"
 	"os"
 	"slices"
@@ -11,9 +10,10 @@ import (
 	"github.com/mailhaul/mailhaul/export"
 	"github.com/mailhaul/mailhaul/export/srcfs"
 	"github.com/mailhaul/mailhaul/format"
+	mdir "github.com/mailhaul/mailhaul/mailbox/maildir"
 )
 
-const inboxPath = "INBOX"
+const inboxPath = mdir.InboxPath
 
 // maxDepth and maxFSDirs bound the LAYOUT=fs walk; real hierarchies are
 // a few levels and far fewer folders.
@@ -161,66 +161,6 @@ func comparePaths(a, b string) int {
 	}
 }
 
-// isMaildir reports whether a folder directory's entries make it a
-// Maildir: a cur/, new/ or tmp/ directory, or Dovecot's "maildirfolder"
-// marker file. Any one will do for a folder below a Maildir root (an
-// empty folder may hold only tmp/, and git-made copies lack empty
-// directories); the root itself needs more (isRootMaildir). Types count,
-// not names alone: a file called "new" is no Maildir.
-func isMaildir(entries []os.DirEntry) bool {
-	for _, e := range entries {
-		switch e.Name() {
-		case "cur", "new", "tmp":
-			if e.IsDir() {
-				return true
-			}
-		case "maildirfolder":
-			if e.Type().IsRegular() {
-				return true
-			}
-		}
-	}
-	return false
-}
-
-// hasFolderFiles reports whether a directory holds files that Dovecot or
-// Courier keep in a folder directory (its UID list, indexes, keywords), so
-// that it is a folder even without cur/, new/ or tmp/.
-func hasFolderFiles(entries []os.DirEntry) bool {
-	return slices.ContainsFunc(entries, func(e os.DirEntry) bool {
-		n := e.Name()
-		return n == "dovecot-uidlist" || n == "dovecot-keywords" || strings.HasPrefix(n, "dovecot.index") ||
-			strings.HasPrefix(n, "courierimap") // courierimapuiddb, courierimapkeywords/, courierimapacl
-	})
-}
-
-// isRootMaildir reports whether the directory --src names is itself a
-// Maildir (its INBOX): it must hold cur/ or new/ as a directory, where
-// messages are. tmp/ alone is not enough, as a home directory has one
-// too; Dovecot and Courier create all three.
-func isRootMaildir(entries []os.DirEntry) bool { return hasMessageDirs(entries) }
-
-// decodeLevel decodes one level of a folder name. A name that is not valid
-// modified UTF-7 (written by some other tool, or raw UTF-8) is kept as it
-// is, with a warning on the folder.
-func decodeLevel(raw string, warn *bool) string {
-	name, err := mutf7.Decode(raw)
-	if err != nil {
-		*warn = true
-		return raw
-	}
-	return name
-}
-
-// inboxLevel spells a first level that names INBOX (case-insensitively,
-// as IMAP does) the canonical way.
-func inboxLevel(name string) string {
-	if strings.EqualFold(name, inboxPath) {
-		return inboxPath
-	}
-	return name
-}
-
 func notMUTF7(path, raw string) format.Problem {
 	return format.Problem{Folder: path, Item: raw,
 		Reason: "folder name is not valid modified UTF-7 (RFC 3501 §5.1.3); kept as it is on disk"}
@@ -265,8 +205,8 @@ func (t *tree) discoverMaildirPP(root *srcfs.Dir, rootEntries []os.DirEntry) boo
 			t.problems = append(t.problems, format.Problem{Item: raw, Reason: "list folder: " + cause(err)})
 			continue
 		}
-		path, warn := maildirPPPath(raw[1:])
-		if !isMaildir(entries) {
+		path, warn := mdir.MaildirPPPath(raw[1:])
+		if !mdir.IsMaildir(entries) {
 			// .notmuch, .imap and other tools' directories hold files of
 			// their own; an empty one is a folder a client created, and one
 			// holding a mail server's folder files is a folder whose
@@ -274,7 +214,7 @@ func (t *tree) discoverMaildirPP(root *srcfs.Dir, rootEntries []os.DirEntry) boo
 			switch {
 			case len(entries) == 0:
 				t.nameOnly(path, raw, "empty directory, without cur/, new/ or tmp/")
-			case hasFolderFiles(entries):
+			case mdir.HasFolderFiles(entries):
 				t.nameOnly(path, raw, "directory without cur/, new/ or tmp/, holding only a mail server's folder files such as dovecot-uidlist; no messages in it")
 			}
 			continue
@@ -296,21 +236,6 @@ func readDirAt(d *srcfs.Dir, rel string) ([]os.DirEntry, error) {
 	}
 	defer sub.Close()
 	return sub.ReadDir()
-}
-
-// maildirPPPath turns a Maildir++ directory name (without its leading dot)
-// into a folder path. A name with an empty level ("A..B", "A.") cannot be
-// split faithfully and is kept as one level.
-func maildirPPPath(name string) (path string, warn bool) {
-	levels := strings.Split(name, ".")
-	if slices.Contains(levels, "") {
-		return decodeLevel(name, &warn), warn
-	}
-	for i, l := range levels {
-		levels[i] = decodeLevel(l, &warn)
-	}
-	levels[0] = inboxLevel(levels[0])
-	return strings.Join(levels, "/"), warn
 }
 
 // discoverFS finds LAYOUT=fs folders: nested directories, "Work/2024/cur".
@@ -355,13 +280,13 @@ func (t *tree) discoverFS(dir *srcfs.Dir, rel string, levels []string, entries [
 			t.problems = append(t.problems, format.Problem{Item: childRel, Reason: "list folder: " + cause(err)})
 			continue
 		}
-		childWarn := warn
-		name := decodeLevel(raw, &childWarn)
+		name, ok := mdir.DecodeLevel(raw)
+		childWarn := warn || !ok
 		if len(levels) == 0 {
-			name = inboxLevel(name)
+			name = mdir.InboxLevel(name)
 		}
 		childLevels := append(levels[:len(levels):len(levels)], name)
-		if isMaildir(sub) {
+		if mdir.IsMaildir(sub) {
 			found = true
 			path := strings.Join(childLevels, "/")
 			f := t.add(path, childRel, raw)
@@ -391,7 +316,7 @@ func discover(root *srcfs.Dir, layout Layout) (Layout, *tree, error) {
 		return layout, nil, fmt.Errorf("maildir: list %s: %w", root.Path(), err)
 	}
 	t := newTree()
-	rootInbox := isRootMaildir(entries)
+	rootInbox := mdir.HasMessageDirs(entries)
 	if rootInbox {
 		t.byPath[inboxPath].dirs = []string{"."}
 	}
@@ -421,7 +346,7 @@ func discover(root *srcfs.Dir, layout Layout) (Layout, *tree, error) {
 func hasInboxDir(root *srcfs.Dir, entries []os.DirEntry) bool {
 	for _, e := range entries {
 		if e.IsDir() && strings.EqualFold(e.Name(), inboxPath) {
-			if sub, err := readDirAt(root, e.Name()); err == nil && hasMessageDirs(sub) {
+			if sub, err := readDirAt(root, e.Name()); err == nil && mdir.HasMessageDirs(sub) {
 				return true
 			}
 		}

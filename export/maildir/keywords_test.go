@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/mailhaul/mailhaul/export"
+	mdir "github.com/mailhaul/mailhaul/mailbox/maildir"
 )
 
 func TestParseKeywords(t *testing.T) {
@@ -15,7 +16,7 @@ func TestParseKeywords(t *testing.T) {
 	// index in 0-25 or without a name are skipped.
 	want := map[int]string{0: "$Junk", 1: "$Forwarded", 3: "has_space", 4: "_Seen", 7: "_paren", 25: "Last", 8: "NonJunk"}
 	for i := 0; i < 26; i++ {
-		if got := k.name(i); got != want[i] {
+		if got := k.Name(i); got != want[i] {
 			t.Errorf("keyword %c = %q; want %q", 'a'+i, got, want[i])
 		}
 	}
@@ -27,11 +28,11 @@ func TestParseKeywords(t *testing.T) {
 	if !slices.Equal(notes, wantNotes) {
 		t.Errorf("notes:\n%q\nwant\n%q", notes, wantNotes)
 	}
-	if got := k.name(26); got != "" {
+	if got := k.Name(26); got != "" {
 		t.Errorf("name(26) = %q; want \"\"", got)
 	}
-	var none *keywords
-	if got := none.name(0); got != "" {
+	var none *mdir.Keywords
+	if got := none.Name(0); got != "" {
 		t.Errorf("nil keywords name(0) = %q", got)
 	}
 }
@@ -56,7 +57,7 @@ func FuzzParseKeywords(f *testing.F) {
 	f.Fuzz(func(t *testing.T, b []byte) {
 		k, _ := parseKeywords(b)
 		for i := 0; i < 26; i++ {
-			if n := k.name(i); n != "" && n != export.KeywordAtom(n) {
+			if n := k.Name(i); n != "" && n != export.KeywordAtom(n) {
 				t.Fatalf("keyword %d = %q is not a valid keyword", i, n)
 			}
 		}

@@ -8,49 +8,22 @@ import (
 	"github.com/mailhaul/mailhaul/export"
 	"github.com/mailhaul/mailhaul/export/srcfs"
 	"github.com/mailhaul/mailhaul/format"
+	mdir "github.com/mailhaul/mailhaul/mailbox/maildir"
 )
 
-// Layout is how a Maildir's folders are laid out on disk.
-type Layout int
+// Layout is how a Maildir's folders are laid out on disk (see
+// mailbox/maildir, where the layouts are described).
+type Layout = mdir.Layout
 
+// The layouts, as mailbox/maildir names them.
 const (
-	// LayoutAuto detects the layout: Maildir++ if the root holds any
-	// ".Folder" maildir, else LAYOUT=fs if the root (or an INBOX directory
-	// in it) holds cur/ or new/ and nested maildirs, else a plain Maildir,
-	// which is Maildir++ with only INBOX.
-	LayoutAuto Layout = iota
-	// LayoutMaildirPP is Maildir++ (Courier, Dovecot's default): the root
-	// is INBOX and ".Work.2024" is the folder Work/2024.
-	LayoutMaildirPP
-	// LayoutFS is Dovecot's LAYOUT=fs: "Work/2024/cur". INBOX is the root,
-	// a top-level directory named INBOX, or both merged.
-	LayoutFS
+	LayoutAuto      = mdir.LayoutAuto
+	LayoutMaildirPP = mdir.LayoutMaildirPP
+	LayoutFS        = mdir.LayoutFS
 )
-
-func (l Layout) String() string {
-	switch l {
-	case LayoutAuto:
-		return "auto"
-	case LayoutMaildirPP:
-		return "maildir++"
-	case LayoutFS:
-		return "fs"
-	}
-	return fmt.Sprintf("Layout(%d)", int(l))
-}
 
 // ParseLayout reads a layout name: "auto" (or ""), "maildir++" or "fs".
-func ParseLayout(s string) (Layout, error) {
-	for _, l := range []Layout{LayoutAuto, LayoutMaildirPP, LayoutFS} {
-		if s == l.String() {
-			return l, nil
-		}
-	}
-	if s == "" {
-		return LayoutAuto, nil
-	}
-	return LayoutAuto, fmt.Errorf("maildir: unknown layout %q: want auto, maildir++ or fs", s)
-}
+func ParseLayout(s string) (Layout, error) { return mdir.ParseLayout(s) }
 
 // Source exports the Maildir at Root.
 type Source struct {

@@ -13,6 +13,7 @@ import (
 	"github.com/mailhaul/mailhaul/export"
 	"github.com/mailhaul/mailhaul/export/srcfs"
 	"github.com/mailhaul/mailhaul/format"
+	mdir "github.com/mailhaul/mailhaul/mailbox/maildir"
 )
 
 // subdirs are the directories holding messages, in listing order; tmp/
@@ -75,7 +76,7 @@ func (x *exporter) exportFolder(f *folder) error {
 	for _, w := range f.warnings {
 		x.sink.AddWarning(w)
 	}
-	kws := make([]*keywords, len(f.dirs))
+	kws := make([]*mdir.Keywords, len(f.dirs))
 	dirs := make(openDirs, len(f.dirs))
 	defer dirs.close()
 	for i, rel := range f.dirs {
@@ -146,16 +147,16 @@ func (x *exporter) exportFolder(f *folder) error {
 	if st.unknownCount > 0 {
 		x.sink.AddWarning(format.Problem{Folder: f.path, Item: st.unknownFirst, Reason: fmt.Sprintf(
 			"flag letters %q have no meaning in this folder (not a standard flag, or no %s entry); ignored on %d message(s)",
-			st.unknown.letters(), keywordsFile, st.unknownCount)})
+			st.unknown.Letters(), keywordsFile, st.unknownCount)})
 	}
 	return nil
 }
 
 // folderState is what exporting one folder's messages accumulates.
 type folderState struct {
-	kws          []*keywords
+	kws          []*mdir.Keywords
 	done         map[string]struct{} // key(dir, unique) of messages handled
-	unknown      flagSet             // letters with no meaning here, warned about once
+	unknown      mdir.FlagSet        // letters with no meaning here, warned about once
 	unknownFirst string
 	unknownCount int
 	skipped      int
@@ -183,7 +184,7 @@ func (x *exporter) one(f *folder, dirs openDirs, st *folderState, e *entry) erro
 		return nil
 	}
 	var received time.Time
-	if sec, ok := nameTime(unique); ok {
+	if sec, ok := mdir.NameTime(unique); ok {
 		received = time.Unix(sec, 0).UTC()
 	} else {
 		fi, err := e.de.Info()
@@ -203,15 +204,15 @@ func (x *exporter) one(f *folder, dirs openDirs, st *folderState, e *entry) erro
 		return nil
 	}
 	// The flags are those of the name the file was opened under.
-	_, info, _ := splitInfo(e.name)
-	flags, unk := parseFlags(info).imapFlags(st.kws[e.dir])
-	if !unk.empty() {
+	_, info, _ := mdir.SplitInfo(e.name)
+	flags, unk := mdir.ParseFlags(info).IMAPFlags(st.kws[e.dir])
+	if !unk.Empty() {
 		if st.unknownCount == 0 {
 			st.unknownFirst = e.item()
 		}
 		st.unknownCount++
-		st.unknown.upper |= unk.upper
-		st.unknown.lower |= unk.lower
+		st.unknown.Upper |= unk.Upper
+		st.unknown.Lower |= unk.Lower
 	}
 	it := format.Item{
 		Kind:     format.KindMessage,
@@ -247,7 +248,7 @@ func (x *exporter) list(f *folder, dirs openDirs) {
 				if strings.HasPrefix(de.Name(), ".") {
 					continue // hidden files are not messages (Maildir spec)
 				}
-				unique, _, _ := splitInfo(de.Name())
+				unique, _, _ := mdir.SplitInfo(de.Name())
 				x.entries = append(x.entries, entry{de: de, name: de.Name(), unique: unique, dir: i, sub: j})
 			}
 		}
@@ -361,7 +362,7 @@ func (x *exporter) relist(dirs openDirs, i int) map[string]entry {
 			if strings.HasPrefix(de.Name(), ".") {
 				continue
 			}
-			u, _, _ := splitInfo(de.Name())
+			u, _, _ := mdir.SplitInfo(de.Name())
 			if _, ok := m[u]; !ok {
 				m[u] = entry{de: de, name: de.Name(), unique: u, dir: i, sub: j}
 			}

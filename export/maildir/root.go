@@ -8,6 +8,7 @@ import (
 
 	"github.com/mailhaul/mailhaul/export/srcfs"
 	"github.com/mailhaul/mailhaul/format"
+	mdir "github.com/mailhaul/mailhaul/mailbox/maildir"
 )
 
 // NotMaildirError is returned for a root that is no Maildir in any layout
@@ -95,7 +96,7 @@ func checkRoot(root *srcfs.Dir, requested, layout Layout, t *tree) error {
 	}
 	if layout == LayoutMaildirPP && len(t.byPath) > 1 {
 		if entries, err := root.ReadDir(); err == nil && slices.ContainsFunc(entries, func(e os.DirEntry) bool {
-			return e.Type().IsRegular() && slices.Contains(rootMarkers, e.Name())
+			return e.Type().IsRegular() && slices.Contains(mdir.RootMarkers, e.Name())
 		}) {
 			return nil
 		}
@@ -122,7 +123,7 @@ func nestedMaildirRoot(root *srcfs.Dir) string {
 			continue
 		}
 		sub, err := readDirAt(root, e.Name())
-		if err != nil || !hasMessageDirs(sub) {
+		if err != nil || !mdir.HasMessageDirs(sub) {
 			continue
 		}
 		if strings.EqualFold(e.Name(), "Maildir") || slices.ContainsFunc(sub, func(s os.DirEntry) bool {
@@ -130,17 +131,13 @@ func nestedMaildirRoot(root *srcfs.Dir) string {
 				return false
 			}
 			dot, err := readDirAt(root, e.Name()+"/"+s.Name())
-			return err == nil && hasMessageDirs(dot)
+			return err == nil && mdir.HasMessageDirs(dot)
 		}) {
 			return root.Path() + "/" + e.Name()
 		}
 	}
 	return ""
 }
-
-// rootMarkers are files Dovecot and Courier keep only at a Maildir's root.
-var rootMarkers = []string{"dovecot-uidlist", "dovecot-uidvalidity", "dovecot.index", "dovecot.list.index",
-	"subscriptions", "courierimapsubscribed", "courierimapuiddb", "maildirsize"}
 
 // Bounds of the search for the Maildir meant: a home directory holds it
 // one or two levels down (~/Maildir, ~/mail/Maildir).
@@ -167,7 +164,7 @@ func findMaildirBelow(root *srcfs.Dir) string {
 			if err != nil {
 				continue
 			}
-			if depth > 0 && !strings.HasPrefix(path.Base(rel), ".") && hasMessageDirs(entries) {
+			if depth > 0 && !strings.HasPrefix(path.Base(rel), ".") && mdir.HasMessageDirs(entries) {
 				return root.Path() + "/" + rel
 			}
 			for _, e := range entries {
@@ -183,11 +180,4 @@ func findMaildirBelow(root *srcfs.Dir) string {
 		level = next
 	}
 	return ""
-}
-
-// hasMessageDirs reports whether entries hold cur/ or new/ directories.
-func hasMessageDirs(entries []os.DirEntry) bool {
-	return slices.ContainsFunc(entries, func(e os.DirEntry) bool {
-		return e.IsDir() && (e.Name() == "cur" || e.Name() == "new")
-	})
 }

@@ -1,10 +1,8 @@
 package maildir
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
-	"github.com/mailhaul/mailhaul/internal/mutf7"
 	"io"
 	"io/fs"
 	"strconv"
@@ -12,22 +10,11 @@ import (
 
 	"github.com/mailhaul/mailhaul/export/srcfs"
 	"github.com/mailhaul/mailhaul/format"
+	mdir "github.com/mailhaul/mailhaul/mailbox/maildir"
 )
 
-// Subscription files at a Maildir's root:
-//
-//   - "subscriptions" (Dovecot). Version 2 starts with "V\t2\n\n"; each
-//     following line is one name whose hierarchy levels are separated by
-//     tabs, each level tab-escaped (\x01 followed by 1, t, r, n or 0).
-//     Older files have one name per line with the namespace separator
-//     ("." for Maildir++, usually "/" for LAYOUT=fs) between levels.
-//   - "courierimapsubscribed" (Courier): "INBOX.Work.2024" per line.
-//
-// Names are IMAP names, so modified UTF-7 like the directories.
-var subscriptionFiles = []string{"subscriptions", "courierimapsubscribed"}
-
-// maxSubscriptionLine bounds one line; longer ones are not mailbox names.
-const maxSubscriptionLine = 64 << 10
+// subscriptionFiles are read in this order (see mdir.SubscriptionFiles).
+var subscriptionFiles = mdir.SubscriptionFiles
 
 // subscriptions is the set of subscribed names as written in the files
 // (after unescaping and decoding). nil means the mailbox has no
@@ -96,86 +83,21 @@ func readSubscriptions(root *srcfs.Dir, keep func(string) bool, stale *staleName
 	return subs, nil
 }
 
-const subscriptionsV2 = "V\t2"
-
 // parse adds the names in one subscription file to s: those keep accepts
 // (all if keep is nil); the others are counted in stale.
 func (s subscriptions) parse(r io.Reader, keep func(string) bool, stale *staleNames) error {
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 0, 4096), maxSubscriptionLine)
-	sc.Split(scanLinesLenient)
-	v2 := false
-	for n := 0; sc.Scan(); n++ {
-		line := strings.TrimSuffix(sc.Text(), "\r")
-		if n == 0 && line == subscriptionsV2 {
-			v2 = true
-			continue
+	return mdir.ReadSubscriptions(r, func(name string) {
+		if !s.add(name, keep) {
+			stale.add(name)
 		}
-		if line == "" {
-			continue
-		}
-		if v2 {
-			line = unescapeV2(line)
-		}
-		if !s.add(line, keep) {
-			stale.add(line)
-		}
-	}
-	return sc.Err()
+	})
 }
 
-// scanLinesLenient is bufio.ScanLines, except that a line longer than the
-// buffer is skipped rather than ending the scan: one bad entry must not
-// cost every subscription after it.
-func scanLinesLenient(data []byte, atEOF bool) (int, []byte, error) {
-	advance, tok, err := bufio.ScanLines(data, atEOF)
-	if advance == 0 && tok == nil && err == nil && len(data) >= maxSubscriptionLine {
-		return len(data), nil, nil // drop the too-long run; resync on the next newline
-	}
-	return advance, tok, err
-}
-
-// unescapeV2 turns a version 2 line into a "/"-separated name.
-func unescapeV2(line string) string {
-	if !strings.ContainsAny(line, "\t\x01") {
-		return line
-	}
-	var b strings.Builder
-	for i := 0; i < len(line); i++ {
-		switch c := line[i]; {
-		case c == '\t':
-			b.WriteByte('/')
-		case c == '\x01' && i+1 < len(line):
-			i++
-			switch line[i] {
-			case '1':
-				b.WriteByte('\x01')
-			case 't':
-				b.WriteByte('\t')
-			case 'r':
-				b.WriteByte('\r')
-			case 'n':
-				b.WriteByte('\n')
-			case '0':
-				b.WriteByte(0)
-			default:
-				b.WriteByte(line[i])
-			}
-		default:
-			b.WriteByte(c)
-		}
-	}
-	return b.String()
-}
-
-// add records one subscribed name, if keep accepts it (or is nil). A
+// add records one subscribed name (decoded), if keep accepts it (or is nil). A
 // leading "INBOX." or "INBOX/" (the Courier namespace prefix) is also
 // tried stripped, as folder paths here do not carry it. It reports
 // whether the name was kept.
 func (s subscriptions) add(name string, keep func(string) bool) bool {
-	if dec, err := mutf7.Decode(name); err == nil {
-		name = dec
-	}
 	variants := []string{name}
 	if strings.EqualFold(name, "INBOX") {
 		variants[0] = "INBOX"

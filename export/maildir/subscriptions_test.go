@@ -3,6 +3,8 @@ package maildir
 import (
 	"strings"
 	"testing"
+
+	mdir "github.com/mailhaul/mailhaul/mailbox/maildir"
 )
 
 func TestSubscriptions(t *testing.T) {
@@ -37,7 +39,7 @@ func TestSubscriptions(t *testing.T) {
 		},
 		{
 			name: "overlong line skipped",
-			file: "Sent\n" + strings.Repeat("x", maxSubscriptionLine+10) + "\nDrafts\n",
+			file: "Sent\n" + strings.Repeat("x", mdir.MaxSubscriptionLine+10) + "\nDrafts\n",
 			yes:  []string{"Sent", "Drafts"},
 			no:   []string{"Work"},
 		},

@@ -16,6 +16,7 @@ import (
 	"github.com/mailhaul/mailhaul/export/exporttest"
 	"github.com/mailhaul/mailhaul/export/srcfs"
 	"github.com/mailhaul/mailhaul/format"
+	mdir "github.com/mailhaul/mailhaul/mailbox/maildir"
 )
 
 // Tests of issue 9: a live or hostile Maildir.
@@ -562,7 +563,7 @@ func TestConcurrentRenamerExactlyOnce(t *testing.T) {
 	}
 	reported := map[string]bool{}
 	for _, p := range s.Errors {
-		u, _, _ := splitInfo(strings.TrimPrefix(p.Item, "cur/"))
+		u, _, _ := mdir.SplitInfo(strings.TrimPrefix(p.Item, "cur/"))
 		reported["INBOX/"+u] = true
 	}
 	for _, b := range names {

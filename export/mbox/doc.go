@@ -1,6 +1,8 @@
 // Package mbox exports mbox files into a mailhaul archive: one file, or a
-// directory tree in Thunderbird's layout, each file one folder. Its Reader
-// is a streaming message splitter usable on its own.
+// directory tree in Thunderbird's layout, each file one folder. The mbox
+// format itself (splitting, dialects, quoting, flag headers, Gmail labels,
+// the .sbd tree) lives in mailbox/mbox; this package walks the source and
+// feeds the sink.
 //
 // # Files and folders
 //
@@ -16,20 +18,15 @@
 // the first such folder keeping it; the inbox is always "INBOX" (as is a
 // single file named "mbox").
 //
-// # Dialects
-//
-// Each file's dialect (mboxo, mboxrd, mboxcl, mboxcl2) is detected by a
-// first pass over it (see DetectDialect), recorded in the folder's Notes,
-// and undone exactly by a second pass: messages come out as they were
-// before they went into the mbox. The blank line before each "From "
-// separator belongs to the mbox and is dropped.
+// Each file's dialect is detected by a first pass over it
+// (mbox.DetectDialect), recorded in the folder's Notes, and undone exactly
+// by a second pass.
 //
 // # Flags, dates, identity
 //
-// Flags come from Status (R: \Seen), X-Status (A, F, T, D), X-Keywords,
-// X-Mozilla-Status (read, replied, marked, forwarded: $Forwarded) and
-// X-Mozilla-Keys; keywords that are not IMAP atoms have their offending
-// characters replaced by '_', with a note on the item. Messages Thunderbird
+// Flags are read by mailbox/mbox (HeaderFlags, RouteGmail); keywords
+// that are not IMAP atoms have their offending characters replaced by
+// '_', with a note on the item. Messages Thunderbird
 // marked expunged, and the "FOLDER INTERNAL DATA" message UW-IMAP keeps
 // first in a file, are counted as skipped. The received time is the From
 // line's date, else the Date field's, else the one ending the oldest
@@ -38,20 +35,7 @@
 // is the file's path below the source and the From line's byte offset,
 // "Work.sbd/2024#1234".
 //
-// # Gmail Takeout
-//
-// A message with an X-Gmail-Labels field goes to exactly one folder, so
-// that no message is imported twice; its other labels become flags:
-//
-//   - The folder is the first label present of Trash, Spam (role junk),
-//     Drafts, Sent, Inbox ("INBOX"); else the first user label (its "/"
-//     nests folders); else "Archive" (role archive: Gmail's All Mail).
-//   - Opened adds \Seen, Unread removes it, Starred adds \Flagged,
-//     Important adds $Important, Drafts adds \Draft, "Category X" adds
-//     $Category_X, and Archived says nothing more than "not in the inbox".
-//   - Every other user label becomes a keyword.
-//
-// Labels are comma-separated, double-quoted when they hold a comma. Such
-// folders are added to the archive when first used; the Takeout file
-// itself is then no folder.
+// A message with an X-Gmail-Labels field goes to exactly one folder (see
+// mailbox/mbox, "Gmail Takeout"); such folders are added to the archive
+// when first used, and the Takeout file itself is then no folder.
 package mbox

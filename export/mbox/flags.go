@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/mailhaul/mailhaul/export"
+	"github.com/mailhaul/mailhaul/mailbox/mbox"
 )
 
 // flagSet collects IMAP flags in order, without duplicates. Keywords are
@@ -29,15 +30,6 @@ func (s *flagSet) add(flag string) {
 	}
 }
 
-func (s *flagSet) remove(flag string) {
-	for i, f := range s.list {
-		if strings.EqualFold(f, flag) {
-			s.list = append(s.list[:i], s.list[i+1:]...)
-			return
-		}
-	}
-}
-
 // addKeyword adds a keyword, made into a valid IMAP atom if it is not one
 // (with a note saying so).
 func (s *flagSet) addKeyword(k string) {
@@ -52,40 +44,16 @@ func (s *flagSet) addKeyword(k string) {
 	s.add(atom)
 }
 
-// headerFlags turns the flag headers of mbox writers into IMAP flags:
-// Status and X-Status (UW-IMAP, Dovecot, mutt), X-Keywords (Dovecot),
-// X-Mozilla-Status and X-Mozilla-Keys (Thunderbird).
-func headerFlags(h *headerInfo) *flagSet {
+// itemFlags makes the flags an mbox message carries (mailbox/mbox) into
+// the item's: keywords that are not IMAP atoms are made atoms, with a note.
+func itemFlags(raw mbox.Flags) *flagSet {
 	s := &flagSet{}
-	if strings.ContainsRune(h.status, 'R') {
-		s.add(`\Seen`)
-	}
-	for _, c := range h.xStatus {
-		switch c {
-		case 'A':
-			s.add(`\Answered`)
-		case 'F':
-			s.add(`\Flagged`)
-		case 'T':
-			s.add(`\Draft`)
-		case 'D':
-			s.add(`\Deleted`)
+	for _, f := range raw {
+		if mbox.IsKeyword(f) {
+			s.addKeyword(f)
+		} else {
+			s.add(f)
 		}
-	}
-	if h.mozStatus&mozRead != 0 {
-		s.add(`\Seen`)
-	}
-	if h.mozStatus&mozReplied != 0 {
-		s.add(`\Answered`)
-	}
-	if h.mozStatus&mozMarked != 0 {
-		s.add(`\Flagged`)
-	}
-	if h.mozStatus&mozForwarded != 0 {
-		s.add("$Forwarded")
-	}
-	for _, k := range h.keywords {
-		s.addKeyword(k)
 	}
 	return s
 }

@@ -9,27 +9,9 @@ import (
 
 	"github.com/mailhaul/mailhaul/export"
 	"github.com/mailhaul/mailhaul/format"
-)
 
-func TestSplitLabels(t *testing.T) {
-	tests := []struct {
-		in   string
-		want []string
-	}{
-		{"Inbox,Sent,Important", []string{"Inbox", "Sent", "Important"}},
-		{` Inbox , "Work, Projects" ,My/Label`, []string{"Inbox", "Work, Projects", "My/Label"}},
-		{`"say ""hi""",x`, []string{`say "hi"`, "x"}},
-		{`a,,b,`, []string{"a", "b"}},
-		{`"unterminated, label`, []string{"unterminated, label"}},
-		{`in"side`, []string{`in"side`}},
-		{"", nil},
-	}
-	for _, tt := range tests {
-		if got := splitLabels(tt.in); !slices.Equal(got, tt.want) {
-			t.Errorf("splitLabels(%q) = %q, want %q", tt.in, got, tt.want)
-		}
-	}
-}
+	"github.com/mailhaul/mailhaul/mailbox/mbox"
+)
 
 func TestRouteGmail(t *testing.T) {
 	tests := []struct {
@@ -54,8 +36,9 @@ func TestRouteGmail(t *testing.T) {
 		{[]string{"Inbox", "Work, Projects"}, nil, "INBOX", format.RoleInbox, []string{"Work,_Projects"}},
 	}
 	for _, tt := range tests {
-		s := &flagSet{list: slices.Clone(tt.start)}
-		folder, role := routeGmail(tt.labels, s)
+		raw := mbox.Flags(slices.Clone(tt.start))
+		folder, role := mbox.RouteGmail(tt.labels, &raw)
+		s := itemFlags(raw)
 		if folder != tt.folder || role != tt.role || !slices.Equal(s.list, tt.flags) {
 			t.Errorf("%q: got %q %q %q, want %q %q %q", tt.labels, folder, role, s.list, tt.folder, tt.role, tt.flags)
 		}

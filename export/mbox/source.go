@@ -5,17 +5,15 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net/mail"
 	"os"
 	"slices"
 	"strconv"
-	"strings"
-	"time"
 
 	"github.com/mailhaul/mailhaul/export"
 	"github.com/mailhaul/mailhaul/export/srcfs"
 	"github.com/mailhaul/mailhaul/format"
 	"github.com/mailhaul/mailhaul/internal/ctxio"
+	"github.com/mailhaul/mailhaul/mailbox/mbox"
 )
 
 // Source exports an mbox file, or a directory tree of them.
@@ -155,7 +153,7 @@ func (e *exporter) file(ctx context.Context, f mboxFile) error {
 	}
 	defer fh.Close()
 	in := cancellable{fh, ctxio.NewReader(ctx, fh)}
-	d, err := detect(ctx, in)
+	d, err := mbox.DetectDialectContext(ctx, in)
 	if err == nil {
 		_, err = fh.Seek(0, io.SeekStart)
 	}
@@ -168,7 +166,7 @@ func (e *exporter) file(ctx context.Context, f mboxFile) error {
 	}
 	notes := []string{"mbox dialect: " + d.String()}
 	labelled := false
-	rd := NewReader(in, d)
+	rd := mbox.NewReader(in, d)
 	for first := true; ; first = false {
 		if err := ctx.Err(); err != nil {
 			return fmt.Errorf("mbox: %s: %w", f.rel, err)
@@ -198,28 +196,29 @@ func (e *exporter) file(ctx context.Context, f mboxFile) error {
 
 // message exports or skips one message. labelled says whether its Gmail
 // labels, rather than the file, chose its folder.
-func (e *exporter) message(f mboxFile, m *Message, first bool, notes []string) (labelled bool, err error) {
+func (e *exporter) message(f mboxFile, m *mbox.Message, first bool, notes []string) (labelled bool, err error) {
 	id := f.rel + "#" + strconv.FormatInt(m.Offset, 10)
 	folder, role := f.folder, f.role
 	if len(m.Header) == 0 {
 		e.sink.AddError(format.Problem{Folder: folder, Item: id, Reason: "empty message"})
 		return false, nil
 	}
-	h := parseHeader(m.Header)
-	if first && (h.imapInternal || h.subject == uwInternalSubject) {
+	h := mbox.ParseHeader(m.Header)
+	if first && (h.IMAPInternal || h.Subject == uwInternalSubject) {
 		e.sink.AddSkipped(SkipInternalData, 1)
 		return false, nil
 	}
-	if h.mozStatus&mozExpunged != 0 {
+	if h.MozStatus&mbox.MozExpunged != 0 {
 		e.sink.AddSkipped(SkipExpunged, 1)
 		return false, nil
 	}
-	flags := headerFlags(&h)
-	if h.hasLabels {
-		folder, role = routeGmail(splitLabels(h.gmailLabels), flags)
+	raw := mbox.HeaderFlags(&h)
+	if h.HasLabels {
+		folder, role = mbox.RouteGmail(mbox.SplitLabels(h.GmailLabels), &raw)
 		labelled = true
 	}
-	received := receivedTime(m.FromLine, &h)
+	flags := itemFlags(raw)
+	received := mbox.ReceivedTime(m.FromLine, &h)
 	if received.IsZero() {
 		e.sink.AddWarning(format.Problem{Folder: folder, Item: id, Reason: "no date in the From line, Date or Received fields: received time unknown"})
 	} else if !e.opt.Keep(received) {
@@ -235,7 +234,7 @@ func (e *exporter) message(f mboxFile, m *Message, first bool, notes []string) (
 		Role:      role,
 		Flags:     flags.list,
 		Received:  received,
-		MessageID: h.messageID,
+		MessageID: h.MessageID,
 		SourceID:  id,
 		Notes:     flags.notes,
 	}
@@ -244,26 +243,6 @@ func (e *exporter) message(f mboxFile, m *Message, first bool, notes []string) (
 		return false, fmt.Errorf("mbox: add %s: %w", id, err)
 	}
 	return labelled, nil
-}
-
-// receivedTime is when the message arrived: the From line's date, else
-// the Date field, else the date the oldest Received field ends with, else
-// the zero time.
-func receivedTime(fromLine string, h *headerInfo) time.Time {
-	if rest, ok := strings.CutPrefix(fromLine, "From "); ok {
-		if t, ok := fromLineTime([]byte(rest)); ok {
-			return t
-		}
-	}
-	if t, err := mail.ParseDate(h.date); err == nil {
-		return t.UTC()
-	}
-	if i := strings.LastIndexByte(h.lastReceived, ';'); i >= 0 {
-		if t, err := mail.ParseDate(strings.TrimSpace(h.lastReceived[i+1:])); err == nil {
-			return t.UTC()
-		}
-	}
-	return time.Time{}
 }
 
 // input is an open mbox file: read twice (Seek between the passes), and

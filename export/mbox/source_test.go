@@ -15,9 +15,13 @@ import (
 	"github.com/mailhaul/mailhaul/export"
 	"github.com/mailhaul/mailhaul/export/exporttest"
 	"github.com/mailhaul/mailhaul/format"
+	"github.com/mailhaul/mailhaul/mailbox/mbox"
 )
 
 // writeFiles creates files (slash paths) below dir.
+// sep is a separator line as mbox writers put it.
+const sep = "From a@example.com Wed Nov 28 12:00:00 2026\n"
+
 func writeFiles(t *testing.T, dir string, files map[string]string) {
 	t.Helper()
 	for name, content := range files {
@@ -119,8 +123,8 @@ func TestSingleFileNotMbox(t *testing.T) {
 	writeFiles(t, dir, map[string]string{"x.mbox": "Subject: hi\n\n"})
 	var sink exporttest.Sink
 	err := (&Source{Path: filepath.Join(dir, "x.mbox")}).Export(t.Context(), &sink, export.Options{})
-	if !errors.Is(err, ErrNotMbox) {
-		t.Errorf("Export of a non-mbox file: got %v, want ErrNotMbox", err)
+	if !errors.Is(err, mbox.ErrNotMbox) {
+		t.Errorf("Export of a non-mbox file: got %v, want mbox.ErrNotMbox", err)
 	}
 }
 
@@ -153,28 +157,6 @@ func TestUWInternalOnlyFirst(t *testing.T) {
 	sink := exportDir(t, filepath.Join(dir, "f"), export.Options{})
 	if len(sink.Items) != 2 || len(sink.Skipped) != 0 {
 		t.Errorf("got %d items, skipped %v; want 2 and none: only a first message is UW-IMAP's", len(sink.Items), sink.Skipped)
-	}
-}
-
-func TestReceivedTime(t *testing.T) {
-	tests := []struct {
-		name, from, header string
-		want               time.Time
-	}{
-		{"From line", "From a@b Wed Nov 28 12:00:00 2026", "Date: Mon, 1 Jan 2001 00:00:00 +0000\n",
-			time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)},
-		{"Date field", "From - ", "Date: Fri, 23 Aug 2002 2:32:53 -0400\n",
-			time.Date(2002, 8, 23, 6, 32, 53, 0, time.UTC)},
-		{"oldest Received field", "From - ",
-			"Received: from b by c; Wed, 7 May 2008 15:55:21 -0600\nReceived: from a\n\tby b; Wed, 7 May 2008 14:55:10 -0700\n",
-			time.Date(2008, 5, 7, 21, 55, 10, 0, time.UTC)},
-		{"nothing", "From - ", "Date: soon\n", time.Time{}},
-	}
-	for _, tt := range tests {
-		h := parseHeader([]byte(tt.header + "\n"))
-		if got := receivedTime(tt.from, &h); !got.Equal(tt.want) {
-			t.Errorf("%s: got %v, want %v", tt.name, got, tt.want)
-		}
 	}
 }
 
@@ -230,7 +212,8 @@ func TestExportMissing(t *testing.T) {
 // read buffer is still trusted (checked with ReadAt on the file): its bare
 // From line must not split it.
 func TestLargeContentLengthBody(t *testing.T) {
-	body := strings.Repeat("x", 3*bufferSize) + "\nFrom b@example.com Wed Nov 28 12:00:00 2026\nmore\n"
+	body := strings.Repeat("x", 3<<20) // three times the Reader's 1 MiB buffer
+	body += "\nFrom b@example.com Wed Nov 28 12:00:00 2026\nmore\n"
 	big := fmt.Sprintf("Subject: big\nContent-Length: %d\n\n%s", len(body), body)
 	small := "Subject: small\nContent-Length: 3\n\nab\n"
 	dir := t.TempDir()

@@ -1,7 +1,6 @@
 package mbox
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -14,6 +13,7 @@ import (
 	"github.com/mailhaul/mailhaul/export"
 	"github.com/mailhaul/mailhaul/export/srcfs"
 	"github.com/mailhaul/mailhaul/format"
+	"github.com/mailhaul/mailhaul/mailbox/mbox"
 )
 
 // mboxFile is one mbox file of the source and the folder it holds.
@@ -47,11 +47,10 @@ func sniff(open func() (*os.File, error)) (fileKind, error) {
 	if err != nil && err != io.ErrUnexpectedEOF && err != io.EOF {
 		return kindOther, err
 	}
-	p := bytes.TrimPrefix(head[:n], bom)
 	switch {
 	case n == 0:
 		return kindEmpty, nil
-	case bytes.HasPrefix(p, fromPrefix):
+	case mbox.StartsMbox(head[:n]):
 		return kindMbox, nil
 	}
 	return kindOther, nil
@@ -68,10 +67,10 @@ func singleFile(abs string) (mboxFile, error) {
 		return mboxFile{}, fmt.Errorf("mbox: read %s: %w", abs, err)
 	}
 	if kind == kindOther {
-		return mboxFile{}, fmt.Errorf("mbox: %s: %w", abs, ErrNotMbox)
+		return mboxFile{}, fmt.Errorf("mbox: %s: %w", abs, mbox.ErrNotMbox)
 	}
 	base := filepath.Base(abs)
-	name := folderName(base)
+	name := mbox.FolderName(base)
 	if strings.EqualFold(name, "mbox") {
 		name = "INBOX"
 	}
@@ -110,7 +109,7 @@ func walkDir(root, dir *srcfs.Dir, rel string, parents []string, sink export.Sin
 	}
 	isFile := func(name string) bool { t, ok := types[name]; return ok && t.IsRegular() }
 	subdir := func(name string) error {
-		level := folderName(name)
+		level := mbox.FolderName(name)
 		if len(parents) == 0 {
 			level, _ = topLevel(level) // Inbox.sbd/Lists is INBOX/Lists
 		}
@@ -130,7 +129,7 @@ func walkDir(root, dir *srcfs.Dir, rel string, parents []string, sink export.Sin
 			sink.AddError(format.Problem{Item: relName, Reason: srcfs.ErrSymlink.Error() + ": nothing outside the source is exported"})
 		case typ.IsDir():
 			// Name.sbd follows its file Name, below.
-			if base, ok := strings.CutSuffix(name, ".sbd"); ok && isFile(base) {
+			if base, ok := strings.CutSuffix(name, mbox.SbdSuffix); ok && isFile(base) {
 				continue
 			}
 			if err := subdir(name); err != nil {
@@ -138,7 +137,7 @@ func walkDir(root, dir *srcfs.Dir, rel string, parents []string, sink export.Sin
 			}
 		case !typ.IsRegular():
 			sink.AddError(format.Problem{Item: relName, Reason: srcfs.CheckEntry(typ).Error()})
-		case strings.HasSuffix(name, ".msf"):
+		case strings.HasSuffix(name, mbox.IndexSuffix):
 			// Thunderbird's summary index, rebuilt from the mbox.
 		default:
 			dirRel := rel
@@ -152,7 +151,7 @@ func walkDir(root, dir *srcfs.Dir, rel string, parents []string, sink export.Sin
 			default:
 				*files = append(*files, treeFile(open, relName, parents, name, kind == kindEmpty))
 			}
-			if sbd := name + ".sbd"; types[sbd].IsDir() {
+			if sbd := name + mbox.SbdSuffix; types[sbd].IsDir() {
 				if err := subdir(sbd); err != nil {
 					return err
 				}
@@ -185,25 +184,13 @@ func cause(err error) string {
 
 func treeFile(open func() (*os.File, error), rel string, parents []string, name string, empty bool) mboxFile {
 	f := mboxFile{open: open, rel: rel, empty: empty}
-	name = folderName(name)
+	name = mbox.FolderName(name)
 	if len(parents) == 0 {
 		f.folder, f.role = topLevel(name)
 		return f
 	}
 	f.folder = strings.Join(append(parents[:len(parents):len(parents)], name), "/")
 	return f
-}
-
-// folderName is a folder level's name from a file or directory name:
-// without ".mbox" or ".sbd".
-func folderName(name string) string {
-	if n, ok := strings.CutSuffix(name, ".sbd"); ok && n != "" {
-		return n
-	}
-	if len(name) > len(".mbox") && strings.EqualFold(name[len(name)-len(".mbox"):], ".mbox") {
-		return name[:len(name)-len(".mbox")]
-	}
-	return name
 }
 
 // topLevel names a top-level folder, the only level that earns a role

@@ -221,18 +221,6 @@ func TestCalendarCutoffAndFiles(t *testing.T) {
 	}
 }
 
-func TestCalendarComponentTooLarge(t *testing.T) {
-	in := "BEGIN:VCALENDAR\nBEGIN:VEVENT\nUID:big\nATTACH:" + strings.Repeat("A", MaxObjectSize) + "\nEND:VEVENT\n" +
-		"BEGIN:VEVENT\nUID:small\nEND:VEVENT\nEND:VCALENDAR\n"
-	s := addCalendar(t, "c", writeFile(t, "big.ics", in), export.Options{})
-	if len(s.Items) != 1 || s.Items[0].UID != "small" {
-		t.Errorf("%d items, want only the small event", len(s.Items))
-	}
-	if len(s.Errors) != 1 || !strings.Contains(s.Errors[0].Item, "UID big") {
-		t.Errorf("errors %v, want one naming UID big", s.Errors)
-	}
-}
-
 func TestBareComponentWrapped(t *testing.T) {
 	p, in := readCorpus(t, "ical/python-icalendar/todos/example.ics")
 	s := addCalendar(t, "", p, export.Options{})

@@ -3,13 +3,13 @@ package pim
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"strings"
 	"time"
 
 	"github.com/mailhaul/mailhaul/format"
+	"github.com/mailhaul/mailhaul/internal/contentline"
 )
 
 // span is a byte range of the input. addEOL is set when the range ends at
@@ -151,26 +151,18 @@ type indexer struct {
 }
 
 func (p *indexer) run(ctx context.Context, r io.Reader) error {
-	u := newUnfolder(r, keepLine)
-	var last logicalLine
-	for {
-		l, err := u.next()
-		if errors.Is(err, io.EOF) {
-			break
-		}
+	var last contentline.Logical
+	for l, err := range contentline.LogicalLines(ctx, r, keepLine) {
 		if err != nil {
-			return err
-		}
-		if err := cancelledAt(ctx, l.number); err != nil {
 			return err
 		}
 		last = l
 		p.line(l)
 	}
 	if p.cur != nil {
-		p.finish(span{start: p.cur.where.start, end: last.end, addEOL: last.lastEOL == ""})
+		p.finish(span{start: p.cur.where.start, end: last.End, addEOL: last.LastEOL == ""})
 	}
-	if p.block >= 0 && last.lastEOL == "" {
+	if p.block >= 0 && last.LastEOL == "" {
 		p.endHeaderAtEOF(last)
 	}
 	if p.stray > 0 {
@@ -182,28 +174,28 @@ func (p *indexer) run(ctx context.Context, r io.Reader) error {
 
 // endHeaderAtEOF marks a calendar's last header line when the file ends
 // right after it without a line ending.
-func (p *indexer) endHeaderAtEOF(last logicalLine) {
+func (p *indexer) endHeaderAtEOF(last contentline.Logical) {
 	b := &p.ix.blocks[p.block]
-	if n := len(b.header); n > 0 && b.header[n-1].end == last.end {
+	if n := len(b.header); n > 0 && b.header[n-1].end == last.End {
 		b.header[n-1].addEOL = true
 	}
 }
 
-func (p *indexer) line(l logicalLine) {
-	text := l.text
-	if l.number == 1 && bytes.HasPrefix(text, utf8BOM) {
-		text = text[len(utf8BOM):]
-		l.start += int64(len(utf8BOM)) // the mark belongs to the file, not to an object
+func (p *indexer) line(l contentline.Logical) {
+	text := l.Text
+	if l.Number == 1 && bytes.HasPrefix(text, bom) {
+		text = text[len(bom):]
+		l.Start += int64(len(bom)) // the mark belongs to the file, not to an object
 	}
-	if len(trimLine(text)) == 0 {
+	if len(contentline.Trim(text)) == 0 {
 		return
 	}
-	pr := splitProp(text)
+	pr := contentline.Split(text)
 	switch {
-	case pr.is("BEGIN"):
-		p.begin(l, strings.ToUpper(string(trimLine(pr.value))))
-	case pr.is("END"):
-		p.end(l, strings.ToUpper(string(trimLine(pr.value))))
+	case pr.Is("BEGIN"):
+		p.begin(l, strings.ToUpper(string(contentline.Trim(pr.Value))))
+	case pr.Is("END"):
+		p.end(l, strings.ToUpper(string(contentline.Trim(pr.Value))))
 	case p.cur != nil:
 		p.property(l, pr)
 	case p.block >= 0:
@@ -213,19 +205,19 @@ func (p *indexer) line(l logicalLine) {
 	}
 }
 
-func (p *indexer) strayLine(l logicalLine) {
+func (p *indexer) strayLine(l contentline.Logical) {
 	if p.stray == 0 {
-		p.strayAt = l.number
+		p.strayAt = l.Number
 	}
 	p.stray++
 }
 
-func (p *indexer) begin(l logicalLine, name string) {
+func (p *indexer) begin(l contentline.Logical, name string) {
 	if name == "VCALENDAR" {
 		if p.cur != nil { // a component left open: it ends here
-			p.finish(span{start: p.cur.where.start, end: l.start})
+			p.finish(span{start: p.cur.where.start, end: l.Start})
 		}
-		p.ix.blocks = append(p.ix.blocks, calBlock{begin: span{start: l.start, end: l.end}, eol: eolOr(l.eol)})
+		p.ix.blocks = append(p.ix.blocks, calBlock{begin: span{start: l.Start, end: l.End}, eol: eolOr(l.EOL)})
 		p.block = len(p.ix.blocks) - 1
 		return
 	}
@@ -237,18 +229,18 @@ func (p *indexer) begin(l logicalLine, name string) {
 		// An event, task or journal nests in nothing but VCALENDAR: the
 		// component around it was left open. End that one here rather
 		// than drop what follows with it.
-		p.cur.cutBy = fmt.Sprintf("BEGIN:%s (line %d)", name, l.number)
-		p.finish(span{start: p.cur.where.start, end: l.start})
+		p.cur.cutBy = fmt.Sprintf("BEGIN:%s (line %d)", name, l.Number)
+		p.finish(span{start: p.cur.where.start, end: l.Start})
 	}
-	p.cur = &component{name: p.internStr(name), where: span{start: l.start}, bodyStart: l.end,
-		eol: eolOr(l.eol), line: l.number, block: p.block, stampRank: len(stampProps)}
+	p.cur = &component{name: p.internStr(name), where: span{start: l.Start}, bodyStart: l.End,
+		eol: eolOr(l.EOL), line: l.Number, block: p.block, stampRank: len(stampProps)}
 	p.stack = append(p.stack[:0], name)
 }
 
-func (p *indexer) end(l logicalLine, name string) {
+func (p *indexer) end(l contentline.Logical, name string) {
 	if name == "VCALENDAR" {
 		if p.cur != nil {
-			p.finish(span{start: p.cur.where.start, end: l.start})
+			p.finish(span{start: p.cur.where.start, end: l.Start})
 		}
 		if p.block < 0 {
 			p.strayLine(l)
@@ -264,7 +256,7 @@ func (p *indexer) end(l logicalLine, name string) {
 		if p.stack[i] == name {
 			p.stack = p.stack[:i] // closes any inner component left open too
 			if i == 0 {
-				p.finish(span{start: p.cur.where.start, end: l.end, addEOL: l.lastEOL == ""})
+				p.finish(span{start: p.cur.where.start, end: l.End, addEOL: l.LastEOL == ""})
 			}
 			return
 		}
@@ -276,36 +268,36 @@ func (p *indexer) end(l logicalLine, name string) {
 // stampProps rank the properties that give an item's received time.
 var stampProps = []string{"LAST-MODIFIED", "DTSTAMP", "CREATED"}
 
-func (p *indexer) property(l logicalLine, pr prop) {
+func (p *indexer) property(l contentline.Logical, pr contentline.Property) {
 	c := p.cur
 	if len(p.stack) == 1 {
 		switch {
-		case pr.is("UID"):
+		case pr.Is("UID"):
 			if c.uidLine.end == 0 {
-				c.uidLine = span{start: l.start, end: l.end}
+				c.uidLine = span{start: l.Start, end: l.End}
 			}
 			if c.uid == "" {
-				c.uid = strings.TrimSpace(string(pr.value))
+				c.uid = strings.TrimSpace(string(pr.Value))
 			}
 			if c.uid == "" && c.emptyUID.end == 0 {
-				c.emptyUID = span{start: l.start, end: l.end}
+				c.emptyUID = span{start: l.Start, end: l.End}
 			}
-		case pr.is("RECURRENCE-ID"):
+		case pr.Is("RECURRENCE-ID"):
 			c.recurID = true
-		case pr.is("TZID") && c.name == "VTIMEZONE":
-			c.uid = strings.TrimSpace(string(pr.value)) // a VTIMEZONE's key is its TZID
+		case pr.Is("TZID") && c.name == "VTIMEZONE":
+			c.uid = strings.TrimSpace(string(pr.Value)) // a VTIMEZONE's key is its TZID
 		}
 		for rank, name := range stampProps {
-			if rank < c.stampRank && pr.is(name) {
-				if t, ok := parseStamp(string(pr.value)); ok {
+			if rank < c.stampRank && pr.Is(name) {
+				if t, ok := parseStamp(string(pr.Value)); ok {
 					c.stamp, c.stampRank = t, rank
 				}
 			}
 		}
 	}
 	if c.name != "VTIMEZONE" && len(c.tzids) < maxTZIDs {
-		if tz := pr.param("TZID"); tz != "" {
-			tz = p.internStr(tz)
+		if v, _ := pr.Param("TZID"); len(v) > 0 {
+			tz := p.internStr(string(v))
 			for _, have := range c.tzids {
 				if have == tz {
 					return
@@ -316,29 +308,29 @@ func (p *indexer) property(l logicalLine, pr prop) {
 	}
 }
 
-func (p *indexer) header(l logicalLine, pr prop) {
-	if pr.is("METHOD") {
+func (p *indexer) header(l contentline.Logical, pr contentline.Property) {
+	if pr.Is("METHOD") {
 		return // an iTIP method has no place in a stored object (RFC 4791 §4.1)
 	}
 	b := &p.ix.blocks[p.block]
-	if b.size+(l.end-l.start) > maxHeader {
+	if b.size+(l.End-l.Start) > maxHeader {
 		if b.capped {
 			return
 		}
 		b.capped = true
-		p.problem(SplitProblem{Line: l.number, What: "calendar property " + string(pr.name),
+		p.problem(SplitProblem{Line: l.Number, What: "calendar property " + string(pr.Name),
 			Reason: fmt.Sprintf("calendar properties over %d KiB, not copied into the objects", maxHeader>>10)})
 		return
 	}
-	b.header = append(b.header, span{start: l.start, end: l.end})
-	b.size += l.end - l.start
+	b.header = append(b.header, span{start: l.Start, end: l.End})
+	b.size += l.End - l.Start
 	info := &p.ix.info
 	for i, names := range [][]string{{"X-WR-CALNAME", "NAME"}, {"X-APPLE-CALENDAR-COLOR", "COLOR"}, {"X-WR-CALDESC", "DESCRIPTION"}} {
 		for _, n := range names {
-			if p.infoSet[i] || !pr.is(n) {
+			if p.infoSet[i] || !pr.Is(n) {
 				continue
 			}
-			v := unescapeText(pr.value)
+			v := unescapeText(pr.Value)
 			if v == "" {
 				continue
 			}

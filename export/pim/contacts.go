@@ -14,6 +14,7 @@ import (
 
 	"github.com/mailhaul/mailhaul/export"
 	"github.com/mailhaul/mailhaul/format"
+	"github.com/mailhaul/mailhaul/internal/contentline"
 )
 
 // AddContacts exports the vCard file at path as the address book name (the
@@ -181,26 +182,39 @@ func insertBeforeLastLine(card []byte, line string, atEnd bool) []byte {
 // value when empty is set: "UID:" must take a generated UID, as a second
 // UID line would make the card invalid).
 func outerUIDLine(card []byte, empty bool) (span, bool) {
-	u := newUnfolder(bytes.NewReader(card), len(card)+1)
-	depth := 0
+	u := contentline.NewUnfolder(bytes.NewReader(card), len(card)+1)
+	var depth cardDepth
 	for {
-		l, err := u.next()
+		l, err := u.Next()
 		if err != nil {
 			return span{}, false
 		}
-		switch {
-		case depth == 0:
-			depth = 1
-		case opensNestedVCard(l.text):
-			depth++
-		case isEndVCard(l.text):
-			depth--
-		case depth == 1:
-			if p := splitProp(l.text); p.is("UID") && (!empty || len(bytes.TrimSpace(p.value)) == 0) {
-				return span{start: l.start, end: l.end}, true
+		if !depth.step(l.Text) && depth == 1 {
+			if p := contentline.Split(l.Text); p.Is("UID") && (!empty || len(bytes.TrimSpace(p.Value)) == 0) {
+				return span{start: l.Start, end: l.End}, true
 			}
 		}
 	}
+}
+
+// cardDepth follows a card's nesting line by line: 1 in the outer card,
+// more in a nested (AGENT) card.
+type cardDepth int
+
+// step moves past the line text and reports whether it began or ended a
+// card; the first line is taken as the outer card's BEGIN.
+func (d *cardDepth) step(text []byte) bool {
+	switch {
+	case *d == 0:
+		*d = 1
+	case opensNestedVCard(text):
+		*d++
+	case isEndVCard(text):
+		*d--
+	default:
+		return false
+	}
+	return true
 }
 
 // replaceSpan returns b with the line at s replaced by line, keeping the
@@ -225,26 +239,22 @@ func replaceSpan(b []byte, s span, line string) []byte {
 // card, so a parser sees the outer card's own UID and REV; for the usual
 // card without nesting it returns card itself.
 func outerCardLines(card []byte) []byte {
-	lr := newLineReader(bytes.NewReader(card), len(card)+1)
+	lr := contentline.NewReader(bytes.NewReader(card), len(card)+1)
 	var out []byte
-	depth, nested := 0, false
+	var depth cardDepth
+	nested := false
 	for {
-		l, err := lr.next()
+		l, err := lr.Next()
 		if err != nil {
 			break
 		}
-		inner := depth > 1
-		switch {
-		case depth == 0:
-			depth = 1
-		case opensNestedVCard(l.text):
-			depth++
-			inner, nested = true, true
-		case isEndVCard(l.text):
-			depth--
-		}
+		before := depth
+		depth.step(l.Text)
+		// A nested card's BEGIN, its lines and its END.
+		inner := max(before, depth) > 1
+		nested = nested || inner
 		if !inner {
-			out = append(append(out, l.text...), l.eol...)
+			out = append(append(out, l.Text...), l.EOL...)
 		}
 	}
 	if !nested {
@@ -256,15 +266,15 @@ func outerCardLines(card []byte) []byte {
 // scanValue finds the first property called name among a card's unfolded
 // lines, for cards go-vcard refuses. It does not unescape the value.
 func scanValue(card []byte, name string) string {
-	u := newUnfolder(bytes.NewReader(card), len(card)+1)
+	u := contentline.NewUnfolder(bytes.NewReader(card), len(card)+1)
 	for {
-		l, err := u.next()
+		l, err := u.Next()
 		if err != nil {
 			return ""
 		}
-		p := splitProp(l.text)
-		if p.is(name) {
-			return strings.TrimSpace(string(p.value))
+		p := contentline.Split(l.Text)
+		if p.Is(name) {
+			return strings.TrimSpace(string(p.Value))
 		}
 	}
 }

@@ -183,17 +183,6 @@ func TestContactsFileProblems(t *testing.T) {
 	}
 }
 
-func TestContactTooLarge(t *testing.T) {
-	big := "BEGIN:VCARD\nUID:big\nPHOTO:" + strings.Repeat("A", MaxObjectSize) + "\nEND:VCARD\nBEGIN:VCARD\nUID:small\nEND:VCARD\n"
-	s := addContacts(t, "b", writeFile(t, "big.vcf", big), export.Options{})
-	if len(s.Items) != 1 || s.Items[0].UID != "small" {
-		t.Errorf("items %d, want only the small card", len(s.Items))
-	}
-	if len(s.Errors) != 1 || !strings.Contains(s.Errors[0].Item, "card 1") {
-		t.Errorf("errors %v, want one naming card 1", s.Errors)
-	}
-}
-
 func TestUIDHasherChunking(t *testing.T) {
 	// A CRLF split across two writes must hash like one written whole.
 	in := []byte("A\r\nB\rC\r\n\r\nD\r")

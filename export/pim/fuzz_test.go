@@ -36,7 +36,7 @@ func FuzzSplitVCards(f *testing.F) {
 			if c.Offset < next || end > int64(len(in)) || !bytes.Equal(in[c.Offset:end], c.Raw) {
 				t.Fatalf("card %d at %d is not the input's bytes there", c.Index, c.Offset)
 			}
-			if c.Offset > 0 && in[c.Offset-1] != '\n' && !bytes.Equal(in[:c.Offset], utf8BOM) {
+			if c.Offset > 0 && in[c.Offset-1] != '\n' && !bytes.Equal(in[:c.Offset], bom) {
 				t.Fatalf("card %d starts mid-line at %d", c.Index, c.Offset)
 			}
 			if !isBeginVCard(firstLine(c.Raw)) {

@@ -1,10 +1,11 @@
 package pim
 
 import (
-	"bufio"
 	"bytes"
 	"errors"
 	"io"
+
+	"github.com/mailhaul/mailhaul/internal/contentline"
 )
 
 // Errors for a file given as the wrong kind of collection: exporting it
@@ -28,13 +29,14 @@ const maxSniff = 64 << 10
 
 // sniffKind reads the first non-blank line of r (after a byte order mark).
 func sniffKind(r io.ReaderAt) fileKind {
-	br := bufio.NewReader(io.NewSectionReader(r, 0, maxSniff))
-	for first := true; ; first = false {
-		line, err := br.ReadSlice('\n')
-		if first {
-			line = bytes.TrimPrefix(line, utf8BOM)
+	lr := contentline.NewReader(io.NewSectionReader(r, 0, maxSniff), maxSniff)
+	for {
+		l, err := lr.Next()
+		if err != nil {
+			return kindUnknown
 		}
-		if t := bytes.ToUpper(trimLine(line)); len(t) > 0 {
+		// Trim drops the byte-order mark as well.
+		if t := bytes.ToUpper(contentline.Trim(l.Text)); len(t) > 0 {
 			switch {
 			case bytes.Equal(t, []byte("BEGIN:VCARD")):
 				return kindVCard
@@ -42,9 +44,6 @@ func sniffKind(r io.ReaderAt) fileKind {
 				bytes.Equal(t, []byte("BEGIN:VTODO")), bytes.Equal(t, []byte("BEGIN:VJOURNAL")):
 				return kindICalendar
 			}
-			return kindUnknown
-		}
-		if err != nil {
 			return kindUnknown
 		}
 	}

@@ -3,9 +3,10 @@ package pim
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"io"
+
+	"github.com/mailhaul/mailhaul/internal/contentline"
 )
 
 // VCard is one top-level vCard found by SplitVCards.
@@ -36,7 +37,6 @@ func SplitVCards(ctx context.Context, r io.Reader, fn func(VCard) error, problem
 	if problem == nil {
 		problem = func(SplitProblem) {}
 	}
-	lr := newLineReader(r, MaxObjectSize+1)
 	var (
 		card       []byte
 		depth      int
@@ -55,33 +55,26 @@ func SplitVCards(ctx context.Context, r io.Reader, fn func(VCard) error, problem
 		cur.Raw = card
 		return fn(cur)
 	}
-	for {
-		l, err := lr.next()
-		if errors.Is(err, io.EOF) {
-			break
-		}
+	for l, err := range contentline.Lines(ctx, r, MaxObjectSize+1) {
 		if err != nil {
 			return err
 		}
-		if err := cancelledAt(ctx, l.number); err != nil {
-			return err
-		}
-		text := l.text
-		if l.number == 1 {
-			text = bytes.TrimPrefix(text, utf8BOM)
+		text := l.Text
+		if l.Number == 1 {
+			text = bytes.TrimPrefix(text, bom)
 		}
 		if depth == 0 {
 			if !isBeginVCard(text) {
-				if len(trimLine(text)) > 0 {
+				if len(contentline.Trim(text)) > 0 {
 					if stray == 0 {
-						firstStray = l.number
+						firstStray = l.Number
 					}
 					stray++
 				}
 				continue
 			}
 			index++
-			cur = VCard{Index: index, Line: l.number, Offset: l.start + int64(len(l.text)-len(text))}
+			cur = VCard{Index: index, Line: l.Number, Offset: l.Start + int64(len(l.Text)-len(text))}
 			card, tooLarge, depth = card[:0], false, 1
 		} else if opensNestedVCard(text) {
 			depth++
@@ -89,11 +82,11 @@ func SplitVCards(ctx context.Context, r io.Reader, fn func(VCard) error, problem
 			depth--
 		}
 		if !tooLarge {
-			if l.truncated || len(card)+len(text)+len(l.eol) > MaxObjectSize {
+			if l.Truncated || len(card)+len(text)+len(l.EOL) > MaxObjectSize {
 				tooLarge = true
 				card = card[:0]
 			} else {
-				card = append(append(card, text...), l.eol...)
+				card = append(append(card, text...), l.EOL...)
 			}
 		}
 		if depth == 0 {
@@ -115,8 +108,12 @@ func SplitVCards(ctx context.Context, r io.Reader, fn func(VCard) error, problem
 	return nil
 }
 
-func isBeginVCard(text []byte) bool { return bytes.EqualFold(trimLine(text), []byte("BEGIN:VCARD")) }
-func isEndVCard(text []byte) bool   { return bytes.EqualFold(trimLine(text), []byte("END:VCARD")) }
+func isBeginVCard(text []byte) bool {
+	return bytes.EqualFold(contentline.Trim(text), []byte("BEGIN:VCARD"))
+}
+func isEndVCard(text []byte) bool {
+	return bytes.EqualFold(contentline.Trim(text), []byte("END:VCARD"))
+}
 
 // opensNestedVCard reports whether a line inside a card starts a nested
 // card: a bare BEGIN:VCARD, or vCard 2.1's "AGENT:BEGIN:VCARD" where the
@@ -125,7 +122,7 @@ func opensNestedVCard(text []byte) bool {
 	if isBeginVCard(text) {
 		return true
 	}
-	t := trimLine(text)
+	t := contentline.Trim(text)
 	if len(t) < 6 || !bytes.EqualFold(t[:5], []byte("AGENT")) || (t[5] != ':' && t[5] != ';') {
 		return false
 	}

@@ -3,6 +3,8 @@ package dav
 import (
 	"bytes"
 	"strings"
+
+	"github.com/mailhaul/mailhaul/internal/contentline"
 )
 
 // radicaleSafe escapes the commas Radicale would cut a card's values at.
@@ -19,29 +21,16 @@ func radicaleSafe(card []byte) ([]byte, bool) {
 	if !bytes.Contains(card, []byte(",")) {
 		return card, false
 	}
-	return rewriteLines(card, func(lines [][]byte) ([]byte, bool) {
-		var logical strings.Builder
-		for k, l := range lines {
-			l = bytes.TrimRight(l, "\r\n")
-			if k > 0 {
-				l = l[1:]
-			}
-			logical.Write(l)
-		}
-		line := logical.String()
-		name := propName(strings.ToUpper(line))
-		if g := strings.LastIndexByte(name, '.'); g >= 0 {
-			name = name[g+1:]
-		}
-		head := paramSection(line)
-		if !singleValued[name] || len(head) >= len(line) {
+	return contentline.Rewrite(card, func(f contentline.Folded) ([]byte, bool) {
+		p := contentline.Split(f.Unfold())
+		if !p.HasValue || !singleValued[strings.ToUpper(string(p.Name))] {
 			return nil, false
 		}
-		v, ok := escapeCommas(line[len(head)+1:])
+		v, ok := escapeCommas(string(p.Value))
 		if !ok {
 			return nil, false
 		}
-		return []byte(fold(head+":"+v, lineEnd(lines[0]))), true
+		return f.Refold(string(p.Head) + ":" + v), true
 	})
 }
 

@@ -14,7 +14,7 @@ import (
 	"github.com/emersion/go-ical"
 	"github.com/emersion/go-vcard"
 
-	"github.com/mailhaul/mailhaul/importer/dav/vcardconv"
+	"github.com/mailhaul/mailhaul/internal/contentline"
 )
 
 // sameContent reports whether two vCards or iCalendar objects mean the
@@ -132,7 +132,7 @@ func meaning(b []byte) (out []string, ok bool) {
 			out, ok = nil, false
 		}
 	}()
-	head := bytes.ToUpper(bytes.TrimSpace(bytes.TrimPrefix(b, []byte("\xef\xbb\xbf"))))
+	head := bytes.ToUpper(contentline.Trim(b))
 	switch {
 	case bytes.HasPrefix(head, []byte("BEGIN:VCARD")):
 		return cardMeaning(b)
@@ -293,7 +293,7 @@ func normProp(name string, params map[string][]string, value string, card, struc
 		sort.Strings(parts)
 		value = strings.Join(parts, ";")
 	case structured:
-		parts := vcardconv.SplitUnescaped(value, ';')
+		parts := contentline.SplitValue(value, ';')
 		for i, p := range parts {
 			parts[i] = unescape.Replace(p)
 		}
@@ -373,7 +373,7 @@ func canonical(b []byte) (string, bool) {
 		lines []string
 	}
 	stack := []*comp{{}}
-	for _, line := range unfoldLines(b) {
+	for _, line := range contentline.Unfold(b) {
 		upper := strings.ToUpper(line)
 		switch {
 		case strings.HasPrefix(upper, "BEGIN:"):
@@ -397,22 +397,4 @@ func canonical(b []byte) (string, bool) {
 	}
 	slices.Sort(stack[0].lines)
 	return strings.Join(stack[0].lines, "\n"), true
-}
-
-// unfoldLines splits an object into content lines: CRLF or LF endings, a
-// line starting with a space or tab continues the previous one (RFC 5545
-// §3.1, RFC 6350 §3.2), and empty lines are dropped.
-func unfoldLines(b []byte) []string {
-	var out []string
-	for _, raw := range strings.Split(strings.ReplaceAll(string(b), "\r\n", "\n"), "\n") {
-		raw = strings.TrimSuffix(raw, "\r")
-		switch {
-		case raw == "":
-		case (raw[0] == ' ' || raw[0] == '\t') && len(out) > 0:
-			out[len(out)-1] += raw[1:]
-		default:
-			out = append(out, raw)
-		}
-	}
-	return out
 }

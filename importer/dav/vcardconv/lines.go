@@ -1,7 +1,10 @@
 package vcardconv
 
 import (
+	"bytes"
 	"strings"
+
+	"github.com/mailhaul/mailhaul/internal/contentline"
 )
 
 // line is one logical line of a 2.1 card and the physical line it
@@ -16,17 +19,21 @@ type line struct {
 // quoted-printable soft break (a value line ending in "="), and base64
 // data running over the following lines until a blank line.
 func logicalLines(card []byte) []line {
-	phys := strings.Split(strings.ReplaceAll(string(card), "\r\n", "\n"), "\n")
 	var out []line
 	qp, b64 := false, false
-	for n, p := range phys {
-		p = strings.TrimSuffix(p, "\r")
+	lr := contentline.NewReader(bytes.NewReader(card), len(card)+1)
+	for {
+		l, err := lr.Next()
+		if err != nil {
+			break
+		}
+		p := strings.TrimSuffix(string(l.Text), "\r")
 		switch {
 		case len(out) > 0 && qp:
 			// The previous line ended in a soft break: join verbatim.
 			last := &out[len(out)-1]
 			last.text = strings.TrimSuffix(last.text, "=") + p
-		case len(out) > 0 && (strings.HasPrefix(p, " ") || strings.HasPrefix(p, "\t")):
+		case len(out) > 0 && contentline.IsContinuation([]byte(p)):
 			out[len(out)-1].text += p[1:]
 		case len(out) > 0 && b64 && p != "" && isBase64Line(p):
 			out[len(out)-1].text += p
@@ -34,7 +41,7 @@ func logicalLines(card []byte) []line {
 			b64 = false
 			continue
 		default:
-			out = append(out, line{text: p, num: n + 1})
+			out = append(out, line{text: p, num: l.Number})
 			head := strings.ToUpper(headOf(p))
 			b64 = strings.Contains(head, "BASE64")
 		}
@@ -45,12 +52,7 @@ func logicalLines(card []byte) []line {
 }
 
 // headOf is a line's name and parameters, before the first colon.
-func headOf(l string) string {
-	if i := strings.IndexByte(l, ':'); i >= 0 {
-		return l[:i]
-	}
-	return l
-}
+func headOf(l string) string { return string(contentline.SplitV21([]byte(l)).Head) }
 
 func isBase64Line(s string) bool {
 	for i := 0; i < len(s); i++ {
@@ -75,32 +77,22 @@ type param struct{ name, value string }
 // parseLine splits a logical line. 2.1 parameters cannot be quoted, so
 // the first colon ends them.
 func parseLine(l string) (property, bool) {
-	i := strings.IndexByte(l, ':')
-	if i <= 0 {
+	cl := contentline.SplitV21([]byte(l))
+	if !cl.HasValue {
 		return property{}, false
 	}
-	head, value := l[:i], l[i+1:]
-	parts := strings.Split(head, ";")
-	var p property
-	p.name = strings.TrimSpace(parts[0])
-	if g := strings.LastIndexByte(p.name, '.'); g >= 0 {
-		p.group, p.name = p.name[:g], p.name[g+1:]
-	}
-	if !token(p.name) || (p.group != "" && !token(p.group)) {
+	p := property{group: string(cl.Group), name: string(cl.Name), value: string(cl.Value)}
+	if !contentline.ValidName(p.name) || (p.group != "" && !contentline.ValidName(p.group)) {
 		return property{}, false
 	}
-	for _, s := range parts[1:] {
-		s = strings.TrimSpace(s)
-		if s == "" {
+	for _, pr := range cl.ParamList() {
+		v := strings.TrimSpace(string(pr.Value))
+		if pr.Name == nil {
+			p.params = append(p.params, param{value: v})
 			continue
 		}
-		if k := strings.IndexByte(s, '='); k >= 0 {
-			p.params = append(p.params, param{name: strings.ToUpper(strings.TrimSpace(s[:k])), value: strings.TrimSpace(s[k+1:])})
-		} else {
-			p.params = append(p.params, param{value: s})
-		}
+		p.params = append(p.params, param{name: strings.ToUpper(string(pr.Name)), value: v})
 	}
-	p.value = value
 	return p, true
 }
 
@@ -115,25 +107,7 @@ func (p property) header() string {
 		b.WriteByte(';')
 		b.WriteString(pr.name)
 		b.WriteByte('=')
-		if strings.ContainsAny(pr.value, ":;,") {
-			b.WriteString(`"` + strings.ReplaceAll(pr.value, `"`, "") + `"`)
-		} else {
-			b.WriteString(pr.value)
-		}
+		b.WriteString(contentline.QuoteParam(pr.value))
 	}
 	return b.String()
-}
-
-// token reports whether s is a valid name: letters, digits and dashes.
-func token(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !('A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-' || c == '_') {
-			return false
-		}
-	}
-	return true
 }

@@ -28,6 +28,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/emersion/go-message/charset"
+
+	"github.com/mailhaul/mailhaul/internal/contentline"
 )
 
 // ErrNotLossless is returned when a card cannot be converted without
@@ -199,7 +201,7 @@ func nestedCard(p property, upper string, lines []line, i int) (inline, ok bool)
 // and says which it used ("" when none had a value).
 func deriveFN(n, org, email, tel string) (string, string) {
 	if n != "" {
-		parts := SplitUnescaped(n, ';')
+		parts := contentline.SplitValue(n, ';')
 		var words []string
 		for _, k := range []int{3, 1, 2, 0, 4} { // prefix, given, additional, family, suffix
 			if k < len(parts) && parts[k] != "" {
@@ -210,7 +212,7 @@ func deriveFN(n, org, email, tel string) (string, string) {
 			return strings.Join(words, " "), "N"
 		}
 	}
-	if o := SplitUnescaped(org, ';')[0]; o != "" {
+	if o := contentline.SplitValue(org, ';')[0]; o != "" {
 		return o, "ORG"
 	}
 	if email != "" {
@@ -220,23 +222,6 @@ func deriveFN(n, org, email, tel string) (string, string) {
 		return tel, "TEL"
 	}
 	return "", ""
-}
-
-// SplitUnescaped splits s at sep characters not escaped by a backslash.
-func SplitUnescaped(s string, sep byte) []string {
-	var parts []string
-	start := 0
-	for i := 0; i < len(s); i++ {
-		if s[i] == '\\' {
-			i++
-			continue
-		}
-		if s[i] == sep {
-			parts = append(parts, s[start:i])
-			start = i + 1
-		}
-	}
-	return append(parts, s[start:])
 }
 
 // convertProperty converts one 2.1 property to 3.0.
@@ -395,35 +380,7 @@ func escapeAll(v string) string {
 	return r.Replace(v)
 }
 
-func writeLine(out *bytes.Buffer, l string) {
-	const limit = 75
-	first := true
-	for {
-		max := limit
-		if !first {
-			max = limit - 1
-		}
-		if len(l) <= max {
-			break
-		}
-		cut := max
-		for cut > 1 && l[cut]&0xC0 == 0x80 {
-			cut--
-		}
-		if !first {
-			out.WriteByte(' ')
-		}
-		out.WriteString(l[:cut])
-		out.WriteString("\r\n")
-		l = l[cut:]
-		first = false
-	}
-	if !first {
-		out.WriteByte(' ')
-	}
-	out.WriteString(l)
-	out.WriteString("\r\n")
-}
+func writeLine(out *bytes.Buffer, l string) { out.WriteString(contentline.Fold(l, "\r\n")) }
 
 func clip(s string) string {
 	if len(s) > 40 {

@@ -6,10 +6,10 @@ import (
 	"github.com/mailhaul/mailhaul/format"
 )
 
-// splitLabels splits an X-Gmail-Labels value: comma-separated, a label
+// SplitLabels splits an X-Gmail-Labels value: comma-separated, a label
 // holding a comma or quote is double-quoted with quotes doubled, as in
 // CSV. It never fails: an unterminated quote runs to the end.
-func splitLabels(v string) []string {
+func SplitLabels(v string) []string {
 	var labels []string
 	var cur strings.Builder
 	quoted := false
@@ -62,9 +62,9 @@ var gmailFolders = []gmailFolder{
 // gmailArchive takes messages with no folder label: Gmail's "All Mail".
 var gmailArchive = gmailFolder{"", "Archive", format.RoleArchive}
 
-// routeGmail picks the one folder a Takeout message goes to and adjusts
+// RouteGmail picks the one folder a Takeout message goes to and adjusts
 // its flags from its labels, as the package comment describes.
-func routeGmail(labels []string, flags *flagSet) (path string, role format.Role) {
+func RouteGmail(labels []string, flags *Flags) (path string, role format.Role) {
 	var user []string
 	best := -1
 	for _, l := range labels {
@@ -73,23 +73,23 @@ func routeGmail(labels []string, flags *flagSet) (path string, role format.Role)
 				best = i
 			}
 			if gmailFolders[i].role == format.RoleDrafts {
-				flags.add(`\Draft`)
+				flags.Add(`\Draft`)
 			}
 			continue
 		}
 		switch low := strings.ToLower(l); {
 		case low == "opened":
-			flags.add(`\Seen`)
+			flags.Add(`\Seen`)
 		case low == "unread":
-			flags.remove(`\Seen`)
+			flags.Remove(`\Seen`)
 		case low == "starred":
-			flags.add(`\Flagged`)
+			flags.Add(`\Flagged`)
 		case low == "important":
-			flags.add("$Important")
+			flags.Add("$Important")
 		case low == "archived":
 			// Takeout's mark for "not in the inbox": All Mail, nothing more.
 		case strings.HasPrefix(low, "category "):
-			flags.addKeyword("$Category_" + strings.ReplaceAll(strings.TrimSpace(l[len("category "):]), " ", "_"))
+			flags.Add("$Category_" + strings.ReplaceAll(strings.TrimSpace(l[len("category "):]), " ", "_"))
 		default:
 			user = append(user, l)
 		}
@@ -103,7 +103,7 @@ func routeGmail(labels []string, flags *flagSet) (path string, role format.Role)
 		path, role = gmailArchive.path, gmailArchive.role
 	}
 	for _, l := range user {
-		flags.addKeyword(l)
+		flags.Add(l)
 	}
 	return path, role
 }

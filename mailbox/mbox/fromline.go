@@ -1,6 +1,7 @@
 package mbox
 
 import (
+	"net/mail"
 	"strconv"
 	"strings"
 	"time"
@@ -148,4 +149,24 @@ func zoneName(s string) bool {
 		}
 	}
 	return true
+}
+
+// ReceivedTime is when the message arrived: the From line's date, else
+// the Date field, else the date the oldest Received field ends with, else
+// the zero time.
+func ReceivedTime(fromLine string, h *Header) time.Time {
+	if rest, ok := strings.CutPrefix(fromLine, "From "); ok {
+		if t, ok := fromLineTime([]byte(rest)); ok {
+			return t
+		}
+	}
+	if t, err := mail.ParseDate(h.Date); err == nil {
+		return t.UTC()
+	}
+	if i := strings.LastIndexByte(h.LastReceived, ';'); i >= 0 {
+		if t, err := mail.ParseDate(strings.TrimSpace(h.LastReceived[i+1:])); err == nil {
+			return t.UTC()
+		}
+	}
+	return time.Time{}
 }

@@ -5,7 +5,7 @@ import (
 	"io"
 	"strings"
 
-	"github.com/mailhaul/mailhaul/export/mbox"
+	"github.com/mailhaul/mailhaul/mailbox/mbox"
 )
 
 func ExampleReader() {

@@ -52,19 +52,20 @@ func field(hdr []byte, name string) ([]byte, bool) {
 	return v, found
 }
 
-// headerInfo is what the export needs from a message's header.
-type headerInfo struct {
-	messageID    string
-	date         string
-	lastReceived string // the last (oldest) Received field
-	subject      string
-	status       string // Status: R read, O old
-	xStatus      string // X-Status: A answered, F flagged, T draft, D deleted
-	keywords     []string
-	mozStatus    uint64 // X-Mozilla-Status bits
-	gmailLabels  string
-	hasLabels    bool
-	imapInternal bool // an X-IMAP or X-IMAPbase field
+// Header is what a message's header says to an mbox reader: identity,
+// dates, flags in the headers mbox writers use, and Gmail's labels.
+type Header struct {
+	MessageID    string
+	Date         string
+	LastReceived string // the last (oldest) Received field
+	Subject      string
+	Status       string // Status: R read, O old
+	XStatus      string // X-Status: A answered, F flagged, T draft, D deleted
+	Keywords     []string
+	MozStatus    uint64 // X-Mozilla-Status bits
+	GmailLabels  string
+	HasLabels    bool
+	IMAPInternal bool // an X-IMAP or X-IMAPbase field
 }
 
 // Thunderbird's X-Mozilla-Status bits (nsMsgMessageFlags).
@@ -72,46 +73,48 @@ const (
 	mozRead      = 0x1
 	mozReplied   = 0x2
 	mozMarked    = 0x4
-	mozExpunged  = 0x8
+	MozExpunged  = 0x8 // deleted and awaiting compaction: not a message any more
 	mozForwarded = 0x1000
 )
 
-func parseHeader(hdr []byte) headerInfo {
-	var h headerInfo
+// ParseHeader reads the fields of hdr (a message's start, as
+// Message.Header holds it) that Header describes.
+func ParseHeader(hdr []byte) Header {
+	var h Header
 	eachField(hdr, func(name, value []byte) bool {
 		switch strings.ToLower(string(name)) {
 		case "message-id":
-			if h.messageID == "" {
-				h.messageID = msgID(value)
+			if h.MessageID == "" {
+				h.MessageID = msgID(value)
 			}
 		case "date":
-			if h.date == "" {
-				h.date = string(value)
+			if h.Date == "" {
+				h.Date = string(value)
 			}
 		case "received":
-			h.lastReceived = string(value)
+			h.LastReceived = string(value)
 		case "subject":
-			if h.subject == "" {
-				h.subject = string(value)
+			if h.Subject == "" {
+				h.Subject = string(value)
 			}
 		case "status":
-			h.status += string(value)
+			h.Status += string(value)
 		case "x-status":
-			h.xStatus += string(value)
+			h.XStatus += string(value)
 		case "x-keywords", "x-mozilla-keys":
-			h.keywords = append(h.keywords, strings.FieldsFunc(string(value), func(r rune) bool {
+			h.Keywords = append(h.Keywords, strings.FieldsFunc(string(value), func(r rune) bool {
 				return r == ',' || r == ' ' || r == '\t'
 			})...)
 		case "x-mozilla-status":
 			if n, err := strconv.ParseUint(string(value), 16, 32); err == nil {
-				h.mozStatus |= n
+				h.MozStatus |= n
 			}
 		case "x-gmail-labels":
-			if !h.hasLabels {
-				h.gmailLabels, h.hasLabels = string(value), true
+			if !h.HasLabels {
+				h.GmailLabels, h.HasLabels = string(value), true
 			}
 		case "x-imap", "x-imapbase":
-			h.imapInternal = true
+			h.IMAPInternal = true
 		}
 		return true
 	})

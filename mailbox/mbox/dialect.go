@@ -107,3 +107,8 @@ func scan(ctx context.Context, in io.Reader) (scanStats, error) {
 		}
 	}
 }
+
+// DetectDialectContext is DetectDialect, stopping when ctx is done.
+func DetectDialectContext(ctx context.Context, r io.Reader) (Dialect, error) {
+	return detect(ctx, r)
+}

@@ -334,3 +334,9 @@ func (b bodyReader) Read(p []byte) (int, error) {
 	}
 	return 0, io.EOF
 }
+
+// StartsMbox reports whether head, a file's first bytes, starts an mbox: a
+// "From " line, perhaps after a UTF-8 byte order mark.
+func StartsMbox(head []byte) bool {
+	return bytes.HasPrefix(bytes.TrimPrefix(head, bom), fromPrefix)
+}

@@ -29,18 +29,18 @@ func TestSplitInfo(t *testing.T) {
 		{":2,", "", "", true},
 	}
 	for _, tt := range tests {
-		u, f, ok := splitInfo(tt.name)
+		u, f, ok := SplitInfo(tt.name)
 		if u != tt.unique || f != tt.flags || ok != tt.hasInfo {
-			t.Errorf("splitInfo(%q) = %q, %q, %v; want %q, %q, %v", tt.name, u, f, ok, tt.unique, tt.flags, tt.hasInfo)
+			t.Errorf("SplitInfo(%q) = %q, %q, %v; want %q, %q, %v", tt.name, u, f, ok, tt.unique, tt.flags, tt.hasInfo)
 		}
 	}
 }
 
 func TestImapFlags(t *testing.T) {
-	kw, _ := parseKeywords([]byte("0 $Junk\n1 $Forwarded\n2 $NotJunk\n3 Custom\n4 custom\n"))
+	kw := ParseKeywords([]byte("0 $Junk\n1 $Forwarded\n2 $NotJunk\n3 Custom\n4 custom\n"))
 	tests := []struct {
 		info        string
-		kw          *keywords
+		kw          *Keywords
 		want        []string
 		wantUnknown string
 	}{
@@ -59,9 +59,9 @@ func TestImapFlags(t *testing.T) {
 		{"S1é", nil, []string{`\Seen`}, ""}, // junk bytes ignored
 	}
 	for _, tt := range tests {
-		got, unk := parseFlags(tt.info).imapFlags(tt.kw)
-		if !slices.Equal(got, tt.want) || unk.letters() != tt.wantUnknown {
-			t.Errorf("flags of %q = %q, unknown %q; want %q, unknown %q", tt.info, got, unk.letters(), tt.want, tt.wantUnknown)
+		got, unk := ParseFlags(tt.info).IMAPFlags(tt.kw)
+		if !slices.Equal(got, tt.want) || unk.Letters() != tt.wantUnknown {
+			t.Errorf("flags of %q = %q, unknown %q; want %q, unknown %q", tt.info, got, unk.Letters(), tt.want, tt.wantUnknown)
 		}
 	}
 }
@@ -83,9 +83,9 @@ func TestNameTime(t *testing.T) {
 		{"", 0, false},
 	}
 	for _, tt := range tests {
-		got, ok := nameTime(tt.unique)
+		got, ok := NameTime(tt.unique)
 		if got != tt.want || ok != tt.ok {
-			t.Errorf("nameTime(%q) = %d, %v; want %d, %v", tt.unique, got, ok, tt.want, tt.ok)
+			t.Errorf("NameTime(%q) = %d, %v; want %d, %v", tt.unique, got, ok, tt.want, tt.ok)
 		}
 	}
 }
@@ -96,9 +96,9 @@ func FuzzInfo(f *testing.F) {
 	} {
 		f.Add(s)
 	}
-	kw, _ := parseKeywords([]byte("0 $Junk\n1 $Forwarded\n"))
+	kw := ParseKeywords([]byte("0 $Junk\n1 $Forwarded\n"))
 	f.Fuzz(func(t *testing.T, name string) {
-		unique, info, hasInfo := splitInfo(name)
+		unique, info, hasInfo := SplitInfo(name)
 		if !strings.HasPrefix(name, unique) {
 			t.Fatalf("unique %q is not a prefix of %q", unique, name)
 		}
@@ -108,8 +108,8 @@ func FuzzInfo(f *testing.F) {
 		if !hasInfo && (unique != name || info != "") {
 			t.Fatalf("no info, yet unique %q info %q for %q", unique, info, name)
 		}
-		nameTime(unique)
-		flags, unknown := parseFlags(info).imapFlags(kw)
+		NameTime(unique)
+		flags, unknown := ParseFlags(info).IMAPFlags(kw)
 		seen := map[string]bool{}
 		for _, fl := range flags {
 			k := strings.ToLower(fl)
@@ -118,7 +118,7 @@ func FuzzInfo(f *testing.F) {
 			}
 			seen[k] = true
 		}
-		for _, c := range unknown.letters() {
+		for _, c := range unknown.Letters() {
 			if !strings.ContainsRune(info, c) {
 				t.Fatalf("unknown letter %q not in info %q", c, info)
 			}

@@ -1,0 +1,120 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/mailhaul/mailhaul/export"
+	"github.com/mailhaul/mailhaul/export/maildir"
+	"github.com/mailhaul/mailhaul/export/mbox"
+	"github.com/mailhaul/mailhaul/importer"
+	emltarget "github.com/mailhaul/mailhaul/importer/eml"
+	maildirtarget "github.com/mailhaul/mailhaul/importer/maildir"
+	mboxtarget "github.com/mailhaul/mailhaul/importer/mbox"
+)
+
+// The registry is every kind of source and target mailhaul knows, listed
+// in one explicit place (no init() side effects), by the names a command
+// line (export --from KIND, restore --to KIND) and a plan file use. The
+// commands resolve kinds through it; each kind's package stays unaware of
+// it.
+
+// sourceKind is a kind of mailbox that export reads.
+type sourceKind struct {
+	name  string // as a plan file and --from name it
+	short string // one line for the help
+	dir   bool   // its path must be a directory
+	new   func(sourceSettings) (export.Source, error)
+}
+
+// sourceSettings are what a source is built from: its path and the
+// settings some kinds take (from flags, or later from a plan file).
+type sourceSettings struct {
+	Path   string
+	Layout string // maildir: "auto", "maildir++", "fs"
+}
+
+// targetKind is a kind of destination that import or restore loads
+// archives into, as an importer.Target.
+type targetKind struct {
+	name  string // as a plan file and --to name it
+	short string
+	local bool // writes files under a directory (restore), not to a server (import)
+	// new builds the target; nil while the kind's package does not yet
+	// provide an importer.Target (see findTarget).
+	new func(targetSettings) (importer.Target, error)
+}
+
+// targetSettings are what a target is built from: where it is, and the
+// settings of its kind (each target package's own options type, which
+// new type-asserts: login, TLS and mapping for a server, layout for a
+// directory).
+type targetSettings struct {
+	Where   string // a server URL (imap, dav) or a directory (maildir, mbox, eml)
+	Options any
+}
+
+// sourceKinds lists every export source, in the order the help shows them.
+// Coming: "zimbra", "imap", "dav".
+func sourceKinds() []sourceKind {
+	return []sourceKind{
+		{name: "maildir", short: "Export a Maildir, Maildir++ or fs-layout Maildir", dir: true,
+			new: func(s sourceSettings) (export.Source, error) {
+				layout, err := maildir.ParseLayout(s.Layout)
+				return &maildir.Source{Root: s.Path, Layout: layout}, err
+			}},
+		{name: "mbox", short: "Export an mbox file or a tree of them (Thunderbird layout)",
+			new: func(s sourceSettings) (export.Source, error) { return &mbox.Source{Path: s.Path}, nil }},
+	}
+}
+
+// targetKinds lists every import and restore target. The slots whose new
+// is nil are filled as each package provides its importer.Target.
+func targetKinds() []targetKind {
+	return []targetKind{
+		{name: "imap", short: "an IMAP server (mail)"},
+		{name: "dav", short: "a CardDAV/CalDAV server (contacts, calendars, tasks)"},
+		{name: "maildir", short: "a Maildir++ tree, as Dovecot reads it", local: true,
+			new: func(s targetSettings) (importer.Target, error) { return &maildirtarget.Target{Dir: s.Where}, nil }},
+		{name: "mbox", short: "an mboxrd file per folder, in a Thunderbird-style tree", local: true,
+			new: func(s targetSettings) (importer.Target, error) {
+				return mboxtarget.New(s.Where, mboxtarget.Options{}), nil
+			}},
+		{name: "eml", short: "an .eml file per message, a .vcf and .ics per address book and calendar", local: true,
+			new: func(s targetSettings) (importer.Target, error) {
+				return emltarget.New(s.Where, emltarget.Options{}), nil
+			}},
+	}
+}
+
+// findSource resolves a source kind by name.
+func findSource(name string) (sourceKind, error) {
+	for _, k := range sourceKinds() {
+		if k.name == name {
+			return k, nil
+		}
+	}
+	return sourceKind{}, fmt.Errorf("unknown source kind %q: want %s", name, kindNames(sourceKinds(), func(k sourceKind) string { return k.name }))
+}
+
+// findTarget resolves a target kind by name, refusing one whose package
+// does not provide a target yet.
+func findTarget(name string) (targetKind, error) {
+	for _, k := range targetKinds() {
+		if k.name == name {
+			if k.new == nil {
+				return k, fmt.Errorf("target kind %q is not available in this build", name)
+			}
+			return k, nil
+		}
+	}
+	return targetKind{}, fmt.Errorf("unknown target kind %q: want %s", name, kindNames(targetKinds(), func(k targetKind) string { return k.name }))
+}
+
+func kindNames[K any](kinds []K, name func(K) string) string {
+	names := make([]string, len(kinds))
+	for i, k := range kinds {
+		names[i] = name(k)
+	}
+	return strings.Join(names, ", ")
+}

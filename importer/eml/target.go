@@ -1,0 +1,409 @@
+// Package eml restores archives into plain files: each message as an .eml
+// file in a directory per folder, each address book as one .vcf file and
+// each calendar as one .ics file (its contacts or calendar objects one
+// after another, as the archives hold them). Any mail program opens an
+// .eml, any address book or calendar imports the .vcf and .ics.
+//
+// A message's file name is derived from the item alone ("<received
+// time>-<hash of folder, source id and checksum>.eml"), so a re-run, or a
+// delta after its full archive, finds the file an earlier run wrote:
+// restore is idempotent by construction and keeps no journal. A file is
+// written under a temporary name, synced and renamed into place, so a run
+// killed part way never leaves a torn file under a final name. An address
+// book or calendar is gathered while the archives are read and written
+// whole at the end, each item once (the latest archive's copy of an item
+// wins), so a re-run gives the same file.
+//
+// Every write goes through an os.Root opened on the target directory, so
+// no folder name, however hostile, and no symbolic link planted in the
+// tree can make it write elsewhere. Directories are made 0700, files 0600.
+package eml
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+
+	"github.com/mailhaul/mailhaul/format"
+	"github.com/mailhaul/mailhaul/importer"
+	"github.com/mailhaul/mailhaul/importer/localfile"
+	"github.com/mailhaul/mailhaul/internal/ctxio"
+	"github.com/mailhaul/mailhaul/internal/safename"
+	"github.com/mailhaul/mailhaul/report"
+)
+
+// Kind is the target kind, as restore --to names it.
+const Kind = "eml"
+
+// Options tune the target. The zero value is the default.
+type Options struct{}
+
+// New returns the target writing .eml, .vcf and .ics files under dir.
+func New(dir string, opt Options) importer.Target {
+	return localfile.NewTarget(Kind, dir, func(run *localfile.Run, root *os.Root) (localfile.Restorer, error) {
+		return &restore{run: run, root: root, names: localfile.Names{Place: place}, books: map[string]*book{}}, nil
+	})
+}
+
+// Close writes the address books and calendars, if the walk ended well,
+// and removes their spools.
+func (r *restore) Close(ctx context.Context, walkErr error) error {
+	defer r.discard()
+	if walkErr != nil {
+		return nil
+	}
+	return r.writeBooks(ctx)
+}
+
+// key names a folder of a kind for Names.
+func key(kind format.FolderKind, folder string) string { return string(kind) + ":" + folder }
+
+// place is where a folder lives: a directory for mail, a .vcf or .ics
+// file for an address book or calendar; each level one safe file name.
+func place(k string) string {
+	kind, folder, _ := strings.Cut(k, ":")
+	levels := strings.Split(folder, "/")
+	for i, l := range levels {
+		levels[i] = safename.Element(l)
+	}
+	p := strings.Join(levels, "/")
+	switch format.FolderKind(kind) {
+	case format.FolderContacts:
+		return p + ".vcf"
+	case format.FolderCalendar:
+		return p + ".ics"
+	}
+	return p
+}
+
+// restore is the state of one Import.
+type restore struct {
+	run   *localfile.Run
+	root  *os.Root // nil in a dry run of a directory yet to be made
+	names localfile.Names
+	books map[string]*book // by place: address books and calendars
+	order []string
+	buf   []byte
+}
+
+// book is an address book or calendar being gathered: its items' bytes
+// in a spool file beside it, the final file written from it at the end.
+type book struct {
+	folder, place, archive string
+	kind                   format.FolderKind
+	spool                  *os.File
+	size                   int64
+	ids                    map[string]int // item identity → index in items
+	items                  []span
+	failed                 bool
+}
+
+type span struct {
+	off, n int64
+	id     string // source id, for the report
+}
+
+// Folder makes a mail folder's directory (so empty folders survive) or
+// starts an address book or calendar.
+func (r *restore) Folder(archive string, f format.Folder) error {
+	if !r.run.Req.Select.KeepFolder(f.Path) {
+		return nil
+	}
+	p := r.names.Get(key(f.Kind, f.Path))
+	if r.run.Req.DryRun {
+		r.planFolder(f.Kind, f.Path, p)
+		return nil
+	}
+	var err error
+	if f.Kind == format.FolderMail {
+		err = r.root.MkdirAll(filepath.FromSlash(p), localfile.DirMode)
+	} else {
+		_, err = r.book(f.Kind, f.Path, p, archive)
+	}
+	if err != nil {
+		r.run.Report.AddFolderFailure(report.Failure{Archive: archive, Folder: f.Path, Reason: err.Error()})
+	}
+	return nil
+}
+
+func (r *restore) planFolder(kind format.FolderKind, folder, p string) *importer.PlanFolder {
+	pf := r.run.PlanFolder(key(kind, folder), p, string(kind), !localfile.Exists(r.root, filepath.FromSlash(p)))
+	pf.Source = folder
+	if want := place(key(kind, folder)); p != want {
+		pf.Note = "another folder has the name " + want
+	}
+	return pf
+}
+
+// messageName is a message's file name, from the item alone.
+func messageName(it *format.Item) string {
+	sum := sha256.Sum256([]byte(it.Folder + "\x00" + it.SourceID + "\x00" + it.SHA256))
+	t := "00000000T000000Z"
+	if !it.Received.IsZero() {
+		t = it.Received.UTC().Format("20060102T150405Z")
+	}
+	return t + "-" + hex.EncodeToString(sum[:8]) + ".eml"
+}
+
+func (r *restore) Item(ctx context.Context, archive string, e *format.Entry) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	it := e.Item
+	if !r.run.Keep(it) {
+		return nil
+	}
+	kind := it.Kind.FolderKind()
+	p := r.names.Get(key(kind, it.Folder))
+	if kind != format.FolderMail {
+		return r.bookItem(ctx, archive, kind, p, e)
+	}
+	name := path.Join(p, messageName(it))
+	fi, err := statIn(r.root, name)
+	present := err == nil && fi.Mode().IsRegular() && fi.Size() == it.Size
+	var pf *importer.PlanFolder
+	if r.run.Req.DryRun {
+		pf = r.planFolder(kind, it.Folder, p)
+	}
+	if r.run.Settled(pf, it, present) {
+		return nil
+	}
+	if err := r.root.MkdirAll(filepath.FromSlash(p), localfile.DirMode); err != nil {
+		r.run.Failed(archive, it, err.Error())
+		return nil
+	}
+	n, err := r.writeFile(ctx, name, e.Body)
+	if err == nil && !it.Received.IsZero() {
+		// The received time as the file's time, as a mail folder shows it.
+		err = r.root.Chtimes(filepath.FromSlash(name), it.Received, it.Received)
+	}
+	switch {
+	case err == nil:
+		r.run.Wrote(it.Folder, n)
+	case ctx.Err() != nil:
+		r.run.Report.AddNotAttempted(report.Failure{Archive: archive, Folder: it.Folder, Item: it.SourceID, Reason: err.Error()})
+		return ctx.Err()
+	default:
+		r.run.Failed(archive, it, err.Error())
+	}
+	return nil
+}
+
+func statIn(root *os.Root, name string) (fs.FileInfo, error) {
+	if root == nil {
+		return nil, fs.ErrNotExist
+	}
+	return root.Lstat(filepath.FromSlash(name))
+}
+
+// partName is where a file is written before it is renamed into place.
+func partName(name string) string {
+	dir, base := path.Split(name)
+	return dir + "." + base + ".part"
+}
+
+// writeFile writes body to name through a temporary file, synced and
+// renamed, so name never holds part of a file.
+func (r *restore) writeFile(ctx context.Context, name string, body io.Reader) (int64, error) {
+	part := filepath.FromSlash(partName(name))
+	f, err := r.root.OpenFile(part, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, localfile.FileMode)
+	if err != nil {
+		return 0, err
+	}
+	if r.buf == nil {
+		r.buf = make([]byte, 256<<10)
+	}
+	n, err := io.CopyBuffer(onlyWriter{f}, ctxio.NewReader(ctx, body), r.buf)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = r.root.Rename(part, filepath.FromSlash(name))
+	}
+	if err != nil {
+		r.root.Remove(part)
+		return 0, err
+	}
+	return n, nil
+}
+
+// onlyWriter hides ReadFrom, so CopyBuffer reads through ctxio.
+type onlyWriter struct{ io.Writer }
+
+// book returns the address book or calendar at p, starting its spool.
+func (r *restore) book(kind format.FolderKind, folder, p, archive string) (*book, error) {
+	if b, ok := r.books[p]; ok {
+		return b, nil
+	}
+	b := &book{folder: folder, place: p, kind: kind, archive: archive, ids: map[string]int{}}
+	if !r.run.Req.DryRun {
+		if dir := path.Dir(p); dir != "." {
+			if err := r.root.MkdirAll(filepath.FromSlash(dir), localfile.DirMode); err != nil {
+				return nil, err
+			}
+		}
+		f, err := r.root.OpenFile(filepath.FromSlash(partName(p)+".spool"), os.O_RDWR|os.O_CREATE|os.O_TRUNC, localfile.FileMode)
+		if err != nil {
+			return nil, err
+		}
+		b.spool = f
+	}
+	r.books[p] = b
+	r.order = append(r.order, p)
+	return b, nil
+}
+
+// bookItem adds a contact or calendar object to its book's spool. An item
+// that an earlier archive held already (same source id) replaces it.
+func (r *restore) bookItem(ctx context.Context, archive string, kind format.FolderKind, p string, e *format.Entry) error {
+	it := e.Item
+	b, err := r.book(kind, it.Folder, p, archive)
+	if err != nil {
+		r.run.Failed(archive, it, err.Error())
+		return nil
+	}
+	s := span{off: b.size, n: it.Size, id: it.SourceID}
+	if !r.run.Req.DryRun {
+		if r.buf == nil {
+			r.buf = make([]byte, 256<<10)
+		}
+		n, err := io.CopyBuffer(onlyWriter{b.spool}, ctxio.NewReader(ctx, e.Body), r.buf)
+		if err != nil {
+			// Cut the spool back: the book must hold whole items only.
+			if terr := b.spool.Truncate(b.size); terr != nil {
+				b.failed = true
+			}
+			b.spool.Seek(b.size, io.SeekStart)
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			r.run.Failed(archive, it, err.Error())
+			return nil
+		}
+		s.n = n
+		b.size += n
+	}
+	id := it.SourceID
+	if id == "" {
+		id = it.UID + "\x00" + it.SHA256
+	}
+	if i, ok := b.ids[id]; ok {
+		b.items[i] = s
+		return nil
+	}
+	b.ids[id] = len(b.items)
+	b.items = append(b.items, s)
+	return nil
+}
+
+// writeBooks writes each address book and calendar from its spool; one
+// that holds exactly what is there already is left as it is, its items
+// counted present.
+func (r *restore) writeBooks(ctx context.Context) error {
+	for _, p := range r.order {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		b := r.books[p]
+		if r.run.Req.DryRun {
+			pf := r.planFolder(b.kind, b.folder, p)
+			for _, s := range b.items {
+				pf.Items++
+				pf.Bytes += s.n
+				r.run.Wrote(b.folder, s.n)
+			}
+			continue
+		}
+		if err := r.writeBook(ctx, b); err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			for _, s := range b.items {
+				r.run.Report.AddFailure(report.Failure{Archive: b.archive, Folder: b.folder, Item: s.id, Reason: err.Error()})
+			}
+		}
+	}
+	return nil
+}
+
+func (r *restore) writeBook(ctx context.Context, b *book) error {
+	if b.failed {
+		return errors.New("the spool of this address book or calendar could not be cut back after a failed item")
+	}
+	var total int64
+	readers := make([]io.Reader, 0, len(b.items))
+	for _, s := range b.items {
+		readers = append(readers, io.NewSectionReader(b.spool, s.off, s.n))
+		total += s.n
+	}
+	same, err := r.sameAs(b.place, total, io.MultiReader(readers...))
+	if err != nil {
+		return err
+	}
+	if same {
+		for range b.items {
+			r.run.Present(b.folder)
+		}
+		return nil
+	}
+	for i, s := range b.items {
+		readers[i] = io.NewSectionReader(b.spool, s.off, s.n)
+	}
+	if _, err := r.writeFile(ctx, b.place, io.MultiReader(readers...)); err != nil {
+		return err
+	}
+	for _, s := range b.items {
+		r.run.Wrote(b.folder, s.n)
+	}
+	return nil
+}
+
+// sameAs reports whether the file at name holds exactly size bytes of want.
+func (r *restore) sameAs(name string, size int64, want io.Reader) (bool, error) {
+	f, err := r.root.Open(filepath.FromSlash(name))
+	if errors.Is(err, fs.ErrNotExist) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	defer f.Close()
+	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() || fi.Size() != size {
+		return false, err
+	}
+	a, b := make([]byte, 64<<10), make([]byte, 64<<10)
+	for {
+		n, err := io.ReadFull(want, a)
+		m, _ := io.ReadFull(f, b[:n])
+		if m != n || !bytes.Equal(a[:n], b[:n]) {
+			return false, nil
+		}
+		if err == io.EOF || err == io.ErrUnexpectedEOF {
+			return true, nil
+		}
+		if err != nil {
+			return false, err
+		}
+	}
+}
+
+// discard removes the spools.
+func (r *restore) discard() {
+	for _, b := range r.books {
+		if b.spool != nil {
+			b.spool.Close()
+			r.root.Remove(filepath.FromSlash(partName(b.place) + ".spool"))
+		}
+	}
+}

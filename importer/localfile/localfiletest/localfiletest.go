@@ -1,0 +1,91 @@
+// Package localfiletest writes small archives for the tests of the local
+// restore targets.
+package localfiletest
+
+import (
+	"bytes"
+	"compress/gzip"
+	"io"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mailhaul/mailhaul/format"
+)
+
+// Item is an archive item: a message unless Kind says otherwise.
+type Item struct {
+	Folder, ID string
+	Flags      []string
+	Recv       time.Time
+	Body       string
+	Kind       format.Kind
+}
+
+// WriteArchive writes the folders ("path" for mail, "path|contacts" or
+// "path|calendar" for others) and items to an archive at path.
+func WriteArchive(t testing.TB, path string, folders []string, items []Item) {
+	t.Helper()
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	w, err := format.NewWriter(f, format.Manifest{User: "alice", Source: format.Source{Kind: "test"}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range folders {
+		kind := format.FolderMail
+		if name, k, ok := strings.Cut(p, "|"); ok {
+			p, kind = name, format.FolderKind(k)
+		}
+		if err := w.AddFolder(format.Folder{Path: p, Kind: kind}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, it := range items {
+		kind := it.Kind
+		if kind == "" {
+			kind = format.KindMessage
+		}
+		fi := format.Item{Kind: kind, Folder: it.Folder, Flags: it.Flags, Received: it.Recv, SourceID: it.ID}
+		if err := w.AddItem(fi, strings.NewReader(it.Body)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Damage writes the archive at gz, uncompressed, to a .tar beside it with
+// one byte of the last occurrence of marker flipped: that item then fails
+// its checksum once read to its end. It returns the .tar's path.
+func Damage(t testing.TB, gz, marker string) string {
+	t.Helper()
+	f, err := os.Open(gz)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	zr, err := gzip.NewReader(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain, err := io.ReadAll(zr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	i := bytes.LastIndex(plain, []byte(marker))
+	if i < 0 {
+		t.Fatalf("%q not in %s", marker, gz)
+	}
+	plain[i] ^= 0x20
+	path := strings.TrimSuffix(gz, ".gz")
+	if err := os.WriteFile(path, plain, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}

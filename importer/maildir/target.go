@@ -1,0 +1,569 @@
+// Package maildir restores archives into a Maildir++ tree, as Dovecot
+// reads it: one ".Folder.Sub" directory per folder (INBOX is the root),
+// names in modified UTF-7, flags as info letters in the file names,
+// keywords in each folder's dovecot-keywords, the received time as the
+// file's mtime and in its unique name, and the subscribed folders in
+// "subscriptions". What the files mean is mailbox/maildir's; this package
+// decides where each item goes and reports what it did.
+//
+// A message's file name is derived from the item alone ("<received
+// seconds>.M<hash of folder, source id and checksum>.mailhaul"), so a
+// re-run, or a delta after its full archive, finds the file an earlier run
+// wrote: restore is idempotent by construction and keeps no journal. A
+// message already there with other flags is renamed to the archive's
+// flags: the tree holds what the archives say, the last archive holding a
+// message deciding its flags, whatever happened to the files since an
+// earlier run. Nothing is written twice.
+//
+// Every write goes through an os.Root opened on the target directory, so
+// no folder name, however hostile, and no symbolic link planted in the
+// tree can make it write elsewhere. Directories are made 0700, files
+// 0600: a mailbox is private.
+package maildir
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"slices"
+	"strings"
+
+	"github.com/mailhaul/mailhaul/format"
+	"github.com/mailhaul/mailhaul/importer"
+	mdir "github.com/mailhaul/mailhaul/mailbox/maildir"
+	"github.com/mailhaul/mailhaul/progress"
+	"github.com/mailhaul/mailhaul/report"
+)
+
+// Kind is the target kind, as restore --to names it.
+const Kind = "maildir"
+
+// Reasons items are left out on purpose, as the report counts them.
+const (
+	SkipNotMail     = "contacts and calendars have no place in a Maildir: restore them with --to eml"
+	SkipNotSelected = "not selected (--folder, --after, --before)"
+)
+
+// host is the last part of every unique name restore writes: it marks
+// the files a re-run looks for.
+const host = "mailhaul"
+
+// Modes of what restore creates: a mailbox is its owner's alone.
+const (
+	dirMode  = 0o700
+	fileMode = 0o600
+)
+
+// Target writes a Maildir++ tree under Dir.
+type Target struct {
+	Dir string
+}
+
+var _ importer.Target = (*Target)(nil)
+
+// Kind is "maildir".
+func (t *Target) Kind() string { return Kind }
+
+// Import restores req.Archives, in order, into t.Dir. Items that cannot
+// be written are failures in the report, each with its reason; the error
+// is only for a run that stopped early (the directory cannot be opened,
+// an archive is damaged, ctx is cancelled), and the report says so too.
+func (t *Target) Import(ctx context.Context, req importer.Request) (*importer.Result, error) {
+	rep := report.New(req.User, Kind, t.Dir, req.Archives)
+	rep.DryRun = req.DryRun
+	res := &importer.Result{Report: rep}
+	r := &restore{req: req, rep: rep, folders: map[string]*folderState{}, subscribed: map[string]bool{},
+		nonMail: map[string]bool{}, buf: make([]byte, 256<<10)}
+	if err := r.open(t.Dir); err != nil {
+		err = fmt.Errorf("restore maildir %s: %w", t.Dir, err)
+		rep.Stop("connect", err, false)
+		rep.Finish()
+		return res, err
+	}
+	if r.root != nil {
+		defer r.root.Close()
+	}
+	err := importer.Walk(ctx, req.Archives, importer.Visitor{Folder: r.folderRecord, Item: r.item, Summary: r.summary})
+	if err == nil {
+		rep.MarkAllRead()
+		err = r.finish()
+	}
+	// What was written counts as on the target only once it is on disk,
+	// however the run ended.
+	if r.root != nil && !req.DryRun {
+		if serr := syncAll(r.root); serr != nil && err == nil {
+			err = fmt.Errorf("flush to disk: %w", serr)
+		}
+	}
+	if req.DryRun {
+		res.Plan = r.plan()
+	}
+	if err != nil {
+		rep.Stop("import", err, ctx.Err() != nil)
+	}
+	rep.Finish()
+	return res, err
+}
+
+// restore is one Import run.
+type restore struct {
+	req  importer.Request
+	rep  *report.Report
+	root *os.Root // nil in a dry run whose directory does not exist yet
+
+	folders    map[string]*folderState // by archive folder path
+	order      []string                // folder paths in the order first met, for the plan
+	listed     *folderState            // the folder whose names are held
+	subscribed map[string]bool         // the archives' last word on each folder
+	nonMail    map[string]bool         // address books and calendars met, noted once
+
+	items, bytes int64
+	buf          []byte
+}
+
+// open opens (in a dry run: only if it exists) the target directory.
+func (r *restore) open(dir string) error {
+	if dir == "" {
+		return errors.New("no directory given")
+	}
+	if !r.req.DryRun {
+		if err := os.MkdirAll(dir, dirMode); err != nil {
+			return err
+		}
+	}
+	root, err := os.OpenRoot(dir)
+	switch {
+	case err == nil:
+		r.root = root
+	case r.req.DryRun && errors.Is(err, fs.ErrNotExist):
+		return nil
+	default:
+		return err
+	}
+	if r.req.DryRun {
+		return nil
+	}
+	// The root is INBOX, whether or not the archives have it (IMAP
+	// always does), and its tmp/ holds the files restore writes there.
+	return r.makeFolder(&folderState{dir: "."})
+}
+
+// folderState is one target folder.
+type folderState struct {
+	path    string // the archive's folder path
+	dir     string // its Maildir++ directory, relative to the root
+	err     error  // the directory could not be made: its items fail
+	existed bool   // the directory was there before this run
+
+	kw      mdir.Keywords
+	kwDirty bool            // letters given that dovecot-keywords does not hold yet
+	dropped map[string]bool // keywords without a letter, noted once
+	// names maps the unique names restore wrote to their file, "cur/NAME"
+	// or "new/NAME"; filled when the folder is listed, for one folder at
+	// a time (archives hold a folder's items together).
+	names map[string]string
+
+	plan importer.PlanFolder
+}
+
+// folderRecord handles an archive's folder record.
+func (r *restore) folderRecord(archive string, f format.Folder, notes []string) error {
+	if f.Kind != format.FolderMail {
+		if !r.nonMail[f.Path] {
+			r.nonMail[f.Path] = true
+			r.rep.Note("%s %q of %s is not restored to a Maildir: restore it with --to eml", f.Kind, f.Path, archive)
+		}
+		return nil
+	}
+	if !r.req.Select.KeepFolder(f.Path) {
+		return nil
+	}
+	for _, n := range notes {
+		r.rep.Note("folder %q of %s: %s", f.Path, archive, n)
+	}
+	r.subscribed[f.Path] = f.Subscribed
+	r.folder(f.Path)
+	return nil
+}
+
+// folder returns the state of the folder at path, making its directories
+// the first time.
+func (r *restore) folder(p string) *folderState {
+	if st := r.folders[p]; st != nil {
+		return st
+	}
+	st := &folderState{path: p}
+	r.folders[p] = st
+	r.order = append(r.order, p)
+	dir, escaped := mdir.MaildirPPDir(p)
+	st.dir = dir
+	st.plan = importer.PlanFolder{Source: p, Target: dir, Kind: string(format.FolderMail)}
+	if escaped {
+		st.plan.Note = `"." or "\" in a level is written as Dovecot's listescape does ("\2e", "\5c")`
+		r.rep.Note("folder %q is the directory %q: %s", p, dir, st.plan.Note)
+	}
+	// The archive's paths are safe (format.SafeFolderPath): one level of
+	// the root, never the root itself but for INBOX. Checked once more
+	// here, as this is where a path becomes a directory.
+	if dir == "" || strings.Contains(dir, "/") || dir == ".." || (dir == "." && p != mdir.InboxPath) {
+		st.err = fmt.Errorf("folder path %q is not a safe folder path", p)
+		r.rep.AddFolderFailure(report.Failure{Folder: p, Reason: st.err.Error()})
+		return st
+	}
+	if r.root != nil {
+		if fi, err := r.root.Stat(path.Join(dir, mdir.Cur)); err == nil && fi.IsDir() {
+			st.existed = true
+		}
+	}
+	st.plan.Create = !st.existed
+	if err := r.loadKeywords(st); err != nil {
+		st.err = err
+	} else if !r.req.DryRun {
+		st.err = r.makeFolder(st)
+	}
+	if st.err != nil {
+		r.rep.AddFolderFailure(report.Failure{Folder: p, Reason: st.err.Error()})
+	}
+	return st
+}
+
+// makeFolder makes a folder's cur/, new/ and tmp/ (where missing, also
+// in a folder that exists), and the maildirfolder marker a Maildir++
+// folder has.
+func (r *restore) makeFolder(st *folderState) error {
+	for _, sub := range []string{mdir.Cur, mdir.New, mdir.Tmp} {
+		if err := r.root.MkdirAll(path.Join(st.dir, sub), dirMode); err != nil {
+			return fmt.Errorf("make folder directory: %w", cause(err))
+		}
+	}
+	if st.dir != "." {
+		f, err := r.root.OpenFile(path.Join(st.dir, mdir.FolderMarker), os.O_WRONLY|os.O_CREATE, fileMode)
+		if err != nil {
+			return fmt.Errorf("make folder directory: %w", cause(err))
+		}
+		f.Close()
+	}
+	return nil
+}
+
+// loadKeywords reads the folder's dovecot-keywords, if any: letters
+// already given keep their keyword.
+func (r *restore) loadKeywords(st *folderState) error {
+	if r.root == nil {
+		return nil
+	}
+	data, err := r.root.ReadFile(path.Join(st.dir, mdir.KeywordsFile))
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil
+	case err != nil:
+		return fmt.Errorf("read %s: %w", mdir.KeywordsFile, cause(err))
+	}
+	st.kw = *mdir.ParseKeywords(data)
+	return nil
+}
+
+// item restores one archive item.
+func (r *restore) item(archive string, e *format.Entry) error {
+	it := e.Item
+	if it.Kind != format.KindMessage {
+		r.rep.AddSkipped(SkipNotMail)
+		return nil
+	}
+	if !r.req.Select.Keep(it.Folder, it.Received) {
+		r.rep.AddSkipped(SkipNotSelected)
+		return nil
+	}
+	st := r.folder(it.Folder)
+	fail := func(reason string) {
+		r.rep.AddFailure(report.Failure{Archive: archive, Folder: it.Folder, Item: it.SourceID, Reason: reason})
+	}
+	if st.err != nil {
+		fail("folder not restored: " + st.err.Error())
+		return nil
+	}
+	kwBefore := st.kw
+	flags, dropped := mdir.FlagsFor(it.Flags, &st.kw)
+	st.kwDirty = st.kwDirty || st.kw != kwBefore
+	for _, k := range dropped {
+		// Once per keyword and folder, naming the first message: the
+		// report stays bounded by the folder's keywords, not its messages.
+		if st.dropped == nil {
+			st.dropped = map[string]bool{}
+		}
+		if !st.dropped[strings.ToLower(k)] {
+			st.dropped[strings.ToLower(k)] = true
+			r.rep.Note("keyword %q of %s and later messages in %q not restored: all 26 keyword letters of the folder are taken, or the name cannot be a dovecot-keywords entry",
+				k, it.SourceID, it.Folder)
+		}
+	}
+	unique := UniqueName(it)
+	name := path.Join(mdir.Cur, mdir.FileName(unique, flags))
+	if err := r.list(st); err != nil {
+		fail("list folder: " + err.Error())
+		return nil
+	}
+	if old, ok := st.names[unique]; ok {
+		if err := r.present(st, old, name, it); err == nil {
+			st.plan.Present++
+			r.rep.AddPresent()
+			r.progress(st, 0)
+			return nil
+		} else if !errors.Is(err, errStale) {
+			fail(err.Error())
+			return nil
+		}
+	}
+	if r.req.DryRun {
+		st.plan.Items++
+		st.plan.Bytes += it.Size
+		r.rep.AddImported(it.Size)
+		r.progress(st, it.Size)
+		return nil
+	}
+	if err := r.write(st, unique, name, it, e.Body); err != nil {
+		fail(err.Error())
+		return nil
+	}
+	st.names[unique] = name
+	r.rep.AddImported(it.Size)
+	r.progress(st, it.Size)
+	return nil
+}
+
+// errStale says a file restore wrote earlier is not the item (its size
+// differs, or it is gone): it is written again.
+var errStale = errors.New("stale copy")
+
+// present handles a message an earlier run wrote as old: with other
+// flags, it is renamed to name, the archive's later word.
+func (r *restore) present(st *folderState, old, name string, it *format.Item) error {
+	if r.root == nil {
+		return nil
+	}
+	fi, err := r.root.Stat(path.Join(st.dir, old))
+	if errors.Is(err, fs.ErrNotExist) { // gone since the listing: write it again
+		delete(st.names, UniqueName(it))
+		return errStale
+	}
+	if err != nil {
+		return fmt.Errorf("stat %s: %w", old, cause(err))
+	}
+	if fi.Size() != it.Size {
+		return errStale
+	}
+	if old == name || r.req.DryRun {
+		return nil
+	}
+	if err := r.saveKeywords(st); err != nil {
+		return err
+	}
+	if err := r.root.Rename(path.Join(st.dir, old), path.Join(st.dir, name)); err != nil {
+		return fmt.Errorf("rename %s to the archive's flags: %w", old, cause(err))
+	}
+	st.names[UniqueName(it)] = name
+	return nil
+}
+
+// write stores one message: into tmp/, its mtime the received time, then
+// renamed into cur/ (the Maildir way: a reader never sees a half-written
+// message). A failure removes what it wrote. Where the platform can
+// flush a whole file system, that is done once at the end (syncAll),
+// else each file is synced here.
+func (r *restore) write(st *folderState, unique, name string, it *format.Item, body io.Reader) (err error) {
+	if err := r.saveKeywords(st); err != nil { // before a letter can be seen
+		return err
+	}
+	tmp := path.Join(st.dir, mdir.Tmp, unique)
+	f, err := r.root.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, fileMode)
+	if err != nil {
+		return fmt.Errorf("create: %w", cause(err))
+	}
+	defer func() {
+		if err != nil {
+			f.Close()
+			r.root.Remove(tmp)
+		}
+	}()
+	if _, err := io.CopyBuffer(struct{ io.Writer }{f}, body, r.buf); err != nil {
+		return fmt.Errorf("write: %w", cause(err))
+	}
+	if syncEach {
+		if err := f.Sync(); err != nil {
+			return fmt.Errorf("write: %w", cause(err))
+		}
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("write: %w", cause(err))
+	}
+	if err := r.root.Chtimes(tmp, it.Received, it.Received); err != nil {
+		return fmt.Errorf("set the received time: %w", cause(err))
+	}
+	if old, ok := st.names[unique]; ok && old != name { // a stale copy under other flags
+		if err := r.root.Remove(path.Join(st.dir, old)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("remove stale copy %s: %w", old, cause(err))
+		}
+	}
+	if err := r.root.Rename(tmp, path.Join(st.dir, name)); err != nil {
+		return fmt.Errorf("move into cur/: %w", cause(err))
+	}
+	return nil
+}
+
+// saveKeywords writes the folder's dovecot-keywords when letters were
+// given since, through a temporary file so a reader never sees half.
+func (r *restore) saveKeywords(st *folderState) error {
+	if !st.kwDirty {
+		return nil
+	}
+	tmp := path.Join(st.dir, mdir.Tmp, mdir.KeywordsFile+".mailhaul")
+	if err := r.root.WriteFile(tmp, st.kw.Marshal(), fileMode); err != nil {
+		return fmt.Errorf("write %s: %w", mdir.KeywordsFile, cause(err))
+	}
+	if err := r.root.Rename(tmp, path.Join(st.dir, mdir.KeywordsFile)); err != nil {
+		return fmt.Errorf("write %s: %w", mdir.KeywordsFile, cause(err))
+	}
+	st.kwDirty = false
+	return nil
+}
+
+// list fills st.names from the folder's cur/ and new/, dropping the
+// previous folder's: only names restore writes are kept.
+func (r *restore) list(st *folderState) error {
+	if r.listed == st {
+		return nil
+	}
+	if r.listed != nil {
+		r.listed.names = nil
+	}
+	r.listed = st
+	st.names = map[string]string{}
+	if r.root == nil || !st.existed && r.req.DryRun {
+		return nil
+	}
+	for _, sub := range []string{mdir.New, mdir.Cur} { // cur/ wins
+		d, err := r.root.Open(path.Join(st.dir, sub))
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return cause(err)
+		}
+		for {
+			names, err := d.Readdirnames(1024)
+			for _, n := range names {
+				if u, _, _ := mdir.SplitInfo(n); strings.HasSuffix(u, "."+host) {
+					st.names[u] = path.Join(sub, n)
+				}
+			}
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				d.Close()
+				return cause(err)
+			}
+		}
+		d.Close()
+	}
+	return nil
+}
+
+// summary notes what an archive's export could not read: those items are
+// not in the archive, so not restored either.
+func (r *restore) summary(archive string, s *format.Summary) error {
+	if n := len(s.Errors) + s.Truncated; n > 0 {
+		r.rep.Note("%s: its export could not read %d item(s) (see its summary); they are not in the archive", archive, n)
+	}
+	return nil
+}
+
+// finish writes the subscriptions once every archive is read.
+func (r *restore) finish() error {
+	if r.req.DryRun || len(r.subscribed) == 0 {
+		return nil
+	}
+	names := map[string]bool{}
+	var order []string
+	data, err := r.root.ReadFile(mdir.SubscriptionsFile)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("read %s: %w", mdir.SubscriptionsFile, cause(err))
+	}
+	add := func(n string) {
+		if !names[n] {
+			names[n] = true
+			order = append(order, n)
+		}
+	}
+	if err == nil {
+		_ = mdir.ReadSubscriptions(strings.NewReader(string(data)), add) // a string reader does not fail
+	}
+	for _, p := range r.order {
+		if sub, ok := r.subscribed[p]; ok && sub {
+			add(p)
+		}
+	}
+	order = slices.DeleteFunc(order, func(n string) bool { sub, ok := r.subscribed[n]; return ok && !sub })
+	var b strings.Builder
+	if err := mdir.WriteSubscriptions(&b, order); err != nil {
+		return err
+	}
+	tmp := path.Join(mdir.Tmp, mdir.SubscriptionsFile+".mailhaul")
+	if err := r.root.WriteFile(tmp, []byte(b.String()), fileMode); err != nil {
+		return fmt.Errorf("write %s: %w", mdir.SubscriptionsFile, cause(err))
+	}
+	if err := r.root.Rename(tmp, mdir.SubscriptionsFile); err != nil {
+		return fmt.Errorf("write %s: %w", mdir.SubscriptionsFile, cause(err))
+	}
+	return nil
+}
+
+// plan is the dry run's answer, folders in the order the archives hold
+// them.
+func (r *restore) plan() *importer.Plan {
+	p := &importer.Plan{Folders: []importer.PlanFolder{}}
+	for _, path := range r.order {
+		p.Folders = append(p.Folders, r.folders[path].plan)
+	}
+	return p
+}
+
+func (r *restore) progress(st *folderState, n int64) {
+	r.items++
+	r.bytes += n
+	r.req.Progress.Report(progress.Event{Stage: "restore", User: r.req.User, Folder: st.path, Items: r.items, Bytes: r.bytes})
+}
+
+// UniqueName is the unique part of the file name restore gives item: its
+// received time in seconds (what mailbox/maildir.NameTime reads back; 0
+// before 1970, when the mtime alone carries it), then a hash of its
+// folder, source id and checksum. The same item always gets the same
+// name; two items differ in one of the three.
+func UniqueName(it *format.Item) string {
+	sum := sha256.Sum256([]byte(it.Folder + "\x00" + it.SourceID + "\x00" + it.SHA256))
+	sec := it.Received.Unix()
+	if sec < 0 || it.Received.IsZero() {
+		sec = 0
+	}
+	return mdir.UniqueName(sec, "M"+hex.EncodeToString(sum[:12]), host)
+}
+
+// cause is err without the path an *fs.PathError repeats: the report
+// names the folder and item already.
+func cause(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	var le *os.LinkError
+	if errors.As(err, &le) {
+		return le.Err
+	}
+	return err
+}
