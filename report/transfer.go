@@ -32,21 +32,6 @@ const (
 	TransferFailed  = "failed"
 )
 
-// Stable codes of a transfer's failure, for scripts; Reason beside each
-// is the prose for people, which may change.
-const (
-	CodeConnLost      = "conn-lost"      // the connection broke, and the retries ran out
-	CodeNoSpace       = "no-space"       // the destination's disk or quota is full
-	CodeVerify        = "verify"         // the bytes stored there do not match the .sha256
-	CodeSourceCorrupt = "source-corrupt" // the source does not match its own .sha256
-	CodeNoChecksum    = "no-checksum"    // no usable .sha256 beside the source
-	CodeExists        = "exists"         // a different archive of the same name is there
-	CodePermission    = "permission"     // refused by the file system or server
-	CodeNotFound      = "not-found"
-	CodeInterrupted   = "interrupted" // the run was stopped
-	CodeOther         = "other"       // none of the above: see Error
-)
-
 // TransferFile is one archive's outcome.
 type TransferFile struct {
 	Name   string `json:"name"`
@@ -66,7 +51,7 @@ type TransferFile struct {
 	// Note says something the user should know about a success, such as
 	// a corrupt copy at the destination that was replaced.
 	Note   string `json:"note,omitempty"`
-	Code   string `json:"code,omitempty"`   // stable cause of a failure (Code...)
+	Code   Code   `json:"code,omitempty"`   // stable cause of a failure (codes.go)
 	Reason string `json:"reason,omitempty"` // short cause of a failure, in words
 	Error  string `json:"error,omitempty"`  // full message of a failure
 }

@@ -31,10 +31,10 @@ var (
 	ErrExists = errors.New("a different archive of the same name is at the destination")
 )
 
-// Failure sorts err for the report: a stable code (report.Code...) and a
+// Failure sorts err for the report: a stable code (report.Code) and a
 // short cause in words ("permission denied", "no space left on the
 // destination", ...; "" when err fits no kind).
-func Failure(err error) (code, reason string) {
+func Failure(err error) (code report.Code, reason string) {
 	for _, k := range kinds {
 		if errors.Is(err, k.err) {
 			return k.code, k.err.Error()
@@ -54,7 +54,7 @@ func Failure(err error) (code, reason string) {
 // kinds pairs each kind with its code, in the order Failure tries them.
 var kinds = []struct {
 	err  error
-	code string
+	code report.Code
 }{
 	{ErrConnLost, report.CodeConnLost},
 	{ErrNoSpace, report.CodeNoSpace},

@@ -103,7 +103,7 @@ func TestCopyFailures(t *testing.T) {
 	rep := copyDir(t, context.Background(), src, dst, transport.Options{})
 	reasons := map[string]string{}
 	for _, r := range rep.Results {
-		reasons[r.Name] = r.Status + "/" + r.Code + "/" + r.Reason
+		reasons[r.Name] = r.Status + "/" + string(r.Code) + "/" + r.Reason
 	}
 	// The stable code beside the prose (issue 10).
 	want := map[string]string{
