@@ -6,11 +6,15 @@ import (
 	"fmt"
 	"path"
 	"sync"
+	"sync/atomic"
 	"time"
 
-	"golang.org/x/time/rate"
+	"golang.org/x/sync/semaphore"
 
+	"github.com/mailhaul/mailhaul/internal/ratelimit"
 	"github.com/mailhaul/mailhaul/internal/retry"
+	"github.com/mailhaul/mailhaul/progress"
+	"github.com/mailhaul/mailhaul/report"
 )
 
 // Options tune Run. The zero value works.
@@ -20,35 +24,46 @@ type Options struct {
 	// network connection. On a delayed link one SSH channel is
 	// window-bound, so several are what fills it.
 	Transfers int
+	// Streams is how many connections one large archive may use at once
+	// (default 1). Its bytes are cut into chunks that go over several
+	// connections at once, into the partial file at their offsets: over a
+	// delayed link one SSH channel carries only its window per round
+	// trip, so a single archive on one channel is slow. Extra streams
+	// take only the places of idle transfers: no more than
+	// max(Transfers, Streams) connections to a side move data at once.
+	Streams int
 	// Retries is how many more attempts an archive gets after a lost
-	// connection (default 5), each after a Backoff pause.
+	// connection (default 5), each after a Backoff pause (with jitter).
 	Retries int
-	Backoff Backoff
+	Backoff retry.Policy
 	// SegmentSize is the resume granularity: an interrupted transfer
 	// continues after the last segment whose SHA-256 matches on both sides
 	// (default 8 MiB).
 	SegmentSize int64
-	// Limit is the bandwidth shared by all transfers (NewLimiter); nil for
-	// none.
-	Limit *rate.Limiter
+	// Limit is the bandwidth shared by all transfers (a byte-rate
+	// ratelimit.NewPacer); nil for none.
+	Limit *ratelimit.Pacer
 	// Overwrite allows replacing a different archive of the same name at
 	// the destination; without it that archive fails with ErrExists.
 	Overwrite bool
-	// Observer hears about progress; nil for none. It is called from
-	// several goroutines.
+	// Progress hears how each archive advances, as progress.Event (see
+	// Run); nil for none. It is called from several goroutines.
+	Progress progress.Func
+	// Observer hears what an Event cannot say: a failed attempt and an
+	// archive's outcome; nil for none. It is called from several
+	// goroutines.
 	Observer Observer
 }
 
-// Observer follows a run, e.g. to draw progress bars.
+// Observer hears of the turns in an archive's transfer that a progress
+// bar must follow, beside the byte counts in progress events.
 type Observer interface {
-	// Start: j begins an attempt; from bytes of size are already there.
-	Start(j Job, size, from int64)
-	// Bytes: n more bytes of j crossed.
-	Bytes(j Job, n int64)
-	// Retry: an attempt of j failed with err; the next starts after wait.
+	// Retry: an attempt of j failed with err; the next starts after wait
+	// (its first event may give fewer bytes than this one's last: it
+	// resumes from what it verified).
 	Retry(j Job, attempt int, err error, wait time.Duration)
 	// Done: j finished, well or not.
-	Done(r FileResult)
+	Done(r report.TransferFile)
 }
 
 const (
@@ -61,13 +76,16 @@ func (o Options) withDefaults() Options {
 	if o.Transfers <= 0 {
 		o.Transfers = defaultTransfers
 	}
+	if o.Streams <= 0 {
+		o.Streams = 1
+	}
 	if o.Retries < 0 {
 		o.Retries = 0
 	} else if o.Retries == 0 {
 		o.Retries = defaultRetries
 	}
 	if o.Backoff.First <= 0 {
-		o.Backoff = Backoff{First: time.Second, Max: 30 * time.Second}
+		o.Backoff = retry.Policy{First: time.Second, Max: 30 * time.Second}
 	}
 	if o.SegmentSize <= 0 {
 		o.SegmentSize = defaultSegment
@@ -83,10 +101,8 @@ const NoRetries = -1
 
 type nopObserver struct{}
 
-func (nopObserver) Start(Job, int64, int64)              {}
-func (nopObserver) Bytes(Job, int64)                     {}
 func (nopObserver) Retry(Job, int, error, time.Duration) {}
-func (nopObserver) Done(FileResult)                      {}
+func (nopObserver) Done(report.TransferFile)             {}
 
 // Plan lists the archives at each of srcPaths and names each one's
 // destination inside dstDir, which it creates. Two archives with the same
@@ -130,20 +146,32 @@ func baseName(p string) string {
 // Run moves every job from src to dst, opt.Transfers at a time, and
 // reports each file. An archive's failure does not stop the others; Run
 // returns an error only when ctx ended (the report is still filled).
-func Run(ctx context.Context, src, dst Endpoint, jobs []Job, opt Options) (*Report, error) {
+//
+// Progress events (Stage "transfer") are per archive: Folder is its name,
+// Bytes of BytesTotal what of it is at the destination (resumed bytes
+// included) of its size, Items of ItemsTotal the run's archives finished
+// of all. An attempt's first event comes before its first byte.
+func Run(ctx context.Context, src, dst Endpoint, jobs []Job, opt Options) (*report.Transfer, error) {
 	opt = opt.withDefaults()
-	rep := &Report{Event: "transfer", From: src.String(), To: dst.String(), Started: time.Now()}
-	results := make([]FileResult, len(jobs))
+	var finished atomic.Int64
+	slots := semaphore.NewWeighted(int64(max(opt.Transfers, opt.Streams)))
+	rep := &report.Transfer{Event: "transfer", From: src.String(), To: dst.String(), Started: time.Now()}
+	results := make([]report.TransferFile, len(jobs))
 	next := make(chan int)
 	var wg sync.WaitGroup
 	for range min(opt.Transfers, len(jobs)) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			w := &worker{src: src, dst: dst, opt: opt}
+			w := &worker{src: src, dst: dst, opt: opt, finished: &finished, archives: int64(len(jobs)), slots: slots}
 			defer w.disconnect()
 			for i := range next {
+				if err := slots.Acquire(ctx, 1); err != nil {
+					continue // ctx ended: reported as never started
+				}
 				results[i] = w.do(ctx, jobs[i])
+				slots.Release(1)
+				finished.Add(1)
 				opt.Observer.Done(results[i])
 			}
 		}()
@@ -160,9 +188,10 @@ feed:
 	wg.Wait()
 	for i, r := range results {
 		if r.Status == "" { // never started: ctx ended first
-			r = FileResult{Job: jobs[i], Status: StatusFailed, Reason: "interrupted", Error: "transport: interrupted before it started"}
+			r = jobs[i].result()
+			r.Status, r.Code, r.Reason, r.Error = report.TransferFailed, report.CodeInterrupted, "interrupted", "transport: interrupted before it started"
 		}
-		rep.add(r)
+		rep.Add(r)
 	}
 	rep.Finished = time.Now()
 	rep.Seconds = rep.Finished.Sub(rep.Started).Seconds()
@@ -174,6 +203,40 @@ type worker struct {
 	src, dst     Endpoint
 	opt          Options
 	sconn, dconn Conn
+	finished     *atomic.Int64 // the run's archives done
+	archives     int64         // of all
+	// slots are the connections moving data: a worker holds one per
+	// archive, a chunk's extra stream one per chunk (chunks.go).
+	slots *semaphore.Weighted
+	// replaces: what is at the destination was checked during this
+	// attempt and may be replaced.
+	replaces bool
+}
+
+// tally starts an attempt's count of j's bytes at the destination, from
+// bytes of size, and reports it.
+func (w *worker) tally(j Job, size, from int64) *tally {
+	t := &tally{fn: w.opt.Progress, finished: w.finished,
+		e: progress.Event{Stage: "transfer", Folder: j.Name, ItemsTotal: w.archives, Bytes: from, BytesTotal: size}}
+	t.add(0)
+	return t
+}
+
+// tally counts one attempt's bytes; its events go out in order, whichever
+// of the attempt's streams adds.
+type tally struct {
+	mu       sync.Mutex
+	e        progress.Event
+	fn       progress.Func
+	finished *atomic.Int64
+}
+
+func (t *tally) add(n int64) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.e.Bytes += n
+	t.e.Items = t.finished.Load()
+	t.fn.Report(t.e)
 }
 
 func (w *worker) connect(ctx context.Context) error {
@@ -202,31 +265,31 @@ func (w *worker) disconnect() {
 	}
 }
 
-// do moves one archive, retrying after lost connections.
-func (w *worker) do(ctx context.Context, j Job) FileResult {
-	fr := FileResult{Job: j}
+// do moves one archive, retrying after lost connections (internal/retry:
+// errors marked transient by ConnLost are tried again, each attempt over
+// new connections and resuming from what arrived).
+func (w *worker) do(ctx context.Context, j Job) report.TransferFile {
+	fr := j.result()
 	start := time.Now()
-	var err error
-	for attempt := 1; ; attempt++ {
+	err := retry.Do(ctx, retry.Loop{
+		Attempts: w.opt.Retries + 1,
+		Backoff:  w.opt.Backoff,
+		OnRetry: func(attempt int, err error, wait time.Duration) {
+			// The connection is gone: the next attempt makes new ones.
+			w.disconnect()
+			w.opt.Observer.Retry(j, attempt, err, wait)
+		},
+	}, func(ctx context.Context, attempt int) error {
 		fr.Attempts = attempt
-		if err = w.connect(ctx); err == nil {
-			err = w.transfer(ctx, j, &fr)
+		if err := w.connect(ctx); err != nil {
+			return err
 		}
-		if err == nil || !Retryable(err) || attempt > w.opt.Retries {
-			break
-		}
-		// The connection is gone: make new ones for the next attempt.
-		w.disconnect()
-		wait := w.opt.Backoff.Delay(attempt)
-		w.opt.Observer.Retry(j, attempt, err, wait)
-		if serr := retry.Sleep(ctx, wait); serr != nil {
-			err = fmt.Errorf("%w (while waiting to retry after: %v)", serr, err)
-			break
-		}
-	}
+		return w.transfer(ctx, j, &fr)
+	})
 	fr.Seconds = time.Since(start).Seconds()
 	if err != nil {
-		fr.Status, fr.Reason, fr.Error = StatusFailed, Reason(err), err.Error()
+		fr.Status, fr.Error = report.TransferFailed, err.Error()
+		fr.Code, fr.Reason = Failure(err)
 		if errors.Is(err, ErrConnLost) && fr.Attempts > 1 {
 			fr.Error += fmt.Sprintf(" (gave up after %d attempts)", fr.Attempts)
 		}

@@ -5,10 +5,15 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+
+	"github.com/mailhaul/mailhaul/internal/retry"
+	"github.com/mailhaul/mailhaul/report"
 )
 
-// Error kinds the engine and the report tell apart. Endpoints wrap their
-// errors with them (errors.Is works through the wrapping).
+// Error kinds the report tells apart (Failure). Endpoints wrap their errors with them
+// (errors.Is works through the wrapping) and mark them for internal/retry:
+// a lost connection transient (ConnLost), every other kind permanent
+// (retry.MarkPermanent), because trying again would give the same answer.
 var (
 	// ErrConnLost: the connection broke; the transfer is retried after a
 	// pause and resumes from what arrived.
@@ -26,48 +31,44 @@ var (
 	ErrExists = errors.New("a different archive of the same name is at the destination")
 )
 
-// Retryable reports whether err is worth another attempt: a lost
-// connection is, anything the far side refused or any checksum failure is
-// not (trying again would give the same answer).
-func Retryable(err error) bool {
-	switch {
-	case err == nil, errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
-		return false
-	case errors.Is(err, fs.ErrPermission), errors.Is(err, fs.ErrNotExist), errors.Is(err, ErrNoSpace),
-		errors.Is(err, ErrVerify), errors.Is(err, ErrSourceCorrupt), errors.Is(err, ErrNoChecksum),
-		errors.Is(err, ErrExists):
-		return false
-	}
-	return errors.Is(err, ErrConnLost)
-}
-
-// Reason is a short cause for the report: "permission denied", "no space
-// left on the destination", ...; "" when err fits no kind.
-func Reason(err error) string {
-	for _, k := range []error{ErrConnLost, ErrNoSpace, ErrVerify, ErrSourceCorrupt, ErrNoChecksum, ErrExists} {
-		if errors.Is(err, k) {
-			return k.Error()
+// Failure sorts err for the report: a stable code (report.Code) and a
+// short cause in words ("permission denied", "no space left on the
+// destination", ...; "" when err fits no kind).
+func Failure(err error) (code report.Code, reason string) {
+	for _, k := range kinds {
+		if errors.Is(err, k.err) {
+			return k.code, k.err.Error()
 		}
 	}
 	switch {
 	case errors.Is(err, fs.ErrPermission):
-		return "permission denied"
+		return report.CodePermission, "permission denied"
 	case errors.Is(err, fs.ErrNotExist):
-		return "not found"
+		return report.CodeNotFound, "not found"
 	case errors.Is(err, context.Canceled):
-		return "interrupted"
+		return report.CodeInterrupted, "interrupted"
 	}
-	return ""
+	return report.CodeOther, ""
 }
 
-// connLost wraps err as a lost connection, keeping its text.
-func connLost(err error) error {
+// kinds pairs each kind with its code, in the order Failure tries them.
+var kinds = []struct {
+	err  error
+	code report.Code
+}{
+	{ErrConnLost, report.CodeConnLost},
+	{ErrNoSpace, report.CodeNoSpace},
+	{ErrVerify, report.CodeVerify},
+	{ErrSourceCorrupt, report.CodeSourceCorrupt},
+	{ErrNoChecksum, report.CodeNoChecksum},
+	{ErrExists, report.CodeExists},
+}
+
+// ConnLost marks err as a lost connection, worth another attempt;
+// endpoints use it for errors from a broken network.
+func ConnLost(err error) error {
 	if err == nil || errors.Is(err, ErrConnLost) {
 		return err
 	}
-	return fmt.Errorf("%w: %w", ErrConnLost, err)
+	return retry.MarkTransient(fmt.Errorf("%w: %w", ErrConnLost, err))
 }
-
-// ConnLost marks err as a lost connection; endpoints use it for errors
-// from a broken network.
-func ConnLost(err error) error { return connLost(err) }

@@ -5,12 +5,15 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+
+	"github.com/mailhaul/mailhaul/internal/retry"
+	"github.com/mailhaul/mailhaul/report"
 )
 
 // transfer makes one attempt at moving j. It fills fr as it learns.
-func (w *worker) transfer(ctx context.Context, j Job, fr *FileResult) error {
+func (w *worker) transfer(ctx context.Context, j Job, fr *report.TransferFile) error {
 	src, dst := w.sconn, w.dconn
-	fr.replaces = false // what was there is checked again each attempt
+	w.replaces = false // what was there is checked again each attempt
 	// The size first: it says when the source is not a file at all.
 	size, err := src.Size(ctx, j.Src)
 	if err != nil {
@@ -21,7 +24,7 @@ func (w *worker) transfer(ctx context.Context, j Job, fr *FileResult) error {
 		if errors.Is(err, ErrConnLost) {
 			return err
 		}
-		return fmt.Errorf("transport: %s: %w: %w", j.Src, ErrNoChecksum, err)
+		return retry.MarkPermanent(fmt.Errorf("transport: %s: %w: %w", j.Src, ErrNoChecksum, err))
 	}
 	fr.Size, fr.SHA256 = size, sum
 
@@ -31,16 +34,30 @@ func (w *worker) transfer(ctx context.Context, j Job, fr *FileResult) error {
 	}
 
 	partial := j.Dst + PartialSuffix
-	off, err := w.boundary(ctx, j.Src, partial, size)
+	same, err := w.segmentsThere(ctx, j.Src, partial, size)
 	if err != nil {
 		return err
 	}
-	if free, ok := dst.FreeSpace(ctx, parentDir(j.Dst)); ok && free < size-off {
-		return fmt.Errorf("transport: %s: %w: %d bytes to write, %d free", j.Dst, ErrNoSpace, size-off, free)
+	seg := w.opt.SegmentSize
+	off := int64(prefix(same)) * seg
+	kept := off
+	var todo []span
+	if w.chunked(size) {
+		// Chunks leave holes when cut short: keep every segment that
+		// matches, wherever it lies.
+		todo, kept = gaps(same, seg, size)
 	}
-	fr.ResumedFrom = off
-	w.opt.Observer.Start(j, size, off)
-	wr, err := w.copyBytes(ctx, j, partial, off, size, fr)
+	if free, ok := dst.FreeSpace(ctx, parentDir(j.Dst)); ok && free < size-kept {
+		return retry.MarkPermanent(fmt.Errorf("transport: %s: %w: %d bytes to write, %d free", j.Dst, ErrNoSpace, size-kept, free))
+	}
+	fr.ResumedFrom = kept
+	t := w.tally(j, size, kept)
+	var wr Writer
+	if w.chunked(size) {
+		wr, err = w.copyChunks(ctx, j, partial, int64(len(same))*seg, todo, fr, t)
+	} else {
+		wr, err = w.copyBytes(ctx, j, partial, off, size, fr, t)
+	}
 	if err != nil {
 		return err
 	}
@@ -62,9 +79,9 @@ func (w *worker) transfer(ctx context.Context, j Job, fr *FileResult) error {
 		return w.mismatch(ctx, j, partial, got, sum)
 	}
 	// An archive that appeared meanwhile (another run) was not checked.
-	if !fr.replaces {
+	if !w.replaces {
 		if _, err := dst.Size(ctx, j.Dst); err == nil {
-			return fmt.Errorf("transport: %s: %w (it appeared during the transfer); it was not replaced", j.Dst, ErrExists)
+			return retry.MarkPermanent(fmt.Errorf("transport: %s: %w (it appeared during the transfer); it was not replaced", j.Dst, ErrExists))
 		} else if !errors.Is(err, fs.ErrNotExist) {
 			return err
 		}
@@ -75,7 +92,7 @@ func (w *worker) transfer(ctx context.Context, j Job, fr *FileResult) error {
 	if err := dst.WriteChecksum(ctx, j.Dst, sum); err != nil {
 		return err
 	}
-	fr.Status = StatusSent
+	fr.Status = report.TransferSent
 	return nil
 }
 
@@ -87,7 +104,7 @@ func (w *worker) transfer(ctx context.Context, j Job, fr *FileResult) error {
 //   - anything else is a different archive, such as another export of the
 //     same user: refused with ErrExists unless Options.Overwrite, because
 //     replacing it could destroy the only copy of someone's mail.
-func (w *worker) alreadyThere(ctx context.Context, j Job, size int64, sum string, fr *FileResult) (bool, error) {
+func (w *worker) alreadyThere(ctx context.Context, j Job, size int64, sum string, fr *report.TransferFile) (bool, error) {
 	dst := w.dconn
 	dsize, err := dst.Size(ctx, j.Dst)
 	switch {
@@ -106,7 +123,7 @@ func (w *worker) alreadyThere(ctx context.Context, j Job, size int64, sum string
 				return false, err
 			}
 		}
-		fr.Status = StatusSkipped
+		fr.Status = report.TransferSkipped
 		return true, nil
 	}
 	have, err := dst.ReadChecksum(ctx, j.Dst)
@@ -119,47 +136,84 @@ func (w *worker) alreadyThere(ctx context.Context, j Job, size int64, sum string
 	case w.opt.Overwrite:
 		fr.Note = fmt.Sprintf("replaced a different archive of the same name, as asked (%d bytes, SHA-256 %s)", dsize, got)
 	default:
-		return false, fmt.Errorf("transport: %s: %w (SHA-256 %s there, %s in %s); it was not replaced", j.Dst, ErrExists, got, sum, j.Src)
+		return false, retry.MarkPermanent(fmt.Errorf("transport: %s: %w (SHA-256 %s there, %s in %s); it was not replaced", j.Dst, ErrExists, got, sum, j.Src))
 	}
-	fr.replaces = true
+	w.replaces = true
 	return false, nil
 }
 
-// boundary returns where to continue a partial transfer: after the last
-// whole segment whose SHA-256 is the same in the source and in the partial
-// file. Concurrent writes can leave holes, and a crash can leave a torn
-// tail, so the partial file's size alone proves nothing.
-func (w *worker) boundary(ctx context.Context, src, partial string, size int64) (int64, error) {
+// segmentsThere compares the whole segments of an earlier attempt's
+// partial file (within size) with the source's, by SHA-256: an attempt
+// continues after the last that matches from the start, or, in chunks,
+// keeps every one that matches. Concurrent writes can leave holes, and a
+// crash can leave a torn tail, so the partial file's size alone proves
+// nothing.
+func (w *worker) segmentsThere(ctx context.Context, src, partial string, size int64) ([]bool, error) {
 	have, err := w.dconn.Size(ctx, partial)
 	if errors.Is(err, fs.ErrNotExist) {
-		return 0, nil
+		return nil, nil
 	}
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
 	seg := w.opt.SegmentSize
 	n := int(min(have, size) / seg)
 	if n == 0 {
-		return 0, nil
+		return nil, nil
 	}
 	a, err := w.sconn.SegmentSums(ctx, src, seg, n)
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
 	b, err := w.dconn.SegmentSums(ctx, partial, seg, n)
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
+	same := make([]bool, n)
+	for k := range same {
+		same[k] = k < len(a) && k < len(b) && a[k] == b[k]
+	}
+	return same, nil
+}
+
+// prefix is how many segments match from the start.
+func prefix(same []bool) int {
 	k := 0
-	for k < n && k < len(a) && k < len(b) && a[k] == b[k] {
+	for k < len(same) && same[k] {
 		k++
 	}
-	return int64(k) * seg, nil
+	return k
+}
+
+// span is a byte range still to send.
+type span struct{ from, to int64 }
+
+// gaps lists what is missing from a partial file whose segments of seg
+// match as same says, up to size, and how many bytes it keeps.
+func gaps(same []bool, seg, size int64) (todo []span, kept int64) {
+	add := func(from, to int64) {
+		if n := len(todo); n > 0 && todo[n-1].to == from {
+			todo[n-1].to = to
+			return
+		}
+		todo = append(todo, span{from, to})
+	}
+	for i, ok := range same {
+		if ok {
+			kept += seg
+		} else {
+			add(int64(i)*seg, int64(i+1)*seg)
+		}
+	}
+	if end := int64(len(same)) * seg; end < size {
+		add(end, size)
+	}
+	return todo, kept
 }
 
 // copyBytes sends src[off:] into the partial file at off and returns the
 // file still open: closing it (a sync to disk) is left to the caller.
-func (w *worker) copyBytes(ctx context.Context, j Job, partial string, off, size int64, fr *FileResult) (Writer, error) {
+func (w *worker) copyBytes(ctx context.Context, j Job, partial string, off, size int64, fr *report.TransferFile, t *tally) (Writer, error) {
 	r, err := w.sconn.OpenRead(ctx, j.Src, off)
 	if err != nil {
 		return nil, err
@@ -169,7 +223,7 @@ func (w *worker) copyBytes(ctx context.Context, j Job, partial string, off, size
 	if err != nil {
 		return nil, err
 	}
-	m := &meter{ctx: ctx, limit: w.opt.Limit, onBytes: func(n int64) { w.opt.Observer.Bytes(j, n) }}
+	m := &meter{ctx: ctx, limit: w.opt.Limit, onBytes: t.add}
 	var n int64
 	if s, ok := r.(Sender); ok {
 		n, err = s.Send(meterWriter{wr, m})
@@ -196,9 +250,9 @@ func (w *worker) copyBytes(ctx context.Context, j Job, partial string, off, size
 func (w *worker) mismatch(ctx context.Context, j Job, partial, got, want string) error {
 	w.dconn.Remove(ctx, partial)
 	if srcSum, err := w.sconn.Sum(ctx, j.Src); err == nil && srcSum != want {
-		return fmt.Errorf("transport: %s: %w: its SHA-256 is %s, its .sha256 says %s", j.Src, ErrSourceCorrupt, srcSum, want)
+		return retry.MarkPermanent(fmt.Errorf("transport: %s: %w: its SHA-256 is %s, its .sha256 says %s", j.Src, ErrSourceCorrupt, srcSum, want))
 	}
-	return fmt.Errorf("transport: %s: %w: the bytes stored there have SHA-256 %s, the .sha256 says %s", j.Dst, ErrVerify, got, want)
+	return retry.MarkPermanent(fmt.Errorf("transport: %s: %w: the bytes stored there have SHA-256 %s, the .sha256 says %s", j.Dst, ErrVerify, got, want))
 }
 
 // parentDir is the directory part of a local or remote path.

@@ -4,15 +4,15 @@ import (
 	"context"
 	"io"
 
-	"golang.org/x/time/rate"
+	"github.com/mailhaul/mailhaul/internal/ratelimit"
 )
 
-// meter counts the bytes of one transfer as they pass, applies the shared
-// bandwidth limit, and stops the copy when ctx ends (pkg/sftp's copies take
-// no context).
+// meter counts the bytes of one transfer as they pass, holds them to the
+// run's byte rate (internal/ratelimit, the one byte-rate limiter), and
+// stops the copy when ctx ends (pkg/sftp's copies take no context).
 type meter struct {
 	ctx     context.Context
-	limit   *rate.Limiter // nil: unlimited
+	limit   *ratelimit.Pacer // nil: unlimited
 	n       int64
 	onBytes func(int64)
 }
@@ -25,18 +25,7 @@ func (m *meter) pass(n int) error {
 	if m.onBytes != nil {
 		m.onBytes(int64(n))
 	}
-	if m.limit == nil {
-		return nil
-	}
-	// WaitN refuses more than the burst at once.
-	for n > 0 {
-		k := min(n, m.limit.Burst())
-		if err := m.limit.WaitN(m.ctx, k); err != nil {
-			return err
-		}
-		n -= k
-	}
-	return nil
+	return m.limit.Wait(m.ctx, 0, int64(n))
 }
 
 type meterReader struct {
@@ -69,14 +58,4 @@ func (mw meterWriter) Write(p []byte) (int, error) {
 		err = merr
 	}
 	return n, err
-}
-
-// NewLimiter returns a limiter for bytesPerSecond shared by all transfers
-// of a run, or nil for no limit.
-func NewLimiter(bytesPerSecond int64) *rate.Limiter {
-	if bytesPerSecond <= 0 {
-		return nil
-	}
-	burst := int(min(bytesPerSecond, 1<<20))
-	return rate.NewLimiter(rate.Limit(bytesPerSecond), max(burst, 64<<10))
 }

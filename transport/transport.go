@@ -11,6 +11,8 @@ package transport
 import (
 	"context"
 	"io"
+
+	"github.com/mailhaul/mailhaul/report"
 )
 
 // Endpoint is a place archives are kept. Connect is called once per
@@ -43,6 +45,10 @@ type Conn interface {
 	// OpenWrite opens p for writing at offset off, creating it, and cuts
 	// it to off bytes: what lies beyond a verified boundary is not trusted.
 	OpenWrite(ctx context.Context, p string, off int64) (Writer, error)
+	// OpenWriteAt opens p, which OpenWrite made, for writing at offset
+	// off without cutting it: several connections write one archive's
+	// chunks at once.
+	OpenWriteAt(ctx context.Context, p string, off int64) (Writer, error)
 	// Sum returns the hex SHA-256 of the bytes stored in p, computed from
 	// the stored bytes (not from what was sent).
 	Sum(ctx context.Context, p string) (string, error)
@@ -66,7 +72,9 @@ type Writer interface {
 	// and closes the file.
 	Close() error
 	// Abort closes the file without making it durable: the transfer
-	// failed, and a later one checks what it left before trusting it.
+	// failed, and a later one checks what it left before trusting it; or
+	// it wrote one chunk of an archive whose first handle's Close syncs
+	// the whole file (fsync covers every descriptor's writes).
 	Abort() error
 }
 
@@ -91,6 +99,11 @@ type Job struct {
 	Dst  string `json:"dst"`
 	// Listed is the size the listing gave, for progress totals.
 	Listed int64 `json:"-"`
+}
+
+// result is j's line in the report, before anything is known.
+func (j Job) result() report.TransferFile {
+	return report.TransferFile{Name: j.Name, Src: j.Src, Dst: j.Dst}
 }
 
 // PartialSuffix marks an archive still arriving; it is renamed to its final

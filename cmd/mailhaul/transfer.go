@@ -12,7 +12,9 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/mailhaul/mailhaul/internal/ratelimit"
 	"github.com/mailhaul/mailhaul/internal/termtext"
+	"github.com/mailhaul/mailhaul/report"
 	"github.com/mailhaul/mailhaul/transport"
 	"github.com/mailhaul/mailhaul/transport/local"
 	"github.com/mailhaul/mailhaul/transport/sftp"
@@ -21,6 +23,7 @@ import (
 // transferFlags are the flags push, pull and copy share.
 type transferFlags struct {
 	transfers  int
+	streams    int
 	retries    int
 	bwlimit    string
 	reportPath string
@@ -37,6 +40,7 @@ func (f *transferFlags) register(cmd *cobra.Command, verb string, withSSH bool) 
 	f.verb = verb
 	fl := cmd.Flags()
 	fl.IntVar(&f.transfers, "transfers", 0, "archives moved at once (default: 8 over SFTP, 4 between local folders)")
+	fl.IntVar(&f.streams, "streams", 0, "connections one large archive may use at once (default: 8 over a delayed SFTP link, else 1)")
 	fl.IntVar(&f.retries, "retries", 5, "attempts after a lost connection, with growing pauses (0: none)")
 	fl.StringVar(&f.bwlimit, "bwlimit", "", "bandwidth limit for the whole run in bytes/s, with K, M or G (e.g. 20M)")
 	fl.StringVar(&f.reportPath, "report", "", "write the transfer report as JSON to this file")
@@ -143,8 +147,8 @@ func (a *app) runTransfer(ctx context.Context, f *transferFlags, src transport.E
 		return err
 	}
 	collectLessOften()
-	if f.transfers < 0 {
-		return fmt.Errorf("--transfers must be at least 1 (or 0 for the default)")
+	if f.transfers < 0 || f.streams < 0 {
+		return fmt.Errorf("--transfers and --streams must be at least 1 (or 0 for the default)")
 	}
 	retries := f.retries
 	if retries == 0 {
@@ -158,13 +162,19 @@ func (a *app) runTransfer(ctx context.Context, f *transferFlags, src transport.E
 	if transfers == 0 {
 		transfers = autoTransfers(src, dst)
 	}
+	streams := f.streams
+	if streams == 0 {
+		streams = autoStreams(src, dst)
+	}
 	prog := a.newTransferProgress(jobs)
 	rep, runErr := transport.Run(ctx, src, dst, jobs, transport.Options{
 		Transfers:   transfers,
+		Streams:     streams,
 		Retries:     retries,
 		SegmentSize: int64(max(f.segmentMiB, 1)) << 20,
-		Limit:       transport.NewLimiter(limit),
+		Limit:       ratelimit.NewPacer(float64(limit), 0), // 0: unlimited
 		Overwrite:   f.overwrite,
+		Progress:    prog.event,
 		Observer:    prog,
 	})
 	prog.wait()
@@ -228,6 +238,21 @@ func autoTransfers(eps ...transport.Endpoint) int {
 	return 4
 }
 
+// autoStreams picks how many connections one large archive may use: 8
+// over a delayed SFTP link, where one SSH channel carries only its window
+// per round trip (about 25 MB/s at 80 ms), else 1: on a LAN or loopback
+// the transfers share one connection and the CPU is the limit. The
+// extra streams only take idle transfers' places (transport.Options).
+// The endpoints have connected once (plan), so the round trip is known.
+func autoStreams(eps ...transport.Endpoint) int {
+	for _, ep := range eps {
+		if d, ok := ep.(interface{ Delayed() bool }); ok && d.Delayed() {
+			return 8
+		}
+	}
+	return 1
+}
+
 // plan connects once to each side to list the archives before anything
 // moves, so a wrong path or a refused host key stops the run early.
 func plan(ctx context.Context, src transport.Endpoint, srcPaths []string, dst transport.Endpoint, dstDir string) ([]transport.Job, error) {
@@ -244,31 +269,31 @@ func plan(ctx context.Context, src transport.Endpoint, srcPaths []string, dst tr
 	return transport.Plan(ctx, sc, srcPaths, dc, dstDir)
 }
 
-func (a *app) printTransferReport(rep *transport.Report, verb string) {
+func (a *app) printTransferReport(rep *report.Transfer, verb string) {
 	if a.json {
 		for _, r := range rep.Results {
 			writeJSONLine(a.stdout, struct {
 				Event string `json:"event"`
-				transport.FileResult
+				report.TransferFile
 			}{"transfer-file", r})
 		}
 		writeJSONLine(a.stdout, struct {
-			*transport.Report
-			Results []transport.FileResult `json:"results,omitempty"`
-		}{Report: rep})
+			*report.Transfer
+			Results []report.TransferFile `json:"results,omitempty"`
+		}{Transfer: rep})
 		return
 	}
 	// File names and errors come from disks and servers: escaped.
 	esc := termtext.Escape
 	for _, r := range rep.Results {
 		switch r.Status {
-		case transport.StatusSent:
+		case report.TransferSent:
 			extra := ""
 			if r.ResumedFrom > 0 {
 				extra = fmt.Sprintf(", resumed after %s already there", humanBytes(r.ResumedFrom))
 			}
 			fmt.Fprintf(a.stdout, "%-8s %s  %s in %s%s\n", verb, esc(r.Name), humanBytes(r.Size), roundSeconds(r.Seconds), extra)
-		case transport.StatusSkipped:
+		case report.TransferSkipped:
 			fmt.Fprintf(a.stdout, "skipped  %s  already there with the same SHA-256\n", esc(r.Name))
 		default:
 			fmt.Fprintf(a.stderr, "FAILED   %s: %s\n", esc(r.Name), esc(r.Error))
@@ -279,7 +304,7 @@ func (a *app) printTransferReport(rep *transport.Report, verb string) {
 	}
 	refused := 0
 	for _, r := range rep.Results {
-		if r.Reason == transport.ErrExists.Error() {
+		if r.Code == report.CodeExists {
 			refused++
 		}
 	}

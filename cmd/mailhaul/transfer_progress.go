@@ -11,13 +11,16 @@ import (
 	"github.com/vbauerster/mpb/v8/decor"
 
 	"github.com/mailhaul/mailhaul/internal/termtext"
+	stage "github.com/mailhaul/mailhaul/progress"
+	"github.com/mailhaul/mailhaul/report"
 	"github.com/mailhaul/mailhaul/transport"
 )
 
 // transferProgress shows a running transfer: on a terminal one bar per
 // archive in flight and an overall line (archives and bytes done of the
 // run's total, rate, ETA); throttled JSON lines with --json; retries on
-// stderr otherwise. It implements transport.Observer.
+// stderr otherwise. Its event method is the run's progress.Func; it is
+// the transport.Observer for retries and outcomes.
 type transferProgress struct {
 	a   *app
 	p   *mpb.Progress // nil without a terminal
@@ -27,9 +30,8 @@ type transferProgress struct {
 	bars     map[string]*mpb.Bar
 	last     map[string]time.Time // previous bytes of each archive: its rate's clock
 	next     map[string]time.Time // JSON throttle per archive
-	sent     map[string]int64
-	total    *mpb.Bar      // the overall line
-	archives *atomic.Value // its "3/10 archives", read while drawing
+	total    *mpb.Bar             // the overall line
+	archives *atomic.Value        // its "3/10 archives", read while drawing
 	tot      transferTotals
 }
 
@@ -57,23 +59,21 @@ func newTransferTotals(jobs []transport.Job) transferTotals {
 	return t
 }
 
-// start: an attempt at name begins with from bytes already there (a
-// retry may resume before what the failed attempt had counted).
-func (t *transferTotals) start(name string, size, from int64) {
+// update: have bytes of name's size are at the destination; it returns
+// how many more than before (fewer when a retry resumes before what the
+// failed attempt had counted).
+func (t *transferTotals) update(name string, size, have int64) int64 {
 	t.Bytes += size - t.size[name]
 	t.size[name] = size
-	t.BytesDone += from - t.counted[name]
-	t.counted[name] = from
-}
-
-func (t *transferTotals) bytes(name string, n int64) {
+	n := have - t.counted[name]
 	t.BytesDone += n
-	t.counted[name] += n
+	t.counted[name] = have
+	return n
 }
 
-func (t *transferTotals) done(r transport.FileResult) {
+func (t *transferTotals) done(r report.TransferFile) {
 	t.ArchivesDone++
-	if r.Status == transport.StatusFailed {
+	if r.Status == report.TransferFailed {
 		t.Bytes -= t.size[r.Name] - t.counted[r.Name] // will not come
 		return
 	}
@@ -95,7 +95,7 @@ func (a *app) newTransferProgress(jobs []transport.Job) *transferProgress {
 
 func newTransferProgressOn(a *app, p *mpb.Progress, jobs []transport.Job, now func() time.Time) *transferProgress {
 	tp := &transferProgress{a: a, p: p, now: now, tot: newTransferTotals(jobs),
-		bars: map[string]*mpb.Bar{}, last: map[string]time.Time{}, next: map[string]time.Time{}, sent: map[string]int64{}}
+		bars: map[string]*mpb.Bar{}, last: map[string]time.Time{}, next: map[string]time.Time{}}
 	tp.tot.lastAny = now()
 	if p != nil {
 		var archives atomic.Value
@@ -112,57 +112,59 @@ func newTransferProgressOn(a *app, p *mpb.Progress, jobs []transport.Job, now fu
 	return tp
 }
 
-func (tp *transferProgress) Start(j transport.Job, size, from int64) {
+// event follows one archive's progress event: the first of an attempt
+// (after a retry, or its first) makes its bar.
+func (tp *transferProgress) event(e stage.Event) {
 	tp.mu.Lock()
 	defer tp.mu.Unlock()
 	now := tp.now()
-	tp.sent[j.Name] = from
-	tp.last[j.Name] = now
-	tp.tot.start(j.Name, size, from)
+	name := e.Folder
+	_, going := tp.last[name]
+	n := tp.tot.update(name, e.BytesTotal, e.Bytes)
+	// The rates are bytes over the time they took: since this archive's
+	// previous bytes for its bar, since anyone's for the overall line.
+	sinceOwn, sinceAny := now.Sub(tp.last[name]), now.Sub(tp.tot.lastAny)
+	tp.last[name] = now
+	if !going {
+		tp.startBar(name, e, now)
+		return
+	}
+	tp.tot.lastAny = now
+	if bar := tp.bars[name]; bar != nil {
+		bar.EwmaIncrInt64(n, sinceOwn)
+		tp.total.EwmaIncrInt64(n, sinceAny)
+		return
+	}
+	if tp.a.json && now.After(tp.next[name]) {
+		tp.next[name] = now.Add(time.Second)
+		writeJSONLine(tp.a.stdout, map[string]any{"event": "progress", "archive": name, "bytes": e.Bytes, "run": tp.tot})
+	}
+}
+
+// startBar shows an attempt beginning with e.Bytes already there.
+func (tp *transferProgress) startBar(name string, e stage.Event, now time.Time) {
 	if tp.p == nil {
 		return
 	}
 	tp.total.SetTotal(tp.tot.Bytes, false)
 	tp.total.SetCurrent(tp.tot.BytesDone)
-	if old := tp.bars[j.Name]; old != nil {
+	if old := tp.bars[name]; old != nil {
 		old.Abort(true)
 	}
-	bar := tp.p.AddBar(size,
-		mpb.PrependDecorators(decor.Name(termtext.Escape(j.Name)+" ", decor.WCSyncSpaceR), decor.CountersKibiByte("% .1f / % .1f")),
+	bar := tp.p.AddBar(e.BytesTotal,
+		mpb.PrependDecorators(decor.Name(termtext.Escape(name)+" ", decor.WCSyncSpaceR), decor.CountersKibiByte("% .1f / % .1f")),
 		mpb.AppendDecorators(decor.EwmaSpeed(decor.SizeB1024(0), " % .1f", 30), decor.Name("  ETA "), decor.EwmaETA(decor.ET_STYLE_GO, 30)),
 		mpb.BarRemoveOnComplete(),
 	)
-	bar.SetCurrent(from)
+	bar.SetCurrent(e.Bytes)
 	bar.DecoratorAverageAdjust(now)
-	tp.bars[j.Name] = bar
-}
-
-func (tp *transferProgress) Bytes(j transport.Job, n int64) {
-	tp.mu.Lock()
-	defer tp.mu.Unlock()
-	now := tp.now()
-	tp.sent[j.Name] += n
-	tp.tot.bytes(j.Name, n)
-	// The rates are bytes over the time they took: since this archive's
-	// previous bytes for its bar, since anyone's for the overall line.
-	sinceOwn, sinceAny := now.Sub(tp.last[j.Name]), now.Sub(tp.tot.lastAny)
-	tp.last[j.Name], tp.tot.lastAny = now, now
-	if bar := tp.bars[j.Name]; bar != nil {
-		bar.EwmaIncrInt64(n, sinceOwn)
-		tp.total.EwmaIncrInt64(n, sinceAny)
-		return
-	}
-	if tp.a.json {
-		if now.After(tp.next[j.Name]) {
-			tp.next[j.Name] = now.Add(time.Second)
-			writeJSONLine(tp.a.stdout, map[string]any{"event": "progress", "archive": j.Name, "bytes": tp.sent[j.Name], "run": tp.tot})
-		}
-	}
+	tp.bars[name] = bar
 }
 
 func (tp *transferProgress) Retry(j transport.Job, attempt int, err error, wait time.Duration) {
 	tp.mu.Lock()
 	defer tp.mu.Unlock()
+	delete(tp.last, j.Name) // the next event begins an attempt
 	if bar := tp.bars[j.Name]; bar != nil {
 		bar.Abort(true)
 		delete(tp.bars, j.Name)
@@ -178,12 +180,13 @@ func (tp *transferProgress) Retry(j transport.Job, attempt int, err error, wait 
 	fmt.Fprintf(w, "retry    %s in %s (attempt %d failed: %s)\n", termtext.Escape(j.Name), wait, attempt, termtext.Escape(err.Error()))
 }
 
-func (tp *transferProgress) Done(r transport.FileResult) {
+func (tp *transferProgress) Done(r report.TransferFile) {
 	tp.mu.Lock()
 	defer tp.mu.Unlock()
 	tp.tot.done(r)
+	delete(tp.last, r.Name)
 	if bar := tp.bars[r.Name]; bar != nil {
-		if r.Status == transport.StatusFailed {
+		if r.Status == report.TransferFailed {
 			bar.Abort(true)
 		} else {
 			bar.SetTotal(-1, true)

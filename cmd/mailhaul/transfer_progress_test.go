@@ -10,6 +10,8 @@ import (
 
 	"github.com/vbauerster/mpb/v8"
 
+	stage "github.com/mailhaul/mailhaul/progress"
+	"github.com/mailhaul/mailhaul/report"
 	"github.com/mailhaul/mailhaul/transport"
 )
 
@@ -20,6 +22,11 @@ func (c *fakeClock) now() time.Time               { return c.t }
 func (c *fakeClock) add(d time.Duration)          { c.t = c.t.Add(d) }
 func newFakeClock() *fakeClock                    { return &fakeClock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)} }
 func job(name string, listed int64) transport.Job { return transport.Job{Name: name, Listed: listed} }
+
+// at is the progress event: have bytes of j's size are there.
+func at(j transport.Job, have, size int64) stage.Event {
+	return stage.Event{Stage: "transfer", Folder: j.Name, Bytes: have, BytesTotal: size}
+}
 
 // The overall figures follow the run: the listing's sizes, a size that
 // changed by the time an archive starts, a retry that resumes before
@@ -39,23 +46,23 @@ func TestTransferTotals(t *testing.T) {
 		}
 	}
 	want("listed", 0, 3500, 0)
-	tp.Start(jobs[0], 1000, 0)
+	tp.event(at(jobs[0], 0, 1000))
 	clock.add(2 * time.Second)
-	tp.Bytes(jobs[0], 600)
+	tp.event(at(jobs[0], 600, 1000))
 	want("a under way", 0, 3500, 600)
 	tp.Retry(jobs[0], 1, transport.ErrConnLost, time.Second)
-	tp.Start(jobs[0], 1000, 512)
+	tp.event(at(jobs[0], 512, 1000))
 	want("a resumed at 512", 0, 3500, 512)
-	tp.Bytes(jobs[0], 488)
-	tp.Done(transport.FileResult{Job: jobs[0], Status: transport.StatusSent, Size: 1000})
+	tp.event(at(jobs[0], 1000, 1000))
+	tp.Done(report.TransferFile{Name: jobs[0].Name, Status: report.TransferSent, Size: 1000})
 	want("a sent", 1, 3500, 1000)
-	tp.Done(transport.FileResult{Job: jobs[1], Status: transport.StatusSkipped, Size: 2000})
+	tp.Done(report.TransferFile{Name: jobs[1].Name, Status: report.TransferSkipped, Size: 2000})
 	want("b skipped", 2, 3500, 3000)
-	tp.Start(jobs[2], 800, 0)
+	tp.event(at(jobs[2], 0, 800))
 	want("c larger than listed", 2, 3800, 3000)
 	clock.add(2 * time.Second)
-	tp.Bytes(jobs[2], 100)
-	tp.Done(transport.FileResult{Job: jobs[2], Status: transport.StatusFailed, Size: 800})
+	tp.event(at(jobs[2], 100, 800))
+	tp.Done(report.TransferFile{Name: jobs[2].Name, Status: report.TransferFailed, Size: 800})
 	want("c failed", 3, 3100, 3100)
 
 	var first struct {
@@ -97,10 +104,10 @@ func TestTransferProgressShowsRateAndETA(t *testing.T) {
 	p := mpb.New(mpb.WithOutput(&out), mpb.WithAutoRefresh(), mpb.WithRefreshRate(5*time.Millisecond), mpb.WithWidth(160))
 	jobs := []transport.Job{job("a.tgz", 520<<20), job("b.tgz", 1000<<20)}
 	tp := newTransferProgressOn(&app{stdout: &out, stderr: &out}, p, jobs, clock.now)
-	tp.Start(jobs[0], 520<<20, 0)
-	for range 20 {
+	tp.event(at(jobs[0], 0, 520<<20))
+	for i := range 20 {
 		clock.add(10 * time.Millisecond)
-		tp.Bytes(jobs[0], 1<<20)
+		tp.event(at(jobs[0], int64(i+1)<<20, 520<<20))
 	}
 	deadline := time.Now().Add(5 * time.Second)
 	for time.Now().Before(deadline) && !strings.Contains(out.String(), "ETA 15s") {
@@ -112,8 +119,8 @@ func TestTransferProgressShowsRateAndETA(t *testing.T) {
 			t.Errorf("progress lacks %q:\n%s", want, screen)
 		}
 	}
-	tp.Done(transport.FileResult{Job: jobs[0], Status: transport.StatusFailed})
-	tp.Done(transport.FileResult{Job: jobs[1], Status: transport.StatusFailed})
+	tp.Done(report.TransferFile{Name: jobs[0].Name, Status: report.TransferFailed})
+	tp.Done(report.TransferFile{Name: jobs[1].Name, Status: report.TransferFailed})
 	tp.wait()
 	if !strings.Contains(out.String(), "2/2 archives") {
 		t.Errorf("the overall line does not end with 2/2 archives:\n%s", out.String())

@@ -14,6 +14,7 @@ import (
 
 	"github.com/mailhaul/mailhaul/format"
 	"github.com/mailhaul/mailhaul/internal/testservers"
+	"github.com/mailhaul/mailhaul/report"
 	"github.com/mailhaul/mailhaul/transport"
 	"github.com/mailhaul/mailhaul/transport/transporttest"
 )
@@ -62,7 +63,7 @@ func TestPushResumesAfterSIGKILL(t *testing.T) {
 	if out, err := second.CombinedOutput(); err != nil {
 		t.Fatalf("second push: %v\n%s", err, out)
 	}
-	var rep transport.Report
+	var rep report.Transfer
 	if b, err := os.ReadFile(reportPath); err != nil || json.Unmarshal(b, &rep) != nil {
 		t.Fatalf("report: %v %s", err, b)
 	}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/mailhaul/mailhaul/format"
 	"github.com/mailhaul/mailhaul/internal/testservers"
+	"github.com/mailhaul/mailhaul/report"
 	"github.com/mailhaul/mailhaul/transport"
 	"github.com/mailhaul/mailhaul/transport/local"
 )
@@ -56,7 +57,7 @@ func TestCopyExitCodesAndReport(t *testing.T) {
 		t.Fatalf("copy: exit %d, want 0\n%s%s", code, out, errOut)
 	}
 	wantWording(t, "copy", out, "copied")
-	var rep transport.Report
+	var rep report.Transfer
 	b, _ := os.ReadFile(reportPath)
 	if err := json.Unmarshal(b, &rep); err != nil {
 		t.Fatalf("report: %v", err)

@@ -10,6 +10,10 @@
 # Environment:
 #   BENCH_DIR  work directory (default /tmp/mailhaul-bench-transfer)
 #   SIZE_MB    total size of the archives (default 1024)
+#   SET        which archives (default mixed): "mixed" is 60% of SIZE_MB in
+#              three large archives and 40% in 100 small ones; "one" is a
+#              single archive of SIZE_MB; "issue10" is one of 150 MB and five
+#              of 10 MB (SIZE_MB unused), the set issue 10 measured
 #   RTTS       round-trip delays in ms (default "0 20 80"; 0 is plain loopback)
 #   TOOLS      subset of: mailhaul sftp scp (default all)
 #   ROUNDS     measure each tool this many times, in a rotated order each
@@ -68,22 +72,33 @@ mkdir -p "$BENCH_DIR/home" && chown "$BENCH_USER" "$BENCH_DIR/home"
 cd "$REPO" && go build -o "$BENCH_DIR/bin/mailhaul" ./cmd/mailhaul
 MAILHAUL=$BENCH_DIR/bin/mailhaul
 
-# Archives: 60% in three large files, 40% in 100 small ones. Random bytes,
-# as compressed archives are. Cached between runs of the same size.
+# Archives (see SET). Random bytes, as compressed archives are. Cached
+# between runs of the same set and size.
+SET=${SET:-mixed}
 SRC=$BENCH_DIR/src
-if [ "$(cat "$SRC/.size" 2>/dev/null)" != "$SIZE_MB" ]; then
+if [ "$(cat "$SRC/.size" 2>/dev/null)" != "$SET $SIZE_MB" ]; then
 	rm -rf "$SRC" && mkdir -p "$SRC"
-	echo "== generating $SIZE_MB MB of archives"
-	large=$((SIZE_MB * 20 / 100))
-	for i in 1 2 3; do
-		head -c "$((large << 20))" /dev/urandom >"$SRC/large$i.tgz"
-	done
-	small_kb=$((SIZE_MB * 40 * 1024 / 100 / 100))
-	for i in $(seq -w 1 100); do
-		head -c "$((small_kb << 10))" /dev/urandom >"$SRC/user$i.tgz"
-	done
+	echo "== generating the archives ($SET, $SIZE_MB MB)"
+	case $SET in
+	mixed)
+		large=$((SIZE_MB * 20 / 100))
+		for i in 1 2 3; do
+			head -c "$((large << 20))" /dev/urandom >"$SRC/large$i.tgz"
+		done
+		small_kb=$((SIZE_MB * 40 * 1024 / 100 / 100))
+		for i in $(seq -w 1 100); do
+			head -c "$((small_kb << 10))" /dev/urandom >"$SRC/user$i.tgz"
+		done
+		;;
+	one) head -c "$((SIZE_MB << 20))" /dev/urandom >"$SRC/large1.tgz" ;;
+	issue10)
+		head -c 150000000 /dev/urandom >"$SRC/large1.tgz"
+		for i in 1 2 3 4 5; do head -c 10000000 /dev/urandom >"$SRC/user$i.tgz"; done
+		;;
+	*) echo "transfer.sh: SET=$SET: want mixed, one or issue10"; exit 1 ;;
+	esac
 	(cd "$SRC" && for f in *.tgz; do sha256sum "$f" >"$f.sha256"; done)
-	echo "$SIZE_MB" >"$SRC/.size"
+	echo "$SET $SIZE_MB" >"$SRC/.size"
 fi
 TOTAL=$(du -cb "$SRC"/*.tgz "$SRC"/*.sha256 | tail -1 | cut -f1)
 
@@ -170,10 +185,10 @@ declare -A R
 best() { if [ -z "${R[$1]:-}" ] || [ "$(echo "$RATE > ${R[$1]}" | bc -l)" = 1 ]; then R[$1]=$RATE; fi; }
 read -ra TOOL_LIST <<<"$TOOLS"
 NT=${#TOOL_LIST[@]}
-echo "== $((TOTAL >> 20)) MiB: 3 large archives, 100 small, each with .sha256; ${ROUNDS:-1} round(s); as $BENCH_USER (login shell $(getent passwd "$BENCH_USER" | cut -d: -f7))"
+echo "== $((TOTAL >> 20)) MiB in $(ls "$SRC"/*.tgz | wc -l) archives ($SET), each with .sha256; ${ROUNDS:-1} round(s); as $BENCH_USER (login shell $(getent passwd "$BENCH_USER" | cut -d: -f7))"
 for rtt in $RTTS; do
 	set_delay "$rtt"
-	echo "== RTT ${rtt} ms, delay by $DELAY_HOW"
+	echo "== RTT ${rtt} ms, delay by $DELAY_HOW; load average $(cut -d' ' -f1-3 /proc/loadavg)"
 	URL="sftp://$BENCH_USER@$HOST:$SSH_PORT$REMOTE"
 	for ((round = 0; round < ${ROUNDS:-1}; round++)); do
 	for ((i = 0; i < NT; i++)); do
@@ -203,7 +218,7 @@ for rtt in $RTTS; do
 done
 set_delay 0
 
-echo "== mailhaul / OpenSSH sftp (goal: >= 1 at 0 ms, >= 3 at 80 ms)"
+echo "== mailhaul / OpenSSH sftp (goal: >= 1 at 0 ms, >= 3 at 80 ms); load average $(cut -d' ' -f1-3 /proc/loadavg)"
 for rtt in $RTTS; do
 	for dir in up down; do
 		mh=${R[$rtt,mh,$dir]:-0} sf=${R[$rtt,sftp,$dir]:-0} sc=${R[$rtt,scp,$dir]:-0}

@@ -14,6 +14,7 @@ import (
 	"sort"
 
 	"github.com/mailhaul/mailhaul/format"
+	"github.com/mailhaul/mailhaul/internal/retry"
 	"github.com/mailhaul/mailhaul/transport"
 )
 
@@ -123,6 +124,18 @@ func (Conn) OpenWrite(_ context.Context, p string, off int64) (transport.Writer,
 	return &writer{f: f}, nil
 }
 
+func (Conn) OpenWriteAt(_ context.Context, p string, off int64) (transport.Writer, error) {
+	f, err := os.OpenFile(p, os.O_WRONLY, 0)
+	if err != nil {
+		return nil, wrap(err)
+	}
+	if _, err := f.Seek(off, io.SeekStart); err != nil {
+		f.Close()
+		return nil, wrap(err)
+	}
+	return &writer{f: f}, nil
+}
+
 // writer copies with a large buffer (the reader is wrapped for metering,
 // so the kernel's copy_file_range cannot apply anyway) and syncs on Close:
 // a drive may be unplugged right after the command ends.
@@ -198,7 +211,7 @@ func wrap(err error) error {
 	case err == nil:
 		return nil
 	case isNoSpace(err):
-		return fmt.Errorf("local: %w: %w", transport.ErrNoSpace, err)
+		return retry.MarkPermanent(fmt.Errorf("local: %w: %w", transport.ErrNoSpace, err))
 	case isReadOnlyFS(err):
 		return fmt.Errorf("local: %w: %w", fs.ErrPermission, err)
 	}

@@ -16,12 +16,13 @@ import (
 	"testing"
 
 	"github.com/mailhaul/mailhaul/format"
+	"github.com/mailhaul/mailhaul/report"
 	"github.com/mailhaul/mailhaul/transport"
 	"github.com/mailhaul/mailhaul/transport/transporttest"
 )
 
 // copyAll moves every archive of src into dst through the engine.
-func copyAll(t *testing.T, src, dst string, opt transport.Options) *transport.Report {
+func copyAll(t *testing.T, src, dst string, opt transport.Options) *report.Transfer {
 	t.Helper()
 	ctx := context.Background()
 	jobs, err := transport.Plan(ctx, Conn{}, []string{src}, Conn{}, dst)
@@ -154,7 +155,7 @@ func TestCopyResumeSkipReplace(t *testing.T) {
 				torn := append(slices.Clone(data[:2*seg+500]), 0, 0, 0) // two good segments, then junk
 				os.WriteFile(filepath.Join(dst, "a.tgz.partial"), torn, 0o644)
 			},
-			status: transport.StatusSent, from: 2 * seg, sent: size - 2*seg,
+			status: report.TransferSent, from: 2 * seg, sent: size - 2*seg,
 		},
 		{
 			name: "partial file damaged in its first segment",
@@ -163,14 +164,14 @@ func TestCopyResumeSkipReplace(t *testing.T) {
 				bad[10] ^= 1
 				os.WriteFile(filepath.Join(dst, "a.tgz.partial"), bad, 0o644)
 			},
-			status: transport.StatusSent, from: 0, sent: size,
+			status: report.TransferSent, from: 0, sent: size,
 		},
 		{
 			name: "same archive already there",
 			prepare: func(t *testing.T, dst string, data []byte) {
 				os.WriteFile(filepath.Join(dst, "a.tgz"), data, 0o644)
 			},
-			status: transport.StatusSkipped, sent: 0,
+			status: report.TransferSkipped, sent: 0,
 		},
 		{
 			// Its own .sha256 says it is this archive: a damaged copy.
@@ -182,7 +183,7 @@ func TestCopyResumeSkipReplace(t *testing.T) {
 				sum := sha256.Sum256(data)
 				format.WriteChecksumFile(filepath.Join(dst, "a.tgz"), hex.EncodeToString(sum[:]))
 			},
-			status: transport.StatusSent, sent: size, note: "corrupt copy",
+			status: report.TransferSent, sent: size, note: "corrupt copy",
 		},
 		{
 			name: "a different archive, replaced as asked",
@@ -190,7 +191,7 @@ func TestCopyResumeSkipReplace(t *testing.T) {
 				os.WriteFile(filepath.Join(dst, "a.tgz"), data[:100], 0o644)
 			},
 			overwrite: true,
-			status:    transport.StatusSent, sent: size, note: "replaced a different archive",
+			status:    report.TransferSent, sent: size, note: "replaced a different archive",
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -225,7 +226,7 @@ func TestReadOnlyDestination(t *testing.T) {
 	jobs := []transport.Job{{Name: "a.tgz", Src: filepath.Join(src, "a.tgz"), Dst: filepath.Join(dst, "a.tgz")}}
 	rep, _ := transport.Run(context.Background(), Endpoint{}, Endpoint{}, jobs, transport.Options{})
 	r := rep.Results[0]
-	if r.Status != transport.StatusFailed || r.Reason != "permission denied" || r.Attempts != 1 ||
+	if r.Status != report.TransferFailed || r.Reason != "permission denied" || r.Attempts != 1 ||
 		!strings.Contains(r.Error, filepath.Join(dst, "a.tgz.partial")) {
 		t.Errorf("read-only destination: %s, reason %q, %d attempts, error %q; want failed once, permission denied, naming %s",
 			r.Status, r.Reason, r.Attempts, r.Error, filepath.Join(dst, "a.tgz.partial"))
@@ -286,7 +287,7 @@ func TestDiskFullDuringCopy(t *testing.T) {
 	transporttest.WriteArchive(t, src, "a.tgz", 3<<20)
 	rep := copyAll(t, src, dst, transport.Options{})
 	r := rep.Results[0]
-	if r.Reason != transport.ErrNoSpace.Error() || r.Attempts != 1 || !strings.Contains(r.Error, "a.tgz.partial") {
+	if r.Reason != transport.ErrNoSpace.Error() || r.Code != report.CodeNoSpace || r.Attempts != 1 || !strings.Contains(r.Error, "a.tgz.partial") {
 		t.Errorf("3 MiB into a 1 MiB file system: reason %q, %d attempts, error %q; want %q naming the partial file, once",
 			r.Reason, r.Attempts, r.Error, transport.ErrNoSpace)
 	}

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/mailhaul/mailhaul/format"
+	"github.com/mailhaul/mailhaul/report"
 	"github.com/mailhaul/mailhaul/transport"
 	"github.com/mailhaul/mailhaul/transport/transporttest"
 )
@@ -44,7 +45,7 @@ func TestCopyRefusesToReplaceADifferentArchive(t *testing.T) {
 
 			rep := copyAll(t, src, dst, transport.Options{})
 			r := rep.Results[0]
-			if r.Status != transport.StatusFailed || r.Reason != transport.ErrExists.Error() || rep.Failed != 1 {
+			if r.Status != report.TransferFailed || r.Reason != transport.ErrExists.Error() || rep.Failed != 1 {
 				t.Fatalf("copy over a different archive: %s, reason %q (%s); want failed, %q", r.Status, r.Reason, r.Error, transport.ErrExists)
 			}
 			for _, want := range []string{there, hex.EncodeToString(otherSum[:]), ourSum} {
@@ -79,7 +80,7 @@ func TestCopySkipsNoArchiveSilently(t *testing.T) {
 		t.Errorf("the hidden archive did not arrive intact")
 	}
 	for _, r := range rep.Results {
-		if r.Name == "carol@x.tgz" && (r.Status != transport.StatusFailed || !strings.Contains(r.Error, "not a regular file")) {
+		if r.Name == "carol@x.tgz" && (r.Status != report.TransferFailed || !strings.Contains(r.Error, "not a regular file")) {
 			t.Errorf("a directory named like an archive: %s (%s), want failed as not a regular file", r.Status, r.Error)
 		}
 	}

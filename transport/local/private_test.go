@@ -20,7 +20,7 @@ func TestCopyKeepsArchivesPrivate(t *testing.T) {
 	dst := filepath.Join(top, "drive", "archives")
 
 	obs := &transporttest.ModeOnBytes{Path: filepath.Join(dst, "a.tgz"+transport.PartialSuffix)}
-	rep := copyAll(t, src, dst, transport.Options{Observer: obs})
+	rep := copyAll(t, src, dst, transport.Options{Progress: obs.Progress})
 	if rep.Sent != 1 {
 		t.Fatalf("copy: %+v", rep.Results)
 	}
@@ -37,7 +37,7 @@ func TestCopyKeepsArchivesPrivate(t *testing.T) {
 		t.Fatal(err)
 	}
 	obs = &transporttest.ModeOnBytes{Path: filepath.Join(dst2, "a.tgz"+transport.PartialSuffix)}
-	rep = copyAll(t, src, dst2, transport.Options{Observer: obs, SegmentSize: 1 << 20})
+	rep = copyAll(t, src, dst2, transport.Options{Progress: obs.Progress, SegmentSize: 1 << 20})
 	if rep.Sent != 1 || rep.Results[0].ResumedFrom != 2<<20 {
 		t.Fatalf("resumed copy: %+v", rep.Results)
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/pkg/sftp"
 
 	"github.com/mailhaul/mailhaul/format"
+	"github.com/mailhaul/mailhaul/internal/retry"
 	"github.com/mailhaul/mailhaul/transport"
 )
 
@@ -86,9 +87,9 @@ func (c *Conn) writeError(p string, err error) error {
 // explainNoSpace marks a refused write or sync as a full disk when the
 // free space says so.
 func (c *Conn) explainNoSpace(p string, err error) error {
-	if err != nil && !transport.Retryable(err) && c.statvfs {
+	if err != nil && !retry.IsRetryable(err) && c.statvfs {
 		if st, serr := c.c.StatVFS(path.Dir(p)); serr == nil && st.FreeSpace() < 1<<20 {
-			return fmt.Errorf("%w (%d bytes free there): %w", transport.ErrNoSpace, st.FreeSpace(), err)
+			return retry.MarkPermanent(fmt.Errorf("%w (%d bytes free there): %w", transport.ErrNoSpace, st.FreeSpace(), err))
 		}
 	}
 	return err
@@ -233,8 +234,28 @@ func (r *reader) Read(p []byte) (int, error) {
 }
 
 func (r *reader) Send(w io.Writer) (int64, error) {
-	n, err := r.f.WriteTo(w)
+	ew := &errWriter{w: w}
+	n, err := r.f.WriteTo(ew)
+	if err != nil && ew.err != nil && errors.Is(err, ew.err) {
+		// The writer's own error (a full local disk, the end of a
+		// chunk): no sign of a lost connection.
+		return n, fmt.Errorf("sftp: read %s: %w", r.f.Name(), err)
+	}
 	return n, r.c.wrap("read", r.f.Name(), err)
+}
+
+// errWriter remembers the error its writer gave.
+type errWriter struct {
+	w   io.Writer
+	err error
+}
+
+func (e *errWriter) Write(p []byte) (int, error) {
+	n, err := e.w.Write(p)
+	if err != nil {
+		e.err = err
+	}
+	return n, err
 }
 
 func (r *reader) Close() error { return r.f.Close() }
@@ -334,6 +355,20 @@ func (c *Conn) OpenWrite(ctx context.Context, p string, off int64) (transport.Wr
 			f.Close()
 			return nil, c.wrap("seek", p, err)
 		}
+	}
+	return &writer{c: c, f: f, ctx: ctx}, nil
+}
+
+// OpenWriteAt opens a partial file OpenWrite made (and made private) for
+// one chunk, written by another connection than the rest.
+func (c *Conn) OpenWriteAt(ctx context.Context, p string, off int64) (transport.Writer, error) {
+	f, err := c.c.OpenFile(p, os.O_WRONLY)
+	if err != nil {
+		return nil, c.wrap("open", p, err)
+	}
+	if _, err := f.Seek(off, io.SeekStart); err != nil {
+		f.Close()
+		return nil, c.wrap("seek", p, err)
 	}
 	return &writer{c: c, f: f, ctx: ctx}, nil
 }

@@ -104,6 +104,11 @@ func (e *Endpoint) String() string { return e.cfg.Target.String() }
 // share a connection.
 func (e *Endpoint) RoundTrip() time.Duration { return time.Duration(e.rtt.Load()) }
 
+// Delayed reports whether the link's round trip makes transfers take
+// connections of their own (pool.go): there one SSH channel is
+// window-bound, and a large archive gains from several.
+func (e *Endpoint) Delayed() bool { return e.RoundTrip() >= sharedBelow }
+
 // Path is the directory or file the URL named.
 func (e *Endpoint) Path() string { return e.cfg.Target.Path }
 

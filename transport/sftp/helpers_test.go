@@ -10,6 +10,9 @@ import (
 	"time"
 
 	"github.com/mailhaul/mailhaul/format"
+	"github.com/mailhaul/mailhaul/internal/retry"
+	"github.com/mailhaul/mailhaul/progress"
+	"github.com/mailhaul/mailhaul/report"
 	"github.com/mailhaul/mailhaul/transport"
 	"github.com/mailhaul/mailhaul/transport/local"
 	"github.com/mailhaul/mailhaul/transport/transporttest"
@@ -49,7 +52,7 @@ func sameFiles(t *testing.T, want, got string, names ...string) {
 }
 
 // run plans and runs a transfer between a local folder and an endpoint.
-func run(t *testing.T, ctx context.Context, ep transport.Endpoint, push bool, from, to string, opt transport.Options) *transport.Report {
+func run(t *testing.T, ctx context.Context, ep transport.Endpoint, push bool, from, to string, opt transport.Options) *report.Transfer {
 	t.Helper()
 	var src, dst transport.Endpoint = local.Endpoint{}, ep
 	if !push {
@@ -72,34 +75,45 @@ func run(t *testing.T, ctx context.Context, ep transport.Endpoint, push bool, fr
 		t.Fatal(err)
 	}
 	if opt.Backoff.First == 0 {
-		opt.Backoff = transport.Backoff{First: 10 * time.Millisecond, Max: 50 * time.Millisecond}
+		opt.Backoff = retry.Policy{First: 10 * time.Millisecond, Max: 50 * time.Millisecond}
 	}
 	rep, _ := transport.Run(ctx, src, dst, jobs, opt)
 	return rep
 }
 
-// attempts records what each attempt of a transfer did.
+// attempts records what each attempt of a transfer did: its progress
+// events (Progress) and the retries between them (it is the Observer).
 type attempts struct {
 	mu     sync.Mutex
-	starts []int64 // from offsets
-	bytes  []int64 // bytes per attempt
+	starts []int64        // from offsets
+	bytes  []int64        // bytes per attempt
+	cur    map[string]int // each archive's attempt under way
 	onByte func(total int64)
 }
 
-func (a *attempts) Start(_ transport.Job, _, from int64) {
+func (a *attempts) Progress(e progress.Event) {
 	a.mu.Lock()
-	defer a.mu.Unlock()
-	a.starts = append(a.starts, from)
-	a.bytes = append(a.bytes, 0)
-}
-func (a *attempts) Bytes(_ transport.Job, n int64) {
-	a.mu.Lock()
-	a.bytes[len(a.bytes)-1] += n
-	total := a.bytes[len(a.bytes)-1]
+	i, ok := a.cur[e.Folder]
+	if !ok {
+		if a.cur == nil {
+			a.cur = map[string]int{}
+		}
+		i = len(a.starts)
+		a.cur[e.Folder] = i
+		a.starts = append(a.starts, e.Bytes)
+		a.bytes = append(a.bytes, 0)
+	}
+	a.bytes[i] = e.Bytes - a.starts[i]
+	total := a.bytes[i]
 	a.mu.Unlock()
 	if a.onByte != nil {
 		a.onByte(total)
 	}
 }
-func (a *attempts) Retry(transport.Job, int, error, time.Duration) {}
-func (a *attempts) Done(transport.FileResult)                      {}
+
+func (a *attempts) Retry(j transport.Job, _ int, _ error, _ time.Duration) {
+	a.mu.Lock()
+	delete(a.cur, j.Name) // the next event starts a new attempt
+	a.mu.Unlock()
+}
+func (a *attempts) Done(report.TransferFile) {}

@@ -123,7 +123,7 @@ func TestSSHDSharedConnectionDropped(t *testing.T) {
 			once.Do(d.cutAll)
 		}
 	}}
-	rep := run(t, context.Background(), ep, true, src, remote, transport.Options{Transfers: 4, Observer: obs})
+	rep := run(t, context.Background(), ep, true, src, remote, transport.Options{Transfers: 4, Observer: obs, Progress: obs.Progress})
 	if rep.Sent != len(names) || rep.Failed != 0 {
 		t.Fatalf("push with a dropped connection: sent %d failed %d: %+v", rep.Sent, rep.Failed, rep.Results)
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/mailhaul/mailhaul/format"
 	"github.com/mailhaul/mailhaul/internal/testservers"
+	"github.com/mailhaul/mailhaul/report"
 	"github.com/mailhaul/mailhaul/transport"
 	"github.com/mailhaul/mailhaul/transport/transporttest"
 )
@@ -28,7 +29,7 @@ func TestSSHDTransfersKeepArchivesPrivate(t *testing.T) {
 	ep := sshdEndpoint(t, s, remote, nil)
 
 	obs := &transporttest.ModeOnBytes{Path: filepath.Join(remote, "alice.tgz"+transport.PartialSuffix)}
-	rep := run(t, ctx, ep, true, src, remote, transport.Options{Observer: obs})
+	rep := run(t, ctx, ep, true, src, remote, transport.Options{Progress: obs.Progress})
 	if rep.Sent != 1 {
 		t.Fatalf("push: %+v", rep.Results)
 	}
@@ -44,7 +45,7 @@ func TestSSHDTransfersKeepArchivesPrivate(t *testing.T) {
 	data, _ := os.ReadFile(filepath.Join(src, "alice.tgz"))
 	os.WriteFile(filepath.Join(remote2, "alice.tgz"+transport.PartialSuffix), data[:2<<20], 0o644)
 	obs = &transporttest.ModeOnBytes{Path: filepath.Join(remote2, "alice.tgz"+transport.PartialSuffix)}
-	rep = run(t, ctx, ep, true, src, remote2, transport.Options{Observer: obs, SegmentSize: 1 << 20})
+	rep = run(t, ctx, ep, true, src, remote2, transport.Options{Progress: obs.Progress, SegmentSize: 1 << 20})
 	if rep.Sent != 1 || rep.Results[0].ResumedFrom != 2<<20 {
 		t.Fatalf("resumed push: %+v", rep.Results)
 	}
@@ -54,7 +55,7 @@ func TestSSHDTransfersKeepArchivesPrivate(t *testing.T) {
 	transporttest.WantMode(t, filepath.Join(remote2, "alice.tgz"), 0o600)
 
 	obs = &transporttest.ModeOnBytes{Path: filepath.Join(back, "new", "alice.tgz"+transport.PartialSuffix)}
-	rep = run(t, ctx, ep, false, remote, filepath.Join(back, "new"), transport.Options{Observer: obs})
+	rep = run(t, ctx, ep, false, remote, filepath.Join(back, "new"), transport.Options{Progress: obs.Progress})
 	if rep.Sent != 1 {
 		t.Fatalf("pull: %+v", rep.Results)
 	}
@@ -87,10 +88,10 @@ func TestSSHDRefusesToReplaceADifferentArchive(t *testing.T) {
 	}
 	ep := sshdEndpoint(t, s, remote, nil)
 
-	check := func(what string, rep *transport.Report, dir string) {
+	check := func(what string, rep *report.Transfer, dir string) {
 		t.Helper()
 		r := rep.Results[0]
-		if r.Status != transport.StatusFailed || r.Reason != transport.ErrExists.Error() {
+		if r.Status != report.TransferFailed || r.Reason != transport.ErrExists.Error() {
 			t.Errorf("%s over a different archive: %s, reason %q (%s); want failed, %q", what, r.Status, r.Reason, r.Error, transport.ErrExists)
 		}
 		for _, want := range []string{"bob.tgz", ourSum, otherSum} {
@@ -111,7 +112,7 @@ func TestSSHDRefusesToReplaceADifferentArchive(t *testing.T) {
 	check("pull", run(t, ctx, ep2, false, remote2, back, transport.Options{}), back)
 
 	rep := run(t, ctx, ep, true, src, remote, transport.Options{Overwrite: true})
-	if r := rep.Results[0]; r.Status != transport.StatusSent || !strings.Contains(r.Note, "replaced a different archive") || !strings.Contains(r.Note, otherSum) {
+	if r := rep.Results[0]; r.Status != report.TransferSent || !strings.Contains(r.Note, "replaced a different archive") || !strings.Contains(r.Note, otherSum) {
 		t.Errorf("push with Overwrite: %s, note %q (%s); want sent, noting the archive it replaced", r.Status, r.Note, r.Error)
 	}
 	sameFiles(t, src, remote, "bob.tgz")

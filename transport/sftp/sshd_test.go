@@ -12,7 +12,9 @@ import (
 	"time"
 
 	"github.com/mailhaul/mailhaul/format"
+	"github.com/mailhaul/mailhaul/internal/retry"
 	"github.com/mailhaul/mailhaul/internal/testservers"
+	"github.com/mailhaul/mailhaul/report"
 	"github.com/mailhaul/mailhaul/transport"
 )
 
@@ -83,7 +85,7 @@ func TestSSHDResumeAfterInterruption(t *testing.T) {
 		}
 	}}
 	seg := int64(256 << 10)
-	rep := run(t, ctx, ep, true, src, remote, transport.Options{SegmentSize: seg, Observer: obs, Retries: transport.NoRetries})
+	rep := run(t, ctx, ep, true, src, remote, transport.Options{SegmentSize: seg, Observer: obs, Progress: obs.Progress, Retries: transport.NoRetries})
 	if rep.Failed != 1 {
 		t.Fatalf("interrupted push: failed %d, want 1", rep.Failed)
 	}
@@ -94,7 +96,7 @@ func TestSSHDResumeAfterInterruption(t *testing.T) {
 	t.Logf("partial file after interruption: %d bytes", fi.Size())
 
 	obs2 := &attempts{}
-	rep = run(t, context.Background(), ep, true, src, remote, transport.Options{SegmentSize: seg, Observer: obs2})
+	rep = run(t, context.Background(), ep, true, src, remote, transport.Options{SegmentSize: seg, Observer: obs2, Progress: obs2.Progress})
 	if rep.Sent != 1 {
 		t.Fatalf("resumed push: %+v", rep.Results)
 	}
@@ -124,7 +126,7 @@ func TestSSHDHostKeys(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), "HOST KEY CHANGED") {
 			t.Errorf("changed host key, accept-new=%v: got %v, want a refusal saying HOST KEY CHANGED", accept, err)
 		}
-		if transport.Retryable(err) {
+		if retry.IsRetryable(err) {
 			t.Errorf("a changed host key must not be retried")
 		}
 	}
@@ -161,14 +163,14 @@ func TestSSHDReadOnlyDestination(t *testing.T) {
 	ctx := context.Background()
 	sc, _ := ep.Connect(ctx)
 	defer sc.Close()
-	var rep *transport.Report
+	var rep *report.Transfer
 	jobs := []transport.Job{{Name: "alice.tgz", Src: filepath.Join(src, "alice.tgz"), Dst: remote + "/alice.tgz"}}
 	rep, _ = transport.Run(ctx, localEP(), ep, jobs, transport.Options{})
 	if rep.Failed != 1 {
 		t.Fatalf("push to a read-only server: %+v, want a failure", rep.Results)
 	}
 	r := rep.Results[0]
-	if r.Reason != "permission denied" || !strings.Contains(r.Error, "alice.tgz") || r.Attempts != 1 {
+	if r.Reason != "permission denied" || r.Code != report.CodePermission || !strings.Contains(r.Error, "alice.tgz") || r.Attempts != 1 {
 		t.Errorf("read-only destination: reason %q, error %q, %d attempts; want permission denied naming the file, not retried", r.Reason, r.Error, r.Attempts)
 	}
 }

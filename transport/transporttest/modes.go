@@ -5,23 +5,33 @@ import (
 	"os"
 	"sync"
 	"testing"
-	"time"
 
-	"github.com/mailhaul/mailhaul/transport"
+	"github.com/mailhaul/mailhaul/progress"
 )
 
-// ModeOnBytes is a transport.Observer that records the mode of the file at
-// Path when the first bytes of a transfer have crossed: the partial file,
-// while it is being written.
+// ModeOnBytes records the mode of the file at Path when the first bytes
+// of a transfer have crossed: the partial file, while it is being
+// written. Its Progress method is the run's transport.Options.Progress.
 type ModeOnBytes struct {
-	Path string
-	Mode fs.FileMode
-	Err  error
-	once sync.Once
+	Path  string
+	Mode  fs.FileMode
+	Err   error
+	mu    sync.Mutex
+	start int64 // the first event's bytes: what was there before
+	seen  bool
+	once  sync.Once
 }
 
-func (m *ModeOnBytes) Start(transport.Job, int64, int64) {}
-func (m *ModeOnBytes) Bytes(transport.Job, int64) {
+func (m *ModeOnBytes) Progress(e progress.Event) {
+	m.mu.Lock()
+	if !m.seen {
+		m.start, m.seen = e.Bytes, true
+	}
+	crossed := e.Bytes > m.start
+	m.mu.Unlock()
+	if !crossed {
+		return
+	}
 	m.once.Do(func() {
 		fi, err := os.Stat(m.Path)
 		if err != nil {
@@ -31,8 +41,6 @@ func (m *ModeOnBytes) Bytes(transport.Job, int64) {
 		m.Mode = fi.Mode().Perm()
 	})
 }
-func (m *ModeOnBytes) Retry(transport.Job, int, error, time.Duration) {}
-func (m *ModeOnBytes) Done(transport.FileResult)                      {}
 
 // WantMode fails the test unless the file or directory p has mode want.
 func WantMode(t testing.TB, p string, want fs.FileMode) {
