@@ -75,7 +75,9 @@ func targetKinds() []targetKind {
 		{name: "imap", short: "an IMAP server (mail)"},
 		{name: "dav", short: "a CardDAV/CalDAV server (contacts, calendars, tasks)"},
 		{name: "maildir", short: "a Maildir++ tree, as Dovecot reads it", local: true,
-			new: func(s targetSettings) (importer.Target, error) { return &maildirtarget.Target{Dir: s.Where}, nil }},
+			new: func(s targetSettings) (importer.Target, error) {
+				return maildirtarget.New(s.Where, maildirtarget.Options{}), nil
+			}},
 		{name: "mbox", short: "an mboxrd file per folder, in a Thunderbird-style tree", local: true,
 			new: func(s targetSettings) (importer.Target, error) {
 				return mboxtarget.New(s.Where, mboxtarget.Options{}), nil

@@ -114,9 +114,6 @@ type span struct {
 // Folder makes a mail folder's directory (so empty folders survive) or
 // starts an address book or calendar.
 func (r *restore) Folder(archive string, f format.Folder) error {
-	if !r.run.Req.Select.KeepFolder(f.Path) {
-		return nil
-	}
 	p := r.names.Get(key(f.Kind, f.Path))
 	if r.run.Req.DryRun {
 		r.planFolder(f.Kind, f.Path, p)

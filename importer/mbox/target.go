@@ -194,7 +194,7 @@ func (r *restore) truncate(place string, at int64) error {
 // Folder makes the (empty) file of a selected mail folder, so that empty
 // folders survive.
 func (r *restore) Folder(archive string, f format.Folder) error {
-	if f.Kind != format.FolderMail || !r.run.Req.Select.KeepFolder(f.Path) {
+	if f.Kind != format.FolderMail {
 		return nil
 	}
 	place := r.names.Get(f.Path)
