@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/mailhaul/mailhaul/format"
+	"github.com/mailhaul/mailhaul/importer"
 	"github.com/mailhaul/mailhaul/importer/dav"
 	"github.com/mailhaul/mailhaul/internal/journal"
 	"github.com/mailhaul/mailhaul/progress"
@@ -105,7 +106,7 @@ func (a *app) runImportDAV(ctx context.Context, archives []string, f *importDAVF
 	// The journal is kept beside the first archive unless --state says
 	// otherwise, as import imap keeps its own.
 	opt.StateDir = journal.DefaultDir(opt.StateDir, archives)
-	if err := checkArchiveUser(archives, f.user, f.archiveUser); err != nil {
+	if err := importer.CheckArchiveUser(archives, f.user, f.archiveUser); err != nil {
 		return run.fail(ctx, "archives", err)
 	}
 	var plan bytes.Buffer
