@@ -22,7 +22,6 @@ package eml
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"io"
@@ -142,7 +141,7 @@ func (r *restore) planFolder(kind format.FolderKind, folder, p string) *importer
 
 // messageName is a message's file name, from the item alone.
 func messageName(it *format.Item) string {
-	sum := sha256.Sum256([]byte(it.Folder + "\x00" + it.SourceID + "\x00" + it.SHA256))
+	sum := localfile.ItemID(it)
 	t := "00000000T000000Z"
 	if !it.Received.IsZero() {
 		t = it.Received.UTC().Format("20060102T150405Z")

@@ -11,6 +11,7 @@ package localfile
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -146,6 +147,15 @@ func Exists(root *os.Root, name string) bool {
 	}
 	_, err := root.Lstat(name)
 	return err == nil
+}
+
+// ItemID is what tells an item from every other across a full archive
+// and its deltas: a hash of its folder, source id and checksum. The same
+// item always has the same ID, so a target can find what an earlier run
+// wrote (by a file name made from it, or in a journal keyed by it); two
+// equal messages of one folder stay two.
+func ItemID(it *format.Item) [sha256.Size]byte {
+	return sha256.Sum256([]byte(it.Folder + "\x00" + it.SourceID + "\x00" + it.SHA256))
 }
 
 // Names gives each archive folder its place in the output directory:

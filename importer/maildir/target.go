@@ -27,7 +27,6 @@ package maildir
 
 import (
 	"context"
-	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -465,7 +464,7 @@ func (r *restore) writeSubscriptions() error {
 // folder, source id and checksum. The same item always gets the same
 // name; two items differ in one of the three.
 func UniqueName(it *format.Item) string {
-	sum := sha256.Sum256([]byte(it.Folder + "\x00" + it.SourceID + "\x00" + it.SHA256))
+	sum := localfile.ItemID(it)
 	sec := it.Received.Unix()
 	if sec < 0 || it.Received.IsZero() {
 		sec = 0

@@ -30,7 +30,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
@@ -228,7 +227,7 @@ func (r *restore) create(place string) (*os.File, error) {
 // its checksum, so a delta that holds it again adds nothing and two equal
 // messages of one folder stay two.
 func key(it *format.Item) journal.Key {
-	return journal.Key(sha256.Sum256([]byte(it.Folder + "\x00" + it.SourceID + "\x00" + it.SHA256)))
+	return journal.Key(localfile.ItemID(it))
 }
 
 func (r *restore) Item(ctx context.Context, archive string, e *format.Entry) error {
