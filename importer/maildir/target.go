@@ -359,19 +359,29 @@ func (r *restore) write(st *folderState, unique, name string, it *format.Item, b
 }
 
 // saveKeywords writes the folder's dovecot-keywords when letters were
-// given since, through a temporary file so a reader never sees half.
+// given since.
 func (r *restore) saveKeywords(st *folderState) error {
 	if !st.kwDirty {
 		return nil
 	}
-	tmp := path.Join(st.dir, mdir.Tmp, mdir.KeywordsFile+".mailhaul")
-	if err := r.root.WriteFile(tmp, st.kw.Marshal(), localfile.FileMode); err != nil {
-		return fmt.Errorf("write %s: %w", mdir.KeywordsFile, cause(err))
-	}
-	if err := r.root.Rename(tmp, path.Join(st.dir, mdir.KeywordsFile)); err != nil {
-		return fmt.Errorf("write %s: %w", mdir.KeywordsFile, cause(err))
+	if err := r.replace(st.dir, mdir.KeywordsFile, st.kw.Marshal()); err != nil {
+		return err
 	}
 	st.kwDirty = false
+	return nil
+}
+
+// replace writes the file name of the folder directory dir whole: into
+// the folder's tmp/, then renamed over the old one, so a reader never
+// sees half.
+func (r *restore) replace(dir, name string, data []byte) error {
+	tmp := path.Join(dir, mdir.Tmp, name+"."+host)
+	if err := r.root.WriteFile(tmp, data, localfile.FileMode); err != nil {
+		return fmt.Errorf("write %s: %w", name, cause(err))
+	}
+	if err := r.root.Rename(tmp, path.Join(dir, name)); err != nil {
+		return fmt.Errorf("write %s: %w", name, cause(err))
+	}
 	return nil
 }
 
@@ -448,14 +458,7 @@ func (r *restore) writeSubscriptions() error {
 	if err := mdir.WriteSubscriptions(&b, order); err != nil {
 		return err
 	}
-	tmp := path.Join(mdir.Tmp, mdir.SubscriptionsFile+".mailhaul")
-	if err := r.root.WriteFile(tmp, []byte(b.String()), localfile.FileMode); err != nil {
-		return fmt.Errorf("write %s: %w", mdir.SubscriptionsFile, cause(err))
-	}
-	if err := r.root.Rename(tmp, mdir.SubscriptionsFile); err != nil {
-		return fmt.Errorf("write %s: %w", mdir.SubscriptionsFile, cause(err))
-	}
-	return nil
+	return r.replace(".", mdir.SubscriptionsFile, []byte(b.String()))
 }
 
 // UniqueName is the unique part of the file name restore gives item: its
