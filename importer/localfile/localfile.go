@@ -214,6 +214,16 @@ func (r *Run) Keep(it *format.Item) bool {
 	return false
 }
 
+// KeepMessage is Keep for a target that holds messages only: anything
+// else is counted skipped for notMail, the reason the target gives.
+func (r *Run) KeepMessage(it *format.Item, notMail string) bool {
+	if it.Kind != format.KindMessage {
+		r.Report.AddSkipped(notMail)
+		return false
+	}
+	return r.Keep(it)
+}
+
 // PlanFolder returns the plan's line for a folder (creating it), for a
 // dry run to count into.
 func (r *Run) PlanFolder(source, target, kind string, create bool) *importer.PlanFolder {

@@ -224,11 +224,7 @@ func (r *restore) loadKeywords(st *folderState) error {
 // Item restores one archive item.
 func (r *restore) Item(_ context.Context, archive string, e *format.Entry) error {
 	it := e.Item
-	if it.Kind != format.KindMessage {
-		r.run.Report.AddSkipped(SkipNotMail)
-		return nil
-	}
-	if !r.run.Keep(it) {
+	if !r.run.KeepMessage(it, SkipNotMail) {
 		return nil
 	}
 	st := r.folder(it.Folder)

@@ -235,11 +235,7 @@ func (r *restore) Item(ctx context.Context, archive string, e *format.Entry) err
 		return err
 	}
 	it := e.Item
-	if it.Kind != format.KindMessage {
-		r.run.Report.AddSkipped(SkipNotMail)
-		return nil
-	}
-	if !r.run.Keep(it) {
+	if !r.run.KeepMessage(it, SkipNotMail) {
 		return nil
 	}
 	place := r.names.Get(it.Folder)
