@@ -47,11 +47,8 @@ import (
 // Kind is the target kind, as restore --to names it.
 const Kind = "maildir"
 
-// Reasons items are left out on purpose, as the report counts them.
-const (
-	SkipNotMail     = "contacts and calendars have no place in a Maildir: restore them with --to eml"
-	SkipNotSelected = localfile.SkipNotSelected
-)
+// SkipNotMail is why contacts and calendars are left out.
+const SkipNotMail = "contacts and calendars have no place in a Maildir: restore them with --to eml"
 
 // host is the last part of every unique name restore writes: it marks
 // the files a re-run looks for.

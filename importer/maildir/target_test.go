@@ -16,6 +16,7 @@ import (
 
 	"github.com/mailhaul/mailhaul/format"
 	"github.com/mailhaul/mailhaul/importer"
+	"github.com/mailhaul/mailhaul/importer/localfile"
 	mdir "github.com/mailhaul/mailhaul/mailbox/maildir"
 	"github.com/mailhaul/mailhaul/progress"
 )
@@ -299,7 +300,7 @@ func TestRestoreSelect(t *testing.T) {
 	for _, b := range files {
 		bodies = append(bodies, b)
 	}
-	if !slices.Equal(bodies, []string{"wo"}) || rep.Imported != 1 || rep.Skips[SkipNotSelected] != 4 {
+	if !slices.Equal(bodies, []string{"wo"}) || rep.Imported != 1 || rep.Skips[localfile.SkipNotSelected] != 4 {
 		t.Errorf("restored %q, report %+v", bodies, rep)
 	}
 }
