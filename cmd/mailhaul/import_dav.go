@@ -1,11 +1,8 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"crypto/tls"
 	"fmt"
-	"net/http"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -103,43 +100,42 @@ func (a *app) runImportDAV(ctx context.Context, archives []string, f *importDAVF
 	if err != nil {
 		return run.fail(ctx, "arguments", err)
 	}
-	// The journal is kept beside the first archive unless --state says
-	// otherwise, as import imap keeps its own.
-	opt.StateDir = journal.DefaultDir(opt.StateDir, archives)
 	if err := importer.CheckArchiveUser(archives, f.user, f.archiveUser); err != nil {
 		return run.fail(ctx, "archives", err)
 	}
-	var plan bytes.Buffer
-	if f.dryRun {
-		opt.Plan = a.stdout
-		if a.json {
-			opt.Plan = &plan
-		}
-	}
+	// The journal is kept beside the first archive unless --state says
+	// otherwise, as import imap keeps its own.
+	req := importer.Request{User: f.user, Archives: archives, StateDir: journal.DefaultDir(f.state, archives), DryRun: f.dryRun}
 	prog := a.newProgress("import dav "+f.user, archiveTotals(archives, format.KindContact, format.KindEvent, format.KindTask))
-	opt.Progress = func(n int) { prog.update(progress.Event{Stage: "import", User: f.user, Items: int64(n)}) }
-	rep, err := dav.Import(ctx, archives, *opt)
+	req.Progress = func(e progress.Event) {
+		e.Stage, e.User = "import", f.user
+		prog.update(e)
+	}
+	kind, err := findTarget("dav")
+	if err != nil {
+		prog.done()
+		return run.fail(ctx, "arguments", err)
+	}
+	tg, err := kind.new(targetSettings{Where: f.url, Options: *opt})
+	if err != nil {
+		prog.done()
+		return run.fail(ctx, "arguments", err)
+	}
+	res, err := tg.Import(ctx, req)
 	prog.done()
-	if rep == nil {
-		return run.fail(ctx, "connect", err)
+	rep := res.Report
+	if err != nil {
+		// A run that never reached the server has no counts to print.
+		stage := "import"
+		if rep.Stage == "connect" {
+			stage = "connect"
+		}
+		return run.finish(ctx, rep, stage, err)
 	}
-	if f.dryRun && err == nil {
-		if f.report != "" {
-			if err := writeJSONFile(f.report, rep); err != nil {
-				return err
-			}
-		}
-		if !a.json {
-			return a.printImportReport(rep)
-		}
-		writeJSONLine(a.stdout, map[string]any{"event": "plan", "user": rep.User,
-			"plan": strings.Split(strings.TrimSuffix(plan.String(), "\n"), "\n"), "report": rep})
-		if rep.Partial() {
-			return errPartial
-		}
-		return nil
+	if f.dryRun {
+		return a.printPlan(f.report, res)
 	}
-	return run.finish(ctx, rep, "import", err)
+	return run.finish(ctx, rep, "import", nil)
 }
 
 // davOptions turns flags into importer options, reading secrets from
@@ -152,7 +148,7 @@ func davOptions(f *importDAVFlags) (*dav.Options, error) {
 		return nil, fmt.Errorf("give --url, or --carddav and/or --caldav")
 	}
 	opt := &dav.Options{URL: f.url, CardDAV: f.carddav, CalDAV: f.caldav, User: f.user,
-		Update: f.update, DryRun: f.dryRun, StateDir: f.state, Concurrency: f.concurrency, AllowPlaintext: f.allowPlaintext}
+		Update: f.update, Concurrency: f.concurrency, AllowPlaintext: f.allowPlaintext}
 	for _, m := range f.mapCollection {
 		from, to, ok := strings.Cut(m, "=")
 		if !ok || strings.TrimSpace(from) == "" || strings.TrimSpace(to) == "" {
@@ -189,10 +185,7 @@ func davOptions(f *importDAVFlags) (*dav.Options, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%w", err)
 		}
-		tr := http.DefaultTransport.(*http.Transport).Clone()
-		tr.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
-		tr.MaxIdleConnsPerHost = max(f.concurrency, 2) + 2
-		opt.HTTPClient = &http.Client{Transport: tr}
+		opt.RootCAs = pool
 	}
 	if f.tokenFile != "" {
 		b, err := readSecretFile(f.tokenFile)

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/mailhaul/mailhaul/format"
+	"github.com/mailhaul/mailhaul/internal/journal"
 	"github.com/mailhaul/mailhaul/internal/testservers"
 )
 
@@ -79,7 +80,11 @@ func TestImportDAVJournalBesideArchive(t *testing.T) {
 	if code, stdout, stderr := mailhaul(t, append(clone(base), one)...); code != 0 {
 		t.Fatalf("first run: exit %d\n%s%s", code, stdout, stderr)
 	}
-	if _, err := os.Stat(filepath.Join(dir, "user")); err != nil {
+	// Where the importer keeps it is the one journal layout, under the
+	// command's default directory: both name it through the journal
+	// package, so the next run finds it.
+	xu, _ := url.Parse(x.URL)
+	if _, err := os.Stat(journal.Path(journal.DefaultDir("", []string{one}), "user", "dav", xu.Host)); err != nil {
 		t.Errorf("no journal beside the archive: %v", err)
 	}
 	code, stdout, stderr := mailhaul(t, append(clone(base), two)...)
@@ -100,6 +105,15 @@ func TestImportDAVJournalBesideArchive(t *testing.T) {
 	}
 	if found["addressbook"] != 1 {
 		t.Errorf("the new card w0 of work is not in the default address book: %v", found)
+	}
+
+	// The dry run's plan is a value the command prints: as text, a line
+	// per folder naming where it goes, from the same journal.
+	base = append([]string{"import", "dav", "--url", x.URL, "--user", "user", "--password-file", writePassword(t, "x")}, "--dry-run", two)
+	code, stdout, stderr = mailhaul(t, base...)
+	want := `address book "work" -> existing ` + x.URL + "user/contacts/addressbook/: 0 to send (0 bytes), 5 already there; address book "
+	if code != 0 || !strings.Contains(stdout, want) {
+		t.Errorf("dry run: exit %d, output lacks %q:\n%s%s", code, want, stdout, stderr)
 	}
 }
 

@@ -424,7 +424,7 @@ func TestImportAlwaysWritesResult(t *testing.T) {
 		t.Fatalf("dav --dry-run: exit %d\n%s%s", code, stdout, stderr)
 	}
 	res := lastJSON(t, stdout)
-	plan, _ := res["plan"].([]any)
+	plan, _ := res["folders"].([]any)
 	if res["event"] != "plan" || len(plan) == 0 {
 		t.Errorf("dav --dry-run --json: %v; want the plan", res)
 	}

@@ -8,6 +8,7 @@ import (
 	"github.com/mailhaul/mailhaul/export/maildir"
 	"github.com/mailhaul/mailhaul/export/mbox"
 	"github.com/mailhaul/mailhaul/importer"
+	"github.com/mailhaul/mailhaul/importer/dav"
 	emltarget "github.com/mailhaul/mailhaul/importer/eml"
 	maildirtarget "github.com/mailhaul/mailhaul/importer/maildir"
 	mboxtarget "github.com/mailhaul/mailhaul/importer/mbox"
@@ -73,7 +74,17 @@ func sourceKinds() []sourceKind {
 func targetKinds() []targetKind {
 	return []targetKind{
 		{name: "imap", short: "an IMAP server (mail)"},
-		{name: "dav", short: "a CardDAV/CalDAV server (contacts, calendars, tasks)"},
+		{name: "dav", short: "a CardDAV/CalDAV server (contacts, calendars, tasks)",
+			new: func(s targetSettings) (importer.Target, error) {
+				opt, ok := s.Options.(dav.Options)
+				if !ok {
+					return nil, fmt.Errorf("dav: settings of type %T, want dav.Options", s.Options)
+				}
+				if opt.URL == "" {
+					opt.URL = s.Where
+				}
+				return dav.New(opt), nil
+			}},
 		{name: "maildir", short: "a Maildir++ tree, as Dovecot reads it", local: true,
 			new: func(s targetSettings) (importer.Target, error) {
 				return maildirtarget.New(s.Where, maildirtarget.Options{}), nil

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/mailhaul/mailhaul/format"
+	"github.com/mailhaul/mailhaul/internal/retry"
 )
 
 // TestOversizedObjectReported checks that an object over maxObject is
@@ -38,8 +39,8 @@ func TestOversizedObjectReported(t *testing.T) {
 	}
 	f.Close()
 	// Nothing listens there: the object must be settled before any request.
-	rep, err := Import(context.Background(), []string{path}, Options{CardDAV: "http://127.0.0.1:1/book/", User: "u",
-		Retry: RetryPolicy{Attempts: 1}})
+	rep, err := importArchives(context.Background(), []string{path}, testRun{Options: Options{CardDAV: "http://127.0.0.1:1/book/", User: "u",
+		Retry: retry.Loop{Attempts: 1}}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -37,6 +37,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/mailhaul/mailhaul/format"
+	"github.com/mailhaul/mailhaul/internal/davclient"
 	"github.com/mailhaul/mailhaul/internal/journal"
 )
 
@@ -149,15 +150,15 @@ func (b *bulkBatch) full(next int) bool {
 }
 
 // bulkCandidate reports whether objects for col gather in a batch.
-func (im *importer) bulkCandidate(ctx context.Context, col *collection) bool {
-	return col.Created && col.Kind == format.FolderContacts && !im.opt.DryRun &&
+func (im *session) bulkCandidate(ctx context.Context, col *collection) bool {
+	return col.Created && col.Kind == format.FolderContacts && !im.req.DryRun &&
 		im.opt.Bulk != BulkNever && im.isRadicale(ctx)
 }
 
 // spool takes jb into its address book's batch when that book is filled
 // by a whole-collection PUT; false means jb goes one by one as usual.
 // Only the archive reader calls it, so batches need no lock.
-func (im *importer) spool(ctx context.Context, jb job, jobs chan<- job) (bool, error) {
+func (im *session) spool(ctx context.Context, jb job, jobs chan<- job) (bool, error) {
 	b, seen := im.bulk[jb.col]
 	if !seen {
 		if !im.bulkCandidate(ctx, jb.col) {
@@ -187,7 +188,7 @@ func (im *importer) spool(ctx context.Context, jb job, jobs chan<- job) (bool, e
 
 // flushAll uploads every batch still open; the run calls it once the
 // archives are read, while the workers still take jobs.
-func (im *importer) flushAll(ctx context.Context, jobs chan<- job) error {
+func (im *session) flushAll(ctx context.Context, jobs chan<- job) error {
 	for _, b := range im.bulk {
 		if b != nil && !b.closed {
 			if err := im.flush(ctx, b, jobs); err != nil {
@@ -201,7 +202,7 @@ func (im *importer) flushAll(ctx context.Context, jobs chan<- job) error {
 // dropBatches removes the spool files of a run that stops early; nothing
 // in them is journalled as done, so the next run sends them, and this one
 // reports them as not attempted.
-func (im *importer) dropBatches() {
+func (im *session) dropBatches() {
 	for _, b := range im.bulk {
 		if b != nil && !b.closed {
 			for _, s := range append(b.cards, b.later...) {
@@ -218,7 +219,7 @@ func (im *importer) dropBatches() {
 // flush uploads the batch, then hands the workers whatever must still go
 // one by one. The reader waits meanwhile, so no card of this address
 // book is sent before the whole-collection PUT has been settled.
-func (im *importer) flush(ctx context.Context, b *bulkBatch, jobs chan<- job) error {
+func (im *session) flush(ctx context.Context, b *bulkBatch, jobs chan<- job) error {
 	b.closed = true
 	defer b.remove()
 	left := b.cards
@@ -254,15 +255,15 @@ func (im *importer) flush(ctx context.Context, b *bulkBatch, jobs chan<- job) er
 
 // bulkPut makes the whole-collection PUT and checks what landed; it
 // returns the cards still to send one by one.
-func (im *importer) bulkPut(ctx context.Context, b *bulkBatch) []spooled {
+func (im *session) bulkPut(ctx context.Context, b *bulkBatch) []spooled {
 	col := b.col
-	where := redact(col.URL)
+	where := davclient.Redact(col.URL)
 	giveUp := func(why string, args ...any) []spooled {
 		im.rep.Note("%s: whole-collection upload of %d cards not used (%s); they are sent one by one",
 			where, len(b.cards), fmt.Sprintf(why, args...))
 		return b.cards
 	}
-	self, members, err := im.c.listETags(ctx, col.URL)
+	self, members, err := im.c.ListETags(ctx, col.URL)
 	switch {
 	case err != nil:
 		return giveUp("listing it first failed: %v", err)
@@ -287,7 +288,7 @@ func (im *importer) bulkPut(ctx context.Context, b *bulkBatch) []spooled {
 		}
 	}
 	hdr := http.Header{"Content-Type": {contentType(format.KindContact)}, "If-Match": {self}}
-	a, err := im.c.sendSection(ctx, http.MethodPut, col.URL.String(), hdr, io.NewSectionReader(b.body, 0, b.size))
+	a, err := im.c.SendSection(ctx, http.MethodPut, col.URL.String(), hdr, io.NewSectionReader(b.body, 0, b.size))
 	if err == nil && a.Status/100 != 2 {
 		// Radicale checked the precondition or the cards and changed
 		// nothing: a 412 means the collection changed, a 400 that one
@@ -295,7 +296,7 @@ func (im *importer) bulkPut(ctx context.Context, b *bulkBatch) []spooled {
 		if err := im.cols.setPending(col, true); err != nil {
 			im.rep.Note("%s: %v", where, err)
 		}
-		return giveUp("the server refused it: %s", a.serverSays())
+		return giveUp("the server refused it: %s", a.ServerSays())
 	}
 	if err != nil && ctx.Err() != nil {
 		return b.cards
@@ -308,7 +309,7 @@ func (im *importer) bulkPut(ctx context.Context, b *bulkBatch) []spooled {
 			im.rep.Note("%s: %v", where, err)
 		}
 	}
-	_, members, lerr := im.c.listETags(ctx, col.URL)
+	_, members, lerr := im.c.ListETags(ctx, col.URL)
 	if lerr != nil {
 		return giveUp("listing it after the upload failed: %v", lerr)
 	}

@@ -112,7 +112,7 @@ func TestBulkFallbacks(t *testing.T) {
 			f := &fakeRadicale{cards: map[string]string{}, bulkPut: tc.bulkPut}
 			srv := httptest.NewServer(f)
 			defer srv.Close()
-			rep, err := Import(context.Background(), []string{archive}, Options{CardDAV: srv.URL + "/u/", User: "u", Bulk: tc.bulk, Concurrency: 2})
+			rep, err := importArchives(context.Background(), []string{archive}, testRun{Options: Options{CardDAV: srv.URL + "/u/", User: "u", Bulk: tc.bulk, Concurrency: 2}})
 			if err != nil {
 				t.Fatal(err)
 			}

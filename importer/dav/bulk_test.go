@@ -14,6 +14,7 @@ import (
 	"testing"
 
 	"github.com/mailhaul/mailhaul/format"
+	"github.com/mailhaul/mailhaul/internal/retry"
 	"github.com/mailhaul/mailhaul/internal/testservers"
 	"github.com/mailhaul/mailhaul/report"
 )
@@ -71,9 +72,9 @@ func bulkCards() []card {
 	return append(cs, dup, odd, latin1)
 }
 
-func importOnce(t *testing.T, archive string, opt Options) *report.Report {
+func importOnce(t *testing.T, archive string, opt testRun) *report.Report {
 	t.Helper()
-	rep, err := Import(context.Background(), []string{archive}, opt)
+	rep, err := importArchives(context.Background(), []string{archive}, opt)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -101,8 +102,8 @@ func TestBulkRadicale(t *testing.T) {
 	cards := bulkCards()
 	archive := bookArchive(t, "full", cards)
 	state := t.TempDir()
-	alice := Options{URL: r.URL, User: "alice", Password: "a", StateDir: state, Concurrency: 2}
-	bob := Options{URL: r.URL, User: "bob", Password: "b", StateDir: state, Concurrency: 2, Bulk: BulkNever}
+	alice := testRun{Options: Options{URL: r.URL, User: "alice", Password: "a", Concurrency: 2}, StateDir: state}
+	bob := testRun{Options: Options{URL: r.URL, User: "bob", Password: "b", Concurrency: 2, Bulk: BulkNever}, StateDir: state}
 
 	ra, rb := importOnce(t, archive, alice), importOnce(t, archive, bob)
 	if !hasNote(ra, "40 of 40 cards were stored by one whole-collection PUT") {
@@ -126,17 +127,17 @@ func TestBulkRadicale(t *testing.T) {
 	}
 
 	// Radicale stores the same bytes either way.
-	c := newClient(nil, "alice", "a", "", 1, RetryPolicy{})
-	cb := newClient(nil, "bob", "b", "", 1, RetryPolicy{})
+	c := newTestClient(nil, "alice", "a", retry.Loop{})
+	cb := newTestClient(nil, "bob", "b", retry.Loop{})
 	colA, _ := url.Parse(r.URL + "alice/friends/")
 	colB, _ := url.Parse(r.URL + "bob/friends/")
-	c.trust(colA)
-	cb.trust(colB)
-	_, ma, err := c.listETags(context.Background(), colA)
+	c.Trust(colA)
+	cb.Trust(colB)
+	_, ma, err := c.ListETags(context.Background(), colA)
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, mb, err := cb.listETags(context.Background(), colB)
+	_, mb, err := cb.ListETags(context.Background(), colB)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -152,7 +153,7 @@ func TestBulkRadicale(t *testing.T) {
 		}
 	}
 	// The display name, colour and description survive the upload.
-	a, err := c.send(context.Background(), "PROPFIND", colA.String(), map[string][]string{"Depth": {"0"}}, nil)
+	a, err := c.Send(context.Background(), "PROPFIND", colA.String(), map[string][]string{"Depth": {"0"}}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -170,7 +171,7 @@ func TestBulkRadicale(t *testing.T) {
 			t.Errorf("re-run (journal %q): imported/present/failed = %d/%d/%d, want 0/42/1; notes %q", st, rep.Imported, rep.Present, rep.Failed, rep.Notes)
 		}
 	}
-	_, again, err := c.listETags(context.Background(), colA)
+	_, again, err := c.ListETags(context.Background(), colA)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -182,7 +183,7 @@ func TestBulkRadicale(t *testing.T) {
 
 	// A run that stopped after filling part of the book leaves a
 	// non-empty collection: the next run goes card by card into it.
-	carol := Options{URL: r.URL, User: "carol", Password: "c", StateDir: t.TempDir()}
+	carol := testRun{Options: Options{URL: r.URL, User: "carol", Password: "c"}, StateDir: t.TempDir()}
 	first := importOnce(t, bookArchive(t, "part", cards[:10]), carol)
 	if first.Imported != 10 || !hasNote(first, "10 of 10 cards were stored by one whole-collection PUT") {
 		t.Errorf("partial run: imported %d, notes %q", first.Imported, first.Notes)
@@ -205,7 +206,7 @@ func TestBulkRefusedRadicale(t *testing.T) {
 	r := testservers.StartRadicale(t, map[string]string{"alice": "a"})
 	cards := bulkCards()[:20]
 	cards = append(cards, card{"bulk-bad", "BEGIN:VCARD\r\nVERSION:3.0\r\nUID:bulk-bad\r\nN:Bad;;;;\r\nEND:VCARD\r\n"})
-	rep := importOnce(t, bookArchive(t, "bad", cards), Options{URL: r.URL, User: "alice", Password: "a"})
+	rep := importOnce(t, bookArchive(t, "bad", cards), testRun{Options: Options{URL: r.URL, User: "alice", Password: "a"}})
 	if !hasNote(rep, "whole-collection upload of 21 cards not used (the server refused it: 400") {
 		t.Errorf("no note of the refused upload with the server's answer: %q", rep.Notes)
 	}
@@ -260,14 +261,14 @@ func TestUpdateRadicale(t *testing.T) {
 	for i := range 10 {
 		v1 = append(v1, plainCard(fmt.Sprintf("upd-%d", i), fmt.Sprintf("Person %d", i)))
 	}
-	opt := Options{URL: r.URL, User: "alice", Password: "a", StateDir: t.TempDir()}
+	opt := testRun{Options: Options{URL: r.URL, User: "alice", Password: "a"}, StateDir: t.TempDir()}
 	if rep := importOnce(t, bookArchive(t, "v1", v1), opt); rep.Imported != 10 {
 		t.Fatalf("first import: imported %d, want 10 (%+v)", rep.Imported, rep.Failures)
 	}
 	col, _ := url.Parse(r.URL + "alice/friends/")
-	c := newClient(nil, "alice", "a", "", 1, RetryPolicy{})
-	c.trust(col)
-	_, before, err := c.listETags(context.Background(), col)
+	c := newTestClient(nil, "alice", "a", retry.Loop{})
+	c.Trust(col)
+	_, before, err := c.ListETags(context.Background(), col)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -280,7 +281,7 @@ func TestUpdateRadicale(t *testing.T) {
 	sneaky := &sneakyPut{base: http.DefaultTransport, body: plainCard("upd-1", "Changed on the server").body}
 	opt.Update = true
 	opt.Concurrency = 1
-	opt.HTTPClient = &http.Client{Transport: sneaky}
+	opt.Transport = sneaky
 	rep := importOnce(t, bookArchive(t, "v2", v2), opt)
 
 	if !sneaky.fired.Load() {
@@ -294,7 +295,7 @@ func TestUpdateRadicale(t *testing.T) {
 			t.Errorf("failure %s: %s; want upd-1 changed on the server (412)", f.Item, f.Reason)
 		}
 	}
-	_, after, err := c.listETags(context.Background(), col)
+	_, after, err := c.ListETags(context.Background(), col)
 	if err != nil {
 		t.Fatal(err)
 	}

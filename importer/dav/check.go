@@ -13,23 +13,22 @@ package dav
 // already has with the archive's, so that it predicts what the real run
 // sends and what it reports as conflicts.
 //
-// The multiget is made here, not with go-webdav's client, because that
-// one parses every object of the answer and fails the whole batch on one
-// it cannot read; the raw bytes are what is compared.
+// The multiget is davclient's raw one, not go-webdav's, because that one
+// parses every object of the answer and fails the whole batch on one it
+// cannot read; the raw bytes are what is compared.
 
 import (
 	"bytes"
 	"context"
 	"encoding/xml"
 	"fmt"
-	"net/http"
 	"net/url"
-	"path"
 	"strings"
 
 	"github.com/emersion/go-ical"
 	"github.com/emersion/go-vcard"
 	"github.com/mailhaul/mailhaul/format"
+	"github.com/mailhaul/mailhaul/internal/davclient"
 )
 
 // checkBatch is how many objects of a collection one multiget reads.
@@ -49,11 +48,11 @@ type check struct {
 }
 
 // stored queues an object the server took, to be read back.
-func (im *importer) stored(jb job, href *url.URL, etag string) {
+func (im *session) stored(jb job, href *url.URL, etag string) {
 	im.queueCheck(check{jb: jb, href: href, etag: etag})
 }
 
-func (im *importer) queueCheck(c check) {
+func (im *session) queueCheck(c check) {
 	im.cmu.Lock()
 	if im.checks == nil {
 		im.checks = map[*collection][]check{}
@@ -82,7 +81,7 @@ func (im *importer) queueCheck(c check) {
 
 // verifyAll reads back what is still queued; the run calls it once every
 // object has been sent.
-func (im *importer) verifyAll(ctx context.Context) {
+func (im *session) verifyAll(ctx context.Context) {
 	im.cmu.Lock()
 	all := im.checks
 	im.checks, im.checkSize = nil, 0
@@ -95,23 +94,23 @@ func (im *importer) verifyAll(ctx context.Context) {
 }
 
 // verify compares a batch with what the target holds.
-func (im *importer) verify(ctx context.Context, col *collection, batch []check) {
+func (im *session) verify(ctx context.Context, col *collection, batch []check) {
 	hrefs := make([]*url.URL, len(batch))
 	for i, c := range batch {
 		hrefs[i] = c.href
 	}
-	got, err := im.c.multiget(ctx, col, hrefs)
+	got, err := im.c.Multiget(ctx, col.URL, col.Kind == format.FolderContacts, hrefs)
 	if err != nil {
 		im.unverified(ctx, col, batch, err)
 		return
 	}
 	for _, c := range batch {
-		obj, found := got[hrefKey(c.href)]
+		obj, found := got[davclient.HrefKey(c.href)]
 		var same bool
 		var diff []string
 		latin1 := false
 		if found {
-			same, diff, latin1 = sameAsSent(obj.data, c.jb.body)
+			same, diff, latin1 = sameAsSent(obj.Data, c.jb.body)
 		}
 		switch {
 		case c.dry && !found:
@@ -128,12 +127,12 @@ func (im *importer) verify(ctx context.Context, col *collection, batch []check) 
 			im.plannedClash(c.jb)
 			im.failed(c.jb, conflictReason(diff))
 		case !found:
-			im.failed(c.jb, "the server accepted it but does not return it when asked for it afterwards (multiget REPORT of "+redact(c.href)+")")
+			im.failed(c.jb, "the server accepted it but does not return it when asked for it afterwards (multiget REPORT of "+davclient.Redact(c.href)+")")
 		case same:
 			if latin1 {
 				im.noteLatin1(c.jb)
 			}
-			etag := obj.etag
+			etag := obj.ETag
 			if etag == "" {
 				etag = c.etag
 			}
@@ -152,8 +151,8 @@ func (im *importer) verify(ctx context.Context, col *collection, batch []check) 
 // unverified settles a batch that could not be read back: sent objects
 // count as imported (the server said so) with a note; a dry run's count
 // as present, as the listing said.
-func (im *importer) unverified(ctx context.Context, col *collection, batch []check, err error) {
-	im.noteOnce("verify", "%s: objects could not be read back to check what the server stored: %v", redact(col.URL), err)
+func (im *session) unverified(ctx context.Context, col *collection, batch []check, err error) {
+	im.noteOnce("verify", "%s: objects could not be read back to check what the server stored: %v", davclient.Redact(col.URL), err)
 	for _, c := range batch {
 		switch {
 		case c.dry:
@@ -168,7 +167,7 @@ func (im *importer) unverified(ctx context.Context, col *collection, batch []che
 	}
 }
 
-func (im *importer) noteOnce(key, format string, args ...any) {
+func (im *session) noteOnce(key, format string, args ...any) {
 	im.cmu.Lock()
 	if im.noted == nil {
 		im.noted = map[string]bool{}
@@ -181,7 +180,7 @@ func (im *importer) noteOnce(key, format string, args ...any) {
 	}
 }
 
-func (im *importer) noteLatin1(jb job) {
+func (im *session) noteLatin1(jb job) {
 	im.rep.Note("%s: %s: its bytes are not UTF-8; the server holds them read as Latin-1 (ISO-8859-1), which is right only if that was their charset",
 		jb.item.Folder, itemName(jb.item))
 }
@@ -193,89 +192,6 @@ func fromLatin1(b []byte) []byte {
 		out[i] = rune(c)
 	}
 	return []byte(string(out))
-}
-
-// hrefKey is the form in which a request's href and an answer's are
-// matched: the unescaped, cleaned path.
-func hrefKey(u *url.URL) string { return path.Clean(u.Path) }
-
-// fetched is an object as a REPORT returned it.
-type fetched struct {
-	href *url.URL
-	etag string
-	data []byte
-}
-
-// multiget reads the objects at hrefs in col with one REPORT, keyed by
-// hrefKey. Objects the server does not return are missing from the map.
-func (c *client) multiget(ctx context.Context, col *collection, hrefs []*url.URL) (map[string]fetched, error) {
-	var b bytes.Buffer
-	b.WriteString(`<?xml version="1.0" encoding="utf-8"?>`)
-	if col.Kind == format.FolderContacts {
-		b.WriteString(`<C:addressbook-multiget xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:carddav"><D:prop><D:getetag/><C:address-data/></D:prop>`)
-	} else {
-		b.WriteString(`<C:calendar-multiget xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav"><D:prop><D:getetag/><C:calendar-data/></D:prop>`)
-	}
-	for _, h := range hrefs {
-		b.WriteString("<D:href>")
-		xml.EscapeText(&b, []byte(h.EscapedPath()))
-		b.WriteString("</D:href>")
-	}
-	if col.Kind == format.FolderContacts {
-		b.WriteString(`</C:addressbook-multiget>`)
-	} else {
-		b.WriteString(`</C:calendar-multiget>`)
-	}
-	return c.report(ctx, col, b.Bytes())
-}
-
-// report sends a REPORT asking for objects to col and returns the objects
-// of its answer, keyed by hrefKey.
-func (c *client) report(ctx context.Context, col *collection, body []byte) (map[string]fetched, error) {
-	a, err := c.send(ctx, "REPORT", col.URL.String(), http.Header{"Depth": {"1"}, "Content-Type": {"application/xml; charset=utf-8"}}, body)
-	if err != nil {
-		return nil, err
-	}
-	if a.Status != http.StatusMultiStatus {
-		return nil, fmt.Errorf("REPORT answered %s", a.serverSays())
-	}
-	var ms struct {
-		Responses []struct {
-			Href      string `xml:"DAV: href"`
-			PropStats []struct {
-				ETag   string `xml:"DAV: prop>getetag"`
-				Card   string `xml:"urn:ietf:params:xml:ns:carddav prop>address-data"`
-				Cal    string `xml:"urn:ietf:params:xml:ns:caldav prop>calendar-data"`
-				Status string `xml:"DAV: status"`
-			} `xml:"DAV: propstat"`
-		} `xml:"DAV: response"`
-	}
-	if err := xml.Unmarshal(xmlSafe(a.Body), &ms); err != nil {
-		return nil, fmt.Errorf("REPORT answer: %w", err)
-	}
-	out := map[string]fetched{}
-	for _, r := range ms.Responses {
-		u, err := col.URL.Parse(strings.TrimSpace(r.Href))
-		if err != nil {
-			continue
-		}
-		f := fetched{href: u}
-		for _, ps := range r.PropStats {
-			if ps.Status != "" && !strings.Contains(ps.Status, " 200 ") {
-				continue
-			}
-			if ps.ETag != "" {
-				f.etag = strings.TrimSpace(ps.ETag)
-			}
-			if d := ps.Card + ps.Cal; d != "" {
-				f.data = []byte(controlsBack.Replace(d))
-			}
-		}
-		if f.data != nil {
-			out[hrefKey(u)] = f
-		}
-	}
-	return out, nil
 }
 
 // findByUID looks for the object with jb's UID in its collection, for a
@@ -305,18 +221,18 @@ func (c *client) findByUID(ctx context.Context, jb job) *url.URL {
 		esc(uid)
 		b.WriteString(`</C:text-match></C:prop-filter></C:comp-filter></C:comp-filter></C:filter></C:calendar-query>`)
 	}
-	got, err := c.report(ctx, jb.col, b.Bytes())
+	got, err := c.Report(ctx, jb.col.URL, b.Bytes())
 	if err != nil {
 		return nil
 	}
 	// CalDAV's text-match matches substrings: keep the exact UID.
 	var found *url.URL
 	for _, f := range got {
-		if objectUID(f.data) == uid {
+		if objectUID(f.Data) == uid {
 			if found != nil {
 				return nil
 			}
-			found = f.href
+			found = f.Href
 		}
 	}
 	return found
@@ -345,39 +261,12 @@ func objectUID(b []byte) (uid string) {
 	return ""
 }
 
-// xmlSafe stands in for the control characters XML 1.0 forbids, which
-// Radicale puts into its answers when an object holds them (a form feed
-// in a card): each becomes a private-use character that controlsBack
-// turns back, so that the object is compared as the server holds it.
-func xmlSafe(b []byte) []byte {
-	if !bytes.ContainsFunc(b, func(r rune) bool { return r < 0x20 && r != '\t' && r != '\n' && r != '\r' }) {
-		return b
-	}
-	var out bytes.Buffer
-	for _, c := range b {
-		if c < 0x20 && c != '\t' && c != '\n' && c != '\r' {
-			out.WriteRune(0xE000 + rune(c))
-			continue
-		}
-		out.WriteByte(c)
-	}
-	return out.Bytes()
-}
-
-var controlsBack = func() *strings.Replacer {
-	var pairs []string
-	for c := rune(0); c < 0x20; c++ {
-		pairs = append(pairs, string(0xE000+c), string(c))
-	}
-	return strings.NewReplacer(pairs...)
-}()
-
 // refusal is the reason of a refused object: the server's answer and,
 // since servers rarely say which property they choke on (Radicale
 // answers "Bad Request" and logs the reason), what is wrong with the
 // object when that can be found here.
 func refusal(a *answer, k format.Kind, body []byte) string {
-	s := a.serverSays()
+	s := a.ServerSays()
 	if why := diagnose(k, body); why != "" {
 		s += "; the object " + why
 	}

@@ -3,9 +3,7 @@ package dav
 import (
 	"context"
 	"crypto/sha256"
-	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"path/filepath"
@@ -13,10 +11,9 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/emersion/go-webdav/caldav"
-	"github.com/emersion/go-webdav/carddav"
-
 	"github.com/mailhaul/mailhaul/format"
+	"github.com/mailhaul/mailhaul/importer"
+	"github.com/mailhaul/mailhaul/internal/davclient"
 	"github.com/mailhaul/mailhaul/internal/journal"
 )
 
@@ -70,7 +67,7 @@ func (c *collection) supports(comp string) bool {
 // run killed before it is put back must still find its collection.
 type collections struct {
 	c      *client
-	homes  homes
+	homes  davclient.Homes
 	dryRun bool
 	note   func(format string, args ...any)
 
@@ -125,7 +122,7 @@ func collectionKey(k format.Kind, folder string) journal.Key {
 	return journal.Key(sha256.Sum256([]byte("dav-collection\x00" + string(k) + "\x00" + folder)))
 }
 
-func newCollections(c *client, h homes, dryRun bool, note func(string, ...any)) *collections {
+func newCollections(c *client, h davclient.Homes, dryRun bool, note func(string, ...any)) *collections {
 	return &collections{c: c, homes: h, dryRun: dryRun, note: note,
 		listed: map[format.FolderKind]bool{}, resolved: map[string]*resolution{},
 		claimed: map[string]string{}, routed: map[string]bool{}, hrefs: map[string]map[string]bool{}}
@@ -326,7 +323,7 @@ func (cs *collections) holding(ctx context.Context, list []*collection, comp str
 			if ctx.Err() != nil {
 				return nil, ctx.Err()
 			}
-			cs.note("could not list %s to look for this run's objects: %v", redact(c.URL), err)
+			cs.note("could not list %s to look for this run's objects: %v", davclient.Redact(c.URL), err)
 		}
 		cs.hrefs[c.URL.Path] = hrefs
 	}
@@ -343,7 +340,7 @@ func (cs *collections) tasksBeside(ctx context.Context, r *resolution, kind form
 		return r, nil
 	}
 	if comp != "VTODO" {
-		return nil, fmt.Errorf("dav: the calendar %q at %s does not take %s items", r.col.Name, redact(r.col.URL), comp)
+		return nil, fmt.Errorf("dav: the calendar %q at %s does not take %s items", r.col.Name, davclient.Redact(r.col.URL), comp)
 	}
 	base := r.col.Name
 	if base == "" || lostName(r.col) {
@@ -519,28 +516,14 @@ func (cs *collections) checkMapping(ctx context.Context) error {
 		return nil
 	}
 	var folders []format.Folder
-	for _, a := range cs.archives {
-		r, err := format.Open(a, nil)
-		if err != nil {
-			return fmt.Errorf("dav: %w", err)
+	err := importer.Walk(ctx, cs.archives, importer.Visitor{Folder: func(_ string, f format.Folder, _ []string) error {
+		if f.Kind != format.FolderMail {
+			folders = append(folders, f)
 		}
-		for {
-			e, err := r.Next()
-			if errors.Is(err, io.EOF) {
-				break
-			}
-			if errors.Is(err, format.ErrDamagedItem) {
-				continue
-			}
-			if err != nil {
-				r.Close()
-				return fmt.Errorf("dav: %w", err)
-			}
-			if e.Folder != nil && e.Folder.Kind != format.FolderMail {
-				folders = append(folders, *e.Folder)
-			}
-		}
-		r.Close()
+		return nil
+	}})
+	if err != nil {
+		return fmt.Errorf("dav: %w", err)
 	}
 	keys := make([]string, 0, len(cs.mapping))
 	for k := range cs.mapping {
@@ -641,7 +624,7 @@ func (cs *collections) settle(ctx context.Context, f format.Folder, r *resolutio
 		if col.Created {
 			state = "new"
 		}
-		cs.note("%s %q goes to the %s %s %q at %s (%s)", kindWord(col.Kind), r.from, state, kindWord(col.Kind), col.Name, redact(col.URL), r.how)
+		cs.note("%s %q goes to the %s %s %q at %s (%s)", kindWord(col.Kind), r.from, state, kindWord(col.Kind), col.Name, davclient.Redact(col.URL), r.how)
 	}
 	restore := r.ours && col.Kind == format.FolderContacts && !col.Created && !col.Planned && (r.pending || lostName(col))
 	if cs.dryRun {
@@ -654,7 +637,7 @@ func (cs *collections) settle(ctx context.Context, f format.Folder, r *resolutio
 	if restore {
 		col.Name, col.Color, col.Description = r.from, f.Color, f.Description
 		if cs.redecorate(ctx, col) {
-			cs.note("%s: display name %q, colour and description set again (a previous run stopped before it could)", redact(col.URL), col.Name)
+			cs.note("%s: display name %q, colour and description set again (a previous run stopped before it could)", davclient.Redact(col.URL), col.Name)
 		} else {
 			return nil // still pending: the next run tries again
 		}
@@ -677,24 +660,24 @@ func (cs *collections) settle(ctx context.Context, f format.Folder, r *resolutio
 // (col's) again with PROPPATCH: Radicale's whole-collection upload
 // replaces them. False, with a note, when the server did not take them.
 func (cs *collections) redecorate(ctx context.Context, col *collection) bool {
-	a, err := cs.c.send(ctx, "PROPPATCH", col.URL.String(), http.Header{"Content-Type": {"application/xml; charset=utf-8"}},
+	a, err := cs.c.Send(ctx, "PROPPATCH", col.URL.String(), http.Header{"Content-Type": {"application/xml; charset=utf-8"}},
 		proppatchBody(col))
 	why := ""
 	switch {
 	case err != nil:
 		why = err.Error()
 	case a.Status != http.StatusMultiStatus && a.Status/100 != 2:
-		why = a.serverSays()
+		why = a.ServerSays()
 	default:
 		for _, code := range multiStatusCodes(a.Body) {
 			if code/100 != 2 {
-				why = a.serverSays()
+				why = a.ServerSays()
 				break
 			}
 		}
 	}
 	if why != "" {
-		cs.note("%s: set the display name %q again: %s", redact(col.URL), col.Name, why)
+		cs.note("%s: set the display name %q again: %s", davclient.Redact(col.URL), col.Name, why)
 		return false
 	}
 	return true
@@ -736,40 +719,27 @@ func (cs *collections) list(ctx context.Context, kind format.FolderKind) ([]*col
 		}
 		return cs.cals, nil
 	}
-	switch kind {
-	case format.FolderContacts:
-		home := cs.homes.AddressBooks
-		if home == nil {
-			return nil, fmt.Errorf("dav: the server offers no CardDAV address book home (give --carddav)")
-		}
-		cc, err := carddav.NewClient(cs.c, home.String())
-		if err != nil {
-			return nil, fmt.Errorf("dav: %w", err)
-		}
-		abs, err := cc.FindAddressBooks(ctx, home.Path)
-		if err != nil {
-			return nil, fmt.Errorf("dav: list address books in %s: %w", redact(home), err)
-		}
-		for _, ab := range abs {
-			cs.books = append(cs.books, &collection{URL: home.ResolveReference(&url.URL{Path: dirPath(ab.Path)}),
-				Name: ab.Name, Kind: kind, MaxSize: ab.MaxResourceSize})
-		}
-	default:
-		home := cs.homes.Calendars
-		if home == nil {
-			return nil, fmt.Errorf("dav: the server offers no CalDAV calendar home (give --caldav)")
-		}
-		cc, err := caldav.NewClient(cs.c, home.String())
-		if err != nil {
-			return nil, fmt.Errorf("dav: %w", err)
-		}
-		cals, err := cc.FindCalendars(ctx, home.Path)
-		if err != nil {
-			return nil, fmt.Errorf("dav: list calendars in %s: %w", redact(home), err)
-		}
-		for _, cal := range cals {
-			cs.cals = append(cs.cals, &collection{URL: home.ResolveReference(&url.URL{Path: dirPath(cal.Path)}),
-				Name: cal.Name, Kind: kind, MaxSize: cal.MaxResourceSize, Components: cal.SupportedComponentSet})
+	home := cs.home(kind)
+	if home == nil && kind == format.FolderContacts {
+		return nil, fmt.Errorf("dav: the server offers no CardDAV address book home (give --carddav)")
+	}
+	if home == nil {
+		return nil, fmt.Errorf("dav: the server offers no CalDAV calendar home (give --caldav)")
+	}
+	find := cs.c.Calendars
+	if kind == format.FolderContacts {
+		find = cs.c.AddressBooks
+	}
+	found, err := find(ctx, home)
+	if err != nil {
+		return nil, err
+	}
+	for _, f := range found {
+		col := &collection{URL: f.URL, Name: f.Name, Kind: kind, MaxSize: f.MaxSize, Components: f.Components}
+		if kind == format.FolderContacts {
+			cs.books = append(cs.books, col)
+		} else {
+			cs.cals = append(cs.cals, col)
 		}
 	}
 	cs.listed[kind] = true
@@ -819,10 +789,10 @@ func (cs *collections) createAt(ctx context.Context, kind format.FolderKind, nam
 			cs.known[jkey] = rec
 		}
 		if err := cs.mkcol(ctx, col, f); err != nil {
-			return nil, fmt.Errorf("dav: create %s %q at %s: %w", kindWord(kind), name, redact(target), err)
+			return nil, fmt.Errorf("dav: create %s %q at %s: %w", kindWord(kind), name, davclient.Redact(target), err)
 		}
 		col.Created = true
-		cs.note("created %s %q at %s", kindWord(kind), name, redact(target))
+		cs.note("created %s %q at %s", kindWord(kind), name, davclient.Redact(target))
 	}
 	if kind == format.FolderContacts {
 		cs.books = append(cs.books, col)
@@ -839,7 +809,7 @@ func (cs *collections) mkcol(ctx context.Context, col *collection, f format.Fold
 	}
 	hdr := http.Header{"Content-Type": {"application/xml; charset=utf-8"}}
 	full := creationBody(col, f.Color, f.Description, false)
-	a, err := cs.c.send(ctx, method, col.URL.String(), hdr, full)
+	a, err := cs.c.Send(ctx, method, col.URL.String(), hdr, full)
 	if err != nil {
 		return err
 	}
@@ -847,7 +817,7 @@ func (cs *collections) mkcol(ctx context.Context, col *collection, f format.Fold
 	if method == "MKCALENDAR" && (a.Status == http.StatusMethodNotAllowed || a.Status == http.StatusNotImplemented) {
 		// No MKCALENDAR here: RFC 5689 extended MKCOL can make calendars too.
 		method, viaMkcol = "MKCOL", true
-		if a, err = cs.c.send(ctx, method, col.URL.String(), hdr, creationBody(col, f.Color, f.Description, true)); err != nil {
+		if a, err = cs.c.Send(ctx, method, col.URL.String(), hdr, creationBody(col, f.Color, f.Description, true)); err != nil {
 			return err
 		}
 	}
@@ -856,18 +826,18 @@ func (cs *collections) mkcol(ctx context.Context, col *collection, f format.Fold
 		return nil
 	}
 	if f.Color == "" && f.Description == "" && len(col.Components) == 0 {
-		return fmt.Errorf("server answered %s", a.serverSays())
+		return fmt.Errorf("server answered %s", a.ServerSays())
 	}
 	// Some servers refuse a property they do not know (RFC 5689 fails the
 	// whole request); keep the collection and lose the decoration.
-	first := a.serverSays()
+	first := a.ServerSays()
 	plain := &collection{URL: col.URL, Name: col.Name, Kind: col.Kind}
-	a, err = cs.c.send(ctx, method, col.URL.String(), hdr, creationBody(plain, "", "", viaMkcol))
+	a, err = cs.c.Send(ctx, method, col.URL.String(), hdr, creationBody(plain, "", "", viaMkcol))
 	if err != nil {
 		return err
 	}
 	if a.Status/100 != 2 {
-		return fmt.Errorf("server answered %s (and, with colour, description and components, %s)", a.serverSays(), first)
+		return fmt.Errorf("server answered %s (and, with colour, description and components, %s)", a.ServerSays(), first)
 	}
 	col.Components = nil
 	cs.note("%s: created without colour, description or component set: the server refused them with %s", col.Name, first)
@@ -885,7 +855,7 @@ func (cs *collections) autoSchedules(ctx context.Context) bool {
 	}
 	v := false
 	if cs.homes.Calendars != nil {
-		a, err := cs.c.send(ctx, http.MethodOptions, cs.homes.Calendars.String(), nil, nil)
+		a, err := cs.c.Send(ctx, http.MethodOptions, cs.homes.Calendars.String(), nil, nil)
 		if err == nil {
 			for _, h := range a.Header.Values("DAV") {
 				for _, tok := range strings.Split(h, ",") {

@@ -14,6 +14,7 @@ import (
 	"github.com/emersion/go-webdav/carddav"
 
 	"github.com/mailhaul/mailhaul/format"
+	"github.com/mailhaul/mailhaul/internal/retry"
 	"github.com/mailhaul/mailhaul/internal/testservers"
 )
 
@@ -47,8 +48,8 @@ type davLister struct {
 
 func newLister(t *testing.T, home, user, pass string) davLister {
 	u, _ := url.Parse(home)
-	c := newClient(nil, user, pass, "", 1, RetryPolicy{})
-	c.trust(u)
+	c := newTestClient(nil, user, pass, retry.Loop{})
+	c.Trust(u)
 	return davLister{t, c, home}
 }
 
@@ -87,7 +88,7 @@ func (l davLister) calendars() map[string]string {
 func (l davLister) members(colPath string) int {
 	l.t.Helper()
 	u, _ := url.Parse(l.home)
-	_, m, err := l.c.listETags(context.Background(), u.ResolveReference(&url.URL{Path: colPath}))
+	_, m, err := l.c.ListETags(context.Background(), u.ResolveReference(&url.URL{Path: colPath}))
 	if err != nil {
 		l.t.Fatal(err)
 	}
@@ -97,7 +98,7 @@ func (l davLister) members(colPath string) int {
 func (l davLister) props(colPath string) string {
 	l.t.Helper()
 	u, _ := url.Parse(l.home)
-	a, err := l.c.send(context.Background(), "PROPFIND", u.ResolveReference(&url.URL{Path: colPath}).String(), http.Header{"Depth": {"0"}}, nil)
+	a, err := l.c.Send(context.Background(), "PROPFIND", u.ResolveReference(&url.URL{Path: colPath}).String(), http.Header{"Depth": {"0"}}, nil)
 	if err != nil {
 		l.t.Fatal(err)
 	}
@@ -136,9 +137,9 @@ func TestBulkKilledBeforePropPatchRadicale(t *testing.T) {
 		}
 		ctx, cancel := context.WithCancel(context.Background())
 		kill := &killAfterBulkPut{cancel: cancel}
-		opt := Options{URL: r.URL, User: tc.user, Password: tc.pass, StateDir: state,
-			HTTPClient: &http.Client{Transport: kill}}
-		_, err := Import(ctx, []string{archive}, opt)
+		opt := testRun{Options: Options{URL: r.URL, User: tc.user, Password: tc.pass,
+			Transport: kill}, StateDir: state}
+		_, err := importArchives(ctx, []string{archive}, opt)
 		cancel()
 		if !kill.killed.Load() {
 			t.Fatalf("%s: the run was never killed after a whole-collection PUT (err %v)", tc.user, err)
@@ -148,15 +149,13 @@ func TestBulkKilledBeforePropPatchRadicale(t *testing.T) {
 			t.Fatalf("%s: the display name survived the kill, so the test does not test the kill point:\n%s", tc.user, p)
 		}
 
-		opt.HTTPClient = nil
-		var plan strings.Builder
-		dry := opt
-		dry.DryRun, dry.Plan = true, &plan
-		importOnce(t, archive, dry)
-		if !strings.Contains(plan.String(), "/friends/") || !strings.Contains(plan.String(), `would be set to "Friends" again`) || strings.Contains(plan.String(), "friends-2") {
-			t.Errorf("%s: the dry run's plan does not say the book's display name is set again:\n%s", tc.user, plan.String())
+		opt.Transport = nil
+		_, plan := dryRunPlan(t, archive, opt)
+		_, set := planFolder(plan, "/friends/", `would be set to "Friends" again`)
+		if _, other := planFolder(plan, "friends-2"); !set || other {
+			t.Errorf("%s: the dry run's plan does not say the book's display name is set again: %+v", tc.user, plan.Folders)
 		}
-		rep, err := Import(context.Background(), []string{archive}, opt)
+		rep, err := importArchives(context.Background(), []string{archive}, opt)
 		if err != nil {
 			t.Fatalf("%s: re-run: %v", tc.user, err)
 		}
@@ -259,7 +258,7 @@ func TestDefaultCollectionsXandikos(t *testing.T) {
 	archive := folderArchive(t,
 		pimFolder{format.FolderContacts, "contacts", uids("c", 5)},
 		pimFolder{format.FolderCalendar, "Personal", append(uids("e", 4), uids("T", 2)...)})
-	opt := Options{URL: x.URL, User: "user", Password: "x"}
+	opt := testRun{Options: Options{URL: x.URL, User: "user", Password: "x"}}
 	books := newLister(t, x.URL+"user/contacts/", "user", "x")
 	cals := newLister(t, x.URL+"user/calendars/", "user", "x")
 	beforeBooks, beforeCals := books.books(), cals.calendars()
@@ -267,16 +266,9 @@ func TestDefaultCollectionsXandikos(t *testing.T) {
 		t.Fatalf("Xandikos --defaults gave %v and %v; want one address book and one calendar", beforeBooks, beforeCals)
 	}
 
-	var plan strings.Builder
-	dry := opt
-	dry.DryRun, dry.Plan = true, &plan
-	importOnce(t, archive, dry)
-	t.Logf("plan:\n%s", plan.String())
-	for _, want := range []string{`address book "contacts" -> existing "`, "/user/contacts/addressbook/", `calendar "Personal" -> existing "`, "/user/calendars/calendar/", "--map-collection"} {
-		if !strings.Contains(plan.String(), want) {
-			t.Errorf("plan lacks %q:\n%s", want, plan.String())
-		}
-	}
+	_, plan := dryRunPlan(t, archive, opt)
+	wantPlanned(t, plan, "contacts", "contacts", false, "/user/contacts/addressbook/", "--map-collection")
+	wantPlanned(t, plan, "Personal", "events", false, "/user/calendars/calendar/", "--map-collection")
 
 	for run := range 2 {
 		rep := importOnce(t, archive, opt)
@@ -309,9 +301,9 @@ func TestCollectionMappingRadicale(t *testing.T) {
 	t.Parallel()
 	r := testservers.StartRadicale(t, map[string]string{"alice": "a", "bob": "b", "carol": "c", "dave": "d", "erin": "e"})
 	mk := func(user, pass, seg, name string, kind format.FolderKind, comps ...string) {
-		c := newClient(nil, user, pass, "", 1, RetryPolicy{})
+		c := newTestClient(nil, user, pass, retry.Loop{})
 		u, _ := url.Parse(r.URL + user + "/" + seg + "/")
-		c.trust(u)
+		c.Trust(u)
 		cs := &collections{c: c}
 		if err := cs.mkcol(context.Background(), &collection{URL: u, Name: name, Kind: kind, Components: comps}, format.Folder{}); err != nil {
 			t.Fatal(err)
@@ -324,7 +316,7 @@ func TestCollectionMappingRadicale(t *testing.T) {
 
 	// alice: one archive book, one target book: it goes there.
 	one := folderArchive(t, pimFolder{format.FolderContacts, "Friends", uids("f", 3)})
-	rep := importOnce(t, one, Options{URL: r.URL, User: "alice", Password: "a", StateDir: t.TempDir()})
+	rep := importOnce(t, one, testRun{Options: Options{URL: r.URL, User: "alice", Password: "a"}, StateDir: t.TempDir()})
 	la := newLister(t, r.URL+"alice/", "alice", "a")
 	if got := la.books(); len(got) != 1 || la.members("/alice/kontakte/") != 3 || rep.Imported != 3 {
 		t.Errorf("alice: books %v, kontakte holds %d, imported %d; want the one book with 3 cards", sortedNames(got), la.members("/alice/kontakte/"), rep.Imported)
@@ -336,7 +328,7 @@ func TestCollectionMappingRadicale(t *testing.T) {
 	// bob: two archive books: neither is the target's only one's twin,
 	// so both are created and Kontakte is left alone.
 	two := folderArchive(t, pimFolder{format.FolderContacts, "Friends", uids("f", 3)}, pimFolder{format.FolderContacts, "Family", uids("g", 2)})
-	importOnce(t, two, Options{URL: r.URL, User: "bob", Password: "b"})
+	importOnce(t, two, testRun{Options: Options{URL: r.URL, User: "bob", Password: "b"}})
 	lb := newLister(t, r.URL+"bob/", "bob", "b")
 	if got := lb.books(); len(got) != 3 || lb.members("/bob/kontakte/") != 0 || lb.members("/bob/friends/") != 3 || lb.members("/bob/family/") != 2 {
 		t.Errorf("bob: books %v; want kontakte empty, friends with 3 and family with 2", sortedNames(got))
@@ -344,18 +336,11 @@ func TestCollectionMappingRadicale(t *testing.T) {
 
 	// carol: --map-collection sends Family to Kontakte by name, Friends
 	// to a path of her choice.
-	opt := Options{URL: r.URL, User: "carol", Password: "c",
-		MapCollection: map[string]string{"Family": "Kontakte", "Friends": "/carol/freunde/"}}
-	var plan strings.Builder
-	dry := opt
-	dry.DryRun, dry.Plan = true, &plan
-	importOnce(t, two, dry)
-	t.Logf("plan:\n%s", plan.String())
-	for _, want := range []string{`address book "Family" -> existing "Kontakte" at ` + r.URL + "carol/kontakte/", `address book "Friends" -> new "Friends" at ` + r.URL + "carol/freunde/"} {
-		if !strings.Contains(plan.String(), want) {
-			t.Errorf("carol: plan lacks %q:\n%s", want, plan.String())
-		}
-	}
+	opt := testRun{Options: Options{URL: r.URL, User: "carol", Password: "c",
+		MapCollection: map[string]string{"Family": "Kontakte", "Friends": "/carol/freunde/"}}}
+	_, plan := dryRunPlan(t, two, opt)
+	wantPlanned(t, plan, "Family", "contacts", false, r.URL+"carol/kontakte/", `"Kontakte"`)
+	wantPlanned(t, plan, "Friends", "contacts", true, r.URL+"carol/freunde/", `"Friends"`)
 	for range 2 {
 		importOnce(t, two, opt)
 	}
@@ -371,7 +356,7 @@ func TestCollectionMappingRadicale(t *testing.T) {
 	mk("dave", "d", "aufgaben", "Aufgaben", format.FolderCalendar, "VTODO")
 	cal := folderArchive(t, pimFolder{format.FolderCalendar, "Personal", append(uids("e", 3), uids("T", 2)...)})
 	for range 2 {
-		if rep := importOnce(t, cal, Options{URL: r.URL, User: "dave", Password: "d"}); rep.Failed != 0 || rep.Imported+rep.Present != 5 {
+		if rep := importOnce(t, cal, testRun{Options: Options{URL: r.URL, User: "dave", Password: "d"}}); rep.Failed != 0 || rep.Imported+rep.Present != 5 {
 			t.Errorf("dave: imported/present/failed = %d/%d/%d (%+v)", rep.Imported, rep.Present, rep.Failed, rep.Failures)
 		}
 	}
@@ -385,7 +370,7 @@ func TestCollectionMappingRadicale(t *testing.T) {
 	// too: the folder's events and tasks stay together in the calendar.
 	mk("erin", "e", "kalender", "Kalender", format.FolderCalendar, "VEVENT", "VTODO")
 	mk("erin", "e", "aufgaben", "Aufgaben", format.FolderCalendar, "VTODO")
-	importOnce(t, cal, Options{URL: r.URL, User: "erin", Password: "e"})
+	importOnce(t, cal, testRun{Options: Options{URL: r.URL, User: "erin", Password: "e"}})
 	le := newLister(t, r.URL+"erin/", "erin", "e")
 	if got := le.calendars(); len(got) != 2 || le.members("/erin/kalender/") != 5 {
 		t.Errorf("erin: calendars %v, kalender holds %d; want all 5 objects there, nothing new", sortedNames(got), le.members("/erin/kalender/"))
@@ -434,7 +419,7 @@ func TestBulkKilledAnywhereRadicale(t *testing.T) {
 	archive := bookArchive(t, "anywhere", cards)
 
 	counter := &killAfterN{cancel: func() {}}
-	rep := importOnce(t, archive, Options{URL: r.URL, User: "count", Password: "p", HTTPClient: &http.Client{Transport: counter}})
+	rep := importOnce(t, archive, testRun{Options: Options{URL: r.URL, User: "count", Password: "p", Transport: counter}})
 	if !hasNote(rep, "20 of 20 cards were stored by one whole-collection PUT") {
 		t.Fatalf("the uninterrupted run did not use the whole-collection upload: %q", rep.Notes)
 	}
@@ -450,11 +435,11 @@ func TestBulkKilledAnywhereRadicale(t *testing.T) {
 		}
 		ctx, cancel := context.WithCancel(context.Background())
 		kill := &killAfterN{n: int32(n), cancel: cancel}
-		opt := Options{URL: r.URL, User: user, Password: "p", StateDir: state, HTTPClient: &http.Client{Transport: kill}}
-		Import(ctx, []string{archive}, opt)
+		opt := testRun{Options: Options{URL: r.URL, User: user, Password: "p", Transport: kill}, StateDir: state}
+		importArchives(ctx, []string{archive}, opt)
 		cancel()
-		opt.HTTPClient = nil
-		rep, err := Import(context.Background(), []string{archive}, opt)
+		opt.Transport = nil
+		rep, err := importArchives(context.Background(), []string{archive}, opt)
 		if err != nil {
 			t.Errorf("kill after request %d: re-run: %v", n, err)
 			continue

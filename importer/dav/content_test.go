@@ -108,16 +108,16 @@ func (p *putCounter) RoundTrip(r *http.Request) (*http.Response, error) {
 
 // realServers starts Radicale and Xandikos for a test that runs against
 // both.
-func realServers(t *testing.T) map[string]Options {
+func realServers(t *testing.T) map[string]testRun {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("real server")
 	}
 	r := testservers.StartRadicale(t, map[string]string{"alice": "a"})
 	x := testservers.StartXandikos(t)
-	return map[string]Options{
-		"radicale": {URL: r.URL, User: "alice", Password: "a"},
-		"xandikos": {URL: x.URL, User: "anyone"},
+	return map[string]testRun{
+		"radicale": {Options: Options{URL: r.URL, User: "alice", Password: "a"}},
+		"xandikos": {Options: Options{URL: x.URL, User: "anyone"}},
 	}
 }
 
@@ -200,7 +200,7 @@ func TestDataURIPhotosRadicale(t *testing.T) {
 		objs = append(objs, contact(uid, "BEGIN:VCARD\r\nVERSION:4.0\r\nUID:"+uid+"\r\nFN:Person "+fmt.Sprint(i)+
 			"\r\nPHOTO:data:image/jpeg;base64,"+payloads[uid]+"\r\nEND:VCARD\r\n"))
 	}
-	opt := Options{URL: r.URL, User: "alice", Password: "a", StateDir: t.TempDir()}
+	opt := testRun{Options: Options{URL: r.URL, User: "alice", Password: "a"}, StateDir: t.TempDir()}
 	rep := importOnce(t, pimArchive(t, objs), opt)
 	if rep.Imported != 3 || rep.Failed != 0 {
 		t.Errorf("imported/failed = %d/%d, want 3/0 (%+v)", rep.Imported, rep.Failed, rep.Failures)
@@ -219,7 +219,7 @@ func TestDataURIPhotosRadicale(t *testing.T) {
 	// A re-run with --update sends nothing: what is stored is what the
 	// archive holds.
 	pc := &putCounter{base: http.DefaultTransport}
-	opt.Update, opt.HTTPClient = true, &http.Client{Transport: pc}
+	opt.Update, opt.Transport = true, pc
 	if rep := importOnce(t, pimArchive(t, objs), opt); rep.Present != 3 || pc.puts.Load() != 0 {
 		t.Errorf("--update re-run: present %d, %d PUTs; want 3, 0 (%+v)", rep.Present, pc.puts.Load(), rep.Failures)
 	}
@@ -238,7 +238,7 @@ func TestDamageReportedRadicale(t *testing.T) {
 		contact("nick-1", "BEGIN:VCARD\r\nVERSION:4.0\r\nUID:nick-1\r\nFN:Nick\r\nNICKNAME:Bobby,Rob\r\nEND:VCARD\r\n"),
 		contact("fine-1", "BEGIN:VCARD\r\nVERSION:4.0\r\nUID:fine-1\r\nFN:Fine\r\nNICKNAME:Al\r\nEND:VCARD\r\n"),
 	}
-	rep := importOnce(t, pimArchive(t, objs), Options{URL: r.URL, User: "alice", Password: "a", StateDir: t.TempDir()})
+	rep := importOnce(t, pimArchive(t, objs), testRun{Options: Options{URL: r.URL, User: "alice", Password: "a"}, StateDir: t.TempDir()})
 	if rep.Imported != 1 || rep.Failed != 1 {
 		t.Errorf("imported/failed = %d/%d, want 1/1 (%+v)", rep.Imported, rep.Failed, rep.Failures)
 	}
@@ -273,7 +273,7 @@ func TestUpdateSettles(t *testing.T) {
 			archive := pimArchive(t, v2)
 			pc := &putCounter{base: http.DefaultTransport}
 			o := opt
-			o.Update, o.HTTPClient = true, &http.Client{Transport: pc}
+			o.Update, o.Transport = true, pc
 
 			o.DryRun = true
 			dry := importOnce(t, archive, o)
@@ -305,17 +305,14 @@ func TestDryRunConflictRadicale(t *testing.T) {
 	}
 	t.Parallel()
 	r := testservers.StartRadicale(t, map[string]string{"alice": "a"})
-	opt := Options{URL: r.URL, User: "alice", Password: "a"}
+	opt := testRun{Options: Options{URL: r.URL, User: "alice", Password: "a"}}
 	importOnce(t, pimArchive(t, []pimObject{event("ev-9", "Dentist")}), opt)
-	opt.DryRun = true
-	var plan strings.Builder
-	opt.Plan = &plan
-	rep := importOnce(t, pimArchive(t, []pimObject{event("ev-9", "Board meeting")}), opt)
+	rep, plan := dryRunPlan(t, pimArchive(t, []pimObject{event("ev-9", "Board meeting")}), opt)
 	if f, ok := failureFor(rep, "ev-9"); !ok || !strings.Contains(f.Reason, "SUMMARY") || rep.Imported != 0 {
 		t.Errorf("dry run: %+v (to send %d); want ev-9 as a failure naming SUMMARY", rep.Failures, rep.Imported)
 	}
-	if !strings.Contains(plan.String(), "0 to send, 0 already there, 1 held there with other content") {
-		t.Errorf("plan: %q", plan.String())
+	if f, ok := planFolder(plan, "1 held there with other content"); !ok || f.Items != 0 || f.Present != 0 {
+		t.Errorf("plan: %+v; want 0 to send, 0 already there, 1 held there with other content", plan.Folders)
 	}
 }
 
@@ -330,7 +327,7 @@ func TestRefusalNamesThePropertyRadicale(t *testing.T) {
 	r := testservers.StartRadicale(t, map[string]string{"alice": "a"})
 	rep := importOnce(t, pimArchive(t, []pimObject{
 		contact("nofn-1", "BEGIN:VCARD\r\nVERSION:3.0\r\nUID:nofn-1\r\nN:Doe;Jane;;;\r\nEND:VCARD\r\n"),
-	}), Options{URL: r.URL, User: "alice", Password: "a"})
+	}), testRun{Options: Options{URL: r.URL, User: "alice", Password: "a"}})
 	f, ok := failureFor(rep, "nofn-1")
 	if !ok || !strings.Contains(f.Reason, "400 Bad Request") || !strings.Contains(f.Reason, "has no FN") {
 		t.Errorf("failure %+v; want the server's 400 and the missing FN", f)
@@ -348,7 +345,7 @@ func TestUIDElsewhereXandikos(t *testing.T) {
 	}
 	t.Parallel()
 	x := testservers.StartXandikos(t)
-	opt := Options{URL: x.URL, User: "anyone", Concurrency: 1}
+	opt := testRun{Options: Options{URL: x.URL, User: "anyone", Concurrency: 1}}
 	first := importOnce(t, pimArchive(t, []pimObject{event("seed-ev", "Seed")}), opt)
 	// The note names the calendar the archive's "Work" went to (Xandikos's
 	// default one, or one created).
@@ -421,7 +418,7 @@ func TestRadicaleRewriteSpares21(t *testing.T) {
 	rec := &putRecorder{base: http.DefaultTransport}
 	importOnce(t, pimArchive(t, []pimObject{
 		contact("v21-1", "BEGIN:VCARD\r\nVERSION:2.1\r\nUID:v21-1\r\nN:Doe;John\r\nFN:Doe, John\r\n# a comment line\r\nEND:VCARD\r\n"),
-	}), Options{URL: r.URL, User: "alice", Password: "a", HTTPClient: &http.Client{Transport: rec}})
+	}), testRun{Options: Options{URL: r.URL, User: "alice", Password: "a", Transport: rec}})
 	rec.mu.Lock()
 	defer rec.mu.Unlock()
 	if len(rec.bodies) == 0 {

@@ -1,5 +1,6 @@
 // Package dav imports the contacts, events and tasks of mailhaul archives
-// into CardDAV and CalDAV servers, exactly once.
+// into CardDAV and CalDAV servers, exactly once. Target implements
+// importer.Target; the HTTP plumbing is internal/davclient's.
 //
 // Each archive address book or calendar goes to the target collection of
 // the same display name, created when missing. Each object is PUT as the

@@ -70,9 +70,9 @@ func testCorpus(t *testing.T, srv server) {
 	}
 	dir := t.TempDir()
 	archive, items := buildArchive(t, dir, "alice@example.org", vcf, ics)
-	opt := Options{URL: srv.url, User: srv.user, Password: srv.pass, StateDir: filepath.Join(dir, "state"), Concurrency: 4}
+	opt := testRun{Options: Options{URL: srv.url, User: srv.user, Password: srv.pass, Concurrency: 4}, StateDir: filepath.Join(dir, "state")}
 
-	rep, err := Import(ctx, []string{archive}, opt)
+	rep, err := importArchives(ctx, []string{archive}, opt)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -104,7 +104,7 @@ func testCorpus(t *testing.T, srv server) {
 	}
 	// Read every object back from where the importer put it.
 	g := getter{srv.user, srv.pass}
-	jrecs, err := journal.Records(filepath.Join(opt.StateDir, opt.User, "dav-"+safeFileName(strings.TrimSuffix(strings.TrimPrefix(srv.url, "http://"), "/"))+".journal"))
+	jrecs, err := journal.Records(journal.Path(opt.StateDir, opt.User, "dav", strings.TrimSuffix(strings.TrimPrefix(srv.url, "http://"), "/")))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -181,7 +181,7 @@ func testCorpus(t *testing.T, srv server) {
 	// the journal.
 	for _, state := range []string{opt.StateDir, ""} {
 		opt.StateDir = state
-		rep, err = Import(ctx, []string{archive}, opt)
+		rep, err = importArchives(ctx, []string{archive}, opt)
 		if err != nil {
 			t.Fatal(err)
 		}

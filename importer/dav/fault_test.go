@@ -15,6 +15,9 @@ import (
 	"time"
 
 	"github.com/mailhaul/mailhaul/format"
+	"github.com/mailhaul/mailhaul/importer"
+	"github.com/mailhaul/mailhaul/internal/retry"
+	"github.com/mailhaul/mailhaul/progress"
 )
 
 // fakeDAV is a minimal CardDAV/CalDAV server: the test's collections exist
@@ -100,7 +103,7 @@ func smallArchive(t *testing.T, n int) string {
 }
 
 func TestFaults(t *testing.T) {
-	fast := RetryPolicy{Attempts: 4, Base: time.Millisecond, Max: 3 * time.Second}
+	fast := retry.Loop{Attempts: 4, Backoff: retry.Policy{First: time.Millisecond, Max: 3 * time.Second}, MaxWait: 3 * time.Second}
 	tests := []struct {
 		name                      string
 		put                       func(w http.ResponseWriter, r *http.Request, n int) bool
@@ -178,9 +181,9 @@ func TestFaults(t *testing.T) {
 			srv := httptest.NewServer(f)
 			defer srv.Close()
 			start := time.Now()
-			rep, err := Import(context.Background(), []string{archive}, Options{
+			rep, err := importArchives(context.Background(), []string{archive}, testRun{Options: Options{
 				CardDAV: srv.URL + "/", CalDAV: srv.URL + "/", User: "u", Password: "p",
-				Concurrency: 1, Retry: fast, StateDir: t.TempDir()})
+				Concurrency: 1, Retry: fast}, StateDir: t.TempDir()})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -213,9 +216,9 @@ func TestRerunSendsNothing(t *testing.T) {
 	srv := httptest.NewServer(f)
 	defer srv.Close()
 	archive := smallArchive(t, 3)
-	opt := Options{CardDAV: srv.URL + "/", User: "u", StateDir: t.TempDir()}
+	opt := testRun{Options: Options{CardDAV: srv.URL + "/", User: "u"}, StateDir: t.TempDir()}
 	for run := 1; run <= 2; run++ {
-		rep, err := Import(context.Background(), []string{archive}, opt)
+		rep, err := importArchives(context.Background(), []string{archive}, opt)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -239,7 +242,7 @@ func TestReadBackBounded(t *testing.T) {
 		checkBytes = tc.limit
 		f := &fakeDAV{stored: map[string][]byte{}}
 		srv := httptest.NewServer(f)
-		rep, err := Import(context.Background(), []string{smallArchive(t, 3)}, Options{CardDAV: srv.URL + "/", User: "u", Concurrency: 1})
+		rep, err := importArchives(context.Background(), []string{smallArchive(t, 3)}, testRun{Options: Options{CardDAV: srv.URL + "/", User: "u", Concurrency: 1}})
 		srv.Close()
 		checkBytes = old
 		if err != nil {
@@ -251,5 +254,81 @@ func TestReadBackBounded(t *testing.T) {
 		if !hasNote(rep, "could not be read back") {
 			t.Errorf("no note that the server could not be read back: %q", rep.Notes)
 		}
+	}
+}
+
+// TestProgressAndPlanValue: progress comes as progress.Event, an object
+// at a time with the folder being read; a dry run returns its plan as a
+// value (objects and bytes to send, the target collection) and sends
+// nothing.
+func TestProgressAndPlanValue(t *testing.T) {
+	f := &fakeDAV{stored: map[string][]byte{}}
+	srv := httptest.NewServer(f)
+	defer srv.Close()
+	archive := smallArchive(t, 3)
+	var mu sync.Mutex
+	var events []progress.Event
+	req := importer.Request{User: "u", Archives: []string{archive}, Progress: func(e progress.Event) {
+		mu.Lock()
+		events = append(events, e)
+		mu.Unlock()
+	}}
+	tg := New(Options{CardDAV: srv.URL + "/", User: "u", Concurrency: 1})
+	if tg.Kind() != "dav" {
+		t.Errorf("Kind() = %q", tg.Kind())
+	}
+
+	dry := req
+	dry.DryRun = true
+	res, err := tg.Import(context.Background(), dry)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Plan == nil || len(res.Plan.Folders) != 1 || f.puts.Load() != 0 {
+		t.Fatalf("dry run: plan %+v, %d PUTs; want one folder and none", res.Plan, f.puts.Load())
+	}
+	var size int64
+	for _, uid := range []string{"card-a", "card-b", "card-c"} {
+		size += int64(len(fakeCard(uid)))
+	}
+	if p := res.Plan.Folders[0]; p.Source != "Book" || p.Kind != "contacts" || p.Create || p.Items != 3 || p.Bytes != size || p.Present != 0 || p.Target != srv.URL+"/book/" {
+		t.Errorf("plan %+v; want Book's 3 contacts, %d bytes, to the existing %s/book/", p, size, srv.URL)
+	}
+
+	events = nil
+	res, err = tg.Import(context.Background(), req)
+	if err != nil || res.Plan != nil || res.Report.Imported != 3 {
+		t.Fatalf("import: %v, plan %v, report %+v", err, res.Plan, res.Report)
+	}
+	if len(events) != 3 {
+		t.Fatalf("%d progress events, want 3: %+v", len(events), events)
+	}
+	for i, e := range events {
+		if e.Stage != "import" || e.User != "u" || e.Folder != "Book" || e.Items != int64(i+1) {
+			t.Errorf("event %d: %+v; want import of u's Book, %d items", i, e, i+1)
+		}
+	}
+}
+
+// TestSelectLeavesOut: the request's selection applies to contacts by
+// folder; what it leaves out is counted in a note, not sent.
+func TestSelectLeavesOut(t *testing.T) {
+	f := &fakeDAV{stored: map[string][]byte{}}
+	srv := httptest.NewServer(f)
+	defer srv.Close()
+	archive := smallArchive(t, 3)
+	tg := New(Options{CardDAV: srv.URL + "/", User: "u", Concurrency: 1})
+	res, err := tg.Import(context.Background(), importer.Request{User: "u", Archives: []string{archive},
+		Select: importer.Select{Folders: []string{"Other"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.puts.Load() != 0 || res.Report.Imported != 0 || !hasNote(res.Report, "3 contacts, events or tasks outside the selected") {
+		t.Errorf("%d PUTs, imported %d, notes %q; want none sent and a note of 3 left out", f.puts.Load(), res.Report.Imported, res.Report.Notes)
+	}
+	res, err = tg.Import(context.Background(), importer.Request{User: "u", Archives: []string{archive},
+		Select: importer.Select{Folders: []string{"Book"}, After: time.Now()}})
+	if err != nil || res.Report.Imported != 3 {
+		t.Errorf("selecting Book: %v, imported %d; want 3 (contacts carry no received time)", err, res.Report.Imported)
 	}
 }

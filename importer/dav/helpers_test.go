@@ -16,6 +16,10 @@ import (
 	"github.com/mailhaul/mailhaul/export/exporttest"
 	"github.com/mailhaul/mailhaul/export/pim"
 	"github.com/mailhaul/mailhaul/format"
+	"github.com/mailhaul/mailhaul/importer"
+	"github.com/mailhaul/mailhaul/internal/davclient"
+	"github.com/mailhaul/mailhaul/internal/retry"
+	"github.com/mailhaul/mailhaul/report"
 )
 
 // corpusFiles lists the vCard and iCalendar fixtures.
@@ -127,4 +131,81 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	sort.Strings(keys)
 	return keys
+}
+
+// testRun is one import as a test describes it: the target's options and
+// what the request carries beside the archives.
+type testRun struct {
+	Options
+	StateDir string
+	DryRun   bool
+}
+
+// importArchives runs the target on archives as the command does.
+func importArchives(ctx context.Context, archives []string, o testRun) (*report.Report, error) {
+	res, err := runTarget(ctx, archives, o)
+	return res.Report, err
+}
+
+func runTarget(ctx context.Context, archives []string, o testRun) (*importer.Result, error) {
+	var tg importer.Target = New(o.Options)
+	return tg.Import(ctx, importer.Request{User: o.User, Archives: archives, StateDir: o.StateDir, DryRun: o.DryRun})
+}
+
+// dryRunPlan runs a dry run and returns its report and plan.
+func dryRunPlan(t *testing.T, archive string, o testRun) (*report.Report, *importer.Plan) {
+	t.Helper()
+	o.DryRun = true
+	res, err := runTarget(context.Background(), []string{archive}, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Plan == nil {
+		t.Fatal("a dry run returned no plan")
+	}
+	t.Logf("plan: %+v", res.Plan.Folders)
+	return res.Report, res.Plan
+}
+
+// planFolder is the plan's folder whose source, target URL or note
+// contains each of parts, or false.
+func planFolder(p *importer.Plan, parts ...string) (importer.PlanFolder, bool) {
+	for _, f := range p.Folders {
+		all := f.Source + " " + f.Target + " " + f.Note
+		ok := true
+		for _, s := range parts {
+			ok = ok && strings.Contains(all, s)
+		}
+		if ok {
+			return f, true
+		}
+	}
+	return importer.PlanFolder{}, false
+}
+
+// newTestClient is a DAV client as Import makes one; tr nil: a transport
+// with the system's roots.
+func newTestClient(tr http.RoundTripper, user, password string, l retry.Loop) *client {
+	return &client{davclient.New(davclient.Config{User: user, Password: password, Transport: tr, Conns: 3, Retry: l})}
+}
+
+// wantPlanned fails t unless the plan sends the items of kind from the
+// archive folder source to a collection whose URL contains target,
+// created or existing as create says, with a note holding each of notes.
+func wantPlanned(t *testing.T, p *importer.Plan, source, kind string, create bool, target string, notes ...string) {
+	t.Helper()
+	for _, f := range p.Folders {
+		if f.Source != source || f.Kind != kind {
+			continue
+		}
+		ok := f.Create == create && strings.Contains(f.Target, target)
+		for _, n := range notes {
+			ok = ok && strings.Contains(f.Note, n)
+		}
+		if !ok {
+			t.Errorf("plan: %s %q goes to %+v; want create=%v, a URL with %q and a note with %q", kind, source, f, create, target, notes)
+		}
+		return
+	}
+	t.Errorf("plan has no line for %s %q: %+v", kind, source, p.Folders)
 }

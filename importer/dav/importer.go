@@ -13,98 +13,133 @@ import (
 	"sync"
 
 	"github.com/mailhaul/mailhaul/format"
+	"github.com/mailhaul/mailhaul/importer"
 	"github.com/mailhaul/mailhaul/importer/dav/vcardconv"
+	"github.com/mailhaul/mailhaul/internal/davclient"
 	"github.com/mailhaul/mailhaul/internal/journal"
+	"github.com/mailhaul/mailhaul/progress"
 	"github.com/mailhaul/mailhaul/report"
 )
 
-// Import loads the contacts, events and tasks of the archives (one user's
-// full and delta archives, in order) into the DAV account of opt.User and
-// returns the report. Mail messages in the archives are left to the IMAP
-// importer. The error is non-nil only when the import as a whole could not
-// run (no server, bad options, journal unusable); items that failed are
-// in the report, and report.Partial says whether there are any.
-func Import(ctx context.Context, archives []string, opt Options) (*report.Report, error) {
-	for _, s := range []string{opt.URL, opt.CardDAV, opt.CalDAV} {
-		if err := checkPlaintext(s, opt.AllowPlaintext); err != nil {
-			return nil, err
-		}
-	}
-	var base *url.URL
-	if opt.URL != "" {
-		u, err := parseDir(opt.URL)
-		if err != nil {
-			return nil, err
-		}
-		base = u
+// Target loads contacts, events and tasks into a CardDAV/CalDAV account.
+// It implements importer.Target.
+type Target struct{ opt Options }
+
+// New returns the target that opt describes.
+func New(opt Options) *Target { return &Target{opt: opt} }
+
+// Kind names the target in plans and journals.
+func (t *Target) Kind() string { return "dav" }
+
+// Import loads the contacts, events and tasks of req.Archives (one user's
+// full and delta archives, in order) into the DAV account and returns the
+// report, and for a dry run the plan. Mail messages in the archives are
+// left to the IMAP importer. The error is non-nil only when the import as
+// a whole could not run (no server, bad options, journal unusable): the
+// report says at which stage; items that failed are in the report, and
+// report.Partial says whether there are any.
+func (t *Target) Import(ctx context.Context, req importer.Request) (*importer.Result, error) {
+	opt := t.opt
+	if req.User == "" {
+		req.User = opt.User
 	}
 	target := opt.URL
 	if target == "" {
 		target = strings.TrimSpace(opt.CardDAV + " " + opt.CalDAV)
 	}
-	rep := report.New(opt.User, "dav", target, archives)
-	rep.DryRun = opt.DryRun
-
-	c := newClient(opt.HTTPClient, opt.User, opt.Password, opt.Token, opt.concurrency(), opt.Retry)
-	c.allowPlaintext = opt.AllowPlaintext
+	rep := report.New(req.User, "dav", target, req.Archives)
+	rep.DryRun = req.DryRun
+	res := &importer.Result{Report: rep}
+	stop := func(stage string, err error) (*importer.Result, error) {
+		rep.Stop(stage, err, ctx.Err() != nil)
+		rep.Finish()
+		return res, err
+	}
 	for _, s := range []string{opt.URL, opt.CardDAV, opt.CalDAV} {
-		if u, err := url.Parse(s); err == nil && s != "" {
-			c.trust(u)
+		if err := davclient.CheckPlaintext(s, opt.AllowPlaintext); err != nil {
+			return stop("connect", err)
 		}
+	}
+	var base *url.URL
+	if opt.URL != "" {
+		u, err := davclient.ParseDir(opt.URL)
+		if err != nil {
+			return stop("connect", err)
+		}
+		base = u
 	}
 	var throttled sync.Once
-	c.notify = func(format string, args ...any) {
-		throttled.Do(func() {
-			rep.Note("the server asked us to slow down or dropped a connection; requests were retried (first: "+format+")", args...)
-		})
-	}
-	h, err := c.discover(ctx, base, opt.CardDAV, opt.CalDAV)
-	if err != nil {
-		return nil, err
-	}
-	im := &importer{opt: opt, c: c, rep: rep, cols: newCollections(c, h, opt.DryRun, rep.Note),
-		plan: map[*resolution]*planLine{}, bulk: map[*collection]*bulkBatch{}}
-	im.cols.mapping, im.cols.archives = opt.MapCollection, archives
-	if opt.StateDir != "" {
-		host := "dav"
-		if base != nil {
-			host = base.Host
-		} else if u, err := url.Parse(opt.CardDAV + opt.CalDAV); err == nil {
-			host = u.Host
+	c := &client{davclient.New(davclient.Config{
+		User: opt.User, Password: opt.Password, Token: opt.Token, AllowPlaintext: opt.AllowPlaintext,
+		RootCAs: opt.RootCAs, Transport: opt.Transport, Retry: opt.Retry,
+		// One kept-alive connection per worker, plus discovery's.
+		Conns: opt.concurrency() + 2,
+		Logf: func(format string, args ...any) {
+			throttled.Do(func() {
+				rep.Note("the server asked us to slow down or dropped a connection; requests were retried (first: "+format+")", args...)
+			})
+			if req.Logf != nil {
+				req.Logf(format, args...)
+			}
+		},
+	})}
+	for _, s := range []string{opt.URL, opt.CardDAV, opt.CalDAV} {
+		if u, err := url.Parse(s); err == nil && s != "" {
+			c.Trust(u)
 		}
+	}
+	h, err := c.Discover(ctx, base, opt.CardDAV, opt.CalDAV)
+	if err != nil {
+		return stop("connect", err)
+	}
+	im := &session{opt: opt, req: req, c: c, rep: rep, cols: newCollections(c, h, req.DryRun, rep.Note),
+		plan: map[*resolution]*planLine{}, bulk: map[*collection]*bulkBatch{}}
+	im.cols.mapping, im.cols.archives = opt.MapCollection, req.Archives
+	if req.StateDir != "" {
 		open := journal.Open
-		if opt.DryRun {
+		if req.DryRun {
 			open = journal.OpenReadOnly // a dry run writes nothing
 		}
-		j, err := open(filepath.Join(opt.StateDir, safeFileName(opt.User), "dav-"+safeFileName(host)+".journal"))
+		j, err := open(journal.Path(req.StateDir, req.User, "dav", journalHost(base, opt)))
 		if err != nil {
-			return nil, err
+			return stop("connect", err)
 		}
 		defer j.Close()
 		im.j = j
 		if err := im.cols.useJournal(j); err != nil {
-			return nil, err
+			return stop("connect", err)
 		}
 	}
 	if err := im.cols.checkMapping(ctx); err != nil {
-		rep.Stop("arguments", err, ctx.Err() != nil)
-		rep.Finish()
-		return rep, err
+		return stop("arguments", err)
 	}
-	err = im.run(ctx, archives)
-	if err != nil {
+	if err := im.run(ctx); err != nil {
 		// The counts cover only what was read: never claim the rest is there.
-		rep.Stop("import", err, ctx.Err() != nil)
-	} else if opt.DryRun {
-		im.writePlan()
+		return stop("import", err)
+	}
+	if req.DryRun {
+		res.Plan = im.planValue()
 	}
 	rep.Finish()
-	return rep, err
+	return res, nil
 }
 
-// importer is one run.
-type importer struct {
+// journalHost names the server in the journal's file name: the host (and
+// port) of the URL, else of the home sets given.
+func journalHost(base *url.URL, opt Options) string {
+	if base != nil {
+		return base.Host
+	}
+	if u, err := url.Parse(opt.CardDAV + opt.CalDAV); err == nil {
+		return u.Host
+	}
+	return "dav"
+}
+
+// session is one run of Import.
+type session struct {
 	opt  Options
+	req  importer.Request
 	c    *client
 	rep  *report.Report
 	cols *collections
@@ -115,7 +150,11 @@ type importer struct {
 	converted int // vCard 2.1 cards sent as 3.0
 	guarded   int // objects given SCHEDULE-AGENT=CLIENT
 	messages  int
-	plan      map[*resolution]*planLine
+	// unselected counts the objects req.Select left out; folder is the
+	// archive folder being read, for progress.
+	unselected int
+	folder     string
+	plan       map[*resolution]*planLine
 
 	// Whole-collection uploads (bulk.go), touched by the archive reader
 	// only: a batch per address book, nil for books that take cards one
@@ -149,7 +188,7 @@ type job struct {
 	asIs    bool // a vCard sent unconverted because conversion would lose something
 }
 
-func (im *importer) run(ctx context.Context, archives []string) error {
+func (im *session) run(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	im.ctx = ctx
@@ -164,12 +203,7 @@ func (im *importer) run(ctx context.Context, archives []string) error {
 			}
 		}()
 	}
-	var err error
-	for _, a := range archives {
-		if err = im.readArchive(ctx, a, jobs); err != nil {
-			break
-		}
-	}
+	err := im.readArchives(ctx, jobs)
 	if err == nil {
 		err = im.flushAll(ctx, jobs)
 	}
@@ -179,6 +213,9 @@ func (im *importer) run(ctx context.Context, archives []string) error {
 	im.verifyAll(ctx)
 	if err == nil {
 		err = ctx.Err()
+	}
+	if im.unselected > 0 {
+		im.rep.Note("%d contacts, events or tasks outside the selected folders or times were left out", im.unselected)
 	}
 	if im.messages > 0 {
 		im.rep.Note("%d mail messages in the archives were left for `mailhaul import imap`", im.messages)
@@ -195,68 +232,74 @@ func (im *importer) run(ctx context.Context, archives []string) error {
 	return err
 }
 
-// readArchive streams one archive, resolving each item's collection and
-// handing the object to the workers. A damaged item costs that item; a
-// damaged archive ends the run, as in the IMAP importer (FORMAT.md).
-func (im *importer) readArchive(ctx context.Context, path string, jobs chan<- job) error {
-	name := filepath.Base(path)
-	r, err := format.Open(path, nil)
-	if err != nil {
-		return fmt.Errorf("dav: %w", err)
-	}
-	defer r.Close()
-	folders := map[string]format.Folder{}
-	for {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		e, err := r.Next()
-		if errors.Is(err, io.EOF) {
-			return nil
-		}
-		if errors.Is(err, format.ErrDamagedItem) {
-			continue // an item left unread here (mail); objects are read, and failed, in prepare
-		}
-		if err != nil {
-			return fmt.Errorf("dav: %w", err)
-		}
-		switch {
-		case e.Folder != nil:
-			if e.Folder.Kind != format.FolderMail {
-				for _, n := range e.Notes { // the reader's: a folder read under a safe path
+// readArchives streams the archives through importer.Walk, which owns the
+// damaged-archive policy (a damaged item costs that item, failed in
+// prepare; a damaged archive ends the run), resolving each item's
+// collection and handing the object to the workers.
+func (im *session) readArchives(ctx context.Context, jobs chan<- job) error {
+	// The folder records of the archive being read.
+	var folders map[string]format.Folder
+	current := ""
+	return importer.Walk(ctx, im.req.Archives, importer.Visitor{
+		Folder: func(archive string, f format.Folder, notes []string) error {
+			if archive != current {
+				folders, current = map[string]format.Folder{}, archive
+			}
+			if f.Kind != format.FolderMail {
+				for _, n := range notes { // the reader's: a folder read under a safe path
 					im.rep.Note("%s", n)
 				}
 			}
-			folders[string(e.Folder.Kind)+"\x00"+e.Folder.Path] = *e.Folder
-		case e.Item != nil:
+			folders[string(f.Kind)+"\x00"+f.Path] = f
+			return nil
+		},
+		Item: func(archive string, e *format.Entry) error {
 			if e.Item.Kind == format.KindMessage {
 				im.messages++
-				continue
+				return nil
 			}
-			jb, ok := im.prepare(ctx, name, e, folders)
-			if ok {
-				taken, err := im.spool(ctx, jb, jobs)
-				if err != nil {
-					return err
-				}
-				if taken {
-					continue
-				}
-				select {
-				case jobs <- jb:
-				case <-ctx.Done():
-					im.notAttempted(jb)
-					return ctx.Err()
-				}
+			if !im.selected(*e.Item) {
+				im.unselected++
+				return nil
 			}
-		}
+			if archive != current {
+				folders, current = map[string]format.Folder{}, archive
+			}
+			jb, ok := im.prepare(ctx, filepath.Base(archive), e, folders)
+			if !ok {
+				return nil
+			}
+			taken, err := im.spool(ctx, jb, jobs)
+			if err != nil || taken {
+				return err
+			}
+			select {
+			case jobs <- jb:
+				return nil
+			case <-ctx.Done():
+				im.notAttempted(jb)
+				return ctx.Err()
+			}
+		},
+	})
+}
+
+// selected applies the request's selection: the folders always, the
+// time window to items that carry a received time (contacts do not).
+func (im *session) selected(it format.Item) bool {
+	if it.Received.IsZero() {
+		return im.req.Select.KeepFolder(it.Folder)
 	}
+	return im.req.Select.Keep(it.Folder, it.Received)
 }
 
 // prepare reads an item, finds its collection and href and converts its
 // bytes; it reports items that are settled without a request.
-func (im *importer) prepare(ctx context.Context, archive string, e *format.Entry, folders map[string]format.Folder) (job, bool) {
+func (im *session) prepare(ctx context.Context, archive string, e *format.Entry, folders map[string]format.Folder) (job, bool) {
 	it := *e.Item
+	im.mu.Lock()
+	im.folder = it.Folder
+	im.mu.Unlock()
 	fail := func(reason string) (job, bool) {
 		im.rep.AddFailure(report.Failure{Archive: archive, Folder: it.Folder, Item: itemName(it), Reason: reason})
 		im.progress()
@@ -336,14 +379,14 @@ func (im *importer) prepare(ctx context.Context, archive string, e *format.Entry
 			return job{}, false
 		}
 	}
-	if im.opt.DryRun {
+	if im.req.DryRun {
 		im.dryRun(ctx, jb)
 		return job{}, false
 	}
 	return jb, true
 }
 
-func (im *importer) guardScheduling(ctx context.Context) bool {
+func (im *session) guardScheduling(ctx context.Context) bool {
 	switch im.opt.Schedule {
 	case ScheduleAlways:
 		return true
@@ -368,36 +411,16 @@ func itemName(it format.Item) string {
 	return string(it.Kind) + " " + it.SourceID
 }
 
-func (im *importer) count(n *int) {
+func (im *session) count(n *int) {
 	im.mu.Lock()
 	*n++
 	im.mu.Unlock()
 }
 
-func (im *importer) progress() {
+func (im *session) progress() {
 	im.mu.Lock()
 	im.done++
-	n := im.done
+	e := progress.Event{Stage: "import", User: im.req.User, Folder: im.folder, Items: int64(im.done)}
 	im.mu.Unlock()
-	if im.opt.Progress != nil {
-		im.opt.Progress(n)
-	}
-}
-
-// safeFileName makes a user or host name usable as one path element.
-func safeFileName(s string) string {
-	var b strings.Builder
-	for _, r := range s {
-		switch {
-		case r == '/' || r == '\\' || r == ':' || r < ' ':
-			b.WriteByte('_')
-		default:
-			b.WriteRune(r)
-		}
-	}
-	out := b.String()
-	if out == "" || out == "." || out == ".." {
-		return "_" + out
-	}
-	return out
+	im.req.Progress.Report(e)
 }

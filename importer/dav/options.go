@@ -1,11 +1,15 @@
 package dav
 
 import (
-	"io"
+	"crypto/x509"
 	"net/http"
+
+	"github.com/mailhaul/mailhaul/internal/retry"
 )
 
-// Options say where and how to import.
+// Options say where and how to import; the archives, the journal
+// directory, the dry run and the progress come with each
+// importer.Request.
 type Options struct {
 	// URL is the server's base URL; discovery starts from its
 	// .well-known entries. CardDAV and CalDAV, when set, are the address
@@ -21,9 +25,12 @@ type Options struct {
 	// refused, and a discovered or redirected one gets no credentials.
 	AllowPlaintext bool
 
-	// HTTPClient carries the requests (TLS settings, proxies); nil means
-	// a client with verified TLS and kept-alive connections.
-	HTTPClient *http.Client
+	// RootCAs verify the server's certificate (--tls-ca); nil: the
+	// system's roots.
+	RootCAs *x509.CertPool
+	// Transport replaces the HTTP transport davclient builds (tests,
+	// proxies); retries are laid over it either way.
+	Transport http.RoundTripper
 
 	// Concurrency is the number of PUTs in flight; 0 means 2. Radicale and
 	// Xandikos serialise writes behind one lock, so more workers only
@@ -34,23 +41,14 @@ type Options struct {
 	// ETag) instead of leaving them alone.
 	Update bool
 
-	// DryRun sends nothing that changes the target: it resolves the
-	// collections, looks at what the target holds and writes the plan.
-	DryRun bool
-	Plan   io.Writer // where a dry run's plan goes; nil discards it
-
-	// StateDir holds the per-user journal; "" keeps none (a re-run is
-	// still safe, only slower: every object is asked for again). The
-	// command gives journal.DefaultDir: beside the first archive unless
-	// --state names a directory, as for import imap.
-	StateDir string
-
 	// Schedule decides when ORGANIZER and ATTENDEE get
 	// SCHEDULE-AGENT=CLIENT: ScheduleAuto (when the server advertises
 	// calendar-auto-schedule), ScheduleAlways or ScheduleNever.
 	Schedule ScheduleGuard
 
-	Retry RetryPolicy
+	// Retry bounds how a request is repeated after a 5xx, a 429 or a
+	// dropped connection; zero fields take davclient.DefaultLoop's.
+	Retry retry.Loop
 
 	// Bulk decides whether an address book this run creates may be filled
 	// with one whole-collection PUT: BulkAuto (only when the server is
@@ -62,10 +60,6 @@ type Options struct {
 	// or relative to the home set, ending in "/") or a display name. A
 	// collection that does not exist there is created.
 	MapCollection map[string]string
-
-	// Progress, when not nil, is called after each object with the
-	// number of objects handled so far. It must be quick.
-	Progress func(done int)
 }
 
 // ScheduleGuard selects the RFC 6638 guard.

@@ -38,7 +38,7 @@ func (c *client) put(ctx context.Context, target *url.URL, contentType string, b
 	} else {
 		hdr.Set("If-Match", ifMatch)
 	}
-	a, err := c.send(ctx, http.MethodPut, target.String(), hdr, body)
+	a, err := c.Send(ctx, http.MethodPut, target.String(), hdr, body)
 	if err != nil {
 		return putResult{}, err
 	}

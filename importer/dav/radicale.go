@@ -14,7 +14,7 @@ import (
 // root is the parent of the address book home (/<user>/ on Radicale), so
 // a Radicale behind a path prefix is found too. Probed once per run; any
 // other answer, or an error, means "not Radicale".
-func (im *importer) isRadicale(ctx context.Context) bool {
+func (im *session) isRadicale(ctx context.Context) bool {
 	if im.radicale != nil {
 		return *im.radicale
 	}
@@ -30,7 +30,7 @@ func (c *client) servesRadicaleWeb(ctx context.Context, target *url.URL) bool {
 	// /.web redirects to /.web/ (and back) depending on the web backend;
 	// follow a few, on the same host only.
 	for range 3 {
-		a, err := c.send(ctx, http.MethodGet, target.String(), nil, nil)
+		a, err := c.Send(ctx, http.MethodGet, target.String(), nil, nil)
 		if err != nil {
 			return false
 		}

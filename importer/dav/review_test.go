@@ -56,7 +56,7 @@ func TestSlugAlikeBooksStayApartRadicale(t *testing.T) {
 
 func slugAlike(t *testing.T, base, user, pass, state, archive string) {
 	t.Helper()
-	opt := Options{URL: base, User: user, Password: pass, StateDir: state}
+	opt := testRun{Options: Options{URL: base, User: user, Password: pass}, StateDir: state}
 	l := newLister(t, base+user+"/", user, pass)
 	h := "/" + user + "/"
 	want := map[string]int{h + "work-old/": 2, h + "work-old-2/": 3, h + "team/": 2, h + "team-2/": 2}
@@ -96,7 +96,7 @@ func TestDefaultBookFoundAgainXandikos(t *testing.T) {
 	x := testservers.StartXandikos(t)
 	one := writePIMArchive(t, books("work"), cardsIn("work", person, "w1", "w2", "w3", "w4"))
 	two := writePIMArchive(t, books("work", "private"), append(cardsIn("work", person, "w1", "w2", "w3", "w4"), cardsIn("private", person, "p1", "p2", "p3", "p4")...))
-	opt := Options{URL: x.URL, User: "user", Password: "x"}
+	opt := testRun{Options: Options{URL: x.URL, User: "user", Password: "x"}}
 	l := newLister(t, x.URL+"user/contacts/", "user", "x")
 	if rep := importOnce(t, one, opt); rep.Imported != 4 || rep.Failed != 0 {
 		t.Fatalf("first run: imported/failed = %d/%d", rep.Imported, rep.Failed)
@@ -104,13 +104,8 @@ func TestDefaultBookFoundAgainXandikos(t *testing.T) {
 	if n := l.members("/user/contacts/addressbook/"); n != 4 {
 		t.Fatalf("the default address book holds %d cards after the first run, want 4", n)
 	}
-	var plan strings.Builder
-	dry := opt
-	dry.DryRun, dry.Plan = true, &plan
-	importOnce(t, two, dry)
-	if !strings.Contains(plan.String(), `address book "work" -> existing "`) || !strings.Contains(plan.String(), "/user/contacts/addressbook/") {
-		t.Errorf("the dry run does not send work to the default address book:\n%s", plan.String())
-	}
+	_, plan := dryRunPlan(t, two, opt)
+	wantPlanned(t, plan, "work", "contacts", false, "/user/contacts/addressbook/")
 	// The re-runs keep a journal: without one, the second re-run finds two
 	// books on the target (addressbook and private), and rule 6 recognises
 	// only the target's single pre-existing book (review 2 of item 21).
@@ -174,7 +169,7 @@ func TestDamagedCardKeepsDefaultsXandikos(t *testing.T) {
 	raw[i+3] = 'Q' // same length: the tar framing holds, the checksum does not
 	os.WriteFile(path, raw, 0o600)
 
-	rep := importOnce(t, path, Options{URL: x.URL, User: "user", Password: "x"})
+	rep := importOnce(t, path, testRun{Options: Options{URL: x.URL, User: "user", Password: "x"}})
 	if rep.Failed != 1 || rep.Imported != 4 {
 		t.Errorf("imported/failed = %d/%d, want 4/1 (%+v)", rep.Imported, rep.Failed, rep.Failures)
 	}
@@ -208,7 +203,7 @@ func TestMapCollectionRefusedRadicale(t *testing.T) {
 		{"work": "http://evil.example/x/"},
 		{"work": "/bob/work/"},
 	} {
-		rep, err := Import(context.Background(), []string{archive}, Options{URL: r.URL, User: "alice", Password: "a", MapCollection: m})
+		rep, err := importArchives(context.Background(), []string{archive}, testRun{Options: Options{URL: r.URL, User: "alice", Password: "a", MapCollection: m}})
 		if err == nil {
 			t.Errorf("%v: no error (report %+v, notes %q)", m, rep, rep.Notes)
 		} else {
@@ -231,7 +226,7 @@ func TestRoutingNoteOncePerFolderXandikos(t *testing.T) {
 	t.Parallel()
 	x := testservers.StartXandikos(t)
 	archive := folderArchive(t, pimFolder{format.FolderCalendar, "Personal", append(uids("e", 2), uids("T", 2)...)})
-	rep := importOnce(t, archive, Options{URL: x.URL, User: "user", Password: "x"})
+	rep := importOnce(t, archive, testRun{Options: Options{URL: x.URL, User: "user", Password: "x"}})
 	n := 0
 	for _, note := range rep.Notes {
 		if strings.Contains(note, `calendar "Personal" goes to`) {
@@ -255,7 +250,7 @@ func TestOtherBookSameUIDNotTakenXandikos(t *testing.T) {
 	}
 	t.Parallel()
 	x := testservers.StartXandikos(t)
-	opt := Options{URL: x.URL, User: "user", Password: "x"}
+	opt := testRun{Options: Options{URL: x.URL, User: "user", Password: "x"}}
 	pre := writePIMArchive(t, books("family", "friends"), append(cardsIn("family", person, "w1", "f2"), cardsIn("friends", person, "g1")...))
 	if rep := importOnce(t, pre, opt); rep.Failed != 0 {
 		t.Fatalf("setup failed: %+v", rep)
@@ -284,8 +279,7 @@ func TestDryRunWritesNoJournalXandikos(t *testing.T) {
 	x := testservers.StartXandikos(t)
 	arch := writePIMArchive(t, books("work"), cardsIn("work", person, "w1"))
 	state := filepath.Join(t.TempDir(), "state")
-	var plan strings.Builder
-	opt := Options{URL: x.URL, User: "user", Password: "x", StateDir: state, DryRun: true, Plan: &plan}
+	opt := testRun{Options: Options{URL: x.URL, User: "user", Password: "x"}, StateDir: state, DryRun: true}
 	if rep := importOnce(t, arch, opt); rep.Failed != 0 {
 		t.Fatalf("dry run failed: %+v", rep)
 	}

@@ -22,7 +22,7 @@ func contentType(k format.Kind) string {
 // replaced), or failed: refused, or the UID is held by an object with
 // other content. With --update the target is looked at first, so that an
 // object it already holds unchanged is not sent again.
-func (im *importer) send(ctx context.Context, jb job) {
+func (im *session) send(ctx context.Context, jb job) {
 	defer im.progress()
 	if ctx.Err() != nil {
 		// Queued when the run was stopped: never sent.
@@ -47,7 +47,7 @@ func (im *importer) send(ctx context.Context, jb job) {
 // create PUTs jb with If-None-Match. When something is there already,
 // compare says to settle against it (existing); false when existing
 // itself found nothing there a moment ago, which bounds the round.
-func (im *importer) create(ctx context.Context, jb job, compare bool) {
+func (im *session) create(ctx context.Context, jb job, compare bool) {
 	res, err := im.c.put(ctx, jb.href, contentType(jb.item.Kind), jb.body, "")
 	if err != nil && ctx.Err() != nil {
 		im.failed(jb, "the run was stopped while it was being sent: it may be on the target, and the next run checks")
@@ -74,9 +74,9 @@ func (im *importer) create(ctx context.Context, jb job, compare bool) {
 		}
 		switch {
 		case res.Outcome == uidElse && res.Href == "":
-			im.failed(jb, "an object with this UID is already in the collection under another name, and neither the server's answer nor a query by UID found which, so it could not be compared with this one; it was left alone: "+res.Answer.serverSays())
+			im.failed(jb, "an object with this UID is already in the collection under another name, and neither the server's answer nor a query by UID found which, so it could not be compared with this one; it was left alone: "+res.Answer.ServerSays())
 		case !compare:
-			im.failed(jb, "the object appeared and disappeared on the server while it was being sent; run again to retry: "+res.Answer.serverSays())
+			im.failed(jb, "the object appeared and disappeared on the server while it was being sent; run again to retry: "+res.Answer.ServerSays())
 		default:
 			im.existing(ctx, jb, where)
 		}
@@ -91,8 +91,8 @@ func (im *importer) create(ctx context.Context, jb job, compare bool) {
 // that a change made on the server meanwhile is not overwritten (a weak
 // or missing ETag cannot be matched, so "*" is sent). Nothing at href:
 // jb is created.
-func (im *importer) existing(ctx context.Context, jb job, href *url.URL) {
-	a, err := im.c.send(ctx, http.MethodGet, href.String(), nil, nil)
+func (im *session) existing(ctx context.Context, jb job, href *url.URL) {
+	a, err := im.c.Send(ctx, http.MethodGet, href.String(), nil, nil)
 	if err != nil {
 		im.failed(jb, err.Error())
 		return
@@ -102,7 +102,7 @@ func (im *importer) existing(ctx context.Context, jb job, href *url.URL) {
 		im.create(ctx, jb, false)
 		return
 	case a.Status/100 != 2:
-		im.failed(jb, "read the object the target holds with this UID: "+a.serverSays())
+		im.failed(jb, "read the object the target holds with this UID: "+a.ServerSays())
 		return
 	}
 	same, diff, latin1 := sameAsSent(a.Body, jb.body)
@@ -130,7 +130,7 @@ func (im *importer) existing(ctx context.Context, jb job, href *url.URL) {
 	case stored:
 		im.stored(jb, href, res.ETag)
 	case changed, exists:
-		im.failed(jb, "the object changed on the server while it was being updated; run again to retry: "+res.Answer.serverSays())
+		im.failed(jb, "the object changed on the server while it was being updated; run again to retry: "+res.Answer.ServerSays())
 	default:
 		im.failed(jb, "the server refused the update: "+refusal(res.Answer, jb.item.Kind, jb.body))
 	}
@@ -149,13 +149,13 @@ func conflictReason(diff []string) string {
 }
 
 // settled records an object the target already holds as it is.
-func (im *importer) settled(jb job, href *url.URL, etag string) {
+func (im *session) settled(jb job, href *url.URL, etag string) {
 	im.record(jb, href, etag, false, int64(len(jb.body)))
 }
 
 // record journals a settled object and counts it; size is its length in
 // bytes.
-func (im *importer) record(jb job, href *url.URL, etag string, imported bool, size int64) {
+func (im *session) record(jb job, href *url.URL, etag string, imported bool, size int64) {
 	if im.j != nil {
 		if err := im.j.Write(journal.Record{Key: jb.key, State: journal.Done, Where: jb.col.URL.String(), Ref: href.String(), ETag: etag}); err != nil {
 			im.rep.Note("journal: %v", err)
@@ -168,16 +168,16 @@ func (im *importer) record(jb job, href *url.URL, etag string, imported bool, si
 	}
 }
 
-func (im *importer) failed(jb job, reason string) {
+func (im *session) failed(jb job, reason string) {
 	im.rep.AddFailure(im.failure(jb, reason))
 }
 
-func (im *importer) failure(jb job, reason string) report.Failure {
+func (im *session) failure(jb job, reason string) report.Failure {
 	return report.Failure{Archive: jb.archive, Folder: jb.item.Folder, Item: itemName(jb.item), Reason: reason}
 }
 
 // notAttempted records an object the run stopped before sending.
-func (im *importer) notAttempted(jb job) {
+func (im *session) notAttempted(jb job) {
 	im.rep.AddNotAttempted(im.failure(jb, "not sent: the run stopped first"))
 	im.progress()
 }

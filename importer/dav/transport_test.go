@@ -2,20 +2,17 @@ package dav
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
-	"fmt"
 	"io"
 	"log"
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"strings"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
+
+	"github.com/mailhaul/mailhaul/internal/retry"
 )
 
 // An untrusted certificate cannot become trusted by asking again: the
@@ -36,9 +33,9 @@ func TestUntrustedCertificateFailsAtOnce(t *testing.T) {
 	defer srv.Close()
 
 	start := time.Now()
-	// nil HTTPClient: the system's roots, which do not hold httptest's CA.
-	_, err := Import(context.Background(), []string{smallArchive(t, 3)}, Options{URL: srv.URL + "/",
-		User: "alice", Password: "s3cret", Retry: RetryPolicy{Attempts: 6, Base: 20 * time.Millisecond}})
+	// No Transport: the system's roots, which do not hold httptest's CA.
+	_, err := importArchives(context.Background(), []string{smallArchive(t, 3)}, testRun{Options: Options{URL: srv.URL + "/",
+		User: "alice", Password: "s3cret", Retry: retry.Loop{Attempts: 6, Backoff: retry.Policy{First: 20 * time.Millisecond}}}})
 	if err == nil {
 		t.Fatal("import against an untrusted certificate succeeded")
 	}
@@ -72,8 +69,8 @@ func TestHTTPSToPlainServerFailsAtOnce(t *testing.T) {
 	srv.Start()
 	defer srv.Close()
 
-	rep, err := Import(context.Background(), []string{smallArchive(t, 3)}, Options{URL: "https://" + srv.Listener.Addr().String() + "/",
-		User: "alice", Password: "s3cret", Retry: RetryPolicy{Attempts: 6, Base: 20 * time.Millisecond}})
+	rep, err := importArchives(context.Background(), []string{smallArchive(t, 3)}, testRun{Options: Options{URL: "https://" + srv.Listener.Addr().String() + "/",
+		User: "alice", Password: "s3cret", Retry: retry.Loop{Attempts: 6, Backoff: retry.Policy{First: 20 * time.Millisecond}}}})
 	if err == nil {
 		t.Fatal("import with https:// against a plain-HTTP server succeeded")
 	}
@@ -109,16 +106,22 @@ func countingServer() (srv *httptest.Server, all, creds *atomic.Int32) {
 func TestPlainHTTPOffLoopbackRefused(t *testing.T) {
 	srv, all, creds := countingServer()
 	defer srv.Close()
-	hc := namedServers(map[string]*httptest.Server{"dav.example.org": srv})
+	// Every host name reaches the test server.
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.DialContext = func(ctx context.Context, network, _ string) (net.Conn, error) {
+		var d net.Dialer
+		return d.DialContext(ctx, network, srv.Listener.Addr().String())
+	}
 	archive := smallArchive(t, 2)
-	for _, opt := range []Options{
+	for _, o := range []Options{
 		{URL: "http://dav.example.org/"},
 		{CardDAV: "http://dav.example.org/book/"},
 		{URL: "https://dav.example.org/", CalDAV: "http://dav.example.org/cal/"},
 	} {
-		opt.User, opt.Password, opt.HTTPClient = "alice", "s3cret", hc
-		opt.Retry = RetryPolicy{Attempts: 1}
-		_, err := Import(context.Background(), []string{archive}, opt)
+		opt := testRun{Options: o}
+		opt.User, opt.Password, opt.Transport = "alice", "s3cret", tr
+		opt.Retry = retry.Loop{Attempts: 1}
+		_, err := importArchives(context.Background(), []string{archive}, opt)
 		if err == nil || !strings.Contains(err.Error(), "--allow-plaintext") || !strings.Contains(err.Error(), "in clear") {
 			t.Errorf("%+v: error %v, want a refusal naming --allow-plaintext", opt.URL+opt.CardDAV+opt.CalDAV, err)
 		}
@@ -128,59 +131,12 @@ func TestPlainHTTPOffLoopbackRefused(t *testing.T) {
 	}
 
 	// Allowed on purpose: the requests go, with the credentials.
-	_, err := Import(context.Background(), []string{archive}, Options{CardDAV: "http://dav.example.org/book/",
-		User: "alice", Password: "s3cret", HTTPClient: hc, AllowPlaintext: true, Retry: RetryPolicy{Attempts: 1}})
+	_, err := importArchives(context.Background(), []string{archive}, testRun{Options: Options{CardDAV: "http://dav.example.org/book/",
+		User: "alice", Password: "s3cret", Transport: tr, AllowPlaintext: true, Retry: retry.Loop{Attempts: 1}}})
 	if err != nil && strings.Contains(err.Error(), "--allow-plaintext") {
 		t.Fatalf("refused despite AllowPlaintext: %v", err)
 	}
 	if creds.Load() == 0 {
 		t.Errorf("with AllowPlaintext no request carried the credentials")
-	}
-}
-
-// A discovered or redirected http:// address off loopback never gets the
-// credentials, even on the site the user named, unless AllowPlaintext.
-func TestRedirectToPlainHTTPOffLoopbackGetsNoCredentials(t *testing.T) {
-	target, all, creds := countingServer()
-	defer target.Close()
-	front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		http.Redirect(w, r, "http://contacts.example.org/dav/", http.StatusMovedPermanently)
-	}))
-	defer front.Close()
-	hc := namedServers(map[string]*httptest.Server{"dav.example.org": front, "contacts.example.org": target})
-	for _, allow := range []bool{false, true} {
-		all.Store(0)
-		creds.Store(0)
-		base, _ := url.Parse("http://dav.example.org/")
-		c := newClient(hc, "alice", "s3cret", "", 1, RetryPolicy{Attempts: 1})
-		c.allowPlaintext = allow
-		c.trust(base)
-		c.contextPath(context.Background(), base, "carddav")
-		if !allow && creds.Load() != 0 {
-			t.Errorf("without AllowPlaintext %d requests to http://contacts.example.org carried credentials", creds.Load())
-		}
-		if allow && creds.Load() == 0 {
-			t.Errorf("with AllowPlaintext the redirect on the same site was not followed with credentials (%d requests)", all.Load())
-		}
-	}
-}
-
-// Certificate errors of every kind are permanent; a refused or dropped
-// connection is not.
-func TestPermanentErrors(t *testing.T) {
-	for _, tc := range []struct {
-		err  error
-		want bool
-	}{
-		{&url.Error{Op: "Get", URL: "https://x/", Err: &tls.CertificateVerificationError{Err: x509.UnknownAuthorityError{}}}, true},
-		{&url.Error{Op: "Get", URL: "https://x/", Err: x509.HostnameError{Host: "x"}}, true},
-		{fmt.Errorf("wrapped: %w", x509.CertificateInvalidError{Reason: x509.Expired}), true},
-		{&url.Error{Op: "Get", URL: "https://x/", Err: http.ErrSchemeMismatch}, true},
-		{&url.Error{Op: "Get", URL: "https://x/", Err: syscall.ECONNREFUSED}, false},
-		{&url.Error{Op: "Get", URL: "https://x/", Err: io.ErrUnexpectedEOF}, false},
-	} {
-		if got := permanent(tc.err); got != tc.want {
-			t.Errorf("permanent(%v) = %v, want %v", tc.err, got, tc.want)
-		}
 	}
 }

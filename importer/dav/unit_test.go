@@ -4,29 +4,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
-	"time"
 )
-
-func TestRetryAfter(t *testing.T) {
-	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	tests := []struct {
-		in   string
-		want time.Duration
-		ok   bool
-	}{
-		{"3", 3 * time.Second, true},
-		{now.Add(5 * time.Second).Format(http.TimeFormat), 5 * time.Second, true},
-		{"", 0, false},
-		{"-1", 0, false},
-		{"soon", 0, false},
-	}
-	for _, tc := range tests {
-		got, ok := retryAfter(tc.in, now)
-		if got != tc.want || ok != tc.ok {
-			t.Errorf("retryAfter(%q) = %v, %v; want %v, %v", tc.in, got, ok, tc.want, tc.ok)
-		}
-	}
-}
 
 func TestClassify(t *testing.T) {
 	ms := func(inner string) string {
@@ -103,21 +81,5 @@ func TestResourceName(t *testing.T) {
 	}
 	if slug("Mes Contacts — 2024") != "mes-contacts-2024" {
 		t.Errorf("slug = %q", slug("Mes Contacts — 2024"))
-	}
-}
-
-// TestServerSaysEscapes: a server's answer goes into reports and onto
-// terminals bounded, with control characters escaped, so that it cannot
-// erase or forge lines.
-func TestServerSaysEscapes(t *testing.T) {
-	a := &answer{Status: 400, Body: []byte("bad\x1b[2J\x1b[1Afake line\x00 card\r\nnext" + strings.Repeat("x", 1000))}
-	s := a.serverSays()
-	for _, c := range s {
-		if c < 0x20 || c == 0x7f {
-			t.Fatalf("control character %q in %q", c, s)
-		}
-	}
-	if !strings.Contains(s, `\x1b[2J`) || !strings.HasPrefix(s, "400 Bad Request: bad") || len(s) > 400 {
-		t.Errorf("serverSays = %q", s)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/mailhaul/mailhaul/export"
 	"github.com/mailhaul/mailhaul/export/pim"
 	"github.com/mailhaul/mailhaul/format"
+	"github.com/mailhaul/mailhaul/importer"
 	"github.com/mailhaul/mailhaul/importer/dav"
 )
 
@@ -45,10 +46,11 @@ func TestDAVDemo(t *testing.T) {
 	want := sum.Counts.Contacts + sum.Counts.Events + sum.Counts.Tasks
 	opt := dav.Options{URL: "http://" + addr.String() + "/", User: "alice", Password: "secret"}
 	for run := 1; run <= 2; run++ {
-		rep, err := dav.Import(ctx, []string{archive}, opt)
+		res, err := dav.New(opt).Import(ctx, importer.Request{User: opt.User, Archives: []string{archive}})
 		if err != nil {
 			t.Fatal(err)
 		}
+		rep := res.Report
 		for _, fl := range rep.Failures {
 			t.Errorf("run %d: %s %s: %s", run, fl.Folder, fl.Item, fl.Reason)
 		}
@@ -61,7 +63,7 @@ func TestDAVDemo(t *testing.T) {
 	}
 	// A wrong password is refused.
 	opt.Password = "wrong"
-	if _, err := dav.Import(ctx, []string{archive}, opt); err == nil {
+	if _, err := dav.New(opt).Import(ctx, importer.Request{User: opt.User, Archives: []string{archive}}); err == nil {
 		t.Errorf("wrong password: err = %v, want an error", err)
 	}
 }

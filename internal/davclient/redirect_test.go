@@ -1,4 +1,4 @@
-package dav
+package davclient
 
 import (
 	"context"
@@ -9,6 +9,8 @@ import (
 	"net/url"
 	"sync/atomic"
 	"testing"
+
+	"github.com/mailhaul/mailhaul/internal/retry"
 )
 
 // TestWellKnownRedirectKeepsTLS checks that discovery never follows a
@@ -22,8 +24,8 @@ func TestWellKnownRedirectKeepsTLS(t *testing.T) {
 	}))
 	defer secure.Close()
 	base, _ := url.Parse(secure.URL + "/")
-	c := newClient(secure.Client(), "alice", "s3cret", "", 1, RetryPolicy{Attempts: 1})
-	c.trust(base)
+	c := New(Config{User: "alice", Password: "s3cret", Transport: secure.Client().Transport, Retry: retry.Loop{Attempts: 1}})
+	c.Trust(base)
 	got, _ := c.contextPath(context.Background(), base, "carddav")
 	if got.String() != base.String() {
 		t.Errorf("contextPath = %s, want the base %s (no downgrade to http)", got, base)
@@ -46,9 +48,9 @@ func credentialCounter() (*httptest.Server, *atomic.Int32) {
 	return srv, &n
 }
 
-// namedServers gives test servers host names: a client whose transport
-// dials the server registered under the request's host.
-func namedServers(hosts map[string]*httptest.Server) *http.Client {
+// namedServers gives test servers host names: a transport that dials the
+// server registered under the request's host.
+func namedServers(hosts map[string]*httptest.Server) http.RoundTripper {
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
 		host, _, _ := net.SplitHostPort(addr)
@@ -59,22 +61,25 @@ func namedServers(hosts map[string]*httptest.Server) *http.Client {
 		var d net.Dialer
 		return d.DialContext(ctx, network, srv.Listener.Addr().String())
 	}
-	return &http.Client{Transport: tr}
+	return tr
 }
 
 // A .well-known redirect to a host of the same site keeps the credentials;
 // one to another site is not followed, no request there carries them, and
-// the error says where the redirect pointed.
+// the error says where the redirect pointed. A discovered or redirected
+// http:// address off loopback gets none either, even on the site the
+// user named, unless plaintext is allowed.
 func TestWellKnownRedirectStaysOnSite(t *testing.T) {
 	target, credsAtTarget := credentialCounter()
 	defer target.Close()
 	for _, tc := range []struct {
-		to     string
-		follow bool
+		to            string
+		follow, plain bool
 	}{
-		{"http://contacts.example.org/dav/", true},
-		{"http://dav.example.net/dav/", false},
-		{"http://example.org.evil.example/dav/", false},
+		{"http://contacts.example.org/dav/", true, true},
+		{"http://contacts.example.org/dav/", false, false},
+		{"http://dav.example.net/dav/", false, true},
+		{"http://example.org.evil.example/dav/", false, true},
 	} {
 		credsAtTarget.Store(0)
 		front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -83,9 +88,8 @@ func TestWellKnownRedirectStaysOnSite(t *testing.T) {
 		toURL, _ := url.Parse(tc.to)
 		hc := namedServers(map[string]*httptest.Server{"dav.example.org": front, toURL.Hostname(): target})
 		base, _ := url.Parse("http://dav.example.org/")
-		c := newClient(hc, "alice", "s3cret", "", 1, RetryPolicy{Attempts: 1})
-		c.allowPlaintext = true // the site rule, not the plaintext rule (transport_test.go)
-		c.trust(base)
+		c := New(Config{User: "alice", Password: "s3cret", Transport: hc, AllowPlaintext: tc.plain, Retry: retry.Loop{Attempts: 1}})
+		c.Trust(base)
 		got, _ := c.contextPath(context.Background(), base, "carddav")
 		front.Close()
 		if tc.follow {
@@ -95,7 +99,7 @@ func TestWellKnownRedirectStaysOnSite(t *testing.T) {
 			continue
 		}
 		if got.String() != base.String() || credsAtTarget.Load() != 0 {
-			t.Errorf("redirect to %s: contextPath %s, %d requests with credentials there; want the base and none", tc.to, got, credsAtTarget.Load())
+			t.Errorf("redirect to %s (plaintext allowed: %v): contextPath %s, %d requests with credentials there; want the base and none", tc.to, tc.plain, got, credsAtTarget.Load())
 		}
 		if c.refused == nil || c.refused.String() != tc.to {
 			t.Errorf("redirect to %s: refused = %v, want it recorded for the error", tc.to, c.refused)
@@ -119,7 +123,7 @@ func TestSite(t *testing.T) {
 	} {
 		a, _ := url.Parse(tc.a)
 		b, _ := url.Parse(tc.b)
-		if got := site(a) == site(b); got != tc.same {
+		if got := Site(a) == Site(b); got != tc.same {
 			t.Errorf("same site(%s, %s) = %v, want %v", tc.a, tc.b, got, tc.same)
 		}
 	}

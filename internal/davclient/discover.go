@@ -1,4 +1,4 @@
-package dav
+package davclient
 
 import (
 	"context"
@@ -12,22 +12,22 @@ import (
 	"github.com/emersion/go-webdav/carddav"
 )
 
-// homes are the collections under which a user's address books and
+// Homes are the collections under which a user's address books and
 // calendars live.
-type homes struct {
+type Homes struct {
 	AddressBooks *url.URL // nil when the server offers no CardDAV
 	Calendars    *url.URL // nil when the server offers no CalDAV
 }
 
-// discover finds the home sets: an explicit URL wins; otherwise
+// Discover finds the home sets: an explicit URL wins; otherwise
 // .well-known/{carddav,caldav} (RFC 6764), whose redirect is followed here
 // because Go's client would turn the PROPFIND into a GET, then the
 // current-user-principal and its home-set property.
-func (c *client) discover(ctx context.Context, base *url.URL, cardURL, calURL string) (homes, error) {
-	var h homes
+func (c *Client) Discover(ctx context.Context, base *url.URL, cardURL, calURL string) (Homes, error) {
+	var h Homes
 	var err error
 	if cardURL != "" {
-		if h.AddressBooks, err = parseDir(cardURL); err != nil {
+		if h.AddressBooks, err = ParseDir(cardURL); err != nil {
 			return h, err
 		}
 	} else if base != nil {
@@ -37,7 +37,7 @@ func (c *client) discover(ctx context.Context, base *url.URL, cardURL, calURL st
 		}
 	}
 	if calURL != "" {
-		if h.Calendars, err = parseDir(calURL); err != nil {
+		if h.Calendars, err = ParseDir(calURL); err != nil {
 			return h, err
 		}
 	} else if base != nil {
@@ -52,15 +52,15 @@ func (c *client) discover(ctx context.Context, base *url.URL, cardURL, calURL st
 	return h, nil
 }
 
-// parseDir parses a collection URL, making sure it ends in a slash so that
+// ParseDir parses a collection URL, making sure it ends in a slash so that
 // relative references resolve inside it.
-func parseDir(s string) (*url.URL, error) {
+func ParseDir(s string) (*url.URL, error) {
 	u, err := url.Parse(s)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, fmt.Errorf("dav: %q is not an http(s) URL", s)
 	}
 	if u.User != nil {
-		return nil, fmt.Errorf("dav: put credentials in --user and --password-file, not in the URL %s", redact(u))
+		return nil, fmt.Errorf("dav: put credentials in --user and --password-file, not in the URL %s", Redact(u))
 	}
 	if !strings.HasSuffix(u.Path, "/") {
 		u.Path += "/"
@@ -70,7 +70,7 @@ func parseDir(s string) (*url.URL, error) {
 
 // findHome returns the home set of service ("carddav" or "caldav"), or nil
 // when the server has none.
-func (c *client) findHome(ctx context.Context, base *url.URL, service string) (*url.URL, error) {
+func (c *Client) findHome(ctx context.Context, base *url.URL, service string) (*url.URL, error) {
 	start, err := c.contextPath(ctx, base, service)
 	if err != nil {
 		return nil, fmt.Errorf("dav: %s discovery: %w", service, err)
@@ -88,10 +88,10 @@ func (c *client) findHome(ctx context.Context, base *url.URL, service string) (*
 		principal, err = wc.FindCurrentUserPrincipal(ctx)
 	}
 	if err != nil {
-		err = fmt.Errorf("dav: %s discovery at %s: find the current user principal: %w", service, redact(start), err)
-		if c.refused != nil {
+		err = fmt.Errorf("dav: %s discovery at %s: find the current user principal: %w", service, Redact(start), err)
+		if refused := c.refusedRedirect(); refused != nil {
 			err = fmt.Errorf("%w (its /.well-known/%s redirects to %s, which does not get the credentials: another site, or http:// off loopback; if you trust it, give that address with --%s)",
-				err, service, redact(c.refused), service)
+				err, service, Redact(refused), service)
 		}
 		return nil, err
 	}
@@ -109,21 +109,21 @@ func (c *client) findHome(ctx context.Context, base *url.URL, service string) (*
 		// other's home-set property with 404.
 		return nil, nil
 	}
-	return parseDir(start.ResolveReference(&url.URL{Path: home}).String())
+	return ParseDir(start.ResolveReference(&url.URL{Path: home}).String())
 }
 
 // contextPath follows /.well-known/<service> redirects (up to five) and
 // returns where discovery should start: the redirect target, or base when
 // the server has no well-known entry. The error is set only when asking
 // the base again could not help either (an untrusted certificate).
-func (c *client) contextPath(ctx context.Context, base *url.URL, service string) (*url.URL, error) {
+func (c *Client) contextPath(ctx context.Context, base *url.URL, service string) (*url.URL, error) {
 	target := base.ResolveReference(&url.URL{Path: "/.well-known/" + service})
 	body := []byte(`<?xml version="1.0" encoding="utf-8"?><propfind xmlns="DAV:"><prop><current-user-principal/></prop></propfind>`)
 	hdr := http.Header{"Content-Type": {"application/xml; charset=utf-8"}, "Depth": {"0"}}
 	for range 5 {
-		a, err := c.send(ctx, "PROPFIND", target.String(), hdr, body)
+		a, err := c.Send(ctx, "PROPFIND", target.String(), hdr, body)
 		if err != nil {
-			if permanent(err) {
+			if Permanent(err) {
 				return nil, err
 			}
 			return base, nil
@@ -134,12 +134,14 @@ func (c *client) contextPath(ctx context.Context, base *url.URL, service string)
 			if err != nil || a.Header.Get("Location") == "" {
 				return base, nil
 			}
-			if !c.trusts(loc) {
+			if !c.Trusts(loc) {
 				// Every request carries the password or token: never
 				// send it to another site, nor from https to http
 				// (the scheme is part of the site), nor over http off
 				// loopback unless allowed (trust.go).
+				c.mu.Lock()
 				c.refused = loc
+				c.mu.Unlock()
 				return base, nil
 			}
 			target = loc
@@ -150,4 +152,11 @@ func (c *client) contextPath(ctx context.Context, base *url.URL, service string)
 		}
 	}
 	return base, nil
+}
+
+// refusedRedirect is the last .well-known redirect not followed.
+func (c *Client) refusedRedirect() *url.URL {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.refused
 }
