@@ -5,12 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
-	"path/filepath"
-	"strings"
 
 	"github.com/spf13/cobra"
 
-	"github.com/mailhaul/mailhaul/format"
 	"github.com/mailhaul/mailhaul/report"
 )
 
@@ -79,55 +76,6 @@ func (r *importRun) finish(ctx context.Context, rep *report.Report, stage string
 		err = errPartial
 	}
 	return err
-}
-
-// checkArchiveUser refuses archives of different users in one run, and
-// archives of a user other than the login unless archiveUser confirms it:
-// a shell glob or a slip of the hand must not load one user's mail into
-// another's mailbox. It reads each archive's manifest only.
-func checkArchiveUser(archives []string, login, archiveUser string) error {
-	owner, first := "", ""
-	for _, path := range archives {
-		r, err := format.Open(path, nil)
-		if err != nil {
-			return err
-		}
-		u := r.Manifest().User
-		r.Close()
-		switch {
-		case first == "":
-			owner, first = u, path
-		case !strings.EqualFold(u, owner): // as the login is compared: sameUser
-			return report.WithAdvice(fmt.Errorf("the archives belong to different users: %s is %s's, %s is %s's; import one user's archives in a run",
-				filepath.Base(first), owner, filepath.Base(path), u), "import each user's archives in a run of their own")
-		}
-	}
-	switch {
-	case archiveUser != "" && !strings.EqualFold(archiveUser, owner):
-		return report.WithAdvice(fmt.Errorf("--archive-user %s does not match the archives' user %s (%s)", archiveUser, owner, filepath.Base(first)),
-			"give the archives' user with --archive-user "+owner+", or import the archives of "+archiveUser)
-	case archiveUser == "" && !sameUser(owner, login):
-		return report.WithAdvice(fmt.Errorf("%s holds the mailbox of %s, not of the login %s; to load it into %s's account, confirm with --archive-user %s",
-			filepath.Base(first), owner, login, login, owner),
-			"the archives belong to another user: to load them into this account, confirm with --archive-user "+owner+"; else import them into "+owner+"'s account")
-	}
-	return nil
-}
-
-// sameUser reports whether an archive's user and a login name one person:
-// equal ignoring case (domains are case-insensitive, and practically every
-// server treats local parts so too; so are archive owners compared), or equal local parts where one side is a bare name
-// (an archive of alice@example.org loaded with the login alice).
-func sameUser(archiveUser, login string) bool {
-	if strings.EqualFold(archiveUser, login) {
-		return true
-	}
-	al, ad, aAt := strings.Cut(archiveUser, "@")
-	ll, ld, lAt := strings.Cut(login, "@")
-	if aAt && lAt && !strings.EqualFold(ad, ld) {
-		return false
-	}
-	return strings.EqualFold(al, ll)
 }
 
 // targetOf is a URL for the report, without any credentials in it.

@@ -100,7 +100,7 @@ func (a *app) runImportDAV(ctx context.Context, archives []string, f *importDAVF
 	if err != nil {
 		return run.fail(ctx, "arguments", err)
 	}
-	if err := checkArchiveUser(archives, f.user, f.archiveUser); err != nil {
+	if err := importer.CheckArchiveUser(archives, f.user, f.archiveUser); err != nil {
 		return run.fail(ctx, "archives", err)
 	}
 	// The journal is kept beside the first archive unless --state says

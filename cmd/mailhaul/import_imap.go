@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/mailhaul/mailhaul/format"
+	"github.com/mailhaul/mailhaul/importer"
 	imapimport "github.com/mailhaul/mailhaul/importer/imap"
 	"github.com/mailhaul/mailhaul/internal/loopback"
 	"github.com/mailhaul/mailhaul/internal/termtext"
@@ -96,7 +97,7 @@ func (a *app) runImportIMAP(ctx context.Context, archives []string, f *importIMA
 		return run.fail(ctx, "arguments", err)
 	}
 	// With --admin the login is still --user's mailbox: that is the owner.
-	if err := checkArchiveUser(archives, f.user, f.archiveUser); err != nil {
+	if err := importer.CheckArchiveUser(archives, f.user, f.archiveUser); err != nil {
 		return run.fail(ctx, "archives", err)
 	}
 	if !a.quiet && !a.json {

@@ -86,7 +86,9 @@ func targetKinds() []targetKind {
 				return dav.New(opt), nil
 			}},
 		{name: "maildir", short: "a Maildir++ tree, as Dovecot reads it", local: true,
-			new: func(s targetSettings) (importer.Target, error) { return &maildirtarget.Target{Dir: s.Where}, nil }},
+			new: func(s targetSettings) (importer.Target, error) {
+				return maildirtarget.New(s.Where, maildirtarget.Options{}), nil
+			}},
 		{name: "mbox", short: "an mboxrd file per folder, in a Thunderbird-style tree", local: true,
 			new: func(s targetSettings) (importer.Target, error) {
 				return mboxtarget.New(s.Where, mboxtarget.Options{}), nil

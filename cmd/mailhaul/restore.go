@@ -109,7 +109,7 @@ func (a *app) runRestore(ctx context.Context, archives []string, dir string, f *
 	if fi, err := os.Stat(dir); err == nil && !fi.IsDir() || format.IsArchiveName(dir) {
 		return run.fail(ctx, "arguments", fmt.Errorf("the last argument is the directory to restore into; %s is not a directory", dir))
 	}
-	user, err := archivesUser(archives)
+	user, err := importer.ArchivesUser(archives)
 	if err != nil {
 		return run.fail(ctx, "archives", err)
 	}
@@ -158,19 +158,4 @@ func restoreSelect(f *restoreFlags) (importer.Select, error) {
 		return sel, fmt.Errorf("--after %s is not before --before %s: nothing would be restored", f.after, f.before)
 	}
 	return sel, nil
-}
-
-// archivesUser is the user whose archives these are; archives of several
-// users are refused (checkArchiveUser), as one directory is one mailbox.
-func archivesUser(archives []string) (string, error) {
-	r, err := format.Open(archives[0], nil)
-	if err != nil {
-		return "", err
-	}
-	user := r.Manifest().User
-	r.Close()
-	if err := checkArchiveUser(archives, user, ""); err != nil {
-		return "", err
-	}
-	return user, nil
 }

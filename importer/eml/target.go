@@ -22,7 +22,6 @@ package eml
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"io"
@@ -114,9 +113,6 @@ type span struct {
 // Folder makes a mail folder's directory (so empty folders survive) or
 // starts an address book or calendar.
 func (r *restore) Folder(archive string, f format.Folder) error {
-	if !r.run.Req.Select.KeepFolder(f.Path) {
-		return nil
-	}
 	p := r.names.Get(key(f.Kind, f.Path))
 	if r.run.Req.DryRun {
 		r.planFolder(f.Kind, f.Path, p)
@@ -145,7 +141,7 @@ func (r *restore) planFolder(kind format.FolderKind, folder, p string) *importer
 
 // messageName is a message's file name, from the item alone.
 func messageName(it *format.Item) string {
-	sum := sha256.Sum256([]byte(it.Folder + "\x00" + it.SourceID + "\x00" + it.SHA256))
+	sum := localfile.ItemID(it)
 	t := "00000000T000000Z"
 	if !it.Received.IsZero() {
 		t = it.Received.UTC().Format("20060102T150405Z")

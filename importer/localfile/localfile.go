@@ -1,12 +1,17 @@
 // Package localfile is what the restore targets that write local files
-// (importer/mbox, importer/eml) share: the output directory, opened as an
-// os.Root so that nothing they write can land outside it; the folder
-// names in it, one per archive folder; and the run's bookkeeping, one
-// report, one plan and one progress count for the whole run.
+// (importer/maildir, importer/mbox, importer/eml) share: the output
+// directory, opened as an os.Root so that nothing they write can land
+// outside it, with its modes (0700 directories, 0600 files); the folder
+// names in it, one per archive folder; the selection (--folder, --after,
+// --before); and the run's bookkeeping, one report, one plan and one
+// progress count for the whole run. A target brings only its format's
+// rules, as a Restorer: where an item goes, how it is written, what is
+// already there, and what is written once at the end (Close).
 package localfile
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -31,11 +36,14 @@ const (
 
 // Restorer writes one run's items; Restore drives it.
 type Restorer interface {
+	// Folder is called for each folder record of a selected folder (the
+	// reader's notes on it are in the report already).
 	Folder(archive string, f format.Folder) error
 	Item(ctx context.Context, archive string, e *format.Entry) error
 	// Close ends the run after the walk (walkErr is the walk's error):
 	// it writes what it gathered, if the walk ended well, and releases
-	// what it holds.
+	// what it holds. It is called however the walk ended, so that what
+	// was written can still be flushed to disk.
 	Close(ctx context.Context, walkErr error) error
 }
 
@@ -68,9 +76,15 @@ func (t *Target) Import(ctx context.Context, req importer.Request) (*importer.Re
 // Restore is the whole run of a target of kind writing under dir: it
 // opens dir as an os.Root, starts the restorer (an error there stops the
 // run at "connect"), walks the archives into it (importer.Walk, which owns
-// the damaged-archive policy) and finishes the report.
+// the damaged-archive policy), passing on the folders the selection keeps,
+// and finishes the report. The notes the archives carry (a folder read
+// under a safe path, items the export could not read) go into the report
+// here, the same for every target.
 func Restore(ctx context.Context, kind, dir string, req importer.Request, start func(*Run, *os.Root) (Restorer, error)) (*importer.Result, error) {
 	run := Start(kind, dir, req)
+	if dir == "" {
+		return run.Finish(ctx, "connect", fmt.Errorf("%s: no directory given", kind))
+	}
 	root, err := OpenDir(dir, req.DryRun)
 	if err != nil {
 		return run.Finish(ctx, "connect", fmt.Errorf("%s: %w", kind, err))
@@ -83,9 +97,27 @@ func Restore(ctx context.Context, kind, dir string, req importer.Request, start 
 		return run.Finish(ctx, "connect", err)
 	}
 	err = importer.Walk(ctx, req.Archives, importer.Visitor{
-		Folder: func(archive string, f format.Folder, _ []string) error { return w.Folder(archive, f) },
-		Item:   func(archive string, e *format.Entry) error { return w.Item(ctx, archive, e) },
+		Folder: func(archive string, f format.Folder, notes []string) error {
+			if !req.Select.KeepFolder(f.Path) {
+				return nil
+			}
+			for _, n := range notes {
+				run.Report.Note("folder %q of %s: %s", f.Path, archive, n)
+			}
+			return w.Folder(archive, f)
+		},
+		Item: func(archive string, e *format.Entry) error { return w.Item(ctx, archive, e) },
+		Summary: func(archive string, s *format.Summary) error {
+			if n := len(s.Errors) + s.Truncated; n > 0 {
+				run.Report.Note("%s: its export could not read %d item(s) (see its summary); they are not in the archive", archive, n)
+			}
+			return nil
+		},
 	})
+	if err == nil {
+		// Every item is accounted for, whatever Close says.
+		run.Report.MarkAllRead()
+	}
 	if cerr := w.Close(ctx, err); err == nil {
 		err = cerr
 	}
@@ -115,6 +147,15 @@ func Exists(root *os.Root, name string) bool {
 	}
 	_, err := root.Lstat(name)
 	return err == nil
+}
+
+// ItemID is what tells an item from every other across a full archive
+// and its deltas: a hash of its folder, source id and checksum. The same
+// item always has the same ID, so a target can find what an earlier run
+// wrote (by a file name made from it, or in a journal keyed by it); two
+// equal messages of one folder stay two.
+func ItemID(it *format.Item) [sha256.Size]byte {
+	return sha256.Sum256([]byte(it.Folder + "\x00" + it.SourceID + "\x00" + it.SHA256))
 }
 
 // Names gives each archive folder its place in the output directory:
@@ -171,6 +212,16 @@ func (r *Run) Keep(it *format.Item) bool {
 	}
 	r.Report.AddSkipped(SkipNotSelected)
 	return false
+}
+
+// KeepMessage is Keep for a target that holds messages only: anything
+// else is counted skipped for notMail, the reason the target gives.
+func (r *Run) KeepMessage(it *format.Item, notMail string) bool {
+	if it.Kind != format.KindMessage {
+		r.Report.AddSkipped(notMail)
+		return false
+	}
+	return r.Keep(it)
 }
 
 // PlanFolder returns the plan's line for a folder (creating it), for a

@@ -15,15 +15,18 @@
 // message deciding its flags, whatever happened to the files since an
 // earlier run. Nothing is written twice.
 //
-// Every write goes through an os.Root opened on the target directory, so
-// no folder name, however hostile, and no symbolic link planted in the
-// tree can make it write elsewhere. Directories are made 0700, files
-// 0600: a mailbox is private.
+// The run itself is importer/localfile's, as for the mbox and .eml
+// targets: the target directory opened as an os.Root, so no folder name,
+// however hostile, and no symbolic link planted in the tree can make it
+// write elsewhere; directories 0700 and files 0600; the selection; the
+// report, plan and progress. This package adds the Maildir rules: the
+// file names, renaming to the archive's flags, dovecot-keywords, the
+// subscriptions (merged at the end) and one flush of the file system at
+// the end where the platform has syncfs(2).
 package maildir
 
 import (
 	"context"
-	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -36,122 +39,74 @@ import (
 
 	"github.com/mailhaul/mailhaul/format"
 	"github.com/mailhaul/mailhaul/importer"
+	"github.com/mailhaul/mailhaul/importer/localfile"
 	mdir "github.com/mailhaul/mailhaul/mailbox/maildir"
-	"github.com/mailhaul/mailhaul/progress"
 	"github.com/mailhaul/mailhaul/report"
 )
 
 // Kind is the target kind, as restore --to names it.
 const Kind = "maildir"
 
-// Reasons items are left out on purpose, as the report counts them.
-const (
-	SkipNotMail     = "contacts and calendars have no place in a Maildir: restore them with --to eml"
-	SkipNotSelected = "not selected (--folder, --after, --before)"
-)
+// SkipNotMail is why contacts and calendars are left out.
+const SkipNotMail = "contacts and calendars have no place in a Maildir: restore them with --to eml"
 
 // host is the last part of every unique name restore writes: it marks
 // the files a re-run looks for.
 const host = "mailhaul"
 
-// Modes of what restore creates: a mailbox is its owner's alone.
-const (
-	dirMode  = 0o700
-	fileMode = 0o600
-)
+// Options tune the target. The zero value is the default.
+type Options struct{}
 
-// Target writes a Maildir++ tree under Dir.
-type Target struct {
-	Dir string
+// New returns the target writing a Maildir++ tree under dir. The
+// directory, its modes, the selection, the report, the plan and the
+// progress are localfile's; this package brings the Maildir rules.
+func New(dir string, _ Options) importer.Target {
+	return localfile.NewTarget(Kind, dir, start)
 }
 
-var _ importer.Target = (*Target)(nil)
-
-// Kind is "maildir".
-func (t *Target) Kind() string { return Kind }
-
-// Import restores req.Archives, in order, into t.Dir. Items that cannot
-// be written are failures in the report, each with its reason; the error
-// is only for a run that stopped early (the directory cannot be opened,
-// an archive is damaged, ctx is cancelled), and the report says so too.
-func (t *Target) Import(ctx context.Context, req importer.Request) (*importer.Result, error) {
-	rep := report.New(req.User, Kind, t.Dir, req.Archives)
-	rep.DryRun = req.DryRun
-	res := &importer.Result{Report: rep}
-	r := &restore{req: req, rep: rep, folders: map[string]*folderState{}, subscribed: map[string]bool{},
-		nonMail: map[string]bool{}, buf: make([]byte, 256<<10)}
-	if err := r.open(t.Dir); err != nil {
-		err = fmt.Errorf("restore maildir %s: %w", t.Dir, err)
-		rep.Stop("connect", err, false)
-		rep.Finish()
-		return res, err
-	}
-	if r.root != nil {
-		defer r.root.Close()
-	}
-	err := importer.Walk(ctx, req.Archives, importer.Visitor{Folder: r.folderRecord, Item: r.item, Summary: r.summary})
-	if err == nil {
-		rep.MarkAllRead()
-		err = r.finish()
-	}
-	// What was written counts as on the target only once it is on disk,
-	// however the run ended.
-	if r.root != nil && !req.DryRun {
-		if serr := syncAll(r.root); serr != nil && err == nil {
-			err = fmt.Errorf("flush to disk: %w", serr)
-		}
-	}
-	if req.DryRun {
-		res.Plan = r.plan()
-	}
-	if err != nil {
-		rep.Stop("import", err, ctx.Err() != nil)
-	}
-	rep.Finish()
-	return res, err
-}
-
-// restore is one Import run.
+// restore is one run's Maildir state.
 type restore struct {
-	req  importer.Request
-	rep  *report.Report
+	run  *localfile.Run
 	root *os.Root // nil in a dry run whose directory does not exist yet
 
 	folders    map[string]*folderState // by archive folder path
-	order      []string                // folder paths in the order first met, for the plan
+	order      []string                // folder paths in the order first met, for the subscriptions
 	listed     *folderState            // the folder whose names are held
 	subscribed map[string]bool         // the archives' last word on each folder
 	nonMail    map[string]bool         // address books and calendars met, noted once
 
-	items, bytes int64
-	buf          []byte
+	buf []byte
 }
 
-// open opens (in a dry run: only if it exists) the target directory.
-func (r *restore) open(dir string) error {
-	if dir == "" {
-		return errors.New("no directory given")
-	}
-	if !r.req.DryRun {
-		if err := os.MkdirAll(dir, dirMode); err != nil {
-			return err
+// start begins a run: the root is INBOX, whether or not the archives
+// have it (IMAP always does), and its tmp/ holds the files restore writes
+// there.
+func start(run *localfile.Run, root *os.Root) (localfile.Restorer, error) {
+	r := &restore{run: run, root: root, folders: map[string]*folderState{}, subscribed: map[string]bool{},
+		nonMail: map[string]bool{}, buf: make([]byte, 256<<10)}
+	if root != nil && !run.Req.DryRun {
+		if err := r.makeFolder(&folderState{dir: "."}); err != nil {
+			return nil, fmt.Errorf("%s: %w", Kind, err)
 		}
 	}
-	root, err := os.OpenRoot(dir)
-	switch {
-	case err == nil:
-		r.root = root
-	case r.req.DryRun && errors.Is(err, fs.ErrNotExist):
-		return nil
-	default:
-		return err
-	}
-	if r.req.DryRun {
+	return r, nil
+}
+
+// Close writes the subscriptions once every archive is read and, however
+// the run ended, flushes what it wrote to disk: it counts as on the
+// target only once it is there.
+func (r *restore) Close(_ context.Context, walkErr error) error {
+	if r.root == nil || r.run.Req.DryRun {
 		return nil
 	}
-	// The root is INBOX, whether or not the archives have it (IMAP
-	// always does), and its tmp/ holds the files restore writes there.
-	return r.makeFolder(&folderState{dir: "."})
+	var err error
+	if walkErr == nil {
+		err = r.writeSubscriptions()
+	}
+	if serr := syncAll(r.root); serr != nil && err == nil {
+		err = fmt.Errorf("flush to disk: %w", serr)
+	}
+	return err
 }
 
 // folderState is one target folder.
@@ -169,23 +124,17 @@ type folderState struct {
 	// a time (archives hold a folder's items together).
 	names map[string]string
 
-	plan importer.PlanFolder
+	plan *importer.PlanFolder // its line in a dry run's plan
 }
 
-// folderRecord handles an archive's folder record.
-func (r *restore) folderRecord(archive string, f format.Folder, notes []string) error {
+// Folder handles an archive's folder record.
+func (r *restore) Folder(archive string, f format.Folder) error {
 	if f.Kind != format.FolderMail {
 		if !r.nonMail[f.Path] {
 			r.nonMail[f.Path] = true
-			r.rep.Note("%s %q of %s is not restored to a Maildir: restore it with --to eml", f.Kind, f.Path, archive)
+			r.run.Report.Note("%s %q of %s is not restored to a Maildir: restore it with --to eml", f.Kind, f.Path, archive)
 		}
 		return nil
-	}
-	if !r.req.Select.KeepFolder(f.Path) {
-		return nil
-	}
-	for _, n := range notes {
-		r.rep.Note("folder %q of %s: %s", f.Path, archive, n)
 	}
 	r.subscribed[f.Path] = f.Subscribed
 	r.folder(f.Path)
@@ -203,17 +152,17 @@ func (r *restore) folder(p string) *folderState {
 	r.order = append(r.order, p)
 	dir, escaped := mdir.MaildirPPDir(p)
 	st.dir = dir
-	st.plan = importer.PlanFolder{Source: p, Target: dir, Kind: string(format.FolderMail)}
+	st.plan = r.run.PlanFolder(p, dir, string(format.FolderMail), false)
 	if escaped {
 		st.plan.Note = `"." or "\" in a level is written as Dovecot's listescape does ("\2e", "\5c")`
-		r.rep.Note("folder %q is the directory %q: %s", p, dir, st.plan.Note)
+		r.run.Report.Note("folder %q is the directory %q: %s", p, dir, st.plan.Note)
 	}
 	// The archive's paths are safe (format.SafeFolderPath): one level of
 	// the root, never the root itself but for INBOX. Checked once more
 	// here, as this is where a path becomes a directory.
 	if dir == "" || strings.Contains(dir, "/") || dir == ".." || (dir == "." && p != mdir.InboxPath) {
 		st.err = fmt.Errorf("folder path %q is not a safe folder path", p)
-		r.rep.AddFolderFailure(report.Failure{Folder: p, Reason: st.err.Error()})
+		r.run.Report.AddFolderFailure(report.Failure{Folder: p, Reason: st.err.Error()})
 		return st
 	}
 	if r.root != nil {
@@ -224,11 +173,11 @@ func (r *restore) folder(p string) *folderState {
 	st.plan.Create = !st.existed
 	if err := r.loadKeywords(st); err != nil {
 		st.err = err
-	} else if !r.req.DryRun {
+	} else if !r.run.Req.DryRun {
 		st.err = r.makeFolder(st)
 	}
 	if st.err != nil {
-		r.rep.AddFolderFailure(report.Failure{Folder: p, Reason: st.err.Error()})
+		r.run.Report.AddFolderFailure(report.Failure{Folder: p, Reason: st.err.Error()})
 	}
 	return st
 }
@@ -238,12 +187,12 @@ func (r *restore) folder(p string) *folderState {
 // folder has.
 func (r *restore) makeFolder(st *folderState) error {
 	for _, sub := range []string{mdir.Cur, mdir.New, mdir.Tmp} {
-		if err := r.root.MkdirAll(path.Join(st.dir, sub), dirMode); err != nil {
+		if err := r.root.MkdirAll(path.Join(st.dir, sub), localfile.DirMode); err != nil {
 			return fmt.Errorf("make folder directory: %w", cause(err))
 		}
 	}
 	if st.dir != "." {
-		f, err := r.root.OpenFile(path.Join(st.dir, mdir.FolderMarker), os.O_WRONLY|os.O_CREATE, fileMode)
+		f, err := r.root.OpenFile(path.Join(st.dir, mdir.FolderMarker), os.O_WRONLY|os.O_CREATE, localfile.FileMode)
 		if err != nil {
 			return fmt.Errorf("make folder directory: %w", cause(err))
 		}
@@ -269,21 +218,14 @@ func (r *restore) loadKeywords(st *folderState) error {
 	return nil
 }
 
-// item restores one archive item.
-func (r *restore) item(archive string, e *format.Entry) error {
+// Item restores one archive item.
+func (r *restore) Item(_ context.Context, archive string, e *format.Entry) error {
 	it := e.Item
-	if it.Kind != format.KindMessage {
-		r.rep.AddSkipped(SkipNotMail)
-		return nil
-	}
-	if !r.req.Select.Keep(it.Folder, it.Received) {
-		r.rep.AddSkipped(SkipNotSelected)
+	if !r.run.KeepMessage(it, SkipNotMail) {
 		return nil
 	}
 	st := r.folder(it.Folder)
-	fail := func(reason string) {
-		r.rep.AddFailure(report.Failure{Archive: archive, Folder: it.Folder, Item: it.SourceID, Reason: reason})
-	}
+	fail := func(reason string) { r.run.Failed(archive, it, reason) }
 	if st.err != nil {
 		fail("folder not restored: " + st.err.Error())
 		return nil
@@ -299,7 +241,7 @@ func (r *restore) item(archive string, e *format.Entry) error {
 		}
 		if !st.dropped[strings.ToLower(k)] {
 			st.dropped[strings.ToLower(k)] = true
-			r.rep.Note("keyword %q of %s and later messages in %q not restored: all 26 keyword letters of the folder are taken, or the name cannot be a dovecot-keywords entry",
+			r.run.Report.Note("keyword %q of %s and later messages in %q not restored: all 26 keyword letters of the folder are taken, or the name cannot be a dovecot-keywords entry",
 				k, it.SourceID, it.Folder)
 		}
 	}
@@ -309,22 +251,16 @@ func (r *restore) item(archive string, e *format.Entry) error {
 		fail("list folder: " + err.Error())
 		return nil
 	}
+	present := false
 	if old, ok := st.names[unique]; ok {
-		if err := r.present(st, old, name, it); err == nil {
-			st.plan.Present++
-			r.rep.AddPresent()
-			r.progress(st, 0)
-			return nil
-		} else if !errors.Is(err, errStale) {
+		err := r.present(st, old, name, it)
+		if err != nil && !errors.Is(err, errStale) {
 			fail(err.Error())
 			return nil
 		}
+		present = err == nil
 	}
-	if r.req.DryRun {
-		st.plan.Items++
-		st.plan.Bytes += it.Size
-		r.rep.AddImported(it.Size)
-		r.progress(st, it.Size)
+	if r.run.Settled(st.plan, it, present) {
 		return nil
 	}
 	if err := r.write(st, unique, name, it, e.Body); err != nil {
@@ -332,8 +268,7 @@ func (r *restore) item(archive string, e *format.Entry) error {
 		return nil
 	}
 	st.names[unique] = name
-	r.rep.AddImported(it.Size)
-	r.progress(st, it.Size)
+	r.run.Wrote(it.Folder, it.Size)
 	return nil
 }
 
@@ -358,7 +293,7 @@ func (r *restore) present(st *folderState, old, name string, it *format.Item) er
 	if fi.Size() != it.Size {
 		return errStale
 	}
-	if old == name || r.req.DryRun {
+	if old == name || r.run.Req.DryRun {
 		return nil
 	}
 	if err := r.saveKeywords(st); err != nil {
@@ -381,7 +316,7 @@ func (r *restore) write(st *folderState, unique, name string, it *format.Item, b
 		return err
 	}
 	tmp := path.Join(st.dir, mdir.Tmp, unique)
-	f, err := r.root.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, fileMode)
+	f, err := r.root.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, localfile.FileMode)
 	if err != nil {
 		return fmt.Errorf("create: %w", cause(err))
 	}
@@ -417,19 +352,29 @@ func (r *restore) write(st *folderState, unique, name string, it *format.Item, b
 }
 
 // saveKeywords writes the folder's dovecot-keywords when letters were
-// given since, through a temporary file so a reader never sees half.
+// given since.
 func (r *restore) saveKeywords(st *folderState) error {
 	if !st.kwDirty {
 		return nil
 	}
-	tmp := path.Join(st.dir, mdir.Tmp, mdir.KeywordsFile+".mailhaul")
-	if err := r.root.WriteFile(tmp, st.kw.Marshal(), fileMode); err != nil {
-		return fmt.Errorf("write %s: %w", mdir.KeywordsFile, cause(err))
-	}
-	if err := r.root.Rename(tmp, path.Join(st.dir, mdir.KeywordsFile)); err != nil {
-		return fmt.Errorf("write %s: %w", mdir.KeywordsFile, cause(err))
+	if err := r.replace(st.dir, mdir.KeywordsFile, st.kw.Marshal()); err != nil {
+		return err
 	}
 	st.kwDirty = false
+	return nil
+}
+
+// replace writes the file name of the folder directory dir whole: into
+// the folder's tmp/, then renamed over the old one, so a reader never
+// sees half.
+func (r *restore) replace(dir, name string, data []byte) error {
+	tmp := path.Join(dir, mdir.Tmp, name+"."+host)
+	if err := r.root.WriteFile(tmp, data, localfile.FileMode); err != nil {
+		return fmt.Errorf("write %s: %w", name, cause(err))
+	}
+	if err := r.root.Rename(tmp, path.Join(dir, name)); err != nil {
+		return fmt.Errorf("write %s: %w", name, cause(err))
+	}
 	return nil
 }
 
@@ -444,7 +389,7 @@ func (r *restore) list(st *folderState) error {
 	}
 	r.listed = st
 	st.names = map[string]string{}
-	if r.root == nil || !st.existed && r.req.DryRun {
+	if r.root == nil || !st.existed && r.run.Req.DryRun {
 		return nil
 	}
 	for _, sub := range []string{mdir.New, mdir.Cur} { // cur/ wins
@@ -475,18 +420,10 @@ func (r *restore) list(st *folderState) error {
 	return nil
 }
 
-// summary notes what an archive's export could not read: those items are
-// not in the archive, so not restored either.
-func (r *restore) summary(archive string, s *format.Summary) error {
-	if n := len(s.Errors) + s.Truncated; n > 0 {
-		r.rep.Note("%s: its export could not read %d item(s) (see its summary); they are not in the archive", archive, n)
-	}
-	return nil
-}
-
-// finish writes the subscriptions once every archive is read.
-func (r *restore) finish() error {
-	if r.req.DryRun || len(r.subscribed) == 0 {
+// writeSubscriptions merges the archives' word on each folder into the
+// tree's subscriptions file.
+func (r *restore) writeSubscriptions() error {
+	if len(r.subscribed) == 0 {
 		return nil
 	}
 	names := map[string]bool{}
@@ -514,30 +451,7 @@ func (r *restore) finish() error {
 	if err := mdir.WriteSubscriptions(&b, order); err != nil {
 		return err
 	}
-	tmp := path.Join(mdir.Tmp, mdir.SubscriptionsFile+".mailhaul")
-	if err := r.root.WriteFile(tmp, []byte(b.String()), fileMode); err != nil {
-		return fmt.Errorf("write %s: %w", mdir.SubscriptionsFile, cause(err))
-	}
-	if err := r.root.Rename(tmp, mdir.SubscriptionsFile); err != nil {
-		return fmt.Errorf("write %s: %w", mdir.SubscriptionsFile, cause(err))
-	}
-	return nil
-}
-
-// plan is the dry run's answer, folders in the order the archives hold
-// them.
-func (r *restore) plan() *importer.Plan {
-	p := &importer.Plan{Folders: []importer.PlanFolder{}}
-	for _, path := range r.order {
-		p.Folders = append(p.Folders, r.folders[path].plan)
-	}
-	return p
-}
-
-func (r *restore) progress(st *folderState, n int64) {
-	r.items++
-	r.bytes += n
-	r.req.Progress.Report(progress.Event{Stage: "restore", User: r.req.User, Folder: st.path, Items: r.items, Bytes: r.bytes})
+	return r.replace(".", mdir.SubscriptionsFile, []byte(b.String()))
 }
 
 // UniqueName is the unique part of the file name restore gives item: its
@@ -546,7 +460,7 @@ func (r *restore) progress(st *folderState, n int64) {
 // folder, source id and checksum. The same item always gets the same
 // name; two items differ in one of the three.
 func UniqueName(it *format.Item) string {
-	sum := sha256.Sum256([]byte(it.Folder + "\x00" + it.SourceID + "\x00" + it.SHA256))
+	sum := localfile.ItemID(it)
 	sec := it.Received.Unix()
 	if sec < 0 || it.Received.IsZero() {
 		sec = 0

@@ -16,6 +16,7 @@ import (
 
 	"github.com/mailhaul/mailhaul/format"
 	"github.com/mailhaul/mailhaul/importer"
+	"github.com/mailhaul/mailhaul/importer/localfile"
 	mdir "github.com/mailhaul/mailhaul/mailbox/maildir"
 	"github.com/mailhaul/mailhaul/progress"
 )
@@ -81,7 +82,7 @@ func writeArchiveAs(t *testing.T, dir string, after time.Time, comp format.Compr
 func restoreInto(t *testing.T, dir string, req importer.Request) *importer.Result {
 	t.Helper()
 	req.User = "alice@example.org"
-	res, err := (&Target{Dir: dir}).Import(context.Background(), req)
+	res, err := New(dir, Options{}).Import(context.Background(), req)
 	if err != nil {
 		t.Fatalf("restore: %v (%s)", err, res.Report.Statement)
 	}
@@ -299,7 +300,7 @@ func TestRestoreSelect(t *testing.T) {
 	for _, b := range files {
 		bodies = append(bodies, b)
 	}
-	if !slices.Equal(bodies, []string{"wo"}) || rep.Imported != 1 || rep.Skips[SkipNotSelected] != 4 {
+	if !slices.Equal(bodies, []string{"wo"}) || rep.Imported != 1 || rep.Skips[localfile.SkipNotSelected] != 4 {
 		t.Errorf("restored %q, report %+v", bodies, rep)
 	}
 }
@@ -315,7 +316,7 @@ func TestRestoreNeverWritesThroughLinks(t *testing.T) {
 	if err := os.Symlink(outside, filepath.Join(dir, ".Work")); err != nil {
 		t.Fatal(err)
 	}
-	res, err := (&Target{Dir: dir}).Import(context.Background(), importer.Request{User: "u", Archives: []string{a}})
+	res, err := New(dir, Options{}).Import(context.Background(), importer.Request{User: "u", Archives: []string{a}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -344,7 +345,7 @@ func TestRestoreDamagedItemFailsAlone(t *testing.T) {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
-	res, err := (&Target{Dir: dir}).Import(context.Background(), importer.Request{User: "u", Archives: []string{b}})
+	res, err := New(dir, Options{}).Import(context.Background(), importer.Request{User: "u", Archives: []string{b}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -370,7 +371,7 @@ func TestRestoreCancelledThenFinished(t *testing.T) {
 	dir := t.TempDir()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	res, err := (&Target{Dir: dir}).Import(ctx, importer.Request{User: "u", Archives: []string{a},
+	res, err := New(dir, Options{}).Import(ctx, importer.Request{User: "u", Archives: []string{a},
 		Progress: func(progress.Event) { cancel() }})
 	if !errors.Is(err, context.Canceled) || res.Report.Status != "cancelled" || res.Report.Imported != 1 {
 		t.Fatalf("cancelled run: %v, %+v", err, res.Report)

@@ -30,7 +30,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
@@ -194,7 +193,7 @@ func (r *restore) truncate(place string, at int64) error {
 // Folder makes the (empty) file of a selected mail folder, so that empty
 // folders survive.
 func (r *restore) Folder(archive string, f format.Folder) error {
-	if f.Kind != format.FolderMail || !r.run.Req.Select.KeepFolder(f.Path) {
+	if f.Kind != format.FolderMail {
 		return nil
 	}
 	place := r.names.Get(f.Path)
@@ -228,7 +227,7 @@ func (r *restore) create(place string) (*os.File, error) {
 // its checksum, so a delta that holds it again adds nothing and two equal
 // messages of one folder stay two.
 func key(it *format.Item) journal.Key {
-	return journal.Key(sha256.Sum256([]byte(it.Folder + "\x00" + it.SourceID + "\x00" + it.SHA256)))
+	return journal.Key(localfile.ItemID(it))
 }
 
 func (r *restore) Item(ctx context.Context, archive string, e *format.Entry) error {
@@ -236,11 +235,7 @@ func (r *restore) Item(ctx context.Context, archive string, e *format.Entry) err
 		return err
 	}
 	it := e.Item
-	if it.Kind != format.KindMessage {
-		r.run.Report.AddSkipped(SkipNotMail)
-		return nil
-	}
-	if !r.run.Keep(it) {
+	if !r.run.KeepMessage(it, SkipNotMail) {
 		return nil
 	}
 	place := r.names.Get(it.Folder)

@@ -24,8 +24,9 @@ type Item struct {
 }
 
 // WriteArchive writes the folders ("path" for mail, "path|contacts" or
-// "path|calendar" for others) and items to an archive at path.
-func WriteArchive(t testing.TB, path string, folders []string, items []Item) {
+// "path|calendar" for others) and items to an archive at path, and
+// unread, the items its export could not read, to its summary.
+func WriteArchive(t testing.TB, path string, folders []string, items []Item, unread ...format.Problem) {
 	t.Helper()
 	f, err := os.Create(path)
 	if err != nil {
@@ -54,6 +55,9 @@ func WriteArchive(t testing.TB, path string, folders []string, items []Item) {
 		if err := w.AddItem(fi, strings.NewReader(it.Body)); err != nil {
 			t.Fatal(err)
 		}
+	}
+	for _, p := range unread {
+		w.AddError(p)
 	}
 	if err := w.Close(); err != nil {
 		t.Fatal(err)
