@@ -1,13 +1,10 @@
 package format
 
 import (
-	"bufio"
-	"bytes"
 	"fmt"
 	"io"
 	"runtime"
 
-	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
 )
 
@@ -110,49 +107,3 @@ func (c *closeAlso) Close() error {
 type nopCloser struct{ io.Writer }
 
 func (nopCloser) Close() error { return nil }
-
-var (
-	gzipMagic = []byte{0x1f, 0x8b}
-	zstdMagic = []byte{0x28, 0xb5, 0x2f, 0xfd}
-)
-
-// maxZstdWindow bounds the memory a zstd frame may ask the decoder for:
-// the decoder allocates about twice the window a frame header declares,
-// however short the frame. The Writer's levels, and the zstd command up
-// to level 19, use windows of 8 MiB at most.
-const maxZstdWindow = 8 << 20
-
-// decompressor sniffs the first bytes of r and returns a reader of the
-// plain tar stream, the compression found, and the buffer reading r, whose
-// Buffered count tells how far the decompressor has really got.
-func decompressor(r io.Reader) (io.ReadCloser, Compression, *bufio.Reader, error) {
-	br := bufio.NewReaderSize(r, 64<<10)
-	head, err := br.Peek(4)
-	if err != nil && len(head) == 0 {
-		if err == io.EOF {
-			return nil, "", br, io.ErrUnexpectedEOF
-		}
-		return nil, "", br, err
-	}
-	switch {
-	case bytes.HasPrefix(head, gzipMagic):
-		zr, err := gzip.NewReader(br)
-		if err != nil {
-			return nil, Gzip, br, err
-		}
-		// One member: the Writer writes one, and bytes after it are not
-		// the archive's (the file checksum covers them).
-		zr.Multistream(false)
-		return zr, Gzip, br, nil
-	case bytes.HasPrefix(head, zstdMagic):
-		zr, err := zstd.NewReader(br,
-			zstd.WithDecoderConcurrency(1),
-			zstd.WithDecoderMaxWindow(maxZstdWindow),
-			zstd.WithDecoderMaxMemory(maxZstdWindow*2))
-		if err != nil {
-			return nil, Zstd, br, err
-		}
-		return zr.IOReadCloser(), Zstd, br, nil
-	}
-	return io.NopCloser(br), None, br, nil
-}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
+	"github.com/mailhaul/mailhaul/internal/safetar"
 )
 
 func compress(t testing.TB, c Compression, plain []byte) []byte {
@@ -67,8 +68,8 @@ func FuzzReader(f *testing.F) {
 		}
 		// Buffers (64 KiB input, 256 KiB copy), what the limits allow,
 		// and the zstd decoder's history, about twice the window a frame
-		// declares (at most maxZstdWindow) even for a ten-byte input.
-		if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 3*maxZstdWindow+uint64(len(data))*4 {
+		// declares (at most safetar.MaxZstdWindow) even for a ten-byte input.
+		if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 3*safetar.MaxZstdWindow+uint64(len(data))*4 {
 			t.Fatalf("reading %d bytes allocated %d bytes", len(data), alloc)
 		}
 	})
