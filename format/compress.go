@@ -41,14 +41,19 @@ func ParseCompression(s string) (Compression, error) {
 	return "", fmt.Errorf("format: unknown compression %q (want gzip, zstd or none)", s)
 }
 
-// DefaultZstdLevel is the zstd level whose output is smaller than
-// tar -czf's on mail, at several times its speed.
+// DefaultZstdLevel is the zstd level of an export: klauspost's better
+// level, whose output is no larger than tar | zstd -T0's (zstd -3) on the
+// export benchmark's Maildir, at about twice its CPU. Its default level
+// (--level 3) takes a fifth less CPU for 1.5% more output; neither
+// reaches both zstd -3's speed and its size (internal/bench/README.md).
 const DefaultZstdLevel = zstd.SpeedBetterCompression
 
 // zstdFrameSize trades ratio (matches cannot cross frames) for memory and
-// parallelism: 2 MiB frames cost 0.6% of size against 4 MiB ones on the
-// benchmark Maildir, and save the garbage collector 15% of its work.
-const zstdFrameSize = 2 << 20
+// parallelism: 4 MiB frames are 0.6% smaller than 2 MiB ones on the
+// benchmark Maildir and keep the export's peak RSS under 100 MiB; 8 MiB
+// ones save 0.4% more but pass it. It is also each frame's window, within
+// what the Reader accepts (safetar.MaxZstdWindow).
+const zstdFrameSize = 4 << 20
 
 // compressor returns a writer compressing into w. Both codecs compress
 // blocks on all cores, so one archive keeps the machine busy. Level 0
@@ -82,9 +87,18 @@ func compressor(w io.Writer, c Compression, level, threads int) (io.WriteCloser,
 // stream to every decoder. (The zstd package's own concurrent-block mode
 // held hundreds of megabytes on mailbox-sized streams; its plain streaming
 // mode keeps one core busy.)
+//
+// Literals are always entropy-coded: below its better level (--level 1
+// to 5) the package stores a block's literals raw when it finds few
+// matches, which is what base64 of a photo or ZIP file looks like, and
+// loses the quarter that
+// Huffman coding of the 64-letter alphabet saves (as klauspost's gzip
+// levels do, see gzip.go): 12% of the whole archive on the benchmark
+// Maildir, for about a tenth more CPU.
 func newZstdWriter(w io.Writer, level zstd.EncoderLevel, threads, frameSize int) (io.WriteCloser, error) {
 	enc, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(level), zstd.WithEncoderConcurrency(threads),
-		zstd.WithWindowSize(max(frameSize, zstd.MinWindowSize)), zstd.WithZeroFrames(true))
+		zstd.WithWindowSize(max(frameSize, zstd.MinWindowSize)), zstd.WithZeroFrames(true),
+		zstd.WithAllLitEntropyCompression(true))
 	if err != nil {
 		return nil, err
 	}
