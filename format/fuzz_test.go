@@ -2,31 +2,18 @@ package format
 
 import (
 	"archive/tar"
-	"bytes"
 	"errors"
-	"io"
 	"os"
 	"runtime"
 	"slices"
 	"testing"
 
-	"github.com/klauspost/compress/gzip"
-	"github.com/klauspost/compress/zstd"
 	"github.com/mailhaul/mailhaul/internal/safetar"
+	"github.com/mailhaul/mailhaul/internal/safetar/tartest"
 )
 
 func compress(t testing.TB, c Compression, plain []byte) []byte {
-	var buf bytes.Buffer
-	var zw io.WriteCloser
-	switch c {
-	case Gzip:
-		zw = gzip.NewWriter(&buf)
-	case Zstd:
-		zw, _ = zstd.NewWriter(&buf)
-	}
-	zw.Write(plain)
-	zw.Close()
-	return buf.Bytes()
+	return tartest.Compress(t, string(c), plain)
 }
 
 // FuzzReader feeds the Reader arbitrary bytes. It must never panic, every

@@ -9,61 +9,20 @@ import (
 	"io"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
+
+	"github.com/mailhaul/mailhaul/internal/safetar/tartest"
 )
 
-// ent is one entry of a crafted tar stream.
-type ent struct {
-	name string
-	typ  byte // 0 means a regular file
-	body []byte
-	link string
-}
+type ent = tartest.Entry
 
-func craft(t testing.TB, ents ...ent) []byte {
-	t.Helper()
-	var buf bytes.Buffer
-	tw := tar.NewWriter(&buf)
-	for _, e := range ents {
-		typ := e.typ
-		if typ == 0 {
-			typ = tar.TypeReg
-		}
-		hdr := &tar.Header{Name: e.name, Typeflag: typ, Mode: 0o644, Linkname: e.link, Size: int64(len(e.body)), Format: tar.FormatPAX}
-		switch typ {
-		case tar.TypeReg:
-		case tar.TypeXGlobalHeader:
-			hdr = &tar.Header{Name: e.name, Typeflag: typ, PAXRecords: map[string]string{"comment": "x"}}
-		default:
-			hdr.Size = 0
-		}
-		if err := tw.WriteHeader(hdr); err != nil {
-			t.Fatalf("craft %s: %v", e.name, err)
-		}
-		tw.Write(e.body)
-	}
-	if err := tw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return buf.Bytes()
-}
+func craft(t testing.TB, ents ...ent) []byte { return tartest.Craft(t, time.Time{}, ents...) }
 
 func compress(t testing.TB, c Codec, plain []byte) []byte {
-	var buf bytes.Buffer
-	var zw io.WriteCloser
-	switch c {
-	case Gzip:
-		zw = gzip.NewWriter(&buf)
-	case Zstd:
-		zw, _ = zstd.NewWriter(&buf)
-	default:
-		return plain
-	}
-	zw.Write(plain)
-	zw.Close()
-	return buf.Bytes()
+	return tartest.Compress(t, string(c), plain)
 }
 
 type readEnt struct {
@@ -115,7 +74,7 @@ func checkErr(t testing.TB, err, want error, names ...string) *Error {
 	return e
 }
 
-var sample = []ent{{name: "dir/", typ: tar.TypeDir}, {name: "dir/a.txt", body: []byte("hello")}, {name: "b", body: nil}}
+var sample = []ent{{Name: "dir/", Type: tar.TypeDir}, {Name: "dir/a.txt", Body: []byte("hello")}, {Name: "b", Body: nil}}
 
 func TestCodecDetection(t *testing.T) {
 	plain := craft(t, sample...)
@@ -154,22 +113,22 @@ func TestRefusesUnsafeEntries(t *testing.T) {
 		name string
 		e    ent
 	}{
-		{"absolute", ent{name: "/etc/passwd", body: []byte("x")}},
-		{"dot-dot", ent{name: "a/../../x", body: []byte("x")}},
-		{"too long", ent{name: strings.Repeat("x", MaxSegmentLen+1), body: []byte("x")}},
-		{"symlink", ent{name: "link", typ: tar.TypeSymlink, link: "/etc"}},
-		{"hard link", ent{name: "hard", typ: tar.TypeLink, link: "dir/a.txt"}},
-		{"char device", ent{name: "tty", typ: tar.TypeChar}},
-		{"block device", ent{name: "sda", typ: tar.TypeBlock}},
-		{"fifo", ent{name: "pipe", typ: tar.TypeFifo}},
-		{"global header", ent{name: "pax_global_header", typ: tar.TypeXGlobalHeader}},
+		{"absolute", ent{Name: "/etc/passwd", Body: []byte("x")}},
+		{"dot-dot", ent{Name: "a/../../x", Body: []byte("x")}},
+		{"too long", ent{Name: strings.Repeat("x", MaxSegmentLen+1), Body: []byte("x")}},
+		{"symlink", ent{Name: "link", Type: tar.TypeSymlink, Link: "/etc"}},
+		{"hard link", ent{Name: "hard", Type: tar.TypeLink, Link: "dir/a.txt"}},
+		{"char device", ent{Name: "tty", Type: tar.TypeChar}},
+		{"block device", ent{Name: "sda", Type: tar.TypeBlock}},
+		{"fifo", ent{Name: "pipe", Type: tar.TypeFifo}},
+		{"global header", ent{Name: "pax_global_header", Type: tar.TypeXGlobalHeader}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			_, got, err := readAll(craft(t, sample[1], tt.e, sample[2]), &Options{Name: "crafted.tar"})
-			e := checkErr(t, err, ErrUnsafe, "crafted.tar", tt.e.name[:min(len(tt.e.name), 40)])
-			if len(got) != 1 || e.Entry != tt.e.name {
-				t.Errorf("read %v before the error, which names entry %q; want the first entry only, and %q named", got, e.Entry, tt.e.name)
+			e := checkErr(t, err, ErrUnsafe, "crafted.tar", tt.e.Name[:min(len(tt.e.Name), 40)])
+			if len(got) != 1 || e.Entry != tt.e.Name {
+				t.Errorf("read %v before the error, which names entry %q; want the first entry only, and %q named", got, e.Entry, tt.e.Name)
 			}
 		})
 	}
@@ -182,7 +141,7 @@ func randomTar(t *testing.T, n int) []byte {
 	for i := range n {
 		b := make([]byte, 64<<10)
 		rand.Read(b)
-		ents = append(ents, ent{name: fmt.Sprintf("e%d", i), body: b})
+		ents = append(ents, ent{Name: fmt.Sprintf("e%d", i), Body: b})
 	}
 	return craft(t, ents...)
 }
