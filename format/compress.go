@@ -1,13 +1,10 @@
 package format
 
 import (
-	"bufio"
-	"bytes"
 	"fmt"
 	"io"
 	"runtime"
 
-	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
 )
 
@@ -44,14 +41,19 @@ func ParseCompression(s string) (Compression, error) {
 	return "", fmt.Errorf("format: unknown compression %q (want gzip, zstd or none)", s)
 }
 
-// DefaultZstdLevel is the zstd level whose output is smaller than
-// tar -czf's on mail, at several times its speed.
+// DefaultZstdLevel is the zstd level of an export: klauspost's better
+// level, whose output is no larger than tar | zstd -T0's (zstd -3) on the
+// export benchmark's Maildir, at about twice its CPU. Its default level
+// (--level 3) takes a fifth less CPU for 1.5% more output; neither
+// reaches both zstd -3's speed and its size (internal/bench/README.md).
 const DefaultZstdLevel = zstd.SpeedBetterCompression
 
 // zstdFrameSize trades ratio (matches cannot cross frames) for memory and
-// parallelism: 2 MiB frames cost 0.6% of size against 4 MiB ones on the
-// benchmark Maildir, and save the garbage collector 15% of its work.
-const zstdFrameSize = 2 << 20
+// parallelism: 4 MiB frames are 0.6% smaller than 2 MiB ones on the
+// benchmark Maildir and keep the export's peak RSS under 100 MiB; 8 MiB
+// ones save 0.4% more but pass it. It is also each frame's window, within
+// what the Reader accepts (safetar.MaxZstdWindow).
+const zstdFrameSize = 4 << 20
 
 // compressor returns a writer compressing into w. Both codecs compress
 // blocks on all cores, so one archive keeps the machine busy. Level 0
@@ -85,9 +87,18 @@ func compressor(w io.Writer, c Compression, level, threads int) (io.WriteCloser,
 // stream to every decoder. (The zstd package's own concurrent-block mode
 // held hundreds of megabytes on mailbox-sized streams; its plain streaming
 // mode keeps one core busy.)
+//
+// Literals are always entropy-coded: below its better level (--level 1
+// to 5) the package stores a block's literals raw when it finds few
+// matches, which is what base64 of a photo or ZIP file looks like, and
+// loses the quarter that
+// Huffman coding of the 64-letter alphabet saves (as klauspost's gzip
+// levels do, see gzip.go): 12% of the whole archive on the benchmark
+// Maildir, for about a tenth more CPU.
 func newZstdWriter(w io.Writer, level zstd.EncoderLevel, threads, frameSize int) (io.WriteCloser, error) {
 	enc, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(level), zstd.WithEncoderConcurrency(threads),
-		zstd.WithWindowSize(max(frameSize, zstd.MinWindowSize)), zstd.WithZeroFrames(true))
+		zstd.WithWindowSize(max(frameSize, zstd.MinWindowSize)), zstd.WithZeroFrames(true),
+		zstd.WithAllLitEntropyCompression(true))
 	if err != nil {
 		return nil, err
 	}
@@ -110,49 +121,3 @@ func (c *closeAlso) Close() error {
 type nopCloser struct{ io.Writer }
 
 func (nopCloser) Close() error { return nil }
-
-var (
-	gzipMagic = []byte{0x1f, 0x8b}
-	zstdMagic = []byte{0x28, 0xb5, 0x2f, 0xfd}
-)
-
-// maxZstdWindow bounds the memory a zstd frame may ask the decoder for:
-// the decoder allocates about twice the window a frame header declares,
-// however short the frame. The Writer's levels, and the zstd command up
-// to level 19, use windows of 8 MiB at most.
-const maxZstdWindow = 8 << 20
-
-// decompressor sniffs the first bytes of r and returns a reader of the
-// plain tar stream, the compression found, and the buffer reading r, whose
-// Buffered count tells how far the decompressor has really got.
-func decompressor(r io.Reader) (io.ReadCloser, Compression, *bufio.Reader, error) {
-	br := bufio.NewReaderSize(r, 64<<10)
-	head, err := br.Peek(4)
-	if err != nil && len(head) == 0 {
-		if err == io.EOF {
-			return nil, "", br, io.ErrUnexpectedEOF
-		}
-		return nil, "", br, err
-	}
-	switch {
-	case bytes.HasPrefix(head, gzipMagic):
-		zr, err := gzip.NewReader(br)
-		if err != nil {
-			return nil, Gzip, br, err
-		}
-		// One member: the Writer writes one, and bytes after it are not
-		// the archive's (the file checksum covers them).
-		zr.Multistream(false)
-		return zr, Gzip, br, nil
-	case bytes.HasPrefix(head, zstdMagic):
-		zr, err := zstd.NewReader(br,
-			zstd.WithDecoderConcurrency(1),
-			zstd.WithDecoderMaxWindow(maxZstdWindow),
-			zstd.WithDecoderMaxMemory(maxZstdWindow*2))
-		if err != nil {
-			return nil, Zstd, br, err
-		}
-		return zr.IOReadCloser(), Zstd, br, nil
-	}
-	return io.NopCloser(br), None, br, nil
-}

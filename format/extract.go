@@ -9,6 +9,8 @@ import (
 	"os"
 	"path"
 	"time"
+
+	"github.com/mailhaul/mailhaul/internal/safetar"
 )
 
 // Extract writes every entry of r as a file below dir, as tar would but
@@ -60,7 +62,7 @@ func writeRooted(root *os.Root, name string, data []byte, mod time.Time) error {
 }
 
 func writeRootedFrom(root *os.Root, name string, body io.Reader, mod time.Time) error {
-	if err := checkEntryName(name); err != nil {
+	if err := safetar.CheckName(name); err != nil {
 		return &Error{Entry: name, Err: err}
 	}
 	if d := path.Dir(name); d != "." {

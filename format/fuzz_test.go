@@ -2,30 +2,18 @@ package format
 
 import (
 	"archive/tar"
-	"bytes"
 	"errors"
-	"io"
 	"os"
 	"runtime"
 	"slices"
 	"testing"
 
-	"github.com/klauspost/compress/gzip"
-	"github.com/klauspost/compress/zstd"
+	"github.com/mailhaul/mailhaul/internal/safetar"
+	"github.com/mailhaul/mailhaul/internal/safetar/tartest"
 )
 
 func compress(t testing.TB, c Compression, plain []byte) []byte {
-	var buf bytes.Buffer
-	var zw io.WriteCloser
-	switch c {
-	case Gzip:
-		zw = gzip.NewWriter(&buf)
-	case Zstd:
-		zw, _ = zstd.NewWriter(&buf)
-	}
-	zw.Write(plain)
-	zw.Close()
-	return buf.Bytes()
+	return tartest.Compress(t, string(c), plain)
 }
 
 // FuzzReader feeds the Reader arbitrary bytes. It must never panic, every
@@ -67,8 +55,8 @@ func FuzzReader(f *testing.F) {
 		}
 		// Buffers (64 KiB input, 256 KiB copy), what the limits allow,
 		// and the zstd decoder's history, about twice the window a frame
-		// declares (at most maxZstdWindow) even for a ten-byte input.
-		if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 3*maxZstdWindow+uint64(len(data))*4 {
+		// declares (at most safetar.MaxZstdWindow) even for a ten-byte input.
+		if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 3*safetar.MaxZstdWindow+uint64(len(data))*4 {
 			t.Fatalf("reading %d bytes allocated %d bytes", len(data), alloc)
 		}
 	})

@@ -1,7 +1,6 @@
 package format
 
 import (
-	"archive/tar"
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
@@ -11,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/mailhaul/mailhaul/internal/safetar/tartest"
 )
 
 // Fixed times make archives written in tests byte-identical run to run.
@@ -164,31 +165,11 @@ type ent struct {
 
 func craftTar(t testing.TB, ents []ent) []byte {
 	t.Helper()
-	var buf bytes.Buffer
-	tw := tar.NewWriter(&buf)
-	for _, e := range ents {
-		typ := e.typ
-		if typ == 0 {
-			typ = tar.TypeReg
-		}
-		hdr := &tar.Header{Name: e.name, Typeflag: typ, Mode: 0o644, Linkname: e.link, ModTime: testStarted, Format: tar.FormatPAX}
-		switch typ {
-		case tar.TypeReg:
-			hdr.Size = int64(len(e.body))
-		case tar.TypeXGlobalHeader:
-			hdr = &tar.Header{Name: e.name, Typeflag: typ, PAXRecords: map[string]string{"comment": "x"}}
-		}
-		if err := tw.WriteHeader(hdr); err != nil {
-			t.Fatalf("craft %s: %v", e.name, err)
-		}
-		if _, err := tw.Write(e.body); err != nil {
-			t.Fatalf("craft %s: %v", e.name, err)
-		}
+	tents := make([]tartest.Entry, len(ents))
+	for i, e := range ents {
+		tents[i] = tartest.Entry{Name: e.name, Type: e.typ, Body: e.body, Link: e.link}
 	}
-	if err := tw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return buf.Bytes()
+	return tartest.Craft(t, testStarted, tents...)
 }
 
 func mustJSON(t testing.TB, v any) []byte {

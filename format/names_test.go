@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 	"unicode/utf8"
+
+	"github.com/mailhaul/mailhaul/internal/safetar"
 )
 
 func TestSafeSegment(t *testing.T) {
@@ -78,7 +80,7 @@ func checkSegment(t *testing.T, in, got string) {
 	if itemLike.MatchString(got) {
 		t.Errorf("safeSegment(%q) = %q: looks like an item or folder record", in, got)
 	}
-	if err := checkEntryName("mail/" + got + "/x"); err != nil {
+	if err := safetar.CheckName("mail/" + got + "/x"); err != nil {
 		t.Errorf("safeSegment(%q) = %q: refused by the reader: %v", in, got, err)
 	}
 }
@@ -101,7 +103,7 @@ func TestNameTreeUnique(t *testing.T) {
 	for _, k := range []FolderKind{FolderMail, FolderCalendar} {
 		for _, p := range paths {
 			d := tr.dir(k, p)
-			if err := checkEntryName(d + "/" + folderFile); err != nil {
+			if err := safetar.CheckName(d + "/" + folderFile); err != nil {
 				t.Errorf("dir(%q) = %q: refused by the reader: %v", p, d, err)
 			}
 			if !strings.HasPrefix(d, kindDir[k]+"/") {

@@ -26,7 +26,11 @@ type blockWriter struct {
 	queue  chan *block
 	done   chan struct{}
 	closed bool
-	bufs   sync.Pool
+	// free holds buffers for reuse. Not a sync.Pool: that one is emptied
+	// at every garbage collection, and reallocating (and zeroing) blocks
+	// of megabytes then cost the zstd export a tenth of its CPU. Its
+	// capacity covers every buffer that can be alive at once.
+	free chan []byte
 
 	mu  sync.Mutex
 	err error // the first encode or write error
@@ -42,17 +46,27 @@ type block struct {
 func newBlockWriter(w io.Writer, size, threads, dictSize int,
 	encode func(dst, in, dict []byte, last bool) ([]byte, error), trailer func() []byte) *blockWriter {
 	bw := &blockWriter{w: w, size: size, encode: encode, dictSize: dictSize, trailer: trailer,
-		queue: make(chan *block, max(threads, 1)), done: make(chan struct{})}
+		queue: make(chan *block, max(threads, 1)), done: make(chan struct{}),
+		free: make(chan []byte, 2*(max(threads, 1)+3))}
 	bw.buf = bw.newBuf()
 	go bw.writeBlocks()
 	return bw
 }
 
 func (bw *blockWriter) newBuf() []byte {
-	if b, ok := bw.bufs.Get().([]byte); ok {
+	select {
+	case b := <-bw.free:
 		return b[:0]
+	default:
+		return make([]byte, 0, bw.size)
 	}
-	return make([]byte, 0, bw.size)
+}
+
+func (bw *blockWriter) putBuf(b []byte) {
+	select {
+	case bw.free <- b:
+	default: // more than ever alive at once: let it go
+	}
 }
 
 func (bw *blockWriter) Write(p []byte) (int, error) {
@@ -99,8 +113,8 @@ func (bw *blockWriter) writeBlocks() {
 				bw.fail(err)
 			}
 		}
-		bw.bufs.Put(b.in)
-		bw.bufs.Put(b.out)
+		bw.putBuf(b.in)
+		bw.putBuf(b.out)
 	}
 	if bw.trailer != nil && bw.failed() == nil {
 		if _, err := bw.w.Write(bw.trailer()); err != nil {

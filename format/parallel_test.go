@@ -10,9 +10,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"testing"
 
 	"github.com/klauspost/compress/zstd"
+
+	"github.com/mailhaul/mailhaul/internal/safetar"
 )
 
 // mixedData is mail-like input: runs of text, which the adaptive gzip
@@ -210,5 +213,62 @@ func TestBlockWritersReportWriteErrors(t *testing.T) {
 		if (werr == nil || werr.Error() != "disk full") && (cerr == nil || cerr.Error() != "disk full") {
 			t.Errorf("%s: Write err %v, Close err %v; want the underlying writer's error", name, werr, cerr)
 		}
+	}
+}
+
+// Below its better level (--level 3, say) the zstd package stores
+// literals raw where it finds few matches; the Writer must still
+// Huffman-code base64 of compressed data (to about 76%), as zstd -3 does.
+func TestZstdCodesBase64Attachments(t *testing.T) {
+	in := base64Random(3*zstdFrameSize/2, 5)
+	var out bytes.Buffer
+	zw, err := newZstdWriter(&out, zstd.EncoderLevelFromZstd(3), 2, zstdFrameSize)
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeUnevenly(t, zw, in, 6)
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if limit := len(in) * 80 / 100; out.Len() > limit {
+		t.Errorf("compressed %d bytes of base64 attachment to %d, want at most %d", len(in), out.Len(), limit)
+	}
+	// Each frame's window fits what a Reader accepts, and the frames are
+	// independent (two of them here, encoded in parallel).
+	compressed := bytes.Clone(out.Bytes())
+	dec, _ := zstd.NewReader(&out, zstd.WithDecoderMaxWindow(safetar.MaxZstdWindow), zstd.WithDecoderConcurrency(1))
+	defer dec.Close()
+	if got, err := io.ReadAll(dec); err != nil || !bytes.Equal(got, in) {
+		t.Fatalf("read back %d bytes, err %v; want the input", len(got), err)
+	}
+	if frames := bytes.Count(compressed, []byte{0x28, 0xb5, 0x2f, 0xfd}); frames < 2 {
+		t.Errorf("%d zstd frames for %d bytes of %d-byte frames", frames, len(in), zstdFrameSize)
+	}
+}
+
+// Block buffers are reused across garbage collections: a sync.Pool,
+// emptied by each one, made the zstd export reallocate and zero megabytes
+// per frame.
+func TestBlockWriterReusesBuffers(t *testing.T) {
+	const size, blocks = 256 << 10, 40
+	copyEncode := func(dst, in, _ []byte, _ bool) ([]byte, error) { return append(dst, in...), nil }
+	bw := newBlockWriter(io.Discard, size, 2, 0, copyEncode, nil)
+	chunk := make([]byte, size)
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	for range blocks {
+		if _, err := bw.Write(chunk); err != nil {
+			t.Fatal(err)
+		}
+		runtime.GC()
+	}
+	if err := bw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	runtime.ReadMemStats(&after)
+	// Every buffer alive at once, with room to spare: far below one pair
+	// of buffers per block.
+	if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 12*size {
+		t.Errorf("writing %d blocks of %d bytes allocated %d bytes; want the buffers reused", blocks, size, alloc)
 	}
 }

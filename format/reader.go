@@ -2,7 +2,6 @@ package format
 
 import (
 	"archive/tar"
-	"bufio"
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
@@ -14,25 +13,33 @@ import (
 	"path"
 	"strings"
 
-	"github.com/klauspost/compress/gzip"
-	"github.com/klauspost/compress/zstd"
+	"github.com/mailhaul/mailhaul/internal/safetar"
 )
+
+// The Reader is the mailhaul-archive layer (manifest, records, per-item
+// checksums, summary) over internal/safetar, which owns the tar stream:
+// codec detection, entry name and type checks, the bomb guard and the
+// classification of stream errors. Those errors are safetar's values, so
+// errors.Is matches either name.
 
 // Errors a Reader returns, wrapped in an *Error naming the archive and
 // entry; test for them with errors.Is.
 var (
-	ErrChecksum = errors.New("checksum mismatch")
+	ErrChecksum = safetar.ErrChecksum
 	// ErrDamagedItem marks an item whose data does not match its record
 	// while the tar framing around it is intact: that item alone is lost,
-	// and Next goes on with the next entry (it also wraps ErrChecksum).
-	ErrDamagedItem = errors.New("damaged item")
-	ErrTruncated   = errors.New("archive is truncated")
+	// and Next goes on with the next entry (it also wraps ErrChecksum,
+	// and matches safetar.ErrDamagedEntry).
+	ErrDamagedItem = safetar.NewDamaged("damaged item")
+	ErrTruncated   = safetar.ErrTruncated
 	ErrIncomplete  = errors.New("archive is incomplete: it has no summary")
-	ErrUnsafe      = errors.New("unsafe entry")
-	ErrTooLarge    = errors.New("entry or archive exceeds the size limit")
-	ErrStructure   = errors.New("not a valid mailhaul archive")
-	ErrCorrupt     = errors.New("compressed data is corrupt")
-	ErrVersion     = errors.New("archive format version is newer than this program")
+	ErrUnsafe      = safetar.ErrUnsafe
+	ErrTooLarge    = safetar.ErrTooLarge
+	// ErrStructure is a stream that is not a mailhaul archive; it also
+	// wraps a damaged tar stream (safetar.ErrMalformed).
+	ErrStructure = errors.New("not a valid mailhaul archive")
+	ErrCorrupt   = safetar.ErrCorrupt
+	ErrVersion   = errors.New("archive format version is newer than this program")
 )
 
 // Error is a problem with an archive, naming the archive and the entry.
@@ -43,21 +50,7 @@ type Error struct {
 	Err     error
 }
 
-func (e *Error) Error() string {
-	var b strings.Builder
-	b.WriteString("format: ")
-	if e.Archive != "" {
-		b.WriteString(e.Archive + ": ")
-	}
-	if e.Entry != "" {
-		b.WriteString("entry " + e.Entry + ": ")
-	}
-	b.WriteString(e.Err.Error())
-	if e.After != "" {
-		b.WriteString(" (last good entry " + e.After + ")")
-	}
-	return b.String()
-}
+func (e *Error) Error() string { return "format: " + (*safetar.Error)(e).Describe() }
 
 func (e *Error) Unwrap() error { return e.Err }
 
@@ -116,11 +109,8 @@ type Entry struct {
 // names, sizes and every item's checksum.
 type Reader struct {
 	opt      ReaderOptions
-	zr       io.ReadCloser
+	sr       *safetar.Reader
 	comp     Compression
-	in, out  *countingReader
-	br       *bufio.Reader // between in and the decompressor
-	tr       *tar.Reader
 	manifest Manifest
 	manRaw   []byte
 
@@ -145,20 +135,13 @@ func NewReader(r io.Reader, opt *ReaderOptions) (*Reader, error) {
 		rd.opt = *opt
 	}
 	rd.opt.defaults()
-	rd.in = &countingReader{r: r, wrapErr: func(err error) error { return &sourceError{err} }}
-	zr, comp, br, err := decompressor(rd.in)
-	rd.br, rd.comp = br, comp
+	sr, err := safetar.NewReader(r, &safetar.Options{Name: rd.opt.Name, MaxTotal: rd.opt.MaxTotal, MaxRatio: rd.opt.MaxRatio})
 	if err != nil {
-		return nil, rd.ioError("", &codecError{err})
+		return nil, rd.ioError("", err)
 	}
-	rd.zr = zr
-	rd.out = &countingReader{r: zr, limit: rd.checkExpansion}
-	if comp != None {
-		rd.out.wrapErr = func(err error) error { return &codecError{err} }
-	}
-	rd.tr = tar.NewReader(rd.out)
+	rd.sr, rd.comp = sr, Compression(sr.Codec())
 	if err := rd.readManifest(); err != nil {
-		zr.Close()
+		sr.Close()
 		return nil, err
 	}
 	return rd, nil
@@ -203,7 +186,7 @@ func (r *Reader) Compression() Compression { return r.comp }
 func (r *Reader) Counts() Counts { return r.counts }
 
 // Close releases the decompressor. It does not close the underlying reader.
-func (r *Reader) Close() error { return r.zr.Close() }
+func (r *Reader) Close() error { return r.sr.Close() }
 
 // Next returns the next folder, item or summary, and io.EOF after the
 // summary at the end of the archive. Its errors are final (every later
@@ -430,71 +413,29 @@ func (r *Reader) checkSummary(s *Summary) error {
 	return nil
 }
 
-// finish reads the compressed stream past the tar end marker to its end,
-// so that the codec checks its own trailer (gzip CRC-32 and length, zstd
-// frame checksum) and a stream cut after the last entry is noticed.
+// finish lets the codec check its own trailer (safetar.Reader.Finish).
 func (r *Reader) finish() error {
-	if r.comp == None {
-		return nil
-	}
-	_, err := io.Copy(io.Discard, r.out)
-	if r.comp == Zstd && errors.Is(err, zstd.ErrMagicMismatch) {
-		err = nil // bytes after the last frame are not the archive's
-	}
-	if err != nil {
+	if err := r.sr.Finish(); err != nil {
 		return r.ioError("", err)
 	}
 	return nil
 }
 
-// header returns the next tar header that is not a directory, after
-// checking that its name and type are safe.
+// header returns the next tar header that is not a directory (safetar has
+// checked its name and type).
 func (r *Reader) header() (*tar.Header, error) {
 	for {
-		hdr, err := r.tr.Next()
+		hdr, err := r.sr.Next()
 		if err == io.EOF {
 			return nil, io.EOF
 		}
 		if err != nil {
 			return nil, r.ioError("", err)
 		}
-		if err := checkEntryName(hdr.Name); err != nil {
-			return nil, r.wrap(hdr.Name, err)
-		}
-		switch hdr.Typeflag {
-		case tar.TypeReg, tar.TypeRegA:
-		case tar.TypeDir:
-			continue // written by tools that repack archives; harmless
-		case tar.TypeSymlink, tar.TypeLink:
-			return nil, r.wrap(hdr.Name, fmt.Errorf("%w: a link", ErrUnsafe))
-		case tar.TypeChar, tar.TypeBlock, tar.TypeFifo:
-			return nil, r.wrap(hdr.Name, fmt.Errorf("%w: a device or pipe", ErrUnsafe))
-		default:
-			return nil, r.wrap(hdr.Name, fmt.Errorf("%w: entry type %q", ErrUnsafe, hdr.Typeflag))
-		}
-		if hdr.Size < 0 {
-			return nil, r.wrap(hdr.Name, fmt.Errorf("%w: negative size", ErrStructure))
-		}
-		return hdr, nil
-	}
-}
-
-// checkEntryName refuses names that could escape an extraction directory
-// or mean different things on different systems.
-func checkEntryName(name string) error {
-	clean := strings.TrimSuffix(name, "/")
-	switch {
-	case clean == "", strings.HasPrefix(name, "/"), strings.ContainsAny(name, "\\:\x00"):
-		return fmt.Errorf("%w: name %q is absolute or not portable", ErrUnsafe, name)
-	case path.Clean(clean) != clean:
-		return fmt.Errorf("%w: name %q is not clean", ErrUnsafe, name)
-	}
-	for _, seg := range strings.Split(clean, "/") {
-		if seg == ".." || seg == "." {
-			return fmt.Errorf("%w: name %q leaves its directory", ErrUnsafe, name)
+		if hdr.Typeflag != tar.TypeDir { // written by tools that repack archives; harmless
+			return hdr, nil
 		}
 	}
-	return nil
 }
 
 // record reads a JSON entry of at most max bytes into v.
@@ -506,7 +447,7 @@ func (r *Reader) record(hdr *tar.Header, max int64, v any) ([]byte, error) {
 	// claims, so a bomb is caught by the ratio check before it is held.
 	var buf bytes.Buffer
 	buf.Grow(int(min(hdr.Size, 64<<10)))
-	if _, err := buf.ReadFrom(r.tr); err != nil {
+	if _, err := buf.ReadFrom(r.sr); err != nil {
 		return nil, r.ioError(hdr.Name, err)
 	}
 	raw := buf.Bytes()
@@ -514,19 +455,6 @@ func (r *Reader) record(hdr *tar.Header, max int64, v any) ([]byte, error) {
 		return nil, r.wrap(hdr.Name, fmt.Errorf("%w: %w", ErrStructure, err))
 	}
 	return raw, nil
-}
-
-// checkExpansion is called as uncompressed bytes are read.
-func (r *Reader) checkExpansion(out int64) error {
-	if r.opt.MaxTotal > 0 && out > r.opt.MaxTotal {
-		return fmt.Errorf("%w: more than %d bytes uncompressed", ErrTooLarge, r.opt.MaxTotal)
-	}
-	// Bytes still in the buffer have not been decompressed yet.
-	consumed := r.in.n - int64(r.br.Buffered())
-	if r.comp != None && out > 64<<20 && out > r.opt.MaxRatio*consumed {
-		return fmt.Errorf("%w: expands more than %d times (a decompression bomb?)", ErrTooLarge, r.opt.MaxRatio)
-	}
-	return nil
 }
 
 func (r *Reader) wrap(entry string, err error) error {
@@ -537,41 +465,36 @@ func (r *Reader) wrap(entry string, err error) error {
 	return &Error{Archive: r.opt.Name, Entry: entry, Err: err}
 }
 
-// ioError classifies an error from the source, the decompressor or the
-// tar reader.
+// ioError names the archive in an error of the tar layer (see tarError).
 func (r *Reader) ioError(entry string, err error) error {
 	var e *Error
-	var src *sourceError
-	var codec *codecError
-	switch {
-	case errors.As(err, &e):
+	if errors.As(err, &e) {
 		return err
-	case errors.As(err, &src):
-		return &Error{Archive: r.opt.Name, Entry: entry, After: r.last, Err: src.err}
-	case errors.Is(err, ErrTooLarge):
-		return r.wrap(entry, err)
-	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
-		return &Error{Archive: r.opt.Name, Entry: entry, After: r.last, Err: ErrTruncated}
-	case errors.Is(err, gzip.ErrChecksum), errors.Is(err, zstd.ErrCRCMismatch):
-		return &Error{Archive: r.opt.Name, Entry: entry, After: r.last, Err: fmt.Errorf("%w in the %s stream", ErrChecksum, r.comp)}
-	case errors.As(err, &codec):
-		return &Error{Archive: r.opt.Name, Entry: entry, After: r.last, Err: fmt.Errorf("%w: %s: %w", ErrCorrupt, r.comp, codec.err)}
 	}
-	return &Error{Archive: r.opt.Name, Entry: entry, After: r.last, Err: fmt.Errorf("%w: %w", ErrStructure, err)}
+	if fe := tarError(err, r.last); fe != nil {
+		return fe
+	}
+	return r.wrap(entry, err)
 }
 
-// sourceError is a read error of the underlying reader (a disk or network
-// problem), reported as it is.
-type sourceError struct{ err error }
-
-func (e *sourceError) Error() string { return e.err.Error() }
-func (e *sourceError) Unwrap() error { return e.err }
-
-// codecError is an error of the decompressor: damaged compressed data.
-type codecError struct{ err error }
-
-func (e *codecError) Error() string { return e.err.Error() }
-func (e *codecError) Unwrap() error { return e.err }
+// tarError is safetar's error as this package's, or nil for another: the
+// same classification, with last as the last good entry (this layer's,
+// which counts an item good once its checksum is), a damaged tar stream
+// being no valid archive.
+func tarError(err error, last string) *Error {
+	var se *safetar.Error
+	if !errors.As(err, &se) {
+		return nil
+	}
+	out := &Error{Archive: se.Archive, Entry: se.Entry, Err: se.Err}
+	if se.After != "" {
+		out.After = last
+	}
+	if errors.Is(se.Err, safetar.ErrMalformed) {
+		out.Err = fmt.Errorf("%w: %w", ErrStructure, se.Err)
+	}
+	return out
+}
 
 // itemBody streams one item's data and checks it at the end.
 type itemBody struct {
@@ -601,13 +524,10 @@ func (b *itemBody) Read(p []byte) (int, error) {
 	if int64(len(p)) > b.left {
 		p = p[:b.left]
 	}
-	n, err := b.r.tr.Read(p)
+	n, err := b.r.sr.Read(p)
 	b.left -= int64(n)
 	b.h.Write(p[:n])
 	if err != nil && !(err == io.EOF && b.left == 0) {
-		if err == io.EOF {
-			err = io.ErrUnexpectedEOF
-		}
 		b.err = b.r.ioError(b.name, err)
 		return n, b.err
 	}
@@ -637,28 +557,4 @@ func (b *itemBody) WriteTo(w io.Writer) (int64, error) {
 			return total, err
 		}
 	}
-}
-
-// countingReader counts bytes and lets a limit function veto more. It
-// tags errors other than end of input with wrapErr so that ioError can
-// tell where they came from.
-type countingReader struct {
-	r       io.Reader
-	n       int64
-	limit   func(n int64) error
-	wrapErr func(error) error
-}
-
-func (c *countingReader) Read(p []byte) (int, error) {
-	n, err := c.r.Read(p)
-	c.n += int64(n)
-	if err != nil && err != io.EOF && err != io.ErrUnexpectedEOF && c.wrapErr != nil {
-		err = c.wrapErr(err)
-	}
-	if c.limit != nil {
-		if lerr := c.limit(c.n); lerr != nil {
-			return n, lerr
-		}
-	}
-	return n, err
 }

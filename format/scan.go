@@ -1,7 +1,6 @@
 package format
 
 import (
-	"archive/tar"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -9,6 +8,7 @@ import (
 	"os"
 
 	"github.com/mailhaul/mailhaul/internal/ctxio"
+	"github.com/mailhaul/mailhaul/internal/safetar"
 )
 
 // ScanSummary returns the summary of the archive at path, reading only
@@ -21,19 +21,18 @@ func ScanSummary(ctx context.Context, path string) (*Summary, error) {
 		return nil, fmt.Errorf("format: %w", err)
 	}
 	defer f.Close()
-	zr, _, _, err := decompressor(ctxio.NewReader(ctx, f)) // a scan nobody waits for stops
+	sr, err := safetar.NewReader(ctxio.NewReader(ctx, f), &safetar.Options{Name: path}) // a scan nobody waits for stops
 	if err != nil {
-		return nil, &Error{Archive: path, Err: fmt.Errorf("%w: %w", ErrCorrupt, err)}
+		return nil, tarError(err, "")
 	}
-	defer zr.Close()
-	tr := tar.NewReader(zr)
+	defer sr.Close()
 	for {
-		hdr, err := tr.Next()
+		hdr, err := sr.Next()
 		if err == io.EOF {
 			return nil, &Error{Archive: path, Err: ErrIncomplete}
 		}
 		if err != nil {
-			return nil, &Error{Archive: path, Err: fmt.Errorf("%w: %w", ErrStructure, err)}
+			return nil, tarError(err, "")
 		}
 		if hdr.Name != summaryName {
 			continue
@@ -42,7 +41,10 @@ func ScanSummary(ctx context.Context, path string) (*Summary, error) {
 			return nil, &Error{Archive: path, Entry: hdr.Name, Err: ErrTooLarge}
 		}
 		var s Summary
-		if err := json.NewDecoder(io.LimitReader(tr, hdr.Size)).Decode(&s); err != nil {
+		if err := json.NewDecoder(io.LimitReader(sr, hdr.Size)).Decode(&s); err != nil {
+			if fe := tarError(err, ""); fe != nil {
+				return nil, fe
+			}
 			return nil, &Error{Archive: path, Entry: hdr.Name, Err: fmt.Errorf("%w: %w", ErrStructure, err)}
 		}
 		return &s, nil

@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
-# export.sh: time `mailhaul export maildir` against tar -czf and tar+pigz on a
-# generated Maildir, and check the export goals (see README.md here).
+# export.sh: time `mailhaul export maildir` against tar -czf, tar+pigz and
+# tar+zstd -T0 on a generated Maildir, and check the export goals (see
+# README.md here).
 #
 # Environment:
 #   BENCH_DIR  work directory on local disk (default /tmp/mailhaul-bench);
 #              generated Maildirs are cached there between runs
 #   SIZES      Maildir sizes to measure, e.g. "1G" or "1G 4G" (default 1G)
 #   RUNS       timed runs per tool, the median is reported (default 3)
-#   TOOLS      subset of: tar-gzip tar-pigz mh-gzip mh-zstd mh-delta (default all)
+#   TOOLS      subset of: tar-gzip tar-pigz tar-zstd mh-gzip mh-zstd mh-delta
+#              (default all)
 #   SEED       generator seed (default 1)
 #
 # A missed goal is reported as MISS; it never fails the script.
@@ -16,7 +18,7 @@ set -euo pipefail
 BENCH_DIR=${BENCH_DIR:-/tmp/mailhaul-bench}
 SIZES=${SIZES:-1G}
 RUNS=${RUNS:-3}
-TOOLS=${TOOLS:-tar-gzip tar-pigz mh-gzip mh-zstd mh-delta}
+TOOLS=${TOOLS:-tar-gzip tar-pigz tar-zstd mh-gzip mh-zstd mh-delta}
 SEED=${SEED:-1}
 MAILBOX=bench@example.com
 BYTES_PER_MESSAGE=53687 # 1 GiB / 20000 messages, the generator's default mix
@@ -51,6 +53,7 @@ install_tools() {
 	local missing=()
 	[[ -x /usr/bin/time ]] || missing+=(time)
 	if wants tar-pigz; then command -v pigz >/dev/null || missing+=(pigz); fi
+	if wants tar-zstd; then command -v zstd >/dev/null || missing+=(zstd); fi
 	command -v numfmt >/dev/null || missing+=(coreutils)
 	((${#missing[@]} == 0)) || apt_install "${missing[@]}"
 	command -v go >/dev/null || die "go is needed to build mailhaul and genmaildir"
@@ -100,19 +103,24 @@ warm_up() {
 # --- measuring ---------------------------------------------------------------
 
 # measure NAME CMD...: run CMD once in an empty $OUT and append
-# "NAME seconds peak-rss-KB output-bytes" to $SAMPLES.
+# "NAME seconds peak-rss-KB output-bytes load cpu-seconds" to $SAMPLES,
+# load being the 1-minute load average when the run ended and cpu-seconds
+# user plus system time of the command and its children (tar's compressor).
+# On a loaded machine CPU time is the steadier measure: the scheduler
+# shares cores by thread, which favours the tool with more threads.
 measure() {
-	local name=$1 start end rss bytes
+	local name=$1 start end rss bytes cpu
 	shift
 	rm -rf "$OUT" && mkdir -p "$OUT"
 	sync # write back the previous run's output now, not during this one
 	start=$(date +%s%N)
-	/usr/bin/time -f '%M' -o "$BENCH_DIR/rss" "$@" >"$BENCH_DIR/cmd.log" 2>&1 ||
+	/usr/bin/time -f '%M %U %S' -o "$BENCH_DIR/rss" "$@" >"$BENCH_DIR/cmd.log" 2>&1 ||
 		{ cat "$BENCH_DIR/cmd.log" >&2; die "$name failed: $*"; }
 	end=$(date +%s%N)
-	rss=$(tail -n 1 "$BENCH_DIR/rss")
+	read -r rss cpu < <(tail -n 1 "$BENCH_DIR/rss" | awk '{print $1, $2 + $3}')
 	bytes=$(stat -c %s "$(archive_in "$OUT")")
-	printf '%s %s %s %s\n' "$name" "$(awk -v ns=$((end - start)) 'BEGIN {printf "%.3f", ns / 1e9}')" "$rss" "$bytes" >>"$SAMPLES"
+	printf '%s %s %s %s %s %s\n' "$name" "$(awk -v ns=$((end - start)) 'BEGIN {printf "%.3f", ns / 1e9}')" "$rss" "$bytes" \
+		"$(cut -d' ' -f1 /proc/loadavg)" "$cpu" >>"$SAMPLES"
 	log "  $name: $(tail -n 1 "$SAMPLES" | cut -d' ' -f2)s"
 }
 
@@ -157,8 +165,13 @@ bench_size() {
 		log "$size run $run/$RUNS"
 		if wants tar-gzip; then measure tar-gzip tar -czf "$OUT/bench.tgz" -C "$src" .; fi
 		if wants tar-pigz; then measure tar-pigz tar -I pigz -cf "$OUT/bench.tgz" -C "$src" .; fi
+		# zstd's default level 3 on all cores, the zstd export's peer.
+		if wants tar-zstd; then measure tar-zstd tar -I 'zstd -T0' -cf "$OUT/bench.tar.zst" -C "$src" .; fi
 		if wants mh-zstd; then
 			measure mh-zstd "$MAILHAUL" export maildir --user "$MAILBOX" --src "$src" --out "$OUT" --compress zstd
+			if ((run == RUNS)); then
+				check_items "$(archive_in "$OUT")" "$(count_messages "$src")" "$size full zstd archive"
+			fi
 		fi
 		if wants mh-gzip || wants mh-delta; then
 			measure mh-gzip "$MAILHAUL" export maildir --user "$MAILBOX" --src "$src" --out "$OUT"
@@ -195,8 +208,10 @@ bench_size() {
 # verdict OK: PASS or MISS.
 verdict() { if [[ $1 == 1 ]]; then echo PASS; else echo MISS; fi; }
 
-# ratio A B: A / B to two decimals, or "n/a".
+# ratio A B: A / B to two decimals, or "n/a"; ratio4 to four, for sizes
+# that differ by less than 1%.
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {if (a == "" || b == "" || b == 0) print "n/a"; else printf "%.2f", a / b}'; }
+ratio4() { awk -v a="$1" -v b="$2" 'BEGIN {if (a == "" || b == "" || b == 0) print "n/a"; else printf "%.4f", a / b}'; }
 
 # goal LABEL VALUE OP TARGET: a results row with PASS/MISS; OP is >= <= or <.
 goal() {
@@ -211,23 +226,26 @@ goal() {
 }
 
 report_size() {
-	local size=$1 mib tool t rss out SAMPLES=$BENCH_DIR/samples-$size
+	local size=$1 mib tool t rss out load cpu SAMPLES=$BENCH_DIR/samples-$size
 	mib=$(awk -v b="${SRC_BYTES[$size]}" 'BEGIN {printf "%.1f", b / 1048576}')
 	printf '\n### %s Maildir (%s MiB of messages), median of %s runs\n\n' "$size" "$mib" "$RUNS"
-	printf '| tool | wall s | MiB/s | peak RSS MiB | output MiB | output / input |\n'
-	printf '|---|---:|---:|---:|---:|---:|\n'
-	for tool in tar-gzip tar-pigz mh-gzip mh-zstd mh-delta; do
+	printf '| tool | wall s | MiB/s | CPU s | peak RSS MiB | output MiB | output / input | load (1 min) |\n'
+	printf '|---|---:|---:|---:|---:|---:|---:|---:|\n'
+	for tool in tar-gzip tar-pigz tar-zstd mh-gzip mh-zstd mh-delta; do
 		t=$(median "$tool" 2)
 		[[ -n $t ]] || continue
 		rss=$(median "$tool" 3)
 		out=$(median "$tool" 4)
-		awk -v tool="$tool" -v t="$t" -v rss="$rss" -v out="$out" -v in_="${SRC_BYTES[$size]}" 'BEGIN {
-			printf "| %s | %.2f | %.0f | %.1f | %.1f | %.3f |\n", tool, t, in_ / 1048576 / t, rss / 1024, out / 1048576, out / in_ }'
+		load=$(median "$tool" 5)
+		cpu=$(median "$tool" 6)
+		awk -v tool="$tool" -v t="$t" -v rss="$rss" -v out="$out" -v in_="${SRC_BYTES[$size]}" -v load="$load" -v cpu="$cpu" 'BEGIN {
+			printf "| %s | %.2f | %.0f | %.2f | %.1f | %.1f | %.3f | %s |\n", tool, t, in_ / 1048576 / t, cpu, rss / 1024, out / 1048576, out / in_, load }'
 	done
 
-	local tg tp mg mz md sg sm sz peak
-	tg=$(median tar-gzip 2) tp=$(median tar-pigz 2) mg=$(median mh-gzip 2) mz=$(median mh-zstd 2) md=$(median mh-delta 2)
-	sg=$(median tar-gzip 4) sm=$(median mh-gzip 4) sz=$(median mh-zstd 4)
+	local tg tp tz mg mz md sg stz sm sz peak
+	tg=$(median tar-gzip 2) tp=$(median tar-pigz 2) tz=$(median tar-zstd 2)
+	mg=$(median mh-gzip 2) mz=$(median mh-zstd 2) md=$(median mh-delta 2)
+	sg=$(median tar-gzip 4) stz=$(median tar-zstd 4) sm=$(median mh-gzip 4) sz=$(median mh-zstd 4)
 	peak=$(awk '$1 ~ /^mh-/ && $3 > m {m = $3} END {if (m) printf "%.1f", m / 1024}' "$SAMPLES")
 	printf '\n| goal (%s) | measured | target | result |\n|---|---:|---:|---|\n' "$size"
 	goal "mailhaul gzip throughput / tar -czf" "$(ratio "$tg" "$mg")" ">=" 5
@@ -235,6 +253,9 @@ report_size() {
 	goal "mailhaul gzip size / tar -czf size" "$(ratio "$sm" "$sg")" "<=" 1.05
 	goal "mailhaul zstd throughput / tar -czf" "$(ratio "$tg" "$mz")" ">=" 8
 	goal "mailhaul zstd size / tar -czf size" "$(ratio "$sz" "$sg")" "<" 1
+	goal "mailhaul zstd throughput / tar + zstd -T0" "$(ratio "$tz" "$mz")" ">=" 1
+	goal "mailhaul zstd size / tar + zstd -T0 size" "$(ratio4 "$sz" "$stz")" "<=" 1
+	goal "mailhaul zstd CPU / tar + zstd -T0 CPU" "$(ratio "$(median mh-zstd 6)" "$(median tar-zstd 6)")" "<=" 1
 	goal "mailhaul peak RSS, MiB (max over its runs)" "${peak:-n/a}" "<" 100
 	goal "delta export time / full gzip export time" "$(ratio "$md" "$mg")" "<=" 0.05
 }
@@ -259,10 +280,13 @@ main() {
 		printf -- '- machine: %s CPUs (%s), %s RAM, Go %s\n' "$(nproc)" \
 			"$(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)" \
 			"$(free -h | awk '/^Mem:/ {print $2}')" "$(go env GOVERSION)"
-		printf -- '- load average before the run: %s (other work on the machine skews timings)\n' "$LOAD_BEFORE"
-		printf -- '- tar %s, gzip %s, pigz %s; warm page cache, outputs on %s\n' \
+		printf -- '- load average before the run: %s, after: %s (other work on the machine skews timings; the table gives the median 1-minute load at the end of each tool'"'"'s runs)\n' \
+			"$LOAD_BEFORE" "$(cut -d' ' -f1-3 /proc/loadavg)"
+		printf -- '- tar %s, gzip %s, pigz %s, zstd %s; warm page cache, outputs on %s\n' \
 			"$(tar --version | awk 'NR == 1 {print $NF}')" "$(gzip --version | awk 'NR == 1 {print $NF}')" \
-			"$(if command -v pigz >/dev/null; then pigz --version 2>&1 | awk '{print $NF}'; else echo none; fi)" "$(df --output=source "$BENCH_DIR" | tail -n 1)"
+			"$(if command -v pigz >/dev/null; then pigz --version 2>&1 | awk '{print $NF}'; else echo none; fi)" \
+			"$(if command -v zstd >/dev/null; then zstd --version | grep -o 'v[0-9.]*'; else echo none; fi)" \
+			"$(df --output=source "$BENCH_DIR" | tail -n 1)"
 		for size in $SIZES; do
 			report_size "$size"
 		done
