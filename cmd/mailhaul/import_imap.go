@@ -2,10 +2,7 @@ package main
 
 import (
 	"context"
-	"crypto/tls"
-	"errors"
 	"fmt"
-	"net/url"
 	"os"
 	"strings"
 	"time"
@@ -15,7 +12,7 @@ import (
 	"github.com/mailhaul/mailhaul/export"
 	"github.com/mailhaul/mailhaul/format"
 	imapimport "github.com/mailhaul/mailhaul/importer/imap"
-	"github.com/mailhaul/mailhaul/internal/loopback"
+	"github.com/mailhaul/mailhaul/internal/imapconn"
 	"github.com/mailhaul/mailhaul/internal/termtext"
 )
 
@@ -141,30 +138,21 @@ func imapOptions(f *importIMAPFlags) (*imapimport.Options, error) {
 	if strings.TrimSpace(f.user) == "" {
 		return nil, errEmptyUser
 	}
-	if f.url == "" {
-		return nil, errors.New("--url is missing: give the target, imaps://host[:port] or imap://host[:port]")
+	acct, err := imapconn.ParseURL(f.url, imapconn.URLOptions{StartTLS: f.startTLS, AllowPlaintext: f.allowPlaintext})
+	if err != nil {
+		return nil, err
 	}
-	u, err := url.Parse(f.url)
-	if err != nil || u.Host == "" || (u.Scheme != "imap" && u.Scheme != "imaps") {
-		return nil, fmt.Errorf("--url must be imaps://host[:port] or imap://host[:port], got %q", f.url)
-	}
-	if u.User != nil {
-		return nil, fmt.Errorf("put no credentials in --url; use --user and --password-file")
-	}
-	opt := &imapimport.Options{Addr: imapimport.HostPort(u.Host, u.Scheme == "imaps"), User: f.user, Admin: f.admin,
+	opt := &imapimport.Options{Addr: acct.Addr, User: f.user, Admin: f.admin,
 		Auth: f.auth, TokenFile: f.tokenFile, Provider: f.provider, DryRun: f.dryRun, StateDir: f.state,
-		Connections: f.connections, ErrorBudget: f.errorBudget, Settle: f.settle,
+		Connections: f.connections, ErrorBudget: f.errorBudget, Settle: f.settle, AllowPlaintext: acct.AllowPlaintext,
 		MaxBytesPerSecond: f.maxBytesPerSecond, MaxMessagesPerSecond: f.maxMessagesPerSecond}
-	if u.Scheme == "imaps" || f.startTLS {
-		cfg := &tls.Config{ServerName: u.Hostname(), MinVersion: tls.VersionTLS12}
+	if acct.TLS != nil {
 		if f.tlsCA != "" {
-			if cfg.RootCAs, err = loadCAs(f.tlsCA); err != nil {
+			if acct.TLS.RootCAs, err = loadCAs(f.tlsCA); err != nil {
 				return nil, err
 			}
 		}
-		opt.TLS, opt.StartTLS = cfg, u.Scheme == "imap"
-	} else if !loopback.IsHost(u.Hostname()) && !f.allowPlaintext {
-		return nil, fmt.Errorf("imap://%s without --starttls would send the password in clear text; use imaps://, --starttls, or --allow-plaintext on a network you trust", u.Host)
+		opt.TLS, opt.StartTLS = acct.TLS, acct.Mode == imapconn.StartTLS
 	}
 	if a := strings.ToLower(f.auth); a == "plain" || a == "login" {
 		if opt.Password, err = password(f.passwordFile); err != nil {

@@ -20,6 +20,7 @@ import (
 
 	"github.com/mailhaul/mailhaul/format"
 	"github.com/mailhaul/mailhaul/importer/imap/appender"
+	"github.com/mailhaul/mailhaul/internal/imapconn"
 	"github.com/mailhaul/mailhaul/internal/journal"
 	"github.com/mailhaul/mailhaul/internal/ratelimit"
 	"github.com/mailhaul/mailhaul/report"
@@ -97,6 +98,10 @@ type importer struct {
 	lim     *ratelimit.AIMD
 	pacer   *ratelimit.Pacer
 	mem     *semaphore.Weighted
+	// connCtx bounds the append connections' lives: it ends stopGrace
+	// after the run's context, so that a command in flight when the run
+	// is stopped may still be answered (see collect).
+	connCtx context.Context
 	// settleUntil is when the previous run's last commands have surely
 	// landed; no target check before it (see Options.Settle).
 	settleUntil time.Time
@@ -208,9 +213,13 @@ func run(ctx context.Context, archives []string, o *Options) (*report.Report, *P
 	}
 	im.mapper = newFolderMapper(im.ctl.delim, prof, o.FolderMap, im.ctl.special)
 
+	connCtx, cancelConns := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelConns()
+	context.AfterFunc(ctx, func() { time.AfterFunc(stopGrace, cancelConns) })
+	im.connCtx = connCtx
 	// The first append connection tells what the server offers and proves
 	// the login before anything is read; it becomes worker 0's.
-	first, err := appender.Dial(ctx, im.appendConfig())
+	first, err := appender.Dial(im.connCtx, im.opt.account())
 	if err != nil {
 		return nil, nil, err
 	}
@@ -298,18 +307,6 @@ func journalName(user, addr string) string {
 		}, s)
 	}
 	return clean(user) + "@" + clean(addr) + ".imap.journal"
-}
-
-func (im *importer) appendConfig() appender.Config {
-	o := im.opt
-	cfg := appender.Config{Addr: o.Addr, TLS: o.TLS, StartTLS: o.StartTLS, UTF8: true, Timeout: o.Timeout}
-	mk, _ := newSASL(o) // checked when the control connection logged in
-	if mk == nil {
-		cfg.Username, cfg.Password = loginName(o), o.Password
-	} else {
-		cfg.SASL = mk
-	}
-	return cfg
 }
 
 func (im *importer) learnCaps(c *appender.Conn) {
@@ -437,7 +434,7 @@ func (im *importer) folder(archive string, f format.Folder) (*box, error) {
 			}
 		}
 		if err != nil {
-			if !refusedByServer(err) {
+			if !imapconn.Refused(err) {
 				return nil, err
 			}
 			// The server said no to this one name (Dovecot over Maildir++
@@ -454,7 +451,7 @@ func (im *importer) folder(archive string, f format.Folder) (*box, error) {
 	}
 	if f.Subscribed && !im.opt.DryRun && b.refused == "" {
 		if err := im.ctl.create(m.name, true); err != nil {
-			if !refusedByServer(err) {
+			if !imapconn.Refused(err) {
 				return nil, err
 			}
 			im.rep.Note("folder %q imported into %q but not subscribed: %v", f.Path, m.name, err)

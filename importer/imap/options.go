@@ -3,7 +3,10 @@ package imap
 import (
 	"crypto/tls"
 	"fmt"
+	"strings"
 	"time"
+
+	"github.com/mailhaul/mailhaul/internal/imapconn"
 )
 
 // Options configure one user's import.
@@ -11,9 +14,12 @@ type Options struct {
 	Addr     string      // host:port
 	TLS      *tls.Config // nil: plain TCP; with StartTLS, the upgrade's config
 	StartTLS bool
-	User     string // the mailbox owner's login
-	Password string // never logged or reported
-	Admin    string // administrator acting for User, if any
+	// AllowPlaintext lets the password go without TLS to a host that is
+	// not loopback.
+	AllowPlaintext bool
+	User           string // the mailbox owner's login
+	Password       string // never logged or reported
+	Admin          string // administrator acting for User, if any
 	// Auth is plain (default), login, xoauth2 or oauthbearer; the OAuth
 	// ones read their token from TokenFile on every (re)connect.
 	Auth      string
@@ -66,6 +72,23 @@ func (o *Options) check() error {
 		return fmt.Errorf("imap: STARTTLS needs a TLS configuration")
 	}
 	return nil
+}
+
+// account is how every connection of the run reaches and logs in to the
+// server.
+func (o *Options) account() imapconn.Account {
+	a := imapconn.Account{Addr: o.Addr, TLS: o.TLS, AllowPlaintext: o.AllowPlaintext, User: o.User, Admin: o.Admin,
+		Auth: o.Auth, Secret: imapconn.Password(o.Password), Timeout: o.Timeout}
+	switch {
+	case o.TLS != nil && o.StartTLS:
+		a.Mode = imapconn.StartTLS
+	case o.TLS != nil:
+		a.Mode = imapconn.ImplicitTLS
+	}
+	if m := strings.ToLower(o.Auth); m == imapconn.AuthXOAuth2 || m == imapconn.AuthOAuthBearer {
+		a.Secret = imapconn.TokenFile(o.TokenFile)
+	}
+	return a
 }
 
 func (o *Options) logf(format string, args ...any) {

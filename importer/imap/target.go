@@ -2,10 +2,8 @@ package imap
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
-	"net"
 	"strings"
 	"sync"
 	"time"
@@ -14,6 +12,7 @@ import (
 	"github.com/emersion/go-imap/v2/imapclient"
 
 	"github.com/mailhaul/mailhaul/format"
+	"github.com/mailhaul/mailhaul/internal/imapconn"
 )
 
 // control is the one go-imap connection that inspects and shapes the
@@ -31,53 +30,23 @@ type control struct {
 	// reads from it, whatever index the UID came from.
 	selected string
 
-	// go-imap's commands take no context: the connection is closed when
-	// ctx ends, which ends a command waiting for its answer.
-	ctx     context.Context
-	unwatch func() bool
+	// conn closes when the run's context ends, which ends a go-imap
+	// command waiting for its answer (go-imap's commands take no context).
+	conn *imapconn.Conn
 }
 
 func dialControl(ctx context.Context, o *Options) (*control, error) {
-	d := net.Dialer{Timeout: o.Timeout}
-	nc, err := d.DialContext(ctx, "tcp", o.Addr)
+	conn, err := imapconn.Dial(ctx, o.account())
 	if err != nil {
-		return nil, fmt.Errorf("imap: dial %s: %w", o.Addr, err)
-	}
-	var c *imapclient.Client
-	copts := &imapclient.Options{TLSConfig: o.TLS}
-	switch {
-	case o.TLS != nil && o.StartTLS:
-		if c, err = imapclient.NewStartTLS(nc, copts); err != nil {
-			nc.Close()
-			return nil, fmt.Errorf("imap: STARTTLS with %s: %w", o.Addr, err)
-		}
-	case o.TLS != nil:
-		tc := tls.Client(nc, o.TLS)
-		if err := tc.HandshakeContext(ctx); err != nil {
-			nc.Close()
-			return nil, fmt.Errorf("imap: TLS with %s: %w", o.Addr, err)
-		}
-		c = imapclient.New(tc, copts)
-	default:
-		c = imapclient.New(nc, copts)
-	}
-	t := &control{c: c, opt: o, ctx: ctx, unwatch: context.AfterFunc(ctx, func() { c.Close() })}
-	fail := func(err error) (*control, error) {
-		t.unwatch()
-		c.Close()
 		return nil, err
 	}
-	if err := c.WaitGreeting(); err != nil {
-		return fail(fmt.Errorf("imap: greeting from %s: %w", o.Addr, t.cause(err)))
+	t := &control{c: conn.Client(nil), opt: o, conn: conn}
+	fail := func(err error) (*control, error) {
+		t.c.Close()
+		return nil, err
 	}
-	if err := login(c, o); err != nil {
-		return fail(t.cause(err))
-	}
-	if _, err := c.Capability().Wait(); err != nil {
-		return fail(fmt.Errorf("imap: CAPABILITY: %w", t.cause(err)))
-	}
-	if c.Caps().Has(imap.CapUTF8Accept) {
-		if _, err := c.Enable(imap.CapUTF8Accept).Wait(); err != nil {
+	if t.c.Caps().Has(imap.CapUTF8Accept) {
+		if _, err := t.c.Enable(imap.CapUTF8Accept).Wait(); err != nil {
 			return fail(fmt.Errorf("imap: ENABLE UTF8=ACCEPT: %w", t.cause(err)))
 		}
 	}
@@ -86,38 +55,11 @@ func dialControl(ctx context.Context, o *Options) (*control, error) {
 
 // cause is the reason a command failed: the cancellation, when it closed
 // the connection under the command, else the command's own error.
-func (t *control) cause(err error) error {
-	if cerr := t.ctx.Err(); cerr != nil {
-		return fmt.Errorf("%w (%v)", cerr, err)
-	}
-	return err
-}
-
-func login(c *imapclient.Client, o *Options) error {
-	mk, err := newSASL(o)
-	if err != nil {
-		return err
-	}
-	if mk == nil {
-		if err := c.Login(loginName(o), o.Password).Wait(); err != nil {
-			return fmt.Errorf("imap: login as %s refused: %w", loginName(o), err)
-		}
-		return nil
-	}
-	client, err := mk()
-	if err != nil {
-		return err
-	}
-	if err := c.Authenticate(client); err != nil {
-		return fmt.Errorf("imap: login as %s refused: %w", o.User, err)
-	}
-	return nil
-}
+func (t *control) cause(err error) error { return t.conn.Cause(err) }
 
 // close logs out, waiting at most a few seconds for a server that no
 // longer answers.
 func (t *control) close() {
-	t.unwatch()
 	done := make(chan struct{})
 	go func() { defer close(done); t.c.Logout().Wait() }()
 	select {
@@ -222,13 +164,6 @@ func (t *control) create(name string, subscribe bool) error {
 		}
 	}
 	return nil
-}
-
-// refusedByServer tells a command the server answered with NO or BAD, on
-// a connection still good for the next one, from a lost connection.
-func refusedByServer(err error) bool {
-	var ie *imap.Error
-	return errors.As(err, &ie)
 }
 
 // mailboxState is what SELECT tells about a target mailbox.

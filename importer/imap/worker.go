@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/mailhaul/mailhaul/importer/imap/appender"
+	"github.com/mailhaul/mailhaul/internal/imapconn"
 	"github.com/mailhaul/mailhaul/internal/journal"
 	"github.com/mailhaul/mailhaul/internal/ratelimit"
 )
@@ -83,7 +84,7 @@ func (im *importer) worker(ctx context.Context, id int, c *appender.Conn) {
 			cur = nil
 		}
 		if cur == nil {
-			c, err := appender.Dial(ctx, im.appendConfig())
+			c, err := appender.Dial(im.connCtx, im.opt.account())
 			if err != nil {
 				im.opt.logf("imap: connection %d: %v", id, err)
 				im.lim.Release(ratelimit.Lost, 0)
@@ -172,7 +173,7 @@ func (im *importer) collect(ctx context.Context, w *wconn, b *batch, p *appender
 }
 
 // appended records a confirmed batch.
-func (im *importer) appended(b *batch, resp *appender.Response) {
+func (im *importer) appended(b *batch, resp *imapconn.Response) {
 	au, ok := resp.AppendUID()
 	if ok && len(au.UIDs) != len(b.items) {
 		ok = false
@@ -233,8 +234,8 @@ func (im *importer) recordDone(recs ...journal.Record) {
 // refusedBatch handles a NO or BAD answer: throttling waits and retries,
 // a refused batch is split to find the message at fault, a refused
 // message is retried without keywords once, then reported.
-func (im *importer) refusedBatch(b *batch, resp *appender.Response) {
-	if thr, wait := throttled(resp); thr {
+func (im *importer) refusedBatch(b *batch, resp *imapconn.Response) {
+	if thr, wait := imapconn.Throttled(resp); thr {
 		im.lim.Release(ratelimit.Throttled, 0)
 		d := im.lim.Pause(wait, im.opt.MaxBackoff)
 		if wait > 0 {
