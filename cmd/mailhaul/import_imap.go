@@ -3,17 +3,25 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"golang.org/x/sync/semaphore"
+
 	"github.com/mailhaul/mailhaul/export"
 	"github.com/mailhaul/mailhaul/format"
+	"github.com/mailhaul/mailhaul/importer"
 	imapimport "github.com/mailhaul/mailhaul/importer/imap"
 	"github.com/mailhaul/mailhaul/internal/imapconn"
+	"github.com/mailhaul/mailhaul/internal/journal"
+	"github.com/mailhaul/mailhaul/internal/ratelimit"
 	"github.com/mailhaul/mailhaul/internal/termtext"
+	mhprogress "github.com/mailhaul/mailhaul/progress"
 )
 
 // importIMAPFlags are the flags of import imap.
@@ -96,44 +104,66 @@ func (a *app) runImportIMAP(ctx context.Context, archives []string, f *importIMA
 	if err := checkArchiveUser(archives, f.user, f.archiveUser); err != nil {
 		return run.fail(ctx, "archives", err)
 	}
+	req := importer.Request{User: f.user, Archives: archives, StateDir: journal.DefaultDir(f.state, archives), DryRun: f.dryRun}
 	if !a.quiet && !a.json {
-		opt.Logf = func(format string, args ...any) {
+		req.Logf = func(format string, args ...any) {
 			fmt.Fprintln(a.stderr, termtext.Escape(fmt.Sprintf(format, args...)))
 		}
 	}
-	if f.dryRun {
-		plan, rep, err := imapimport.DryRun(ctx, archives, *opt)
-		if err != nil || rep == nil {
-			if rep == nil {
-				return run.fail(ctx, "connect", err)
-			}
-			return run.finish(ctx, rep, "import", err)
+	var prog *progress
+	if !f.dryRun {
+		prog = a.newProgress("import "+f.user, archiveTotals(archives, format.KindMessage))
+		req.Progress = func(e mhprogress.Event) {
+			prog.update(export.Progress{Items: int(e.Items), Bytes: e.Bytes, Folder: e.Folder})
 		}
-		if f.report != "" {
-			if err := writeJSONFile(f.report, rep); err != nil {
-				return err
-			}
-		}
-		if a.json {
-			writeJSONLine(a.stdout, map[string]any{"event": "plan", "user": rep.User, "folders": plan.Folders, "report": rep})
-		} else {
-			plan.Print(a.stdout)
-			fmt.Fprintln(a.stdout, termtext.Escape(rep.Statement))
-		}
-		return nil
 	}
-	prog := a.newProgress("import "+f.user, archiveTotals(archives, format.KindMessage))
-	opt.Progress = func(m int, n int64) { prog.update(export.Progress{Items: m, Bytes: n}) }
-	rep, err := imapimport.Run(ctx, archives, *opt)
-	prog.done()
-	if rep == nil {
+	res, err := imapimport.New(*opt).Import(ctx, req)
+	if prog != nil {
+		prog.done()
+	}
+	if res == nil {
 		return run.fail(ctx, "connect", err)
 	}
-	return run.finish(ctx, rep, "import", err)
+	rep := res.Report
+	if !f.dryRun || err != nil {
+		return run.finish(ctx, rep, "import", err)
+	}
+	if f.report != "" {
+		if err := writeJSONFile(f.report, rep); err != nil {
+			return err
+		}
+	}
+	if a.json {
+		writeJSONLine(a.stdout, map[string]any{"event": "plan", "user": rep.User, "folders": res.Plan.Folders, "report": rep})
+	} else {
+		printPlan(a.stdout, res.Plan)
+		fmt.Fprintln(a.stdout, termtext.Escape(rep.Statement))
+	}
+	return nil
 }
 
-// imapOptions turns flags into importer options, reading secrets from
-// files or the environment only.
+// printPlan writes a dry run's plan as a table, one target folder a line.
+func printPlan(w io.Writer, p *importer.Plan) {
+	for _, f := range p.Folders {
+		action := "reuse "
+		if f.Create {
+			action = "create"
+		}
+		what := "items"
+		if f.Kind == "mail" {
+			what = "messages"
+		}
+		fmt.Fprintf(w, "%s %-30s <- %-30s %6d %s %10d bytes to send, %6d already there\n",
+			action, termtext.Escape(strconv.Quote(f.Target)), termtext.Escape(strconv.Quote(f.Source)), f.Items, what, f.Bytes, f.Present)
+		if f.Note != "" {
+			fmt.Fprintf(w, "       %s\n", termtext.Escape(f.Note))
+		}
+	}
+}
+
+// imapOptions turns flags into the target's options, reading secrets from
+// files or the environment only, and makes the limits the run takes part
+// in: the provider's connection cap, the throttling window and the pacer.
 func imapOptions(f *importIMAPFlags) (*imapimport.Options, error) {
 	if strings.TrimSpace(f.user) == "" {
 		return nil, errEmptyUser
@@ -142,26 +172,35 @@ func imapOptions(f *importIMAPFlags) (*imapimport.Options, error) {
 	if err != nil {
 		return nil, err
 	}
-	opt := &imapimport.Options{Addr: acct.Addr, User: f.user, Admin: f.admin,
-		Auth: f.auth, TokenFile: f.tokenFile, Provider: f.provider, DryRun: f.dryRun, StateDir: f.state,
-		Connections: f.connections, ErrorBudget: f.errorBudget, Settle: f.settle, AllowPlaintext: acct.AllowPlaintext,
-		MaxBytesPerSecond: f.maxBytesPerSecond, MaxMessagesPerSecond: f.maxMessagesPerSecond}
-	if acct.TLS != nil {
-		if f.tlsCA != "" {
-			if acct.TLS.RootCAs, err = loadCAs(f.tlsCA); err != nil {
-				return nil, err
-			}
-		}
-		opt.TLS, opt.StartTLS = acct.TLS, acct.Mode == imapconn.StartTLS
-	}
-	if a := strings.ToLower(f.auth); a == "plain" || a == "login" {
-		if opt.Password, err = password(f.passwordFile); err != nil {
+	if acct.TLS != nil && f.tlsCA != "" {
+		if acct.TLS.RootCAs, err = loadCAs(f.tlsCA); err != nil {
 			return nil, err
 		}
-		if opt.Password == "" {
+	}
+	acct.User, acct.Admin, acct.Auth = f.user, f.admin, strings.ToLower(f.auth)
+	switch acct.Auth {
+	case imapconn.AuthPlain, imapconn.AuthLogin:
+		pw, err := password(f.passwordFile)
+		if err != nil {
+			return nil, err
+		}
+		if pw == "" {
 			return nil, fmt.Errorf("no password: use --password-file or %s", passwordEnv)
 		}
+		acct.Secret = imapconn.Password(pw)
+	case imapconn.AuthXOAuth2, imapconn.AuthOAuthBearer:
+		acct.Secret = imapconn.TokenFile(f.tokenFile)
+	default:
+		return nil, fmt.Errorf("unknown --auth %q (plain, login, xoauth2, oauthbearer)", f.auth)
 	}
+	lim, err := imapconn.ProviderLimits(f.provider)
+	if err != nil {
+		return nil, err
+	}
+	connCap := max(lim.MaxConnections, 1) // what the provider allows one user
+	opt := &imapimport.Options{Account: acct, Provider: f.provider, Connections: f.connections, ErrorBudget: f.errorBudget,
+		Settle: f.settle, Limits: imapimport.Limits{Window: ratelimit.NewAIMD(1, 1, 1),
+			Conns: semaphore.NewWeighted(int64(connCap)), Pacer: ratelimit.NewPacer(f.maxBytesPerSecond, f.maxMessagesPerSecond)}}
 	if f.folderMap != "" {
 		fh, err := os.Open(f.folderMap)
 		if err != nil {

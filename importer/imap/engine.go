@@ -6,10 +6,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"io"
-	"net"
+	"io/fs"
 	"os"
-
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -19,10 +17,12 @@ import (
 	"golang.org/x/sync/semaphore"
 
 	"github.com/mailhaul/mailhaul/format"
+	"github.com/mailhaul/mailhaul/importer"
 	"github.com/mailhaul/mailhaul/importer/imap/appender"
 	"github.com/mailhaul/mailhaul/internal/imapconn"
 	"github.com/mailhaul/mailhaul/internal/journal"
 	"github.com/mailhaul/mailhaul/internal/ratelimit"
+	"github.com/mailhaul/mailhaul/progress"
 	"github.com/mailhaul/mailhaul/report"
 )
 
@@ -34,7 +34,7 @@ type box struct {
 	state   mailboxState
 	hadMail bool // held messages before this run: check before sending
 	index   mailboxIndex
-	plan    *PlanFolder
+	plan    *importer.PlanFolder
 	// refused is why the target would not create or open the mailbox:
 	// the reason each of its messages fails with, while the other folders
 	// go on.
@@ -71,9 +71,10 @@ type batch struct {
 	attempts  int
 }
 
-// importer is one run's state.
-type importer struct {
+// job is one run's state.
+type job struct {
 	opt    *Options
+	req    importer.Request
 	prof   Profile
 	ctl    *control
 	j      *journal.Journal
@@ -82,7 +83,7 @@ type importer struct {
 	boxes  map[string]*box // target name → box
 	byPath map[string]*box // source folder path → box
 	seen   map[journal.Key]bool
-	plan   *Plan
+	plan   []*importer.PlanFolder // a dry run's, in the order met
 	// copies numbers identical messages without a sourceId in a mailbox,
 	// to tell them apart (see itemKey).
 	copies map[journal.Key]int
@@ -95,9 +96,12 @@ type importer struct {
 
 	queue   *batchQueue
 	spooler *spooler // the archive reader's
-	lim     *ratelimit.AIMD
-	pacer   *ratelimit.Pacer
-	mem     *semaphore.Weighted
+	// lim, pacer and conns are Options.Limits, perhaps shared with other
+	// runs.
+	lim   *ratelimit.AIMD
+	pacer *ratelimit.Pacer
+	conns *semaphore.Weighted
+	mem   *semaphore.Weighted
 	// connCtx bounds the append connections' lives: it ends stopGrace
 	// after the run's context, so that a command in flight when the run
 	// is stopped may still be answered (see collect).
@@ -112,7 +116,7 @@ type importer struct {
 	appendLimit int64
 	batchMsgs   int
 	batchBytes  int64
-	conns       int
+	nconns      int
 	depth       int
 
 	// senders counts the workers and the connections they retired while
@@ -123,7 +127,10 @@ type importer struct {
 	queued    int64      // bytes handed to connections (upload cap)
 	doneMsgs  int
 	doneBytes int64
-	refused   map[string]int // flag → messages it was kept off
+	// itemsTotal and bytesTotal are the archives' messages, once known
+	// (see findTotals).
+	itemsTotal, bytesTotal int64
+	refused                map[string]int // flag → messages it was kept off
 	// unjournaled counts messages on the target whose outcome the journal
 	// could not record; journalErr is the first reason.
 	unjournaled int
@@ -137,29 +144,45 @@ type importer struct {
 // keeps every connection busy.
 const memBudget = 32 << 20
 
-// Run imports one user's archives (a full one and its deltas, in order)
-// and returns the report. An error means the run could not go on (login
+// Target loads archives into one IMAP account. It implements
+// importer.Target; one Target may run several requests, one at a time or
+// at once (each run has its own state; they share o.Limits).
+type Target struct{ opt Options }
+
+var _ importer.Target = (*Target)(nil)
+
+// New returns the target for o.
+func New(o Options) *Target { return &Target{opt: o} }
+
+// Kind is "imap".
+func (t *Target) Kind() string { return "imap" }
+
+// Import loads req's archives (a full one and its deltas, in order) and
+// returns the report; a dry run returns the plan too, and creates, sends
+// and writes nothing. An error means the run could not go on (login
 // refused, archive unreadable, cancelled); items that failed one by one
-// are in the report instead.
-func Run(ctx context.Context, archives []string, o Options) (*report.Report, error) {
-	rep, _, err := run(ctx, archives, &o)
-	return rep, err
+// are in the report instead. The report is nil only when the run failed
+// before it began (bad options, no connection).
+func (t *Target) Import(ctx context.Context, req importer.Request) (*importer.Result, error) {
+	o := t.opt // each run its own copy, defaults applied
+	if o.Account.User == "" {
+		o.Account.User = req.User
+	}
+	if req.User == "" {
+		req.User = o.Account.User
+	}
+	rep, plan, err := run(ctx, &o, req)
+	if rep == nil {
+		return nil, err
+	}
+	return &importer.Result{Report: rep, Plan: plan}, err
 }
 
-// DryRun reads the archives and the target and returns the plan: folders
-// to create or reuse, messages and bytes per folder, and what the target
-// already has. Nothing is created or sent.
-func DryRun(ctx context.Context, archives []string, o Options) (*Plan, *report.Report, error) {
-	o.DryRun = true
-	rep, plan, err := run(ctx, archives, &o)
-	return plan, rep, err
-}
-
-func run(ctx context.Context, archives []string, o *Options) (*report.Report, *Plan, error) {
+func run(ctx context.Context, o *Options, req importer.Request) (*report.Report, *importer.Plan, error) {
 	if err := o.check(); err != nil {
 		return nil, nil, err
 	}
-	if len(archives) == 0 {
+	if len(req.Archives) == 0 {
 		return nil, nil, errors.New("imap: no archive given")
 	}
 	prof, err := LookupProfile(o.Provider)
@@ -167,28 +190,26 @@ func run(ctx context.Context, archives []string, o *Options) (*report.Report, *P
 		return nil, nil, err
 	}
 	o.defaults(prof)
-	if logf := o.Logf; logf != nil {
+	if logf := req.Logf; logf != nil {
 		// Connections report from their own goroutines; callers get one
 		// call at a time.
 		var mu sync.Mutex
-		o.Logf = func(f string, a ...any) { mu.Lock(); defer mu.Unlock(); logf(f, a...) }
+		req.Logf = func(f string, a ...any) { mu.Lock(); defer mu.Unlock(); logf(f, a...) }
 	}
-	rep := report.New(o.User, "imap", "imap://"+o.Addr, archives)
-	rep.DryRun = o.DryRun
-	im := &importer{opt: o, prof: prof, rep: rep, boxes: map[string]*box{}, byPath: map[string]*box{},
+	archives := req.Archives
+	rep := report.New(req.User, "imap", "imap://"+o.Account.Addr, archives)
+	rep.DryRun = req.DryRun
+	im := &job{opt: o, req: req, prof: prof, rep: rep, boxes: map[string]*box{}, byPath: map[string]*box{},
 		seen: map[journal.Key]bool{}, copies: map[journal.Key]int{}, legacy: map[journal.Key]bool{}, queue: newBatchQueue(), spooler: newSpooler(""), refused: map[string]int{},
-		pacer: ratelimit.NewPacer(o.MaxBytesPerSecond, o.MaxMessagesPerSecond), mem: semaphore.NewWeighted(memBudget)}
-	if o.DryRun {
-		im.plan = &Plan{}
-	}
-	stateDir := journal.DefaultDir(o.StateDir, archives)
-	jpath := filepath.Join(stateDir, journalName(o.User, o.Addr))
-	lastWrite := time.Time{}
-	if fi, err := os.Stat(jpath); err == nil {
-		lastWrite = fi.ModTime()
+		lim: o.Limits.Window, pacer: o.Limits.Pacer, conns: o.Limits.Conns, mem: semaphore.NewWeighted(memBudget)}
+	totalsDone := im.findTotals(ctx)
+	defer totalsDone()
+	jpath, lastWrite, err := journalPath(req, o.Account)
+	if err != nil {
+		return nil, nil, err
 	}
 	open := journal.Open
-	if o.DryRun {
+	if req.DryRun {
 		open = journal.OpenReadOnly // a dry run writes nothing
 	}
 	if im.j, err = open(jpath); err != nil {
@@ -219,21 +240,22 @@ func run(ctx context.Context, archives []string, o *Options) (*report.Report, *P
 	im.connCtx = connCtx
 	// The first append connection tells what the server offers and proves
 	// the login before anything is read; it becomes worker 0's.
-	first, err := appender.Dial(im.connCtx, im.opt.account())
+	first, err := im.dial(ctx)
 	if err != nil {
 		return nil, nil, err
 	}
-	im.learnCaps(first)
-	if o.DryRun {
-		first.Logout()
+	im.learnCaps(first.c)
+	first.slots = make(chan struct{}, im.depth) // nothing in flight yet
+	if req.DryRun {
+		im.hangUp(first)
 		err = im.readArchives(ctx, archives)
 		im.finishNotes()
 		rep.Finish()
-		return rep, im.plan, err
+		return rep, im.planValue(), err
 	}
-	im.lim = ratelimit.NewAIMD(1, im.conns*im.depth, im.conns*im.depth)
-	for i := 0; i < im.conns; i++ {
-		var c *appender.Conn
+	im.lim.Widen(im.nconns * im.depth)
+	for i := 0; i < im.nconns; i++ {
+		var c *wconn
 		if i == 0 {
 			c = first
 		}
@@ -269,35 +291,39 @@ func run(ctx context.Context, archives []string, o *Options) (*report.Report, *P
 	return rep, nil, readErr
 }
 
-func (o *Options) defaults(p Profile) {
-	if o.Connections <= 0 {
-		o.Connections = p.Connections
+// journalPath is where the run keeps its journal: journal.Path under
+// req's state directory (journal.DefaultDir), and when the journal was
+// last written. A journal of an earlier version, named
+// <state>/<user>@<addr>.imap.journal, is moved there first, so a
+// migration begun with it keeps its state; a dry run only reads it where
+// it is.
+func journalPath(req importer.Request, a imapconn.Account) (string, time.Time, error) {
+	state := journal.DefaultDir(req.StateDir, req.Archives)
+	path := journal.Path(state, req.User, "imap", a.Addr)
+	old := filepath.Join(state, oldJournalName(a.User, a.Addr))
+	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+		if _, err := os.Stat(old); err == nil {
+			if req.DryRun {
+				path = old
+			} else {
+				if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+					return "", time.Time{}, fmt.Errorf("journal: %w; pass --state DIR to keep the journal in a writable directory", err)
+				}
+				if err := os.Rename(old, path); err != nil {
+					return "", time.Time{}, fmt.Errorf("journal: move %s to %s: %w", old, path, err)
+				}
+			}
+		}
 	}
-	if p.MaxConnections > 0 && o.Connections > p.MaxConnections {
-		o.Connections = p.MaxConnections
+	var lastWrite time.Time
+	if fi, err := os.Stat(path); err == nil {
+		lastWrite = fi.ModTime()
 	}
-	if o.ErrorBudget <= 0 {
-		o.ErrorBudget = p.ErrorBudget
-	}
-	if o.BatchMessages <= 0 {
-		o.BatchMessages = 50
-	}
-	if o.BatchBytes <= 0 {
-		o.BatchBytes = 8 << 20
-	}
-	if o.MaxBackoff <= 0 {
-		o.MaxBackoff = time.Minute
-	}
-	if o.Timeout <= 0 {
-		o.Timeout = 2 * time.Minute
-	}
-	if o.Settle <= 0 {
-		o.Settle = 5 * time.Second
-	}
+	return path, lastWrite, nil
 }
 
-// journalName keeps one journal per user and target.
-func journalName(user, addr string) string {
+// oldJournalName is how versions before issue 10 named the journal.
+func oldJournalName(user, addr string) string {
 	clean := func(s string) string {
 		return strings.Map(func(r rune) rune {
 			if r == '/' || r == '\\' || r == ':' || r < ' ' {
@@ -309,14 +335,68 @@ func journalName(user, addr string) string {
 	return clean(user) + "@" + clean(addr) + ".imap.journal"
 }
 
-func (im *importer) learnCaps(c *appender.Conn) {
+// findTotals learns, in the background, how many messages and bytes the
+// archives hold, from their summaries (tar headers only), for the
+// progress events' totals. The returned function stops it.
+func (im *job) findTotals(ctx context.Context) func() {
+	if im.req.Progress == nil {
+		return func() {}
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		var items, bytes int64
+		for _, path := range im.req.Archives {
+			s, err := format.ScanSummary(ctx, path)
+			if err != nil {
+				return
+			}
+			for _, f := range s.Folders {
+				if f.Kind == format.FolderMail {
+					items += int64(f.Messages)
+					bytes += f.Bytes
+				}
+			}
+		}
+		im.mu.Lock()
+		im.itemsTotal, im.bytesTotal = items, bytes
+		im.mu.Unlock()
+	}()
+	return func() { cancel(); <-done }
+}
+
+// progress counts messages handled (imported, or found already there) and
+// reports the running totals, one call at a time.
+func (im *job) progress(folder string, items int, bytes int64) {
+	if im.req.Progress == nil {
+		return
+	}
+	im.mu.Lock()
+	defer im.mu.Unlock()
+	im.doneMsgs += items
+	im.doneBytes += bytes
+	im.req.Progress(progress.Event{Stage: "import", User: im.req.User, Folder: folder,
+		Items: int64(im.doneMsgs), ItemsTotal: im.itemsTotal, Bytes: im.doneBytes, BytesTotal: im.bytesTotal})
+}
+
+// planValue is the dry run's plan, folder by folder.
+func (im *job) planValue() *importer.Plan {
+	p := &importer.Plan{Folders: []importer.PlanFolder{}}
+	for _, f := range im.plan {
+		p.Folders = append(p.Folders, *f)
+	}
+	return p
+}
+
+func (im *job) learnCaps(c *appender.Conn) {
 	im.multi = c.MultiAppend()
 	im.binary = c.Has("BINARY")
 	im.appendLimit = c.AppendLimit()
 	if m := im.prof.MaxMessageSize; m > 0 && (im.appendLimit == 0 || m < im.appendLimit) {
 		im.appendLimit = m
 	}
-	im.conns = im.opt.Connections
+	im.nconns = im.opt.Connections
 	im.batchMsgs, im.batchBytes, im.depth = 1, 0, 16
 	if im.multi {
 		// A few large commands per connection: one mailbox transaction
@@ -324,27 +404,13 @@ func (im *importer) learnCaps(c *appender.Conn) {
 		im.batchMsgs, im.batchBytes, im.depth = im.opt.BatchMessages, im.opt.BatchBytes, 2
 	}
 	if !c.Has("LITERAL+") {
-		im.opt.logf("imap: %s does not offer LITERAL+; large messages wait for the server's go-ahead", im.opt.Addr)
+		im.logf("imap: %s does not offer LITERAL+; large messages wait for the server's go-ahead", im.opt.Account.Addr)
 	}
 }
 
-// readArchives streams every archive, mapping folders and queueing
-// messages in batches.
-func (im *importer) readArchives(ctx context.Context, archives []string) error {
-	for _, path := range archives {
-		if err := im.readArchive(ctx, path); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func (im *importer) readArchive(ctx context.Context, path string) error {
-	r, err := format.Open(path, nil)
-	if err != nil {
-		return fmt.Errorf("imap: %w", err)
-	}
-	defer r.Close()
+// readArchives streams every archive through importer.Walk, mapping
+// folders and queueing messages in batches.
+func (im *job) readArchives(ctx context.Context, archives []string) error {
 	var cur *batch
 	flush := func() {
 		if cur != nil && len(cur.items) > 0 {
@@ -353,37 +419,29 @@ func (im *importer) readArchive(ctx context.Context, path string) error {
 		cur = nil
 	}
 	defer flush()
-	for {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		e, err := r.Next()
-		if errors.Is(err, io.EOF) {
-			return nil
-		}
-		if errors.Is(err, format.ErrDamagedItem) {
-			continue // an item left unread here (not mail); messages are read, and failed, in prepare
-		}
-		if err != nil {
-			return fmt.Errorf("imap: %w", err)
-		}
-		switch {
-		case e.Folder != nil && e.Folder.Kind == format.FolderMail:
-			for _, n := range e.Notes { // the reader's: a folder read under a safe path
+	sel := im.req.Select
+	err := importer.Walk(ctx, archives, importer.Visitor{
+		Folder: func(archive string, f format.Folder, notes []string) error {
+			if f.Kind != format.FolderMail || !sel.KeepFolder(f.Path) {
+				return nil
+			}
+			for _, n := range notes {
 				im.rep.Note("%s", n)
 			}
-			if _, err := im.folder(path, *e.Folder); err != nil {
-				return err
+			_, err := im.folder(archive, f)
+			return err
+		},
+		Item: func(archive string, e *format.Entry) error {
+			if e.Item.Kind != format.KindMessage {
+				im.rep.AddSkipped(fmt.Sprintf("%s, not mail (import it with import dav)", e.Item.Kind))
+				return nil
 			}
-		case e.Item != nil && e.Item.Kind != format.KindMessage:
-			im.rep.AddSkipped(fmt.Sprintf("%s, not mail (import it with import dav)", e.Item.Kind))
-		case e.Item != nil:
-			it, err := im.prepare(ctx, path, e)
-			if err != nil {
-				return err
+			if !sel.Keep(e.Item.Folder, e.Item.Received) {
+				return nil
 			}
-			if it == nil {
-				continue
+			it, err := im.prepare(ctx, archive, e)
+			if err != nil || it == nil {
+				return err
 			}
 			if err := im.reserve(ctx, it, flush); err != nil {
 				return err
@@ -397,17 +455,21 @@ func (im *importer) readArchive(ctx context.Context, path string) error {
 			}
 			cur.items = append(cur.items, it)
 			cur.bytes += it.msg.Size
-		case e.Summary != nil:
-			if n := len(e.Summary.Errors) + e.Summary.Truncated; n > 0 {
-				im.rep.Note("archive %s: its export could not read %d items; they are not in the archive (see its export report)", path, n)
+			return nil
+		},
+		Summary: func(archive string, s *format.Summary) error {
+			if n := len(s.Errors) + s.Truncated; n > 0 {
+				im.rep.Note("archive %s: its export could not read %d items; they are not in the archive (see its export report)", archive, n)
 			}
-		}
-	}
+			return nil
+		},
+	})
+	return err
 }
 
 // folder maps and prepares the target mailbox for a source folder, of
 // archive.
-func (im *importer) folder(archive string, f format.Folder) (*box, error) {
+func (im *job) folder(archive string, f format.Folder) (*box, error) {
 	if b, ok := im.byPath[f.Path]; ok {
 		return b, nil
 	}
@@ -424,7 +486,7 @@ func (im *importer) folder(archive string, f format.Folder) (*box, error) {
 		case exists:
 			b.state, err = im.ctl.examine(m.name)
 			b.hadMail = b.state.messages > 0
-		case im.opt.DryRun:
+		case im.req.DryRun:
 			b.created = true
 			b.state.perm = permanentFlags{unknown: true}
 		default:
@@ -443,13 +505,13 @@ func (im *importer) folder(archive string, f format.Folder) (*box, error) {
 			b.refused = refusedFolderReason(f.Path, m.name, err)
 			im.rep.AddFolderFailure(report.Failure{Archive: archive, Folder: f.Path, Reason: b.refused})
 		}
-		if im.plan != nil {
-			b.plan = &PlanFolder{Source: f.Path, Target: m.name, Create: b.created, Note: m.note}
-			im.plan.Folders = append(im.plan.Folders, b.plan)
+		if im.req.DryRun {
+			b.plan = &importer.PlanFolder{Source: f.Path, Target: m.name, Kind: "mail", Create: b.created, Note: m.note}
+			im.plan = append(im.plan, b.plan)
 		}
 		im.boxes[m.name] = b
 	}
-	if f.Subscribed && !im.opt.DryRun && b.refused == "" {
+	if f.Subscribed && !im.req.DryRun && b.refused == "" {
 		if err := im.ctl.create(m.name, true); err != nil {
 			if !imapconn.Refused(err) {
 				return nil, err
@@ -490,7 +552,7 @@ func contentKey(mailbox string, sum [32]byte) journal.Key {
 
 // prepare reads one message and decides its fate: already there, refused
 // up front, or to be sent (returned).
-func (im *importer) prepare(ctx context.Context, archive string, e *format.Entry) (*item, error) {
+func (im *job) prepare(ctx context.Context, archive string, e *format.Entry) (*item, error) {
 	src := e.Item
 	b, err := im.folder(archive, format.Folder{Kind: format.FolderMail, Path: src.Folder, Role: src.Role})
 	if err != nil {
@@ -523,7 +585,8 @@ func (im *importer) prepare(ctx context.Context, archive string, e *format.Entry
 	present := func() {
 		done()
 		im.rep.AddPresent()
-		im.planCount(b, 0, true)
+		planCount(b, 0, true)
+		im.progress(src.Folder, 1, sp.size)
 	}
 	if im.seen[it.key] {
 		present() // the same item twice in the archives (a delta repeating it)
@@ -538,7 +601,7 @@ func (im *importer) prepare(ctx context.Context, archive string, e *format.Entry
 		if st, ok := im.j.Lookup(ck); ok {
 			im.legacy[ck] = true
 			state, known, placed = st, true, im.j.Placed(ck)
-			if st == journal.Done && !im.opt.DryRun {
+			if st == journal.Done && !im.req.DryRun {
 				if err := im.j.Write(journal.Record{Key: it.key, State: journal.Done, Where: b.name}); err != nil {
 					done()
 					return nil, err
@@ -564,14 +627,15 @@ func (im *importer) prepare(ctx context.Context, archive string, e *format.Entry
 		}
 		if found {
 			done()
-			if !im.opt.DryRun {
+			if !im.req.DryRun {
 				if err := im.j.Write(journal.Record{Key: it.key, State: journal.Done, Where: b.name,
 					Ref: fmt.Sprintf("%d:%d", b.index.uidValidity, uid)}); err != nil {
 					return nil, err
 				}
 			}
 			im.rep.AddPresent()
-			im.planCount(b, 0, true)
+			planCount(b, 0, true)
+			im.progress(src.Folder, 1, sp.size)
 			return nil, nil
 		}
 	}
@@ -588,10 +652,10 @@ func (im *importer) prepare(ctx context.Context, archive string, e *format.Entry
 	flags, refused := cleanFlags(src.Flags, b.state.perm)
 	im.noteRefused(refused)
 	it.msg = appender.Message{Flags: flags, Date: src.Received, Size: sp.size, Body: sp.open, Binary: sp.nul}
-	if im.opt.DryRun {
+	if im.req.DryRun {
 		done()
 		im.rep.AddImported(sp.size)
-		im.planCount(b, sp.size, false)
+		planCount(b, sp.size, false)
 		return nil, nil
 	}
 	if cap := im.prof.UploadCap; cap > 0 {
@@ -613,7 +677,7 @@ func (im *importer) prepare(ctx context.Context, archive string, e *format.Entry
 // reserve takes an item's share of the read-ahead budget. It never waits
 // while holding a batch not yet handed on: that batch's own messages
 // could be what fills the budget, and nobody else would free it.
-func (im *importer) reserve(ctx context.Context, it *item, flush func()) error {
+func (im *job) reserve(ctx context.Context, it *item, flush func()) error {
 	if im.mem.TryAcquire(it.sp.charge()) {
 		return nil
 	}
@@ -637,7 +701,7 @@ func (im *importer) reserve(ctx context.Context, it *item, flush func()) error {
 // (during) only at what arrived during this run.
 // Identical copies are counted that way: k items in the archives and j
 // copies on the target send k - j.
-func (im *importer) lookup(ctx context.Context, b *box, sp *spool, date time.Time, refresh, strict, during bool) (uint32, bool, error) {
+func (im *job) lookup(ctx context.Context, b *box, sp *spool, date time.Time, refresh, strict, during bool) (uint32, bool, error) {
 	im.ctl.mu.Lock()
 	defer im.ctl.mu.Unlock()
 	if err := im.settle(ctx, im.settleUntil, "the previous run's last commands"); err != nil {
@@ -687,7 +751,7 @@ type placedUID struct{ validity, uid uint32 }
 
 // loadPlaced reads the journal's UIDs by mailbox, once; the caller holds
 // the control lock.
-func (im *importer) loadPlaced() error {
+func (im *job) loadPlaced() error {
 	if im.placed != nil {
 		return nil
 	}
@@ -710,7 +774,7 @@ func contentTag(sum [32]byte) uint64 { return binary.BigEndian.Uint64(sum[:8]) }
 
 // claim records that a copy of sum in b belongs to an item the journal
 // knows.
-func (im *importer) claim(b *box, sum [32]byte) {
+func (im *job) claim(b *box, sum [32]byte) {
 	im.ctl.mu.Lock()
 	defer im.ctl.mu.Unlock()
 	if b.claims == nil {
@@ -720,7 +784,7 @@ func (im *importer) claim(b *box, sum [32]byte) {
 }
 
 // fly counts b's items in a command sent (d = 1) or answered (d = -1).
-func (im *importer) fly(bt *batch, d int) {
+func (im *job) fly(bt *batch, d int) {
 	im.ctl.mu.Lock()
 	defer im.ctl.mu.Unlock()
 	b := bt.box
@@ -737,7 +801,7 @@ func (im *importer) fly(bt *batch, d int) {
 // sameInFlight reports whether a message with the same bytes as one of
 // the batch's is in a command of this run still unanswered: a copy found
 // now could be that one's.
-func (im *importer) sameInFlight(bt *batch) bool {
+func (im *job) sameInFlight(bt *batch) bool {
 	im.ctl.mu.Lock()
 	defer im.ctl.mu.Unlock()
 	for _, it := range bt.items {
@@ -749,12 +813,12 @@ func (im *importer) sameInFlight(bt *batch) bool {
 }
 
 // settle waits until t, when what was sent before has surely landed.
-func (im *importer) settle(ctx context.Context, t time.Time, what string) error {
+func (im *job) settle(ctx context.Context, t time.Time, what string) error {
 	d := time.Until(t)
 	if d <= 0 {
 		return nil
 	}
-	im.opt.logf("imap: waiting %s for %s to land before looking on the target", d.Round(time.Millisecond), what)
+	im.logf("imap: waiting %s for %s to land before looking on the target", d.Round(time.Millisecond), what)
 	select {
 	case <-time.After(d):
 		return nil
@@ -764,7 +828,7 @@ func (im *importer) settle(ctx context.Context, t time.Time, what string) error 
 }
 
 // dispatch records the batch's intent durably, then queues it.
-func (im *importer) dispatch(b *batch) {
+func (im *job) dispatch(b *batch) {
 	recs := make([]journal.Record, len(b.items))
 	for i, it := range b.items {
 		recs[i] = journal.Record{Key: it.key, State: journal.Pending, Where: b.box.name}
@@ -778,7 +842,7 @@ func (im *importer) dispatch(b *batch) {
 	im.queue.push(b)
 }
 
-func (im *importer) failItem(it *item, reason string) {
+func (im *job) failItem(it *item, reason string) {
 	im.rep.AddFailure(report.Failure{Archive: it.archive, Folder: it.folder, Item: it.sourceID, Reason: reason})
 	im.release(it)
 }
@@ -787,7 +851,7 @@ func (im *importer) failItem(it *item, reason string) {
 // and sent by the next run. One whose command was cut off by a dropped
 // connection was attempted: it may be on the target, and the next run
 // looks (its intent stays pending in the journal).
-func (im *importer) notSent(it *item, uncertain bool) {
+func (im *job) notSent(it *item, uncertain bool) {
 	if uncertain {
 		im.failItem(it, "the run stopped early after its connection dropped; it may be on the target, and the next run checks")
 		return
@@ -796,13 +860,13 @@ func (im *importer) notSent(it *item, uncertain bool) {
 	im.release(it)
 }
 
-func (im *importer) release(it *item) {
+func (im *job) release(it *item) {
 	im.mem.Release(it.sp.charge())
 	it.sp.close()
 }
 
 // drain empties the queue after a fatal error, recording what was not sent.
-func (im *importer) drain() {
+func (im *job) drain() {
 	for {
 		im.queue.mu.Lock()
 		items := im.queue.items
@@ -820,7 +884,7 @@ func (im *importer) drain() {
 	}
 }
 
-func (im *importer) noteRefused(flags []string) {
+func (im *job) noteRefused(flags []string) {
 	if len(flags) == 0 {
 		return
 	}
@@ -831,7 +895,13 @@ func (im *importer) noteRefused(flags []string) {
 	im.mu.Unlock()
 }
 
-func (im *importer) finishNotes() {
+func (im *job) logf(format string, args ...any) {
+	if im.req.Logf != nil {
+		im.req.Logf(format, args...)
+	}
+}
+
+func (im *job) finishNotes() {
 	im.mu.Lock()
 	defer im.mu.Unlock()
 	for f, n := range im.refused {
@@ -846,15 +916,4 @@ func (im *importer) finishNotes() {
 			im.rep.Note("slowed down %d times for throttling, dropped connections or rising latency", s.Cuts)
 		}
 	}
-}
-
-// hostPort checks an address has a port, adding the default.
-func HostPort(host string, tls bool) string {
-	if _, _, err := net.SplitHostPort(host); err == nil {
-		return host
-	}
-	if tls {
-		return net.JoinHostPort(host, "993")
-	}
-	return net.JoinHostPort(host, "143")
 }

@@ -36,7 +36,7 @@ type control struct {
 }
 
 func dialControl(ctx context.Context, o *Options) (*control, error) {
-	conn, err := imapconn.Dial(ctx, o.account())
+	conn, err := imapconn.Dial(ctx, o.Account)
 	if err != nil {
 		return nil, err
 	}
