@@ -2,6 +2,7 @@ package imap
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"strings"
@@ -197,4 +198,119 @@ func (t *control) selectLocked(name string) (mailboxState, error) {
 		st.perm.known[strings.ToLower(string(f))] = true
 	}
 	return st, nil
+}
+
+// look checks the target for a message, under the connection's lock.
+// With refresh, b's index is brought up to date first; otherwise only when
+// it has not been filled yet (before sending, the run's own appends do not
+// matter), or when another mailbox was selected since: the content
+// comparison fetches by UID from the selected mailbox, and the checks of
+// different mailboxes take turns on the one connection. placed gives, on
+// the mailbox's first check, the UIDs the journal says its items got.
+//
+// Before sending it looks only at what the mailbox held before this run,
+// less the copies the journal accounts for; after a dropped connection
+// (during) only at what arrived during this run. Identical copies are
+// counted that way: k items in the archives and j copies on the target
+// send k - j.
+func (t *control) look(b *box, sp *spool, date time.Time, refresh, strict, during bool, placed func(mailbox string) ([]placedUID, error)) (uint32, bool, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if refresh || !b.index.fresh || t.selected != b.name {
+		if err := t.refreshIndex(b.name, &b.index); err != nil {
+			return 0, false, err
+		}
+	}
+	ix := &b.index
+	if !ix.based {
+		// The first check of a mailbox comes before anything is sent to
+		// it (only mailboxes that held mail are checked before sending).
+		ix.based = true
+		if b.hadMail {
+			ix.base = ix.lastUID
+		}
+		// Copies the journal places belong to their items, whether or
+		// not those are in this run's archives.
+		uids, err := placed(b.name)
+		if err != nil {
+			return 0, false, err
+		}
+		for _, p := range uids {
+			if p.validity == ix.uidValidity {
+				ix.used[p.uid] = true
+			}
+		}
+	}
+	var claims *int32
+	if !during && b.claims != nil {
+		if n := b.claims[contentTag(sp.sum)]; n > 0 {
+			claims = &n
+			defer func() { b.claims[contentTag(sp.sum)] = n }()
+		}
+	}
+	var unix int64
+	if !date.IsZero() {
+		unix = date.Unix()
+	}
+	return t.find(ix, sp, strict, during, unix, claims)
+}
+
+// contentTag shortens a content hash for the per-mailbox counts.
+func contentTag(sum [32]byte) uint64 { return binary.BigEndian.Uint64(sum[:8]) }
+
+// claim records that a copy of sum in b belongs to an item the journal
+// knows. A box's counts and index are guarded by the control lock, as
+// look reads them.
+func (t *control) claim(b *box, sum [32]byte) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if b.claims == nil {
+		b.claims = map[uint64]int32{}
+	}
+	b.claims[contentTag(sum)]++
+}
+
+// fly counts a batch's items in a command sent (d = 1) or answered
+// (d = -1).
+func (t *control) fly(bt *batch, d int) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	b := bt.box
+	if b.flying == nil {
+		b.flying = map[[32]byte]int{}
+	}
+	for _, it := range bt.items {
+		if b.flying[it.sp.sum] += d; b.flying[it.sp.sum] <= 0 {
+			delete(b.flying, it.sp.sum)
+		}
+	}
+}
+
+// sameInFlight reports whether a message with the same bytes as one of
+// the batch's is in a command of this run still unanswered: a copy found
+// now could be that one's.
+func (t *control) sameInFlight(bt *batch) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for _, it := range bt.items {
+		if bt.box.flying[it.sp.sum] > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// appended marks the UIDs a batch got in b's index as this run's: never
+// evidence for another item.
+func (t *control) appended(b *box, au imapconn.AppendUID) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if ix := &b.index; ix.uidValidity == au.UIDValidity || ix.uidValidity == 0 {
+		if ix.used == nil {
+			ix.uidValidity, ix.used = au.UIDValidity, map[uint32]bool{}
+		}
+		for _, u := range au.UIDs {
+			ix.used[u] = true
+		}
+	}
 }

@@ -58,9 +58,10 @@ func TestVerifyReportsJournalFailure(t *testing.T) {
 		t.Fatal(err)
 	}
 	j.Close() // every write from now on fails, as on a full or lost disk
-	im := &job{opt: o, prof: prof, ctl: ctl, j: j, rep: report.New("alice", "imap", "imap://"+d.Addr, nil),
-		queue: newBatchQueue(), mem: semaphore.NewWeighted(memBudget), refused: map[string]int{},
-		lim: ratelimit.NewAIMD(1, 1, 1)}
+	pres := newPresence(j, false, t.Logf)
+	pres.ctl = ctl
+	im := &job{opt: o, prof: prof, ctl: ctl, j: j, pres: pres, rep: report.New("alice", "imap", "imap://"+d.Addr, nil),
+		queue: newBatchQueue(), mem: semaphore.NewWeighted(memBudget), lim: ratelimit.NewAIMD(1, 1, 1)}
 	sp, err := readSpool(bytes.NewReader(body), "")
 	if err != nil {
 		t.Fatal(err)

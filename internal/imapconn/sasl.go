@@ -83,10 +83,11 @@ func (c *Conn) login(a *Account) error {
 				return err
 			}
 		}
-		if _, err := c.Command("LOGIN "+Quote(a.loginName())+" "+Quote(secret), nil); err != nil {
-			return fmt.Errorf("imap: login as %s refused: %w", a.loginName(), err)
+		r, err := c.Command("LOGIN "+Quote(a.loginName())+" "+Quote(secret), nil)
+		if r != nil && !r.OK() {
+			return r.Err("login as " + a.loginName() + " refused")
 		}
-		return nil
+		return err
 	}
 	if _, err := c.Command("CAPABILITY", nil); err != nil {
 		return err
@@ -139,7 +140,7 @@ func (c *Conn) login(a *Account) error {
 			}
 			c.noteCode(r)
 			if !r.OK() {
-				return fmt.Errorf("imap: login as %s refused: %s", a.User, r)
+				return r.Err("login as " + a.User + " refused")
 			}
 			return nil
 		default:

@@ -104,12 +104,12 @@ func (im *job) worker(ctx context.Context, id int, cur *wconn) {
 		}
 		w := cur
 		w.inflight.Add(1)
-		im.fly(b, 1)
+		im.ctl.fly(b, 1)
 		p, err := w.c.Append(b.box.name, msgs)
 		if err != nil {
 			<-w.slots
 			w.inflight.Done()
-			im.fly(b, -1)
+			im.ctl.fly(b, -1)
 			if ctx.Err() != nil {
 				im.stoppedInFlight(b) // the connection closed by our own stop
 				return
@@ -139,7 +139,7 @@ func (im *job) dial(ctx context.Context) (*wconn, error) {
 		}
 		return nil, err
 	}
-	return &wconn{c: c, slots: make(chan struct{}, max(im.depth, 1))}, nil
+	return &wconn{c: c, slots: make(chan struct{}, max(im.caps.depth, 1))}, nil
 }
 
 // hangUp logs a connection out and gives its place in the cap back.
@@ -174,7 +174,7 @@ func (im *job) collect(ctx context.Context, w *wconn, b *batch, p *appender.Pend
 	}
 	resp, err := p.Result()
 	latency := time.Since(p.Sent)
-	defer im.fly(b, -1) // after appended marked the UIDs it was given
+	defer im.ctl.fly(b, -1) // after appended marked the UIDs it was given
 	switch {
 	case err != nil && ctx.Err() != nil:
 		im.stoppedInFlight(b)
@@ -203,17 +203,10 @@ func (im *job) appended(b *batch, resp *imapconn.Response) {
 		}
 	}
 	im.recordDone(recs...)
-	im.ctl.mu.Lock()
-	if ix := &b.box.index; ok && (ix.uidValidity == au.UIDValidity || ix.uidValidity == 0) {
-		if ix.used == nil {
-			ix.uidValidity, ix.used = au.UIDValidity, map[uint32]bool{}
-		}
-		for _, u := range au.UIDs {
-			ix.used[u] = true // ours: never evidence for another item
-		}
+	if ok {
+		im.ctl.appended(b.box, au)
 	}
-	im.ctl.mu.Unlock()
-	im.progress(b.items[0].folder, len(b.items), b.bytes)
+	im.tally.progress(im.req, b.items[0].folder, len(b.items), b.bytes)
 	for _, it := range b.items {
 		if it.stripped {
 			im.rep.Note("%s in %s: sent without its keywords, which the target refused", it.sourceID, it.folder)
@@ -230,16 +223,9 @@ func (im *job) appended(b *batch, resp *imapconn.Response) {
 // for them on the target (where a user may have moved them meanwhile)
 // instead of trusting the journal.
 func (im *job) recordDone(recs ...journal.Record) {
-	err := im.j.Write(recs...)
-	if err == nil {
-		return
+	if err := im.j.Write(recs...); err != nil {
+		im.tally.journalFailed(len(recs), err)
 	}
-	im.mu.Lock()
-	if im.unjournaled == 0 {
-		im.journalErr = err
-	}
-	im.unjournaled += len(recs)
-	im.mu.Unlock()
 }
 
 // refusedBatch handles a NO or BAD answer: throttling waits and retries,
@@ -339,11 +325,11 @@ func (im *job) giveBack(b *batch) {
 // verify removes from an uncertain batch the messages that did arrive.
 func (im *job) verify(ctx context.Context, b *batch) *batch {
 	var rest []*item
-	if err := im.settle(ctx, b.lostAt.Add(im.opt.Settle), "a command of a dropped connection"); err != nil {
+	if err := im.pres.settle(ctx, b.lostAt.Add(im.opt.Settle), "a command of a dropped connection"); err != nil {
 		im.giveBack(b)
 		return nil
 	}
-	if im.sameInFlight(b) {
+	if im.ctl.sameInFlight(b) {
 		// A copy of one of these messages found now could be another
 		// item's, still unanswered: check once it is.
 		select {
@@ -355,7 +341,7 @@ func (im *job) verify(ctx context.Context, b *batch) *batch {
 		return nil
 	}
 	for i, it := range b.items {
-		uid, found, err := im.lookup(ctx, b.box, it.sp, it.msg.Date, i == 0, true, true)
+		uid, found, err := im.pres.lookup(ctx, b.box, it.sp, it.msg.Date, i == 0, true, true)
 		if err != nil {
 			if errors.Is(err, context.Canceled) || ctx.Err() != nil {
 				// Those found are settled; the rest were sent and stay
