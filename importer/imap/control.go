@@ -212,13 +212,14 @@ func (t *control) selectLocked(name string) (mailboxState, error) {
 // less the copies the journal accounts for; after a dropped connection
 // (during) only at what arrived during this run. Identical copies are
 // counted that way: k items in the archives and j copies on the target
-// send k - j.
-func (t *control) look(b *box, sp *spool, date time.Time, refresh, strict, during bool, placed func(mailbox string) ([]placedUID, error)) (uint32, bool, error) {
+// send k - j. It returns the copy's place as the journal keeps it,
+// "UIDVALIDITY:UID".
+func (t *control) look(b *box, sp *spool, date time.Time, refresh, strict, during bool, placed func(mailbox string) ([]placedUID, error)) (string, bool, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if refresh || !b.index.fresh || t.selected != b.name {
 		if err := t.refreshIndex(b.name, &b.index); err != nil {
-			return 0, false, err
+			return "", false, err
 		}
 	}
 	ix := &b.index
@@ -233,7 +234,7 @@ func (t *control) look(b *box, sp *spool, date time.Time, refresh, strict, durin
 		// not those are in this run's archives.
 		uids, err := placed(b.name)
 		if err != nil {
-			return 0, false, err
+			return "", false, err
 		}
 		for _, p := range uids {
 			if p.validity == ix.uidValidity {
@@ -252,7 +253,11 @@ func (t *control) look(b *box, sp *spool, date time.Time, refresh, strict, durin
 	if !date.IsZero() {
 		unix = date.Unix()
 	}
-	return t.find(ix, sp, strict, during, unix, claims)
+	uid, found, err := t.find(ix, sp, strict, during, unix, claims)
+	if !found || err != nil {
+		return "", false, err
+	}
+	return fmt.Sprintf("%d:%d", ix.uidValidity, uid), true, nil
 }
 
 // contentTag shortens a content hash for the per-mailbox counts.

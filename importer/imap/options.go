@@ -1,7 +1,6 @@
 package imap
 
 import (
-	"fmt"
 	"time"
 
 	"golang.org/x/sync/semaphore"
@@ -60,15 +59,7 @@ type Limits struct {
 	Pacer *ratelimit.Pacer
 }
 
-func (o *Options) check() error {
-	if err := o.Account.Check(); err != nil {
-		return err
-	}
-	if o.Connections < 0 || o.BatchMessages < 0 || o.BatchBytes < 0 {
-		return fmt.Errorf("imap: negative connections or batch size")
-	}
-	return nil
-}
+func (o *Options) check() error { return o.Account.Check() }
 
 func (o *Options) defaults(p Profile) {
 	if o.Connections <= 0 {

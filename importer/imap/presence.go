@@ -119,13 +119,13 @@ func (p *presence) known(ctx context.Context, b *box, key, ck journal.Key, sp *s
 	if !b.hadMail {
 		return false, nil
 	}
-	uid, found, err := p.lookup(ctx, b, sp, received, false, known, false)
+	ref, found, err := p.lookup(ctx, b, sp, received, false, known, false)
 	if err != nil || !found {
 		return false, err
 	}
 	if !p.dryRun {
 		if err := p.j.Write(journal.Record{Key: key, State: journal.Done, Where: b.name,
-			Ref: fmt.Sprintf("%d:%d", b.index.uidValidity, uid)}); err != nil {
+			Ref: ref}); err != nil {
 			return false, err
 		}
 	}
@@ -134,9 +134,9 @@ func (p *presence) known(ctx context.Context, b *box, key, ck journal.Key, sp *s
 
 // lookup checks the target for a message once the previous run's last
 // commands have landed; see control.look.
-func (p *presence) lookup(ctx context.Context, b *box, sp *spool, date time.Time, refresh, strict, during bool) (uint32, bool, error) {
+func (p *presence) lookup(ctx context.Context, b *box, sp *spool, date time.Time, refresh, strict, during bool) (string, bool, error) {
 	if err := p.settle(ctx, p.settleUntil, "the previous run's last commands"); err != nil {
-		return 0, false, err
+		return "", false, err
 	}
 	return p.ctl.look(b, sp, date, refresh, strict, during, p.placedIn)
 }

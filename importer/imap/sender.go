@@ -341,7 +341,7 @@ func (im *job) verify(ctx context.Context, b *batch) *batch {
 		return nil
 	}
 	for i, it := range b.items {
-		uid, found, err := im.pres.lookup(ctx, b.box, it.sp, it.msg.Date, i == 0, true, true)
+		ref, found, err := im.pres.lookup(ctx, b.box, it.sp, it.msg.Date, i == 0, true, true)
 		if err != nil {
 			if errors.Is(err, context.Canceled) || ctx.Err() != nil {
 				// Those found are settled; the rest were sent and stay
@@ -360,7 +360,7 @@ func (im *job) verify(ctx context.Context, b *batch) *batch {
 			continue
 		}
 		im.recordDone(journal.Record{Key: it.key, State: journal.Done, Where: b.box.name,
-			Ref: fmt.Sprintf("%d:%d", b.box.index.uidValidity, uid)})
+			Ref: ref})
 		im.rep.AddImported(it.msg.Size)
 		im.release(it)
 	}
