@@ -13,7 +13,6 @@ import (
 
 	"golang.org/x/sync/semaphore"
 
-	"github.com/mailhaul/mailhaul/format"
 	"github.com/mailhaul/mailhaul/importer"
 	"github.com/mailhaul/mailhaul/importer/imap/appender"
 	"github.com/mailhaul/mailhaul/internal/imapconn"
@@ -73,10 +72,7 @@ type tally struct {
 	queued    int64 // bytes handed to connections (upload cap)
 	doneMsgs  int
 	doneBytes int64
-	// itemsTotal and bytesTotal are the archives' messages, once known
-	// (see findTotals).
-	itemsTotal, bytesTotal int64
-	refused                map[string]int // flag → messages it was kept off
+	refused   map[string]int // flag → messages it was kept off
 	// unjournaled counts messages on the target whose outcome the journal
 	// could not record; journalErr is the first reason.
 	unjournaled int
@@ -140,8 +136,6 @@ func run(ctx context.Context, o *Options, req importer.Request) (*report.Report,
 	rep.DryRun = req.DryRun
 	im := &job{opt: o, req: req, prof: prof, rep: rep, queue: newBatchQueue(), spooler: newSpooler(""),
 		lim: o.Limits.Window, pacer: o.Limits.Pacer, conns: o.Limits.Conns, mem: semaphore.NewWeighted(memBudget)}
-	totalsDone := im.findTotals(ctx)
-	defer totalsDone()
 	jpath, lastWrite, err := journalPath(req, o.Account)
 	if err != nil {
 		return nil, nil, err
@@ -275,39 +269,11 @@ func oldJournalName(user, addr string) string {
 	return clean(user) + "@" + clean(addr) + ".imap.journal"
 }
 
-// findTotals learns, in the background, how many messages and bytes the
-// archives hold, from their summaries (tar headers only), for the
-// progress events' totals. The returned function stops it.
-func (im *job) findTotals(ctx context.Context) func() {
-	if im.req.Progress == nil {
-		return func() {}
-	}
-	ctx, cancel := context.WithCancel(ctx)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		var items, bytes int64
-		for _, path := range im.req.Archives {
-			s, err := format.ScanSummary(ctx, path)
-			if err != nil {
-				return
-			}
-			for _, f := range s.Folders {
-				if f.Kind == format.FolderMail {
-					items += int64(f.Messages)
-					bytes += f.Bytes
-				}
-			}
-		}
-		im.tally.mu.Lock()
-		im.tally.itemsTotal, im.tally.bytesTotal = items, bytes
-		im.tally.mu.Unlock()
-	}()
-	return func() { cancel(); <-done }
-}
-
 // progress counts messages handled (imported, or found already there) and
-// reports the running totals, one call at a time.
+// reports the running totals, one call at a time. The totals to reach are
+// left to the caller (0: not known here): reading them from the archives'
+// summaries means decompressing the archives a second time, which a
+// quiet run must not pay for, and the command's display already does it.
 func (t *tally) progress(req importer.Request, folder string, items int, bytes int64) {
 	if req.Progress == nil {
 		return
@@ -317,7 +283,7 @@ func (t *tally) progress(req importer.Request, folder string, items int, bytes i
 	t.doneMsgs += items
 	t.doneBytes += bytes
 	req.Progress(progress.Event{Stage: "import", User: req.User, Folder: folder,
-		Items: int64(t.doneMsgs), ItemsTotal: t.itemsTotal, Bytes: t.doneBytes, BytesTotal: t.bytesTotal})
+		Items: int64(t.doneMsgs), Bytes: t.doneBytes})
 }
 
 // queue counts size bytes against the provider's daily upload cap, and
