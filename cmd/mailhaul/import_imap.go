@@ -2,20 +2,21 @@ package main
 
 import (
 	"context"
-	"crypto/tls"
-	"errors"
 	"fmt"
-	"net/url"
 	"os"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"golang.org/x/sync/semaphore"
+
 	"github.com/mailhaul/mailhaul/format"
 	"github.com/mailhaul/mailhaul/importer"
 	imapimport "github.com/mailhaul/mailhaul/importer/imap"
-	"github.com/mailhaul/mailhaul/internal/loopback"
+	"github.com/mailhaul/mailhaul/internal/imapconn"
+	"github.com/mailhaul/mailhaul/internal/journal"
+	"github.com/mailhaul/mailhaul/internal/ratelimit"
 	"github.com/mailhaul/mailhaul/internal/termtext"
 	"github.com/mailhaul/mailhaul/progress"
 )
@@ -100,83 +101,80 @@ func (a *app) runImportIMAP(ctx context.Context, archives []string, f *importIMA
 	if err := importer.CheckArchiveUser(archives, f.user, f.archiveUser); err != nil {
 		return run.fail(ctx, "archives", err)
 	}
+	req := importer.Request{User: f.user, Archives: archives, StateDir: journal.DefaultDir(f.state, archives), DryRun: f.dryRun}
 	if !a.quiet && !a.json {
-		opt.Logf = func(format string, args ...any) {
+		req.Logf = func(format string, args ...any) {
 			fmt.Fprintln(a.stderr, termtext.Escape(fmt.Sprintf(format, args...)))
 		}
 	}
-	if f.dryRun {
-		plan, rep, err := imapimport.DryRun(ctx, archives, *opt)
-		if err != nil || rep == nil {
-			if rep == nil {
-				return run.fail(ctx, "connect", err)
-			}
-			return run.finish(ctx, rep, "import", err)
+	var prog *display
+	if !f.dryRun {
+		prog = a.newProgress("import "+f.user, archiveTotals(archives, format.KindMessage))
+		req.Progress = func(e progress.Event) {
+			e.Stage, e.User = "import", f.user
+			prog.update(e)
 		}
-		if f.report != "" {
-			if err := writeJSONFile(f.report, rep); err != nil {
-				return err
-			}
-		}
-		if a.json {
-			writeJSONLine(a.stdout, map[string]any{"event": "plan", "user": rep.User, "folders": plan.Folders, "report": rep})
-		} else {
-			plan.Print(a.stdout)
-			fmt.Fprintln(a.stdout, termtext.Escape(rep.Statement))
-		}
-		return nil
 	}
-	prog := a.newProgress("import "+f.user, archiveTotals(archives, format.KindMessage))
-	opt.Progress = func(m int, n int64) {
-		prog.update(progress.Event{Stage: "import", User: f.user, Items: int64(m), Bytes: n})
+	kind, err := findTarget("imap")
+	var res *importer.Result
+	if err == nil {
+		var tg importer.Target
+		if tg, err = kind.new(targetSettings{Where: f.url, Options: *opt}); err == nil {
+			res, err = tg.Import(ctx, req)
+		}
 	}
-	rep, err := imapimport.Run(ctx, archives, *opt)
-	prog.done()
-	if rep == nil {
+	if prog != nil {
+		prog.done()
+	}
+	if res == nil {
 		return run.fail(ctx, "connect", err)
 	}
-	return run.finish(ctx, rep, "import", err)
+	if f.dryRun && err == nil {
+		return a.printPlan(f.report, res)
+	}
+	return run.finish(ctx, res.Report, "import", err)
 }
 
-// imapOptions turns flags into importer options, reading secrets from
-// files or the environment only.
+// imapOptions turns flags into the target's options, reading secrets from
+// files or the environment only, and makes the limits the run takes part
+// in: the provider's connection cap, the throttling window and the pacer.
 func imapOptions(f *importIMAPFlags) (*imapimport.Options, error) {
 	if strings.TrimSpace(f.user) == "" {
 		return nil, errEmptyUser
 	}
-	if f.url == "" {
-		return nil, errors.New("--url is missing: give the target, imaps://host[:port] or imap://host[:port]")
+	acct, err := imapconn.ParseURL(f.url, imapconn.URLOptions{StartTLS: f.startTLS, AllowPlaintext: f.allowPlaintext})
+	if err != nil {
+		return nil, err
 	}
-	u, err := url.Parse(f.url)
-	if err != nil || u.Host == "" || (u.Scheme != "imap" && u.Scheme != "imaps") {
-		return nil, fmt.Errorf("--url must be imaps://host[:port] or imap://host[:port], got %q", f.url)
-	}
-	if u.User != nil {
-		return nil, fmt.Errorf("put no credentials in --url; use --user and --password-file")
-	}
-	opt := &imapimport.Options{Addr: imapimport.HostPort(u.Host, u.Scheme == "imaps"), User: f.user, Admin: f.admin,
-		Auth: f.auth, TokenFile: f.tokenFile, Provider: f.provider, DryRun: f.dryRun, StateDir: f.state,
-		Connections: f.connections, ErrorBudget: f.errorBudget, Settle: f.settle,
-		MaxBytesPerSecond: f.maxBytesPerSecond, MaxMessagesPerSecond: f.maxMessagesPerSecond}
-	if u.Scheme == "imaps" || f.startTLS {
-		cfg := &tls.Config{ServerName: u.Hostname(), MinVersion: tls.VersionTLS12}
-		if f.tlsCA != "" {
-			if cfg.RootCAs, err = loadCAs(f.tlsCA); err != nil {
-				return nil, err
-			}
-		}
-		opt.TLS, opt.StartTLS = cfg, u.Scheme == "imap"
-	} else if !loopback.IsHost(u.Hostname()) && !f.allowPlaintext {
-		return nil, fmt.Errorf("imap://%s without --starttls would send the password in clear text; use imaps://, --starttls, or --allow-plaintext on a network you trust", u.Host)
-	}
-	if a := strings.ToLower(f.auth); a == "plain" || a == "login" {
-		if opt.Password, err = password(f.passwordFile); err != nil {
+	if acct.TLS != nil && f.tlsCA != "" {
+		if acct.TLS.RootCAs, err = loadCAs(f.tlsCA); err != nil {
 			return nil, err
 		}
-		if opt.Password == "" {
+	}
+	acct.User, acct.Admin, acct.Auth = f.user, f.admin, strings.ToLower(f.auth)
+	switch acct.Auth {
+	case imapconn.AuthPlain, imapconn.AuthLogin:
+		pw, err := password(f.passwordFile)
+		if err != nil {
+			return nil, err
+		}
+		if pw == "" {
 			return nil, fmt.Errorf("no password: use --password-file or %s", passwordEnv)
 		}
+		acct.Secret = imapconn.Password(pw)
+	case imapconn.AuthXOAuth2, imapconn.AuthOAuthBearer:
+		acct.Secret = imapconn.TokenFile(f.tokenFile)
+	default:
+		return nil, fmt.Errorf("unknown --auth %q (plain, login, xoauth2, oauthbearer)", f.auth)
 	}
+	lim, err := imapconn.ProviderLimits(f.provider)
+	if err != nil {
+		return nil, err
+	}
+	connCap := max(lim.MaxConnections, 1) // what the provider allows one user
+	opt := &imapimport.Options{Account: acct, Provider: f.provider, Connections: f.connections, ErrorBudget: f.errorBudget,
+		Settle: f.settle, Limits: imapimport.Limits{Window: ratelimit.NewAIMD(1, 1, 1),
+			Conns: semaphore.NewWeighted(int64(connCap)), Pacer: ratelimit.NewPacer(f.maxBytesPerSecond, f.maxMessagesPerSecond)}}
 	if f.folderMap != "" {
 		fh, err := os.Open(f.folderMap)
 		if err != nil {

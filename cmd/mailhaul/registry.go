@@ -10,6 +10,7 @@ import (
 	"github.com/mailhaul/mailhaul/importer"
 	"github.com/mailhaul/mailhaul/importer/dav"
 	emltarget "github.com/mailhaul/mailhaul/importer/eml"
+	imapimport "github.com/mailhaul/mailhaul/importer/imap"
 	maildirtarget "github.com/mailhaul/mailhaul/importer/maildir"
 	mboxtarget "github.com/mailhaul/mailhaul/importer/mbox"
 )
@@ -73,7 +74,14 @@ func sourceKinds() []sourceKind {
 // is nil are filled as each package provides its importer.Target.
 func targetKinds() []targetKind {
 	return []targetKind{
-		{name: "imap", short: "an IMAP server (mail)"},
+		{name: "imap", short: "an IMAP server (mail)",
+			new: func(s targetSettings) (importer.Target, error) {
+				opt, ok := s.Options.(imapimport.Options)
+				if !ok {
+					return nil, fmt.Errorf("imap: settings of type %T, want imap.Options", s.Options)
+				}
+				return imapimport.New(opt), nil
+			}},
 		{name: "dav", short: "a CardDAV/CalDAV server (contacts, calendars, tasks)",
 			new: func(s targetSettings) (importer.Target, error) {
 				opt, ok := s.Options.(dav.Options)

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/mailhaul/mailhaul/format"
+	"github.com/mailhaul/mailhaul/importer"
 )
 
 // stallingServer answers the greeting, LOGIN and CAPABILITY, then reads
@@ -80,7 +81,7 @@ func TestCancelEndsStalledControlCommand(t *testing.T) {
 	type result struct{ err error }
 	ret := make(chan result, 1)
 	go func() {
-		_, err := Run(ctx, []string{archive}, Options{Addr: addr, User: "u", Password: "p", Timeout: time.Minute})
+		_, err := testRun{Options: Options{Account: account(addr, "u", "p"), Timeout: time.Minute}, Request: importer.Request{User: "u"}}.run(ctx, []string{archive})
 		ret <- result{err}
 	}()
 	select {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/mailhaul/mailhaul/format"
+	"github.com/mailhaul/mailhaul/importer"
 	"github.com/mailhaul/mailhaul/internal/journal"
 	"github.com/mailhaul/mailhaul/internal/testservers"
 )
@@ -61,8 +62,7 @@ func TestIdenticalCopiesKept(t *testing.T) {
 	}
 	fullPath := filepath.Join(dir, "full.tgz")
 	writeArchive(t, fullPath, full)
-	opt := Options{Addr: d.Addr, User: "alice", Password: "alice-secret", Provider: "dovecot",
-		StateDir: filepath.Join(dir, "state"), Settle: 50 * time.Millisecond}
+	opt := testRun{Options: Options{Account: account(d.Addr, "alice", "alice-secret"), Provider: "dovecot", Settle: 50 * time.Millisecond}, Request: importer.Request{User: "alice", StateDir: filepath.Join(dir, "state")}}
 	ctx := context.Background()
 	total := len(inbox) + len(other)
 
@@ -83,7 +83,7 @@ func TestIdenticalCopiesKept(t *testing.T) {
 		}
 	}
 
-	rep, err := Run(ctx, []string{fullPath}, opt)
+	rep, err := opt.run(ctx, []string{fullPath})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -92,7 +92,7 @@ func TestIdenticalCopiesKept(t *testing.T) {
 	}
 	check("first run", 16, 3, inbox)
 
-	rep, err = Run(ctx, []string{fullPath}, opt)
+	rep, err = opt.run(ctx, []string{fullPath})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -101,7 +101,7 @@ func TestIdenticalCopiesKept(t *testing.T) {
 	}
 	noJournal := opt
 	noJournal.StateDir = filepath.Join(dir, "state-2")
-	rep, err = Run(ctx, []string{fullPath}, noJournal)
+	rep, err = noJournal.run(ctx, []string{fullPath})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -117,7 +117,7 @@ func TestIdenticalCopiesKept(t *testing.T) {
 		msgs: append(append([]testMsg{}, inbox[11:]...), more...)}}
 	deltaPath := filepath.Join(dir, "delta.tgz")
 	writeArchive(t, deltaPath, delta)
-	rep, err = Run(ctx, []string{deltaPath}, opt)
+	rep, err = opt.run(ctx, []string{deltaPath})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -128,7 +128,7 @@ func TestIdenticalCopiesKept(t *testing.T) {
 	check("delta", 18, 3, all)
 	// Full and delta together without a journal: 18+3 items, all there.
 	noJournal.StateDir = filepath.Join(dir, "state-3")
-	rep, err = Run(ctx, []string{fullPath, deltaPath}, noJournal)
+	rep, err = noJournal.run(ctx, []string{fullPath, deltaPath})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -140,13 +140,13 @@ func TestIdenticalCopiesKept(t *testing.T) {
 	// An old journal (keyed by folder and content) that recorded one copy:
 	// the other copies are sent, the recorded one is not.
 	bobState := filepath.Join(dir, "bob-state")
-	bobOpt := Options{Addr: d.Addr, User: "bob", Password: "bob-secret", Provider: "dovecot", StateDir: bobState, Settle: 50 * time.Millisecond}
+	bobOpt := testRun{Options: Options{Account: account(d.Addr, "bob", "bob-secret"), Provider: "dovecot", Settle: 50 * time.Millisecond}, Request: importer.Request{User: "bob", StateDir: bobState}}
 	one := filepath.Join(dir, "one.tgz")
 	writeArchive(t, one, []testFolder{{folder: format.Folder{Path: "INBOX", Role: format.RoleInbox}, msgs: inbox[:1]}})
-	if _, err := Run(ctx, []string{one}, bobOpt); err != nil {
+	if _, err := bobOpt.run(ctx, []string{one}); err != nil {
 		t.Fatal(err)
 	}
-	jpath := filepath.Join(bobState, journalName("bob", d.Addr))
+	jpath := journal.Path(bobState, "bob", "imap", d.Addr)
 	recs, err := journal.Records(jpath)
 	if err != nil || len(recs) != 1 {
 		t.Fatalf("bob's journal: %v, %d records", err, len(recs))
@@ -163,7 +163,7 @@ func TestIdenticalCopiesKept(t *testing.T) {
 		}
 	}
 	j.Close()
-	rep, err = Run(ctx, []string{fullPath}, bobOpt)
+	rep, err = bobOpt.run(ctx, []string{fullPath})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/mailhaul/mailhaul/format"
+	"github.com/mailhaul/mailhaul/importer"
 	"github.com/mailhaul/mailhaul/internal/faultproxy"
 	"github.com/mailhaul/mailhaul/internal/testservers"
 )
@@ -71,8 +72,7 @@ func TestCutConnectionsExactlyOnce(t *testing.T) {
 		dir := t.TempDir()
 		archive := filepath.Join(dir, user+".tgz")
 		writeArchive(t, archive, folders)
-		opt := Options{Addr: px.Addr, User: user, Password: "secret", Provider: "dovecot", StateDir: dir,
-			BatchMessages: 8, Timeout: 10 * time.Second, MaxBackoff: 100 * time.Millisecond, Settle: settle}
+		opt := testRun{Options: Options{Account: account(px.Addr, user, "secret"), Provider: "dovecot", BatchMessages: 8, Timeout: 10 * time.Second, MaxBackoff: 100 * time.Millisecond, Settle: settle}, Request: importer.Request{User: user, StateDir: dir}}
 		var logs []string
 		var logMu sync.Mutex
 		opt.Logf = func(f string, a ...any) {
@@ -80,7 +80,7 @@ func TestCutConnectionsExactlyOnce(t *testing.T) {
 			logs = append(logs, time.Now().Format("15:04:05.000 ")+fmt.Sprintf(f, a...))
 			logMu.Unlock()
 		}
-		rep, err := Run(context.Background(), []string{archive}, opt)
+		rep, err := opt.run(context.Background(), []string{archive})
 		px.Close()
 		if err != nil {
 			t.Fatalf("seed %d: %v", seed, err)

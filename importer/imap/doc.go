@@ -38,7 +38,18 @@
 // Speed comes from several connections, each pipelining APPENDs through
 // the appender sub-package (MULTIAPPEND and LITERAL+ where offered);
 // go-imap drives the one control connection for LIST, CREATE, SELECT and
-// FETCH. Throttling answers, dropped connections and rising latency shrink
-// an AIMD window of batches in flight (internal/ratelimit), and every
-// connection is replaced before it spends its provider's error budget.
+// FETCH. Every connection logs in through internal/imapconn. Throttling
+// answers, dropped connections and rising latency shrink an AIMD window of
+// batches in flight (internal/ratelimit), and every connection is replaced
+// before it spends its provider's error budget. The window, the connection
+// cap and the pacer are passed in (Options.Limits), so that the runs of
+// many users on one server can share them.
+//
+// The files follow the seams: import.go runs the job (Target, the
+// journal's place, progress); mailboxes.go provisions mailboxes through
+// the control connection (control.go, which alone takes its lock, and
+// index.go); presence.go says what is there already (journal, target
+// index, settle); batches.go reads the archives into batches, and
+// sender.go dispatches them over the append connections (queue.go
+// alone takes the queue's lock).
 package imap

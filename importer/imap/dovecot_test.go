@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/mailhaul/mailhaul/format"
+	"github.com/mailhaul/mailhaul/importer"
 	"github.com/mailhaul/mailhaul/internal/testservers"
 )
 
@@ -68,10 +69,10 @@ func TestDovecotEndToEnd(t *testing.T) {
 	archive := filepath.Join(dir, "alice.tgz")
 	folders, where := fixture(t)
 	writeArchive(t, archive, folders)
-	opt := Options{Addr: d.Addr, User: "alice", Password: "alice-secret", Provider: "dovecot", StateDir: filepath.Join(dir, "state")}
+	opt := testRun{Options: Options{Account: account(d.Addr, "alice", "alice-secret"), Provider: "dovecot"}, Request: importer.Request{User: "alice", StateDir: filepath.Join(dir, "state")}}
 	ctx := context.Background()
 
-	plan, _, err := DryRun(ctx, []string{archive}, opt)
+	plan, _, err := opt.dryRun(ctx, []string{archive})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -86,7 +87,7 @@ func TestDovecotEndToEnd(t *testing.T) {
 	}
 
 	start := time.Now()
-	rep, err := Run(ctx, []string{archive}, opt)
+	rep, err := opt.run(ctx, []string{archive})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -110,7 +111,7 @@ func TestDovecotEndToEnd(t *testing.T) {
 		compareFolder(t, box, f.msgs, msgs)
 	}
 
-	rep2, err := Run(ctx, []string{archive}, opt)
+	rep2, err := opt.run(ctx, []string{archive})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -120,7 +121,7 @@ func TestDovecotEndToEnd(t *testing.T) {
 	// Without the journal (another machine, a lost state dir), the target
 	// check alone must prevent duplicates.
 	opt.StateDir = filepath.Join(dir, "other-state")
-	rep3, err := Run(ctx, []string{archive}, opt)
+	rep3, err := opt.run(ctx, []string{archive})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,8 +9,10 @@ import (
 	"time"
 
 	"github.com/mailhaul/mailhaul/format"
+	"github.com/mailhaul/mailhaul/importer"
 	"github.com/mailhaul/mailhaul/importer/imap"
 	"github.com/mailhaul/mailhaul/internal/demoserver"
+	"github.com/mailhaul/mailhaul/internal/imapconn"
 )
 
 // Example imports a two-message archive into an IMAP server, then again:
@@ -36,13 +38,14 @@ func Example() {
 	w.Close()
 	f.Close()
 
-	opt := imap.Options{Addr: addr.String(), User: "ada", Password: "secret", StateDir: dir}
+	target := imap.New(imap.Options{Account: imapconn.Account{Addr: addr.String(), Secret: imapconn.Password("secret")}})
 	for range 2 {
-		rep, err := imap.Run(context.Background(), []string{archive}, opt)
+		res, err := target.Import(context.Background(), importer.Request{User: "ada", Archives: []string{archive}, StateDir: dir})
 		if err != nil {
 			fmt.Println(err)
 			return
 		}
+		rep := res.Report
 		fmt.Printf("imported %d, already there %d, failed %d\n", rep.Imported, rep.Present, rep.Failed)
 	}
 	// Output:

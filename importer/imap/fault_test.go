@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/mailhaul/mailhaul/format"
+	"github.com/mailhaul/mailhaul/importer"
 	"github.com/mailhaul/mailhaul/importer/imap/faultserver"
 )
 
@@ -46,14 +47,13 @@ func TestThrottledServer(t *testing.T) {
 		{folder: format.Folder{Path: "INBOX", Role: format.RoleInbox}, msgs: msgs[:200]},
 		{folder: format.Folder{Path: "Projects"}, msgs: msgs[200:]},
 	})
-	opt := Options{Addr: srv.Addr, User: "u", Password: "p", Provider: "office365", Timeout: 10 * time.Second,
-		// The fault server stores or refuses before it drops: nothing
-		// lands late, so no need to wait long before checking.
-		MaxBackoff: 2 * time.Second, Settle: 50 * time.Millisecond}
+	opt := testRun{Options: Options{Account: account(srv.Addr, "u", "p"), Provider: "office365", Timeout: 10 * time.Second, MaxBackoff: 2 * time.Second, Settle: 50 * time.Millisecond}, Request: importer.Request{User: "u"}}
+	// The fault server stores or refuses before it drops: nothing lands
+	// late, so no need to wait long before checking (Settle).
 	var logs []string
 	opt.Logf = func(f string, a ...any) { logs = append(logs, fmt.Sprintf(f, a...)) }
 	start := time.Now()
-	rep, err := Run(context.Background(), []string{archive}, opt)
+	rep, err := opt.run(context.Background(), []string{archive})
 	if err != nil {
 		t.Fatal(err)
 	}

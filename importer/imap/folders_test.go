@@ -132,7 +132,8 @@ func FuzzParseFolderMap(f *testing.F) {
 			}
 		}
 		// Whatever the rules, mapping must not panic and must not merge.
-		m := newFolderMapper(".", profiles["generic"], rules, nil)
+		generic, _ := LookupProfile("generic")
+		m := newFolderMapper(".", generic, rules, nil)
 		a, b := m.Map(format.Folder{Path: "x/y"}), m.Map(format.Folder{Path: "x.y"})
 		if a.name == b.name {
 			t.Errorf("x/y and x.y both map to %q", a.name)

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/mailhaul/mailhaul/format"
+	"github.com/mailhaul/mailhaul/importer"
 	"github.com/mailhaul/mailhaul/importer/imap/faultserver"
 )
 
@@ -27,9 +28,8 @@ func TestGiveUpOnlyAfterCheck(t *testing.T) {
 	dir := t.TempDir()
 	archive := filepath.Join(dir, "u.tgz")
 	writeArchive(t, archive, []testFolder{{folder: format.Folder{Path: "INBOX", Role: format.RoleInbox}, msgs: msgs}})
-	opt := Options{Addr: srv.Addr, User: "u", Password: "p", Timeout: 5 * time.Second, BatchMessages: 10,
-		MaxBackoff: 10 * time.Millisecond, Settle: time.Millisecond}
-	rep, err := Run(context.Background(), []string{archive}, opt)
+	opt := testRun{Options: Options{Account: account(srv.Addr, "u", "p"), Timeout: 5 * time.Second, BatchMessages: 10, MaxBackoff: 10 * time.Millisecond, Settle: time.Millisecond}, Request: importer.Request{User: "u"}}
+	rep, err := opt.run(context.Background(), []string{archive})
 	if err != nil {
 		t.Fatal(err)
 	}

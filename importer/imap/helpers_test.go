@@ -2,6 +2,7 @@ package imap
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"fmt"
 	"io/fs"
@@ -17,6 +18,9 @@ import (
 	"github.com/emersion/go-imap/v2/imapclient"
 
 	"github.com/mailhaul/mailhaul/format"
+	"github.com/mailhaul/mailhaul/importer"
+	"github.com/mailhaul/mailhaul/internal/imapconn"
+	"github.com/mailhaul/mailhaul/report"
 )
 
 // testMsg is a message to put in a test archive.
@@ -171,4 +175,37 @@ func sumOf(b []byte) [32]byte { return sha256.Sum256(b) }
 func firstLine(b []byte) string {
 	line, _, _ := bytes.Cut(b, []byte("\r\n"))
 	return string(line)
+}
+
+// testRun is one test's import as the command sets it up: the target's
+// options and the run's request.
+type testRun struct {
+	Options
+	importer.Request
+}
+
+func (r testRun) run(ctx context.Context, archives []string) (*report.Report, error) {
+	req := r.Request
+	req.Archives = archives
+	res, err := New(r.Options).Import(ctx, req)
+	if res == nil {
+		return nil, err
+	}
+	return res.Report, err
+}
+
+func (r testRun) dryRun(ctx context.Context, archives []string) (*importer.Plan, *report.Report, error) {
+	r.DryRun = true
+	req := r.Request
+	req.Archives = archives
+	res, err := New(r.Options).Import(ctx, req)
+	if res == nil {
+		return nil, nil, err
+	}
+	return res.Plan, res.Report, err
+}
+
+// account is a test login on a loopback server.
+func account(addr, user, password string) imapconn.Account {
+	return imapconn.Account{Addr: addr, User: user, Secret: imapconn.Password(password)}
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/mailhaul/mailhaul/format"
+	"github.com/mailhaul/mailhaul/importer"
 	"github.com/mailhaul/mailhaul/internal/faultproxy"
 	"github.com/mailhaul/mailhaul/internal/journal"
 	"github.com/mailhaul/mailhaul/internal/testservers"
@@ -65,8 +66,7 @@ func TestCancelWithBatchInFlight(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer px.Close()
-			opt := Options{Addr: px.Addr, User: tc.user, Password: "secret", Provider: "dovecot", StateDir: dir,
-				Connections: 1, BatchMessages: 50, Timeout: 20 * time.Second, Settle: 100 * time.Millisecond}
+			opt := testRun{Options: Options{Account: account(px.Addr, tc.user, "secret"), Provider: "dovecot", Connections: 1, BatchMessages: 50, Timeout: 20 * time.Second, Settle: 100 * time.Millisecond}, Request: importer.Request{User: tc.user, StateDir: dir}}
 			var logs []string
 			var logMu sync.Mutex
 			opt.Logf = func(f string, a ...any) {
@@ -74,7 +74,7 @@ func TestCancelWithBatchInFlight(t *testing.T) {
 				logs = append(logs, fmt.Sprintf(f, a...))
 				logMu.Unlock()
 			}
-			rep, err := Run(ctx, []string{archive}, opt)
+			rep, err := opt.run(ctx, []string{archive})
 			close(released)
 			if !errors.Is(err, context.Canceled) {
 				t.Fatalf("Run error = %v, want context.Canceled", err)
@@ -116,7 +116,7 @@ func TestCancelWithBatchInFlight(t *testing.T) {
 			}
 			// The journal: done for what the target confirmed, pending
 			// (to be checked) for what was in flight or not sent.
-			recs, err := journal.Records(filepath.Join(dir, journalName(tc.user, px.Addr)))
+			recs, err := journal.Records(journal.Path(dir, tc.user, "imap", px.Addr))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -140,7 +140,7 @@ func TestCancelWithBatchInFlight(t *testing.T) {
 
 			// The next run finishes, adding nothing twice.
 			opt.Logf = nil
-			rep2, err := Run(context.Background(), []string{archive}, opt)
+			rep2, err := opt.run(context.Background(), []string{archive})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -41,7 +41,7 @@ func TestVerifyReportsJournalFailure(t *testing.T) {
 	}
 	c.Logout().Wait()
 
-	o := &Options{Addr: d.Addr, User: "alice", Password: "alice-secret", Timeout: 10 * time.Second,
+	o := &Options{Account: account(d.Addr, "alice", "alice-secret"), Timeout: 10 * time.Second,
 		Settle: time.Millisecond, MaxBackoff: time.Second}
 	prof, _ := LookupProfile("dovecot")
 	o.defaults(prof)
@@ -58,9 +58,10 @@ func TestVerifyReportsJournalFailure(t *testing.T) {
 		t.Fatal(err)
 	}
 	j.Close() // every write from now on fails, as on a full or lost disk
-	im := &importer{opt: o, prof: prof, ctl: ctl, j: j, rep: report.New("alice", "imap", "imap://"+d.Addr, nil),
-		queue: newBatchQueue(), mem: semaphore.NewWeighted(memBudget), refused: map[string]int{},
-		lim: ratelimit.NewAIMD(1, 1, 1)}
+	pres := newPresence(j, false, t.Logf)
+	pres.ctl = ctl
+	im := &job{opt: o, prof: prof, ctl: ctl, j: j, pres: pres, rep: report.New("alice", "imap", "imap://"+d.Addr, nil),
+		queue: newBatchQueue(), mem: semaphore.NewWeighted(memBudget), lim: ratelimit.NewAIMD(1, 1, 1)}
 	sp, err := readSpool(bytes.NewReader(body), "")
 	if err != nil {
 		t.Fatal(err)

@@ -1,38 +1,30 @@
 package imap
 
 import (
-	"crypto/tls"
-	"fmt"
 	"time"
+
+	"golang.org/x/sync/semaphore"
+
+	"github.com/mailhaul/mailhaul/internal/imapconn"
+	"github.com/mailhaul/mailhaul/internal/ratelimit"
 )
 
-// Options configure one user's import.
+// Options configure the import into one IMAP account; what the run reads
+// and where it keeps its journal come with each importer.Request.
 type Options struct {
-	Addr     string      // host:port
-	TLS      *tls.Config // nil: plain TCP; with StartTLS, the upgrade's config
-	StartTLS bool
-	User     string // the mailbox owner's login
-	Password string // never logged or reported
-	Admin    string // administrator acting for User, if any
-	// Auth is plain (default), login, xoauth2 or oauthbearer; the OAuth
-	// ones read their token from TokenFile on every (re)connect.
-	Auth      string
-	TokenFile string
-	Provider  string // a profile name (see ProfileNames)
+	// Account is how every connection reaches the server and logs in. Its
+	// User, when empty, is the request's; its Timeout, when zero,
+	// Options.Timeout.
+	Account  imapconn.Account
+	Provider string // a profile name (see ProfileNames)
 	// FolderMap rewrites source folder paths before anything else; see
 	// ParseFolderMap.
 	FolderMap []FolderRule
-	DryRun    bool
-	// StateDir holds the journal; default: the first archive's directory.
-	StateDir string
 	// Connections overrides the profile's number of connections.
 	Connections int
 	// ErrorBudget overrides the NO/BAD answers a connection may collect
 	// before it is replaced.
 	ErrorBudget int
-	// MaxBytesPerSecond and MaxMessagesPerSecond pace the upload (0: no
-	// limit).
-	MaxBytesPerSecond, MaxMessagesPerSecond float64
 	// BatchMessages and BatchBytes bound one MULTIAPPEND (defaults 50 and
 	// 8 MiB).
 	BatchMessages int
@@ -48,28 +40,56 @@ type Options struct {
 	// gone. Such messages are looked for on the target only once this has
 	// passed, so the check sees them. Default 5 s.
 	Settle time.Duration
-	// Logf receives progress notes (throttling, reconnects); nil: silent.
-	Logf func(format string, args ...any)
-	// Progress is called after each confirmed batch with the messages and
-	// bytes handled so far.
-	Progress func(messages int, bytes int64)
+	// Limits are the flow controls the run takes part in.
+	Limits Limits
 }
 
-func (o *Options) check() error {
-	if o.Addr == "" {
-		return fmt.Errorf("imap: no server address")
-	}
-	if o.User == "" {
-		return fmt.Errorf("imap: no user")
-	}
-	if o.StartTLS && o.TLS == nil {
-		return fmt.Errorf("imap: STARTTLS needs a TLS configuration")
-	}
-	return nil
+// Limits are passed in, not made by the run, so that the runs of many
+// users on one server can share them (one connection cap, one throttling
+// window). A nil field is made for this run alone.
+type Limits struct {
+	// Window is the AIMD window of APPEND commands in flight, which
+	// throttling, dropped connections and rising latency shrink. A run
+	// widens it to its connections times their pipelining depth.
+	Window *ratelimit.AIMD
+	// Conns caps the append connections open at once, one unit each
+	// (besides every run's own Connections).
+	Conns *semaphore.Weighted
+	// Pacer holds the upload to a byte and message rate.
+	Pacer *ratelimit.Pacer
 }
 
-func (o *Options) logf(format string, args ...any) {
-	if o.Logf != nil {
-		o.Logf(format, args...)
+func (o *Options) check() error { return o.Account.Check() }
+
+func (o *Options) defaults(p Profile) {
+	if o.Connections <= 0 {
+		o.Connections = p.Connections
+	}
+	if p.MaxConnections > 0 && o.Connections > p.MaxConnections {
+		o.Connections = p.MaxConnections
+	}
+	if o.ErrorBudget <= 0 {
+		o.ErrorBudget = p.ErrorBudget
+	}
+	if o.BatchMessages <= 0 {
+		o.BatchMessages = 50
+	}
+	if o.BatchBytes <= 0 {
+		o.BatchBytes = 8 << 20
+	}
+	if o.MaxBackoff <= 0 {
+		o.MaxBackoff = time.Minute
+	}
+	if o.Timeout <= 0 {
+		o.Timeout = 2 * time.Minute
+	}
+	if o.Account.Timeout <= 0 {
+		o.Account.Timeout = o.Timeout
+	}
+	if o.Settle <= 0 {
+		o.Settle = 5 * time.Second
+	}
+	if o.Limits.Window == nil {
+		o.Limits.Window = ratelimit.NewAIMD(1, 1, 1) // widened once the capabilities are known
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/emersion/go-imap/v2/imapclient"
 
 	"github.com/mailhaul/mailhaul/format"
+	"github.com/mailhaul/mailhaul/importer"
 	"github.com/mailhaul/mailhaul/internal/testservers"
 )
 
@@ -37,9 +38,8 @@ func TestPlaceholderParentIsCreated(t *testing.T) {
 		{folder: format.Folder{Path: "Pa", Subscribed: true}, msgs: msgs[1:4]},
 		{folder: format.Folder{Path: "Pa/Ch"}, msgs: msgs[4:]},
 	})
-	opt := Options{Addr: d.Addr, User: "bob", Password: "bob-secret", Provider: "dovecot",
-		StateDir: filepath.Join(dir, "state"), Timeout: 20 * time.Second}
-	rep, err := Run(context.Background(), []string{archive}, opt)
+	opt := testRun{Options: Options{Account: account(d.Addr, "bob", "bob-secret"), Provider: "dovecot", Timeout: 20 * time.Second}, Request: importer.Request{User: "bob", StateDir: filepath.Join(dir, "state")}}
+	rep, err := opt.run(context.Background(), []string{archive})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -53,7 +53,7 @@ func TestPlaceholderParentIsCreated(t *testing.T) {
 			len(got["Pa"]), len(got["Pa/Ch"]), len(got["INBOX"]), keys(got))
 	}
 	// A second run finds everything there.
-	rep2, err := Run(context.Background(), []string{archive}, opt)
+	rep2, err := opt.run(context.Background(), []string{archive})
 	if err != nil {
 		t.Fatal(err)
 	}

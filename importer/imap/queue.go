@@ -99,3 +99,13 @@ func (q *batchQueue) wait(ctx context.Context) {
 		}
 	}
 }
+
+// takeAll empties the queue and returns what it held, for a run that
+// stops: the caller resolves each batch.
+func (q *batchQueue) takeAll() []*batch {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	items := q.items
+	q.items = nil
+	return items
+}

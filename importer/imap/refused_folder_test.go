@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/mailhaul/mailhaul/format"
+	"github.com/mailhaul/mailhaul/importer"
 	"github.com/mailhaul/mailhaul/internal/testservers"
 )
 
@@ -28,11 +29,10 @@ func TestRefusedFolderFailsOnlyItsItems(t *testing.T) {
 		{folder: format.Folder{Path: "Later"}, msgs: msgs[6:]},
 	}
 	writeArchive(t, archive, folders)
-	opt := Options{Addr: d.Addr, User: "alice", Password: "alice-secret", Provider: "dovecot",
-		StateDir: filepath.Join(dir, "state"), Timeout: 20 * time.Second}
+	opt := testRun{Options: Options{Account: account(d.Addr, "alice", "alice-secret"), Provider: "dovecot", Timeout: 20 * time.Second}, Request: importer.Request{User: "alice", StateDir: filepath.Join(dir, "state")}}
 	ctx := context.Background()
 
-	rep, err := Run(ctx, []string{archive}, opt)
+	rep, err := opt.run(ctx, []string{archive})
 	if err != nil {
 		t.Fatalf("Run stopped the whole user: %v", err)
 	}
@@ -56,7 +56,7 @@ func TestRefusedFolderFailsOnlyItsItems(t *testing.T) {
 
 	// The fix the failures offer.
 	opt.FolderMap = []FolderRule{{From: "Release v1.2", To: "Release v1_2"}}
-	rep2, err := Run(ctx, []string{archive}, opt)
+	rep2, err := opt.run(ctx, []string{archive})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -85,9 +85,8 @@ func TestRefusedEmptyFolderIsAFailure(t *testing.T) {
 		{folder: format.Folder{Path: "Empty v1.0"}},
 		{folder: format.Folder{Path: "Kept"}},
 	})
-	opt := Options{Addr: d.Addr, User: "alice", Password: "alice-secret", Provider: "dovecot",
-		StateDir: filepath.Join(dir, "state"), Timeout: 20 * time.Second}
-	rep, err := Run(context.Background(), []string{archive}, opt)
+	opt := testRun{Options: Options{Account: account(d.Addr, "alice", "alice-secret"), Provider: "dovecot", Timeout: 20 * time.Second}, Request: importer.Request{User: "alice", StateDir: filepath.Join(dir, "state")}}
+	rep, err := opt.run(context.Background(), []string{archive})
 	if err != nil {
 		t.Fatalf("Run: %v", err)
 	}

@@ -13,7 +13,9 @@ import (
 	"github.com/emersion/go-imap/v2"
 
 	"github.com/mailhaul/mailhaul/format"
+	"github.com/mailhaul/mailhaul/importer"
 	"github.com/mailhaul/mailhaul/importer/imap/faultserver"
+	"github.com/mailhaul/mailhaul/progress"
 )
 
 // TestCancelWaitsForRetiredConnection cancels a run while a connection it
@@ -61,16 +63,14 @@ func TestCancelWaitsForRetiredConnection(t *testing.T) {
 	// The retired connection's collectors wait stopGrace for the answers
 	// held here before they give up: a Run that does not wait for them
 	// returns first.
-	opt := Options{Addr: srv.Addr, User: "u", Password: "p", Timeout: 10 * time.Second, Connections: 1,
-		ErrorBudget: 1, Settle: 50 * time.Millisecond,
+	opt := testRun{Options: Options{Account: account(srv.Addr, "u", "p"), Timeout: 10 * time.Second, Connections: 1, ErrorBudget: 1, Settle: 50 * time.Millisecond},
 		// The first message confirmed went over the new connection: stop.
-		Progress: func(int, int64) { cancel() },
-		Logf: func(f string, a ...any) {
+		Request: importer.Request{User: "u", Progress: func(progress.Event) { cancel() }, Logf: func(f string, a ...any) {
 			logMu.Lock()
 			logs = append(logs, fmt.Sprintf(f, a...))
 			logMu.Unlock()
-		}}
-	rep, err := Run(ctx, []string{archive}, opt)
+		}}}
+	rep, err := opt.run(ctx, []string{archive})
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("Run error = %v, want context.Canceled", err)
 	}

@@ -84,7 +84,7 @@ func startImport(t *testing.T, bin, addr, state, reportPath string, archives ...
 
 // journalSize is the size of the run's journal file, 0 before it exists.
 func journalSize(state string) int64 {
-	m, _ := filepath.Glob(filepath.Join(state, "*.imap.journal"))
+	m, _ := filepath.Glob(filepath.Join(state, "*", "imap-*.journal")) // journal.Path
 	if len(m) == 0 {
 		return 0
 	}

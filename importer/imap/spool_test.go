@@ -126,7 +126,7 @@ func FuzzSpool(f *testing.F) {
 // on its open batch before it waits, or the batch's own messages would
 // hold the budget forever.
 func TestReserveHandsOnBatchFirst(t *testing.T) {
-	im := &importer{mem: semaphore.NewWeighted(spoolMemMax)}
+	im := &job{mem: semaphore.NewWeighted(spoolMemMax)}
 	im.mem.Acquire(context.Background(), spoolMemMax) // all held by the open batch
 	sp, err := readSpool(strings.NewReader("x"), "")
 	if err != nil {

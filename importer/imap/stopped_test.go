@@ -9,7 +9,9 @@ import (
 	"time"
 
 	"github.com/mailhaul/mailhaul/format"
+	"github.com/mailhaul/mailhaul/importer"
 	"github.com/mailhaul/mailhaul/importer/imap/faultserver"
+	"github.com/mailhaul/mailhaul/progress"
 )
 
 // TestStoppedRunClaimsNothing cancels a run after its first messages have
@@ -26,9 +28,8 @@ func TestStoppedRunClaimsNothing(t *testing.T) {
 	writeArchive(t, archive, []testFolder{{folder: format.Folder{Path: "INBOX", Role: format.RoleInbox}, msgs: msgs}})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	opt := Options{Addr: srv.Addr, User: "u", Password: "p", Timeout: 10 * time.Second, Connections: 1,
-		Settle: 50 * time.Millisecond, Progress: func(int, int64) { cancel() }}
-	rep, err := Run(ctx, []string{archive}, opt)
+	opt := testRun{Options: Options{Account: account(srv.Addr, "u", "p"), Timeout: 10 * time.Second, Connections: 1, Settle: 50 * time.Millisecond}, Request: importer.Request{User: "u", Progress: func(progress.Event) { cancel() }}}
+	rep, err := opt.run(ctx, []string{archive})
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("Run error = %v, want context.Canceled", err)
 	}

@@ -75,7 +75,7 @@ func TestCancelDuringVerifyCountsEachOnce(t *testing.T) {
 	}
 	defer px.Close()
 
-	o := &Options{Addr: px.Addr, User: "alice", Password: "alice-secret", Timeout: 10 * time.Second,
+	o := &Options{Account: account(px.Addr, "alice", "alice-secret"), Timeout: 10 * time.Second,
 		Settle: time.Millisecond, MaxBackoff: time.Second}
 	prof, _ := LookupProfile("dovecot")
 	o.defaults(prof)
@@ -92,9 +92,10 @@ func TestCancelDuringVerifyCountsEachOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer j.Close()
-	im := &importer{opt: o, prof: prof, ctl: ctl, j: j, rep: report.New("alice", "imap", "imap://"+d.Addr, nil),
-		queue: newBatchQueue(), mem: semaphore.NewWeighted(memBudget), refused: map[string]int{},
-		lim: ratelimit.NewAIMD(1, 1, 1)}
+	pres := newPresence(j, false, t.Logf)
+	pres.ctl = ctl
+	im := &job{opt: o, prof: prof, ctl: ctl, j: j, pres: pres, rep: report.New("alice", "imap", "imap://"+d.Addr, nil),
+		queue: newBatchQueue(), mem: semaphore.NewWeighted(memBudget), lim: ratelimit.NewAIMD(1, 1, 1)}
 	b := &box{name: "INBOX"}
 	lost := &batch{box: b, uncertain: true, lostAt: time.Now().Add(-time.Minute)}
 	for i, body := range bodies {

@@ -14,7 +14,9 @@ import (
 	"github.com/emersion/go-imap/v2/imapclient"
 
 	"github.com/mailhaul/mailhaul/format"
+	"github.com/mailhaul/mailhaul/importer"
 	imapimport "github.com/mailhaul/mailhaul/importer/imap"
+	"github.com/mailhaul/mailhaul/internal/imapconn"
 )
 
 // sample is a message like the demo's: a plain header, a text body, LF
@@ -62,11 +64,12 @@ func TestIMAPRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.Close()
-	rep, err := imapimport.Run(context.Background(), []string{archive},
-		imapimport.Options{Addr: addr.String(), User: "ada", Password: "ada-pw", StateDir: dir})
+	res, err := imapimport.New(imapimport.Options{Account: imapconn.Account{Addr: addr.String(), Secret: imapconn.Password("ada-pw")}}).
+		Import(context.Background(), importer.Request{User: "ada", Archives: []string{archive}, StateDir: dir})
 	if err != nil {
 		t.Fatal(err)
 	}
+	rep := res.Report
 	if rep.Imported != 10 || rep.Failed != 0 {
 		t.Fatalf("import: %s (%v)", rep.Line(), rep.Failures)
 	}

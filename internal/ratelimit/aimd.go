@@ -177,3 +177,17 @@ func (a *AIMD) Stats() Stats {
 	defer a.mu.Unlock()
 	return Stats{Window: a.window, InFlight: a.inFlight, Cuts: a.cuts}
 }
+
+// Widen raises the window's ceiling to max when it is lower, opening the
+// window by as much: a run joining a window (made small by whoever
+// created it, or shared with other runs) adds what its connections can
+// carry once it knows them.
+func (a *AIMD) Widen(max int) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if m := float64(max); m > a.max {
+		a.window += m - a.max
+		a.max = m
+		a.wake()
+	}
+}

@@ -171,3 +171,31 @@ func TestPacer(t *testing.T) {
 		t.Error("Wait with a cancelled context returned nil")
 	}
 }
+
+func TestAIMDWiden(t *testing.T) {
+	a := NewAIMD(1, 1, 1)
+	a.Widen(8)
+	if s := a.Stats(); s.Window != 8 {
+		t.Fatalf("window %v after Widen(8) of a fresh window, want 8", s.Window)
+	}
+	if err := a.Acquire(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	a.Release(Throttled, 0) // a cut: the window shrinks below the ceiling
+	cut := a.Stats().Window
+	a.Widen(4) // lower than the ceiling: nothing changes
+	if s := a.Stats(); s.Window != cut {
+		t.Errorf("Widen below the ceiling changed the window from %v to %v", cut, s.Window)
+	}
+	a.Widen(10) // another run joins with two more
+	if s := a.Stats(); s.Window != cut+2 {
+		t.Errorf("window %v after widening by 2, want %v", s.Window, cut+2)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	for i := 0; i < int(cut+2); i++ {
+		if err := a.Acquire(ctx); err != nil {
+			t.Fatalf("slot %d of a widened window: %v", i+1, err)
+		}
+	}
+}

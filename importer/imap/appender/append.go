@@ -3,6 +3,7 @@ package appender
 import (
 	"bufio"
 	"fmt"
+	"github.com/mailhaul/mailhaul/internal/imapconn"
 	"github.com/mailhaul/mailhaul/internal/mutf7"
 	"io"
 	"strconv"
@@ -35,13 +36,13 @@ func (c *Conn) Append(mailbox string, msgs []Message) (*Pending, error) {
 		return nil, fmt.Errorf("appender: APPEND to %s with no message", mailbox)
 	}
 	if len(msgs) > 1 && !c.MultiAppend() {
-		return nil, fmt.Errorf("appender: %s does not offer MULTIAPPEND", c.cfg.Addr)
+		return nil, fmt.Errorf("appender: %s does not offer MULTIAPPEND", c.addr)
 	}
 	name := mailbox
 	if !c.utf8 {
 		name = mutf7.Encode(mailbox)
 	}
-	return c.start("APPEND "+quote(name), func(w *bufio.Writer, p *Pending) error {
+	return c.start("APPEND "+imapconn.Quote(name), func(w *bufio.Writer, p *Pending) error {
 		for _, m := range msgs {
 			if err := c.writeMessage(w, p, m); err != nil {
 				return err

@@ -15,9 +15,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/emersion/go-sasl"
-
 	"github.com/mailhaul/mailhaul/internal/demoserver"
+	"github.com/mailhaul/mailhaul/internal/imapconn"
 )
 
 // script is the server side of one scripted connection.
@@ -132,7 +131,7 @@ func TestMultiAppendLiteralPlus(t *testing.T) {
 		s.command() // LOGOUT
 		s.send("* BYE", "m4 OK bye")
 	})
-	c, err := Dial(context.Background(), Config{Addr: addr, Username: "u", Password: `p"w`, Timeout: 5 * time.Second})
+	c, err := Dial(context.Background(), imapconn.Account{Addr: addr, User: "u", Auth: imapconn.AuthLogin, Secret: imapconn.Password(`p"w`), Timeout: 5 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -173,7 +172,7 @@ func TestSynchronizingLiteralAndEarlyAnswer(t *testing.T) {
 		s.send("m5 OK [APPENDUID 1 2] done")
 		io.Copy(io.Discard, s.r) // stay up until the client leaves
 	})
-	c, err := Dial(context.Background(), Config{Addr: addr, Username: "u", Password: `p"w`, Timeout: 5 * time.Second})
+	c, err := Dial(context.Background(), imapconn.Account{Addr: addr, User: "u", Auth: imapconn.AuthLogin, Secret: imapconn.Password(`p"w`), Timeout: 5 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -200,7 +199,7 @@ func TestDroppedConnectionFailsPending(t *testing.T) {
 		s.send("* BYE going down")
 		// and hang up without answering
 	})
-	c, err := Dial(context.Background(), Config{Addr: addr, Username: "u", Password: `p"w`, Timeout: 5 * time.Second})
+	c, err := Dial(context.Background(), imapconn.Account{Addr: addr, User: "u", Auth: imapconn.AuthLogin, Secret: imapconn.Password(`p"w`), Timeout: 5 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -240,8 +239,8 @@ func TestSASLPlainOnBehalf(t *testing.T) {
 		s.command()
 		s.send("* CAPABILITY IMAP4rev1 LITERAL+", "m3 OK")
 	})
-	c, err := Dial(context.Background(), Config{Addr: addr, Timeout: 5 * time.Second,
-		SASL: func() (sasl.Client, error) { return sasl.NewPlainClient("alice", "admin", "secret"), nil }})
+	c, err := Dial(context.Background(), imapconn.Account{Addr: addr, Timeout: 5 * time.Second,
+		User: "alice", Admin: "admin", Secret: imapconn.Password("secret")})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -256,10 +255,10 @@ func TestAgainstMemoryServer(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer stop()
-	if _, err := Dial(context.Background(), Config{Addr: addr.String(), Username: "u", Password: "wrong"}); err == nil {
+	if _, err := Dial(context.Background(), imapconn.Account{Addr: addr.String(), User: "u", Auth: imapconn.AuthLogin, Secret: imapconn.Password("wrong")}); err == nil {
 		t.Error("a wrong password was accepted")
 	}
-	c, err := Dial(context.Background(), Config{Addr: addr.String(), Username: "u", Password: "p", Timeout: 5 * time.Second})
+	c, err := Dial(context.Background(), imapconn.Account{Addr: addr.String(), User: "u", Auth: imapconn.AuthLogin, Secret: imapconn.Password("p"), Timeout: 5 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -326,7 +325,7 @@ func TestCapabilitiesReadWhileUpdated(t *testing.T) {
 		s.command() // LOGOUT
 		s.send("* BYE", "m3 OK bye")
 	})
-	c, err := Dial(context.Background(), Config{Addr: addr, Username: "u", Password: `p"w`, Timeout: 5 * time.Second})
+	c, err := Dial(context.Background(), imapconn.Account{Addr: addr, User: "u", Auth: imapconn.AuthLogin, Secret: imapconn.Password(`p"w`), Timeout: 5 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,10 +2,9 @@ package imap
 
 import (
 	"context"
-	"crypto/tls"
+	"encoding/binary"
 	"errors"
 	"fmt"
-	"net"
 	"strings"
 	"sync"
 	"time"
@@ -14,6 +13,7 @@ import (
 	"github.com/emersion/go-imap/v2/imapclient"
 
 	"github.com/mailhaul/mailhaul/format"
+	"github.com/mailhaul/mailhaul/internal/imapconn"
 )
 
 // control is the one go-imap connection that inspects and shapes the
@@ -31,53 +31,23 @@ type control struct {
 	// reads from it, whatever index the UID came from.
 	selected string
 
-	// go-imap's commands take no context: the connection is closed when
-	// ctx ends, which ends a command waiting for its answer.
-	ctx     context.Context
-	unwatch func() bool
+	// conn closes when the run's context ends, which ends a go-imap
+	// command waiting for its answer (go-imap's commands take no context).
+	conn *imapconn.Conn
 }
 
 func dialControl(ctx context.Context, o *Options) (*control, error) {
-	d := net.Dialer{Timeout: o.Timeout}
-	nc, err := d.DialContext(ctx, "tcp", o.Addr)
+	conn, err := imapconn.Dial(ctx, o.Account)
 	if err != nil {
-		return nil, fmt.Errorf("imap: dial %s: %w", o.Addr, err)
-	}
-	var c *imapclient.Client
-	copts := &imapclient.Options{TLSConfig: o.TLS}
-	switch {
-	case o.TLS != nil && o.StartTLS:
-		if c, err = imapclient.NewStartTLS(nc, copts); err != nil {
-			nc.Close()
-			return nil, fmt.Errorf("imap: STARTTLS with %s: %w", o.Addr, err)
-		}
-	case o.TLS != nil:
-		tc := tls.Client(nc, o.TLS)
-		if err := tc.HandshakeContext(ctx); err != nil {
-			nc.Close()
-			return nil, fmt.Errorf("imap: TLS with %s: %w", o.Addr, err)
-		}
-		c = imapclient.New(tc, copts)
-	default:
-		c = imapclient.New(nc, copts)
-	}
-	t := &control{c: c, opt: o, ctx: ctx, unwatch: context.AfterFunc(ctx, func() { c.Close() })}
-	fail := func(err error) (*control, error) {
-		t.unwatch()
-		c.Close()
 		return nil, err
 	}
-	if err := c.WaitGreeting(); err != nil {
-		return fail(fmt.Errorf("imap: greeting from %s: %w", o.Addr, t.cause(err)))
+	t := &control{c: conn.Client(nil), opt: o, conn: conn}
+	fail := func(err error) (*control, error) {
+		t.c.Close()
+		return nil, err
 	}
-	if err := login(c, o); err != nil {
-		return fail(t.cause(err))
-	}
-	if _, err := c.Capability().Wait(); err != nil {
-		return fail(fmt.Errorf("imap: CAPABILITY: %w", t.cause(err)))
-	}
-	if c.Caps().Has(imap.CapUTF8Accept) {
-		if _, err := c.Enable(imap.CapUTF8Accept).Wait(); err != nil {
+	if t.c.Caps().Has(imap.CapUTF8Accept) {
+		if _, err := t.c.Enable(imap.CapUTF8Accept).Wait(); err != nil {
 			return fail(fmt.Errorf("imap: ENABLE UTF8=ACCEPT: %w", t.cause(err)))
 		}
 	}
@@ -86,38 +56,11 @@ func dialControl(ctx context.Context, o *Options) (*control, error) {
 
 // cause is the reason a command failed: the cancellation, when it closed
 // the connection under the command, else the command's own error.
-func (t *control) cause(err error) error {
-	if cerr := t.ctx.Err(); cerr != nil {
-		return fmt.Errorf("%w (%v)", cerr, err)
-	}
-	return err
-}
-
-func login(c *imapclient.Client, o *Options) error {
-	mk, err := newSASL(o)
-	if err != nil {
-		return err
-	}
-	if mk == nil {
-		if err := c.Login(loginName(o), o.Password).Wait(); err != nil {
-			return fmt.Errorf("imap: login as %s refused: %w", loginName(o), err)
-		}
-		return nil
-	}
-	client, err := mk()
-	if err != nil {
-		return err
-	}
-	if err := c.Authenticate(client); err != nil {
-		return fmt.Errorf("imap: login as %s refused: %w", o.User, err)
-	}
-	return nil
-}
+func (t *control) cause(err error) error { return t.conn.Cause(err) }
 
 // close logs out, waiting at most a few seconds for a server that no
 // longer answers.
 func (t *control) close() {
-	t.unwatch()
 	done := make(chan struct{})
 	go func() { defer close(done); t.c.Logout().Wait() }()
 	select {
@@ -224,13 +167,6 @@ func (t *control) create(name string, subscribe bool) error {
 	return nil
 }
 
-// refusedByServer tells a command the server answered with NO or BAD, on
-// a connection still good for the next one, from a lost connection.
-func refusedByServer(err error) bool {
-	var ie *imap.Error
-	return errors.As(err, &ie)
-}
-
 // mailboxState is what SELECT tells about a target mailbox.
 type mailboxState struct {
 	uidValidity uint32
@@ -262,4 +198,124 @@ func (t *control) selectLocked(name string) (mailboxState, error) {
 		st.perm.known[strings.ToLower(string(f))] = true
 	}
 	return st, nil
+}
+
+// look checks the target for a message, under the connection's lock.
+// With refresh, b's index is brought up to date first; otherwise only when
+// it has not been filled yet (before sending, the run's own appends do not
+// matter), or when another mailbox was selected since: the content
+// comparison fetches by UID from the selected mailbox, and the checks of
+// different mailboxes take turns on the one connection. placed gives, on
+// the mailbox's first check, the UIDs the journal says its items got.
+//
+// Before sending it looks only at what the mailbox held before this run,
+// less the copies the journal accounts for; after a dropped connection
+// (during) only at what arrived during this run. Identical copies are
+// counted that way: k items in the archives and j copies on the target
+// send k - j. It returns the copy's place as the journal keeps it,
+// "UIDVALIDITY:UID".
+func (t *control) look(b *box, sp *spool, date time.Time, refresh, strict, during bool, placed func(mailbox string) ([]placedUID, error)) (string, bool, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if refresh || !b.index.fresh || t.selected != b.name {
+		if err := t.refreshIndex(b.name, &b.index); err != nil {
+			return "", false, err
+		}
+	}
+	ix := &b.index
+	if !ix.based {
+		// The first check of a mailbox comes before anything is sent to
+		// it (only mailboxes that held mail are checked before sending).
+		ix.based = true
+		if b.hadMail {
+			ix.base = ix.lastUID
+		}
+		// Copies the journal places belong to their items, whether or
+		// not those are in this run's archives.
+		uids, err := placed(b.name)
+		if err != nil {
+			return "", false, err
+		}
+		for _, p := range uids {
+			if p.validity == ix.uidValidity {
+				ix.used[p.uid] = true
+			}
+		}
+	}
+	var claims *int32
+	if !during && b.claims != nil {
+		if n := b.claims[contentTag(sp.sum)]; n > 0 {
+			claims = &n
+			defer func() { b.claims[contentTag(sp.sum)] = n }()
+		}
+	}
+	var unix int64
+	if !date.IsZero() {
+		unix = date.Unix()
+	}
+	uid, found, err := t.find(ix, sp, strict, during, unix, claims)
+	if !found || err != nil {
+		return "", false, err
+	}
+	return fmt.Sprintf("%d:%d", ix.uidValidity, uid), true, nil
+}
+
+// contentTag shortens a content hash for the per-mailbox counts.
+func contentTag(sum [32]byte) uint64 { return binary.BigEndian.Uint64(sum[:8]) }
+
+// claim records that a copy of sum in b belongs to an item the journal
+// knows. A box's counts and index are guarded by the control lock, as
+// look reads them.
+func (t *control) claim(b *box, sum [32]byte) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if b.claims == nil {
+		b.claims = map[uint64]int32{}
+	}
+	b.claims[contentTag(sum)]++
+}
+
+// fly counts a batch's items in a command sent (d = 1) or answered
+// (d = -1).
+func (t *control) fly(bt *batch, d int) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	b := bt.box
+	if b.flying == nil {
+		b.flying = map[[32]byte]int{}
+	}
+	for _, it := range bt.items {
+		if b.flying[it.sp.sum] += d; b.flying[it.sp.sum] <= 0 {
+			delete(b.flying, it.sp.sum)
+		}
+	}
+}
+
+// sameInFlight reports whether a message with the same bytes as one of
+// the batch's is in a command of this run still unanswered: a copy found
+// now could be that one's.
+func (t *control) sameInFlight(bt *batch) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for _, it := range bt.items {
+		if bt.box.flying[it.sp.sum] > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// appended marks the UIDs a batch got in b's index as this run's: never
+// evidence for another item.
+func (t *control) appended(b *box, au imapconn.AppendUID) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if ix := &b.index; ix.uidValidity == au.UIDValidity || ix.uidValidity == 0 {
+		if ix.used == nil {
+			ix.uidValidity, ix.used = au.UIDValidity, map[uint32]bool{}
+		}
+		for _, u := range au.UIDs {
+			ix.used[u] = true
+		}
+	}
 }

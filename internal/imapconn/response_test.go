@@ -1,4 +1,4 @@
-package appender
+package imapconn
 
 import (
 	"bufio"
@@ -86,13 +86,13 @@ func TestParseStatus(t *testing.T) {
 		{"", "invalid", ""},
 	}
 	for _, tt := range tests {
-		r, ok := parseStatus(tt.in)
+		r, ok := ParseStatus(tt.in)
 		got := "invalid"
 		if ok {
 			got = r.String()
 		}
 		if got != tt.want {
-			t.Errorf("parseStatus(%q) = %q, want %q", tt.in, got, tt.want)
+			t.Errorf("ParseStatus(%q) = %q, want %q", tt.in, got, tt.want)
 			continue
 		}
 		if !ok {
@@ -104,7 +104,7 @@ func TestParseStatus(t *testing.T) {
 			gotAU = fmt.Sprint(au)
 		}
 		if gotAU != tt.appendUID {
-			t.Errorf("parseStatus(%q).AppendUID() = %q, want %q", tt.in, gotAU, tt.appendUID)
+			t.Errorf("ParseStatus(%q).AppendUID() = %q, want %q", tt.in, gotAU, tt.appendUID)
 		}
 	}
 }
@@ -114,27 +114,27 @@ func FuzzParseStatus(f *testing.F) {
 	f.Add("NO [TRYCREATE")
 	f.Add("BYE [ALERT] bye")
 	f.Fuzz(func(t *testing.T, s string) {
-		r, ok := parseStatus(s)
+		r, ok := ParseStatus(s)
 		if !ok {
 			return
 		}
 		switch r.Status {
 		case "OK", "NO", "BAD", "BYE", "PREAUTH":
 		default:
-			t.Fatalf("parseStatus(%q): status %q", s, r.Status)
+			t.Fatalf("ParseStatus(%q): status %q", s, r.Status)
 		}
 		_ = r.String()
 		if au, ok := r.AppendUID(); ok && (len(au.UIDs) == 0 || len(au.UIDs) > maxUIDSet) {
-			t.Errorf("parseStatus(%q): APPENDUID with %d UIDs", s, len(au.UIDs))
+			t.Errorf("ParseStatus(%q): APPENDUID with %d UIDs", s, len(au.UIDs))
 		}
 	})
 }
 
 func TestParseCaps(t *testing.T) {
-	caps := parseCaps("IMAP4rev1 literal+ MULTIAPPEND APPENDLIMIT=35651584 AUTH=PLAIN auth=XOAUTH2 UTF8=ACCEPT")
+	caps := ParseCaps("IMAP4rev1 literal+ MULTIAPPEND APPENDLIMIT=35651584 AUTH=PLAIN auth=XOAUTH2 UTF8=ACCEPT")
 	for _, want := range []string{"IMAP4REV1", "LITERAL+", "MULTIAPPEND", "APPENDLIMIT", "AUTH=PLAIN", "AUTH=XOAUTH2", "UTF8=ACCEPT"} {
 		if _, ok := caps[want]; !ok {
-			t.Errorf("parseCaps: %s missing from %v", want, caps)
+			t.Errorf("ParseCaps: %s missing from %v", want, caps)
 		}
 	}
 	if caps["APPENDLIMIT"] != "35651584" {
@@ -151,11 +151,11 @@ func FuzzReadLine(f *testing.F) {
 	f.Fuzz(func(t *testing.T, b []byte) {
 		c := &Conn{r: bufio.NewReaderSize(bytes.NewReader(b), 16<<10)}
 		for i := 0; i <= len(b); i++ {
-			line, err := c.readLine()
+			line, err := c.ReadLine()
 			if err != nil {
 				return
 			}
-			if len(line) > maxLine {
+			if len(line) > MaxLine {
 				t.Fatalf("line of %d bytes", len(line))
 			}
 		}

@@ -1,4 +1,4 @@
-package appender
+package imapconn
 
 import (
 	"fmt"
@@ -64,12 +64,12 @@ func ParseUIDSet(s string) ([]uint32, error) {
 		lo, hi, isRange := strings.Cut(part, ":")
 		a, err := strconv.ParseUint(lo, 10, 32)
 		if err != nil || a == 0 {
-			return nil, fmt.Errorf("appender: bad uid-set %q", s)
+			return nil, fmt.Errorf("imap: bad uid-set %q", s)
 		}
 		b := a
 		if isRange {
 			if b, err = strconv.ParseUint(hi, 10, 32); err != nil || b == 0 {
-				return nil, fmt.Errorf("appender: bad uid-set %q", s)
+				return nil, fmt.Errorf("imap: bad uid-set %q", s)
 			}
 		}
 		step := uint64(1)
@@ -78,7 +78,7 @@ func ParseUIDSet(s string) ([]uint32, error) {
 		}
 		for u := a; ; u += step {
 			if len(out) == maxUIDSet {
-				return nil, fmt.Errorf("appender: uid-set %q too long", s)
+				return nil, fmt.Errorf("imap: uid-set %q too long", s)
 			}
 			out = append(out, uint32(u))
 			if u == b {
@@ -89,9 +89,9 @@ func ParseUIDSet(s string) ([]uint32, error) {
 	return out, nil
 }
 
-// parseStatus parses "OK [CODE args] text" (the part after the tag, or
+// ParseStatus parses "OK [CODE args] text" (the part after the tag, or
 // after "* " for an untagged status).
-func parseStatus(s string) (*Response, bool) {
+func ParseStatus(s string) (*Response, bool) {
 	status, rest, _ := strings.Cut(s, " ")
 	status = strings.ToUpper(status)
 	switch status {
@@ -113,8 +113,8 @@ func parseStatus(s string) (*Response, bool) {
 	return r, true
 }
 
-// parseCaps reads a capability list ("IMAP4rev1 LITERAL+ ...").
-func parseCaps(s string) map[string]string {
+// ParseCaps reads a capability list ("IMAP4rev1 LITERAL+ ...").
+func ParseCaps(s string) map[string]string {
 	caps := map[string]string{}
 	for _, c := range strings.Fields(s) {
 		name, val, _ := strings.Cut(c, "=")

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/mailhaul/mailhaul/importer/imap/appender"
+	"github.com/mailhaul/mailhaul/internal/imapconn"
 	"github.com/mailhaul/mailhaul/internal/journal"
 	"github.com/mailhaul/mailhaul/internal/ratelimit"
 )
@@ -34,22 +35,18 @@ type wconn struct {
 
 // worker owns one connection at a time and sends batches on it,
 // pipelined: a collector goroutine per command waits for its answer.
-func (im *importer) worker(ctx context.Context, id int, c *appender.Conn) {
-	var cur *wconn
-	if c != nil {
-		cur = im.newWconn(c)
-	}
+func (im *job) worker(ctx context.Context, id int, cur *wconn) {
 	// A retired connection's commands finish in the background, but
 	// within im.senders: their outcomes (journal lines, retries) must land
 	// before run stops the workers and drains the queue.
 	retire := func(w *wconn) {
 		im.senders.Add(1)
-		go func() { defer im.senders.Done(); w.inflight.Wait(); w.c.Logout() }()
+		go func() { defer im.senders.Done(); w.inflight.Wait(); im.hangUp(w) }()
 	}
 	defer func() {
 		if cur != nil {
 			cur.inflight.Wait()
-			cur.c.Logout()
+			im.hangUp(cur)
 		}
 	}()
 	for {
@@ -77,22 +74,22 @@ func (im *importer) worker(ctx context.Context, id int, c *appender.Conn) {
 		}
 		if cur != nil && (cur.c.Err() != nil || int(cur.errs.Load()) >= im.opt.ErrorBudget) {
 			if cur.c.Err() == nil {
-				im.opt.logf("imap: connection %d: %d errors, reconnecting before the server's limit", id, cur.errs.Load())
+				im.logf("imap: connection %d: %d errors, reconnecting before the server's limit", id, cur.errs.Load())
 			}
 			retire(cur)
 			cur = nil
 		}
 		if cur == nil {
-			c, err := appender.Dial(ctx, im.appendConfig())
+			c, err := im.dial(ctx)
 			if err != nil {
-				im.opt.logf("imap: connection %d: %v", id, err)
+				im.logf("imap: connection %d: %v", id, err)
 				im.lim.Release(ratelimit.Lost, 0)
 				im.lim.Pause(0, im.opt.MaxBackoff)
 				b.attempts++
 				im.again(b, "could not connect: "+err.Error())
 				continue
 			}
-			cur = im.newWconn(c)
+			cur = c
 		}
 		select {
 		case cur.slots <- struct{}{}:
@@ -107,12 +104,12 @@ func (im *importer) worker(ctx context.Context, id int, c *appender.Conn) {
 		}
 		w := cur
 		w.inflight.Add(1)
-		im.fly(b, 1)
+		im.ctl.fly(b, 1)
 		p, err := w.c.Append(b.box.name, msgs)
 		if err != nil {
 			<-w.slots
 			w.inflight.Done()
-			im.fly(b, -1)
+			im.ctl.fly(b, -1)
 			if ctx.Err() != nil {
 				im.stoppedInFlight(b) // the connection closed by our own stop
 				return
@@ -128,12 +125,33 @@ func (im *importer) worker(ctx context.Context, id int, c *appender.Conn) {
 	}
 }
 
-func (im *importer) newWconn(c *appender.Conn) *wconn {
-	return &wconn{c: c, slots: make(chan struct{}, im.depth)}
+// dial opens an append connection within the connection cap.
+func (im *job) dial(ctx context.Context) (*wconn, error) {
+	if im.conns != nil {
+		if err := im.conns.Acquire(ctx, 1); err != nil {
+			return nil, err
+		}
+	}
+	c, err := appender.Dial(im.connCtx, im.opt.Account)
+	if err != nil {
+		if im.conns != nil {
+			im.conns.Release(1)
+		}
+		return nil, err
+	}
+	return &wconn{c: c, slots: make(chan struct{}, max(im.caps.depth, 1))}, nil
+}
+
+// hangUp logs a connection out and gives its place in the cap back.
+func (im *job) hangUp(w *wconn) {
+	w.c.Logout()
+	if im.conns != nil {
+		im.conns.Release(1)
+	}
 }
 
 // collect waits for one command's answer and acts on it.
-func (im *importer) collect(ctx context.Context, w *wconn, b *batch, p *appender.Pending) {
+func (im *job) collect(ctx context.Context, w *wconn, b *batch, p *appender.Pending) {
 	// A server that stops answering must not hang the run: allow a
 	// generous time per byte, then give the connection up.
 	limit := im.opt.Timeout + time.Duration(b.bytes/(50<<10))*time.Second
@@ -156,7 +174,7 @@ func (im *importer) collect(ctx context.Context, w *wconn, b *batch, p *appender
 	}
 	resp, err := p.Result()
 	latency := time.Since(p.Sent)
-	defer im.fly(b, -1) // after appended marked the UIDs it was given
+	defer im.ctl.fly(b, -1) // after appended marked the UIDs it was given
 	switch {
 	case err != nil && ctx.Err() != nil:
 		im.stoppedInFlight(b)
@@ -172,7 +190,7 @@ func (im *importer) collect(ctx context.Context, w *wconn, b *batch, p *appender
 }
 
 // appended records a confirmed batch.
-func (im *importer) appended(b *batch, resp *appender.Response) {
+func (im *job) appended(b *batch, resp *imapconn.Response) {
 	au, ok := resp.AppendUID()
 	if ok && len(au.UIDs) != len(b.items) {
 		ok = false
@@ -185,23 +203,10 @@ func (im *importer) appended(b *batch, resp *appender.Response) {
 		}
 	}
 	im.recordDone(recs...)
-	im.ctl.mu.Lock()
-	if ix := &b.box.index; ok && (ix.uidValidity == au.UIDValidity || ix.uidValidity == 0) {
-		if ix.used == nil {
-			ix.uidValidity, ix.used = au.UIDValidity, map[uint32]bool{}
-		}
-		for _, u := range au.UIDs {
-			ix.used[u] = true // ours: never evidence for another item
-		}
+	if ok {
+		im.ctl.appended(b.box, au)
 	}
-	im.ctl.mu.Unlock()
-	im.mu.Lock()
-	im.doneMsgs += len(b.items)
-	im.doneBytes += b.bytes
-	if im.opt.Progress != nil {
-		im.opt.Progress(im.doneMsgs, im.doneBytes) // under the lock: one call at a time
-	}
-	im.mu.Unlock()
+	im.tally.progress(im.req, b.items[0].folder, len(b.items), b.bytes)
 	for _, it := range b.items {
 		if it.stripped {
 			im.rep.Note("%s in %s: sent without its keywords, which the target refused", it.sourceID, it.folder)
@@ -217,30 +222,23 @@ func (im *importer) appended(b *batch, resp *appender.Response) {
 // report says so: their intents stay pending, and the next run must look
 // for them on the target (where a user may have moved them meanwhile)
 // instead of trusting the journal.
-func (im *importer) recordDone(recs ...journal.Record) {
-	err := im.j.Write(recs...)
-	if err == nil {
-		return
+func (im *job) recordDone(recs ...journal.Record) {
+	if err := im.j.Write(recs...); err != nil {
+		im.tally.journalFailed(len(recs), err)
 	}
-	im.mu.Lock()
-	if im.unjournaled == 0 {
-		im.journalErr = err
-	}
-	im.unjournaled += len(recs)
-	im.mu.Unlock()
 }
 
 // refusedBatch handles a NO or BAD answer: throttling waits and retries,
 // a refused batch is split to find the message at fault, a refused
 // message is retried without keywords once, then reported.
-func (im *importer) refusedBatch(b *batch, resp *appender.Response) {
-	if thr, wait := throttled(resp); thr {
+func (im *job) refusedBatch(b *batch, resp *imapconn.Response) {
+	if thr, wait := imapconn.Throttled(resp); thr {
 		im.lim.Release(ratelimit.Throttled, 0)
 		d := im.lim.Pause(wait, im.opt.MaxBackoff)
 		if wait > 0 {
 			d = wait // the server's own figure, honoured whatever its length
 		}
-		im.opt.logf("imap: throttled (%s); pausing %s", resp, d.Round(time.Millisecond))
+		im.logf("imap: throttled (%s); pausing %s", resp, d.Round(time.Millisecond))
 		im.queue.retry(b)
 		return
 	}
@@ -274,9 +272,9 @@ func (im *importer) refusedBatch(b *batch, resp *appender.Response) {
 // lost handles a command whose connection ended before its answer: the
 // messages may or may not be on the target, so the batch is checked
 // before it is sent again.
-func (im *importer) lost(b *batch, err error) {
+func (im *job) lost(b *batch, err error) {
 	im.lim.Release(ratelimit.Lost, 0)
-	im.opt.logf("imap: connection lost with %d messages for %q in flight: %v", len(b.items), b.box.name, err)
+	im.logf("imap: connection lost with %d messages for %q in flight: %v", len(b.items), b.box.name, err)
 	b.uncertain, b.lostAt = true, time.Now()
 	b.attempts++
 	im.again(b, "connection lost: "+err.Error())
@@ -287,7 +285,7 @@ func (im *importer) lost(b *batch, err error) {
 // down for. Its messages were sent, so they are not "not attempted": the
 // target may have them, their intents stay pending in the journal, and
 // the next run looks for them before sending.
-func (im *importer) stoppedInFlight(b *batch) {
+func (im *job) stoppedInFlight(b *batch) {
 	im.lim.Release(ratelimit.Failed, 0) // frees the slot; no cut
 	for _, it := range b.items {
 		im.failItem(it, inFlightReason)
@@ -302,7 +300,7 @@ const inFlightReason = "in flight when the run stopped: may be on the target; th
 // A batch whose connection dropped is checked on the target before it is
 // failed, so that a failure never names a message that is there; only if
 // the check itself keeps failing is it failed as uncertain.
-func (im *importer) again(b *batch, reason string) {
+func (im *job) again(b *batch, reason string) {
 	if b.attempts >= maxAttempts && (!b.uncertain || b.attempts >= 2*maxAttempts) {
 		if b.uncertain {
 			reason += "; it may be on the target: the next run checks before sending it"
@@ -317,7 +315,7 @@ func (im *importer) again(b *batch, reason string) {
 }
 
 // giveBack returns a batch when the run is being cancelled.
-func (im *importer) giveBack(b *batch) {
+func (im *job) giveBack(b *batch) {
 	for _, it := range b.items {
 		im.notSent(it, b.uncertain)
 	}
@@ -325,13 +323,13 @@ func (im *importer) giveBack(b *batch) {
 }
 
 // verify removes from an uncertain batch the messages that did arrive.
-func (im *importer) verify(ctx context.Context, b *batch) *batch {
+func (im *job) verify(ctx context.Context, b *batch) *batch {
 	var rest []*item
-	if err := im.settle(ctx, b.lostAt.Add(im.opt.Settle), "a command of a dropped connection"); err != nil {
+	if err := im.pres.settle(ctx, b.lostAt.Add(im.opt.Settle), "a command of a dropped connection"); err != nil {
 		im.giveBack(b)
 		return nil
 	}
-	if im.sameInFlight(b) {
+	if im.ctl.sameInFlight(b) {
 		// A copy of one of these messages found now could be another
 		// item's, still unanswered: check once it is.
 		select {
@@ -343,7 +341,7 @@ func (im *importer) verify(ctx context.Context, b *batch) *batch {
 		return nil
 	}
 	for i, it := range b.items {
-		uid, found, err := im.lookup(ctx, b.box, it.sp, it.msg.Date, i == 0, true, true)
+		ref, found, err := im.pres.lookup(ctx, b.box, it.sp, it.msg.Date, i == 0, true, true)
 		if err != nil {
 			if errors.Is(err, context.Canceled) || ctx.Err() != nil {
 				// Those found are settled; the rest were sent and stay
@@ -351,7 +349,7 @@ func (im *importer) verify(ctx context.Context, b *batch) *batch {
 				im.giveBack(&batch{items: append(rest, b.items[i:]...), uncertain: true})
 				return nil
 			}
-			im.opt.logf("imap: checking %q for messages that may have arrived: %v", b.box.name, err)
+			im.logf("imap: checking %q for messages that may have arrived: %v", b.box.name, err)
 			im.lim.Pause(0, im.opt.MaxBackoff)
 			b.attempts++
 			im.again(b, "could not check the target: "+err.Error())
@@ -362,7 +360,7 @@ func (im *importer) verify(ctx context.Context, b *batch) *batch {
 			continue
 		}
 		im.recordDone(journal.Record{Key: it.key, State: journal.Done, Where: b.box.name,
-			Ref: fmt.Sprintf("%d:%d", b.box.index.uidValidity, uid)})
+			Ref: ref})
 		im.rep.AddImported(it.msg.Size)
 		im.release(it)
 	}
