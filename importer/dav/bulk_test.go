@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -32,30 +30,12 @@ func plainCard(uid, fn string) card {
 // cards, in order.
 func bookArchive(t *testing.T, name string, cards []card) string {
 	t.Helper()
-	path := filepath.Join(t.TempDir(), name+".tgz")
-	f, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
+	book := format.Folder{Kind: format.FolderContacts, Path: "Friends", DisplayName: "Friends", Color: "#ff8800", Description: "people"}
+	var objs []pimObject
+	for _, c := range cards {
+		objs = append(objs, pimObject{kind: format.KindContact, folder: "Friends", uid: c.uid, body: c.body})
 	}
-	defer f.Close()
-	w, err := format.NewWriter(f, format.Manifest{User: "u@example.org"}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := w.AddFolder(format.Folder{Kind: format.FolderContacts, Path: "Friends", DisplayName: "Friends",
-		Color: "#ff8800", Description: "people"}); err != nil {
-		t.Fatal(err)
-	}
-	for i, c := range cards {
-		it := format.Item{Kind: format.KindContact, Folder: "Friends", UID: c.uid, SourceID: fmt.Sprint(i)}
-		if err := w.AddItem(it, strings.NewReader(c.body)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return path
+	return writePIMArchiveAs(t, name+".tgz", nil, []format.Folder{book}, objs)
 }
 
 // bulkCards are 40 plain cards and the ones the batch must leave out: a

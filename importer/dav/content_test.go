@@ -53,13 +53,20 @@ func pimArchive(t *testing.T, objs []pimObject) string {
 // user u@example.org.
 func writePIMArchive(t *testing.T, folders []format.Folder, objs []pimObject) string {
 	t.Helper()
-	path := filepath.Join(t.TempDir(), "u.tgz")
+	return writePIMArchiveAs(t, "u.tgz", nil, folders, objs)
+}
+
+// writePIMArchiveAs is writePIMArchive with the archive's file name and
+// writer options.
+func writePIMArchiveAs(t *testing.T, name string, opts *format.WriterOptions, folders []format.Folder, objs []pimObject) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), name)
 	f, err := os.Create(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	w, err := format.NewWriter(f, format.Manifest{User: "u@example.org"}, nil)
+	w, err := format.NewWriter(f, format.Manifest{User: "u@example.org"}, opts)
 	if err != nil {
 		t.Fatal(err)
 	}

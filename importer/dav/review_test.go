@@ -140,27 +140,7 @@ func TestDamagedCardKeepsDefaultsXandikos(t *testing.T) {
 		objs = append(objs, pimObject{kind: k, folder: "cal", uid: u, body: body, sourceID: u})
 	}
 	folders := append(books("work"), format.Folder{Kind: format.FolderCalendar, Path: "cal", DisplayName: "cal"})
-	path := filepath.Join(t.TempDir(), "u.tar")
-	f, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	w, err := format.NewWriter(f, format.Manifest{User: "u@example.org"}, &format.WriterOptions{Compression: format.None})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, fo := range folders {
-		w.AddFolder(fo)
-	}
-	for _, o := range objs {
-		if err := w.AddItem(format.Item{Kind: o.kind, Folder: o.folder, UID: o.uid, SourceID: o.sourceID}, strings.NewReader(o.body)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
-	f.Close()
+	path := writePIMArchiveAs(t, "u.tar", &format.WriterOptions{Compression: format.None}, folders, objs)
 	raw, _ := os.ReadFile(path)
 	i := bytes.Index(raw, []byte("FN:Person w2"))
 	if i < 0 {
