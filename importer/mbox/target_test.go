@@ -277,10 +277,6 @@ func rerunWritesTheRest(t *testing.T, dir, arch string, want map[string]int) *im
 // make restore write outside its directory.
 func TestHostileFolderNamesStayInside(t *testing.T) {
 	tmp := t.TempDir()
-	outside := filepath.Join(tmp, "outside")
-	if err := os.Mkdir(outside, 0o700); err != nil {
-		t.Fatal(err)
-	}
 	folders := []string{`..\..\evil`, "_../x", "C:", "a.sbd", "a.msf", "Inbox", "INBOX", "Linked/Sub", "tab\tname", "x/.../y"}
 	var items []testItem
 	for i, f := range folders {
@@ -288,13 +284,7 @@ func TestHostileFolderNamesStayInside(t *testing.T) {
 	}
 	arch := filepath.Join(tmp, "a.tar.gz")
 	writeArchive(t, arch, folders, items)
-	dir := filepath.Join(tmp, "out")
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Symlink(outside, filepath.Join(dir, "Linked.sbd")); err != nil {
-		t.Fatal(err)
-	}
+	dir, outside := localfiletest.LinkedDir(t, tmp, "Linked.sbd")
 	res, err := runRestore(t, t.Context(), dir, "", false, arch)
 	if err != nil {
 		t.Fatal(err)
@@ -303,9 +293,7 @@ func TestHostileFolderNamesStayInside(t *testing.T) {
 	if rep.Imported != len(folders)-1 || rep.Failed != 1 || rep.Failures[len(rep.Failures)-1].Folder != "Linked/Sub" {
 		t.Errorf("report %+v: want every folder but the linked one written, and that one failed by name", rep)
 	}
-	if entries, _ := os.ReadDir(outside); len(entries) != 0 {
-		t.Errorf("restore wrote %d entries outside its directory", len(entries))
-	}
+	localfiletest.WantNothingOutside(t, outside)
 	got := countMessages(t, dir)
 	for _, f := range folders[:len(folders)-3] {
 		found := false

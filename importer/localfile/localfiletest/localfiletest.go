@@ -7,6 +7,7 @@ import (
 	"compress/gzip"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -92,4 +93,29 @@ func Damage(t testing.TB, gz, marker string) string {
 		t.Fatal(err)
 	}
 	return path
+}
+
+// LinkedDir makes the restore directory tmp/out with a link named link in
+// it to tmp/outside, where a write through the link would land, and
+// returns both. WantNothingOutside checks afterwards.
+func LinkedDir(t testing.TB, tmp, link string) (dir, outside string) {
+	t.Helper()
+	dir, outside = filepath.Join(tmp, "out"), filepath.Join(tmp, "outside")
+	for _, d := range []string{dir, outside} {
+		if err := os.MkdirAll(d, 0o700); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Symlink(outside, filepath.Join(dir, link)); err != nil {
+		t.Fatal(err)
+	}
+	return dir, outside
+}
+
+// WantNothingOutside fails the test if anything was written in outside.
+func WantNothingOutside(t testing.TB, outside string) {
+	t.Helper()
+	if entries, err := os.ReadDir(outside); err != nil || len(entries) != 0 {
+		t.Errorf("restore wrote %d entries outside its directory (%v)", len(entries), err)
+	}
 }
