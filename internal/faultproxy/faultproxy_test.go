@@ -103,18 +103,25 @@ func exchange(t *testing.T, addr string) string {
 		t.Fatalf("greeting %q, %v", l, err)
 	}
 	c.Write([]byte("a1 NOOP\r\n"))
-	for {
-		l, err := r.ReadString('\n')
-		if err != nil {
-			t.Fatalf("NOOP not answered: %v", err)
-		}
-		if strings.HasPrefix(l, "a1 ") {
-			break
-		}
-	}
+	readUntil(t, r, "a1 ", "NOOP not answered")
 	c.Write([]byte(appendCmd))
 	rest, _ := io.ReadAll(r)
 	return string(rest)
+}
+
+// readUntil reads lines until one starts with prefix, failing the test
+// with missing if the connection ends or times out first.
+func readUntil(t *testing.T, r *bufio.Reader, prefix, missing string) {
+	t.Helper()
+	for {
+		l, err := r.ReadString('\n')
+		if err != nil {
+			t.Fatalf("%s: %v", missing, err)
+		}
+		if strings.HasPrefix(l, prefix) {
+			return
+		}
+	}
 }
 
 func TestCutPoints(t *testing.T) {
@@ -275,15 +282,7 @@ func TestAnswerHeld(t *testing.T) {
 	}
 	close(release)
 	c.SetReadDeadline(time.Now().Add(5 * time.Second))
-	for {
-		l, err := r.ReadString('\n')
-		if err != nil {
-			t.Fatalf("no answer after release: %v", err)
-		}
-		if strings.HasPrefix(l, "a2 OK") {
-			break
-		}
-	}
+	readUntil(t, r, "a2 OK", "no answer after release")
 	if len(called) != 0 {
 		t.Errorf("Answer called %d more times", len(called))
 	}
