@@ -1,5 +1,5 @@
 // Package localfiletest writes small archives for the tests of the local
-// restore targets.
+// restore targets and of the archive walk they share.
 package localfiletest
 
 import (
