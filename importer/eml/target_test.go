@@ -237,12 +237,7 @@ func TestDryRunWritesNothing(t *testing.T) {
 // listed as failed with the reason.
 func TestDamagedMessageFailsAloneAndLeavesNoTrace(t *testing.T) {
 	tmp := t.TempDir()
-	gz := filepath.Join(tmp, "a.tar.gz")
-	writeArchive(t, gz, []string{"INBOX"}, []testItem{
-		{Folder: "INBOX", ID: "1", Recv: t0, Body: "Subject: 1\n\n1\n"},
-		{Folder: "INBOX", ID: "2", Recv: t0, Body: "Subject: 2\n\n" + strings.Repeat("damaged soon\n", 1000)},
-	})
-	arch := localfiletest.Damage(t, gz, "damaged soon")
+	arch := localfiletest.DamagedArchive(t, tmp, t0)
 	dir := filepath.Join(tmp, "out")
 	res, err := runRestore(t, t.Context(), dir, false, arch)
 	r := res.Report

@@ -366,13 +366,7 @@ func TestChangedFileIsNoted(t *testing.T) {
 // cut off the file and listed as failed with the reason; the others land.
 func TestDamagedItemFailsAloneAndLeavesNoTrace(t *testing.T) {
 	tmp := t.TempDir()
-	gz := filepath.Join(tmp, "a.tar.gz")
-	writeArchive(t, gz, []string{"INBOX"}, []testItem{
-		{Folder: "INBOX", ID: "1", Recv: t0, Body: "Subject: 1\n\n1\n"},
-		{Folder: "INBOX", ID: "2", Recv: t0, Body: "Subject: 2\n\n" + strings.Repeat("damaged soon\n", 1000)},
-		{Folder: "INBOX", ID: "3", Recv: t0, Body: "Subject: 3\n\n3\n"},
-	})
-	arch := localfiletest.Damage(t, gz, "damaged soon")
+	arch := localfiletest.DamagedArchive(t, tmp, t0, testItem{Folder: "INBOX", ID: "3", Recv: t0, Body: "Subject: 3\n\n3\n"})
 	dir := filepath.Join(tmp, "out")
 	res, err := runRestore(t, t.Context(), dir, "", false, arch)
 	r := res.Report

@@ -65,10 +65,10 @@ func WriteArchive(t testing.TB, path string, folders []string, items []Item, unr
 	}
 }
 
-// Damage writes the archive at gz, uncompressed, to a .tar beside it with
+// damage writes the archive at gz, uncompressed, to a .tar beside it with
 // one byte of the last occurrence of marker flipped: that item then fails
 // its checksum once read to its end. It returns the .tar's path.
-func Damage(t testing.TB, gz, marker string) string {
+func damage(t testing.TB, gz, marker string) string {
 	t.Helper()
 	f, err := os.Open(gz)
 	if err != nil {
@@ -118,4 +118,18 @@ func WantNothingOutside(t testing.TB, outside string) {
 	if entries, err := os.ReadDir(outside); err != nil || len(entries) != 0 {
 		t.Errorf("restore wrote %d entries outside its directory (%v)", len(entries), err)
 	}
+}
+
+// DamagedArchive writes to dir an archive whose INBOX holds message "1",
+// then message "2" whose bytes fail their checksum once read to the end,
+// then more, all received at recv; it returns the damaged archive's path.
+func DamagedArchive(t testing.TB, dir string, recv time.Time, more ...Item) string {
+	t.Helper()
+	gz := filepath.Join(dir, "a.tar.gz")
+	items := append([]Item{
+		{Folder: "INBOX", ID: "1", Recv: recv, Body: "Subject: 1\n\n1\n"},
+		{Folder: "INBOX", ID: "2", Recv: recv, Body: "Subject: 2\n\n" + strings.Repeat("damaged soon\n", 1000)},
+	}, more...)
+	WriteArchive(t, gz, []string{"INBOX"}, items)
+	return damage(t, gz, "damaged soon")
 }
