@@ -74,10 +74,7 @@ func hasNote(rep *report.Report, part string) bool {
 // and checks that Radicale stores what the per-card path stores, that the
 // report and journal say the same, and that re-runs change nothing.
 func TestBulkRadicale(t *testing.T) {
-	if testing.Short() {
-		t.Skip("real server")
-	}
-	t.Parallel() // each test has its own server
+	realServer(t)
 	r := testservers.StartRadicale(t, map[string]string{"alice": "a", "bob": "b", "carol": "c"})
 	cards := bulkCards()
 	archive := bookArchive(t, "full", cards)
@@ -179,10 +176,7 @@ func TestBulkRadicale(t *testing.T) {
 // the whole upload; every card then goes one by one, and only the bad one
 // fails, with the server's answer.
 func TestBulkRefusedRadicale(t *testing.T) {
-	if testing.Short() {
-		t.Skip("real server")
-	}
-	t.Parallel() // each test has its own server
+	realServer(t)
 	r := testservers.StartRadicale(t, map[string]string{"alice": "a"})
 	cards := bulkCards()[:20]
 	cards = append(cards, card{"bulk-bad", "BEGIN:VCARD\r\nVERSION:3.0\r\nUID:bulk-bad\r\nN:Bad;;;;\r\nEND:VCARD\r\n"})
@@ -232,10 +226,7 @@ func (s *sneakyPut) RoundTrip(req *http.Request) (*http.Response, error) {
 // ETag), leaves an unchanged one alone, and does not overwrite a card
 // changed on the server between its read and its replacement.
 func TestUpdateRadicale(t *testing.T) {
-	if testing.Short() {
-		t.Skip("real server")
-	}
-	t.Parallel()
+	realServer(t)
 	r := testservers.StartRadicale(t, map[string]string{"alice": "a"})
 	var v1 []card
 	for i := range 10 {
