@@ -12,33 +12,18 @@ import (
 	"time"
 
 	"github.com/mailhaul/mailhaul/format"
+	"github.com/mailhaul/mailhaul/importer/localfile/localfiletest"
 )
 
 // writeArchive writes one mail folder with the given message bodies.
 func writeArchive(t *testing.T, path, folder string, bodies ...string) {
 	t.Helper()
-	f, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	w, err := format.NewWriter(f, format.Manifest{User: "alice", Source: format.Source{Kind: "test"}}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := w.AddFolder(format.Folder{Path: folder, Kind: format.FolderMail}); err != nil {
-		t.Fatal(err)
-	}
+	var items []localfiletest.Item
 	for i, b := range bodies {
-		it := format.Item{Kind: format.KindMessage, Folder: folder, Received: time.Unix(int64(1e9+i), 0),
-			SourceID: folder + string(rune('a'+i))}
-		if err := w.AddItem(it, strings.NewReader(b)); err != nil {
-			t.Fatal(err)
-		}
+		items = append(items, localfiletest.Item{Folder: folder, ID: folder + string(rune('a'+i)),
+			Recv: time.Unix(int64(1e9+i), 0), Body: b})
 	}
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
+	localfiletest.WriteArchive(t, path, []string{folder}, items)
 }
 
 func TestWalkVisitsArchivesInOrder(t *testing.T) {

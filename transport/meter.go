@@ -28,6 +28,15 @@ func (m *meter) pass(n int) error {
 	return m.limit.Wait(m.ctx, 0, int64(n))
 }
 
+// after counts and paces the n bytes a read or write moved, keeping that
+// call's own error first.
+func (m *meter) after(n int, err error) (int, error) {
+	if merr := m.pass(n); merr != nil && err == nil {
+		err = merr
+	}
+	return n, err
+}
+
 type meterReader struct {
 	r io.Reader
 	m *meter
@@ -37,11 +46,7 @@ func (mr meterReader) Read(p []byte) (int, error) {
 	if err := mr.m.ctx.Err(); err != nil {
 		return 0, err
 	}
-	n, err := mr.r.Read(p)
-	if merr := mr.m.pass(n); merr != nil && err == nil {
-		err = merr
-	}
-	return n, err
+	return mr.m.after(mr.r.Read(p))
 }
 
 type meterWriter struct {
@@ -53,9 +58,5 @@ func (mw meterWriter) Write(p []byte) (int, error) {
 	if err := mw.m.ctx.Err(); err != nil {
 		return 0, err
 	}
-	n, err := mw.w.Write(p)
-	if merr := mw.m.pass(n); merr != nil && err == nil {
-		err = merr
-	}
-	return n, err
+	return mw.m.after(mw.w.Write(p))
 }

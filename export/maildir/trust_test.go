@@ -34,15 +34,11 @@ func hasProblem(ps []format.Problem, folder, item, reason string) bool {
 func runBounded(t *testing.T, src *Source) *exporttest.Sink {
 	t.Helper()
 	var s exporttest.Sink
-	done := make(chan error, 1)
-	go func() { done <- src.Export(context.Background(), &s, export.Options{}) }()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("Export: %v", err)
-		}
-	case <-time.After(20 * time.Second):
-		t.Fatal("export hung: a FIFO was opened")
+	err := exporttest.Bounded(t, 20*time.Second, "export hung: a FIFO was opened", func() error {
+		return src.Export(context.Background(), &s, export.Options{})
+	})
+	if err != nil {
+		t.Fatalf("Export: %v", err)
 	}
 	return &s
 }

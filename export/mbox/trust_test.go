@@ -45,15 +45,11 @@ func TestTreeNeverFollowsLinksOrOpensFIFOs(t *testing.T) {
 		t.Fatal(err)
 	}
 	var s exporttest.Sink
-	done := make(chan error, 1)
-	go func() { done <- (&Source{Path: root}).Export(context.Background(), &s, export.Options{}) }()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatal(err)
-		}
-	case <-time.After(20 * time.Second):
-		t.Fatal("export hung: a FIFO was opened")
+	err := exporttest.Bounded(t, 20*time.Second, "export hung: a FIFO was opened", func() error {
+		return (&Source{Path: root}).Export(context.Background(), &s, export.Options{})
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 	for _, it := range s.Items {
 		if strings.Contains(string(it.Body), "SECRET") || strings.Contains(string(it.Body), "root:x") {
@@ -85,18 +81,12 @@ func TestSourceFIFORefused(t *testing.T) {
 	if err := syscall.Mkfifo(p, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	done := make(chan error, 1)
-	go func() {
+	err := exporttest.Bounded(t, 10*time.Second, "Export opened the FIFO and hung", func() error {
 		var s exporttest.Sink
-		done <- (&Source{Path: p}).Export(context.Background(), &s, export.Options{})
-	}()
-	select {
-	case err := <-done:
-		if err == nil || !strings.Contains(err.Error(), "named pipe") {
-			t.Errorf("Export(FIFO) = %v; want a refusal naming the named pipe", err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("Export opened the FIFO and hung")
+		return (&Source{Path: p}).Export(context.Background(), &s, export.Options{})
+	})
+	if err == nil || !strings.Contains(err.Error(), "named pipe") {
+		t.Errorf("Export(FIFO) = %v; want a refusal naming the named pipe", err)
 	}
 }
 

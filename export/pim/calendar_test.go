@@ -17,9 +17,17 @@ import (
 
 func addCalendar(t *testing.T, name, path string, opt export.Options) *exporttest.Sink {
 	t.Helper()
+	return add(t, "AddCalendar", AddCalendar, name, path, opt)
+}
+
+// add runs AddCalendar or AddContacts (called what) into a new sink,
+// failing the test on its error.
+func add(t *testing.T, what string, fn func(context.Context, export.Sink, string, string, export.Options) error,
+	name, path string, opt export.Options) *exporttest.Sink {
+	t.Helper()
 	var s exporttest.Sink
-	if err := AddCalendar(context.Background(), &s, name, path, opt); err != nil {
-		t.Fatalf("AddCalendar(%s): %v", path, err)
+	if err := fn(context.Background(), &s, name, path, opt); err != nil {
+		t.Fatalf("%s(%s): %v", what, path, err)
 	}
 	return &s
 }

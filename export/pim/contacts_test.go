@@ -27,11 +27,7 @@ func writeFile(t *testing.T, name, content string) string {
 
 func addContacts(t *testing.T, name, path string, opt export.Options) *exporttest.Sink {
 	t.Helper()
-	var s exporttest.Sink
-	if err := AddContacts(context.Background(), &s, name, path, opt); err != nil {
-		t.Fatalf("AddContacts(%s): %v", path, err)
-	}
-	return &s
+	return add(t, "AddContacts", AddContacts, name, path, opt)
 }
 
 func TestNestedAgentCard(t *testing.T) {

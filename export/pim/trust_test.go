@@ -178,21 +178,15 @@ func TestPIMFileFIFORefused(t *testing.T) {
 	if err := syscall.Mkfifo(p, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	done := make(chan [2]error, 1)
-	go func() {
+	errs := exporttest.Bounded(t, 10*time.Second, "a FIFO was opened", func() [2]error {
 		var s exporttest.Sink
-		done <- [2]error{AddCalendar(context.Background(), &s, "", p, export.Options{}),
+		return [2]error{AddCalendar(context.Background(), &s, "", p, export.Options{}),
 			AddContacts(context.Background(), &s, "", p, export.Options{})}
-	}()
-	select {
-	case errs := <-done:
-		for _, err := range errs {
-			if err == nil || !strings.Contains(err.Error(), "not a regular file") {
-				t.Errorf("got %v; want a refusal", err)
-			}
+	})
+	for _, err := range errs {
+		if err == nil || !strings.Contains(err.Error(), "not a regular file") {
+			t.Errorf("got %v; want a refusal", err)
 		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("a FIFO was opened")
 	}
 }
 

@@ -8,6 +8,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/mailhaul/mailhaul/export/exporttest"
 )
 
 func TestNeverLeavesTheSource(t *testing.T) {
@@ -51,15 +53,12 @@ func TestNeverLeavesTheSource(t *testing.T) {
 		}
 	}
 	// A FIFO opened as a file must neither block nor be read.
-	done := make(chan error, 1)
-	go func() { _, err := cur.OpenFile("fifo"); done <- err }()
-	select {
-	case err := <-done:
-		if !errors.Is(err, ErrNotRegular) {
-			t.Errorf("fifo: %v, want ErrNotRegular", err)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("opening a FIFO blocked")
+	err = exporttest.Bounded(t, 5*time.Second, "opening a FIFO blocked", func() error {
+		_, err := cur.OpenFile("fifo")
+		return err
+	})
+	if !errors.Is(err, ErrNotRegular) {
+		t.Errorf("fifo: %v, want ErrNotRegular", err)
 	}
 	names := map[string]os.FileMode{}
 	es, err := cur.ReadDir()

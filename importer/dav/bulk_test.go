@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -32,30 +30,12 @@ func plainCard(uid, fn string) card {
 // cards, in order.
 func bookArchive(t *testing.T, name string, cards []card) string {
 	t.Helper()
-	path := filepath.Join(t.TempDir(), name+".tgz")
-	f, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
+	book := format.Folder{Kind: format.FolderContacts, Path: "Friends", DisplayName: "Friends", Color: "#ff8800", Description: "people"}
+	var objs []pimObject
+	for _, c := range cards {
+		objs = append(objs, pimObject{kind: format.KindContact, folder: "Friends", uid: c.uid, body: c.body})
 	}
-	defer f.Close()
-	w, err := format.NewWriter(f, format.Manifest{User: "u@example.org"}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := w.AddFolder(format.Folder{Kind: format.FolderContacts, Path: "Friends", DisplayName: "Friends",
-		Color: "#ff8800", Description: "people"}); err != nil {
-		t.Fatal(err)
-	}
-	for i, c := range cards {
-		it := format.Item{Kind: format.KindContact, Folder: "Friends", UID: c.uid, SourceID: fmt.Sprint(i)}
-		if err := w.AddItem(it, strings.NewReader(c.body)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return path
+	return writePIMArchiveAs(t, name+".tgz", nil, []format.Folder{book}, objs)
 }
 
 // bulkCards are 40 plain cards and the ones the batch must leave out: a
@@ -94,10 +74,7 @@ func hasNote(rep *report.Report, part string) bool {
 // and checks that Radicale stores what the per-card path stores, that the
 // report and journal say the same, and that re-runs change nothing.
 func TestBulkRadicale(t *testing.T) {
-	if testing.Short() {
-		t.Skip("real server")
-	}
-	t.Parallel() // each test has its own server
+	realServer(t)
 	r := testservers.StartRadicale(t, map[string]string{"alice": "a", "bob": "b", "carol": "c"})
 	cards := bulkCards()
 	archive := bookArchive(t, "full", cards)
@@ -199,10 +176,7 @@ func TestBulkRadicale(t *testing.T) {
 // the whole upload; every card then goes one by one, and only the bad one
 // fails, with the server's answer.
 func TestBulkRefusedRadicale(t *testing.T) {
-	if testing.Short() {
-		t.Skip("real server")
-	}
-	t.Parallel() // each test has its own server
+	realServer(t)
 	r := testservers.StartRadicale(t, map[string]string{"alice": "a"})
 	cards := bulkCards()[:20]
 	cards = append(cards, card{"bulk-bad", "BEGIN:VCARD\r\nVERSION:3.0\r\nUID:bulk-bad\r\nN:Bad;;;;\r\nEND:VCARD\r\n"})
@@ -252,10 +226,7 @@ func (s *sneakyPut) RoundTrip(req *http.Request) (*http.Response, error) {
 // ETag), leaves an unchanged one alone, and does not overwrite a card
 // changed on the server between its read and its replacement.
 func TestUpdateRadicale(t *testing.T) {
-	if testing.Short() {
-		t.Skip("real server")
-	}
-	t.Parallel()
+	realServer(t)
 	r := testservers.StartRadicale(t, map[string]string{"alice": "a"})
 	var v1 []card
 	for i := range 10 {

@@ -121,10 +121,7 @@ func sixtyCards() []card {
 // cards, the display name, colour and description restored, and a report
 // that adds up.
 func TestBulkKilledBeforePropPatchRadicale(t *testing.T) {
-	if testing.Short() {
-		t.Skip("real server")
-	}
-	t.Parallel()
+	realServer(t)
 	r := testservers.StartRadicale(t, map[string]string{"alice": "a", "bob": "b"})
 	archive := bookArchive(t, "kill", sixtyCards())
 	for _, tc := range []struct {
@@ -250,10 +247,7 @@ func uids(prefix string, n int) []string {
 // ("Personal") goes into those, creates nothing beside them, says so in
 // the dry run's plan, and a re-run without the journal finds the same.
 func TestDefaultCollectionsXandikos(t *testing.T) {
-	if testing.Short() {
-		t.Skip("real server")
-	}
-	t.Parallel()
+	realServer(t)
 	x := testservers.StartXandikos(t)
 	archive := folderArchive(t,
 		pimFolder{format.FolderContacts, "contacts", uids("c", 5)},
@@ -295,10 +289,7 @@ func TestDefaultCollectionsXandikos(t *testing.T) {
 // only one; two archive books are matched by identity, so both are
 // created beside it; --map-collection sends a book where it says.
 func TestCollectionMappingRadicale(t *testing.T) {
-	if testing.Short() {
-		t.Skip("real server")
-	}
-	t.Parallel()
+	realServer(t)
 	r := testservers.StartRadicale(t, map[string]string{"alice": "a", "bob": "b", "carol": "c", "dave": "d", "erin": "e"})
 	mk := func(user, pass, seg, name string, kind format.FolderKind, comps ...string) {
 		c := newTestClient(nil, user, pass, retry.Loop{})
@@ -405,10 +396,7 @@ func (k *killAfterN) RoundTrip(r *http.Request) (*http.Response, error) {
 // address book holding every card, with its display name, and a report
 // that adds up.
 func TestBulkKilledAnywhereRadicale(t *testing.T) {
-	if testing.Short() {
-		t.Skip("real server")
-	}
-	t.Parallel()
+	realServer(t)
 	const maxKills = 24
 	users := map[string]string{"count": "p"}
 	for i := 1; i <= maxKills; i++ {

@@ -53,13 +53,20 @@ func pimArchive(t *testing.T, objs []pimObject) string {
 // user u@example.org.
 func writePIMArchive(t *testing.T, folders []format.Folder, objs []pimObject) string {
 	t.Helper()
-	path := filepath.Join(t.TempDir(), "u.tgz")
+	return writePIMArchiveAs(t, "u.tgz", nil, folders, objs)
+}
+
+// writePIMArchiveAs is writePIMArchive with the archive's file name and
+// writer options.
+func writePIMArchiveAs(t *testing.T, name string, opts *format.WriterOptions, folders []format.Folder, objs []pimObject) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), name)
 	f, err := os.Create(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	w, err := format.NewWriter(f, format.Manifest{User: "u@example.org"}, nil)
+	w, err := format.NewWriter(f, format.Manifest{User: "u@example.org"}, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -187,10 +194,7 @@ func photo(t *testing.T, n int) string {
 // cuts such a value at its comma; the importer sends the comma escaped,
 // which Radicale keeps, and every photo reads back whole.
 func TestDataURIPhotosRadicale(t *testing.T) {
-	if testing.Short() {
-		t.Skip("real server")
-	}
-	t.Parallel()
+	realServer(t)
 	r := testservers.StartRadicale(t, map[string]string{"alice": "a"})
 	payloads := map[string]string{}
 	var objs []pimObject
@@ -229,10 +233,7 @@ func TestDataURIPhotosRadicale(t *testing.T) {
 // 4.0 card's NICKNAME values. No rewrite avoids that, so the card is a
 // failure naming the property, not "imported".
 func TestDamageReportedRadicale(t *testing.T) {
-	if testing.Short() {
-		t.Skip("real server")
-	}
-	t.Parallel()
+	realServer(t)
 	r := testservers.StartRadicale(t, map[string]string{"alice": "a"})
 	objs := []pimObject{
 		contact("nick-1", "BEGIN:VCARD\r\nVERSION:4.0\r\nUID:nick-1\r\nFN:Nick\r\nNICKNAME:Bobby,Rob\r\nEND:VCARD\r\n"),
@@ -300,10 +301,7 @@ func TestUpdateSettles(t *testing.T) {
 // TestDryRunConflictRadicale: the dry run finds the UID held with other
 // content, as the real run will.
 func TestDryRunConflictRadicale(t *testing.T) {
-	if testing.Short() {
-		t.Skip("real server")
-	}
-	t.Parallel()
+	realServer(t)
 	r := testservers.StartRadicale(t, map[string]string{"alice": "a"})
 	opt := testRun{Options: Options{URL: r.URL, User: "alice", Password: "a"}}
 	importOnce(t, pimArchive(t, []pimObject{event("ev-9", "Dentist")}), opt)
@@ -320,10 +318,7 @@ func TestDryRunConflictRadicale(t *testing.T) {
 // with a bare "400 Bad Request" (the reason goes to its log only); the
 // failure says what is wrong with the card.
 func TestRefusalNamesThePropertyRadicale(t *testing.T) {
-	if testing.Short() {
-		t.Skip("real server")
-	}
-	t.Parallel()
+	realServer(t)
 	r := testservers.StartRadicale(t, map[string]string{"alice": "a"})
 	rep := importOnce(t, pimArchive(t, []pimObject{
 		contact("nofn-1", "BEGIN:VCARD\r\nVERSION:3.0\r\nUID:nofn-1\r\nN:Doe;Jane;;;\r\nEND:VCARD\r\n"),
@@ -340,10 +335,7 @@ func TestRefusalNamesThePropertyRadicale(t *testing.T) {
 // present, another is a failure naming what differs. (Xandikos 0.2.8
 // does not check vCard UIDs: a card is stored again under our name.)
 func TestUIDElsewhereXandikos(t *testing.T) {
-	if testing.Short() {
-		t.Skip("real server")
-	}
-	t.Parallel()
+	realServer(t)
 	x := testservers.StartXandikos(t)
 	opt := testRun{Options: Options{URL: x.URL, User: "anyone", Concurrency: 1}}
 	first := importOnce(t, pimArchive(t, []pimObject{event("seed-ev", "Seed")}), opt)
@@ -410,10 +402,7 @@ func (p *putRecorder) RoundTrip(r *http.Request) (*http.Response, error) {
 // line that is not a property) is not given "\," for Radicale: in 2.1 a
 // backslash escapes only a semicolon, so "\," would add a backslash.
 func TestRadicaleRewriteSpares21(t *testing.T) {
-	if testing.Short() {
-		t.Skip("real server")
-	}
-	t.Parallel()
+	realServer(t)
 	r := testservers.StartRadicale(t, map[string]string{"alice": "a"})
 	rec := &putRecorder{base: http.DefaultTransport}
 	importOnce(t, pimArchive(t, []pimObject{

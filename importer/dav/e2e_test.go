@@ -31,19 +31,13 @@ type server struct {
 }
 
 func TestCorpusRadicale(t *testing.T) {
-	if testing.Short() {
-		t.Skip("real server")
-	}
-	t.Parallel() // each test has its own server
+	realServer(t)
 	r := testservers.StartRadicale(t, map[string]string{"alice": "wonderland"})
 	testCorpus(t, server{name: "radicale", url: r.URL, user: "alice", pass: "wonderland", rewrites: true, loses: radicaleLoses})
 }
 
 func TestCorpusXandikos(t *testing.T) {
-	if testing.Short() {
-		t.Skip("real server")
-	}
-	t.Parallel() // each test has its own server
+	realServer(t)
 	x := testservers.StartXandikos(t)
 	testCorpus(t, server{name: "xandikos", url: x.URL, user: "anyone", subset: "khal", loses: map[string]string{
 		"khal event_dt_mixed_awareness": "a UTC time with a TZID loses its Z",

@@ -6,7 +6,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -79,27 +78,12 @@ func fakeCard(uid string) string {
 // smallArchive writes an archive with one address book of n contacts.
 func smallArchive(t *testing.T, n int) string {
 	t.Helper()
-	path := filepath.Join(t.TempDir(), "u.tgz")
-	f, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	w, err := format.NewWriter(f, format.Manifest{User: "u@example.org"}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	w.AddFolder(format.Folder{Kind: format.FolderContacts, Path: "Book", DisplayName: "Book"})
+	var objs []pimObject
 	for i := range n {
 		uid := "card-" + string(rune('a'+i))
-		if err := w.AddItem(format.Item{Kind: format.KindContact, Folder: "Book", UID: uid, SourceID: uid}, strings.NewReader(fakeCard(uid))); err != nil {
-			t.Fatal(err)
-		}
+		objs = append(objs, pimObject{kind: format.KindContact, folder: "Book", uid: uid, body: fakeCard(uid), sourceID: uid})
 	}
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return path
+	return writePIMArchive(t, []format.Folder{{Kind: format.FolderContacts, Path: "Book", DisplayName: "Book"}}, objs)
 }
 
 func TestFaults(t *testing.T) {

@@ -209,3 +209,13 @@ func wantPlanned(t *testing.T, p *importer.Plan, source, kind string, create boo
 	}
 	t.Errorf("plan has no line for %s %q: %+v", kind, source, p.Folders)
 }
+
+// realServer marks a test that starts its own Radicale or Xandikos: -short
+// skips it, and it runs in parallel with the others.
+func realServer(t *testing.T) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("real server")
+	}
+	t.Parallel()
+}

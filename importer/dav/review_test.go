@@ -38,10 +38,7 @@ func books(paths ...string) []format.Folder {
 // its own collection (the second a numbered sibling), a card of one never
 // stands for a card of the other, and a re-run finds each book again.
 func TestSlugAlikeBooksStayApartRadicale(t *testing.T) {
-	if testing.Short() {
-		t.Skip("real server")
-	}
-	t.Parallel()
+	realServer(t)
 	r := testservers.StartRadicale(t, map[string]string{"alice": "a", "bob": "b"})
 	objs := cardsIn("Work Old", person, "o1", "o2")
 	objs = append(objs, cardsIn("Work-Old", person, "d1", "d2", "d3")...)
@@ -89,10 +86,7 @@ func slugAlike(t *testing.T, base, user, pass, state, archive string) {
 // first in the default again (its objects are there), not create "work"
 // beside it and upload every card twice.
 func TestDefaultBookFoundAgainXandikos(t *testing.T) {
-	if testing.Short() {
-		t.Skip("real server")
-	}
-	t.Parallel()
+	realServer(t)
 	x := testservers.StartXandikos(t)
 	one := writePIMArchive(t, books("work"), cardsIn("work", person, "w1", "w2", "w3", "w4"))
 	two := writePIMArchive(t, books("work", "private"), append(cardsIn("work", person, "w1", "w2", "w3", "w4"), cardsIn("private", person, "p1", "p2", "p3", "p4")...))
@@ -128,10 +122,7 @@ func TestDefaultBookFoundAgainXandikos(t *testing.T) {
 // does not change where the book and the calendar go (the targets'
 // defaults), and nothing is created beside them.
 func TestDamagedCardKeepsDefaultsXandikos(t *testing.T) {
-	if testing.Short() {
-		t.Skip("real server")
-	}
-	t.Parallel()
+	realServer(t)
 	x := testservers.StartXandikos(t)
 	cal := pimFolder{format.FolderCalendar, "cal", uids("e", 2)}
 	objs := cardsIn("work", person, "w1", "w2", "w3")
@@ -140,27 +131,7 @@ func TestDamagedCardKeepsDefaultsXandikos(t *testing.T) {
 		objs = append(objs, pimObject{kind: k, folder: "cal", uid: u, body: body, sourceID: u})
 	}
 	folders := append(books("work"), format.Folder{Kind: format.FolderCalendar, Path: "cal", DisplayName: "cal"})
-	path := filepath.Join(t.TempDir(), "u.tar")
-	f, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	w, err := format.NewWriter(f, format.Manifest{User: "u@example.org"}, &format.WriterOptions{Compression: format.None})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, fo := range folders {
-		w.AddFolder(fo)
-	}
-	for _, o := range objs {
-		if err := w.AddItem(format.Item{Kind: o.kind, Folder: o.folder, UID: o.uid, SourceID: o.sourceID}, strings.NewReader(o.body)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
-	f.Close()
+	path := writePIMArchiveAs(t, "u.tar", &format.WriterOptions{Compression: format.None}, folders, objs)
 	raw, _ := os.ReadFile(path)
 	i := bytes.Index(raw, []byte("FN:Person w2"))
 	if i < 0 {
@@ -190,10 +161,7 @@ func TestDamagedCardKeepsDefaultsXandikos(t *testing.T) {
 // --map-collection naming no archive folder, or a target outside the
 // home set, is an error before anything is created or sent.
 func TestMapCollectionRefusedRadicale(t *testing.T) {
-	if testing.Short() {
-		t.Skip("real server")
-	}
-	t.Parallel()
+	realServer(t)
 	r := testservers.StartRadicale(t, map[string]string{"alice": "a", "bob": "b"})
 	archive := writePIMArchive(t, books("work"), cardsIn("work", person, "w1", "w2"))
 	for _, m := range []map[string]string{
@@ -220,10 +188,7 @@ func TestMapCollectionRefusedRadicale(t *testing.T) {
 // TestRoutingNoteOncePerFolderXandikos: a calendar's events and tasks
 // going to the target's default are one note, not one per kind.
 func TestRoutingNoteOncePerFolderXandikos(t *testing.T) {
-	if testing.Short() {
-		t.Skip("real server")
-	}
-	t.Parallel()
+	realServer(t)
 	x := testservers.StartXandikos(t)
 	archive := folderArchive(t, pimFolder{format.FolderCalendar, "Personal", append(uids("e", 2), uids("T", 2)...)})
 	rep := importOnce(t, archive, testRun{Options: Options{URL: x.URL, User: "user", Password: "x"}})
@@ -245,10 +210,7 @@ func TestRoutingNoteOncePerFolderXandikos(t *testing.T) {
 // pre-existing book, so "work" gets a collection of its own and "family"
 // keeps its two cards.
 func TestOtherBookSameUIDNotTakenXandikos(t *testing.T) {
-	if testing.Short() {
-		t.Skip("real server")
-	}
-	t.Parallel()
+	realServer(t)
 	x := testservers.StartXandikos(t)
 	opt := testRun{Options: Options{URL: x.URL, User: "user", Password: "x"}}
 	pre := writePIMArchive(t, books("family", "friends"), append(cardsIn("family", person, "w1", "f2"), cardsIn("friends", person, "g1")...))
@@ -272,10 +234,7 @@ func TestOtherBookSameUIDNotTakenXandikos(t *testing.T) {
 // TestDryRunWritesNoJournalXandikos (review 2 of issue 9): a dry run
 // writes nothing, not even the journal's directory beside the archive.
 func TestDryRunWritesNoJournalXandikos(t *testing.T) {
-	if testing.Short() {
-		t.Skip("real server")
-	}
-	t.Parallel()
+	realServer(t)
 	x := testservers.StartXandikos(t)
 	arch := writePIMArchive(t, books("work"), cardsIn("work", person, "w1"))
 	state := filepath.Join(t.TempDir(), "state")

@@ -13,13 +13,13 @@ import (
 	"time"
 
 	"github.com/mailhaul/mailhaul/internal/retry"
+	"github.com/mailhaul/mailhaul/report"
 )
 
-// An untrusted certificate cannot become trusted by asking again: the
-// import fails on the first connection, naming the URL and --tls-ca,
-// instead of retrying for half a minute (issue 9, item 20).
-func TestUntrustedCertificateFailsAtOnce(t *testing.T) {
-	var conns atomic.Int32
+// connCountingServer is an unstarted server that answers every request
+// with an empty 207 and counts the connections made to it.
+func connCountingServer() (*httptest.Server, *atomic.Int32) {
+	conns := new(atomic.Int32)
 	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusMultiStatus)
 	}))
@@ -28,14 +28,29 @@ func TestUntrustedCertificateFailsAtOnce(t *testing.T) {
 			conns.Add(1)
 		}
 	}
+	return srv, conns
+}
+
+// importSixTries imports a small archive to url with up to six fast
+// attempts: enough for a needless retry to show in the connection count.
+func importSixTries(t *testing.T, url string) (*report.Report, error) {
+	t.Helper()
+	return importArchives(context.Background(), []string{smallArchive(t, 3)}, testRun{Options: Options{URL: url,
+		User: "alice", Password: "s3cret", Retry: retry.Loop{Attempts: 6, Backoff: retry.Policy{First: 20 * time.Millisecond}}}})
+}
+
+// An untrusted certificate cannot become trusted by asking again: the
+// import fails on the first connection, naming the URL and --tls-ca,
+// instead of retrying for half a minute (issue 9, item 20).
+func TestUntrustedCertificateFailsAtOnce(t *testing.T) {
+	srv, conns := connCountingServer()
 	srv.Config.ErrorLog = log.New(io.Discard, "", 0) // the handshake errors are expected
 	srv.StartTLS()
 	defer srv.Close()
 
 	start := time.Now()
 	// No Transport: the system's roots, which do not hold httptest's CA.
-	_, err := importArchives(context.Background(), []string{smallArchive(t, 3)}, testRun{Options: Options{URL: srv.URL + "/",
-		User: "alice", Password: "s3cret", Retry: retry.Loop{Attempts: 6, Backoff: retry.Policy{First: 20 * time.Millisecond}}}})
+	_, err := importSixTries(t, srv.URL+"/")
 	if err == nil {
 		t.Fatal("import against an untrusted certificate succeeded")
 	}
@@ -57,20 +72,11 @@ func TestUntrustedCertificateFailsAtOnce(t *testing.T) {
 // again cannot change: the import fails on the first connection, and
 // the statement does not say a re-run can finish it.
 func TestHTTPSToPlainServerFailsAtOnce(t *testing.T) {
-	var conns atomic.Int32
-	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.WriteHeader(http.StatusMultiStatus)
-	}))
-	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
-		if s == http.StateNew {
-			conns.Add(1)
-		}
-	}
+	srv, conns := connCountingServer()
 	srv.Start()
 	defer srv.Close()
 
-	rep, err := importArchives(context.Background(), []string{smallArchive(t, 3)}, testRun{Options: Options{URL: "https://" + srv.Listener.Addr().String() + "/",
-		User: "alice", Password: "s3cret", Retry: retry.Loop{Attempts: 6, Backoff: retry.Policy{First: 20 * time.Millisecond}}}})
+	rep, err := importSixTries(t, "https://"+srv.Listener.Addr().String()+"/")
 	if err == nil {
 		t.Fatal("import with https:// against a plain-HTTP server succeeded")
 	}

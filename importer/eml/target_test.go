@@ -140,10 +140,6 @@ func TestRestoreWritesFiles(t *testing.T) {
 // makes restore write outside its directory.
 func TestHostileFolderNamesStayInside(t *testing.T) {
 	tmp := t.TempDir()
-	outside := filepath.Join(tmp, "outside")
-	if err := os.Mkdir(outside, 0o700); err != nil {
-		t.Fatal(err)
-	}
 	folders := []string{`..\..\evil`, "_../x", "C:", "a:b", "a_b", "Linked/Sub", "x/.../y", "Book|contacts"}
 	var items []testItem
 	for i, f := range folders {
@@ -156,13 +152,7 @@ func TestHostileFolderNamesStayInside(t *testing.T) {
 	}
 	arch := filepath.Join(tmp, "a.tar.gz")
 	writeArchive(t, arch, folders, items)
-	dir := filepath.Join(tmp, "out")
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Symlink(outside, filepath.Join(dir, "Linked")); err != nil {
-		t.Fatal(err)
-	}
+	dir, outside := localfiletest.LinkedDir(t, tmp, "Linked")
 	res, err := runRestore(t, t.Context(), dir, false, arch)
 	if err != nil {
 		t.Fatal(err)
@@ -171,9 +161,7 @@ func TestHostileFolderNamesStayInside(t *testing.T) {
 	if r.Imported != len(folders)-1 || r.Failed != 1 || r.Failures[len(r.Failures)-1].Folder != "Linked/Sub" || r.Failures[len(r.Failures)-1].Item != "f" {
 		t.Errorf("report %+v: want all but the linked folder written, and its message failed by name", r)
 	}
-	if entries, _ := os.ReadDir(outside); len(entries) != 0 {
-		t.Errorf("restore wrote %d entries outside its directory", len(entries))
-	}
+	localfiletest.WantNothingOutside(t, outside)
 	os.Remove(filepath.Join(dir, "Linked"))
 	files := tree(t, dir)
 	if _, ok := files["a_b~2/"]; !ok {
@@ -249,12 +237,7 @@ func TestDryRunWritesNothing(t *testing.T) {
 // listed as failed with the reason.
 func TestDamagedMessageFailsAloneAndLeavesNoTrace(t *testing.T) {
 	tmp := t.TempDir()
-	gz := filepath.Join(tmp, "a.tar.gz")
-	writeArchive(t, gz, []string{"INBOX"}, []testItem{
-		{Folder: "INBOX", ID: "1", Recv: t0, Body: "Subject: 1\n\n1\n"},
-		{Folder: "INBOX", ID: "2", Recv: t0, Body: "Subject: 2\n\n" + strings.Repeat("damaged soon\n", 1000)},
-	})
-	arch := localfiletest.Damage(t, gz, "damaged soon")
+	arch := localfiletest.DamagedArchive(t, tmp, t0)
 	dir := filepath.Join(tmp, "out")
 	res, err := runRestore(t, t.Context(), dir, false, arch)
 	r := res.Report

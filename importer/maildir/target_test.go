@@ -17,6 +17,7 @@ import (
 	"github.com/mailhaul/mailhaul/format"
 	"github.com/mailhaul/mailhaul/importer"
 	"github.com/mailhaul/mailhaul/importer/localfile"
+	"github.com/mailhaul/mailhaul/importer/localfile/localfiletest"
 	mdir "github.com/mailhaul/mailhaul/mailbox/maildir"
 	"github.com/mailhaul/mailhaul/progress"
 )
@@ -312,10 +313,7 @@ func TestRestoreNeverWritesThroughLinks(t *testing.T) {
 		{folder: "INBOX", id: "1", recv: t0, body: "i"},
 		{folder: "Work", id: "2", recv: t0, body: "w"},
 	})
-	dir, outside := t.TempDir(), t.TempDir()
-	if err := os.Symlink(outside, filepath.Join(dir, ".Work")); err != nil {
-		t.Fatal(err)
-	}
+	dir, outside := localfiletest.LinkedDir(t, t.TempDir(), ".Work")
 	res, err := New(dir, Options{}).Import(context.Background(), importer.Request{User: "u", Archives: []string{a}})
 	if err != nil {
 		t.Fatal(err)
@@ -325,9 +323,7 @@ func TestRestoreNeverWritesThroughLinks(t *testing.T) {
 		rep.Failures[len(rep.Failures)-1].Item != "2" || !strings.Contains(rep.Statement, "NOT on the target") {
 		t.Errorf("report %+v", rep)
 	}
-	if ents, _ := os.ReadDir(outside); len(ents) != 0 {
-		t.Errorf("wrote outside DIR: %v", ents)
-	}
+	localfiletest.WantNothingOutside(t, outside)
 }
 
 func TestRestoreDamagedItemFailsAlone(t *testing.T) {

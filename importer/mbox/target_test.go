@@ -225,12 +225,8 @@ func TestKilledMidMessageThenRerun(t *testing.T) {
 	if fi.Size() < 1<<19 {
 		t.Fatalf("the crashed run left %d bytes: it did not stop mid-message", fi.Size())
 	}
-	res, err := runRestore(t, t.Context(), dir, "", false, arch)
-	if err != nil || res.Report.Imported != 2 || res.Report.Present != 1 || len(res.Report.Notes) != 1 {
-		t.Fatalf("re-run: %v %+v", err, res.Report)
-	}
-	if got := countMessages(t, dir); !mapsEqual(got, want) {
-		t.Errorf("after the re-run the file holds %d messages, not the 3 written once each", len(got))
+	if res := rerunWritesTheRest(t, dir, arch, want); len(res.Report.Notes) != 1 {
+		t.Errorf("re-run notes %q; want one about the torn message cut off", res.Report.Notes)
 	}
 }
 
@@ -258,13 +254,22 @@ func TestCancelledMidMessageThenRerun(t *testing.T) {
 	if got := countMessages(t, dir); len(got) != 1 {
 		t.Errorf("the cancelled run left %d messages, want only the first, whole", len(got))
 	}
-	res, err = runRestore(t, t.Context(), dir, "", false, arch)
+	rerunWritesTheRest(t, dir, arch, want)
+}
+
+// rerunWritesTheRest restores bigArchive's arch into dir again after an
+// interrupted run that wrote its first message, and checks that the file
+// then holds want: the other two written, each message once.
+func rerunWritesTheRest(t *testing.T, dir, arch string, want map[string]int) *importer.Result {
+	t.Helper()
+	res, err := runRestore(t, t.Context(), dir, "", false, arch)
 	if err != nil || res.Report.Imported != 2 || res.Report.Present != 1 {
 		t.Fatalf("re-run: %v %+v", err, res.Report)
 	}
 	if got := countMessages(t, dir); !mapsEqual(got, want) {
-		t.Errorf("after the re-run: %d distinct messages, want 3 once each", len(got))
+		t.Errorf("after the re-run the file holds %d distinct messages, want the 3 once each", len(got))
 	}
+	return res
 }
 
 // TestHostileFolderNamesStayInside: folder names that look like paths,
@@ -272,10 +277,6 @@ func TestCancelledMidMessageThenRerun(t *testing.T) {
 // make restore write outside its directory.
 func TestHostileFolderNamesStayInside(t *testing.T) {
 	tmp := t.TempDir()
-	outside := filepath.Join(tmp, "outside")
-	if err := os.Mkdir(outside, 0o700); err != nil {
-		t.Fatal(err)
-	}
 	folders := []string{`..\..\evil`, "_../x", "C:", "a.sbd", "a.msf", "Inbox", "INBOX", "Linked/Sub", "tab\tname", "x/.../y"}
 	var items []testItem
 	for i, f := range folders {
@@ -283,13 +284,7 @@ func TestHostileFolderNamesStayInside(t *testing.T) {
 	}
 	arch := filepath.Join(tmp, "a.tar.gz")
 	writeArchive(t, arch, folders, items)
-	dir := filepath.Join(tmp, "out")
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Symlink(outside, filepath.Join(dir, "Linked.sbd")); err != nil {
-		t.Fatal(err)
-	}
+	dir, outside := localfiletest.LinkedDir(t, tmp, "Linked.sbd")
 	res, err := runRestore(t, t.Context(), dir, "", false, arch)
 	if err != nil {
 		t.Fatal(err)
@@ -298,9 +293,7 @@ func TestHostileFolderNamesStayInside(t *testing.T) {
 	if rep.Imported != len(folders)-1 || rep.Failed != 1 || rep.Failures[len(rep.Failures)-1].Folder != "Linked/Sub" {
 		t.Errorf("report %+v: want every folder but the linked one written, and that one failed by name", rep)
 	}
-	if entries, _ := os.ReadDir(outside); len(entries) != 0 {
-		t.Errorf("restore wrote %d entries outside its directory", len(entries))
-	}
+	localfiletest.WantNothingOutside(t, outside)
 	got := countMessages(t, dir)
 	for _, f := range folders[:len(folders)-3] {
 		found := false
@@ -373,13 +366,7 @@ func TestChangedFileIsNoted(t *testing.T) {
 // cut off the file and listed as failed with the reason; the others land.
 func TestDamagedItemFailsAloneAndLeavesNoTrace(t *testing.T) {
 	tmp := t.TempDir()
-	gz := filepath.Join(tmp, "a.tar.gz")
-	writeArchive(t, gz, []string{"INBOX"}, []testItem{
-		{Folder: "INBOX", ID: "1", Recv: t0, Body: "Subject: 1\n\n1\n"},
-		{Folder: "INBOX", ID: "2", Recv: t0, Body: "Subject: 2\n\n" + strings.Repeat("damaged soon\n", 1000)},
-		{Folder: "INBOX", ID: "3", Recv: t0, Body: "Subject: 3\n\n3\n"},
-	})
-	arch := localfiletest.Damage(t, gz, "damaged soon")
+	arch := localfiletest.DamagedArchive(t, tmp, t0, testItem{Folder: "INBOX", ID: "3", Recv: t0, Body: "Subject: 3\n\n3\n"})
 	dir := filepath.Join(tmp, "out")
 	res, err := runRestore(t, t.Context(), dir, "", false, arch)
 	r := res.Report

@@ -88,33 +88,48 @@ func (s *lineServer) got() ([]string, string) {
 
 const appendCmd = "a2 APPEND INBOX (\\Seen) {12+}\r\nhello world!\r\n"
 
-// exchange sends NOOP (never cut), then an APPEND, and returns what the
-// client read after the APPEND until the connection ended.
-func exchange(t *testing.T, addr string) string {
+// dial connects to addr, closing the connection when the test ends, with
+// a deadline so that a proxy that holds back never hangs the test.
+func dial(t *testing.T, addr string) net.Conn {
 	t.Helper()
 	c, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.Close()
+	t.Cleanup(func() { c.Close() })
 	c.SetDeadline(time.Now().Add(10 * time.Second))
+	return c
+}
+
+// exchange sends NOOP (never cut), then an APPEND, and returns what the
+// client read after the APPEND until the connection ended.
+func exchange(t *testing.T, addr string) string {
+	t.Helper()
+	c := dial(t, addr)
 	r := bufio.NewReader(c)
 	if l, err := r.ReadString('\n'); err != nil || !strings.HasPrefix(l, "* OK") {
 		t.Fatalf("greeting %q, %v", l, err)
 	}
 	c.Write([]byte("a1 NOOP\r\n"))
-	for {
-		l, err := r.ReadString('\n')
-		if err != nil {
-			t.Fatalf("NOOP not answered: %v", err)
-		}
-		if strings.HasPrefix(l, "a1 ") {
-			break
-		}
-	}
+	readUntil(t, r, "a1 ", "NOOP not answered")
 	c.Write([]byte(appendCmd))
 	rest, _ := io.ReadAll(r)
 	return string(rest)
+}
+
+// readUntil reads lines until one starts with prefix, failing the test
+// with missing if the connection ends or times out first.
+func readUntil(t *testing.T, r *bufio.Reader, prefix, missing string) {
+	t.Helper()
+	for {
+		l, err := r.ReadString('\n')
+		if err != nil {
+			t.Fatalf("%s: %v", missing, err)
+		}
+		if strings.HasPrefix(l, prefix) {
+			return
+		}
+	}
 }
 
 func TestCutPoints(t *testing.T) {
@@ -173,11 +188,7 @@ func TestPassThrough(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer p.Close()
-	c, err := net.Dial("tcp", p.Addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c.SetDeadline(time.Now().Add(10 * time.Second))
+	c := dial(t, p.Addr)
 	c.Write([]byte(appendCmd + "a3 LOGOUT\r\n"))
 	c.(*net.TCPConn).CloseWrite()
 	read, _ := io.ReadAll(c)
@@ -241,12 +252,7 @@ func TestAnswerHeld(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer p.Close()
-	c, err := net.Dial("tcp", p.Addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(10 * time.Second))
+	c := dial(t, p.Addr)
 	r := bufio.NewReader(c)
 	r.ReadString('\n') // greeting
 	c.Write([]byte(appendCmd))
@@ -275,15 +281,7 @@ func TestAnswerHeld(t *testing.T) {
 	}
 	close(release)
 	c.SetReadDeadline(time.Now().Add(5 * time.Second))
-	for {
-		l, err := r.ReadString('\n')
-		if err != nil {
-			t.Fatalf("no answer after release: %v", err)
-		}
-		if strings.HasPrefix(l, "a2 OK") {
-			break
-		}
-	}
+	readUntil(t, r, "a2 OK", "no answer after release")
 	if len(called) != 0 {
 		t.Errorf("Answer called %d more times", len(called))
 	}

@@ -24,9 +24,7 @@ func TestCopyKeepsArchivesPrivate(t *testing.T) {
 	if rep.Sent != 1 {
 		t.Fatalf("copy: %+v", rep.Results)
 	}
-	if obs.Err != nil || obs.Mode != 0o600 {
-		t.Errorf("partial file while written: mode %#o (%v), want 0600", obs.Mode, obs.Err)
-	}
+	obs.WantPrivate(t, "copy")
 	transporttest.WantMode(t, filepath.Join(dst, "a.tgz"), 0o600)
 	transporttest.WantMode(t, dst, 0o700)
 	transporttest.WantMode(t, filepath.Join(top, "drive"), 0o700)
@@ -41,8 +39,6 @@ func TestCopyKeepsArchivesPrivate(t *testing.T) {
 	if rep.Sent != 1 || rep.Results[0].ResumedFrom != 2<<20 {
 		t.Fatalf("resumed copy: %+v", rep.Results)
 	}
-	if obs.Err != nil || obs.Mode != 0o600 {
-		t.Errorf("resumed partial file while written: mode %#o (%v), want 0600", obs.Mode, obs.Err)
-	}
+	obs.WantPrivate(t, "resumed copy")
 	transporttest.WantMode(t, filepath.Join(dst2, "a.tgz"), 0o600)
 }

@@ -33,9 +33,7 @@ func TestSSHDTransfersKeepArchivesPrivate(t *testing.T) {
 	if rep.Sent != 1 {
 		t.Fatalf("push: %+v", rep.Results)
 	}
-	if obs.Err != nil || obs.Mode != 0o600 {
-		t.Errorf("push: partial file on the server while written: mode %#o (%v), want 0600", obs.Mode, obs.Err)
-	}
+	obs.WantPrivate(t, "push")
 	transporttest.WantMode(t, filepath.Join(remote, "alice.tgz"), 0o600)
 	transporttest.WantMode(t, remote, 0o700)
 	transporttest.WantMode(t, filepath.Join(top, "incoming"), 0o700)
@@ -49,9 +47,7 @@ func TestSSHDTransfersKeepArchivesPrivate(t *testing.T) {
 	if rep.Sent != 1 || rep.Results[0].ResumedFrom != 2<<20 {
 		t.Fatalf("resumed push: %+v", rep.Results)
 	}
-	if obs.Err != nil || obs.Mode != 0o600 {
-		t.Errorf("resumed push: partial file while written: mode %#o (%v), want 0600", obs.Mode, obs.Err)
-	}
+	obs.WantPrivate(t, "resumed push")
 	transporttest.WantMode(t, filepath.Join(remote2, "alice.tgz"), 0o600)
 
 	obs = &transporttest.ModeOnBytes{Path: filepath.Join(back, "new", "alice.tgz"+transport.PartialSuffix)}
@@ -59,9 +55,7 @@ func TestSSHDTransfersKeepArchivesPrivate(t *testing.T) {
 	if rep.Sent != 1 {
 		t.Fatalf("pull: %+v", rep.Results)
 	}
-	if obs.Err != nil || obs.Mode != 0o600 {
-		t.Errorf("pull: partial file while written: mode %#o (%v), want 0600", obs.Mode, obs.Err)
-	}
+	obs.WantPrivate(t, "pull")
 	transporttest.WantMode(t, filepath.Join(back, "new", "alice.tgz"), 0o600)
 	transporttest.WantMode(t, filepath.Join(back, "new"), 0o700)
 }

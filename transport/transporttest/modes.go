@@ -54,3 +54,12 @@ func WantMode(t testing.TB, p string, want fs.FileMode) {
 		t.Errorf("%s: mode %#o, want %#o", p, got, want)
 	}
 }
+
+// WantPrivate fails the test unless the partial file was the owner's
+// alone (0600) while it was written; what names the transfer.
+func (m *ModeOnBytes) WantPrivate(t testing.TB, what string) {
+	t.Helper()
+	if m.Err != nil || m.Mode != 0o600 {
+		t.Errorf("%s: partial file %s while written: mode %#o (%v), want 0600", what, m.Path, m.Mode, m.Err)
+	}
+}

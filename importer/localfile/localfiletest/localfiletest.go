@@ -1,5 +1,5 @@
 // Package localfiletest writes small archives for the tests of the local
-// restore targets.
+// restore targets and of the archive walk they share.
 package localfiletest
 
 import (
@@ -7,6 +7,7 @@ import (
 	"compress/gzip"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -64,10 +65,10 @@ func WriteArchive(t testing.TB, path string, folders []string, items []Item, unr
 	}
 }
 
-// Damage writes the archive at gz, uncompressed, to a .tar beside it with
+// damage writes the archive at gz, uncompressed, to a .tar beside it with
 // one byte of the last occurrence of marker flipped: that item then fails
 // its checksum once read to its end. It returns the .tar's path.
-func Damage(t testing.TB, gz, marker string) string {
+func damage(t testing.TB, gz, marker string) string {
 	t.Helper()
 	f, err := os.Open(gz)
 	if err != nil {
@@ -92,4 +93,43 @@ func Damage(t testing.TB, gz, marker string) string {
 		t.Fatal(err)
 	}
 	return path
+}
+
+// LinkedDir makes the restore directory tmp/out with a link named link in
+// it to tmp/outside, where a write through the link would land, and
+// returns both. WantNothingOutside checks afterwards.
+func LinkedDir(t testing.TB, tmp, link string) (dir, outside string) {
+	t.Helper()
+	dir, outside = filepath.Join(tmp, "out"), filepath.Join(tmp, "outside")
+	for _, d := range []string{dir, outside} {
+		if err := os.MkdirAll(d, 0o700); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Symlink(outside, filepath.Join(dir, link)); err != nil {
+		t.Fatal(err)
+	}
+	return dir, outside
+}
+
+// WantNothingOutside fails the test if anything was written in outside.
+func WantNothingOutside(t testing.TB, outside string) {
+	t.Helper()
+	if entries, err := os.ReadDir(outside); err != nil || len(entries) != 0 {
+		t.Errorf("restore wrote %d entries outside its directory (%v)", len(entries), err)
+	}
+}
+
+// DamagedArchive writes to dir an archive whose INBOX holds message "1",
+// then message "2" whose bytes fail their checksum once read to the end,
+// then more, all received at recv; it returns the damaged archive's path.
+func DamagedArchive(t testing.TB, dir string, recv time.Time, more ...Item) string {
+	t.Helper()
+	gz := filepath.Join(dir, "a.tar.gz")
+	items := append([]Item{
+		{Folder: "INBOX", ID: "1", Recv: recv, Body: "Subject: 1\n\n1\n"},
+		{Folder: "INBOX", ID: "2", Recv: recv, Body: "Subject: 2\n\n" + strings.Repeat("damaged soon\n", 1000)},
+	}, more...)
+	WriteArchive(t, gz, []string{"INBOX"}, items)
+	return damage(t, gz, "damaged soon")
 }
