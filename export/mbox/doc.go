@@ -24,7 +24,7 @@
 //
 // # Flags, dates, identity
 //
-// Flags are read by mailbox/mbox (HeaderFlags, RouteGmail); keywords
+// Flags are read by mailbox/mbox (HeaderRoute); keywords
 // that are not IMAP atoms have their offending characters replaced by
 // '_', with a note on the item. Messages Thunderbird
 // marked expunged, and the "FOLDER INTERNAL DATA" message UW-IMAP keeps

@@ -212,10 +212,9 @@ func (e *exporter) message(f mboxFile, m *mbox.Message, first bool, notes []stri
 		e.sink.AddSkipped(SkipExpunged, 1)
 		return false, nil
 	}
-	raw := mbox.HeaderFlags(&h)
+	raw, lfolder, lrole := mbox.HeaderRoute(&h)
 	if h.HasLabels {
-		folder, role = mbox.RouteGmail(mbox.SplitLabels(h.GmailLabels), &raw)
-		labelled = true
+		folder, role, labelled = lfolder, lrole, true
 	}
 	flags := itemFlags(raw)
 	received := mbox.ReceivedTime(m.FromLine, &h)

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"slices"
 	"strings"
+
+	"github.com/mailhaul/mailhaul/format"
 )
 
 // Flags are IMAP flags in order, without duplicates: system flags such
@@ -144,15 +146,32 @@ func FlagFields(flags []string, eol string) (fields []byte, lost []string) {
 }
 
 // MessageFlags are the flags a reader of this package finds in a message
-// whose start (header) is hdr: its flag headers and, for a Gmail Takeout
-// message, its labels (RouteGmail).
+// whose start (header) is hdr (HeaderRoute).
 func MessageFlags(hdr []byte) Flags {
 	h := ParseHeader(hdr)
-	f := HeaderFlags(&h)
-	if h.HasLabels {
-		RouteGmail(SplitLabels(h.GmailLabels), &f)
-	}
+	f, _, _ := HeaderRoute(&h)
 	return f
+}
+
+// HeaderRoute gives the flags a message's header says and, for a Gmail
+// Takeout message (one with X-Gmail-Labels), the folder its labels pick
+// (RouteGmail). Takeout writes no Status field: a message that has one
+// was written by an mbox writer that set its flags (SetFlags always
+// writes Status), so its flag fields alone say its flags and the labels
+// only pick the folder. That keeps SetFlags → MessageFlags the identity
+// for a message restored from a Takeout archive.
+func HeaderRoute(h *Header) (f Flags, path string, role format.Role) {
+	f = HeaderFlags(h)
+	if !h.HasLabels {
+		return f, "", ""
+	}
+	if h.HasStatus {
+		var ignored Flags
+		path, role = RouteGmail(SplitLabels(h.GmailLabels), &ignored)
+		return f, path, role
+	}
+	path, role = RouteGmail(SplitLabels(h.GmailLabels), &f)
+	return f, path, role
 }
 
 // SameFlags reports whether an item's flags are those a message's header

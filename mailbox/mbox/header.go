@@ -60,6 +60,7 @@ type Header struct {
 	LastReceived string // the last (oldest) Received field
 	Subject      string
 	Status       string // Status: R read, O old
+	HasStatus    bool   // a Status field, even an empty one
 	XStatus      string // X-Status: A answered, F flagged, T draft, D deleted
 	Keywords     []string
 	MozStatus    uint64 // X-Mozilla-Status bits
@@ -99,6 +100,7 @@ func ParseHeader(hdr []byte) Header {
 			}
 		case "status":
 			h.Status += string(value)
+			h.HasStatus = true
 		case "x-status":
 			h.XStatus += string(value)
 		case "x-keywords", "x-mozilla-keys":
