@@ -12,7 +12,8 @@
 // the header keeps its bytes.
 //
 // An mbox file has no names to find a message by, so restore keeps a
-// journal (journal.Path(state, user, "mbox", DIR)) of what it wrote: a
+// journal (journal.Path(state, user, "mbox", DIR), DIR absolute with
+// symbolic links resolved) of what it wrote: a
 // re-run, or a delta after its full archive, adds only what is new. Each
 // message is appended after an intent naming the file's length before it,
 // and confirmed once the file is synced; a run killed in between leaves
@@ -67,7 +68,7 @@ func New(dir string, opt Options) importer.Target {
 // start opens the journal and cuts back what a killed run left unconfirmed.
 func start(dir string, _ Options, run *localfile.Run, root *os.Root) (localfile.Restorer, error) {
 	req := run.Req
-	abs, err := filepath.Abs(dir)
+	abs, err := resolvedDir(dir)
 	if err != nil {
 		return nil, fmt.Errorf("mbox: %w", err)
 	}
@@ -89,6 +90,32 @@ func start(dir string, _ Options, run *localfile.Run, root *os.Root) (localfile.
 		}
 	}
 	return r, nil
+}
+
+// resolvedDir is the journal's name for dir: its absolute path with
+// symbolic links resolved, so that every spelling of one directory (a
+// link to it, a path through a linked parent) finds the one journal. A
+// directory yet to be made (a dry run) is resolved up to its nearest
+// existing parent. Resolving beats a marker file inside DIR naming its
+// journal: it needs no write, so a dry run and a read-only target give
+// the same answer, and nothing in the tree can be forged to point at
+// another journal.
+func resolvedDir(dir string) (string, error) {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return "", err
+	}
+	rest := ""
+	for p := abs; ; p = filepath.Dir(p) {
+		real, err := filepath.EvalSymlinks(p)
+		if err == nil {
+			return filepath.Join(real, rest), nil
+		}
+		if !errors.Is(err, os.ErrNotExist) || filepath.Dir(p) == p {
+			return "", err
+		}
+		rest = filepath.Join(filepath.Base(p), rest)
+	}
 }
 
 // Close closes the file being appended to and the journal.

@@ -378,3 +378,30 @@ func TestDamagedItemFailsAloneAndLeavesNoTrace(t *testing.T) {
 		t.Errorf("the file holds %d messages, want 1 and 3 only", len(got))
 	}
 }
+
+// TestRestoreThroughASymlinkAddsNothing: the journal belongs to the
+// directory, not to the spelling of its path, so restoring again through
+// a symbolic link to it writes no message twice.
+func TestRestoreThroughASymlinkAddsNothing(t *testing.T) {
+	tmp := t.TempDir()
+	arch := filepath.Join(tmp, "a.tar.gz")
+	writeArchive(t, arch, []string{"INBOX"}, []testItem{
+		{Folder: "INBOX", ID: "1", Recv: t0, Body: "Subject: 1\n\n1\n"},
+		{Folder: "INBOX", ID: "2", Recv: t0, Body: "Subject: 2\n\n2\n"},
+	})
+	dir, link := filepath.Join(tmp, "out"), filepath.Join(tmp, "link")
+	if _, err := runRestore(t, t.Context(), dir, "", false, arch); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(dir, link); err != nil {
+		t.Fatal(err)
+	}
+	res, err := runRestore(t, t.Context(), link, "", false, arch)
+	if err != nil || res.Report.Imported != 0 || res.Report.Present != 2 {
+		t.Fatalf("through the link: %v %+v", err, res.Report)
+	}
+	want := map[string]int{"Inbox:Subject: 1\n\n1\n": 1, "Inbox:Subject: 2\n\n2\n": 1}
+	if got := countMessages(t, dir); !mapsEqual(got, want) {
+		t.Errorf("got %v, want %v", got, want)
+	}
+}
