@@ -20,7 +20,11 @@
 // an intent without its outcome, and the next run first truncates that
 // file back to the recorded length, so no torn or unconfirmed message
 // stays to be appended again. A run that fails or is cancelled mid-message
-// truncates at once.
+// truncates at once. The file, not the journal, is what the user sees: a
+// message the journal has as written but the file no longer holds (the
+// file was removed or cut back to the end of a message) is written
+// again, with a note; a file cut inside a message cannot be added to, and
+// what it lacks fails, naming the file.
 //
 // Every write goes through an os.Root opened on the target directory, so
 // no folder name and no symbolic link planted in the tree can make it
@@ -82,12 +86,10 @@ func start(dir string, _ Options, run *localfile.Run, root *os.Root) (localfile.
 	if err != nil {
 		return nil, err
 	}
-	r := &restore{run: run, root: root, j: j, jpath: jpath, names: localfile.Names{Place: mboxfmt.TreePath}}
-	if !req.DryRun {
-		if err := r.recover(); err != nil {
-			j.Close()
-			return nil, err
-		}
+	r := &restore{run: run, root: root, j: j, names: localfile.Names{Place: mboxfmt.TreePath}}
+	if err := r.recover(); err != nil {
+		j.Close()
+		return nil, err
 	}
 	return r, nil
 }
@@ -133,8 +135,10 @@ type restore struct {
 	root  *os.Root // nil in a dry run of a directory yet to be made
 	j     *journal.Journal
 	names localfile.Names
-	ends  map[string]int64 // place → where the journal says its last message ends
-	jpath string
+	// Confirmed messages the file no longer holds (check), and files
+	// that cannot be added to, with why.
+	untrusted map[journal.Key]bool
+	broken    map[string]string
 
 	// The file being appended to, and its length.
 	place string
@@ -148,41 +152,39 @@ type restore struct {
 const intentPrefix = "at "
 
 // recover truncates every file an interrupted run left an unconfirmed
-// message in back to its length before that message.
+// message in back to its length before that message (not in a dry run,
+// which only reckons with it), then checks every file against the
+// journal (check).
 func (r *restore) recover() error {
 	open := map[journal.Key]journal.Record{}
-	r.ends = map[string]int64{}
+	last := map[journal.Key]span{} // each key's latest confirmed message
 	err := r.j.Scan(func(rec journal.Record) {
 		if rec.State == journal.Pending && strings.HasPrefix(rec.Ref, intentPrefix) {
 			open[rec.Key] = rec
 			return
 		}
 		delete(open, rec.Key)
-		if _, end, ok := strings.Cut(rec.Ref, "-"); ok && rec.State == journal.Done {
-			if n, err := strconv.ParseInt(end, 10, 64); err == nil && n > r.ends[rec.Where] {
-				r.ends[rec.Where] = n
+		delete(last, rec.Key)
+		if rec.State == journal.Done {
+			if sp, ok := parseSpan(rec); ok {
+				last[rec.Key] = sp
 			}
 		}
 	})
 	if err != nil {
 		return err
 	}
-	for place, end := range r.ends {
-		fi, err := r.root.Stat(filepath.FromSlash(place))
-		if size := int64(0); err == nil || errors.Is(err, os.ErrNotExist) {
-			if err == nil {
-				size = fi.Size()
-			}
-			if size < end {
-				r.run.Report.Note("%s holds %d bytes, fewer than the %d restore wrote there: it was changed since, and messages the journal has as written are not written again (to restore it anew, remove it and the journal %s)",
-					place, size, end, r.jpath)
-			}
-		}
-	}
+	cut := map[string]int64{} // place → where a dry run would cut it
 	for _, rec := range open {
 		at, err := strconv.ParseInt(strings.TrimPrefix(rec.Ref, intentPrefix), 10, 64)
 		if err != nil {
 			return fmt.Errorf("mbox: journal: bad intent %q for %s", rec.Ref, rec.Where)
+		}
+		if r.run.Req.DryRun {
+			if c, ok := cut[rec.Where]; !ok || at < c {
+				cut[rec.Where] = at
+			}
+			continue
 		}
 		if err := r.truncate(rec.Where, at); err != nil {
 			return fmt.Errorf("mbox: %s: removing the message an interrupted run left unfinished: %w", rec.Where, err)
@@ -191,7 +193,86 @@ func (r *restore) recover() error {
 			return err
 		}
 	}
+	return r.check(last, cut)
+}
+
+// span is where a confirmed message lies in its file.
+type span struct {
+	place      string
+	start, end int64
+}
+
+// parseSpan reads a Done record's "start-end".
+func parseSpan(rec journal.Record) (span, bool) {
+	a, b, ok := strings.Cut(rec.Ref, "-")
+	if !ok {
+		return span{}, false
+	}
+	start, err1 := strconv.ParseInt(a, 10, 64)
+	end, err2 := strconv.ParseInt(b, 10, 64)
+	return span{rec.Where, start, end}, err1 == nil && err2 == nil && start <= end
+}
+
+// check compares each file with what the journal says restore wrote
+// there. The file is what the user sees: a message the file no longer
+// holds (it was removed or cut back) is not "already there". A file cut
+// back to the end of one of its messages gets the rest written again,
+// with a note; one cut elsewhere (inside a message) cannot be added to
+// without gluing a message onto a torn one, so what it lacks fails,
+// naming the file.
+func (r *restore) check(last map[journal.Key]span, cut map[string]int64) error {
+	byPlace := map[string][]journal.Key{}
+	for k, sp := range last {
+		byPlace[sp.place] = append(byPlace[sp.place], k)
+	}
+	r.untrusted, r.broken = map[journal.Key]bool{}, map[string]string{}
+	for place, keys := range byPlace {
+		size := int64(0)
+		fi, err := r.statPlace(place)
+		switch {
+		case err == nil:
+			size = fi.Size()
+		case !errors.Is(err, os.ErrNotExist):
+			return fmt.Errorf("mbox: %s: %w", place, err)
+		}
+		if c, ok := cut[place]; ok && c < size {
+			size = c
+		}
+		var wrote int64
+		boundary := size == 0
+		var lost []journal.Key
+		for _, k := range keys {
+			sp := last[k]
+			wrote = max(wrote, sp.end)
+			if sp.end == size {
+				boundary = true
+			}
+			if sp.end > size {
+				lost = append(lost, k)
+			}
+		}
+		if len(lost) == 0 {
+			continue
+		}
+		for _, k := range lost {
+			r.untrusted[k] = true
+		}
+		if !boundary {
+			r.broken[place] = fmt.Sprintf("%s holds %d bytes, which is not the end of any message restore wrote there (%d bytes): it was changed since, and adding to it would join a message to a torn one; move it aside to restore it anew", place, size, wrote)
+			continue
+		}
+		r.run.Report.Note("%s holds %d bytes, fewer than the %d restore wrote there: it was changed since, and the %d messages it no longer holds are written again", place, size, wrote, len(lost))
+	}
 	return nil
+}
+
+// statPlace stats the file at place; a dry run of a directory yet to be
+// made has none.
+func (r *restore) statPlace(place string) (os.FileInfo, error) {
+	if r.root == nil {
+		return nil, os.ErrNotExist
+	}
+	return r.root.Stat(filepath.FromSlash(place))
 }
 
 // truncate cuts the file at place back to at bytes, if it is longer.
@@ -268,10 +349,14 @@ func (r *restore) Item(ctx context.Context, archive string, e *format.Entry) err
 	place := r.names.Get(it.Folder)
 	k := key(it)
 	st, known := r.j.Lookup(k)
-	present := known && st == journal.Done
+	present := known && st == journal.Done && !r.untrusted[k]
 	var pf *importer.PlanFolder
 	if r.run.Req.DryRun {
 		pf = r.run.PlanFolder(it.Folder, place, string(format.FolderMail), !localfile.Exists(r.root, filepath.FromSlash(place)))
+	}
+	if why, ok := r.broken[place]; ok && !present && !r.run.Req.DryRun {
+		r.run.Failed(archive, it, why)
+		return nil
 	}
 	if r.run.Settled(pf, it, present) {
 		return nil

@@ -342,22 +342,93 @@ func TestDryRunWritesNothing(t *testing.T) {
 	}
 }
 
-// TestChangedFileIsNoted: an mbox file made shorter since restore wrote it
-// is not silently taken as holding what the journal says.
-func TestChangedFileIsNoted(t *testing.T) {
+// changedFileRun restores three messages into Inbox, lets change alter
+// the file, and restores again.
+func changedFileRun(t *testing.T, change func(path string, ends []int64)) (*importer.Result, string) {
+	t.Helper()
 	tmp := t.TempDir()
 	arch := filepath.Join(tmp, "a.tar.gz")
-	writeArchive(t, arch, []string{"INBOX"}, []testItem{{Folder: "INBOX", ID: "1", Recv: t0, Body: "Subject: 1\n\n1\n"}})
+	writeArchive(t, arch, []string{"INBOX"}, []testItem{
+		{Folder: "INBOX", ID: "1", Recv: t0, Body: "Subject: 1\n\n1\n"},
+		{Folder: "INBOX", ID: "2", Recv: t0, Body: "Subject: 2\n\n2\n"},
+		{Folder: "INBOX", ID: "3", Recv: t0, Body: "Subject: 3\n\n3\n"},
+	})
 	dir := filepath.Join(tmp, "out")
-	if _, err := runRestore(t, t.Context(), dir, "", false, arch); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "Inbox"), nil, 0o600); err != nil {
-		t.Fatal(err)
-	}
 	res, err := runRestore(t, t.Context(), dir, "", false, arch)
-	if err != nil || res.Report.Present != 1 || len(res.Report.Notes) != 1 || !strings.Contains(res.Report.Notes[0], "Inbox holds 0 bytes") {
-		t.Fatalf("%v %+v: want a note that Inbox changed", err, res.Report)
+	if err != nil || res.Report.Imported != 3 {
+		t.Fatalf("first run: %v %+v", err, res.Report)
+	}
+	inbox := filepath.Join(dir, "Inbox")
+	b, err := os.ReadFile(inbox)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ends []int64 // where each message ends
+	for i := 1; i < len(b); i++ {
+		if strings.HasPrefix(string(b[i:]), "From ") && b[i-1] == '\n' {
+			ends = append(ends, int64(i))
+		}
+	}
+	ends = append(ends, int64(len(b)))
+	change(inbox, ends)
+	res, err = runRestore(t, t.Context(), dir, "", false, arch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res, dir
+}
+
+var threeInInbox = map[string]int{"Inbox:Subject: 1\n\n1\n": 1, "Inbox:Subject: 2\n\n2\n": 1, "Inbox:Subject: 3\n\n3\n": 1}
+
+// TestRemovedFileIsWrittenAgain: an mbox file removed since restore wrote
+// it is written again, with a note; the journal does not make its
+// messages "already there".
+func TestRemovedFileIsWrittenAgain(t *testing.T) {
+	res, dir := changedFileRun(t, func(path string, _ []int64) {
+		if err := os.Remove(path); err != nil {
+			t.Fatal(err)
+		}
+	})
+	r := res.Report
+	if r.Imported != 3 || r.Present != 0 || r.Status != "ok" || len(r.Notes) != 1 || !strings.Contains(r.Notes[0], "Inbox holds 0 bytes") || !strings.Contains(r.Notes[0], "3 messages") {
+		t.Fatalf("%+v: want all 3 written again, with a note", r)
+	}
+	if got := countMessages(t, dir); !mapsEqual(got, threeInInbox) {
+		t.Errorf("got %v, want %v", got, threeInInbox)
+	}
+}
+
+// TestShortenedFileIsCompleted: a file cut back to the end of one of its
+// messages gets the messages after that written again.
+func TestShortenedFileIsCompleted(t *testing.T) {
+	res, dir := changedFileRun(t, func(path string, ends []int64) {
+		if err := os.Truncate(path, ends[0]); err != nil {
+			t.Fatal(err)
+		}
+	})
+	r := res.Report
+	if r.Imported != 2 || r.Present != 1 || r.Status != "ok" || len(r.Notes) != 1 || !strings.Contains(r.Notes[0], "2 messages") {
+		t.Fatalf("%+v: want 2 written again, with a note", r)
+	}
+	if got := countMessages(t, dir); !mapsEqual(got, threeInInbox) {
+		t.Errorf("got %v, want %v", got, threeInInbox)
+	}
+}
+
+// TestFileCutMidMessageFails: a file cut inside a message cannot be
+// reconciled with the journal: its messages fail, naming the file, and
+// the run is partial; the file is left as it is.
+func TestFileCutMidMessageFails(t *testing.T) {
+	var size int64
+	res, _ := changedFileRun(t, func(path string, ends []int64) {
+		size = ends[0] + 3
+		if err := os.Truncate(path, size); err != nil {
+			t.Fatal(err)
+		}
+	})
+	r := res.Report
+	if r.Status != "partial" || r.Failed != 2 || r.Present != 1 || r.Imported != 0 || !strings.Contains(r.Failures[0].Reason, "Inbox") || strings.HasPrefix(r.Statement, "all") {
+		t.Fatalf("%+v: want the 2 messages after the cut failed, naming Inbox", r)
 	}
 }
 
