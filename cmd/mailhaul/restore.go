@@ -70,8 +70,9 @@ directory DIR, the last argument, as local files:
 
 Restoring again, or a delta after its full archive, adds only what is missing:
 a message's file name is derived from the message, so one already there is found
-and not written twice (a message whose flags changed in a later archive gets the
-later flags). Nothing is written outside DIR, whatever the archive's folder names
+and not written twice (in a Maildir a message whose flags changed in a later
+archive gets the later flags; an mbox keeps the flags it was first written with,
+and the report notes each such message with both sets). Nothing is written outside DIR, whatever the archive's folder names
 or links inside DIR; directories are created 0700 and files 0600.
 
 --folder (repeatable) restores a folder and those below it; --after and --before

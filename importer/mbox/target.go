@@ -120,9 +120,14 @@ func resolvedDir(dir string) (string, error) {
 	}
 }
 
-// Close closes the file being appended to and the journal.
+// Close closes the files and the journal.
 func (r *restore) Close(ctx context.Context, walkErr error) error {
 	err := r.closeFile()
+	if r.rf != nil {
+		if cerr := r.rf.Close(); err == nil {
+			err = cerr
+		}
+	}
 	if jerr := r.j.Close(); err == nil {
 		err = jerr
 	}
@@ -139,6 +144,11 @@ type restore struct {
 	// that cannot be added to, with why.
 	untrusted map[journal.Key]bool
 	broken    map[string]string
+	spans     map[journal.Key]span // where each confirmed message lies
+
+	// A file opened to read the flags of messages already there.
+	rplace string
+	rf     *os.File
 
 	// The file being appended to, and its length.
 	place string
@@ -193,6 +203,7 @@ func (r *restore) recover() error {
 			return err
 		}
 	}
+	r.spans = last
 	return r.check(last, cut)
 }
 
@@ -358,6 +369,11 @@ func (r *restore) Item(ctx context.Context, archive string, e *format.Entry) err
 		r.run.Failed(archive, it, why)
 		return nil
 	}
+	if present && !r.run.Req.DryRun {
+		if err := r.laterFlags(it, k); err != nil {
+			r.run.Report.Note("%s (%s): the flags of the message already in %s could not be read to compare with the archive's: %v", it.SourceID, it.Folder, place, err)
+		}
+	}
 	if r.run.Settled(pf, it, present) {
 		return nil
 	}
@@ -399,6 +415,7 @@ func (r *restore) append(ctx context.Context, place string, k journal.Key, it *f
 		return 0, err
 	}
 	r.size = start + n
+	r.spans[k] = span{place, start, r.size}
 	end := strconv.FormatInt(start, 10) + "-" + strconv.FormatInt(r.size, 10)
 	if err := r.j.Write(journal.Record{Key: k, State: journal.Done, Where: place, Ref: end}); err != nil {
 		return 0, err
@@ -438,6 +455,45 @@ func (r *restore) write(ctx context.Context, it *format.Item, body io.Reader) (i
 		r.run.Report.Note("%s (%s): the message did not end with a line ending; mbox needs one, so one was added", it.SourceID, it.Folder)
 	}
 	return n, err
+}
+
+// laterFlags notes a message already in its file whose flags in this
+// archive differ from those its header says. An mbox keeps the flags a
+// message was first written with: changing them means rewriting the
+// file from that message on, which restore does not do, so the change is
+// reported rather than lost silently. Flags an mbox cannot carry are no
+// change: what is compared is what SetFlags would write.
+func (r *restore) laterFlags(it *format.Item, k journal.Key) error {
+	sp, ok := r.spans[k]
+	if !ok {
+		return nil
+	}
+	if r.rf == nil || r.rplace != sp.place {
+		if r.rf != nil {
+			r.rf.Close()
+			r.rf = nil
+		}
+		f, err := r.root.Open(filepath.FromSlash(sp.place))
+		if err != nil {
+			return err
+		}
+		r.rf, r.rplace = f, sp.place
+	}
+	br := bufio.NewReader(io.NewSectionReader(r.rf, sp.start, sp.end-sp.start))
+	if _, err := br.ReadSlice('\n'); err != nil { // the From line
+		return err
+	}
+	hdr, whole, err := readHeader(br)
+	if err != nil || !whole {
+		return err // a header too long to have had its flags set
+	}
+	have := mboxfmt.MessageFlags(hdr)
+	set, _ := mboxfmt.SetFlags(hdr, it.Flags)
+	if want := mboxfmt.MessageFlags(set); !mboxfmt.SameFlags(want, have) {
+		r.run.Report.Note("%s (%s): this archive gives it the flags %q, but it was written with %q and an mbox keeps the first flags (restore does not rewrite the file)",
+			it.SourceID, it.Folder, strings.Join(want, " "), strings.Join(have, " "))
+	}
+	return nil
 }
 
 // readHeader reads the message's header, up to the blank line ending it,

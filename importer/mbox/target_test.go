@@ -476,3 +476,43 @@ func TestRestoreThroughASymlinkAddsNothing(t *testing.T) {
 		t.Errorf("got %v, want %v", got, want)
 	}
 }
+
+// TestLaterFlagsAreReported: an mbox keeps the flags a message was first
+// written with (rewriting the file to change them is not done), so a
+// later archive that changes them gets a note per message naming the
+// folder, the item and the flags before and after; flags that merely
+// cannot be written (\Recent) are no change.
+func TestLaterFlagsAreReported(t *testing.T) {
+	tmp := t.TempDir()
+	full, delta := filepath.Join(tmp, "full.tar.gz"), filepath.Join(tmp, "delta.tar.gz")
+	writeArchive(t, full, []string{"INBOX"}, []testItem{
+		{Folder: "INBOX", ID: "1", Flags: []string{`\Seen`}, Recv: t0, Body: "Subject: 1\n\n1\n"},
+		{Folder: "INBOX", ID: "2", Flags: []string{`\Seen`}, Recv: t0, Body: "Subject: 2\n\n2\n"},
+	})
+	writeArchive(t, delta, []string{"INBOX"}, []testItem{
+		{Folder: "INBOX", ID: "1", Flags: []string{`\Flagged`, "$Label1"}, Recv: t0, Body: "Subject: 1\n\n1\n"},
+		{Folder: "INBOX", ID: "2", Flags: []string{`\Seen`, `\Recent`}, Recv: t0, Body: "Subject: 2\n\n2\n"},
+	})
+	dir := filepath.Join(tmp, "out")
+	if _, err := runRestore(t, t.Context(), dir, "", false, full); err != nil {
+		t.Fatal(err)
+	}
+	res, err := runRestore(t, t.Context(), dir, "", false, delta)
+	r := res.Report
+	if err != nil || r.Present != 2 || len(r.Notes) != 1 {
+		t.Fatalf("%v %+v: want one note", err, r)
+	}
+	for _, want := range []string{"INBOX", "1", `\Seen`, `\Flagged $Label1`, "first"} {
+		if !strings.Contains(r.Notes[0], want) {
+			t.Errorf("note %q does not say %q", r.Notes[0], want)
+		}
+	}
+	if inbox := readMbox(t, filepath.Join(dir, "Inbox")); len(inbox) != 2 || !slices.Equal(inbox[0].flags, mboxfmt.Flags{`\Seen`}) {
+		t.Errorf("Inbox read back as %+v", inbox)
+	}
+	// Full and delta in one run: the same.
+	res, err = runRestore(t, t.Context(), filepath.Join(tmp, "one-run"), "", false, full, delta)
+	if r := res.Report; err != nil || r.Imported != 2 || r.Present != 2 || len(r.Notes) != 1 || !strings.Contains(r.Notes[0], `\Flagged $Label1`) {
+		t.Fatalf("one run: %v %+v: want one note", err, r)
+	}
+}
