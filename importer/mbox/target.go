@@ -490,10 +490,18 @@ func (r *restore) laterFlags(it *format.Item, k journal.Key) error {
 	have := mboxfmt.MessageFlags(hdr)
 	set, _ := mboxfmt.SetFlags(hdr, it.Flags)
 	if want := mboxfmt.MessageFlags(set); !mboxfmt.SameFlags(want, have) {
-		r.run.Report.Note("%s (%s): this archive gives it the flags %q, but it was written with %q and an mbox keeps the first flags (restore does not rewrite the file)",
-			it.SourceID, it.Folder, strings.Join(want, " "), strings.Join(have, " "))
+		r.run.Report.Note("%s (%s): this archive gives it %s, but it was written with %s and an mbox keeps the first flags (restore does not rewrite the file)",
+			it.SourceID, it.Folder, flagList(want), flagList(have))
 	}
 	return nil
+}
+
+// flagList spells flags for a note.
+func flagList(f mboxfmt.Flags) string {
+	if len(f) == 0 {
+		return "no flags"
+	}
+	return "the flags " + strings.Join(f, " ")
 }
 
 // readHeader reads the message's header, up to the blank line ending it,
