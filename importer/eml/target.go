@@ -48,7 +48,7 @@ type Options struct{}
 // New returns the target writing .eml, .vcf and .ics files under dir.
 func New(dir string, opt Options) importer.Target {
 	return localfile.NewTarget(Kind, dir, func(run *localfile.Run, root *os.Root) (localfile.Restorer, error) {
-		return &restore{run: run, root: root, names: localfile.Names{Place: place}, books: map[string]*book{}}, nil
+		return &restore{run: run, root: root, books: map[string]*book{}}, nil
 	})
 }
 
@@ -62,19 +62,20 @@ func (r *restore) Close(ctx context.Context, walkErr error) error {
 	return r.writeBooks(ctx)
 }
 
-// key names a folder of a kind for Names.
+// key names a folder of a kind in the plan.
 func key(kind format.FolderKind, folder string) string { return string(kind) + ":" + folder }
 
 // place is where a folder lives: a directory for mail, a .vcf or .ics
-// file for an address book or calendar; each level one safe file name.
-func place(k string) string {
-	kind, folder, _ := strings.Cut(k, ":")
+// file for an address book or calendar; each level one safe file name,
+// escaped reversibly (safename.Escape; a level's own ".vcf" or ".ics"
+// ending escaped too), so two folders never share a place.
+func place(kind format.FolderKind, folder string) string {
 	levels := strings.Split(folder, "/")
 	for i, l := range levels {
-		levels[i] = safename.Element(l)
+		levels[i] = safename.Escape(l, ".vcf", ".ics", ".eml")
 	}
 	p := strings.Join(levels, "/")
-	switch format.FolderKind(kind) {
+	switch kind {
 	case format.FolderContacts:
 		return p + ".vcf"
 	case format.FolderCalendar:
@@ -86,8 +87,7 @@ func place(k string) string {
 // restore is the state of one Import.
 type restore struct {
 	run   *localfile.Run
-	root  *os.Root // nil in a dry run of a directory yet to be made
-	names localfile.Names
+	root  *os.Root         // nil in a dry run of a directory yet to be made
 	books map[string]*book // by place: address books and calendars
 	order []string
 	buf   []byte
@@ -113,7 +113,7 @@ type span struct {
 // Folder makes a mail folder's directory (so empty folders survive) or
 // starts an address book or calendar.
 func (r *restore) Folder(archive string, f format.Folder) error {
-	p := r.names.Get(key(f.Kind, f.Path))
+	p := place(f.Kind, f.Path)
 	if r.run.Req.DryRun {
 		r.planFolder(f.Kind, f.Path, p)
 		return nil
@@ -133,9 +133,6 @@ func (r *restore) Folder(archive string, f format.Folder) error {
 func (r *restore) planFolder(kind format.FolderKind, folder, p string) *importer.PlanFolder {
 	pf := r.run.PlanFolder(key(kind, folder), p, string(kind), !localfile.Exists(r.root, filepath.FromSlash(p)))
 	pf.Source = folder
-	if want := place(key(kind, folder)); p != want {
-		pf.Note = "another folder has the name " + want
-	}
 	return pf
 }
 
@@ -158,7 +155,7 @@ func (r *restore) Item(ctx context.Context, archive string, e *format.Entry) err
 		return nil
 	}
 	kind := it.Kind.FolderKind()
-	p := r.names.Get(key(kind, it.Folder))
+	p := place(kind, it.Folder)
 	if kind != format.FolderMail {
 		return r.bookItem(ctx, archive, kind, p, e)
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -164,7 +165,7 @@ func TestHostileFolderNamesStayInside(t *testing.T) {
 	localfiletest.WantNothingOutside(t, outside)
 	os.Remove(filepath.Join(dir, "Linked"))
 	files := tree(t, dir)
-	if _, ok := files["a_b~2/"]; !ok {
+	if _, ok := files["a%3Ab/"]; !ok {
 		t.Errorf("a:b and a_b share a directory: %q", keys(files))
 	}
 }
@@ -247,4 +248,71 @@ func TestDamagedMessageFailsAloneAndLeavesNoTrace(t *testing.T) {
 	if files := tree(t, dir); len(files) != 3 { // ./, INBOX/ and message 1
 		t.Errorf("files %q, want message 1 only", keys(files))
 	}
+}
+
+// TestCollidingFolderNamesKeepTheirOwnFiles: "a:b" and "a_b" would both
+// be "a_b" made safe; whatever the order or the run, each folder's mail
+// stays in its own directory, once (a delta alone, or --folder first,
+// once mixed them or wrote one twice).
+func TestCollidingFolderNamesKeepTheirOwnFiles(t *testing.T) {
+	tmp := t.TempDir()
+	full, delta := filepath.Join(tmp, "full.tar.gz"), filepath.Join(tmp, "delta.tar.gz")
+	writeArchive(t, full, []string{"a:b", "a_b"}, []localfiletest.Item{
+		{Folder: "a:b", ID: "1", Recv: t0, Body: "Subject: colon\n\ncolon\n"},
+		{Folder: "a_b", ID: "2", Recv: t0, Body: "Subject: under\n\nunder\n"},
+	})
+	writeArchive(t, delta, []string{"a_b"}, []localfiletest.Item{
+		{Folder: "a_b", ID: "2", Recv: t0, Body: "Subject: under\n\nunder\n"},
+	})
+	check := func(name, dir string) {
+		t.Helper()
+		dirs := map[string][]string{}
+		for p, body := range tree(t, dir) {
+			if strings.HasSuffix(p, ".eml") {
+				dirs[body] = append(dirs[body], path.Dir(p))
+			}
+		}
+		c, u := dirs["Subject: colon\n\ncolon\n"], dirs["Subject: under\n\nunder\n"]
+		if len(c) != 1 || len(u) != 1 || c[0] == u[0] {
+			t.Errorf("%s: each message once, in its own folder's directory: %v", name, dirs)
+		}
+	}
+	dir := filepath.Join(tmp, "out1")
+	for _, a := range []string{full, delta} {
+		if _, err := runRestore(t, t.Context(), dir, false, a); err != nil {
+			t.Fatal(err)
+		}
+	}
+	check("full then delta alone", dir)
+
+	dir = filepath.Join(tmp, "out2")
+	req := importer.Request{User: "alice", Archives: []string{full}, Select: importer.Select{Folders: []string{"a_b"}}}
+	if _, err := New(dir, Options{}).Import(t.Context(), req); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := runRestore(t, t.Context(), dir, false, full); err != nil {
+		t.Fatal(err)
+	}
+	check("--folder a_b then full", dir)
+}
+
+// FuzzPlaceIsInjective: two different folders (of any kinds) never share
+// a place, and no place is a file inside another's.
+func FuzzPlaceIsInjective(f *testing.F) {
+	f.Add("a:b", "a_b", false)
+	f.Add("x.vcf", "x", true)
+	f.Add("a", "a", true)
+	f.Fuzz(func(t *testing.T, a, b string, book bool) {
+		kb := format.FolderMail
+		if book {
+			kb = format.FolderContacts
+		}
+		pa, pb := place(format.FolderMail, a), place(kb, b)
+		if (a != b || kb != format.FolderMail) && pa == pb {
+			t.Fatalf("place(%q) = place(%q, %s) = %q", a, b, kb, pa)
+		}
+		if kb != format.FolderMail && strings.HasPrefix(pa, pb+"/") {
+			t.Fatalf("mail folder %q at %q lies inside book %q at %q", a, pa, b, pb)
+		}
+	})
 }

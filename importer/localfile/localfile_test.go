@@ -16,22 +16,6 @@ import (
 	"github.com/mailhaul/mailhaul/importer/localfile/localfiletest"
 )
 
-func TestNamesAreDistinctAndStable(t *testing.T) {
-	n := Names{Place: func(f string) string {
-		if f == "a:b" {
-			return "a_b"
-		}
-		return f
-	}}
-	for _, c := range []struct{ folder, want string }{
-		{"a_b", "a_b"}, {"a:b", "a_b~2"}, {"a_b", "a_b"}, {"c", "c"}, {"a:b", "a_b~2"},
-	} {
-		if got := n.Get(c.folder); got != c.want {
-			t.Errorf("Get(%q) = %q, want %q", c.folder, got, c.want)
-		}
-	}
-}
-
 func TestOpenDir(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "a", "b")
 	if root, err := OpenDir(dir, true); root != nil || err != nil {

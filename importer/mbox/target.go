@@ -81,7 +81,7 @@ func start(dir string, _ Options, run *localfile.Run, root *os.Root) (localfile.
 	if err != nil {
 		return nil, err
 	}
-	r := &restore{run: run, root: root, j: j, jpath: jpath, names: localfile.Names{Place: mboxfmt.TreePath}}
+	r := &restore{run: run, root: root, j: j, jpath: jpath}
 	if !req.DryRun {
 		if err := r.recover(); err != nil {
 			j.Close()
@@ -105,7 +105,6 @@ type restore struct {
 	run   *localfile.Run
 	root  *os.Root // nil in a dry run of a directory yet to be made
 	j     *journal.Journal
-	names localfile.Names
 	ends  map[string]int64 // place → where the journal says its last message ends
 	jpath string
 
@@ -196,7 +195,7 @@ func (r *restore) Folder(archive string, f format.Folder) error {
 	if f.Kind != format.FolderMail {
 		return nil
 	}
-	place := r.names.Get(f.Path)
+	place := mboxfmt.TreePath(f.Path)
 	if r.run.Req.DryRun {
 		pf := r.run.PlanFolder(f.Path, place, string(format.FolderMail), !localfile.Exists(r.root, filepath.FromSlash(place)))
 		if place != mboxfmt.TreePath(f.Path) {
@@ -238,7 +237,7 @@ func (r *restore) Item(ctx context.Context, archive string, e *format.Entry) err
 	if !r.run.KeepMessage(it, SkipNotMail) {
 		return nil
 	}
-	place := r.names.Get(it.Folder)
+	place := mboxfmt.TreePath(it.Folder)
 	k := key(it)
 	st, known := r.j.Lookup(k)
 	present := known && st == journal.Done
