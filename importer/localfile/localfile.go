@@ -120,10 +120,12 @@ func Restore(ctx context.Context, kind, dir string, req importer.Request, start 
 		// Every item is accounted for, whatever Close says.
 		run.Report.MarkAllRead()
 	}
-	if cerr := w.Close(ctx, err); err == nil {
-		err = cerr
+	stage := "import"
+	if cerr := w.Close(ctx, err); err == nil && cerr != nil {
+		// Every item was read and handled; only the finishing step failed.
+		err, stage = cerr, report.StageFinish
 	}
-	return run.Finish(ctx, "import", err)
+	return run.Finish(ctx, stage, err)
 }
 
 // OpenDir opens dir, creating it (0700) unless dryRun. A dry run of a
