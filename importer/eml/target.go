@@ -357,9 +357,10 @@ func (r *restore) writeBook(ctx context.Context, b *book) error {
 		return fmt.Errorf("read the %s already there: %w", b.place, err)
 	}
 	defer closeOld()
-	had := map[string]string{} // key → sum of the object there
+	had := map[string]string{}   // key → sum of the object there
+	bySum := map[string]string{} // sum → key of the object there
 	for _, o := range old {
-		had[o.key] = o.sum
+		had[o.key], bySum[o.sum] = o.sum, o.key
 	}
 	brings := map[string]bool{}
 	present := make([]bool, len(b.items))
@@ -367,6 +368,11 @@ func (r *restore) writeBook(ctx context.Context, b *book) error {
 	for i, s := range b.items {
 		brings[s.key] = true
 		present[i] = had[s.key] == s.sum
+		if k, ok := bySum[s.sum]; ok {
+			// The same bytes are there (a dry run, which spools nothing,
+			// may not know the item's UID): that object is this one.
+			present[i], brings[k] = true, true
+		}
 		changed = changed || !present[i]
 	}
 	var pf *importer.PlanFolder

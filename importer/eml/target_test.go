@@ -384,6 +384,20 @@ func TestBooksGrowToTheUnion(t *testing.T) {
 	if err != nil || res.Report.Present != 3 || res.Report.WouldImport != 2 {
 		t.Fatalf("dry run of the full archive alone: %v %+v, want the message, Bob and E2 present, Ann and E1 to replace", err, res.Report)
 	}
+	// The same, from an archive whose records name no UID: the dry run,
+	// which spools nothing, knows the objects by their bytes.
+	bare := filepath.Join(tmp, "bare.tar.gz")
+	writeArchive(t, bare, []string{"Friends|contacts", "Cal|calendar"}, []localfiletest.Item{
+		{Folder: "Friends", ID: "a", Kind: format.KindContact, Body: vc("A", "Ann Changed")},
+		{Folder: "Friends", ID: "c", Kind: format.KindContact, Body: vc("C", "Cy")},
+		{Folder: "Cal", ID: "e1", Kind: format.KindEvent, Body: ev("E1", "New")},
+	})
+	for _, dry := range []bool{true, false} {
+		res, err = runRestore(t, t.Context(), dir, dry, bare)
+		if err != nil || res.Report.Present != 3 || res.Report.Imported+res.Report.WouldImport != 0 {
+			t.Fatalf("delta without UIDs on record (dry run %v): %v %+v, want 3 present", dry, err, res.Report)
+		}
+	}
 	res, err = runRestore(t, t.Context(), dir, false, delta)
 	if err != nil || res.Report.Present != 3 || res.Report.Imported != 0 {
 		t.Fatalf("delta again: %v %+v, want 3 present", err, res.Report)
