@@ -250,11 +250,11 @@ func TestDamagedMessageFailsAloneAndLeavesNoTrace(t *testing.T) {
 	}
 }
 
-// TestCollidingFolderNamesKeepTheirOwnFiles: "a:b" and "a_b" would both
+// TestRestoreCollidingFolderNamesKeepTheirOwnFiles: "a:b" and "a_b" would both
 // be "a_b" made safe; whatever the order or the run, each folder's mail
 // stays in its own directory, once (a delta alone, or --folder first,
 // once mixed them or wrote one twice).
-func TestCollidingFolderNamesKeepTheirOwnFiles(t *testing.T) {
+func TestRestoreCollidingFolderNamesKeepTheirOwnFiles(t *testing.T) {
 	tmp := t.TempDir()
 	full, delta := filepath.Join(tmp, "full.tar.gz"), filepath.Join(tmp, "delta.tar.gz")
 	writeArchive(t, full, []string{"a:b", "a_b"}, []localfiletest.Item{
@@ -317,11 +317,11 @@ func FuzzPlaceIsInjective(f *testing.F) {
 	})
 }
 
-// TestBooksGrowToTheUnion: an address book or calendar holds what every
+// TestRestoreBooksGrowToTheUnion: an address book or calendar holds what every
 // run brought: a delta restored alone after its full archive, or a re-run
 // that selects nothing of the book, keeps what an earlier run wrote; an
 // object the delta changed (same UID) replaces the old one.
-func TestBooksGrowToTheUnion(t *testing.T) {
+func TestRestoreBooksGrowToTheUnion(t *testing.T) {
 	tmp := t.TempDir()
 	full, delta := filepath.Join(tmp, "full.tar.gz"), filepath.Join(tmp, "delta.tar.gz")
 	vc := func(uid, n string) string {

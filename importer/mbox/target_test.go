@@ -379,10 +379,10 @@ func TestDamagedItemFailsAloneAndLeavesNoTrace(t *testing.T) {
 	}
 }
 
-// TestCollidingFolderNamesKeepTheirOwnFiles: "a:b" and "a_b" would both
+// TestRestoreCollidingFolderNamesKeepTheirOwnFiles: "a:b" and "a_b" would both
 // be "a_b" made safe; whatever the order or the run, each folder's mail
 // stays in its own file (a delta alone, or --folder first, once mixed them).
-func TestCollidingFolderNamesKeepTheirOwnFiles(t *testing.T) {
+func TestRestoreCollidingFolderNamesKeepTheirOwnFiles(t *testing.T) {
 	tmp := t.TempDir()
 	full, delta := filepath.Join(tmp, "full.tar.gz"), filepath.Join(tmp, "delta.tar.gz")
 	writeArchive(t, full, []string{"a:b", "a_b"}, []testItem{
