@@ -178,6 +178,10 @@ func (r *Report) Stop(stage string, err error, cancelled bool) {
 	}
 }
 
+// StageFinish is the stage of a run that read and wrote every item and
+// then failed to finish (a local restore writing what it gathered).
+const StageFinish = "finish"
+
 // MarkAllRead records that the importer read the archives to their end:
 // a run stopped after that has accounted for every item.
 func (r *Report) MarkAllRead() {
@@ -304,6 +308,17 @@ func (r *Report) Finish() {
 		}
 		r.Statement = fmt.Sprintf("the run was cancelled and stopped early (%s): %d items read were not attempted and %s; %s (%s so far)",
 			r.Error, r.NotAttempted, rest, r.NextStep, so)
+	case r.Status == "failed" && r.AllRead:
+		// Every item was accounted for: say so, not that some went unread.
+		what := "the run stopped early"
+		if r.Stage == StageFinish {
+			what = "its finishing step failed"
+		}
+		if r.NotAttempted > 0 {
+			what += fmt.Sprintf(" and %d items read were not attempted", r.NotAttempted)
+		}
+		r.Statement = fmt.Sprintf("every item of the archives was read, but %s (%s: %s); %s (%s so far)",
+			what, r.Stage, r.Error, r.NextStep, so)
 	case r.Status == "failed":
 		r.Statement = fmt.Sprintf("the run stopped early (%s: %s): the rest of the archives was not imported; %s (%s so far)",
 			r.Stage, r.Error, r.NextStep, so)

@@ -122,7 +122,11 @@ func (a *app) printImportText(rep *report.Report) {
 			fmt.Fprintf(a.stderr, "  ... and %d more failures (see the report)\n", len(rep.Failures)-50)
 			break
 		}
-		fmt.Fprintf(a.stderr, "failed: %s: %s: %s: %s\n", esc(rep.User), esc(fl.Folder), esc(fl.Item), esc(fl.Reason))
+		where := esc(fl.Folder)
+		if fl.Item != "" { // a folder's own failure names no item
+			where += ": " + esc(fl.Item)
+		}
+		fmt.Fprintf(a.stderr, "failed: %s: %s: %s\n", esc(rep.User), where, esc(fl.Reason))
 	}
 	if n := rep.NotAttempted; n > 0 {
 		fmt.Fprintf(a.stderr, "not attempted: %d items read but not sent before the run stopped (listed in the report); the next run sends them\n", n)

@@ -75,6 +75,10 @@ archive gets the later flags; an mbox keeps the flags it was first written with,
 and the report notes each such message with both sets). Nothing is written outside DIR, whatever the archive's folder names
 or links inside DIR; directories are created 0700 and files 0600.
 
+For mbox and eml, each folder level is its own file name with '%', '/', '\', ':',
+control characters and a leading '.' written as '%' and two hex digits (a:b is
+a%3Ab), so two folders never share a file, whatever the order or the run.
+
 --folder (repeatable) restores a folder and those below it; --after and --before
 restore what was received at or after, and before, a time (RFC 3339, YYYY-MM-DD
 or MM/DD/YYYY, local time). --dry-run says what would be written, per folder, and

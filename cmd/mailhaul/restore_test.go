@@ -381,3 +381,31 @@ func TestRestoreMboxAndEMLThroughTheCommand(t *testing.T) {
 		}
 	}
 }
+
+// A restore that fails only in its finishing step (maildir's subscriptions
+// file is a link out of DIR) says every item was read and what failed,
+// not that the rest of the archives went unread.
+func TestRestoreFinishFailureTellsTheTruth(t *testing.T) {
+	archive := exportMaildir(t, sample+"/alice-maildir", "alice@example.org")
+	dir, elsewhere := t.TempDir(), t.TempDir()
+	if err := os.Symlink(filepath.Join(elsewhere, "subs"), filepath.Join(dir, "subscriptions")); err != nil {
+		t.Fatal(err)
+	}
+	// And a folder whose keywords file is a link: a folder's own failure
+	// row names the folder and the reason, no empty item between.
+	os.Mkdir(filepath.Join(dir, ".Work"), 0o700)
+	if err := os.Symlink(filepath.Join(elsewhere, "kw"), filepath.Join(dir, ".Work", "dovecot-keywords")); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errs := mailhaul(t, "-q", "restore", archive, "--to", "maildir", dir)
+	last := lastLine(out)
+	if code != exitFailed || strings.Contains(last, "not imported") || !strings.Contains(last, "every item of the archives was read") ||
+		!strings.Contains(last, "finishing step") || !strings.Contains(last, "subscriptions") ||
+		!strings.Contains(errs, "failed: alice@example.org: Work: ") || strings.Contains(errs, ": : ") {
+
+		t.Errorf("exit %d\n%s%s; want exit 1, every item read and the finishing step's failure named", code, out, errs)
+	}
+	if ents, _ := os.ReadDir(elsewhere); len(ents) != 0 {
+		t.Errorf("wrote through the link: %v", ents)
+	}
+}

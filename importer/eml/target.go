@@ -12,7 +12,15 @@
 // killed part way never leaves a torn file under a final name. An address
 // book or calendar is gathered while the archives are read and written
 // whole at the end, each item once (the latest archive's copy of an item
-// wins), so a re-run gives the same file.
+// wins), merged with the file already there: its objects (split with
+// export/pim's splitters) that this run does not bring stay, one this run
+// brings again (same UID; without a UID, same bytes) is replaced, so a
+// delta restored alone, or a re-run with --folder or --after, adds to a
+// book and never drops what an earlier run wrote.
+//
+// Folder names are escaped reversibly (safename.Escape: '%', separators,
+// ':', control characters and a leading '.' as '%' and two hex digits),
+// so two folders never share a directory or file.
 //
 // Every write goes through an os.Root opened on the target directory, so
 // no folder name, however hostile, and no symbolic link planted in the
@@ -20,10 +28,11 @@
 package eml
 
 import (
-	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"os"
@@ -31,9 +40,11 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/mailhaul/mailhaul/export/pim"
 	"github.com/mailhaul/mailhaul/format"
 	"github.com/mailhaul/mailhaul/importer"
 	"github.com/mailhaul/mailhaul/importer/localfile"
+	"github.com/mailhaul/mailhaul/internal/contentline"
 	"github.com/mailhaul/mailhaul/internal/ctxio"
 	"github.com/mailhaul/mailhaul/internal/safename"
 	"github.com/mailhaul/mailhaul/report"
@@ -48,7 +59,7 @@ type Options struct{}
 // New returns the target writing .eml, .vcf and .ics files under dir.
 func New(dir string, opt Options) importer.Target {
 	return localfile.NewTarget(Kind, dir, func(run *localfile.Run, root *os.Root) (localfile.Restorer, error) {
-		return &restore{run: run, root: root, names: localfile.Names{Place: place}, books: map[string]*book{}}, nil
+		return &restore{run: run, root: root, books: map[string]*book{}}, nil
 	})
 }
 
@@ -62,19 +73,20 @@ func (r *restore) Close(ctx context.Context, walkErr error) error {
 	return r.writeBooks(ctx)
 }
 
-// key names a folder of a kind for Names.
+// key names a folder of a kind in the plan.
 func key(kind format.FolderKind, folder string) string { return string(kind) + ":" + folder }
 
 // place is where a folder lives: a directory for mail, a .vcf or .ics
-// file for an address book or calendar; each level one safe file name.
-func place(k string) string {
-	kind, folder, _ := strings.Cut(k, ":")
+// file for an address book or calendar; each level one safe file name,
+// escaped reversibly (safename.Escape; a level's own ".vcf" or ".ics"
+// ending escaped too), so two folders never share a place.
+func place(kind format.FolderKind, folder string) string {
 	levels := strings.Split(folder, "/")
 	for i, l := range levels {
-		levels[i] = safename.Element(l)
+		levels[i] = safename.Escape(l, ".vcf", ".ics", ".eml")
 	}
 	p := strings.Join(levels, "/")
-	switch format.FolderKind(kind) {
+	switch kind {
 	case format.FolderContacts:
 		return p + ".vcf"
 	case format.FolderCalendar:
@@ -86,8 +98,7 @@ func place(k string) string {
 // restore is the state of one Import.
 type restore struct {
 	run   *localfile.Run
-	root  *os.Root // nil in a dry run of a directory yet to be made
-	names localfile.Names
+	root  *os.Root         // nil in a dry run of a directory yet to be made
 	books map[string]*book // by place: address books and calendars
 	order []string
 	buf   []byte
@@ -108,12 +119,14 @@ type book struct {
 type span struct {
 	off, n int64
 	id     string // source id, for the report
+	key    string // the object's identity in the book: objectKey
+	sum    string // hex SHA-256 of its bytes
 }
 
 // Folder makes a mail folder's directory (so empty folders survive) or
 // starts an address book or calendar.
 func (r *restore) Folder(archive string, f format.Folder) error {
-	p := r.names.Get(key(f.Kind, f.Path))
+	p := place(f.Kind, f.Path)
 	if r.run.Req.DryRun {
 		r.planFolder(f.Kind, f.Path, p)
 		return nil
@@ -133,9 +146,6 @@ func (r *restore) Folder(archive string, f format.Folder) error {
 func (r *restore) planFolder(kind format.FolderKind, folder, p string) *importer.PlanFolder {
 	pf := r.run.PlanFolder(key(kind, folder), p, string(kind), !localfile.Exists(r.root, filepath.FromSlash(p)))
 	pf.Source = folder
-	if want := place(key(kind, folder)); p != want {
-		pf.Note = "another folder has the name " + want
-	}
 	return pf
 }
 
@@ -158,7 +168,7 @@ func (r *restore) Item(ctx context.Context, archive string, e *format.Entry) err
 		return nil
 	}
 	kind := it.Kind.FolderKind()
-	p := r.names.Get(key(kind, it.Folder))
+	p := place(kind, it.Folder)
 	if kind != format.FolderMail {
 		return r.bookItem(ctx, archive, kind, p, e)
 	}
@@ -269,7 +279,7 @@ func (r *restore) bookItem(ctx context.Context, archive string, kind format.Fold
 		r.run.Failed(archive, it, err.Error())
 		return nil
 	}
-	s := span{off: b.size, n: it.Size, id: it.SourceID}
+	s := span{off: b.size, n: it.Size, id: it.SourceID, sum: it.SHA256}
 	if !r.run.Req.DryRun {
 		if r.buf == nil {
 			r.buf = make([]byte, 256<<10)
@@ -290,6 +300,7 @@ func (r *restore) bookItem(ctx context.Context, archive string, kind format.Fold
 		s.n = n
 		b.size += n
 	}
+	s.key = runKey(ctx, b, s, it.UID)
 	id := it.SourceID
 	if id == "" {
 		id = it.UID + "\x00" + it.SHA256
@@ -303,24 +314,15 @@ func (r *restore) bookItem(ctx context.Context, archive string, kind format.Fold
 	return nil
 }
 
-// writeBooks writes each address book and calendar from its spool; one
-// that holds exactly what is there already is left as it is, its items
-// counted present.
+// writeBooks writes each address book and calendar from its spool,
+// merged with the file an earlier run wrote (merge): a run adds to a book,
+// it never takes away what it does not bring.
 func (r *restore) writeBooks(ctx context.Context) error {
 	for _, p := range r.order {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
 		b := r.books[p]
-		if r.run.Req.DryRun {
-			pf := r.planFolder(b.kind, b.folder, p)
-			for _, s := range b.items {
-				pf.Items++
-				pf.Bytes += s.n
-				r.run.Wrote(b.folder, s.n)
-			}
-			continue
-		}
 		if err := r.writeBook(ctx, b); err != nil {
 			if ctx.Err() != nil {
 				return ctx.Err()
@@ -333,65 +335,164 @@ func (r *restore) writeBooks(ctx context.Context) error {
 	return nil
 }
 
+// objectKey is what identifies a contact or calendar object in a book:
+// its UID, or, without one, its exact bytes (their hex SHA-256).
+func objectKey(uid, sum string) string {
+	if uid != "" {
+		return "uid:" + uid
+	}
+	return "sha256:" + sum
+}
+
+// writeBook writes the book: the objects of the file already there that
+// this run does not bring (by objectKey), then this run's objects, the
+// later archive's copy winning. An object already there byte for byte is
+// present; when every one is, the file is left as it is.
 func (r *restore) writeBook(ctx context.Context, b *book) error {
 	if b.failed {
 		return errors.New("the spool of this address book or calendar could not be cut back after a failed item")
 	}
-	var total int64
-	readers := make([]io.Reader, 0, len(b.items))
-	for _, s := range b.items {
-		readers = append(readers, io.NewSectionReader(b.spool, s.off, s.n))
-		total += s.n
-	}
-	same, err := r.sameAs(b.place, total, io.MultiReader(readers...))
+	old, closeOld, err := r.existingObjects(ctx, b)
 	if err != nil {
-		return err
+		return fmt.Errorf("read the %s already there: %w", b.place, err)
 	}
-	if same {
-		for range b.items {
-			r.run.Present(b.folder)
+	defer closeOld()
+	had := map[string]string{}   // key → sum of the object there
+	bySum := map[string]string{} // sum → key of the object there
+	for _, o := range old {
+		had[o.key], bySum[o.sum] = o.sum, o.key
+	}
+	brings := map[string]bool{}
+	present := make([]bool, len(b.items))
+	changed := false
+	for i, s := range b.items {
+		brings[s.key] = true
+		present[i] = had[s.key] == s.sum
+		if k, ok := bySum[s.sum]; ok {
+			// The same bytes are there (a dry run, which spools nothing,
+			// may not know the item's UID): that object is this one.
+			present[i], brings[k] = true, true
 		}
-		return nil
+		changed = changed || !present[i]
+	}
+	var pf *importer.PlanFolder
+	if r.run.Req.DryRun {
+		pf = r.planFolder(b.kind, b.folder, b.place)
+	}
+	if changed && !r.run.Req.DryRun {
+		var readers []io.Reader
+		for _, o := range old {
+			if !brings[o.key] {
+				readers = append(readers, o.open())
+			}
+		}
+		for _, s := range b.items {
+			readers = append(readers, io.NewSectionReader(b.spool, s.off, s.n))
+		}
+		if _, err := r.writeFile(ctx, b.place, io.MultiReader(readers...)); err != nil {
+			return err
+		}
 	}
 	for i, s := range b.items {
-		readers[i] = io.NewSectionReader(b.spool, s.off, s.n)
-	}
-	if _, err := r.writeFile(ctx, b.place, io.MultiReader(readers...)); err != nil {
-		return err
-	}
-	for _, s := range b.items {
-		r.run.Wrote(b.folder, s.n)
+		it := &format.Item{Folder: b.folder, Size: s.n}
+		r.run.Settled(pf, it, present[i])
+		if !present[i] && !r.run.Req.DryRun {
+			r.run.Wrote(b.folder, s.n)
+		}
 	}
 	return nil
 }
 
-// sameAs reports whether the file at name holds exactly size bytes of want.
-func (r *restore) sameAs(name string, size int64, want io.Reader) (bool, error) {
-	f, err := r.root.Open(filepath.FromSlash(name))
+// object is a contact or calendar object of the file already there.
+type object struct {
+	key, sum string
+	open     func() io.Reader
+}
+
+// existingObjects splits the book's file, if there is one, into its
+// objects, with the project's splitters (export/pim): vCards as they are,
+// calendar objects as an export makes them. close releases the file.
+func (r *restore) existingObjects(ctx context.Context, b *book) (objs []object, close func(), err error) {
+	close = func() {}
+	if r.root == nil {
+		return nil, close, nil
+	}
+	f, err := r.root.Open(filepath.FromSlash(b.place))
 	if errors.Is(err, fs.ErrNotExist) {
-		return false, nil
+		return nil, close, nil
 	}
 	if err != nil {
-		return false, err
+		return nil, close, err
 	}
-	defer f.Close()
-	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() || fi.Size() != size {
-		return false, err
+	close = func() { f.Close() }
+	fi, err := f.Stat()
+	if err == nil && !fi.Mode().IsRegular() {
+		err = errors.New("not a regular file")
 	}
-	a, b := make([]byte, 64<<10), make([]byte, 64<<10)
-	for {
-		n, err := io.ReadFull(want, a)
-		m, _ := io.ReadFull(f, b[:n])
-		if m != n || !bytes.Equal(a[:n], b[:n]) {
-			return false, nil
+	if err != nil {
+		return nil, close, err
+	}
+	err = splitObjects(ctx, b, f, fi.Size(), func(uid string, open func() io.Reader) error {
+		h := sha256.New()
+		if _, err := io.Copy(h, open()); err != nil {
+			return err
 		}
-		if err == io.EOF || err == io.ErrUnexpectedEOF {
-			return true, nil
-		}
+		sum := hex.EncodeToString(h.Sum(nil))
+		objs = append(objs, object{key: objectKey(uid, sum), sum: sum, open: open})
+		return nil
+	})
+	return objs, close, err
+}
+
+// splitObjects calls fn with each object of the book's bytes in r, its
+// UID and how to read it, with the project's splitters (export/pim):
+// vCards as they are, calendar objects as an export makes them.
+func splitObjects(ctx context.Context, b *book, r io.ReaderAt, size int64, fn func(uid string, open func() io.Reader) error) error {
+	if b.kind == format.FolderCalendar {
+		ix, err := pim.IndexCalendar(ctx, r, size, nil)
 		if err != nil {
-			return false, err
+			return err
+		}
+		return ix.Objects(ctx, b.folder, func(o *pim.CalendarObject) error { return fn(o.UID, o.Open) })
+	}
+	return pim.SplitVCards(ctx, io.NewSectionReader(r, 0, size), func(c pim.VCard) error {
+		off, n := c.Offset, int64(len(c.Raw))
+		return fn(vcardUID(c.Raw), func() io.Reader { return io.NewSectionReader(r, off, n) })
+	}, nil)
+}
+
+// runKey is the objectKey of a spooled item: the UID its bytes hold, as
+// the same splitter reads it from the file later (the archive's record
+// may not name it), else its UID on record, else its bytes.
+func runKey(ctx context.Context, b *book, s span, recorded string) string {
+	if b.spool != nil {
+		var uids []string
+		err := splitObjects(ctx, b, io.NewSectionReader(b.spool, s.off, s.n), s.n, func(uid string, _ func() io.Reader) error {
+			uids = append(uids, uid)
+			return nil
+		})
+		if err == nil && len(uids) == 1 && uids[0] != "" {
+			return objectKey(uids[0], s.sum)
 		}
 	}
+	return objectKey(recorded, s.sum)
+}
+
+// vcardUID is the UID of the card raw (not of a card nested in it).
+func vcardUID(raw []byte) string {
+	depth := 0
+	for _, line := range contentline.Unfold(raw) {
+		p := contentline.Split([]byte(line))
+		switch {
+		case p.Is("BEGIN"):
+			depth++
+		case p.Is("END"):
+			depth--
+		case depth == 1 && p.Is("UID"):
+			return string(contentline.Trim(p.Value))
+		}
+	}
+	return ""
 }
 
 // discard removes the spools.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -164,7 +165,7 @@ func TestHostileFolderNamesStayInside(t *testing.T) {
 	localfiletest.WantNothingOutside(t, outside)
 	os.Remove(filepath.Join(dir, "Linked"))
 	files := tree(t, dir)
-	if _, ok := files["a_b~2/"]; !ok {
+	if _, ok := files["a%3Ab/"]; !ok {
 		t.Errorf("a:b and a_b share a directory: %q", keys(files))
 	}
 }
@@ -247,4 +248,159 @@ func TestDamagedMessageFailsAloneAndLeavesNoTrace(t *testing.T) {
 	if files := tree(t, dir); len(files) != 3 { // ./, INBOX/ and message 1
 		t.Errorf("files %q, want message 1 only", keys(files))
 	}
+}
+
+// TestRestoreCollidingFolderNamesKeepTheirOwnFiles: "a:b" and "a_b" would both
+// be "a_b" made safe; whatever the order or the run, each folder's mail
+// stays in its own directory, once (a delta alone, or --folder first,
+// once mixed them or wrote one twice).
+func TestRestoreCollidingFolderNamesKeepTheirOwnFiles(t *testing.T) {
+	tmp := t.TempDir()
+	full, delta := filepath.Join(tmp, "full.tar.gz"), filepath.Join(tmp, "delta.tar.gz")
+	writeArchive(t, full, []string{"a:b", "a_b"}, []localfiletest.Item{
+		{Folder: "a:b", ID: "1", Recv: t0, Body: "Subject: colon\n\ncolon\n"},
+		{Folder: "a_b", ID: "2", Recv: t0, Body: "Subject: under\n\nunder\n"},
+	})
+	writeArchive(t, delta, []string{"a_b"}, []localfiletest.Item{
+		{Folder: "a_b", ID: "2", Recv: t0, Body: "Subject: under\n\nunder\n"},
+	})
+	check := func(name, dir string) {
+		t.Helper()
+		dirs := map[string][]string{}
+		for p, body := range tree(t, dir) {
+			if strings.HasSuffix(p, ".eml") {
+				dirs[body] = append(dirs[body], path.Dir(p))
+			}
+		}
+		c, u := dirs["Subject: colon\n\ncolon\n"], dirs["Subject: under\n\nunder\n"]
+		if len(c) != 1 || len(u) != 1 || c[0] == u[0] {
+			t.Errorf("%s: each message once, in its own folder's directory: %v", name, dirs)
+		}
+	}
+	dir := filepath.Join(tmp, "out1")
+	for _, a := range []string{full, delta} {
+		if _, err := runRestore(t, t.Context(), dir, false, a); err != nil {
+			t.Fatal(err)
+		}
+	}
+	check("full then delta alone", dir)
+
+	dir = filepath.Join(tmp, "out2")
+	req := importer.Request{User: "alice", Archives: []string{full}, Select: importer.Select{Folders: []string{"a_b"}}}
+	if _, err := New(dir, Options{}).Import(t.Context(), req); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := runRestore(t, t.Context(), dir, false, full); err != nil {
+		t.Fatal(err)
+	}
+	check("--folder a_b then full", dir)
+}
+
+// FuzzPlaceIsInjective: two different folders (of any kinds) never share
+// a place, and no place is a file inside another's.
+func FuzzPlaceIsInjective(f *testing.F) {
+	f.Add("a:b", "a_b", false)
+	f.Add("x.vcf", "x", true)
+	f.Add("a", "a", true)
+	f.Fuzz(func(t *testing.T, a, b string, book bool) {
+		kb := format.FolderMail
+		if book {
+			kb = format.FolderContacts
+		}
+		pa, pb := place(format.FolderMail, a), place(kb, b)
+		if (a != b || kb != format.FolderMail) && pa == pb {
+			t.Fatalf("place(%q) = place(%q, %s) = %q", a, b, kb, pa)
+		}
+		if kb != format.FolderMail && strings.HasPrefix(pa, pb+"/") {
+			t.Fatalf("mail folder %q at %q lies inside book %q at %q", a, pa, b, pb)
+		}
+	})
+}
+
+// TestRestoreBooksGrowToTheUnion: an address book or calendar holds what every
+// run brought: a delta restored alone after its full archive, or a re-run
+// that selects nothing of the book, keeps what an earlier run wrote; an
+// object the delta changed (same UID) replaces the old one.
+func TestRestoreBooksGrowToTheUnion(t *testing.T) {
+	tmp := t.TempDir()
+	full, delta := filepath.Join(tmp, "full.tar.gz"), filepath.Join(tmp, "delta.tar.gz")
+	vc := func(uid, n string) string {
+		return "BEGIN:VCARD\r\nVERSION:3.0\r\nUID:" + uid + "\r\nFN:" + n + "\r\nEND:VCARD\r\n"
+	}
+	ev := func(uid, sum string) string {
+		return "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//t//EN\r\nBEGIN:VEVENT\r\nUID:" + uid +
+			"\r\nDTSTAMP:20260101T000000Z\r\nDTSTART:20260101T100000Z\r\nSUMMARY:" + sum + "\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+	}
+	writeArchive(t, full, []string{"INBOX", "Friends|contacts", "Cal|calendar"}, []localfiletest.Item{
+		{Folder: "INBOX", ID: "1", Recv: t0, Body: "Subject: 1\n\n1\n"},
+		{Folder: "Friends", ID: "a", UID: "A", Kind: format.KindContact, Body: vc("A", "Ann")},
+		{Folder: "Friends", ID: "b", UID: "B", Kind: format.KindContact, Body: vc("B", "Bob")},
+		{Folder: "Cal", ID: "e1", UID: "E1", Kind: format.KindEvent, Body: ev("E1", "Old")},
+		{Folder: "Cal", ID: "e2", UID: "E2", Kind: format.KindEvent, Body: ev("E2", "Two")},
+	})
+	writeArchive(t, delta, []string{"INBOX", "Friends|contacts", "Cal|calendar"}, []localfiletest.Item{
+		{Folder: "Friends", ID: "a", UID: "A", Kind: format.KindContact, Body: vc("A", "Ann Changed")},
+		{Folder: "Friends", ID: "c", UID: "C", Kind: format.KindContact, Body: vc("C", "Cy")},
+		{Folder: "Cal", ID: "e1", UID: "E1", Kind: format.KindEvent, Body: ev("E1", "New")},
+	})
+	dir := filepath.Join(tmp, "out")
+	want := func(name string) {
+		t.Helper()
+		files := tree(t, dir)
+		vcf, ics := files["Friends.vcf"], files["Cal.ics"]
+		for _, w := range []string{"FN:Ann Changed\r\n", "FN:Bob\r\n", "FN:Cy\r\n"} {
+			if strings.Count(vcf, w) != 1 {
+				t.Errorf("%s: Friends.vcf should hold %q once:\n%s", name, w, vcf)
+			}
+		}
+		if strings.Contains(vcf, "FN:Ann\r\n") || strings.Count(vcf, "BEGIN:VCARD") != 3 {
+			t.Errorf("%s: Friends.vcf should hold 3 cards, Ann's changed one only:\n%s", name, vcf)
+		}
+		if !strings.Contains(ics, "SUMMARY:New\r\n") || !strings.Contains(ics, "SUMMARY:Two\r\n") ||
+			strings.Contains(ics, "SUMMARY:Old\r\n") || strings.Count(ics, "BEGIN:VEVENT") != 2 {
+			t.Errorf("%s: Cal.ics should hold E1 changed and E2:\n%s", name, ics)
+		}
+	}
+	for _, a := range []string{full, delta} {
+		if _, err := runRestore(t, t.Context(), dir, false, a); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want("full then delta alone")
+
+	// A re-run that selects nothing of the books keeps them.
+	after := importer.Request{User: "alice", Archives: []string{full, delta}, Select: importer.Select{After: t0.Add(time.Hour)}}
+	if _, err := New(dir, Options{}).Import(t.Context(), after); err != nil {
+		t.Fatal(err)
+	}
+	want("re-run with --after")
+
+	// The delta again: all present, nothing to write, the dry run agrees.
+	res, err := runRestore(t, t.Context(), dir, true, delta)
+	if err != nil || res.Report.Present != 3 || res.Report.WouldImport != 0 {
+		t.Fatalf("dry run of the delta again: %v %+v, want 3 present", err, res.Report)
+	}
+	res, err = runRestore(t, t.Context(), dir, true, full)
+	if err != nil || res.Report.Present != 3 || res.Report.WouldImport != 2 {
+		t.Fatalf("dry run of the full archive alone: %v %+v, want the message, Bob and E2 present, Ann and E1 to replace", err, res.Report)
+	}
+	// The same, from an archive whose records name no UID: the dry run,
+	// which spools nothing, knows the objects by their bytes.
+	bare := filepath.Join(tmp, "bare.tar.gz")
+	writeArchive(t, bare, []string{"Friends|contacts", "Cal|calendar"}, []localfiletest.Item{
+		{Folder: "Friends", ID: "a", Kind: format.KindContact, Body: vc("A", "Ann Changed")},
+		{Folder: "Friends", ID: "c", Kind: format.KindContact, Body: vc("C", "Cy")},
+		{Folder: "Cal", ID: "e1", Kind: format.KindEvent, Body: ev("E1", "New")},
+	})
+	for _, dry := range []bool{true, false} {
+		res, err = runRestore(t, t.Context(), dir, dry, bare)
+		if err != nil || res.Report.Present != 3 || res.Report.Imported+res.Report.WouldImport != 0 {
+			t.Fatalf("delta without UIDs on record (dry run %v): %v %+v, want 3 present", dry, err, res.Report)
+		}
+	}
+	res, err = runRestore(t, t.Context(), dir, false, delta)
+	if err != nil || res.Report.Present != 3 || res.Report.Imported != 0 {
+		t.Fatalf("delta again: %v %+v, want 3 present", err, res.Report)
+	}
+	want("delta again")
 }

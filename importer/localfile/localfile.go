@@ -2,7 +2,9 @@
 // (importer/maildir, importer/mbox, importer/eml) share: the output
 // directory, opened as an os.Root so that nothing they write can land
 // outside it, with its modes (0700 directories, 0600 files); the folder
-// names in it, one per archive folder; the selection (--folder, --after,
+// names in it, one per archive folder (a target names folders
+// with safename.Escape, reversibly, so no two folders ever share a name,
+// whatever the order or the run that meets them); the selection (--folder, --after,
 // --before); and the run's bookkeeping, one report, one plan and one
 // progress count for the whole run. A target brings only its format's
 // rules, as a Restorer: where an item goes, how it is written, what is
@@ -118,10 +120,12 @@ func Restore(ctx context.Context, kind, dir string, req importer.Request, start 
 		// Every item is accounted for, whatever Close says.
 		run.Report.MarkAllRead()
 	}
-	if cerr := w.Close(ctx, err); err == nil {
-		err = cerr
+	stage := "import"
+	if cerr := w.Close(ctx, err); err == nil && cerr != nil {
+		// Every item was read and handled; only the finishing step failed.
+		err, stage = cerr, report.StageFinish
 	}
-	return run.Finish(ctx, "import", err)
+	return run.Finish(ctx, stage, err)
 }
 
 // OpenDir opens dir, creating it (0700) unless dryRun. A dry run of a
@@ -156,35 +160,6 @@ func Exists(root *os.Root, name string) bool {
 // equal messages of one folder stay two.
 func ItemID(it *format.Item) [sha256.Size]byte {
 	return sha256.Sum256([]byte(it.Folder + "\x00" + it.SourceID + "\x00" + it.SHA256))
-}
-
-// Names gives each archive folder its place in the output directory:
-// Place(folder) as the target lays folders out, or, when another folder
-// already has that place (two names that differ only in characters a
-// file name cannot hold), the same with "~2", "~3"… appended. The first
-// folder to ask wins, and archives are read in order, so the same
-// archives always give the same names.
-type Names struct {
-	Place func(folder string) string
-	taken map[string]bool
-	named map[string]string
-}
-
-// Get returns folder's place (slash-separated, relative to the directory).
-func (n *Names) Get(folder string) string {
-	if p, ok := n.named[folder]; ok {
-		return p
-	}
-	if n.named == nil {
-		n.named, n.taken = map[string]string{}, map[string]bool{}
-	}
-	base := n.Place(folder)
-	p := base
-	for i := 2; n.taken[p]; i++ {
-		p = fmt.Sprintf("%s~%d", base, i)
-	}
-	n.taken[p], n.named[folder] = true, p
-	return p
 }
 
 // Run is one restore's bookkeeping: its report, its plan for a dry run,

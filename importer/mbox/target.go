@@ -86,7 +86,7 @@ func start(dir string, _ Options, run *localfile.Run, root *os.Root) (localfile.
 	if err != nil {
 		return nil, err
 	}
-	r := &restore{run: run, root: root, j: j, names: localfile.Names{Place: mboxfmt.TreePath}}
+	r := &restore{run: run, root: root, j: j}
 	if err := r.recover(); err != nil {
 		j.Close()
 		return nil, err
@@ -136,10 +136,9 @@ func (r *restore) Close(ctx context.Context, walkErr error) error {
 
 // restore is the state of one Import.
 type restore struct {
-	run   *localfile.Run
-	root  *os.Root // nil in a dry run of a directory yet to be made
-	j     *journal.Journal
-	names localfile.Names
+	run  *localfile.Run
+	root *os.Root // nil in a dry run of a directory yet to be made
+	j    *journal.Journal
 	// Confirmed messages the file no longer holds (check), and files
 	// that cannot be added to, with why.
 	untrusted map[journal.Key]bool
@@ -315,7 +314,7 @@ func (r *restore) Folder(archive string, f format.Folder) error {
 	if f.Kind != format.FolderMail {
 		return nil
 	}
-	place := r.names.Get(f.Path)
+	place := mboxfmt.TreePath(f.Path)
 	if r.run.Req.DryRun {
 		pf := r.run.PlanFolder(f.Path, place, string(format.FolderMail), !localfile.Exists(r.root, filepath.FromSlash(place)))
 		if place != mboxfmt.TreePath(f.Path) {
@@ -357,7 +356,7 @@ func (r *restore) Item(ctx context.Context, archive string, e *format.Entry) err
 	if !r.run.KeepMessage(it, SkipNotMail) {
 		return nil
 	}
-	place := r.names.Get(it.Folder)
+	place := mboxfmt.TreePath(it.Folder)
 	k := key(it)
 	st, known := r.j.Lookup(k)
 	present := known && st == journal.Done && !r.untrusted[k]

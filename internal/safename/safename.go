@@ -21,3 +21,37 @@ func Element(s string) string {
 	}
 	return out
 }
+
+// Escape is Element made reversible, for names that must never meet: two
+// different levels always give two different names. It writes '%' as
+// "%25" and every byte a file name cannot hold ('/', '\\', ':', NUL and
+// the other control characters, DEL) as '%' and two hex digits, as does
+// a leading '.' (so neither "." nor ".." nor a hidden file comes out);
+// "" is "%". A level ending in one of the reserved suffixes (compared
+// without case; a format's own extensions) has the '.' of that suffix
+// escaped too, so it cannot be read back as that format's file.
+func Escape(level string, reserved ...string) string {
+	if level == "" {
+		return "%"
+	}
+	dot := -1
+	low := strings.ToLower(level)
+	for _, r := range reserved {
+		if strings.HasSuffix(low, r) && strings.HasPrefix(r, ".") {
+			dot = len(level) - len(r)
+		}
+	}
+	const hex = "0123456789ABCDEF"
+	var b strings.Builder
+	for i := 0; i < len(level); i++ {
+		c := level[i]
+		if c == '%' || c == '/' || c == '\\' || c == ':' || c < ' ' || c == 0x7f || (c == '.' && (i == 0 || i == dot)) {
+			b.WriteByte('%')
+			b.WriteByte(hex[c>>4])
+			b.WriteByte(hex[c&15])
+			continue
+		}
+		b.WriteByte(c)
+	}
+	return b.String()
+}

@@ -34,23 +34,22 @@ func FolderName(name string) string {
 // TreePath is where the folder path (levels separated by "/") lives in a
 // Thunderbird tree: the directories of its parents, each Level.sbd, and
 // the file of its last level, slash-separated. Every level is one safe
-// file name (safename.Element), and a level that FolderName would read
-// back differently (it ends in ".sbd" or ".mbox", or ".msf", which
-// readers ignore) gets a "_" appended, so no level can climb out of the
-// tree, reach across it, or come back as another folder. TreePath("INBOX")
-// is "Inbox", as Thunderbird names it.
+// file name escaped reversibly (safename.Escape, '%' and two hex digits),
+// with the '.' of a ".sbd", ".mbox" or ".msf" ending escaped too, so no
+// level can climb out of the tree, reach across it, or come back as
+// another folder, and two folders never share a file, whatever the order
+// or the run that writes them. TreePath("INBOX") is "Inbox", as
+// Thunderbird names it (and a top folder "Inbox" is "%49nbox").
 func TreePath(folder string) string {
 	levels := strings.Split(folder, "/")
 	for i, l := range levels {
-		l = safename.Element(l)
-		low := strings.ToLower(l)
-		if FolderName(l) != l || strings.HasSuffix(low, IndexSuffix) || strings.HasSuffix(low, SbdSuffix) {
-			l += "_"
-		}
-		levels[i] = l
+		levels[i] = safename.Escape(l, SbdSuffix, MboxSuffix, IndexSuffix)
 	}
-	if levels[0] == "INBOX" {
+	switch levels[0] {
+	case "INBOX":
 		levels[0] = "Inbox"
+	case "Inbox":
+		levels[0] = "%49nbox"
 	}
 	for i := range levels[:len(levels)-1] {
 		levels[i] += SbdSuffix

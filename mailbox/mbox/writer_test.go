@@ -131,11 +131,13 @@ func TestTreePath(t *testing.T) {
 		"INBOX":          "Inbox",
 		"INBOX/Lists":    "Inbox.sbd/Lists",
 		"Work/2024/Q1":   "Work.sbd/2024.sbd/Q1",
-		"a.sbd/b.mbox":   "a.sbd_.sbd/b.mbox_",
-		"x.msf":          "x.msf_",
-		"../../etc":      "_...sbd/_...sbd/etc",
-		`C:\evil/..`:     `C__evil.sbd/_..`,
-		"Re: mail/\x00x": "Re_ mail.sbd/_x",
+		"a.sbd/b.mbox":   "a%2Esbd.sbd/b%2Embox",
+		"x.msf":          "x%2Emsf",
+		"../../etc":      "%2E..sbd/%2E..sbd/etc",
+		`C:\evil/..`:     `C%3A%5Cevil.sbd/%2E.`,
+		"Re: mail/\x00x": "Re%3A mail.sbd/%00x",
+		"Inbox/a:b":      "%49nbox.sbd/a%3Ab",
+		"a_b":            "a_b",
 	} {
 		if got := TreePath(folder); got != want {
 			t.Errorf("TreePath(%q) = %q, want %q", folder, got, want)
@@ -169,6 +171,21 @@ func FuzzWriter(f *testing.F) {
 		got, _, _ := split(t, NewReader(bytes.NewReader(buf.Bytes()), d))
 		if len(got) != 2 || got[0] != a || got[1] != b {
 			t.Fatalf("%v: wrote %q and %q, read back %q", d, a, b, got)
+		}
+	})
+}
+
+// FuzzTreePathIsInjective: two different folder paths never share a
+// file, and no file is another's .sbd directory.
+func FuzzTreePathIsInjective(f *testing.F) {
+	f.Add("a:b", "a_b")
+	f.Add("INBOX", "Inbox")
+	f.Add("x.sbd/y", "x/y")
+	f.Add("a/b", "a.sbd/b")
+	f.Fuzz(func(t *testing.T, a, b string) {
+		pa, pb := TreePath(a), TreePath(b)
+		if a != b && (pa == pb || pa == pb+SbdSuffix || pb == pa+SbdSuffix) {
+			t.Fatalf("TreePath(%q) = %q, TreePath(%q) = %q", a, pa, b, pb)
 		}
 	})
 }

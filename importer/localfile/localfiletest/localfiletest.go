@@ -22,6 +22,7 @@ type Item struct {
 	Recv       time.Time
 	Body       string
 	Kind       format.Kind
+	UID        string // of a contact or calendar object
 }
 
 // WriteArchive writes the folders ("path" for mail, "path|contacts" or
@@ -52,7 +53,7 @@ func WriteArchive(t testing.TB, path string, folders []string, items []Item, unr
 		if kind == "" {
 			kind = format.KindMessage
 		}
-		fi := format.Item{Kind: kind, Folder: it.Folder, Flags: it.Flags, Received: it.Recv, SourceID: it.ID}
+		fi := format.Item{Kind: kind, Folder: it.Folder, Flags: it.Flags, Received: it.Recv, SourceID: it.ID, UID: it.UID}
 		if err := w.AddItem(fi, strings.NewReader(it.Body)); err != nil {
 			t.Fatal(err)
 		}
