@@ -350,18 +350,24 @@ func (im *job) logf(format string, args ...any) {
 }
 
 func (im *job) finishNotes() {
-	im.tally.mu.Lock()
-	defer im.tally.mu.Unlock()
-	for f, n := range im.tally.refused {
-		im.rep.Note("flag %q kept off %d messages: not a valid IMAP keyword, or the target mailbox does not allow it (PERMANENTFLAGS)", f, n)
-	}
-	if im.tally.unjournaled > 0 {
-		im.rep.Note("journal: %d messages are on the target, but the journal could not record them (%v); the next run looks for them on the target instead of trusting the journal",
-			im.tally.unjournaled, im.tally.journalErr)
-	}
+	im.tally.notes(im.rep.Note)
 	if im.lim != nil {
 		if s := im.lim.Stats(); s.Cuts > 0 {
 			im.rep.Note("slowed down %d times for throttling, dropped connections or rising latency", s.Cuts)
 		}
+	}
+}
+
+// notes hands what the tally learnt about flags and the journal to note,
+// under the tally's own lock.
+func (t *tally) notes(note func(format string, args ...any)) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for f, n := range t.refused {
+		note("flag %q kept off %d messages: not a valid IMAP keyword, or the target mailbox does not allow it (PERMANENTFLAGS)", f, n)
+	}
+	if t.unjournaled > 0 {
+		note("journal: %d messages are on the target, but the journal could not record them (%v); the next run looks for them on the target instead of trusting the journal",
+			t.unjournaled, t.journalErr)
 	}
 }
