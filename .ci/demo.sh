@@ -89,4 +89,12 @@ step "import the contacts and calendar again" \
 	--user alice@example.org --password-file "$srv/alice@example.org.password"
 
 echo
-echo "Demo finished: archives, reports and journals are in $out/."
+echo "#### 4. The archives are backups too"
+step "restore Alice's full archive and delta into a Maildir" \
+	"$mh" restore "$out/site-b/alice@example.org.tgz" "$out"/drive/alice@example.org.after-*.tgz \
+	--to maildir "$out/restored/alice-maildir"
+step "and her contacts and calendar as .vcf and .ics files (with each message as .eml)" \
+	"$mh" restore "$out/site-b/alice@example.org.tgz" --to eml "$out/restored/alice-eml"
+
+echo
+echo "Demo finished: archives, reports, journals and restored files are in $out/."
