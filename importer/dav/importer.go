@@ -371,7 +371,10 @@ func (im *session) prepare(ctx context.Context, archive string, e *format.Entry,
 	if col.MaxSize > 0 && int64(len(body)) > col.MaxSize {
 		return fail(fmt.Sprintf("%d bytes exceed the collection's max-resource-size of %d bytes; not sent", len(body), col.MaxSize))
 	}
-	if im.j != nil && !im.opt.Update {
+	// The journal speaks of collections as they were: one this run creates
+	// (or a dry run would) was gone from the server, and nothing in it can
+	// be there, whatever the journal says.
+	if im.j != nil && !im.opt.Update && !col.Created && !col.Planned {
 		if state, ok := im.j.Lookup(jb.key); ok && state == journal.Done {
 			im.rep.AddPresent()
 			im.planned(jb, false)

@@ -106,7 +106,10 @@ func (p *presence) known(ctx context.Context, b *box, key, ck journal.Key, sp *s
 			}
 		}
 	}
-	if known && state == journal.Done {
+	// The journal speaks of mailboxes as they were: one this run creates
+	// (or a dry run would) was gone from the target, and nothing in it can
+	// be there, whatever the journal says.
+	if known && state == journal.Done && !b.created {
 		if b.hadMail && !placed {
 			// Its copy is not excluded by UID (see control.look): by
 			// content.
