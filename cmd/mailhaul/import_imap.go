@@ -116,13 +116,17 @@ func (a *app) runImportIMAP(ctx context.Context, archives []string, f *importIMA
 		}
 	}
 	kind, err := findTarget("imap")
-	var res *importer.Result
+	var tg importer.Target
 	if err == nil {
-		var tg importer.Target
-		if tg, err = kind.new(targetSettings{Where: f.url, Options: *opt}); err == nil {
-			res, err = tg.Import(ctx, req)
-		}
+		tg, err = kind.new(targetSettings{Where: f.url, Options: *opt})
 	}
+	if err != nil {
+		if prog != nil {
+			prog.done()
+		}
+		return run.fail(ctx, "arguments", err)
+	}
+	res, err := tg.Import(ctx, req)
 	if prog != nil {
 		prog.done()
 	}
