@@ -1,7 +1,6 @@
 package main
 
 import (
-	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
 	"io/fs"
@@ -13,9 +12,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/emersion/go-imap/v2"
-	"github.com/emersion/go-imap/v2/imapclient"
 
 	"github.com/mailhaul/mailhaul/format"
 	"github.com/mailhaul/mailhaul/internal/testservers"
@@ -293,45 +289,11 @@ func TestRestoredMaildirServedByDovecot(t *testing.T) {
 // date), sorted.
 func imapState(t *testing.T, addr, user, pass string) []string {
 	t.Helper()
-	c, err := imapclient.DialInsecure(addr, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	if err := c.Login(user, pass).Wait(); err != nil {
-		t.Fatal(err)
-	}
-	boxes, err := c.List("", "*", &imap.ListOptions{ReturnSubscribed: true}).Collect()
-	if err != nil {
-		t.Fatal(err)
-	}
 	var lines []string
-	for _, b := range boxes {
-		lines = append(lines, fmt.Sprintf("mailbox %q %v", b.Mailbox, slices.Contains(b.Attrs, imap.MailboxAttrSubscribed)))
-		sel, err := c.Select(b.Mailbox, &imap.SelectOptions{ReadOnly: true}).Wait()
-		if err != nil {
-			t.Fatalf("select %q: %v", b.Mailbox, err)
-		}
-		if sel.NumMessages == 0 {
-			continue
-		}
-		var all imap.SeqSet
-		all.AddRange(1, sel.NumMessages)
-		msgs, err := c.Fetch(all, &imap.FetchOptions{Flags: true, InternalDate: true,
-			BodySection: []*imap.FetchItemBodySection{{Peek: true}}}).Collect()
-		if err != nil {
-			t.Fatalf("fetch %q: %v", b.Mailbox, err)
-		}
-		for _, m := range msgs {
-			var flags []string
-			for _, f := range m.Flags {
-				if f != `\Recent` {
-					flags = append(flags, string(f))
-				}
-			}
-			sort.Strings(flags)
-			sum := sha256.Sum256(m.BodySection[0].Bytes)
-			lines = append(lines, fmt.Sprintf("message %q %s %q %s", b.Mailbox, hex.EncodeToString(sum[:]), flags, m.InternalDate.UTC().Format(time.RFC3339)))
+	for _, mb := range testservers.ReadMailboxes(t, addr, user, pass) {
+		lines = append(lines, fmt.Sprintf("mailbox %q %v", mb.Name, mb.Subscribed))
+		for _, m := range mb.Messages {
+			lines = append(lines, fmt.Sprintf("message %q %s %q %s", mb.Name, hex.EncodeToString(m.SHA256[:]), m.Flags, m.Date.UTC().Format(time.RFC3339)))
 		}
 	}
 	slices.Sort(lines)

@@ -8,18 +8,14 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"slices"
-	"sort"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/emersion/go-imap/v2"
-	"github.com/emersion/go-imap/v2/imapclient"
-
 	"github.com/mailhaul/mailhaul/format"
 	"github.com/mailhaul/mailhaul/importer"
 	"github.com/mailhaul/mailhaul/internal/imapconn"
+	"github.com/mailhaul/mailhaul/internal/testservers"
 	"github.com/mailhaul/mailhaul/report"
 )
 
@@ -113,50 +109,18 @@ type onTarget struct {
 	date  time.Time
 }
 
-// readBack returns every message of every mailbox, by mailbox.
+// readBack returns every message of every mailbox that can be selected,
+// by mailbox.
 func readBack(t testing.TB, addr, user, pass string) map[string][]onTarget {
 	t.Helper()
-	c, err := imapclient.DialInsecure(addr, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	if err := c.Login(user, pass).Wait(); err != nil {
-		t.Fatal(err)
-	}
-	list, err := c.List("", "*", nil).Collect()
-	if err != nil {
-		t.Fatal(err)
-	}
 	out := map[string][]onTarget{}
-	for _, l := range list {
-		if slices.Contains(l.Attrs, imap.MailboxAttrNoSelect) || slices.Contains(l.Attrs, imap.MailboxAttrNonExistent) {
-			continue
+	for _, mb := range testservers.ReadMailboxes(t, addr, user, pass) {
+		if mb.Messages == nil {
+			continue // \NoSelect or \NonExistent
 		}
-		d, err := c.Select(l.Mailbox, &imap.SelectOptions{ReadOnly: true}).Wait()
-		if err != nil {
-			t.Fatalf("select %q: %v", l.Mailbox, err)
-		}
-		out[l.Mailbox] = []onTarget{}
-		if d.NumMessages == 0 {
-			continue
-		}
-		var all imap.SeqSet
-		all.AddRange(1, 0)
-		bufs, err := c.Fetch(all, &imap.FetchOptions{Flags: true, InternalDate: true,
-			BodySection: []*imap.FetchItemBodySection{{Peek: true}}}).Collect()
-		if err != nil {
-			t.Fatalf("fetch %q: %v", l.Mailbox, err)
-		}
-		for _, b := range bufs {
-			var flags []string
-			for _, f := range b.Flags {
-				if f != `\Recent` {
-					flags = append(flags, string(f))
-				}
-			}
-			sort.Strings(flags)
-			out[l.Mailbox] = append(out[l.Mailbox], onTarget{sum: sha256.Sum256(b.BodySection[0].Bytes), head: firstLine(b.BodySection[0].Bytes), flags: flags, date: b.InternalDate})
+		out[mb.Name] = []onTarget{}
+		for _, m := range mb.Messages {
+			out[mb.Name] = append(out[mb.Name], onTarget{sum: m.SHA256, head: m.Head, flags: m.Flags, date: m.Date})
 		}
 	}
 	return out
@@ -208,4 +172,24 @@ func (r testRun) dryRun(ctx context.Context, archives []string) (*importer.Plan,
 // account is a test login on a loopback server.
 func account(addr, user, password string) imapconn.Account {
 	return imapconn.Account{Addr: addr, User: user, Secret: imapconn.Password(password)}
+}
+
+// testControl dials a control connection to addr as alice with the
+// dovecot profile and short timeouts, as the verify tests drive it by
+// hand, and closes it when the test ends.
+func testControl(t *testing.T, ctx context.Context, addr string) (*Options, Profile, *control) {
+	t.Helper()
+	o := &Options{Account: account(addr, "alice", "alice-secret"), Timeout: 10 * time.Second,
+		Settle: time.Millisecond, MaxBackoff: time.Second}
+	prof, _ := LookupProfile("dovecot")
+	o.defaults(prof)
+	ctl, err := dialControl(ctx, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(ctl.close)
+	if err := ctl.discover(); err != nil {
+		t.Fatal(err)
+	}
+	return o, prof, ctl
 }

@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/emersion/go-imap/v2/imapclient"
 	"golang.org/x/sync/semaphore"
 
 	"github.com/mailhaul/mailhaul/importer/imap/appender"
@@ -26,13 +25,7 @@ func TestVerifyReportsJournalFailure(t *testing.T) {
 	d := testservers.StartDovecot(t, map[string]string{"alice": "alice-secret"})
 	ctx := context.Background()
 	body := crlf(uniqueMessages(1)[0].body)
-	c, err := imapclient.DialInsecure(d.Addr, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := c.Login("alice", "alice-secret").Wait(); err != nil {
-		t.Fatal(err)
-	}
+	c := testservers.IMAPLogin(t, d.Addr, "alice", "alice-secret")
 	ap := c.Append("INBOX", int64(len(body)), nil)
 	ap.Write(body)
 	ap.Close()
@@ -41,18 +34,7 @@ func TestVerifyReportsJournalFailure(t *testing.T) {
 	}
 	c.Logout().Wait()
 
-	o := &Options{Account: account(d.Addr, "alice", "alice-secret"), Timeout: 10 * time.Second,
-		Settle: time.Millisecond, MaxBackoff: time.Second}
-	prof, _ := LookupProfile("dovecot")
-	o.defaults(prof)
-	ctl, err := dialControl(ctx, o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ctl.close()
-	if err := ctl.discover(); err != nil {
-		t.Fatal(err)
-	}
+	o, prof, ctl := testControl(t, ctx, d.Addr)
 	j, err := journal.Open(filepath.Join(t.TempDir(), "alice.journal"))
 	if err != nil {
 		t.Fatal(err)

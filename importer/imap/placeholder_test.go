@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/emersion/go-imap/v2"
-	"github.com/emersion/go-imap/v2/imapclient"
 
 	"github.com/mailhaul/mailhaul/format"
 	"github.com/mailhaul/mailhaul/importer"
@@ -65,21 +64,9 @@ func TestPlaceholderParentIsCreated(t *testing.T) {
 // listAttrs returns the target's mailboxes with their LIST attributes.
 func listAttrs(t *testing.T, addr, user, pass string) map[string][]imap.MailboxAttr {
 	t.Helper()
-	c, err := imapclient.DialInsecure(addr, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	if err := c.Login(user, pass).Wait(); err != nil {
-		t.Fatal(err)
-	}
-	list, err := c.List("", "*", nil).Collect()
-	if err != nil {
-		t.Fatal(err)
-	}
 	out := map[string][]imap.MailboxAttr{}
-	for _, l := range list {
-		out[l.Mailbox] = l.Attrs
+	for _, mb := range testservers.ReadMailboxes(t, addr, user, pass) {
+		out[mb.Name] = mb.Attrs
 	}
 	return out
 }

@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/emersion/go-imap/v2/imapclient"
 	"golang.org/x/sync/semaphore"
 
 	"github.com/mailhaul/mailhaul/importer/imap/appender"
@@ -30,13 +29,7 @@ func TestCancelDuringVerifyCountsEachOnce(t *testing.T) {
 	d := testservers.StartDovecot(t, map[string]string{"alice": "alice-secret"})
 	msgs := uniqueMessages(3)
 	bodies := make([][]byte, len(msgs))
-	c, err := imapclient.DialInsecure(d.Addr, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := c.Login("alice", "alice-secret").Wait(); err != nil {
-		t.Fatal(err)
-	}
+	c := testservers.IMAPLogin(t, d.Addr, "alice", "alice-secret")
 	for i := range msgs {
 		bodies[i] = crlf(msgs[i].body)
 		if i == 2 {
@@ -75,18 +68,7 @@ func TestCancelDuringVerifyCountsEachOnce(t *testing.T) {
 	}
 	defer px.Close()
 
-	o := &Options{Account: account(px.Addr, "alice", "alice-secret"), Timeout: 10 * time.Second,
-		Settle: time.Millisecond, MaxBackoff: time.Second}
-	prof, _ := LookupProfile("dovecot")
-	o.defaults(prof)
-	ctl, err := dialControl(ctx, o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ctl.close()
-	if err := ctl.discover(); err != nil {
-		t.Fatal(err)
-	}
+	o, prof, ctl := testControl(t, ctx, px.Addr)
 	j, err := journal.Open(filepath.Join(t.TempDir(), "alice.journal"))
 	if err != nil {
 		t.Fatal(err)

@@ -6,8 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/emersion/go-imap/v2/imapclient"
-
 	"github.com/mailhaul/mailhaul/format"
 	"github.com/mailhaul/mailhaul/importer"
 	"github.com/mailhaul/mailhaul/internal/testservers"
@@ -32,13 +30,7 @@ func TestWipedMailboxIsFilledAgainDovecot(t *testing.T) {
 	if rep, err := opt.run(ctx, []string{archive}); err != nil || rep.Imported != 2 {
 		t.Fatalf("first run: %v %+v", err, rep)
 	}
-	c, err := imapclient.DialInsecure(d.Addr, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := c.Login("alice", "alice-secret").Wait(); err != nil {
-		t.Fatal(err)
-	}
+	c := testservers.IMAPLogin(t, d.Addr, "alice", "alice-secret")
 	if err := c.Delete("Work").Wait(); err != nil {
 		t.Fatal(err)
 	}
