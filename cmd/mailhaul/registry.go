@@ -95,15 +95,15 @@ func targetKinds() []targetKind {
 			}},
 		{name: "maildir", short: "a Maildir++ tree, as Dovecot reads it", local: true,
 			new: func(s targetSettings) (importer.Target, error) {
-				return maildirtarget.New(s.Where, maildirtarget.Options{}), nil
+				return maildirtarget.New(s.Where), nil
 			}},
 		{name: "mbox", short: "an mboxrd file per folder, in a Thunderbird-style tree", local: true,
 			new: func(s targetSettings) (importer.Target, error) {
-				return mboxtarget.New(s.Where, mboxtarget.Options{}), nil
+				return mboxtarget.New(s.Where), nil
 			}},
 		{name: "eml", short: "an .eml file per message, a .vcf and .ics per address book and calendar", local: true,
 			new: func(s targetSettings) (importer.Target, error) {
-				return emltarget.New(s.Where, emltarget.Options{}), nil
+				return emltarget.New(s.Where), nil
 			}},
 	}
 }

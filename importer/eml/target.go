@@ -53,11 +53,8 @@ import (
 // Kind is the target kind, as restore --to names it.
 const Kind = "eml"
 
-// Options tune the target. The zero value is the default.
-type Options struct{}
-
 // New returns the target writing .eml, .vcf and .ics files under dir.
-func New(dir string, opt Options) importer.Target {
+func New(dir string) importer.Target {
 	return localfile.NewTarget(Kind, dir, func(run *localfile.Run, root *os.Root) (localfile.Restorer, error) {
 		return &restore{run: run, root: root, books: map[string]*book{}}, nil
 	})

@@ -25,7 +25,7 @@ var writeArchive = localfiletest.WriteArchive
 
 func runRestore(t *testing.T, ctx context.Context, dir string, dry bool, archives ...string) (*importer.Result, error) {
 	t.Helper()
-	return New(dir, Options{}).Import(ctx, importer.Request{User: "alice", Archives: archives, DryRun: dry})
+	return New(dir).Import(ctx, importer.Request{User: "alice", Archives: archives, DryRun: dry})
 }
 
 // tree lists every file below dir with its content, and every directory.
@@ -287,7 +287,7 @@ func TestRestoreCollidingFolderNamesKeepTheirOwnFiles(t *testing.T) {
 
 	dir = filepath.Join(tmp, "out2")
 	req := importer.Request{User: "alice", Archives: []string{full}, Select: importer.Select{Folders: []string{"a_b"}}}
-	if _, err := New(dir, Options{}).Import(t.Context(), req); err != nil {
+	if _, err := New(dir).Import(t.Context(), req); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := runRestore(t, t.Context(), dir, false, full); err != nil {
@@ -370,7 +370,7 @@ func TestRestoreBooksGrowToTheUnion(t *testing.T) {
 
 	// A re-run that selects nothing of the books keeps them.
 	after := importer.Request{User: "alice", Archives: []string{full, delta}, Select: importer.Select{After: t0.Add(time.Hour)}}
-	if _, err := New(dir, Options{}).Import(t.Context(), after); err != nil {
+	if _, err := New(dir).Import(t.Context(), after); err != nil {
 		t.Fatal(err)
 	}
 	want("re-run with --after")

@@ -54,13 +54,10 @@ const SkipNotMail = "contacts and calendars have no place in a Maildir: restore 
 // the files a re-run looks for.
 const host = "mailhaul"
 
-// Options tune the target. The zero value is the default.
-type Options struct{}
-
 // New returns the target writing a Maildir++ tree under dir. The
 // directory, its modes, the selection, the report, the plan and the
 // progress are localfile's; this package brings the Maildir rules.
-func New(dir string, _ Options) importer.Target {
+func New(dir string) importer.Target {
 	return localfile.NewTarget(Kind, dir, start)
 }
 

@@ -83,7 +83,7 @@ func writeArchiveAs(t *testing.T, dir string, after time.Time, comp format.Compr
 func restoreInto(t *testing.T, dir string, req importer.Request) *importer.Result {
 	t.Helper()
 	req.User = "alice@example.org"
-	res, err := New(dir, Options{}).Import(context.Background(), req)
+	res, err := New(dir).Import(context.Background(), req)
 	if err != nil {
 		t.Fatalf("restore: %v (%s)", err, res.Report.Statement)
 	}
@@ -314,7 +314,7 @@ func TestRestoreNeverWritesThroughLinks(t *testing.T) {
 		{folder: "Work", id: "2", recv: t0, body: "w"},
 	})
 	dir, outside := localfiletest.LinkedDir(t, t.TempDir(), ".Work")
-	res, err := New(dir, Options{}).Import(context.Background(), importer.Request{User: "u", Archives: []string{a}})
+	res, err := New(dir).Import(context.Background(), importer.Request{User: "u", Archives: []string{a}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -341,7 +341,7 @@ func TestRestoreDamagedItemFailsAlone(t *testing.T) {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
-	res, err := New(dir, Options{}).Import(context.Background(), importer.Request{User: "u", Archives: []string{b}})
+	res, err := New(dir).Import(context.Background(), importer.Request{User: "u", Archives: []string{b}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -367,7 +367,7 @@ func TestRestoreCancelledThenFinished(t *testing.T) {
 	dir := t.TempDir()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	res, err := New(dir, Options{}).Import(ctx, importer.Request{User: "u", Archives: []string{a},
+	res, err := New(dir).Import(ctx, importer.Request{User: "u", Archives: []string{a},
 		Progress: func(progress.Event) { cancel() }})
 	if !errors.Is(err, context.Canceled) || res.Report.Status != "cancelled" || res.Report.Imported != 1 {
 		t.Fatalf("cancelled run: %v, %+v", err, res.Report)

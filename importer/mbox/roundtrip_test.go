@@ -116,7 +116,7 @@ func TestRoundTripThroughMbox(t *testing.T) {
 			first, second := filepath.Join(tmp, "first.tar.gz"), filepath.Join(tmp, "second.tar.gz")
 			exportArchive(t, src, first)
 			out := filepath.Join(tmp, "mbox")
-			res, err := mbox.New(out, mbox.Options{}).Import(t.Context(), importer.Request{User: "bob", Archives: []string{first}})
+			res, err := mbox.New(out).Import(t.Context(), importer.Request{User: "bob", Archives: []string{first}})
 			if err != nil || res.Report.Failed != 0 {
 				t.Fatalf("restore: %v %+v", err, res.Report)
 			}
@@ -136,7 +136,7 @@ func TestRoundTripThroughMbox(t *testing.T) {
 			}
 
 			emlDir := filepath.Join(tmp, "eml")
-			res, err = eml.New(emlDir, eml.Options{}).Import(t.Context(), importer.Request{User: "bob", Archives: []string{first}})
+			res, err = eml.New(emlDir).Import(t.Context(), importer.Request{User: "bob", Archives: []string{first}})
 			if err != nil || res.Report.Failed != 0 || res.Report.Imported != len(a.items) {
 				t.Fatalf("restore --to eml: %v %+v", err, res.Report)
 			}
@@ -170,12 +170,12 @@ func TestKilledRestoreOfACorpusThenRerun(t *testing.T) {
 	out := filepath.Join(tmp, "mbox")
 	req := importer.Request{User: "bob", Archives: []string{first}}
 	undo := mbox.CrashAfter(30 << 10)
-	res, err := mbox.New(out, mbox.Options{}).Import(t.Context(), req)
+	res, err := mbox.New(out).Import(t.Context(), req)
 	undo()
 	if err == nil || res.Report.Imported == 0 {
 		t.Fatalf("the killed run: %v %+v; want it stopped part way", err, res.Report)
 	}
-	res, err = mbox.New(out, mbox.Options{}).Import(t.Context(), req)
+	res, err = mbox.New(out).Import(t.Context(), req)
 	if err != nil || res.Report.Failed != 0 || len(res.Report.Notes) != 1 {
 		t.Fatalf("re-run: %v %+v; want one note on the message cut back", err, res.Report)
 	}
@@ -197,7 +197,7 @@ func TestMaildirThroughMbox(t *testing.T) {
 			first, second := filepath.Join(tmp, "first.tar.gz"), filepath.Join(tmp, "second.tar.gz")
 			exportSource(t, &exportmaildir.Source{Root: filepath.Join("..", "..", "testdata", filepath.FromSlash(root))}, first)
 			out := filepath.Join(tmp, "mbox")
-			res, err := mbox.New(out, mbox.Options{}).Import(t.Context(), importer.Request{User: "alice", Archives: []string{first}})
+			res, err := mbox.New(out).Import(t.Context(), importer.Request{User: "alice", Archives: []string{first}})
 			if err != nil || res.Report.Failed != 0 {
 				t.Fatalf("restore: %v %+v", err, res.Report)
 			}

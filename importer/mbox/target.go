@@ -59,18 +59,15 @@ const Kind = "mbox"
 // SkipNotMail is why contacts and calendars are left out.
 const SkipNotMail = "contacts and calendars have no place in an mbox: restore them with --to eml"
 
-// Options tune the target. The zero value is the default.
-type Options struct{}
-
 // New returns the target writing mbox files under dir.
-func New(dir string, opt Options) importer.Target {
+func New(dir string) importer.Target {
 	return localfile.NewTarget(Kind, dir, func(run *localfile.Run, root *os.Root) (localfile.Restorer, error) {
-		return start(dir, opt, run, root)
+		return start(dir, run, root)
 	})
 }
 
 // start opens the journal and cuts back what a killed run left unconfirmed.
-func start(dir string, _ Options, run *localfile.Run, root *os.Root) (localfile.Restorer, error) {
+func start(dir string, run *localfile.Run, root *os.Root) (localfile.Restorer, error) {
 	req := run.Req
 	abs, err := resolvedDir(dir)
 	if err != nil {

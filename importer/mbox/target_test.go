@@ -30,7 +30,7 @@ var writeArchive = localfiletest.WriteArchive
 
 func runRestore(t *testing.T, ctx context.Context, dir, state string, dry bool, archives ...string) (*importer.Result, error) {
 	t.Helper()
-	return New(dir, Options{}).Import(ctx, importer.Request{User: "alice", Archives: archives, StateDir: state, DryRun: dry})
+	return New(dir).Import(ctx, importer.Request{User: "alice", Archives: archives, StateDir: state, DryRun: dry})
 }
 
 type readMsg struct {
@@ -79,7 +79,7 @@ func TestRestoreWritesThunderbirdTree(t *testing.T) {
 	})
 	dir := filepath.Join(tmp, "out")
 	var events []progress.Event
-	res, err := New(dir, Options{}).Import(t.Context(), importer.Request{User: "alice", Archives: []string{arch},
+	res, err := New(dir).Import(t.Context(), importer.Request{User: "alice", Archives: []string{arch},
 		Progress: func(e progress.Event) { events = append(events, e) }})
 	if err != nil {
 		t.Fatal(err)
@@ -320,7 +320,7 @@ func TestDryRunWritesNothing(t *testing.T) {
 		{Folder: "Work/Sub", ID: "3", Recv: t0.Add(-time.Hour), Body: "Subject: 3\n\n3\n"},
 	})
 	dir, state := filepath.Join(tmp, "out"), filepath.Join(tmp, "state")
-	res, err := New(dir, Options{}).Import(t.Context(), importer.Request{User: "alice", Archives: []string{arch}, StateDir: state,
+	res, err := New(dir).Import(t.Context(), importer.Request{User: "alice", Archives: []string{arch}, StateDir: state,
 		DryRun: true, Select: importer.Select{Folders: []string{"Work"}, After: t0}})
 	if err != nil {
 		t.Fatal(err)
@@ -555,7 +555,7 @@ func TestRestoreCollidingFolderNamesKeepTheirOwnFiles(t *testing.T) {
 
 	dir = filepath.Join(tmp, "out2")
 	req := importer.Request{User: "alice", Archives: []string{full}, StateDir: filepath.Join(tmp, "s2"), Select: importer.Select{Folders: []string{"a_b"}}}
-	if _, err := New(dir, Options{}).Import(t.Context(), req); err != nil {
+	if _, err := New(dir).Import(t.Context(), req); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := runRestore(t, t.Context(), dir, filepath.Join(tmp, "s2"), false, full); err != nil {
