@@ -48,7 +48,7 @@ func FuzzEncode(f *testing.F) {
 	f.Add("", "", "\uFFFD", "😀", int64(0))
 	f.Fuzz(func(t *testing.T, k1, v1, k2, v2 string, n int64) {
 		m := Map{
-			k1: v1,
+			k1:  v1,
 			"l": List{v2, n, Map{k2: v1, "n": n}, List{}},
 			"m": Map{k1: Map{k2: v2}},
 		}
