@@ -332,7 +332,8 @@ func decodeCalendars(b []byte) ([]*ical.Calendar, error) {
 	var cals []*ical.Calendar
 	dec := ical.NewDecoder(bytes.NewReader(b))
 	for {
-		cal, err := dec.Decode()
+		var cal *ical.Calendar
+		err := guard(func() (err error) { cal, err = dec.Decode(); return err })
 		if errors.Is(err, io.EOF) {
 			break
 		}
@@ -348,4 +349,16 @@ func decodeCalendars(b []byte) ([]*ical.Calendar, error) {
 		return nil, errors.New("no VCALENDAR")
 	}
 	return cals, nil
+}
+
+// guard runs a third-party decoder, turning its panic into an error:
+// go-ical and go-vcard panic on some malformed lines, and one bad item
+// must not end the export.
+func guard(f func() error) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("parser panic: %v", r)
+		}
+	}()
+	return f()
 }

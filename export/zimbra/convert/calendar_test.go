@@ -193,6 +193,7 @@ func TestCalendarFromBlobErrors(t *testing.T) {
 		{"not a digest", "Content-Type: text/plain\r\n\r\nhello\r\n", "no event or task"},
 		{"broken calendar", digestBlob([2]string{"1", inviteMessage("BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\n", "7bit")}), "text/calendar part"},
 		{"calendar cut after a complete one", digestBlob([2]string{"1", inviteMessage(ev("a")+"BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nUID:a\r\n", "7bit")}), "cut short"},
+		{"parser panic", digestBlob([2]string{"1", inviteMessage("BEGIN:VCALENDAR\r\nX-A;P=\r\nEND:VCALENDAR\r\n", "7bit")}), "parser panic"},
 		{"truncated header", "Content-Type: multipart/digest; boundary=x\r\n", "calendar blob"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -215,6 +216,8 @@ func TestCheckCalendar(t *testing.T) {
 		vcalendar(berlin),
 		vcalendar("BEGIN:VEVENT\r\nSUMMARY:no uid\r\nEND:VEVENT\r\n"),
 		"not a calendar",
+		// go-ical panics on a parameter with nothing after its '='
+		"BEGIN:VCALENDAR\r\nX-A;P=\r\nEND:VCALENDAR\r\n",
 	} {
 		if uid, err := CheckCalendar(strings.NewReader(bad)); err == nil {
 			t.Errorf("CheckCalendar(%q) = %q, want an error", bad, uid)

@@ -507,7 +507,7 @@ func (c *contactBuilder) inlineMember(v string) {
 func (c *contactBuilder) member(a *mail.Address) {
 	f := &vcard.Field{Value: "mailto:" + a.Address}
 	if a.Name != "" {
-		f.Params = vcard.Params{"X-CN": {contentline.QuoteParam(strings.ReplaceAll(c.text(a.Name), ",", " "))}}
+		f.Params = vcard.Params{"X-CN": {paramValue(a.Name)}}
 	}
 	c.card.Add("X-ADDRESSBOOKSERVER-MEMBER", f)
 }
@@ -583,8 +583,8 @@ func (c *contactBuilder) xprops() {
 }
 
 func (c *contactBuilder) xvalue(name, group, v string, params vcard.Params) {
-	if params.Get("ENCODING") != "" {
-		c.card.Add(strings.ToUpper(name), &vcard.Field{Value: v, Params: params, Group: group}) // raw base64
+	if params.Get("ENCODING") != "" { // raw base64, whatever line breaks it was stored with
+		c.card.Add(strings.ToUpper(name), &vcard.Field{Value: strings.Join(strings.Fields(v), ""), Params: params, Group: group})
 		return
 	}
 	c.card.Add(strings.ToUpper(name), &vcard.Field{Value: c.text(v), Params: params, Group: group})
@@ -639,14 +639,14 @@ func (c *contactBuilder) attachments(md metadata.Map, blob io.Reader) error {
 		}
 		params := vcard.Params{"ENCODING": {"b"}}
 		if p.contentType != "" {
-			params.Set("X-CONTENT-TYPE", contentline.QuoteParam(p.contentType))
+			params.Set("X-CONTENT-TYPE", paramValue(p.contentType))
 		}
 		if p.filename != "" {
-			params.Set("X-FILENAME", contentline.QuoteParam(strings.ReplaceAll(p.filename, ",", " ")))
+			params.Set("X-FILENAME", paramValue(p.filename))
 		}
 		name, named := xName(field)
 		if !named {
-			params.Set("X-ZIMBRA-FIELD", contentline.QuoteParam(strings.ReplaceAll(field, ",", " ")))
+			params.Set("X-ZIMBRA-FIELD", paramValue(field))
 		}
 		c.card.Add(name, &vcard.Field{Value: enc, Params: params})
 		return nil
@@ -661,6 +661,23 @@ func (c *contactBuilder) attachments(md metadata.Map, blob io.Reader) error {
 		}
 	}
 	return nil
+}
+
+// paramValue makes text a parameter value go-vcard writes intact: it
+// escapes a comma as in a property value (wrong in a parameter), so
+// commas become spaces; quotes and control characters cannot be in a
+// parameter at all.
+func paramValue(s string) string {
+	s = strings.Map(func(r rune) rune {
+		switch {
+		case r == ',':
+			return ' '
+		case r == '"' || r < 0x20 || r == 0x7F:
+			return -1
+		}
+		return r
+	}, s)
+	return contentline.QuoteParam(s)
 }
 
 func sortedKeys[V any](m map[string]V) []string {
@@ -698,7 +715,7 @@ func (c *contactBuilder) unknown() {
 		name, named := xName(k)
 		var params vcard.Params
 		if !named {
-			params = vcard.Params{"X-ZIMBRA-FIELD": {contentline.QuoteParam(strings.ReplaceAll(k, ",", " "))}}
+			params = vcard.Params{"X-ZIMBRA-FIELD": {paramValue(k)}}
 			if strings.Contains(k, ",") {
 				c.note("field name %q written with ' ' for ','", clip(k))
 			}
@@ -718,4 +735,33 @@ func fold(b []byte) []byte {
 		out.WriteString(contentline.Fold(strings.TrimSuffix(line, "\r\n"), "\r\n"))
 	}
 	return out.Bytes()
+}
+
+// MaxCard bounds one .vcf entry checked by CheckContact.
+const MaxCard = 16 << 20
+
+// CheckContact checks a vCard entry that needs no conversion (a meta=0
+// .vcf): it must hold exactly one card. It returns the card's UID, empty
+// when it has none; the caller keeps the bytes as they are.
+func CheckContact(r io.Reader) (uid string, err error) {
+	b, err := readBounded(r, MaxCard, "contact")
+	if err != nil {
+		return "", err
+	}
+	dec := vcard.NewDecoder(bytes.NewReader(b))
+	var card vcard.Card
+	err = guard(func() (err error) { card, err = dec.Decode(); return err })
+	if err != nil {
+		if errors.Is(err, io.EOF) {
+			return "", errors.New("contact: no vCard")
+		}
+		return "", fmt.Errorf("contact: %w", err)
+	}
+	if err := guard(func() error { _, err := dec.Decode(); return err }); !errors.Is(err, io.EOF) {
+		if err == nil {
+			return "", errors.New("contact: more than one vCard")
+		}
+		return "", fmt.Errorf("contact: after the first vCard: %w", err)
+	}
+	return card.Value(vcard.FieldUID), nil
 }

@@ -357,3 +357,18 @@ func TestContactWithoutFields(t *testing.T) {
 		t.Fatal("a contact whose fld is not a map converted")
 	}
 }
+
+func TestCheckContact(t *testing.T) {
+	b, _, err := Contact(contactMeta(t, map[string]any{"firstName": "Ünal"}, nil), nil, ContactOptions{ItemID: 9, AccountID: "a"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if uid, err := CheckContact(bytes.NewReader(b)); err != nil || uid != "a:9" {
+		t.Fatalf("CheckContact = %q, %v", uid, err)
+	}
+	for _, bad := range []string{"", "BEGIN:VCARD\r\nVERSION:3.0\r\n", string(b) + string(b), "hello"} {
+		if uid, err := CheckContact(strings.NewReader(bad)); err == nil {
+			t.Errorf("CheckContact(%q) = %q, want an error", bad, uid)
+		}
+	}
+}
