@@ -6,7 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"sort"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -263,12 +264,8 @@ func (m *merger) calendar() ([]byte, error) {
 	for _, id := range m.tzIDs {
 		cal.Children = append(cal.Children, m.tzs[id])
 	}
-	keys := make([]string, 0, len(m.comps))
-	for k := range m.comps {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys) // the master ("") first, then the instances in order
-	for _, k := range keys {
+	// the master ("") first, then the instances in order
+	for _, k := range slices.Sorted(maps.Keys(m.comps)) {
 		cal.Children = append(cal.Children, m.comps[k].comp)
 	}
 	return encodeCalendar(cal)

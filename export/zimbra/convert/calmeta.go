@@ -2,7 +2,6 @@ package convert
 
 import (
 	"fmt"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -208,7 +207,6 @@ func (b *invBuilder) component(md metadata.Map) (*ical.Component, error) {
 		}
 	}
 	if len(other) > 0 {
-		sort.Strings(other)
 		b.note("invite metadata %s not rebuilt", strings.Join(other, ", "))
 	}
 	return c, nil

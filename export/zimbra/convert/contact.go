@@ -7,7 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/mail"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -359,14 +361,10 @@ func (c *contactBuilder) addresses(kind string, params vcard.Params) {
 			suffixes[strings.TrimPrefix(k, kind+p)] = true
 		}
 	}
-	var order []string
-	for s := range suffixes {
-		order = append(order, s)
-	}
-	sort.Slice(order, func(i, j int) bool {
-		a, _ := strconv.Atoi("0" + order[i])
-		b, _ := strconv.Atoi("0" + order[j])
-		return a < b
+	order := slices.SortedFunc(maps.Keys(suffixes), func(x, y string) int {
+		a, _ := strconv.Atoi("0" + x)
+		b, _ := strconv.Atoi("0" + y)
+		return a - b
 	})
 	for _, s := range order {
 		v := make([]string, len(parts))
@@ -540,12 +538,7 @@ func (c *contactBuilder) xprops() {
 		c.add("X-ZIMBRA-VCARDXPROPS", raw, nil, "")
 		return
 	}
-	keys := make([]string, 0, len(props))
-	for k := range props {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, key := range keys {
+	for _, key := range slices.Sorted(maps.Keys(props)) {
 		group, name := "", key
 		if i := strings.LastIndexByte(key, '.'); i >= 0 {
 			group, name = key[:i], key[i+1:]
@@ -602,7 +595,7 @@ func (c *contactBuilder) attachments(md metadata.Map, blob io.Reader) error {
 		}
 	}
 	if blob == nil {
-		for _, p := range sortedKeys(byPart) {
+		for _, p := range slices.Sorted(maps.Keys(byPart)) {
 			f, _ := byPart[p].Str("field")
 			c.note("attachment %s (part %s) not carried: the contact has no blob", f, p)
 		}
@@ -654,7 +647,7 @@ func (c *contactBuilder) attachments(md metadata.Map, blob io.Reader) error {
 	if err != nil {
 		return err
 	}
-	for _, p := range sortedKeys(byPart) {
+	for _, p := range slices.Sorted(maps.Keys(byPart)) {
 		if !seen[p] {
 			f, _ := byPart[p].Str("field")
 			c.note("attachment %s (part %s) missing from the blob", f, p)
@@ -678,15 +671,6 @@ func paramValue(s string) string {
 		return r
 	}, s)
 	return contentline.QuoteParam(s)
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 // xName is the X-ZIMBRA- property name of a field; named is false when

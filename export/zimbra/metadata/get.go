@@ -1,7 +1,8 @@
 package metadata
 
 import (
-	"sort"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -32,14 +33,7 @@ func (m Map) List(key string) (List, bool) {
 }
 
 // Keys returns the keys of m in sorted order.
-func (m Map) Keys() []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
-}
+func (m Map) Keys() []string { return slices.Sorted(maps.Keys(m)) }
 
 // Str returns element i as text (see Map.Str).
 func (l List) Str(i int) (string, bool) { return str(l.at(i)) }

@@ -137,10 +137,9 @@ func (d *decoder) value() (v Value, end bool, err error) {
 		d.pos++
 		return nil, true, nil
 	case 'd':
-		if d.depth++; d.depth > MaxDepth {
-			return nil, false, &bencodeError{SyntaxError{start, errDepth.Error()}, false}
+		if err := d.enter(); err != nil {
+			return nil, false, err
 		}
-		d.pos++
 		m := Map{}
 		for {
 			keyAt := d.pos
@@ -173,10 +172,9 @@ func (d *decoder) value() (v Value, end bool, err error) {
 		d.depth--
 		return m, false, nil
 	case 'l':
-		if d.depth++; d.depth > MaxDepth {
-			return nil, false, &bencodeError{SyntaxError{start, errDepth.Error()}, false}
+		if err := d.enter(); err != nil {
+			return nil, false, err
 		}
-		d.pos++
 		l := List{}
 		for {
 			v, end, err := d.value()
@@ -218,6 +216,15 @@ func (d *decoder) value() (v Value, end bool, err error) {
 		d.pos = to
 		return d.s[from:to], false, nil
 	}
+}
+
+// enter steps into a map or list, refusing to nest deeper than MaxDepth.
+func (d *decoder) enter() error {
+	if d.depth++; d.depth > MaxDepth {
+		return &bencodeError{SyntaxError{d.pos, errDepth.Error()}, false}
+	}
+	d.pos++
+	return nil
 }
 
 // number reads a decimal up to term, as Java's Long.parseLong does (an
