@@ -68,6 +68,7 @@ type merger struct {
 	tzs   map[string]*ical.Component
 	tzIDs []string
 	notes []string
+	room  budget
 }
 
 func (m *merger) note(format string, args ...any) {
@@ -113,9 +114,13 @@ func (m *merger) invite(inv string, r io.Reader) error {
 			return nil
 		}
 		if disp == "attachment" || disp == "inline" && name != "" || name != "" && !strings.HasPrefix(ct, "text/") {
-			b, err := readBounded(ent.Body, MaxAttachment, "attachment "+name)
+			b, tooLarge, err := m.room.read(ent.Body)
 			if err != nil {
-				m.note("%s: %v; not carried", inv, err)
+				return fmt.Errorf("attachment %s: %w", name, err)
+			}
+			if tooLarge {
+				m.note("%s: attachment %s not carried: larger than %d bytes, or the item's attachments larger than %d",
+					inv, name, MaxAttachment, MaxItemAttachments)
 				return nil
 			}
 			p := ical.NewProp(ical.PropAttach)
@@ -125,7 +130,7 @@ func (m *merger) invite(inv string, r io.Reader) error {
 				p.Params.Set(ical.ParamFormatType, ct)
 			}
 			if name != "" {
-				p.Params.Set("X-FILENAME", strings.ReplaceAll(name, `"`, "'"))
+				p.Params.Set("X-FILENAME", icalParam(name))
 			}
 			p.Value = base64.StdEncoding.EncodeToString(b)
 			files = append(files, p)
@@ -358,4 +363,19 @@ func guard(f func() error) (err error) {
 		}
 	}()
 	return f()
+}
+
+// icalParam makes text a parameter value go-ical writes intact: it
+// quotes values with ':', ';' or ',' itself, but a quote or a control
+// character cannot be in a parameter at all.
+func icalParam(s string) string {
+	return strings.Map(func(r rune) rune {
+		switch {
+		case r == '"':
+			return '\''
+		case r < 0x20 || r == 0x7F:
+			return -1
+		}
+		return r
+	}, s)
 }

@@ -259,7 +259,7 @@ func (b *invBuilder) person(c *ical.Component, prop string, m metadata.Map, what
 	p := ical.NewProp(prop)
 	p.Value = "mailto:" + addr
 	if cn, _ := m.Str("cn"); cn != "" {
-		p.Params.Set(ical.ParamCommonName, strings.ReplaceAll(cn, `"`, "'"))
+		p.Params.Set(ical.ParamCommonName, icalParam(cn))
 	}
 	params := map[string]struct {
 		param  string

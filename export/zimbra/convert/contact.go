@@ -35,10 +35,6 @@ type ContactOptions struct {
 	MemberUID func(ref string) (uid string, ok bool)
 }
 
-// MaxAttachment bounds one contact attachment (a photo) read from the
-// blob; Zimbra's own limit on a contact image is far smaller.
-const MaxAttachment = 16 << 20
-
 // ContactUID is the UID of a contact that has no vcardUID field, as
 // Zimbra's own vCard export writes it: "<accountId>:<itemId>". Without the
 // account id it is "zimbra-<itemId>", stable across exports of one account.
@@ -602,6 +598,7 @@ func (c *contactBuilder) attachments(md metadata.Map, blob io.Reader) error {
 		return nil
 	}
 	seen := map[string]bool{}
+	var room budget
 	err := eachPart(blob, func(part string, p attachedPart) error {
 		seen[part] = true
 		field := p.field
@@ -613,12 +610,13 @@ func (c *contactBuilder) attachments(md metadata.Map, blob io.Reader) error {
 		if field == "" {
 			field = "attachment"
 		}
-		data, err := io.ReadAll(io.LimitReader(p.body, MaxAttachment+1))
+		data, tooLarge, err := room.read(p.body)
 		if err != nil {
 			return fmt.Errorf("contact: blob part %s: %w", part, err)
 		}
-		if len(data) > MaxAttachment {
-			c.note("attachment %s (part %s) larger than %d bytes; not carried", field, part, MaxAttachment)
+		if tooLarge {
+			c.note("attachment %s (part %s) not carried: larger than %d bytes, or the contact's attachments larger than %d",
+				field, part, MaxAttachment, MaxItemAttachments)
 			return nil
 		}
 		enc := base64.StdEncoding.EncodeToString(data)

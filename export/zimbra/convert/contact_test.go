@@ -372,3 +372,20 @@ func TestCheckContact(t *testing.T) {
 		}
 	}
 }
+
+func TestContactOversizedPhotoIsNoted(t *testing.T) {
+	big := strings.Repeat("x", MaxAttachment+1)
+	blob := "Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Disposition: attachment; filename=big.jpg; field=image\r\n" +
+		"Content-Type: image/jpeg\r\n\r\n" + big + "\r\n--b\r\nContent-Disposition: attachment; filename=s.png; field=image\r\n" +
+		"Content-Type: image/png\r\n\r\nsmall\r\n--b--\r\n"
+	b, notes, err := Contact(contactMeta(t, map[string]any{"firstName": "Big"}, nil), strings.NewReader(blob), ContactOptions{ItemID: 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(notes) != 1 || !strings.Contains(notes[0], "part 1") || !strings.Contains(notes[0], "not carried") {
+		t.Fatalf("notes = %q", notes)
+	}
+	if p := decodeCard(t, b).Get("PHOTO"); p == nil || p.Params.Get("TYPE") != "PNG" {
+		t.Fatalf("the small photo after the big one is missing")
+	}
+}

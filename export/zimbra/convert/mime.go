@@ -13,6 +13,33 @@ import (
 // MaxParts bounds the parts read from one blob.
 const MaxParts = 1000
 
+// MaxAttachment bounds one attached file (a contact's photo, a file
+// attached to an appointment) and MaxItemAttachments all of one item's:
+// they are held in memory to be written into the card or calendar.
+// Zimbra's own limits (message and contact image sizes) are far smaller.
+const (
+	MaxAttachment      = 16 << 20
+	MaxItemAttachments = 64 << 20
+)
+
+// budget counts the attachment bytes one item has read so far.
+type budget struct{ used int64 }
+
+// read reads one attachment; tooLarge reports one that would pass
+// MaxAttachment or the item's MaxItemAttachments, left unread.
+func (b *budget) read(r io.Reader) (data []byte, tooLarge bool, err error) {
+	limit := min(int64(MaxAttachment), MaxItemAttachments-b.used)
+	data, err = io.ReadAll(io.LimitReader(r, limit+1))
+	if err != nil {
+		return nil, false, err
+	}
+	if int64(len(data)) > limit {
+		return nil, true, nil
+	}
+	b.used += int64(len(data))
+	return data, false, nil
+}
+
 // attachedPart is one part of a Zimbra blob, its body decoded from its
 // transfer encoding (and, for text, to UTF-8).
 type attachedPart struct {
