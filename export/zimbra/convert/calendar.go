@@ -13,6 +13,8 @@ import (
 
 	"github.com/emersion/go-ical"
 	"github.com/emersion/go-message"
+
+	"github.com/mailhaul/mailhaul/export/zimbra/metadata"
 )
 
 // MaxCalendar bounds one text/calendar part, or one .ics entry checked by
@@ -31,12 +33,53 @@ const prodID = "-//mailhaul//Zimbra export//EN"
 // none), and the invites' attached files as binary ATTACH properties,
 // which Zimbra's own .ics export leaves out. notes name what was dropped.
 func CalendarFromBlob(r io.Reader) (ics []byte, notes []string, err error) {
-	m := &merger{comps: map[string]*candidate{}, tzs: map[string]*ical.Component{}}
-	err = eachPart(r, func(part string, p attachedPart) error {
+	m, err := mergeBlob(r)
+	if err != nil {
+		return nil, m.notes, err
+	}
+	ics, err = m.calendar()
+	return ics, m.notes, err
+}
+
+// Calendar converts an appointment or task from its item metadata and
+// its blob (nil when the item has none): from the blob when there is one,
+// noting every invite the metadata lists that the blob lacks (Zimbra
+// keeps only invites that came with a message there), else rebuilt from
+// the metadata (see CalendarFromMetadata).
+func Calendar(md metadata.Map, blob io.Reader) (ics []byte, notes []string, err error) {
+	if blob == nil {
+		return CalendarFromMetadata(md)
+	}
+	m, err := mergeBlob(blob)
+	if err != nil {
+		return nil, m.notes, err
+	}
+	if l, ok := md.List("inv"); ok {
+		invs, _ := l.Maps()
+		for _, inv := range invs {
+			id, _ := inv.Str("mid")
+			if id != "" && !m.invIDs[id] {
+				what := "the master"
+				if _, ok := inv["rid"]; ok {
+					what = "an exception"
+				}
+				m.note("invite %s (%s) is in the metadata but not in the blob; not carried", id, what)
+			}
+		}
+	}
+	ics, err = m.calendar()
+	return ics, m.notes, err
+}
+
+// mergeBlob reads the invites of a calendar blob.
+func mergeBlob(r io.Reader) (*merger, error) {
+	m := &merger{comps: map[string]*candidate{}, tzs: map[string]*ical.Component{}, invIDs: map[string]bool{}}
+	err := eachPart(r, func(part string, p attachedPart) error {
 		inv := strings.TrimSpace(p.header.Get("invId"))
 		if inv == "" {
 			inv = "part " + part
 		} else {
+			m.invIDs[inv] = true
 			inv = "invite " + inv
 		}
 		// message/rfc822 is also a digest part's default type (RFC 2046 §5.1.5).
@@ -47,10 +90,9 @@ func CalendarFromBlob(r io.Reader) (ics []byte, notes []string, err error) {
 		return m.invite(inv, p.body)
 	})
 	if err != nil {
-		return nil, m.notes, fmt.Errorf("calendar blob: %w", err)
+		return m, fmt.Errorf("calendar blob: %w", err)
 	}
-	ics, err = m.calendar()
-	return ics, m.notes, err
+	return m, nil
 }
 
 type candidate struct {
@@ -61,14 +103,15 @@ type candidate struct {
 }
 
 type merger struct {
-	first *ical.Component // the first VCALENDAR, whose own properties are kept
-	uid   string
-	kind  string
-	comps map[string]*candidate // by RECURRENCE-ID
-	tzs   map[string]*ical.Component
-	tzIDs []string
-	notes []string
-	room  budget
+	first  *ical.Component // the first VCALENDAR, whose own properties are kept
+	uid    string
+	kind   string
+	comps  map[string]*candidate // by RECURRENCE-ID
+	tzs    map[string]*ical.Component
+	tzIDs  []string
+	notes  []string
+	room   budget
+	invIDs map[string]bool // the invId headers seen
 }
 
 func (m *merger) note(format string, args ...any) {

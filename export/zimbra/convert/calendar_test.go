@@ -338,3 +338,34 @@ func TestCalendarFromMetadataRefuses(t *testing.T) {
 		})
 	}
 }
+
+func TestCalendarNotesInvitesMissingFromBlob(t *testing.T) {
+	ev := vcalendar("BEGIN:VEVENT\r\nUID:w\r\nDTSTAMP:20240101T000000Z\r\nDTSTART:20240101T100000Z\r\nRRULE:FREQ=DAILY\r\nEND:VEVENT\r\n")
+	blob := digestBlob([2]string{"301", inviteMessage(ev, "7bit")})
+	md, err := metadata.Decode(metadata.Encode(metadata.Map{"u": "w", "inv": metadata.List{
+		metadata.Map{"mid": 301, "u": "w", "recurrence": metadata.Map{}},
+		metadata.Map{"mid": 320, "u": "w", "rid": metadata.Map{"rd": "20240102T100000Z"}},
+	}}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, notes, err := Calendar(md, strings.NewReader(blob))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(notes) != 1 || !strings.Contains(notes[0], "invite 320 (an exception) is in the metadata but not in the blob") {
+		t.Errorf("notes = %q", notes)
+	}
+	if len(children(decodeICS(t, b), ical.CompEvent)) != 1 {
+		t.Errorf("master not carried:\n%s", b)
+	}
+	// Without a blob the recurring item cannot be rebuilt: an error for
+	// the caller to report.
+	if _, _, err := Calendar(md, nil); err == nil || !strings.Contains(err.Error(), "2 invites") {
+		t.Errorf("Calendar without blob: %v", err)
+	}
+	single := itemMeta(t, metadata.Map{"u": "s", "st": "20240101T100000Z", "dts": int64(1)})
+	if b, _, err := Calendar(single, nil); err != nil || !bytes.Contains(b, []byte("UID:s\r\n")) {
+		t.Errorf("Calendar without blob: %v\n%s", err, b)
+	}
+}
