@@ -104,16 +104,25 @@ func text(t *testing.T, c *ical.Component, name string) string {
 	return s
 }
 
-func TestCalendarFromBlobRecurringWithException(t *testing.T) {
-	master := vcalendar(berlin + "BEGIN:VEVENT\r\nUID:weekly-1\r\nSUMMARY:Wöchentliche Besprechung 🗓\r\n" +
+// weeklyMaster is the text/calendar of a weekly meeting's master invite.
+func weeklyMaster(summary, seq string) string {
+	return vcalendar(berlin + "BEGIN:VEVENT\r\nUID:weekly-1\r\nSUMMARY:" + summary + "\r\n" +
 		"DTSTART;TZID=Europe/Berlin:20240108T090000\r\nDTEND;TZID=Europe/Berlin:20240108T100000\r\n" +
-		"RRULE:FREQ=WEEKLY;COUNT=10\r\nDTSTAMP:20240101T000000Z\r\nSEQUENCE:0\r\nEND:VEVENT\r\n")
-	exception := vcalendar(berlin + "BEGIN:VEVENT\r\nUID:weekly-1\r\nSUMMARY:Verschoben\r\n" +
+		"RRULE:FREQ=WEEKLY;COUNT=10\r\nDTSTAMP:20240101T000000Z\r\nSEQUENCE:" + seq + "\r\nEND:VEVENT\r\n")
+}
+
+// weeklyException moves the second meeting by two hours.
+func weeklyException() string {
+	return vcalendar(berlin + "BEGIN:VEVENT\r\nUID:weekly-1\r\nSUMMARY:Verschoben\r\n" +
 		"RECURRENCE-ID;TZID=Europe/Berlin:20240115T090000\r\nDTSTART;TZID=Europe/Berlin:20240115T110000\r\n" +
 		"DTEND;TZID=Europe/Berlin:20240115T120000\r\nDTSTAMP:20240102T000000Z\r\nSEQUENCE:1\r\nEND:VEVENT\r\n")
+}
+
+func TestCalendarFromBlobRecurringWithException(t *testing.T) {
+	master := weeklyMaster("Wöchentliche Besprechung 🗓", "0")
+	exception := weeklyException()
 	// A later update of the master: SEQUENCE 1 replaces SEQUENCE 0.
-	updated := strings.Replace(strings.Replace(master, "SEQUENCE:0", "SEQUENCE:1", 1),
-		"Wöchentliche Besprechung 🗓", "Wöchentliche Besprechung (neu)", 1)
+	updated := weeklyMaster("Wöchentliche Besprechung (neu)", "1")
 	pdf := strings.Repeat("%PDF-1.4 ünïcödé \x00\x01", 50)
 	blob := digestBlob(
 		[2]string{"301", inviteMessage(master, "base64", [3]string{"Agenda ä.pdf", "application/pdf", pdf})},

@@ -46,8 +46,8 @@ func ContactUID(accountID string, itemID int64) string {
 }
 
 // Contact builds a vCard 3.0 from a contact's decoded item metadata
-// (whose "fld" map holds the fields and "att" list the attachments; before
-// ZCS 5 the metadata is the fields themselves) and its blob, which holds
+// (whose "fld" map holds the fields and "att" list the attachments; in
+// metadata of version 8 and before it is the fields themselves) and its blob, which holds
 // the attachments (nil when the item has none). notes name what the card
 // could not carry exactly; an error means no card could be made.
 func Contact(md metadata.Map, blob io.Reader, opt ContactOptions) (card []byte, notes []string, err error) {
@@ -68,7 +68,7 @@ func Contact(md metadata.Map, blob io.Reader, opt ContactOptions) (card []byte, 
 	for _, k := range fields.Keys() {
 		s, ok := fields.Str(k)
 		if !ok {
-			c.note("field %s holds a %T, not text; not carried", k, fields[k])
+			c.note("field %s holds a map or list, not text; not carried", k)
 			continue
 		}
 		c.fields[k] = s

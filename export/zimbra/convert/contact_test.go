@@ -174,7 +174,7 @@ func TestContactUIDAndFallbacks(t *testing.T) {
 	}
 }
 
-// Before ZCS 5 the metadata is the fields themselves.
+// In metadata of version 8 and before, the metadata is the fields themselves.
 func TestContactLegacyMetadata(t *testing.T) {
 	md, err := metadata.Decode("email=12:a@example.is;firstName=5:Josée;v=2:10;")
 	if err != nil {

@@ -84,15 +84,9 @@ func TestRadicaleAcceptsConvertedObjects(t *testing.T) {
 		}
 	}
 
-	master := vcalendar(berlin + "BEGIN:VEVENT\r\nUID:weekly-1\r\nSUMMARY:Wöchentlich\r\n" +
-		"DTSTART;TZID=Europe/Berlin:20240108T090000\r\nDTEND;TZID=Europe/Berlin:20240108T100000\r\n" +
-		"RRULE:FREQ=WEEKLY;COUNT=10\r\nDTSTAMP:20240101T000000Z\r\nEND:VEVENT\r\n")
-	exception := vcalendar(berlin + "BEGIN:VEVENT\r\nUID:weekly-1\r\nSUMMARY:Verschoben\r\n" +
-		"RECURRENCE-ID;TZID=Europe/Berlin:20240115T090000\r\nDTSTART;TZID=Europe/Berlin:20240115T110000\r\n" +
-		"DTEND;TZID=Europe/Berlin:20240115T120000\r\nDTSTAMP:20240102T000000Z\r\nSEQUENCE:1\r\nEND:VEVENT\r\n")
 	ics, _, err := CalendarFromBlob(strings.NewReader(digestBlob(
-		[2]string{"301", inviteMessage(master, "base64", [3]string{"Agenda.pdf", "application/pdf", "%PDF-1.4 x"})},
-		[2]string{"305", inviteMessage(exception, "8bit")})))
+		[2]string{"301", inviteMessage(weeklyMaster("Wöchentlich", "0"), "base64", [3]string{"Agenda.pdf", "application/pdf", "%PDF-1.4 x"})},
+		[2]string{"305", inviteMessage(weeklyException(), "8bit")})))
 	if err != nil {
 		t.Fatal(err)
 	}
