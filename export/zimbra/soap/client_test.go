@@ -1,0 +1,475 @@
+package soap_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/mailhaul/mailhaul/export/zimbra/soap"
+	"github.com/mailhaul/mailhaul/export/zimbra/zimbratest"
+	"github.com/mailhaul/mailhaul/internal/retry"
+)
+
+// item is one mailbox item the fake's content provider exports.
+type item struct {
+	folder string
+	date   time.Time
+}
+
+// lines writes one "folder unix-seconds" line per item e includes.
+func lines(items []item) zimbratest.ContentFunc {
+	return func(e zimbratest.Export, w io.Writer) error {
+		for _, it := range items {
+			if e.Includes(it.folder, it.date) {
+				if _, err := fmt.Fprintf(w, "%s %d\n", it.folder, it.date.Unix()); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	}
+}
+
+// logs collects log lines.
+type logs struct {
+	mu    sync.Mutex
+	lines []string
+}
+
+func (l *logs) Logf(format string, args ...any) {
+	l.mu.Lock()
+	l.lines = append(l.lines, fmt.Sprintf(format, args...))
+	l.mu.Unlock()
+}
+
+func (l *logs) all() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]string(nil), l.lines...)
+}
+
+// pair starts a fake Zimbra with o and a client for it; cfg's zero
+// fields are filled for the test (no pacing, fast retries).
+func pair(t *testing.T, o zimbratest.Options, cfg soap.Config) (*zimbratest.Server, *soap.Client) {
+	t.Helper()
+	s := zimbratest.NewServer(t, o)
+	cfg.URL = s.URL
+	if cfg.Admin == "" {
+		cfg.Admin = "admin@example.test"
+	}
+	if cfg.Password == nil {
+		cfg.Password = func() (string, error) { return "admin-secret", nil }
+	}
+	cfg.RootCAs = s.RootCAs()
+	cfg.MailURL = func(host string) string {
+		if host == "mbox1.example.test" {
+			return s.URL
+		}
+		return "https://" + host + ".invalid"
+	}
+	if cfg.Retry.Attempts == 0 {
+		cfg.Retry = retry.Loop{Attempts: 4, Backoff: retry.Policy{First: time.Millisecond, Max: 10 * time.Millisecond}}
+	}
+	if cfg.RequestsPerSecond == 0 {
+		cfg.RequestsPerSecond = -1
+	}
+	c, err := soap.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, c
+}
+
+func readAll(t *testing.T, st *soap.Stream) string {
+	t.Helper()
+	defer st.Close()
+	b, err := io.ReadAll(st)
+	if err != nil {
+		t.Fatalf("read the export: %v", err)
+	}
+	return string(b)
+}
+
+func TestAccountFacts(t *testing.T) {
+	dir := t.TempDir()
+	pwFile := filepath.Join(dir, "pw")
+	os.WriteFile(pwFile, []byte("admin-secret\r\n"), 0o600)
+	s, c := pair(t, zimbratest.Options{}, soap.Config{Password: soap.PasswordFile(pwFile)})
+	s.AddAccount(zimbratest.Account{Name: "ann@example.test", MailboxSize: 4096, Attrs: map[string][]string{
+		"displayName": {"Ann Example"}, "zimbraMailAlias": {"a@example.test", "annie@example.test"},
+		"zimbraMailSieveScript": {"require [\"fileinto\"];\nfileinto \"x\";"}, "userPassword": {"{SSHA512}abc"}, "zimbraNotAsked": {"x"}}})
+	ctx := context.Background()
+	a, err := c.GetAccount(ctx, "ann@example.test", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.Attr("displayName") != "Ann Example" || len(a.Attrs["zimbraMailAlias"]) != 2 || a.MailHost() != "mbox1.example.test" ||
+		!strings.Contains(a.Attr("zimbraMailSieveScript"), "fileinto") || a.ID == "" || a.Attrs["zimbraNotAsked"] != nil || a.PasswordHash != "" {
+		t.Errorf("account %+v", a)
+	}
+	// Over SOAP Zimbra blocks the hash even when asked: none is made up.
+	if a, err := c.GetAccount(ctx, "ann@example.test", true); err != nil || a.PasswordHash != "" || a.Attrs["userPassword"] != nil {
+		t.Errorf("with the hash asked: %+v, %v; want no hash (VALUE-BLOCKED)", a, err)
+	}
+	if n, err := c.MailboxSize(ctx, a.ID); err != nil || n != 4096 {
+		t.Errorf("MailboxSize = %d, %v; want 4096", n, err)
+	}
+	_, err = c.GetAccount(ctx, "nobody@example.test", false)
+	var f *soap.Fault
+	if !errors.As(err, &f) || f.Code != "account.NO_SUCH_ACCOUNT" || !strings.Contains(err.Error(), "nobody@example.test") {
+		t.Errorf("unknown account: %v; want a fault account.NO_SUCH_ACCOUNT naming it", err)
+	}
+	if st := s.Stats(); st.SOAP["AuthRequest"] != 1 {
+		t.Errorf("%d logins, want one token for all calls", st.SOAP["AuthRequest"])
+	}
+}
+
+// A delegated token is renewed before it expires by the client's clock,
+// and again when the server says it expired (its clock ran ahead); the
+// REST export renews it on a 401; the admin logs in again when its own
+// token expired.
+func TestTokenRenewal(t *testing.T) {
+	var mu sync.Mutex
+	clock := time.Now()
+	now := func() time.Time { mu.Lock(); defer mu.Unlock(); return clock }
+	advance := func(d time.Duration) { mu.Lock(); clock = clock.Add(d); mu.Unlock() }
+	s, c := pair(t, zimbratest.Options{Content: lines([]item{{"/Inbox", time.Unix(1e9, 0)}})}, soap.Config{Now: now})
+	s.AddAccount(zimbratest.Account{Name: "ann@example.test"})
+	ctx := context.Background()
+	a, err := c.GetAccount(ctx, "ann@example.test", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	delegations := func() int { return s.Stats().SOAP["DelegateAuthRequest"] }
+	if _, err := c.Folders(ctx, a); err != nil || delegations() != 1 {
+		t.Fatalf("first GetFolder: %v, %d delegations", err, delegations())
+	}
+	advance(50 * time.Minute)
+	if _, err := c.Folders(ctx, a); err != nil || delegations() != 1 {
+		t.Errorf("50 minutes into an hour's token: %v, %d delegations; want the token reused", err, delegations())
+	}
+	advance(6 * time.Minute) // within the last 5 minutes
+	if _, err := c.Folders(ctx, a); err != nil || delegations() != 2 {
+		t.Errorf("4 minutes before expiry: %v, %d delegations; want a new token", err, delegations())
+	}
+	s.Advance(2 * time.Hour) // the server's clock: the client's token is dead there
+	if _, err := c.Folders(ctx, a); err != nil || delegations() != 3 {
+		t.Errorf("after service.AUTH_EXPIRED: %v, %d delegations; want one renewal", err, delegations())
+	}
+	s.Advance(2 * time.Hour)
+	st, err := c.Export(ctx, a, soap.Export{})
+	if err != nil || delegations() != 4 {
+		t.Fatalf("REST after expiry: %v, %d delegations; want the 401 cured by one renewal", err, delegations())
+	}
+	if got := readAll(t, st); got != fmt.Sprintf("/Inbox %d\n", int64(1e9)) {
+		t.Errorf("export %q", got)
+	}
+	s.Advance(13 * time.Hour) // the admin token too
+	if _, err := c.GetAccount(ctx, "ann@example.test", false); err != nil || s.Stats().SOAP["AuthRequest"] != 2 {
+		t.Errorf("after the admin token expired: %v, %d logins; want a second login", err, s.Stats().SOAP["AuthRequest"])
+	}
+}
+
+// More than Zimbra's 5,000 accounts are listed page by page, none twice.
+func TestAccountsPagePast5000(t *testing.T) {
+	s, c := pair(t, zimbratest.Options{}, soap.Config{PageSize: 1000})
+	const n = 5200
+	for i := range n {
+		s.AddAccount(zimbratest.Account{Name: fmt.Sprintf("user%05d@example.test", i), Folders: []*zimbratest.Folder{}})
+	}
+	var names []string
+	err := c.Accounts(context.Background(), soap.Search{}, func(a soap.Account) error {
+		if a.MailHost() == "" || a.ID == "" {
+			return fmt.Errorf("account %s without zimbraMailHost or id", a.Name)
+		}
+		names = append(names, a.Name)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(names) != n || !sort.StringsAreSorted(names) || names[0] != "user00000@example.test" || names[n-1] != "user05199@example.test" {
+		t.Errorf("%d accounts listed, want %d in order", len(names), n)
+	}
+	if p := s.Stats().SOAP["SearchDirectoryRequest"]; p != 6 {
+		t.Errorf("%d pages, want 6 of 1000", p)
+	}
+}
+
+func TestFolders(t *testing.T) {
+	s, c := pair(t, zimbratest.Options{}, soap.Config{})
+	s.AddAccount(zimbratest.Account{Name: "ann@example.test", Folders: []*zimbratest.Folder{
+		{ID: 2, Name: "Inbox", View: "message", N: 3, S: 300, Unread: 1, Color: 1, Sub: []*zimbratest.Folder{{ID: 257, Name: "Sub", View: "message", N: 1, S: 10, RGB: "#123456"}}},
+		{ID: 3, Name: "Trash", N: 2},
+		{ID: 258, Name: "Shared", View: "appointment", Link: &zimbratest.Link{Owner: "bob@example.test", ZID: "zid-b", RID: 10}},
+		{ID: 259, Name: "Unread", Query: "is:unread"},
+		{ID: 260, Name: "Empty", View: "contact"},
+	}})
+	ctx := context.Background()
+	a, _ := c.GetAccount(ctx, "ann@example.test", false)
+	root, err := c.Folders(ctx, a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	root.Walk(func(f *soap.Folder) error {
+		got = append(got, fmt.Sprintf("%s %s id=%s l=%s view=%s rgb=%s n=%d s=%d u=%d owner=%s rid=%s q=%s",
+			f.Kind, f.Path, f.ID, f.Parent, f.View, f.RGB, f.Items, f.Size, f.Unread, f.Owner, f.RemoteID, f.Query))
+		return nil
+	})
+	want := []string{
+		"folder / id=1 l=11 view= rgb= n=0 s=0 u=0 owner= rid= q=",
+		"folder /Inbox id=2 l=1 view=message rgb=#5b9bf2 n=3 s=300 u=1 owner= rid= q=",
+		"folder /Inbox/Sub id=257 l=2 view=message rgb=#123456 n=1 s=10 u=0 owner= rid= q=",
+		"folder /Trash id=3 l=1 view= rgb= n=2 s=0 u=0 owner= rid= q=",
+		"folder /Empty id=260 l=1 view=contact rgb= n=0 s=0 u=0 owner= rid= q=",
+		"mountpoint /Shared id=258 l=1 view=appointment rgb= n=0 s=0 u=0 owner=bob@example.test rid=10 q=",
+		"search folder /Unread id=259 l=1 view= rgb= n=0 s=0 u=0 owner= rid= q=is:unread",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("tree:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	// An account on a server the client cannot map fails naming nothing secret.
+	if _, err := c.Folders(ctx, soap.Account{Name: "x@example.test"}); err == nil || !strings.Contains(err.Error(), "zimbraMailHost") {
+		t.Errorf("no mail host: %v", err)
+	}
+}
+
+// Plan's three exports hold every item, Trash and Junk included; a
+// cutoff T keeps an item received at T and drops one a second earlier.
+func TestExportPlanAndDelta(t *testing.T) {
+	T := time.Date(2024, 5, 1, 8, 0, 0, 0, time.UTC)
+	items := []item{{"/Inbox", T.Add(-time.Second)}, {"/Inbox", T}, {"/Inbox/Sub", T.Add(time.Hour)},
+		{"/Trash", T}, {"/Junk", T.Add(-time.Hour)}, {"/Sent", T.Add(time.Minute)}}
+	s, c := pair(t, zimbratest.Options{Content: lines(items)}, soap.Config{})
+	s.AddAccount(zimbratest.Account{Name: "ann@example.test"})
+	ctx := context.Background()
+	a, _ := c.GetAccount(ctx, "ann@example.test", false)
+	export := func(after time.Time) []string {
+		var got []string
+		for _, e := range soap.Plan(after) {
+			st, err := c.Export(ctx, a, e)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if st.Empty {
+				got = append(got, e.Folder+":empty")
+				continue
+			}
+			got = append(got, strings.Fields(readAll(t, st))...)
+		}
+		return got
+	}
+	all := export(time.Time{})
+	if len(all) != 12 || strings.Count(strings.Join(all, " "), "/Trash") != 1 || strings.Count(strings.Join(all, " "), "/Junk") != 1 {
+		t.Errorf("full export: %v; want all six items once", all)
+	}
+	delta := strings.Join(export(T), " ")
+	want := fmt.Sprintf("/Inbox %d /Inbox/Sub %d /Sent %d /Trash %d /Junk:empty", T.Unix(), T.Add(time.Hour).Unix(), T.Add(time.Minute).Unix(), T.Unix())
+	if delta != want {
+		t.Errorf("delta from T: %s\nwant %s", delta, want)
+	}
+	ex := s.Exports()
+	if len(ex) != 6 || !ex[0].FolderMeta || ex[3].FolderMeta || ex[3].Start != soap.StartParam(T) || !ex[0].Meta || ex[0].Fmt != "tgz" {
+		t.Errorf("exports asked: %+v", ex)
+	}
+}
+
+// 5xx and 429 before the body are retried to success; a stream cut
+// mid-body is an error the caller sees, marked for a restart, and the
+// restarted export is whole.
+func TestExportRetriesAndCutStream(t *testing.T) {
+	var items []item
+	for i := range 500 {
+		items = append(items, item{"/Inbox", time.Unix(int64(1e9+i), 0)})
+	}
+	s, c := pair(t, zimbratest.Options{Content: lines(items)}, soap.Config{})
+	s.AddAccount(zimbratest.Account{Name: "ann@example.test"})
+	ctx := context.Background()
+	s.FailSOAP(503)
+	a, err := c.GetAccount(ctx, "ann@example.test", false)
+	if err != nil {
+		t.Fatalf("GetAccount after a 503: %v", err)
+	}
+	s.FailREST(503, 429, 502)
+	st, err := c.Export(ctx, a, soap.Export{})
+	if err != nil {
+		t.Fatalf("export after 503, 429, 502: %v", err)
+	}
+	whole := readAll(t, st)
+	if strings.Count(whole, "\n") != 500 {
+		t.Errorf("%d lines, want 500", strings.Count(whole, "\n"))
+	}
+	s.CutREST(1000)
+	st, err = c.Export(ctx, a, soap.Export{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := io.ReadAll(st)
+	st.Close()
+	if err == nil || !retry.IsRetryable(err) || !errors.Is(err, io.ErrUnexpectedEOF) || len(b) != 1000 || !strings.Contains(err.Error(), "after 1000 bytes") {
+		t.Errorf("cut stream: %d bytes, %v; want 1000 bytes and a retryable unexpected EOF", len(b), err)
+	}
+	st, err = c.Export(ctx, a, soap.Export{})
+	if err != nil || readAll(t, st) != whole {
+		t.Errorf("the export after the cut is not whole: %v", err)
+	}
+	// Tries that run out on a 503 report the server's answer.
+	s.FailREST(503, 503, 503, 503)
+	if _, err := c.Export(ctx, a, soap.Export{}); err == nil || !strings.Contains(err.Error(), "503") {
+		t.Errorf("four 503s: %v; want the last answer reported", err)
+	}
+}
+
+// An export that matches nothing is Empty, not an error.
+func TestExportEmpty(t *testing.T) {
+	s, c := pair(t, zimbratest.Options{Content: lines(nil)}, soap.Config{})
+	s.AddAccount(zimbratest.Account{Name: "ann@example.test"})
+	a, _ := c.GetAccount(context.Background(), "ann@example.test", false)
+	st, err := c.Export(context.Background(), a, soap.Export{Folder: "/Junk", Types: []string{"message"}})
+	if err != nil || !st.Empty {
+		t.Fatalf("204: %+v, %v; want an Empty stream", st, err)
+	}
+	if n, err := st.Read(make([]byte, 8)); n != 0 || err != io.EOF {
+		t.Errorf("reading an empty stream: %d, %v", n, err)
+	}
+	if ex := s.Exports(); ex[0].Folder != "/Junk" || strings.Join(ex[0].Types, ",") != "message" {
+		t.Errorf("asked %+v", ex[0])
+	}
+}
+
+// The pace holds every request: n requests at r per second take at least
+// (n-1)/r (a lower bound, which load cannot break), and a client paced
+// under the DoS filter's limit is never refused.
+func TestPacing(t *testing.T) {
+	s, c := pair(t, zimbratest.Options{DoSLimit: 20}, soap.Config{RequestsPerSecond: 10})
+	s.AddAccount(zimbratest.Account{Name: "ann@example.test"})
+	ctx := context.Background()
+	start := time.Now()
+	const n = 16
+	for range n - 1 { // the first call logs in: n requests in all
+		if _, err := c.GetAccount(ctx, "ann@example.test", false); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if el := time.Since(start); el < 1400*time.Millisecond {
+		t.Errorf("%d requests in %s at 10/s; want at least 1.5s", n, el)
+	}
+	st := s.Stats()
+	if st.SOAP["AuthRequest"]+st.SOAP["GetAccountRequest"] != n || st.Refused != 0 {
+		t.Errorf("stats %+v; want %d requests, none refused", st, n)
+	}
+}
+
+// Unpaced, a client runs into the DoS filter; every refusal is retried
+// as throttling and every call succeeds.
+func TestDoSRefusalsAreRetried(t *testing.T) {
+	var retries int
+	var mu sync.Mutex
+	s, c := pair(t, zimbratest.Options{DoSLimit: 3}, soap.Config{Retry: retry.Loop{Attempts: 8,
+		Backoff: retry.Policy{First: 300 * time.Millisecond, Max: time.Second},
+		OnRetry: func(_ int, err error, _ time.Duration) {
+			if k, _ := retry.Classify(err); k == retry.Throttled {
+				mu.Lock()
+				retries++
+				mu.Unlock()
+			}
+		}}})
+	s.AddAccount(zimbratest.Account{Name: "ann@example.test"})
+	for i := range 10 {
+		if _, err := c.GetAccount(context.Background(), "ann@example.test", false); err != nil {
+			t.Fatalf("call %d: %v", i, err)
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if r := s.Stats().Refused; r != retries {
+		t.Errorf("%d refusals, %d throttled retries; want each refusal retried", r, retries)
+	}
+}
+
+// No secret (password, admin or delegated token) in an error, a log line
+// or a URL, whatever fails.
+func TestNoSecretsInErrorsOrLogs(t *testing.T) {
+	var l logs
+	s, c := pair(t, zimbratest.Options{Content: lines([]item{{"/Inbox", time.Unix(1e9, 0)}})}, soap.Config{Logf: l.Logf})
+	s.AddAccount(zimbratest.Account{Name: "ann@example.test"})
+	ctx := context.Background()
+	var errs []error
+	keep := func(err error) {
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+	s.FailSOAP(503)
+	a, err := c.GetAccount(ctx, "ann@example.test", false)
+	keep(err)
+	s.FailREST(500, 500, 500, 500)
+	_, err = c.Export(ctx, a, soap.Export{})
+	keep(err)
+	s.CutREST(5)
+	if st, err := c.Export(ctx, a, soap.Export{}); err == nil {
+		_, err = io.ReadAll(st)
+		keep(err)
+	}
+	_, err = c.Export(ctx, soap.Account{Name: "nobody@example.test", Attrs: map[string][]string{"zimbraMailHost": {"mbox1.example.test"}}}, soap.Export{})
+	keep(err)
+	bad, _ := soap.New(soap.Config{URL: s.URL, Admin: "admin@example.test", RootCAs: s.RootCAs(), RequestsPerSecond: -1,
+		Password: func() (string, error) { return "wrong-Pa55word", nil }, Logf: l.Logf})
+	_, err = bad.GetAccount(ctx, "ann@example.test", false)
+	var f *soap.Fault
+	if !errors.As(err, &f) || f.Code != "account.AUTH_FAILED" {
+		t.Errorf("wrong password: %v; want account.AUTH_FAILED", err)
+	}
+	keep(err)
+	if len(errs) != 4 || len(l.all()) == 0 {
+		t.Fatalf("errors %v, log %v: the failures did not happen", errs, l.all())
+	}
+	secrets := append(s.Secrets(), "wrong-Pa55word")
+	var texts []string
+	for _, e := range errs {
+		texts = append(texts, e.Error())
+	}
+	texts = append(texts, l.all()...)
+	for _, e := range s.Exports() {
+		texts = append(texts, e.RawQuery)
+	}
+	for _, txt := range texts {
+		for _, sec := range secrets {
+			if strings.Contains(txt, sec) {
+				t.Errorf("secret %.6s… in %q", sec, txt)
+			}
+		}
+	}
+}
+
+// TLS is verified: without the fake's CA the client fails, naming the
+// certificate, and no request is repeated.
+func TestTLSVerified(t *testing.T) {
+	s := zimbratest.NewServer(t, zimbratest.Options{})
+	c, err := soap.New(soap.Config{URL: s.URL, Admin: "admin@example.test", RequestsPerSecond: -1,
+		Password: func() (string, error) { return "admin-secret", nil }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.GetAccount(context.Background(), "ann@example.test", false)
+	if err == nil || !strings.Contains(err.Error(), "certificate") {
+		t.Errorf("untrusted certificate: %v", err)
+	}
+	if st := s.Stats(); st.SOAP["AuthRequest"] != 0 {
+		t.Errorf("a request reached the server over an unverified connection")
+	}
+	for _, bad := range []string{"", "ftp://x", "https://admin:pw@host:7071"} {
+		if _, err := soap.New(soap.Config{URL: bad, Password: func() (string, error) { return "", nil }}); err == nil || strings.Contains(err.Error(), ":pw@") {
+			t.Errorf("New(%q): %v", bad, err)
+		}
+	}
+}
