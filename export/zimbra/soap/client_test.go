@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"sort"
@@ -369,30 +370,132 @@ func TestPacing(t *testing.T) {
 	}
 }
 
-// Unpaced, a client runs into the DoS filter; every refusal is retried
-// as throttling and every call succeeds.
+// Unpaced, a client runs into the DoS filter; every refusal, a 429 or
+// the 503 of Jetty before 9.4, is retried as throttling and every call
+// succeeds.
 func TestDoSRefusalsAreRetried(t *testing.T) {
-	var retries int
-	var mu sync.Mutex
-	s, c := pair(t, zimbratest.Options{DoSLimit: 3}, soap.Config{Retry: retry.Loop{Attempts: 8,
-		Backoff: retry.Policy{First: 300 * time.Millisecond, Max: time.Second},
-		OnRetry: func(_ int, err error, _ time.Duration) {
-			if k, _ := retry.Classify(err); k == retry.Throttled {
-				mu.Lock()
-				retries++
-				mu.Unlock()
+	for _, status := range []int{429, 503} {
+		var retries int
+		var mu sync.Mutex
+		s, c := pair(t, zimbratest.Options{DoSLimit: 3, DoSStatus: status}, soap.Config{Retry: retry.Loop{Attempts: 8,
+			Backoff: retry.Policy{First: 300 * time.Millisecond, Max: time.Second},
+			OnRetry: func(_ int, err error, _ time.Duration) {
+				if k, _ := retry.Classify(err); k == retry.Throttled {
+					mu.Lock()
+					retries++
+					mu.Unlock()
+				}
+			}}})
+		s.AddAccount(zimbratest.Account{Name: "ann@example.test"})
+		for i := range 10 {
+			if _, err := c.GetAccount(context.Background(), "ann@example.test", false); err != nil {
+				t.Fatalf("%d: call %d: %v", status, i, err)
 			}
-		}}})
+		}
+		mu.Lock()
+		if r := s.Stats().Refused; r != retries {
+			t.Errorf("%d: %d refusals, %d throttled retries; want each refusal retried", status, r, retries)
+		}
+		mu.Unlock()
+	}
+}
+
+// On the admin port alone: the admin token in ZM_ADMIN_AUTH_TOKEN, the
+// account named in the SOAP context, no delegation.
+func TestViaAdminPort(t *testing.T) {
+	s, c := pair(t, zimbratest.Options{Content: lines([]item{{"/Inbox", time.Unix(1e9, 0)}})}, soap.Config{ViaAdminPort: true})
+	s.AddAccount(zimbratest.Account{Name: "ann@example.test", Attrs: map[string][]string{"zimbraMailHost": {"unreachable.example.test"}}})
+	ctx := context.Background()
+	a, _ := c.GetAccount(ctx, "ann@example.test", false)
+	root, err := c.Folders(ctx, a)
+	if err != nil || len(root.Sub) == 0 {
+		t.Fatalf("Folders: %v", err)
+	}
+	st, err := c.Export(ctx, a, soap.Export{})
+	if err != nil || readAll(t, st) == "" {
+		t.Fatalf("Export: %v", err)
+	}
+	if ex := s.Exports(); ex[0].Cookie != "ZM_ADMIN_AUTH_TOKEN" || s.Stats().SOAP["DelegateAuthRequest"] != 0 {
+		t.Errorf("exports %+v, stats %+v; want the admin cookie and no delegation", ex, s.Stats())
+	}
+}
+
+// A run cancelled mid-stream ends the read with the context's error, not
+// one that asks for a restart.
+func TestExportCancelled(t *testing.T) {
+	block := make(chan struct{})
+	s, c := pair(t, zimbratest.Options{Content: func(e zimbratest.Export, w io.Writer) error {
+		w.Write([]byte("first bytes"))
+		w.(http.Flusher).Flush()
+		<-block
+		return nil
+	}}, soap.Config{})
+	defer close(block)
 	s.AddAccount(zimbratest.Account{Name: "ann@example.test"})
-	for i := range 10 {
-		if _, err := c.GetAccount(context.Background(), "ann@example.test", false); err != nil {
-			t.Fatalf("call %d: %v", i, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	a, _ := c.GetAccount(ctx, "ann@example.test", false)
+	st, err := c.Export(ctx, a, soap.Export{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	buf := make([]byte, 11)
+	if _, err := io.ReadFull(st, buf); err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	_, err = st.Read(buf)
+	if !errors.Is(err, context.Canceled) || retry.IsRetryable(err) {
+		t.Errorf("read after cancel: %v; want context.Canceled, not retryable", err)
+	}
+}
+
+// One client serves parallel workers: tokens per user, one admin login.
+func TestParallelUsers(t *testing.T) {
+	s, c := pair(t, zimbratest.Options{Content: func(e zimbratest.Export, w io.Writer) error {
+		_, err := io.WriteString(w, e.User)
+		return err
+	}}, soap.Config{})
+	const n = 8
+	for i := range n {
+		s.AddAccount(zimbratest.Account{Name: fmt.Sprintf("u%d@example.test", i)})
+	}
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			name := fmt.Sprintf("u%d@example.test", i)
+			a, err := c.GetAccount(ctx, name, false)
+			if err == nil {
+				_, err = c.Folders(ctx, a)
+			}
+			var st *soap.Stream
+			if err == nil {
+				st, err = c.Export(ctx, a, soap.Export{})
+			}
+			if err == nil {
+				b, _ := io.ReadAll(st)
+				st.Close()
+				if string(b) != name {
+					err = fmt.Errorf("%s got %q", name, b)
+				}
+			}
+			c.Done(name)
+			errs <- err
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Error(err)
 		}
 	}
-	mu.Lock()
-	defer mu.Unlock()
-	if r := s.Stats().Refused; r != retries {
-		t.Errorf("%d refusals, %d throttled retries; want each refusal retried", r, retries)
+	if st := s.Stats(); st.SOAP["AuthRequest"] != 1 || st.SOAP["DelegateAuthRequest"] != n {
+		t.Errorf("stats %+v; want one login and one delegation per user", st)
 	}
 }
 

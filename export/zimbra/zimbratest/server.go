@@ -48,7 +48,7 @@ type Options struct {
 // package's writer from the items e.Includes. Writing nothing gives HTTP
 // 204, as Zimbra answers an export that matched nothing. An error before
 // the first byte is a 500; after it, the connection is dropped mid-body,
-// as a dying transfer does (a cut gzip).
+// as a dying transfer does (a cut gzip). w is an http.Flusher too.
 type ContentFunc func(e Export, w io.Writer) error
 
 // Account is one mailbox of the fake.

@@ -33,6 +33,9 @@ type Export struct {
 	FolderMeta bool
 	// RawQuery is the URL's query string, as received.
 	RawQuery string
+	// Cookie names the cookie that carried the token: ZM_AUTH_TOKEN, or
+	// ZM_ADMIN_AUTH_TOKEN as the admin port reads it.
+	Cookie string
 }
 
 // Includes reports whether an item of the folder (a path like
@@ -61,10 +64,10 @@ func (s *Server) rest(w http.ResponseWriter, r *http.Request) {
 	p := strings.TrimPrefix(strings.TrimPrefix(r.URL.Path, "/service"), "/home/")
 	user, folder, _ := strings.Cut(p, "/")
 	folder = "/" + strings.Trim(folder, "/")
-	tok := ""
+	tok, cookie := "", ""
 	for _, name := range []string{"ZM_AUTH_TOKEN", "ZM_ADMIN_AUTH_TOKEN"} {
 		if c, err := r.Cookie(name); err == nil && tok == "" {
-			tok = c.Value
+			tok, cookie = c.Value, name
 		}
 	}
 	s.mu.Lock()
@@ -96,7 +99,7 @@ func (s *Server) rest(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, err, http.StatusBadRequest)
 		return
 	}
-	e.RawQuery = r.URL.RawQuery
+	e.RawQuery, e.Cookie = r.URL.RawQuery, cookie
 	s.mu.Lock()
 	s.stats.REST++
 	s.exports = append(s.exports, e)
@@ -212,3 +215,11 @@ var errCut = &cutError{}
 type cutError struct{}
 
 func (*cutError) Error() string { return "fake Zimbra: stream cut" }
+
+// Flush sends what was written so far (http.Flusher), for a provider
+// that streams slowly.
+func (l *lazyWriter) Flush() {
+	if f, ok := l.w.(http.Flusher); ok && l.started {
+		f.Flush()
+	}
+}

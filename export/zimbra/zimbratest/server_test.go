@@ -133,20 +133,21 @@ func TestServerAccountsAndFolders(t *testing.T) {
 	}
 }
 
-// Without maxResults="0" a match above the cap fails whatever the page;
-// with it, limit and offset page through everything.
+// Without maxResults="0" a match above Zimbra's 5,000 cap fails
+// whatever the page; with it, limit and offset page through everything.
 func TestServerSearchDirectoryCap(t *testing.T) {
-	s := NewServer(t, Options{SearchCap: 50})
-	for i := range 120 {
-		s.AddAccount(Account{Name: fmt.Sprintf("u%03d@example.test", i)})
+	s := NewServer(t, Options{})
+	const n = 5001
+	for i := range n {
+		s.AddAccount(Account{Name: fmt.Sprintf("u%05d@example.test", i)})
 	}
 	admin := adminToken(t, s)
 	if _, _, code := call(t, s, "/service/admin/soap", admin, "SearchDirectoryRequest", map[string]any{"types": "accounts", "limit": 10}); code != "account.TOO_MANY_SEARCH_RESULTS" {
 		t.Errorf("without maxResults: fault %q, want account.TOO_MANY_SEARCH_RESULTS", code)
 	}
 	var names []string
-	for offset := 0; offset < 1000; offset += 50 {
-		_, b, code := call(t, s, "/service/admin/soap", admin, "SearchDirectoryRequest", map[string]any{"types": "accounts", "limit": 50, "offset": offset, "maxResults": "0"})
+	for offset := 0; offset < 2*n; offset += 1000 {
+		_, b, code := call(t, s, "/service/admin/soap", admin, "SearchDirectoryRequest", map[string]any{"types": "accounts", "limit": 1000, "offset": offset, "maxResults": "0"})
 		if code != "" {
 			t.Fatal(code)
 		}
@@ -154,15 +155,15 @@ func TestServerSearchDirectoryCap(t *testing.T) {
 		for _, a := range list {
 			names = append(names, text(a.(map[string]any)["name"]))
 		}
-		if text(b["searchTotal"]) != "120" {
+		if text(b["searchTotal"]) != "5001" {
 			t.Errorf("searchTotal %v", b["searchTotal"])
 		}
 		if b["more"] != true {
 			break
 		}
 	}
-	if len(names) != 120 || names[0] != "u000@example.test" || names[119] != "u119@example.test" {
-		t.Errorf("paged %d accounts (%v ... ), want 120 in order", len(names), names[:min(3, len(names))])
+	if len(names) != n || names[0] != "u00000@example.test" || names[n-1] != "u05000@example.test" {
+		t.Errorf("paged %d accounts (%v ... ), want %d in order", len(names), names[:min(3, len(names))], n)
 	}
 }
 
@@ -269,6 +270,9 @@ func TestServerRESTAuth(t *testing.T) {
 	}
 	if resp, b, _ := get(t, s, path, "ZM_ADMIN_AUTH_TOKEN", adminToken(t, s)); resp.StatusCode != 200 || string(b) != "data" {
 		t.Errorf("admin token: %d %q", resp.StatusCode, b)
+	}
+	if ex := s.Exports(); len(ex) != 1 || ex[0].Cookie != "ZM_ADMIN_AUTH_TOKEN" {
+		t.Errorf("exports %+v; want one, by the admin cookie", ex)
 	}
 	s.Advance(time.Minute)
 	if resp, _, _ := get(t, s, path, "ZM_AUTH_TOKEN", ann); resp.StatusCode != 401 {
