@@ -3,6 +3,7 @@ package soap
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"regexp"
@@ -45,26 +46,54 @@ var AccountAttrs = []string{
 // blocked is what Zimbra sends over SOAP in place of a secret attribute.
 const blocked = "VALUE-BLOCKED"
 
-// accountJSON is an <account name id><a n>value</a>…</account>.
+// accountJSON is <account name id><a n="k">v</a>…</account>. Zimbra's
+// JSON writes the <a> pairs as one object, "_attrs": {"k": "v" or
+// ["v1", "v2"]} (JSONElement.addKeyValuePair); the element form
+// "a": [{"n": "k", "_content": "v"}] is read too.
 type accountJSON struct {
-	Name  string `json:"name"`
-	ID    string `json:"id"`
-	Attrs []struct {
+	Name  string              `json:"name"`
+	ID    string              `json:"id"`
+	Pairs map[string]multiple `json:"_attrs"`
+	A     []struct {
 		N       string `json:"n"`
 		Content string `json:"_content"`
 	} `json:"a"`
 }
 
+// multiple is a key-value pair's values: a string or a list of them.
+type multiple []string
+
+func (m *multiple) UnmarshalJSON(b []byte) error {
+	var x any
+	if err := json.Unmarshal(b, &x); err != nil {
+		return err
+	}
+	if list, ok := x.([]any); ok {
+		for _, v := range list {
+			*m = append(*m, flatten(v))
+		}
+		return nil
+	}
+	*m = multiple{flatten(x)}
+	return nil
+}
+
 func (j accountJSON) account(withHash bool) Account {
 	a := Account{Name: j.Name, ID: j.ID, Attrs: map[string][]string{}}
-	for _, at := range j.Attrs {
-		if at.N == "userPassword" {
-			if withHash && at.Content != blocked {
-				a.PasswordHash = at.Content
-			}
-			continue
+	add := func(n, v string) {
+		if n != "userPassword" {
+			a.Attrs[n] = append(a.Attrs[n], v)
+		} else if withHash && v != blocked {
+			a.PasswordHash = v
 		}
-		a.Attrs[at.N] = append(a.Attrs[at.N], at.Content)
+	}
+	for n, vs := range j.Pairs {
+		for _, v := range vs {
+			add(n, v)
+		}
+	}
+	for _, at := range j.A {
+		add(at.N, at.Content)
 	}
 	if a.ID == "" {
 		a.ID = a.Attr("zimbraId")

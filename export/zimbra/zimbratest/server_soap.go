@@ -218,8 +218,10 @@ func (s *Server) delegate(req obj) (obj, *fault) {
 }
 
 // attrs are an account's attributes as SOAP shows them, limited to want
-// (comma-separated; empty: all).
-func (s *Server) attrs(a *Account, want string) []any {
+// (comma-separated; empty: all). In the JSON form Zimbra writes its
+// key-value pairs (<a n="k">v</a> in XML) as one "_attrs" object, a
+// multi-valued attribute as a list (JSONElement.addKeyValuePair).
+func (s *Server) attrs(a *Account, want string) obj {
 	all := map[string][]string{}
 	for k, v := range a.Attrs {
 		all[k] = v
@@ -241,10 +243,15 @@ func (s *Server) attrs(a *Account, want string) []any {
 			keys = append(keys, k)
 		}
 	}
-	var out []any
+	out := obj{}
 	for _, k := range keys {
-		for _, v := range all[strings.TrimSpace(k)] {
-			out = append(out, obj{"n": strings.TrimSpace(k), "_content": v})
+		k = strings.TrimSpace(k)
+		switch v := all[k]; len(v) {
+		case 0:
+		case 1:
+			out[k] = v[0]
+		default:
+			out[k] = v
 		}
 	}
 	return out
@@ -255,7 +262,7 @@ func (s *Server) getAccount(req obj) (obj, *fault) {
 	if f != nil {
 		return nil, f
 	}
-	return obj{"account": []any{obj{"name": a.Name, "id": a.ID, "a": s.attrs(a, text(req["attrs"]))}}}, nil
+	return obj{"account": []any{obj{"name": a.Name, "id": a.ID, "_attrs": s.attrs(a, text(req["attrs"]))}}}, nil
 }
 
 func (s *Server) getMailbox(req obj) (obj, *fault) {
@@ -299,7 +306,7 @@ func (s *Server) searchDirectory(req obj) (obj, *fault) {
 	}
 	var list []any
 	for _, a := range match[offset:end] {
-		list = append(list, obj{"name": a.Name, "id": a.ID, "a": s.attrs(a, text(req["attrs"]))})
+		list = append(list, obj{"name": a.Name, "id": a.ID, "_attrs": s.attrs(a, text(req["attrs"]))})
 	}
 	out := obj{"more": end < len(match), "searchTotal": len(match)}
 	if len(list) > 0 {

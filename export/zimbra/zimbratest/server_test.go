@@ -101,9 +101,14 @@ func TestServerAccountsAndFolders(t *testing.T) {
 	}
 	a := b["account"].([]any)[0].(map[string]any)
 	got := map[string][]string{}
-	for _, x := range a["a"].([]any) {
-		m := x.(map[string]any)
-		got[text(m["n"])] = append(got[text(m["n"])], text(m))
+	for k, v := range a["_attrs"].(map[string]any) {
+		if list, ok := v.([]any); ok {
+			for _, x := range list {
+				got[k] = append(got[k], text(x))
+			}
+		} else {
+			got[k] = []string{text(v)}
+		}
 	}
 	want := map[string][]string{"displayName": {"Bob"}, "zimbraMailAlias": {"b@example.test", "robert@example.test"}, "zimbraMailHost": {"mbox1.example.test"}, "userPassword": {"VALUE-BLOCKED"}}
 	if fmt.Sprint(got) != fmt.Sprint(want) {
