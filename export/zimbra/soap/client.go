@@ -245,12 +245,16 @@ func (c *Client) call(ctx context.Context, endpoint, tok, target, name, ns strin
 		return fmt.Errorf("zimbra: %s to %s: %s", name, davclient.Redact(hr.URL), a.ServerSays())
 	}
 	if f, ok := env.Body["Fault"]; ok {
-		var fj struct {
-			Reason struct{ Text string }
-			Detail struct{ Error struct{ Code string } }
+		var fj struct { // text as "x" or {"_content":"x"}: both are Zimbra's JSON
+			Reason struct{ Text value }
+			Detail struct{ Error struct{ Code value } }
 		}
 		json.Unmarshal(f, &fj)
-		return &Fault{Request: name, Code: fj.Detail.Error.Code, Reason: fj.Reason.Text}
+		code := string(fj.Detail.Error.Code)
+		if code == "" {
+			code = "soap.UNKNOWN" // SoapFaultException's name for a fault without a code
+		}
+		return &Fault{Request: name, Code: code, Reason: string(fj.Reason.Text)}
 	}
 	r, ok := env.Body[strings.TrimSuffix(name, "Request")+"Response"]
 	if !ok {

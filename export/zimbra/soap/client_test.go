@@ -576,3 +576,26 @@ func TestTLSVerified(t *testing.T) {
 		}
 	}
 }
+
+// What zmprov shows with gsig, gid and gam comes along for account.json.
+func TestProfile(t *testing.T) {
+	s, c := pair(t, zimbratest.Options{}, soap.Config{})
+	s.AddAccount(zimbratest.Account{Name: "ann@example.test", MemberOf: []string{"all@example.test", "staff@example.test"},
+		Signatures: []zimbratest.Signature{{Name: "work", Text: "-- \nAnn", HTML: "<p>Ann</p>"}},
+		Identities: []zimbratest.Identity{{Name: "DEFAULT", Attrs: map[string][]string{"zimbraPrefFromDisplay": {"Ann E."}}},
+			{Name: "sales", Attrs: map[string][]string{"zimbraPrefFromAddress": {"sales@example.test"}, "zimbraPrefWhenSentToAddresses": {"sales@example.test", "s@example.test"}}}}})
+	ctx := context.Background()
+	a, _ := c.GetAccount(ctx, "ann@example.test", false)
+	sigs, err := c.Signatures(ctx, a)
+	if err != nil || len(sigs) != 1 || sigs[0].Name != "work" || sigs[0].Content["text/plain"] != "-- \nAnn" || sigs[0].Content["text/html"] != "<p>Ann</p>" {
+		t.Errorf("signatures %+v, %v", sigs, err)
+	}
+	ids, err := c.Identities(ctx, a)
+	if err != nil || len(ids) != 2 || ids[0].Attrs["zimbraPrefFromDisplay"][0] != "Ann E." || len(ids[1].Attrs["zimbraPrefWhenSentToAddresses"]) != 2 || ids[1].Attrs["zimbraPrefIdentityName"][0] != "sales" {
+		t.Errorf("identities %+v, %v", ids, err)
+	}
+	dls, err := c.Memberships(ctx, "ann@example.test")
+	if err != nil || len(dls) != 2 || dls[1].Name != "staff@example.test" {
+		t.Errorf("memberships %+v, %v", dls, err)
+	}
+}

@@ -120,33 +120,43 @@ func (c *Client) soapEndpoint(a Account) (endpoint, target string, err error) {
 	return base + "/service/soap", "", err
 }
 
-// Folders is a's folder tree from its root (GetFolderRequest, with the
-// account's own token on its mailbox server), with counts and sizes,
-// mountpoints and search folders.
-func (c *Client) Folders(ctx context.Context, a Account) (*Folder, error) {
+// userCall is a SOAP call on a's own mailbox (urn:zimbraMail,
+// urn:zimbraAccount) with a's token, renewed once when the server says
+// it expired.
+func (c *Client) userCall(ctx context.Context, a Account, name, ns string, req map[string]any, out any) error {
 	endpoint, target, err := c.soapEndpoint(a)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	for try := 0; ; try++ {
 		tok, err := c.userToken(ctx, a.Name)
 		if err != nil {
-			return nil, err
+			return err
 		}
-		var r struct {
-			Folder []folderJSON `json:"folder"`
-		}
-		err = c.call(ctx, endpoint, tok, target, "GetFolderRequest", "urn:zimbraMail", map[string]any{}, &r)
+		err = c.call(ctx, endpoint, tok, target, name, ns, req, out)
 		if try == 0 && authFault(err) {
 			c.forgetUser(a.Name, tok)
 			continue
 		}
 		if err != nil {
-			return nil, fmt.Errorf("%w (account %s)", err, a.Name)
+			return fmt.Errorf("%w (account %s)", err, a.Name)
 		}
-		if len(r.Folder) == 0 {
-			return nil, fmt.Errorf("zimbra: GetFolderRequest for %s: the answer holds no folder", a.Name)
-		}
-		return r.Folder[0].folder(KindFolder, ""), nil
+		return nil
 	}
+}
+
+// Folders is a's folder tree from its root (GetFolderRequest, with the
+// account's own token on its mailbox server), with counts and sizes,
+// mountpoints and search folders.
+func (c *Client) Folders(ctx context.Context, a Account) (*Folder, error) {
+	var r struct {
+		Folder []folderJSON `json:"folder"`
+	}
+	if err := c.userCall(ctx, a, "GetFolderRequest", "urn:zimbraMail", map[string]any{}, &r); err != nil {
+		return nil, err
+	}
+	if len(r.Folder) == 0 {
+		return nil, fmt.Errorf("zimbra: GetFolderRequest for %s: the answer holds no folder", a.Name)
+	}
+	return r.Folder[0].folder(KindFolder, ""), nil
 }

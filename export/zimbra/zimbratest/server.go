@@ -64,6 +64,23 @@ type Account struct {
 	MailboxSize int64
 	// Folders are the children of USER_ROOT (id 1); nil: DefaultFolders.
 	Folders []*Folder
+	// Signatures and Identities are the account's own (GetSignatures,
+	// GetIdentities); nil Identities: the DEFAULT one Zimbra always has.
+	Signatures []Signature
+	Identities []Identity
+	// MemberOf lists the distribution lists the account is in.
+	MemberOf []string
+}
+
+// Signature is one signature of an account.
+type Signature struct {
+	Name, Text, HTML string
+}
+
+// Identity is one sending identity of an account.
+type Identity struct {
+	Name  string
+	Attrs map[string][]string
 }
 
 // Folder is one node of GetFolderRequest's tree: a folder, a mountpoint
@@ -190,6 +207,9 @@ func (s *Server) AddAccount(a Account) {
 	}
 	if a.Folders == nil {
 		a.Folders = DefaultFolders()
+	}
+	if a.Identities == nil {
+		a.Identities = []Identity{{Name: "DEFAULT", Attrs: map[string][]string{"zimbraPrefFromAddress": {a.Name}}}}
 	}
 	s.accounts[strings.ToLower(a.Name)] = &a
 }

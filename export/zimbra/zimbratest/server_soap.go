@@ -161,6 +161,16 @@ func (s *Server) dispatch(admin bool, name string, req obj, tok string, target o
 			return s.getAccount(req)
 		case "GetMailboxRequest":
 			return s.getMailbox(req)
+		case "GetAccountMembershipRequest":
+			a, f := s.account(req)
+			if f != nil {
+				return nil, f
+			}
+			var dls []any
+			for _, dl := range a.MemberOf {
+				dls = append(dls, obj{"name": dl, "id": "dl-" + dl})
+			}
+			return obj{"dl": dls}, nil
 		}
 		return nil, faultf("service.UNKNOWN_DOCUMENT", "unknown document: %s", name)
 	}
@@ -172,8 +182,36 @@ func (s *Server) dispatch(admin bool, name string, req obj, tok string, target o
 	if a == nil {
 		return nil, faultf("account.NO_SUCH_ACCOUNT", "no such account: %s", account)
 	}
-	if name == "GetFolderRequest" {
+	switch name {
+	case "GetFolderRequest":
 		return obj{"folder": []any{rootFolder(a)}}, nil
+	case "GetSignaturesRequest":
+		var sigs []any
+		for i, sg := range a.Signatures {
+			var content []any
+			if sg.Text != "" {
+				content = append(content, obj{"type": "text/plain", "_content": sg.Text})
+			}
+			if sg.HTML != "" {
+				content = append(content, obj{"type": "text/html", "_content": sg.HTML})
+			}
+			sigs = append(sigs, obj{"name": sg.Name, "id": fmt.Sprintf("sig-%d", i), "content": content})
+		}
+		return obj{"signature": sigs}, nil
+	case "GetIdentitiesRequest":
+		var ids []any
+		for i, id := range a.Identities {
+			pairs := obj{"zimbraPrefIdentityName": id.Name}
+			for k, v := range id.Attrs {
+				if len(v) == 1 {
+					pairs[k] = v[0]
+				} else {
+					pairs[k] = v
+				}
+			}
+			ids = append(ids, obj{"name": id.Name, "id": fmt.Sprintf("id-%d", i), "_attrs": pairs})
+		}
+		return obj{"identity": ids}, nil
 	}
 	return nil, faultf("service.UNKNOWN_DOCUMENT", "unknown document: %s", name)
 }
