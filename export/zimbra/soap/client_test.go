@@ -345,6 +345,14 @@ func TestExportEmpty(t *testing.T) {
 	if ex := s.Exports(); ex[0].Folder != "/Junk" || strings.Join(ex[0].Types, ",") != "message" {
 		t.Errorf("asked %+v", ex[0])
 	}
+	// A folder name with spaces, ?, # and % reaches the server whole.
+	odd := "/Emailed Contacts/a?b#c%d é"
+	if _, err := c.Export(context.Background(), a, soap.Export{Folder: odd, Fmt: "vcf"}); err != nil {
+		t.Fatal(err)
+	}
+	if ex := s.Exports(); ex[1].Folder != odd || ex[1].Fmt != "vcf" || ex[1].Meta || ex[1].RawQuery != "fmt=vcf" {
+		t.Errorf("asked %+v; want folder %q, fmt=vcf alone", ex[1], odd)
+	}
 }
 
 // The pace holds every request: n requests at r per second take at least
