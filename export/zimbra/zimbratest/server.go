@@ -142,6 +142,7 @@ type Server struct {
 	tokens   map[string]token
 	issued   []string
 	restFail []int
+	drops    int
 	soapFail []int
 	cuts     []int64
 	dos      map[string][]time.Time
@@ -233,6 +234,14 @@ func (s *Server) FailREST(status ...int) {
 func (s *Server) FailSOAP(status ...int) {
 	s.mu.Lock()
 	s.soapFail = append(s.soapFail, status...)
+	s.mu.Unlock()
+}
+
+// DropREST makes the next n REST requests end with the connection closed
+// before any answer, as a proxy that restarts does.
+func (s *Server) DropREST(n int) {
+	s.mu.Lock()
+	s.drops += n
 	s.mu.Unlock()
 }
 

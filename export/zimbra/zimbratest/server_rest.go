@@ -90,6 +90,15 @@ func (s *Server) rest(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "no such account", http.StatusNotFound)
 		return
 	}
+	s.mu.Lock()
+	drop := s.drops > 0
+	if drop {
+		s.drops--
+	}
+	s.mu.Unlock()
+	if drop {
+		panic(http.ErrAbortHandler) // nothing written: the connection just closes
+	}
 	if st := s.takeFault(&s.restFail); st != 0 {
 		http.Error(w, http.StatusText(st), st)
 		return

@@ -304,6 +304,15 @@ func TestServerFaults(t *testing.T) {
 			t.Errorf("status %d (%v), want %d", resp.StatusCode, err, want)
 		}
 	}
+	s.DropREST(1)
+	req, _ := http.NewRequest(http.MethodGet, s.URL+path, nil)
+	req.AddCookie(&http.Cookie{Name: "ZM_AUTH_TOKEN", Value: tok})
+	fresh := s.ts.Client().Transport.(*http.Transport).Clone()
+	fresh.DisableKeepAlives = true // Go repeats a GET itself on a reused connection
+	if resp, err := (&http.Client{Transport: fresh}).Do(req); err == nil {
+		resp.Body.Close()
+		t.Errorf("a dropped request got an answer: %d", resp.StatusCode)
+	}
 	s.CutREST(100)
 	resp, b, err := get(t, s, path, "ZM_AUTH_TOKEN", tok)
 	if resp.StatusCode != 200 || !errors.Is(err, io.ErrUnexpectedEOF) || len(b) != 100 {
