@@ -19,6 +19,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/mailhaul/mailhaul/internal/davclient"
+	"github.com/mailhaul/mailhaul/internal/loopback"
 	"github.com/mailhaul/mailhaul/internal/retry"
 )
 
@@ -37,6 +38,9 @@ type Config struct {
 	// named by an account's zimbraMailHost; nil: https://HOST, Zimbra's
 	// proxy port. A request to the wrong server is proxied by Zimbra.
 	MailURL func(mailHost string) string
+	// AllowPlaintext lets the password and tokens go over http:// to a
+	// host other than loopback (they travel in clear).
+	AllowPlaintext bool
 	// ViaAdminPort sends the REST exports and GetFolderRequest to the
 	// admin URL with the admin token (cookie ZM_ADMIN_AUTH_TOKEN), for a
 	// network where only 7071 is reachable; no delegated tokens then.
@@ -95,11 +99,13 @@ const DefaultRequestsPerSecond = 25
 // New makes a client; nothing is sent before the first call.
 func New(cfg Config) (*Client, error) {
 	u, err := url.Parse(cfg.URL)
-	if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
-		return nil, fmt.Errorf("zimbra: the admin URL %q is not an http(s) URL with a host", cfg.URL)
-	}
-	if u.User != nil {
+	switch {
+	case strings.Contains(cfg.URL, "@") && (err != nil || u.User != nil):
 		return nil, errors.New("zimbra: the admin URL carries credentials; give the password with a password file instead")
+	case err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http"):
+		return nil, fmt.Errorf("zimbra: the admin URL %q is not an http(s) URL with a host", cfg.URL)
+	case u.Scheme == "http" && !cfg.AllowPlaintext && !loopback.IsHost(u.Hostname()):
+		return nil, fmt.Errorf("zimbra: %s would send the admin password in clear (http:// to a host other than loopback); use https://, or allow plaintext on a network you trust", u.Host)
 	}
 	u = &url.URL{Scheme: u.Scheme, Host: u.Host}
 	if cfg.Password == nil {

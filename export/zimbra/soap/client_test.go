@@ -238,9 +238,18 @@ func TestFolders(t *testing.T) {
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("tree:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
-	// An account on a server the client cannot map fails naming nothing secret.
+	// An account without a mailbox server, or one on a server reached in
+	// clear, is refused before any token is asked for.
 	if _, err := c.Folders(ctx, soap.Account{Name: "x@example.test"}); err == nil || !strings.Contains(err.Error(), "zimbraMailHost") {
 		t.Errorf("no mail host: %v", err)
+	}
+	clear, _ := soap.New(soap.Config{URL: s.URL, Password: func() (string, error) { return "", nil },
+		MailURL: func(h string) string { return "http://" + h }})
+	if _, err := clear.Export(ctx, a, soap.Export{}); err == nil || !strings.Contains(err.Error(), "in clear") {
+		t.Errorf("http:// mail server: %v; want a refusal", err)
+	}
+	if n := s.Stats().SOAP["DelegateAuthRequest"]; n != 1 {
+		t.Errorf("%d delegations, want only the first client's", n)
 	}
 }
 
@@ -588,9 +597,15 @@ func TestTLSVerified(t *testing.T) {
 	if st := s.Stats(); st.SOAP["AuthRequest"] != 0 {
 		t.Errorf("a request reached the server over an unverified connection")
 	}
-	for _, bad := range []string{"", "ftp://x", "https://admin:pw@host:7071"} {
-		if _, err := soap.New(soap.Config{URL: bad, Password: func() (string, error) { return "", nil }}); err == nil || strings.Contains(err.Error(), ":pw@") {
+	for _, bad := range []string{"", "ftp://x", "https://admin:pw@host:7071", "https://admin:p%zz@host:7071", "http://zimbra.example.test:7071"} {
+		if _, err := soap.New(soap.Config{URL: bad, Password: func() (string, error) { return "", nil }}); err == nil || strings.Contains(err.Error(), "pw@") || strings.Contains(err.Error(), "p%zz") {
 			t.Errorf("New(%q): %v", bad, err)
+		}
+	}
+	for _, ok := range []soap.Config{{URL: "http://127.0.0.1:7071"}, {URL: "http://zimbra.example.test:7071", AllowPlaintext: true}} {
+		ok.Password = func() (string, error) { return "", nil }
+		if _, err := soap.New(ok); err != nil {
+			t.Errorf("New(%+v): %v", ok, err)
 		}
 	}
 }

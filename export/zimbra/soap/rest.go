@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/mailhaul/mailhaul/internal/davclient"
+	"github.com/mailhaul/mailhaul/internal/loopback"
 	"github.com/mailhaul/mailhaul/internal/retry"
 )
 
@@ -99,10 +100,18 @@ func (c *Client) mailBase(a Account) (string, error) {
 	if host == "" {
 		return "", fmt.Errorf("zimbra: account %s has no zimbraMailHost (read it with GetAccount)", a.Name)
 	}
-	if c.cfg.MailURL != nil {
-		return strings.TrimRight(c.cfg.MailURL(host), "/"), nil
+	if c.cfg.MailURL == nil {
+		return "https://" + host, nil
 	}
-	return "https://" + host, nil
+	base := strings.TrimRight(c.cfg.MailURL(host), "/")
+	u, err := url.Parse(base)
+	if err != nil || u.Host == "" || u.User != nil || (u.Scheme != "https" && u.Scheme != "http") {
+		return "", fmt.Errorf("zimbra: the mailbox server of %s (%s) maps to no usable https URL", a.Name, host)
+	}
+	if u.Scheme == "http" && !c.cfg.AllowPlaintext && !loopback.IsHost(u.Hostname()) {
+		return "", fmt.Errorf("zimbra: %s would carry %s's token in clear (http:// to a host other than loopback)", u.Host, a.Name)
+	}
+	return base, nil
 }
 
 // exportURL is the REST URL of e for a.
