@@ -215,42 +215,39 @@ func (s *Server) AddAccount(a Account) {
 	s.accounts[strings.ToLower(a.Name)] = &a
 }
 
+// locked runs f under the server's lock.
+func (s *Server) locked(f func()) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	f()
+}
+
 // Advance moves the clock that tokens expire by.
 func (s *Server) Advance(d time.Duration) {
-	s.mu.Lock()
-	s.offset += d
-	s.mu.Unlock()
+	s.locked(func() { s.offset += d })
 }
 
 // FailREST makes the next REST requests answer these statuses (a 503 of
 // an overloaded proxy, a 500) before any body.
 func (s *Server) FailREST(status ...int) {
-	s.mu.Lock()
-	s.restFail = append(s.restFail, status...)
-	s.mu.Unlock()
+	s.locked(func() { s.restFail = append(s.restFail, status...) })
 }
 
 // FailSOAP does the same for the next SOAP requests.
 func (s *Server) FailSOAP(status ...int) {
-	s.mu.Lock()
-	s.soapFail = append(s.soapFail, status...)
-	s.mu.Unlock()
+	s.locked(func() { s.soapFail = append(s.soapFail, status...) })
 }
 
 // DropREST makes the next n REST requests end with the connection closed
 // before any answer, as a proxy that restarts does.
 func (s *Server) DropREST(n int) {
-	s.mu.Lock()
-	s.drops += n
-	s.mu.Unlock()
+	s.locked(func() { s.drops += n })
 }
 
 // CutREST makes the next REST exports with content send 200 and that
 // many bytes of their body, then drop the connection.
 func (s *Server) CutREST(after ...int64) {
-	s.mu.Lock()
-	s.cuts = append(s.cuts, after...)
-	s.mu.Unlock()
+	s.locked(func() { s.cuts = append(s.cuts, after...) })
 }
 
 // Stats returns a copy of the counters.
