@@ -29,6 +29,10 @@ type Retrying struct {
 	Loop retry.Loop
 	// Logf hears of every try that failed and will be repeated.
 	Logf func(format string, args ...any)
+	// Classify says what an answer means for another try; nil: StatusKind.
+	// A protocol whose errors come as a 5xx with a body the caller must
+	// read (Zimbra's SOAP faults are 500s) keeps those permanent here.
+	Classify func(*http.Response) retry.Kind
 }
 
 // DefaultLoop is a DAV request's retry loop: six tries, backoff from
@@ -66,6 +70,10 @@ func (t *Retrying) RoundTrip(req *http.Request) (*http.Response, error) {
 	l := withDefaults(t.Loop)
 	if req.Body != nil && req.Body != http.NoBody && req.GetBody == nil {
 		l.Attempts = 1 // a body read once cannot be sent again
+	}
+	classify := t.Classify
+	if classify == nil {
+		classify = StatusKind
 	}
 	var resp *http.Response // the last answer, kept for the caller when tries run out
 	tries := 0
@@ -110,11 +118,12 @@ func (t *Retrying) RoundTrip(req *http.Request) (*http.Response, error) {
 			return retry.MarkTransient(err)
 		}
 		resp = res
-		if !retryable(res.StatusCode) {
+		kind := classify(res)
+		if kind == retry.Permanent {
 			return nil
 		}
 		serr := &statusError{res.Status}
-		if wait, ok := RetryAfter(res.Header.Get("Retry-After"), time.Now()); ok || res.StatusCode == http.StatusTooManyRequests {
+		if wait, ok := RetryAfter(res.Header.Get("Retry-After"), time.Now()); ok || kind == retry.Throttled {
 			return retry.MarkThrottled(serr, wait)
 		}
 		return retry.MarkTransient(serr)
@@ -131,15 +140,19 @@ func (t *Retrying) RoundTrip(req *http.Request) (*http.Response, error) {
 	return nil, err
 }
 
-// retryable reports whether a response status is worth another try: the
-// server is overloaded or briefly broken, not refusing the object.
-func retryable(status int) bool {
-	switch status {
-	case http.StatusTooManyRequests, http.StatusInternalServerError, http.StatusBadGateway,
+// StatusKind is what an answer's status says about another try: a 429
+// asks the client to slow down; a 500, 502, 503 or 504 means the server
+// is overloaded or briefly broken; anything else is the server's answer
+// about the object, permanent.
+func StatusKind(res *http.Response) retry.Kind {
+	switch res.StatusCode {
+	case http.StatusTooManyRequests:
+		return retry.Throttled
+	case http.StatusInternalServerError, http.StatusBadGateway,
 		http.StatusServiceUnavailable, http.StatusGatewayTimeout:
-		return true
+		return retry.Transient
 	}
-	return false
+	return retry.Permanent
 }
 
 // Permanent reports whether a failed connection cannot succeed by trying

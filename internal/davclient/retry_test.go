@@ -176,3 +176,40 @@ func TestNewTransportVerifies(t *testing.T) {
 		t.Errorf("%d requests reached the handler, want the trusted one only", n)
 	}
 }
+
+// Classify decides per answer: a 500 the protocol reads itself (a SOAP
+// fault) comes back at once, and a 503 it calls throttling is tried again
+// after Retry-After like a 429.
+func TestRetryingClassify(t *testing.T) {
+	f := newFlaky(500, 503)
+	srv := httptest.NewServer(f)
+	defer srv.Close()
+	var kinds []retry.Kind
+	rt := &Retrying{
+		Loop: retry.Loop{Attempts: 4, Backoff: retry.Policy{First: time.Millisecond},
+			OnRetry: func(_ int, err error, _ time.Duration) { k, _ := retry.Classify(err); kinds = append(kinds, k) }},
+		Classify: func(res *http.Response) retry.Kind {
+			if res.StatusCode == 503 {
+				return retry.Throttled
+			}
+			return retry.Permanent
+		},
+	}
+	hc := &http.Client{Transport: rt}
+	resp, err := hc.Get(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if n := len(f.requests()); n != 1 || resp.StatusCode != 500 {
+		t.Errorf("%d requests, status %d; want the 500 at once", n, resp.StatusCode)
+	}
+	resp, err = hc.Get(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if n := len(f.requests()); n != 3 || resp.StatusCode != 201 || len(kinds) != 1 || kinds[0] != retry.Throttled {
+		t.Errorf("%d requests, status %d, retries %v; want the 503 retried as throttled, then 201", n, resp.StatusCode, kinds)
+	}
+}

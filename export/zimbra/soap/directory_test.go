@@ -1,0 +1,106 @@
+package soap_test
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mailhaul/mailhaul/export/zimbra/soap"
+)
+
+func readGAA(t *testing.T, in string, withHash bool) ([]soap.Account, error) {
+	t.Helper()
+	var out []soap.Account
+	err := soap.ReadGAA(strings.NewReader(in), withHash, func(a soap.Account) error {
+		out = append(out, a)
+		return nil
+	})
+	return out, err
+}
+
+func TestReadGAAPlain(t *testing.T) {
+	got, err := readGAA(t, "admin@example.test\r\nann@example.test\n\nbob@example.test\n", false)
+	if err != nil || len(got) != 3 || got[1].Name != "ann@example.test" || got[2].Name != "bob@example.test" {
+		t.Errorf("%+v, %v", got, err)
+	}
+	_, err = readGAA(t, "ann@example.test\nWARN: something odd\n", false)
+	if err == nil || !strings.Contains(err.Error(), "line 2") || !strings.Contains(err.Error(), "WARN") {
+		t.Errorf("a stray line: %v; want an error naming line 2", err)
+	}
+}
+
+// zmprov -l gaa -v: attributes per account, a Sieve script over several
+// lines (blank ones included), the hash only when asked.
+func TestReadGAAVerbose(t *testing.T) {
+	in := `# name ann@example.test
+cn: Ann
+displayName: Ann Example
+mail: ann@example.test
+userPassword: {SSHA512}c2VjcmV0
+zimbraId: 1111-2222
+zimbraMailAlias: a@example.test
+zimbraMailAlias: annie@example.test
+zimbraMailSieveScript: require ["fileinto"];
+
+if header :contains "Subject" "x" {
+Subject: not an attribute
+  fileinto "X";
+}
+zimbraPrefTimeZoneId: Europe/Berlin
+
+# name bob@example.test
+zimbraMailHost: mbox2.example.test
+
+`
+	got, err := readGAA(t, in, false)
+	if err != nil || len(got) != 2 {
+		t.Fatalf("%+v, %v", got, err)
+	}
+	ann := got[0]
+	wantSieve := "require [\"fileinto\"];\n\nif header :contains \"Subject\" \"x\" {\nSubject: not an attribute\n  fileinto \"X\";\n}"
+	if ann.Name != "ann@example.test" || ann.ID != "1111-2222" || ann.Attr("displayName") != "Ann Example" ||
+		len(ann.Attrs["zimbraMailAlias"]) != 2 || ann.Attr("zimbraMailSieveScript") != wantSieve ||
+		ann.Attr("zimbraPrefTimeZoneId") != "Europe/Berlin" || ann.PasswordHash != "" || ann.Attrs["userPassword"] != nil {
+		t.Errorf("ann: %+v\nsieve %q", ann, ann.Attr("zimbraMailSieveScript"))
+	}
+	if got[1].MailHost() != "mbox2.example.test" {
+		t.Errorf("bob: %+v", got[1])
+	}
+	got, _ = readGAA(t, in, true)
+	if got[0].PasswordHash != "{SSHA512}c2VjcmV0" {
+		t.Errorf("with the hash asked: %q", got[0].PasswordHash)
+	}
+	if _, err := readGAA(t, "# name not an address\n", false); err == nil || !strings.Contains(err.Error(), "line 1") {
+		t.Errorf("bad name: %v", err)
+	}
+}
+
+// start= is a second early, because Zimbra's after: excludes the second
+// it names; the trash/junk rule follows ZimbraQuery.
+func TestDeltaRules(t *testing.T) {
+	T := time.UnixMilli(1714550400123)
+	if got := soap.StartParam(T); got != "1714550399123" {
+		t.Errorf("StartParam = %s", got)
+	}
+	for _, c := range []struct {
+		e    soap.Export
+		want bool
+	}{
+		{soap.Export{}, false},
+		{soap.Export{Folder: "/"}, false},
+		{soap.Export{Query: "after:1"}, false},
+		{soap.Export{Folder: "/Trash"}, true},
+		{soap.Export{Folder: "/Junk/sub"}, true},
+		{soap.Export{Folder: "/Inbox"}, false},
+		{soap.Export{Query: "is:anywhere"}, true},
+		{soap.Export{Query: "in:trash"}, false}, // Junk still left out
+	} {
+		if got := c.e.IncludesTrashAndJunk(); got != c.want {
+			t.Errorf("%+v: %v, want %v", c.e, got, c.want)
+		}
+	}
+	p := soap.Plan(T)
+	if len(p) != 3 || p[0].Folder != "/" || p[1].Folder != "/Trash" || p[2].Folder != "/Junk" || !p[2].After.Equal(T) {
+		t.Errorf("Plan = %+v", p)
+	}
+}

@@ -1,0 +1,234 @@
+package zimbratest
+
+import (
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Export is one REST export as Zimbra's UserServlet derives it from the
+// URL (ArchiveFormatter, UserServletContext, ZimbraQuery, DateQuery).
+type Export struct {
+	User   string // the account, lower-case
+	Folder string // the folder path in the URL ("/" for the root)
+	Fmt    string
+	Meta   bool     // meta=1 (the default for tgz and tar)
+	Types  []string // types=
+	Query  string   // query= as sent
+	Start  string   // start= as sent (epoch ms)
+	End    string   // end= as sent
+	// After and Before are the date window the search applies: an item
+	// is in it when After <= date < Before (zero: unbounded). start=T
+	// becomes after:T, which Zimbra takes as T + 1 s.
+	After, Before time.Time
+	// Trash and Junk say whether items in those folders are searched:
+	// only when the URL names them, or the query says is:anywhere or
+	// in:trash / in:junk (the account's include-in-search preferences
+	// are FALSE, as by default).
+	Trash, Junk bool
+	// FolderMeta says whether folder, search-folder, tag and mountpoint
+	// .meta entries are written: only without query, start, end or types.
+	FolderMeta bool
+	// RawQuery is the URL's query string, as received.
+	RawQuery string
+	// Cookie names the cookie that carried the token: ZM_AUTH_TOKEN, or
+	// ZM_ADMIN_AUTH_TOKEN as the admin port reads it.
+	Cookie string
+}
+
+// Includes reports whether an item of the folder (a path like
+// "/Inbox/sub") with that date is in the export.
+func (e Export) Includes(folder string, date time.Time) bool {
+	if e.Folder != "/" && folder != e.Folder && !strings.HasPrefix(folder, e.Folder+"/") {
+		return false
+	}
+	if (!e.Trash && under(folder, "/Trash")) || (!e.Junk && under(folder, "/Junk")) {
+		return false
+	}
+	if !e.After.IsZero() && date.Before(e.After) {
+		return false
+	}
+	return e.Before.IsZero() || date.Before(e.Before)
+}
+
+func under(folder, top string) bool {
+	return strings.EqualFold(folder, top) || strings.HasPrefix(strings.ToLower(folder), strings.ToLower(top)+"/")
+}
+
+// rest serves /service/home/USER/PATH?fmt=…: a token in the cookie
+// ZM_AUTH_TOKEN or ZM_ADMIN_AUTH_TOKEN (a delegated token for that
+// account, or the admin's), else 401 as Zimbra asks for a login.
+func (s *Server) rest(w http.ResponseWriter, r *http.Request) {
+	p := strings.TrimPrefix(strings.TrimPrefix(r.URL.Path, "/service"), "/home/")
+	user, folder, _ := strings.Cut(p, "/")
+	folder = "/" + strings.Trim(folder, "/")
+	tok, cookie := "", ""
+	for _, name := range []string{"ZM_AUTH_TOKEN", "ZM_ADMIN_AUTH_TOKEN"} {
+		if c, err := r.Cookie(name); err == nil && tok == "" {
+			tok, cookie = c.Value, name
+		}
+	}
+	s.mu.Lock()
+	t, code := s.check(tok)
+	if user == "~" {
+		user = t.account
+	}
+	user = strings.ToLower(user)
+	_, known := s.accounts[user]
+	s.mu.Unlock()
+	switch {
+	case code != "":
+		w.Header().Set("WWW-Authenticate", `Basic realm="Zimbra"`)
+		http.Error(w, "must authenticate", http.StatusUnauthorized)
+		return
+	case t.account != "" && t.account != user:
+		http.Error(w, "permission denied", http.StatusForbidden)
+		return
+	case !known:
+		http.Error(w, "no such account", http.StatusNotFound)
+		return
+	}
+	s.mu.Lock()
+	drop := s.drops > 0
+	if drop {
+		s.drops--
+	}
+	s.mu.Unlock()
+	if drop {
+		panic(http.ErrAbortHandler) // nothing written: the connection just closes
+	}
+	if st := s.takeFault(&s.restFail); st != 0 {
+		http.Error(w, http.StatusText(st), st)
+		return
+	}
+	e, err := parseExport(user, folder, r.URL.Query())
+	if err != "" {
+		http.Error(w, err, http.StatusBadRequest)
+		return
+	}
+	e.RawQuery, e.Cookie = r.URL.RawQuery, cookie
+	s.mu.Lock()
+	s.stats.REST++
+	s.exports = append(s.exports, e)
+	cut := int64(-1)
+	if len(s.cuts) > 0 {
+		cut, s.cuts = s.cuts[0], s.cuts[1:]
+	}
+	s.mu.Unlock()
+	s.serveExport(w, e, cut)
+}
+
+// parseExport derives what Zimbra searches from the URL. Dates are taken
+// as epoch ms only: the other forms Zimbra accepts are parsed in the
+// server's time zone and locale, and a client must not send them.
+func parseExport(user, folder string, q url.Values) (Export, string) {
+	e := Export{User: user, Folder: folder, Fmt: q.Get("fmt"), Query: q.Get("query"), Start: q.Get("start"), End: q.Get("end")}
+	e.Meta = e.Fmt == "tgz" || e.Fmt == "tar"
+	if m := q.Get("meta"); m != "" {
+		e.Meta = m == "1"
+	}
+	if t := q.Get("types"); t != "" {
+		e.Types = strings.Split(t, ",")
+	}
+	for _, d := range []struct {
+		v   string
+		to  *time.Time
+		add time.Duration
+	}{{e.Start, &e.After, time.Second}, {e.End, &e.Before, 0}} {
+		if d.v == "" {
+			continue
+		}
+		n, err := strconv.ParseInt(d.v, 10, 64)
+		if err != nil {
+			return e, "fake Zimbra: start/end must be epoch milliseconds, got " + d.v
+		}
+		*d.to = time.UnixMilli(n).Add(d.add)
+	}
+	lq := strings.ToLower(e.Query)
+	anywhere := strings.Contains(lq, "is:anywhere")
+	e.Trash = under(folder, "/Trash") || anywhere || strings.Contains(lq, "in:trash")
+	e.Junk = under(folder, "/Junk") || anywhere || strings.Contains(lq, "in:junk")
+	e.FolderMeta = e.Query == "" && e.Start == "" && e.End == "" && len(e.Types) == 0
+	return e, ""
+}
+
+// serveExport streams the provider's bytes: nothing written is 204; a
+// cut sends 200 and cut bytes, then drops the connection.
+func (s *Server) serveExport(w http.ResponseWriter, e Export, cut int64) {
+	lw := &lazyWriter{w: w, fmt: e.Fmt, left: cut}
+	var err error
+	if s.o.Content != nil {
+		err = s.o.Content(e, lw)
+	}
+	switch {
+	case lw.cut || (err != nil && lw.started):
+		if f, ok := w.(http.Flusher); ok {
+			f.Flush()
+		}
+		panic(http.ErrAbortHandler) // the connection dies mid-body
+	case err != nil:
+		http.Error(w, "export failed: "+err.Error(), http.StatusInternalServerError)
+	case !lw.started:
+		w.WriteHeader(http.StatusNoContent)
+	}
+}
+
+// lazyWriter sends the 200 header on the first byte, so that an export
+// that writes nothing can still answer 204, and stops after left bytes
+// (left < 0: never).
+type lazyWriter struct {
+	w       http.ResponseWriter
+	fmt     string
+	started bool
+	left    int64
+	cut     bool
+}
+
+func (l *lazyWriter) Write(p []byte) (int, error) {
+	if len(p) == 0 {
+		return 0, nil
+	}
+	if !l.started {
+		l.started = true
+		ct := "application/x-compressed-tar"
+		switch l.fmt {
+		case "ics":
+			ct = "text/calendar"
+		case "vcf":
+			ct = "text/directory"
+		case "zip":
+			ct = "application/zip"
+		case "tar":
+			ct = "application/x-tar"
+		}
+		l.w.Header().Set("Content-Type", ct)
+		l.w.WriteHeader(http.StatusOK) // streamed: no Content-Length
+	}
+	if l.left >= 0 && int64(len(p)) >= l.left {
+		n, _ := l.w.Write(p[:l.left])
+		l.left = 0
+		l.cut = true
+		return n, errCut
+	}
+	if l.left > 0 {
+		l.left -= int64(len(p))
+	}
+	return l.w.Write(p)
+}
+
+// errCut tells the provider its stream was cut.
+var errCut = &cutError{}
+
+type cutError struct{}
+
+func (*cutError) Error() string { return "fake Zimbra: stream cut" }
+
+// Flush sends what was written so far (http.Flusher), for a provider
+// that streams slowly.
+func (l *lazyWriter) Flush() {
+	if f, ok := l.w.(http.Flusher); ok && l.started {
+		f.Flush()
+	}
+}
