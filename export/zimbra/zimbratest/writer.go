@@ -150,7 +150,7 @@ func (it *Item) Path() string {
 	case TypeMessage, TypeContact, TypeConversation:
 		return base + "/"
 	}
-	if it.ID == rootID || it.ID == userRootID {
+	if it.isRoot() {
 		return "/"
 	}
 	return base + "/" + it.Name
@@ -160,6 +160,10 @@ const (
 	userRootID = 1
 	rootID     = 11
 )
+
+func (it *Item) isRoot() bool {
+	return it.Type == TypeFolder && (it.ID == rootID || it.ID == userRootID)
+}
 
 // FlagStr is the .meta FlagStr: the flag letters, 'u' when unread.
 func (it *Item) FlagStr() string {
@@ -421,9 +425,9 @@ func (w *Writer) entryName(it *Item) string {
 		}
 	}
 	switch {
-	case it.ID == rootID:
+	case it.Type == TypeFolder && it.ID == rootID:
 		name = "ROOT"
-	case it.ID == userRootID:
+	case it.Type == TypeFolder && it.ID == userRootID:
 		name = "USER_ROOT"
 	case it.Name != "":
 		name = it.Name
@@ -498,4 +502,60 @@ func SystemFolders() []Item {
 		f(16, "Briefcase"), f(10, "Calendar"), f(14, "Chats"), f(7, "Contacts"), f(6, "Drafts"),
 		f(13, "Emailed Contacts"), f(2, "Inbox"), f(4, "Junk"), f(5, "Sent"), f(15, "Tasks"), f(3, "Trash"),
 	}
+}
+
+// RawEntry is one tar entry of an export, header and data, for tests
+// that take exports apart and put them together differently (an entry
+// dropped, two exports joined) with Entries and Rewrite.
+type RawEntry struct {
+	Header *tar.Header
+	Data   []byte
+}
+
+// Entries reads an export's entries.
+func Entries(t testing.TB, export []byte) []RawEntry {
+	t.Helper()
+	gz, err := gzip.NewReader(bytes.NewReader(export))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := tar.NewReader(gz)
+	var out []RawEntry
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			return out
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		data, err := io.ReadAll(tr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, RawEntry{h, data})
+	}
+}
+
+// Rewrite writes entries as one export.
+func Rewrite(t testing.TB, entries []RawEntry) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	gz := gzip.NewWriter(&buf)
+	tw := tar.NewWriter(gz)
+	for _, e := range entries {
+		if err := tw.WriteHeader(e.Header); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := tw.Write(e.Data); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := gz.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
 }
