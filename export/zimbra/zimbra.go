@@ -120,7 +120,8 @@ type exporter struct {
 	file    string
 	folders map[string]*folder // by Zimbra path ("/Inbox/Sub"); a mail folder made beside one of another kind by path + "\x00mail"
 	namer   format.FolderNamer
-	seen    map[string]bool // item keys already exported or reported
+	seen    map[string]bool              // item keys already exported or reported
+	observe func(*tgz.Reader, *tgz.Item) // Inspect's look at every item
 }
 
 // folder is a Zimbra folder as the archive has it.
@@ -181,6 +182,9 @@ func (x *exporter) exportFile(name string) error {
 			// Neither a .meta nor a Zimbra type: another tool's tar.
 			return fmt.Errorf("zimbra: %s is not a Zimbra export: its first entry %q has no .meta and no Zimbra item type", name, it.Entry)
 		}
+		if x.observe != nil {
+			x.observe(r, it)
+		}
 		if err := x.item(it); err != nil {
 			return err
 		}
@@ -207,7 +211,7 @@ func (x *exporter) item(it *tgz.Item) error {
 		x.sink.AddSkipped(fmt.Sprintf(skipNotMigrated, tgz.TypeName(it.Type)), 1)
 		return nil
 	}
-	key := x.key(it)
+	key := x.sourceID(it)
 	if x.seen[key] {
 		x.sink.AddSkipped(SkipDuplicate, 1)
 		return nil
@@ -235,24 +239,18 @@ func (x *exporter) item(it *tgz.Item) error {
 	}
 	flags, notes := messageFlags(it)
 	fi := format.Item{Kind: format.KindMessage, Folder: f.path, Flags: flags, Received: received,
-		SourceID: sourceID(it), Notes: notes}
+		SourceID: x.sourceID(it), Notes: notes}
 	return export.AddItem(x.sink, fi, x.file+": "+it.Entry, it.Body)
 }
 
-// key identifies an item across the files: its id, or in a meta=0 export
-// its folder and entry name (which carry the id from ZCS 8 on).
-func (x *exporter) key(it *tgz.Item) string {
-	if it.Meta != nil {
-		return fmt.Sprint("id:", it.Meta.ID)
-	}
-	return "entry:" + x.zimbraPath(it) + "/" + path.Base(it.Entry)
-}
-
-func sourceID(it *tgz.Item) string {
+// sourceID is "zimbra:<id>", or in a meta=0 export "zimbra:" and the
+// folder path and entry name (which carries the id from ZCS 8 on), stable
+// whichever "!N" directory holds it. It identifies an item across files.
+func (x *exporter) sourceID(it *tgz.Item) string {
 	if it.Meta != nil {
 		return fmt.Sprint("zimbra:", it.Meta.ID)
 	}
-	return "zimbra:" + it.Entry
+	return "zimbra:" + strings.TrimSuffix(x.zimbraPath(it), "/") + "/" + path.Base(it.Entry)
 }
 
 // notConverted reports a contact, appointment or task by id, folder and

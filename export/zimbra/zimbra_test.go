@@ -20,8 +20,7 @@ import (
 var day = time.Date(2024, 5, 6, 7, 8, 9, 0, time.UTC)
 
 func msg(id int, folder string, folderID int, subject string) zimbratest.Item {
-	return zimbratest.Item{ID: id, Type: zimbratest.TypeMessage, Folder: folder, FolderID: folderID, Subject: subject,
-		Date: day.Add(time.Duration(id) * time.Minute), Blob: []byte("Subject: " + subject + "\r\n\r\nbody " + subject + "\r\n")}
+	return zimbratest.Message(id, folder, folderID, subject, day.Add(time.Duration(id)*time.Minute))
 }
 
 // write writes an export to a file in dir.

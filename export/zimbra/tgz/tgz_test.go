@@ -17,8 +17,7 @@ import (
 var day = time.Date(2024, 5, 6, 7, 8, 9, 0, time.UTC)
 
 func msg(id int, subject string) zimbratest.Item {
-	return zimbratest.Item{ID: id, Type: zimbratest.TypeMessage, Folder: "/Inbox", FolderID: 2, Subject: subject,
-		Date: day, Blob: []byte("Subject: " + subject + "\r\n\r\nbody " + subject + "\r\n")}
+	return zimbratest.Message(id, "/Inbox", 2, subject, day)
 }
 
 type got struct {

@@ -559,3 +559,10 @@ func Rewrite(t testing.TB, entries []RawEntry) []byte {
 	}
 	return buf.Bytes()
 }
+
+// Message is a small message item in folder (its Zimbra path and id),
+// received at date, with a body naming its id and subject.
+func Message(id int, folder string, folderID int, subject string, date time.Time) Item {
+	return Item{ID: id, Type: TypeMessage, Folder: folder, FolderID: folderID, Subject: subject, Date: date,
+		Blob: fmt.Appendf(nil, "From: a@example.org\r\nSubject: %s\r\nMessage-ID: <%d@zimbra.example>\r\n\r\nbody of %d\r\n", subject, id, id)}
+}

@@ -15,44 +15,26 @@ import (
 	"time"
 )
 
-type entry struct {
-	hdr  *tar.Header
-	data []byte
-}
+type entry = RawEntry
 
-// readBack reads an export with Go's archive/tar, as any reader would.
+// readBack reads an export with Go's archive/tar, as any reader would,
+// and checks the gzip trailer.
 func readBack(t *testing.T, b []byte) []entry {
 	t.Helper()
 	gz, err := gzip.NewReader(bytes.NewReader(b))
 	if err != nil {
 		t.Fatal(err)
 	}
-	tr := tar.NewReader(gz)
-	var out []entry
-	for {
-		h, err := tr.Next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		data, err := io.ReadAll(tr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, entry{h, data})
-	}
-	if _, err := io.Copy(io.Discard, gz); err != nil { // the gzip trailer is whole
+	if _, err := io.Copy(io.Discard, gz); err != nil {
 		t.Fatal(err)
 	}
-	return out
+	return Entries(t, b)
 }
 
 func names(ents []entry) []string {
 	var n []string
 	for _, e := range ents {
-		n = append(n, e.hdr.Name)
+		n = append(n, e.Header.Name)
 	}
 	return n
 }
@@ -60,8 +42,9 @@ func names(ents []entry) []string {
 var day = time.Date(2024, 5, 6, 7, 8, 9, 0, time.UTC)
 
 func msg(id int, subject string, flags, unread int) Item {
-	return Item{ID: id, Type: TypeMessage, Folder: "/Inbox", FolderID: 2, Subject: subject, Date: day,
-		Flags: flags, Unread: unread, Blob: []byte("Subject: " + subject + "\r\n\r\nbody\r\n")}
+	m := Message(id, "/Inbox", 2, subject, day)
+	m.Flags, m.Unread = flags, unread
+	return m
 }
 
 func TestWriterLayout(t *testing.T) {
@@ -102,12 +85,12 @@ func TestWriterLayout(t *testing.T) {
 	}
 	byName := map[string]entry{}
 	for _, e := range ents {
-		byName[e.hdr.Name] = e
-		if e.hdr.Uid != 0 || e.hdr.Gid != 0 || e.hdr.Typeflag != tar.TypeReg {
-			t.Errorf("%s: uid %d gid %d type %c", e.hdr.Name, e.hdr.Uid, e.hdr.Gid, e.hdr.Typeflag)
+		byName[e.Header.Name] = e
+		if e.Header.Uid != 0 || e.Header.Gid != 0 || e.Header.Typeflag != tar.TypeReg {
+			t.Errorf("%s: uid %d gid %d type %c", e.Header.Name, e.Header.Uid, e.Header.Gid, e.Header.Typeflag)
 		}
-		if !e.hdr.ModTime.Equal(day) && !strings.Contains(e.hdr.Name, "0000000") {
-			t.Errorf("%s: mtime %v, want the item date", e.hdr.Name, e.hdr.ModTime)
+		if !e.Header.ModTime.Equal(day) && !strings.Contains(e.Header.Name, "0000000") {
+			t.Errorf("%s: mtime %v, want the item date", e.Header.Name, e.Header.ModTime)
 		}
 	}
 	// gname is the type's name and devmajor its byte, on both entries.
@@ -123,7 +106,7 @@ func TestWriterLayout(t *testing.T) {
 		"Tasks/0000000281-test task.task.meta": {"task", 15},
 		"Briefcase/favicon.ico":                {"document", 8},
 	} {
-		h := byName[name].hdr
+		h := byName[name].Header
 		if h.Gname != want.gname || h.Devmajor != want.major {
 			t.Errorf("%s: gname %q devmajor %d, want %q %d", name, h.Gname, h.Devmajor, want.gname, want.major)
 		}
@@ -138,43 +121,43 @@ func TestWriterLayout(t *testing.T) {
 		"Inbox/0000000262-sent only.eml.meta":  0o100644,
 		"Calendar/0000000280-test invite.appt": 0o100644,
 	} {
-		if got := byName[name].hdr.Mode; got != mode {
+		if got := byName[name].Header.Mode; got != mode {
 			t.Errorf("%s: mode %o, want %o", name, got, mode)
 		}
 	}
 	// Every .meta is one line of JSON with Ver 10 and the integer fields
 	// ItemData requires.
 	for _, e := range ents {
-		if !strings.HasSuffix(e.hdr.Name, ".meta") {
+		if !strings.HasSuffix(e.Header.Name, ".meta") {
 			continue
 		}
-		if bytes.ContainsAny(e.data, "\r\n") {
-			t.Errorf("%s: .meta is not one line: %q", e.hdr.Name, e.data)
+		if bytes.ContainsAny(e.Data, "\r\n") {
+			t.Errorf("%s: .meta is not one line: %q", e.Header.Name, e.Data)
 		}
 		var m map[string]any
-		if err := json.Unmarshal(e.data, &m); err != nil {
-			t.Fatalf("%s: %v", e.hdr.Name, err)
+		if err := json.Unmarshal(e.Data, &m); err != nil {
+			t.Fatalf("%s: %v", e.Header.Name, err)
 		}
 		for _, k := range []string{"id", "type", "parent_id", "folder_id", "index_id", "imap_id", "date", "size",
 			"volume_id", "unread", "flags", "mod_metadata", "change_date", "mod_content", "Ver"} {
 			if _, ok := m[k].(float64); !ok {
-				t.Errorf("%s: %s is %v, want a number", e.hdr.Name, k, m[k])
+				t.Errorf("%s: %s is %v, want a number", e.Header.Name, k, m[k])
 			}
 		}
-		if m["Ver"] != 10.0 || m["type"] != float64(e.hdr.Devmajor) {
-			t.Errorf("%s: Ver %v type %v devmajor %d", e.hdr.Name, m["Ver"], m["type"], e.hdr.Devmajor)
+		if m["Ver"] != 10.0 || m["type"] != float64(e.Header.Devmajor) {
+			t.Errorf("%s: Ver %v type %v devmajor %d", e.Header.Name, m["Ver"], m["type"], e.Header.Devmajor)
 		}
 	}
 	var m map[string]any
-	json.Unmarshal(byName["Inbox/0000000259-test mail.eml.meta"].data, &m)
+	json.Unmarshal(byName["Inbox/0000000259-test mail.eml.meta"].Data, &m)
 	if m["Path"] != "/Inbox/" || m["FlagStr"] != "u" || m["unread"] != 1.0 || m["flags"] != 0.0 || m["date"] != float64(day.Unix()) {
 		t.Errorf("unread message meta: %v", m)
 	}
-	json.Unmarshal(byName["0000000002-Inbox.meta"].data, &m)
+	json.Unmarshal(byName["0000000002-Inbox.meta"].Data, &m)
 	if m["Path"] != "/Inbox" {
 		t.Errorf("folder Path %v", m["Path"])
 	}
-	json.Unmarshal(byName["Briefcase/favicon.ico.meta"].data, &m)
+	json.Unmarshal(byName["Briefcase/favicon.ico.meta"].Data, &m)
 	if m["Path"] != "/Briefcase/favicon.ico" {
 		t.Errorf("document Path %v", m["Path"])
 	}
@@ -186,11 +169,11 @@ func TestWriterLongNameIsGNULongLink(t *testing.T) {
 	ents := readBack(t, b)
 	cut := ("0000000259-" + subject)[:120]
 	want := "Inbox/" + strings.TrimSpace(cut) + ".eml"
-	if ents[1].hdr.Name != want || ents[0].hdr.Name != want+".meta" {
+	if ents[1].Header.Name != want || ents[0].Header.Name != want+".meta" {
 		t.Fatalf("names %q, want %q (+.meta)", names(ents), want)
 	}
-	if ents[0].hdr.Format != tar.FormatGNU {
-		t.Errorf("format %v, want GNU", ents[0].hdr.Format)
+	if ents[0].Header.Format != tar.FormatGNU {
+		t.Errorf("format %v, want GNU", ents[0].Header.Format)
 	}
 	raw, _ := gzip.NewReader(bytes.NewReader(b))
 	all, _ := io.ReadAll(raw)
@@ -206,8 +189,8 @@ func TestWriterSplitsEvery500(t *testing.T) {
 	}
 	count := map[string]int{}
 	for _, e := range readBack(t, Build(t, Options{}, items...)) {
-		if !strings.HasSuffix(e.hdr.Name, ".meta") {
-			count[e.hdr.Name[:strings.IndexByte(e.hdr.Name, '/')]]++
+		if !strings.HasSuffix(e.Header.Name, ".meta") {
+			count[e.Header.Name[:strings.IndexByte(e.Header.Name, '/')]]++
 		}
 	}
 	// saveItem counts the first item 1, so items 500, 1000... open a new
@@ -240,7 +223,7 @@ func TestWriterDigests(t *testing.T) {
 	ents := readBack(t, Build(t, Options{}, it1, it2, it3, it4))
 	digest := func(i int) any {
 		var m map[string]any
-		json.Unmarshal(ents[i].data, &m)
+		json.Unmarshal(ents[i].Data, &m)
 		return m["blob_digest"]
 	}
 	want1 := strings.ReplaceAll(base64.StdEncoding.EncodeToString(s1[:]), "/", ",")
@@ -272,11 +255,11 @@ func TestWriterFaults(t *testing.T) {
 	if got := names(ents); strings.Join(got, "|") != strings.Join(want, "|") {
 		t.Fatalf("entries %q, want %q", got, want)
 	}
-	if d := ents[1].data; len(d) != len(short.Blob) || !bytes.HasSuffix(d, []byte("    ")) {
+	if d := ents[1].Data; len(d) != len(short.Blob) || !bytes.HasSuffix(d, []byte("    ")) {
 		t.Errorf("short blob %q: want the recorded size, padded with spaces", d)
 	}
-	if ents[2].hdr.Size != 0 {
-		t.Errorf(".err of %d bytes", ents[2].hdr.Size)
+	if ents[2].Header.Size != 0 {
+		t.Errorf(".err of %d bytes", ents[2].Header.Size)
 	}
 }
 
@@ -295,8 +278,8 @@ func TestWriterNoMeta(t *testing.T) {
 	}
 	// The unread mode is set on the .meta entry, which meta=0 does not
 	// write: the data entry keeps 0644.
-	if ents[0].hdr.Mode != 0o100644 || ents[0].hdr.Devmajor != 5 {
-		t.Errorf("mode %o devmajor %d", ents[0].hdr.Mode, ents[0].hdr.Devmajor)
+	if ents[0].Header.Mode != 0o100644 || ents[0].Header.Devmajor != 5 {
+		t.Errorf("mode %o devmajor %d", ents[0].Header.Mode, ents[0].Header.Devmajor)
 	}
 }
 
@@ -312,11 +295,11 @@ func TestWriterZCS5(t *testing.T) {
 	if got := names(ents); strings.Join(got, "|") != strings.Join(want, "|") {
 		t.Fatalf("entries %q, want %q", got, want)
 	}
-	if g := ents[3].hdr.Gname; g != "search folder" {
+	if g := ents[3].Header.Gname; g != "search folder" {
 		t.Errorf("search folder gname %q", g)
 	}
-	if g := ents[4].hdr.Gname; g != "conversation" || ents[4].hdr.Devmajor != 4 {
-		t.Errorf("conversation gname %q devmajor %d", g, ents[4].hdr.Devmajor)
+	if g := ents[4].Header.Gname; g != "conversation" || ents[4].Header.Devmajor != 4 {
+		t.Errorf("conversation gname %q devmajor %d", g, ents[4].Header.Devmajor)
 	}
 }
 
