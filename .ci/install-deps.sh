@@ -7,6 +7,10 @@ need=()
 have() { command -v "$1" >/dev/null 2>&1; }
 have go || { echo "install-deps: Go is required (see README)"; exit 1; }
 have git || need+=(git)
+# cgo: the race detector, and libzstd's multithreaded encoder for zstd
+# archives (internal/libzstd).
+have gcc || need+=(gcc libc6-dev)
+[ -e /usr/include/zstd.h ] || need+=(libzstd-dev)
 # Real servers the tests talk to on 127.0.0.1; each test starts its own
 # instance with a throwaway configuration (internal/testservers).
 have dovecot || need+=(dovecot-imapd dovecot-core)

@@ -16,5 +16,9 @@ fi
 echo "== go vet"
 go vet ./...
 
+echo "== without cgo (the pure-Go zstd encoder)"
+CGO_ENABLED=0 go vet ./format
+CGO_ENABLED=0 go test -count=1 ./format
+
 echo "== go test -race"
 go test -race -count=1 -timeout 15m ./...

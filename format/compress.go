@@ -41,12 +41,18 @@ func ParseCompression(s string) (Compression, error) {
 	return "", fmt.Errorf("format: unknown compression %q (want gzip, zstd or none)", s)
 }
 
-// DefaultZstdLevel is the zstd level of an export: klauspost's better
-// level, whose output is no larger than tar | zstd -T0's (zstd -3) on the
-// export benchmark's Maildir, at about twice its CPU. Its default level
-// (--level 3) takes a fifth less CPU for 1.5% more output; neither
-// reaches both zstd -3's speed and its size (internal/bench/README.md).
-const DefaultZstdLevel = zstd.SpeedBetterCompression
+// DefaultZstdLevel is the zstd level of an export when none is given.
+// One above zstd's default (tar | zstd -T0 runs level 3): an archive also
+// holds each item's record, which at level 3 made it 0.3% larger than
+// tar | zstd's on the benchmark Maildir; level 4 makes up for that at a
+// tenth more CPU (internal/bench/README.md).
+const DefaultZstdLevel = 4
+
+// MaxZstdLevel is the highest level an export accepts. Above it zstd's
+// "ultra" levels use windows of 32 to 128 MiB, which the Reader refuses
+// (safetar.MaxZstdWindow) so that no archive can make a reader allocate
+// that much.
+const MaxZstdLevel = 19
 
 // zstdFrameSize trades ratio (matches cannot cross frames) for memory and
 // parallelism: 4 MiB frames are 0.6% smaller than 2 MiB ones on the
@@ -56,8 +62,8 @@ const DefaultZstdLevel = zstd.SpeedBetterCompression
 const zstdFrameSize = 4 << 20
 
 // compressor returns a writer compressing into w. Both codecs compress
-// blocks on all cores, so one archive keeps the machine busy. Level 0
-// takes the codec's default: adaptive per block for gzip (see gzip.go),
+// on all cores, so one archive keeps the machine busy. Level 0 takes the
+// codec's default: adaptive per block for gzip (see gzip.go),
 // DefaultZstdLevel for zstd.
 func compressor(w io.Writer, c Compression, level, threads int) (io.WriteCloser, error) {
 	if threads <= 0 {
@@ -71,19 +77,22 @@ func compressor(w io.Writer, c Compression, level, threads int) (io.WriteCloser,
 		}
 		return zw, nil
 	case Zstd:
-		lvl := DefaultZstdLevel
-		if level != 0 {
-			lvl = zstd.EncoderLevelFromZstd(level)
+		if level == 0 {
+			level = DefaultZstdLevel
 		}
-		return newZstdWriter(w, lvl, threads, zstdFrameSize)
+		if level < 1 || level > MaxZstdLevel {
+			return nil, fmt.Errorf("format: zstd level %d: want 1 to %d", level, MaxZstdLevel)
+		}
+		return newZstdStream(w, level, threads)
 	case None:
 		return nopCloser{w}, nil
 	}
 	return nil, fmt.Errorf("format: unknown compression %q", c)
 }
 
-// newZstdWriter writes a sequence of independent zstd frames of frameSize
-// input bytes, encoded in parallel; concatenated frames are one valid zstd
+// newZstdWriter is the pure-Go zstd encoder, used when mailhaul is built
+// without cgo (zstd_nocgo.go). It writes a sequence of independent zstd
+// frames of frameSize input bytes, encoded in parallel; concatenated frames are one valid zstd
 // stream to every decoder. (The zstd package's own concurrent-block mode
 // held hundreds of megabytes on mailbox-sized streams; its plain streaming
 // mode keeps one core busy.)

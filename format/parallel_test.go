@@ -272,3 +272,39 @@ func TestBlockWriterReusesBuffers(t *testing.T) {
 		t.Errorf("writing %d blocks of %d bytes allocated %d bytes; want the buffers reused", blocks, size, alloc)
 	}
 }
+
+// Every zstd level an export accepts writes an archive the Reader takes:
+// up to MaxZstdLevel the window stays within safetar.MaxZstdWindow. Levels
+// outside 1 to MaxZstdLevel are refused before anything is written.
+func TestZstdLevels(t *testing.T) {
+	_, want, err := readAll(sampleArchive(t, Zstd), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, level := range []int{1, DefaultZstdLevel, MaxZstdLevel} {
+		var buf bytes.Buffer
+		w, err := NewWriter(&buf, testManifest(), &WriterOptions{Compression: Zstd, Level: level, Now: fixedClock})
+		if err != nil {
+			t.Fatalf("level %d: %v", level, err)
+		}
+		writeSample(t, w)
+		if err := w.Close(); err != nil {
+			t.Fatal(err)
+		}
+		_, got, err := readAll(buf.Bytes(), nil)
+		if err != nil {
+			t.Fatalf("level %d: %v", level, err)
+		}
+		if len(got) != len(want) {
+			t.Fatalf("level %d: %d entries, want %d", level, len(got), len(want))
+		}
+	}
+	for _, level := range []int{-1, MaxZstdLevel + 1, 22} {
+		var buf bytes.Buffer
+		if _, err := NewWriter(&buf, testManifest(), &WriterOptions{Compression: Zstd, Level: level}); err == nil {
+			t.Errorf("level %d was accepted", level)
+		} else if buf.Len() != 0 {
+			t.Errorf("level %d: %d bytes written before the refusal", level, buf.Len())
+		}
+	}
+}

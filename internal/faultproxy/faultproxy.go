@@ -273,6 +273,7 @@ type conn struct {
 	// connection once forwarded (an AfterAnswer cut).
 	answerTag string
 	isCut     bool // the client's side is gone; the server's is drained
+	muted     bool // an AfterCommand cut is coming: answers are dropped
 	downDone  bool // the server's side has ended
 	// held maps the tags of commands whose answers go to Options.Answer
 	// to their verbs.
@@ -324,10 +325,11 @@ func (c *conn) cut(pt Point) {
 	c.up.SetReadDeadline(time.Now().Add(c.p.opt.Drain))
 }
 
+// wasCut reports whether answers no longer reach the client.
 func (c *conn) wasCut() bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.isCut
+	return c.isCut || c.muted
 }
 
 // upstream forwards the client's commands to the server.
@@ -359,6 +361,13 @@ func (c *conn) upstream() {
 		if pl.cut && pl.point == AfterAnswer {
 			c.mu.Lock()
 			c.answerTag = tag
+			c.mu.Unlock()
+		}
+		if pl.cut && pl.point == AfterCommand {
+			// Silence the answers before the command's end reaches the
+			// server: its answer can come back before cut runs.
+			c.mu.Lock()
+			c.muted = true
 			c.mu.Unlock()
 		}
 		// Forward the command: its lines and literals. An Inside cut
