@@ -59,8 +59,7 @@ var idPrefix = regexp.MustCompile(`^[0-9]{10}-`)
 // Export's: a file that cannot be read at all.
 func Inspect(ctx context.Context, files ...string) (*Inspection, error) {
 	ins := &Inspection{Files: files, Types: map[string]int{}, Folders: []format.Folder{}, Errors: []format.Problem{}}
-	x := &exporter{ctx: ctx, sink: &countSink{ins: ins}, src: &Source{Files: files},
-		folders: map[string]*folder{}, seen: map[string]bool{}}
+	x := newExporter(ctx, &countSink{ins: ins}, export.Options{}, &Source{Files: files})
 	prefixed, plain := 0, 0
 	x.observe = func(r *tgz.Reader, it *tgz.Item) {
 		ins.Meta = ins.Meta || r.HasMeta()

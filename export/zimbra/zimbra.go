@@ -121,6 +121,7 @@ type exporter struct {
 	folders map[string]*folder // by Zimbra path ("/Inbox/Sub"); a mail folder made beside one of another kind by path + "\x00mail"
 	namer   format.FolderNamer
 	seen    map[string]bool              // item keys already exported or reported
+	byID    map[int]string               // Zimbra folder paths by id, from folder .meta entries
 	observe func(*tgz.Reader, *tgz.Item) // Inspect's look at every item
 }
 
@@ -130,11 +131,16 @@ type folder struct {
 	path string            // the archive path
 }
 
+func newExporter(ctx context.Context, sink export.Sink, opt export.Options, s *Source) *exporter {
+	return &exporter{ctx: ctx, sink: sink, opt: opt, src: s,
+		folders: map[string]*folder{}, seen: map[string]bool{}, byID: map[int]string{}}
+}
+
 // Export reads every file in order. It fails only when a file cannot be
 // opened or is not a Zimbra export at all, the sink fails, or ctx is
 // cancelled; damage inside a file is reported and the rest exported.
 func (s *Source) Export(ctx context.Context, sink export.Sink, opt export.Options) error {
-	x := &exporter{ctx: ctx, sink: sink, opt: opt, src: s, folders: map[string]*folder{}, seen: map[string]bool{}}
+	x := newExporter(ctx, sink, opt, s)
 	for _, f := range s.Files {
 		if err := x.exportFile(f); err != nil {
 			return err
@@ -152,6 +158,9 @@ func (x *exporter) exportFile(name string) error {
 	x.file = filepath.Base(name)
 	r, err := tgz.NewReader(ctxio.NewReader(x.ctx, f), name, nil)
 	if err != nil {
+		if x.ctx.Err() != nil {
+			return x.ctx.Err()
+		}
 		return fmt.Errorf("zimbra: %s is not a Zimbra export: %w", name, err)
 	}
 	defer r.Close()
@@ -181,6 +190,10 @@ func (x *exporter) exportFile(name string) error {
 		if n == 0 && it.Meta == nil && it.Type == 0 {
 			// Neither a .meta nor a Zimbra type: another tool's tar.
 			return fmt.Errorf("zimbra: %s is not a Zimbra export: its first entry %q has no .meta and no Zimbra item type", name, it.Entry)
+		}
+		if n == 0 && !r.HasMeta() {
+			x.sink.AddWarning(format.Problem{Item: x.file, Reason: "a meta=0 export: it holds no folder records (empty folders are missing), " +
+				"no flags or tags, and no read state beyond the entry mode (Zimbra writes it only on .meta entries), so messages are exported as read; export with meta=1 to keep them"})
 		}
 		if x.observe != nil {
 			x.observe(r, it)
@@ -274,8 +287,8 @@ func (x *exporter) notConverted(it *tgz.Item, folder string) error {
 var splitDir = regexp.MustCompile(`![0-9]+$`)
 
 // zimbraPath is the Zimbra path of the item's folder: from the meta Path
-// ("/Inbox/" or "/Briefcase/name"), else the entry's directory with the
-// "!N" split undone.
+// ("/Inbox/" or "/Briefcase/name"), else its folder's .meta by folder_id,
+// else the entry's directory with the "!N" split undone.
 func (x *exporter) zimbraPath(it *tgz.Item) string {
 	if it.Meta != nil && strings.HasPrefix(it.Meta.Path, "/") {
 		p := it.Meta.Path[:strings.LastIndexByte(it.Meta.Path, '/')]
@@ -283,6 +296,9 @@ func (x *exporter) zimbraPath(it *tgz.Item) string {
 			return "/"
 		}
 		return p
+	}
+	if it.Meta != nil && x.byID[it.Meta.FolderID] != "" {
+		return x.byID[it.Meta.FolderID]
 	}
 	dir := path.Dir(it.Entry)
 	if dir == "." {
@@ -321,6 +337,7 @@ func (x *exporter) folderByMeta(m *tgz.Meta) error {
 	if m.ID == idRoot || m.ID == idUserRoot || m.ID == idTags || m.ID == idConversations || !strings.HasPrefix(zp, "/") || zp == "/" {
 		return nil
 	}
+	x.byID[m.ID] = zp
 	if x.folders[zp] != nil {
 		return nil
 	}

@@ -3,6 +3,7 @@ package zimbra
 import (
 	"archive/tar"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -171,6 +172,9 @@ func TestNoMeta(t *testing.T) {
 	if len(s.Items) != 1002 || len(s.Errors) != 0 {
 		t.Fatalf("%d items, errors %v", len(s.Items), s.Errors)
 	}
+	if len(s.Warnings) != 1 || !strings.Contains(s.Warnings[0].Reason, "meta=0") || s.Warnings[0].Item != "m0.tgz" {
+		t.Errorf("warnings %v; want one saying what a meta=0 export lacks", s.Warnings)
+	}
 	folders := map[string]int{}
 	for _, it := range s.Items {
 		folders[it.Folder]++
@@ -317,5 +321,26 @@ func TestFolderInfo(t *testing.T) {
 	}
 	if f := sink.Folder("Odd"); f == nil || f.Kind != format.FolderMail || len(sink.Warnings) != 1 {
 		t.Errorf("Odd: %+v, warnings %v", f, sink.Warnings)
+	}
+}
+
+// Without a meta Path, an item's folder is its folder .meta's, by id.
+func TestFolderByIDWithoutPath(t *testing.T) {
+	m := msg(300, "/Work/Deep", 700, "x")
+	m.NoPath = true
+	s := run(t, export.Options{}, write(t, t.TempDir(), "p.tgz", zimbratest.Options{},
+		zimbratest.Item{ID: 699, Type: zimbratest.TypeFolder, Folder: "/", FolderID: 1, Name: "Work", Date: day},
+		zimbratest.Item{ID: 700, Type: zimbratest.TypeFolder, Folder: "/Work", FolderID: 699, Name: "Deep", Date: day}, m))
+	if len(s.Items) != 1 || s.Items[0].Folder != "Work/Deep" {
+		t.Errorf("items %+v", s.Items)
+	}
+}
+
+func TestCancelled(t *testing.T) {
+	p := write(t, t.TempDir(), "c.tgz", zimbratest.Options{}, msg(300, "/Inbox", 2, "x"))
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := (&Source{Files: []string{p}}).Export(ctx, &exporttest.Sink{}, export.Options{}); !errors.Is(err, context.Canceled) || strings.Contains(err.Error(), "not a Zimbra export") {
+		t.Errorf("got %v, want context.Canceled", err)
 	}
 }

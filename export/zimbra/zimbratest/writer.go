@@ -133,6 +133,10 @@ type Item struct {
 	Blob   []byte
 	Digest Digest
 
+	// NoPath leaves "Path" out of the .meta, as a reader must expect of
+	// a release or tool that does not write it.
+	NoPath bool
+
 	// Faults, as a damaged mailbox store gives them.
 	BadDigest bool // blob_digest is of other bytes
 	NoData    bool // the data entry is missing after the .meta
@@ -232,7 +236,7 @@ type meta struct {
 	Sender      string `json:"sender,omitempty"`
 	ExtraStr    string `json:"ExtraStr,omitempty"`
 	FlagStr     string `json:"FlagStr,omitempty"`
-	Path        string `json:"Path"`
+	Path        string `json:"Path,omitempty"`
 	TagNames    string `json:"TagNames,omitempty"`
 	Ver         int    `json:"Ver"`
 }
@@ -317,6 +321,9 @@ func (w *Writer) meta(it *Item) ([]byte, error) {
 		ModMetadata: it.ID + 100, ChangeDate: it.Date.Unix(), ModContent: it.ID + 100,
 		Sender: it.Sender, ExtraStr: it.Extra, FlagStr: it.FlagStr(), Path: it.Path(),
 		TagNames: TagNames(it.Tags), Ver: 10,
+	}
+	if it.NoPath {
+		m.Path = ""
 	}
 	if it.Type == TypeContact && m.Name == "" {
 		m.Name = it.FileAs
