@@ -33,6 +33,13 @@
 //     mountpoints and comments are counted as not migrated; conversations
 //     and tags are not items (tags travel as keywords).
 //
+// A damaged blob shows only at its end, while the sink reads it: the
+// body's last read then fails instead of ending, so the sink writes
+// nothing of the item (format.Writer reads an item whole before writing
+// it, as export.Sink's contract for a failed body read promises) and
+// export.AddItem records it as an error; a copy of the same item in a
+// later file can still be exported.
+//
 // Damage is reported by entry name and the rest exported: a blob that
 // does not match its digest or that Zimbra marked with a .err entry, a
 // .meta without its blob, a data entry without its .meta, and a file cut
@@ -253,7 +260,29 @@ func (x *exporter) item(it *tgz.Item) error {
 	flags, notes := messageFlags(it)
 	fi := format.Item{Kind: format.KindMessage, Folder: f.path, Flags: flags, Received: received,
 		SourceID: x.sourceID(it), Notes: notes}
-	return export.AddItem(x.sink, fi, x.file+": "+it.Entry, it.Body)
+	body := &failRecorder{r: it.Body}
+	if err := export.AddItem(x.sink, fi, x.file+": "+it.Entry, body); err != nil {
+		return err
+	}
+	if body.failed {
+		// Reported; a sound copy in a later file may still be exported.
+		delete(x.seen, key)
+	}
+	return nil
+}
+
+// failRecorder notes whether its reader failed.
+type failRecorder struct {
+	r      io.Reader
+	failed bool
+}
+
+func (f *failRecorder) Read(p []byte) (int, error) {
+	n, err := f.r.Read(p)
+	if err != nil && err != io.EOF {
+		f.failed = true
+	}
+	return n, err
 }
 
 // sourceID is "zimbra:<id>", or in a meta=0 export "zimbra:" and the

@@ -344,3 +344,15 @@ func TestCancelled(t *testing.T) {
 		t.Errorf("got %v, want context.Canceled", err)
 	}
 }
+
+// A copy damaged in one file does not hide a sound copy in another.
+func TestDamagedCopyThenSoundCopy(t *testing.T) {
+	dir := t.TempDir()
+	bad := msg(301, "/Inbox", 2, "x")
+	bad.BadDigest = true
+	s := run(t, export.Options{}, write(t, dir, "a.tgz", zimbratest.Options{}, bad),
+		write(t, dir, "b.tgz", zimbratest.Options{}, msg(301, "/Inbox", 2, "x")))
+	if len(s.Items) != 1 || len(s.Errors) != 1 || !strings.Contains(s.Errors[0].Item, "a.tgz") || s.Skipped[SkipDuplicate] != 0 {
+		t.Errorf("items %d, errors %v, skipped %v", len(s.Items), s.Errors, s.Skipped)
+	}
+}
