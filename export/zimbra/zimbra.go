@@ -87,26 +87,25 @@ const (
 	skipNotMigrated  = "Zimbra %s: not migrated"
 	skipConversation = "Zimbra conversation: not an item (its messages are exported)"
 	skipTag          = "Zimbra tag: carried as IMAP keywords on its items"
+	skipInternal     = "Zimbra internal folder (Tags, Conversations...): not a user folder"
 )
 
 // Zimbra's system folder ids (mailbox/Mailbox.java).
 const (
-	idUserRoot      = 1
-	idInbox         = 2
-	idTrash         = 3
-	idJunk          = 4
-	idSent          = 5
-	idDrafts        = 6
-	idContacts      = 7
-	idTags          = 8
-	idConversations = 9
-	idCalendar      = 10
-	idRoot          = 11
-	idNotebook      = 12
-	idAutoContacts  = 13
-	idChats         = 14
-	idTasks         = 15
-	idBriefcase     = 16
+	idUserRoot     = 1
+	idInbox        = 2
+	idTrash        = 3
+	idJunk         = 4
+	idSent         = 5
+	idDrafts       = 6
+	idContacts     = 7
+	idCalendar     = 10
+	idRoot         = 11
+	idNotebook     = 12
+	idAutoContacts = 13
+	idChats        = 14
+	idTasks        = 15
+	idBriefcase    = 16
 )
 
 // systemRoles are the roles of Zimbra's system mail folders, by id and by
@@ -363,7 +362,13 @@ func (x *exporter) mailFolder(zp string) (*folder, error) {
 // pages are counted as not migrated.
 func (x *exporter) folderByMeta(m *tgz.Meta) error {
 	zp := m.Path
-	if m.ID == idRoot || m.ID == idUserRoot || m.ID == idTags || m.ID == idConversations || !strings.HasPrefix(zp, "/") || zp == "/" {
+	if m.ID == idRoot || m.ID == idUserRoot || !strings.HasPrefix(zp, "/") || zp == "/" {
+		return nil
+	}
+	if m.ParentID == idRoot || m.FolderID == idRoot {
+		// Below ROOT, beside USER_ROOT: Zimbra's own hidden folders
+		// (Tags, Conversations, Comments, Profile...), never the user's.
+		x.sink.AddSkipped(skipInternal, 1)
 		return nil
 	}
 	x.byID[m.ID] = zp

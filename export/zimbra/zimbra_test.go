@@ -204,6 +204,7 @@ func TestOtherItemsReported(t *testing.T) {
 		zimbratest.Item{ID: 405, Type: zimbratest.TypeMountpoint, Folder: "/", FolderID: 1, Name: "Shared", Date: day},
 		zimbratest.Item{ID: 406, Type: zimbratest.TypeNote, Folder: "/Inbox", FolderID: 2, Subject: "note", Date: day, Blob: []byte("n")},
 		zimbratest.Item{ID: 407, Type: zimbratest.TypeConversation, Folder: "/Conversations", FolderID: 9, Subject: "c", Date: day},
+		zimbratest.Item{ID: 8, Type: zimbratest.TypeFolder, Folder: "/", FolderID: 11, Name: "Tags", Date: day},
 	)
 	s := run(t, export.Options{}, write(t, t.TempDir(), "o.tgz", zimbratest.Options{Style: zimbratest.ZCS5}, items...))
 	want := []format.Problem{
@@ -218,6 +219,9 @@ func TestOtherItemsReported(t *testing.T) {
 		if s.Skipped[fmt.Sprintf(skipNotMigrated, what)] != 1 {
 			t.Errorf("%s not counted: %v", what, s.Skipped)
 		}
+	}
+	if s.Folder("Tags") != nil || s.Skipped[skipInternal] != 1 {
+		t.Errorf("Tags folder: %+v, skipped %v", s.Folder("Tags"), s.Skipped)
 	}
 	if s.Skipped[skipConversation] != 1 || len(s.Items) != 0 {
 		t.Errorf("skipped %v, %d items", s.Skipped, len(s.Items))
