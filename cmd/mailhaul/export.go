@@ -29,7 +29,8 @@ type exportFlags struct {
 	level     int
 	overwrite bool
 	report    string
-	layout    string // maildir only
+	layout    string   // maildir only
+	files     []string // zimbra: --from-tgz and the arguments after it
 }
 
 // exportCommand is "export --from KIND" and, the same, "export KIND" for
@@ -65,6 +66,10 @@ func (a *app) exportCommand() *cobra.Command {
 	cmd.Flags().StringVar(&f.from, "from", "", "the source kind: "+kindNames(kinds, func(k sourceKind) string { return k.name }))
 	exportFlagSet(cmd, &f, "source", true)
 	for _, k := range kinds {
+		if k.name == "zimbra" { // its files come with --from-tgz
+			cmd.AddCommand(a.exportZimbraCommand(k))
+			continue
+		}
 		cmd.AddCommand(a.exportSourceCommand(k))
 	}
 	return cmd
@@ -138,7 +143,7 @@ however the export ends, with its status, and for a run that stopped early the s
 // exportKind runs the export of one source kind, plus the contact and
 // calendar files, into one archive, and prints its report.
 func (a *app) exportKind(ctx context.Context, k sourceKind, f *exportFlags) error {
-	src, err := k.new(sourceSettings{Path: f.src, Layout: f.layout})
+	src, err := k.new(sourceSettings{Path: f.src, Layout: f.layout, Files: f.files})
 	if err != nil {
 		return err
 	}

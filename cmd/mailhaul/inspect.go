@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/mailhaul/mailhaul/export/zimbra"
 	"github.com/mailhaul/mailhaul/format"
 	"github.com/mailhaul/mailhaul/internal/termtext"
 )
@@ -20,9 +21,14 @@ func (a *app) inspectCommand() *cobra.Command {
 		Short: "Show what an archive holds: folders, counts, kinds, bytes, errors",
 		Long: `inspect reads an archive from end to end (checking every item on the way) and
 shows its manifest, its folders with their counts and sizes, and the items that
-could not be exported. With --json it prints one JSON object.`,
+could not be exported. With --json it prints one JSON object. On a Zimbra tgz
+(what zmmailbox getRestURL "//?fmt=tgz" wrote) it says what the file is (meta=1
+or meta=0, the ZCS naming) and what export zimbra would convert, skip and report.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if zimbra.IsExport(args[0]) {
+				return a.inspectZimbra(cmd, args[0])
+			}
 			ins, err := inspectArchive(cmd.Context(), args[0])
 			if ins != nil {
 				if a.json {

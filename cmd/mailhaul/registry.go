@@ -7,6 +7,7 @@ import (
 	"github.com/mailhaul/mailhaul/export"
 	"github.com/mailhaul/mailhaul/export/maildir"
 	"github.com/mailhaul/mailhaul/export/mbox"
+	"github.com/mailhaul/mailhaul/export/zimbra"
 	"github.com/mailhaul/mailhaul/importer"
 	"github.com/mailhaul/mailhaul/importer/dav"
 	emltarget "github.com/mailhaul/mailhaul/importer/eml"
@@ -33,7 +34,8 @@ type sourceKind struct {
 // settings some kinds take (from flags, or later from a plan file).
 type sourceSettings struct {
 	Path   string
-	Layout string // maildir: "auto", "maildir++", "fs"
+	Layout string   // maildir: "auto", "maildir++", "fs"
+	Files  []string // zimbra: the tgz files of one user (Path is the first)
 }
 
 // targetKind is a kind of destination that import or restore loads
@@ -57,7 +59,7 @@ type targetSettings struct {
 }
 
 // sourceKinds lists every export source, in the order the help shows them.
-// Coming: "zimbra", "imap", "dav".
+// Coming: "imap", "dav" (and zimbra from a live server).
 func sourceKinds() []sourceKind {
 	return []sourceKind{
 		{name: "maildir", short: "Export a Maildir, Maildir++ or fs-layout Maildir", dir: true,
@@ -67,6 +69,14 @@ func sourceKinds() []sourceKind {
 			}},
 		{name: "mbox", short: "Export an mbox file or a tree of them (Thunderbird layout)",
 			new: func(s sourceSettings) (export.Source, error) { return &mbox.Source{Path: s.Path}, nil }},
+		{name: "zimbra", short: "Export the tgz files Zimbra's REST export wrote (zmmailbox getRestURL \"//?fmt=tgz\")",
+			new: func(s sourceSettings) (export.Source, error) {
+				files := s.Files
+				if len(files) == 0 {
+					files = []string{s.Path}
+				}
+				return &zimbra.Source{Files: files}, nil
+			}},
 	}
 }
 

@@ -28,7 +28,7 @@ func TestRegistryKinds(t *testing.T) {
 			t.Errorf("no export %s subcommand: %v", k.name, err)
 		}
 	}
-	if want := []string{"maildir", "mbox"}; !slices.Equal(sources, want) {
+	if want := []string{"maildir", "mbox", "zimbra"}; !slices.Equal(sources, want) {
 		t.Errorf("source kinds %v, want %v", sources, want)
 	}
 	var targets []string
@@ -38,7 +38,7 @@ func TestRegistryKinds(t *testing.T) {
 	if want := []string{"imap", "dav", "maildir", "mbox", "eml"}; !slices.Equal(targets, want) {
 		t.Errorf("target kinds %v, want %v", targets, want)
 	}
-	if _, err := findSource("zimbra"); err == nil || !strings.Contains(err.Error(), "maildir, mbox") {
+	if _, err := findSource("exchange"); err == nil || !strings.Contains(err.Error(), "maildir, mbox, zimbra") {
 		t.Errorf("unknown source kind: %v; want an error listing the kinds", err)
 	}
 	if _, err := findTarget("pop3"); err == nil || !strings.Contains(err.Error(), "imap, dav, maildir, mbox, eml") {
@@ -80,8 +80,8 @@ func TestExportFromKind(t *testing.T) {
 		got[0].Skipped["expunged"] != 1 || got[0].SkipCodes[report.CodeExpunged] != 1 {
 		t.Errorf("--from mbox %+v\nmbox %+v\nwant the same mbox export, its expunged message skipped with its code", got[0], got[1])
 	}
-	if code, _, stderr := mailhaul(t, "export", "--from", "zimbra", "--user", "a", "--src", "x", "--out", t.TempDir()); code != exitFailed || !strings.Contains(stderr, "unknown source kind") {
-		t.Errorf("--from zimbra: exit %d, %q", code, stderr)
+	if code, _, stderr := mailhaul(t, "export", "--from", "exchange", "--user", "a", "--src", "x", "--out", t.TempDir()); code != exitFailed || !strings.Contains(stderr, "unknown source kind") {
+		t.Errorf("--from exchange: exit %d, %q", code, stderr)
 	}
 }
 

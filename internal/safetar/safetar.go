@@ -107,6 +107,12 @@ type Options struct {
 	// expands a thousandfold. The ratio is of the whole stream so far, so
 	// one very compressible entry among ordinary ones does not trip it.
 	MaxRatio int64
+	// NamesAreLabels is for layers that never make a file or a path of an
+	// entry name and only quote it in reports (Zimbra's exports, whose
+	// contact names are written unsanitized: "Contacts/Dr: X", "a\\b"):
+	// then only MaxNameLen is checked, so a strange name is reported by the
+	// layer above rather than ending the whole stream.
+	NamesAreLabels bool
 }
 
 // RatioAfter is how many uncompressed bytes the ratio guard lets through
@@ -185,7 +191,11 @@ func (r *Reader) Next() (*tar.Header, error) {
 		return nil, r.classify(err)
 	}
 	r.entry, r.left = hdr.Name, hdr.Size
-	if err := CheckName(hdr.Name); err != nil {
+	if r.opt.NamesAreLabels {
+		if len(hdr.Name) > MaxNameLen {
+			return nil, r.errorf(fmt.Errorf("%w: name of %d bytes (limit %d)", ErrUnsafe, len(hdr.Name), MaxNameLen))
+		}
+	} else if err := CheckName(hdr.Name); err != nil {
 		return nil, r.errorf(err)
 	}
 	switch hdr.Typeflag {

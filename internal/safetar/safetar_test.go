@@ -281,3 +281,21 @@ func TestNewDamaged(t *testing.T) {
 		t.Errorf("Error() = %q, want %q", got, want)
 	}
 }
+
+// With NamesAreLabels, names that CheckName refuses are returned (the
+// layer above only quotes them), but links and devices are still refused
+// and an overlong name still is.
+func TestNamesAreLabels(t *testing.T) {
+	odd := []ent{{Name: "Contacts/Dr: X", Body: []byte("a")}, {Name: `Inbox/a\b`, Body: []byte("b")}, {Name: "Contacts/..", Body: []byte("c")}}
+	_, got, err := readAll(craft(t, odd...), &Options{NamesAreLabels: true})
+	if err != nil || len(got) != 3 || got[0].name != "Contacts/Dr: X" || got[2].body != "c" {
+		t.Fatalf("read %v, %v; want the three entries", got, err)
+	}
+	if _, _, err := readAll(craft(t, odd...), nil); !errors.Is(err, ErrUnsafe) {
+		t.Errorf("without the option: %v, want ErrUnsafe", err)
+	}
+	_, _, err = readAll(craft(t, ent{Name: "link", Type: tar.TypeSymlink, Link: "/etc"}), &Options{NamesAreLabels: true})
+	checkErr(t, err, ErrUnsafe, "link")
+	_, _, err = readAll(craft(t, ent{Name: strings.Repeat("x/", MaxNameLen/2) + "x", Body: []byte("x")}), &Options{NamesAreLabels: true})
+	checkErr(t, err, ErrUnsafe, "limit")
+}

@@ -1,0 +1,518 @@
+// Package zimbra exports a Zimbra mailbox from the tgz files Zimbra's REST
+// export wrote (zmmailbox -z -m USER getRestURL "//?fmt=tgz", with meta=1
+// or meta=0, from ZCS 5 to 10): one file, or several of one user (the root
+// export plus /Trash and /Junk, which a plain export leaves out) merged
+// into one archive, each item once.
+//
+// What it takes from each item (export/zimbra/tgz reads the files):
+//
+//   - Folders: from the folder .meta entries, every one (empty ones too),
+//     under their meta "Path"; items whose folder has no .meta (a queried
+//     export) get theirs from their own "Path", and in a meta=0 export from
+//     their directory with Zimbra's "!N" split (every 500 items) undone.
+//     Zimbra's "/Inbox" is the archive's INBOX. Roles come from the system
+//     folder ids (Inbox 2, Trash 3, Junk 4, Sent 5, Drafts 6), or from
+//     those folders' fixed names where no .meta says the id; a top-level
+//     user folder named like an archive folder gets the archive role.
+//     Contacts (7), Emailed Contacts (13), Calendar (10) and Tasks (15) are
+//     address books and calendars; Briefcase (16) and Chats (14) are not
+//     migrated. Other folders' views and colours are in their Zimbra
+//     metadata: Source.FolderInfo decodes it where given, else they are
+//     mail folders.
+//   - Messages: the blob byte for byte, checked against blob_digest while
+//     it streams; the received time from the meta "date" (Zimbra's
+//     delivery time, not the Date: header); \Seen unless the meta "unread"
+//     count says unread (the tar mode only in a meta=0 export, where
+//     nothing else says it); \Answered, \Flagged, \Draft, \Deleted,
+//     $Forwarded and $MDNSent from "FlagStr" (else the "flags" bits); tags
+//     ("TagNames", '\' and ':' escaped) as IMAP keywords; sourceId
+//     "zimbra:<id>".
+//   - Contacts, appointments and tasks are reported (id, folder, subject)
+//     as not converted: the converter of export/zimbra/convert is wired in
+//     separately. Documents, notes, chats, wiki pages, search folders,
+//     mountpoints and comments are counted as not migrated; conversations
+//     and tags are not items (tags travel as keywords).
+//
+// A damaged blob shows only at its end, while the sink reads it: the
+// body's last read then fails instead of ending, so the sink writes
+// nothing of the item (format.Writer reads an item whole before writing
+// it, as export.Sink's contract for a failed body read promises) and
+// export.AddItem records it as an error; a copy of the same item in a
+// later file can still be exported.
+//
+// Damage is reported by entry name and the rest exported: a blob that
+// does not match its digest or that Zimbra marked with a .err entry, a
+// .meta without its blob, a data entry without its .meta, and a file cut
+// short (everything after the cut is missing; the other files are still
+// read).
+package zimbra
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+
+	"github.com/mailhaul/mailhaul/export"
+	"github.com/mailhaul/mailhaul/export/zimbra/tgz"
+	"github.com/mailhaul/mailhaul/format"
+	"github.com/mailhaul/mailhaul/internal/ctxio"
+)
+
+// FolderInfo is what a folder's Zimbra metadata says of it.
+type FolderInfo struct {
+	View  int    // the default view, as an item type byte (tgz.TypeMessage for mail...); 0 unknown
+	Color string // "#rrggbb", or ""
+}
+
+// Source exports the Zimbra tgz files of one user.
+type Source struct {
+	Files []string
+	// FolderInfo decodes a folder's Zimbra metadata; nil leaves views to
+	// the system folder ids and colours out.
+	FolderInfo func(metadata string) (FolderInfo, error)
+}
+
+var _ export.Source = (*Source)(nil)
+
+// Skipped reasons, one per kind of item that is not migrated.
+const (
+	SkipDuplicate    = "in more than one Zimbra export file (exported once)"
+	skipNotMigrated  = "Zimbra %s: not migrated"
+	skipConversation = "Zimbra conversation: not an item (its messages are exported)"
+	skipTag          = "Zimbra tag: carried as IMAP keywords on its items"
+	skipInternal     = "Zimbra internal folder (Tags, Conversations...): not a user folder"
+)
+
+// Zimbra's system folder ids (mailbox/Mailbox.java).
+const (
+	idUserRoot     = 1
+	idInbox        = 2
+	idTrash        = 3
+	idJunk         = 4
+	idSent         = 5
+	idDrafts       = 6
+	idContacts     = 7
+	idCalendar     = 10
+	idRoot         = 11
+	idNotebook     = 12
+	idAutoContacts = 13
+	idChats        = 14
+	idTasks        = 15
+	idBriefcase    = 16
+)
+
+// systemRoles are the roles of Zimbra's system mail folders, by id and by
+// their fixed (never localised) names.
+var systemRoles = map[int]format.Role{idInbox: format.RoleInbox, idTrash: format.RoleTrash,
+	idJunk: format.RoleJunk, idSent: format.RoleSent, idDrafts: format.RoleDrafts}
+
+var systemNames = map[string]int{"Inbox": idInbox, "Trash": idTrash, "Junk": idJunk, "Sent": idSent,
+	"Drafts": idDrafts, "Contacts": idContacts, "Emailed Contacts": idAutoContacts,
+	"Calendar": idCalendar, "Tasks": idTasks, "Briefcase": idBriefcase, "Chats": idChats}
+
+// exporter is one run of Export.
+type exporter struct {
+	ctx     context.Context
+	sink    export.Sink
+	opt     export.Options
+	src     *Source
+	file    string
+	folders map[string]*folder // by Zimbra path ("/Inbox/Sub"); a mail folder made beside one of another kind by path + "\x00mail"
+	namer   format.FolderNamer
+	seen    map[string]bool              // item keys already exported or reported
+	byID    map[int]string               // Zimbra folder paths by id, from folder .meta entries
+	observe func(*tgz.Reader, *tgz.Item) // Inspect's look at every item
+}
+
+// folder is a Zimbra folder as the archive has it.
+type folder struct {
+	kind format.FolderKind // "" when not migrated
+	path string            // the archive path
+}
+
+func newExporter(ctx context.Context, sink export.Sink, opt export.Options, s *Source) *exporter {
+	return &exporter{ctx: ctx, sink: sink, opt: opt, src: s,
+		folders: map[string]*folder{}, seen: map[string]bool{}, byID: map[int]string{}}
+}
+
+// Export reads every file in order. It fails only when a file cannot be
+// opened or is not a Zimbra export at all, the sink fails, or ctx is
+// cancelled; damage inside a file is reported and the rest exported.
+func (s *Source) Export(ctx context.Context, sink export.Sink, opt export.Options) error {
+	x := newExporter(ctx, sink, opt, s)
+	for _, f := range s.Files {
+		if err := x.exportFile(f); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (x *exporter) exportFile(name string) error {
+	f, err := os.Open(name)
+	if err != nil {
+		return fmt.Errorf("zimbra: %w", err)
+	}
+	defer f.Close()
+	x.file = filepath.Base(name)
+	r, err := tgz.NewReader(ctxio.NewReader(x.ctx, f), name, nil)
+	if err != nil {
+		if x.ctx.Err() != nil {
+			return x.ctx.Err()
+		}
+		return fmt.Errorf("zimbra: %s is not a Zimbra export: %w", name, err)
+	}
+	defer r.Close()
+	for n := 0; ; n++ {
+		if err := x.ctx.Err(); err != nil {
+			return err
+		}
+		it, err := r.Next()
+		if err == io.EOF {
+			return nil
+		}
+		var te *tgz.Error
+		if errors.Is(err, tgz.ErrDamaged) && errors.As(err, &te) {
+			x.sink.AddError(format.Problem{Item: x.file + ": " + te.Entry, Reason: strings.TrimPrefix(te.Err.Error(), tgz.ErrDamaged.Error()+": ")})
+			continue
+		}
+		if err != nil {
+			if x.ctx.Err() != nil {
+				return x.ctx.Err()
+			}
+			if n == 0 {
+				return fmt.Errorf("zimbra: %s is not a Zimbra export, or is cut before its first item: %w", name, err)
+			}
+			x.sink.AddError(format.Problem{Item: x.file, Reason: "the export ends early, the items after the last one read are missing: " + err.Error()})
+			return nil
+		}
+		if n == 0 && it.Meta == nil && it.Type == 0 {
+			// Neither a .meta nor a Zimbra type: another tool's tar.
+			return fmt.Errorf("zimbra: %s is not a Zimbra export: its first entry %q has no .meta and no Zimbra item type", name, it.Entry)
+		}
+		if n == 0 && !r.HasMeta() {
+			x.sink.AddWarning(format.Problem{Item: x.file, Reason: "a meta=0 export: it holds no folder records (empty folders are missing), " +
+				"no flags or tags, and no read state beyond the entry mode (Zimbra writes it only on .meta entries), so messages are exported as read; export with meta=1 to keep them"})
+		}
+		if x.observe != nil {
+			x.observe(r, it)
+		}
+		if err := x.item(it); err != nil {
+			return err
+		}
+	}
+}
+
+// item exports or reports one item.
+func (x *exporter) item(it *tgz.Item) error {
+	m := it.Meta
+	switch it.Type {
+	case tgz.TypeFolder:
+		if m != nil {
+			return x.folderByMeta(m)
+		}
+		return nil
+	case tgz.TypeTag:
+		x.sink.AddSkipped(skipTag, 1)
+		return nil
+	case tgz.TypeConversation, tgz.TypeVirtualConv:
+		x.sink.AddSkipped(skipConversation, 1)
+		return nil
+	case tgz.TypeMessage, tgz.TypeContact, tgz.TypeAppointment, tgz.TypeTask:
+	default:
+		x.sink.AddSkipped(fmt.Sprintf(skipNotMigrated, tgz.TypeName(it.Type)), 1)
+		return nil
+	}
+	key := x.sourceID(it)
+	if x.seen[key] {
+		x.sink.AddSkipped(SkipDuplicate, 1)
+		return nil
+	}
+	x.seen[key] = true
+	zp := x.zimbraPath(it)
+	if it.Type != tgz.TypeMessage {
+		return x.notConverted(it, archivePath(zp))
+	}
+	f, err := x.mailFolder(zp)
+	if err != nil {
+		return err
+	}
+	received := it.ModTime.UTC()
+	if m != nil {
+		received = m.Received()
+	}
+	if !x.opt.Keep(received) {
+		x.sink.AddSkipped(export.SkipBeforeCutoff, 1)
+		return nil
+	}
+	if it.Body == nil {
+		x.sink.AddError(format.Problem{Folder: f.path, Item: x.file + ": " + it.Entry, Reason: "message without data"})
+		return nil
+	}
+	flags, notes := messageFlags(it)
+	fi := format.Item{Kind: format.KindMessage, Folder: f.path, Flags: flags, Received: received,
+		SourceID: x.sourceID(it), Notes: notes}
+	body := &failRecorder{r: it.Body}
+	if err := export.AddItem(x.sink, fi, x.file+": "+it.Entry, body); err != nil {
+		return err
+	}
+	if body.failed {
+		// Reported; a sound copy in a later file may still be exported.
+		delete(x.seen, key)
+	}
+	return nil
+}
+
+// failRecorder notes whether its reader failed.
+type failRecorder struct {
+	r      io.Reader
+	failed bool
+}
+
+func (f *failRecorder) Read(p []byte) (int, error) {
+	n, err := f.r.Read(p)
+	if err != nil && err != io.EOF {
+		f.failed = true
+	}
+	return n, err
+}
+
+// sourceID is "zimbra:<id>", or in a meta=0 export "zimbra:" and the
+// folder path and entry name (which carries the id from ZCS 8 on), stable
+// whichever "!N" directory holds it. It identifies an item across files.
+func (x *exporter) sourceID(it *tgz.Item) string {
+	if it.Meta != nil {
+		return fmt.Sprint("zimbra:", it.Meta.ID)
+	}
+	return "zimbra:" + strings.TrimSuffix(x.zimbraPath(it), "/") + "/" + path.Base(it.Entry)
+}
+
+// notConverted reports a contact, appointment or task by id, folder and
+// subject.
+func (x *exporter) notConverted(it *tgz.Item, folder string) error {
+	what := tgz.TypeName(it.Type)
+	if it.Meta != nil {
+		subject := it.Meta.Subject
+		if subject == "" {
+			subject = it.Meta.Name
+		}
+		what = fmt.Sprintf("%s %d %q", what, it.Meta.ID, subject)
+	} else {
+		what += " " + it.Entry
+	}
+	x.sink.AddError(format.Problem{Folder: folder, Item: what, Reason: "Zimbra " + tgz.TypeName(it.Type) + "s are not converted yet"})
+	return nil
+}
+
+// splitDir is the "!N" suffix Zimbra adds to a directory every 500 items.
+var splitDir = regexp.MustCompile(`![0-9]+$`)
+
+// zimbraPath is the Zimbra path of the item's folder: from the meta Path
+// ("/Inbox/" or "/Briefcase/name"), else its folder's .meta by folder_id,
+// else the entry's directory with the "!N" split undone.
+func (x *exporter) zimbraPath(it *tgz.Item) string {
+	if it.Meta != nil && strings.HasPrefix(it.Meta.Path, "/") {
+		p := it.Meta.Path[:strings.LastIndexByte(it.Meta.Path, '/')]
+		if p == "" {
+			return "/"
+		}
+		return p
+	}
+	if it.Meta != nil && x.byID[it.Meta.FolderID] != "" {
+		return x.byID[it.Meta.FolderID]
+	}
+	dir := path.Dir(it.Entry)
+	if dir == "." {
+		return "/"
+	}
+	return "/" + splitDir.ReplaceAllString(dir, "")
+}
+
+// mailFolder is the mail folder of a message, added to the sink on first
+// use: the folder its .meta described, or one made from its path (a
+// queried export has no folder entries; a message may sit in a folder
+// that is not mail, say Briefcase).
+func (x *exporter) mailFolder(zp string) (*folder, error) {
+	if f := x.folders[zp]; f != nil && f.kind == format.FolderMail {
+		return f, nil
+	}
+	if f := x.folders[zp+"\x00mail"]; f != nil {
+		return f, nil
+	}
+	key := zp
+	id := 0
+	if !strings.Contains(zp[1:], "/") {
+		id = systemNames[zp[1:]]
+	}
+	if x.folders[zp] != nil || kindOf(id, 0) != format.FolderMail {
+		key, id = zp+"\x00mail", 0
+	}
+	return x.addFolder(key, zp, format.FolderMail, roleOf(id, zp), "")
+}
+
+// folderByMeta adds the folder a folder .meta describes, unless a file
+// read before described it already. Folders of documents, chats and wiki
+// pages are counted as not migrated.
+func (x *exporter) folderByMeta(m *tgz.Meta) error {
+	zp := m.Path
+	if m.ID == idRoot || m.ID == idUserRoot || !strings.HasPrefix(zp, "/") || zp == "/" {
+		return nil
+	}
+	if m.ParentID == idRoot || m.FolderID == idRoot {
+		// Below ROOT, beside USER_ROOT: Zimbra's own hidden folders
+		// (Tags, Conversations, Comments, Profile...), never the user's.
+		x.sink.AddSkipped(skipInternal, 1)
+		return nil
+	}
+	x.byID[m.ID] = zp
+	if x.folders[zp] != nil {
+		return nil
+	}
+	var info FolderInfo
+	if x.src.FolderInfo != nil && m.Metadata != "" {
+		var err error
+		if info, err = x.src.FolderInfo(m.Metadata); err != nil {
+			x.sink.AddWarning(format.Problem{Folder: archivePath(zp), Item: "folder metadata", Reason: "view and colour unknown: " + err.Error()})
+		}
+	}
+	kind := kindOf(m.ID, info.View)
+	if kind == "" {
+		x.folders[zp] = &folder{path: archivePath(zp)}
+		x.sink.AddSkipped(fmt.Sprintf(skipNotMigrated, "folder of documents, chats or wiki pages"), 1)
+		return nil
+	}
+	_, err := x.addFolder(zp, zp, kind, roleOf(m.ID, zp), info.Color)
+	return err
+}
+
+// kindOf is the archive kind of a folder by its id or view; "" is a folder
+// of documents, chats or wiki pages, not migrated.
+func kindOf(id, view int) format.FolderKind {
+	switch id {
+	case idContacts, idAutoContacts:
+		return format.FolderContacts
+	case idCalendar, idTasks:
+		return format.FolderCalendar
+	case idBriefcase, idChats, idNotebook:
+		return ""
+	}
+	switch view {
+	case tgz.TypeContact:
+		return format.FolderContacts
+	case tgz.TypeAppointment, tgz.TypeTask:
+		return format.FolderCalendar
+	case tgz.TypeDocument, tgz.TypeWiki, tgz.TypeChat:
+		return ""
+	}
+	return format.FolderMail
+}
+
+// roleOf is a mail folder's role: a system folder's by id (or, without
+// one, by its fixed name), the archive role by name for a top-level user
+// folder (Zimbra has no archive folder of its own).
+func roleOf(id int, zp string) format.Role {
+	if r, ok := systemRoles[id]; ok {
+		return r
+	}
+	top := !strings.Contains(zp[1:], "/")
+	if id == 0 && top {
+		if r, ok := systemRoles[systemNames[zp[1:]]]; ok {
+			return r
+		}
+	}
+	if top && (id == 0 || id >= 256) && export.RoleForName(zp[1:]) == format.RoleArchive {
+		return format.RoleArchive
+	}
+	return format.RoleNone
+}
+
+// archivePath is the archive path of a Zimbra folder path: "/Inbox/Sub"
+// is "INBOX/Sub".
+func archivePath(zp string) string {
+	p := strings.TrimPrefix(zp, "/")
+	if p == "Inbox" || strings.HasPrefix(p, "Inbox/") {
+		p = "INBOX" + p[len("Inbox"):]
+	}
+	return p
+}
+
+// addFolder adds the Zimbra folder zp to the sink under a safe archive
+// path, remembered under key.
+func (x *exporter) addFolder(key, zp string, kind format.FolderKind, role format.Role, color string) (*folder, error) {
+	p := archivePath(zp)
+	safe, note := export.SafeFolderPath(&x.namer, p)
+	ff := format.Folder{Kind: kind, Path: safe, Role: role, Subscribed: kind == format.FolderMail}
+	if kind != format.FolderMail {
+		ff.DisplayName, ff.Color = path.Base(p), color
+	}
+	if note != "" {
+		ff.Notes = []string{note}
+		x.sink.AddWarning(format.Problem{Folder: safe, Item: "folder", Reason: note})
+	}
+	if err := x.sink.AddFolder(ff); err != nil {
+		return nil, err
+	}
+	f := &folder{kind: kind, path: safe}
+	x.folders[key] = f
+	return f, nil
+}
+
+// Flag bits of the .meta "flags" (1 << (-id - 1), mailbox/Flag.java).
+const (
+	bitReplied   = 1 << 2
+	bitForwarded = 1 << 3
+	bitFlagged   = 1 << 5
+	bitDraft     = 1 << 6
+	bitDeleted   = 1 << 7
+	bitNotified  = 1 << 8
+)
+
+// imapFlags maps Zimbra's flag letters and bits to IMAP flags, as Zimbra's
+// own IMAP server shows them. Sent, attached, priority, invite and popped
+// are derived from the message or Zimbra's own and have no IMAP flag.
+var imapFlags = []struct {
+	letter byte
+	bit    int
+	flag   string
+}{
+	{'r', bitReplied, `\Answered`}, {'f', bitFlagged, `\Flagged`}, {'d', bitDraft, `\Draft`},
+	{'x', bitDeleted, `\Deleted`}, {'w', bitForwarded, "$Forwarded"}, {'n', bitNotified, "$MDNSent"},
+}
+
+// messageFlags are a message's IMAP flags and keywords, with notes on
+// tags that had to change to be keywords.
+func messageFlags(it *tgz.Item) ([]string, []string) {
+	var flags, notes []string
+	m := it.Meta
+	if m == nil {
+		if it.Mode&0o200 != 0 { // meta=0: only the mode says unread
+			flags = append(flags, `\Seen`)
+		}
+		return flags, nil
+	}
+	if m.Unread == 0 {
+		flags = append(flags, `\Seen`)
+	}
+	for _, f := range imapFlags {
+		if m.FlagStr != "" && strings.IndexByte(m.FlagStr, f.letter) >= 0 || m.FlagStr == "" && m.Flags&f.bit != 0 {
+			flags = append(flags, f.flag)
+		}
+	}
+	for _, tag := range m.Tags() {
+		kw := export.KeywordAtom(tag)
+		if kw != tag {
+			notes = append(notes, fmt.Sprintf("tag %q is not an IMAP atom; kept as keyword %q", tag, kw))
+		}
+		if !slices.Contains(flags, kw) {
+			flags = append(flags, kw)
+		}
+	}
+	return flags, notes
+}

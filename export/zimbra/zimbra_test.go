@@ -1,0 +1,362 @@
+package zimbra
+
+import (
+	"archive/tar"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mailhaul/mailhaul/export"
+	"github.com/mailhaul/mailhaul/export/exporttest"
+	"github.com/mailhaul/mailhaul/export/zimbra/zimbratest"
+	"github.com/mailhaul/mailhaul/format"
+)
+
+var day = time.Date(2024, 5, 6, 7, 8, 9, 0, time.UTC)
+
+func msg(id int, folder string, folderID int, subject string) zimbratest.Item {
+	return zimbratest.Message(id, folder, folderID, subject, day.Add(time.Duration(id)*time.Minute))
+}
+
+// write writes an export to a file in dir.
+func write(t *testing.T, dir, name string, opt zimbratest.Options, items ...zimbratest.Item) string {
+	t.Helper()
+	p := filepath.Join(dir, name)
+	if err := os.WriteFile(p, zimbratest.Build(t, opt, items...), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func run(t *testing.T, opt export.Options, files ...string) *exporttest.Sink {
+	t.Helper()
+	arch, err := exporttest.NewArchive()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sink := &exporttest.Sink{Archive: arch}
+	if err := (&Source{Files: files}).Export(context.Background(), sink, opt); err != nil {
+		t.Fatal(err)
+	}
+	return sink
+}
+
+func item(t *testing.T, s *exporttest.Sink, sourceID string) exporttest.Item {
+	t.Helper()
+	for _, it := range s.Items {
+		if it.SourceID == sourceID {
+			return it
+		}
+	}
+	t.Fatalf("no item %s among %d", sourceID, len(s.Items))
+	return exporttest.Item{}
+}
+
+func TestFullExport(t *testing.T) {
+	dir := t.TempDir()
+	unread := msg(300, "/Inbox", 2, "unread")
+	unread.Unread = 1
+	replied := msg(301, "/Inbox", 2, "RE: replied")
+	replied.Flags, replied.Tags = zimbratest.FlagReplied|zimbratest.FlagAttached|zimbratest.FlagFlagged, []string{"Work", "my tag", `a:b`}
+	fwd := msg(302, "/Sent", 5, "fwd")
+	fwd.Flags, fwd.Digest = zimbratest.FlagSent|zimbratest.FlagForwarded|zimbratest.FlagNotified, zimbratest.SHA1
+	items := append(zimbratest.SystemFolders(),
+		zimbratest.Item{ID: 257, Type: zimbratest.TypeFolder, Folder: "/Inbox", FolderID: 2, Name: "Empty", Date: day},
+		zimbratest.Item{ID: 258, Type: zimbratest.TypeFolder, Folder: "/", FolderID: 1, Name: "Archive", Date: day},
+		zimbratest.Item{ID: 259, Type: zimbratest.TypeTag, Folder: "/Tags", FolderID: 8, Name: "Work", Date: day},
+		unread, replied, fwd, msg(303, "/Archive", 258, "old"))
+	s := run(t, export.Options{}, write(t, dir, "u.tgz", zimbratest.Options{}, items...))
+	if len(s.Errors) != 0 || len(s.Warnings) != 0 {
+		t.Fatalf("errors %v warnings %v", s.Errors, s.Warnings)
+	}
+	wantFolders := map[string]struct {
+		kind format.FolderKind
+		role format.Role
+	}{
+		"INBOX": {format.FolderMail, format.RoleInbox}, "Sent": {format.FolderMail, format.RoleSent},
+		"Drafts": {format.FolderMail, format.RoleDrafts}, "Trash": {format.FolderMail, format.RoleTrash},
+		"Junk": {format.FolderMail, format.RoleJunk}, "INBOX/Empty": {format.FolderMail, ""},
+		"Archive": {format.FolderMail, format.RoleArchive}, "Contacts": {format.FolderContacts, ""},
+		"Emailed Contacts": {format.FolderContacts, ""}, "Calendar": {format.FolderCalendar, ""},
+		"Tasks": {format.FolderCalendar, ""},
+	}
+	for _, f := range s.Folders {
+		w, ok := wantFolders[f.Path]
+		if !ok || w.kind != f.Kind || w.role != f.Role {
+			t.Errorf("folder %+v unexpected", f)
+		}
+		delete(wantFolders, f.Path)
+	}
+	if len(wantFolders) != 0 {
+		t.Errorf("folders missing: %v", wantFolders)
+	}
+	if n := s.Skipped[fmt.Sprintf(skipNotMigrated, "folder of documents, chats or wiki pages")]; n != 2 {
+		t.Errorf("Briefcase and Chats: %d skipped (%v)", n, s.Skipped)
+	}
+	if len(s.Items) != 4 {
+		t.Fatalf("%d items", len(s.Items))
+	}
+	for _, c := range []struct {
+		it     zimbratest.Item
+		folder string
+		flags  []string
+	}{
+		{unread, "INBOX", nil},
+		{replied, "INBOX", []string{`\Seen`, `\Answered`, `\Flagged`, "Work", "my_tag", "a:b"}},
+		{fwd, "Sent", []string{`\Seen`, "$Forwarded", "$MDNSent"}},
+	} {
+		got := item(t, s, fmt.Sprint("zimbra:", c.it.ID))
+		if string(got.Body) != string(c.it.Blob) || got.Folder != c.folder || !got.Received.Equal(c.it.Date) ||
+			got.Kind != format.KindMessage || !slices.Equal(got.Flags, c.flags) {
+			t.Errorf("item %d: folder %q received %v flags %q body %q; want %q %v %q", c.it.ID, got.Folder, got.Received, got.Flags, got.Body, c.folder, c.it.Date, c.flags)
+		}
+	}
+	if n := item(t, s, "zimbra:301").Notes; len(n) != 1 || !strings.Contains(n[0], `"my tag"`) {
+		t.Errorf("notes %q", n)
+	}
+}
+
+// The root export plus /Trash and /Junk, and a root export taken again:
+// one archive, every item once.
+func TestMergeWithoutDuplicates(t *testing.T) {
+	dir := t.TempDir()
+	sys := zimbratest.SystemFolders()
+	trashMeta := sys[len(sys)-1]
+	root := write(t, dir, "root.tgz", zimbratest.Options{}, append(sys, msg(300, "/Inbox", 2, "a"), msg(301, "/Inbox", 2, "b"))...)
+	trash := write(t, dir, "trash.tgz", zimbratest.Options{}, trashMeta, msg(310, "/Trash", 3, "deleted"))
+	// A queried export (no folder entries) of Junk, overlapping the root.
+	junk := write(t, dir, "junk.tgz", zimbratest.Options{}, msg(320, "/Junk", 4, "spam"), msg(301, "/Inbox", 2, "b"))
+	s := run(t, export.Options{}, root, trash, junk)
+	var ids []string
+	for _, it := range s.Items {
+		ids = append(ids, it.SourceID+"@"+it.Folder)
+	}
+	want := []string{"zimbra:300@INBOX", "zimbra:301@INBOX", "zimbra:310@Trash", "zimbra:320@Junk"}
+	if !slices.Equal(ids, want) || s.Skipped[SkipDuplicate] != 1 || len(s.Errors) != 0 {
+		t.Errorf("items %q (skipped %v, errors %v), want %q", ids, s.Skipped, s.Errors, want)
+	}
+	if f := s.Folder("Junk"); f == nil || f.Role != format.RoleJunk {
+		t.Errorf("Junk folder %+v", f)
+	}
+}
+
+// A queried export has no folder entries: folders come from the items'
+// paths, roles from Zimbra's fixed names.
+func TestFoldersFromItemPaths(t *testing.T) {
+	s := run(t, export.Options{}, write(t, t.TempDir(), "q.tgz", zimbratest.Options{},
+		msg(300, "/Inbox/Sub: x", 500, "a"), msg(301, "/Sent", 5, "b"), msg(302, "/Projects", 600, "c")))
+	for _, c := range []struct {
+		path string
+		role format.Role
+	}{{"INBOX/Sub: x", ""}, {"Sent", format.RoleSent}, {"Projects", ""}} {
+		if f := s.Folder(c.path); f == nil || f.Role != c.role || f.Kind != format.FolderMail {
+			t.Errorf("folder %q: %+v", c.path, f)
+		}
+	}
+}
+
+func TestNoMeta(t *testing.T) {
+	var items []zimbratest.Item
+	for i := range 1001 {
+		items = append(items, msg(1000+i, "/Inbox", 2, "m"))
+	}
+	unread := msg(3000, "/Work", 600, "w")
+	items = append(items, unread)
+	s := run(t, export.Options{}, write(t, t.TempDir(), "m0.tgz", zimbratest.Options{NoMeta: true}, items...))
+	if len(s.Items) != 1002 || len(s.Errors) != 0 {
+		t.Fatalf("%d items, errors %v", len(s.Items), s.Errors)
+	}
+	if len(s.Warnings) != 1 || !strings.Contains(s.Warnings[0].Reason, "meta=0") || s.Warnings[0].Item != "m0.tgz" {
+		t.Errorf("warnings %v; want one saying what a meta=0 export lacks", s.Warnings)
+	}
+	folders := map[string]int{}
+	for _, it := range s.Items {
+		folders[it.Folder]++
+		if !it.Received.Equal(day.Add(time.Duration(it.Size-it.Size)+time.Duration(0))) && it.Received.IsZero() {
+			t.Errorf("%s: no received time", it.SourceID)
+		}
+	}
+	if folders["INBOX"] != 1001 || folders["Work"] != 1 || len(folders) != 2 {
+		t.Errorf("folders %v: the !N split must be undone", folders)
+	}
+	if f := s.Folder("INBOX"); f == nil || f.Role != format.RoleInbox {
+		t.Errorf("INBOX %+v", f)
+	}
+	got := s.Items[len(s.Items)-1]
+	if !got.Received.Equal(unread.Date) || string(got.Body) != string(unread.Blob) {
+		t.Errorf("meta=0 item: received %v body %q", got.Received, got.Body)
+	}
+}
+
+func TestOtherItemsReported(t *testing.T) {
+	items := append(zimbratest.SystemFolders(),
+		zimbratest.Item{ID: 400, Type: zimbratest.TypeContact, Folder: "/Contacts", FolderID: 7, FileAs: "Doe, Jane", Date: day},
+		zimbratest.Item{ID: 401, Type: zimbratest.TypeAppointment, Folder: "/Calendar", FolderID: 10, Subject: "Meeting", Date: day, Blob: []byte("MIME")},
+		zimbratest.Item{ID: 402, Type: zimbratest.TypeTask, Folder: "/Tasks", FolderID: 15, Subject: "Do it", Date: day},
+		zimbratest.Item{ID: 403, Type: zimbratest.TypeDocument, Folder: "/Briefcase", FolderID: 16, Name: "a.pdf", Date: day, Blob: []byte("%PDF")},
+		zimbratest.Item{ID: 404, Type: zimbratest.TypeSearchFolder, Folder: "/", FolderID: 1, Name: "Unread", Date: day},
+		zimbratest.Item{ID: 405, Type: zimbratest.TypeMountpoint, Folder: "/", FolderID: 1, Name: "Shared", Date: day},
+		zimbratest.Item{ID: 406, Type: zimbratest.TypeNote, Folder: "/Inbox", FolderID: 2, Subject: "note", Date: day, Blob: []byte("n")},
+		zimbratest.Item{ID: 407, Type: zimbratest.TypeConversation, Folder: "/Conversations", FolderID: 9, Subject: "c", Date: day},
+		zimbratest.Item{ID: 8, Type: zimbratest.TypeFolder, Folder: "/", FolderID: 11, Name: "Tags", Date: day},
+	)
+	s := run(t, export.Options{}, write(t, t.TempDir(), "o.tgz", zimbratest.Options{Style: zimbratest.ZCS5}, items...))
+	want := []format.Problem{
+		{Folder: "Contacts", Item: `contact 400 "Doe, Jane"`, Reason: "Zimbra contacts are not converted yet"},
+		{Folder: "Calendar", Item: `appointment 401 "Meeting"`, Reason: "Zimbra appointments are not converted yet"},
+		{Folder: "Tasks", Item: `task 402 "Do it"`, Reason: "Zimbra tasks are not converted yet"},
+	}
+	if !slices.Equal(s.Errors, want) {
+		t.Errorf("errors %+v, want %+v", s.Errors, want)
+	}
+	for _, what := range []string{"document", "search folder", "mountpoint", "note"} {
+		if s.Skipped[fmt.Sprintf(skipNotMigrated, what)] != 1 {
+			t.Errorf("%s not counted: %v", what, s.Skipped)
+		}
+	}
+	if s.Folder("Tags") != nil || s.Skipped[skipInternal] != 1 {
+		t.Errorf("Tags folder: %+v, skipped %v", s.Folder("Tags"), s.Skipped)
+	}
+	if s.Skipped[skipConversation] != 1 || len(s.Items) != 0 {
+		t.Errorf("skipped %v, %d items", s.Skipped, len(s.Items))
+	}
+}
+
+func TestDamageReportedRestExported(t *testing.T) {
+	dir := t.TempDir()
+	short := msg(301, "/Inbox", 2, "short")
+	short.Short = 2
+	lost := msg(302, "/Inbox", 2, "lost")
+	lost.NoData = true
+	bad := msg(303, "/Inbox", 2, "bad")
+	bad.BadDigest = true
+	damaged := write(t, dir, "d.tgz", zimbratest.Options{}, msg(300, "/Inbox", 2, "ok"), short, lost, bad, msg(304, "/Inbox", 2, "ok2"))
+	// A second file cut in the middle, and a third that is whole.
+	var many []zimbratest.Item
+	for i := range 40 {
+		m := msg(500+i, "/Junk", 4, fmt.Sprint("j", i))
+		m.Blob = []byte(strings.Repeat(fmt.Sprintf("line %d of junk\r\n", i), 300))
+		many = append(many, m)
+	}
+	whole := zimbratest.Build(t, zimbratest.Options{}, many...)
+	cut := filepath.Join(dir, "cut.tgz")
+	os.WriteFile(cut, whole[:len(whole)/2], 0o600)
+	last := write(t, dir, "last.tgz", zimbratest.Options{}, msg(600, "/Trash", 3, "t"))
+	s := run(t, export.Options{}, damaged, cut, last)
+	var errs []string
+	for _, e := range s.Errors {
+		errs = append(errs, e.Item+" | "+e.Reason)
+	}
+	all := strings.Join(errs, "\n")
+	for _, want := range []string{"d.tgz: Inbox/0000000301-short.eml", ".err", "d.tgz: Inbox/0000000302-lost.eml",
+		"missing", "d.tgz: Inbox/0000000303-bad.eml", "blob_digest", "cut.tgz", "ends early"} {
+		if !strings.Contains(all, want) {
+			t.Errorf("errors do not name %q:\n%s", want, all)
+		}
+	}
+	got := map[string]bool{}
+	for _, it := range s.Items {
+		got[it.SourceID] = true
+	}
+	if !got["zimbra:300"] || !got["zimbra:304"] || !got["zimbra:600"] || !got["zimbra:500"] || got["zimbra:301"] || got["zimbra:303"] {
+		t.Errorf("exported %v", got)
+	}
+	if got["zimbra:539"] {
+		t.Error("an item after the cut was exported")
+	}
+}
+
+func TestCutoff(t *testing.T) {
+	s := run(t, export.Options{After: day.Add(301 * time.Minute)}, write(t, t.TempDir(), "c.tgz", zimbratest.Options{},
+		msg(300, "/Inbox", 2, "old"), msg(301, "/Inbox", 2, "at"), msg(302, "/Inbox", 2, "new")))
+	if len(s.Items) != 2 || s.Items[0].SourceID != "zimbra:301" || s.Skipped[export.SkipBeforeCutoff] != 1 {
+		t.Errorf("items %d, skipped %v", len(s.Items), s.Skipped)
+	}
+}
+
+func TestNotAZimbraExport(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "x.tgz")
+	os.WriteFile(p, []byte("this is not an archive at all, just some text that is long enough"), 0o600)
+	err := (&Source{Files: []string{p}}).Export(context.Background(), &exporttest.Sink{}, export.Options{})
+	if err == nil || !strings.Contains(err.Error(), "not a Zimbra export") {
+		t.Errorf("got %v", err)
+	}
+}
+
+func TestOtherTarRefused(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "x.tgz")
+	os.WriteFile(p, zimbratest.Rewrite(t, []zimbratest.RawEntry{{Header: &tar.Header{Name: "manifest.json", Mode: 0o644, Size: 2}, Data: []byte("{}")}}), 0o600)
+	err := (&Source{Files: []string{p}}).Export(context.Background(), &exporttest.Sink{}, export.Options{})
+	if err == nil || !strings.Contains(err.Error(), "not a Zimbra export") {
+		t.Errorf("got %v", err)
+	}
+}
+
+// Views and colours come from folder metadata through Source.FolderInfo.
+func TestFolderInfo(t *testing.T) {
+	p := write(t, t.TempDir(), "f.tgz", zimbratest.Options{},
+		zimbratest.Item{ID: 700, Type: zimbratest.TypeFolder, Folder: "/", FolderID: 1, Name: "Clients", Date: day, Metadata: "view=contacts"},
+		zimbratest.Item{ID: 701, Type: zimbratest.TypeFolder, Folder: "/", FolderID: 1, Name: "Files", Date: day, Metadata: "view=docs"},
+		zimbratest.Item{ID: 702, Type: zimbratest.TypeFolder, Folder: "/", FolderID: 1, Name: "Odd", Date: day, Metadata: "garbage"})
+	sink := &exporttest.Sink{}
+	src := &Source{Files: []string{p}, FolderInfo: func(md string) (FolderInfo, error) {
+		switch md {
+		case "view=contacts":
+			return FolderInfo{View: 6, Color: "#5b9bf2"}, nil
+		case "view=docs":
+			return FolderInfo{View: 8}, nil
+		}
+		return FolderInfo{}, fmt.Errorf("cannot decode")
+	}}
+	if err := src.Export(context.Background(), sink, export.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	if f := sink.Folder("Clients"); f == nil || f.Kind != format.FolderContacts || f.Color != "#5b9bf2" || f.DisplayName != "Clients" {
+		t.Errorf("Clients: %+v", f)
+	}
+	if sink.Folder("Files") != nil || sink.Skipped[fmt.Sprintf(skipNotMigrated, "folder of documents, chats or wiki pages")] != 1 {
+		t.Errorf("Files: %+v, skipped %v", sink.Folder("Files"), sink.Skipped)
+	}
+	if f := sink.Folder("Odd"); f == nil || f.Kind != format.FolderMail || len(sink.Warnings) != 1 {
+		t.Errorf("Odd: %+v, warnings %v", f, sink.Warnings)
+	}
+}
+
+// Without a meta Path, an item's folder is its folder .meta's, by id.
+func TestFolderByIDWithoutPath(t *testing.T) {
+	m := msg(300, "/Work/Deep", 700, "x")
+	m.NoPath = true
+	s := run(t, export.Options{}, write(t, t.TempDir(), "p.tgz", zimbratest.Options{},
+		zimbratest.Item{ID: 699, Type: zimbratest.TypeFolder, Folder: "/", FolderID: 1, Name: "Work", Date: day},
+		zimbratest.Item{ID: 700, Type: zimbratest.TypeFolder, Folder: "/Work", FolderID: 699, Name: "Deep", Date: day}, m))
+	if len(s.Items) != 1 || s.Items[0].Folder != "Work/Deep" {
+		t.Errorf("items %+v", s.Items)
+	}
+}
+
+func TestCancelled(t *testing.T) {
+	p := write(t, t.TempDir(), "c.tgz", zimbratest.Options{}, msg(300, "/Inbox", 2, "x"))
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := (&Source{Files: []string{p}}).Export(ctx, &exporttest.Sink{}, export.Options{}); !errors.Is(err, context.Canceled) || strings.Contains(err.Error(), "not a Zimbra export") {
+		t.Errorf("got %v, want context.Canceled", err)
+	}
+}
+
+// A copy damaged in one file does not hide a sound copy in another.
+func TestDamagedCopyThenSoundCopy(t *testing.T) {
+	dir := t.TempDir()
+	bad := msg(301, "/Inbox", 2, "x")
+	bad.BadDigest = true
+	s := run(t, export.Options{}, write(t, dir, "a.tgz", zimbratest.Options{}, bad),
+		write(t, dir, "b.tgz", zimbratest.Options{}, msg(301, "/Inbox", 2, "x")))
+	if len(s.Items) != 1 || len(s.Errors) != 1 || !strings.Contains(s.Errors[0].Item, "a.tgz") || s.Skipped[SkipDuplicate] != 0 {
+		t.Errorf("items %d, errors %v, skipped %v", len(s.Items), s.Errors, s.Skipped)
+	}
+}
