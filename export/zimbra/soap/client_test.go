@@ -59,7 +59,7 @@ func (l *logs) all() []string {
 
 // pair starts a fake Zimbra with o and a client for it; cfg's zero
 // fields are filled for the test (no pacing, fast retries).
-func pair(t *testing.T, o zimbratest.Options, cfg soap.Config) (*zimbratest.Server, *soap.Client) {
+func pair(t *testing.T, o zimbratest.ServerOptions, cfg soap.Config) (*zimbratest.Server, *soap.Client) {
 	t.Helper()
 	s := zimbratest.NewServer(t, o)
 	cfg.URL = s.URL
@@ -103,7 +103,7 @@ func TestAccountFacts(t *testing.T) {
 	dir := t.TempDir()
 	pwFile := filepath.Join(dir, "pw")
 	os.WriteFile(pwFile, []byte("admin-secret\r\n"), 0o600)
-	s, c := pair(t, zimbratest.Options{}, soap.Config{Password: soap.PasswordFile(pwFile)})
+	s, c := pair(t, zimbratest.ServerOptions{}, soap.Config{Password: soap.PasswordFile(pwFile)})
 	s.AddAccount(zimbratest.Account{Name: "ann@example.test", MailboxSize: 4096, Attrs: map[string][]string{
 		"displayName": {"Ann Example"}, "zimbraMailAlias": {"a@example.test", "annie@example.test"},
 		"zimbraMailSieveScript": {"require [\"fileinto\"];\nfileinto \"x\";"}, "userPassword": {"{SSHA512}abc"}, "zimbraNotAsked": {"x"}}})
@@ -142,7 +142,7 @@ func TestTokenRenewal(t *testing.T) {
 	clock := time.Now()
 	now := func() time.Time { mu.Lock(); defer mu.Unlock(); return clock }
 	advance := func(d time.Duration) { mu.Lock(); clock = clock.Add(d); mu.Unlock() }
-	s, c := pair(t, zimbratest.Options{Content: lines([]item{{"/Inbox", time.Unix(1e9, 0)}})}, soap.Config{Now: now})
+	s, c := pair(t, zimbratest.ServerOptions{Content: lines([]item{{"/Inbox", time.Unix(1e9, 0)}})}, soap.Config{Now: now})
 	s.AddAccount(zimbratest.Account{Name: "ann@example.test"})
 	ctx := context.Background()
 	a, err := c.GetAccount(ctx, "ann@example.test", false)
@@ -181,7 +181,7 @@ func TestTokenRenewal(t *testing.T) {
 
 // More than Zimbra's 5,000 accounts are listed page by page, none twice.
 func TestAccountsPagePast5000(t *testing.T) {
-	s, c := pair(t, zimbratest.Options{}, soap.Config{PageSize: 1000})
+	s, c := pair(t, zimbratest.ServerOptions{}, soap.Config{PageSize: 1000})
 	const n = 5200
 	for i := range n {
 		s.AddAccount(zimbratest.Account{Name: fmt.Sprintf("user%05d@example.test", i), Folders: []*zimbratest.Folder{}})
@@ -206,7 +206,7 @@ func TestAccountsPagePast5000(t *testing.T) {
 }
 
 func TestFolders(t *testing.T) {
-	s, c := pair(t, zimbratest.Options{}, soap.Config{})
+	s, c := pair(t, zimbratest.ServerOptions{}, soap.Config{})
 	s.AddAccount(zimbratest.Account{Name: "ann@example.test", Folders: []*zimbratest.Folder{
 		{ID: 2, Name: "Inbox", View: "message", N: 3, S: 300, Unread: 1, Color: 1, Sub: []*zimbratest.Folder{{ID: 257, Name: "Sub", View: "message", N: 1, S: 10, RGB: "#123456"}}},
 		{ID: 3, Name: "Trash", N: 2},
@@ -259,7 +259,7 @@ func TestExportPlanAndDelta(t *testing.T) {
 	T := time.Date(2024, 5, 1, 8, 0, 0, 0, time.UTC)
 	items := []item{{"/Inbox", T.Add(-time.Second)}, {"/Inbox", T}, {"/Inbox/Sub", T.Add(time.Hour)},
 		{"/Trash", T}, {"/Junk", T.Add(-time.Hour)}, {"/Sent", T.Add(time.Minute)}}
-	s, c := pair(t, zimbratest.Options{Content: lines(items)}, soap.Config{})
+	s, c := pair(t, zimbratest.ServerOptions{Content: lines(items)}, soap.Config{})
 	s.AddAccount(zimbratest.Account{Name: "ann@example.test"})
 	ctx := context.Background()
 	a, _ := c.GetAccount(ctx, "ann@example.test", false)
@@ -302,7 +302,7 @@ func TestExportRetriesAndCutStream(t *testing.T) {
 		items = append(items, item{"/Inbox", time.Unix(int64(1e9+i), 0)})
 	}
 	var l logs
-	s, c := pair(t, zimbratest.Options{Content: lines(items)}, soap.Config{Logf: l.Logf, Retry: retry.Loop{Attempts: 6, Backoff: retry.Policy{First: time.Millisecond, Max: 10 * time.Millisecond}}})
+	s, c := pair(t, zimbratest.ServerOptions{Content: lines(items)}, soap.Config{Logf: l.Logf, Retry: retry.Loop{Attempts: 6, Backoff: retry.Policy{First: time.Millisecond, Max: 10 * time.Millisecond}}})
 	s.AddAccount(zimbratest.Account{Name: "ann@example.test"})
 	ctx := context.Background()
 	s.FailSOAP(503)
@@ -351,7 +351,7 @@ func TestExportRetriesAndCutStream(t *testing.T) {
 
 // An export that matches nothing is Empty, not an error.
 func TestExportEmpty(t *testing.T) {
-	s, c := pair(t, zimbratest.Options{Content: lines(nil)}, soap.Config{})
+	s, c := pair(t, zimbratest.ServerOptions{Content: lines(nil)}, soap.Config{})
 	s.AddAccount(zimbratest.Account{Name: "ann@example.test"})
 	a, _ := c.GetAccount(context.Background(), "ann@example.test", false)
 	st, err := c.Export(context.Background(), a, soap.Export{Folder: "/Junk", Types: []string{"message"}})
@@ -378,7 +378,7 @@ func TestExportEmpty(t *testing.T) {
 // (n-1)/r (a lower bound, which load cannot break), and a client paced
 // under the DoS filter's limit is never refused.
 func TestPacing(t *testing.T) {
-	s, c := pair(t, zimbratest.Options{DoSLimit: 20}, soap.Config{RequestsPerSecond: 10})
+	s, c := pair(t, zimbratest.ServerOptions{DoSLimit: 20}, soap.Config{RequestsPerSecond: 10})
 	s.AddAccount(zimbratest.Account{Name: "ann@example.test"})
 	ctx := context.Background()
 	start := time.Now()
@@ -404,7 +404,7 @@ func TestDoSRefusalsAreRetried(t *testing.T) {
 	for _, status := range []int{429, 503} {
 		var retries int
 		var mu sync.Mutex
-		s, c := pair(t, zimbratest.Options{DoSLimit: 3, DoSStatus: status}, soap.Config{Retry: retry.Loop{Attempts: 8,
+		s, c := pair(t, zimbratest.ServerOptions{DoSLimit: 3, DoSStatus: status}, soap.Config{Retry: retry.Loop{Attempts: 8,
 			Backoff: retry.Policy{First: 300 * time.Millisecond, Max: time.Second},
 			OnRetry: func(_ int, err error, _ time.Duration) {
 				if k, _ := retry.Classify(err); k == retry.Throttled {
@@ -430,7 +430,7 @@ func TestDoSRefusalsAreRetried(t *testing.T) {
 // On the admin port alone: the admin token in ZM_ADMIN_AUTH_TOKEN, the
 // account named in the SOAP context, no delegation.
 func TestViaAdminPort(t *testing.T) {
-	s, c := pair(t, zimbratest.Options{Content: lines([]item{{"/Inbox", time.Unix(1e9, 0)}})}, soap.Config{ViaAdminPort: true})
+	s, c := pair(t, zimbratest.ServerOptions{Content: lines([]item{{"/Inbox", time.Unix(1e9, 0)}})}, soap.Config{ViaAdminPort: true})
 	s.AddAccount(zimbratest.Account{Name: "ann@example.test", Attrs: map[string][]string{"zimbraMailHost": {"unreachable.example.test"}}})
 	ctx := context.Background()
 	a, _ := c.GetAccount(ctx, "ann@example.test", false)
@@ -451,7 +451,7 @@ func TestViaAdminPort(t *testing.T) {
 // one that asks for a restart.
 func TestExportCancelled(t *testing.T) {
 	block := make(chan struct{})
-	s, c := pair(t, zimbratest.Options{Content: func(e zimbratest.Export, w io.Writer) error {
+	s, c := pair(t, zimbratest.ServerOptions{Content: func(e zimbratest.Export, w io.Writer) error {
 		w.Write([]byte("first bytes"))
 		w.(http.Flusher).Flush()
 		<-block
@@ -479,7 +479,7 @@ func TestExportCancelled(t *testing.T) {
 
 // One client serves parallel workers: tokens per user, one admin login.
 func TestParallelUsers(t *testing.T) {
-	s, c := pair(t, zimbratest.Options{Content: func(e zimbratest.Export, w io.Writer) error {
+	s, c := pair(t, zimbratest.ServerOptions{Content: func(e zimbratest.Export, w io.Writer) error {
 		_, err := io.WriteString(w, e.User)
 		return err
 	}}, soap.Config{})
@@ -530,7 +530,7 @@ func TestParallelUsers(t *testing.T) {
 // or a URL, whatever fails.
 func TestNoSecretsInErrorsOrLogs(t *testing.T) {
 	var l logs
-	s, c := pair(t, zimbratest.Options{Content: lines([]item{{"/Inbox", time.Unix(1e9, 0)}})}, soap.Config{Logf: l.Logf})
+	s, c := pair(t, zimbratest.ServerOptions{Content: lines([]item{{"/Inbox", time.Unix(1e9, 0)}})}, soap.Config{Logf: l.Logf})
 	s.AddAccount(zimbratest.Account{Name: "ann@example.test"})
 	ctx := context.Background()
 	var errs []error
@@ -584,7 +584,7 @@ func TestNoSecretsInErrorsOrLogs(t *testing.T) {
 // TLS is verified: without the fake's CA the client fails, naming the
 // certificate, and no request is repeated.
 func TestTLSVerified(t *testing.T) {
-	s := zimbratest.NewServer(t, zimbratest.Options{})
+	s := zimbratest.NewServer(t, zimbratest.ServerOptions{})
 	c, err := soap.New(soap.Config{URL: s.URL, Admin: "admin@example.test", RequestsPerSecond: -1,
 		Password: func() (string, error) { return "admin-secret", nil }})
 	if err != nil {
@@ -612,7 +612,7 @@ func TestTLSVerified(t *testing.T) {
 
 // What zmprov shows with gsig, gid and gam comes along for account.json.
 func TestProfile(t *testing.T) {
-	s, c := pair(t, zimbratest.Options{}, soap.Config{})
+	s, c := pair(t, zimbratest.ServerOptions{}, soap.Config{})
 	s.AddAccount(zimbratest.Account{Name: "ann@example.test", MemberOf: []string{"all@example.test", "staff@example.test"},
 		Signatures: []zimbratest.Signature{{Name: "work", Text: "-- \nAnn", HTML: "<p>Ann</p>"}},
 		Identities: []zimbratest.Identity{{Name: "DEFAULT", Attrs: map[string][]string{"zimbraPrefFromDisplay": {"Ann E."}}},

@@ -1,6 +1,3 @@
-// Package zimbratest fakes Zimbra for tests: a writer of its tgz exports
-// and a server (server*.go) answering its SOAP (JSON form) and REST calls
-// as ZCS 8-10 does, built from the notes on Zimbra's export.
 package zimbratest
 
 import (
@@ -18,8 +15,8 @@ import (
 	"time"
 )
 
-// Options shape a fake Zimbra. Zero fields take Zimbra's defaults.
-type Options struct {
+// ServerOptions shape a fake Zimbra. Zero fields take Zimbra's defaults.
+type ServerOptions struct {
 	// AdminName and AdminPassword are the admin account AuthRequest
 	// accepts (default admin@example.test / "admin-secret").
 	AdminName, AdminPassword string
@@ -57,7 +54,7 @@ type Account struct {
 	// ID is the zimbraId (generated when empty).
 	ID string
 	// Attrs are LDAP attributes (displayName, zimbraMailAlias, ...).
-	// zimbraMailHost defaults to Options.MailHost; userPassword is
+	// zimbraMailHost defaults to ServerOptions.MailHost; userPassword is
 	// answered as VALUE-BLOCKED over SOAP, as Zimbra does.
 	Attrs map[string][]string
 	// MailboxSize is GetMailboxRequest's s, in bytes.
@@ -134,7 +131,7 @@ type Stats struct {
 type Server struct {
 	URL string
 	ts  *httptest.Server
-	o   Options
+	o   ServerOptions
 
 	mu       sync.Mutex
 	offset   time.Duration // Advance's shift of the token clock
@@ -156,7 +153,7 @@ type token struct {
 }
 
 // NewServer starts a fake Zimbra, closed when the test ends.
-func NewServer(t testing.TB, o Options) *Server {
+func NewServer(t testing.TB, o ServerOptions) *Server {
 	if o.AdminName == "" {
 		o.AdminName = "admin@example.test"
 	}

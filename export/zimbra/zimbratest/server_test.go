@@ -55,7 +55,7 @@ func adminToken(t *testing.T, s *Server) string {
 }
 
 func TestServerAuthAndDelegation(t *testing.T) {
-	s := NewServer(t, Options{DelegateLifetime: 10 * time.Minute})
+	s := NewServer(t, ServerOptions{DelegateLifetime: 10 * time.Minute})
 	s.AddAccount(Account{Name: "ann@example.test"})
 	st, _, code := call(t, s, "/service/admin/soap", "", "AuthRequest", map[string]any{"name": s.o.AdminName, "password": "wrong"})
 	if st != 500 || code != "account.AUTH_FAILED" {
@@ -86,7 +86,7 @@ func TestServerAuthAndDelegation(t *testing.T) {
 }
 
 func TestServerAccountsAndFolders(t *testing.T) {
-	s := NewServer(t, Options{})
+	s := NewServer(t, ServerOptions{})
 	s.AddAccount(Account{Name: "bob@example.test", MailboxSize: 12345,
 		Attrs: map[string][]string{"displayName": {"Bob"}, "zimbraMailAlias": {"b@example.test", "robert@example.test"}, "userPassword": {"{SSHA512}xyz"}},
 		Folders: []*Folder{
@@ -141,7 +141,7 @@ func TestServerAccountsAndFolders(t *testing.T) {
 // Without maxResults="0" a match above Zimbra's 5,000 cap fails
 // whatever the page; with it, limit and offset page through everything.
 func TestServerSearchDirectoryCap(t *testing.T) {
-	s := NewServer(t, Options{})
+	s := NewServer(t, ServerOptions{})
 	const n = 5001
 	for i := range n {
 		s.AddAccount(Account{Name: fmt.Sprintf("u%05d@example.test", i)})
@@ -205,7 +205,7 @@ func TestServerRESTExport(t *testing.T) {
 		folder string
 		date   time.Time
 	}{{"/Inbox", day}, {"/Inbox/Sub", day.Add(time.Second)}, {"/Trash", day.Add(2 * time.Second)}, {"/Junk", day}, {"/Sent", day.Add(-time.Hour)}}
-	s := NewServer(t, Options{Content: func(e Export, w io.Writer) error {
+	s := NewServer(t, ServerOptions{Content: func(e Export, w io.Writer) error {
 		for _, it := range items {
 			if e.Includes(it.folder, it.date) {
 				fmt.Fprintf(w, "%s %d\n", it.folder, it.date.Unix())
@@ -259,7 +259,7 @@ func TestServerRESTExport(t *testing.T) {
 }
 
 func TestServerRESTAuth(t *testing.T) {
-	s := NewServer(t, Options{DelegateLifetime: time.Minute, Content: func(e Export, w io.Writer) error {
+	s := NewServer(t, ServerOptions{DelegateLifetime: time.Minute, Content: func(e Export, w io.Writer) error {
 		_, err := io.WriteString(w, "data")
 		return err
 	}})
@@ -291,7 +291,7 @@ func TestServerFaults(t *testing.T) {
 	zw := gzip.NewWriter(&payload)
 	zw.Write(bytes.Repeat([]byte("zimbra tgz payload "), 4000))
 	zw.Close()
-	s := NewServer(t, Options{Content: func(e Export, w io.Writer) error {
+	s := NewServer(t, ServerOptions{Content: func(e Export, w io.Writer) error {
 		_, err := w.Write(payload.Bytes())
 		return err
 	}})
@@ -334,7 +334,7 @@ func TestServerFaults(t *testing.T) {
 // Past DoSLimit requests in a second, the DoS filter refuses; a client
 // that waits a second is served again.
 func TestServerDoSFilter(t *testing.T) {
-	s := NewServer(t, Options{DoSLimit: 3})
+	s := NewServer(t, ServerOptions{DoSLimit: 3})
 	var refused int
 	for range 30 {
 		st, _, _ := call(t, s, "/service/admin/soap", "", "AuthRequest", map[string]any{})

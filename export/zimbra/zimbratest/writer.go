@@ -1,8 +1,9 @@
-// Package zimbratest makes what a Zimbra server would give a migration, for
-// tests: Writer writes archives as Zimbra's REST export (?fmt=tgz, the
-// ArchiveFormatter of zm-mailbox) writes them, quirks included, so the
-// readers in export/zimbra are tested against the real layout without a
-// Zimbra server.
+// Package zimbratest fakes Zimbra for tests, built from the notes on its
+// export: Writer writes archives as Zimbra's REST export (?fmt=tgz, the
+// ArchiveFormatter of zm-mailbox) writes them, quirks included, and
+// Server (server*.go) answers its SOAP calls (JSON form) and REST URLs as
+// ZCS 8-10 does, so export/zimbra is tested against the real layout and
+// protocol without a Zimbra server.
 package zimbratest
 
 import (
