@@ -179,7 +179,6 @@ func run(ctx context.Context, o *Options, req importer.Request) (*report.Report,
 		return nil, nil, err
 	}
 	im.learnCaps(first.c)
-	first.slots = make(chan struct{}, im.caps.depth) // nothing in flight yet
 	if req.DryRun {
 		im.hangUp(first)
 		err = im.readArchives(ctx, archives)
@@ -188,14 +187,7 @@ func run(ctx context.Context, o *Options, req importer.Request) (*report.Report,
 		return rep, im.boxes.planValue(), err
 	}
 	im.lim.Widen(im.caps.nconns * im.caps.depth)
-	for i := 0; i < im.caps.nconns; i++ {
-		var c *wconn
-		if i == 0 {
-			c = first
-		}
-		im.senders.Add(1)
-		go func() { defer im.senders.Done(); im.worker(ctx, i, c) }()
-	}
+	im.startSenders(ctx, first)
 	readErr := im.readArchives(ctx, archives)
 	if readErr == nil {
 		rep.MarkAllRead()

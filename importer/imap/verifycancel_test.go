@@ -95,8 +95,9 @@ func TestCancelDuringVerifyCountsEachOnce(t *testing.T) {
 	im.queue.push(lost)
 	im.queue.pop(ctx)
 
-	if rest := im.verify(ctx, lost); rest != nil {
-		t.Fatalf("verify of a cancelled run kept %d messages to send", len(rest.items))
+	im.send(ctx, &line{}, lost)
+	if len(lost.items) != 0 {
+		t.Fatalf("the check of a cancelled run left %d messages unrecorded", len(lost.items))
 	}
 	im.rep.Finish()
 	r := im.rep

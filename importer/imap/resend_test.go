@@ -1,0 +1,193 @@
+package imap
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/emersion/go-imap/v2"
+	"golang.org/x/sync/semaphore"
+
+	"github.com/mailhaul/mailhaul/format"
+	"github.com/mailhaul/mailhaul/importer"
+	"github.com/mailhaul/mailhaul/importer/imap/appender"
+	"github.com/mailhaul/mailhaul/importer/imap/faultserver"
+	"github.com/mailhaul/mailhaul/internal/faultproxy"
+	"github.com/mailhaul/mailhaul/internal/journal"
+	"github.com/mailhaul/mailhaul/internal/ratelimit"
+	"github.com/mailhaul/mailhaul/internal/testservers"
+	"github.com/mailhaul/mailhaul/report"
+)
+
+// TestThrottledBatchIsNeverGivenUp throttles a batch three times as often
+// as a dropped connection may cut it off, each answer asking for a pause
+// of its own: it must arrive, once, after the server's pauses were
+// honoured and the window shrank each time. It would fail if throttling
+// used up a fixed number of tries.
+func TestThrottledBatchIsNeverGivenUp(t *testing.T) {
+	const throttles = 3 * sendTries
+	const wait = 30 * time.Millisecond
+	var mu sync.Mutex
+	refused := 0
+	hook := func(conn, n int) error {
+		mu.Lock()
+		defer mu.Unlock()
+		if refused == throttles {
+			return nil
+		}
+		refused++
+		return &imap.Error{Type: imap.StatusResponseTypeNo,
+			Text: fmt.Sprintf("Request is throttled. Suggested Backoff Time: %d milliseconds", wait.Milliseconds())}
+	}
+	srv, err := faultserver.Start(faultserver.Options{Users: map[string]string{"u": "p"}, Hook: hook})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	msgs := uniqueMessages(1)
+	archive := filepath.Join(t.TempDir(), "u.tgz")
+	writeArchive(t, archive, []testFolder{{folder: format.Folder{Path: "INBOX", Role: format.RoleInbox}, msgs: msgs}})
+	window := ratelimit.NewAIMD(1, 1, 1)
+	opt := testRun{Options: Options{Account: account(srv.Addr, "u", "p"), Timeout: 10 * time.Second, Connections: 1,
+		MaxBackoff: 10 * time.Millisecond, Settle: time.Millisecond, Limits: Limits{Window: window}},
+		Request: importer.Request{User: "u"}}
+	start := time.Now()
+	rep, err := opt.run(context.Background(), []string{archive})
+	took := time.Since(start)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%s; %s; took %s; window %+v", rep.Line(), rep.Statement, took.Round(time.Millisecond), window.Stats())
+	if rep.Failed != 0 || rep.Imported != len(msgs) {
+		t.Fatalf("imported %d, failed %d (%v); want all %d after %d throttles", rep.Imported, rep.Failed, rep.Failures, len(msgs), throttles)
+	}
+	if refused != throttles {
+		t.Fatalf("the server throttled %d times, want %d", refused, throttles)
+	}
+	if st := window.Stats(); st.Cuts < throttles {
+		t.Errorf("the window was cut %d times for %d throttles", st.Cuts, throttles)
+	}
+	// Each throttle's pause is the server's 30 ms, not the 10 ms
+	// MaxBackoff.
+	if took < throttles*wait {
+		t.Errorf("took %s for %d throttles asking for %s each: the server's wait was not honoured", took, throttles, wait)
+	}
+	have := map[int64]int{}
+	for _, m := range readBack(t, srv.Addr, "u", "p")["INBOX"] {
+		have[m.date.Unix()]++
+	}
+	for i, m := range msgs {
+		if n := have[m.received.Unix()]; n != 1 {
+			t.Errorf("message %d is on the target %d times, want 1", i, n)
+		}
+	}
+}
+
+// TestFailedCheckKeepsFoundOnesDone checks a batch cut off by a dropped
+// connection when the control connection dies during the check: the
+// first message is found and counted imported, the check of the second
+// (which arrived too) fails, and every later check fails too. The found message must not be
+// checked (and counted) again: each of the three ends once, the two not
+// found failed as maybe on the target. It failed before: the batch was
+// tried again whole after the failed check, so the found message was
+// counted imported and then failed as well.
+func TestFailedCheckKeepsFoundOnesDone(t *testing.T) {
+	d := testservers.StartDovecot(t, map[string]string{"alice": "alice-secret"})
+	msgs := uniqueMessages(3)
+	bodies := make([][]byte, len(msgs))
+	c := testservers.IMAPLogin(t, d.Addr, "alice", "alice-secret")
+	for i := range msgs {
+		bodies[i] = crlf(msgs[i].body)
+		if i == 2 {
+			continue // the last one never arrived
+		}
+		ap := c.Append("INBOX", int64(len(bodies[i])), nil)
+		ap.Write(bodies[i])
+		ap.Close()
+		if _, err := ap.Wait(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c.Logout().Wait()
+
+	ctx := context.Background()
+	// The control connection goes through a proxy that cuts nothing; the
+	// test closes the connection just before the answer of the third
+	// FETCH (the index, the first message's content, then the second's).
+	var ctlp atomic.Pointer[control]
+	var mu sync.Mutex
+	fetches := 0
+	px, err := faultproxy.Start(faultproxy.Options{Upstream: d.Addr, Verbs: []string{"UID", "FETCH"},
+		Answer: func(verb string) {
+			mu.Lock()
+			fetches++
+			n := fetches
+			mu.Unlock()
+			if n == 3 {
+				ctlp.Load().c.Close()
+			}
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer px.Close()
+	o, prof, ctl := testControl(t, ctx, px.Addr)
+	ctlp.Store(ctl)
+	o.MaxBackoff = 10 * time.Millisecond
+	j, err := journal.Open(filepath.Join(t.TempDir(), "alice.journal"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j.Close()
+	pres := newPresence(j, false, t.Logf)
+	pres.ctl = ctl
+	im := &job{opt: o, prof: prof, ctl: ctl, j: j, pres: pres, rep: report.New("alice", "imap", "imap://"+d.Addr, nil),
+		queue: newBatchQueue(), mem: semaphore.NewWeighted(memBudget), lim: ratelimit.NewAIMD(1, 1, 1), connCtx: ctx}
+	b := &box{name: "INBOX"}
+	lost := &batch{box: b, uncertain: true, lostAt: time.Now().Add(-time.Minute)}
+	for i, body := range bodies {
+		sp, err := readSpool(bytes.NewReader(body), "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := im.mem.Acquire(ctx, sp.charge()); err != nil {
+			t.Fatal(err)
+		}
+		lost.items = append(lost.items, &item{folder: "INBOX", sourceID: fmt.Sprintf("INBOX#%d", i), box: b, sp: sp,
+			key: journal.Key{byte(i + 1)}, msg: appender.Message{Size: sp.size}})
+		lost.bytes += sp.size
+	}
+	im.queue.push(lost)
+	im.queue.pop(ctx)
+
+	ln := &line{}
+	im.send(ctx, ln, lost)
+	if ln.cur != nil {
+		im.hangUp(ln.cur)
+		t.Errorf("the batch was sent again; its messages were never checked")
+	}
+	im.rep.Finish()
+	r := im.rep
+	t.Logf("%d fetches; %s; failures %v", fetches, r.Line(), r.Failures)
+	if fetches < 3 {
+		t.Fatalf("the control connection was not closed during the check (%d fetches)", fetches)
+	}
+	if r.Imported != 1 {
+		t.Errorf("%d imported, want the first message, found before the check failed", r.Imported)
+	}
+	if got := r.Imported + r.Failed + r.NotAttempted; got != len(msgs) {
+		t.Errorf("report counts %d imported, %d failed, %d not attempted: %d, want each of the %d messages once",
+			r.Imported, r.Failed, r.NotAttempted, got, len(msgs))
+	}
+	for _, f := range r.Failures {
+		if f.Item == "INBOX#0" || !strings.Contains(f.Reason, "may be on the target") {
+			t.Errorf("failure %+v: want only the unchecked messages, said to be maybe on the target", f)
+		}
+	}
+}
