@@ -92,30 +92,13 @@ func TestThrottledBatchIsNeverGivenUp(t *testing.T) {
 // TestFailedCheckKeepsFoundOnesDone checks a batch cut off by a dropped
 // connection when the control connection dies during the check: the
 // first message is found and counted imported, the check of the second
-// (which arrived too) fails, and every later check fails too. The found message must not be
-// checked (and counted) again: each of the three ends once, the two not
-// found failed as maybe on the target. It failed before: the batch was
-// tried again whole after the failed check, so the found message was
-// counted imported and then failed as well.
+// (which arrived too) fails, and so does every later check. The found
+// message must not be checked (and counted) again: each of the three
+// ends once, the two not found failed as maybe on the target. It failed
+// before: the batch was tried again whole after the failed check, so the
+// found message was counted imported and then failed as well.
 func TestFailedCheckKeepsFoundOnesDone(t *testing.T) {
-	d := testservers.StartDovecot(t, map[string]string{"alice": "alice-secret"})
-	msgs := uniqueMessages(3)
-	bodies := make([][]byte, len(msgs))
-	c := testservers.IMAPLogin(t, d.Addr, "alice", "alice-secret")
-	for i := range msgs {
-		bodies[i] = crlf(msgs[i].body)
-		if i == 2 {
-			continue // the last one never arrived
-		}
-		ap := c.Append("INBOX", int64(len(bodies[i])), nil)
-		ap.Write(bodies[i])
-		ap.Close()
-		if _, err := ap.Wait(); err != nil {
-			t.Fatal(err)
-		}
-	}
-	c.Logout().Wait()
-
+	d, bodies := twoOfThreeLanded(t)
 	ctx := context.Background()
 	// The control connection goes through a proxy that cuts nothing; the
 	// test closes the connection just before the answer of the third
@@ -145,9 +128,66 @@ func TestFailedCheckKeepsFoundOnesDone(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer j.Close()
+	im, lost := droppedBatch(t, ctx, o, prof, ctl, j, bodies)
+	ln := &line{}
+	im.send(ctx, ln, lost)
+	if ln.cur != nil {
+		im.hangUp(ln.cur)
+		t.Errorf("the batch was sent again; its messages were never checked")
+	}
+	im.rep.Finish()
+	r := im.rep
+	mu.Lock()
+	n := fetches
+	mu.Unlock()
+	t.Logf("%d fetches; %s; failures %v", n, r.Line(), r.Failures)
+	if n < 3 {
+		t.Fatalf("the control connection was not closed during the check (%d fetches)", n)
+	}
+	if r.Imported != 1 {
+		t.Errorf("%d imported, want the first message, found before the check failed", r.Imported)
+	}
+	countedOnce(t, r, len(bodies))
+	for _, f := range r.Failures {
+		if f.Item == "INBOX#0" || !strings.Contains(f.Reason, "may be on the target") {
+			t.Errorf("failure %+v: want only the unchecked messages, said to be maybe on the target", f)
+		}
+	}
+}
+
+// twoOfThreeLanded starts a Dovecot for alice holding the first two of
+// three messages, as if a batch of all three had been cut off by a
+// dropped connection, and returns it with the three bodies as sent.
+func twoOfThreeLanded(t *testing.T) (*testservers.Dovecot, [][]byte) {
+	t.Helper()
+	d := testservers.StartDovecot(t, map[string]string{"alice": "alice-secret"})
+	msgs := uniqueMessages(3)
+	bodies := make([][]byte, len(msgs))
+	c := testservers.IMAPLogin(t, d.Addr, "alice", "alice-secret")
+	for i := range msgs {
+		bodies[i] = crlf(msgs[i].body)
+		if i == 2 {
+			continue // the last one never arrived
+		}
+		ap := c.Append("INBOX", int64(len(bodies[i])), nil)
+		ap.Write(bodies[i])
+		ap.Close()
+		if _, err := ap.Wait(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c.Logout().Wait()
+	return d, bodies
+}
+
+// droppedBatch builds a job on ctl, as the verify tests drive it by hand,
+// and a batch of bodies for INBOX cut off by a dropped connection a minute
+// ago, taken from the job's queue as a sender takes it.
+func droppedBatch(t *testing.T, ctx context.Context, o *Options, prof Profile, ctl *control, j *journal.Journal, bodies [][]byte) (*job, *batch) {
+	t.Helper()
 	pres := newPresence(j, false, t.Logf)
 	pres.ctl = ctl
-	im := &job{opt: o, prof: prof, ctl: ctl, j: j, pres: pres, rep: report.New("alice", "imap", "imap://"+d.Addr, nil),
+	im := &job{opt: o, prof: prof, ctl: ctl, j: j, pres: pres, rep: report.New("alice", "imap", "imap://"+o.Account.Addr, nil),
 		queue: newBatchQueue(), mem: semaphore.NewWeighted(memBudget), lim: ratelimit.NewAIMD(1, 1, 1), connCtx: ctx}
 	b := &box{name: "INBOX"}
 	lost := &batch{box: b, uncertain: true, lostAt: time.Now().Add(-time.Minute)}
@@ -165,29 +205,15 @@ func TestFailedCheckKeepsFoundOnesDone(t *testing.T) {
 	}
 	im.queue.push(lost)
 	im.queue.pop(ctx)
+	return im, lost
+}
 
-	ln := &line{}
-	im.send(ctx, ln, lost)
-	if ln.cur != nil {
-		im.hangUp(ln.cur)
-		t.Errorf("the batch was sent again; its messages were never checked")
-	}
-	im.rep.Finish()
-	r := im.rep
-	t.Logf("%d fetches; %s; failures %v", fetches, r.Line(), r.Failures)
-	if fetches < 3 {
-		t.Fatalf("the control connection was not closed during the check (%d fetches)", fetches)
-	}
-	if r.Imported != 1 {
-		t.Errorf("%d imported, want the first message, found before the check failed", r.Imported)
-	}
-	if got := r.Imported + r.Failed + r.NotAttempted; got != len(msgs) {
+// countedOnce fails t unless r counts each of n messages once: imported,
+// failed or not attempted.
+func countedOnce(t *testing.T, r *report.Report, n int) {
+	t.Helper()
+	if got := r.Imported + r.Failed + r.NotAttempted; got != n {
 		t.Errorf("report counts %d imported, %d failed, %d not attempted: %d, want each of the %d messages once",
-			r.Imported, r.Failed, r.NotAttempted, got, len(msgs))
-	}
-	for _, f := range r.Failures {
-		if f.Item == "INBOX#0" || !strings.Contains(f.Reason, "may be on the target") {
-			t.Errorf("failure %+v: want only the unchecked messages, said to be maybe on the target", f)
-		}
+			r.Imported, r.Failed, r.NotAttempted, got, n)
 	}
 }
