@@ -217,3 +217,79 @@ func countedOnce(t *testing.T, r *report.Report, n int) {
 			r.Imported, r.Failed, r.NotAttempted, got, n)
 	}
 }
+
+// TestTryCreateRecreatesMailbox deletes a mailbox the run created, just
+// before the first APPEND into it arrives, as a user tidying up during a
+// migration might: the server answers NO [TRYCREATE], and the batch must
+// create the mailbox again and be resent, not fail.
+func TestTryCreateRecreatesMailbox(t *testing.T) {
+	var srvp atomic.Pointer[faultserver.Server]
+	var once sync.Once
+	deleted := false
+	hook := func(conn, n int) error {
+		once.Do(func() { deleted = srvp.Load().User("u").Delete("Projects") == nil })
+		return nil
+	}
+	srv, err := faultserver.Start(faultserver.Options{Users: map[string]string{"u": "p"}, Hook: hook})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srvp.Store(srv)
+	defer srv.Close()
+	msgs := uniqueMessages(3)
+	archive := filepath.Join(t.TempDir(), "u.tgz")
+	writeArchive(t, archive, []testFolder{{folder: format.Folder{Path: "Projects"}, msgs: msgs}})
+	opt := testRun{Options: Options{Account: account(srv.Addr, "u", "p"), Timeout: 10 * time.Second, Connections: 1,
+		Settle: time.Millisecond}, Request: importer.Request{User: "u"}}
+	rep, err := opt.run(context.Background(), []string{archive})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%s; %s; failures %v", rep.Line(), rep.Statement, rep.Failures)
+	if !deleted {
+		t.Fatal("the test did not delete the mailbox")
+	}
+	if rep.Failed != 0 || rep.Imported != len(msgs) {
+		t.Errorf("imported %d, failed %d (%v); want all %d, the mailbox created again", rep.Imported, rep.Failed, rep.Failures, len(msgs))
+	}
+	if got := readBack(t, srv.Addr, "u", "p")["Projects"]; len(got) != len(msgs) {
+		t.Errorf("Projects holds %d messages, want %d", len(got), len(msgs))
+	}
+}
+
+// TestTryCreateOnce: a server that answers NO [TRYCREATE] however often
+// the mailbox is created gets each message twice (the mailbox created
+// once in between), then the message fails with the server's answer.
+func TestTryCreateOnce(t *testing.T) {
+	var appends atomic.Int32
+	hook := func(conn, n int) error {
+		appends.Add(1)
+		return &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeTryCreate, Text: "no such mailbox, whatever you do"}
+	}
+	srv, err := faultserver.Start(faultserver.Options{Users: map[string]string{"u": "p"}, Hook: hook})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	msgs := uniqueMessages(3)
+	archive := filepath.Join(t.TempDir(), "u.tgz")
+	writeArchive(t, archive, []testFolder{{folder: format.Folder{Path: "Projects"}, msgs: msgs}})
+	opt := testRun{Options: Options{Account: account(srv.Addr, "u", "p"), Timeout: 10 * time.Second, Connections: 1,
+		ErrorBudget: 100, Settle: time.Millisecond}, Request: importer.Request{User: "u"}}
+	rep, err := opt.run(context.Background(), []string{archive})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%s; %d APPENDs", rep.Line(), appends.Load())
+	if n := int(appends.Load()); n != 2*len(msgs) {
+		t.Errorf("%d APPENDs for %d messages, want each sent twice", n, len(msgs))
+	}
+	if rep.Failed != len(msgs) {
+		t.Errorf("failed %d, want all %d", rep.Failed, len(msgs))
+	}
+	for _, f := range rep.Failures {
+		if !strings.Contains(f.Reason, "refused") || !strings.Contains(f.Reason, "TRYCREATE") {
+			t.Errorf("failure %+v: want the server's answer", f)
+		}
+	}
+}

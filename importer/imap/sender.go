@@ -147,6 +147,7 @@ func (s *sending) attempt(ctx context.Context, attempt int) error {
 		}
 		if resp.Code == "TRYCREATE" && !s.created {
 			s.created = true
+			im.ctl.gone(b.box.name)
 			if im.ctl.create(b.box.name, false) == nil {
 				continue
 			}
@@ -196,15 +197,22 @@ func (s *sending) end(ctx context.Context, err error) {
 	case b.uncertain:
 		reason = fmt.Sprintf("its connection dropped: %v; it may be on the target: the next run checks before sending it", s.unchecked)
 	case s.lostEachTime:
-		reason = fmt.Sprintf("gave up after %d attempts: the connection was lost each time; the target was checked and does not have these messages", s.tries)
-	case !retry.IsRetryable(err):
-		reason = err.Error() // a login or certificate refused for good
+		reason = "gave up after " + s.attempts() + ": the connection was lost each time; the target was checked and does not have these messages"
 	default:
-		reason = fmt.Sprintf("gave up after %d attempts: %v", s.tries, err)
+		// The tries ran out, or a dial failed for good (a login or
+		// certificate refused).
+		reason = "gave up after " + s.attempts() + ": " + err.Error()
 	}
 	for _, it := range b.items {
 		s.im.failItem(it, reason)
 	}
+}
+
+func (s *sending) attempts() string {
+	if s.tries == 1 {
+		return "1 attempt"
+	}
+	return fmt.Sprintf("%d attempts", s.tries)
 }
 
 // deliver sends b once on ln's connection and waits for the answer. An OK
