@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -45,18 +46,10 @@ func TestThrottledBatchIsNeverGivenUp(t *testing.T) {
 		return &imap.Error{Type: imap.StatusResponseTypeNo,
 			Text: fmt.Sprintf("Request is throttled. Suggested Backoff Time: %d milliseconds", wait.Milliseconds())}
 	}
-	srv, err := faultserver.Start(faultserver.Options{Users: map[string]string{"u": "p"}, Hook: hook})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close()
 	msgs := uniqueMessages(1)
-	archive := filepath.Join(t.TempDir(), "u.tgz")
-	writeArchive(t, archive, []testFolder{{folder: format.Folder{Path: "INBOX", Role: format.RoleInbox}, msgs: msgs}})
+	srv, opt, archive := hooked(t, hook, format.Folder{Path: "INBOX", Role: format.RoleInbox}, msgs)
 	window := ratelimit.NewAIMD(1, 1, 1)
-	opt := testRun{Options: Options{Account: account(srv.Addr, "u", "p"), Timeout: 10 * time.Second, Connections: 1,
-		MaxBackoff: 10 * time.Millisecond, Settle: time.Millisecond, Limits: Limits{Window: window}},
-		Request: importer.Request{User: "u"}}
+	opt.MaxBackoff, opt.Limits.Window = 10*time.Millisecond, window
 	start := time.Now()
 	rep, err := opt.run(context.Background(), []string{archive})
 	took := time.Since(start)
@@ -230,17 +223,9 @@ func TestTryCreateRecreatesMailbox(t *testing.T) {
 		once.Do(func() { deleted = srvp.Load().User("u").Delete("Projects") == nil })
 		return nil
 	}
-	srv, err := faultserver.Start(faultserver.Options{Users: map[string]string{"u": "p"}, Hook: hook})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srvp.Store(srv)
-	defer srv.Close()
 	msgs := uniqueMessages(3)
-	archive := filepath.Join(t.TempDir(), "u.tgz")
-	writeArchive(t, archive, []testFolder{{folder: format.Folder{Path: "Projects"}, msgs: msgs}})
-	opt := testRun{Options: Options{Account: account(srv.Addr, "u", "p"), Timeout: 10 * time.Second, Connections: 1,
-		Settle: time.Millisecond}, Request: importer.Request{User: "u"}}
+	srv, opt, archive := hooked(t, hook, format.Folder{Path: "Projects"}, msgs)
+	srvp.Store(srv)
 	rep, err := opt.run(context.Background(), []string{archive})
 	if err != nil {
 		t.Fatal(err)
@@ -266,16 +251,9 @@ func TestTryCreateOnce(t *testing.T) {
 		appends.Add(1)
 		return &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeTryCreate, Text: "no such mailbox, whatever you do"}
 	}
-	srv, err := faultserver.Start(faultserver.Options{Users: map[string]string{"u": "p"}, Hook: hook})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close()
 	msgs := uniqueMessages(3)
-	archive := filepath.Join(t.TempDir(), "u.tgz")
-	writeArchive(t, archive, []testFolder{{folder: format.Folder{Path: "Projects"}, msgs: msgs}})
-	opt := testRun{Options: Options{Account: account(srv.Addr, "u", "p"), Timeout: 10 * time.Second, Connections: 1,
-		ErrorBudget: 100, Settle: time.Millisecond}, Request: importer.Request{User: "u"}}
+	_, opt, archive := hooked(t, hook, format.Folder{Path: "Projects"}, msgs)
+	opt.ErrorBudget = 100
 	rep, err := opt.run(context.Background(), []string{archive})
 	if err != nil {
 		t.Fatal(err)
@@ -292,4 +270,62 @@ func TestTryCreateOnce(t *testing.T) {
 			t.Errorf("failure %+v: want the server's answer", f)
 		}
 	}
+}
+
+// TestRefusedBatchIsSplit sends Dovecot one MULTIAPPEND in which one
+// message carries a keyword longer than Dovecot accepts (50 characters),
+// so the server refuses the whole command: the batch must be split, the
+// neighbours arrive with their keywords, and the bad message goes
+// without its keywords, which the report says.
+func TestRefusedBatchIsSplit(t *testing.T) {
+	d := testservers.StartDovecot(t, map[string]string{"alice": "alice-secret"})
+	msgs := uniqueMessages(5)
+	long := strings.Repeat("K", 60)
+	for i := range msgs {
+		msgs[i].flags = []string{`\Seen`, "Work"}
+	}
+	msgs[2].flags = []string{`\Seen`, "Work", long}
+	archive := filepath.Join(t.TempDir(), "alice.tgz")
+	writeArchive(t, archive, []testFolder{{folder: format.Folder{Path: "INBOX", Role: format.RoleInbox}, msgs: msgs}})
+	opt := testRun{Options: Options{Account: account(d.Addr, "alice", "alice-secret"), Provider: "dovecot", Connections: 1,
+		Timeout: 20 * time.Second}, Request: importer.Request{User: "alice", StateDir: t.TempDir()}}
+	rep, err := opt.run(context.Background(), []string{archive})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%s; notes %q; failures %v", rep.Line(), rep.Notes, rep.Failures)
+	if rep.Imported != len(msgs) || rep.Failed != 0 {
+		t.Errorf("imported %d, failed %d; want all %d", rep.Imported, rep.Failed, len(msgs))
+	}
+	if !strings.Contains(strings.Join(rep.Notes, "\n"), "INBOX#2 in INBOX: sent without its keywords") {
+		t.Errorf("notes %q: want INBOX#2 said to be sent without its keywords", rep.Notes)
+	}
+	got := readBack(t, d.Addr, "alice", "alice-secret")["INBOX"]
+	if len(got) != len(msgs) {
+		t.Fatalf("INBOX holds %d messages, want %d", len(got), len(msgs))
+	}
+	for _, m := range got {
+		i := slices.IndexFunc(msgs, func(x testMsg) bool { return x.received.Equal(m.date) })
+		work := slices.Contains(m.flags, "Work")
+		if i != 2 && !work || i == 2 && (work || slices.Contains(m.flags, long)) {
+			t.Errorf("message %d has flags %v", i, m.flags)
+		}
+	}
+}
+
+// hooked starts a fault server for u calling hook on every APPEND, and
+// writes an archive of msgs in folder; it returns the server, a run on
+// one connection to it, and the archive.
+func hooked(t *testing.T, hook func(conn, n int) error, folder format.Folder, msgs []testMsg) (*faultserver.Server, testRun, string) {
+	t.Helper()
+	srv, err := faultserver.Start(faultserver.Options{Users: map[string]string{"u": "p"}, Hook: hook})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	archive := filepath.Join(t.TempDir(), "u.tgz")
+	writeArchive(t, archive, []testFolder{{folder: folder, msgs: msgs}})
+	opt := testRun{Options: Options{Account: account(srv.Addr, "u", "p"), Timeout: 10 * time.Second, Connections: 1,
+		Settle: time.Millisecond}, Request: importer.Request{User: "u"}}
+	return srv, opt, archive
 }
