@@ -16,9 +16,9 @@
 //     user folder named like an archive folder gets the archive role.
 //     Contacts (7), Emailed Contacts (13), Calendar (10) and Tasks (15) are
 //     address books and calendars; Briefcase (16) and Chats (14) are not
-//     migrated. Other folders' views and colours are in their Zimbra
-//     metadata: Source.FolderInfo decodes it where given, else they are
-//     mail folders.
+//     migrated. Other folders' views (address book, calendar, tasks,
+//     mail) and every folder's colour come from their Zimbra metadata
+//     (ParseFolderInfo); a folder without one is a mail folder.
 //   - Messages: the blob byte for byte, checked against blob_digest while
 //     it streams; the received time from the meta "date" (Zimbra's
 //     delivery time, not the Date: header); \Seen unless the meta "unread"
@@ -60,6 +60,7 @@ import (
 	"strings"
 
 	"github.com/mailhaul/mailhaul/export"
+	"github.com/mailhaul/mailhaul/export/zimbra/metadata"
 	"github.com/mailhaul/mailhaul/export/zimbra/tgz"
 	"github.com/mailhaul/mailhaul/format"
 	"github.com/mailhaul/mailhaul/internal/ctxio"
@@ -71,12 +72,48 @@ type FolderInfo struct {
 	Color string // "#rrggbb", or ""
 }
 
+// folderColors are Zimbra's colour indexes 1 to 9 (common/mailbox/Color.java);
+// 0 is the default colour, which says nothing.
+var folderColors = []string{"", "#5b9bf2", "#43eded", "#6acb9e", "#ba86e5", "#f66666", "#f8fa33", "#fe98d3", "#bebebe", "#fdbc55"}
+
+// colorRGB marks a colour value that holds an RGB value, not an index.
+const colorRGB = 0x01000000
+
+// ParseFolderInfo decodes a folder's Zimbra metadata: its view "vt" (an
+// item type byte) and colour "c" (an index into Zimbra's ten colours, or
+// an RGB value with colorRGB set).
+func ParseFolderInfo(md string) (FolderInfo, error) {
+	m, err := metadata.Decode(md)
+	if err != nil {
+		return FolderInfo{}, err
+	}
+	var info FolderInfo
+	if _, ok := m["vt"]; ok {
+		v, ok := m.Int("vt")
+		if !ok || v < 0 || v > tgz.TypeLink {
+			return FolderInfo{}, fmt.Errorf("view %v is not an item type", m["vt"])
+		}
+		info.View = int(v)
+	}
+	if c, ok := m.Int("c"); ok {
+		switch {
+		case c&colorRGB != 0:
+			info.Color = fmt.Sprintf("#%06x", c&0xFFFFFF)
+		case c >= 0 && c < int64(len(folderColors)):
+			info.Color = folderColors[c]
+		}
+	}
+	return info, nil
+}
+
 // Source exports the Zimbra tgz files of one user.
 type Source struct {
 	Files []string
-	// FolderInfo decodes a folder's Zimbra metadata; nil leaves views to
-	// the system folder ids and colours out.
-	FolderInfo func(metadata string) (FolderInfo, error)
+	// AccountID is the account's zimbraId, when known (a live export
+	// has it from GetAccountRequest; a tgz does not carry it). It is part
+	// of the UID of a contact without one of its own, as in Zimbra's
+	// own vCard export.
+	AccountID string
 }
 
 var _ export.Source = (*Source)(nil)
@@ -376,9 +413,9 @@ func (x *exporter) folderByMeta(m *tgz.Meta) error {
 		return nil
 	}
 	var info FolderInfo
-	if x.src.FolderInfo != nil && m.Metadata != "" {
+	if m.Metadata != "" {
 		var err error
-		if info, err = x.src.FolderInfo(m.Metadata); err != nil {
+		if info, err = ParseFolderInfo(m.Metadata); err != nil {
 			x.sink.AddWarning(format.Problem{Folder: archivePath(zp), Item: "folder metadata", Reason: "view and colour unknown: " + err.Error()})
 		}
 	}
