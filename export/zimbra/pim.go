@@ -50,7 +50,7 @@ func (x *exporter) pimItem(it *tgz.Item, zp, key string) error {
 	var uid string
 	var notes []string
 	if it.Meta != nil {
-		obj, uid, notes, err = x.convertMeta(it, what)
+		obj, uid, notes, err = x.convertMeta(it, format.Problem{Folder: f.path, Item: what})
 	} else {
 		obj, uid, err = checkEntry(it)
 	}
@@ -86,30 +86,34 @@ func (x *exporter) describe(it *tgz.Item) string {
 // blob is read to its end whatever the converter took of it, so that the
 // reader's blob_digest check (at the end of the data) always runs, and a
 // damaged blob fails the item even when the converter did not notice.
-func (x *exporter) convertMeta(it *tgz.Item, what string) (obj []byte, uid string, notes []string, err error) {
+func (x *exporter) convertMeta(it *tgz.Item, who format.Problem) (obj []byte, uid string, notes []string, err error) {
 	m := it.Meta
-	md := metadata.Map{}
-	if m.Metadata != "" {
-		if md, err = metadata.Decode(m.Metadata); err != nil {
-			return nil, "", nil, fmt.Errorf("metadata: %w", err)
-		}
-	}
 	var blob io.Reader
 	var body *failRecorder
 	if it.Body != nil {
 		body = &failRecorder{r: it.Body}
 		blob = body
 	}
-	if it.Type == tgz.TypeContact {
-		obj, notes, err = convert.Contact(md, blob, x.contactOptions(m, what))
-	} else {
+	md := metadata.Map{}
+	if m.Metadata != "" {
+		if md, err = metadata.Decode(m.Metadata); err != nil {
+			err = fmt.Errorf("metadata: %w", err)
+		}
+	}
+	switch {
+	case err != nil:
+	case it.Type == tgz.TypeContact:
+		obj, notes, err = convert.Contact(md, blob, x.contactOptions(m, who))
+	default:
 		obj, notes, err = convert.Calendar(md, blob)
+		if tags := m.Tags(); len(tags) > 0 {
+			// Zimbra's tags are its own, not the invite's CATEGORIES.
+			notes = append(notes, fmt.Sprintf("Zimbra tags %q not carried: an iCalendar object has no place for them", tags))
+		}
 	}
 	if body != nil {
-		if _, derr := io.Copy(io.Discard, body); derr != nil || body.err != nil {
-			if body.err == nil {
-				body.err = derr
-			}
+		io.Copy(io.Discard, body) // the digest is checked at the end; body keeps the error
+		if body.err != nil {
 			return nil, "", nil, fmt.Errorf("blob: %w", body.err)
 		}
 	}
@@ -149,12 +153,12 @@ func checkEntry(it *tgz.Item) (obj []byte, uid string, err error) {
 
 // contactOptions are the facts of a contact outside its metadata, with
 // a resolver of its group members.
-func (x *exporter) contactOptions(m *tgz.Meta, what string) convert.ContactOptions {
+func (x *exporter) contactOptions(m *tgz.Meta, group format.Problem) convert.ContactOptions {
 	opt := convert.ContactOptions{ItemID: int64(m.ID), AccountID: x.src.AccountID, Tags: m.Tags()}
 	if m.ChangeDate > 0 {
 		opt.Modified = time.Unix(m.ChangeDate, 0).UTC()
 	}
-	opt.MemberUID = func(ref string) (string, bool) { return x.memberUID(ref, what) }
+	opt.MemberUID = func(ref string) (string, bool) { return x.memberUID(ref, group) }
 	return opt
 }
 
@@ -165,7 +169,7 @@ func (x *exporter) contactOptions(m *tgz.Meta, what string) convert.ContactOptio
 // contact has a UID of its own. A member of this account not exported yet
 // is remembered, and contactExported warns about the group if that
 // contact's UID then turns out different.
-func (x *exporter) memberUID(ref, group string) (string, bool) {
+func (x *exporter) memberUID(ref string, group format.Problem) (string, bool) {
 	id := ref
 	if acct, rest, ok := strings.Cut(ref, ":"); ok {
 		if acct != x.src.AccountID || x.src.AccountID == "" {
@@ -194,8 +198,8 @@ func (x *exporter) contactExported(id int, uid string) {
 	if uid != rule {
 		x.contactUIDs[id] = uid
 		for _, g := range x.pendingMembers[id] {
-			x.sink.AddWarning(format.Problem{Item: g, Reason: fmt.Sprintf(
-				"group member %d has its own UID %q, exported after the group, which names it %q: the member may not resolve on the target", id, uid, rule)})
+			g.Reason = fmt.Sprintf("group member %d has its own UID %q, exported after the group, which names it %q: the member may not resolve on the target", id, uid, rule)
+			x.sink.AddWarning(g)
 		}
 	}
 	delete(x.pendingMembers, id)

@@ -62,6 +62,7 @@ func TestContactsAndCalendars(t *testing.T) {
 		"u": "single-1", "st": "20240708T090000Z", "et": "20240708T100000Z", "n": "Single", "dts": int64(1704067200000)})
 	task := zimbratest.Calendar(zimbratest.TypeTask, 404, "/Tasks", 15, "Do it", "task-1", day, metadata.Map{
 		"it": 15, "u": "task-1", "n": "Do it", "et": "20240401T120000Z", "dts": int64(1704067200000), "status": "NEED"})
+	task.Tags = []string{"Urgent"}
 	items := append(zimbratest.SystemFolders(),
 		zimbratest.Item{ID: 700, Type: zimbratest.TypeFolder, Folder: "/", FolderID: 1, Name: "Clients", Date: day, Metadata: metadata.Encode(metadata.Map{"vt": 6})},
 		zimbratest.Item{ID: 701, Type: zimbratest.TypeFolder, Folder: "/", FolderID: 1, Name: "Team", Date: day, Metadata: metadata.Encode(metadata.Map{"vt": 11, "c": 3})},
@@ -103,9 +104,14 @@ func TestContactsAndCalendars(t *testing.T) {
 	if strings.Join(members, " ") != "urn:uuid:zimbra-300 urn:uuid:zimbra-302 mailto:bob@example.org urn:uuid:other-acct:9" {
 		t.Errorf("members %q", members)
 	}
-	// Own came after the group with a UID of its own: said, not hidden.
-	if len(s.Warnings) != 1 || s.Warnings[0].Item != `p.tgz: contact 301 "Team"` || !strings.Contains(s.Warnings[0].Reason, `"own-uid-1"`) {
+	// Own came after the group with a UID of its own, and the task's tag
+	// has no place: said, not hidden.
+	if len(s.Warnings) != 2 || s.Warnings[1].Item != `p.tgz: task 404 "Do it"` || !strings.Contains(s.Warnings[1].Reason, `["Urgent"] not carried`) ||
+		s.Warnings[0].Item != `p.tgz: contact 301 "Team"` || s.Warnings[0].Folder != "Contacts" || !strings.Contains(s.Warnings[0].Reason, `"own-uid-1"`) {
 		t.Errorf("warnings %+v", s.Warnings)
+	}
+	if n := item(t, s, "zimbra:404").Notes; len(n) != 1 || !strings.Contains(n[0], "Urgent") {
+		t.Errorf("task notes %q", n)
 	}
 	ev := cal(t, item(t, s, "zimbra:400").Body)
 	if n := len(ev.Children); n != 2 || ev.Props.Get(ical.PropMethod) != nil {

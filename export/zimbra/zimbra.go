@@ -175,8 +175,8 @@ type exporter struct {
 	byID    map[int]string               // Zimbra folder paths by id, from folder .meta entries
 	observe func(*tgz.Reader, *tgz.Item) // Inspect's look at every item
 
-	contactUIDs    map[int]string   // contacts' own UIDs, where not Zimbra's rule, by id
-	pendingMembers map[int][]string // groups naming a contact not exported yet, by its id
+	contactUIDs    map[int]string           // contacts' own UIDs, where not Zimbra's rule, by id
+	pendingMembers map[int][]format.Problem // groups naming a contact not exported yet, by its id
 }
 
 // folder is a Zimbra folder as the archive has it.
@@ -188,7 +188,7 @@ type folder struct {
 func newExporter(ctx context.Context, sink export.Sink, opt export.Options, s *Source) *exporter {
 	return &exporter{ctx: ctx, sink: sink, opt: opt, src: s,
 		folders: map[string]*folder{}, seen: map[string]bool{}, byID: map[int]string{},
-		contactUIDs: map[int]string{}, pendingMembers: map[int][]string{}}
+		contactUIDs: map[int]string{}, pendingMembers: map[int][]format.Problem{}}
 }
 
 // Export reads every file in order. It fails only when a file cannot be
