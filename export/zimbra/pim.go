@@ -2,6 +2,7 @@ package zimbra
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
@@ -56,17 +57,30 @@ func (x *exporter) pimItem(it *tgz.Item, zp, key string) error {
 	}
 	if err != nil {
 		x.sink.AddError(format.Problem{Folder: f.path, Item: what, Reason: "not converted: " + err.Error()})
-		if errors.Is(err, tgz.ErrDamaged) {
+		if key != "" && errors.Is(err, tgz.ErrDamaged) {
 			// A sound copy in a later file may still be exported.
 			delete(x.seen, key)
 		}
 		return nil
+	}
+	if it.Meta == nil {
+		key = noMetaKey(zp, sha256Sum(obj))
+		if x.duplicate(key) {
+			x.sink.AddSkipped(SkipDuplicate, 1)
+			return nil
+		}
+		x.seen[key] = x.fileNo
 	}
 	if len(notes) > 0 {
 		x.sink.AddWarning(format.Problem{Folder: f.path, Item: what, Reason: strings.Join(notes, "; ")})
 	}
 	fi := format.Item{Kind: kind, Folder: f.path, Received: received, UID: uid, SourceID: x.sourceID(it), Notes: notes}
 	return export.AddItem(x.sink, fi, what, bytes.NewReader(obj))
+}
+
+func sha256Sum(b []byte) []byte {
+	h := sha256.Sum256(b)
+	return h[:]
 }
 
 // describe names an item in reports: file, type, id and subject (the
@@ -184,7 +198,7 @@ func (x *exporter) memberUID(ref string, group format.Problem) (string, bool) {
 	if uid, ok := x.contactUIDs[n]; ok {
 		return uid, true
 	}
-	if !x.seen[fmt.Sprint("zimbra:", n)] {
+	if _, seen := x.seen[fmt.Sprint("zimbra:", n)]; !seen {
 		x.pendingMembers[n] = append(x.pendingMembers[n], group)
 	}
 	return "", false

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -209,5 +210,27 @@ func TestPIMCutoff(t *testing.T) {
 		zimbratest.Contact(301, "/Contacts", 7, "New", day, map[string]string{"fullName": "New"})))
 	if len(s.Items) != 1 || s.Skipped[export.SkipBeforeCutoff] != 1 {
 		t.Errorf("%d items, skipped %v", len(s.Items), s.Skipped)
+	}
+}
+
+// meta=0: Zimbra splits a folder every 500 items; two contacts with the
+// same File-As land in "Contacts" and "Contacts!1" and are two items.
+func TestNoMetaSameNameInSplitDirs(t *testing.T) {
+	var items []zimbratest.Item
+	for i := range 600 {
+		fa := fmt.Sprintf("Person %03d", i)
+		if i == 1 || i == 550 {
+			fa = "Smith, John"
+		}
+		items = append(items, zimbratest.Item{ID: 1000 + i, Type: zimbratest.TypeContact, Folder: "/Contacts", FolderID: 7, FileAs: fa, Date: day,
+			Blob: fmt.Appendf(nil, "BEGIN:VCARD\r\nVERSION:3.0\r\nUID:acct:%d\r\nFN:%s\r\nEND:VCARD\r\n", 1000+i, fa)})
+	}
+	s := run(t, export.Options{}, write(t, t.TempDir(), "c.tgz", zimbratest.Options{NoMeta: true}, items...))
+	uids := map[string]bool{}
+	for _, it := range s.Items {
+		uids[it.UID] = true
+	}
+	if len(s.Items) != 600 || len(uids) != 600 || len(s.Errors) != 0 {
+		t.Errorf("%d of 600 contacts (%d UIDs), skipped %v, errors %v", len(s.Items), len(uids), s.Skipped, s.Errors)
 	}
 }

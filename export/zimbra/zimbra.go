@@ -2,7 +2,9 @@
 // export wrote (zmmailbox -z -m USER getRestURL "//?fmt=tgz", with meta=1
 // or meta=0, from ZCS 5 to 10): one file, or several of one user (the root
 // export plus /Trash and /Junk, which a plain export leaves out) merged
-// into one archive, each item once.
+// into one archive, each item once: an item with meta by its Zimbra id, a
+// meta=0 item (no id) by its folder and content. Two items of one file are
+// never taken for one (Zimbra writes each item once; meta=0 names repeat).
 //
 // What it takes from each item (export/zimbra/tgz reads the files):
 //
@@ -57,8 +59,10 @@ package zimbra
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"os"
 	"path"
@@ -171,7 +175,9 @@ type exporter struct {
 	file    string
 	folders map[string]*folder // by Zimbra path ("/Inbox/Sub"); a folder made beside one of another kind by path + "\x00" + kind
 	namer   format.FolderNamer
-	seen    map[string]bool              // item keys already exported or reported
+	seen    map[string]int               // item keys already exported or reported, with the number of the file that had them
+	fileNo  int                          // the number of the file being read, from 1
+	entries map[string]int               // meta=0: the file's data entry names, with how often each came
 	byID    map[int]string               // Zimbra folder paths by id, from folder .meta entries
 	observe func(*tgz.Reader, *tgz.Item) // Inspect's look at every item
 
@@ -187,7 +193,7 @@ type folder struct {
 
 func newExporter(ctx context.Context, sink export.Sink, opt export.Options, s *Source) *exporter {
 	return &exporter{ctx: ctx, sink: sink, opt: opt, src: s,
-		folders: map[string]*folder{}, seen: map[string]bool{}, byID: map[int]string{},
+		folders: map[string]*folder{}, seen: map[string]int{}, byID: map[int]string{},
 		contactUIDs: map[int]string{}, pendingMembers: map[int][]format.Problem{}}
 }
 
@@ -211,6 +217,8 @@ func (x *exporter) exportFile(name string) error {
 	}
 	defer f.Close()
 	x.file = filepath.Base(name)
+	x.fileNo++
+	x.entries = map[string]int{}
 	r, err := tgz.NewReader(ctxio.NewReader(x.ctx, f), name, nil)
 	if err != nil {
 		if x.ctx.Err() != nil {
@@ -279,13 +287,18 @@ func (x *exporter) item(it *tgz.Item) error {
 		x.sink.AddSkipped(fmt.Sprintf(skipNotMigrated, tgz.TypeName(it.Type)), 1)
 		return nil
 	}
-	key := x.sourceID(it)
-	if x.seen[key] {
-		x.sink.AddSkipped(SkipDuplicate, 1)
-		return nil
-	}
-	x.seen[key] = true
 	zp := x.zimbraPath(it)
+	key := ""
+	if m != nil {
+		key = x.sourceID(it)
+		if x.duplicate(key) {
+			x.sink.AddSkipped(SkipDuplicate, 1)
+			return nil
+		}
+		x.seen[key] = x.fileNo
+	} else {
+		x.entries[it.Entry]++
+	}
 	if it.Type != tgz.TypeMessage {
 		return x.pimItem(it, zp, key)
 	}
@@ -308,6 +321,13 @@ func (x *exporter) item(it *tgz.Item) error {
 	flags, notes := messageFlags(it)
 	fi := format.Item{Kind: format.KindMessage, Folder: f.path, Flags: flags, Received: received,
 		SourceID: x.sourceID(it), Notes: notes}
+	if m == nil {
+		// Known by its content only at its end: the copy of another file
+		// fails its last read, so the sink writes nothing of it, and
+		// counts as a duplicate, not an error.
+		body := &noMetaCopy{x: x, zp: zp, r: it.Body, h: sha256.New()}
+		return export.AddItem(duplicateSink{x.sink, body}, fi, x.file+": "+it.Entry, body)
+	}
 	body := &failRecorder{r: it.Body}
 	if err := export.AddItem(x.sink, fi, x.file+": "+it.Entry, body); err != nil {
 		return err
@@ -317,6 +337,65 @@ func (x *exporter) item(it *tgz.Item) error {
 		delete(x.seen, key)
 	}
 	return nil
+}
+
+// duplicate reports whether the item of key came in an earlier file.
+// Zimbra writes each item once in a file, so two items of one file are
+// never one: meta=0 names repeat (ZCS 5 names a message by its subject
+// alone; the File-As of two contacts in "Contacts" and "Contacts!1" may
+// be the same) and so can contents.
+func (x *exporter) duplicate(key string) bool {
+	n, ok := x.seen[key]
+	return ok && n != x.fileNo
+}
+
+// noMetaKey is the key of a meta=0 item, which has no id: its folder and
+// its content's SHA-256.
+func noMetaKey(zp string, sum []byte) string {
+	return fmt.Sprintf("zimbra0:%s\x00%x", zp, sum)
+}
+
+// errDuplicate ends the body of a meta=0 copy of an item an earlier file
+// had.
+var errDuplicate = errors.New("the same item in an earlier file")
+
+// noMetaCopy is the body of a meta=0 message: at its end, the copy of an
+// item an earlier file had fails with errDuplicate, any other is
+// remembered under its key.
+type noMetaCopy struct {
+	x   *exporter
+	zp  string
+	r   io.Reader
+	h   hash.Hash
+	dup bool
+}
+
+func (c *noMetaCopy) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.h.Write(p[:n])
+	if err == io.EOF {
+		key := noMetaKey(c.zp, c.h.Sum(nil))
+		if c.x.duplicate(key) {
+			c.dup = true
+			return n, errDuplicate
+		}
+		c.x.seen[key] = c.x.fileNo
+	}
+	return n, err
+}
+
+// duplicateSink counts the failed read of a duplicate copy as a skip.
+type duplicateSink struct {
+	export.Sink
+	body *noMetaCopy
+}
+
+func (s duplicateSink) AddError(p format.Problem) {
+	if s.body.dup {
+		s.Sink.AddSkipped(SkipDuplicate, 1)
+		return
+	}
+	s.Sink.AddError(p)
 }
 
 // failRecorder keeps the first error of its reader.
@@ -333,14 +412,19 @@ func (f *failRecorder) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// sourceID is "zimbra:<id>", or in a meta=0 export "zimbra:" and the
-// folder path and entry name (which carries the id from ZCS 8 on), stable
-// whichever "!N" directory holds it. It identifies an item across files.
+// sourceID is "zimbra:<id>", or in a meta=0 export "zimbra:/" and the
+// entry name (which carries the id from ZCS 8 on), with "#N" for the Nth
+// entry of that name in the file (ZCS 5 names messages by subject alone),
+// so that no two items of a file share one.
 func (x *exporter) sourceID(it *tgz.Item) string {
 	if it.Meta != nil {
 		return fmt.Sprint("zimbra:", it.Meta.ID)
 	}
-	return "zimbra:" + strings.TrimSuffix(x.zimbraPath(it), "/") + "/" + path.Base(it.Entry)
+	id := "zimbra:/" + it.Entry
+	if n := x.entries[it.Entry]; n > 1 {
+		id += fmt.Sprint("#", n)
+	}
+	return id
 }
 
 // splitDir is the "!N" suffix Zimbra adds to a directory every 500 items.

@@ -380,3 +380,38 @@ func TestDamagedCopyThenSoundCopy(t *testing.T) {
 		t.Errorf("items %d, errors %v, skipped %v", len(s.Items), s.Errors, s.Skipped)
 	}
 }
+
+// ZCS 5 names a message by its subject alone: three messages of one
+// subject in one folder of a meta=0 export are three entries of one name,
+// three items with three source ids.
+func TestNoMetaSameSubjectDistinct(t *testing.T) {
+	p := write(t, t.TempDir(), "z5.tgz", zimbratest.Options{NoMeta: true, Style: zimbratest.ZCS5},
+		msg(300, "/Inbox", 2, "hello"), msg(301, "/Inbox", 2, "hello"), msg(302, "/Inbox", 2, "hello"))
+	s := run(t, export.Options{}, p)
+	ids := map[string]bool{}
+	for _, it := range s.Items {
+		ids[it.SourceID] = true
+	}
+	if len(s.Items) != 3 || len(ids) != 3 || s.Skipped[SkipDuplicate] != 0 {
+		t.Errorf("%d items, source ids %v, skipped %v", len(s.Items), ids, s.Skipped)
+	}
+}
+
+// Across meta=0 files an item is known by its folder and content: the
+// same message in two files is exported once, another message of the
+// same name in the same folder is exported too.
+func TestNoMetaMergeByContent(t *testing.T) {
+	dir := t.TempDir()
+	opt := zimbratest.Options{NoMeta: true, Style: zimbratest.ZCS5}
+	a := write(t, dir, "a.tgz", opt, msg(300, "/Inbox", 2, "hello"), msg(301, "/Inbox", 2, "other"))
+	b := write(t, dir, "b.tgz", opt, msg(300, "/Inbox", 2, "hello"), msg(302, "/Inbox", 2, "hello"), msg(300, "/Work", 600, "hello"))
+	s := run(t, export.Options{}, a, b)
+	var got []string
+	for _, it := range s.Items {
+		got = append(got, it.Folder+":"+strings.TrimPrefix(string(it.Body[strings.LastIndex(string(it.Body), "body of "):]), "body of "))
+	}
+	want := []string{"INBOX:300\r\n", "INBOX:301\r\n", "INBOX:302\r\n", "Work:300\r\n"}
+	if !slices.Equal(got, want) || s.Skipped[SkipDuplicate] != 1 || len(s.Errors) != 0 {
+		t.Errorf("items %q, skipped %v, errors %v; want %q", got, s.Skipped, s.Errors, want)
+	}
+}
