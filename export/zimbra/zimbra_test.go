@@ -415,3 +415,14 @@ func TestNoMetaMergeByContent(t *testing.T) {
 		t.Errorf("items %q, skipped %v, errors %v; want %q", got, s.Skipped, s.Errors, want)
 	}
 }
+
+// meta=0: a Briefcase document named "settings.meta" is counted as not
+// migrated, and the messages after it are exported.
+func TestNoMetaDocumentNamedDotMeta(t *testing.T) {
+	doc := zimbratest.Item{ID: 350, Type: zimbratest.TypeDocument, Folder: "/Briefcase", FolderID: 16, Name: "settings.meta", Date: day, Blob: []byte("user notes\n")}
+	s := run(t, export.Options{}, write(t, t.TempDir(), "d.tgz", zimbratest.Options{NoMeta: true},
+		msg(300, "/Inbox", 2, "a"), doc, msg(301, "/Inbox", 2, "b"), msg(302, "/Inbox", 2, "c")))
+	if len(s.Items) != 3 || len(s.Errors) != 0 || s.Skipped[fmt.Sprintf(skipNotMigrated, "document")] != 1 {
+		t.Errorf("%d of 3 messages, errors %v, skipped %v", len(s.Items), s.Errors, s.Skipped)
+	}
+}

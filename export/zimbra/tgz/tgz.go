@@ -9,6 +9,10 @@
 // Names matter only to pair entries: a ".meta" entry is followed by its
 // data entry (its own name without ".meta"), and a 0-byte "<data>.err"
 // after a data entry is Zimbra's mark of a blob whose size did not match.
+// Whether an export has .meta entries is decided by evidence that parses:
+// a first ".meta" that is Zimbra's JSON makes it meta=1; a data entry
+// before any such makes it meta=0, where a "*.meta" entry (a document of
+// that name) is an item's data like any other, typed by its devmajor.
 //
 // Damage that Zimbra hides behind a well-formed archive is reported by
 // entry name, and the rest is read: a .meta whose blob (promised by its
@@ -203,7 +207,8 @@ type Item struct {
 type Reader struct {
 	tr      *safetar.Reader
 	name    string
-	metas   int // .meta entries seen: 0 means a meta=0 export so far
+	metas   int  // .meta entries that parsed as Zimbra's: 0 means a meta=0 export so far
+	noMeta  bool // a data entry came first: a meta=0 export, where a "*.meta" is an item's data
 	peeked  *entry
 	peekErr error
 	last    string // the last data entry, whose .err mark is the body's to report
@@ -291,7 +296,7 @@ func (r *Reader) Next() (*Item, error) {
 			// The mark of the data entry before it: the body reported it
 			// when read to its end, and a body left unread was not wanted.
 			continue
-		case strings.HasSuffix(e.name, ".meta"):
+		case strings.HasSuffix(e.name, ".meta") && !r.noMeta:
 			return r.withMeta(e)
 		case strings.HasSuffix(e.name, ".err") && e.size == 0:
 			return nil, r.damaged(e.name, "Zimbra marked this entry as failed (.err)")
@@ -300,16 +305,28 @@ func (r *Reader) Next() (*Item, error) {
 			return nil, r.damaged(e.name, "data entry without its .meta")
 		}
 		// meta=0: the data entry alone, its type from devmajor.
+		r.noMeta = true
 		r.last = e.name
 		return r.item(e, nil, int(e.major), ""), nil
 	}
 }
 
 // withMeta reads a .meta entry and pairs it with the data entry after it.
+// Until one parses, the export may still be meta=0 (where a document may
+// be named "x.meta"): a first .meta that does not parse is reported with
+// its data entry, which is skipped, and decides nothing.
 func (r *Reader) withMeta(e *entry) (*Item, error) {
-	r.metas++
+	base := strings.TrimSuffix(e.name, ".meta")
+	bad := func(reason string) (*Item, error) {
+		if r.metas == 0 {
+			if d, err := r.peek(); err == nil && d.name == base {
+				r.peeked = nil
+			}
+		}
+		return nil, r.damaged(e.name, reason)
+	}
 	if e.size > MaxMetaSize {
-		return nil, r.damaged(e.name, fmt.Sprintf(".meta of %d bytes (limit %d)", e.size, MaxMetaSize))
+		return bad(fmt.Sprintf(".meta of %d bytes (limit %d)", e.size, MaxMetaSize))
 	}
 	raw, err := io.ReadAll(r.tr)
 	if err != nil {
@@ -317,9 +334,9 @@ func (r *Reader) withMeta(e *entry) (*Item, error) {
 	}
 	m, err := ParseMeta(raw)
 	if err != nil {
-		return nil, r.damaged(e.name, err.Error())
+		return bad(err.Error())
 	}
-	base := strings.TrimSuffix(e.name, ".meta")
+	r.metas++
 	d, err := r.peek()
 	switch {
 	case err == nil && d.name == base:

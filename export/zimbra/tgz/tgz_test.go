@@ -264,3 +264,41 @@ func concatTars(t *testing.T, parts ...[]byte) []byte {
 	}
 	return zimbratest.Rewrite(t, all)
 }
+
+// meta=0: a document named "settings.meta" is an item's data entry, not
+// a .meta, and the items after it are read as they are.
+func TestNoMetaDocumentNamedDotMeta(t *testing.T) {
+	doc := zimbratest.Item{ID: 350, Type: zimbratest.TypeDocument, Folder: "/Briefcase", FolderID: 16, Name: "settings.meta", Date: day, Blob: []byte("user notes\n")}
+	out, r, err := readAll(t, zimbratest.Build(t, zimbratest.Options{NoMeta: true}, msg(300, "a"), doc, msg(301, "b"), msg(302, "c")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []int{TypeMessage, TypeDocument, TypeMessage, TypeMessage}
+	if r.HasMeta() || len(out) != len(want) {
+		t.Fatalf("meta %v, read %+v", r.HasMeta(), out)
+	}
+	for i, g := range out {
+		if g.typ != want[i] || g.err != nil || g.body == "" {
+			t.Errorf("item %d: %+v, want type %d", i, g, want[i])
+		}
+	}
+	if out[1].entry != "Briefcase/settings.meta" || out[1].body != "user notes\n" {
+		t.Errorf("document %+v", out[1])
+	}
+}
+
+// A meta=1 export whose first .meta is not Zimbra's: that item (its
+// .meta and data entry) is one damaged item, and the rest is read as
+// meta=1.
+func TestFirstMetaDamaged(t *testing.T) {
+	entries := zimbratest.Entries(t, zimbratest.Build(t, zimbratest.Options{}, msg(300, "a"), msg(301, "b")))
+	entries[0].Data = []byte("{}")
+	entries[0].Header.Size = 2
+	out, r, err := readAll(t, zimbratest.Rewrite(t, entries))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !r.HasMeta() || len(out) != 2 || !errors.Is(out[0].err, ErrDamaged) || out[1].typ != TypeMessage || out[1].err != nil {
+		t.Errorf("meta %v, read %+v", r.HasMeta(), out)
+	}
+}
