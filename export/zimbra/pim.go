@@ -117,9 +117,9 @@ func (x *exporter) convertMeta(it *tgz.Item, who format.Problem) (obj []byte, ui
 	switch {
 	case err != nil:
 	case it.Type == tgz.TypeContact:
-		obj, notes, err = convert.Contact(md, blob, x.contactOptions(m, who))
+		obj, uid, notes, err = convert.Contact(md, blob, x.contactOptions(m, who))
 	default:
-		obj, notes, err = convert.Calendar(md, blob)
+		obj, uid, notes, err = convert.Calendar(md, blob)
 		if tags := m.Tags(); len(tags) > 0 {
 			// Zimbra's tags are its own, not the invite's CATEGORIES.
 			notes = append(notes, fmt.Sprintf("Zimbra tags %q not carried: an iCalendar object has no place for them", tags))
@@ -134,15 +134,16 @@ func (x *exporter) convertMeta(it *tgz.Item, who format.Problem) (obj []byte, ui
 	if err != nil {
 		return nil, "", notes, err
 	}
-	if it.Type == tgz.TypeContact {
-		uid, err = convert.CheckContact(bytes.NewReader(obj))
-		if err == nil {
-			x.contactExported(m.ID, uid)
-		}
-	} else {
-		uid, err = convert.CheckCalendar(bytes.NewReader(obj))
+	// convert names the UID it wrote: its output, which may carry more
+	// attachment bytes than a .vcf or .ics entry is allowed, is not
+	// parsed again.
+	if uid == "" {
+		return nil, "", notes, fmt.Errorf("%s without UID", tgz.TypeName(it.Type))
 	}
-	return obj, uid, notes, err
+	if it.Type == tgz.TypeContact {
+		x.contactExported(m.ID, uid)
+	}
+	return obj, uid, notes, nil
 }
 
 // checkEntry checks a meta=0 .vcf, .ics or .task entry, which is already

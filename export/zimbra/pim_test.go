@@ -14,6 +14,7 @@ import (
 
 	"github.com/mailhaul/mailhaul/export"
 	"github.com/mailhaul/mailhaul/export/exporttest"
+	"github.com/mailhaul/mailhaul/export/zimbra/convert"
 	"github.com/mailhaul/mailhaul/export/zimbra/metadata"
 	"github.com/mailhaul/mailhaul/export/zimbra/zimbratest"
 	"github.com/mailhaul/mailhaul/format"
@@ -234,3 +235,64 @@ func TestNoMetaSameNameInSplitDirs(t *testing.T) {
 		t.Errorf("%d of 600 contacts (%d UIDs), skipped %v, errors %v", len(s.Items), len(uids), s.Skipped, s.Errors)
 	}
 }
+
+// bigData is n bytes that do not compress.
+func bigData(n int, seed byte) []byte {
+	b := make([]byte, n)
+	x := uint32(seed) + 1
+	for i := range b {
+		x ^= x << 13
+		x ^= x >> 17
+		x ^= x << 5
+		b[i] = byte(x)
+	}
+	return b
+}
+
+// An appointment and a contact whose attachment is within convert's
+// budget but whose converted object is larger than a .ics or .vcf entry
+// may be are exported with it; an attachment past the item's budget is
+// noted and the item kept.
+func TestLargeAttachmentsKeepTheItem(t *testing.T) {
+	att := bigData(testBig, 1)
+	var b strings.Builder
+	b.WriteString("MIME-Version: 1.0\r\nContent-Type: multipart/digest; boundary=\"=_d\"\r\n\r\n--=_d\r\nContent-Type: message/rfc822\r\ninvId: 401\r\n\r\n")
+	b.WriteString("From: o@example.org\r\nSubject: big\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"=_i\"\r\n\r\n")
+	b.WriteString("--=_i\r\nContent-Type: text/calendar; charset=utf-8\r\n\r\n" + strings.ReplaceAll(weekly, "METHOD:REQUEST\r\n", "") + "\r\n")
+	for i, data := range [][]byte{att, bigData(4<<20, 2)} {
+		fmt.Fprintf(&b, "--=_i\r\nContent-Type: application/pdf\r\nContent-Disposition: attachment; filename=\"a%d.pdf\"\r\nContent-Transfer-Encoding: base64\r\n\r\n", i)
+		enc := base64.StdEncoding.EncodeToString(data)
+		for len(enc) > 76 {
+			b.WriteString(enc[:76] + "\r\n")
+			enc = enc[76:]
+		}
+		b.WriteString(enc + "\r\n")
+	}
+	b.WriteString("--=_i--\r\n\r\n--=_d--\r\n")
+	appt := zimbratest.Item{ID: 400, Type: zimbratest.TypeAppointment, Folder: "/Calendar", FolderID: 10, Subject: "big", Date: day,
+		Blob: []byte(b.String()), Metadata: metadata.Encode(metadata.Map{"u": "weekly-1", "v": 10, "inv": metadata.List{metadata.Map{"mid": 401}}})}
+	contact := zimbratest.Contact(410, "/Contacts", 7, "Big, Photo", day, map[string]string{"firstName": "Photo"},
+		zimbratest.Attachment{Field: "image", Name: "p.jpg", ContentType: "image/jpeg", Data: att})
+	s := run(t, export.Options{}, write(t, t.TempDir(), "big.tgz", zimbratest.Options{}, append(zimbratest.SystemFolders(), appt, contact)...))
+	if len(s.Items) != 2 || len(s.Errors) != 0 {
+		t.Fatalf("%d of 2 items, errors %v", len(s.Items), s.Errors)
+	}
+	ev := cal(t, s.Items[0].Body).Events()
+	if len(ev) != 1 || len(ev[0].Props[ical.PropAttach]) != 1 {
+		t.Fatalf("event %+v", ev)
+	}
+	if got, err := ev[0].Props[ical.PropAttach][0].Binary(); err != nil || !bytes.Equal(got, att) {
+		t.Errorf("the 13 MiB attachment is not carried whole: %d bytes, %v", len(got), err)
+	}
+	if len(s.Items[0].Notes) != 1 || !strings.Contains(s.Items[0].Notes[0], "a1.pdf not carried") {
+		t.Errorf("event notes %q; want the second attachment, past the item's budget, noted", s.Items[0].Notes)
+	}
+	// go-vcard takes minutes to unfold a 17 MiB line: the card is
+	// unfolded here and its photo found by its encoding.
+	unfolded := bytes.ReplaceAll(s.Items[1].Body, []byte("\r\n "), nil)
+	if s.Items[1].UID != convert.ContactUID("", 410) || !bytes.Contains(unfolded, []byte(":"+base64.StdEncoding.EncodeToString(att)+"\r\n")) {
+		t.Errorf("contact %s: the 13 MiB photo is not carried whole", s.Items[1].UID)
+	}
+}
+
+var testBig = 13 << 20

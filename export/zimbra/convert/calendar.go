@@ -46,14 +46,15 @@ func CalendarFromBlob(r io.Reader) (ics []byte, notes []string, err error) {
 // its blob (nil when the item has none): from the blob when there is one,
 // noting every invite the metadata lists that the blob lacks (Zimbra
 // keeps only invites that came with a message there), else rebuilt from
-// the metadata (see CalendarFromMetadata).
-func Calendar(md metadata.Map, blob io.Reader) (ics []byte, notes []string, err error) {
+// the metadata (see CalendarFromMetadata). uid is the object's UID, so
+// that no caller parses the object again.
+func Calendar(md metadata.Map, blob io.Reader) (ics []byte, uid string, notes []string, err error) {
 	if blob == nil {
-		return CalendarFromMetadata(md)
+		return calendarFromMetadata(md)
 	}
 	m, err := mergeBlob(blob)
 	if err != nil {
-		return nil, m.notes, err
+		return nil, "", m.notes, err
 	}
 	if l, ok := md.List("inv"); ok {
 		invs, _ := l.Maps()
@@ -69,7 +70,7 @@ func Calendar(md metadata.Map, blob io.Reader) (ics []byte, notes []string, err 
 		}
 	}
 	ics, err = m.calendar()
-	return ics, m.notes, err
+	return ics, m.uid, m.notes, err
 }
 
 // mergeBlob reads the invites of a calendar blob.

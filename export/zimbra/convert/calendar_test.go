@@ -358,7 +358,7 @@ func TestCalendarNotesInvitesMissingFromBlob(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, notes, err := Calendar(md, strings.NewReader(blob))
+	b, _, notes, err := Calendar(md, strings.NewReader(blob))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -370,11 +370,11 @@ func TestCalendarNotesInvitesMissingFromBlob(t *testing.T) {
 	}
 	// Without a blob the recurring item cannot be rebuilt: an error for
 	// the caller to report.
-	if _, _, err := Calendar(md, nil); err == nil || !strings.Contains(err.Error(), "2 invites") {
+	if _, _, _, err := Calendar(md, nil); err == nil || !strings.Contains(err.Error(), "2 invites") {
 		t.Errorf("Calendar without blob: %v", err)
 	}
 	single := itemMeta(t, metadata.Map{"u": "s", "st": "20240101T100000Z", "dts": int64(1)})
-	if b, _, err := Calendar(single, nil); err != nil || !bytes.Contains(b, []byte("UID:s\r\n")) {
+	if b, _, _, err := Calendar(single, nil); err != nil || !bytes.Contains(b, []byte("UID:s\r\n")) {
 		t.Errorf("Calendar without blob: %v\n%s", err, b)
 	}
 }

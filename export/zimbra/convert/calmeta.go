@@ -37,28 +37,34 @@ var inviteHandled = map[string]bool{
 // naming the reason, for the caller to report. notes name the invite
 // data left out (alarms, attendee details other than address and name).
 func CalendarFromMetadata(md metadata.Map) (ics []byte, notes []string, err error) {
+	ics, _, notes, err = calendarFromMetadata(md)
+	return ics, notes, err
+}
+
+// calendarFromMetadata is CalendarFromMetadata, with the object's UID.
+func calendarFromMetadata(md metadata.Map) (ics []byte, uid string, notes []string, err error) {
 	l, ok := md.List("inv")
 	if !ok || len(l) == 0 {
-		return nil, nil, fmt.Errorf("calendar metadata: no invites (inv)")
+		return nil, "", nil, fmt.Errorf("calendar metadata: no invites (inv)")
 	}
 	if len(l) > 1 {
-		return nil, nil, fmt.Errorf("calendar metadata: %d invites (a recurrence with exceptions); only a single invite is rebuilt", len(l))
+		return nil, "", nil, fmt.Errorf("calendar metadata: %d invites (a recurrence with exceptions); only a single invite is rebuilt", len(l))
 	}
 	inv, ok := l.Map(0)
 	if !ok {
-		return nil, nil, fmt.Errorf("calendar metadata: the invite is not a map")
+		return nil, "", nil, fmt.Errorf("calendar metadata: the invite is not a map")
 	}
 	b := &invBuilder{inv: inv}
 	comp, err := b.component(md)
 	if err != nil {
-		return nil, b.notes, err
+		return nil, "", b.notes, err
 	}
 	cal := ical.NewComponent(ical.CompCalendar)
 	cal.Props.SetText(ical.PropProductID, prodID)
 	cal.Props.SetText(ical.PropVersion, "2.0")
 	cal.Children = []*ical.Component{comp}
 	ics, err = encodeCalendar(cal)
-	return ics, b.notes, err
+	return ics, propValue(comp, ical.PropUID), b.notes, err
 }
 
 type invBuilder struct {

@@ -49,14 +49,15 @@ func ContactUID(accountID string, itemID int64) string {
 // Contact builds a vCard 3.0 from a contact's decoded item metadata
 // (whose "fld" map holds the fields and "att" list the attachments; in
 // metadata of version 8 and before it is the fields themselves) and its blob, which holds
-// the attachments (nil when the item has none). notes name what the card
-// could not carry exactly; an error means no card could be made.
-func Contact(md metadata.Map, blob io.Reader, opt ContactOptions) (card []byte, notes []string, err error) {
+// the attachments (nil when the item has none). uid is the card's UID, so
+// that no caller parses the card again; notes name what the card could
+// not carry exactly; an error means no card could be made.
+func Contact(md metadata.Map, blob io.Reader, opt ContactOptions) (card []byte, uid string, notes []string, err error) {
 	c := &contactBuilder{card: vcard.Card{}, used: map[string]bool{}, opt: opt}
 	fields, ok := md.Map("fld")
 	if !ok {
 		if _, has := md["fld"]; has {
-			return nil, nil, errors.New("contact: metadata fld is not a map")
+			return nil, "", nil, errors.New("contact: metadata fld is not a map")
 		}
 		fields = metadata.Map{}
 		for k, v := range md {
@@ -75,18 +76,18 @@ func Contact(md metadata.Map, blob io.Reader, opt ContactOptions) (card []byte, 
 		c.fields[k] = s
 	}
 	if len(c.fields) == 0 && blob == nil {
-		return nil, c.notes, errors.New("contact: no fields")
+		return nil, "", c.notes, errors.New("contact: no fields")
 	}
 	c.build()
 	if err := c.attachments(md, blob); err != nil {
-		return nil, c.notes, err
+		return nil, "", c.notes, err
 	}
 	c.unknown()
 	var buf bytes.Buffer
 	if err := vcard.NewEncoder(&buf).Encode(c.card); err != nil {
-		return nil, c.notes, fmt.Errorf("contact: %w", err)
+		return nil, "", c.notes, fmt.Errorf("contact: %w", err)
 	}
-	return fold(buf.Bytes()), c.notes, nil
+	return fold(buf.Bytes()), c.card.Value(vcard.FieldUID), c.notes, nil
 }
 
 type contactBuilder struct {

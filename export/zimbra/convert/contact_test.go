@@ -80,7 +80,7 @@ func TestContactFields(t *testing.T) {
 		"imAddress1": "xmpp://zoe@jabber.example", "imAddress2": "other://zoe",
 		"custom1": "kept", "maidenName": "Jónsdóttir", "My Field": "odd name", "fileAs": "8:Zoë explicit",
 	}, nil)
-	b, notes, err := Contact(md, nil, ContactOptions{ItemID: 257, AccountID: "acct-1", Tags: []string{"vip", "a,b"},
+	b, _, notes, err := Contact(md, nil, ContactOptions{ItemID: 257, AccountID: "acct-1", Tags: []string{"vip", "a,b"},
 		Modified: time.Date(2024, 1, 2, 3, 4, 5, 0, time.UTC)})
 	if err != nil {
 		t.Fatal(err)
@@ -153,7 +153,7 @@ func TestContactUIDAndFallbacks(t *testing.T) {
 		{"company only", map[string]any{"company": "Acme"}, ContactOptions{ItemID: 10}, "zimbra-10", "Acme", "Acme;;;;"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			b, _, err := Contact(contactMeta(t, tc.fields, nil), nil, tc.opt)
+			b, _, _, err := Contact(contactMeta(t, tc.fields, nil), nil, tc.opt)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -180,7 +180,7 @@ func TestContactLegacyMetadata(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, notes, err := Contact(md, nil, ContactOptions{ItemID: 300})
+	b, _, notes, err := Contact(md, nil, ContactOptions{ItemID: 300})
 	if err != nil || len(notes) != 0 {
 		t.Fatalf("err %v notes %q", err, notes)
 	}
@@ -209,7 +209,7 @@ func TestContactGroup(t *testing.T) {
 		}
 		return "", false
 	}
-	b, notes, err := Contact(md, nil, ContactOptions{ItemID: 400, AccountID: "acct-1", MemberUID: resolve})
+	b, _, notes, err := Contact(md, nil, ContactOptions{ItemID: 400, AccountID: "acct-1", MemberUID: resolve})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -242,7 +242,7 @@ func TestContactGroup(t *testing.T) {
 
 func TestContactGroupUnreadable(t *testing.T) {
 	md := contactMeta(t, map[string]any{"type": "group", "fullName": "G", "groupMember": "not metadata", "dlist": "a@, <"}, nil)
-	b, notes, err := Contact(md, nil, ContactOptions{ItemID: 1})
+	b, _, notes, err := Contact(md, nil, ContactOptions{ItemID: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -278,7 +278,7 @@ func TestContactPhoto(t *testing.T) {
 	}
 	md := contactMeta(t, map[string]any{"firstName": "Pic"}, att)
 	blob := contactBlob([3]string{"image", "me.jpg", "image/jpeg"}, [3]string{"contract", "c.pdf", "application/pdf"})
-	b, notes, err := Contact(md, strings.NewReader(blob), ContactOptions{ItemID: 2})
+	b, _, notes, err := Contact(md, strings.NewReader(blob), ContactOptions{ItemID: 2})
 	if err != nil || len(notes) != 0 {
 		t.Fatalf("err %v notes %q", err, notes)
 	}
@@ -303,12 +303,12 @@ func TestContactAttachmentNotCarriedIsNoted(t *testing.T) {
 	att := metadata.List{metadata.Map{"field": "image", "part": "1", "ctype": "image/png", "size": 10},
 		metadata.Map{"field": "image", "part": "3", "ctype": "image/png", "size": 10}}
 	md := contactMeta(t, map[string]any{"firstName": "NoBlob"}, att)
-	_, notes, err := Contact(md, nil, ContactOptions{ItemID: 3})
+	_, _, notes, err := Contact(md, nil, ContactOptions{ItemID: 3})
 	if err != nil || len(notes) != 2 || !strings.Contains(notes[0], "no blob") {
 		t.Fatalf("err %v notes %q", err, notes)
 	}
 	blob := contactBlob([3]string{"image", "a.png", "image/png"})
-	_, notes, err = Contact(md, strings.NewReader(blob), ContactOptions{ItemID: 3})
+	_, _, notes, err = Contact(md, strings.NewReader(blob), ContactOptions{ItemID: 3})
 	if err != nil || len(notes) != 1 || !strings.Contains(notes[0], "part 3") {
 		t.Fatalf("err %v notes %q", err, notes)
 	}
@@ -320,7 +320,7 @@ func TestContactXProps(t *testing.T) {
 		"vcardXProps": `{"X-ABLABEL":"custom, label","item1.X-ABADR":"us","X-MULTI":"{\"ZMVAL\":[\"a\",\"b\"]}",` +
 			`"X-P":"{\"ZMPROP\":[{\"ZMVAL\":\"v1\",\"PAR\":[\"TYPE=HOME\",\"PREF\"]}]}","BAD NAME":"x"}`,
 	}, nil)
-	b, notes, err := Contact(md, nil, ContactOptions{ItemID: 4})
+	b, _, notes, err := Contact(md, nil, ContactOptions{ItemID: 4})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -340,7 +340,7 @@ func TestContactXProps(t *testing.T) {
 }
 
 func TestContactSemicolonInNameIsNoted(t *testing.T) {
-	b, notes, err := Contact(contactMeta(t, map[string]any{"lastName": "Smith; Jr"}, nil), nil, ContactOptions{ItemID: 6})
+	b, _, notes, err := Contact(contactMeta(t, map[string]any{"lastName": "Smith; Jr"}, nil), nil, ContactOptions{ItemID: 6})
 	if err != nil || len(notes) != 1 {
 		t.Fatalf("err %v notes %q", err, notes)
 	}
@@ -350,16 +350,16 @@ func TestContactSemicolonInNameIsNoted(t *testing.T) {
 }
 
 func TestContactWithoutFields(t *testing.T) {
-	if _, _, err := Contact(contactMeta(t, map[string]any{}, nil), nil, ContactOptions{ItemID: 1}); err == nil {
+	if _, _, _, err := Contact(contactMeta(t, map[string]any{}, nil), nil, ContactOptions{ItemID: 1}); err == nil {
 		t.Fatal("a contact without fields converted")
 	}
-	if _, _, err := Contact(metadata.Map{"fld": "x"}, nil, ContactOptions{ItemID: 1}); err == nil {
+	if _, _, _, err := Contact(metadata.Map{"fld": "x"}, nil, ContactOptions{ItemID: 1}); err == nil {
 		t.Fatal("a contact whose fld is not a map converted")
 	}
 }
 
 func TestCheckContact(t *testing.T) {
-	b, _, err := Contact(contactMeta(t, map[string]any{"firstName": "Ünal"}, nil), nil, ContactOptions{ItemID: 9, AccountID: "a"})
+	b, _, _, err := Contact(contactMeta(t, map[string]any{"firstName": "Ünal"}, nil), nil, ContactOptions{ItemID: 9, AccountID: "a"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -378,7 +378,7 @@ func TestContactOversizedPhotoIsNoted(t *testing.T) {
 	blob := "Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Disposition: attachment; filename=big.jpg; field=image\r\n" +
 		"Content-Type: image/jpeg\r\n\r\n" + big + "\r\n--b\r\nContent-Disposition: attachment; filename=s.png; field=image\r\n" +
 		"Content-Type: image/png\r\n\r\nsmall\r\n--b--\r\n"
-	b, notes, err := Contact(contactMeta(t, map[string]any{"firstName": "Big"}, nil), strings.NewReader(blob), ContactOptions{ItemID: 5})
+	b, _, notes, err := Contact(contactMeta(t, map[string]any{"firstName": "Big"}, nil), strings.NewReader(blob), ContactOptions{ItemID: 5})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,7 +15,7 @@ func ExampleContact() {
 			"mobilePhone": "+34 600", "custom1": "kept"},
 		"v": 10,
 	}))
-	card, notes, err := convert.Contact(md, nil, convert.ContactOptions{ItemID: 257, AccountID: "8f0c"})
+	card, _, notes, err := convert.Contact(md, nil, convert.ContactOptions{ItemID: 257, AccountID: "8f0c"})
 	if err != nil {
 		fmt.Println(err)
 		return

@@ -37,9 +37,9 @@ func FuzzContact(f *testing.F) {
 		}
 		var card []byte
 		if r == nil {
-			card, _, err = Contact(m, nil, ContactOptions{ItemID: 1})
+			card, _, _, err = Contact(m, nil, ContactOptions{ItemID: 1})
 		} else {
-			card, _, err = Contact(m, r, ContactOptions{ItemID: 1})
+			card, _, _, err = Contact(m, r, ContactOptions{ItemID: 1})
 		}
 		if err != nil {
 			return

@@ -15,11 +15,13 @@ const MaxParts = 1000
 
 // MaxAttachment bounds one attached file (a contact's photo, a file
 // attached to an appointment) and MaxItemAttachments all of one item's:
-// they are held in memory to be written into the card or calendar.
-// Zimbra's own limits (message and contact image sizes) are far smaller.
+// they are held in memory, and again base64-encoded, to be written into
+// the card or calendar, so an item holds about four times its budget at
+// its peak. Files past the budget are noted, not carried. Zimbra's own
+// limits (message and contact image sizes) are far smaller.
 const (
 	MaxAttachment      = 16 << 20
-	MaxItemAttachments = 64 << 20
+	MaxItemAttachments = 16 << 20
 )
 
 // budget counts the attachment bytes one item has read so far.

@@ -66,7 +66,7 @@ func TestRadicaleAcceptsConvertedObjects(t *testing.T) {
 		if i == 0 {
 			blob = strings.NewReader(contactBlob([3]string{"image", "me.jpg", "image/jpeg"}))
 		}
-		card, _, err := Contact(md, blob, ContactOptions{ItemID: int64(257 + i), AccountID: "acct"})
+		card, _, _, err := Contact(md, blob, ContactOptions{ItemID: int64(257 + i), AccountID: "acct"})
 		if err != nil {
 			t.Fatal(err)
 		}
