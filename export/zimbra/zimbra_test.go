@@ -2,6 +2,7 @@ package zimbra
 
 import (
 	"archive/tar"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -424,5 +425,51 @@ func TestNoMetaDocumentNamedDotMeta(t *testing.T) {
 		msg(300, "/Inbox", 2, "a"), doc, msg(301, "/Inbox", 2, "b"), msg(302, "/Inbox", 2, "c")))
 	if len(s.Items) != 3 || len(s.Errors) != 0 || s.Skipped[fmt.Sprintf(skipNotMigrated, "document")] != 1 {
 		t.Errorf("%d of 3 messages, errors %v, skipped %v", len(s.Items), s.Errors, s.Skipped)
+	}
+}
+
+// A contact whose File-As is over 4096 bytes (Zimbra neither cuts nor
+// sanitises contact names) is reported by a clipped name, and the items
+// after it are exported.
+func TestLongContactNameDoesNotEndFile(t *testing.T) {
+	long := strings.Repeat("Very Long Company Name Holding GmbH & Co. KG ", 100)
+	c := zimbratest.Contact(310, "/Contacts", 7, long, day, map[string]string{"company": long},
+		zimbratest.Attachment{Field: "image", Name: "p.png", ContentType: "image/png", Data: []byte("png")})
+	items := append(zimbratest.SystemFolders(), c)
+	for i := range 5 {
+		items = append(items, msg(400+i, "/Inbox", 2, "after"))
+	}
+	s := run(t, export.Options{}, write(t, t.TempDir(), "l.tgz", zimbratest.Options{}, items...))
+	if len(s.Items) != 5 || len(s.Errors) == 0 {
+		t.Fatalf("%d of 5 messages, errors %v", len(s.Items), s.Errors)
+	}
+	for _, e := range s.Errors {
+		if len(e.Item) > 300 || !strings.HasPrefix(e.Item, "l.tgz: Contacts/Very Long") || !strings.Contains(e.Reason, "4096") {
+			t.Errorf("error %.400q", e)
+		}
+	}
+}
+
+// A plain tar (fmt=tar) cut between two items, without the zero blocks
+// that end a tar, is reported as cut.
+func TestPlainTarCutBetweenItems(t *testing.T) {
+	b := zimbratest.Build(t, zimbratest.Options{}, append(zimbratest.SystemFolders(), msg(300, "/Inbox", 2, "a"), msg(301, "/Inbox", 2, "b"))...)
+	entries := zimbratest.Entries(t, b)
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	for _, e := range entries[:len(entries)-2] { // the last message's .meta and data left out
+		if err := tw.WriteHeader(e.Header); err != nil {
+			t.Fatal(err)
+		}
+		tw.Write(e.Data)
+	}
+	tw.Flush() // no end-of-archive blocks: the stream was cut here
+	p := filepath.Join(t.TempDir(), "p.tar")
+	if err := os.WriteFile(p, buf.Bytes(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s := run(t, export.Options{}, p)
+	if len(s.Items) != 1 || len(s.Errors) != 1 || !strings.Contains(s.Errors[0].Reason, "end-of-archive") {
+		t.Errorf("%d items, errors %v", len(s.Items), s.Errors)
 	}
 }

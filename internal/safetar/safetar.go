@@ -18,6 +18,7 @@ import (
 	"io"
 	"path"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
@@ -127,7 +128,8 @@ const MaxZstdWindow = 8 << 20
 // Reader reads a tar stream entry by entry. Next returns only entries
 // whose names and types are safe; Read reads the current entry's data.
 // After an error other than one wrapping ErrDamagedEntry (which the
-// Reader never returns itself) the Reader is unusable.
+// Reader returns itself only for an over-long name under NamesAreLabels)
+// the Reader is unusable.
 type Reader struct {
 	opt   Options
 	codec Codec
@@ -139,6 +141,7 @@ type Reader struct {
 	entry string // the current entry's name
 	last  string // the last entry read to its end
 	left  int64  // bytes of the current entry not yet read
+	end   int64  // where the tar stream after the current entry starts
 }
 
 // NewReader starts reading the archive r, detecting its compression.
@@ -185,15 +188,25 @@ func (r *Reader) Next() (*tar.Header, error) {
 	r.entry = ""
 	hdr, err := r.tr.Next()
 	if err == io.EOF {
+		// A plain tar has no trailer of its own: only its end-of-archive
+		// zero blocks tell a whole stream from one cut between entries.
+		// (archive/tar stops at the first zero block; one is enough.)
+		if r.codec == None && r.out.n < r.end+blockSize {
+			return nil, &Error{Archive: r.opt.Name, After: r.last,
+				Err: fmt.Errorf("%w: the tar stream ends without its end-of-archive blocks", ErrTruncated)}
+		}
 		return nil, io.EOF
 	}
 	if err != nil {
 		return nil, r.classify(err)
 	}
 	r.entry, r.left = hdr.Name, hdr.Size
+	r.end = r.out.n + (hdr.Size+blockSize-1)/blockSize*blockSize
 	if r.opt.NamesAreLabels {
 		if len(hdr.Name) > MaxNameLen {
-			return nil, r.errorf(fmt.Errorf("%w: name of %d bytes (limit %d)", ErrUnsafe, len(hdr.Name), MaxNameLen))
+			// Only a label: this entry is lost, the stream goes on.
+			r.entry = ClipName(hdr.Name)
+			return nil, r.errorf(fmt.Errorf("%w: %w: name of %d bytes (limit %d)", ErrDamagedEntry, ErrUnsafe, len(hdr.Name), MaxNameLen))
 		}
 	} else if err := CheckName(hdr.Name); err != nil {
 		return nil, r.errorf(err)
@@ -211,6 +224,23 @@ func (r *Reader) Next() (*tar.Header, error) {
 		return nil, r.errorf(fmt.Errorf("%w: negative size", ErrMalformed))
 	}
 	return hdr, nil
+}
+
+// blockSize is the tar block.
+const blockSize = 512
+
+// ClipName shortens a name for a report: a name of any length may come
+// from a hostile archive.
+func ClipName(name string) string {
+	const keep = 200
+	if len(name) <= keep+50 {
+		return name
+	}
+	cut := keep
+	for cut > 0 && !utf8.RuneStart(name[cut]) {
+		cut--
+	}
+	return fmt.Sprintf("%s... (%d bytes)", name[:cut], len(name))
 }
 
 // Read reads the current entry's data. Its errors are *Error values; a

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -298,4 +299,66 @@ func TestNamesAreLabels(t *testing.T) {
 	checkErr(t, err, ErrUnsafe, "link")
 	_, _, err = readAll(craft(t, ent{Name: strings.Repeat("x/", MaxNameLen/2) + "x", Body: []byte("x")}), &Options{NamesAreLabels: true})
 	checkErr(t, err, ErrUnsafe, "limit")
+}
+
+// With NamesAreLabels, an overlong name costs its entry alone: a damaged
+// entry, named in a clipped form, and the entries after it are read.
+func TestNamesAreLabelsLongNameIsOneDamagedEntry(t *testing.T) {
+	long := strings.Repeat("Ü Very Long Company Name GmbH ", 200)
+	r, err := NewReader(bytes.NewReader(craft(t, ent{Name: "a", Body: []byte("a")}, ent{Name: long, Body: []byte("long")},
+		ent{Name: "c", Body: []byte("c")})), &Options{Name: "l.tar", NamesAreLabels: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for {
+		hdr, err := r.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			e := checkErr(t, err, ErrDamagedEntry, "l.tar", "limit")
+			clipped, _, _ := strings.Cut(e.Entry, "...")
+			if !errors.Is(err, ErrUnsafe) || len(e.Entry) > 300 || clipped == "" || !strings.HasPrefix(long, clipped) {
+				t.Errorf("error %.400q", err)
+			}
+			names = append(names, "damaged")
+			continue
+		}
+		names = append(names, hdr.Name)
+	}
+	if want := []string{"a", "damaged", "c"}; !slices.Equal(names, want) {
+		t.Errorf("read %q, want %q", names, want)
+	}
+}
+
+// A plain tar has no trailer: one cut exactly between entries is told
+// from a whole one by its end-of-archive blocks.
+func TestPlainTarCutBetweenEntries(t *testing.T) {
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	for _, name := range []string{"a", "b"} {
+		if err := tw.WriteHeader(&tar.Header{Name: name, Mode: 0o644, Size: 3, Typeflag: tar.TypeReg}); err != nil {
+			t.Fatal(err)
+		}
+		tw.Write([]byte(name + "\n\n"))
+	}
+	if err := tw.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	cut := bytes.Clone(buf.Bytes())
+	_, got, err := readAll(cut, &Options{Name: "p.tar"})
+	if e := checkErr(t, err, ErrTruncated, "p.tar", "end-of-archive"); e.After != "b" || len(got) != 2 {
+		t.Errorf("read %v, last good entry %q", got, e.After)
+	}
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, got, err := readAll(buf.Bytes(), nil); err != nil || len(got) != 2 {
+		t.Errorf("whole: read %v, %v", got, err)
+	}
+	// A gzip stream has a trailer of its own, which says it is whole.
+	if _, got, err := readAll(compress(t, Gzip, buf.Bytes()), nil); err != nil || len(got) != 2 {
+		t.Errorf("whole gzip: read %v, %v", got, err)
+	}
 }

@@ -288,6 +288,12 @@ func (r *Reader) Next() (*Item, error) {
 			}
 			return nil, r.fail(io.EOF)
 		}
+		var se *safetar.Error
+		if errors.Is(err, safetar.ErrDamagedEntry) && errors.As(err, &se) {
+			// An entry safetar refused alone (a name too long to be
+			// anything but hostile or broken): that item is lost.
+			return nil, r.damaged(se.Entry, se.Err.Error())
+		}
 		if err != nil {
 			return nil, r.fail(err)
 		}
@@ -453,7 +459,7 @@ func (e *Error) Error() string {
 func (e *Error) Unwrap() error { return e.Err }
 
 func (r *Reader) damaged(entry, reason string) error {
-	return &Error{Archive: r.name, Entry: entry, Err: fmt.Errorf("%w: %s", ErrDamaged, reason)}
+	return &Error{Archive: r.name, Entry: safetar.ClipName(entry), Err: fmt.Errorf("%w: %s", ErrDamaged, reason)}
 }
 
 // fail makes err sticky: the archive cannot be read further.
