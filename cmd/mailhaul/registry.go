@@ -59,7 +59,7 @@ type targetSettings struct {
 }
 
 // sourceKinds lists every export source, in the order the help shows them.
-// Coming: "imap", "dav" (and zimbra from a live server).
+// Coming: "imap", "dav". (zimbra from a live server is export zimbra --url.)
 func sourceKinds() []sourceKind {
 	return []sourceKind{
 		{name: "maildir", short: "Export a Maildir, Maildir++ or fs-layout Maildir", dir: true,

@@ -294,6 +294,9 @@ type LiveJob struct {
 	// PasswordHash asks for userPassword (Zimbra sends it only to zmprov
 	// -l; over SOAP it stays VALUE-BLOCKED and is left out).
 	PasswordHash bool
+	// Listed is the account as a listing gave it (zmprov -l gaa -v
+	// output): with PasswordHash its hash is kept, GetAccount giving none.
+	Listed soap.Account
 	// Retry bounds the fresh starts of the user's export after a broken
 	// stream (default: retry.Loop's).
 	Retry      retry.Loop
@@ -316,8 +319,19 @@ func RunLive(ctx context.Context, lj LiveJob) (*report.Export, error) {
 		if err != nil {
 			job.Source = failed{err}
 		} else {
+			if lj.PasswordHash && a.PasswordHash == "" {
+				a.PasswordHash = lj.Listed.PasswordHash
+			}
 			live.Account, job.Account = a, Record(a)
 		}
+	}
+	if lj.Client == nil && len(lj.Listed.Attrs) > 0 {
+		// No SOAP: the record is what the listing (gaa -v) said.
+		a := lj.Listed
+		if !lj.PasswordHash {
+			a.PasswordHash = ""
+		}
+		job.Account = Record(a)
 	}
 	var rep *report.Export
 	err := retry.Do(ctx, lj.Retry, func(ctx context.Context, _ int) error {

@@ -1,9 +1,16 @@
 package zimbratest
 
 import (
+	"encoding/pem"
 	"io"
 	"slices"
 )
+
+// CertificatePEM is the fake's certificate, for a client that reads the
+// certificates to trust from a file (mailhaul's --tls-ca).
+func (s *Server) CertificatePEM() []byte {
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: s.ts.Certificate().Raw})
+}
 
 // Mailbox is one account's items served by a fake Zimbra: Content
 // answers its REST exports with this package's writer, Folders gives its
