@@ -17,6 +17,7 @@ import (
 	"github.com/mailhaul/mailhaul/export/zimbra"
 	"github.com/mailhaul/mailhaul/export/zimbra/soap"
 	"github.com/mailhaul/mailhaul/format"
+	"github.com/mailhaul/mailhaul/internal/retry"
 	"github.com/mailhaul/mailhaul/internal/termtext"
 	"github.com/mailhaul/mailhaul/report"
 )
@@ -177,8 +178,15 @@ func (a *app) exportZimbraLive(cmd *cobra.Command, f *exportFlags, lf *zimbraLiv
 						prog = a.newProgress("export "+acc.Name, nil)
 						job.Progress = prog.update
 					}
+					user := acc.Name
+					again := retry.Loop{OnRetry: func(_ int, err error, wait time.Duration) {
+						mu.Lock()
+						fmt.Fprintf(a.stderr, "%s: %s; exporting the user again in %s\n", termtext.Escape(user),
+							termtext.Escape(err.Error()), wait.Round(time.Second))
+						mu.Unlock()
+					}}
 					rep, err = zimbra.RunLive(ctx, zimbra.LiveJob{Job: job, Client: client, Zmmailbox: lf.zmmailbox,
-						PasswordHash: lf.withHash, Listed: acc})
+						PasswordHash: lf.withHash, Listed: acc, Retry: again})
 				}
 				if prog != nil {
 					prog.done()

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -72,6 +73,20 @@ func zimbraLiveItems() []zimbratest.Item {
 		unread, answered, sent, zmsg(303, "/Projects", 257, "project"), zmsg(310, "/Trash", 3, "deleted"), zmsg(311, "/Junk", 4, "spam"))
 }
 
+// zimbraWant is where the messages of zimbraLiveItems (and of
+// zimbraFiles, 300 to 310) land on the IMAP server, with their flags.
+var zimbraWant = map[int]struct {
+	mailbox string
+	flags   []string
+}{
+	300: {"INBOX", nil},
+	301: {"INBOX", []string{"Work", `\Answered`, `\Flagged`, `\Seen`}},
+	302: {"Sent", []string{"$Forwarded", `\Seen`}},
+	303: {"Projects", []string{`\Seen`}},
+	310: {"Trash", []string{`\Seen`}},
+	311: {"Junk", []string{`\Seen`}},
+}
+
 // dovecotMessages imports archives into a fresh Dovecot and reads back
 // every message by the SHA-256 of its bytes, and the mailbox names.
 func dovecotMessages(t *testing.T, archives ...string) (map[[32]byte][]string, map[[32]byte]testservers.Message, []string) {
@@ -119,18 +134,8 @@ func TestExportZimbraLiveIntoDovecot(t *testing.T) {
 	}
 	a.Close()
 	where, msgs, names := dovecotMessages(t, archive)
-	want := map[int]struct {
-		mailbox string
-		flags   []string
-	}{
-		300: {"INBOX", nil},
-		301: {"INBOX", []string{"Work", `\Answered`, `\Flagged`, `\Seen`}},
-		302: {"Sent", []string{"$Forwarded", `\Seen`}},
-		303: {"Projects", []string{`\Seen`}},
-		310: {"Trash", []string{`\Seen`}},
-		311: {"Junk", []string{`\Seen`}},
-	}
-	if len(msgs) != len(want) {
+	want := zimbraWant
+	if len(msgs) != len(want) { // all six
 		t.Errorf("%d messages on the server, want %d (mailboxes %q)", len(msgs), len(want), names)
 	}
 	for _, it := range items {
@@ -237,6 +242,62 @@ func TestExportZimbraModeFlags(t *testing.T) {
 		code, _, stderr := mailhaul(t, append([]string{"-q", "export", "zimbra", "--out", out}, c.args...)...)
 		if code != exitFailed || !strings.Contains(stderr, c.want) {
 			t.Errorf("%q: exit %d %s; want %q", c.args, code, stderr, c.want)
+		}
+	}
+}
+
+// Users from a "zmprov -l gaa -v" file: the password hash goes into the
+// account record only with --with-password-hash, and never into the
+// output or the report.
+func TestExportZimbraLiveUsersFileHash(t *testing.T) {
+	const user, hash = "zed@example.test", "{SSHA512}c2VjcmV0LWhhc2g="
+	z := startLiveZimbra(t, user, zimbratest.ServerOptions{}, zimbraLiveItems()...)
+	gaa := filepath.Join(t.TempDir(), "gaa.txt")
+	os.WriteFile(gaa, []byte("# name "+user+"\ndisplayName: Zed\nuserPassword: "+hash+"\nzimbraMailHost: mbox1.example.test\n"), 0o600)
+	for _, withHash := range []bool{false, true} {
+		out := t.TempDir()
+		args := append([]string{"export", "zimbra", "--users-file", gaa, "--out", out}, z.args...)
+		if withHash {
+			args = append(args, "--with-password-hash")
+		}
+		code, stdout, stderr := mailhaul(t, args...)
+		if code != exitOK {
+			t.Fatalf("exit %d\n%s\n%s", code, stdout, stderr)
+		}
+		a, err := format.Open(filepath.Join(out, user+".tgz"), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		acc := a.Manifest().Account
+		a.Close()
+		if got := acc != nil && acc.PasswordHash == hash; got != withHash {
+			t.Errorf("--with-password-hash %v: record %+v", withHash, acc)
+		}
+		rep, _ := os.ReadFile(filepath.Join(out, user+".tgz.report.json"))
+		if strings.Contains(stdout+stderr+string(rep), "c2VjcmV0LWhhc2g") {
+			t.Errorf("the hash is in the output or the report")
+		}
+	}
+}
+
+// A stream cut mid-way: the user's export starts again, says so, and the
+// archive is whole.
+func TestExportZimbraLiveCutStream(t *testing.T) {
+	items := zimbraLiveItems()
+	z := startLiveZimbra(t, "zed", zimbratest.ServerOptions{}, items...)
+	z.s.CutREST(400)
+	out := t.TempDir()
+	code, stdout, stderr := mailhaul(t, append([]string{"-q", "export", "zimbra", "--user", "zed", "--out", out}, z.args...)...)
+	if code != exitOK || !strings.Contains(stderr, "exporting the user again") {
+		t.Fatalf("exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	got, bodies := archiveItems(t, filepath.Join(out, "zed.tgz"))
+	if len(got) != 6 {
+		t.Errorf("%d messages in the archive, want 6", len(got))
+	}
+	for _, it := range items {
+		if it.Type == zimbratest.TypeMessage && string(bodies["zimbra:"+strconv.Itoa(it.ID)]) != string(it.Blob) {
+			t.Errorf("message %d is not whole", it.ID)
 		}
 	}
 }

@@ -298,7 +298,7 @@ type LiveJob struct {
 	// output): with PasswordHash its hash is kept, GetAccount giving none.
 	Listed soap.Account
 	// Retry bounds the fresh starts of the user's export after a broken
-	// stream (default: retry.Loop's).
+	// stream; zero fields: 3 attempts, 5 s doubling up to 1 min.
 	Retry      retry.Loop
 	FolderInfo func(metadata string) (FolderInfo, error)
 }
@@ -333,8 +333,15 @@ func RunLive(ctx context.Context, lj LiveJob) (*report.Export, error) {
 		}
 		job.Account = Record(a)
 	}
+	loop := lj.Retry
+	if loop.Attempts <= 0 {
+		loop.Attempts = 3
+	}
+	if loop.Backoff.First <= 0 {
+		loop.Backoff = retry.Policy{First: 5 * time.Second, Max: time.Minute}
+	}
 	var rep *report.Export
-	err := retry.Do(ctx, lj.Retry, func(ctx context.Context, _ int) error {
+	err := retry.Do(ctx, loop, func(ctx context.Context, _ int) error {
 		var err error
 		rep, err = export.Run(ctx, job)
 		var broken *StreamError
