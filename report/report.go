@@ -325,17 +325,21 @@ func (r *Report) Finish() {
 	case r.DryRun:
 		r.Status = "ok"
 		r.Statement = fmt.Sprintf("dry run: %d items would be imported, %d are already on the target; nothing was sent", r.WouldImport, r.Present)
-	case r.Failed == 0 && r.FailedFolders == 0:
+	case r.Failed == 0 && r.FailedFolders == 0 && r.NotAttempted == 0:
 		r.Status = "ok"
 		r.Statement = fmt.Sprintf("all %d items of the archives are on the target (%d imported now, %d already there, %d skipped on purpose)",
 			total, r.Imported, r.Present, r.Skipped)
-	case r.Failed == 0:
+	case r.Failed == 0 && r.NotAttempted == 0:
 		r.Status = "partial"
 		r.Statement = fmt.Sprintf("%d empty folders of the archives are NOT on the target, each listed under failures with its reason; every item is (%d imported now, %d already there, %d skipped on purpose)",
 			r.FailedFolders, r.Imported, r.Present, r.Skipped)
 	default:
 		r.Status = "partial"
 		r.Statement = fmt.Sprintf("%d of %d items are NOT on the target; each is listed under failures with its reason", r.Failed, total)
+		if r.NotAttempted > 0 {
+			r.Statement = fmt.Sprintf("%d of %d items are NOT on the target; each is listed under failures or unsent with its reason",
+				r.Failed+r.NotAttempted, total+r.NotAttempted)
+		}
 		if r.FailedFolders > 0 {
 			r.Statement += fmt.Sprintf(", as are %d folders", r.FailedFolders)
 		}

@@ -150,3 +150,18 @@ func TestStatementSaysWhatToDo(t *testing.T) {
 		}
 	}
 }
+
+// Items left unsent by a run that was not marked stopped are still not on
+// the target: the statement must never say "all".
+func TestUnsentWithoutStopIsPartial(t *testing.T) {
+	r := New("alice", "imap", "imap://x", nil)
+	for range 4 {
+		r.AddImported(100)
+	}
+	r.AddNotAttempted(Failure{Folder: "INBOX", Item: "a", Reason: "not sent"})
+	r.AddNotAttempted(Failure{Folder: "INBOX", Item: "b", Reason: "not sent"})
+	r.Finish()
+	if r.Status != "partial" || strings.HasPrefix(r.Statement, "all ") || !strings.Contains(r.Statement, "2 of 6 items are NOT") {
+		t.Errorf("unsent items: status %q, statement %q", r.Status, r.Statement)
+	}
+}

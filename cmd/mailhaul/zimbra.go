@@ -28,8 +28,9 @@ func (a *app) exportZimbraCommand(k sourceKind) *cobra.Command {
 export leaves out; meta=1 or meta=0; any ZCS release) become one archive, each item
 once. Blobs are checked against their blob_digest; a damaged item, a .err entry, a
 .meta without its blob and a file cut short are reported by entry name and the rest
-is exported (exit 3). Contacts, appointments and tasks are listed as not converted yet;
-documents, notes, chats, search folders and mountpoints are counted as not migrated.
+is exported (exit 3). Contacts become vCards, appointments and tasks iCalendar objects
+of their address books and calendars; one that cannot be converted is listed by id,
+folder and subject; documents, notes, chats, search folders and mountpoints are counted as not migrated.
 
 ` + zimbraLiveHelp + `
 

@@ -160,6 +160,28 @@ func TestInspectZimbraTgz(t *testing.T) {
 	if got.Meta || got.Naming != "ZCS 5/6" || got.Counts.Messages != 1 {
 		t.Errorf("inspect meta=0: %+v", got)
 	}
+	// Contacts, appointments and tasks count as converted, an unconvertible
+	// one as an error.
+	pim := filepath.Join(dir, "pim.tgz")
+	broken := zimbratest.Item{ID: 500, Type: zimbratest.TypeContact, Folder: "/Contacts", FolderID: 7, FileAs: "Empty", Date: zday}
+	os.WriteFile(pim, zimbratest.Build(t, zimbratest.Options{}, append(zimbraPIMItems().items, broken)...), 0o600)
+	var pins struct {
+		Types  map[string]int   `json:"types"`
+		Counts format.Counts    `json:"counts"`
+		Errors []format.Problem `json:"errors"`
+	}
+	code, out, _ := mailhaul(t, "inspect", "--json", pim)
+	if err := json.Unmarshal([]byte(out), &pins); err != nil || code != exitPartial {
+		t.Fatalf("inspect --json: exit %d, %v\n%s", code, err, out)
+	}
+	if pins.Types["contact"] != 3 || pins.Types["appointment"] != 2 || pins.Types["task"] != 1 ||
+		pins.Counts.Contacts != 2 || pins.Counts.Events != 2 || pins.Counts.Tasks != 1 ||
+		len(pins.Errors) != 1 || !strings.Contains(pins.Errors[0].Item, "contact 500") {
+		t.Errorf("inspect PIM: %+v", pins)
+	}
+	if _, text, _ := mailhaul(t, "inspect", pim); !strings.Contains(text, "2 contacts, 2 events, 1 tasks") {
+		t.Errorf("inspect PIM text:\n%s", text)
+	}
 }
 
 // A Zimbra export, through mailhaul's archive, into the real Dovecot:

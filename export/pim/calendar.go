@@ -10,6 +10,7 @@ import (
 
 	"github.com/mailhaul/mailhaul/export"
 	"github.com/mailhaul/mailhaul/format"
+	"github.com/mailhaul/mailhaul/internal/nopanic"
 )
 
 // AddCalendar exports the iCalendar or vCalendar 1.0 file at path as the
@@ -132,7 +133,7 @@ func AddCalendar(ctx context.Context, sink export.Sink, name, path string, opt e
 // validateCalendar parses the object with go-ical, the parser the CalDAV
 // importer relies on, to flag objects it will struggle with.
 func validateCalendar(o *CalendarObject) error {
-	return safely(func() error {
+	return nopanic.Run(func() error {
 		_, err := ical.NewDecoder(o.Open()).Decode()
 		return err
 	})

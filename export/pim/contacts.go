@@ -15,6 +15,7 @@ import (
 	"github.com/mailhaul/mailhaul/export"
 	"github.com/mailhaul/mailhaul/format"
 	"github.com/mailhaul/mailhaul/internal/contentline"
+	"github.com/mailhaul/mailhaul/internal/nopanic"
 )
 
 // AddContacts exports the vCard file at path as the address book name (the
@@ -87,7 +88,7 @@ func (c *contactExport) add(card VCard) error {
 
 	top := outerCardLines(raw)
 	var parsed vcard.Card
-	perr := safely(func() (err error) {
+	perr := nopanic.Run(func() (err error) {
 		parsed, err = vcard.NewDecoder(bytes.NewReader(top)).Decode()
 		return err
 	})

@@ -49,17 +49,6 @@ func openFile(path string) (*os.File, os.FileInfo, error) {
 	return f, fi, nil
 }
 
-// safely runs a third-party parser, turning a panic into an error: a
-// hostile file must not bring the export down.
-func safely(f func() error) (err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			err = fmt.Errorf("parser panic: %v", r)
-		}
-	}()
-	return f()
-}
-
 // lineEnding is the terminator of b's first line, CRLF if it has none.
 func lineEnding(b []byte) string {
 	i := bytes.IndexByte(b, '\n')

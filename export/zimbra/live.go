@@ -36,8 +36,7 @@ type Live struct {
 	Account soap.Account // as GetAccount read it (zimbraMailHost)
 	// Zmmailbox, when set, is the zmmailbox program whose output is read
 	// instead of HTTPS (on the Zimbra host, as the zimbra user).
-	Zmmailbox  string
-	FolderInfo func(metadata string) (FolderInfo, error)
+	Zmmailbox string
 }
 
 var _ export.Source = (*Live)(nil)
@@ -58,7 +57,7 @@ func (l *Live) Export(ctx context.Context, sink export.Sink, opt export.Options)
 			return err
 		}
 	}
-	x := newExporter(ctx, sink, opt, &Source{Streams: l.streams(opt.After), FolderInfo: l.FolderInfo})
+	x := newExporter(ctx, sink, opt, &Source{Streams: l.streams(opt.After), AccountID: l.Account.ID})
 	held := map[int]int{}     // items by Zimbra folder id
 	counted := map[int]bool{} // by item id: an item in two exports counts once
 	x.observe = func(_ *tgz.Reader, it *tgz.Item) {
@@ -299,8 +298,7 @@ type LiveJob struct {
 	Listed soap.Account
 	// Retry bounds the fresh starts of the user's export after a broken
 	// stream; zero fields: 3 attempts, 5 s doubling up to 1 min.
-	Retry      retry.Loop
-	FolderInfo func(metadata string) (FolderInfo, error)
+	Retry retry.Loop
 }
 
 // RunLive exports one user: GetAccount (its record into the manifest),
@@ -311,7 +309,7 @@ type LiveJob struct {
 func RunLive(ctx context.Context, lj LiveJob) (*report.Export, error) {
 	job := lj.Job
 	job.Kind, job.PathIsURL = "zimbra", true
-	live := &Live{Client: lj.Client, Account: soap.Account{Name: job.User}, Zmmailbox: lj.Zmmailbox, FolderInfo: lj.FolderInfo}
+	live := &Live{Client: lj.Client, Account: soap.Account{Name: job.User}, Zmmailbox: lj.Zmmailbox}
 	job.Source = live
 	if lj.Client != nil {
 		defer lj.Client.Done(job.User)

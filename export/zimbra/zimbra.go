@@ -16,9 +16,9 @@
 //     user folder named like an archive folder gets the archive role.
 //     Contacts (7), Emailed Contacts (13), Calendar (10) and Tasks (15) are
 //     address books and calendars; Briefcase (16) and Chats (14) are not
-//     migrated. Other folders' views and colours are in their Zimbra
-//     metadata: Source.FolderInfo decodes it where given, else they are
-//     mail folders.
+//     migrated. Other folders' views (address book, calendar, tasks,
+//     mail) and every folder's colour come from their Zimbra metadata
+//     (ParseFolderInfo); a folder without one is a mail folder.
 //   - Messages: the blob byte for byte, checked against blob_digest while
 //     it streams; the received time from the meta "date" (Zimbra's
 //     delivery time, not the Date: header); \Seen unless the meta "unread"
@@ -27,11 +27,19 @@
 //     $Forwarded and $MDNSent from "FlagStr" (else the "flags" bits); tags
 //     ("TagNames", '\' and ':' escaped) as IMAP keywords; sourceId
 //     "zimbra:<id>".
-//   - Contacts, appointments and tasks are reported (id, folder, subject)
-//     as not converted: the converter of export/zimbra/convert is wired in
-//     separately. Documents, notes, chats, wiki pages, search folders,
-//     mountpoints and comments are counted as not migrated; conversations
-//     and tags are not items (tags travel as keywords).
+//   - Contacts (vCard 3.0), appointments and tasks (iCalendar), one
+//     archive item each in their address book or calendar, converted by
+//     export/zimbra/convert: with meta=1 from the metadata and the blob
+//     (a contact's photo and attachments, an appointment's invites),
+//     the blob read whole through the blob_digest check; with meta=0 the
+//     .vcf, .ics and .task entries as they are, once checked. A group's
+//     members are named by their contacts' UIDs (pim.go says how, in one
+//     pass). What the conversion could not carry is in the item's Notes
+//     and a warning; an item that cannot be converted is reported by
+//     file, id, folder and subject.
+//   - Documents, notes, chats, wiki pages, search folders, mountpoints and
+//     comments are counted as not migrated; conversations and tags are not
+//     items (tags travel as keywords).
 //
 // A damaged blob shows only at its end, while the sink reads it: the
 // body's last read then fails instead of ending, so the sink writes
@@ -60,6 +68,7 @@ import (
 	"strings"
 
 	"github.com/mailhaul/mailhaul/export"
+	"github.com/mailhaul/mailhaul/export/zimbra/metadata"
 	"github.com/mailhaul/mailhaul/export/zimbra/tgz"
 	"github.com/mailhaul/mailhaul/format"
 	"github.com/mailhaul/mailhaul/internal/ctxio"
@@ -72,14 +81,50 @@ type FolderInfo struct {
 	Color string // "#rrggbb", or ""
 }
 
+// folderColors are Zimbra's colour indexes 1 to 9 (common/mailbox/Color.java);
+// 0 is the default colour, which says nothing.
+var folderColors = []string{"", "#5b9bf2", "#43eded", "#6acb9e", "#ba86e5", "#f66666", "#f8fa33", "#fe98d3", "#bebebe", "#fdbc55"}
+
+// colorRGB marks a colour value that holds an RGB value, not an index.
+const colorRGB = 0x01000000
+
+// ParseFolderInfo decodes a folder's Zimbra metadata: its view "vt" (an
+// item type byte) and colour "c" (an index into Zimbra's ten colours, or
+// an RGB value with colorRGB set).
+func ParseFolderInfo(md string) (FolderInfo, error) {
+	m, err := metadata.Decode(md)
+	if err != nil {
+		return FolderInfo{}, err
+	}
+	var info FolderInfo
+	if _, ok := m["vt"]; ok {
+		v, ok := m.Int("vt")
+		if !ok || v < 0 || v > tgz.TypeLink {
+			return FolderInfo{}, fmt.Errorf("view %v is not an item type", m["vt"])
+		}
+		info.View = int(v)
+	}
+	if c, ok := m.Int("c"); ok {
+		switch {
+		case c&colorRGB != 0:
+			info.Color = fmt.Sprintf("#%06x", c&0xFFFFFF)
+		case c >= 0 && c < int64(len(folderColors)):
+			info.Color = folderColors[c]
+		}
+	}
+	return info, nil
+}
+
 // Source exports the Zimbra tgz files of one user.
 type Source struct {
 	Files []string
 	// Streams are read after Files, the same way (a live export).
 	Streams []Stream
-	// FolderInfo decodes a folder's Zimbra metadata; nil leaves views to
-	// the system folder ids and colours out.
-	FolderInfo func(metadata string) (FolderInfo, error)
+	// AccountID is the account's zimbraId, when known (a live export
+	// has it from GetAccountRequest; a tgz does not carry it). It is part
+	// of the UID of a contact without one of its own, as in Zimbra's
+	// own vCard export.
+	AccountID string
 }
 
 var _ export.Source = (*Source)(nil)
@@ -127,11 +172,14 @@ type exporter struct {
 	opt     export.Options
 	src     *Source
 	file    string
-	folders map[string]*folder // by Zimbra path ("/Inbox/Sub"); a mail folder made beside one of another kind by path + "\x00mail"
+	folders map[string]*folder // by Zimbra path ("/Inbox/Sub"); a folder made beside one of another kind by path + "\x00" + kind
 	namer   format.FolderNamer
 	seen    map[string]bool              // item keys already exported or reported
 	byID    map[int]string               // Zimbra folder paths by id, from folder .meta entries
 	observe func(*tgz.Reader, *tgz.Item) // Inspect's look at every item
+
+	contactUIDs    map[int]string           // contacts' own UIDs, where not Zimbra's rule, by id
+	pendingMembers map[int][]format.Problem // groups naming a contact not exported yet, by its id
 }
 
 // folder is a Zimbra folder as the archive has it.
@@ -142,7 +190,8 @@ type folder struct {
 
 func newExporter(ctx context.Context, sink export.Sink, opt export.Options, s *Source) *exporter {
 	return &exporter{ctx: ctx, sink: sink, opt: opt, src: s,
-		folders: map[string]*folder{}, seen: map[string]bool{}, byID: map[int]string{}}
+		folders: map[string]*folder{}, seen: map[string]bool{}, byID: map[int]string{},
+		contactUIDs: map[int]string{}, pendingMembers: map[int][]format.Problem{}}
 }
 
 // Stream is one Zimbra export read as it arrives (a live server's REST
@@ -301,9 +350,9 @@ func (x *exporter) item(it *tgz.Item) error {
 	x.seen[key] = true
 	zp := x.zimbraPath(it)
 	if it.Type != tgz.TypeMessage {
-		return x.notConverted(it, archivePath(zp))
+		return x.pimItem(it, zp, key)
 	}
-	f, err := x.mailFolder(zp)
+	f, err := x.kindFolder(zp, format.FolderMail)
 	if err != nil {
 		return err
 	}
@@ -326,23 +375,23 @@ func (x *exporter) item(it *tgz.Item) error {
 	if err := export.AddItem(x.sink, fi, x.file+": "+it.Entry, body); err != nil {
 		return err
 	}
-	if body.failed {
+	if body.err != nil {
 		// Reported; a sound copy in a later file may still be exported.
 		delete(x.seen, key)
 	}
 	return nil
 }
 
-// failRecorder notes whether its reader failed.
+// failRecorder keeps the first error of its reader.
 type failRecorder struct {
-	r      io.Reader
-	failed bool
+	r   io.Reader
+	err error
 }
 
 func (f *failRecorder) Read(p []byte) (int, error) {
 	n, err := f.r.Read(p)
-	if err != nil && err != io.EOF {
-		f.failed = true
+	if err != nil && err != io.EOF && f.err == nil {
+		f.err = err
 	}
 	return n, err
 }
@@ -355,23 +404,6 @@ func (x *exporter) sourceID(it *tgz.Item) string {
 		return fmt.Sprint("zimbra:", it.Meta.ID)
 	}
 	return "zimbra:" + strings.TrimSuffix(x.zimbraPath(it), "/") + "/" + path.Base(it.Entry)
-}
-
-// notConverted reports a contact, appointment or task by id, folder and
-// subject.
-func (x *exporter) notConverted(it *tgz.Item, folder string) error {
-	what := tgz.TypeName(it.Type)
-	if it.Meta != nil {
-		subject := it.Meta.Subject
-		if subject == "" {
-			subject = it.Meta.Name
-		}
-		what = fmt.Sprintf("%s %d %q", what, it.Meta.ID, subject)
-	} else {
-		what += " " + it.Entry
-	}
-	x.sink.AddError(format.Problem{Folder: folder, Item: what, Reason: "Zimbra " + tgz.TypeName(it.Type) + "s are not converted yet"})
-	return nil
 }
 
 // splitDir is the "!N" suffix Zimbra adds to a directory every 500 items.
@@ -398,15 +430,16 @@ func (x *exporter) zimbraPath(it *tgz.Item) string {
 	return "/" + splitDir.ReplaceAllString(dir, "")
 }
 
-// mailFolder is the mail folder of a message, added to the sink on first
-// use: the folder its .meta described, or one made from its path (a
+// kindFolder is the folder of kind for an item, added to the sink on
+// first use: the folder its .meta described, or one made from its path (a
 // queried export has no folder entries; a message may sit in a folder
-// that is not mail, say Briefcase).
-func (x *exporter) mailFolder(zp string) (*folder, error) {
-	if f := x.folders[zp]; f != nil && f.kind == format.FolderMail {
+// that is not mail, say Briefcase, and a contact in a mail folder).
+func (x *exporter) kindFolder(zp string, kind format.FolderKind) (*folder, error) {
+	if f := x.folders[zp]; f != nil && f.kind == kind {
 		return f, nil
 	}
-	if f := x.folders[zp+"\x00mail"]; f != nil {
+	other := zp + "\x00" + string(kind) // beside a folder of another kind
+	if f := x.folders[other]; f != nil {
 		return f, nil
 	}
 	key := zp
@@ -414,10 +447,14 @@ func (x *exporter) mailFolder(zp string) (*folder, error) {
 	if !strings.Contains(zp[1:], "/") {
 		id = systemNames[zp[1:]]
 	}
-	if x.folders[zp] != nil || kindOf(id, 0) != format.FolderMail {
-		key, id = zp+"\x00mail", 0
+	if x.folders[zp] != nil || id != 0 && kindOf(id, 0) != kind {
+		key, id = other, 0
 	}
-	return x.addFolder(key, zp, format.FolderMail, roleOf(id, zp), "")
+	role := format.RoleNone
+	if kind == format.FolderMail {
+		role = roleOf(id, zp)
+	}
+	return x.addFolder(key, zp, kind, role, "")
 }
 
 // folderByMeta adds the folder a folder .meta describes, unless a file
@@ -439,9 +476,9 @@ func (x *exporter) folderByMeta(m *tgz.Meta) error {
 		return nil
 	}
 	var info FolderInfo
-	if x.src.FolderInfo != nil && m.Metadata != "" {
+	if m.Metadata != "" {
 		var err error
-		if info, err = x.src.FolderInfo(m.Metadata); err != nil {
+		if info, err = ParseFolderInfo(m.Metadata); err != nil {
 			x.sink.AddWarning(format.Problem{Folder: archivePath(zp), Item: "folder metadata", Reason: "view and colour unknown: " + err.Error()})
 		}
 	}

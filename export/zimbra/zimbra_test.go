@@ -14,6 +14,7 @@ import (
 
 	"github.com/mailhaul/mailhaul/export"
 	"github.com/mailhaul/mailhaul/export/exporttest"
+	"github.com/mailhaul/mailhaul/export/zimbra/metadata"
 	"github.com/mailhaul/mailhaul/export/zimbra/zimbratest"
 	"github.com/mailhaul/mailhaul/format"
 )
@@ -207,13 +208,20 @@ func TestOtherItemsReported(t *testing.T) {
 		zimbratest.Item{ID: 8, Type: zimbratest.TypeFolder, Folder: "/", FolderID: 11, Name: "Tags", Date: day},
 	)
 	s := run(t, export.Options{}, write(t, t.TempDir(), "o.tgz", zimbratest.Options{Style: zimbratest.ZCS5}, items...))
+	// Contacts, appointments and tasks that cannot be converted are
+	// reported by file, id, folder and subject, with the reason.
 	want := []format.Problem{
-		{Folder: "Contacts", Item: `contact 400 "Doe, Jane"`, Reason: "Zimbra contacts are not converted yet"},
-		{Folder: "Calendar", Item: `appointment 401 "Meeting"`, Reason: "Zimbra appointments are not converted yet"},
-		{Folder: "Tasks", Item: `task 402 "Do it"`, Reason: "Zimbra tasks are not converted yet"},
+		{Folder: "Contacts", Item: `o.tgz: contact 400 "Doe, Jane"`, Reason: "not converted: contact: no fields"},
+		{Folder: "Calendar", Item: `o.tgz: appointment 401 "Meeting"`, Reason: "not converted: calendar blob: "},
+		{Folder: "Tasks", Item: `o.tgz: task 402 "Do it"`, Reason: "not converted: calendar metadata: no invites"},
 	}
-	if !slices.Equal(s.Errors, want) {
-		t.Errorf("errors %+v, want %+v", s.Errors, want)
+	if len(s.Errors) != len(want) {
+		t.Fatalf("errors %+v, want %+v", s.Errors, want)
+	}
+	for i, w := range want {
+		if e := s.Errors[i]; e.Folder != w.Folder || e.Item != w.Item || !strings.HasPrefix(e.Reason, w.Reason) {
+			t.Errorf("error %+v, want %+v", e, w)
+		}
 	}
 	for _, what := range []string{"document", "search folder", "mountpoint", "note"} {
 		if s.Skipped[fmt.Sprintf(skipNotMigrated, what)] != 1 {
@@ -298,33 +306,45 @@ func TestOtherTarRefused(t *testing.T) {
 	}
 }
 
-// Views and colours come from folder metadata through Source.FolderInfo.
+// Views and colours come from the folders' Zimbra metadata: user-made
+// address books, calendars and task lists become archive address books
+// and calendars, with Zimbra's indexed and RGB colours.
 func TestFolderInfo(t *testing.T) {
+	md := func(m metadata.Map) string { return metadata.Encode(m) }
+	f := func(id int, name, meta string) zimbratest.Item {
+		return zimbratest.Item{ID: id, Type: zimbratest.TypeFolder, Folder: "/", FolderID: 1, Name: name, Date: day, Metadata: meta}
+	}
+	cal := f(10, "Calendar", md(metadata.Map{"vt": 11, "c": 5, "v": 10}))
 	p := write(t, t.TempDir(), "f.tgz", zimbratest.Options{},
-		zimbratest.Item{ID: 700, Type: zimbratest.TypeFolder, Folder: "/", FolderID: 1, Name: "Clients", Date: day, Metadata: "view=contacts"},
-		zimbratest.Item{ID: 701, Type: zimbratest.TypeFolder, Folder: "/", FolderID: 1, Name: "Files", Date: day, Metadata: "view=docs"},
-		zimbratest.Item{ID: 702, Type: zimbratest.TypeFolder, Folder: "/", FolderID: 1, Name: "Odd", Date: day, Metadata: "garbage"})
-	sink := &exporttest.Sink{}
-	src := &Source{Files: []string{p}, FolderInfo: func(md string) (FolderInfo, error) {
-		switch md {
-		case "view=contacts":
-			return FolderInfo{View: 6, Color: "#5b9bf2"}, nil
-		case "view=docs":
-			return FolderInfo{View: 8}, nil
+		f(700, "Clients", md(metadata.Map{"vt": 6, "c": 1, "v": 10})),
+		f(701, "Files", md(metadata.Map{"vt": 8, "v": 10})),
+		f(702, "Odd", "garbage"),
+		f(703, "Team", md(metadata.Map{"vt": 11, "c": colorRGB | 0x12abef})),
+		f(704, "Todo", md(metadata.Map{"vt": "15"})),
+		f(705, "Mail", md(metadata.Map{"vt": 5, "c": 3})),
+		f(706, "Notes", md(metadata.Map{"vt": 14})),
+		f(707, "Bad view", md(metadata.Map{"vt": "x"})),
+		cal)
+	sink := run(t, export.Options{}, p)
+	for _, w := range []struct {
+		path  string
+		kind  format.FolderKind
+		color string
+	}{
+		{"Clients", format.FolderContacts, "#5b9bf2"}, {"Team", format.FolderCalendar, "#12abef"},
+		{"Todo", format.FolderCalendar, ""}, {"Mail", format.FolderMail, ""}, {"Calendar", format.FolderCalendar, "#f66666"},
+		{"Odd", format.FolderMail, ""}, {"Bad view", format.FolderMail, ""},
+	} {
+		got := sink.Folder(w.path)
+		if got == nil || got.Kind != w.kind || got.Color != w.color || (w.kind != format.FolderMail) != (got.DisplayName == w.path) {
+			t.Errorf("%s: %+v, want kind %s colour %q", w.path, got, w.kind, w.color)
 		}
-		return FolderInfo{}, fmt.Errorf("cannot decode")
-	}}
-	if err := src.Export(context.Background(), sink, export.Options{}); err != nil {
-		t.Fatal(err)
 	}
-	if f := sink.Folder("Clients"); f == nil || f.Kind != format.FolderContacts || f.Color != "#5b9bf2" || f.DisplayName != "Clients" {
-		t.Errorf("Clients: %+v", f)
+	if sink.Folder("Files") != nil || sink.Folder("Notes") != nil || sink.Skipped[fmt.Sprintf(skipNotMigrated, "folder of documents, chats or wiki pages")] != 2 {
+		t.Errorf("Files: %+v, Notes %+v, skipped %v", sink.Folder("Files"), sink.Folder("Notes"), sink.Skipped)
 	}
-	if sink.Folder("Files") != nil || sink.Skipped[fmt.Sprintf(skipNotMigrated, "folder of documents, chats or wiki pages")] != 1 {
-		t.Errorf("Files: %+v, skipped %v", sink.Folder("Files"), sink.Skipped)
-	}
-	if f := sink.Folder("Odd"); f == nil || f.Kind != format.FolderMail || len(sink.Warnings) != 1 {
-		t.Errorf("Odd: %+v, warnings %v", f, sink.Warnings)
+	if len(sink.Warnings) != 2 || !strings.Contains(sink.Warnings[0].Reason+sink.Warnings[1].Reason, "view") {
+		t.Errorf("warnings %v", sink.Warnings)
 	}
 }
 

@@ -21,7 +21,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/xml"
-	"fmt"
 	"net/url"
 	"strings"
 
@@ -29,6 +28,7 @@ import (
 	"github.com/emersion/go-vcard"
 	"github.com/mailhaul/mailhaul/format"
 	"github.com/mailhaul/mailhaul/internal/davclient"
+	"github.com/mailhaul/mailhaul/internal/nopanic"
 )
 
 // checkBatch is how many objects of a collection one multiget reads.
@@ -241,11 +241,13 @@ func (c *client) findByUID(ctx context.Context, jb job) *url.URL {
 // objectUID is the UID of a vCard or of an iCalendar object's first
 // component that has one, or "".
 func objectUID(b []byte) (uid string) {
-	defer func() {
-		if recover() != nil {
-			uid = ""
-		}
-	}()
+	if nopanic.Run(func() error { uid = parseUID(b); return nil }) != nil {
+		return ""
+	}
+	return uid
+}
+
+func parseUID(b []byte) string {
 	if card, err := vcard.NewDecoder(bytes.NewReader(b)).Decode(); err == nil {
 		return card.Value(vcard.FieldUID)
 	}
@@ -277,11 +279,13 @@ func refusal(a *answer, k format.Kind, body []byte) string {
 // vCard 3.0/4.0 without FN, a component without UID. "" when nothing is
 // found.
 func diagnose(k format.Kind, body []byte) (why string) {
-	defer func() {
-		if e := recover(); e != nil {
-			why = fmt.Sprintf("does not parse: %v", e)
-		}
-	}()
+	if err := nopanic.Run(func() error { why = diagnoseParsed(k, body); return nil }); err != nil {
+		return "does not parse: " + err.Error()
+	}
+	return why
+}
+
+func diagnoseParsed(k format.Kind, body []byte) string {
 	if k == format.KindContact {
 		card, err := vcard.NewDecoder(bytes.NewReader(body)).Decode()
 		if err != nil {

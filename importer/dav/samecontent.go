@@ -15,6 +15,7 @@ import (
 	"github.com/emersion/go-vcard"
 
 	"github.com/mailhaul/mailhaul/internal/contentline"
+	"github.com/mailhaul/mailhaul/internal/nopanic"
 )
 
 // sameContent reports whether two vCards or iCalendar objects mean the
@@ -125,21 +126,22 @@ func describeDiff(props []string) string {
 // property: "COMPONENT... NAME\x1fPARAMS\x1fVALUE". false when it does
 // not parse.
 func meaning(b []byte) (out []string, ok bool) {
-	defer func() {
-		// go-ical panics on some malformed lines; such an object is
-		// compared by its lines instead.
-		if recover() != nil {
-			out, ok = nil, false
-		}
-	}()
 	head := bytes.ToUpper(contentline.Trim(b))
-	switch {
-	case bytes.HasPrefix(head, []byte("BEGIN:VCARD")):
-		return cardMeaning(b)
-	case bytes.HasPrefix(head, []byte("BEGIN:VCALENDAR")):
-		return calMeaning(b)
+	// go-ical panics on some malformed lines; such an object is compared
+	// by its lines instead.
+	err := nopanic.Run(func() error {
+		switch {
+		case bytes.HasPrefix(head, []byte("BEGIN:VCARD")):
+			out, ok = cardMeaning(b)
+		case bytes.HasPrefix(head, []byte("BEGIN:VCALENDAR")):
+			out, ok = calMeaning(b)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, false
 	}
-	return nil, false
+	return out, ok
 }
 
 func cardMeaning(b []byte) ([]string, bool) {

@@ -23,7 +23,6 @@ type item struct {
 	key      journal.Key
 	msg      appender.Message
 	stripped bool // keywords were dropped after the server refused them
-	attempts int
 }
 
 // batch is what one APPEND command carries: messages for one mailbox.
@@ -33,7 +32,6 @@ type batch struct {
 	bytes     int64
 	uncertain bool      // a connection dropped while it was in flight
 	lostAt    time.Time // when, to let the server finish storing it
-	attempts  int
 }
 
 // memBudget bounds message bytes held in memory across all batches, read
@@ -232,9 +230,7 @@ func (im *job) drain() {
 			return
 		}
 		for _, b := range items {
-			for _, it := range b.items {
-				im.notSent(it, b.uncertain)
-			}
+			im.giveBack(b)
 			im.queue.resolve()
 		}
 	}

@@ -167,6 +167,14 @@ func (t *control) create(name string, subscribe bool) error {
 	return nil
 }
 
+// gone forgets a mailbox the server says is not there (TRYCREATE), so
+// that create makes it again.
+func (t *control) gone(name string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	delete(t.boxes, name)
+}
+
 // mailboxState is what SELECT tells about a target mailbox.
 type mailboxState struct {
 	uidValidity uint32

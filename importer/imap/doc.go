@@ -50,6 +50,6 @@
 // the control connection (control.go, which alone takes its lock, and
 // index.go); presence.go says what is there already (journal, target
 // index, settle); batches.go reads the archives into batches, and
-// sender.go dispatches them over the append connections (queue.go
-// alone takes the queue's lock).
+// sender.go sends each one over the append connections, its attempts in
+// internal/retry's one loop (queue.go alone takes the queue's lock).
 package imap

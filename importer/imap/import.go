@@ -46,9 +46,9 @@ type job struct {
 	mem   *semaphore.Weighted
 	// connCtx bounds the append connections' lives: it ends stopGrace
 	// after the run's context, so that a command in flight when the run
-	// is stopped may still be answered (see collect).
+	// is stopped may still be answered (see await).
 	connCtx context.Context
-	// senders counts the workers and the connections they retired while
+	// senders counts the senders and the connections they retired while
 	// those still have commands in flight.
 	senders sync.WaitGroup
 	tally   tally
@@ -173,13 +173,12 @@ func run(ctx context.Context, o *Options, req importer.Request) (*report.Report,
 	context.AfterFunc(ctx, func() { time.AfterFunc(stopGrace, cancelConns) })
 	im.connCtx = connCtx
 	// The first append connection tells what the server offers and proves
-	// the login before anything is read; it becomes worker 0's.
+	// the login before anything is read; it becomes line 0's.
 	first, err := im.dial(ctx)
 	if err != nil {
 		return nil, nil, err
 	}
 	im.learnCaps(first.c)
-	first.slots = make(chan struct{}, im.caps.depth) // nothing in flight yet
 	if req.DryRun {
 		im.hangUp(first)
 		err = im.readArchives(ctx, archives)
@@ -188,14 +187,7 @@ func run(ctx context.Context, o *Options, req importer.Request) (*report.Report,
 		return rep, im.boxes.planValue(), err
 	}
 	im.lim.Widen(im.caps.nconns * im.caps.depth)
-	for i := 0; i < im.caps.nconns; i++ {
-		var c *wconn
-		if i == 0 {
-			c = first
-		}
-		im.senders.Add(1)
-		go func() { defer im.senders.Done(); im.worker(ctx, i, c) }()
-	}
+	im.startSenders(ctx, first)
 	readErr := im.readArchives(ctx, archives)
 	if readErr == nil {
 		rep.MarkAllRead()
@@ -212,7 +204,7 @@ func run(ctx context.Context, o *Options, req importer.Request) (*report.Report,
 		readErr = ctx.Err()
 	}
 	if readErr != nil {
-		// Batches put back after the workers (and every command they sent)
+		// Batches still queued once the senders (and every command they sent)
 		// stopped are not on the target.
 		im.drain()
 	}

@@ -58,8 +58,8 @@ func TestVerifyReportsJournalFailure(t *testing.T) {
 	im.queue.push(lost)
 	im.queue.pop(ctx)
 
-	if rest := im.verify(ctx, lost); rest != nil {
-		t.Fatalf("verify kept %d messages to send again; the one it checks is on the target", len(rest.items))
+	if err := im.verify(ctx, lost); err != nil || len(lost.items) != 0 {
+		t.Fatalf("verify: %v; it kept %d messages to send again; the one it checks is on the target", err, len(lost.items))
 	}
 	im.finishNotes()
 	im.rep.Finish()

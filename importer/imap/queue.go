@@ -8,7 +8,7 @@ import (
 // batchQueue hands batches to the connections. It ends (pop returns nil)
 // once the archives are read and every batch is resolved, which is why
 // it counts batches outstanding rather than just closing a channel:
-// a batch can come back after a throttle or a dropped connection.
+// a refused batch comes back split in single messages.
 type batchQueue struct {
 	mu          sync.Mutex
 	wake        chan struct{}
@@ -33,11 +33,12 @@ func (q *batchQueue) push(b *batch) {
 	q.mu.Unlock()
 }
 
-// retry puts a batch back at the front, not counting it again.
-func (q *batchQueue) retry(bs ...*batch) {
+// split puts the parts of a batch at the front, each outstanding; the
+// batch they came from is still resolved by its sender.
+func (q *batchQueue) split(parts []*batch) {
 	q.mu.Lock()
-	q.items = append(append([]*batch{}, bs...), q.items...)
-	q.outstanding += len(bs) - 1
+	q.items = append(append([]*batch{}, parts...), q.items...)
+	q.outstanding += len(parts)
 	q.signal()
 	q.mu.Unlock()
 }

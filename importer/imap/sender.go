@@ -12,146 +12,279 @@ import (
 	"github.com/mailhaul/mailhaul/internal/imapconn"
 	"github.com/mailhaul/mailhaul/internal/journal"
 	"github.com/mailhaul/mailhaul/internal/ratelimit"
+	"github.com/mailhaul/mailhaul/internal/retry"
 )
+
+// How a batch is sent. One function, send, owns a batch until it ends
+// (done, failed with a reason, or not sent) and repeats its work through
+// retry.Do, the project's one retry loop: each attempt checks the target
+// first when the last one was cut off (verify), then takes a place in the
+// AIMD window and the pacer and its line's connection (a new one when the
+// old dropped or spent its error budget), sends the APPEND, waits for the
+// answer and turns the outcome into a retry mark. A throttled answer is
+// waited out however often it comes (the server's wait, else the window's
+// backoff; the window shrinks each time); a dropped connection or a failed
+// dial uses up one of sendTries; the check of a cut-off batch has
+// sendTries of its own each time, which is the longer budget an uncertain
+// batch gets. Each connection carries as many senders as it pipelines
+// commands (serverCaps.depth), so goroutines stay bounded by connections
+// times depth, like the commands in flight.
 
 // stopGrace is how long a command in flight when the run is stopped may
 // take to be answered: what the server confirms is journalled as done
 // instead of left for the next run to look for.
 const stopGrace = 2 * time.Second
 
-// maxAttempts bounds how often a batch is sent again after errors that
-// are not throttling (throttling waits as long as the server asks).
-const maxAttempts = 6
+// sendTries bounds the attempts of a batch that end in a dropped
+// connection or a failed dial, and the tries of each check of the target
+// after a drop (throttling waits as long as the server asks).
+const sendTries = 6
 
 // wconn is an append connection with its error count: a provider like
-// Exchange drops a connection at its 10th NO/BAD, so the worker retires
-// it before that and opens a fresh one.
+// Exchange drops a connection at its 10th NO/BAD, so it is retired before
+// that and a fresh one opened.
 type wconn struct {
 	c        *appender.Conn
 	errs     atomic.Int32
-	inflight sync.WaitGroup
-	slots    chan struct{} // bounds commands in flight on this connection
+	inflight sync.WaitGroup // commands sent on it and not yet answered
 }
 
-// worker owns one connection at a time and sends batches on it,
-// pipelined: a collector goroutine per command waits for its answer.
-func (im *job) worker(ctx context.Context, id int, cur *wconn) {
-	// A retired connection's commands finish in the background, but
-	// within im.senders: their outcomes (journal lines, retries) must land
-	// before run stops the workers and drains the queue.
-	retire := func(w *wconn) {
+// line is one append connection at a time, shared by the senders that
+// pipeline their commands on it; its lock guards the swap of a
+// connection, never a command.
+type line struct {
+	id  int
+	mu  sync.Mutex
+	cur *wconn
+}
+
+// startSenders starts caps.nconns lines of caps.depth senders each, the
+// first line on first (the connection that learnt the capabilities).
+// im.senders counts them, and the retired connections while those still
+// have commands in flight.
+func (im *job) startSenders(ctx context.Context, first *wconn) {
+	for i := 0; i < im.caps.nconns; i++ {
+		ln := &line{id: i}
+		if i == 0 {
+			ln.cur = first
+		}
 		im.senders.Add(1)
-		go func() { defer im.senders.Done(); w.inflight.Wait(); im.hangUp(w) }()
-	}
-	defer func() {
-		if cur != nil {
-			cur.inflight.Wait()
-			im.hangUp(cur)
-		}
-	}()
-	for {
-		b := im.queue.pop(ctx)
-		if b == nil {
-			return
-		}
-		if b.uncertain {
-			if b = im.verify(ctx, b); b == nil {
-				continue
-			}
-			if b.attempts >= maxAttempts {
-				im.again(b, "the connection was lost each time; the target was checked and does not have these messages")
-				continue
-			}
-		}
-		if err := im.lim.Acquire(ctx); err != nil {
-			im.giveBack(b)
-			return
-		}
-		if err := im.pacer.Wait(ctx, len(b.items), b.bytes); err != nil {
-			im.lim.Release(ratelimit.Failed, 0)
-			im.giveBack(b)
-			return
-		}
-		if cur != nil && (cur.c.Err() != nil || int(cur.errs.Load()) >= im.opt.ErrorBudget) {
-			if cur.c.Err() == nil {
-				im.logf("imap: connection %d: %d errors, reconnecting before the server's limit", id, cur.errs.Load())
-			}
-			retire(cur)
-			cur = nil
-		}
-		if cur == nil {
-			c, err := im.dial(ctx)
-			if err != nil {
-				im.logf("imap: connection %d: %v", id, err)
-				im.lim.Release(ratelimit.Lost, 0)
-				im.lim.Pause(0, im.opt.MaxBackoff)
-				b.attempts++
-				im.again(b, "could not connect: "+err.Error())
-				continue
-			}
-			cur = c
-		}
-		select {
-		case cur.slots <- struct{}{}:
-		case <-ctx.Done():
-			im.lim.Release(ratelimit.Failed, 0)
-			im.giveBack(b)
-			return
-		}
-		msgs := make([]appender.Message, len(b.items))
-		for i, it := range b.items {
-			msgs[i] = it.msg
-		}
-		w := cur
-		w.inflight.Add(1)
-		im.ctl.fly(b, 1)
-		p, err := w.c.Append(b.box.name, msgs)
-		if err != nil {
-			<-w.slots
-			w.inflight.Done()
-			im.ctl.fly(b, -1)
-			if ctx.Err() != nil {
-				im.stoppedInFlight(b) // the connection closed by our own stop
-				return
-			}
-			im.lost(b, err)
-			continue
-		}
 		go func() {
-			defer w.inflight.Done()
-			defer func() { <-w.slots }()
-			im.collect(ctx, w, b, p)
+			defer im.senders.Done()
+			var group sync.WaitGroup
+			for range max(im.caps.depth, 1) {
+				group.Go(func() {
+					for b := im.queue.pop(ctx); b != nil; b = im.queue.pop(ctx) {
+						im.send(ctx, ln, b)
+					}
+				})
+			}
+			group.Wait()
+			if ln.cur != nil {
+				im.hangUp(ln.cur)
+			}
 		}()
 	}
 }
 
-// dial opens an append connection within the connection cap.
-func (im *job) dial(ctx context.Context) (*wconn, error) {
-	if im.conns != nil {
-		if err := im.conns.Acquire(ctx, 1); err != nil {
-			return nil, err
+// send owns one batch until every item in it has ended: done, failed
+// with its reason, or given back as not sent. It resolves the batch once.
+func (im *job) send(ctx context.Context, ln *line, b *batch) {
+	defer im.queue.resolve()
+	s := &sending{im: im, ln: ln, b: b}
+	loop := retry.Loop{Attempts: sendTries, WaitOutThrottling: true,
+		Backoff: retry.Policy{First: 250 * time.Millisecond, Max: im.opt.MaxBackoff}}
+	err := retry.Do(ctx, loop, s.attempt)
+	if b.uncertain && len(b.items) > 0 && ctx.Err() == nil && s.unchecked == nil {
+		// The last send was cut off: look before failing anything.
+		s.unchecked = im.check(ctx, b)
+		s.lostEachTime = s.unchecked == nil
+	}
+	s.end(ctx, err)
+}
+
+// sending is one batch in send's hands.
+type sending struct {
+	im      *job
+	ln      *line
+	b       *batch
+	tries   int
+	created bool // a TRYCREATE refusal creates the mailbox once
+	// unchecked is why the target could not be checked after a drop;
+	// lostEachTime says it was, after the tries ran out on drops.
+	unchecked    error
+	lostEachTime bool
+}
+
+// attempt is one try of retry.Do: check the target if the last send was
+// cut off, send, and act on a refusal. A refusal's remedies (creating
+// the mailbox, dropping a single message's keywords) are tried at once,
+// each once; a batch of several refused messages is split.
+func (s *sending) attempt(ctx context.Context, attempt int) error {
+	im, b := s.im, s.b
+	s.tries = attempt
+	if b.uncertain {
+		if err := im.check(ctx, b); err != nil {
+			s.unchecked = err
+			return retry.MarkPermanent(err) // it had its own tries
+		}
+		if len(b.items) == 0 {
+			return nil
 		}
 	}
-	c, err := appender.Dial(im.connCtx, im.opt.Account)
-	if err != nil {
-		if im.conns != nil {
-			im.conns.Release(1)
+	for {
+		resp, err := im.deliver(ctx, s.ln, b)
+		if err != nil || resp.OK() {
+			return err
 		}
+		if thr, wait := imapconn.Throttled(resp); thr {
+			d := im.lim.Pause(wait, im.opt.MaxBackoff)
+			if wait > 0 {
+				d = wait // the server's own figure, honoured whatever its length
+			}
+			im.logf("imap: throttled (%s); pausing %s", resp, d.Round(time.Millisecond))
+			return retry.MarkThrottled(resp.Err("APPEND"), d)
+		}
+		if resp.Code == "TRYCREATE" && !s.created {
+			s.created = true
+			im.ctl.gone(b.box.name)
+			if im.ctl.create(b.box.name, false) == nil {
+				continue
+			}
+		}
+		if len(b.items) > 1 {
+			// One bad message must not fail its neighbours: each goes
+			// alone, as a batch of its own.
+			singles := make([]*batch, len(b.items))
+			for i, it := range b.items {
+				singles[i] = &batch{box: b.box, items: []*item{it}, bytes: it.msg.Size}
+			}
+			im.queue.split(singles)
+			b.items = nil
+			return nil
+		}
+		if it := b.items[0]; !it.stripped && hasKeywords(it.msg.Flags) {
+			it.stripped = true
+			it.msg.Flags = systemOnly(it.msg.Flags)
+			continue
+		}
+		return retry.MarkPermanent(&refusal{resp})
+	}
+}
+
+// refusal is the target's final no to a single message.
+type refusal struct{ resp *imapconn.Response }
+
+func (r *refusal) Error() string { return "the target refused it: " + r.resp.String() }
+
+// end records what is left of the batch once its loop is over: nothing
+// when it was all sent or found; not sent when the run stopped; else
+// failed with the last error.
+func (s *sending) end(ctx context.Context, err error) {
+	b := s.b
+	if len(b.items) == 0 {
+		return
+	}
+	if ctx.Err() != nil {
+		s.im.giveBack(b)
+		return
+	}
+	var r *refusal
+	var reason string
+	switch {
+	case errors.As(err, &r):
+		reason = r.Error()
+	case b.uncertain:
+		reason = fmt.Sprintf("its connection dropped: %v; it may be on the target: the next run checks before sending it", s.unchecked)
+	case s.lostEachTime:
+		reason = "gave up after " + s.attempts() + ": the connection was lost each time; the target was checked and does not have these messages"
+	default:
+		// The tries ran out, or a dial failed for good (a login or
+		// certificate refused).
+		reason = "gave up after " + s.attempts() + ": " + err.Error()
+	}
+	for _, it := range b.items {
+		s.im.failItem(it, reason)
+	}
+}
+
+func (s *sending) attempts() string {
+	if s.tries == 1 {
+		return "1 attempt"
+	}
+	return fmt.Sprintf("%d attempts", s.tries)
+}
+
+// deliver sends b once on ln's connection and waits for the answer. An OK
+// answer is recorded (b is left empty); a NO or BAD is returned for the
+// caller to act on. A connection lost before the answer leaves b
+// uncertain and returns a transient error; a command in flight when the
+// run stopped records its items as such (b is left empty).
+func (im *job) deliver(ctx context.Context, ln *line, b *batch) (*imapconn.Response, error) {
+	if err := im.lim.Acquire(ctx); err != nil {
 		return nil, err
 	}
-	return &wconn{c: c, slots: make(chan struct{}, max(im.caps.depth, 1))}, nil
-}
-
-// hangUp logs a connection out and gives its place in the cap back.
-func (im *job) hangUp(w *wconn) {
-	w.c.Logout()
-	if im.conns != nil {
-		im.conns.Release(1)
+	if err := im.pacer.Wait(ctx, len(b.items), b.bytes); err != nil {
+		im.lim.Release(ratelimit.Failed, 0)
+		return nil, err
 	}
+	w, err := im.lineConn(ctx, ln)
+	if err != nil {
+		if ctx.Err() != nil {
+			im.lim.Release(ratelimit.Failed, 0)
+			return nil, err
+		}
+		im.logf("imap: connection %d: %v", ln.id, err)
+		im.lim.Release(ratelimit.Lost, 0)
+		im.lim.Pause(0, im.opt.MaxBackoff)
+		return nil, imapconn.Classify(fmt.Errorf("could not connect: %w", err))
+	}
+	defer w.inflight.Done()
+	msgs := make([]appender.Message, len(b.items))
+	for i, it := range b.items {
+		msgs[i] = it.msg
+	}
+	// The items in flight, kept apart: an answer's outcome empties b.
+	flying := &batch{box: b.box, items: b.items}
+	im.ctl.fly(flying, 1)
+	defer im.ctl.fly(flying, -1) // after appended marked the UIDs it was given
+	var resp *imapconn.Response
+	p, err := w.c.Append(b.box.name, msgs)
+	if err == nil {
+		resp, err = im.await(ctx, w, b, p)
+	}
+	switch {
+	case err != nil && ctx.Err() != nil:
+		// The connection closed by our own stop: no drop, no slowdown.
+		im.lim.Release(ratelimit.Failed, 0)
+		for _, it := range b.items {
+			im.failItem(it, inFlightReason)
+		}
+		b.items = nil
+		return nil, err
+	case err != nil:
+		im.lim.Release(ratelimit.Lost, 0)
+		im.logf("imap: connection lost with %d messages for %q in flight: %v", len(b.items), b.box.name, err)
+		b.uncertain, b.lostAt = true, time.Now()
+		return nil, retry.MarkTransient(fmt.Errorf("connection lost: %w", err))
+	case resp.OK():
+		im.lim.Release(ratelimit.Success, time.Since(p.Sent))
+		im.appended(b, resp)
+		return resp, nil
+	}
+	w.errs.Add(1)
+	if thr, _ := imapconn.Throttled(resp); thr {
+		im.lim.Release(ratelimit.Throttled, 0)
+	} else {
+		im.lim.Release(ratelimit.Failed, 0)
+	}
+	return resp, nil
 }
 
-// collect waits for one command's answer and acts on it.
-func (im *job) collect(ctx context.Context, w *wconn, b *batch, p *appender.Pending) {
+const inFlightReason = "in flight when the run stopped: may be on the target; the next run checks"
+
+// await waits for one command's answer.
+func (im *job) await(ctx context.Context, w *wconn, b *batch, p *appender.Pending) (*imapconn.Response, error) {
 	// A server that stops answering must not hang the run: allow a
 	// generous time per byte, then give the connection up.
 	limit := im.opt.Timeout + time.Duration(b.bytes/(50<<10))*time.Second
@@ -172,24 +305,65 @@ func (im *job) collect(ctx context.Context, w *wconn, b *batch, p *appender.Pend
 		}
 		g.Stop()
 	}
-	resp, err := p.Result()
-	latency := time.Since(p.Sent)
-	defer im.ctl.fly(b, -1) // after appended marked the UIDs it was given
-	switch {
-	case err != nil && ctx.Err() != nil:
-		im.stoppedInFlight(b)
-	case err != nil:
-		im.lost(b, err)
-	case resp.OK():
-		im.lim.Release(ratelimit.Success, latency)
-		im.appended(b, resp)
-	default:
-		w.errs.Add(1)
-		im.refusedBatch(b, resp)
+	return p.Result()
+}
+
+// lineConn returns ln's connection with a command counted in flight on
+// it (the caller calls inflight.Done), opening a new one when there is
+// none, it dropped, or it spent its error budget. A connection replaced
+// with commands in flight is hung up once they are answered.
+func (im *job) lineConn(ctx context.Context, ln *line) (*wconn, error) {
+	ln.mu.Lock()
+	defer ln.mu.Unlock()
+	if w := ln.cur; w != nil {
+		if w.c.Err() == nil && int(w.errs.Load()) < im.opt.ErrorBudget {
+			w.inflight.Add(1)
+			return w, nil
+		}
+		if w.c.Err() == nil {
+			im.logf("imap: connection %d: %d errors, reconnecting before the server's limit", ln.id, w.errs.Load())
+		}
+		ln.cur = nil
+		// Its commands' outcomes (journal lines) must land before run
+		// stops the senders and drains the queue.
+		im.senders.Add(1)
+		go func() { defer im.senders.Done(); w.inflight.Wait(); im.hangUp(w) }()
+	}
+	w, err := im.dial(ctx)
+	if err != nil {
+		return nil, err
+	}
+	ln.cur = w
+	w.inflight.Add(1)
+	return w, nil
+}
+
+// dial opens an append connection within the connection cap.
+func (im *job) dial(ctx context.Context) (*wconn, error) {
+	if im.conns != nil {
+		if err := im.conns.Acquire(ctx, 1); err != nil {
+			return nil, err
+		}
+	}
+	c, err := appender.Dial(im.connCtx, im.opt.Account)
+	if err != nil {
+		if im.conns != nil {
+			im.conns.Release(1)
+		}
+		return nil, err
+	}
+	return &wconn{c: c}, nil
+}
+
+// hangUp logs a connection out and gives its place in the cap back.
+func (im *job) hangUp(w *wconn) {
+	w.c.Logout()
+	if im.conns != nil {
+		im.conns.Release(1)
 	}
 }
 
-// appended records a confirmed batch.
+// appended records a confirmed batch and empties it.
 func (im *job) appended(b *batch, resp *imapconn.Response) {
 	au, ok := resp.AppendUID()
 	if ok && len(au.UIDs) != len(b.items) {
@@ -214,7 +388,7 @@ func (im *job) appended(b *batch, resp *imapconn.Response) {
 		im.rep.AddImported(it.msg.Size)
 		im.release(it)
 	}
-	im.queue.resolve()
+	b.items = nil
 }
 
 // recordDone journals messages the target has. If the journal cannot
@@ -228,132 +402,48 @@ func (im *job) recordDone(recs ...journal.Record) {
 	}
 }
 
-// refusedBatch handles a NO or BAD answer: throttling waits and retries,
-// a refused batch is split to find the message at fault, a refused
-// message is retried without keywords once, then reported.
-func (im *job) refusedBatch(b *batch, resp *imapconn.Response) {
-	if thr, wait := imapconn.Throttled(resp); thr {
-		im.lim.Release(ratelimit.Throttled, 0)
-		d := im.lim.Pause(wait, im.opt.MaxBackoff)
-		if wait > 0 {
-			d = wait // the server's own figure, honoured whatever its length
-		}
-		im.logf("imap: throttled (%s); pausing %s", resp, d.Round(time.Millisecond))
-		im.queue.retry(b)
-		return
-	}
-	im.lim.Release(ratelimit.Failed, 0)
-	if resp.Code == "TRYCREATE" && b.attempts == 0 {
-		b.attempts++
-		if err := im.ctl.create(b.box.name, false); err == nil {
-			im.queue.retry(b)
-			return
-		}
-	}
-	if len(b.items) > 1 {
-		singles := make([]*batch, len(b.items))
-		for i, it := range b.items {
-			singles[i] = &batch{box: b.box, items: []*item{it}, bytes: it.msg.Size}
-		}
-		im.queue.retry(singles...)
-		return
-	}
-	it := b.items[0]
-	if !it.stripped && hasKeywords(it.msg.Flags) {
-		it.stripped = true
-		it.msg.Flags = systemOnly(it.msg.Flags)
-		im.queue.retry(b)
-		return
-	}
-	im.failItem(it, "the target refused it: "+resp.String())
-	im.queue.resolve()
-}
-
-// lost handles a command whose connection ended before its answer: the
-// messages may or may not be on the target, so the batch is checked
-// before it is sent again.
-func (im *job) lost(b *batch, err error) {
-	im.lim.Release(ratelimit.Lost, 0)
-	im.logf("imap: connection lost with %d messages for %q in flight: %v", len(b.items), b.box.name, err)
-	b.uncertain, b.lostAt = true, time.Now()
-	b.attempts++
-	im.again(b, "connection lost: "+err.Error())
-}
-
-// stoppedInFlight records a batch whose answer the run stopped before it
-// came: no dropped connection (the run closed it) and nothing to slow
-// down for. Its messages were sent, so they are not "not attempted": the
-// target may have them, their intents stay pending in the journal, and
-// the next run looks for them before sending.
-func (im *job) stoppedInFlight(b *batch) {
-	im.lim.Release(ratelimit.Failed, 0) // frees the slot; no cut
-	for _, it := range b.items {
-		im.failItem(it, inFlightReason)
-	}
-	im.queue.resolve()
-}
-
-const inFlightReason = "in flight when the run stopped: may be on the target; the next run checks"
-
-// again retries a batch, or fails it after too many attempts.
-//
-// A batch whose connection dropped is checked on the target before it is
-// failed, so that a failure never names a message that is there; only if
-// the check itself keeps failing is it failed as uncertain.
-func (im *job) again(b *batch, reason string) {
-	if b.attempts >= maxAttempts && (!b.uncertain || b.attempts >= 2*maxAttempts) {
-		if b.uncertain {
-			reason += "; it may be on the target: the next run checks before sending it"
-		}
-		for _, it := range b.items {
-			im.failItem(it, fmt.Sprintf("gave up after %d attempts: %s", b.attempts, reason))
-		}
-		im.queue.resolve()
-		return
-	}
-	im.queue.retry(b)
-}
-
-// giveBack returns a batch when the run is being cancelled.
+// giveBack records the items of a batch the run stopped before it ended:
+// not sent, or, after a dropped connection, possibly on the target.
 func (im *job) giveBack(b *batch) {
 	for _, it := range b.items {
 		im.notSent(it, b.uncertain)
 	}
-	im.queue.resolve()
+	b.items = nil
 }
 
-// verify removes from an uncertain batch the messages that did arrive.
-func (im *job) verify(ctx context.Context, b *batch) *batch {
-	var rest []*item
+// check looks on the target for the messages of a batch cut off by a
+// dropped connection, with sendTries of its own; see verify.
+func (im *job) check(ctx context.Context, b *batch) error {
+	loop := retry.Loop{Attempts: sendTries, Backoff: retry.Policy{First: 250 * time.Millisecond, Max: im.opt.MaxBackoff}}
+	return retry.Do(ctx, loop, func(ctx context.Context, _ int) error { return im.verify(ctx, b) })
+}
+
+// verify removes from an uncertain batch the messages that did arrive,
+// recording them done, and leaves the rest in it, certain not to be on
+// the target. An error leaves it uncertain with what was not found yet:
+// ctx's end, or a failed look (transient).
+func (im *job) verify(ctx context.Context, b *batch) error {
 	if err := im.pres.settle(ctx, b.lostAt.Add(im.opt.Settle), "a command of a dropped connection"); err != nil {
-		im.giveBack(b)
-		return nil
+		return err
 	}
-	if im.ctl.sameInFlight(b) {
-		// A copy of one of these messages found now could be another
-		// item's, still unanswered: check once it is.
-		select {
-		case <-time.After(50 * time.Millisecond):
-			im.queue.retry(b)
-		case <-ctx.Done():
-			im.giveBack(b)
+	// A copy of one of these messages found now could be another item's,
+	// still unanswered: look once it is.
+	for im.ctl.sameInFlight(b) {
+		if err := retry.Sleep(ctx, 50*time.Millisecond); err != nil {
+			return err
 		}
-		return nil
 	}
+	var rest []*item
 	for i, it := range b.items {
 		ref, found, err := im.pres.lookup(ctx, b.box, it.sp, it.msg.Date, i == 0, true, true)
 		if err != nil {
+			// Those found are settled; the rest stay to be checked.
+			b.keep(append(rest, b.items[i:]...))
 			if errors.Is(err, context.Canceled) || ctx.Err() != nil {
-				// Those found are settled; the rest were sent and stay
-				// uncertain (the next run checks), each counted once.
-				im.giveBack(&batch{items: append(rest, b.items[i:]...), uncertain: true})
-				return nil
+				return err
 			}
 			im.logf("imap: checking %q for messages that may have arrived: %v", b.box.name, err)
-			im.lim.Pause(0, im.opt.MaxBackoff)
-			b.attempts++
-			im.again(b, "could not check the target: "+err.Error())
-			return nil
+			return retry.MarkTransient(fmt.Errorf("could not check the target: %w", err))
 		}
 		if !found {
 			rest = append(rest, it)
@@ -364,14 +454,15 @@ func (im *job) verify(ctx context.Context, b *batch) *batch {
 		im.rep.AddImported(it.msg.Size)
 		im.release(it)
 	}
-	if len(rest) == 0 {
-		im.queue.resolve()
-		return nil
-	}
-	b.items, b.uncertain = rest, false
-	b.bytes = 0
-	for _, it := range rest {
+	b.keep(rest)
+	b.uncertain = false
+	return nil
+}
+
+// keep leaves items in b.
+func (b *batch) keep(items []*item) {
+	b.items, b.bytes = items, 0
+	for _, it := range items {
 		b.bytes += it.msg.Size
 	}
-	return b
 }

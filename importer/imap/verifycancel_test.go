@@ -1,23 +1,15 @@
 package imap
 
 import (
-	"bytes"
 	"context"
-	"fmt"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"golang.org/x/sync/semaphore"
-
-	"github.com/mailhaul/mailhaul/importer/imap/appender"
 	"github.com/mailhaul/mailhaul/internal/faultproxy"
 	"github.com/mailhaul/mailhaul/internal/journal"
-	"github.com/mailhaul/mailhaul/internal/ratelimit"
-	"github.com/mailhaul/mailhaul/internal/testservers"
-	"github.com/mailhaul/mailhaul/report"
 )
 
 // TestCancelDuringVerifyCountsEachOnce cancels a run while it checks a
@@ -26,24 +18,7 @@ import (
 // stops. Each message must be counted once, and the unchecked ones said
 // to be maybe on the target (they were sent), not "not sent".
 func TestCancelDuringVerifyCountsEachOnce(t *testing.T) {
-	d := testservers.StartDovecot(t, map[string]string{"alice": "alice-secret"})
-	msgs := uniqueMessages(3)
-	bodies := make([][]byte, len(msgs))
-	c := testservers.IMAPLogin(t, d.Addr, "alice", "alice-secret")
-	for i := range msgs {
-		bodies[i] = crlf(msgs[i].body)
-		if i == 2 {
-			continue // the last one never arrived
-		}
-		ap := c.Append("INBOX", int64(len(bodies[i])), nil)
-		ap.Write(bodies[i])
-		ap.Close()
-		if _, err := ap.Wait(); err != nil {
-			t.Fatal(err)
-		}
-	}
-	c.Logout().Wait()
-
+	d, bodies := twoOfThreeLanded(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	// The control connection goes through a proxy that cuts nothing: it
@@ -74,29 +49,10 @@ func TestCancelDuringVerifyCountsEachOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer j.Close()
-	pres := newPresence(j, false, t.Logf)
-	pres.ctl = ctl
-	im := &job{opt: o, prof: prof, ctl: ctl, j: j, pres: pres, rep: report.New("alice", "imap", "imap://"+d.Addr, nil),
-		queue: newBatchQueue(), mem: semaphore.NewWeighted(memBudget), lim: ratelimit.NewAIMD(1, 1, 1)}
-	b := &box{name: "INBOX"}
-	lost := &batch{box: b, uncertain: true, lostAt: time.Now().Add(-time.Minute)}
-	for i, body := range bodies {
-		sp, err := readSpool(bytes.NewReader(body), "")
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := im.mem.Acquire(ctx, sp.charge()); err != nil {
-			t.Fatal(err)
-		}
-		lost.items = append(lost.items, &item{folder: "INBOX", sourceID: fmt.Sprintf("INBOX#%d", i), box: b, sp: sp,
-			key: journal.Key{byte(i + 1)}, msg: appender.Message{Size: sp.size}})
-		lost.bytes += sp.size
-	}
-	im.queue.push(lost)
-	im.queue.pop(ctx)
-
-	if rest := im.verify(ctx, lost); rest != nil {
-		t.Fatalf("verify of a cancelled run kept %d messages to send", len(rest.items))
+	im, lost := droppedBatch(t, ctx, o, prof, ctl, j, bodies)
+	im.send(ctx, &line{}, lost)
+	if len(lost.items) != 0 {
+		t.Fatalf("the check of a cancelled run left %d messages unrecorded", len(lost.items))
 	}
 	im.rep.Finish()
 	r := im.rep
@@ -107,10 +63,7 @@ func TestCancelDuringVerifyCountsEachOnce(t *testing.T) {
 	if r.Imported != 1 {
 		t.Errorf("%d imported, want the first message, found before the cancel", r.Imported)
 	}
-	if got := r.Imported + r.Failed + r.NotAttempted; got != len(msgs) {
-		t.Errorf("report counts %d imported, %d failed, %d not attempted: %d, want each of the %d messages once",
-			r.Imported, r.Failed, r.NotAttempted, got, len(msgs))
-	}
+	countedOnce(t, r, len(bodies))
 	for _, f := range r.Failures {
 		if !strings.Contains(f.Reason, "may be on the target") {
 			t.Errorf("%s: reason %q; it was sent and may be on the target", f.Item, f.Reason)

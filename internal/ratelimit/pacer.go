@@ -46,6 +46,14 @@ func waitN(ctx context.Context, l *rate.Limiter, n int64) error {
 	for n > 0 {
 		k := min(n, int64(l.Burst()))
 		if err := l.WaitN(ctx, int(k)); err != nil {
+			if _, ok := ctx.Deadline(); ok && ctx.Err() == nil {
+				// rate.Limiter refuses at once a wait that would pass
+				// the deadline. The run ends at the deadline all the
+				// same, so end with it: a caller that stops on ctx.Err
+				// then sees a stopped run, not a failure of its own.
+				<-ctx.Done()
+				return ctx.Err()
+			}
 			return err
 		}
 		n -= k

@@ -36,3 +36,20 @@ func TestPacerUnlimitedAndCancelled(t *testing.T) {
 		t.Errorf("a cancelled wait for 100 s of bytes returned no error")
 	}
 }
+
+// A wait that would pass the context's deadline ends with the deadline,
+// as the context's own error: rate.Limiter alone refuses it at once with
+// an error of its own, which callers took for a failure while the run
+// was still going.
+func TestPacerWaitPastDeadlineEndsWithIt(t *testing.T) {
+	p := NewPacer(0, 1)
+	if err := p.Wait(context.Background(), 1, 0); err != nil { // the burst
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	err := p.Wait(ctx, 5, 0) // 5 s of messages
+	if err != context.DeadlineExceeded || ctx.Err() == nil {
+		t.Fatalf("wait past the deadline: %v (context: %v), want the deadline, once passed", err, ctx.Err())
+	}
+}

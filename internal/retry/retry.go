@@ -95,8 +95,15 @@ func IsRetryable(err error) bool {
 // Loop bounds one retry loop. The zero value takes the defaults.
 type Loop struct {
 	// Attempts is the number of tries in all, the first included
-	// (default 6).
+	// (default 6); with WaitOutThrottling, of tries that failed other
+	// than throttled.
 	Attempts int
+	// WaitOutThrottling tries throttled failures again however many come:
+	// they use up no attempt, and only ctx ends a run of them. It suits
+	// work the server takes once its load falls (the IMAP batch resend),
+	// where giving up would fail items for no fault of their own; the
+	// caller's own pacing (a shrinking window) keeps the pressure off.
+	WaitOutThrottling bool
 	// Backoff paces transient failures; jitter is always on, so that
 	// parallel workers hit by one outage do not come back in step.
 	Backoff Policy
@@ -129,7 +136,8 @@ func (l Loop) Wait(n int, err error) time.Duration {
 }
 
 // Do calls op until it succeeds, fails permanently, runs out of attempts
-// or ctx ends. op receives the attempt number (1 for the first). The error
+// or ctx ends. op receives the attempt number (1 for the first, throttled
+// tries included). The error
 // returned is op's last one; when ctx ended during a pause, ctx's error
 // wrapped around it is returned, so the caller sees both causes.
 func Do(ctx context.Context, l Loop, op func(ctx context.Context, attempt int) error) error {
@@ -141,12 +149,16 @@ func Do(ctx context.Context, l Loop, op func(ctx context.Context, attempt int) e
 	if sleep == nil {
 		sleep = Sleep
 	}
+	spent := 0 // tries counted against attempts
 	for attempt := 1; ; attempt++ {
 		err := op(ctx, attempt)
-		if err == nil || !IsRetryable(err) || attempt >= attempts {
+		if err == nil || !IsRetryable(err) {
 			return err
 		}
-		if ctx.Err() != nil {
+		if k, _ := Classify(err); k != Throttled || !l.WaitOutThrottling {
+			spent++
+		}
+		if spent >= attempts || ctx.Err() != nil {
 			return err
 		}
 		wait := l.Wait(attempt, err)

@@ -109,3 +109,61 @@ func TestClassifyOutermostMarkWins(t *testing.T) {
 		t.Errorf("throttled: got %v %v", k, w)
 	}
 }
+
+// TestWaitOutThrottling: throttled answers, however many, use up no
+// attempt; transient failures still do.
+func TestWaitOutThrottling(t *testing.T) {
+	throttled := MarkThrottled(errors.New("slow down"), time.Millisecond)
+	dropped := MarkTransient(errors.New("dropped"))
+	calls := 0
+	l := Loop{Attempts: 3, WaitOutThrottling: true, Sleep: noSleep}
+	err := Do(context.Background(), l, func(_ context.Context, attempt int) error {
+		calls++
+		if attempt != calls {
+			t.Errorf("attempt %d on call %d", attempt, calls)
+		}
+		if calls <= 20 {
+			return throttled
+		}
+		return nil
+	})
+	if err != nil || calls != 21 {
+		t.Fatalf("err %v after %d calls; want success on call 21, after 20 throttles", err, calls)
+	}
+
+	calls = 0
+	err = Do(context.Background(), l, func(context.Context, int) error {
+		calls++
+		if calls%2 == 1 {
+			return throttled
+		}
+		return dropped
+	})
+	if !errors.Is(err, dropped) || calls != 6 {
+		t.Fatalf("err %v after %d calls; want the third transient failure to end it (call 6)", err, calls)
+	}
+
+	// Without the option a throttle counts like any retryable failure.
+	calls = 0
+	err = Do(context.Background(), Loop{Attempts: 3, Sleep: noSleep}, func(context.Context, int) error {
+		calls++
+		return throttled
+	})
+	if err == nil || calls != 3 {
+		t.Fatalf("err %v after %d calls; want 3 throttled tries, then the error", err, calls)
+	}
+
+	// Only ctx ends a run of throttles.
+	ctx, cancel := context.WithCancel(context.Background())
+	calls = 0
+	err = Do(ctx, l, func(context.Context, int) error {
+		calls++
+		if calls == 50 {
+			cancel()
+		}
+		return throttled
+	})
+	if calls != 50 || err == nil {
+		t.Fatalf("err %v after %d calls; want the loop to end at the cancel (call 50)", err, calls)
+	}
+}

@@ -357,12 +357,13 @@ func (l *link) startSFTP() error {
 }
 
 // roundTrip times a request the server answers at once (OpenSSH refuses
-// it at once), twice, and keeps the shorter: the first answer after a
-// login often comes 40 ms late (a delayed ACK), which is not the link.
-// 0 if the server answers neither.
+// it at once), three times, and keeps the shortest: the first answer
+// after a login often comes 40 ms late (a delayed ACK), and a busy machine
+// delays others, neither of which is the link. 0 if the server answers
+// none.
 func roundTrip(c *ssh.Client) time.Duration {
 	var best time.Duration
-	for range 2 {
+	for range 3 {
 		start := time.Now()
 		if _, _, err := c.SendRequest("keepalive@openssh.com", true, nil); err != nil {
 			break

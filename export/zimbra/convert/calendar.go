@@ -15,6 +15,7 @@ import (
 	"github.com/emersion/go-message"
 
 	"github.com/mailhaul/mailhaul/export/zimbra/metadata"
+	"github.com/mailhaul/mailhaul/internal/nopanic"
 )
 
 // MaxCalendar bounds one text/calendar part, or one .ics entry checked by
@@ -378,7 +379,7 @@ func decodeCalendars(b []byte) ([]*ical.Calendar, error) {
 	dec := ical.NewDecoder(bytes.NewReader(b))
 	for {
 		var cal *ical.Calendar
-		err := guard(func() (err error) { cal, err = dec.Decode(); return err })
+		err := nopanic.Run(func() (err error) { cal, err = dec.Decode(); return err })
 		if errors.Is(err, io.EOF) {
 			break
 		}
@@ -394,18 +395,6 @@ func decodeCalendars(b []byte) ([]*ical.Calendar, error) {
 		return nil, errors.New("no VCALENDAR")
 	}
 	return cals, nil
-}
-
-// guard runs a third-party decoder, turning its panic into an error:
-// go-ical and go-vcard panic on some malformed lines, and one bad item
-// must not end the export.
-func guard(f func() error) (err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			err = fmt.Errorf("parser panic: %v", r)
-		}
-	}()
-	return f()
 }
 
 // icalParam makes text a parameter value go-ical writes intact: it

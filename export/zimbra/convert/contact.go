@@ -19,6 +19,7 @@ import (
 
 	"github.com/mailhaul/mailhaul/export/zimbra/metadata"
 	"github.com/mailhaul/mailhaul/internal/contentline"
+	"github.com/mailhaul/mailhaul/internal/nopanic"
 )
 
 // ContactOptions are the facts about a contact that live outside its
@@ -732,14 +733,14 @@ func CheckContact(r io.Reader) (uid string, err error) {
 	}
 	dec := vcard.NewDecoder(bytes.NewReader(b))
 	var card vcard.Card
-	err = guard(func() (err error) { card, err = dec.Decode(); return err })
+	err = nopanic.Run(func() (err error) { card, err = dec.Decode(); return err })
 	if err != nil {
 		if errors.Is(err, io.EOF) {
 			return "", errors.New("contact: no vCard")
 		}
 		return "", fmt.Errorf("contact: %w", err)
 	}
-	if err := guard(func() error { _, err := dec.Decode(); return err }); !errors.Is(err, io.EOF) {
+	if err := nopanic.Run(func() error { _, err := dec.Decode(); return err }); !errors.Is(err, io.EOF) {
 		if err == nil {
 			return "", errors.New("contact: more than one vCard")
 		}

@@ -1,0 +1,246 @@
+package main
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/emersion/go-ical"
+	"github.com/emersion/go-vcard"
+
+	"github.com/mailhaul/mailhaul/export/zimbra/metadata"
+	"github.com/mailhaul/mailhaul/export/zimbra/zimbratest"
+	"github.com/mailhaul/mailhaul/internal/testservers"
+)
+
+// zimbraPIM is what the PIM export of a Zimbra mailbox holds, as Zimbra's
+// metadata and blobs (meta=1) or its .vcf/.ics/.task entries (meta=0).
+type zimbraPIM struct {
+	photo []byte
+	items []zimbratest.Item
+}
+
+var (
+	zJane = map[string]string{"firstName": "Zoë", "lastName": "Þórsdóttir", "email": "zoe@example.is", "mobilePhone": "+354 555 1234",
+		"company": "Fyrirtæki hf", "jobTitle": "Forstjóri", "notes": "line one\nline two", "birthday": "1980-02-29", "homeURL": "https://home.example"}
+	zWeekly = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//Zimbra//EN\r\nMETHOD:REQUEST\r\nBEGIN:VEVENT\r\nUID:weekly-1\r\nSUMMARY:Wöchentlich\r\n" +
+		"LOCATION:Raum 1\r\nDTSTART:20240108T090000Z\r\nDTEND:20240108T100000Z\r\nRRULE:FREQ=WEEKLY;COUNT=5\r\nDTSTAMP:20240101T000000Z\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+	zMoved = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//Zimbra//EN\r\nMETHOD:REQUEST\r\nBEGIN:VEVENT\r\nUID:weekly-1\r\nSUMMARY:Verschoben\r\n" +
+		"RECURRENCE-ID:20240115T090000Z\r\nDTSTART:20240115T110000Z\r\nDTEND:20240115T120000Z\r\nDTSTAMP:20240102T000000Z\r\nSEQUENCE:1\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+	zSingle = metadata.Map{"u": "single-1", "st": "20240708T090000Z", "et": "20240708T100000Z", "n": "Einzeln", "l": "Büro",
+		"dts": int64(1704067200000)}
+	zTask = metadata.Map{"it": 15, "u": "task-1", "n": "Erledigen", "et": "20240401T120000Z", "dts": int64(1704067200000), "status": "INPR",
+		"pctcompl": "50"}
+)
+
+// zimbraPIMItems are a contact with a photo, a group naming it and an
+// inline address, a recurring appointment with a moved instance (a blob),
+// an appointment and a task with only metadata, in a user-made calendar.
+func zimbraPIMItems() zimbraPIM {
+	photo := bytes.Repeat([]byte("\xff\xd8\xff\xe0 JFIF \x00\x01"), 40)
+	jane := zimbratest.Contact(300, "/Contacts", 7, "Thorsdottir, Zoe", zday, zJane,
+		zimbratest.Attachment{Field: "image", Name: "zoe.jpg", ContentType: "image/jpeg", Data: photo})
+	group := zimbratest.Contact(301, "/Contacts", 7, "Team", zday, map[string]string{"type": "group", "fileAs": "8:Team", "nickname": "Team",
+		"groupMember": metadata.Encode(metadata.Map{"m": metadata.List{metadata.Map{"t": "C", "v": "300"}, metadata.Map{"t": "I", "v": "Bob <bob@example.org>"}}})})
+	weekly := zimbratest.Calendar(zimbratest.TypeAppointment, 400, "/Work", 700, "Weekly", "weekly-1", zday, nil,
+		zimbratest.Invite{ID: 401, ICS: zWeekly}, zimbratest.Invite{ID: 402, ICS: zMoved})
+	single := zimbratest.Calendar(zimbratest.TypeAppointment, 403, "/Calendar", 10, "Einzeln", "single-1", zday, zSingle)
+	task := zimbratest.Calendar(zimbratest.TypeTask, 404, "/Tasks", 15, "Erledigen", "task-1", zday, zTask)
+	work := zimbratest.Item{ID: 700, Type: zimbratest.TypeFolder, Folder: "/", FolderID: 1, Name: "Work", Date: zday,
+		Metadata: metadata.Encode(metadata.Map{"vt": 11, "c": 0x01000000 | 0x336699})}
+	return zimbraPIM{photo: photo, items: append(zimbratest.SystemFolders(), work, jane, group, weekly, single, task)}
+}
+
+// radicaleObjects reads what Radicale stores for user: each collection's
+// display name and its objects' text.
+func radicaleObjects(t *testing.T, r *testservers.Radicale, user string) map[string][][]byte {
+	t.Helper()
+	root := filepath.Join(r.Storage, "collection-root", user)
+	cols, err := os.ReadDir(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string][][]byte{}
+	for _, c := range cols {
+		if !c.IsDir() {
+			continue
+		}
+		var props map[string]string
+		b, _ := os.ReadFile(filepath.Join(root, c.Name(), ".Radicale.props"))
+		json.Unmarshal(b, &props)
+		name := props["D:displayname"]
+		files, _ := os.ReadDir(filepath.Join(root, c.Name()))
+		for _, f := range files {
+			if f.IsDir() || strings.HasPrefix(f.Name(), ".") {
+				continue
+			}
+			b, err := os.ReadFile(filepath.Join(root, c.Name(), f.Name()))
+			if err != nil {
+				t.Fatal(err)
+			}
+			out[name] = append(out[name], b)
+		}
+	}
+	return out
+}
+
+// exportZimbraIntoRadicale exports a Zimbra tgz and imports the archive
+// into a fresh Radicale, returning the stored objects.
+func exportZimbraIntoRadicale(t *testing.T, opt zimbratest.Options, items []zimbratest.Item) map[string][][]byte {
+	t.Helper()
+	r := testservers.StartRadicale(t, map[string]string{"zed": "zed-secret"})
+	p := filepath.Join(t.TempDir(), "z.tgz")
+	os.WriteFile(p, zimbratest.Build(t, opt, items...), 0o600)
+	out := t.TempDir()
+	mustRun(t, "-q", "export", "zimbra", "--from-tgz", p, "--user", "zed", "--out", out)
+	if code, stdout, stderr := mailhaul(t, "-q", "import", "dav", filepath.Join(out, "zed.tgz"), "--url", r.URL, "--user", "zed",
+		"--password-file", writePassword(t, "zed-secret"), "--state", t.TempDir()); code != exitOK {
+		t.Fatalf("import: exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	return radicaleObjects(t, r, "zed")
+}
+
+func decodeCards(t *testing.T, objs [][]byte) map[string]vcard.Card {
+	t.Helper()
+	cards := map[string]vcard.Card{}
+	for _, b := range objs {
+		c, err := vcard.NewDecoder(bytes.NewReader(b)).Decode()
+		if err != nil {
+			t.Fatalf("%v\n%s", err, b)
+		}
+		cards[c.Value(vcard.FieldUID)] = c
+	}
+	return cards
+}
+
+func decodeEvents(t *testing.T, objs [][]byte) map[string][]*ical.Component {
+	t.Helper()
+	comps := map[string][]*ical.Component{}
+	for _, b := range objs {
+		cal, err := ical.NewDecoder(bytes.NewReader(b)).Decode()
+		if err != nil {
+			t.Fatalf("%v\n%s", err, b)
+		}
+		for _, c := range cal.Children {
+			if c.Name == ical.CompEvent || c.Name == ical.CompToDo {
+				comps[c.Props.Get(ical.PropUID).Value] = append(comps[c.Props.Get(ical.PropUID).Value], c)
+			}
+		}
+	}
+	return comps
+}
+
+func prop(c *ical.Component, name string) string {
+	if p := c.Props.Get(name); p != nil {
+		return p.Value
+	}
+	return ""
+}
+
+// checkZimbraCalendars compares the server's events and task with what
+// the Zimbra items said.
+func checkZimbraCalendars(t *testing.T, got map[string][][]byte, calendar, work, tasks string) {
+	t.Helper()
+	weekly := decodeEvents(t, got[work])["weekly-1"]
+	if len(weekly) != 2 {
+		t.Fatalf("weekly-1 in %q: %d components", work, len(weekly))
+	}
+	master, moved := weekly[0], weekly[1]
+	if master.Props.Get(ical.PropRecurrenceID) != nil {
+		master, moved = moved, master
+	}
+	for _, c := range []struct{ got, want string }{
+		{prop(master, ical.PropSummary), "Wöchentlich"}, {prop(master, ical.PropLocation), "Raum 1"},
+		{prop(master, ical.PropDateTimeStart), "20240108T090000Z"}, {prop(master, ical.PropDateTimeEnd), "20240108T100000Z"},
+		{prop(master, ical.PropRecurrenceRule), "FREQ=WEEKLY;COUNT=5"}, {prop(moved, ical.PropSummary), "Verschoben"},
+		{prop(moved, ical.PropRecurrenceID), "20240115T090000Z"}, {prop(moved, ical.PropDateTimeStart), "20240115T110000Z"},
+	} {
+		if c.got != c.want {
+			t.Errorf("weekly-1: %q, want %q", c.got, c.want)
+		}
+	}
+	single := decodeEvents(t, got[calendar])["single-1"]
+	if len(single) != 1 || prop(single[0], ical.PropSummary) != zSingle["n"] || prop(single[0], ical.PropLocation) != zSingle["l"] ||
+		prop(single[0], ical.PropDateTimeStart) != zSingle["st"] || prop(single[0], ical.PropDateTimeEnd) != zSingle["et"] {
+		t.Errorf("single-1 in %q: %+v", calendar, single)
+	}
+	task := decodeEvents(t, got[tasks])["task-1"]
+	if len(task) != 1 || task[0].Name != ical.CompToDo || prop(task[0], ical.PropSummary) != zTask["n"] ||
+		prop(task[0], ical.PropDue) != zTask["et"] || prop(task[0], ical.PropStatus) != "IN-PROCESS" || prop(task[0], ical.PropPercentComplete) != "50" {
+		t.Errorf("task-1 in %q: %+v", tasks, task)
+	}
+}
+
+// A Zimbra export (meta=1: contact fields only in the metadata, a photo
+// blob, a group, appointments from a blob and from metadata, a task),
+// through mailhaul's archive, into the real Radicale: each contact and
+// event equal field by field to what Zimbra's metadata said.
+func TestZimbraTgzIntoRadicale(t *testing.T) {
+	z := zimbraPIMItems()
+	got := exportZimbraIntoRadicale(t, zimbratest.Options{}, z.items)
+	cards := decodeCards(t, got["Contacts"])
+	jane, ok := cards["zimbra-300"]
+	if !ok || len(cards) != 2 {
+		t.Fatalf("cards in Contacts: %v", slices.Collect(func(yield func(string) bool) {
+			for k := range cards {
+				if !yield(k) {
+					return
+				}
+			}
+		}))
+	}
+	n := jane.Name()
+	for _, c := range []struct{ got, want string }{
+		{n.GivenName, zJane["firstName"]}, {n.FamilyName, zJane["lastName"]}, {jane.Value(vcard.FieldEmail), zJane["email"]},
+		{jane.Value(vcard.FieldTelephone), zJane["mobilePhone"]}, {jane.Value(vcard.FieldOrganization), zJane["company"]},
+		{jane.Value(vcard.FieldTitle), zJane["jobTitle"]}, {jane.Value(vcard.FieldNote), zJane["notes"]},
+		{jane.Value(vcard.FieldBirthday), zJane["birthday"]}, {jane.Value(vcard.FieldURL), zJane["homeURL"]},
+	} {
+		if c.got != c.want {
+			t.Errorf("contact 300: %q, want %q", c.got, c.want)
+		}
+	}
+	if p := jane.Get(vcard.FieldPhoto); p == nil {
+		t.Error("contact 300: no photo on the server")
+	} else if b, err := base64.StdEncoding.DecodeString(p.Value); err != nil || !bytes.Equal(b, z.photo) {
+		t.Errorf("contact 300: photo differs (%v)", err)
+	}
+	var members []string
+	for _, f := range cards["zimbra-301"]["X-ADDRESSBOOKSERVER-MEMBER"] {
+		members = append(members, f.Value)
+	}
+	if slices.Sort(members); !slices.Equal(members, []string{"mailto:bob@example.org", "urn:uuid:zimbra-300"}) {
+		t.Errorf("group members on the server: %q", members)
+	}
+	checkZimbraCalendars(t, got, "Calendar", "Work", "Tasks")
+}
+
+// The same through a meta=0 export: its .vcf, .ics and .task entries.
+func TestZimbraTgzNoMetaIntoRadicale(t *testing.T) {
+	vcf := "BEGIN:VCARD\r\nVERSION:3.0\r\nUID:acct-1:300\r\nFN:Zoë Þórsdóttir\r\nN:Þórsdóttir;Zoë;;;\r\nEMAIL;TYPE=internet:zoe@example.is\r\n" +
+		"TEL;TYPE=cell:+354 555 1234\r\nORG:Fyrirtæki hf\r\nEND:VCARD\r\n"
+	single := "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//Zimbra//EN\r\nBEGIN:VEVENT\r\nUID:single-1\r\nSUMMARY:Einzeln\r\nLOCATION:Büro\r\n" +
+		"DTSTART:20240708T090000Z\r\nDTEND:20240708T100000Z\r\nDTSTAMP:20240101T000000Z\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+	task := "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//Zimbra//EN\r\nBEGIN:VTODO\r\nUID:task-1\r\nSUMMARY:Erledigen\r\nDUE:20240401T120000Z\r\n" +
+		"STATUS:IN-PROCESS\r\nPERCENT-COMPLETE:50\r\nDTSTAMP:20240101T000000Z\r\nEND:VTODO\r\nEND:VCALENDAR\r\n"
+	weekly := strings.Replace(zWeekly, "END:VCALENDAR\r\n", "", 1) + zMoved[strings.Index(zMoved, "BEGIN:VEVENT"):]
+	weekly = strings.Replace(weekly, "METHOD:REQUEST\r\n", "", 1)
+	items := []zimbratest.Item{
+		{ID: 300, Type: zimbratest.TypeContact, Folder: "/Contacts", FolderID: 7, FileAs: "Thorsdottir, Zoe", Date: zday, Blob: []byte(vcf)},
+		{ID: 400, Type: zimbratest.TypeAppointment, Folder: "/Work", FolderID: 700, Subject: "Weekly", Date: zday, Blob: []byte(weekly)},
+		{ID: 403, Type: zimbratest.TypeAppointment, Folder: "/Calendar", FolderID: 10, Subject: "Einzeln", Date: zday, Blob: []byte(single)},
+		{ID: 404, Type: zimbratest.TypeTask, Folder: "/Tasks", FolderID: 15, Subject: "Erledigen", Date: zday, Blob: []byte(task)},
+	}
+	got := exportZimbraIntoRadicale(t, zimbratest.Options{NoMeta: true}, items)
+	c, ok := decodeCards(t, got["Contacts"])["acct-1:300"]
+	if !ok || c.Name().GivenName != "Zoë" || c.Name().FamilyName != "Þórsdóttir" || c.Value(vcard.FieldEmail) != "zoe@example.is" ||
+		c.Value(vcard.FieldTelephone) != "+354 555 1234" || c.Value(vcard.FieldOrganization) != "Fyrirtæki hf" {
+		t.Errorf("contact on the server: %+v", c)
+	}
+	checkZimbraCalendars(t, got, "Calendar", "Work", "Tasks")
+}

@@ -1,0 +1,213 @@
+package zimbra
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/emersion/go-ical"
+	"github.com/emersion/go-vcard"
+
+	"github.com/mailhaul/mailhaul/export"
+	"github.com/mailhaul/mailhaul/export/exporttest"
+	"github.com/mailhaul/mailhaul/export/zimbra/metadata"
+	"github.com/mailhaul/mailhaul/export/zimbra/zimbratest"
+	"github.com/mailhaul/mailhaul/format"
+)
+
+const weekly = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//Zimbra//EN\r\nMETHOD:REQUEST\r\nBEGIN:VEVENT\r\nUID:weekly-1\r\nSUMMARY:Weekly\r\n" +
+	"DTSTART:20240108T090000Z\r\nDTEND:20240108T100000Z\r\nRRULE:FREQ=WEEKLY;COUNT=5\r\nDTSTAMP:20240101T000000Z\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+
+const moved = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//Zimbra//EN\r\nMETHOD:REQUEST\r\nBEGIN:VEVENT\r\nUID:weekly-1\r\nSUMMARY:Moved\r\n" +
+	"RECURRENCE-ID:20240115T090000Z\r\nDTSTART:20240115T110000Z\r\nDTEND:20240115T120000Z\r\nDTSTAMP:20240102T000000Z\r\nSEQUENCE:1\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+
+func card(t *testing.T, b []byte) vcard.Card {
+	t.Helper()
+	c, err := vcard.NewDecoder(bytes.NewReader(b)).Decode()
+	if err != nil {
+		t.Fatalf("%v\n%s", err, b)
+	}
+	return c
+}
+
+func cal(t *testing.T, b []byte) *ical.Calendar {
+	t.Helper()
+	c, err := ical.NewDecoder(bytes.NewReader(b)).Decode()
+	if err != nil {
+		t.Fatalf("%v\n%s", err, b)
+	}
+	return c
+}
+
+// Contacts, a group, appointments and a task of a meta=1 export become
+// archive items of their address books and calendars, user-made ones
+// included.
+func TestContactsAndCalendars(t *testing.T) {
+	photo := bytes.Repeat([]byte("\xff\xd8\xff\xe0 JFIF \x00"), 30)
+	jane := zimbratest.Contact(300, "/Contacts", 7, "Doe, Jane", day, map[string]string{"firstName": "Jane", "lastName": "Doe",
+		"email": "jane@example.org", "mobilePhone": "+1 555"}, zimbratest.Attachment{Field: "image", Name: "jane.jpg", ContentType: "image/jpeg", Data: photo})
+	jane.Tags = []string{"Friends"}
+	// The group names Jane (exported before it), Own (after it, with a UID
+	// of its own), an inline address and another account's contact.
+	group := zimbratest.Contact(301, "/Contacts", 7, "Team", day, map[string]string{"type": "group", "fileAs": "8:Team", "nickname": "Team",
+		"groupMember": metadata.Encode(metadata.Map{"m": metadata.List{metadata.Map{"t": "C", "v": "300"}, metadata.Map{"t": "C", "v": "302"},
+			metadata.Map{"t": "I", "v": "Bob <bob@example.org>"}, metadata.Map{"t": "C", "v": "other-acct:9"}}})})
+	own := zimbratest.Contact(302, "/Clients", 700, "Own", day, map[string]string{"fullName": "Own", "vcardUID": "own-uid-1"})
+	appt := zimbratest.Calendar(zimbratest.TypeAppointment, 400, "/Team", 701, "Weekly", "weekly-1", day, nil,
+		zimbratest.Invite{ID: 401, ICS: weekly}, zimbratest.Invite{ID: 402, ICS: moved})
+	single := zimbratest.Calendar(zimbratest.TypeAppointment, 403, "/Calendar", 10, "Single", "single-1", day, metadata.Map{
+		"u": "single-1", "st": "20240708T090000Z", "et": "20240708T100000Z", "n": "Single", "dts": int64(1704067200000)})
+	task := zimbratest.Calendar(zimbratest.TypeTask, 404, "/Tasks", 15, "Do it", "task-1", day, metadata.Map{
+		"it": 15, "u": "task-1", "n": "Do it", "et": "20240401T120000Z", "dts": int64(1704067200000), "status": "NEED"})
+	task.Tags = []string{"Urgent"}
+	items := append(zimbratest.SystemFolders(),
+		zimbratest.Item{ID: 700, Type: zimbratest.TypeFolder, Folder: "/", FolderID: 1, Name: "Clients", Date: day, Metadata: metadata.Encode(metadata.Map{"vt": 6})},
+		zimbratest.Item{ID: 701, Type: zimbratest.TypeFolder, Folder: "/", FolderID: 1, Name: "Team", Date: day, Metadata: metadata.Encode(metadata.Map{"vt": 11, "c": 3})},
+		jane, group, own, appt, single, task)
+	s := run(t, export.Options{}, write(t, t.TempDir(), "p.tgz", zimbratest.Options{}, items...))
+	if len(s.Errors) != 0 {
+		t.Fatalf("errors %v", s.Errors)
+	}
+	if len(s.Items) != 6 {
+		t.Fatalf("%d items", len(s.Items))
+	}
+	for _, w := range []struct {
+		id     string
+		kind   format.Kind
+		folder string
+		uid    string
+	}{
+		{"zimbra:300", format.KindContact, "Contacts", "zimbra-300"}, {"zimbra:301", format.KindContact, "Contacts", "zimbra-301"},
+		{"zimbra:302", format.KindContact, "Clients", "own-uid-1"}, {"zimbra:400", format.KindEvent, "Team", "weekly-1"},
+		{"zimbra:403", format.KindEvent, "Calendar", "single-1"}, {"zimbra:404", format.KindTask, "Tasks", "task-1"},
+	} {
+		got := item(t, s, w.id)
+		if got.Kind != w.kind || got.Folder != w.folder || got.UID != w.uid || !got.Received.Equal(day) {
+			t.Errorf("%s: kind %s folder %q uid %q received %v; want %s %q %q", w.id, got.Kind, got.Folder, got.UID, got.Received, w.kind, w.folder, w.uid)
+		}
+	}
+	c := card(t, item(t, s, "zimbra:300").Body)
+	if c.Value(vcard.FieldUID) != "zimbra-300" || c.Name().GivenName != "Jane" || c.Value(vcard.FieldEmail) != "jane@example.org" ||
+		c.Value(vcard.FieldTelephone) != "+1 555" || c.Value(vcard.FieldCategories) != "Friends" {
+		t.Errorf("Jane:\n%s", item(t, s, "zimbra:300").Body)
+	}
+	if p := c.Get(vcard.FieldPhoto); p == nil || p.Value != base64.StdEncoding.EncodeToString(photo) {
+		t.Errorf("photo not carried:\n%s", item(t, s, "zimbra:300").Body)
+	}
+	var members []string
+	for _, f := range card(t, item(t, s, "zimbra:301").Body)["X-ADDRESSBOOKSERVER-MEMBER"] {
+		members = append(members, f.Value)
+	}
+	if strings.Join(members, " ") != "urn:uuid:zimbra-300 urn:uuid:zimbra-302 mailto:bob@example.org urn:uuid:other-acct:9" {
+		t.Errorf("members %q", members)
+	}
+	// Own came after the group with a UID of its own, and the task's tag
+	// has no place: said, not hidden.
+	if len(s.Warnings) != 2 || s.Warnings[1].Item != `p.tgz: task 404 "Do it"` || !strings.Contains(s.Warnings[1].Reason, `["Urgent"] not carried`) ||
+		s.Warnings[0].Item != `p.tgz: contact 301 "Team"` || s.Warnings[0].Folder != "Contacts" || !strings.Contains(s.Warnings[0].Reason, `"own-uid-1"`) {
+		t.Errorf("warnings %+v", s.Warnings)
+	}
+	if n := item(t, s, "zimbra:404").Notes; len(n) != 1 || !strings.Contains(n[0], "Urgent") {
+		t.Errorf("task notes %q", n)
+	}
+	ev := cal(t, item(t, s, "zimbra:400").Body)
+	if n := len(ev.Children); n != 2 || ev.Props.Get(ical.PropMethod) != nil {
+		t.Errorf("weekly:\n%s", item(t, s, "zimbra:400").Body)
+	}
+	if f := s.Folder("Team"); f == nil || f.Kind != format.FolderCalendar || f.Color != "#6acb9e" {
+		t.Errorf("Team folder %+v", f)
+	}
+	td := cal(t, item(t, s, "zimbra:404").Body)
+	if len(td.Children) != 1 || td.Children[0].Name != ical.CompToDo {
+		t.Errorf("task:\n%s", item(t, s, "zimbra:404").Body)
+	}
+}
+
+// With an account id, blobless contacts get Zimbra's own UID rule, and a
+// group resolves this account's "<accountId>:<id>" references.
+func TestContactUIDWithAccountID(t *testing.T) {
+	a := zimbratest.Contact(300, "/Contacts", 7, "A", day, map[string]string{"fullName": "A", "vcardUID": "a-own"})
+	g := zimbratest.Contact(301, "/Contacts", 7, "G", day, map[string]string{"type": "group", "fullName": "G",
+		"groupMember": metadata.Encode(metadata.Map{"m": metadata.List{metadata.Map{"t": "C", "v": "acct-1:300"}}})})
+	arch, err := exporttest.NewArchive()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &exporttest.Sink{Archive: arch}
+	src := &Source{Files: []string{write(t, t.TempDir(), "a.tgz", zimbratest.Options{}, a, g)}, AccountID: "acct-1"}
+	if err := src.Export(context.Background(), s, export.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	if got := item(t, s, "zimbra:301"); got.UID != "acct-1:301" || card(t, got.Body).Value("X-ADDRESSBOOKSERVER-MEMBER") != "urn:uuid:a-own" {
+		t.Errorf("group uid %q:\n%s", got.UID, got.Body)
+	}
+}
+
+// meta=0: the .vcf, .ics and .task entries are kept byte for byte.
+func TestContactsAndCalendarsNoMeta(t *testing.T) {
+	vcf := "BEGIN:VCARD\r\nVERSION:3.0\r\nUID:acct:300\r\nFN:Jane Doe\r\nN:Doe;Jane;;;\r\nEMAIL;TYPE=internet:jane@example.org\r\nEND:VCARD\r\n"
+	todo := "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:x\r\nBEGIN:VTODO\r\nUID:task-1\r\nSUMMARY:Do\r\nDTSTAMP:20240101T000000Z\r\nEND:VTODO\r\nEND:VCALENDAR\r\n"
+	items := []zimbratest.Item{
+		{ID: 300, Type: zimbratest.TypeContact, Folder: "/Contacts", FolderID: 7, FileAs: "Doe, Jane", Date: day, Blob: []byte(vcf)},
+		{ID: 301, Type: zimbratest.TypeContact, Folder: "/Contacts", FolderID: 7, FileAs: "Broken", Date: day, Blob: []byte("BEGIN:VCARD\r\nFN:x\r\n")},
+		{ID: 400, Type: zimbratest.TypeAppointment, Folder: "/Calendar", FolderID: 10, Subject: "Weekly", Date: day, Blob: []byte(weekly)},
+		{ID: 401, Type: zimbratest.TypeTask, Folder: "/Tasks", FolderID: 15, Subject: "Do", Date: day, Blob: []byte(todo)},
+	}
+	s := run(t, export.Options{}, write(t, t.TempDir(), "n.tgz", zimbratest.Options{NoMeta: true}, items...))
+	if len(s.Items) != 3 || len(s.Errors) != 1 || s.Errors[0].Folder != "Contacts" || !strings.Contains(s.Errors[0].Item, "Broken.vcf") {
+		t.Fatalf("%d items, errors %+v", len(s.Items), s.Errors)
+	}
+	want := map[string]struct {
+		kind   format.Kind
+		folder string
+		uid    string
+		body   string
+	}{"Contacts": {format.KindContact, "Contacts", "acct:300", vcf}, "Calendar": {format.KindEvent, "Calendar", "weekly-1", weekly},
+		"Tasks": {format.KindTask, "Tasks", "task-1", todo}}
+	for _, got := range s.Items {
+		w := want[got.Folder]
+		if got.Kind != w.kind || got.UID != w.uid || string(got.Body) != w.body {
+			t.Errorf("%s: %s %q\n%s", got.Folder, got.Kind, got.UID, got.Body)
+		}
+	}
+	if f := s.Folder("Contacts"); f == nil || f.Kind != format.FolderContacts {
+		t.Errorf("Contacts folder %+v", f)
+	}
+}
+
+// A contact or appointment blob is checked against its digest: a damaged
+// one is reported, not exported, and a sound copy in a later file is.
+func TestPIMBlobDigestChecked(t *testing.T) {
+	photo := zimbratest.Attachment{Field: "image", Name: "p.jpg", ContentType: "image/jpeg", Data: []byte("jpeg")}
+	c := zimbratest.Contact(300, "/Contacts", 7, "Pic", day, map[string]string{"fullName": "Pic"}, photo)
+	// An epilogue after the last part, which a MIME reader need not read:
+	// the digest is checked all the same.
+	c.Blob = append(c.Blob, bytes.Repeat([]byte("epilogue\r\n"), 4000)...)
+	a := zimbratest.Calendar(zimbratest.TypeAppointment, 400, "/Calendar", 10, "Weekly", "weekly-1", day, nil, zimbratest.Invite{ID: 401, ICS: weekly})
+	badC, badA := c, a
+	badC.BadDigest, badA.BadDigest = true, true
+	dir := t.TempDir()
+	s := run(t, export.Options{}, write(t, dir, "a.tgz", zimbratest.Options{}, badC, badA), write(t, dir, "b.tgz", zimbratest.Options{}, c, a))
+	if len(s.Errors) != 2 || len(s.Items) != 2 {
+		t.Fatalf("errors %+v, %d items", s.Errors, len(s.Items))
+	}
+	for _, e := range s.Errors {
+		if !strings.HasPrefix(e.Item, "a.tgz: ") || !strings.Contains(e.Reason, "digest") {
+			t.Errorf("error %+v", e)
+		}
+	}
+}
+
+// Items that cannot be converted are reported by file, id, folder and
+// subject, and a cutoff applies to them as to messages.
+func TestPIMCutoff(t *testing.T) {
+	old := zimbratest.Contact(300, "/Contacts", 7, "Old", day.Add(-time.Hour), map[string]string{"fullName": "Old"})
+	s := run(t, export.Options{After: day}, write(t, t.TempDir(), "c.tgz", zimbratest.Options{}, old,
+		zimbratest.Contact(301, "/Contacts", 7, "New", day, map[string]string{"fullName": "New"})))
+	if len(s.Items) != 1 || s.Skipped[export.SkipBeforeCutoff] != 1 {
+		t.Errorf("%d items, skipped %v", len(s.Items), s.Skipped)
+	}
+}
