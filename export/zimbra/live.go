@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/mailhaul/mailhaul/export"
+	"github.com/mailhaul/mailhaul/export/zimbra/metadata"
 	"github.com/mailhaul/mailhaul/export/zimbra/soap"
 	"github.com/mailhaul/mailhaul/export/zimbra/tgz"
 	"github.com/mailhaul/mailhaul/format"
@@ -92,10 +93,9 @@ func inFolderCount(t int) bool {
 }
 
 // addTreeFolders adds the folders of the tree that no export described:
-// every one, empty ones too. Only mail folders and Zimbra's system ones
-// are made from the tree alone: the tree says a folder's view, but a
-// user's address book or calendar without its folder record would be
-// taken for mail.
+// every one, empty ones too (an export with a cutoff carries no folder
+// records). They go through the same path as a folder record, with the
+// tree's view and colour in Zimbra's metadata form.
 func (l *Live) addTreeFolders(x *exporter, tree *soap.Folder) error {
 	return tree.Walk(func(f *soap.Folder) error {
 		id, _ := strconv.Atoi(f.ID)
@@ -103,13 +103,24 @@ func (l *Live) addTreeFolders(x *exporter, tree *soap.Folder) error {
 		if f.Kind != soap.KindFolder || id == idUserRoot || f.Path == "/" || x.folders[f.Path] != nil || x.folders[f.Path+"\x00mail"] != nil {
 			return nil
 		}
-		if id >= 256 && f.View != "" && f.View != "message" && f.View != "conversation" {
-			return nil
+		md := metadata.Map{}
+		if v := treeViews[f.View]; v != 0 {
+			md["vt"] = int64(v)
 		}
-		m := &tgz.Meta{ID: id, Type: tgz.TypeFolder, ParentID: parent, FolderID: parent, Path: f.Path}
+		if rgb, err := strconv.ParseUint(strings.TrimPrefix(f.RGB, "#"), 16, 32); f.Color == 0 && f.RGB != "" && err == nil {
+			md["c"] = int64(rgb) | colorRGB
+		} else if f.Color > 0 {
+			md["c"] = int64(f.Color)
+		}
+		m := &tgz.Meta{ID: id, Type: tgz.TypeFolder, ParentID: parent, FolderID: parent, Path: f.Path, Metadata: metadata.Encode(md)}
 		return x.item(&tgz.Item{Type: tgz.TypeFolder, Meta: m, Entry: f.Path})
 	})
 }
+
+// treeViews are GetFolderRequest's view names as item type bytes, the
+// form of a folder record's "vt".
+var treeViews = map[string]int{"message": tgz.TypeMessage, "conversation": tgz.TypeConversation, "contact": tgz.TypeContact,
+	"appointment": tgz.TypeAppointment, "task": tgz.TypeTask, "document": tgz.TypeDocument, "wiki": tgz.TypeWiki, "chat": tgz.TypeChat}
 
 // reconcile reports every folder whose count (GetFolderRequest's n)
 // exceeds the items the exports held in it: items Zimbra skipped

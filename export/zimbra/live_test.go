@@ -228,7 +228,10 @@ func TestLiveExportUnknownAccount(t *testing.T) {
 // With a cutoff, each export asks for start=T-1000 and only newer items
 // come; folders without new items are still made from the tree.
 func TestLiveExportAfter(t *testing.T) {
-	s, c := liveServer(t, liveMailbox(), zimbratest.ServerOptions{}, nil)
+	mb := liveMailbox()
+	mb.Items = append(mb.Items, zimbratest.Item{ID: 259, Type: zimbratest.TypeFolder, Folder: "/", FolderID: 1, Name: "Friends", Date: lday})
+	mb.Views, mb.Colors = map[int]string{259: "contact"}, map[int]int{259: 5}
+	s, c := liveServer(t, mb, zimbratest.ServerOptions{}, nil)
 	out := t.TempDir()
 	cut := lday.Add(2 * time.Hour)
 	rep, err := runLive(t, c, out, cut.Format(time.RFC3339))
@@ -246,6 +249,10 @@ func TestLiveExportAfter(t *testing.T) {
 	}
 	if _, ok := folders["Projects/Empty"]; !ok {
 		t.Errorf("empty folder missing in a delta: %v", folders)
+	}
+	// The tree says its view and colour: an address book, not mail.
+	if f := folders["Friends"]; f.Kind != format.FolderContacts || f.Color != "#f66666" {
+		t.Errorf("address book from the tree: %+v", f)
 	}
 }
 

@@ -17,6 +17,10 @@ func (s *Server) CertificatePEM() []byte {
 // GetFolderRequest tree with the counts.
 type Mailbox struct {
 	Items []Item // folders (the roots and system ones, SystemFolders) and what they hold
+	// Views and Colors are GetFolderRequest's view and colour index of
+	// user folders, by id (default: message, none).
+	Views  map[int]string
+	Colors map[int]int
 }
 
 // Content writes the export e of the mailbox: the folder .meta entries
@@ -58,7 +62,10 @@ func (m Mailbox) Folders(extra map[int]int) []*Folder {
 		if it.Type != TypeFolder || it.isRoot() {
 			continue
 		}
-		f := &Folder{ID: it.ID, Name: it.Name, View: systemViews[it.ID], N: extra[it.ID]}
+		f := &Folder{ID: it.ID, Name: it.Name, View: systemViews[it.ID], N: extra[it.ID], Color: m.Colors[it.ID]}
+		if v := m.Views[it.ID]; v != "" {
+			f.View = v
+		}
 		if f.View == "" {
 			f.View = "message"
 		}
