@@ -301,3 +301,28 @@ func TestExportZimbraLiveCutStream(t *testing.T) {
 		}
 	}
 }
+
+// --since with several users takes the directory of their earlier
+// archives: each user's delta holds what arrived since that user's
+// archive was started (less --overlap), and nothing older.
+func TestExportZimbraLiveSinceDir(t *testing.T) {
+	z := startLiveZimbra(t, "zed", zimbratest.ServerOptions{}, zimbraLiveItems()...)
+	z.add("amy")
+	pre, delta := t.TempDir(), t.TempDir()
+	users := []string{"--user", "zed", "--user", "amy"}
+	mustRun(t, append(append([]string{"-q", "export", "zimbra", "--out", pre}, users...), z.args...)...)
+	fresh := zimbratest.Message(330, "/Inbox", 2, "fresh", time.Now().Truncate(time.Second))
+	z.add("zed", fresh)
+	z.add("amy")
+	mustRun(t, append(append([]string{"-q", "export", "zimbra", "--out", delta, "--since", pre, "--overlap", "1m"}, users...), z.args...)...)
+	for _, u := range []string{"zed", "amy"} {
+		got, _ := filepath.Glob(filepath.Join(delta, u+".after-*.tgz"))
+		if len(got) != 1 {
+			t.Fatalf("%s: delta archives %v", u, got)
+		}
+		items, _ := archiveItems(t, got[0])
+		if len(items) != 1 || items["zimbra:330"].Folder != "INBOX" {
+			t.Errorf("%s: the delta holds %v, want message 330 alone", u, items)
+		}
+	}
+}
