@@ -146,6 +146,10 @@ func (a *app) exportZimbraLive(cmd *cobra.Command, f *exportFlags, lf *zimbraLiv
 		}
 		where = lf.url
 	}
+	// A refused admin login stops the run: every other user would be
+	// refused too, and each try counts against the admin's lockout.
+	ctx, stop := context.WithCancelCause(ctx)
+	defer stop(nil)
 	users := make(chan soap.Account)
 	listErr := make(chan error, 1)
 	go func() {
@@ -191,6 +195,9 @@ func (a *app) exportZimbraLive(cmd *cobra.Command, f *exportFlags, lf *zimbraLiv
 				if prog != nil {
 					prog.done()
 				}
+				if adminRefused(err) {
+					stop(err)
+				}
 				mu.Lock()
 				a.printZimbraUser(acc.Name, rep, err)
 				results = append(results, zimbraUser{acc.Name, rep, err})
@@ -199,7 +206,20 @@ func (a *app) exportZimbraLive(cmd *cobra.Command, f *exportFlags, lf *zimbraLiv
 		}()
 	}
 	wg.Wait()
-	return a.zimbraLiveEnd(results, <-listErr)
+	lerr := <-listErr
+	if lerr != nil {
+		lerr = fmt.Errorf("listing the users stopped after %d: %w", len(results), lerr)
+	}
+	if cause := context.Cause(ctx); adminRefused(cause) {
+		lerr = fmt.Errorf("stopped: the admin login was refused (%w); the users after these were not tried", cause)
+	}
+	return a.zimbraLiveEnd(results, lerr)
+}
+
+// adminRefused reports a refused admin login (AuthRequest's fault).
+func adminRefused(err error) bool {
+	var f *soap.Fault
+	return errors.As(err, &f) && f.Request == "AuthRequest"
 }
 
 // liveOnlySOAP names a flag given that only a SOAP connection serves.
@@ -315,9 +335,6 @@ func (a *app) zimbraLiveEnd(results []zimbraUser, listErr error) error {
 	slices.Sort(partial)
 	slices.Sort(failed)
 	done := len(results) - len(failed)
-	if listErr != nil {
-		listErr = fmt.Errorf("export zimbra: listing the users stopped after %d: %w", len(results), listErr)
-	}
 	if len(partial) == 0 && len(failed) == 0 && listErr == nil {
 		if !a.json {
 			fmt.Fprintf(a.stdout, "export zimbra: %d users exported, all complete\n", len(results))

@@ -326,3 +326,21 @@ func TestExportZimbraLiveSinceDir(t *testing.T) {
 		}
 	}
 }
+
+// A refused admin login stops the run at once: one AuthRequest, not one
+// per user (each would count against the admin's lockout).
+func TestExportZimbraLiveAdminRefused(t *testing.T) {
+	z := startLiveZimbra(t, "zed", zimbratest.ServerOptions{}, zimbraLiveItems()...)
+	bad := filepath.Join(t.TempDir(), "bad.pw")
+	os.WriteFile(bad, []byte("wrong\n"), 0o600)
+	args := append([]string{"-q", "export", "zimbra", "--out", t.TempDir(), "--concurrency", "1",
+		"--user", "zed", "--user", "amy", "--user", "bob"}, z.args...)
+	args = append(args, "--password-file", bad) // the last one counts
+	code, _, stderr := mailhaul(t, args...)
+	if code != exitFailed || !strings.Contains(stderr, "the admin login was refused") {
+		t.Errorf("exit %d\n%s", code, stderr)
+	}
+	if n := z.s.Stats().SOAP["AuthRequest"]; n != 1 {
+		t.Errorf("%d AuthRequests, want 1", n)
+	}
+}
