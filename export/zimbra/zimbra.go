@@ -2,7 +2,10 @@
 // export wrote (zmmailbox -z -m USER getRestURL "//?fmt=tgz", with meta=1
 // or meta=0, from ZCS 5 to 10): one file, or several of one user (the root
 // export plus /Trash and /Junk, which a plain export leaves out) merged
-// into one archive, each item once.
+// into one archive, each item once; or from a live Zimbra (Live, RunLive
+// in live.go), whose REST exports stream through the same reader as the
+// files, straight from the HTTP body (or zmmailbox's output) into the
+// archive.
 //
 // What it takes from each item (export/zimbra/tgz reads the files):
 //
