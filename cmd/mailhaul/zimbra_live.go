@@ -337,7 +337,7 @@ func (a *app) zimbraLiveEnd(results []zimbraUser, listErr error) error {
 	done := len(results) - len(failed)
 	if len(partial) == 0 && len(failed) == 0 && listErr == nil {
 		if !a.json {
-			fmt.Fprintf(a.stdout, "export zimbra: %d users exported, all complete\n", len(results))
+			fmt.Fprintf(a.stdout, "export zimbra: %s exported, all complete\n", plural(len(results), "user"))
 		}
 		return nil
 	}
@@ -345,7 +345,7 @@ func (a *app) zimbraLiveEnd(results []zimbraUser, listErr error) error {
 		return results[0].err // one user: its own error, exit 1
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "export zimbra: %d of %d users exported", done, len(results))
+	fmt.Fprintf(&b, "export zimbra: %d of %s exported", done, plural(len(results), "user"))
 	if len(partial) > 0 {
 		fmt.Fprintf(&b, "; partial: %s", strings.Join(partial, ", "))
 	}
@@ -360,4 +360,12 @@ func (a *app) zimbraLiveEnd(results []zimbraUser, listErr error) error {
 	}
 	fmt.Fprintln(a.stderr, termtext.Escape(b.String()))
 	return errPartial
+}
+
+// plural is "1 user", "2 users".
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }

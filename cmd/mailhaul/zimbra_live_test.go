@@ -121,7 +121,7 @@ func TestExportZimbraLiveIntoDovecot(t *testing.T) {
 	z := startLiveZimbra(t, "zed", zimbratest.ServerOptions{}, items...)
 	out := t.TempDir()
 	stdout := mustRun(t, append([]string{"-q", "export", "zimbra", "--user", "zed", "--out", out}, z.args...)...)
-	if lines := strings.Split(strings.TrimSpace(stdout), "\n"); lines[len(lines)-1] != "export zimbra: 1 users exported, all complete" {
+	if lines := strings.Split(strings.TrimSpace(stdout), "\n"); lines[len(lines)-1] != "export zimbra: 1 user exported, all complete" {
 		t.Errorf("last line %q", lines[len(lines)-1])
 	}
 	archive := filepath.Join(out, "zed.tgz")
