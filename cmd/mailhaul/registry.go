@@ -36,6 +36,9 @@ type sourceSettings struct {
 	Path   string
 	Layout string   // maildir: "auto", "maildir++", "fs"
 	Files  []string // zimbra: the tgz files of one user (Path is the first)
+	// AccountID is zimbra's account id (zimbraId), which contact UIDs
+	// are made of when a contact has none of its own.
+	AccountID string
 }
 
 // targetKind is a kind of destination that import or restore loads
@@ -75,7 +78,7 @@ func sourceKinds() []sourceKind {
 				if len(files) == 0 {
 					files = []string{s.Path}
 				}
-				return &zimbra.Source{Files: files}, nil
+				return &zimbra.Source{Files: files, AccountID: s.AccountID}, nil
 			}},
 	}
 }

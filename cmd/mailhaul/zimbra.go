@@ -46,6 +46,8 @@ beside each archive), 1 the export failed (every user), 130 stopped by SIGINT or
 			switch {
 			case live && len(files) > 0:
 				return errors.New("export zimbra: --from-tgz reads files, --url and --zmmailbox a live Zimbra: give one or the other")
+			case live && f.accountID != "":
+				return errors.New("export zimbra: --account-id is for --from-tgz; a live export reads the account's id itself")
 			case live:
 				return a.exportZimbraLive(cmd, &f, &lf)
 			case len(files) == 0:
@@ -67,6 +69,8 @@ beside each archive), 1 the export failed (every user), 130 stopped by SIGINT or
 	exportFlagSet(cmd, &f, "Zimbra tgz file", false)
 	cmd.Flags().StringArrayVar(&tgzs, "from-tgz", nil, "a Zimbra tgz export of the user (repeatable; files after it are taken too)")
 	cmd.Flags().MarkHidden("src") // --from-tgz says it; --src FILE is taken as one more
+	cmd.Flags().StringVar(&f.accountID, "account-id", "", "with --from-tgz: the account's zimbraId (zmprov ga USER zimbraId), so that contacts "+
+		"without a UID of their own get the UID a live export gives them (<zimbraId>:<item id>) instead of zimbra-<item id>")
 	lf.add(cmd, &f)
 	return cmd
 }
