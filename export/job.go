@@ -25,6 +25,10 @@ type Job struct {
 	Kind      string
 	Path      string
 	PathIsDir bool
+	// PathIsURL: Path is a server's URL (no credentials), not a file.
+	PathIsURL bool
+	// Account, when set, goes into the manifest.
+	Account *format.Account
 	// Source is what is exported: one source, or a Composite of several
 	// (a Maildir plus .vcf and .ics files) into the one archive.
 	Source Source
@@ -92,7 +96,9 @@ func Run(ctx context.Context, job Job) (*report.Export, error) {
 		return r.fail("arguments", r.explain(err))
 	}
 	r.name = format.ArchiveName(job.User, after, comp)
-	if fi, err := os.Stat(job.Path); err != nil {
+	if fi, err := os.Stat(job.Path); job.PathIsURL {
+		// a server: nothing on disk to look for
+	} else if err != nil {
 		return r.fail("arguments", fmt.Errorf("export %s for %s: %w", job.Kind, job.User, err))
 	} else if job.PathIsDir && !fi.IsDir() {
 		return r.fail("arguments", fmt.Errorf("export %s for %s: %s is not a directory", job.Kind, job.User, job.Path))
@@ -102,12 +108,16 @@ func Run(ctx context.Context, job Job) (*report.Export, error) {
 	}
 	host, _ := os.Hostname()
 	abs, _ := filepath.Abs(job.Path)
+	if job.PathIsURL {
+		abs = job.Path
+	}
 	m := format.Manifest{
 		User:    job.User,
 		Source:  format.Source{Kind: job.Kind, Host: host, Path: abs},
 		Started: r.rep.Started,
 		After:   after,
 		Tool:    job.Tool,
+		Account: job.Account,
 	}
 	r.rep.Source, r.rep.After = m.Source, after
 	arch, err := format.Create(job.Out, m, &format.CreateOptions{

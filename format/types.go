@@ -82,6 +82,40 @@ type Manifest struct {
 	After   time.Time `json:"after,omitzero"`  // incremental cutoff: only items received at or after it
 	Tool    string    `json:"tool,omitempty"`  // program and version that wrote the archive
 	Notes   []string  `json:"notes,omitempty"` // free-form notes from the exporter
+	// Account is what the source knew of the account, when it says:
+	// optional, for provisioning the target (a field, not an entry of
+	// its own, so that every version 1 reader still reads the archive).
+	Account *Account `json:"account,omitempty"`
+}
+
+// Account is the source's account record: what a target is provisioned
+// from and what the user set up beyond mail. Every field is optional.
+type Account struct {
+	DisplayName string   `json:"displayName,omitempty"`
+	GivenName   string   `json:"givenName,omitempty"`
+	Surname     string   `json:"surname,omitempty"`
+	Aliases     []string `json:"aliases,omitempty"`
+	// QuotaBytes is the mailbox quota; 0 is unlimited or unknown.
+	QuotaBytes int64 `json:"quotaBytes,omitempty"`
+	// Status is the account status as the source names it (Zimbra:
+	// active, locked, lockout, maintenance, pending, closed).
+	Status   string `json:"status,omitempty"`
+	TimeZone string `json:"timeZone,omitempty"` // an IANA or Windows zone name, as the source has it
+	// Forwarding are the addresses mail is forwarded to; LocalDelivery
+	// false means no copy is kept in the mailbox.
+	Forwarding       []string            `json:"forwarding,omitempty"`
+	NoLocalDelivery  bool                `json:"noLocalDelivery,omitempty"`
+	Sieve            string              `json:"sieve,omitempty"`         // incoming filters, a Sieve script
+	OutgoingSieve    string              `json:"outgoingSieve,omitempty"` // outgoing filters
+	OutOfOffice      *Reply              `json:"outOfOffice,omitempty"`
+	PasswordHash     string              `json:"passwordHash,omitempty"`     // only when the export was asked for it: {SSHA512}...
+	SourceAttributes map[string][]string `json:"sourceAttributes,omitempty"` // the raw attributes read
+}
+
+// Reply is an automatic reply.
+type Reply struct {
+	Enabled bool   `json:"enabled"`
+	Text    string `json:"text,omitempty"`
 }
 
 // Source describes the export source in the manifest.

@@ -31,6 +31,7 @@ type exportFlags struct {
 	report    string
 	layout    string   // maildir only
 	files     []string // zimbra: --from-tgz and the arguments after it
+	accountID string   // zimbra: --account-id
 }
 
 // exportCommand is "export --from KIND" and, the same, "export KIND" for
@@ -143,7 +144,7 @@ however the export ends, with its status, and for a run that stopped early the s
 // exportKind runs the export of one source kind, plus the contact and
 // calendar files, into one archive, and prints its report.
 func (a *app) exportKind(ctx context.Context, k sourceKind, f *exportFlags) error {
-	src, err := k.new(sourceSettings{Path: f.src, Layout: f.layout, Files: f.files})
+	src, err := k.new(sourceSettings{Path: f.src, Layout: f.layout, Files: f.files, AccountID: f.accountID})
 	if err != nil {
 		return err
 	}

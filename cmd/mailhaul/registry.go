@@ -36,6 +36,9 @@ type sourceSettings struct {
 	Path   string
 	Layout string   // maildir: "auto", "maildir++", "fs"
 	Files  []string // zimbra: the tgz files of one user (Path is the first)
+	// AccountID is zimbra's account id (zimbraId), which contact UIDs
+	// are made of when a contact has none of its own.
+	AccountID string
 }
 
 // targetKind is a kind of destination that import or restore loads
@@ -59,7 +62,7 @@ type targetSettings struct {
 }
 
 // sourceKinds lists every export source, in the order the help shows them.
-// Coming: "imap", "dav" (and zimbra from a live server).
+// Coming: "imap", "dav". (zimbra from a live server is export zimbra --url.)
 func sourceKinds() []sourceKind {
 	return []sourceKind{
 		{name: "maildir", short: "Export a Maildir, Maildir++ or fs-layout Maildir", dir: true,
@@ -75,7 +78,7 @@ func sourceKinds() []sourceKind {
 				if len(files) == 0 {
 					files = []string{s.Path}
 				}
-				return &zimbra.Source{Files: files}, nil
+				return &zimbra.Source{Files: files, AccountID: s.AccountID}, nil
 			}},
 	}
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/mailhaul/mailhaul/export/zimbra/metadata"
 	"github.com/mailhaul/mailhaul/export/zimbra/zimbratest"
+	"github.com/mailhaul/mailhaul/format"
 	"github.com/mailhaul/mailhaul/internal/testservers"
 )
 
@@ -243,4 +244,34 @@ func TestZimbraTgzNoMetaIntoRadicale(t *testing.T) {
 		t.Errorf("contact on the server: %+v", c)
 	}
 	checkZimbraCalendars(t, got, "Calendar", "Work", "Tasks")
+}
+
+// A contact without a UID of its own takes zimbra-<id> from a tgz, and
+// with --account-id the <zimbraId>:<id> a live export gives it, so that a
+// tgz pre-migration and a live cutover name it alike.
+func TestExportZimbraTgzAccountID(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "z.tgz")
+	os.WriteFile(p, zimbratest.Build(t, zimbratest.Options{}, zimbraPIMItems().items...), 0o600)
+	for _, c := range []struct{ flag, want string }{{"", "zimbra-300"}, {"8d2c-acct", "8d2c-acct:300"}} {
+		out := t.TempDir()
+		args := []string{"-q", "export", "zimbra", "--from-tgz", p, "--user", "zed", "--out", out}
+		if c.flag != "" {
+			args = append(args, "--account-id", c.flag)
+		}
+		mustRun(t, args...)
+		items, _ := archiveItems(t, filepath.Join(out, "zed.tgz"))
+		var uids []string
+		for _, it := range items {
+			if it.Kind == format.KindContact {
+				uids = append(uids, it.UID)
+			}
+		}
+		if !slices.Contains(uids, c.want) {
+			t.Errorf("--account-id %q: contact UIDs %q, want %q among them", c.flag, uids, c.want)
+		}
+	}
+	if code, _, stderr := mailhaul(t, "export", "zimbra", "--url", "https://127.0.0.1:1", "--user", "zed", "--account-id", "x",
+		"--out", t.TempDir()); code == exitOK || !strings.Contains(stderr, "--account-id is for --from-tgz") {
+		t.Errorf("--account-id with --url: exit %d, %s", code, stderr)
+	}
 }

@@ -210,16 +210,7 @@ func TestZimbraTgzIntoDovecot(t *testing.T) {
 			bySum[m.SHA256] = seen{mb.Name, m}
 		}
 	}
-	want := map[int]struct {
-		mailbox string
-		flags   []string
-	}{
-		300: {"INBOX", nil},
-		301: {"INBOX", []string{"Work", `\Answered`, `\Flagged`, `\Seen`}},
-		302: {"Sent", []string{"$Forwarded", `\Seen`}},
-		303: {"Projects", []string{`\Seen`}},
-		310: {"Trash", []string{`\Seen`}},
-	}
+	want := zimbraWant
 	if len(bySum) != len(msgs) {
 		t.Errorf("%d messages on the server, want %d (mailboxes %q)", len(bySum), len(msgs), names)
 	}

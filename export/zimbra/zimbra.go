@@ -2,9 +2,12 @@
 // export wrote (zmmailbox -z -m USER getRestURL "//?fmt=tgz", with meta=1
 // or meta=0, from ZCS 5 to 10): one file, or several of one user (the root
 // export plus /Trash and /Junk, which a plain export leaves out) merged
-// into one archive, each item once: an item with meta by its Zimbra id, a
-// meta=0 item (no id) by its folder and content. Two items of one file are
-// never taken for one (Zimbra writes each item once; meta=0 names repeat).
+// into one archive, each item once (an item with meta by its Zimbra id, a
+// meta=0 item, which has no id, by its folder and content; two items of
+// one file are never taken for one: Zimbra writes each item once, and
+// meta=0 names repeat); or from a live Zimbra (Live, RunLive in live.go),
+// whose REST exports stream through the same reader as the files,
+// straight from the HTTP body (or zmmailbox's output) into the archive.
 //
 // What it takes from each item (export/zimbra/tgz reads the files):
 //
@@ -76,6 +79,7 @@ import (
 	"github.com/mailhaul/mailhaul/export/zimbra/tgz"
 	"github.com/mailhaul/mailhaul/format"
 	"github.com/mailhaul/mailhaul/internal/ctxio"
+	"github.com/mailhaul/mailhaul/internal/retry"
 )
 
 // FolderInfo is what a folder's Zimbra metadata says of it.
@@ -121,6 +125,8 @@ func ParseFolderInfo(md string) (FolderInfo, error) {
 // Source exports the Zimbra tgz files of one user.
 type Source struct {
 	Files []string
+	// Streams are read after Files, the same way (a live export).
+	Streams []Stream
 	// AccountID is the account's zimbraId, when known (a live export
 	// has it from GetAccountRequest; a tgz does not carry it). It is part
 	// of the UID of a contact without one of its own, as in Zimbra's
@@ -197,13 +203,42 @@ func newExporter(ctx context.Context, sink export.Sink, opt export.Options, s *S
 		contactUIDs: map[int]string{}, pendingMembers: map[int][]format.Problem{}}
 }
 
-// Export reads every file in order. It fails only when a file cannot be
-// opened or is not a Zimbra export at all, the sink fails, or ctx is
-// cancelled; damage inside a file is reported and the rest exported.
+// Stream is one Zimbra export read as it arrives (a live server's REST
+// answer, zmmailbox's output): Open starts it, and nil with no error is
+// an export that matched nothing (HTTP 204).
+type Stream struct {
+	Name string // for reports: "/Trash?fmt=tgz"
+	Open func(ctx context.Context) (io.ReadCloser, error)
+}
+
+// Export reads every file, then every stream, in order, through the same
+// reader: a file and a stream of the same export give the same archive.
+// It fails only when a file cannot be opened or is not a Zimbra export
+// at all, a stream broke (retry.IsRetryable: the archive would lack what
+// followed the break, so the caller starts the user's export again), the
+// sink fails, or ctx is cancelled; damage inside a file is reported and
+// the rest exported.
 func (s *Source) Export(ctx context.Context, sink export.Sink, opt export.Options) error {
-	x := newExporter(ctx, sink, opt, s)
-	for _, f := range s.Files {
+	return newExporter(ctx, sink, opt, s).exportAll()
+}
+
+func (x *exporter) exportAll() error {
+	for _, f := range x.src.Files {
 		if err := x.exportFile(f); err != nil {
+			return err
+		}
+	}
+	for _, st := range x.src.Streams {
+		rc, err := st.Open(x.ctx)
+		if err != nil {
+			return fmt.Errorf("zimbra: %s: %w", st.Name, err)
+		}
+		if rc == nil {
+			continue // matched nothing
+		}
+		err = x.exportStream(st.Name, st.Name, rc)
+		rc.Close()
+		if err != nil {
 			return err
 		}
 	}
@@ -216,10 +251,37 @@ func (x *exporter) exportFile(name string) error {
 		return fmt.Errorf("zimbra: %w", err)
 	}
 	defer f.Close()
-	x.file = filepath.Base(name)
+	return x.exportStream(name, filepath.Base(name), f)
+}
+
+// brokenStream is the error a stream itself failed with, when it is
+// one a fresh try may cure (a live transfer that died): the reader then
+// sees a cut archive, which in a file is damage to report, but from a
+// live server is a failed transfer to repeat.
+type brokenStream struct {
+	r   io.Reader
+	err error
+}
+
+func (b *brokenStream) Read(p []byte) (int, error) {
+	n, err := b.r.Read(p)
+	if err != nil && err != io.EOF && b.err == nil && retry.IsRetryable(err) {
+		b.err = err
+	}
+	return n, err
+}
+
+// exportStream reads one Zimbra export, named name in errors and short
+// in problems.
+func (x *exporter) exportStream(name, short string, in io.Reader) error {
+	x.file = short
 	x.fileNo++
 	x.entries = map[string]int{}
-	r, err := tgz.NewReader(ctxio.NewReader(x.ctx, f), name, nil)
+	src := &brokenStream{r: in}
+	r, err := tgz.NewReader(ctxio.NewReader(x.ctx, src), name, nil)
+	if src.err != nil {
+		return &StreamError{Err: fmt.Errorf("zimbra: %s: %w", name, src.err)}
+	}
 	if err != nil {
 		if x.ctx.Err() != nil {
 			return x.ctx.Err()
@@ -232,6 +294,10 @@ func (x *exporter) exportFile(name string) error {
 			return err
 		}
 		it, err := r.Next()
+		if src.err != nil {
+			// The body of the item before, or this entry, met the break.
+			return &StreamError{Err: fmt.Errorf("zimbra: %s: %w", name, src.err)}
+		}
 		if err == io.EOF {
 			return nil
 		}

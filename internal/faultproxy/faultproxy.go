@@ -363,13 +363,6 @@ func (c *conn) upstream() {
 			c.answerTag = tag
 			c.mu.Unlock()
 		}
-		if pl.cut && pl.point == AfterCommand {
-			// Silence the answers before the command's end reaches the
-			// server: its answer can come back before cut runs.
-			c.mu.Lock()
-			c.muted = true
-			c.mu.Unlock()
-		}
 		// Forward the command: its lines and literals. An Inside cut
 		// falls in one of its literals, or else just before its last
 		// line's end, so the server always gets a strict prefix.
@@ -380,6 +373,15 @@ func (c *conn) upstream() {
 				w.Write(line[:len(line)-1])
 				c.cut(Inside)
 				return
+			}
+			if !isLit && pl.cut && pl.point == AfterCommand {
+				// Silence the answers before the command's last line
+				// reaches the server (its answer can come back before
+				// cut runs), not earlier: a synchronizing literal's
+				// "+" continuation must still reach the client.
+				c.mu.Lock()
+				c.muted = true
+				c.mu.Unlock()
 			}
 			if _, err := w.Write(line); err != nil {
 				c.endUp()

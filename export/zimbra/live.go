@@ -1,0 +1,368 @@
+package zimbra
+
+// The live export: one user of a running Zimbra, over its admin SOAP and
+// REST (export/zimbra/soap), or through zmmailbox on the Zimbra host.
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os/exec"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/mailhaul/mailhaul/export"
+	"github.com/mailhaul/mailhaul/export/zimbra/metadata"
+	"github.com/mailhaul/mailhaul/export/zimbra/soap"
+	"github.com/mailhaul/mailhaul/export/zimbra/tgz"
+	"github.com/mailhaul/mailhaul/format"
+	"github.com/mailhaul/mailhaul/internal/retry"
+	"github.com/mailhaul/mailhaul/report"
+)
+
+// Live exports one user of a live Zimbra: the REST exports of soap.Plan
+// (the root, then /Trash and /Junk, which the root export leaves out;
+// with a cutoff each asks only for what was received since), read as
+// they stream in, through the same reader as tgz files. With a Client,
+// the folder tree (GetFolderRequest) adds the folders no export named
+// (an export with a cutoff carries no folder records) and, without a
+// cutoff, its per-folder counts are checked against what the exports
+// held: a shortfall is an error naming the folder and the numbers.
+type Live struct {
+	Client  *soap.Client // nil: Zmmailbox only, no tree and no counts
+	Account soap.Account // as GetAccount read it (zimbraMailHost)
+	// Zmmailbox, when set, is the zmmailbox program whose output is read
+	// instead of HTTPS (on the Zimbra host, as the zimbra user).
+	Zmmailbox string
+}
+
+var _ export.Source = (*Live)(nil)
+
+// StreamError is a live export that broke mid-way: what was written from
+// it must be discarded and the user's export started again.
+type StreamError struct{ Err error }
+
+func (e *StreamError) Error() string { return e.Err.Error() }
+func (e *StreamError) Unwrap() error { return e.Err }
+
+// Export reads the user's exports into sink.
+func (l *Live) Export(ctx context.Context, sink export.Sink, opt export.Options) error {
+	var tree *soap.Folder
+	if l.Client != nil {
+		var err error
+		if tree, err = l.Client.Folders(ctx, l.Account); err != nil {
+			return err
+		}
+	}
+	x := newExporter(ctx, sink, opt, &Source{Streams: l.streams(opt.After), AccountID: l.Account.ID})
+	held := map[int]int{}     // items by Zimbra folder id
+	counted := map[int]bool{} // by item id: an item in two exports counts once
+	x.observe = func(_ *tgz.Reader, it *tgz.Item) {
+		if it.Meta != nil && inFolderCount(it.Type) && !counted[it.Meta.ID] {
+			counted[it.Meta.ID] = true
+			held[it.Meta.FolderID]++
+		}
+	}
+	if err := x.exportAll(); err != nil {
+		return err
+	}
+	if tree == nil {
+		return nil
+	}
+	if err := l.addTreeFolders(x, tree); err != nil {
+		return err
+	}
+	if opt.After.IsZero() {
+		reconcile(sink, tree, held)
+	}
+	return nil
+}
+
+// inFolderCount: the item types GetFolderRequest's n counts in a folder.
+func inFolderCount(t int) bool {
+	switch t {
+	case tgz.TypeFolder, tgz.TypeSearchFolder, tgz.TypeTag, tgz.TypeConversation, tgz.TypeVirtualConv,
+		tgz.TypeMountpoint, tgz.TypeFlag, tgz.TypeLink:
+		return false
+	}
+	return true
+}
+
+// addTreeFolders adds the folders of the tree that no export described:
+// every one, empty ones too (an export with a cutoff carries no folder
+// records). They go through the same path as a folder record, with the
+// tree's view and colour in Zimbra's metadata form.
+func (l *Live) addTreeFolders(x *exporter, tree *soap.Folder) error {
+	return tree.Walk(func(f *soap.Folder) error {
+		id, _ := strconv.Atoi(f.ID)
+		parent, _ := strconv.Atoi(f.Parent)
+		if f.Kind != soap.KindFolder || id == idUserRoot || f.Path == "/" || x.folders[f.Path] != nil || x.folders[f.Path+"\x00mail"] != nil {
+			return nil
+		}
+		md := metadata.Map{}
+		if v := treeViews[f.View]; v != 0 {
+			md["vt"] = int64(v)
+		}
+		if rgb, err := strconv.ParseUint(strings.TrimPrefix(f.RGB, "#"), 16, 32); f.Color == 0 && f.RGB != "" && err == nil {
+			md["c"] = int64(rgb) | colorRGB
+		} else if f.Color > 0 {
+			md["c"] = int64(f.Color)
+		}
+		m := &tgz.Meta{ID: id, Type: tgz.TypeFolder, ParentID: parent, FolderID: parent, Path: f.Path, Metadata: metadata.Encode(md)}
+		return x.item(&tgz.Item{Type: tgz.TypeFolder, Meta: m, Entry: f.Path})
+	})
+}
+
+// treeViews are GetFolderRequest's view names as item type bytes, the
+// form of a folder record's "vt".
+var treeViews = map[string]int{"message": tgz.TypeMessage, "conversation": tgz.TypeConversation, "contact": tgz.TypeContact,
+	"appointment": tgz.TypeAppointment, "task": tgz.TypeTask, "document": tgz.TypeDocument, "wiki": tgz.TypeWiki, "chat": tgz.TypeChat}
+
+// reconcile reports every folder whose count (GetFolderRequest's n)
+// exceeds the items the exports held in it: items Zimbra skipped
+// without a word (a missing blob, a failed type group; see the notes).
+func reconcile(sink export.Sink, tree *soap.Folder, held map[int]int) {
+	tree.Walk(func(f *soap.Folder) error {
+		id, _ := strconv.Atoi(f.ID)
+		if f.Kind == soap.KindFolder && f.Items > held[id] {
+			sink.AddError(format.Problem{Folder: archivePath(f.Path), Item: "folder " + f.Path,
+				Reason: fmt.Sprintf("Zimbra counts %d items in it (GetFolderRequest n), the export held %d: %d missing",
+					f.Items, held[id], f.Items-held[id])})
+		}
+		return nil
+	})
+}
+
+// streams are the exports of soap.Plan, over HTTPS or through zmmailbox.
+func (l *Live) streams(after time.Time) []Stream {
+	var out []Stream
+	for _, e := range soap.Plan(after) {
+		name := restPath(e)
+		if l.Zmmailbox != "" {
+			out = append(out, Stream{Name: name, Open: func(ctx context.Context) (io.ReadCloser, error) {
+				return l.runZmmailbox(ctx, name)
+			}})
+			continue
+		}
+		out = append(out, Stream{Name: name, Open: func(ctx context.Context) (io.ReadCloser, error) {
+			st, err := l.Client.Export(ctx, l.Account, e)
+			if err != nil || st.Empty {
+				return nil, err
+			}
+			return st, nil
+		}})
+	}
+	return out
+}
+
+// restPath is e as zmmailbox's getRestURL takes it: relative to the
+// user's REST URL, "//" the mailbox root.
+func restPath(e soap.Export) string {
+	p := "/" + strings.Trim(e.Folder, "/")
+	if p == "/" {
+		p = "//"
+	}
+	p += "?fmt=tgz"
+	if !e.After.IsZero() {
+		p += "&start=" + soap.StartParam(e.After)
+	}
+	return p
+}
+
+// runZmmailbox starts `zmmailbox -z -m USER -t 0 getRestURL PATH` (-z:
+// the local admin login from localconfig, no password on the command
+// line; -t 0: no socket timeout, which large exports hit) and gives its
+// output; nil when it wrote nothing and succeeded (an empty export).
+func (l *Live) runZmmailbox(ctx context.Context, path string) (io.ReadCloser, error) {
+	cmd := exec.CommandContext(ctx, l.Zmmailbox, "-z", "-m", l.Account.Name, "-t", "0", "getRestURL", path)
+	stderr := &tailBuffer{max: 4 << 10}
+	cmd.Stderr = stderr
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("zmmailbox: %w", err)
+	}
+	z := &zmOutput{cmd: cmd, r: bufio.NewReaderSize(out, 64<<10), stderr: stderr, what: path}
+	if _, err := z.r.Peek(1); err == io.EOF {
+		if err := z.wait(false); err != nil {
+			return nil, err
+		}
+		return nil, nil
+	}
+	return z, nil
+}
+
+// zmOutput is zmmailbox's standard output; its end is the program's
+// exit, and a failure after output began is a broken stream.
+type zmOutput struct {
+	cmd    *exec.Cmd
+	r      *bufio.Reader
+	stderr *tailBuffer
+	what   string
+	n      int64
+	done   bool
+}
+
+func (z *zmOutput) Read(p []byte) (int, error) {
+	n, err := z.r.Read(p)
+	z.n += int64(n)
+	if err == io.EOF {
+		if werr := z.wait(true); werr != nil {
+			return n, werr
+		}
+	} else if err != nil {
+		err = retry.MarkTransient(fmt.Errorf("zmmailbox getRestURL %s: read its output: %w", z.what, err))
+	}
+	return n, err
+}
+
+// wait reaps the program; started says output had begun (a failure is
+// then a cut stream, worth a fresh try).
+func (z *zmOutput) wait(started bool) error {
+	if z.done {
+		return nil
+	}
+	z.done = true
+	if err := z.cmd.Wait(); err != nil {
+		err = fmt.Errorf("zmmailbox -m %s getRestURL %s: %w after %d bytes: %s", z.cmd.Args[3], z.what, err, z.n, strings.TrimSpace(z.stderr.String()))
+		if started {
+			return retry.MarkTransient(err)
+		}
+		return err
+	}
+	return nil
+}
+
+func (z *zmOutput) Close() error {
+	if !z.done {
+		z.cmd.Process.Kill()
+		z.done = true
+		z.cmd.Wait()
+	}
+	return nil
+}
+
+// tailBuffer keeps the last max bytes written (a program's stderr, for
+// its error message).
+type tailBuffer struct {
+	bytes.Buffer
+	max int
+}
+
+func (t *tailBuffer) Write(p []byte) (int, error) {
+	t.Buffer.Write(p)
+	if over := t.Len() - t.max; over > 0 {
+		t.Next(over)
+	}
+	return len(p), nil
+}
+
+// Record is a's account.json: the facts a target is provisioned from.
+// The password hash is there only when a carries it (asked for).
+func Record(a soap.Account) *format.Account {
+	r := &format.Account{
+		DisplayName:     a.Attr("displayName"),
+		GivenName:       a.Attr("givenName"),
+		Surname:         a.Attr("sn"),
+		Aliases:         a.Attrs["zimbraMailAlias"],
+		Status:          a.Attr("zimbraAccountStatus"),
+		TimeZone:        a.Attr("zimbraPrefTimeZoneId"),
+		NoLocalDelivery: strings.EqualFold(a.Attr("zimbraPrefMailLocalDeliveryDisabled"), "TRUE"),
+		Sieve:           a.Attr("zimbraMailSieveScript"),
+		OutgoingSieve:   a.Attr("zimbraMailOutgoingSieveScript"),
+		PasswordHash:    a.PasswordHash,
+	}
+	r.QuotaBytes, _ = strconv.ParseInt(a.Attr("zimbraMailQuota"), 10, 64)
+	for _, v := range append(a.Attrs["zimbraPrefMailForwardingAddress"], a.Attrs["zimbraMailForwardingAddress"]...) {
+		for _, addr := range strings.Split(v, ",") {
+			if addr = strings.TrimSpace(addr); addr != "" {
+				r.Forwarding = append(r.Forwarding, addr)
+			}
+		}
+	}
+	if reply, on := a.Attr("zimbraPrefOutOfOfficeReply"), a.Attr("zimbraPrefOutOfOfficeReplyEnabled"); reply != "" || on != "" {
+		r.OutOfOffice = &format.Reply{Enabled: strings.EqualFold(on, "TRUE"), Text: reply}
+	}
+	if len(a.Attrs) > 0 {
+		r.SourceAttributes = a.Attrs
+	}
+	return r
+}
+
+// LiveJob is one user's live export into one archive.
+type LiveJob struct {
+	// Job is the export job; Kind, Path, Source and Account are filled in.
+	Job       export.Job
+	Client    *soap.Client // nil with Zmmailbox: no account record, tree or counts
+	Zmmailbox string
+	// PasswordHash asks for userPassword (Zimbra sends it only to zmprov
+	// -l; over SOAP it stays VALUE-BLOCKED and is left out).
+	PasswordHash bool
+	// Listed is the account as a listing gave it (zmprov -l gaa -v
+	// output): with PasswordHash its hash is kept, GetAccount giving none.
+	Listed soap.Account
+	// Retry bounds the fresh starts of the user's export after a broken
+	// stream; zero fields: 3 attempts, 5 s doubling up to 1 min.
+	Retry retry.Loop
+}
+
+// RunLive exports one user: GetAccount (its record into the manifest),
+// then export.Run, which writes to a temporary file renamed only when
+// complete; a stream that broke fails that run (its temporary file
+// removed) and the whole user's export starts again, within Retry. Any
+// other failure (an unknown account, a refused login) is not repeated.
+func RunLive(ctx context.Context, lj LiveJob) (*report.Export, error) {
+	job := lj.Job
+	job.Kind, job.PathIsURL = "zimbra", true
+	live := &Live{Client: lj.Client, Account: soap.Account{Name: job.User}, Zmmailbox: lj.Zmmailbox}
+	job.Source = live
+	if lj.Client != nil {
+		defer lj.Client.Done(job.User)
+		a, err := lj.Client.GetAccount(ctx, job.User, lj.PasswordHash)
+		if err != nil {
+			job.Source = failed{err}
+		} else {
+			if lj.PasswordHash && a.PasswordHash == "" {
+				a.PasswordHash = lj.Listed.PasswordHash
+			}
+			live.Account, job.Account = a, Record(a)
+		}
+	}
+	if lj.Client == nil && len(lj.Listed.Attrs) > 0 {
+		// No SOAP: the record is what the listing (gaa -v) said.
+		a := lj.Listed
+		if !lj.PasswordHash {
+			a.PasswordHash = ""
+		}
+		job.Account = Record(a)
+	}
+	loop := lj.Retry
+	if loop.Attempts <= 0 {
+		loop.Attempts = 3
+	}
+	if loop.Backoff.First <= 0 {
+		loop.Backoff = retry.Policy{First: 5 * time.Second, Max: time.Minute}
+	}
+	var rep *report.Export
+	err := retry.Do(ctx, loop, func(ctx context.Context, _ int) error {
+		var err error
+		rep, err = export.Run(ctx, job)
+		var broken *StreamError
+		if err != nil && errors.As(err, &broken) && ctx.Err() == nil {
+			return retry.MarkTransient(err)
+		}
+		return retry.MarkPermanent(err)
+	})
+	return rep, err
+}
+
+// failed is a source that cannot start, so that export.Run reports it.
+type failed struct{ err error }
+
+func (f failed) Export(context.Context, export.Sink, export.Options) error { return f.err }

@@ -1,0 +1,293 @@
+package zimbra_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mailhaul/mailhaul/export"
+	"github.com/mailhaul/mailhaul/export/zimbra"
+	"github.com/mailhaul/mailhaul/export/zimbra/soap"
+	"github.com/mailhaul/mailhaul/export/zimbra/zimbratest"
+	"github.com/mailhaul/mailhaul/format"
+	"github.com/mailhaul/mailhaul/internal/retry"
+	"github.com/mailhaul/mailhaul/report"
+)
+
+var lday = time.Date(2024, 5, 6, 7, 8, 9, 0, time.UTC)
+
+// liveMailbox: the system folders, a user folder with an empty one
+// below it, and messages in Inbox, the user folder, Trash and Junk.
+func liveMailbox() zimbratest.Mailbox {
+	items := append(zimbratest.SystemFolders(),
+		zimbratest.Item{ID: 257, Type: zimbratest.TypeFolder, Folder: "/", FolderID: 1, Name: "Projects", Date: lday},
+		zimbratest.Item{ID: 258, Type: zimbratest.TypeFolder, Folder: "/Projects", FolderID: 257, Name: "Empty", Date: lday})
+	for i, f := range []struct {
+		path string
+		id   int
+	}{{"/Inbox", 2}, {"/Inbox", 2}, {"/Projects", 257}, {"/Trash", 3}, {"/Junk", 4}} {
+		m := zimbratest.Message(300+i, f.path, f.id, fmt.Sprint("message ", i), lday.Add(time.Duration(i)*time.Hour))
+		m.Blob = append(m.Blob, noise(300+i, 8000)...) // bytes gzip cannot shrink, to cut in
+		items = append(items, m)
+	}
+	return zimbratest.Mailbox{Items: items}
+}
+
+// noise is n bytes of hex lines no compressor shrinks much, the same for
+// the same seed.
+func noise(seed, n int) []byte {
+	r := rand.New(rand.NewPCG(uint64(seed), 1))
+	var b []byte
+	for len(b) < n {
+		b = fmt.Appendf(b, "%016x%016x\r\n", r.Uint64(), r.Uint64())
+	}
+	return b
+}
+
+const liveUser = "ann@example.test"
+
+// liveServer serves mb for liveUser, GetFolder counts raised by extra.
+func liveServer(t *testing.T, mb zimbratest.Mailbox, o zimbratest.ServerOptions, extra map[int]int) (*zimbratest.Server, *soap.Client) {
+	t.Helper()
+	if o.Content == nil {
+		o.Content = mb.Content
+	}
+	s := zimbratest.NewServer(t, o)
+	s.AddAccount(zimbratest.Account{Name: liveUser, Folders: mb.Folders(extra), Attrs: map[string][]string{
+		"displayName": {"Ann Example"}, "zimbraMailAlias": {"a@example.test", "annie@example.test"},
+		"zimbraMailQuota": {"1048576"}, "zimbraAccountStatus": {"active"}, "zimbraPrefTimeZoneId": {"Europe/Berlin"},
+		"zimbraMailSieveScript":      {"require \"fileinto\";\nfileinto \"Projects\";\n"},
+		"zimbraPrefOutOfOfficeReply": {"Away"}, "zimbraPrefOutOfOfficeReplyEnabled": {"TRUE"},
+		"zimbraPrefMailForwardingAddress": {"x@example.org, y@example.org"}, "userPassword": {"{SSHA512}secret-hash"}}})
+	c, err := soap.New(soap.Config{URL: s.URL, Admin: "admin@example.test", RootCAs: s.RootCAs(),
+		Password:          func() (string, error) { return "admin-secret", nil },
+		MailURL:           func(string) string { return s.URL },
+		RequestsPerSecond: -1,
+		// Slow enough for the DoS filter's one-second window.
+		Retry: retry.Loop{Attempts: 8, Backoff: retry.Policy{First: 300 * time.Millisecond, Max: 1200 * time.Millisecond}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, c
+}
+
+func runLive(t *testing.T, c *soap.Client, out string, after string) (*report.Export, error) {
+	t.Helper()
+	return zimbra.RunLive(context.Background(), zimbra.LiveJob{Client: c,
+		Job:   export.Job{User: liveUser, Path: "https://zimbra.example.test:7071", Out: out, After: after},
+		Retry: retry.Loop{Attempts: 3, Backoff: retry.Policy{First: time.Millisecond, Max: 5 * time.Millisecond}}})
+}
+
+// readArchive is the archive's manifest, folders and message bodies by
+// source id, read with the format reader.
+func readArchive(t *testing.T, path string) (format.Manifest, map[string]format.Folder, map[string]string) {
+	t.Helper()
+	a, err := format.Open(path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	folders, bodies := map[string]format.Folder{}, map[string]string{}
+	for {
+		e, err := a.Next()
+		if err == io.EOF {
+			return a.Manifest(), folders, bodies
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		switch {
+		case e.Folder != nil:
+			folders[e.Folder.Path] = *e.Folder
+		case e.Item != nil:
+			b, err := io.ReadAll(e.Body)
+			if err != nil {
+				t.Fatal(err)
+			}
+			bodies[e.Item.SourceID] = string(b)
+		}
+	}
+}
+
+// The live export is whole although the first stream is cut mid-way,
+// the delegated token expires between exports, and the account record
+// is in the manifest; no temporary file is left.
+func TestLiveExportRestartsCutStream(t *testing.T) {
+	mb := liveMailbox()
+	var s *zimbratest.Server
+	exports := 0
+	s, c := liveServer(t, mb, zimbratest.ServerOptions{DelegateLifetime: time.Hour, Content: func(e zimbratest.Export, w io.Writer) error {
+		exports++
+		if exports == 2 {
+			s.Advance(2 * time.Hour) // the user's token expires between two exports
+		}
+		return mb.Content(e, w)
+	}}, nil)
+	s.CutREST(6000) // the first export dies after 6,000 bytes
+	out := t.TempDir()
+	rep, err := runLive(t, c, out, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Status != "ok" {
+		t.Fatalf("status %q: %+v", rep.Status, rep.Errors)
+	}
+	m, folders, bodies := readArchive(t, filepath.Join(out, liveUser+".tgz"))
+	for _, it := range mb.Items {
+		if it.Type == zimbratest.TypeMessage && bodies[fmt.Sprint("zimbra:", it.ID)] != string(it.Blob) {
+			t.Errorf("message %d not in the archive byte for byte", it.ID)
+		}
+	}
+	if len(bodies) != 5 {
+		t.Errorf("%d messages, want 5", len(bodies))
+	}
+	for _, p := range []string{"INBOX", "Trash", "Junk", "Projects", "Projects/Empty", "Sent", "Drafts"} {
+		if _, ok := folders[p]; !ok {
+			t.Errorf("folder %q missing: %v", p, folders)
+		}
+	}
+	a := m.Account
+	if a == nil || a.DisplayName != "Ann Example" || len(a.Aliases) != 2 || a.QuotaBytes != 1048576 || a.Status != "active" ||
+		a.TimeZone != "Europe/Berlin" || !strings.Contains(a.Sieve, "fileinto") || a.OutOfOffice == nil || !a.OutOfOffice.Enabled ||
+		len(a.Forwarding) != 2 || a.PasswordHash != "" {
+		t.Errorf("account record %+v", a)
+	}
+	st := s.Stats()
+	if st.REST != 4 || st.SOAP["DelegateAuthRequest"] < 2 {
+		t.Errorf("REST %d (want 4: one cut, then three), DelegateAuth %d (want a renewal)", st.REST, st.SOAP["DelegateAuthRequest"])
+	}
+	left, _ := filepath.Glob(filepath.Join(out, ".*tmp*"))
+	if len(left) != 0 {
+		t.Errorf("temporary files left: %v", left)
+	}
+}
+
+// A stream cut on every try fails the user's export after the bounded
+// attempts, and no archive is left under the final name.
+func TestLiveExportCutEveryTimeLeavesNoArchive(t *testing.T) {
+	s, c := liveServer(t, liveMailbox(), zimbratest.ServerOptions{}, nil)
+	s.CutREST(5000, 5000, 5000)
+	out := t.TempDir()
+	rep, err := runLive(t, c, out, "")
+	if err == nil || !strings.Contains(err.Error(), "broke") {
+		t.Fatalf("err %v, want the broken stream", err)
+	}
+	if _, serr := os.Stat(filepath.Join(out, liveUser+".tgz")); serr == nil {
+		t.Error("an archive is under the final name")
+	}
+	if left, _ := filepath.Glob(filepath.Join(out, ".*tmp*")); len(left) != 0 {
+		t.Errorf("temporary files left: %v", left)
+	}
+	if rep == nil || rep.Stage != "export" || s.Stats().REST != 3 {
+		t.Errorf("report %+v, REST %d (want 3 attempts)", rep, s.Stats().REST)
+	}
+}
+
+// GetFolder counting more items than the exports held is an error
+// naming the folder and the numbers; a DoS filter's refusals are waited
+// out.
+func TestLiveExportShortfallAndDoS(t *testing.T) {
+	s, c := liveServer(t, liveMailbox(), zimbratest.ServerOptions{DoSLimit: 2}, map[int]int{2: 3})
+	out := t.TempDir()
+	rep, err := runLive(t, c, out, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Status != "partial" || len(rep.Errors) != 1 || rep.Errors[0].Folder != "INBOX" ||
+		!strings.Contains(rep.Errors[0].Reason, "counts 5") || !strings.Contains(rep.Errors[0].Reason, "held 2: 3 missing") {
+		t.Errorf("status %q errors %+v", rep.Status, rep.Errors)
+	}
+	if s.Stats().Refused == 0 {
+		t.Error("the DoS filter refused nothing; the test proves nothing")
+	}
+}
+
+// An unknown account fails at once, reported, not retried.
+func TestLiveExportUnknownAccount(t *testing.T) {
+	s, c := liveServer(t, liveMailbox(), zimbratest.ServerOptions{}, nil)
+	out := t.TempDir()
+	rep, err := zimbra.RunLive(context.Background(), zimbra.LiveJob{Client: c,
+		Job: export.Job{User: "nobody@example.test", Path: s.URL, Out: out}})
+	if err == nil || !strings.Contains(err.Error(), "NO_SUCH_ACCOUNT") || rep.Stage != "export" {
+		t.Fatalf("err %v report %+v", err, rep)
+	}
+	if n := s.Stats().SOAP["GetAccountRequest"]; n != 1 {
+		t.Errorf("GetAccount asked %d times", n)
+	}
+	if _, err := os.Stat(filepath.Join(out, "nobody@example.test.tgz.report.json")); err != nil {
+		t.Errorf("no report: %v", err)
+	}
+}
+
+// With a cutoff, each export asks for start=T-1000 and only newer items
+// come; folders without new items are still made from the tree.
+func TestLiveExportAfter(t *testing.T) {
+	mb := liveMailbox()
+	mb.Items = append(mb.Items, zimbratest.Item{ID: 259, Type: zimbratest.TypeFolder, Folder: "/", FolderID: 1, Name: "Friends", Date: lday})
+	mb.Views, mb.Colors = map[int]string{259: "contact"}, map[int]int{259: 5}
+	s, c := liveServer(t, mb, zimbratest.ServerOptions{}, nil)
+	out := t.TempDir()
+	cut := lday.Add(2 * time.Hour)
+	rep, err := runLive(t, c, out, cut.Format(time.RFC3339))
+	if err != nil || rep.Status != "ok" {
+		t.Fatalf("err %v report %+v", err, rep)
+	}
+	for _, e := range s.Exports() {
+		if e.Start != fmt.Sprint(cut.UnixMilli()-1000) {
+			t.Errorf("export %s start=%s", e.Folder, e.Start)
+		}
+	}
+	_, folders, bodies := readArchive(t, rep.Archive)
+	if len(bodies) != 3 || bodies["zimbra:301"] != "" {
+		t.Errorf("delta holds %d messages", len(bodies))
+	}
+	if _, ok := folders["Projects/Empty"]; !ok {
+		t.Errorf("empty folder missing in a delta: %v", folders)
+	}
+	// The tree says its view and colour: an address book, not mail.
+	if f := folders["Friends"]; f.Kind != format.FolderContacts || f.Color != "#f66666" {
+		t.Errorf("address book from the tree: %+v", f)
+	}
+}
+
+// zmmailbox's output is read as the HTTPS export would be: a fake
+// zmmailbox that prints a tgz the writer made, per getRestURL path.
+func TestLiveExportZmmailbox(t *testing.T) {
+	mb := liveMailbox()
+	dir := t.TempDir()
+	for name, folder := range map[string]string{"root": "/", "trash": "/Trash", "junk": "/Junk"} {
+		f, _ := os.Create(filepath.Join(dir, name+".tgz"))
+		e := zimbratest.Export{Folder: folder, FolderMeta: true, Trash: folder == "/Trash", Junk: folder == "/Junk"}
+		if err := mb.Content(e, f); err != nil {
+			t.Fatal(err)
+		}
+		f.Close()
+	}
+	script := filepath.Join(dir, "zmmailbox")
+	os.WriteFile(script, []byte(`#!/bin/sh
+echo "$@" >> "`+dir+`/args"
+[ "$1 $2 $3 $4 $5 $6" = "-z -m `+liveUser+` -t 0 getRestURL" ] || { echo "bad arguments: $*" >&2; exit 2; }
+case "$7" in
+"//?fmt=tgz") exec cat "`+dir+`/root.tgz" ;;
+"/Trash?fmt=tgz") exec cat "`+dir+`/trash.tgz" ;;
+"/Junk?fmt=tgz") exec cat "`+dir+`/junk.tgz" ;;
+esac
+echo "no such folder" >&2; exit 1
+`), 0o700)
+	out := t.TempDir()
+	rep, err := zimbra.RunLive(context.Background(), zimbra.LiveJob{Zmmailbox: script,
+		Job: export.Job{User: liveUser, Path: script, Out: out}})
+	if err != nil || rep.Status != "ok" {
+		t.Fatalf("err %v report %+v", err, rep)
+	}
+	_, folders, bodies := readArchive(t, rep.Archive)
+	if len(bodies) != 5 || len(folders) < 7 {
+		t.Errorf("%d messages, folders %v", len(bodies), folders)
+	}
+}
