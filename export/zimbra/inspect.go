@@ -70,10 +70,8 @@ func Inspect(ctx context.Context, files ...string) (*Inspection, error) {
 			plain++
 		}
 	}
-	for _, f := range files {
-		if err := x.exportFile(f); err != nil {
-			return ins, err
-		}
+	if err := x.exportAll(); err != nil {
+		return ins, err
 	}
 	switch {
 	case prefixed > 0:

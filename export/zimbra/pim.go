@@ -56,10 +56,11 @@ func (x *exporter) pimItem(it *tgz.Item, zp, key string) error {
 		obj, uid, err = checkEntry(it)
 	}
 	if err != nil {
-		x.sink.AddError(format.Problem{Folder: f.path, Item: what, Reason: "not converted: " + err.Error()})
+		p := format.Problem{Folder: f.path, Item: what, Reason: "not converted: " + err.Error()}
 		if key != "" && errors.Is(err, tgz.ErrDamaged) {
-			// A sound copy in a later file may still be exported.
-			delete(x.seen, key)
+			x.holdDamaged(key, p) // a sound copy in a later file may still be exported
+		} else {
+			x.sink.AddError(p)
 		}
 		return nil
 	}
@@ -75,7 +76,13 @@ func (x *exporter) pimItem(it *tgz.Item, zp, key string) error {
 		x.sink.AddWarning(format.Problem{Folder: f.path, Item: what, Reason: strings.Join(notes, "; ")})
 	}
 	fi := format.Item{Kind: kind, Folder: f.path, Received: received, UID: uid, SourceID: x.sourceID(it), Notes: notes}
-	return export.AddItem(x.sink, fi, what, bytes.NewReader(obj))
+	if err := export.AddItem(x.sink, fi, what, bytes.NewReader(obj)); err != nil {
+		return err
+	}
+	if key != "" {
+		x.landed(key)
+	}
+	return nil
 }
 
 func sha256Sum(b []byte) []byte {

@@ -192,13 +192,24 @@ func TestPIMBlobDigestChecked(t *testing.T) {
 	badC, badA := c, a
 	badC.BadDigest, badA.BadDigest = true, true
 	dir := t.TempDir()
-	s := run(t, export.Options{}, write(t, dir, "a.tgz", zimbratest.Options{}, badC, badA), write(t, dir, "b.tgz", zimbratest.Options{}, c, a))
-	if len(s.Errors) != 2 || len(s.Items) != 2 {
-		t.Fatalf("errors %+v, %d items", s.Errors, len(s.Items))
+	damaged := write(t, dir, "a.tgz", zimbratest.Options{}, badC, badA)
+	alone := run(t, export.Options{}, damaged)
+	if len(alone.Errors) != 2 || len(alone.Items) != 0 {
+		t.Fatalf("alone: errors %+v, %d items", alone.Errors, len(alone.Items))
 	}
-	for _, e := range s.Errors {
+	for _, e := range alone.Errors {
 		if !strings.HasPrefix(e.Item, "a.tgz: ") || !strings.Contains(e.Reason, "digest") {
 			t.Errorf("error %+v", e)
+		}
+	}
+	// With a sound copy after it, the damage is a warning.
+	s := run(t, export.Options{}, damaged, write(t, dir, "b.tgz", zimbratest.Options{}, c, a))
+	if len(s.Errors) != 0 || len(s.Items) != 2 || len(s.Warnings) != 2 {
+		t.Fatalf("errors %+v, warnings %+v, %d items", s.Errors, s.Warnings, len(s.Items))
+	}
+	for _, w := range s.Warnings {
+		if !strings.HasPrefix(w.Item, "a.tgz: ") || !strings.Contains(w.Reason, "digest") || !strings.Contains(w.Reason, "b.tgz") {
+			t.Errorf("warning %+v", w)
 		}
 	}
 }

@@ -184,6 +184,8 @@ type exporter struct {
 	seen    map[string]int               // item keys already exported or reported, with the number of the file that had them
 	fileNo  int                          // the number of the file being read, from 1
 	entries map[string]int               // meta=0: the file's data entry names, with how often each came
+	damaged map[string]format.Problem    // damaged copies by item key, reported at the end unless a sound copy came
+	dmgKeys []string                     // the keys of damaged, in order
 	byID    map[int]string               // Zimbra folder paths by id, from folder .meta entries
 	observe func(*tgz.Reader, *tgz.Item) // Inspect's look at every item
 
@@ -199,7 +201,7 @@ type folder struct {
 
 func newExporter(ctx context.Context, sink export.Sink, opt export.Options, s *Source) *exporter {
 	return &exporter{ctx: ctx, sink: sink, opt: opt, src: s,
-		folders: map[string]*folder{}, seen: map[string]int{}, byID: map[int]string{},
+		folders: map[string]*folder{}, seen: map[string]int{}, damaged: map[string]format.Problem{}, byID: map[int]string{},
 		contactUIDs: map[int]string{}, pendingMembers: map[int][]format.Problem{}}
 }
 
@@ -223,6 +225,7 @@ func (s *Source) Export(ctx context.Context, sink export.Sink, opt export.Option
 }
 
 func (x *exporter) exportAll() error {
+	defer x.reportDamaged()
 	for _, f := range x.src.Files {
 		if err := x.exportFile(f); err != nil {
 			return err
@@ -395,15 +398,58 @@ func (x *exporter) item(it *tgz.Item) error {
 		return export.AddItem(duplicateSink{x.sink, body}, fi, x.file+": "+it.Entry, body)
 	}
 	body := &failRecorder{r: it.Body}
-	if err := export.AddItem(x.sink, fi, x.file+": "+it.Entry, body); err != nil {
+	hold := &holdSink{Sink: x.sink}
+	if err := export.AddItem(hold, fi, x.file+": "+it.Entry, body); err != nil {
 		return err
 	}
-	if body.err != nil {
-		// Reported; a sound copy in a later file may still be exported.
-		delete(x.seen, key)
+	if hold.problem != nil {
+		x.holdDamaged(key, *hold.problem)
+		return nil
 	}
+	x.landed(key)
 	return nil
 }
+
+// holdDamaged keeps the problem of an item's damaged copy: a sound copy
+// in a later file may still be exported, and then it is a warning.
+func (x *exporter) holdDamaged(key string, p format.Problem) {
+	delete(x.seen, key)
+	if _, ok := x.damaged[key]; !ok {
+		x.dmgKeys = append(x.dmgKeys, key)
+	}
+	x.damaged[key] = p
+}
+
+// landed notes that the item of key was exported: a damaged copy read
+// before is now a warning.
+func (x *exporter) landed(key string) {
+	p, ok := x.damaged[key]
+	if !ok {
+		return
+	}
+	delete(x.damaged, key)
+	p.Reason = fmt.Sprintf("a damaged copy, not exported (%s); the sound copy in %s was exported", p.Reason, x.file)
+	x.sink.AddWarning(p)
+}
+
+// reportDamaged reports the damaged copies no sound copy replaced.
+func (x *exporter) reportDamaged() {
+	for _, k := range x.dmgKeys {
+		if p, ok := x.damaged[k]; ok {
+			x.sink.AddError(p)
+		}
+	}
+	x.damaged, x.dmgKeys = map[string]format.Problem{}, nil
+}
+
+// holdSink keeps the problem export.AddItem reports for an item whose
+// body failed, for the caller to decide on.
+type holdSink struct {
+	export.Sink
+	problem *format.Problem
+}
+
+func (s *holdSink) AddError(p format.Problem) { s.problem = &p }
 
 // duplicate reports whether the item of key came in an earlier file.
 // Zimbra writes each item once in a file, so two items of one file are

@@ -370,15 +370,36 @@ func TestCancelled(t *testing.T) {
 	}
 }
 
-// A copy damaged in one file does not hide a sound copy in another.
+// A copy damaged in one file does not hide a sound copy in another, and
+// once the sound copy is exported nothing is lost: the damaged copy is a
+// warning naming both files, not an error (which would make the run
+// partial). A damaged copy no sound copy replaces stays an error.
 func TestDamagedCopyThenSoundCopy(t *testing.T) {
 	dir := t.TempDir()
 	bad := msg(301, "/Inbox", 2, "x")
 	bad.BadDigest = true
-	s := run(t, export.Options{}, write(t, dir, "a.tgz", zimbratest.Options{}, bad),
-		write(t, dir, "b.tgz", zimbratest.Options{}, msg(301, "/Inbox", 2, "x")))
-	if len(s.Items) != 1 || len(s.Errors) != 1 || !strings.Contains(s.Errors[0].Item, "a.tgz") || s.Skipped[SkipDuplicate] != 0 {
-		t.Errorf("items %d, errors %v, skipped %v", len(s.Items), s.Errors, s.Skipped)
+	badContact := zimbratest.Contact(310, "/Contacts", 7, "Doe, Jane", day, map[string]string{"firstName": "Jane"},
+		zimbratest.Attachment{Field: "image", Name: "p.png", ContentType: "image/png", Data: []byte("png")})
+	badContact.BadDigest = true
+	lost := msg(302, "/Inbox", 2, "y")
+	lost.BadDigest = true
+	s := run(t, export.Options{}, write(t, dir, "a.tgz", zimbratest.Options{}, bad, badContact, lost),
+		write(t, dir, "b.tgz", zimbratest.Options{}, msg(301, "/Inbox", 2, "x"),
+			zimbratest.Contact(310, "/Contacts", 7, "Doe, Jane", day, map[string]string{"firstName": "Jane"})))
+	if len(s.Items) != 2 || s.Skipped[SkipDuplicate] != 0 {
+		t.Fatalf("items %d, skipped %v", len(s.Items), s.Skipped)
+	}
+	if len(s.Errors) != 1 || !strings.Contains(s.Errors[0].Item, "a.tgz") || !strings.Contains(s.Errors[0].Item, "0000000302") {
+		t.Errorf("errors %v; want only message 302, which no sound copy replaced", s.Errors)
+	}
+	var warned []string
+	for _, w := range s.Warnings {
+		if strings.Contains(w.Item, "a.tgz") && strings.Contains(w.Reason, "damaged copy") && strings.Contains(w.Reason, "b.tgz") {
+			warned = append(warned, w.Item)
+		}
+	}
+	if len(warned) != 2 {
+		t.Errorf("warnings %v; want the damaged message and contact, each naming the sound copy's file", s.Warnings)
 	}
 }
 
