@@ -80,6 +80,7 @@ import (
 	"github.com/mailhaul/mailhaul/format"
 	"github.com/mailhaul/mailhaul/internal/ctxio"
 	"github.com/mailhaul/mailhaul/internal/retry"
+	"github.com/mailhaul/mailhaul/internal/safetar"
 )
 
 // FolderInfo is what a folder's Zimbra metadata says of it.
@@ -316,7 +317,17 @@ func (x *exporter) exportStream(name, short string, in io.Reader) error {
 			if n == 0 {
 				return fmt.Errorf("zimbra: %s is not a Zimbra export, or is cut before its first item: %w", name, err)
 			}
-			x.sink.AddError(format.Problem{Item: x.file, Reason: "the export ends early, the items after the last one read are missing: " + err.Error()})
+			switch {
+			case r.Ended() && errors.Is(err, safetar.ErrTruncated):
+				// Nothing is missing but the trailer that checks it.
+				x.sink.AddWarning(format.Problem{Item: x.file, Reason: "the file is cut after the end of its tar stream: every item was read, " +
+					"but the compressed stream's own checksum is missing (items with a blob_digest were checked against it): " + err.Error()})
+			case r.Ended():
+				x.sink.AddError(format.Problem{Item: x.file, Reason: "every item was read, but the file's compressed stream fails its own check, " +
+					"so some data read may be damaged (items with a blob_digest were checked against it): " + err.Error()})
+			default:
+				x.sink.AddError(format.Problem{Item: x.file, Reason: "the export ends early, the items after the last one read are missing: " + err.Error()})
+			}
 			return nil
 		}
 		if n == 0 && it.Meta == nil && it.Type == 0 {

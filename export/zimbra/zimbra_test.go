@@ -494,3 +494,29 @@ func TestPlainTarCutBetweenItems(t *testing.T) {
 		t.Errorf("%d items, errors %v", len(s.Items), s.Errors)
 	}
 }
+
+// A file cut in its gzip trailer, after the tar's end, lacks no item:
+// that is a warning saying so, not an error claiming items are missing;
+// a trailer whose CRC is wrong is an error saying every item was read.
+func TestGzipTrailerAfterTheLastItem(t *testing.T) {
+	b := zimbratest.Build(t, zimbratest.Options{}, append(zimbratest.SystemFolders(), msg(300, "/Inbox", 2, "a"), msg(301, "/Inbox", 2, "b"))...)
+	dir := t.TempDir()
+	cut := filepath.Join(dir, "cut.tgz")
+	if err := os.WriteFile(cut, b[:len(b)-4], 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s := run(t, export.Options{}, cut)
+	if len(s.Items) != 2 || len(s.Errors) != 0 || len(s.Warnings) != 1 || !strings.Contains(s.Warnings[0].Reason, "every item was read") {
+		t.Errorf("cut trailer: %d items, errors %v, warnings %v", len(s.Items), s.Errors, s.Warnings)
+	}
+	bad := bytes.Clone(b)
+	bad[len(bad)-5] ^= 0xff // the CRC
+	crc := filepath.Join(dir, "crc.tgz")
+	if err := os.WriteFile(crc, bad, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s = run(t, export.Options{}, crc)
+	if len(s.Items) != 2 || len(s.Errors) != 1 || !strings.Contains(s.Errors[0].Reason, "every item was read") || strings.Contains(s.Errors[0].Reason, "missing") {
+		t.Errorf("bad CRC: %d items, errors %v", len(s.Items), s.Errors)
+	}
+}

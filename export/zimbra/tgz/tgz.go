@@ -214,6 +214,7 @@ type Reader struct {
 	last    string // the last data entry, whose .err mark is the body's to report
 	body    *body
 	err     error // sticky: the archive cannot be read further
+	ended   bool  // the tar stream's end was read
 }
 
 type entry struct {
@@ -245,6 +246,11 @@ func (r *Reader) Close() error { return r.tr.Close() }
 // HasMeta reports whether a .meta entry was seen: false for a meta=0
 // export (once its first item was read).
 func (r *Reader) HasMeta() bool { return r.metas > 0 }
+
+// Ended reports whether the tar stream was read to its end marker: an
+// error after that is of the compressed stream's trailer (a gzip CRC cut
+// off or wrong), and every item was read.
+func (r *Reader) Ended() bool { return r.ended }
 
 // Codec is the compression found.
 func (r *Reader) Codec() safetar.Codec { return r.tr.Codec() }
@@ -283,6 +289,7 @@ func (r *Reader) Next() (*Item, error) {
 	for {
 		e, err := r.next()
 		if err == io.EOF {
+			r.ended = true
 			if err := r.tr.Finish(); err != nil {
 				return nil, r.fail(err)
 			}
