@@ -51,7 +51,10 @@ func printProblems(w io.Writer, label, user string, ps []format.Problem, max int
 		if p.Folder != "" {
 			where = p.Folder + ": " + p.Item
 		}
-		fmt.Fprintf(w, "%s: %s: %s: %s\n", label, termtext.Escape(user), termtext.Escape(where), termtext.Escape(p.Reason))
+		if user != "" { // "" when the problems name their source themselves
+			where = user + ": " + where
+		}
+		fmt.Fprintf(w, "%s: %s: %s\n", label, termtext.Escape(where), termtext.Escape(p.Reason))
 	}
 }
 

@@ -117,10 +117,10 @@ func printZimbraInspection(w io.Writer, ins *zimbra.Inspection) {
 	}
 	if n := len(ins.Warnings); n > 0 {
 		fmt.Fprintf(w, "\nwarnings (%d):\n", n)
-		printProblems(w, "warning", ins.Files[0], ins.Warnings, 20)
+		printProblems(w, "warning", "", ins.Warnings, 20) // each names its file
 	}
 	if n := len(ins.Errors); n > 0 {
 		fmt.Fprintf(w, "\nwould not be exported (%d):\n", n)
-		printProblems(w, "error", ins.Files[0], ins.Errors, 1000)
+		printProblems(w, "error", "", ins.Errors, 1000)
 	}
 }

@@ -232,3 +232,26 @@ func TestZimbraTgzIntoDovecot(t *testing.T) {
 		}
 	}
 }
+
+// inspect on a Zimbra tgz whose first item is damaged reports that item
+// (it is a Zimbra export all the same), naming the file once per line.
+func TestInspectZimbraTgzFirstItemDamaged(t *testing.T) {
+	noData := zmsg(5, "/Inbox", 2, "bad") // a .meta whose blob is missing
+	noData.NoData = true
+	badDigest := zmsg(7, "/Inbox", 2, "bad")
+	badDigest.BadDigest = true
+	p := filepath.Join(t.TempDir(), "first-bad.tgz")
+	os.WriteFile(p, zimbratest.Build(t, zimbratest.Options{}, noData, zmsg(6, "/Inbox", 2, "good"), badDigest), 0o600)
+	code, out, errs := mailhaul(t, "inspect", p)
+	if code != exitPartial || !strings.Contains(out, "would export") {
+		t.Fatalf("exit %d\n%s\n%s", code, out, errs)
+	}
+	for _, line := range strings.Split(out, "\n") {
+		if strings.HasPrefix(line, "error: ") && (strings.Count(line, "first-bad.tgz") != 1 || !strings.Contains(line, "-bad.eml")) {
+			t.Errorf("error line %q: want the file named once, and the item", line)
+		}
+	}
+	if strings.Count(out, "error: ") != 2 || !strings.Contains(out, "1 messages") {
+		t.Errorf("want two error lines and one message:\n%s", out)
+	}
+}

@@ -2,6 +2,7 @@ package zimbra
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -35,8 +36,9 @@ type Inspection struct {
 }
 
 // IsExport reports whether the file at p looks like a Zimbra tgz: its
-// first entry is a .meta Zimbra's reader accepts, or carries a Zimbra item
-// type as its devmajor (meta=0).
+// first sound item (damaged ones among the first few are passed over, so
+// that inspect can report them) has a .meta Zimbra's reader accepts, or
+// carries a Zimbra item type as its devmajor (meta=0).
 func IsExport(p string) bool {
 	f, err := os.Open(p)
 	if err != nil {
@@ -48,9 +50,18 @@ func IsExport(p string) bool {
 		return false
 	}
 	defer r.Close()
-	it, err := r.Next()
-	return err == nil && (it.Meta != nil || it.Type > 0 && it.Type <= tgz.TypeLink)
+	for range maxDamagedFirst {
+		it, err := r.Next()
+		if errors.Is(err, tgz.ErrDamaged) {
+			continue
+		}
+		return err == nil && (it.Meta != nil || it.Type > 0 && it.Type <= tgz.TypeLink)
+	}
+	return false
 }
+
+// maxDamagedFirst is how many damaged items IsExport passes over.
+const maxDamagedFirst = 16
 
 // idPrefix is the "%010d-" prefix of ZCS 8+ entry names.
 var idPrefix = regexp.MustCompile(`^[0-9]{10}-`)

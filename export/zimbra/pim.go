@@ -57,6 +57,9 @@ func (x *exporter) pimItem(it *tgz.Item, zp, key string) error {
 	}
 	if err != nil {
 		p := format.Problem{Folder: f.path, Item: what, Reason: "not converted: " + err.Error()}
+		if te := (*tgz.Error)(nil); errors.As(err, &te) {
+			p.Reason = "not converted: " + damage(te) // what names file and item already
+		}
 		if key != "" && errors.Is(err, tgz.ErrDamaged) {
 			x.holdDamaged(key, p) // a sound copy in a later file may still be exported
 		} else {

@@ -307,7 +307,7 @@ func (x *exporter) exportStream(name, short string, in io.Reader) error {
 		}
 		var te *tgz.Error
 		if errors.Is(err, tgz.ErrDamaged) && errors.As(err, &te) {
-			x.sink.AddError(format.Problem{Item: x.file + ": " + te.Entry, Reason: strings.TrimPrefix(te.Err.Error(), tgz.ErrDamaged.Error()+": ")})
+			x.sink.AddError(format.Problem{Item: x.file + ": " + te.Entry, Reason: damage(te)})
 			continue
 		}
 		if err != nil {
@@ -414,11 +414,20 @@ func (x *exporter) item(it *tgz.Item) error {
 		return err
 	}
 	if hold.problem != nil {
+		if te := (*tgz.Error)(nil); errors.As(body.err, &te) {
+			hold.problem.Reason = "read: " + damage(te) // the item names file and entry already
+		}
 		x.holdDamaged(key, *hold.problem)
 		return nil
 	}
 	x.landed(key)
 	return nil
+}
+
+// damage is what a tgz error says, without the file and entry the
+// problem names.
+func damage(te *tgz.Error) string {
+	return strings.TrimPrefix(te.Err.Error(), tgz.ErrDamaged.Error()+": ")
 }
 
 // holdDamaged keeps the problem of an item's damaged copy: a sound copy
