@@ -44,9 +44,11 @@ func CalendarFromBlob(r io.Reader) (ics []byte, notes []string, err error) {
 
 // Calendar converts an appointment or task from its item metadata and
 // its blob (nil when the item has none): from the blob when there is one,
-// noting every invite the metadata lists that the blob lacks (Zimbra
-// keeps only invites that came with a message there), else rebuilt from
-// the metadata (see CalendarFromMetadata). uid is the object's UID, so
+// with every invite the metadata lists that the blob lacks (Zimbra keeps
+// only invites that came with a message there, so a moved instance may
+// be missing) rebuilt from its metadata and noted, or, when it cannot be
+// rebuilt, an error; else rebuilt from the metadata (see
+// CalendarFromMetadata). uid is the object's UID, so
 // that no caller parses the object again.
 func Calendar(md metadata.Map, blob io.Reader) (ics []byte, uid string, notes []string, err error) {
 	if blob == nil {
@@ -60,13 +62,24 @@ func Calendar(md metadata.Map, blob io.Reader) (ics []byte, uid string, notes []
 		invs, _ := l.Maps()
 		for _, inv := range invs {
 			id, _ := inv.Str("mid")
-			if id != "" && !m.invIDs[id] {
-				what := "the master"
-				if _, ok := inv["rid"]; ok {
-					what = "an exception"
-				}
-				m.note("invite %s (%s) is in the metadata but not in the blob; not carried", id, what)
+			if id == "" || m.invIDs[id] {
+				continue
 			}
+			what := "the master"
+			_, isException := inv["rid"]
+			if isException {
+				what = "an exception"
+			}
+			b := &invBuilder{inv: inv, exception: isException}
+			comp, err := b.component(md)
+			if err == nil {
+				err = m.item("invite "+id+" (rebuilt from the metadata)", comp)
+			}
+			if err != nil {
+				return nil, "", m.notes, fmt.Errorf("invite %s (%s) is in the metadata but not in the blob, and cannot be rebuilt from it: %w", id, what, err)
+			}
+			m.note("invite %s (%s) is in the metadata but not in the blob; rebuilt from the metadata, without attachments", id, what)
+			m.notes = append(m.notes, b.notes...)
 		}
 	}
 	ics, err = m.calendar()
@@ -302,9 +315,11 @@ func (m *merger) calendar() ([]byte, error) {
 		return nil, errors.New("calendar blob: no event or task in any invite")
 	}
 	cal := ical.NewComponent(ical.CompCalendar)
-	for name, props := range m.first.Props {
-		if name != ical.PropMethod {
-			cal.Props[name] = props
+	if m.first != nil { // nil when every invite was rebuilt from metadata
+		for name, props := range m.first.Props {
+			if name != ical.PropMethod {
+				cal.Props[name] = props
+			}
 		}
 	}
 	if cal.Props.Get(ical.PropProductID) == nil {

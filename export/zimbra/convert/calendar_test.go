@@ -348,25 +348,40 @@ func TestCalendarFromMetadataRefuses(t *testing.T) {
 	}
 }
 
-func TestCalendarNotesInvitesMissingFromBlob(t *testing.T) {
+func TestCalendarRebuildsInvitesMissingFromBlob(t *testing.T) {
 	ev := vcalendar("BEGIN:VEVENT\r\nUID:w\r\nDTSTAMP:20240101T000000Z\r\nDTSTART:20240101T100000Z\r\nRRULE:FREQ=DAILY\r\nEND:VEVENT\r\n")
 	blob := digestBlob([2]string{"301", inviteMessage(ev, "7bit")})
+	moved := metadata.Map{"mid": 320, "u": "w", "rid": metadata.Map{"rd": "20240102T100000Z"}, "st": "20240102T140000Z", "et": "20240102T150000Z",
+		"n": "Moved", "dts": int64(1704067200000)}
 	md, err := metadata.Decode(metadata.Encode(metadata.Map{"u": "w", "inv": metadata.List{
-		metadata.Map{"mid": 301, "u": "w", "recurrence": metadata.Map{}},
-		metadata.Map{"mid": 320, "u": "w", "rid": metadata.Map{"rd": "20240102T100000Z"}},
+		metadata.Map{"mid": 301, "u": "w", "recurrence": metadata.Map{}}, moved,
 	}}))
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, _, notes, err := Calendar(md, strings.NewReader(blob))
+	b, uid, notes, err := Calendar(md, strings.NewReader(blob))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(notes) != 1 || !strings.Contains(notes[0], "invite 320 (an exception) is in the metadata but not in the blob") {
-		t.Errorf("notes = %q", notes)
+	if uid != "w" || len(notes) != 1 || !strings.Contains(notes[0], "invite 320 (an exception) is in the metadata but not in the blob; rebuilt") {
+		t.Errorf("uid %q, notes = %q", uid, notes)
 	}
-	if len(children(decodeICS(t, b), ical.CompEvent)) != 1 {
-		t.Errorf("master not carried:\n%s", b)
+	evs := children(decodeICS(t, b), ical.CompEvent)
+	if len(evs) != 2 || propValue(evs[1], ical.PropRecurrenceID) != "20240102T100000Z" ||
+		propValue(evs[1], ical.PropDateTimeStart) != "20240102T140000Z" || propValue(evs[1], ical.PropSummary) != "Moved" {
+		t.Fatalf("want the master and the moved instance:\n%s", b)
+	}
+	// An instance the metadata cannot rebuild (no start) is an error,
+	// not a note: the item would show it at its old time.
+	delete(moved, "st")
+	md, err = metadata.Decode(metadata.Encode(metadata.Map{"u": "w", "inv": metadata.List{
+		metadata.Map{"mid": 301, "u": "w", "recurrence": metadata.Map{}}, moved,
+	}}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, _, err := Calendar(md, strings.NewReader(blob)); err == nil || !strings.Contains(err.Error(), "invite 320 (an exception)") || !strings.Contains(err.Error(), "cannot be rebuilt") {
+		t.Errorf("unrebuildable instance: %v", err)
 	}
 	// Without a blob the recurring item cannot be rebuilt: an error for
 	// the caller to report.

@@ -70,6 +70,9 @@ func calendarFromMetadata(md metadata.Map) (ics []byte, uid string, notes []stri
 type invBuilder struct {
 	inv   metadata.Map
 	notes []string
+	// exception allows an invite with a recurrence id ("rid"): one
+	// instance of a recurring item, rebuilt beside the rest of it.
+	exception bool
 }
 
 func (b *invBuilder) note(format string, args ...any) {
@@ -79,7 +82,7 @@ func (b *invBuilder) note(format string, args ...any) {
 func (b *invBuilder) component(md metadata.Map) (*ical.Component, error) {
 	inv := b.inv
 	for _, k := range []string{"recurrence", "rid"} {
-		if _, ok := inv[k]; ok {
+		if _, ok := inv[k]; ok && !(k == "rid" && b.exception) {
 			return nil, fmt.Errorf("calendar metadata: the item recurs (%s); rebuilding a recurrence from metadata is not supported", k)
 		}
 	}
@@ -96,6 +99,16 @@ func (b *invBuilder) component(md metadata.Map) (*ical.Component, error) {
 		return nil, fmt.Errorf("calendar metadata: no UID")
 	}
 	c.Props.SetText(ical.PropUID, uid)
+	if _, ok := inv["rid"]; ok {
+		rid, _ := inv.Map("rid")
+		rd, _ := rid.Str("rd")
+		if rd == "" {
+			return nil, fmt.Errorf("calendar metadata: the instance's recurrence id (rid) has no date")
+		}
+		if err := b.setTime(c, ical.PropRecurrenceID, rd); err != nil {
+			return nil, err
+		}
+	}
 
 	start, _ := inv.Str("st")
 	if start == "" && name == ical.CompEvent {
@@ -208,7 +221,7 @@ func (b *invBuilder) component(md metadata.Map) (*ical.Component, error) {
 	}
 	var other []string
 	for _, k := range inv.Keys() {
-		if !inviteHandled[k] && !numbered(k, "at", "cat", "cmt", "contact", "al") {
+		if !inviteHandled[k] && !numbered(k, "at", "cat", "cmt", "contact", "al") && !(k == "rid" && b.exception) && k != "mid" {
 			other = append(other, k)
 		}
 	}
