@@ -307,3 +307,27 @@ func TestLargeAttachmentsKeepTheItem(t *testing.T) {
 }
 
 var testBig = 13 << 20
+
+// Non-ASCII folder, subject and File-As names, as Zimbra writes them in
+// the tar headers, come through with meta=1 and meta=0 alike.
+func TestNonASCIINames(t *testing.T) {
+	folder := zimbratest.Item{ID: 300, Type: zimbratest.TypeFolder, Folder: "/", FolderID: 1, Name: "Entwürfe", Date: day}
+	m := msg(301, "/Entwürfe", 300, "Grüße")
+	c := zimbratest.Contact(302, "/Contacts", 7, "Müller, Jürgen", day, map[string]string{"firstName": "Jürgen", "lastName": "Müller"})
+	s := run(t, export.Options{}, write(t, t.TempDir(), "u.tgz", zimbratest.Options{}, append(zimbratest.SystemFolders(), folder, m, c)...))
+	if len(s.Items) != 2 || len(s.Errors) != 0 || s.Folder("Entwürfe") == nil {
+		t.Fatalf("%d items, errors %v, folders %v", len(s.Items), s.Errors, s.Folders)
+	}
+	if it := s.Items[0]; it.Folder != "Entwürfe" || !bytes.Equal(it.Body, m.Blob) {
+		t.Errorf("message %+v", it.Item)
+	}
+	if n := card(t, s.Items[1].Body).Name(); n == nil || n.GivenName != "Jürgen" || n.FamilyName != "Müller" {
+		t.Errorf("contact name %+v", n)
+	}
+	vcf := zimbratest.Item{ID: 302, Type: zimbratest.TypeContact, Folder: "/Contacts", FolderID: 7, FileAs: "Müller, Jürgen", Date: day,
+		Blob: []byte("BEGIN:VCARD\r\nVERSION:3.0\r\nUID:u-302\r\nFN:Jürgen Müller\r\nEND:VCARD\r\n")}
+	s = run(t, export.Options{}, write(t, t.TempDir(), "u0.tgz", zimbratest.Options{NoMeta: true}, m, vcf))
+	if len(s.Items) != 2 || len(s.Errors) != 0 || s.Items[0].Folder != "Entwürfe" || s.Items[1].SourceID != "zimbra:/Contacts/Müller, Jürgen.vcf" {
+		t.Errorf("meta=0: %d items, errors %v, %+v", len(s.Items), s.Errors, s.Items)
+	}
+}

@@ -355,9 +355,10 @@ func (w *Writer) entry(it *Item, name string, mode int64, data []byte) error {
 		ModTime: time.Unix(it.Date.Unix(), 0), Gname: gname, Devmajor: int64(it.Type),
 		Format: tar.FormatUSTAR,
 	}
-	if len(name) > 100 {
+	if len(name) > 100 || !isASCII(name) {
 		// Zimbra's tar writes a ././@LongLink entry (type L) for longer
-		// names; Go's writer does that in the GNU format only.
+		// names, and a name's UTF-8 bytes as they are in the header
+		// (no PAX record): Go's writer does both in the GNU format only.
 		hdr.Format = tar.FormatGNU
 	}
 	if err := w.tw.WriteHeader(hdr); err != nil {
@@ -456,6 +457,15 @@ func (w *Writer) entryName(it *Item) string {
 		name = strings.TrimSpace(strings.TrimSuffix(name, "."))
 	}
 	return join(name) + ext
+}
+
+func isASCII(s string) bool {
+	for i := range len(s) {
+		if s[i] >= 0x80 {
+			return false
+		}
+	}
+	return true
 }
 
 func isFolder(t byte) bool {

@@ -308,3 +308,20 @@ func TestTagNames(t *testing.T) {
 		t.Errorf("TagNames %q", got)
 	}
 }
+
+// Non-ASCII names are written as Zimbra writes them: their UTF-8 bytes in
+// the header's name field (the GNU format in Go's writer), no PAX record.
+func TestWriterNonASCIINames(t *testing.T) {
+	b := Build(t, Options{}, Item{ID: 300, Type: TypeFolder, Folder: "/", FolderID: 1, Name: "Entwürfe", Date: day},
+		Message(301, "/Entwürfe", 300, "Grüße", day))
+	ents := readBack(t, b)
+	want := []string{"0000000300-Entwürfe.meta", "Entwürfe/0000000301-Grüße.eml.meta", "Entwürfe/0000000301-Grüße.eml"}
+	if got := names(ents); strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Fatalf("names %q, want %q", got, want)
+	}
+	raw, _ := gzip.NewReader(bytes.NewReader(b))
+	all, _ := io.ReadAll(raw)
+	if !bytes.Contains(all, []byte("Entwürfe/0000000301-Grüße.eml\x00")) || bytes.Contains(all, []byte("PaxHeaders")) {
+		t.Error("the UTF-8 name is not in the header's name field, or a PAX record was written")
+	}
+}
