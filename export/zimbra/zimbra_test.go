@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -180,8 +181,13 @@ func TestNoMeta(t *testing.T) {
 	folders := map[string]int{}
 	for _, it := range s.Items {
 		folders[it.Folder]++
-		if !it.Received.Equal(day.Add(time.Duration(it.Size-it.Size)+time.Duration(0))) && it.Received.IsZero() {
-			t.Errorf("%s: no received time", it.SourceID)
+		// The entry's mtime: msg dates item id N at day + N minutes.
+		var id int
+		if _, err := fmt.Sscanf(path.Base(it.SourceID), "%010d-", &id); err != nil {
+			t.Fatalf("%s: %v", it.SourceID, err)
+		}
+		if want := day.Add(time.Duration(id) * time.Minute); !it.Received.Equal(want) {
+			t.Errorf("%s: received %v, want %v", it.SourceID, it.Received, want)
 		}
 	}
 	if folders["INBOX"] != 1001 || folders["Work"] != 1 || len(folders) != 2 {
