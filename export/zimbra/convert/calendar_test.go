@@ -351,7 +351,7 @@ func TestCalendarFromMetadataRefuses(t *testing.T) {
 func TestCalendarRebuildsInvitesMissingFromBlob(t *testing.T) {
 	ev := vcalendar("BEGIN:VEVENT\r\nUID:w\r\nDTSTAMP:20240101T000000Z\r\nDTSTART:20240101T100000Z\r\nRRULE:FREQ=DAILY\r\nEND:VEVENT\r\n")
 	blob := digestBlob([2]string{"301", inviteMessage(ev, "7bit")})
-	moved := metadata.Map{"mid": 320, "u": "w", "rid": metadata.Map{"rd": "20240102T100000Z"}, "st": "20240102T140000Z", "et": "20240102T150000Z",
+	moved := metadata.Map{"mid": 320, "u": "w", "rid": metadata.Map{"dt": "20240102T100000Z", "r": 1}, "st": "20240102T140000Z", "et": "20240102T150000Z",
 		"n": "Moved", "dts": int64(1704067200000)}
 	md, err := metadata.Decode(metadata.Encode(metadata.Map{"u": "w", "inv": metadata.List{
 		metadata.Map{"mid": 301, "u": "w", "recurrence": metadata.Map{}}, moved,

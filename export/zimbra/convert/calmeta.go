@@ -100,8 +100,12 @@ func (b *invBuilder) component(md metadata.Map) (*ical.Component, error) {
 	}
 	c.Props.SetText(ical.PropUID, uid)
 	if _, ok := inv["rid"]; ok {
-		rid, _ := inv.Map("rid")
-		rd, _ := rid.Str("rd")
+		// RecurId.encodeMetadata: {"dt": the date-time as "st" has it,
+		// "r": its range}; a bare string is taken as the date-time.
+		rd, _ := inv.Str("rid")
+		if rid, ok := inv.Map("rid"); ok {
+			rd, _ = rid.Str("dt")
+		}
 		if rd == "" {
 			return nil, fmt.Errorf("calendar metadata: the instance's recurrence id (rid) has no date")
 		}
