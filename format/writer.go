@@ -316,7 +316,11 @@ func (w *Writer) Close() error {
 func (w *Writer) abort() {
 	w.closeSpill()
 	if w.zw != nil {
-		w.zw.Close()
+		if d, ok := w.zw.(interface{ Discard() }); ok {
+			d.Discard() // no point finishing a frame that is thrown away
+		} else {
+			w.zw.Close()
+		}
 		w.zw = nil
 	}
 	if w.err == nil {

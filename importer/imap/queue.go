@@ -62,6 +62,11 @@ func (q *batchQueue) close() {
 // pop waits for a batch; nil means the work is over (or ctx ended).
 func (q *batchQueue) pop(ctx context.Context) *batch {
 	for {
+		if ctx.Err() != nil {
+			// Stopped: what is queued stays for drain to record as not
+			// sent; none of it starts now.
+			return nil
+		}
 		q.mu.Lock()
 		if len(q.items) > 0 {
 			b := q.items[0]

@@ -249,10 +249,15 @@ func (im *job) deliver(ctx context.Context, ln *line, b *batch) (*imapconn.Respo
 	im.ctl.fly(flying, 1)
 	defer im.ctl.fly(flying, -1) // after appended marked the UIDs it was given
 	var resp *imapconn.Response
+	// The watch covers the sending too: a server that stops reading
+	// blocks Append's write, which no answer timer would end.
+	stopWatch := im.watch(ctx, w, b)
 	p, err := w.c.Append(b.box.name, msgs)
 	if err == nil {
-		resp, err = im.await(ctx, w, b, p)
+		<-p.Done()
+		resp, err = p.Result()
 	}
+	stopWatch()
 	switch {
 	case err != nil && ctx.Err() != nil:
 		// The connection closed by our own stop: no drop, no slowdown.
@@ -283,29 +288,37 @@ func (im *job) deliver(ctx context.Context, ln *line, b *batch) (*imapconn.Respo
 
 const inFlightReason = "in flight when the run stopped: may be on the target; the next run checks"
 
-// await waits for one command's answer.
-func (im *job) await(ctx context.Context, w *wconn, b *batch, p *appender.Pending) (*imapconn.Response, error) {
-	// A server that stops answering must not hang the run: allow a
-	// generous time per byte, then give the connection up.
-	limit := im.opt.Timeout + time.Duration(b.bytes/(50<<10))*time.Second
-	t := time.NewTimer(limit)
-	defer t.Stop()
-	select {
-	case <-p.Done():
-	case <-t.C:
-		w.c.Close()
-	case <-ctx.Done():
-		// Our own stop: the server may be answering right now; a short
-		// wait turns "may be on the target" into "done" for what it stored.
-		g := time.NewTimer(stopGrace)
+// minRate is the slowest a command's bytes may go before the connection
+// is given up: a limit of Options.Timeout plus a second per minRate bytes.
+var minRate int64 = 50 << 10
+
+// watch guards one command, from its first byte sent to its answer: a
+// server that stops reading or answering must not hang the run, so past a
+// generous time per byte the connection is closed (the command then
+// fails as a lost connection). On our own stop the server may be
+// answering right now: a short grace turns "may be on the target" into
+// "done" for what it stored. The returned func ends the watch.
+func (im *job) watch(ctx context.Context, w *wconn, b *batch) (stop func()) {
+	limit := im.opt.Timeout + time.Duration(b.bytes/minRate)*time.Second
+	done := make(chan struct{})
+	go func() {
+		t := time.NewTimer(limit)
+		defer t.Stop()
 		select {
-		case <-p.Done():
-		case <-g.C:
+		case <-done:
+		case <-t.C:
 			w.c.Close()
+		case <-ctx.Done():
+			g := time.NewTimer(stopGrace)
+			defer g.Stop()
+			select {
+			case <-done:
+			case <-g.C:
+				w.c.Close()
+			}
 		}
-		g.Stop()
-	}
-	return p.Result()
+	}()
+	return func() { close(done) }
 }
 
 // lineConn returns ln's connection with a command counted in flight on

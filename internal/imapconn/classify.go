@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
+	"net"
 	"regexp"
 	"strconv"
 	"strings"
@@ -87,8 +88,16 @@ func Classify(err error) error {
 	var ua x509.UnknownAuthorityError
 	var hn x509.HostnameError
 	var rh tls.RecordHeaderError
+	var oe *net.OpError
 	switch {
-	case errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded):
+	case errors.Is(err, context.Canceled):
+		return err
+	case errors.As(err, &oe) && oe.Timeout():
+		// Before the context test: a connect that timed out also says
+		// it is context.DeadlineExceeded, yet only the attempt ended.
+		// (The context's own error is a net.Error too, hence OpError.)
+		return retry.MarkTransient(err)
+	case errors.Is(err, context.DeadlineExceeded):
 		return err
 	case errors.As(err, &re):
 		return err // marked by Response.Err, which made it

@@ -3,8 +3,10 @@ package imapconn
 import (
 	"context"
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"io"
+	"net"
 	"testing"
 	"time"
 
@@ -68,5 +70,24 @@ func TestClassify(t *testing.T) {
 	}
 	if !Refused((&Response{Status: "NO"}).Err("x")) || !Refused(fmt.Errorf("w: %w", &imap.Error{Type: "NO"})) || Refused(io.EOF) {
 		t.Error("Refused must tell the server's NO/BAD, raw or go-imap's, from a lost connection")
+	}
+}
+
+// A connect that times out (a full accept queue drops the SYNs) is worth
+// another try, though the net package's timeout error also says it is
+// context.DeadlineExceeded: the batch sender failed such batches at once.
+// A context's own end stays final.
+func TestClassifyDialTimeoutIsTransient(t *testing.T) {
+	_, err := (&net.Dialer{Timeout: time.Nanosecond}).Dial("tcp", "127.0.0.1:9")
+	if err == nil || !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("a dial with a 1 ns timeout: %v, want a timeout that is context.DeadlineExceeded", err)
+	}
+	if k, _ := retry.Classify(Classify(fmt.Errorf("could not connect: %w", err))); k != retry.Transient {
+		t.Errorf("a connect timeout: %v, want transient", k)
+	}
+	for _, end := range []error{context.Canceled, context.DeadlineExceeded} {
+		if k, _ := retry.Classify(Classify(fmt.Errorf("select: %w", end))); k != retry.Permanent {
+			t.Errorf("%v: %v, want permanent", end, k)
+		}
 	}
 }

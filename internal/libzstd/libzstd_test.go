@@ -8,6 +8,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"testing"
+	"time"
 
 	"github.com/klauspost/compress/zstd"
 )
@@ -151,4 +152,32 @@ func TestDestinationErrorIsReturned(t *testing.T) {
 	if _, err := z.Write([]byte("x")); err == nil {
 		t.Fatal("a write after Close succeeded")
 	}
+}
+
+// Discard releases the encoder at once, without ending the frame, and the
+// writer is unusable afterwards; Close then reports the discard.
+func TestDiscard(t *testing.T) {
+	var out bytes.Buffer
+	z, err := NewWriter(&out, Options{Level: 19, Workers: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := z.Write(sample(4 << 20)); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	z.Discard()
+	if d := time.Since(start); d > time.Second {
+		t.Errorf("Discard took %v: it finished the frame", d)
+	}
+	if z.cctx != nil {
+		t.Fatal("the encoder was not released")
+	}
+	if _, err := z.Write([]byte("x")); err == nil {
+		t.Error("a write after Discard succeeded")
+	}
+	if err := z.Close(); err == nil {
+		t.Error("Close after Discard said nothing")
+	}
+	z.Discard() // twice is harmless
 }

@@ -31,18 +31,20 @@ func (p *Pacer) Wait(ctx context.Context, msgs int, n int64) error {
 		return nil
 	}
 	if p.msgs != nil {
-		if err := waitN(ctx, p.msgs, int64(msgs)); err != nil {
+		if err := WaitN(ctx, p.msgs, int64(msgs)); err != nil {
 			return err
 		}
 	}
 	if p.bytes != nil {
-		return waitN(ctx, p.bytes, n)
+		return WaitN(ctx, p.bytes, n)
 	}
 	return nil
 }
 
-// waitN waits for n tokens in pieces no larger than the burst.
-func waitN(ctx context.Context, l *rate.Limiter, n int64) error {
+// WaitN waits for n tokens of l in pieces no larger than its burst. It
+// fails only when ctx ends, with ctx's error: every wait on a
+// rate.Limiter in the project goes through it.
+func WaitN(ctx context.Context, l *rate.Limiter, n int64) error {
 	for n > 0 {
 		k := min(n, int64(l.Burst()))
 		if err := l.WaitN(ctx, int(k)); err != nil {

@@ -73,10 +73,15 @@ func MarkPermanent(err error) error {
 }
 
 // Classify reads the outermost mark of err: its kind and the server's
-// suggested wait. A cancelled or expired context is always permanent, so
-// that no loop outlives the run that started it.
+// suggested wait. Unmarked errors are permanent, a cancelled or expired
+// context among them, and so is a loop Do ended in a pause. A mark wins
+// over the context test, because a network timeout (a connect that timed
+// out) also reports itself as context.DeadlineExceeded while the run goes
+// on; Do stops once the run's own context has ended, so no loop outlives
+// the run.
 func Classify(err error) (Kind, time.Duration) {
-	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+	var s *stopped
+	if err == nil || errors.As(err, &s) {
 		return Permanent, 0
 	}
 	var m *marked

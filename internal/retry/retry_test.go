@@ -3,6 +3,7 @@ package retry
 import (
 	"context"
 	"errors"
+	"net"
 	"testing"
 	"time"
 )
@@ -165,5 +166,29 @@ func TestWaitOutThrottling(t *testing.T) {
 	})
 	if calls != 50 || err == nil {
 		t.Fatalf("err %v after %d calls; want the loop to end at the cancel (call 50)", err, calls)
+	}
+}
+
+// A connect that timed out says it is context.DeadlineExceeded too (the
+// net package's timeout error does), yet the run goes on: its transient
+// mark is what counts. A loop that Do ended in a pause stays final
+// whatever its last error's mark.
+func TestClassifyMarkedTimeoutStaysTransient(t *testing.T) {
+	_, err := (&net.Dialer{Timeout: time.Nanosecond}).Dial("tcp", "127.0.0.1:9")
+	if err == nil || !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("a dial with a 1 ns timeout: %v, want a timeout that is context.DeadlineExceeded", err)
+	}
+	if k, _ := Classify(MarkTransient(err)); k != Transient {
+		t.Errorf("a marked connect timeout: got %v, want transient", k)
+	}
+	if k, _ := Classify(err); k != Permanent {
+		t.Errorf("an unmarked one: got %v, want permanent", k)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() { time.Sleep(20 * time.Millisecond); cancel() }()
+	stopped := Do(ctx, Loop{Backoff: Policy{First: time.Second, Max: time.Second}},
+		func(context.Context, int) error { return MarkTransient(errors.New("EOF")) })
+	if k, _ := Classify(stopped); k != Permanent {
+		t.Errorf("a loop stopped in its pause: got %v, want permanent", k)
 	}
 }

@@ -20,6 +20,7 @@ import (
 
 	"github.com/mailhaul/mailhaul/internal/davclient"
 	"github.com/mailhaul/mailhaul/internal/loopback"
+	"github.com/mailhaul/mailhaul/internal/ratelimit"
 	"github.com/mailhaul/mailhaul/internal/retry"
 )
 
@@ -170,7 +171,7 @@ type paced struct {
 }
 
 func (p *paced) RoundTrip(req *http.Request) (*http.Response, error) {
-	if err := p.lim.Wait(req.Context()); err != nil {
+	if err := ratelimit.WaitN(req.Context(), p.lim, 1); err != nil {
 		return nil, err
 	}
 	return p.next.RoundTrip(req)
