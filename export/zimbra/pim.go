@@ -55,6 +55,12 @@ func (x *exporter) pimItem(it *tgz.Item, zp, key string) error {
 	} else {
 		obj, uid, err = checkEntry(it)
 	}
+	var incomplete *convert.Incomplete
+	if errors.As(err, &incomplete) && obj != nil {
+		// Kept without the invites that are lost, which are reported.
+		x.sink.AddError(format.Problem{Folder: f.path, Item: what, Reason: "exported without part of it: " + err.Error()})
+		err = nil
+	}
 	if err != nil {
 		p := format.Problem{Folder: f.path, Item: what, Reason: "not converted: " + err.Error()}
 		if te := (*tgz.Error)(nil); errors.As(err, &te) {
@@ -141,7 +147,8 @@ func (x *exporter) convertMeta(it *tgz.Item, who format.Problem) (obj []byte, ui
 			return nil, "", nil, fmt.Errorf("blob: %w", body.err)
 		}
 	}
-	if err != nil {
+	var incomplete *convert.Incomplete
+	if err != nil && !(errors.As(err, &incomplete) && obj != nil) {
 		return nil, "", notes, err
 	}
 	// convert names the UID it wrote: its output, which may carry more
@@ -153,7 +160,7 @@ func (x *exporter) convertMeta(it *tgz.Item, who format.Problem) (obj []byte, ui
 	if it.Type == tgz.TypeContact {
 		x.contactExported(m.ID, uid)
 	}
-	return obj, uid, notes, nil
+	return obj, uid, notes, err // nil, or Incomplete with obj
 }
 
 // checkEntry checks a meta=0 .vcf, .ics or .task entry, which is already

@@ -331,3 +331,26 @@ func TestNonASCIINames(t *testing.T) {
 		t.Errorf("meta=0: %d items, errors %v, %+v", len(s.Items), s.Errors, s.Items)
 	}
 }
+
+// An appointment whose metadata lists an exception its blob lacks, and
+// which the metadata cannot rebuild, is kept without it, and the lost
+// instance is an error naming the item: exporting nothing of it would
+// lose more, and a warning alone would hide the loss.
+func TestInviteLostFromBlobKeepsTheRest(t *testing.T) {
+	appt := zimbratest.Calendar(zimbratest.TypeAppointment, 400, "/Calendar", 10, "Weekly", "weekly-1", day, nil,
+		zimbratest.Invite{ID: 401, ICS: weekly})
+	md, err := metadata.Decode(appt.Metadata)
+	if err != nil {
+		t.Fatal(err)
+	}
+	inv, _ := md.List("inv")
+	md["inv"] = append(inv, metadata.Map{"mid": 402, "u": "weekly-1", "rid": metadata.Map{"dt": "20240115T090000Z"}})
+	appt.Metadata = metadata.Encode(md)
+	s := run(t, export.Options{}, write(t, t.TempDir(), "p.tgz", zimbratest.Options{}, append(zimbratest.SystemFolders(), appt)...))
+	if len(s.Items) != 1 || s.Items[0].UID != "weekly-1" {
+		t.Fatalf("%d items %+v, want the appointment kept", len(s.Items), s.Items)
+	}
+	if len(s.Errors) != 1 || !strings.Contains(s.Errors[0].Reason, "invite 402") || !strings.Contains(s.Errors[0].Item, `appointment 400 "Weekly"`) {
+		t.Errorf("errors %+v, want the lost invite 402 of appointment 400", s.Errors)
+	}
+}

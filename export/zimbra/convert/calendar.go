@@ -58,6 +58,7 @@ func Calendar(md metadata.Map, blob io.Reader) (ics []byte, uid string, notes []
 	if err != nil {
 		return nil, "", m.notes, err
 	}
+	var lost []string
 	if l, ok := md.List("inv"); ok {
 		invs, _ := l.Maps()
 		for _, inv := range invs {
@@ -76,15 +77,26 @@ func Calendar(md metadata.Map, blob io.Reader) (ics []byte, uid string, notes []
 				err = m.item("invite "+id+" (rebuilt from the metadata)", comp)
 			}
 			if err != nil {
-				return nil, "", m.notes, fmt.Errorf("invite %s (%s) is in the metadata but not in the blob, and cannot be rebuilt from it: %w", id, what, err)
+				lost = append(lost, fmt.Sprintf("invite %s (%s) is in the metadata but not in the blob, and cannot be rebuilt from it: %v", id, what, err))
+				continue
 			}
 			m.note("invite %s (%s) is in the metadata but not in the blob; rebuilt from the metadata, without attachments", id, what)
 			m.notes = append(m.notes, b.notes...)
 		}
 	}
 	ics, err = m.calendar()
+	if err == nil && len(lost) > 0 {
+		err = &Incomplete{Lost: lost}
+	}
 	return ics, m.uid, m.notes, err
 }
+
+// Incomplete is Calendar's error for an item converted without some of
+// its invites: ics holds the rest, and Lost says what is missing, so the
+// caller keeps the item and reports the loss.
+type Incomplete struct{ Lost []string }
+
+func (e *Incomplete) Error() string { return strings.Join(e.Lost, "; ") }
 
 // mergeBlob reads the invites of a calendar blob.
 func mergeBlob(r io.Reader) (*merger, error) {

@@ -3,6 +3,7 @@ package convert
 import (
 	"bytes"
 	"encoding/base64"
+	"errors"
 	"mime/quotedprintable"
 	"strings"
 	"testing"
@@ -372,7 +373,8 @@ func TestCalendarRebuildsInvitesMissingFromBlob(t *testing.T) {
 		t.Fatalf("want the master and the moved instance:\n%s", b)
 	}
 	// An instance the metadata cannot rebuild (no start) is an error,
-	// not a note: the item would show it at its old time.
+	// not a note (the item would show it at its old time), and the rest
+	// of the item is still given, to be kept and the loss reported.
 	delete(moved, "st")
 	md, err = metadata.Decode(metadata.Encode(metadata.Map{"u": "w", "inv": metadata.List{
 		metadata.Map{"mid": 301, "u": "w", "recurrence": metadata.Map{}}, moved,
@@ -380,8 +382,13 @@ func TestCalendarRebuildsInvitesMissingFromBlob(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, _, _, err := Calendar(md, strings.NewReader(blob)); err == nil || !strings.Contains(err.Error(), "invite 320 (an exception)") || !strings.Contains(err.Error(), "cannot be rebuilt") {
+	b, _, _, err = Calendar(md, strings.NewReader(blob))
+	var inc *Incomplete
+	if !errors.As(err, &inc) || !strings.Contains(err.Error(), "invite 320 (an exception)") || !strings.Contains(err.Error(), "cannot be rebuilt") {
 		t.Errorf("unrebuildable instance: %v", err)
+	}
+	if !bytes.Contains(b, []byte("UID:w\r\n")) || bytes.Contains(b, []byte("RECURRENCE-ID")) {
+		t.Errorf("want the master alone, kept:\n%s", b)
 	}
 	// Without a blob the recurring item cannot be rebuilt: an error for
 	// the caller to report.
