@@ -168,7 +168,7 @@ func TestParallelZstdRoundTrip(t *testing.T) {
 	for _, n := range []int{0, 1, size - 1, size, 5*size + 12345} {
 		in := mixedData(n, int64(n))
 		var out bytes.Buffer
-		zw, err := newZstdWriter(&out, DefaultZstdLevel, 2, size)
+		zw, err := newZstdWriter(&out, zstd.SpeedBetterCompression, 2, size)
 		if err != nil {
 			t.Fatal(err)
 		}
