@@ -178,12 +178,15 @@ func (p *paced) RoundTrip(req *http.Request) (*http.Response, error) {
 }
 
 // classify: a SOAP fault is a 500 with a SOAP body, an answer the caller
-// reads; a 503 is how Jetty's DoS filter refused before 9.4 (429 since),
+// reads (Zimbra labels its JSON answers, faults included,
+// "text/javascript; charset=utf-8": SoapJSProtocol.getContentType), never
+// retried: a refused login sent again risks locking the admin out; a 503
+// is how Jetty's DoS filter refused before 9.4 (429 since),
 // so it is throttling; the rest as for any HTTP server.
 func classify(res *http.Response) retry.Kind {
 	ct := res.Header.Get("Content-Type")
 	switch {
-	case res.StatusCode == http.StatusInternalServerError && (strings.Contains(ct, "json") || strings.Contains(ct, "soap")):
+	case res.StatusCode == http.StatusInternalServerError && (strings.Contains(ct, "json") || strings.Contains(ct, "javascript") || strings.Contains(ct, "soap")):
 		return retry.Permanent
 	case res.StatusCode == http.StatusServiceUnavailable:
 		return retry.Throttled

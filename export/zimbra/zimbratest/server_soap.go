@@ -60,7 +60,8 @@ func faultf(code, format string, args ...any) *fault {
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	// As Zimbra's SoapJSProtocol.getContentType labels every JSON answer.
+	w.Header().Set("Content-Type", "text/javascript; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store, no-cache")
 	w.WriteHeader(status)
 	json.NewEncoder(w).Encode(v)
