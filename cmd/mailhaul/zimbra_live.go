@@ -166,6 +166,7 @@ func (a *app) exportZimbraLive(cmd *cobra.Command, f *exportFlags, lf *zimbraLiv
 	var (
 		mu      sync.Mutex
 		results []zimbraUser
+		skipped []string // received after the admin login was refused
 		wg      sync.WaitGroup
 	)
 	single := len(lf.users) == 1
@@ -174,6 +175,12 @@ func (a *app) exportZimbraLive(cmd *cobra.Command, f *exportFlags, lf *zimbraLiv
 		go func() {
 			defer wg.Done()
 			for acc := range users {
+				if adminRefused(context.Cause(ctx)) {
+					mu.Lock()
+					skipped = append(skipped, acc.Name)
+					mu.Unlock()
+					continue
+				}
 				job, err := lf.job(f, acc.Name, where)
 				var rep *report.Export
 				var prog *display
@@ -211,9 +218,41 @@ func (a *app) exportZimbraLive(cmd *cobra.Command, f *exportFlags, lf *zimbraLiv
 		lerr = fmt.Errorf("listing the users stopped after %d: %w", len(results), lerr)
 	}
 	if cause := context.Cause(ctx); adminRefused(cause) {
-		lerr = fmt.Errorf("stopped: the admin login was refused (%w); the users after these were not tried", cause)
+		notTried := append(skipped, lf.untried(results, skipped)...)
+		slices.Sort(notTried)
+		lerr = fmt.Errorf("stopped: the admin login was refused (%w)", cause)
+		switch {
+		case len(notTried) > 0 && lf.usersFile == "" && !lf.allUsers:
+			lerr = fmt.Errorf("%w; not tried: %s", lerr, strings.Join(notTried, ", "))
+		case len(notTried) > 0:
+			lerr = fmt.Errorf("%w; not tried: %s and the users listed after them", lerr, strings.Join(notTried, ", "))
+		default:
+			lerr = fmt.Errorf("%w; the users listed after these were not tried", lerr)
+		}
 	}
 	return a.zimbraLiveEnd(results, lerr)
+}
+
+// untried are the --user names neither exported nor skipped.
+func (lf *zimbraLiveFlags) untried(results []zimbraUser, skipped []string) []string {
+	if lf.usersFile != "" || lf.allUsers {
+		return nil // the listing stopped; its rest is unknown
+	}
+	seen := map[string]bool{}
+	for _, r := range results {
+		seen[strings.ToLower(r.name)] = true
+	}
+	for _, n := range skipped {
+		seen[strings.ToLower(n)] = true
+	}
+	var out []string
+	for _, u := range lf.users {
+		if !seen[strings.ToLower(u)] {
+			seen[strings.ToLower(u)] = true
+			out = append(out, u)
+		}
+	}
+	return out
 }
 
 // adminRefused reports a refused admin login (AuthRequest's fault).

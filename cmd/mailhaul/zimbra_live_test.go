@@ -344,3 +344,39 @@ func TestExportZimbraLiveAdminRefused(t *testing.T) {
 		t.Errorf("%d AuthRequests, want 1", n)
 	}
 }
+
+// With workers in parallel a refused login is still sent once, and the
+// last line tells the users tried and failed from the users never tried.
+func TestExportZimbraLiveAdminRefusedParallel(t *testing.T) {
+	z := startLiveZimbra(t, "zed", zimbratest.ServerOptions{}, zimbraLiveItems()...)
+	bad := filepath.Join(t.TempDir(), "bad.pw")
+	os.WriteFile(bad, []byte("wrong\n"), 0o600)
+	args := []string{"-q", "export", "zimbra", "--out", t.TempDir(), "--concurrency", "4"}
+	users := []string{"a", "b", "c", "d", "e", "f", "g", "h"}
+	for _, u := range users {
+		args = append(args, "--user", u+"@example.test")
+	}
+	args = append(append(args, z.args...), "--password-file", bad) // the last one counts
+	code, _, stderr := mailhaul(t, args...)
+	if n := z.s.Stats().SOAP["AuthRequest"]; n != 1 {
+		t.Errorf("%d AuthRequests, want 1", n)
+	}
+	lines := strings.Split(strings.TrimSpace(stderr), "\n")
+	last := lines[len(lines)-1]
+	_, notTried, ok := strings.Cut(last, "; not tried: ")
+	_, failed, _ := strings.Cut(last, "failed: ")
+	failed, _, _ = strings.Cut(failed, ";")
+	if code != exitFailed || !ok || !strings.Contains(last, "the admin login was refused") {
+		t.Fatalf("exit %d, last line %q", code, last)
+	}
+	in := func(list, u string) bool { return slices.Contains(strings.Split(list, ", "), u) }
+	for _, u := range users {
+		u += "@example.test"
+		if in(failed, u) == in(notTried, u) {
+			t.Errorf("%s: failed %v, not tried %v; want exactly one (last line %q)", u, in(failed, u), in(notTried, u), last)
+		}
+	}
+	if len(strings.Split(notTried, ", ")) < len(users)-4 {
+		t.Errorf("with 4 workers at most 4 users are tried: %q", last)
+	}
+}

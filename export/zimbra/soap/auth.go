@@ -57,6 +57,9 @@ func (c *Client) adminToken(ctx context.Context) (string, error) {
 	if c.usable(t) {
 		return t.value, nil
 	}
+	if c.refused != nil {
+		return "", c.refused
+	}
 	pw, err := c.cfg.Password()
 	if err != nil {
 		return "", err
@@ -64,6 +67,12 @@ func (c *Client) adminToken(ctx context.Context) (string, error) {
 	var a tokenAnswer
 	err = c.call(ctx, c.adminEndpoint(), "", "", "AuthRequest", "urn:zimbraAdmin",
 		map[string]any{"name": elem(c.cfg.Admin), "password": elem(pw)}, &a)
+	var f *Fault
+	if errors.As(err, &f) {
+		// The server refused the login: each try would count towards
+		// the admin's lockout, so later callers get this answer.
+		c.refused = err
+	}
 	if err != nil {
 		return "", err
 	}

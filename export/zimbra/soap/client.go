@@ -85,6 +85,7 @@ type Client struct {
 	adminTok   token
 	delegated  map[string]token // by account name, lower-case
 	loginGroup sync.Mutex       // one admin login at a time
+	refused    error            // the refused admin login, under loginGroup
 }
 
 type token struct {
