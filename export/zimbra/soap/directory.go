@@ -43,6 +43,17 @@ var AccountAttrs = []string{
 	"zimbraPrefOutOfOfficeReply", "zimbraPrefOutOfOfficeReplyEnabled", "zimbraPrefTimeZoneId",
 }
 
+// recorded is AccountAttrs as a set: a listing keeps these alone, since
+// gaa -v prints every attribute, secrets (zimbraPasswordHistory's old
+// hashes, zimbraAuthTokens) included.
+var recorded = func() map[string]bool {
+	m := map[string]bool{}
+	for _, a := range AccountAttrs {
+		m[strings.ToLower(a)] = true
+	}
+	return m
+}()
+
 // blocked is what Zimbra sends over SOAP in place of a secret attribute.
 const blocked = "VALUE-BLOCKED"
 
@@ -200,8 +211,8 @@ var attrLine = regexp.MustCompile(`^([a-z][A-Za-z0-9]*): (.*)$`)
 // ReadGAA reads what `zmprov -l gaa` printed, calling fn per account:
 // one address a line, or with -v a "# name ADDRESS" line followed by
 // "attribute: value" lines (a value running over several lines, like a
-// Sieve script, continues until the next attribute). userPassword is
-// kept only with withHash. A line that is none of these fails, named by
+// Sieve script, continues until the next attribute). Only AccountAttrs
+// are kept, and userPassword only with withHash. A line that is none of these fails, named by
 // its number.
 func ReadGAA(r io.Reader, withHash bool, fn func(Account) error) error {
 	sc := bufio.NewScanner(r)
@@ -241,10 +252,13 @@ func ReadGAA(r io.Reader, withHash bool, fn func(Account) error) error {
 				}
 				continue
 			}
-			cur.Attrs[last] = append(cur.Attrs[last], m[2])
+			if recorded[strings.ToLower(last)] {
+				cur.Attrs[last] = append(cur.Attrs[last], m[2])
+			}
 		case cur != nil && line == "":
 			blanks++
-		case cur != nil && last == "userPassword":
+		case cur != nil && last != "" && !recorded[strings.ToLower(last)]:
+			// the rest of a value not kept
 		case cur != nil && last != "":
 			v := cur.Attrs[last]
 			v[len(v)-1] += strings.Repeat("\n", blanks+1) + line

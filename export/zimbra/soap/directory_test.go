@@ -1,10 +1,12 @@
 package soap_test
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/mailhaul/mailhaul/export/zimbra"
 	"github.com/mailhaul/mailhaul/export/zimbra/soap"
 )
 
@@ -102,5 +104,31 @@ func TestDeltaRules(t *testing.T) {
 	p := soap.Plan(T)
 	if len(p) != 3 || p[0].Folder != "/" || p[1].Folder != "/Trash" || p[2].Folder != "/Junk" || !p[2].After.Equal(T) {
 		t.Errorf("Plan = %+v", p)
+	}
+}
+
+// gaa -v prints every attribute: the listing keeps the documented ones
+// (AccountAttrs) and leaves out the old password hashes, the auth tokens
+// and the rest, continuation lines included.
+func TestReadGAAKeepsAccountAttrsOnly(t *testing.T) {
+	in := "# name zed@example.test\ndisplayName: Zed\nuserPassword: {SSHA512}current\n" +
+		"zimbraPasswordHistory: 1700000000000:{SSHA512}oldhash\nzimbraAuthTokens: 123456|1700000000000|10.0.0_GA\n" +
+		"zimbraNotes: first\nsecond line\nzimbraMailQuota: 1048576\nzimbraPrefTimeZoneId: Europe/Berlin\n"
+	got, err := readGAA(t, in, false)
+	if err != nil || len(got) != 1 {
+		t.Fatalf("%+v, %v", got, err)
+	}
+	z := got[0]
+	for _, secret := range []string{"zimbraPasswordHistory", "zimbraAuthTokens", "zimbraNotes", "userPassword"} {
+		if z.Attrs[secret] != nil {
+			t.Errorf("%s kept: %q", secret, z.Attrs[secret])
+		}
+	}
+	if z.Attr("displayName") != "Zed" || z.Attr("zimbraMailQuota") != "1048576" || z.Attr("zimbraPrefTimeZoneId") != "Europe/Berlin" || len(z.Attrs) != 3 {
+		t.Errorf("the documented attributes: %v", z.Attrs)
+	}
+	r := zimbra.Record(z)
+	if fmt.Sprint(r.SourceAttributes) != fmt.Sprint(z.Attrs) || r.PasswordHash != "" {
+		t.Errorf("the account record: %+v", r)
 	}
 }
