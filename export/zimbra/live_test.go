@@ -53,7 +53,7 @@ func noise(seed, n int) []byte {
 const liveUser = "ann@example.test"
 
 // liveServer serves mb for liveUser, GetFolder counts raised by extra.
-func liveServer(t *testing.T, mb zimbratest.Mailbox, o zimbratest.ServerOptions, extra map[int]int) (*zimbratest.Server, *soap.Client) {
+func liveServer(t *testing.T, mb zimbratest.Mailbox, o zimbratest.ServerOptions, extra map[int]int, tune ...func(*soap.Config)) (*zimbratest.Server, *soap.Client) {
 	t.Helper()
 	if o.Content == nil {
 		o.Content = mb.Content
@@ -65,12 +65,16 @@ func liveServer(t *testing.T, mb zimbratest.Mailbox, o zimbratest.ServerOptions,
 		"zimbraMailSieveScript":      {"require \"fileinto\";\nfileinto \"Projects\";\n"},
 		"zimbraPrefOutOfOfficeReply": {"Away"}, "zimbraPrefOutOfOfficeReplyEnabled": {"TRUE"},
 		"zimbraPrefMailForwardingAddress": {"x@example.org, y@example.org"}, "userPassword": {"{SSHA512}secret-hash"}}})
-	c, err := soap.New(soap.Config{URL: s.URL, Admin: "admin@example.test", RootCAs: s.RootCAs(),
+	cfg := soap.Config{URL: s.URL, Admin: "admin@example.test", RootCAs: s.RootCAs(),
 		Password:          func() (string, error) { return "admin-secret", nil },
 		MailURL:           func(string) string { return s.URL },
 		RequestsPerSecond: -1,
 		// Slow enough for the DoS filter's one-second window.
-		Retry: retry.Loop{Attempts: 8, Backoff: retry.Policy{First: 300 * time.Millisecond, Max: 1200 * time.Millisecond}}})
+		Retry: retry.Loop{Attempts: 8, Backoff: retry.Policy{First: 300 * time.Millisecond, Max: 1200 * time.Millisecond}}}
+	for _, f := range tune {
+		f(&cfg)
+	}
+	c, err := soap.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -112,6 +116,34 @@ func readArchive(t *testing.T, path string) (format.Manifest, map[string]format.
 			}
 			bodies[e.Item.SourceID] = string(b)
 		}
+	}
+}
+
+// A stream that stalls mid-body (the connection open, nothing coming) is
+// given up after the idle timeout and the user's export started again.
+func TestLiveExportGivesUpStalledStream(t *testing.T) {
+	mb := liveMailbox()
+	s, c := liveServer(t, mb, zimbratest.ServerOptions{}, nil, func(cfg *soap.Config) { cfg.IdleTimeout = 300 * time.Millisecond })
+	s.StallREST(6000)
+	out := t.TempDir()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var retried []error
+	rep, err := zimbra.RunLive(ctx, zimbra.LiveJob{Client: c,
+		Job: export.Job{User: liveUser, Path: "https://zimbra.example.test:7071", Out: out},
+		Retry: retry.Loop{Attempts: 3, Backoff: retry.Policy{First: time.Millisecond, Max: 5 * time.Millisecond},
+			OnRetry: func(_ int, err error, _ time.Duration) { retried = append(retried, err) }}})
+	if err != nil || rep.Status != "ok" {
+		t.Fatalf("%v %+v", err, rep)
+	}
+	if len(retried) != 1 || !strings.Contains(retried[0].Error(), "nothing came for 300ms") {
+		t.Errorf("restarts %v, want one for the stalled stream", retried)
+	}
+	if _, _, bodies := readArchive(t, filepath.Join(out, liveUser+".tgz")); len(bodies) != 5 {
+		t.Errorf("%d messages, want 5", len(bodies))
+	}
+	if st := s.Stats(); st.REST != 4 {
+		t.Errorf("REST %d, want 4: one stalled, then three", st.REST)
 	}
 }
 

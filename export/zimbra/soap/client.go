@@ -61,6 +61,14 @@ type Config struct {
 	// included (default 25, under Zimbra's DoS filter of 30 per client;
 	// negative: no pacing, for a host in zimbraHttpThrottleSafeIPs).
 	RequestsPerSecond float64
+	// HeaderTimeout bounds the wait for an answer's headers (default 10
+	// min: Zimbra searches a large mailbox before the first byte of an
+	// export); it applies to the transport New builds.
+	HeaderTimeout time.Duration
+	// IdleTimeout gives up an export stream that sent nothing for that
+	// long (default 5 min); the break is transient, so the user's export
+	// is started again.
+	IdleTimeout time.Duration
 	// PageSize is SearchDirectoryRequest's limit (default 1000).
 	PageSize int
 	// DelegateLifetime is the life asked for a delegated token (default
@@ -114,8 +122,16 @@ func New(cfg Config) (*Client, error) {
 		return nil, errors.New("zimbra: no admin password source")
 	}
 	base := cfg.Transport
+	if cfg.HeaderTimeout <= 0 {
+		cfg.HeaderTimeout = 10 * time.Minute
+	}
+	if cfg.IdleTimeout <= 0 {
+		cfg.IdleTimeout = 5 * time.Minute
+	}
 	if base == nil {
-		base = davclient.NewTransport(cfg.RootCAs, cfg.Conns)
+		tr := davclient.NewTransport(cfg.RootCAs, cfg.Conns)
+		tr.ResponseHeaderTimeout = cfg.HeaderTimeout // a server that never answers
+		base = tr
 	}
 	rps := cfg.RequestsPerSecond
 	if rps == 0 {

@@ -2,15 +2,18 @@ package soap_test
 
 import (
 	"context"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -630,5 +633,38 @@ func TestProfile(t *testing.T) {
 	dls, err := c.Memberships(ctx, "ann@example.test")
 	if err != nil || len(dls) != 2 || dls[1].Name != "staff@example.test" {
 		t.Errorf("memberships %+v, %v", dls, err)
+	}
+}
+
+// A server that takes the request and never answers is given up after
+// HeaderTimeout (each try), not waited for until the caller's deadline.
+func TestHeaderTimeout(t *testing.T) {
+	var n atomic.Int32
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n.Add(1)
+		io.Copy(io.Discard, r.Body) // then the server sees the client hang up
+		select {
+		case <-r.Context().Done():
+		case <-time.After(20 * time.Second):
+		}
+	}))
+	defer srv.Close()
+	roots := x509.NewCertPool()
+	roots.AddCert(srv.Certificate())
+	c, err := soap.New(soap.Config{URL: srv.URL, Admin: "admin@example.test", RootCAs: roots, HeaderTimeout: 200 * time.Millisecond,
+		Password: func() (string, error) { return "admin-secret", nil }, RequestsPerSecond: -1,
+		Retry: retry.Loop{Attempts: 2, Backoff: retry.Policy{First: time.Millisecond, Max: 2 * time.Millisecond}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	start := time.Now()
+	_, err = c.GetAccount(ctx, "ann@example.test", false)
+	if err == nil || ctx.Err() != nil || time.Since(start) > 10*time.Second {
+		t.Errorf("after %s: %v (caller's deadline reached: %v)", time.Since(start), err, ctx.Err())
+	}
+	if n.Load() != 2 {
+		t.Errorf("%d tries, want 2", n.Load())
 	}
 }

@@ -142,6 +142,8 @@ type Server struct {
 	drops    int
 	soapFail []int
 	cuts     []int64
+	stalls   []int64
+	quit     chan struct{} // closed before the server: stalled handlers end
 	dos      map[string][]time.Time
 	stats    Stats
 	exports  []Export
@@ -188,6 +190,8 @@ func NewServer(t testing.TB, o ServerOptions) *Server {
 	s.ts.StartTLS()
 	s.URL = s.ts.URL
 	t.Cleanup(s.ts.Close)
+	s.quit = make(chan struct{})
+	t.Cleanup(func() { close(s.quit) }) // runs before Close
 	return s
 }
 
@@ -245,6 +249,13 @@ func (s *Server) DropREST(n int) {
 // many bytes of their body, then drop the connection.
 func (s *Server) CutREST(after ...int64) {
 	s.locked(func() { s.cuts = append(s.cuts, after...) })
+}
+
+// StallREST makes the next REST exports with content send 200 and that
+// many bytes of their body, then go silent with the connection open
+// until the client gives up (or the test ends).
+func (s *Server) StallREST(after ...int64) {
+	s.locked(func() { s.stalls = append(s.stalls, after...) })
 }
 
 // Stats returns a copy of the counters.

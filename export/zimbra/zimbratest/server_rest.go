@@ -112,12 +112,15 @@ func (s *Server) rest(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	s.stats.REST++
 	s.exports = append(s.exports, e)
-	cut := int64(-1)
-	if len(s.cuts) > 0 {
+	cut, stall := int64(-1), false
+	switch {
+	case len(s.stalls) > 0:
+		cut, s.stalls, stall = s.stalls[0], s.stalls[1:], true
+	case len(s.cuts) > 0:
 		cut, s.cuts = s.cuts[0], s.cuts[1:]
 	}
 	s.mu.Unlock()
-	s.serveExport(w, e, cut)
+	s.serveExport(w, r, e, cut, stall)
 }
 
 // parseExport derives what Zimbra searches from the URL. Dates are taken
@@ -155,8 +158,9 @@ func parseExport(user, folder string, q url.Values) (Export, string) {
 }
 
 // serveExport streams the provider's bytes: nothing written is 204; a
-// cut sends 200 and cut bytes, then drops the connection.
-func (s *Server) serveExport(w http.ResponseWriter, e Export, cut int64) {
+// cut sends 200 and cut bytes, then drops the connection (stall: then
+// says nothing until the client hangs up).
+func (s *Server) serveExport(w http.ResponseWriter, r *http.Request, e Export, cut int64, stall bool) {
 	lw := &lazyWriter{w: w, fmt: e.Fmt, left: cut}
 	var err error
 	if s.o.Content != nil {
@@ -166,6 +170,12 @@ func (s *Server) serveExport(w http.ResponseWriter, e Export, cut int64) {
 	case lw.cut || (err != nil && lw.started):
 		if f, ok := w.(http.Flusher); ok {
 			f.Flush()
+		}
+		if stall && lw.cut {
+			select {
+			case <-r.Context().Done():
+			case <-s.quit:
+			}
 		}
 		panic(http.ErrAbortHandler) // the connection dies mid-body
 	case err != nil:

@@ -3,6 +3,7 @@ package zimbratest
 import (
 	"bytes"
 	"compress/gzip"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -350,5 +351,52 @@ func TestServerDoSFilter(t *testing.T) {
 	time.Sleep(1100 * time.Millisecond)
 	if st, _, _ := call(t, s, "/service/admin/soap", "", "AuthRequest", map[string]any{}); st == http.StatusTooManyRequests {
 		t.Errorf("refused after a quiet second")
+	}
+}
+
+// StallREST sends the bytes asked for, then nothing, the connection open,
+// until the client hangs up.
+func TestStallREST(t *testing.T) {
+	s := NewServer(t, ServerOptions{Content: func(e Export, w io.Writer) error {
+		_, err := w.Write(bytes.Repeat([]byte("x"), 1000))
+		return err
+	}})
+	s.AddAccount(Account{Name: "ann@example.test"})
+	tok := delegated(t, s, "ann@example.test")
+	s.StallREST(100)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, s.URL+"/service/home/ann@example.test/?fmt=tgz", nil)
+	req.AddCookie(&http.Cookie{Name: "ZM_AUTH_TOKEN", Value: tok})
+	resp, err := s.ts.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	type result struct {
+		n   int
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		b, err := io.ReadAll(resp.Body)
+		done <- result{len(b), err}
+	}()
+	select {
+	case r := <-done:
+		t.Fatalf("the stalled stream ended: %d bytes, %v", r.n, r.err)
+	case <-time.After(300 * time.Millisecond):
+	}
+	cancel()
+	select {
+	case r := <-done:
+		if r.n != 100 || r.err == nil {
+			t.Errorf("after hanging up: %d bytes, %v; want 100 and an error", r.n, r.err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the read did not end when the client hung up")
+	}
+	if s.Stats().REST != 1 {
+		t.Errorf("REST requests %d, want 1", s.Stats().REST)
 	}
 }
