@@ -205,10 +205,28 @@ func classify(res *http.Response) retry.Kind {
 	switch {
 	case res.StatusCode == http.StatusInternalServerError && (strings.Contains(ct, "json") || strings.Contains(ct, "javascript") || strings.Contains(ct, "soap")):
 		return retry.Permanent
+	case res.StatusCode == http.StatusInternalServerError && holdsFault(res):
+		return retry.Permanent // a proxy that relabelled the answer
 	case res.StatusCode == http.StatusServiceUnavailable:
 		return retry.Throttled
 	}
 	return davclient.StatusKind(res)
+}
+
+// holdsFault peeks at a 500's body for a JSON SOAP envelope with
+// Body.Fault, leaving the body whole for the caller.
+func holdsFault(res *http.Response) bool {
+	b, _ := io.ReadAll(io.LimitReader(res.Body, 64<<10))
+	res.Body = struct {
+		io.Reader
+		io.Closer
+	}{io.MultiReader(bytes.NewReader(b), res.Body), res.Body}
+	var env struct {
+		Body struct {
+			Fault json.RawMessage
+		}
+	}
+	return json.Unmarshal(b, &env) == nil && len(env.Body.Fault) > 0
 }
 
 // Fault is a SOAP fault: Zimbra's error code (account.NO_SUCH_ACCOUNT,
