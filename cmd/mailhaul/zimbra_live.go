@@ -52,6 +52,7 @@ type zimbraLiveFlags struct {
 	allUsers, withHash, viaAdminPort         bool
 	concurrency                              int
 	rps                                      float64
+	headerTimeout, idleTimeout               time.Duration
 	zmmailbox                                string
 }
 
@@ -72,13 +73,15 @@ func (lf *zimbraLiveFlags) add(cmd *cobra.Command, f *exportFlags) {
 	fl.BoolVar(&lf.withHash, "with-password-hash", false, `live Zimbra: keep the password hash that a --users-file of "zmprov -l gaa -v" holds in each account record`)
 	fl.BoolVar(&lf.viaAdminPort, "via-admin-port", false, "live Zimbra: send every request to --url with the admin token (only 7071 is reachable)")
 	fl.Float64Var(&lf.rps, "requests-per-second", soap.DefaultRequestsPerSecond, "live Zimbra: the pace of all requests (Zimbra's DoS filter allows 30 per client; negative: unpaced)")
+	fl.DurationVar(&lf.headerTimeout, "header-timeout", 10*time.Minute, "live Zimbra: how long to wait for an answer to begin (an export's search may take minutes)")
+	fl.DurationVar(&lf.idleTimeout, "idle-timeout", 5*time.Minute, "live Zimbra: give up a stream that sent nothing for this long and export the user again")
 	fl.StringVar(&lf.zmmailbox, "zmmailbox", "", "on the Zimbra host: read this zmmailbox program's getRestURL output instead of HTTPS")
 }
 
 // liveOnly names a live-only flag that was given, "" if none.
 func (lf *zimbraLiveFlags) liveOnly(cmd *cobra.Command) string {
 	for _, n := range []string{"admin", "password-file", "users-file", "all-users", "concurrency", "mail-url", "tls-ca",
-		"with-password-hash", "via-admin-port", "requests-per-second"} {
+		"with-password-hash", "via-admin-port", "requests-per-second", "header-timeout", "idle-timeout"} {
 		if cmd.Flags().Changed(n) {
 			return n
 		}
@@ -263,7 +266,8 @@ func adminRefused(err error) bool {
 
 // liveOnlySOAP names a flag given that only a SOAP connection serves.
 func (lf *zimbraLiveFlags) liveOnlySOAP(cmd *cobra.Command) string {
-	for _, n := range []string{"admin", "password-file", "mail-url", "tls-ca", "via-admin-port", "requests-per-second"} {
+	for _, n := range []string{"admin", "password-file", "mail-url", "tls-ca", "via-admin-port", "requests-per-second",
+		"header-timeout", "idle-timeout"} {
 		if cmd.Flags().Changed(n) {
 			return n
 		}
@@ -277,7 +281,7 @@ func (lf *zimbraLiveFlags) client() (*soap.Client, error) {
 		return nil, errors.New("export zimbra: --admin is required with --url")
 	}
 	cfg := soap.Config{URL: lf.url, Admin: lf.admin, ViaAdminPort: lf.viaAdminPort, RequestsPerSecond: lf.rps,
-		Conns: lf.concurrency,
+		Conns: lf.concurrency, HeaderTimeout: lf.headerTimeout, IdleTimeout: lf.idleTimeout,
 		Password: func() (string, error) {
 			pw, err := password(lf.passwordFile)
 			if err == nil && pw == "" {

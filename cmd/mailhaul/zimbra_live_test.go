@@ -380,3 +380,19 @@ func TestExportZimbraLiveAdminRefusedParallel(t *testing.T) {
 		t.Errorf("with 4 workers at most 4 users are tried: %q", last)
 	}
 }
+
+// --idle-timeout reaches the client: a stalled stream is given up and the
+// user's export started again, the archive whole.
+func TestExportZimbraLiveStalledStream(t *testing.T) {
+	z := startLiveZimbra(t, "zed", zimbratest.ServerOptions{}, zimbraLiveItems()...)
+	z.s.StallREST(400)
+	out := t.TempDir()
+	code, stdout, stderr := mailhaul(t, append([]string{"-q", "export", "zimbra", "--user", "zed", "--out", out,
+		"--idle-timeout", "300ms"}, z.args...)...)
+	if code != exitOK || !strings.Contains(stderr, "nothing came for 300ms") || !strings.Contains(stderr, "exporting the user again") {
+		t.Fatalf("exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	if got, _ := archiveItems(t, filepath.Join(out, "zed.tgz")); len(got) != 6 {
+		t.Errorf("%d messages in the archive, want 6", len(got))
+	}
+}
