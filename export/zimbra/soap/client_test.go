@@ -668,3 +668,58 @@ func TestHeaderTimeout(t *testing.T) {
 		t.Errorf("%d tries, want 2", n.Load())
 	}
 }
+
+// HeaderTimeout holds with a transport of the caller's too.
+func TestHeaderTimeoutCallersTransport(t *testing.T) {
+	var n atomic.Int32
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n.Add(1)
+		io.Copy(io.Discard, r.Body)
+		select {
+		case <-r.Context().Done():
+		case <-time.After(20 * time.Second):
+		}
+	}))
+	defer srv.Close()
+	c, err := soap.New(soap.Config{URL: srv.URL, Admin: "admin@example.test", Transport: srv.Client().Transport, HeaderTimeout: 200 * time.Millisecond,
+		Password: func() (string, error) { return "admin-secret", nil }, RequestsPerSecond: -1,
+		Retry: retry.Loop{Attempts: 2, Backoff: retry.Policy{First: time.Millisecond, Max: 2 * time.Millisecond}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Second)
+	defer cancel()
+	start := time.Now()
+	_, err = c.GetAccount(ctx, "ann@example.test", false)
+	if err == nil || ctx.Err() != nil || time.Since(start) > 5*time.Second {
+		t.Errorf("after %s: %v (caller's deadline reached: %v)", time.Since(start), err, ctx.Err())
+	}
+	if n.Load() != 2 {
+		t.Errorf("%d tries, want 2", n.Load())
+	}
+}
+
+// A SOAP answer whose body stops coming is given up after IdleTimeout
+// and asked again (a transient break), as an export stream is.
+func TestSOAPBodyStallRetried(t *testing.T) {
+	var l logs
+	s, c := pair(t, zimbratest.ServerOptions{}, soap.Config{IdleTimeout: 200 * time.Millisecond, Logf: l.Logf})
+	s.AddAccount(zimbratest.Account{Name: "ann@example.test", Attrs: map[string][]string{"displayName": {"Ann"}}})
+	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Second)
+	defer cancel()
+	if _, err := c.GetAccount(ctx, "ann@example.test", false); err != nil {
+		t.Fatal(err)
+	}
+	s.StallSOAP(20)
+	start := time.Now()
+	a, err := c.GetAccount(ctx, "ann@example.test", false)
+	if err != nil || a.Attr("displayName") != "Ann" {
+		t.Fatalf("after %s: %+v, %v", time.Since(start), a, err)
+	}
+	if got := s.Stats().SOAP["GetAccountRequest"]; got != 3 {
+		t.Errorf("%d GetAccountRequests, want 3 (one stalled, asked again)", got)
+	}
+	if lines := l.all(); len(lines) != 1 || !strings.Contains(lines[0], "nothing came for 200ms") {
+		t.Errorf("logged %q, want the stalled answer once", lines)
+	}
+}

@@ -143,6 +143,7 @@ type Server struct {
 	soapFail []int
 	cuts     []int64
 	stalls   []int64
+	soapHold []int64 // StallSOAP's byte counts
 	quit     chan struct{} // closed before the server: stalled handlers end
 	dos      map[string][]time.Time
 	stats    Stats
@@ -256,6 +257,13 @@ func (s *Server) CutREST(after ...int64) {
 // until the client gives up (or the test ends).
 func (s *Server) StallREST(after ...int64) {
 	s.locked(func() { s.stalls = append(s.stalls, after...) })
+}
+
+// StallSOAP makes the next SOAP answers send their headers and that
+// many bytes of their JSON body, then go silent with the connection open
+// until the client hangs up (or the test ends).
+func (s *Server) StallSOAP(after ...int64) {
+	s.locked(func() { s.soapHold = append(s.soapHold, after...) })
 }
 
 // Stats returns a copy of the counters.

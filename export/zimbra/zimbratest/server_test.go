@@ -400,3 +400,49 @@ func TestStallREST(t *testing.T) {
 		t.Errorf("REST requests %d, want 1", s.Stats().REST)
 	}
 }
+
+// StallSOAP sends a SOAP answer's headers and the bytes asked for, then
+// nothing, the connection open, until the client hangs up; the answer
+// after it is whole.
+func TestStallSOAP(t *testing.T) {
+	s := NewServer(t, ServerOptions{})
+	s.StallSOAP(10)
+	env := `{"Body":{"AuthRequest":{"_jsns":"urn:zimbraAdmin","name":"admin@example.test","password":"admin-secret"}}}`
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, s.URL+"/service/admin/soap", strings.NewReader(env))
+	resp, err := s.ts.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("status %d", resp.StatusCode)
+	}
+	type result struct {
+		n   int
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		b, err := io.ReadAll(resp.Body)
+		done <- result{len(b), err}
+	}()
+	select {
+	case r := <-done:
+		t.Fatalf("the stalled answer ended: %d bytes, %v", r.n, r.err)
+	case <-time.After(300 * time.Millisecond):
+	}
+	cancel()
+	select {
+	case r := <-done:
+		if r.n != 10 || r.err == nil {
+			t.Errorf("after hanging up: %d bytes, %v; want 10 and an error", r.n, r.err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the client's hang-up did not end the read")
+	}
+	if tok := adminToken(t, s); tok == "" {
+		t.Error("the next answer holds no token")
+	}
+}
