@@ -143,7 +143,7 @@ type Server struct {
 	soapFail []int
 	cuts     []int64
 	stalls   []int64
-	soapHold []int64 // StallSOAP's byte counts
+	soapHold []int64       // StallSOAP's byte counts
 	quit     chan struct{} // closed before the server: stalled handlers end
 	dos      map[string][]time.Time
 	stats    Stats
