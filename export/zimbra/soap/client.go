@@ -46,6 +46,13 @@ type Config struct {
 	// admin URL with the admin token (cookie ZM_ADMIN_AUTH_TOKEN), for a
 	// network where only 7071 is reachable; no delegated tokens then.
 	ViaAdminPort bool
+	// BasicAuth sends the REST exports to the admin URL with the admin's
+	// name and password as HTTP Basic (where the installation allows
+	// it, as zmbackup's curl -u does), and the mailbox's SOAP there with
+	// the admin token (as ViaAdminPort): no delegated tokens. The
+	// password then travels with every export, so http:// to a host
+	// other than loopback is refused whatever AllowPlaintext says.
+	BasicAuth bool
 
 	// RootCAs verify the servers' certificates; nil: the system's.
 	RootCAs *x509.CertPool
@@ -116,6 +123,12 @@ func New(cfg Config) (*Client, error) {
 		return nil, fmt.Errorf("zimbra: the admin URL %q is not an http(s) URL with a host", cfg.URL)
 	case u.Scheme == "http" && !cfg.AllowPlaintext && !loopback.IsHost(u.Hostname()):
 		return nil, fmt.Errorf("zimbra: %s would send the admin password in clear (http:// to a host other than loopback); use https://, or allow plaintext on a network you trust", u.Host)
+	}
+	if cfg.BasicAuth {
+		if u.Scheme == "http" && !loopback.IsHost(u.Hostname()) {
+			return nil, fmt.Errorf("zimbra: %s: HTTP Basic would send the admin password with every export in clear (http:// to a host other than loopback); use https://", u.Host)
+		}
+		cfg.ViaAdminPort = true // the admin port is where Zimbra takes Basic
 	}
 	u = &url.URL{Scheme: u.Scheme, Host: u.Host}
 	if cfg.Password == nil {

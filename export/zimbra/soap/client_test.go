@@ -723,3 +723,56 @@ func TestSOAPBodyStallRetried(t *testing.T) {
 		t.Errorf("logged %q, want the stalled answer once", lines)
 	}
 }
+
+// With BasicAuth the exports go to the admin port with the admin's name
+// and password (HTTP Basic), the mailbox's SOAP there with the admin
+// token: no delegated token, nothing for the mailbox server, and the
+// password in no log line or error.
+func TestBasicAuthOnAdminPort(t *testing.T) {
+	var l logs
+	s, c := pair(t, zimbratest.ServerOptions{Content: lines([]item{{"/Inbox", time.Unix(1e9, 0)}})}, soap.Config{BasicAuth: true, Logf: l.Logf})
+	s.AddAccount(zimbratest.Account{Name: "ann@example.test", Attrs: map[string][]string{"zimbraMailHost": {"unreachable.example.test"}}})
+	s.FailREST(http.StatusServiceUnavailable) // a repeated try carries Basic too
+	ctx := context.Background()
+	a, err := c.GetAccount(ctx, "ann@example.test", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if root, err := c.Folders(ctx, a); err != nil || len(root.Sub) == 0 {
+		t.Fatalf("Folders: %v", err)
+	}
+	st, err := c.Export(ctx, a, soap.Export{})
+	if err != nil || readAll(t, st) == "" {
+		t.Fatalf("Export: %v", err)
+	}
+	if ex := s.Exports(); len(ex) != 1 || !ex[0].Basic || s.Stats().SOAP["DelegateAuthRequest"] != 0 {
+		t.Errorf("exports %+v, stats %+v; want Basic and no delegation", ex, s.Stats())
+	}
+	for _, line := range l.all() {
+		if strings.Contains(line, "admin-secret") {
+			t.Errorf("the password in a log line: %q", line)
+		}
+	}
+}
+
+// Basic refused (a wrong password, or a Zimbra that does not allow it)
+// is said once, not repeated: each try would count towards a lockout.
+func TestBasicAuthRefused(t *testing.T) {
+	s, c := pair(t, zimbratest.ServerOptions{Content: lines([]item{{"/Inbox", time.Unix(1e9, 0)}})}, soap.Config{BasicAuth: true,
+		Password: func() (string, error) { return "wrong-secret", nil }})
+	s.AddAccount(zimbratest.Account{Name: "ann@example.test"})
+	_, err := c.Export(context.Background(), soap.Account{Name: "ann@example.test"}, soap.Export{})
+	if err == nil || !strings.Contains(err.Error(), "HTTP Basic") || strings.Contains(err.Error(), "wrong-secret") {
+		t.Fatalf("err %v; want Basic named as refused, no password", err)
+	}
+}
+
+// Basic sends the password with every request: never over http:// to a
+// host other than loopback, even where plaintext is allowed.
+func TestBasicAuthNeverInClear(t *testing.T) {
+	_, err := soap.New(soap.Config{URL: "http://zimbra.example.test:7071", Admin: "admin", BasicAuth: true, AllowPlaintext: true,
+		Password: func() (string, error) { return "pw", nil }})
+	if err == nil || !strings.Contains(err.Error(), "HTTP Basic") {
+		t.Errorf("err %v; want Basic refused over http", err)
+	}
+}

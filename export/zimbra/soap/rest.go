@@ -181,15 +181,23 @@ func (c *Client) Export(ctx context.Context, a Account, e Export) (*Stream, erro
 		cookie = "ZM_ADMIN_AUTH_TOKEN"
 	}
 	for try := 0; ; try++ {
-		tok, err := c.userToken(ctx, a.Name)
-		if err != nil {
-			return nil, err
-		}
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 		if err != nil {
 			return nil, fmt.Errorf("zimbra: export of %s: %w", a.Name, err)
 		}
-		req.AddCookie(&http.Cookie{Name: cookie, Value: tok})
+		var tok string
+		if c.cfg.BasicAuth {
+			pw, err := c.cfg.Password()
+			if err != nil {
+				return nil, err
+			}
+			req.SetBasicAuth(c.cfg.Admin, pw)
+		} else {
+			if tok, err = c.userToken(ctx, a.Name); err != nil {
+				return nil, err
+			}
+			req.AddCookie(&http.Cookie{Name: cookie, Value: tok})
+		}
 		resp, err := c.hc.Do(req)
 		if err != nil {
 			return nil, c.transportError(ctx, "export", req, err)
@@ -202,6 +210,10 @@ func (c *Client) Export(ctx context.Context, a Account, e Export) (*Stream, erro
 		case resp.StatusCode == http.StatusNoContent:
 			resp.Body.Close()
 			return &Stream{Empty: true}, nil
+		case resp.StatusCode == http.StatusUnauthorized && c.cfg.BasicAuth:
+			// Not asked again: each try counts towards the admin's lockout.
+			resp.Body.Close()
+			return nil, fmt.Errorf("zimbra: GET %s: the admin port refused HTTP Basic for %s (a wrong password, or an installation that does not take Basic there); use delegated tokens instead", shown, c.cfg.Admin)
 		case resp.StatusCode == http.StatusUnauthorized && try == 0:
 			io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 			resp.Body.Close()

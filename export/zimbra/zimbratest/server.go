@@ -130,8 +130,13 @@ type Stats struct {
 // admin port and the mailbox server at once. It is safe for concurrent use.
 type Server struct {
 	URL string
-	ts  *httptest.Server
-	o   ServerOptions
+	// MailURL is the mailbox server alone (Zimbra's proxy port, 443):
+	// user SOAP and REST, no admin SOAP, and no HTTP Basic for the admin,
+	// which Zimbra takes on the admin port only (AuthUtil.isAdminRequest).
+	MailURL string
+	ts      *httptest.Server
+	mail    *httptest.Server
+	o       ServerOptions
 
 	mu       sync.Mutex
 	offset   time.Duration // Advance's shift of the token clock
@@ -180,17 +185,26 @@ func NewServer(t testing.TB, o ServerOptions) *Server {
 	}
 	s := &Server{o: o, accounts: map[string]*Account{}, tokens: map[string]token{},
 		dos: map[string][]time.Time{}, stats: Stats{SOAP: map[string]int{}}}
-	mux := http.NewServeMux()
-	mux.HandleFunc("POST /service/admin/soap/", s.soap(true))
-	mux.HandleFunc("POST /service/admin/soap", s.soap(true))
-	mux.HandleFunc("POST /service/soap/", s.soap(false))
-	mux.HandleFunc("POST /service/soap", s.soap(false))
-	mux.HandleFunc("GET /service/home/", s.rest)
-	mux.HandleFunc("GET /home/", s.rest)
-	s.ts = httptest.NewUnstartedServer(s.dosFilter(mux))
+	mux := func(adminPort bool) http.Handler {
+		mux := http.NewServeMux()
+		if adminPort {
+			mux.HandleFunc("POST /service/admin/soap/", s.soap(true))
+			mux.HandleFunc("POST /service/admin/soap", s.soap(true))
+		}
+		mux.HandleFunc("POST /service/soap/", s.soap(false))
+		mux.HandleFunc("POST /service/soap", s.soap(false))
+		mux.HandleFunc("GET /service/home/", s.rest(adminPort))
+		mux.HandleFunc("GET /home/", s.rest(adminPort))
+		return s.dosFilter(mux)
+	}
+	s.ts = httptest.NewUnstartedServer(mux(true))
 	s.ts.StartTLS()
 	s.URL = s.ts.URL
 	t.Cleanup(s.ts.Close)
+	s.mail = httptest.NewUnstartedServer(mux(false)) // the same test certificate
+	s.mail.StartTLS()
+	s.MailURL = s.mail.URL
+	t.Cleanup(s.mail.Close)
 	s.quit = make(chan struct{})
 	t.Cleanup(func() { close(s.quit) }) // runs before Close
 	return s

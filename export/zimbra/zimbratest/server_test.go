@@ -446,3 +446,53 @@ func TestStallSOAP(t *testing.T) {
 		t.Error("the next answer holds no token")
 	}
 }
+
+// HTTP Basic: the admin's name and password on the admin port export
+// any account; on the mailbox server, with a wrong password or from a
+// non-admin they are refused.
+func TestServerRESTBasic(t *testing.T) {
+	s := NewServer(t, ServerOptions{Content: func(e Export, w io.Writer) error {
+		_, err := io.WriteString(w, "data")
+		return err
+	}})
+	s.AddAccount(Account{Name: "ann@example.test", Attrs: map[string][]string{"userPassword": {"ann-secret"}}})
+	path := "/service/home/ann@example.test/?fmt=tgz"
+	basic := func(base, name, pw string) (int, string) {
+		req, _ := http.NewRequest(http.MethodGet, base+path, nil)
+		req.SetBasicAuth(name, pw)
+		resp, err := s.ts.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	if st, b := basic(s.URL, "admin@example.test", "admin-secret"); st != 200 || b != "data" {
+		t.Errorf("admin on the admin port: %d %q", st, b)
+	}
+	if ex := s.Exports(); len(ex) != 1 || !ex[0].Basic || ex[0].Cookie != "" {
+		t.Errorf("exports %+v; want one, by Basic", ex)
+	}
+	for _, c := range []struct{ base, name, pw, what string }{
+		{s.MailURL, "admin@example.test", "admin-secret", "admin on the mailbox server"},
+		{s.URL, "admin@example.test", "wrong", "wrong password"},
+		{s.URL, "ann@example.test", "ann-secret", "a non-admin"},
+	} {
+		if st, _ := basic(c.base, c.name, c.pw); st != http.StatusUnauthorized {
+			t.Errorf("%s: %d, want 401", c.what, st)
+		}
+	}
+	if n := len(s.Exports()); n != 1 {
+		t.Errorf("%d exports, want the refused ones not run", n)
+	}
+	// The mailbox server has no admin SOAP.
+	resp, err := s.ts.Client().Post(s.MailURL+"/service/admin/soap", "application/json", strings.NewReader(`{"Body":{"AuthRequest":{}}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNotFound {
+		t.Errorf("admin SOAP on the mailbox server: %d, want 404", resp.StatusCode)
+	}
+}
