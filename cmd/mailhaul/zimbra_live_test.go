@@ -39,7 +39,8 @@ func (z *liveZimbra) add(user string, items ...zimbratest.Item) {
 	z.mb.Items = append(z.mb.Items, items...)
 	mb := z.mb
 	z.mu.Unlock()
-	z.s.AddAccount(zimbratest.Account{Name: user, Folders: mb.Folders(nil), Attrs: map[string][]string{"displayName": {"Zed"}}})
+	// One zimbraId whatever is added: a live export's contact UIDs hold it.
+	z.s.AddAccount(zimbratest.Account{Name: user, ID: "zid-" + user, Folders: mb.Folders(nil), Attrs: map[string][]string{"displayName": {"Zed"}}})
 }
 
 func startLiveZimbra(t *testing.T, user string, o zimbratest.ServerOptions, items ...zimbratest.Item) *liveZimbra {
