@@ -77,7 +77,7 @@ func (lf *zimbraLiveFlags) add(cmd *cobra.Command, f *exportFlags) {
 	fl.BoolVar(&lf.viaAdminPort, "via-admin-port", false, "live Zimbra: send every request to --url with the admin token (only 7071 is reachable)")
 	fl.Float64Var(&lf.rps, "requests-per-second", soap.DefaultRequestsPerSecond, "live Zimbra: the pace of all requests (Zimbra's DoS filter allows 30 per client; negative: unpaced)")
 	fl.DurationVar(&lf.headerTimeout, "header-timeout", 10*time.Minute, "live Zimbra: how long to wait for an answer to begin (an export's search may take minutes)")
-	fl.DurationVar(&lf.idleTimeout, "idle-timeout", 5*time.Minute, "live Zimbra: give up a stream that sent nothing for this long and export the user again")
+	fl.DurationVar(&lf.idleTimeout, "idle-timeout", 5*time.Minute, "live Zimbra: give up an answer that sent nothing for this long: a SOAP answer is asked again, an export stream exports the user again")
 	fl.StringVar(&lf.restAuth, "rest-auth", "token", `live Zimbra: how the exports log in: "token" (a delegated token per user) or "basic" (the admin's name and password as HTTP Basic on --url, the admin port, where the installation allows it; https or loopback only)`)
 	fl.StringVar(&lf.zmmailbox, "zmmailbox", "", "on the Zimbra host: read this zmmailbox program's getRestURL output instead of HTTPS")
 }

@@ -637,7 +637,8 @@ func TestProfile(t *testing.T) {
 }
 
 // A server that takes the request and never answers is given up after
-// HeaderTimeout (each try), not waited for until the caller's deadline.
+// HeaderTimeout (each try), not waited for until the caller's deadline,
+// over the transport the client builds and over a caller's.
 func TestHeaderTimeout(t *testing.T) {
 	var n atomic.Int32
 	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -651,51 +652,29 @@ func TestHeaderTimeout(t *testing.T) {
 	defer srv.Close()
 	roots := x509.NewCertPool()
 	roots.AddCert(srv.Certificate())
-	c, err := soap.New(soap.Config{URL: srv.URL, Admin: "admin@example.test", RootCAs: roots, HeaderTimeout: 200 * time.Millisecond,
-		Password: func() (string, error) { return "admin-secret", nil }, RequestsPerSecond: -1,
-		Retry: retry.Loop{Attempts: 2, Backoff: retry.Policy{First: time.Millisecond, Max: 2 * time.Millisecond}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-	defer cancel()
-	start := time.Now()
-	_, err = c.GetAccount(ctx, "ann@example.test", false)
-	if err == nil || ctx.Err() != nil || time.Since(start) > 10*time.Second {
-		t.Errorf("after %s: %v (caller's deadline reached: %v)", time.Since(start), err, ctx.Err())
-	}
-	if n.Load() != 2 {
-		t.Errorf("%d tries, want 2", n.Load())
-	}
-}
-
-// HeaderTimeout holds with a transport of the caller's too.
-func TestHeaderTimeoutCallersTransport(t *testing.T) {
-	var n atomic.Int32
-	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		n.Add(1)
-		io.Copy(io.Discard, r.Body)
-		select {
-		case <-r.Context().Done():
-		case <-time.After(20 * time.Second):
+	for _, c := range []struct {
+		what string
+		cfg  soap.Config
+	}{{"built", soap.Config{RootCAs: roots}}, {"the caller's", soap.Config{Transport: srv.Client().Transport}}} {
+		n.Store(0)
+		cfg := c.cfg
+		cfg.URL, cfg.Admin, cfg.HeaderTimeout, cfg.RequestsPerSecond = srv.URL, "admin@example.test", 200*time.Millisecond, -1
+		cfg.Password = func() (string, error) { return "admin-secret", nil }
+		cfg.Retry = retry.Loop{Attempts: 2, Backoff: retry.Policy{First: time.Millisecond, Max: 2 * time.Millisecond}}
+		cl, err := soap.New(cfg)
+		if err != nil {
+			t.Fatal(err)
 		}
-	}))
-	defer srv.Close()
-	c, err := soap.New(soap.Config{URL: srv.URL, Admin: "admin@example.test", Transport: srv.Client().Transport, HeaderTimeout: 200 * time.Millisecond,
-		Password: func() (string, error) { return "admin-secret", nil }, RequestsPerSecond: -1,
-		Retry: retry.Loop{Attempts: 2, Backoff: retry.Policy{First: time.Millisecond, Max: 2 * time.Millisecond}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Second)
-	defer cancel()
-	start := time.Now()
-	_, err = c.GetAccount(ctx, "ann@example.test", false)
-	if err == nil || ctx.Err() != nil || time.Since(start) > 5*time.Second {
-		t.Errorf("after %s: %v (caller's deadline reached: %v)", time.Since(start), err, ctx.Err())
-	}
-	if n.Load() != 2 {
-		t.Errorf("%d tries, want 2", n.Load())
+		ctx, cancel := context.WithTimeout(context.Background(), 8*time.Second)
+		start := time.Now()
+		_, err = cl.GetAccount(ctx, "ann@example.test", false)
+		if err == nil || ctx.Err() != nil || time.Since(start) > 5*time.Second {
+			t.Errorf("%s transport: after %s: %v (caller's deadline reached: %v)", c.what, time.Since(start), err, ctx.Err())
+		}
+		cancel()
+		if n.Load() != 2 {
+			t.Errorf("%s transport: %d tries, want 2", c.what, n.Load())
+		}
 	}
 }
 

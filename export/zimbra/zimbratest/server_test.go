@@ -373,29 +373,7 @@ func TestStallREST(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	type result struct {
-		n   int
-		err error
-	}
-	done := make(chan result, 1)
-	go func() {
-		b, err := io.ReadAll(resp.Body)
-		done <- result{len(b), err}
-	}()
-	select {
-	case r := <-done:
-		t.Fatalf("the stalled stream ended: %d bytes, %v", r.n, r.err)
-	case <-time.After(300 * time.Millisecond):
-	}
-	cancel()
-	select {
-	case r := <-done:
-		if r.n != 100 || r.err == nil {
-			t.Errorf("after hanging up: %d bytes, %v; want 100 and an error", r.n, r.err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("the read did not end when the client hung up")
-	}
+	stalls(t, resp.Body, cancel, 100)
 	if s.Stats().REST != 1 {
 		t.Errorf("REST requests %d, want 1", s.Stats().REST)
 	}
@@ -419,29 +397,7 @@ func TestStallSOAP(t *testing.T) {
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("status %d", resp.StatusCode)
 	}
-	type result struct {
-		n   int
-		err error
-	}
-	done := make(chan result, 1)
-	go func() {
-		b, err := io.ReadAll(resp.Body)
-		done <- result{len(b), err}
-	}()
-	select {
-	case r := <-done:
-		t.Fatalf("the stalled answer ended: %d bytes, %v", r.n, r.err)
-	case <-time.After(300 * time.Millisecond):
-	}
-	cancel()
-	select {
-	case r := <-done:
-		if r.n != 10 || r.err == nil {
-			t.Errorf("after hanging up: %d bytes, %v; want 10 and an error", r.n, r.err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("the client's hang-up did not end the read")
-	}
+	stalls(t, resp.Body, cancel, 10)
 	if tok := adminToken(t, s); tok == "" {
 		t.Error("the next answer holds no token")
 	}
@@ -494,5 +450,34 @@ func TestServerRESTBasic(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusNotFound {
 		t.Errorf("admin SOAP on the mailbox server: %d, want 404", resp.StatusCode)
+	}
+}
+
+// stalls checks that body gives want bytes and then nothing until the
+// client hangs up (hangUp), when the read ends with an error.
+func stalls(t *testing.T, body io.Reader, hangUp func(), want int) {
+	t.Helper()
+	type result struct {
+		n   int
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		b, err := io.ReadAll(body)
+		done <- result{len(b), err}
+	}()
+	select {
+	case r := <-done:
+		t.Fatalf("the stalled answer ended: %d bytes, %v", r.n, r.err)
+	case <-time.After(300 * time.Millisecond):
+	}
+	hangUp()
+	select {
+	case r := <-done:
+		if r.n != want || r.err == nil {
+			t.Errorf("after hanging up: %d bytes, %v; want %d and an error", r.n, r.err, want)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the read did not end when the client hung up")
 	}
 }
