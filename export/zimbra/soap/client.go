@@ -291,9 +291,12 @@ func (c *Client) call(ctx context.Context, endpoint, tok, target, name, ns strin
 	if loop.Backoff.First <= 0 {
 		loop.Backoff = davclient.DefaultLoop.Backoff
 	}
-	loop.OnRetry = func(_ int, err error, wait time.Duration) {
+	loop.OnRetry = func(attempt int, err error, wait time.Duration) {
 		if c.cfg.Logf != nil {
 			c.cfg.Logf("%v; asking again in %s", err, wait.Round(time.Millisecond))
+		}
+		if c.cfg.Retry.OnRetry != nil {
+			c.cfg.Retry.OnRetry(attempt, err, wait)
 		}
 	}
 	retry.Do(ctx, loop, func(ctx context.Context, _ int) error {
