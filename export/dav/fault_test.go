@@ -3,113 +3,20 @@ package dav
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
-	"io"
 	"net/http"
-	"net/http/httptest"
-	"net/http/httputil"
 	"net/url"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/mailhaul/mailhaul/export"
 	"github.com/mailhaul/mailhaul/export/exporttest"
 	"github.com/mailhaul/mailhaul/internal/davclient"
+	"github.com/mailhaul/mailhaul/internal/davfault"
 	"github.com/mailhaul/mailhaul/internal/retry"
 	"github.com/mailhaul/mailhaul/internal/testservers"
 )
-
-// faults is a reverse proxy in front of a real server that throttles,
-// breaks answers part way, fails every multiget naming one object with a
-// 500, and deletes another object just before the first multiget that
-// asks for it (the server then answers it with a 404).
-type faults struct {
-	upstream *url.URL
-	user     string
-	pass     string
-	broken   string // a multiget naming it gets a 500, always
-	gone     string // deleted before the first multiget naming it
-	deleted  sync.Once
-	requests atomic.Int32
-	cuts     atomic.Int32
-	throttle atomic.Int32
-	fails    atomic.Int32
-	proxy    *httputil.ReverseProxy
-}
-
-func newFaults(t *testing.T, upstream, user, pass, broken, gone string) (*faults, *httptest.Server) {
-	u, _ := url.Parse(upstream)
-	f := &faults{upstream: u, user: user, pass: pass, broken: broken, gone: gone}
-	f.proxy = httputil.NewSingleHostReverseProxy(u)
-	f.proxy.ErrorLog = nil
-	f.proxy.ModifyResponse = func(resp *http.Response) error {
-		// Every fourth REPORT answer breaks after its first 700 bytes.
-		if resp.Request.Method == "REPORT" && resp.StatusCode == http.StatusMultiStatus && f.requests.Load()%4 == 0 {
-			f.cuts.Add(1)
-			resp.Body = &cutBody{r: resp.Body, left: 700}
-		}
-		return nil
-	}
-	srv := httptest.NewServer(f)
-	t.Cleanup(srv.Close)
-	return f, srv
-}
-
-func (f *faults) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	n := f.requests.Add(1)
-	var body []byte
-	if r.Method == "REPORT" {
-		body, _ = io.ReadAll(r.Body)
-		r.Body = io.NopCloser(bytes.NewReader(body))
-		if strings.Contains(string(body), "multiget") && strings.Contains(string(body), f.broken) {
-			f.fails.Add(1)
-			http.Error(w, "internal error", http.StatusInternalServerError)
-			return
-		}
-	}
-	if n%3 == 0 {
-		f.throttle.Add(1)
-		w.Header().Set("Retry-After", "0")
-		http.Error(w, "slow down", http.StatusTooManyRequests)
-		return
-	}
-	if r.Method == "REPORT" {
-		if strings.Contains(string(body), "multiget") && strings.Contains(string(body), f.gone) {
-			f.deleted.Do(func() {
-				req, _ := http.NewRequest(http.MethodDelete, f.upstream.ResolveReference(&url.URL{Path: f.gone}).String(), nil)
-				req.SetBasicAuth(f.user, f.pass)
-				if resp, err := http.DefaultClient.Do(req); err == nil {
-					resp.Body.Close()
-				}
-			})
-		}
-	}
-	f.proxy.ServeHTTP(w, r)
-}
-
-// cutBody ends an answer with an error after left bytes; the proxy then
-// drops the connection mid-answer.
-type cutBody struct {
-	r    io.ReadCloser
-	left int
-}
-
-func (c *cutBody) Read(p []byte) (int, error) {
-	if c.left <= 0 {
-		return 0, errors.New("cut")
-	}
-	if len(p) > c.left {
-		p = p[:c.left]
-	}
-	n, err := c.r.Read(p)
-	c.left -= n
-	return n, err
-}
-func (c *cutBody) Close() error { return c.r.Close() }
 
 // Through throttling, answers that break part way, an object whose
 // multiget always fails and one deleted while the export runs, every
@@ -135,8 +42,9 @@ func TestExportThroughFaults(t *testing.T) {
 		t.Fatalf("direct export: %d items, errors %v", len(direct.Items), direct.Errors)
 	}
 
-	f, proxy := newFaults(t, r.URL, "alice", "secret", "bulk-07.vcf", "/alice/book/bulk-21.vcf")
-	got := exportAll(t, proxy.URL, nil)
+	f := davfault.Start(t, davfault.Options{Upstream: r.URL, ThrottleEvery: 3, CutEvery: 2,
+		Fail: "bulk-07.vcf", Delete: "/alice/book/bulk-21.vcf", User: "alice", Password: "secret"})
+	got := exportAll(t, f.URL, nil)
 	if len(got.Errors) != 2 {
 		t.Fatalf("errors %+v; want bulk-07 and bulk-21", got.Errors)
 	}
@@ -169,8 +77,8 @@ func TestExportThroughFaults(t *testing.T) {
 	if len(got.Items) != 32 {
 		t.Errorf("%d items through the faults; want 32 (34 less the two)", len(got.Items))
 	}
-	if f.throttle.Load() == 0 || f.cuts.Load() == 0 || f.fails.Load() == 0 {
-		t.Errorf("faults: %d throttled, %d answers cut, %d multigets failed; want some of each", f.throttle.Load(), f.cuts.Load(), f.fails.Load())
+	if f.Throttled.Load() == 0 || f.Cuts.Load() == 0 || f.Failures.Load() == 0 {
+		t.Errorf("faults: %d throttled, %d answers cut, %d multigets failed; want some of each", f.Throttled.Load(), f.Cuts.Load(), f.Failures.Load())
 	}
 }
 
