@@ -68,11 +68,13 @@ func (c *Client) Collections(ctx context.Context, home *url.URL) ([]CollectionIn
 				Types struct {
 					Any []named `xml:",any"`
 				} `xml:"DAV: prop>resourcetype"`
-				Name       string  `xml:"DAV: prop>displayname"`
-				ETag       string  `xml:"DAV: prop>getetag"`
-				SyncToken  string  `xml:"DAV: prop>sync-token"`
-				CTag       string  `xml:"http://calendarserver.org/ns/ prop>getctag"`
-				Source     string  `xml:"http://calendarserver.org/ns/ prop>source>href"`
+				Name      string `xml:"DAV: prop>displayname"`
+				ETag      string `xml:"DAV: prop>getetag"`
+				SyncToken string `xml:"DAV: prop>sync-token"`
+				CTag      string `xml:"http://calendarserver.org/ns/ prop>getctag"`
+				Source    struct {
+					Href string `xml:"DAV: href"`
+				} `xml:"http://calendarserver.org/ns/ prop>source"`
 				CalDesc    string  `xml:"urn:ietf:params:xml:ns:caldav prop>calendar-description"`
 				CardDesc   string  `xml:"urn:ietf:params:xml:ns:carddav prop>addressbook-description"`
 				Color      string  `xml:"http://apple.com/ns/ical/ prop>calendar-color"`
@@ -109,7 +111,7 @@ func (c *Client) Collections(ctx context.Context, home *url.URL) ([]CollectionIn
 			ci.Color = firstSet(ci.Color, ps.Color)
 			ci.SyncToken = firstSet(ci.SyncToken, ps.SyncToken)
 			ci.CTag = firstSet(ci.CTag, ps.CTag)
-			ci.Source = firstSet(ci.Source, ps.Source)
+			ci.Source = firstSet(ci.Source, ps.Source.Href)
 			etag = firstSet(etag, ps.ETag)
 		}
 		ci.CTag = firstSet(ci.CTag, etag)
