@@ -2,9 +2,12 @@ package main
 
 import (
 	"bytes"
+	"encoding/pem"
 	"errors"
 	"io"
 	"maps"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"slices"
@@ -84,12 +87,7 @@ func (a archived) uids() []string {
 // into dir, through the command, and returns the archive.
 func fixtureArchive(t *testing.T, dir, user string) string {
 	t.Helper()
-	md := filepath.Join(dir, "Maildir")
-	for _, sub := range []string{"cur", "new", "tmp"} {
-		if err := os.MkdirAll(filepath.Join(md, sub), 0o700); err != nil {
-			t.Fatal(err)
-		}
-	}
+	md := emptyMaildir(t, filepath.Join(dir, "Maildir"))
 	args := []string{"-q", "export", "maildir", "--src", md, "--user", user, "--out", filepath.Join(dir, "fixtures")}
 	for _, p := range davFixtures.vcf {
 		args = append(args, "--contacts", filepath.Join("..", "..", "testdata", "corpus", p))
@@ -221,11 +219,7 @@ func TestExportDAVRoundTripThroughFaults(t *testing.T) {
 // An object the server cannot deliver is listed by collection and href in
 // the report, the rest is exported, and the exit code is 3.
 func TestExportDAVObjectFailsExit3(t *testing.T) {
-	r := testservers.StartRadicale(t, map[string]string{"alice": "wonder"})
-	dir := t.TempDir()
-	src := fixtureArchive(t, dir, "alice@example.org")
-	mustRun(t, "-q", "import", "dav", "--url", r.URL, "--user", "alice", "--password-file", writePassword(t, "wonder"),
-		"--archive-user", "alice@example.org", "--state", filepath.Join(dir, "state"), src)
+	r, dir, src := seededRadicale(t)
 	p := davfault.Start(t, davfault.Options{Upstream: r.URL, Fail: "floating1234567890"})
 	code, stdout, stderr := mailhaul(t, "-q", "export", "dav", "--url", p.URL, "--user", "alice", "--password-file", writePassword(t, "wonder"),
 		"--out", filepath.Join(dir, "out"))
@@ -249,17 +243,8 @@ func TestExportDAVObjectFailsExit3(t *testing.T) {
 // export maildir --dav-url writes one archive holding the Maildir's mail
 // and the DAV account's contacts and calendars.
 func TestExportMaildirWithDAVSource(t *testing.T) {
-	r := testservers.StartRadicale(t, map[string]string{"alice": "wonder"})
-	dir := t.TempDir()
-	src := fixtureArchive(t, dir, "alice@example.org")
-	mustRun(t, "-q", "import", "dav", "--url", r.URL, "--user", "alice", "--password-file", writePassword(t, "wonder"),
-		"--archive-user", "alice@example.org", "--state", filepath.Join(dir, "state"), src)
-	md := filepath.Join(dir, "Mail")
-	for _, sub := range []string{"cur", "new", "tmp"} {
-		if err := os.MkdirAll(filepath.Join(md, sub), 0o700); err != nil {
-			t.Fatal(err)
-		}
-	}
+	r, dir, src := seededRadicale(t)
+	md := emptyMaildir(t, filepath.Join(dir, "Mail"))
 	msg := "From: bob@example.org\r\nTo: alice@example.org\r\nSubject: hi\r\nMessage-ID: <1@example.org>\r\n\r\nhello\r\n"
 	if err := os.WriteFile(filepath.Join(md, "cur", "1700000000.1.host:2,S"), []byte(msg), 0o600); err != nil {
 		t.Fatal(err)
@@ -283,5 +268,64 @@ func TestExportMaildirWithDAVSource(t *testing.T) {
 		"--dav-url", r.URL, "--dav-password-file", filepath.Join(dir, "missing"))
 	if code != exitFailed || !strings.Contains(stderr, "--dav-password-file") {
 		t.Errorf("exit %d, %s; want 1 naming --dav-password-file", code, stderr)
+	}
+}
+
+// emptyMaildir makes a Maildir with no messages at md.
+func emptyMaildir(t *testing.T, md string) string {
+	t.Helper()
+	for _, sub := range []string{"cur", "new", "tmp"} {
+		if err := os.MkdirAll(filepath.Join(md, sub), 0o700); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return md
+}
+
+// seededRadicale is a Radicale whose user alice (password "wonder") holds
+// the fixtures, imported with import dav from the archive src in dir.
+func seededRadicale(t *testing.T) (r *testservers.Radicale, dir, src string) {
+	t.Helper()
+	r = testservers.StartRadicale(t, map[string]string{"alice": "wonder"})
+	dir = t.TempDir()
+	src = fixtureArchive(t, dir, "alice@example.org")
+	mustRun(t, "-q", "import", "dav", "--url", r.URL, "--user", "alice", "--password-file", writePassword(t, "wonder"),
+		"--archive-user", "alice@example.org", "--state", filepath.Join(dir, "state"), src)
+	return r, dir, src
+}
+
+// TLS is verified: a server whose certificate is not trusted fails at
+// once, naming --tls-ca, and is exported once its CA is given; http://
+// off loopback is refused before anything is sent.
+func TestExportDAVTrust(t *testing.T) {
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusMultiStatus)
+		io.WriteString(w, `<?xml version="1.0"?><d:multistatus xmlns:d="DAV:" xmlns:cr="urn:ietf:params:xml:ns:carddav">`+
+			`<d:response><d:href>/home/book/</d:href><d:propstat><d:prop><d:resourcetype><d:collection/><cr:addressbook/></d:resourcetype></d:prop><d:status>HTTP/1.1 200 OK</d:status></d:propstat></d:response></d:multistatus>`)
+	}))
+	defer srv.Close()
+	dir := t.TempDir()
+	pw := writePassword(t, "pw")
+	args := []string{"-q", "export", "dav", "--carddav", srv.URL + "/home/", "--user", "alice", "--password-file", pw, "--out", filepath.Join(dir, "out")}
+	code, _, stderr := mailhaul(t, args...)
+	if code != exitFailed || !strings.Contains(stderr, "--tls-ca") {
+		t.Errorf("untrusted certificate: exit %d, %s; want 1 naming --tls-ca", code, stderr)
+	}
+	ca := filepath.Join(dir, "ca.pem")
+	if err := os.WriteFile(ca, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	mustRun(t, append(args, "--tls-ca", ca)...)
+	got := readArchive(t, filepath.Join(dir, "out", "alice.tgz"))
+	if _, ok := got.folders["contacts/book"]; !ok {
+		t.Errorf("folders %v; want book", got.folders)
+	}
+
+	code, _, stderr = mailhaul(t, "-q", "export", "dav", "--url", "http://dav.example.com/", "--user", "alice", "--password-file", pw, "--out", filepath.Join(dir, "plain"))
+	if code != exitFailed || !strings.Contains(stderr, "in clear") {
+		t.Errorf("http:// off loopback: exit %d, %s; want 1, refused", code, stderr)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "plain")); err == nil {
+		t.Errorf("the refused export made its --out directory")
 	}
 }
