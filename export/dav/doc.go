@@ -21,7 +21,9 @@
 // and re-encode them). An answer that breaks is asked again for what it
 // did not deliver, split in halves down to single objects; an object the
 // server still does not deliver (404, 500) is an error naming the
-// collection and href, and the export goes on (a partial export, exit 3).
+// collection and href, and the export goes on (a partial export, exit 3);
+// so is a collection whose objects cannot be listed. Each folder notes
+// the collection URL it was exported from.
 // Requests are repeated through davclient's Retrying transport (429, 5xx,
 // dropped connections, Retry-After).
 //

@@ -39,6 +39,7 @@ const homeListing = `<?xml version="1.0"?><d:multistatus xmlns:d="DAV:" xmlns:c=
 	`<d:response><d:href>/home/outbox/</d:href><d:propstat><d:prop><d:resourcetype><d:collection/><c:schedule-outbox/></d:resourcetype></d:prop><d:status>HTTP/1.1 200 OK</d:status></d:propstat></d:response>` +
 	`<d:response><d:href>/home/theirs/</d:href><d:propstat><d:prop><d:resourcetype><d:collection/><c:calendar/><cs:shared/></d:resourcetype><d:displayname>Bob's</d:displayname></d:prop><d:status>HTTP/1.1 200 OK</d:status></d:propstat></d:response>` +
 	`<d:response><d:href>/home/holidays/</d:href><d:propstat><d:prop><d:resourcetype><d:collection/><cs:subscribed/></d:resourcetype><cs:source><d:href>https://example.org/holidays.ics</d:href></cs:source></d:prop><d:status>HTTP/1.1 200 OK</d:status></d:propstat></d:response>` +
+	`<d:response><d:href>/home/broken/</d:href><d:propstat><d:prop><d:resourcetype><d:collection/><cr:addressbook/></d:resourcetype></d:prop><d:status>HTTP/1.1 200 OK</d:status></d:propstat></d:response>` +
 	`<d:response><d:href>/home/files/</d:href><d:propstat><d:prop><d:resourcetype><d:collection/></d:resourcetype></d:prop><d:status>HTTP/1.1 200 OK</d:status></d:propstat></d:response>` +
 	`<d:response><d:href>/home/readme.txt</d:href><d:propstat><d:prop><d:resourcetype/></d:prop><d:status>HTTP/1.1 200 OK</d:status></d:propstat></d:response>` +
 	`</d:multistatus>`
@@ -65,6 +66,8 @@ func (f *fakeHome) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return b.String()
 	}
 	switch {
+	case strings.HasPrefix(r.URL.Path, "/home/broken/"):
+		http.Error(w, "you may not", http.StatusForbidden)
 	case r.Method == "PROPFIND" && r.URL.Path == "/home/":
 		w.WriteHeader(http.StatusMultiStatus)
 		io.WriteString(w, homeListing)
@@ -134,6 +137,9 @@ func TestExportCollectionKindsAndUndelivered(t *testing.T) {
 	if book == nil || cal == nil {
 		t.Fatal("folders missing")
 	}
+	if !slices.Equal(book.Notes, []string{"exported from " + srv.URL + "/home/book/"}) {
+		t.Errorf("book notes %q; want where it was exported from", book.Notes)
+	}
 	if book.DisplayName != "Friends" || book.Description != "Old friends" || book.SyncToken != "http://x/ns/sync/2" || book.CTag != "ctag-1" || book.Color != "" {
 		t.Errorf("book %+v; want its properties, and the token the listing ended with", book)
 	}
@@ -157,12 +163,18 @@ func TestExportCollectionKindsAndUndelivered(t *testing.T) {
 	}
 	errs := map[string]string{}
 	for _, p := range sink.Errors {
+		if strings.HasSuffix(p.Item, "/home/broken/") {
+			if p.Folder != "broken" || !strings.Contains(p.Reason, "could not be listed") || !strings.Contains(p.Reason, "403") {
+				t.Errorf("error %+v; want the collection that could not be listed, with the server's 403", p)
+			}
+			continue
+		}
 		if p.Folder != "book" {
 			t.Errorf("error %+v; want folder book", p)
 		}
 		errs[p.Item] = p.Reason
 	}
-	if len(errs) != 3 || !strings.Contains(errs["/home/book/gone.vcf"], "404 Not Found") ||
+	if len(sink.Errors) != 4 || len(errs) != 3 || !strings.Contains(errs["/home/book/gone.vcf"], "404 Not Found") ||
 		!strings.Contains(errs["/home/book/left.vcf"], "left it out") || !strings.Contains(errs["/home/book/weird.vcf"], "not a vCard") {
 		t.Errorf("errors %v; want gone (404), left (left out), weird (not a vCard)", errs)
 	}

@@ -142,10 +142,18 @@ func (x *exporter) collection(ctx context.Context, ci davclient.CollectionInfo) 
 		return skip(notPIM)
 	}
 	f := format.Folder{Kind: kind, Path: x.folderPath(kind, ci.URL), DisplayName: ci.Name,
-		Color: ci.Color, Description: ci.Description, Components: ci.Components, CTag: ci.CTag}
+		Color: ci.Color, Description: ci.Description, Components: ci.Components, CTag: ci.CTag,
+		Notes: []string{"exported from " + href}}
 	spool, n, token, err := x.list(ctx, ci.URL)
-	if err != nil {
+	var local *os.PathError
+	switch {
+	case err != nil && (ctx.Err() != nil || errors.As(err, &local)):
 		return fmt.Errorf("list %s: %w", href, err)
+	case err != nil:
+		// Its objects are unknown: the collection fails as a whole, the
+		// others are exported.
+		x.sink.AddError(format.Problem{Folder: f.Path, Item: href, Reason: "its objects could not be listed: " + err.Error()})
+		return nil
 	}
 	defer os.Remove(spool.Name())
 	defer spool.Close()
