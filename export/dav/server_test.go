@@ -125,6 +125,9 @@ func testExport(t *testing.T, base, user, pass, book, cal string, mk bool) {
 		strings.Join(calF.Components, ",") != "VEVENT,VTODO") {
 		t.Errorf("folders %+v %+v", bookF, calF)
 	}
+	if len(bookF.Components) != 0 {
+		t.Errorf("address book components %v; want none", bookF.Components)
+	}
 	if bookF.SyncToken == "" || calF.SyncToken == "" {
 		t.Errorf("sync tokens %q %q; want the servers' (both support sync-collection)", bookF.SyncToken, calF.SyncToken)
 	}

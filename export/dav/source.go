@@ -142,8 +142,11 @@ func (x *exporter) collection(ctx context.Context, ci davclient.CollectionInfo) 
 		return skip(notPIM)
 	}
 	f := format.Folder{Kind: kind, Path: x.folderPath(kind, ci.URL), DisplayName: ci.Name,
-		Color: ci.Color, Description: ci.Description, Components: ci.Components, CTag: ci.CTag,
+		Color: ci.Color, Description: ci.Description, CTag: ci.CTag,
 		Notes: []string{"exported from " + href}}
+	if kind == format.FolderCalendar {
+		f.Components = ci.Components // Radicale gives address books the property too
+	}
 	spool, n, token, err := x.list(ctx, ci.URL)
 	var local *os.PathError
 	switch {
