@@ -34,8 +34,8 @@ collection and href and the export goes on (exit 3).
 
 --after / --since keep objects whose last change they state (a vCard's REV; an
 iCalendar object's latest LAST-MODIFIED, else DTSTAMP, else CREATED) is at or after the
-cutoff; an object that states none is always exported. Deletions are not carried by a
-delta. Exit codes: 0 all exported, 3 some objects failed (listed in the report beside
+cutoff; an object that states none is always exported, one changed by a client that
+left its stamps alone is not. Deletions are not carried by a delta. Exit codes: 0 all exported, 3 some objects failed (listed in the report beside
 the archive), 1 the export failed, 130 stopped by SIGINT or SIGTERM.`
 
 // davSourceFlags reach one CardDAV/CalDAV account: export dav's own

@@ -34,7 +34,9 @@
 // after the cutoff is exported, one before it is counted as skipped, and
 // one that states none is always exported (noted), so a delta never
 // misses a change a server did not date. A server that dates nothing
-// gives a full export each time. Deletions are not carried by a delta;
-// the sync tokens recorded per collection are for a later run that asks
-// the server exactly what changed (RFC 6578).
+// gives a full export each time; a client that changes an object without
+// touching its stamps is missed by a delta (a full export has it).
+// Deletions are not carried by a delta. The sync tokens recorded per
+// collection are for a later run that asks the server exactly what
+// changed and what was deleted (RFC 6578 sync-collection with the token).
 package dav
