@@ -39,6 +39,7 @@ const homeListing = `<?xml version="1.0"?><d:multistatus xmlns:d="DAV:" xmlns:c=
 	`<d:response><d:href>/home/outbox/</d:href><d:propstat><d:prop><d:resourcetype><d:collection/><c:schedule-outbox/></d:resourcetype></d:prop><d:status>HTTP/1.1 200 OK</d:status></d:propstat></d:response>` +
 	`<d:response><d:href>/home/theirs/</d:href><d:propstat><d:prop><d:resourcetype><d:collection/><c:calendar/><cs:shared/></d:resourcetype><d:displayname>Bob's</d:displayname></d:prop><d:status>HTTP/1.1 200 OK</d:status></d:propstat></d:response>` +
 	`<d:response><d:href>/home/holidays/</d:href><d:propstat><d:prop><d:resourcetype><d:collection/><cs:subscribed/></d:resourcetype><cs:source><d:href>https://example.org/holidays.ics</d:href></cs:source></d:prop><d:status>HTTP/1.1 200 OK</d:status></d:propstat></d:response>` +
+	`<d:response><d:href>/home/lazy/</d:href><d:propstat><d:prop><d:resourcetype><d:collection/><cr:addressbook/></d:resourcetype></d:prop><d:status>HTTP/1.1 200 OK</d:status></d:propstat></d:response>` +
 	`<d:response><d:href>/home/broken/</d:href><d:propstat><d:prop><d:resourcetype><d:collection/><cr:addressbook/></d:resourcetype></d:prop><d:status>HTTP/1.1 200 OK</d:status></d:propstat></d:response>` +
 	`<d:response><d:href>/home/files/</d:href><d:propstat><d:prop><d:resourcetype><d:collection/></d:resourcetype></d:prop><d:status>HTTP/1.1 200 OK</d:status></d:propstat></d:response>` +
 	`<d:response><d:href>/home/readme.txt</d:href><d:propstat><d:prop><d:resourcetype/></d:prop><d:status>HTTP/1.1 200 OK</d:status></d:propstat></d:response>` +
@@ -74,8 +75,12 @@ func (f *fakeHome) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case r.Method == "PROPFIND": // the listing where sync-collection is refused
 		ms(`<d:response><d:href>` + r.URL.Path + `</d:href><d:propstat><d:prop><d:resourcetype><d:collection/></d:resourcetype></d:prop><d:status>HTTP/1.1 200 OK</d:status></d:propstat></d:response>` + members(r.URL.Path))
 	case r.Method == "REPORT" && strings.Contains(string(body), "sync-collection"):
-		if r.URL.Path == "/home/cal/" {
+		switch r.URL.Path {
+		case "/home/cal/":
 			http.Error(w, "no sync here", http.StatusForbidden)
+			return
+		case "/home/lazy/": // lists nothing, with a token
+			ms(`<d:sync-token>http://x/ns/sync/lazy</d:sync-token>`)
 			return
 		}
 		ms(members(r.URL.Path) + `<d:sync-token>http://x/ns/sync/2</d:sync-token>`)
@@ -118,6 +123,7 @@ func TestExportCollectionKindsAndUndelivered(t *testing.T) {
 		"/home/book/weird.vcf": task,
 		"/home/cal/ev.ics":     event,
 		"/home/cal/todo.ics":   task,
+		"/home/lazy/z.vcf":     card("z"),
 	}}
 	srv := httptest.NewServer(f)
 	defer srv.Close()
@@ -130,7 +136,7 @@ func TestExportCollectionKindsAndUndelivered(t *testing.T) {
 	for _, fo := range sink.Folders {
 		folders = append(folders, string(fo.Kind)+":"+fo.Path)
 	}
-	if want := []string{"contacts:book", "calendar:cal", "calendar:mine"}; !slices.Equal(folders, want) {
+	if want := []string{"contacts:book", "calendar:cal", "calendar:mine", "contacts:lazy"}; !slices.Equal(folders, want) {
 		t.Errorf("folders %v; want %v", folders, want)
 	}
 	book, cal := sink.Folder("book"), sink.Folder("cal")
@@ -146,6 +152,9 @@ func TestExportCollectionKindsAndUndelivered(t *testing.T) {
 	if cal.DisplayName != "Work" || cal.Color != "#00FF00" || cal.Description != "Meetings" || !slices.Equal(cal.Components, []string{"VEVENT"}) ||
 		cal.SyncToken != "" || cal.CTag != `"cal-etag"` {
 		t.Errorf("calendar %+v; want its properties, no sync token (sync-collection refused), its ETag as CTag", cal)
+	}
+	if lazy := sink.Folder("lazy"); lazy == nil || lazy.SyncToken != "" {
+		t.Errorf("lazy %+v; want no sync token: its sync-collection listed nothing of what it holds", lazy)
 	}
 	var warned []string
 	for _, w := range sink.Warnings {
@@ -186,7 +195,7 @@ func TestExportCollectionKindsAndUndelivered(t *testing.T) {
 		}
 	}
 	want := map[string]string{"book/a.vcf": "contact a", "book/b.vcf": "contact b", "book/c.vcf": "contact c",
-		"cal/ev.ics": "event ev-1", "cal/todo.ics": "task todo-1"}
+		"cal/ev.ics": "event ev-1", "cal/todo.ics": "task todo-1", "lazy/z.vcf": "contact z"}
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("items %v; want %v", got, want)
 	}

@@ -139,15 +139,26 @@ func firstSet(vs ...string) string {
 // sync-collection REPORT (RFC 6578), whose sync-token it returns: the
 // token of exactly the state listed, for a later delta. A server that
 // refuses that REPORT is listed with a Depth 1 PROPFIND instead, and the
-// token is "". An error from fn ends the listing and is returned as it
-// is.
+// token is "". So is one whose REPORT lists nothing while the PROPFIND
+// finds objects: an empty answer is checked, never taken on trust. An
+// error from fn ends the listing and is returned as it is.
 func (c *Client) Members(ctx context.Context, col *url.URL, fn func(href *url.URL, etag string) error) (syncToken string, err error) {
 	body := `<?xml version="1.0" encoding="utf-8"?><D:sync-collection xmlns:D="DAV:"><D:sync-token/><D:sync-level>1</D:sync-level><D:prop><D:getetag/></D:prop></D:sync-collection>`
-	token, refused, err := c.members(ctx, "REPORT", col, "0", body, fn)
-	if refused {
-		body = `<?xml version="1.0" encoding="utf-8"?><D:propfind xmlns:D="DAV:"><D:prop><D:resourcetype/><D:getetag/></D:prop></D:propfind>`
-		_, _, err = c.members(ctx, "PROPFIND", col, "1", body, fn)
-		return "", err
+	n := 0
+	token, refused, err := c.members(ctx, "REPORT", col, "0", body, func(u *url.URL, etag string) error {
+		n++
+		return fn(u, etag)
+	})
+	if err != nil && !refused || n > 0 {
+		return token, err
+	}
+	body = `<?xml version="1.0" encoding="utf-8"?><D:propfind xmlns:D="DAV:"><D:prop><D:resourcetype/><D:getetag/></D:prop></D:propfind>`
+	_, _, err = c.members(ctx, "PROPFIND", col, "1", body, func(u *url.URL, etag string) error {
+		n++
+		return fn(u, etag)
+	})
+	if refused || n > 0 {
+		token = ""
 	}
 	return token, err
 }
