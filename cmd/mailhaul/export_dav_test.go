@@ -262,6 +262,18 @@ func TestExportMaildirWithDAVSource(t *testing.T) {
 		t.Errorf("folders %v; want INBOX beside the collections", slices.Sorted(maps.Keys(got.folders)))
 	}
 
+	// export mbox takes the same flags.
+	mbox := filepath.Join(dir, "inbox.mbox")
+	if err := os.WriteFile(mbox, []byte("From bob@example.org Sat Jan  6 10:00:00 2024\n"+strings.ReplaceAll(msg, "\r\n", "\n")), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	mustRun(t, "-q", "export", "mbox", "--src", mbox, "--user", "alice@example.org", "--out", filepath.Join(dir, "mbox"),
+		"--dav-carddav", r.URL+"alice/", "--dav-caldav", r.URL+"alice/", "--dav-user", "alice", "--dav-password-file", writePassword(t, "wonder"))
+	got = readArchive(t, filepath.Join(dir, "mbox", "alice@example.org.tgz"))
+	if c := got.summary.Counts; c.Messages != 1 || c.Contacts+c.Events+c.Tasks != len(fixtures.items) {
+		t.Errorf("mbox: counts %+v; want the message and the %d objects", c, len(fixtures.items))
+	}
+
 	// Without a password file the DAV source is refused before anything
 	// is written, naming its flag.
 	code, _, stderr := mailhaul(t, "-q", "export", "maildir", "--src", md, "--user", "alice@example.org", "--out", filepath.Join(dir, "none"),
