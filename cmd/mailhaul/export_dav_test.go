@@ -14,6 +14,7 @@ import (
 	"strings"
 	"testing"
 
+	davexport "github.com/mailhaul/mailhaul/export/dav"
 	"github.com/mailhaul/mailhaul/format"
 	"github.com/mailhaul/mailhaul/internal/contentline"
 	"github.com/mailhaul/mailhaul/internal/davfault"
@@ -34,7 +35,9 @@ type archived struct {
 	folders map[string]format.Folder // by kind and path
 	items   map[string][]byte        // by folder kind, folder path and UID
 	kinds   map[string]format.Kind
-	summary *format.Summary
+	// sourceIDs are the items' source ids, by the same key.
+	sourceIDs map[string]string
+	summary   *format.Summary
 }
 
 func readArchive(t *testing.T, path string) archived {
@@ -44,7 +47,7 @@ func readArchive(t *testing.T, path string) archived {
 		t.Fatal(err)
 	}
 	defer r.Close()
-	a := archived{user: r.Manifest().User, folders: map[string]format.Folder{}, items: map[string][]byte{}, kinds: map[string]format.Kind{}}
+	a := archived{user: r.Manifest().User, folders: map[string]format.Folder{}, items: map[string][]byte{}, kinds: map[string]format.Kind{}, sourceIDs: map[string]string{}}
 	for {
 		e, err := r.Next()
 		if errors.Is(err, io.EOF) {
@@ -65,7 +68,7 @@ func readArchive(t *testing.T, path string) archived {
 			if _, dup := a.items[k]; dup {
 				t.Errorf("%s: %s twice", path, k)
 			}
-			a.items[k], a.kinds[k] = b, e.Item.Kind
+			a.items[k], a.kinds[k], a.sourceIDs[k] = b, e.Item.Kind, e.Item.SourceID
 		case e.Summary != nil:
 			a.summary = e.Summary
 		}
@@ -339,5 +342,50 @@ func TestExportDAVTrust(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(dir, "plain")); err == nil {
 		t.Errorf("the refused export made its --out directory")
+	}
+}
+
+// export dav --since an earlier export dav asks each collection for what
+// changed since its sync token: a card added with an old REV is in the
+// delta, unchanged objects are not, and a deleted one is counted.
+func TestExportDAVSinceUsesSyncTokens(t *testing.T) {
+	r, dir, _ := seededRadicale(t)
+	pw := writePassword(t, "wonder")
+	mustRun(t, "-q", "export", "dav", "--url", r.URL, "--user", "alice", "--password-file", pw, "--out", filepath.Join(dir, "full"))
+	full := filepath.Join(dir, "full", "alice.tgz")
+	first := readArchive(t, full)
+	var gone string
+	for k := range first.items {
+		if strings.HasPrefix(k, "calendar/event-rrule-recuid/") {
+			gone = k
+		}
+	}
+	if gone == "" {
+		t.Fatalf("no event-rrule-recuid object in %v", slices.Sorted(maps.Keys(first.items)))
+	}
+	card := "BEGIN:VCARD\r\nVERSION:3.0\r\nUID:late\r\nFN:Late Comer\r\nN:Comer;Late;;;\r\nREV:20000101T000000Z\r\nEND:VCARD\r\n"
+	for _, req := range []struct{ method, path, body string }{
+		{http.MethodPut, "alice/v40-sip/late.vcf", card},
+		{http.MethodDelete, "alice/event-rrule-recuid/" + first.sourceIDs[gone], ""},
+	} {
+		hr, _ := http.NewRequest(req.method, r.URL+req.path, strings.NewReader(req.body))
+		hr.SetBasicAuth("alice", "wonder")
+		resp, err := http.DefaultClient.Do(hr)
+		if err != nil || resp.StatusCode >= 300 {
+			t.Fatalf("%s %s: %v %v", req.method, req.path, err, resp)
+		}
+		resp.Body.Close()
+	}
+	mustRun(t, "-q", "export", "dav", "--url", r.URL, "--user", "alice", "--password-file", pw, "--out", filepath.Join(dir, "delta"), "--since", full)
+	found, _ := filepath.Glob(filepath.Join(dir, "delta", "*.tgz"))
+	if len(found) != 1 {
+		t.Fatalf("delta archives %v", found)
+	}
+	delta := readArchive(t, found[0])
+	if got := slices.Sorted(maps.Keys(delta.items)); !slices.Equal(got, []string{"contacts/v40-sip/late"}) {
+		t.Errorf("delta holds %v; want only the new card, old REV and all", got)
+	}
+	if n := delta.summary.Skipped[davexport.SkipDeleted]; n != 1 {
+		t.Errorf("skipped %v; want the deleted event counted", delta.summary.Skipped)
 	}
 }

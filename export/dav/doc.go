@@ -27,16 +27,21 @@
 // Requests are repeated through davclient's Retrying transport (429, 5xx,
 // dropped connections, Retry-After).
 //
-// Deltas (--after, --since): DAV objects have no received time, so an
-// object's is its last change as it states it: a vCard's REV; an
-// iCalendar object's latest LAST-MODIFIED, else DTSTAMP (the last
-// revision, for objects without METHOD), else CREATED. An object at or
-// after the cutoff is exported, one before it is counted as skipped, and
-// one that states none is always exported (noted), so a delta never
-// misses a change a server did not date. A server that dates nothing
-// gives a full export each time; a client that changes an object without
-// touching its stamps is missed by a delta (a full export has it).
-// Deletions are not carried by a delta. The sync tokens recorded per
-// collection are for a later run that asks the server exactly what
-// changed and what was deleted (RFC 6578 sync-collection with the token).
+// Deltas. Given the folders of an earlier export of the account
+// (Source.Earlier, which export dav --since reads from that archive),
+// each collection is asked for what changed since its sync token
+// (RFC 6578 sync-collection): every object the server names is exported
+// whatever its stamps, objects deleted since are counted as skipped (an
+// archive holds no deletions), and a collection that is new since is
+// exported whole. A collection without a token, one whose token the
+// server no longer takes (a warning says so; Xandikos 0.2.8 answers an
+// unknown token with a 500), and a plain --after are cut by stamps: DAV
+// objects have no received time, so an object's is its last change as it
+// states it: a vCard's REV; an iCalendar object's latest LAST-MODIFIED,
+// else DTSTAMP (the last revision, for objects without METHOD), else
+// CREATED. An object at or after the cutoff is exported, one before it
+// is counted as skipped, and one that states none is always exported
+// (noted), so a delta never misses a change a server did not date; a
+// client that changes an object without touching its stamps is missed
+// by such a delta (a full export, or the token, has it).
 package dav

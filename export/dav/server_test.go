@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -12,6 +13,7 @@ import (
 	"github.com/mailhaul/mailhaul/export/exporttest"
 	"github.com/mailhaul/mailhaul/format"
 	"github.com/mailhaul/mailhaul/internal/davclient"
+	"github.com/mailhaul/mailhaul/internal/retry"
 	"github.com/mailhaul/mailhaul/internal/testservers"
 )
 
@@ -101,7 +103,8 @@ func TestExportXandikos(t *testing.T) {
 func testExport(t *testing.T, base, user, pass, book, cal string, mk bool) {
 	fill(t, base, user, pass, book, cal, mk)
 	var sink exporttest.Sink
-	src := &Source{Config: davclient.Config{User: user, Password: pass}, URL: base, Batch: 3, TempDir: t.TempDir()}
+	src := &Source{Config: davclient.Config{User: user, Password: pass, Retry: retry.Loop{Attempts: 2, Backoff: retry.Policy{First: time.Millisecond}}},
+		URL: base, Batch: 3, TempDir: t.TempDir()}
 	if err := src.Export(context.Background(), &sink, export.Options{}); err != nil {
 		t.Fatal(err)
 	}
@@ -181,6 +184,7 @@ func testExport(t *testing.T, base, user, pass, book, cal string, mk bool) {
 			t.Errorf("skipped %v", delta.Skipped)
 		}
 	}
+	testDelta(t, src, &sink, book, cal, user, pass)
 	entries, _ := os.ReadDir(src.TempDir)
 	if len(entries) != 0 {
 		t.Errorf("spool files left behind: %v", entries)
@@ -190,4 +194,67 @@ func testExport(t *testing.T, base, user, pass, book, cal string, mk bool) {
 func lastSegment(u string) string {
 	u = strings.TrimSuffix(u, "/")
 	return u[strings.LastIndex(u, "/")+1:]
+}
+
+// testDelta changes the account after the export full (a card changed
+// without touching its REV, a card added with an old REV, a task
+// deleted) and exports again with full's sync tokens: exactly the two
+// cards, whatever their stamps, and the deletion counted. A token the
+// server no longer accepts lists the collection whole, cut by stamps.
+func testDelta(t *testing.T, src *Source, full *exporttest.Sink, book, cal, user, pass string) {
+	t.Helper()
+	c := davclient.New(davclient.Config{User: user, Password: pass})
+	u, _ := davclient.ParseDir(book)
+	c.Trust(u)
+	for _, r := range []struct{ method, target, body string }{
+		{"PUT", book + "card%202.vcf", strings.Replace(card2, "FN:Alan Turing", "FN:Alan M. Turing", 1)},
+		{"PUT", book + "card-3.vcf", "BEGIN:VCARD\r\nVERSION:3.0\r\nUID:card-3\r\nFN:Grace Hopper\r\nN:Hopper;Grace;;;\r\nREV:20190101T000000Z\r\nEND:VCARD\r\n"},
+		{"DELETE", cal + "todo-1.ics", ""},
+	} {
+		a, err := c.Send(context.Background(), r.method, r.target, http.Header{"Content-Type": {"text/vcard; charset=utf-8"}}, []byte(r.body))
+		if err != nil || a.Status >= 300 {
+			t.Fatalf("%s %s: %v %v", r.method, r.target, err, a)
+		}
+	}
+	earlier := map[string]string{}
+	for _, f := range full.Folders {
+		earlier[string(f.Kind)+"/"+f.Path] = f.SyncToken
+	}
+	delta := *src
+	delta.Earlier = earlier
+	var sink exporttest.Sink
+	cutoff := export.Options{After: time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)}
+	if err := delta.Export(context.Background(), &sink, cutoff); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, it := range sink.Items {
+		got = append(got, it.UID)
+	}
+	slices.Sort(got)
+	if !slices.Equal(got, []string{"card-2", "card-3"}) || sink.Skipped[SkipDeleted] != 1 || len(sink.Errors) != 0 {
+		t.Errorf("delta by sync token: items %v, skipped %v, errors %v; want card-2 and card-3, one deleted", got, sink.Skipped, sink.Errors)
+	}
+	for _, f := range sink.Folders {
+		if f.SyncToken == "" || f.SyncToken == earlier[string(f.Kind)+"/"+f.Path] && f.Kind == format.FolderContacts {
+			t.Errorf("folder %s: token %q; want the server's new one", f.Path, f.SyncToken)
+		}
+	}
+
+	// A token the server does not know: the whole collection, by stamps.
+	for k := range earlier {
+		earlier[k] = "http://example.org/ns/sync/unknown"
+	}
+	sink = exporttest.Sink{}
+	if err := delta.Export(context.Background(), &sink, cutoff); err != nil {
+		t.Fatal(err)
+	}
+	got = got[:0]
+	for _, it := range sink.Items {
+		got = append(got, it.UID)
+	}
+	slices.Sort(got)
+	if len(sink.Warnings) != 2 || len(sink.Errors) != 0 || !slices.Equal(got, []string{"card-1", "ev-1"}) {
+		t.Errorf("unknown token: items %v, warnings %v, errors %v; want a warning per collection, and what the cutoff keeps", got, sink.Warnings, sink.Errors)
+	}
 }

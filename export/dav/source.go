@@ -35,7 +35,18 @@ type Source struct {
 	Batch int
 	// TempDir holds the spooled member lists; "": the system's.
 	TempDir string
+	// Earlier are the folders of an earlier export of the account (for
+	// a delta): each folder's kind and path ("contacts/book") with its
+	// sync token, "" when it had none. A collection with a token is
+	// exported as what changed since (RFC 6578), every object the server
+	// names whatever its stamps; one that is not in Earlier is new, and
+	// exported whole; one without a token is cut by the stamps.
+	Earlier map[string]string
 }
+
+// SkipDeleted counts objects a delta found deleted since the earlier
+// export: an archive holds no deletions.
+const SkipDeleted = "deleted on the server since the earlier export (an archive holds no deletions)"
 
 var _ export.Source = (*Source)(nil)
 
@@ -109,6 +120,9 @@ type exporter struct {
 	started time.Time
 	done    map[string]bool // homes and collections by HrefKey
 	names   map[string]bool // folder kind and path in use
+	// keepAll exports the collection's objects whatever their stamps:
+	// it is new since the earlier export, or listed by what changed.
+	keepAll bool
 }
 
 // sinkError is the sink's failure, fatal to the export, carried through
@@ -147,8 +161,23 @@ func (x *exporter) collection(ctx context.Context, ci davclient.CollectionInfo) 
 	if kind == format.FolderCalendar {
 		f.Components = ci.Components // Radicale gives address books the property too
 	}
-	spool, n, token, err := x.list(ctx, ci.URL)
+	since := ""
+	prev, known := x.src.Earlier[string(kind)+"/"+f.Path]
+	x.keepAll = x.src.Earlier != nil && !known
+	if known {
+		since = prev
+	}
+	spool, n, gone, token, err := x.list(ctx, ci.URL, since)
 	var local *os.PathError
+	if since != "" && err != nil && ctx.Err() == nil && !errors.As(err, &local) {
+		// A token the server forgot (ErrSyncToken), or one it fails on
+		// (Xandikos 0.2.8 answers an unknown token with a 500).
+		x.sink.AddWarning(format.Problem{Folder: f.Path, Item: href,
+			Reason: "the server did not list what changed since the earlier export's sync token (" + err.Error() + "): listed whole, objects kept by their stamps"})
+		spool, n, gone, token, err = x.list(ctx, ci.URL, "")
+	} else if since != "" {
+		x.keepAll = true
+	}
 	switch {
 	case err != nil && (ctx.Err() != nil || errors.As(err, &local)):
 		return fmt.Errorf("list %s: %w", href, err)
@@ -163,6 +192,9 @@ func (x *exporter) collection(ctx context.Context, ci davclient.CollectionInfo) 
 	f.SyncToken = token
 	if err := x.sink.AddFolder(f); err != nil {
 		return err
+	}
+	if gone > 0 {
+		x.sink.AddSkipped(SkipDeleted, gone)
 	}
 	if n == 0 {
 		return nil
@@ -222,28 +254,40 @@ func (x *exporter) folderPath(kind format.FolderKind, u *url.URL) string {
 
 // list spools the collection's member hrefs to a temporary file, one a
 // line, so that a collection of any size is listed in bounded memory,
-// and returns it with their number and the collection's sync token.
-func (x *exporter) list(ctx context.Context, col *url.URL) (*os.File, int, string, error) {
+// and returns it with their number, the number of members deleted (a
+// delta), and the collection's sync token. With since, a sync token of
+// an earlier export, only what changed since is listed.
+func (x *exporter) list(ctx context.Context, col *url.URL, since string) (*os.File, int, int, string, error) {
 	spool, err := os.CreateTemp(x.src.TempDir, "mailhaul-dav-*.list")
 	if err != nil {
-		return nil, 0, "", err
+		return nil, 0, 0, "", err
 	}
 	w := bufio.NewWriter(spool)
-	n := 0
-	token, err := x.c.Members(ctx, col, func(href *url.URL, _ string) error {
+	n, gone := 0, 0
+	add := func(href *url.URL, _ string, deleted bool) error {
+		if deleted {
+			gone++
+			return nil
+		}
 		n++
 		_, err := w.WriteString(href.EscapedPath() + "\n")
 		return err
-	})
+	}
+	var token string
+	if since != "" {
+		token, err = x.c.Changes(ctx, col, since, add)
+	} else {
+		token, err = x.c.Members(ctx, col, func(href *url.URL, etag string) error { return add(href, etag, false) })
+	}
 	if err == nil {
 		err = w.Flush()
 	}
 	if err != nil {
 		spool.Close()
 		os.Remove(spool.Name())
-		return nil, 0, "", err
+		return nil, 0, 0, "", err
 	}
-	return spool, n, token, nil
+	return spool, n, gone, token, nil
 }
 
 // fetch reads hrefs with one multiget and writes each object into the
@@ -347,7 +391,7 @@ func (x *exporter) item(f format.Folder, o davclient.Object) error {
 		// Nothing says when it changed: a delta keeps it (see Export).
 		it.Received = x.started
 		it.Notes = append(it.Notes, "no REV, LAST-MODIFIED, DTSTAMP or CREATED: received is the export's start")
-	} else if !x.opt.Keep(it.Received) {
+	} else if !x.keepAll && !x.opt.Keep(it.Received) {
 		x.sink.AddSkipped(export.SkipBeforeCutoff, 1)
 		return nil
 	}

@@ -1,8 +1,10 @@
 package davclient
 
 import (
+	"bytes"
 	"context"
 	"encoding/xml"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -145,27 +147,46 @@ func firstSet(vs ...string) string {
 func (c *Client) Members(ctx context.Context, col *url.URL, fn func(href *url.URL, etag string) error) (syncToken string, err error) {
 	body := `<?xml version="1.0" encoding="utf-8"?><D:sync-collection xmlns:D="DAV:"><D:sync-token/><D:sync-level>1</D:sync-level><D:prop><D:getetag/></D:prop></D:sync-collection>`
 	n := 0
-	token, refused, err := c.members(ctx, "REPORT", col, "0", body, func(u *url.URL, etag string) error {
+	present := func(u *url.URL, etag string, gone bool) error {
+		if gone {
+			return nil // not in an initial listing
+		}
 		n++
 		return fn(u, etag)
-	})
+	}
+	token, refused, err := c.members(ctx, "REPORT", col, "0", body, present)
 	if err != nil && !refused || n > 0 {
 		return token, err
 	}
 	body = `<?xml version="1.0" encoding="utf-8"?><D:propfind xmlns:D="DAV:"><D:prop><D:resourcetype/><D:getetag/></D:prop></D:propfind>`
-	_, _, err = c.members(ctx, "PROPFIND", col, "1", body, func(u *url.URL, etag string) error {
-		n++
-		return fn(u, etag)
-	})
+	_, _, err = c.members(ctx, "PROPFIND", col, "1", body, present)
 	if refused || n > 0 {
 		token = ""
 	}
 	return token, err
 }
 
+// ErrSyncToken is a sync token the server no longer accepts (RFC 6578
+// §3.2, the valid-sync-token precondition): only a full listing helps.
+var ErrSyncToken = errors.New("the server no longer accepts the sync token")
+
+// Changes lists what changed in the collection col since token, a sync
+// token of an earlier listing (RFC 6578): fn gets each member added or
+// changed since, and each one removed (gone), as the answer streams in.
+// It returns the new token. A token the server no longer accepts is an
+// error wrapping ErrSyncToken.
+func (c *Client) Changes(ctx context.Context, col *url.URL, token string, fn func(href *url.URL, etag string, gone bool) error) (string, error) {
+	var b strings.Builder
+	b.WriteString(`<?xml version="1.0" encoding="utf-8"?><D:sync-collection xmlns:D="DAV:"><D:sync-token>`)
+	xml.EscapeText(&b, []byte(token))
+	b.WriteString(`</D:sync-token><D:sync-level>1</D:sync-level><D:prop><D:getetag/></D:prop></D:sync-collection>`)
+	next, _, err := c.members(ctx, "REPORT", col, "0", b.String(), fn)
+	return next, err
+}
+
 // members sends one listing request; refused is set when the server
 // answered with an error status before listing anything.
-func (c *Client) members(ctx context.Context, method string, col *url.URL, depth, body string, fn func(*url.URL, string) error) (token string, refused bool, err error) {
+func (c *Client) members(ctx context.Context, method string, col *url.URL, depth, body string, fn func(u *url.URL, etag string, gone bool) error) (token string, refused bool, err error) {
 	req, err := http.NewRequestWithContext(ctx, method, col.String(), strings.NewReader(body))
 	if err != nil {
 		return "", false, fmt.Errorf("dav: %s %s: %w", method, Redact(col), err)
@@ -179,7 +200,11 @@ func (c *Client) members(ctx context.Context, method string, col *url.URL, depth
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusMultiStatus {
 		b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-		return "", true, fmt.Errorf("dav: list %s: %s answered %s", Redact(col), method, (&Answer{Status: resp.StatusCode, Body: b}).ServerSays())
+		err := fmt.Errorf("dav: list %s: %s answered %s", Redact(col), method, (&Answer{Status: resp.StatusCode, Body: b}).ServerSays())
+		if bytes.Contains(b, []byte("valid-sync-token")) {
+			err = fmt.Errorf("%w: %w", ErrSyncToken, err)
+		}
+		return "", true, err
 	}
 	var r struct {
 		Href      string `xml:"DAV: href"`
@@ -196,8 +221,11 @@ func (c *Client) members(ctx context.Context, method string, col *url.URL, depth
 			return fmt.Errorf("%s answer: %w", method, err)
 		}
 		u, err := col.Parse(plain(r.Href))
-		if err != nil || path.Clean(u.Path) == path.Clean(col.Path) || strings.Contains(r.Status, " 404 ") {
-			return nil // the collection itself, or (in a delta) an object removed
+		if err != nil || path.Clean(u.Path) == path.Clean(col.Path) {
+			return nil // the collection itself
+		}
+		if strings.Contains(r.Status, " 404 ") {
+			return fn(u, "", true) // removed (a delta's answer)
 		}
 		etag := ""
 		for _, ps := range r.PropStats {
@@ -209,7 +237,7 @@ func (c *Client) members(ctx context.Context, method string, col *url.URL, depth
 			}
 			etag = firstSet(etag, plain(ps.ETag))
 		}
-		return fn(u, etag)
+		return fn(u, etag, false)
 	})
 	if err != nil {
 		return "", false, err
