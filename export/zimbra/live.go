@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/url"
 	"os/exec"
 	"strconv"
 	"strings"
@@ -26,7 +27,8 @@ import (
 
 // Live exports one user of a live Zimbra: the REST exports of soap.Plan
 // (the root, then /Trash and /Junk, which the root export leaves out;
-// with a cutoff each asks only for what was received since), read as
+// with a cutoff each asks only for what was received since, every item
+// type by its date: soap.AfterQuery), read as
 // they stream in, through the same reader as tgz files. With a Client,
 // the folder tree (GetFolderRequest) adds the folders no export named
 // (an export with a cutoff carries no folder records) and, without a
@@ -179,8 +181,8 @@ func restPath(e soap.Export) string {
 		p = "//"
 	}
 	p += "?fmt=tgz"
-	if !e.After.IsZero() {
-		p += "&start=" + soap.StartParam(e.After)
+	if e.Query != "" {
+		p += "&query=" + url.QueryEscape(e.Query)
 	}
 	return p
 }
