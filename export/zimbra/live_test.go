@@ -4,15 +4,18 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/mailhaul/mailhaul/export"
 	"github.com/mailhaul/mailhaul/export/zimbra"
+	"github.com/mailhaul/mailhaul/export/zimbra/metadata"
 	"github.com/mailhaul/mailhaul/export/zimbra/soap"
 	"github.com/mailhaul/mailhaul/export/zimbra/zimbratest"
 	"github.com/mailhaul/mailhaul/format"
@@ -257,7 +260,7 @@ func TestLiveExportUnknownAccount(t *testing.T) {
 	}
 }
 
-// With a cutoff, each export asks for start=T-1000 and only newer items
+// With a cutoff, each export asks for after:T-1000 and only newer items
 // come; folders without new items are still made from the tree.
 func TestLiveExportAfter(t *testing.T) {
 	mb := liveMailbox()
@@ -271,8 +274,8 @@ func TestLiveExportAfter(t *testing.T) {
 		t.Fatalf("err %v report %+v", err, rep)
 	}
 	for _, e := range s.Exports() {
-		if e.Start != fmt.Sprint(cut.UnixMilli()-1000) {
-			t.Errorf("export %s start=%s", e.Folder, e.Start)
+		if e.Query != fmt.Sprint("is:local after:", cut.UnixMilli()-1000) || e.Start != "" {
+			t.Errorf("export %s query=%q start=%s", e.Folder, e.Query, e.Start)
 		}
 	}
 	_, folders, bodies := readArchive(t, rep.Archive)
@@ -341,5 +344,59 @@ func TestLiveExportCountsSearchFoldersAndMountpoints(t *testing.T) {
 		if n, m := rep.Skipped["Zimbra search folder: not migrated"], rep.Skipped["Zimbra mountpoint: not migrated"]; n != 2 || m != 1 {
 			t.Errorf("after %q: %d search folders and %d mountpoints counted, want 2 and 1: %v", after, n, m, rep.Skipped)
 		}
+	}
+}
+
+// A delta carries an appointment entered after the cutoff whose first
+// instance lies before it (a past meeting entered afterwards), and a
+// task: Zimbra's start= would select appointments by their first
+// instance (appt-start:>=), so the cutoff goes into the query instead,
+// which selects every type by the item's date.
+func TestLiveExportDeltaKeepsAppointments(t *testing.T) {
+	mb := liveMailbox()
+	cut := lday.Add(2 * time.Hour)
+	past := zimbratest.Calendar(zimbratest.TypeAppointment, 400, "/Calendar", 10, "Entered late", "late-1", cut.Add(time.Hour),
+		metadata.Map{"u": "late-1", "st": "20240501T090000Z", "et": "20240501T100000Z", "n": "Entered late", "dts": int64(1714554000000)})
+	past.ApptStart = cut.AddDate(0, 0, -5)
+	task := zimbratest.Calendar(zimbratest.TypeTask, 401, "/Tasks", 15, "New task", "task-1", cut.Add(time.Minute),
+		metadata.Map{"u": "task-1", "st": "20240510T090000Z", "n": "New task", "dts": int64(1714554000000)})
+	old := zimbratest.Calendar(zimbratest.TypeAppointment, 402, "/Calendar", 10, "Old series", "old-1", lday,
+		metadata.Map{"u": "old-1", "st": "20240601T090000Z", "et": "20240601T100000Z", "n": "Old series", "dts": int64(1714554000000)})
+	old.ApptStart = cut.AddDate(0, 1, 0)
+	mb.Items = append(mb.Items, past, task, old)
+	s, c := liveServer(t, mb, zimbratest.ServerOptions{}, nil)
+	out := t.TempDir()
+	rep, err := runLive(t, c, out, cut.Format(time.RFC3339))
+	if err != nil || rep.Status != "ok" {
+		t.Fatalf("err %v report %+v", err, rep)
+	}
+	for _, e := range s.Exports() {
+		if e.Start != "" || e.Query != soap.AfterQuery(cut) {
+			t.Errorf("export %s: start=%q query=%q", e.Folder, e.Start, e.Query)
+		}
+	}
+	_, _, bodies := readArchive(t, rep.Archive)
+	if !strings.Contains(bodies["zimbra:400"], "late-1") || !strings.Contains(bodies["zimbra:401"], "task-1") {
+		t.Errorf("the delta lacks the appointment or the task entered after the cutoff: %v", slices.Sorted(maps.Keys(bodies)))
+	}
+	if _, ok := bodies["zimbra:402"]; ok {
+		t.Errorf("the delta holds the appointment entered before the cutoff")
+	}
+}
+
+// Through the admin port an admin token acts on the account, and Zimbra
+// qualifies the tree's ids with the account's zimbraId ("<id>:2"): the
+// counts are still matched to the export's folders, so a complete
+// mailbox is complete.
+func TestLiveExportViaAdminPortQualifiedIDs(t *testing.T) {
+	mb := liveMailbox()
+	_, c := liveServer(t, mb, zimbratest.ServerOptions{}, nil, func(cfg *soap.Config) { cfg.ViaAdminPort = true })
+	rep, err := runLive(t, c, t.TempDir(), "")
+	if err != nil || rep.Status != "ok" || rep.Failed != 0 {
+		t.Fatalf("err %v status %s errors %+v", err, rep.Status, rep.Errors)
+	}
+	_, folders, bodies := readArchive(t, rep.Archive)
+	if len(bodies) != 5 || folders["Projects/Empty"].Path == "" {
+		t.Errorf("%d messages, folders %v", len(bodies), slices.Sorted(maps.Keys(folders)))
 	}
 }

@@ -229,7 +229,10 @@ func (s *Server) dispatch(admin bool, name string, req obj, tok string, target o
 	}
 	switch name {
 	case "GetFolderRequest":
-		return obj{"folder": []any{rootFolder(a)}}, nil
+		// An admin token acting on the account gets ids qualified by the
+		// account's zimbraId ("<zimbraId>:2"), as ItemIdFormatter writes
+		// ids of a mailbox other than the authenticated account's.
+		return obj{"folder": []any{rootFolder(a, t.account == "")}}, nil
 	case "GetSignaturesRequest":
 		var sigs []any
 		for i, sg := range a.Signatures {
@@ -404,16 +407,20 @@ func max0(n int) int { return max(n, 0) }
 var colors = []string{"#000000", "#5b9bf2", "#43eded", "#6acb9e", "#ba86e5", "#f66666", "#f8fa33", "#fe98d3", "#bebebe", "#fdbc55"}
 
 // rootFolder is GetFolderResponse's USER_ROOT with a's tree under it.
-func rootFolder(a *Account) obj {
-	root := obj{"id": "1", "uuid": newID(), "name": "USER_ROOT", "absFolderPath": "/", "l": "11", "n": 0, "s": 0}
-	addChildren(root, a.Folders, 1, "")
+func rootFolder(a *Account, qualified bool) obj {
+	id := strconv.Itoa
+	if qualified {
+		id = func(n int) string { return a.ID + ":" + strconv.Itoa(n) }
+	}
+	root := obj{"id": id(1), "uuid": newID(), "name": "USER_ROOT", "absFolderPath": "/", "l": id(11), "n": 0, "s": 0}
+	addChildren(root, a.Folders, 1, "", id)
 	return root
 }
 
-func addChildren(parent obj, subs []*Folder, parentID int, parentPath string) {
+func addChildren(parent obj, subs []*Folder, parentID int, parentPath string, id func(int) string) {
 	for _, f := range subs {
 		p := parentPath + "/" + f.Name
-		o := obj{"id": strconv.Itoa(f.ID), "uuid": newID(), "name": f.Name, "absFolderPath": p, "l": strconv.Itoa(parentID)}
+		o := obj{"id": id(f.ID), "uuid": newID(), "name": f.Name, "absFolderPath": p, "l": id(parentID)}
 		if f.View != "" {
 			o["view"] = f.View
 		}
@@ -439,6 +446,6 @@ func addChildren(parent obj, subs []*Folder, parentID int, parentPath string) {
 		}
 		list, _ := parent[kind].([]any)
 		parent[kind] = append(list, o)
-		addChildren(o, f.Sub, f.ID, p)
+		addChildren(o, f.Sub, f.ID, p, id)
 	}
 }
