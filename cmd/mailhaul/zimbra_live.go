@@ -157,11 +157,21 @@ func (a *app) exportZimbraLive(cmd *cobra.Command, f *exportFlags, lf *zimbraLiv
 	// refused too, and each try counts against the admin's lockout.
 	ctx, stop := context.WithCancelCause(ctx)
 	defer stop(nil)
+	var (
+		mu      sync.Mutex
+		results []zimbraUser
+		skipped []string // received after the admin login was refused
+		wg      sync.WaitGroup
+	)
 	users := make(chan soap.Account)
 	listErr := make(chan error, 1)
 	go func() {
 		defer close(users)
-		listErr <- lf.listUsers(ctx, client, func(acc soap.Account) error {
+		listErr <- lf.listUsers(ctx, client, func(msg string) {
+			mu.Lock()
+			fmt.Fprintln(a.stderr, termtext.Escape(msg))
+			mu.Unlock()
+		}, func(acc soap.Account) error {
 			select {
 			case users <- acc:
 				return nil
@@ -170,12 +180,6 @@ func (a *app) exportZimbraLive(cmd *cobra.Command, f *exportFlags, lf *zimbraLiv
 			}
 		})
 	}()
-	var (
-		mu      sync.Mutex
-		results []zimbraUser
-		skipped []string // received after the admin login was refused
-		wg      sync.WaitGroup
-	)
 	single := len(lf.users) == 1
 	for range lf.concurrency {
 		wg.Add(1)
@@ -221,7 +225,10 @@ func (a *app) exportZimbraLive(cmd *cobra.Command, f *exportFlags, lf *zimbraLiv
 	}
 	wg.Wait()
 	lerr := <-listErr
-	if lerr != nil {
+	switch {
+	case errors.Is(lerr, soap.ErrListGap):
+		lerr = fmt.Errorf("listing the users: %w", lerr) // every listed user was exported
+	case lerr != nil:
 		lerr = fmt.Errorf("listing the users stopped after %d: %w", len(results), lerr)
 	}
 	if cause := context.Cause(ctx); adminRefused(cause) {
@@ -317,8 +324,21 @@ func (lf *zimbraLiveFlags) client() (*soap.Client, error) {
 	return c, nil
 }
 
-// listUsers calls fn for each user to export.
-func (lf *zimbraLiveFlags) listUsers(ctx context.Context, c *soap.Client, fn func(soap.Account) error) error {
+// listUsers calls fn for each user to export, each once: a name given
+// again (in any case) is said on stderr and not exported twice, which
+// would run two exports of one mailbox at once, the second failing.
+func (lf *zimbraLiveFlags) listUsers(ctx context.Context, c *soap.Client, say func(string), fn func(soap.Account) error) error {
+	seen := map[string]bool{}
+	each := fn
+	fn = func(a soap.Account) error {
+		k := strings.ToLower(a.Name)
+		if seen[k] {
+			say("export zimbra: " + a.Name + " is listed more than once; exported once")
+			return nil
+		}
+		seen[k] = true
+		return each(a)
+	}
 	switch {
 	case lf.usersFile != "":
 		in, err := os.Open(lf.usersFile)

@@ -755,3 +755,56 @@ func TestBasicAuthNeverInClear(t *testing.T) {
 		t.Errorf("err %v; want Basic refused over http", err)
 	}
 }
+
+// An account deleted while the listing pages (one sorting before the
+// offset) shifts the pages: the listing notices and starts again, so no
+// live account is left out; calendar resources (rooms) are listed too.
+func TestAccountsDeletedDuringListing(t *testing.T) {
+	var s *zimbratest.Server
+	var pages atomic.Int32
+	s, c := pair(t, zimbratest.ServerOptions{OnSOAP: func(name string) {
+		if name == "SearchDirectoryRequest" && pages.Add(1) == 2 {
+			s.RemoveAccount("u00@example.test") // after u00..u02 were listed
+		}
+	}}, soap.Config{PageSize: 3})
+	for i := range 10 {
+		s.AddAccount(zimbratest.Account{Name: fmt.Sprintf("u%02d@example.test", i), Resource: i == 7})
+	}
+	var names []string
+	err := c.Accounts(context.Background(), soap.Search{}, func(a soap.Account) error {
+		names = append(names, strings.TrimSuffix(a.Name, "@example.test"))
+		return nil
+	})
+	if err != nil || strings.Join(names, " ") != "u00 u01 u02 u03 u04 u05 u06 u07 u08 u09" {
+		t.Errorf("listed %v, err %v; want every account, u03 and the resource u07 included", names, err)
+	}
+}
+
+// Accounts created under the listing, before its offset, are not
+// listed: the listing gives fewer than searchTotal and ends in
+// ErrListGap (each listed account still once): never a silent gap.
+func TestAccountsListingBelowSearchTotal(t *testing.T) {
+	var s *zimbratest.Server
+	var n atomic.Int32
+	s, c := pair(t, zimbratest.ServerOptions{OnSOAP: func(name string) {
+		if name == "SearchDirectoryRequest" && n.Add(1)%2 == 0 {
+			s.AddAccount(zimbratest.Account{Name: fmt.Sprintf("a%03d@example.test", n.Load())}) // sorts first
+		}
+	}}, soap.Config{PageSize: 2})
+	for i := range 6 {
+		s.AddAccount(zimbratest.Account{Name: fmt.Sprintf("u%02d@example.test", i)})
+	}
+	seen := map[string]int{}
+	err := c.Accounts(context.Background(), soap.Search{}, func(a soap.Account) error {
+		seen[a.Name]++
+		return nil
+	})
+	if !errors.Is(err, soap.ErrListGap) {
+		t.Errorf("err %v, want ErrListGap", err)
+	}
+	for i := range 6 {
+		if name := fmt.Sprintf("u%02d@example.test", i); seen[name] != 1 {
+			t.Errorf("%s listed %d times", name, seen[name])
+		}
+	}
+}

@@ -120,6 +120,9 @@ func (s *Server) soap(admin bool) http.HandlerFunc {
 		s.mu.Lock()
 		s.stats.SOAP[name]++
 		s.mu.Unlock()
+		if s.o.OnSOAP != nil {
+			s.o.OnSOAP(name)
+		}
 		tok := text(env.Header.Context["authToken"])
 		if tok == "" {
 			cookie := "ZM_AUTH_TOKEN"
@@ -366,13 +369,13 @@ func (s *Server) getMailbox(req obj) (obj, *fault) {
 // Zimbra's LDAP search does. The query is not interpreted: every account
 // matches, or those of the domain attribute's domain.
 func (s *Server) searchDirectory(req obj) (obj, *fault) {
-	if t := text(req["types"]); t != "" && !strings.Contains(t, "accounts") {
-		return obj{"more": false, "searchTotal": 0}, nil
-	}
+	// types= lists accounts and calendar resources apart; none is accounts.
+	types := text(req["types"])
+	accounts, resources := types == "" || strings.Contains(types, "accounts"), strings.Contains(types, "resources")
 	var match []*Account
 	dom := strings.ToLower(text(req["domain"]))
 	for _, a := range s.sortedAccounts() {
-		if dom == "" || strings.HasSuffix(strings.ToLower(a.Name), "@"+dom) {
+		if (dom == "" || strings.HasSuffix(strings.ToLower(a.Name), "@"+dom)) && (a.Resource && resources || !a.Resource && accounts) {
 			match = append(match, a)
 		}
 	}
@@ -390,13 +393,14 @@ func (s *Server) searchDirectory(req obj) (obj, *fault) {
 	if limit > 0 {
 		end = min(end, offset+limit)
 	}
-	var list []any
-	for _, a := range match[offset:end] {
-		list = append(list, obj{"name": a.Name, "id": a.ID, "_attrs": s.attrs(a, text(req["attrs"]))})
-	}
 	out := obj{"more": end < len(match), "searchTotal": len(match)}
-	if len(list) > 0 {
-		out["account"] = list
+	for _, a := range match[offset:end] {
+		kind := "account"
+		if a.Resource {
+			kind = "calresource"
+		}
+		list, _ := out[kind].([]any)
+		out[kind] = append(list, obj{"name": a.Name, "id": a.ID, "_attrs": s.attrs(a, text(req["attrs"]))})
 	}
 	return out, nil
 }
