@@ -400,3 +400,28 @@ func TestLiveExportViaAdminPortQualifiedIDs(t *testing.T) {
 		t.Errorf("%d messages, folders %v", len(bodies), slices.Sorted(maps.Keys(folders)))
 	}
 }
+
+// A stream that ends cleanly mid-archive (mailboxd died behind nginx,
+// which closed its reply normally) is a broken transfer, not damage:
+// the user's export starts again and ends complete; when it ends so on
+// every try, the user fails, rather than being partial with two items.
+func TestLiveExportCleanlyEndedStream(t *testing.T) {
+	s, c := liveServer(t, liveMailbox(), zimbratest.ServerOptions{}, nil)
+	s.EndREST(9000)
+	rep, err := runLive(t, c, t.TempDir(), "")
+	if err != nil || rep.Status != "ok" || s.Stats().REST != 4 {
+		t.Fatalf("err %v, report %+v, REST %d (want 4: one cut, then three)", err, rep, s.Stats().REST)
+	}
+	if _, _, bodies := readArchive(t, rep.Archive); len(bodies) != 5 {
+		t.Errorf("%d messages, want 5", len(bodies))
+	}
+	s.EndREST(9000, 9000, 9000)
+	out := t.TempDir()
+	rep, err = runLive(t, c, out, "")
+	if err == nil || !strings.Contains(err.Error(), "ended before") {
+		t.Fatalf("err %v, report %+v; want the user failed by the cut stream", err, rep)
+	}
+	if _, serr := os.Stat(filepath.Join(out, liveUser+".tgz")); serr == nil {
+		t.Error("an archive is under the final name")
+	}
+}

@@ -57,7 +57,9 @@
 // does not match its digest or that Zimbra marked with a .err entry, a
 // .meta without its blob, a data entry without its .meta, and a file cut
 // short (everything after the cut is missing; the other files are still
-// read).
+// read). A live stream cut short, even one that ended cleanly, is not
+// damage but a broken transfer (StreamError): the user's export starts
+// again, and fails when the tries run out.
 package zimbra
 
 import (
@@ -240,7 +242,7 @@ func (x *exporter) exportAll() error {
 		if rc == nil {
 			continue // matched nothing
 		}
-		err = x.exportStream(st.Name, st.Name, rc)
+		err = x.exportStream(st.Name, st.Name, rc, true)
 		rc.Close()
 		if err != nil {
 			return err
@@ -255,7 +257,7 @@ func (x *exporter) exportFile(name string) error {
 		return fmt.Errorf("zimbra: %w", err)
 	}
 	defer f.Close()
-	return x.exportStream(name, filepath.Base(name), f)
+	return x.exportStream(name, filepath.Base(name), f, false)
 }
 
 // brokenStream is the error a stream itself failed with, when it is
@@ -276,8 +278,12 @@ func (b *brokenStream) Read(p []byte) (int, error) {
 }
 
 // exportStream reads one Zimbra export, named name in errors and short
-// in problems.
-func (x *exporter) exportStream(name, short string, in io.Reader) error {
+// in problems. live is a stream from a server (or zmmailbox): one that
+// ends before its tar end, even cleanly, is a broken transfer
+// (StreamError), not a damaged file. Zimbra sends no length, the close
+// marks the end, and a proxy in front of a mailboxd that died closes
+// its own reply normally, so only the archive's own end tells.
+func (x *exporter) exportStream(name, short string, in io.Reader, live bool) error {
 	x.file = short
 	x.fileNo++
 	x.entries = map[string]int{}
@@ -289,6 +295,9 @@ func (x *exporter) exportStream(name, short string, in io.Reader) error {
 	if err != nil {
 		if x.ctx.Err() != nil {
 			return x.ctx.Err()
+		}
+		if live && errors.Is(err, safetar.ErrTruncated) {
+			return cutStream(name, err)
 		}
 		return fmt.Errorf("zimbra: %s is not a Zimbra export: %w", name, err)
 	}
@@ -313,6 +322,9 @@ func (x *exporter) exportStream(name, short string, in io.Reader) error {
 		if err != nil {
 			if x.ctx.Err() != nil {
 				return x.ctx.Err()
+			}
+			if live && !r.Ended() {
+				return cutStream(name, err)
 			}
 			if n == 0 {
 				return fmt.Errorf("zimbra: %s is not a Zimbra export, or is cut before its first item: %w", name, err)
@@ -345,6 +357,11 @@ func (x *exporter) exportStream(name, short string, in io.Reader) error {
 			return err
 		}
 	}
+}
+
+// cutStream is a live stream that ended before its archive did.
+func cutStream(name string, err error) error {
+	return &StreamError{Err: fmt.Errorf("zimbra: %s: the stream ended before the archive did (the server or zmmailbox stopped mid-way): %w", name, err)}
 }
 
 // item exports or reports one item.

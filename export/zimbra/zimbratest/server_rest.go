@@ -163,16 +163,26 @@ func (s *Server) serveREST(w http.ResponseWriter, r *http.Request, adminPort boo
 	s.mu.Lock()
 	s.stats.REST++
 	s.exports = append(s.exports, e)
-	cut, stall := int64(-1), false
+	cut, how := int64(-1), dropIt
 	switch {
 	case len(s.stalls) > 0:
-		cut, s.stalls, stall = s.stalls[0], s.stalls[1:], true
+		cut, s.stalls, how = s.stalls[0], s.stalls[1:], stallIt
+	case len(s.ends) > 0:
+		cut, s.ends, how = s.ends[0], s.ends[1:], endIt
 	case len(s.cuts) > 0:
 		cut, s.cuts = s.cuts[0], s.cuts[1:]
 	}
 	s.mu.Unlock()
-	s.serveExport(w, r, e, cut, stall)
+	s.serveExport(w, r, e, cut, how)
 }
+
+// How a cut stream ends: the connection dropped, held open in silence,
+// or the answer ended as if complete.
+const (
+	dropIt = iota
+	stallIt
+	endIt
+)
 
 // parseExport derives what Zimbra searches from the URL. Dates are taken
 // as epoch ms only: the other forms Zimbra accepts are parsed in the
@@ -218,15 +228,19 @@ func parseExport(user, folder string, q url.Values) (Export, string) {
 }
 
 // serveExport streams the provider's bytes: nothing written is 204; a
-// cut sends 200 and cut bytes, then drops the connection (stall: then
-// says nothing until the client hangs up).
-func (s *Server) serveExport(w http.ResponseWriter, r *http.Request, e Export, cut int64, stall bool) {
+// cut sends 200 and cut bytes, then drops the connection (stallIt: then
+// says nothing until the client hangs up; endIt: ends the answer
+// normally instead).
+func (s *Server) serveExport(w http.ResponseWriter, r *http.Request, e Export, cut int64, how int) {
 	lw := &lazyWriter{w: w, fmt: e.Fmt, left: cut}
 	var err error
 	if s.o.Content != nil {
 		err = s.o.Content(e, lw)
 	}
+	stall := how == stallIt
 	switch {
+	case lw.cut && how == endIt:
+		return // a well-formed, complete-looking answer of cut bytes
 	case lw.cut || (err != nil && lw.started):
 		if f, ok := w.(http.Flusher); ok {
 			f.Flush()
