@@ -14,6 +14,7 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/mailhaul/mailhaul/export"
@@ -32,14 +33,18 @@ import (
 // they stream in, through the same reader as tgz files. With a Client,
 // the folder tree (GetFolderRequest) adds the folders no export named
 // (an export with a cutoff carries no folder records) and, without a
-// cutoff, its per-folder counts are checked against what the exports
-// held: a shortfall is an error naming the folder and the numbers.
+// cutoff, its per-folder counts (read before and after the exports,
+// the smaller taken) are checked against what the exports held: a
+// shortfall is an error naming the folder and the numbers.
 type Live struct {
 	Client  *soap.Client // nil: Zmmailbox only, no tree and no counts
 	Account soap.Account // as GetAccount read it (zimbraMailHost)
 	// Zmmailbox, when set, is the zmmailbox program whose output is read
 	// instead of HTTPS (on the Zimbra host, as the zimbra user).
 	Zmmailbox string
+	// IdleTimeout ends a zmmailbox whose output was silent that long
+	// (0: 5 min).
+	IdleTimeout time.Duration
 }
 
 var _ export.Source = (*Live)(nil)
@@ -82,7 +87,17 @@ func (l *Live) Export(ctx context.Context, sink export.Sink, opt export.Options)
 		return err
 	}
 	if opt.After.IsZero() {
-		reconcile(sink, tree, held)
+		// Counted again after the exports: what was purged (the trash
+		// and junk lifetimes) or moved meanwhile is not a shortfall.
+		again, err := l.Client.Folders(ctx, l.Account)
+		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			sink.AddWarning(format.Problem{Item: "folder counts", Reason: "not read again after the exports (" + err.Error() +
+				"): items deleted or moved meanwhile show as missing"})
+		}
+		reconcile(sink, tree, again, held)
 	}
 	return nil
 }
@@ -136,16 +151,31 @@ var treeKinds = map[soap.Kind]int{soap.KindSearch: tgz.TypeSearchFolder, soap.Ki
 var treeViews = map[string]int{"message": tgz.TypeMessage, "conversation": tgz.TypeConversation, "contact": tgz.TypeContact,
 	"appointment": tgz.TypeAppointment, "task": tgz.TypeTask, "document": tgz.TypeDocument, "wiki": tgz.TypeWiki, "chat": tgz.TypeChat}
 
-// reconcile reports every folder whose count (GetFolderRequest's n)
+// reconcile reports every folder whose count (GetFolderRequest's n,
+// the smaller of before and after the exports; after may be nil)
 // exceeds the items the exports held in it: items Zimbra skipped
 // without a word (a missing blob, a failed type group; see the notes).
-func reconcile(sink export.Sink, tree *soap.Folder, held map[int]int) {
-	tree.Walk(func(f *soap.Folder) error {
+func reconcile(sink export.Sink, before, after *soap.Folder, held map[int]int) {
+	later := map[string]int{}
+	if after != nil {
+		after.Walk(func(f *soap.Folder) error {
+			later[f.ID] = f.Items
+			return nil
+		})
+	}
+	before.Walk(func(f *soap.Folder) error {
 		id, _ := strconv.Atoi(f.ID)
-		if f.Kind == soap.KindFolder && f.Items > held[id] {
-			sink.AddError(format.Problem{Folder: archivePath(f.Path), Item: "folder " + f.Path,
-				Reason: fmt.Sprintf("Zimbra counts %d items in it (GetFolderRequest n), the export held %d: %d missing",
-					f.Items, held[id], f.Items-held[id])})
+		n := f.Items
+		if after != nil {
+			n = min(n, later[f.ID]) // a folder gone meanwhile counts 0
+		}
+		if f.Kind == soap.KindFolder && n > held[id] {
+			what := fmt.Sprintf("Zimbra counts %d items in it (GetFolderRequest n), the export held %d: %d missing", n, held[id], n-held[id])
+			if n != f.Items {
+				what = fmt.Sprintf("Zimbra counts %d items in it (GetFolderRequest n, %d before the export), the export held %d: %d missing",
+					n, f.Items, held[id], n-held[id])
+			}
+			sink.AddError(format.Problem{Folder: archivePath(f.Path), Item: "folder " + f.Path, Reason: what})
 		}
 		return nil
 	})
@@ -191,8 +221,14 @@ func restPath(e soap.Export) string {
 // the local admin login from localconfig, no password on the command
 // line; -t 0: no socket timeout, which large exports hit) and gives its
 // output; nil when it wrote nothing and succeeded (an empty export).
+// It runs in a process group of its own, ended whole when ctx is done,
+// on Close, or when its output is silent for idle (-t 0 leaves that
+// unbounded otherwise); Wait gives up on its pipes 5 s after the exit.
 func (l *Live) runZmmailbox(ctx context.Context, path string) (io.ReadCloser, error) {
 	cmd := exec.CommandContext(ctx, l.Zmmailbox, "-z", "-m", l.Account.Name, "-t", "0", "getRestURL", path)
+	ownGroup(cmd)
+	cmd.Cancel = func() error { return killGroup(cmd) }
+	cmd.WaitDelay = 5 * time.Second
 	stderr := &tailBuffer{max: 4 << 10}
 	cmd.Stderr = stderr
 	out, err := cmd.StdoutPipe()
@@ -202,7 +238,12 @@ func (l *Live) runZmmailbox(ctx context.Context, path string) (io.ReadCloser, er
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("zmmailbox: %w", err)
 	}
-	z := &zmOutput{cmd: cmd, r: bufio.NewReaderSize(out, 64<<10), stderr: stderr, what: path}
+	idle := l.IdleTimeout
+	if idle <= 0 {
+		idle = 5 * time.Minute
+	}
+	z := &zmOutput{cmd: cmd, r: bufio.NewReaderSize(out, 64<<10), stderr: stderr, what: path, idle: idle}
+	z.timer = time.AfterFunc(idle, func() { z.stalled.Store(true); killGroup(cmd) })
 	if _, err := z.r.Peek(1); err == io.EOF {
 		if err := z.wait(false); err != nil {
 			return nil, err
@@ -215,17 +256,23 @@ func (l *Live) runZmmailbox(ctx context.Context, path string) (io.ReadCloser, er
 // zmOutput is zmmailbox's standard output; its end is the program's
 // exit, and a failure after output began is a broken stream.
 type zmOutput struct {
-	cmd    *exec.Cmd
-	r      *bufio.Reader
-	stderr *tailBuffer
-	what   string
-	n      int64
-	done   bool
+	cmd     *exec.Cmd
+	r       *bufio.Reader
+	stderr  *tailBuffer
+	what    string
+	n       int64
+	done    bool
+	idle    time.Duration
+	timer   *time.Timer
+	stalled atomic.Bool // the idle timer ended it
 }
 
 func (z *zmOutput) Read(p []byte) (int, error) {
 	n, err := z.r.Read(p)
 	z.n += int64(n)
+	if n > 0 {
+		z.timer.Reset(z.idle)
+	}
 	if err == io.EOF {
 		if werr := z.wait(true); werr != nil {
 			return n, werr
@@ -237,13 +284,19 @@ func (z *zmOutput) Read(p []byte) (int, error) {
 }
 
 // wait reaps the program; started says output had begun (a failure is
-// then a cut stream, worth a fresh try).
+// then a cut stream, worth a fresh try, as is a silent one).
 func (z *zmOutput) wait(started bool) error {
 	if z.done {
 		return nil
 	}
 	z.done = true
-	if err := z.cmd.Wait(); err != nil {
+	err := z.cmd.Wait()
+	z.timer.Stop()
+	if z.stalled.Load() {
+		return &StreamError{Err: retry.MarkTransient(fmt.Errorf("zmmailbox -m %s getRestURL %s sent nothing for %s after %d bytes; ended it",
+			z.cmd.Args[3], z.what, z.idle, z.n))}
+	}
+	if err != nil {
 		err = fmt.Errorf("zmmailbox -m %s getRestURL %s: %w after %d bytes: %s", z.cmd.Args[3], z.what, err, z.n, strings.TrimSpace(z.stderr.String()))
 		if started {
 			return retry.MarkTransient(err)
@@ -255,9 +308,10 @@ func (z *zmOutput) wait(started bool) error {
 
 func (z *zmOutput) Close() error {
 	if !z.done {
-		z.cmd.Process.Kill()
+		killGroup(z.cmd)
 		z.done = true
 		z.cmd.Wait()
+		z.timer.Stop()
 	}
 	return nil
 }
@@ -324,6 +378,9 @@ type LiveJob struct {
 	// Retry bounds the fresh starts of the user's export after a broken
 	// stream; zero fields: 3 attempts, 5 s doubling up to 1 min.
 	Retry retry.Loop
+	// IdleTimeout gives up zmmailbox's output when it sent nothing for
+	// that long (it runs with -t 0, no timeout of its own); 0: 5 min.
+	IdleTimeout time.Duration
 }
 
 // RunLive exports one user: GetAccount (its record into the manifest),
@@ -334,7 +391,7 @@ type LiveJob struct {
 func RunLive(ctx context.Context, lj LiveJob) (*report.Export, error) {
 	job := lj.Job
 	job.Kind, job.PathIsURL = "zimbra", true
-	live := &Live{Client: lj.Client, Account: soap.Account{Name: job.User}, Zmmailbox: lj.Zmmailbox}
+	live := &Live{Client: lj.Client, Account: soap.Account{Name: job.User}, Zmmailbox: lj.Zmmailbox, IdleTimeout: lj.IdleTimeout}
 	job.Source = live
 	if lj.Client != nil {
 		defer lj.Client.Done(job.User)

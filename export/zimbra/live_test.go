@@ -425,3 +425,55 @@ func TestLiveExportCleanlyEndedStream(t *testing.T) {
 		t.Error("an archive is under the final name")
 	}
 }
+
+// zmmailbox is a shell wrapper (often under sudo): a child of it that
+// stalls with the output open is ended with the whole process group,
+// when nothing came for the idle timeout (the user's export then starts
+// again, and fails when every try stalls), and when the run is
+// cancelled; neither waits for the child.
+func TestLiveExportZmmailboxStalls(t *testing.T) {
+	dir := t.TempDir()
+	f, _ := os.Create(filepath.Join(dir, "root.tgz"))
+	liveMailbox().Content(zimbratest.Export{Folder: "/", FolderMeta: true}, f)
+	f.Close()
+	script := filepath.Join(dir, "zmmailbox")
+	os.WriteFile(script, []byte("#!/bin/sh\nhead -c 3000 \""+dir+"/root.tgz\"\nsleep 30\n"), 0o700)
+	run := func(ctx context.Context, idle time.Duration) (time.Duration, error) {
+		start := time.Now()
+		_, err := zimbra.RunLive(ctx, zimbra.LiveJob{Zmmailbox: script, IdleTimeout: idle,
+			Job:   export.Job{User: liveUser, Path: script, Out: t.TempDir()},
+			Retry: retry.Loop{Attempts: 2, Backoff: retry.Policy{First: time.Millisecond, Max: time.Millisecond}}})
+		return time.Since(start), err
+	}
+	took, err := run(context.Background(), 500*time.Millisecond)
+	if err == nil || !strings.Contains(err.Error(), "sent nothing") || took > 15*time.Second {
+		t.Errorf("stalled zmmailbox: %v after %s; want the idle timeout, twice", err, took)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	took, err = run(ctx, time.Minute)
+	if err == nil || took > 15*time.Second {
+		t.Errorf("cancelled: %v after %s; want the run ended without waiting for sleep 30", err, took)
+	}
+}
+
+// An item purged from Trash between GetFolderRequest and the export of
+// /Trash (Zimbra's own trash lifetime, or the user) is not a shortfall:
+// the counts are read again after the exports and the smaller is used.
+// A shortfall in both counts is still reported.
+func TestLiveExportCountsReadAgain(t *testing.T) {
+	mb := liveMailbox()
+	var s *zimbratest.Server
+	s, c := liveServer(t, mb, zimbratest.ServerOptions{Content: func(e zimbratest.Export, w io.Writer) error {
+		if e.Folder == "/" {
+			purged := zimbratest.Mailbox{Items: slices.DeleteFunc(slices.Clone(mb.Items), func(it zimbratest.Item) bool { return it.ID == 303 })}
+			s.SetFolders(liveUser, purged.Folders(map[int]int{257: 1}))
+			mb = purged
+		}
+		return mb.Content(e, w)
+	}}, map[int]int{257: 1})
+	rep, err := runLive(t, c, t.TempDir(), "")
+	if err != nil || rep.Status != "partial" || rep.Failed != 1 || !strings.Contains(rep.Errors[0].Item, "/Projects") {
+		t.Fatalf("err %v status %s errors %+v; want only the shortfall in /Projects", err, rep.Status, rep.Errors)
+	}
+}

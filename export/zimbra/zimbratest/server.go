@@ -238,6 +238,16 @@ func (s *Server) AddAccount(a Account) {
 	s.accounts[strings.ToLower(a.Name)] = &a
 }
 
+// SetFolders replaces an account's folder tree (and its counts), as the
+// store changes while an export runs.
+func (s *Server) SetFolders(name string, folders []*Folder) {
+	s.locked(func() {
+		if a := s.accounts[strings.ToLower(name)]; a != nil {
+			a.Folders = folders
+		}
+	})
+}
+
 // RemoveAccount deletes a mailbox, as zmprov da does.
 func (s *Server) RemoveAccount(name string) {
 	s.locked(func() { delete(s.accounts, strings.ToLower(name)) })
