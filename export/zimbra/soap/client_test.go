@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -806,5 +807,26 @@ func TestAccountsListingBelowSearchTotal(t *testing.T) {
 		if name := fmt.Sprintf("u%02d@example.test", i); seen[name] != 1 {
 			t.Errorf("%s listed %d times", name, seen[name])
 		}
+	}
+}
+
+// A server that answers every attribute whatever attrs= asked (older
+// releases) gives the account record AccountAttrs alone, as a gaa -v
+// listing does: no old password hashes, no auth tokens.
+func TestGetAccountKeepsAccountAttrsOnly(t *testing.T) {
+	s, c := pair(t, zimbratest.ServerOptions{IgnoreAttrs: true}, soap.Config{})
+	s.AddAccount(zimbratest.Account{Name: "ann@example.test", Attrs: map[string][]string{"displayName": {"Ann"},
+		"zimbraPasswordHistory": {"1700000000000:{SSHA512}old"}, "zimbraAuthTokens": {"123|1700000000000|10.0.0_GA"}, "zimbraNotes": {"x"}}})
+	a, err := c.GetAccount(context.Background(), "ann@example.test", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for n := range a.Attrs {
+		if !slices.Contains(soap.AccountAttrs, n) {
+			t.Errorf("attribute %s kept: %q", n, a.Attrs[n])
+		}
+	}
+	if a.Attr("displayName") != "Ann" || a.MailHost() == "" || a.ID == "" {
+		t.Errorf("the documented attributes: %+v", a)
 	}
 }

@@ -45,8 +45,9 @@ var AccountAttrs = []string{
 	"zimbraPrefOutOfOfficeReply", "zimbraPrefOutOfOfficeReplyEnabled", "zimbraPrefTimeZoneId",
 }
 
-// recorded is AccountAttrs as a set: a listing keeps these alone, since
-// gaa -v prints every attribute, secrets (zimbraPasswordHistory's old
+// recorded is AccountAttrs as a set: a listing and a SOAP answer keep
+// these alone, since gaa -v prints every attribute, and a server may
+// answer more than attrs= asked, secrets (zimbraPasswordHistory's old
 // hashes, zimbraAuthTokens) included.
 var recorded = func() map[string]bool {
 	m := map[string]bool{}
@@ -94,10 +95,15 @@ func (m *multiple) UnmarshalJSON(b []byte) error {
 func (j accountJSON) account(withHash bool) Account {
 	a := Account{Name: j.Name, ID: j.ID, Attrs: map[string][]string{}}
 	add := func(n, v string) {
-		if n != "userPassword" {
+		switch {
+		case n == "userPassword":
+			if withHash && v != blocked {
+				a.PasswordHash = v
+			}
+		case recorded[strings.ToLower(n)]:
+			// What was asked only: a server may send more (older
+			// releases ignore attrs=), secrets among it.
 			a.Attrs[n] = append(a.Attrs[n], v)
-		} else if withHash && v != blocked {
-			a.PasswordHash = v
 		}
 	}
 	for n, vs := range j.Pairs {

@@ -39,6 +39,9 @@ type ServerOptions struct {
 	DoSStatus int
 	// Content writes what a REST export returns; nil writes nothing (204).
 	Content ContentFunc
+	// IgnoreAttrs answers every attribute whatever attrs= asks, as
+	// older releases do.
+	IgnoreAttrs bool
 	// OnSOAP, when set, is called with each SOAP request's name before
 	// it is answered (outside the server's lock: it may change accounts).
 	OnSOAP func(name string)

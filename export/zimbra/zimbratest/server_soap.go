@@ -325,7 +325,7 @@ func (s *Server) attrs(a *Account, want string) obj {
 		all["userPassword"] = []string{"VALUE-BLOCKED"} // Provisioning.sanitizedAttrValue
 	}
 	var keys []string
-	if want != "" {
+	if want != "" && !s.o.IgnoreAttrs {
 		keys = strings.Split(want, ",")
 	} else {
 		for k := range all {
