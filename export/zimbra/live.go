@@ -66,15 +66,15 @@ func (l *Live) Export(ctx context.Context, sink export.Sink, opt export.Options)
 		}
 	}
 	x := newExporter(ctx, sink, opt, &Source{Streams: l.streams(opt.After), AccountID: l.Account.ID})
-	held := map[int]int{}     // items by Zimbra folder id
-	counted := map[int]bool{} // by item id: an item in two exports counts once
+	held := map[int]int{} // items by Zimbra folder id
+	counted := &idSet{}   // by item id: an item in two exports counts once
 	x.observe = func(_ *tgz.Reader, it *tgz.Item) {
-		if it.Meta != nil && inFolderCount(it.Type) && !counted[it.Meta.ID] {
-			counted[it.Meta.ID] = true
+		if it.Meta != nil && inFolderCount(it.Type) && !counted.has(it.Meta.ID) {
+			counted.add(it.Meta.ID)
 			held[it.Meta.FolderID]++
 		}
 		if it.Meta != nil && (it.Type == tgz.TypeSearchFolder || it.Type == tgz.TypeMountpoint) {
-			counted[it.Meta.ID] = true // counted by the export's record
+			counted.add(it.Meta.ID) // counted by the export's record
 		}
 	}
 	if err := x.exportAll(); err != nil {
@@ -118,12 +118,12 @@ func inFolderCount(t int) bool {
 // tree's view and colour in Zimbra's metadata form; a search folder or
 // mountpoint whose record no export held (seen: by id) is counted as not
 // migrated, as its record is.
-func (l *Live) addTreeFolders(x *exporter, tree *soap.Folder, seen map[int]bool) error {
+func (l *Live) addTreeFolders(x *exporter, tree *soap.Folder, seen *idSet) error {
 	return tree.Walk(func(f *soap.Folder) error {
 		id, _ := strconv.Atoi(f.ID)
 		parent, _ := strconv.Atoi(f.Parent)
-		if kind := treeKinds[f.Kind]; kind != 0 && !seen[id] {
-			seen[id] = true
+		if kind := treeKinds[f.Kind]; kind != 0 && !seen.has(id) {
+			seen.add(id)
 			return x.item(&tgz.Item{Type: kind, Entry: f.Path, Meta: &tgz.Meta{ID: id, Type: kind, FolderID: parent, Path: f.Path}})
 		}
 		if f.Kind != soap.KindFolder || id == idUserRoot || f.Path == "/" || x.folders[f.Path] != nil || x.folders[f.Path+"\x00mail"] != nil {

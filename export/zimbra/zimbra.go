@@ -184,8 +184,7 @@ type exporter struct {
 	file    string
 	folders map[string]*folder // by Zimbra path ("/Inbox/Sub"); a folder made beside one of another kind by path + "\x00" + kind
 	namer   format.FolderNamer
-	seen    map[string]int               // item keys already exported or reported, with the number of the file that had them
-	fileNo  int                          // the number of the file being read, from 1
+	seen    seenItems                    // item keys already exported or reported, by the file that had them
 	entries map[string]int               // meta=0: the file's data entry names, with how often each came
 	damaged map[string]format.Problem    // damaged copies by item key, reported at the end unless a sound copy came
 	dmgKeys []string                     // the keys of damaged, in order
@@ -204,7 +203,7 @@ type folder struct {
 
 func newExporter(ctx context.Context, sink export.Sink, opt export.Options, s *Source) *exporter {
 	return &exporter{ctx: ctx, sink: sink, opt: opt, src: s,
-		folders: map[string]*folder{}, seen: map[string]int{}, damaged: map[string]format.Problem{}, byID: map[int]string{},
+		folders: map[string]*folder{}, damaged: map[string]format.Problem{}, byID: map[int]string{},
 		contactUIDs: map[int]string{}, pendingMembers: map[int][]format.Problem{}}
 }
 
@@ -285,7 +284,7 @@ func (b *brokenStream) Read(p []byte) (int, error) {
 // its own reply normally, so only the archive's own end tells.
 func (x *exporter) exportStream(name, short string, in io.Reader, live bool) error {
 	x.file = short
-	x.fileNo++
+	x.seen.nextFile()
 	x.entries = map[string]int{}
 	src := &brokenStream{r: in}
 	r, err := tgz.NewReader(ctxio.NewReader(x.ctx, src), name, nil)
@@ -392,7 +391,7 @@ func (x *exporter) item(it *tgz.Item) error {
 			x.sink.AddSkipped(SkipDuplicate, 1)
 			return nil
 		}
-		x.seen[key] = x.fileNo
+		x.seen.mark(key)
 	} else {
 		x.entries[it.Entry]++
 	}
@@ -450,7 +449,7 @@ func damage(te *tgz.Error) string {
 // holdDamaged keeps the problem of an item's damaged copy: a sound copy
 // in a later file may still be exported, and then it is a warning.
 func (x *exporter) holdDamaged(key string, p format.Problem) {
-	delete(x.seen, key)
+	x.seen.forget(key)
 	if _, ok := x.damaged[key]; !ok {
 		x.dmgKeys = append(x.dmgKeys, key)
 	}
@@ -494,8 +493,7 @@ func (s *holdSink) AddError(p format.Problem) { s.problem = &p }
 // alone; the File-As of two contacts in "Contacts" and "Contacts!1" may
 // be the same) and so can contents.
 func (x *exporter) duplicate(key string) bool {
-	n, ok := x.seen[key]
-	return ok && n != x.fileNo
+	return x.seen.inEarlierFile(key)
 }
 
 // noMetaKey is the key of a meta=0 item, which has no id: its folder and
@@ -528,7 +526,7 @@ func (c *noMetaCopy) Read(p []byte) (int, error) {
 			c.dup = true
 			return n, errDuplicate
 		}
-		c.x.seen[key] = c.x.fileNo
+		c.x.seen.mark(key)
 	}
 	return n, err
 }
