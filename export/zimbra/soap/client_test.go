@@ -830,3 +830,28 @@ func TestGetAccountKeepsAccountAttrsOnly(t *testing.T) {
 		t.Errorf("the documented attributes: %+v", a)
 	}
 }
+
+// Answers are bounded by what they can hold: an account's answer above
+// 8 MiB is refused, naming the request; the folder tree of a large
+// mailbox may be larger.
+func TestAnswerCaps(t *testing.T) {
+	s, c := pair(t, zimbratest.ServerOptions{}, soap.Config{})
+	var folders []*zimbratest.Folder
+	for i := range 60000 {
+		folders = append(folders, &zimbratest.Folder{ID: 300 + i, Name: fmt.Sprintf("folder %06d with a long name to fill the tree", i), View: "message", N: i})
+	}
+	s.AddAccount(zimbratest.Account{Name: "ann@example.test", Folders: folders})
+	s.AddAccount(zimbratest.Account{Name: "big@example.test", Attrs: map[string][]string{"zimbraMailSieveScript": {strings.Repeat("# x\n", 9<<18)}}})
+	ctx := context.Background()
+	a, err := c.GetAccount(ctx, "ann@example.test", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	root, err := c.Folders(ctx, a)
+	if err != nil || len(root.Sub) != 60000 || root.Sub[59999].Items != 59999 {
+		t.Fatalf("a folder tree above 8 MiB: %v", err)
+	}
+	if _, err := c.GetAccount(ctx, "big@example.test", false); err == nil || !strings.Contains(err.Error(), "GetAccountRequest: the answer is larger than 8 MiB") {
+		t.Errorf("a 9 MiB account: %v", err)
+	}
+}
