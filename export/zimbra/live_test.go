@@ -477,3 +477,26 @@ func TestLiveExportCountsReadAgain(t *testing.T) {
 		t.Fatalf("err %v status %s errors %+v; want only the shortfall in /Projects", err, rep.Status, rep.Errors)
 	}
 }
+
+// zmmailbox that exits 0 after a short copy gave a cut archive: the
+// user's export is tried again, and fails when every try is cut, rather
+// than ending partial with the items before the cut.
+func TestLiveExportZmmailboxCutExitZero(t *testing.T) {
+	dir := t.TempDir()
+	f, _ := os.Create(filepath.Join(dir, "root.tgz"))
+	liveMailbox().Content(zimbratest.Export{Folder: "/", FolderMeta: true}, f)
+	f.Close()
+	script := filepath.Join(dir, "zmmailbox")
+	os.WriteFile(script, []byte("#!/bin/sh\necho run >> \""+dir+"/runs\"\nhead -c 9000 \""+dir+"/root.tgz\"\nexit 0\n"), 0o700)
+	out := t.TempDir()
+	rep, err := zimbra.RunLive(context.Background(), zimbra.LiveJob{Zmmailbox: script,
+		Job:   export.Job{User: liveUser, Path: script, Out: out},
+		Retry: retry.Loop{Attempts: 3, Backoff: retry.Policy{First: time.Millisecond, Max: time.Millisecond}}})
+	runs, _ := os.ReadFile(filepath.Join(dir, "runs"))
+	if err == nil || !strings.Contains(err.Error(), "ended before the archive did") || strings.Count(string(runs), "run") != 3 {
+		t.Errorf("err %v, report %+v, %d runs; want the user failed after 3", err, rep, strings.Count(string(runs), "run"))
+	}
+	if _, serr := os.Stat(filepath.Join(out, liveUser+".tgz")); serr == nil {
+		t.Error("an archive is under the final name")
+	}
+}
