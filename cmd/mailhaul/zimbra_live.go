@@ -39,10 +39,10 @@ password hash only with --with-password-hash, and only from a --users-file of
 mailbox root, /Trash and /Junk (a plain export leaves those two out). Without a cutoff
 each folder's count is checked against what the exports held, and a shortfall is an
 error naming the folder. --after / --since ask Zimbra only for items received since
-(query=is:local after:MS, epoch ms a second early: Zimbra's after: excludes the second
-given; every item type by its date, where start= would take appointments by their
-first instance and tasks whole); with
-several users --since takes a directory of their earlier archives. Requests are paced
+(query=after:MS, with is:local for the root; epoch ms a second early, as Zimbra's after:
+excludes the second given; every item type by its date, where start= would take
+appointments by their first instance and tasks whole); with several users --since
+takes a directory of their earlier archives. Requests are paced
 under Zimbra's DoS filter (--requests-per-second); 5xx, 429 and dropped connections are
 repeated; an export stream that breaks restarts that user's export from the beginning
 (the temporary archive is discarded, never renamed into place); an account that cannot

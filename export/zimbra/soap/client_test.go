@@ -292,7 +292,7 @@ func TestExportPlanAndDelta(t *testing.T) {
 		t.Errorf("delta from T: %s\nwant %s", delta, want)
 	}
 	ex := s.Exports()
-	if len(ex) != 6 || !ex[0].FolderMeta || ex[3].FolderMeta || ex[3].Query != soap.AfterQuery(T) || ex[3].Start != "" || !ex[0].Meta || ex[0].Fmt != "tgz" {
+	if len(ex) != 6 || !ex[0].FolderMeta || ex[3].FolderMeta || ex[3].Query != "is:local "+soap.AfterQuery(T) || ex[4].Query != soap.AfterQuery(T) || ex[3].Start != "" || !ex[0].Meta || ex[0].Fmt != "tgz" {
 		t.Errorf("exports asked: %+v", ex)
 	}
 }

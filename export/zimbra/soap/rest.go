@@ -38,15 +38,15 @@ func StartParam(t time.Time) string {
 	return strconv.FormatInt(t.UnixMilli()-1000, 10)
 }
 
-// AfterQuery is the search for "received at or after t" that a delta
-// sends as query=: is:local (what Zimbra searches without a query: no
-// mountpoints) and after: in epoch ms, a second early as StartParam.
-// Unlike start=, which ArchiveFormatter applies to appointments by their
-// first instance (appt-start:>=) and not to tasks, a query selects every
-// item type by its date: an appointment entered after the pre-migration
-// for a meeting before it is in the delta.
+// AfterQuery is the search term for "received at or after t" that a
+// delta sends as query=: after: in epoch ms, a second early as
+// StartParam. Unlike start=, which ArchiveFormatter applies to
+// appointments by their first instance (appt-start:>=) and not to
+// tasks, a query selects every item type by its date: an appointment
+// entered after the pre-migration for a meeting before it is in the
+// delta.
 func AfterQuery(t time.Time) string {
-	return "is:local after:" + StartParam(t)
+	return "after:" + StartParam(t)
 }
 
 // IncludesTrashAndJunk reports whether Zimbra's search for e covers the
@@ -75,9 +75,12 @@ func (e Export) IncludesTrashAndJunk() bool {
 func Plan(after time.Time) []Export {
 	out := []Export{{Folder: "/"}, {Folder: "/Trash"}, {Folder: "/Junk"}}
 	if !after.IsZero() {
-		for i := range out {
-			out[i].Query = AfterQuery(after)
-		}
+		// The root's search says is:local, as Zimbra's own without a
+		// query does (no mountpoints); the folder exports are bounded
+		// by their folder already, and is:local is not known to keep
+		// Trash and Junk in (the notes).
+		out[0].Query = "is:local " + AfterQuery(after)
+		out[1].Query, out[2].Query = AfterQuery(after), AfterQuery(after)
 	}
 	return out
 }
