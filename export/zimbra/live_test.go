@@ -432,12 +432,7 @@ func TestLiveExportCleanlyEndedStream(t *testing.T) {
 // again, and fails when every try stalls), and when the run is
 // cancelled; neither waits for the child.
 func TestLiveExportZmmailboxStalls(t *testing.T) {
-	dir := t.TempDir()
-	f, _ := os.Create(filepath.Join(dir, "root.tgz"))
-	liveMailbox().Content(zimbratest.Export{Folder: "/", FolderMeta: true}, f)
-	f.Close()
-	script := filepath.Join(dir, "zmmailbox")
-	os.WriteFile(script, []byte("#!/bin/sh\nhead -c 3000 \""+dir+"/root.tgz\"\nsleep 30\n"), 0o700)
+	script, _ := fakeZmmailbox(t, "head -c 3000 \"$DIR/root.tgz\"\nsleep 30")
 	run := func(ctx context.Context, idle time.Duration) (time.Duration, error) {
 		start := time.Now()
 		_, err := zimbra.RunLive(ctx, zimbra.LiveJob{Zmmailbox: script, IdleTimeout: idle,
@@ -482,12 +477,7 @@ func TestLiveExportCountsReadAgain(t *testing.T) {
 // user's export is tried again, and fails when every try is cut, rather
 // than ending partial with the items before the cut.
 func TestLiveExportZmmailboxCutExitZero(t *testing.T) {
-	dir := t.TempDir()
-	f, _ := os.Create(filepath.Join(dir, "root.tgz"))
-	liveMailbox().Content(zimbratest.Export{Folder: "/", FolderMeta: true}, f)
-	f.Close()
-	script := filepath.Join(dir, "zmmailbox")
-	os.WriteFile(script, []byte("#!/bin/sh\necho run >> \""+dir+"/runs\"\nhead -c 9000 \""+dir+"/root.tgz\"\nexit 0\n"), 0o700)
+	script, dir := fakeZmmailbox(t, "echo run >> \"$DIR/runs\"\nhead -c 9000 \"$DIR/root.tgz\"\nexit 0")
 	out := t.TempDir()
 	rep, err := zimbra.RunLive(context.Background(), zimbra.LiveJob{Zmmailbox: script,
 		Job:   export.Job{User: liveUser, Path: script, Out: out},
@@ -499,4 +489,19 @@ func TestLiveExportZmmailboxCutExitZero(t *testing.T) {
 	if _, serr := os.Stat(filepath.Join(out, liveUser+".tgz")); serr == nil {
 		t.Error("an archive is under the final name")
 	}
+}
+
+// fakeZmmailbox writes a zmmailbox script running body, with $DIR its
+// directory, which holds root.tgz, liveMailbox's root export.
+func fakeZmmailbox(t *testing.T, body string) (script, dir string) {
+	dir = t.TempDir()
+	f, err := os.Create(filepath.Join(dir, "root.tgz"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	liveMailbox().Content(zimbratest.Export{Folder: "/", FolderMeta: true}, f)
+	f.Close()
+	script = filepath.Join(dir, "zmmailbox")
+	os.WriteFile(script, []byte("#!/bin/sh\nDIR=\""+dir+"\"\n"+body+"\n"), 0o700)
+	return script, dir
 }
