@@ -28,8 +28,10 @@ each user is reached with a delegated token, renewed while the export runs, on i
 mailbox server (zimbraMailHost: https://HOST, or --mail-url); with --rest-auth basic the
 exports go to --url itself with the admin's name and password as HTTP Basic (where the
 installation allows it; https or loopback only) and no token is delegated. Users come from --user
-(repeatable), --users-file (what "zmprov -l gaa [-v]" printed) or --all-users (every
-account that is not a system resource). Per user, one archive: the account's record
+(repeatable; a name given twice is exported once), --users-file (what "zmprov -l gaa
+[-v]" printed) or --all-users (every account and calendar resource that is not a system
+resource, listed whole before the exports begin; a listing short of the directory's
+count is said on the last line). Per user, one archive: the account's record
 (names, aliases, quota, status, forwarding, time zone, Sieve filters, out-of-office; the
 password hash only with --with-password-hash, and only from a --users-file of
 "zmprov -l gaa -v", since Zimbra blocks it over SOAP) in its manifest, every folder
@@ -37,8 +39,10 @@ password hash only with --with-password-hash, and only from a --users-file of
 mailbox root, /Trash and /Junk (a plain export leaves those two out). Without a cutoff
 each folder's count is checked against what the exports held, and a shortfall is an
 error naming the folder. --after / --since ask Zimbra only for items received since
-(start= in epoch ms, a second early: Zimbra's after: excludes the second given); with
-several users --since takes a directory of their earlier archives. Requests are paced
+(query=after:MS, with is:local for the root; epoch ms a second early, as Zimbra's after:
+excludes the second given; every item type by its date, where start= would take
+appointments by their first instance and tasks whole); with several users --since
+takes a directory of their earlier archives. Requests are paced
 under Zimbra's DoS filter (--requests-per-second); 5xx, 429 and dropped connections are
 repeated; an export stream that breaks restarts that user's export from the beginning
 (the temporary archive is discarded, never renamed into place); an account that cannot
@@ -77,7 +81,7 @@ func (lf *zimbraLiveFlags) add(cmd *cobra.Command, f *exportFlags) {
 	fl.BoolVar(&lf.viaAdminPort, "via-admin-port", false, "live Zimbra: send every request to --url with the admin token (only 7071 is reachable)")
 	fl.Float64Var(&lf.rps, "requests-per-second", soap.DefaultRequestsPerSecond, "live Zimbra: the pace of all requests (Zimbra's DoS filter allows 30 per client; negative: unpaced)")
 	fl.DurationVar(&lf.headerTimeout, "header-timeout", 10*time.Minute, "live Zimbra: how long to wait for an answer to begin (an export's search may take minutes)")
-	fl.DurationVar(&lf.idleTimeout, "idle-timeout", 5*time.Minute, "live Zimbra: give up an answer that sent nothing for this long: a SOAP answer is asked again, an export stream exports the user again")
+	fl.DurationVar(&lf.idleTimeout, "idle-timeout", 5*time.Minute, "live Zimbra: give up an answer (or zmmailbox's output) that sent nothing for this long: a SOAP answer is asked again, an export stream exports the user again")
 	fl.StringVar(&lf.restAuth, "rest-auth", "token", `live Zimbra: how the exports log in: "token" (a delegated token per user) or "basic" (the admin's name and password as HTTP Basic on --url, the admin port, where the installation allows it; https or loopback only)`)
 	fl.StringVar(&lf.zmmailbox, "zmmailbox", "", "on the Zimbra host: read this zmmailbox program's getRestURL output instead of HTTPS")
 }
@@ -157,11 +161,21 @@ func (a *app) exportZimbraLive(cmd *cobra.Command, f *exportFlags, lf *zimbraLiv
 	// refused too, and each try counts against the admin's lockout.
 	ctx, stop := context.WithCancelCause(ctx)
 	defer stop(nil)
+	var (
+		mu      sync.Mutex
+		results []zimbraUser
+		skipped []string // received after the admin login was refused
+		wg      sync.WaitGroup
+	)
 	users := make(chan soap.Account)
 	listErr := make(chan error, 1)
 	go func() {
 		defer close(users)
-		listErr <- lf.listUsers(ctx, client, func(acc soap.Account) error {
+		listErr <- lf.listUsers(ctx, client, func(msg string) {
+			mu.Lock()
+			fmt.Fprintln(a.stderr, termtext.Escape(msg))
+			mu.Unlock()
+		}, func(acc soap.Account) error {
 			select {
 			case users <- acc:
 				return nil
@@ -170,12 +184,6 @@ func (a *app) exportZimbraLive(cmd *cobra.Command, f *exportFlags, lf *zimbraLiv
 			}
 		})
 	}()
-	var (
-		mu      sync.Mutex
-		results []zimbraUser
-		skipped []string // received after the admin login was refused
-		wg      sync.WaitGroup
-	)
 	single := len(lf.users) == 1
 	for range lf.concurrency {
 		wg.Add(1)
@@ -204,7 +212,7 @@ func (a *app) exportZimbraLive(cmd *cobra.Command, f *exportFlags, lf *zimbraLiv
 						mu.Unlock()
 					}}
 					rep, err = zimbra.RunLive(ctx, zimbra.LiveJob{Job: job, Client: client, Zmmailbox: lf.zmmailbox,
-						PasswordHash: lf.withHash, Listed: acc, Retry: again})
+						PasswordHash: lf.withHash, Listed: acc, Retry: again, IdleTimeout: lf.idleTimeout})
 				}
 				if prog != nil {
 					prog.done()
@@ -221,7 +229,10 @@ func (a *app) exportZimbraLive(cmd *cobra.Command, f *exportFlags, lf *zimbraLiv
 	}
 	wg.Wait()
 	lerr := <-listErr
-	if lerr != nil {
+	switch {
+	case errors.Is(lerr, soap.ErrListGap):
+		lerr = fmt.Errorf("listing the users: %w", lerr) // every listed user was exported
+	case lerr != nil:
 		lerr = fmt.Errorf("listing the users stopped after %d: %w", len(results), lerr)
 	}
 	if cause := context.Cause(ctx); adminRefused(cause) {
@@ -271,7 +282,7 @@ func adminRefused(err error) bool {
 // liveOnlySOAP names a flag given that only a SOAP connection serves.
 func (lf *zimbraLiveFlags) liveOnlySOAP(cmd *cobra.Command) string {
 	for _, n := range []string{"admin", "password-file", "mail-url", "tls-ca", "via-admin-port", "requests-per-second",
-		"header-timeout", "idle-timeout", "rest-auth"} {
+		"header-timeout", "rest-auth"} {
 		if cmd.Flags().Changed(n) {
 			return n
 		}
@@ -317,8 +328,21 @@ func (lf *zimbraLiveFlags) client() (*soap.Client, error) {
 	return c, nil
 }
 
-// listUsers calls fn for each user to export.
-func (lf *zimbraLiveFlags) listUsers(ctx context.Context, c *soap.Client, fn func(soap.Account) error) error {
+// listUsers calls fn for each user to export, each once: a name given
+// again (in any case) is said on stderr and not exported twice, which
+// would run two exports of one mailbox at once, the second failing.
+func (lf *zimbraLiveFlags) listUsers(ctx context.Context, c *soap.Client, say func(string), fn func(soap.Account) error) error {
+	seen := map[string]bool{}
+	each := fn
+	fn = func(a soap.Account) error {
+		k := strings.ToLower(a.Name)
+		if seen[k] {
+			say("export zimbra: " + a.Name + " is listed more than once; exported once")
+			return nil
+		}
+		seen[k] = true
+		return each(a)
+	}
 	switch {
 	case lf.usersFile != "":
 		in, err := os.Open(lf.usersFile)

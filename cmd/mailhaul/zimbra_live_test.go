@@ -431,3 +431,19 @@ func TestExportZimbraLiveRESTAuthBasic(t *testing.T) {
 		t.Errorf("--rest-auth plain: exit %d %s", code, stderr)
 	}
 }
+
+// A user named twice (in another case too) is exported once, and the
+// repeat said: two exports of one mailbox at once would double the
+// load and fail the second on the archive the first wrote.
+func TestExportZimbraLiveUsersOnce(t *testing.T) {
+	z := startLiveZimbra(t, "zed", zimbratest.ServerOptions{}, zimbraLiveItems()...)
+	out := t.TempDir()
+	code, stdout, stderr := mailhaul(t, append([]string{"export", "zimbra", "--user", "zed", "--user", "ZED",
+		"--out", out, "--concurrency", "2"}, z.args...)...)
+	if code != exitOK || !strings.Contains(stdout, "1 user exported, all complete") || !strings.Contains(stderr, "ZED is listed more than once; exported once") {
+		t.Errorf("exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+	}
+	if n := len(z.s.Exports()); n != 3 {
+		t.Errorf("%d REST exports, want the 3 of one user", n)
+	}
+}

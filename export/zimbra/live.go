@@ -10,9 +10,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/url"
 	"os/exec"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/mailhaul/mailhaul/export"
@@ -26,18 +28,23 @@ import (
 
 // Live exports one user of a live Zimbra: the REST exports of soap.Plan
 // (the root, then /Trash and /Junk, which the root export leaves out;
-// with a cutoff each asks only for what was received since), read as
+// with a cutoff each asks only for what was received since, every item
+// type by its date: soap.AfterQuery), read as
 // they stream in, through the same reader as tgz files. With a Client,
 // the folder tree (GetFolderRequest) adds the folders no export named
 // (an export with a cutoff carries no folder records) and, without a
-// cutoff, its per-folder counts are checked against what the exports
-// held: a shortfall is an error naming the folder and the numbers.
+// cutoff, its per-folder counts (read before and after the exports,
+// the smaller taken) are checked against what the exports held: a
+// shortfall is an error naming the folder and the numbers.
 type Live struct {
 	Client  *soap.Client // nil: Zmmailbox only, no tree and no counts
 	Account soap.Account // as GetAccount read it (zimbraMailHost)
 	// Zmmailbox, when set, is the zmmailbox program whose output is read
 	// instead of HTTPS (on the Zimbra host, as the zimbra user).
 	Zmmailbox string
+	// IdleTimeout ends a zmmailbox whose output was silent that long
+	// (0: 5 min).
+	IdleTimeout time.Duration
 }
 
 var _ export.Source = (*Live)(nil)
@@ -59,15 +66,15 @@ func (l *Live) Export(ctx context.Context, sink export.Sink, opt export.Options)
 		}
 	}
 	x := newExporter(ctx, sink, opt, &Source{Streams: l.streams(opt.After), AccountID: l.Account.ID})
-	held := map[int]int{}     // items by Zimbra folder id
-	counted := map[int]bool{} // by item id: an item in two exports counts once
+	held := map[int]int{} // items by Zimbra folder id
+	counted := &idSet{}   // by item id: an item in two exports counts once
 	x.observe = func(_ *tgz.Reader, it *tgz.Item) {
-		if it.Meta != nil && inFolderCount(it.Type) && !counted[it.Meta.ID] {
-			counted[it.Meta.ID] = true
+		if it.Meta != nil && inFolderCount(it.Type) && !counted.has(it.Meta.ID) {
+			counted.add(it.Meta.ID)
 			held[it.Meta.FolderID]++
 		}
 		if it.Meta != nil && (it.Type == tgz.TypeSearchFolder || it.Type == tgz.TypeMountpoint) {
-			counted[it.Meta.ID] = true // counted by the export's record
+			counted.add(it.Meta.ID) // counted by the export's record
 		}
 	}
 	if err := x.exportAll(); err != nil {
@@ -80,7 +87,17 @@ func (l *Live) Export(ctx context.Context, sink export.Sink, opt export.Options)
 		return err
 	}
 	if opt.After.IsZero() {
-		reconcile(sink, tree, held)
+		// Counted again after the exports: what was purged (the trash
+		// and junk lifetimes) or moved meanwhile is not a shortfall.
+		again, err := l.Client.Folders(ctx, l.Account)
+		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			sink.AddWarning(format.Problem{Item: "folder counts", Reason: "not read again after the exports (" + err.Error() +
+				"): items deleted or moved meanwhile show as missing"})
+		}
+		reconcile(sink, tree, again, held)
 	}
 	return nil
 }
@@ -101,12 +118,12 @@ func inFolderCount(t int) bool {
 // tree's view and colour in Zimbra's metadata form; a search folder or
 // mountpoint whose record no export held (seen: by id) is counted as not
 // migrated, as its record is.
-func (l *Live) addTreeFolders(x *exporter, tree *soap.Folder, seen map[int]bool) error {
+func (l *Live) addTreeFolders(x *exporter, tree *soap.Folder, seen *idSet) error {
 	return tree.Walk(func(f *soap.Folder) error {
 		id, _ := strconv.Atoi(f.ID)
 		parent, _ := strconv.Atoi(f.Parent)
-		if kind := treeKinds[f.Kind]; kind != 0 && !seen[id] {
-			seen[id] = true
+		if kind := treeKinds[f.Kind]; kind != 0 && !seen.has(id) {
+			seen.add(id)
 			return x.item(&tgz.Item{Type: kind, Entry: f.Path, Meta: &tgz.Meta{ID: id, Type: kind, FolderID: parent, Path: f.Path}})
 		}
 		if f.Kind != soap.KindFolder || id == idUserRoot || f.Path == "/" || x.folders[f.Path] != nil || x.folders[f.Path+"\x00mail"] != nil {
@@ -134,16 +151,31 @@ var treeKinds = map[soap.Kind]int{soap.KindSearch: tgz.TypeSearchFolder, soap.Ki
 var treeViews = map[string]int{"message": tgz.TypeMessage, "conversation": tgz.TypeConversation, "contact": tgz.TypeContact,
 	"appointment": tgz.TypeAppointment, "task": tgz.TypeTask, "document": tgz.TypeDocument, "wiki": tgz.TypeWiki, "chat": tgz.TypeChat}
 
-// reconcile reports every folder whose count (GetFolderRequest's n)
+// reconcile reports every folder whose count (GetFolderRequest's n,
+// the smaller of before and after the exports; after may be nil)
 // exceeds the items the exports held in it: items Zimbra skipped
 // without a word (a missing blob, a failed type group; see the notes).
-func reconcile(sink export.Sink, tree *soap.Folder, held map[int]int) {
-	tree.Walk(func(f *soap.Folder) error {
+func reconcile(sink export.Sink, before, after *soap.Folder, held map[int]int) {
+	later := map[string]int{}
+	if after != nil {
+		after.Walk(func(f *soap.Folder) error {
+			later[f.ID] = f.Items
+			return nil
+		})
+	}
+	before.Walk(func(f *soap.Folder) error {
 		id, _ := strconv.Atoi(f.ID)
-		if f.Kind == soap.KindFolder && f.Items > held[id] {
-			sink.AddError(format.Problem{Folder: archivePath(f.Path), Item: "folder " + f.Path,
-				Reason: fmt.Sprintf("Zimbra counts %d items in it (GetFolderRequest n), the export held %d: %d missing",
-					f.Items, held[id], f.Items-held[id])})
+		n := f.Items
+		if after != nil {
+			n = min(n, later[f.ID]) // a folder gone meanwhile counts 0
+		}
+		if f.Kind == soap.KindFolder && n > held[id] {
+			what := fmt.Sprintf("Zimbra counts %d items in it (GetFolderRequest n), the export held %d: %d missing", n, held[id], n-held[id])
+			if n != f.Items {
+				what = fmt.Sprintf("Zimbra counts %d items in it (GetFolderRequest n, %d before the export), the export held %d: %d missing",
+					n, f.Items, held[id], n-held[id])
+			}
+			sink.AddError(format.Problem{Folder: archivePath(f.Path), Item: "folder " + f.Path, Reason: what})
 		}
 		return nil
 	})
@@ -179,8 +211,8 @@ func restPath(e soap.Export) string {
 		p = "//"
 	}
 	p += "?fmt=tgz"
-	if !e.After.IsZero() {
-		p += "&start=" + soap.StartParam(e.After)
+	if e.Query != "" {
+		p += "&query=" + url.QueryEscape(e.Query)
 	}
 	return p
 }
@@ -189,8 +221,14 @@ func restPath(e soap.Export) string {
 // the local admin login from localconfig, no password on the command
 // line; -t 0: no socket timeout, which large exports hit) and gives its
 // output; nil when it wrote nothing and succeeded (an empty export).
+// It runs in a process group of its own, ended whole when ctx is done,
+// on Close, or when its output is silent for idle (-t 0 leaves that
+// unbounded otherwise); Wait gives up on its pipes 5 s after the exit.
 func (l *Live) runZmmailbox(ctx context.Context, path string) (io.ReadCloser, error) {
 	cmd := exec.CommandContext(ctx, l.Zmmailbox, "-z", "-m", l.Account.Name, "-t", "0", "getRestURL", path)
+	ownGroup(cmd)
+	cmd.Cancel = func() error { return killGroup(cmd) }
+	cmd.WaitDelay = 5 * time.Second
 	stderr := &tailBuffer{max: 4 << 10}
 	cmd.Stderr = stderr
 	out, err := cmd.StdoutPipe()
@@ -200,7 +238,12 @@ func (l *Live) runZmmailbox(ctx context.Context, path string) (io.ReadCloser, er
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("zmmailbox: %w", err)
 	}
-	z := &zmOutput{cmd: cmd, r: bufio.NewReaderSize(out, 64<<10), stderr: stderr, what: path}
+	idle := l.IdleTimeout
+	if idle <= 0 {
+		idle = 5 * time.Minute
+	}
+	z := &zmOutput{cmd: cmd, r: bufio.NewReaderSize(out, 64<<10), stderr: stderr, what: path, idle: idle}
+	z.timer = time.AfterFunc(idle, func() { z.stalled.Store(true); killGroup(cmd) })
 	if _, err := z.r.Peek(1); err == io.EOF {
 		if err := z.wait(false); err != nil {
 			return nil, err
@@ -213,17 +256,23 @@ func (l *Live) runZmmailbox(ctx context.Context, path string) (io.ReadCloser, er
 // zmOutput is zmmailbox's standard output; its end is the program's
 // exit, and a failure after output began is a broken stream.
 type zmOutput struct {
-	cmd    *exec.Cmd
-	r      *bufio.Reader
-	stderr *tailBuffer
-	what   string
-	n      int64
-	done   bool
+	cmd     *exec.Cmd
+	r       *bufio.Reader
+	stderr  *tailBuffer
+	what    string
+	n       int64
+	done    bool
+	idle    time.Duration
+	timer   *time.Timer
+	stalled atomic.Bool // the idle timer ended it
 }
 
 func (z *zmOutput) Read(p []byte) (int, error) {
 	n, err := z.r.Read(p)
 	z.n += int64(n)
+	if n > 0 {
+		z.timer.Reset(z.idle)
+	}
 	if err == io.EOF {
 		if werr := z.wait(true); werr != nil {
 			return n, werr
@@ -235,13 +284,19 @@ func (z *zmOutput) Read(p []byte) (int, error) {
 }
 
 // wait reaps the program; started says output had begun (a failure is
-// then a cut stream, worth a fresh try).
+// then a cut stream, worth a fresh try, as is a silent one).
 func (z *zmOutput) wait(started bool) error {
 	if z.done {
 		return nil
 	}
 	z.done = true
-	if err := z.cmd.Wait(); err != nil {
+	err := z.cmd.Wait()
+	z.timer.Stop()
+	if z.stalled.Load() {
+		return &StreamError{Err: retry.MarkTransient(fmt.Errorf("zmmailbox -m %s getRestURL %s sent nothing for %s after %d bytes; ended it",
+			z.cmd.Args[3], z.what, z.idle, z.n))}
+	}
+	if err != nil {
 		err = fmt.Errorf("zmmailbox -m %s getRestURL %s: %w after %d bytes: %s", z.cmd.Args[3], z.what, err, z.n, strings.TrimSpace(z.stderr.String()))
 		if started {
 			return retry.MarkTransient(err)
@@ -253,9 +308,10 @@ func (z *zmOutput) wait(started bool) error {
 
 func (z *zmOutput) Close() error {
 	if !z.done {
-		z.cmd.Process.Kill()
+		killGroup(z.cmd)
 		z.done = true
 		z.cmd.Wait()
+		z.timer.Stop()
 	}
 	return nil
 }
@@ -322,6 +378,9 @@ type LiveJob struct {
 	// Retry bounds the fresh starts of the user's export after a broken
 	// stream; zero fields: 3 attempts, 5 s doubling up to 1 min.
 	Retry retry.Loop
+	// IdleTimeout gives up zmmailbox's output when it sent nothing for
+	// that long (it runs with -t 0, no timeout of its own); 0: 5 min.
+	IdleTimeout time.Duration
 }
 
 // RunLive exports one user: GetAccount (its record into the manifest),
@@ -332,7 +391,7 @@ type LiveJob struct {
 func RunLive(ctx context.Context, lj LiveJob) (*report.Export, error) {
 	job := lj.Job
 	job.Kind, job.PathIsURL = "zimbra", true
-	live := &Live{Client: lj.Client, Account: soap.Account{Name: job.User}, Zmmailbox: lj.Zmmailbox}
+	live := &Live{Client: lj.Client, Account: soap.Account{Name: job.User}, Zmmailbox: lj.Zmmailbox, IdleTimeout: lj.IdleTimeout}
 	job.Source = live
 	if lj.Client != nil {
 		defer lj.Client.Done(job.User)

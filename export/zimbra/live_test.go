@@ -4,15 +4,18 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/mailhaul/mailhaul/export"
 	"github.com/mailhaul/mailhaul/export/zimbra"
+	"github.com/mailhaul/mailhaul/export/zimbra/metadata"
 	"github.com/mailhaul/mailhaul/export/zimbra/soap"
 	"github.com/mailhaul/mailhaul/export/zimbra/zimbratest"
 	"github.com/mailhaul/mailhaul/format"
@@ -257,7 +260,7 @@ func TestLiveExportUnknownAccount(t *testing.T) {
 	}
 }
 
-// With a cutoff, each export asks for start=T-1000 and only newer items
+// With a cutoff, each export asks for after:T-1000 and only newer items
 // come; folders without new items are still made from the tree.
 func TestLiveExportAfter(t *testing.T) {
 	mb := liveMailbox()
@@ -271,8 +274,8 @@ func TestLiveExportAfter(t *testing.T) {
 		t.Fatalf("err %v report %+v", err, rep)
 	}
 	for _, e := range s.Exports() {
-		if e.Start != fmt.Sprint(cut.UnixMilli()-1000) {
-			t.Errorf("export %s start=%s", e.Folder, e.Start)
+		if want := soap.AfterQuery(cut); e.Folder == "/" && e.Query != "is:local "+want || e.Folder != "/" && e.Query != want || e.Start != "" {
+			t.Errorf("export %s query=%q start=%s", e.Folder, e.Query, e.Start)
 		}
 	}
 	_, folders, bodies := readArchive(t, rep.Archive)
@@ -342,4 +345,163 @@ func TestLiveExportCountsSearchFoldersAndMountpoints(t *testing.T) {
 			t.Errorf("after %q: %d search folders and %d mountpoints counted, want 2 and 1: %v", after, n, m, rep.Skipped)
 		}
 	}
+}
+
+// A delta carries an appointment entered after the cutoff whose first
+// instance lies before it (a past meeting entered afterwards), and a
+// task: Zimbra's start= would select appointments by their first
+// instance (appt-start:>=), so the cutoff goes into the query instead,
+// which selects every type by the item's date.
+func TestLiveExportDeltaKeepsAppointments(t *testing.T) {
+	mb := liveMailbox()
+	cut := lday.Add(2 * time.Hour)
+	past := zimbratest.Calendar(zimbratest.TypeAppointment, 400, "/Calendar", 10, "Entered late", "late-1", cut.Add(time.Hour),
+		metadata.Map{"u": "late-1", "st": "20240501T090000Z", "et": "20240501T100000Z", "n": "Entered late", "dts": int64(1714554000000)})
+	past.ApptStart = cut.AddDate(0, 0, -5)
+	task := zimbratest.Calendar(zimbratest.TypeTask, 401, "/Tasks", 15, "New task", "task-1", cut.Add(time.Minute),
+		metadata.Map{"u": "task-1", "st": "20240510T090000Z", "n": "New task", "dts": int64(1714554000000)})
+	old := zimbratest.Calendar(zimbratest.TypeAppointment, 402, "/Calendar", 10, "Old series", "old-1", lday,
+		metadata.Map{"u": "old-1", "st": "20240601T090000Z", "et": "20240601T100000Z", "n": "Old series", "dts": int64(1714554000000)})
+	old.ApptStart = cut.AddDate(0, 1, 0)
+	mb.Items = append(mb.Items, past, task, old)
+	s, c := liveServer(t, mb, zimbratest.ServerOptions{}, nil)
+	out := t.TempDir()
+	rep, err := runLive(t, c, out, cut.Format(time.RFC3339))
+	if err != nil || rep.Status != "ok" {
+		t.Fatalf("err %v report %+v", err, rep)
+	}
+	for _, e := range s.Exports() {
+		if e.Start != "" || !strings.HasSuffix(e.Query, fmt.Sprint("after:", cut.UnixMilli()-1000)) {
+			t.Errorf("export %s: start=%q query=%q", e.Folder, e.Start, e.Query)
+		}
+	}
+	_, _, bodies := readArchive(t, rep.Archive)
+	if !strings.Contains(bodies["zimbra:400"], "late-1") || !strings.Contains(bodies["zimbra:401"], "task-1") {
+		t.Errorf("the delta lacks the appointment or the task entered after the cutoff: %v", slices.Sorted(maps.Keys(bodies)))
+	}
+	if _, ok := bodies["zimbra:402"]; ok {
+		t.Errorf("the delta holds the appointment entered before the cutoff")
+	}
+}
+
+// Through the admin port an admin token acts on the account, and Zimbra
+// qualifies the tree's ids with the account's zimbraId ("<id>:2"): the
+// counts are still matched to the export's folders, so a complete
+// mailbox is complete.
+func TestLiveExportViaAdminPortQualifiedIDs(t *testing.T) {
+	mb := liveMailbox()
+	_, c := liveServer(t, mb, zimbratest.ServerOptions{}, nil, func(cfg *soap.Config) { cfg.ViaAdminPort = true })
+	rep, err := runLive(t, c, t.TempDir(), "")
+	if err != nil || rep.Status != "ok" || rep.Failed != 0 {
+		t.Fatalf("err %v status %s errors %+v", err, rep.Status, rep.Errors)
+	}
+	_, folders, bodies := readArchive(t, rep.Archive)
+	if len(bodies) != 5 || folders["Projects/Empty"].Path == "" {
+		t.Errorf("%d messages, folders %v", len(bodies), slices.Sorted(maps.Keys(folders)))
+	}
+}
+
+// A stream that ends cleanly mid-archive (mailboxd died behind nginx,
+// which closed its reply normally) is a broken transfer, not damage:
+// the user's export starts again and ends complete; when it ends so on
+// every try, the user fails, rather than being partial with two items.
+func TestLiveExportCleanlyEndedStream(t *testing.T) {
+	s, c := liveServer(t, liveMailbox(), zimbratest.ServerOptions{}, nil)
+	s.EndREST(9000)
+	rep, err := runLive(t, c, t.TempDir(), "")
+	if err != nil || rep.Status != "ok" || s.Stats().REST != 4 {
+		t.Fatalf("err %v, report %+v, REST %d (want 4: one cut, then three)", err, rep, s.Stats().REST)
+	}
+	if _, _, bodies := readArchive(t, rep.Archive); len(bodies) != 5 {
+		t.Errorf("%d messages, want 5", len(bodies))
+	}
+	s.EndREST(9000, 9000, 9000)
+	out := t.TempDir()
+	rep, err = runLive(t, c, out, "")
+	if err == nil || !strings.Contains(err.Error(), "ended before") {
+		t.Fatalf("err %v, report %+v; want the user failed by the cut stream", err, rep)
+	}
+	if _, serr := os.Stat(filepath.Join(out, liveUser+".tgz")); serr == nil {
+		t.Error("an archive is under the final name")
+	}
+}
+
+// zmmailbox is a shell wrapper (often under sudo): a child of it that
+// stalls with the output open is ended with the whole process group,
+// when nothing came for the idle timeout (the user's export then starts
+// again, and fails when every try stalls), and when the run is
+// cancelled; neither waits for the child.
+func TestLiveExportZmmailboxStalls(t *testing.T) {
+	script, _ := fakeZmmailbox(t, "head -c 3000 \"$DIR/root.tgz\"\nsleep 30")
+	run := func(ctx context.Context, idle time.Duration) (time.Duration, error) {
+		start := time.Now()
+		_, err := zimbra.RunLive(ctx, zimbra.LiveJob{Zmmailbox: script, IdleTimeout: idle,
+			Job:   export.Job{User: liveUser, Path: script, Out: t.TempDir()},
+			Retry: retry.Loop{Attempts: 2, Backoff: retry.Policy{First: time.Millisecond, Max: time.Millisecond}}})
+		return time.Since(start), err
+	}
+	took, err := run(context.Background(), 500*time.Millisecond)
+	if err == nil || !strings.Contains(err.Error(), "sent nothing") || took > 15*time.Second {
+		t.Errorf("stalled zmmailbox: %v after %s; want the idle timeout, twice", err, took)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	took, err = run(ctx, time.Minute)
+	if err == nil || took > 15*time.Second {
+		t.Errorf("cancelled: %v after %s; want the run ended without waiting for sleep 30", err, took)
+	}
+}
+
+// An item purged from Trash between GetFolderRequest and the export of
+// /Trash (Zimbra's own trash lifetime, or the user) is not a shortfall:
+// the counts are read again after the exports and the smaller is used.
+// A shortfall in both counts is still reported.
+func TestLiveExportCountsReadAgain(t *testing.T) {
+	mb := liveMailbox()
+	var s *zimbratest.Server
+	s, c := liveServer(t, mb, zimbratest.ServerOptions{Content: func(e zimbratest.Export, w io.Writer) error {
+		if e.Folder == "/" {
+			purged := zimbratest.Mailbox{Items: slices.DeleteFunc(slices.Clone(mb.Items), func(it zimbratest.Item) bool { return it.ID == 303 })}
+			s.SetFolders(liveUser, purged.Folders(map[int]int{257: 1}))
+			mb = purged
+		}
+		return mb.Content(e, w)
+	}}, map[int]int{257: 1})
+	rep, err := runLive(t, c, t.TempDir(), "")
+	if err != nil || rep.Status != "partial" || rep.Failed != 1 || !strings.Contains(rep.Errors[0].Item, "/Projects") {
+		t.Fatalf("err %v status %s errors %+v; want only the shortfall in /Projects", err, rep.Status, rep.Errors)
+	}
+}
+
+// zmmailbox that exits 0 after a short copy gave a cut archive: the
+// user's export is tried again, and fails when every try is cut, rather
+// than ending partial with the items before the cut.
+func TestLiveExportZmmailboxCutExitZero(t *testing.T) {
+	script, dir := fakeZmmailbox(t, "echo run >> \"$DIR/runs\"\nhead -c 9000 \"$DIR/root.tgz\"\nexit 0")
+	out := t.TempDir()
+	rep, err := zimbra.RunLive(context.Background(), zimbra.LiveJob{Zmmailbox: script,
+		Job:   export.Job{User: liveUser, Path: script, Out: out},
+		Retry: retry.Loop{Attempts: 3, Backoff: retry.Policy{First: time.Millisecond, Max: time.Millisecond}}})
+	runs, _ := os.ReadFile(filepath.Join(dir, "runs"))
+	if err == nil || !strings.Contains(err.Error(), "ended before the archive did") || strings.Count(string(runs), "run") != 3 {
+		t.Errorf("err %v, report %+v, %d runs; want the user failed after 3", err, rep, strings.Count(string(runs), "run"))
+	}
+	if _, serr := os.Stat(filepath.Join(out, liveUser+".tgz")); serr == nil {
+		t.Error("an archive is under the final name")
+	}
+}
+
+// fakeZmmailbox writes a zmmailbox script running body, with $DIR its
+// directory, which holds root.tgz, liveMailbox's root export.
+func fakeZmmailbox(t *testing.T, body string) (script, dir string) {
+	dir = t.TempDir()
+	f, err := os.Create(filepath.Join(dir, "root.tgz"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	liveMailbox().Content(zimbratest.Export{Folder: "/", FolderMeta: true}, f)
+	f.Close()
+	script = filepath.Join(dir, "zmmailbox")
+	os.WriteFile(script, []byte("#!/bin/sh\nDIR=\""+dir+"\"\n"+body+"\n"), 0o700)
+	return script, dir
 }

@@ -73,7 +73,7 @@ func (x *exporter) pimItem(it *tgz.Item, zp, key string) error {
 			x.sink.AddSkipped(SkipDuplicate, 1)
 			return nil
 		}
-		x.seen[key] = x.fileNo
+		x.seen.mark(key)
 	}
 	if len(notes) > 0 {
 		x.sink.AddWarning(format.Problem{Folder: f.path, Item: what, Reason: strings.Join(notes, "; ")})
@@ -218,7 +218,7 @@ func (x *exporter) memberUID(ref string, group format.Problem) (string, bool) {
 	if uid, ok := x.contactUIDs[n]; ok {
 		return uid, true
 	}
-	if _, seen := x.seen[fmt.Sprint("zimbra:", n)]; !seen {
+	if !x.seen.has(fmt.Sprint("zimbra:", n)) {
 		x.pendingMembers[n] = append(x.pendingMembers[n], group)
 	}
 	return "", false

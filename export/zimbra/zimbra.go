@@ -57,7 +57,9 @@
 // does not match its digest or that Zimbra marked with a .err entry, a
 // .meta without its blob, a data entry without its .meta, and a file cut
 // short (everything after the cut is missing; the other files are still
-// read).
+// read). A live stream cut short, even one that ended cleanly, is not
+// damage but a broken transfer (StreamError): the user's export starts
+// again, and fails when the tries run out.
 package zimbra
 
 import (
@@ -182,8 +184,7 @@ type exporter struct {
 	file    string
 	folders map[string]*folder // by Zimbra path ("/Inbox/Sub"); a folder made beside one of another kind by path + "\x00" + kind
 	namer   format.FolderNamer
-	seen    map[string]int               // item keys already exported or reported, with the number of the file that had them
-	fileNo  int                          // the number of the file being read, from 1
+	seen    seenItems                    // item keys already exported or reported, by the file that had them
 	entries map[string]int               // meta=0: the file's data entry names, with how often each came
 	damaged map[string]format.Problem    // damaged copies by item key, reported at the end unless a sound copy came
 	dmgKeys []string                     // the keys of damaged, in order
@@ -202,7 +203,7 @@ type folder struct {
 
 func newExporter(ctx context.Context, sink export.Sink, opt export.Options, s *Source) *exporter {
 	return &exporter{ctx: ctx, sink: sink, opt: opt, src: s,
-		folders: map[string]*folder{}, seen: map[string]int{}, damaged: map[string]format.Problem{}, byID: map[int]string{},
+		folders: map[string]*folder{}, damaged: map[string]format.Problem{}, byID: map[int]string{},
 		contactUIDs: map[int]string{}, pendingMembers: map[int][]format.Problem{}}
 }
 
@@ -240,7 +241,7 @@ func (x *exporter) exportAll() error {
 		if rc == nil {
 			continue // matched nothing
 		}
-		err = x.exportStream(st.Name, st.Name, rc)
+		err = x.exportStream(st.Name, st.Name, rc, true)
 		rc.Close()
 		if err != nil {
 			return err
@@ -255,7 +256,7 @@ func (x *exporter) exportFile(name string) error {
 		return fmt.Errorf("zimbra: %w", err)
 	}
 	defer f.Close()
-	return x.exportStream(name, filepath.Base(name), f)
+	return x.exportStream(name, filepath.Base(name), f, false)
 }
 
 // brokenStream is the error a stream itself failed with, when it is
@@ -276,10 +277,14 @@ func (b *brokenStream) Read(p []byte) (int, error) {
 }
 
 // exportStream reads one Zimbra export, named name in errors and short
-// in problems.
-func (x *exporter) exportStream(name, short string, in io.Reader) error {
+// in problems. live is a stream from a server (or zmmailbox): one that
+// ends before its tar end, even cleanly, is a broken transfer
+// (StreamError), not a damaged file. Zimbra sends no length, the close
+// marks the end, and a proxy in front of a mailboxd that died closes
+// its own reply normally, so only the archive's own end tells.
+func (x *exporter) exportStream(name, short string, in io.Reader, live bool) error {
 	x.file = short
-	x.fileNo++
+	x.seen.nextFile()
 	x.entries = map[string]int{}
 	src := &brokenStream{r: in}
 	r, err := tgz.NewReader(ctxio.NewReader(x.ctx, src), name, nil)
@@ -289,6 +294,9 @@ func (x *exporter) exportStream(name, short string, in io.Reader) error {
 	if err != nil {
 		if x.ctx.Err() != nil {
 			return x.ctx.Err()
+		}
+		if live && errors.Is(err, safetar.ErrTruncated) {
+			return cutStream(name, err)
 		}
 		return fmt.Errorf("zimbra: %s is not a Zimbra export: %w", name, err)
 	}
@@ -313,6 +321,9 @@ func (x *exporter) exportStream(name, short string, in io.Reader) error {
 		if err != nil {
 			if x.ctx.Err() != nil {
 				return x.ctx.Err()
+			}
+			if live && !r.Ended() {
+				return cutStream(name, err)
 			}
 			if n == 0 {
 				return fmt.Errorf("zimbra: %s is not a Zimbra export, or is cut before its first item: %w", name, err)
@@ -347,6 +358,11 @@ func (x *exporter) exportStream(name, short string, in io.Reader) error {
 	}
 }
 
+// cutStream is a live stream that ended before its archive did.
+func cutStream(name string, err error) error {
+	return &StreamError{Err: fmt.Errorf("zimbra: %s: the stream ended before the archive did (the server or zmmailbox stopped mid-way): %w", name, err)}
+}
+
 // item exports or reports one item.
 func (x *exporter) item(it *tgz.Item) error {
 	m := it.Meta
@@ -375,7 +391,7 @@ func (x *exporter) item(it *tgz.Item) error {
 			x.sink.AddSkipped(SkipDuplicate, 1)
 			return nil
 		}
-		x.seen[key] = x.fileNo
+		x.seen.mark(key)
 	} else {
 		x.entries[it.Entry]++
 	}
@@ -433,7 +449,7 @@ func damage(te *tgz.Error) string {
 // holdDamaged keeps the problem of an item's damaged copy: a sound copy
 // in a later file may still be exported, and then it is a warning.
 func (x *exporter) holdDamaged(key string, p format.Problem) {
-	delete(x.seen, key)
+	x.seen.forget(key)
 	if _, ok := x.damaged[key]; !ok {
 		x.dmgKeys = append(x.dmgKeys, key)
 	}
@@ -477,8 +493,7 @@ func (s *holdSink) AddError(p format.Problem) { s.problem = &p }
 // alone; the File-As of two contacts in "Contacts" and "Contacts!1" may
 // be the same) and so can contents.
 func (x *exporter) duplicate(key string) bool {
-	n, ok := x.seen[key]
-	return ok && n != x.fileNo
+	return x.seen.inEarlierFile(key)
 }
 
 // noMetaKey is the key of a meta=0 item, which has no id: its folder and
@@ -511,7 +526,7 @@ func (c *noMetaCopy) Read(p []byte) (int, error) {
 			c.dup = true
 			return n, errDuplicate
 		}
-		c.x.seen[key] = c.x.fileNo
+		c.x.seen.mark(key)
 	}
 	return n, err
 }

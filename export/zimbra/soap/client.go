@@ -2,6 +2,7 @@ package soap
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/x509"
 	"encoding/json"
@@ -11,6 +12,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"reflect"
 	"strconv"
 	"strings"
 	"sync"
@@ -257,9 +259,22 @@ func authFault(err error) bool {
 	return errors.As(err, &f) && (f.Code == "service.AUTH_EXPIRED" || f.Code == "service.AUTH_REQUIRED")
 }
 
-// maxAnswer bounds a SOAP answer read into memory (a page of accounts or
-// the folder tree of a large mailbox).
-const maxAnswer = 64 << 20
+// maxAnswer bounds a SOAP answer (a page of accounts, an account);
+// maxFolderAnswer the one that can be large, the folder tree of a large
+// mailbox (GetFolderRequest). An answer is decoded as it streams in, so
+// only its response element is held, once, besides what it decodes to.
+const (
+	maxAnswer       = 8 << 20
+	maxFolderAnswer = 64 << 20
+)
+
+// answerCap is the bound of name's answer.
+func answerCap(name string) int64 {
+	if name == "GetFolderRequest" {
+		return maxFolderAnswer
+	}
+	return maxAnswer
+}
 
 // call sends one SOAP request to endpoint with tok and decodes the
 // response element into out. target, when set, is the account an admin
@@ -282,7 +297,8 @@ func (c *Client) call(ctx context.Context, endpoint, tok, target, name, ns strin
 	var (
 		hr     *http.Request
 		status int
-		raw    []byte
+		sample []byte
+		fault  *Fault
 	)
 	loop := c.cfg.Retry
 	if loop.Attempts <= 0 {
@@ -301,70 +317,145 @@ func (c *Client) call(ctx context.Context, endpoint, tok, target, name, ns strin
 	}
 	retry.Do(ctx, loop, func(ctx context.Context, _ int) error {
 		var broke bool
-		hr, status, raw, broke, err = c.post(ctx, endpoint, name, body)
+		hr, status, sample, fault, broke, err = c.post(ctx, endpoint, name, body, out)
 		if broke {
 			return err // marked transient
 		}
 		return nil // done: err, if any, is the outcome
 	})
-	if err != nil && ctx.Err() != nil {
+	switch {
+	case err != nil && ctx.Err() != nil:
 		return ctx.Err()
-	}
-	if err != nil {
-		return err
-	}
-	var env struct {
-		Body map[string]json.RawMessage
-	}
-	if status != http.StatusOK && status != http.StatusInternalServerError || json.Unmarshal(raw, &env) != nil {
-		a := davclient.Answer{Status: status, Body: raw}
+	case errors.Is(err, errNotAnswer):
+		a := davclient.Answer{Status: status, Body: sample}
 		return fmt.Errorf("zimbra: %s to %s: %s", name, davclient.Redact(hr.URL), a.ServerSays())
-	}
-	if f, ok := env.Body["Fault"]; ok {
-		var fj struct { // text as "x" or {"_content":"x"}: both are Zimbra's JSON
-			Reason struct{ Text value }
-			Detail struct{ Error struct{ Code value } }
-		}
-		json.Unmarshal(f, &fj)
-		code := string(fj.Detail.Error.Code)
-		if code == "" {
-			code = "soap.UNKNOWN" // SoapFaultException's name for a fault without a code
-		}
-		return &Fault{Request: name, Code: code, Reason: string(fj.Reason.Text)}
-	}
-	r, ok := env.Body[strings.TrimSuffix(name, "Request")+"Response"]
-	if !ok {
-		return fmt.Errorf("zimbra: %s: the answer holds no %sResponse", name, strings.TrimSuffix(name, "Request"))
-	}
-	if err := json.Unmarshal(r, out); err != nil {
-		return fmt.Errorf("zimbra: %s: decode the answer: %w", name, err)
+	case err != nil:
+		return err
+	case fault != nil:
+		return fault
 	}
 	return nil
 }
 
-// post sends one SOAP request and reads its answer; broke says the
-// answer's body broke (a transient error, worth asking again).
-func (c *Client) post(ctx context.Context, endpoint, name string, body []byte) (hr *http.Request, status int, raw []byte, broke bool, err error) {
+// errNotAnswer: the answer is not Zimbra's JSON SOAP (a proxy's page).
+var errNotAnswer = errors.New("not a SOAP answer")
+
+// post sends one SOAP request and decodes its answer into out (only when
+// it is complete: a fresh value is decoded, then copied); broke says the
+// answer's body broke (a transient error, worth asking again). sample
+// is the answer's start, for errNotAnswer's message.
+func (c *Client) post(ctx context.Context, endpoint, name string, body []byte, out any) (hr *http.Request, status int, sample []byte, fault *Fault, broke bool, err error) {
 	hr, err = http.NewRequestWithContext(ctx, http.MethodPost, endpoint, bytes.NewReader(body))
 	if err != nil {
-		return nil, 0, nil, false, fmt.Errorf("zimbra: %s: %w", name, err)
+		return nil, 0, nil, nil, false, fmt.Errorf("zimbra: %s: %w", name, err)
 	}
 	hr.Header.Set("Content-Type", "application/json; charset=utf-8")
 	resp, err := c.hc.Do(hr)
 	if err != nil {
-		return hr, 0, nil, false, c.transportError(ctx, name, hr, err)
+		return hr, 0, nil, nil, false, c.transportError(ctx, name, hr, err)
 	}
 	defer resp.Body.Close()
-	raw, err = io.ReadAll(io.LimitReader(resp.Body, maxAnswer+1))
-	switch {
-	case err != nil && ctx.Err() != nil:
-		return hr, 0, nil, false, ctx.Err()
-	case err != nil:
-		return hr, 0, nil, true, retry.MarkTransient(fmt.Errorf("zimbra: %s to %s: read the answer: %w", name, davclient.Redact(hr.URL), err))
-	case len(raw) > maxAnswer:
-		return hr, 0, nil, false, fmt.Errorf("zimbra: %s: the answer is larger than 64 MiB", name)
+	limit := answerCap(name)
+	ar := &answerReader{r: io.LimitReader(resp.Body, limit+1)}
+	fresh := reflect.New(reflect.TypeOf(out).Elem())
+	found := false
+	derr := errNotAnswer
+	if resp.StatusCode == http.StatusOK || resp.StatusCode == http.StatusInternalServerError {
+		fault, found, derr = decodeAnswer(json.NewDecoder(ar), name, fresh.Interface())
+	} else {
+		io.Copy(io.Discard, io.LimitReader(ar, 4<<10))
 	}
-	return hr, resp.StatusCode, raw, false, nil
+	switch {
+	case ar.err != nil && ctx.Err() != nil:
+		return hr, 0, nil, nil, false, ctx.Err()
+	case ar.err != nil:
+		return hr, 0, nil, nil, true, retry.MarkTransient(fmt.Errorf("zimbra: %s to %s: read the answer: %w", name, davclient.Redact(hr.URL), ar.err))
+	case ar.n > limit:
+		return hr, 0, nil, nil, false, fmt.Errorf("zimbra: %s: the answer is larger than %d MiB", name, limit>>20)
+	case derr != nil && !errors.Is(derr, errNotAnswer):
+		derr = fmt.Errorf("%w: %w", errNotAnswer, derr)
+		fallthrough
+	case derr != nil:
+		return hr, resp.StatusCode, ar.sample, nil, false, derr
+	case fault != nil:
+		return hr, resp.StatusCode, nil, fault, false, nil
+	case !found:
+		return hr, resp.StatusCode, nil, nil, false, fmt.Errorf("zimbra: %s: the answer holds no %sResponse", name, strings.TrimSuffix(name, "Request"))
+	}
+	reflect.ValueOf(out).Elem().Set(fresh.Elem())
+	return hr, resp.StatusCode, nil, nil, false, nil
+}
+
+// answerReader counts what it read, keeps its first 4 KB (for an error
+// message) and the first read error (the body broke).
+type answerReader struct {
+	r      io.Reader
+	n      int64
+	sample []byte
+	err    error
+}
+
+func (a *answerReader) Read(p []byte) (int, error) {
+	n, err := a.r.Read(p)
+	a.n += int64(n)
+	if keep := min(n, 4<<10-len(a.sample)); keep > 0 {
+		a.sample = append(a.sample, p[:keep]...)
+	}
+	if err != nil && err != io.EOF && a.err == nil {
+		a.err = err
+	}
+	return n, err
+}
+
+// decodeAnswer reads a JSON SOAP envelope token by token and decodes its
+// <name>Response element into out, or its Fault, skipping the rest.
+func decodeAnswer(dec *json.Decoder, name string, out any) (fault *Fault, found bool, err error) {
+	want := strings.TrimSuffix(name, "Request") + "Response"
+	object := func(each func(key string) error) error {
+		if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+			return cmp.Or(err, errNotAnswer)
+		}
+		for dec.More() {
+			t, err := dec.Token()
+			if err != nil {
+				return err
+			}
+			if err := each(fmt.Sprint(t)); err != nil {
+				return err
+			}
+		}
+		_, err := dec.Token() // '}'
+		return err
+	}
+	var skip json.RawMessage
+	err = object(func(key string) error {
+		if key != "Body" {
+			return dec.Decode(&skip)
+		}
+		return object(func(key string) error {
+			switch key {
+			case want:
+				found = true
+				return dec.Decode(out)
+			case "Fault":
+				var fj struct { // text as "x" or {"_content":"x"}: both are Zimbra's JSON
+					Reason struct{ Text value }
+					Detail struct{ Error struct{ Code value } }
+				}
+				if err := dec.Decode(&fj); err != nil {
+					return err
+				}
+				code := string(fj.Detail.Error.Code)
+				if code == "" {
+					code = "soap.UNKNOWN" // SoapFaultException's name for a fault without a code
+				}
+				fault = &Fault{Request: name, Code: code, Reason: string(fj.Reason.Text)}
+				return nil
+			}
+			return dec.Decode(&skip)
+		})
+	})
+	return fault, found, err
 }
 
 // transportError names a request that failed without an answer.

@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -291,7 +292,7 @@ func TestExportPlanAndDelta(t *testing.T) {
 		t.Errorf("delta from T: %s\nwant %s", delta, want)
 	}
 	ex := s.Exports()
-	if len(ex) != 6 || !ex[0].FolderMeta || ex[3].FolderMeta || ex[3].Start != soap.StartParam(T) || !ex[0].Meta || ex[0].Fmt != "tgz" {
+	if len(ex) != 6 || !ex[0].FolderMeta || ex[3].FolderMeta || ex[3].Query != "is:local "+soap.AfterQuery(T) || ex[4].Query != soap.AfterQuery(T) || ex[3].Start != "" || !ex[0].Meta || ex[0].Fmt != "tgz" {
 		t.Errorf("exports asked: %+v", ex)
 	}
 }
@@ -753,5 +754,104 @@ func TestBasicAuthNeverInClear(t *testing.T) {
 		Password: func() (string, error) { return "pw", nil }})
 	if err == nil || !strings.Contains(err.Error(), "HTTP Basic") {
 		t.Errorf("err %v; want Basic refused over http", err)
+	}
+}
+
+// An account deleted while the listing pages (one sorting before the
+// offset) shifts the pages: the listing notices and starts again, so no
+// live account is left out; calendar resources (rooms) are listed too.
+func TestAccountsDeletedDuringListing(t *testing.T) {
+	var s *zimbratest.Server
+	var pages atomic.Int32
+	s, c := pair(t, zimbratest.ServerOptions{OnSOAP: func(name string) {
+		if name == "SearchDirectoryRequest" && pages.Add(1) == 2 {
+			s.RemoveAccount("u00@example.test") // after u00..u02 were listed
+		}
+	}}, soap.Config{PageSize: 3})
+	for i := range 10 {
+		s.AddAccount(zimbratest.Account{Name: fmt.Sprintf("u%02d@example.test", i), Resource: i == 7})
+	}
+	var names []string
+	err := c.Accounts(context.Background(), soap.Search{}, func(a soap.Account) error {
+		names = append(names, strings.TrimSuffix(a.Name, "@example.test"))
+		return nil
+	})
+	if err != nil || strings.Join(names, " ") != "u00 u01 u02 u03 u04 u05 u06 u07 u08 u09" {
+		t.Errorf("listed %v, err %v; want every account, u03 and the resource u07 included", names, err)
+	}
+}
+
+// Accounts created under the listing, before its offset, are not
+// listed: the listing gives fewer than searchTotal and ends in
+// ErrListGap (each listed account still once): never a silent gap.
+func TestAccountsListingBelowSearchTotal(t *testing.T) {
+	var s *zimbratest.Server
+	var n atomic.Int32
+	s, c := pair(t, zimbratest.ServerOptions{OnSOAP: func(name string) {
+		if name == "SearchDirectoryRequest" && n.Add(1)%2 == 0 {
+			s.AddAccount(zimbratest.Account{Name: fmt.Sprintf("a%03d@example.test", n.Load())}) // sorts first
+		}
+	}}, soap.Config{PageSize: 2})
+	for i := range 6 {
+		s.AddAccount(zimbratest.Account{Name: fmt.Sprintf("u%02d@example.test", i)})
+	}
+	seen := map[string]int{}
+	err := c.Accounts(context.Background(), soap.Search{}, func(a soap.Account) error {
+		seen[a.Name]++
+		return nil
+	})
+	if !errors.Is(err, soap.ErrListGap) {
+		t.Errorf("err %v, want ErrListGap", err)
+	}
+	for i := range 6 {
+		if name := fmt.Sprintf("u%02d@example.test", i); seen[name] != 1 {
+			t.Errorf("%s listed %d times", name, seen[name])
+		}
+	}
+}
+
+// A server that answers every attribute whatever attrs= asked (older
+// releases) gives the account record AccountAttrs alone, as a gaa -v
+// listing does: no old password hashes, no auth tokens.
+func TestGetAccountKeepsAccountAttrsOnly(t *testing.T) {
+	s, c := pair(t, zimbratest.ServerOptions{IgnoreAttrs: true}, soap.Config{})
+	s.AddAccount(zimbratest.Account{Name: "ann@example.test", Attrs: map[string][]string{"displayName": {"Ann"},
+		"zimbraPasswordHistory": {"1700000000000:{SSHA512}old"}, "zimbraAuthTokens": {"123|1700000000000|10.0.0_GA"}, "zimbraNotes": {"x"}}})
+	a, err := c.GetAccount(context.Background(), "ann@example.test", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for n := range a.Attrs {
+		if !slices.Contains(soap.AccountAttrs, n) {
+			t.Errorf("attribute %s kept: %q", n, a.Attrs[n])
+		}
+	}
+	if a.Attr("displayName") != "Ann" || a.MailHost() == "" || a.ID == "" {
+		t.Errorf("the documented attributes: %+v", a)
+	}
+}
+
+// Answers are bounded by what they can hold: an account's answer above
+// 8 MiB is refused, naming the request; the folder tree of a large
+// mailbox may be larger.
+func TestAnswerCaps(t *testing.T) {
+	s, c := pair(t, zimbratest.ServerOptions{}, soap.Config{})
+	var folders []*zimbratest.Folder
+	for i := range 60000 {
+		folders = append(folders, &zimbratest.Folder{ID: 300 + i, Name: fmt.Sprintf("folder %06d with a long name to fill the tree", i), View: "message", N: i})
+	}
+	s.AddAccount(zimbratest.Account{Name: "ann@example.test", Folders: folders})
+	s.AddAccount(zimbratest.Account{Name: "big@example.test", Attrs: map[string][]string{"zimbraMailSieveScript": {strings.Repeat("# x\n", 9<<18)}}})
+	ctx := context.Background()
+	a, err := c.GetAccount(ctx, "ann@example.test", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	root, err := c.Folders(ctx, a)
+	if err != nil || len(root.Sub) != 60000 || root.Sub[59999].Items != 59999 {
+		t.Fatalf("a folder tree above 8 MiB: %v", err)
+	}
+	if _, err := c.GetAccount(ctx, "big@example.test", false); err == nil || !strings.Contains(err.Error(), "GetAccountRequest: the answer is larger than 8 MiB") {
+		t.Errorf("a 9 MiB account: %v", err)
 	}
 }

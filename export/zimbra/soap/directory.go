@@ -4,9 +4,11 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -43,8 +45,9 @@ var AccountAttrs = []string{
 	"zimbraPrefOutOfOfficeReply", "zimbraPrefOutOfOfficeReplyEnabled", "zimbraPrefTimeZoneId",
 }
 
-// recorded is AccountAttrs as a set: a listing keeps these alone, since
-// gaa -v prints every attribute, secrets (zimbraPasswordHistory's old
+// recorded is AccountAttrs as a set: a listing and a SOAP answer keep
+// these alone, since gaa -v prints every attribute, and a server may
+// answer more than attrs= asked, secrets (zimbraPasswordHistory's old
 // hashes, zimbraAuthTokens) included.
 var recorded = func() map[string]bool {
 	m := map[string]bool{}
@@ -92,10 +95,15 @@ func (m *multiple) UnmarshalJSON(b []byte) error {
 func (j accountJSON) account(withHash bool) Account {
 	a := Account{Name: j.Name, ID: j.ID, Attrs: map[string][]string{}}
 	add := func(n, v string) {
-		if n != "userPassword" {
+		switch {
+		case n == "userPassword":
+			if withHash && v != blocked {
+				a.PasswordHash = v
+			}
+		case recorded[strings.ToLower(n)]:
+			// What was asked only: a server may send more (older
+			// releases ignore attrs=), secrets among it.
 			a.Attrs[n] = append(a.Attrs[n], v)
-		} else if withHash && v != blocked {
-			a.PasswordHash = v
 		}
 	}
 	for n, vs := range j.Pairs {
@@ -114,52 +122,110 @@ func (j accountJSON) account(withHash bool) Account {
 
 // Search selects accounts for Accounts.
 type Search struct {
-	// Query is an LDAP filter; "": every account that is not a system
+	// Query is an LDAP filter; "": every account and calendar resource
+	// (room, equipment: they have mailboxes too) that is not a system
 	// resource (spam, ham, virus quarantine and GAL sync accounts).
 	Query string
 	// Domain limits the search to one domain.
 	Domain string
 }
 
-// Accounts calls fn for every account Search selects, in name order,
-// paging with SearchDirectoryRequest's limit and offset. maxResults="0"
-// lifts Zimbra's 5,000 cap, which would otherwise fail the whole search.
-// Each account carries AccountAttrs.
+// ErrListGap is a listing that gave fewer accounts than the directory
+// counts (searchTotal) or that the directory kept shifting under.
+var ErrListGap = errors.New("the listing may lack accounts")
+
+// maxRelist bounds the listings started again because the directory
+// shifted under the pages.
+const maxRelist = 5
+
+// Accounts calls fn for every account and calendar resource Search
+// selects, in name order. The whole listing is read first (paging with
+// SearchDirectoryRequest's limit and offset; maxResults="0" lifts
+// Zimbra's 5,000 cap, which would otherwise fail the whole search), so
+// that it does not span an overnight export, during which a deletion
+// before the offset would shift the pages and skip a live account. Each
+// page after the first starts at the last account of the page before:
+// when that one is not in it, the directory shifted, and the listing
+// starts again (each account still once), at most maxRelist times. A
+// listing that still shifted, or that gave fewer accounts than the
+// last page's searchTotal, ends, after fn had every account listed,
+// with an error wrapping ErrListGap. Each account carries AccountAttrs.
 func (c *Client) Accounts(ctx context.Context, s Search, fn func(Account) error) error {
+	var all []Account
+	seen := map[string]bool{} // accounts created during the listing shift the pages
+	var gap error
+	for range maxRelist {
+		shifted, total, err := c.listAccounts(ctx, s, func(a Account) {
+			if k := strings.ToLower(a.Name); !seen[k] {
+				seen[k] = true
+				all = append(all, a)
+			}
+		})
+		if err != nil {
+			return err
+		}
+		gap = nil
+		if shifted {
+			gap = fmt.Errorf("zimbra: %w: the directory kept changing while it was listed (%d listings)", ErrListGap, maxRelist)
+			continue
+		}
+		if len(all) < total {
+			gap = fmt.Errorf("zimbra: %w: SearchDirectoryRequest counts %d, the listing gave %d", ErrListGap, total, len(all))
+		}
+		break
+	}
+	slices.SortFunc(all, func(a, b Account) int { return strings.Compare(strings.ToLower(a.Name), strings.ToLower(b.Name)) })
+	for _, a := range all {
+		if err := fn(a); err != nil {
+			return err
+		}
+	}
+	return gap
+}
+
+// listAccounts pages through the accounts once, calling add for each;
+// shifted says a page did not start where the one before ended.
+func (c *Client) listAccounts(ctx context.Context, s Search, add func(Account)) (shifted bool, total int, err error) {
 	q := s.Query
 	if q == "" {
 		q = "(!(zimbraIsSystemResource=TRUE))"
 	}
-	seen := map[string]bool{} // accounts created during the listing shift the pages
+	last := ""
 	for offset := 0; ; {
-		req := map[string]any{"query": q, "types": "accounts", "sortBy": "name", "sortAscending": "1",
-			"limit": c.cfg.PageSize, "offset": offset, "maxResults": "0", "attrs": strings.Join(AccountAttrs, ",")}
+		from := offset
+		if last != "" && c.cfg.PageSize > 1 {
+			from-- // overlap by one: the last account of the page before
+		}
+		req := map[string]any{"query": q, "types": "accounts,resources", "sortBy": "name", "sortAscending": "1",
+			"limit": c.cfg.PageSize, "offset": from, "maxResults": "0", "attrs": strings.Join(AccountAttrs, ",")}
 		if s.Domain != "" {
 			req["domain"] = s.Domain
 		}
 		var page struct {
-			More    bool          `json:"more"`
-			Total   value         `json:"searchTotal"`
-			Account []accountJSON `json:"account"`
+			More     bool          `json:"more"`
+			Total    value         `json:"searchTotal"`
+			Account  []accountJSON `json:"account"`
+			Resource []accountJSON `json:"calresource"`
 		}
 		if err := c.adminCall(ctx, "SearchDirectoryRequest", req, &page); err != nil {
-			return err
+			return false, 0, err
 		}
-		for _, j := range page.Account {
-			if seen[strings.ToLower(j.Name)] {
-				continue
-			}
-			seen[strings.ToLower(j.Name)] = true
-			if err := fn(j.account(false)); err != nil {
-				return err
+		list := append(page.Account, page.Resource...)
+		if from < offset && len(list) > 0 && !slices.ContainsFunc(list, func(j accountJSON) bool { return strings.EqualFold(j.Name, last) }) {
+			shifted = true
+		}
+		for _, j := range list {
+			add(j.account(false))
+			if last == "" || strings.ToLower(j.Name) > strings.ToLower(last) {
+				last = j.Name
 			}
 		}
-		offset += len(page.Account)
+		offset = from + len(list)
 		if !page.More {
-			return nil
+			return shifted, int(page.Total.int64()), nil
 		}
-		if len(page.Account) == 0 {
-			return fmt.Errorf("zimbra: SearchDirectoryRequest: the server says more accounts follow offset %d but sent none", offset)
+		if len(list) == 0 {
+			return false, 0, fmt.Errorf("zimbra: SearchDirectoryRequest: the server says more accounts follow offset %d but sent none", offset)
 		}
 	}
 }

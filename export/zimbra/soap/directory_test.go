@@ -102,7 +102,7 @@ func TestDeltaRules(t *testing.T) {
 		}
 	}
 	p := soap.Plan(T)
-	if len(p) != 3 || p[0].Folder != "/" || p[1].Folder != "/Trash" || p[2].Folder != "/Junk" || !p[2].After.Equal(T) {
+	if len(p) != 3 || p[0].Folder != "/" || p[1].Folder != "/Trash" || p[2].Folder != "/Junk" || p[0].Query != "is:local after:"+soap.StartParam(T) || p[2].Query != "after:"+soap.StartParam(T) {
 		t.Errorf("Plan = %+v", p)
 	}
 }

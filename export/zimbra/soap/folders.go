@@ -3,6 +3,7 @@ package soap
 import (
 	"context"
 	"fmt"
+	"strings"
 )
 
 // Kind says what a node of the folder tree is.
@@ -82,7 +83,7 @@ type folderJSON struct {
 }
 
 func (j folderJSON) folder(kind Kind, parentPath string) *Folder {
-	f := &Folder{Kind: kind, ID: string(j.ID), UUID: j.UUID, Name: j.Name, Path: j.Path, Parent: string(j.L),
+	f := &Folder{Kind: kind, ID: localID(j.ID), UUID: j.UUID, Name: j.Name, Path: j.Path, Parent: localID(j.L),
 		View: j.View, RGB: j.RGB, Items: int(j.N.int64()), Size: j.S.int64(), Unread: int(j.U.int64()),
 		Owner: j.Owner, OwnerID: j.ZID, RemoteID: string(j.RID), Query: j.Query}
 	f.Color = int(j.Color.int64())
@@ -108,6 +109,15 @@ func (j folderJSON) folder(kind Kind, parentPath string) *Folder {
 		}
 	}
 	return f
+}
+
+// localID is an item id without the account qualification Zimbra adds
+// when the authenticated account is not the mailbox's (an admin token
+// acting on it through the admin port: "<zimbraId>:2", ItemIdFormatter),
+// the form the export's folder_id has.
+func localID(v value) string {
+	s := string(v)
+	return s[strings.LastIndexByte(s, ':')+1:]
 }
 
 // soapEndpoint is the user SOAP service for a, and the account an admin

@@ -38,6 +38,17 @@ func StartParam(t time.Time) string {
 	return strconv.FormatInt(t.UnixMilli()-1000, 10)
 }
 
+// AfterQuery is the search term for "received at or after t" that a
+// delta sends as query=: after: in epoch ms, a second early as
+// StartParam. Unlike start=, which ArchiveFormatter applies to
+// appointments by their first instance (appt-start:>=) and not to
+// tasks, a query selects every item type by its date: an appointment
+// entered after the pre-migration for a meeting before it is in the
+// delta.
+func AfterQuery(t time.Time) string {
+	return "after:" + StartParam(t)
+}
+
 // IncludesTrashAndJunk reports whether Zimbra's search for e covers the
 // items of Trash and Junk. A plain export of the root searches is:local,
 // and every search leaves the two folders out (the account's
@@ -56,12 +67,20 @@ func (e Export) IncludesTrashAndJunk() bool {
 // path in the URL brings them back. With a cutoff each carries it. The
 // folder path is used rather than query=is:anywhere, which also reaches
 // into mountpoints, other accounts' folders that are not this mailbox's
-// to export. Only the root export without a cutoff carries the folder
-// .meta entries (any start= drops them; Folders gives the tree anyway).
+// to export. With a cutoff each export carries it as AfterQuery (not
+// start=, which would leave out appointments entered after the cutoff
+// for a time before it). Only the root export without a cutoff carries
+// the folder .meta entries (any query drops them; Folders gives the
+// tree anyway).
 func Plan(after time.Time) []Export {
 	out := []Export{{Folder: "/"}, {Folder: "/Trash"}, {Folder: "/Junk"}}
-	for i := range out {
-		out[i].After = after
+	if !after.IsZero() {
+		// The root's search says is:local, as Zimbra's own without a
+		// query does (no mountpoints); the folder exports are bounded
+		// by their folder already, and is:local is not known to keep
+		// Trash and Junk in (the notes).
+		out[0].Query = "is:local " + AfterQuery(after)
+		out[1].Query, out[2].Query = AfterQuery(after), AfterQuery(after)
 	}
 	return out
 }

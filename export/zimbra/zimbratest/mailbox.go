@@ -42,7 +42,7 @@ func (m Mailbox) Content(e Export, w io.Writer) error {
 			}
 			continue
 		}
-		if e.Includes(it.Folder, it.Date) {
+		if e.Holds(it) {
 			sel = append(sel, it)
 		}
 	}

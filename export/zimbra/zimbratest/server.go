@@ -39,6 +39,12 @@ type ServerOptions struct {
 	DoSStatus int
 	// Content writes what a REST export returns; nil writes nothing (204).
 	Content ContentFunc
+	// IgnoreAttrs answers every attribute whatever attrs= asks, as
+	// older releases do.
+	IgnoreAttrs bool
+	// OnSOAP, when set, is called with each SOAP request's name before
+	// it is answered (outside the server's lock: it may change accounts).
+	OnSOAP func(name string)
 }
 
 // ContentFunc writes the body of one REST export, e.g. a tgz made by this
@@ -67,6 +73,9 @@ type Account struct {
 	Identities []Identity
 	// MemberOf lists the distribution lists the account is in.
 	MemberOf []string
+	// Resource makes it a calendar resource (a room, equipment): listed
+	// only with types=resources, as "calresource".
+	Resource bool
 }
 
 // Signature is one signature of an account.
@@ -147,6 +156,7 @@ type Server struct {
 	drops    int
 	soapFail []int
 	cuts     []int64
+	ends     []int64 // EndREST's byte counts
 	stalls   []int64
 	soapHold []int64       // StallSOAP's byte counts
 	quit     chan struct{} // closed before the server: stalled handlers end
@@ -231,6 +241,21 @@ func (s *Server) AddAccount(a Account) {
 	s.accounts[strings.ToLower(a.Name)] = &a
 }
 
+// SetFolders replaces an account's folder tree (and its counts), as the
+// store changes while an export runs.
+func (s *Server) SetFolders(name string, folders []*Folder) {
+	s.locked(func() {
+		if a := s.accounts[strings.ToLower(name)]; a != nil {
+			a.Folders = folders
+		}
+	})
+}
+
+// RemoveAccount deletes a mailbox, as zmprov da does.
+func (s *Server) RemoveAccount(name string) {
+	s.locked(func() { delete(s.accounts, strings.ToLower(name)) })
+}
+
 // locked runs f under the server's lock.
 func (s *Server) locked(f func()) {
 	s.mu.Lock()
@@ -264,6 +289,15 @@ func (s *Server) DropREST(n int) {
 // many bytes of their body, then drop the connection.
 func (s *Server) CutREST(after ...int64) {
 	s.locked(func() { s.cuts = append(s.cuts, after...) })
+}
+
+// EndREST makes the next REST exports with content send 200 and that
+// many bytes of their body, then end the answer normally: what a client
+// sees when mailboxd dies mid-export behind Zimbra's nginx (which speaks
+// HTTP/1.0 upstream, where the close marks the end, and so closes its
+// own reply properly), or when zmmailbox exits 0 after a short copy.
+func (s *Server) EndREST(after ...int64) {
+	s.locked(func() { s.ends = append(s.ends, after...) })
 }
 
 // StallREST makes the next REST exports with content send 200 and that

@@ -3,6 +3,7 @@ package zimbratest
 import (
 	"net/http"
 	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -19,10 +20,15 @@ type Export struct {
 	Query  string   // query= as sent
 	Start  string   // start= as sent (epoch ms)
 	End    string   // end= as sent
-	// After and Before are the date window the search applies: an item
+	// After and Before are the date window of start= and end=: an item
 	// is in it when After <= date < Before (zero: unbounded). start=T
-	// becomes after:T, which Zimbra takes as T + 1 s.
+	// becomes after:T, which Zimbra takes as T + 1 s. ArchiveFormatter
+	// applies it to appointments by their first instance instead
+	// (appt-start:>=, in a query of their own) and not to tasks; see Holds.
 	After, Before time.Time
+	// Since is the query's own after:<ms> (epoch ms only), T + 1 s: one
+	// search over every item type, by the item's date.
+	Since time.Time
 	// Trash and Junk say whether items in those folders are searched:
 	// only when the URL names them, or the query says is:anywhere or
 	// in:trash / in:junk (the account's include-in-search preferences
@@ -41,20 +47,49 @@ type Export struct {
 	Basic bool
 }
 
-// Includes reports whether an item of the folder (a path like
-// "/Inbox/sub") with that date is in the export.
+// Includes reports whether a message (or any item the date window
+// applies to by its date) of the folder (a path like "/Inbox/sub") with
+// that date is in the export.
 func (e Export) Includes(folder string, date time.Time) bool {
+	return e.searches(folder) && !date.Before(e.Since) && inWindow(date, e.After, e.Before)
+}
+
+// Holds reports whether the export carries the item (not a folder), as
+// ArchiveFormatter selects it: the query (and its after:) applies to
+// every type by the item's date; start= and end= apply to appointments
+// by their first instance (appt-start:>=; the fake takes the instance
+// found in the window to be that one), and not to tasks at all.
+func (e Export) Holds(it Item) bool {
+	if !e.searches(it.Folder) || it.Date.Before(e.Since) {
+		return false
+	}
+	switch it.Type {
+	case TypeTask:
+		return true
+	case TypeAppointment:
+		start := it.ApptStart
+		if start.IsZero() {
+			start = it.Date
+		}
+		return inWindow(start, e.After, e.Before)
+	}
+	return inWindow(it.Date, e.After, e.Before)
+}
+
+// searches reports whether the export's search reaches the folder.
+func (e Export) searches(folder string) bool {
 	if e.Folder != "/" && folder != e.Folder && !strings.HasPrefix(folder, e.Folder+"/") {
 		return false
 	}
-	if (!e.Trash && under(folder, "/Trash")) || (!e.Junk && under(folder, "/Junk")) {
-		return false
-	}
-	if !e.After.IsZero() && date.Before(e.After) {
-		return false
-	}
-	return e.Before.IsZero() || date.Before(e.Before)
+	return (e.Trash || !under(folder, "/Trash")) && (e.Junk || !under(folder, "/Junk"))
 }
+
+func inWindow(t, after, before time.Time) bool {
+	return !t.Before(after) && (before.IsZero() || t.Before(before))
+}
+
+// afterMS is a query's after:<epoch ms> terms.
+var afterMS = regexp.MustCompile(`(?i)(?:^|[\s(])after:([0-9]+)(?:$|[\s)])`)
 
 func under(folder, top string) bool {
 	return strings.EqualFold(folder, top) || strings.HasPrefix(strings.ToLower(folder), strings.ToLower(top)+"/")
@@ -128,16 +163,26 @@ func (s *Server) serveREST(w http.ResponseWriter, r *http.Request, adminPort boo
 	s.mu.Lock()
 	s.stats.REST++
 	s.exports = append(s.exports, e)
-	cut, stall := int64(-1), false
+	cut, how := int64(-1), dropIt
 	switch {
 	case len(s.stalls) > 0:
-		cut, s.stalls, stall = s.stalls[0], s.stalls[1:], true
+		cut, s.stalls, how = s.stalls[0], s.stalls[1:], stallIt
+	case len(s.ends) > 0:
+		cut, s.ends, how = s.ends[0], s.ends[1:], endIt
 	case len(s.cuts) > 0:
 		cut, s.cuts = s.cuts[0], s.cuts[1:]
 	}
 	s.mu.Unlock()
-	s.serveExport(w, r, e, cut, stall)
+	s.serveExport(w, r, e, cut, how)
 }
+
+// How a cut stream ends: the connection dropped, held open in silence,
+// or the answer ended as if complete.
+const (
+	dropIt = iota
+	stallIt
+	endIt
+)
 
 // parseExport derives what Zimbra searches from the URL. Dates are taken
 // as epoch ms only: the other forms Zimbra accepts are parsed in the
@@ -165,6 +210,15 @@ func parseExport(user, folder string, q url.Values) (Export, string) {
 		}
 		*d.to = time.UnixMilli(n).Add(d.add)
 	}
+	for _, m := range afterMS.FindAllStringSubmatch(e.Query, -1) {
+		n, err := strconv.ParseInt(m[1], 10, 64)
+		if err != nil {
+			return e, "fake Zimbra: after: out of range: " + m[1]
+		}
+		if t := time.UnixMilli(n).Add(time.Second); t.After(e.Since) {
+			e.Since = t
+		}
+	}
 	lq := strings.ToLower(e.Query)
 	anywhere := strings.Contains(lq, "is:anywhere")
 	e.Trash = under(folder, "/Trash") || anywhere || strings.Contains(lq, "in:trash")
@@ -174,15 +228,19 @@ func parseExport(user, folder string, q url.Values) (Export, string) {
 }
 
 // serveExport streams the provider's bytes: nothing written is 204; a
-// cut sends 200 and cut bytes, then drops the connection (stall: then
-// says nothing until the client hangs up).
-func (s *Server) serveExport(w http.ResponseWriter, r *http.Request, e Export, cut int64, stall bool) {
+// cut sends 200 and cut bytes, then drops the connection (stallIt: then
+// says nothing until the client hangs up; endIt: ends the answer
+// normally instead).
+func (s *Server) serveExport(w http.ResponseWriter, r *http.Request, e Export, cut int64, how int) {
 	lw := &lazyWriter{w: w, fmt: e.Fmt, left: cut}
 	var err error
 	if s.o.Content != nil {
 		err = s.o.Content(e, lw)
 	}
+	stall := how == stallIt
 	switch {
+	case lw.cut && how == endIt:
+		return // a well-formed, complete-looking answer of cut bytes
 	case lw.cut || (err != nil && lw.started):
 		if f, ok := w.(http.Flusher); ok {
 			f.Flush()

@@ -120,6 +120,9 @@ func (s *Server) soap(admin bool) http.HandlerFunc {
 		s.mu.Lock()
 		s.stats.SOAP[name]++
 		s.mu.Unlock()
+		if s.o.OnSOAP != nil {
+			s.o.OnSOAP(name)
+		}
 		tok := text(env.Header.Context["authToken"])
 		if tok == "" {
 			cookie := "ZM_AUTH_TOKEN"
@@ -229,7 +232,10 @@ func (s *Server) dispatch(admin bool, name string, req obj, tok string, target o
 	}
 	switch name {
 	case "GetFolderRequest":
-		return obj{"folder": []any{rootFolder(a)}}, nil
+		// An admin token acting on the account gets ids qualified by the
+		// account's zimbraId ("<zimbraId>:2"), as ItemIdFormatter writes
+		// ids of a mailbox other than the authenticated account's.
+		return obj{"folder": []any{rootFolder(a, t.account == "")}}, nil
 	case "GetSignaturesRequest":
 		var sigs []any
 		for i, sg := range a.Signatures {
@@ -319,7 +325,7 @@ func (s *Server) attrs(a *Account, want string) obj {
 		all["userPassword"] = []string{"VALUE-BLOCKED"} // Provisioning.sanitizedAttrValue
 	}
 	var keys []string
-	if want != "" {
+	if want != "" && !s.o.IgnoreAttrs {
 		keys = strings.Split(want, ",")
 	} else {
 		for k := range all {
@@ -363,13 +369,13 @@ func (s *Server) getMailbox(req obj) (obj, *fault) {
 // Zimbra's LDAP search does. The query is not interpreted: every account
 // matches, or those of the domain attribute's domain.
 func (s *Server) searchDirectory(req obj) (obj, *fault) {
-	if t := text(req["types"]); t != "" && !strings.Contains(t, "accounts") {
-		return obj{"more": false, "searchTotal": 0}, nil
-	}
+	// types= lists accounts and calendar resources apart; none is accounts.
+	types := text(req["types"])
+	accounts, resources := types == "" || strings.Contains(types, "accounts"), strings.Contains(types, "resources")
 	var match []*Account
 	dom := strings.ToLower(text(req["domain"]))
 	for _, a := range s.sortedAccounts() {
-		if dom == "" || strings.HasSuffix(strings.ToLower(a.Name), "@"+dom) {
+		if (dom == "" || strings.HasSuffix(strings.ToLower(a.Name), "@"+dom)) && (a.Resource && resources || !a.Resource && accounts) {
 			match = append(match, a)
 		}
 	}
@@ -387,13 +393,14 @@ func (s *Server) searchDirectory(req obj) (obj, *fault) {
 	if limit > 0 {
 		end = min(end, offset+limit)
 	}
-	var list []any
-	for _, a := range match[offset:end] {
-		list = append(list, obj{"name": a.Name, "id": a.ID, "_attrs": s.attrs(a, text(req["attrs"]))})
-	}
 	out := obj{"more": end < len(match), "searchTotal": len(match)}
-	if len(list) > 0 {
-		out["account"] = list
+	for _, a := range match[offset:end] {
+		kind := "account"
+		if a.Resource {
+			kind = "calresource"
+		}
+		list, _ := out[kind].([]any)
+		out[kind] = append(list, obj{"name": a.Name, "id": a.ID, "_attrs": s.attrs(a, text(req["attrs"]))})
 	}
 	return out, nil
 }
@@ -404,16 +411,20 @@ func max0(n int) int { return max(n, 0) }
 var colors = []string{"#000000", "#5b9bf2", "#43eded", "#6acb9e", "#ba86e5", "#f66666", "#f8fa33", "#fe98d3", "#bebebe", "#fdbc55"}
 
 // rootFolder is GetFolderResponse's USER_ROOT with a's tree under it.
-func rootFolder(a *Account) obj {
-	root := obj{"id": "1", "uuid": newID(), "name": "USER_ROOT", "absFolderPath": "/", "l": "11", "n": 0, "s": 0}
-	addChildren(root, a.Folders, 1, "")
+func rootFolder(a *Account, qualified bool) obj {
+	id := strconv.Itoa
+	if qualified {
+		id = func(n int) string { return a.ID + ":" + strconv.Itoa(n) }
+	}
+	root := obj{"id": id(1), "uuid": newID(), "name": "USER_ROOT", "absFolderPath": "/", "l": id(11), "n": 0, "s": 0}
+	addChildren(root, a.Folders, 1, "", id)
 	return root
 }
 
-func addChildren(parent obj, subs []*Folder, parentID int, parentPath string) {
+func addChildren(parent obj, subs []*Folder, parentID int, parentPath string, id func(int) string) {
 	for _, f := range subs {
 		p := parentPath + "/" + f.Name
-		o := obj{"id": strconv.Itoa(f.ID), "uuid": newID(), "name": f.Name, "absFolderPath": p, "l": strconv.Itoa(parentID)}
+		o := obj{"id": id(f.ID), "uuid": newID(), "name": f.Name, "absFolderPath": p, "l": id(parentID)}
 		if f.View != "" {
 			o["view"] = f.View
 		}
@@ -439,6 +450,6 @@ func addChildren(parent obj, subs []*Folder, parentID int, parentPath string) {
 		}
 		list, _ := parent[kind].([]any)
 		parent[kind] = append(list, o)
-		addChildren(o, f.Sub, f.ID, p)
+		addChildren(o, f.Sub, f.ID, p, id)
 	}
 }

@@ -132,7 +132,9 @@ func TestServerAccountsAndFolders(t *testing.T) {
 	raw, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
 	for _, want := range []string{`"name":"USER_ROOT"`, `"absFolderPath":"/Inbox/Sub"`, `"rgb":"#123456"`, `"color":5`, `"n":3`, `"u":1`, `"s":300`,
-		`"link":[{`, `"owner":"c@example.test"`, `"rid":2`, `"search":[{`, `"query":"is:unread"`, `"l":"2"`} {
+		`"link":[{`, `"owner":"c@example.test"`, `"rid":2`, `"search":[{`, `"query":"is:unread"`,
+		// Ids qualified by the zimbraId: not the authenticated account's mailbox.
+		`"l":"` + text(a["id"]) + `:2"`, `"id":"` + text(a["id"]) + `:257"`} {
 		if !strings.Contains(string(raw), want) {
 			t.Errorf("GetFolderResponse lacks %s:\n%s", want, raw)
 		}
@@ -479,5 +481,33 @@ func stalls(t *testing.T, body io.Reader, hangUp func(), want int) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("the read did not end when the client hung up")
+	}
+}
+
+// The fake selects as ArchiveFormatter does: start= takes appointments
+// by their first instance and leaves tasks unfiltered; a query's after:
+// takes every type by its date.
+func TestExportHolds(t *testing.T) {
+	T := time.Date(2024, 5, 1, 8, 0, 0, 0, time.UTC)
+	ms := fmt.Sprint(T.UnixMilli() - 1000)
+	byStart, _ := parseExport("ann", "/", url.Values{"fmt": {"tgz"}, "start": {ms}})
+	byQuery, _ := parseExport("ann", "/", url.Values{"fmt": {"tgz"}, "query": {"is:local after:" + ms}})
+	late := Item{Type: TypeAppointment, Folder: "/Calendar", Date: T.Add(time.Hour), ApptStart: T.Add(-48 * time.Hour)}
+	future := Item{Type: TypeAppointment, Folder: "/Calendar", Date: T.Add(-time.Hour), ApptStart: T.Add(48 * time.Hour)}
+	oldTask := Item{Type: TypeTask, Folder: "/Tasks", Date: T.Add(-time.Hour)}
+	msg := Item{Type: TypeMessage, Folder: "/Inbox", Date: T}
+	for _, c := range []struct {
+		e    Export
+		it   Item
+		want bool
+	}{{byStart, late, false}, {byStart, future, true}, {byStart, oldTask, true}, {byStart, msg, true},
+		{byQuery, late, true}, {byQuery, future, false}, {byQuery, oldTask, false}, {byQuery, msg, true},
+		{byQuery, Item{Type: TypeMessage, Folder: "/Inbox", Date: T.Add(-time.Second)}, false}} {
+		if got := c.e.Holds(c.it); got != c.want {
+			t.Errorf("start=%q query=%q holds %+v: %v, want %v", c.e.Start, c.e.Query, c.it, got, c.want)
+		}
+	}
+	if byQuery.FolderMeta || !byQuery.Since.Equal(T) {
+		t.Errorf("query export: %+v", byQuery)
 	}
 }

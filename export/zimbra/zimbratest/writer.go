@@ -122,13 +122,16 @@ type Item struct {
 	Subject  string // messages, appointments, tasks (Zimbra's normalized subject)
 	FileAs   string // contacts: their entry name
 	Date     time.Time
-	Flags    int // without FlagUnread
-	Unread   int // the unread count: 1 for an unread message
-	Tags     []string
-	Metadata string // Zimbra's encoded Metadata, written as given
-	UUID     string
-	Sender   string
-	Extra    string // ExtraStr ("calendar=<id>" on invites)
+	// ApptStart is an appointment's first instance (Zimbra's appt-start;
+	// zero: its Date). A start= export selects appointments by it.
+	ApptStart time.Time
+	Flags     int // without FlagUnread
+	Unread    int // the unread count: 1 for an unread message
+	Tags      []string
+	Metadata  string // Zimbra's encoded Metadata, written as given
+	UUID      string
+	Sender    string
+	Extra     string // ExtraStr ("calendar=<id>" on invites)
 	// Blob is the data entry; nil writes the .meta alone (folders, most
 	// contacts, calendar items without attachments).
 	Blob   []byte
