@@ -73,6 +73,7 @@ func (a *app) exportCommand() *cobra.Command {
 		}
 		cmd.AddCommand(a.exportSourceCommand(k))
 	}
+	cmd.AddCommand(a.exportIMAPCommand())
 	return cmd
 }
 
@@ -95,11 +96,13 @@ func (a *app) exportSourceCommand(k sourceKind) *cobra.Command {
 }
 
 // exportFlagSet adds the flags of an export from src (a kind's name, or
-// "source"); layout adds maildir's --layout.
+// "source"; "" for a server, without --src); layout adds maildir's --layout.
 func exportFlagSet(cmd *cobra.Command, f *exportFlags, src string, layout bool) {
 	fl := cmd.Flags()
 	fl.StringVar(&f.user, "user", "", "the mailbox owner, usually an e-mail address (required)")
-	fl.StringVar(&f.src, "src", "", "the "+src+" to export (required)")
+	if src != "" { // a server's source has flags of its own instead
+		fl.StringVar(&f.src, "src", "", "the "+src+" to export (required)")
+	}
 	fl.StringVar(&f.out, "out", "", "directory to write <user>.tgz and <user>.tgz.sha256 into (required)")
 	fl.StringVar(&f.after, "after", "", "only items received at or after this time: RFC 3339, YYYY-MM-DD or MM/DD/YYYY (local time)")
 	fl.StringVar(&f.since, "since", "", "only items received since this earlier archive was started, less --overlap")
@@ -155,14 +158,20 @@ func (a *app) exportKind(ctx context.Context, k sourceKind, f *exportFlags) erro
 	for _, path := range f.calendars {
 		sources = append(sources, pim.Calendar{Path: path})
 	}
-	prog := a.newProgress("export "+f.user, nil)
-	rep, err := export.Run(ctx, export.Job{
+	return a.runExport(ctx, export.Job{
 		User: f.user, Kind: k.name, Path: f.src, PathIsDir: k.dir, Source: sources,
 		Out: f.out, After: f.after, Since: f.since, Overlap: f.overlap,
 		Compress: f.compress, Level: f.level, Overwrite: f.overwrite,
-		ReportPath: f.report, Tool: "mailhaul " + version,
-		Progress: prog.update, Explain: explainExport,
+		ReportPath: f.report, Tool: "mailhaul " + version, Explain: explainExport,
 	})
+}
+
+// runExport runs one export job with a progress display, prints its
+// report and returns what the command exits with.
+func (a *app) runExport(ctx context.Context, job export.Job) error {
+	prog := a.newProgress("export "+job.User, nil)
+	job.Progress = prog.update
+	rep, err := export.Run(ctx, job)
 	prog.done()
 	var text func()
 	if rep.Stage == "" { // the export ran to its end

@@ -143,33 +143,11 @@ func (a *app) runImportIMAP(ctx context.Context, archives []string, f *importIMA
 // files or the environment only, and makes the limits the run takes part
 // in: the provider's connection cap, the throttling window and the pacer.
 func imapOptions(f *importIMAPFlags) (*imapimport.Options, error) {
-	if strings.TrimSpace(f.user) == "" {
-		return nil, errEmptyUser
-	}
-	acct, err := imapconn.ParseURL(f.url, imapconn.URLOptions{StartTLS: f.startTLS, AllowPlaintext: f.allowPlaintext})
+	login := imapLogin{url: f.url, user: f.user, admin: f.admin, auth: f.auth, passwordFile: f.passwordFile,
+		tokenFile: f.tokenFile, tlsCA: f.tlsCA, startTLS: f.startTLS, allowPlaintext: f.allowPlaintext}
+	acct, err := login.account()
 	if err != nil {
 		return nil, err
-	}
-	if acct.TLS != nil && f.tlsCA != "" {
-		if acct.TLS.RootCAs, err = loadCAs(f.tlsCA); err != nil {
-			return nil, err
-		}
-	}
-	acct.User, acct.Admin, acct.Auth = f.user, f.admin, strings.ToLower(f.auth)
-	switch acct.Auth {
-	case imapconn.AuthPlain, imapconn.AuthLogin:
-		pw, err := password(f.passwordFile)
-		if err != nil {
-			return nil, err
-		}
-		if pw == "" {
-			return nil, fmt.Errorf("no password: use --password-file or %s", passwordEnv)
-		}
-		acct.Secret = imapconn.Password(pw)
-	case imapconn.AuthXOAuth2, imapconn.AuthOAuthBearer:
-		acct.Secret = imapconn.TokenFile(f.tokenFile)
-	default:
-		return nil, fmt.Errorf("unknown --auth %q (plain, login, xoauth2, oauthbearer)", f.auth)
 	}
 	lim, err := imapconn.ProviderLimits(f.provider)
 	if err != nil {

@@ -1,0 +1,326 @@
+package imap
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapclient"
+
+	"github.com/mailhaul/mailhaul/export"
+	"github.com/mailhaul/mailhaul/format"
+	"github.com/mailhaul/mailhaul/internal/imapconn"
+	"github.com/mailhaul/mailhaul/internal/retry"
+)
+
+// sinkError is the archive's failure: fatal to the export, never retried.
+type sinkError struct{ err error }
+
+func (e *sinkError) Error() string { return e.err.Error() }
+func (e *sinkError) Unwrap() error { return e.err }
+
+// status reads a folder's UIDVALIDITY, UIDNEXT and, with CONDSTORE,
+// HIGHESTMODSEQ into its record, before its messages are read.
+func (s *Source) status(c *conn, f *folder) error {
+	condstore := c.cl.Caps().Has(imap.CapCondStore)
+	st, err := c.cl.Status(f.name, &imap.StatusOptions{UIDValidity: true, UIDNext: true, HighestModSeq: condstore}).Wait()
+	if err != nil {
+		return c.fail(err)
+	}
+	f.rec.IMAP = &format.IMAPState{UIDValidity: st.UIDValidity, UIDNext: uint32(st.UIDNext), HighestModSeq: st.HighestModSeq}
+	return nil
+}
+
+// exportFolder exports f's messages on c, one chunk of UIDs per retry
+// loop. It returns an error only when the export must stop (the sink
+// failed, ctx ended); a folder that cannot be read is reported.
+func (s *Source) exportFolder(ctx context.Context, c *conn, sink *lockedSink, f *folder, opt export.Options) error {
+	for !f.failed && (f.uids == nil || f.pos < len(f.uids)) {
+		err := retry.Do(ctx, s.Retry, func(ctx context.Context, _ int) error {
+			if err := s.ready(ctx, c, sink, f, opt); err != nil || f.failed {
+				return err
+			}
+			return s.chunk(ctx, c, sink, f, opt)
+		})
+		var se *sinkError
+		switch {
+		case err == nil:
+		case errors.As(err, &se):
+			return se.err
+		case ctx.Err() != nil:
+			return err
+		default:
+			s.giveUp(sink, f, err.Error())
+		}
+	}
+	return nil
+}
+
+// giveUp reports every message of f not yet exported.
+func (s *Source) giveUp(sink *lockedSink, f *folder, reason string) {
+	f.failed = true
+	if f.uids == nil {
+		sink.AddError(format.Problem{Folder: f.rec.Path, Item: "(folder " + strconv.Quote(f.name) + ")", Reason: reason})
+		return
+	}
+	for _, uid := range f.uids[f.pos:] {
+		if !f.done[uid] {
+			sink.AddError(format.Problem{Folder: f.rec.Path, Item: uidItem(uid), Reason: reason})
+		}
+	}
+}
+
+func uidItem(uid imap.UID) string { return "UID " + strconv.FormatUint(uint64(uid), 10) }
+
+// ready dials and selects f (read-only) when c has not, checks that its
+// UIDVALIDITY is the one its UIDs belong to, and lists them the first
+// time.
+func (s *Source) ready(ctx context.Context, c *conn, sink *lockedSink, f *folder, opt export.Options) error {
+	if err := c.open(ctx); err != nil {
+		return err
+	}
+	if c.selected == f {
+		return nil
+	}
+	sel, err := c.cl.Select(f.name, &imap.SelectOptions{ReadOnly: true}).Wait()
+	if err != nil {
+		return c.fail(err)
+	}
+	c.selected = f
+	switch {
+	case f.uids != nil && sel.UIDValidity != f.uidValidity:
+		// The UIDs listed and the ones stored name other messages now.
+		s.giveUp(sink, f, fmt.Sprintf("the folder's UIDVALIDITY changed from %d to %d while the export ran, so its UIDs name other messages: not exported; export the folder again", f.uidValidity, sel.UIDValidity))
+		return nil
+	case f.uids != nil:
+		return nil
+	}
+	f.uidValidity = sel.UIDValidity
+	if f.rec.IMAP != nil && f.rec.IMAP.UIDValidity != sel.UIDValidity {
+		sink.AddWarning(format.Problem{Folder: f.rec.Path, Item: "(folder)",
+			Reason: fmt.Sprintf("UIDVALIDITY changed from %d to %d between listing and reading; the folder record holds the old one, a later delta must export the folder whole", f.rec.IMAP.UIDValidity, sel.UIDValidity)})
+	}
+	if sel.NumMessages == 0 {
+		f.uids = []imap.UID{}
+		return nil
+	}
+	crit := &imap.SearchCriteria{}
+	if !opt.After.IsZero() {
+		// SINCE takes a date, in the server's zone: a day early, then
+		// the exact test on INTERNALDATE.
+		crit.Since = opt.After.AddDate(0, 0, -1)
+	}
+	var so *imap.SearchOptions
+	if c.cl.Caps().Has(imap.CapESearch) {
+		so = &imap.SearchOptions{ReturnAll: true}
+	}
+	data, err := c.cl.UIDSearch(crit, so).Wait()
+	if err != nil {
+		return c.fail(err)
+	}
+	uids := []imap.UID{}
+	if set, ok := data.All.(imap.UIDSet); ok {
+		if n, ok := set.Nums(); ok {
+			uids = n
+		}
+	}
+	slices.Sort(uids)
+	f.uids = slices.Compact(uids)
+	return nil
+}
+
+// chunk exports the next chunk of f's UIDs: all in one FETCH, or, once
+// the server refused that, one by one, so that only the messages it
+// refuses are reported.
+func (s *Source) chunk(ctx context.Context, c *conn, sink *lockedSink, f *folder, opt export.Options) error {
+	end := min(f.pos+s.Chunk, len(f.uids))
+	if f.done == nil {
+		f.done = map[imap.UID]bool{}
+	}
+	todo := func() []imap.UID {
+		var out []imap.UID
+		for _, u := range f.uids[f.pos:end] {
+			if !f.done[u] {
+				out = append(out, u)
+			}
+		}
+		return out
+	}
+	if !f.oneByOne {
+		err := s.fetch(ctx, c, sink, f, opt, todo())
+		if !refusedForGood(err) {
+			if err == nil {
+				f.pos, f.done = end, nil
+			}
+			return err
+		}
+		f.oneByOne = true
+	}
+	for _, u := range todo() {
+		if err := s.ready(ctx, c, sink, f, opt); err != nil || f.failed {
+			return err
+		}
+		err := s.fetch(ctx, c, sink, f, opt, []imap.UID{u})
+		if refusedForGood(err) {
+			sink.AddError(format.Problem{Folder: f.rec.Path, Item: uidItem(u), Reason: "the server refused to deliver it: " + err.Error()})
+			f.done[u] = true
+			continue
+		}
+		if err != nil {
+			return err
+		}
+	}
+	f.pos, f.done, f.oneByOne = end, nil, false
+	return nil
+}
+
+// refusedForGood is the server's NO or BAD that is not about load.
+func refusedForGood(err error) bool {
+	if err == nil || !imapconn.Refused(err) {
+		return false
+	}
+	k, _ := retry.Classify(err)
+	return k == retry.Permanent
+}
+
+// meta is what the first FETCH of a chunk says of a message.
+type meta struct {
+	flags    []string
+	received time.Time
+	size     int64
+	msgID    string
+}
+
+// fetch exports the messages uids of f: their metadata first (small),
+// then their bodies, each literal streamed into the sink. Each message
+// stored is marked done at once, so a retry goes on after it.
+func (s *Source) fetch(ctx context.Context, c *conn, sink *lockedSink, f *folder, opt export.Options, uids []imap.UID) error {
+	if len(uids) == 0 {
+		return nil
+	}
+	set := imap.UIDSetNum(uids...)
+	hdr := &imap.FetchItemBodySection{Specifier: imap.PartSpecifierHeader, HeaderFields: []string{"Message-ID"}, Peek: true}
+	msgs, err := c.cl.Fetch(set, &imap.FetchOptions{UID: true, Flags: true, InternalDate: true, RFC822Size: true,
+		BodySection: []*imap.FetchItemBodySection{hdr}}).Collect()
+	if err != nil {
+		return c.fail(err)
+	}
+	metas := map[imap.UID]*meta{}
+	for _, m := range msgs {
+		if m.UID == 0 {
+			continue
+		}
+		metas[m.UID] = &meta{flags: flags(m.Flags), received: m.InternalDate, size: m.RFC822Size,
+			msgID: export.MessageID(m.FindBodySection(hdr))}
+	}
+	var want imap.UIDSet
+	for _, u := range uids {
+		switch m := metas[u]; {
+		case m == nil:
+			sink.AddSkipped(export.SkipExpunged, 1)
+			f.done[u] = true
+		case !opt.Keep(m.received):
+			sink.AddSkipped(export.SkipBeforeCutoff, 1)
+			f.done[u] = true
+		default:
+			want.AddNum(u)
+		}
+	}
+	if len(want) == 0 {
+		return nil
+	}
+	cmd := c.cl.Fetch(want, &imap.FetchOptions{UID: true, BodySection: []*imap.FetchItemBodySection{{Peek: true}}})
+	for msg := cmd.Next(); msg != nil; msg = cmd.Next() {
+		var uid imap.UID
+		for item := msg.Next(); item != nil; item = msg.Next() {
+			switch it := item.(type) {
+			case imapclient.FetchItemDataUID:
+				uid = it.UID
+			case imapclient.FetchItemDataBodySection:
+				m := metas[uid]
+				if m == nil || f.done[uid] || it.Literal == nil {
+					continue // not asked for (go-imap discards it)
+				}
+				if err := s.store(ctx, sink, f, uid, m, it.Literal); err != nil {
+					var se *sinkError
+					if errors.As(err, &se) || ctx.Err() != nil {
+						c.drop() // the FETCH is left unread
+						return err
+					}
+					return c.fail(err)
+				}
+				f.done[uid] = true
+			}
+		}
+	}
+	if err := cmd.Close(); err != nil {
+		return c.fail(err)
+	}
+	// Listed, not delivered, not refused: gone meanwhile.
+	for _, u := range uids {
+		if !f.done[u] {
+			sink.AddSkipped(export.SkipExpunged, 1)
+			f.done[u] = true
+		}
+	}
+	return nil
+}
+
+// store streams one message's literal into the sink. A read that fails
+// (the connection dropped) stores nothing and is returned for a retry;
+// the sink's own failure is a sinkError.
+func (s *Source) store(ctx context.Context, sink *lockedSink, f *folder, uid imap.UID, m *meta, body io.Reader) error {
+	if err := s.Pacer.Wait(ctx, 1, m.size); err != nil {
+		return err
+	}
+	it := format.Item{Kind: format.KindMessage, Folder: f.rec.Path, Flags: m.flags, Received: m.received,
+		MessageID: m.msgID, SourceID: fmt.Sprintf("%d:%d", f.uidValidity, uid)}
+	rr := &readErr{r: body}
+	sink.mu.Lock()
+	err := sink.Sink.AddItem(it, rr)
+	sink.mu.Unlock()
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, format.ErrItemBody) && rr.err != nil:
+		return fmt.Errorf("reading UID %d of %s: %w", uid, f.name, rr.err)
+	}
+	return &sinkError{err}
+}
+
+// readErr remembers the body's own read error (the connection's).
+type readErr struct {
+	r   io.Reader
+	err error
+}
+
+func (r *readErr) Read(p []byte) (int, error) {
+	n, err := r.r.Read(p)
+	if err != nil && err != io.EOF && r.err == nil {
+		r.err = err
+	}
+	return n, err
+}
+
+// flags keeps a message's flags, less \Recent (the server's own);
+// keywords are made valid atoms.
+func flags(in []imap.Flag) []string {
+	var out []string
+	for _, fl := range in {
+		s := string(fl)
+		switch {
+		case strings.EqualFold(s, `\Recent`):
+		case strings.HasPrefix(s, `\`):
+			out = append(out, s)
+		default:
+			out = append(out, export.KeywordAtom(s))
+		}
+	}
+	return out
+}
