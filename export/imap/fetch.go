@@ -49,12 +49,18 @@ func (s *Source) exportFolder(ctx context.Context, c *conn, sink *lockedSink, f 
 			return s.chunk(ctx, c, sink, f, opt)
 		})
 		var se *sinkError
+		var de *dialError
 		switch {
 		case err == nil:
 		case errors.As(err, &se):
 			return se.err
-		case ctx.Err() != nil:
-			return err
+		case ctx.Err() != nil, errors.As(err, &de):
+			return err // the server is out of reach: no folder can go on
+		case f.oneByOne && f.current != 0 && !f.done[f.current]:
+			// Every try of this one message failed (a server that ends
+			// the session on it): it alone is reported.
+			sink.AddError(format.Problem{Folder: f.rec.Path, Item: uidItem(f.current), Reason: "the server failed each time it was fetched: " + err.Error()})
+			f.done[f.current] = true
 		default:
 			s.giveUp(sink, f, err.Error())
 		}
@@ -154,30 +160,36 @@ func (s *Source) chunk(ctx context.Context, c *conn, sink *lockedSink, f *folder
 	}
 	if !f.oneByOne {
 		err := s.fetch(ctx, c, sink, f, opt, todo())
-		if !refusedForGood(err) {
-			if err == nil {
-				f.pos, f.done = end, nil
-			}
+		if err == nil {
+			f.pos, f.done = end, nil
+			return nil
+		}
+		var se *sinkError
+		if errors.As(err, &se) || ctx.Err() != nil {
 			return err
 		}
+		// A message may be what fails the FETCH (Dovecot answers NO,
+		// or ends the session, on one it cannot read): the rest of the
+		// chunk goes one message at a time, so only that one fails.
 		f.oneByOne = true
-	}
-	for _, u := range todo() {
-		if err := s.ready(ctx, c, sink, f, opt); err != nil || f.failed {
-			return err
-		}
-		err := s.fetch(ctx, c, sink, f, opt, []imap.UID{u})
-		if refusedForGood(err) {
-			sink.AddError(format.Problem{Folder: f.rec.Path, Item: uidItem(u), Reason: "the server refused to deliver it: " + err.Error()})
-			f.done[u] = true
-			continue
-		}
-		if err != nil {
+		if !refusedForGood(err) {
 			return err
 		}
 	}
-	f.pos, f.done, f.oneByOne = end, nil, false
-	return nil
+	rest := todo()
+	if len(rest) == 0 {
+		f.pos, f.done, f.oneByOne, f.current = end, nil, false, 0
+		return nil
+	}
+	u := rest[0]
+	f.current = u
+	err := s.fetch(ctx, c, sink, f, opt, []imap.UID{u})
+	if refusedForGood(err) {
+		sink.AddError(format.Problem{Folder: f.rec.Path, Item: uidItem(u), Reason: "the server refused to deliver it: " + err.Error()})
+		f.done[u] = true
+		return nil
+	}
+	return err
 }
 
 // refusedForGood is the server's NO or BAD that is not about load.
@@ -206,18 +218,39 @@ func (s *Source) fetch(ctx context.Context, c *conn, sink *lockedSink, f *folder
 	}
 	set := imap.UIDSetNum(uids...)
 	hdr := &imap.FetchItemBodySection{Specifier: imap.PartSpecifierHeader, HeaderFields: []string{"Message-ID"}, Peek: true}
-	msgs, err := c.cl.Fetch(set, &imap.FetchOptions{UID: true, Flags: true, InternalDate: true, RFC822Size: true,
-		BodySection: []*imap.FetchItemBodySection{hdr}}).Collect()
-	if err != nil {
-		return c.fail(err)
-	}
 	metas := map[imap.UID]*meta{}
-	for _, m := range msgs {
-		if m.UID == 0 {
-			continue
+	// Not Collect: after a literal cut short, go-imap's Collect reads
+	// on while its decoder already does (a data race); here a short
+	// literal drops the connection and nothing reads it again.
+	cmd := c.cl.Fetch(set, &imap.FetchOptions{UID: true, Flags: true, InternalDate: true, RFC822Size: true,
+		BodySection: []*imap.FetchItemBodySection{hdr}})
+	for msg := cmd.Next(); msg != nil; msg = cmd.Next() {
+		var uid imap.UID
+		m := &meta{}
+		for item := msg.Next(); item != nil; item = msg.Next() {
+			switch it := item.(type) {
+			case imapclient.FetchItemDataUID:
+				uid = it.UID
+			case imapclient.FetchItemDataFlags:
+				m.flags = flags(it.Flags)
+			case imapclient.FetchItemDataInternalDate:
+				m.received = it.Time
+			case imapclient.FetchItemDataRFC822Size:
+				m.size = it.Size
+			case imapclient.FetchItemDataBodySection:
+				var b capped
+				if err := drain(it.Literal, &b); err != nil {
+					return c.fail(err)
+				}
+				m.msgID = export.MessageID(b.buf)
+			}
 		}
-		metas[m.UID] = &meta{flags: flags(m.Flags), received: m.InternalDate, size: m.RFC822Size,
-			msgID: export.MessageID(m.FindBodySection(hdr))}
+		if uid != 0 {
+			metas[uid] = m
+		}
+	}
+	if err := cmd.Close(); err != nil {
+		return c.fail(err)
 	}
 	var want imap.UIDSet
 	for _, u := range uids {
@@ -235,7 +268,7 @@ func (s *Source) fetch(ctx context.Context, c *conn, sink *lockedSink, f *folder
 	if len(want) == 0 {
 		return nil
 	}
-	cmd := c.cl.Fetch(want, &imap.FetchOptions{UID: true, BodySection: []*imap.FetchItemBodySection{{Peek: true}}})
+	cmd = c.cl.Fetch(want, &imap.FetchOptions{UID: true, BodySection: []*imap.FetchItemBodySection{{Peek: true}}})
 	for msg := cmd.Next(); msg != nil; msg = cmd.Next() {
 		var uid imap.UID
 		for item := msg.Next(); item != nil; item = msg.Next() {
@@ -245,7 +278,10 @@ func (s *Source) fetch(ctx context.Context, c *conn, sink *lockedSink, f *folder
 			case imapclient.FetchItemDataBodySection:
 				m := metas[uid]
 				if m == nil || f.done[uid] || it.Literal == nil {
-					continue // not asked for (go-imap discards it)
+					if err := drain(it.Literal, io.Discard); err != nil { // not asked for
+						return c.fail(err)
+					}
+					continue
 				}
 				if err := s.store(ctx, sink, f, uid, m, it.Literal); err != nil {
 					var se *sinkError
@@ -281,7 +317,10 @@ func (s *Source) store(ctx context.Context, sink *lockedSink, f *folder, uid ima
 	}
 	it := format.Item{Kind: format.KindMessage, Folder: f.rec.Path, Flags: m.flags, Received: m.received,
 		MessageID: m.msgID, SourceID: fmt.Sprintf("%d:%d", f.uidValidity, uid)}
-	rr := &readErr{r: body}
+	rr := &readErr{r: body, want: -1}
+	if l, ok := body.(interface{ Size() int64 }); ok {
+		rr.want = l.Size()
+	}
 	sink.mu.Lock()
 	err := sink.Sink.AddItem(it, rr)
 	sink.mu.Unlock()
@@ -294,14 +333,40 @@ func (s *Source) store(ctx context.Context, sink *lockedSink, f *folder, uid ima
 	return &sinkError{err}
 }
 
-// readErr remembers the body's own read error (the connection's).
+// drain reads a literal to its end into w, an error if it ends short.
+func drain(lit imap.LiteralReader, w io.Writer) error {
+	if lit == nil {
+		return nil
+	}
+	_, err := io.Copy(w, &readErr{r: lit, want: lit.Size()})
+	return err
+}
+
+// capped keeps the first 64 KiB written to it (a header field) and
+// discards the rest.
+type capped struct{ buf []byte }
+
+func (c *capped) Write(p []byte) (int, error) {
+	c.buf = append(c.buf, p[:min(len(p), max(0, 64<<10-len(c.buf)))]...)
+	return len(p), nil
+}
+
+// readErr remembers the body's own read error (the connection's). A
+// literal that ends before its announced size is an error too: go-imap
+// reports a connection closed mid-literal as a plain end of file, and a
+// truncated message must never be stored as whole.
 type readErr struct {
-	r   io.Reader
-	err error
+	r         io.Reader
+	want, got int64 // want < 0: size unknown
+	err       error
 }
 
 func (r *readErr) Read(p []byte) (int, error) {
 	n, err := r.r.Read(p)
+	r.got += int64(n)
+	if err == io.EOF && r.want >= 0 && r.got != r.want {
+		err = fmt.Errorf("the literal ended after %d of its %d bytes: %w", r.got, r.want, io.ErrUnexpectedEOF)
+	}
 	if err != nil && err != io.EOF && r.err == nil {
 		r.err = err
 	}

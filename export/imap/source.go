@@ -90,9 +90,10 @@ type folder struct {
 	done        map[imap.UID]bool
 	uidValidity uint32
 	failed      bool // reported whole; nothing more to do
-	// oneByOne: the server refused a FETCH of the current chunk, so its
-	// messages are fetched one at a time.
+	// oneByOne: a FETCH of the current chunk failed, so its messages
+	// are fetched one at a time; current is the one being fetched.
 	oneByOne bool
+	current  imap.UID
 }
 
 // Export writes every selected folder and its messages into sink.
@@ -327,7 +328,7 @@ func (c *conn) open(ctx context.Context) error {
 	}
 	raw, err := c.src.Dial(ctx, c.src.Account)
 	if err != nil {
-		return imapconn.Classify(err)
+		return &dialError{imapconn.Classify(err)}
 	}
 	c.raw, c.cl, c.selected, c.errors = raw, raw.Client(nil), nil, 0
 	return nil
@@ -362,3 +363,11 @@ func (c *conn) fail(err error) error {
 	}
 	return err
 }
+
+// dialError is a failure to reach or log in to the server: retried like
+// any other, but when the retries run out it ends the export, as no
+// folder could go on.
+type dialError struct{ err error }
+
+func (e *dialError) Error() string { return e.err.Error() }
+func (e *dialError) Unwrap() error { return e.err }
