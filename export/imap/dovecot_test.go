@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -190,9 +191,20 @@ func TestRoundTripThroughDovecot(t *testing.T) {
 
 	src := source(d.Addr, "alice", "a-secret")
 	src.Chunk = 7 // several chunks per folder
+	// Folders are spread over parallel connections, never more than the
+	// provider's cap however many are asked for.
+	src.Connections, src.Limits.MaxConnections = 100, 3
+	var dials atomic.Int32
+	src.Dial = func(ctx context.Context, a imapconn.Account) (*imapconn.Conn, error) {
+		dials.Add(1)
+		return imapconn.Dial(ctx, a)
+	}
 	rep, err := exportFrom(t, src, "alice", filepath.Join(dir, "out"), "")
 	if err != nil {
 		t.Fatal(err)
+	}
+	if n := dials.Load(); n != 3 {
+		t.Errorf("%d connections, want the cap of 3", n)
 	}
 	if rep.Status != "ok" || rep.Counts.Messages != total(a) {
 		t.Fatalf("export: status %s, %d messages, want ok and %d; errors %v", rep.Status, rep.Counts.Messages, total(a), rep.Errors)

@@ -165,8 +165,8 @@ func (s *Source) chunk(ctx context.Context, c *conn, sink *lockedSink, f *folder
 			return nil
 		}
 		var se *sinkError
-		if errors.As(err, &se) || ctx.Err() != nil {
-			return err
+		if k, _ := retry.Classify(err); k == retry.Throttled || errors.As(err, &se) || ctx.Err() != nil {
+			return err // the chunk again, whole, after the pause
 		}
 		// A message may be what fails the FETCH (Dovecot answers NO,
 		// or ends the session, on one it cannot read): the rest of the
