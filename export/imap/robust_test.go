@@ -48,7 +48,7 @@ func TestRoundTripThroughCuts(t *testing.T) {
 	}
 	st := p.Stats()
 	t.Logf("proxy: %+v; export: %s, %d messages", st, rep.Status, rep.Counts.Messages)
-	if st.Cuts[faultproxy.InsideAnswer] == 0 || st.Cuts[faultproxy.Before]+st.Cuts[faultproxy.AfterCommand] == 0 {
+	if st.AnswerCuts == 0 || st.Cuts[faultproxy.Before]+st.Cuts[faultproxy.AfterCommand] == 0 {
 		t.Fatalf("the proxy cut %v: the test did not test cuts inside and around the FETCH answers", st.Cuts)
 	}
 	if rep.Status != "ok" || rep.Counts.Messages != total(a) {

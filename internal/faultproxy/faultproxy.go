@@ -84,7 +84,10 @@ type Options struct {
 type Stats struct {
 	Conns    int
 	Commands int // commands of the chosen verbs seen
-	Cuts     [numPoints + 1]int
+	Cuts     [numPoints]int
+	// AnswerCuts are the InsideAnswer cuts (kept apart so that Cuts
+	// stays the four points a default plan draws from).
+	AnswerCuts int
 }
 
 // Proxy is a running fault-injecting proxy.
@@ -264,7 +267,11 @@ func (p *Proxy) chance(f float64) bool {
 
 func (p *Proxy) count(pt Point) {
 	p.mu.Lock()
-	p.stats.Cuts[pt]++
+	if pt == InsideAnswer {
+		p.stats.AnswerCuts++
+	} else {
+		p.stats.Cuts[pt]++
+	}
 	p.mu.Unlock()
 }
 

@@ -200,7 +200,7 @@ func TestPassThrough(t *testing.T) {
 	if cmds, _ := srv.got(); len(cmds) != 2 || cmds[0] != appendCmd {
 		t.Errorf("server got %q", cmds)
 	}
-	if st := p.Stats(); st.Commands != 1 || st.Cuts != [numPoints + 1]int{} {
+	if st := p.Stats(); st.Commands != 1 || st.Cuts != [numPoints]int{} {
 		t.Errorf("stats %+v", st)
 	}
 }

@@ -129,7 +129,7 @@ func TestInsideAnswerCutsTheServersLiteral(t *testing.T) {
 	if len(got) >= len(body) || strings.Contains(string(got), "OK done") {
 		t.Fatalf("%d bytes after the literal's start (%v); want a strict part of the literal and no tagged answer", len(got), err)
 	}
-	if p.Stats().Cuts[InsideAnswer] != 1 {
+	if p.Stats().AnswerCuts != 1 {
 		t.Errorf("stats %+v, want one inside-answer cut", p.Stats())
 	}
 }
