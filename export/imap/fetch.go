@@ -338,7 +338,8 @@ func drain(lit imap.LiteralReader, w io.Writer) error {
 	if lit == nil {
 		return nil
 	}
-	_, err := io.Copy(w, &readErr{r: lit, want: lit.Size()})
+	buf := make([]byte, min(max(lit.Size(), 1), 32<<10)) // io.Copy's own is 32 KiB whatever the size
+	_, err := io.CopyBuffer(w, &readErr{r: lit, want: lit.Size()}, buf)
 	return err
 }
 
