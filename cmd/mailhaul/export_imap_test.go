@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/mailhaul/mailhaul/export"
 	"github.com/mailhaul/mailhaul/internal/testservers"
 	"github.com/mailhaul/mailhaul/report"
 )
@@ -57,6 +58,19 @@ func TestExportIMAPAsAdmin(t *testing.T) {
 	}
 	if len(paths) < len(boxes)-1 || !slices.Contains(paths, "INBOX") { // "Work" of "Work.x" has no record of its own
 		t.Errorf("exported folders %v, mailboxes %v", paths, boxes)
+	}
+
+	// A delta since that archive: the samples are older than it, so
+	// nothing is exported, and every message is counted as skipped.
+	delta := filepath.Join(dir, "delta.json")
+	code, out, stderr = mailhaul(t, append([]string{"-q", "export", "imap", "--out", filepath.Join(dir, "delta"), "--report", delta,
+		"--since", rep.Archive}, login...)...)
+	if code != exitOK {
+		t.Fatalf("export imap --since: exit %d\n%s\n%s", code, out, stderr)
+	}
+	if d := readReport(delta); d.Counts.Messages != 0 || d.After.IsZero() || d.Skipped[export.SkipBeforeCutoff] != rep.Counts.Messages {
+		t.Errorf("--since the full archive: %d messages, after %s, skipped %v; want 0, a cutoff, and %d skipped",
+			d.Counts.Messages, d.After, d.Skipped, rep.Counts.Messages)
 	}
 
 	only := filepath.Join(dir, "only.json")

@@ -282,8 +282,9 @@ func TestDeltaAfter(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if rep.Counts.Messages != want || rep.Status != "ok" {
-		t.Errorf("delta after %s: %d messages (%s), want %d", cut, rep.Counts.Messages, rep.Status, want)
+	if rep.Counts.Messages != want || rep.Status != "ok" || rep.Skipped[export.SkipBeforeCutoff] != len(dates)-want {
+		t.Errorf("delta after %s: %d messages (%s), skipped %v; want %d, and %d skipped", cut, rep.Counts.Messages, rep.Status,
+			rep.Skipped, want, len(dates)-want)
 	}
 	err = importer.Walk(context.Background(), []string{rep.Archive}, importer.Visitor{Item: func(_ string, e *format.Entry) error {
 		if e.Item.Received.Before(cut) {

@@ -138,6 +138,9 @@ func (s *Source) ready(ctx context.Context, c *conn, sink *lockedSink, f *folder
 	}
 	slices.Sort(uids)
 	f.uids = slices.Compact(uids)
+	if n := int(sel.NumMessages) - len(f.uids); !opt.After.IsZero() && n > 0 {
+		sink.AddSkipped(export.SkipBeforeCutoff, n) // left out by the server's SEARCH
+	}
 	return nil
 }
 
