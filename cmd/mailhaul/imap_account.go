@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/spf13/pflag"
+
 	"github.com/mailhaul/mailhaul/internal/imapconn"
 )
 
@@ -13,6 +15,19 @@ import (
 type imapLogin struct {
 	url, user, admin, auth, passwordFile, tokenFile, tlsCA string
 	startTLS, allowPlaintext                               bool
+}
+
+// addFlags adds the login flags but --user (each command words its own);
+// role is "source" or "target".
+func (l *imapLogin) addFlags(fl *pflag.FlagSet, role string) {
+	fl.StringVar(&l.url, "url", "", "the "+role+": imaps://host[:port] or imap://host[:port] (required)")
+	fl.BoolVar(&l.startTLS, "starttls", false, "with imap://, upgrade the connection with STARTTLS")
+	fl.BoolVar(&l.allowPlaintext, "allow-plaintext", false, "allow imap:// without TLS to a host other than loopback (the password travels in clear)")
+	fl.StringVar(&l.tlsCA, "tls-ca", "", "PEM file of CA certificates to trust instead of the system's")
+	fl.StringVar(&l.passwordFile, "password-file", "", "file holding the password (default: $MAILHAUL_PASSWORD)")
+	fl.StringVar(&l.auth, "auth", "plain", "plain, login, xoauth2 or oauthbearer")
+	fl.StringVar(&l.tokenFile, "token-file", "", "OAuth access token file, re-read on every reconnect")
+	fl.StringVar(&l.admin, "admin", "", "log in as this administrator on behalf of --user (SASL authorization identity)")
 }
 
 // account turns the flags into an account, reading the password from a

@@ -23,12 +23,12 @@ import (
 
 // importIMAPFlags are the flags of import imap.
 type importIMAPFlags struct {
-	url, user, passwordFile, auth, tokenFile, admin, provider string
-	folderMap, state, report, tlsCA, archiveUser              string
-	startTLS, dryRun, allowPlaintext                          bool
-	connections, errorBudget                                  int
-	settle                                                    time.Duration
-	maxBytesPerSecond, maxMessagesPerSecond                   float64
+	imapLogin
+	provider, folderMap, state, report, archiveUser string
+	dryRun                                          bool
+	connections, errorBudget                        int
+	settle                                          time.Duration
+	maxBytesPerSecond, maxMessagesPerSecond         float64
 }
 
 func (a *app) importIMAPCommand() *cobra.Command {
@@ -66,16 +66,9 @@ variable, never from the command line.`,
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&f.url, "url", "", "the target: imaps://host[:port] or imap://host[:port] (required)")
-	fl.BoolVar(&f.startTLS, "starttls", false, "with imap://, upgrade the connection with STARTTLS")
-	fl.BoolVar(&f.allowPlaintext, "allow-plaintext", false, "allow imap:// without TLS to a host other than loopback (the password travels in clear)")
-	fl.StringVar(&f.tlsCA, "tls-ca", "", "PEM file of CA certificates to trust instead of the system's")
+	f.addFlags(fl, "target")
 	fl.StringVar(&f.user, "user", "", "the mailbox owner's login (required)")
-	fl.StringVar(&f.passwordFile, "password-file", "", "file holding the password (default: $MAILHAUL_PASSWORD)")
-	fl.StringVar(&f.auth, "auth", "plain", "plain, login, xoauth2 or oauthbearer")
-	fl.StringVar(&f.tokenFile, "token-file", "", "OAuth access token file, re-read on every reconnect")
 	fl.StringVar(&f.archiveUser, "archive-user", "", archiveUserHelp)
-	fl.StringVar(&f.admin, "admin", "", "log in as this administrator on behalf of --user (SASL authorization identity)")
 	fl.StringVar(&f.provider, "provider", "generic", "target profile: "+strings.Join(imapimport.ProfileNames(), ", "))
 	fl.StringVar(&f.folderMap, "folder-map", "", `file of "source/path = target/path" lines (a folder and every folder below it; the longest match wins)`)
 	fl.BoolVar(&f.dryRun, "dry-run", false, "print the plan; create and send nothing")
@@ -143,9 +136,7 @@ func (a *app) runImportIMAP(ctx context.Context, archives []string, f *importIMA
 // files or the environment only, and makes the limits the run takes part
 // in: the provider's connection cap, the throttling window and the pacer.
 func imapOptions(f *importIMAPFlags) (*imapimport.Options, error) {
-	login := imapLogin{url: f.url, user: f.user, admin: f.admin, auth: f.auth, passwordFile: f.passwordFile,
-		tokenFile: f.tokenFile, tlsCA: f.tlsCA, startTLS: f.startTLS, allowPlaintext: f.allowPlaintext}
-	acct, err := login.account()
+	acct, err := f.account()
 	if err != nil {
 		return nil, err
 	}

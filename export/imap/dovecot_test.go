@@ -95,6 +95,16 @@ func writeCorpus(t testing.TB, path string, n int, big []byte) {
 	}
 }
 
+// seedAlice fills alice's mailbox with n corpus messages (and big, when
+// set) through import imap, and returns it as read back.
+func seedAlice(t testing.TB, d *testservers.Dovecot, dir string, n int, big []byte) []testservers.Mailbox {
+	t.Helper()
+	seed := filepath.Join(dir, "seed.tgz")
+	writeCorpus(t, seed, n, big)
+	importInto(t, d.Addr, "alice", "a-secret", seed, filepath.Join(dir, "state-a"))
+	return testservers.ReadMailboxes(t, d.Addr, "alice", "a-secret")
+}
+
 // importInto loads archive into user's mailbox with import imap.
 func importInto(t testing.TB, addr, user, pass, archive, state string) *report.Report {
 	t.Helper()
@@ -184,10 +194,7 @@ func total(m []testservers.Mailbox) int {
 func TestRoundTripThroughDovecot(t *testing.T) {
 	d := testservers.StartDovecot(t, map[string]string{"alice": "a-secret", "bob": "b-secret"})
 	dir := t.TempDir()
-	seed := filepath.Join(dir, "seed.tgz")
-	writeCorpus(t, seed, 80, nil)
-	importInto(t, d.Addr, "alice", "a-secret", seed, filepath.Join(dir, "state-a"))
-	a := testservers.ReadMailboxes(t, d.Addr, "alice", "a-secret")
+	a := seedAlice(t, d, dir, 80, nil)
 
 	src := source(d.Addr, "alice", "a-secret")
 	src.Chunk = 7 // several chunks per folder
@@ -260,10 +267,7 @@ func checkFolderState(t *testing.T, archive string, want map[string]format.Role)
 func TestDeltaAfter(t *testing.T) {
 	d := testservers.StartDovecot(t, map[string]string{"alice": "a-secret"})
 	dir := t.TempDir()
-	seed := filepath.Join(dir, "seed.tgz")
-	writeCorpus(t, seed, 40, nil)
-	importInto(t, d.Addr, "alice", "a-secret", seed, filepath.Join(dir, "state"))
-	a := testservers.ReadMailboxes(t, d.Addr, "alice", "a-secret")
+	a := seedAlice(t, d, dir, 40, nil)
 	var dates []time.Time
 	for _, mb := range a {
 		for _, m := range mb.Messages {

@@ -28,11 +28,8 @@ var quickRetry = retry.Loop{Attempts: 30, Backoff: retry.Policy{First: 5 * time.
 func TestRoundTripThroughCuts(t *testing.T) {
 	d := testservers.StartDovecot(t, map[string]string{"alice": "a-secret", "bob": "b-secret"})
 	dir := t.TempDir()
-	seed := filepath.Join(dir, "seed.tgz")
 	big := bigMessage(3 << 20)
-	writeCorpus(t, seed, 60, big)
-	importInto(t, d.Addr, "alice", "a-secret", seed, filepath.Join(dir, "state-a"))
-	a := testservers.ReadMailboxes(t, d.Addr, "alice", "a-secret")
+	a := seedAlice(t, d, dir, 60, big)
 
 	p, err := faultproxy.Start(faultproxy.Options{Upstream: d.Addr, Verbs: []string{"UID"}, Rate: 0.3, Seed: 7,
 		Points: []faultproxy.Point{faultproxy.InsideAnswer, faultproxy.InsideAnswer, faultproxy.Before, faultproxy.AfterCommand}})
@@ -76,10 +73,7 @@ func bigMessage(n int) []byte {
 func TestRefusedMessageIsReportedAndTheRestGoesOn(t *testing.T) {
 	d := testservers.StartDovecot(t, map[string]string{"alice": "a-secret"})
 	dir := t.TempDir()
-	seed := filepath.Join(dir, "seed.tgz")
-	writeCorpus(t, seed, 20, nil)
-	importInto(t, d.Addr, "alice", "a-secret", seed, filepath.Join(dir, "state"))
-	a := testservers.ReadMailboxes(t, d.Addr, "alice", "a-secret")
+	a := seedAlice(t, d, dir, 20, nil)
 	files, _ := filepath.Glob(filepath.Join(d.Dir, "mail", "alice", "Maildir", "cur", "*"))
 	if len(files) < 2 {
 		files, _ = filepath.Glob(filepath.Join(d.Dir, "mail", "alice", "Maildir", "new", "*"))
@@ -127,12 +121,8 @@ func (s *cuttingSink) AddItem(it format.Item, body io.Reader) error {
 // UIDVALIDITY values, and the other folders are exported.
 func TestUIDValidityChangeMidExport(t *testing.T) {
 	d := testservers.StartDovecot(t, map[string]string{"alice": "a-secret"})
-	dir := t.TempDir()
-	seed := filepath.Join(dir, "seed.tgz")
-	writeCorpus(t, seed, 40, nil)
-	importInto(t, d.Addr, "alice", "a-secret", seed, filepath.Join(dir, "state"))
 	inbox := 0
-	for _, mb := range testservers.ReadMailboxes(t, d.Addr, "alice", "a-secret") {
+	for _, mb := range seedAlice(t, d, t.TempDir(), 40, nil) {
 		if mb.Name == "INBOX" {
 			inbox = len(mb.Messages)
 		}
