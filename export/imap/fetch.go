@@ -258,9 +258,7 @@ func (s *Source) fetch(ctx context.Context, c *conn, sink *lockedSink, f *folder
 	var want imap.UIDSet
 	for _, u := range uids {
 		switch m := metas[u]; {
-		case m == nil:
-			sink.AddSkipped(export.SkipExpunged, 1)
-			f.done[u] = true
+		case m == nil: // settled below, with those the second FETCH leaves out
 		case !opt.Keep(m.received):
 			sink.AddSkipped(export.SkipBeforeCutoff, 1)
 			f.done[u] = true
@@ -269,7 +267,7 @@ func (s *Source) fetch(ctx context.Context, c *conn, sink *lockedSink, f *folder
 		}
 	}
 	if len(want) == 0 {
-		return nil
+		return s.missing(c, sink, f, uids)
 	}
 	cmd = c.cl.Fetch(want, &imap.FetchOptions{UID: true, BodySection: []*imap.FetchItemBodySection{{Peek: true}}})
 	for msg := cmd.Next(); msg != nil; msg = cmd.Next() {
@@ -301,12 +299,37 @@ func (s *Source) fetch(ctx context.Context, c *conn, sink *lockedSink, f *folder
 	if err := cmd.Close(); err != nil {
 		return c.fail(err)
 	}
-	// Listed, not delivered, not refused: gone meanwhile.
+	return s.missing(c, sink, f, uids)
+}
+
+// missing settles the messages of uids a FETCH answered OK without:
+// expunged meanwhile if a UID SEARCH no longer finds them, else reported
+// (a server may, against RFC 9051, send a FETCH's UID after the body,
+// which go-imap cannot match): never counted as gone while they are there.
+func (s *Source) missing(c *conn, sink *lockedSink, f *folder, uids []imap.UID) error {
+	var set imap.UIDSet
 	for _, u := range uids {
 		if !f.done[u] {
-			sink.AddSkipped(export.SkipExpunged, 1)
-			f.done[u] = true
+			set.AddNum(u)
 		}
+	}
+	if len(set) == 0 {
+		return nil
+	}
+	data, err := c.cl.UIDSearch(&imap.SearchCriteria{UID: []imap.UIDSet{set}}, nil).Wait()
+	if err != nil {
+		return c.fail(err)
+	}
+	there, _ := data.All.(imap.UIDSet)
+	for _, u := range uids {
+		switch {
+		case f.done[u]:
+		case there.Contains(u):
+			sink.AddError(format.Problem{Folder: f.rec.Path, Item: uidItem(u), Reason: "the server answered its FETCH without it"})
+		default:
+			sink.AddSkipped(export.SkipExpunged, 1)
+		}
+		f.done[u] = true
 	}
 	return nil
 }

@@ -6,8 +6,11 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/emersion/go-imap/v2"
 
 	"github.com/mailhaul/mailhaul/export"
 	"github.com/mailhaul/mailhaul/export/exporttest"
@@ -167,6 +170,58 @@ func TestUIDValidityChangeMidExport(t *testing.T) {
 	for _, e := range sink.Errors {
 		if e.Folder != "INBOX" || !strings.HasPrefix(e.Item, "UID ") || !strings.Contains(e.Reason, "to 12345") {
 			t.Errorf("error %+v: want INBOX, a UID and the new UIDVALIDITY", e)
+		}
+	}
+}
+
+// TestExpungedMidChunkIsCountedNotLost: a message expunged between a
+// chunk's metadata FETCH and its body FETCH is counted as expunged (the
+// UID SEARCH that checks no longer finds it), not reported as failed
+// and not silently dropped; every other message is exported.
+func TestExpungedMidChunkIsCountedNotLost(t *testing.T) {
+	d := testservers.StartDovecot(t, map[string]string{"alice": "a-secret"})
+	inbox := 0
+	for _, mb := range seedAlice(t, d, t.TempDir(), 24, nil) {
+		if mb.Name == "INBOX" {
+			inbox = len(mb.Messages)
+		}
+	}
+	var calls atomic.Int32
+	p, err := faultproxy.Start(faultproxy.Options{Upstream: d.Addr, Verbs: []string{"UID"}, Answer: func(string) {
+		// The second UID command is the first chunk's metadata FETCH:
+		// before its answer comes back, another client expunges UID 2.
+		if calls.Add(1) != 2 {
+			return
+		}
+		c := testservers.IMAPLogin(t, d.Addr, "alice", "a-secret")
+		if _, err := c.Select("INBOX", nil).Wait(); err != nil {
+			t.Error(err)
+			return
+		}
+		if err := c.Store(imap.UIDSetNum(2), &imap.StoreFlags{Op: imap.StoreFlagsAdd, Flags: []imap.Flag{imap.FlagDeleted}, Silent: true}, nil).Close(); err != nil {
+			t.Error(err)
+		}
+		if err := c.Expunge().Close(); err != nil {
+			t.Error(err)
+		}
+		c.Logout().Wait()
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	src := source(p.Addr, "alice", "a-secret")
+	src.Connections, src.Folders = 1, []string{"INBOX"}
+	sink := &exporttest.Sink{}
+	if err := src.Export(context.Background(), sink, export.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	if len(sink.Errors) != 0 || sink.Skipped[export.SkipExpunged] != 1 || len(sink.Items) != inbox-1 {
+		t.Errorf("%d items, skipped %v, errors %+v; want %d items, one expunged, no error", len(sink.Items), sink.Skipped, sink.Errors, inbox-1)
+	}
+	for _, it := range sink.Items {
+		if strings.HasSuffix(it.SourceID, ":2") {
+			t.Errorf("UID 2 was exported after it was expunged")
 		}
 	}
 }
