@@ -83,6 +83,17 @@ func TestExportIMAPAsAdmin(t *testing.T) {
 	if len(rep.Folders) != 1 || rep.Folders[0].Path != "INBOX" || rep.Counts.Messages != inbox {
 		t.Errorf("--folder INB?X: folders %+v, %d messages; want INBOX alone with %d", rep.Folders, rep.Counts.Messages, inbox)
 	}
+	if len(rep.Warnings) != 1 || !strings.Contains(rep.Warnings[0].Item, "nothing/*") {
+		t.Errorf("warnings %+v: want one naming the pattern that matched nothing", rep.Warnings)
+	}
+	code, _, stderr = mailhaul(t, append([]string{"-q", "export", "imap", "--out", filepath.Join(dir, "bad"), "--folder", "[x"}, login...)...)
+	if code != exitFailed || !strings.Contains(stderr, `"[x"`) {
+		t.Errorf("--folder [x: exit %d, %q; want exit 1 naming the pattern", code, stderr)
+	}
+	code, _, stderr = mailhaul(t, append([]string{"-q", "export", "imap", "--out", filepath.Join(dir, "many"), "--connections", "99"}, login...)...)
+	if code != exitFailed || !strings.Contains(stderr, "--connections") {
+		t.Errorf("--connections 99 with the dovecot provider: exit %d, %q; want exit 1 naming the cap", code, stderr)
+	}
 
 	// A password never goes in clear off loopback.
 	code, _, stderr = mailhaul(t, "-q", "export", "imap", "--url", "imap://mail.example.org", "--user", "alice",

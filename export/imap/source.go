@@ -78,6 +78,8 @@ type Source struct {
 	Retry retry.Loop
 	// Dial replaces imapconn.Dial (tests).
 	Dial func(ctx context.Context, a imapconn.Account) (*imapconn.Conn, error)
+
+	unmatched []string // Folders patterns no folder matched
 }
 
 // folder is one folder to export and how far its export came.
@@ -104,6 +106,9 @@ func (s *Source) Export(ctx context.Context, sink export.Sink, opt export.Option
 	if s.Chunk <= 0 {
 		s.Chunk = 256
 	}
+	if err := s.checkPatterns(); err != nil {
+		return err
+	}
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	first := &conn{src: s}
@@ -129,6 +134,9 @@ func (s *Source) Export(ctx context.Context, sink export.Sink, opt export.Option
 			first.drop()
 			return err
 		}
+	}
+	for _, pat := range s.unmatched {
+		sink.AddWarning(format.Problem{Item: "--folder " + pat, Reason: "matches no folder of " + s.Account.User})
 	}
 	n := s.Connections
 	if n <= 0 {
@@ -191,12 +199,13 @@ func (s *Source) list(c *conn) ([]*folder, error) {
 	}
 	var namer format.FolderNamer
 	var out []*folder
+	used := map[int]bool{}
 	for _, l := range list {
 		if slices.Contains(l.Attrs, imap.MailboxAttrNoSelect) || slices.Contains(l.Attrs, imap.MailboxAttrNonExistent) {
 			continue // a level of the hierarchy, not a mailbox
 		}
 		p, note := archivePath(l.Mailbox, l.Delim)
-		if !s.selected(p) {
+		if !s.selected(p, used) {
 			continue
 		}
 		safe, note2 := export.SafeFolderPath(&namer, p)
@@ -217,6 +226,12 @@ func (s *Source) list(c *conn) ([]*folder, error) {
 	for _, f := range out {
 		if err := s.status(c, f); err != nil && !refusedForGood(err) {
 			return nil, err
+		}
+	}
+	s.unmatched = nil
+	for i, pat := range s.Folders {
+		if !used[i] {
+			s.unmatched = append(s.unmatched, pat)
 		}
 	}
 	return out, nil
@@ -262,13 +277,19 @@ func role(attrs []imap.MailboxAttr) format.Role {
 	return format.RoleNone
 }
 
-// selected applies --folder and --exclude to an archive path.
-func (s *Source) selected(p string) bool {
-	match := func(patterns []string) bool {
-		for _, pat := range patterns {
+// selected applies --folder and --exclude to an archive path, marking
+// in used the Folders patterns that matched.
+func (s *Source) selected(p string, used map[int]bool) bool {
+	match := func(patterns []string, used map[int]bool) bool {
+		hit := false
+		for i, pat := range patterns {
 			for q := p; ; {
 				if ok, _ := path.Match(pat, q); ok {
-					return true
+					hit = true
+					if used != nil {
+						used[i] = true
+					}
+					break
 				}
 				i := strings.LastIndexByte(q, '/')
 				if i < 0 {
@@ -277,12 +298,25 @@ func (s *Source) selected(p string) bool {
 				q = q[:i]
 			}
 		}
+		return hit
+	}
+	if len(s.Folders) > 0 && !match(s.Folders, used) {
 		return false
 	}
-	if len(s.Folders) > 0 && !match(s.Folders) {
-		return false
+	return !match(s.Exclude, nil)
+}
+
+// checkPatterns refuses a --folder or --exclude pattern path.Match
+// cannot read, which would otherwise match nothing, silently.
+func (s *Source) checkPatterns() error {
+	for _, pats := range [][]string{s.Folders, s.Exclude} {
+		for _, p := range pats {
+			if _, err := path.Match(p, ""); err != nil {
+				return fmt.Errorf("folder pattern %q: %w", p, err)
+			}
+		}
 	}
-	return !match(s.Exclude)
+	return nil
 }
 
 // lockedSink lets the connections take turns writing the one archive.
