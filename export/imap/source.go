@@ -25,7 +25,9 @@
 // already stored name other messages now: the folder's remaining
 // messages are reported as not exported (sink.AddError, naming the old
 // and new UIDVALIDITY) and the export goes on with the other folders;
-// a new run exports the folder whole. A message the server refuses to
+// a new run exports the folder whole. A message listed but left out of a
+// FETCH answered OK is looked for with UID SEARCH: counted as expunged
+// only when it is gone, else reported. A message the server refuses to
 // deliver (a NO to its FETCH) is fetched alone once more and, if refused
 // again, reported by folder and UID; the others go on. Each connection
 // counts its NO/BAD answers and is replaced before the provider's error
@@ -100,6 +102,8 @@ type folder struct {
 
 // Export writes every selected folder and its messages into sink.
 func (s *Source) Export(ctx context.Context, sink export.Sink, opt export.Options) error {
+	cp := *s // this run's defaults and state, so a Source can run again
+	s = &cp
 	if s.Dial == nil {
 		s.Dial = imapconn.Dial
 	}
