@@ -27,17 +27,27 @@
 // and new UIDVALIDITY) and the export goes on with the other folders;
 // a new run exports the folder whole. A message listed but left out of a
 // FETCH answered OK is looked for with UID SEARCH: counted as expunged
-// only when it is gone, else reported. A message the server refuses to
-// deliver (a NO to its FETCH) is fetched alone once more and, if refused
-// again, reported by folder and UID; the others go on. Each connection
-// counts its NO/BAD answers and is replaced before the provider's error
-// budget runs out (Exchange drops a connection at the tenth).
+// only when it is gone, else reported. A chunk's FETCH that fails other
+// than for load (a NO, or a session ended, as Dovecot ends it on a
+// message it cannot read) goes on one message at a time: a message
+// refused with a NO is reported by folder and UID at once, one whose
+// FETCH fails on every try of the retry loop after them; the others go
+// on. Each connection counts its NO/BAD answers and is replaced before
+// the provider's error budget runs out (Exchange drops a connection at
+// the tenth). A connection that cannot be made once the retries ran out
+// ends the export: no folder could go on.
 //
 // With a cutoff (export.Options.After), SEARCH SINCE the day before is
 // the coarse server-side filter (SINCE compares dates in the server's
-// zone) and the exact INTERNALDATE test is export.Options.Keep. Where the
-// server offers CONDSTORE, each folder's UIDVALIDITY and HIGHESTMODSEQ
-// are recorded in the archive (format.Folder.IMAP) for a later delta.
+// zone) and the exact INTERNALDATE test is export.Options.Keep; the
+// messages SEARCH left out are counted as skipped before the cutoff.
+// Each folder's UIDVALIDITY, UIDNEXT and, where the server offers
+// CONDSTORE, HIGHESTMODSEQ are recorded in the archive (format.Folder.IMAP,
+// read with STATUS before the folder's messages) for a later delta.
+//
+// Gmail's labels (X-GM-EXT-1) are not handled: each label is exported
+// as the folder the server shows, so a message with several labels is
+// exported once per label.
 package imap
 
 import (
