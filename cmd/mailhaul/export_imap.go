@@ -14,7 +14,6 @@ import (
 	"github.com/mailhaul/mailhaul/internal/imapconn"
 	"github.com/mailhaul/mailhaul/internal/ratelimit"
 	"github.com/mailhaul/mailhaul/internal/retry"
-	"github.com/mailhaul/mailhaul/internal/termtext"
 )
 
 // exportIMAPFlags are export imap's own flags, besides every export's.
@@ -46,7 +45,9 @@ are listed in the report by folder and UID, and the rest goes on (exit 3).
 --admin logs in as that administrator acting for --user (SASL PLAIN authorization
 identity; Dovecot master users). The password comes from --password-file or
 MAILHAUL_PASSWORD, never from the command line; --auth xoauth2 --token-file F reads an
-OAuth token, again on every reconnect.`
+OAuth token, again on every reconnect. --dav-url (or --dav-carddav / --dav-caldav) adds
+the user's address books and calendars from a CardDAV/CalDAV server to the same
+archive, as export dav reads them.`
 
 func (a *app) exportIMAPCommand() *cobra.Command {
 	var f exportFlags
@@ -61,8 +62,12 @@ func (a *app) exportIMAPCommand() *cobra.Command {
 			return a.runExportIMAP(cmd.Context(), &f, &xf)
 		},
 	}
-	exportFlagSet(cmd, &f, "", false)
 	fl := cmd.Flags()
+	fl.StringVar(&f.user, "user", "", "the mailbox owner's login, and the archive's owner (required)")
+	fl.StringArrayVar(&f.contacts, "contacts", nil, "a .vcf file to add as an address book named after the file (repeatable)")
+	fl.StringArrayVar(&f.calendars, "calendar", nil, "an .ics file to add as a calendar named after the file (repeatable)")
+	archiveFlagSet(cmd, &f)
+	addDAVSource(cmd, &f.dav)
 	xf.addFlags(fl, "source")
 	fl.StringVar(&xf.provider, "provider", "generic", "source profile (connection cap, error budget): "+strings.Join(imapconn.Providers(), ", "))
 	fl.StringArrayVar(&xf.folders, "folder", nil, "export only folders matching this pattern, and those below them (repeatable)")
@@ -92,9 +97,7 @@ func (a *app) runExportIMAP(ctx context.Context, f *exportFlags, xf *exportIMAPF
 		Pacer: ratelimit.NewPacer(xf.maxBytesPerSecond, xf.maxMessagesPerSecond),
 		Retry: retry.Loop{Backoff: retry.Policy{First: time.Second, Max: time.Minute}, MaxWait: 15 * time.Minute,
 			OnRetry: func(_ int, err error, wait time.Duration) {
-				if !a.quiet && !a.json {
-					fmt.Fprintf(a.stderr, "%s: %s; again in %s\n", termtext.Escape(xf.user), termtext.Escape(err.Error()), wait.Round(time.Second))
-				}
+				a.retryLog("%s: %s; again in %s", xf.user, err, wait.Round(time.Second))
 			}}}
 	sources := export.Composite{src}
 	for _, path := range f.contacts {
@@ -103,15 +106,15 @@ func (a *app) runExportIMAP(ctx context.Context, f *exportFlags, xf *exportIMAPF
 	for _, path := range f.calendars {
 		sources = append(sources, pim.Calendar{Path: path})
 	}
+	// Contacts and calendars from a CardDAV/CalDAV server (--dav-url),
+	// into the same archive.
+	if sources, err = f.dav.appendTo(sources, f.user, a.retryLog); err != nil {
+		return err
+	}
 	// The manifest names the server, never the credentials.
 	where := "imap://" + acct.Addr
 	if acct.Mode == imapconn.ImplicitTLS {
 		where = "imaps://" + acct.Addr
 	}
-	return a.runExport(ctx, export.Job{
-		User: f.user, Kind: "imap", Path: where, PathIsURL: true, Source: sources,
-		Out: f.out, After: f.after, Since: f.since, Overlap: f.overlap,
-		Compress: f.compress, Level: f.level, Overwrite: f.overwrite,
-		ReportPath: f.report, Tool: "mailhaul " + version, Explain: explainExport,
-	})
+	return a.runExport(ctx, f, export.Job{User: f.user, Kind: "imap", Path: where, PathIsURL: true, Source: sources})
 }

@@ -62,8 +62,8 @@ type targetSettings struct {
 }
 
 // sourceKinds lists every export source, in the order the help shows them.
-// Coming: "dav". (zimbra from a live server is export zimbra --url; an IMAP
-// server is export imap --url, export_imap.go: a server, not a --src path.)
+// (dav and imap are export dav and export imap, servers with flags of
+// their own; zimbra from a live server is export zimbra --url.)
 func sourceKinds() []sourceKind {
 	return []sourceKind{
 		{name: "maildir", short: "Export a Maildir, Maildir++ or fs-layout Maildir", dir: true,
