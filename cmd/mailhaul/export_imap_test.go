@@ -102,3 +102,30 @@ func TestExportIMAPAsAdmin(t *testing.T) {
 		t.Errorf("imap:// off loopback: exit %d, %q; want exit 1 naming clear text", code, stderr)
 	}
 }
+
+// TestExportIMAPWithDAVSource: one export imap writes one archive with
+// the user's mail from Dovecot and contacts and calendars from Radicale.
+func TestExportIMAPWithDAVSource(t *testing.T) {
+	r, dir, src := seededRadicale(t)
+	d := testservers.StartDovecot(t, map[string]string{"alice@example.org": "imap-secret"})
+	archive := filepath.Join(exportSamples(t, "alice@example.org"), "alice@example.org.tgz")
+	pw := writePassword(t, "imap-secret")
+	login := []string{"--url", "imap://" + d.Addr, "--user", "alice@example.org", "--password-file", pw, "--provider", "dovecot"}
+	mustRun(t, append([]string{"-q", "import", "imap", archive, "--state", filepath.Join(dir, "imap-state")}, login...)...)
+	out := filepath.Join(dir, "both")
+	mustRun(t, append([]string{"-q", "export", "imap", "--out", out,
+		"--dav-url", r.URL, "--dav-user", "alice", "--dav-password-file", writePassword(t, "wonder")}, login...)...)
+	var rep report.Export
+	b, _ := os.ReadFile(filepath.Join(out, "alice@example.org.tgz.report.json"))
+	if err := json.Unmarshal(b, &rep); err != nil {
+		t.Fatal(err)
+	}
+	fixtures := readArchive(t, src)
+	mail := 0
+	for _, mb := range testservers.ReadMailboxes(t, d.Addr, "alice@example.org", "imap-secret") {
+		mail += len(mb.Messages)
+	}
+	if c := rep.Counts; rep.Status != "ok" || mail == 0 || c.Messages != mail || c.Contacts+c.Events+c.Tasks != len(fixtures.items) {
+		t.Errorf("%s, counts %+v; want ok, the %d messages and the %d objects", rep.Status, c, mail, len(fixtures.items))
+	}
+}
