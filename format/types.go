@@ -150,6 +150,18 @@ type Folder struct {
 	// Notes carries source-specific facts worth keeping (for example the
 	// mbox dialect a folder was read in).
 	Notes []string `json:"notes,omitempty"`
+	// IMAP is the mailbox's state on an IMAP source as the export began,
+	// for a later delta to ask for what changed since: optional.
+	IMAP *IMAPState `json:"imap,omitempty"`
+}
+
+// IMAPState is an IMAP mailbox's identity and change counters (RFC 9051
+// UIDVALIDITY and UIDNEXT, RFC 7162 HIGHESTMODSEQ).
+type IMAPState struct {
+	UIDValidity uint32 `json:"uidValidity"`
+	UIDNext     uint32 `json:"uidNext,omitempty"`
+	// HighestModSeq is set only where the server offers CONDSTORE.
+	HighestModSeq uint64 `json:"highestModSeq,omitempty"`
 }
 
 // Item is the metadata record written immediately before an item's data.

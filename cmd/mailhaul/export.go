@@ -77,6 +77,7 @@ func (a *app) exportCommand() *cobra.Command {
 		cmd.AddCommand(a.exportSourceCommand(k))
 	}
 	cmd.AddCommand(a.exportDAVCommand())
+	cmd.AddCommand(a.exportIMAPCommand())
 	return cmd
 }
 

@@ -23,12 +23,12 @@ import (
 
 // importIMAPFlags are the flags of import imap.
 type importIMAPFlags struct {
-	url, user, passwordFile, auth, tokenFile, admin, provider string
-	folderMap, state, report, tlsCA, archiveUser              string
-	startTLS, dryRun, allowPlaintext                          bool
-	connections, errorBudget                                  int
-	settle                                                    time.Duration
-	maxBytesPerSecond, maxMessagesPerSecond                   float64
+	imapLogin
+	provider, folderMap, state, report, archiveUser string
+	dryRun                                          bool
+	connections, errorBudget                        int
+	settle                                          time.Duration
+	maxBytesPerSecond, maxMessagesPerSecond         float64
 }
 
 func (a *app) importIMAPCommand() *cobra.Command {
@@ -66,16 +66,9 @@ variable, never from the command line.`,
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&f.url, "url", "", "the target: imaps://host[:port] or imap://host[:port] (required)")
-	fl.BoolVar(&f.startTLS, "starttls", false, "with imap://, upgrade the connection with STARTTLS")
-	fl.BoolVar(&f.allowPlaintext, "allow-plaintext", false, "allow imap:// without TLS to a host other than loopback (the password travels in clear)")
-	fl.StringVar(&f.tlsCA, "tls-ca", "", "PEM file of CA certificates to trust instead of the system's")
+	f.addFlags(fl, "target")
 	fl.StringVar(&f.user, "user", "", "the mailbox owner's login (required)")
-	fl.StringVar(&f.passwordFile, "password-file", "", "file holding the password (default: $MAILHAUL_PASSWORD)")
-	fl.StringVar(&f.auth, "auth", "plain", "plain, login, xoauth2 or oauthbearer")
-	fl.StringVar(&f.tokenFile, "token-file", "", "OAuth access token file, re-read on every reconnect")
 	fl.StringVar(&f.archiveUser, "archive-user", "", archiveUserHelp)
-	fl.StringVar(&f.admin, "admin", "", "log in as this administrator on behalf of --user (SASL authorization identity)")
 	fl.StringVar(&f.provider, "provider", "generic", "target profile: "+strings.Join(imapimport.ProfileNames(), ", "))
 	fl.StringVar(&f.folderMap, "folder-map", "", `file of "source/path = target/path" lines (a folder and every folder below it; the longest match wins)`)
 	fl.BoolVar(&f.dryRun, "dry-run", false, "print the plan; create and send nothing")
@@ -143,33 +136,9 @@ func (a *app) runImportIMAP(ctx context.Context, archives []string, f *importIMA
 // files or the environment only, and makes the limits the run takes part
 // in: the provider's connection cap, the throttling window and the pacer.
 func imapOptions(f *importIMAPFlags) (*imapimport.Options, error) {
-	if strings.TrimSpace(f.user) == "" {
-		return nil, errEmptyUser
-	}
-	acct, err := imapconn.ParseURL(f.url, imapconn.URLOptions{StartTLS: f.startTLS, AllowPlaintext: f.allowPlaintext})
+	acct, err := f.account()
 	if err != nil {
 		return nil, err
-	}
-	if acct.TLS != nil && f.tlsCA != "" {
-		if acct.TLS.RootCAs, err = loadCAs(f.tlsCA); err != nil {
-			return nil, err
-		}
-	}
-	acct.User, acct.Admin, acct.Auth = f.user, f.admin, strings.ToLower(f.auth)
-	switch acct.Auth {
-	case imapconn.AuthPlain, imapconn.AuthLogin:
-		pw, err := password(f.passwordFile)
-		if err != nil {
-			return nil, err
-		}
-		if pw == "" {
-			return nil, fmt.Errorf("no password: use --password-file or %s", passwordEnv)
-		}
-		acct.Secret = imapconn.Password(pw)
-	case imapconn.AuthXOAuth2, imapconn.AuthOAuthBearer:
-		acct.Secret = imapconn.TokenFile(f.tokenFile)
-	default:
-		return nil, fmt.Errorf("unknown --auth %q (plain, login, xoauth2, oauthbearer)", f.auth)
 	}
 	lim, err := imapconn.ProviderLimits(f.provider)
 	if err != nil {

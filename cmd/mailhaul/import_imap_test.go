@@ -180,7 +180,7 @@ func TestImportIMAPAsAdmin(t *testing.T) {
 func TestImportIMAPRefusesCleartextPasswordsOffLoopback(t *testing.T) {
 	pw := filepath.Join(t.TempDir(), "pw")
 	os.WriteFile(pw, []byte("secret\n"), 0o600)
-	base := importIMAPFlags{user: "alice@example.org", passwordFile: pw, auth: "plain"}
+	base := importIMAPFlags{imapLogin: imapLogin{user: "alice@example.org", passwordFile: pw, auth: "plain"}}
 	for _, tc := range []struct {
 		url       string
 		startTLS  bool

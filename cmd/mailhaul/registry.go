@@ -62,8 +62,8 @@ type targetSettings struct {
 }
 
 // sourceKinds lists every export source, in the order the help shows them.
-// Coming: "imap". (dav is export dav, with its own flags; zimbra from a
-// live server is export zimbra --url.)
+// (dav and imap are export dav and export imap, servers with flags of
+// their own; zimbra from a live server is export zimbra --url.)
 func sourceKinds() []sourceKind {
 	return []sourceKind{
 		{name: "maildir", short: "Export a Maildir, Maildir++ or fs-layout Maildir", dir: true,

@@ -385,7 +385,7 @@ func (x *exporter) send(f *folder, e *entry, file *os.File, it format.Item) erro
 		x.sink.AddError(format.Problem{Folder: f.path, Item: e.item(), Reason: "empty file"})
 		return nil
 	}
-	it.MessageID = messageID(x.body.prefix())
+	it.MessageID = export.MessageID(x.body.prefix())
 	if err := x.sink.AddItem(it, &x.body); err != nil {
 		if errors.Is(err, format.ErrItemBody) && x.body.readErr != nil {
 			// The sink wrote nothing of it: record the file and go on.

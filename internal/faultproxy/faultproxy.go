@@ -39,11 +39,16 @@ const (
 	AfterCommand
 	// AfterAnswer: the tagged answer is forwarded, then the cut.
 	AfterAnswer
-	numPoints
+	numPoints // the points drawn when Options.Points is empty
+	// InsideAnswer: the command is forwarded whole; its answer is cut
+	// inside the first literal the server sends back for it (a FETCH
+	// body), a random part of that literal forwarded. Drawn only when
+	// Options.Points names it.
+	InsideAnswer = numPoints
 )
 
 func (p Point) String() string {
-	return [...]string{"before", "inside", "after-command", "after-answer"}[p]
+	return [...]string{"before", "inside", "after-command", "after-answer", "inside-answer"}[p]
 }
 
 // Options configure a Proxy.
@@ -80,6 +85,9 @@ type Stats struct {
 	Conns    int
 	Commands int // commands of the chosen verbs seen
 	Cuts     [numPoints]int
+	// AnswerCuts are the InsideAnswer cuts (kept apart so that Cuts
+	// stays the four points a default plan draws from).
+	AnswerCuts int
 }
 
 // Proxy is a running fault-injecting proxy.
@@ -259,7 +267,11 @@ func (p *Proxy) chance(f float64) bool {
 
 func (p *Proxy) count(pt Point) {
 	p.mu.Lock()
-	p.stats.Cuts[pt]++
+	if pt == InsideAnswer {
+		p.stats.AnswerCuts++
+	} else {
+		p.stats.Cuts[pt]++
+	}
 	p.mu.Unlock()
 }
 
@@ -272,9 +284,12 @@ type conn struct {
 	// answerTag, when set, is the tag whose tagged answer ends the
 	// connection once forwarded (an AfterAnswer cut).
 	answerTag string
-	isCut     bool // the client's side is gone; the server's is drained
-	muted     bool // an AfterCommand cut is coming: answers are dropped
-	downDone  bool // the server's side has ended
+	// literalCut, when set, is the share of the next literal the server
+	// sends that is forwarded before an InsideAnswer cut.
+	literalCut float64
+	isCut      bool // the client's side is gone; the server's is drained
+	muted      bool // an AfterCommand cut is coming: answers are dropped
+	downDone   bool // the server's side has ended
 	// held maps the tags of commands whose answers go to Options.Answer
 	// to their verbs.
 	held map[string]string
@@ -363,6 +378,11 @@ func (c *conn) upstream() {
 			c.answerTag = tag
 			c.mu.Unlock()
 		}
+		if pl.cut && pl.point == InsideAnswer {
+			c.mu.Lock()
+			c.literalCut = max(pl.frac, 1e-9)
+			c.mu.Unlock()
+		}
 		// Forward the command: its lines and literals. An Inside cut
 		// falls in one of its literals, or else just before its last
 		// line's end, so the server always gets a strict prefix.
@@ -449,6 +469,17 @@ func (c *conn) downstream() {
 		}
 		out.Write(line)
 		if n, ok := literal(line); ok {
+			c.mu.Lock()
+			frac := c.literalCut
+			c.literalCut = 0
+			c.mu.Unlock()
+			if frac > 0 {
+				if _, err := io.CopyN(out, r, int64(float64(n)*frac)); err != nil {
+					return
+				}
+				c.cut(InsideAnswer)
+				continue // drained from here on
+			}
 			if _, err := io.CopyN(out, r, n); err != nil {
 				return
 			}

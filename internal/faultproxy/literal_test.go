@@ -81,3 +81,55 @@ func TestAfterCommandPassesTheContinuation(t *testing.T) {
 		t.Fatalf("after-command cuts %d, want 1", got)
 	}
 }
+
+// An InsideAnswer cut forwards part of the literal the server answers
+// with (a FETCH body), never all of it, and then cuts.
+func TestInsideAnswerCutsTheServersLiteral(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	body := strings.Repeat("x", 10000)
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		c.Write([]byte("* OK ready\r\n"))
+		r := bufio.NewReader(c)
+		line, err := readLine(r)
+		if err != nil {
+			return
+		}
+		tag, _, _ := strings.Cut(string(line), " ")
+		c.Write([]byte("* 1 FETCH (UID 1 BODY[] {10000}\r\n" + body + ")\r\n" + tag + " OK done\r\n"))
+		io.Copy(io.Discard, r)
+	}()
+	p, err := Start(Options{Upstream: ln.Addr().String(), Verbs: []string{"UID"}, Rate: 1, Points: []Point{InsideAnswer}, Seed: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	c, err := net.Dial("tcp", p.Addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	r := bufio.NewReader(c)
+	readLine(r)
+	c.Write([]byte("a1 UID FETCH 1 (BODY[])\r\n"))
+	head, err := readLine(r)
+	if err != nil || !strings.HasSuffix(strings.TrimSpace(string(head)), "{10000}") {
+		t.Fatalf("answer %q, %v; want the FETCH line", head, err)
+	}
+	got, err := io.ReadAll(r)
+	if len(got) >= len(body) || strings.Contains(string(got), "OK done") {
+		t.Fatalf("%d bytes after the literal's start (%v); want a strict part of the literal and no tagged answer", len(got), err)
+	}
+	if p.Stats().AnswerCuts != 1 {
+		t.Errorf("stats %+v, want one inside-answer cut", p.Stats())
+	}
+}

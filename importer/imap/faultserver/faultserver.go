@@ -1,10 +1,12 @@
 // Package faultserver is an in-process IMAP server (go-imap's memory
-// server) that misbehaves the way large providers do, for importer tests:
+// server) that misbehaves the way large providers do, for the importer's
+// and the IMAP source's tests:
 // Exchange's per-user budget of server time (micro-delays once the burst
 // is spent, "Request is throttled. Suggested Backoff Time: N milliseconds"
 // past the cutoff), the disconnect after 10 errors on one connection, and
 // connections dropped at random (before or after the message is stored,
-// so a client cannot know which).
+// so a client cannot know which); for reads, FETCH charged to the same
+// budget and refused for chosen messages.
 package faultserver
 
 import (
@@ -63,6 +65,14 @@ type Options struct {
 	// connection. An error it returns is the answer; it may block to hold
 	// the command (and every later one on that connection) in flight.
 	Hook func(conn, n int) error
+	// FetchHook, if set, is called as each FETCH arrives, with its
+	// connection's number and the messages asked for. An error it
+	// returns is the answer (a NO, as a server gives for a message it
+	// cannot read), counted against ErrorLimit.
+	FetchHook func(conn int, numSet imap.NumSet) error
+	// CostPerFetch charges each FETCH to Budget as CostPerAppend charges
+	// an APPEND: throttling applies to reads too (0: FETCH is free).
+	CostPerFetch float64
 }
 
 // Stats count what the server did to its clients.
@@ -136,11 +146,11 @@ func (s *Server) Stats() Stats {
 		ErrorDisconnects: s.errDisc.Load(), Drops: s.drops.Load()}
 }
 
-// charge spends an APPEND's cost from the user's budget: nothing while the
-// balance is positive, a delay growing with the overdraft after that, and
-// a refusal past the cutoff, naming how long until the balance is back to
-// half the cutoff.
-func (s *Server) charge(user string) (delay time.Duration, refuse time.Duration) {
+// charge spends a command's cost from the user's budget: nothing while
+// the balance is positive, a delay growing with the overdraft after that,
+// and a refusal past the cutoff, naming how long until the balance is
+// back to half the cutoff.
+func (s *Server) charge(user string, cost float64) (delay time.Duration, refuse time.Duration) {
 	b := s.opt.Budget
 	if b == nil {
 		return 0, 0
@@ -161,7 +171,7 @@ func (s *Server) charge(user string) (delay time.Duration, refuse time.Duration)
 		perSec := b.RechargePerHour / b.Hour.Seconds()
 		return 0, time.Duration((-b.Cutoff/2 - bal) / perSec * float64(time.Second))
 	}
-	bal -= b.CostPerAppend
+	bal -= cost
 	s.balance[user] = bal
 	if bal < 0 {
 		return time.Duration(float64(b.MaxMicroDelay) * (-bal / b.Cutoff)), 0
@@ -217,15 +227,12 @@ func (ss *session) Append(mailbox string, r imap.LiteralReader, opt *imap.Append
 			return nil, ss.count(err)
 		}
 	}
-	delay, refuse := ss.s.charge(ss.user)
-	if refuse > 0 {
-		ss.s.throttled.Add(1)
-		return nil, ss.count(&imap.Error{Type: imap.StatusResponseTypeNo,
-			Text: fmt.Sprintf("Request is throttled. Suggested Backoff Time: %d milliseconds", refuse.Milliseconds())})
+	cost := 0.0
+	if b := ss.s.opt.Budget; b != nil {
+		cost = b.CostPerAppend
 	}
-	if delay > 0 {
-		ss.s.delayed.Add(1)
-		time.Sleep(delay)
+	if err := ss.throttle(cost); err != nil {
+		return nil, err
 	}
 	drop := ss.s.opt.DropRate > 0 && ss.s.roll() < ss.s.opt.DropRate
 	after := drop && ss.s.roll() < 0.5
@@ -253,4 +260,34 @@ func (ss *session) Select(mailbox string, opt *imap.SelectOptions) (*imap.Select
 
 func (ss *session) Create(mailbox string, opt *imap.CreateOptions) error {
 	return ss.count(ss.Session.Create(mailbox, opt))
+}
+
+// throttle charges a command's cost: a micro-delay, or Office 365's
+// refusal naming its backoff.
+func (ss *session) throttle(cost float64) error {
+	delay, refuse := ss.s.charge(ss.user, cost)
+	if refuse > 0 {
+		ss.s.throttled.Add(1)
+		return ss.count(&imap.Error{Type: imap.StatusResponseTypeNo,
+			Text: fmt.Sprintf("Request is throttled. Suggested Backoff Time: %d milliseconds", refuse.Milliseconds())})
+	}
+	if delay > 0 {
+		ss.s.delayed.Add(1)
+		time.Sleep(delay)
+	}
+	return nil
+}
+
+func (ss *session) Fetch(w *imapserver.FetchWriter, numSet imap.NumSet, opt *imap.FetchOptions) error {
+	if hook := ss.s.opt.FetchHook; hook != nil {
+		if err := hook(ss.id, numSet); err != nil {
+			return ss.count(err)
+		}
+	}
+	if ss.s.opt.CostPerFetch > 0 {
+		if err := ss.throttle(ss.s.opt.CostPerFetch); err != nil {
+			return err
+		}
+	}
+	return ss.count(ss.Session.Fetch(w, numSet, opt))
 }

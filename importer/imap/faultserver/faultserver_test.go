@@ -16,7 +16,7 @@ func TestChargeFollowsTheBudget(t *testing.T) {
 	var delays []time.Duration
 	refusedAt := -1
 	for i := range 10 {
-		d, refuse := s.charge("alice")
+		d, refuse := s.charge("alice", s.opt.Budget.CostPerAppend)
 		if refuse > 0 {
 			refusedAt = i
 			// From -25 back to half the cutoff at 0.01 per second: 1500 s.
@@ -40,12 +40,12 @@ func TestChargeFollowsTheBudget(t *testing.T) {
 			t.Errorf("delays %v do not grow with the overdraft", delays)
 		}
 	}
-	if d, _ := s.charge("bob"); d != 0 {
+	if d, _ := s.charge("bob", s.opt.Budget.CostPerAppend); d != 0 {
 		t.Errorf("another user paid alice's overdraft: delay %v", d)
 	}
 	// An hour later alice has recharged 36: from -25 to the burst.
 	s.updated["alice"] = time.Now().Add(-time.Hour)
-	if d, refuse := s.charge("alice"); d != 0 || refuse != 0 {
+	if d, refuse := s.charge("alice", s.opt.Budget.CostPerAppend); d != 0 || refuse != 0 {
 		t.Errorf("after recharging: delay %v, refuse %v; want neither", d, refuse)
 	}
 }

@@ -1,4 +1,4 @@
-package maildir
+package export
 
 import "bytes"
 
@@ -6,7 +6,7 @@ import "bytes"
 // anything longer is junk not worth carrying as an identity.
 const maxMessageID = 998
 
-// messageID finds the first Message-ID field in the header at the start of
+// MessageID finds the first Message-ID field in the header at the start of
 // msg and returns its msg-id without the angle brackets, as go-message's
 // mail.Header.MessageID does. msg may be only a prefix of the message; a
 // field beyond it is not found. Folded values are unfolded. A value with no
@@ -15,7 +15,7 @@ const maxMessageID = 998
 //
 // This is a scan rather than a full header parse because it runs once per
 // message on the export's hot path and needs one field.
-func messageID(msg []byte) string {
+func MessageID(msg []byte) string {
 	for len(msg) > 0 {
 		line, rest := cutLine(msg)
 		if len(bytes.TrimRight(line, "\r")) == 0 {

@@ -1,4 +1,4 @@
-package maildir
+package export
 
 import (
 	"runtime"
@@ -32,8 +32,8 @@ func TestMessageID(t *testing.T) {
 		{"too long", "Message-ID: <" + strings.Repeat("x", 1200) + ">\n\n", ""},
 	}
 	for _, tt := range tests {
-		if got := messageID([]byte(tt.msg)); got != tt.want {
-			t.Errorf("%s: messageID(%q) = %q; want %q", tt.name, tt.msg, got, tt.want)
+		if got := MessageID([]byte(tt.msg)); got != tt.want {
+			t.Errorf("%s: MessageID(%q) = %q; want %q", tt.name, tt.msg, got, tt.want)
 		}
 	}
 }
@@ -45,12 +45,12 @@ func FuzzMessageID(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
-		id := messageID(b)
+		id := MessageID(b)
 		if strings.ContainsAny(id, " \t\r\n\x00<>") || len(id) > maxMessageID {
-			t.Fatalf("messageID(%q) = %q: not a clean id", b, id)
+			t.Fatalf("MessageID(%q) = %q: not a clean id", b, id)
 		}
 		if !strings.Contains(string(b), id) {
-			t.Fatalf("messageID(%q) = %q: not from the input", b, id)
+			t.Fatalf("MessageID(%q) = %q: not from the input", b, id)
 		}
 	})
 }
@@ -59,13 +59,13 @@ func FuzzMessageID(f *testing.F) {
 // per continuation line, which a hostile header in the 256 KiB prefix
 // would turn into gigabytes.
 func TestFoldedMessageIDCostIsLinear(t *testing.T) {
-	msg := []byte("Message-ID: <a@b>\n" + strings.Repeat(" \n", prefixSize/2) + "\n")
+	msg := []byte("Message-ID: <a@b>\n" + strings.Repeat(" \n", (256<<10)/2) + "\n")
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)
-	got := messageID(msg)
+	got := MessageID(msg)
 	runtime.ReadMemStats(&after)
 	if got != "a@b" {
-		t.Errorf("messageID = %q, want a@b", got)
+		t.Errorf("MessageID = %q, want a@b", got)
 	}
 	if n, limit := after.TotalAlloc-before.TotalAlloc, uint64(8*len(msg)); n > limit {
 		t.Errorf("a %d-byte folded header allocated %d bytes, want at most %d", len(msg), n, limit)

@@ -1,0 +1,120 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/mailhaul/mailhaul/export"
+	imapsrc "github.com/mailhaul/mailhaul/export/imap"
+	"github.com/mailhaul/mailhaul/export/pim"
+	"github.com/mailhaul/mailhaul/internal/imapconn"
+	"github.com/mailhaul/mailhaul/internal/ratelimit"
+	"github.com/mailhaul/mailhaul/internal/retry"
+)
+
+// exportIMAPFlags are export imap's own flags, besides every export's.
+type exportIMAPFlags struct {
+	imapLogin
+	provider                                string
+	folders, exclude                        []string
+	connections                             int
+	maxBytesPerSecond, maxMessagesPerSecond float64
+}
+
+const exportIMAPHelp = `Export one user's mailbox from an IMAP server (Dovecot, Cyrus, Exchange, Office 365,
+a hosted provider) into an archive: every folder LIST shows, with its special use (Sent,
+Drafts, Trash, Junk, Archive), subscription and hierarchy (the server's separator becomes
+"/"), empty folders too; every message byte for byte with its flags, keywords and
+INTERNALDATE as the received time, streamed from the server into the archive. Each
+folder's UIDVALIDITY, UIDNEXT and (with CONDSTORE) HIGHESTMODSEQ are recorded in the
+archive, and each message's sourceId is UIDVALIDITY:UID.
+
+--after / --since: SEARCH SINCE the day before as the server-side filter, then the exact
+test on INTERNALDATE. --folder and --exclude take path patterns ("Work/*"; a folder's
+subfolders follow it). Folders are spread over --connections parallel connections (at
+most the --provider's cap). A dropped connection, or a server that throttles (Office
+365's "Suggested Backoff Time" is honoured), is retried where it stopped: a folder goes
+on after the last message stored, never exporting one twice or skipping one. A message
+the server refuses to deliver, and a folder whose UIDVALIDITY changes while it is read,
+are listed in the report by folder and UID, and the rest goes on (exit 3).
+
+--admin logs in as that administrator acting for --user (SASL PLAIN authorization
+identity; Dovecot master users). The password comes from --password-file or
+MAILHAUL_PASSWORD, never from the command line; --auth xoauth2 --token-file F reads an
+OAuth token, again on every reconnect. --dav-url (or --dav-carddav / --dav-caldav) adds
+the user's address books and calendars from a CardDAV/CalDAV server to the same
+archive, as export dav reads them.`
+
+func (a *app) exportIMAPCommand() *cobra.Command {
+	var f exportFlags
+	var xf exportIMAPFlags
+	cmd := &cobra.Command{
+		Use:   "imap --url imaps://HOST[:PORT] --user LOGIN --out DIR",
+		Short: "Export a mailbox from an IMAP server",
+		Long:  exportIMAPHelp + "\n\n" + exportHelp,
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			xf.user = f.user
+			return a.runExportIMAP(cmd.Context(), &f, &xf)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&f.user, "user", "", "the mailbox owner's login, and the archive's owner (required)")
+	fl.StringArrayVar(&f.contacts, "contacts", nil, "a .vcf file to add as an address book named after the file (repeatable)")
+	fl.StringArrayVar(&f.calendars, "calendar", nil, "an .ics file to add as a calendar named after the file (repeatable)")
+	archiveFlagSet(cmd, &f)
+	addDAVSource(cmd, &f.dav)
+	xf.addFlags(fl, "source")
+	fl.StringVar(&xf.provider, "provider", "generic", "source profile (connection cap, error budget): "+strings.Join(imapconn.Providers(), ", "))
+	fl.StringArrayVar(&xf.folders, "folder", nil, "export only folders matching this pattern, and those below them (repeatable)")
+	fl.StringArrayVar(&xf.exclude, "exclude", nil, "leave out folders matching this pattern, and those below them (repeatable)")
+	fl.IntVar(&xf.connections, "connections", 0, "parallel connections (default: the provider's)")
+	fl.Float64Var(&xf.maxBytesPerSecond, "max-bytes-per-second", 0, "read at most this many bytes per second")
+	fl.Float64Var(&xf.maxMessagesPerSecond, "max-messages-per-second", 0, "read at most this many messages per second")
+	for _, name := range []string{"user", "url", "out"} {
+		cmd.MarkFlagRequired(name)
+	}
+	return cmd
+}
+
+func (a *app) runExportIMAP(ctx context.Context, f *exportFlags, xf *exportIMAPFlags) error {
+	acct, err := xf.account()
+	if err != nil {
+		return err
+	}
+	lim, err := imapconn.ProviderLimits(xf.provider)
+	if err != nil {
+		return err
+	}
+	if xf.connections < 0 || (lim.MaxConnections > 0 && xf.connections > lim.MaxConnections) {
+		return fmt.Errorf("--connections: %d is more than the %s provider allows one user (%d)", xf.connections, xf.provider, lim.MaxConnections)
+	}
+	src := &imapsrc.Source{Account: acct, Limits: lim, Connections: xf.connections, Folders: xf.folders, Exclude: xf.exclude,
+		Pacer: ratelimit.NewPacer(xf.maxBytesPerSecond, xf.maxMessagesPerSecond),
+		Retry: retry.Loop{Backoff: retry.Policy{First: time.Second, Max: time.Minute}, MaxWait: 15 * time.Minute,
+			OnRetry: func(_ int, err error, wait time.Duration) {
+				a.retryLog("%s: %s; again in %s", xf.user, err, wait.Round(time.Second))
+			}}}
+	sources := export.Composite{src}
+	for _, path := range f.contacts {
+		sources = append(sources, pim.Contacts{Path: path})
+	}
+	for _, path := range f.calendars {
+		sources = append(sources, pim.Calendar{Path: path})
+	}
+	// Contacts and calendars from a CardDAV/CalDAV server (--dav-url),
+	// into the same archive.
+	if sources, err = f.dav.appendTo(sources, f.user, a.retryLog); err != nil {
+		return err
+	}
+	// The manifest names the server, never the credentials.
+	where := "imap://" + acct.Addr
+	if acct.Mode == imapconn.ImplicitTLS {
+		where = "imaps://" + acct.Addr
+	}
+	return a.runExport(ctx, f, export.Job{User: f.user, Kind: "imap", Path: where, PathIsURL: true, Source: sources})
+}

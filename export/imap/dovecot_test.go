@@ -1,0 +1,302 @@
+package imap_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/mailhaul/mailhaul/export"
+	imapsrc "github.com/mailhaul/mailhaul/export/imap"
+	"github.com/mailhaul/mailhaul/format"
+	"github.com/mailhaul/mailhaul/importer"
+	imapimport "github.com/mailhaul/mailhaul/importer/imap"
+	"github.com/mailhaul/mailhaul/internal/imapconn"
+	"github.com/mailhaul/mailhaul/internal/testservers"
+	"github.com/mailhaul/mailhaul/report"
+)
+
+// corpus reads n real messages (without NUL bytes, which Dovecot stores
+// re-encoded) from testdata/corpus/mail.
+func corpus(t testing.TB, n int) [][]byte {
+	t.Helper()
+	var out [][]byte
+	root := filepath.Join("..", "..", "testdata", "corpus", "mail")
+	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !strings.HasSuffix(p, ".eml") || len(out) >= n {
+			return err
+		}
+		b, err := os.ReadFile(p)
+		if err == nil && !bytes.Contains(b, []byte{0}) {
+			out = append(out, b)
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(out) < n {
+		t.Fatalf("only %d corpus messages under %s", len(out), root)
+	}
+	return out
+}
+
+// writeCorpus writes the test archive: folders with roles, a hierarchy,
+// a non-ASCII name, an empty folder, flags, keywords and dates.
+func writeCorpus(t testing.TB, path string, n int, big []byte) {
+	t.Helper()
+	msgs := corpus(t, n)
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	w, err := format.NewWriter(f, format.Manifest{User: "alice", Source: format.Source{Kind: "test"}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	folders := []format.Folder{
+		{Path: "INBOX", Role: format.RoleInbox, Subscribed: true},
+		{Path: "Sent", Role: format.RoleSent, Subscribed: true},
+		{Path: "Work/2024", Subscribed: true},
+		{Path: "Ünïcødé & Co"},
+		{Path: "Empty"},
+	}
+	for _, fo := range folders {
+		fo.Kind = format.FolderMail
+		if err := w.AddFolder(fo); err != nil {
+			t.Fatal(err)
+		}
+	}
+	base := time.Date(2022, 5, 6, 7, 8, 9, 0, time.UTC)
+	flagSets := [][]string{{`\Seen`}, {`\Seen`, `\Answered`}, nil, {`\Flagged`, `$Forwarded`, `Custom_Label`}}
+	for i, m := range msgs {
+		it := format.Item{Kind: format.KindMessage, Folder: folders[i%4].Path, Flags: flagSets[i%4],
+			Received: base.Add(time.Duration(i) * 97 * time.Minute), SourceID: fmt.Sprint("m", i)}
+		if err := w.AddItem(it, bytes.NewReader(m)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if big != nil {
+		it := format.Item{Kind: format.KindMessage, Folder: "INBOX", Received: base, SourceID: "big"}
+		if err := w.AddItem(it, bytes.NewReader(big)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// seedAlice fills alice's mailbox with n corpus messages (and big, when
+// set) through import imap, and returns it as read back.
+func seedAlice(t testing.TB, d *testservers.Dovecot, dir string, n int, big []byte) []testservers.Mailbox {
+	t.Helper()
+	seed := filepath.Join(dir, "seed.tgz")
+	writeCorpus(t, seed, n, big)
+	importInto(t, d.Addr, "alice", "a-secret", seed, filepath.Join(dir, "state-a"))
+	return testservers.ReadMailboxes(t, d.Addr, "alice", "a-secret")
+}
+
+// importInto loads archive into user's mailbox with import imap.
+func importInto(t testing.TB, addr, user, pass, archive, state string) *report.Report {
+	t.Helper()
+	opt := imapimport.Options{Account: imapconn.Account{Addr: addr, User: user, Secret: imapconn.Password(pass)}, Provider: "dovecot"}
+	res, err := imapimport.New(opt).Import(context.Background(), importer.Request{User: user, Archives: []string{archive}, StateDir: state})
+	if err != nil {
+		t.Fatalf("import into %s: %v", user, err)
+	}
+	if res.Report.Failed != 0 {
+		t.Fatalf("import into %s: %d failed: %v", user, res.Report.Failed, res.Report.Failures)
+	}
+	return res.Report
+}
+
+// exportFrom runs export imap for user into out.
+func exportFrom(t testing.TB, src *imapsrc.Source, user, out, after string) (*report.Export, error) {
+	t.Helper()
+	return export.Run(context.Background(), export.Job{User: user, Kind: "imap", Path: "imap://" + src.Account.Addr,
+		PathIsURL: true, Source: src, Out: out, After: after, Tool: "test"})
+}
+
+func source(addr, user, pass string) *imapsrc.Source {
+	lim, _ := imapconn.ProviderLimits("dovecot")
+	return &imapsrc.Source{Account: imapconn.Account{Addr: addr, User: user, Secret: imapconn.Password(pass)}, Limits: lim}
+}
+
+// sameMailboxes compares two users' mailboxes as read back over IMAP:
+// names, subscriptions, and every message's bytes, flags and date.
+func sameMailboxes(t *testing.T, a, b []testservers.Mailbox) {
+	t.Helper()
+	byName := func(x, y testservers.Mailbox) int { return strings.Compare(x.Name, y.Name) }
+	slices.SortFunc(a, byName)
+	slices.SortFunc(b, byName)
+	if len(a) != len(b) {
+		t.Fatalf("%d mailboxes, want %d: %v / %v", len(b), len(a), names(b), names(a))
+	}
+	for i := range a {
+		ma, mb := a[i], b[i]
+		if ma.Name != mb.Name || ma.Subscribed != mb.Subscribed {
+			t.Errorf("mailbox %d: %q subscribed=%v, want %q subscribed=%v", i, mb.Name, mb.Subscribed, ma.Name, ma.Subscribed)
+			continue
+		}
+		if len(ma.Messages) != len(mb.Messages) {
+			t.Errorf("%s: %d messages, want %d", ma.Name, len(mb.Messages), len(ma.Messages))
+			continue
+		}
+		// The importer appends over parallel connections: the order of
+		// the messages in a mailbox is not theirs to keep.
+		byDate := func(x, y testservers.Message) int {
+			if c := x.Date.Compare(y.Date); c != 0 {
+				return c
+			}
+			return bytes.Compare(x.SHA256[:], y.SHA256[:])
+		}
+		slices.SortFunc(ma.Messages, byDate)
+		slices.SortFunc(mb.Messages, byDate)
+		for j := range ma.Messages {
+			x, y := ma.Messages[j], mb.Messages[j]
+			if x.SHA256 != y.SHA256 || !slices.Equal(x.Flags, y.Flags) || !x.Date.Equal(y.Date) {
+				t.Errorf("%s message %d: %q %v %s, want %q %v %s", ma.Name, j, y.Head, y.Flags, y.Date, x.Head, x.Flags, x.Date)
+			}
+		}
+	}
+}
+
+func names(m []testservers.Mailbox) []string {
+	var out []string
+	for _, x := range m {
+		out = append(out, x.Name)
+	}
+	return out
+}
+
+func total(m []testservers.Mailbox) int {
+	n := 0
+	for _, x := range m {
+		n += len(x.Messages)
+	}
+	return n
+}
+
+// TestRoundTripThroughDovecot: a corpus imported into alice with import
+// imap, exported with export imap, imported into bob: every message
+// byte-identical, with flags, keywords, INTERNALDATE and folder, empty
+// folders and subscriptions too; the archive records each folder's
+// UIDVALIDITY and HIGHESTMODSEQ (Dovecot offers CONDSTORE).
+func TestRoundTripThroughDovecot(t *testing.T) {
+	d := testservers.StartDovecot(t, map[string]string{"alice": "a-secret", "bob": "b-secret"})
+	dir := t.TempDir()
+	a := seedAlice(t, d, dir, 80, nil)
+
+	src := source(d.Addr, "alice", "a-secret")
+	src.Chunk = 7 // several chunks per folder
+	// Folders are spread over parallel connections, never more than the
+	// provider's cap however many are asked for.
+	src.Connections, src.Limits.MaxConnections = 100, 3
+	var dials atomic.Int32
+	src.Dial = func(ctx context.Context, a imapconn.Account) (*imapconn.Conn, error) {
+		dials.Add(1)
+		return imapconn.Dial(ctx, a)
+	}
+	rep, err := exportFrom(t, src, "alice", filepath.Join(dir, "out"), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := dials.Load(); n != 3 {
+		t.Errorf("%d connections, want the cap of 3", n)
+	}
+	if rep.Status != "ok" || rep.Counts.Messages != total(a) {
+		t.Fatalf("export: status %s, %d messages, want ok and %d; errors %v", rep.Status, rep.Counts.Messages, total(a), rep.Errors)
+	}
+	checkFolderState(t, rep.Archive, map[string]format.Role{"INBOX": format.RoleInbox, "Sent": format.RoleSent, "Work/2024": "", "Ünïcødé & Co": "", "Empty": "",
+		// the special-use folders of the test server's configuration
+		"Drafts": format.RoleDrafts, "Junk": format.RoleJunk, "Trash": format.RoleTrash})
+
+	importInto(t, d.Addr, "bob", "b-secret", rep.Archive, filepath.Join(dir, "state-b"))
+	sameMailboxes(t, a, testservers.ReadMailboxes(t, d.Addr, "bob", "b-secret"))
+}
+
+// checkFolderState reads the archive's folder records: the paths and
+// roles want names, each with the mailbox's UIDVALIDITY and
+// HIGHESTMODSEQ.
+func checkFolderState(t *testing.T, archive string, want map[string]format.Role) {
+	t.Helper()
+	seen := map[string]bool{}
+	err := importer.Walk(context.Background(), []string{archive}, importer.Visitor{
+		Folder: func(_ string, f format.Folder, _ []string) error {
+			role, ok := want[f.Path]
+			if !ok {
+				t.Errorf("unexpected folder %q", f.Path)
+			}
+			if f.Role != role {
+				t.Errorf("folder %q: role %q, want %q", f.Path, f.Role, role)
+			}
+			if f.IMAP == nil || f.IMAP.UIDValidity == 0 || f.IMAP.HighestModSeq == 0 || f.IMAP.UIDNext == 0 {
+				t.Errorf("folder %q: IMAP state %+v, want UIDVALIDITY, UIDNEXT and HIGHESTMODSEQ", f.Path, f.IMAP)
+			}
+			seen[f.Path] = true
+			return nil
+		},
+		Item: func(_ string, e *format.Entry) error {
+			if !strings.Contains(e.Item.SourceID, ":") {
+				t.Errorf("item %s: sourceId %q, want UIDVALIDITY:UID", e.Name, e.Item.SourceID)
+			}
+			return nil
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for p := range want {
+		if !seen[p] {
+			t.Errorf("folder %q missing from the archive", p)
+		}
+	}
+}
+
+// TestDeltaAfter exports only what arrived at or after --after: SEARCH
+// SINCE narrows, INTERNALDATE decides to the second.
+func TestDeltaAfter(t *testing.T) {
+	d := testservers.StartDovecot(t, map[string]string{"alice": "a-secret"})
+	dir := t.TempDir()
+	a := seedAlice(t, d, dir, 40, nil)
+	var dates []time.Time
+	for _, mb := range a {
+		for _, m := range mb.Messages {
+			dates = append(dates, m.Date)
+		}
+	}
+	slices.SortFunc(dates, func(x, y time.Time) int { return x.Compare(y) })
+	cut := dates[len(dates)/2] // exactly one message's date: it is kept
+	want := 0
+	for _, dt := range dates {
+		if !dt.Before(cut) {
+			want++
+		}
+	}
+	rep, err := exportFrom(t, source(d.Addr, "alice", "a-secret"), "alice", filepath.Join(dir, "out"), cut.Format(time.RFC3339))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Counts.Messages != want || rep.Status != "ok" || rep.Skipped[export.SkipBeforeCutoff] != len(dates)-want {
+		t.Errorf("delta after %s: %d messages (%s), skipped %v; want %d, and %d skipped", cut, rep.Counts.Messages, rep.Status,
+			rep.Skipped, want, len(dates)-want)
+	}
+	err = importer.Walk(context.Background(), []string{rep.Archive}, importer.Visitor{Item: func(_ string, e *format.Entry) error {
+		if e.Item.Received.Before(cut) {
+			t.Errorf("%s received %s, before the cutoff %s", e.Name, e.Item.Received, cut)
+		}
+		return nil
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
