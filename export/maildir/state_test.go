@@ -1,9 +1,7 @@
 package maildir
 
 import (
-	"context"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -11,57 +9,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mailhaul/mailhaul/export"
+	"github.com/mailhaul/mailhaul/export/exporttest"
 	"github.com/mailhaul/mailhaul/format"
 )
-
-// exportRun runs one export job of root into out, a delta when since
-// names the archive it follows.
-func exportRun(t *testing.T, root, out, since string) string {
-	t.Helper()
-	rep, err := export.Run(context.Background(), export.Job{
-		User: "alice@example.org", Kind: "maildir", Path: root, PathIsDir: true,
-		Source: &Source{Root: root}, Out: out, Since: since, Compress: "zstd",
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return rep.Archive
-}
-
-// archiveItems reads the items of an archive and its state record.
-func archiveItems(t *testing.T, path string) (items map[string]format.Item, state map[string]format.StateItem) {
-	t.Helper()
-	items, state = map[string]format.Item{}, map[string]format.StateItem{}
-	r, err := format.Open(path, &format.ReaderOptions{State: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
-	for {
-		e, err := r.Next()
-		if err == io.EOF {
-			return items, state
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		if e.Item != nil {
-			items[e.Item.SourceID] = *e.Item
-		}
-		if e.State != nil {
-			for s, err := range e.State {
-				if err != nil {
-					t.Fatal(err)
-				}
-				if _, dup := state[s.SourceID]; dup {
-					t.Errorf("state lists %s twice", s.SourceID)
-				}
-				state[s.SourceID] = s
-			}
-		}
-	}
-}
 
 // A delta's state record lists every message of the Maildir with its
 // folder and flags, read from the listing alone: a flag set, a move and a
@@ -76,8 +26,8 @@ func TestDeltaStateFlagMoveDelete(t *testing.T) {
 		file{path: ".Archive/cur/1000000004.M4P4.host:2,RS", body: msg("<d@x>", "d")},
 		file{path: ".Trash/cur/1000000005.M5P5.host:2,ST", body: msg("<e@x>", "e")},
 	)
-	full := exportRun(t, root, out, "")
-	fullItems, fullState := archiveItems(t, full)
+	full := exporttest.Export(t, "maildir", root, &Source{Root: root}, out, "")
+	fullItems, fullState := exporttest.ReadArchive(t, full)
 	if len(fullItems) != 5 || len(fullState) != 0 {
 		t.Fatalf("full export: %d items, %d state lines; want 5 items and no state", len(fullItems), len(fullState))
 	}
@@ -100,8 +50,8 @@ func TestDeltaStateFlagMoveDelete(t *testing.T) {
 		opened = append(opened, filepath.Base(name))
 		return open()
 	})
-	delta := exportRun(t, root, t.TempDir(), full)
-	items, state := archiveItems(t, delta)
+	delta := exporttest.Export(t, "maildir", root, &Source{Root: root}, t.TempDir(), full)
+	items, state := exporttest.ReadArchive(t, delta)
 	if !slices.Equal(opened, []string{newName}) {
 		t.Errorf("the delta opened %q; want only the new message", opened)
 	}
