@@ -139,6 +139,14 @@ type Folder struct {
 	DisplayName string `json:"displayName,omitempty"`
 	Color       string `json:"color,omitempty"`
 	Description string `json:"description,omitempty"`
+	// Components are a calendar's supported components as its server
+	// named them (VEVENT, VTODO); none: any, or not known.
+	Components []string `json:"components,omitempty"`
+	// SyncToken and CTag are what a DAV server said of the collection's
+	// state when it was listed (RFC 6578 sync-token; CalendarServer's
+	// getctag, else the collection's ETag), for a later delta.
+	SyncToken string `json:"syncToken,omitempty"`
+	CTag      string `json:"ctag,omitempty"`
 	// Notes carries source-specific facts worth keeping (for example the
 	// mbox dialect a folder was read in).
 	Notes []string `json:"notes,omitempty"`

@@ -32,6 +32,9 @@ type exportFlags struct {
 	layout    string   // maildir only
 	files     []string // zimbra: --from-tgz and the arguments after it
 	accountID string   // zimbra: --account-id
+	// dav adds a CardDAV/CalDAV account's contacts and calendars to the
+	// archive (--dav-url...: export_dav.go).
+	dav davSourceFlags
 }
 
 // exportCommand is "export --from KIND" and, the same, "export KIND" for
@@ -73,6 +76,7 @@ func (a *app) exportCommand() *cobra.Command {
 		}
 		cmd.AddCommand(a.exportSourceCommand(k))
 	}
+	cmd.AddCommand(a.exportDAVCommand())
 	return cmd
 }
 
@@ -88,6 +92,9 @@ func (a *app) exportSourceCommand(k sourceKind) *cobra.Command {
 		},
 	}
 	exportFlagSet(cmd, &f, k.name, k.name == "maildir")
+	if k.name == "maildir" || k.name == "mbox" {
+		addDAVSource(cmd, &f.dav)
+	}
 	for _, name := range []string{"user", "src", "out"} {
 		cmd.MarkFlagRequired(name)
 	}
@@ -100,16 +107,9 @@ func exportFlagSet(cmd *cobra.Command, f *exportFlags, src string, layout bool) 
 	fl := cmd.Flags()
 	fl.StringVar(&f.user, "user", "", "the mailbox owner, usually an e-mail address (required)")
 	fl.StringVar(&f.src, "src", "", "the "+src+" to export (required)")
-	fl.StringVar(&f.out, "out", "", "directory to write <user>.tgz and <user>.tgz.sha256 into (required)")
-	fl.StringVar(&f.after, "after", "", "only items received at or after this time: RFC 3339, YYYY-MM-DD or MM/DD/YYYY (local time)")
-	fl.StringVar(&f.since, "since", "", "only items received since this earlier archive was started, less --overlap")
-	fl.DurationVar(&f.overlap, "overlap", time.Hour, "safety overlap subtracted from --since's start time")
 	fl.StringArrayVar(&f.contacts, "contacts", nil, "a .vcf file to add as an address book named after the file (repeatable)")
 	fl.StringArrayVar(&f.calendars, "calendar", nil, "an .ics file to add as a calendar named after the file (repeatable)")
-	fl.StringVar(&f.compress, "compress", "gzip", "archive compression: gzip (.tgz) or zstd (.tar.zst)")
-	fl.IntVar(&f.level, "level", 0, "compression level (0: the default for the codec)")
-	fl.BoolVar(&f.overwrite, "overwrite", false, "replace an existing archive of the same name")
-	fl.StringVar(&f.report, "report", "", "write the JSON report here (default: beside the archive, <archive>.report.json)")
+	archiveFlagSet(cmd, f)
 	if layout {
 		what := "folder layout"
 		if src == "source" {
@@ -117,6 +117,20 @@ func exportFlagSet(cmd *cobra.Command, f *exportFlags, src string, layout bool) 
 		}
 		fl.StringVar(&f.layout, "layout", "auto", what+": maildir++ (.Work.2024), fs (Work/2024) or auto; give fs for a LAYOUT=fs root whose INBOX is elsewhere")
 	}
+}
+
+// archiveFlagSet adds the flags of the archive an export writes: where,
+// the cutoff, the compression, the report.
+func archiveFlagSet(cmd *cobra.Command, f *exportFlags) {
+	fl := cmd.Flags()
+	fl.StringVar(&f.out, "out", "", "directory to write <user>.tgz and <user>.tgz.sha256 into (required)")
+	fl.StringVar(&f.after, "after", "", "only items received at or after this time: RFC 3339, YYYY-MM-DD or MM/DD/YYYY (local time)")
+	fl.StringVar(&f.since, "since", "", "only items received since this earlier archive was started, less --overlap")
+	fl.DurationVar(&f.overlap, "overlap", time.Hour, "safety overlap subtracted from --since's start time")
+	fl.StringVar(&f.compress, "compress", "gzip", "archive compression: gzip (.tgz) or zstd (.tar.zst)")
+	fl.IntVar(&f.level, "level", 0, "compression level (0: the default for the codec)")
+	fl.BoolVar(&f.overwrite, "overwrite", false, "replace an existing archive of the same name")
+	fl.StringVar(&f.report, "report", "", "write the JSON report here (default: beside the archive, <archive>.report.json)")
 	cmd.MarkFlagsMutuallyExclusive("after", "since")
 }
 
@@ -155,14 +169,21 @@ func (a *app) exportKind(ctx context.Context, k sourceKind, f *exportFlags) erro
 	for _, path := range f.calendars {
 		sources = append(sources, pim.Calendar{Path: path})
 	}
-	prog := a.newProgress("export "+f.user, nil)
-	rep, err := export.Run(ctx, export.Job{
-		User: f.user, Kind: k.name, Path: f.src, PathIsDir: k.dir, Source: sources,
-		Out: f.out, After: f.after, Since: f.since, Overlap: f.overlap,
-		Compress: f.compress, Level: f.level, Overwrite: f.overwrite,
-		ReportPath: f.report, Tool: "mailhaul " + version,
-		Progress: prog.update, Explain: explainExport,
-	})
+	if sources, err = f.dav.appendTo(sources, f.user, a.retryLog); err != nil {
+		return err
+	}
+	return a.runExport(ctx, f, export.Job{User: f.user, Kind: k.name, Path: f.src, PathIsDir: k.dir, Source: sources})
+}
+
+// runExport runs job, with the settings every export takes from f, and
+// prints its report.
+func (a *app) runExport(ctx context.Context, f *exportFlags, job export.Job) error {
+	job.Out, job.After, job.Since, job.Overlap = f.out, f.after, f.since, f.overlap
+	job.Compress, job.Level, job.Overwrite = f.compress, f.level, f.overwrite
+	job.ReportPath, job.Tool, job.Explain = f.report, "mailhaul "+version, explainExport
+	prog := a.newProgress("export "+job.User, nil)
+	job.Progress = prog.update
+	rep, err := export.Run(ctx, job)
 	prog.done()
 	var text func()
 	if rep.Stage == "" { // the export ran to its end

@@ -62,7 +62,8 @@ type targetSettings struct {
 }
 
 // sourceKinds lists every export source, in the order the help shows them.
-// Coming: "imap", "dav". (zimbra from a live server is export zimbra --url.)
+// Coming: "imap". (dav is export dav, with its own flags; zimbra from a
+// live server is export zimbra --url.)
 func sourceKinds() []sourceKind {
 	return []sourceKind{
 		{name: "maildir", short: "Export a Maildir, Maildir++ or fs-layout Maildir", dir: true,

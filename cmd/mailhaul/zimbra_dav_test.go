@@ -4,11 +4,13 @@ import (
 	"bytes"
 	"encoding/base64"
 	"encoding/json"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/emersion/go-ical"
 	"github.com/emersion/go-vcard"
@@ -99,11 +101,21 @@ func exportZimbraIntoRadicale(t *testing.T, opt zimbratest.Options, items []zimb
 	os.WriteFile(p, zimbratest.Build(t, opt, items...), 0o600)
 	out := t.TempDir()
 	mustRun(t, "-q", "export", "zimbra", "--from-tgz", p, "--user", "zed", "--out", out)
-	if code, stdout, stderr := mailhaul(t, "-q", "import", "dav", filepath.Join(out, "zed.tgz"), "--url", r.URL, "--user", "zed",
-		"--password-file", writePassword(t, "zed-secret"), "--state", t.TempDir()); code != exitOK {
-		t.Fatalf("import: exit %d\n%s\n%s", code, stdout, stderr)
-	}
+	importIntoRadicale(t, r, filepath.Join(out, "zed.tgz"))
 	return radicaleObjects(t, r, "zed")
+}
+
+// importIntoRadicale imports archives, in order and with one state
+// directory, into r for zed.
+func importIntoRadicale(t *testing.T, r *testservers.Radicale, archives ...string) {
+	t.Helper()
+	pw, state := writePassword(t, "zed-secret"), t.TempDir()
+	for _, a := range archives {
+		if code, stdout, stderr := mailhaul(t, "-q", "import", "dav", a, "--url", r.URL, "--user", "zed",
+			"--password-file", pw, "--state", state); code != exitOK {
+			t.Fatalf("import %s: exit %d\n%s\n%s", a, code, stdout, stderr)
+		}
+	}
 }
 
 func decodeCards(t *testing.T, objs [][]byte) map[string]vcard.Card {
@@ -184,16 +196,21 @@ func checkZimbraCalendars(t *testing.T, got map[string][][]byte, calendar, work,
 func TestZimbraTgzIntoRadicale(t *testing.T) {
 	z := zimbraPIMItems()
 	got := exportZimbraIntoRadicale(t, zimbratest.Options{}, z.items)
-	cards := decodeCards(t, got["Contacts"])
-	jane, ok := cards["zimbra-300"]
-	if !ok || len(cards) != 2 {
-		t.Fatalf("cards in Contacts: %v", slices.Collect(func(yield func(string) bool) {
-			for k := range cards {
-				if !yield(k) {
-					return
-				}
-			}
-		}))
+	if cards := checkZimbraContacts(t, got["Contacts"], z, "zimbra-300", "zimbra-301"); len(cards) != 2 {
+		t.Errorf("%d cards in Contacts, want 2", len(cards))
+	}
+	checkZimbraCalendars(t, got, "Calendar", "Work", "Tasks")
+}
+
+// checkZimbraContacts compares the server's address book with the
+// contacts of zimbraPIMItems (contact 300 and group 301, by the UIDs
+// the export gave them) and gives its cards by UID.
+func checkZimbraContacts(t *testing.T, objs [][]byte, z zimbraPIM, uid300, uid301 string) map[string]vcard.Card {
+	t.Helper()
+	cards := decodeCards(t, objs)
+	jane, ok := cards[uid300]
+	if _, group := cards[uid301]; !ok || !group {
+		t.Fatalf("cards in Contacts: %v, want %s and %s", slices.Sorted(maps.Keys(cards)), uid300, uid301)
 	}
 	n := jane.Name()
 	for _, c := range []struct{ got, want string }{
@@ -212,13 +229,13 @@ func TestZimbraTgzIntoRadicale(t *testing.T) {
 		t.Errorf("contact 300: photo differs (%v)", err)
 	}
 	var members []string
-	for _, f := range cards["zimbra-301"]["X-ADDRESSBOOKSERVER-MEMBER"] {
+	for _, f := range cards[uid301]["X-ADDRESSBOOKSERVER-MEMBER"] {
 		members = append(members, f.Value)
 	}
-	if slices.Sort(members); !slices.Equal(members, []string{"mailto:bob@example.org", "urn:uuid:zimbra-300"}) {
+	if slices.Sort(members); !slices.Equal(members, []string{"mailto:bob@example.org", "urn:uuid:" + uid300}) {
 		t.Errorf("group members on the server: %q", members)
 	}
-	checkZimbraCalendars(t, got, "Calendar", "Work", "Tasks")
+	return cards
 }
 
 // The same through a meta=0 export: its .vcf, .ics and .task entries.
@@ -273,5 +290,78 @@ func TestExportZimbraTgzAccountID(t *testing.T) {
 	if code, _, stderr := mailhaul(t, "export", "zimbra", "--url", "https://127.0.0.1:1", "--user", "zed", "--account-id", "x",
 		"--out", t.TempDir()); code == exitOK || !strings.Contains(stderr, "--account-id is for --from-tgz") {
 		t.Errorf("--account-id with --url: exit %d, %s", code, stderr)
+	}
+}
+
+// startLivePIM serves zimbraPIMItems from a fake live Zimbra, the Work
+// calendar's view in its folder tree as Zimbra gives it.
+func startLivePIM(t *testing.T) (*liveZimbra, zimbraPIM) {
+	t.Helper()
+	z := zimbraPIMItems()
+	lz := startLiveZimbra(t, "zed", zimbratest.ServerOptions{}, z.items...)
+	lz.mu.Lock()
+	lz.mb.Views = map[int]string{700: "appointment"}
+	lz.mu.Unlock()
+	lz.add("zed")
+	return lz, z
+}
+
+// From a live Zimbra (the fake, over verified TLS: contacts with
+// non-ASCII names and a photo, a group, appointments, a task), through
+// the archive, into the real Radicale: each contact and event equal
+// field by field to what the fake holds. A live export names contacts
+// <zimbraId>:<id>, as Zimbra's own vCards do.
+func TestExportZimbraLiveIntoRadicale(t *testing.T) {
+	lz, z := startLivePIM(t)
+	out := t.TempDir()
+	mustRun(t, append([]string{"-q", "export", "zimbra", "--user", "zed", "--out", out}, lz.args...)...)
+	r := testservers.StartRadicale(t, map[string]string{"zed": "zed-secret"})
+	importIntoRadicale(t, r, filepath.Join(out, "zed.tgz"))
+	got := radicaleObjects(t, r, "zed")
+	if cards := checkZimbraContacts(t, got["Contacts"], z, "zid-zed:300", "zid-zed:301"); len(cards) != 2 {
+		t.Errorf("%d cards in Contacts, want 2", len(cards))
+	}
+	checkZimbraCalendars(t, got, "Calendar", "Work", "Tasks")
+	if n := len(got["Calendar"]) + len(got["Work"]) + len(got["Tasks"]); n != 3 {
+		t.Errorf("%d calendar objects on the server, want 3", n)
+	}
+}
+
+// A live pre-migration, then a contact and an appointment arrive, then
+// an --after delta: both archives imported into Radicale give exactly
+// the union, each object once.
+func TestExportZimbraLivePIMDeltaUnion(t *testing.T) {
+	lz, z := startLivePIM(t)
+	pre, delta := t.TempDir(), t.TempDir()
+	mustRun(t, append([]string{"-q", "export", "zimbra", "--user", "zed", "--out", pre}, lz.args...)...)
+	later := zday.Add(48 * time.Hour)
+	newContact := zimbratest.Contact(310, "/Contacts", 7, "Ólafsson, Ásgeir", later,
+		map[string]string{"firstName": "Ásgeir", "lastName": "Ólafsson", "email": "asgeir@example.is"})
+	newEvent := zimbratest.Calendar(zimbratest.TypeAppointment, 410, "/Calendar", 10, "Später", "later-1", later,
+		metadata.Map{"u": "later-1", "st": "20240801T090000Z", "et": "20240801T100000Z", "n": "Später", "dts": int64(1704067200000)})
+	lz.add("zed", newContact, newEvent)
+	mustRun(t, append([]string{"-q", "export", "zimbra", "--user", "zed", "--out", delta, "--after", zday.Add(time.Hour).Format(time.RFC3339)}, lz.args...)...)
+	deltas, _ := filepath.Glob(filepath.Join(delta, "zed.after-*.tgz"))
+	if len(deltas) != 1 {
+		t.Fatalf("delta archives %v", deltas)
+	}
+	if items, _ := archiveItems(t, deltas[0]); len(items) != 2 {
+		t.Errorf("the delta holds %d items, want the 2 new ones: %v", len(items), items)
+	}
+	r := testservers.StartRadicale(t, map[string]string{"zed": "zed-secret"})
+	importIntoRadicale(t, r, filepath.Join(pre, "zed.tgz"), deltas[0])
+	got := radicaleObjects(t, r, "zed")
+	cards := checkZimbraContacts(t, got["Contacts"], z, "zid-zed:300", "zid-zed:301")
+	if c, ok := cards["zid-zed:310"]; len(cards) != 3 || !ok || c.Name().GivenName != "Ásgeir" || c.Name().FamilyName != "Ólafsson" ||
+		c.Value(vcard.FieldEmail) != "asgeir@example.is" {
+		t.Errorf("%d cards in Contacts (%v), want 3 with the new one", len(cards), slices.Sorted(maps.Keys(cards)))
+	}
+	checkZimbraCalendars(t, got, "Calendar", "Work", "Tasks")
+	events := decodeEvents(t, got["Calendar"])
+	if l := events["later-1"]; len(events) != 2 || len(l) != 1 || prop(l[0], ical.PropSummary) != "Später" || prop(l[0], ical.PropDateTimeStart) != "20240801T090000Z" {
+		t.Errorf("Calendar holds %d UIDs, later-1 %+v; want single-1 and later-1", len(events), l)
+	}
+	if n := len(got["Calendar"]) + len(got["Work"]) + len(got["Tasks"]); n != 4 {
+		t.Errorf("%d calendar objects on the server, want the union of 4", n)
 	}
 }

@@ -25,7 +25,9 @@ import (
 const zimbraLiveHelp = `From a live Zimbra (--url https://HOST:7071, the admin port): the admin logs in
 (AuthRequest; the password from --password-file or MAILHAUL_PASSWORD, never an argument),
 each user is reached with a delegated token, renewed while the export runs, on its own
-mailbox server (zimbraMailHost: https://HOST, or --mail-url). Users come from --user
+mailbox server (zimbraMailHost: https://HOST, or --mail-url); with --rest-auth basic the
+exports go to --url itself with the admin's name and password as HTTP Basic (where the
+installation allows it; https or loopback only) and no token is delegated. Users come from --user
 (repeatable), --users-file (what "zmprov -l gaa [-v]" printed) or --all-users (every
 account that is not a system resource). Per user, one archive: the account's record
 (names, aliases, quota, status, forwarding, time zone, Sieve filters, out-of-office; the
@@ -54,6 +56,7 @@ type zimbraLiveFlags struct {
 	rps                                      float64
 	headerTimeout, idleTimeout               time.Duration
 	zmmailbox                                string
+	restAuth                                 string
 }
 
 func (lf *zimbraLiveFlags) add(cmd *cobra.Command, f *exportFlags) {
@@ -74,14 +77,15 @@ func (lf *zimbraLiveFlags) add(cmd *cobra.Command, f *exportFlags) {
 	fl.BoolVar(&lf.viaAdminPort, "via-admin-port", false, "live Zimbra: send every request to --url with the admin token (only 7071 is reachable)")
 	fl.Float64Var(&lf.rps, "requests-per-second", soap.DefaultRequestsPerSecond, "live Zimbra: the pace of all requests (Zimbra's DoS filter allows 30 per client; negative: unpaced)")
 	fl.DurationVar(&lf.headerTimeout, "header-timeout", 10*time.Minute, "live Zimbra: how long to wait for an answer to begin (an export's search may take minutes)")
-	fl.DurationVar(&lf.idleTimeout, "idle-timeout", 5*time.Minute, "live Zimbra: give up a stream that sent nothing for this long and export the user again")
+	fl.DurationVar(&lf.idleTimeout, "idle-timeout", 5*time.Minute, "live Zimbra: give up an answer that sent nothing for this long: a SOAP answer is asked again, an export stream exports the user again")
+	fl.StringVar(&lf.restAuth, "rest-auth", "token", `live Zimbra: how the exports log in: "token" (a delegated token per user) or "basic" (the admin's name and password as HTTP Basic on --url, the admin port, where the installation allows it; https or loopback only)`)
 	fl.StringVar(&lf.zmmailbox, "zmmailbox", "", "on the Zimbra host: read this zmmailbox program's getRestURL output instead of HTTPS")
 }
 
 // liveOnly names a live-only flag that was given, "" if none.
 func (lf *zimbraLiveFlags) liveOnly(cmd *cobra.Command) string {
 	for _, n := range []string{"admin", "password-file", "users-file", "all-users", "concurrency", "mail-url", "tls-ca",
-		"with-password-hash", "via-admin-port", "requests-per-second", "header-timeout", "idle-timeout"} {
+		"with-password-hash", "via-admin-port", "requests-per-second", "header-timeout", "idle-timeout", "rest-auth"} {
 		if cmd.Flags().Changed(n) {
 			return n
 		}
@@ -267,7 +271,7 @@ func adminRefused(err error) bool {
 // liveOnlySOAP names a flag given that only a SOAP connection serves.
 func (lf *zimbraLiveFlags) liveOnlySOAP(cmd *cobra.Command) string {
 	for _, n := range []string{"admin", "password-file", "mail-url", "tls-ca", "via-admin-port", "requests-per-second",
-		"header-timeout", "idle-timeout"} {
+		"header-timeout", "idle-timeout", "rest-auth"} {
 		if cmd.Flags().Changed(n) {
 			return n
 		}
@@ -280,7 +284,10 @@ func (lf *zimbraLiveFlags) client() (*soap.Client, error) {
 	if lf.admin == "" {
 		return nil, errors.New("export zimbra: --admin is required with --url")
 	}
-	cfg := soap.Config{URL: lf.url, Admin: lf.admin, ViaAdminPort: lf.viaAdminPort, RequestsPerSecond: lf.rps,
+	if lf.restAuth != "token" && lf.restAuth != "basic" {
+		return nil, fmt.Errorf(`export zimbra: --rest-auth %q: give "token" or "basic"`, lf.restAuth)
+	}
+	cfg := soap.Config{URL: lf.url, Admin: lf.admin, ViaAdminPort: lf.viaAdminPort, BasicAuth: lf.restAuth == "basic", RequestsPerSecond: lf.rps,
 		Conns: lf.concurrency, HeaderTimeout: lf.headerTimeout, IdleTimeout: lf.idleTimeout,
 		Password: func() (string, error) {
 			pw, err := password(lf.passwordFile)

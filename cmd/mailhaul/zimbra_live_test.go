@@ -39,7 +39,8 @@ func (z *liveZimbra) add(user string, items ...zimbratest.Item) {
 	z.mb.Items = append(z.mb.Items, items...)
 	mb := z.mb
 	z.mu.Unlock()
-	z.s.AddAccount(zimbratest.Account{Name: user, Folders: mb.Folders(nil), Attrs: map[string][]string{"displayName": {"Zed"}}})
+	// One zimbraId whatever is added: a live export's contact UIDs hold it.
+	z.s.AddAccount(zimbratest.Account{Name: user, ID: "zid-" + user, Folders: mb.Folders(nil), Attrs: map[string][]string{"displayName": {"Zed"}}})
 }
 
 func startLiveZimbra(t *testing.T, user string, o zimbratest.ServerOptions, items ...zimbratest.Item) *liveZimbra {
@@ -394,5 +395,39 @@ func TestExportZimbraLiveStalledStream(t *testing.T) {
 	}
 	if got, _ := archiveItems(t, filepath.Join(out, "zed.tgz")); len(got) != 6 {
 		t.Errorf("%d messages in the archive, want 6", len(got))
+	}
+}
+
+// --rest-auth basic: every export goes to the admin port (--url) as HTTP
+// Basic, none to the mailbox server; the password appears nowhere.
+func TestExportZimbraLiveRESTAuthBasic(t *testing.T) {
+	z := startLiveZimbra(t, "zed", zimbratest.ServerOptions{}, zimbraLiveItems()...)
+	args := slices.Clone(z.args)
+	args[slices.Index(args, "--mail-url")+1] = z.s.MailURL // where Basic is refused
+	out := t.TempDir()
+	code, stdout, stderr := mailhaul(t, append([]string{"export", "zimbra", "--user", "zed", "--out", out, "--rest-auth", "basic"}, args...)...)
+	if code != exitOK {
+		t.Fatalf("exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	ex := z.s.Exports()
+	if len(ex) != 3 || z.s.Stats().SOAP["DelegateAuthRequest"] != 0 {
+		t.Errorf("%d exports, stats %+v; want 3 and no delegation", len(ex), z.s.Stats())
+	}
+	for _, e := range ex {
+		if !e.Basic {
+			t.Errorf("export %s not by Basic: %+v", e.Folder, e)
+		}
+	}
+	rep, err := os.ReadFile(filepath.Join(out, "zed.tgz.report.json"))
+	if err != nil {
+		t.Error(err)
+	}
+	for _, s := range []string{stdout, stderr, string(rep)} {
+		if strings.Contains(s, "admin-secret") {
+			t.Errorf("the password in the output: %s", s)
+		}
+	}
+	if code, _, stderr := mailhaul(t, append([]string{"export", "zimbra", "--user", "zed", "--out", out, "--rest-auth", "plain"}, args...)...); code != exitFailed || !strings.Contains(stderr, `"token" or "basic"`) {
+		t.Errorf("--rest-auth plain: exit %d %s", code, stderr)
 	}
 }

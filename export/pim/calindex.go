@@ -289,7 +289,7 @@ func (p *indexer) property(l contentline.Logical, pr contentline.Property) {
 		}
 		for rank, name := range stampProps {
 			if rank < c.stampRank && pr.Is(name) {
-				if t, ok := parseStamp(string(pr.Value)); ok {
+				if t, ok := ParseStamp(string(pr.Value)); ok {
 					c.stamp, c.stampRank = t, rank
 				}
 			}

@@ -144,7 +144,7 @@ func (c *contactExport) add(card VCard) error {
 	}
 
 	received := c.mtime
-	if t, ok := parseStamp(rev); ok {
+	if t, ok := ParseStamp(rev); ok {
 		received = t
 	}
 	// The SourceID is handed out before the cutoff is applied, so that a

@@ -20,8 +20,9 @@ var stampLayouts = []string{
 	"2006-01-02",
 }
 
-// parseStamp reads a timestamp property value.
-func parseStamp(v string) (time.Time, bool) {
+// ParseStamp reads a timestamp property value (REV, LAST-MODIFIED,
+// DTSTAMP, CREATED), in UTC.
+func ParseStamp(v string) (time.Time, bool) {
 	v = strings.TrimSpace(v)
 	for _, layout := range stampLayouts {
 		if t, err := time.Parse(layout, v); err == nil {

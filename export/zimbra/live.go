@@ -66,6 +66,9 @@ func (l *Live) Export(ctx context.Context, sink export.Sink, opt export.Options)
 			counted[it.Meta.ID] = true
 			held[it.Meta.FolderID]++
 		}
+		if it.Meta != nil && (it.Type == tgz.TypeSearchFolder || it.Type == tgz.TypeMountpoint) {
+			counted[it.Meta.ID] = true // counted by the export's record
+		}
 	}
 	if err := x.exportAll(); err != nil {
 		return err
@@ -73,7 +76,7 @@ func (l *Live) Export(ctx context.Context, sink export.Sink, opt export.Options)
 	if tree == nil {
 		return nil
 	}
-	if err := l.addTreeFolders(x, tree); err != nil {
+	if err := l.addTreeFolders(x, tree, counted); err != nil {
 		return err
 	}
 	if opt.After.IsZero() {
@@ -95,11 +98,17 @@ func inFolderCount(t int) bool {
 // addTreeFolders adds the folders of the tree that no export described:
 // every one, empty ones too (an export with a cutoff carries no folder
 // records). They go through the same path as a folder record, with the
-// tree's view and colour in Zimbra's metadata form.
-func (l *Live) addTreeFolders(x *exporter, tree *soap.Folder) error {
+// tree's view and colour in Zimbra's metadata form; a search folder or
+// mountpoint whose record no export held (seen: by id) is counted as not
+// migrated, as its record is.
+func (l *Live) addTreeFolders(x *exporter, tree *soap.Folder, seen map[int]bool) error {
 	return tree.Walk(func(f *soap.Folder) error {
 		id, _ := strconv.Atoi(f.ID)
 		parent, _ := strconv.Atoi(f.Parent)
+		if kind := treeKinds[f.Kind]; kind != 0 && !seen[id] {
+			seen[id] = true
+			return x.item(&tgz.Item{Type: kind, Entry: f.Path, Meta: &tgz.Meta{ID: id, Type: kind, FolderID: parent, Path: f.Path}})
+		}
 		if f.Kind != soap.KindFolder || id == idUserRoot || f.Path == "/" || x.folders[f.Path] != nil || x.folders[f.Path+"\x00mail"] != nil {
 			return nil
 		}
@@ -116,6 +125,9 @@ func (l *Live) addTreeFolders(x *exporter, tree *soap.Folder) error {
 		return x.item(&tgz.Item{Type: tgz.TypeFolder, Meta: m, Entry: f.Path})
 	})
 }
+
+// treeKinds are the item types of the tree's nodes that are not folders.
+var treeKinds = map[soap.Kind]int{soap.KindSearch: tgz.TypeSearchFolder, soap.KindLink: tgz.TypeMountpoint}
 
 // treeViews are GetFolderRequest's view names as item type bytes, the
 // form of a folder record's "vt".

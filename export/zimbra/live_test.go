@@ -323,3 +323,23 @@ echo "no such folder" >&2; exit 1
 		t.Errorf("%d messages, folders %v", len(bodies), folders)
 	}
 }
+
+// Search folders and mountpoints are counted as not migrated, in a delta
+// too, whose exports carry no folder records: the tree names them.
+func TestLiveExportCountsSearchFoldersAndMountpoints(t *testing.T) {
+	mb := liveMailbox()
+	mb.Items = append(mb.Items,
+		zimbratest.Item{ID: 270, Type: zimbratest.TypeSearchFolder, Folder: "/", FolderID: 1, Name: "Unread", Date: lday},
+		zimbratest.Item{ID: 271, Type: zimbratest.TypeMountpoint, Folder: "/", FolderID: 1, Name: "Shared", Date: lday},
+		zimbratest.Item{ID: 272, Type: zimbratest.TypeSearchFolder, Folder: "/Projects", FolderID: 257, Name: "Big", Date: lday})
+	_, c := liveServer(t, mb, zimbratest.ServerOptions{}, nil)
+	for _, after := range []string{"", lday.Add(2 * time.Hour).Format(time.RFC3339)} {
+		rep, err := runLive(t, c, t.TempDir(), after)
+		if err != nil || rep.Status != "ok" {
+			t.Fatalf("after %q: err %v report %+v", after, err, rep)
+		}
+		if n, m := rep.Skipped["Zimbra search folder: not migrated"], rep.Skipped["Zimbra mountpoint: not migrated"]; n != 2 || m != 1 {
+			t.Errorf("after %q: %d search folders and %d mountpoints counted, want 2 and 1: %v", after, n, m, rep.Skipped)
+		}
+	}
+}

@@ -55,12 +55,6 @@ func (x *exporter) pimItem(it *tgz.Item, zp, key string) error {
 	} else {
 		obj, uid, err = checkEntry(it)
 	}
-	var incomplete *convert.Incomplete
-	if errors.As(err, &incomplete) && obj != nil {
-		// Kept without the invites that are lost, which are reported.
-		x.sink.AddError(format.Problem{Folder: f.path, Item: what, Reason: "exported without part of it: " + err.Error()})
-		err = nil
-	}
 	if err != nil {
 		p := format.Problem{Folder: f.path, Item: what, Reason: "not converted: " + err.Error()}
 		if te := (*tgz.Error)(nil); errors.As(err, &te) {
@@ -112,7 +106,9 @@ func (x *exporter) describe(it *tgz.Item) string {
 	return fmt.Sprintf("%s: %s %d %q", x.file, tgz.TypeName(it.Type), it.Meta.ID, subject)
 }
 
-// convertMeta converts a meta=1 item from its metadata and its blob. The
+// convertMeta converts a meta=1 item from its metadata and its blob; what
+// it could convert of an item only partly readable is kept, and the loss
+// reported as who's error. The
 // blob is read to its end whatever the converter took of it, so that the
 // reader's blob_digest check (at the end of the data) always runs, and a
 // damaged blob fails the item even when the converter did not notice.
@@ -148,7 +144,8 @@ func (x *exporter) convertMeta(it *tgz.Item, who format.Problem) (obj []byte, ui
 		}
 	}
 	var incomplete *convert.Incomplete
-	if err != nil && !(errors.As(err, &incomplete) && obj != nil) {
+	partial := errors.As(err, &incomplete) && obj != nil
+	if err != nil && !partial {
 		return nil, "", notes, err
 	}
 	// convert names the UID it wrote: its output, which may carry more
@@ -160,7 +157,12 @@ func (x *exporter) convertMeta(it *tgz.Item, who format.Problem) (obj []byte, ui
 	if it.Type == tgz.TypeContact {
 		x.contactExported(m.ID, uid)
 	}
-	return obj, uid, notes, err // nil, or Incomplete with obj
+	if partial {
+		// Kept without the invites that are lost, which are reported.
+		who.Reason = "exported without part of it: " + err.Error()
+		x.sink.AddError(who)
+	}
+	return obj, uid, notes, nil
 }
 
 // checkEntry checks a meta=0 .vcf, .ics or .task entry, which is already

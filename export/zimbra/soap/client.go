@@ -46,6 +46,13 @@ type Config struct {
 	// admin URL with the admin token (cookie ZM_ADMIN_AUTH_TOKEN), for a
 	// network where only 7071 is reachable; no delegated tokens then.
 	ViaAdminPort bool
+	// BasicAuth sends the REST exports to the admin URL with the admin's
+	// name and password as HTTP Basic (where the installation allows
+	// it, as zmbackup's curl -u does), and the mailbox's SOAP there with
+	// the admin token (as ViaAdminPort): no delegated tokens. The
+	// password then travels with every export, so http:// to a host
+	// other than loopback is refused whatever AllowPlaintext says.
+	BasicAuth bool
 
 	// RootCAs verify the servers' certificates; nil: the system's.
 	RootCAs *x509.CertPool
@@ -63,11 +70,11 @@ type Config struct {
 	RequestsPerSecond float64
 	// HeaderTimeout bounds the wait for an answer's headers (default 10
 	// min: Zimbra searches a large mailbox before the first byte of an
-	// export); it applies to the transport New builds.
+	// export), each try of each request, over any Transport.
 	HeaderTimeout time.Duration
-	// IdleTimeout gives up an export stream that sent nothing for that
-	// long (default 5 min); the break is transient, so the user's export
-	// is started again.
+	// IdleTimeout gives up an answer whose body sent nothing for that
+	// long (default 5 min): a SOAP answer is asked again; an export
+	// stream's break is transient, so the user's export is started again.
 	IdleTimeout time.Duration
 	// PageSize is SearchDirectoryRequest's limit (default 1000).
 	PageSize int
@@ -117,6 +124,12 @@ func New(cfg Config) (*Client, error) {
 	case u.Scheme == "http" && !cfg.AllowPlaintext && !loopback.IsHost(u.Hostname()):
 		return nil, fmt.Errorf("zimbra: %s would send the admin password in clear (http:// to a host other than loopback); use https://, or allow plaintext on a network you trust", u.Host)
 	}
+	if cfg.BasicAuth {
+		if u.Scheme == "http" && !loopback.IsHost(u.Hostname()) {
+			return nil, fmt.Errorf("zimbra: %s: HTTP Basic would send the admin password with every export in clear (http:// to a host other than loopback); use https://", u.Host)
+		}
+		cfg.ViaAdminPort = true // the admin port is where Zimbra takes Basic
+	}
 	u = &url.URL{Scheme: u.Scheme, Host: u.Host}
 	if cfg.Password == nil {
 		return nil, errors.New("zimbra: no admin password source")
@@ -129,10 +142,9 @@ func New(cfg Config) (*Client, error) {
 		cfg.IdleTimeout = 5 * time.Minute
 	}
 	if base == nil {
-		tr := davclient.NewTransport(cfg.RootCAs, cfg.Conns)
-		tr.ResponseHeaderTimeout = cfg.HeaderTimeout // a server that never answers
-		base = tr
+		base = davclient.NewTransport(cfg.RootCAs, cfg.Conns)
 	}
+	base = &bounded{next: base, header: cfg.HeaderTimeout, idle: cfg.IdleTimeout}
 	rps := cfg.RequestsPerSecond
 	if rps == 0 {
 		rps = DefaultRequestsPerSecond
@@ -265,28 +277,47 @@ func (c *Client) call(ctx context.Context, endpoint, tok, target, name, ns strin
 	if err != nil {
 		return fmt.Errorf("zimbra: %s: %w", name, err)
 	}
-	hr, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, bytes.NewReader(body))
-	if err != nil {
-		return fmt.Errorf("zimbra: %s: %w", name, err)
+	// The transport repeats what fails before the answer; an answer
+	// whose body breaks (stalls, is cut) is asked for again here.
+	var (
+		hr     *http.Request
+		status int
+		raw    []byte
+	)
+	loop := c.cfg.Retry
+	if loop.Attempts <= 0 {
+		loop.Attempts = davclient.DefaultLoop.Attempts
 	}
-	hr.Header.Set("Content-Type", "application/json; charset=utf-8")
-	resp, err := c.hc.Do(hr)
-	if err != nil {
-		return c.transportError(ctx, name, hr, err)
+	if loop.Backoff.First <= 0 {
+		loop.Backoff = davclient.DefaultLoop.Backoff
 	}
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswer+1))
-	if err == nil && len(raw) > maxAnswer {
-		err = errors.New("answer larger than 64 MiB")
+	loop.OnRetry = func(attempt int, err error, wait time.Duration) {
+		if c.cfg.Logf != nil {
+			c.cfg.Logf("%v; asking again in %s", err, wait.Round(time.Millisecond))
+		}
+		if c.cfg.Retry.OnRetry != nil {
+			c.cfg.Retry.OnRetry(attempt, err, wait)
+		}
+	}
+	retry.Do(ctx, loop, func(ctx context.Context, _ int) error {
+		var broke bool
+		hr, status, raw, broke, err = c.post(ctx, endpoint, name, body)
+		if broke {
+			return err // marked transient
+		}
+		return nil // done: err, if any, is the outcome
+	})
+	if err != nil && ctx.Err() != nil {
+		return ctx.Err()
 	}
 	if err != nil {
-		return retry.MarkTransient(fmt.Errorf("zimbra: %s: read the answer: %w", name, err))
+		return err
 	}
 	var env struct {
 		Body map[string]json.RawMessage
 	}
-	if resp.StatusCode != http.StatusOK && resp.StatusCode != http.StatusInternalServerError || json.Unmarshal(raw, &env) != nil {
-		a := davclient.Answer{Status: resp.StatusCode, Body: raw}
+	if status != http.StatusOK && status != http.StatusInternalServerError || json.Unmarshal(raw, &env) != nil {
+		a := davclient.Answer{Status: status, Body: raw}
 		return fmt.Errorf("zimbra: %s to %s: %s", name, davclient.Redact(hr.URL), a.ServerSays())
 	}
 	if f, ok := env.Body["Fault"]; ok {
@@ -309,6 +340,31 @@ func (c *Client) call(ctx context.Context, endpoint, tok, target, name, ns strin
 		return fmt.Errorf("zimbra: %s: decode the answer: %w", name, err)
 	}
 	return nil
+}
+
+// post sends one SOAP request and reads its answer; broke says the
+// answer's body broke (a transient error, worth asking again).
+func (c *Client) post(ctx context.Context, endpoint, name string, body []byte) (hr *http.Request, status int, raw []byte, broke bool, err error) {
+	hr, err = http.NewRequestWithContext(ctx, http.MethodPost, endpoint, bytes.NewReader(body))
+	if err != nil {
+		return nil, 0, nil, false, fmt.Errorf("zimbra: %s: %w", name, err)
+	}
+	hr.Header.Set("Content-Type", "application/json; charset=utf-8")
+	resp, err := c.hc.Do(hr)
+	if err != nil {
+		return hr, 0, nil, false, c.transportError(ctx, name, hr, err)
+	}
+	defer resp.Body.Close()
+	raw, err = io.ReadAll(io.LimitReader(resp.Body, maxAnswer+1))
+	switch {
+	case err != nil && ctx.Err() != nil:
+		return hr, 0, nil, false, ctx.Err()
+	case err != nil:
+		return hr, 0, nil, true, retry.MarkTransient(fmt.Errorf("zimbra: %s to %s: read the answer: %w", name, davclient.Redact(hr.URL), err))
+	case len(raw) > maxAnswer:
+		return hr, 0, nil, false, fmt.Errorf("zimbra: %s: the answer is larger than 64 MiB", name)
+	}
+	return hr, resp.StatusCode, raw, false, nil
 }
 
 // transportError names a request that failed without an answer.

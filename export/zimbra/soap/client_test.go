@@ -637,7 +637,8 @@ func TestProfile(t *testing.T) {
 }
 
 // A server that takes the request and never answers is given up after
-// HeaderTimeout (each try), not waited for until the caller's deadline.
+// HeaderTimeout (each try), not waited for until the caller's deadline,
+// over the transport the client builds and over a caller's.
 func TestHeaderTimeout(t *testing.T) {
 	var n atomic.Int32
 	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -651,20 +652,106 @@ func TestHeaderTimeout(t *testing.T) {
 	defer srv.Close()
 	roots := x509.NewCertPool()
 	roots.AddCert(srv.Certificate())
-	c, err := soap.New(soap.Config{URL: srv.URL, Admin: "admin@example.test", RootCAs: roots, HeaderTimeout: 200 * time.Millisecond,
-		Password: func() (string, error) { return "admin-secret", nil }, RequestsPerSecond: -1,
-		Retry: retry.Loop{Attempts: 2, Backoff: retry.Policy{First: time.Millisecond, Max: 2 * time.Millisecond}}})
+	for _, c := range []struct {
+		what string
+		cfg  soap.Config
+	}{{"built", soap.Config{RootCAs: roots}}, {"the caller's", soap.Config{Transport: srv.Client().Transport}}} {
+		n.Store(0)
+		cfg := c.cfg
+		cfg.URL, cfg.Admin, cfg.HeaderTimeout, cfg.RequestsPerSecond = srv.URL, "admin@example.test", 200*time.Millisecond, -1
+		cfg.Password = func() (string, error) { return "admin-secret", nil }
+		cfg.Retry = retry.Loop{Attempts: 2, Backoff: retry.Policy{First: time.Millisecond, Max: 2 * time.Millisecond}}
+		cl, err := soap.New(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 8*time.Second)
+		start := time.Now()
+		_, err = cl.GetAccount(ctx, "ann@example.test", false)
+		if err == nil || ctx.Err() != nil || time.Since(start) > 5*time.Second {
+			t.Errorf("%s transport: after %s: %v (caller's deadline reached: %v)", c.what, time.Since(start), err, ctx.Err())
+		}
+		cancel()
+		if n.Load() != 2 {
+			t.Errorf("%s transport: %d tries, want 2", c.what, n.Load())
+		}
+	}
+}
+
+// A SOAP answer whose body stops coming is given up after IdleTimeout
+// and asked again (a transient break), as an export stream is.
+func TestSOAPBodyStallRetried(t *testing.T) {
+	var l logs
+	s, c := pair(t, zimbratest.ServerOptions{}, soap.Config{IdleTimeout: 200 * time.Millisecond, Logf: l.Logf})
+	s.AddAccount(zimbratest.Account{Name: "ann@example.test", Attrs: map[string][]string{"displayName": {"Ann"}}})
+	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Second)
+	defer cancel()
+	if _, err := c.GetAccount(ctx, "ann@example.test", false); err != nil {
+		t.Fatal(err)
+	}
+	s.StallSOAP(20)
+	start := time.Now()
+	a, err := c.GetAccount(ctx, "ann@example.test", false)
+	if err != nil || a.Attr("displayName") != "Ann" {
+		t.Fatalf("after %s: %+v, %v", time.Since(start), a, err)
+	}
+	if got := s.Stats().SOAP["GetAccountRequest"]; got != 3 {
+		t.Errorf("%d GetAccountRequests, want 3 (one stalled, asked again)", got)
+	}
+	if lines := l.all(); len(lines) != 1 || !strings.Contains(lines[0], "nothing came for 200ms") {
+		t.Errorf("logged %q, want the stalled answer once", lines)
+	}
+}
+
+// With BasicAuth the exports go to the admin port with the admin's name
+// and password (HTTP Basic), the mailbox's SOAP there with the admin
+// token: no delegated token, nothing for the mailbox server, and the
+// password in no log line or error.
+func TestBasicAuthOnAdminPort(t *testing.T) {
+	var l logs
+	s, c := pair(t, zimbratest.ServerOptions{Content: lines([]item{{"/Inbox", time.Unix(1e9, 0)}})}, soap.Config{BasicAuth: true, Logf: l.Logf})
+	s.AddAccount(zimbratest.Account{Name: "ann@example.test", Attrs: map[string][]string{"zimbraMailHost": {"unreachable.example.test"}}})
+	s.FailREST(http.StatusServiceUnavailable) // a repeated try carries Basic too
+	ctx := context.Background()
+	a, err := c.GetAccount(ctx, "ann@example.test", false)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-	defer cancel()
-	start := time.Now()
-	_, err = c.GetAccount(ctx, "ann@example.test", false)
-	if err == nil || ctx.Err() != nil || time.Since(start) > 10*time.Second {
-		t.Errorf("after %s: %v (caller's deadline reached: %v)", time.Since(start), err, ctx.Err())
+	if root, err := c.Folders(ctx, a); err != nil || len(root.Sub) == 0 {
+		t.Fatalf("Folders: %v", err)
 	}
-	if n.Load() != 2 {
-		t.Errorf("%d tries, want 2", n.Load())
+	st, err := c.Export(ctx, a, soap.Export{})
+	if err != nil || readAll(t, st) == "" {
+		t.Fatalf("Export: %v", err)
+	}
+	if ex := s.Exports(); len(ex) != 1 || !ex[0].Basic || s.Stats().SOAP["DelegateAuthRequest"] != 0 {
+		t.Errorf("exports %+v, stats %+v; want Basic and no delegation", ex, s.Stats())
+	}
+	for _, line := range l.all() {
+		if strings.Contains(line, "admin-secret") {
+			t.Errorf("the password in a log line: %q", line)
+		}
+	}
+}
+
+// Basic refused (a wrong password, or a Zimbra that does not allow it)
+// is said once, not repeated: each try would count towards a lockout.
+func TestBasicAuthRefused(t *testing.T) {
+	s, c := pair(t, zimbratest.ServerOptions{Content: lines([]item{{"/Inbox", time.Unix(1e9, 0)}})}, soap.Config{BasicAuth: true,
+		Password: func() (string, error) { return "wrong-secret", nil }})
+	s.AddAccount(zimbratest.Account{Name: "ann@example.test"})
+	_, err := c.Export(context.Background(), soap.Account{Name: "ann@example.test"}, soap.Export{})
+	if err == nil || !strings.Contains(err.Error(), "HTTP Basic") || strings.Contains(err.Error(), "wrong-secret") {
+		t.Fatalf("err %v; want Basic named as refused, no password", err)
+	}
+}
+
+// Basic sends the password with every request: never over http:// to a
+// host other than loopback, even where plaintext is allowed.
+func TestBasicAuthNeverInClear(t *testing.T) {
+	_, err := soap.New(soap.Config{URL: "http://zimbra.example.test:7071", Admin: "admin", BasicAuth: true, AllowPlaintext: true,
+		Password: func() (string, error) { return "pw", nil }})
+	if err == nil || !strings.Contains(err.Error(), "HTTP Basic") {
+		t.Errorf("err %v; want Basic refused over http", err)
 	}
 }

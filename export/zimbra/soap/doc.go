@@ -12,7 +12,11 @@
 // Zimbra's DoS filter (30 requests a second per client by default), and
 // davclient.Retrying, which repeats 5xx, 429 and dropped connections
 // through internal/retry; a DoS-filter refusal is throttling. SOAP faults
-// (HTTP 500 with a JSON body) are answers, not retried.
+// (HTTP 500 with a JSON body) are answers, not retried. Under the retries,
+// every try is held to two clocks whatever the transport: HeaderTimeout
+// until the answer's headers, IdleTimeout for each wait on its body. A
+// SOAP answer whose body stalls or breaks is asked for again; an export
+// stream's break is the caller's (below).
 //
 // The contract of an export stream (Client.Export): the body is handed
 // over as it arrives, never buffered. Failures before the body starts

@@ -8,7 +8,6 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/mailhaul/mailhaul/internal/davclient"
@@ -139,15 +138,9 @@ type Stream struct {
 	// Empty: the export matched nothing (HTTP 204); Read gives io.EOF.
 	Empty bool
 	ctx   context.Context
-	url   string // for errors; holds no secret
-	body  io.ReadCloser
+	url   string        // for errors; holds no secret
+	body  io.ReadCloser // hung up by the client's idle clock (bounded)
 	n     int64
-	// idle, running while a Read waits, hangs up a stalled body (stop
-	// ends the request; stalled tells Read why).
-	idle    time.Duration
-	timer   *time.Timer
-	stop    context.CancelFunc
-	stalled atomic.Bool
 }
 
 // Read reads the body. An error other than io.EOF means the stream broke
@@ -156,20 +149,11 @@ func (s *Stream) Read(p []byte) (int, error) {
 	if s.body == nil {
 		return 0, io.EOF
 	}
-	if s.timer != nil {
-		s.timer.Reset(s.idle)
-	}
 	n, err := s.body.Read(p)
-	if s.timer != nil {
-		s.timer.Stop()
-	}
 	s.n += int64(n)
 	if err != nil && err != io.EOF {
 		if s.ctx.Err() != nil {
 			return n, s.ctx.Err()
-		}
-		if s.stalled.Load() {
-			err = fmt.Errorf("nothing came for %s", s.idle)
 		}
 		err = retry.MarkTransient(fmt.Errorf("zimbra: GET %s: the stream broke after %d bytes: %w", s.url, s.n, err))
 	}
@@ -180,10 +164,6 @@ func (s *Stream) Read(p []byte) (int, error) {
 func (s *Stream) Close() error {
 	if s.body == nil {
 		return nil
-	}
-	if s.timer != nil {
-		s.timer.Stop()
-		defer s.stop()
 	}
 	return s.body.Close()
 }
@@ -201,34 +181,39 @@ func (c *Client) Export(ctx context.Context, a Account, e Export) (*Stream, erro
 		cookie = "ZM_ADMIN_AUTH_TOKEN"
 	}
 	for try := 0; ; try++ {
-		tok, err := c.userToken(ctx, a.Name)
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 		if err != nil {
-			return nil, err
-		}
-		rctx, stop := context.WithCancel(ctx)
-		req, err := http.NewRequestWithContext(rctx, http.MethodGet, u, nil)
-		if err != nil {
-			stop()
 			return nil, fmt.Errorf("zimbra: export of %s: %w", a.Name, err)
 		}
-		req.AddCookie(&http.Cookie{Name: cookie, Value: tok})
+		var tok string
+		if c.cfg.BasicAuth {
+			pw, err := c.cfg.Password()
+			if err != nil {
+				return nil, err
+			}
+			req.SetBasicAuth(c.cfg.Admin, pw)
+		} else {
+			if tok, err = c.userToken(ctx, a.Name); err != nil {
+				return nil, err
+			}
+			req.AddCookie(&http.Cookie{Name: cookie, Value: tok})
+		}
 		resp, err := c.hc.Do(req)
 		if err != nil {
-			stop()
 			return nil, c.transportError(ctx, "export", req, err)
 		}
 		shown := davclient.Redact(req.URL)
 		if resp.StatusCode == http.StatusOK {
-			st := &Stream{ctx: ctx, url: shown, body: resp.Body, idle: c.cfg.IdleTimeout, stop: stop}
-			st.timer = time.AfterFunc(st.idle, func() { st.stalled.Store(true); stop() })
-			st.timer.Stop() // runs while a Read waits
-			return st, nil
+			return &Stream{ctx: ctx, url: shown, body: resp.Body}, nil
 		}
-		defer stop()
 		switch {
 		case resp.StatusCode == http.StatusNoContent:
 			resp.Body.Close()
 			return &Stream{Empty: true}, nil
+		case resp.StatusCode == http.StatusUnauthorized && c.cfg.BasicAuth:
+			// Not asked again: each try counts towards the admin's lockout.
+			resp.Body.Close()
+			return nil, fmt.Errorf("zimbra: GET %s: the admin port refused HTTP Basic for %s (a wrong password, or an installation that does not take Basic there); use delegated tokens instead", shown, c.cfg.Admin)
 		case resp.StatusCode == http.StatusUnauthorized && try == 0:
 			io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 			resp.Body.Close()

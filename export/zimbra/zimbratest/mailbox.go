@@ -1,6 +1,7 @@
 package zimbratest
 
 import (
+	"cmp"
 	"encoding/pem"
 	"io"
 	"slices"
@@ -21,6 +22,11 @@ type Mailbox struct {
 	// user folders, by id (default: message, none).
 	Views  map[int]string
 	Colors map[int]int
+	// Queries are search folders' queries by id (default "is:unread");
+	// Links mountpoints' targets by id (default the Inbox, id 2, of
+	// shared@example.test).
+	Queries map[int]string
+	Links   map[int]Link
 }
 
 // Content writes the export e of the mailbox: the folder .meta entries
@@ -59,7 +65,7 @@ func (m Mailbox) Folders(extra map[int]int) []*Folder {
 	byID := map[int]*Folder{}
 	var top []*Folder
 	for _, it := range m.Items {
-		if it.Type != TypeFolder || it.isRoot() {
+		if !isFolder(it.Type) || it.isRoot() {
 			continue
 		}
 		f := &Folder{ID: it.ID, Name: it.Name, View: systemViews[it.ID], N: extra[it.ID], Color: m.Colors[it.ID]}
@@ -68,6 +74,16 @@ func (m Mailbox) Folders(extra map[int]int) []*Folder {
 		}
 		if f.View == "" {
 			f.View = "message"
+		}
+		switch it.Type {
+		case TypeSearchFolder:
+			f.Query = cmp.Or(m.Queries[it.ID], "is:unread")
+		case TypeMountpoint:
+			l, ok := m.Links[it.ID]
+			if !ok {
+				l = Link{Owner: "shared@example.test", ZID: "9f0d4c2e-0000-4000-8000-00000000beef", RID: 2}
+			}
+			f.Link = &l
 		}
 		byID[it.ID] = f
 		if p := byID[it.FolderID]; p != nil {

@@ -130,8 +130,13 @@ type Stats struct {
 // admin port and the mailbox server at once. It is safe for concurrent use.
 type Server struct {
 	URL string
-	ts  *httptest.Server
-	o   ServerOptions
+	// MailURL is the mailbox server alone (Zimbra's proxy port, 443):
+	// user SOAP and REST, no admin SOAP, and no HTTP Basic for the admin,
+	// which Zimbra takes on the admin port only (AuthUtil.isAdminRequest).
+	MailURL string
+	ts      *httptest.Server
+	mail    *httptest.Server
+	o       ServerOptions
 
 	mu       sync.Mutex
 	offset   time.Duration // Advance's shift of the token clock
@@ -143,6 +148,7 @@ type Server struct {
 	soapFail []int
 	cuts     []int64
 	stalls   []int64
+	soapHold []int64       // StallSOAP's byte counts
 	quit     chan struct{} // closed before the server: stalled handlers end
 	dos      map[string][]time.Time
 	stats    Stats
@@ -179,17 +185,26 @@ func NewServer(t testing.TB, o ServerOptions) *Server {
 	}
 	s := &Server{o: o, accounts: map[string]*Account{}, tokens: map[string]token{},
 		dos: map[string][]time.Time{}, stats: Stats{SOAP: map[string]int{}}}
-	mux := http.NewServeMux()
-	mux.HandleFunc("POST /service/admin/soap/", s.soap(true))
-	mux.HandleFunc("POST /service/admin/soap", s.soap(true))
-	mux.HandleFunc("POST /service/soap/", s.soap(false))
-	mux.HandleFunc("POST /service/soap", s.soap(false))
-	mux.HandleFunc("GET /service/home/", s.rest)
-	mux.HandleFunc("GET /home/", s.rest)
-	s.ts = httptest.NewUnstartedServer(s.dosFilter(mux))
+	mux := func(adminPort bool) http.Handler {
+		mux := http.NewServeMux()
+		if adminPort {
+			mux.HandleFunc("POST /service/admin/soap/", s.soap(true))
+			mux.HandleFunc("POST /service/admin/soap", s.soap(true))
+		}
+		mux.HandleFunc("POST /service/soap/", s.soap(false))
+		mux.HandleFunc("POST /service/soap", s.soap(false))
+		mux.HandleFunc("GET /service/home/", s.rest(adminPort))
+		mux.HandleFunc("GET /home/", s.rest(adminPort))
+		return s.dosFilter(mux)
+	}
+	s.ts = httptest.NewUnstartedServer(mux(true))
 	s.ts.StartTLS()
 	s.URL = s.ts.URL
 	t.Cleanup(s.ts.Close)
+	s.mail = httptest.NewUnstartedServer(mux(false)) // the same test certificate
+	s.mail.StartTLS()
+	s.MailURL = s.mail.URL
+	t.Cleanup(s.mail.Close)
 	s.quit = make(chan struct{})
 	t.Cleanup(func() { close(s.quit) }) // runs before Close
 	return s
@@ -256,6 +271,13 @@ func (s *Server) CutREST(after ...int64) {
 // until the client gives up (or the test ends).
 func (s *Server) StallREST(after ...int64) {
 	s.locked(func() { s.stalls = append(s.stalls, after...) })
+}
+
+// StallSOAP makes the next SOAP answers send their headers and that
+// many bytes of their JSON body, then go silent with the connection open
+// until the client hangs up (or the test ends).
+func (s *Server) StallSOAP(after ...int64) {
+	s.locked(func() { s.soapHold = append(s.soapHold, after...) })
 }
 
 // Stats returns a copy of the counters.

@@ -36,6 +36,9 @@ type Export struct {
 	// Cookie names the cookie that carried the token: ZM_AUTH_TOKEN, or
 	// ZM_ADMIN_AUTH_TOKEN as the admin port reads it.
 	Cookie string
+	// Basic: the admin's name and password came as HTTP Basic (admin
+	// port only).
+	Basic bool
 }
 
 // Includes reports whether an item of the folder (a path like
@@ -59,8 +62,14 @@ func under(folder, top string) bool {
 
 // rest serves /service/home/USER/PATH?fmt=…: a token in the cookie
 // ZM_AUTH_TOKEN or ZM_ADMIN_AUTH_TOKEN (a delegated token for that
-// account, or the admin's), else 401 as Zimbra asks for a login.
-func (s *Server) rest(w http.ResponseWriter, r *http.Request) {
+// account, or the admin's), or on the admin port the admin's name and
+// password as HTTP Basic, else 401 as Zimbra asks for a login. The fake
+// takes Basic from the admin only: its accounts have no passwords.
+func (s *Server) rest(adminPort bool) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) { s.serveREST(w, r, adminPort) }
+}
+
+func (s *Server) serveREST(w http.ResponseWriter, r *http.Request, adminPort bool) {
 	p := strings.TrimPrefix(strings.TrimPrefix(r.URL.Path, "/service"), "/home/")
 	user, folder, _ := strings.Cut(p, "/")
 	folder = "/" + strings.Trim(folder, "/")
@@ -72,6 +81,13 @@ func (s *Server) rest(w http.ResponseWriter, r *http.Request) {
 	}
 	s.mu.Lock()
 	t, code := s.check(tok)
+	name, pw, basic := r.BasicAuth()
+	if tok == "" && basic {
+		t, code = token{}, "service.AUTH_REQUIRED"
+		if adminPort && strings.EqualFold(name, s.o.AdminName) && pw == s.o.AdminPassword {
+			code = ""
+		}
+	}
 	if user == "~" {
 		user = t.account
 	}
@@ -108,7 +124,7 @@ func (s *Server) rest(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, err, http.StatusBadRequest)
 		return
 	}
-	e.RawQuery, e.Cookie = r.URL.RawQuery, cookie
+	e.RawQuery, e.Cookie, e.Basic = r.URL.RawQuery, cookie, tok == "" && basic
 	s.mu.Lock()
 	s.stats.REST++
 	s.exports = append(s.exports, e)

@@ -89,6 +89,11 @@ func (s *Server) soap(admin bool) http.HandlerFunc {
 			http.Error(w, http.StatusText(st), st)
 			return
 		}
+		if hold, ok := s.takeStall(); ok {
+			sw := &stallWriter{ResponseWriter: w, left: hold}
+			defer sw.stall(r, s.quit)
+			w = sw
+		}
 		var env struct {
 			Header struct {
 				Context obj `json:"context"`
@@ -137,6 +142,45 @@ func (s *Server) soap(admin bool) http.HandlerFunc {
 			"_jsns":  "urn:zimbraSoap",
 		})
 	}
+}
+
+// takeStall pops StallSOAP's next byte count.
+func (s *Server) takeStall() (int64, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.soapHold) == 0 {
+		return 0, false
+	}
+	n := s.soapHold[0]
+	s.soapHold = s.soapHold[1:]
+	return n, true
+}
+
+// stallWriter passes the headers and the first left bytes of an answer,
+// and keeps the rest back.
+type stallWriter struct {
+	http.ResponseWriter
+	left int64
+}
+
+func (sw *stallWriter) Write(p []byte) (int, error) {
+	n := min(int64(len(p)), sw.left)
+	sw.left -= n
+	sw.ResponseWriter.Write(p[:n])
+	return len(p), nil
+}
+
+// stall sends what was passed, then says nothing until the client hangs
+// up, and drops the connection.
+func (sw *stallWriter) stall(r *http.Request, quit <-chan struct{}) {
+	if f, ok := sw.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+	select {
+	case <-r.Context().Done():
+	case <-quit:
+	}
+	panic(http.ErrAbortHandler)
 }
 
 func (s *Server) dispatch(admin bool, name string, req obj, tok string, target obj) (obj, *fault) {

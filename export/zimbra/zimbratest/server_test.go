@@ -373,30 +373,111 @@ func TestStallREST(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
+	stalls(t, resp.Body, cancel, 100)
+	if s.Stats().REST != 1 {
+		t.Errorf("REST requests %d, want 1", s.Stats().REST)
+	}
+}
+
+// StallSOAP sends a SOAP answer's headers and the bytes asked for, then
+// nothing, the connection open, until the client hangs up; the answer
+// after it is whole.
+func TestStallSOAP(t *testing.T) {
+	s := NewServer(t, ServerOptions{})
+	s.StallSOAP(10)
+	env := `{"Body":{"AuthRequest":{"_jsns":"urn:zimbraAdmin","name":"admin@example.test","password":"admin-secret"}}}`
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, s.URL+"/service/admin/soap", strings.NewReader(env))
+	resp, err := s.ts.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("status %d", resp.StatusCode)
+	}
+	stalls(t, resp.Body, cancel, 10)
+	if tok := adminToken(t, s); tok == "" {
+		t.Error("the next answer holds no token")
+	}
+}
+
+// HTTP Basic: the admin's name and password on the admin port export
+// any account; on the mailbox server, with a wrong password or from a
+// non-admin they are refused.
+func TestServerRESTBasic(t *testing.T) {
+	s := NewServer(t, ServerOptions{Content: func(e Export, w io.Writer) error {
+		_, err := io.WriteString(w, "data")
+		return err
+	}})
+	s.AddAccount(Account{Name: "ann@example.test", Attrs: map[string][]string{"userPassword": {"ann-secret"}}})
+	path := "/service/home/ann@example.test/?fmt=tgz"
+	basic := func(base, name, pw string) (int, string) {
+		req, _ := http.NewRequest(http.MethodGet, base+path, nil)
+		req.SetBasicAuth(name, pw)
+		resp, err := s.ts.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	if st, b := basic(s.URL, "admin@example.test", "admin-secret"); st != 200 || b != "data" {
+		t.Errorf("admin on the admin port: %d %q", st, b)
+	}
+	if ex := s.Exports(); len(ex) != 1 || !ex[0].Basic || ex[0].Cookie != "" {
+		t.Errorf("exports %+v; want one, by Basic", ex)
+	}
+	for _, c := range []struct{ base, name, pw, what string }{
+		{s.MailURL, "admin@example.test", "admin-secret", "admin on the mailbox server"},
+		{s.URL, "admin@example.test", "wrong", "wrong password"},
+		{s.URL, "ann@example.test", "ann-secret", "a non-admin"},
+	} {
+		if st, _ := basic(c.base, c.name, c.pw); st != http.StatusUnauthorized {
+			t.Errorf("%s: %d, want 401", c.what, st)
+		}
+	}
+	if n := len(s.Exports()); n != 1 {
+		t.Errorf("%d exports, want the refused ones not run", n)
+	}
+	// The mailbox server has no admin SOAP.
+	resp, err := s.ts.Client().Post(s.MailURL+"/service/admin/soap", "application/json", strings.NewReader(`{"Body":{"AuthRequest":{}}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNotFound {
+		t.Errorf("admin SOAP on the mailbox server: %d, want 404", resp.StatusCode)
+	}
+}
+
+// stalls checks that body gives want bytes and then nothing until the
+// client hangs up (hangUp), when the read ends with an error.
+func stalls(t *testing.T, body io.Reader, hangUp func(), want int) {
+	t.Helper()
 	type result struct {
 		n   int
 		err error
 	}
 	done := make(chan result, 1)
 	go func() {
-		b, err := io.ReadAll(resp.Body)
+		b, err := io.ReadAll(body)
 		done <- result{len(b), err}
 	}()
 	select {
 	case r := <-done:
-		t.Fatalf("the stalled stream ended: %d bytes, %v", r.n, r.err)
+		t.Fatalf("the stalled answer ended: %d bytes, %v", r.n, r.err)
 	case <-time.After(300 * time.Millisecond):
 	}
-	cancel()
+	hangUp()
 	select {
 	case r := <-done:
-		if r.n != 100 || r.err == nil {
-			t.Errorf("after hanging up: %d bytes, %v; want 100 and an error", r.n, r.err)
+		if r.n != want || r.err == nil {
+			t.Errorf("after hanging up: %d bytes, %v; want %d and an error", r.n, r.err, want)
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("the read did not end when the client hung up")
-	}
-	if s.Stats().REST != 1 {
-		t.Errorf("REST requests %d, want 1", s.Stats().REST)
 	}
 }
