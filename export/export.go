@@ -33,10 +33,43 @@ type Sink interface {
 	AddSkipped(reason string, n int)
 }
 
+// StateSink is a Sink that also takes the state record of a delta
+// (format/FORMAT.md, "The state record"): one format.StateItem for every
+// item the source holds, exported or not, with its folder, flags and, for
+// contacts and events, UID and content digest. *format.Writer implements
+// it; the wrappers of this package pass it on.
+//
+// A source gives its state when Options.State is set, calling AddState
+// (the function) for each item, from what it reads anyway: a Maildir's
+// listing, an mbox's header scan, an IMAP UID FETCH FLAGS, DAV ETags. It
+// leaves out what it could not list (an error names the folder, and an
+// importer takes no deletion from that folder) and what is gone (an
+// expunged message).
+type StateSink interface {
+	Sink
+	AddState(s format.StateItem) error
+}
+
+var _ StateSink = (*format.Writer)(nil)
+
+// AddState gives s to sink if sink takes state, and does nothing
+// otherwise. Its error is the sink's, fatal to the export as AddItem's.
+func AddState(sink Sink, s format.StateItem) error {
+	if ss, ok := sink.(StateSink); ok {
+		return ss.AddState(s)
+	}
+	return nil
+}
+
 // Options are what every source honours.
 type Options struct {
 	// After, when not zero, keeps only items received at or after it.
 	After time.Time
+	// State asks the source for the state record (StateSink). Run sets
+	// it for a delta only: a full export's items are the state, and a
+	// delta is where flags, moves and deletions since the export it
+	// follows must be told.
+	State bool
 }
 
 // Keep reports whether an item received at t passes the cutoff.

@@ -130,7 +130,7 @@ func Run(ctx context.Context, job Job) (*report.Export, error) {
 	counted := &errorCount{Sink: WithProgress(arch, job.User, job.Progress)}
 	err = ctx.Err() // a run cancelled already is not started, whatever the source checks
 	if err == nil {
-		err = job.Source.Export(ctx, counted, Options{After: after})
+		err = job.Source.Export(ctx, counted, Options{After: after, State: !after.IsZero()})
 	}
 	if err != nil {
 		arch.Abort()
@@ -212,3 +212,5 @@ type errorCount struct {
 }
 
 func (c *errorCount) AddError(p format.Problem) { c.n++; c.Sink.AddError(p) }
+
+func (c *errorCount) AddState(s format.StateItem) error { return AddState(c.Sink, s) }

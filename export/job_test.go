@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/mailhaul/mailhaul/export"
+	"github.com/mailhaul/mailhaul/export/exporttest"
 	"github.com/mailhaul/mailhaul/export/pim"
 	"github.com/mailhaul/mailhaul/format"
 	"github.com/mailhaul/mailhaul/progress"
@@ -118,5 +119,28 @@ func TestRunSince(t *testing.T) {
 	_, err = export.Run(context.Background(), other)
 	if ae, ok := errors.AsType[*export.ArgError](err); !ok || ae.Name != "since" {
 		t.Errorf("bob's delta on alice's archive: %v; want an ArgError naming since", err)
+	}
+}
+
+// A delta (a cutoff) carries the state record through the job's sink
+// wrappers (progress, error count); a full export does not.
+func TestRunDeltaCarriesState(t *testing.T) {
+	for _, after := range []string{"", "2999-01-01"} {
+		out := t.TempDir()
+		rep, err := export.Run(context.Background(), export.Job{
+			User: "alice@example.org", Kind: "pim", Path: sample + "/alice-contacts.vcf",
+			Source: export.Composite{pim.Contacts{Path: sample + "/alice-contacts.vcf"}, pim.Calendar{Path: sample + "/alice-calendar.ics"}},
+			Out:    out, After: after, Progress: func(progress.Event) {},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		items, state := exporttest.ReadArchive(t, rep.Archive)
+		switch {
+		case after == "" && (len(items) != 6 || len(state) != 0):
+			t.Errorf("full export: %d items, %d state lines; want 6 and none", len(items), len(state))
+		case after != "" && (len(items) != 0 || len(state) != 6):
+			t.Errorf("delta after %s: %d items, %d state lines; want none and 6", after, len(items), len(state))
+		}
 	}
 }

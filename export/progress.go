@@ -37,6 +37,8 @@ func (s *progressSink) AddItem(it format.Item, body io.Reader) error {
 	return err
 }
 
+func (s *progressSink) AddState(st format.StateItem) error { return AddState(s.Sink, st) }
+
 type countingReader struct {
 	r io.Reader
 	n int64

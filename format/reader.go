@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"iter"
 	"path"
 	"strings"
 
@@ -67,6 +68,10 @@ type ReaderOptions struct {
 	// ratio is of the whole stream so far, so one very compressible item
 	// in a real mailbox does not trip it.
 	MaxRatio int64
+	// State asks Next for the state record (FORMAT.md), as an Entry
+	// whose State walks it, after the summary. Without it the reader
+	// still reads and checks the record, and hands out nothing of it.
+	State bool
 }
 
 func (o *ReaderOptions) defaults() {
@@ -103,6 +108,11 @@ type Entry struct {
 	// Notes are the reader's own notes on the entry: a folder path it
 	// read under a safe name (FORMAT.md, "Folder paths").
 	Notes []string
+	// State walks the state record, one item at a time (memory holds one
+	// line), on the entry that ReaderOptions.State asks for. It is valid
+	// until the next call of Next, which checks what the caller left of
+	// it. Its last pair carries the error that stopped it, if any.
+	State iter.Seq2[StateItem, error]
 }
 
 // Reader reads an archive as a stream, validating its structure, entry
@@ -124,7 +134,14 @@ type Reader struct {
 	body    *itemBody
 	copyBuf []byte // shared by item bodies' WriteTo
 	summary bool
-	err     error // sticky
+	// stateCounts is what the summary announces of the state record;
+	// inTail is set once the archive's own tar stream has ended, and
+	// stateRec while the caller walks the record.
+	stateCounts *Counts
+	inTail      bool
+	stateSeen   bool
+	stateRec    *stateRecord
+	err         error // sticky
 }
 
 // NewReader starts reading an archive from r (gzip, zstd or plain tar,
@@ -214,31 +231,69 @@ func (r *Reader) next() (*Entry, error) {
 			return nil, err
 		}
 	}
-	hdr, err := r.header()
-	if err == io.EOF {
-		if !r.summary {
-			return nil, &Error{Archive: r.opt.Name, After: r.last, Err: ErrIncomplete}
-		}
-		if err := r.finish(); err != nil {
+	if rec := r.stateRec; rec != nil {
+		r.stateRec = nil
+		if err := rec.drain(); err != nil {
 			return nil, err
 		}
-		return nil, io.EOF
+		r.last = stateName
 	}
-	if err != nil {
-		return nil, err
+	for {
+		hdr, err := r.header()
+		if err == io.EOF {
+			if !r.summary {
+				return nil, &Error{Archive: r.opt.Name, After: r.last, Err: ErrIncomplete}
+			}
+			if !r.inTail {
+				// The archive's tar stream has ended: read its tail, if
+				// any (FORMAT.md, "The tail").
+				r.inTail = true
+				r.sr.Continue()
+				continue
+			}
+			if r.stateCounts != nil && !r.stateSeen {
+				return nil, &Error{Archive: r.opt.Name, After: r.last, Err: fmt.Errorf("%w: the summary announces a state record, the archive ends without it", ErrTruncated)}
+			}
+			if err := r.finish(); err != nil {
+				return nil, err
+			}
+			return nil, io.EOF
+		}
+		if err != nil {
+			return nil, err
+		}
+		if r.inTail {
+			if hdr.Name != stateName || r.stateSeen {
+				continue // a later version's optional tail entry: skipped
+			}
+			r.stateSeen = true
+			if r.stateCounts == nil {
+				return nil, r.wrap(hdr.Name, fmt.Errorf("%w: a state record the summary does not announce", ErrStructure))
+			}
+			rec := r.newStateRecord()
+			if r.opt.State {
+				r.stateRec = rec
+				return &Entry{Name: stateName, State: rec.seq()}, nil
+			}
+			if err := rec.drain(); err != nil {
+				return nil, err
+			}
+			r.last = stateName
+			continue
+		}
+		if r.summary {
+			return nil, r.wrap(hdr.Name, fmt.Errorf("%w: entry after the summary", ErrStructure))
+		}
+		switch {
+		case hdr.Name == summaryName:
+			return r.readSummary(hdr)
+		case path.Base(hdr.Name) == folderFile:
+			return r.readFolder(hdr)
+		case strings.HasSuffix(hdr.Name, metaExt):
+			return r.readItem(hdr)
+		}
+		return nil, r.wrap(hdr.Name, fmt.Errorf("%w: unexpected entry", ErrStructure))
 	}
-	if r.summary {
-		return nil, r.wrap(hdr.Name, fmt.Errorf("%w: entry after the summary", ErrStructure))
-	}
-	switch {
-	case hdr.Name == summaryName:
-		return r.readSummary(hdr)
-	case path.Base(hdr.Name) == folderFile:
-		return r.readFolder(hdr)
-	case strings.HasSuffix(hdr.Name, metaExt):
-		return r.readItem(hdr)
-	}
-	return nil, r.wrap(hdr.Name, fmt.Errorf("%w: unexpected entry", ErrStructure))
 }
 
 func (r *Reader) readFolder(hdr *tar.Header) (*Entry, error) {
@@ -385,6 +440,7 @@ func (r *Reader) readSummary(hdr *tar.Header) (*Entry, error) {
 		}
 	}
 	r.summary = true
+	r.stateCounts = s.State
 	r.last = hdr.Name
 	return &Entry{Name: hdr.Name, Summary: &s, Meta: raw}, nil
 }

@@ -243,4 +243,8 @@ type Summary struct {
 	Skipped map[string]int `json:"skipped,omitempty"`
 	// Truncated is set when more problems occurred than the summary lists.
 	Truncated int `json:"truncated,omitempty"`
+	// State, when set, announces the state record in the archive's tail
+	// (FORMAT.md): its items counted by kind, bytes the sum of the sizes
+	// they give.
+	State *Counts `json:"state,omitempty"`
 }

@@ -56,7 +56,8 @@ type Writer struct {
 	sum     Summary
 	buf     bytes.Buffer
 	spill   *os.File
-	err     error // sticky: after a write error the archive is unusable
+	state   *stateSpool // the state record, once AddState was called
+	err     error       // sticky: after a write error the archive is unusable
 }
 
 // NewWriter starts an archive on w and writes its manifest. The manifest's
@@ -291,6 +292,10 @@ func (w *Writer) Close() error {
 	}
 	s := w.Summary()
 	s.Finished = w.opt.Now().UTC()
+	if w.state != nil {
+		c := w.state.counts
+		s.State = &c
+	}
 	w.sum = s
 	if err := w.writeJSON(summaryName, s, s.Finished); err != nil {
 		w.abort()
@@ -300,6 +305,12 @@ func (w *Writer) Close() error {
 		w.abort()
 		return w.fail(err)
 	}
+	if w.state != nil {
+		if err := w.writeTail(s.Finished); err != nil {
+			w.abort()
+			return err
+		}
+	}
 	zw := w.zw
 	w.zw = nil
 	if err := zw.Close(); err != nil {
@@ -307,6 +318,7 @@ func (w *Writer) Close() error {
 		return w.fail(err)
 	}
 	w.closeSpill()
+	w.closeState()
 	w.err = errors.New("format: writer is closed")
 	return nil
 }
@@ -315,6 +327,7 @@ func (w *Writer) Close() error {
 // archive that will not be completed.
 func (w *Writer) abort() {
 	w.closeSpill()
+	w.closeState()
 	if w.zw != nil {
 		if d, ok := w.zw.(interface{ Discard() }); ok {
 			d.Discard() // no point finishing a frame that is thrown away

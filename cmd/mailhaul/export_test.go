@@ -197,6 +197,11 @@ func TestExportIncrementalSince(t *testing.T) {
 	if ins.Skipped["received before the cutoff"] != 10 {
 		t.Errorf("delta skipped %v; want the 10 older messages counted as before the cutoff", ins.Skipped)
 	}
+	// Its state record lists all 11 (FORMAT.md, "The state record").
+	if _, out, _ := mailhaul(t, "inspect", archives[0]); ins.State == nil || ins.State.Messages != 11 ||
+		!strings.Contains(out, "state of the source: 11 messages") {
+		t.Errorf("delta state %+v; inspect says:\n%s", ins.State, out)
+	}
 }
 
 func TestExportPartialExitCodeNamesTheItem(t *testing.T) {

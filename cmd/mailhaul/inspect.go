@@ -59,8 +59,11 @@ type inspection struct {
 	Errors      []format.Problem   `json:"errors"`
 	Warnings    []format.Problem   `json:"warnings,omitempty"`
 	Skipped     map[string]int     `json:"skipped,omitempty"`
-	Problem     string             `json:"problem,omitempty"` // why reading stopped early
-	Notes       []string           `json:"notes,omitempty"`   // the reader's: a folder read under a safe path
+	// State counts a delta's state record: every item the source held
+	// (FORMAT.md, "The state record").
+	State   *format.Counts `json:"state,omitempty"`
+	Problem string         `json:"problem,omitempty"` // why reading stopped early
+	Notes   []string       `json:"notes,omitempty"`   // the reader's: a folder read under a safe path
 	// Damaged are items whose data does not match their checksum: lost,
 	// but the rest of the archive was read (FORMAT.md).
 	Damaged []format.Problem `json:"damaged,omitempty"`
@@ -124,6 +127,7 @@ func inspectArchive(ctx context.Context, path string) (*inspection, error) {
 			ins.Errors = append(ins.Errors, e.Summary.Errors...)
 			ins.Warnings = e.Summary.Warnings
 			ins.Skipped = e.Summary.Skipped
+			ins.State = e.Summary.State
 		}
 	}
 }
@@ -153,6 +157,9 @@ func (ins *inspection) print(w io.Writer) {
 	c := ins.Counts
 	fmt.Fprintf(tw, "\ttotal\t\t%d\t%d\t%d\t%d\t%s\n", c.Messages, c.Contacts, c.Events, c.Tasks, humanBytes(c.Bytes))
 	tw.Flush()
+	if s := ins.State; s != nil {
+		fmt.Fprintf(w, "state of the source: %d messages, %d contacts, %d events, %d tasks\n", s.Messages, s.Contacts, s.Events, s.Tasks)
+	}
 	for _, reason := range sortedKeys(ins.Skipped) {
 		fmt.Fprintf(w, "skipped %d: %s\n", ins.Skipped[reason], esc(reason))
 	}

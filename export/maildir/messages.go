@@ -190,18 +190,25 @@ func (x *exporter) one(f *folder, dirs openDirs, st *folderState, e *entry) erro
 		fi, err := e.de.Info()
 		if err != nil {
 			x.sink.AddError(format.Problem{Folder: f.path, Item: e.item(), Reason: "stat: " + cause(err)})
-			return nil
+			return x.state(f, st, e, time.Time{}) // listed: still there
 		}
 		received = fi.ModTime().UTC()
 	}
 	if !x.opt.Keep(received) {
 		st.skipped++ // decided from the name or the listing: never opened
-		return nil
+		return x.state(f, st, e, received)
 	}
 
-	file, ok := x.open(f, dirs, e)
+	file, ok, gone := x.open(f, dirs, e)
 	if !ok {
-		return nil
+		if gone {
+			return nil
+		}
+		return x.state(f, st, e, received) // still there, just not read
+	}
+	if err := x.state(f, st, e, received); err != nil {
+		file.Close()
+		return err
 	}
 	// The flags are those of the name the file was opened under.
 	_, info, _ := mdir.SplitInfo(e.name)
@@ -225,6 +232,38 @@ func (x *exporter) one(f *folder, dirs openDirs, st *folderState, e *entry) erro
 	err := x.send(f, e, file, it)
 	file.Close()
 	return err
+}
+
+// state gives the sink e's line of the state record, when asked: all
+// from the listing (flags from the info part, size from S=), so an
+// unchanged message is never opened.
+func (x *exporter) state(f *folder, st *folderState, e *entry, received time.Time) error {
+	if !x.opt.State {
+		return nil
+	}
+	_, info, _ := mdir.SplitInfo(e.name)
+	flags, _ := mdir.ParseFlags(info).IMAPFlags(st.kws[e.dir])
+	err := export.AddState(x.sink, format.StateItem{
+		Kind: format.KindMessage, Folder: f.path, SourceID: f.path + "/" + e.unique, Key: e.unique,
+		Flags: flags, Received: received, Size: nameSize(e.unique),
+	})
+	if err != nil {
+		return fmt.Errorf("maildir: %s/%s: %w", f.path, e.item(), err)
+	}
+	return nil
+}
+
+// nameSize is the size a unique name gives in its ",S=" field, 0 if
+// none (Maildir++ and Dovecot write it).
+func nameSize(unique string) int64 {
+	for field := range strings.SplitSeq(unique, ",") {
+		if v, ok := strings.CutPrefix(field, "S="); ok {
+			if n, err := strconv.ParseInt(v, 10, 64); err == nil && n >= 0 {
+				return n
+			}
+		}
+	}
+	return 0
 }
 
 // list fills x.entries with the message files of f's cur/ and new/,
@@ -306,17 +345,17 @@ const maxCatchUp = 3
 // found. Only a message absent from two re-lists made after the failed
 // open is called expunged (a listing during a rename may show neither
 // name); one that cannot be caught is reported. ok is false when the item
-// was reported instead.
-func (x *exporter) open(f *folder, dirs openDirs, e *entry) (file *os.File, ok bool) {
+// was reported instead, gone also when it was expunged.
+func (x *exporter) open(f *folder, dirs openDirs, e *entry) (file *os.File, ok, gone bool) {
 	relists, absent := 0, 0
 	for {
 		file, err := openFile(dirs[e.dir][e.sub], e.name)
 		if err == nil {
-			return file, true
+			return file, true, false
 		}
 		if !errors.Is(err, fs.ErrNotExist) {
 			x.sink.AddError(format.Problem{Folder: f.path, Item: e.item(), Reason: "open: " + cause(err)})
-			return nil, false
+			return nil, false, false
 		}
 		// A re-list made for an earlier message may know the new name.
 		if w, ok := x.where[e.dir][e.unique]; ok && (w.name != e.name || w.sub != e.sub) {
@@ -325,7 +364,7 @@ func (x *exporter) open(f *folder, dirs openDirs, e *entry) (file *os.File, ok b
 			if relists == maxRelists {
 				x.sink.AddError(format.Problem{Folder: f.path, Item: e.item(), Reason: fmt.Sprintf(
 					"open: renamed or moved on each of %d looks while the export ran; not read", maxRelists)})
-				return nil, false
+				return nil, false, false
 			}
 			relists++
 			w, ok := x.relist(dirs, e.dir)[e.unique]
@@ -334,7 +373,7 @@ func (x *exporter) open(f *folder, dirs openDirs, e *entry) (file *os.File, ok b
 					x.sink.AddSkipped(export.SkipExpunged, 1)
 					x.sink.AddWarning(format.Problem{Folder: f.path, Item: e.item(),
 						Reason: "expunged while the export ran: listed, then found in neither cur/ nor new/"})
-					return nil, false
+					return nil, false, true
 				}
 				continue
 			}
@@ -342,7 +381,7 @@ func (x *exporter) open(f *folder, dirs openDirs, e *entry) (file *os.File, ok b
 		}
 		if problem := check(e); problem != "" {
 			x.sink.AddError(format.Problem{Folder: f.path, Item: e.item(), Reason: problem})
-			return nil, false
+			return nil, false, false
 		}
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"os"
 	"slices"
 	"strconv"
+	"time"
 
 	"github.com/mailhaul/mailhaul/export"
 	"github.com/mailhaul/mailhaul/export/srcfs"
@@ -218,6 +219,9 @@ func (e *exporter) message(f mboxFile, m *mbox.Message, first bool, notes []stri
 	}
 	flags := itemFlags(raw)
 	received := mbox.ReceivedTime(m.FromLine, &h)
+	if err := e.state(folder, id, flags, received, h.MessageID); err != nil {
+		return false, err
+	}
 	if received.IsZero() {
 		e.sink.AddWarning(format.Problem{Folder: folder, Item: id, Reason: "no date in the From line, Date or Received fields: received time unknown"})
 	} else if !e.opt.Keep(received) {
@@ -242,6 +246,25 @@ func (e *exporter) message(f mboxFile, m *mbox.Message, first bool, notes []stri
 		return false, fmt.Errorf("mbox: add %s: %w", id, err)
 	}
 	return labelled, nil
+}
+
+// state gives the sink a message's line of the state record, when asked:
+// from the header scan that finds the messages, so the message itself is
+// not copied. Its folder is the archive path the message's item has or
+// would have.
+func (e *exporter) state(folder, id string, flags *flagSet, received time.Time, messageID string) error {
+	if !e.opt.State {
+		return nil
+	}
+	path, _ := export.SafeFolderPath(&e.namer, folder)
+	err := export.AddState(e.sink, format.StateItem{
+		Kind: format.KindMessage, Folder: path, SourceID: id,
+		Flags: flags.list, Received: received, MessageID: messageID,
+	})
+	if err != nil {
+		return fmt.Errorf("mbox: state of %s: %w", id, err)
+	}
+	return nil
 }
 
 // input is an open mbox file: read twice (Seek between the passes), and

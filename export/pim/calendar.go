@@ -102,17 +102,22 @@ func AddCalendar(ctx context.Context, sink export.Sink, name, path string, opt e
 		if received.IsZero() {
 			received = mtime
 		}
+		// The SourceID is handed out before the cutoff is applied, so
+		// that a delta gives each object the same one as the full export.
+		it := format.Item{Kind: o.Kind, Folder: name, Received: received, UID: o.UID,
+			SourceID: ids.next(file, o.UID, o.Index)}
+		if err := addState(sink, opt, it, o.Open()); err != nil {
+			return err
+		}
 		if !opt.Keep(received) {
 			sink.AddSkipped(export.SkipBeforeCutoff, 1)
 			return nil
 		}
-		notes := o.Notes
+		it.Notes = o.Notes
 		if err := validateCalendar(o); err != nil {
-			notes = append(notes, "go-ical cannot parse this object: "+err.Error())
+			it.Notes = append(it.Notes, "go-ical cannot parse this object: "+err.Error())
 			sink.AddWarning(format.Problem{Folder: name, Item: what, Reason: fmt.Sprintf("%v; exported unchanged", err)})
 		}
-		it := format.Item{Kind: o.Kind, Folder: name, Received: received, UID: o.UID,
-			SourceID: ids.next(file, o.UID, o.Index), Notes: notes}
 		if err := export.AddItem(sink, it, what, o.Open()); err != nil {
 			return sinkError{err}
 		}

@@ -147,12 +147,17 @@ func (c *contactExport) add(card VCard) error {
 	if t, ok := ParseStamp(rev); ok {
 		received = t
 	}
+	// The SourceID is handed out before the cutoff is applied, so that a
+	// delta gives each contact the same one as the full export.
+	it := format.Item{Kind: format.KindContact, Folder: c.folder, Received: received, UID: uid,
+		SourceID: c.ids.next(c.file, uid, card.Index), Notes: notes}
+	if err := addState(c.sink, c.opt, it, bytes.NewReader(raw)); err != nil {
+		return err
+	}
 	if !c.opt.Keep(received) {
 		c.sink.AddSkipped(export.SkipBeforeCutoff, 1)
 		return nil
 	}
-	it := format.Item{Kind: format.KindContact, Folder: c.folder, Received: received, UID: uid,
-		SourceID: c.ids.next(c.file, uid, card.Index), Notes: notes}
 	if err := export.AddItem(c.sink, it, what, bytes.NewReader(raw)); err != nil {
 		return sinkError{err}
 	}

@@ -226,6 +226,27 @@ func (r *Reader) Next() (*tar.Header, error) {
 	return hdr, nil
 }
 
+// Continue starts on a tar stream that follows the end-of-archive blocks
+// of the one read so far, in the same decompressed stream: Next then
+// returns its entries, or io.EOF when nothing (or only zero padding)
+// follows. Readers that never call it skip such a tail, Finish draining
+// it: that is how an archive carries an optional tail that older readers
+// pass over (format/FORMAT.md, "The tail").
+func (r *Reader) Continue() { r.tr = tar.NewReader(tailReader{r}) }
+
+// tailReader reads the decompressed stream after an end-of-archive:
+// bytes after the last zstd frame that are no frame end it, as Finish
+// has it (they are not the archive's).
+type tailReader struct{ r *Reader }
+
+func (t tailReader) Read(p []byte) (int, error) {
+	n, err := t.r.out.Read(p)
+	if t.r.codec == Zstd && errors.Is(err, zstd.ErrMagicMismatch) {
+		err = io.EOF
+	}
+	return n, err
+}
+
 // blockSize is the tar block.
 const blockSize = 512
 
