@@ -34,9 +34,11 @@ need() {
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 # measure NAME CMD...: run CMD once in an empty $OUT; append
-# "NAME seconds peak-rss-KB cpu-seconds load" to $SAMPLES, cpu-seconds being
-# user plus system time of CMD and its children and load the 1-minute load
-# average when it ended. On a loaded machine CPU time is the steadier
+# "NAME seconds peak-rss-KB cpu-seconds load [extra]" to $SAMPLES,
+# cpu-seconds being user plus system time of CMD and its children, load the
+# 1-minute load average when it ended, and extra what the script's
+# measure_extra function, if it has one, prints after the run (e.g. the
+# output's size). On a loaded machine CPU time is the steadier
 # measure: the scheduler shares cores by thread, which favours the tool
 # with more threads. The servers' CPU is not in it (the same data served
 # the same way to each tool).
@@ -50,8 +52,8 @@ measure() {
 		{ cat "$WORK/cmd.log" >&2; die "$name failed: $*"; }
 	end=$(date +%s%N)
 	read -r rss cpu < <(tail -n 1 "$WORK/rss" | awk '{print $1, $2 + $3}')
-	printf '%s %s %s %s %s\n' "$name" "$(awk -v ns=$((end - start)) 'BEGIN {printf "%.3f", ns / 1e9}')" "$rss" "$cpu" \
-		"$(cut -d' ' -f1 /proc/loadavg)" >>"$SAMPLES"
+	printf '%s %s %s %s %s%s\n' "$name" "$(awk -v ns=$((end - start)) 'BEGIN {printf "%.3f", ns / 1e9}')" "$rss" "$cpu" \
+		"$(cut -d' ' -f1 /proc/loadavg)" "$(if declare -F measure_extra >/dev/null; then printf ' %s' "$(measure_extra)"; fi)" >>"$SAMPLES"
 	log "  $name: $(tail -n 1 "$SAMPLES" | cut -d' ' -f2)s"
 }
 
