@@ -128,16 +128,10 @@ CONF
 		printf '\n| mailhaul against | throughput | CPU | peak RSS |\n|---|---:|---:|---:|\n'
 		ratio_row "mailhaul / vdirsyncer" mailhaul vdirsyncer
 		printf '\n| goal | value | target | result |\n|---|---:|---:|---|\n'
-		awk -v a="$(median mailhaul 2)" -v b="$(median vdirsyncer 2)" \
-			'BEGIN {printf "| throughput / vdirsyncer | %.2f× | > 1 | %s |\n", b / a, (b / a > 1 ? "PASS" : "MISS")}'
-		awk -v r="$(awk '$1 == "mailhaul" && $3 > m {m = $3} END {print m + 0}' "$SAMPLES")" \
-			'BEGIN {printf "| mailhaul peak RSS, MiB (max over its runs) | %.1f | < 100 | %s |\n", r / 1024, (r / 1024 < 100 ? "PASS" : "MISS")}'
-		printf '\nThroughput is vdirsyncer'"'"'s wall time over mailhaul'"'"'s; CPU and RSS are mailhaul'"'"'s over vdirsyncer'"'"'s.\n\nChecks:\n\n'
-		cat "$CHECKS"
-		printf '\nTotal benchmark time: %ss.\n' $(($(date +%s) - started))
-	} >"$RESULTS"
-	cat "$RESULTS"
-	log "results written to $RESULTS"
+		goal "throughput / vdirsyncer" "$(ratio "$(median vdirsyncer 2)" "$(median mailhaul 2)")" ">" 1
+		goal "mailhaul peak RSS, MiB (max over its runs)" "$(peak_rss_mib '^mailhaul$')" "<" 100
+		printf '\nThroughput is vdirsyncer'"'"'s wall time over mailhaul'"'"'s; CPU and RSS are mailhaul'"'"'s over vdirsyncer'"'"'s.\n'
+	} | publish "$started"
 }
 
 main "$@"

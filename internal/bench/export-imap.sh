@@ -97,18 +97,9 @@ main() {
 	tar -cf - -C "$WORK/mail/src" . | cat >/dev/null # the same warm page cache for all
 
 	printf 'pw\n' >"$WORK/pw"
-	cat >"$WORK/mbsyncrc" <<RC
-IMAPAccount bench
-Host 127.0.0.1
-Port $port
-User src
-Pass pw
-SSLType None
-AuthMechs LOGIN PLAIN
-
-IMAPStore far
-Account bench
-
+	{
+		mbsync_far "$port" src
+		cat <<RC
 MaildirStore near
 Path $OUT/maildir/
 Inbox $OUT/maildir/INBOX
@@ -122,6 +113,7 @@ Create Near
 Sync Pull
 SyncState $OUT/mbsync-state/
 RC
+	} >"$WORK/mbsyncrc"
 
 	LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 	CHECKS=$WORK/checks
@@ -175,19 +167,12 @@ RC
 		if wants mbsync && { wants mh-gzip || wants mh-zstd; }; then
 			printf '\n| goal | value | target | result |\n|---|---:|---:|---|\n'
 			for t in mh-gzip mh-zstd; do
-				wants "$t" || continue
-				awk -v t="$t" -v a="$(median "$t" 2)" -v b="$(median mbsync 2)" \
-					'BEGIN {printf "| %s throughput / mbsync | %.2f× | > 1 | %s |\n", t, b / a, (b / a > 1 ? "PASS" : "MISS")}'
+				if wants "$t"; then goal "$t throughput / mbsync" "$(ratio "$(median mbsync 2)" "$(median "$t" 2)")" ">" 1; fi
 			done
-			awk -v r="$(awk '$1 ~ /^mh-/ && $3 > m {m = $3} END {print m + 0}' "$SAMPLES")" \
-				'BEGIN {printf "| mailhaul peak RSS, MiB (max over its runs) | %.1f | < 100 | %s |\n", r / 1024, r / 1024 < 100 ? "PASS" : "MISS"}'
+			goal "mailhaul peak RSS, MiB (max over its runs)" "$(peak_rss_mib '^mh-')" "<" 100
 		fi
-		printf '\nThroughput is the peer'"'"'s wall time over mailhaul'"'"'s; CPU and RSS are mailhaul'"'"'s over the peer'"'"'s.\n\nChecks:\n\n'
-		cat "$CHECKS"
-		printf '\nTotal benchmark time: %ss.\n' $(($(date +%s) - started))
-	} >"$RESULTS"
-	cat "$RESULTS"
-	log "results written to $RESULTS"
+		printf '\nThroughput is the peer'"'"'s wall time over mailhaul'"'"'s; CPU and RSS are mailhaul'"'"'s over the peer'"'"'s.\n'
+	} | publish "$started"
 }
 
 main "$@"

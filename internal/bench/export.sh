@@ -167,26 +167,6 @@ bench_size() {
 
 # --- reporting ---------------------------------------------------------------
 
-# verdict OK: PASS or MISS.
-verdict() { if [[ $1 == 1 ]]; then echo PASS; else echo MISS; fi; }
-
-# ratio A B: A / B to two decimals, or "n/a"; ratio4 to four, for sizes
-# that differ by less than 1%.
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN {if (a == "" || b == "" || b == 0) print "n/a"; else printf "%.2f", a / b}'; }
-ratio4() { awk -v a="$1" -v b="$2" 'BEGIN {if (a == "" || b == "" || b == 0) print "n/a"; else printf "%.4f", a / b}'; }
-
-# goal LABEL VALUE OP TARGET: a results row with PASS/MISS; OP is >= <= or <.
-goal() {
-	local label=$1 value=$2 op=$3 target=$4 ok
-	if [[ $value == n/a ]]; then
-		printf '| %s | n/a | %s %s | - |\n' "$label" "$op" "$target"
-		return
-	fi
-	ok=$(awk -v v="$value" -v t="$target" -v op="$op" 'BEGIN {
-		print (op == ">=" ? v >= t : op == "<=" ? v <= t : v < t) ? 1 : 0 }')
-	printf '| %s | %s | %s %s | %s |\n' "$label" "$value" "$op" "$target" "$(verdict "$ok")"
-}
-
 report_size() {
 	local size=$1 mib tool t rss out load cpu SAMPLES=$BENCH_DIR/samples-$size
 	mib=$(awk -v b="${SRC_BYTES[$size]}" 'BEGIN {printf "%.1f", b / 1048576}')
@@ -208,7 +188,7 @@ report_size() {
 	tg=$(median tar-gzip 2) tp=$(median tar-pigz 2) tz=$(median tar-zstd 2)
 	mg=$(median mh-gzip 2) mz=$(median mh-zstd 2) md=$(median mh-delta 2)
 	sg=$(median tar-gzip 6) stz=$(median tar-zstd 6) sm=$(median mh-gzip 6) sz=$(median mh-zstd 6)
-	peak=$(awk '$1 ~ /^mh-/ && $3 > m {m = $3} END {if (m) printf "%.1f", m / 1024}' "$SAMPLES")
+	peak=$(peak_rss_mib '^mh-')
 	printf '\n| goal (%s) | measured | target | result |\n|---|---:|---:|---|\n' "$size"
 	goal "mailhaul gzip throughput / tar -czf" "$(ratio "$tg" "$mg")" ">=" 5
 	goal "mailhaul gzip throughput / tar + pigz" "$(ratio "$tp" "$mg")" ">=" 2
@@ -252,14 +232,7 @@ main() {
 		for size in $SIZES; do
 			report_size "$size"
 		done
-		if [[ -s $CHECKS ]]; then
-			printf '\n### Checks\n\n'
-			cat "$CHECKS"
-		fi
-		printf '\nTotal benchmark time: %ss.\n' $(($(date +%s) - started))
-	} >"$RESULTS"
-	cat "$RESULTS"
-	log "results written to $RESULTS"
+	} | publish "$started"
 }
 
 main "$@"

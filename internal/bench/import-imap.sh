@@ -43,18 +43,9 @@ MH_T=$(echo "$t1 - $t0" | bc); MH_N=$(dovecot_count mh); MH_RSS=$(( $(cat "$WORK
 echo "== mbsync push"
 load
 mkdir -p "$WORK/mbsync"
-cat > "$WORK/mbsyncrc" <<RC
-IMAPAccount bench
-Host 127.0.0.1
-Port $PORT
-User mb
-Pass pw
-SSLType None
-AuthMechs LOGIN PLAIN
-
-IMAPStore far
-Account bench
-
+{
+  mbsync_far "$PORT" mb
+  cat <<RC
 MaildirStore near
 Inbox $WORK/src/
 SubFolders Maildir++
@@ -67,6 +58,7 @@ Create Far
 Sync Push
 SyncState $WORK/mbsync/
 RC
+} >"$WORK/mbsyncrc"
 t0=$(now)
 mbsync -q -c "$WORK/mbsyncrc" push || echo "   (mbsync exited $?)"
 t1=$(now)

@@ -3,6 +3,7 @@
 #
 # Variables the helpers read, set by the script:
 #   SAMPLES  file measure appends to and median reads
+#   RESULTS  file publish writes; CHECKS, if set, what publish adds to it
 #   OUT      directory measure empties before each run
 #   WORK     scratch directory (server files, the rss file, cmd.log)
 
@@ -61,6 +62,45 @@ measure() {
 median() {
 	awk -v n="$1" -v f="$2" '$1 == n {print $f}' "$SAMPLES" | sort -g |
 		awk '{v[NR] = $1} END {if (NR) print v[int((NR + 1) / 2)]}'
+}
+
+# verdict OK: PASS or MISS.
+verdict() { if [[ $1 == 1 ]]; then echo PASS; else echo MISS; fi; }
+
+# ratio A B: A / B to two decimals, or "n/a"; ratio4 to four, for sizes
+# that differ by less than 1%.
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN {if (a == "" || b == "" || b == 0) print "n/a"; else printf "%.2f", a / b}'; }
+ratio4() { awk -v a="$1" -v b="$2" 'BEGIN {if (a == "" || b == "" || b == 0) print "n/a"; else printf "%.4f", a / b}'; }
+
+# goal LABEL VALUE OP TARGET: a results row with PASS/MISS; OP is >= > <= or <.
+goal() {
+	local label=$1 value=$2 op=$3 target=$4 ok
+	if [[ $value == n/a ]]; then
+		printf '| %s | n/a | %s %s | - |\n' "$label" "$op" "$target"
+		return
+	fi
+	ok=$(awk -v v="$value" -v t="$target" -v op="$op" 'BEGIN {
+		print (op == ">=" ? v >= t : op == ">" ? v > t : op == "<=" ? v <= t : v < t) ? 1 : 0 }')
+	printf '| %s | %s | %s %s | %s |\n' "$label" "$value" "$op" "$target" "$(verdict "$ok")"
+}
+
+# peak_rss_mib REGEX: the highest peak RSS, in MiB, over the samples whose
+# name matches REGEX (an awk regular expression), or n/a.
+peak_rss_mib() { awk -v re="$1" '$1 ~ re && $3 > m {m = $3} END {if (m) printf "%.1f", m / 1024; else print "n/a"}' "$SAMPLES"; }
+
+# publish STARTED: write stdin, then $CHECKS (if the script keeps one) and
+# the time since STARTED (seconds since the epoch), to $RESULTS and show it.
+publish() {
+	{
+		cat
+		if [[ -s ${CHECKS:-} ]]; then
+			printf '\n### Checks\n\n'
+			cat "$CHECKS"
+		fi
+		printf '\nTotal benchmark time: %ss.\n' $(($(date +%s) - $1))
+	} >"$RESULTS"
+	cat "$RESULTS"
+	log "results written to $RESULTS"
 }
 
 # sample_table ITEMS TOOL...: the Markdown table of each tool's medians:
@@ -150,6 +190,25 @@ stop_dovecot() { [[ -f ${DOVECOT_PID_FILE:-} ]] && kill "$(cat "$DOVECOT_PID_FIL
 # dovecot_count USER: the messages in all of USER's folders.
 dovecot_count() {
 	doveadm -c "$DOVECOT_CONF" -f tab mailbox status -u "$1" messages '*' | awk -F'\t' 'NR>1 {s+=$NF} END {print s+0}'
+}
+
+# mbsync_far PORT USER: the mbsyncrc sections of USER's account on the
+# Dovecot start_dovecot started (IMAP store "far"), for a script to append
+# its Maildir store and channel to.
+mbsync_far() {
+	cat <<RC
+IMAPAccount bench
+Host 127.0.0.1
+Port $1
+User $2
+Pass pw
+SSLType None
+AuthMechs LOGIN PLAIN
+
+IMAPStore far
+Account bench
+
+RC
 }
 
 # start_radicale PORT: a fresh Radicale (empty storage under $WORK, no

@@ -121,17 +121,13 @@ main() {
 		printf '\n| measure | value | target | result |\n|---|---:|---:|---|\n'
 		awk -v a="$mh" -v b="$tc" 'BEGIN {printf "| mailhaul (gzip) wall time / curl wall time | %.2f | - | - |\n", a / b}'
 		awk -v a="$(median mailhaul-zstd 2)" -v b="$tc" 'BEGIN {printf "| mailhaul (zstd) wall time / curl wall time | %.2f | - | - |\n", a / b}'
-		awk -v r="$(awk '$1 ~ /^mailhaul/ && $3 > m {m = $3} END {print m + 0}' "$SAMPLES")" \
-			'BEGIN {printf "| mailhaul peak RSS, MiB (max over its runs) | %.1f | < 100 | %s |\n", r / 1024, r / 1024 < 100 ? "PASS" : "MISS"}'
+		goal "mailhaul peak RSS, MiB (max over its runs)" "$(peak_rss_mib '^mailhaul')" "<" 100
 		if [[ $got == "$messages" ]]; then
 			printf '\nChecks: the archive holds %s messages, as the mailbox does.\n' "$got"
 		else
 			printf '\n**Checks: the archive holds %s messages, the mailbox %s** (timings are suspect).\n' "$got" "$messages"
 		fi
-		printf '\nTotal benchmark time: %ss.\n' $(($(date +%s) - started))
-	} >"$RESULTS"
-	cat "$RESULTS"
-	log "results written to $RESULTS"
+	} | publish "$started"
 }
 
 main "$@"
