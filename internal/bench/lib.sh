@@ -192,12 +192,13 @@ dovecot_count() {
 	doveadm -c "$DOVECOT_CONF" -f tab mailbox status -u "$1" messages '*' | awk -F'\t' 'NR>1 {s+=$NF} END {print s+0}'
 }
 
-# mbsync_far PORT USER: the mbsyncrc sections of USER's account on the
-# Dovecot start_dovecot started (IMAP store "far"), for a script to append
-# its Maildir store and channel to.
+# mbsync_far PORT USER [STORE]: the mbsyncrc sections of USER's account on
+# the Dovecot start_dovecot started (IMAP store STORE, default "far"), for a
+# script to append its other store and channel to.
 mbsync_far() {
+	local store=${3:-far}
 	cat <<RC
-IMAPAccount bench
+IMAPAccount $store
 Host 127.0.0.1
 Port $1
 User $2
@@ -205,8 +206,8 @@ Pass pw
 SSLType None
 AuthMechs LOGIN PLAIN
 
-IMAPStore far
-Account bench
+IMAPStore $store
+Account $store
 
 RC
 }
