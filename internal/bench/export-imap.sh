@@ -82,6 +82,20 @@ check() {
 	fi
 }
 
+# pull_channel NAME: an mbsync channel NAME copying every folder of store
+# far into store near, from a fresh sync state in $OUT.
+pull_channel() {
+	cat <<RC
+Channel $1
+Far :far:
+Near :near:
+Patterns *
+Create Near
+Sync Pull
+SyncState $OUT/mbsync-state/
+RC
+}
+
 # dovecot_folders USER: each of USER's folders that holds messages, and
 # their count (empty folders are left out: doveadm backup makes a parent
 # such as "Lists", which is only a hierarchy level in src, a mailbox).
@@ -158,27 +172,13 @@ Path $OUT/maildir/
 Inbox $OUT/maildir/INBOX
 SubFolders Verbatim
 
-Channel pull
-Far :far:
-Near :near:
-Patterns *
-Create Near
-Sync Pull
-SyncState $OUT/mbsync-state/
 RC
+		pull_channel pull
 	} >"$WORK/mbsyncrc"
 	{
 		mbsync_far "$port" src far
 		mbsync_far "$port" dst near
-		cat <<RC
-Channel a2b
-Far :far:
-Near :near:
-Patterns *
-Create Near
-Sync Pull
-SyncState $OUT/mbsync-state/
-RC
+		pull_channel a2b
 	} >"$WORK/mbsyncrc-a2b"
 
 	LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
