@@ -208,3 +208,29 @@ func keys(m map[string]testservers.Mailbox) []string {
 	slices.Sort(out)
 	return out
 }
+
+// TestGmailLabelNames: labels Gmail sends in modified UTF-7 and as a
+// literal (one holding quotes) are matched to their folders.
+func TestGmailLabelNames(t *testing.T) {
+	msgs := []gmailfake.Message{{Body: []byte("Subject: names\r\n\r\nx\r\n"), Date: gday, Labels: []string{"Ünïcødé/Ärger", `Reise "2024"`}}}
+	s, err := gmailfake.Start("alice", "pw", msgs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	rep, err := exportFrom(t, gmailSource(t, s), "alice", t.TempDir(), "")
+	if err != nil || rep.Status != "ok" || rep.Counts.Messages != 1 || len(rep.Warnings) != 0 {
+		t.Fatalf("export: %v %+v", err, rep)
+	}
+	var got []string
+	err = importer.Walk(context.Background(), []string{rep.Archive}, importer.Visitor{Item: func(_ string, e *format.Entry) error {
+		got = append([]string{e.Item.Folder}, e.Item.Labels...)
+		return nil
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{`Reise "2024"`, "Ünïcødé/Ärger"}; !slices.Equal(got, want) {
+		t.Errorf("placed in %q, want %q", got, want)
+	}
+}
