@@ -3,6 +3,7 @@ package imap_test
 import (
 	"context"
 	"crypto/sha256"
+	"fmt"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -12,6 +13,7 @@ import (
 	imapsrc "github.com/mailhaul/mailhaul/export/imap"
 	"github.com/mailhaul/mailhaul/format"
 	"github.com/mailhaul/mailhaul/importer"
+	"github.com/mailhaul/mailhaul/internal/faultproxy"
 	"github.com/mailhaul/mailhaul/internal/gmailfake"
 	"github.com/mailhaul/mailhaul/internal/imapconn"
 	"github.com/mailhaul/mailhaul/internal/testservers"
@@ -232,5 +234,58 @@ func TestGmailLabelNames(t *testing.T) {
 	}
 	if want := []string{`Reise "2024"`, "Ünïcødé/Ärger"}; !slices.Equal(got, want) {
 		t.Errorf("placed in %q, want %q", got, want)
+	}
+}
+
+// TestGmailThroughCuts: with a proxy cutting connections at random
+// points of the UID commands (the label FETCH on its own connection
+// too), every message of All Mail is still exported exactly once, with
+// its labels.
+func TestGmailThroughCuts(t *testing.T) {
+	var msgs []gmailfake.Message
+	sets := [][]string{{`\Inbox`}, {"Work", "Travel"}, nil, {`\Inbox`, "Work", `\Starred`}, {`\Sent`, "Travel"}}
+	for i := range 60 {
+		msgs = append(msgs, gmailfake.Message{Body: []byte(fmt.Sprintf("Message-ID: <m%d@example.com>\r\nSubject: %d\r\n\r\nbody %d\r\n", i, i, i)),
+			Date: gday.Add(time.Duration(i) * time.Minute), Labels: sets[i%len(sets)]})
+	}
+	s, err := gmailfake.Start("alice", "pw", msgs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	p, err := faultproxy.Start(faultproxy.Options{Upstream: s.Addr, Verbs: []string{"UID"}, Rate: 0.3, Seed: 11,
+		Points: []faultproxy.Point{faultproxy.InsideAnswer, faultproxy.Before, faultproxy.AfterCommand}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	src := gmailSource(t, s)
+	src.Account.Addr, src.Chunk, src.Retry = p.Addr, 5, quickRetry
+	rep, err := exportFrom(t, src, "alice", t.TempDir(), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st := p.Stats(); st.AnswerCuts == 0 {
+		t.Fatalf("the proxy cut %+v: no cut inside an answer", st)
+	}
+	if rep.Status != "ok" || rep.Counts.Messages != len(msgs) {
+		t.Fatalf("export through cuts: %s, %d messages, want ok and %d; errors %v", rep.Status, rep.Counts.Messages, len(msgs), rep.Errors)
+	}
+	want := []string{"INBOX", "Travel Work", "[Gmail]/All Mail", "INBOX Work [Gmail]/Starred", "[Gmail]/Sent Mail Travel"}
+	seen := map[string]bool{}
+	err = importer.Walk(context.Background(), []string{rep.Archive}, importer.Visitor{Item: func(_ string, e *format.Entry) error {
+		var i int
+		fmt.Sscanf(strings.TrimPrefix(e.Item.MessageID, "<"), "m%d@", &i)
+		if seen[e.Item.MessageID] {
+			t.Errorf("%s exported twice", e.Item.MessageID)
+		}
+		seen[e.Item.MessageID] = true
+		if got := strings.Join(append([]string{e.Item.Folder}, e.Item.Labels...), " "); got != want[i%len(want)] {
+			t.Errorf("%s placed in %q, want %q", e.Item.MessageID, got, want[i%len(want)])
+		}
+		return nil
+	}})
+	if err != nil {
+		t.Fatal(err)
 	}
 }
