@@ -64,26 +64,7 @@ const (
 // them. The cutoff keeps objects whose last change (see stampRank) is at
 // or after it, and every object that gives none.
 func (s *Source) Export(ctx context.Context, sink export.Sink, opt export.Options) error {
-	for _, raw := range []string{s.URL, s.CardDAV, s.CalDAV} {
-		if err := davclient.CheckPlaintext(raw, s.Config.AllowPlaintext); err != nil {
-			return err
-		}
-	}
-	var base *url.URL
-	if s.URL != "" {
-		u, err := davclient.ParseDir(s.URL)
-		if err != nil {
-			return err
-		}
-		base = u
-	}
-	c := davclient.New(s.Config)
-	for _, raw := range []string{s.URL, s.CardDAV, s.CalDAV} {
-		if u, err := url.Parse(raw); err == nil && raw != "" {
-			c.Trust(u)
-		}
-	}
-	homes, err := c.Discover(ctx, base, s.CardDAV, s.CalDAV)
+	c, homes, _, err := davclient.Connect(ctx, s.Config, davclient.Endpoints{URL: s.URL, CardDAV: s.CardDAV, CalDAV: s.CalDAV})
 	if err != nil {
 		return err
 	}
