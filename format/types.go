@@ -180,6 +180,10 @@ type Item struct {
 	// SourceID identifies the item in its source, stably across runs: a
 	// Maildir base name without its info part, an mbox file and offset.
 	SourceID string `json:"sourceId"`
+	// ETag is a CardDAV/CalDAV object's entity tag as its server gave it
+	// with these bytes (quotes and any W/ kept), for a later update with
+	// If-Match; "" when not known.
+	ETag string `json:"etag,omitempty"`
 	// Notes records anything noteworthy about this item, for example that
 	// its UID was generated or that a parser could not read it.
 	Notes []string `json:"notes,omitempty"`

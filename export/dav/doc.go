@@ -13,7 +13,8 @@
 // again, and a shared calendar belongs to its owner's export.
 //
 // A collection's members are listed with an initial sync-collection
-// REPORT (a PROPFIND where refused), spooled to a temporary file, and
+// REPORT (a PROPFIND where refused; an answer the server truncates, RFC
+// 6578 §3.6, is followed with its token to the end), spooled to a temporary file, and
 // read in multiget REPORTs of Batch objects whose answers are handed to
 // the sink one object at a time as they stream in: memory is bounded by
 // one object, whatever the collection's size. Objects are written byte
@@ -24,8 +25,13 @@
 // collection and href, and the export goes on (a partial export, exit 3);
 // so is a collection whose objects cannot be listed. Each folder notes
 // the collection URL it was exported from.
+// Each item records the ETag the multiget gave with its bytes (format
+// Item.ETag), for a later update with If-Match.
 // Requests are repeated through davclient's Retrying transport (429, 5xx,
-// dropped connections, Retry-After).
+// dropped connections, Retry-After). A 401 is never repeated and ends
+// the export: the credentials no longer work, and every further request
+// (another half of a batch, the next collection) would be one more
+// failed login, which servers count towards locking the account.
 //
 // Deltas. Given the folders of an earlier export of the account
 // (Source.Earlier, which export dav --since reads from that archive),

@@ -98,3 +98,24 @@ func exportAll(t *testing.T, base string, opt *export.Options) *exporttest.Sink 
 	}
 	return &sink
 }
+
+// Credentials that stop working part way (the password changed) stop
+// the export at the first 401: asking again, or for other objects,
+// only adds failed logins, and a server may lock the account after a
+// few.
+func TestExportStopsAtUnauthorized(t *testing.T) {
+	realServer(t)
+	r := testservers.StartRadicale(t, map[string]string{"alice": "secret"})
+	fill(t, r.URL, "alice", "secret", r.URL+"alice/book/", r.URL+"alice/cal/", true)
+	f := davfault.Start(t, davfault.Options{Upstream: r.URL, DenyMultigets: true})
+	var sink exporttest.Sink
+	src := &Source{URL: f.URL, Batch: 7, TempDir: t.TempDir(), Config: davclient.Config{User: "alice", Password: "secret",
+		Retry: retry.Loop{Attempts: 3, Backoff: retry.Policy{First: time.Millisecond}}}}
+	err := src.Export(context.Background(), &sink, export.Options{})
+	if err == nil || !strings.Contains(err.Error(), "401") {
+		t.Errorf("export: %v; want it stopped by the 401", err)
+	}
+	if n := f.Denied.Load(); n != 1 {
+		t.Errorf("%d multigets answered 401; want the export to stop at the first", n)
+	}
+}

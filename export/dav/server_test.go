@@ -73,8 +73,9 @@ func fill(t *testing.T, base, user, pass, book, cal string, mk bool) {
 	send("PUT", cal+"todo-1.ics", "text/calendar; charset=utf-8", task, 201, 204)
 }
 
-// held is what the server answers a GET of href with.
-func held(t *testing.T, href, user, pass string) []byte {
+// held is what the server answers a GET of href with: the body and its
+// ETag.
+func held(t *testing.T, href, user, pass string) ([]byte, string) {
 	t.Helper()
 	c := davclient.New(davclient.Config{User: user, Password: pass})
 	u, _ := davclient.ParseDir(href)
@@ -83,7 +84,7 @@ func held(t *testing.T, href, user, pass string) []byte {
 	if err != nil || a.Status != 200 {
 		t.Fatalf("GET %s: %v %v", href, err, a)
 	}
-	return a.Body
+	return a.Body, a.Header.Get("ETag")
 }
 
 func TestExportRadicale(t *testing.T) {
@@ -162,8 +163,12 @@ func testExport(t *testing.T, base, user, pass, book, cal string, mk bool) {
 		if !mk && !it.Received.Equal(w.recv) {
 			t.Errorf("%s: received %s; want %s", it.SourceID, it.Received, w.recv)
 		}
-		if h := held(t, w.href, user, pass); string(h) != string(it.Body) {
+		h, etag := held(t, w.href, user, pass)
+		if string(h) != string(it.Body) {
 			t.Errorf("%s: exported\n%q\nserver holds\n%q", it.SourceID, it.Body, h)
+		}
+		if etag == "" || it.ETag != etag {
+			t.Errorf("%s: etag %q; want the server's %q (for a later If-Match)", it.SourceID, it.ETag, etag)
 		}
 	}
 

@@ -149,8 +149,7 @@ func (x *exporter) collection(ctx context.Context, ci davclient.CollectionInfo) 
 		since = prev
 	}
 	spool, n, gone, token, err := x.list(ctx, ci.URL, since)
-	var local *os.PathError
-	if since != "" && err != nil && ctx.Err() == nil && !errors.As(err, &local) {
+	if since != "" && err != nil && !fatal(ctx, err) {
 		// A token the server forgot (ErrSyncToken), or one it fails on
 		// (Xandikos 0.2.8 answers an unknown token with a 500).
 		x.sink.AddWarning(format.Problem{Folder: f.Path, Item: href,
@@ -160,7 +159,7 @@ func (x *exporter) collection(ctx context.Context, ci davclient.CollectionInfo) 
 		x.keepAll = true
 	}
 	switch {
-	case err != nil && (ctx.Err() != nil || errors.As(err, &local)):
+	case err != nil && fatal(ctx, err):
 		return fmt.Errorf("list %s: %w", href, err)
 	case err != nil:
 		// Its objects are unknown: the collection fails as a whole, the
@@ -207,6 +206,15 @@ func (x *exporter) collection(ctx context.Context, ci davclient.CollectionInfo) 
 		return fmt.Errorf("list %s: %w", href, err)
 	}
 	return x.fetch(ctx, f, ci.URL, hrefs)
+}
+
+// fatal reports whether err ends the export rather than one collection
+// or object: it was stopped, the spool could not be written, or the
+// server refused the credentials (each further request would be another
+// failed login, and a server may lock the account after a few).
+func fatal(ctx context.Context, err error) bool {
+	var local *os.PathError
+	return ctx.Err() != nil || errors.As(err, &local) || errors.Is(err, davclient.ErrUnauthorized)
 }
 
 func orUnknown(s string) string {
@@ -305,6 +313,9 @@ func (x *exporter) fetch(ctx context.Context, f format.Folder, col *url.URL, hre
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
+	if err != nil && fatal(ctx, err) {
+		return fmt.Errorf("multiget in %s: %w", davclient.Redact(col), err)
+	}
 	var rest []*url.URL
 	for _, h := range hrefs {
 		if want[davclient.HrefKey(h)] {
@@ -347,7 +358,7 @@ func (x *exporter) item(f format.Folder, o davclient.Object) error {
 		return nil
 	}
 	obj := scan(o.Data)
-	it := format.Item{Folder: f.Path, UID: obj.uid, SourceID: path.Base(o.Href.Path), Received: obj.stamp}
+	it := format.Item{Folder: f.Path, UID: obj.uid, SourceID: davclient.LastSegment(o.Href), Received: obj.stamp, ETag: o.ETag}
 	switch {
 	case f.Kind == format.FolderContacts && obj.vcard:
 		it.Kind = format.KindContact

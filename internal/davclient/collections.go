@@ -57,7 +57,7 @@ func (c *Client) Collections(ctx context.Context, home *url.URL) ([]CollectionIn
 		return nil, err
 	}
 	if a.Status != http.StatusMultiStatus {
-		return nil, fmt.Errorf("dav: list collections in %s: PROPFIND answered %s", Redact(home), a.ServerSays())
+		return nil, markAuth(a.Status, fmt.Errorf("dav: list collections in %s: PROPFIND answered %s", Redact(home), a.ServerSays()))
 	}
 	type named struct {
 		XMLName xml.Name
@@ -233,7 +233,7 @@ func (c *Client) members(ctx context.Context, method string, col *url.URL, depth
 		if bytes.Contains(b, []byte("valid-sync-token")) {
 			err = fmt.Errorf("%w: %w", ErrSyncToken, err)
 		}
-		return "", true, false, err
+		return "", true, false, markAuth(resp.StatusCode, err)
 	}
 	var r struct {
 		Href      string `xml:"DAV: href"`
