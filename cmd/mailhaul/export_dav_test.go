@@ -243,6 +243,23 @@ func TestExportDAVObjectFailsExit3(t *testing.T) {
 	}
 }
 
+// Credentials that stop working part way (the password changed during
+// the run) end the export at the first 401 with exit 1, and the last line
+// says why: no object is asked for again with them.
+func TestExportDAVUnauthorizedExit1(t *testing.T) {
+	r, dir, _ := seededRadicale(t)
+	p := davfault.Start(t, davfault.Options{Upstream: r.URL, DenyMultigets: true})
+	code, stdout, stderr := mailhaul(t, "export", "dav", "--url", p.URL, "--user", "alice", "--password-file", writePassword(t, "wonder"),
+		"--out", filepath.Join(dir, "out"))
+	lines := strings.Split(strings.TrimSpace(stdout+stderr), "\n")
+	if last := lines[len(lines)-1]; code != exitFailed || !strings.Contains(last, "401") {
+		t.Errorf("exit %d, last line %q; want 1 and the server's 401\n%s%s", code, last, stdout, stderr)
+	}
+	if n := p.Denied.Load(); n != 1 {
+		t.Errorf("%d multigets answered 401; want the export to stop at the first", n)
+	}
+}
+
 // export maildir --dav-url writes one archive holding the Maildir's mail
 // and the DAV account's contacts and calendars.
 func TestExportMaildirWithDAVSource(t *testing.T) {

@@ -92,3 +92,44 @@ func TestExportHrefForms(t *testing.T) {
 		t.Errorf("items %v; want %v", got, want)
 	}
 }
+
+// An href too long for the member spool's line (a hostile or broken
+// server) is an error naming it, shortened, and the collection's other
+// objects are exported: it used to end the whole export.
+func TestExportHrefTooLong(t *testing.T) {
+	long := "/book/" + strings.Repeat("x", 70<<10) + ".vcf"
+	card := "BEGIN:VCARD\r\nVERSION:3.0\r\nUID:ok\r\nFN:x\r\nEND:VCARD\r\n"
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		var b strings.Builder
+		b.WriteString(`<?xml version="1.0"?><d:multistatus xmlns:d="DAV:" xmlns:cr="urn:ietf:params:xml:ns:carddav">`)
+		switch {
+		case r.Method == "PROPFIND" && r.URL.Path == "/":
+			b.WriteString(`<d:response><d:href>/book/</d:href><d:propstat><d:prop><d:resourcetype><d:collection/><cr:addressbook/></d:resourcetype></d:prop><d:status>HTTP/1.1 200 OK</d:status></d:propstat></d:response>`)
+		case r.Method == "REPORT" && strings.Contains(string(body), "sync-collection"):
+			for _, h := range []string{long, "/book/ok.vcf"} {
+				fmt.Fprintf(&b, `<d:response><d:href>%s</d:href><d:propstat><d:prop><d:getetag>"e"</d:getetag></d:prop><d:status>HTTP/1.1 200 OK</d:status></d:propstat></d:response>`, h)
+			}
+		case r.Method == "REPORT":
+			if strings.Contains(string(body), long) {
+				t.Errorf("asked for the long href")
+			}
+			b.WriteString(`<d:response><d:href>/book/ok.vcf</d:href><d:propstat><d:prop><d:getetag>"e"</d:getetag><cr:address-data>` + card + `</cr:address-data></d:prop><d:status>HTTP/1.1 200 OK</d:status></d:propstat></d:response>`)
+		}
+		b.WriteString(`</d:multistatus>`)
+		w.WriteHeader(http.StatusMultiStatus)
+		io.WriteString(w, b.String())
+	}))
+	defer srv.Close()
+	var sink exporttest.Sink
+	src := &Source{CardDAV: srv.URL + "/", TempDir: t.TempDir()}
+	if err := src.Export(context.Background(), &sink, export.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	if len(sink.Items) != 1 || sink.Items[0].UID != "ok" {
+		t.Errorf("items %+v; want ok.vcf", sink.Items)
+	}
+	if len(sink.Errors) != 1 || sink.Errors[0].Folder != "book" || len(sink.Errors[0].Item) > 300 || !strings.Contains(sink.Errors[0].Reason, "too long") {
+		t.Errorf("errors %+v; want the long href, shortened, in folder book", sink.Errors)
+	}
+}

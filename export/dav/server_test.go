@@ -263,3 +263,43 @@ func testDelta(t *testing.T, src *Source, full *exporttest.Sink, book, cal, user
 		t.Errorf("unknown token: items %v, warnings %v, errors %v; want a warning per collection, and what the cutoff keeps", got, sink.Warnings, sink.Errors)
 	}
 }
+
+// A collection with no objects is exported as a folder with the sync
+// token the server gave, and a delta from that token finds nothing.
+func TestExportEmptyCollection(t *testing.T) {
+	realServer(t)
+	r := testservers.StartRadicale(t, map[string]string{"alice": "secret"})
+	x := testservers.StartXandikos(t)
+	for _, s := range []struct{ base, user, pass, col, method, body string }{
+		{r.URL, "alice", "secret", r.URL + "alice/empty/", "MKCOL", `<?xml version="1.0" encoding="utf-8"?><D:mkcol xmlns:D="DAV:" xmlns:CR="urn:ietf:params:xml:ns:carddav"><D:set><D:prop><D:resourcetype><D:collection/><CR:addressbook/></D:resourcetype></D:prop></D:set></D:mkcol>`},
+		{x.URL, "user", "", x.URL + "user/calendars/empty/", "MKCALENDAR", `<?xml version="1.0" encoding="utf-8"?><C:mkcalendar xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav"><D:set><D:prop><D:displayname>Empty</D:displayname></D:prop></D:set></C:mkcalendar>`},
+	} {
+		c := davclient.New(davclient.Config{User: s.user, Password: s.pass})
+		u, _ := davclient.ParseDir(s.base)
+		c.Trust(u)
+		a, err := c.Send(context.Background(), s.method, s.col, http.Header{"Content-Type": {"application/xml; charset=utf-8"}}, []byte(s.body))
+		if err != nil || a.Status != 201 {
+			t.Fatalf("%s %s: %v %v", s.method, s.col, err, a)
+		}
+		src := &Source{URL: s.base, TempDir: t.TempDir(), Config: davclient.Config{User: s.user, Password: s.pass}}
+		var sink exporttest.Sink
+		if err := src.Export(context.Background(), &sink, export.Options{}); err != nil {
+			t.Fatal(err)
+		}
+		f := sink.Folder("empty")
+		if f == nil || f.SyncToken == "" || len(sink.Errors) != 0 || len(sink.Items) != 0 {
+			t.Fatalf("%s: folder %+v, errors %v, %d items; want the empty folder with its sync token", s.base, f, sink.Errors, len(sink.Items))
+		}
+		src.Earlier = map[string]string{}
+		for _, f := range sink.Folders {
+			src.Earlier[string(f.Kind)+"/"+f.Path] = f.SyncToken
+		}
+		sink = exporttest.Sink{}
+		if err := src.Export(context.Background(), &sink, export.Options{}); err != nil {
+			t.Fatal(err)
+		}
+		if len(sink.Items) != 0 || len(sink.Errors) != 0 || len(sink.Warnings) != 0 || sink.Folder("empty") == nil {
+			t.Errorf("%s: delta items %d, errors %v, warnings %v; want the folder and nothing else", s.base, len(sink.Items), sink.Errors, sink.Warnings)
+		}
+	}
+}

@@ -148,13 +148,13 @@ func (x *exporter) collection(ctx context.Context, ci davclient.CollectionInfo) 
 	if known {
 		since = prev
 	}
-	spool, n, gone, token, err := x.list(ctx, ci.URL, since)
+	spool, n, gone, token, err := x.list(ctx, f.Path, ci.URL, since)
 	if since != "" && err != nil && !fatal(ctx, err) {
 		// A token the server forgot (ErrSyncToken), or one it fails on
 		// (Xandikos 0.2.8 answers an unknown token with a 500).
 		x.sink.AddWarning(format.Problem{Folder: f.Path, Item: href,
 			Reason: "the server did not list what changed since the earlier export's sync token (" + err.Error() + "): listed whole, objects kept by their stamps"})
-		spool, n, gone, token, err = x.list(ctx, ci.URL, "")
+		spool, n, gone, token, err = x.list(ctx, f.Path, ci.URL, "")
 	} else if since != "" {
 		x.keepAll = true
 	}
@@ -187,7 +187,7 @@ func (x *exporter) collection(ctx context.Context, ci davclient.CollectionInfo) 
 		batch = DefaultBatch
 	}
 	sc := bufio.NewScanner(spool)
-	sc.Buffer(make([]byte, 0, 4096), 64<<10)
+	sc.Buffer(make([]byte, 0, 4096), maxHref+1)
 	hrefs := make([]*url.URL, 0, batch)
 	for sc.Scan() {
 		u, err := ci.URL.Parse(sc.Text())
@@ -241,12 +241,16 @@ func (x *exporter) folderPath(kind format.FolderKind, u *url.URL) string {
 	return p
 }
 
+// maxHref bounds an object's href (escaped path): servers and proxies
+// refuse far shorter URLs (8 KiB is common).
+const maxHref = 32 << 10
+
 // list spools the collection's member hrefs to a temporary file, one a
 // line, so that a collection of any size is listed in bounded memory,
 // and returns it with their number, the number of members deleted (a
 // delta), and the collection's sync token. With since, a sync token of
 // an earlier export, only what changed since is listed.
-func (x *exporter) list(ctx context.Context, col *url.URL, since string) (*os.File, int, int, string, error) {
+func (x *exporter) list(ctx context.Context, folder string, col *url.URL, since string) (*os.File, int, int, string, error) {
 	spool, err := os.CreateTemp(x.src.TempDir, "mailhaul-dav-*.list")
 	if err != nil {
 		return nil, 0, 0, "", err
@@ -258,8 +262,15 @@ func (x *exporter) list(ctx context.Context, col *url.URL, since string) (*os.Fi
 			gone++
 			return nil
 		}
+		line := href.EscapedPath()
+		if len(line) > maxHref {
+			// No server names an object so; it would not fit the
+			// spool's line, and asking for it would be refused.
+			x.sink.AddError(format.Problem{Folder: folder, Item: line[:200] + "...", Reason: fmt.Sprintf("the server listed an href too long to ask for (%d bytes; at most %d)", len(line), maxHref)})
+			return nil
+		}
 		n++
-		_, err := w.WriteString(href.EscapedPath() + "\n")
+		_, err := w.WriteString(line + "\n")
 		return err
 	}
 	var token string
