@@ -37,7 +37,8 @@ collection and href and the export goes on (exit 3).
 --since ARCHIVE, an earlier export dav of the account, asks each collection for what
 changed since that archive's sync token (RFC 6578): every object the server names is
 exported whatever its stamps, objects deleted since are counted as skipped (an archive
-holds no deletions), and a collection new since is exported whole. Where there is no
+holds no deletions), a collection new since is exported whole, and the objects that
+archive lists as failed are asked for again (its token covers them). Where there is no
 token (or the server no longer takes it, said in a warning), and with --after, objects
 are kept whose last change they state (a vCard's REV; an iCalendar object's latest
 LAST-MODIFIED, else DTSTAMP, else CREATED) is at or after the cutoff; an object that
@@ -188,35 +189,45 @@ func (a *app) exportDAV(ctx context.Context, f *exportFlags) error {
 		return fmt.Errorf("export dav: %w", err)
 	}
 	if f.since != "" {
-		src.Earlier = earlierCollections(f.since)
+		src.Earlier, src.EarlierFailed = earlierCollections(f.since)
 	}
 	return a.runExport(ctx, f, export.Job{User: f.user, Kind: "dav", Path: f.dav.where(), PathIsURL: true, Source: src})
 }
 
 // earlierCollections reads the folders of an earlier export dav archive
-// with their sync tokens, for a delta of what changed since; nil when
-// it is not one (the stamps then make the delta) or cannot be read
-// (export.Run reports why).
-func earlierCollections(archive string) map[string]string {
+// with their sync tokens, for a delta of what changed since, and the
+// objects it could not export (its summary's errors naming an href), by
+// folder, for the delta to ask for again; nil when it is not one (the
+// stamps then make the delta) or cannot be read (export.Run reports
+// why).
+func earlierCollections(archive string) (map[string]string, map[string][]string) {
 	r, err := format.Open(archive, nil)
 	if err != nil {
-		return nil
+		return nil, nil
 	}
 	defer r.Close()
 	if r.Manifest().Source.Kind != "dav" {
-		return nil
+		return nil, nil
 	}
-	out := map[string]string{}
+	out, failed := map[string]string{}, map[string][]string{}
 	for {
 		e, err := r.Next()
 		if err != nil {
 			if !errors.Is(err, io.EOF) {
-				return nil
+				return nil, nil
 			}
-			return out
+			return out, failed
 		}
 		if e.Folder != nil {
 			out[string(e.Folder.Kind)+"/"+e.Folder.Path] = e.Folder.SyncToken
+		}
+		if e.Summary != nil {
+			for _, p := range e.Summary.Errors {
+				// An object's href; a collection's error names its URL.
+				if p.Folder != "" && strings.HasPrefix(p.Item, "/") {
+					failed[p.Folder] = append(failed[p.Folder], p.Item)
+				}
+			}
 		}
 	}
 }

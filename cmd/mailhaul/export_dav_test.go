@@ -241,6 +241,20 @@ func TestExportDAVObjectFailsExit3(t *testing.T) {
 	if !strings.Contains(stdout+stderr, "floating1234567890") && !strings.Contains(stdout+stderr, "event-dt-floating") {
 		t.Errorf("the output does not name the failed object:\n%s%s", stdout, stderr)
 	}
+
+	// A delta from that archive asks again for the object it missed
+	// (its sync token covers it): exactly that object, exit 0.
+	mustRun(t, "-q", "export", "dav", "--url", r.URL, "--user", "alice", "--password-file", writePassword(t, "wonder"),
+		"--out", filepath.Join(dir, "delta"), "--since", filepath.Join(dir, "out", "alice.tgz"))
+	found, _ := filepath.Glob(filepath.Join(dir, "delta", "*.tgz"))
+	if len(found) != 1 {
+		t.Fatalf("delta archives %v", found)
+	}
+	delta := readArchive(t, found[0])
+	keys := slices.Collect(maps.Keys(delta.items))
+	if len(keys) != 1 || !strings.HasPrefix(keys[0], "calendar/event-dt-floating/") || len(delta.summary.Errors) != 0 {
+		t.Errorf("delta holds %v, errors %+v; want the object the full export missed", keys, delta.summary.Errors)
+	}
 }
 
 // Credentials that stop working part way (the password changed during

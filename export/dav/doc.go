@@ -39,7 +39,10 @@
 // (RFC 6578 sync-collection): every object the server names is exported
 // whatever its stamps, objects deleted since are counted as skipped (an
 // archive holds no deletions), and a collection that is new since is
-// exported whole. A collection without a token, one whose token the
+// exported whole. The objects the earlier export could not fetch
+// (Source.EarlierFailed, its summary's errors) are asked for again by
+// href and kept whatever their stamps: its token covers them, so the
+// server's changes would never name them again. A collection without a token, one whose token the
 // server no longer takes (a warning says so; Xandikos 0.2.8 answers an
 // unknown token with a 500), and a plain --after are cut by stamps: DAV
 // objects have no received time, so an object's is its last change as it

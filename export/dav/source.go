@@ -6,9 +6,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"maps"
 	"net/url"
 	"os"
 	"path"
+	"slices"
 	"strings"
 	"time"
 
@@ -42,6 +45,11 @@ type Source struct {
 	// names whatever its stamps; one that is not in Earlier is new, and
 	// exported whole; one without a token is cut by the stamps.
 	Earlier map[string]string
+	// EarlierFailed are the objects the earlier export could not export
+	// (its summary's errors), by folder path: their hrefs (escaped
+	// paths). Its sync token covers them, so a delta asks for them again
+	// by name, and keeps them whatever their stamps.
+	EarlierFailed map[string][]string
 }
 
 // SkipDeleted counts objects a delta found deleted since the earlier
@@ -104,6 +112,10 @@ type exporter struct {
 	// keepAll exports the collection's objects whatever their stamps:
 	// it is new since the earlier export, or listed by what changed.
 	keepAll bool
+	// again are the collection's objects the earlier export failed on
+	// (Source.EarlierFailed), by HrefKey: exported whatever their
+	// stamps; listed says which the server's listing named.
+	again, listed map[string]bool
 }
 
 // sinkError is the sink's failure, fatal to the export, carried through
@@ -148,6 +160,13 @@ func (x *exporter) collection(ctx context.Context, ci davclient.CollectionInfo) 
 	if known {
 		since = prev
 	}
+	x.again, x.listed = map[string]bool{}, map[string]bool{}
+	inside := davclient.HrefKey(ci.URL) + "/"
+	for _, h := range x.src.EarlierFailed[f.Path] {
+		if u, err := ci.URL.Parse(h); err == nil && strings.HasPrefix(davclient.HrefKey(u), inside) {
+			x.again[davclient.HrefKey(u)] = true
+		}
+	}
 	spool, n, gone, token, err := x.list(ctx, f.Path, ci.URL, since)
 	if since != "" && err != nil && !fatal(ctx, err) {
 		// A token the server forgot (ErrSyncToken), or one it fails on
@@ -166,6 +185,15 @@ func (x *exporter) collection(ctx context.Context, ci davclient.CollectionInfo) 
 		// others are exported.
 		x.sink.AddError(format.Problem{Folder: f.Path, Item: href, Reason: "its objects could not be listed: " + err.Error()})
 		return nil
+	}
+	if since != "" && err == nil && x.keepAll {
+		// Changes name only what changed since the earlier export: ask
+		// again for what it failed on (deleted since: gone, not asked).
+		if n, err = x.askAgain(spool, n); err != nil {
+			spool.Close()
+			os.Remove(spool.Name())
+			return fmt.Errorf("list %s: %w", href, err)
+		}
 	}
 	defer os.Remove(spool.Name())
 	defer spool.Close()
@@ -258,6 +286,9 @@ func (x *exporter) list(ctx context.Context, folder string, col *url.URL, since 
 	w := bufio.NewWriter(spool)
 	n, gone := 0, 0
 	add := func(href *url.URL, _ string, deleted bool) error {
+		if x.again[davclient.HrefKey(href)] {
+			x.listed[davclient.HrefKey(href)] = true
+		}
 		if deleted {
 			gone++
 			return nil
@@ -288,6 +319,23 @@ func (x *exporter) list(ctx context.Context, folder string, col *url.URL, since 
 		return nil, 0, 0, "", err
 	}
 	return spool, n, gone, token, nil
+}
+
+// askAgain adds to the spool of a delta's changes the objects the
+// earlier export failed on that the changes did not name, and returns
+// the spool's new count.
+func (x *exporter) askAgain(spool *os.File, n int) (int, error) {
+	if _, err := spool.Seek(0, io.SeekEnd); err != nil {
+		return n, err
+	}
+	w := bufio.NewWriter(spool)
+	for _, k := range slices.Sorted(maps.Keys(x.again)) {
+		if !x.listed[k] {
+			n++
+			w.WriteString(k + "\n")
+		}
+	}
+	return n, w.Flush()
 }
 
 // fetch reads hrefs with one multiget and writes each object into the
@@ -394,7 +442,7 @@ func (x *exporter) item(f format.Folder, o davclient.Object) error {
 		// Nothing says when it changed: a delta keeps it (see Export).
 		it.Received = x.started
 		it.Notes = append(it.Notes, "no REV, LAST-MODIFIED, DTSTAMP or CREATED: received is the export's start")
-	} else if !x.keepAll && !x.opt.Keep(it.Received) {
+	} else if !x.keepAll && !x.again[davclient.HrefKey(o.Href)] && !x.opt.Keep(it.Received) {
 		x.sink.AddSkipped(export.SkipBeforeCutoff, 1)
 		return nil
 	}
