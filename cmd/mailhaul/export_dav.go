@@ -41,7 +41,8 @@ holds no deletions), a collection new since is exported whole, and the objects t
 archive lists as failed are asked for again (its token covers them). Where there is no
 token (or the server no longer takes it, said in a warning), and with --after, objects
 are kept whose last change they state (a vCard's REV; an iCalendar object's latest
-LAST-MODIFIED, else DTSTAMP, else CREATED) is at or after the cutoff; an object that
+LAST-MODIFIED, else DTSTAMP, else CREATED; without a zone or a time of day, the
+latest instant it can mean) is at or after the cutoff; an object that
 states none is always exported, one changed by a client that left its stamps alone is
 not. Exit codes: 0 all exported, 3 some objects failed (listed in the report beside
 the archive), 1 the export failed, 130 stopped by SIGINT or SIGTERM.`

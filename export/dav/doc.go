@@ -48,7 +48,10 @@
 // objects have no received time, so an object's is its last change as it
 // states it: a vCard's REV; an iCalendar object's latest LAST-MODIFIED,
 // else DTSTAMP (the last revision, for objects without METHOD), else
-// CREATED. An object at or after the cutoff is exported, one before it
+// CREATED. A stamp without a zone or a time of day is taken at the
+// latest instant it can mean (a date: its end in UTC-12), so that a
+// change made after the cutoff is never dropped for the zone it was
+// written in. An object at or after the cutoff is exported, one before it
 // is counted as skipped, and one that states none is always exported
 // (noted), so a delta never misses a change a server did not date; a
 // client that changes an object without touching its stamps is missed

@@ -4,10 +4,14 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
+	"path"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/mailhaul/mailhaul/export"
 	"github.com/mailhaul/mailhaul/export/exporttest"
@@ -47,17 +51,18 @@ func fakeBook(t *testing.T, listed []string, answer func(srv, asked string) stri
 	return srv
 }
 
-// delivered is a multiget response delivering a card of UID uid at href.
-func delivered(href, uid string) string {
+// delivered is a multiget response delivering a card of UID uid at href,
+// with the properties more.
+func delivered(href, uid string, more ...string) string {
 	return fmt.Sprintf(`<d:response><d:href>%s</d:href><d:propstat><d:prop><d:getetag>"%s"</d:getetag><cr:address-data>%s</cr:address-data></d:prop><d:status>HTTP/1.1 200 OK</d:status></d:propstat></d:response>`,
-		href, uid, "BEGIN:VCARD\r\nVERSION:3.0\r\nUID:"+uid+"\r\nFN:x\r\nEND:VCARD\r\n")
+		href, uid, "BEGIN:VCARD\r\nVERSION:3.0\r\nUID:"+uid+"\r\nFN:x\r\n"+strings.Join(more, "")+"END:VCARD\r\n")
 }
 
 // exportBook exports the fake book into a recording sink.
-func exportBook(t *testing.T, srv *httptest.Server) *exporttest.Sink {
+func exportBook(t *testing.T, srv *httptest.Server, opt export.Options) *exporttest.Sink {
 	var sink exporttest.Sink
 	src := &Source{CardDAV: srv.URL + "/", Batch: 10, TempDir: t.TempDir(), Config: davclient.Config{}}
-	if err := src.Export(context.Background(), &sink, export.Options{}); err != nil {
+	if err := src.Export(context.Background(), &sink, opt); err != nil {
 		t.Fatal(err)
 	}
 	return &sink
@@ -85,7 +90,7 @@ func TestExportHrefForms(t *testing.T) {
 		}
 		return delivered(strings.Replace(o.answer, "{srv}", srv, 1), o.uid)
 	})
-	sink := exportBook(t, srv)
+	sink := exportBook(t, srv, export.Options{})
 	if len(sink.Errors) != 0 {
 		t.Errorf("errors %v", sink.Errors)
 	}
@@ -113,11 +118,37 @@ func TestExportHrefTooLong(t *testing.T) {
 		}
 		return delivered(asked, "ok")
 	})
-	sink := exportBook(t, srv)
+	sink := exportBook(t, srv, export.Options{})
 	if len(sink.Items) != 1 || sink.Items[0].UID != "ok" {
 		t.Errorf("items %+v; want ok.vcf", sink.Items)
 	}
 	if len(sink.Errors) != 1 || sink.Errors[0].Folder != "book" || len(sink.Errors[0].Item) > 300 || !strings.Contains(sink.Errors[0].Reason, "too long") {
 		t.Errorf("errors %+v; want the long href, shortened, in folder book", sink.Errors)
+	}
+}
+
+// A stamp without a time zone or without a time of day could mean a
+// later instant than its UTC reading: --after keeps it when any reading
+// is at or after the cutoff (a delta errs towards exporting), while one
+// with a zone is cut exactly.
+func TestExportCutoffVagueStamps(t *testing.T) {
+	revs := map[string]string{
+		"/book/date.vcf":     "REV:2024-03-01\r\n",           // that day, in any zone
+		"/book/floating.vcf": "REV:20240301T080000\r\n",      // 08:00 in a zone west of UTC
+		"/book/before.vcf":   "REV:20240301T095959Z\r\n",     // exact, a second before
+		"/book/offset.vcf":   "REV:20240301T050000-0500\r\n", // 10:00Z, at the cutoff
+		"/book/old.vcf":      "REV:2024-02-27\r\n",           // ends before the cutoff in every zone
+	}
+	srv := fakeBook(t, slices.Sorted(maps.Keys(revs)), func(_, asked string) string {
+		return delivered(asked, path.Base(asked), revs[asked])
+	})
+	sink := exportBook(t, srv, export.Options{After: time.Date(2024, 3, 1, 10, 0, 0, 0, time.UTC)})
+	var got []string
+	for _, it := range sink.Items {
+		got = append(got, it.UID)
+	}
+	slices.Sort(got)
+	if want := []string{"date.vcf", "floating.vcf", "offset.vcf"}; !slices.Equal(got, want) || sink.Skipped[export.SkipBeforeCutoff] != 2 {
+		t.Errorf("kept %v, skipped %v; want %v and two before the cutoff", got, sink.Skipped, want)
 	}
 }

@@ -442,7 +442,7 @@ func (x *exporter) item(f format.Folder, o davclient.Object) error {
 		// Nothing says when it changed: a delta keeps it (see Export).
 		it.Received = x.started
 		it.Notes = append(it.Notes, "no REV, LAST-MODIFIED, DTSTAMP or CREATED: received is the export's start")
-	} else if !x.keepAll && !x.again[davclient.HrefKey(o.Href)] && !x.opt.Keep(it.Received) {
+	} else if !x.keepAll && !x.again[davclient.HrefKey(o.Href)] && !x.opt.Keep(obj.latest) {
 		x.sink.AddSkipped(export.SkipBeforeCutoff, 1)
 		return nil
 	}
