@@ -317,6 +317,37 @@ func TestExportMaildirWithDAVSource(t *testing.T) {
 	}
 }
 
+// export maildir --dav-url --since takes the sync tokens its earlier
+// archive recorded for the collections: a card added with an old REV,
+// which the cutoff alone would drop, is in the delta.
+func TestExportMaildirWithDAVSourceSince(t *testing.T) {
+	r, dir, _ := seededRadicale(t)
+	md := emptyMaildir(t, filepath.Join(dir, "Mail"))
+	pw := writePassword(t, "wonder")
+	run := func(out string, more ...string) {
+		mustRun(t, append([]string{"-q", "export", "maildir", "--src", md, "--user", "alice@example.org", "--out", out,
+			"--dav-url", r.URL, "--dav-user", "alice", "--dav-password-file", pw}, more...)...)
+	}
+	run(filepath.Join(dir, "full"))
+	full := filepath.Join(dir, "full", "alice@example.org.tgz")
+	card := "BEGIN:VCARD\r\nVERSION:3.0\r\nUID:late\r\nFN:Late Comer\r\nN:Comer;Late;;;\r\nREV:20000101T000000Z\r\nEND:VCARD\r\n"
+	hr, _ := http.NewRequest(http.MethodPut, r.URL+"alice/v40-sip/late.vcf", strings.NewReader(card))
+	hr.SetBasicAuth("alice", "wonder")
+	resp, err := http.DefaultClient.Do(hr)
+	if err != nil || resp.StatusCode >= 300 {
+		t.Fatalf("PUT: %v %v", err, resp)
+	}
+	resp.Body.Close()
+	run(filepath.Join(dir, "delta"), "--since", full)
+	found, _ := filepath.Glob(filepath.Join(dir, "delta", "*.tgz"))
+	if len(found) != 1 {
+		t.Fatalf("delta archives %v", found)
+	}
+	if got := slices.Sorted(maps.Keys(readArchive(t, found[0]).items)); !slices.Equal(got, []string{"contacts/v40-sip/late"}) {
+		t.Errorf("delta holds %v; want only the new card, old REV and all", got)
+	}
+}
+
 // emptyMaildir makes a Maildir with no messages at md.
 func emptyMaildir(t *testing.T, md string) string {
 	t.Helper()
