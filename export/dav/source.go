@@ -297,7 +297,9 @@ func (x *exporter) list(ctx context.Context, folder string, col *url.URL, since 
 		if len(line) > maxHref {
 			// No server names an object so; it would not fit the
 			// spool's line, and asking for it would be refused.
-			x.sink.AddError(format.Problem{Folder: folder, Item: line[:200] + "...", Reason: fmt.Sprintf("the server listed an href too long to ask for (%d bytes; at most %d)", len(line), maxHref)})
+			// Named by its collection: a shortened href is no object's,
+			// and a delta would ask for it again (EarlierFailed).
+			x.sink.AddError(format.Problem{Folder: folder, Item: davclient.Redact(col), Reason: fmt.Sprintf("the server listed an href too long to ask for (%d bytes; at most %d): %s...", len(line), maxHref, line[:200])})
 			return nil
 		}
 		n++
