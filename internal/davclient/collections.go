@@ -140,7 +140,8 @@ func firstSet(vs ...string) string {
 // any size is listed in bounded memory. It asks with an initial
 // sync-collection REPORT (RFC 6578), whose sync-token it returns: the
 // token of exactly the state listed, for a later delta. A server that
-// refuses that REPORT is listed with a Depth 1 PROPFIND instead, and the
+// refuses that REPORT (not the credentials: a 401 is returned, wrapping
+// ErrUnauthorized) is listed with a Depth 1 PROPFIND instead, and the
 // token is "". So is one whose REPORT lists nothing while the PROPFIND
 // finds objects: an empty answer is checked, never taken on trust. An
 // error from fn ends the listing and is returned as it is.
@@ -154,7 +155,7 @@ func (c *Client) Members(ctx context.Context, col *url.URL, fn func(href *url.UR
 		return fn(u, etag)
 	}
 	token, refused, err := c.sync(ctx, col, "", present)
-	if err != nil && !refused || n > 0 {
+	if err != nil && (!refused || errors.Is(err, ErrUnauthorized)) || n > 0 {
 		return token, err
 	}
 	body := `<?xml version="1.0" encoding="utf-8"?><D:propfind xmlns:D="DAV:"><D:prop><D:resourcetype/><D:getetag/></D:prop></D:propfind>`

@@ -2,6 +2,7 @@ package davclient
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -83,5 +84,21 @@ func TestMembersFollowsTruncatedSync(t *testing.T) {
 	}
 	if want := []string{"/col/f-changed.vcf false", "/col/g-gone.vcf true"}; !slices.Equal(got, want) || token != "t7" {
 		t.Errorf("changes %q token %q; want %q and t7", got, token, want)
+	}
+}
+
+// A listing the server refuses with 401 is not asked again another way
+// (the PROPFIND fallback): each request would be one more failed login.
+func TestMembersStopsAtUnauthorized(t *testing.T) {
+	n := 0
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n++
+		http.Error(w, "no", http.StatusUnauthorized)
+	}))
+	defer srv.Close()
+	col, _ := url.Parse(srv.URL + "/col/")
+	_, err := New(Config{}).Members(context.Background(), col, func(*url.URL, string) error { return nil })
+	if !errors.Is(err, ErrUnauthorized) || n != 1 {
+		t.Errorf("error %v after %d requests; want ErrUnauthorized after one", err, n)
 	}
 }
