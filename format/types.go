@@ -186,6 +186,10 @@ type Item struct {
 	// message is stored once and an importer places it in each of them
 	// too, or applies them as labels where the target has labels.
 	Labels []string `json:"labels,omitempty"`
+	// ETag is a CardDAV/CalDAV object's entity tag as its server gave it
+	// with these bytes (quotes and any W/ kept), for a later update with
+	// If-Match; "" when not known.
+	ETag string `json:"etag,omitempty"`
 	// Notes records anything noteworthy about this item, for example that
 	// its UID was generated or that a parser could not read it.
 	Notes []string `json:"notes,omitempty"`

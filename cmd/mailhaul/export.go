@@ -170,7 +170,7 @@ func (a *app) exportKind(ctx context.Context, k sourceKind, f *exportFlags) erro
 	for _, path := range f.calendars {
 		sources = append(sources, pim.Calendar{Path: path})
 	}
-	if sources, err = f.dav.appendTo(sources, f.user, a.retryLog); err != nil {
+	if sources, err = f.dav.appendTo(sources, f.user, f.since, a.retryLog); err != nil {
 		return err
 	}
 	return a.runExport(ctx, f, export.Job{User: f.user, Kind: k.name, Path: f.src, PathIsDir: k.dir, Source: sources})

@@ -37,10 +37,12 @@ collection and href and the export goes on (exit 3).
 --since ARCHIVE, an earlier export dav of the account, asks each collection for what
 changed since that archive's sync token (RFC 6578): every object the server names is
 exported whatever its stamps, objects deleted since are counted as skipped (an archive
-holds no deletions), and a collection new since is exported whole. Where there is no
+holds no deletions), a collection new since is exported whole, and the objects that
+archive lists as failed are asked for again (its token covers them). Where there is no
 token (or the server no longer takes it, said in a warning), and with --after, objects
 are kept whose last change they state (a vCard's REV; an iCalendar object's latest
-LAST-MODIFIED, else DTSTAMP, else CREATED) is at or after the cutoff; an object that
+LAST-MODIFIED, else DTSTAMP, else CREATED; without a zone or a time of day, the
+latest instant it can mean) is at or after the cutoff; an object that
 states none is always exported, one changed by a client that left its stamps alone is
 not. Exit codes: 0 all exported, 3 some objects failed (listed in the report beside
 the archive), 1 the export failed, 130 stopped by SIGINT or SIGTERM.`
@@ -96,16 +98,9 @@ func (d *davSourceFlags) source(user string, logf func(string, ...any)) (*davexp
 	if !d.given() {
 		return nil, fmt.Errorf("give --%[1]surl, or --%[1]scarddav and/or --%[1]scaldav", d.prefix)
 	}
-	for _, raw := range []string{d.url, d.carddav, d.caldav} {
-		if raw == "" {
-			continue
-		}
-		if _, err := davclient.ParseDir(raw); err != nil {
-			return nil, err // never into the manifest with credentials
-		}
-		if err := davclient.CheckPlaintext(raw, d.allowPlaintext); err != nil {
-			return nil, err
-		}
+	// Never into the manifest with credentials, nor in clear.
+	if err := (davclient.Endpoints{URL: d.url, CardDAV: d.carddav, CalDAV: d.caldav}).Check(d.allowPlaintext); err != nil {
+		return nil, err
 	}
 	if d.batch < 1 {
 		return nil, fmt.Errorf("--%sbatch must be at least 1", d.prefix)
@@ -142,14 +137,18 @@ func (d *davSourceFlags) source(user string, logf func(string, ...any)) (*davexp
 }
 
 // appendTo adds the DAV source to sources when an account was named
-// (--dav-url...), for the archive's owner user.
-func (d *davSourceFlags) appendTo(sources export.Composite, user string, logf func(string, ...any)) (export.Composite, error) {
+// (--dav-url...), for the archive's owner user; since is the command's
+// --since archive, whose collections' sync tokens make the delta.
+func (d *davSourceFlags) appendTo(sources export.Composite, user, since string, logf func(string, ...any)) (export.Composite, error) {
 	if !d.given() {
 		return sources, nil
 	}
 	src, err := d.source(user, logf)
 	if err != nil {
 		return nil, fmt.Errorf("contacts and calendars from CardDAV/CalDAV: %w", err)
+	}
+	if since != "" {
+		src.Earlier, src.EarlierFailed = earlierCollections(since)
 	}
 	return append(sources, src), nil
 }
@@ -188,35 +187,45 @@ func (a *app) exportDAV(ctx context.Context, f *exportFlags) error {
 		return fmt.Errorf("export dav: %w", err)
 	}
 	if f.since != "" {
-		src.Earlier = earlierCollections(f.since)
+		src.Earlier, src.EarlierFailed = earlierCollections(f.since)
 	}
 	return a.runExport(ctx, f, export.Job{User: f.user, Kind: "dav", Path: f.dav.where(), PathIsURL: true, Source: src})
 }
 
-// earlierCollections reads the folders of an earlier export dav archive
-// with their sync tokens, for a delta of what changed since; nil when
-// it is not one (the stamps then make the delta) or cannot be read
-// (export.Run reports why).
-func earlierCollections(archive string) map[string]string {
+// earlierCollections reads the address books and calendars of an
+// earlier archive with their sync tokens, for a delta of what changed
+// since, and the objects it could not export in them (its summary's
+// errors naming an href), by folder, for the delta to ask for again.
+// Both are nil when it is not an export dav archive and none of its
+// collections has a token (its contacts came from elsewhere: the stamps
+// make the delta), or it cannot be read (export.Run reports why).
+func earlierCollections(archive string) (map[string]string, map[string][]string) {
 	r, err := format.Open(archive, nil)
 	if err != nil {
-		return nil
+		return nil, nil
 	}
 	defer r.Close()
-	if r.Manifest().Source.Kind != "dav" {
-		return nil
-	}
-	out := map[string]string{}
+	fromDAV := r.Manifest().Source.Kind == "dav"
+	out, failed, pim := map[string]string{}, map[string][]string{}, map[string]bool{}
 	for {
 		e, err := r.Next()
 		if err != nil {
-			if !errors.Is(err, io.EOF) {
-				return nil
+			if !errors.Is(err, io.EOF) || !fromDAV && len(out) == 0 {
+				return nil, nil
 			}
-			return out
+			return out, failed
 		}
-		if e.Folder != nil {
-			out[string(e.Folder.Kind)+"/"+e.Folder.Path] = e.Folder.SyncToken
+		if f := e.Folder; f != nil && f.Kind != format.FolderMail && (fromDAV || f.SyncToken != "") {
+			out[string(f.Kind)+"/"+f.Path] = f.SyncToken
+			pim[f.Path] = true
+		}
+		if e.Summary != nil {
+			for _, p := range e.Summary.Errors {
+				// An object's href; a collection's error names its URL.
+				if pim[p.Folder] && strings.HasPrefix(p.Item, "/") {
+					failed[p.Folder] = append(failed[p.Folder], p.Item)
+				}
+			}
 		}
 	}
 }

@@ -241,6 +241,37 @@ func TestExportDAVObjectFailsExit3(t *testing.T) {
 	if !strings.Contains(stdout+stderr, "floating1234567890") && !strings.Contains(stdout+stderr, "event-dt-floating") {
 		t.Errorf("the output does not name the failed object:\n%s%s", stdout, stderr)
 	}
+
+	// A delta from that archive asks again for the object it missed
+	// (its sync token covers it): exactly that object, exit 0.
+	mustRun(t, "-q", "export", "dav", "--url", r.URL, "--user", "alice", "--password-file", writePassword(t, "wonder"),
+		"--out", filepath.Join(dir, "delta"), "--since", filepath.Join(dir, "out", "alice.tgz"))
+	found, _ := filepath.Glob(filepath.Join(dir, "delta", "*.tgz"))
+	if len(found) != 1 {
+		t.Fatalf("delta archives %v", found)
+	}
+	delta := readArchive(t, found[0])
+	keys := slices.Collect(maps.Keys(delta.items))
+	if len(keys) != 1 || !strings.HasPrefix(keys[0], "calendar/event-dt-floating/") || len(delta.summary.Errors) != 0 {
+		t.Errorf("delta holds %v, errors %+v; want the object the full export missed", keys, delta.summary.Errors)
+	}
+}
+
+// Credentials that stop working part way (the password changed during
+// the run) end the export at the first 401 with exit 1, and the last line
+// says why: no object is asked for again with them.
+func TestExportDAVUnauthorizedExit1(t *testing.T) {
+	r, dir, _ := seededRadicale(t)
+	p := davfault.Start(t, davfault.Options{Upstream: r.URL, DenyMultigets: true})
+	code, stdout, stderr := mailhaul(t, "export", "dav", "--url", p.URL, "--user", "alice", "--password-file", writePassword(t, "wonder"),
+		"--out", filepath.Join(dir, "out"))
+	lines := strings.Split(strings.TrimSpace(stdout+stderr), "\n")
+	if last := lines[len(lines)-1]; code != exitFailed || !strings.Contains(last, "401") {
+		t.Errorf("exit %d, last line %q; want 1 and the server's 401\n%s%s", code, last, stdout, stderr)
+	}
+	if n := p.Denied.Load(); n != 1 {
+		t.Errorf("%d multigets answered 401; want the export to stop at the first", n)
+	}
 }
 
 // export maildir --dav-url writes one archive holding the Maildir's mail
@@ -283,6 +314,37 @@ func TestExportMaildirWithDAVSource(t *testing.T) {
 		"--dav-url", r.URL, "--dav-password-file", filepath.Join(dir, "missing"))
 	if code != exitFailed || !strings.Contains(stderr, "--dav-password-file") {
 		t.Errorf("exit %d, %s; want 1 naming --dav-password-file", code, stderr)
+	}
+}
+
+// export maildir --dav-url --since takes the sync tokens its earlier
+// archive recorded for the collections: a card added with an old REV,
+// which the cutoff alone would drop, is in the delta.
+func TestExportMaildirWithDAVSourceSince(t *testing.T) {
+	r, dir, _ := seededRadicale(t)
+	md := emptyMaildir(t, filepath.Join(dir, "Mail"))
+	pw := writePassword(t, "wonder")
+	run := func(out string, more ...string) {
+		mustRun(t, append([]string{"-q", "export", "maildir", "--src", md, "--user", "alice@example.org", "--out", out,
+			"--dav-url", r.URL, "--dav-user", "alice", "--dav-password-file", pw}, more...)...)
+	}
+	run(filepath.Join(dir, "full"))
+	full := filepath.Join(dir, "full", "alice@example.org.tgz")
+	card := "BEGIN:VCARD\r\nVERSION:3.0\r\nUID:late\r\nFN:Late Comer\r\nN:Comer;Late;;;\r\nREV:20000101T000000Z\r\nEND:VCARD\r\n"
+	hr, _ := http.NewRequest(http.MethodPut, r.URL+"alice/v40-sip/late.vcf", strings.NewReader(card))
+	hr.SetBasicAuth("alice", "wonder")
+	resp, err := http.DefaultClient.Do(hr)
+	if err != nil || resp.StatusCode >= 300 {
+		t.Fatalf("PUT: %v %v", err, resp)
+	}
+	resp.Body.Close()
+	run(filepath.Join(dir, "delta"), "--since", full)
+	found, _ := filepath.Glob(filepath.Join(dir, "delta", "*.tgz"))
+	if len(found) != 1 {
+		t.Fatalf("delta archives %v", found)
+	}
+	if got := slices.Sorted(maps.Keys(readArchive(t, found[0]).items)); !slices.Equal(got, []string{"contacts/v40-sip/late"}) {
+		t.Errorf("delta holds %v; want only the new card, old REV and all", got)
 	}
 }
 

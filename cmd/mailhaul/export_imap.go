@@ -108,7 +108,7 @@ func (a *app) runExportIMAP(ctx context.Context, f *exportFlags, xf *exportIMAPF
 	}
 	// Contacts and calendars from a CardDAV/CalDAV server (--dav-url),
 	// into the same archive.
-	if sources, err = f.dav.appendTo(sources, f.user, a.retryLog); err != nil {
+	if sources, err = f.dav.appendTo(sources, f.user, f.since, a.retryLog); err != nil {
 		return err
 	}
 	// The manifest names the server, never the credentials.

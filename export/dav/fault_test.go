@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -97,4 +98,70 @@ func exportAll(t *testing.T, base string, opt *export.Options) *exporttest.Sink 
 		t.Fatal(err)
 	}
 	return &sink
+}
+
+// Credentials that stop working part way (the password changed) stop
+// the export at the first 401: asking again, or for other objects,
+// only adds failed logins, and a server may lock the account after a
+// few.
+func TestExportStopsAtUnauthorized(t *testing.T) {
+	realServer(t)
+	r := testservers.StartRadicale(t, map[string]string{"alice": "secret"})
+	fill(t, r.URL, "alice", "secret", r.URL+"alice/book/", r.URL+"alice/cal/", true)
+	f := davfault.Start(t, davfault.Options{Upstream: r.URL, DenyMultigets: true})
+	var sink exporttest.Sink
+	src := &Source{URL: f.URL, Batch: 7, TempDir: t.TempDir(), Config: davclient.Config{User: "alice", Password: "secret",
+		Retry: retry.Loop{Attempts: 3, Backoff: retry.Policy{First: time.Millisecond}}}}
+	err := src.Export(context.Background(), &sink, export.Options{})
+	if err == nil || !strings.Contains(err.Error(), "401") {
+		t.Errorf("export: %v; want it stopped by the 401", err)
+	}
+	if n := f.Denied.Load(); n != 1 {
+		t.Errorf("%d multigets answered 401; want the export to stop at the first", n)
+	}
+}
+
+// An object an export could not fetch is asked for again by a delta
+// from that export's archive: the sync token the archive records covers
+// it, so the server's changes since would never name it again.
+func TestDeltaAsksAgainForFailedObjects(t *testing.T) {
+	realServer(t)
+	r := testservers.StartRadicale(t, map[string]string{"alice": "secret"})
+	fill(t, r.URL, "alice", "secret", r.URL+"alice/book/", r.URL+"alice/cal/", true)
+	f := davfault.Start(t, davfault.Options{Upstream: r.URL, Fail: "todo-1.ics"})
+	full := exportAll(t, f.URL, nil)
+	if len(full.Errors) != 1 || len(full.Items) != 3 {
+		t.Fatalf("full export through the fault: %d items, errors %+v; want 3 and todo-1.ics", len(full.Items), full.Errors)
+	}
+	src := &Source{URL: r.URL, TempDir: t.TempDir(), Config: davclient.Config{User: "alice", Password: "secret"},
+		Earlier: map[string]string{}, EarlierFailed: map[string][]string{}}
+	for _, fo := range full.Folders {
+		src.Earlier[string(fo.Kind)+"/"+fo.Path] = fo.SyncToken
+	}
+	for _, p := range full.Errors {
+		src.EarlierFailed[p.Folder] = append(src.EarlierFailed[p.Folder], p.Item)
+	}
+	for _, opt := range []export.Options{{}, {After: time.Date(2024, 6, 1, 0, 0, 0, 0, time.UTC)}} {
+		var sink exporttest.Sink
+		if err := src.Export(context.Background(), &sink, opt); err != nil {
+			t.Fatal(err)
+		}
+		if len(sink.Items) != 1 || sink.Items[0].UID != "todo-1" || len(sink.Errors) != 0 {
+			t.Errorf("delta (after %s): %d items, errors %+v; want todo-1 alone, asked for again", opt.After, len(sink.Items), sink.Errors)
+		}
+	}
+	// Without its token the collection is listed whole: the object is
+	// kept whatever its stamp (2019, before the cutoff).
+	src.Earlier = map[string]string{"calendar/cal": ""}
+	var sink exporttest.Sink
+	if err := src.Export(context.Background(), &sink, export.Options{After: time.Date(2024, 6, 1, 0, 0, 0, 0, time.UTC)}); err != nil {
+		t.Fatal(err)
+	}
+	var uids []string
+	for _, it := range sink.Items {
+		uids = append(uids, it.UID)
+	}
+	if !slices.Contains(uids, "todo-1") || len(sink.Errors) != 0 {
+		t.Errorf("delta by stamps: items %v, errors %+v; want todo-1 among them", uids, sink.Errors)
+	}
 }

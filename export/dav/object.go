@@ -19,8 +19,28 @@ type object struct {
 	// comps are the components directly inside VCALENDAR (VEVENT,
 	// VTODO, VJOURNAL, VTIMEZONE...), each named once.
 	comps []string
-	// stamp is the object's last change as it says it (see changed).
-	stamp time.Time
+	// stamp is the object's last change as it says it (see stampRank),
+	// read as UTC where it gives no zone or no time of day; latest is the
+	// latest instant it can mean in any zone (see vagueness), which the
+	// cutoff is applied to.
+	stamp, latest time.Time
+}
+
+// vagueness is how much later than its UTC reading a stamp value can
+// mean: a date without a time (a vCard 3 REV:2024-03-01) is that whole
+// day in any zone, up to 36 hours on; a time without a zone (floating,
+// against RFC 5545 but written) up to 12 hours on (UTC-12). A cutoff
+// applied to the latest reading never drops a change made after it.
+func vagueness(v string) time.Duration {
+	v = strings.ToUpper(strings.TrimSpace(v))
+	t := strings.IndexByte(v, 'T')
+	switch {
+	case t < 0:
+		return 36 * time.Hour
+	case strings.HasSuffix(v, "Z") || strings.ContainsAny(v[t:], "+-"):
+		return 0
+	}
+	return 12 * time.Hour
 }
 
 // stampRank orders the properties an object's last change is read from:
@@ -69,8 +89,20 @@ func scan(data []byte) object {
 			if rank > best || !p.Is(name) {
 				continue
 			}
-			if t, ok := pim.ParseStamp(string(p.Value)); ok && (rank < best || t.After(o.stamp)) {
-				o.stamp, best = t, rank
+			t, ok := pim.ParseStamp(string(p.Value))
+			if !ok {
+				continue
+			}
+			latest := t.Add(vagueness(string(p.Value)))
+			if rank < best {
+				o.stamp, o.latest, best = t, latest, rank
+				continue
+			}
+			if t.After(o.stamp) {
+				o.stamp = t
+			}
+			if latest.After(o.latest) {
+				o.latest = latest
 			}
 		}
 	}

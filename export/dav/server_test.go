@@ -73,8 +73,9 @@ func fill(t *testing.T, base, user, pass, book, cal string, mk bool) {
 	send("PUT", cal+"todo-1.ics", "text/calendar; charset=utf-8", task, 201, 204)
 }
 
-// held is what the server answers a GET of href with.
-func held(t *testing.T, href, user, pass string) []byte {
+// held is what the server answers a GET of href with: the body and its
+// ETag.
+func held(t *testing.T, href, user, pass string) ([]byte, string) {
 	t.Helper()
 	c := davclient.New(davclient.Config{User: user, Password: pass})
 	u, _ := davclient.ParseDir(href)
@@ -83,7 +84,7 @@ func held(t *testing.T, href, user, pass string) []byte {
 	if err != nil || a.Status != 200 {
 		t.Fatalf("GET %s: %v %v", href, err, a)
 	}
-	return a.Body
+	return a.Body, a.Header.Get("ETag")
 }
 
 func TestExportRadicale(t *testing.T) {
@@ -162,8 +163,12 @@ func testExport(t *testing.T, base, user, pass, book, cal string, mk bool) {
 		if !mk && !it.Received.Equal(w.recv) {
 			t.Errorf("%s: received %s; want %s", it.SourceID, it.Received, w.recv)
 		}
-		if h := held(t, w.href, user, pass); string(h) != string(it.Body) {
+		h, etag := held(t, w.href, user, pass)
+		if string(h) != string(it.Body) {
 			t.Errorf("%s: exported\n%q\nserver holds\n%q", it.SourceID, it.Body, h)
+		}
+		if etag == "" || it.ETag != etag {
+			t.Errorf("%s: etag %q; want the server's %q (for a later If-Match)", it.SourceID, it.ETag, etag)
 		}
 	}
 
@@ -256,5 +261,45 @@ func testDelta(t *testing.T, src *Source, full *exporttest.Sink, book, cal, user
 	slices.Sort(got)
 	if len(sink.Warnings) != 2 || len(sink.Errors) != 0 || !slices.Equal(got, []string{"card-1", "ev-1"}) {
 		t.Errorf("unknown token: items %v, warnings %v, errors %v; want a warning per collection, and what the cutoff keeps", got, sink.Warnings, sink.Errors)
+	}
+}
+
+// A collection with no objects is exported as a folder with the sync
+// token the server gave, and a delta from that token finds nothing.
+func TestExportEmptyCollection(t *testing.T) {
+	realServer(t)
+	r := testservers.StartRadicale(t, map[string]string{"alice": "secret"})
+	x := testservers.StartXandikos(t)
+	for _, s := range []struct{ base, user, pass, col, method, body string }{
+		{r.URL, "alice", "secret", r.URL + "alice/empty/", "MKCOL", `<?xml version="1.0" encoding="utf-8"?><D:mkcol xmlns:D="DAV:" xmlns:CR="urn:ietf:params:xml:ns:carddav"><D:set><D:prop><D:resourcetype><D:collection/><CR:addressbook/></D:resourcetype></D:prop></D:set></D:mkcol>`},
+		{x.URL, "user", "", x.URL + "user/calendars/empty/", "MKCALENDAR", `<?xml version="1.0" encoding="utf-8"?><C:mkcalendar xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav"><D:set><D:prop><D:displayname>Empty</D:displayname></D:prop></D:set></C:mkcalendar>`},
+	} {
+		c := davclient.New(davclient.Config{User: s.user, Password: s.pass})
+		u, _ := davclient.ParseDir(s.base)
+		c.Trust(u)
+		a, err := c.Send(context.Background(), s.method, s.col, http.Header{"Content-Type": {"application/xml; charset=utf-8"}}, []byte(s.body))
+		if err != nil || a.Status != 201 {
+			t.Fatalf("%s %s: %v %v", s.method, s.col, err, a)
+		}
+		src := &Source{URL: s.base, TempDir: t.TempDir(), Config: davclient.Config{User: s.user, Password: s.pass}}
+		var sink exporttest.Sink
+		if err := src.Export(context.Background(), &sink, export.Options{}); err != nil {
+			t.Fatal(err)
+		}
+		f := sink.Folder("empty")
+		if f == nil || f.SyncToken == "" || len(sink.Errors) != 0 || len(sink.Items) != 0 {
+			t.Fatalf("%s: folder %+v, errors %v, %d items; want the empty folder with its sync token", s.base, f, sink.Errors, len(sink.Items))
+		}
+		src.Earlier = map[string]string{}
+		for _, f := range sink.Folders {
+			src.Earlier[string(f.Kind)+"/"+f.Path] = f.SyncToken
+		}
+		sink = exporttest.Sink{}
+		if err := src.Export(context.Background(), &sink, export.Options{}); err != nil {
+			t.Fatal(err)
+		}
+		if len(sink.Items) != 0 || len(sink.Errors) != 0 || len(sink.Warnings) != 0 || sink.Folder("empty") == nil {
+			t.Errorf("%s: delta items %d, errors %v, warnings %v; want the folder and nothing else", s.base, len(sink.Items), sink.Errors, sink.Warnings)
+		}
 	}
 }

@@ -6,9 +6,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"maps"
 	"net/url"
 	"os"
 	"path"
+	"slices"
 	"strings"
 	"time"
 
@@ -42,6 +45,11 @@ type Source struct {
 	// names whatever its stamps; one that is not in Earlier is new, and
 	// exported whole; one without a token is cut by the stamps.
 	Earlier map[string]string
+	// EarlierFailed are the objects the earlier export could not export
+	// (its summary's errors), by folder path: their hrefs (escaped
+	// paths). Its sync token covers them, so a delta asks for them again
+	// by name, and keeps them whatever their stamps.
+	EarlierFailed map[string][]string
 }
 
 // SkipDeleted counts objects a delta found deleted since the earlier
@@ -64,26 +72,7 @@ const (
 // them. The cutoff keeps objects whose last change (see stampRank) is at
 // or after it, and every object that gives none.
 func (s *Source) Export(ctx context.Context, sink export.Sink, opt export.Options) error {
-	for _, raw := range []string{s.URL, s.CardDAV, s.CalDAV} {
-		if err := davclient.CheckPlaintext(raw, s.Config.AllowPlaintext); err != nil {
-			return err
-		}
-	}
-	var base *url.URL
-	if s.URL != "" {
-		u, err := davclient.ParseDir(s.URL)
-		if err != nil {
-			return err
-		}
-		base = u
-	}
-	c := davclient.New(s.Config)
-	for _, raw := range []string{s.URL, s.CardDAV, s.CalDAV} {
-		if u, err := url.Parse(raw); err == nil && raw != "" {
-			c.Trust(u)
-		}
-	}
-	homes, err := c.Discover(ctx, base, s.CardDAV, s.CalDAV)
+	c, homes, _, err := davclient.Connect(ctx, s.Config, davclient.Endpoints{URL: s.URL, CardDAV: s.CardDAV, CalDAV: s.CalDAV})
 	if err != nil {
 		return err
 	}
@@ -123,6 +112,10 @@ type exporter struct {
 	// keepAll exports the collection's objects whatever their stamps:
 	// it is new since the earlier export, or listed by what changed.
 	keepAll bool
+	// again are the collection's objects the earlier export failed on
+	// (Source.EarlierFailed), by HrefKey: exported whatever their
+	// stamps; listed says which the server's listing named.
+	again, listed map[string]bool
 }
 
 // sinkError is the sink's failure, fatal to the export, carried through
@@ -167,25 +160,40 @@ func (x *exporter) collection(ctx context.Context, ci davclient.CollectionInfo) 
 	if known {
 		since = prev
 	}
-	spool, n, gone, token, err := x.list(ctx, ci.URL, since)
-	var local *os.PathError
-	if since != "" && err != nil && ctx.Err() == nil && !errors.As(err, &local) {
+	x.again, x.listed = map[string]bool{}, map[string]bool{}
+	inside := davclient.HrefKey(ci.URL) + "/"
+	for _, h := range x.src.EarlierFailed[f.Path] {
+		if u, err := ci.URL.Parse(h); err == nil && strings.HasPrefix(davclient.HrefKey(u), inside) {
+			x.again[davclient.HrefKey(u)] = true
+		}
+	}
+	spool, n, gone, token, err := x.list(ctx, f.Path, ci.URL, since)
+	if since != "" && err != nil && !fatal(ctx, err) {
 		// A token the server forgot (ErrSyncToken), or one it fails on
 		// (Xandikos 0.2.8 answers an unknown token with a 500).
 		x.sink.AddWarning(format.Problem{Folder: f.Path, Item: href,
 			Reason: "the server did not list what changed since the earlier export's sync token (" + err.Error() + "): listed whole, objects kept by their stamps"})
-		spool, n, gone, token, err = x.list(ctx, ci.URL, "")
+		spool, n, gone, token, err = x.list(ctx, f.Path, ci.URL, "")
 	} else if since != "" {
 		x.keepAll = true
 	}
 	switch {
-	case err != nil && (ctx.Err() != nil || errors.As(err, &local)):
+	case err != nil && fatal(ctx, err):
 		return fmt.Errorf("list %s: %w", href, err)
 	case err != nil:
 		// Its objects are unknown: the collection fails as a whole, the
 		// others are exported.
 		x.sink.AddError(format.Problem{Folder: f.Path, Item: href, Reason: "its objects could not be listed: " + err.Error()})
 		return nil
+	}
+	if since != "" && err == nil && x.keepAll {
+		// Changes name only what changed since the earlier export: ask
+		// again for what it failed on (deleted since: gone, not asked).
+		if n, err = x.askAgain(spool, n); err != nil {
+			spool.Close()
+			os.Remove(spool.Name())
+			return fmt.Errorf("list %s: %w", href, err)
+		}
 	}
 	defer os.Remove(spool.Name())
 	defer spool.Close()
@@ -207,7 +215,7 @@ func (x *exporter) collection(ctx context.Context, ci davclient.CollectionInfo) 
 		batch = DefaultBatch
 	}
 	sc := bufio.NewScanner(spool)
-	sc.Buffer(make([]byte, 0, 4096), 64<<10)
+	sc.Buffer(make([]byte, 0, 4096), maxHref+1)
 	hrefs := make([]*url.URL, 0, batch)
 	for sc.Scan() {
 		u, err := ci.URL.Parse(sc.Text())
@@ -226,6 +234,15 @@ func (x *exporter) collection(ctx context.Context, ci davclient.CollectionInfo) 
 		return fmt.Errorf("list %s: %w", href, err)
 	}
 	return x.fetch(ctx, f, ci.URL, hrefs)
+}
+
+// fatal reports whether err ends the export rather than one collection
+// or object: it was stopped, the spool could not be written, or the
+// server refused the credentials (each further request would be another
+// failed login, and a server may lock the account after a few).
+func fatal(ctx context.Context, err error) bool {
+	var local *os.PathError
+	return ctx.Err() != nil || errors.As(err, &local) || errors.Is(err, davclient.ErrUnauthorized)
 }
 
 func orUnknown(s string) string {
@@ -252,12 +269,16 @@ func (x *exporter) folderPath(kind format.FolderKind, u *url.URL) string {
 	return p
 }
 
+// maxHref bounds an object's href (escaped path): servers and proxies
+// refuse far shorter URLs (8 KiB is common).
+const maxHref = 32 << 10
+
 // list spools the collection's member hrefs to a temporary file, one a
 // line, so that a collection of any size is listed in bounded memory,
 // and returns it with their number, the number of members deleted (a
 // delta), and the collection's sync token. With since, a sync token of
 // an earlier export, only what changed since is listed.
-func (x *exporter) list(ctx context.Context, col *url.URL, since string) (*os.File, int, int, string, error) {
+func (x *exporter) list(ctx context.Context, folder string, col *url.URL, since string) (*os.File, int, int, string, error) {
 	spool, err := os.CreateTemp(x.src.TempDir, "mailhaul-dav-*.list")
 	if err != nil {
 		return nil, 0, 0, "", err
@@ -265,12 +286,24 @@ func (x *exporter) list(ctx context.Context, col *url.URL, since string) (*os.Fi
 	w := bufio.NewWriter(spool)
 	n, gone := 0, 0
 	add := func(href *url.URL, _ string, deleted bool) error {
+		if x.again[davclient.HrefKey(href)] {
+			x.listed[davclient.HrefKey(href)] = true
+		}
 		if deleted {
 			gone++
 			return nil
 		}
+		line := href.EscapedPath()
+		if len(line) > maxHref {
+			// No server names an object so; it would not fit the
+			// spool's line, and asking for it would be refused.
+			// Named by its collection: a shortened href is no object's,
+			// and a delta would ask for it again (EarlierFailed).
+			x.sink.AddError(format.Problem{Folder: folder, Item: davclient.Redact(col), Reason: fmt.Sprintf("the server listed an href too long to ask for (%d bytes; at most %d): %s...", len(line), maxHref, line[:200])})
+			return nil
+		}
 		n++
-		_, err := w.WriteString(href.EscapedPath() + "\n")
+		_, err := w.WriteString(line + "\n")
 		return err
 	}
 	var token string
@@ -288,6 +321,23 @@ func (x *exporter) list(ctx context.Context, col *url.URL, since string) (*os.Fi
 		return nil, 0, 0, "", err
 	}
 	return spool, n, gone, token, nil
+}
+
+// askAgain adds to the spool of a delta's changes the objects the
+// earlier export failed on that the changes did not name, and returns
+// the spool's new count.
+func (x *exporter) askAgain(spool *os.File, n int) (int, error) {
+	if _, err := spool.Seek(0, io.SeekEnd); err != nil {
+		return n, err
+	}
+	w := bufio.NewWriter(spool)
+	for _, k := range slices.Sorted(maps.Keys(x.again)) {
+		if !x.listed[k] {
+			n++
+			w.WriteString(k + "\n")
+		}
+	}
+	return n, w.Flush()
 }
 
 // fetch reads hrefs with one multiget and writes each object into the
@@ -323,6 +373,9 @@ func (x *exporter) fetch(ctx context.Context, f format.Folder, col *url.URL, hre
 	}
 	if ctx.Err() != nil {
 		return ctx.Err()
+	}
+	if err != nil && fatal(ctx, err) {
+		return fmt.Errorf("multiget in %s: %w", davclient.Redact(col), err)
 	}
 	var rest []*url.URL
 	for _, h := range hrefs {
@@ -366,7 +419,7 @@ func (x *exporter) item(f format.Folder, o davclient.Object) error {
 		return nil
 	}
 	obj := scan(o.Data)
-	it := format.Item{Folder: f.Path, UID: obj.uid, SourceID: path.Base(o.Href.Path), Received: obj.stamp}
+	it := format.Item{Folder: f.Path, UID: obj.uid, SourceID: davclient.LastSegment(o.Href), Received: obj.stamp, ETag: o.ETag}
 	switch {
 	case f.Kind == format.FolderContacts && obj.vcard:
 		it.Kind = format.KindContact
@@ -391,7 +444,7 @@ func (x *exporter) item(f format.Folder, o davclient.Object) error {
 		// Nothing says when it changed: a delta keeps it (see Export).
 		it.Received = x.started
 		it.Notes = append(it.Notes, "no REV, LAST-MODIFIED, DTSTAMP or CREATED: received is the export's start")
-	} else if !x.keepAll && !x.opt.Keep(it.Received) {
+	} else if !x.keepAll && !x.again[davclient.HrefKey(o.Href)] && !x.opt.Keep(obj.latest) {
 		x.sink.AddSkipped(export.SkipBeforeCutoff, 1)
 		return nil
 	}

@@ -55,21 +55,8 @@ func (t *Target) Import(ctx context.Context, req importer.Request) (*importer.Re
 		rep.Finish()
 		return res, err
 	}
-	for _, s := range []string{opt.URL, opt.CardDAV, opt.CalDAV} {
-		if err := davclient.CheckPlaintext(s, opt.AllowPlaintext); err != nil {
-			return stop("connect", err)
-		}
-	}
-	var base *url.URL
-	if opt.URL != "" {
-		u, err := davclient.ParseDir(opt.URL)
-		if err != nil {
-			return stop("connect", err)
-		}
-		base = u
-	}
 	var throttled sync.Once
-	c := &client{davclient.New(davclient.Config{
+	dc, h, base, err := davclient.Connect(ctx, davclient.Config{
 		User: opt.User, Password: opt.Password, Token: opt.Token, AllowPlaintext: opt.AllowPlaintext,
 		RootCAs: opt.RootCAs, Transport: opt.Transport, Retry: opt.Retry,
 		// One kept-alive connection per worker, plus discovery's.
@@ -82,16 +69,11 @@ func (t *Target) Import(ctx context.Context, req importer.Request) (*importer.Re
 				req.Logf(format, args...)
 			}
 		},
-	})}
-	for _, s := range []string{opt.URL, opt.CardDAV, opt.CalDAV} {
-		if u, err := url.Parse(s); err == nil && s != "" {
-			c.Trust(u)
-		}
-	}
-	h, err := c.Discover(ctx, base, opt.CardDAV, opt.CalDAV)
+	}, davclient.Endpoints{URL: opt.URL, CardDAV: opt.CardDAV, CalDAV: opt.CalDAV})
 	if err != nil {
 		return stop("connect", err)
 	}
+	c := &client{dc}
 	im := &session{opt: opt, req: req, c: c, rep: rep, cols: newCollections(c, h, req.DryRun, rep.Note),
 		plan: map[*resolution]*planLine{}, bulk: map[*collection]*bulkBatch{}}
 	im.cols.mapping, im.cols.archives = opt.MapCollection, req.Archives

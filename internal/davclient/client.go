@@ -160,6 +160,19 @@ func (c *Client) exchange(req *http.Request, header http.Header) (*Answer, error
 	return &Answer{Status: resp.StatusCode, Header: resp.Header, Body: b}, nil
 }
 
+// ErrUnauthorized marks an error that is the server's 401: it refused
+// the credentials. Asking again, or for other objects, only adds failed
+// logins, and a server may lock the account after a few: callers stop.
+var ErrUnauthorized = errors.New("the server refused the credentials")
+
+// markAuth wraps err with ErrUnauthorized when status is 401.
+func markAuth(status int, err error) error {
+	if status == http.StatusUnauthorized {
+		return fmt.Errorf("%w: %w", ErrUnauthorized, err)
+	}
+	return err
+}
+
 // Redact drops any credentials from a URL before it is logged.
 func Redact(u *url.URL) string {
 	if u == nil {

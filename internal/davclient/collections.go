@@ -57,7 +57,7 @@ func (c *Client) Collections(ctx context.Context, home *url.URL) ([]CollectionIn
 		return nil, err
 	}
 	if a.Status != http.StatusMultiStatus {
-		return nil, fmt.Errorf("dav: list collections in %s: PROPFIND answered %s", Redact(home), a.ServerSays())
+		return nil, markAuth(a.Status, fmt.Errorf("dav: list collections in %s: PROPFIND answered %s", Redact(home), a.ServerSays()))
 	}
 	type named struct {
 		XMLName xml.Name
@@ -140,12 +140,12 @@ func firstSet(vs ...string) string {
 // any size is listed in bounded memory. It asks with an initial
 // sync-collection REPORT (RFC 6578), whose sync-token it returns: the
 // token of exactly the state listed, for a later delta. A server that
-// refuses that REPORT is listed with a Depth 1 PROPFIND instead, and the
+// refuses that REPORT (not the credentials: a 401 is returned, wrapping
+// ErrUnauthorized) is listed with a Depth 1 PROPFIND instead, and the
 // token is "". So is one whose REPORT lists nothing while the PROPFIND
 // finds objects: an empty answer is checked, never taken on trust. An
 // error from fn ends the listing and is returned as it is.
 func (c *Client) Members(ctx context.Context, col *url.URL, fn func(href *url.URL, etag string) error) (syncToken string, err error) {
-	body := `<?xml version="1.0" encoding="utf-8"?><D:sync-collection xmlns:D="DAV:"><D:sync-token/><D:sync-level>1</D:sync-level><D:prop><D:getetag/></D:prop></D:sync-collection>`
 	n := 0
 	present := func(u *url.URL, etag string, gone bool) error {
 		if gone {
@@ -154,12 +154,12 @@ func (c *Client) Members(ctx context.Context, col *url.URL, fn func(href *url.UR
 		n++
 		return fn(u, etag)
 	}
-	token, refused, err := c.members(ctx, "REPORT", col, "0", body, present)
-	if err != nil && !refused || n > 0 {
+	token, refused, err := c.sync(ctx, col, "", present)
+	if err != nil && (!refused || errors.Is(err, ErrUnauthorized)) || n > 0 {
 		return token, err
 	}
-	body = `<?xml version="1.0" encoding="utf-8"?><D:propfind xmlns:D="DAV:"><D:prop><D:resourcetype/><D:getetag/></D:prop></D:propfind>`
-	_, _, err = c.members(ctx, "PROPFIND", col, "1", body, present)
+	body := `<?xml version="1.0" encoding="utf-8"?><D:propfind xmlns:D="DAV:"><D:prop><D:resourcetype/><D:getetag/></D:prop></D:propfind>`
+	_, _, _, err = c.members(ctx, "PROPFIND", col, "1", body, present)
 	if refused || n > 0 {
 		token = ""
 	}
@@ -176,26 +176,56 @@ var ErrSyncToken = errors.New("the server no longer accepts the sync token")
 // It returns the new token. A token the server no longer accepts is an
 // error wrapping ErrSyncToken.
 func (c *Client) Changes(ctx context.Context, col *url.URL, token string, fn func(href *url.URL, etag string, gone bool) error) (string, error) {
-	var b strings.Builder
-	b.WriteString(`<?xml version="1.0" encoding="utf-8"?><D:sync-collection xmlns:D="DAV:"><D:sync-token>`)
-	xml.EscapeText(&b, []byte(token))
-	b.WriteString(`</D:sync-token><D:sync-level>1</D:sync-level><D:prop><D:getetag/></D:prop></D:sync-collection>`)
-	next, _, err := c.members(ctx, "REPORT", col, "0", b.String(), fn)
+	if token == "" {
+		return "", errors.New("dav: Changes needs the sync token of an earlier listing")
+	}
+	next, _, err := c.sync(ctx, col, token, fn)
 	return next, err
 }
 
+// maxSyncPages bounds the sync-collection requests of one listing.
+const maxSyncPages = 100000
+
+// sync lists col with sync-collection REPORTs from token ("" for an
+// initial listing). A server may truncate its answer (RFC 6578 §3.6: a
+// 507 for the collection itself; Google's CardDAV and SabreDAV with a
+// limit do): the token that answer ends with is asked again for the
+// rest, until an answer is whole, so that no member is missed and the
+// token returned is that of everything listed.
+func (c *Client) sync(ctx context.Context, col *url.URL, token string, fn func(href *url.URL, etag string, gone bool) error) (next string, refused bool, err error) {
+	for page := 0; ; page++ {
+		var b strings.Builder
+		b.WriteString(`<?xml version="1.0" encoding="utf-8"?><D:sync-collection xmlns:D="DAV:"><D:sync-token>`)
+		xml.EscapeText(&b, []byte(token))
+		b.WriteString(`</D:sync-token><D:sync-level>1</D:sync-level><D:prop><D:getetag/></D:prop></D:sync-collection>`)
+		next, refused, truncated, err := c.members(ctx, "REPORT", col, "0", b.String(), fn)
+		switch {
+		case err != nil:
+			return "", refused && page == 0, err
+		case !truncated:
+			return next, false, nil
+		case next == "" || next == token:
+			return "", false, fmt.Errorf("dav: list %s: the server truncated its sync-collection answer without a new sync token to ask for the rest", Redact(col))
+		case page+1 >= maxSyncPages:
+			return "", false, fmt.Errorf("dav: list %s: the server's sync-collection answer is still truncated after %d requests", Redact(col), maxSyncPages)
+		}
+		token = next
+	}
+}
+
 // members sends one listing request; refused is set when the server
-// answered with an error status before listing anything.
-func (c *Client) members(ctx context.Context, method string, col *url.URL, depth, body string, fn func(u *url.URL, etag string, gone bool) error) (token string, refused bool, err error) {
+// answered with an error status before listing anything, truncated when
+// it said its answer is not whole (a 507 for the collection itself).
+func (c *Client) members(ctx context.Context, method string, col *url.URL, depth, body string, fn func(u *url.URL, etag string, gone bool) error) (token string, refused, truncated bool, err error) {
 	req, err := http.NewRequestWithContext(ctx, method, col.String(), strings.NewReader(body))
 	if err != nil {
-		return "", false, fmt.Errorf("dav: %s %s: %w", method, Redact(col), err)
+		return "", false, false, fmt.Errorf("dav: %s %s: %w", method, Redact(col), err)
 	}
 	req.Header.Set("Depth", depth)
 	req.Header.Set("Content-Type", "application/xml; charset=utf-8")
 	resp, err := c.Do(req)
 	if err != nil {
-		return "", false, err
+		return "", false, false, err
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusMultiStatus {
@@ -204,7 +234,7 @@ func (c *Client) members(ctx context.Context, method string, col *url.URL, depth
 		if bytes.Contains(b, []byte("valid-sync-token")) {
 			err = fmt.Errorf("%w: %w", ErrSyncToken, err)
 		}
-		return "", true, err
+		return "", true, false, markAuth(resp.StatusCode, err)
 	}
 	var r struct {
 		Href      string `xml:"DAV: href"`
@@ -221,8 +251,13 @@ func (c *Client) members(ctx context.Context, method string, col *url.URL, depth
 			return fmt.Errorf("%s answer: %w", method, err)
 		}
 		u, err := col.Parse(plain(r.Href))
-		if err != nil || path.Clean(u.Path) == path.Clean(col.Path) {
-			return nil // the collection itself
+		if err == nil && path.Clean(u.Path) == path.Clean(col.Path) {
+			// The collection itself; a 507 says the answer is cut short.
+			truncated = truncated || strings.Contains(r.Status, " 507 ")
+			return nil
+		}
+		if err != nil {
+			return nil
 		}
 		if strings.Contains(r.Status, " 404 ") {
 			return fn(u, "", true) // removed (a delta's answer)
@@ -240,7 +275,7 @@ func (c *Client) members(ctx context.Context, method string, col *url.URL, depth
 		return fn(u, etag, false)
 	})
 	if err != nil {
-		return "", false, err
+		return "", false, false, err
 	}
-	return token, false, nil
+	return token, false, truncated, nil
 }

@@ -27,8 +27,30 @@ type Object struct {
 }
 
 // HrefKey is the form in which a request's href and an answer's are
-// matched: the unescaped, cleaned path.
-func HrefKey(u *url.URL) string { return path.Clean(u.Path) }
+// matched, whatever form the server answers in (an absolute URL or a
+// path, lower- or upper-case escapes, raw UTF-8, a trailing slash): the
+// cleaned path with each segment escaped one way. An escaped slash
+// (%2F) stays inside its segment: a/b and a%2Fb are two objects.
+func HrefKey(u *url.URL) string {
+	segs := strings.Split(path.Clean(u.EscapedPath()), "/")
+	for i, s := range segs {
+		if v, err := url.PathUnescape(s); err == nil {
+			segs[i] = url.PathEscape(v)
+		}
+	}
+	return strings.Join(segs, "/")
+}
+
+// LastSegment is the unescaped last segment of u's path: an object's
+// name in its collection. An escaped slash (%2F) in it is kept, as a
+// slash, where u.Path would have split the name there.
+func LastSegment(u *url.URL) string {
+	s := path.Base(u.EscapedPath())
+	if v, err := url.PathUnescape(s); err == nil {
+		return v
+	}
+	return s
+}
 
 // Multiget reads the objects at hrefs in the collection col with one
 // addressbook-multiget (contacts) or calendar-multiget REPORT (RFC 6352
@@ -103,7 +125,7 @@ func (c *Client) ReportEach(ctx context.Context, col *url.URL, body []byte, fn f
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusMultiStatus {
 		b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-		return fmt.Errorf("REPORT answered %s", (&Answer{Status: resp.StatusCode, Body: b}).ServerSays())
+		return markAuth(resp.StatusCode, fmt.Errorf("REPORT answered %s", (&Answer{Status: resp.StatusCode, Body: b}).ServerSays()))
 	}
 	type response struct {
 		Href      string `xml:"DAV: href"`

@@ -58,3 +58,34 @@ func TestReportRefused(t *testing.T) {
 		t.Errorf("error %v; want the 403 with its body", err)
 	}
 }
+
+// Hostile answers end in an error or are ignored, never a panic or an
+// object made up: elements nested 200,000 deep (skipped, iteratively),
+// responses in another namespace, an answer cut off.
+func TestReportHostileAnswers(t *testing.T) {
+	for _, c := range []struct {
+		name, body string
+		err        bool
+	}{
+		{"deep", `<d:multistatus xmlns:d="DAV:"><d:response>` + strings.Repeat("<x>", 200_000) + strings.Repeat("</x>", 200_000) + `</d:response></d:multistatus>`, false},
+		{"namespace", `<d:multistatus xmlns:d="urn:not-dav"><d:response><d:href>/book/a.vcf</d:href><d:propstat><d:prop><c:address-data xmlns:c="urn:ietf:params:xml:ns:carddav">BEGIN:VCARD</c:address-data></d:prop></d:propstat></d:response></d:multistatus>`, false},
+		{"unclosed", `<d:multistatus xmlns:d="DAV:"><d:response><d:href>/book/a.vcf</d:href>`, true},
+	} {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.WriteHeader(http.StatusMultiStatus)
+			io.WriteString(w, c.body)
+		}))
+		col, _ := url.Parse(srv.URL + "/book/")
+		n := 0
+		err := New(Config{}).ReportEach(context.Background(), col, []byte("<x/>"), func(o Object) error {
+			if o.Data != nil {
+				n++
+			}
+			return nil
+		})
+		srv.Close()
+		if (err != nil) != c.err || n != 0 {
+			t.Errorf("%s: error %v, %d objects; want error %v and no object", c.name, err, n, c.err)
+		}
+	}
+}

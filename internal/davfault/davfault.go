@@ -41,12 +41,16 @@ type Options struct {
 	// Password, just before the first multiget that names it.
 	Delete         string
 	User, Password string
+	// DenyMultigets answers every multiget with 401, as a server does
+	// once the account's password was changed.
+	DenyMultigets bool
 }
 
 // Proxy is a running fault-injecting proxy; the counts say what it did.
 type Proxy struct {
 	URL                       string
 	Throttled, Cuts, Failures atomic.Int32
+	Denied                    atomic.Int32 // multigets answered 401
 	opt                       Options
 	upstream                  *url.URL
 	rp                        *httputil.ReverseProxy
@@ -89,6 +93,12 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
 		r.Body = io.NopCloser(bytes.NewReader(body))
 		multiget := strings.Contains(string(body), "multiget")
+		if multiget && p.opt.DenyMultigets {
+			p.Denied.Add(1)
+			w.Header().Set("WWW-Authenticate", `Basic realm="davfault"`)
+			http.Error(w, "access denied", http.StatusUnauthorized)
+			return
+		}
 		if multiget && p.opt.Fail != "" && strings.Contains(string(body), p.opt.Fail) {
 			p.Failures.Add(1)
 			http.Error(w, "internal error", http.StatusInternalServerError)
