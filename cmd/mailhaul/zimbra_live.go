@@ -273,10 +273,10 @@ func (lf *zimbraLiveFlags) untried(results []zimbraUser, skipped []string) []str
 	return out
 }
 
-// adminRefused reports a refused admin login (AuthRequest's fault).
+// adminRefused reports a refused admin login (AuthRequest's fault, or
+// HTTP Basic refused).
 func adminRefused(err error) bool {
-	var f *soap.Fault
-	return errors.As(err, &f) && f.Request == "AuthRequest"
+	return soap.LoginRefused(err)
 }
 
 // liveOnlySOAP names a flag given that only a SOAP connection serves.
