@@ -468,3 +468,17 @@ func TestExportZimbraLiveUsersOnce(t *testing.T) {
 		t.Errorf("%d REST exports, want the 3 of one user", n)
 	}
 }
+
+// --header-timeout reaches zmmailbox too: a zmmailbox that sends nothing
+// (Zimbra still searching, or hung) is ended after it, as an HTTPS
+// export without headers is given up.
+func TestExportZimbraZmmailboxHeaderTimeout(t *testing.T) {
+	script := filepath.Join(t.TempDir(), "zmmailbox")
+	os.WriteFile(script, []byte("#!/bin/sh\nexec sleep 30\n"), 0o700)
+	start := time.Now()
+	code, _, stderr := mailhaul(t, "-q", "export", "zimbra", "--out", t.TempDir(), "--user", "zed", "--zmmailbox", script,
+		"--header-timeout", "300ms")
+	if code != exitFailed || !strings.Contains(stderr, "sent nothing for 300ms") || time.Since(start) > 20*time.Second {
+		t.Errorf("exit %d after %s\n%s", code, time.Since(start), stderr)
+	}
+}

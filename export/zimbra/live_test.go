@@ -452,6 +452,19 @@ func TestLiveExportZmmailboxStalls(t *testing.T) {
 	}
 }
 
+// zmmailbox's first byte waits for Zimbra's search of the mailbox, as an
+// HTTPS export's headers do: it gets the header timeout, not the idle
+// timeout, which counts only once output has begun.
+func TestLiveExportZmmailboxSlowStart(t *testing.T) {
+	script, _ := fakeZmmailbox(t, "sleep 1.5\ncase \"$7\" in //*) exec cat \"$DIR/root.tgz\" ;; esac")
+	rep, err := zimbra.RunLive(context.Background(), zimbra.LiveJob{Zmmailbox: script, IdleTimeout: 300 * time.Millisecond,
+		HeaderTimeout: 20 * time.Second, Job: export.Job{User: liveUser, Path: script, Out: t.TempDir()},
+		Retry: retry.Loop{Attempts: 1}})
+	if err != nil || rep.Status != "ok" {
+		t.Fatalf("err %v, report %+v; want the slow start waited for", err, rep)
+	}
+}
+
 // An item purged from Trash between GetFolderRequest and the export of
 // /Trash (Zimbra's own trash lifetime, or the user) is not a shortfall:
 // the counts are read again after the exports and the smaller is used.
