@@ -220,13 +220,14 @@ func (c *Client) listAccounts(ctx context.Context, s Search, add func(Account)) 
 				last = j.Name
 			}
 		}
-		offset = from + len(list)
 		if !page.More {
 			return shifted, int(page.Total.int64()), nil
 		}
-		if len(list) == 0 {
+		if from+len(list) <= offset {
+			// None past the overlap: asking again would loop.
 			return false, 0, fmt.Errorf("zimbra: SearchDirectoryRequest: the server says more accounts follow offset %d but sent none", offset)
 		}
+		offset = from + len(list)
 	}
 }
 
