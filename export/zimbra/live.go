@@ -84,6 +84,10 @@ func (l *Live) Export(ctx context.Context, sink export.Sink, opt export.Options)
 		return err
 	}
 	if tree == nil {
+		if opt.After.IsZero() {
+			sink.AddWarning(format.Problem{Item: "folder counts", Reason: "not checked: without --url there is no GetFolderRequest to count " +
+				"against, so items Zimbra left out of the export without a word (a missing blob, a failed type group) go unnoticed"})
+		}
 		return nil
 	}
 	if err := l.addTreeFolders(x, tree, counted); err != nil {
