@@ -13,6 +13,7 @@ import (
 
 	"github.com/mailhaul/mailhaul/export/zimbra"
 	"github.com/mailhaul/mailhaul/export/zimbra/soap"
+	"github.com/mailhaul/mailhaul/export/zimbra/zimbratest"
 )
 
 func readGAA(t *testing.T, in string, withHash bool) ([]soap.Account, error) {
@@ -165,5 +166,28 @@ func TestAccountsListingMakesProgress(t *testing.T) {
 	err = c.Accounts(context.Background(), soap.Search{}, func(soap.Account) error { return nil })
 	if err == nil || strings.Contains(err.Error(), "too many pages") || n.Load() > 10 {
 		t.Errorf("after %d pages: %v; want an error naming the stalled listing", n.Load(), err)
+	}
+}
+
+// The whole listing is held before the exports begin, so it holds what
+// the run needs of each account (name, id, zimbraMailHost), not the
+// record GetAccount reads per user (Sieve scripts, out-of-office
+// texts): 25,000 of those would be held for the whole run. Also from a
+// server that answers every attribute whatever attrs= asks.
+func TestAccountsListingHoldsLittle(t *testing.T) {
+	for _, ignore := range []bool{false, true} {
+		s, c := pair(t, zimbratest.ServerOptions{IgnoreAttrs: ignore}, soap.Config{})
+		s.AddAccount(zimbratest.Account{Name: "ann@example.test", Attrs: map[string][]string{
+			"zimbraMailSieveScript": {strings.Repeat("# a long filter\n", 1000)}, "displayName": {"Ann"}}})
+		var listed []soap.Account
+		if err := c.Accounts(context.Background(), soap.Search{}, func(a soap.Account) error {
+			listed = append(listed, a)
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if len(listed) != 1 || listed[0].MailHost() == "" || listed[0].ID == "" || len(listed[0].Attrs) != 1 {
+			t.Errorf("IgnoreAttrs %v: listed %+v; want the name, id and zimbraMailHost alone", ignore, listed)
+		}
 	}
 }
