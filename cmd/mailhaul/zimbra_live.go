@@ -80,7 +80,7 @@ func (lf *zimbraLiveFlags) add(cmd *cobra.Command, f *exportFlags) {
 	fl.BoolVar(&lf.withHash, "with-password-hash", false, `live Zimbra: keep the password hash that a --users-file of "zmprov -l gaa -v" holds in each account record`)
 	fl.BoolVar(&lf.viaAdminPort, "via-admin-port", false, "live Zimbra: send every request to --url with the admin token (only 7071 is reachable)")
 	fl.Float64Var(&lf.rps, "requests-per-second", soap.DefaultRequestsPerSecond, "live Zimbra: the pace of all requests (Zimbra's DoS filter allows 30 per client; negative: unpaced)")
-	fl.DurationVar(&lf.headerTimeout, "header-timeout", 10*time.Minute, "live Zimbra: how long to wait for an answer to begin (an export's search may take minutes)")
+	fl.DurationVar(&lf.headerTimeout, "header-timeout", 10*time.Minute, "live Zimbra: how long to wait for an answer (or zmmailbox's output) to begin (an export's search may take minutes)")
 	fl.DurationVar(&lf.idleTimeout, "idle-timeout", 5*time.Minute, "live Zimbra: give up an answer (or zmmailbox's output) that sent nothing for this long: a SOAP answer is asked again, an export stream exports the user again")
 	fl.StringVar(&lf.restAuth, "rest-auth", "token", `live Zimbra: how the exports log in: "token" (a delegated token per user) or "basic" (the admin's name and password as HTTP Basic on --url, the admin port, where the installation allows it; https or loopback only)`)
 	fl.StringVar(&lf.zmmailbox, "zmmailbox", "", "on the Zimbra host: read this zmmailbox program's getRestURL output instead of HTTPS")
@@ -212,7 +212,7 @@ func (a *app) exportZimbraLive(cmd *cobra.Command, f *exportFlags, lf *zimbraLiv
 						mu.Unlock()
 					}}
 					rep, err = zimbra.RunLive(ctx, zimbra.LiveJob{Job: job, Client: client, Zmmailbox: lf.zmmailbox,
-						PasswordHash: lf.withHash, Listed: acc, Retry: again, IdleTimeout: lf.idleTimeout})
+						PasswordHash: lf.withHash, Listed: acc, Retry: again, IdleTimeout: lf.idleTimeout, HeaderTimeout: lf.headerTimeout})
 				}
 				if prog != nil {
 					prog.done()
@@ -273,16 +273,16 @@ func (lf *zimbraLiveFlags) untried(results []zimbraUser, skipped []string) []str
 	return out
 }
 
-// adminRefused reports a refused admin login (AuthRequest's fault).
+// adminRefused reports a refused admin login (AuthRequest's fault, or
+// HTTP Basic refused).
 func adminRefused(err error) bool {
-	var f *soap.Fault
-	return errors.As(err, &f) && f.Request == "AuthRequest"
+	return soap.LoginRefused(err)
 }
 
 // liveOnlySOAP names a flag given that only a SOAP connection serves.
 func (lf *zimbraLiveFlags) liveOnlySOAP(cmd *cobra.Command) string {
 	for _, n := range []string{"admin", "password-file", "mail-url", "tls-ca", "via-admin-port", "requests-per-second",
-		"header-timeout", "rest-auth"} {
+		"rest-auth"} {
 		if cmd.Flags().Changed(n) {
 			return n
 		}

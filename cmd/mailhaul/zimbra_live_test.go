@@ -432,6 +432,27 @@ func TestExportZimbraLiveRESTAuthBasic(t *testing.T) {
 	}
 }
 
+// --rest-auth basic on an installation that refuses Basic (or after the
+// password changed): the refusal stops the run, as a refused
+// AuthRequest does, and Basic is not sent again for the next users.
+func TestExportZimbraLiveRESTAuthBasicRefused(t *testing.T) {
+	z := startLiveZimbra(t, "zed", zimbratest.ServerOptions{NoBasic: true}, zimbraLiveItems()...)
+	args := []string{"-q", "export", "zimbra", "--out", t.TempDir(), "--concurrency", "1", "--rest-auth", "basic"}
+	for _, u := range []string{"zed", "amy", "bob", "cyd"} {
+		args = append(args, "--user", u)
+		if u != "zed" {
+			z.s.AddAccount(zimbratest.Account{Name: u})
+		}
+	}
+	code, _, stderr := mailhaul(t, append(args, z.args...)...)
+	if code != exitFailed || !strings.Contains(stderr, "the admin login was refused") || !strings.Contains(stderr, "not tried") {
+		t.Errorf("exit %d\n%s", code, stderr)
+	}
+	if n := z.s.Stats().BasicRefused; n != 1 {
+		t.Errorf("%d Basic logins refused, want 1", n)
+	}
+}
+
 // A user named twice (in another case too) is exported once, and the
 // repeat said: two exports of one mailbox at once would double the
 // load and fail the second on the archive the first wrote.
@@ -445,5 +466,19 @@ func TestExportZimbraLiveUsersOnce(t *testing.T) {
 	}
 	if n := len(z.s.Exports()); n != 3 {
 		t.Errorf("%d REST exports, want the 3 of one user", n)
+	}
+}
+
+// --header-timeout reaches zmmailbox too: a zmmailbox that sends nothing
+// (Zimbra still searching, or hung) is ended after it, as an HTTPS
+// export without headers is given up.
+func TestExportZimbraZmmailboxHeaderTimeout(t *testing.T) {
+	script := filepath.Join(t.TempDir(), "zmmailbox")
+	os.WriteFile(script, []byte("#!/bin/sh\nexec sleep 30\n"), 0o700)
+	start := time.Now()
+	code, _, stderr := mailhaul(t, "-q", "export", "zimbra", "--out", t.TempDir(), "--user", "zed", "--zmmailbox", script,
+		"--header-timeout", "300ms")
+	if code != exitFailed || !strings.Contains(stderr, "sent nothing for 300ms") || time.Since(start) > 20*time.Second {
+		t.Errorf("exit %d after %s\n%s", code, time.Since(start), stderr)
 	}
 }

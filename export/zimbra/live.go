@@ -6,6 +6,7 @@ package zimbra
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -43,8 +44,10 @@ type Live struct {
 	// instead of HTTPS (on the Zimbra host, as the zimbra user).
 	Zmmailbox string
 	// IdleTimeout ends a zmmailbox whose output was silent that long
-	// (0: 5 min).
-	IdleTimeout time.Duration
+	// once it began (0: 5 min); HeaderTimeout one that sent nothing at
+	// all that long (0: 10 min): its first byte comes after Zimbra
+	// searched the mailbox, as an HTTPS export's headers do.
+	IdleTimeout, HeaderTimeout time.Duration
 }
 
 var _ export.Source = (*Live)(nil)
@@ -81,6 +84,10 @@ func (l *Live) Export(ctx context.Context, sink export.Sink, opt export.Options)
 		return err
 	}
 	if tree == nil {
+		if opt.After.IsZero() {
+			sink.AddWarning(format.Problem{Item: "folder counts", Reason: "not checked: without --url there is no GetFolderRequest to count " +
+				"against, so items Zimbra left out of the export without a word (a missing blob, a failed type group) go unnoticed"})
+		}
 		return nil
 	}
 	if err := l.addTreeFolders(x, tree, counted); err != nil {
@@ -222,8 +229,9 @@ func restPath(e soap.Export) string {
 // line; -t 0: no socket timeout, which large exports hit) and gives its
 // output; nil when it wrote nothing and succeeded (an empty export).
 // It runs in a process group of its own, ended whole when ctx is done,
-// on Close, or when its output is silent for idle (-t 0 leaves that
-// unbounded otherwise); Wait gives up on its pipes 5 s after the exit.
+// on Close, or when a Read waited too long (-t 0 leaves that unbounded
+// otherwise): HeaderTimeout for the first byte, IdleTimeout after it;
+// Wait gives up on its pipes 5 s after the exit.
 func (l *Live) runZmmailbox(ctx context.Context, path string) (io.ReadCloser, error) {
 	cmd := exec.CommandContext(ctx, l.Zmmailbox, "-z", "-m", l.Account.Name, "-t", "0", "getRestURL", path)
 	ownGroup(cmd)
@@ -238,14 +246,13 @@ func (l *Live) runZmmailbox(ctx context.Context, path string) (io.ReadCloser, er
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("zmmailbox: %w", err)
 	}
-	idle := l.IdleTimeout
-	if idle <= 0 {
-		idle = 5 * time.Minute
-	}
-	z := &zmOutput{cmd: cmd, r: bufio.NewReaderSize(out, 64<<10), stderr: stderr, what: path, idle: idle}
-	z.timer = time.AfterFunc(idle, func() { z.stalled.Store(true); killGroup(cmd) })
-	if _, err := z.r.Peek(1); err == io.EOF {
-		if err := z.wait(false); err != nil {
+	z := &zmOutput{cmd: cmd, r: bufio.NewReaderSize(out, 64<<10), stderr: stderr, what: path,
+		first: cmp.Or(max(l.HeaderTimeout, 0), 10*time.Minute), idle: cmp.Or(max(l.IdleTimeout, 0), 5*time.Minute)}
+	z.timer = time.AfterFunc(z.first, func() { z.stalled.Store(true); killGroup(cmd) })
+	_, err = z.r.Peek(1)
+	z.timer.Stop()
+	if err == io.EOF {
+		if err := z.wait(false, z.first); err != nil {
 			return nil, err
 		}
 		return nil, nil
@@ -256,25 +263,36 @@ func (l *Live) runZmmailbox(ctx context.Context, path string) (io.ReadCloser, er
 // zmOutput is zmmailbox's standard output; its end is the program's
 // exit, and a failure after output began is a broken stream.
 type zmOutput struct {
-	cmd     *exec.Cmd
-	r       *bufio.Reader
-	stderr  *tailBuffer
-	what    string
-	n       int64
-	done    bool
-	idle    time.Duration
-	timer   *time.Timer
-	stalled atomic.Bool // the idle timer ended it
+	cmd    *exec.Cmd
+	r      *bufio.Reader
+	stderr *tailBuffer
+	what   string
+	n      int64
+	done   bool
+	// first and idle bound a Read's wait, for the first byte and after
+	// it; the timer runs only while a Read waits (a slow reader is not
+	// a silent zmmailbox).
+	first, idle time.Duration
+	timer       *time.Timer
+	stalled     atomic.Bool // the timer ended it
+}
+
+// clock is how long the next Read may wait.
+func (z *zmOutput) clock() time.Duration {
+	if z.n == 0 {
+		return z.first
+	}
+	return z.idle
 }
 
 func (z *zmOutput) Read(p []byte) (int, error) {
+	wait := z.clock()
+	z.timer.Reset(wait)
 	n, err := z.r.Read(p)
+	z.timer.Stop()
 	z.n += int64(n)
-	if n > 0 {
-		z.timer.Reset(z.idle)
-	}
 	if err == io.EOF {
-		if werr := z.wait(true); werr != nil {
+		if werr := z.wait(true, wait); werr != nil {
 			return n, werr
 		}
 	} else if err != nil {
@@ -285,16 +303,17 @@ func (z *zmOutput) Read(p []byte) (int, error) {
 
 // wait reaps the program; started says output had begun (a failure is
 // then a cut stream, worth a fresh try, as is a silent one).
-func (z *zmOutput) wait(started bool) error {
+func (z *zmOutput) wait(started bool, waited time.Duration) error {
 	if z.done {
 		return nil
 	}
 	z.done = true
+	z.timer.Reset(waited) // a program that closed its output but hangs
 	err := z.cmd.Wait()
 	z.timer.Stop()
 	if z.stalled.Load() {
 		return &StreamError{Err: retry.MarkTransient(fmt.Errorf("zmmailbox -m %s getRestURL %s sent nothing for %s after %d bytes; ended it",
-			z.cmd.Args[3], z.what, z.idle, z.n))}
+			z.cmd.Args[3], z.what, waited, z.n))}
 	}
 	if err != nil {
 		err = fmt.Errorf("zmmailbox -m %s getRestURL %s: %w after %d bytes: %s", z.cmd.Args[3], z.what, err, z.n, strings.TrimSpace(z.stderr.String()))
@@ -381,6 +400,9 @@ type LiveJob struct {
 	// IdleTimeout gives up zmmailbox's output when it sent nothing for
 	// that long (it runs with -t 0, no timeout of its own); 0: 5 min.
 	IdleTimeout time.Duration
+	// HeaderTimeout bounds the wait for zmmailbox's first byte, which
+	// comes after Zimbra searched the mailbox; 0: 10 min.
+	HeaderTimeout time.Duration
 }
 
 // RunLive exports one user: GetAccount (its record into the manifest),
@@ -391,7 +413,8 @@ type LiveJob struct {
 func RunLive(ctx context.Context, lj LiveJob) (*report.Export, error) {
 	job := lj.Job
 	job.Kind, job.PathIsURL = "zimbra", true
-	live := &Live{Client: lj.Client, Account: soap.Account{Name: job.User}, Zmmailbox: lj.Zmmailbox, IdleTimeout: lj.IdleTimeout}
+	live := &Live{Client: lj.Client, Account: soap.Account{Name: job.User}, Zmmailbox: lj.Zmmailbox, IdleTimeout: lj.IdleTimeout,
+		HeaderTimeout: lj.HeaderTimeout}
 	job.Source = live
 	if lj.Client != nil {
 		defer lj.Client.Done(job.User)

@@ -325,6 +325,11 @@ echo "no such folder" >&2; exit 1
 	if len(bodies) != 5 || len(folders) < 7 {
 		t.Errorf("%d messages, folders %v", len(bodies), folders)
 	}
+	// Without SOAP there are no counts to check the exports against:
+	// the report says so, rather than implying they were checked.
+	if !slices.ContainsFunc(rep.Warnings, func(p report.Problem) bool { return strings.Contains(p.Reason, "not checked") }) {
+		t.Errorf("warnings %+v; want the folder counts said not checked", rep.Warnings)
+	}
 }
 
 // Search folders and mountpoints are counted as not migrated, in a delta
@@ -449,6 +454,19 @@ func TestLiveExportZmmailboxStalls(t *testing.T) {
 	took, err = run(ctx, time.Minute)
 	if err == nil || took > 15*time.Second {
 		t.Errorf("cancelled: %v after %s; want the run ended without waiting for sleep 30", err, took)
+	}
+}
+
+// zmmailbox's first byte waits for Zimbra's search of the mailbox, as an
+// HTTPS export's headers do: it gets the header timeout, not the idle
+// timeout, which counts only once output has begun.
+func TestLiveExportZmmailboxSlowStart(t *testing.T) {
+	script, _ := fakeZmmailbox(t, "sleep 1.5\ncase \"$7\" in //*) exec cat \"$DIR/root.tgz\" ;; esac")
+	rep, err := zimbra.RunLive(context.Background(), zimbra.LiveJob{Zmmailbox: script, IdleTimeout: 300 * time.Millisecond,
+		HeaderTimeout: 20 * time.Second, Job: export.Job{User: liveUser, Path: script, Out: t.TempDir()},
+		Retry: retry.Loop{Attempts: 1}})
+	if err != nil || rep.Status != "ok" {
+		t.Fatalf("err %v, report %+v; want the slow start waited for", err, rep)
 	}
 }
 

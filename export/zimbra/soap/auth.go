@@ -163,3 +163,33 @@ func (c *Client) Done(account string) {
 	delete(c.delegated, strings.ToLower(account))
 	c.mu.Unlock()
 }
+
+// LoginRefused reports a refused admin login: AuthRequest's fault, or
+// HTTP Basic refused on the admin port. Every later login would be
+// refused too, and each counts towards the admin's lockout.
+func LoginRefused(err error) bool {
+	var f *Fault
+	return errors.As(err, &f) && f.Request == "AuthRequest" || errors.Is(err, errBasicRefused)
+}
+
+// errBasicRefused marks HTTP Basic refused on the admin port.
+var errBasicRefused = errors.New("the admin port refused HTTP Basic")
+
+// basicRefused is the remembered Basic refusal, nil if none: once
+// refused, Basic is not sent again (as a refused AuthRequest is not).
+// With exports in parallel, those already under way may still each be
+// refused once.
+func (c *Client) basicRefused() error {
+	c.loginGroup.Lock()
+	defer c.loginGroup.Unlock()
+	return c.refused
+}
+
+// refuseBasic remembers err, a Basic refusal, for every later login.
+func (c *Client) refuseBasic(err error) {
+	c.loginGroup.Lock()
+	defer c.loginGroup.Unlock()
+	if c.refused == nil {
+		c.refused = err
+	}
+}

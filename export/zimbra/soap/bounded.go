@@ -30,10 +30,13 @@ func (b *bounded) RoundTrip(req *http.Request) (*http.Response, error) {
 	wait := time.AfterFunc(b.header, func() { cancel(errNoHeaders) })
 	res, err := b.next.RoundTrip(req.WithContext(ctx))
 	if !wait.Stop() || err != nil {
-		if err == nil {
-			res.Body.Close() // the headers came as the clock ran out
-		}
-		if context.Cause(ctx) == errNoHeaders && req.Context().Err() == nil {
+		switch {
+		case err == nil:
+			// The headers came as the clock ran out: still an error,
+			// never a nil answer without one.
+			res.Body.Close()
+			err = fmt.Errorf("no answer within %s", b.header)
+		case context.Cause(ctx) == errNoHeaders && req.Context().Err() == nil:
 			err = fmt.Errorf("no answer within %s", b.header)
 		}
 		cancel(nil)

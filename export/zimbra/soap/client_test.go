@@ -855,3 +855,23 @@ func TestAnswerCaps(t *testing.T) {
 		t.Errorf("a 9 MiB account: %v", err)
 	}
 }
+
+// A refused Basic login is remembered: the next user's export does not
+// send the password again (Zimbra counts each refusal towards the
+// admin's lockout, and a password changed during the run, after the
+// admin token was issued, would otherwise be tried once per user), and
+// it is a refused login (LoginRefused), which stops a run.
+func TestBasicAuthRefusedRemembered(t *testing.T) {
+	s, c := pair(t, zimbratest.ServerOptions{Content: lines([]item{{"/Inbox", time.Unix(1e9, 0)}})}, soap.Config{BasicAuth: true,
+		Password: func() (string, error) { return "wrong-secret", nil }})
+	for _, u := range []string{"ann", "bob", "cyd"} {
+		s.AddAccount(zimbratest.Account{Name: u + "@example.test"})
+		_, err := c.Export(context.Background(), soap.Account{Name: u + "@example.test"}, soap.Export{})
+		if err == nil || !soap.LoginRefused(err) || strings.Contains(err.Error(), "wrong-secret") {
+			t.Errorf("%s: err %v; want a refused login, no password", u, err)
+		}
+	}
+	if n := s.Stats().BasicRefused; n != 1 {
+		t.Errorf("%d Basic logins refused by the server, want 1", n)
+	}
+}

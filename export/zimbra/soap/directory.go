@@ -149,7 +149,8 @@ const maxRelist = 5
 // starts again (each account still once), at most maxRelist times. A
 // listing that still shifted, or that gave fewer accounts than the
 // last page's searchTotal, ends, after fn had every account listed,
-// with an error wrapping ErrListGap. Each account carries AccountAttrs.
+// with an error wrapping ErrListGap. Each account carries its name, id
+// and zimbraMailHost alone: GetAccount reads the rest, per user.
 func (c *Client) Accounts(ctx context.Context, s Search, fn func(Account) error) error {
 	var all []Account
 	seen := map[string]bool{} // accounts created during the listing shift the pages
@@ -197,7 +198,7 @@ func (c *Client) listAccounts(ctx context.Context, s Search, add func(Account)) 
 			from-- // overlap by one: the last account of the page before
 		}
 		req := map[string]any{"query": q, "types": "accounts,resources", "sortBy": "name", "sortAscending": "1",
-			"limit": c.cfg.PageSize, "offset": from, "maxResults": "0", "attrs": strings.Join(AccountAttrs, ",")}
+			"limit": c.cfg.PageSize, "offset": from, "maxResults": "0", "attrs": "zimbraMailHost"}
 		if s.Domain != "" {
 			req["domain"] = s.Domain
 		}
@@ -215,18 +216,28 @@ func (c *Client) listAccounts(ctx context.Context, s Search, add func(Account)) 
 			shifted = true
 		}
 		for _, j := range list {
-			add(j.account(false))
+			a := j.account(false)
+			// The listing is held whole for the run: only what it needs
+			// (GetAccount reads the record, Sieve scripts and all, per
+			// user), whatever a server answers beyond attrs=.
+			host := a.Attrs["zimbraMailHost"]
+			a.Attrs = map[string][]string{}
+			if len(host) > 0 {
+				a.Attrs["zimbraMailHost"] = host
+			}
+			add(a)
 			if last == "" || strings.ToLower(j.Name) > strings.ToLower(last) {
 				last = j.Name
 			}
 		}
-		offset = from + len(list)
 		if !page.More {
 			return shifted, int(page.Total.int64()), nil
 		}
-		if len(list) == 0 {
+		if from+len(list) <= offset {
+			// None past the overlap: asking again would loop.
 			return false, 0, fmt.Errorf("zimbra: SearchDirectoryRequest: the server says more accounts follow offset %d but sent none", offset)
 		}
+		offset = from + len(list)
 	}
 }
 

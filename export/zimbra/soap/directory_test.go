@@ -1,13 +1,19 @@
 package soap_test
 
 import (
+	"context"
 	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/mailhaul/mailhaul/export/zimbra"
 	"github.com/mailhaul/mailhaul/export/zimbra/soap"
+	"github.com/mailhaul/mailhaul/export/zimbra/zimbratest"
 )
 
 func readGAA(t *testing.T, in string, withHash bool) ([]soap.Account, error) {
@@ -130,5 +136,58 @@ func TestReadGAAKeepsAccountAttrsOnly(t *testing.T) {
 	r := zimbra.Record(z)
 	if fmt.Sprint(r.SourceAttributes) != fmt.Sprint(z.Attrs) || r.PasswordHash != "" {
 		t.Errorf("the account record: %+v", r)
+	}
+}
+
+// A server that says more accounts follow but sends only the page's
+// overlap (the last account of the page before) again and again does
+// not hold the listing in a loop of requests: it is an error.
+func TestAccountsListingMakesProgress(t *testing.T) {
+	var n atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		switch {
+		case strings.Contains(string(b), "AuthRequest"):
+			io.WriteString(w, `{"Body":{"AuthResponse":{"authToken":[{"_content":"tok"}],"lifetime":43200000}}}`)
+		case n.Add(1) > 50:
+			http.Error(w, "too many pages", http.StatusTeapot)
+		case n.Load() == 1:
+			io.WriteString(w, `{"Body":{"SearchDirectoryResponse":{"more":true,"searchTotal":3,"account":[{"name":"a@x.test","id":"1"},{"name":"b@x.test","id":"2"}]}}}`)
+		default:
+			io.WriteString(w, `{"Body":{"SearchDirectoryResponse":{"more":true,"searchTotal":3,"account":[{"name":"b@x.test","id":"2"}]}}}`)
+		}
+	}))
+	defer srv.Close()
+	c, err := soap.New(soap.Config{URL: srv.URL, Admin: "admin", PageSize: 2, RequestsPerSecond: -1,
+		Password: func() (string, error) { return "pw", nil }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = c.Accounts(context.Background(), soap.Search{}, func(soap.Account) error { return nil })
+	if err == nil || strings.Contains(err.Error(), "too many pages") || n.Load() > 10 {
+		t.Errorf("after %d pages: %v; want an error naming the stalled listing", n.Load(), err)
+	}
+}
+
+// The whole listing is held before the exports begin, so it holds what
+// the run needs of each account (name, id, zimbraMailHost), not the
+// record GetAccount reads per user (Sieve scripts, out-of-office
+// texts): 25,000 of those would be held for the whole run. Also from a
+// server that answers every attribute whatever attrs= asks.
+func TestAccountsListingHoldsLittle(t *testing.T) {
+	for _, ignore := range []bool{false, true} {
+		s, c := pair(t, zimbratest.ServerOptions{IgnoreAttrs: ignore}, soap.Config{})
+		s.AddAccount(zimbratest.Account{Name: "ann@example.test", Attrs: map[string][]string{
+			"zimbraMailSieveScript": {strings.Repeat("# a long filter\n", 1000)}, "displayName": {"Ann"}}})
+		var listed []soap.Account
+		if err := c.Accounts(context.Background(), soap.Search{}, func(a soap.Account) error {
+			listed = append(listed, a)
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if len(listed) != 1 || listed[0].MailHost() == "" || listed[0].ID == "" || len(listed[0].Attrs) != 1 {
+			t.Errorf("IgnoreAttrs %v: listed %+v; want the name, id and zimbraMailHost alone", ignore, listed)
+		}
 	}
 }

@@ -82,7 +82,9 @@ type folderJSON struct {
 	Search []folderJSON `json:"search"`
 }
 
-func (j folderJSON) folder(kind Kind, parentPath string) *Folder {
+// folder builds j's node and those under it; left is what built paths
+// may still take (bytes), below 0 once they took too much.
+func (j folderJSON) folder(kind Kind, parentPath string, left *int64) *Folder {
 	f := &Folder{Kind: kind, ID: localID(j.ID), UUID: j.UUID, Name: j.Name, Path: j.Path, Parent: localID(j.L),
 		View: j.View, RGB: j.RGB, Items: int(j.N.int64()), Size: j.S.int64(), Unread: int(j.U.int64()),
 		Owner: j.Owner, OwnerID: j.ZID, RemoteID: string(j.RID), Query: j.Query}
@@ -97,6 +99,9 @@ func (j folderJSON) folder(kind Kind, parentPath string) *Folder {
 		case parentPath == "/":
 			f.Path = "/" + f.Name
 		default:
+			if *left -= int64(len(parentPath) + 1 + len(f.Name)); *left < 0 {
+				return f // the tree is refused: see tree
+			}
 			f.Path = parentPath + "/" + f.Name
 		}
 	}
@@ -105,7 +110,7 @@ func (j folderJSON) folder(kind Kind, parentPath string) *Folder {
 		list []folderJSON
 	}{{KindFolder, j.Folder}, {KindLink, j.Link}, {KindSearch, j.Search}} {
 		for _, c := range group.list {
-			f.Sub = append(f.Sub, c.folder(group.k, f.Path))
+			f.Sub = append(f.Sub, c.folder(group.k, f.Path, left))
 		}
 	}
 	return f
@@ -168,5 +173,23 @@ func (c *Client) Folders(ctx context.Context, a Account) (*Folder, error) {
 	if len(r.Folder) == 0 {
 		return nil, fmt.Errorf("zimbra: GetFolderRequest for %s: the answer holds no folder", a.Name)
 	}
-	return r.Folder[0].folder(KindFolder, ""), nil
+	f, err := r.Folder[0].tree()
+	if err != nil {
+		return nil, fmt.Errorf("zimbra: GetFolderRequest for %s: %w", a.Name, err)
+	}
+	return f, nil
+}
+
+// tree is the folder tree of j, its root. Paths built from names
+// (before ZCS 8 there is no absFolderPath) repeat each name in every
+// path under it, so they are bounded in total, as the answer is: a real
+// tree takes a fraction of it, a hostile one (a long name over many
+// subfolders) would take gigabytes.
+func (j folderJSON) tree() (*Folder, error) {
+	left := int64(maxFolderAnswer)
+	f := j.folder(KindFolder, "", &left)
+	if left < 0 {
+		return nil, fmt.Errorf("the folder paths built from its names are longer than %d MiB in all", maxFolderAnswer>>20)
+	}
+	return f, nil
 }

@@ -206,6 +206,9 @@ func (c *Client) Export(ctx context.Context, a Account, e Export) (*Stream, erro
 		}
 		var tok string
 		if c.cfg.BasicAuth {
+			if err := c.basicRefused(); err != nil {
+				return nil, err
+			}
 			pw, err := c.cfg.Password()
 			if err != nil {
 				return nil, err
@@ -230,9 +233,12 @@ func (c *Client) Export(ctx context.Context, a Account, e Export) (*Stream, erro
 			resp.Body.Close()
 			return &Stream{Empty: true}, nil
 		case resp.StatusCode == http.StatusUnauthorized && c.cfg.BasicAuth:
-			// Not asked again: each try counts towards the admin's lockout.
+			// Not asked again, for this user or any other: each try
+			// counts towards the admin's lockout.
 			resp.Body.Close()
-			return nil, fmt.Errorf("zimbra: GET %s: the admin port refused HTTP Basic for %s (a wrong password, or an installation that does not take Basic there); use delegated tokens instead", shown, c.cfg.Admin)
+			refused := fmt.Errorf("zimbra: %w for %s (a wrong password, or an installation that does not take Basic there); use delegated tokens instead", errBasicRefused, c.cfg.Admin)
+			c.refuseBasic(refused)
+			return nil, fmt.Errorf("GET %s: %w", shown, refused)
 		case resp.StatusCode == http.StatusUnauthorized && try == 0:
 			io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 			resp.Body.Close()

@@ -42,6 +42,9 @@ type ServerOptions struct {
 	// IgnoreAttrs answers every attribute whatever attrs= asks, as
 	// older releases do.
 	IgnoreAttrs bool
+	// NoBasic is an installation that does not take HTTP Basic on the
+	// admin port: 401 to it, as to a wrong password.
+	NoBasic bool
 	// OnSOAP, when set, is called with each SOAP request's name before
 	// it is answered (outside the server's lock: it may change accounts).
 	OnSOAP func(name string)
@@ -133,6 +136,9 @@ type Stats struct {
 	SOAP    map[string]int // by request name, refused ones excluded
 	REST    int            // REST requests that reached the export
 	Refused int            // DoS-filter refusals
+	// BasicRefused counts HTTP Basic logins refused: each is a failed
+	// login towards the account's lockout, as Zimbra counts them.
+	BasicRefused int
 }
 
 // Server is a running fake Zimbra on a loopback TLS address; it plays the

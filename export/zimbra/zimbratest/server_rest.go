@@ -119,8 +119,10 @@ func (s *Server) serveREST(w http.ResponseWriter, r *http.Request, adminPort boo
 	name, pw, basic := r.BasicAuth()
 	if tok == "" && basic {
 		t, code = token{}, "service.AUTH_REQUIRED"
-		if adminPort && strings.EqualFold(name, s.o.AdminName) && pw == s.o.AdminPassword {
+		if adminPort && !s.o.NoBasic && strings.EqualFold(name, s.o.AdminName) && pw == s.o.AdminPassword {
 			code = ""
+		} else {
+			s.stats.BasicRefused++
 		}
 	}
 	if user == "~" {
