@@ -118,9 +118,13 @@ func (s *Source) ready(ctx context.Context, c *conn, sink *lockedSink, f *folder
 	}
 	crit := &imap.SearchCriteria{}
 	if !opt.After.IsZero() {
-		// SINCE takes a date, in the server's zone: a day early, then
-		// the exact test on INTERNALDATE.
-		crit.Since = opt.After.AddDate(0, 0, -1)
+		// SINCE takes a date (go-imap writes it in the time's own
+		// zone) and the server compares it in its zone, from UTC-12 to
+		// UTC+14: the day before in UTC is never after the server's date
+		// of a message received at the cutoff, where the day before in
+		// the cutoff's zone (+14) could be. The exact test on
+		// INTERNALDATE follows.
+		crit.Since = opt.After.UTC().AddDate(0, 0, -1)
 	}
 	var so *imap.SearchOptions
 	if c.cl.Caps().Has(imap.CapESearch) {

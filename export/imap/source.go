@@ -37,9 +37,10 @@
 // the tenth). A connection that cannot be made once the retries ran out
 // ends the export: no folder could go on.
 //
-// With a cutoff (export.Options.After), SEARCH SINCE the day before is
-// the coarse server-side filter (SINCE compares dates in the server's
-// zone) and the exact INTERNALDATE test is export.Options.Keep; the
+// With a cutoff (export.Options.After), SEARCH SINCE the day before, in
+// UTC, is the coarse server-side filter (SINCE compares dates in the
+// server's zone, which may be 12 hours behind UTC) and the exact
+// INTERNALDATE test is export.Options.Keep; the
 // messages SEARCH left out are counted as skipped before the cutoff.
 // Each folder's UIDVALIDITY, UIDNEXT and, where the server offers
 // CONDSTORE, HIGHESTMODSEQ are recorded in the archive (format.Folder.IMAP,
