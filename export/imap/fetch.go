@@ -134,11 +134,26 @@ func (s *Source) ready(ctx context.Context, c *conn, sink *lockedSink, f *folder
 	if err != nil {
 		return c.fail(err)
 	}
-	uids := []imap.UID{}
-	if set, ok := data.All.(imap.UIDSet); ok {
-		if n, ok := set.Nums(); ok {
-			uids = n
-		}
+	set, _ := data.All.(imap.UIDSet)
+	// Counted before it is expanded: a range in an ESEARCH answer can
+	// name four billion UIDs. A folder holds no more UIDs than messages
+	// (those announced since SELECT count, and a few more may arrive
+	// while SEARCH runs).
+	held := sel.NumMessages
+	if mb := c.cl.Mailbox(); mb != nil {
+		held = max(held, mb.NumMessages)
+	}
+	if n := uidCount(set); n > uint64(held)+1024 {
+		s.giveUp(sink, f, fmt.Sprintf("the server's UID SEARCH answer names %d UIDs for a folder of %d messages: not exported", n, held))
+		return nil
+	}
+	uids, ok := set.Nums()
+	if !ok {
+		s.giveUp(sink, f, "the server's UID SEARCH answer names no definite UIDs (\"*\"): not exported")
+		return nil
+	}
+	if uids == nil {
+		uids = []imap.UID{} // nil is "not listed yet"
 	}
 	slices.Sort(uids)
 	f.uids = slices.Compact(uids)
@@ -146,6 +161,15 @@ func (s *Source) ready(ctx context.Context, c *conn, sink *lockedSink, f *folder
 		sink.AddSkipped(export.SkipBeforeCutoff, n) // left out by the server's SEARCH
 	}
 	return nil
+}
+
+// uidCount is how many UIDs set names, without expanding it.
+func uidCount(set imap.UIDSet) uint64 {
+	var n uint64
+	for _, r := range set {
+		n += uint64(max(r.Start, r.Stop)-min(r.Start, r.Stop)) + 1
+	}
+	return n
 }
 
 // chunk exports the next chunk of f's UIDs: all in one FETCH, or, once

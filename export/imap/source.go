@@ -206,6 +206,20 @@ func (s *Source) list(c *conn) ([]*folder, error) {
 		return nil, c.fail(err)
 	}
 	slices.SortFunc(list, func(a, b *imap.ListData) int { return strings.Compare(a.Mailbox, b.Mailbox) })
+	// A server may name a mailbox twice (overlapping namespaces, an
+	// "inbox" beside "INBOX", which go-imap names "INBOX" both): it is
+	// one mailbox, exported once, with the attributes of both answers.
+	list = slices.CompactFunc(list, func(a, b *imap.ListData) bool {
+		if a.Mailbox != b.Mailbox {
+			return false
+		}
+		for _, at := range b.Attrs {
+			if !slices.Contains(a.Attrs, at) {
+				a.Attrs = append(a.Attrs, at)
+			}
+		}
+		return true
+	})
 	specialUse := false
 	for _, l := range list {
 		if role(l.Attrs) != format.RoleNone {

@@ -1,0 +1,199 @@
+package imap_test
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/mailhaul/mailhaul/export"
+	"github.com/mailhaul/mailhaul/export/exporttest"
+	imapsrc "github.com/mailhaul/mailhaul/export/imap"
+	"github.com/mailhaul/mailhaul/internal/imapconn"
+)
+
+// scripted is a minimal IMAP server giving the answers Dovecot never
+// gives: LOGIN, CAPABILITY and LOGOUT are its own; every other command is
+// answered by answer (the tag and the command after it), whose text (the
+// untagged lines, literals in place) goes before the tagged OK.
+type scripted struct {
+	Addr   string
+	caps   string
+	answer func(tag, cmd string) string
+	ln     net.Listener
+	wg     sync.WaitGroup
+}
+
+func startScripted(t *testing.T, caps string, answer func(tag, cmd string) string) *scripted {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &scripted{Addr: ln.Addr().String(), caps: caps, answer: answer, ln: ln}
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		for {
+			nc, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			s.wg.Add(1)
+			go func() { defer s.wg.Done(); s.serve(nc) }()
+		}
+	}()
+	t.Cleanup(func() { ln.Close(); s.wg.Wait() })
+	return s
+}
+
+var literalEnd = regexp.MustCompile(`\{(\d+)\+?\}$`)
+
+func (s *scripted) serve(nc net.Conn) {
+	defer nc.Close()
+	nc.SetDeadline(time.Now().Add(30 * time.Second))
+	r := bufio.NewReader(nc)
+	fmt.Fprintf(nc, "* OK [CAPABILITY %s] scripted\r\n", s.caps)
+	for {
+		line, err := r.ReadString('\n')
+		if err != nil {
+			return
+		}
+		line = strings.TrimRight(line, "\r\n")
+		for m := literalEnd.FindStringSubmatch(line); m != nil; m = literalEnd.FindStringSubmatch(line) {
+			n, _ := strconv.Atoi(m[1])
+			if !strings.HasSuffix(m[0], "+}") {
+				fmt.Fprint(nc, "+ go\r\n")
+			}
+			buf := make([]byte, n)
+			if _, err := io.ReadFull(r, buf); err != nil {
+				return
+			}
+			rest, err := r.ReadString('\n')
+			if err != nil {
+				return
+			}
+			line = line[:len(line)-len(m[0])] + strconv.Quote(string(buf)) + strings.TrimRight(rest, "\r\n")
+		}
+		tag, cmd, _ := strings.Cut(line, " ")
+		verb, _, _ := strings.Cut(cmd, " ")
+		switch strings.ToUpper(verb) {
+		case "LOGIN":
+			fmt.Fprintf(nc, "%s OK logged in\r\n", tag)
+		case "CAPABILITY":
+			fmt.Fprintf(nc, "* CAPABILITY %s\r\n%s OK done\r\n", s.caps, tag)
+		case "LOGOUT":
+			fmt.Fprintf(nc, "* BYE bye\r\n%s OK done\r\n", tag)
+			return
+		default:
+			fmt.Fprintf(nc, "%s%s OK done\r\n", s.answer(tag, cmd), tag)
+		}
+	}
+}
+
+// scriptedMessage is one message of a scripted folder.
+type scriptedMessage struct {
+	uid  int
+	body string
+}
+
+// folderAnswers answers SELECT/EXAMINE, STATUS, UID SEARCH and UID FETCH
+// for folders all holding msgs (every FETCH answered with all of them:
+// go-imap sets aside what it did not ask for).
+func folderAnswers(msgs []scriptedMessage, search func(tag string) string) func(tag, cmd string) string {
+	return func(tag, cmd string) string {
+		verb, _, _ := strings.Cut(cmd, " ")
+		var b strings.Builder
+		switch strings.ToUpper(verb) {
+		case "SELECT", "EXAMINE":
+			fmt.Fprintf(&b, "* %d EXISTS\r\n* OK [UIDVALIDITY 7] ok\r\n", len(msgs))
+		case "STATUS":
+			name := strings.Fields(cmd)[1]
+			fmt.Fprintf(&b, "* STATUS %s (UIDVALIDITY 7 UIDNEXT %d)\r\n", name, len(msgs)+1)
+		case "UID":
+			switch {
+			case strings.HasPrefix(strings.ToUpper(cmd), "UID SEARCH"):
+				b.WriteString(search(tag))
+			case strings.Contains(strings.ToUpper(cmd), "INTERNALDATE"):
+				for i, m := range msgs {
+					hdr := "\r\n"
+					fmt.Fprintf(&b, "* %d FETCH (UID %d FLAGS (\\Seen) INTERNALDATE \"02-Jan-2024 10:00:00 +0000\" RFC822.SIZE %d BODY[HEADER.FIELDS (MESSAGE-ID)] {%d}\r\n%s)\r\n",
+						i+1, m.uid, len(m.body), len(hdr), hdr)
+				}
+			default:
+				for i, m := range msgs {
+					fmt.Fprintf(&b, "* %d FETCH (UID %d BODY[] {%d}\r\n%s)\r\n", i+1, m.uid, len(m.body), m.body)
+				}
+			}
+		}
+		return b.String()
+	}
+}
+
+func scriptedSource(addr string) *imapsrc.Source {
+	return &imapsrc.Source{Account: imapconn.Account{Addr: addr, User: "alice", Secret: imapconn.Password("a-secret")},
+		Retry: quickRetry, Connections: 1}
+}
+
+var twoMessages = []scriptedMessage{{1, "Subject: one\r\n\r\none\r\n"}, {2, "Subject: two\r\n\r\ntwo\r\n"}}
+
+func searchAll(string) string { return "* SEARCH 1 2\r\n" }
+
+// TestListNamingAMailboxTwice: a server whose LIST names a mailbox twice
+// (some do, with LIST-EXTENDED or overlapping namespaces) still has one
+// mailbox: it is exported once, not once more as "INBOX~2".
+func TestListNamingAMailboxTwice(t *testing.T) {
+	answer := folderAnswers(twoMessages, searchAll)
+	s := startScripted(t, "IMAP4rev1", func(tag, cmd string) string {
+		if strings.HasPrefix(strings.ToUpper(cmd), "LIST") {
+			return "* LIST () \"/\" INBOX\r\n* LIST () \"/\" Work\r\n* LIST () \"/\" inbox\r\n* LIST (\\HasNoChildren) \"/\" Work\r\n"
+		}
+		return answer(tag, cmd)
+	})
+	sink := &exporttest.Sink{}
+	err := exporttest.Bounded(t, time.Minute, "export", func() error {
+		return scriptedSource(s.Addr).Export(context.Background(), sink, export.Options{})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var folders []string
+	for _, f := range sink.Folders {
+		folders = append(folders, f.Path)
+	}
+	if len(folders) != 2 || len(sink.Items) != 4 || len(sink.Errors) != 0 {
+		t.Errorf("folders %v, %d messages, errors %+v; want INBOX and Work, 2 messages each", folders, len(sink.Items), sink.Errors)
+	}
+}
+
+// TestSearchAnswerNamingMoreUIDsThanTheFolderHolds: a UID SEARCH answer
+// naming four billion UIDs for a folder of two messages (a range, in an
+// ESEARCH) is a broken server, not a list to expand into 16 GB: the
+// folder is reported, naming the SEARCH answer.
+func TestSearchAnswerNamingMoreUIDsThanTheFolderHolds(t *testing.T) {
+	s := startScripted(t, "IMAP4rev1 ESEARCH", func(tag, cmd string) string {
+		if strings.HasPrefix(strings.ToUpper(cmd), "LIST") {
+			return "* LIST () \"/\" INBOX\r\n"
+		}
+		return folderAnswers(twoMessages, func(tag string) string {
+			return fmt.Sprintf("* ESEARCH (TAG %q) UID ALL 1:4000000000\r\n", tag)
+		})(tag, cmd)
+	})
+	sink := &exporttest.Sink{}
+	err := exporttest.Bounded(t, time.Minute, "export", func() error {
+		return scriptedSource(s.Addr).Export(context.Background(), sink, export.Options{})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(sink.Items) != 0 || len(sink.Errors) != 1 || sink.Errors[0].Folder != "INBOX" || !strings.Contains(sink.Errors[0].Reason, "SEARCH") {
+		t.Errorf("%d messages, errors %+v; want INBOX reported, naming the SEARCH answer", len(sink.Items), sink.Errors)
+	}
+}
