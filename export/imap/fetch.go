@@ -276,7 +276,9 @@ func (s *Source) fetch(ctx context.Context, c *conn, sink *lockedSink, f *folder
 				m.msgID = export.MessageID(b.buf)
 			}
 		}
-		if uid != 0 {
+		// Without INTERNALDATE there is no received time to store or to
+		// test the cutoff on: settled as missing, below.
+		if uid != 0 && !m.received.IsZero() {
 			metas[uid] = m
 		}
 	}
@@ -353,7 +355,7 @@ func (s *Source) missing(c *conn, sink *lockedSink, f *folder, uids []imap.UID) 
 		switch {
 		case f.done[u]:
 		case there.Contains(u):
-			sink.AddError(format.Problem{Folder: f.rec.Path, Item: uidItem(u), Reason: "the server answered its FETCH without it"})
+			sink.AddError(format.Problem{Folder: f.rec.Path, Item: uidItem(u), Reason: "the server answered its FETCH without it, or without its INTERNALDATE"})
 		default:
 			sink.AddSkipped(export.SkipExpunged, 1)
 		}

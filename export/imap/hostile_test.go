@@ -100,8 +100,9 @@ func (s *scripted) serve(nc net.Conn) {
 
 // scriptedMessage is one message of a scripted folder.
 type scriptedMessage struct {
-	uid  int
-	body string
+	uid    int
+	body   string
+	noDate bool // its metadata FETCH answer leaves out INTERNALDATE
 }
 
 // folderAnswers answers SELECT/EXAMINE, STATUS, UID SEARCH and UID FETCH
@@ -123,9 +124,12 @@ func folderAnswers(msgs []scriptedMessage, search func(tag string) string) func(
 				b.WriteString(search(tag))
 			case strings.Contains(strings.ToUpper(cmd), "INTERNALDATE"):
 				for i, m := range msgs {
-					hdr := "\r\n"
-					fmt.Fprintf(&b, "* %d FETCH (UID %d FLAGS (\\Seen) INTERNALDATE \"02-Jan-2024 10:00:00 +0000\" RFC822.SIZE %d BODY[HEADER.FIELDS (MESSAGE-ID)] {%d}\r\n%s)\r\n",
-						i+1, m.uid, len(m.body), len(hdr), hdr)
+					hdr, date := "\r\n", ` INTERNALDATE "02-Jan-2024 10:00:00 +0000"`
+					if m.noDate {
+						date = ""
+					}
+					fmt.Fprintf(&b, "* %d FETCH (UID %d FLAGS (\\Seen)%s RFC822.SIZE %d BODY[HEADER.FIELDS (MESSAGE-ID)] {%d}\r\n%s)\r\n",
+						i+1, m.uid, date, len(m.body), len(hdr), hdr)
 				}
 			default:
 				for i, m := range msgs {
@@ -142,7 +146,7 @@ func scriptedSource(addr string) *imapsrc.Source {
 		Retry: quickRetry, Connections: 1}
 }
 
-var twoMessages = []scriptedMessage{{1, "Subject: one\r\n\r\none\r\n"}, {2, "Subject: two\r\n\r\ntwo\r\n"}}
+var twoMessages = []scriptedMessage{{uid: 1, body: "Subject: one\r\n\r\none\r\n"}, {uid: 2, body: "Subject: two\r\n\r\ntwo\r\n"}}
 
 func searchAll(string) string { return "* SEARCH 1 2\r\n" }
 
@@ -195,5 +199,32 @@ func TestSearchAnswerNamingMoreUIDsThanTheFolderHolds(t *testing.T) {
 	}
 	if len(sink.Items) != 0 || len(sink.Errors) != 1 || sink.Errors[0].Folder != "INBOX" || !strings.Contains(sink.Errors[0].Reason, "SEARCH") {
 		t.Errorf("%d messages, errors %+v; want INBOX reported, naming the SEARCH answer", len(sink.Items), sink.Errors)
+	}
+}
+
+// TestMetadataWithoutInternalDate: a FETCH answer without a message's
+// INTERNALDATE (a broken server, or an unsolicited FETCH of its flags that
+// go-imap hands the command first) gives no received time: the message is
+// reported, not stored as received in year 1 nor, under a cutoff, counted
+// as older than it.
+func TestMetadataWithoutInternalDate(t *testing.T) {
+	msgs := []scriptedMessage{twoMessages[0], {uid: 2, body: twoMessages[1].body, noDate: true}}
+	s := startScripted(t, "IMAP4rev1", func(tag, cmd string) string {
+		if strings.HasPrefix(strings.ToUpper(cmd), "LIST") {
+			return "* LIST () \"/\" INBOX\r\n"
+		}
+		return folderAnswers(msgs, searchAll)(tag, cmd)
+	})
+	for _, after := range []time.Time{{}, time.Date(2023, 1, 1, 0, 0, 0, 0, time.UTC)} {
+		sink := &exporttest.Sink{}
+		err := exporttest.Bounded(t, time.Minute, "export", func() error {
+			return scriptedSource(s.Addr).Export(context.Background(), sink, export.Options{After: after})
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(sink.Items) != 1 || len(sink.Errors) != 1 || sink.Errors[0].Item != "UID 2" || len(sink.Skipped) != 0 {
+			t.Errorf("after %v: %d messages, errors %+v, skipped %v; want UID 1 exported and UID 2 reported", after, len(sink.Items), sink.Errors, sink.Skipped)
+		}
 	}
 }

@@ -26,7 +26,8 @@
 // messages are reported as not exported (sink.AddError, naming the old
 // and new UIDVALIDITY) and the export goes on with the other folders;
 // a new run exports the folder whole. A message listed but left out of a
-// FETCH answered OK is looked for with UID SEARCH: counted as expunged
+// FETCH answered OK (or answered without its INTERNALDATE, which leaves
+// no received time) is looked for with UID SEARCH: counted as expunged
 // only when it is gone, else reported. A chunk's FETCH that fails other
 // than for load (a NO, or a session ended, as Dovecot ends it on a
 // message it cannot read) goes on one message at a time: a message
@@ -45,6 +46,12 @@
 // Each folder's UIDVALIDITY, UIDNEXT and, where the server offers
 // CONDSTORE, HIGHESTMODSEQ are recorded in the archive (format.Folder.IMAP,
 // read with STATUS before the folder's messages) for a later delta.
+//
+// Flags are kept as the server gives them, less \Recent (a session's own,
+// meaningless elsewhere); a keyword outside the atom set is made one
+// (export.KeywordAtom). A message flagged \Deleted but not expunged is
+// still in the mailbox: it is exported with its \Deleted flag, as the
+// Zimbra and Maildir sources export theirs, and the importer decides.
 //
 // Gmail's labels (X-GM-EXT-1) are not handled: each label is exported
 // as the folder the server shows, so a message with several labels is
