@@ -228,3 +228,34 @@ func TestMetadataWithoutInternalDate(t *testing.T) {
 		}
 	}
 }
+
+// TestUIDValidityChangedSinceListingWarnsSafely: the folders' UIDVALIDITY
+// changed between STATUS and SELECT, on two connections at once: each
+// folder is exported with a warning, and the warnings, written from both
+// connections, take their turn on the sink as everything else does (the
+// race detector watches).
+func TestUIDValidityChangedSinceListingWarnsSafely(t *testing.T) {
+	s := startScripted(t, "IMAP4rev1", func(tag, cmd string) string {
+		switch verb, _, _ := strings.Cut(strings.ToUpper(cmd), " "); verb {
+		case "LIST":
+			return "* LIST () \"/\" INBOX\r\n* LIST () \"/\" Work\r\n"
+		case "STATUS":
+			return strings.Replace(folderAnswers(twoMessages, searchAll)(tag, cmd), "UIDVALIDITY 7", "UIDVALIDITY 6", 1)
+		case "EXAMINE", "SELECT":
+			time.Sleep(100 * time.Millisecond) // both connections at it at once
+		}
+		return folderAnswers(twoMessages, searchAll)(tag, cmd)
+	})
+	src := scriptedSource(s.Addr)
+	src.Connections = 2
+	sink := &exporttest.Sink{}
+	err := exporttest.Bounded(t, time.Minute, "export", func() error {
+		return src.Export(context.Background(), sink, export.Options{})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(sink.Items) != 4 || len(sink.Warnings) != 2 || !strings.Contains(sink.Warnings[0].Reason, "from 6 to 7") {
+		t.Errorf("%d messages, warnings %+v; want 4, and one warning per folder naming both UIDVALIDITY values", len(sink.Items), sink.Warnings)
+	}
+}

@@ -373,6 +373,12 @@ func (l *lockedSink) AddError(p format.Problem) {
 	l.Sink.AddError(p)
 }
 
+func (l *lockedSink) AddWarning(p format.Problem) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.Sink.AddWarning(p)
+}
+
 func (l *lockedSink) AddSkipped(reason string, n int) {
 	if n == 0 {
 		return
