@@ -3,10 +3,12 @@ package imap_test
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
 	"regexp"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -257,5 +259,59 @@ func TestUIDValidityChangedSinceListingWarnsSafely(t *testing.T) {
 	}
 	if len(sink.Items) != 4 || len(sink.Warnings) != 2 || !strings.Contains(sink.Warnings[0].Reason, "from 6 to 7") {
 		t.Errorf("%d messages, warnings %+v; want 4, and one warning per folder naming both UIDVALIDITY values", len(sink.Items), sink.Warnings)
+	}
+}
+
+// TestCancelWhileTheServerHoldsAFetch: an interrupted export (SIGINT
+// cancels the context) returns at once even while the server sits on a
+// FETCH answer, with the context's error, and leaves no goroutine of its
+// own behind: the connections are closed under go-imap's reads.
+func TestCancelWhileTheServerHoldsAFetch(t *testing.T) {
+	release := make(chan struct{})
+	held := make(chan struct{}, 4)
+	s := startScripted(t, "IMAP4rev1", func(tag, cmd string) string {
+		up := strings.ToUpper(cmd)
+		switch {
+		case strings.HasPrefix(up, "LIST"):
+			return "* LIST () \"/\" INBOX\r\n* LIST () \"/\" Work\r\n"
+		case strings.HasPrefix(up, "UID FETCH"):
+			held <- struct{}{}
+			<-release
+		}
+		return folderAnswers(twoMessages, searchAll)(tag, cmd)
+	})
+	defer close(release)
+	ctx, cancel := context.WithCancel(context.Background())
+	src := scriptedSource(s.Addr)
+	src.Connections = 2
+	done := make(chan error, 1)
+	go func() { done <- src.Export(ctx, &exporttest.Sink{}, export.Options{}) }()
+	<-held
+	cancel()
+	select {
+	case err := <-done:
+		if !errors.Is(err, context.Canceled) {
+			t.Errorf("export cancelled: %v, want context.Canceled", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the export did not return within 10 s of its cancellation")
+	}
+	// The scripted server's goroutines stay until the test ends; the
+	// export's (go-imap's readers, the workers) must be gone.
+	leftover := func() string {
+		buf := make([]byte, 1<<20)
+		for _, g := range strings.Split(string(buf[:runtime.Stack(buf, true)]), "\n\n") {
+			if strings.Contains(g, "imapclient") || strings.Contains(g, "imapconn") || strings.Contains(g, "export/imap.(") {
+				return g
+			}
+		}
+		return ""
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for leftover() != "" && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if g := leftover(); g != "" {
+		t.Errorf("a goroutine of the export outlived it:\n%s", g)
 	}
 }
