@@ -315,3 +315,26 @@ func TestCancelWhileTheServerHoldsAFetch(t *testing.T) {
 		t.Errorf("a goroutine of the export outlived it:\n%s", g)
 	}
 }
+
+// TestFlatMailboxNameWithSlash: a server with no hierarchy (LIST's
+// delimiter NIL) may name a mailbox "a/b": one flat folder, not b inside
+// a; the "/" becomes "_" and the folder's notes say so.
+func TestFlatMailboxNameWithSlash(t *testing.T) {
+	s := startScripted(t, "IMAP4rev1", func(tag, cmd string) string {
+		if strings.HasPrefix(strings.ToUpper(cmd), "LIST") {
+			return "* LIST () NIL INBOX\r\n* LIST () NIL \"2024/Q1\"\r\n"
+		}
+		return folderAnswers(twoMessages, searchAll)(tag, cmd)
+	})
+	sink := &exporttest.Sink{}
+	err := exporttest.Bounded(t, time.Minute, "export", func() error {
+		return scriptedSource(s.Addr).Export(context.Background(), sink, export.Options{})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := sink.Folder("2024_Q1")
+	if f == nil || len(f.Notes) != 1 || !strings.Contains(f.Notes[0], `"2024/Q1"`) || len(sink.InFolder("2024_Q1")) != 2 {
+		t.Errorf("folders %+v; want 2024_Q1 with a note naming \"2024/Q1\" and its 2 messages", sink.Folders)
+	}
+}

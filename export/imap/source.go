@@ -63,6 +63,7 @@ import (
 	"fmt"
 	"path"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -274,13 +275,16 @@ func (s *Source) list(c *conn) ([]*folder, error) {
 }
 
 // archivePath turns a mailbox name into an archive path: its levels
-// joined by "/". A "/" inside a level (a server whose separator is ".")
-// becomes "_", noted.
+// joined by "/". A "/" inside a level (a server whose separator is ".",
+// or one with no hierarchy, whose names are one level) becomes "_", noted.
 func archivePath(name string, delim rune) (string, string) {
-	if delim == 0 || delim == '/' {
+	if delim == '/' {
 		return name, ""
 	}
-	levels := strings.Split(name, string(delim))
+	levels := []string{name}
+	if delim != 0 {
+		levels = strings.Split(name, string(delim))
+	}
 	changed := false
 	for i, l := range levels {
 		if strings.Contains(l, "/") {
@@ -289,7 +293,11 @@ func archivePath(name string, delim rune) (string, string) {
 	}
 	p := strings.Join(levels, "/")
 	if changed {
-		return p, fmt.Sprintf("mailbox %q has a \"/\" inside a level (separator %q); exported as %q", name, string(delim), p)
+		sep := "no hierarchy"
+		if delim != 0 {
+			sep = "separator " + strconv.Quote(string(delim))
+		}
+		return p, fmt.Sprintf("mailbox %q has a \"/\" inside a level (%s); exported as %q", name, sep, p)
 	}
 	return p, ""
 }
