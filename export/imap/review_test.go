@@ -1,14 +1,17 @@
 package imap_test
 
 import (
+	"context"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/emersion/go-imap/v2"
 
 	"github.com/mailhaul/mailhaul/export"
+	"github.com/mailhaul/mailhaul/internal/imapconn"
 	"github.com/mailhaul/mailhaul/internal/testservers"
 )
 
@@ -43,5 +46,29 @@ func TestDeltaAfterAcrossTimeZones(t *testing.T) {
 	}
 	if rep.Counts.Messages != 2 || rep.Skipped[export.SkipBeforeCutoff] != 1 {
 		t.Errorf("after %s: %d messages, skipped %v; want the 2 received at or after it, 1 skipped", cutoff, rep.Counts.Messages, rep.Skipped)
+	}
+}
+
+// TestWrongPasswordIsNotRetried: a refused login is tried once, never
+// again (each retry would count towards the server's lockout), and the
+// export ends naming the refusal, without an archive.
+func TestWrongPasswordIsNotRetried(t *testing.T) {
+	d := testservers.StartDovecot(t, map[string]string{"alice": "a-secret"})
+	src := source(d.Addr, "alice", "not-the-password")
+	src.Retry = quickRetry
+	var dials atomic.Int32
+	src.Dial = func(ctx context.Context, a imapconn.Account) (*imapconn.Conn, error) {
+		dials.Add(1)
+		return imapconn.Dial(ctx, a)
+	}
+	rep, err := exportFrom(t, src, "alice", filepath.Join(t.TempDir(), "out"), "")
+	if err == nil || !strings.Contains(err.Error(), "refused") || strings.Contains(err.Error(), "not-the-password") {
+		t.Errorf("export with a wrong password: %v; want the login's refusal, without the password", err)
+	}
+	if n := dials.Load(); n != 1 {
+		t.Errorf("%d logins, want 1", n)
+	}
+	if rep == nil || rep.Status == "ok" {
+		t.Errorf("report %+v: want a failed run", rep)
 	}
 }
