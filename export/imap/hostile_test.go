@@ -338,3 +338,70 @@ func TestFlatMailboxNameWithSlash(t *testing.T) {
 		t.Errorf("folders %+v; want 2024_Q1 with a note naming \"2024/Q1\" and its 2 messages", sink.Folders)
 	}
 }
+
+// TestFolderDoneHoldsNoUIDs: the UID list of a folder (4 bytes a message,
+// 4 MB for a million) is let go once the folder is done, not held until
+// the whole mailbox is: memory follows the largest folder, not the
+// mailbox. Folder A lists a million UIDs, all expunged by the time they
+// are fetched; the heap is read while the server holds B's first FETCH.
+func TestFolderDoneHoldsNoUIDs(t *testing.T) {
+	const n = 1_000_000
+	measure := make(chan struct{})
+	measured := make(chan struct{})
+	var selected string
+	held := func() int { // A a million messages, B two
+		if selected == "B" {
+			return 2
+		}
+		return n
+	}
+	s := startScripted(t, "IMAP4rev1 ESEARCH", func(tag, cmd string) string {
+		up := strings.ToUpper(cmd)
+		switch {
+		case strings.HasPrefix(up, "LIST"):
+			return "* LIST () \"/\" A\r\n* LIST () \"/\" B\r\n"
+		case strings.HasPrefix(up, "STATUS"):
+			return fmt.Sprintf("* STATUS %s (UIDVALIDITY 7 UIDNEXT %d)\r\n", strings.Fields(cmd)[1], n+1)
+		case strings.HasPrefix(up, "EXAMINE"):
+			selected = strings.Trim(strings.Fields(cmd)[1], `"`)
+			return fmt.Sprintf("* %d EXISTS\r\n* OK [UIDVALIDITY 7] ok\r\n", held())
+		case strings.HasPrefix(up, "UID SEARCH RETURN"):
+			return fmt.Sprintf("* ESEARCH (TAG %q) UID ALL 1:%d\r\n", tag, held())
+		case strings.HasPrefix(up, "UID SEARCH"):
+			return "* SEARCH\r\n" // the check: gone
+		case strings.HasPrefix(up, "UID FETCH") && selected == "B":
+			close(measure)
+			<-measured
+			return ""
+		}
+		return "" // A's FETCHes: nothing, all expunged meanwhile
+	})
+	src := scriptedSource(s.Addr)
+	src.Chunk = 100_000
+	runtime.GC()
+	var before runtime.MemStats
+	runtime.ReadMemStats(&before)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	sink := &exporttest.Sink{}
+	go func() { done <- src.Export(ctx, sink, export.Options{}) }()
+	select {
+	case <-measure:
+	case err := <-done:
+		t.Fatalf("export ended before B: %v; errors %+v, skipped %v", err, sink.Errors, sink.Skipped)
+	case <-time.After(2 * time.Minute):
+		t.Fatal("folder A not done within 2 minutes")
+	}
+	runtime.GC()
+	var at runtime.MemStats
+	runtime.ReadMemStats(&at)
+	close(measured)
+	cancel()
+	<-done
+	grew := int64(at.HeapAlloc) - int64(before.HeapAlloc)
+	t.Logf("heap grew by %.1f MB with A done and B under way", float64(grew)/(1<<20))
+	if grew > 2<<20 {
+		t.Errorf("the heap holds %.1f MB more with folder A done: its %d UIDs are kept", float64(grew)/(1<<20), n)
+	}
+}
