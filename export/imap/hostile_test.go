@@ -405,3 +405,41 @@ func TestFolderDoneHoldsNoUIDs(t *testing.T) {
 		t.Errorf("the heap holds %.1f MB more with folder A done: its %d UIDs are kept", float64(grew)/(1<<20), n)
 	}
 }
+
+// TestMailboxNameNotModifiedUTF7: a server that sends a mailbox name as
+// it is ("R&D", not "R&-D"; 8-bit text) fails go-imap's whole LIST. That
+// one folder is reported, by the name the server sent; every other
+// folder is exported.
+func TestMailboxNameNotModifiedUTF7(t *testing.T) {
+	s := startScripted(t, "IMAP4rev1", func(tag, cmd string) string {
+		if strings.HasPrefix(strings.ToUpper(cmd), "LIST") {
+			return "* LIST (\\HasNoChildren) \"/\" INBOX\r\n* LIST () \"/\" \"R&D\"\r\n* LIST () \"/\" \"Caf\xe9\"\r\n" +
+				"* LIST () \"/\" \"&AMk-t&AOk-\"\r\n* LIST (\\HasChildren \\Noselect) \".\" Work\r\n* LIST () \".\" Work.2024\r\n"
+		}
+		return folderAnswers(twoMessages, searchAll)(tag, cmd)
+	})
+	sink := &exporttest.Sink{}
+	err := exporttest.Bounded(t, time.Minute, "export", func() error {
+		return scriptedSource(s.Addr).Export(context.Background(), sink, export.Options{})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var folders []string
+	for _, f := range sink.Folders {
+		folders = append(folders, f.Path)
+	}
+	if strings.Join(folders, ",") != "INBOX,Work/2024,Été" || len(sink.Items) != 6 {
+		t.Errorf("folders %q, %d messages; want INBOX, Work/2024 and Été, 2 messages each", folders, len(sink.Items))
+	}
+	var bad []string
+	for _, e := range sink.Errors {
+		bad = append(bad, e.Item)
+		if !strings.Contains(e.Reason, "modified UTF-7") {
+			t.Errorf("error %+v: want the reason", e)
+		}
+	}
+	if strings.Join(bad, ",") != `(folder "R&D"),(folder "Caf\xe9")` {
+		t.Errorf("errors %q; want R&D and the Latin-1 name", bad)
+	}
+}

@@ -2,7 +2,10 @@
 // Exchange, Office 365, a hosted provider) into an archive: every folder
 // LIST shows (special-use roles, subscriptions, the hierarchy separator
 // turned into "/", names as go-imap decodes them from modified UTF-7,
-// empty folders too) and every message byte for byte, with its flags,
+// empty folders too; a mailbox LIST names twice is one folder). A name
+// that is not modified UTF-7 (a bare "&", 8-bit text, as some servers
+// send) cannot be named back to the server through go-imap: LIST is then
+// read a second time, line by line, and that folder alone is reported) and every message byte for byte, with its flags,
 // keywords and INTERNALDATE as the received time.
 //
 // Connections come from internal/imapconn (Dial, login, SASL, the
@@ -73,6 +76,7 @@ import (
 	"github.com/mailhaul/mailhaul/export"
 	"github.com/mailhaul/mailhaul/format"
 	"github.com/mailhaul/mailhaul/internal/imapconn"
+	"github.com/mailhaul/mailhaul/internal/mutf7"
 	"github.com/mailhaul/mailhaul/internal/ratelimit"
 	"github.com/mailhaul/mailhaul/internal/retry"
 )
@@ -101,6 +105,7 @@ type Source struct {
 	Dial func(ctx context.Context, a imapconn.Account) (*imapconn.Conn, error)
 
 	unmatched []string // Folders patterns no folder matched
+	unnamed   []string // mailbox names as the server sent them, not modified UTF-7
 }
 
 // folder is one folder to export and how far its export came.
@@ -141,7 +146,7 @@ func (s *Source) Export(ctx context.Context, sink export.Sink, opt export.Option
 			return err
 		}
 		var err error
-		folders, err = s.list(first)
+		folders, err = s.list(ctx, first)
 		if err != nil {
 			first.drop()
 		}
@@ -157,6 +162,10 @@ func (s *Source) Export(ctx context.Context, sink export.Sink, opt export.Option
 			first.drop()
 			return err
 		}
+	}
+	for _, raw := range s.unnamed {
+		sink.AddError(format.Problem{Item: "(folder " + strconv.Quote(raw) + ")",
+			Reason: "its name as the server sends it is not modified UTF-7 (RFC 3501 5.1.3), so it cannot be named back to the server: not exported; rename it on the server"})
 	}
 	for _, pat := range s.unmatched {
 		sink.AddWarning(format.Problem{Item: "--folder " + pat, Reason: "matches no folder of " + s.Account.User})
@@ -203,13 +212,24 @@ func (s *Source) Export(ctx context.Context, sink export.Sink, opt export.Option
 
 // list reads the folders to export: LIST with the special-use and
 // subscription returns where the server has LIST-EXTENDED.
-func (s *Source) list(c *conn) ([]*folder, error) {
+func (s *Source) list(ctx context.Context, c *conn) ([]*folder, error) {
 	caps := c.cl.Caps()
 	var lo *imap.ListOptions
 	if caps.Has(imap.CapListExtended) || caps.Has(imap.CapIMAP4rev2) {
 		lo = &imap.ListOptions{ReturnSubscribed: true, ReturnSpecialUse: caps.Has(imap.CapSpecialUse)}
 	}
 	list, err := c.cl.List("", "*", lo).Collect()
+	s.unnamed = nil
+	if err != nil && !imapconn.Refused(err) && strings.Contains(err.Error(), "in LIST:") {
+		// go-imap reads no LIST answer with a name that is not modified
+		// UTF-7 (a bare "&", 8-bit text), which some servers send: one
+		// such mailbox would fail the whole export.
+		c.drop() // go-imap ends a connection whose answer it cannot read
+		list, s.unnamed, err = s.listRaw(ctx, lo != nil)
+		if err == nil {
+			err = c.open(ctx) // for STATUS, below
+		}
+	}
 	if err != nil {
 		return nil, c.fail(err)
 	}
@@ -272,6 +292,101 @@ func (s *Source) list(c *conn) ([]*folder, error) {
 		}
 	}
 	return out, nil
+}
+
+// listRaw runs LIST on a connection of its own, not go-imap's, and reads
+// its answer line by line: the mailboxes whose names decode, and the raw
+// names that do not (or that came as literals, which are not kept).
+func (s *Source) listRaw(ctx context.Context, extended bool) (list []*imap.ListData, unnamed []string, err error) {
+	raw, err := s.Dial(ctx, s.Account)
+	if err != nil {
+		return nil, nil, &dialError{imapconn.Classify(err)}
+	}
+	defer raw.Close()
+	cmd := `LIST "" "*"`
+	if extended {
+		cmd += " RETURN (SUBSCRIBED"
+		if raw.Has("SPECIAL-USE") {
+			cmd += " SPECIAL-USE"
+		}
+		cmd += ")"
+	}
+	_, err = raw.Command(cmd, func(line string) {
+		l, name, ok := parseList(line)
+		switch {
+		case !ok:
+		case l == nil:
+			unnamed = append(unnamed, name)
+		default:
+			list = append(list, l)
+		}
+	})
+	return list, unnamed, imapconn.Classify(err)
+}
+
+// parseList reads an untagged LIST line: ok is false for another line.
+// The ListData is nil when the name does not decode; name is then the
+// raw one.
+func parseList(line string) (l *imap.ListData, name string, ok bool) {
+	rest, ok := strings.CutPrefix(line, "* ")
+	verb, rest, _ := strings.Cut(rest, " ")
+	if !ok || !strings.EqualFold(verb, "LIST") {
+		return nil, "", false
+	}
+	attrs, rest, ok := strings.Cut(strings.TrimPrefix(rest, "("), ") ")
+	if !ok {
+		return nil, "", false
+	}
+	l = &imap.ListData{}
+	for _, a := range strings.Fields(attrs) {
+		l.Attrs = append(l.Attrs, imap.MailboxAttr(a))
+	}
+	var delim string
+	if d, after, ok := strings.Cut(rest, " "); ok && strings.EqualFold(d, "NIL") {
+		rest = after
+	} else if delim, rest, ok = quoted(rest); ok {
+		rest = strings.TrimPrefix(rest, " ")
+	} else {
+		return nil, "", false
+	}
+	if len([]rune(delim)) == 1 {
+		l.Delim = []rune(delim)[0]
+	}
+	if name, _, ok = quoted(rest); !ok {
+		name, _, _ = strings.Cut(rest, " ")
+	}
+	switch dec, err := mutf7.Decode(name); {
+	case strings.HasSuffix(name, "}") || name == "":
+		return nil, name, true // a literal: its text is not kept
+	case strings.EqualFold(name, "INBOX"):
+		l.Mailbox = "INBOX"
+	case err != nil:
+		return nil, name, true
+	default:
+		l.Mailbox = dec
+	}
+	return l, name, true
+}
+
+// quoted reads a quoted string at the start of s.
+func quoted(s string) (text, rest string, ok bool) {
+	if !strings.HasPrefix(s, `"`) {
+		return "", s, false
+	}
+	var b strings.Builder
+	for i := 1; i < len(s); i++ {
+		switch s[i] {
+		case '\\':
+			if i++; i < len(s) {
+				b.WriteByte(s[i])
+			}
+		case '"':
+			return b.String(), s[i+1:], true
+		default:
+			b.WriteByte(s[i])
+		}
+	}
+	return "", s, false
 }
 
 // archivePath turns a mailbox name into an archive path: its levels
