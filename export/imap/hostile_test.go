@@ -152,29 +152,42 @@ var twoMessages = []scriptedMessage{{uid: 1, body: "Subject: one\r\n\r\none\r\n"
 
 func searchAll(string) string { return "* SEARCH 1 2\r\n" }
 
-// TestListNamingAMailboxTwice: a server whose LIST names a mailbox twice
-// (some do, with LIST-EXTENDED or overlapping namespaces) still has one
-// mailbox: it is exported once, not once more as "INBOX~2".
-func TestListNamingAMailboxTwice(t *testing.T) {
-	answer := folderAnswers(twoMessages, searchAll)
-	s := startScripted(t, "IMAP4rev1", func(tag, cmd string) string {
+// exportScripted exports alice from a scripted server whose LIST answer
+// is list and whose folders each hold msgs, found by search.
+func exportScripted(t *testing.T, caps, list string, msgs []scriptedMessage, search func(tag string) string, opt export.Options) *exporttest.Sink {
+	t.Helper()
+	answer := folderAnswers(msgs, search)
+	s := startScripted(t, caps, func(tag, cmd string) string {
 		if strings.HasPrefix(strings.ToUpper(cmd), "LIST") {
-			return "* LIST () \"/\" INBOX\r\n* LIST () \"/\" Work\r\n* LIST () \"/\" inbox\r\n* LIST (\\HasNoChildren) \"/\" Work\r\n"
+			return list
 		}
 		return answer(tag, cmd)
 	})
 	sink := &exporttest.Sink{}
 	err := exporttest.Bounded(t, time.Minute, "export", func() error {
-		return scriptedSource(s.Addr).Export(context.Background(), sink, export.Options{})
+		return scriptedSource(s.Addr).Export(context.Background(), sink, opt)
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	var folders []string
+	return sink
+}
+
+func folderPaths(sink *exporttest.Sink) []string {
+	var out []string
 	for _, f := range sink.Folders {
-		folders = append(folders, f.Path)
+		out = append(out, f.Path)
 	}
-	if len(folders) != 2 || len(sink.Items) != 4 || len(sink.Errors) != 0 {
+	return out
+}
+
+// TestListNamingAMailboxTwice: a server whose LIST names a mailbox twice
+// (some do, with LIST-EXTENDED or overlapping namespaces) still has one
+// mailbox: it is exported once, not once more as "INBOX~2".
+func TestListNamingAMailboxTwice(t *testing.T) {
+	sink := exportScripted(t, "IMAP4rev1", "* LIST () \"/\" INBOX\r\n* LIST () \"/\" Work\r\n* LIST () \"/\" inbox\r\n* LIST (\\HasNoChildren) \"/\" Work\r\n",
+		twoMessages, searchAll, export.Options{})
+	if folders := folderPaths(sink); len(folders) != 2 || len(sink.Items) != 4 || len(sink.Errors) != 0 {
 		t.Errorf("folders %v, %d messages, errors %+v; want INBOX and Work, 2 messages each", folders, len(sink.Items), sink.Errors)
 	}
 }
@@ -184,21 +197,9 @@ func TestListNamingAMailboxTwice(t *testing.T) {
 // ESEARCH) is a broken server, not a list to expand into 16 GB: the
 // folder is reported, naming the SEARCH answer.
 func TestSearchAnswerNamingMoreUIDsThanTheFolderHolds(t *testing.T) {
-	s := startScripted(t, "IMAP4rev1 ESEARCH", func(tag, cmd string) string {
-		if strings.HasPrefix(strings.ToUpper(cmd), "LIST") {
-			return "* LIST () \"/\" INBOX\r\n"
-		}
-		return folderAnswers(twoMessages, func(tag string) string {
-			return fmt.Sprintf("* ESEARCH (TAG %q) UID ALL 1:4000000000\r\n", tag)
-		})(tag, cmd)
-	})
-	sink := &exporttest.Sink{}
-	err := exporttest.Bounded(t, time.Minute, "export", func() error {
-		return scriptedSource(s.Addr).Export(context.Background(), sink, export.Options{})
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	sink := exportScripted(t, "IMAP4rev1 ESEARCH", "* LIST () \"/\" INBOX\r\n", twoMessages, func(tag string) string {
+		return fmt.Sprintf("* ESEARCH (TAG %q) UID ALL 1:4000000000\r\n", tag)
+	}, export.Options{})
 	if len(sink.Items) != 0 || len(sink.Errors) != 1 || sink.Errors[0].Folder != "INBOX" || !strings.Contains(sink.Errors[0].Reason, "SEARCH") {
 		t.Errorf("%d messages, errors %+v; want INBOX reported, naming the SEARCH answer", len(sink.Items), sink.Errors)
 	}
@@ -211,20 +212,8 @@ func TestSearchAnswerNamingMoreUIDsThanTheFolderHolds(t *testing.T) {
 // as older than it.
 func TestMetadataWithoutInternalDate(t *testing.T) {
 	msgs := []scriptedMessage{twoMessages[0], {uid: 2, body: twoMessages[1].body, noDate: true}}
-	s := startScripted(t, "IMAP4rev1", func(tag, cmd string) string {
-		if strings.HasPrefix(strings.ToUpper(cmd), "LIST") {
-			return "* LIST () \"/\" INBOX\r\n"
-		}
-		return folderAnswers(msgs, searchAll)(tag, cmd)
-	})
 	for _, after := range []time.Time{{}, time.Date(2023, 1, 1, 0, 0, 0, 0, time.UTC)} {
-		sink := &exporttest.Sink{}
-		err := exporttest.Bounded(t, time.Minute, "export", func() error {
-			return scriptedSource(s.Addr).Export(context.Background(), sink, export.Options{After: after})
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
+		sink := exportScripted(t, "IMAP4rev1", "* LIST () \"/\" INBOX\r\n", msgs, searchAll, export.Options{After: after})
 		if len(sink.Items) != 1 || len(sink.Errors) != 1 || sink.Errors[0].Item != "UID 2" || len(sink.Skipped) != 0 {
 			t.Errorf("after %v: %d messages, errors %+v, skipped %v; want UID 1 exported and UID 2 reported", after, len(sink.Items), sink.Errors, sink.Skipped)
 		}
@@ -320,19 +309,7 @@ func TestCancelWhileTheServerHoldsAFetch(t *testing.T) {
 // delimiter NIL) may name a mailbox "a/b": one flat folder, not b inside
 // a; the "/" becomes "_" and the folder's notes say so.
 func TestFlatMailboxNameWithSlash(t *testing.T) {
-	s := startScripted(t, "IMAP4rev1", func(tag, cmd string) string {
-		if strings.HasPrefix(strings.ToUpper(cmd), "LIST") {
-			return "* LIST () NIL INBOX\r\n* LIST () NIL \"2024/Q1\"\r\n"
-		}
-		return folderAnswers(twoMessages, searchAll)(tag, cmd)
-	})
-	sink := &exporttest.Sink{}
-	err := exporttest.Bounded(t, time.Minute, "export", func() error {
-		return scriptedSource(s.Addr).Export(context.Background(), sink, export.Options{})
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	sink := exportScripted(t, "IMAP4rev1", "* LIST () NIL INBOX\r\n* LIST () NIL \"2024/Q1\"\r\n", twoMessages, searchAll, export.Options{})
 	f := sink.Folder("2024_Q1")
 	if f == nil || len(f.Notes) != 1 || !strings.Contains(f.Notes[0], `"2024/Q1"`) || len(sink.InFolder("2024_Q1")) != 2 {
 		t.Errorf("folders %+v; want 2024_Q1 with a note naming \"2024/Q1\" and its 2 messages", sink.Folders)
@@ -411,25 +388,10 @@ func TestFolderDoneHoldsNoUIDs(t *testing.T) {
 // one folder is reported, by the name the server sent; every other
 // folder is exported.
 func TestMailboxNameNotModifiedUTF7(t *testing.T) {
-	s := startScripted(t, "IMAP4rev1", func(tag, cmd string) string {
-		if strings.HasPrefix(strings.ToUpper(cmd), "LIST") {
-			return "* LIST (\\HasNoChildren) \"/\" INBOX\r\n* LIST () \"/\" \"R&D\"\r\n* LIST () \"/\" \"Caf\xe9\"\r\n" +
-				"* LIST () \"/\" \"&AMk-t&AOk-\"\r\n* LIST (\\HasChildren \\Noselect) \".\" Work\r\n* LIST () \".\" Work.2024\r\n"
-		}
-		return folderAnswers(twoMessages, searchAll)(tag, cmd)
-	})
-	sink := &exporttest.Sink{}
-	err := exporttest.Bounded(t, time.Minute, "export", func() error {
-		return scriptedSource(s.Addr).Export(context.Background(), sink, export.Options{})
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var folders []string
-	for _, f := range sink.Folders {
-		folders = append(folders, f.Path)
-	}
-	if strings.Join(folders, ",") != "INBOX,Work/2024,Été" || len(sink.Items) != 6 {
+	list := "* LIST (\\HasNoChildren) \"/\" INBOX\r\n* LIST () \"/\" \"R&D\"\r\n* LIST () \"/\" \"Caf\xe9\"\r\n" +
+		"* LIST () \"/\" \"&AMk-t&AOk-\"\r\n* LIST (\\HasChildren \\Noselect) \".\" Work\r\n* LIST () \".\" Work.2024\r\n"
+	sink := exportScripted(t, "IMAP4rev1", list, twoMessages, searchAll, export.Options{})
+	if folders := folderPaths(sink); strings.Join(folders, ",") != "INBOX,Work/2024,Été" || len(sink.Items) != 6 {
 		t.Errorf("folders %q, %d messages; want INBOX, Work/2024 and Été, 2 messages each", folders, len(sink.Items))
 	}
 	var bad []string
