@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -20,6 +21,7 @@ import (
 	"github.com/mailhaul/mailhaul/format"
 	"github.com/mailhaul/mailhaul/importer"
 	imapimport "github.com/mailhaul/mailhaul/importer/imap"
+	"github.com/mailhaul/mailhaul/internal/faultproxy"
 	"github.com/mailhaul/mailhaul/internal/imapconn"
 	"github.com/mailhaul/mailhaul/internal/testservers"
 	"github.com/mailhaul/mailhaul/report"
@@ -358,5 +360,113 @@ func TestWrongPasswordIsNotRetried(t *testing.T) {
 	}
 	if rep == nil || rep.Status == "ok" {
 		t.Errorf("report %+v: want a failed run", rep)
+	}
+}
+
+// TestDeltaCarriesState: a delta (--since) ends with the state record:
+// one line for every message the mailbox holds, exported or not, by
+// folder and sourceId, with its flags now; an expunged message has none.
+func TestDeltaCarriesState(t *testing.T) {
+	d := testservers.StartDovecot(t, map[string]string{"alice": "a-secret"})
+	dir := t.TempDir()
+	a := seedAlice(t, d, dir, 30, nil)
+	full, err := exportFrom(t, source(d.Addr, "alice", "a-secret"), "alice", filepath.Join(dir, "full"), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := testservers.IMAPLogin(t, d.Addr, "alice", "a-secret")
+	if _, err := c.Select("INBOX", nil).Wait(); err != nil {
+		t.Fatal(err)
+	}
+	for _, op := range []struct {
+		uid  imap.UID
+		flag imap.Flag
+	}{{1, imap.FlagFlagged}, {2, imap.FlagDeleted}} {
+		if err := c.Store(imap.UIDSetNum(op.uid), &imap.StoreFlags{Op: imap.StoreFlagsAdd, Flags: []imap.Flag{op.flag}, Silent: true}, nil).Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := c.Expunge().Close(); err != nil {
+		t.Fatal(err)
+	}
+	c.Logout().Wait()
+
+	// Through cuts around the UID commands: a retry writes no state line
+	// twice.
+	p, err := faultproxy.Start(faultproxy.Options{Upstream: d.Addr, Verbs: []string{"UID"}, Rate: 0.5, Seed: 3,
+		Points: []faultproxy.Point{faultproxy.Before, faultproxy.AfterCommand}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	src := source(p.Addr, "alice", "a-secret")
+	src.Chunk, src.Retry = 4, quickRetry
+	delta, err := export.Run(context.Background(), export.Job{User: "alice", Kind: "imap", Path: "imap://" + d.Addr, PathIsURL: true,
+		Source: src, Out: filepath.Join(dir, "delta"), Since: full.Archive, Overlap: time.Hour, Tool: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st := p.Stats(); st.Cuts[faultproxy.Before]+st.Cuts[faultproxy.AfterCommand] == 0 {
+		t.Errorf("the proxy cut nothing: %+v", st)
+	}
+	if delta.Status != "ok" {
+		t.Fatalf("delta: %s, errors %+v", delta.Status, delta.Errors)
+	}
+	key := func(folder, id string) string { return folder + "|" + id }
+	readState := func(path string) (items, state map[string][]string) {
+		items, state = map[string][]string{}, map[string][]string{}
+		r, err := format.Open(path, &format.ReaderOptions{State: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer r.Close()
+		for {
+			e, err := r.Next()
+			if err == io.EOF {
+				return items, state
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if e.Item != nil && e.Item.Kind == format.KindMessage {
+				items[key(e.Item.Folder, e.Item.SourceID)] = e.Item.Flags
+			}
+			if e.State == nil {
+				continue
+			}
+			for st, err := range e.State {
+				if err != nil {
+					t.Fatal(err)
+				}
+				k := key(st.Folder, st.SourceID)
+				if _, dup := state[k]; dup {
+					t.Errorf("the state lists %s twice", k)
+				}
+				state[k] = st.Flags
+			}
+		}
+	}
+	before, _ := readState(full.Archive)
+	_, state := readState(delta.Archive)
+	if len(state) != total(a)-1 {
+		t.Errorf("the state lists %d messages, want the %d left", len(state), total(a)-1)
+	}
+	gone := 0
+	for k := range before {
+		flags, ok := state[k]
+		switch {
+		case strings.HasPrefix(k, "INBOX|") && strings.HasSuffix(k, ":2"):
+			if ok {
+				t.Errorf("%s was expunged, yet the state lists it", k)
+			}
+			gone++
+		case !ok:
+			t.Errorf("%s is in the mailbox, not in the state", k)
+		case strings.HasPrefix(k, "INBOX|") && strings.HasSuffix(k, ":1") && !slices.Contains(flags, `\Flagged`):
+			t.Errorf("%s flags %v in the state, want \\Flagged, set since the full export", k, flags)
+		}
+	}
+	if gone != 1 {
+		t.Errorf("%d expunged messages among the full export's, want 1", gone)
 	}
 }

@@ -41,6 +41,29 @@ func (s *Source) status(c *conn, f *folder) error {
 // loop. It returns an error only when the export must stop (the sink
 // failed, ctx ended); a folder that cannot be read is reported.
 func (s *Source) exportFolder(ctx context.Context, c *conn, sink *lockedSink, f *folder, opt export.Options) error {
+	for opt.State && !f.failed && !f.stated {
+		err := retry.Do(ctx, s.Retry, func(ctx context.Context, _ int) error {
+			if err := s.ready(ctx, c, sink, f, opt); err != nil || f.failed {
+				return err
+			}
+			return s.state(c, sink, f)
+		})
+		var se *sinkError
+		var de *dialError
+		switch {
+		case err == nil:
+		case errors.As(err, &se):
+			return se.err
+		case ctx.Err() != nil, errors.As(err, &de):
+			return err
+		default:
+			// An error naming the folder: an importer then takes no
+			// deletion from it (FORMAT.md, "The state record").
+			sink.AddError(format.Problem{Folder: f.rec.Path, Item: "(folder state)",
+				Reason: "its messages' flags could not be listed for the delta's state record: " + err.Error()})
+			f.stated = true
+		}
+	}
 	for !f.failed && (f.uids == nil || f.pos < len(f.uids)) {
 		err := retry.Do(ctx, s.Retry, func(ctx context.Context, _ int) error {
 			if err := s.ready(ctx, c, sink, f, opt); err != nil || f.failed {
@@ -67,6 +90,44 @@ func (s *Source) exportFolder(ctx context.Context, c *conn, sink *lockedSink, f 
 	}
 	return nil
 }
+
+// state writes f's part of a delta's state record: one line for every
+// message the folder holds, exported or not, from a FETCH of flags,
+// INTERNALDATE and size (no bodies). A retry goes on after the highest
+// UID written (servers answer a FETCH in ascending order), so no line is
+// written twice.
+func (s *Source) state(c *conn, sink *lockedSink, f *folder) error {
+	if mb := c.cl.Mailbox(); mb != nil && mb.NumMessages == 0 {
+		f.stated = true
+		return nil
+	}
+	var set imap.UIDSet
+	set.AddRange(f.stateMark+1, 0) // "mark+1:*"
+	cmd := c.cl.Fetch(set, &imap.FetchOptions{UID: true, Flags: true, InternalDate: true, RFC822Size: true})
+	for msg := cmd.Next(); msg != nil; msg = cmd.Next() {
+		m, err := msg.Collect() // no literals
+		if err != nil {
+			return c.fail(err)
+		}
+		if m.UID <= f.stateMark { // "n:*" names the last message even when it is below n
+			continue
+		}
+		err = sink.addState(format.StateItem{Kind: format.KindMessage, Folder: f.rec.Path, SourceID: sourceID(f, m.UID),
+			Flags: flags(m.Flags), Received: m.InternalDate, Size: m.RFC822Size})
+		if err != nil {
+			c.drop() // the FETCH is left unread
+			return &sinkError{err}
+		}
+		f.stateMark = m.UID
+	}
+	if err := cmd.Close(); err != nil {
+		return c.fail(err)
+	}
+	f.stated = true
+	return nil
+}
+
+func sourceID(f *folder, uid imap.UID) string { return fmt.Sprintf("%d:%d", f.uidValidity, uid) }
 
 // giveUp reports every message of f not yet exported.
 func (s *Source) giveUp(sink *lockedSink, f *folder, reason string) {
@@ -372,7 +433,7 @@ func (s *Source) store(ctx context.Context, sink *lockedSink, f *folder, uid ima
 		return err
 	}
 	it := format.Item{Kind: format.KindMessage, Folder: f.rec.Path, Flags: m.flags, Received: m.received,
-		MessageID: m.msgID, SourceID: fmt.Sprintf("%d:%d", f.uidValidity, uid)}
+		MessageID: m.msgID, SourceID: sourceID(f, uid)}
 	rr := &readErr{r: body, want: -1}
 	if l, ok := body.(interface{ Size() int64 }); ok {
 		rr.want = l.Size()

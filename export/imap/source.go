@@ -46,6 +46,11 @@
 // server's zone, which may be 12 hours behind UTC) and the exact
 // INTERNALDATE test is export.Options.Keep; the
 // messages SEARCH left out are counted as skipped before the cutoff.
+// A delta (export.Options.State) also writes the state record: per
+// folder, one FETCH of every message's UID, flags, INTERNALDATE and size
+// (no bodies), resumed after the highest UID written when the connection
+// drops; a folder whose listing fails for good is named in an error, so
+// an importer takes no deletion from it.
 // Each folder's UIDVALIDITY, UIDNEXT and, where the server offers
 // CONDSTORE, HIGHESTMODSEQ are recorded in the archive (format.Folder.IMAP,
 // read with STATUS before the folder's messages) for a later delta.
@@ -122,6 +127,10 @@ type folder struct {
 	// are fetched one at a time; current is the one being fetched.
 	oneByOne bool
 	current  imap.UID
+	// stated: the folder's part of a delta's state record is written,
+	// up to stateMark, the highest UID written so far.
+	stated    bool
+	stateMark imap.UID
 }
 
 // Export writes every selected folder and its messages into sink.
@@ -500,6 +509,12 @@ func (l *lockedSink) AddWarning(p format.Problem) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.Sink.AddWarning(p)
+}
+
+func (l *lockedSink) addState(st format.StateItem) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return export.AddState(l.Sink, st)
 }
 
 func (l *lockedSink) AddSkipped(reason string, n int) {
