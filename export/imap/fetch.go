@@ -297,7 +297,6 @@ func refusedForGood(err error) bool {
 type meta struct {
 	flags    []string
 	received time.Time
-	size     int64
 	msgID    string
 }
 
@@ -314,7 +313,7 @@ func (s *Source) fetch(ctx context.Context, c *conn, sink *lockedSink, f *folder
 	// Not Collect: after a literal cut short, go-imap's Collect reads
 	// on while its decoder already does (a data race); here a short
 	// literal drops the connection and nothing reads it again.
-	cmd := c.cl.Fetch(set, &imap.FetchOptions{UID: true, Flags: true, InternalDate: true, RFC822Size: true,
+	cmd := c.cl.Fetch(set, &imap.FetchOptions{UID: true, Flags: true, InternalDate: true,
 		BodySection: []*imap.FetchItemBodySection{hdr}})
 	for msg := cmd.Next(); msg != nil; msg = cmd.Next() {
 		var uid imap.UID
@@ -327,8 +326,6 @@ func (s *Source) fetch(ctx context.Context, c *conn, sink *lockedSink, f *folder
 				m.flags = flags(it.Flags)
 			case imapclient.FetchItemDataInternalDate:
 				m.received = it.Time
-			case imapclient.FetchItemDataRFC822Size:
-				m.size = it.Size
 			case imapclient.FetchItemDataBodySection:
 				var b capped
 				if err := drain(it.Literal, &b); err != nil {
@@ -429,15 +426,17 @@ func (s *Source) missing(c *conn, sink *lockedSink, f *folder, uids []imap.UID) 
 // (the connection dropped) stores nothing and is returned for a retry;
 // the sink's own failure is a sinkError.
 func (s *Source) store(ctx context.Context, sink *lockedSink, f *folder, uid imap.UID, m *meta, body io.Reader) error {
-	if err := s.Pacer.Wait(ctx, 1, m.size); err != nil {
-		return err
-	}
-	it := format.Item{Kind: format.KindMessage, Folder: f.rec.Path, Flags: m.flags, Received: m.received,
-		MessageID: m.msgID, SourceID: sourceID(f, uid)}
 	rr := &readErr{r: body, want: -1}
 	if l, ok := body.(interface{ Size() int64 }); ok {
 		rr.want = l.Size()
 	}
+	// Paced by the literal's bytes, which are read, rather than by the
+	// RFC822.SIZE the server claims.
+	if err := s.Pacer.Wait(ctx, 1, max(rr.want, 0)); err != nil {
+		return err
+	}
+	it := format.Item{Kind: format.KindMessage, Folder: f.rec.Path, Flags: m.flags, Received: m.received,
+		MessageID: m.msgID, SourceID: sourceID(f, uid)}
 	sink.mu.Lock()
 	err := sink.Sink.AddItem(it, rr)
 	sink.mu.Unlock()

@@ -19,6 +19,7 @@ import (
 	"github.com/mailhaul/mailhaul/export/exporttest"
 	imapsrc "github.com/mailhaul/mailhaul/export/imap"
 	"github.com/mailhaul/mailhaul/internal/imapconn"
+	"github.com/mailhaul/mailhaul/internal/ratelimit"
 )
 
 // scripted is a minimal IMAP server giving the answers Dovecot never
@@ -104,7 +105,8 @@ func (s *scripted) serve(nc net.Conn) {
 type scriptedMessage struct {
 	uid    int
 	body   string
-	noDate bool // its metadata FETCH answer leaves out INTERNALDATE
+	noDate bool  // its metadata FETCH answer leaves out INTERNALDATE
+	size   int64 // the RFC822.SIZE it claims (0: its body's)
 }
 
 // folderAnswers answers SELECT/EXAMINE, STATUS, UID SEARCH and UID FETCH
@@ -130,8 +132,12 @@ func folderAnswers(msgs []scriptedMessage, search func(tag string) string) func(
 					if m.noDate {
 						date = ""
 					}
+					size := m.size
+					if size == 0 {
+						size = int64(len(m.body))
+					}
 					fmt.Fprintf(&b, "* %d FETCH (UID %d FLAGS (\\Seen)%s RFC822.SIZE %d BODY[HEADER.FIELDS (MESSAGE-ID)] {%d}\r\n%s)\r\n",
-						i+1, m.uid, date, len(m.body), len(hdr), hdr)
+						i+1, m.uid, date, size, len(hdr), hdr)
 				}
 			default:
 				for i, m := range msgs {
@@ -154,7 +160,7 @@ func searchAll(string) string { return "* SEARCH 1 2\r\n" }
 
 // exportScripted exports alice from a scripted server whose LIST answer
 // is list and whose folders each hold msgs, found by search.
-func exportScripted(t *testing.T, caps, list string, msgs []scriptedMessage, search func(tag string) string, opt export.Options) *exporttest.Sink {
+func exportScripted(t *testing.T, caps, list string, msgs []scriptedMessage, search func(tag string) string, opt export.Options, pacer ...*ratelimit.Pacer) *exporttest.Sink {
 	t.Helper()
 	answer := folderAnswers(msgs, search)
 	s := startScripted(t, caps, func(tag, cmd string) string {
@@ -163,9 +169,13 @@ func exportScripted(t *testing.T, caps, list string, msgs []scriptedMessage, sea
 		}
 		return answer(tag, cmd)
 	})
+	src := scriptedSource(s.Addr)
+	if len(pacer) > 0 {
+		src.Pacer = pacer[0]
+	}
 	sink := &exporttest.Sink{}
 	err := exporttest.Bounded(t, time.Minute, "export", func() error {
-		return scriptedSource(s.Addr).Export(context.Background(), sink, opt)
+		return src.Export(context.Background(), sink, opt)
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -403,5 +413,17 @@ func TestMailboxNameNotModifiedUTF7(t *testing.T) {
 	}
 	if strings.Join(bad, ",") != `(folder "R&D"),(folder "Caf\xe9")` {
 		t.Errorf("errors %q; want R&D and the Latin-1 name", bad)
+	}
+}
+
+// TestPacedByTheBytesRead: --max-bytes-per-second paces by the bytes a
+// message's literal holds, not by the RFC822.SIZE the server claims: a
+// claim of an exabyte would hold the export for ages.
+func TestPacedByTheBytesRead(t *testing.T) {
+	msgs := []scriptedMessage{twoMessages[0], {uid: 2, body: twoMessages[1].body, size: 1 << 60}}
+	start := time.Now()
+	sink := exportScripted(t, "IMAP4rev1", "* LIST () \"/\" INBOX\r\n", msgs, searchAll, export.Options{}, ratelimit.NewPacer(1<<20, 0))
+	if len(sink.Items) != 2 || len(sink.Errors) != 0 || time.Since(start) > 20*time.Second {
+		t.Errorf("%d messages, errors %+v, in %s; want both, at once", len(sink.Items), sink.Errors, time.Since(start))
 	}
 }

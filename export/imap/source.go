@@ -14,7 +14,7 @@
 // provider's cap; the Sink is written by one connection at a time.
 //
 // A folder is read in UID chunks: a small FETCH of UID, FLAGS,
-// INTERNALDATE, RFC822.SIZE and the Message-ID header for the chunk,
+// INTERNALDATE and the Message-ID header for the chunk,
 // then a FETCH of BODY.PEEK[] whose literals are streamed into the Sink
 // one message at a time, so memory stays flat whatever the message or
 // folder size. The Sink stores a message only once its literal was read
@@ -51,6 +51,7 @@
 // (no bodies), resumed after the highest UID written when the connection
 // drops; a folder whose listing fails for good is named in an error, so
 // an importer takes no deletion from it.
+//
 // Each folder's UIDVALIDITY, UIDNEXT and, where the server offers
 // CONDSTORE, HIGHESTMODSEQ are recorded in the archive (format.Folder.IMAP,
 // read with STATUS before the folder's messages) for a later delta.
