@@ -427,3 +427,34 @@ func TestPacedByTheBytesRead(t *testing.T) {
 		t.Errorf("%d messages, errors %+v, in %s; want both, at once", len(sink.Items), sink.Errors, time.Since(start))
 	}
 }
+
+// TestSubscriptionsWithoutListExtended: a server without LIST-EXTENDED
+// (Exchange) tells subscriptions only with LSUB: the folders it names are
+// subscribed in the archive, the others not.
+func TestSubscriptionsWithoutListExtended(t *testing.T) {
+	answer := folderAnswers(twoMessages, searchAll)
+	s := startScripted(t, "IMAP4rev1", func(tag, cmd string) string {
+		switch verb, _, _ := strings.Cut(strings.ToUpper(cmd), " "); verb {
+		case "LIST":
+			return "* LIST () \"/\" INBOX\r\n* LIST () \"/\" Work\r\n* LIST () \"/\" Other\r\n"
+		case "LSUB":
+			return "* LSUB () \"/\" INBOX\r\n* LSUB () \"/\" Work\r\n* LSUB () \"/\" Gone\r\n"
+		}
+		return answer(tag, cmd)
+	})
+	sink := &exporttest.Sink{}
+	err := exporttest.Bounded(t, time.Minute, "export", func() error {
+		return scriptedSource(s.Addr).Export(context.Background(), sink, export.Options{})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, want := range map[string]bool{"INBOX": true, "Work": true, "Other": false} {
+		if f := sink.Folder(name); f == nil || f.Subscribed != want {
+			t.Errorf("folder %s: %+v, want subscribed %v", name, f, want)
+		}
+	}
+	if len(sink.Folders) != 3 || len(sink.Items) != 6 {
+		t.Errorf("%d folders, %d messages; want 3 and 6", len(sink.Folders), len(sink.Items))
+	}
+}

@@ -2,7 +2,9 @@
 // Exchange, Office 365, a hosted provider) into an archive: every folder
 // LIST shows (special-use roles, subscriptions, the hierarchy separator
 // turned into "/", names as go-imap decodes them from modified UTF-7,
-// empty folders too; a mailbox LIST names twice is one folder). A name
+// empty folders too; a mailbox LIST names twice is one folder; without
+// LIST-EXTENDED, subscriptions come from LSUB on a raw connection, as
+// go-imap v2 sends no LSUB). A name
 // that is not modified UTF-7 (a bare "&", 8-bit text, as some servers
 // send) cannot be named back to the server through go-imap: LIST is then
 // read a second time, line by line, and that folder alone is reported) and every message byte for byte, with its flags,
@@ -235,13 +237,31 @@ func (s *Source) list(ctx context.Context, c *conn) ([]*folder, error) {
 		// UTF-7 (a bare "&", 8-bit text), which some servers send: one
 		// such mailbox would fail the whole export.
 		c.drop() // go-imap ends a connection whose answer it cannot read
-		list, s.unnamed, err = s.listRaw(ctx, lo != nil)
+		list, s.unnamed, err = s.listRaw(ctx, "LIST", lo != nil)
 		if err == nil {
 			err = c.open(ctx) // for STATUS, below
 		}
 	}
 	if err != nil {
 		return nil, c.fail(err)
+	}
+	if lo == nil {
+		// Without LIST-EXTENDED, LIST says nothing of subscriptions:
+		// LSUB (which go-imap v2 does not send) does, or every folder
+		// would reach the target unsubscribed.
+		subs, _, err := s.listRaw(ctx, "LSUB", false)
+		if err != nil && !imapconn.Refused(err) { // refused: an IMAP4rev2 server, which has LIST-EXTENDED anyway
+			return nil, err
+		}
+		subscribed := map[string]bool{}
+		for _, sub := range subs {
+			subscribed[sub.Mailbox] = true
+		}
+		for _, l := range list {
+			if subscribed[l.Mailbox] {
+				l.Attrs = append(l.Attrs, imap.MailboxAttrSubscribed)
+			}
+		}
 	}
 	slices.SortFunc(list, func(a, b *imap.ListData) int { return strings.Compare(a.Mailbox, b.Mailbox) })
 	// A server may name a mailbox twice (overlapping namespaces, an
@@ -307,13 +327,13 @@ func (s *Source) list(ctx context.Context, c *conn) ([]*folder, error) {
 // listRaw runs LIST on a connection of its own, not go-imap's, and reads
 // its answer line by line: the mailboxes whose names decode, and the raw
 // names that do not (or that came as literals, which are not kept).
-func (s *Source) listRaw(ctx context.Context, extended bool) (list []*imap.ListData, unnamed []string, err error) {
+func (s *Source) listRaw(ctx context.Context, verb string, extended bool) (list []*imap.ListData, unnamed []string, err error) {
 	raw, err := s.Dial(ctx, s.Account)
 	if err != nil {
 		return nil, nil, &dialError{imapconn.Classify(err)}
 	}
 	defer raw.Close()
-	cmd := `LIST "" "*"`
+	cmd := verb + ` "" "*"`
 	if extended {
 		cmd += " RETURN (SUBSCRIBED"
 		if raw.Has("SPECIAL-USE") {
@@ -322,7 +342,7 @@ func (s *Source) listRaw(ctx context.Context, extended bool) (list []*imap.ListD
 		cmd += ")"
 	}
 	_, err = raw.Command(cmd, func(line string) {
-		l, name, ok := parseList(line)
+		l, name, ok := parseList(verb, line)
 		switch {
 		case !ok:
 		case l == nil:
@@ -334,13 +354,13 @@ func (s *Source) listRaw(ctx context.Context, extended bool) (list []*imap.ListD
 	return list, unnamed, imapconn.Classify(err)
 }
 
-// parseList reads an untagged LIST line: ok is false for another line.
-// The ListData is nil when the name does not decode; name is then the
-// raw one.
-func parseList(line string) (l *imap.ListData, name string, ok bool) {
+// parseList reads an untagged LIST (or LSUB, the same shape) line: ok is
+// false for another line. The ListData is nil when the name does not
+// decode; name is then the raw one.
+func parseList(want, line string) (l *imap.ListData, name string, ok bool) {
 	rest, ok := strings.CutPrefix(line, "* ")
 	verb, rest, _ := strings.Cut(rest, " ")
-	if !ok || !strings.EqualFold(verb, "LIST") {
+	if !ok || !strings.EqualFold(verb, want) {
 		return nil, "", false
 	}
 	attrs, rest, ok := strings.Cut(strings.TrimPrefix(rest, "("), ") ")
