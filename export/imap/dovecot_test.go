@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -17,6 +16,7 @@ import (
 	"github.com/emersion/go-imap/v2"
 
 	"github.com/mailhaul/mailhaul/export"
+	"github.com/mailhaul/mailhaul/export/exporttest"
 	imapsrc "github.com/mailhaul/mailhaul/export/imap"
 	"github.com/mailhaul/mailhaul/format"
 	"github.com/mailhaul/mailhaul/importer"
@@ -412,58 +412,26 @@ func TestDeltaCarriesState(t *testing.T) {
 	if delta.Status != "ok" {
 		t.Fatalf("delta: %s, errors %+v", delta.Status, delta.Errors)
 	}
-	key := func(folder, id string) string { return folder + "|" + id }
-	readState := func(path string) (items, state map[string][]string) {
-		items, state = map[string][]string{}, map[string][]string{}
-		r, err := format.Open(path, &format.ReaderOptions{State: true})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer r.Close()
-		for {
-			e, err := r.Next()
-			if err == io.EOF {
-				return items, state
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			if e.Item != nil && e.Item.Kind == format.KindMessage {
-				items[key(e.Item.Folder, e.Item.SourceID)] = e.Item.Flags
-			}
-			if e.State == nil {
-				continue
-			}
-			for st, err := range e.State {
-				if err != nil {
-					t.Fatal(err)
-				}
-				k := key(st.Folder, st.SourceID)
-				if _, dup := state[k]; dup {
-					t.Errorf("the state lists %s twice", k)
-				}
-				state[k] = st.Flags
-			}
-		}
-	}
-	before, _ := readState(full.Archive)
-	_, state := readState(delta.Archive)
+	// Dovecot gives each mailbox of a user its own UIDVALIDITY, so the
+	// sourceIds (UIDVALIDITY:UID) are unique across folders here.
+	before, _ := exporttest.ReadArchive(t, full.Archive)
+	_, state := exporttest.ReadArchive(t, delta.Archive)
 	if len(state) != total(a)-1 {
 		t.Errorf("the state lists %d messages, want the %d left", len(state), total(a)-1)
 	}
 	gone := 0
-	for k := range before {
-		flags, ok := state[k]
+	for id, it := range before {
+		st, ok := state[id]
 		switch {
-		case strings.HasPrefix(k, "INBOX|") && strings.HasSuffix(k, ":2"):
+		case it.Folder == "INBOX" && strings.HasSuffix(id, ":2"):
 			if ok {
-				t.Errorf("%s was expunged, yet the state lists it", k)
+				t.Errorf("INBOX %s was expunged, yet the state lists it", id)
 			}
 			gone++
-		case !ok:
-			t.Errorf("%s is in the mailbox, not in the state", k)
-		case strings.HasPrefix(k, "INBOX|") && strings.HasSuffix(k, ":1") && !slices.Contains(flags, `\Flagged`):
-			t.Errorf("%s flags %v in the state, want \\Flagged, set since the full export", k, flags)
+		case !ok || st.Folder != it.Folder:
+			t.Errorf("%s %s is in the mailbox, not in the state (%+v)", it.Folder, id, st)
+		case it.Folder == "INBOX" && strings.HasSuffix(id, ":1") && !slices.Contains(st.Flags, `\Flagged`):
+			t.Errorf("INBOX %s flags %v in the state, want \\Flagged, set since the full export", id, st.Flags)
 		}
 	}
 	if gone != 1 {

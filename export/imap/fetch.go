@@ -41,22 +41,33 @@ func (s *Source) status(c *conn, f *folder) error {
 // loop. It returns an error only when the export must stop (the sink
 // failed, ctx ended); a folder that cannot be read is reported.
 func (s *Source) exportFolder(ctx context.Context, c *conn, sink *lockedSink, f *folder, opt export.Options) error {
-	for opt.State && !f.failed && !f.stated {
+	// step runs one retry loop of op on f, selected; it returns the error
+	// that ends the export, or the one op left, for the caller to report.
+	step := func(op func(context.Context) error) (stop, left error) {
 		err := retry.Do(ctx, s.Retry, func(ctx context.Context, _ int) error {
 			if err := s.ready(ctx, c, sink, f, opt); err != nil || f.failed {
 				return err
 			}
-			return s.state(c, sink, f)
+			return op(ctx)
 		})
 		var se *sinkError
 		var de *dialError
 		switch {
 		case err == nil:
+			return nil, nil
 		case errors.As(err, &se):
-			return se.err
+			return se.err, nil
 		case ctx.Err() != nil, errors.As(err, &de):
-			return err
-		default:
+			return err, nil // the server is out of reach: no folder can go on
+		}
+		return nil, err
+	}
+	for opt.State && !f.failed && !f.stated {
+		stop, err := step(func(context.Context) error { return s.state(c, sink, f) })
+		if stop != nil {
+			return stop
+		}
+		if err != nil {
 			// An error naming the folder: an importer then takes no
 			// deletion from it (FORMAT.md, "The state record").
 			sink.AddError(format.Problem{Folder: f.rec.Path, Item: "(folder state)",
@@ -65,20 +76,11 @@ func (s *Source) exportFolder(ctx context.Context, c *conn, sink *lockedSink, f 
 		}
 	}
 	for !f.failed && (f.uids == nil || f.pos < len(f.uids)) {
-		err := retry.Do(ctx, s.Retry, func(ctx context.Context, _ int) error {
-			if err := s.ready(ctx, c, sink, f, opt); err != nil || f.failed {
-				return err
-			}
-			return s.chunk(ctx, c, sink, f, opt)
-		})
-		var se *sinkError
-		var de *dialError
+		stop, err := step(func(ctx context.Context) error { return s.chunk(ctx, c, sink, f, opt) })
 		switch {
+		case stop != nil:
+			return stop
 		case err == nil:
-		case errors.As(err, &se):
-			return se.err
-		case ctx.Err() != nil, errors.As(err, &de):
-			return err // the server is out of reach: no folder can go on
 		case f.oneByOne && f.current != 0 && !f.done[f.current]:
 			// Every try of this one message failed (a server that ends
 			// the session on it): it alone is reported.
