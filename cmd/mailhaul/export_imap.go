@@ -33,14 +33,17 @@ INTERNALDATE as the received time, streamed from the server into the archive. Ea
 folder's UIDVALIDITY, UIDNEXT and (with CONDSTORE) HIGHESTMODSEQ are recorded in the
 archive, and each message's sourceId is UIDVALIDITY:UID.
 
---after / --since: SEARCH SINCE the day before as the server-side filter, then the exact
-test on INTERNALDATE. --folder and --exclude take path patterns ("Work/*"; a folder's
+--after / --since: SEARCH SINCE the day before (in UTC) as the server-side filter, then the
+exact test on INTERNALDATE; the delta ends with the state record (every message's folder,
+sourceId and flags, from one FETCH without bodies per folder). A message flagged \Deleted
+but not expunged is exported with that flag; \Recent is never exported. --folder and --exclude take path patterns ("Work/*"; a folder's
 subfolders follow it). Folders are spread over --connections parallel connections (at
 most the --provider's cap). A dropped connection, or a server that throttles (Office
 365's "Suggested Backoff Time" is honoured), is retried where it stopped: a folder goes
 on after the last message stored, never exporting one twice or skipping one. A message
 the server refuses to deliver, and a folder whose UIDVALIDITY changes while it is read,
-are listed in the report by folder and UID, and the rest goes on (exit 3).
+are listed in the report by folder and UID, and the rest goes on (exit 3); so is a folder
+whose name the server sends other than in modified UTF-7 (it cannot be named back).
 
 --admin logs in as that administrator acting for --user (SASL PLAIN authorization
 identity; Dovecot master users). The password comes from --password-file or

@@ -129,3 +129,15 @@ func TestExportIMAPWithDAVSource(t *testing.T) {
 		t.Errorf("%s, counts %+v; want ok, the %d messages and the %d objects", rep.Status, c, mail, len(fixtures.items))
 	}
 }
+
+// TestExportFromIMAPPointsToExportIMAP: export --from imap cannot take
+// the server's login, so it names the command that does, rather than
+// calling imap an unknown kind.
+func TestExportFromIMAPPointsToExportIMAP(t *testing.T) {
+	for _, kind := range []string{"imap", "dav"} {
+		code, _, stderr := mailhaul(t, "-q", "export", "--from", kind, "--user", "alice", "--src", t.TempDir(), "--out", t.TempDir())
+		if code != exitFailed || !strings.Contains(stderr, "export "+kind+" --url") || strings.Contains(stderr, "unknown") {
+			t.Errorf("export --from %s: exit %d, %q; want exit 1 pointing to export %s --url", kind, code, stderr, kind)
+		}
+	}
+}

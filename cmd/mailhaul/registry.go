@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/mailhaul/mailhaul/export"
@@ -122,8 +123,15 @@ func targetKinds() []targetKind {
 	}
 }
 
+// serverSources read a server, with login flags of their own: export
+// --from names their command rather than taking them.
+var serverSources = []string{"imap", "dav"}
+
 // findSource resolves a source kind by name.
 func findSource(name string) (sourceKind, error) {
+	if slices.Contains(serverSources, name) {
+		return sourceKind{}, fmt.Errorf("source kind %q is a server, with login flags of its own: use mailhaul export %s --url URL --user LOGIN --out DIR (see mailhaul export %s --help)", name, name, name)
+	}
 	for _, k := range sourceKinds() {
 		if k.name == name {
 			return k, nil

@@ -13,11 +13,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/emersion/go-imap/v2"
+
 	"github.com/mailhaul/mailhaul/export"
+	"github.com/mailhaul/mailhaul/export/exporttest"
 	imapsrc "github.com/mailhaul/mailhaul/export/imap"
 	"github.com/mailhaul/mailhaul/format"
 	"github.com/mailhaul/mailhaul/importer"
 	imapimport "github.com/mailhaul/mailhaul/importer/imap"
+	"github.com/mailhaul/mailhaul/internal/faultproxy"
 	"github.com/mailhaul/mailhaul/internal/imapconn"
 	"github.com/mailhaul/mailhaul/internal/testservers"
 	"github.com/mailhaul/mailhaul/report"
@@ -298,5 +302,139 @@ func TestDeltaAfter(t *testing.T) {
 	}})
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestDeltaAfterAcrossTimeZones: SEARCH SINCE compares dates, each side in
+// its own zone: the server's (here UTC-12) and the cutoff's (here +14, as
+// written on the command line). 26 hours apart, "the day before" in the
+// cutoff's zone is after the server's date of a message received exactly
+// at the cutoff, and SEARCH would leave it out before the exact test ever
+// saw it.
+func TestDeltaAfterAcrossTimeZones(t *testing.T) {
+	t.Setenv("TZ", "Etc/GMT+12") // Dovecot's zone (POSIX signs: UTC-12)
+	d := testservers.StartDovecot(t, map[string]string{"alice": "a-secret"})
+	c := testservers.IMAPLogin(t, d.Addr, "alice", "a-secret")
+	at := time.Date(2024, 3, 10, 10, 30, 0, 0, time.UTC) // 9 March 22:30 at UTC-12, 11 March 00:30 at +14
+	for i, when := range []time.Time{at.Add(-time.Hour), at, at.Add(time.Hour)} {
+		m := "From: a@example.org\r\nSubject: m" + string(rune('0'+i)) + "\r\n\r\nbody\r\n"
+		app := c.Append("INBOX", int64(len(m)), &imap.AppendOptions{Time: when.In(time.FixedZone("", -12*3600))})
+		app.Write([]byte(m))
+		app.Close()
+		if _, err := app.Wait(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c.Logout().Wait()
+	cutoff := at.In(time.FixedZone("", 14*3600)).Format(time.RFC3339)
+	if !strings.HasPrefix(cutoff, "2024-03-11T00:30:00+14:00") {
+		t.Fatalf("cutoff %s", cutoff)
+	}
+	rep, err := exportFrom(t, source(d.Addr, "alice", "a-secret"), "alice", filepath.Join(t.TempDir(), "out"), cutoff)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Counts.Messages != 2 || rep.Skipped[export.SkipBeforeCutoff] != 1 {
+		t.Errorf("after %s: %d messages, skipped %v; want the 2 received at or after it, 1 skipped", cutoff, rep.Counts.Messages, rep.Skipped)
+	}
+}
+
+// TestWrongPasswordIsNotRetried: a refused login is tried once, never
+// again (each retry would count towards the server's lockout), and the
+// export ends naming the refusal, without an archive.
+func TestWrongPasswordIsNotRetried(t *testing.T) {
+	d := testservers.StartDovecot(t, map[string]string{"alice": "a-secret"})
+	src := source(d.Addr, "alice", "not-the-password")
+	src.Retry = quickRetry
+	var dials atomic.Int32
+	src.Dial = func(ctx context.Context, a imapconn.Account) (*imapconn.Conn, error) {
+		dials.Add(1)
+		return imapconn.Dial(ctx, a)
+	}
+	rep, err := exportFrom(t, src, "alice", filepath.Join(t.TempDir(), "out"), "")
+	if err == nil || !strings.Contains(err.Error(), "refused") || strings.Contains(err.Error(), "not-the-password") {
+		t.Errorf("export with a wrong password: %v; want the login's refusal, without the password", err)
+	}
+	if n := dials.Load(); n != 1 {
+		t.Errorf("%d logins, want 1", n)
+	}
+	if rep == nil || rep.Status == "ok" {
+		t.Errorf("report %+v: want a failed run", rep)
+	}
+}
+
+// TestDeltaCarriesState: a delta (--since) ends with the state record:
+// one line for every message the mailbox holds, exported or not, by
+// folder and sourceId, with its flags now; an expunged message has none.
+func TestDeltaCarriesState(t *testing.T) {
+	d := testservers.StartDovecot(t, map[string]string{"alice": "a-secret"})
+	dir := t.TempDir()
+	a := seedAlice(t, d, dir, 30, nil)
+	full, err := exportFrom(t, source(d.Addr, "alice", "a-secret"), "alice", filepath.Join(dir, "full"), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := testservers.IMAPLogin(t, d.Addr, "alice", "a-secret")
+	if _, err := c.Select("INBOX", nil).Wait(); err != nil {
+		t.Fatal(err)
+	}
+	for _, op := range []struct {
+		uid  imap.UID
+		flag imap.Flag
+	}{{1, imap.FlagFlagged}, {2, imap.FlagDeleted}} {
+		if err := c.Store(imap.UIDSetNum(op.uid), &imap.StoreFlags{Op: imap.StoreFlagsAdd, Flags: []imap.Flag{op.flag}, Silent: true}, nil).Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := c.Expunge().Close(); err != nil {
+		t.Fatal(err)
+	}
+	c.Logout().Wait()
+
+	// Through cuts around the UID commands: a retry writes no state line
+	// twice.
+	p, err := faultproxy.Start(faultproxy.Options{Upstream: d.Addr, Verbs: []string{"UID"}, Rate: 0.5, Seed: 3,
+		Points: []faultproxy.Point{faultproxy.Before, faultproxy.AfterCommand}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	src := source(p.Addr, "alice", "a-secret")
+	src.Chunk, src.Retry = 4, quickRetry
+	delta, err := export.Run(context.Background(), export.Job{User: "alice", Kind: "imap", Path: "imap://" + d.Addr, PathIsURL: true,
+		Source: src, Out: filepath.Join(dir, "delta"), Since: full.Archive, Overlap: time.Hour, Tool: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st := p.Stats(); st.Cuts[faultproxy.Before]+st.Cuts[faultproxy.AfterCommand] == 0 {
+		t.Errorf("the proxy cut nothing: %+v", st)
+	}
+	if delta.Status != "ok" {
+		t.Fatalf("delta: %s, errors %+v", delta.Status, delta.Errors)
+	}
+	// Dovecot gives each mailbox of a user its own UIDVALIDITY, so the
+	// sourceIds (UIDVALIDITY:UID) are unique across folders here.
+	before, _ := exporttest.ReadArchive(t, full.Archive)
+	_, state := exporttest.ReadArchive(t, delta.Archive)
+	if len(state) != total(a)-1 {
+		t.Errorf("the state lists %d messages, want the %d left", len(state), total(a)-1)
+	}
+	gone := 0
+	for id, it := range before {
+		st, ok := state[id]
+		switch {
+		case it.Folder == "INBOX" && strings.HasSuffix(id, ":2"):
+			if ok {
+				t.Errorf("INBOX %s was expunged, yet the state lists it", id)
+			}
+			gone++
+		case !ok || st.Folder != it.Folder:
+			t.Errorf("%s %s is in the mailbox, not in the state (%+v)", it.Folder, id, st)
+		case it.Folder == "INBOX" && strings.HasSuffix(id, ":1") && !slices.Contains(st.Flags, `\Flagged`):
+			t.Errorf("INBOX %s flags %v in the state, want \\Flagged, set since the full export", id, st.Flags)
+		}
+	}
+	if gone != 1 {
+		t.Errorf("%d expunged messages among the full export's, want 1", gone)
 	}
 }

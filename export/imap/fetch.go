@@ -41,21 +41,46 @@ func (s *Source) status(c *conn, f *folder) error {
 // loop. It returns an error only when the export must stop (the sink
 // failed, ctx ended); a folder that cannot be read is reported.
 func (s *Source) exportFolder(ctx context.Context, c *conn, sink *lockedSink, f *folder, opt export.Options) error {
-	for !f.failed && (f.uids == nil || f.pos < len(f.uids)) {
+	// step runs one retry loop of op on f, selected; it returns the error
+	// that ends the export, or the one op left, for the caller to report.
+	step := func(op func(context.Context) error) (stop, left error) {
 		err := retry.Do(ctx, s.Retry, func(ctx context.Context, _ int) error {
 			if err := s.ready(ctx, c, sink, f, opt); err != nil || f.failed {
 				return err
 			}
-			return s.chunk(ctx, c, sink, f, opt)
+			return op(ctx)
 		})
 		var se *sinkError
 		var de *dialError
 		switch {
 		case err == nil:
+			return nil, nil
 		case errors.As(err, &se):
-			return se.err
+			return se.err, nil
 		case ctx.Err() != nil, errors.As(err, &de):
-			return err // the server is out of reach: no folder can go on
+			return err, nil // the server is out of reach: no folder can go on
+		}
+		return nil, err
+	}
+	for opt.State && !f.failed && !f.stated {
+		stop, err := step(func(context.Context) error { return s.state(c, sink, f) })
+		if stop != nil {
+			return stop
+		}
+		if err != nil {
+			// An error naming the folder: an importer then takes no
+			// deletion from it (FORMAT.md, "The state record").
+			sink.AddError(format.Problem{Folder: f.rec.Path, Item: "(folder state)",
+				Reason: "its messages' flags could not be listed for the delta's state record: " + err.Error()})
+			f.stated = true
+		}
+	}
+	for !f.failed && (f.uids == nil || f.pos < len(f.uids)) {
+		stop, err := step(func(ctx context.Context) error { return s.chunk(ctx, c, sink, f, opt) })
+		switch {
+		case stop != nil:
+			return stop
+		case err == nil:
 		case f.oneByOne && f.current != 0 && !f.done[f.current]:
 			// Every try of this one message failed (a server that ends
 			// the session on it): it alone is reported.
@@ -67,6 +92,44 @@ func (s *Source) exportFolder(ctx context.Context, c *conn, sink *lockedSink, f 
 	}
 	return nil
 }
+
+// state writes f's part of a delta's state record: one line for every
+// message the folder holds, exported or not, from a FETCH of flags,
+// INTERNALDATE and size (no bodies). A retry goes on after the highest
+// UID written (servers answer a FETCH in ascending order), so no line is
+// written twice.
+func (s *Source) state(c *conn, sink *lockedSink, f *folder) error {
+	if mb := c.cl.Mailbox(); mb != nil && mb.NumMessages == 0 {
+		f.stated = true
+		return nil
+	}
+	var set imap.UIDSet
+	set.AddRange(f.stateMark+1, 0) // "mark+1:*"
+	cmd := c.cl.Fetch(set, &imap.FetchOptions{UID: true, Flags: true, InternalDate: true, RFC822Size: true})
+	for msg := cmd.Next(); msg != nil; msg = cmd.Next() {
+		m, err := msg.Collect() // no literals
+		if err != nil {
+			return c.fail(err)
+		}
+		if m.UID <= f.stateMark { // "n:*" names the last message even when it is below n
+			continue
+		}
+		err = sink.addState(format.StateItem{Kind: format.KindMessage, Folder: f.rec.Path, SourceID: sourceID(f, m.UID),
+			Flags: flags(m.Flags), Received: m.InternalDate, Size: m.RFC822Size})
+		if err != nil {
+			c.drop() // the FETCH is left unread
+			return &sinkError{err}
+		}
+		f.stateMark = m.UID
+	}
+	if err := cmd.Close(); err != nil {
+		return c.fail(err)
+	}
+	f.stated = true
+	return nil
+}
+
+func sourceID(f *folder, uid imap.UID) string { return fmt.Sprintf("%d:%d", f.uidValidity, uid) }
 
 // giveUp reports every message of f not yet exported.
 func (s *Source) giveUp(sink *lockedSink, f *folder, reason string) {
@@ -118,9 +181,13 @@ func (s *Source) ready(ctx context.Context, c *conn, sink *lockedSink, f *folder
 	}
 	crit := &imap.SearchCriteria{}
 	if !opt.After.IsZero() {
-		// SINCE takes a date, in the server's zone: a day early, then
-		// the exact test on INTERNALDATE.
-		crit.Since = opt.After.AddDate(0, 0, -1)
+		// SINCE takes a date (go-imap writes it in the time's own
+		// zone) and the server compares it in its zone, from UTC-12 to
+		// UTC+14: the day before in UTC is never after the server's date
+		// of a message received at the cutoff, where the day before in
+		// the cutoff's zone (+14) could be. The exact test on
+		// INTERNALDATE follows.
+		crit.Since = opt.After.UTC().AddDate(0, 0, -1)
 	}
 	var so *imap.SearchOptions
 	if c.cl.Caps().Has(imap.CapESearch) {
@@ -130,11 +197,26 @@ func (s *Source) ready(ctx context.Context, c *conn, sink *lockedSink, f *folder
 	if err != nil {
 		return c.fail(err)
 	}
-	uids := []imap.UID{}
-	if set, ok := data.All.(imap.UIDSet); ok {
-		if n, ok := set.Nums(); ok {
-			uids = n
-		}
+	set, _ := data.All.(imap.UIDSet)
+	// Counted before it is expanded: a range in an ESEARCH answer can
+	// name four billion UIDs. A folder holds no more UIDs than messages
+	// (those announced since SELECT count, and a few more may arrive
+	// while SEARCH runs).
+	held := sel.NumMessages
+	if mb := c.cl.Mailbox(); mb != nil {
+		held = max(held, mb.NumMessages)
+	}
+	if n := uidCount(set); n > uint64(held)+1024 {
+		s.giveUp(sink, f, fmt.Sprintf("the server's UID SEARCH answer names %d UIDs for a folder of %d messages: not exported", n, held))
+		return nil
+	}
+	uids, ok := set.Nums()
+	if !ok {
+		s.giveUp(sink, f, "the server's UID SEARCH answer names no definite UIDs (\"*\"): not exported")
+		return nil
+	}
+	if uids == nil {
+		uids = []imap.UID{} // nil is "not listed yet"
 	}
 	slices.Sort(uids)
 	f.uids = slices.Compact(uids)
@@ -142,6 +224,15 @@ func (s *Source) ready(ctx context.Context, c *conn, sink *lockedSink, f *folder
 		sink.AddSkipped(export.SkipBeforeCutoff, n) // left out by the server's SEARCH
 	}
 	return nil
+}
+
+// uidCount is how many UIDs set names, without expanding it.
+func uidCount(set imap.UIDSet) uint64 {
+	var n uint64
+	for _, r := range set {
+		n += uint64(max(r.Start, r.Stop)-min(r.Start, r.Stop)) + 1
+	}
+	return n
 }
 
 // chunk exports the next chunk of f's UIDs: all in one FETCH, or, once
@@ -208,7 +299,6 @@ func refusedForGood(err error) bool {
 type meta struct {
 	flags    []string
 	received time.Time
-	size     int64
 	msgID    string
 	// Gmail's All Mail (gmail.go): the folder the message is stored
 	// under and its other label folders; labelled once its labels came.
@@ -230,7 +320,7 @@ func (s *Source) fetch(ctx context.Context, c *conn, sink *lockedSink, f *folder
 	// Not Collect: after a literal cut short, go-imap's Collect reads
 	// on while its decoder already does (a data race); here a short
 	// literal drops the connection and nothing reads it again.
-	cmd := c.cl.Fetch(set, &imap.FetchOptions{UID: true, Flags: true, InternalDate: true, RFC822Size: true,
+	cmd := c.cl.Fetch(set, &imap.FetchOptions{UID: true, Flags: true, InternalDate: true,
 		BodySection: []*imap.FetchItemBodySection{hdr}})
 	for msg := cmd.Next(); msg != nil; msg = cmd.Next() {
 		var uid imap.UID
@@ -243,8 +333,6 @@ func (s *Source) fetch(ctx context.Context, c *conn, sink *lockedSink, f *folder
 				m.flags = flags(it.Flags)
 			case imapclient.FetchItemDataInternalDate:
 				m.received = it.Time
-			case imapclient.FetchItemDataRFC822Size:
-				m.size = it.Size
 			case imapclient.FetchItemDataBodySection:
 				var b capped
 				if err := drain(it.Literal, &b); err != nil {
@@ -253,7 +341,9 @@ func (s *Source) fetch(ctx context.Context, c *conn, sink *lockedSink, f *folder
 				m.msgID = export.MessageID(b.buf)
 			}
 		}
-		if uid != 0 {
+		// Without INTERNALDATE there is no received time to store or to
+		// test the cutoff on: settled as missing, below.
+		if uid != 0 && !m.received.IsZero() {
 			metas[uid] = m
 		}
 	}
@@ -335,7 +425,7 @@ func (s *Source) missing(c *conn, sink *lockedSink, f *folder, uids []imap.UID) 
 		switch {
 		case f.done[u]:
 		case there.Contains(u):
-			sink.AddError(format.Problem{Folder: f.rec.Path, Item: uidItem(u), Reason: "the server answered its FETCH without it"})
+			sink.AddError(format.Problem{Folder: f.rec.Path, Item: uidItem(u), Reason: "the server answered its FETCH without it, or without its INTERNALDATE"})
 		default:
 			sink.AddSkipped(export.SkipExpunged, 1)
 		}
@@ -348,21 +438,23 @@ func (s *Source) missing(c *conn, sink *lockedSink, f *folder, uids []imap.UID) 
 // (the connection dropped) stores nothing and is returned for a retry;
 // the sink's own failure is a sinkError.
 func (s *Source) store(ctx context.Context, sink *lockedSink, f *folder, uid imap.UID, m *meta, body io.Reader) error {
-	if err := s.Pacer.Wait(ctx, 1, m.size); err != nil {
+	rr := &readErr{r: body, want: -1}
+	if l, ok := body.(interface{ Size() int64 }); ok {
+		rr.want = l.Size()
+	}
+	// Paced by the literal's bytes, which are read, rather than by the
+	// RFC822.SIZE the server claims.
+	if err := s.Pacer.Wait(ctx, 1, max(rr.want, 0)); err != nil {
 		return err
 	}
 	it := format.Item{Kind: format.KindMessage, Folder: f.rec.Path, Flags: m.flags, Received: m.received,
-		MessageID: m.msgID, SourceID: fmt.Sprintf("%d:%d", f.uidValidity, uid)}
+		MessageID: m.msgID, SourceID: sourceID(f, uid)}
 	if s.gmail != nil && f == s.gmail.all {
 		if m.labelled {
 			it.Folder, it.Labels = m.folder, m.labels
 		} else {
 			it.Notes = append(it.Notes, "Gmail gave no labels for it: stored under All Mail")
 		}
-	}
-	rr := &readErr{r: body, want: -1}
-	if l, ok := body.(interface{ Size() int64 }); ok {
-		rr.want = l.Size()
 	}
 	sink.mu.Lock()
 	err := sink.Sink.AddItem(it, rr)

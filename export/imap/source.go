@@ -2,7 +2,12 @@
 // Exchange, Office 365, a hosted provider) into an archive: every folder
 // LIST shows (special-use roles, subscriptions, the hierarchy separator
 // turned into "/", names as go-imap decodes them from modified UTF-7,
-// empty folders too) and every message byte for byte, with its flags,
+// empty folders too; a mailbox LIST names twice is one folder; without
+// LIST-EXTENDED, subscriptions come from LSUB on a raw connection, as
+// go-imap v2 sends no LSUB). A name
+// that is not modified UTF-7 (a bare "&", 8-bit text, as some servers
+// send) cannot be named back to the server through go-imap: LIST is then
+// read a second time, line by line, and that folder alone is reported) and every message byte for byte, with its flags,
 // keywords and INTERNALDATE as the received time.
 //
 // Connections come from internal/imapconn (Dial, login, SASL, the
@@ -11,7 +16,7 @@
 // provider's cap; the Sink is written by one connection at a time.
 //
 // A folder is read in UID chunks: a small FETCH of UID, FLAGS,
-// INTERNALDATE, RFC822.SIZE and the Message-ID header for the chunk,
+// INTERNALDATE and the Message-ID header for the chunk,
 // then a FETCH of BODY.PEEK[] whose literals are streamed into the Sink
 // one message at a time, so memory stays flat whatever the message or
 // folder size. The Sink stores a message only once its literal was read
@@ -26,7 +31,8 @@
 // messages are reported as not exported (sink.AddError, naming the old
 // and new UIDVALIDITY) and the export goes on with the other folders;
 // a new run exports the folder whole. A message listed but left out of a
-// FETCH answered OK is looked for with UID SEARCH: counted as expunged
+// FETCH answered OK (or answered without its INTERNALDATE, which leaves
+// no received time) is looked for with UID SEARCH: counted as expunged
 // only when it is gone, else reported. A chunk's FETCH that fails other
 // than for load (a NO, or a session ended, as Dovecot ends it on a
 // message it cannot read) goes on one message at a time: a message
@@ -37,10 +43,17 @@
 // the tenth). A connection that cannot be made once the retries ran out
 // ends the export: no folder could go on.
 //
-// With a cutoff (export.Options.After), SEARCH SINCE the day before is
-// the coarse server-side filter (SINCE compares dates in the server's
-// zone) and the exact INTERNALDATE test is export.Options.Keep; the
+// With a cutoff (export.Options.After), SEARCH SINCE the day before, in
+// UTC, is the coarse server-side filter (SINCE compares dates in the
+// server's zone, which may be 12 hours behind UTC) and the exact
+// INTERNALDATE test is export.Options.Keep; the
 // messages SEARCH left out are counted as skipped before the cutoff.
+// A delta (export.Options.State) also writes the state record: per
+// folder, one FETCH of every message's UID, flags, INTERNALDATE and size
+// (no bodies), resumed after the highest UID written when the connection
+// drops; a folder whose listing fails for good is named in an error, so
+// an importer takes no deletion from it.
+//
 // Each folder's UIDVALIDITY, UIDNEXT and, where the server offers
 // CONDSTORE, HIGHESTMODSEQ are recorded in the archive (format.Folder.IMAP,
 // read with STATUS before the folder's messages) for a later delta.
@@ -53,6 +66,12 @@
 // messages counted as SkipGmailLabel). See gmail.go. Without the \All
 // folder (hidden, or left out by --folder/--exclude) each label is
 // exported as its folder, a warning says so.
+//
+// Flags are kept as the server gives them, less \Recent (a session's own,
+// meaningless elsewhere); a keyword outside the atom set is made one
+// (export.KeywordAtom). A message flagged \Deleted but not expunged is
+// still in the mailbox: it is exported with its \Deleted flag, as the
+// Zimbra and Maildir sources export theirs, and the importer decides.
 package imap
 
 import (
@@ -60,6 +79,7 @@ import (
 	"fmt"
 	"path"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -69,6 +89,7 @@ import (
 	"github.com/mailhaul/mailhaul/export"
 	"github.com/mailhaul/mailhaul/format"
 	"github.com/mailhaul/mailhaul/internal/imapconn"
+	"github.com/mailhaul/mailhaul/internal/mutf7"
 	"github.com/mailhaul/mailhaul/internal/ratelimit"
 	"github.com/mailhaul/mailhaul/internal/retry"
 )
@@ -99,6 +120,7 @@ type Source struct {
 	unmatched []string // Folders patterns no folder matched
 	gmail     *gmail   // set when the mailbox is Gmail's (gmail.go)
 	gmailNote string   // why a Gmail mailbox is exported folder by folder
+	unnamed   []string // mailbox names as the server sent them, not modified UTF-7
 }
 
 // folder is one folder to export and how far its export came.
@@ -116,6 +138,10 @@ type folder struct {
 	// are fetched one at a time; current is the one being fetched.
 	oneByOne bool
 	current  imap.UID
+	// stated: the folder's part of a delta's state record is written,
+	// up to stateMark, the highest UID written so far.
+	stated    bool
+	stateMark imap.UID
 }
 
 // Export writes every selected folder and its messages into sink.
@@ -140,7 +166,7 @@ func (s *Source) Export(ctx context.Context, sink export.Sink, opt export.Option
 			return err
 		}
 		var err error
-		folders, err = s.list(first)
+		folders, err = s.list(ctx, first)
 		if err == nil {
 			work, err = s.gmailPlan(first, folders)
 		}
@@ -159,6 +185,10 @@ func (s *Source) Export(ctx context.Context, sink export.Sink, opt export.Option
 			first.drop()
 			return err
 		}
+	}
+	for _, raw := range s.unnamed {
+		sink.AddError(format.Problem{Item: "(folder " + strconv.Quote(raw) + ")",
+			Reason: "its name as the server sends it is not modified UTF-7 (RFC 3501 5.1.3), so it cannot be named back to the server: not exported; rename it on the server"})
 	}
 	for _, pat := range s.unmatched {
 		sink.AddWarning(format.Problem{Item: "--folder " + pat, Reason: "matches no folder of " + s.Account.User})
@@ -211,17 +241,60 @@ func (s *Source) Export(ctx context.Context, sink export.Sink, opt export.Option
 
 // list reads the folders to export: LIST with the special-use and
 // subscription returns where the server has LIST-EXTENDED.
-func (s *Source) list(c *conn) ([]*folder, error) {
+func (s *Source) list(ctx context.Context, c *conn) ([]*folder, error) {
 	caps := c.cl.Caps()
 	var lo *imap.ListOptions
 	if caps.Has(imap.CapListExtended) || caps.Has(imap.CapIMAP4rev2) {
 		lo = &imap.ListOptions{ReturnSubscribed: true, ReturnSpecialUse: caps.Has(imap.CapSpecialUse)}
 	}
 	list, err := c.cl.List("", "*", lo).Collect()
+	s.unnamed = nil
+	if err != nil && !imapconn.Refused(err) && strings.Contains(err.Error(), "in LIST:") {
+		// go-imap reads no LIST answer with a name that is not modified
+		// UTF-7 (a bare "&", 8-bit text), which some servers send: one
+		// such mailbox would fail the whole export.
+		c.drop() // go-imap ends a connection whose answer it cannot read
+		list, s.unnamed, err = s.listRaw(ctx, "LIST", lo != nil)
+		if err == nil {
+			err = c.open(ctx) // for STATUS, below
+		}
+	}
 	if err != nil {
 		return nil, c.fail(err)
 	}
+	if lo == nil {
+		// Without LIST-EXTENDED, LIST says nothing of subscriptions:
+		// LSUB (which go-imap v2 does not send) does, or every folder
+		// would reach the target unsubscribed.
+		subs, _, err := s.listRaw(ctx, "LSUB", false)
+		if err != nil && !imapconn.Refused(err) { // refused: an IMAP4rev2 server, which has LIST-EXTENDED anyway
+			return nil, err
+		}
+		subscribed := map[string]bool{}
+		for _, sub := range subs {
+			subscribed[sub.Mailbox] = true
+		}
+		for _, l := range list {
+			if subscribed[l.Mailbox] {
+				l.Attrs = append(l.Attrs, imap.MailboxAttrSubscribed)
+			}
+		}
+	}
 	slices.SortFunc(list, func(a, b *imap.ListData) int { return strings.Compare(a.Mailbox, b.Mailbox) })
+	// A server may name a mailbox twice (overlapping namespaces, an
+	// "inbox" beside "INBOX", which go-imap names "INBOX" both): it is
+	// one mailbox, exported once, with the attributes of both answers.
+	list = slices.CompactFunc(list, func(a, b *imap.ListData) bool {
+		if a.Mailbox != b.Mailbox {
+			return false
+		}
+		for _, at := range b.Attrs {
+			if !slices.Contains(a.Attrs, at) {
+				a.Attrs = append(a.Attrs, at)
+			}
+		}
+		return true
+	})
 	specialUse := false
 	for _, l := range list {
 		if role(l.Attrs) != format.RoleNone {
@@ -268,14 +341,112 @@ func (s *Source) list(c *conn) ([]*folder, error) {
 	return out, nil
 }
 
+// listRaw runs LIST on a connection of its own, not go-imap's, and reads
+// its answer line by line: the mailboxes whose names decode, and the raw
+// names that do not (or that came as literals, which are not kept).
+func (s *Source) listRaw(ctx context.Context, verb string, extended bool) (list []*imap.ListData, unnamed []string, err error) {
+	raw, err := s.Dial(ctx, s.Account)
+	if err != nil {
+		return nil, nil, &dialError{imapconn.Classify(err)}
+	}
+	defer raw.Close()
+	cmd := verb + ` "" "*"`
+	if extended {
+		cmd += " RETURN (SUBSCRIBED"
+		if raw.Has("SPECIAL-USE") {
+			cmd += " SPECIAL-USE"
+		}
+		cmd += ")"
+	}
+	_, err = raw.Command(cmd, func(line string) {
+		l, name, ok := parseList(verb, line)
+		switch {
+		case !ok:
+		case l == nil:
+			unnamed = append(unnamed, name)
+		default:
+			list = append(list, l)
+		}
+	})
+	return list, unnamed, imapconn.Classify(err)
+}
+
+// parseList reads an untagged LIST (or LSUB, the same shape) line: ok is
+// false for another line. The ListData is nil when the name does not
+// decode; name is then the raw one.
+func parseList(want, line string) (l *imap.ListData, name string, ok bool) {
+	rest, ok := strings.CutPrefix(line, "* ")
+	verb, rest, _ := strings.Cut(rest, " ")
+	if !ok || !strings.EqualFold(verb, want) {
+		return nil, "", false
+	}
+	attrs, rest, ok := strings.Cut(strings.TrimPrefix(rest, "("), ") ")
+	if !ok {
+		return nil, "", false
+	}
+	l = &imap.ListData{}
+	for _, a := range strings.Fields(attrs) {
+		l.Attrs = append(l.Attrs, imap.MailboxAttr(a))
+	}
+	var delim string
+	if d, after, ok := strings.Cut(rest, " "); ok && strings.EqualFold(d, "NIL") {
+		rest = after
+	} else if delim, rest, ok = quoted(rest); ok {
+		rest = strings.TrimPrefix(rest, " ")
+	} else {
+		return nil, "", false
+	}
+	if len([]rune(delim)) == 1 {
+		l.Delim = []rune(delim)[0]
+	}
+	if name, _, ok = quoted(rest); !ok {
+		name, _, _ = strings.Cut(rest, " ")
+	}
+	switch dec, err := mutf7.Decode(name); {
+	case strings.HasSuffix(name, "}") || name == "":
+		return nil, name, true // a literal: its text is not kept
+	case strings.EqualFold(name, "INBOX"):
+		l.Mailbox = "INBOX"
+	case err != nil:
+		return nil, name, true
+	default:
+		l.Mailbox = dec
+	}
+	return l, name, true
+}
+
+// quoted reads a quoted string at the start of s.
+func quoted(s string) (text, rest string, ok bool) {
+	if !strings.HasPrefix(s, `"`) {
+		return "", s, false
+	}
+	var b strings.Builder
+	for i := 1; i < len(s); i++ {
+		switch s[i] {
+		case '\\':
+			if i++; i < len(s) {
+				b.WriteByte(s[i])
+			}
+		case '"':
+			return b.String(), s[i+1:], true
+		default:
+			b.WriteByte(s[i])
+		}
+	}
+	return "", s, false
+}
+
 // archivePath turns a mailbox name into an archive path: its levels
-// joined by "/". A "/" inside a level (a server whose separator is ".")
-// becomes "_", noted.
+// joined by "/". A "/" inside a level (a server whose separator is ".",
+// or one with no hierarchy, whose names are one level) becomes "_", noted.
 func archivePath(name string, delim rune) (string, string) {
-	if delim == 0 || delim == '/' {
+	if delim == '/' {
 		return name, ""
 	}
-	levels := strings.Split(name, string(delim))
+	levels := []string{name}
+	if delim != 0 {
+		levels = strings.Split(name, string(delim))
+	}
 	changed := false
 	for i, l := range levels {
 		if strings.Contains(l, "/") {
@@ -284,7 +455,11 @@ func archivePath(name string, delim rune) (string, string) {
 	}
 	p := strings.Join(levels, "/")
 	if changed {
-		return p, fmt.Sprintf("mailbox %q has a \"/\" inside a level (separator %q); exported as %q", name, string(delim), p)
+		sep := "no hierarchy"
+		if delim != 0 {
+			sep = "separator " + strconv.Quote(string(delim))
+		}
+		return p, fmt.Sprintf("mailbox %q has a \"/\" inside a level (%s); exported as %q", name, sep, p)
 	}
 	return p, ""
 }
@@ -366,6 +541,18 @@ func (l *lockedSink) AddError(p format.Problem) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.Sink.AddError(p)
+}
+
+func (l *lockedSink) AddWarning(p format.Problem) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.Sink.AddWarning(p)
+}
+
+func (l *lockedSink) addState(st format.StateItem) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return export.AddState(l.Sink, st)
 }
 
 func (l *lockedSink) AddSkipped(reason string, n int) {
