@@ -327,3 +327,108 @@ func (t *control) appended(b *box, au imapconn.AppendUID) {
 		}
 	}
 }
+
+// errGone says the message is no longer at the UID mailhaul placed it at
+// (the user moved or deleted it on the target, or the mailbox was made
+// anew).
+var errGone = errors.New("no longer where mailhaul placed it on the target (moved or deleted there, or the mailbox was made anew)")
+
+// flagsAt returns the flags of the message at uid in mailbox, errGone when
+// the mailbox's UIDVALIDITY is not validity or the UID is not there.
+func (t *control) flagsAt(mailbox string, validity, uid uint32) ([]string, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.flagsAtLocked(mailbox, validity, uid)
+}
+
+func (t *control) flagsAtLocked(mailbox string, validity, uid uint32) ([]string, error) {
+	st, err := t.selectLocked(mailbox)
+	if err != nil {
+		return nil, err
+	}
+	if st.uidValidity != validity {
+		return nil, errGone
+	}
+	msgs, err := t.c.Fetch(imap.UIDSetNum(imap.UID(uid)), &imap.FetchOptions{UID: true, Flags: true}).Collect()
+	if err != nil {
+		return nil, fmt.Errorf("imap: fetch flags of UID %d in %q: %w", uid, mailbox, t.cause(err))
+	}
+	for _, m := range msgs {
+		if uint32(m.UID) == uid {
+			out := make([]string, len(m.Flags))
+			for i, f := range m.Flags {
+				out[i] = string(f)
+			}
+			return out, nil
+		}
+	}
+	return nil, errGone
+}
+
+// setFlags replaces the flags of the message at uid in mailbox (UID STORE
+// FLAGS.SILENT).
+func (t *control) setFlags(mailbox string, validity, uid uint32, flags []string) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if _, err := t.flagsAtLocked(mailbox, validity, uid); err != nil {
+		return err
+	}
+	fl := make([]imap.Flag, len(flags))
+	for i, f := range flags {
+		fl[i] = imap.Flag(f)
+	}
+	err := t.c.Store(imap.UIDSetNum(imap.UID(uid)), &imap.StoreFlags{Op: imap.StoreFlagsSet, Silent: true, Flags: fl}, nil).Close()
+	if err != nil {
+		return fmt.Errorf("imap: store flags of UID %d in %q: %w", uid, mailbox, t.cause(err))
+	}
+	return nil
+}
+
+// move moves the message at uid in mailbox to dest (UID MOVE, or go-imap's
+// COPY, STORE \Deleted and UID EXPUNGE where MOVE is missing) and returns
+// its place there. The target must say it (COPYUID, UIDPLUS): without it
+// mailhaul could not find the message again.
+func (t *control) move(mailbox string, validity, uid uint32, dest string) (uint32, uint32, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if !t.c.Caps().Has(imap.CapUIDPlus) && !t.c.Caps().Has(imap.CapIMAP4rev2) {
+		return 0, 0, errors.New("the target does not offer UIDPLUS, so a moved message could not be found again: not moved")
+	}
+	if _, err := t.flagsAtLocked(mailbox, validity, uid); err != nil {
+		return 0, 0, err
+	}
+	d, err := t.c.Move(imap.UIDSetNum(imap.UID(uid)), dest).Wait()
+	if err != nil {
+		return 0, 0, fmt.Errorf("imap: move UID %d from %q to %q: %w", uid, mailbox, dest, t.cause(err))
+	}
+	var uids []imap.UID
+	if set, ok := d.DestUIDs.(imap.UIDSet); ok {
+		uids, _ = set.Nums()
+	}
+	if d.UIDValidity == 0 || len(uids) != 1 {
+		return 0, 0, fmt.Errorf("imap: move UID %d from %q to %q: the target did not say the new UID", uid, mailbox, dest)
+	}
+	return d.UIDValidity, uint32(uids[0]), nil
+}
+
+// remove deletes the message at uid in mailbox: STORE \Deleted and UID
+// EXPUNGE of that one UID. Without UIDPLUS it refuses, because a plain
+// EXPUNGE would also remove what the user marked \Deleted.
+func (t *control) remove(mailbox string, validity, uid uint32) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if !t.c.Caps().Has(imap.CapUIDPlus) && !t.c.Caps().Has(imap.CapIMAP4rev2) {
+		return errors.New("the target does not offer UIDPLUS, and a plain EXPUNGE would remove other messages marked deleted: not deleted")
+	}
+	if _, err := t.flagsAtLocked(mailbox, validity, uid); err != nil {
+		return err
+	}
+	set := imap.UIDSetNum(imap.UID(uid))
+	if err := t.c.Store(set, &imap.StoreFlags{Op: imap.StoreFlagsAdd, Silent: true, Flags: []imap.Flag{imap.FlagDeleted}}, nil).Close(); err != nil {
+		return fmt.Errorf("imap: mark UID %d in %q deleted: %w", uid, mailbox, t.cause(err))
+	}
+	if err := t.c.UIDExpunge(set).Close(); err != nil {
+		return fmt.Errorf("imap: expunge UID %d in %q: %w", uid, mailbox, t.cause(err))
+	}
+	return nil
+}
