@@ -386,6 +386,9 @@ func (im *job) applyMove(ctx context.Context, p *placedMsg, s format.StateItem) 
 		}
 		return im.applyFlags(ctx, p, s)
 	}
+	if done, err := im.movedBefore(ctx, p, b, s); done || err != nil {
+		return err
+	}
 	if _, ok, err := im.asLeft(p, p.rec.Folder, nil); !ok || err != nil {
 		return err
 	}
@@ -397,6 +400,14 @@ func (im *job) applyMove(ctx context.Context, p *placedMsg, s format.StateItem) 
 		}
 		return err
 	}
+	if err := im.recordMove(p, b, s, validity, uid); err != nil {
+		return err
+	}
+	return im.applyFlags(ctx, p, s)
+}
+
+// recordMove journals p's new place and counts the move.
+func (im *job) recordMove(p *placedMsg, b *box, s format.StateItem, validity, uid uint32) error {
 	r := p.rec
 	r.Where, r.Ref, r.Source, r.Folder = b.name, fmt.Sprintf("%d:%d", validity, uid), s.SourceID, s.Folder
 	if err := im.record(p, r); err != nil {
@@ -404,7 +415,30 @@ func (im *job) applyMove(ctx context.Context, p *placedMsg, s format.StateItem) 
 	}
 	p.validity, p.uid = validity, uid
 	im.rep.AddMoved()
-	return im.applyFlags(ctx, p, s)
+	return nil
+}
+
+// movedBefore finishes a move an earlier run made but could not journal
+// (it was stopped between the MOVE and the journal's line): the message
+// is gone from its place and the one with its Message-ID and size is in
+// the destination, with the flags mailhaul set (or the source's).
+func (im *job) movedBefore(ctx context.Context, p *placedMsg, b *box, s format.StateItem) (bool, error) {
+	_, err := im.ctl.flagsAt(p.rec.Where, p.validity, p.uid)
+	if !errors.Is(err, errGone) || p.rec.MessageID == "" {
+		return false, nil // there (or not to be told): the ordinary path
+	}
+	validity, uid, found, err := im.ctl.findOne(b.name, p.rec.MessageID, p.rec.Size)
+	if err != nil || !found {
+		return false, err
+	}
+	cur, err := im.ctl.flagsAt(b.name, validity, uid)
+	if err != nil || !(sameFlags(cur, p.rec.Flags) || sameFlags(cur, im.wantFlags(b.name, s.Flags))) {
+		return false, nil
+	}
+	if err := im.recordMove(p, b, s, validity, uid); err != nil {
+		return true, err
+	}
+	return true, im.applyFlags(ctx, p, s)
 }
 
 // retryable tells a failure of the connection (the run stops, and the
@@ -423,6 +457,14 @@ func (im *job) applyDelete(ctx context.Context, p *placedMsg) error {
 		im.rep.AddWouldDelete(report.Failure{Archive: im.state.archive, Folder: p.rec.Folder, Item: p.rec.Source,
 			Reason: fmt.Sprintf("deleted at the source; still in %q on the target", p.rec.Where)})
 		return nil
+	}
+	if _, err := im.ctl.flagsAt(p.rec.Where, p.validity, p.uid); errors.Is(err, errGone) {
+		// Gone from where mailhaul placed it, as from the source (an
+		// earlier run deleted it and was stopped before its journal line,
+		// or the user did): nothing to do, and nothing to count.
+		r := p.rec
+		r.State = journal.Gone
+		return im.record(p, r)
 	}
 	if _, ok, err := im.asLeft(p, p.rec.Folder, nil); !ok || err != nil {
 		return err

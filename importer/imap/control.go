@@ -432,3 +432,26 @@ func (t *control) remove(mailbox string, validity, uid uint32) error {
 	}
 	return nil
 }
+
+// findOne looks in mailbox for the one message with Message-ID id and of
+// size bytes (UID SEARCH HEADER, LARGER, SMALLER), and returns its place;
+// ok is false unless exactly one matches.
+func (t *control) findOne(mailbox, id string, size int64) (validity, uid uint32, ok bool, err error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	st, err := t.selectLocked(mailbox)
+	if err != nil {
+		return 0, 0, false, err
+	}
+	crit := &imap.SearchCriteria{Header: []imap.SearchCriteriaHeaderField{{Key: "Message-ID", Value: id}},
+		Larger: size - 1, Smaller: size + 1}
+	d, err := t.c.UIDSearch(crit, nil).Wait()
+	if err != nil {
+		return 0, 0, false, fmt.Errorf("imap: search %q: %w", mailbox, t.cause(err))
+	}
+	uids := d.AllUIDs()
+	if len(uids) != 1 {
+		return 0, 0, false, nil
+	}
+	return st.uidValidity, uint32(uids[0]), true, nil
+}

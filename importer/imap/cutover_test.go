@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapclient"
 
 	"github.com/mailhaul/mailhaul/export/exporttest"
 	"github.com/mailhaul/mailhaul/export/maildir"
@@ -58,6 +59,25 @@ func targetView(t *testing.T, addr string) []string {
 	return out
 }
 
+// onTargetDo does what a user would on the target: fn on the message of
+// subject in mailbox, selected.
+func onTargetDo(t *testing.T, addr, mailbox, subject string, fn func(c *imapclient.Client, uid imap.UIDSet) error) {
+	t.Helper()
+	c := testservers.IMAPLogin(t, addr, "alice", "alice-secret")
+	defer func() { c.Logout().Wait() }()
+	if _, err := c.Select(mailbox, nil).Wait(); err != nil {
+		t.Fatalf("select %s on the target: %v", mailbox, err)
+	}
+	crit := &imap.SearchCriteria{Header: []imap.SearchCriteriaHeaderField{{Key: "Subject", Value: subject}}}
+	found, err := c.UIDSearch(crit, nil).Wait()
+	if err != nil || len(found.AllUIDs()) != 1 {
+		t.Fatalf("finding %s in %s on the target: %v %v", subject, mailbox, found, err)
+	}
+	if err := fn(c, imap.UIDSetNum(found.AllUIDs()...)); err != nil {
+		t.Fatalf("on the target, %s in %s: %v", subject, mailbox, err)
+	}
+}
+
 func changesOf(t *testing.T, rep *report.Report) report.Changes {
 	t.Helper()
 	if rep.Changes == nil {
@@ -66,15 +86,12 @@ func changesOf(t *testing.T, rep *report.Report) report.Changes {
 	return *rep.Changes
 }
 
-// TestDovecotCutoverConverges is issue 13's evidence for import imap: a
-// Maildir exported and imported into Dovecot; then at the source one
-// message read and flagged, one moved INBOX→Archive, one deleted in Trash,
-// one new, and one read that the user meanwhile flagged on the target;
-// the delta (--since, with its state record) imported without and then
-// with --apply-deletions makes the target equal to the source, except the
-// message the user changed, which is a conflict left alone; a further run
-// changes nothing.
-func TestDovecotCutoverConverges(t *testing.T) {
+// cutoverSetup is the cutover tests' start: the Maildir exported and
+// imported into Dovecot, then changed at the source (b read and flagged,
+// c moved to Archive, x read, e deleted from Trash, f new) and exported
+// as a delta. It returns the server, the run and the archives, full first.
+func cutoverSetup(t *testing.T) (*testservers.Dovecot, testRun, []string) {
+	t.Helper()
 	d := testservers.StartDovecot(t, map[string]string{"alice": "alice-secret"})
 	dir := t.TempDir()
 	root := filepath.Join(dir, "Maildir")
@@ -92,21 +109,6 @@ func TestDovecotCutoverConverges(t *testing.T) {
 	if !slices.Equal(before, wantBefore) {
 		t.Fatalf("after the pre-migration the target holds\n%s\nwant\n%s", strings.Join(before, "\n"), strings.Join(wantBefore, "\n"))
 	}
-
-	// The user works on the new server meanwhile: flags x.
-	c := testservers.IMAPLogin(t, d.Addr, "alice", "alice-secret")
-	if _, err := c.Select("INBOX", nil).Wait(); err != nil {
-		t.Fatal(err)
-	}
-	crit := &imap.SearchCriteria{Header: []imap.SearchCriteriaHeaderField{{Key: "Subject", Value: "x"}}}
-	found, err := c.UIDSearch(crit, nil).Wait()
-	if err != nil || len(found.AllUIDs()) != 1 {
-		t.Fatalf("finding x on the target: %v %v", found, err)
-	}
-	if err := c.Store(imap.UIDSetNum(found.AllUIDs()...), &imap.StoreFlags{Op: imap.StoreFlagsAdd, Silent: true, Flags: []imap.Flag{imap.FlagFlagged}}, nil).Close(); err != nil {
-		t.Fatal(err)
-	}
-	c.Logout().Wait()
 
 	// The source changes.
 	mv := func(from, to string) {
@@ -126,9 +128,27 @@ func TestDovecotCutoverConverges(t *testing.T) {
 	}
 	delta := exporttest.Export(t, "maildir", root, &maildir.Source{Root: root}, filepath.Join(dir, "delta"), full)
 	archives := []string{full, delta}
+	return d, tr, archives
+}
+
+// TestDovecotCutoverConverges is issue 13's evidence for import imap: a
+// Maildir exported and imported into Dovecot; then at the source one
+// message read and flagged, one moved INBOX→Archive, one deleted in Trash,
+// one new, and one read that the user meanwhile flagged on the target;
+// the delta (--since, with its state record) imported without and then
+// with --apply-deletions makes the target equal to the source, except the
+// message the user changed, which is a conflict left alone; a further run
+// changes nothing.
+func TestDovecotCutoverConverges(t *testing.T) {
+	d, tr, archives := cutoverSetup(t)
+	ctx := context.Background()
+	// The user works on the new server meanwhile: flags x.
+	onTargetDo(t, d.Addr, "INBOX", "x", func(c *imapclient.Client, uid imap.UIDSet) error {
+		return c.Store(uid, &imap.StoreFlags{Op: imap.StoreFlagsAdd, Silent: true, Flags: []imap.Flag{imap.FlagFlagged}}, nil).Close()
+	})
 
 	// Without --apply-deletions: the deletion is listed, not made.
-	rep, err = tr.run(ctx, archives)
+	rep, err := tr.run(ctx, archives)
 	if err != nil {
 		t.Fatalf("delta: %v; %s", err, rep.Statement)
 	}
@@ -180,5 +200,42 @@ func TestDovecotCutoverConverges(t *testing.T) {
 	}
 	if got := targetView(t, d.Addr); !slices.Equal(got, converged) {
 		t.Errorf("the third run changed the target:\n%s", strings.Join(got, "\n"))
+	}
+}
+
+// TestDovecotCutoverFinishesAnUnjournaledMove: a run stopped between a
+// MOVE (or an EXPUNGE) and its journal line is finished by the next one:
+// the message found in the destination by Message-ID and size is taken
+// as moved, the one already gone as deleted, and neither is a conflict.
+func TestDovecotCutoverFinishesAnUnjournaledMove(t *testing.T) {
+	d, tr, archives := cutoverSetup(t)
+	// What the stopped run did on the target, without a journal line.
+	onTargetDo(t, d.Addr, "INBOX", "c", func(c *imapclient.Client, uid imap.UIDSet) error {
+		_, err := c.Move(uid, "Archive").Wait()
+		return err
+	})
+	onTargetDo(t, d.Addr, "Trash", "e", func(c *imapclient.Client, uid imap.UIDSet) error {
+		if err := c.Store(uid, &imap.StoreFlags{Op: imap.StoreFlagsAdd, Silent: true, Flags: []imap.Flag{imap.FlagDeleted}}, nil).Close(); err != nil {
+			return err
+		}
+		return c.UIDExpunge(uid).Close()
+	})
+	tr.ApplyDeletions = true
+	rep, err := tr.run(context.Background(), archives)
+	if err != nil {
+		t.Fatalf("%v; %s", err, rep.Statement)
+	}
+	ch := changesOf(t, rep)
+	if rep.Imported != 1 || ch.Moved != 1 || ch.Updated != 2 || len(ch.Conflicts) != 0 || len(ch.WouldDelete) != 0 {
+		t.Errorf("%d added, %+v; want 1 added, 1 moved, 2 updated, no conflict", rep.Imported, ch)
+	}
+	want := []string{`Archive: c \Seen`, `Archive: d \Seen`, `INBOX: a \Seen`, `INBOX: b \Flagged,\Seen`, `INBOX: f `, `INBOX: x \Seen`}
+	if got := targetView(t, d.Addr); !slices.Equal(got, want) {
+		t.Errorf("the target holds\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	// The journal knows it all now: a second run changes nothing.
+	rep, err = tr.run(context.Background(), archives)
+	if ch := changesOf(t, rep); err != nil || ch.Moved+ch.Updated+ch.Deleted+len(ch.Conflicts) != 0 || rep.Imported != 0 {
+		t.Errorf("second run: %v; %s", err, rep.Statement)
 	}
 }
