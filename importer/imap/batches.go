@@ -139,7 +139,9 @@ func (im *job) prepare(ctx context.Context, archive string, e *format.Entry) (*i
 		im.rep.AddSkipped("expunged at the source: deleted on the target by an earlier cutover, not brought back")
 		return nil, nil
 	}
-	present, err := im.pres.known(ctx, b, key, ck, sp, src.Received)
+	flags, refused := cleanFlags(src.Flags, b.state.perm)
+	present, err := im.pres.known(ctx, b, key, ck, sp, src.Received,
+		journal.Record{Source: src.SourceID, Folder: src.Folder, Flags: flags, MessageID: sp.msgID, Size: sp.size})
 	if err != nil {
 		done()
 		return nil, err
@@ -161,7 +163,6 @@ func (im *job) prepare(ctx context.Context, archive string, e *format.Entry) (*i
 		fail("holds NUL bytes, which IMAP can only carry with BINARY, and the target does not offer it")
 		return nil, nil
 	}
-	flags, refused := cleanFlags(src.Flags, b.state.perm)
 	im.tally.noteRefused(refused)
 	it.msg = appender.Message{Flags: flags, Date: src.Received, Size: sp.size, Body: sp.open, Binary: sp.nul}
 	if im.req.DryRun {

@@ -239,3 +239,27 @@ func TestDovecotCutoverFinishesAnUnjournaledMove(t *testing.T) {
 		t.Errorf("second run: %v; %s", err, rep.Statement)
 	}
 }
+
+// TestDovecotCutoverWithoutJournal: the journal of the pre-migration is
+// lost; the delta's import finds the messages by Message-ID and size, and
+// takes those with the archive's flags as mailhaul's: the target still
+// converges on the source.
+func TestDovecotCutoverWithoutJournal(t *testing.T) {
+	d, tr, archives := cutoverSetup(t)
+	if err := os.RemoveAll(tr.StateDir); err != nil {
+		t.Fatal(err)
+	}
+	tr.ApplyDeletions = true
+	rep, err := tr.run(context.Background(), archives)
+	if err != nil {
+		t.Fatalf("%v; %s", err, rep.Statement)
+	}
+	ch := changesOf(t, rep)
+	if rep.Imported != 1 || ch.Updated != 2 || ch.Moved != 1 || ch.Deleted != 1 || len(ch.Conflicts) != 0 {
+		t.Errorf("%d added, %+v; want 1 added, 2 updated (b and x), 1 moved, 1 deleted, no conflict", rep.Imported, ch)
+	}
+	want := []string{`Archive: c \Seen`, `Archive: d \Seen`, `INBOX: a \Seen`, `INBOX: b \Flagged,\Seen`, `INBOX: f `, `INBOX: x \Seen`}
+	if got := targetView(t, d.Addr); !slices.Equal(got, want) {
+		t.Errorf("the target holds\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
