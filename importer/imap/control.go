@@ -30,6 +30,8 @@ type control struct {
 	// selected is the mailbox the connection has selected: a FETCH by UID
 	// reads from it, whatever index the UID came from.
 	selected string
+	// selValidity is selected's UIDVALIDITY, as its SELECT said.
+	selValidity uint32
 
 	// conn closes when the run's context ends, which ends a go-imap
 	// command waiting for its answer (go-imap's commands take no context).
@@ -196,7 +198,7 @@ func (t *control) selectLocked(name string) (mailboxState, error) {
 	if err != nil {
 		return mailboxState{}, fmt.Errorf("imap: select %q: %w", name, t.cause(err))
 	}
-	t.selected = name
+	t.selected, t.selValidity = name, d.UIDValidity
 	st := mailboxState{uidValidity: d.UIDValidity, messages: d.NumMessages}
 	st.perm = permanentFlags{known: map[string]bool{}, unknown: d.PermanentFlags == nil}
 	for _, f := range d.PermanentFlags {
@@ -342,11 +344,14 @@ func (t *control) flagsAt(mailbox string, validity, uid uint32) ([]string, error
 }
 
 func (t *control) flagsAtLocked(mailbox string, validity, uid uint32) ([]string, error) {
-	st, err := t.selectLocked(mailbox)
-	if err != nil {
-		return nil, err
+	if t.selected != mailbox {
+		// Changes come mailbox by mailbox as the state lists them: one
+		// SELECT for a run of them.
+		if _, err := t.selectLocked(mailbox); err != nil {
+			return nil, err
+		}
 	}
-	if st.uidValidity != validity {
+	if t.selValidity != validity {
 		return nil, errGone
 	}
 	msgs, err := t.c.Fetch(imap.UIDSetNum(imap.UID(uid)), &imap.FetchOptions{UID: true, Flags: true}).Collect()
