@@ -130,6 +130,9 @@ type placedIndex struct {
 	byName map[string]*placedMsg
 	byMsg  map[string]*placedMsg // Message-ID, NUL, size
 	seen   map[*placedMsg]bool   // matched to a state line
+	// older counts messages placed according to records without what a
+	// cutover needs (journals of earlier versions): left as they are.
+	older int
 }
 
 func msgTag(id string, size int64) string { return id + "\x00" + strconv.FormatInt(size, 10) }
@@ -138,14 +141,17 @@ func msgTag(id string, size int64) string { return id + "\x00" + strconv.FormatI
 // needs (journal.Record.Source): older records are left alone.
 func readPlaced(j *journal.Journal) (*placedIndex, error) {
 	ix := &placedIndex{byKey: map[journal.Key]*placedMsg{}}
+	older := map[journal.Key]bool{}
 	err := j.Scan(func(r journal.Record) {
 		if r.Source == "" || (r.State != journal.Done && r.State != journal.Gone) {
 			if r.State == journal.Pending {
 				return // an intent; its outcome follows
 			}
 			delete(ix.byKey, r.Key) // a later record without the fields
+			older[r.Key] = true
 			return
 		}
+		delete(older, r.Key)
 		p := &placedMsg{rec: r}
 		v, u, ok := strings.Cut(r.Ref, ":")
 		validity, err1 := strconv.ParseUint(v, 10, 32)
@@ -160,6 +166,7 @@ func readPlaced(j *journal.Journal) (*placedIndex, error) {
 	if err != nil {
 		return nil, err
 	}
+	ix.older = len(older)
 	ix.bySource, ix.byName, ix.byMsg = map[string]*placedMsg{}, map[string]*placedMsg{}, map[string]*placedMsg{}
 	ix.seen = map[*placedMsg]bool{}
 	for _, p := range ix.byKey {
@@ -212,6 +219,9 @@ func (im *job) applyState(ctx context.Context) error {
 	ix, err := readPlaced(im.j)
 	if err != nil {
 		return err
+	}
+	if ix.older > 0 {
+		im.rep.Note("%d messages were placed by an earlier mailhaul whose journal lacks what a cutover needs (sourceId, folder, flags): the state record changed none of them, and they may differ from the source", ix.older)
 	}
 	// First the messages still where they were, then the others: a copy
 	// in another folder must not take a message that stayed.
