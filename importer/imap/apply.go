@@ -211,10 +211,6 @@ func (im *job) applyState(ctx context.Context) error {
 		im.rep.Note("the last archive (%s) has no state record: flags, moves and deletions since the export of %s were not applied", last, st.archive)
 		return nil
 	}
-	if im.req.DryRun {
-		im.rep.Note("dry run: the state record of %s was not applied (flags, moves, deletions)", st.archive)
-		return nil
-	}
 	im.rep.StateApplied()
 	ix, err := readPlaced(im.j)
 	if err != nil {
@@ -328,8 +324,12 @@ func (im *job) wantFlags(mailbox string, flags []string) []string {
 	return ok
 }
 
-// record journals p's new state.
+// record journals p's new state; a dry run only notes it here.
 func (im *job) record(p *placedMsg, r journal.Record) error {
+	if im.req.DryRun {
+		p.rec = r
+		return nil
+	}
 	if err := im.j.Write(r); err != nil {
 		return fmt.Errorf("imap: journal a change of %s: %w", p.rec.Source, err)
 	}
@@ -351,7 +351,7 @@ func (im *job) applyFlags(ctx context.Context, p *placedMsg, s format.StateItem)
 	if !ok || err != nil {
 		return err
 	}
-	if !sameFlags(cur, want) {
+	if !sameFlags(cur, want) && !im.req.DryRun {
 		if err := im.ctl.setFlags(p.rec.Where, p.validity, p.uid, want); err != nil {
 			if imapconn.Refused(err) {
 				im.rep.AddFailure(report.Failure{Archive: im.state.archive, Folder: s.Folder, Item: s.SourceID, Reason: "flags not updated: " + err.Error()})
@@ -401,6 +401,13 @@ func (im *job) applyMove(ctx context.Context, p *placedMsg, s format.StateItem) 
 	}
 	if _, ok, err := im.asLeft(p, p.rec.Folder, nil); !ok || err != nil {
 		return err
+	}
+	if im.req.DryRun {
+		im.rep.AddMoved()
+		if !sameFlags(p.rec.Flags, im.wantFlags(b.name, s.Flags)) {
+			im.rep.AddUpdated()
+		}
+		return nil
 	}
 	validity, uid, err := im.ctl.move(p.rec.Where, p.validity, p.uid, b.name)
 	if err != nil {
@@ -478,6 +485,10 @@ func (im *job) applyDelete(ctx context.Context, p *placedMsg) error {
 	}
 	if _, ok, err := im.asLeft(p, p.rec.Folder, nil); !ok || err != nil {
 		return err
+	}
+	if im.req.DryRun {
+		im.rep.AddDeleted()
+		return nil
 	}
 	if err := im.ctl.remove(p.rec.Where, p.validity, p.uid); err != nil {
 		if imapconn.Refused(err) || !retryable(err) {

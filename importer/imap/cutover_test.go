@@ -149,6 +149,23 @@ func TestDovecotCutoverConverges(t *testing.T) {
 		return c.Store(uid, &imap.StoreFlags{Op: imap.StoreFlagsAdd, Silent: true, Flags: []imap.Flag{imap.FlagFlagged}}, nil).Close()
 	})
 
+	// A dry run with --apply-deletions says what the import would do, and
+	// changes nothing.
+	dry := tr
+	dry.ApplyDeletions = true
+	unchanged := targetView(t, d.Addr)
+	_, drep, err := dry.dryRun(ctx, archives)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if dch := changesOf(t, drep); drep.WouldImport != 1 || dch.Updated != 1 || dch.Moved != 1 || dch.Deleted != 1 || len(dch.Conflicts) != 1 ||
+		!strings.Contains(drep.Statement, "would make 1 added, 1 updated, 1 moved, 1 deleted, 1 left alone as conflicts") {
+		t.Errorf("dry run: %d would be imported, %+v; %s", drep.WouldImport, dch, drep.Statement)
+	}
+	if got := targetView(t, d.Addr); !slices.Equal(got, unchanged) {
+		t.Errorf("the dry run changed the target:\n%s", strings.Join(got, "\n"))
+	}
+
 	// Without --apply-deletions: the deletion is listed, not made.
 	rep, err := tr.run(ctx, archives)
 	if err != nil {
