@@ -123,8 +123,10 @@ type placedMsg struct {
 // placedIndex finds placed messages by what a state line gives: its
 // sourceId, its folder-independent key, or its Message-ID and size.
 type placedIndex struct {
-	byKey    map[journal.Key]*placedMsg
-	bySource map[string]*placedMsg
+	byKey map[journal.Key]*placedMsg
+	// bySource holds every placed copy of a sourceId: a message stored
+	// once with labels (Gmail) was placed in each label's folder.
+	bySource map[string][]*placedMsg
 	// byName holds the sourceId less its folder ("INBOX/u" → "u"): a
 	// Maildir's state key, the unique name.
 	byName map[string]*placedMsg
@@ -167,13 +169,13 @@ func readPlaced(j *journal.Journal) (*placedIndex, error) {
 		return nil, err
 	}
 	ix.older = len(older)
-	ix.bySource, ix.byName, ix.byMsg = map[string]*placedMsg{}, map[string]*placedMsg{}, map[string]*placedMsg{}
+	ix.bySource, ix.byName, ix.byMsg = map[string][]*placedMsg{}, map[string]*placedMsg{}, map[string]*placedMsg{}
 	ix.seen = map[*placedMsg]bool{}
 	for _, p := range ix.byKey {
 		if p.rec.State != journal.Done {
 			continue
 		}
-		ix.bySource[p.rec.Source] = p
+		ix.bySource[p.rec.Source] = append(ix.bySource[p.rec.Source], p)
 		if name, ok := strings.CutPrefix(p.rec.Source, p.rec.Folder+"/"); ok {
 			ix.byName[name] = p
 		}
@@ -182,6 +184,21 @@ func readPlaced(j *journal.Journal) (*placedIndex, error) {
 		}
 	}
 	return ix, nil
+}
+
+// stayed returns the placed copy of s's sourceId in s's folder, if any,
+// and marks every copy of it as matched: the source holds it, so none of
+// them was deleted there (a labelled message's copies in other folders
+// are not told apart from moves, and stay).
+func (ix *placedIndex) stayed(s format.StateItem) *placedMsg {
+	var here *placedMsg
+	for _, p := range ix.bySource[s.SourceID] {
+		ix.seen[p] = true
+		if p.rec.Folder == s.Folder {
+			here = p
+		}
+	}
+	return here
 }
 
 // moved finds the placed message a state line of another sourceId is,
@@ -223,8 +240,7 @@ func (im *job) applyState(ctx context.Context) error {
 	// in another folder must not take a message that stayed.
 	var later bool
 	err = st.each(func(s format.StateItem) error {
-		if p := ix.bySource[s.SourceID]; p != nil && p.rec.Folder == s.Folder {
-			ix.seen[p] = true
+		if p := ix.stayed(s); p != nil {
 			return im.applyFlags(ctx, p, s)
 		}
 		later = true
@@ -232,8 +248,8 @@ func (im *job) applyState(ctx context.Context) error {
 	})
 	if err == nil && later {
 		err = st.each(func(s format.StateItem) error {
-			if p := ix.bySource[s.SourceID]; p != nil && p.rec.Folder == s.Folder {
-				return nil
+			if len(ix.bySource[s.SourceID]) > 0 {
+				return nil // stayed, or copies of a source holding it still
 			}
 			if p := ix.moved(s); p != nil {
 				ix.seen[p] = true

@@ -17,6 +17,7 @@ import (
 
 	"github.com/mailhaul/mailhaul/export/exporttest"
 	"github.com/mailhaul/mailhaul/export/maildir"
+	"github.com/mailhaul/mailhaul/format"
 	"github.com/mailhaul/mailhaul/importer"
 	"github.com/mailhaul/mailhaul/internal/journal"
 	"github.com/mailhaul/mailhaul/internal/testservers"
@@ -322,6 +323,69 @@ func TestDovecotCutoverLeavesOlderJournalsAlone(t *testing.T) {
 	}
 	want := append(slices.Clone(before), `INBOX: f `)
 	sort.Strings(want)
+	if got := targetView(t, d.Addr); !slices.Equal(got, want) {
+		t.Errorf("the target holds\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+// TestCutoverKeepsLabelCopies: a message stored once with labels was
+// placed in each label's folder under one sourceId; a delta's state that
+// lists it once (in its own folder) deletes none of the copies, even
+// with --apply-deletions, and changes its flags where it is listed.
+func TestCutoverKeepsLabelCopies(t *testing.T) {
+	d := testservers.StartDovecot(t, map[string]string{"alice": "alice-secret"})
+	dir := t.TempDir()
+	write := func(name string, after time.Time, items []format.Item, state []format.StateItem) string {
+		path := filepath.Join(dir, name)
+		f, err := os.Create(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		w, err := format.NewWriter(f, format.Manifest{User: "alice", Source: format.Source{Kind: "test"}, After: after},
+			&format.WriterOptions{SpillDir: dir})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range []string{"INBOX", "Work"} {
+			if err := w.AddFolder(format.Folder{Kind: format.FolderMail, Path: p}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for _, it := range items {
+			if err := w.AddItem(it, strings.NewReader("Subject: labelled\r\nMessage-ID: <l@example.com>\r\n\r\nbody\r\n")); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for _, s := range state {
+			if err := w.AddState(s); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := w.Close(); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	when := time.Date(2024, 2, 3, 4, 5, 6, 0, time.UTC)
+	full := write("full.tgz", time.Time{}, []format.Item{{Kind: format.KindMessage, Folder: "INBOX", SourceID: "m1",
+		Labels: []string{"Work"}, Received: when}}, nil)
+	delta := write("delta.tgz", when.Add(time.Hour), nil, []format.StateItem{{Kind: format.KindMessage, Folder: "INBOX",
+		SourceID: "m1", Flags: []string{`\Seen`}}})
+	tr := testRun{Options: Options{Account: account(d.Addr, "alice", "alice-secret"), Provider: "dovecot", Settle: time.Millisecond},
+		Request: importer.Request{User: "alice", StateDir: filepath.Join(dir, "state"), ApplyDeletions: true}}
+	if rep, err := tr.run(context.Background(), []string{full}); err != nil || rep.Imported != 2 {
+		t.Fatalf("full: %v; %s", err, rep.Statement)
+	}
+	rep, err := tr.run(context.Background(), []string{full, delta})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ch := changesOf(t, rep)
+	if ch.Deleted != 0 || len(ch.WouldDelete) != 0 || ch.Updated != 1 || ch.Moved != 0 {
+		t.Errorf("%+v; want the INBOX copy updated, the Work copy left", ch)
+	}
+	want := []string{`INBOX: labelled \Seen`, `Work: labelled `}
 	if got := targetView(t, d.Addr); !slices.Equal(got, want) {
 		t.Errorf("the target holds\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
