@@ -246,6 +246,10 @@ func (im *job) applyState(ctx context.Context) error {
 		later = true
 		return nil
 	})
+	// blind counts the source's messages mailhaul did not place and
+	// cannot match to what it did (no key, no Message-ID and size): any
+	// of them may be a placed message moved, so nothing is deleted.
+	blind := 0
 	if err == nil && later {
 		err = st.each(func(s format.StateItem) error {
 			if len(ix.bySource[s.SourceID]) > 0 {
@@ -254,6 +258,9 @@ func (im *job) applyState(ctx context.Context) error {
 			if p := ix.moved(s); p != nil {
 				ix.seen[p] = true
 				return im.applyMove(ctx, p, s)
+			}
+			if s.Key == "" && (s.MessageID == "" || s.Size <= 0) {
+				blind++
 			}
 			return nil
 		})
@@ -267,6 +274,11 @@ func (im *job) applyState(ctx context.Context) error {
 		}
 		if st.allBroken || st.broken[p.rec.Folder] {
 			continue // the export could not list it all: no evidence
+		}
+		if blind > 0 {
+			im.rep.AddWouldDelete(report.Failure{Archive: st.archive, Folder: p.rec.Folder, Item: p.rec.Source,
+				Reason: fmt.Sprintf("not in the source's state, but the state has %d messages mailhaul cannot match to those it placed (no key or Message-ID): it may have moved, so it is not deleted", blind)})
+			continue
 		}
 		if err := im.applyDelete(ctx, p); err != nil {
 			return err

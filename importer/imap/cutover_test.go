@@ -390,3 +390,54 @@ func TestCutoverKeepsLabelCopies(t *testing.T) {
 		t.Errorf("the target holds\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }
+
+// TestCutoverDeletesNothingItCannotTellFromAMove: a state line mailhaul
+// cannot match (a new sourceId without key or Message-ID) may be a placed
+// message moved: no deletion is made, even with --apply-deletions, and
+// the one that would be is listed with the reason.
+func TestCutoverDeletesNothingItCannotTellFromAMove(t *testing.T) {
+	d := testservers.StartDovecot(t, map[string]string{"alice": "alice-secret"})
+	dir := t.TempDir()
+	full := filepath.Join(dir, "full.tgz")
+	writeArchive(t, full, []testFolder{{folder: format.Folder{Path: "INBOX"}, msgs: []testMsg{
+		{body: []byte("Subject: m\r\n\r\nbody\r\n"), id: "INBOX/1", received: time.Unix(1e9, 0)}}},
+		{folder: format.Folder{Path: "Work"}}})
+	delta := filepath.Join(dir, "delta.tgz")
+	f, err := os.Create(delta)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := format.NewWriter(f, format.Manifest{User: "alice", Source: format.Source{Kind: "test"}, After: time.Unix(2e9, 0)},
+		&format.WriterOptions{SpillDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{"INBOX", "Work"} {
+		if err := w.AddFolder(format.Folder{Kind: format.FolderMail, Path: p}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.AddState(format.StateItem{Kind: format.KindMessage, Folder: "Work", SourceID: "Work/7"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	tr := testRun{Options: Options{Account: account(d.Addr, "alice", "alice-secret"), Provider: "dovecot", Settle: time.Millisecond},
+		Request: importer.Request{User: "alice", StateDir: filepath.Join(dir, "state"), ApplyDeletions: true}}
+	if rep, err := tr.run(context.Background(), []string{full}); err != nil || rep.Imported != 1 {
+		t.Fatalf("full: %v; %s", err, rep.Statement)
+	}
+	rep, err := tr.run(context.Background(), []string{full, delta})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ch := changesOf(t, rep)
+	if ch.Deleted != 0 || len(ch.WouldDelete) != 1 || !strings.Contains(ch.WouldDelete[0].Reason, "may have moved") {
+		t.Errorf("%+v; want no deletion, the INBOX message listed as one that may have moved", ch)
+	}
+	if got := targetView(t, d.Addr); !slices.Equal(got, []string{"INBOX: m "}) {
+		t.Errorf("the target holds %q", got)
+	}
+}
