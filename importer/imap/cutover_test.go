@@ -335,42 +335,10 @@ func TestDovecotCutoverLeavesOlderJournalsAlone(t *testing.T) {
 func TestCutoverKeepsLabelCopies(t *testing.T) {
 	d := testservers.StartDovecot(t, map[string]string{"alice": "alice-secret"})
 	dir := t.TempDir()
-	write := func(name string, after time.Time, items []format.Item, state []format.StateItem) string {
-		path := filepath.Join(dir, name)
-		f, err := os.Create(path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer f.Close()
-		w, err := format.NewWriter(f, format.Manifest{User: "alice", Source: format.Source{Kind: "test"}, After: after},
-			&format.WriterOptions{SpillDir: dir})
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, p := range []string{"INBOX", "Work"} {
-			if err := w.AddFolder(format.Folder{Kind: format.FolderMail, Path: p}); err != nil {
-				t.Fatal(err)
-			}
-		}
-		for _, it := range items {
-			if err := w.AddItem(it, strings.NewReader("Subject: labelled\r\nMessage-ID: <l@example.com>\r\n\r\nbody\r\n")); err != nil {
-				t.Fatal(err)
-			}
-		}
-		for _, s := range state {
-			if err := w.AddState(s); err != nil {
-				t.Fatal(err)
-			}
-		}
-		if err := w.Close(); err != nil {
-			t.Fatal(err)
-		}
-		return path
-	}
 	when := time.Date(2024, 2, 3, 4, 5, 6, 0, time.UTC)
-	full := write("full.tgz", time.Time{}, []format.Item{{Kind: format.KindMessage, Folder: "INBOX", SourceID: "m1",
+	full := writeStateArchive(t, dir, "full.tgz", time.Time{}, []format.Item{{Kind: format.KindMessage, Folder: "INBOX", SourceID: "m1",
 		Labels: []string{"Work"}, Received: when}}, nil)
-	delta := write("delta.tgz", when.Add(time.Hour), nil, []format.StateItem{{Kind: format.KindMessage, Folder: "INBOX",
+	delta := writeStateArchive(t, dir, "delta.tgz", when.Add(time.Hour), nil, []format.StateItem{{Kind: format.KindMessage, Folder: "INBOX",
 		SourceID: "m1", Flags: []string{`\Seen`}}})
 	tr := testRun{Options: Options{Account: account(d.Addr, "alice", "alice-secret"), Provider: "dovecot", Settle: time.Millisecond},
 		Request: importer.Request{User: "alice", StateDir: filepath.Join(dir, "state"), ApplyDeletions: true}}
@@ -402,28 +370,8 @@ func TestCutoverDeletesNothingItCannotTellFromAMove(t *testing.T) {
 	writeArchive(t, full, []testFolder{{folder: format.Folder{Path: "INBOX"}, msgs: []testMsg{
 		{body: []byte("Subject: m\r\n\r\nbody\r\n"), id: "INBOX/1", received: time.Unix(1e9, 0)}}},
 		{folder: format.Folder{Path: "Work"}}})
-	delta := filepath.Join(dir, "delta.tgz")
-	f, err := os.Create(delta)
-	if err != nil {
-		t.Fatal(err)
-	}
-	w, err := format.NewWriter(f, format.Manifest{User: "alice", Source: format.Source{Kind: "test"}, After: time.Unix(2e9, 0)},
-		&format.WriterOptions{SpillDir: dir})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, p := range []string{"INBOX", "Work"} {
-		if err := w.AddFolder(format.Folder{Kind: format.FolderMail, Path: p}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := w.AddState(format.StateItem{Kind: format.KindMessage, Folder: "Work", SourceID: "Work/7"}); err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
-	f.Close()
+	delta := writeStateArchive(t, dir, "delta.tgz", time.Unix(2e9, 0), nil,
+		[]format.StateItem{{Kind: format.KindMessage, Folder: "Work", SourceID: "Work/7"}})
 	tr := testRun{Options: Options{Account: account(d.Addr, "alice", "alice-secret"), Provider: "dovecot", Settle: time.Millisecond},
 		Request: importer.Request{User: "alice", StateDir: filepath.Join(dir, "state"), ApplyDeletions: true}}
 	if rep, err := tr.run(context.Background(), []string{full}); err != nil || rep.Imported != 1 {
@@ -440,4 +388,41 @@ func TestCutoverDeletesNothingItCannotTellFromAMove(t *testing.T) {
 	if got := targetView(t, d.Addr); !slices.Equal(got, []string{"INBOX: m "}) {
 		t.Errorf("the target holds %q", got)
 	}
+}
+
+// writeStateArchive writes an archive of folders INBOX and Work into dir:
+// items (each the one "labelled" message) and, for a delta (after set),
+// the state record.
+func writeStateArchive(t *testing.T, dir, name string, after time.Time, items []format.Item, state []format.StateItem) string {
+	t.Helper()
+	path := filepath.Join(dir, name)
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	w, err := format.NewWriter(f, format.Manifest{User: "alice", Source: format.Source{Kind: "test"}, After: after},
+		&format.WriterOptions{SpillDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{"INBOX", "Work"} {
+		if err := w.AddFolder(format.Folder{Kind: format.FolderMail, Path: p}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, it := range items {
+		if err := w.AddItem(it, strings.NewReader("Subject: labelled\r\nMessage-ID: <l@example.com>\r\n\r\nbody\r\n")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, s := range state {
+		if err := w.AddState(s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return path
 }
