@@ -26,6 +26,11 @@ type Request struct {
 	// DryRun changes nothing on the target and writes no journal; the
 	// result carries a Plan instead.
 	DryRun bool
+	// ApplyDeletions lets a target delete what a delta's state record
+	// says the source no longer holds (items the target got from mailhaul
+	// and still holds as mailhaul left them); without it the report lists
+	// them as would-be deletions (--apply-deletions).
+	ApplyDeletions bool
 	// Select limits what is loaded; the zero value loads everything.
 	Select   Select
 	Progress progress.Func

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"iter"
 
 	"github.com/mailhaul/mailhaul/format"
 )
@@ -22,6 +23,14 @@ type Visitor struct {
 	Item func(archive string, e *format.Entry) error
 	// Summary is the archive's last entry: what its export could not read.
 	Summary func(archive string, s *format.Summary) error
+	// State is called after Summary with a delta's state record
+	// (FORMAT.md, "The state record"), one item at a time: every item the
+	// source held when the export ran. Its last pair carries the error
+	// that stopped it; an archive without a record gets no call. A
+	// visitor that stops early leaves the rest to the walk, which still
+	// checks it. Setting it makes the walk read the record (format's
+	// ReaderOptions.State).
+	State func(archive string, items iter.Seq2[format.StateItem, error]) error
 }
 
 // Walk streams archives in order (a full archive, then its deltas) and is
@@ -40,7 +49,7 @@ func Walk(ctx context.Context, archives []string, v Visitor) error {
 }
 
 func walkOne(ctx context.Context, path string, v Visitor) error {
-	r, err := format.Open(path, nil)
+	r, err := format.Open(path, &format.ReaderOptions{State: v.State != nil})
 	if err != nil {
 		return fmt.Errorf("archive %s: %w", path, err)
 	}
@@ -67,6 +76,8 @@ func walkOne(ctx context.Context, path string, v Visitor) error {
 			err = v.Item(path, e)
 		case e.Summary != nil && v.Summary != nil:
 			err = v.Summary(path, e.Summary)
+		case e.State != nil && v.State != nil:
+			err = v.State(path, e.State)
 		}
 		if err != nil {
 			return err

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"iter"
 	"os"
 	"path/filepath"
 	"strings"
@@ -89,5 +90,78 @@ func TestWalkStopsAtTheVisitorsError(t *testing.T) {
 	}})
 	if !errors.Is(err, stop) || calls != 1 {
 		t.Fatalf("err %v after %d items; want the visitor's error after 1", err, calls)
+	}
+}
+
+// TestWalkHandsOverTheStateRecord: a delta's state record reaches the
+// State visitor after the summary, line by line; a visitor that stops
+// early leaves the rest to the walk, and one without State is not
+// bothered by the record.
+func TestWalkHandsOverTheStateRecord(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "delta.tar.gz")
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := format.NewWriter(f, format.Manifest{User: "alice", Source: format.Source{Kind: "test"},
+		After: time.Unix(1e9, 0)}, &format.WriterOptions{SpillDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.AddFolder(format.Folder{Path: "INBOX", Kind: format.FolderMail}); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.AddItem(format.Item{Kind: format.KindMessage, Folder: "INBOX", SourceID: "new", Received: time.Unix(2e9, 0)},
+		strings.NewReader("Subject: new\r\n\r\nx\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []format.StateItem{
+		{Kind: format.KindMessage, Folder: "INBOX", SourceID: "new", Key: "k-new", Flags: []string{`\Seen`}},
+		{Kind: format.KindMessage, Folder: "Archive", SourceID: "Archive/old", Key: "k-old", Size: 42},
+	} {
+		if err := w.AddState(s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+
+	var seen []string
+	err = Walk(context.Background(), []string{path}, Visitor{
+		Summary: func(string, *format.Summary) error { seen = append(seen, "summary"); return nil },
+		State: func(a string, items iter.Seq2[format.StateItem, error]) error {
+			for it, err := range items {
+				if err != nil {
+					return err
+				}
+				seen = append(seen, it.Folder+":"+it.Key+":"+strings.Join(it.Flags, ","))
+			}
+			return nil
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(seen, " "); got != `summary INBOX:k-new:\Seen Archive:k-old:` {
+		t.Errorf("walk saw %q", got)
+	}
+
+	// Stopping after the first line: the walk reads (and checks) the rest.
+	n := 0
+	err = Walk(context.Background(), []string{path}, Visitor{State: func(_ string, items iter.Seq2[format.StateItem, error]) error {
+		for range items {
+			n++
+			break
+		}
+		return nil
+	}})
+	if err != nil || n != 1 {
+		t.Errorf("early stop: %d lines, %v; want 1, nil", n, err)
+	}
+	items := 0
+	if err := Walk(context.Background(), []string{path}, Visitor{Item: func(string, *format.Entry) error { items++; return nil }}); err != nil || items != 1 {
+		t.Errorf("without State: %d items, %v; want 1, nil", items, err)
 	}
 }

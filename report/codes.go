@@ -58,6 +58,10 @@ const (
 	CodeJournal   = "journal"   // the journal could not record it
 	CodeGaveUp    = "gave-up"   // retried until the attempts ran out
 
+	// Applying a delta's state record (a cutover).
+	CodeConflict    = "conflict"     // changed on the target since mailhaul placed it (or not placed by mailhaul): left alone
+	CodeWouldDelete = "would-delete" // deleted at the source; left on the target without --apply-deletions
+
 	// Any stage.
 	CodeConnLost = "conn-lost" // the connection failed or broke (and the retries ran out); a later run can finish it
 	CodeOther    = "other"     // none of the above: the prose says what

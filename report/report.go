@@ -68,12 +68,32 @@ type Report struct {
 	// FailedFolders counts folders the target refused to create, listed
 	// under Failures with no Item: an empty one has no item to fail.
 	FailedFolders int `json:"failedFolders,omitempty"`
+	// Changes is what a delta's state record made of the items already on
+	// the target (a cutover converging on the source); nil when no state
+	// record was applied.
+	Changes *Changes `json:"changes,omitempty"`
 	// AllRead says every item of the archives was read, though the run
 	// may have stopped before sending them all (see MarkAllRead).
 	AllRead bool `json:"allRead,omitempty"`
 	// Statement says in one sentence whether every item of the archives
 	// is now on the target, or which are not.
 	Statement string `json:"statement"`
+}
+
+// Changes counts what applying a delta's state record did to items an
+// earlier import placed (FORMAT.md, "The state record"): the items the
+// delta itself carries are counted as imported (added).
+type Changes struct {
+	Updated int `json:"updated"` // flags, keywords or content brought to the source's
+	Moved   int `json:"moved"`   // moved to the source's folder
+	Deleted int `json:"deleted"` // deleted, as at the source (--apply-deletions)
+	// Conflicts are items the state would change that the target no
+	// longer holds as mailhaul left them, or that mailhaul did not place:
+	// left alone, each with its reason.
+	Conflicts []Failure `json:"conflicts"`
+	// WouldDelete are items deleted at the source and left on the target
+	// because deletions were not asked for (--apply-deletions).
+	WouldDelete []Failure `json:"wouldDelete"`
 }
 
 // Failure is an item that is not on the target.
@@ -115,6 +135,84 @@ func (r *Report) AddImported(bytes int64) {
 		r.Bytes += bytes
 	}
 	r.mu.Unlock()
+}
+
+// changes returns r.Changes, made on first use; the caller holds r.mu.
+func (r *Report) changes() *Changes {
+	if r.Changes == nil {
+		r.Changes = &Changes{Conflicts: []Failure{}, WouldDelete: []Failure{}}
+	}
+	return r.Changes
+}
+
+// StateApplied records that a state record was applied, so that the
+// statement speaks of it even when it changed nothing.
+func (r *Report) StateApplied() {
+	r.mu.Lock()
+	r.changes()
+	r.mu.Unlock()
+}
+
+// AddUpdated counts an item whose flags or content were brought to the
+// source's.
+func (r *Report) AddUpdated() {
+	r.mu.Lock()
+	r.changes().Updated++
+	r.mu.Unlock()
+}
+
+// AddMoved counts an item moved to the source's folder.
+func (r *Report) AddMoved() {
+	r.mu.Lock()
+	r.changes().Moved++
+	r.mu.Unlock()
+}
+
+// AddDeleted counts an item deleted on the target as at the source.
+func (r *Report) AddDeleted() {
+	r.mu.Lock()
+	r.changes().Deleted++
+	r.mu.Unlock()
+}
+
+// AddConflict records an item left alone because the target changed it
+// since mailhaul placed it.
+func (r *Report) AddConflict(f Failure) {
+	r.mu.Lock()
+	c := r.changes()
+	c.Conflicts = append(c.Conflicts, f.coded(CodeConflict))
+	r.mu.Unlock()
+}
+
+// AddWouldDelete records an item deleted at the source that is left on
+// the target because deletions were not asked for.
+func (r *Report) AddWouldDelete(f Failure) {
+	r.mu.Lock()
+	c := r.changes()
+	c.WouldDelete = append(c.WouldDelete, f.coded(CodeWouldDelete))
+	r.mu.Unlock()
+}
+
+// changeWords is the statement's account of the state record applied, ""
+// when none was; the caller holds r.mu.
+func (r *Report) changeWords() string {
+	c := r.Changes
+	if c == nil {
+		return ""
+	}
+	w := fmt.Sprintf("; converging on the source's state: %d added, %d updated, %d moved, %d deleted, %d left alone as conflicts",
+		r.Imported, c.Updated, c.Moved, c.Deleted, len(c.Conflicts))
+	if r.DryRun {
+		w = fmt.Sprintf("; converging on the source's state would make %d added, %d updated, %d moved, %d deleted, %d left alone as conflicts",
+			r.WouldImport, c.Updated, c.Moved, c.Deleted, len(c.Conflicts))
+	}
+	if len(c.Conflicts) > 0 {
+		w += " (listed under conflicts: the target differs from the source there)"
+	}
+	if n := len(c.WouldDelete); n > 0 {
+		w += fmt.Sprintf("; %d deleted at the source are still on the target, listed under wouldDelete (--apply-deletions deletes them)", n)
+	}
+	return w
 }
 
 // AddPresent counts an item the target already had.
@@ -344,6 +442,7 @@ func (r *Report) Finish() {
 			r.Statement += fmt.Sprintf(", as are %d folders", r.FailedFolders)
 		}
 	}
+	r.Statement += r.changeWords()
 }
 
 // Partial reports whether some items failed or were not attempted.
@@ -367,6 +466,15 @@ func (r *Report) Line() string {
 	}
 	if r.NotAttempted > 0 {
 		line += fmt.Sprintf(", %d not attempted", r.NotAttempted)
+	}
+	if c := r.Changes; c != nil {
+		line += fmt.Sprintf(", %d updated, %d moved, %d deleted, %d conflicts", c.Updated, c.Moved, c.Deleted, len(c.Conflicts))
+		if r.DryRun {
+			line += " (in a dry run: none made)"
+		}
+		if n := len(c.WouldDelete); n > 0 {
+			line += fmt.Sprintf(", %d would be deleted", n)
+		}
 	}
 	return line + fmt.Sprintf(", %d bytes in %.1fs", r.Bytes, r.Seconds)
 }

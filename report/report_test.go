@@ -165,3 +165,44 @@ func TestUnsentWithoutStopIsPartial(t *testing.T) {
 		t.Errorf("unsent items: status %q, statement %q", r.Status, r.Statement)
 	}
 }
+
+// TestReportCountsChanges: a state record applied shows in the statement
+// and the line (added, updated, moved, deleted, conflicts, would-delete),
+// conflicts and would-be deletions are listed with their codes, and a run
+// that applied none keeps its statement as it was.
+func TestReportCountsChanges(t *testing.T) {
+	plain := New("alice", "imap", "imap://127.0.0.1:1143", nil)
+	plain.AddImported(1)
+	plain.Finish()
+	if plain.Changes != nil || strings.Contains(plain.Statement, "state") || strings.Contains(plain.Line(), "moved") {
+		t.Errorf("a run without a state record speaks of one: %q / %q", plain.Statement, plain.Line())
+	}
+
+	r := New("alice", "imap", "imap://127.0.0.1:1143", nil)
+	r.StateApplied()
+	r.AddImported(10)
+	r.AddUpdated()
+	r.AddUpdated()
+	r.AddMoved()
+	r.AddDeleted()
+	r.AddConflict(Failure{Folder: "INBOX", Item: "m1", Reason: "flags changed on the target since mailhaul set them"})
+	r.AddWouldDelete(Failure{Folder: "Trash", Item: "m2", Reason: "deleted at the source"})
+	r.Finish()
+	if r.Status != "ok" {
+		t.Errorf("status %q: conflicts and would-be deletions are left on purpose, not failures", r.Status)
+	}
+	for _, want := range []string{"1 added, 2 updated, 1 moved, 1 deleted, 1 left alone as conflicts", "listed under conflicts",
+		"1 deleted at the source are still on the target", "--apply-deletions"} {
+		if !strings.Contains(r.Statement, want) {
+			t.Errorf("statement %q lacks %q", r.Statement, want)
+		}
+	}
+	if l := r.Line(); !strings.Contains(l, "2 updated, 1 moved, 1 deleted, 1 conflicts, 1 would be deleted") {
+		t.Errorf("line %q", l)
+	}
+	c := r.Changes
+	if len(c.Conflicts) != 1 || c.Conflicts[0].Code != CodeConflict || c.Conflicts[0].Item != "m1" ||
+		len(c.WouldDelete) != 1 || c.WouldDelete[0].Code != CodeWouldDelete || c.WouldDelete[0].Folder != "Trash" {
+		t.Errorf("changes listed: %+v", c)
+	}
+}

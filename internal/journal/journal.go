@@ -51,6 +51,10 @@ type State string
 const (
 	Pending State = "pending" // about to be sent; may or may not have arrived
 	Done    State = "done"    // the target confirmed it (or already had it)
+	// Gone: mailhaul deleted it from the target because the source had
+	// deleted it (a delta's state record, --apply-deletions): an archive
+	// that still holds it must not bring it back.
+	Gone State = "gone"
 )
 
 // Record is one item's latest known state on the target.
@@ -61,6 +65,16 @@ type Record struct {
 	Ref   string    `json:"ref,omitempty"`  // target's reference: "UIDVALIDITY:UID" for IMAP, an href for DAV
 	ETag  string    `json:"etag,omitempty"` // DAV ETag when known
 	At    time.Time `json:"at"`
+	// What a cutover needs of an item placed on the target (a delta's
+	// state record, FORMAT.md): its sourceId and folder in the archives,
+	// the flags mailhaul last set, its Message-ID and size. Flags are
+	// meaningful only with Source (empty: none); records without Source
+	// (older journals, items found rather than placed) are left alone.
+	Source    string   `json:"source,omitempty"`
+	Folder    string   `json:"folder,omitempty"`
+	Flags     []string `json:"flags,omitempty"`
+	MessageID string   `json:"messageId,omitempty"`
+	Size      int64    `json:"size,omitempty"`
 }
 
 // Journal is one user's journal for one target. It is safe for concurrent
@@ -83,10 +97,13 @@ const (
 	statePending uint8 = iota
 	stateDone          // Done, with no Ref
 	statePlaced        // Done, with the Ref telling where
+	stateGone          // Gone
 )
 
 func stateOf(r Record) uint8 {
 	switch {
+	case r.State == Gone:
+		return stateGone
 	case r.State != Done:
 		return statePending
 	case r.Ref == "":
@@ -194,10 +211,13 @@ func (j *Journal) Lookup(k Key) (State, bool) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	st, ok := j.state[k]
-	if st != statePending {
-		return Done, ok
+	switch st {
+	case statePending:
+		return Pending, ok
+	case stateGone:
+		return Gone, ok
 	}
-	return Pending, ok
+	return Done, ok
 }
 
 // Placed reports whether k is Done with a Ref, so that Scan finds where
