@@ -41,6 +41,10 @@ func (im *session) send(ctx context.Context, jb job) {
 		im.existing(ctx, jb, jb.href)
 		return
 	}
+	if p, ok := im.previous(jb); ok {
+		im.replace(ctx, jb, p)
+		return
+	}
 	im.create(ctx, jb, true)
 }
 
@@ -161,9 +165,12 @@ func (im *session) record(jb job, href *url.URL, etag string, imported bool, siz
 			im.rep.Note("journal: %v", err)
 		}
 	}
-	if imported {
+	switch {
+	case imported && jb.update:
+		im.rep.AddUpdated()
+	case imported:
 		im.rep.AddImported(size)
-	} else {
+	default:
 		im.rep.AddPresent()
 	}
 }

@@ -55,12 +55,16 @@ const (
 
 // Record is one item's latest known state on the target.
 type Record struct {
-	Key   Key       `json:"key"`
-	State State     `json:"state"`
-	Where string    `json:"where"`          // mailbox name, or collection URL
-	Ref   string    `json:"ref,omitempty"`  // target's reference: "UIDVALIDITY:UID" for IMAP, an href for DAV
-	ETag  string    `json:"etag,omitempty"` // DAV ETag when known
-	At    time.Time `json:"at"`
+	Key   Key    `json:"key"`
+	State State  `json:"state"`
+	Where string `json:"where"`          // mailbox name, or collection URL
+	Ref   string `json:"ref,omitempty"`  // target's reference: "UIDVALIDITY:UID" for IMAP, an href for DAV
+	ETag  string `json:"etag,omitempty"` // DAV ETag when known
+	// Deleted marks the removal of the item at Ref (a deletion at the
+	// source applied): Pending before it, Done after. The key then counts
+	// as not placed, so that the item is sent again if it comes back.
+	Deleted bool      `json:"deleted,omitempty"`
+	At      time.Time `json:"at"`
 }
 
 // Journal is one user's journal for one target. It is safe for concurrent
@@ -87,7 +91,7 @@ const (
 
 func stateOf(r Record) uint8 {
 	switch {
-	case r.State != Done:
+	case r.State != Done || r.Deleted:
 		return statePending
 	case r.Ref == "":
 		return stateDone

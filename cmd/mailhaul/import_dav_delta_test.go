@@ -1,0 +1,256 @@
+package main
+
+import (
+	"encoding/json"
+	"encoding/xml"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/mailhaul/mailhaul/internal/journal"
+	"github.com/mailhaul/mailhaul/internal/testservers"
+	"github.com/mailhaul/mailhaul/report"
+)
+
+func deltaCard(uid, rev, fn string) string {
+	return "BEGIN:VCARD\r\nVERSION:3.0\r\nUID:" + uid + "\r\nREV:" + rev + "\r\nFN:" + fn + "\r\nN:" + fn + ";;;;\r\nEND:VCARD\r\n"
+}
+
+func deltaEvent(uid, stamp, summary string) string {
+	return "BEGIN:VEVENT\r\nUID:" + uid + "\r\nDTSTAMP:" + stamp + "\r\nDTSTART:20300101T100000Z\r\nDTEND:20300101T110000Z\r\nSUMMARY:" + summary + "\r\nEND:VEVENT\r\n"
+}
+
+func deltaCalendar(events ...string) string {
+	return "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//mailhaul test//EN\r\n" + strings.Join(events, "") + "END:VCALENDAR\r\n"
+}
+
+// TestImportDAVDeltaConverges is issue 13's evidence for DAV against real
+// Radicale and Xandikos: a pre-migration of contacts and events, then at
+// the source a contact edited, an event deleted, one added, and a second
+// contact edited both at the source and on the target; the delta import
+// adds, updates and (only with --apply-deletions) deletes, leaves the
+// target's edit alone as a conflict, which --prefer source overwrites;
+// then a run changes nothing and the target equals the source.
+func TestImportDAVDeltaConverges(t *testing.T) {
+	t.Run("radicale", func(t *testing.T) {
+		r := testservers.StartRadicale(t, map[string]string{"alice": "pa"})
+		testDAVDeltaConverges(t, r.URL, "alice", "pa", true)
+	})
+	t.Run("xandikos", func(t *testing.T) {
+		x := testservers.StartXandikos(t)
+		testDAVDeltaConverges(t, x.URL, "alice", "x", false)
+	})
+}
+
+func testDAVDeltaConverges(t *testing.T, server, user, pass string, applyAtOnce bool) {
+	src, out := t.TempDir(), t.TempDir()
+	for _, d := range []string{"cur", "new", "tmp"} {
+		os.MkdirAll(filepath.Join(src, "mail", d), 0o700)
+	}
+	vcf, ics := filepath.Join(src, "Friends.vcf"), filepath.Join(src, "Plans.ics")
+	write := func(p, s string) {
+		t.Helper()
+		if err := os.WriteFile(p, []byte(s), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	old, later := "20200101T000000Z", "21000101T000000Z"
+	write(vcf, deltaCard("c1", old, "Bob")+deltaCard("c2", old, "Carol")+deltaCard("c3", old, "Dan"))
+	write(ics, deltaCalendar(deltaEvent("e1", old, "Lunch"), deltaEvent("e2", old, "Dinner")))
+	export := []string{"-q", "export", "maildir", "--user", user, "--src", filepath.Join(src, "mail"), "--contacts", vcf, "--calendar", ics}
+	mustRun(t, append(clone(export), "--out", out)...)
+	full := filepath.Join(out, user+".tgz")
+
+	state := t.TempDir()
+	pw := writePassword(t, pass)
+	imp := []string{"-q", "import", "dav", "--url", server, "--user", user, "--password-file", pw, "--state", state}
+	run := func(extra ...string) *report.Report {
+		t.Helper()
+		rp := filepath.Join(t.TempDir(), "report.json")
+		args := append(append(clone(imp), "--report", rp), extra...)
+		code, stdout, stderr := mailhaul(t, args...)
+		if code != exitOK {
+			t.Fatalf("import %v: exit %d\n%s%s", extra, code, stdout, stderr)
+		}
+		var rep report.Report
+		b, err := os.ReadFile(rp)
+		if err != nil || json.Unmarshal(b, &rep) != nil {
+			t.Fatalf("report: %v", err)
+		}
+		return &rep
+	}
+	if rep := run(full); rep.Imported != 5 {
+		t.Fatalf("pre-migration imported %d, want 5: %s", rep.Imported, rep.Statement)
+	}
+	u, _ := url.Parse(server)
+	jpath := journal.Path(state, user, "dav", u.Host)
+	target := func() map[string]string { return davObjects(t, jpath, user, pass) }
+	before := target()
+	if len(before) != 5 {
+		t.Fatalf("target holds %v after the pre-migration", sortedNames(before))
+	}
+
+	// At the source: c1 edited, e2 deleted, e3 added; c2 edited at the
+	// source and, meanwhile, on the target.
+	write(vcf, deltaCard("c1", later, "Bob Smith")+deltaCard("c2", later, "Carol Source")+deltaCard("c3", old, "Dan"))
+	write(ics, deltaCalendar(deltaEvent("e1", old, "Lunch"), deltaEvent("e3", later, "Breakfast")))
+	c2 := hrefOf(t, before, "UID:c2")
+	putDAV(t, c2, user, pass, deltaCard("c2", "20991231T000000Z", "Carol Target"))
+	dout := t.TempDir()
+	mustRun(t, append(clone(export), "--out", dout, "--since", full)...)
+	deltas, _ := filepath.Glob(filepath.Join(dout, user+".after-*.tgz"))
+	if len(deltas) != 1 {
+		t.Fatalf("delta archives: %v", deltas)
+	}
+	delta := deltas[0]
+
+	wantChanges := func(rep *report.Report, added, updated, deleted, conflicts, wouldDelete int) {
+		t.Helper()
+		c := rep.Changes
+		if c == nil || rep.Imported != added || c.Updated != updated || c.Deleted != deleted ||
+			len(c.Conflicts) != conflicts || len(c.WouldDelete) != wouldDelete {
+			t.Fatalf("want %d added, %d updated, %d deleted, %d conflicts, %d would-delete; report: %s %+v",
+				added, updated, deleted, conflicts, wouldDelete, rep.Statement, c)
+		}
+	}
+	if applyAtOnce {
+		rep := run("--apply-deletions", delta)
+		wantChanges(rep, 1, 1, 1, 1, 0)
+		if !strings.Contains(rep.Statement, "1 added, 1 updated, 0 moved, 1 deleted, 1 left alone as conflicts") {
+			t.Errorf("statement: %s", rep.Statement)
+		}
+	} else {
+		rep := run(delta)
+		wantChanges(rep, 1, 1, 0, 1, 1)
+		if !strings.Contains(rep.Changes.WouldDelete[0].Item, "e2") {
+			t.Errorf("would delete %+v, want e2", rep.Changes.WouldDelete)
+		}
+		if hrefOf(t, target(), "UID:e2") == "" {
+			t.Fatal("e2 deleted without --apply-deletions")
+		}
+		wantChanges(run("--apply-deletions", delta), 0, 0, 1, 1, 0)
+	}
+	rep := run("--apply-deletions", delta)
+	if c := rep.Changes.Conflicts; len(c) != 1 || !strings.Contains(c[0].Item, "c2") || !strings.Contains(c[0].Reason, "changed on the target") {
+		t.Errorf("conflicts %+v, want c2 changed on the target", c)
+	}
+	got := target()
+	if b := got[hrefOf(t, got, "UID:c2")]; !strings.Contains(b, "Carol Target") {
+		t.Errorf("the target's edit of c2 was not left alone:\n%s", b)
+	}
+	wantChanges(run("--apply-deletions", "--prefer", "source", delta), 0, 1, 0, 0, 0)
+	wantChanges(run("--apply-deletions", delta), 0, 0, 0, 0, 0)
+
+	// The target equals the source.
+	got = target()
+	want := map[string]string{"UID:c1": "FN:Bob Smith", "UID:c2": "FN:Carol Source", "UID:c3": "FN:Dan",
+		"UID:e1": "SUMMARY:Lunch", "UID:e3": "SUMMARY:Breakfast"}
+	if len(got) != len(want) {
+		t.Errorf("target holds %d objects, want %d: %v", len(got), len(want), sortedNames(got))
+	}
+	for uid, line := range want {
+		if b := got[hrefOf(t, got, uid)]; !strings.Contains(b, line) {
+			t.Errorf("%s on the target lacks %q:\n%s", uid, line, b)
+		}
+	}
+}
+
+// davObjects lists the objects of every collection the journal names,
+// href → body.
+func davObjects(t *testing.T, jpath, user, pass string) map[string]string {
+	t.Helper()
+	recs, err := journal.Records(jpath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cols := map[string]bool{}
+	for _, r := range recs {
+		if r.Ref == "collection" {
+			cols[r.Where] = true
+		}
+	}
+	objs := map[string]string{}
+	for col := range cols {
+		req, _ := http.NewRequest("PROPFIND", col, strings.NewReader(`<?xml version="1.0"?><propfind xmlns="DAV:"><prop><getetag/></prop></propfind>`))
+		req.Header.Set("Depth", "1")
+		req.Header.Set("Content-Type", "application/xml")
+		req.SetBasicAuth(user, pass)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ms struct {
+			Hrefs []string `xml:"response>href"`
+		}
+		err = xml.NewDecoder(resp.Body).Decode(&ms)
+		resp.Body.Close()
+		if err != nil {
+			t.Fatalf("PROPFIND %s: %v", col, err)
+		}
+		cu, _ := url.Parse(col)
+		for _, h := range ms.Hrefs {
+			hu := cu.ResolveReference(&url.URL{Path: h})
+			if strings.HasSuffix(hu.Path, "/") {
+				continue
+			}
+			objs[hu.String()] = getDAV(t, hu.String(), user, pass)
+		}
+	}
+	return objs
+}
+
+func getDAV(t *testing.T, u, user, pass string) string {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, u, nil)
+	req.SetBasicAuth(user, pass)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return strings.ReplaceAll(string(b), "\r\n", "\n")
+}
+
+func putDAV(t *testing.T, u, user, pass, body string) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPut, u, strings.NewReader(body))
+	req.Header.Set("Content-Type", "text/vcard; charset=utf-8")
+	req.SetBasicAuth(user, pass)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode/100 != 2 {
+		t.Fatalf("PUT %s: %s", u, resp.Status)
+	}
+}
+
+// hrefOf is the href of the object whose body holds line ("UID:c2"), or
+// "" when none does.
+func hrefOf(t *testing.T, objs map[string]string, line string) string {
+	t.Helper()
+	for h, b := range objs {
+		for _, l := range strings.Split(b, "\n") {
+			if l == line {
+				return h
+			}
+		}
+	}
+	return ""
+}
+
+func sortedNames(m map[string]string) []string {
+	var s []string
+	for k := range m {
+		s = append(s, k)
+	}
+	sort.Strings(s)
+	return s
+}
