@@ -174,7 +174,7 @@ func davOptions(f *importDAVFlags) (*dav.Options, error) {
 		opt.MapCollection[from] = to
 	}
 	switch f.prefer {
-	case "target":
+	case "target", "": // "": options built without the flag parser
 	case "source":
 		opt.PreferSource = true
 	default:
