@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"encoding/xml"
 	"io"
+	"maps"
 	"net/http"
 	"net/url"
 	"os"
@@ -47,7 +48,18 @@ func TestImportDAVDeltaConverges(t *testing.T) {
 	})
 }
 
-func testDAVDeltaConverges(t *testing.T, server, user, pass string, applyAtOnce bool) {
+// davDelta is a pre-migrated account and the delta that follows it.
+type davDelta struct {
+	full, delta, jpath string
+	run                func(extra ...string) *report.Report
+	target             func() map[string]string // href → body
+	before             map[string]string        // the target after the pre-migration
+}
+
+// newDAVDelta exports contacts c1..c3 and events e1, e2, imports them,
+// then at the source edits c1, deletes e2, adds e3 and edits c2, which is
+// also edited on the target, and exports the delta.
+func newDAVDelta(t *testing.T, server, user, pass string) *davDelta {
 	src, out := t.TempDir(), t.TempDir()
 	for _, d := range []string{"cur", "new", "tmp"} {
 		os.MkdirAll(filepath.Join(src, "mail", d), 0o700)
@@ -64,12 +76,12 @@ func testDAVDeltaConverges(t *testing.T, server, user, pass string, applyAtOnce 
 	write(ics, deltaCalendar(deltaEvent("e1", old, "Lunch"), deltaEvent("e2", old, "Dinner")))
 	export := []string{"-q", "export", "maildir", "--user", user, "--src", filepath.Join(src, "mail"), "--contacts", vcf, "--calendar", ics}
 	mustRun(t, append(clone(export), "--out", out)...)
-	full := filepath.Join(out, user+".tgz")
+	d := &davDelta{full: filepath.Join(out, user+".tgz")}
 
 	state := t.TempDir()
 	pw := writePassword(t, pass)
 	imp := []string{"-q", "import", "dav", "--url", server, "--user", user, "--password-file", pw, "--state", state}
-	run := func(extra ...string) *report.Report {
+	d.run = func(extra ...string) *report.Report {
 		t.Helper()
 		rp := filepath.Join(t.TempDir(), "report.json")
 		args := append(append(clone(imp), "--report", rp), extra...)
@@ -84,30 +96,45 @@ func testDAVDeltaConverges(t *testing.T, server, user, pass string, applyAtOnce 
 		}
 		return &rep
 	}
-	if rep := run(full); rep.Imported != 5 {
+	if rep := d.run(d.full); rep.Imported != 5 {
 		t.Fatalf("pre-migration imported %d, want 5: %s", rep.Imported, rep.Statement)
 	}
 	u, _ := url.Parse(server)
-	jpath := journal.Path(state, user, "dav", u.Host)
-	target := func() map[string]string { return davObjects(t, jpath, user, pass) }
-	before := target()
-	if len(before) != 5 {
-		t.Fatalf("target holds %v after the pre-migration", sortedNames(before))
+	d.jpath = journal.Path(state, user, "dav", u.Host)
+	d.target = func() map[string]string { return davObjects(t, d.jpath, user, pass) }
+	d.before = d.target()
+	if len(d.before) != 5 {
+		t.Fatalf("target holds %v after the pre-migration", sortedNames(d.before))
 	}
 
 	// At the source: c1 edited, e2 deleted, e3 added; c2 edited at the
 	// source and, meanwhile, on the target.
 	write(vcf, deltaCard("c1", later, "Bob Smith")+deltaCard("c2", later, "Carol Source")+deltaCard("c3", old, "Dan"))
 	write(ics, deltaCalendar(deltaEvent("e1", old, "Lunch"), deltaEvent("e3", later, "Breakfast")))
-	c2 := hrefOf(t, before, "UID:c2")
-	putDAV(t, c2, user, pass, deltaCard("c2", "20991231T000000Z", "Carol Target"))
+	putDAV(t, hrefOf(t, d.before, "UID:c2"), user, pass, deltaCard("c2", "20991231T000000Z", "Carol Target"))
 	dout := t.TempDir()
-	mustRun(t, append(clone(export), "--out", dout, "--since", full)...)
+	mustRun(t, append(clone(export), "--out", dout, "--since", d.full)...)
 	deltas, _ := filepath.Glob(filepath.Join(dout, user+".after-*.tgz"))
 	if len(deltas) != 1 {
 		t.Fatalf("delta archives: %v", deltas)
 	}
-	delta := deltas[0]
+	d.delta = deltas[0]
+	return d
+}
+
+func testDAVDeltaConverges(t *testing.T, server, user, pass string, applyAtOnce bool) {
+	d := newDAVDelta(t, server, user, pass)
+	run, target, delta := d.run, d.target, d.delta
+
+	// A dry run changes nothing.
+	edited := target()
+	if code, stdout, stderr := mailhaul(t, "import", "dav", "--url", server, "--user", user, "--password-file", writePassword(t, pass),
+		"--state", filepath.Dir(filepath.Dir(d.jpath)), "--dry-run", "--apply-deletions", delta); code != exitOK {
+		t.Fatalf("dry run: exit %d\n%s%s", code, stdout, stderr)
+	}
+	if got := target(); !maps.Equal(got, edited) {
+		t.Fatalf("the dry run changed the target: %v", sortedNames(got))
+	}
 
 	wantChanges := func(rep *report.Report, added, updated, deleted, conflicts, wouldDelete int) {
 		t.Helper()
@@ -253,4 +280,60 @@ func sortedNames(m map[string]string) []string {
 	}
 	sort.Strings(s)
 	return s
+}
+
+// TestImportDAVDeltaResumes: a delta import stopped after its DELETE and
+// its update PUT reached Radicale but before the journal recorded their
+// outcome (what a SIGKILL leaves: the intents) is finished by the next
+// run, which does neither twice and counts each once.
+func TestImportDAVDeltaResumes(t *testing.T) {
+	r := testservers.StartRadicale(t, map[string]string{"alice": "pa"})
+	d := newDAVDelta(t, r.URL, "alice", "pa")
+	e2, c1 := hrefOf(t, d.before, "UID:e2"), hrefOf(t, d.before, "UID:c1")
+	recs, err := journal.Records(d.jpath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var intents []journal.Record
+	for _, rec := range recs {
+		switch {
+		case rec.Ref == e2:
+			rec.State, rec.Deleted = journal.Pending, true
+			intents = append(intents, rec)
+		case rec.Ref == c1:
+			rec.State, rec.ETag = journal.Pending, ""
+			rec.Key[0] ^= 1 // the new version's key
+			intents = append(intents, rec)
+		}
+	}
+	if len(intents) != 2 {
+		t.Fatalf("journal records of e2 and c1: %+v", intents)
+	}
+	j, err := journal.Open(d.jpath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := j.Write(intents...); err != nil {
+		t.Fatal(err)
+	}
+	j.Close()
+	del, _ := http.NewRequest(http.MethodDelete, e2, nil)
+	del.SetBasicAuth("alice", "pa")
+	if resp, err := http.DefaultClient.Do(del); err != nil || resp.StatusCode/100 != 2 {
+		t.Fatalf("DELETE e2: %v %v", resp, err)
+	}
+	putDAV(t, c1, "alice", "pa", deltaCard("c1", "21000101T000000Z", "Bob Smith"))
+
+	rep := d.run("--apply-deletions", d.delta)
+	if c := rep.Changes; c == nil || rep.Imported != 1 || c.Updated != 1 || c.Deleted != 1 || len(c.Conflicts) != 1 || rep.Failed != 0 {
+		t.Fatalf("resumed run: %s %+v", rep.Statement, rep.Changes)
+	}
+	rep = d.run("--apply-deletions", d.delta)
+	if c := rep.Changes; rep.Imported != 0 || c.Updated != 0 || c.Deleted != 0 || len(c.Conflicts) != 1 {
+		t.Fatalf("a run after it changed something: %s %+v", rep.Statement, rep.Changes)
+	}
+	got := d.target()
+	if len(got) != 5 || hrefOf(t, got, "UID:e2") != "" || !strings.Contains(got[c1], "FN:Bob Smith") {
+		t.Errorf("target: %v\n%s", sortedNames(got), got[c1])
+	}
 }

@@ -26,6 +26,14 @@ type planLine struct {
 // dryRun settles an object without sending it: to be sent when the
 // collection lacks its href; otherwise compared with what is there.
 func (im *session) dryRun(ctx context.Context, jb job) {
+	if _, ok := im.previous(jb); ok {
+		// A delta's edit of an object mailhaul placed: the real run
+		// replaces it, if the target still holds mailhaul's version.
+		im.planned(jb, true)
+		im.rep.AddUpdated()
+		im.progress()
+		return
+	}
 	im.mu.Lock()
 	pl := im.planFor(jb)
 	if pl.hrefs == nil && !jb.col.Planned {
