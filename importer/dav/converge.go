@@ -108,19 +108,9 @@ func (im *session) replace(ctx context.Context, jb job, p placedObject) {
 		im.diverged(ctx, jb, "mailhaul recorded no ETag for it, so it cannot tell a change made on the target from its own copy")
 		return
 	}
-	res, err := im.c.put(ctx, jb.href, contentType(jb.item.Kind), jb.body, etag)
-	if err != nil {
-		im.failed(jb, err.Error())
-		return
-	}
-	switch res.Outcome {
-	case stored:
-		im.stored(jb, jb.href, res.ETag)
-	case changed, exists:
+	im.putIfMatch(ctx, jb, jb.href, etag, func(*answer) {
 		im.diverged(ctx, jb, "it was changed on the target after mailhaul put it there")
-	default:
-		im.failed(jb, "the server refused the update: "+refusal(res.Answer, jb.item.Kind, jb.body))
-	}
+	})
 }
 
 // diverged settles an update whose target no longer holds what mailhaul
@@ -140,15 +130,12 @@ func (im *session) diverged(ctx context.Context, jb job, why string) {
 	case a.Status == http.StatusNotFound:
 		im.conflict(jb, "it was deleted on the target after mailhaul put it there; the edit made at the source was not applied (--prefer source puts it back)")
 		return
-	case a.Status/100 != 2:
-		im.failed(jb, "read the object the target holds with this UID: "+a.ServerSays())
+	}
+	same, diff, ok := im.holds(jb, a)
+	if !ok {
 		return
 	}
-	same, diff, latin1 := sameAsSent(a.Body, jb.body)
 	if same {
-		if latin1 {
-			im.noteLatin1(jb)
-		}
 		im.record(jb, jb.href, a.Header.Get("ETag"), true, int64(len(jb.body)))
 		return
 	}
@@ -160,23 +147,7 @@ func (im *session) diverged(ctx context.Context, jb job, why string) {
 		im.conflict(jb, why+" (the target's copy differs from the source's new version: "+what+"); it was left alone, the edit made at the source was not applied (--prefer source applies it)")
 		return
 	}
-	ifMatch := "*"
-	if e := strongETag(a.Header.Get("ETag")); e != "" {
-		ifMatch = e
-	}
-	res, err := im.c.put(ctx, jb.href, contentType(jb.item.Kind), jb.body, ifMatch)
-	if err != nil {
-		im.failed(jb, err.Error())
-		return
-	}
-	switch res.Outcome {
-	case stored:
-		im.stored(jb, jb.href, res.ETag)
-	case changed, exists:
-		im.failed(jb, "the object changed on the server while it was being updated; run again to retry: "+res.Answer.ServerSays())
-	default:
-		im.failed(jb, "the server refused the update: "+refusal(res.Answer, jb.item.Kind, jb.body))
-	}
+	im.overwrite(ctx, jb, jb.href, a)
 }
 
 // conflict reports an object left alone because the target changed it.
