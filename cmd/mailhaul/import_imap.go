@@ -25,7 +25,7 @@ import (
 type importIMAPFlags struct {
 	imapLogin
 	provider, folderMap, state, report, archiveUser string
-	dryRun                                          bool
+	dryRun, applyDeletions                          bool
 	connections, errorBudget                        int
 	settle                                          time.Duration
 	maxBytesPerSecond, maxMessagesPerSecond         float64
@@ -58,6 +58,14 @@ confirm loading them into this account. An item damaged in an archive fails
 alone (exit 3); a damaged archive ends the run (exit 1). The result (--json,
 --report) is written however the run ends; SIGINT or SIGTERM exit 130.
 
+A delta archive (export --since) carries the source's state: after loading
+its new messages, the import brings the messages it placed earlier to it:
+flags and keywords, moves between folders (MOVE), and, only with
+--apply-deletions, deletions; without it the report lists what would be
+deleted. A message the user changed on the target since mailhaul placed it
+(its flags differ from those mailhaul set, or it was moved or deleted there)
+is left alone and listed as a conflict.
+
 The password comes from --password-file or the MAILHAUL_PASSWORD environment
 variable, never from the command line.`,
 		Args: cobra.MinimumNArgs(1),
@@ -72,6 +80,7 @@ variable, never from the command line.`,
 	fl.StringVar(&f.provider, "provider", "generic", "target profile: "+strings.Join(imapimport.ProfileNames(), ", "))
 	fl.StringVar(&f.folderMap, "folder-map", "", `file of "source/path = target/path" lines (a folder and every folder below it; the longest match wins)`)
 	fl.BoolVar(&f.dryRun, "dry-run", false, "print the plan; create and send nothing")
+	fl.BoolVar(&f.applyDeletions, "apply-deletions", false, "delete on the target the messages mailhaul placed that the last delta's state says the source deleted (default: list them)")
 	fl.StringVar(&f.state, "state", "", "directory for the journal (default: beside the first archive)")
 	fl.StringVar(&f.report, "report", "", "write the JSON report here")
 	fl.IntVar(&f.connections, "connections", 0, "parallel connections (default: the provider's)")
@@ -94,7 +103,8 @@ func (a *app) runImportIMAP(ctx context.Context, archives []string, f *importIMA
 	if err := importer.CheckArchiveUser(archives, f.user, f.archiveUser); err != nil {
 		return run.fail(ctx, "archives", err)
 	}
-	req := importer.Request{User: f.user, Archives: archives, StateDir: journal.DefaultDir(f.state, archives), DryRun: f.dryRun}
+	req := importer.Request{User: f.user, Archives: archives, StateDir: journal.DefaultDir(f.state, archives), DryRun: f.dryRun,
+		ApplyDeletions: f.applyDeletions}
 	if !a.quiet && !a.json {
 		req.Logf = func(format string, args ...any) {
 			fmt.Fprintln(a.stderr, termtext.Escape(fmt.Sprintf(format, args...)))

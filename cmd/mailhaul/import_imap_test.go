@@ -264,3 +264,49 @@ func TestImportIMAPRefusedFolderIsPartial(t *testing.T) {
 		t.Errorf("with the suggested --folder-map: exit %d\n%s\n%s", code, stdout, stderr)
 	}
 }
+
+// TestImportIMAPApplyDeletionsFlag: from the command line, a delta's
+// deletion is listed ("would delete") without --apply-deletions, and made
+// with it; both runs exit 0.
+func TestImportIMAPApplyDeletionsFlag(t *testing.T) {
+	d := testservers.StartDovecot(t, map[string]string{"alice": "alice-secret"})
+	dir := t.TempDir()
+	src := filepath.Join(dir, "Maildir")
+	for _, sub := range []string{"cur", "new", "tmp", ".Trash/cur", ".Trash/new", ".Trash/tmp"} {
+		os.MkdirAll(filepath.Join(src, sub), 0o755)
+	}
+	gone := filepath.Join(src, ".Trash/cur/1000000001.M1P1.host:2,S")
+	os.WriteFile(filepath.Join(src, "cur/1000000002.M2P2.host:2,S"), []byte("Subject: kept\nMessage-ID: <kept@x>\n\nkept\n"), 0o644)
+	os.WriteFile(gone, []byte("Subject: gone\nMessage-ID: <gone@x>\n\ngone\n"), 0o644)
+	mustRun(t, "export", "maildir", "--user", "alice", "--src", src, "--out", filepath.Join(dir, "full"))
+	full := filepath.Join(dir, "full", "alice.tgz")
+	pw := filepath.Join(dir, "pw")
+	os.WriteFile(pw, []byte("alice-secret\n"), 0o600)
+	base := []string{"import", "imap", "--url", "imap://" + d.Addr, "--user", "alice", "--password-file", pw,
+		"--provider", "dovecot", "--state", filepath.Join(dir, "state"), "--settle", "1ms"}
+	if code, stdout, stderr := mailhaul(t, append(base, full)...); code != exitOK {
+		t.Fatalf("full import: exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	os.Remove(gone)
+	mustRun(t, "export", "maildir", "--user", "alice", "--src", src, "--out", filepath.Join(dir, "delta"), "--since", full)
+	deltas, _ := filepath.Glob(filepath.Join(dir, "delta", "alice*.tgz"))
+	if len(deltas) != 1 {
+		t.Fatalf("delta archives: %v", deltas)
+	}
+	delta := deltas[0]
+
+	code, stdout, stderr := mailhaul(t, append(base, full, delta)...)
+	if code != exitOK || !strings.Contains(stdout, "would delete: alice: Trash: Trash/1000000001.M1P1.host") ||
+		!strings.Contains(stdout, "1 deleted at the source are still on the target") {
+		t.Errorf("without --apply-deletions: exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	code, stdout, stderr = mailhaul(t, append(base, "--apply-deletions", full, delta)...)
+	if code != exitOK || !strings.Contains(stdout, "0 added, 0 updated, 0 moved, 1 deleted") {
+		t.Errorf("with --apply-deletions: exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	for _, mb := range testservers.ReadMailboxes(t, d.Addr, "alice", "alice-secret") {
+		if mb.Name == "Trash" && len(mb.Messages) != 0 {
+			t.Errorf("Trash still holds %d messages after --apply-deletions", len(mb.Messages))
+		}
+	}
+}

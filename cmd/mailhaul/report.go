@@ -58,6 +58,15 @@ func printProblems(w io.Writer, label, user string, ps []format.Problem, max int
 	}
 }
 
+// failureProblems is report failures as problems, to print.
+func failureProblems(fs []report.Failure) []format.Problem {
+	out := make([]format.Problem, len(fs))
+	for i, f := range fs {
+		out[i] = format.Problem{Folder: f.Folder, Item: f.Item, Reason: f.Reason}
+	}
+	return out
+}
+
 func sortedKeys(m map[string]int) []string {
 	keys := make([]string, 0, len(m))
 	for k := range m {
@@ -130,6 +139,11 @@ func (a *app) printImportText(rep *report.Report) {
 			where += ": " + esc(fl.Item)
 		}
 		fmt.Fprintf(a.stderr, "failed: %s: %s: %s\n", esc(rep.User), where, esc(fl.Reason))
+	}
+	if c := rep.Changes; c != nil {
+		// A cutover's state record: what was left alone, what was not deleted.
+		printProblems(a.stderr, "conflict", rep.User, failureProblems(c.Conflicts), 50)
+		printProblems(a.stdout, "would delete", rep.User, failureProblems(c.WouldDelete), 50)
 	}
 	if n := rep.NotAttempted; n > 0 {
 		fmt.Fprintf(a.stderr, "not attempted: %d items read but not sent before the run stopped (listed in the report); the next run sends them\n", n)

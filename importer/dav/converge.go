@@ -18,10 +18,15 @@ package dav
 //     source: it is removed with DELETE and If-Match on its recorded ETag
 //     only with ApplyDeletions, otherwise listed as a would-be deletion.
 //
-// Each change is journalled before it is made (an intent) and after (its
-// outcome), so a run stopped anywhere is finished by the next one and
-// nothing is done twice. Objects the user created on the target are never
-// in the journal and never touched.
+// Each change is journalled, so a run stopped anywhere is finished by the
+// next one and nothing is done twice: an update as every PUT is (an intent
+// before, the outcome after; the next run's If-Match fails on the object
+// already replaced and finds it equal), a deletion by its outcome, Gone
+// (the next run's DELETE of an object a stopped run removed answers 404,
+// which is gone too). An object the journal calls Gone is not brought back
+// by an archive that still holds it (the full archive passed again).
+// Objects the user created on the target are never in the journal and
+// never touched.
 
 import (
 	"context"
@@ -43,25 +48,21 @@ type placedObject struct {
 	key   journal.Key
 	where string // the collection's URL
 	etag  string // as the server gave it when mailhaul put or found it
-	// deleting: a DELETE was intended and may not have happened.
-	deleting bool
 }
 
 // loadPlaced reads from the journal where mailhaul placed objects: for
 // each href its latest settled record. An object being sent (a pending
-// PUT) keeps the record of the version before it; one deleted is gone.
+// PUT) keeps the record of the version before it; a Gone one is not there.
 func loadPlaced(j *journal.Journal) (map[string]placedObject, error) {
 	placed := map[string]placedObject{}
 	err := j.Scan(func(r journal.Record) {
 		if r.Ref == "" || r.Ref == collectionRef {
 			return
 		}
-		switch {
-		case r.Deleted && r.State == journal.Done:
+		switch r.State {
+		case journal.Gone:
 			delete(placed, r.Ref)
-		case r.Deleted:
-			placed[r.Ref] = placedObject{key: r.Key, where: r.Where, etag: r.ETag, deleting: true}
-		case r.State == journal.Done:
+		case journal.Done:
 			placed[r.Ref] = placedObject{key: r.Key, where: r.Where, etag: r.ETag}
 		}
 	})
@@ -92,7 +93,7 @@ func (im *session) previous(jb job) (placedObject, bool) {
 		return placedObject{}, false
 	}
 	p, ok := im.placed[jb.href.String()]
-	if !ok || p.key == jb.key || p.deleting || p.where != jb.col.URL.String() {
+	if !ok || p.key == jb.key || p.where != jb.col.URL.String() {
 		return placedObject{}, false
 	}
 	return p, true
@@ -285,17 +286,11 @@ func (im *session) remove(ctx context.Context, archive string, u *url.URL, p pla
 	fail := func(reason string) {
 		im.rep.AddFailure(report.Failure{Archive: archive, Item: davclient.Redact(u), Reason: reason})
 	}
-	rec := journal.Record{Key: p.key, State: journal.Pending, Where: p.where, Ref: u.String(), ETag: p.etag, Deleted: true}
-	if err := im.j.Write(rec); err != nil {
-		fail(err.Error())
-		return
-	}
 	hdr := http.Header{}
 	etag := strongETag(p.etag)
 	if etag == "" {
 		im.rep.AddConflict(report.Failure{Archive: archive, Item: davclient.Redact(u),
 			Reason: "deleted at the source, but mailhaul recorded no ETag for it, so it cannot tell whether it was changed on the target; it was left alone"})
-		im.restorePlaced(u, p)
 		return
 	}
 	hdr.Set("If-Match", etag)
@@ -308,7 +303,7 @@ func (im *session) remove(ctx context.Context, archive string, u *url.URL, p pla
 	case a.Status/100 == 2, a.Status == http.StatusNotFound:
 		// Gone either way (a 404: a run stopped after the DELETE, or the
 		// user removed it too).
-		rec.State = journal.Done
+		rec := journal.Record{Key: p.key, State: journal.Gone, Where: p.where, Ref: u.String(), ETag: p.etag}
 		if err := im.j.Write(rec); err != nil {
 			fail(err.Error())
 			return
@@ -317,16 +312,7 @@ func (im *session) remove(ctx context.Context, archive string, u *url.URL, p pla
 	case a.Status == http.StatusPreconditionFailed:
 		im.rep.AddConflict(report.Failure{Archive: archive, Item: davclient.Redact(u),
 			Reason: "deleted at the source, but changed on the target after mailhaul put it there; it was left alone"})
-		im.restorePlaced(u, p)
 	default:
 		fail("delete: " + a.ServerSays())
-	}
-}
-
-// restorePlaced takes back a deletion intent that was not carried out, so
-// that the journal again says mailhaul placed the object as it was.
-func (im *session) restorePlaced(u *url.URL, p placedObject) {
-	if err := im.j.Write(journal.Record{Key: p.key, State: journal.Done, Where: p.where, Ref: u.String(), ETag: p.etag}); err != nil {
-		im.rep.Note("journal: %v", err)
 	}
 }

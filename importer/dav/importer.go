@@ -411,9 +411,17 @@ func (im *session) prepare(ctx context.Context, archive string, e *format.Entry,
 	// (or a dry run would) was gone from the server, and nothing in it can
 	// be there, whatever the journal says.
 	if im.j != nil && !im.opt.Update && !col.Created && !col.Planned {
-		if state, ok := im.j.Lookup(jb.key); ok && state == journal.Done {
+		state, ok := im.j.Lookup(jb.key)
+		switch {
+		case ok && state == journal.Done:
 			im.rep.AddPresent()
 			im.planned(jb, false)
+			im.progress()
+			return job{}, false
+		case ok && state == journal.Gone:
+			// Deleted on the target as at the source (converge.go):
+			// an earlier archive passed again does not bring it back.
+			im.rep.AddSkipped("deleted at the source, and on the target by an earlier run")
 			im.progress()
 			return job{}, false
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"iter"
 	"time"
 
 	"github.com/mailhaul/mailhaul/format"
@@ -54,6 +55,7 @@ func (im *job) readArchives(ctx context.Context, archives []string) error {
 	}
 	defer flush()
 	sel := im.req.Select
+	var summary *format.Summary // the archive's, which its state record follows
 	err := importer.Walk(ctx, archives, importer.Visitor{
 		Folder: func(archive string, f format.Folder, notes []string) error {
 			if f.Kind != format.FolderMail || !sel.KeepFolder(f.Path) {
@@ -95,7 +97,11 @@ func (im *job) readArchives(ctx context.Context, archives []string) error {
 			if n := len(s.Errors) + s.Truncated; n > 0 {
 				im.rep.Note("archive %s: its export could not read %d items; they are not in the archive (see its export report)", archive, n)
 			}
+			summary = s
 			return nil
+		},
+		State: func(archive string, items iter.Seq2[format.StateItem, error]) error {
+			return im.keepState(archive, summary, items)
 		},
 	})
 	return err
@@ -128,7 +134,14 @@ func (im *job) prepare(ctx context.Context, archive string, e *format.Entry) (*i
 	key, ck := im.pres.keys(b, src.SourceID, sp)
 	it := &item{archive: archive, folder: src.Folder, sourceID: src.SourceID, box: b, sp: sp, key: key}
 	done := func() { sp.close() }
-	present, err := im.pres.known(ctx, b, key, ck, sp, src.Received)
+	if st, ok := im.j.Lookup(key); ok && st == journal.Gone {
+		done()
+		im.rep.AddSkipped("expunged at the source: deleted on the target by an earlier cutover, not brought back")
+		return nil, nil
+	}
+	flags, refused := cleanFlags(src.Flags, b.state.perm)
+	present, err := im.pres.known(ctx, b, key, ck, sp, src.Received,
+		journal.Record{Source: src.SourceID, Folder: src.Folder, Flags: flags, MessageID: sp.msgID, Size: sp.size})
 	if err != nil {
 		done()
 		return nil, err
@@ -150,7 +163,6 @@ func (im *job) prepare(ctx context.Context, archive string, e *format.Entry) (*i
 		fail("holds NUL bytes, which IMAP can only carry with BINARY, and the target does not offer it")
 		return nil, nil
 	}
-	flags, refused := cleanFlags(src.Flags, b.state.perm)
 	im.tally.noteRefused(refused)
 	it.msg = appender.Message{Flags: flags, Date: src.Received, Size: sp.size, Body: sp.open, Binary: sp.nul}
 	if im.req.DryRun {

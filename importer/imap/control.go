@@ -30,6 +30,8 @@ type control struct {
 	// selected is the mailbox the connection has selected: a FETCH by UID
 	// reads from it, whatever index the UID came from.
 	selected string
+	// selValidity is selected's UIDVALIDITY, as its SELECT said.
+	selValidity uint32
 
 	// conn closes when the run's context ends, which ends a go-imap
 	// command waiting for its answer (go-imap's commands take no context).
@@ -196,7 +198,7 @@ func (t *control) selectLocked(name string) (mailboxState, error) {
 	if err != nil {
 		return mailboxState{}, fmt.Errorf("imap: select %q: %w", name, t.cause(err))
 	}
-	t.selected = name
+	t.selected, t.selValidity = name, d.UIDValidity
 	st := mailboxState{uidValidity: d.UIDValidity, messages: d.NumMessages}
 	st.perm = permanentFlags{known: map[string]bool{}, unknown: d.PermanentFlags == nil}
 	for _, f := range d.PermanentFlags {
@@ -326,4 +328,135 @@ func (t *control) appended(b *box, au imapconn.AppendUID) {
 			ix.used[u] = true
 		}
 	}
+}
+
+// errGone says the message is no longer at the UID mailhaul placed it at
+// (the user moved or deleted it on the target, or the mailbox was made
+// anew).
+var errGone = errors.New("no longer where mailhaul placed it on the target (moved or deleted there, or the mailbox was made anew)")
+
+// flagsAt returns the flags of the message at uid in mailbox, errGone when
+// the mailbox's UIDVALIDITY is not validity or the UID is not there.
+func (t *control) flagsAt(mailbox string, validity, uid uint32) ([]string, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.flagsAtLocked(mailbox, validity, uid)
+}
+
+func (t *control) flagsAtLocked(mailbox string, validity, uid uint32) ([]string, error) {
+	if t.selected != mailbox {
+		// Changes come mailbox by mailbox as the state lists them: one
+		// SELECT for a run of them.
+		if _, err := t.selectLocked(mailbox); err != nil {
+			return nil, err
+		}
+	}
+	if t.selValidity != validity {
+		return nil, errGone
+	}
+	msgs, err := t.c.Fetch(imap.UIDSetNum(imap.UID(uid)), &imap.FetchOptions{UID: true, Flags: true}).Collect()
+	if err != nil {
+		return nil, fmt.Errorf("imap: fetch flags of UID %d in %q: %w", uid, mailbox, t.cause(err))
+	}
+	for _, m := range msgs {
+		if uint32(m.UID) == uid {
+			out := make([]string, len(m.Flags))
+			for i, f := range m.Flags {
+				out[i] = string(f)
+			}
+			return out, nil
+		}
+	}
+	return nil, errGone
+}
+
+// setFlags replaces the flags of the message at uid in mailbox (UID STORE
+// FLAGS.SILENT).
+func (t *control) setFlags(mailbox string, validity, uid uint32, flags []string) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if _, err := t.flagsAtLocked(mailbox, validity, uid); err != nil {
+		return err
+	}
+	fl := make([]imap.Flag, len(flags))
+	for i, f := range flags {
+		fl[i] = imap.Flag(f)
+	}
+	err := t.c.Store(imap.UIDSetNum(imap.UID(uid)), &imap.StoreFlags{Op: imap.StoreFlagsSet, Silent: true, Flags: fl}, nil).Close()
+	if err != nil {
+		return fmt.Errorf("imap: store flags of UID %d in %q: %w", uid, mailbox, t.cause(err))
+	}
+	return nil
+}
+
+// move moves the message at uid in mailbox to dest (UID MOVE, or go-imap's
+// COPY, STORE \Deleted and UID EXPUNGE where MOVE is missing) and returns
+// its place there. The target must say it (COPYUID, UIDPLUS): without it
+// mailhaul could not find the message again.
+func (t *control) move(mailbox string, validity, uid uint32, dest string) (uint32, uint32, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if !t.c.Caps().Has(imap.CapUIDPlus) && !t.c.Caps().Has(imap.CapIMAP4rev2) {
+		return 0, 0, errors.New("the target does not offer UIDPLUS, so a moved message could not be found again: not moved")
+	}
+	if _, err := t.flagsAtLocked(mailbox, validity, uid); err != nil {
+		return 0, 0, err
+	}
+	d, err := t.c.Move(imap.UIDSetNum(imap.UID(uid)), dest).Wait()
+	if err != nil {
+		return 0, 0, fmt.Errorf("imap: move UID %d from %q to %q: %w", uid, mailbox, dest, t.cause(err))
+	}
+	var uids []imap.UID
+	if set, ok := d.DestUIDs.(imap.UIDSet); ok {
+		uids, _ = set.Nums()
+	}
+	if d.UIDValidity == 0 || len(uids) != 1 {
+		return 0, 0, fmt.Errorf("imap: move UID %d from %q to %q: the target did not say the new UID", uid, mailbox, dest)
+	}
+	return d.UIDValidity, uint32(uids[0]), nil
+}
+
+// remove deletes the message at uid in mailbox: STORE \Deleted and UID
+// EXPUNGE of that one UID. Without UIDPLUS it refuses, because a plain
+// EXPUNGE would also remove what the user marked \Deleted.
+func (t *control) remove(mailbox string, validity, uid uint32) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if !t.c.Caps().Has(imap.CapUIDPlus) && !t.c.Caps().Has(imap.CapIMAP4rev2) {
+		return errors.New("the target does not offer UIDPLUS, and a plain EXPUNGE would remove other messages marked deleted: not deleted")
+	}
+	if _, err := t.flagsAtLocked(mailbox, validity, uid); err != nil {
+		return err
+	}
+	set := imap.UIDSetNum(imap.UID(uid))
+	if err := t.c.Store(set, &imap.StoreFlags{Op: imap.StoreFlagsAdd, Silent: true, Flags: []imap.Flag{imap.FlagDeleted}}, nil).Close(); err != nil {
+		return fmt.Errorf("imap: mark UID %d in %q deleted: %w", uid, mailbox, t.cause(err))
+	}
+	if err := t.c.UIDExpunge(set).Close(); err != nil {
+		return fmt.Errorf("imap: expunge UID %d in %q: %w", uid, mailbox, t.cause(err))
+	}
+	return nil
+}
+
+// findOne looks in mailbox for the one message with Message-ID id and of
+// size bytes (UID SEARCH HEADER, LARGER, SMALLER), and returns its place;
+// ok is false unless exactly one matches.
+func (t *control) findOne(mailbox, id string, size int64) (validity, uid uint32, ok bool, err error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	st, err := t.selectLocked(mailbox)
+	if err != nil {
+		return 0, 0, false, err
+	}
+	crit := &imap.SearchCriteria{Header: []imap.SearchCriteriaHeaderField{{Key: "Message-ID", Value: id}},
+		Larger: size - 1, Smaller: size + 1}
+	d, err := t.c.UIDSearch(crit, nil).Wait()
+	if err != nil {
+		return 0, 0, false, fmt.Errorf("imap: search %q: %w", mailbox, t.cause(err))
+	}
+	uids := d.AllUIDs()
+	if len(uids) != 1 {
+		return 0, 0, false, nil
+	}
+	return st.uidValidity, uint32(uids[0]), true, nil
 }

@@ -51,5 +51,9 @@
 // index.go); presence.go says what is there already (journal, target
 // index, settle); batches.go reads the archives into batches, and
 // sender.go sends each one over the append connections, its attempts in
-// internal/retry's one loop (queue.go alone takes the queue's lock).
+// internal/retry's one loop (queue.go alone takes the queue's lock);
+// apply.go then brings what earlier runs placed to the last delta's state
+// record (flags, moves, deletions with Request.ApplyDeletions), changing
+// only what the journal says mailhaul placed and the target still holds
+// as mailhaul left it.
 package imap

@@ -52,6 +52,9 @@ type job struct {
 	// those still have commands in flight.
 	senders sync.WaitGroup
 	tally   tally
+	// state is the last archive's state record, applied once the
+	// archives' messages are on the target (apply.go).
+	state *sourceState
 }
 
 // serverCaps is what the append connections offer, from the first one,
@@ -148,6 +151,7 @@ func run(ctx context.Context, o *Options, req importer.Request) (*report.Report,
 		return nil, nil, err
 	}
 	defer im.j.Close()
+	defer func() { im.state.close() }()
 	im.pres = newPresence(im.j, req.DryRun, im.logf)
 	if im.j.HasPending() {
 		// The last run ended with commands in flight, which the server
@@ -182,6 +186,9 @@ func run(ctx context.Context, o *Options, req importer.Request) (*report.Report,
 	if req.DryRun {
 		im.hangUp(first)
 		err = im.readArchives(ctx, archives)
+		if err == nil {
+			err = im.applyState(ctx)
+		}
 		im.finishNotes()
 		rep.Finish()
 		return rep, im.boxes.planValue(), err
@@ -202,6 +209,11 @@ func run(ctx context.Context, o *Options, req importer.Request) (*report.Report,
 	im.senders.Wait()
 	if readErr == nil {
 		readErr = ctx.Err()
+	}
+	if readErr == nil {
+		// Once the archives' messages are on the target (and journaled):
+		// the state speaks of them too.
+		readErr = im.applyState(ctx)
 	}
 	if readErr != nil {
 		// Batches still queued once the senders (and every command they sent)

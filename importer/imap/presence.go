@@ -85,8 +85,11 @@ func (p *presence) keys(b *box, sourceID string, sp *spool) (key, ck journal.Key
 
 // known reports whether the item of key (content key ck) is on the
 // target already: repeated in the archives, done in the journal, or
-// found on the target, which the journal then records.
-func (p *presence) known(ctx context.Context, b *box, key, ck journal.Key, sp *spool, received time.Time) (bool, error) {
+// found on the target, which the journal then records with what found
+// gives (the item's sourceId, folder and flags: without a journal, a copy
+// found with the archive's flags is taken as mailhaul's, for a delta's
+// state record to change).
+func (p *presence) known(ctx context.Context, b *box, key, ck journal.Key, sp *spool, received time.Time, found journal.Record) (bool, error) {
 	if p.seen[key] {
 		return true, nil // the same item twice in the archives (a delta repeating it)
 	}
@@ -122,13 +125,13 @@ func (p *presence) known(ctx context.Context, b *box, key, ck journal.Key, sp *s
 	if !b.hadMail {
 		return false, nil
 	}
-	ref, found, err := p.lookup(ctx, b, sp, received, false, known, false)
-	if err != nil || !found {
+	ref, there, err := p.lookup(ctx, b, sp, received, false, known, false)
+	if err != nil || !there {
 		return false, err
 	}
 	if !p.dryRun {
-		if err := p.j.Write(journal.Record{Key: key, State: journal.Done, Where: b.name,
-			Ref: ref}); err != nil {
+		found.Key, found.State, found.Where, found.Ref = key, journal.Done, b.name, ref
+		if err := p.j.Write(found); err != nil {
 			return false, err
 		}
 	}

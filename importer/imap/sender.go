@@ -384,10 +384,11 @@ func (im *job) appended(b *batch, resp *imapconn.Response) {
 	}
 	recs := make([]journal.Record, len(b.items))
 	for i, it := range b.items {
-		recs[i] = journal.Record{Key: it.key, State: journal.Done, Where: b.box.name}
+		ref := ""
 		if ok {
-			recs[i].Ref = fmt.Sprintf("%d:%d", au.UIDValidity, au.UIDs[i])
+			ref = fmt.Sprintf("%d:%d", au.UIDValidity, au.UIDs[i])
 		}
+		recs[i] = it.placed(b.box.name, ref)
 	}
 	im.recordDone(recs...)
 	if ok {
@@ -402,6 +403,14 @@ func (im *job) appended(b *batch, resp *imapconn.Response) {
 		im.release(it)
 	}
 	b.items = nil
+}
+
+// placed is the journal's record of an item this run put at ref in
+// mailbox: with what a later delta's state record needs to find it and to
+// tell whether the user changed it since (the flags sent).
+func (it *item) placed(mailbox, ref string) journal.Record {
+	return journal.Record{Key: it.key, State: journal.Done, Where: mailbox, Ref: ref,
+		Source: it.sourceID, Folder: it.folder, Flags: it.msg.Flags, MessageID: it.sp.msgID, Size: it.sp.size}
 }
 
 // recordDone journals messages the target has. If the journal cannot
@@ -462,8 +471,7 @@ func (im *job) verify(ctx context.Context, b *batch) error {
 			rest = append(rest, it)
 			continue
 		}
-		im.recordDone(journal.Record{Key: it.key, State: journal.Done, Where: b.box.name,
-			Ref: ref})
+		im.recordDone(it.placed(b.box.name, ref))
 		im.rep.AddImported(it.msg.Size)
 		im.release(it)
 	}

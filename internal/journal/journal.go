@@ -51,20 +51,30 @@ type State string
 const (
 	Pending State = "pending" // about to be sent; may or may not have arrived
 	Done    State = "done"    // the target confirmed it (or already had it)
+	// Gone: mailhaul deleted it from the target because the source had
+	// deleted it (a delta's state record, --apply-deletions): an archive
+	// that still holds it must not bring it back.
+	Gone State = "gone"
 )
 
 // Record is one item's latest known state on the target.
 type Record struct {
-	Key   Key    `json:"key"`
-	State State  `json:"state"`
-	Where string `json:"where"`          // mailbox name, or collection URL
-	Ref   string `json:"ref,omitempty"`  // target's reference: "UIDVALIDITY:UID" for IMAP, an href for DAV
-	ETag  string `json:"etag,omitempty"` // DAV ETag when known
-	// Deleted marks the removal of the item at Ref (a deletion at the
-	// source applied): Pending before it, Done after. The key then counts
-	// as not placed, so that the item is sent again if it comes back.
-	Deleted bool      `json:"deleted,omitempty"`
-	At      time.Time `json:"at"`
+	Key   Key       `json:"key"`
+	State State     `json:"state"`
+	Where string    `json:"where"`          // mailbox name, or collection URL
+	Ref   string    `json:"ref,omitempty"`  // target's reference: "UIDVALIDITY:UID" for IMAP, an href for DAV
+	ETag  string    `json:"etag,omitempty"` // DAV ETag when known
+	At    time.Time `json:"at"`
+	// What a cutover needs of an item placed on the target (a delta's
+	// state record, FORMAT.md): its sourceId and folder in the archives,
+	// the flags mailhaul last set, its Message-ID and size. Flags are
+	// meaningful only with Source (empty: none); records without Source
+	// (older journals, items found rather than placed) are left alone.
+	Source    string   `json:"source,omitempty"`
+	Folder    string   `json:"folder,omitempty"`
+	Flags     []string `json:"flags,omitempty"`
+	MessageID string   `json:"messageId,omitempty"`
+	Size      int64    `json:"size,omitempty"`
 }
 
 // Journal is one user's journal for one target. It is safe for concurrent
@@ -87,11 +97,14 @@ const (
 	statePending uint8 = iota
 	stateDone          // Done, with no Ref
 	statePlaced        // Done, with the Ref telling where
+	stateGone          // Gone
 )
 
 func stateOf(r Record) uint8 {
 	switch {
-	case r.State != Done || r.Deleted:
+	case r.State == Gone:
+		return stateGone
+	case r.State != Done:
 		return statePending
 	case r.Ref == "":
 		return stateDone
@@ -198,10 +211,13 @@ func (j *Journal) Lookup(k Key) (State, bool) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	st, ok := j.state[k]
-	if st != statePending {
-		return Done, ok
+	switch st {
+	case statePending:
+		return Pending, ok
+	case stateGone:
+		return Gone, ok
 	}
-	return Pending, ok
+	return Done, ok
 }
 
 // Placed reports whether k is Done with a Ref, so that Scan finds where

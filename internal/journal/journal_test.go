@@ -189,3 +189,36 @@ func TestOpenReadOnly(t *testing.T) {
 		t.Errorf("the read-only journal changed the file:\n%s\nto\n%s", before, after)
 	}
 }
+
+// TestGoneAndCutoverFields: a record of an item deleted on purpose reads
+// back as Gone (neither pending nor done), and the cutover fields survive
+// a reopen; an older line without them still reads.
+func TestGoneAndCutoverFields(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "j")
+	os.WriteFile(path, []byte(`{"key":"`+Key{9}.String()+`","state":"done","where":"INBOX","ref":"1:1","at":"2024-01-01T00:00:00Z"}`+"\n"), 0o600)
+	j, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, b := Key{1}, Key{2}
+	if err := j.Write(Record{Key: a, State: Done, Where: "INBOX", Ref: "7:1", Source: "INBOX/u1", Folder: "INBOX", Flags: []string{`\Seen`}, MessageID: "<m@x>", Size: 42},
+		Record{Key: b, State: Done, Where: "Trash", Ref: "7:2", Source: "Trash/u2", Folder: "Trash"},
+		Record{Key: b, State: Gone, Where: "Trash", Ref: "7:2", Source: "Trash/u2", Folder: "Trash"}); err != nil {
+		t.Fatal(err)
+	}
+	j.Close()
+	if j, err = Open(path); err != nil {
+		t.Fatal(err)
+	}
+	defer j.Close()
+	if st, ok := j.Lookup(b); !ok || st != Gone || j.HasPending() || j.Placed(b) {
+		t.Errorf("b: %s %v, pending %v, placed %v; want gone, nothing pending, not placed", st, ok, j.HasPending(), j.Placed(b))
+	}
+	if st, _ := j.Lookup(Key{9}); st != Done || !j.Placed(Key{9}) {
+		t.Errorf("the old line reads as %s", st)
+	}
+	recs, err := Records(path)
+	if r := recs[a]; err != nil || r.Source != "INBOX/u1" || r.Folder != "INBOX" || fmt.Sprint(r.Flags) != `[\Seen]` || r.MessageID != "<m@x>" || r.Size != 42 {
+		t.Errorf("a read back as %+v, %v", r, err)
+	}
+}

@@ -1,0 +1,265 @@
+package imap
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapclient"
+
+	"github.com/mailhaul/mailhaul/export/exporttest"
+	"github.com/mailhaul/mailhaul/export/maildir"
+	"github.com/mailhaul/mailhaul/importer"
+	"github.com/mailhaul/mailhaul/internal/testservers"
+	"github.com/mailhaul/mailhaul/report"
+)
+
+// cutoverMaildir writes the source Maildir of the cutover test: INBOX with
+// four messages, Archive with one, Trash with one.
+func cutoverMaildir(t *testing.T, root string) {
+	t.Helper()
+	for _, d := range []string{"", ".Archive", ".Trash"} {
+		for _, sub := range []string{"cur", "new", "tmp"} {
+			if err := os.MkdirAll(filepath.Join(root, d, sub), 0o755); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	put := func(path, subject string) {
+		body := "Subject: " + subject + "\nFrom: s@example.org\nMessage-ID: <" + subject + "@example.org>\n\nbody of " + subject + "\n"
+		if err := os.WriteFile(filepath.Join(root, path), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	put("cur/1000000001.M1P1.host:2,S", "a")
+	put("cur/1000000002.M2P2.host:2,", "b")  // to be read and flagged at the source
+	put("cur/1000000003.M3P3.host:2,S", "c") // to be moved to Archive
+	put("cur/1000000004.M4P4.host:2,", "x")  // read at the source, flagged on the target: a conflict
+	put(".Archive/cur/1000000005.M5P5.host:2,S", "d")
+	put(".Trash/cur/1000000006.M6P6.host:2,S", "e") // to be deleted at the source
+}
+
+// targetView is the target as "mailbox: subject flags" lines, sorted.
+func targetView(t *testing.T, addr string) []string {
+	t.Helper()
+	var out []string
+	for box, msgs := range readBack(t, addr, "alice", "alice-secret") {
+		for _, m := range msgs {
+			out = append(out, fmt.Sprintf("%s: %s %s", box, strings.TrimPrefix(m.head, "Subject: "), strings.Join(m.flags, ",")))
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// onTargetDo does what a user would on the target: fn on the message of
+// subject in mailbox, selected.
+func onTargetDo(t *testing.T, addr, mailbox, subject string, fn func(c *imapclient.Client, uid imap.UIDSet) error) {
+	t.Helper()
+	c := testservers.IMAPLogin(t, addr, "alice", "alice-secret")
+	defer func() { c.Logout().Wait() }()
+	if _, err := c.Select(mailbox, nil).Wait(); err != nil {
+		t.Fatalf("select %s on the target: %v", mailbox, err)
+	}
+	crit := &imap.SearchCriteria{Header: []imap.SearchCriteriaHeaderField{{Key: "Subject", Value: subject}}}
+	found, err := c.UIDSearch(crit, nil).Wait()
+	if err != nil || len(found.AllUIDs()) != 1 {
+		t.Fatalf("finding %s in %s on the target: %v %v", subject, mailbox, found, err)
+	}
+	if err := fn(c, imap.UIDSetNum(found.AllUIDs()...)); err != nil {
+		t.Fatalf("on the target, %s in %s: %v", subject, mailbox, err)
+	}
+}
+
+func changesOf(t *testing.T, rep *report.Report) report.Changes {
+	t.Helper()
+	if rep.Changes == nil {
+		t.Fatalf("the report says no state record was applied: %s", rep.Statement)
+	}
+	return *rep.Changes
+}
+
+// cutoverSetup is the cutover tests' start: the Maildir exported and
+// imported into Dovecot, then changed at the source (b read and flagged,
+// c moved to Archive, x read, e deleted from Trash, f new) and exported
+// as a delta. It returns the server, the run and the archives, full first.
+func cutoverSetup(t *testing.T) (*testservers.Dovecot, testRun, []string) {
+	t.Helper()
+	d := testservers.StartDovecot(t, map[string]string{"alice": "alice-secret"})
+	dir := t.TempDir()
+	root := filepath.Join(dir, "Maildir")
+	cutoverMaildir(t, root)
+	full := exporttest.Export(t, "maildir", root, &maildir.Source{Root: root}, filepath.Join(dir, "full"), "")
+	tr := testRun{Options: Options{Account: account(d.Addr, "alice", "alice-secret"), Provider: "dovecot", Settle: time.Millisecond},
+		Request: importer.Request{User: "alice", StateDir: filepath.Join(dir, "state")}}
+	ctx := context.Background()
+	rep, err := tr.run(ctx, []string{full})
+	if err != nil || rep.Imported != 6 || rep.Changes != nil {
+		t.Fatalf("pre-migration: %v; %s", err, rep.Statement)
+	}
+	before := targetView(t, d.Addr)
+	wantBefore := []string{`Archive: d \Seen`, `INBOX: a \Seen`, `INBOX: b `, `INBOX: c \Seen`, `INBOX: x `, `Trash: e \Seen`}
+	if !slices.Equal(before, wantBefore) {
+		t.Fatalf("after the pre-migration the target holds\n%s\nwant\n%s", strings.Join(before, "\n"), strings.Join(wantBefore, "\n"))
+	}
+
+	// The source changes.
+	mv := func(from, to string) {
+		if err := os.Rename(filepath.Join(root, from), filepath.Join(root, to)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mv("cur/1000000002.M2P2.host:2,", "cur/1000000002.M2P2.host:2,FS")
+	mv("cur/1000000003.M3P3.host:2,S", ".Archive/cur/1000000003.M3P3.host:2,S")
+	mv("cur/1000000004.M4P4.host:2,", "cur/1000000004.M4P4.host:2,S")
+	if err := os.Remove(filepath.Join(root, ".Trash/cur/1000000006.M6P6.host:2,S")); err != nil {
+		t.Fatal(err)
+	}
+	newName := fmt.Sprintf("%d.M7P7.host", time.Now().Add(time.Hour).Unix())
+	if err := os.WriteFile(filepath.Join(root, "new", newName), []byte("Subject: f\nFrom: s@example.org\nMessage-ID: <f@example.org>\n\nnew\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	delta := exporttest.Export(t, "maildir", root, &maildir.Source{Root: root}, filepath.Join(dir, "delta"), full)
+	archives := []string{full, delta}
+	return d, tr, archives
+}
+
+// TestDovecotCutoverConverges is issue 13's evidence for import imap: a
+// Maildir exported and imported into Dovecot; then at the source one
+// message read and flagged, one moved INBOX→Archive, one deleted in Trash,
+// one new, and one read that the user meanwhile flagged on the target;
+// the delta (--since, with its state record) imported without and then
+// with --apply-deletions makes the target equal to the source, except the
+// message the user changed, which is a conflict left alone; a further run
+// changes nothing.
+func TestDovecotCutoverConverges(t *testing.T) {
+	d, tr, archives := cutoverSetup(t)
+	ctx := context.Background()
+	// The user works on the new server meanwhile: flags x.
+	onTargetDo(t, d.Addr, "INBOX", "x", func(c *imapclient.Client, uid imap.UIDSet) error {
+		return c.Store(uid, &imap.StoreFlags{Op: imap.StoreFlagsAdd, Silent: true, Flags: []imap.Flag{imap.FlagFlagged}}, nil).Close()
+	})
+
+	// Without --apply-deletions: the deletion is listed, not made.
+	rep, err := tr.run(ctx, archives)
+	if err != nil {
+		t.Fatalf("delta: %v; %s", err, rep.Statement)
+	}
+	t.Logf("delta: %s; %s", rep.Line(), rep.Statement)
+	ch := changesOf(t, rep)
+	if rep.Imported != 1 || ch.Updated != 1 || ch.Moved != 1 || ch.Deleted != 0 || len(ch.WouldDelete) != 1 || len(ch.Conflicts) != 1 {
+		t.Errorf("delta without --apply-deletions: %d added, %+v; want 1 added, 1 updated, 1 moved, 0 deleted, 1 would-delete, 1 conflict", rep.Imported, ch)
+	}
+	if len(ch.WouldDelete) == 1 && (ch.WouldDelete[0].Folder != "Trash" || ch.WouldDelete[0].Code != report.CodeWouldDelete) {
+		t.Errorf("would delete %+v; want the Trash message", ch.WouldDelete[0])
+	}
+	if len(ch.Conflicts) == 1 && (!strings.HasSuffix(ch.Conflicts[0].Item, "1000000004.M4P4.host") || !strings.Contains(ch.Conflicts[0].Reason, "changed on the target")) {
+		t.Errorf("conflict %+v; want x, changed on the target", ch.Conflicts[0])
+	}
+	if !strings.Contains(rep.Statement, "1 added, 1 updated, 1 moved, 0 deleted, 1 left alone as conflicts") {
+		t.Errorf("statement %q", rep.Statement)
+	}
+	want := []string{`Archive: c \Seen`, `Archive: d \Seen`, `INBOX: a \Seen`, `INBOX: b \Flagged,\Seen`, `INBOX: f `, `INBOX: x \Flagged`, `Trash: e \Seen`}
+	if got := targetView(t, d.Addr); !slices.Equal(got, want) {
+		t.Errorf("after the delta the target holds\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+
+	// With --apply-deletions: the deleted message goes; the rest is done.
+	tr.ApplyDeletions = true
+	rep, err = tr.run(ctx, archives)
+	if err != nil {
+		t.Fatalf("delta with --apply-deletions: %v; %s", err, rep.Statement)
+	}
+	t.Logf("with --apply-deletions: %s; %s", rep.Line(), rep.Statement)
+	ch = changesOf(t, rep)
+	if rep.Imported != 0 || ch.Updated != 0 || ch.Moved != 0 || ch.Deleted != 1 || len(ch.WouldDelete) != 0 || len(ch.Conflicts) != 1 {
+		t.Errorf("delta with --apply-deletions: %d added, %+v; want only 1 deleted and the conflict still reported", rep.Imported, ch)
+	}
+	// The source, but for x, which the user flagged and is left so.
+	want = []string{`Archive: c \Seen`, `Archive: d \Seen`, `INBOX: a \Seen`, `INBOX: b \Flagged,\Seen`, `INBOX: f `, `INBOX: x \Flagged`}
+	converged := targetView(t, d.Addr)
+	if !slices.Equal(converged, want) {
+		t.Errorf("after --apply-deletions the target holds\n%s\nwant\n%s", strings.Join(converged, "\n"), strings.Join(want, "\n"))
+	}
+
+	// Once more: nothing changes, nothing is sent or brought back.
+	rep, err = tr.run(ctx, archives)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ch = changesOf(t, rep)
+	if rep.Imported != 0 || rep.Failed != 0 || ch.Updated != 0 || ch.Moved != 0 || ch.Deleted != 0 || len(ch.WouldDelete) != 0 {
+		t.Errorf("third run: %s; %+v; want nothing changed", rep.Statement, ch)
+	}
+	if got := targetView(t, d.Addr); !slices.Equal(got, converged) {
+		t.Errorf("the third run changed the target:\n%s", strings.Join(got, "\n"))
+	}
+}
+
+// TestDovecotCutoverFinishesAnUnjournaledMove: a run stopped between a
+// MOVE (or an EXPUNGE) and its journal line is finished by the next one:
+// the message found in the destination by Message-ID and size is taken
+// as moved, the one already gone as deleted, and neither is a conflict.
+func TestDovecotCutoverFinishesAnUnjournaledMove(t *testing.T) {
+	d, tr, archives := cutoverSetup(t)
+	// What the stopped run did on the target, without a journal line.
+	onTargetDo(t, d.Addr, "INBOX", "c", func(c *imapclient.Client, uid imap.UIDSet) error {
+		_, err := c.Move(uid, "Archive").Wait()
+		return err
+	})
+	onTargetDo(t, d.Addr, "Trash", "e", func(c *imapclient.Client, uid imap.UIDSet) error {
+		if err := c.Store(uid, &imap.StoreFlags{Op: imap.StoreFlagsAdd, Silent: true, Flags: []imap.Flag{imap.FlagDeleted}}, nil).Close(); err != nil {
+			return err
+		}
+		return c.UIDExpunge(uid).Close()
+	})
+	tr.ApplyDeletions = true
+	rep, err := tr.run(context.Background(), archives)
+	if err != nil {
+		t.Fatalf("%v; %s", err, rep.Statement)
+	}
+	ch := changesOf(t, rep)
+	if rep.Imported != 1 || ch.Moved != 1 || ch.Updated != 2 || len(ch.Conflicts) != 0 || len(ch.WouldDelete) != 0 {
+		t.Errorf("%d added, %+v; want 1 added, 1 moved, 2 updated, no conflict", rep.Imported, ch)
+	}
+	want := []string{`Archive: c \Seen`, `Archive: d \Seen`, `INBOX: a \Seen`, `INBOX: b \Flagged,\Seen`, `INBOX: f `, `INBOX: x \Seen`}
+	if got := targetView(t, d.Addr); !slices.Equal(got, want) {
+		t.Errorf("the target holds\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	// The journal knows it all now: a second run changes nothing.
+	rep, err = tr.run(context.Background(), archives)
+	if ch := changesOf(t, rep); err != nil || ch.Moved+ch.Updated+ch.Deleted+len(ch.Conflicts) != 0 || rep.Imported != 0 {
+		t.Errorf("second run: %v; %s", err, rep.Statement)
+	}
+}
+
+// TestDovecotCutoverWithoutJournal: the journal of the pre-migration is
+// lost; the delta's import finds the messages by Message-ID and size, and
+// takes those with the archive's flags as mailhaul's: the target still
+// converges on the source.
+func TestDovecotCutoverWithoutJournal(t *testing.T) {
+	d, tr, archives := cutoverSetup(t)
+	if err := os.RemoveAll(tr.StateDir); err != nil {
+		t.Fatal(err)
+	}
+	tr.ApplyDeletions = true
+	rep, err := tr.run(context.Background(), archives)
+	if err != nil {
+		t.Fatalf("%v; %s", err, rep.Statement)
+	}
+	ch := changesOf(t, rep)
+	if rep.Imported != 1 || ch.Updated != 2 || ch.Moved != 1 || ch.Deleted != 1 || len(ch.Conflicts) != 0 {
+		t.Errorf("%d added, %+v; want 1 added, 2 updated (b and x), 1 moved, 1 deleted, no conflict", rep.Imported, ch)
+	}
+	want := []string{`Archive: c \Seen`, `Archive: d \Seen`, `INBOX: a \Seen`, `INBOX: b \Flagged,\Seen`, `INBOX: f `, `INBOX: x \Seen`}
+	if got := targetView(t, d.Addr); !slices.Equal(got, want) {
+		t.Errorf("the target holds\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
