@@ -9,7 +9,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"sort"
+	"slices"
 	"strings"
 	"testing"
 
@@ -104,7 +104,7 @@ func newDAVDelta(t *testing.T, server, user, pass string) *davDelta {
 	d.target = func() map[string]string { return davObjects(t, d.jpath, user, pass) }
 	d.before = d.target()
 	if len(d.before) != 5 {
-		t.Fatalf("target holds %v after the pre-migration", sortedNames(d.before))
+		t.Fatalf("target holds %v after the pre-migration", slices.Sorted(maps.Keys(d.before)))
 	}
 
 	// At the source: c1 edited, e2 deleted, e3 added; c2 edited at the
@@ -133,7 +133,7 @@ func testDAVDeltaConverges(t *testing.T, server, user, pass string, applyAtOnce 
 		t.Fatalf("dry run: exit %d\n%s%s", code, stdout, stderr)
 	}
 	if got := target(); !maps.Equal(got, edited) {
-		t.Fatalf("the dry run changed the target: %v", sortedNames(got))
+		t.Fatalf("the dry run changed the target: %v", slices.Sorted(maps.Keys(got)))
 	}
 
 	wantChanges := func(rep *report.Report, added, updated, deleted, conflicts, wouldDelete int) {
@@ -184,7 +184,7 @@ func testDAVDeltaConverges(t *testing.T, server, user, pass string, applyAtOnce 
 	want := map[string]string{"UID:c1": "FN:Bob Smith", "UID:c2": "FN:Carol Source", "UID:c3": "FN:Dan",
 		"UID:e1": "SUMMARY:Lunch", "UID:e3": "SUMMARY:Breakfast"}
 	if len(got) != len(want) {
-		t.Errorf("target holds %d objects, want %d: %v", len(got), len(want), sortedNames(got))
+		t.Errorf("target holds %d objects, want %d: %v", len(got), len(want), slices.Sorted(maps.Keys(got)))
 	}
 	for uid, line := range want {
 		if b := got[hrefOf(t, got, uid)]; !strings.Contains(b, line) {
@@ -279,15 +279,6 @@ func hrefOf(t *testing.T, objs map[string]string, line string) string {
 	return ""
 }
 
-func sortedNames(m map[string]string) []string {
-	var s []string
-	for k := range m {
-		s = append(s, k)
-	}
-	sort.Strings(s)
-	return s
-}
-
 // TestImportDAVDeltaResumes: a delta import stopped after its DELETE and
 // its update PUT reached Radicale but before the journal recorded their
 // outcome (what a SIGKILL leaves: the update's intent, nothing of the
@@ -338,6 +329,6 @@ func TestImportDAVDeltaResumes(t *testing.T) {
 	}
 	got := d.target()
 	if len(got) != 5 || hrefOf(t, got, "UID:e2") != "" || !strings.Contains(got[c1], "FN:Bob Smith") {
-		t.Errorf("target: %v\n%s", sortedNames(got), got[c1])
+		t.Errorf("target: %v\n%s", slices.Sorted(maps.Keys(got)), got[c1])
 	}
 }
