@@ -397,6 +397,14 @@ func (r *Reader) readItem(hdr *tar.Header) (*Entry, error) {
 	if safe, ok := r.rename[string(it.Kind.FolderKind())+"\x00"+it.Folder]; ok {
 		it.Folder = safe
 	}
+	for i, l := range it.Labels {
+		if r.folders[string(FolderMail)+"\x00"+l] == nil || it.Kind != KindMessage {
+			return nil, r.wrap(metaName, fmt.Errorf("%w: label %q of a %s names no mail folder recorded before it", ErrStructure, l, it.Kind))
+		}
+		if safe, ok := r.rename[string(FolderMail)+"\x00"+l]; ok {
+			it.Labels[i] = safe
+		}
+	}
 	sum, err := hex.DecodeString(it.SHA256)
 	if err != nil || len(sum) != sha256.Size {
 		return nil, r.wrap(metaName, fmt.Errorf("%w: bad sha256 %q", ErrStructure, it.SHA256))

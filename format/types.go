@@ -180,6 +180,12 @@ type Item struct {
 	// SourceID identifies the item in its source, stably across runs: a
 	// Maildir base name without its info part, an mbox file and offset.
 	SourceID string `json:"sourceId"`
+	// Labels are the folders (their Paths, each a mail folder of the
+	// archive) that show this message besides Folder, where the source
+	// keeps one message under several names (Gmail's labels): the
+	// message is stored once and an importer places it in each of them
+	// too, or applies them as labels where the target has labels.
+	Labels []string `json:"labels,omitempty"`
 	// Notes records anything noteworthy about this item, for example that
 	// its UID was generated or that a parser could not read it.
 	Notes []string `json:"notes,omitempty"`

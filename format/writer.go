@@ -158,6 +158,11 @@ func (w *Writer) AddItem(it Item, body io.Reader) error {
 	if fc == nil {
 		return fmt.Errorf("format: item %s: folder %q was not added first", it.SourceID, it.Folder)
 	}
+	for _, l := range it.Labels {
+		if w.folders[string(FolderMail)+"\x00"+l] == nil || fk != FolderMail {
+			return fmt.Errorf("format: item %s: label %q is no mail folder added first", it.SourceID, l)
+		}
+	}
 	src := &sourceReader{r: body}
 	data, size, sum, err := w.slurp(src)
 	if src.err != nil {

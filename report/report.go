@@ -202,6 +202,10 @@ func (r *Report) changeWords() string {
 	}
 	w := fmt.Sprintf("; converging on the source's state: %d added, %d updated, %d moved, %d deleted, %d left alone as conflicts",
 		r.Imported, c.Updated, c.Moved, c.Deleted, len(c.Conflicts))
+	if r.DryRun {
+		w = fmt.Sprintf("; converging on the source's state would make %d added, %d updated, %d moved, %d deleted, %d left alone as conflicts",
+			r.WouldImport, c.Updated, c.Moved, c.Deleted, len(c.Conflicts))
+	}
 	if len(c.Conflicts) > 0 {
 		w += " (listed under conflicts: the target differs from the source there)"
 	}

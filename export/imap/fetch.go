@@ -210,6 +210,11 @@ type meta struct {
 	received time.Time
 	size     int64
 	msgID    string
+	// Gmail's All Mail (gmail.go): the folder the message is stored
+	// under and its other label folders; labelled once its labels came.
+	folder   string
+	labels   []string
+	labelled bool
 }
 
 // fetch exports the messages uids of f: their metadata first (small),
@@ -254,6 +259,11 @@ func (s *Source) fetch(ctx context.Context, c *conn, sink *lockedSink, f *folder
 	}
 	if err := cmd.Close(); err != nil {
 		return c.fail(err)
+	}
+	if g := s.gmail; g != nil && f == g.all && len(metas) > 0 {
+		if err := g.labels(ctx, metas, uids); err != nil {
+			return err
+		}
 	}
 	var want imap.UIDSet
 	for _, u := range uids {
@@ -343,6 +353,13 @@ func (s *Source) store(ctx context.Context, sink *lockedSink, f *folder, uid ima
 	}
 	it := format.Item{Kind: format.KindMessage, Folder: f.rec.Path, Flags: m.flags, Received: m.received,
 		MessageID: m.msgID, SourceID: fmt.Sprintf("%d:%d", f.uidValidity, uid)}
+	if s.gmail != nil && f == s.gmail.all {
+		if m.labelled {
+			it.Folder, it.Labels = m.folder, m.labels
+		} else {
+			it.Notes = append(it.Notes, "Gmail gave no labels for it: stored under All Mail")
+		}
+	}
 	rr := &readErr{r: body, want: -1}
 	if l, ok := body.(interface{ Size() int64 }); ok {
 		rr.want = l.Size()

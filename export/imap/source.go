@@ -45,9 +45,14 @@
 // CONDSTORE, HIGHESTMODSEQ are recorded in the archive (format.Folder.IMAP,
 // read with STATUS before the folder's messages) for a later delta.
 //
-// Gmail's labels (X-GM-EXT-1) are not handled: each label is exported
-// as the folder the server shows, so a message with several labels is
-// exported once per label.
+// Gmail (a server offering X-GM-EXT-1) shows each label as a folder and
+// every message once in [Gmail]/All Mail: when the \All folder is among
+// those exported, each message is read once from it and stored under its
+// first label's folder with its other label folders in the item's labels
+// field; the label folders are recorded but not read again (their
+// messages counted as SkipGmailLabel). See gmail.go. Without the \All
+// folder (hidden, or left out by --folder/--exclude) each label is
+// exported as its folder, a warning says so.
 package imap
 
 import (
@@ -92,14 +97,17 @@ type Source struct {
 	Dial func(ctx context.Context, a imapconn.Account) (*imapconn.Conn, error)
 
 	unmatched []string // Folders patterns no folder matched
+	gmail     *gmail   // set when the mailbox is Gmail's (gmail.go)
+	gmailNote string   // why a Gmail mailbox is exported folder by folder
 }
 
 // folder is one folder to export and how far its export came.
 type folder struct {
-	name string // the server's name (decoded)
-	rec  format.Folder
-	uids []imap.UID // to export, ascending; nil until searched
-	pos  int        // uids[:pos] are done
+	name  string // the server's name (decoded)
+	attrs []imap.MailboxAttr
+	rec   format.Folder
+	uids  []imap.UID // to export, ascending; nil until searched
+	pos   int        // uids[:pos] are done
 	// done holds the UIDs of the current chunk stored (or reported).
 	done        map[imap.UID]bool
 	uidValidity uint32
@@ -126,13 +134,16 @@ func (s *Source) Export(ctx context.Context, sink export.Sink, opt export.Option
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	first := &conn{src: s}
-	var folders []*folder
+	var folders, work []*folder
 	err := retry.Do(ctx, s.Retry, func(ctx context.Context, _ int) error {
 		if err := first.open(ctx); err != nil {
 			return err
 		}
 		var err error
 		folders, err = s.list(first)
+		if err == nil {
+			work, err = s.gmailPlan(first, folders)
+		}
 		if err != nil {
 			first.drop()
 		}
@@ -152,6 +163,9 @@ func (s *Source) Export(ctx context.Context, sink export.Sink, opt export.Option
 	for _, pat := range s.unmatched {
 		sink.AddWarning(format.Problem{Item: "--folder " + pat, Reason: "matches no folder of " + s.Account.User})
 	}
+	if s.gmailNote != "" {
+		sink.AddWarning(format.Problem{Item: "(Gmail labels)", Reason: s.gmailNote})
+	}
 	n := s.Connections
 	if n <= 0 {
 		n = max(s.Limits.Connections, 1)
@@ -159,8 +173,8 @@ func (s *Source) Export(ctx context.Context, sink export.Sink, opt export.Option
 	if s.Limits.MaxConnections > 0 {
 		n = min(n, s.Limits.MaxConnections)
 	}
-	n = max(1, min(n, len(folders)))
-	work := make(chan *folder)
+	n = max(1, min(n, len(work)))
+	todo := make(chan *folder)
 	var wg sync.WaitGroup
 	for i := range n {
 		c := first
@@ -171,24 +185,27 @@ func (s *Source) Export(ctx context.Context, sink export.Sink, opt export.Option
 		go func() {
 			defer wg.Done()
 			defer c.drop()
-			for f := range work {
+			for f := range todo {
 				if err := s.exportFolder(ctx, c, out, f, opt); err != nil {
 					cancel(err)
 				}
 			}
 		}()
 	}
-	for _, f := range folders {
+	for _, f := range work {
 		select {
-		case work <- f:
+		case todo <- f:
 		case <-ctx.Done():
 		}
 		if ctx.Err() != nil {
 			break
 		}
 	}
-	close(work)
+	close(todo)
 	wg.Wait()
+	if s.gmail != nil {
+		s.gmail.finish(out)
+	}
 	return context.Cause(ctx)
 }
 
@@ -235,7 +252,7 @@ func (s *Source) list(c *conn) ([]*folder, error) {
 				rec.Notes = append(rec.Notes, n)
 			}
 		}
-		out = append(out, &folder{name: l.Mailbox, rec: rec})
+		out = append(out, &folder{name: l.Mailbox, attrs: l.Attrs, rec: rec})
 	}
 	for _, f := range out {
 		if err := s.status(c, f); err != nil && !refusedForGood(err) {

@@ -130,6 +130,9 @@ type placedIndex struct {
 	byName map[string]*placedMsg
 	byMsg  map[string]*placedMsg // Message-ID, NUL, size
 	seen   map[*placedMsg]bool   // matched to a state line
+	// older counts messages placed according to records without what a
+	// cutover needs (journals of earlier versions): left as they are.
+	older int
 }
 
 func msgTag(id string, size int64) string { return id + "\x00" + strconv.FormatInt(size, 10) }
@@ -138,14 +141,17 @@ func msgTag(id string, size int64) string { return id + "\x00" + strconv.FormatI
 // needs (journal.Record.Source): older records are left alone.
 func readPlaced(j *journal.Journal) (*placedIndex, error) {
 	ix := &placedIndex{byKey: map[journal.Key]*placedMsg{}}
+	older := map[journal.Key]bool{}
 	err := j.Scan(func(r journal.Record) {
 		if r.Source == "" || (r.State != journal.Done && r.State != journal.Gone) {
 			if r.State == journal.Pending {
 				return // an intent; its outcome follows
 			}
 			delete(ix.byKey, r.Key) // a later record without the fields
+			older[r.Key] = true
 			return
 		}
+		delete(older, r.Key)
 		p := &placedMsg{rec: r}
 		v, u, ok := strings.Cut(r.Ref, ":")
 		validity, err1 := strconv.ParseUint(v, 10, 32)
@@ -160,6 +166,7 @@ func readPlaced(j *journal.Journal) (*placedIndex, error) {
 	if err != nil {
 		return nil, err
 	}
+	ix.older = len(older)
 	ix.bySource, ix.byName, ix.byMsg = map[string]*placedMsg{}, map[string]*placedMsg{}, map[string]*placedMsg{}
 	ix.seen = map[*placedMsg]bool{}
 	for _, p := range ix.byKey {
@@ -204,14 +211,13 @@ func (im *job) applyState(ctx context.Context) error {
 		im.rep.Note("the last archive (%s) has no state record: flags, moves and deletions since the export of %s were not applied", last, st.archive)
 		return nil
 	}
-	if im.req.DryRun {
-		im.rep.Note("dry run: the state record of %s was not applied (flags, moves, deletions)", st.archive)
-		return nil
-	}
 	im.rep.StateApplied()
 	ix, err := readPlaced(im.j)
 	if err != nil {
 		return err
+	}
+	if ix.older > 0 {
+		im.rep.Note("%d messages were placed by an earlier mailhaul whose journal lacks what a cutover needs (sourceId, folder, flags): the state record changed none of them, and they may differ from the source", ix.older)
 	}
 	// First the messages still where they were, then the others: a copy
 	// in another folder must not take a message that stayed.
@@ -318,8 +324,12 @@ func (im *job) wantFlags(mailbox string, flags []string) []string {
 	return ok
 }
 
-// record journals p's new state.
+// record journals p's new state; a dry run only notes it here.
 func (im *job) record(p *placedMsg, r journal.Record) error {
+	if im.req.DryRun {
+		p.rec = r
+		return nil
+	}
 	if err := im.j.Write(r); err != nil {
 		return fmt.Errorf("imap: journal a change of %s: %w", p.rec.Source, err)
 	}
@@ -341,7 +351,7 @@ func (im *job) applyFlags(ctx context.Context, p *placedMsg, s format.StateItem)
 	if !ok || err != nil {
 		return err
 	}
-	if !sameFlags(cur, want) {
+	if !sameFlags(cur, want) && !im.req.DryRun {
 		if err := im.ctl.setFlags(p.rec.Where, p.validity, p.uid, want); err != nil {
 			if imapconn.Refused(err) {
 				im.rep.AddFailure(report.Failure{Archive: im.state.archive, Folder: s.Folder, Item: s.SourceID, Reason: "flags not updated: " + err.Error()})
@@ -391,6 +401,13 @@ func (im *job) applyMove(ctx context.Context, p *placedMsg, s format.StateItem) 
 	}
 	if _, ok, err := im.asLeft(p, p.rec.Folder, nil); !ok || err != nil {
 		return err
+	}
+	if im.req.DryRun {
+		im.rep.AddMoved()
+		if !sameFlags(p.rec.Flags, im.wantFlags(b.name, s.Flags)) {
+			im.rep.AddUpdated()
+		}
+		return nil
 	}
 	validity, uid, err := im.ctl.move(p.rec.Where, p.validity, p.uid, b.name)
 	if err != nil {
@@ -468,6 +485,10 @@ func (im *job) applyDelete(ctx context.Context, p *placedMsg) error {
 	}
 	if _, ok, err := im.asLeft(p, p.rec.Folder, nil); !ok || err != nil {
 		return err
+	}
+	if im.req.DryRun {
+		im.rep.AddDeleted()
+		return nil
 	}
 	if err := im.ctl.remove(p.rec.Where, p.validity, p.uid); err != nil {
 		if imapconn.Refused(err) || !retryable(err) {

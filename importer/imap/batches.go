@@ -72,26 +72,28 @@ func (im *job) readArchives(ctx context.Context, archives []string) error {
 				im.rep.AddSkipped(fmt.Sprintf("%s, not mail (import it with import dav)", e.Item.Kind))
 				return nil
 			}
-			if !sel.Keep(e.Item.Folder, e.Item.Received) {
+			return im.placed(e, func(e *format.Entry) error {
+				if !sel.Keep(e.Item.Folder, e.Item.Received) {
+					return nil
+				}
+				it, err := im.prepare(ctx, archive, e)
+				if err != nil || it == nil {
+					return err
+				}
+				if err := im.reserve(ctx, it, flush); err != nil {
+					return err
+				}
+				if cur != nil && (cur.box != it.box || len(cur.items) >= im.caps.batchMsgs ||
+					cur.bytes+it.msg.Size > im.caps.batchBytes) {
+					flush()
+				}
+				if cur == nil {
+					cur = &batch{box: it.box}
+				}
+				cur.items = append(cur.items, it)
+				cur.bytes += it.msg.Size
 				return nil
-			}
-			it, err := im.prepare(ctx, archive, e)
-			if err != nil || it == nil {
-				return err
-			}
-			if err := im.reserve(ctx, it, flush); err != nil {
-				return err
-			}
-			if cur != nil && (cur.box != it.box || len(cur.items) >= im.caps.batchMsgs ||
-				cur.bytes+it.msg.Size > im.caps.batchBytes) {
-				flush()
-			}
-			if cur == nil {
-				cur = &batch{box: it.box}
-			}
-			cur.items = append(cur.items, it)
-			cur.bytes += it.msg.Size
-			return nil
+			})
 		},
 		Summary: func(archive string, s *format.Summary) error {
 			if n := len(s.Errors) + s.Truncated; n > 0 {

@@ -2,6 +2,7 @@ package imap
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -17,6 +18,7 @@ import (
 	"github.com/mailhaul/mailhaul/export/exporttest"
 	"github.com/mailhaul/mailhaul/export/maildir"
 	"github.com/mailhaul/mailhaul/importer"
+	"github.com/mailhaul/mailhaul/internal/journal"
 	"github.com/mailhaul/mailhaul/internal/testservers"
 	"github.com/mailhaul/mailhaul/report"
 )
@@ -147,6 +149,23 @@ func TestDovecotCutoverConverges(t *testing.T) {
 		return c.Store(uid, &imap.StoreFlags{Op: imap.StoreFlagsAdd, Silent: true, Flags: []imap.Flag{imap.FlagFlagged}}, nil).Close()
 	})
 
+	// A dry run with --apply-deletions says what the import would do, and
+	// changes nothing.
+	dry := tr
+	dry.ApplyDeletions = true
+	unchanged := targetView(t, d.Addr)
+	_, drep, err := dry.dryRun(ctx, archives)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if dch := changesOf(t, drep); drep.WouldImport != 1 || dch.Updated != 1 || dch.Moved != 1 || dch.Deleted != 1 || len(dch.Conflicts) != 1 ||
+		!strings.Contains(drep.Statement, "would make 1 added, 1 updated, 1 moved, 1 deleted, 1 left alone as conflicts") {
+		t.Errorf("dry run: %d would be imported, %+v; %s", drep.WouldImport, dch, drep.Statement)
+	}
+	if got := targetView(t, d.Addr); !slices.Equal(got, unchanged) {
+		t.Errorf("the dry run changed the target:\n%s", strings.Join(got, "\n"))
+	}
+
 	// Without --apply-deletions: the deletion is listed, not made.
 	rep, err := tr.run(ctx, archives)
 	if err != nil {
@@ -259,6 +278,50 @@ func TestDovecotCutoverWithoutJournal(t *testing.T) {
 		t.Errorf("%d added, %+v; want 1 added, 2 updated (b and x), 1 moved, 1 deleted, no conflict", rep.Imported, ch)
 	}
 	want := []string{`Archive: c \Seen`, `Archive: d \Seen`, `INBOX: a \Seen`, `INBOX: b \Flagged,\Seen`, `INBOX: f `, `INBOX: x \Seen`}
+	if got := targetView(t, d.Addr); !slices.Equal(got, want) {
+		t.Errorf("the target holds\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+// TestDovecotCutoverLeavesOlderJournalsAlone: records of a journal
+// written before the cutover fields (no sourceId, folder or flags) still
+// read, keep their messages from being sent again, and the state record
+// changes none of them; the report says so.
+func TestDovecotCutoverLeavesOlderJournalsAlone(t *testing.T) {
+	d, tr, archives := cutoverSetup(t)
+	// Rewrite the journal as an earlier version wrote it.
+	paths, _ := filepath.Glob(filepath.Join(tr.StateDir, "*", "*.journal"))
+	if len(paths) != 1 {
+		t.Fatalf("journals: %v", paths)
+	}
+	recs, err := journal.Records(paths[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lines []byte
+	for _, r := range recs {
+		old := journal.Record{Key: r.Key, State: r.State, Where: r.Where, Ref: r.Ref, At: r.At}
+		b, _ := json.Marshal(old)
+		lines = append(append(lines, b...), '\n')
+	}
+	if err := os.WriteFile(paths[0], lines, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	before := targetView(t, d.Addr)
+	tr.ApplyDeletions = true
+	rep, err := tr.run(context.Background(), archives)
+	if err != nil {
+		t.Fatalf("%v; %s", err, rep.Statement)
+	}
+	ch := changesOf(t, rep)
+	if rep.Imported != 1 || rep.Present != 6 || ch.Updated+ch.Moved+ch.Deleted+len(ch.Conflicts)+len(ch.WouldDelete) != 0 {
+		t.Errorf("%d added, %d present, %+v; want the new message alone, nothing changed", rep.Imported, rep.Present, ch)
+	}
+	if !slices.ContainsFunc(rep.Notes, func(n string) bool { return strings.Contains(n, "6 messages were placed by an earlier mailhaul") }) {
+		t.Errorf("notes %q do not say that 6 messages were left alone", rep.Notes)
+	}
+	want := append(slices.Clone(before), `INBOX: f `)
+	sort.Strings(want)
 	if got := targetView(t, d.Addr); !slices.Equal(got, want) {
 		t.Errorf("the target holds\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}

@@ -3,6 +3,10 @@
 // received dates, exactly once however often the import is run, cut off
 // or fed overlapping delta archives.
 //
+// A message stored once with labels (format.Item.Labels, Gmail's) is
+// placed in its folder and in each label's, each copy an item of its own
+// (labels.go).
+//
 // An item is identified by its target mailbox, its sourceId and its bytes
 // (see itemKey): byte-identical messages in one folder are as many items,
 // each sent with its own flags and received date. Journals written before

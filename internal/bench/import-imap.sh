@@ -7,78 +7,26 @@
 # Usage: internal/bench/import-imap.sh [MESSAGES] [SIZE]   (default 20000 1G)
 # Needs: dovecot, doveadm, mbsync, go, GNU time. Runs on 127.0.0.1 only.
 set -euo pipefail
+. "$(dirname "$0")/lib.sh"
 MESSAGES=${1:-20000}
 SIZE=${2:-1G}
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 WORK=$(mktemp -d /tmp/mailhaul-bench.XXXXXX)
 chmod 755 "$WORK"
-PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-cleanup() {
-  [ -f "$WORK/run/master.pid" ] && kill "$(cat "$WORK/run/master.pid")" 2>/dev/null || true
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
+PORT=$(free_port)
+trap 'stop_dovecot; rm -rf "$WORK"' EXIT
 
 echo "== generating a Maildir of $MESSAGES messages, $SIZE"
 (cd "$ROOT" && go run ./internal/bench/genmaildir -out "$WORK/src" -messages "$MESSAGES" -size "$SIZE" -seed 1 >/dev/null)
 (cd "$ROOT" && go build -o "$WORK/mailhaul" ./cmd/mailhaul)
 du -sh "$WORK/src" | sed 's/^/   /'
 
-mkdir -p "$WORK/mail" "$WORK/run" "$WORK/state"
-chown 65534:65534 "$WORK/mail"
-for u in mh mb da; do echo "$u:{PLAIN}pw::::::"; done > "$WORK/passwd"
-cat > "$WORK/dovecot.conf" <<CONF
-instance_name = mailhaul-bench-$PORT
-base_dir = $WORK/run
-state_dir = $WORK/state
-log_path = $WORK/dovecot.log
-listen = 127.0.0.1
-protocols = imap
-ssl = no
-disable_plaintext_auth = no
-auth_mechanisms = plain login
-first_valid_uid = 1
-default_login_user = dovenull
-default_internal_user = dovecot
-mail_location = maildir:$WORK/mail/%u/Maildir
-mail_max_userip_connections = 40
-# Hard links would make doveadm import a metadata-only copy, not a load.
-maildir_copy_with_hardlinks = no
-service imap-login {
-  inet_listener imap {
-    address = 127.0.0.1
-    port = $PORT
-  }
-  inet_listener imaps {
-    port = 0
-  }
-}
-service stats {
-  inet_listener http {
-    port = 0
-  }
-}
-passdb {
-  driver = passwd-file
-  args = $WORK/passwd
-}
-userdb {
-  driver = static
-  args = uid=65534 gid=65534 home=$WORK/mail/%u
-}
-namespace inbox {
-  inbox = yes
-  separator = /
-}
-CONF
-dovecot -c "$WORK/dovecot.conf"
-for i in $(seq 50); do (echo > /dev/tcp/127.0.0.1/$PORT) 2>/dev/null && break; sleep 0.1; done
+start_dovecot "$PORT" mh mb da
 
 # Client and server share the machine: say how busy it was, since other
 # work on it skews the three tools unequally.
 load() { echo "   load average: $(cut -d' ' -f1-3 /proc/loadavg)"; }
 
-count() { doveadm -c "$WORK/dovecot.conf" -f tab mailbox status -u "$1" messages '*' | awk -F'\t' 'NR>1 {s+=$NF} END {print s+0}'; }
 now() { date +%s.%N; }
 
 echo "== mailhaul: export"
@@ -90,23 +38,14 @@ t0=$(now)
 MAILHAUL_PASSWORD=pw /usr/bin/time -f "%M" -o "$WORK/rss" "$WORK/mailhaul" -q import imap "$ARCH" \
   --url "imap://127.0.0.1:$PORT" --user mh --provider dovecot --state "$WORK/jstate" >/dev/null
 t1=$(now)
-MH_T=$(echo "$t1 - $t0" | bc); MH_N=$(count mh); MH_RSS=$(( $(cat "$WORK/rss") / 1024 ))
+MH_T=$(echo "$t1 - $t0" | bc); MH_N=$(dovecot_count mh); MH_RSS=$(( $(cat "$WORK/rss") / 1024 ))
 
 echo "== mbsync push"
 load
 mkdir -p "$WORK/mbsync"
-cat > "$WORK/mbsyncrc" <<RC
-IMAPAccount bench
-Host 127.0.0.1
-Port $PORT
-User mb
-Pass pw
-SSLType None
-AuthMechs LOGIN PLAIN
-
-IMAPStore far
-Account bench
-
+{
+  mbsync_far "$PORT" mb
+  cat <<RC
 MaildirStore near
 Inbox $WORK/src/
 SubFolders Maildir++
@@ -119,10 +58,11 @@ Create Far
 Sync Push
 SyncState $WORK/mbsync/
 RC
+} >"$WORK/mbsyncrc"
 t0=$(now)
 mbsync -q -c "$WORK/mbsyncrc" push || echo "   (mbsync exited $?)"
 t1=$(now)
-MB_T=$(echo "$t1 - $t0" | bc); MB_N=$(count mb)
+MB_T=$(echo "$t1 - $t0" | bc); MB_N=$(dovecot_count mb)
 
 echo "== doveadm import"
 load
@@ -131,7 +71,7 @@ chown -R 65534:65534 "$WORK/src-da"
 t0=$(now)
 doveadm -c "$WORK/dovecot.conf" import -u da "maildir:$WORK/src-da" "" all
 t1=$(now)
-DA_T=$(echo "$t1 - $t0" | bc); DA_N=$(count da)
+DA_T=$(echo "$t1 - $t0" | bc); DA_N=$(dovecot_count da)
 
 load
 rate() { echo "scale=1; $1 / $2" | bc; }

@@ -15,6 +15,7 @@
 #
 # A missed goal is reported as MISS; it never fails the script.
 set -euo pipefail
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 BENCH_DIR=${BENCH_DIR:-/tmp/mailhaul-bench}
 SIZE=${SIZE:-1G}
@@ -29,29 +30,14 @@ FAKE=$BENCH_DIR/bin/fakezimbra
 OUT=$BENCH_DIR/zimbra-out # each timed run writes here; emptied before every run
 RESULTS=$BENCH_DIR/zimbra-results.md
 SAMPLES=$BENCH_DIR/zimbra-samples
+WORK=$BENCH_DIR # measure's scratch files
 SERVER_PID=
 
-log() { printf '%s\n' "$*" >&2; }
-die() {
-	log "zimbra.sh: $*"
-	exit 1
-}
 cleanup() { if [[ -n $SERVER_PID ]]; then kill "$SERVER_PID" 2>/dev/null || true; fi; }
 trap cleanup EXIT
 
 install_tools() {
-	local missing=() sudo=()
-	[[ -x /usr/bin/time ]] || missing+=(time)
-	command -v curl >/dev/null || missing+=(curl)
-	command -v python3 >/dev/null || missing+=(python3)
-	command -v numfmt >/dev/null || missing+=(coreutils)
-	if ((${#missing[@]} > 0)); then
-		[[ $(id -u) -eq 0 ]] || sudo=(sudo)
-		log "installing ${missing[*]}"
-		"${sudo[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null 2>&1 ||
-			{ "${sudo[@]}" apt-get update -q >/dev/null && "${sudo[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null; } ||
-			die "could not install ${missing[*]} with apt-get"
-	fi
+	need /usr/bin/time:time curl:curl python3:python3 numfmt:coreutils
 	command -v go >/dev/null || die "go is needed to build mailhaul and fakezimbra"
 }
 
@@ -89,28 +75,6 @@ start_server() {
 	TOKEN=$(curl -sS --cacert "$BENCH_DIR/zimbra-ca.pem" -H 'Content-Type: application/json' \
 		-d '{"Body":{"AuthRequest":{"_jsns":"urn:zimbraAdmin","name":{"_content":"'$ADMIN'"},"password":{"_content":"admin-secret"}}}}' \
 		"$URL/service/admin/soap" | python3 -c 'import json, sys; print(json.load(sys.stdin)["Body"]["AuthResponse"]["authToken"][0]["_content"])')
-}
-
-# measure NAME CMD...: run CMD once in an empty $OUT; append
-# "NAME seconds peak-rss-KB cpu-seconds load" to $SAMPLES.
-measure() {
-	local name=$1 start end rss cpu
-	shift
-	rm -rf "$OUT" && mkdir -p "$OUT"
-	sync
-	start=$(date +%s%N)
-	/usr/bin/time -f '%M %U %S' -o "$BENCH_DIR/rss" "$@" >"$BENCH_DIR/cmd.log" 2>&1 ||
-		{ cat "$BENCH_DIR/cmd.log" >&2; die "$name failed: $*"; }
-	end=$(date +%s%N)
-	read -r rss cpu < <(tail -n 1 "$BENCH_DIR/rss" | awk '{print $1, $2 + $3}')
-	printf '%s %s %s %s %s\n' "$name" "$(awk -v ns=$((end - start)) 'BEGIN {printf "%.3f", ns / 1e9}')" "$rss" "$cpu" \
-		"$(cut -d' ' -f1 /proc/loadavg)" >>"$SAMPLES"
-	log "  $name: $(tail -n 1 "$SAMPLES" | cut -d' ' -f2)s"
-}
-
-median() {
-	awk -v n="$1" -v f="$2" '$1 == n {print $f}' "$SAMPLES" | sort -g |
-		awk '{v[NR] = $1} END {if (NR) print v[int((NR + 1) / 2)]}'
 }
 
 main() {
@@ -157,17 +121,13 @@ main() {
 		printf '\n| measure | value | target | result |\n|---|---:|---:|---|\n'
 		awk -v a="$mh" -v b="$tc" 'BEGIN {printf "| mailhaul (gzip) wall time / curl wall time | %.2f | - | - |\n", a / b}'
 		awk -v a="$(median mailhaul-zstd 2)" -v b="$tc" 'BEGIN {printf "| mailhaul (zstd) wall time / curl wall time | %.2f | - | - |\n", a / b}'
-		awk -v r="$(awk '$1 ~ /^mailhaul/ && $3 > m {m = $3} END {print m + 0}' "$SAMPLES")" \
-			'BEGIN {printf "| mailhaul peak RSS, MiB (max over its runs) | %.1f | < 100 | %s |\n", r / 1024, r / 1024 < 100 ? "PASS" : "MISS"}'
+		goal "mailhaul peak RSS, MiB (max over its runs)" "$(peak_rss_mib '^mailhaul')" "<" 100
 		if [[ $got == "$messages" ]]; then
 			printf '\nChecks: the archive holds %s messages, as the mailbox does.\n' "$got"
 		else
 			printf '\n**Checks: the archive holds %s messages, the mailbox %s** (timings are suspect).\n' "$got" "$messages"
 		fi
-		printf '\nTotal benchmark time: %ss.\n' $(($(date +%s) - started))
-	} >"$RESULTS"
-	cat "$RESULTS"
-	log "results written to $RESULTS"
+	} | publish "$started"
 }
 
 main "$@"

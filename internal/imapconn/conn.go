@@ -265,9 +265,15 @@ const MaxLine = 64 << 10
 // ReadLine reads one logical response line without its CRLF. Literals
 // inside it ({n}) are skipped: their content is not needed by the line
 // readers (go-imap reads FETCH data itself).
-func (c *Conn) ReadLine() (string, error) { return readLine(c.r) }
+func (c *Conn) ReadLine() (string, error) { return readLine(c.r, false) }
 
-func readLine(r *bufio.Reader) (string, error) {
+// ReadLineLiterals is ReadLine keeping each literal, made a quoted
+// string (Quote) in its place, for raw data no other reader parses
+// (Gmail's X-GM-LABELS); the line with its literals is still bounded by
+// MaxLine.
+func (c *Conn) ReadLineLiterals() (string, error) { return readLine(c.r, true) }
+
+func readLine(r *bufio.Reader, keep bool) (string, error) {
 	var b strings.Builder
 	for {
 		part, err := r.ReadSlice('\n')
@@ -288,9 +294,21 @@ func readLine(r *bufio.Reader) (string, error) {
 		b.Write(part)
 		s := b.String()
 		if n, ok := literalSuffix(s); ok {
-			if _, err := io.CopyN(io.Discard, r, n); err != nil {
+			if !keep {
+				if _, err := io.CopyN(io.Discard, r, n); err != nil {
+					return "", err
+				}
+				continue
+			}
+			if int64(b.Len())+n > MaxLine {
+				return "", fmt.Errorf("response line longer than %d bytes", MaxLine)
+			}
+			lit := make([]byte, n)
+			if _, err := io.ReadFull(r, lit); err != nil {
 				return "", err
 			}
+			b.Reset()
+			b.WriteString(s[:strings.LastIndexByte(s, '{')] + Quote(string(lit)))
 			continue
 		}
 		return s, nil
