@@ -126,11 +126,12 @@ func testDAVDeltaConverges(t *testing.T, server, user, pass string, applyAtOnce 
 	d := newDAVDelta(t, server, user, pass)
 	run, target, delta := d.run, d.target, d.delta
 
-	// A dry run changes nothing.
+	// A dry run says what the run will do, and changes nothing.
 	edited := target()
-	if code, stdout, stderr := mailhaul(t, "import", "dav", "--url", server, "--user", user, "--password-file", writePassword(t, pass),
-		"--state", filepath.Dir(filepath.Dir(d.jpath)), "--dry-run", "--apply-deletions", delta); code != exitOK {
-		t.Fatalf("dry run: exit %d\n%s%s", code, stdout, stderr)
+	code, stdout, stderr := mailhaul(t, "import", "dav", "--url", server, "--user", user, "--password-file", writePassword(t, pass),
+		"--state", filepath.Dir(filepath.Dir(d.jpath)), "--dry-run", "--apply-deletions", delta)
+	if want := "would make 1 added, 1 updated, 0 moved, 1 deleted, 1 left alone as conflicts"; code != exitOK || !strings.Contains(stdout, want) {
+		t.Fatalf("dry run: exit %d, output lacks %q:\n%s%s", code, want, stdout, stderr)
 	}
 	if got := target(); !maps.Equal(got, edited) {
 		t.Fatalf("the dry run changed the target: %v", slices.Sorted(maps.Keys(got)))

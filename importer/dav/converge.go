@@ -268,8 +268,7 @@ func (im *session) deleted(ctx context.Context, st *sourceState) {
 		item := davclient.Redact(u)
 		switch {
 		case im.req.DryRun && im.req.ApplyDeletions:
-			im.rep.AddWouldDelete(report.Failure{Archive: st.archive, Item: item,
-				Reason: "deleted at the source; the run would delete it (dry run)"})
+			im.rep.AddDeleted() // the statement says a dry run's "would make"
 			continue
 		case !im.req.ApplyDeletions:
 			im.rep.AddWouldDelete(report.Failure{Archive: st.archive, Item: item,
