@@ -333,3 +333,24 @@ func TestImportDAVDeltaResumes(t *testing.T) {
 		t.Errorf("target: %v\n%s", slices.Sorted(maps.Keys(got)), got[c1])
 	}
 }
+
+// TestImportDAVDeltaWithoutJournal: a delta imported with a journal that
+// knows no earlier import (another --state, or the delta kept elsewhere
+// than the full archive) deletes nothing and says why.
+func TestImportDAVDeltaWithoutJournal(t *testing.T) {
+	r := testservers.StartRadicale(t, map[string]string{"alice": "pa"})
+	d := newDAVDelta(t, r.URL, "alice", "pa")
+	rp := filepath.Join(t.TempDir(), "report.json")
+	mailhaul(t, "-q", "import", "dav", "--url", r.URL, "--user", "alice", "--password-file", writePassword(t, "pa"),
+		"--state", t.TempDir(), "--report", rp, "--apply-deletions", d.delta)
+	var rep report.Report
+	if b, err := os.ReadFile(rp); err != nil || json.Unmarshal(b, &rep) != nil {
+		t.Fatalf("report: %v", err)
+	}
+	if !strings.Contains(strings.Join(rep.Notes, "\n"), "knows of no earlier import") || rep.Changes == nil || rep.Changes.Deleted != 0 {
+		t.Errorf("notes %q, changes %+v", rep.Notes, rep.Changes)
+	}
+	if hrefOf(t, d.target(), "UID:e2") == "" {
+		t.Error("e2 deleted without the journal that placed it")
+	}
+}

@@ -227,6 +227,13 @@ func (im *session) deleted(ctx context.Context, st *sourceState) {
 	if st == nil || im.j == nil {
 		return
 	}
+	if im.fresh != "" {
+		// Nothing to converge from: the pre-migration's journal is
+		// elsewhere (it is kept beside the first archive by default).
+		im.rep.Note("%s is a delta, but the journal %s knows of no earlier import, so edits and deletions since it could not be applied; give --state the directory of the pre-migration's journal",
+			st.archive, im.fresh)
+		return
+	}
 	if !st.whole {
 		im.rep.Note("%s: its export could not list everything, so its state record is no evidence of deletions; none were looked for", st.archive)
 		return

@@ -102,9 +102,13 @@ func (t *Target) Import(ctx context.Context, req importer.Request) (*importer.Re
 		if req.DryRun {
 			open = journal.OpenReadOnly // a dry run writes nothing
 		}
-		j, err := open(journal.Path(req.StateDir, req.User, "dav", journalHost(base, opt)))
+		jpath := journal.Path(req.StateDir, req.User, "dav", journalHost(base, opt))
+		j, err := open(jpath)
 		if err != nil {
 			return stop("connect", err)
+		}
+		if j.Len() == 0 {
+			im.fresh = jpath
 		}
 		defer j.Close()
 		im.j = j
@@ -180,6 +184,7 @@ type session struct {
 	// placed objects, which archives are deltas, the last archive's
 	// state, and the counts of what changed.
 	placed  map[string]placedObject
+	fresh   string // the journal's path, when it was empty as the run began
 	deltas  map[string]bool
 	state   *sourceState
 	summary *format.Summary // the archive being read's
