@@ -17,7 +17,8 @@ import (
 type importDAVFlags struct {
 	url, carddav, caldav, user, passwordFile, tokenFile string
 	state, report, tlsCA, schedule, bulk, archiveUser   string
-	dryRun, update, allowPlaintext                      bool
+	prefer                                              string
+	dryRun, update, allowPlaintext, applyDeletions      bool
 	concurrency                                         int
 	mapCollection                                       []string
 }
@@ -45,7 +46,14 @@ target that is a URL, has . or .. segments or lies outside the home set,
 is an error before anything is sent. --dry-run says where each goes.
 Objects are sent as the archive holds them (vCard 2.1 becomes 3.0) with
 If-None-Match, so a re-run creates nothing twice; --update replaces objects
-that differ. The password comes from --password-file or the
+that differ.
+
+On a delta (--since), a contact or event edited at the source replaces the
+version mailhaul put on the target, with If-Match on the ETag the journal
+recorded: one changed or removed on the target since is a conflict, listed
+and left alone, unless --prefer source. What mailhaul placed and the
+delta's state record no longer lists was deleted at the source: listed as
+"would delete", removed (If-Match again) only with --apply-deletions. The password comes from --password-file or the
 MAILHAUL_PASSWORD environment variable, a bearer token from --token-file.
 http:// is refused for any host but loopback (the password would travel in
 clear) unless --allow-plaintext; a certificate that is not trusted fails at
@@ -79,6 +87,8 @@ SIGINT or SIGTERM exit 130.`,
 	fl.BoolVar(&f.allowPlaintext, "allow-plaintext", false, "allow http:// to a host other than loopback (the password travels in clear)")
 	fl.BoolVar(&f.dryRun, "dry-run", false, "print the plan; change nothing on the server")
 	fl.BoolVar(&f.update, "update", false, "replace objects the server already has when they differ")
+	fl.BoolVar(&f.applyDeletions, "apply-deletions", false, "delete what mailhaul placed and a delta's state record says the source deleted (default: list it)")
+	fl.StringVar(&f.prefer, "prefer", "target", "when an object edited at the source was also changed on the target: target (leave it, report a conflict) or source (overwrite)")
 	fl.StringVar(&f.state, "state", "", "directory for the per-user journal (default: beside the first archive)")
 	fl.StringVar(&f.report, "report", "", "write the JSON report here")
 	fl.IntVar(&f.concurrency, "concurrency", 0, "requests in flight (default 2; Radicale and Xandikos serialise writes)")
@@ -105,7 +115,8 @@ func (a *app) runImportDAV(ctx context.Context, archives []string, f *importDAVF
 	}
 	// The journal is kept beside the first archive unless --state says
 	// otherwise, as import imap keeps its own.
-	req := importer.Request{User: f.user, Archives: archives, StateDir: journal.DefaultDir(f.state, archives), DryRun: f.dryRun}
+	req := importer.Request{User: f.user, Archives: archives, StateDir: journal.DefaultDir(f.state, archives), DryRun: f.dryRun,
+		ApplyDeletions: f.applyDeletions}
 	prog := a.newProgress("import dav "+f.user, archiveTotals(archives, format.KindContact, format.KindEvent, format.KindTask))
 	req.Progress = func(e progress.Event) {
 		e.Stage, e.User = "import", f.user
@@ -161,6 +172,13 @@ func davOptions(f *importDAVFlags) (*dav.Options, error) {
 			return nil, fmt.Errorf("--map-collection names %q twice", from)
 		}
 		opt.MapCollection[from] = to
+	}
+	switch f.prefer {
+	case "target", "": // "": options built without the flag parser
+	case "source":
+		opt.PreferSource = true
+	default:
+		return nil, fmt.Errorf("--prefer must be target or source, not %q", f.prefer)
 	}
 	switch f.schedule {
 	case "auto":

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"iter"
 	"net/url"
 	"path/filepath"
 	"strings"
@@ -75,20 +76,28 @@ func (t *Target) Import(ctx context.Context, req importer.Request) (*importer.Re
 	}
 	c := &client{dc}
 	im := &session{opt: opt, req: req, c: c, rep: rep, cols: newCollections(c, h, req.DryRun, rep.Note),
-		plan: map[*resolution]*planLine{}, bulk: map[*collection]*bulkBatch{}}
+		plan: map[*resolution]*planLine{}, bulk: map[*collection]*bulkBatch{},
+		deltas: map[string]bool{}}
 	im.cols.mapping, im.cols.archives = opt.MapCollection, req.Archives
 	if req.StateDir != "" {
 		open := journal.Open
 		if req.DryRun {
 			open = journal.OpenReadOnly // a dry run writes nothing
 		}
-		j, err := open(journal.Path(req.StateDir, req.User, "dav", journalHost(base, opt)))
+		jpath := journal.Path(req.StateDir, req.User, "dav", journalHost(base, opt))
+		j, err := open(jpath)
 		if err != nil {
 			return stop("connect", err)
+		}
+		if j.Len() == 0 {
+			im.fresh = jpath
 		}
 		defer j.Close()
 		im.j = j
 		if err := im.cols.useJournal(j); err != nil {
+			return stop("connect", err)
+		}
+		if im.placed, err = loadPlaced(j); err != nil {
 			return stop("connect", err)
 		}
 	}
@@ -152,6 +161,15 @@ type session struct {
 	checkSize int64 // bytes of the bodies in checks
 	noted     map[string]bool
 	safer     int // cards rewritten so that Radicale keeps them (rewrite.go)
+
+	// Applying a delta (converge.go): where the journal says mailhaul
+	// placed objects, which archives are deltas, the last archive's
+	// state, and the counts of what changed.
+	placed  map[string]placedObject
+	fresh   string // the journal's path, when it was empty as the run began
+	deltas  map[string]bool
+	state   *sourceState
+	summary *format.Summary // the archive being read's
 }
 
 // maxObject bounds one contact, event or task (a variable for tests).
@@ -168,6 +186,8 @@ type job struct {
 	body    []byte
 	key     journal.Key
 	asIs    bool // a vCard sent unconverted because conversion would lose something
+	delta   bool // from a delta: may replace the version mailhaul placed before
+	update  bool // replaces an earlier version (counted as updated)
 }
 
 func (im *session) run(ctx context.Context) error {
@@ -196,6 +216,10 @@ func (im *session) run(ctx context.Context) error {
 	if err == nil {
 		err = ctx.Err()
 	}
+	if err == nil {
+		im.deleted(ctx, im.state)
+	}
+
 	if im.unselected > 0 {
 		im.rep.Note("%d contacts, events or tasks outside the selected folders or times were left out", im.unselected)
 	}
@@ -247,7 +271,7 @@ func (im *session) readArchives(ctx context.Context, jobs chan<- job) error {
 			if archive != current {
 				folders, current = map[string]format.Folder{}, archive
 			}
-			jb, ok := im.prepare(ctx, filepath.Base(archive), e, folders)
+			jb, ok := im.prepare(ctx, filepath.Base(archive), e, folders, im.isDelta(archive))
 			if !ok {
 				return nil
 			}
@@ -263,6 +287,23 @@ func (im *session) readArchives(ctx context.Context, jobs chan<- job) error {
 				return ctx.Err()
 			}
 		},
+		Summary: func(archive string, s *format.Summary) error {
+			// Deletions follow the last archive's state record alone: an
+			// archive without one says nothing of them.
+			im.summary, im.state = s, nil
+			return nil
+		},
+		State: func(archive string, items iter.Seq2[format.StateItem, error]) error {
+			st, err := readState(filepath.Base(archive), im.summary, items)
+			if err != nil {
+				return err
+			}
+			if len(st.folders) > 0 {
+				im.state = st
+				im.rep.StateApplied()
+			}
+			return nil
+		},
 	})
 }
 
@@ -277,7 +318,7 @@ func (im *session) selected(it format.Item) bool {
 
 // prepare reads an item, finds its collection and href and converts its
 // bytes; it reports items that are settled without a request.
-func (im *session) prepare(ctx context.Context, archive string, e *format.Entry, folders map[string]format.Folder) (job, bool) {
+func (im *session) prepare(ctx context.Context, archive string, e *format.Entry, folders map[string]format.Folder, delta bool) (job, bool) {
 	it := *e.Item
 	im.mu.Lock()
 	im.folder = it.Folder
@@ -319,7 +360,7 @@ func (im *session) prepare(ctx context.Context, archive string, e *format.Entry,
 	}
 	jb := job{archive: archive, item: it, col: col,
 		href: col.URL.ResolveReference(&url.URL{Path: res}),
-		key:  itemKey(it.Kind, it.Folder, uid, sum)}
+		key:  itemKey(it.Kind, it.Folder, uid, sum), delta: delta}
 	switch it.Kind {
 	case format.KindContact:
 		out, changed, notes, err := vcardconv.Convert(body)
@@ -357,9 +398,17 @@ func (im *session) prepare(ctx context.Context, archive string, e *format.Entry,
 	// (or a dry run would) was gone from the server, and nothing in it can
 	// be there, whatever the journal says.
 	if im.j != nil && !im.opt.Update && !col.Created && !col.Planned {
-		if state, ok := im.j.Lookup(jb.key); ok && state == journal.Done {
+		state, ok := im.j.Lookup(jb.key)
+		switch {
+		case ok && state == journal.Done:
 			im.rep.AddPresent()
 			im.planned(jb, false)
+			im.progress()
+			return job{}, false
+		case ok && state == journal.Gone:
+			// Deleted on the target as at the source (converge.go):
+			// an earlier archive passed again does not bring it back.
+			im.rep.AddSkipped("deleted at the source, and on the target by an earlier run")
 			im.progress()
 			return job{}, false
 		}

@@ -41,6 +41,11 @@ type Options struct {
 	// ETag) instead of leaving them alone.
 	Update bool
 
+	// PreferSource applies a delta's edit to an object that was also
+	// changed (or removed) on the target since mailhaul put it there;
+	// without it such an object is a conflict, reported and left alone.
+	PreferSource bool
+
 	// Schedule decides when ORGANIZER and ATTENDEE get
 	// SCHEDULE-AGENT=CLIENT: ScheduleAuto (when the server advertises
 	// calendar-auto-schedule), ScheduleAlways or ScheduleNever.

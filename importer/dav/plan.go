@@ -3,6 +3,7 @@ package dav
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"net/url"
 	"path"
 	"sort"
@@ -26,6 +27,10 @@ type planLine struct {
 // dryRun settles an object without sending it: to be sent when the
 // collection lacks its href; otherwise compared with what is there.
 func (im *session) dryRun(ctx context.Context, jb job) {
+	if p, ok := im.previous(jb); ok {
+		im.dryUpdate(ctx, jb, p)
+		return
+	}
 	im.mu.Lock()
 	pl := im.planFor(jb)
 	if pl.hrefs == nil && !jb.col.Planned {
@@ -49,6 +54,30 @@ func (im *session) dryRun(ctx context.Context, jb job) {
 	}
 	im.planned(jb, true)
 	im.rep.AddImported(int64(len(jb.body)))
+}
+
+// dryUpdate predicts a delta's edit of an object mailhaul placed: the
+// real run replaces it if the target still holds mailhaul's version (the
+// ETag recorded), or with --prefer source; otherwise it is a conflict.
+func (im *session) dryUpdate(ctx context.Context, jb job, p placedObject) {
+	defer im.progress()
+	im.planned(jb, true)
+	a, err := im.c.Send(ctx, http.MethodGet, jb.href.String(), nil, nil)
+	if err != nil {
+		im.failed(jb, err.Error())
+		return
+	}
+	if a.Status/100 == 2 {
+		if same, _, _ := sameAsSent(a.Body, jb.body); same {
+			im.rep.AddPresent()
+			return
+		}
+	}
+	if im.opt.PreferSource || (a.Status/100 == 2 && strongETag(p.etag) != "" && a.Header.Get("ETag") == p.etag) {
+		im.rep.AddUpdated()
+		return
+	}
+	im.conflict(jb, "it was changed on the target after mailhaul put it there; the edit made at the source would not be applied (--prefer source applies it)")
 }
 
 // planFor is the plan line of jb's folder and kind; im.mu is held.

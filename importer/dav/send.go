@@ -41,6 +41,10 @@ func (im *session) send(ctx context.Context, jb job) {
 		im.existing(ctx, jb, jb.href)
 		return
 	}
+	if p, ok := im.previous(jb); ok {
+		im.replace(ctx, jb, p)
+		return
+	}
 	im.create(ctx, jb, true)
 }
 
@@ -101,15 +105,12 @@ func (im *session) existing(ctx context.Context, jb job, href *url.URL) {
 	case a.Status == http.StatusNotFound && href.String() == jb.href.String():
 		im.create(ctx, jb, false)
 		return
-	case a.Status/100 != 2:
-		im.failed(jb, "read the object the target holds with this UID: "+a.ServerSays())
+	}
+	same, diff, ok := im.holds(jb, a)
+	if !ok {
 		return
 	}
-	same, diff, latin1 := sameAsSent(a.Body, jb.body)
 	if same {
-		if latin1 {
-			im.noteLatin1(jb)
-		}
 		im.settled(jb, href, a.Header.Get("ETag"))
 		return
 	}
@@ -117,10 +118,27 @@ func (im *session) existing(ctx context.Context, jb job, href *url.URL) {
 		im.failed(jb, conflictReason(diff))
 		return
 	}
+	im.overwrite(ctx, jb, href, a)
+}
+
+// overwrite replaces the object the target holds at href, as a read it,
+// with jb: If-Match on its ETag, so that a change made on the server
+// meanwhile is not overwritten (a weak or missing ETag cannot be matched,
+// so "*" is sent).
+func (im *session) overwrite(ctx context.Context, jb job, href *url.URL, a *answer) {
 	ifMatch := "*"
 	if e := strongETag(a.Header.Get("ETag")); e != "" {
 		ifMatch = e
 	}
+	im.putIfMatch(ctx, jb, href, ifMatch, func(a *answer) {
+		im.failed(jb, "the object changed on the server while it was being updated; run again to retry: "+a.ServerSays())
+	})
+}
+
+// putIfMatch PUTs jb at href on the condition If-Match ifMatch and
+// settles it; onChanged is called with the server's answer when the object
+// there is no longer the one ifMatch names.
+func (im *session) putIfMatch(ctx context.Context, jb job, href *url.URL, ifMatch string, onChanged func(*answer)) {
 	res, err := im.c.put(ctx, href, contentType(jb.item.Kind), jb.body, ifMatch)
 	if err != nil {
 		im.failed(jb, err.Error())
@@ -130,10 +148,24 @@ func (im *session) existing(ctx context.Context, jb job, href *url.URL) {
 	case stored:
 		im.stored(jb, href, res.ETag)
 	case changed, exists:
-		im.failed(jb, "the object changed on the server while it was being updated; run again to retry: "+res.Answer.ServerSays())
+		onChanged(res.Answer)
 	default:
 		im.failed(jb, "the server refused the update: "+refusal(res.Answer, jb.item.Kind, jb.body))
 	}
+}
+
+// holds compares jb with the object the target answered a GET with: ok is
+// false (jb failed) when the answer holds none.
+func (im *session) holds(jb job, a *answer) (same bool, diff []string, ok bool) {
+	if a.Status/100 != 2 {
+		im.failed(jb, "read the object the target holds with this UID: "+a.ServerSays())
+		return false, nil, false
+	}
+	same, diff, latin1 := sameAsSent(a.Body, jb.body)
+	if same && latin1 {
+		im.noteLatin1(jb)
+	}
+	return same, diff, true
 }
 
 // conflictReason is the failure of an object whose UID the target holds
@@ -161,9 +193,12 @@ func (im *session) record(jb job, href *url.URL, etag string, imported bool, siz
 			im.rep.Note("journal: %v", err)
 		}
 	}
-	if imported {
+	switch {
+	case imported && jb.update:
+		im.rep.AddUpdated()
+	case imported:
 		im.rep.AddImported(size)
-	} else {
+	default:
 		im.rep.AddPresent()
 	}
 }
