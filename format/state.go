@@ -42,6 +42,10 @@ type StateItem struct {
 	// would give it: contacts, events and tasks carry it, so that an
 	// edited one is told from an unchanged one; messages may.
 	SHA256 string `json:"sha256,omitempty"`
+	// ETag is a CardDAV/CalDAV object's entity tag as the server listed
+	// it (quotes and any W/ kept): a DAV source lists it with every
+	// object, while UID and sha256 need the object's data.
+	ETag string `json:"etag,omitempty"`
 }
 
 func (s *StateItem) check() error {

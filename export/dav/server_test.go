@@ -3,6 +3,7 @@ package dav
 import (
 	"context"
 	"net/http"
+	"net/url"
 	"os"
 	"slices"
 	"strings"
@@ -196,6 +197,17 @@ func testExport(t *testing.T, base, user, pass, book, cal string, mk bool) {
 	}
 }
 
+// stateSink is a Sink that takes the state record.
+type stateSink struct {
+	exporttest.Sink
+	state []format.StateItem
+}
+
+func (s *stateSink) AddState(it format.StateItem) error {
+	s.state = append(s.state, it)
+	return nil
+}
+
 func lastSegment(u string) string {
 	u = strings.TrimSuffix(u, "/")
 	return u[strings.LastIndex(u, "/")+1:]
@@ -227,10 +239,27 @@ func testDelta(t *testing.T, src *Source, full *exporttest.Sink, book, cal, user
 	}
 	delta := *src
 	delta.Earlier = earlier
-	var sink exporttest.Sink
-	cutoff := export.Options{After: time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)}
-	if err := delta.Export(context.Background(), &sink, cutoff); err != nil {
+	var ss stateSink
+	cutoff := export.Options{After: time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC), State: true}
+	if err := delta.Export(context.Background(), &ss, cutoff); err != nil {
 		t.Fatal(err)
+	}
+	sink := ss.Sink
+	// The state lists every object the account still holds, changed or
+	// not, by the sourceId the full export gave it, with its ETag; not
+	// the deleted task.
+	var state []string
+	for _, s := range ss.state {
+		state = append(state, string(s.Kind)+" "+s.Folder+"/"+s.SourceID)
+		h, etag := held(t, map[string]string{lastSegment(book): book, lastSegment(cal): cal}[s.Folder]+(&url.URL{Path: s.SourceID}).EscapedPath(), user, pass)
+		if len(h) == 0 || s.ETag != etag {
+			t.Errorf("state %+v: etag; want the server's %q", s, etag)
+		}
+	}
+	slices.Sort(state)
+	bk, cl := lastSegment(book), lastSegment(cal)
+	if want := []string{"contact " + bk + "/card 2.vcf", "contact " + bk + "/card-1.vcf", "contact " + bk + "/card-3.vcf", "event " + cl + "/ev-1.ics"}; !slices.Equal(state, want) {
+		t.Errorf("state %q; want %q", state, want)
 	}
 	var got []string
 	for _, it := range sink.Items {

@@ -204,6 +204,9 @@ func (x *exporter) collection(ctx context.Context, ci davclient.CollectionInfo) 
 	if gone > 0 {
 		x.sink.AddSkipped(SkipDeleted, gone)
 	}
+	if err := x.state(ctx, f, ci.URL); err != nil {
+		return err
+	}
 	if n == 0 {
 		return nil
 	}
@@ -234,6 +237,39 @@ func (x *exporter) collection(ctx context.Context, ci davclient.CollectionInfo) 
 		return fmt.Errorf("list %s: %w", href, err)
 	}
 	return x.fetch(ctx, f, ci.URL, hrefs)
+}
+
+// state gives the state record's lines of a collection, when the export
+// asks for it (a delta): one for each object the collection holds, from
+// one more listing of its hrefs and ETags, since a delta's own listing
+// names only what changed. No object is fetched for it, so a line has no
+// UID or digest; a calendar object's is given as an event. A listing
+// that fails is an error naming the folder, and gives no lines: an
+// importer takes no deletion from a folder an error names.
+func (x *exporter) state(ctx context.Context, f format.Folder, col *url.URL) error {
+	if !x.opt.State {
+		return nil
+	}
+	kind := format.KindContact
+	if f.Kind == format.FolderCalendar {
+		kind = format.KindEvent
+	}
+	var sinkErr error
+	_, err := x.c.Members(ctx, col, func(href *url.URL, etag string) error {
+		sinkErr = export.AddState(x.sink, format.StateItem{Kind: kind, Folder: f.Path,
+			SourceID: davclient.LastSegment(href), ETag: etag})
+		return sinkErr
+	})
+	switch {
+	case sinkErr != nil:
+		return sinkErr
+	case err != nil && fatal(ctx, err):
+		return fmt.Errorf("list %s: %w", davclient.Redact(col), err)
+	case err != nil:
+		x.sink.AddError(format.Problem{Folder: f.Path, Item: davclient.Redact(col),
+			Reason: "its objects could not be listed for the state record, so no deletion may be taken from it: " + err.Error()})
+	}
+	return nil
 }
 
 // fatal reports whether err ends the export rather than one collection

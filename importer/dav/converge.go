@@ -17,6 +17,12 @@ package dav
 //     record covers, that the record no longer lists, was deleted at the
 //     source: it is removed with DELETE and If-Match on its recorded ETag
 //     only with ApplyDeletions, otherwise listed as a would-be deletion.
+//     The record lists an object by its UID (the resource mailhaul named
+//     after it) or by its sourceId, which the journal keeps with each
+//     object placed: a DAV source's record has only the latter, from a
+//     listing of hrefs and ETags. An object journalled without its
+//     sourceId (an older mailhaul) in a collection the record names by
+//     sourceId alone is left alone: there is no evidence either way.
 //
 // Each change is journalled, so a run stopped anywhere is finished by the
 // next one and nothing is done twice: an update as every PUT is (an intent
@@ -48,6 +54,9 @@ type placedObject struct {
 	key   journal.Key
 	where string // the collection's URL
 	etag  string // as the server gave it when mailhaul put or found it
+	// source and folder are the item's sourceId and archive folder, as
+	// the journal recorded them (empty in older journals).
+	source, folder string
 }
 
 // loadPlaced reads from the journal where mailhaul placed objects: for
@@ -63,7 +72,7 @@ func loadPlaced(j *journal.Journal) (map[string]placedObject, error) {
 		case journal.Gone:
 			delete(placed, r.Ref)
 		case journal.Done:
-			placed[r.Ref] = placedObject{key: r.Key, where: r.Where, etag: r.ETag}
+			placed[r.Ref] = placedObject{key: r.Key, where: r.Where, etag: r.ETag, source: r.Source, folder: r.Folder}
 		}
 	})
 	return placed, err
@@ -165,8 +174,15 @@ type sourceState struct {
 	// completely: its summary names them and no error of its export does.
 	folders map[journal.Key]bool
 	// objects are the resources (collection key, resource name) the
-	// source held.
+	// source held, where the state gives their UID or digest.
 	objects map[objectAt]bool
+	// sources are the objects (collection key, archive folder and
+	// sourceId) the source held: every line gives them.
+	sources map[sourceAt]bool
+	// blind are the collections (keys) with lines that give no UID or
+	// digest (a DAV source's, from its listing): an object the journal
+	// recorded without its sourceId cannot be found in them.
+	blind map[journal.Key]bool
 	// whole is false when the record or the summary cannot be trusted to
 	// say what was deleted (truncated error list, an error not tied to
 	// a folder, a damaged record).
@@ -178,10 +194,15 @@ type objectAt struct {
 	name string
 }
 
+type sourceAt struct {
+	col            journal.Key
+	folder, source string
+}
+
 // readState reduces a state record (items) to a sourceState, given the
 // summary of the same archive.
 func readState(archive string, s *format.Summary, items iter.Seq2[format.StateItem, error]) (*sourceState, error) {
-	st := &sourceState{archive: archive, folders: map[journal.Key]bool{}, objects: map[objectAt]bool{}, whole: s != nil && s.Truncated == 0}
+	st := &sourceState{archive: archive, folders: map[journal.Key]bool{}, objects: map[objectAt]bool{}, sources: map[sourceAt]bool{}, blind: map[journal.Key]bool{}, whole: s != nil && s.Truncated == 0}
 	if s == nil {
 		return st, nil
 	}
@@ -211,11 +232,26 @@ func readState(archive string, s *format.Summary, items iter.Seq2[format.StateIt
 		if it.Kind == format.KindMessage {
 			continue
 		}
+		// A calendar's events and tasks share its collection, and a
+		// line from a listing gives a task as an event.
+		kinds := []format.Kind{it.Kind}
+		if it.Kind != format.KindContact {
+			kinds = []format.Kind{format.KindEvent, format.KindTask}
+		}
 		uid := it.UID
 		if uid == "" && len(it.SHA256) >= 32 {
 			uid = "mailhaul-" + it.SHA256[:32] // as prepare names it
 		}
-		st.objects[objectAt{collectionKey(it.Kind, it.Folder), resourceName(uid, it.Kind.Ext())}] = true
+		if uid != "" {
+			st.objects[objectAt{collectionKey(it.Kind, it.Folder), resourceName(uid, it.Kind.Ext())}] = true
+		}
+		for _, k := range kinds {
+			col := collectionKey(k, it.Folder)
+			st.sources[sourceAt{col, it.Folder, it.SourceID}] = true
+			if uid == "" {
+				st.blind[col] = true
+			}
+		}
 	}
 	return st, nil
 }
@@ -257,10 +293,30 @@ func (im *session) deleted(ctx context.Context, st *sourceState) {
 			held[[2]string{rec.Where, o.name}] = true
 		}
 	}
+	heldSource := map[[3]string]bool{} // collection URL, folder, sourceId
+	for o := range st.sources {
+		if rec, ok := im.cols.known[o.col]; ok {
+			heldSource[[3]string{rec.Where, o.folder, o.source}] = true
+		}
+	}
+	blind := map[string]bool{} // collection URLs
+	for col := range st.blind {
+		if rec, ok := im.cols.known[col]; ok {
+			blind[rec.Where] = true
+		}
+	}
 	var gone []string
 	for href, p := range im.placed {
 		u, err := url.Parse(href)
-		if err != nil || !covered[p.where] || held[[2]string{p.where, lastSegment(u.Path)}] {
+		switch {
+		case err != nil || !covered[p.where] || held[[2]string{p.where, lastSegment(u.Path)}]:
+			continue
+		case p.source != "" && heldSource[[3]string{p.where, p.folder, p.source}]:
+			continue
+		case p.source == "" && blind[p.where]:
+			// Recorded by an older mailhaul, without its sourceId, and
+			// the state names this collection's objects by theirs
+			// alone: no evidence either way.
 			continue
 		}
 		gone = append(gone, href)

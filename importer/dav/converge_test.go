@@ -61,3 +61,30 @@ func TestReadStateCoversListedFolders(t *testing.T) {
 		t.Error("a damaged state record was read as whole")
 	}
 }
+
+// A DAV source's state lines come from its listing: no UID or digest,
+// only the sourceId (and ETag). They name the objects by sourceId, for
+// the calendar's events and tasks alike, and mark their collections as
+// ones where an object journalled without its sourceId cannot be found.
+func TestReadStateListedBySourceID(t *testing.T) {
+	sum := &format.Summary{Folders: []format.FolderCounts{{Path: "book", Kind: format.FolderContacts}, {Path: "cal", Kind: format.FolderCalendar}}}
+	st, err := readState("d.tgz", sum, stateItems(
+		format.StateItem{Kind: format.KindContact, Folder: "book", SourceID: "a b.vcf", ETag: `"1"`},
+		format.StateItem{Kind: format.KindEvent, Folder: "cal", SourceID: "t.ics", ETag: `"2"`}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(st.objects) != 0 {
+		t.Errorf("objects %v; want none named without a UID", st.objects)
+	}
+	want := []sourceAt{{collectionKey(format.KindContact, "book"), "book", "a b.vcf"},
+		{collectionKey(format.KindEvent, "cal"), "cal", "t.ics"}, {collectionKey(format.KindTask, "cal"), "cal", "t.ics"}}
+	for _, w := range want {
+		if !st.sources[w] || !st.blind[w.col] {
+			t.Errorf("%+v: source %v blind %v; want both", w, st.sources[w], st.blind[w.col])
+		}
+	}
+	if len(st.sources) != len(want) || len(st.blind) != len(want) {
+		t.Errorf("sources %d, blind %d; want %d", len(st.sources), len(st.blind), len(want))
+	}
+}

@@ -189,7 +189,8 @@ func (im *session) settled(jb job, href *url.URL, etag string) {
 // bytes.
 func (im *session) record(jb job, href *url.URL, etag string, imported bool, size int64) {
 	if im.j != nil {
-		if err := im.j.Write(journal.Record{Key: jb.key, State: journal.Done, Where: jb.col.URL.String(), Ref: href.String(), ETag: etag}); err != nil {
+		if err := im.j.Write(journal.Record{Key: jb.key, State: journal.Done, Where: jb.col.URL.String(), Ref: href.String(), ETag: etag,
+			Source: jb.item.SourceID, Folder: jb.item.Folder}); err != nil {
 			im.rep.Note("journal: %v", err)
 		}
 	}
