@@ -56,4 +56,11 @@
 // (noted), so a delta never misses a change a server did not date; a
 // client that changes an object without touching its stamps is missed
 // by such a delta (a full export, or the token, has it).
+//
+// A delta's state record (export.Options.State) costs one more listing of
+// each collection: a line for every object it holds, with the sourceId
+// the full export gave it and its ETag, without fetching it (so no UID or
+// digest; a calendar's objects are given as events). A collection that
+// cannot be listed for it is an error naming its folder, and gives no
+// lines, so an importer takes no deletion from it.
 package dav
