@@ -138,6 +138,9 @@ func testDAVDeltaConverges(t *testing.T, server, user, pass string, applyAtOnce 
 	if want := "would make 1 added, 1 updated, 0 moved, 1 deleted, 1 left alone as conflicts"; code != exitOK || !strings.Contains(stdout, want) {
 		t.Fatalf("dry run: exit %d, output lacks %q:\n%s%s", code, want, stdout, stderr)
 	}
+	if want := "state record: would update 1, move 0, delete 1; 1 left alone as conflicts\n"; !strings.Contains(stdout, want) {
+		t.Errorf("the dry run's plan lacks %q:\n%s", want, stdout)
+	}
 	if got := target(); !maps.Equal(got, edited) {
 		t.Fatalf("the dry run changed the target: %v", slices.Sorted(maps.Keys(got)))
 	}
