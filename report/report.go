@@ -94,6 +94,13 @@ type Changes struct {
 	// WouldDelete are items deleted at the source and left on the target
 	// because deletions were not asked for (--apply-deletions).
 	WouldDelete []Failure `json:"wouldDelete"`
+	// ItemsUpdated and ItemsInConflict are the items the archives carry
+	// (a DAV delta's edited objects) that were updated, or left alone as
+	// conflicts, instead of being imported or found present: they count
+	// among the items of the archives. An update or conflict of an item
+	// already counted (present) is not among them.
+	ItemsUpdated    int `json:"itemsUpdated,omitempty"`
+	ItemsInConflict int `json:"itemsInConflict,omitempty"`
 }
 
 // Failure is an item that is not on the target.
@@ -161,6 +168,17 @@ func (r *Report) AddUpdated() {
 	r.mu.Unlock()
 }
 
+// AddUpdatedItem counts an item the archives carry whose new version
+// replaced the one an earlier import placed; it counts as an item of the
+// archives, not as imported or present.
+func (r *Report) AddUpdatedItem() {
+	r.mu.Lock()
+	c := r.changes()
+	c.Updated++
+	c.ItemsUpdated++
+	r.mu.Unlock()
+}
+
 // AddMoved counts an item moved to the source's folder.
 func (r *Report) AddMoved() {
 	r.mu.Lock()
@@ -184,6 +202,17 @@ func (r *Report) AddConflict(f Failure) {
 	r.mu.Unlock()
 }
 
+// AddConflictItem records an item the archives carry that was left
+// alone because the target changed it since mailhaul placed it; it
+// counts as an item of the archives, not as imported or present.
+func (r *Report) AddConflictItem(f Failure) {
+	r.mu.Lock()
+	c := r.changes()
+	c.Conflicts = append(c.Conflicts, f.coded(CodeConflict))
+	c.ItemsInConflict++
+	r.mu.Unlock()
+}
+
 // AddWouldDelete records an item deleted at the source that is left on
 // the target because deletions were not asked for.
 func (r *Report) AddWouldDelete(f Failure) {
@@ -194,8 +223,9 @@ func (r *Report) AddWouldDelete(f Failure) {
 }
 
 // changeWords is the statement's account of the state record applied, ""
-// when none was; the caller holds r.mu.
-func (r *Report) changeWords() string {
+// when none was; listed says the statement already named the conflicts'
+// list. The caller holds r.mu.
+func (r *Report) changeWords(listed bool) string {
 	c := r.Changes
 	if c == nil {
 		return ""
@@ -206,7 +236,7 @@ func (r *Report) changeWords() string {
 		w = fmt.Sprintf("; converging on the source's state would make %d added, %d updated, %d moved, %d deleted, %d left alone as conflicts",
 			r.WouldImport, c.Updated, c.Moved, c.Deleted, len(c.Conflicts))
 	}
-	if len(c.Conflicts) > 0 {
+	if len(c.Conflicts) > 0 && !listed {
 		w += " (listed under conflicts: the target differs from the source there)"
 	}
 	if n := len(c.WouldDelete); n > 0 {
@@ -397,6 +427,12 @@ func (r *Report) Finish() {
 	r.Finished = time.Now().UTC()
 	r.Seconds = r.Finished.Sub(r.Started).Seconds()
 	total := r.Imported + r.Present + r.Skipped + r.Failed
+	conflicts := 0
+	if c := r.Changes; c != nil {
+		total += c.ItemsUpdated + c.ItemsInConflict
+		conflicts = len(c.Conflicts)
+	}
+	listed := false // the statement named the conflicts' list already
 	so := fmt.Sprintf("%d imported, %d already there, %d failed, %d not attempted", r.Imported, r.Present, r.Failed, r.NotAttempted)
 	switch {
 	case r.Status == "cancelled":
@@ -423,10 +459,18 @@ func (r *Report) Finish() {
 	case r.DryRun:
 		r.Status = "ok"
 		r.Statement = fmt.Sprintf("dry run: %d items would be imported, %d are already on the target; nothing was sent", r.WouldImport, r.Present)
+	case r.Failed == 0 && r.FailedFolders == 0 && r.NotAttempted == 0 && conflicts > 0:
+		// Conflicts are deliberate (exit 0), but there the target keeps
+		// its own version: never "all".
+		r.Status, listed = "ok", true
+		r.Statement = fmt.Sprintf("not all %d items of the archives are on the target in the source's version: %d left alone as conflicts keep the target's version, each listed under conflicts with its reason %s",
+			total, conflicts, r.itemWords())
+	case r.Failed == 0 && r.FailedFolders == 0 && r.NotAttempted == 0 && r.Changes != nil:
+		r.Status = "ok"
+		r.Statement = fmt.Sprintf("all %d items of the archives are on the target in the source's version %s", total, r.itemWords())
 	case r.Failed == 0 && r.FailedFolders == 0 && r.NotAttempted == 0:
 		r.Status = "ok"
-		r.Statement = fmt.Sprintf("all %d items of the archives are on the target (%d imported now, %d already there, %d skipped on purpose)",
-			total, r.Imported, r.Present, r.Skipped)
+		r.Statement = fmt.Sprintf("all %d items of the archives are on the target %s", total, r.itemWords())
 	case r.Failed == 0 && r.NotAttempted == 0:
 		r.Status = "partial"
 		r.Statement = fmt.Sprintf("%d empty folders of the archives are NOT on the target, each listed under failures with its reason; every item is (%d imported now, %d already there, %d skipped on purpose)",
@@ -442,7 +486,20 @@ func (r *Report) Finish() {
 			r.Statement += fmt.Sprintf(", as are %d folders", r.FailedFolders)
 		}
 	}
-	r.Statement += r.changeWords()
+	r.Statement += r.changeWords(listed)
+}
+
+// itemWords is the statement's breakdown of the items of the archives;
+// the caller holds r.mu.
+func (r *Report) itemWords() string {
+	w := fmt.Sprintf("(%d imported now, %d already there", r.Imported, r.Present)
+	if c := r.Changes; c != nil && c.ItemsUpdated > 0 {
+		w += fmt.Sprintf(", %d updated", c.ItemsUpdated)
+	}
+	if c := r.Changes; c != nil && c.ItemsInConflict > 0 {
+		w += fmt.Sprintf(", %d left as conflicts", c.ItemsInConflict)
+	}
+	return w + fmt.Sprintf(", %d skipped on purpose)", r.Skipped)
 }
 
 // Partial reports whether some items failed or were not attempted.

@@ -206,3 +206,53 @@ func TestReportCountsChanges(t *testing.T) {
 		t.Errorf("changes listed: %+v", c)
 	}
 }
+
+// TestReportStatementWithConflicts: the last line of a delta says "all"
+// only when every item of the archives is on the target in the source's
+// version. Items a delta carries that were updated, or left alone as
+// conflicts, count among the items of the archives; a conflict keeps the
+// status ok (it is deliberate) but the line says the target's version
+// stayed.
+func TestReportStatementWithConflicts(t *testing.T) {
+	// A DAV-style delta of 3 items: one added, one updated, one conflict.
+	r := New("alice", "dav", "http://127.0.0.1:5232/", nil)
+	r.StateApplied()
+	r.AddImported(10)
+	r.AddUpdatedItem()
+	r.AddConflictItem(Failure{Item: "c2", Reason: "changed on the target"})
+	r.AddDeleted()
+	r.Finish()
+	want := "not all 3 items of the archives are on the target in the source's version: 1 left alone as conflicts keep the target's version, " +
+		"each listed under conflicts with its reason (1 imported now, 0 already there, 1 updated, 1 left as conflicts, 0 skipped on purpose); " +
+		"converging on the source's state: 1 added, 1 updated, 0 moved, 1 deleted, 1 left alone as conflicts"
+	if r.Statement != want || r.Status != "ok" || r.Partial() {
+		t.Errorf("statement %q (status %q)\nwant      %q", r.Statement, r.Status, want)
+	}
+
+	// The same without the conflict: all of them, in the source's version.
+	r = New("alice", "dav", "http://127.0.0.1:5232/", nil)
+	r.StateApplied()
+	r.AddImported(10)
+	r.AddUpdatedItem()
+	r.Finish()
+	want = "all 2 items of the archives are on the target in the source's version (1 imported now, 0 already there, 1 updated, 0 skipped on purpose); " +
+		"converging on the source's state: 1 added, 1 updated, 0 moved, 0 deleted, 0 left alone as conflicts"
+	if r.Statement != want || r.Status != "ok" {
+		t.Errorf("statement %q\nwant      %q", r.Statement, want)
+	}
+
+	// An IMAP-style conflict on an item already there (a state record
+	// entry) is not counted twice, and a failure still makes it partial.
+	r = New("alice", "imap", "imap://127.0.0.1:1143", nil)
+	r.StateApplied()
+	r.AddPresent()
+	r.AddPresent()
+	r.AddConflict(Failure{Folder: "INBOX", Item: "m1", Reason: "flags changed on the target"})
+	r.AddFailure(Failure{Folder: "INBOX", Item: "m2", Reason: "too big"})
+	r.Finish()
+	want = "1 of 3 items are NOT on the target; each is listed under failures with its reason; " +
+		"converging on the source's state: 0 added, 0 updated, 0 moved, 0 deleted, 1 left alone as conflicts (listed under conflicts: the target differs from the source there)"
+	if r.Statement != want || r.Status != "partial" {
+		t.Errorf("statement %q\nwant      %q", r.Statement, want)
+	}
+}

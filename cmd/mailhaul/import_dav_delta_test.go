@@ -48,6 +48,11 @@ func TestImportDAVDeltaConverges(t *testing.T) {
 	})
 }
 
+// deltaHead opens the statement of the delta's import while c2 is in
+// conflict.
+const deltaHead = "not all 3 items of the archives are on the target in the source's version: " +
+	"1 left alone as conflicts keep the target's version, each listed under conflicts with its reason"
+
 // davDelta is a pre-migrated account and the delta that follows it.
 type davDelta struct {
 	full, delta, jpath string
@@ -133,6 +138,9 @@ func testDAVDeltaConverges(t *testing.T, server, user, pass string, applyAtOnce 
 	if want := "would make 1 added, 1 updated, 0 moved, 1 deleted, 1 left alone as conflicts"; code != exitOK || !strings.Contains(stdout, want) {
 		t.Fatalf("dry run: exit %d, output lacks %q:\n%s%s", code, want, stdout, stderr)
 	}
+	if want := "state record: would update 1, move 0, delete 1; 1 left alone as conflicts\n"; !strings.Contains(stdout, want) {
+		t.Errorf("the dry run's plan lacks %q:\n%s", want, stdout)
+	}
 	if got := target(); !maps.Equal(got, edited) {
 		t.Fatalf("the dry run changed the target: %v", slices.Sorted(maps.Keys(got)))
 	}
@@ -149,12 +157,20 @@ func testDAVDeltaConverges(t *testing.T, server, user, pass string, applyAtOnce 
 	if applyAtOnce {
 		rep := run("--apply-deletions", delta)
 		wantChanges(rep, 1, 1, 1, 1, 0)
-		if !strings.Contains(rep.Statement, "1 added, 1 updated, 0 moved, 1 deleted, 1 left alone as conflicts") {
-			t.Errorf("statement: %s", rep.Statement)
+		// The delta carries 3 objects: c1 updated, c2 a conflict, e3
+		// added; the last line counts all three and never says "all".
+		if want := deltaHead + " (1 imported now, 0 already there, 1 updated, 1 left as conflicts, 0 skipped on purpose); " +
+			"converging on the source's state: 1 added, 1 updated, 0 moved, 1 deleted, 1 left alone as conflicts"; rep.Statement != want {
+			t.Errorf("statement:\n%s\nwant\n%s", rep.Statement, want)
 		}
 	} else {
 		rep := run(delta)
 		wantChanges(rep, 1, 1, 0, 1, 1)
+		if want := deltaHead + " (1 imported now, 0 already there, 1 updated, 1 left as conflicts, 0 skipped on purpose); " +
+			"converging on the source's state: 1 added, 1 updated, 0 moved, 0 deleted, 1 left alone as conflicts; " +
+			"1 deleted at the source are still on the target, listed under wouldDelete (--apply-deletions deletes them)"; rep.Statement != want {
+			t.Errorf("statement:\n%s\nwant\n%s", rep.Statement, want)
+		}
 		if !strings.Contains(rep.Changes.WouldDelete[0].Item, "e2") {
 			t.Errorf("would delete %+v, want e2", rep.Changes.WouldDelete)
 		}

@@ -29,6 +29,7 @@ func (a *app) printPlan(reportPath string, res *importer.Result) error {
 	}
 	a.writeResult("", planLine{Event: "plan", User: rep.User, Folders: plan.Folders, Report: rep}, func() {
 		writePlanText(a.stdout, plan)
+		writeChangesText(a.stdout, rep.Changes)
 		a.printImportText(rep)
 	})
 	if rep.Partial() {
@@ -83,4 +84,19 @@ func writePlanText(w io.Writer, p *importer.Plan) {
 		}
 		fmt.Fprintln(w, termtext.Escape(line))
 	}
+}
+
+// writeChangesText writes what a delta's state record would change on the
+// target (updates, moves, deletions, conflicts), nothing when the archives
+// hold no state record.
+func writeChangesText(w io.Writer, c *report.Changes) {
+	if c == nil {
+		return
+	}
+	line := fmt.Sprintf("state record: would update %d, move %d, delete %d; %d left alone as conflicts",
+		c.Updated, c.Moved, c.Deleted, len(c.Conflicts))
+	if n := len(c.WouldDelete); n > 0 {
+		line += fmt.Sprintf("; %d deleted at the source would stay on the target (--apply-deletions deletes them)", n)
+	}
+	fmt.Fprintln(w, line)
 }

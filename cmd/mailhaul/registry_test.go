@@ -114,6 +114,30 @@ func TestPrintPlan(t *testing.T) {
 			t.Errorf("plan text lacks %q:\n%s", want, text)
 		}
 	}
+	if strings.Contains(text, "state record") {
+		t.Errorf("a plan without a state record speaks of one:\n%s", text)
+	}
+
+	// A delta's plan shows what its state record would change.
+	delta := report.New("alice", "imap", "imap://x", []string{"a.after.tgz"})
+	delta.DryRun = true
+	delta.StateApplied()
+	delta.AddUpdated()
+	delta.AddUpdated()
+	delta.AddMoved()
+	delta.AddDeleted()
+	delta.AddConflict(report.Failure{Folder: "INBOX", Item: "m1", Reason: "flags changed on the target"})
+	delta.AddWouldDelete(report.Failure{Folder: "Trash", Item: "m2", Reason: "deleted at the source"})
+	delta.Finish()
+	out.Reset()
+	if err := a.printPlan("", &importer.Result{Report: delta, Plan: &importer.Plan{}}); err != nil {
+		t.Fatal(err)
+	}
+	if want := "state record: would update 2, move 1, delete 1; 1 left alone as conflicts; " +
+		"1 deleted at the source would stay on the target (--apply-deletions deletes them)\n"; !strings.Contains(out.String(), want) {
+		t.Errorf("delta plan lacks %q:\n%s", want, out.String())
+	}
+
 	var onDisk report.Report
 	if b, err := os.ReadFile(path); err != nil || json.Unmarshal(b, &onDisk) != nil || onDisk.WouldImport != 1 {
 		t.Errorf("report file: %v, would import %d; want the dry run's report", err, onDisk.WouldImport)

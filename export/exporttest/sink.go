@@ -23,9 +23,12 @@ type Sink struct {
 }
 
 // NewArchive is an archive writer that discards what it writes, for
-// Sink.Archive.
+// Sink.Archive. It is uncompressed: tests never close it, and a
+// compressor left open keeps its goroutines and buffers for the rest of
+// the test binary.
 func NewArchive() (*format.Writer, error) {
-	return format.NewWriter(io.Discard, format.Manifest{User: "test@example.com"}, nil)
+	return format.NewWriter(io.Discard, format.Manifest{User: "test@example.com"},
+		&format.WriterOptions{Compression: format.None})
 }
 
 // Item is a recorded item with its body.

@@ -64,6 +64,7 @@ func TestMemoryStaysFlat(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer w.Close() // ends its compressor's goroutines
 	// Garbage collected promptly, the heap in use is what is live.
 	defer debug.SetGCPercent(debug.SetGCPercent(10))
 	runtime.GC()

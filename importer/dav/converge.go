@@ -162,7 +162,7 @@ func (im *session) diverged(ctx context.Context, jb job, why string) {
 
 // conflict reports an object left alone because the target changed it.
 func (im *session) conflict(jb job, reason string) {
-	im.rep.AddConflict(im.failure(jb, reason))
+	im.rep.AddConflictItem(im.failure(jb, reason))
 }
 
 // sourceState is what the last archive's state record says the source

@@ -74,7 +74,7 @@ func (im *session) dryUpdate(ctx context.Context, jb job, p placedObject) {
 		}
 	}
 	if im.opt.PreferSource || (a.Status/100 == 2 && strongETag(p.etag) != "" && a.Header.Get("ETag") == p.etag) {
-		im.rep.AddUpdated()
+		im.rep.AddUpdatedItem()
 		return
 	}
 	im.conflict(jb, "it was changed on the target after mailhaul put it there; the edit made at the source would not be applied (--prefer source applies it)")

@@ -196,7 +196,7 @@ func (im *session) record(jb job, href *url.URL, etag string, imported bool, siz
 	}
 	switch {
 	case imported && jb.update:
-		im.rep.AddUpdated()
+		im.rep.AddUpdatedItem()
 	case imported:
 		im.rep.AddImported(size)
 	default:
