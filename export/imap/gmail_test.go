@@ -289,3 +289,36 @@ func TestGmailThroughCuts(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// A Gmail delta whose messages are placed by label carries no state
+// record: its lines would name All Mail, and an importer would move every
+// message there.
+func TestGmailDeltaCarriesNoState(t *testing.T) {
+	s, err := gmailfake.Start("alice", "pw", gmailMessages())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	rep, err := exportFrom(t, gmailSource(t, s), "alice", t.TempDir(), "2000-01-01T00:00:00Z")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Counts.Messages != 5 {
+		t.Fatalf("delta: %d messages, want 5 (errors %v)", rep.Counts.Messages, rep.Errors)
+	}
+	n := 0
+	for it, err := range format.ReadState(rep.Archive, nil) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		n++
+		t.Errorf("state line: %+v", it)
+	}
+	warned := false
+	for _, p := range rep.Warnings {
+		warned = warned || strings.Contains(p.Reason, "no state record")
+	}
+	if n != 0 || !warned {
+		t.Fatalf("%d state lines, warned %v; want none, and a warning saying so", n, warned)
+	}
+}

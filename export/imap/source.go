@@ -196,6 +196,15 @@ func (s *Source) Export(ctx context.Context, sink export.Sink, opt export.Option
 	if s.gmailNote != "" {
 		sink.AddWarning(format.Problem{Item: "(Gmail labels)", Reason: s.gmailNote})
 	}
+	if s.gmail != nil && opt.State {
+		// The state step reads no labels, so its lines would place every
+		// message in All Mail, where the archive does not: an importer would
+		// take them for moves. No state record rather than a wrong one.
+		opt.State = false
+		sink.AddWarning(format.Problem{Item: "(Gmail labels)", Reason: "this delta carries no state record " +
+			"(its lines would name All Mail, not the label folders the messages are placed in), " +
+			"so an import applies no flag changes, moves or deletions from it"})
+	}
 	n := s.Connections
 	if n <= 0 {
 		n = max(s.Limits.Connections, 1)
