@@ -163,6 +163,17 @@ func (a *app) exportKind(ctx context.Context, k sourceKind, f *exportFlags) erro
 	if err != nil {
 		return err
 	}
+	sources, err := a.withContacts(src, f)
+	if err != nil {
+		return err
+	}
+	return a.runExport(ctx, f, export.Job{User: f.user, Kind: k.name, Path: f.src, PathIsDir: k.dir, Source: sources})
+}
+
+// withContacts puts src into one archive with the contacts and calendars
+// every export command takes: --contacts/--calendar files and a
+// CardDAV/CalDAV account (--dav-url).
+func (a *app) withContacts(src export.Source, f *exportFlags) (export.Composite, error) {
 	sources := export.Composite{src}
 	for _, path := range f.contacts {
 		sources = append(sources, pim.Contacts{Path: path})
@@ -170,10 +181,7 @@ func (a *app) exportKind(ctx context.Context, k sourceKind, f *exportFlags) erro
 	for _, path := range f.calendars {
 		sources = append(sources, pim.Calendar{Path: path})
 	}
-	if sources, err = f.dav.appendTo(sources, f.user, f.since, a.retryLog); err != nil {
-		return err
-	}
-	return a.runExport(ctx, f, export.Job{User: f.user, Kind: k.name, Path: f.src, PathIsDir: k.dir, Source: sources})
+	return f.dav.appendTo(sources, f.user, f.since, a.retryLog)
 }
 
 // runExport runs job, with the settings every export takes from f, and

@@ -10,7 +10,6 @@ import (
 
 	"github.com/mailhaul/mailhaul/export"
 	imapsrc "github.com/mailhaul/mailhaul/export/imap"
-	"github.com/mailhaul/mailhaul/export/pim"
 	"github.com/mailhaul/mailhaul/internal/imapconn"
 	"github.com/mailhaul/mailhaul/internal/ratelimit"
 	"github.com/mailhaul/mailhaul/internal/retry"
@@ -102,16 +101,8 @@ func (a *app) runExportIMAP(ctx context.Context, f *exportFlags, xf *exportIMAPF
 			OnRetry: func(_ int, err error, wait time.Duration) {
 				a.retryLog("%s: %s; again in %s", xf.user, err, wait.Round(time.Second))
 			}}}
-	sources := export.Composite{src}
-	for _, path := range f.contacts {
-		sources = append(sources, pim.Contacts{Path: path})
-	}
-	for _, path := range f.calendars {
-		sources = append(sources, pim.Calendar{Path: path})
-	}
-	// Contacts and calendars from a CardDAV/CalDAV server (--dav-url),
-	// into the same archive.
-	if sources, err = f.dav.appendTo(sources, f.user, f.since, a.retryLog); err != nil {
+	sources, err := a.withContacts(src, f)
+	if err != nil {
 		return err
 	}
 	// The manifest names the server, never the credentials.
