@@ -1,0 +1,587 @@
+package migrate
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/mailhaul/mailhaul/export"
+	"github.com/mailhaul/mailhaul/format"
+	"github.com/mailhaul/mailhaul/importer"
+	"github.com/mailhaul/mailhaul/internal/retry"
+	"github.com/mailhaul/mailhaul/internal/safename"
+	"github.com/mailhaul/mailhaul/progress"
+	"github.com/mailhaul/mailhaul/report"
+	"github.com/mailhaul/mailhaul/transport"
+)
+
+// Stage is the pass a run makes: the pre-migration (full) or the cutover
+// (delta: each user exported since the start of its last export, and the
+// delta's state record applied by the importers).
+type Stage string
+
+const (
+	Full  Stage = "full"
+	Delta Stage = "delta"
+)
+
+// Part is the part of a stage a run does: all of it on one machine, or
+// only the export (and transfer) at the source's site, or only the import
+// at the target's, for the two-site flow.
+type Part string
+
+const (
+	AllParts   Part = ""
+	ExportOnly Part = "export"
+	ImportOnly Part = "import"
+)
+
+// User is one line of the users list.
+type User struct {
+	// Name is the source address: the key of the user's archive, state
+	// and journal names, and the owner every archive must name.
+	Name string
+	// Login is the target login (the caller's Steps use it).
+	Login string
+	// EstimatedBytes is the size the users list gives, for shards.
+	EstimatedBytes int64
+	// Row is the users CSV record the user came from, in Job.Header's
+	// order: the failures file writes it back as it was.
+	Row []string
+}
+
+// Steps are the per-user work, built by the caller (from a plan): the
+// engine only composes export.Run, transport.Run and importer.Target.
+type Steps struct {
+	// Export returns the user's export job (source, kind, path,
+	// compression, overlap ...). The engine sets User, Out (the user's
+	// directory under ArchiveDir), Since (for a delta: the user's newest
+	// archive there), Overwrite (a full export restarts) and Progress.
+	Export func(u User) (export.Job, error)
+	// Transfer, when set, moves each new archive from the user's
+	// directory under ArchiveDir to the user's directory under
+	// Transfer.Dir; the import then reads from there (when Dst is local).
+	Transfer *Transfer
+	// Import returns the user's imports, one per target, in order. The
+	// engine sets each Request's User, Archives (every archive of the
+	// user, oldest first), StateDir and Progress; the rest
+	// (ApplyDeletions, Select, Logf) is passed through.
+	Import func(u User) ([]Import, error)
+}
+
+// Transfer is how archives move between the sites.
+type Transfer struct {
+	Src, Dst transport.Endpoint
+	// Dir is the base directory at Dst; each user has a directory below.
+	Dir     string
+	Options transport.Options
+	// DstLocal says Dir is a local path the import can read (a mounted
+	// drive, a shared volume).
+	DstLocal bool
+}
+
+// Import is one target of a user's import.
+type Import struct {
+	Target  importer.Target
+	Request importer.Request
+}
+
+// Job is a whole migration run on one machine, resolved in memory: cmd
+// builds it from a plan file.
+type Job struct {
+	Users []User
+	// Header names the columns of User.Row (UserColumns when nil).
+	Header []string
+	Stage  Stage
+	Part   Part
+	// Pass names this pass in the users' states (default: the stage): a
+	// part finished in a pass of the same name is not done again. A
+	// second cutover pass takes a new name.
+	Pass string
+	// StateDir keeps every user's state and journals; ArchiveDir the
+	// archives, a directory per user.
+	StateDir, ArchiveDir string
+	// UsersAtOnce is how many users are worked on at once (default 4).
+	UsersAtOnce int
+	Steps       Steps
+	// Locker keeps two processes from working on one user; nil: a lock
+	// for this process alone.
+	Locker Locker
+	// Only limits the run to these users (by Name).
+	Only []string
+	// RetryFailed works on users that failed or finished with warnings
+	// in this pass, which a run otherwise leaves as they are.
+	RetryFailed bool
+	// Retry bounds each step's attempts for retryable failures (default
+	// 3 attempts, 5 s doubling to 2 min). Authentication failures and
+	// other permanent ones are never tried again.
+	Retry    retry.Loop
+	Progress progress.Func
+	// Logf hears of retries and skipped users; nil: silent.
+	Logf func(format string, args ...any)
+}
+
+// StageMigrate is the progress stage of the engine's own events: one per
+// user whose status changes, Items and ItemsTotal the users finished of
+// those in the run.
+const StageMigrate = "migrate"
+
+// ErrUsers is a users list the engine refuses; the message names the
+// users.
+var ErrUsers = errors.New("migrate: users")
+
+// Run works on every user of job, UsersAtOnce at a time, and returns the
+// result of every user of the run (those it skipped with their standing
+// state). The error is set when the run itself could not go on: a bad
+// job, a state directory it cannot write, or ctx ended (every user then
+// stands queued or failed, never done unless it was).
+func Run(ctx context.Context, job Job) (*Result, error) {
+	users, err := job.check()
+	if err != nil {
+		return nil, err
+	}
+	e := &engine{job: job, start: time.Now()}
+	if e.job.Locker == nil {
+		e.job.Locker = NewLocalLocker()
+	}
+	e.results = make([]UserResult, len(users))
+	e.total = int64(len(users))
+	var g errgroup.Group
+	g.SetLimit(e.job.UsersAtOnce)
+	var stateErr error
+	var mu sync.Mutex
+	for i, u := range users {
+		if ctx.Err() != nil {
+			st, lerr := LoadState(job.StateDir, u.Name)
+			if lerr != nil {
+				st = &State{User: u.Name, Status: Queued, Error: lerr.Error()}
+			}
+			e.results[i] = resultOf(u, st, true)
+			continue
+		}
+		g.Go(func() error {
+			r, err := e.user(ctx, u)
+			e.results[i] = r
+			if err != nil {
+				mu.Lock()
+				stateErr = errors.Join(stateErr, err)
+				mu.Unlock()
+			}
+			return nil
+		})
+	}
+	g.Wait()
+	res := newResult(job, e.results, time.Since(e.start))
+	if stateErr != nil {
+		return res, stateErr
+	}
+	return res, ctx.Err()
+}
+
+// check validates job, applies its defaults and returns the users of the
+// run.
+func (job *Job) check() ([]User, error) {
+	if job.Stage != Full && job.Stage != Delta {
+		return nil, fmt.Errorf("migrate: stage %q: want %q or %q", job.Stage, Full, Delta)
+	}
+	if job.Part != AllParts && job.Part != ExportOnly && job.Part != ImportOnly {
+		return nil, fmt.Errorf("migrate: part %q: want %q or %q", job.Part, ExportOnly, ImportOnly)
+	}
+	if job.StateDir == "" {
+		return nil, errors.New("migrate: no state directory")
+	}
+	if job.Part != ImportOnly && (job.Steps.Export == nil || job.ArchiveDir == "") {
+		return nil, errors.New("migrate: an export needs Steps.Export and an archive directory")
+	}
+	if job.Part != ExportOnly && job.Steps.Import == nil {
+		return nil, errors.New("migrate: an import needs Steps.Import")
+	}
+	if job.Part == ImportOnly && job.ArchiveDir == "" && (job.Steps.Transfer == nil || !job.Steps.Transfer.DstLocal) {
+		return nil, errors.New("migrate: an import needs an archive directory")
+	}
+	if job.Pass == "" {
+		job.Pass = string(job.Stage)
+	}
+	if job.UsersAtOnce <= 0 {
+		job.UsersAtOnce = 4
+	}
+	if job.Retry.Attempts <= 0 {
+		job.Retry.Attempts = 3
+	}
+	if job.Retry.Backoff.First <= 0 {
+		job.Retry.Backoff = retry.Policy{First: 5 * time.Second, Max: 2 * time.Minute}
+	}
+	if job.Header == nil {
+		job.Header = UserColumns
+	}
+	// Names must never meet on disk: archives, states and journals are
+	// named by safename.Element, and file systems may ignore case.
+	seen := map[string]string{}
+	var problems []string
+	for i, u := range job.Users {
+		if strings.TrimSpace(u.Name) == "" {
+			problems = append(problems, fmt.Sprintf("user %d has no name", i+1))
+			continue
+		}
+		key := strings.ToLower(safename.Element(u.Name))
+		if prev, ok := seen[key]; ok {
+			problems = append(problems, fmt.Sprintf("%q and %q would share one archive and state name (%s)", prev, u.Name, safename.Element(u.Name)))
+			continue
+		}
+		seen[key] = u.Name
+	}
+	users := job.Users
+	if len(job.Only) > 0 {
+		users = nil
+		for _, name := range job.Only {
+			i := slices.IndexFunc(job.Users, func(u User) bool { return u.Name == name })
+			if i < 0 {
+				problems = append(problems, fmt.Sprintf("%q (--only) is not in the users list", name))
+				continue
+			}
+			users = append(users, job.Users[i])
+		}
+	}
+	if len(problems) > 0 {
+		return nil, fmt.Errorf("%w: %s", ErrUsers, strings.Join(problems, "; "))
+	}
+	return users, nil
+}
+
+// engine is one Run under way.
+type engine struct {
+	job     Job
+	start   time.Time
+	results []UserResult
+	mu      sync.Mutex
+	total   int64
+	ended   int64
+}
+
+func (e *engine) logf(format string, args ...any) {
+	if e.job.Logf != nil {
+		e.job.Logf(format, args...)
+	}
+}
+
+// needs says which parts of the pass st still needs; none: skip.
+func (e *engine) needs(st *State) (exp, imp bool) {
+	j := e.job
+	if st.Pass == j.Pass && !j.RetryFailed && (st.Status == FailedRetry || st.Status == FailedPerm || st.Status == DoneWarnings) {
+		return false, false
+	}
+	exp = j.Part != ImportOnly && st.Exported != j.Pass
+	imp = j.Part != ExportOnly && (st.Imported != j.Pass || j.RetryFailed && st.Pass == j.Pass && st.Status == DoneWarnings)
+	return exp, imp
+}
+
+// user runs u's part of the pass. The error is a state that could not
+// be written: the run cannot keep its promise of resumability.
+func (e *engine) user(ctx context.Context, u User) (UserResult, error) {
+	st, err := LoadState(e.job.StateDir, u.Name)
+	if err != nil {
+		return resultOf(u, &State{User: u.Name, Status: FailedPerm, Error: err.Error()}, false), err
+	}
+	if exp, imp := e.needs(st); !exp && !imp {
+		return e.finished(u, st, true), nil
+	}
+	unlock, err := e.job.Locker.Lock(ctx, u.Name)
+	if err != nil {
+		e.logf("migrate: %s: %v", u.Name, err)
+		r := resultOf(u, st, true)
+		r.Note = err.Error()
+		return r, nil
+	}
+	defer unlock()
+	// Another process may have worked on the user before the lock.
+	if st, err = LoadState(e.job.StateDir, u.Name); err != nil {
+		return resultOf(u, &State{User: u.Name, Status: FailedPerm, Error: err.Error()}, false), err
+	}
+	exp, imp := e.needs(st)
+	if !exp && !imp {
+		return e.finished(u, st, true), nil
+	}
+	w := &work{e: e, u: u, st: st}
+	st.Pass, st.Stage, st.Started = e.job.Pass, e.job.Stage, time.Now().UTC()
+	st.Error, st.ErrorClass, st.Attempts, st.Failures = "", "", 0, nil
+	begun := time.Now()
+	err = nil
+	if exp {
+		err = w.step(ctx, Exporting, "export", w.export)
+		if err == nil && e.job.Steps.Transfer != nil {
+			err = w.step(ctx, Transferring, "transfer", w.transfer)
+		}
+		if err == nil {
+			st.Exported = e.job.Pass
+		}
+	}
+	if err == nil && imp {
+		st.Counts = Counts{}
+		err = w.step(ctx, Importing, "import", w.imports)
+		if err == nil {
+			st.Imported = e.job.Pass
+		}
+	}
+	st.Seconds = time.Since(begun).Seconds()
+	cls := Classify(ctx, err)
+	switch {
+	case err == nil && len(st.Failures) > 0:
+		st.Status = DoneWarnings
+	case err == nil:
+		st.Status = Done
+	case cls == ClassInterrupted:
+		// Nothing is lost: the next run continues (the export restarts,
+		// the import resumes from its journal).
+		st.Status, st.Error, st.ErrorClass = Queued, "interrupted: "+err.Error(), string(cls)
+	case cls == ClassRetryable:
+		st.Status, st.Error, st.ErrorClass = FailedRetry, err.Error(), string(cls)
+	default:
+		st.Status, st.Error, st.ErrorClass = FailedPerm, err.Error(), string(cls)
+	}
+	if err != nil && cls != ClassInterrupted {
+		st.Failures = append(st.Failures, Failure{Step: w.stepName, Code: string(report.CodeOf(err)), Reason: err.Error()})
+	}
+	serr := saveState(e.job.StateDir, st)
+	return e.finished(u, st, false), serr
+}
+
+// finished reports u's final standing in this run.
+func (e *engine) finished(u User, st *State, skipped bool) UserResult {
+	e.mu.Lock()
+	e.ended++
+	n := e.ended
+	e.mu.Unlock()
+	e.job.Progress.Report(progress.Event{Stage: StageMigrate, User: u.Name, Folder: string(st.Status), Items: n, ItemsTotal: e.total,
+		Bytes: st.Counts.Bytes})
+	return resultOf(u, st, skipped)
+}
+
+// work is one user's pass under way.
+type work struct {
+	e        *engine
+	u        User
+	st       *State
+	stepName string
+}
+
+// step runs fn through the one retry loop: retryable failures again
+// after a backoff, anything else once. The state says which step runs.
+func (w *work) step(ctx context.Context, status Status, name string, fn func(ctx context.Context) error) error {
+	w.st.Status, w.stepName = status, name
+	if err := saveState(w.e.job.StateDir, w.st); err != nil {
+		return retry.MarkPermanent(err)
+	}
+	w.e.job.Progress.Report(progress.Event{Stage: StageMigrate, User: w.u.Name, Folder: string(status)})
+	loop := w.e.job.Retry
+	loop.OnRetry = func(attempt int, err error, wait time.Duration) {
+		w.e.logf("migrate: %s: %s: attempt %d failed (%v); again in %s", w.u.Name, name, attempt, err, wait.Round(time.Millisecond))
+		w.st.Error, w.st.ErrorClass = err.Error(), string(ClassRetryable)
+		saveState(w.e.job.StateDir, w.st) // the error is only shown: the next attempt writes again
+	}
+	return retry.Do(ctx, loop, func(ctx context.Context, attempt int) error {
+		w.st.Attempts = attempt
+		err := fn(ctx)
+		switch Classify(ctx, err) {
+		case "":
+			return nil
+		case ClassRetryable:
+			if retry.IsRetryable(err) {
+				return err
+			}
+			return retry.MarkTransient(err)
+		default:
+			return retry.MarkPermanent(err)
+		}
+	})
+}
+
+// archiveDir is where u's archives are written.
+func (w *work) archiveDir() string { return filepath.Join(w.e.job.ArchiveDir, safename.Element(w.u.Name)) }
+
+// importDir is where u's archives are read for the import.
+func (w *work) importDir() string {
+	if t := w.e.job.Steps.Transfer; t != nil && t.DstLocal {
+		return filepath.Join(t.Dir, safename.Element(w.u.Name))
+	}
+	return w.archiveDir()
+}
+
+func (w *work) export(ctx context.Context) error {
+	xj, err := w.e.job.Steps.Export(w.u)
+	if err != nil {
+		return retry.MarkPermanent(err)
+	}
+	xj.User, xj.Out, xj.Progress = w.u.Name, w.archiveDir(), w.e.job.Progress
+	xj.Since, xj.After, xj.Overwrite = "", "", true
+	if w.e.job.Stage == Delta {
+		// The --since rule: from the start of the user's last export that
+		// finished (every archive in the directory did).
+		arch, err := listArchives(w.archiveDir(), w.u.Name)
+		if err != nil {
+			return err
+		}
+		if len(arch) > 0 {
+			xj.Since, xj.Overwrite = arch[len(arch)-1], false
+		}
+	}
+	rep, err := export.Run(ctx, xj)
+	if err != nil {
+		return err
+	}
+	w.st.Archives = append(w.st.Archives, ArchiveRecord{Path: rep.Archive, Delta: !rep.After.IsZero(), Started: rep.Started,
+		Seconds: rep.Seconds, Items: rep.Counts.Messages + rep.Counts.Contacts + rep.Counts.Events + rep.Counts.Tasks, Bytes: rep.Counts.Bytes})
+	w.st.Counts.Messages += rep.Counts.Messages
+	w.st.Counts.Contacts += rep.Counts.Contacts
+	w.st.Counts.Events += rep.Counts.Events + rep.Counts.Tasks
+	for _, p := range rep.Errors {
+		w.st.Failures = append(w.st.Failures, Failure{Step: "export", Item: p.Folder + "/" + p.Item, Code: string(p.Code), Reason: p.Reason})
+	}
+	return saveState(w.e.job.StateDir, w.st)
+}
+
+func (w *work) transfer(ctx context.Context) error {
+	t := w.e.job.Steps.Transfer
+	var srcs []string
+	for _, a := range w.st.Archives {
+		if a.Transferred == "" {
+			srcs = append(srcs, a.Path)
+		}
+	}
+	if len(srcs) == 0 {
+		return nil
+	}
+	sc, err := t.Src.Connect(ctx)
+	if err != nil {
+		return err
+	}
+	defer sc.Close()
+	dc, err := t.Dst.Connect(ctx)
+	if err != nil {
+		return err
+	}
+	defer dc.Close()
+	dir := dc.Join(t.Dir, safename.Element(w.u.Name))
+	jobs, err := transport.Plan(ctx, sc, srcs, dc, dir)
+	if err != nil {
+		return err
+	}
+	opt := t.Options
+	opt.Progress = w.e.job.Progress
+	rep, err := transport.Run(ctx, t.Src, t.Dst, jobs, opt)
+	if err != nil {
+		return err
+	}
+	var failed error
+	for i, r := range rep.Results {
+		if r.Status == report.TransferFailed {
+			ferr := fmt.Errorf("transfer %s: %s", r.Name, r.Error)
+			if r.Code == report.CodeConnLost {
+				ferr = retry.MarkTransient(ferr)
+			}
+			failed = errors.Join(failed, ferr)
+			continue
+		}
+		for k := range w.st.Archives {
+			if w.st.Archives[k].Path == jobs[i].Src {
+				w.st.Archives[k].Transferred = r.Dst
+			}
+		}
+	}
+	if serr := saveState(w.e.job.StateDir, w.st); failed == nil {
+		failed = serr
+	}
+	return failed
+}
+
+func (w *work) imports(ctx context.Context) error {
+	archives, err := listArchives(w.importDir(), w.u.Name)
+	if err != nil {
+		return err
+	}
+	if len(archives) == 0 {
+		return fmt.Errorf("import %s: no archive of the user in %s", w.u.Name, w.importDir())
+	}
+	steps, err := w.e.job.Steps.Import(w.u)
+	if err != nil {
+		return retry.MarkPermanent(err)
+	}
+	w.st.Counts.Present, w.st.Counts.Failed, w.st.Counts.Bytes = 0, 0, 0
+	w.st.Failures = slices.DeleteFunc(w.st.Failures, func(f Failure) bool { return strings.HasPrefix(f.Step, "import") })
+	for _, s := range steps {
+		req := s.Request
+		req.User, req.Archives, req.StateDir, req.Progress = w.u.Name, archives, w.e.job.StateDir, w.e.job.Progress
+		w.stepName = "import " + s.Target.Kind()
+		res, err := s.Target.Import(ctx, req)
+		if res != nil && res.Report != nil {
+			w.count(s.Target.Kind(), res.Report)
+		}
+		if err != nil {
+			return fmt.Errorf("import %s: %w", s.Target.Kind(), err)
+		}
+	}
+	return nil
+}
+
+// count adds an import report to the user's counts and failures.
+func (w *work) count(kind string, r *report.Report) {
+	c := &w.st.Counts
+	c.Present += r.Present
+	c.Failed += r.Failed + r.NotAttempted
+	c.Bytes += r.Bytes
+	if w.st.Exported == "" && len(w.st.Archives) == 0 && kind == "imap" {
+		// Nothing exported here (the import site): the importer's
+		// counts are all there is.
+		c.Messages = r.Imported + r.Present
+	}
+	for _, f := range append(slices.Clone(r.Failures), r.Unsent...) {
+		w.st.Failures = append(w.st.Failures, Failure{Step: "import " + kind, Item: f.Item, Code: string(f.Code), Reason: f.Reason})
+	}
+}
+
+// listArchives returns user's archives in dir, oldest export first (by
+// the manifest's start time); each must be the user's own, so that one
+// user's mail never reaches another's mailbox.
+func listArchives(dir, user string) ([]string, error) {
+	ents, err := os.ReadDir(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	type arch struct {
+		path    string
+		started time.Time
+	}
+	var out []arch
+	for _, e := range ents {
+		if !e.Type().IsRegular() || !format.IsArchiveName(e.Name()) {
+			continue
+		}
+		p := filepath.Join(dir, e.Name())
+		a, err := format.Open(p, nil)
+		if err != nil {
+			return nil, retry.MarkPermanent(fmt.Errorf("archive %s: %w", p, err))
+		}
+		m := a.Manifest()
+		a.Close()
+		if m.User != user {
+			return nil, retry.MarkPermanent(fmt.Errorf("archive %s is %s's, not %s's", p, m.User, user))
+		}
+		out = append(out, arch{p, m.Started})
+	}
+	slices.SortStableFunc(out, func(a, b arch) int { return a.started.Compare(b.started) })
+	paths := make([]string, len(out))
+	for i, a := range out {
+		paths[i] = a.path
+	}
+	return paths, nil
+}

@@ -1,0 +1,44 @@
+package migrate
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+)
+
+// Locker keeps two workers, in this process or on other machines, from
+// working on one user at once (migrate/lease implements it with a lease
+// file per user on the shared state directory).
+type Locker interface {
+	// Lock takes user's lock, or fails with an error wrapping ErrHeld
+	// when another holder has it; unlock gives it back.
+	Lock(ctx context.Context, user string) (unlock func(), err error)
+}
+
+// ErrHeld is a user whose lock another worker holds: the run leaves the
+// user to it.
+var ErrHeld = errors.New("another worker holds the user")
+
+// LocalLocker is a Locker for one process.
+type LocalLocker struct {
+	mu   sync.Mutex
+	held map[string]bool
+}
+
+// NewLocalLocker returns an empty LocalLocker.
+func NewLocalLocker() *LocalLocker { return &LocalLocker{held: map[string]bool{}} }
+
+func (l *LocalLocker) Lock(_ context.Context, user string) (func(), error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.held[user] {
+		return nil, fmt.Errorf("%s: %w", user, ErrHeld)
+	}
+	l.held[user] = true
+	return func() {
+		l.mu.Lock()
+		delete(l.held, user)
+		l.mu.Unlock()
+	}, nil
+}

@@ -1,0 +1,232 @@
+package migrate
+
+import (
+	"encoding/csv"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// UserColumns are the columns of the users CSV, the one place that names
+// them: the plan reads the list with them, and the failures file, itself
+// a users list to run again, writes them back (with any extra columns the
+// list had, in its order).
+var UserColumns = []string{ColSource, ColTarget, ColSize}
+
+const (
+	ColSource = "source" // the source address (User.Name)
+	ColTarget = "target" // the target login (User.Login)
+	ColSize   = "size"   // the estimated size in bytes (User.EstimatedBytes), optional
+)
+
+// Exit codes of a run, by its result.
+const (
+	ExitOK      = 0 // every user of the run is done
+	ExitPartial = 3 // finished, but some users failed or finished with warnings (each listed)
+)
+
+// UserResult is one user's standing at the end of a run.
+type UserResult struct {
+	User   User
+	State  State
+	Status Status
+	// Skipped: the run did no work on the user (already done in this
+	// pass, failed and not retried, or held by another worker: Note).
+	Skipped bool
+	Note    string
+}
+
+func resultOf(u User, st *State, skipped bool) UserResult {
+	return UserResult{User: u, State: *st, Status: st.Status, Skipped: skipped}
+}
+
+// Result is a run's outcome, user by user, in the order of the users list.
+type Result struct {
+	Job     Job
+	Users   []UserResult
+	Seconds float64
+}
+
+func newResult(job Job, users []UserResult, d time.Duration) *Result {
+	return &Result{Job: job, Users: users, Seconds: d.Seconds()}
+}
+
+// Count returns how many users stand at s.
+func (r *Result) Count(s Status) int {
+	n := 0
+	for _, u := range r.Users {
+		if u.Status == s {
+			n++
+		}
+	}
+	return n
+}
+
+// ExitCode is ExitOK when every user is done, else ExitPartial.
+func (r *Result) ExitCode() int {
+	if r.Count(Done) == len(r.Users) {
+		return ExitOK
+	}
+	return ExitPartial
+}
+
+// Summary is the short human summary; its last line tells the truth:
+// "all N users done" only when they are.
+func (r *Result) Summary() string {
+	var b strings.Builder
+	n := len(r.Users)
+	fmt.Fprintf(&b, "migrate %s", r.Job.Stage)
+	if r.Job.Part != AllParts {
+		fmt.Fprintf(&b, " (%s only)", r.Job.Part)
+	}
+	fmt.Fprintf(&b, ": %d users in %s\n", n, (time.Duration(r.Seconds * float64(time.Second))).Round(time.Second))
+	for _, u := range r.Users {
+		if u.Status == Done {
+			continue
+		}
+		line := fmt.Sprintf("  %s: %s", u.User.Name, u.Status)
+		if u.State.Error != "" {
+			line += ": " + u.State.Error
+		} else if len(u.State.Failures) > 0 {
+			line += fmt.Sprintf(": %d items failed (%s)", len(u.State.Failures), u.State.Failures[0].Code)
+		}
+		b.WriteString(line + "\n")
+	}
+	done := r.Count(Done)
+	if done == n {
+		fmt.Fprintf(&b, "all %d users done\n", n)
+		return b.String()
+	}
+	var parts []string
+	for _, s := range []Status{DoneWarnings, FailedRetry, FailedPerm, Queued, Exporting, Transferring, Importing} {
+		if c := r.Count(s); c > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", c, s))
+		}
+	}
+	fmt.Fprintf(&b, "NOT all users done: %d of %d done, %s\n", done, n, strings.Join(parts, ", "))
+	return b.String()
+}
+
+// reportColumns are the per-user CSV's columns.
+var reportColumns = []string{"user", "status", "messages", "contacts", "events", "present", "failed", "bytes",
+	"seconds", "archives", "error_class", "error", "failure_codes"}
+
+// WriteCSV writes one line per user.
+func (r *Result) WriteCSV(w io.Writer) error {
+	cw := csv.NewWriter(w)
+	cw.Write(reportColumns)
+	for _, u := range r.Users {
+		s := u.State
+		codes := map[string]int{}
+		var keys []string
+		for _, f := range s.Failures {
+			if codes[f.Code] == 0 {
+				keys = append(keys, f.Code)
+			}
+			codes[f.Code]++
+		}
+		var cs []string
+		for _, k := range keys {
+			cs = append(cs, fmt.Sprintf("%s:%d", k, codes[k]))
+		}
+		cw.Write([]string{u.User.Name, string(u.Status), strconv.Itoa(s.Counts.Messages), strconv.Itoa(s.Counts.Contacts),
+			strconv.Itoa(s.Counts.Events), strconv.Itoa(s.Counts.Present), strconv.Itoa(s.Counts.Failed),
+			strconv.FormatInt(s.Counts.Bytes, 10), strconv.FormatFloat(s.Seconds, 'f', 1, 64), strconv.Itoa(len(s.Archives)),
+			s.ErrorClass, s.Error, strings.Join(cs, " ")})
+	}
+	cw.Flush()
+	return cw.Error()
+}
+
+// WriteJSON writes every user's state as one JSON document.
+func (r *Result) WriteJSON(w io.Writer) error {
+	type user struct {
+		State
+		Skipped bool   `json:"skipped,omitempty"`
+		Note    string `json:"note,omitempty"`
+	}
+	out := struct {
+		Stage   Stage   `json:"stage"`
+		Part    Part    `json:"part,omitempty"`
+		Seconds float64 `json:"seconds"`
+		Users   []user  `json:"users"`
+		Summary string  `json:"summary"`
+	}{Stage: r.Job.Stage, Part: r.Job.Part, Seconds: r.Seconds, Users: []user{}}
+	for _, u := range r.Users {
+		out.Users = append(out.Users, user{u.State, u.Skipped, u.Note})
+	}
+	lines := strings.Split(strings.TrimSpace(r.Summary()), "\n")
+	out.Summary = lines[len(lines)-1]
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(out)
+}
+
+// WriteFailures writes the users that are not done as a users CSV (the
+// job's header, each user's own row), to run again.
+func (r *Result) WriteFailures(w io.Writer) error {
+	cw := csv.NewWriter(w)
+	header := r.Job.Header
+	if header == nil {
+		header = UserColumns
+	}
+	cw.Write(header)
+	for _, u := range r.Users {
+		if u.Status == Done {
+			continue
+		}
+		row := u.User.Row
+		if row == nil {
+			row = make([]string, len(header))
+			for i, c := range header {
+				switch c {
+				case ColSource:
+					row[i] = u.User.Name
+				case ColTarget:
+					row[i] = u.User.Login
+				case ColSize:
+					if u.User.EstimatedBytes > 0 {
+						row[i] = strconv.FormatInt(u.User.EstimatedBytes, 10)
+					}
+				}
+			}
+		}
+		cw.Write(row)
+	}
+	cw.Flush()
+	return cw.Error()
+}
+
+// Report file names WriteFiles writes in its directory.
+const (
+	ReportCSV   = "users.csv"
+	ReportJSON  = "users.json"
+	FailuresCSV = "failures.csv"
+	SummaryText = "summary.txt"
+)
+
+// WriteFiles writes the per-user CSV and JSON, the failures file and the
+// summary into dir, each through a temporary name.
+func (r *Result) WriteFiles(dir string) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	for name, write := range map[string]func(io.Writer) error{
+		ReportCSV: r.WriteCSV, ReportJSON: r.WriteJSON, FailuresCSV: r.WriteFailures,
+		SummaryText: func(w io.Writer) error { _, err := io.WriteString(w, r.Summary()); return err },
+	} {
+		var b strings.Builder
+		if err := write(&b); err != nil {
+			return err
+		}
+		if err := writeAtomic(dir, name, []byte(b.String())); err != nil {
+			return fmt.Errorf("report %s: %w", filepath.Join(dir, name), err)
+		}
+	}
+	return nil
+}
