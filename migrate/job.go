@@ -404,7 +404,9 @@ func (w *work) step(ctx context.Context, status Status, name string, fn func(ctx
 }
 
 // archiveDir is where u's archives are written.
-func (w *work) archiveDir() string { return filepath.Join(w.e.job.ArchiveDir, safename.Element(w.u.Name)) }
+func (w *work) archiveDir() string {
+	return filepath.Join(w.e.job.ArchiveDir, safename.Element(w.u.Name))
+}
 
 // importDir is where u's archives are read for the import.
 func (w *work) importDir() string {
