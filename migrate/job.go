@@ -324,7 +324,6 @@ func (e *engine) user(ctx context.Context, u User) (UserResult, error) {
 		}
 	}
 	if err == nil && imp {
-		st.Counts = Counts{}
 		err = w.step(ctx, Importing, "import", w.imports)
 		if err == nil {
 			st.Imported = e.job.Pass
@@ -403,6 +402,19 @@ func (w *work) step(ctx context.Context, status Status, name string, fn func(ctx
 	})
 }
 
+// progress passes the stages' events on, each naming the user (a
+// transfer's name only the archive).
+func (w *work) progress() progress.Func {
+	fn := w.e.job.Progress
+	if fn == nil {
+		return nil
+	}
+	return func(ev progress.Event) {
+		ev.User = w.u.Name
+		fn(ev)
+	}
+}
+
 // archiveDir is where u's archives are written.
 func (w *work) archiveDir() string {
 	return filepath.Join(w.e.job.ArchiveDir, safename.Element(w.u.Name))
@@ -421,7 +433,7 @@ func (w *work) export(ctx context.Context) error {
 	if err != nil {
 		return retry.MarkPermanent(err)
 	}
-	xj.User, xj.Out, xj.Progress = w.u.Name, w.archiveDir(), w.e.job.Progress
+	xj.User, xj.Out, xj.Progress = w.u.Name, w.archiveDir(), w.progress()
 	xj.Since, xj.After, xj.Overwrite = "", "", true
 	if w.e.job.Stage == Delta {
 		// The --since rule: from the start of the user's last export that
@@ -437,6 +449,10 @@ func (w *work) export(ctx context.Context) error {
 	rep, err := export.Run(ctx, xj)
 	if err != nil {
 		return err
+	}
+	if xj.Since == "" {
+		// A full export starts the user's record again.
+		w.st.Archives, w.st.Counts = nil, Counts{}
 	}
 	w.st.Archives = append(w.st.Archives, ArchiveRecord{Path: rep.Archive, Delta: !rep.After.IsZero(), Started: rep.Started,
 		Seconds: rep.Seconds, Items: rep.Counts.Messages + rep.Counts.Contacts + rep.Counts.Events + rep.Counts.Tasks, Bytes: rep.Counts.Bytes})
@@ -476,7 +492,7 @@ func (w *work) transfer(ctx context.Context) error {
 		return err
 	}
 	opt := t.Options
-	opt.Progress = w.e.job.Progress
+	opt.Progress = w.progress()
 	rep, err := transport.Run(ctx, t.Src, t.Dst, jobs, opt)
 	if err != nil {
 		return err
@@ -519,7 +535,7 @@ func (w *work) imports(ctx context.Context) error {
 	w.st.Failures = slices.DeleteFunc(w.st.Failures, func(f Failure) bool { return strings.HasPrefix(f.Step, "import") })
 	for _, s := range steps {
 		req := s.Request
-		req.User, req.Archives, req.StateDir, req.Progress = w.u.Name, archives, w.e.job.StateDir, w.e.job.Progress
+		req.User, req.Archives, req.StateDir, req.Progress = w.u.Name, archives, w.e.job.StateDir, w.progress()
 		w.stepName = "import " + s.Target.Kind()
 		res, err := s.Target.Import(ctx, req)
 		if res != nil && res.Report != nil {
