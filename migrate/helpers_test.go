@@ -204,18 +204,42 @@ func (p *countingProxy) serve(c net.Conn, upstream string) {
 		return
 	}
 	defer u.Close()
+	// A connection counts once it has been open for countAfter: the proxy
+	// learns of a client's close a moment after it happened, and a
+	// connection opened in that moment must not be counted with it.
+	var counted, closed bool
 	p.mu.Lock()
-	p.open++
 	p.total++
-	p.max = max(p.max, p.open)
 	p.mu.Unlock()
-	defer func() { p.mu.Lock(); p.open--; p.mu.Unlock() }()
+	timer := time.AfterFunc(countAfter, func() {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		if !closed {
+			counted = true
+			p.open++
+			p.max = max(p.max, p.open)
+		}
+	})
+	defer timer.Stop()
 	done := make(chan struct{}, 2)
-	go func() { io.Copy(u, c); u.(*net.TCPConn).CloseWrite(); done <- struct{}{} }()
+	go func() {
+		io.Copy(u, c)
+		// The client closed: its connection is over for the count.
+		p.mu.Lock()
+		closed = true
+		if counted {
+			p.open--
+		}
+		p.mu.Unlock()
+		u.(*net.TCPConn).CloseWrite()
+		done <- struct{}{}
+	}()
 	go func() { io.Copy(c, u); c.(*net.TCPConn).CloseWrite(); done <- struct{}{} }()
 	<-done
 	<-done
 }
+
+const countAfter = 100 * time.Millisecond
 
 func (p *countingProxy) stats() (maxOpen, total int) {
 	p.mu.Lock()

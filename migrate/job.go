@@ -130,8 +130,9 @@ type Job struct {
 }
 
 // StageMigrate is the progress stage of the engine's own events: one per
-// user whose status changes, Items and ItemsTotal the users finished of
-// those in the run.
+// change of a user's status, the status in Folder (the event has no
+// field of its own for it); when a user's part of the run ends, Items
+// and ItemsTotal are the users finished of those in the run.
 const StageMigrate = "migrate"
 
 // ErrUsers is a users list the engine refuses; the message names the

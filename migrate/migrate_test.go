@@ -222,6 +222,7 @@ func TestSharedConnectionCap(t *testing.T) {
 		t.Fatalf("%v\n%s", err, res.Summary())
 	}
 	maxOpen, total := p.stats()
+	t.Logf("%d connections in all, at most %d at once", total, maxOpen)
 	if limit := 2 + job.UsersAtOnce; maxOpen > limit {
 		t.Errorf("%d connections open at once at the server, want at most %d (2 shared + one control per user)", maxOpen, limit)
 	}

@@ -131,6 +131,10 @@ func saveState(stateDir string, s *State) error {
 	return writeAtomic(dir, statusFileName, append(b, '\n'))
 }
 
+// rename is os.Rename; a test makes it fail as a crash before the
+// rename would.
+var rename = os.Rename
+
 // writeAtomic replaces dir/name with b, never leaving a torn file.
 func writeAtomic(dir, name string, b []byte) error {
 	f, err := os.CreateTemp(dir, "."+name+".*")
@@ -146,7 +150,7 @@ func writeAtomic(dir, name string, b []byte) error {
 		err = cerr
 	}
 	if err == nil {
-		err = os.Rename(tmp, filepath.Join(dir, name))
+		err = rename(tmp, filepath.Join(dir, name))
 	}
 	if err != nil {
 		os.Remove(tmp)

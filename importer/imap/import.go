@@ -178,13 +178,18 @@ func run(ctx context.Context, o *Options, req importer.Request) (*report.Report,
 	im.connCtx = connCtx
 	// The first append connection tells what the server offers and proves
 	// the login before anything is read; it becomes line 0's.
+	if err := im.takeConn(ctx, nil); err != nil {
+		return nil, nil, err
+	}
 	first, err := im.dial(ctx)
 	if err != nil {
+		im.giveConn()
 		return nil, nil, err
 	}
 	im.learnCaps(first.c)
 	if req.DryRun {
 		im.hangUp(first)
+		im.giveConn()
 		err = im.readArchives(ctx, archives)
 		if err == nil {
 			err = im.applyState(ctx)

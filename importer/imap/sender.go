@@ -71,6 +71,14 @@ func (im *job) startSenders(ctx context.Context, first *wconn) {
 		im.senders.Add(1)
 		go func() {
 			defer im.senders.Done()
+			// Line 0's place in the cap is first's. Another line takes its
+			// place before its first batch, so that a line waiting for one
+			// holds no batch: runs sharing the cap cannot hold each other
+			// up (an idle line keeps its place only until the work ends).
+			if i > 0 && im.takeConn(ctx, im.queue) != nil {
+				return
+			}
+			defer im.giveConn()
 			var group sync.WaitGroup
 			for range max(im.caps.depth, 1) {
 				group.Go(func() {
@@ -351,30 +359,40 @@ func (im *job) lineConn(ctx context.Context, ln *line) (*wconn, error) {
 	return w, nil
 }
 
-// dial opens an append connection within the connection cap.
+// dial opens an append connection, in the place its line holds in the
+// connection cap.
 func (im *job) dial(ctx context.Context) (*wconn, error) {
-	if im.conns != nil {
-		if err := im.conns.Acquire(ctx, 1); err != nil {
-			return nil, err
-		}
-	}
 	c, err := appender.Dial(im.connCtx, im.opt.Account)
 	if err != nil {
-		if im.conns != nil {
-			im.conns.Release(1)
-		}
 		return nil, err
 	}
 	return &wconn{c: c}, nil
 }
 
-// hangUp logs a connection out and gives its place in the cap back.
-func (im *job) hangUp(w *wconn) {
-	w.c.Logout()
+// takeConn takes a line's place in the connection cap (Limits.Conns),
+// which the line keeps across reconnects until giveConn. With q, the wait
+// ends with an error once q's work is over: the line is not needed.
+func (im *job) takeConn(ctx context.Context, q *batchQueue) error {
+	if im.conns == nil {
+		return nil
+	}
+	if q != nil {
+		wctx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		go func() { q.wait(wctx); cancel() }()
+		ctx = wctx
+	}
+	return im.conns.Acquire(ctx, 1)
+}
+
+func (im *job) giveConn() {
 	if im.conns != nil {
 		im.conns.Release(1)
 	}
 }
+
+// hangUp logs a connection out.
+func (im *job) hangUp(w *wconn) { w.c.Logout() }
 
 // appended records a confirmed batch and empties it.
 func (im *job) appended(b *batch, resp *imapconn.Response) {

@@ -1,0 +1,41 @@
+// Package migrate runs a whole migration of many users on one machine:
+// for every user, export (export.Run), transfer (transport.Run) and
+// import (importer.Target.Import for each target), UsersAtOnce users at
+// once. It composes the stages and copies none of their logic; the caller
+// (cmd, from a plan file) gives the per-user steps as values (Steps), so
+// the engine knows nothing of plans, shards or leases: a Locker keeps two
+// workers off one user.
+//
+// Every user has a small JSON state in StateDir/<user>/status.json
+// (written to a temporary file, synced and renamed, so a crash leaves the
+// old record or the new one), beside its import journals
+// (journal.Path). The state says where the user stands: queued,
+// exporting, transferring, importing, done, done-with-warnings (items
+// failed, each listed with its reason code), failed-retryable or
+// failed-permanent; with the last error and its class, counts and bytes,
+// and the archives exported, in order, with their start times and
+// durations. A run may be killed at any moment: the next one skips the
+// users done in the same pass, restarts an export that did not finish
+// (an export leaves no half archive) and resumes an import from its
+// journal. A cancelled run puts the users it was working on back to
+// queued, never done.
+//
+// A delta pass exports each user since the start of its newest archive
+// (export's --since rule) and lets the importers apply the delta's state
+// record. The export and import parts can run apart (Part), on two sites
+// with a drive or SFTP between them. An authentication failure is never
+// tried again (failed-permanent: every try counts towards a lockout);
+// throttling and dropped connections are, with backoff, through the one
+// retry loop (internal/retry). Users that failed or finished with
+// warnings are left alone by a later run of the same pass unless
+// RetryFailed.
+//
+// Servers shares one connection cap per target server among all users
+// (importer/imap's Limits.Conns), so that the server's limit holds for
+// the night, not for each user.
+//
+// The Result gives a per-user CSV and JSON, a failures file that is
+// itself a users list (UserColumns, or the list's own columns) to run
+// again, and a short summary whose last line says "all N users done" only
+// when they are (ExitCode 3 otherwise).
+package migrate
