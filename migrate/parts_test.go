@@ -1,0 +1,137 @@
+package migrate
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/mailhaul/mailhaul/importer"
+	"github.com/mailhaul/mailhaul/internal/retry"
+)
+
+// TestTwoSites: the export part at the source's site puts the archives on
+// the "drive"; the import part at the target's site, with a state
+// directory of its own, loads them from there.
+func TestTwoSites(t *testing.T) {
+	e := newEnv(t, 3)
+	a := e.job(Full)
+	a.Part = ExportOnly
+	res, err := Run(context.Background(), a)
+	if err != nil || res.ExitCode() != ExitOK {
+		t.Fatalf("export part: %v\n%s", err, res.Summary())
+	}
+	for _, u := range res.Users {
+		if got := e.heads(u.User.Login); len(got) != 0 {
+			t.Errorf("%s: the export part imported %d messages", u.User.Name, len(got))
+		}
+		if u.State.Exported != "full" || u.State.Imported != "" {
+			t.Errorf("%s: exported %q, imported %q after the export part", u.User.Name, u.State.Exported, u.State.Imported)
+		}
+	}
+	b := e.job(Full)
+	b.Part, b.StateDir, b.ArchiveDir, b.Steps.Export, b.Steps.Transfer = ImportOnly, filepath.Join(t.TempDir(), "site-b"), e.drive, nil, nil
+	res, err = Run(context.Background(), b)
+	if err != nil || res.ExitCode() != ExitOK {
+		t.Fatalf("import part: %v\n%s", err, res.Summary())
+	}
+	for _, u := range res.Users {
+		e.exactlyOnce(u.User)
+		if u.State.Counts.Messages != len(e.sourceHeads(u.User.Name)) {
+			t.Errorf("%s: %d messages counted at the import site, want %d", u.User.Name, u.State.Counts.Messages, len(e.sourceHeads(u.User.Name)))
+		}
+	}
+}
+
+// flaky fails its first Import with a dropped connection, then imports.
+type flaky struct {
+	importer.Target
+	calls *atomic.Int32 // over the attempts, each of which builds its targets again
+}
+
+func (f *flaky) Import(ctx context.Context, req importer.Request) (*importer.Result, error) {
+	if f.calls.Add(1) == 1 {
+		return nil, retry.MarkTransient(errors.New("connection reset by peer"))
+	}
+	return f.Target.Import(ctx, req)
+}
+
+// TestDroppedConnectionRetried: a step that fails with a retryable error
+// is tried again after a backoff and the user is done; one that keeps
+// failing ends failed-retryable after the job's attempts, with its error.
+func TestDroppedConnectionRetried(t *testing.T) {
+	e := newEnv(t, 2)
+	job := e.job(Full)
+	inner := job.Steps.Import
+	var always, once atomic.Int32
+	job.Steps.Import = func(u User) ([]Import, error) {
+		imps, err := inner(u)
+		if err != nil {
+			return nil, err
+		}
+		if u.Login == "user02" {
+			imps[0].Target = &failing{Target: imps[0].Target, calls: &always}
+			return imps, nil
+		}
+		imps[0].Target = &flaky{Target: imps[0].Target, calls: &once}
+		return imps, nil
+	}
+	res, err := Run(context.Background(), job)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u1, u2 := res.Users[0], res.Users[1]
+	if u1.Status != Done || u1.State.Attempts != 2 {
+		t.Errorf("user01: %s after %d attempts (%s), want done after 2", u1.Status, u1.State.Attempts, u1.State.Error)
+	}
+	e.exactlyOnce(u1.User)
+	if u2.Status != FailedRetry || always.Load() != 3 || !strings.Contains(u2.State.Error, "timeout") || u2.State.ErrorClass != string(ClassRetryable) {
+		t.Errorf("user02: %s after %d calls (%s: %s), want failed-retryable after 3", u2.Status, always.Load(), u2.State.ErrorClass, u2.State.Error)
+	}
+}
+
+type failing struct {
+	importer.Target
+	calls *atomic.Int32
+}
+
+func (f *failing) Import(context.Context, importer.Request) (*importer.Result, error) {
+	f.calls.Add(1)
+	return nil, retry.MarkThrottled(fmt.Errorf("timeout: the server is busy"), 0)
+}
+
+// heldLocker says another worker holds one user.
+type heldLocker struct {
+	*LocalLocker
+	user string
+}
+
+func (h heldLocker) Lock(ctx context.Context, user string) (func(), error) {
+	if user == h.user {
+		return nil, fmt.Errorf("%s: %w", user, ErrHeld)
+	}
+	return h.LocalLocker.Lock(ctx, user)
+}
+
+// TestHeldUserLeftAlone: a user whose lock another worker holds is not
+// worked on (nothing exported or imported, its state untouched), and the
+// run does not count it done.
+func TestHeldUserLeftAlone(t *testing.T) {
+	e := newEnv(t, 2)
+	job := e.job(Full)
+	job.Locker = heldLocker{NewLocalLocker(), "user01@example.org"}
+	res, err := Run(context.Background(), job)
+	if err != nil {
+		t.Fatal(err)
+	}
+	held := res.Users[0]
+	if !held.Skipped || held.Status != Queued || !strings.Contains(held.Note, "another worker") || len(e.heads("user01")) != 0 {
+		t.Errorf("held user: %+v", held)
+	}
+	if res.Users[1].Status != Done || res.ExitCode() != ExitPartial {
+		t.Errorf("other user %s, exit %d", res.Users[1].Status, res.ExitCode())
+	}
+}
