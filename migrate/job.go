@@ -291,6 +291,10 @@ func (e *engine) user(ctx context.Context, u User) (UserResult, error) {
 	if err != nil {
 		return resultOf(u, &State{User: u.Name, Status: FailedPerm, Error: err.Error()}, false), err
 	}
+	if ctx.Err() != nil {
+		// Stopped before the user's turn came: its state stays as it was.
+		return resultOf(u, st, true), nil
+	}
 	if exp, imp := e.needs(st); !exp && !imp {
 		return e.finished(u, st, true), nil
 	}
