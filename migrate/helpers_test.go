@@ -1,6 +1,7 @@
 package migrate
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"net"
@@ -107,6 +108,18 @@ func (e *env) job(stage Stage) Job {
 				return []Import{{Target: imapimport.New(opt), Request: importer.Request{ApplyDeletions: stage == Delta}}}, nil
 			},
 		}}
+}
+
+// exportPart runs the export part of a full pass, which must succeed.
+func (e *env) exportPart() *Result {
+	e.t.Helper()
+	job := e.job(Full)
+	job.Part = ExportOnly
+	res, err := Run(context.Background(), job)
+	if err != nil || res.ExitCode() != ExitOK {
+		e.t.Fatalf("export part: %v\n%s", err, res.Summary())
+	}
+	return res
 }
 
 // heads reads back user's mailboxes: each message's first line (its

@@ -18,12 +18,7 @@ import (
 // directory of its own, loads them from there.
 func TestTwoSites(t *testing.T) {
 	e := newEnv(t, 3)
-	a := e.job(Full)
-	a.Part = ExportOnly
-	res, err := Run(context.Background(), a)
-	if err != nil || res.ExitCode() != ExitOK {
-		t.Fatalf("export part: %v\n%s", err, res.Summary())
-	}
+	res := e.exportPart()
 	for _, u := range res.Users {
 		if got := e.heads(u.User.Login); len(got) != 0 {
 			t.Errorf("%s: the export part imported %d messages", u.User.Name, len(got))
@@ -34,7 +29,7 @@ func TestTwoSites(t *testing.T) {
 	}
 	b := e.job(Full)
 	b.Part, b.StateDir, b.ArchiveDir, b.Steps.Export, b.Steps.Transfer = ImportOnly, filepath.Join(t.TempDir(), "site-b"), e.drive, nil, nil
-	res, err = Run(context.Background(), b)
+	res, err := Run(context.Background(), b)
 	if err != nil || res.ExitCode() != ExitOK {
 		t.Fatalf("import part: %v\n%s", err, res.Summary())
 	}

@@ -13,11 +13,7 @@ import (
 // with the import alone: the archive is not made again.
 func TestKilledWhileImportingContinues(t *testing.T) {
 	e := newEnv(t, 2)
-	job := e.job(Full)
-	job.Part = ExportOnly
-	if res, err := Run(context.Background(), job); err != nil || res.ExitCode() != ExitOK {
-		t.Fatalf("export: %v", err)
-	}
+	e.exportPart()
 	u := e.users[0]
 	st, err := LoadState(e.state, u.Name)
 	if err != nil {
