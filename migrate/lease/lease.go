@@ -39,6 +39,10 @@
 // hung mount) may work up to one check interval after losing its lease: the
 // lease makes two workers on one user rare and short, not impossible, and
 // the per-user journals keep even that from importing anything twice.
+// The caller's protocol: acquire the user's lease, then read the user's
+// state, then work under the lease's context; a user found done is released
+// at once, so a second process started for the same shard skips it.
+//
 // Files left by a process killed inside Acquire or a takeover (*.tmp,
 // *.gone, *.done) are a few bytes each and never read as leases.
 package lease
@@ -144,8 +148,11 @@ func Acquire(ctx context.Context, o Options, user string) (*Lease, context.Conte
 	if o.TTL == 0 {
 		o.TTL = DefaultTTL
 	}
-	if o.TTL < 0 {
-		return nil, nil, fmt.Errorf("lease: TTL %s is negative", o.TTL)
+	if o.TTL < 10*time.Millisecond {
+		return nil, nil, fmt.Errorf("lease: TTL %s is too short", o.TTL)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, nil, err
 	}
 	if o.renewEvery == 0 {
 		o.renewEvery = o.TTL / 3
@@ -167,7 +174,7 @@ func Acquire(ctx context.Context, o Options, user string) (*Lease, context.Conte
 		return nil, nil, err
 	}
 	defer os.Remove(tmp)
-	held, err := link(tmp, path, h.Token, o.TTL)
+	held, err := link(user, tmp, path, h.Token, o.TTL)
 	if err == nil && !held {
 		err = fmt.Errorf("%w: user %q: lost three races for an expired lease", ErrHeld, user)
 	}
@@ -210,7 +217,7 @@ func writeLease(tmp string, h Holder, now time.Time) (*os.File, error) {
 
 // link makes tmp the lease at path, taking over an expired lease, in at most
 // three rounds (each lost only to another taker winning a race).
-func link(tmp, path, token string, ttl time.Duration) (bool, error) {
+func link(user, tmp, path, token string, ttl time.Duration) (bool, error) {
 	for range 3 {
 		err := os.Link(tmp, path)
 		if err == nil {
@@ -231,7 +238,7 @@ func link(tmp, path, token string, ttl time.Duration) (bool, error) {
 		}
 		exp := expires(fi, h, ttl)
 		if time.Now().Before(exp) {
-			return false, &HeldError{User: h.User, Holder: h, Expires: exp}
+			return false, &HeldError{User: user, Holder: h, Expires: exp}
 		}
 		stale := func(now os.FileInfo) bool { return time.Now().After(expires(now, h, ttl)) }
 		if _, err := moveIf(path, path+"."+token+".gone", fi, stale); err != nil {

@@ -25,6 +25,9 @@ func TestMain(m *testing.M) {
 	if os.Getenv("MAILHAUL_LEASE_HELPER") == "1" {
 		os.Exit(helperMain())
 	}
+	if os.Getenv("MAILHAUL_LEASE_WORKER") == "1" {
+		os.Exit(workerMain())
+	}
 	os.Exit(m.Run())
 }
 
