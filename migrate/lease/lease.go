@@ -34,7 +34,11 @@
 // Assumptions: the directory is on one file system that all processes
 // share (a local disk, or NFSv3 or later, mounted with close-to-open
 // consistency, the default: not "nocto"); every check opens the file, which
-// revalidates NFS's cached attributes. The clocks of the machines agree to
+// revalidates NFS's cached attributes. Links and renames are decided by the
+// server, so a client's stale cache of names can only delay a stalled
+// holder's discovery that its lease was taken, never let two takers win;
+// keep the TTL above the mount's acdirmax (60 s by default on Linux) if that
+// delay matters. The clocks of the machines agree to
 // well within TTL/3 (NTP). A process paused longer than TTL/3 (SIGSTOP, a
 // hung mount) may work up to one check interval after losing its lease: the
 // lease makes two workers on one user rare and short, not impossible, and
