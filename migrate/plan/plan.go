@@ -167,8 +167,8 @@ type User struct {
 	SourceSecret, IMAPSecret, DAVSecret Secret
 	// SourceToken, IMAPToken, DAVToken: OAuth token files, resolved.
 	SourceToken, IMAPToken, DAVToken string
-	EstimatedSize       int64 // bytes; 0 when not given
-	Line                int   // the line of the users CSV
+	EstimatedSize                    int64 // bytes; 0 when not given
+	Line                             int   // the line of the users CSV
 }
 
 // Users is every user of the plan, in the CSV's order.

@@ -39,9 +39,9 @@ const maxProblemsPerFile = 100
 // row is one user as the CSV (or the Zimbra directory) gives it.
 type row struct {
 	source, target, size, sourcePath string
-	sourcePW, imapPW, davPW         string
-	imapToken, davToken             string
-	line                            int
+	sourcePW, imapPW, davPW          string
+	imapToken, davToken              string
+	line                             int
 }
 
 func (c *checker) users(f *file, p *Plan) {
