@@ -172,7 +172,9 @@ func (p *Plan) reachArchive(ctx context.Context) Reached {
 			return r
 		}
 		cfg := sftp.Config{Target: t, KnownHosts: a.KnownHosts, PassphraseGiven: true, NoRemoteCommands: true, Timeout: 30 * time.Second,
-			Passphrase: func(string) ([]byte, error) { return nil, errors.New("the identity file is encrypted; give an unencrypted key or an agent") }}
+			Passphrase: func(string) ([]byte, error) {
+				return nil, errors.New("the identity file is encrypted; give an unencrypted key or an agent")
+			}}
 		if a.IdentityFile != "" {
 			cfg.Identities, cfg.NoAgent = []string{a.IdentityFile}, true
 		}
