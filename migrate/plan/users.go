@@ -204,7 +204,7 @@ func (c *checker) resolveAll(p *Plan, rows []row) {
 		for _, m := range msgs {
 			c.csvAt(p.UsersFile, r.line, "user %q: %s", r.source, m)
 		}
-		if len(msgs) > 0 {
+		if u.Address == "" || u.Key == "" {
 			continue
 		}
 		if first, dup := seenSource[strings.ToLower(u.Address)]; dup {
@@ -222,7 +222,9 @@ func (c *checker) resolveAll(p *Plan, rows []row) {
 		seenSource[strings.ToLower(u.Address)] = r.line
 		seenLogin[strings.ToLower(u.Login)] = r.line
 		seenKey[strings.ToLower(u.Key)] = r.line
-		p.users = append(p.users, u)
+		if len(msgs) == 0 {
+			p.users = append(p.users, u)
+		}
 	}
 }
 
