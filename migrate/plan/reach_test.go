@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mailhaul/mailhaul/export/zimbra/zimbratest"
 	"github.com/mailhaul/mailhaul/internal/testservers"
 )
 
@@ -177,5 +178,106 @@ func TestReachMissingMaildir(t *testing.T) {
 	rs := reach(t, path, true)
 	if x, ok := find(rs, "source maildir", "bob@example.org"); !ok || x.Err == nil || !strings.Contains(x.Err.Error(), "no such file") {
 		t.Errorf("bob's Maildir check: %+v", x)
+	}
+}
+
+// A Zimbra source: the admin logs in and the directory is listed (users.all),
+// or each CSV user is looked up; a wrong admin password is named.
+func TestReachZimbra(t *testing.T) {
+	z := zimbratest.NewServer(t, zimbratest.ServerOptions{})
+	z.AddAccount(zimbratest.Account{Name: "alice@example.test"})
+	z.AddAccount(zimbratest.Account{Name: "bob@example.test"})
+	plan := func(users string) map[string]string {
+		return map[string]string{
+			"plan.toml": fmt.Sprintf(`[source]
+kind = "zimbra"
+url = %q
+admin = "admin@example.test"
+password_file = "secrets/admin.pw"
+tls_ca = "zimbra.pem"
+
+[archive]
+dir = "archives"
+
+[target.imap]
+url = "imap://127.0.0.1:1"
+admin = "master"
+password_file = "secrets/admin.pw"
+
+[users]
+%s
+`, z.URL, users),
+			"zimbra.pem":       string(z.CertificatePEM()),
+			"secrets/admin.pw": "admin-secret\n",
+			"users.csv":        "source\nalice@example.test\nnobody@example.test\n",
+		}
+	}
+	dir := write(t, t.TempDir(), plan("all = true"))
+	rs := reach(t, filepath.Join(dir, "plan.toml"), true)
+	if x, ok := find(rs, "source zimbra", ""); !ok || x.Err != nil || !strings.Contains(x.Detail, "2 accounts") {
+		t.Errorf("the directory listing: %+v", x)
+	}
+	if x, ok := find(rs, "target imap", "bob@example.test"); !ok || x.Err == nil {
+		t.Errorf("bob, listed from the directory, is checked on the target: %+v", x)
+	}
+
+	write(t, dir, plan(`file = "users.csv"`))
+	rs = reach(t, filepath.Join(dir, "plan.toml"), true)
+	if x, ok := find(rs, "source zimbra", "alice@example.test"); !ok || x.Err != nil {
+		t.Errorf("alice's lookup: %+v", x)
+	}
+	if x, ok := find(rs, "source zimbra", "nobody@example.test"); !ok || x.Err == nil {
+		t.Errorf("a user Zimbra does not have: %+v", x)
+	}
+
+	write(t, dir, map[string]string{"secrets/admin.pw": "wrong\n"})
+	rs = reach(t, filepath.Join(dir, "plan.toml"), true)
+	if x, ok := find(rs, "source zimbra", ""); !ok || x.Err == nil || !strings.Contains(x.Err.Error(), "AUTH_FAILED") {
+		t.Errorf("a wrong admin password: %+v", x)
+	}
+}
+
+// An SFTP archive place: reached through the real sshd with its host key
+// verified; a known_hosts without it fails by name.
+func TestReachSFTPArchive(t *testing.T) {
+	s := testservers.StartSSHD(t, testservers.SSHDOptions{})
+	dir := t.TempDir()
+	plan := func(knownHosts string) {
+		write(t, dir, map[string]string{
+			"plan.toml": fmt.Sprintf(`[source]
+kind = "mbox"
+root = "mail"
+path = "{user}"
+
+[archive]
+sftp = %q
+identity_file = %q
+known_hosts = %q
+state = "state"
+
+[target.dav]
+url = "http://127.0.0.1:1/"
+password_file = "secrets/{user}"
+
+[users]
+file = "users.csv"
+`, s.URL(filepath.Join(dir, "remote")), s.Identity, knownHosts),
+			"users.csv":        "source\nalice\n",
+			"mail/alice":       "",
+			"secrets/alice":    "pw",
+			"other_known_host": "127.0.0.1 ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIMb0Zk0Xh4m0uJQ3l3Jp0x6gJ2kq5o5c0Jc3n4b2v4Zk\n",
+		})
+	}
+	plan(s.KnownHosts)
+	rs := reach(t, filepath.Join(dir, "plan.toml"), false)
+	if x, ok := find(rs, "archive sftp", ""); !ok || x.Err != nil {
+		t.Errorf("the SFTP archive: %+v", x)
+	}
+	plan(filepath.Join(dir, "other_known_host"))
+	rs = reach(t, filepath.Join(dir, "plan.toml"), false)
+	if x, ok := find(rs, "archive sftp", ""); !ok || x.Err == nil {
+		t.Errorf("an SFTP server whose host key is not the known one: %+v", x)
+	} else {
+		t.Logf("refused: %v", x.Err)
 	}
 }
