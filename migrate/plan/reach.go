@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -48,8 +49,10 @@ type Reached struct {
 // checked once with the admin's login (or, with none, the first user's);
 // with o.Logins every user is checked too, o.Concurrency at a time. fn
 // hears of each check as it ends, one call at a time. Nothing is written
-// but a probe file in the archive directory, removed at once. A refused
-// login is never tried again (lockouts).
+// but a probe file in the archive directory, removed at once. A server
+// that does not answer, or refuses its admin, is checked once, not again
+// for every user (each try would wait out the timeout, or count towards
+// the admin's lockout); no login is ever repeated.
 func (p *Plan) Reach(ctx context.Context, o ReachOptions, fn func(Reached)) {
 	if o.Timeout <= 0 {
 		o.Timeout = 30 * time.Second
@@ -88,8 +91,15 @@ func (p *Plan) Reach(ctx context.Context, o ReachOptions, fn func(Reached)) {
 	// The servers, with the first user (an admin acting for them, where
 	// the plan has one).
 	first := users[0]
+	rc.skip = map[string]bool{}
 	for _, r := range rc.user(ctx, first, false) {
 		report(r)
+		// A server that does not answer, or refuses its admin, is not
+		// tried again for every user: each try would wait out the
+		// timeout, or count towards the admin's lockout.
+		if r.Err != nil && (p.adminOf(r.Role) || isNetError(r.Err)) {
+			rc.skip[r.Role] = true
+		}
 	}
 	if !o.Logins {
 		return
@@ -116,15 +126,40 @@ type reacher struct {
 	timeout time.Duration
 	zc      *soap.Client // the Zimbra source's client, made once
 	zerr    error
+	skip    map[string]bool // roles not checked per user (their server failed); read-only then
+}
+
+// adminOf says whether the server of role logs in with an admin.
+func (p *Plan) adminOf(role string) bool {
+	switch role {
+	case "source zimbra":
+		return true
+	case "source imap", "source dav":
+		return p.Source.Admin != ""
+	case "target imap":
+		return p.IMAP != nil && p.IMAP.Admin != ""
+	}
+	return false
+}
+
+// isNetError says whether err is the network's (no answer), not the
+// server's.
+func isNetError(err error) bool {
+	var ne net.Error
+	var oe *net.OpError
+	return errors.As(err, &oe) || errors.As(err, &ne)
 }
 
 // user checks what user u reaches: the source and each target.
-// perUser leaves out what the user does not log in to on their own (an
-// admin's login, a directory already checked).
+// perUser: the user's own checks (their Maildir rather than the root),
+// less the roles whose server check failed.
 func (rc *reacher) user(ctx context.Context, u User, perUser bool) []Reached {
 	p, timeout := rc.p, rc.timeout
 	var out []Reached
-	run := func(check func(ctx context.Context) Reached) {
+	run := func(role string, check func(ctx context.Context) Reached) {
+		if perUser && rc.skip[role] {
+			return
+		}
 		cctx, cancel := context.WithTimeout(ctx, timeout)
 		defer cancel()
 		r := check(cctx)
@@ -134,30 +169,29 @@ func (rc *reacher) user(ctx context.Context, u User, perUser bool) []Reached {
 		out = append(out, r)
 	}
 	src := &p.Source.Server
+	role := "source " + p.Source.Kind
 	switch p.Source.Kind {
 	case KindMaildir, KindMbox:
 		if perUser {
-			run(func(context.Context) Reached { return p.reachPath(u) })
+			run(role, func(context.Context) Reached { return p.reachPath(u) })
 		} else {
-			run(func(context.Context) Reached { return p.reachRoot() })
+			run(role, func(context.Context) Reached { return p.reachRoot() })
 		}
 	case KindZimbra:
 		if !perUser || !p.AllUsers { // a listed account exists already
-			run(func(ctx context.Context) Reached { return rc.zimbra(ctx, u, perUser) })
+			run(role, func(ctx context.Context) Reached { return rc.zimbra(ctx, u, perUser) })
 		}
 	case KindIMAP:
-		if !perUser || src.PerUser {
-			run(func(ctx context.Context) Reached { return p.reachIMAP(ctx, "source imap", src, u) })
-		}
+		run(role, func(ctx context.Context) Reached { return p.reachIMAP(ctx, role, src, u) })
 	case KindDAV:
-		run(func(ctx context.Context) Reached { return p.reachDAV(ctx, "source dav", src, u) })
+		run(role, func(ctx context.Context) Reached { return p.reachDAV(ctx, role, src, u) })
 	}
-	if p.IMAP != nil && (!perUser || p.IMAP.PerUser || p.IMAP.Admin != "") {
-		// With an admin, a user's check still proves the mailbox exists.
-		run(func(ctx context.Context) Reached { return p.reachIMAP(ctx, "target imap", p.IMAP, u) })
+	// With an admin too, each user's login proves their mailbox exists.
+	if p.IMAP != nil {
+		run("target imap", func(ctx context.Context) Reached { return p.reachIMAP(ctx, "target imap", p.IMAP, u) })
 	}
 	if p.DAV != nil {
-		run(func(ctx context.Context) Reached { return p.reachDAV(ctx, "target dav", p.DAV, u) })
+		run("target dav", func(ctx context.Context) Reached { return p.reachDAV(ctx, "target dav", p.DAV, u) })
 	}
 	return out
 }

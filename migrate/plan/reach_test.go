@@ -187,6 +187,7 @@ func TestReachZimbra(t *testing.T) {
 	z := zimbratest.NewServer(t, zimbratest.ServerOptions{})
 	z.AddAccount(zimbratest.Account{Name: "alice@example.test"})
 	z.AddAccount(zimbratest.Account{Name: "bob@example.test"})
+	rad := testservers.StartRadicale(t, map[string]string{"alice@example.test": "a", "bob@example.test": "b"})
 	plan := func(users string) map[string]string {
 		return map[string]string{
 			"plan.toml": fmt.Sprintf(`[source]
@@ -204,12 +205,19 @@ url = "imap://127.0.0.1:1"
 admin = "master"
 password_file = "secrets/admin.pw"
 
+[target.dav]
+url = %q
+password_file = "secrets/{user}.pw"
+
 [users]
 %s
-`, z.URL, users),
-			"zimbra.pem":       string(z.CertificatePEM()),
-			"secrets/admin.pw": "admin-secret\n",
-			"users.csv":        "source\nalice@example.test\nnobody@example.test\n",
+`, z.URL, rad.URL, users),
+			"zimbra.pem":                     string(z.CertificatePEM()),
+			"secrets/admin.pw":               "admin-secret\n",
+			"users.csv":                      "source\nalice@example.test\nnobody@example.test\n",
+			"secrets/alice@example.test.pw":  "a",
+			"secrets/bob@example.test.pw":    "b",
+			"secrets/nobody@example.test.pw": "n",
 		}
 	}
 	dir := write(t, t.TempDir(), plan("all = true"))
@@ -217,8 +225,15 @@ password_file = "secrets/admin.pw"
 	if x, ok := find(rs, "source zimbra", ""); !ok || x.Err != nil || !strings.Contains(x.Detail, "2 accounts") {
 		t.Errorf("the directory listing: %+v", x)
 	}
-	if x, ok := find(rs, "target imap", "bob@example.test"); !ok || x.Err == nil {
+	if x, ok := find(rs, "target dav", "bob@example.test"); !ok || x.Err != nil {
 		t.Errorf("bob, listed from the directory, is checked on the target: %+v", x)
+	}
+	// The IMAP target does not answer: checked once, not for each user.
+	if x, ok := find(rs, "target imap", ""); !ok || x.Err == nil {
+		t.Errorf("the dead IMAP target: %+v", x)
+	}
+	if x, ok := find(rs, "target imap", "alice@example.test"); ok {
+		t.Errorf("a dead server tried again for a user: %+v", x)
 	}
 
 	write(t, dir, plan(`file = "users.csv"`))
@@ -234,6 +249,9 @@ password_file = "secrets/admin.pw"
 	rs = reach(t, filepath.Join(dir, "plan.toml"), true)
 	if x, ok := find(rs, "source zimbra", ""); !ok || x.Err == nil || !strings.Contains(x.Err.Error(), "AUTH_FAILED") {
 		t.Errorf("a wrong admin password: %+v", x)
+	}
+	if x, ok := find(rs, "source zimbra", "alice@example.test"); ok {
+		t.Errorf("a refused admin login tried again for a user: %+v", x)
 	}
 }
 
