@@ -166,8 +166,11 @@ func note(p *unstable.Parser, lines map[string]int, key []string, it unstable.It
 		return
 	}
 	line := p.Shape(it.Node().Raw).Start.Line
-	name := strings.Join(key, ".")
-	if _, ok := lines[name]; !ok {
-		lines[name] = line
+	// Every prefix too: a dotted key (source.kind = ...) opens its tables.
+	for i := 1; i <= len(key); i++ {
+		name := strings.Join(key[:i], ".")
+		if _, ok := lines[name]; !ok {
+			lines[name] = line
+		}
 	}
 }

@@ -362,3 +362,24 @@ func TestExamplePlanLoads(t *testing.T) {
 		t.Fatal("no users")
 	}
 }
+
+// Dotted keys and inline tables are placed at their lines too.
+func TestDottedAndInlineKeys(t *testing.T) {
+	files := goodFiles()
+	files["plan.toml"] = `source.kind = "maildir"
+source.root = "mail"
+source.path = "{localpart}"
+archive = { dir = "archives" }
+target.imap = { url = "imap://mail.example.org", admin = "master", password_file = "secrets/master.pw" }
+users.file = "users.csv"
+users.size = 3
+`
+	files["secrets/dav/x"] = ""
+	dir := write(t, t.TempDir(), files)
+	ps := problems(t, filepath.Join(dir, "plan.toml"))
+	wantProblem(t, ps, "plan.toml", 5, "target.imap.url", "in clear")
+	wantProblem(t, ps, "plan.toml", 7, `unknown key "users.size"`)
+	if len(ps) != 2 {
+		t.Errorf("problems %v", ps)
+	}
+}
