@@ -7,7 +7,9 @@
 // network: required keys, URLs and the plaintext rule, per-user path
 // patterns, duplicate users and target logins, secret files, the users
 // CSV. It returns every problem at once, each with its file and line, so
-// that a plan is fixed in one pass rather than one error a run.
+// that a plan is fixed in one pass rather than one error a run. (A TOML
+// syntax error, or a value of the wrong type, is reported alone, at its
+// line: what follows it cannot be read reliably.)
 //
 // Secrets are references only: password_file (whose path may hold the
 // user placeholders, one file per user), password_env, token_file. A key

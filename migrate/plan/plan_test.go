@@ -383,3 +383,14 @@ users.size = 3
 		t.Errorf("problems %v", ps)
 	}
 }
+
+// A value of the wrong type is named at its line.
+func TestWrongTypeHasLine(t *testing.T) {
+	files := goodFiles()
+	files["plan.toml"] = strings.Replace(goodPlan, "users = 8", `users = "eight"`, 1)
+	dir := write(t, t.TempDir(), files)
+	ps := problems(t, filepath.Join(dir, "plan.toml"))
+	if len(ps) != 1 || ps[0].Line != 23 {
+		t.Errorf("problems %v, want one at line 23", ps)
+	}
+}
