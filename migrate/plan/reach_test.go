@@ -299,3 +299,36 @@ file = "users.csv"
 		t.Logf("refused: %v", x.Err)
 	}
 }
+
+// An IMAP source read through a master user, each user's login checked
+// on it; a user the source does not have is named.
+func TestReachIMAPSource(t *testing.T) {
+	d, r := servers(t)
+	dir := write(t, t.TempDir(), map[string]string{
+		"plan.toml": fmt.Sprintf(`[source]
+kind = "imap"
+url = "imap://%s"
+admin = %q
+password_file = "master.pw"
+
+[archive]
+dir = "archives"
+
+[target.dav]
+url = %q
+password_file = "dav-{login}.pw"
+
+[users]
+file = "users.csv"
+`, d.Addr, d.Master, r.URL),
+		"master.pw": d.MasterPassword, "dav-alice.pw": "alice-pw", "dav-bob.pw": "bob-pw", "dav-carol.pw": "x",
+		"users.csv": "source,target\nalice,alice\nbob,bob\ncarol,carol\n",
+	})
+	rs := reach(t, filepath.Join(dir, "plan.toml"), true)
+	if x, ok := find(rs, "source imap", "bob"); !ok || x.Err != nil || !strings.Contains(x.Detail, d.Master+" for bob") {
+		t.Errorf("bob on the IMAP source: %+v", x)
+	}
+	if x, ok := find(rs, "source imap", "carol"); !ok || x.Err == nil {
+		t.Errorf("carol, whom the source does not have: %+v", x)
+	}
+}
