@@ -21,15 +21,20 @@
 //     name is still its own (same inode); if not, the lease is lost.
 //   - A holder that cannot renew for TTL−TTL/3 gives up by itself, before any
 //     other process may consider its lease expired.
-//   - An expired lease is taken over by renaming it aside to a name private to
-//     the taker, then checking that what moved is the very file found expired
-//     (same inode, still expired). If it is, the taker deletes it and links
-//     its own lease as above; two takers racing meet at that link and one
-//     wins. If a taker moved something else (a lease another taker just
-//     created, or one its holder renewed at the last moment), it links it
-//     back; should a third process have linked a lease in that instant, the
-//     moved holder finds its lease gone at its next check and stops.
-//     Release uses the same move-and-check to delete only its own lease.
+//   - An expired lease is taken over in three steps. The taker claims it by
+//     linking its private file to a name made of the stale lease's token:
+//     of several takers of one stale lease, one claims it and the others
+//     back off (a claim older than TTL, left by a taker that died, is
+//     cleared). The claimant checks that the stale lease is still in place,
+//     renames it aside to a private name and checks that what moved is the
+//     very file found expired (same inode, still expired); it deletes it and
+//     links its own lease as above, where any other taker meets it and one
+//     wins. If what moved is something else (a lease its holder renewed at
+//     the last moment, or one created after a holder's release in that
+//     instant), it links it back; should another process have linked a lease
+//     meanwhile, the moved holder finds its lease gone at its next check and
+//     stops. Release uses the same move-and-check to delete only its own
+//     lease.
 //
 // Assumptions: the directory is on one file system that all processes
 // share (a local disk, or NFSv3 or later, mounted with close-to-open
@@ -48,10 +53,11 @@
 // at once, so a second process started for the same shard skips it.
 //
 // Files left by a process killed inside Acquire or a takeover (*.tmp,
-// *.gone, *.done) are a few bytes each and never read as leases.
+// *.gone, *.done, *.claim) are a few bytes each and never read as leases.
 package lease
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -62,6 +68,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"time"
 
@@ -244,12 +251,39 @@ func link(user, tmp, path, token string, ttl time.Duration) (bool, error) {
 		if time.Now().Before(exp) {
 			return false, &HeldError{User: user, Holder: h, Expires: exp}
 		}
-		stale := func(now os.FileInfo) bool { return time.Now().After(expires(now, h, ttl)) }
-		if _, err := moveIf(path, path+"."+token+".gone", fi, stale); err != nil {
+		if err := takeOver(user, tmp, path, token, fi, h, ttl); err != nil {
 			return false, err
 		}
 	}
 	return false, nil
+}
+
+// takeOver removes the expired lease fi (holder h) from path. Takers first
+// claim it: a link of their private file to a name made of the stale
+// lease's token, so one taker at a time removes a given stale lease, and a
+// late one, finding another lease in its place, leaves that alone. A claim
+// older than ttl is left by a taker that died and is cleared. Whether the
+// stale lease is gone or not, the caller's next link decides.
+func takeOver(user, tmp, path, token string, fi os.FileInfo, h Holder, ttl time.Duration) error {
+	claim := path + "." + cmp.Or(h.Token, strconv.FormatInt(fi.ModTime().UnixNano(), 10)) + ".claim"
+	if err := os.Link(tmp, claim); err != nil {
+		if !errors.Is(err, fs.ErrExist) {
+			return fmt.Errorf("lease: %w", err)
+		}
+		cfi, serr := os.Stat(claim)
+		if serr == nil && time.Since(cfi.ModTime()) > ttl {
+			_, err := moveIf(claim, claim+"."+token+".gone", cfi, func(os.FileInfo) bool { return true })
+			return err
+		}
+		return fmt.Errorf("%w: user %q: another process is taking over the expired lease of %s", ErrHeld, user, h)
+	}
+	defer os.Remove(claim)
+	if now, _, _ := read(path); now == nil || !os.SameFile(now, fi) {
+		return nil // gone or replaced since it was read
+	}
+	stale := func(now os.FileInfo) bool { return time.Now().After(expires(now, h, ttl)) }
+	_, err := moveIf(path, path+"."+token+".gone", fi, stale)
+	return err
 }
 
 // read opens the lease at path (which revalidates NFS's cached attributes)
