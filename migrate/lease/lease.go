@@ -43,11 +43,12 @@
 // server, so a client's stale cache of names can only delay a stalled
 // holder's discovery that its lease was taken, never let two takers win;
 // keep the TTL above the mount's acdirmax (60 s by default on Linux) if that
-// delay matters. The clocks of the machines agree to
-// well within TTL/3 (NTP). A process paused longer than TTL/3 (SIGSTOP, a
-// hung mount) may work up to one check interval after losing its lease: the
-// lease makes two workers on one user rare and short, not impossible, and
-// the per-user journals keep even that from importing anything twice.
+// delay matters. The clocks of the machines agree to well within TTL/3
+// (NTP). A process paused longer than TTL/3 (SIGSTOP, a hung mount) may work
+// up to one check interval after losing its lease: the lease makes two
+// workers on one user rare and short, not impossible, and the per-user
+// journals keep even that from importing anything twice.
+//
 // The caller's protocol: acquire the user's lease, then read the user's
 // state, then work under the lease's context; a user found done is released
 // at once, so a second process started for the same shard skips it.
