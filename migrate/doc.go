@@ -4,7 +4,9 @@
 // once. It composes the stages and copies none of their logic; the caller
 // (cmd, from a plan file) gives the per-user steps as values (Steps), so
 // the engine knows nothing of plans, shards or leases: a Locker keeps two
-// workers off one user.
+// workers off one user, and the user's work runs under the context it
+// returns, so a lease that is lost stops the work without a word written
+// to a state that is no longer this worker's.
 //
 // Every user has a small JSON state in StateDir/<user>/status.json
 // (written to a temporary file, synced and renamed, so a crash leaves the

@@ -298,7 +298,8 @@ func (e *engine) user(ctx context.Context, u User) (UserResult, error) {
 	if exp, imp := e.needs(st); !exp && !imp {
 		return e.finished(u, st, true), nil
 	}
-	unlock, err := e.job.Locker.Lock(ctx, u.Name)
+	parent := ctx
+	ctx, unlock, err := e.job.Locker.Lock(parent, u.Name)
 	if err != nil {
 		e.logf("migrate: %s: %v", u.Name, err)
 		r := resultOf(u, st, true)
@@ -335,6 +336,13 @@ func (e *engine) user(ctx context.Context, u User) (UserResult, error) {
 		}
 	}
 	st.Seconds = time.Since(begun).Seconds()
+	if ctx.Err() != nil && parent.Err() == nil {
+		// The lock was lost (a lease not renewed in time): another worker
+		// may have the user now, and its state is that worker's to write.
+		r := resultOf(u, st, false)
+		r.Status, r.Note = Queued, "the user's lock was lost during the run: "+context.Cause(ctx).Error()
+		return r, nil
+	}
 	cls := Classify(ctx, err)
 	switch {
 	case err == nil && len(st.Failures) > 0:

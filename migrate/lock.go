@@ -11,9 +11,12 @@ import (
 // working on one user at once (migrate/lease implements it with a lease
 // file per user on the shared state directory).
 type Locker interface {
-	// Lock takes user's lock, or fails with an error wrapping ErrHeld
-	// when another holder has it; unlock gives it back.
-	Lock(ctx context.Context, user string) (unlock func(), err error)
+	// Lock takes user's lock, or fails (with an error wrapping ErrHeld
+	// when another holder has it: migrate/lease's ErrHeld for a lease).
+	// The user's work runs under the returned context, which a lock that
+	// is lost (a lease not renewed in time) ends; unlock gives the lock
+	// back.
+	Lock(ctx context.Context, user string) (work context.Context, unlock func(), err error)
 }
 
 // ErrHeld is a user whose lock another worker holds: the run leaves the
@@ -29,14 +32,14 @@ type LocalLocker struct {
 // NewLocalLocker returns an empty LocalLocker.
 func NewLocalLocker() *LocalLocker { return &LocalLocker{held: map[string]bool{}} }
 
-func (l *LocalLocker) Lock(_ context.Context, user string) (func(), error) {
+func (l *LocalLocker) Lock(ctx context.Context, user string) (context.Context, func(), error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.held[user] {
-		return nil, fmt.Errorf("%s: %w", user, ErrHeld)
+		return nil, nil, fmt.Errorf("%s: %w", user, ErrHeld)
 	}
 	l.held[user] = true
-	return func() {
+	return ctx, func() {
 		l.mu.Lock()
 		delete(l.held, user)
 		l.mu.Unlock()

@@ -11,6 +11,7 @@ import (
 
 	"github.com/mailhaul/mailhaul/importer"
 	"github.com/mailhaul/mailhaul/internal/retry"
+	"github.com/mailhaul/mailhaul/progress"
 )
 
 // TestTwoSites: the export part at the source's site puts the archives on
@@ -104,9 +105,9 @@ type heldLocker struct {
 	user string
 }
 
-func (h heldLocker) Lock(ctx context.Context, user string) (func(), error) {
+func (h heldLocker) Lock(ctx context.Context, user string) (context.Context, func(), error) {
 	if user == h.user {
-		return nil, fmt.Errorf("%s: %w", user, ErrHeld)
+		return nil, nil, fmt.Errorf("%s: %w", user, ErrHeld)
 	}
 	return h.LocalLocker.Lock(ctx, user)
 }
@@ -128,5 +129,51 @@ func TestHeldUserLeftAlone(t *testing.T) {
 	}
 	if res.Users[1].Status != Done || res.ExitCode() != ExitPartial {
 		t.Errorf("other user %s, exit %d", res.Users[1].Status, res.ExitCode())
+	}
+}
+
+// losingLocker loses user's lock as soon as its import begins.
+type losingLocker struct {
+	*LocalLocker
+	user string
+	lose context.CancelCauseFunc
+}
+
+func (l *losingLocker) Lock(ctx context.Context, user string) (context.Context, func(), error) {
+	wctx, unlock, err := l.LocalLocker.Lock(ctx, user)
+	if err != nil || user != l.user {
+		return wctx, unlock, err
+	}
+	wctx, l.lose = context.WithCancelCause(wctx)
+	return wctx, unlock, nil
+}
+
+// TestLostLockLeavesStateAlone: a user whose lock is lost mid-run (a
+// lease another worker took over) is not written as queued or failed:
+// its state is the new holder's; the run says the lock was lost.
+func TestLostLockLeavesStateAlone(t *testing.T) {
+	e := newEnv(t, 2)
+	job := e.job(Full)
+	ll := &losingLocker{LocalLocker: NewLocalLocker(), user: "user01@example.org"}
+	job.Locker = ll
+	job.Progress = func(ev progress.Event) {
+		if ev.User == ll.user && ev.Stage == StageMigrate && ev.Folder == string(Importing) {
+			ll.lose(errors.New("lease: lost"))
+		}
+	}
+	res, err := Run(context.Background(), job)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lost := res.Users[0]
+	if lost.Status == Done || !strings.Contains(lost.Note, "lock was lost") {
+		t.Errorf("user01: %s, note %q; want the lost lock said", lost.Status, lost.Note)
+	}
+	st, err := LoadState(e.state, ll.user)
+	if err != nil || st.Status != Importing {
+		t.Errorf("user01's state after its lock was lost: %v, %v; want it left as the step wrote it (importing)", st.Status, err)
+	}
+	if res.Users[1].Status != Done {
+		t.Errorf("user02: %s", res.Users[1].Status)
 	}
 }
