@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/mailhaul/mailhaul/format"
 	"github.com/mailhaul/mailhaul/internal/imapconn"
@@ -397,6 +398,9 @@ type changeBatch struct {
 	flags    []string // opFlags: the flags set
 	dest     *box     // opMove
 	items    []change
+	// sent are the messages of a command cut off before its answer: one
+	// of them gone on the next attempt is one this run deleted.
+	sent map[*placedMsg]bool
 }
 
 // applier gathers the changes into batches and sends them.
@@ -452,19 +456,24 @@ func (a *applier) flush(ctx context.Context) error {
 // makes the next attempt reconnect first.
 func (a *applier) send(ctx context.Context, b *changeBatch) error {
 	im := a.im
-	redial := false
+	var lostAt time.Time // the last drop, when reconnecting is due
 	err := retry.Do(ctx, im.commandLoop(), func(ctx context.Context, _ int) error {
-		if redial {
+		if !lostAt.IsZero() {
+			// The old session may still be carrying out the command cut
+			// off: look only once it has landed.
+			if err := im.pres.settle(ctx, lostAt.Add(im.opt.Settle), "a change of a dropped connection"); err != nil {
+				return err
+			}
 			if err := im.ctl.redial(ctx); err != nil {
 				im.logf("imap: reconnecting: %v", err)
 				return imapconn.Classify(err)
 			}
-			redial = false
+			lostAt = time.Time{}
 		}
 		err := a.attempt(ctx, b)
 		if k, _ := retry.Classify(err); k == retry.Transient {
 			im.logf("imap: %d changes in %q cut off: %v", len(b.items), b.mailbox, err)
-			redial = true
+			lostAt = time.Now()
 		}
 		return err
 	})
@@ -507,14 +516,18 @@ func (a *applier) attempt(ctx context.Context, b *changeBatch) error {
 	case err != nil:
 		return imapconn.Classify(err)
 	}
-	var ready []change
+	var ready, moved []change
 	var done []placedRec
 	for _, c := range b.items {
 		f, there := cur[c.p.uid]
 		switch {
 		case !there:
-			if err := a.gone(ctx, b, c); err != nil {
+			m, err := a.gone(b, c)
+			if err != nil {
 				return err
+			}
+			if m {
+				moved = append(moved, c)
 			}
 		case b.op == opFlags && sameFlags(f, b.flags):
 			// Set by an attempt cut off before its answer, or a run
@@ -527,6 +540,12 @@ func (a *applier) attempt(ctx context.Context, b *changeBatch) error {
 		default:
 			im.conflict(c.p, a.folder(b, c), fmt.Sprintf("its flags changed on the target since mailhaul set them (now %s, mailhaul set %s): left as the user has it",
 				fmtFlags(f), fmtFlags(c.p.rec.Flags)))
+		}
+	}
+	if len(moved) > 0 {
+		b.items = append(ready, moved...)
+		if err := a.movedBefore(b, moved); err != nil {
+			return err
 		}
 	}
 	b.items = ready
@@ -558,13 +577,13 @@ func (a *applier) attempt(ctx context.Context, b *changeBatch) error {
 	for _, c := range ready {
 		uids = append(uids, c.p.uid)
 	}
-	var moved map[uint32]uint32
+	var newUIDs map[uint32]uint32
 	var validity uint32
 	switch b.op {
 	case opFlags:
 		err = im.ctl.setFlags(b.mailbox, b.validity, uids, b.flags)
 	case opMove:
-		validity, moved, err = im.ctl.move(b.mailbox, b.validity, uids, b.dest.name)
+		validity, newUIDs, err = im.ctl.move(b.mailbox, b.validity, uids, b.dest.name)
 	case opDelete:
 		err = im.ctl.remove(b.mailbox, b.validity, uids)
 	}
@@ -589,6 +608,12 @@ func (a *applier) attempt(ctx context.Context, b *changeBatch) error {
 		b.items = nil
 		return nil
 	default:
+		if b.sent == nil {
+			b.sent = map[*placedMsg]bool{}
+		}
+		for _, c := range ready {
+			b.sent[c.p] = true
+		}
 		return imapconn.Classify(err)
 	}
 	done = done[:0]
@@ -597,7 +622,7 @@ func (a *applier) attempt(ctx context.Context, b *changeBatch) error {
 			done = append(done, a.outcome(b, c, 0))
 			continue
 		}
-		uid, ok := moved[c.p.uid]
+		uid, ok := newUIDs[c.p.uid]
 		if !ok || validity == 0 {
 			a.fail(b, c, "the target did not say its new UID")
 			continue
@@ -677,48 +702,62 @@ func (a *applier) fail(b *changeBatch, c change, reason string) {
 }
 
 // gone settles c, whose message is no longer where mailhaul placed it: a
-// deletion is done (an earlier run deleted it and was stopped before its
-// journal line, or the user did: nothing to count); a move an earlier
-// attempt or run made is found in the destination; else a conflict.
-func (a *applier) gone(ctx context.Context, b *changeBatch, c change) error {
+// deletion is done (this run's cut-off command, or an earlier run's not
+// journaled, or the user deleted it: then nothing is counted); a move is
+// left for movedBefore; anything else is a conflict.
+func (a *applier) gone(b *changeBatch, c change) (moved bool, err error) {
 	switch b.op {
 	case opDelete:
 		r := c.p.rec
 		r.State = journal.Gone
-		return a.im.record(placedRec{p: c.p, r: r})
+		if b.sent[c.p] {
+			return false, a.settle(b, []placedRec{{p: c.p, r: r}})
+		}
+		return false, a.im.record(placedRec{p: c.p, r: r})
 	case opMove:
-		done, err := a.movedBefore(c.p, b.dest, c.s)
-		if done || err != nil {
-			return err
+		if c.p.rec.MessageID != "" {
+			return true, nil
 		}
 	}
 	a.im.conflict(c.p, a.folder(b, c), errGone.Error())
-	return nil
+	return false, nil
 }
 
-// movedBefore finishes a move made but not journaled (the connection was
-// cut before its answer, or the run stopped before the journal's line):
-// the one message with p's Message-ID and size in the destination, with
-// the flags mailhaul set (or the source's), is p.
-func (a *applier) movedBefore(p *placedMsg, b *box, s format.StateItem) (bool, error) {
+// movedBefore finishes the moves of b made but not journaled (the
+// connection was cut before the answer, or a run stopped before the
+// journal's line): the one message with the Message-ID and size in the
+// destination, with the flags mailhaul set (or the source's), is the
+// one moved. One FETCH of what is new in the destination finds them all.
+func (a *applier) movedBefore(b *changeBatch, gone []change) error {
 	im := a.im
-	if p.rec.MessageID == "" {
-		return false, nil
+	digests := make([][16]byte, len(gone))
+	for i, c := range gone {
+		digests[i] = idDigest(c.p.rec.MessageID, c.p.rec.Size)
 	}
-	validity, uid, found, err := im.ctl.findOne(b.name, p.rec.MessageID, p.rec.Size)
-	if err != nil || !found {
-		return false, imapconn.Classify(err)
+	validity, found, err := im.ctl.findEach(b.dest, digests)
+	if err != nil {
+		return imapconn.Classify(err)
 	}
-	cur, err := im.ctl.flagsAt(b.name, validity, uid)
+	var uids []uint32
+	for _, u := range found {
+		uids = append(uids, u)
+	}
+	cur, err := im.ctl.flagsOf(b.dest.name, validity, uids)
 	if err != nil && !errors.Is(err, errGone) {
-		return false, imapconn.Classify(err)
+		return imapconn.Classify(err)
 	}
-	if err != nil || !(sameFlags(cur, p.rec.Flags) || sameFlags(cur, im.wantFlags(b.name, s.Flags))) {
-		return false, nil
+	var done []placedRec
+	for i, c := range gone {
+		uid, ok := found[digests[i]]
+		f, there := cur[uid]
+		if !ok || !there || !(sameFlags(f, c.p.rec.Flags) || sameFlags(f, im.wantFlags(b.dest.name, c.s.Flags))) {
+			im.conflict(c.p, a.folder(b, c), errGone.Error())
+			continue
+		}
+		c.p.validity = validity
+		done = append(done, a.outcome(b, c, uid))
 	}
-	p.validity = validity
-	mb := &changeBatch{op: opMove, dest: b}
-	return true, a.settle(mb, []placedRec{a.outcome(mb, change{p: p, s: s}, uid)})
+	return a.settle(b, done)
 }
 
 // flags brings a message that stayed in its folder (or was moved) to the

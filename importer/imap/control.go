@@ -500,25 +500,21 @@ func (t *control) remove(mailbox string, validity uint32, uids []uint32) error {
 	return nil
 }
 
-// findOne looks in mailbox for the one message with Message-ID id and of
-// size bytes (UID SEARCH HEADER, LARGER, SMALLER), and returns its place;
-// ok is false unless exactly one matches.
-func (t *control) findOne(mailbox, id string, size int64) (validity, uid uint32, ok bool, err error) {
+// findEach looks in b for the one message of each Message-ID and size
+// digest (idDigest) asked, with b's index brought up to date first (one
+// FETCH of what it has not seen), and returns their UIDs: a digest of no
+// message or of several is left out.
+func (t *control) findEach(b *box, digests [][16]byte) (validity uint32, uids map[[16]byte]uint32, err error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	st, err := t.selectLocked(mailbox)
-	if err != nil {
-		return 0, 0, false, err
+	if err := t.refreshIndex(b.name, &b.index); err != nil {
+		return 0, nil, err
 	}
-	crit := &imap.SearchCriteria{Header: []imap.SearchCriteriaHeaderField{{Key: "Message-ID", Value: id}},
-		Larger: size - 1, Smaller: size + 1}
-	d, err := t.c.UIDSearch(crit, nil).Wait()
-	if err != nil {
-		return 0, 0, false, fmt.Errorf("imap: search %q: %w", mailbox, t.cause(err))
+	uids = map[[16]byte]uint32{}
+	for _, d := range digests {
+		if found := b.index.byID[d]; len(found) == 1 {
+			uids[d] = found[0]
+		}
 	}
-	uids := d.AllUIDs()
-	if len(uids) != 1 {
-		return 0, 0, false, nil
-	}
-	return st.uidValidity, uint32(uids[0]), true, nil
+	return b.index.uidValidity, uids, nil
 }

@@ -1,0 +1,159 @@
+package imap
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/mailhaul/mailhaul/format"
+	"github.com/mailhaul/mailhaul/importer"
+	"github.com/mailhaul/mailhaul/internal/faultproxy"
+	"github.com/mailhaul/mailhaul/internal/testservers"
+)
+
+// batchCutover imports n messages of INBOX into Dovecot through a
+// faultproxy of opt (the journal is the proxy's address's) and writes a
+// delta whose state has each of them read and flagged, except moved (the
+// first ones, now read in Work) and deleted (the last ones, absent).
+func batchCutover(t *testing.T, n, moved, deleted int, opt faultproxy.Options) (*testservers.Dovecot, *faultproxy.Proxy, testRun, []string) {
+	t.Helper()
+	d := testservers.StartDovecot(t, map[string]string{"alice": "alice-secret"})
+	opt.Upstream = d.Addr
+	px, err := faultproxy.Start(opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { px.Close() })
+	dir := t.TempDir()
+	msgs := make([]testMsg, n)
+	for i := range msgs {
+		msgs[i] = testMsg{body: fmt.Appendf(nil, "Subject: m%04d\r\nMessage-ID: <m%04d@example.org>\r\n\r\nbody %d\r\n", i, i, i),
+			id: fmt.Sprintf("INBOX/%d", i), received: time.Unix(1e9, 0)}
+	}
+	full := filepath.Join(dir, "full.tgz")
+	writeArchive(t, full, []testFolder{{folder: format.Folder{Path: "INBOX"}, msgs: msgs}, {folder: format.Folder{Path: "Work"}}})
+	var state []format.StateItem
+	for i := range n - deleted {
+		s := format.StateItem{Kind: format.KindMessage, Folder: "INBOX", SourceID: fmt.Sprintf("INBOX/%d", i), Flags: []string{`\Seen`, `\Flagged`}}
+		if i < moved {
+			s = format.StateItem{Kind: format.KindMessage, Folder: "Work", SourceID: fmt.Sprintf("Work/%d", i), Key: fmt.Sprint(i), Flags: []string{`\Seen`}}
+		}
+		state = append(state, s)
+	}
+	delta := writeStateArchive(t, dir, "delta.tgz", time.Unix(2e9, 0), nil, state)
+	tr := testRun{Options: Options{Account: account(px.Addr, "alice", "alice-secret"), Provider: "dovecot", Settle: time.Millisecond, MaxBackoff: 500 * time.Millisecond},
+		Request: importer.Request{User: "alice", StateDir: filepath.Join(dir, "state"), ApplyDeletions: true}}
+	if rep, err := tr.run(context.Background(), []string{full}); err != nil || rep.Imported != n {
+		t.Fatalf("full: %v; %s", err, rep.Statement)
+	}
+	return d, px, tr, []string{full, delta}
+}
+
+// checkBatchCutover checks the target after batchCutover's delta.
+func checkBatchCutover(t *testing.T, addr string, n, moved, deleted int) {
+	t.Helper()
+	boxes := readBack(t, addr, "alice", "alice-secret")
+	if got := len(boxes["INBOX"]); got != n-moved-deleted {
+		t.Errorf("INBOX holds %d messages, want %d", got, n-moved-deleted)
+	}
+	if got := len(boxes["Work"]); got != moved {
+		t.Errorf("Work holds %d messages, want %d", got, moved)
+	}
+	for box, want := range map[string]string{"INBOX": `\Flagged,\Seen`, "Work": `\Seen`} {
+		for _, m := range boxes[box] {
+			if got := strings.Join(m.flags, ","); got != want {
+				t.Errorf("%s in %s has flags %q, want %q", m.head, box, got, want)
+				break
+			}
+		}
+	}
+}
+
+// TestCutoverBatchesItsCommands: a delta changing 600 messages' flags,
+// moving 20 and deleting 10 sends a handful of UID commands (a FETCH
+// and a STORE, MOVE or STORE+EXPUNGE per batch of at most batchMax), not
+// some for each message.
+func TestCutoverBatchesItsCommands(t *testing.T) {
+	const n, moved, deleted = 630, 20, 10
+	d, px, tr, archives := batchCutover(t, n, moved, deleted, faultproxy.Options{Verbs: []string{"UID", "STORE", "MOVE", "COPY", "EXPUNGE", "FETCH"}})
+	before := px.Stats().Commands
+	rep, err := tr.run(context.Background(), archives)
+	if err != nil {
+		t.Fatalf("%v; %s", err, rep.Statement)
+	}
+	ch := changesOf(t, rep)
+	if ch.Updated != n-deleted || ch.Moved != moved || ch.Deleted != deleted || len(ch.Conflicts) != 0 || len(rep.Failures) != 0 {
+		t.Errorf("%+v, failures %v; want %d updated (the moved ones too), %d moved, %d deleted", ch, rep.Failures, n-deleted, moved, deleted)
+	}
+	// INBOX: 600 flag changes = 2 batches (FETCH, STORE each); the move
+	// (FETCH, MOVE); Work's flags (FETCH, STORE); the deletion (FETCH,
+	// STORE, EXPUNGE): 11.
+	if cmds := px.Stats().Commands - before; cmds > 15 || cmds < 9 {
+		t.Errorf("%d commands changed %d messages; want a few per batch", cmds, n)
+	}
+	checkBatchCutover(t, d.Addr, n, moved, deleted)
+}
+
+// TestCutoverSurvivesCutsDuringBatches: the connection is cut under the
+// batches' commands (before, inside, after the command, after its
+// answer); the run reconnects, checks what a cut-off batch did, and
+// finishes with each change made and counted once. A second run finds
+// nothing to do.
+func TestCutoverSurvivesCutsDuringBatches(t *testing.T) {
+	for seed := int64(1); seed <= 3; seed++ {
+		t.Run(fmt.Sprint("seed ", seed), func(t *testing.T) { cutsDuringBatches(t, seed) })
+	}
+}
+
+func cutsDuringBatches(t *testing.T, seed int64) {
+	const n, moved, deleted = 120, 30, 15
+	// The server finishes what it received before the client learns of
+	// a cut (as Options.Settle waits for in real runs).
+	d, px, tr, archives := batchCutover(t, n, moved, deleted, faultproxy.Options{Verbs: []string{"UID"}, Rate: 0.25, Seed: seed, ServerFirst: true,
+		Points: []faultproxy.Point{faultproxy.Inside, faultproxy.AfterCommand, faultproxy.AfterAnswer}})
+	var mu sync.Mutex
+	var cutOff int
+	tr.Logf = func(f string, a ...any) {
+		mu.Lock()
+		defer mu.Unlock()
+		if strings.Contains(fmt.Sprintf(f, a...), "cut off") {
+			cutOff++
+		}
+	}
+	rep, err := tr.run(context.Background(), archives)
+	if rep != nil && rep.Changes != nil {
+		for _, c := range rep.Changes.Conflicts {
+			t.Logf("conflict: %+v", c)
+		}
+	}
+	if err != nil {
+		t.Fatalf("%v; %s", err, rep.Statement)
+	}
+	st := px.Stats()
+	if cutOff == 0 {
+		t.Fatalf("no batch was cut off (proxy: %+v): the test proves nothing", st)
+	}
+	t.Logf("%d batch attempts cut off; proxy %+v", cutOff, st)
+	for _, c := range rep.Changes.Conflicts {
+		t.Logf("conflict: %+v", c)
+	}
+	ch := changesOf(t, rep)
+	if ch.Updated != n-deleted || ch.Moved != moved || ch.Deleted != deleted || len(ch.Conflicts) != 0 || len(rep.Failures) != 0 {
+		t.Errorf("%+v, failures %v; want %d updated, %d moved, %d deleted, each once", ch, rep.Failures, n-deleted, moved, deleted)
+	}
+	checkBatchCutover(t, d.Addr, n, moved, deleted)
+
+	tr.Logf = nil
+	rep, err = tr.run(context.Background(), archives)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ch := changesOf(t, rep); ch.Updated+ch.Moved+ch.Deleted+len(ch.Conflicts) != 0 {
+		t.Errorf("the re-run changed %+v; want nothing left to do", ch)
+	}
+	checkBatchCutover(t, d.Addr, n, moved, deleted)
+}
