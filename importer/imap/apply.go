@@ -56,7 +56,7 @@ func (s *sourceState) close() {
 // archive's: only the latest state describes the source. sum is the
 // archive's summary, read just before.
 func (im *job) keepState(archive string, sum *format.Summary, items iter.Seq2[format.StateItem, error]) error {
-	f, err := os.CreateTemp("", "mailhaul-imap-state-*")
+	f, err := os.CreateTemp(im.spooler.dir, ".mailhaul-imap-state-*")
 	if err != nil {
 		return fmt.Errorf("imap: state record of %s: %w", archive, err)
 	}

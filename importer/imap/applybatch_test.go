@@ -1,8 +1,10 @@
 package imap
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -156,4 +158,40 @@ func cutsDuringBatches(t *testing.T, seed int64) {
 		t.Errorf("the re-run changed %+v; want nothing left to do", ch)
 	}
 	checkBatchCutover(t, d.Addr, n, moved, deleted)
+}
+
+// TestStateSpoolsBesideTheJournal: the delta's state record and a large
+// message's body are spooled in the state directory the user named, not
+// the OS's temporary directory (here a file, unusable even as root), and
+// nothing is left there.
+func TestStateSpoolsBesideTheJournal(t *testing.T) {
+	_, tr, archives := cutoverSetup(t)
+	dir := t.TempDir()
+	big := filepath.Join(dir, "big.tgz")
+	writeArchive(t, big, []testFolder{{folder: format.Folder{Path: "INBOX"}, msgs: []testMsg{{
+		body: append([]byte("Subject: big\r\n\r\n"), bytes.Repeat([]byte("0123456789abcdef\r\n"), 40<<10)...), id: "INBOX/big", received: time.Unix(1e9, 0)}}}})
+	file := filepath.Join(dir, "not-a-directory")
+	if err := os.WriteFile(file, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("TMPDIR", file)
+	if rep, err := tr.run(context.Background(), []string{big}); err != nil || rep.Imported != 1 {
+		t.Fatalf("a message larger than the memory spool: %v; %s", err, rep.Statement)
+	}
+	rep, err := tr.run(context.Background(), archives)
+	if err != nil {
+		t.Fatalf("%v; %s", err, rep.Statement)
+	}
+	if ch := changesOf(t, rep); ch.Moved != 1 || ch.Updated < 1 {
+		t.Errorf("%+v; want the state applied", ch)
+	}
+	err = filepath.WalkDir(tr.StateDir, func(p string, e os.DirEntry, err error) error {
+		if err == nil && !e.IsDir() && filepath.Ext(p) != ".journal" {
+			t.Errorf("left in the state directory: %s", p)
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 }
