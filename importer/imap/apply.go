@@ -26,15 +26,17 @@ import (
 // messages are on the target, the run brings the messages earlier runs
 // placed to that state: flags and keywords (UID STORE), folders (UID
 // MOVE), and, with --apply-deletions, deletions (STORE \Deleted, UID
-// EXPUNGE of that UID alone). It changes only what the journal says
-// mailhaul placed, and only where the target still holds it as mailhaul
-// left it (the flags it last set): anything else is a conflict, reported
-// and left alone. Each change is journaled as it is made, so a re-run
-// finds nothing left to do.
+// EXPUNGE of those UIDs alone), in batches of UID sets (see applier). It
+// changes only what the journal says mailhaul placed, and only where the
+// target still holds it as mailhaul left it (the flags it last set):
+// anything else is a conflict, reported and left alone. Each change is
+// journaled as its batch is answered, so a re-run finds nothing left to
+// do.
 
 // sourceState is the state record of the last archive read, kept in an
-// unlinked temporary file (one line per message, however large the
-// mailbox) until the archives' messages are on the target.
+// unlinked file beside the journal (journal.SpoolDir; one line per
+// message, however large the mailbox) until the archives' messages are on
+// the target.
 type sourceState struct {
 	archive string
 	f       *os.File
