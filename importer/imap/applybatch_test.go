@@ -194,4 +194,14 @@ func TestStateSpoolsBesideTheJournal(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// A dry run with a state directory that does not exist creates none,
+	// and spools beside the first archive.
+	dry := tr
+	dry.StateDir = filepath.Join(dir, "none")
+	if _, rep, err := dry.dryRun(context.Background(), archives); err != nil || rep.Changes == nil {
+		t.Fatalf("dry run: %v", err)
+	}
+	if _, err := os.Stat(dry.StateDir); err == nil {
+		t.Errorf("the dry run made %s", dry.StateDir)
+	}
 }

@@ -335,14 +335,21 @@ func (j *Journal) Select(keep func(Record) bool) (map[Key]Record, error) {
 // removed at once): beside the journal at path, in the directory the user
 // named, not the OS's temporary directory, which may be small, shared or
 // not writable. Until that directory exists (a dry run creates nothing),
-// DefaultDir's.
+// the first of DefaultDir's and the first archive's that does.
 func SpoolDir(path, stateDir string, archives []string) string {
+	dirs := []string{DefaultDir(stateDir, archives)}
 	if path != "" {
-		if fi, err := os.Stat(filepath.Dir(path)); err == nil && fi.IsDir() {
-			return filepath.Dir(path)
+		dirs = append([]string{filepath.Dir(path)}, dirs...)
+	}
+	if len(archives) > 0 {
+		dirs = append(dirs, filepath.Dir(archives[0]))
+	}
+	for _, dir := range dirs {
+		if fi, err := os.Stat(dir); err == nil && fi.IsDir() {
+			return dir
 		}
 	}
-	return DefaultDir(stateDir, archives)
+	return dirs[0]
 }
 
 // DefaultDir is the directory an importer keeps its journal in: stateDir
