@@ -74,25 +74,26 @@ type spooled struct {
 	n   int
 }
 
-func newBulkBatch(col *collection) (*bulkBatch, error) {
-	body, err := os.CreateTemp("", "mailhaul-dav-bulk-*.vcf")
-	if err != nil {
-		return nil, fmt.Errorf("dav: spool for a whole-collection upload: %w", err)
+func newBulkBatch(col *collection, dir string) (*bulkBatch, error) {
+	var files [2]*os.File
+	for i, pattern := range []string{".mailhaul-dav-bulk-*.vcf", ".mailhaul-dav-later-*.vcf"} {
+		f, err := os.CreateTemp(dir, pattern)
+		if err != nil {
+			if files[0] != nil {
+				files[0].Close()
+			}
+			return nil, fmt.Errorf("dav: spool for a whole-collection upload: %w", err)
+		}
+		os.Remove(f.Name()) // unlinked: gone however the run ends
+		files[i] = f
 	}
-	rest, err := os.CreateTemp("", "mailhaul-dav-later-*.vcf")
-	if err != nil {
-		body.Close()
-		os.Remove(body.Name())
-		return nil, fmt.Errorf("dav: spool for a whole-collection upload: %w", err)
-	}
-	return &bulkBatch{col: col, body: body, rest: rest, uids: map[string]bool{}}, nil
+	return &bulkBatch{col: col, body: files[0], rest: files[1], uids: map[string]bool{}}, nil
 }
 
 func (b *bulkBatch) remove() {
 	for _, f := range []*os.File{b.body, b.rest} {
 		if f != nil {
 			f.Close()
-			os.Remove(f.Name())
 		}
 	}
 	b.body, b.rest = nil, nil
@@ -166,7 +167,7 @@ func (im *session) spool(ctx context.Context, jb job, jobs chan<- job) (bool, er
 			return false, nil
 		}
 		var err error
-		if b, err = newBulkBatch(jb.col); err != nil {
+		if b, err = newBulkBatch(jb.col, im.spoolDir); err != nil {
 			im.rep.Note("%v; cards are sent one by one", err)
 			im.bulk[jb.col] = nil
 			return false, nil

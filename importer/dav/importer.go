@@ -79,12 +79,13 @@ func (t *Target) Import(ctx context.Context, req importer.Request) (*importer.Re
 		plan: map[*resolution]*planLine{}, bulk: map[*collection]*bulkBatch{},
 		deltas: map[string]bool{}}
 	im.cols.mapping, im.cols.archives = opt.MapCollection, req.Archives
+	jpath := ""
 	if req.StateDir != "" {
 		open := journal.Open
 		if req.DryRun {
 			open = journal.OpenReadOnly // a dry run writes nothing
 		}
-		jpath := journal.Path(req.StateDir, req.User, "dav", journalHost(base, opt))
+		jpath = journal.Path(req.StateDir, req.User, "dav", journalHost(base, opt))
 		j, err := open(jpath)
 		if err != nil {
 			return stop("connect", err)
@@ -101,6 +102,7 @@ func (t *Target) Import(ctx context.Context, req importer.Request) (*importer.Re
 			return stop("connect", err)
 		}
 	}
+	im.spoolDir = journal.SpoolDir(jpath, req.StateDir, req.Archives)
 	if err := im.cols.checkMapping(ctx); err != nil {
 		return stop("arguments", err)
 	}
@@ -151,6 +153,7 @@ type session struct {
 	// only: a batch per address book, nil for books that take cards one
 	// by one; radicale caches the server probe.
 	bulk     map[*collection]*bulkBatch
+	spoolDir string // where batches wait (journal.SpoolDir)
 	radicale *bool
 
 	// Objects waiting to be read back (check.go), under cmu; ctx is the

@@ -12,10 +12,12 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/mailhaul/mailhaul/format"
 	"github.com/mailhaul/mailhaul/internal/imapconn"
 	"github.com/mailhaul/mailhaul/internal/journal"
+	"github.com/mailhaul/mailhaul/internal/retry"
 	"github.com/mailhaul/mailhaul/report"
 )
 
@@ -24,15 +26,17 @@ import (
 // messages are on the target, the run brings the messages earlier runs
 // placed to that state: flags and keywords (UID STORE), folders (UID
 // MOVE), and, with --apply-deletions, deletions (STORE \Deleted, UID
-// EXPUNGE of that UID alone). It changes only what the journal says
-// mailhaul placed, and only where the target still holds it as mailhaul
-// left it (the flags it last set): anything else is a conflict, reported
-// and left alone. Each change is journaled as it is made, so a re-run
-// finds nothing left to do.
+// EXPUNGE of those UIDs alone), in batches of UID sets (see applier). It
+// changes only what the journal says mailhaul placed, and only where the
+// target still holds it as mailhaul left it (the flags it last set):
+// anything else is a conflict, reported and left alone. Each change is
+// journaled as its batch is answered, so a re-run finds nothing left to
+// do.
 
 // sourceState is the state record of the last archive read, kept in an
-// unlinked temporary file (one line per message, however large the
-// mailbox) until the archives' messages are on the target.
+// unlinked file beside the journal (journal.SpoolDir; one line per
+// message, however large the mailbox) until the archives' messages are on
+// the target.
 type sourceState struct {
 	archive string
 	f       *os.File
@@ -54,7 +58,7 @@ func (s *sourceState) close() {
 // archive's: only the latest state describes the source. sum is the
 // archive's summary, read just before.
 func (im *job) keepState(archive string, sum *format.Summary, items iter.Seq2[format.StateItem, error]) error {
-	f, err := os.CreateTemp("", "mailhaul-imap-state-*")
+	f, err := os.CreateTemp(im.spooler.dir, ".mailhaul-imap-state-*")
 	if err != nil {
 		return fmt.Errorf("imap: state record of %s: %w", archive, err)
 	}
@@ -236,12 +240,13 @@ func (im *job) applyState(ctx context.Context) error {
 	if ix.older > 0 {
 		im.rep.Note("%d messages were placed by an earlier mailhaul whose journal lacks what a cutover needs (sourceId, folder, flags): the state record changed none of them, and they may differ from the source", ix.older)
 	}
+	a := newApplier(im)
 	// First the messages still where they were, then the others: a copy
 	// in another folder must not take a message that stayed.
 	var later bool
 	err = st.each(func(s format.StateItem) error {
 		if p := ix.stayed(s); p != nil {
-			return im.applyFlags(ctx, p, s)
+			return a.flags(ctx, p, s)
 		}
 		later = true
 		return nil
@@ -257,7 +262,7 @@ func (im *job) applyState(ctx context.Context) error {
 			}
 			if p := ix.moved(s); p != nil {
 				ix.seen[p] = true
-				return im.applyMove(ctx, p, s)
+				return a.move(ctx, p, s)
 			}
 			if s.Key == "" && (s.MessageID == "" || s.Size <= 0) {
 				blind++
@@ -280,9 +285,12 @@ func (im *job) applyState(ctx context.Context) error {
 				Reason: fmt.Sprintf("not in the source's state, but the state has %d messages mailhaul cannot match to those it placed (no key or Message-ID): it may have moved, so it is not deleted", blind)})
 			continue
 		}
-		if err := im.applyDelete(ctx, p); err != nil {
+		if err := a.delete(ctx, p); err != nil {
 			return err
 		}
+	}
+	if err := a.flush(ctx); err != nil {
+		return err
 	}
 	return ctx.Err()
 }
@@ -308,30 +316,6 @@ func (im *job) conflict(p *placedMsg, folder, reason string) {
 	im.rep.AddConflict(report.Failure{Archive: im.state.archive, Folder: folder, Item: p.rec.Source, Reason: reason})
 }
 
-// asLeft checks that the target still holds p as mailhaul left it (or
-// already as want, when want is set): ok false means a conflict, reported.
-// A failure of the connection is returned.
-func (im *job) asLeft(p *placedMsg, folder string, want []string) (cur []string, ok bool, err error) {
-	cur, err = im.ctl.flagsAt(p.rec.Where, p.validity, p.uid)
-	if errors.Is(err, errGone) {
-		im.conflict(p, folder, err.Error())
-		return nil, false, nil
-	}
-	if err != nil {
-		if imapconn.Refused(err) {
-			im.conflict(p, folder, err.Error())
-			return nil, false, nil
-		}
-		return nil, false, err
-	}
-	if !sameFlags(cur, p.rec.Flags) && (want == nil || !sameFlags(cur, want)) {
-		im.conflict(p, folder, fmt.Sprintf("its flags changed on the target since mailhaul set them (now %s, mailhaul set %s): left as the user has it",
-			fmtFlags(cur), fmtFlags(p.rec.Flags)))
-		return nil, false, nil
-	}
-	return cur, true, nil
-}
-
 func fmtFlags(fs []string) string {
 	if len(fs) == 0 {
 		return "none"
@@ -352,184 +336,474 @@ func (im *job) wantFlags(mailbox string, flags []string) []string {
 	return ok
 }
 
-// record journals p's new state; a dry run only notes it here.
-func (im *job) record(p *placedMsg, r journal.Record) error {
-	if im.req.DryRun {
-		p.rec = r
-		return nil
+// record journals messages' new states at once (a batch's); a dry run
+// only notes them here.
+func (im *job) record(done ...placedRec) error {
+	if !im.req.DryRun {
+		recs := make([]journal.Record, len(done))
+		for i, d := range done {
+			recs[i] = d.r
+		}
+		if err := im.j.Write(recs...); err != nil {
+			return fmt.Errorf("imap: journal a change of %s: %w", done[0].p.rec.Source, err)
+		}
 	}
-	if err := im.j.Write(r); err != nil {
-		return fmt.Errorf("imap: journal a change of %s: %w", p.rec.Source, err)
+	for _, d := range done {
+		d.p.rec = d.r
 	}
-	p.rec = r
 	return nil
 }
 
-// applyFlags brings a message that stayed in its folder to the source's
-// flags.
-func (im *job) applyFlags(ctx context.Context, p *placedMsg, s format.StateItem) error {
-	if err := ctx.Err(); err != nil {
-		return err
+// placedRec is a placed message's record to be, and its state line.
+type placedRec struct {
+	p *placedMsg
+	r journal.Record
+	s format.StateItem
+}
+
+// The changes are sent in batches: one UID STORE per mailbox and flags to
+// set, one UID MOVE per source and destination, one STORE \Deleted and
+// UID EXPUNGE per mailbox, each of at most batchMax UIDs. A batch is sent
+// through retry.Do: each attempt first fetches the flags of the batch's
+// messages (one UID FETCH), which tells those to change from those the
+// user changed (conflicts) and, after a connection cut under the last
+// attempt (or a run stopped), those already changed, which are journaled
+// without a command; the connection is opened anew after a drop. What a
+// batch changed is journaled when its command is answered.
+
+// batchMax bounds the UIDs of one command: a short command line, and a
+// bounded check when one is cut off.
+const batchMax = 500
+
+type changeOp int
+
+const (
+	opFlags changeOp = iota
+	opMove
+	opDelete
+)
+
+// change is one message's change in a batch: p with the state line s
+// (none for a deletion).
+type change struct {
+	p *placedMsg
+	s format.StateItem
+}
+
+// changeBatch is what one command changes: messages of one mailbox (and
+// UIDVALIDITY) given the same flags, moved to the same mailbox, or
+// deleted.
+type changeBatch struct {
+	op       changeOp
+	mailbox  string
+	validity uint32
+	flags    []string // opFlags: the flags set
+	dest     *box     // opMove
+	items    []change
+	// sent are the messages of a command cut off before its answer: one
+	// of them gone on the next attempt is one this run deleted.
+	sent map[*placedMsg]bool
+}
+
+// applier gathers the changes into batches and sends them.
+type applier struct {
+	im   *job
+	open map[string]*changeBatch
+	keys []string // open's keys, oldest first
+	// then are flag changes found by a batch's attempt (the flags of
+	// moved messages), queued once it ended.
+	then []change
+}
+
+func newApplier(im *job) *applier { return &applier{im: im, open: map[string]*changeBatch{}} }
+
+// add puts c in the batch of b's kind, sending the batch once full.
+func (a *applier) add(ctx context.Context, b *changeBatch, c change) error {
+	key := fmt.Sprintf("%d\x00%s\x00%d\x00%s", b.op, b.mailbox, b.validity, strings.Join(b.flags, " "))
+	if b.dest != nil {
+		key += "\x00" + b.dest.name
 	}
-	want := im.wantFlags(p.rec.Where, s.Flags)
-	if sameFlags(want, p.rec.Flags) {
+	open := a.open[key]
+	if open == nil {
+		open = b
+		a.open[key] = b
+		a.keys = append(a.keys, key)
+	}
+	open.items = append(open.items, c)
+	if len(open.items) < batchMax {
 		return nil
 	}
-	cur, ok, err := im.asLeft(p, s.Folder, want)
-	if !ok || err != nil {
-		return err
-	}
-	if !sameFlags(cur, want) && !im.req.DryRun {
-		if err := im.ctl.setFlags(p.rec.Where, p.validity, p.uid, want); err != nil {
-			if imapconn.Refused(err) {
-				im.rep.AddFailure(report.Failure{Archive: im.state.archive, Folder: s.Folder, Item: s.SourceID, Reason: "flags not updated: " + err.Error()})
-				return nil
-			}
+	delete(a.open, key)
+	return a.send(ctx, open)
+}
+
+// flush sends every batch still open, and those their outcomes open.
+func (a *applier) flush(ctx context.Context) error {
+	for len(a.keys) > 0 {
+		key := a.keys[0]
+		a.keys = a.keys[1:]
+		b := a.open[key]
+		if b == nil {
+			continue // sent when it filled
+		}
+		delete(a.open, key)
+		if err := a.send(ctx, b); err != nil {
 			return err
 		}
 	}
-	r := p.rec
-	r.Flags = want
-	if err := im.record(p, r); err != nil {
-		return err
-	}
-	im.rep.AddUpdated()
 	return nil
 }
 
-// applyMove moves a message to the folder the source now has it in, and
-// brings it to the source's flags there.
-func (im *job) applyMove(ctx context.Context, p *placedMsg, s format.StateItem) error {
+// send sends one batch under the project's retry loop; a connection cut
+// makes the next attempt reconnect first.
+func (a *applier) send(ctx context.Context, b *changeBatch) error {
+	im := a.im
+	var lostAt time.Time // the last drop, when reconnecting is due
+	err := retry.Do(ctx, im.commandLoop(), func(ctx context.Context, _ int) error {
+		if !lostAt.IsZero() {
+			// The old session may still be carrying out the command cut
+			// off: look only once it has landed.
+			if err := im.pres.settle(ctx, lostAt.Add(im.opt.Settle), "a change of a dropped connection"); err != nil {
+				return err
+			}
+			if err := im.ctl.redial(ctx); err != nil {
+				im.logf("imap: reconnecting: %v", err)
+				return imapconn.Classify(err)
+			}
+			lostAt = time.Time{}
+		}
+		err := a.attempt(ctx, b)
+		if k, _ := retry.Classify(err); k == retry.Transient {
+			im.logf("imap: %d changes in %q cut off: %v", len(b.items), b.mailbox, err)
+			lostAt = time.Now()
+		}
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	then := a.then
+	a.then = nil
+	for _, c := range then {
+		if err := a.flags(ctx, c.p, c.s); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// attempt checks the batch's messages on the target, sends the command
+// for those as mailhaul left them, and journals the outcome; what is
+// settled leaves the batch. A failure of the connection is returned
+// marked for retry.Do with the rest still in the batch.
+func (a *applier) attempt(ctx context.Context, b *changeBatch) error {
+	im := a.im
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	uids := make([]uint32, len(b.items))
+	for i, c := range b.items {
+		uids[i] = c.p.uid
+	}
+	cur, err := im.ctl.flagsOf(b.mailbox, b.validity, uids)
+	switch {
+	case errors.Is(err, errGone):
+		cur = nil // the mailbox was made anew: none of them is there
+	case imapconn.Refused(err):
+		for _, c := range b.items {
+			im.conflict(c.p, a.folder(b, c), err.Error())
+		}
+		b.items = nil
+		return nil
+	case err != nil:
+		return imapconn.Classify(err)
+	}
+	var ready, moved []change
+	var done []placedRec
+	for _, c := range b.items {
+		f, there := cur[c.p.uid]
+		switch {
+		case !there:
+			m, err := a.gone(b, c)
+			if err != nil {
+				return err
+			}
+			if m {
+				moved = append(moved, c)
+			}
+		case b.op == opFlags && sameFlags(f, b.flags):
+			// Set by an attempt cut off before its answer, or a run
+			// stopped before its journal line.
+			done = append(done, a.outcome(b, c, 0))
+		case sameFlags(f, c.p.rec.Flags) || (b.op == opDelete && sameFlags(f, append(slices.Clip(c.p.rec.Flags), `\Deleted`))):
+			// (A deletion cut off between its STORE and its EXPUNGE left
+			// \Deleted set.)
+			ready = append(ready, c)
+		default:
+			im.conflict(c.p, a.folder(b, c), fmt.Sprintf("its flags changed on the target since mailhaul set them (now %s, mailhaul set %s): left as the user has it",
+				fmtFlags(f), fmtFlags(c.p.rec.Flags)))
+		}
+	}
+	if len(moved) > 0 {
+		b.items = append(ready, moved...)
+		if err := a.movedBefore(b, moved); err != nil {
+			return err
+		}
+	}
+	b.items = ready
+	if err := a.settle(b, done); err != nil {
+		return err
+	}
+	if len(ready) == 0 {
+		return nil
+	}
+	if im.req.DryRun {
+		var dry []placedRec
+		for _, c := range ready {
+			switch b.op {
+			case opMove:
+				im.rep.AddMoved()
+				if !sameFlags(c.p.rec.Flags, im.wantFlags(b.dest.name, c.s.Flags)) {
+					im.rep.AddUpdated()
+				}
+			case opDelete:
+				im.rep.AddDeleted()
+			default:
+				dry = append(dry, a.outcome(b, c, 0))
+			}
+		}
+		b.items = nil
+		return a.settle(b, dry)
+	}
+	uids = uids[:0]
+	for _, c := range ready {
+		uids = append(uids, c.p.uid)
+	}
+	var newUIDs map[uint32]uint32
+	var validity uint32
+	switch b.op {
+	case opFlags:
+		err = im.ctl.setFlags(b.mailbox, b.validity, uids, b.flags)
+	case opMove:
+		validity, newUIDs, err = im.ctl.move(b.mailbox, b.validity, uids, b.dest.name)
+	case opDelete:
+		err = im.ctl.remove(b.mailbox, b.validity, uids)
+	}
+	switch {
+	case err == nil:
+	case imapconn.Refused(err) && len(ready) > 1:
+		// One message the target refuses must not fail its neighbours:
+		// each goes alone.
+		b.items = nil
+		for _, c := range ready {
+			one := *b
+			one.items = []change{c}
+			if err := a.send(ctx, &one); err != nil {
+				return err
+			}
+		}
+		return nil
+	case imapconn.Refused(err) || errors.Is(err, errNoUIDPlus) || errors.Is(err, errGone):
+		for _, c := range ready {
+			a.fail(b, c, err.Error())
+		}
+		b.items = nil
+		return nil
+	default:
+		if b.sent == nil {
+			b.sent = map[*placedMsg]bool{}
+		}
+		for _, c := range ready {
+			b.sent[c.p] = true
+		}
+		return imapconn.Classify(err)
+	}
+	done = done[:0]
+	for _, c := range ready {
+		if b.op != opMove {
+			done = append(done, a.outcome(b, c, 0))
+			continue
+		}
+		uid, ok := newUIDs[c.p.uid]
+		if !ok || validity == 0 {
+			a.fail(b, c, "the target did not say its new UID")
+			continue
+		}
+		c.p.validity = validity
+		done = append(done, a.outcome(b, c, uid))
+	}
+	b.items = nil
+	return a.settle(b, done)
+}
+
+// outcome is c's journal record once b is done (uid: its place after a
+// move, in the validity already set).
+func (a *applier) outcome(b *changeBatch, c change, uid uint32) placedRec {
+	r := c.p.rec
+	switch b.op {
+	case opFlags:
+		r.Flags = b.flags
+	case opMove:
+		r.Where, r.Ref, r.Source, r.Folder = b.dest.name, fmt.Sprintf("%d:%d", c.p.validity, uid), c.s.SourceID, c.s.Folder
+	case opDelete:
+		r.State = journal.Gone
+	}
+	return placedRec{p: c.p, r: r, s: c.s}
+}
+
+// settle journals what b changed and counts it; a moved message's flags
+// are brought to the source's next.
+func (a *applier) settle(b *changeBatch, done []placedRec) error {
+	if len(done) == 0 {
+		return nil
+	}
+	if err := a.im.record(done...); err != nil {
+		return err
+	}
+	for _, d := range done {
+		switch b.op {
+		case opFlags:
+			a.im.rep.AddUpdated()
+		case opMove:
+			d.p.uid = refUID(d.r.Ref)
+			a.im.rep.AddMoved()
+			a.then = append(a.then, change{p: d.p, s: d.s})
+		case opDelete:
+			a.im.rep.AddDeleted()
+		}
+	}
+	return nil
+}
+
+func refUID(ref string) uint32 {
+	_, u, _ := strings.Cut(ref, ":")
+	n, _ := strconv.ParseUint(u, 10, 32)
+	return uint32(n)
+}
+
+// folder is the source folder a change of c is reported under.
+func (a *applier) folder(b *changeBatch, c change) string {
+	if b.op == opFlags && c.s.Folder != "" {
+		return c.s.Folder
+	}
+	return c.p.rec.Folder
+}
+
+// fail reports c not made for reason.
+func (a *applier) fail(b *changeBatch, c change, reason string) {
+	f := report.Failure{Archive: a.im.state.archive, Folder: c.s.Folder, Item: c.s.SourceID}
+	switch b.op {
+	case opFlags:
+		f.Reason = "flags not updated: " + reason
+	case opMove:
+		f.Reason = fmt.Sprintf("not moved from %q: %s", c.p.rec.Folder, reason)
+	case opDelete:
+		f.Folder, f.Item, f.Reason = c.p.rec.Folder, c.p.rec.Source, "not deleted: "+reason
+	}
+	a.im.rep.AddFailure(f)
+}
+
+// gone settles c, whose message is no longer where mailhaul placed it: a
+// deletion is done (this run's cut-off command, or an earlier run's not
+// journaled, or the user deleted it: then nothing is counted); a move is
+// left for movedBefore; anything else is a conflict.
+func (a *applier) gone(b *changeBatch, c change) (moved bool, err error) {
+	switch b.op {
+	case opDelete:
+		r := c.p.rec
+		r.State = journal.Gone
+		if b.sent[c.p] {
+			return false, a.settle(b, []placedRec{{p: c.p, r: r}})
+		}
+		return false, a.im.record(placedRec{p: c.p, r: r})
+	case opMove:
+		if c.p.rec.MessageID != "" {
+			return true, nil
+		}
+	}
+	a.im.conflict(c.p, a.folder(b, c), errGone.Error())
+	return false, nil
+}
+
+// movedBefore finishes the moves of b made but not journaled (the
+// connection was cut before the answer, or a run stopped before the
+// journal's line): the one message with the Message-ID and size in the
+// destination, with the flags mailhaul set (or the source's), is the
+// one moved. One FETCH of what is new in the destination finds them all.
+func (a *applier) movedBefore(b *changeBatch, gone []change) error {
+	im := a.im
+	digests := make([][16]byte, len(gone))
+	for i, c := range gone {
+		digests[i] = idDigest(c.p.rec.MessageID, c.p.rec.Size)
+	}
+	validity, found, err := im.ctl.findEach(b.dest, digests)
+	if err != nil {
+		return imapconn.Classify(err)
+	}
+	var uids []uint32
+	for _, u := range found {
+		uids = append(uids, u)
+	}
+	cur, err := im.ctl.flagsOf(b.dest.name, validity, uids)
+	if err != nil && !errors.Is(err, errGone) {
+		return imapconn.Classify(err)
+	}
+	var done []placedRec
+	for i, c := range gone {
+		uid, ok := found[digests[i]]
+		f, there := cur[uid]
+		if !ok || !there || !(sameFlags(f, c.p.rec.Flags) || sameFlags(f, im.wantFlags(b.dest.name, c.s.Flags))) {
+			im.conflict(c.p, a.folder(b, c), errGone.Error())
+			continue
+		}
+		c.p.validity = validity
+		done = append(done, a.outcome(b, c, uid))
+	}
+	return a.settle(b, done)
+}
+
+// flags brings a message that stayed in its folder (or was moved) to the
+// source's flags.
+func (a *applier) flags(ctx context.Context, p *placedMsg, s format.StateItem) error {
+	want := a.im.wantFlags(p.rec.Where, s.Flags)
+	if sameFlags(want, p.rec.Flags) {
+		return nil
+	}
+	return a.add(ctx, &changeBatch{op: opFlags, mailbox: p.rec.Where, validity: p.validity, flags: want}, change{p: p, s: s})
+}
+
+// move moves a message to the folder the source now has it in; its flags
+// follow once it is there.
+func (a *applier) move(ctx context.Context, p *placedMsg, s format.StateItem) error {
+	im := a.im
 	b, err := im.boxes.folder(im.state.archive, format.Folder{Kind: format.FolderMail, Path: s.Folder})
 	if err != nil {
 		return err
 	}
-	fail := func(reason string) {
-		im.rep.AddFailure(report.Failure{Archive: im.state.archive, Folder: s.Folder, Item: s.SourceID,
-			Reason: fmt.Sprintf("not moved from %q: %s", p.rec.Folder, reason)})
-	}
 	if b.refused != "" {
-		fail(b.refused)
+		a.fail(&changeBatch{op: opMove}, change{p: p, s: s}, b.refused)
 		return nil
 	}
 	if b.name == p.rec.Where {
 		// Two source folders mapped to one mailbox: nothing to move.
 		r := p.rec
 		r.Source, r.Folder = s.SourceID, s.Folder
-		if err := im.record(p, r); err != nil {
+		if err := im.record(placedRec{p: p, r: r}); err != nil {
 			return err
 		}
-		return im.applyFlags(ctx, p, s)
+		return a.flags(ctx, p, s)
 	}
-	if done, err := im.movedBefore(ctx, p, b, s); done || err != nil {
-		return err
-	}
-	if _, ok, err := im.asLeft(p, p.rec.Folder, nil); !ok || err != nil {
-		return err
-	}
-	if im.req.DryRun {
-		im.rep.AddMoved()
-		if !sameFlags(p.rec.Flags, im.wantFlags(b.name, s.Flags)) {
-			im.rep.AddUpdated()
-		}
-		return nil
-	}
-	validity, uid, err := im.ctl.move(p.rec.Where, p.validity, p.uid, b.name)
-	if err != nil {
-		if imapconn.Refused(err) || !retryable(err) {
-			fail(err.Error())
-			return nil
-		}
-		return err
-	}
-	if err := im.recordMove(p, b, s, validity, uid); err != nil {
-		return err
-	}
-	return im.applyFlags(ctx, p, s)
+	return a.add(ctx, &changeBatch{op: opMove, mailbox: p.rec.Where, validity: p.validity, dest: b}, change{p: p, s: s})
 }
 
-// recordMove journals p's new place and counts the move.
-func (im *job) recordMove(p *placedMsg, b *box, s format.StateItem, validity, uid uint32) error {
-	r := p.rec
-	r.Where, r.Ref, r.Source, r.Folder = b.name, fmt.Sprintf("%d:%d", validity, uid), s.SourceID, s.Folder
-	if err := im.record(p, r); err != nil {
-		return err
-	}
-	p.validity, p.uid = validity, uid
-	im.rep.AddMoved()
-	return nil
-}
-
-// movedBefore finishes a move an earlier run made but could not journal
-// (it was stopped between the MOVE and the journal's line): the message
-// is gone from its place and the one with its Message-ID and size is in
-// the destination, with the flags mailhaul set (or the source's).
-func (im *job) movedBefore(ctx context.Context, p *placedMsg, b *box, s format.StateItem) (bool, error) {
-	_, err := im.ctl.flagsAt(p.rec.Where, p.validity, p.uid)
-	if !errors.Is(err, errGone) || p.rec.MessageID == "" {
-		return false, nil // there (or not to be told): the ordinary path
-	}
-	validity, uid, found, err := im.ctl.findOne(b.name, p.rec.MessageID, p.rec.Size)
-	if err != nil || !found {
-		return false, err
-	}
-	cur, err := im.ctl.flagsAt(b.name, validity, uid)
-	if err != nil || !(sameFlags(cur, p.rec.Flags) || sameFlags(cur, im.wantFlags(b.name, s.Flags))) {
-		return false, nil
-	}
-	if err := im.recordMove(p, b, s, validity, uid); err != nil {
-		return true, err
-	}
-	return true, im.applyFlags(ctx, p, s)
-}
-
-// retryable tells a failure of the connection (the run stops, and the
-// next one finishes) from one of this message.
-func retryable(err error) bool {
-	return report.ConnectionFailed(err) || errors.Is(err, context.Canceled)
-}
-
-// applyDelete deletes a message the source no longer holds, with
+// delete deletes a message the source no longer holds, with
 // --apply-deletions; without, it lists it.
-func (im *job) applyDelete(ctx context.Context, p *placedMsg) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
+func (a *applier) delete(ctx context.Context, p *placedMsg) error {
+	im := a.im
 	if !im.req.ApplyDeletions {
 		im.rep.AddWouldDelete(report.Failure{Archive: im.state.archive, Folder: p.rec.Folder, Item: p.rec.Source,
 			Reason: fmt.Sprintf("deleted at the source; still in %q on the target", p.rec.Where)})
 		return nil
 	}
-	if _, err := im.ctl.flagsAt(p.rec.Where, p.validity, p.uid); errors.Is(err, errGone) {
-		// Gone from where mailhaul placed it, as from the source (an
-		// earlier run deleted it and was stopped before its journal line,
-		// or the user did): nothing to do, and nothing to count.
-		r := p.rec
-		r.State = journal.Gone
-		return im.record(p, r)
-	}
-	if _, ok, err := im.asLeft(p, p.rec.Folder, nil); !ok || err != nil {
-		return err
-	}
-	if im.req.DryRun {
-		im.rep.AddDeleted()
-		return nil
-	}
-	if err := im.ctl.remove(p.rec.Where, p.validity, p.uid); err != nil {
-		if imapconn.Refused(err) || !retryable(err) {
-			im.rep.AddFailure(report.Failure{Archive: im.state.archive, Folder: p.rec.Folder, Item: p.rec.Source, Reason: "not deleted: " + err.Error()})
-			return nil
-		}
-		return err
-	}
-	r := p.rec
-	r.State = journal.Gone
-	if err := im.record(p, r); err != nil {
-		return err
-	}
-	im.rep.AddDeleted()
-	return nil
+	return a.add(ctx, &changeBatch{op: opDelete, mailbox: p.rec.Where, validity: p.validity}, change{p: p})
 }

@@ -39,21 +39,38 @@ type control struct {
 }
 
 func dialControl(ctx context.Context, o *Options) (*control, error) {
-	conn, err := imapconn.Dial(ctx, o.Account)
-	if err != nil {
+	t := &control{opt: o}
+	if err := t.connect(ctx); err != nil {
 		return nil, err
-	}
-	t := &control{c: conn.Client(nil), opt: o, conn: conn}
-	fail := func(err error) (*control, error) {
-		t.c.Close()
-		return nil, err
-	}
-	if t.c.Caps().Has(imap.CapUTF8Accept) {
-		if _, err := t.c.Enable(imap.CapUTF8Accept).Wait(); err != nil {
-			return fail(fmt.Errorf("imap: ENABLE UTF8=ACCEPT: %w", t.cause(err)))
-		}
 	}
 	return t, nil
+}
+
+// connect opens the control connection (again, after one dropped): a
+// mailbox selected on the old one is selected on the new one only when a
+// command needs it.
+func (t *control) connect(ctx context.Context) error {
+	conn, err := imapconn.Dial(ctx, t.opt.Account)
+	if err != nil {
+		return err
+	}
+	c := conn.Client(nil)
+	if c.Caps().Has(imap.CapUTF8Accept) {
+		if _, err := c.Enable(imap.CapUTF8Accept).Wait(); err != nil {
+			c.Close()
+			return fmt.Errorf("imap: ENABLE UTF8=ACCEPT: %w", conn.Cause(err))
+		}
+	}
+	t.c, t.conn, t.selected = c, conn, ""
+	return nil
+}
+
+// redial replaces a control connection that dropped.
+func (t *control) redial(ctx context.Context) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.c.Close()
+	return t.connect(ctx)
 }
 
 // cause is the reason a command failed: the cancellation, when it closed
@@ -340,123 +357,164 @@ var errGone = errors.New("no longer where mailhaul placed it on the target (move
 func (t *control) flagsAt(mailbox string, validity, uid uint32) ([]string, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	return t.flagsAtLocked(mailbox, validity, uid)
-}
-
-func (t *control) flagsAtLocked(mailbox string, validity, uid uint32) ([]string, error) {
-	if t.selected != mailbox {
-		// Changes come mailbox by mailbox as the state lists them: one
-		// SELECT for a run of them.
-		if _, err := t.selectLocked(mailbox); err != nil {
-			return nil, err
-		}
-	}
-	if t.selValidity != validity {
-		return nil, errGone
-	}
-	msgs, err := t.c.Fetch(imap.UIDSetNum(imap.UID(uid)), &imap.FetchOptions{UID: true, Flags: true}).Collect()
+	fl, err := t.flagsOfLocked(mailbox, validity, []uint32{uid})
 	if err != nil {
-		return nil, fmt.Errorf("imap: fetch flags of UID %d in %q: %w", uid, mailbox, t.cause(err))
+		return nil, err
 	}
-	for _, m := range msgs {
-		if uint32(m.UID) == uid {
-			out := make([]string, len(m.Flags))
-			for i, f := range m.Flags {
-				out[i] = string(f)
-			}
-			return out, nil
-		}
+	if f, ok := fl[uid]; ok {
+		return f, nil
 	}
 	return nil, errGone
 }
 
-// setFlags replaces the flags of the message at uid in mailbox (UID STORE
-// FLAGS.SILENT).
-func (t *control) setFlags(mailbox string, validity, uid uint32, flags []string) error {
+// flagsOf returns the flags of the messages at uids in mailbox (one UID
+// FETCH FLAGS); a UID not there is missing from the map. errGone when the
+// mailbox's UIDVALIDITY is not validity: none of them is there.
+func (t *control) flagsOf(mailbox string, validity uint32, uids []uint32) (map[uint32][]string, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if _, err := t.flagsAtLocked(mailbox, validity, uid); err != nil {
+	return t.flagsOfLocked(mailbox, validity, uids)
+}
+
+func (t *control) flagsOfLocked(mailbox string, validity uint32, uids []uint32) (map[uint32][]string, error) {
+	if err := t.selectAt(mailbox, validity); err != nil {
+		return nil, err
+	}
+	msgs, err := t.c.Fetch(uidSet(uids), &imap.FetchOptions{UID: true, Flags: true}).Collect()
+	if err != nil {
+		return nil, fmt.Errorf("imap: fetch flags of %d messages in %q: %w", len(uids), mailbox, t.cause(err))
+	}
+	out := make(map[uint32][]string, len(msgs))
+	for _, m := range msgs {
+		fl := make([]string, len(m.Flags))
+		for i, f := range m.Flags {
+			fl[i] = string(f)
+		}
+		out[uint32(m.UID)] = fl
+	}
+	return out, nil
+}
+
+// selectAt selects mailbox unless it is selected (changes come mailbox by
+// mailbox as the state lists them: one SELECT for a run of them); errGone
+// when its UIDVALIDITY is not validity.
+func (t *control) selectAt(mailbox string, validity uint32) error {
+	if t.selected != mailbox {
+		if _, err := t.selectLocked(mailbox); err != nil {
+			return err
+		}
+	}
+	if t.selValidity != validity {
+		return errGone
+	}
+	return nil
+}
+
+func uidSet(uids []uint32) imap.UIDSet {
+	var set imap.UIDSet
+	for _, u := range uids {
+		set.AddNum(imap.UID(u))
+	}
+	return set
+}
+
+// setFlags replaces the flags of the messages at uids in mailbox with
+// flags: one UID STORE FLAGS.SILENT.
+func (t *control) setFlags(mailbox string, validity uint32, uids []uint32, flags []string) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if err := t.selectAt(mailbox, validity); err != nil {
 		return err
 	}
 	fl := make([]imap.Flag, len(flags))
 	for i, f := range flags {
 		fl[i] = imap.Flag(f)
 	}
-	err := t.c.Store(imap.UIDSetNum(imap.UID(uid)), &imap.StoreFlags{Op: imap.StoreFlagsSet, Silent: true, Flags: fl}, nil).Close()
+	err := t.c.Store(uidSet(uids), &imap.StoreFlags{Op: imap.StoreFlagsSet, Silent: true, Flags: fl}, nil).Close()
 	if err != nil {
-		return fmt.Errorf("imap: store flags of UID %d in %q: %w", uid, mailbox, t.cause(err))
+		return fmt.Errorf("imap: store flags of %d messages in %q: %w", len(uids), mailbox, t.cause(err))
 	}
 	return nil
 }
 
-// move moves the message at uid in mailbox to dest (UID MOVE, or go-imap's
-// COPY, STORE \Deleted and UID EXPUNGE where MOVE is missing) and returns
-// its place there. The target must say it (COPYUID, UIDPLUS): without it
-// mailhaul could not find the message again.
-func (t *control) move(mailbox string, validity, uid uint32, dest string) (uint32, uint32, error) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if !t.c.Caps().Has(imap.CapUIDPlus) && !t.c.Caps().Has(imap.CapIMAP4rev2) {
-		return 0, 0, errors.New("the target does not offer UIDPLUS, so a moved message could not be found again: not moved")
-	}
-	if _, err := t.flagsAtLocked(mailbox, validity, uid); err != nil {
-		return 0, 0, err
-	}
-	d, err := t.c.Move(imap.UIDSetNum(imap.UID(uid)), dest).Wait()
-	if err != nil {
-		return 0, 0, fmt.Errorf("imap: move UID %d from %q to %q: %w", uid, mailbox, dest, t.cause(err))
-	}
-	var uids []imap.UID
-	if set, ok := d.DestUIDs.(imap.UIDSet); ok {
-		uids, _ = set.Nums()
-	}
-	if d.UIDValidity == 0 || len(uids) != 1 {
-		return 0, 0, fmt.Errorf("imap: move UID %d from %q to %q: the target did not say the new UID", uid, mailbox, dest)
-	}
-	return d.UIDValidity, uint32(uids[0]), nil
+// errNoUIDPlus: without UIDPLUS a moved message could not be found again,
+// and a plain EXPUNGE would remove other messages marked deleted.
+var errNoUIDPlus = errors.New("the target does not offer UIDPLUS (needed to find a moved message again, and to expunge only what mailhaul deletes)")
+
+func (t *control) uidPlus() bool {
+	return t.c.Caps().Has(imap.CapUIDPlus) || t.c.Caps().Has(imap.CapIMAP4rev2)
 }
 
-// remove deletes the message at uid in mailbox: STORE \Deleted and UID
-// EXPUNGE of that one UID. Without UIDPLUS it refuses, because a plain
-// EXPUNGE would also remove what the user marked \Deleted.
-func (t *control) remove(mailbox string, validity, uid uint32) error {
+// move moves the messages at uids in mailbox to dest with one UID MOVE
+// (go-imap's COPY, STORE \Deleted and UID EXPUNGE of the set where MOVE is
+// missing) and returns the new UIDVALIDITY and each one's new UID as the
+// target says it (COPYUID); a UID missing from the map was not said.
+func (t *control) move(mailbox string, validity uint32, uids []uint32, dest string) (uint32, map[uint32]uint32, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if !t.c.Caps().Has(imap.CapUIDPlus) && !t.c.Caps().Has(imap.CapIMAP4rev2) {
-		return errors.New("the target does not offer UIDPLUS, and a plain EXPUNGE would remove other messages marked deleted: not deleted")
+	if !t.uidPlus() {
+		return 0, nil, errNoUIDPlus
 	}
-	if _, err := t.flagsAtLocked(mailbox, validity, uid); err != nil {
+	if err := t.selectAt(mailbox, validity); err != nil {
+		return 0, nil, err
+	}
+	d, err := t.c.Move(uidSet(uids), dest).Wait()
+	if err != nil {
+		return 0, nil, fmt.Errorf("imap: move %d messages from %q to %q: %w", len(uids), mailbox, dest, t.cause(err))
+	}
+	var from, to []imap.UID
+	if set, ok := d.SourceUIDs.(imap.UIDSet); ok {
+		from, _ = set.Nums()
+	}
+	if set, ok := d.DestUIDs.(imap.UIDSet); ok {
+		to, _ = set.Nums()
+	}
+	out := map[uint32]uint32{}
+	if d.UIDValidity != 0 && len(from) == len(to) {
+		for i := range from {
+			out[uint32(from[i])] = uint32(to[i]) // COPYUID pairs them in order
+		}
+	}
+	return d.UIDValidity, out, nil
+}
+
+// remove deletes the messages at uids in mailbox: STORE \Deleted and UID
+// EXPUNGE of that set. Without UIDPLUS it refuses, because a plain
+// EXPUNGE would also remove what the user marked \Deleted.
+func (t *control) remove(mailbox string, validity uint32, uids []uint32) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if !t.uidPlus() {
+		return errNoUIDPlus
+	}
+	if err := t.selectAt(mailbox, validity); err != nil {
 		return err
 	}
-	set := imap.UIDSetNum(imap.UID(uid))
+	set := uidSet(uids)
 	if err := t.c.Store(set, &imap.StoreFlags{Op: imap.StoreFlagsAdd, Silent: true, Flags: []imap.Flag{imap.FlagDeleted}}, nil).Close(); err != nil {
-		return fmt.Errorf("imap: mark UID %d in %q deleted: %w", uid, mailbox, t.cause(err))
+		return fmt.Errorf("imap: mark %d messages in %q deleted: %w", len(uids), mailbox, t.cause(err))
 	}
 	if err := t.c.UIDExpunge(set).Close(); err != nil {
-		return fmt.Errorf("imap: expunge UID %d in %q: %w", uid, mailbox, t.cause(err))
+		return fmt.Errorf("imap: expunge %d messages in %q: %w", len(uids), mailbox, t.cause(err))
 	}
 	return nil
 }
 
-// findOne looks in mailbox for the one message with Message-ID id and of
-// size bytes (UID SEARCH HEADER, LARGER, SMALLER), and returns its place;
-// ok is false unless exactly one matches.
-func (t *control) findOne(mailbox, id string, size int64) (validity, uid uint32, ok bool, err error) {
+// findEach looks in b for the one message of each Message-ID and size
+// digest (idDigest) asked, with b's index brought up to date first (one
+// FETCH of what it has not seen), and returns their UIDs: a digest of no
+// message or of several is left out.
+func (t *control) findEach(b *box, digests [][16]byte) (validity uint32, uids map[[16]byte]uint32, err error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	st, err := t.selectLocked(mailbox)
-	if err != nil {
-		return 0, 0, false, err
+	if err := t.refreshIndex(b.name, &b.index); err != nil {
+		return 0, nil, err
 	}
-	crit := &imap.SearchCriteria{Header: []imap.SearchCriteriaHeaderField{{Key: "Message-ID", Value: id}},
-		Larger: size - 1, Smaller: size + 1}
-	d, err := t.c.UIDSearch(crit, nil).Wait()
-	if err != nil {
-		return 0, 0, false, fmt.Errorf("imap: search %q: %w", mailbox, t.cause(err))
+	uids = map[[16]byte]uint32{}
+	for _, d := range digests {
+		if found := b.index.byID[d]; len(found) == 1 {
+			uids[d] = found[0]
+		}
 	}
-	uids := d.AllUIDs()
-	if len(uids) != 1 {
-		return 0, 0, false, nil
-	}
-	return st.uidValidity, uint32(uids[0]), true, nil
+	return b.index.uidValidity, uids, nil
 }

@@ -150,6 +150,7 @@ func run(ctx context.Context, o *Options, req importer.Request) (*report.Report,
 	if im.j, err = open(jpath); err != nil {
 		return nil, nil, err
 	}
+	im.spooler.dir = journal.SpoolDir(jpath, req.StateDir, req.Archives)
 	defer im.j.Close()
 	defer func() { im.state.close() }()
 	im.pres = newPresence(im.j, req.DryRun, im.logf)

@@ -454,8 +454,13 @@ func (im *job) giveBack(b *batch) {
 // check looks on the target for the messages of a batch cut off by a
 // dropped connection, with sendTries of its own; see verify.
 func (im *job) check(ctx context.Context, b *batch) error {
-	loop := retry.Loop{Attempts: sendTries, Backoff: retry.Policy{First: 250 * time.Millisecond, Max: im.opt.MaxBackoff}}
-	return retry.Do(ctx, loop, func(ctx context.Context, _ int) error { return im.verify(ctx, b) })
+	return retry.Do(ctx, im.commandLoop(), func(ctx context.Context, _ int) error { return im.verify(ctx, b) })
+}
+
+// commandLoop is the retry loop of a command on the target other than an
+// APPEND (a check, a cutover's changes): sendTries, throttling included.
+func (im *job) commandLoop() retry.Loop {
+	return retry.Loop{Attempts: sendTries, Backoff: retry.Policy{First: 250 * time.Millisecond, Max: im.opt.MaxBackoff}}
 }
 
 // verify removes from an uncertain batch the messages that did arrive,

@@ -330,6 +330,28 @@ func (j *Journal) Select(keep func(Record) bool) (map[Key]Record, error) {
 	return out, err
 }
 
+// SpoolDir is where an importer spools what it cannot keep in memory (a
+// state record, bodies waiting for a bulk upload; files unlinked or
+// removed at once): beside the journal at path, in the directory the user
+// named, not the OS's temporary directory, which may be small, shared or
+// not writable. Until that directory exists (a dry run creates nothing),
+// the first of DefaultDir's and the first archive's that does.
+func SpoolDir(path, stateDir string, archives []string) string {
+	dirs := []string{DefaultDir(stateDir, archives)}
+	if path != "" {
+		dirs = append([]string{filepath.Dir(path)}, dirs...)
+	}
+	if len(archives) > 0 {
+		dirs = append(dirs, filepath.Dir(archives[0]))
+	}
+	for _, dir := range dirs {
+		if fi, err := os.Stat(dir); err == nil && fi.IsDir() {
+			return dir
+		}
+	}
+	return dirs[0]
+}
+
 // DefaultDir is the directory an importer keeps its journal in: stateDir
 // when the user gave one, else the first archive's directory, so that
 // running the same command again (or with a delta beside the full
