@@ -176,6 +176,12 @@ type User struct {
 // Users is every user of the plan, in the CSV's order.
 func (p *Plan) Users() []User { return append([]User(nil), p.users...) }
 
+// LeaseDir is where the users' leases live (migrate/lease): a directory
+// of the shared state directory, so that every shard and `migrate status`
+// find them in one place. (A user called "leases" shares it harmlessly:
+// lease files end in ".lease", a user's state files never do.)
+func (p *Plan) LeaseDir() string { return filepath.Join(p.Archive.State, "leases") }
+
 // Defaults.
 const (
 	DefaultUsers                = 4

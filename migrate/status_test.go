@@ -1,0 +1,127 @@
+package migrate
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// After a real run (one user's password wrong): the survey reads every
+// user's standing from the files the engine wrote, with the totals, and
+// a later pass sees every user still to do, with no ETA guessed.
+func TestSurveyAfterRun(t *testing.T) {
+	e := newEnv(t, 4)
+	e.wrong["user03"] = true
+	res, err := Run(context.Background(), e.job(Full))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ov, err := Survey(StatusOptions{StateDir: e.state}, e.users)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ov.Pass != string(Full) || ov.Count[Done] != 3 || ov.Count[FailedPerm] != 1 || len(ov.Users) != 4 {
+		t.Fatalf("pass %q, counts %v, %d users: want full, 3 done and 1 failed-permanent", ov.Pass, ov.Count, len(ov.Users))
+	}
+	msgs := 0
+	var bytes int64
+	for i, s := range ov.Users {
+		r := res.Users[i]
+		if s.User.Name != r.User.Name || s.Status != r.Status || s.State.Counts != r.State.Counts {
+			t.Errorf("%s: survey %s %+v, run %s %+v", s.User.Name, s.Status, s.State.Counts, r.Status, r.State.Counts)
+		}
+		msgs += r.State.Counts.Messages
+		bytes += r.State.MovedBytes()
+		if s.User.Login == "user03" && (s.State.ErrorClass != string(ClassAuth) || s.State.Error == "") {
+			t.Errorf("user03: class %q, error %q: want the authentication failure", s.State.ErrorClass, s.State.Error)
+		}
+	}
+	if ov.Messages != msgs || ov.Bytes != bytes || msgs == 0 || bytes == 0 {
+		t.Errorf("totals %d messages %d bytes, want %d and %d", ov.Messages, ov.Bytes, msgs, bytes)
+	}
+	if !ov.ETA.Known || ov.ETA.Left != 0 || ov.ETA.Seconds != 0 {
+		t.Errorf("ETA %+v: want known, nothing left", ov.ETA)
+	}
+
+	next, err := Survey(StatusOptions{StateDir: e.state, Pass: "delta"}, e.users)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if next.Count[Queued] != 4 || next.ETA.Known || next.ETA.Left != 4 {
+		t.Errorf("delta pass: counts %v, ETA %+v: want 4 queued and the ETA unknown", next.Count, next.ETA)
+	}
+	if n := next.Users[0].Note; !strings.Contains(n, `done in pass "full"`) {
+		t.Errorf("note %q: want the full pass's standing", n)
+	}
+}
+
+// The ETA: the bytes per second of the users done in the pass, times the
+// estimated sizes left (an unsized user as the mean done user), divided
+// by the users at once; a user working without a holder is named.
+func TestSurveyETA(t *testing.T) {
+	dir := t.TempDir()
+	started := time.Now().Add(-time.Hour).UTC()
+	save := func(st State) {
+		t.Helper()
+		st.Pass, st.Stage, st.Started = "full", Full, started
+		if err := saveState(dir, &st); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Two done users: 3000 bytes in 30 s = 100 B/s; mean size 1500.
+	save(State{User: "a", Status: Done, Seconds: 10, Counts: Counts{Messages: 5, Bytes: 1000}})
+	save(State{User: "b", Status: DoneWarnings, Seconds: 20, Counts: Counts{Messages: 7, Bytes: 2000},
+		Failures: []Failure{{Step: "import imap", Item: "x", Code: "refused", Reason: "refused"}}})
+	save(State{User: "c", Status: Importing})
+	save(State{User: "d", Status: FailedRetry, Error: "dial tcp: connection refused", ErrorClass: string(ClassRetryable)})
+	save(State{User: "e", Status: Exporting})
+	users := []User{{Name: "a"}, {Name: "b"}, {Name: "c", EstimatedBytes: 4000}, {Name: "d", EstimatedBytes: 9999},
+		{Name: "e"}, {Name: "f", EstimatedBytes: 2500}}
+	holder := func(u string) string {
+		if u == "e" {
+			return "host h pid 1 (shard 0)"
+		}
+		return ""
+	}
+	ov, err := Survey(StatusOptions{StateDir: dir, UsersAtOnce: 2, Holder: holder}, users)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Left: c (4000), e (unsized: 1500), f (2500) = 8000 bytes at 100 B/s
+	// per user, 2 at once: 40 s. d failed and waits for --retry-failed.
+	want := ETA{Known: true, Basis: "bytes", BytesPerSecond: 100, SecondsPerUser: 15, Left: 3, Unsized: 1, LeftBytes: 6500,
+		UsersAtOnce: 2, Seconds: 40}
+	if ov.ETA != want {
+		t.Errorf("ETA %+v\nwant %+v", ov.ETA, want)
+	}
+	if ov.Messages != 12 || ov.Bytes != 3000 || ov.Count[Queued] != 1 || ov.Count[Importing] != 1 || ov.Count[FailedRetry] != 1 {
+		t.Errorf("totals: %d messages, %d bytes, %v", ov.Messages, ov.Bytes, ov.Count)
+	}
+	for _, s := range ov.Users {
+		switch s.User.Name {
+		case "c":
+			if !strings.Contains(s.Note, "no worker holds the user") {
+				t.Errorf("c: note %q: want the stopped worker named", s.Note)
+			}
+		case "e":
+			if s.Holder != "host h pid 1 (shard 0)" || s.Note != "" {
+				t.Errorf("e: holder %q note %q", s.Holder, s.Note)
+			}
+		}
+	}
+
+	// A state file that cannot be read: named, and the rest still read.
+	if err := os.MkdirAll(userDir(dir, "f"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(userDir(dir, "f"), statusFileName), []byte("{"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ov, err = Survey(StatusOptions{StateDir: dir}, users)
+	if err == nil || !strings.Contains(err.Error(), "state of f") || len(ov.Users) != 6 || !strings.Contains(ov.Users[5].Note, "state not read") {
+		t.Errorf("a torn state: err %v, users %d", err, len(ov.Users))
+	}
+}
