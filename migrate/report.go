@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/mailhaul/mailhaul/internal/cause"
 )
 
 // UserColumns are the columns of the users CSV, the one place that names
@@ -24,10 +26,14 @@ const (
 	ColSize   = "size"   // the estimated size in bytes (User.EstimatedBytes), optional
 )
 
-// Exit codes of a run, by its result.
+// Exit codes of a run, by its result (internal/cause has every code).
 const (
-	ExitOK      = 0 // every user of the run is done
-	ExitPartial = 3 // finished, but some users failed or finished with warnings (each listed)
+	ExitOK      = cause.ExitOK      // every user of the run is done
+	ExitPartial = cause.ExitPartial // finished, but some users failed or finished with warnings (each listed)
+	// ExitPermanent: finished, and every user not done failed for a cause
+	// no re-run overcomes (or finished with warnings, which a re-run
+	// leaves alone): Kubernetes fails the index rather than retry it.
+	ExitPermanent = cause.ExitPermanent
 )
 
 // UserResult is one user's standing at the end of a run.
@@ -67,10 +73,17 @@ func (r *Result) Count(s Status) int {
 	return n
 }
 
-// ExitCode is ExitOK when every user is done, else ExitPartial.
+// ExitCode is ExitOK when every user is done; ExitPermanent when at least
+// one failed permanently and every other user not done did too or has
+// its warnings (a re-run of the pass would change nothing); else
+// ExitPartial.
 func (r *Result) ExitCode() int {
-	if r.Count(Done) == len(r.Users) {
+	done, perm, warn := r.Count(Done), r.Count(FailedPerm), r.Count(DoneWarnings)
+	switch {
+	case done == len(r.Users):
 		return ExitOK
+	case perm > 0 && done+perm+warn == len(r.Users):
+		return ExitPermanent
 	}
 	return ExitPartial
 }

@@ -125,3 +125,31 @@ func TestSurveyETA(t *testing.T) {
 		t.Errorf("a torn state: err %v, users %d", err, len(ov.Users))
 	}
 }
+
+// The exit code of a run: partial while a re-run may still change
+// something (a retryable failure, a user put back in the queue),
+// permanent when every user left failed permanently or has warnings.
+func TestResultExitCode(t *testing.T) {
+	res := func(ss ...Status) *Result {
+		r := &Result{}
+		for _, s := range ss {
+			r.Users = append(r.Users, UserResult{Status: s})
+		}
+		return r
+	}
+	for _, c := range []struct {
+		r    *Result
+		want int
+	}{
+		{res(Done, Done), ExitOK},
+		{res(Done, FailedPerm), ExitPermanent},
+		{res(Done, FailedPerm, DoneWarnings), ExitPermanent},
+		{res(Done, DoneWarnings), ExitPartial},
+		{res(Done, FailedPerm, FailedRetry), ExitPartial},
+		{res(FailedPerm, Queued), ExitPartial},
+	} {
+		if got := c.r.ExitCode(); got != c.want {
+			t.Errorf("%v: exit %d, want %d", c.r.Users, got, c.want)
+		}
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"github.com/mailhaul/mailhaul/export"
 	"github.com/mailhaul/mailhaul/export/maildir"
 	"github.com/mailhaul/mailhaul/export/pim"
+	"github.com/mailhaul/mailhaul/internal/cause"
 	"github.com/mailhaul/mailhaul/internal/termtext"
 )
 
@@ -200,6 +201,8 @@ func (a *app) runExport(ctx context.Context, f *exportFlags, job export.Job) err
 	}
 	a.writeResult("", rep, text)
 	switch {
+	case err != nil && rep.Stage == "arguments":
+		return cause.MarkUsage(err)
 	case err != nil:
 		return err
 	case rep.Status != "ok":

@@ -266,8 +266,8 @@ func TestExportDAVUnauthorizedExit1(t *testing.T) {
 	code, stdout, stderr := mailhaul(t, "export", "dav", "--url", p.URL, "--user", "alice", "--password-file", writePassword(t, "wonder"),
 		"--out", filepath.Join(dir, "out"))
 	lines := strings.Split(strings.TrimSpace(stdout+stderr), "\n")
-	if last := lines[len(lines)-1]; code != exitFailed || !strings.Contains(last, "401") {
-		t.Errorf("exit %d, last line %q; want 1 and the server's 401\n%s%s", code, last, stdout, stderr)
+	if last := lines[len(lines)-1]; code != exitAuth || !strings.Contains(last, "401") {
+		t.Errorf("exit %d, last line %q; want %d (authentication) and the server's 401\n%s%s", code, last, exitAuth, stdout, stderr)
 	}
 	if n := p.Denied.Load(); n != 1 {
 		t.Errorf("%d multigets answered 401; want the export to stop at the first", n)
@@ -385,8 +385,8 @@ func TestExportDAVTrust(t *testing.T) {
 	pw := writePassword(t, "pw")
 	args := []string{"-q", "export", "dav", "--carddav", srv.URL + "/home/", "--user", "alice", "--password-file", pw, "--out", filepath.Join(dir, "out")}
 	code, _, stderr := mailhaul(t, args...)
-	if code != exitFailed || !strings.Contains(stderr, "--tls-ca") {
-		t.Errorf("untrusted certificate: exit %d, %s; want 1 naming --tls-ca", code, stderr)
+	if code != exitTLS || !strings.Contains(stderr, "--tls-ca") {
+		t.Errorf("untrusted certificate: exit %d, %s; want %d (TLS) naming --tls-ca", code, stderr, exitTLS)
 	}
 	ca := filepath.Join(dir, "ca.pem")
 	if err := os.WriteFile(ca, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}), 0o600); err != nil {

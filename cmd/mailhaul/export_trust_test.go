@@ -150,7 +150,7 @@ func TestExportAlwaysWritesResult(t *testing.T) {
 		stage  string
 	}{
 		{"src above the Maildir", context.Background(), sample, exitFailed, "failed", "export"},
-		{"src missing", context.Background(), filepath.Join(t.TempDir(), "nothing"), exitFailed, "failed", "arguments"},
+		{"src missing", context.Background(), filepath.Join(t.TempDir(), "nothing"), exitUsage, "failed", "arguments"},
 		{"cancelled", cancelled, sample + "/alice-maildir", exitCancelled, "cancelled", "export"},
 	} {
 		out := t.TempDir()
@@ -195,8 +195,8 @@ func TestExportArgumentErrorsNameTheFlag(t *testing.T) {
 		{[]string{"--user", "alice@example.org", "--since", filepath.Join(t.TempDir(), "none.tgz")}, "--since: "},
 	} {
 		args := append([]string{"export", "maildir", "--src", sample + "/alice-maildir", "--out", t.TempDir()}, tc.args...)
-		if code, _, stderr := mailhaul(t, args...); code != exitFailed || !strings.Contains(stderr, tc.want) {
-			t.Errorf("%v: exit %d, %q; want exit 1 and %q", tc.args, code, stderr, tc.want)
+		if code, _, stderr := mailhaul(t, args...); code != exitUsage || !strings.Contains(stderr, tc.want) {
+			t.Errorf("%v: exit %d, %q; want exit %d (usage) and %q", tc.args, code, stderr, exitUsage, tc.want)
 		}
 	}
 }

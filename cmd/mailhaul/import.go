@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/mailhaul/mailhaul/internal/cause"
 	"github.com/mailhaul/mailhaul/report"
 )
 
@@ -60,6 +61,9 @@ func (r *importRun) finish(ctx context.Context, rep *report.Report, stage string
 			verb = "import"
 		}
 		err = fmt.Errorf("%s %s: %w", verb, r.kind, err)
+		if stage == "arguments" {
+			err = cause.MarkUsage(err)
+		}
 		if rep.Status != "failed" && rep.Status != "cancelled" {
 			rep.Stop(stage, err, endStatus(ctx) == "cancelled")
 		}

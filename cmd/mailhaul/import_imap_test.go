@@ -92,8 +92,8 @@ func TestImportIMAPVerifiesTLS(t *testing.T) {
 			args = append(args, "--starttls")
 		}
 		code, _, stderr := mailhaul(t, args...)
-		if code != exitFailed || !strings.Contains(stderr, "certificate") {
-			t.Errorf("%s without --tls-ca: exit %d, stderr %q; want exit 1 naming the certificate", url, code, stderr)
+		if code != exitTLS || !strings.Contains(stderr, "certificate") {
+			t.Errorf("%s without --tls-ca: exit %d, stderr %q; want exit %d (TLS) naming the certificate", url, code, stderr, exitTLS)
 		}
 	}
 	// Trusted through --tls-ca, both ways in.
@@ -121,7 +121,7 @@ func TestImportIMAPVerifiesTLS(t *testing.T) {
 	bad := filepath.Join(dir, "bad.pem")
 	os.WriteFile(bad, []byte("not a certificate"), 0o644)
 	code, _, stderr := mailhaul(t, append(base, "--url", "imaps://"+implicit, "--tls-ca", bad)...)
-	if code != exitFailed || !strings.Contains(stderr, "no PEM certificate") {
+	if code != exitUsage || !strings.Contains(stderr, "no PEM certificate") {
 		t.Errorf("--tls-ca with a bad file: exit %d, %q", code, stderr)
 	}
 }
@@ -172,8 +172,8 @@ func TestImportIMAPAsAdmin(t *testing.T) {
 	}
 	// Last: Dovecot slows every login from an address after a failed one.
 	code, _, stderr := mailhaul(t, append(base, "--password-file", wrong, "--state", filepath.Join(dir, "s0"))...)
-	if code != exitFailed || !strings.Contains(stderr, "refused") {
-		t.Errorf("wrong master password: exit %d, %q; want exit 1, login refused", code, stderr)
+	if code != exitAuth || !strings.Contains(stderr, "refused") {
+		t.Errorf("wrong master password: exit %d, %q; want exit %d (authentication), login refused", code, stderr, exitAuth)
 	}
 }
 

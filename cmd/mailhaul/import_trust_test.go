@@ -395,17 +395,18 @@ func TestImportAlwaysWritesResult(t *testing.T) {
 		name  string
 		args  []string
 		stage string
+		code  int
 	}{
-		{"imap refused login", append(clone(imap), archive, "--password-file", wrong), "connect"},
-		{"imap damaged archive", append(clone(imap), garbage, "--password-file", right), "archives"},
-		{"imap bad arguments", append(clone(imap), archive, "--password-file", right, "--auth", "plain", "--url", "ftp://x"), "arguments"},
-		{"dav refused login", append(clone(dav), archive, "--password-file", wrong), "connect"},
-		{"dav damaged archive", append(clone(dav), garbage, "--password-file", right), "archives"},
+		{"imap refused login", append(clone(imap), archive, "--password-file", wrong), "connect", exitAuth},
+		{"imap damaged archive", append(clone(imap), garbage, "--password-file", right), "archives", exitFailed},
+		{"imap bad arguments", append(clone(imap), archive, "--password-file", right, "--auth", "plain", "--url", "ftp://x"), "arguments", exitUsage},
+		{"dav refused login", append(clone(dav), archive, "--password-file", wrong), "connect", exitAuth},
+		{"dav damaged archive", append(clone(dav), garbage, "--password-file", right), "archives", exitFailed},
 	} {
 		reportPath := filepath.Join(t.TempDir(), "report.json")
 		code, stdout, stderr := mailhaul(t, append(tc.args, "--report", reportPath)...)
-		if code != exitFailed {
-			t.Errorf("%s: exit %d, want 1\n%s%s", tc.name, code, stdout, stderr)
+		if code != tc.code {
+			t.Errorf("%s: exit %d, want %d\n%s%s", tc.name, code, tc.code, stdout, stderr)
 			continue
 		}
 		res := lastJSON(t, stdout)
@@ -503,8 +504,8 @@ func TestEmptyUserRefused(t *testing.T) {
 		{"import", "dav", "x.tgz", "--user", "", "--url", "http://127.0.0.1:1/"},
 	} {
 		code, _, stderr := mailhaul(t, args...)
-		if code != exitFailed || !strings.Contains(stderr, "--user is missing or empty") {
-			t.Errorf("%v: exit %d, %q; want exit 1, --user is missing or empty", args, code, stderr)
+		if code != exitUsage || !strings.Contains(stderr, "--user is missing or empty") {
+			t.Errorf("%v: exit %d, %q; want exit %d (usage), --user is missing or empty", args, code, stderr, exitUsage)
 		}
 	}
 	if entries, _ := os.ReadDir(out); len(entries) != 0 {
@@ -602,7 +603,7 @@ func TestImportArchiveOwnersIgnoreCase(t *testing.T) {
 		args = append(args, "--url", "imap://127.0.0.1:1", "--user", "alice@example.org", "--password-file", writePassword(t, "pa"),
 			"--state", t.TempDir(), "--report", reportPath)
 		code, stdout, stderr := mailhaul(t, append(args, extra...)...)
-		if rep := readReport(t, reportPath); code != exitFailed || rep.Stage != "connect" {
+		if rep := readReport(t, reportPath); code != exitConnection || rep.Stage != "connect" {
 			t.Errorf("archives of Alice@Example.org and alice@example.org %v: exit %d, stage %q, %q; want them taken as one user's (stage connect)\n%s%s",
 				extra, code, rep.Stage, rep.Error, stdout, stderr)
 		}

@@ -16,18 +16,27 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/mailhaul/mailhaul/internal/cause"
 	"github.com/mailhaul/mailhaul/internal/termtext"
+	migrateplan "github.com/mailhaul/mailhaul/migrate/plan"
 )
 
-// Exit codes, as documented in the README.
+// Exit codes, as documented in the README; internal/cause is their one
+// home (the migrate engine and the Kubernetes Job use them too).
 const (
-	exitOK      = 0 // everything was done
-	exitFailed  = 1 // the run itself failed, or was used wrongly
-	exitPartial = 3 // the run finished, but some items failed (they are listed)
+	exitOK         = cause.ExitOK      // everything was done
+	exitFailed     = cause.ExitFailed  // the run itself failed, for a cause not known
+	exitPartial    = cause.ExitPartial // the run finished, but some items failed (they are listed)
+	exitPermanent  = cause.ExitPermanent
+	exitConnection = cause.ExitConnection
+	exitTLS        = cause.ExitTLS
+	exitAuth       = cause.ExitAuth
+	exitUsage      = cause.ExitUsage
+	exitOverQuota  = cause.ExitOverQuota
 	// exitCancelled: stopped by SIGINT or SIGTERM (128 + SIGINT, as shells
 	// report it). Not a success: what was done and what was not attempted
 	// is in the report.
-	exitCancelled = 130
+	exitCancelled = cause.ExitCancelled
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -73,7 +82,29 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if ctx.Err() != nil {
 		return exitCancelled
 	}
-	return exitFailed
+	return exitCode(err)
+}
+
+// exitCode is the exit code of a run that failed with err, by its cause
+// (internal/cause); 1 when the cause is not known.
+func exitCode(err error) int {
+	var probs migrateplan.Problems
+	if errors.As(err, &probs) || strings.HasPrefix(err.Error(), "unknown command ") { // cobra's, untyped
+		return exitUsage
+	}
+	return cause.Of(err).ExitCode()
+}
+
+// markUsage makes every error of the command line's parsing (flags,
+// arguments) of cmd and its children a usage error.
+func markUsage(cmd *cobra.Command) {
+	cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return cause.MarkUsage(err) })
+	if args := cmd.Args; args != nil {
+		cmd.Args = func(c *cobra.Command, a []string) error { return cause.MarkUsage(args(c, a)) }
+	}
+	for _, c := range cmd.Commands() {
+		markUsage(c)
+	}
 }
 
 // app holds what every command shares: global flags and output streams.
@@ -96,6 +127,7 @@ func (a *app) rootCommand() *cobra.Command {
 	root.AddCommand(a.exportCommand(), a.inspectCommand(), a.verifyCommand(), a.extractCommand(), a.importCommand(), a.restoreCommand(),
 		a.pushCommand(), a.pullCommand(), a.copyCommand(), a.migrateCommand())
 	root.Long = rootLong(root)
+	markUsage(root)
 	return root
 }
 
@@ -109,6 +141,8 @@ func rootLong(root *cobra.Command) string {
 			fmt.Fprintf(&b, "  %-8s %s\n", c.Name(), c.Short)
 		}
 	}
-	b.WriteString("\nExit codes: 0 all done, 3 finished with some items failed (listed), 1 failed,\n130 stopped by SIGINT or SIGTERM (what was not done is in the report).")
+	b.WriteString("\nExit codes: 0 all done, 3 finished with some items failed (listed), 1 failed (cause not known),\n" +
+		"10 connection, 12 TLS or host key, 16 authentication, 64 usage or configuration, 113 over quota,\n" +
+		"4 migrate: the users left failed permanently, 130 stopped by SIGINT or SIGTERM (what was not done is in the report).")
 	return b.String()
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/mailhaul/mailhaul/internal/cause"
 	"github.com/mailhaul/mailhaul/internal/termtext"
 	migrateplan "github.com/mailhaul/mailhaul/migrate/plan"
 )
@@ -17,7 +18,7 @@ const migrateCheckHelp = `Checks a plan in two steps. First the plan itself: eve
 with its file and line (unknown or misspelt keys, missing keys, bad URLs, plaintext
 to a host other than loopback without allow_plaintext, a per-user path without a
 placeholder or one a user name would escape, duplicate users, a target login used
-by two users, unreadable secret files, bad CSV rows); exit 1 with the list. Then
+by two users, unreadable secret files, bad CSV rows); exit 64 with the list. Then
 that everything answers, as a run would reach it: the archive directory is
 writable (or the SFTP server reachable, its host key verified), the source (a
 Maildir/mbox root readable, Zimbra's admin login and an account lookup, an IMAP
@@ -81,7 +82,7 @@ func (a *app) migrateCheck(cmd *cobra.Command, path string, f migrateCheckFlags)
 				fmt.Fprintln(a.stdout, termtext.Escape(pr.String()))
 			}
 		}
-		return fmt.Errorf("the plan %s has %d problem(s); nothing was checked on the servers", path, len(probs))
+		return cause.MarkUsage(fmt.Errorf("the plan %s has %d problem(s); nothing was checked on the servers", path, len(probs)))
 	}
 	if err != nil {
 		return err

@@ -26,7 +26,7 @@ func writeFiles(t *testing.T, dir string, files map[string]string) {
 	}
 }
 
-// A plan with problems: every one printed with file and line, exit 1,
+// A plan with problems: every one printed with file and line, exit 64,
 // and no server is contacted.
 func TestMigrateCheckListsEveryProblem(t *testing.T) {
 	dir := t.TempDir()
@@ -50,8 +50,8 @@ file = "users.csv"
 	})
 	var out, errOut bytes.Buffer
 	code := run(context.Background(), []string{"migrate", "check", filepath.Join(dir, "plan.toml")}, &out, &errOut)
-	if code != exitFailed {
-		t.Fatalf("exit %d, want %d\n%s%s", code, exitFailed, out.String(), errOut.String())
+	if code != exitUsage {
+		t.Fatalf("exit %d, want %d\n%s%s", code, exitUsage, out.String(), errOut.String())
 	}
 	got := out.String()
 	for _, want := range []string{

@@ -244,8 +244,8 @@ func TestRestoreExitCodes(t *testing.T) {
 		{"restore", archive, "--to", "maildir", "--folder", "../x", t.TempDir()},
 		{"restore", archive, "--to", "maildir", archive},
 	} {
-		if code, _, errs := mailhaul(t, args...); code != exitFailed || errs == "" {
-			t.Errorf("%q: exit %d, %q; want 1 with a reason", args, code, errs)
+		if code, _, errs := mailhaul(t, args...); code != exitUsage || errs == "" {
+			t.Errorf("%q: exit %d, %q; want %d (usage) with a reason", args, code, errs, exitUsage)
 		}
 	}
 }

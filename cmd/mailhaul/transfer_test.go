@@ -111,11 +111,12 @@ func TestPushPullThroughSSHD(t *testing.T) {
 	if code, out, _ := mailhaul(t, "verify", back); code != exitOK {
 		t.Errorf("verify after pull: exit %d\n%s", code, out)
 	}
-	// No known_hosts entry: refused, exit 1, and the message says what to do.
+	// No known_hosts entry: refused, exit 12 (the server's identity is not
+	// verified, as for TLS), and the message says what to do.
 	empty := filepath.Join(t.TempDir(), "known_hosts")
 	code, _, errOut = mailhaul(t, "pull", "--identity", s.Identity, "--known-hosts", empty, "--no-agent", s.URL(remote), t.TempDir())
-	if code != exitFailed || !strings.Contains(errOut, "--accept-new-host-key") {
-		t.Errorf("unknown host: exit %d, stderr %q; want 1 and advice", code, errOut)
+	if code != exitTLS || !strings.Contains(errOut, "--accept-new-host-key") {
+		t.Errorf("unknown host: exit %d, stderr %q; want %d and advice", code, errOut, exitTLS)
 	}
 }
 

@@ -56,6 +56,9 @@ type Client struct {
 	// refused is a .well-known redirect discovery did not follow, because
 	// it leads to another site; errors mention it.
 	refused *url.URL
+	// unauthorized: a site that got the credentials answered 401 (go-webdav's
+	// errors do not export the status, so discovery marks its error by it).
+	unauthorized bool
 }
 
 // New makes a client; Trust the sites the user named before use.
@@ -97,6 +100,11 @@ func (c *Client) Do(req *http.Request) (*http.Response, error) {
 			err = ue.Err // the method and URL follow once, below
 		}
 		return nil, fmt.Errorf("dav: %s %s: %w", req.Method, Redact(req.URL), err)
+	}
+	if resp.StatusCode == http.StatusUnauthorized && c.Trusts(req.URL) {
+		c.mu.Lock()
+		c.unauthorized = true
+		c.mu.Unlock()
 	}
 	return resp, nil
 }

@@ -89,6 +89,11 @@ func (c *Client) findHome(ctx context.Context, base *url.URL, service string) (*
 	}
 	if err != nil {
 		err = fmt.Errorf("dav: %s discovery at %s: find the current user principal: %w", service, Redact(start), err)
+		c.mu.Lock()
+		if c.unauthorized {
+			err = markAuth(http.StatusUnauthorized, err)
+		}
+		c.mu.Unlock()
 		if refused := c.refusedRedirect(); refused != nil {
 			err = fmt.Errorf("%w (its /.well-known/%s redirects to %s, which does not get the credentials: another site, or http:// off loopback; if you trust it, give that address with --%s)",
 				err, service, Redact(refused), service)

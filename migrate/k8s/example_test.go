@@ -13,7 +13,7 @@ func ExampleRender() {
 	err := k8s.Render(&buf, k8s.Options{
 		Name: "night", Image: "registry.example.org/mailhaul:1.4.0",
 		Shards: 8, Stage: "full", PlanConfigMap: "plan", Secret: "secrets", DataClaim: "mailhaul-data",
-		PermanentExitCode: 78, BackoffLimitPerIndex: 3,
+		BackoffLimitPerIndex: 3,
 	})
 	if err != nil {
 		fmt.Println(err)

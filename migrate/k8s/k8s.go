@@ -23,6 +23,8 @@ import (
 	"strconv"
 
 	"sigs.k8s.io/yaml"
+
+	"github.com/mailhaul/mailhaul/internal/cause"
 )
 
 // Where the pod sees the plan, the secrets and the shared volume. A plan
@@ -51,7 +53,11 @@ type Options struct {
 	Secret        string // the Secret with passwords and tokens; optional
 	DataClaim     string // the PersistentVolumeClaim for state and archives
 
-	PermanentExitCode    int  // the exit code of a permanent failure: that index is not retried
+	// PermanentExitCodes are the exit codes no retry changes: an index
+	// that exits with one fails at once (FailIndex). Nil: the ones
+	// mailhaul uses (cause.NotRetried: permanent, TLS, authentication,
+	// usage).
+	PermanentExitCodes   []int
 	BackoffLimitPerIndex int  // retries of a failed index
 	MaxFailedIndexes     *int // the Job fails once more indexes failed; nil: never early
 
@@ -113,9 +119,15 @@ func (o Options) check() error {
 	if o.PlanKey != "" && (!fileKey.MatchString(o.PlanKey) || len(o.PlanKey) > 253) {
 		add("plan key %q: letters, digits, '-', '_' and '.' only", o.PlanKey)
 	}
-	// onExitCodes with operator In may not list 0, and exit codes are bytes.
-	if o.PermanentExitCode < 1 || o.PermanentExitCode > 255 {
-		add("permanent exit code %d: 1 to 255", o.PermanentExitCode)
+	// onExitCodes with operator In may not list 0, exit codes are bytes,
+	// and the API wants them in increasing order, each once.
+	for i, c := range o.PermanentExitCodes {
+		if c < 1 || c > 255 {
+			add("permanent exit code %d: 1 to 255", c)
+		}
+		if i > 0 && c <= o.PermanentExitCodes[i-1] {
+			add("permanent exit codes %v: in increasing order, each once", o.PermanentExitCodes)
+		}
 	}
 	if o.BackoffLimitPerIndex < 0 {
 		add("backoff limit per index %d: not negative", o.BackoffLimitPerIndex)
@@ -146,6 +158,13 @@ func build(o Options) (*job, error) {
 	}
 	if o.PlanKey == "" {
 		o.PlanKey = "plan.toml"
+	}
+	if o.PermanentExitCodes == nil {
+		o.PermanentExitCodes = cause.NotRetried
+	}
+	var codes []int32
+	for _, c := range o.PermanentExitCodes {
+		codes = append(codes, int32(c))
 	}
 	n := int32(o.Shards)
 	labels := map[string]string{
@@ -192,7 +211,7 @@ func build(o Options) (*job, error) {
 			MaxFailedIndexes:     maxFailed,
 			PodReplacementPolicy: "Failed", // a failed pod ends before its index starts again
 			PodFailurePolicy: &podFailurePolicy{Rules: []podFailureRule{
-				{Action: "FailIndex", OnExitCodes: &onExitCodes{ContainerName: "migrate", Operator: "In", Values: []int32{int32(o.PermanentExitCode)}}},
+				{Action: "FailIndex", OnExitCodes: &onExitCodes{ContainerName: "migrate", Operator: "In", Values: codes}},
 				{Action: "Ignore", OnPodConditions: []onPodCondition{{Type: "DisruptionTarget", Status: "True"}}},
 			}},
 			Template: podTemplate{

@@ -16,24 +16,40 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	"sigs.k8s.io/yaml"
+
+	"github.com/mailhaul/mailhaul/internal/cause"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata")
 
 func intp(i int) *int { return &i }
 
+// permanent is the FailIndex exit codes o asks for: mailhaul's
+// (cause.NotRetried) by default.
+func permanent(o Options) []int32 {
+	codes := o.PermanentExitCodes
+	if codes == nil {
+		codes = cause.NotRetried
+	}
+	var out []int32
+	for _, c := range codes {
+		out = append(out, int32(c))
+	}
+	return out
+}
+
 func cases() map[string]Options {
 	return map[string]Options{
 		"basic": {
 			Name: "mailhaul-night", Image: "registry.example.org/mailhaul:1.4.0",
 			Shards: 4, Stage: "full", PlanConfigMap: "migration-plan", Secret: "migration-secrets",
-			DataClaim: "mailhaul-data", PermanentExitCode: 78, BackoffLimitPerIndex: 3,
+			DataClaim: "mailhaul-data", BackoffLimitPerIndex: 3,
 		},
 		"delta-resources": {
 			Name: "cutover", Namespace: "mail", Image: "registry.example.org/mailhaul@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
 			Command: []string{"/usr/local/bin/mailhaul"}, Shards: 16, Stage: "delta", Args: []string{"--retry-failed"},
 			PlanConfigMap: "plan.v2", PlanKey: "night.toml", DataClaim: "shared-rwx",
-			PermanentExitCode: 78, BackoffLimitPerIndex: 2, MaxFailedIndexes: intp(4),
+			PermanentExitCodes: []int{cause.ExitPermanent}, BackoffLimitPerIndex: 2, MaxFailedIndexes: intp(4),
 			Requests: map[string]string{"cpu": "500m", "memory": "512Mi"},
 			Limits:   map[string]string{"memory": "2Gi", "ephemeral-storage": "20Gi"},
 		},
@@ -102,9 +118,9 @@ func TestRenderDecodesStrictly(t *testing.T) {
 			}
 			rules := s.PodFailurePolicy.Rules
 			if len(rules) != 2 || rules[0].Action != batchv1.PodFailurePolicyActionFailIndex ||
-				!slices.Equal(rules[0].OnExitCodes.Values, []int32{int32(o.PermanentExitCode)}) ||
+				!slices.Equal(rules[0].OnExitCodes.Values, permanent(o)) ||
 				rules[1].Action != batchv1.PodFailurePolicyActionIgnore || rules[1].OnPodConditions[0].Type != corev1.DisruptionTarget {
-				t.Errorf("podFailurePolicy %+v: want FailIndex on exit %d, then Ignore on DisruptionTarget", rules, o.PermanentExitCode)
+				t.Errorf("podFailurePolicy %+v: want FailIndex on exit %v, then Ignore on DisruptionTarget", rules, permanent(o))
 			}
 			c := s.Template.Spec.Containers[0]
 			wantArgs := append([]string{"migrate", "run", "/etc/mailhaul/plan/" + cmp(o.PlanKey, "plan.toml"), "--stage", o.Stage, "--shard-count", fmt.Sprint(o.Shards)}, o.Args...)
@@ -244,8 +260,9 @@ func TestRenderRejects(t *testing.T) {
 		"plan":              {func(o *Options) { o.PlanConfigMap = "" }, `plan ConfigMap ""`},
 		"claim":             {func(o *Options) { o.DataClaim = "Data" }, `data claim "Data"`},
 		"plan key":          {func(o *Options) { o.PlanKey = "../plan.toml" }, `plan key "../plan.toml"`},
-		"exit 0":            {func(o *Options) { o.PermanentExitCode = 0 }, "permanent exit code 0"},
-		"exit 256":          {func(o *Options) { o.PermanentExitCode = 256 }, "permanent exit code 256"},
+		"exit 0":            {func(o *Options) { o.PermanentExitCodes = []int{0} }, "permanent exit code 0"},
+		"exit 256":          {func(o *Options) { o.PermanentExitCodes = []int{4, 256} }, "permanent exit code 256"},
+		"exit order":        {func(o *Options) { o.PermanentExitCodes = []int{16, 4} }, "in increasing order"},
 		"backoff":           {func(o *Options) { o.BackoffLimitPerIndex = -1 }, "backoff limit per index -1"},
 		"max failed":        {func(o *Options) { o.MaxFailedIndexes = intp(17) }, "max failed indexes 17"},
 		"resource name":     {func(o *Options) { o.Requests = map[string]string{"gpu": "1"} }, "request gpu"},
