@@ -81,6 +81,9 @@ func TestManyUsersWrongPassword(t *testing.T) {
 	if rows := readCSV(t, filepath.Join(dir, ReportCSV)); len(rows) != 13 {
 		t.Errorf("users report has %d lines, want 13", len(rows))
 	}
+	if page, err := os.ReadFile(filepath.Join(dir, ReportHTML)); err != nil || !strings.Contains(string(page), "user05@example.org</td><td>failed-permanent") {
+		t.Errorf("summary page: %v\n%s", err, page)
+	}
 
 	// Again, password fixed, without --retry-failed: user05 is left as
 	// it is; with it, user05 is done and nobody else is touched.

@@ -223,15 +223,15 @@ const (
 	SummaryText = "summary.txt"
 )
 
-// WriteFiles writes the per-user CSV and JSON, the failures file and the
-// summary into dir, each through a temporary name.
+// WriteFiles writes the per-user CSV and JSON, the failures file, the
+// summary and its HTML page into dir, each through a temporary name.
 func (r *Result) WriteFiles(dir string) error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return err
 	}
 	for name, write := range map[string]func(io.Writer) error{
 		ReportCSV: r.WriteCSV, ReportJSON: r.WriteJSON, FailuresCSV: r.WriteFailures,
-		SummaryText: func(w io.Writer) error { _, err := io.WriteString(w, r.Summary()); return err },
+		SummaryText: func(w io.Writer) error { _, err := io.WriteString(w, r.Summary()); return err }, ReportHTML: r.WriteHTML,
 	} {
 		var b strings.Builder
 		if err := write(&b); err != nil {

@@ -153,3 +153,33 @@ func TestResultExitCode(t *testing.T) {
 		}
 	}
 }
+
+// The HTML page escapes what users and servers wrote: a user name or an
+// error holding markup shows as text; users not done come first.
+func TestWriteHTMLEscapes(t *testing.T) {
+	evil := `<script>alert("x")</script>@example.org`
+	r := &Result{Job: Job{Stage: Full}, Users: []UserResult{
+		{User: User{Name: "ok@example.org"}, Status: Done, State: State{Counts: Counts{Messages: 3}}},
+		{User: User{Name: evil}, Status: FailedPerm, State: State{Error: `NO [AUTHENTICATIONFAILED] <img src=x onerror=alert(1)>`, ErrorClass: "authentication"}},
+		{User: User{Name: "w@example.org"}, Status: DoneWarnings, State: State{Failures: []Failure{{Item: `INBOX/<b>1</b>`, Code: "refused", Reason: "refused"}}}},
+	}}
+	var b strings.Builder
+	if err := r.WriteHTML(&b); err != nil {
+		t.Fatal(err)
+	}
+	page := b.String()
+	for _, bad := range []string{"<script>alert", "<img src=x", "<b>1</b>"} {
+		if strings.Contains(page, bad) {
+			t.Errorf("the page holds %q unescaped:\n%s", bad, page)
+		}
+	}
+	for _, want := range []string{"&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;@example.org", "&lt;img src=x onerror=alert(1)&gt;",
+		"INBOX/&lt;b&gt;1&lt;/b&gt; (refused)", "NOT all users done: 1 of 3 done", "<li>1 failed-permanent</li>"} {
+		if !strings.Contains(page, want) {
+			t.Errorf("the page lacks %q:\n%s", want, page)
+		}
+	}
+	if i, j := strings.Index(page, "w@example.org"), strings.Index(page, "ok@example.org"); i < 0 || j < i {
+		t.Errorf("users not done should come before done ones:\n%s", page)
+	}
+}
