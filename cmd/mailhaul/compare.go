@@ -152,12 +152,12 @@ func (a *app) printCompare(r *compare.Result) {
 		list("content differs", f.Content)
 		list("extra", f.Extra)
 	}
-	state := "the archives' items"
+	state := "the archives"
 	if r.State != "" {
 		state = "the state record of " + r.State
 	}
 	if !r.Differs() {
-		fmt.Fprintf(w, "%s: the target holds what %s says (%d folders; %d extra %s on the target, the user's own)\n",
+		fmt.Fprintf(w, "%s: the target is equal to %s (%d folders; %d extra %s on the target, the user's own)\n",
 			esc(r.User), esc(state), len(r.Folders), r.Extra, unit)
 		return
 	}
