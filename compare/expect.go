@@ -1,11 +1,13 @@
 package compare
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
 	"iter"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/mailhaul/mailhaul/format"
@@ -68,8 +70,9 @@ func Read(ctx context.Context, archives []string, o Options) (*Expected, error) 
 	ex := &Expected{Archives: archives, Items: map[string][]Item{}}
 	mailWanted := slices.Contains(o.Kinds, format.KindMessage)
 	seenFolder := map[string]bool{}
+	// A contacts and a calendar folder may share a path.
 	addFolder := func(f format.Folder) {
-		if !seenFolder[f.Path] {
+		if !seenFolder[f.Path] || !slices.ContainsFunc(ex.Folders, func(g format.Folder) bool { return g.Path == f.Path && g.Kind == f.Kind }) {
 			seenFolder[f.Path] = true
 			ex.Folders = append(ex.Folders, f)
 		}
@@ -196,4 +199,53 @@ func Read(ctx context.Context, archives []string, o Options) (*Expected, error) 
 		}
 	}
 	return ex, nil
+}
+
+// Known reports whether the item's data is in one of the archives (else
+// it is known from the state record alone, and Bodies gives it not).
+func (it Item) Known() bool { return it.archive >= 0 }
+
+// Bodies walks the archives again and calls fn with each expected item
+// of folder and its data, read from the newest archive holding it, one
+// at a time.
+func (ex *Expected) Bodies(ctx context.Context, fn func(folder string, it Item, body io.Reader) error) error {
+	type at struct {
+		folder string
+		i      int
+	}
+	want := map[string][]at{}
+	for folder, items := range ex.Items {
+		for i, it := range items {
+			if it.archive >= 0 {
+				k := strconv.Itoa(it.archive) + "\x00" + it.data
+				want[k] = append(want[k], at{folder, i})
+			}
+		}
+	}
+	idx := map[string]int{}
+	for i, a := range ex.Archives {
+		idx[a] = i
+	}
+	return importer.Walk(ctx, ex.Archives, importer.Visitor{
+		Item: func(archive string, e *format.Entry) error {
+			ats := want[strconv.Itoa(idx[archive])+"\x00"+e.Item.SourceID]
+			if len(ats) == 0 {
+				return nil
+			}
+			if len(ats) > 1 {
+				// Shown in several folders (labels): read once.
+				b, err := io.ReadAll(e.Body)
+				if err != nil {
+					return nil // damaged: the import failed it too
+				}
+				for _, a := range ats {
+					if err := fn(a.folder, ex.Items[a.folder][a.i], bytes.NewReader(b)); err != nil {
+						return err
+					}
+				}
+				return nil
+			}
+			return fn(ats[0].folder, ex.Items[ats[0].folder][ats[0].i], e.Body)
+		},
+	})
 }

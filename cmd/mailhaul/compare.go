@@ -9,6 +9,7 @@ import (
 
 	"github.com/mailhaul/mailhaul/compare"
 	"github.com/mailhaul/mailhaul/importer"
+	"github.com/mailhaul/mailhaul/internal/journal"
 	"github.com/mailhaul/mailhaul/internal/termtext"
 )
 
@@ -36,7 +37,7 @@ or content difference, and the target's extra items (the user's own new mail:
 listed, never an error). Exit 0: equal; 3: something mailhaul should have
 carried differs (each listed); 1: the comparison could not be made.`,
 	}
-	cmd.AddCommand(a.compareIMAPCommand())
+	cmd.AddCommand(a.compareIMAPCommand(), a.compareDAVCommand())
 	return cmd
 }
 
@@ -85,6 +86,54 @@ func (a *app) runCompareIMAP(ctx context.Context, archives []string, f *compareI
 	return a.runCompare(ctx, tg, importer.Request{User: f.user, Archives: archives}, f.report)
 }
 
+type compareDAVFlags struct {
+	importDAVFlags // the account and the collection mapping, as import dav
+	report         string
+}
+
+func (a *app) compareDAVCommand() *cobra.Command {
+	// The import-only flags keep their defaults.
+	f := compareDAVFlags{importDAVFlags: importDAVFlags{bulk: "auto", prefer: "target"}}
+	cmd := &cobra.Command{
+		Use:   "dav ARCHIVE... --url https://host/ --user LOGIN",
+		Short: "Compare a CardDAV/CalDAV account with one user's archives",
+		Long: `Compare a CardDAV/CalDAV account with the contacts, events and tasks of one
+user's archives, collection by collection, with the account and collection
+flags of import dav (the journal under --state says where earlier imports
+put each folder): objects by UID, their content by meaning (parsed, as the
+import compares what it sent, so that a server's own rewriting counts for
+nothing). It changes nothing.`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return a.runCompareDAV(cmd.Context(), args, &f)
+		},
+	}
+	fl := cmd.Flags()
+	f.addTargetFlags(fl)
+	fl.StringVar(&f.report, "report", "", "write the JSON result here")
+	return cmd
+}
+
+func (a *app) runCompareDAV(ctx context.Context, archives []string, f *compareDAVFlags) error {
+	opt, err := davOptions(&f.importDAVFlags)
+	if err != nil {
+		return fmt.Errorf("compare dav: %w", err)
+	}
+	if err := importer.CheckArchiveUser(archives, f.user, f.archiveUser); err != nil {
+		return fmt.Errorf("compare dav: %w", err)
+	}
+	kind, err := findTarget("dav")
+	var tg importer.Target
+	if err == nil {
+		tg, err = kind.new(targetSettings{Where: f.url, Options: *opt})
+	}
+	if err != nil {
+		return fmt.Errorf("compare dav: %w", err)
+	}
+	req := importer.Request{User: f.user, Archives: archives, StateDir: journal.DefaultDir(f.state, archives)}
+	return a.runCompare(ctx, tg, req, f.report)
+}
+
 // runCompare compares and prints; it returns errPartial when the target
 // differs.
 func (a *app) runCompare(ctx context.Context, tg importer.Target, req importer.Request, reportPath string) error {
@@ -125,8 +174,9 @@ func (a *app) printCompare(r *compare.Result) {
 	if r.Kind == "dav" {
 		unit = "objects"
 	}
-	fmt.Fprintf(w, "%-32s %9s %9s %9s %12s %12s %12s\n", "folder", "source", "target", "diff", "src bytes", "tgt bytes", "diff bytes")
-	for _, f := range r.Folders {
+	names := make([]string, len(r.Folders))
+	width := len("folder")
+	for i, f := range r.Folders {
 		name := f.Target
 		if len(f.Source) != 1 || f.Source[0] != f.Target {
 			name = strings.Join(f.Source, ", ") + " -> " + f.Target
@@ -134,7 +184,13 @@ func (a *app) printCompare(r *compare.Result) {
 		if f.Absent {
 			name += " (absent)"
 		}
-		fmt.Fprintf(w, "%-32s %9d %9d %+9d %12d %12d %+12d\n", esc(name), f.SourceCount, f.TargetCount,
+		names[i] = esc(name)
+		width = max(width, len(names[i]))
+	}
+	// imapsync's "difference host2 - host1", target − source, per folder.
+	fmt.Fprintf(w, "%-*s %9s %9s %9s %12s %12s %12s\n", width, "folder", "source", "target", "diff", "src bytes", "tgt bytes", "diff bytes")
+	for i, f := range r.Folders {
+		fmt.Fprintf(w, "%-*s %9d %9d %+9d %12d %12d %+12d\n", width, names[i], f.SourceCount, f.TargetCount,
 			f.TargetCount-f.SourceCount, f.SourceBytes, f.TargetBytes, f.TargetBytes-f.SourceBytes)
 	}
 	for _, n := range r.Notes {
