@@ -148,27 +148,9 @@ func (r *Result) Finish() {
 // first, and the pairs left with other flags are flag differences.
 func Mail(f *Folder, source, target []Message) {
 	f.SourceCount, f.TargetCount = len(source), len(target)
-	f.SourceBytes, f.TargetBytes = 0, 0
-	src := map[string][]Message{}
-	var keys []string
-	for _, m := range source {
-		f.SourceBytes += m.Size
-		k := m.key()
-		if _, ok := src[k]; !ok {
-			keys = append(keys, k)
-		}
-		src[k] = append(src[k], m)
-	}
-	tgt := map[string][]Message{}
-	var tkeys []string
-	for _, m := range target {
-		f.TargetBytes += m.Size
-		k := m.key()
-		if _, ok := tgt[k]; !ok {
-			tkeys = append(tkeys, k)
-		}
-		tgt[k] = append(tgt[k], m)
-	}
+	src, keys, sb := byKey(source)
+	tgt, tkeys, tb := byKey(target)
+	f.SourceBytes, f.TargetBytes = sb, tb
 	for _, k := range keys {
 		s, t := src[k], tgt[k]
 		s, t = pairEqualFlags(s, t)
@@ -193,6 +175,23 @@ func Mail(f *Folder, source, target []Message) {
 			f.Extra = append(f.Extra, Difference{Ref: m.Ref, MessageID: m.MessageID, Size: m.Size})
 		}
 	}
+}
+
+// byKey groups messages by key, the keys in the order met, and sums
+// their sizes.
+func byKey(ms []Message) (map[string][]Message, []string, int64) {
+	by := map[string][]Message{}
+	var keys []string
+	var bytes int64
+	for _, m := range ms {
+		bytes += m.Size
+		k := m.key()
+		if _, ok := by[k]; !ok {
+			keys = append(keys, k)
+		}
+		by[k] = append(by[k], m)
+	}
+	return by, keys, bytes
 }
 
 // pairEqualFlags takes out the source and target copies whose flags are

@@ -59,10 +59,7 @@ login, TLS and folder mapping flags of import imap. It changes nothing.`,
 		},
 	}
 	fl := cmd.Flags()
-	f.addFlags(fl, "target")
-	fl.StringVar(&f.user, "user", "", "the mailbox owner's login (required)")
-	fl.StringVar(&f.archiveUser, "archive-user", "", archiveUserHelp)
-	f.addMappingFlags(fl)
+	f.addTargetFlags(fl)
 	fl.StringVar(&f.report, "report", "", "write the JSON result here")
 	return cmd
 }
@@ -75,15 +72,7 @@ func (a *app) runCompareIMAP(ctx context.Context, archives []string, f *compareI
 	if err := importer.CheckArchiveUser(archives, f.user, f.archiveUser); err != nil {
 		return fmt.Errorf("compare imap: %w", err)
 	}
-	kind, err := findTarget("imap")
-	var tg importer.Target
-	if err == nil {
-		tg, err = kind.new(targetSettings{Where: f.url, Options: *opt})
-	}
-	if err != nil {
-		return fmt.Errorf("compare imap: %w", err)
-	}
-	return a.runCompare(ctx, tg, importer.Request{User: f.user, Archives: archives}, f.report)
+	return a.compareTarget(ctx, "imap", f.url, *opt, importer.Request{User: f.user, Archives: archives}, f.report)
 }
 
 type compareDAVFlags struct {
@@ -122,16 +111,22 @@ func (a *app) runCompareDAV(ctx context.Context, archives []string, f *compareDA
 	if err := importer.CheckArchiveUser(archives, f.user, f.archiveUser); err != nil {
 		return fmt.Errorf("compare dav: %w", err)
 	}
-	kind, err := findTarget("dav")
+	req := importer.Request{User: f.user, Archives: archives, StateDir: journal.DefaultDir(f.state, archives)}
+	return a.compareTarget(ctx, "dav", f.url, *opt, req, f.report)
+}
+
+// compareTarget makes the target of kind (the registry's, as the import
+// makes it) and compares.
+func (a *app) compareTarget(ctx context.Context, kind, where string, opt any, req importer.Request, reportPath string) error {
+	k, err := findTarget(kind)
 	var tg importer.Target
 	if err == nil {
-		tg, err = kind.new(targetSettings{Where: f.url, Options: *opt})
+		tg, err = k.new(targetSettings{Where: where, Options: opt})
 	}
 	if err != nil {
-		return fmt.Errorf("compare dav: %w", err)
+		return fmt.Errorf("compare %s: %w", kind, err)
 	}
-	req := importer.Request{User: f.user, Archives: archives, StateDir: journal.DefaultDir(f.state, archives)}
-	return a.runCompare(ctx, tg, req, f.report)
+	return a.runCompare(ctx, tg, req, reportPath)
 }
 
 // runCompare compares and prints; it returns errPartial when the target

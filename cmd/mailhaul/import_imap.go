@@ -76,10 +76,7 @@ variable, never from the command line.`,
 		},
 	}
 	fl := cmd.Flags()
-	f.addFlags(fl, "target")
-	fl.StringVar(&f.user, "user", "", "the mailbox owner's login (required)")
-	fl.StringVar(&f.archiveUser, "archive-user", "", archiveUserHelp)
-	f.addMappingFlags(fl)
+	f.addTargetFlags(fl)
 	fl.BoolVar(&f.dryRun, "dry-run", false, "print the plan; create and send nothing")
 	fl.BoolVar(&f.verify, "verify", false, "compare the target with the archives at the end (as mailhaul compare imap); a difference makes the exit code 3")
 	fl.BoolVar(&f.applyDeletions, "apply-deletions", false, "delete on the target the messages mailhaul placed that the last delta's state says the source deleted (default: list them)")
@@ -148,9 +145,13 @@ func (a *app) runImportIMAP(ctx context.Context, archives []string, f *importIMA
 	return err
 }
 
-// addMappingFlags adds the flags that say which mailbox each archive
-// folder goes to: import imap's and compare imap's, so both map alike.
-func (f *importIMAPFlags) addMappingFlags(fl *pflag.FlagSet) {
+// addTargetFlags adds the flags that say how to log in to the target and
+// which mailbox each archive folder goes to: import imap's and compare
+// imap's, so both reach and map alike.
+func (f *importIMAPFlags) addTargetFlags(fl *pflag.FlagSet) {
+	f.addFlags(fl, "target")
+	fl.StringVar(&f.user, "user", "", "the mailbox owner's login (required)")
+	fl.StringVar(&f.archiveUser, "archive-user", "", archiveUserHelp)
 	fl.StringVar(&f.provider, "provider", "generic", "target profile: "+strings.Join(imapimport.ProfileNames(), ", "))
 	fl.StringVar(&f.folderMap, "folder-map", "", `file of "source/path = target/path" lines (a folder and every folder below it; the longest match wins)`)
 }
