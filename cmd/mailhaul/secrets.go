@@ -3,7 +3,8 @@ package main
 import (
 	"fmt"
 	"os"
-	"strings"
+
+	"github.com/mailhaul/mailhaul/internal/secret"
 )
 
 // passwordEnv is the environment variable every command takes a password
@@ -12,14 +13,8 @@ import (
 const passwordEnv = "MAILHAUL_PASSWORD"
 
 // readSecretFile reads a password, passphrase or token from a file,
-// without the trailing newline.
-func readSecretFile(path string) ([]byte, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	return []byte(strings.TrimRight(string(b), "\r\n")), nil
-}
+// without the trailing newline (internal/secret, which plans use too).
+func readSecretFile(path string) ([]byte, error) { return secret.ReadFile(path) }
 
 // password is the password from passwordFile, else from the environment;
 // "" when neither has one.
