@@ -15,8 +15,8 @@ import (
 
 // listChunk is how many messages one FETCH of a listing asks for: the
 // answers are read one at a time, and the next range is asked for only
-// then.
-const listChunk = 2000
+// then (a variable for tests).
+var listChunk = 2000
 
 // Compare compares the target with the archives' expected state (see
 // package compare): each archive folder is mapped to the mailbox the
@@ -113,23 +113,31 @@ func messageKey(body io.Reader) (string, int64, error) {
 }
 
 // list reads the selected mailbox's messages: UID, size, Message-ID and
-// flags, listChunk at a time.
+// flags, in UID ranges of listChunk messages (UIDs stay put while another
+// client expunges; sequence numbers would shift).
 func (t *control) list(ctx context.Context, name string, n uint32) ([]compare.Message, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.selected != name {
 		return nil, fmt.Errorf("imap: internal error: listing %q while %q is selected", name, t.selected)
 	}
+	if n == 0 {
+		return nil, nil
+	}
+	found, err := t.c.UIDSearch(&imap.SearchCriteria{}, nil).Wait()
+	if err != nil {
+		return nil, fmt.Errorf("imap: list %q: %w", name, t.cause(err))
+	}
+	uids := found.AllUIDs()
 	var out []compare.Message
 	opts := &imap.FetchOptions{UID: true, RFC822Size: true, Flags: true,
 		BodySection: []*imap.FetchItemBodySection{{Specifier: imap.PartSpecifierHeader,
 			HeaderFields: []string{"Message-ID"}, Peek: true}}}
-	for lo := uint32(1); lo <= n; lo += listChunk {
+	for lo := 0; lo < len(uids); lo += listChunk {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		var set imap.SeqSet
-		set.AddRange(lo, min(lo+listChunk-1, n))
+		set := imap.UIDSetNum(uids[lo:min(lo+listChunk, len(uids))]...)
 		cmd := t.c.Fetch(set, opts)
 		for {
 			msg := cmd.Next()

@@ -41,6 +41,8 @@ func folderOf(t *testing.T, res *compare.Result, name string) *compare.Folder {
 // copy a duplicate, a changed flag a flag difference (all three make the
 // comparison differ), new mail extra (which does not).
 func TestDovecotCompare(t *testing.T) {
+	defer func(n int) { listChunk = n }(listChunk)
+	listChunk = 2 // several FETCH ranges per mailbox
 	d, tr, archives := cutoverSetup(t)
 	full := archives[:1]
 	res := tr.compare(t, full)
