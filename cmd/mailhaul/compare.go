@@ -69,10 +69,7 @@ func (a *app) runCompareIMAP(ctx context.Context, archives []string, f *compareI
 	if err != nil {
 		return fmt.Errorf("compare imap: %w", err)
 	}
-	if err := importer.CheckArchiveUser(archives, f.user, f.archiveUser); err != nil {
-		return fmt.Errorf("compare imap: %w", err)
-	}
-	return a.compareTarget(ctx, "imap", f.url, *opt, importer.Request{User: f.user, Archives: archives}, f.report)
+	return a.compareTarget(ctx, "imap", f.url, *opt, importer.Request{User: f.user, Archives: archives}, f.archiveUser, f.report)
 }
 
 type compareDAVFlags struct {
@@ -108,16 +105,17 @@ func (a *app) runCompareDAV(ctx context.Context, archives []string, f *compareDA
 	if err != nil {
 		return fmt.Errorf("compare dav: %w", err)
 	}
-	if err := importer.CheckArchiveUser(archives, f.user, f.archiveUser); err != nil {
-		return fmt.Errorf("compare dav: %w", err)
-	}
 	req := importer.Request{User: f.user, Archives: archives, StateDir: journal.DefaultDir(f.state, archives)}
-	return a.compareTarget(ctx, "dav", f.url, *opt, req, f.report)
+	return a.compareTarget(ctx, "dav", f.url, *opt, req, f.archiveUser, f.report)
 }
 
-// compareTarget makes the target of kind (the registry's, as the import
-// makes it) and compares.
-func (a *app) compareTarget(ctx context.Context, kind, where string, opt any, req importer.Request, reportPath string) error {
+// compareTarget checks that the archives are req.User's (as the import
+// does, archiveUser confirming another's), makes the target of kind (the
+// registry's, as the import makes it) and compares.
+func (a *app) compareTarget(ctx context.Context, kind, where string, opt any, req importer.Request, archiveUser, reportPath string) error {
+	if err := importer.CheckArchiveUser(req.Archives, req.User, archiveUser); err != nil {
+		return fmt.Errorf("compare %s: %w", kind, err)
+	}
 	k, err := findTarget(kind)
 	var tg importer.Target
 	if err == nil {
