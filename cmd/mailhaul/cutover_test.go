@@ -3,8 +3,10 @@ package main
 import (
 	"fmt"
 	"maps"
+	"math/rand/v2"
 	"net/url"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"sort"
@@ -532,10 +534,96 @@ func TestCutoverMaildir(t *testing.T) {
 	if ch := rep.Changes; ch == nil || rep.Imported != 0 || ch.Deleted != 2 || ch.Moved != 0 || len(ch.Conflicts) != 1 || len(ch.WouldDelete) != 0 {
 		t.Fatalf("delta with --apply-deletions: %s\n%+v", rep.Statement, rep.Changes)
 	}
+	t.Logf("delta (b): %s %+v", rep.Statement, rep.Skips)
 	sameMail(t, "delta with --apply-deletions", imapHolds(t, c.d.Addr, cutUser, cutPass), c.wantAfterConflict(), "Projects")
 	drep = c.importDAV(exitOK, "--apply-deletions", delta)
 	if dc := drep.Changes; dc == nil || dc.Deleted != 1 || len(dc.Conflicts) != 1 {
 		t.Fatalf("dav delta with --apply-deletions: %s\n%+v", drep.Statement, dc)
 	}
 	c.sameDAV("dav delta with --apply-deletions", map[string]string{"c2": targetC2})
+}
+
+// TestCutoverSIGKILL kills the delta's imports (imap and dav, with
+// --apply-deletions) at random points, then runs them to the end: the
+// target converges on the source, nothing is duplicated or lost, and the
+// last run's report is right. MAILHAUL_CUTOVER_SEED=n replays a run.
+func TestCutoverSIGKILL(t *testing.T) {
+	c := newCutover(t)
+	targetC2 := c.change()
+	delta := c.deltaSince(c.full, "delta1")
+	bin := buildMailhaul(t)
+	// A killed run's last APPEND may still be landing when the next run
+	// starts: it looks for it only after --settle (1 ms would duplicate it).
+	c.imapArgs[slices.Index(c.imapArgs, "--settle")+1] = "1s"
+
+	seed := time.Now().UnixNano()
+	if s := os.Getenv("MAILHAUL_CUTOVER_SEED"); s != "" {
+		fmt.Sscan(s, &seed)
+	}
+	t.Logf("seed %d (MAILHAUL_CUTOVER_SEED=%d replays it)", seed, seed)
+	rng := rand.New(rand.NewPCG(uint64(seed), 0))
+	// A dry run takes about as long as the run, less its writes and the
+	// wait for a killed run's commands to settle: the kills fall within
+	// twice that (and the settling), so most land inside the run.
+	span := map[string]time.Duration{}
+	for _, args := range [][]string{c.imapArgs, c.davArgs} {
+		start := time.Now()
+		if out, err := exec.Command(bin, append(clone(args), "-q", "--dry-run", "--apply-deletions", c.full, delta)...).CombinedOutput(); err != nil {
+			t.Fatalf("dry run: %v\n%s", err, out)
+		}
+		span[args[1]] = time.Since(start) * 2
+		if args[1] == "imap" {
+			span[args[1]] += time.Second
+		}
+	}
+	const kills = 8
+	for i := range kills {
+		args := c.imapArgs
+		if i%2 == 1 {
+			args = c.davArgs
+		}
+		delay := time.Duration(rng.Int64N(int64(span[args[1]])))
+		cmd := exec.Command(bin, append(clone(args), "-q", "--apply-deletions", c.full, delta)...)
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan error, 1)
+		go func() { done <- cmd.Wait() }()
+		select {
+		case err := <-done:
+			t.Logf("kill %d (%s): the run ended before %v: %v", i, args[1], delay, err)
+		case <-time.After(delay):
+			cmd.Process.Kill() // SIGKILL
+			<-done
+			t.Logf("kill %d (%s): killed after %v (of %v)", i, args[1], delay.Round(time.Millisecond), span[args[1]].Round(time.Millisecond))
+		}
+	}
+
+	rep := c.importIMAP(exitOK, "--apply-deletions", c.full, delta)
+	// The archives' 26 messages are each imported, found there, or (the
+	// two deleted at the source, when a killed run deleted them already)
+	// skipped as deleted by an earlier cutover.
+	deletedBefore := rep.Skips["expunged at the source: deleted on the target by an earlier cutover, not brought back"]
+	if ch := rep.Changes; ch == nil || rep.Failed != 0 || rep.Imported+rep.Present+deletedBefore != 26 || ch.Deleted+deletedBefore != 2 ||
+		len(ch.Conflicts) != 1 || len(ch.WouldDelete) != 0 {
+		t.Errorf("the imap run after the kills: %s\n%+v\nskips %v", rep.Statement, rep.Changes, rep.Skips)
+	}
+	t.Logf("imap after the kills: %s", rep.Statement)
+	drep := c.importDAV(exitOK, "--apply-deletions", delta)
+	if dc := drep.Changes; dc == nil || drep.Failed != 0 || len(dc.Conflicts) != 1 || len(dc.WouldDelete) != 0 {
+		t.Errorf("the dav run after the kills: %s\n%+v", drep.Statement, dc)
+	}
+	t.Logf("dav after the kills: %s", drep.Statement)
+
+	// One more run of each finds nothing left to do.
+	rep = c.importIMAP(exitOK, "--apply-deletions", c.full, delta)
+	if ch := rep.Changes; rep.Imported != 0 || ch.Updated != 0 || ch.Moved != 0 || ch.Deleted != 0 || len(ch.Conflicts) != 1 {
+		t.Errorf("a second imap run changed something: %s\n%+v", rep.Statement, ch)
+	}
+	drep = c.importDAV(exitOK, "--apply-deletions", delta)
+	if dc := drep.Changes; drep.Imported != 0 || dc.Updated != 0 || dc.Deleted != 0 || len(dc.Conflicts) != 1 {
+		t.Errorf("a second dav run changed something: %s\n%+v", drep.Statement, dc)
+	}
+	sameMail(t, "after the kills", imapHolds(t, c.d.Addr, cutUser, cutPass), c.wantAfterConflict(), "Projects")
+	c.sameDAV("after the kills", map[string]string{"c2": targetC2})
 }
