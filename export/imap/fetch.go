@@ -95,7 +95,7 @@ func (s *Source) exportFolder(ctx context.Context, c *conn, sink *lockedSink, f 
 
 // state writes f's part of a delta's state record: one line for every
 // message the folder holds, exported or not, from a FETCH of flags,
-// INTERNALDATE and size (no bodies). A retry goes on after the highest
+// INTERNALDATE, size and Message-ID (no bodies). A retry goes on after the highest
 // UID written (servers answer a FETCH in ascending order), so no line is
 // written twice.
 func (s *Source) state(c *conn, sink *lockedSink, f *folder) error {
@@ -105,22 +105,41 @@ func (s *Source) state(c *conn, sink *lockedSink, f *folder) error {
 	}
 	var set imap.UIDSet
 	set.AddRange(f.stateMark+1, 0) // "mark+1:*"
-	cmd := c.cl.Fetch(set, &imap.FetchOptions{UID: true, Flags: true, InternalDate: true, RFC822Size: true})
+	// The Message-ID (with the size) lets an import find a message moved
+	// to another folder, where it has another UID.
+	hdr := &imap.FetchItemBodySection{Specifier: imap.PartSpecifierHeader, HeaderFields: []string{"Message-ID"}, Peek: true}
+	cmd := c.cl.Fetch(set, &imap.FetchOptions{UID: true, Flags: true, InternalDate: true, RFC822Size: true,
+		BodySection: []*imap.FetchItemBodySection{hdr}})
 	for msg := cmd.Next(); msg != nil; msg = cmd.Next() {
-		m, err := msg.Collect() // no literals
-		if err != nil {
-			return c.fail(err)
+		var uid imap.UID
+		it := format.StateItem{Kind: format.KindMessage, Folder: f.rec.Path}
+		for item := msg.Next(); item != nil; item = msg.Next() {
+			switch d := item.(type) {
+			case imapclient.FetchItemDataUID:
+				uid = d.UID
+			case imapclient.FetchItemDataFlags:
+				it.Flags = flags(d.Flags)
+			case imapclient.FetchItemDataInternalDate:
+				it.Received = d.Time
+			case imapclient.FetchItemDataRFC822Size:
+				it.Size = d.Size
+			case imapclient.FetchItemDataBodySection:
+				var b capped
+				if err := drain(d.Literal, &b); err != nil {
+					return c.fail(err)
+				}
+				it.MessageID = export.MessageID(b.buf)
+			}
 		}
-		if m.UID <= f.stateMark { // "n:*" names the last message even when it is below n
+		if uid <= f.stateMark { // "n:*" names the last message even when it is below n
 			continue
 		}
-		err = sink.addState(format.StateItem{Kind: format.KindMessage, Folder: f.rec.Path, SourceID: sourceID(f, m.UID),
-			Flags: flags(m.Flags), Received: m.InternalDate, Size: m.RFC822Size})
-		if err != nil {
+		it.SourceID = sourceID(f, uid)
+		if err := sink.addState(it); err != nil {
 			c.drop() // the FETCH is left unread
 			return &sinkError{err}
 		}
-		f.stateMark = m.UID
+		f.stateMark = uid
 	}
 	if err := cmd.Close(); err != nil {
 		return c.fail(err)
