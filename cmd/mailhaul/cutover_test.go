@@ -161,15 +161,20 @@ func (m *cutMaildir) renameFolder(from, to string) {
 	if err := os.Rename(m.dir(from), m.dir(to)); err != nil {
 		m.t.Fatal(err)
 	}
-	for _, msg := range m.msgs {
+	renameIn(m.msgs, from, to)
+}
+
+// want is what the target must hold: folder → Message-ID → flags.
+func (m *cutMaildir) want() map[string]map[string]string { return wantOf(m.msgs) }
+
+// renameIn moves the model's messages of folder from to folder to.
+func renameIn(msgs map[int]*cutMsg, from, to string) {
+	for _, msg := range msgs {
 		if msg.folder == from {
 			msg.folder = to
 		}
 	}
 }
-
-// want is what the target must hold: folder → Message-ID → flags.
-func (m *cutMaildir) want() map[string]map[string]string { return wantOf(m.msgs) }
 
 func wantOf(msgs map[int]*cutMsg) map[string]map[string]string {
 	out := map[string]map[string]string{}
@@ -781,11 +786,7 @@ func (m *cutMbox) renameFolder(from, to string) {
 	}
 	m.order[to] = m.order[from]
 	delete(m.order, from)
-	for _, msg := range m.msgs {
-		if msg.folder == from {
-			msg.folder = to
-		}
-	}
+	renameIn(m.msgs, from, to)
 }
 
 func (m *cutMbox) want() map[string]map[string]string { return wantOf(m.msgs) }
@@ -909,17 +910,14 @@ func (m *cutIMAP) renameFolder(from, to string) {
 			m.t.Fatal(err)
 		}
 	})
-	for _, msg := range m.msgs {
-		if msg.folder == from {
-			msg.folder = to
-		}
-	}
+	renameIn(m.msgs, from, to)
 }
 
 func (m *cutIMAP) want() map[string]map[string]string { return wantOf(m.msgs) }
 
 // TestCutoverIMAP is the scenario from a mailbox on another IMAP server
-// (export imap), whose state record lists UIDs, flags and sizes.
+// (export imap), whose state record lists UIDs, flags, sizes and
+// Message-IDs: a RENAME keeps the UIDs, a MOVE does not.
 func TestCutoverIMAP(t *testing.T) {
 	testCutover(t, newCutIMAP, true)
 }
