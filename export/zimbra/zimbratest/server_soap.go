@@ -123,6 +123,9 @@ func (s *Server) soap(admin bool) http.HandlerFunc {
 		if s.o.OnSOAP != nil {
 			s.o.OnSOAP(name)
 		}
+		if n, ok := s.takeCut(name); ok {
+			w = &cutWriter{ResponseWriter: w, left: n}
+		}
 		tok := text(env.Header.Context["authToken"])
 		if tok == "" {
 			cookie := "ZM_AUTH_TOKEN"
@@ -170,6 +173,20 @@ func (sw *stallWriter) Write(p []byte) (int, error) {
 	n := min(int64(len(p)), sw.left)
 	sw.left -= n
 	sw.ResponseWriter.Write(p[:n])
+	return len(p), nil
+}
+
+// cutWriter passes the headers and the first left bytes of an answer,
+// and drops the rest: the answer ends early, normally.
+type cutWriter struct {
+	http.ResponseWriter
+	left int64
+}
+
+func (cw *cutWriter) Write(p []byte) (int, error) {
+	n := min(int64(len(p)), cw.left)
+	cw.left -= n
+	cw.ResponseWriter.Write(p[:n])
 	return len(p), nil
 }
 
@@ -236,6 +253,8 @@ func (s *Server) dispatch(admin bool, name string, req obj, tok string, target o
 		// account's zimbraId ("<zimbraId>:2"), as ItemIdFormatter writes
 		// ids of a mailbox other than the authenticated account's.
 		return obj{"folder": []any{rootFolder(a, t.account == "")}}, nil
+	case "SearchRequest":
+		return s.search(a, req, t.account == "")
 	case "GetSignaturesRequest":
 		var sigs []any
 		for i, sg := range a.Signatures {
