@@ -215,3 +215,22 @@ func TestDeltaWithoutStateWarns(t *testing.T) {
 		}
 	}
 }
+
+// Through the admin port the hits' ids and folders are qualified
+// ("<zimbraId>:300"): the state names the same items and folders.
+func TestLiveDeltaStateViaAdminPort(t *testing.T) {
+	mb := stateMailbox()
+	_, c := liveServer(t, mb, zimbratest.ServerOptions{}, nil, func(cfg *soap.Config) { cfg.ViaAdminPort = true })
+	full, err := runLive(t, c, t.TempDir(), "")
+	if err != nil || full.Status != "ok" {
+		t.Fatalf("full: err %v report %+v", err, full)
+	}
+	delta, err := runLive(t, c, t.TempDir(), lday.Add(100*time.Hour).Format(time.RFC3339))
+	if err != nil || delta.Status != "ok" {
+		t.Fatalf("delta: err %v report %+v", err, delta)
+	}
+	fullItems, _ := archiveState(t, full.Archive)
+	if _, state := archiveState(t, delta.Archive); !maps.Equal(state, fullItems) {
+		t.Errorf("state %v\nfull export %v", state, fullItems)
+	}
+}
