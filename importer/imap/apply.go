@@ -132,6 +132,7 @@ type placedIndex struct {
 	byName map[string]*placedMsg
 	byMsg  map[string]*placedMsg // Message-ID, NUL, size
 	seen   map[*placedMsg]bool   // matched to a state line
+	kept   map[*placedMsg]bool   // matched to a state line of its own folder, or moved to one
 	// older counts messages placed according to records without what a
 	// cutover needs (journals of earlier versions): left as they are.
 	older int
@@ -170,7 +171,7 @@ func readPlaced(j *journal.Journal) (*placedIndex, error) {
 	}
 	ix.older = len(older)
 	ix.bySource, ix.byName, ix.byMsg = map[string][]*placedMsg{}, map[string]*placedMsg{}, map[string]*placedMsg{}
-	ix.seen = map[*placedMsg]bool{}
+	ix.seen, ix.kept = map[*placedMsg]bool{}, map[*placedMsg]bool{}
 	for _, p := range ix.byKey {
 		if p.rec.State != journal.Done {
 			continue
@@ -198,7 +199,30 @@ func (ix *placedIndex) stayed(s format.StateItem) *placedMsg {
 			here = p
 		}
 	}
+	if here != nil {
+		ix.kept[here] = true
+	}
 	return here
+}
+
+// strayCopy is the placed copy of s's sourceId that moved to s's folder,
+// for a source whose sourceIds stay the same in another folder (Zimbra's
+// item ids): none when a copy is there already, else one no state line
+// holds in its own folder.
+func (ix *placedIndex) strayCopy(s format.StateItem) *placedMsg {
+	var stray *placedMsg
+	for _, p := range ix.bySource[s.SourceID] {
+		if p.rec.Folder == s.Folder {
+			return nil
+		}
+		if stray == nil && !ix.kept[p] {
+			stray = p
+		}
+	}
+	if stray != nil {
+		ix.kept[stray] = true
+	}
+	return stray
 }
 
 // moved finds the placed message a state line of another sourceId is,
@@ -253,6 +277,9 @@ func (im *job) applyState(ctx context.Context) error {
 	if err == nil && later {
 		err = st.each(func(s format.StateItem) error {
 			if len(ix.bySource[s.SourceID]) > 0 {
+				if p := ix.strayCopy(s); p != nil {
+					return im.applyMove(ctx, p, s)
+				}
 				return nil // stayed, or copies of a source holding it still
 			}
 			if p := ix.moved(s); p != nil {
