@@ -77,6 +77,10 @@ func (c *Client) Items(ctx context.Context, a Account, page int, fn func(Hit) er
 			hits []hitJSON
 		}{{"m", r.M}, {"cn", r.Cn}, {"appt", r.Appt}, {"task", r.Task}} {
 			for _, h := range g.hits {
+				n++
+				if q, _, ok := strings.Cut(string(h.ID), ":"); ok && a.ID != "" && q != a.ID {
+					continue // another account's item, in a mountpoint: not this mailbox's
+				}
 				hit, err := h.hit(g.typ)
 				if err != nil {
 					return fmt.Errorf("zimbra: SearchRequest for %s (offset %d): %w", a.Name, offset, err)
@@ -84,7 +88,6 @@ func (c *Client) Items(ctx context.Context, a Account, page int, fn func(Hit) er
 				if err := fn(hit); err != nil {
 					return err
 				}
-				n++
 			}
 		}
 		more := string(r.More) == "true" || string(r.More) == "1"
