@@ -68,7 +68,7 @@ func (l *Live) addState(x *exporter) error {
 		s := format.StateItem{SourceID: fmt.Sprint("zimbra:", h.ID)}
 		if typ == tgz.TypeMessage {
 			s.Kind = format.KindMessage
-			s.Flags, _ = zimbraFlags(!strings.Contains(h.Flags, "u"), h.Flags, 0, h.Tags)
+			s.Flags, _ = zimbraFlags(!strings.Contains(h.Flags, "u"), h.Flags, 0, tgz.SplitTags(h.TagNames, ','))
 			s.Size = h.Size
 			if !h.Date.IsZero() {
 				s.Received = h.Date.Truncate(1e9) // a .meta's date is in seconds

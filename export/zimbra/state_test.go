@@ -32,7 +32,7 @@ func stateMailbox() zimbratest.Mailbox {
 		case 300:
 			mb.Items[i].Unread = 1
 		case 301:
-			mb.Items[i].Flags, mb.Items[i].Tags = zimbratest.FlagFlagged|zimbratest.FlagReplied|zimbratest.FlagForwarded, []string{"Work", "two words"}
+			mb.Items[i].Flags, mb.Items[i].Tags = zimbratest.FlagFlagged|zimbratest.FlagReplied|zimbratest.FlagForwarded, []string{"Work", "two words", `a,b`}
 		case 302:
 			mb.Items[i].Flags = zimbratest.FlagDraft
 		}

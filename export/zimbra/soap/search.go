@@ -16,10 +16,12 @@ type Hit struct {
 	ID     int
 	Folder int    // l: the folder's id
 	Flags  string // f: Zimbra's flag letters ("u" unread, "f" flagged, "r" replied...)
-	Tags   []string
-	Size   int64     // s: bytes
-	Date   time.Time // d: a message's received time, another item's last change
-	UID    string    // an appointment's or task's iCalendar UID (uid)
+	// TagNames is tn: the tag names joined by ',', each ',' and '\'
+	// escaped by '\' (TagUtil.encodeTags; tgz.SplitTags reads it).
+	TagNames string
+	Size     int64     // s: bytes
+	Date     time.Time // d: a message's received time, another item's last change
+	UID      string    // an appointment's or task's iCalendar UID (uid)
 }
 
 // HitTypes are the item types Items asks for.
@@ -113,36 +115,10 @@ func (h hitJSON) hit(typ string) (Hit, error) {
 	if err != nil || folder <= 0 {
 		return Hit{}, fmt.Errorf("%s %d in folder %q", typ, id, h.L)
 	}
-	out := Hit{Type: typ, ID: id, Folder: folder, Flags: string(h.F), Tags: splitTags(string(h.TN)),
+	out := Hit{Type: typ, ID: id, Folder: folder, Flags: string(h.F), TagNames: string(h.TN),
 		Size: h.S.int64(), UID: string(h.UID)}
 	if ms := h.D.int64(); ms > 0 {
 		out.Date = time.UnixMilli(ms).UTC()
 	}
 	return out, nil
-}
-
-// splitTags reads tn, the tag names joined by ',' with ',' and '\'
-// escaped by '\' (TagUtil.encodeTags).
-func splitTags(s string) []string {
-	if s == "" {
-		return nil
-	}
-	var tags []string
-	var cur strings.Builder
-	escaped := false
-	for _, r := range s {
-		switch {
-		case escaped:
-			cur.WriteRune(r)
-			escaped = false
-		case r == '\\':
-			escaped = true
-		case r == ',':
-			tags = append(tags, cur.String())
-			cur.Reset()
-		default:
-			cur.WriteRune(r)
-		}
-	}
-	return append(tags, cur.String())
 }

@@ -90,7 +90,7 @@ func (s *Server) soap(admin bool) http.HandlerFunc {
 			return
 		}
 		if hold, ok := s.takeStall(); ok {
-			sw := &stallWriter{ResponseWriter: w, left: hold}
+			sw := &shortWriter{ResponseWriter: w, left: hold}
 			defer sw.stall(r, s.quit)
 			w = sw
 		}
@@ -124,7 +124,7 @@ func (s *Server) soap(admin bool) http.HandlerFunc {
 			s.o.OnSOAP(name)
 		}
 		if n, ok := s.takeCut(name); ok {
-			w = &cutWriter{ResponseWriter: w, left: n}
+			w = &shortWriter{ResponseWriter: w, left: n} // and the answer ends
 		}
 		tok := text(env.Header.Context["authToken"])
 		if tok == "" {
@@ -162,37 +162,23 @@ func (s *Server) takeStall() (int64, bool) {
 	return n, true
 }
 
-// stallWriter passes the headers and the first left bytes of an answer,
-// and keeps the rest back.
-type stallWriter struct {
+// shortWriter passes the headers and the first left bytes of an answer,
+// and drops the rest: the answer ends there, or stalls (stall).
+type shortWriter struct {
 	http.ResponseWriter
 	left int64
 }
 
-func (sw *stallWriter) Write(p []byte) (int, error) {
+func (sw *shortWriter) Write(p []byte) (int, error) {
 	n := min(int64(len(p)), sw.left)
 	sw.left -= n
 	sw.ResponseWriter.Write(p[:n])
 	return len(p), nil
 }
 
-// cutWriter passes the headers and the first left bytes of an answer,
-// and drops the rest: the answer ends early, normally.
-type cutWriter struct {
-	http.ResponseWriter
-	left int64
-}
-
-func (cw *cutWriter) Write(p []byte) (int, error) {
-	n := min(int64(len(p)), cw.left)
-	cw.left -= n
-	cw.ResponseWriter.Write(p[:n])
-	return len(p), nil
-}
-
 // stall sends what was passed, then says nothing until the client hangs
 // up, and drops the connection.
-func (sw *stallWriter) stall(r *http.Request, quit <-chan struct{}) {
+func (sw *shortWriter) stall(r *http.Request, quit <-chan struct{}) {
 	if f, ok := sw.ResponseWriter.(http.Flusher); ok {
 		f.Flush()
 	}
