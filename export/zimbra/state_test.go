@@ -3,7 +3,6 @@ package zimbra_test
 import (
 	"context"
 	"fmt"
-	"io"
 	"maps"
 	"os"
 	"path/filepath"
@@ -51,43 +50,21 @@ func stateMailbox() zimbratest.Mailbox {
 // sourceId) and its state record in the same form.
 func archiveState(t *testing.T, path string) (items, state map[string]string) {
 	t.Helper()
-	a, err := format.Open(path, &format.ReaderOptions{State: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.Close()
-	items, state = map[string]string{}, map[string]string{}
+	its, st := exporttest.ReadArchive(t, path)
 	line := func(k format.Kind, folder string, flags []string) string {
 		return fmt.Sprintf("%s %s %q", k, folder, slices.Sorted(slices.Values(flags)))
 	}
-	for {
-		e, err := a.Next()
-		if err == io.EOF {
-			return items, state
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		if e.Item != nil {
-			items[e.Item.SourceID] = line(e.Item.Kind, e.Item.Folder, e.Item.Flags)
-			io.Copy(io.Discard, e.Body)
-		}
-		if e.State == nil {
-			continue
-		}
-		for s, err := range e.State {
-			if err != nil {
-				t.Fatal(err)
-			}
-			if _, dup := state[s.SourceID]; dup {
-				t.Errorf("state lists %s twice", s.SourceID)
-			}
-			state[s.SourceID] = line(s.Kind, s.Folder, s.Flags)
-			if (s.SourceID == "zimbra:401" && s.UID != "meet-1") || (s.SourceID == "zimbra:402" && s.UID != "task-1") {
-				t.Errorf("state line %s: UID %q", s.SourceID, s.UID)
-			}
+	items, state = map[string]string{}, map[string]string{}
+	for id, it := range its {
+		items[id] = line(it.Kind, it.Folder, it.Flags)
+	}
+	for id, s := range st {
+		state[id] = line(s.Kind, s.Folder, s.Flags)
+		if (id == "zimbra:401" && s.UID != "meet-1") || (id == "zimbra:402" && s.UID != "task-1") {
+			t.Errorf("state line %s: UID %q", id, s.UID)
 		}
 	}
+	return items, state
 }
 
 // A live delta carries a state line for every item of the mailbox, with
