@@ -144,8 +144,7 @@ type placedIndex struct {
 	byID  map[string]*placedMsg
 	twice map[string]bool     // Message-IDs placed more than once
 	seen  map[*placedMsg]bool // matched to a state line
-	// moving are those moved by their sourceId: a folder renamed.
-	moving map[*placedMsg]bool
+	kept  map[*placedMsg]bool // matched to a state line of its own folder, or moved to one
 	// older counts messages placed according to records without what a
 	// cutover needs (journals of earlier versions): left as they are.
 	older int
@@ -189,7 +188,7 @@ func readPlaced(j *journal.Journal) (*placedIndex, error) {
 	ix.older = len(older)
 	ix.bySource, ix.byName, ix.byMsg, ix.byID = map[string][]*placedMsg{}, map[string]*placedMsg{}, map[string]*placedMsg{}, map[string]*placedMsg{}
 	ix.twice = map[string]bool{}
-	ix.seen, ix.moving = map[*placedMsg]bool{}, map[*placedMsg]bool{}
+	ix.seen, ix.kept = map[*placedMsg]bool{}, map[*placedMsg]bool{}
 	for _, p := range ix.byKey {
 		if p.rec.State != journal.Done {
 			continue
@@ -222,6 +221,9 @@ func (ix *placedIndex) stayed(s format.StateItem) *placedMsg {
 			here = p
 		}
 	}
+	if here != nil {
+		ix.kept[here] = true
+	}
 	return here
 }
 
@@ -236,6 +238,26 @@ func (ix *placedIndex) copies(s format.StateItem) []*placedMsg {
 	return slices.DeleteFunc(slices.Clone(ps), func(p *placedMsg) bool {
 		return p.rec.MessageID != "" && bareID(p.rec.MessageID) != bareID(s.MessageID)
 	})
+}
+
+// strayCopy is the placed copy of s's sourceId that moved to s's folder,
+// for a source whose sourceIds stay the same in another folder (Zimbra's
+// item ids; an IMAP folder renamed, which keeps UIDs): none when a copy
+// is there already, else one no state line holds in its own folder.
+func (ix *placedIndex) strayCopy(s format.StateItem) *placedMsg {
+	var stray *placedMsg
+	for _, p := range ix.copies(s) {
+		if p.rec.Folder == s.Folder {
+			return nil
+		}
+		if stray == nil && !ix.kept[p] {
+			stray = p
+		}
+	}
+	if stray != nil {
+		ix.kept[stray] = true
+	}
+	return stray
 }
 
 // moved finds the placed message a state line of another sourceId is,
@@ -293,12 +315,8 @@ func (im *job) applyState(ctx context.Context) error {
 	blind := 0
 	if err == nil && later {
 		err = st.each(func(s format.StateItem) error {
-			if ps := ix.copies(s); len(ps) > 0 {
-				if p := ps[0]; len(ps) == 1 && !ix.moving[p] && !st.listed[p.rec.Folder] {
-					// Its folder is gone from the source and the message,
-					// same sourceId, is in another: the folder was renamed
-					// (an IMAP RENAME keeps UIDs).
-					ix.moving[p] = true
+			if len(ix.copies(s)) > 0 {
+				if p := ix.strayCopy(s); p != nil {
 					return a.move(ctx, p, s)
 				}
 				return nil // stayed, or copies of a source holding it still
