@@ -46,6 +46,10 @@ var version = "dev"
 // return it after printing what failed.
 var errPartial = errors.New("finished with failures")
 
+// errPermanent marks a migrate run whose users left undone all failed for
+// causes no re-run overcomes (exit 4); the summary has named them.
+var errPermanent = errors.New("finished; the users left failed permanently")
+
 // softMemoryLimit keeps the garbage collector from letting the heap grow
 // to twice what is live: exports and imports hold only bounded buffers, so
 // their memory stays flat whatever the mailbox size. GOMEMLIMIT overrides it.
@@ -71,11 +75,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	switch {
 	case err == nil && ctx.Err() == nil:
 		return exitOK
-	case err == nil, errors.Is(err, errPartial) && ctx.Err() != nil:
+	case err == nil, (errors.Is(err, errPartial) || errors.Is(err, errPermanent)) && ctx.Err() != nil:
 		fmt.Fprintln(stderr, "mailhaul: stopped early: interrupted")
 		return exitCancelled
 	case errors.Is(err, errPartial):
 		return exitPartial
+	case errors.Is(err, errPermanent):
+		return exitPermanent
 	}
 	// Errors can quote archive contents (folder names, server answers).
 	fmt.Fprintln(stderr, "mailhaul:", termtext.Escape(err.Error()))
@@ -124,7 +130,7 @@ func (a *app) rootCommand() *cobra.Command {
 	}
 	root.PersistentFlags().BoolVar(&a.json, "json", false, "machine-readable output: JSON lines (one JSON object for inspect)")
 	root.PersistentFlags().BoolVarP(&a.quiet, "quiet", "q", false, "no progress display")
-	root.AddCommand(a.exportCommand(), a.inspectCommand(), a.verifyCommand(), a.extractCommand(), a.importCommand(), a.restoreCommand(),
+	root.AddCommand(a.exportCommand(), a.inspectCommand(), a.verifyCommand(), a.extractCommand(), a.importCommand(), a.compareCommand(), a.restoreCommand(),
 		a.pushCommand(), a.pullCommand(), a.copyCommand(), a.migrateCommand())
 	root.Long = rootLong(root)
 	markUsage(root)

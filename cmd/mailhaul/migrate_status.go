@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"path/filepath"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -83,7 +84,7 @@ func (a *app) migrateStatus(path, pass string) error {
 			return err
 		}
 	}
-	dir := p.LeaseDir()
+	dir := filepath.Join(p.Archive.State, leaseDir) // where migrate run keeps them
 	holder := func(user string) string {
 		in, err := lease.Read(dir, user)
 		if err != nil || time.Now().After(in.Expires) {
@@ -116,14 +117,19 @@ func (a *app) migrateStatus(path, pass string) error {
 	return nil
 }
 
-// migrateUsers are the plan's users as the engine knows them: by source
-// address, with the target login and the estimated size.
+// migrateUsers are the plan's users as the engine knows them.
 func migrateUsers(p *migrateplan.Plan) []migrate.User {
 	var users []migrate.User
 	for _, u := range p.Users() {
-		users = append(users, migrate.User{Name: u.Address, Login: u.Login, EstimatedBytes: u.EstimatedSize})
+		users = append(users, engineUser(u))
 	}
 	return users
+}
+
+// engineUser is a plan's user as the engine knows it: by source address,
+// with the target login and the estimated size.
+func engineUser(u migrateplan.User) migrate.User {
+	return migrate.User{Name: u.Address, Login: u.Login, EstimatedBytes: u.EstimatedSize}
 }
 
 // printStatus writes a line per user, then the totals and the ETA; user

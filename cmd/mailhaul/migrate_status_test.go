@@ -61,7 +61,7 @@ func TestMigrateStatus(t *testing.T) {
 	users := migrateUsers(p)
 	job := migrate.Job{Users: users, Only: []string{"alice@example.org"}, Stage: migrate.Full, Part: migrate.ExportOnly,
 		StateDir: p.Archive.State, ArchiveDir: p.Archive.Dir,
-		Steps: migrate.Steps{Export: func(u migrate.User) (export.Job, error) {
+		Steps: migrate.Steps{Export: func(u migrate.User, _ string) (export.Job, error) {
 			src := filepath.Join(filepath.Dir(path), "mail", strings.Split(u.Name, "@")[0]+".mbox")
 			return export.Job{Kind: "mbox", Path: src, Source: &mbox.Source{Path: src}}, nil
 		}}}
@@ -69,7 +69,7 @@ func TestMigrateStatus(t *testing.T) {
 	if err != nil || res.Count(migrate.Done) != 1 {
 		t.Fatalf("export part: %v\n%s", err, res.Summary())
 	}
-	l, _, err := lease.Acquire(context.Background(), lease.Options{Dir: p.LeaseDir(), Shard: 3, Host: "worker-7"}, "bob@example.org")
+	l, _, err := lease.Acquire(context.Background(), lease.Options{Dir: filepath.Join(p.Archive.State, leaseDir), Shard: 3, Host: "worker-7"}, "bob@example.org")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -120,6 +120,11 @@ type Source struct {
 	// Root and Pattern (maildir, mbox): each user's mailbox is
 	// Root/Pattern with the placeholders filled in.
 	Root, Pattern string
+	// Contacts and Calendars (maildir, mbox; optional) are glob patterns
+	// below Root, with the placeholders, of each user's .vcf and .ics
+	// files: each file becomes an address book or calendar named after
+	// it, as export's --contacts and --calendar make them.
+	Contacts, Calendars string
 }
 
 // Archive is where the per-user archives rest between the stages.
@@ -165,6 +170,10 @@ type User struct {
 	// SourcePath is the user's Maildir or mbox (maildir, mbox sources):
 	// Root joined with SourceRel, never outside Root.
 	SourcePath, SourceRel string
+	// ContactFiles and CalendarFiles are Source.Contacts and
+	// Source.Calendars filled in for the user and joined to Root: glob
+	// patterns, matching no file for a user who has none.
+	ContactFiles, CalendarFiles string
 	// The secrets of this user, resolved (empty when an admin's serves).
 	SourceSecret, IMAPSecret, DAVSecret Secret
 	// SourceToken, IMAPToken, DAVToken: OAuth token files, resolved.
@@ -175,12 +184,6 @@ type User struct {
 
 // Users is every user of the plan, in the CSV's order.
 func (p *Plan) Users() []User { return append([]User(nil), p.users...) }
-
-// LeaseDir is where the users' leases live (migrate/lease): a directory
-// of the shared state directory, so that every shard and `migrate status`
-// find them in one place. (A user called "leases" shares it harmlessly:
-// lease files end in ".lease", a user's state files never do.)
-func (p *Plan) LeaseDir() string { return filepath.Join(p.Archive.State, "leases") }
 
 // Defaults.
 const (
