@@ -82,9 +82,9 @@ func TestCompareIMAP(t *testing.T) {
 		t.Errorf("compare --json: exit %d, %v, %+v\n%s\n%s", code, err, res, stdout, stderr)
 	}
 
-	// Cannot compare: exit 1.
+	// Cannot compare, the login refused: exit 16 (authentication).
 	os.WriteFile(pw, []byte("wrong\n"), 0o600)
-	if code, stdout, stderr = mailhaul(t, cmp...); code != exitFailed {
-		t.Errorf("with a wrong password: exit %d, want 1\n%s\n%s", code, stdout, stderr)
+	if code, stdout, stderr = mailhaul(t, cmp...); code != exitAuth {
+		t.Errorf("with a wrong password: exit %d, want %d\n%s\n%s", code, exitAuth, stdout, stderr)
 	}
 }
