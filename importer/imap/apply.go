@@ -83,7 +83,11 @@ func (im *job) keepState(archive string, sum *format.Summary, items iter.Seq2[fo
 			st.close()
 			return err
 		}
-		if it.Kind != format.KindMessage || !im.req.Select.KeepFolder(it.Folder) {
+		// Lines of folders outside the run's --folder are kept too: a
+		// message moved out of a selected folder is matched to them, so
+		// it is not taken for a deletion (applyState changes nothing
+		// they hold).
+		if it.Kind != format.KindMessage {
 			continue
 		}
 		st.listed[it.Folder] = true
@@ -302,8 +306,12 @@ func (im *job) applyState(ctx context.Context) error {
 	// First the messages still where they were, then the others: a copy
 	// in another folder must not take a message that stayed.
 	var later bool
+	sel := im.req.Select.KeepFolder
 	err = st.each(func(s format.StateItem) error {
 		if p := ix.stayed(s); p != nil {
+			if !sel(s.Folder) {
+				return nil // outside the run: matched, left as it is
+			}
 			return a.flags(ctx, p, s)
 		}
 		later = true
@@ -316,13 +324,16 @@ func (im *job) applyState(ctx context.Context) error {
 	if err == nil && later {
 		err = st.each(func(s format.StateItem) error {
 			if len(ix.copies(s)) > 0 {
-				if p := ix.strayCopy(s); p != nil {
+				if p := ix.strayCopy(s); p != nil && sel(s.Folder) {
 					return a.move(ctx, p, s)
 				}
-				return nil // stayed, or copies of a source holding it still
+				return nil // stayed, copies of a source holding it still, or moved out of the run's folders
 			}
 			if p := ix.moved(s); p != nil {
 				ix.seen[p] = true
+				if !sel(s.Folder) {
+					return nil // moved out of the run's folders: not deleted, not moved
+				}
 				return a.move(ctx, p, s)
 			}
 			if s.Key == "" && (s.MessageID == "" || s.Size <= 0 && ix.byID[bareID(s.MessageID)] == nil) {
