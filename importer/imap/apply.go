@@ -158,7 +158,7 @@ func msgTag(id string, size int64) string { return bareID(id) + "\x00" + strconv
 
 // bareID is a Message-ID without its angle brackets: the journal keeps
 // the header's value, the archive's state the msg-id alone.
-func bareID(id string) string { return strings.TrimSuffix(strings.TrimPrefix(id, "<"), ">") }
+func bareID(id string) string { return compare.BareID(id) }
 
 // readPlaced indexes the journal's records that carry what a cutover
 // needs (journal.Record.Source): older records are left alone.
