@@ -51,6 +51,25 @@ type sourceState struct {
 	allBroken      bool // the summary's problem list was truncated
 }
 
+// unlisted says which folders the delta's export could not list
+// completely ("" when none): no deletion is inferred anywhere then.
+func (s *sourceState) unlisted() string {
+	switch {
+	case s.allBroken:
+		return "the delta's export could not read everything (its summary names no folder, or is truncated)"
+	case len(s.broken) > 0:
+		return fmt.Sprintf("the delta's export could not list %s completely", strings.Join(quoteAll(slices.Sorted(maps.Keys(s.broken))), ", "))
+	}
+	return ""
+}
+
+func quoteAll(ss []string) []string {
+	for i, s := range ss {
+		ss[i] = strconv.Quote(s)
+	}
+	return ss
+}
+
 func (s *sourceState) close() {
 	if s != nil && s.f != nil {
 		s.f.Close()
@@ -349,8 +368,12 @@ func (im *job) applyState(ctx context.Context) error {
 		if p.rec.State != journal.Done || ix.seen[p] || !st.listed[p.rec.Folder] || !im.req.Select.KeepFolder(p.rec.Folder) {
 			continue
 		}
-		if st.allBroken || st.broken[p.rec.Folder] {
-			continue // the export could not list it all: no evidence
+		if why := st.unlisted(); why != "" {
+			// A message moved into a folder the export could not list
+			// is missing from the state as a deleted one is.
+			im.rep.AddWouldDelete(report.Failure{Archive: st.archive, Folder: p.rec.Folder, Item: p.rec.Source,
+				Reason: "not in the source's state, but " + why + ": it may be there, so it is not deleted"})
+			continue
 		}
 		if blind > 0 {
 			im.rep.AddWouldDelete(report.Failure{Archive: st.archive, Folder: p.rec.Folder, Item: p.rec.Source,
