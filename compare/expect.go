@@ -62,6 +62,9 @@ type rec struct {
 	Item
 	folder string
 	labels []string
+	// msgID is the item record's Message-ID, as the export wrote it (as
+	// it writes a state line's).
+	msgID string
 }
 
 // Read streams the archives (in order: full, then deltas) into the
@@ -104,7 +107,7 @@ func Read(ctx context.Context, archives []string, o Options) (*Expected, error) 
 			}
 			r := &rec{Item: Item{Kind: it.Kind, UID: it.UID, SHA256: it.SHA256, archive: idx[archive], data: it.SourceID,
 				Message: Message{MessageID: it.MessageID, Size: it.Size, Flags: it.Flags, Ref: it.SourceID}},
-				folder: it.Folder, labels: it.Labels}
+				folder: it.Folder, labels: it.Labels, msgID: it.MessageID}
 			if it.Kind == format.KindMessage && o.Key != nil {
 				id, size, err := o.Key(e.Body)
 				if err != nil {
@@ -121,8 +124,8 @@ func Read(ctx context.Context, archives []string, o Options) (*Expected, error) 
 			if it.UID != "" {
 				byUID[it.Folder+"\x00"+it.UID] = it.SourceID
 			}
-			if r.MessageID != "" {
-				byMsgID[BareID(r.MessageID)] = it.SourceID
+			if it.MessageID != "" {
+				byMsgID[BareID(it.MessageID)] = it.SourceID
 			}
 			return nil
 		},
@@ -165,7 +168,7 @@ func Read(ctx context.Context, archives []string, o Options) (*Expected, error) 
 		unknown := 0
 		for _, s := range state {
 			r := recs[s.SourceID]
-			if r != nil && s.MessageID != "" && r.MessageID != "" && BareID(r.MessageID) != BareID(s.MessageID) {
+			if r != nil && s.MessageID != "" && r.msgID != "" && BareID(r.msgID) != BareID(s.MessageID) {
 				r = nil // that sourceId (an mbox offset) is another message now
 			}
 			if r == nil && s.MessageID != "" && s.Key == "" && s.UID == "" {

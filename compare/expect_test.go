@@ -142,8 +142,8 @@ func TestReadState(t *testing.T) {
 func TestReadStateShiftedOffset(t *testing.T) {
 	dir := t.TempDir()
 	full := writeArchive(t, dir, time.Time{}, []testItem{
-		{folder: "INBOX", id: "INBOX:0", body: "<a>\nA\n"},
-		{folder: "INBOX", id: "INBOX:100", body: "<b>\nBB\n"},
+		{folder: "INBOX", id: "INBOX:0", msgid: "<a>", body: "<a>\nA\n"},
+		{folder: "INBOX", id: "INBOX:100", msgid: "<b>", body: "<b>\nBB\n"},
 	}, nil)
 	// a deleted: b now starts at 0.
 	delta := writeArchive(t, dir, time.Unix(1700000000, 0), nil, []format.StateItem{
