@@ -340,18 +340,31 @@ func (im *job) applyState(ctx context.Context) error {
 	// cannot match to what it did (no key, no Message-ID and size): any
 	// of them may be a placed message moved, so nothing is deleted.
 	blind := 0
+	// outside counts placed messages the source moved out of the run's
+	// folders (--folder): left where they are, and said so.
+	outside := 0
 	if err == nil && later {
 		err = st.each(func(s format.StateItem) error {
 			if len(ix.copies(s)) > 0 {
-				if p := ix.strayCopy(s); p != nil && sel(s.Folder) {
+				p := ix.strayCopy(s)
+				if p != nil && !sel(s.Folder) {
+					if sel(p.rec.Folder) {
+						outside++
+					}
+					return nil
+				}
+				if p != nil {
 					return a.move(ctx, p, s)
 				}
-				return nil // stayed, copies of a source holding it still, or moved out of the run's folders
+				return nil // stayed, or copies of a source holding it still
 			}
 			if p := ix.moved(s); p != nil {
 				ix.seen[p] = true
 				if !sel(s.Folder) {
-					return nil // moved out of the run's folders: not deleted, not moved
+					if sel(p.rec.Folder) {
+						outside++ // not deleted, not moved
+					}
+					return nil
 				}
 				return a.move(ctx, p, s)
 			}
@@ -363,6 +376,9 @@ func (im *job) applyState(ctx context.Context) error {
 	}
 	if err != nil {
 		return err
+	}
+	if outside > 0 {
+		im.rep.Note("%d messages mailhaul placed were moved at the source into folders this run does not take (--folder): they stay where they are on the target, neither moved nor deleted; a run of all folders moves them", outside)
 	}
 	for _, p := range ix.byKey {
 		if p.rec.State != journal.Done || ix.seen[p] || !st.listed[p.rec.Folder] || !im.req.Select.KeepFolder(p.rec.Folder) {

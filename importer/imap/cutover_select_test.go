@@ -27,6 +27,9 @@ func TestCutoverSelectMovedOutIsNotDeleted(t *testing.T) {
 	if ch.Deleted != 0 {
 		t.Errorf("a run restricted to INBOX deleted %d messages; c only moved to Archive: %s", ch.Deleted, rep.Statement)
 	}
+	if want := "1 messages mailhaul placed were moved at the source into folders this run does not take (--folder)"; !slices.ContainsFunc(rep.Notes, func(n string) bool { return strings.HasPrefix(n, want) }) {
+		t.Errorf("notes %q lack %q", rep.Notes, want)
+	}
 	got := targetView(t, d.Addr)
 	if !slices.Contains(got, `INBOX: c \Seen`) && !slices.Contains(got, `Archive: c \Seen`) {
 		t.Errorf("c, moved at the source, is gone from the target:\n%s", strings.Join(got, "\n"))
