@@ -62,6 +62,9 @@ type rec struct {
 	Item
 	folder string
 	labels []string
+	// msgID is the item record's Message-ID, as the export wrote it (as
+	// it writes a state line's).
+	msgID string
 }
 
 // Read streams the archives (in order: full, then deltas) into the
@@ -80,6 +83,9 @@ func Read(ctx context.Context, archives []string, o Options) (*Expected, error) 
 	recs := map[string]*rec{}
 	byName := map[string]string{} // sourceId less its folder → sourceId (a Maildir's state key)
 	byUID := map[string]string{}  // folder, NUL, UID → sourceId
+	// byMsgID finds an mbox's message whose sourceId, an offset, shifted
+	// when the file was rewritten: Message-ID (bare) → sourceId.
+	byMsgID := map[string]string{}
 	var state []format.StateItem
 	stateOf := ""
 	unreadable := 0
@@ -101,7 +107,7 @@ func Read(ctx context.Context, archives []string, o Options) (*Expected, error) 
 			}
 			r := &rec{Item: Item{Kind: it.Kind, UID: it.UID, SHA256: it.SHA256, archive: idx[archive], data: it.SourceID,
 				Message: Message{MessageID: it.MessageID, Size: it.Size, Flags: it.Flags, Ref: it.SourceID}},
-				folder: it.Folder, labels: it.Labels}
+				folder: it.Folder, labels: it.Labels, msgID: it.MessageID}
 			if it.Kind == format.KindMessage && o.Key != nil {
 				id, size, err := o.Key(e.Body)
 				if err != nil {
@@ -117,6 +123,9 @@ func Read(ctx context.Context, archives []string, o Options) (*Expected, error) 
 			}
 			if it.UID != "" {
 				byUID[it.Folder+"\x00"+it.UID] = it.SourceID
+			}
+			if it.MessageID != "" {
+				byMsgID[BareID(it.MessageID)] = it.SourceID
 			}
 			return nil
 		},
@@ -159,6 +168,12 @@ func Read(ctx context.Context, archives []string, o Options) (*Expected, error) 
 		unknown := 0
 		for _, s := range state {
 			r := recs[s.SourceID]
+			if r != nil && s.MessageID != "" && r.msgID != "" && BareID(r.msgID) != BareID(s.MessageID) {
+				r = nil // that sourceId (an mbox offset) is another message now
+			}
+			if r == nil && s.MessageID != "" && s.Key == "" && s.UID == "" {
+				r = recs[byMsgID[BareID(s.MessageID)]]
+			}
 			if r == nil && s.Key != "" {
 				r = recs[byName[s.Key]]
 			}
@@ -200,6 +215,10 @@ func Read(ctx context.Context, archives []string, o Options) (*Expected, error) 
 	}
 	return ex, nil
 }
+
+// BareID is a Message-ID without its angle brackets: a message's header
+// has them, an archive's state line may not.
+func BareID(id string) string { return strings.TrimSuffix(strings.TrimPrefix(id, "<"), ">") }
 
 // Known reports whether the item's data is in one of the archives (else
 // it is known from the state record alone, and Bodies gives it not).

@@ -132,3 +132,38 @@ func TestReadState(t *testing.T) {
 		t.Errorf("state not last: %v %q %q %q", err, ex.State, flat(ex), ex.Notes)
 	}
 }
+
+// TestReadStateShiftedOffset: an mbox's sourceId is an offset, and a
+// rewrite of the file gives a deleted message's offset to another one.
+// The state line's Message-ID tells that the item record of that sourceId
+// is another message: expected is the one the state names (by its
+// Message-ID), never the deleted one, whose presence on the target would
+// hide the other's absence.
+func TestReadStateShiftedOffset(t *testing.T) {
+	dir := t.TempDir()
+	full := writeArchive(t, dir, time.Time{}, []testItem{
+		{folder: "INBOX", id: "INBOX:0", msgid: "<a>", body: "<a>\nA\n"},
+		{folder: "INBOX", id: "INBOX:100", msgid: "<b>", body: "<b>\nBB\n"},
+	}, nil)
+	// a deleted: b now starts at 0.
+	delta := writeArchive(t, dir, time.Unix(1700000000, 0), nil, []format.StateItem{
+		{Kind: format.KindMessage, Folder: "INBOX", SourceID: "INBOX:0", MessageID: "b"},
+	})
+	ex, err := Read(context.Background(), []string{full, delta}, Options{Kinds: []format.Kind{format.KindMessage}, Key: crlfKey})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := flat(ex), []string{"INBOX INBOX:0 <b> "}; !slices.Equal(got, want) {
+		t.Fatalf("expected %q; want %q (b, which the state line names)", got, want)
+	}
+	if it := ex.Items["INBOX"][0]; it.Size != 9 {
+		t.Errorf("size %d; want 9, b's CRLF size", it.Size)
+	}
+	// The target holding a (deleted at the source, the deletion not
+	// applied) but not b: b is missing.
+	var f Folder
+	Mail(&f, []Message{ex.Items["INBOX"][0].Message}, []Message{{MessageID: "<a>", Size: 8, Ref: "UID 1"}})
+	if len(f.Missing) != 1 || f.Missing[0].MessageID != "<b>" {
+		t.Errorf("missing %+v; want b", f.Missing)
+	}
+}

@@ -51,6 +51,25 @@ type sourceState struct {
 	allBroken      bool // the summary's problem list was truncated
 }
 
+// unlisted says which folders the delta's export could not list
+// completely ("" when none): no deletion is inferred anywhere then.
+func (s *sourceState) unlisted() string {
+	switch {
+	case s.allBroken:
+		return "the delta's export could not read everything (its summary names no folder, or is truncated)"
+	case len(s.broken) > 0:
+		return fmt.Sprintf("the delta's export could not list %s completely", strings.Join(quoteAll(slices.Sorted(maps.Keys(s.broken))), ", "))
+	}
+	return ""
+}
+
+func quoteAll(ss []string) []string {
+	for i, s := range ss {
+		ss[i] = strconv.Quote(s)
+	}
+	return ss
+}
+
 func (s *sourceState) close() {
 	if s != nil && s.f != nil {
 		s.f.Close()
@@ -83,7 +102,11 @@ func (im *job) keepState(archive string, sum *format.Summary, items iter.Seq2[fo
 			st.close()
 			return err
 		}
-		if it.Kind != format.KindMessage || !im.req.Select.KeepFolder(it.Folder) {
+		// Lines of folders outside the run's --folder are kept too: a
+		// message moved out of a selected folder is matched to them, so
+		// it is not taken for a deletion (applyState changes nothing
+		// they hold).
+		if it.Kind != format.KindMessage {
 			continue
 		}
 		st.listed[it.Folder] = true
@@ -154,7 +177,7 @@ func msgTag(id string, size int64) string { return bareID(id) + "\x00" + strconv
 
 // bareID is a Message-ID without its angle brackets: the journal keeps
 // the header's value, the archive's state the msg-id alone.
-func bareID(id string) string { return strings.TrimSuffix(strings.TrimPrefix(id, "<"), ">") }
+func bareID(id string) string { return compare.BareID(id) }
 
 // readPlaced indexes the journal's records that carry what a cutover
 // needs (journal.Record.Source): older records are left alone.
@@ -302,8 +325,12 @@ func (im *job) applyState(ctx context.Context) error {
 	// First the messages still where they were, then the others: a copy
 	// in another folder must not take a message that stayed.
 	var later bool
+	sel := im.req.Select.KeepFolder
 	err = st.each(func(s format.StateItem) error {
 		if p := ix.stayed(s); p != nil {
+			if !sel(s.Folder) {
+				return nil // outside the run: matched, left as it is
+			}
 			return a.flags(ctx, p, s)
 		}
 		later = true
@@ -313,16 +340,32 @@ func (im *job) applyState(ctx context.Context) error {
 	// cannot match to what it did (no key, no Message-ID and size): any
 	// of them may be a placed message moved, so nothing is deleted.
 	blind := 0
+	// outside counts placed messages the source moved out of the run's
+	// folders (--folder): left where they are, and said so.
+	outside := 0
 	if err == nil && later {
 		err = st.each(func(s format.StateItem) error {
 			if len(ix.copies(s)) > 0 {
-				if p := ix.strayCopy(s); p != nil {
+				p := ix.strayCopy(s)
+				if p != nil && !sel(s.Folder) {
+					if sel(p.rec.Folder) {
+						outside++
+					}
+					return nil
+				}
+				if p != nil {
 					return a.move(ctx, p, s)
 				}
 				return nil // stayed, or copies of a source holding it still
 			}
 			if p := ix.moved(s); p != nil {
 				ix.seen[p] = true
+				if !sel(s.Folder) {
+					if sel(p.rec.Folder) {
+						outside++ // not deleted, not moved
+					}
+					return nil
+				}
 				return a.move(ctx, p, s)
 			}
 			if s.Key == "" && (s.MessageID == "" || s.Size <= 0 && ix.byID[bareID(s.MessageID)] == nil) {
@@ -334,12 +377,19 @@ func (im *job) applyState(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if outside > 0 {
+		im.rep.Note("%d messages mailhaul placed were moved at the source into folders this run does not take (--folder): they stay where they are on the target, neither moved nor deleted; a run of all folders moves them", outside)
+	}
 	for _, p := range ix.byKey {
 		if p.rec.State != journal.Done || ix.seen[p] || !st.listed[p.rec.Folder] || !im.req.Select.KeepFolder(p.rec.Folder) {
 			continue
 		}
-		if st.allBroken || st.broken[p.rec.Folder] {
-			continue // the export could not list it all: no evidence
+		if why := st.unlisted(); why != "" {
+			// A message moved into a folder the export could not list
+			// is missing from the state as a deleted one is.
+			im.rep.AddWouldDelete(report.Failure{Archive: st.archive, Folder: p.rec.Folder, Item: p.rec.Source,
+				Reason: "not in the source's state, but " + why + ": it may be there, so it is not deleted"})
+			continue
 		}
 		if blind > 0 {
 			im.rep.AddWouldDelete(report.Failure{Archive: st.archive, Folder: p.rec.Folder, Item: p.rec.Source,
