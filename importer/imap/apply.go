@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mailhaul/mailhaul/compare"
 	"github.com/mailhaul/mailhaul/format"
 	"github.com/mailhaul/mailhaul/internal/imapconn"
 	"github.com/mailhaul/mailhaul/internal/journal"
@@ -297,19 +298,7 @@ func (im *job) applyState(ctx context.Context) error {
 
 // sameFlags compares two flag lists as sets, case-insensitively, without
 // \Recent (which no client sets).
-func sameFlags(a, b []string) bool {
-	norm := func(fs []string) []string {
-		var out []string
-		for _, f := range fs {
-			if f = strings.ToLower(f); f != `\recent` && !slices.Contains(out, f) {
-				out = append(out, f)
-			}
-		}
-		slices.Sort(out)
-		return out
-	}
-	return slices.Equal(norm(a), norm(b))
-}
+func sameFlags(a, b []string) bool { return compare.SameFlags(a, b) }
 
 // conflict reports p left alone for reason.
 func (im *job) conflict(p *placedMsg, folder, reason string) {
