@@ -24,7 +24,7 @@ var words = strings.Fields(`the a of to and in that is for on it with as was be 
 	report project budget draft review schedule invoice team notes weekly agenda follow-up
 	Ärger Grüße naïve café résumé Zoë`)
 
-var flagSets = []string{"S", "S", "S", "RS", "FS", "", "ST", "DS"}
+var flagSets = []string{"S", "S", "S", "RS", "FS", "", "S", "DS"}
 
 func (g *gen) write(n int) error {
 	for _, f := range Folders {

@@ -159,3 +159,34 @@ func corpusMail(dir string) ([]string, error) {
 	}
 	return out, err
 }
+
+// Existing returns the users Generate wrote with o, reading their sizes
+// from disk (for a new plan over a cached set).
+func Existing(o Options) ([]User, error) {
+	if o.Domain == "" {
+		o.Domain = "example.org"
+	}
+	users := make([]User, 0, o.Users)
+	for i := 1; i <= o.Users; i++ {
+		login := fmt.Sprintf("user%03d", i)
+		u := User{Name: login + "@" + o.Domain, Login: login, Dir: filepath.Join(o.Dir, login)}
+		u.Maildir = filepath.Join(u.Dir, "Maildir")
+		err := filepath.WalkDir(u.Maildir, func(p string, d fs.DirEntry, err error) error {
+			if sub := filepath.Base(filepath.Dir(p)); err != nil || d.IsDir() || (sub != "cur" && sub != "new") {
+				return err
+			}
+			fi, err := d.Info()
+			if err != nil {
+				return err
+			}
+			u.Messages++
+			u.Bytes += fi.Size()
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+		users = append(users, u)
+	}
+	return users, nil
+}
