@@ -62,10 +62,12 @@ type User struct {
 // engine only composes export.Run, transport.Run and importer.Target.
 type Steps struct {
 	// Export returns the user's export job (source, kind, path,
-	// compression, overlap ...). The engine sets User, Out (the user's
-	// directory under ArchiveDir), Since (for a delta: the user's newest
-	// archive there), Overwrite (a full export restarts) and Progress.
-	Export func(u User) (export.Job, error)
+	// compression, overlap ...). since is the archive a delta starts from
+	// (the user's newest under ArchiveDir; "" for a full export), for
+	// sources that take more from it than its start time (a DAV source's
+	// sync tokens). The engine sets User, Out (the user's directory under
+	// ArchiveDir), Since, Overwrite (a full export restarts) and Progress.
+	Export func(u User, since string) (export.Job, error)
 	// Transfer, when set, moves each new archive from the user's
 	// directory under ArchiveDir to the user's directory under
 	// Transfer.Dir; the import then reads from there (when Dst is local).
@@ -442,12 +444,7 @@ func (w *work) importDir() string {
 }
 
 func (w *work) export(ctx context.Context) error {
-	xj, err := w.e.job.Steps.Export(w.u)
-	if err != nil {
-		return retry.MarkPermanent(err)
-	}
-	xj.User, xj.Out, xj.Progress = w.u.Name, w.archiveDir(), w.progress()
-	xj.Since, xj.After, xj.Overwrite = "", "", true
+	since := ""
 	if w.e.job.Stage == Delta {
 		// The --since rule: from the start of the user's last export that
 		// finished (every archive in the directory did).
@@ -456,9 +453,15 @@ func (w *work) export(ctx context.Context) error {
 			return err
 		}
 		if len(arch) > 0 {
-			xj.Since, xj.Overwrite = arch[len(arch)-1], false
+			since = arch[len(arch)-1]
 		}
 	}
+	xj, err := w.e.job.Steps.Export(w.u, since)
+	if err != nil {
+		return retry.MarkPermanent(err)
+	}
+	xj.User, xj.Out, xj.Progress = w.u.Name, w.archiveDir(), w.progress()
+	xj.Since, xj.After, xj.Overwrite = since, "", since == ""
 	rep, err := export.Run(ctx, xj)
 	if err != nil {
 		return err

@@ -72,5 +72,5 @@ func TestUsersThatWouldCollide(t *testing.T) {
 	}
 }
 
-func nopExport(User) (export.Job, error) { return export.Job{}, nil }
-func nopImport(User) ([]Import, error)   { return nil, nil }
+func nopExport(User, string) (export.Job, error) { return export.Job{}, nil }
+func nopImport(User) ([]Import, error)           { return nil, nil }

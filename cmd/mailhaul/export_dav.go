@@ -94,7 +94,7 @@ func (d *davSourceFlags) where() string {
 
 // source builds the DAV source, reading the secret from its file (or the
 // environment), never from an argument; login defaults to user.
-func (d *davSourceFlags) source(user string, logf func(string, ...any)) (*davexport.Source, error) {
+func (d *davSourceFlags) source(user, since string, logf func(string, ...any)) (*davexport.Source, error) {
 	if !d.given() {
 		return nil, fmt.Errorf("give --%[1]surl, or --%[1]scarddav and/or --%[1]scaldav", d.prefix)
 	}
@@ -109,7 +109,7 @@ func (d *davSourceFlags) source(user string, logf func(string, ...any)) (*davexp
 	if login == "" {
 		login = user
 	}
-	cfg := davclient.Config{User: login, AllowPlaintext: d.allowPlaintext, Conns: 2, Logf: logf}
+	cfg := davclient.Config{User: login, AllowPlaintext: d.allowPlaintext, Logf: logf}
 	if d.tlsCA != "" {
 		pool, err := loadCAs(d.tlsCA)
 		if err != nil && d.prefix != "" {
@@ -133,7 +133,24 @@ func (d *davSourceFlags) source(user string, logf func(string, ...any)) (*davexp
 		}
 		cfg.Password = pw
 	}
-	return &davexport.Source{Config: cfg, URL: d.url, CardDAV: d.carddav, CalDAV: d.caldav, Batch: d.batch}, nil
+	return davSource(cfg, davclient.Endpoints{URL: d.url, CardDAV: d.carddav, CalDAV: d.caldav}, d.batch, since)
+}
+
+// davSource builds the DAV source of one account (export dav's flags, or
+// a plan's source); since is the earlier archive of a delta, whose
+// collections' sync tokens make it, or "".
+func davSource(cfg davclient.Config, e davclient.Endpoints, batch int, since string) (*davexport.Source, error) {
+	if cfg.Conns == 0 {
+		cfg.Conns = 2
+	}
+	if batch == 0 {
+		batch = davexport.DefaultBatch
+	}
+	src := &davexport.Source{Config: cfg, URL: e.URL, CardDAV: e.CardDAV, CalDAV: e.CalDAV, Batch: batch}
+	if since != "" {
+		src.Earlier, src.EarlierFailed = earlierCollections(since)
+	}
+	return src, nil
 }
 
 // appendTo adds the DAV source to sources when an account was named
@@ -143,12 +160,9 @@ func (d *davSourceFlags) appendTo(sources export.Composite, user, since string, 
 	if !d.given() {
 		return sources, nil
 	}
-	src, err := d.source(user, logf)
+	src, err := d.source(user, since, logf)
 	if err != nil {
 		return nil, fmt.Errorf("contacts and calendars from CardDAV/CalDAV: %w", err)
-	}
-	if since != "" {
-		src.Earlier, src.EarlierFailed = earlierCollections(since)
 	}
 	return append(sources, src), nil
 }
@@ -182,12 +196,9 @@ func (a *app) exportDAVCommand() *cobra.Command {
 }
 
 func (a *app) exportDAV(ctx context.Context, f *exportFlags) error {
-	src, err := f.dav.source(f.user, a.retryLog)
+	src, err := f.dav.source(f.user, f.since, a.retryLog)
 	if err != nil {
 		return fmt.Errorf("export dav: %w", err)
-	}
-	if f.since != "" {
-		src.Earlier, src.EarlierFailed = earlierCollections(f.since)
 	}
 	return a.runExport(ctx, f, export.Job{User: f.user, Kind: "dav", Path: f.dav.where(), PathIsURL: true, Source: src})
 }

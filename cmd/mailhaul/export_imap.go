@@ -18,10 +18,7 @@ import (
 // exportIMAPFlags are export imap's own flags, besides every export's.
 type exportIMAPFlags struct {
 	imapLogin
-	provider                                string
-	folders, exclude                        []string
-	connections                             int
-	maxBytesPerSecond, maxMessagesPerSecond float64
+	imapSourceSettings
 }
 
 const exportIMAPHelp = `Export one user's mailbox from an IMAP server (Dovecot, Cyrus, Exchange, Office 365,
@@ -88,27 +85,49 @@ func (a *app) runExportIMAP(ctx context.Context, f *exportFlags, xf *exportIMAPF
 	if err != nil {
 		return err
 	}
-	lim, err := imapconn.ProviderLimits(xf.provider)
+	src, where, err := imapSource(acct, xf.imapSourceSettings, a.retryLog)
 	if err != nil {
 		return err
 	}
-	if xf.connections < 0 || (lim.MaxConnections > 0 && xf.connections > lim.MaxConnections) {
-		return fmt.Errorf("--connections: %d is more than the %s provider allows one user (%d)", xf.connections, xf.provider, lim.MaxConnections)
-	}
-	src := &imapsrc.Source{Account: acct, Limits: lim, Connections: xf.connections, Folders: xf.folders, Exclude: xf.exclude,
-		Pacer: ratelimit.NewPacer(xf.maxBytesPerSecond, xf.maxMessagesPerSecond),
-		Retry: retry.Loop{Backoff: retry.Policy{First: time.Second, Max: time.Minute}, MaxWait: 15 * time.Minute,
-			OnRetry: func(_ int, err error, wait time.Duration) {
-				a.retryLog("%s: %s; again in %s", xf.user, err, wait.Round(time.Second))
-			}}}
 	sources, err := a.withContacts(src, f)
 	if err != nil {
 		return err
 	}
-	// The manifest names the server, never the credentials.
+	return a.runExport(ctx, f, export.Job{User: f.user, Kind: "imap", Path: where, PathIsURL: true, Source: sources})
+}
+
+// imapSourceSettings are what an IMAP source takes besides its account
+// (export imap's flags, or a plan's source).
+type imapSourceSettings struct {
+	provider                                string
+	folders, exclude                        []string
+	connections                             int
+	maxBytesPerSecond, maxMessagesPerSecond float64
+}
+
+// imapSource builds the IMAP source of acct, and the server's URL for the
+// manifest (never the credentials); logf hears of retries.
+func imapSource(acct imapconn.Account, s imapSourceSettings, logf func(string, ...any)) (*imapsrc.Source, string, error) {
+	if s.provider == "" {
+		s.provider = "generic"
+	}
+	lim, err := imapconn.ProviderLimits(s.provider)
+	if err != nil {
+		return nil, "", err
+	}
+	if s.connections < 0 || (lim.MaxConnections > 0 && s.connections > lim.MaxConnections) {
+		return nil, "", fmt.Errorf("--connections: %d is more than the %s provider allows one user (%d)", s.connections, s.provider, lim.MaxConnections)
+	}
+	user := acct.User
+	src := &imapsrc.Source{Account: acct, Limits: lim, Connections: s.connections, Folders: s.folders, Exclude: s.exclude,
+		Pacer: ratelimit.NewPacer(s.maxBytesPerSecond, s.maxMessagesPerSecond),
+		Retry: retry.Loop{Backoff: retry.Policy{First: time.Second, Max: time.Minute}, MaxWait: 15 * time.Minute,
+			OnRetry: func(_ int, err error, wait time.Duration) {
+				logf("%s: %s; again in %s", user, err, wait.Round(time.Second))
+			}}}
 	where := "imap://" + acct.Addr
 	if acct.Mode == imapconn.ImplicitTLS {
 		where = "imaps://" + acct.Addr
 	}
-	return a.runExport(ctx, f, export.Job{User: f.user, Kind: "imap", Path: where, PathIsURL: true, Source: sources})
+	return src, where, nil
 }

@@ -17,6 +17,6 @@ func (a *app) migrateCommand() *cobra.Command {
 		Short: "Migrate many users from one plan file",
 		Long:  migrateHelp,
 	}
-	cmd.AddCommand(a.migrateCheckCommand())
+	cmd.AddCommand(a.migrateCheckCommand(), a.migrateRunCommand())
 	return cmd
 }

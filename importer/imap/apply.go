@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"iter"
+	"maps"
 	"os"
 	"slices"
 	"strconv"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/mailhaul/mailhaul/compare"
 	"github.com/mailhaul/mailhaul/format"
+	"github.com/mailhaul/mailhaul/importer"
 	"github.com/mailhaul/mailhaul/internal/imapconn"
 	"github.com/mailhaul/mailhaul/internal/journal"
 	"github.com/mailhaul/mailhaul/internal/retry"
@@ -136,13 +138,23 @@ type placedIndex struct {
 	// Maildir's state key, the unique name.
 	byName map[string]*placedMsg
 	byMsg  map[string]*placedMsg // Message-ID, NUL, size
-	seen   map[*placedMsg]bool   // matched to a state line
+	// byID holds the Message-IDs placed once (bare, see twice): an
+	// mbox's state line has no size, and its sourceId, an offset, shifts
+	// whenever a client rewrites the file.
+	byID  map[string]*placedMsg
+	twice map[string]bool     // Message-IDs placed more than once
+	seen  map[*placedMsg]bool // matched to a state line
+	kept  map[*placedMsg]bool // matched to a state line of its own folder, or moved to one
 	// older counts messages placed according to records without what a
 	// cutover needs (journals of earlier versions): left as they are.
 	older int
 }
 
-func msgTag(id string, size int64) string { return id + "\x00" + strconv.FormatInt(size, 10) }
+func msgTag(id string, size int64) string { return bareID(id) + "\x00" + strconv.FormatInt(size, 10) }
+
+// bareID is a Message-ID without its angle brackets: the journal keeps
+// the header's value, the archive's state the msg-id alone.
+func bareID(id string) string { return strings.TrimSuffix(strings.TrimPrefix(id, "<"), ">") }
 
 // readPlaced indexes the journal's records that carry what a cutover
 // needs (journal.Record.Source): older records are left alone.
@@ -174,8 +186,9 @@ func readPlaced(j *journal.Journal) (*placedIndex, error) {
 		return nil, err
 	}
 	ix.older = len(older)
-	ix.bySource, ix.byName, ix.byMsg = map[string][]*placedMsg{}, map[string]*placedMsg{}, map[string]*placedMsg{}
-	ix.seen = map[*placedMsg]bool{}
+	ix.bySource, ix.byName, ix.byMsg, ix.byID = map[string][]*placedMsg{}, map[string]*placedMsg{}, map[string]*placedMsg{}, map[string]*placedMsg{}
+	ix.twice = map[string]bool{}
+	ix.seen, ix.kept = map[*placedMsg]bool{}, map[*placedMsg]bool{}
 	for _, p := range ix.byKey {
 		if p.rec.State != journal.Done {
 			continue
@@ -186,6 +199,11 @@ func readPlaced(j *journal.Journal) (*placedIndex, error) {
 		}
 		if p.rec.MessageID != "" {
 			ix.byMsg[msgTag(p.rec.MessageID, p.rec.Size)] = p
+			if id := bareID(p.rec.MessageID); ix.byID[id] != nil || ix.twice[id] {
+				ix.byID[id], ix.twice[id] = nil, true
+			} else {
+				ix.byID[id] = p
+			}
 		}
 	}
 	return ix, nil
@@ -197,13 +215,49 @@ func readPlaced(j *journal.Journal) (*placedIndex, error) {
 // are not told apart from moves, and stay).
 func (ix *placedIndex) stayed(s format.StateItem) *placedMsg {
 	var here *placedMsg
-	for _, p := range ix.bySource[s.SourceID] {
+	for _, p := range ix.copies(s) {
 		ix.seen[p] = true
 		if p.rec.Folder == s.Folder {
 			here = p
 		}
 	}
+	if here != nil {
+		ix.kept[here] = true
+	}
 	return here
+}
+
+// copies are the placed copies of s's sourceId that can be s: a sourceId
+// that is an offset (mbox) names another message once the file is
+// rewritten, which its Message-ID tells.
+func (ix *placedIndex) copies(s format.StateItem) []*placedMsg {
+	ps := ix.bySource[s.SourceID]
+	if s.MessageID == "" {
+		return ps
+	}
+	return slices.DeleteFunc(slices.Clone(ps), func(p *placedMsg) bool {
+		return p.rec.MessageID != "" && bareID(p.rec.MessageID) != bareID(s.MessageID)
+	})
+}
+
+// strayCopy is the placed copy of s's sourceId that moved to s's folder,
+// for a source whose sourceIds stay the same in another folder (Zimbra's
+// item ids; an IMAP folder renamed, which keeps UIDs): none when a copy
+// is there already, else one no state line holds in its own folder.
+func (ix *placedIndex) strayCopy(s format.StateItem) *placedMsg {
+	var stray *placedMsg
+	for _, p := range ix.copies(s) {
+		if p.rec.Folder == s.Folder {
+			return nil
+		}
+		if stray == nil && !ix.kept[p] {
+			stray = p
+		}
+	}
+	if stray != nil {
+		ix.kept[stray] = true
+	}
+	return stray
 }
 
 // moved finds the placed message a state line of another sourceId is,
@@ -215,6 +269,8 @@ func (ix *placedIndex) moved(s format.StateItem) *placedMsg {
 		p = ix.byName[s.Key]
 	case s.MessageID != "" && s.Size > 0:
 		p = ix.byMsg[msgTag(s.MessageID, s.Size)]
+	case s.MessageID != "":
+		p = ix.byID[bareID(s.MessageID)]
 	}
 	if p == nil || ix.seen[p] {
 		return nil
@@ -242,6 +298,7 @@ func (im *job) applyState(ctx context.Context) error {
 		im.rep.Note("%d messages were placed by an earlier mailhaul whose journal lacks what a cutover needs (sourceId, folder, flags): the state record changed none of them, and they may differ from the source", ix.older)
 	}
 	a := newApplier(im)
+	gone := ix.goneFolders(st, im.req.Select)
 	// First the messages still where they were, then the others: a copy
 	// in another folder must not take a message that stayed.
 	var later bool
@@ -258,14 +315,17 @@ func (im *job) applyState(ctx context.Context) error {
 	blind := 0
 	if err == nil && later {
 		err = st.each(func(s format.StateItem) error {
-			if len(ix.bySource[s.SourceID]) > 0 {
+			if len(ix.copies(s)) > 0 {
+				if p := ix.strayCopy(s); p != nil {
+					return a.move(ctx, p, s)
+				}
 				return nil // stayed, or copies of a source holding it still
 			}
 			if p := ix.moved(s); p != nil {
 				ix.seen[p] = true
 				return a.move(ctx, p, s)
 			}
-			if s.Key == "" && (s.MessageID == "" || s.Size <= 0) {
+			if s.Key == "" && (s.MessageID == "" || s.Size <= 0 && ix.byID[bareID(s.MessageID)] == nil) {
 				blind++
 			}
 			return nil
@@ -293,7 +353,40 @@ func (im *job) applyState(ctx context.Context) error {
 	if err := a.flush(ctx); err != nil {
 		return err
 	}
+	im.noteGone(gone, ix)
 	return ctx.Err()
+}
+
+// goneFolders are the target mailboxes of folders mailhaul placed
+// messages from that the source's state no longer lists (renamed or
+// deleted there): mailbox → source folder.
+func (ix *placedIndex) goneFolders(st *sourceState, sel importer.Select) map[string]string {
+	gone := map[string]string{}
+	for _, p := range ix.byKey {
+		if p.rec.State == journal.Done && !st.listed[p.rec.Folder] && sel.KeepFolder(p.rec.Folder) {
+			gone[p.rec.Where] = p.rec.Folder
+		}
+	}
+	return gone
+}
+
+// noteGone says what became of each gone folder's mailbox: mailhaul
+// never deletes a mailbox (the user may keep mail there on the new
+// server), and infers no deletion from a folder missing at the source.
+func (im *job) noteGone(gone map[string]string, ix *placedIndex) {
+	left := map[string]int{}
+	for _, p := range ix.byKey {
+		if _, ok := gone[p.rec.Where]; ok && p.rec.State == journal.Done {
+			left[p.rec.Where]++
+		}
+	}
+	for _, mb := range slices.Sorted(maps.Keys(gone)) {
+		if n := left[mb]; n > 0 {
+			im.rep.Note("folder %q is no longer at the source (renamed or deleted there): %d messages mailhaul placed in %q are not elsewhere in the source's state and stay there", gone[mb], n, mb)
+			continue
+		}
+		im.rep.Note("folder %q is no longer at the source (renamed or deleted there): its messages were moved where the source has them; the mailbox %q stays on the target, without them (mailhaul deletes no mailbox)", gone[mb], mb)
+	}
 }
 
 // sameFlags compares two flag lists as sets, case-insensitively, without

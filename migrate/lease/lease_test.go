@@ -503,3 +503,30 @@ func TestKilledHolderTakenOver(t *testing.T) {
 		t.Errorf("the live process lost its lease: %q", lines)
 	}
 }
+
+// TestLockerIsALease: the Locker a run uses takes the user's lease (a
+// second taker is refused with ErrHeld while it is held), works under the
+// lease's context, and gives the lease back on unlock.
+func TestLockerIsALease(t *testing.T) {
+	dir := t.TempDir()
+	a, b := Locker{Options{Dir: dir, Shard: 0}}, Locker{Options{Dir: dir, Shard: 1}}
+	work, unlock, err := a.Lock(context.Background(), "ann@example.org")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := b.Lock(context.Background(), "ann@example.org"); !errors.Is(err, ErrHeld) {
+		t.Fatalf("second taker: %v, want ErrHeld", err)
+	}
+	if info, err := Read(dir, "ann@example.org"); err != nil || info.Shard != 0 {
+		t.Fatalf("lease on disk: %+v, %v", info, err)
+	}
+	unlock()
+	if work.Err() == nil {
+		t.Fatal("the work's context outlived the lease")
+	}
+	_, unlock2, err := b.Lock(context.Background(), "ann@example.org")
+	if err != nil {
+		t.Fatalf("after unlock: %v", err)
+	}
+	unlock2()
+}

@@ -85,6 +85,16 @@ func (c *checker) source(f *file, p *Plan) {
 		p.Source.Root = c.abs(s.Root)
 		p.Source.Pattern = s.Path
 		c.pattern(k+".path", s.Path)
+		p.Source.Contacts, p.Source.Calendars = s.Contacts, s.Calendars
+		for key, pat := range map[string]string{"contacts": s.Contacts, "calendars": s.Calendars} {
+			if pat == "" {
+				continue
+			}
+			c.pattern(k+"."+key, pat)
+			if _, err := filepath.Match(pat, ""); err != nil {
+				c.at(k+"."+key, "source.%s %q is not a glob pattern: %v", key, pat, err)
+			}
+		}
 		for key, set := range map[string]bool{"url": s.URL != "", "admin": s.Admin != "", "password_file": s.PasswordFile != "",
 			"password_env": s.PasswordEnv != "", "token_file": s.TokenFile != "", "auth": s.Auth != "", "tls_ca": s.TLSCA != "", "provider": s.Provider != ""} {
 			if set {
@@ -93,8 +103,8 @@ func (c *checker) source(f *file, p *Plan) {
 		}
 		p.Source.Line = c.line(k)
 	case KindZimbra, KindIMAP, KindDAV:
-		if s.Root != "" || s.Path != "" {
-			c.at(k+".root", "source.root and source.path are for maildir and mbox sources only")
+		if s.Root != "" || s.Path != "" || s.Contacts != "" || s.Calendars != "" {
+			c.at(k+".root", "source.root, path, contacts and calendars are for maildir and mbox sources only")
 		}
 		if sv := c.server(k, s.server, p.Source.Kind); sv != nil {
 			p.Source.Server = *sv

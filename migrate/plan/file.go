@@ -42,9 +42,11 @@ type server struct {
 }
 
 type sourceFile struct {
-	Kind string `toml:"kind"`
-	Root string `toml:"root"`
-	Path string `toml:"path"`
+	Kind      string `toml:"kind"`
+	Root      string `toml:"root"`
+	Path      string `toml:"path"`
+	Contacts  string `toml:"contacts"`
+	Calendars string `toml:"calendars"`
 	server
 }
 

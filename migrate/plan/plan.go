@@ -120,6 +120,11 @@ type Source struct {
 	// Root and Pattern (maildir, mbox): each user's mailbox is
 	// Root/Pattern with the placeholders filled in.
 	Root, Pattern string
+	// Contacts and Calendars (maildir, mbox; optional) are glob patterns
+	// below Root, with the placeholders, of each user's .vcf and .ics
+	// files: each file becomes an address book or calendar named after
+	// it, as export's --contacts and --calendar make them.
+	Contacts, Calendars string
 }
 
 // Archive is where the per-user archives rest between the stages.
@@ -165,6 +170,10 @@ type User struct {
 	// SourcePath is the user's Maildir or mbox (maildir, mbox sources):
 	// Root joined with SourceRel, never outside Root.
 	SourcePath, SourceRel string
+	// ContactFiles and CalendarFiles are Source.Contacts and
+	// Source.Calendars filled in for the user and joined to Root: glob
+	// patterns, matching no file for a user who has none.
+	ContactFiles, CalendarFiles string
 	// The secrets of this user, resolved (empty when an admin's serves).
 	SourceSecret, IMAPSecret, DAVSecret Secret
 	// SourceToken, IMAPToken, DAVToken: OAuth token files, resolved.

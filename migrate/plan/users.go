@@ -294,6 +294,22 @@ func (p *Plan) resolve(r row, abs func(string) string) (User, []string) {
 				u.SourcePath = filepath.Join(p.Source.Root, u.SourceRel)
 			}
 		}
+		for _, f := range []struct {
+			key, pat string
+			to       *string
+		}{{"source.contacts", p.Source.Contacts, &u.ContactFiles}, {"source.calendars", p.Source.Calendars, &u.CalendarFiles}} {
+			if f.pat == "" {
+				continue
+			}
+			if rel, ok := fillUser(f.key, f.pat); ok && filepath.IsLocal(rel) {
+				// The user's names are matched as they are, never as
+				// patterns ("a*b@x" must not read "ab@x"'s files).
+				g := globEscape
+				*f.to = filepath.Join(p.Source.Root, fill(f.pat, g(u.Address), g(local), g(domain), g(u.Login)))
+			} else if ok {
+				bad("%s %q leaves source.root", f.key, rel)
+			}
+		}
 	} else if r.sourcePath != "" {
 		bad("%s is for maildir and mbox sources only", ColSourcePath)
 	}
@@ -352,6 +368,11 @@ func (p *Plan) resolve(r row, abs func(string) string) (User, []string) {
 	u.IMAPSecret, u.IMAPToken = secretFor(p.IMAP, ColIMAPPasswordFile, r.imapPW, ColIMAPTokenFile, r.imapToken)
 	u.DAVSecret, u.DAVToken = secretFor(p.DAV, ColDAVPasswordFile, r.davPW, ColDAVTokenFile, r.davToken)
 	return u, msgs
+}
+
+// globEscape quotes the characters filepath.Match gives a meaning.
+func globEscape(s string) string {
+	return strings.NewReplacer(`\`, `\\`, "*", `\*`, "?", `\?`, "[", `\[`).Replace(s)
 }
 
 func hasControl(s string) bool {

@@ -1,0 +1,429 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/mailhaul/mailhaul/export"
+	"github.com/mailhaul/mailhaul/export/pim"
+	"github.com/mailhaul/mailhaul/importer"
+	"github.com/mailhaul/mailhaul/importer/dav"
+	imapimport "github.com/mailhaul/mailhaul/importer/imap"
+	"github.com/mailhaul/mailhaul/internal/ratelimit"
+	"github.com/mailhaul/mailhaul/internal/termtext"
+	"github.com/mailhaul/mailhaul/migrate"
+	"github.com/mailhaul/mailhaul/migrate/lease"
+	migrateplan "github.com/mailhaul/mailhaul/migrate/plan"
+	"github.com/mailhaul/mailhaul/migrate/shard"
+	"github.com/mailhaul/mailhaul/transport"
+	"github.com/mailhaul/mailhaul/transport/local"
+	"github.com/mailhaul/mailhaul/transport/sftp"
+)
+
+const migrateRunHelp = `Runs the plan for every user (or those of --only, or this shard's share): export
+from the source into the user's archives, move them to the archive place (SFTP),
+import mail over IMAP and contacts and calendars over CardDAV/CalDAV, limits.users
+users at once, the IMAP connections to each target server capped together at
+limits.connections_per_server and the bytes of all users at limits.bandwidth.
+
+--stage full is the pre-migration. --stage delta is the cutover: each user is
+exported since the start of its last export that finished (export's --since
+rule) and the importers apply the delta's state record (flags, moves; deletions
+with --apply-deletions). A second cutover takes a new --pass name.
+
+--part export (at the source's site: export, and push to SFTP) and --part import
+(at the target's: import from --archives DIR, or the plan's archive dir) split a
+stage over two sites with a drive or SFTP between them.
+
+Every user's state is kept in the plan's archive.state directory: kill the run at
+any time and run it again; users done in this pass are skipped, an export that
+did not finish starts again, an import continues from its journal. Users that
+failed (or finished with items failed) are left alone by a later run of the same
+pass unless --retry-failed. An authentication failure is never retried.
+
+--shard-count N with --shard-index I (or JOB_COMPLETION_INDEX, MAILHAUL_SHARD_INDEX)
+takes a stable share of the plan's users, balanced by their estimated sizes; a
+lease per user on the shared state directory keeps two processes off one user.
+
+At the end the per-user report (users.csv, users.json), the failures (failures.csv,
+itself a users file to run again) and the summary (summary.txt) are written into
+the state directory, and the summary is printed; its last line says "all N users
+done" only when they are. Exit codes: 0 every user done, 3 some users failed or
+finished with items failed (listed), 1 the run could not start or go on, 130
+stopped by SIGINT or SIGTERM (the users under way go back to queued).`
+
+type migrateRunFlags struct {
+	stage, part, pass string
+	applyDeletions    bool
+	retryFailed       bool
+	only              []string
+	shardIndex        int
+	shardIndexSet     bool
+	shardCount        int
+	logFile           string
+	archives          string
+}
+
+func (a *app) migrateRunCommand() *cobra.Command {
+	var f migrateRunFlags
+	cmd := &cobra.Command{
+		Use:   "run PLAN --stage full|delta",
+		Short: "Run a plan: export, move and import every user, resumable",
+		Long:  migrateRunHelp,
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			f.shardIndexSet = cmd.Flags().Changed("shard-index")
+			return a.migrateRun(cmd.Context(), args[0], f)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&f.stage, "stage", "", "full (the pre-migration) or delta (the cutover) (required)")
+	fl.StringVar(&f.part, "part", "", "only the export part (export, transfer) or only the import part, for two sites (default: both)")
+	fl.StringVar(&f.pass, "pass", "", "name of this pass in the users' states (default: the stage); a second cutover takes a new name")
+	fl.BoolVar(&f.applyDeletions, "apply-deletions", false, "delta: delete on the targets what mailhaul placed and the source deleted (default: list it)")
+	fl.BoolVar(&f.retryFailed, "retry-failed", false, "work again on the users that failed or finished with items failed in this pass")
+	fl.StringSliceVar(&f.only, "only", nil, "only these users (source addresses; repeatable, or comma-separated)")
+	fl.IntVar(&f.shardIndex, "shard-index", 0, "this process's shard, 0 to --shard-count - 1 (or $"+shard.EnvJobIndex+", $"+shard.EnvIndex+")")
+	fl.IntVar(&f.shardCount, "shard-count", 1, "the number of processes sharing the plan's users")
+	fl.StringVar(&f.logFile, "log-file", "", "append timestamped lines (each user's steps, retries, the summary) to this file")
+	fl.StringVar(&f.archives, "archives", "", "the directory the archives are read from and written to, instead of the plan's (the two-site flow: where the drive is mounted)")
+	cmd.MarkFlagRequired("stage")
+	return cmd
+}
+
+func (a *app) migrateRun(ctx context.Context, path string, f migrateRunFlags) error {
+	p, err := migrateplan.Load(path)
+	if err != nil {
+		return fmt.Errorf("the plan has problems (see mailhaul migrate check):\n%w", err)
+	}
+	b := &runBuilder{a: a, p: p, f: f, byName: map[string]migrateplan.User{}}
+	job, err := b.job()
+	if err != nil {
+		return err
+	}
+	log, err := openRunLog(f.logFile)
+	if err != nil {
+		return err
+	}
+	defer log.close()
+	disp := a.newMigrateProgress(job, log)
+	job.Progress = disp.update
+	job.Logf = disp.logf
+	log.printf("migrate run %s: stage %s, part %s, %d users, state %s", path, job.Stage, partName(job.Part), len(job.Users), job.StateDir)
+	res, runErr := migrate.Run(ctx, job)
+	disp.done()
+	if res == nil {
+		return runErr
+	}
+	reports := filepath.Join(job.StateDir, reportsDir)
+	if f.shardCount > 1 {
+		// Each shard's reports apart: the processes share the directory.
+		reports = filepath.Join(reports, fmt.Sprintf("shard-%d-of-%d", b.shard, f.shardCount))
+	}
+	werr := res.WriteFiles(reports)
+	summary := res.Summary()
+	for _, line := range strings.Split(strings.TrimSpace(summary), "\n") {
+		log.printf("%s", line)
+	}
+	if a.json {
+		a.writeRunResults(res, werr)
+	} else {
+		if werr == nil {
+			fmt.Fprintf(a.stdout, "reports in %s\n", termtext.Escape(reports))
+		}
+		// The summary's last line is the run's last word: "all N users
+		// done" only when they are.
+		for _, line := range strings.Split(strings.TrimSpace(summary), "\n") {
+			fmt.Fprintln(a.stdout, termtext.Escape(line))
+		}
+	}
+	switch {
+	case runErr != nil:
+		return runErr
+	case werr != nil:
+		return fmt.Errorf("writing the reports: %w", werr)
+	case res.ExitCode() == migrate.ExitPartial:
+		return errPartial
+	}
+	return nil
+}
+
+func partName(p migrate.Part) string {
+	if p == migrate.AllParts {
+		return "all"
+	}
+	return string(p)
+}
+
+// writeRunResults writes one JSON line per user and the result.
+func (a *app) writeRunResults(res *migrate.Result, werr error) {
+	for _, u := range res.Users {
+		writeJSONLine(a.stdout, struct {
+			Event string `json:"event"`
+			migrate.State
+			Skipped bool   `json:"skipped,omitempty"`
+			Note    string `json:"note,omitempty"`
+		}{"user", u.State, u.Skipped, u.Note})
+	}
+	lines := strings.Split(strings.TrimSpace(res.Summary()), "\n")
+	out := map[string]any{"event": "result", "users": len(res.Users), "done": res.Count(migrate.Done),
+		"seconds": res.Seconds, "exitCode": res.ExitCode(), "summary": lines[len(lines)-1]}
+	if werr != nil {
+		out["reportError"] = werr.Error()
+	}
+	writeJSONLine(a.stdout, out)
+}
+
+// runBuilder makes the engine's Job from a plan: every user's export,
+// transfer and imports, built by the same code the single-user commands
+// use.
+type runBuilder struct {
+	a       *app
+	p       *migrateplan.Plan
+	f       migrateRunFlags
+	byName  map[string]migrateplan.User
+	servers *migrate.Servers
+	shard   int // this process's shard index
+}
+
+func (b *runBuilder) job() (migrate.Job, error) {
+	p, f := b.p, b.f
+	job := migrate.Job{Stage: migrate.Stage(f.stage), Part: migrate.Part(f.part), Pass: f.pass, StateDir: p.Archive.State,
+		UsersAtOnce: p.Limits.Users, RetryFailed: f.retryFailed}
+	switch job.Stage {
+	case migrate.Full, migrate.Delta:
+	default:
+		return job, fmt.Errorf("--stage %q: give full or delta", f.stage)
+	}
+	switch job.Part {
+	case migrate.AllParts, migrate.ExportOnly, migrate.ImportOnly:
+	default:
+		return job, fmt.Errorf("--part %q: give export or import (or leave it out for both)", f.part)
+	}
+	if f.applyDeletions && job.Stage != migrate.Delta {
+		return job, errors.New("--apply-deletions applies a delta's state record: use it with --stage delta")
+	}
+	if p.AllUsers {
+		return job, errors.New("migrate run: users.all (every Zimbra account) is not supported yet: list the users in users.file")
+	}
+	users, err := b.users()
+	if err != nil {
+		return job, err
+	}
+	job.Users = users
+	job.Locker = lease.Locker{Options: lease.Options{Dir: filepath.Join(p.Archive.State, leaseDir), Shard: b.shard}}
+	var pacer *ratelimit.Pacer
+	if p.Limits.BytesPerSecond > 0 {
+		pacer = ratelimit.NewPacer(float64(p.Limits.BytesPerSecond), 0)
+	}
+	b.servers = &migrate.Servers{ConnsPerServer: p.Limits.ConnectionsPerServer, Pacer: pacer}
+	job.ArchiveDir = p.Archive.Dir
+	if f.archives != "" {
+		job.ArchiveDir = f.archives
+	}
+	if p.Archive.SFTP != "" && f.archives == "" {
+		// Archives are written here first, then pushed to the SFTP place.
+		job.ArchiveDir = filepath.Join(p.Archive.State, outboxDir)
+		if job.Part != migrate.ImportOnly {
+			t, err := b.sftpTransfer(pacer)
+			if err != nil {
+				return job, err
+			}
+			job.Steps.Transfer = t
+		} else {
+			return job, errors.New("--part import with an sftp archive place: give --archives DIR, where the archives are at this site")
+		}
+	}
+	job.Steps.Export = b.export
+	job.Steps.Import = b.imports
+	return job, nil
+}
+
+// leaseDir, outboxDir and reportsDir live in the state directory beside
+// the users' directories, named as no user's can be (a user's key never
+// starts with a dot).
+const (
+	leaseDir   = ".leases"
+	outboxDir  = ".outbox"
+	reportsDir = ".reports"
+)
+
+// users are the plan's users this process works on: this shard's share,
+// then --only.
+func (b *runBuilder) users() ([]migrate.User, error) {
+	all := b.p.Users()
+	su := make([]shard.User, len(all))
+	for i, u := range all {
+		su[i] = shard.User{Key: u.Key, EstimatedBytes: u.EstimatedSize}
+		b.byName[u.Address] = u
+	}
+	idx, err := shard.Index(b.f.shardIndex, b.f.shardIndexSet, b.f.shardCount, os.Getenv)
+	if err != nil {
+		return nil, err
+	}
+	b.shard = idx
+	shares, err := shard.Assign(su, b.f.shardCount)
+	if err != nil {
+		return nil, err
+	}
+	mine := slices.Clone(shares[idx])
+	slices.Sort(mine) // the plan's order
+	var only map[string]bool
+	if len(b.f.only) > 0 {
+		only = map[string]bool{}
+		var unknown []string
+		for _, name := range b.f.only {
+			if _, ok := b.byName[name]; !ok {
+				unknown = append(unknown, name)
+			}
+			only[name] = true
+		}
+		if len(unknown) > 0 {
+			return nil, fmt.Errorf("--only: not users of the plan: %s", strings.Join(unknown, ", "))
+		}
+	}
+	var out []migrate.User
+	for _, i := range mine {
+		u := all[i]
+		if only != nil && !only[u.Address] {
+			continue
+		}
+		out = append(out, migrate.User{Name: u.Address, Login: u.Login, EstimatedBytes: u.EstimatedSize})
+	}
+	return out, nil
+}
+
+// export is the user's export job from the plan's source.
+func (b *runBuilder) export(mu migrate.User, since string) (export.Job, error) {
+	p, u := b.p, b.byName[mu.Name]
+	job := export.Job{Compress: p.Archive.Compress, Level: p.Archive.Level, Overlap: time.Hour,
+		Tool: "mailhaul " + version}
+	switch kind := p.Source.Kind; kind {
+	case migrateplan.KindMaildir, migrateplan.KindMbox:
+		k, err := findSource(kind)
+		if err != nil {
+			return job, err
+		}
+		src, err := k.new(sourceSettings{Path: u.SourcePath, Layout: "auto"})
+		if err != nil {
+			return job, err
+		}
+		sources := export.Composite{src}
+		for _, g := range []struct {
+			pattern string
+			add     func(path string) export.Source
+		}{{u.ContactFiles, func(p string) export.Source { return pim.Contacts{Path: p} }},
+			{u.CalendarFiles, func(p string) export.Source { return pim.Calendar{Path: p} }}} {
+			if g.pattern == "" {
+				continue
+			}
+			files, err := filepath.Glob(g.pattern)
+			if err != nil {
+				return job, err
+			}
+			for _, file := range files {
+				sources = append(sources, g.add(file))
+			}
+		}
+		job.Kind, job.Path, job.PathIsDir, job.Source = kind, u.SourcePath, k.dir, sources
+	case migrateplan.KindIMAP:
+		acct, err := p.IMAPAccount(&p.Source.Server, u)
+		if err != nil {
+			return job, err
+		}
+		src, where, err := imapSource(acct, imapSourceSettings{provider: p.Source.Provider}, b.a.retryLog)
+		if err != nil {
+			return job, err
+		}
+		job.Kind, job.Path, job.PathIsURL, job.Source = "imap", where, true, src
+	case migrateplan.KindDAV:
+		cfg, ends, err := p.DAVConfig(&p.Source.Server, u)
+		if err != nil {
+			return job, err
+		}
+		cfg.Logf = b.a.retryLog
+		src, err := davSource(cfg, ends, 0, since)
+		if err != nil {
+			return job, err
+		}
+		job.Kind, job.Path, job.PathIsURL, job.Source = "dav", p.Source.URL, true, src
+	default:
+		return job, fmt.Errorf("migrate run: a %s source is not supported yet", kind)
+	}
+	return job, nil
+}
+
+// imports are the user's imports: mail over IMAP, then contacts and
+// calendars over DAV.
+func (b *runBuilder) imports(mu migrate.User) ([]migrate.Import, error) {
+	p, u := b.p, b.byName[mu.Name]
+	req := importer.Request{ApplyDeletions: b.f.applyDeletions}
+	var out []migrate.Import
+	if p.IMAP != nil {
+		acct, err := p.IMAPAccount(p.IMAP, u)
+		if err != nil {
+			return nil, err
+		}
+		provider := p.IMAP.Provider
+		if provider == "" {
+			provider = "generic"
+		}
+		opt := imapimport.Options{Account: acct, Provider: provider, Limits: b.servers.IMAP(acct.Addr)}
+		tg, err := newTarget("imap", p.IMAP.URL, opt)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, migrate.Import{Target: tg, Request: req})
+	}
+	if p.DAV != nil {
+		cfg, ends, err := p.DAVConfig(p.DAV, u)
+		if err != nil {
+			return nil, err
+		}
+		opt := dav.Options{URL: ends.URL, CardDAV: ends.CardDAV, CalDAV: ends.CalDAV, User: cfg.User, Password: cfg.Password,
+			Token: cfg.Token, AllowPlaintext: cfg.AllowPlaintext, RootCAs: cfg.RootCAs}
+		tg, err := newTarget("dav", p.DAV.URL, opt)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, migrate.Import{Target: tg, Request: req})
+	}
+	return out, nil
+}
+
+// newTarget builds a target of the registry, as import and restore do.
+func newTarget(kind, where string, opt any) (importer.Target, error) {
+	k, err := findTarget(kind)
+	if err != nil {
+		return nil, err
+	}
+	return k.new(targetSettings{Where: where, Options: opt})
+}
+
+// sftpTransfer pushes each new archive to the plan's SFTP place, its host
+// key checked against the plan's known_hosts.
+func (b *runBuilder) sftpTransfer(pacer *ratelimit.Pacer) (*migrate.Transfer, error) {
+	a := b.p.Archive
+	target, err := sftp.ParseURL(a.SFTP)
+	if err != nil {
+		return nil, err
+	}
+	cfg := sftp.Config{Target: target, KnownHosts: a.KnownHosts}
+	if a.IdentityFile != "" {
+		cfg.Identities = []string{a.IdentityFile}
+	}
+	ep, err := sftp.New(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return &migrate.Transfer{Src: local.Endpoint{}, Dst: ep, Dir: target.Path,
+		Options: transport.Options{Limit: pacer}}, nil
+}
