@@ -43,7 +43,11 @@ func WritePlan(dir string, users []User, o PlanOptions) (string, error) {
 		return "", err
 	}
 	var p strings.Builder
-	fmt.Fprintf(&p, "[source]\nkind = \"maildir\"\nroot = %s\npath = \"{localpart}/Maildir\"\n\n", quote(o.Root))
+	fmt.Fprintf(&p, "[source]\nkind = \"maildir\"\nroot = %s\npath = \"{localpart}/Maildir\"\n", quote(o.Root))
+	if o.DAVURL != "" {
+		p.WriteString("contacts = \"{localpart}/*.vcf\"\ncalendars = \"{localpart}/*.ics\"\n")
+	}
+	p.WriteString("\n")
 	fmt.Fprintf(&p, "[archive]\ndir = %s\ncompress = \"zstd\"\n\n", quote(o.Archives))
 	if o.IMAPURL != "" {
 		fmt.Fprintf(&p, "[target.imap]\nurl = %s\nprovider = \"dovecot\"\n", quote(o.IMAPURL))

@@ -168,8 +168,8 @@ func TestWritePlanLoads(t *testing.T) {
 		t.Fatalf("the written plan does not load: %v", err)
 	}
 	got := p.Users()
-	if len(got) != 5 || p.Limits.Users != 3 {
-		t.Fatalf("plan has %d users, %d at once; want 5, 3", len(got), p.Limits.Users)
+	if len(got) != 5 || p.Limits.Users != 3 || p.Source.Contacts != "{localpart}/*.vcf" || p.Source.Calendars != "{localpart}/*.ics" {
+		t.Fatalf("plan has %d users, %d at once, contacts %q, calendars %q; want 5, 3 and the user's files", len(got), p.Limits.Users, p.Source.Contacts, p.Source.Calendars)
 	}
 	for i, u := range got {
 		if u.Address != users[i].Name || u.Login != users[i].Login || u.SourcePath != users[i].Maildir {
