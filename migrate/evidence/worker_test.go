@@ -3,7 +3,6 @@ package evidence
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -103,10 +102,10 @@ func (c *config) job() (migrate.Job, int, error) {
 	}
 	servers := &migrate.Servers{ConnsPerServer: 16}
 	job := migrate.Job{Users: users, Stage: c.Stage, StateDir: c.StateDir, ArchiveDir: c.Archives, UsersAtOnce: c.UsersAtOnce,
-		Locker: leases{lease.Options{Dir: filepath.Join(c.StateDir, "leases"), TTL: c.LeaseTTL, Shard: index}},
+		Locker: lease.Locker{Options: lease.Options{Dir: filepath.Join(c.StateDir, "leases"), TTL: c.LeaseTTL, Shard: index}},
 		Retry:  retry.Loop{Attempts: 3, Backoff: retry.Policy{First: 100 * time.Millisecond, Max: time.Second}},
 		Steps: migrate.Steps{
-			Export: func(mu migrate.User) (export.Job, error) {
+			Export: func(mu migrate.User, _ string) (export.Job, error) {
 				u := byName[mu.Name]
 				src := export.Composite{&maildir.Source{Root: u.Maildir}}
 				if u.Contacts != "" {
@@ -125,19 +124,4 @@ func (c *config) job() (migrate.Job, int, error) {
 			},
 		}}
 	return job, index, nil
-}
-
-// leases is migrate.Locker over migrate/lease, as a shard process takes
-// its users.
-type leases struct{ o lease.Options }
-
-func (l leases) Lock(ctx context.Context, user string) (context.Context, func(), error) {
-	ls, work, err := lease.Acquire(ctx, l.o, user)
-	if errors.Is(err, lease.ErrHeld) {
-		return nil, nil, fmt.Errorf("%w: %w", migrate.ErrHeld, err)
-	}
-	if err != nil {
-		return nil, nil, err
-	}
-	return work, func() { ls.Release() }, nil
 }
