@@ -323,12 +323,13 @@ func (e *engine) user(ctx context.Context, u User) (UserResult, error) {
 	begun := time.Now()
 	err = nil
 	if exp {
-		err = w.step(ctx, Exporting, "export", w.export)
+		// Each step marks its own end in the save that records its
+		// result, so a kill between two saves never repeats a step.
+		if st.Archived != e.job.Pass {
+			err = w.step(ctx, Exporting, "export", w.export)
+		}
 		if err == nil && e.job.Steps.Transfer != nil {
 			err = w.step(ctx, Transferring, "transfer", w.transfer)
-		}
-		if err == nil {
-			st.Exported = e.job.Pass
 		}
 	}
 	if err == nil && imp {
@@ -478,8 +479,22 @@ func (w *work) export(ctx context.Context) error {
 	for _, p := range rep.Errors {
 		w.st.Failures = append(w.st.Failures, Failure{Step: "export", Item: p.Folder + "/" + p.Item, Code: string(p.Code), Reason: p.Reason})
 	}
-	return saveState(w.e.job.StateDir, w.st)
+	w.st.Archived = w.e.job.Pass
+	if w.e.job.Steps.Transfer == nil {
+		w.st.Exported = w.e.job.Pass
+	}
+	if err := saveState(w.e.job.StateDir, w.st); err != nil {
+		return err
+	}
+	if stepSaved != nil {
+		stepSaved(w.u.Name, "export")
+	}
+	return nil
 }
+
+// stepSaved, if set (by a test), is called after a step's state is
+// saved: the point where a SIGKILL leaves that record behind.
+var stepSaved func(user, step string)
 
 func (w *work) transfer(ctx context.Context) error {
 	t := w.e.job.Steps.Transfer
@@ -490,7 +505,8 @@ func (w *work) transfer(ctx context.Context) error {
 		}
 	}
 	if len(srcs) == 0 {
-		return nil
+		w.st.Exported = w.e.job.Pass
+		return saveState(w.e.job.StateDir, w.st)
 	}
 	sc, err := t.Src.Connect(ctx)
 	if err != nil {
@@ -528,6 +544,9 @@ func (w *work) transfer(ctx context.Context) error {
 				w.st.Archives[k].Transferred = r.Dst
 			}
 		}
+	}
+	if failed == nil {
+		w.st.Exported = w.e.job.Pass
 	}
 	if serr := saveState(w.e.job.StateDir, w.st); failed == nil {
 		failed = serr

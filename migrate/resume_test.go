@@ -5,7 +5,11 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
+
+	"github.com/mailhaul/mailhaul/export"
 )
 
 // TestKilledWhileImportingContinues: a user whose process died while
@@ -70,4 +74,59 @@ func TestItemFailedIsWarning(t *testing.T) {
 	if !strings.Contains(c.String(), "not-regular:1") {
 		t.Errorf("users report %q: no failure code", c.String())
 	}
+}
+
+// TestKilledAfterDeltaExportNotExportedAgain: a process killed right
+// after a delta's archive was recorded (before any later write) leaves
+// the state as that save wrote it; the rerun of the pass does not export
+// the user again, so the counts hold the delta once and equal the source.
+func TestKilledAfterDeltaExportNotExportedAgain(t *testing.T) {
+	e := newEnv(t, 1)
+	u := e.users[0]
+	if res, err := Run(context.Background(), e.job(Full)); err != nil || res.ExitCode() != ExitOK {
+		t.Fatalf("full: %v\n%s", err, res.Summary())
+	}
+	time.Sleep(1100 * time.Millisecond) // new mail is later than the full export began
+	e.addMail(u.Name, "", time.Now())
+	e.addMail(u.Name, ".Sent", time.Now())
+	source := 2 + 1 + 2 + 2
+
+	// The "kill": keep the record as export's save left it, stop the run
+	// there, and put the record back after the run's later writes.
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	status := filepath.Join(userDir(e.state, u.Name), statusFileName)
+	var left []byte
+	stepSaved = func(_, step string) {
+		if step == "export" && left == nil {
+			left, _ = os.ReadFile(status)
+			cancel()
+		}
+	}
+	t.Cleanup(func() { stepSaved = nil })
+	Run(ctx, e.job(Delta))
+	stepSaved = nil
+	if left == nil {
+		t.Fatal("the delta export never saved its archive")
+	}
+	if err := os.WriteFile(status, left, 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	job := e.job(Delta)
+	var exports atomic.Int32
+	next := job.Steps.Export
+	job.Steps.Export = func(u User, since string) (export.Job, error) { exports.Add(1); return next(u, since) }
+	res, err := Run(context.Background(), job)
+	if err != nil || res.ExitCode() != ExitOK {
+		t.Fatalf("rerun: %v\n%s", err, res.Summary())
+	}
+	st := res.Users[0].State
+	if n := exports.Load(); n != 0 {
+		t.Errorf("the rerun exported the user %d times again, want 0", n)
+	}
+	if st.Counts.Messages != source || len(st.Archives) != 2 {
+		t.Errorf("counts %d messages in %d archives, want %d (the source) in 2", st.Counts.Messages, len(st.Archives), source)
+	}
+	e.exactlyOnce(u)
 }

@@ -44,6 +44,10 @@ type State struct {
 	// finished: a run of the same pass skips the part.
 	Exported string `json:"exported,omitempty"`
 	Imported string `json:"imported,omitempty"`
+	// Archived names the pass whose export recorded its archive, written
+	// in the same save as the archive: a rerun after a crash before the
+	// transfer finished transfers it, never exports the user again.
+	Archived string `json:"archived,omitempty"`
 	// Error is the last error, ErrorClass its class ("authentication",
 	// "retryable", "permanent", "interrupted").
 	Error      string `json:"error,omitempty"`
