@@ -21,7 +21,18 @@
 //     name is still its own (same inode); if not, the lease is lost.
 //   - A holder that cannot renew for TTL−TTL/3 gives up by itself, before any
 //     other process may consider its lease expired.
-//   - An expired lease is taken over in three steps. The taker claims it by
+//   - A lease whose holder is dead is taken over at once, without waiting
+//     for its TTL, when the holder ran on this host (its host is this
+//     process's os.Hostname) and no process with its PID exists here (a
+//     signal 0 finds none: ESRCH). So a run started again right after a
+//     SIGKILL does not skip the dead run's users for a TTL. This assumes
+//     that a host name names one PID namespace: a container's host name is
+//     its own (Kubernetes pods and Docker containers get their own by
+//     default); containers that share a lease directory must not share a
+//     host name. A dead holder's PID reused by another process only makes
+//     the lease look alive: it is then taken over when it expires, as
+//     before. The dead holder is taken over as an expired one is, below.
+//   - An expired (or dead) lease is taken over in three steps. The taker claims it by
 //     linking its private file to a name made of the stale lease's token:
 //     of several takers of one stale lease, one claims it and the others
 //     back off (a claim older than TTL, left by a taker that died, is
@@ -186,7 +197,7 @@ func Acquire(ctx context.Context, o Options, user string) (*Lease, context.Conte
 		return nil, nil, err
 	}
 	defer os.Remove(tmp)
-	held, err := link(user, tmp, path, h.Token, o.TTL)
+	held, err := link(user, tmp, path, h.Token, o.TTL, o.Host)
 	if err == nil && !held {
 		err = fmt.Errorf("%w: user %q: lost three races for an expired lease", ErrHeld, user)
 	}
@@ -227,9 +238,10 @@ func writeLease(tmp string, h Holder, now time.Time) (*os.File, error) {
 	return f, nil
 }
 
-// link makes tmp the lease at path, taking over an expired lease, in at most
-// three rounds (each lost only to another taker winning a race).
-func link(user, tmp, path, token string, ttl time.Duration) (bool, error) {
+// link makes tmp the lease at path, taking over an expired lease or one of
+// a dead holder on this host (host is the taker's), in at most three
+// rounds (each lost only to another taker winning a race).
+func link(user, tmp, path, token string, ttl time.Duration, host string) (bool, error) {
 	for range 3 {
 		err := os.Link(tmp, path)
 		if err == nil {
@@ -249,23 +261,37 @@ func link(user, tmp, path, token string, ttl time.Duration) (bool, error) {
 			return false, err
 		}
 		exp := expires(fi, h, ttl)
-		if time.Now().Before(exp) {
+		dead := func() bool { return deadHere(h, host) }
+		if time.Now().Before(exp) && !dead() {
 			return false, &HeldError{User: user, Holder: h, Expires: exp}
 		}
-		if err := takeOver(user, tmp, path, token, fi, h, ttl); err != nil {
+		if err := takeOver(user, tmp, path, token, fi, h, ttl, dead); err != nil {
 			return false, err
 		}
 	}
 	return false, nil
 }
 
-// takeOver removes the expired lease fi (holder h) from path. Takers first
+// deadHere reports whether holder h ran on this host, as host names it
+// (the taker's own name, which must be the machine's), and is gone.
+func deadHere(h Holder, host string) bool {
+	if h.Host == "" || h.Host != host {
+		return false
+	}
+	if me, err := os.Hostname(); err != nil || me != host {
+		return false
+	}
+	return processGone(h.PID)
+}
+
+// takeOver removes the expired lease fi (holder h, or one dead says is
+// dead) from path. Takers first
 // claim it: a link of their private file to a name made of the stale
 // lease's token, so one taker at a time removes a given stale lease, and a
 // late one, finding another lease in its place, leaves that alone. A claim
 // older than ttl is left by a taker that died and is cleared. Whether the
 // stale lease is gone or not, the caller's next link decides.
-func takeOver(user, tmp, path, token string, fi os.FileInfo, h Holder, ttl time.Duration) error {
+func takeOver(user, tmp, path, token string, fi os.FileInfo, h Holder, ttl time.Duration, dead func() bool) error {
 	claim := path + "." + cmp.Or(h.Token, strconv.FormatInt(fi.ModTime().UnixNano(), 10)) + ".claim"
 	if err := os.Link(tmp, claim); err != nil {
 		if !errors.Is(err, fs.ErrExist) {
@@ -282,7 +308,9 @@ func takeOver(user, tmp, path, token string, fi os.FileInfo, h Holder, ttl time.
 	if now, _, _ := read(path); now == nil || !os.SameFile(now, fi) {
 		return nil // gone or replaced since it was read
 	}
-	stale := func(now os.FileInfo) bool { return time.Now().After(expires(now, h, ttl)) }
+	// The file moved is fi itself (moveIf checks the inode), so h is
+	// still its holder; the holder's death is checked again here.
+	stale := func(now os.FileInfo) bool { return time.Now().After(expires(now, h, ttl)) || dead() }
 	_, err := moveIf(path, path+"."+token+".gone", fi, stale)
 	return err
 }

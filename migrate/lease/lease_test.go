@@ -38,7 +38,7 @@ func TestMain(m *testing.M) {
 func helperMain() int {
 	ttl, _ := strconv.Atoi(os.Getenv("LEASE_TTL_MS"))
 	shard, _ := strconv.Atoi(os.Getenv("LEASE_SHARD"))
-	o := Options{Dir: os.Getenv("LEASE_DIR"), TTL: time.Duration(ttl) * time.Millisecond, Shard: shard}
+	o := Options{Dir: os.Getenv("LEASE_DIR"), TTL: time.Duration(ttl) * time.Millisecond, Shard: shard, Host: os.Getenv("LEASE_HOST")}
 	if g := os.Getenv("LEASE_GO"); g != "" {
 		deadline := time.Now().Add(30 * time.Second)
 		for _, err := os.Stat(g); err != nil; _, err = os.Stat(g) {
@@ -84,12 +84,15 @@ type helper struct {
 	lines chan string
 }
 
-func startHelper(t *testing.T, dir string, ttl time.Duration, shard int, goFile string, users []string) *helper {
+// startHelper starts a helper process; env adds variables (LEASE_HOST
+// names its host, os.Hostname by default).
+func startHelper(t *testing.T, dir string, ttl time.Duration, shard int, goFile string, users []string, env ...string) *helper {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), "MAILHAUL_LEASE_HELPER=1", "LEASE_DIR="+dir,
 		fmt.Sprint("LEASE_TTL_MS=", ttl.Milliseconds()), fmt.Sprint("LEASE_SHARD=", shard),
 		"LEASE_GO="+goFile, "LEASE_USERS="+strings.Join(users, ","))
+	cmd.Env = append(cmd.Env, env...)
 	cmd.Stderr = os.Stderr
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
@@ -440,14 +443,14 @@ func TestProcessesRace(t *testing.T) {
 	}
 }
 
-// A holder killed with SIGKILL leaves leases that expire and are taken over
-// no earlier than TTL after its last renewal, while a live process's lease
-// is kept all the while.
+// A holder on another host killed with SIGKILL leaves leases that expire
+// and are taken over no earlier than TTL after its last renewal (its PID
+// means nothing here), while a live process's lease is kept all the while.
 func TestKilledHolderTakenOver(t *testing.T) {
 	dir := t.TempDir()
 	ttl := 1500 * time.Millisecond
 	users := names("killed", 5)
-	dead := startHelper(t, dir, ttl, 0, "", users)
+	dead := startHelper(t, dir, ttl, 0, "", users, "LEASE_HOST=another-host")
 	if got := heldBy(dead.until(t, "ready")); len(got) != len(users) {
 		t.Fatalf("the first process holds %v, want all of %v", got, users)
 	}
@@ -497,6 +500,51 @@ func TestKilledHolderTakenOver(t *testing.T) {
 		if info, _ := Read(dir, u); info.PID != os.Getpid() || info.Shard != 2 {
 			t.Errorf("%s: lease names %+v, want this process", u, info.Holder)
 		}
+	}
+	live.stdin.Close()
+	if lines := live.until(t, "released"); slices.ContainsFunc(lines, func(l string) bool { return strings.HasPrefix(l, "lost") }) {
+		t.Errorf("the live process lost its lease: %q", lines)
+	}
+}
+
+// TestDeadHolderHereTakenOverAtOnce: a holder on this host killed with
+// SIGKILL (its PID gone) leaves leases that are taken over at once, long
+// before their TTL, while a live holder on this host is still respected.
+func TestDeadHolderHereTakenOverAtOnce(t *testing.T) {
+	dir := t.TempDir()
+	ttl := DefaultTTL
+	users := names("dead", 3)
+	dead := startHelper(t, dir, ttl, 0, "", users)
+	if got := heldBy(dead.until(t, "ready")); len(got) != len(users) {
+		t.Fatalf("the first process holds %v, want all of %v", got, users)
+	}
+	live := startHelper(t, dir, ttl, 1, "", []string{"live"})
+	if got := heldBy(live.until(t, "ready")); len(got) != 1 {
+		t.Fatalf("the second process holds %v", got)
+	}
+	if _, _, err := Acquire(t.Context(), Options{Dir: dir, TTL: ttl}, users[0]); !errors.Is(err, ErrHeld) {
+		t.Fatalf("%s before the kill: %v, want ErrHeld", users[0], err)
+	}
+	if err := dead.cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	dead.cmd.Wait() // reaped: its PID no longer exists
+	killed := time.Now()
+	for _, u := range users {
+		l, _, err := Acquire(t.Context(), Options{Dir: dir, TTL: ttl, Shard: 2}, u)
+		if err != nil {
+			t.Fatalf("%s, %s after its holder was killed: %v, want it taken over at once", u, time.Since(killed), err)
+		}
+		defer l.Release()
+		if info, _ := Read(dir, u); info.PID != os.Getpid() || info.Shard != 2 {
+			t.Errorf("%s: lease names %+v, want this process", u, info.Holder)
+		}
+	}
+	if d := time.Since(killed); d > ttl/4 {
+		t.Errorf("taken over %s after the kill, want well before the TTL %s", d, ttl)
+	}
+	if _, _, err := Acquire(t.Context(), Options{Dir: dir, TTL: ttl}, "live"); !errors.Is(err, ErrHeld) {
+		t.Fatalf("the live holder's lease: %v, want ErrHeld", err)
 	}
 	live.stdin.Close()
 	if lines := live.until(t, "released"); slices.ContainsFunc(lines, func(l string) bool { return strings.HasPrefix(l, "lost") }) {
