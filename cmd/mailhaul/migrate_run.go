@@ -218,7 +218,7 @@ func (b *runBuilder) job() (migrate.Job, error) {
 	if err != nil {
 		return job, err
 	}
-	job.Users = users
+	job.Users, job.Header = users, p.Header
 	job.Locker = lease.Locker{Options: lease.Options{Dir: filepath.Join(p.Archive.State, leaseDir), Shard: b.shard}}
 	var pacer *ratelimit.Pacer
 	if p.Limits.BytesPerSecond > 0 {
@@ -296,7 +296,7 @@ func (b *runBuilder) users() ([]migrate.User, error) {
 		if only != nil && !only[u.Address] {
 			continue
 		}
-		out = append(out, migrate.User{Name: u.Address, Login: u.Login, EstimatedBytes: u.EstimatedSize})
+		out = append(out, migrate.User{Name: u.Address, Login: u.Login, EstimatedBytes: u.EstimatedSize, Row: u.Row})
 	}
 	return out, nil
 }

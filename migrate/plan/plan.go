@@ -157,7 +157,11 @@ type Plan struct {
 	// when the run starts; Users is then empty.
 	AllUsers  bool
 	UsersFile string
-	users     []User
+	// Header is the users file's header row, as written: each User's Row
+	// is in its order (a failures file writes both back, a users list to
+	// run again).
+	Header []string
+	users  []User
 }
 
 // User is one user of the plan, resolved.
@@ -180,6 +184,9 @@ type User struct {
 	SourceToken, IMAPToken, DAVToken string
 	EstimatedSize                    int64 // bytes; 0 when not given
 	Line                             int   // the line of the users CSV
+	// Row is the user's record in the users CSV (Plan.Header's order);
+	// nil for a user the plan does not list (users.all).
+	Row []string
 }
 
 // Users is every user of the plan, in the CSV's order.

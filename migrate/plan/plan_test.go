@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/mailhaul/mailhaul/migrate"
 )
 
 // write creates files below dir (name → content) and returns dir.
@@ -281,28 +283,6 @@ func TestPatternConfinement(t *testing.T) {
 	wantProblem(t, ps, "users.csv", 2, "leaves source.root")
 }
 
-func TestKeysNeverCollide(t *testing.T) {
-	addrs := []string{"a/b@x", "a_b@x", "a%2Fb@x", "a:b@x", ".hidden@x", "%2Ehidden@x", "..", "_..", "",
-		strings.Repeat("é", 120) + "@x", strings.Repeat("é", 120) + "@y", strings.Repeat("/", 70) + "1", strings.Repeat("/", 70) + "2"}
-	seen := map[string]string{}
-	for _, a := range addrs {
-		k := Key(a)
-		if k == "" || k == "." || k == ".." || strings.ContainsAny(k, "/\\:\x00") || len(k) > maxKey+1 {
-			t.Errorf("Key(%q) = %q: not a safe file name", a, k)
-		}
-		if prev, dup := seen[strings.ToLower(k)]; dup {
-			t.Errorf("Key(%q) = Key(%q) = %q", a, prev, k)
-		}
-		seen[strings.ToLower(k)] = a
-		if Key(a) != k {
-			t.Errorf("Key(%q) is not stable", a)
-		}
-	}
-	if Key("Alice@Example.org") != Key("alice@example.org") {
-		t.Error("addresses differing in case are one user and one key")
-	}
-}
-
 // Two addresses differing only in case are one user: refused as a
 // duplicate, so their keys (and archives) never meet.
 func TestCaseDuplicateRefused(t *testing.T) {
@@ -328,7 +308,7 @@ func TestPerUserPasswordsNeedPlaceholderOrColumn(t *testing.T) {
 	files["secrets/dav/bob.pw"] = "b"
 	write(t, dir, files)
 	ps = problems(t, filepath.Join(dir, "plan.toml"))
-	wantProblem(t, ps, "users.csv", 3, "no password for the imap://127.0.0.1:1143 server", ColIMAPPasswordFile)
+	wantProblem(t, ps, "users.csv", 3, "no password for the imap://127.0.0.1:1143 server", migrate.ColIMAPPasswordFile)
 	if len(ps) != 1 {
 		t.Errorf("alice's column serves her: %v", ps)
 	}
