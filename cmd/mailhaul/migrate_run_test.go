@@ -41,6 +41,8 @@ func newRunEnv(t *testing.T, n int) *runEnv {
 		login := fmt.Sprintf("u%02d", i+1)
 		e.logins = append(e.logins, login)
 		e.pass[login] = "pw-" + login
+		// A second account each, for a migration out of the first.
+		e.pass["w"+login[1:]] = "pw-w" + login[1:]
 	}
 	e.d = testservers.StartDovecot(t, e.pass)
 	e.r = testservers.StartRadicale(t, e.pass)
@@ -473,5 +475,75 @@ func TestMigrateRunTwoSites(t *testing.T) {
 	}
 	for _, login := range e.logins {
 		e.wantConverged(login, e.sourceWant(login))
+	}
+}
+
+// TestMigrateRunFromIMAP: a plan whose source is an IMAP server (the
+// accounts the Maildir migration filled), through export imap's builder:
+// every message into a second account each, then a message appended at
+// the source comes over with the delta.
+func TestMigrateRunFromIMAP(t *testing.T) {
+	e := newRunEnv(t, 2)
+	if out, errOut, code := e.run("migrate", "run", e.plan, "--stage", "full"); code != 0 {
+		t.Fatalf("maildir into u01, u02: exit %d\n%s\n%s", code, out, errOut)
+	}
+	for _, login := range e.logins {
+		e.setPassword("w"+login[1:], e.pass["w"+login[1:]])
+	}
+	write(t, filepath.Join(e.dir, "users2.csv"), "source,target\nu01,w01\nu02,w02\n")
+	plan := filepath.Join(e.dir, "imap.toml")
+	write(t, plan, fmt.Sprintf(`[source]
+kind = "imap"
+url = "imap://%[1]s"
+password_file = "secrets/{user}.pw"
+provider = "dovecot"
+
+[archive]
+dir = "archives2"
+
+[target.imap]
+url = "imap://%[1]s"
+password_file = "secrets/{login}.pw"
+provider = "dovecot"
+
+[users]
+file = "users2.csv"
+`, e.d.Addr))
+	if out, errOut, code := e.run("migrate", "run", plan, "--stage", "full"); code != 0 {
+		t.Fatalf("imap full: exit %d\n%s\n%s", code, out, errOut)
+	}
+	c := testservers.IMAPLogin(t, e.d.Addr, "u01", e.pass["u01"])
+	msg := "Message-ID: <u01-appended>\r\nFrom: a@example.org\r\nSubject: late\r\n\r\nlate\r\n"
+	ap := c.Append("INBOX", int64(len(msg)), nil)
+	ap.Write([]byte(msg))
+	ap.Close()
+	if _, err := ap.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(1100 * time.Millisecond)
+	if out, errOut, code := e.run("migrate", "run", plan, "--stage", "delta"); code != 0 {
+		t.Fatalf("imap delta: exit %d\n%s\n%s", code, out, errOut)
+	}
+	for _, login := range e.logins {
+		src, srcCount := e.target(login)
+		dst, dstCount := e.target("w" + login[1:])
+		if len(srcCount) < 6 || len(dstCount) != len(srcCount) {
+			t.Errorf("%s: %d messages at the source, %d at w%s", login, len(srcCount), len(dstCount), login[1:])
+		}
+		for id, n := range dstCount {
+			if n != 1 {
+				t.Errorf("w%s: %s is there %d times", login[1:], id, n)
+			}
+		}
+		for folder, msgs := range src {
+			for id, flags := range msgs {
+				if got, ok := dst[folder][id]; !ok || got != flags {
+					t.Errorf("w%s: %s in %s: flags %q (there: %v), want %q", login[1:], id, folder, got, ok, flags)
+				}
+			}
+		}
+	}
+	if _, count := e.target("w01"); count["u01-appended"] != 1 {
+		t.Errorf("the message appended at the source after the full run is not on the target once: %v", count)
 	}
 }
