@@ -418,7 +418,9 @@ func (b *runBuilder) sftpTransfer(pacer *ratelimit.Pacer) (*migrate.Transfer, er
 	}
 	cfg := sftp.Config{Target: target, KnownHosts: a.KnownHosts}
 	if a.IdentityFile != "" {
-		cfg.Identities = []string{a.IdentityFile}
+		// The plan's key, and no agent's: a night's run logs in the
+		// same way wherever it is started.
+		cfg.Identities, cfg.NoAgent = []string{a.IdentityFile}, true
 	}
 	ep, err := sftp.New(cfg)
 	if err != nil {

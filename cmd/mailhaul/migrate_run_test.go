@@ -547,3 +547,42 @@ file = "users2.csv"
 		t.Errorf("the message appended at the source after the full run is not on the target once: %v", count)
 	}
 }
+
+// TestMigrateRunSFTPTwoSites: with an SFTP archive place, the export part
+// pushes each user's archives to the server (its host key checked against
+// the plan's known_hosts), and the import part at the other site reads
+// them where the server keeps them.
+func TestMigrateRunSFTPTwoSites(t *testing.T) {
+	e := newRunEnv(t, 2)
+	s := testservers.StartSSHD(t, testservers.SSHDOptions{})
+	remote := t.TempDir()
+	plan := strings.Replace(readFile(t, e.plan), `dir = "archives"`, fmt.Sprintf("sftp = %q\nidentity_file = %q\nknown_hosts = %q\nstate = \"state\"",
+		s.URL(remote), s.Identity, s.KnownHosts), 1)
+	write(t, e.plan, plan)
+	out, errOut, code := e.run("migrate", "run", e.plan, "--stage", "full", "--part", "export")
+	if code != 0 {
+		t.Fatalf("export part: exit %d\n%s\n%s", code, out, errOut)
+	}
+	for _, login := range e.logins {
+		got, _ := filepath.Glob(filepath.Join(remote, migrate.Key(login+"@example.org"), "*.tgz"))
+		if len(got) != 1 {
+			t.Fatalf("%s: %d archives on the SFTP server, want 1", login, len(got))
+		}
+	}
+	out, errOut, code = e.run("migrate", "run", e.plan, "--stage", "full", "--part", "import", "--archives", remote)
+	if code != 0 {
+		t.Fatalf("import part: exit %d\n%s\n%s", code, out, errOut)
+	}
+	for _, login := range e.logins {
+		e.wantConverged(login, e.sourceWant(login))
+	}
+}
+
+func readFile(t *testing.T, p string) string {
+	t.Helper()
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
