@@ -61,12 +61,13 @@ type User struct {
 // engine only composes export.Run, transport.Run and importer.Target.
 type Steps struct {
 	// Export returns the user's export job (source, kind, path,
-	// compression, overlap ...). since is the archive a delta starts from
+	// compression, overlap ...), under the step's context (a source may
+	// look the user up first: Zimbra's GetAccount). since is the archive a delta starts from
 	// (the user's newest under ArchiveDir; "" for a full export), for
 	// sources that take more from it than its start time (a DAV source's
 	// sync tokens). The engine sets User, Out (the user's directory under
 	// ArchiveDir), Since, Overwrite (a full export restarts) and Progress.
-	Export func(u User, since string) (export.Job, error)
+	Export func(ctx context.Context, u User, since string) (export.Job, error)
 	// Transfer, when set, moves each new archive from the user's
 	// directory under ArchiveDir to the user's directory under
 	// Transfer.Dir; the import then reads from there (when Dst is local).
@@ -457,9 +458,9 @@ func (w *work) export(ctx context.Context) error {
 			since = arch[len(arch)-1]
 		}
 	}
-	xj, err := w.e.job.Steps.Export(w.u, since)
+	xj, err := w.e.job.Steps.Export(ctx, w.u, since)
 	if err != nil {
-		return retry.MarkPermanent(err)
+		return err // classified as any step's (a source looked up may be unreachable)
 	}
 	xj.User, xj.Out, xj.Progress = w.u.Name, w.archiveDir(), w.progress()
 	xj.Since, xj.After, xj.Overwrite = since, "", since == ""

@@ -85,5 +85,5 @@ func TestUsersThatWouldCollide(t *testing.T) {
 	}
 }
 
-func nopExport(User, string) (export.Job, error) { return export.Job{}, nil }
-func nopImport(User) ([]Import, error)           { return nil, nil }
+func nopExport(context.Context, User, string) (export.Job, error) { return export.Job{}, nil }
+func nopImport(User) ([]Import, error)                            { return nil, nil }

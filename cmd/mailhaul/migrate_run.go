@@ -14,6 +14,8 @@ import (
 
 	"github.com/mailhaul/mailhaul/export"
 	"github.com/mailhaul/mailhaul/export/pim"
+	"github.com/mailhaul/mailhaul/export/zimbra"
+	"github.com/mailhaul/mailhaul/export/zimbra/soap"
 	"github.com/mailhaul/mailhaul/importer"
 	"github.com/mailhaul/mailhaul/importer/dav"
 	imapimport "github.com/mailhaul/mailhaul/importer/imap"
@@ -109,6 +111,9 @@ func (a *app) migrateRun(ctx context.Context, path string, f migrateRunFlags) er
 	if err != nil {
 		return err
 	}
+	if err := b.checkZimbraAdmin(ctx, job.Users); err != nil {
+		return err
+	}
 	log, err := openRunLog(f.logFile)
 	if err != nil {
 		return err
@@ -191,7 +196,8 @@ type runBuilder struct {
 	f       migrateRunFlags
 	byName  map[string]migrateplan.User
 	servers *migrate.Servers
-	shard   int // this process's shard index
+	shard   int          // this process's shard index
+	zimbra  *soap.Client // a Zimbra source's, shared by every user
 }
 
 func (b *runBuilder) job() (migrate.Job, error) {
@@ -208,8 +214,14 @@ func (b *runBuilder) job() (migrate.Job, error) {
 	default:
 		return job, fmt.Errorf("--part %q: give export or import (or leave it out for both)", f.part)
 	}
+	var err error
 	if f.applyDeletions && job.Stage != migrate.Delta {
 		return job, errors.New("--apply-deletions applies a delta's state record: use it with --stage delta")
+	}
+	if p.Source.Kind == migrateplan.KindZimbra {
+		if b.zimbra, err = p.ZimbraClient(); err != nil {
+			return job, err
+		}
 	}
 	if p.AllUsers {
 		return job, errors.New("migrate run: users.all (every Zimbra account) is not supported yet: list the users in users.file")
@@ -302,9 +314,9 @@ func (b *runBuilder) users() ([]migrate.User, error) {
 }
 
 // export is the user's export job from the plan's source.
-func (b *runBuilder) export(mu migrate.User, since string) (export.Job, error) {
+func (b *runBuilder) export(ctx context.Context, mu migrate.User, since string) (export.Job, error) {
 	p, u := b.p, b.byName[mu.Name]
-	job := export.Job{Compress: p.Archive.Compress, Level: p.Archive.Level, Overlap: time.Hour,
+	job := export.Job{User: mu.Name, Compress: p.Archive.Compress, Level: p.Archive.Level, Overlap: time.Hour,
 		Tool: "mailhaul " + version}
 	switch kind := p.Source.Kind; kind {
 	case migrateplan.KindMaildir, migrateplan.KindMbox:
@@ -355,10 +367,30 @@ func (b *runBuilder) export(mu migrate.User, since string) (export.Job, error) {
 			return job, err
 		}
 		job.Kind, job.Path, job.PathIsURL, job.Source = "dav", p.Source.URL, true, src
+	case migrateplan.KindZimbra:
+		// The REST exports of the live server, as export zimbra --url
+		// reads them; GetAccount first, for the manifest.
+		job = zimbra.PrepareLive(ctx, zimbra.LiveJob{Job: job, Client: b.zimbra})
+		job.Path = p.Source.URL
 	default:
-		return job, fmt.Errorf("migrate run: a %s source is not supported yet", kind)
+		return job, fmt.Errorf("migrate run: a %s source is not supported", kind)
 	}
 	return job, nil
+}
+
+// checkZimbraAdmin logs the plan's Zimbra admin in once before any user
+// starts: a refused login ends the run there, rather than being tried
+// again for every user (each try counts towards the admin's lockout).
+func (b *runBuilder) checkZimbraAdmin(ctx context.Context, users []migrate.User) error {
+	if b.zimbra == nil || len(users) == 0 {
+		return nil
+	}
+	_, err := b.zimbra.GetAccount(ctx, users[0].Name, false)
+	b.zimbra.Done(users[0].Name)
+	if soap.LoginRefused(err) {
+		return fmt.Errorf("the Zimbra admin %s was refused at %s: nothing was started (%w)", b.p.Source.Admin, b.p.Source.URL, err)
+	}
+	return nil
 }
 
 // imports are the user's imports: mail over IMAP, then contacts and

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"encoding/csv"
 	"encoding/json"
 	"errors"
@@ -15,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mailhaul/mailhaul/export/zimbra/zimbratest"
 	"github.com/mailhaul/mailhaul/internal/testservers"
 	"github.com/mailhaul/mailhaul/migrate"
 )
@@ -585,4 +587,75 @@ func readFile(t *testing.T, p string) string {
 		t.Fatal(err)
 	}
 	return string(b)
+}
+
+// TestMigrateRunFromZimbra: a plan whose source is a live Zimbra (the
+// fake, over verified TLS), through export zimbra's live export: every
+// message into Dovecot in its folder with its flags; mail that arrives
+// later comes over with the delta, nothing twice.
+func TestMigrateRunFromZimbra(t *testing.T) {
+	items := zimbraLiveItems()
+	z := startLiveZimbra(t, "zed", zimbratest.ServerOptions{}, items...)
+	arg := func(name string) string { return z.args[slices.Index(z.args, name)+1] }
+	bin, dir := buildMailhaul(t), t.TempDir()
+	d := testservers.StartDovecot(t, map[string]string{"zed": "zed-secret"})
+	write(t, filepath.Join(dir, "zed.pw"), "zed-secret\n")
+	write(t, filepath.Join(dir, "users.csv"), "source,target\nzed,zed\n")
+	plan := filepath.Join(dir, "plan.toml")
+	write(t, plan, fmt.Sprintf(`[source]
+kind = "zimbra"
+url = %q
+admin = "admin@example.test"
+password_file = %q
+tls_ca = %q
+mail_url = %q
+
+[archive]
+dir = "archives"
+
+[target.imap]
+url = "imap://%s"
+password_file = "{login}.pw"
+provider = "dovecot"
+
+[users]
+file = "users.csv"
+`, z.s.URL, arg("--password-file"), arg("--tls-ca"), z.s.URL, d.Addr))
+	e := &runEnv{t: t, bin: bin, dir: dir, d: d, pass: map[string]string{"zed": "zed-secret"}}
+	// where each message (by its bytes) is on the target.
+	where := func() map[[32]byte][]string {
+		out := map[[32]byte][]string{}
+		for _, mb := range testservers.ReadMailboxes(t, d.Addr, "zed", "zed-secret") {
+			for _, m := range mb.Messages {
+				out[m.SHA256] = append(out[m.SHA256], mb.Name)
+			}
+		}
+		return out
+	}
+	if out, errOut, code := e.run("migrate", "run", plan, "--stage", "full"); code != 0 {
+		t.Fatalf("full: exit %d\n%s\n%s", code, out, errOut)
+	}
+	got := where()
+	if len(got) != len(zimbraWant) {
+		t.Errorf("%d messages on the target, want %d", len(got), len(zimbraWant))
+	}
+	for _, it := range items {
+		if w, ok := zimbraWant[it.ID]; ok && !slices.Equal(got[sha256.Sum256(it.Blob)], []string{w.mailbox}) {
+			t.Errorf("message %d is in %q, want %s once", it.ID, got[sha256.Sum256(it.Blob)], w.mailbox)
+		}
+	}
+	late := zimbratest.Message(330, "/Inbox", 2, "late", time.Now())
+	z.add("zed", late)
+	if out, errOut, code := e.run("migrate", "run", plan, "--stage", "delta"); code != 0 {
+		t.Fatalf("delta: exit %d\n%s\n%s", code, out, errOut)
+	}
+	got = where()
+	if len(got) != len(zimbraWant)+1 || !slices.Equal(got[sha256.Sum256(late.Blob)], []string{"INBOX"}) {
+		t.Errorf("after the delta: %d messages on the target, want %d, the late one in INBOX once", len(got), len(zimbraWant)+1)
+	}
+	for sum, in := range got {
+		if len(in) != 1 {
+			t.Errorf("after the delta: a message is there %d times (%x)", len(in), sum[:4])
+		}
+	}
 }

@@ -125,6 +125,10 @@ type Source struct {
 	// files: each file becomes an address book or calendar named after
 	// it, as export's --contacts and --calendar make them.
 	Contacts, Calendars string
+	// MailURL (zimbra) is the base URL of the mailbox servers' REST
+	// exports, "{host}" standing for an account's zimbraMailHost;
+	// empty: https://HOST (Zimbra's proxy).
+	MailURL string
 }
 
 // Archive is where the per-user archives rest between the stages.
