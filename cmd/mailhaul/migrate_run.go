@@ -107,7 +107,7 @@ func (a *app) migrateRun(ctx context.Context, path string, f migrateRunFlags) er
 		return fmt.Errorf("the plan has problems (see mailhaul migrate check):\n%w", err)
 	}
 	b := &runBuilder{a: a, p: p, f: f, byName: map[string]migrateplan.User{}}
-	job, err := b.job()
+	job, err := b.job(ctx)
 	if err != nil {
 		return err
 	}
@@ -200,7 +200,7 @@ type runBuilder struct {
 	zimbra  *soap.Client // a Zimbra source's, shared by every user
 }
 
-func (b *runBuilder) job() (migrate.Job, error) {
+func (b *runBuilder) job(ctx context.Context) (migrate.Job, error) {
 	p, f := b.p, b.f
 	job := migrate.Job{Stage: migrate.Stage(f.stage), Part: migrate.Part(f.part), Pass: f.pass, StateDir: p.Archive.State,
 		UsersAtOnce: p.Limits.Users, RetryFailed: f.retryFailed}
@@ -223,10 +223,7 @@ func (b *runBuilder) job() (migrate.Job, error) {
 			return job, err
 		}
 	}
-	if p.AllUsers {
-		return job, errors.New("migrate run: users.all (every Zimbra account) is not supported yet: list the users in users.file")
-	}
-	users, err := b.users()
+	users, err := b.users(ctx)
 	if err != nil {
 		return job, err
 	}
@@ -270,8 +267,14 @@ const (
 
 // users are the plan's users this process works on: this shard's share,
 // then --only.
-func (b *runBuilder) users() ([]migrate.User, error) {
+func (b *runBuilder) users(ctx context.Context) ([]migrate.User, error) {
 	all := b.p.Users()
+	if b.p.AllUsers {
+		var err error
+		if all, err = b.zimbraUsers(ctx); err != nil {
+			return nil, err
+		}
+	}
 	su := make([]shard.User, len(all))
 	for i, u := range all {
 		su[i] = shard.User{Key: u.Key, EstimatedBytes: u.EstimatedSize}
@@ -311,6 +314,31 @@ func (b *runBuilder) users() ([]migrate.User, error) {
 		out = append(out, migrate.User{Name: u.Address, Login: u.Login, EstimatedBytes: u.EstimatedSize, Row: u.Row})
 	}
 	return out, nil
+}
+
+// zimbraUsers lists every account of the plan's Zimbra (users.all), each
+// resolved by the plan's patterns. A listing that did not finish ends the
+// run before it starts: a night that silently left users out would be
+// worse.
+func (b *runBuilder) zimbraUsers(ctx context.Context) ([]migrateplan.User, error) {
+	var all []migrateplan.User
+	var bad []string
+	err := b.zimbra.Accounts(ctx, soap.Search{}, func(a soap.Account) error {
+		u, err := b.p.Resolve(a.Name)
+		if err != nil {
+			bad = append(bad, err.Error())
+			return nil
+		}
+		all = append(all, u)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("listing the Zimbra accounts (users.all): %w", err)
+	}
+	if len(bad) > 0 {
+		return nil, fmt.Errorf("users.all: %s", strings.Join(bad, "; "))
+	}
+	return all, nil
 }
 
 // export is the user's export job from the plan's source.

@@ -658,4 +658,16 @@ file = "users.csv"
 			t.Errorf("after the delta: a message is there %d times (%x)", len(in), sum[:4])
 		}
 	}
+
+	// users.all: the accounts listed from Zimbra; into a target that has
+	// everything already (a new state), nothing twice.
+	all := strings.Replace(strings.Replace(readFile(t, plan), `file = "users.csv"`, "all = true", 1), `dir = "archives"`, `dir = "archives-all"`, 1)
+	write(t, plan, all)
+	out, errOut, code := e.run("migrate", "run", plan, "--stage", "full")
+	if code != 0 || !strings.HasSuffix(strings.TrimSpace(out), "all 1 users done") {
+		t.Fatalf("users.all: exit %d\n%s\n%s", code, out, errOut)
+	}
+	if got := where(); len(got) != len(zimbraWant)+1 {
+		t.Errorf("users.all: %d messages on the target, want %d", len(got), len(zimbraWant)+1)
+	}
 }

@@ -374,3 +374,38 @@ func TestWrongTypeHasLine(t *testing.T) {
 		t.Errorf("problems %v, want one at line 23", ps)
 	}
 }
+
+// TestContactsAndCalendarsPatterns: a Maildir source's per-user .vcf and
+// .ics globs are filled for each user (the user's names matched as they
+// are, never as patterns), must name the user and stay below root; each
+// user's row and the header are kept for the failures file.
+func TestContactsAndCalendarsPatterns(t *testing.T) {
+	files := goodFiles()
+	files["plan.toml"] = strings.Replace(goodPlan, "path = \"{domain}/{localpart}/Maildir\"\n",
+		"path = \"{domain}/{localpart}/Maildir\"\ncontacts = \"{domain}/{localpart}/*.vcf\"\ncalendars = \"{domain}/{localpart}/*.ics\"\n", 1)
+	files["users.csv"] = "size,source,target\n2.5GB,a*b@example.org,alice\n300MB,bob@example.net,\n"
+	files["secrets/dav/bob@example.net.pw"] = "b\n"
+	dir := write(t, t.TempDir(), files)
+	p, err := Load(filepath.Join(dir, "plan.toml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := p.Users()[0]
+	if want := filepath.Join(dir, "mail", "example.org", `a\*b`, "*.vcf"); u.ContactFiles != want {
+		t.Errorf("contacts %q, want %q", u.ContactFiles, want)
+	}
+	if want := filepath.Join(dir, "mail", "example.org", `a\*b`, "*.ics"); u.CalendarFiles != want {
+		t.Errorf("calendars %q, want %q", u.CalendarFiles, want)
+	}
+	if strings.Join(p.Header, ",") != "size,source,target" || strings.Join(u.Row, ",") != "2.5GB,a*b@example.org,alice" {
+		t.Errorf("header %q, row %q", p.Header, u.Row)
+	}
+
+	files["plan.toml"] = strings.Replace(goodPlan, "path = \"{domain}/{localpart}/Maildir\"\n",
+		"path = \"{domain}/{localpart}/Maildir\"\ncontacts = \"shared/*.vcf\"\ncalendars = \"../{localpart}/*.ics\"\n", 1)
+	files["users.csv"] = "source,target,size\nalice@example.org,alice,2.5GB\n"
+	write(t, dir, files)
+	ps := problems(t, filepath.Join(dir, "plan.toml"))
+	wantProblem(t, ps, "plan.toml", 6, "source.contacts", "no placeholder")
+	wantProblem(t, ps, "plan.toml", 7, "source.calendars", "stay below root")
+}
