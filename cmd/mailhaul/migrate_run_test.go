@@ -19,6 +19,7 @@ import (
 	"github.com/mailhaul/mailhaul/export/zimbra/zimbratest"
 	"github.com/mailhaul/mailhaul/internal/testservers"
 	"github.com/mailhaul/mailhaul/migrate"
+	"github.com/mailhaul/mailhaul/progress"
 )
 
 // runEnv is a migration of n Maildir users, each with a contacts file and
@@ -419,7 +420,7 @@ func TestMigrateRunShards(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	seen := map[string]int{}
+	seen, importing := map[string]int{}, map[string]int{}
 	for i, r := range runs {
 		if r.code != 0 {
 			t.Fatalf("shard %d: exit %d\n%s\n%s", i, r.code, r.out, r.errOut)
@@ -429,6 +430,9 @@ func TestMigrateRunShards(t *testing.T) {
 				Event  string `json:"event"`
 				User   string `json:"user"`
 				Status string `json:"status"`
+			}
+			if json.Unmarshal([]byte(line), &ev) == nil && ev.Event == "progress" && ev.Status == string(migrate.Importing) {
+				importing[ev.User]++
 			}
 			if json.Unmarshal([]byte(line), &ev) == nil && ev.Event == "user" {
 				if ev.Status != string(migrate.Done) {
@@ -440,6 +444,9 @@ func TestMigrateRunShards(t *testing.T) {
 	}
 	if len(seen) != 6 {
 		t.Errorf("the shards did %d users, want 6: %v", len(seen), seen)
+	}
+	if len(importing) != 6 {
+		t.Errorf("the JSON progress lines said %d users were importing, want 6: %v", len(importing), importing)
 	}
 	for u, n := range seen {
 		if n != 1 {
@@ -669,5 +676,31 @@ file = "users.csv"
 	}
 	if got := where(); len(got) != len(zimbraWant)+1 {
 		t.Errorf("users.all: %d messages on the target, want %d", len(got), len(zimbraWant)+1)
+	}
+}
+
+// TestRunTally: the overall line sums each user's imports, the mail's and
+// then the contacts' (each counting from zero), and the users done give
+// the time left.
+func TestRunTally(t *testing.T) {
+	tl := &runTally{start: time.Now().Add(-10 * time.Second), total: 4, users: map[string]*runUser{}, counted: "import"}
+	for _, e := range []progress.Event{
+		{Stage: migrate.StageMigrate, User: "a", Folder: string(migrate.Importing)},
+		{Stage: "export", User: "a", Items: 99, Bytes: 9999},
+		{Stage: "import", User: "a", Items: 5, Bytes: 500},
+		{Stage: "import", User: "a", Items: 7, Bytes: 700},
+		{Stage: "import", User: "a", Items: 2, Bytes: 20}, // the DAV import starts
+		{Stage: "import", User: "b", Items: 1, Bytes: 100},
+	} {
+		tl.see(e)
+	}
+	if items, bytes := tl.sums(); items != 10 || bytes != 820 {
+		t.Errorf("sums %d items, %d bytes; want 10 and 820", items, bytes)
+	}
+	if _, changed, finished := tl.see(progress.Event{Stage: migrate.StageMigrate, User: "a", Folder: string(migrate.Done), Items: 2, ItemsTotal: 4}); !changed || !finished {
+		t.Error("a user's end was not seen")
+	}
+	if eta, ok := tl.eta(); !ok || eta < 9*time.Second || eta > 11*time.Second {
+		t.Errorf("eta %v %v, want about 10 s (2 users in 10 s, 2 left)", eta, ok)
 	}
 }
