@@ -251,6 +251,16 @@ func (b *runBuilder) job(ctx context.Context) (migrate.Job, error) {
 			return job, errors.New("--part import with an sftp archive place: give --archives DIR, where the archives are at this site")
 		}
 	}
+	// The state directory may sit in the archive directory (the plan's
+	// default, dir/state), beside the users' archive directories: no
+	// user's may be it.
+	if filepath.Clean(filepath.Dir(job.StateDir)) == filepath.Clean(job.ArchiveDir) {
+		for _, u := range job.Users {
+			if strings.EqualFold(migrate.Key(u.Name), filepath.Base(job.StateDir)) {
+				return job, fmt.Errorf("user %q: its archives would go into the state directory %s: give archive.state another name", u.Name, job.StateDir)
+			}
+		}
+	}
 	job.Steps.Export = b.export
 	job.Steps.Import = b.imports
 	return job, nil

@@ -704,3 +704,35 @@ func TestRunTally(t *testing.T) {
 		t.Errorf("eta %v %v, want about 10 s (2 users in 10 s, 2 left)", eta, ok)
 	}
 }
+
+// TestMigrateRunUserNamedLikeTheState: a user whose archive directory
+// would be the state directory (the plan's default, archives/state) is
+// refused before anything runs, named.
+func TestMigrateRunUserNamedLikeTheState(t *testing.T) {
+	dir := t.TempDir()
+	write(t, filepath.Join(dir, "src", "state", "Maildir", "cur", "x"), "")
+	write(t, filepath.Join(dir, "users.csv"), "source\nstate\n")
+	write(t, filepath.Join(dir, "pw"), "x\n")
+	plan := filepath.Join(dir, "plan.toml")
+	write(t, plan, `[source]
+kind = "maildir"
+root = "src"
+path = "{user}/Maildir"
+
+[archive]
+dir = "archives"
+
+[target.imap]
+url = "imap://127.0.0.1:1"
+admin = "master"
+password_file = "pw"
+
+[users]
+file = "users.csv"
+`)
+	e := &runEnv{t: t, bin: buildMailhaul(t)}
+	_, errOut, code := e.run("migrate", "run", plan, "--stage", "full")
+	if code != exitFailed || !strings.Contains(errOut, `user "state"`) || !strings.Contains(errOut, "archive.state") {
+		t.Fatalf("exit %d, stderr %q; want 1 naming the user and archive.state", code, errOut)
+	}
+}
