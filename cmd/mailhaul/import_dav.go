@@ -2,10 +2,12 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/mailhaul/mailhaul/format"
 	"github.com/mailhaul/mailhaul/importer"
@@ -19,6 +21,7 @@ type importDAVFlags struct {
 	state, report, tlsCA, schedule, bulk, archiveUser   string
 	prefer                                              string
 	dryRun, update, allowPlaintext, applyDeletions      bool
+	verify                                              bool
 	concurrency                                         int
 	mapCollection                                       []string
 }
@@ -76,25 +79,15 @@ SIGINT or SIGTERM exit 130.`,
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&f.url, "url", "", "server URL, e.g. https://dav.example.com/")
-	fl.StringVar(&f.carddav, "carddav", "", "address book home URL (skips CardDAV discovery)")
-	fl.StringVar(&f.caldav, "caldav", "", "calendar home URL (skips CalDAV discovery)")
-	fl.StringVar(&f.user, "user", "", "login on the server")
-	fl.StringVar(&f.archiveUser, "archive-user", "", archiveUserHelp)
-	fl.StringVar(&f.passwordFile, "password-file", "", "file holding the password (default: $MAILHAUL_PASSWORD)")
-	fl.StringVar(&f.tokenFile, "token-file", "", "file holding an OAuth bearer token, used instead of a password")
-	fl.StringVar(&f.tlsCA, "tls-ca", "", "PEM file of CA certificates to trust instead of the system's")
-	fl.BoolVar(&f.allowPlaintext, "allow-plaintext", false, "allow http:// to a host other than loopback (the password travels in clear)")
+	f.addTargetFlags(fl)
+	fl.BoolVar(&f.verify, "verify", false, "compare the target with the archives at the end (as mailhaul compare dav); a difference makes the exit code 3")
 	fl.BoolVar(&f.dryRun, "dry-run", false, "print the plan; change nothing on the server")
 	fl.BoolVar(&f.update, "update", false, "replace objects the server already has when they differ")
 	fl.BoolVar(&f.applyDeletions, "apply-deletions", false, "delete what mailhaul placed and a delta's state record says the source deleted (default: list it)")
 	fl.StringVar(&f.prefer, "prefer", "target", "when an object edited at the source was also changed on the target: target (leave it, report a conflict) or source (overwrite)")
-	fl.StringVar(&f.state, "state", "", "directory for the per-user journal (default: beside the first archive)")
 	fl.StringVar(&f.report, "report", "", "write the JSON report here")
 	fl.IntVar(&f.concurrency, "concurrency", 0, "requests in flight (default 2; Radicale and Xandikos serialise writes)")
-	fl.StringVar(&f.schedule, "scheduling-guard", "auto", "add SCHEDULE-AGENT=CLIENT to attendees: auto (when the server schedules), always, never")
 	fl.StringVar(&f.bulk, "bulk", "auto", "fill an address book this run creates with one whole-collection PUT: auto (when the server is Radicale), never")
-	fl.StringArrayVar(&f.mapCollection, "map-collection", nil, "ARCHIVE_NAME=TARGET: send an archive address book or calendar (path or display name) to the target collection of that path (with a /, relative to the home set) or display name; created when missing (repeatable)")
 	// --user is checked by the run, not by the flag parser, so that a
 	// missing one still gets a result object and a report.
 	return cmd
@@ -146,7 +139,28 @@ func (a *app) runImportDAV(ctx context.Context, archives []string, f *importDAVF
 	if f.dryRun {
 		return a.printPlan(f.report, res)
 	}
-	return run.finish(ctx, rep, "import", nil)
+	err = run.finish(ctx, rep, "import", nil)
+	if f.verify && (err == nil || errors.Is(err, errPartial)) {
+		return a.verifyImport(ctx, tg, req, err)
+	}
+	return err
+}
+
+// addTargetFlags adds the flags that say how to reach the account and
+// where each archive folder goes: import dav's and compare dav's.
+func (f *importDAVFlags) addTargetFlags(fl *pflag.FlagSet) {
+	fl.StringVar(&f.url, "url", "", "server URL, e.g. https://dav.example.com/")
+	fl.StringVar(&f.carddav, "carddav", "", "address book home URL (skips CardDAV discovery)")
+	fl.StringVar(&f.caldav, "caldav", "", "calendar home URL (skips CalDAV discovery)")
+	fl.StringVar(&f.user, "user", "", "login on the server")
+	fl.StringVar(&f.archiveUser, "archive-user", "", archiveUserHelp)
+	fl.StringVar(&f.passwordFile, "password-file", "", "file holding the password (default: $MAILHAUL_PASSWORD)")
+	fl.StringVar(&f.tokenFile, "token-file", "", "file holding an OAuth bearer token, used instead of a password")
+	fl.StringVar(&f.tlsCA, "tls-ca", "", "PEM file of CA certificates to trust instead of the system's")
+	fl.BoolVar(&f.allowPlaintext, "allow-plaintext", false, "allow http:// to a host other than loopback (the password travels in clear)")
+	fl.StringVar(&f.state, "state", "", "directory for the per-user journal (default: beside the first archive)")
+	fl.StringVar(&f.schedule, "scheduling-guard", "auto", "add SCHEDULE-AGENT=CLIENT to attendees: auto (when the server schedules), always, never")
+	fl.StringArrayVar(&f.mapCollection, "map-collection", nil, "ARCHIVE_NAME=TARGET: send an archive address book or calendar (path or display name) to the target collection of that path (with a /, relative to the home set) or display name; created when missing (repeatable)")
 }
 
 // davOptions turns flags into importer options, reading secrets from

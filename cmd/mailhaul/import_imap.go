@@ -2,12 +2,14 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"golang.org/x/sync/semaphore"
 
@@ -25,7 +27,7 @@ import (
 type importIMAPFlags struct {
 	imapLogin
 	provider, folderMap, state, report, archiveUser string
-	dryRun, applyDeletions                          bool
+	dryRun, applyDeletions, verify                  bool
 	connections, errorBudget                        int
 	settle                                          time.Duration
 	maxBytesPerSecond, maxMessagesPerSecond         float64
@@ -74,12 +76,9 @@ variable, never from the command line.`,
 		},
 	}
 	fl := cmd.Flags()
-	f.addFlags(fl, "target")
-	fl.StringVar(&f.user, "user", "", "the mailbox owner's login (required)")
-	fl.StringVar(&f.archiveUser, "archive-user", "", archiveUserHelp)
-	fl.StringVar(&f.provider, "provider", "generic", "target profile: "+strings.Join(imapimport.ProfileNames(), ", "))
-	fl.StringVar(&f.folderMap, "folder-map", "", `file of "source/path = target/path" lines (a folder and every folder below it; the longest match wins)`)
+	f.addTargetFlags(fl)
 	fl.BoolVar(&f.dryRun, "dry-run", false, "print the plan; create and send nothing")
+	fl.BoolVar(&f.verify, "verify", false, "compare the target with the archives at the end (as mailhaul compare imap); a difference makes the exit code 3")
 	fl.BoolVar(&f.applyDeletions, "apply-deletions", false, "delete on the target the messages mailhaul placed that the last delta's state says the source deleted (default: list them)")
 	fl.StringVar(&f.state, "state", "", "directory for the journal (default: beside the first archive)")
 	fl.StringVar(&f.report, "report", "", "write the JSON report here")
@@ -139,7 +138,22 @@ func (a *app) runImportIMAP(ctx context.Context, archives []string, f *importIMA
 	if f.dryRun && err == nil {
 		return a.printPlan(f.report, res)
 	}
-	return run.finish(ctx, res.Report, "import", err)
+	err = run.finish(ctx, res.Report, "import", err)
+	if f.verify && (err == nil || errors.Is(err, errPartial)) {
+		return a.verifyImport(ctx, tg, req, err)
+	}
+	return err
+}
+
+// addTargetFlags adds the flags that say how to log in to the target and
+// which mailbox each archive folder goes to: import imap's and compare
+// imap's, so both reach and map alike.
+func (f *importIMAPFlags) addTargetFlags(fl *pflag.FlagSet) {
+	f.addFlags(fl, "target")
+	fl.StringVar(&f.user, "user", "", "the mailbox owner's login (required)")
+	fl.StringVar(&f.archiveUser, "archive-user", "", archiveUserHelp)
+	fl.StringVar(&f.provider, "provider", "generic", "target profile: "+strings.Join(imapimport.ProfileNames(), ", "))
+	fl.StringVar(&f.folderMap, "folder-map", "", `file of "source/path = target/path" lines (a folder and every folder below it; the longest match wins)`)
 }
 
 // imapOptions turns flags into the target's options, reading secrets from

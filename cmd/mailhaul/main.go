@@ -93,7 +93,7 @@ func (a *app) rootCommand() *cobra.Command {
 	}
 	root.PersistentFlags().BoolVar(&a.json, "json", false, "machine-readable output: JSON lines (one JSON object for inspect)")
 	root.PersistentFlags().BoolVarP(&a.quiet, "quiet", "q", false, "no progress display")
-	root.AddCommand(a.exportCommand(), a.inspectCommand(), a.verifyCommand(), a.extractCommand(), a.importCommand(), a.restoreCommand(),
+	root.AddCommand(a.exportCommand(), a.inspectCommand(), a.verifyCommand(), a.extractCommand(), a.importCommand(), a.compareCommand(), a.restoreCommand(),
 		a.pushCommand(), a.pullCommand(), a.copyCommand(), a.migrateCommand())
 	root.Long = rootLong(root)
 	return root

@@ -42,7 +42,10 @@ error naming the folder. --after / --since ask Zimbra only for items received si
 (query=after:MS, with is:local for the root; epoch ms a second early, as Zimbra's after:
 excludes the second given; every item type by its date, where start= would take
 appointments by their first instance and tasks whole); with several users --since
-takes a directory of their earlier archives. Requests are paced
+takes a directory of their earlier archives. A delta ends with the state record (every
+message, contact, appointment and task, from a paged SOAP SearchRequest, checked against the
+folder counts; a folder listed short is an error naming it); zmmailbox alone gives none, and
+says so. Requests are paced
 under Zimbra's DoS filter (--requests-per-second); 5xx, 429 and dropped connections are
 repeated; an export stream that breaks restarts that user's export from the beginning
 (the temporary archive is discarded, never renamed into place); an account that cannot

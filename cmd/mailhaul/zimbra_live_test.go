@@ -40,7 +40,7 @@ func (z *liveZimbra) add(user string, items ...zimbratest.Item) {
 	mb := z.mb
 	z.mu.Unlock()
 	// One zimbraId whatever is added: a live export's contact UIDs hold it.
-	z.s.AddAccount(zimbratest.Account{Name: user, ID: "zid-" + user, Folders: mb.Folders(nil), Attrs: map[string][]string{"displayName": {"Zed"}}})
+	z.s.AddAccount(zimbratest.Account{Name: user, ID: "zid-" + user, Folders: mb.Folders(nil), Items: mb.Items, Attrs: map[string][]string{"displayName": {"Zed"}}})
 }
 
 func startLiveZimbra(t *testing.T, user string, o zimbratest.ServerOptions, items ...zimbratest.Item) *liveZimbra {

@@ -95,7 +95,7 @@ func (s *Source) exportFolder(ctx context.Context, c *conn, sink *lockedSink, f 
 
 // state writes f's part of a delta's state record: one line for every
 // message the folder holds, exported or not, from a FETCH of flags,
-// INTERNALDATE and size (no bodies). A retry goes on after the highest
+// INTERNALDATE, size and Message-ID (no bodies). A retry goes on after the highest
 // UID written (servers answer a FETCH in ascending order), so no line is
 // written twice.
 func (s *Source) state(c *conn, sink *lockedSink, f *folder) error {
@@ -105,22 +105,25 @@ func (s *Source) state(c *conn, sink *lockedSink, f *folder) error {
 	}
 	var set imap.UIDSet
 	set.AddRange(f.stateMark+1, 0) // "mark+1:*"
-	cmd := c.cl.Fetch(set, &imap.FetchOptions{UID: true, Flags: true, InternalDate: true, RFC822Size: true})
+	// The Message-ID (with the size) lets an import find a message moved
+	// to another folder, where it has another UID.
+	cmd := c.cl.Fetch(set, &imap.FetchOptions{UID: true, Flags: true, InternalDate: true, RFC822Size: true,
+		BodySection: []*imap.FetchItemBodySection{msgIDField}})
 	for msg := cmd.Next(); msg != nil; msg = cmd.Next() {
-		m, err := msg.Collect() // no literals
+		uid, m, err := readMeta(msg)
 		if err != nil {
 			return c.fail(err)
 		}
-		if m.UID <= f.stateMark { // "n:*" names the last message even when it is below n
+		if uid <= f.stateMark { // "n:*" names the last message even when it is below n
 			continue
 		}
-		err = sink.addState(format.StateItem{Kind: format.KindMessage, Folder: f.rec.Path, SourceID: sourceID(f, m.UID),
-			Flags: flags(m.Flags), Received: m.InternalDate, Size: m.RFC822Size})
-		if err != nil {
+		it := format.StateItem{Kind: format.KindMessage, Folder: f.rec.Path, SourceID: sourceID(f, uid),
+			Flags: m.flags, Received: m.received, Size: m.size, MessageID: m.msgID}
+		if err := sink.addState(it); err != nil {
 			c.drop() // the FETCH is left unread
 			return &sinkError{err}
 		}
-		f.stateMark = m.UID
+		f.stateMark = uid
 	}
 	if err := cmd.Close(); err != nil {
 		return c.fail(err)
@@ -300,11 +303,44 @@ type meta struct {
 	flags    []string
 	received time.Time
 	msgID    string
+	size     int64 // asked for by the state record only
 	// Gmail's All Mail (gmail.go): the folder the message is stored
 	// under and its other label folders; labelled once its labels came.
 	folder   string
 	labels   []string
 	labelled bool
+}
+
+// msgIDField is the FETCH item of a message's Message-ID field alone.
+var msgIDField = &imap.FetchItemBodySection{Specifier: imap.PartSpecifierHeader, HeaderFields: []string{"Message-ID"}, Peek: true}
+
+// readMeta reads one message of a FETCH of its metadata (UID, FLAGS,
+// INTERNALDATE, RFC822.SIZE, msgIDField), item by item. Not Collect:
+// after a literal cut short, go-imap's Collect reads on while its decoder
+// already does (a data race); here a short literal drops the connection
+// and nothing reads it again.
+func readMeta(msg *imapclient.FetchMessageData) (imap.UID, *meta, error) {
+	var uid imap.UID
+	m := &meta{}
+	for item := msg.Next(); item != nil; item = msg.Next() {
+		switch it := item.(type) {
+		case imapclient.FetchItemDataUID:
+			uid = it.UID
+		case imapclient.FetchItemDataFlags:
+			m.flags = flags(it.Flags)
+		case imapclient.FetchItemDataInternalDate:
+			m.received = it.Time
+		case imapclient.FetchItemDataRFC822Size:
+			m.size = it.Size
+		case imapclient.FetchItemDataBodySection:
+			var b capped
+			if err := drain(it.Literal, &b); err != nil {
+				return 0, nil, err
+			}
+			m.msgID = export.MessageID(b.buf)
+		}
+	}
+	return uid, m, nil
 }
 
 // fetch exports the messages uids of f: their metadata first (small),
@@ -315,31 +351,13 @@ func (s *Source) fetch(ctx context.Context, c *conn, sink *lockedSink, f *folder
 		return nil
 	}
 	set := imap.UIDSetNum(uids...)
-	hdr := &imap.FetchItemBodySection{Specifier: imap.PartSpecifierHeader, HeaderFields: []string{"Message-ID"}, Peek: true}
 	metas := map[imap.UID]*meta{}
-	// Not Collect: after a literal cut short, go-imap's Collect reads
-	// on while its decoder already does (a data race); here a short
-	// literal drops the connection and nothing reads it again.
 	cmd := c.cl.Fetch(set, &imap.FetchOptions{UID: true, Flags: true, InternalDate: true,
-		BodySection: []*imap.FetchItemBodySection{hdr}})
+		BodySection: []*imap.FetchItemBodySection{msgIDField}})
 	for msg := cmd.Next(); msg != nil; msg = cmd.Next() {
-		var uid imap.UID
-		m := &meta{}
-		for item := msg.Next(); item != nil; item = msg.Next() {
-			switch it := item.(type) {
-			case imapclient.FetchItemDataUID:
-				uid = it.UID
-			case imapclient.FetchItemDataFlags:
-				m.flags = flags(it.Flags)
-			case imapclient.FetchItemDataInternalDate:
-				m.received = it.Time
-			case imapclient.FetchItemDataBodySection:
-				var b capped
-				if err := drain(it.Literal, &b); err != nil {
-					return c.fail(err)
-				}
-				m.msgID = export.MessageID(b.buf)
-			}
+		uid, m, err := readMeta(msg)
+		if err != nil {
+			return c.fail(err)
 		}
 		// Without INTERNALDATE there is no received time to store or to
 		// test the cutoff on: settled as missing, below.

@@ -77,7 +77,7 @@ func TestCorpus(t *testing.T) {
 					t.Errorf("%s starts %q, want a header field", it.SourceID, it.Body[:min(len(it.Body), 40)])
 				}
 				if !strings.HasPrefix(it.SourceID, filepath.Base(c.file)+"#") {
-					t.Errorf("SourceID %q, want %s#<offset>", it.SourceID, filepath.Base(c.file))
+					t.Errorf("SourceID %q, want %s#<identity>", it.SourceID, filepath.Base(c.file))
 				}
 			}
 		})

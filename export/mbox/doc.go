@@ -32,8 +32,13 @@
 // line's date, else the Date field's, else the one ending the oldest
 // Received field; a message with none is exported with a warning and kept
 // even under a cutoff (a duplicate is harmless, a loss is not). SourceID
-// is the file's path below the source and the From line's byte offset,
-// "Work.sbd/2024#1234".
+// is the file's path below the source and the message's identity, which
+// a client rewriting the file (compacting it, writing flags) does not
+// change: its Message-ID, "Work.sbd/2024#<a@b>", else a digest of its
+// header less the fields mbox writers rewrite ("Work.sbd/2024#h:…"), with
+// "+2", "+3"… for further messages of the file with the same identity
+// (see identity.go). The state record gives no key: a moved message is
+// found by its Message-ID.
 //
 // A message with an X-Gmail-Labels field goes to exactly one folder (see
 // mailbox/mbox, "Gmail Takeout"); such folders are added to the archive

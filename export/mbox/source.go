@@ -167,6 +167,7 @@ func (e *exporter) file(ctx context.Context, f mboxFile) error {
 	}
 	notes := []string{"mbox dialect: " + d.String()}
 	labelled := false
+	ids := identities{}
 	rd := mbox.NewReader(in, d)
 	for first := true; ; first = false {
 		if err := ctx.Err(); err != nil {
@@ -180,7 +181,7 @@ func (e *exporter) file(ctx context.Context, f mboxFile) error {
 			e.sink.AddError(format.Problem{Folder: f.folder, Item: f.rel, Reason: "read stopped: " + err.Error()})
 			break
 		}
-		l, err := e.message(f, m, first, notes)
+		l, err := e.message(f, m, first, notes, ids)
 		if err != nil {
 			return err
 		}
@@ -197,11 +198,12 @@ func (e *exporter) file(ctx context.Context, f mboxFile) error {
 
 // message exports or skips one message. labelled says whether its Gmail
 // labels, rather than the file, chose its folder.
-func (e *exporter) message(f mboxFile, m *mbox.Message, first bool, notes []string) (labelled bool, err error) {
-	id := f.rel + "#" + strconv.FormatInt(m.Offset, 10)
+// ids numbers the identities met in the file so far (identity.go).
+func (e *exporter) message(f mboxFile, m *mbox.Message, first bool, notes []string, ids identities) (labelled bool, err error) {
 	folder, role := f.folder, f.role
 	if len(m.Header) == 0 {
-		e.sink.AddError(format.Problem{Folder: folder, Item: id, Reason: "empty message"})
+		// Named by its offset: it has no identity, and no item.
+		e.sink.AddError(format.Problem{Folder: folder, Item: f.rel + "#" + strconv.FormatInt(m.Offset, 10), Reason: "empty message"})
 		return false, nil
 	}
 	h := mbox.ParseHeader(m.Header)
@@ -213,6 +215,9 @@ func (e *exporter) message(f mboxFile, m *mbox.Message, first bool, notes []stri
 		e.sink.AddSkipped(SkipExpunged, 1)
 		return false, nil
 	}
+	// Numbered only once it is a message: an expunged copy, which a
+	// compaction removes, must not shift the numbers of those after it.
+	id := ids.next(f.rel, m.Header, h.MessageID)
 	raw, lfolder, lrole := mbox.HeaderRoute(&h)
 	if h.HasLabels {
 		folder, role, labelled = lfolder, lrole, true

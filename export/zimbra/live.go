@@ -84,6 +84,9 @@ func (l *Live) Export(ctx context.Context, sink export.Sink, opt export.Options)
 		return err
 	}
 	if tree == nil {
+		if opt.State {
+			sink.AddWarning(format.Problem{Item: "state record", Reason: fmt.Sprintf(noStateReason, "zmmailbox gives no listing of the mailbox")})
+		}
 		if opt.After.IsZero() {
 			sink.AddWarning(format.Problem{Item: "folder counts", Reason: "not checked: without --url there is no GetFolderRequest to count " +
 				"against, so items Zimbra left out of the export without a word (a missing blob, a failed type group) go unnoticed"})
@@ -92,6 +95,11 @@ func (l *Live) Export(ctx context.Context, sink export.Sink, opt export.Options)
 	}
 	if err := l.addTreeFolders(x, tree, counted); err != nil {
 		return err
+	}
+	if opt.State {
+		if err := l.addState(x); err != nil {
+			return err
+		}
 	}
 	if opt.After.IsZero() {
 		// Counted again after the exports: what was purged (the trash
@@ -163,6 +171,23 @@ var treeViews = map[string]int{"message": tgz.TypeMessage, "conversation": tgz.T
 // exceeds the items the exports held in it: items Zimbra skipped
 // without a word (a missing blob, a failed type group; see the notes).
 func reconcile(sink export.Sink, before, after *soap.Folder, held map[int]int) {
+	countCheck{held: held, noun: "the export held", when: "the export", path: archivePath}.run(sink, before, after)
+}
+
+// countCheck compares GetFolderRequest's counts with what was read of
+// each folder.
+type countCheck struct {
+	held map[int]int // by folder id
+	noun string      // what held is: "the export held"
+	when string      // what before was before: "the export"
+	path func(zimbraPath string) string
+	skip func(*soap.Folder) bool // folders not checked; nil: none
+}
+
+// run reports every folder whose count (n, the smaller of before and
+// after; after may be nil) exceeds what was held of it, as an error
+// naming the folder.
+func (c countCheck) run(sink export.Sink, before, after *soap.Folder) {
 	later := map[string]int{}
 	if after != nil {
 		after.Walk(func(f *soap.Folder) error {
@@ -176,13 +201,13 @@ func reconcile(sink export.Sink, before, after *soap.Folder, held map[int]int) {
 		if after != nil {
 			n = min(n, later[f.ID]) // a folder gone meanwhile counts 0
 		}
-		if f.Kind == soap.KindFolder && n > held[id] {
-			what := fmt.Sprintf("Zimbra counts %d items in it (GetFolderRequest n), the export held %d: %d missing", n, held[id], n-held[id])
+		if f.Kind == soap.KindFolder && n > c.held[id] && (c.skip == nil || !c.skip(f)) {
+			what := fmt.Sprintf("Zimbra counts %d items in it (GetFolderRequest n), %s %d: %d missing", n, c.noun, c.held[id], n-c.held[id])
 			if n != f.Items {
-				what = fmt.Sprintf("Zimbra counts %d items in it (GetFolderRequest n, %d before the export), the export held %d: %d missing",
-					n, f.Items, held[id], n-held[id])
+				what = fmt.Sprintf("Zimbra counts %d items in it (GetFolderRequest n, %d before %s), %s %d: %d missing",
+					n, f.Items, c.when, c.noun, c.held[id], n-c.held[id])
 			}
-			sink.AddError(format.Problem{Folder: archivePath(f.Path), Item: "folder " + f.Path, Reason: what})
+			sink.AddError(format.Problem{Folder: c.path(f.Path), Item: "folder " + f.Path, Reason: what})
 		}
 		return nil
 	})

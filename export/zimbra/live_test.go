@@ -63,7 +63,7 @@ func liveServer(t *testing.T, mb zimbratest.Mailbox, o zimbratest.ServerOptions,
 		o.Content = mb.Content
 	}
 	s := zimbratest.NewServer(t, o)
-	s.AddAccount(zimbratest.Account{Name: liveUser, Folders: mb.Folders(extra), Attrs: map[string][]string{
+	s.AddAccount(zimbratest.Account{Name: liveUser, Folders: mb.Folders(extra), Items: mb.Items, Attrs: map[string][]string{
 		"displayName": {"Ann Example"}, "zimbraMailAlias": {"a@example.test", "annie@example.test"},
 		"zimbraMailQuota": {"1048576"}, "zimbraAccountStatus": {"active"}, "zimbraPrefTimeZoneId": {"Europe/Berlin"},
 		"zimbraMailSieveScript":      {"require \"fileinto\";\nfileinto \"Projects\";\n"},

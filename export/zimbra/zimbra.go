@@ -223,6 +223,9 @@ type Stream struct {
 // sink fails, or ctx is cancelled; damage inside a file is reported and
 // the rest exported.
 func (s *Source) Export(ctx context.Context, sink export.Sink, opt export.Options) error {
+	if opt.State && len(s.Files) > 0 {
+		sink.AddWarning(format.Problem{Item: "state record", Reason: fmt.Sprintf(noStateReason, "a tgz file holds what its export selected, not the whole mailbox")})
+	}
 	return newExporter(ctx, sink, opt, s).exportAll()
 }
 
@@ -757,23 +760,30 @@ var imapFlags = []struct {
 // messageFlags are a message's IMAP flags and keywords, with notes on
 // tags that had to change to be keywords.
 func messageFlags(it *tgz.Item) ([]string, []string) {
-	var flags, notes []string
 	m := it.Meta
 	if m == nil {
 		if it.Mode&0o200 != 0 { // meta=0: only the mode says unread
-			flags = append(flags, `\Seen`)
+			return []string{`\Seen`}, nil
 		}
-		return flags, nil
+		return nil, nil
 	}
-	if m.Unread == 0 {
+	return zimbraFlags(m.Unread == 0, m.FlagStr, m.Flags, m.Tags())
+}
+
+// zimbraFlags maps Zimbra's flags (its letters, else its bits) and tags
+// to IMAP flags and keywords, with notes on tags that had to change to be
+// keywords: the one mapping of a .meta's and of a SearchRequest hit's.
+func zimbraFlags(seen bool, letters string, bits int, tags []string) ([]string, []string) {
+	var flags, notes []string
+	if seen {
 		flags = append(flags, `\Seen`)
 	}
 	for _, f := range imapFlags {
-		if m.FlagStr != "" && strings.IndexByte(m.FlagStr, f.letter) >= 0 || m.FlagStr == "" && m.Flags&f.bit != 0 {
+		if letters != "" && strings.IndexByte(letters, f.letter) >= 0 || letters == "" && bits&f.bit != 0 {
 			flags = append(flags, f.flag)
 		}
 	}
-	for _, tag := range m.Tags() {
+	for _, tag := range tags {
 		kw := export.KeywordAtom(tag)
 		if kw != tag {
 			notes = append(notes, fmt.Sprintf("tag %q is not an IMAP atom; kept as keyword %q", tag, kw))

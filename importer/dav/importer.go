@@ -56,6 +56,32 @@ func (t *Target) Import(ctx context.Context, req importer.Request) (*importer.Re
 		rep.Finish()
 		return res, err
 	}
+	im, closeJournal, stage, err := t.open(ctx, req, rep)
+	if err != nil {
+		return stop(stage, err)
+	}
+	defer closeJournal()
+	if err := im.cols.checkMapping(ctx); err != nil {
+		return stop("arguments", err)
+	}
+	if err := im.run(ctx); err != nil {
+		// The counts cover only what was read: never claim the rest is there.
+		return stop("import", err)
+	}
+	if req.DryRun {
+		res.Plan = im.planValue()
+	}
+	rep.Finish()
+	return res, nil
+}
+
+// open connects and makes the session of a run (Import, Compare): the
+// client, the collections and, with req.StateDir, the journal (read-only
+// in a dry run), which closeJournal closes. stage names where an error
+// stopped it.
+func (t *Target) open(ctx context.Context, req importer.Request, rep *report.Report) (im *session, closeJournal func(), stage string, err error) {
+	opt := t.opt
+	closeJournal = func() {}
 	var throttled sync.Once
 	dc, h, base, err := davclient.Connect(ctx, davclient.Config{
 		User: opt.User, Password: opt.Password, Token: opt.Token, AllowPlaintext: opt.AllowPlaintext,
@@ -72,10 +98,10 @@ func (t *Target) Import(ctx context.Context, req importer.Request) (*importer.Re
 		},
 	}, davclient.Endpoints{URL: opt.URL, CardDAV: opt.CardDAV, CalDAV: opt.CalDAV})
 	if err != nil {
-		return stop("connect", err)
+		return nil, nil, "connect", err
 	}
 	c := &client{dc}
-	im := &session{opt: opt, req: req, c: c, rep: rep, cols: newCollections(c, h, req.DryRun, rep.Note),
+	im = &session{opt: opt, req: req, c: c, rep: rep, cols: newCollections(c, h, req.DryRun, rep.Note),
 		plan: map[*resolution]*planLine{}, bulk: map[*collection]*bulkBatch{},
 		deltas: map[string]bool{}}
 	im.cols.mapping, im.cols.archives = opt.MapCollection, req.Archives
@@ -88,33 +114,24 @@ func (t *Target) Import(ctx context.Context, req importer.Request) (*importer.Re
 		jpath = journal.Path(req.StateDir, req.User, "dav", journalHost(base, opt))
 		j, err := open(jpath)
 		if err != nil {
-			return stop("connect", err)
+			return nil, nil, "connect", err
 		}
 		if j.Len() == 0 {
 			im.fresh = jpath
 		}
-		defer j.Close()
 		im.j = j
+		closeJournal = func() { j.Close() }
 		if err := im.cols.useJournal(j); err != nil {
-			return stop("connect", err)
+			j.Close()
+			return nil, nil, "connect", err
 		}
 		if im.placed, err = loadPlaced(j); err != nil {
-			return stop("connect", err)
+			j.Close()
+			return nil, nil, "connect", err
 		}
 	}
 	im.spoolDir = journal.SpoolDir(jpath, req.StateDir, req.Archives)
-	if err := im.cols.checkMapping(ctx); err != nil {
-		return stop("arguments", err)
-	}
-	if err := im.run(ctx); err != nil {
-		// The counts cover only what was read: never claim the rest is there.
-		return stop("import", err)
-	}
-	if req.DryRun {
-		res.Plan = im.planValue()
-	}
-	rep.Finish()
-	return res, nil
+	return im, closeJournal, "", nil
 }
 
 // journalHost names the server in the journal's file name: the host (and
@@ -364,35 +381,7 @@ func (im *session) prepare(ctx context.Context, archive string, e *format.Entry,
 	jb := job{archive: archive, item: it, col: col,
 		href: col.URL.ResolveReference(&url.URL{Path: res}),
 		key:  itemKey(it.Kind, it.Folder, uid, sum), delta: delta}
-	switch it.Kind {
-	case format.KindContact:
-		out, changed, notes, err := vcardconv.Convert(body)
-		if err != nil {
-			im.rep.Note("%s: %s: sent as vCard 2.1: %v", it.Folder, itemName(it), err)
-			jb.asIs = true
-		}
-		if changed {
-			im.count(&im.converted)
-		}
-		for _, n := range notes {
-			im.rep.Note("%s: %s: %s", it.Folder, itemName(it), n)
-		}
-		body = out
-		if !jb.asIs && im.isRadicale(ctx) {
-			// Not for a card left in 2.1, where "\," is no escape.
-			if out, changed := radicaleSafe(body); changed {
-				im.count(&im.safer)
-				body = out
-			}
-		}
-	default:
-		if im.guardScheduling(ctx) {
-			if out, changed := scheduleAgentClient(body); changed {
-				im.count(&im.guarded)
-				body = out
-			}
-		}
-	}
+	body, jb.asIs = im.asSent(ctx, it, body)
 	jb.body = body
 	if col.MaxSize > 0 && int64(len(body)) > col.MaxSize {
 		return fail(fmt.Sprintf("%d bytes exceed the collection's max-resource-size of %d bytes; not sent", len(body), col.MaxSize))
@@ -421,6 +410,42 @@ func (im *session) prepare(ctx context.Context, archive string, e *format.Entry,
 		return job{}, false
 	}
 	return jb, true
+}
+
+// asSent is an object's bytes as the import sends them: a vCard 2.1
+// made 3.0 (asIs when it is left as it was), commas escaped for
+// Radicale, SCHEDULE-AGENT=CLIENT added where the server schedules.
+func (im *session) asSent(ctx context.Context, it format.Item, body []byte) (_ []byte, asIs bool) {
+	switch it.Kind {
+	case format.KindContact:
+		out, changed, notes, err := vcardconv.Convert(body)
+		if err != nil {
+			im.rep.Note("%s: %s: sent as vCard 2.1: %v", it.Folder, itemName(it), err)
+			asIs = true
+		}
+		if changed {
+			im.count(&im.converted)
+		}
+		for _, n := range notes {
+			im.rep.Note("%s: %s: %s", it.Folder, itemName(it), n)
+		}
+		body = out
+		if !asIs && im.isRadicale(ctx) {
+			// Not for a card left in 2.1, where "\," is no escape.
+			if out, changed := radicaleSafe(body); changed {
+				im.count(&im.safer)
+				body = out
+			}
+		}
+	default:
+		if im.guardScheduling(ctx) {
+			if out, changed := scheduleAgentClient(body); changed {
+				im.count(&im.guarded)
+				body = out
+			}
+		}
+	}
+	return body, asIs
 }
 
 func (im *session) guardScheduling(ctx context.Context) bool {

@@ -8,13 +8,16 @@ import (
 	"fmt"
 	"io"
 	"iter"
+	"maps"
 	"os"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/mailhaul/mailhaul/compare"
 	"github.com/mailhaul/mailhaul/format"
+	"github.com/mailhaul/mailhaul/importer"
 	"github.com/mailhaul/mailhaul/internal/imapconn"
 	"github.com/mailhaul/mailhaul/internal/journal"
 	"github.com/mailhaul/mailhaul/internal/retry"
@@ -46,6 +49,25 @@ type sourceState struct {
 	// deletion.
 	listed, broken map[string]bool
 	allBroken      bool // the summary's problem list was truncated
+}
+
+// unlisted says which folders the delta's export could not list
+// completely ("" when none): no deletion is inferred anywhere then.
+func (s *sourceState) unlisted() string {
+	switch {
+	case s.allBroken:
+		return "the delta's export could not read everything (its summary names no folder, or is truncated)"
+	case len(s.broken) > 0:
+		return fmt.Sprintf("the delta's export could not list %s completely", strings.Join(quoteAll(slices.Sorted(maps.Keys(s.broken))), ", "))
+	}
+	return ""
+}
+
+func quoteAll(ss []string) []string {
+	for i, s := range ss {
+		ss[i] = strconv.Quote(s)
+	}
+	return ss
 }
 
 func (s *sourceState) close() {
@@ -80,7 +102,11 @@ func (im *job) keepState(archive string, sum *format.Summary, items iter.Seq2[fo
 			st.close()
 			return err
 		}
-		if it.Kind != format.KindMessage || !im.req.Select.KeepFolder(it.Folder) {
+		// Lines of folders outside the run's --folder are kept too: a
+		// message moved out of a selected folder is matched to them, so
+		// it is not taken for a deletion (applyState changes nothing
+		// they hold).
+		if it.Kind != format.KindMessage {
 			continue
 		}
 		st.listed[it.Folder] = true
@@ -135,13 +161,23 @@ type placedIndex struct {
 	// Maildir's state key, the unique name.
 	byName map[string]*placedMsg
 	byMsg  map[string]*placedMsg // Message-ID, NUL, size
-	seen   map[*placedMsg]bool   // matched to a state line
+	// byID holds the Message-IDs placed once (bare, see twice): an
+	// mbox's state line has no size, and its sourceId, an offset, shifts
+	// whenever a client rewrites the file.
+	byID  map[string]*placedMsg
+	twice map[string]bool     // Message-IDs placed more than once
+	seen  map[*placedMsg]bool // matched to a state line
+	kept  map[*placedMsg]bool // matched to a state line of its own folder, or moved to one
 	// older counts messages placed according to records without what a
 	// cutover needs (journals of earlier versions): left as they are.
 	older int
 }
 
-func msgTag(id string, size int64) string { return id + "\x00" + strconv.FormatInt(size, 10) }
+func msgTag(id string, size int64) string { return bareID(id) + "\x00" + strconv.FormatInt(size, 10) }
+
+// bareID is a Message-ID without its angle brackets: the journal keeps
+// the header's value, the archive's state the msg-id alone.
+func bareID(id string) string { return compare.BareID(id) }
 
 // readPlaced indexes the journal's records that carry what a cutover
 // needs (journal.Record.Source): older records are left alone.
@@ -173,8 +209,9 @@ func readPlaced(j *journal.Journal) (*placedIndex, error) {
 		return nil, err
 	}
 	ix.older = len(older)
-	ix.bySource, ix.byName, ix.byMsg = map[string][]*placedMsg{}, map[string]*placedMsg{}, map[string]*placedMsg{}
-	ix.seen = map[*placedMsg]bool{}
+	ix.bySource, ix.byName, ix.byMsg, ix.byID = map[string][]*placedMsg{}, map[string]*placedMsg{}, map[string]*placedMsg{}, map[string]*placedMsg{}
+	ix.twice = map[string]bool{}
+	ix.seen, ix.kept = map[*placedMsg]bool{}, map[*placedMsg]bool{}
 	for _, p := range ix.byKey {
 		if p.rec.State != journal.Done {
 			continue
@@ -185,6 +222,11 @@ func readPlaced(j *journal.Journal) (*placedIndex, error) {
 		}
 		if p.rec.MessageID != "" {
 			ix.byMsg[msgTag(p.rec.MessageID, p.rec.Size)] = p
+			if id := bareID(p.rec.MessageID); ix.byID[id] != nil || ix.twice[id] {
+				ix.byID[id], ix.twice[id] = nil, true
+			} else {
+				ix.byID[id] = p
+			}
 		}
 	}
 	return ix, nil
@@ -196,13 +238,49 @@ func readPlaced(j *journal.Journal) (*placedIndex, error) {
 // are not told apart from moves, and stay).
 func (ix *placedIndex) stayed(s format.StateItem) *placedMsg {
 	var here *placedMsg
-	for _, p := range ix.bySource[s.SourceID] {
+	for _, p := range ix.copies(s) {
 		ix.seen[p] = true
 		if p.rec.Folder == s.Folder {
 			here = p
 		}
 	}
+	if here != nil {
+		ix.kept[here] = true
+	}
 	return here
+}
+
+// copies are the placed copies of s's sourceId that can be s: a sourceId
+// that is an offset (mbox) names another message once the file is
+// rewritten, which its Message-ID tells.
+func (ix *placedIndex) copies(s format.StateItem) []*placedMsg {
+	ps := ix.bySource[s.SourceID]
+	if s.MessageID == "" {
+		return ps
+	}
+	return slices.DeleteFunc(slices.Clone(ps), func(p *placedMsg) bool {
+		return p.rec.MessageID != "" && bareID(p.rec.MessageID) != bareID(s.MessageID)
+	})
+}
+
+// strayCopy is the placed copy of s's sourceId that moved to s's folder,
+// for a source whose sourceIds stay the same in another folder (Zimbra's
+// item ids; an IMAP folder renamed, which keeps UIDs): none when a copy
+// is there already, else one no state line holds in its own folder.
+func (ix *placedIndex) strayCopy(s format.StateItem) *placedMsg {
+	var stray *placedMsg
+	for _, p := range ix.copies(s) {
+		if p.rec.Folder == s.Folder {
+			return nil
+		}
+		if stray == nil && !ix.kept[p] {
+			stray = p
+		}
+	}
+	if stray != nil {
+		ix.kept[stray] = true
+	}
+	return stray
 }
 
 // moved finds the placed message a state line of another sourceId is,
@@ -214,6 +292,8 @@ func (ix *placedIndex) moved(s format.StateItem) *placedMsg {
 		p = ix.byName[s.Key]
 	case s.MessageID != "" && s.Size > 0:
 		p = ix.byMsg[msgTag(s.MessageID, s.Size)]
+	case s.MessageID != "":
+		p = ix.byID[bareID(s.MessageID)]
 	}
 	if p == nil || ix.seen[p] {
 		return nil
@@ -241,11 +321,16 @@ func (im *job) applyState(ctx context.Context) error {
 		im.rep.Note("%d messages were placed by an earlier mailhaul whose journal lacks what a cutover needs (sourceId, folder, flags): the state record changed none of them, and they may differ from the source", ix.older)
 	}
 	a := newApplier(im)
+	gone := ix.goneFolders(st, im.req.Select)
 	// First the messages still where they were, then the others: a copy
 	// in another folder must not take a message that stayed.
 	var later bool
+	sel := im.req.Select.KeepFolder
 	err = st.each(func(s format.StateItem) error {
 		if p := ix.stayed(s); p != nil {
+			if !sel(s.Folder) {
+				return nil // outside the run: matched, left as it is
+			}
 			return a.flags(ctx, p, s)
 		}
 		later = true
@@ -255,16 +340,35 @@ func (im *job) applyState(ctx context.Context) error {
 	// cannot match to what it did (no key, no Message-ID and size): any
 	// of them may be a placed message moved, so nothing is deleted.
 	blind := 0
+	// outside counts placed messages the source moved out of the run's
+	// folders (--folder): left where they are, and said so.
+	outside := 0
 	if err == nil && later {
 		err = st.each(func(s format.StateItem) error {
-			if len(ix.bySource[s.SourceID]) > 0 {
+			if len(ix.copies(s)) > 0 {
+				p := ix.strayCopy(s)
+				if p != nil && !sel(s.Folder) {
+					if sel(p.rec.Folder) {
+						outside++
+					}
+					return nil
+				}
+				if p != nil {
+					return a.move(ctx, p, s)
+				}
 				return nil // stayed, or copies of a source holding it still
 			}
 			if p := ix.moved(s); p != nil {
 				ix.seen[p] = true
+				if !sel(s.Folder) {
+					if sel(p.rec.Folder) {
+						outside++ // not deleted, not moved
+					}
+					return nil
+				}
 				return a.move(ctx, p, s)
 			}
-			if s.Key == "" && (s.MessageID == "" || s.Size <= 0) {
+			if s.Key == "" && (s.MessageID == "" || s.Size <= 0 && ix.byID[bareID(s.MessageID)] == nil) {
 				blind++
 			}
 			return nil
@@ -273,12 +377,19 @@ func (im *job) applyState(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if outside > 0 {
+		im.rep.Note("%d messages mailhaul placed were moved at the source into folders this run does not take (--folder): they stay where they are on the target, neither moved nor deleted; a run of all folders moves them", outside)
+	}
 	for _, p := range ix.byKey {
 		if p.rec.State != journal.Done || ix.seen[p] || !st.listed[p.rec.Folder] || !im.req.Select.KeepFolder(p.rec.Folder) {
 			continue
 		}
-		if st.allBroken || st.broken[p.rec.Folder] {
-			continue // the export could not list it all: no evidence
+		if why := st.unlisted(); why != "" {
+			// A message moved into a folder the export could not list
+			// is missing from the state as a deleted one is.
+			im.rep.AddWouldDelete(report.Failure{Archive: st.archive, Folder: p.rec.Folder, Item: p.rec.Source,
+				Reason: "not in the source's state, but " + why + ": it may be there, so it is not deleted"})
+			continue
 		}
 		if blind > 0 {
 			im.rep.AddWouldDelete(report.Failure{Archive: st.archive, Folder: p.rec.Folder, Item: p.rec.Source,
@@ -292,24 +403,45 @@ func (im *job) applyState(ctx context.Context) error {
 	if err := a.flush(ctx); err != nil {
 		return err
 	}
+	im.noteGone(gone, ix)
 	return ctx.Err()
+}
+
+// goneFolders are the target mailboxes of folders mailhaul placed
+// messages from that the source's state no longer lists (renamed or
+// deleted there): mailbox → source folder.
+func (ix *placedIndex) goneFolders(st *sourceState, sel importer.Select) map[string]string {
+	gone := map[string]string{}
+	for _, p := range ix.byKey {
+		if p.rec.State == journal.Done && !st.listed[p.rec.Folder] && sel.KeepFolder(p.rec.Folder) {
+			gone[p.rec.Where] = p.rec.Folder
+		}
+	}
+	return gone
+}
+
+// noteGone says what became of each gone folder's mailbox: mailhaul
+// never deletes a mailbox (the user may keep mail there on the new
+// server), and infers no deletion from a folder missing at the source.
+func (im *job) noteGone(gone map[string]string, ix *placedIndex) {
+	left := map[string]int{}
+	for _, p := range ix.byKey {
+		if _, ok := gone[p.rec.Where]; ok && p.rec.State == journal.Done {
+			left[p.rec.Where]++
+		}
+	}
+	for _, mb := range slices.Sorted(maps.Keys(gone)) {
+		if n := left[mb]; n > 0 {
+			im.rep.Note("folder %q is no longer at the source (renamed or deleted there): %d messages mailhaul placed in %q are not elsewhere in the source's state and stay there", gone[mb], n, mb)
+			continue
+		}
+		im.rep.Note("folder %q is no longer at the source (renamed or deleted there): its messages were moved where the source has them; the mailbox %q stays on the target, without them (mailhaul deletes no mailbox)", gone[mb], mb)
+	}
 }
 
 // sameFlags compares two flag lists as sets, case-insensitively, without
 // \Recent (which no client sets).
-func sameFlags(a, b []string) bool {
-	norm := func(fs []string) []string {
-		var out []string
-		for _, f := range fs {
-			if f = strings.ToLower(f); f != `\recent` && !slices.Contains(out, f) {
-				out = append(out, f)
-			}
-		}
-		slices.Sort(out)
-		return out
-	}
-	return slices.Equal(norm(a), norm(b))
-}
+func sameFlags(a, b []string) bool { return compare.SameFlags(a, b) }
 
 // conflict reports p left alone for reason.
 func (im *job) conflict(p *placedMsg, folder, reason string) {

@@ -369,19 +369,9 @@ func TestCutoverKeepsLabelCopies(t *testing.T) {
 // message moved: no deletion is made, even with --apply-deletions, and
 // the one that would be is listed with the reason.
 func TestCutoverDeletesNothingItCannotTellFromAMove(t *testing.T) {
-	d := testservers.StartDovecot(t, map[string]string{"alice": "alice-secret"})
-	dir := t.TempDir()
-	full := filepath.Join(dir, "full.tgz")
-	writeArchive(t, full, []testFolder{{folder: format.Folder{Path: "INBOX"}, msgs: []testMsg{
-		{body: []byte("Subject: m\r\n\r\nbody\r\n"), id: "INBOX/1", received: time.Unix(1e9, 0)}}},
-		{folder: format.Folder{Path: "Work"}}})
+	d, tr, dir, full := oneMessagePlaced(t, "Subject: m\r\n\r\nbody\r\n")
 	delta := writeStateArchive(t, dir, "delta.tgz", time.Unix(2e9, 0), nil,
 		[]format.StateItem{{Kind: format.KindMessage, Folder: "Work", SourceID: "Work/7"}})
-	tr := testRun{Options: Options{Account: account(d.Addr, "alice", "alice-secret"), Provider: "dovecot", Settle: time.Millisecond},
-		Request: importer.Request{User: "alice", StateDir: filepath.Join(dir, "state"), ApplyDeletions: true}}
-	if rep, err := tr.run(context.Background(), []string{full}); err != nil || rep.Imported != 1 {
-		t.Fatalf("full: %v; %s", err, rep.Statement)
-	}
 	rep, err := tr.run(context.Background(), []string{full, delta})
 	if err != nil {
 		t.Fatal(err)
@@ -395,10 +385,30 @@ func TestCutoverDeletesNothingItCannotTellFromAMove(t *testing.T) {
 	}
 }
 
+// oneMessagePlaced is a full archive of INBOX (one message, body) and an
+// empty Work, imported into a new Dovecot by a run with
+// --apply-deletions; it returns the server, the run, its directory and
+// the archive.
+func oneMessagePlaced(t *testing.T, body string) (*testservers.Dovecot, testRun, string, string) {
+	t.Helper()
+	d := testservers.StartDovecot(t, map[string]string{"alice": "alice-secret"})
+	dir := t.TempDir()
+	full := filepath.Join(dir, "full.tgz")
+	writeArchive(t, full, []testFolder{{folder: format.Folder{Path: "INBOX"}, msgs: []testMsg{
+		{body: []byte(body), id: "INBOX/1", received: time.Unix(1e9, 0)}}},
+		{folder: format.Folder{Path: "Work"}}})
+	tr := testRun{Options: Options{Account: account(d.Addr, "alice", "alice-secret"), Provider: "dovecot", Settle: time.Millisecond},
+		Request: importer.Request{User: "alice", StateDir: filepath.Join(dir, "state"), ApplyDeletions: true}}
+	if rep, err := tr.run(context.Background(), []string{full}); err != nil || rep.Imported != 1 {
+		t.Fatalf("full: %v; %s", err, rep.Statement)
+	}
+	return d, tr, dir, full
+}
+
 // writeStateArchive writes an archive of folders INBOX and Work into dir:
 // items (each the one "labelled" message) and, for a delta (after set),
-// the state record.
-func writeStateArchive(t *testing.T, dir, name string, after time.Time, items []format.Item, state []format.StateItem) string {
+// the state record; problems go in its summary.
+func writeStateArchive(t *testing.T, dir, name string, after time.Time, items []format.Item, state []format.StateItem, problems ...format.Problem) string {
 	t.Helper()
 	path := filepath.Join(dir, name)
 	f, err := os.Create(path)
@@ -420,6 +430,9 @@ func writeStateArchive(t *testing.T, dir, name string, after time.Time, items []
 		if err := w.AddItem(it, strings.NewReader("Subject: labelled\r\nMessage-ID: <l@example.com>\r\n\r\nbody\r\n")); err != nil {
 			t.Fatal(err)
 		}
+	}
+	for _, p := range problems {
+		w.AddError(p) // in the summary, before the state
 	}
 	for _, s := range state {
 		if err := w.AddState(s); err != nil {

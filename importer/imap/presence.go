@@ -33,6 +33,9 @@ type presence struct {
 	// legacy marks records of an old journal, keyed by mailbox and
 	// content alone, that an item of this run has taken.
 	legacy map[journal.Key]bool
+	// ids indexes the journal's placed messages for sameItem (read on
+	// first use).
+	ids *placedIDs
 
 	mu sync.Mutex
 	// placed holds, by mailbox, the UIDs the journal says its items got,
@@ -107,6 +110,15 @@ func (p *presence) known(ctx context.Context, b *box, key, ck journal.Key, sp *s
 					return false, err
 				}
 			}
+		}
+	}
+	if !known && !b.created {
+		// Placed before under other bytes or an older sourceId
+		// (sameitem.go): its copy is excluded from the target check
+		// below, so it is known here or sent again.
+		same, err := p.sameItem(found.Source, found.Folder, found.MessageID, found.Size)
+		if err != nil || same {
+			return same, err
 		}
 	}
 	// The journal speaks of mailboxes as they were: one this run creates

@@ -157,20 +157,24 @@ func (m *Meta) Tags() []string {
 			return nil
 		}
 	}
-	if s == "" {
-		return nil
-	}
+	return SplitTags(s, ':')
+}
+
+// SplitTags splits a list of tag names joined by sep, each '\' and sep
+// escaped by '\' (a .meta's TagNames, ':'; a SOAP hit's tn, ','), empty
+// names left out.
+func SplitTags(s string, sep rune) []string {
 	var tags []string
 	var cur strings.Builder
 	escaped := false
-	for _, r := range s + ":" {
+	for _, r := range s + string(sep) {
 		switch {
 		case escaped:
 			cur.WriteRune(r)
 			escaped = false
 		case r == '\\':
 			escaped = true
-		case r == ':':
+		case r == sep:
 			if cur.Len() > 0 {
 				tags = append(tags, cur.String())
 				cur.Reset()

@@ -79,6 +79,9 @@ type Account struct {
 	// Resource makes it a calendar resource (a room, equipment): listed
 	// only with types=resources, as "calresource".
 	Resource bool
+	// Items are what its SearchRequest lists (messages, contacts,
+	// appointments, tasks; folders are ignored): a Mailbox's Items.
+	Items []Item
 }
 
 // Signature is one signature of an account.
@@ -164,8 +167,9 @@ type Server struct {
 	cuts     []int64
 	ends     []int64 // EndREST's byte counts
 	stalls   []int64
-	soapHold []int64       // StallSOAP's byte counts
-	quit     chan struct{} // closed before the server: stalled handlers end
+	soapHold []int64            // StallSOAP's byte counts
+	soapCuts map[string][]int64 // CutSOAP's byte counts, by request name
+	quit     chan struct{}      // closed before the server: stalled handlers end
 	dos      map[string][]time.Time
 	stats    Stats
 	exports  []Export

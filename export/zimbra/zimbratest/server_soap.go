@@ -90,7 +90,7 @@ func (s *Server) soap(admin bool) http.HandlerFunc {
 			return
 		}
 		if hold, ok := s.takeStall(); ok {
-			sw := &stallWriter{ResponseWriter: w, left: hold}
+			sw := &shortWriter{ResponseWriter: w, left: hold}
 			defer sw.stall(r, s.quit)
 			w = sw
 		}
@@ -122,6 +122,9 @@ func (s *Server) soap(admin bool) http.HandlerFunc {
 		s.mu.Unlock()
 		if s.o.OnSOAP != nil {
 			s.o.OnSOAP(name)
+		}
+		if n, ok := s.takeCut(name); ok {
+			w = &shortWriter{ResponseWriter: w, left: n} // and the answer ends
 		}
 		tok := text(env.Header.Context["authToken"])
 		if tok == "" {
@@ -159,14 +162,14 @@ func (s *Server) takeStall() (int64, bool) {
 	return n, true
 }
 
-// stallWriter passes the headers and the first left bytes of an answer,
-// and keeps the rest back.
-type stallWriter struct {
+// shortWriter passes the headers and the first left bytes of an answer,
+// and drops the rest: the answer ends there, or stalls (stall).
+type shortWriter struct {
 	http.ResponseWriter
 	left int64
 }
 
-func (sw *stallWriter) Write(p []byte) (int, error) {
+func (sw *shortWriter) Write(p []byte) (int, error) {
 	n := min(int64(len(p)), sw.left)
 	sw.left -= n
 	sw.ResponseWriter.Write(p[:n])
@@ -175,7 +178,7 @@ func (sw *stallWriter) Write(p []byte) (int, error) {
 
 // stall sends what was passed, then says nothing until the client hangs
 // up, and drops the connection.
-func (sw *stallWriter) stall(r *http.Request, quit <-chan struct{}) {
+func (sw *shortWriter) stall(r *http.Request, quit <-chan struct{}) {
 	if f, ok := sw.ResponseWriter.(http.Flusher); ok {
 		f.Flush()
 	}
@@ -236,6 +239,8 @@ func (s *Server) dispatch(admin bool, name string, req obj, tok string, target o
 		// account's zimbraId ("<zimbraId>:2"), as ItemIdFormatter writes
 		// ids of a mailbox other than the authenticated account's.
 		return obj{"folder": []any{rootFolder(a, t.account == "")}}, nil
+	case "SearchRequest":
+		return s.search(a, req, t.account == "")
 	case "GetSignaturesRequest":
 		var sigs []any
 		for i, sg := range a.Signatures {
