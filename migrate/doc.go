@@ -8,10 +8,13 @@
 // returns, so a lease that is lost stops the work without a word written
 // to a state that is no longer this worker's.
 //
-// Every user has a small JSON state in StateDir/<user>/status.json
-// (written to a temporary file, synced and renamed, so a crash leaves the
-// old record or the new one), beside its import journals
-// (journal.Path). The state says where the user stands: queued,
+// Every user has a directory of its own, named by its Key (the address
+// without case, escaped reversibly: two users never share one), under
+// ArchiveDir for its archives and under StateDir for a small JSON state,
+// status.json (written to a temporary file, synced and renamed, so a
+// crash leaves the old record or the new one), and below it the import
+// journals (journal.Path within the user's directory, given to the
+// importers as Request.StateDir). The state says where the user stands: queued,
 // exporting, transferring, importing, done, done-with-warnings (items
 // failed, each listed with its reason code), failed-retryable or
 // failed-permanent; with the last error and its class, counts and bytes,

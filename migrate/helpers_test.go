@@ -91,7 +91,7 @@ func (e *env) job(stage Stage) Job {
 	return Job{Users: e.users, Stage: stage, StateDir: e.state, ArchiveDir: e.arch, UsersAtOnce: 4,
 		Retry: retry.Loop{Attempts: 3, Backoff: retry.Policy{First: 50 * time.Millisecond, Max: 200 * time.Millisecond}},
 		Steps: Steps{
-			Export: func(u User, _ string) (export.Job, error) {
+			Export: func(_ context.Context, u User, _ string) (export.Job, error) {
 				p := filepath.Join(e.src, u.Name)
 				return export.Job{Kind: "maildir", Path: p, PathIsDir: true, Source: &maildir.Source{Root: p}, Overlap: time.Minute}, nil
 			},

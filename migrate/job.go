@@ -17,7 +17,6 @@ import (
 	"github.com/mailhaul/mailhaul/format"
 	"github.com/mailhaul/mailhaul/importer"
 	"github.com/mailhaul/mailhaul/internal/retry"
-	"github.com/mailhaul/mailhaul/internal/safename"
 	"github.com/mailhaul/mailhaul/progress"
 	"github.com/mailhaul/mailhaul/report"
 	"github.com/mailhaul/mailhaul/transport"
@@ -62,12 +61,13 @@ type User struct {
 // engine only composes export.Run, transport.Run and importer.Target.
 type Steps struct {
 	// Export returns the user's export job (source, kind, path,
-	// compression, overlap ...). since is the archive a delta starts from
+	// compression, overlap ...), under the step's context (a source may
+	// look the user up first: Zimbra's GetAccount). since is the archive a delta starts from
 	// (the user's newest under ArchiveDir; "" for a full export), for
 	// sources that take more from it than its start time (a DAV source's
 	// sync tokens). The engine sets User, Out (the user's directory under
 	// ArchiveDir), Since, Overwrite (a full export restarts) and Progress.
-	Export func(u User, since string) (export.Job, error)
+	Export func(ctx context.Context, u User, since string) (export.Job, error)
 	// Transfer, when set, moves each new archive from the user's
 	// directory under ArchiveDir to the user's directory under
 	// Transfer.Dir; the import then reads from there (when Dst is local).
@@ -225,8 +225,10 @@ func (job *Job) check() ([]User, error) {
 	if job.Header == nil {
 		job.Header = UserColumns
 	}
-	// Names must never meet on disk: archives, states and journals are
-	// named by safename.Element, and file systems may ignore case.
+	// Names must never meet on disk: a user's archives, state and
+	// journals are under its Key, one name for addresses that differ
+	// only in case (one user to a mail server and to a case-insensitive
+	// file system).
 	seen := map[string]string{}
 	var problems []string
 	for i, u := range job.Users {
@@ -234,9 +236,9 @@ func (job *Job) check() ([]User, error) {
 			problems = append(problems, fmt.Sprintf("user %d has no name", i+1))
 			continue
 		}
-		key := strings.ToLower(safename.Element(u.Name))
+		key := Key(u.Name)
 		if prev, ok := seen[key]; ok {
-			problems = append(problems, fmt.Sprintf("%q and %q would share one archive and state name (%s)", prev, u.Name, safename.Element(u.Name)))
+			problems = append(problems, fmt.Sprintf("%q and %q are one user (%s): list it once", prev, u.Name, key))
 			continue
 		}
 		seen[key] = u.Name
@@ -433,13 +435,13 @@ func (w *work) progress() progress.Func {
 
 // archiveDir is where u's archives are written.
 func (w *work) archiveDir() string {
-	return filepath.Join(w.e.job.ArchiveDir, safename.Element(w.u.Name))
+	return filepath.Join(w.e.job.ArchiveDir, Key(w.u.Name))
 }
 
 // importDir is where u's archives are read for the import.
 func (w *work) importDir() string {
 	if t := w.e.job.Steps.Transfer; t != nil && t.DstLocal {
-		return filepath.Join(t.Dir, safename.Element(w.u.Name))
+		return filepath.Join(t.Dir, Key(w.u.Name))
 	}
 	return w.archiveDir()
 }
@@ -457,9 +459,9 @@ func (w *work) export(ctx context.Context) error {
 			since = arch[len(arch)-1]
 		}
 	}
-	xj, err := w.e.job.Steps.Export(w.u, since)
+	xj, err := w.e.job.Steps.Export(ctx, w.u, since)
 	if err != nil {
-		return retry.MarkPermanent(err)
+		return err // classified as any step's (a source looked up may be unreachable)
 	}
 	xj.User, xj.Out, xj.Progress = w.u.Name, w.archiveDir(), w.progress()
 	xj.Since, xj.After, xj.Overwrite = since, "", since == ""
@@ -518,7 +520,7 @@ func (w *work) transfer(ctx context.Context) error {
 		return err
 	}
 	defer dc.Close()
-	dir := dc.Join(t.Dir, safename.Element(w.u.Name))
+	dir := dc.Join(t.Dir, Key(w.u.Name))
 	jobs, err := transport.Plan(ctx, sc, srcs, dc, dir)
 	if err != nil {
 		return err
@@ -570,7 +572,8 @@ func (w *work) imports(ctx context.Context) error {
 	w.st.Failures = slices.DeleteFunc(w.st.Failures, func(f Failure) bool { return strings.HasPrefix(f.Step, "import") })
 	for _, s := range steps {
 		req := s.Request
-		req.User, req.Archives, req.StateDir, req.Progress = w.u.Name, archives, w.e.job.StateDir, w.progress()
+		// The journals go in the user's own directory, beside its state.
+		req.User, req.Archives, req.StateDir, req.Progress = w.u.Name, archives, userDir(w.e.job.StateDir, w.u.Name), w.progress()
 		w.stepName = "import " + s.Target.Kind()
 		res, err := s.Target.Import(ctx, req)
 		if res != nil && res.Report != nil {

@@ -14,18 +14,6 @@ import (
 	"github.com/mailhaul/mailhaul/internal/cause"
 )
 
-// UserColumns are the columns of the users CSV, the one place that names
-// them: the plan reads the list with them, and the failures file, itself
-// a users list to run again, writes them back (with any extra columns the
-// list had, in its order).
-var UserColumns = []string{ColSource, ColTarget, ColSize}
-
-const (
-	ColSource = "source" // the source address (User.Name)
-	ColTarget = "target" // the target login (User.Login)
-	ColSize   = "size"   // the estimated size in bytes (User.EstimatedBytes), optional
-)
-
 // Exit codes of a run, by its result (internal/cause has every code).
 const (
 	ExitOK      = cause.ExitOK      // every user of the run is done

@@ -8,8 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"time"
-
-	"github.com/mailhaul/mailhaul/internal/safename"
 )
 
 // Status is where one user stands.
@@ -95,10 +93,9 @@ type Failure struct {
 	Reason string `json:"reason"`
 }
 
-// userDir is the user's directory under dir: the same element the
-// journals use (journal.Path), so a user's state and journals sit
-// together.
-func userDir(dir, user string) string { return filepath.Join(dir, safename.Element(user)) }
+// userDir is the user's directory under dir (Key): its state, and its
+// import journals below it (journal.Path within).
+func userDir(dir, user string) string { return filepath.Join(dir, Key(user)) }
 
 // LoadState reads user's record from stateDir; a user never seen is
 // queued.

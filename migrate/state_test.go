@@ -43,11 +43,17 @@ func TestStateCrashBeforeRename(t *testing.T) {
 	}
 }
 
-// TestStateOfAnotherUser: a state file naming another user is refused,
-// never taken for this one's.
+// TestStateOfAnotherUser: a state file naming another user (copied by
+// hand into this user's directory) is refused, never taken for this one's.
 func TestStateOfAnotherUser(t *testing.T) {
 	dir := t.TempDir()
 	if err := saveState(dir, &State{User: "a/b", Status: Done}); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(userDir(dir, "a_b"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(filepath.Join(userDir(dir, "a/b"), statusFileName), filepath.Join(userDir(dir, "a_b"), statusFileName)); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := LoadState(dir, "a_b"); err == nil || !strings.Contains(err.Error(), "a/b") {
@@ -55,9 +61,10 @@ func TestStateOfAnotherUser(t *testing.T) {
 	}
 }
 
-// TestUsersThatWouldCollide: two users whose names map to one file name,
-// or differ only in case, are refused before anything runs, both named;
-// so is an --only user not in the list.
+// TestUsersThatWouldCollide: two users that differ only in case (one user
+// to a mail server) are refused before anything runs, both named; so is
+// an --only user not in the list. Names a file system would have mixed up
+// before (a/b and a_b) have keys of their own, and are not refused.
 func TestUsersThatWouldCollide(t *testing.T) {
 	job := Job{Stage: Full, StateDir: t.TempDir(), ArchiveDir: t.TempDir(), Users: []User{{Name: "a/b"}, {Name: "a_b"}, {Name: "X@y"}, {Name: "x@Y"}},
 		Steps: Steps{Export: nopExport, Import: nopImport}, Only: []string{"nobody"}}
@@ -65,12 +72,18 @@ func TestUsersThatWouldCollide(t *testing.T) {
 	if !errors.Is(err, ErrUsers) {
 		t.Fatalf("err %v, want ErrUsers", err)
 	}
-	for _, want := range []string{`"a/b" and "a_b"`, `"X@y" and "x@Y"`, `"nobody"`} {
+	for _, want := range []string{`"X@y" and "x@Y"`, `"nobody"`} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q does not name %s", err, want)
 		}
 	}
+	if strings.Contains(err.Error(), `"a_b"`) {
+		t.Errorf("a/b and a_b were refused: %v", err)
+	}
+	if userDir("s", "a/b") == userDir("s", "a_b") {
+		t.Error("a/b and a_b share a directory")
+	}
 }
 
-func nopExport(User, string) (export.Job, error) { return export.Job{}, nil }
-func nopImport(User) ([]Import, error)           { return nil, nil }
+func nopExport(context.Context, User, string) (export.Job, error) { return export.Job{}, nil }
+func nopImport(User) ([]Import, error)                            { return nil, nil }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"maps"
 	"math/rand/v2"
@@ -17,6 +18,7 @@ import (
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapclient"
 
+	"github.com/mailhaul/mailhaul/compare"
 	"github.com/mailhaul/mailhaul/internal/journal"
 	"github.com/mailhaul/mailhaul/internal/testservers"
 	"github.com/mailhaul/mailhaul/report"
@@ -404,6 +406,22 @@ func (c *cutover) runReport(wantCode int, args ...string) (*report.Report, strin
 	return readReport(c.t, rp), stdout
 }
 
+// compare runs mailhaul compare KIND on archives with the import's
+// login and returns its result, which must say it differs (exit 3).
+func (c *cutover) compare(kind string, archives ...string) compare.Result {
+	c.t.Helper()
+	args := c.davArgs[2:]
+	if kind == "imap" {
+		args = slices.DeleteFunc(clone(c.imapArgs[2:]), func(a string) bool { return a == "--settle" || a == "1ms" || a == "--state" || a == c.state })
+	}
+	code, stdout, stderr := mailhaul(c.t, append(append([]string{"--json", "compare", kind}, args...), archives...)...)
+	var res compare.Result
+	if err := json.Unmarshal([]byte(lastLine(stdout)), &res); err != nil || code != exitPartial {
+		c.t.Fatalf("compare %s: exit %d, %v\n%s%s", kind, code, err, stdout, stderr)
+	}
+	return res
+}
+
 func (c *cutover) importIMAP(code int, extra ...string) *report.Report {
 	c.t.Helper()
 	rep, _ := c.runReport(code, append(clone(c.imapArgs), extra...)...)
@@ -579,6 +597,14 @@ func testCutover(t *testing.T, newSrc func(*cutover) cutSource, secondRound bool
 		t.Fatalf("dav delta with --apply-deletions: %s\n%+v", drep.Statement, dc)
 	}
 	c.sameDAV("dav delta with --apply-deletions", map[string]string{"c2": targetC2})
+	// compare agrees: nothing missing or duplicated, and the only
+	// differences are the two conflicts the user made on the target.
+	if res := c.compare("imap", c.full, delta); res.Missing+res.Duplicates+res.Content != 0 || res.FlagDiffs != 1 {
+		t.Fatalf("compare imap after the cutover: %+v", res)
+	}
+	if res := c.compare("dav", c.full, delta); res.Missing+res.Duplicates+res.FlagDiffs != 0 || res.Content != 1 {
+		t.Fatalf("compare dav after the cutover: %+v", res)
+	}
 
 	if !secondRound {
 		return

@@ -14,6 +14,8 @@ import (
 
 	"github.com/mailhaul/mailhaul/export"
 	"github.com/mailhaul/mailhaul/export/pim"
+	"github.com/mailhaul/mailhaul/export/zimbra"
+	"github.com/mailhaul/mailhaul/export/zimbra/soap"
 	"github.com/mailhaul/mailhaul/importer"
 	"github.com/mailhaul/mailhaul/importer/dav"
 	imapimport "github.com/mailhaul/mailhaul/importer/imap"
@@ -117,8 +119,11 @@ func (a *app) migrateRun(ctx context.Context, path string, f migrateRunFlags) er
 		return fmt.Errorf("the plan has problems (see mailhaul migrate check):\n%w", err)
 	}
 	b := &runBuilder{a: a, p: p, f: f, byName: map[string]migrateplan.User{}}
-	job, err := b.job()
+	job, err := b.job(ctx)
 	if err != nil {
+		return err
+	}
+	if err := b.checkZimbraAdmin(ctx, job.Users); err != nil {
 		return err
 	}
 	log, err := openRunLog(f.logFile)
@@ -216,10 +221,11 @@ type runBuilder struct {
 	f       migrateRunFlags
 	byName  map[string]migrateplan.User
 	servers *migrate.Servers
-	shard   int // this process's shard index
+	shard   int          // this process's shard index
+	zimbra  *soap.Client // a Zimbra source's, shared by every user
 }
 
-func (b *runBuilder) job() (migrate.Job, error) {
+func (b *runBuilder) job(ctx context.Context) (migrate.Job, error) {
 	p, f := b.p, b.f
 	job := migrate.Job{Stage: migrate.Stage(f.stage), Part: migrate.Part(f.part), Pass: f.pass, StateDir: p.Archive.State,
 		UsersAtOnce: p.Limits.Users, RetryFailed: f.retryFailed}
@@ -233,17 +239,20 @@ func (b *runBuilder) job() (migrate.Job, error) {
 	default:
 		return job, fmt.Errorf("--part %q: give export or import (or leave it out for both)", f.part)
 	}
+	var err error
 	if f.applyDeletions && job.Stage != migrate.Delta {
 		return job, errors.New("--apply-deletions applies a delta's state record: use it with --stage delta")
 	}
-	if p.AllUsers {
-		return job, errors.New("migrate run: users.all (every Zimbra account) is not supported yet: list the users in users.file")
+	if p.Source.Kind == migrateplan.KindZimbra {
+		if b.zimbra, err = p.ZimbraClient(); err != nil {
+			return job, err
+		}
 	}
-	users, err := b.users()
+	users, err := b.users(ctx)
 	if err != nil {
 		return job, err
 	}
-	job.Users = users
+	job.Users, job.Header = users, p.Header
 	job.Locker = lease.Locker{Options: lease.Options{Dir: filepath.Join(p.Archive.State, leaseDir), Shard: b.shard}}
 	var pacer *ratelimit.Pacer
 	if p.Limits.BytesPerSecond > 0 {
@@ -267,6 +276,16 @@ func (b *runBuilder) job() (migrate.Job, error) {
 			return job, errors.New("--part import with an sftp archive place: give --archives DIR, where the archives are at this site")
 		}
 	}
+	// The state directory may sit in the archive directory (the plan's
+	// default, dir/state), beside the users' archive directories: no
+	// user's may be it.
+	if filepath.Clean(filepath.Dir(job.StateDir)) == filepath.Clean(job.ArchiveDir) {
+		for _, u := range job.Users {
+			if strings.EqualFold(migrate.Key(u.Name), filepath.Base(job.StateDir)) {
+				return job, fmt.Errorf("user %q: its archives would go into the state directory %s: give archive.state another name", u.Name, job.StateDir)
+			}
+		}
+	}
 	job.Steps.Export = b.export
 	job.Steps.Import = b.imports
 	return job, nil
@@ -283,8 +302,14 @@ const (
 
 // users are the plan's users this process works on: this shard's share,
 // then --only.
-func (b *runBuilder) users() ([]migrate.User, error) {
+func (b *runBuilder) users(ctx context.Context) ([]migrate.User, error) {
 	all := b.p.Users()
+	if b.p.AllUsers {
+		var err error
+		if all, err = b.zimbraUsers(ctx); err != nil {
+			return nil, err
+		}
+	}
 	su := make([]shard.User, len(all))
 	for i, u := range all {
 		su[i] = shard.User{Key: u.Key, EstimatedBytes: u.EstimatedSize}
@@ -326,10 +351,35 @@ func (b *runBuilder) users() ([]migrate.User, error) {
 	return out, nil
 }
 
+// zimbraUsers lists every account of the plan's Zimbra (users.all), each
+// resolved by the plan's patterns. A listing that did not finish ends the
+// run before it starts: a night that silently left users out would be
+// worse.
+func (b *runBuilder) zimbraUsers(ctx context.Context) ([]migrateplan.User, error) {
+	var all []migrateplan.User
+	var bad []string
+	err := b.zimbra.Accounts(ctx, soap.Search{}, func(a soap.Account) error {
+		u, err := b.p.Resolve(a.Name)
+		if err != nil {
+			bad = append(bad, err.Error())
+			return nil
+		}
+		all = append(all, u)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("listing the Zimbra accounts (users.all): %w", err)
+	}
+	if len(bad) > 0 {
+		return nil, fmt.Errorf("users.all: %s", strings.Join(bad, "; "))
+	}
+	return all, nil
+}
+
 // export is the user's export job from the plan's source.
-func (b *runBuilder) export(mu migrate.User, since string) (export.Job, error) {
+func (b *runBuilder) export(ctx context.Context, mu migrate.User, since string) (export.Job, error) {
 	p, u := b.p, b.byName[mu.Name]
-	job := export.Job{Compress: p.Archive.Compress, Level: p.Archive.Level, Overlap: time.Hour,
+	job := export.Job{User: mu.Name, Compress: p.Archive.Compress, Level: p.Archive.Level, Overlap: time.Hour,
 		Tool: "mailhaul " + version}
 	switch kind := p.Source.Kind; kind {
 	case migrateplan.KindMaildir, migrateplan.KindMbox:
@@ -380,10 +430,30 @@ func (b *runBuilder) export(mu migrate.User, since string) (export.Job, error) {
 			return job, err
 		}
 		job.Kind, job.Path, job.PathIsURL, job.Source = "dav", p.Source.URL, true, src
+	case migrateplan.KindZimbra:
+		// The REST exports of the live server, as export zimbra --url
+		// reads them; GetAccount first, for the manifest.
+		job = zimbra.PrepareLive(ctx, zimbra.LiveJob{Job: job, Client: b.zimbra})
+		job.Path = p.Source.URL
 	default:
-		return job, fmt.Errorf("migrate run: a %s source is not supported yet", kind)
+		return job, fmt.Errorf("migrate run: a %s source is not supported", kind)
 	}
 	return job, nil
+}
+
+// checkZimbraAdmin logs the plan's Zimbra admin in once before any user
+// starts: a refused login ends the run there, rather than being tried
+// again for every user (each try counts towards the admin's lockout).
+func (b *runBuilder) checkZimbraAdmin(ctx context.Context, users []migrate.User) error {
+	if b.zimbra == nil || len(users) == 0 {
+		return nil
+	}
+	_, err := b.zimbra.GetAccount(ctx, users[0].Name, false)
+	b.zimbra.Done(users[0].Name)
+	if soap.LoginRefused(err) {
+		return fmt.Errorf("the Zimbra admin %s was refused at %s: nothing was started (%w)", b.p.Source.Admin, b.p.Source.URL, err)
+	}
+	return nil
 }
 
 // imports are the user's imports: mail over IMAP, then contacts and
@@ -443,7 +513,9 @@ func (b *runBuilder) sftpTransfer(pacer *ratelimit.Pacer) (*migrate.Transfer, er
 	}
 	cfg := sftp.Config{Target: target, KnownHosts: a.KnownHosts}
 	if a.IdentityFile != "" {
-		cfg.Identities = []string{a.IdentityFile}
+		// The plan's key, and no agent's: a night's run logs in the
+		// same way wherever it is started.
+		cfg.Identities, cfg.NoAgent = []string{a.IdentityFile}, true
 	}
 	ep, err := sftp.New(cfg)
 	if err != nil {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"encoding/csv"
 	"encoding/json"
 	"errors"
@@ -15,8 +16,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mailhaul/mailhaul/export/zimbra/zimbratest"
 	"github.com/mailhaul/mailhaul/internal/testservers"
 	"github.com/mailhaul/mailhaul/migrate"
+	"github.com/mailhaul/mailhaul/progress"
 )
 
 // runEnv is a migration of n Maildir users, each with a contacts file and
@@ -41,15 +44,17 @@ func newRunEnv(t *testing.T, n int) *runEnv {
 		login := fmt.Sprintf("u%02d", i+1)
 		e.logins = append(e.logins, login)
 		e.pass[login] = "pw-" + login
+		// A second account each, for a migration out of the first.
+		e.pass["w"+login[1:]] = "pw-w" + login[1:]
 	}
 	e.d = testservers.StartDovecot(t, e.pass)
 	e.r = testservers.StartRadicale(t, e.pass)
 	e.src = filepath.Join(e.dir, "src")
 	e.state = filepath.Join(e.dir, "archives", "state")
 	var users bytes.Buffer
-	users.WriteString("source,target,size\n")
+	users.WriteString("source,size,target\n") // not the usual order: the failures file keeps it
 	for i, login := range e.logins {
-		fmt.Fprintf(&users, "%s@example.org,%s,%d\n", login, login, 1000*(i+1))
+		fmt.Fprintf(&users, "%s@example.org,%d,%s\n", login, 1000*(i+1), login)
 		e.setPassword(login, e.pass[login])
 		for _, f := range []string{"INBOX", "Work"} {
 			for k := range 3 {
@@ -369,7 +374,7 @@ func TestMigrateRunWrongPasswordThenRetry(t *testing.T) {
 		t.Fatal(err)
 	}
 	rows, err := csv.NewReader(bytes.NewReader(b)).ReadAll()
-	if err != nil || len(rows) != 2 || rows[1][0] != "u02@example.org" || rows[1][1] != "u02" {
+	if err != nil || len(rows) != 2 || strings.Join(rows[0], ",") != "source,size,target" || strings.Join(rows[1], ",") != "u02@example.org,2000,u02" {
 		t.Fatalf("failures file: %v\n%s", err, b)
 	}
 	if st := readRunReport(t, reports); st["u02@example.org"] != string(migrate.FailedPerm) || st["u01@example.org"] != string(migrate.Done) {
@@ -416,7 +421,7 @@ func TestMigrateRunShards(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	seen := map[string]int{}
+	seen, importing := map[string]int{}, map[string]int{}
 	for i, r := range runs {
 		if r.code != 0 {
 			t.Fatalf("shard %d: exit %d\n%s\n%s", i, r.code, r.out, r.errOut)
@@ -426,6 +431,9 @@ func TestMigrateRunShards(t *testing.T) {
 				Event  string `json:"event"`
 				User   string `json:"user"`
 				Status string `json:"status"`
+			}
+			if json.Unmarshal([]byte(line), &ev) == nil && ev.Event == "progress" && ev.Status == string(migrate.Importing) {
+				importing[ev.User]++
 			}
 			if json.Unmarshal([]byte(line), &ev) == nil && ev.Event == "user" {
 				if ev.Status != string(migrate.Done) {
@@ -437,6 +445,9 @@ func TestMigrateRunShards(t *testing.T) {
 	}
 	if len(seen) != 6 {
 		t.Errorf("the shards did %d users, want 6: %v", len(seen), seen)
+	}
+	if len(importing) != 6 {
+		t.Errorf("the JSON progress lines said %d users were importing, want 6: %v", len(importing), importing)
 	}
 	for u, n := range seen {
 		if n != 1 {
@@ -494,5 +505,255 @@ func TestMigrateRunMetricsAddress(t *testing.T) {
 	}
 	if b, _ := os.ReadFile(logFile); !strings.Contains(string(b), "metrics at http://127.0.0.1:") {
 		t.Errorf("log:\n%s", b)
+	}
+}
+
+// TestMigrateRunFromIMAP: a plan whose source is an IMAP server (the
+// accounts the Maildir migration filled), through export imap's builder:
+// every message into a second account each, then a message appended at
+// the source comes over with the delta.
+func TestMigrateRunFromIMAP(t *testing.T) {
+	e := newRunEnv(t, 2)
+	if out, errOut, code := e.run("migrate", "run", e.plan, "--stage", "full"); code != 0 {
+		t.Fatalf("maildir into u01, u02: exit %d\n%s\n%s", code, out, errOut)
+	}
+	for _, login := range e.logins {
+		e.setPassword("w"+login[1:], e.pass["w"+login[1:]])
+	}
+	write(t, filepath.Join(e.dir, "users2.csv"), "source,target\nu01,w01\nu02,w02\n")
+	plan := filepath.Join(e.dir, "imap.toml")
+	write(t, plan, fmt.Sprintf(`[source]
+kind = "imap"
+url = "imap://%[1]s"
+password_file = "secrets/{user}.pw"
+provider = "dovecot"
+
+[archive]
+dir = "archives2"
+
+[target.imap]
+url = "imap://%[1]s"
+password_file = "secrets/{login}.pw"
+provider = "dovecot"
+
+[users]
+file = "users2.csv"
+`, e.d.Addr))
+	if out, errOut, code := e.run("migrate", "run", plan, "--stage", "full"); code != 0 {
+		t.Fatalf("imap full: exit %d\n%s\n%s", code, out, errOut)
+	}
+	c := testservers.IMAPLogin(t, e.d.Addr, "u01", e.pass["u01"])
+	msg := "Message-ID: <u01-appended>\r\nFrom: a@example.org\r\nSubject: late\r\n\r\nlate\r\n"
+	ap := c.Append("INBOX", int64(len(msg)), nil)
+	ap.Write([]byte(msg))
+	ap.Close()
+	if _, err := ap.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(1100 * time.Millisecond)
+	if out, errOut, code := e.run("migrate", "run", plan, "--stage", "delta"); code != 0 {
+		t.Fatalf("imap delta: exit %d\n%s\n%s", code, out, errOut)
+	}
+	for _, login := range e.logins {
+		src, srcCount := e.target(login)
+		dst, dstCount := e.target("w" + login[1:])
+		if len(srcCount) < 6 || len(dstCount) != len(srcCount) {
+			t.Errorf("%s: %d messages at the source, %d at w%s", login, len(srcCount), len(dstCount), login[1:])
+		}
+		for id, n := range dstCount {
+			if n != 1 {
+				t.Errorf("w%s: %s is there %d times", login[1:], id, n)
+			}
+		}
+		for folder, msgs := range src {
+			for id, flags := range msgs {
+				if got, ok := dst[folder][id]; !ok || got != flags {
+					t.Errorf("w%s: %s in %s: flags %q (there: %v), want %q", login[1:], id, folder, got, ok, flags)
+				}
+			}
+		}
+	}
+	if _, count := e.target("w01"); count["u01-appended"] != 1 {
+		t.Errorf("the message appended at the source after the full run is not on the target once: %v", count)
+	}
+}
+
+// TestMigrateRunSFTPTwoSites: with an SFTP archive place, the export part
+// pushes each user's archives to the server (its host key checked against
+// the plan's known_hosts), and the import part at the other site reads
+// them where the server keeps them.
+func TestMigrateRunSFTPTwoSites(t *testing.T) {
+	e := newRunEnv(t, 2)
+	s := testservers.StartSSHD(t, testservers.SSHDOptions{})
+	remote := t.TempDir()
+	plan := strings.Replace(readFile(t, e.plan), `dir = "archives"`, fmt.Sprintf("sftp = %q\nidentity_file = %q\nknown_hosts = %q\nstate = \"state\"",
+		s.URL(remote), s.Identity, s.KnownHosts), 1)
+	write(t, e.plan, plan)
+	out, errOut, code := e.run("migrate", "run", e.plan, "--stage", "full", "--part", "export")
+	if code != 0 {
+		t.Fatalf("export part: exit %d\n%s\n%s", code, out, errOut)
+	}
+	for _, login := range e.logins {
+		got, _ := filepath.Glob(filepath.Join(remote, migrate.Key(login+"@example.org"), "*.tgz"))
+		if len(got) != 1 {
+			t.Fatalf("%s: %d archives on the SFTP server, want 1", login, len(got))
+		}
+	}
+	out, errOut, code = e.run("migrate", "run", e.plan, "--stage", "full", "--part", "import", "--archives", remote)
+	if code != 0 {
+		t.Fatalf("import part: exit %d\n%s\n%s", code, out, errOut)
+	}
+	for _, login := range e.logins {
+		e.wantConverged(login, e.sourceWant(login))
+	}
+}
+
+func readFile(t *testing.T, p string) string {
+	t.Helper()
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// TestMigrateRunFromZimbra: a plan whose source is a live Zimbra (the
+// fake, over verified TLS), through export zimbra's live export: every
+// message into Dovecot in its folder with its flags; mail that arrives
+// later comes over with the delta, nothing twice.
+func TestMigrateRunFromZimbra(t *testing.T) {
+	items := zimbraLiveItems()
+	z := startLiveZimbra(t, "zed", zimbratest.ServerOptions{}, items...)
+	arg := func(name string) string { return z.args[slices.Index(z.args, name)+1] }
+	bin, dir := buildMailhaul(t), t.TempDir()
+	d := testservers.StartDovecot(t, map[string]string{"zed": "zed-secret"})
+	write(t, filepath.Join(dir, "zed.pw"), "zed-secret\n")
+	write(t, filepath.Join(dir, "users.csv"), "source,target\nzed,zed\n")
+	plan := filepath.Join(dir, "plan.toml")
+	write(t, plan, fmt.Sprintf(`[source]
+kind = "zimbra"
+url = %q
+admin = "admin@example.test"
+password_file = %q
+tls_ca = %q
+mail_url = %q
+
+[archive]
+dir = "archives"
+
+[target.imap]
+url = "imap://%s"
+password_file = "{login}.pw"
+provider = "dovecot"
+
+[users]
+file = "users.csv"
+`, z.s.URL, arg("--password-file"), arg("--tls-ca"), z.s.URL, d.Addr))
+	e := &runEnv{t: t, bin: bin, dir: dir, d: d, pass: map[string]string{"zed": "zed-secret"}}
+	// where each message (by its bytes) is on the target.
+	where := func() map[[32]byte][]string {
+		out := map[[32]byte][]string{}
+		for _, mb := range testservers.ReadMailboxes(t, d.Addr, "zed", "zed-secret") {
+			for _, m := range mb.Messages {
+				out[m.SHA256] = append(out[m.SHA256], mb.Name)
+			}
+		}
+		return out
+	}
+	if out, errOut, code := e.run("migrate", "run", plan, "--stage", "full"); code != 0 {
+		t.Fatalf("full: exit %d\n%s\n%s", code, out, errOut)
+	}
+	got := where()
+	if len(got) != len(zimbraWant) {
+		t.Errorf("%d messages on the target, want %d", len(got), len(zimbraWant))
+	}
+	for _, it := range items {
+		if w, ok := zimbraWant[it.ID]; ok && !slices.Equal(got[sha256.Sum256(it.Blob)], []string{w.mailbox}) {
+			t.Errorf("message %d is in %q, want %s once", it.ID, got[sha256.Sum256(it.Blob)], w.mailbox)
+		}
+	}
+	late := zimbratest.Message(330, "/Inbox", 2, "late", time.Now())
+	z.add("zed", late)
+	if out, errOut, code := e.run("migrate", "run", plan, "--stage", "delta"); code != 0 {
+		t.Fatalf("delta: exit %d\n%s\n%s", code, out, errOut)
+	}
+	got = where()
+	if len(got) != len(zimbraWant)+1 || !slices.Equal(got[sha256.Sum256(late.Blob)], []string{"INBOX"}) {
+		t.Errorf("after the delta: %d messages on the target, want %d, the late one in INBOX once", len(got), len(zimbraWant)+1)
+	}
+	for sum, in := range got {
+		if len(in) != 1 {
+			t.Errorf("after the delta: a message is there %d times (%x)", len(in), sum[:4])
+		}
+	}
+
+	// users.all: the accounts listed from Zimbra; into a target that has
+	// everything already (a new state), nothing twice.
+	all := strings.Replace(strings.Replace(readFile(t, plan), `file = "users.csv"`, "all = true", 1), `dir = "archives"`, `dir = "archives-all"`, 1)
+	write(t, plan, all)
+	out, errOut, code := e.run("migrate", "run", plan, "--stage", "full")
+	if code != 0 || !strings.HasSuffix(strings.TrimSpace(out), "all 1 users done") {
+		t.Fatalf("users.all: exit %d\n%s\n%s", code, out, errOut)
+	}
+	if got := where(); len(got) != len(zimbraWant)+1 {
+		t.Errorf("users.all: %d messages on the target, want %d", len(got), len(zimbraWant)+1)
+	}
+}
+
+// TestRunTally: the overall line sums each user's imports, the mail's and
+// then the contacts' (each counting from zero), and the users done give
+// the time left.
+func TestRunTally(t *testing.T) {
+	tl := &runTally{start: time.Now().Add(-10 * time.Second), total: 4, users: map[string]*runUser{}, counted: "import"}
+	for _, e := range []progress.Event{
+		{Stage: migrate.StageMigrate, User: "a", Folder: string(migrate.Importing)},
+		{Stage: "export", User: "a", Items: 99, Bytes: 9999},
+		{Stage: "import", User: "a", Items: 5, Bytes: 500},
+		{Stage: "import", User: "a", Items: 7, Bytes: 700},
+		{Stage: "import", User: "a", Items: 2, Bytes: 20}, // the DAV import starts
+		{Stage: "import", User: "b", Items: 1, Bytes: 100},
+	} {
+		tl.see(e)
+	}
+	if items, bytes := tl.sums(); items != 10 || bytes != 820 {
+		t.Errorf("sums %d items, %d bytes; want 10 and 820", items, bytes)
+	}
+	if _, changed, finished := tl.see(progress.Event{Stage: migrate.StageMigrate, User: "a", Folder: string(migrate.Done), Items: 2, ItemsTotal: 4}); !changed || !finished {
+		t.Error("a user's end was not seen")
+	}
+	if eta, ok := tl.eta(); !ok || eta < 9*time.Second || eta > 11*time.Second {
+		t.Errorf("eta %v %v, want about 10 s (2 users in 10 s, 2 left)", eta, ok)
+	}
+}
+
+// TestMigrateRunUserNamedLikeTheState: a user whose archive directory
+// would be the state directory (the plan's default, archives/state) is
+// refused before anything runs, named.
+func TestMigrateRunUserNamedLikeTheState(t *testing.T) {
+	dir := t.TempDir()
+	write(t, filepath.Join(dir, "src", "state", "Maildir", "cur", "x"), "")
+	write(t, filepath.Join(dir, "users.csv"), "source\nstate\n")
+	write(t, filepath.Join(dir, "pw"), "x\n")
+	plan := filepath.Join(dir, "plan.toml")
+	write(t, plan, `[source]
+kind = "maildir"
+root = "src"
+path = "{user}/Maildir"
+
+[archive]
+dir = "archives"
+
+[target.imap]
+url = "imap://127.0.0.1:1"
+admin = "master"
+password_file = "pw"
+
+[users]
+file = "users.csv"
+`)
+	e := &runEnv{t: t, bin: buildMailhaul(t)}
+	_, errOut, code := e.run("migrate", "run", plan, "--stage", "full")
+	if code != exitFailed || !strings.Contains(errOut, `user "state"`) || !strings.Contains(errOut, "archive.state") {
+		t.Fatalf("exit %d, stderr %q; want 1 naming the user and archive.state", code, errOut)
 	}
 }

@@ -127,9 +127,10 @@ func migrateUsers(p *migrateplan.Plan) []migrate.User {
 }
 
 // engineUser is a plan's user as the engine knows it: by source address,
-// with the target login and the estimated size.
+// with the target login, the estimated size and its row of the users list
+// (which the failures file writes back).
 func engineUser(u migrateplan.User) migrate.User {
-	return migrate.User{Name: u.Address, Login: u.Login, EstimatedBytes: u.EstimatedSize}
+	return migrate.User{Name: u.Address, Login: u.Login, EstimatedBytes: u.EstimatedSize, Row: u.Row}
 }
 
 // printStatus writes a line per user, then the totals and the ETA; user

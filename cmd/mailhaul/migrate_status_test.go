@@ -61,7 +61,7 @@ func TestMigrateStatus(t *testing.T) {
 	users := migrateUsers(p)
 	job := migrate.Job{Users: users, Only: []string{"alice@example.org"}, Stage: migrate.Full, Part: migrate.ExportOnly,
 		StateDir: p.Archive.State, ArchiveDir: p.Archive.Dir,
-		Steps: migrate.Steps{Export: func(u migrate.User, _ string) (export.Job, error) {
+		Steps: migrate.Steps{Export: func(_ context.Context, u migrate.User, _ string) (export.Job, error) {
 			src := filepath.Join(filepath.Dir(path), "mail", strings.Split(u.Name, "@")[0]+".mbox")
 			return export.Job{Kind: "mbox", Path: src, Source: &mbox.Source{Path: src}}, nil
 		}}}

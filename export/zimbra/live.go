@@ -436,30 +436,9 @@ type LiveJob struct {
 // removed) and the whole user's export starts again, within Retry. Any
 // other failure (an unknown account, a refused login) is not repeated.
 func RunLive(ctx context.Context, lj LiveJob) (*report.Export, error) {
-	job := lj.Job
-	job.Kind, job.PathIsURL = "zimbra", true
-	live := &Live{Client: lj.Client, Account: soap.Account{Name: job.User}, Zmmailbox: lj.Zmmailbox, IdleTimeout: lj.IdleTimeout,
-		HeaderTimeout: lj.HeaderTimeout}
-	job.Source = live
+	job := PrepareLive(ctx, lj)
 	if lj.Client != nil {
 		defer lj.Client.Done(job.User)
-		a, err := lj.Client.GetAccount(ctx, job.User, lj.PasswordHash)
-		if err != nil {
-			job.Source = failed{err}
-		} else {
-			if lj.PasswordHash && a.PasswordHash == "" {
-				a.PasswordHash = lj.Listed.PasswordHash
-			}
-			live.Account, job.Account = a, Record(a)
-		}
-	}
-	if lj.Client == nil && len(lj.Listed.Attrs) > 0 {
-		// No SOAP: the record is what the listing (gaa -v) said.
-		a := lj.Listed
-		if !lj.PasswordHash {
-			a.PasswordHash = ""
-		}
-		job.Account = Record(a)
 	}
 	loop := lj.Retry
 	if loop.Attempts <= 0 {
@@ -479,6 +458,57 @@ func RunLive(ctx context.Context, lj LiveJob) (*report.Export, error) {
 		return retry.MarkPermanent(err)
 	})
 	return rep, err
+}
+
+// PrepareLive looks lj's user up (with a Client: GetAccount, for the
+// manifest's account record and the mail host) and returns the export
+// job whose Source is the user's live export, for a caller that runs
+// export.Run itself under a retry loop of its own (migrate): a broken
+// stream is marked transient there, so the loop starts the user's export
+// again, and the user's delegated token is forgotten when each try ends.
+// A lookup that failed is the Source's error, so that export.Run reports
+// it.
+func PrepareLive(ctx context.Context, lj LiveJob) export.Job {
+	job := lj.Job
+	job.Kind, job.PathIsURL = "zimbra", true
+	live := &Live{Client: lj.Client, Account: soap.Account{Name: job.User}, Zmmailbox: lj.Zmmailbox, IdleTimeout: lj.IdleTimeout,
+		HeaderTimeout: lj.HeaderTimeout}
+	job.Source = liveTry{live}
+	if lj.Client != nil {
+		a, err := lj.Client.GetAccount(ctx, job.User, lj.PasswordHash)
+		if err != nil {
+			job.Source = failed{err}
+		} else {
+			if lj.PasswordHash && a.PasswordHash == "" {
+				a.PasswordHash = lj.Listed.PasswordHash
+			}
+			live.Account, job.Account = a, Record(a)
+		}
+	}
+	if lj.Client == nil && len(lj.Listed.Attrs) > 0 {
+		// No SOAP: the record is what the listing (gaa -v) said.
+		a := lj.Listed
+		if !lj.PasswordHash {
+			a.PasswordHash = ""
+		}
+		job.Account = Record(a)
+	}
+	return job
+}
+
+// liveTry is one try of a live export (PrepareLive).
+type liveTry struct{ *Live }
+
+func (l liveTry) Export(ctx context.Context, sink export.Sink, opt export.Options) error {
+	if l.Client != nil {
+		defer l.Client.Done(l.Account.Name)
+	}
+	err := l.Live.Export(ctx, sink, opt)
+	var broken *StreamError
+	if errors.As(err, &broken) && !retry.IsRetryable(err) {
+		return retry.MarkTransient(err)
+	}
+	return err
 }
 
 // failed is a source that cannot start, so that export.Run reports it.

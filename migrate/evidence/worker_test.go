@@ -105,7 +105,7 @@ func (c *config) job() (migrate.Job, int, error) {
 		Locker: lease.Locker{Options: lease.Options{Dir: filepath.Join(c.StateDir, "leases"), TTL: c.LeaseTTL, Shard: index}},
 		Retry:  retry.Loop{Attempts: 3, Backoff: retry.Policy{First: 100 * time.Millisecond, Max: time.Second}},
 		Steps: migrate.Steps{
-			Export: func(mu migrate.User, _ string) (export.Job, error) {
+			Export: func(_ context.Context, mu migrate.User, _ string) (export.Job, error) {
 				u := byName[mu.Name]
 				src := export.Composite{&maildir.Source{Root: u.Maildir}}
 				if u.Contacts != "" {

@@ -32,7 +32,7 @@ func TestScrapeAfterRun(t *testing.T) {
 	var heard atomic.Int64
 	job := migrate.Job{Users: users, Stage: migrate.Full, Part: migrate.ExportOnly, StateDir: state, ArchiveDir: filepath.Join(dir, "archives"),
 		Progress: m.Progress(func(progress.Event) { heard.Add(1) }),
-		Steps: migrate.Steps{Export: func(u migrate.User, _ string) (export.Job, error) {
+		Steps: migrate.Steps{Export: func(_ context.Context, u migrate.User, _ string) (export.Job, error) {
 			p := filepath.Join(dir, "mail", u.Name+".mbox")
 			return export.Job{Kind: "mbox", Path: p, Source: &mbox.Source{Path: p}}, nil
 		}}}

@@ -109,6 +109,13 @@ func (c *checker) source(f *file, p *Plan) {
 		if sv := c.server(k, s.server, p.Source.Kind); sv != nil {
 			p.Source.Server = *sv
 		}
+		if s.MailURL != "" {
+			if p.Source.Kind != KindZimbra {
+				c.at(k+".mail_url", "source.mail_url is for a zimbra source only")
+			}
+			c.url(k+".mail_url", strings.ReplaceAll(s.MailURL, "{host}", "mailhost.invalid"), KindZimbra, false, s.AllowPlaintext)
+			p.Source.MailURL = s.MailURL
+		}
 	case "":
 		c.at(k, "source.kind is missing: zimbra, maildir, mbox, imap or dav")
 	default:

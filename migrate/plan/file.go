@@ -47,6 +47,7 @@ type sourceFile struct {
 	Path      string `toml:"path"`
 	Contacts  string `toml:"contacts"`
 	Calendars string `toml:"calendars"`
+	MailURL   string `toml:"mail_url"`
 	server
 }
 

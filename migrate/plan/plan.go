@@ -125,6 +125,10 @@ type Source struct {
 	// files: each file becomes an address book or calendar named after
 	// it, as export's --contacts and --calendar make them.
 	Contacts, Calendars string
+	// MailURL (zimbra) is the base URL of the mailbox servers' REST
+	// exports, "{host}" standing for an account's zimbraMailHost;
+	// empty: https://HOST (Zimbra's proxy).
+	MailURL string
 }
 
 // Archive is where the per-user archives rest between the stages.
@@ -157,7 +161,11 @@ type Plan struct {
 	// when the run starts; Users is then empty.
 	AllUsers  bool
 	UsersFile string
-	users     []User
+	// Header is the users file's header row, as written: each User's Row
+	// is in its order (a failures file writes both back, a users list to
+	// run again).
+	Header []string
+	users  []User
 }
 
 // User is one user of the plan, resolved.
@@ -180,6 +188,9 @@ type User struct {
 	SourceToken, IMAPToken, DAVToken string
 	EstimatedSize                    int64 // bytes; 0 when not given
 	Line                             int   // the line of the users CSV
+	// Row is the user's record in the users CSV (Plan.Header's order);
+	// nil for a user the plan does not list (users.all).
+	Row []string
 }
 
 // Users is every user of the plan, in the CSV's order.

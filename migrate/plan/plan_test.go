@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/mailhaul/mailhaul/migrate"
 )
 
 // write creates files below dir (name → content) and returns dir.
@@ -281,28 +283,6 @@ func TestPatternConfinement(t *testing.T) {
 	wantProblem(t, ps, "users.csv", 2, "leaves source.root")
 }
 
-func TestKeysNeverCollide(t *testing.T) {
-	addrs := []string{"a/b@x", "a_b@x", "a%2Fb@x", "a:b@x", ".hidden@x", "%2Ehidden@x", "..", "_..", "",
-		strings.Repeat("é", 120) + "@x", strings.Repeat("é", 120) + "@y", strings.Repeat("/", 70) + "1", strings.Repeat("/", 70) + "2"}
-	seen := map[string]string{}
-	for _, a := range addrs {
-		k := Key(a)
-		if k == "" || k == "." || k == ".." || strings.ContainsAny(k, "/\\:\x00") || len(k) > maxKey+1 {
-			t.Errorf("Key(%q) = %q: not a safe file name", a, k)
-		}
-		if prev, dup := seen[strings.ToLower(k)]; dup {
-			t.Errorf("Key(%q) = Key(%q) = %q", a, prev, k)
-		}
-		seen[strings.ToLower(k)] = a
-		if Key(a) != k {
-			t.Errorf("Key(%q) is not stable", a)
-		}
-	}
-	if Key("Alice@Example.org") != Key("alice@example.org") {
-		t.Error("addresses differing in case are one user and one key")
-	}
-}
-
 // Two addresses differing only in case are one user: refused as a
 // duplicate, so their keys (and archives) never meet.
 func TestCaseDuplicateRefused(t *testing.T) {
@@ -328,7 +308,7 @@ func TestPerUserPasswordsNeedPlaceholderOrColumn(t *testing.T) {
 	files["secrets/dav/bob.pw"] = "b"
 	write(t, dir, files)
 	ps = problems(t, filepath.Join(dir, "plan.toml"))
-	wantProblem(t, ps, "users.csv", 3, "no password for the imap://127.0.0.1:1143 server", ColIMAPPasswordFile)
+	wantProblem(t, ps, "users.csv", 3, "no password for the imap://127.0.0.1:1143 server", migrate.ColIMAPPasswordFile)
 	if len(ps) != 1 {
 		t.Errorf("alice's column serves her: %v", ps)
 	}
@@ -393,4 +373,39 @@ func TestWrongTypeHasLine(t *testing.T) {
 	if len(ps) != 1 || ps[0].Line != 23 {
 		t.Errorf("problems %v, want one at line 23", ps)
 	}
+}
+
+// TestContactsAndCalendarsPatterns: a Maildir source's per-user .vcf and
+// .ics globs are filled for each user (the user's names matched as they
+// are, never as patterns), must name the user and stay below root; each
+// user's row and the header are kept for the failures file.
+func TestContactsAndCalendarsPatterns(t *testing.T) {
+	files := goodFiles()
+	files["plan.toml"] = strings.Replace(goodPlan, "path = \"{domain}/{localpart}/Maildir\"\n",
+		"path = \"{domain}/{localpart}/Maildir\"\ncontacts = \"{domain}/{localpart}/*.vcf\"\ncalendars = \"{domain}/{localpart}/*.ics\"\n", 1)
+	files["users.csv"] = "size,source,target\n2.5GB,a*b@example.org,alice\n300MB,bob@example.net,\n"
+	files["secrets/dav/bob@example.net.pw"] = "b\n"
+	dir := write(t, t.TempDir(), files)
+	p, err := Load(filepath.Join(dir, "plan.toml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := p.Users()[0]
+	if want := filepath.Join(dir, "mail", "example.org", `a\*b`, "*.vcf"); u.ContactFiles != want {
+		t.Errorf("contacts %q, want %q", u.ContactFiles, want)
+	}
+	if want := filepath.Join(dir, "mail", "example.org", `a\*b`, "*.ics"); u.CalendarFiles != want {
+		t.Errorf("calendars %q, want %q", u.CalendarFiles, want)
+	}
+	if strings.Join(p.Header, ",") != "size,source,target" || strings.Join(u.Row, ",") != "2.5GB,a*b@example.org,alice" {
+		t.Errorf("header %q, row %q", p.Header, u.Row)
+	}
+
+	files["plan.toml"] = strings.Replace(goodPlan, "path = \"{domain}/{localpart}/Maildir\"\n",
+		"path = \"{domain}/{localpart}/Maildir\"\ncontacts = \"shared/*.vcf\"\ncalendars = \"../{localpart}/*.ics\"\n", 1)
+	files["users.csv"] = "source,target,size\nalice@example.org,alice,2.5GB\n"
+	write(t, dir, files)
+	ps := problems(t, filepath.Join(dir, "plan.toml"))
+	wantProblem(t, ps, "plan.toml", 6, "source.contacts", "no placeholder")
+	wantProblem(t, ps, "plan.toml", 7, "source.calendars", "stay below root")
 }

@@ -77,7 +77,7 @@ func (p *Plan) Reach(ctx context.Context, o ReachOptions, fn func(Reached)) {
 	rc := &reacher{p: p, timeout: o.Timeout}
 	if p.Source.Kind == KindZimbra {
 		// One client for every check: one admin login, one pace.
-		rc.zc, rc.zerr = p.zimbraClient()
+		rc.zc, rc.zerr = p.ZimbraClient()
 	}
 	users := p.users
 	if p.AllUsers {
@@ -413,9 +413,14 @@ func (p *Plan) reachDAV(ctx context.Context, role string, sv *Server, u User) Re
 	return r
 }
 
-func (p *Plan) zimbraClient() (*soap.Client, error) {
+// ZimbraClient is the SOAP client of a Zimbra source, logged in as the
+// plan's admin (nothing is sent before its first call).
+func (p *Plan) ZimbraClient() (*soap.Client, error) {
 	sv := p.Source.Server
 	cfg := soap.Config{URL: sv.URL, Admin: sv.Admin, Password: sv.Secret.Read, AllowPlaintext: sv.AllowPlaintext}
+	if tpl := p.Source.MailURL; tpl != "" {
+		cfg.MailURL = func(host string) string { return strings.ReplaceAll(tpl, "{host}", host) }
+	}
 	cfg.Retry.Attempts = 2
 	if sv.TLSCA != "" {
 		pool, err := tlsca.Load(sv.TLSCA)

@@ -1,9 +1,7 @@
 package plan
 
 import (
-	"crypto/sha256"
 	"encoding/csv"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -12,25 +10,11 @@ import (
 	"strings"
 	"unicode"
 
-	"github.com/mailhaul/mailhaul/internal/safename"
+	"github.com/mailhaul/mailhaul/migrate"
 )
 
-// CSV columns of the users file. The header row names them, in any order;
-// source is required, the others optional.
-const (
-	ColSource             = "source"               // the source address
-	ColTarget             = "target"               // the target login (default: the source address)
-	ColSize               = "size"                 // estimated size ("2.5GB"), for balancing shards
-	ColSourcePath         = "source_path"          // overrides source.path for this user (below root)
-	ColSourcePasswordFile = "source_password_file" // this user's source password
-	ColIMAPPasswordFile   = "imap_password_file"   // this user's target IMAP password
-	ColDAVPasswordFile    = "dav_password_file"    // this user's target DAV password
-	ColIMAPTokenFile      = "imap_token_file"      // this user's OAuth token for the IMAP target
-	ColDAVTokenFile       = "dav_token_file"       // this user's OAuth token for the DAV target
-)
-
-var columns = []string{ColSource, ColTarget, ColSize, ColSourcePath, ColSourcePasswordFile, ColIMAPPasswordFile,
-	ColDAVPasswordFile, ColIMAPTokenFile, ColDAVTokenFile}
+// columns are the users file's columns (migrate names them).
+var columns = migrate.Columns
 
 // maxProblemsPerFile bounds what a broken users file adds to the list:
 // a CSV of 25,000 bad rows is reported by its first rows and a count.
@@ -42,6 +26,7 @@ type row struct {
 	sourcePW, imapPW, davPW          string
 	imapToken, davToken              string
 	line                             int
+	rec                              []string // as the file has it
 }
 
 func (c *checker) users(f *file, p *Plan) {
@@ -67,7 +52,7 @@ func (c *checker) users(f *file, p *Plan) {
 		return
 	}
 	defer fh.Close()
-	rows := c.readCSV(p.UsersFile, fh)
+	rows := c.readCSV(p.UsersFile, fh, &p.Header)
 	c.resolveAll(p, rows)
 }
 
@@ -78,7 +63,7 @@ func (c *checker) csvAt(file string, line int, format string, args ...any) {
 
 // readCSV reads the users file, streaming: every row is checked for its
 // shape, and a bad row is a problem at its line while the others go on.
-func (c *checker) readCSV(name string, r io.Reader) []row {
+func (c *checker) readCSV(name string, r io.Reader, headerOut *[]string) []row {
 	cr := csv.NewReader(r)
 	cr.FieldsPerRecord = -1 // counted here, so that one bad row does not end the file
 	cr.Comment = '#'
@@ -99,7 +84,7 @@ func (c *checker) readCSV(name string, r io.Reader) []row {
 		h = strings.ToLower(strings.TrimSpace(h))
 		switch {
 		case inlineSecretColumn(h):
-			c.csvAt(name, hline, "column %q would hold secrets in the users file: secrets are references only; give a column of files (%s, %s, %s)", h, ColSourcePasswordFile, ColIMAPPasswordFile, ColDAVPasswordFile)
+			c.csvAt(name, hline, "column %q would hold secrets in the users file: secrets are references only; give a column of files (%s, %s, %s)", h, migrate.ColSourcePasswordFile, migrate.ColIMAPPasswordFile, migrate.ColDAVPasswordFile)
 			bad = true
 		case !known(h):
 			c.csvAt(name, hline, "unknown column %q (known: %s)", h, strings.Join(columns, ", "))
@@ -111,13 +96,14 @@ func (c *checker) readCSV(name string, r io.Reader) []row {
 			idx[h] = i + 1
 		}
 	}
-	if idx[ColSource] == 0 {
-		c.csvAt(name, hline, "the header has no %q column (the source address)", ColSource)
+	if idx[migrate.ColSource] == 0 {
+		c.csvAt(name, hline, "the header has no %q column (the source address)", migrate.ColSource)
 		bad = true
 	}
 	if bad {
 		return nil
 	}
+	*headerOut = header
 	get := func(rec []string, col string) string {
 		if i := idx[col]; i != 0 && i <= len(rec) {
 			return strings.TrimSpace(rec[i-1])
@@ -148,9 +134,9 @@ func (c *checker) readCSV(name string, r io.Reader) []row {
 			c.csvAt(name, line, "%d fields where the header has %d", len(rec), len(header))
 			continue
 		}
-		rows = append(rows, row{source: get(rec, ColSource), target: get(rec, ColTarget), size: get(rec, ColSize),
-			sourcePath: get(rec, ColSourcePath), sourcePW: get(rec, ColSourcePasswordFile), imapPW: get(rec, ColIMAPPasswordFile),
-			davPW: get(rec, ColDAVPasswordFile), imapToken: get(rec, ColIMAPTokenFile), davToken: get(rec, ColDAVTokenFile), line: line})
+		rows = append(rows, row{source: get(rec, migrate.ColSource), target: get(rec, migrate.ColTarget), size: get(rec, migrate.ColSize),
+			sourcePath: get(rec, migrate.ColSourcePath), sourcePW: get(rec, migrate.ColSourcePasswordFile), imapPW: get(rec, migrate.ColIMAPPasswordFile),
+			davPW: get(rec, migrate.ColDAVPasswordFile), imapToken: get(rec, migrate.ColIMAPTokenFile), davToken: get(rec, migrate.ColDAVTokenFile), line: line, rec: rec})
 	}
 	if len(rows) == 0 && len(c.probs) == before {
 		c.csvAt(name, hline, "the users file has a header but no users")
@@ -243,7 +229,7 @@ func (p *Plan) Resolve(address string) (User, error) {
 func (p *Plan) resolve(r row, abs func(string) string) (User, []string) {
 	var msgs []string
 	bad := func(format string, args ...any) { msgs = append(msgs, fmt.Sprintf(format, args...)) }
-	u := User{Address: r.source, Login: r.target, Line: r.line}
+	u := User{Address: r.source, Login: r.target, Line: r.line, Row: r.rec}
 	if u.Login == "" {
 		u.Login = u.Address
 	}
@@ -259,7 +245,7 @@ func (p *Plan) resolve(r row, abs func(string) string) (User, []string) {
 	if i := strings.LastIndexByte(u.Address, '@'); i >= 0 {
 		local, domain = u.Address[:i], u.Address[i+1:]
 	}
-	u.Key = Key(u.Address)
+	u.Key = migrate.Key(u.Address)
 	if r.size != "" {
 		n, err := ParseSize(r.size)
 		if err != nil {
@@ -284,7 +270,7 @@ func (p *Plan) resolve(r row, abs func(string) string) (User, []string) {
 	if p.Source.Kind == KindMaildir || p.Source.Kind == KindMbox {
 		pat, what := p.Source.Pattern, "source.path"
 		if r.sourcePath != "" {
-			pat, what = r.sourcePath, ColSourcePath
+			pat, what = r.sourcePath, migrate.ColSourcePath
 		}
 		if rel, ok := fillUser(what, pat); ok && pat != "" {
 			if !filepath.IsLocal(rel) {
@@ -311,7 +297,7 @@ func (p *Plan) resolve(r row, abs func(string) string) (User, []string) {
 			}
 		}
 	} else if r.sourcePath != "" {
-		bad("%s is for maildir and mbox sources only", ColSourcePath)
+		bad("%s is for maildir and mbox sources only", migrate.ColSourcePath)
 	}
 	// secretFor resolves one server's secret for this user: the CSV
 	// column wins over the plan's pattern; an admin's secret is the
@@ -359,14 +345,14 @@ func (p *Plan) resolve(r row, abs func(string) string) (User, []string) {
 	}
 	switch p.Source.Kind {
 	case KindIMAP, KindDAV:
-		u.SourceSecret, u.SourceToken = secretFor(&p.Source.Server, ColSourcePasswordFile, r.sourcePW, "", "")
+		u.SourceSecret, u.SourceToken = secretFor(&p.Source.Server, migrate.ColSourcePasswordFile, r.sourcePW, "", "")
 	default:
 		if r.sourcePW != "" {
-			bad("column %s: a %s source has no per-user password", ColSourcePasswordFile, p.Source.Kind)
+			bad("column %s: a %s source has no per-user password", migrate.ColSourcePasswordFile, p.Source.Kind)
 		}
 	}
-	u.IMAPSecret, u.IMAPToken = secretFor(p.IMAP, ColIMAPPasswordFile, r.imapPW, ColIMAPTokenFile, r.imapToken)
-	u.DAVSecret, u.DAVToken = secretFor(p.DAV, ColDAVPasswordFile, r.davPW, ColDAVTokenFile, r.davToken)
+	u.IMAPSecret, u.IMAPToken = secretFor(p.IMAP, migrate.ColIMAPPasswordFile, r.imapPW, migrate.ColIMAPTokenFile, r.imapToken)
+	u.DAVSecret, u.DAVToken = secretFor(p.DAV, migrate.ColDAVPasswordFile, r.davPW, migrate.ColDAVTokenFile, r.davToken)
 	return u, msgs
 }
 
@@ -377,30 +363,4 @@ func globEscape(s string) string {
 
 func hasControl(s string) bool {
 	return strings.IndexFunc(s, unicode.IsControl) >= 0
-}
-
-// maxKey keeps a key well under file systems' 255-byte name limit, with
-// room for the suffixes archives and journals add.
-const maxKey = 180
-
-// Key is the file name a user's archives and state go by: the address
-// without case (two addresses differing only in case are one user to a
-// mail server, and to a case-insensitive file system), escaped reversibly
-// (safename.Escape) so that two different addresses never share a key,
-// whatever characters they hold. A key that would be longer than maxKey
-// is cut and given a digest of the whole address, padded to maxKey+1
-// bytes, a length no uncut key has.
-func Key(address string) string {
-	low := strings.ToLower(address)
-	k := safename.Escape(low)
-	if len(k) <= maxKey {
-		return k
-	}
-	sum := sha256.Sum256([]byte(low))
-	digest := "~" + hex.EncodeToString(sum[:8])
-	cut := maxKey + 1 - len(digest)
-	for cut > 0 && (k[cut-1] == '%' || cut > 1 && k[cut-2] == '%') {
-		cut-- // never split an escape
-	}
-	return k[:cut] + strings.Repeat("~", maxKey+1-len(digest)-cut) + digest
 }
