@@ -116,7 +116,10 @@ func TestKilledAfterDeltaExportNotExportedAgain(t *testing.T) {
 	job := e.job(Delta)
 	var exports atomic.Int32
 	next := job.Steps.Export
-	job.Steps.Export = func(u User, since string) (export.Job, error) { exports.Add(1); return next(u, since) }
+	job.Steps.Export = func(ctx context.Context, u User, since string) (export.Job, error) {
+		exports.Add(1)
+		return next(ctx, u, since)
+	}
 	res, err := Run(context.Background(), job)
 	if err != nil || res.ExitCode() != ExitOK {
 		t.Fatalf("rerun: %v\n%s", err, res.Summary())
