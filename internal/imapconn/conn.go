@@ -297,7 +297,7 @@ func readLine(r *bufio.Reader, keep bool) (string, error) {
 		}
 		b.Write(part)
 		s := b.String()
-		if n, ok := literalSuffix(s); ok {
+		if n, ok := trace.LiteralSuffix(s); ok {
 			if !keep {
 				if _, err := io.CopyN(io.Discard, r, n); err != nil {
 					return "", err
@@ -325,22 +325,6 @@ func trimCRLF(b []byte) []byte {
 		b = b[:len(b)-1]
 	}
 	return b
-}
-
-// literalSuffix finds a trailing "{n}" announcing a literal.
-func literalSuffix(s string) (int64, bool) {
-	if !strings.HasSuffix(s, "}") {
-		return 0, false
-	}
-	open := strings.LastIndexByte(s, '{')
-	if open < 0 {
-		return 0, false
-	}
-	n, err := strconv.ParseInt(strings.TrimSuffix(s[open+1:len(s)-1], "+"), 10, 64)
-	if err != nil || n < 0 {
-		return 0, false
-	}
-	return n, true
 }
 
 // Client hands the logged-in connection to go-imap, which then owns it:

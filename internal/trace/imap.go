@@ -111,7 +111,7 @@ func (l *imapLines) add(p []byte) {
 func (l *imapLines) endLine() {
 	line := strings.TrimSuffix(string(l.head), "\r")
 	end := strings.TrimSuffix(string(l.tail), "\r")
-	size, isLit := literalSize(end)
+	size, isLit := LiteralSuffix(end)
 	if n := l.n - (len(l.tail) - len(end)); n > maxShown {
 		line += fmt.Sprintf("... (%d bytes)", n)
 	}
@@ -129,9 +129,10 @@ func (l *imapLines) endLine() {
 	l.sensitive = isLit && sensitive
 }
 
-// literalSize reads the literal announced at a line's end: {N}, {N+}
-// (LITERAL+) or ~{N} (binary).
-func literalSize(line string) (int64, bool) {
+// LiteralSuffix reads the literal announced at an IMAP line's end: {N},
+// {N+} (LITERAL+) or ~{N} (binary). Its one home is here, the lowest
+// package that reads IMAP lines; imapconn uses it too.
+func LiteralSuffix(line string) (int64, bool) {
 	if !strings.HasSuffix(line, "}") {
 		return 0, false
 	}
