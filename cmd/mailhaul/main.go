@@ -18,6 +18,7 @@ import (
 
 	"github.com/mailhaul/mailhaul/internal/cause"
 	"github.com/mailhaul/mailhaul/internal/termtext"
+	"github.com/mailhaul/mailhaul/internal/trace"
 	migrateplan "github.com/mailhaul/mailhaul/migrate/plan"
 )
 
@@ -72,6 +73,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	err := root.ExecuteContext(ctx)
+	if app.untrace != nil {
+		app.untrace()
+	}
 	switch {
 	case err == nil && ctx.Err() == nil:
 		return exitOK
@@ -118,6 +122,8 @@ type app struct {
 	stdout, stderr io.Writer
 	json           bool // machine-readable output
 	quiet          bool // no progress display
+	debug          bool // trace the IMAP and HTTP conversations to stderr
+	untrace        func()
 }
 
 func (a *app) rootCommand() *cobra.Command {
@@ -130,6 +136,12 @@ func (a *app) rootCommand() *cobra.Command {
 	}
 	root.PersistentFlags().BoolVar(&a.json, "json", false, "machine-readable output: JSON lines (one JSON object for inspect)")
 	root.PersistentFlags().BoolVarP(&a.quiet, "quiet", "q", false, "no progress display")
+	root.PersistentFlags().BoolVar(&a.debug, "debug", false, "trace every IMAP, DAV and HTTP conversation to stderr (credentials redacted, message contents shown by size only)")
+	root.PersistentPreRun = func(*cobra.Command, []string) {
+		if a.debug {
+			a.untrace = trace.SetOutput(a.stderr)
+		}
+	}
 	root.AddCommand(a.exportCommand(), a.inspectCommand(), a.verifyCommand(), a.extractCommand(), a.importCommand(), a.compareCommand(), a.restoreCommand(),
 		a.pushCommand(), a.pullCommand(), a.copyCommand(), a.migrateCommand())
 	root.Long = rootLong(root)

@@ -13,6 +13,7 @@ import (
 	"sync"
 
 	"github.com/mailhaul/mailhaul/internal/retry"
+	"github.com/mailhaul/mailhaul/internal/trace"
 )
 
 // Config says how a Client reaches one DAV account.
@@ -69,7 +70,7 @@ func New(cfg Config) *Client {
 	}
 	c := &Client{
 		hc: &http.Client{
-			Transport:     &Retrying{Next: base, Loop: cfg.Retry, Logf: cfg.Logf},
+			Transport:     &Retrying{Next: trace.HTTP(base), Loop: cfg.Retry, Logf: cfg.Logf},
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 		},
 		allowPlaintext: cfg.AllowPlaintext,

@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/emersion/go-imap/v2/imapclient"
+
+	"github.com/mailhaul/mailhaul/internal/trace"
 )
 
 // Conn is one logged-in connection, closed when Dial's context ends.
@@ -60,6 +62,7 @@ func Dial(ctx context.Context, a Account) (*Conn, error) {
 		}
 		nc = tc
 	}
+	nc = trace.Conn(nc, a.Addr) // --debug: the clear text, redacted
 	c := &Conn{addr: a.Addr, nc: nc, r: bufio.NewReaderSize(nc, 16<<10), w: bufio.NewWriterSize(nc, 64<<10), ctx: ctx}
 	c.stop = context.AfterFunc(ctx, func() { c.closeNet() })
 	nc.SetDeadline(time.Now().Add(timeout))
@@ -92,15 +95,16 @@ func (c *Conn) handshake(a *Account) error {
 		if _, err := c.Command("STARTTLS", nil); err != nil {
 			return fmt.Errorf("imap: STARTTLS with %s: %w", c.addr, err)
 		}
-		tc := tls.Client(c.nc, a.TLS)
+		tc := tls.Client(trace.Unwrap(c.nc), a.TLS)
 		if err := tc.HandshakeContext(c.ctx); err != nil {
 			return fmt.Errorf("imap: STARTTLS with %s: %w", c.addr, err)
 		}
+		nc := trace.Conn(tc, c.addr)
 		c.mu.Lock()
-		c.nc = tc
+		c.nc = nc
 		c.mu.Unlock()
-		c.r.Reset(tc)
-		c.w.Reset(tc)
+		c.r.Reset(nc)
+		c.w.Reset(nc)
 	}
 	if greet.Status != "PREAUTH" {
 		if err := c.login(a); err != nil {
@@ -293,7 +297,7 @@ func readLine(r *bufio.Reader, keep bool) (string, error) {
 		}
 		b.Write(part)
 		s := b.String()
-		if n, ok := literalSuffix(s); ok {
+		if n, ok := trace.LiteralSuffix(s); ok {
 			if !keep {
 				if _, err := io.CopyN(io.Discard, r, n); err != nil {
 					return "", err
@@ -321,22 +325,6 @@ func trimCRLF(b []byte) []byte {
 		b = b[:len(b)-1]
 	}
 	return b
-}
-
-// literalSuffix finds a trailing "{n}" announcing a literal.
-func literalSuffix(s string) (int64, bool) {
-	if !strings.HasSuffix(s, "}") {
-		return 0, false
-	}
-	open := strings.LastIndexByte(s, '{')
-	if open < 0 {
-		return 0, false
-	}
-	n, err := strconv.ParseInt(strings.TrimSuffix(s[open+1:len(s)-1], "+"), 10, 64)
-	if err != nil || n < 0 {
-		return 0, false
-	}
-	return n, true
 }
 
 // Client hands the logged-in connection to go-imap, which then owns it:

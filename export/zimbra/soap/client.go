@@ -24,6 +24,7 @@ import (
 	"github.com/mailhaul/mailhaul/internal/loopback"
 	"github.com/mailhaul/mailhaul/internal/ratelimit"
 	"github.com/mailhaul/mailhaul/internal/retry"
+	"github.com/mailhaul/mailhaul/internal/trace"
 )
 
 // Config says how to reach one Zimbra installation.
@@ -169,7 +170,7 @@ func New(cfg Config) (*Client, error) {
 		admin: u,
 		now:   now,
 		hc: &http.Client{
-			Transport: &davclient.Retrying{Next: base, Loop: cfg.Retry, Logf: cfg.Logf, Classify: classify},
+			Transport: &davclient.Retrying{Next: trace.HTTP(base), Loop: cfg.Retry, Logf: cfg.Logf, Classify: classify},
 			// A redirect would carry the token cookie elsewhere; Zimbra
 			// proxies to the right server itself.
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },

@@ -1,0 +1,50 @@
+package main
+
+import (
+	"context"
+	"encoding/base64"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/mailhaul/mailhaul/internal/testservers"
+	"github.com/mailhaul/mailhaul/internal/trace"
+)
+
+// TestDebugTracesIMAPImport: --debug on an import into a real Dovecot
+// traces the login, the folders and the appends on stderr, with neither
+// the password nor PLAIN's base64 of it, and the trace ends with the run.
+func TestDebugTracesIMAPImport(t *testing.T) {
+	const secret = "D3bug-impo-Pw"
+	d := testservers.StartDovecot(t, map[string]string{"alice": secret})
+	dir := t.TempDir()
+	archive := filepath.Join(exportSamples(t, "alice"), "alice.tgz")
+	pw := filepath.Join(dir, "password")
+	os.WriteFile(pw, []byte(secret+"\n"), 0o600)
+	for _, auth := range []string{"plain", "login"} {
+		var out, errw syncBuffer // stderr, as a terminal is, takes the trace and the command at once
+		code := run(context.Background(), []string{"--debug", "-q", "import", "imap", archive, "--url", "imap://" + d.Addr,
+			"--user", "alice", "--auth", auth, "--password-file", pw, "--state", filepath.Join(dir, auth)}, &out, &errw)
+		got := errw.String()
+		if code != exitOK {
+			t.Fatalf("--auth %s: exit %d\n%s", auth, code, got)
+		}
+		if trace.Enabled() {
+			t.Error("the trace is still on after the run")
+		}
+		plain := base64.StdEncoding.EncodeToString([]byte("\x00alice\x00" + secret))
+		if strings.Contains(got, secret) || strings.Contains(got, plain) {
+			t.Errorf("--auth %s: the trace shows the password:\n%s", auth, got)
+		}
+		want := map[string]string{"plain": " AUTHENTICATE PLAIN [redacted]", "login": " LOGIN [redacted]"}[auth]
+		for _, w := range []string{want, "S: * OK", " LIST ", "S: * LIST "} {
+			if !strings.Contains(got, w) {
+				t.Errorf("--auth %s: trace lacks %q:\n%s", auth, w, got)
+			}
+		}
+		if auth == "plain" && (!strings.Contains(got, " APPEND ") || !strings.Contains(got, "not shown)")) {
+			t.Errorf("the first import's trace lacks its appends, named by size:\n%s", got)
+		}
+	}
+}

@@ -1,0 +1,120 @@
+package trace
+
+import (
+	"bytes"
+	"encoding/base64"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+)
+
+// capture turns tracing on into a buffer for the test.
+func capture(t *testing.T) *bytes.Buffer {
+	var buf bytes.Buffer
+	t.Cleanup(SetOutput(&buf))
+	return &buf
+}
+
+// feed writes a client stream to the IMAP redactor in small pieces, as a
+// connection may, and returns the trace.
+func feed(t *testing.T, client bool, stream string) string {
+	buf := capture(t)
+	dir := "S:"
+	if client {
+		dir = "C:"
+	}
+	l := &imapLines{label: "imap#1 test", dir: dir, client: client}
+	for i := 0; i < len(stream); i += 3 {
+		l.Write([]byte(stream[i:min(i+3, len(stream))]))
+	}
+	return buf.String()
+}
+
+// TestIMAPRedaction: LOGIN with quoted and literal passwords, AUTHENTICATE
+// with an initial response and with continuation lines, and appended
+// messages: none of the secrets or the message reach the trace, the
+// commands around them do.
+func TestIMAPRedaction(t *testing.T) {
+	const pw = "Zq9-hunter2-Pw"
+	plain := base64.StdEncoding.EncodeToString([]byte("\x00alice\x00" + pw))
+	for _, tc := range []struct {
+		name, stream string
+		want         []string
+	}{
+		{"quoted LOGIN", "a1 LOGIN \"alice\" \"" + pw + "\"\r\na2 LIST \"\" \"*\"\r\n",
+			[]string{"C: a1 LOGIN [redacted]\n", "C: a2 LIST \"\" \"*\"\n"}},
+		{"literal LOGIN", "a1 LOGIN {5}\r\nalice {" + "14" + "}\r\n" + pw + "\r\na2 NOOP\r\n",
+			[]string{"C: a1 LOGIN [redacted]\n", "C: [redacted]\n", "C: a2 NOOP\n"}},
+		{"literal+ LOGIN", "a1 login alice {14+}\r\n" + pw + "\r\na2 NOOP\r\n",
+			[]string{"C: a1 LOGIN [redacted]\n", "C: a2 NOOP\n"}},
+		{"AUTHENTICATE with SASL-IR", "a1 AUTHENTICATE PLAIN " + plain + "\r\na2 NOOP\r\n",
+			[]string{"C: a1 AUTHENTICATE PLAIN [redacted]\n", "C: a2 NOOP\n"}},
+		{"AUTHENTICATE continued", "a1 AUTHENTICATE XOAUTH2\r\n" + plain + "\r\n*\r\na2 IDLE\r\nDONE\r\n",
+			[]string{"C: a1 AUTHENTICATE XOAUTH2\n", "C: [redacted]\n", "C: *\n", "C: a2 IDLE\n", "C: DONE\n"}},
+		{"APPEND", "a3 APPEND INBOX {31}\r\nSubject: x\r\n\r\n" + pw + "-body\r\n\r\na4 NOOP\r\n",
+			[]string{"C: a3 APPEND INBOX {31} (literal of 31 bytes not shown)\n", "C: \n", "C: a4 NOOP\n"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := feed(t, true, tc.stream)
+			if strings.Contains(got, pw) || strings.Contains(got, plain) || strings.Contains(got, "alice\x00") {
+				t.Errorf("the trace shows the secret:\n%s", got)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(got, w) {
+					t.Errorf("trace lacks %q:\n%s", w, got)
+				}
+			}
+		})
+	}
+}
+
+// TestIMAPServerLiterals: a fetched message is named by size, and an
+// endless line is cut, not held whole.
+func TestIMAPServerLiterals(t *testing.T) {
+	got := feed(t, false, "* 1 FETCH (BODY[] {12}\r\nsecret-mail!)\r\n* "+strings.Repeat("x", 5000)+"\r\na1 OK done\r\n")
+	if strings.Contains(got, "secret-mail") {
+		t.Errorf("the trace shows the message:\n%s", got)
+	}
+	for _, w := range []string{"(literal of 12 bytes not shown)", "S: )\n", "... (5002 bytes)", "S: a1 OK done\n"} {
+		if !strings.Contains(got, w) {
+			t.Errorf("trace lacks %q:\n%s", w, got)
+		}
+	}
+}
+
+// TestHTTPRedaction: Authorization, Cookie and Set-Cookie values, URL
+// passwords and token parameters are hidden; bodies are named by size.
+func TestHTTPRedaction(t *testing.T) {
+	const pw = "Zq9-hunter2-Pw"
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.SetCookie(w, &http.Cookie{Name: "ZM_AUTH_TOKEN", Value: pw})
+		io.WriteString(w, "<authToken>"+pw+"</authToken>")
+	}))
+	defer srv.Close()
+	buf := capture(t)
+	hc := &http.Client{Transport: HTTP(http.DefaultTransport)}
+	req, _ := http.NewRequest("POST", srv.URL+"/service/soap?auth="+pw+"&fmt=tgz", strings.NewReader("<password>"+pw+"</password>"))
+	req.SetBasicAuth("alice", pw)
+	req.Header.Set("Cookie", "ZM_AUTH_TOKEN="+pw)
+	resp, err := hc.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(body), pw) {
+		t.Fatal("the traced transport changed the answer")
+	}
+	got := buf.String()
+	if strings.Contains(got, pw) || strings.Contains(got, base64.StdEncoding.EncodeToString([]byte("alice:"+pw))) {
+		t.Errorf("the trace shows the secret:\n%s", got)
+	}
+	for _, w := range []string{"C: POST http://", "fmt=tgz", "C: Authorization: [redacted]", "C: Cookie: [redacted]",
+		"(body of 35 bytes not shown)", "S: HTTP/1.1 200 OK", "S: Set-Cookie: [redacted]"} {
+		if !strings.Contains(got, w) {
+			t.Errorf("trace lacks %q:\n%s", w, got)
+		}
+	}
+}
