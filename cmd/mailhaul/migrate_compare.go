@@ -73,10 +73,7 @@ func (a *app) migrateCompare(ctx context.Context, path string, f migrateCompareF
 		return err
 	}
 	cs, cerr := migrate.Compare(ctx, job)
-	reports := filepath.Join(job.StateDir, reportsDir)
-	if f.shardCount > 1 {
-		reports = filepath.Join(reports, fmt.Sprintf("shard-%d-of-%d", b.shard, f.shardCount))
-	}
+	reports := b.reportsDir(job.StateDir)
 	werr := migrate.WriteCompareFile(reports, cs)
 	var differ []string
 	var failed error

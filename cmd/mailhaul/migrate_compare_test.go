@@ -1,9 +1,7 @@
 package main
 
 import (
-	"encoding/csv"
 	"encoding/json"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -30,23 +28,13 @@ func TestMigrateCompare(t *testing.T) {
 		!strings.HasSuffix(strings.TrimSpace(out), "all 2 users equal") {
 		t.Fatalf("compare after the full run: exit %d\n%s\n%s", code, out, errOut)
 	}
-	rows := readCompareCSV(t, e.state)
+	rows := readCSVByUser(t, filepath.Join(e.state, reportsDir, migrate.CompareCSV))
 	if rows["u01@example.org"][1] != "equal" || rows["u02@example.org"][1] != "equal" {
 		t.Errorf("compare.csv: %v", rows)
 	}
 
 	// One message deleted on u02's target.
-	c := testservers.IMAPLogin(t, e.d.Addr, "u02", e.pass["u02"])
-	if _, err := c.Select("INBOX", nil).Wait(); err != nil {
-		t.Fatal(err)
-	}
-	if err := c.Store(imap.SeqSetNum(1), &imap.StoreFlags{Op: imap.StoreFlagsAdd, Silent: true, Flags: []imap.Flag{imap.FlagDeleted}}, nil).Close(); err != nil {
-		t.Fatal(err)
-	}
-	if err := c.Expunge().Close(); err != nil {
-		t.Fatal(err)
-	}
-	c.Logout().Wait()
+	expungeFirst(t, e.d.Addr, "u02", e.pass["u02"], "INBOX")
 
 	out, errOut, code = e.run("migrate", "compare", e.plan)
 	last := lastLine(out)
@@ -57,7 +45,7 @@ func TestMigrateCompare(t *testing.T) {
 		!strings.Contains(last, "u03@example.org") || strings.Contains(last, "u01@example.org") {
 		t.Fatalf("compare after a deletion: exit %d\n%s\n%s", code, out, errOut)
 	}
-	rows = readCompareCSV(t, e.state)
+	rows = readCSVByUser(t, filepath.Join(e.state, reportsDir, migrate.CompareCSV))
 	if r := rows["u02@example.org"]; r[1] != "differs" || r[2] != "1" {
 		t.Errorf("compare.csv u02: %v", r)
 	}
@@ -106,21 +94,19 @@ func TestMigrateCompare(t *testing.T) {
 	}
 }
 
-// readCompareCSV reads the state's compare.csv: user → row.
-func readCompareCSV(t *testing.T, state string) map[string][]string {
+// expungeFirst deletes the first message of mailbox on the IMAP server
+// at addr.
+func expungeFirst(t *testing.T, addr, user, pass, mailbox string) {
 	t.Helper()
-	f, err := os.Open(filepath.Join(state, reportsDir, migrate.CompareCSV))
-	if err != nil {
+	c := testservers.IMAPLogin(t, addr, user, pass)
+	defer func() { c.Logout().Wait() }()
+	if _, err := c.Select(mailbox, nil).Wait(); err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
-	rows, err := csv.NewReader(f).ReadAll()
-	if err != nil {
+	if err := c.Store(imap.SeqSetNum(1), &imap.StoreFlags{Op: imap.StoreFlagsAdd, Silent: true, Flags: []imap.Flag{imap.FlagDeleted}}, nil).Close(); err != nil {
 		t.Fatal(err)
 	}
-	out := map[string][]string{}
-	for _, r := range rows[1:] {
-		out[r[0]] = r
+	if err := c.Expunge().Close(); err != nil {
+		t.Fatal(err)
 	}
-	return out
 }
