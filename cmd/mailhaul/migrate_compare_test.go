@@ -8,6 +8,7 @@ import (
 
 	"github.com/emersion/go-imap/v2"
 
+	"github.com/mailhaul/mailhaul/internal/cause"
 	"github.com/mailhaul/mailhaul/internal/testservers"
 	"github.com/mailhaul/mailhaul/migrate"
 )
@@ -91,6 +92,18 @@ func TestMigrateCompare(t *testing.T) {
 	}
 	if err := json.Unmarshal([]byte(lines[3]), &res); err != nil || res.Event != "result" || res.Users != 3 || res.Equal != 1 || len(res.Differ) != 2 {
 		t.Errorf("--json result %+v (%v): %s", res, err, lines[3])
+	}
+
+	// A refused login: that user could not be compared, the exit code
+	// is the cause's (authentication), the others still compared.
+	e.setPassword("u01", "wrong")
+	out, errOut, code = e.run("migrate", "compare", e.plan, only)
+	if code != cause.ExitAuth || !strings.Contains(out, "u01@example.org: could not compare:") ||
+		!strings.Contains(out, "u02@example.org: differs: 1 missing") {
+		t.Fatalf("compare with a wrong password: exit %d\n%s\n%s", code, out, errOut)
+	}
+	if r := readCSVByUser(t, filepath.Join(e.state, reportsDir, migrate.CompareCSV))["u01@example.org"]; r[1] != "could not compare" || r[8] == "" {
+		t.Errorf("compare.csv u01: %v", r)
 	}
 }
 
