@@ -137,6 +137,9 @@ type Job struct {
 // and ItemsTotal are the users finished of those in the run.
 const StageMigrate = "migrate"
 
+// defaultUsersAtOnce is Job.UsersAtOnce's default.
+const defaultUsersAtOnce = 4
+
 // ErrUsers is a users list the engine refuses; the message names the
 // users.
 var ErrUsers = errors.New("migrate: users")
@@ -214,7 +217,7 @@ func (job *Job) check() ([]User, error) {
 		job.Pass = string(job.Stage)
 	}
 	if job.UsersAtOnce <= 0 {
-		job.UsersAtOnce = 4
+		job.UsersAtOnce = defaultUsersAtOnce
 	}
 	if job.Retry.Attempts <= 0 {
 		job.Retry.Attempts = 3
@@ -439,11 +442,15 @@ func (w *work) archiveDir() string {
 }
 
 // importDir is where u's archives are read for the import.
-func (w *work) importDir() string {
-	if t := w.e.job.Steps.Transfer; t != nil && t.DstLocal {
-		return filepath.Join(t.Dir, Key(w.u.Name))
+func (w *work) importDir() string { return w.e.job.importDir(w.u.Name) }
+
+// importDir is where user's archives are read for the import (and the
+// comparison).
+func (job *Job) importDir(user string) string {
+	if t := job.Steps.Transfer; t != nil && t.DstLocal {
+		return filepath.Join(t.Dir, Key(user))
 	}
-	return w.archiveDir()
+	return filepath.Join(job.ArchiveDir, Key(user))
 }
 
 func (w *work) export(ctx context.Context) error {

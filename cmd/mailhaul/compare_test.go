@@ -7,8 +7,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/emersion/go-imap/v2"
-
 	"github.com/mailhaul/mailhaul/compare"
 	"github.com/mailhaul/mailhaul/internal/testservers"
 )
@@ -60,17 +58,7 @@ func TestCompareIMAP(t *testing.T) {
 	}
 
 	// Deleted on the target: missing, exit 3, in text and JSON.
-	c := testservers.IMAPLogin(t, d.Addr, "alice", "alice-secret")
-	if _, err := c.Select("INBOX", nil).Wait(); err != nil {
-		t.Fatal(err)
-	}
-	if err := c.Store(imap.SeqSetNum(1), &imap.StoreFlags{Op: imap.StoreFlagsAdd, Silent: true, Flags: []imap.Flag{imap.FlagDeleted}}, nil).Close(); err != nil {
-		t.Fatal(err)
-	}
-	if err := c.Expunge().Close(); err != nil {
-		t.Fatal(err)
-	}
-	c.Logout().Wait()
+	expungeFirst(t, d.Addr, "alice", "alice-secret", "INBOX")
 	code, stdout, stderr = mailhaul(t, cmp...)
 	if code != exitPartial || !strings.Contains(stdout, "missing: alice: INBOX: INBOX/1000000002.M2P2.host <kept@x>") ||
 		!strings.Contains(lastLine(stdout), "the target differs from the state record of") || !strings.Contains(lastLine(stdout), "1 missing") {

@@ -17,6 +17,6 @@ func (a *app) migrateCommand() *cobra.Command {
 		Short: "Migrate many users from one plan file",
 		Long:  migrateHelp,
 	}
-	cmd.AddCommand(a.migrateCheckCommand(), a.migrateRunCommand(), a.migrateStatusCommand(), a.migrateRenderCommand())
+	cmd.AddCommand(a.migrateCheckCommand(), a.migrateRunCommand(), a.migrateCompareCommand(), a.migrateStatusCommand(), a.migrateRenderCommand())
 	return cmd
 }

@@ -151,11 +151,7 @@ func (a *app) migrateRun(ctx context.Context, path string, f migrateRunFlags) er
 	if res == nil {
 		return runErr
 	}
-	reports := filepath.Join(job.StateDir, reportsDir)
-	if f.shardCount > 1 {
-		// Each shard's reports apart: the processes share the directory.
-		reports = filepath.Join(reports, fmt.Sprintf("shard-%d-of-%d", b.shard, f.shardCount))
-	}
+	reports := b.reportsDir(job.StateDir)
 	werr := res.WriteFiles(reports)
 	summary := res.Summary()
 	for _, line := range strings.Split(strings.TrimSpace(summary), "\n") {
@@ -299,6 +295,16 @@ const (
 	outboxDir  = ".outbox"
 	reportsDir = ".reports"
 )
+
+// reportsDir is where the reports of this process go: each shard's
+// apart, as the processes share the state directory.
+func (b *runBuilder) reportsDir(stateDir string) string {
+	reports := filepath.Join(stateDir, reportsDir)
+	if b.f.shardCount > 1 {
+		reports = filepath.Join(reports, fmt.Sprintf("shard-%d-of-%d", b.shard, b.f.shardCount))
+	}
+	return reports
+}
 
 // users are the plan's users this process works on: this shard's share,
 // then --only.

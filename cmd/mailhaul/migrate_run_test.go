@@ -274,7 +274,18 @@ func (e *runEnv) sourceWant(login string) map[string]map[string]string {
 // readReport reads the per-user CSV report: user → status.
 func readRunReport(t *testing.T, dir string) map[string]string {
 	t.Helper()
-	f, err := os.Open(filepath.Join(dir, migrate.ReportCSV))
+	out := map[string]string{}
+	for user, r := range readCSVByUser(t, filepath.Join(dir, migrate.ReportCSV)) {
+		out[user] = r[1]
+	}
+	return out
+}
+
+// readCSVByUser reads a per-user CSV report (a header, then the user
+// first on each line): user → line.
+func readCSVByUser(t *testing.T, path string) map[string][]string {
+	t.Helper()
+	f, err := os.Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -283,9 +294,9 @@ func readRunReport(t *testing.T, dir string) map[string]string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	out := map[string]string{}
+	out := map[string][]string{}
 	for _, r := range rows[1:] {
-		out[r[0]] = r[1]
+		out[r[0]] = r
 	}
 	return out
 }
