@@ -37,14 +37,9 @@ func (l *imapLogin) account() (imapconn.Account, error) {
 	if strings.TrimSpace(l.user) == "" {
 		return imapconn.Account{}, errEmptyUser
 	}
-	acct, err := imapconn.ParseURL(l.url, imapconn.URLOptions{StartTLS: l.startTLS, AllowPlaintext: l.allowPlaintext})
+	acct, err := imapconn.ParseURL(l.url, imapconn.URLOptions{StartTLS: l.startTLS, AllowPlaintext: l.allowPlaintext, CAFile: l.tlsCA})
 	if err != nil {
 		return imapconn.Account{}, err
-	}
-	if acct.TLS != nil && l.tlsCA != "" {
-		if acct.TLS.RootCAs, err = loadCAs(l.tlsCA); err != nil {
-			return imapconn.Account{}, err
-		}
 	}
 	acct.User, acct.Admin, acct.Auth = l.user, l.admin, strings.ToLower(l.auth)
 	switch acct.Auth {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/mailhaul/mailhaul/internal/loopback"
+	"github.com/mailhaul/mailhaul/internal/tlsca"
 )
 
 // Mode is how a connection is protected.
@@ -125,12 +126,15 @@ func TokenFile(path string) func() (string, error) {
 type URLOptions struct {
 	StartTLS       bool // with imap://, upgrade with STARTTLS
 	AllowPlaintext bool // allow imap:// without TLS to a non-loopback host
+	// CAFile, when set, holds the PEM certificates trusted instead of the
+	// system's for a TLS connection (--tls-ca).
+	CAFile string
 }
 
 // ParseURL reads imaps://host[:port] (implicit TLS, default port 993) or
 // imap://host[:port] (143; plain, or STARTTLS with o.StartTLS) into an
 // account's address, mode and TLS configuration (verifying the host's
-// certificate; the caller may set RootCAs). A plain connection to a host
+// certificate, against o.CAFile's certificates when given). A plain connection to a host
 // that is not loopback is refused unless o.AllowPlaintext: the password
 // would travel in clear.
 func ParseURL(raw string, o URLOptions) (Account, error) {
@@ -153,6 +157,11 @@ func ParseURL(raw string, o URLOptions) (Account, error) {
 	}
 	if a.Mode != Plain {
 		a.TLS = &tls.Config{ServerName: u.Hostname(), MinVersion: tls.VersionTLS12}
+		if o.CAFile != "" {
+			if a.TLS.RootCAs, err = tlsca.Load(o.CAFile); err != nil {
+				return Account{}, fmt.Errorf("--tls-ca: %w", err)
+			}
+		}
 	}
 	if err := a.checkPlaintext(); err != nil {
 		return Account{}, err

@@ -41,14 +41,9 @@ func (p *Plan) IMAPAccount(sv *Server, u User) (imapconn.Account, error) {
 	if sv == nil {
 		return imapconn.Account{}, errors.New("the plan has no such IMAP server")
 	}
-	a, err := imapconn.ParseURL(sv.URL, imapconn.URLOptions{StartTLS: sv.StartTLS, AllowPlaintext: sv.AllowPlaintext})
+	a, err := imapconn.ParseURL(sv.URL, imapconn.URLOptions{StartTLS: sv.StartTLS, AllowPlaintext: sv.AllowPlaintext, CAFile: sv.TLSCA})
 	if err != nil {
 		return imapconn.Account{}, err
-	}
-	if a.TLS != nil && sv.TLSCA != "" {
-		if a.TLS.RootCAs, err = tlsca.Load(sv.TLSCA); err != nil {
-			return imapconn.Account{}, err
-		}
 	}
 	a.User, a.Admin, a.Auth = u.Login, sv.Admin, sv.Auth
 	if a.Auth == "" {
