@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"time"
@@ -123,6 +124,7 @@ func (a *app) migrateRun(ctx context.Context, path string, f migrateRunFlags) er
 	if err != nil {
 		return err
 	}
+	memoryForUsers(job.UsersAtOnce)
 	if err := b.checkZimbraAdmin(ctx, job.Users); err != nil {
 		return err
 	}
@@ -180,6 +182,23 @@ func (a *app) migrateRun(ctx context.Context, path string, f migrateRunFlags) er
 		return errPermanent
 	}
 	return nil
+}
+
+// userMemory is one user's share of a migrate run's soft memory limit:
+// its import's read-ahead (importer/imap's 32 MiB budget), its export's
+// compressor and room for garbage. With the single-user limit for the
+// whole run, eight users' read-ahead alone passed it and the collector ran
+// without pause (8 users at once: 9.3 CPU seconds against 4.1 for one at
+// a time, the same work).
+const userMemory = 48 << 20
+
+// memoryForUsers raises the soft memory limit to fit users at once; memory
+// grows with the users worked on together, never with their mailboxes.
+// GOMEMLIMIT in the environment wins.
+func memoryForUsers(users int) {
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(softMemoryLimit + int64(max(users, 1))*userMemory)
+	}
 }
 
 func partName(p migrate.Part) string {

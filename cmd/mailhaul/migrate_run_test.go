@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"sync"
@@ -766,5 +767,25 @@ file = "users.csv"
 	_, errOut, code := e.run("migrate", "run", plan, "--stage", "full")
 	if code != exitFailed || !strings.Contains(errOut, `user "state"`) || !strings.Contains(errOut, "archive.state") {
 		t.Fatalf("exit %d, stderr %q; want 1 naming the user and archive.state", code, errOut)
+	}
+}
+
+// TestMemoryLimitFitsUsersAtOnce: a run of many users gets room for each
+// user's import read-ahead (32 MiB) above the single-user limit; with one
+// limit for all, eight users kept the collector running without pause.
+func TestMemoryLimitFitsUsersAtOnce(t *testing.T) {
+	t.Setenv("GOMEMLIMIT", "")
+	before := debug.SetMemoryLimit(-1)
+	t.Cleanup(func() { debug.SetMemoryLimit(before) })
+	debug.SetMemoryLimit(softMemoryLimit)
+	memoryForUsers(8)
+	if got, want := debug.SetMemoryLimit(-1), int64(softMemoryLimit+8*32<<20); got < want {
+		t.Errorf("soft memory limit for 8 users = %d MiB, want at least %d MiB", got>>20, want>>20)
+	}
+	t.Setenv("GOMEMLIMIT", "100MiB")
+	debug.SetMemoryLimit(100 << 20)
+	memoryForUsers(8)
+	if got := debug.SetMemoryLimit(-1); got != 100<<20 {
+		t.Errorf("with GOMEMLIMIT set the limit became %d MiB, want it left at 100", got>>20)
 	}
 }

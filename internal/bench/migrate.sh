@@ -66,6 +66,12 @@ LOGINS=$(seq -f 'user%03g' 1 "$USERS")
 TOTAL=$(find "$DATA/src" -path '*/cur/*' -type f -o -path '*/new/*' -type f | wc -l)
 log "   $(du -sh "$DATA/src" | cut -f1), $TOTAL messages"
 
+# busy: the CPU seconds every process on the machine has used so far
+# (user, nice, system, irq, softirq), so a run's share includes the
+# server's: on 2 cores, Dovecot's work bounds every tool.
+busy() { awk -v hz="$(getconf CLK_TCK)" '$1 == "cpu" {printf "%.2f\n", ($2 + $3 + $4 + $7 + $8) / hz}' /proc/stat; }
+measure_extra() { awk -v a="$BUSY0" -v b="$(busy)" 'BEGIN {printf "%.1f", b - a}'; }
+
 # fresh: a new, empty Dovecot for the next run.
 fresh() {
 	stop_dovecot
@@ -126,6 +132,7 @@ for p in $PARALLEL; do
 	for tool in $TOOLS; do
 		log "== $tool, $p at once (load $(cut -d' ' -f1-3 /proc/loadavg))"
 		fresh
+		BUSY0=$(busy)
 		"run_$tool" "$p"
 		check "$tool-P$p"
 	done
@@ -136,11 +143,11 @@ stop_dovecot
 {
 	printf '## migrate.sh: %d users, %d messages (%s), into a fresh Dovecot each run\n\n' "$USERS" "$TOTAL" "$(du -sh "$DATA/src" | cut -f1)"
 	printf 'Machine: %s cores; load average at the end %s.\n\n' "$(nproc)" "$(cut -d' ' -f1-3 /proc/loadavg)"
-	printf '| at once | tool | wall s | users/hour | messages/hour | CPU s | load |\n|---:|---|---:|---:|---:|---:|---:|\n'
+	printf '| at once | tool | wall s | users/hour | messages/hour | CPU s | machine CPU s | load |\n|---:|---|---:|---:|---:|---:|---:|---:|\n'
 	for p in $PARALLEL; do
 		for tool in $TOOLS; do
-			awk -v p="$p" -v t="$tool" -v u="$USERS" -v m="$TOTAL" -v s="$(median "$tool-P$p" 2)" -v c="$(median "$tool-P$p" 4)" -v l="$(median "$tool-P$p" 5)" \
-				'BEGIN {if (s) printf "| %s | %s | %.1f | %.0f | %.0f | %.1f | %s |\n", p, t, s, u * 3600 / s, m * 3600 / s, c, l}'
+			awk -v p="$p" -v t="$tool" -v u="$USERS" -v m="$TOTAL" -v s="$(median "$tool-P$p" 2)" -v c="$(median "$tool-P$p" 4)" -v l="$(median "$tool-P$p" 5)" -v a="$(median "$tool-P$p" 6)" \
+				'BEGIN {if (s) printf "| %s | %s | %.1f | %.0f | %.0f | %.1f | %.1f | %s |\n", p, t, s, u * 3600 / s, m * 3600 / s, c, a, l}'
 		done
 	done
 	printf '\n| at once | migrate / mbsync | migrate / single-user loop |\n|---:|---:|---:|\n'
