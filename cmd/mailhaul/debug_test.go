@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/mailhaul/mailhaul/export/zimbra/zimbratest"
 	"github.com/mailhaul/mailhaul/internal/testservers"
 	"github.com/mailhaul/mailhaul/internal/trace"
 )
@@ -46,5 +47,47 @@ func TestDebugTracesIMAPImport(t *testing.T) {
 		if auth == "plain" && (!strings.Contains(got, " APPEND ") || !strings.Contains(got, "not shown)")) {
 			t.Errorf("the first import's trace lacks its appends, named by size:\n%s", got)
 		}
+	}
+}
+
+// TestDebugTracesZimbraLiveExport: --debug on a live Zimbra export (the
+// fake Zimbra over TLS) traces the SOAP requests by name and the REST
+// exports, with delegated tokens (ZM_AUTH_TOKEN), through the admin port
+// (ZM_ADMIN_AUTH_TOKEN) and as HTTP Basic; neither the admin password,
+// nor any token the server issued, nor the Basic credentials appear.
+func TestDebugTracesZimbraLiveExport(t *testing.T) {
+	for _, mode := range []struct {
+		name  string
+		flags []string
+		want  []string
+	}{
+		{"delegated", nil, []string{"(AuthRequest)", "(DelegateAuthRequest)", "Cookie: [redacted]"}},
+		{"admin port", []string{"--via-admin-port"}, []string{"(AuthRequest)", "Cookie: [redacted]"}},
+		{"basic", []string{"--rest-auth", "basic"}, []string{"(AuthRequest)", "Authorization: [redacted]"}},
+	} {
+		t.Run(mode.name, func(t *testing.T) {
+			z := startLiveZimbra(t, "zed", zimbratest.ServerOptions{}, zimbraLiveItems()...)
+			args := append([]string{"--debug", "-q", "export", "zimbra", "--user", "zed", "--out", t.TempDir()}, z.args...)
+			code, stdout, got := mailhaul(t, append(args, mode.flags...)...)
+			if code != exitOK {
+				t.Fatalf("exit %d\n%s\n%s", code, stdout, got)
+			}
+			secrets := append(z.s.Secrets(), base64.StdEncoding.EncodeToString([]byte("admin@example.test:admin-secret")))
+			if len(secrets) < 3 && mode.name != "basic" {
+				t.Fatalf("the fake issued no token: %q", secrets)
+			}
+			for _, s := range secrets {
+				if strings.Contains(got, s) {
+					t.Errorf("the trace shows the secret %q:\n%s", s, got)
+				}
+			}
+			want := append([]string{"/service/admin/soap HTTP/1.1 (AuthRequest)", "(GetAccountRequest)", "(GetFolderRequest)",
+				"/service/home/zed/", "fmt=tgz", "S: HTTP/1.1 200 OK", "not shown)"}, mode.want...)
+			for _, w := range want {
+				if !strings.Contains(got, w) {
+					t.Errorf("trace lacks %q:\n%s", w, got)
+				}
+			}
+		})
 	}
 }
