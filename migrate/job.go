@@ -17,6 +17,7 @@ import (
 	"github.com/mailhaul/mailhaul/format"
 	"github.com/mailhaul/mailhaul/importer"
 	"github.com/mailhaul/mailhaul/internal/retry"
+	"github.com/mailhaul/mailhaul/internal/trace"
 	"github.com/mailhaul/mailhaul/progress"
 	"github.com/mailhaul/mailhaul/report"
 	"github.com/mailhaul/mailhaul/transport"
@@ -294,6 +295,7 @@ func (e *engine) needs(st *State) (exp, imp bool) {
 // user runs u's part of the pass. The error is a state that could not
 // be written: the run cannot keep its promise of resumability.
 func (e *engine) user(ctx context.Context, u User) (UserResult, error) {
+	ctx = trace.WithUser(ctx, u.Name) // --debug: users at once share the trace
 	st, err := LoadState(e.job.StateDir, u.Name)
 	if err != nil {
 		return resultOf(u, &State{User: u.Name, Status: FailedPerm, Error: err.Error()}, false), err

@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -72,22 +73,68 @@ func TestDebugTracesZimbraLiveExport(t *testing.T) {
 			if code != exitOK {
 				t.Fatalf("exit %d\n%s\n%s", code, stdout, got)
 			}
-			secrets := append(z.s.Secrets(), base64.StdEncoding.EncodeToString([]byte("admin@example.test:admin-secret")))
-			if len(secrets) < 3 && mode.name != "basic" {
-				t.Fatalf("the fake issued no token: %q", secrets)
-			}
-			for _, s := range secrets {
-				if strings.Contains(got, s) {
-					t.Errorf("the trace shows the secret %q:\n%s", s, got)
-				}
-			}
-			want := append([]string{"/service/admin/soap HTTP/1.1 (AuthRequest)", "(GetAccountRequest)", "(GetFolderRequest)",
-				"/service/home/zed/", "fmt=tgz", "S: HTTP/1.1 200 OK", "not shown)"}, mode.want...)
-			for _, w := range want {
-				if !strings.Contains(got, w) {
-					t.Errorf("trace lacks %q:\n%s", w, got)
-				}
-			}
+			wantZimbraTrace(t, z, got, mode.want...)
 		})
+	}
+}
+
+// wantZimbraTrace: the trace got of a live export from z names its SOAP
+// requests and REST exports, and holds neither the admin password, nor a
+// token z issued, nor the admin's Basic credentials.
+func wantZimbraTrace(t *testing.T, z *liveZimbra, got string, more ...string) {
+	t.Helper()
+	secrets := append(z.s.Secrets(), base64.StdEncoding.EncodeToString([]byte("admin@example.test:admin-secret")))
+	if len(secrets) < 3 {
+		t.Fatalf("the fake issued no token: %q", secrets)
+	}
+	for _, s := range secrets {
+		if strings.Contains(got, s) {
+			t.Errorf("the trace shows the secret %q:\n%s", s, got)
+		}
+	}
+	want := append([]string{"/service/admin/soap HTTP/1.1 (AuthRequest)", "(GetAccountRequest)", "(GetFolderRequest)",
+		"/service/home/zed/", "fmt=tgz", "S: HTTP/1.1 200 OK", "not shown)"}, more...)
+	for _, w := range want {
+		if !strings.Contains(got, w) {
+			t.Errorf("trace lacks %q:\n%s", w, got)
+		}
+	}
+	// The user's exports are labelled with it, whatever else runs.
+	if !regexp.MustCompile(`(?m)^\S+ \[zed\] http#\d+ \S+ C: GET https://\S+/service/home/zed/`).MatchString(got) {
+		t.Errorf("the exports are not labelled with their user:\n%s", got)
+	}
+}
+
+// TestDebugFile: --debug-file writes the trace of a live Zimbra export to
+// a new file, mode 0600, without the secrets; stderr gets none of it,
+// and the trace is off after the run. A file that cannot be made is an
+// error before anything is sent.
+func TestDebugFile(t *testing.T) {
+	z := startLiveZimbra(t, "zed", zimbratest.ServerOptions{}, zimbraLiveItems()...)
+	file := filepath.Join(t.TempDir(), "trace.txt")
+	code, stdout, stderr := mailhaul(t, append([]string{"--debug-file", file, "export", "zimbra", "--user", "zed", "--out", t.TempDir()}, z.args...)...)
+	if code != exitOK {
+		t.Fatalf("exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	if trace.Enabled() {
+		t.Error("the trace is still on after the run")
+	}
+	if traced, _ := traceLines(stdout + stderr); len(traced) != 0 {
+		t.Errorf("with --debug-file, %d trace lines on stdout and stderr:\n%s", len(traced), stderr)
+	}
+	fi, err := os.Stat(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Mode().Perm() != 0o600 {
+		t.Errorf("--debug-file is mode %v, want 0600", fi.Mode().Perm())
+	}
+	b, _ := os.ReadFile(file)
+	wantZimbraTrace(t, z, string(b), "(DelegateAuthRequest)", "Cookie: [redacted]")
+
+	before := len(z.s.Secrets())
+	code, _, stderr = mailhaul(t, append([]string{"--debug-file", filepath.Join(file, "under-a-file"), "export", "zimbra", "--user", "zed", "--out", t.TempDir()}, z.args...)...)
+	if code == exitOK || !strings.Contains(stderr, "--debug-file") || len(z.s.Secrets()) != before {
+		t.Errorf("an impossible --debug-file: exit %d, %d tokens issued\n%s", code, len(z.s.Secrets())-before, stderr)
 	}
 }

@@ -23,6 +23,7 @@ import (
 	"github.com/mailhaul/mailhaul/internal/cause"
 	"github.com/mailhaul/mailhaul/internal/ratelimit"
 	"github.com/mailhaul/mailhaul/internal/termtext"
+	"github.com/mailhaul/mailhaul/internal/trace"
 	"github.com/mailhaul/mailhaul/migrate"
 	"github.com/mailhaul/mailhaul/migrate/lease"
 	"github.com/mailhaul/mailhaul/migrate/metrics"
@@ -125,14 +126,19 @@ func (a *app) migrateRun(ctx context.Context, path string, f migrateRunFlags) er
 		return err
 	}
 	memoryForUsers(job.UsersAtOnce)
-	if err := b.checkZimbraAdmin(ctx, job.Users); err != nil {
-		return err
-	}
 	log, err := openRunLog(f.logFile)
 	if err != nil {
 		return err
 	}
 	defer log.close()
+	if log.f != nil {
+		// The log holds each user's steps; with --debug, their
+		// conversations between them.
+		defer trace.Tee(log)()
+	}
+	if err := b.checkZimbraAdmin(ctx, job.Users); err != nil {
+		return err
+	}
 	disp := a.newMigrateProgress(job, log)
 	job.Progress = disp.update
 	job.Logf = disp.logf

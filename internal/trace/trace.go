@@ -29,7 +29,7 @@ import (
 
 var (
 	mu  sync.Mutex // one line at a time, whatever the connection
-	out atomic.Pointer[io.Writer]
+	out atomic.Pointer[[]io.Writer]
 	ids atomic.Int64 // numbers the conversations
 )
 
@@ -37,11 +37,24 @@ var (
 // returns a function that restores the previous output. w takes one
 // whole line per Write, one Write at a time.
 func SetOutput(w io.Writer) (restore func()) {
-	var p *io.Writer
+	var p *[]io.Writer
 	if w != nil {
-		p = &w
+		p = &[]io.Writer{w}
 	}
 	old := out.Swap(p)
+	return func() { out.Store(old) }
+}
+
+// Tee sends the trace to w as well as where it goes, if it is being
+// written (it turns nothing on): a run's log file keeps the trace beside
+// its own lines. A failing output does not keep the others from theirs.
+func Tee(w io.Writer) (restore func()) {
+	old := out.Load()
+	if old == nil {
+		return func() {}
+	}
+	ws := append(append([]io.Writer(nil), *old...), w)
+	out.Store(&ws)
 	return func() { out.Store(old) }
 }
 
@@ -57,9 +70,11 @@ func emit(label, dir, text string) {
 	if p == nil {
 		return
 	}
-	line := fmt.Sprintf("%s %s %s %s\n", time.Now().UTC().Format("2006-01-02T15:04:05.000Z"), label, dir, termtext.Escape(text))
+	line := []byte(fmt.Sprintf("%s %s %s %s\n", time.Now().UTC().Format("2006-01-02T15:04:05.000Z"), label, dir, termtext.Escape(text)))
 	mu.Lock()
-	io.WriteString(*p, line)
+	for _, w := range *p {
+		w.Write(line)
+	}
 	mu.Unlock()
 }
 

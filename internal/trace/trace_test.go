@@ -192,3 +192,33 @@ func TestConversationLabels(t *testing.T) {
 		t.Errorf("no line names the exchange's connection under %q:\n%s", post, buf)
 	}
 }
+
+type failingWriter struct{}
+
+func (failingWriter) Write([]byte) (int, error) { return 0, io.ErrClosedPipe }
+
+// TestTee: a second output gets every line the first does, a failing
+// output does not stop the others, and a Tee while tracing is off turns
+// nothing on.
+func TestTee(t *testing.T) {
+	SetOutput(nil)
+	var off bytes.Buffer
+	Tee(&off)()
+	if Enabled() {
+		t.Fatal("Tee turned the trace on")
+	}
+	first := capture(t)
+	var second bytes.Buffer
+	restore := Tee(failingWriter{})
+	restore2 := Tee(&second)
+	emit("imap#1 x", "C:", "a1 NOOP")
+	restore2()
+	restore()
+	emit("imap#1 x", "C:", "a2 NOOP")
+	if first.String() == "" || !strings.HasPrefix(first.String(), second.String()) || !strings.HasSuffix(second.String(), "imap#1 x C: a1 NOOP\n") {
+		t.Errorf("first output:\n%s\nsecond:\n%s", first, &second)
+	}
+	if strings.Contains(second.String(), "a2") || !strings.Contains(first.String(), "a2 NOOP") {
+		t.Errorf("after the Tee's restore: first\n%s\nsecond\n%s", first, &second)
+	}
+}
