@@ -119,18 +119,8 @@ func TestDebugFile(t *testing.T) {
 	if trace.Enabled() {
 		t.Error("the trace is still on after the run")
 	}
-	if traced, _ := traceLines(stdout + stderr); len(traced) != 0 {
-		t.Errorf("with --debug-file, %d trace lines on stdout and stderr:\n%s", len(traced), stderr)
-	}
-	fi, err := os.Stat(file)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if fi.Mode().Perm() != 0o600 {
-		t.Errorf("--debug-file is mode %v, want 0600", fi.Mode().Perm())
-	}
-	b, _ := os.ReadFile(file)
-	wantZimbraTrace(t, z, string(b), "(DelegateAuthRequest)", "Cookie: [redacted]")
+	b := readDebugFile(t, file, stdout+stderr)
+	wantZimbraTrace(t, z, b, "(DelegateAuthRequest)", "Cookie: [redacted]")
 
 	before := len(z.s.Secrets())
 	code, _, stderr = mailhaul(t, append([]string{"--debug-file", filepath.Join(file, "under-a-file"), "export", "zimbra", "--user", "zed", "--out", t.TempDir()}, z.args...)...)

@@ -63,23 +63,13 @@ func TestMigrateRunDebug(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("delta: exit %d\n%s\n%s", code, out, errOut)
 	}
-	if traced, _ := traceLines(errOut + out); len(traced) != 0 {
-		t.Errorf("with --debug-file, %d trace lines on stdout and stderr, e.g. %q", len(traced), traced[0])
-	}
-	fi, err := os.Stat(debugFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if fi.Mode().Perm() != 0o600 {
-		t.Errorf("--debug-file is mode %v, want 0600", fi.Mode().Perm())
-	}
-	b, _ := os.ReadFile(debugFile)
-	if !strings.HasPrefix(string(b), "earlier\n") {
+	b := readDebugFile(t, debugFile, out+errOut)
+	if !strings.HasPrefix(b, "earlier\n") {
 		t.Errorf("--debug-file was not appended to: %.200q", b)
 	}
-	traced, _ = traceLines(string(b))
+	traced, _ = traceLines(b)
 	e.wantTracedUsers("--debug-file", traced)
-	e.wantNoPasswords("--debug-file", string(b))
+	e.wantNoPasswords("--debug-file", b)
 }
 
 // wantTracedUsers: every line names a user of the plan, and each user has
@@ -117,4 +107,26 @@ func (e *runEnv) wantNoPasswords(where, s string) {
 			}
 		}
 	}
+}
+
+// readDebugFile returns the --debug-file at path after checking that it
+// is mode 0600 and that the run's terminal output (stdout and stderr,
+// together) holds no trace line.
+func readDebugFile(t *testing.T, path, terminal string) string {
+	t.Helper()
+	if traced, _ := traceLines(terminal); len(traced) != 0 {
+		t.Errorf("with --debug-file, %d trace lines on stdout and stderr, e.g. %q", len(traced), traced[0])
+	}
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Mode().Perm() != 0o600 {
+		t.Errorf("--debug-file is mode %v, want 0600", fi.Mode().Perm())
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }
