@@ -30,7 +30,8 @@ func traceLines(out string) (traced, other []string) {
 // a real Dovecot and Radicale: every trace line names its user, each
 // user's IMAP and DAV conversations are there, the --log-file holds the
 // same trace lines beside its own, and no password (nor its PLAIN or
-// Basic base64) appears in either. Then --debug-file: the trace goes to
+// Basic base64) appears in either; migrate compare --debug names its
+// users the same way. Then --debug-file: the trace goes to
 // a file made 0600, none to stderr, and names the users there too.
 func TestMigrateRunDebug(t *testing.T) {
 	e := newRunEnv(t, 4)
@@ -54,6 +55,15 @@ func TestMigrateRunDebug(t *testing.T) {
 	}
 	e.wantNoPasswords("stderr", errOut)
 	e.wantNoPasswords("the log file", string(logBytes))
+
+	// migrate compare's users are labelled as well.
+	out, errOut, code = e.run("--debug", "migrate", "compare", e.plan)
+	if code != 0 {
+		t.Fatalf("compare: exit %d\n%s\n%s", code, out, errOut)
+	}
+	traced, _ = traceLines(errOut)
+	e.wantTracedUsers("compare", traced)
+	e.wantNoPasswords("compare", errOut)
 
 	// --debug-file, into a file an earlier run left readable by others.
 	debugFile := filepath.Join(e.dir, "trace.txt")
