@@ -10,7 +10,9 @@
 //
 // changes the users DIR/src holds as a user at work between the full copy
 // and the cutover does (usergen.ChangeBy), for internal/bench/delta.sh,
-// and prints what it did.
+// and prints what it did; -expect prints what a server holding the users
+// must show, per user, folder and flags (delta.sh compares it with
+// doveadm's view).
 package main
 
 import (
@@ -36,21 +38,28 @@ func main() {
 	archives := flag.String("archives", "", "the plan's archive directory (default DIR/archives)")
 	planOnly := flag.Bool("plan-only", false, "only rewrite the plan of users DIR/src already holds (same flags)")
 	change := flag.Bool("change", false, "change the users DIR/src holds (-new, -flags, -moves each) instead")
+	expectOnly := flag.Bool("expect", false, "print what a server holding the users DIR/src holds must show (see expect) instead")
 	var d usergen.Delta
 	flag.IntVar(&d.Deliver, "new", 20, "with -change: messages delivered to each user's INBOX")
 	flag.IntVar(&d.Flag, "flags", 10, "with -change: INBOX messages whose \\Flagged flips, each user")
 	flag.IntVar(&d.Move, "moves", 2, "with -change: INBOX messages moved to Archive, each user")
 	flag.Parse()
-	if *out == "" || (*imap == "" && !*change) {
-		fmt.Fprintln(os.Stderr, "genusers: -out and -imap (or -change) are required")
+	if *out == "" || (*imap == "" && !*change && !*expectOnly) {
+		fmt.Fprintln(os.Stderr, "genusers: -out and -imap (or -change, -expect) are required")
 		os.Exit(2)
 	}
 	if *archives == "" {
 		*archives = filepath.Join(*out, "archives")
 	}
 	o := usergen.Options{Dir: filepath.Join(*out, "src"), Users: *users, Seed: *seed, MaxMessages: *messages, Skew: *skew, MessageBytes: *size}
-	if *change {
-		if err := changeAll(o, *seed, d); err != nil {
+	if *change || *expectOnly {
+		var err error
+		if *change {
+			err = changeAll(o, *seed, d)
+		} else {
+			err = expect(os.Stdout, o)
+		}
+		if err != nil {
 			fmt.Fprintln(os.Stderr, "genusers:", err)
 			os.Exit(1)
 		}
