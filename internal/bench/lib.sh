@@ -58,6 +58,15 @@ measure() {
 	log "  $name: $(tail -n 1 "$SAMPLES" | cut -d' ' -f2)s"
 }
 
+# busy: the CPU seconds every process on the machine has used so far
+# (user, nice, system, irq, softirq), so a run's share includes the
+# server's: on 2 cores, Dovecot's work bounds every tool.
+busy() { awk -v hz="$(getconf CLK_TCK)" '$1 == "cpu" {printf "%.2f\n", ($2 + $3 + $4 + $7 + $8) / hz}' /proc/stat; }
+
+# machine_cpu: the machine's CPU seconds since BUSY0=$(busy), for a
+# script's measure_extra (the "machine CPU s" column).
+machine_cpu() { awk -v a="$BUSY0" -v b="$(busy)" 'BEGIN {printf "%.1f", b - a}'; }
+
 # median NAME FIELD: the median (lower middle) of a field over NAME's samples.
 median() {
 	awk -v n="$1" -v f="$2" '$1 == n {print $f}' "$SAMPLES" | sort -g |

@@ -66,11 +66,8 @@ LOGINS=$(seq -f 'user%03g' 1 "$USERS")
 TOTAL=$(find "$DATA/src" -path '*/cur/*' -type f -o -path '*/new/*' -type f | wc -l)
 log "   $(du -sh "$DATA/src" | cut -f1), $TOTAL messages"
 
-# busy: the CPU seconds every process on the machine has used so far
-# (user, nice, system, irq, softirq), so a run's share includes the
-# server's: on 2 cores, Dovecot's work bounds every tool.
-busy() { awk -v hz="$(getconf CLK_TCK)" '$1 == "cpu" {printf "%.2f\n", ($2 + $3 + $4 + $7 + $8) / hz}' /proc/stat; }
-measure_extra() { awk -v a="$BUSY0" -v b="$(busy)" 'BEGIN {printf "%.1f", b - a}'; }
+# The machine's CPU (busy, lib.sh) in each sample, Dovecot's included.
+measure_extra() { machine_cpu; }
 
 # fresh: a new, empty Dovecot for the next run.
 fresh() {
