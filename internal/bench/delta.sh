@@ -85,17 +85,8 @@ trap 'stop_dovecot; rm -rf "$WORK"' EXIT
 
 need dovecot:dovecot-imapd doveadm:dovecot-core mbsync:isync /usr/bin/time:time
 
-mkdir -p "$BIN"
-(cd "$REPO" && go build -o "$BIN/genusers" ./internal/bench/genusers)
-if [[ -n ${MAILHAUL:-} ]]; then cp "$MAILHAUL" "$BIN/mailhaul"; else (cd "$REPO" && go build -o "$BIN/mailhaul" ./cmd/mailhaul); fi
-"$BIN/mailhaul" migrate run --help >/dev/null 2>&1 || die "this mailhaul has no 'migrate run'"
-
-if [[ ! -f $DATA/.done ]]; then
-	log "== generating $USERS users × $MESSAGES messages of ~$MSGSIZE bytes in $DATA"
-	rm -rf "$DATA"
-	"$BIN/genusers" -out "$DATA" -users "$USERS" -messages "$MESSAGES" -size "$MSGSIZE" -seed "$SEED" -imap imap://127.0.0.1:1 >&2
-	touch "$DATA/.done"
-fi
+migrate_tools
+gen_users
 LOGINS=$(seq -f 'user%03g' 1 "$USERS")
 BEFORE=$(find "$DATA/src" \( -path '*/cur/*' -o -path '*/new/*' \) -type f | wc -l)
 log "   $(du -sh "$DATA/src" | cut -f1), $BEFORE messages before the delta"

@@ -58,6 +58,26 @@ measure() {
 	log "  $name: $(tail -n 1 "$SAMPLES" | cut -d' ' -f2)s"
 }
 
+# migrate_tools: build genusers and mailhaul (or copy $MAILHAUL) from
+# $REPO into $BIN, for the scripts that time `migrate run`.
+migrate_tools() {
+	mkdir -p "$BIN"
+	(cd "$REPO" && go build -o "$BIN/genusers" ./internal/bench/genusers)
+	if [[ -n ${MAILHAUL:-} ]]; then cp "$MAILHAUL" "$BIN/mailhaul"; else (cd "$REPO" && go build -o "$BIN/mailhaul" ./cmd/mailhaul); fi
+	"$BIN/mailhaul" migrate run --help >/dev/null 2>&1 || die "this mailhaul has no 'migrate run'"
+}
+
+# gen_users: $USERS users of $MESSAGES messages of ~$MSGSIZE bytes from
+# $SEED in $DATA/src (genusers), unless an earlier run left them there.
+gen_users() {
+	[[ -f $DATA/.done ]] && return
+	log "== generating $USERS users × $MESSAGES messages of ~$MSGSIZE bytes in $DATA"
+	rm -rf "$DATA"
+	"$BIN/genusers" -out "$DATA" -users "$USERS" -messages "$MESSAGES" -size "$MSGSIZE" -seed "$SEED" -imap imap://127.0.0.1:1 >&2
+	chmod -R a+rX "$DATA"
+	touch "$DATA/.done"
+}
+
 # busy: the CPU seconds every process on the machine has used so far
 # (user, nice, system, irq, softirq), so a run's share includes the
 # server's: on 2 cores, Dovecot's work bounds every tool.

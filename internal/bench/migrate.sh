@@ -50,18 +50,8 @@ trap 'stop_dovecot; rm -rf "$WORK"' EXIT
 
 need dovecot:dovecot-imapd doveadm:dovecot-core mbsync:isync /usr/bin/time:time bc:bc
 
-mkdir -p "$BIN"
-(cd "$REPO" && go build -o "$BIN/genusers" ./internal/bench/genusers)
-if [[ -n ${MAILHAUL:-} ]]; then cp "$MAILHAUL" "$BIN/mailhaul"; else (cd "$REPO" && go build -o "$BIN/mailhaul" ./cmd/mailhaul); fi
-"$BIN/mailhaul" migrate run --help >/dev/null 2>&1 || die "this mailhaul has no 'migrate run'"
-
-if [[ ! -f $DATA/.done ]]; then
-	log "== generating $USERS users × $MESSAGES messages of ~$MSGSIZE bytes in $DATA"
-	rm -rf "$DATA"
-	"$BIN/genusers" -out "$DATA" -users "$USERS" -messages "$MESSAGES" -size "$MSGSIZE" -seed "$SEED" -imap imap://127.0.0.1:1 >&2
-	chmod -R a+rX "$DATA"
-	touch "$DATA/.done"
-fi
+migrate_tools
+gen_users
 LOGINS=$(seq -f 'user%03g' 1 "$USERS")
 TOTAL=$(find "$DATA/src" -path '*/cur/*' -type f -o -path '*/new/*' -type f | wc -l)
 log "   $(du -sh "$DATA/src" | cut -f1), $TOTAL messages"

@@ -193,17 +193,23 @@ func TestChange(t *testing.T) {
 	if c.Delivered != 4 || c.Moved+c.Flagged != 4 || c.Moved == 0 || c.Flagged == 0 {
 		t.Fatalf("Change: %+v, want 4 delivered and 4 moved or flagged", c)
 	}
-	after := heads(t, u.Maildir)
-	for h := range before {
-		if after[h] != 1 {
-			t.Errorf("%q: %d times after Change, want once", h, after[h])
-		}
-	}
-	if len(after) != len(before)+4 {
-		t.Errorf("%d messages after Change, want %d", len(after), len(before)+4)
-	}
+	keptAll(t, before, heads(t, u.Maildir), 4)
 	if n, _ := files(filepath.Join(u.Maildir, "new")); len(n) != 4 {
 		t.Errorf("%d files in new/, want the 4 delivered", len(n))
+	}
+}
+
+// keptAll checks that every message of before is once in after, which
+// holds delivered more.
+func keptAll(t *testing.T, before, after map[string]int, delivered int) {
+	t.Helper()
+	for h := range before {
+		if after[h] != 1 {
+			t.Errorf("%q: %d times after the change, want once", h, after[h])
+		}
+	}
+	if len(after) != len(before)+delivered {
+		t.Errorf("%d messages after the change, want %d", len(after), len(before)+delivered)
 	}
 }
 
@@ -233,15 +239,7 @@ func TestChangeBy(t *testing.T) {
 	if c != (Changes{Delivered: 5, Flagged: 4, Moved: 2}) {
 		t.Fatalf("ChangeBy: %+v, want 5 delivered, 4 flagged, 2 moved", c)
 	}
-	after := heads(t, u.Maildir)
-	for h := range before {
-		if after[h] != 1 {
-			t.Errorf("%q: %d times after ChangeBy, want once", h, after[h])
-		}
-	}
-	if len(after) != len(before)+5 {
-		t.Errorf("%d messages after ChangeBy, want %d", len(after), len(before)+5)
-	}
+	keptAll(t, before, heads(t, u.Maildir), 5)
 	// Of the INBOX names that went, 4 came back with \Flagged flipped and
 	// 2 are in Archive under the same name.
 	inbox2, archive2 := set(""), set(".Archive")
