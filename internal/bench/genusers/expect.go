@@ -1,8 +1,10 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"maps"
 	"os"
 	"path/filepath"
@@ -43,6 +45,9 @@ func expect(w io.Writer, o usergen.Options) error {
 			}
 			for _, sub := range []string{maildir.Cur, maildir.New} {
 				files, err := os.ReadDir(filepath.Join(u.Maildir, dir, sub))
+				if errors.Is(err, fs.ErrNotExist) {
+					continue // a Maildir may lack an empty cur/ or new/
+				}
 				if err != nil {
 					return err
 				}
