@@ -187,6 +187,13 @@ CONF
 
 stop_dovecot() { [[ -f ${DOVECOT_PID_FILE:-} ]] && kill "$(cat "$DOVECOT_PID_FILE")" 2>/dev/null || true; }
 
+# dovecot_cpu: the CPU seconds of the Dovecot start_dovecot started, with
+# its processes that have ended (an imap process ends when its client logs
+# out, and the master reaps it).
+dovecot_cpu() {
+	awk -v hz="$(getconf CLK_TCK)" '{printf "%.2f\n", ($14 + $15 + $16 + $17) / hz}' "/proc/$(cat "$DOVECOT_PID_FILE")/stat"
+}
+
 # dovecot_count USER: the messages in all of USER's folders.
 dovecot_count() {
 	doveadm -c "$DOVECOT_CONF" -f tab mailbox status -u "$1" messages '*' | awk -F'\t' 'NR>1 {s+=$NF} END {print s+0}'
