@@ -83,9 +83,13 @@ gen_users() {
 # server's: on 2 cores, Dovecot's work bounds every tool.
 busy() { awk -v hz="$(getconf CLK_TCK)" '$1 == "cpu" {printf "%.2f\n", ($2 + $3 + $4 + $7 + $8) / hz}' /proc/stat; }
 
-# machine_cpu: the machine's CPU seconds since BUSY0=$(busy), for a
-# script's measure_extra (the "machine CPU s" column).
-machine_cpu() { awk -v a="$BUSY0" -v b="$(busy)" 'BEGIN {printf "%.1f", b - a}'; }
+# run_cpu: for a script's measure_extra, the machine's CPU seconds since
+# BUSY0=$(busy) and Dovecot's since DOVECOT0=$(dovecot_cpu) (its imap
+# processes given a moment to log out and be reaped).
+run_cpu() {
+	sleep 1
+	awk -v a="$BUSY0" -v b="$(busy)" -v c="$DOVECOT0" -v d="$(dovecot_cpu)" 'BEGIN {printf "%.1f %.1f", b - a, d - c}'
+}
 
 # median NAME FIELD: the median (lower middle) of a field over NAME's samples.
 median() {
@@ -215,6 +219,13 @@ CONF
 }
 
 stop_dovecot() { [[ -f ${DOVECOT_PID_FILE:-} ]] && kill "$(cat "$DOVECOT_PID_FILE")" 2>/dev/null || true; }
+
+# dovecot_cpu: the CPU seconds of the Dovecot start_dovecot started, with
+# its processes that have ended (an imap process ends when its client logs
+# out, and the master reaps it).
+dovecot_cpu() {
+	awk -v hz="$(getconf CLK_TCK)" '{printf "%.2f\n", ($14 + $15 + $16 + $17) / hz}' "/proc/$(cat "$DOVECOT_PID_FILE")/stat"
+}
 
 # dovecot_count USER: the messages in all of USER's folders.
 dovecot_count() {
