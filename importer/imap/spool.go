@@ -83,21 +83,9 @@ func (sr *spooler) read(r io.Reader) (*spool, error) {
 	prevCR := false
 	for {
 		n, rerr := r.Read(sr.buf)
-		conv := sr.conv[:0]
-		for _, c := range sr.buf[:n] {
-			switch {
-			case c == '\n' && !prevCR:
-				conv = append(conv, '\r', '\n')
-			case c != '\n' && prevCR:
-				conv = append(conv, '\n', c) // a bare CR ends a line too
-			default:
-				conv = append(conv, c)
-			}
-			if c == 0 {
-				s.nul = true
-			}
-			prevCR = c == '\r'
-		}
+		var conv []byte
+		conv, prevCR = appendCRLF(sr.conv[:0], sr.buf[:n], prevCR)
+		s.nul = s.nul || hasNUL(sr.buf[:n])
 		if err := emit(conv); err != nil {
 			s.close()
 			return nil, fmt.Errorf("spool: %w", err)
@@ -158,3 +146,50 @@ func (s *spool) close() {
 	}
 	s.mem = nil
 }
+
+// appendCRLF appends src to dst with every bare LF and bare CR made CRLF
+// (a bare CR ends a line too), a line at a time: the line ends are found
+// with bytes.IndexByte, which is many times faster than a loop over the
+// bytes. prevCR says src follows a CR that ended the previous chunk,
+// already appended; the result says the same of the next chunk.
+func appendCRLF(dst, src []byte, prevCR bool) ([]byte, bool) {
+	if len(src) == 0 {
+		return dst, prevCR
+	}
+	if prevCR { // that CR ends a line, whether or not its LF comes now
+		dst = append(dst, '\n')
+		if src[0] == '\n' {
+			src = src[1:]
+		}
+	}
+	cr := bytes.IndexByte(src, '\r') // -1: none left in src
+	for len(src) > 0 {
+		i := bytes.IndexByte(src, '\n')
+		if cr >= 0 && (i < 0 || cr < i) {
+			i = cr
+		}
+		if i < 0 {
+			return append(dst, src...), false
+		}
+		dst = append(dst, src[:i]...)
+		next := i + 1
+		if src[i] == '\r' {
+			if next == len(src) { // its LF, if any, is in the next chunk
+				return append(dst, '\r'), true
+			}
+			if src[next] == '\n' {
+				next++
+			}
+		}
+		dst = append(dst, '\r', '\n')
+		src = src[next:]
+		if cr >= 0 {
+			if cr -= next; cr < 0 {
+				cr = bytes.IndexByte(src, '\r')
+			}
+		}
+	}
+	return dst, false
+}
+
+func hasNUL(b []byte) bool { return bytes.IndexByte(b, 0) >= 0 }
