@@ -459,6 +459,7 @@ func (w *work) export(ctx context.Context) error {
 	if err != nil || adopted {
 		return err
 	}
+	w.removeUnfinished()
 	since := ""
 	if w.e.job.Stage == Delta {
 		// The --since rule: from the start of the user's last export that
@@ -521,6 +522,24 @@ func (w *work) exported() error {
 		stepSaved(w.u.Name, "export")
 	}
 	return nil
+}
+
+// removeUnfinished removes the archives a killed run left half written
+// under their temporary names: each as large as the export had come,
+// and never finished by anyone (the export starts again), while the
+// user's lock keeps any other export out of the directory.
+func (w *work) removeUnfinished() {
+	ents, _ := os.ReadDir(w.archiveDir()) // none to read: nothing to remove
+	for _, ent := range ents {
+		if ent.Type().IsRegular() && format.IsTempName(ent.Name()) {
+			p := filepath.Join(w.archiveDir(), ent.Name())
+			if err := os.Remove(p); err != nil {
+				w.e.logf("migrate: %s: a killed run's unfinished archive %s: %v", w.u.Name, p, err)
+				continue
+			}
+			w.e.logf("migrate: %s: removed %s, an archive a killed run left unfinished", w.u.Name, p)
+		}
+	}
 }
 
 // adopt lists the archive a killed run finished but did not record

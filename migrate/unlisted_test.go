@@ -276,3 +276,33 @@ func TestKilledFullThenDeltaAdoptsTheFull(t *testing.T) {
 	}
 	e.exactlyOnce(u)
 }
+
+// TestKilledWhileWritingRemovesTheUnfinished: the temporary file of an
+// archive a killed run was writing is removed when the user's export
+// starts again (with a log line); other files are left alone.
+func TestKilledWhileWritingRemovesTheUnfinished(t *testing.T) {
+	e := newEnv(t, 1)
+	u := e.users[0]
+	dir := filepath.Join(e.arch, Key(u.Name))
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	stale := filepath.Join(dir, "."+u.Name+".tgz.tmp-12345")
+	keep := filepath.Join(dir, ".keep")
+	for _, p := range []string{stale, keep} {
+		if err := os.WriteFile(p, []byte("half an archive"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, _, log := rerun(t, e.job(Full))
+	if _, err := os.Stat(stale); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the unfinished archive is still there (%v)", err)
+	}
+	if _, err := os.Stat(keep); err != nil {
+		t.Errorf("another file was removed: %v", err)
+	}
+	if !strings.Contains(log, "removed "+stale) {
+		t.Errorf("no log line names the unfinished archive:\n%s", log)
+	}
+	e.exactlyOnce(u)
+}
