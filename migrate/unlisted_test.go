@@ -33,6 +33,19 @@ func archivesIn(t *testing.T, dir string) []string {
 	return out
 }
 
+// fullThenNewMail runs the full pass, which must succeed, then delivers
+// two messages to u after it began; it returns u's messages now.
+func (e *env) fullThenNewMail(u User) int {
+	e.t.Helper()
+	if res, err := Run(context.Background(), e.job(Full)); err != nil || res.ExitCode() != ExitOK {
+		e.t.Fatalf("full: %v\n%s", err, res.Summary())
+	}
+	time.Sleep(1100 * time.Millisecond) // new mail is later than the full export began
+	e.addMail(u.Name, "", time.Now())
+	e.addMail(u.Name, ".Sent", time.Now())
+	return len(e.sourceHeads(u.Name))
+}
+
 // killAfterArchive runs job until u's new archive has its final name and
 // the state does not list it yet: the state save that would list it
 // fails and the run is stopped, and the state file is put back as a
@@ -156,15 +169,9 @@ func TestKilledAfterArchiveFinishedAdoptsIt(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newEnv(t, 1)
 			u := e.users[0]
-			source := 2 + 1 + 2
+			source := len(e.sourceHeads(u.Name))
 			if tc.stage == Delta {
-				if res, err := Run(context.Background(), e.job(Full)); err != nil || res.ExitCode() != ExitOK {
-					t.Fatalf("full: %v\n%s", err, res.Summary())
-				}
-				time.Sleep(1100 * time.Millisecond) // new mail is later than the full export began
-				e.addMail(u.Name, "", time.Now())
-				e.addMail(u.Name, ".Sent", time.Now())
-				source += 2
+				source = e.fullThenNewMail(u)
 			}
 			job := e.job(tc.stage)
 			if tc.noOverlap {
@@ -217,13 +224,7 @@ func TestKilledAfterArchiveFinishedAdoptsIt(t *testing.T) {
 func TestKilledWithDamagedArchiveExportsAgain(t *testing.T) {
 	e := newEnv(t, 1)
 	u := e.users[0]
-	if res, err := Run(context.Background(), e.job(Full)); err != nil || res.ExitCode() != ExitOK {
-		t.Fatalf("full: %v\n%s", err, res.Summary())
-	}
-	time.Sleep(1100 * time.Millisecond)
-	e.addMail(u.Name, "", time.Now())
-	e.addMail(u.Name, ".Sent", time.Now())
-	source := 2 + 1 + 2 + 2
+	source := e.fullThenNewMail(u)
 	archive := e.killAfterArchive(e.job(Delta), u)
 	fi, err := os.Stat(archive)
 	if err != nil {
@@ -262,7 +263,7 @@ func TestKilledFullThenDeltaAdoptsTheFull(t *testing.T) {
 	full := e.killAfterArchive(e.job(Full), u)
 	time.Sleep(1100 * time.Millisecond)
 	e.addMail(u.Name, "", time.Now())
-	source := 2 + 1 + 2 + 1
+	source := len(e.sourceHeads(u.Name))
 	r, exports, log := rerun(t, e.job(Delta))
 	if exports != 1 {
 		t.Errorf("the delta pass exported the user %d times, want once", exports)
