@@ -479,6 +479,9 @@ func (w *work) export(ctx context.Context) error {
 	xj.User, xj.Out, xj.Progress = w.u.Name, w.archiveDir(), w.progress()
 	xj.Since, xj.After, xj.Overwrite = since, "", since == ""
 	xj.Finishing = func(path string, started time.Time) error {
+		if err := ctx.Err(); err != nil {
+			return err // a lost lock: the state is no longer this worker's to write
+		}
 		w.st.Finishing = &Finishing{Pass: w.e.job.Pass, Path: path, Started: started}
 		return saveState(w.e.job.StateDir, w.st)
 	}
