@@ -15,6 +15,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/emersion/go-imap/v2"
+
 	"github.com/mailhaul/mailhaul/compare"
 	"github.com/mailhaul/mailhaul/format"
 	"github.com/mailhaul/mailhaul/importer"
@@ -455,17 +457,23 @@ func fmtFlags(fs []string) string {
 	return strings.Join(fs, " ")
 }
 
-// wantFlags are the state line's flags the target mailbox keeps.
-func (im *job) wantFlags(mailbox string, flags []string) []string {
+// wantFlags are the state line's flags the target mailbox keeps (which
+// its SELECT tells, the first time it is asked).
+func (im *job) wantFlags(mailbox string, flags []string) ([]string, error) {
 	perm := permanentFlags{unknown: true}
 	if b := im.boxes.byName[mailbox]; b != nil {
-		perm = b.state.perm
+		if err := im.boxes.open(b, im.state.archive, b.source, false); err != nil {
+			return nil, err
+		}
+		if b.opened {
+			perm = b.state.perm
+		}
 	}
 	ok, _ := cleanFlags(flags, perm)
 	if ok == nil {
 		ok = []string{}
 	}
-	return ok
+	return ok, nil
 }
 
 // record journals messages' new states at once (a batch's); a dry run
@@ -493,15 +501,19 @@ type placedRec struct {
 	s format.StateItem
 }
 
-// The changes are sent in batches: one UID STORE per mailbox and flags to
-// set, one UID MOVE per source and destination, one STORE \Deleted and
-// UID EXPUNGE per mailbox, each of at most batchMax UIDs. A batch is sent
-// through retry.Do: each attempt first fetches the flags of the batch's
-// messages (one UID FETCH), which tells those to change from those the
-// user changed (conflicts) and, after a connection cut under the last
-// attempt (or a run stopped), those already changed, which are journaled
-// without a command; the connection is opened anew after a drop. What a
-// batch changed is journaled when its command is answered.
+// The changes are sent in batches: one UID STORE per mailbox and change
+// of flags (+FLAGS of the flags added, -FLAGS of those removed, or FLAGS
+// when a message gains some and loses others: a \Flagged flipped on
+// messages of many flag sets is one command), one UID MOVE per source and
+// destination, one STORE \Deleted and UID EXPUNGE per mailbox, each of at
+// most batchMax UIDs. A batch is sent through retry.Do: each attempt first
+// learns the current flags of the batch's messages, which tells those to
+// change from those the user changed (conflicts) and, after a connection
+// cut under the last attempt (or a run stopped), those already changed,
+// which are journaled without a command; the connection is opened anew
+// after a drop. One UID FETCH learns them for every batch of the mailbox
+// still to send (see applier.current). What a batch changed is journaled
+// when its command is answered.
 
 // batchMax bounds the UIDs of one command: a short command line, and a
 // bounded check when one is cut off.
@@ -516,10 +528,11 @@ const (
 )
 
 // change is one message's change in a batch: p with the state line s
-// (none for a deletion).
+// (none for a deletion) and, for flags, the flags it is to have.
 type change struct {
-	p *placedMsg
-	s format.StateItem
+	p    *placedMsg
+	s    format.StateItem
+	want []string
 }
 
 // changeBatch is what one command changes: messages of one mailbox (and
@@ -529,8 +542,9 @@ type changeBatch struct {
 	op       changeOp
 	mailbox  string
 	validity uint32
-	flags    []string // opFlags: the flags set
-	dest     *box     // opMove
+	store    imap.StoreFlagsOp // opFlags: add, remove or set flags
+	flags    []string          // opFlags: the flags added, removed or set
+	dest     *box              // opMove
 	items    []change
 	// sent are the messages of a command cut off before its answer: one
 	// of them gone on the next attempt is one this run deleted.
@@ -545,13 +559,102 @@ type applier struct {
 	// then are flag changes found by a batch's attempt (the flags of
 	// moved messages), queued once it ended.
 	then []change
+	// known are messages' flags learnt ahead of their batch's attempt
+	// (current), by mailbox and UIDVALIDITY: each used once, and all
+	// forgotten when a connection drops.
+	known map[string]map[uint32]knownFlags
+}
+
+// knownFlags is what a FETCH said of one UID: its flags, or not there.
+type knownFlags struct {
+	flags []string
+	there bool
+}
+
+// fetchAhead bounds the UIDs one FETCH learns for the batches to come.
+const fetchAhead = 4 * batchMax
+
+func boxKey(mailbox string, validity uint32) string {
+	return fmt.Sprintf("%d\x00%s", validity, mailbox)
+}
+
+// current returns the flags of the messages at uids in b's mailbox, a UID
+// not there missing from the map: from what an earlier FETCH learnt, or
+// else one FETCH of them and of the other UIDs of the mailbox's batches
+// still open, whose flags it keeps for their attempts.
+func (a *applier) current(b *changeBatch, uids []uint32) (map[uint32][]string, error) {
+	key := boxKey(b.mailbox, b.validity)
+	known := a.known[key]
+	out := make(map[uint32][]string, len(uids))
+	hit := true
+	for _, u := range uids {
+		k, ok := known[u]
+		if !ok {
+			hit = false
+			break
+		}
+		if k.there {
+			out[u] = k.flags
+		}
+	}
+	if hit {
+		for _, u := range uids {
+			delete(known, u)
+		}
+		return out, nil
+	}
+	ask := slices.Clone(uids)
+	mine := map[uint32]bool{}
+	for _, u := range uids {
+		mine[u] = true
+	}
+	for _, k := range a.keys {
+		o := a.open[k]
+		if o == nil || o == b || o.mailbox != b.mailbox || o.validity != b.validity {
+			continue
+		}
+		for _, c := range o.items {
+			if len(ask) >= fetchAhead {
+				break
+			}
+			if !mine[c.p.uid] {
+				ask = append(ask, c.p.uid)
+			}
+		}
+	}
+	cur, err := a.im.ctl.flagsOf(b.mailbox, b.validity, ask)
+	if err != nil {
+		return nil, err
+	}
+	for _, u := range ask[len(uids):] {
+		f, there := cur[u]
+		a.remember(key, u, knownFlags{flags: f, there: there})
+	}
+	for _, u := range uids {
+		if f, ok := cur[u]; ok {
+			out[u] = f
+		}
+	}
+	return out, nil
+}
+
+// remember keeps what is known of uid's flags for the attempt that needs
+// them.
+func (a *applier) remember(key string, uid uint32, k knownFlags) {
+	if a.known == nil {
+		a.known = map[string]map[uint32]knownFlags{}
+	}
+	if a.known[key] == nil {
+		a.known[key] = map[uint32]knownFlags{}
+	}
+	a.known[key][uid] = k
 }
 
 func newApplier(im *job) *applier { return &applier{im: im, open: map[string]*changeBatch{}} }
 
 // add puts c in the batch of b's kind, sending the batch once full.
 func (a *applier) add(ctx context.Context, b *changeBatch, c change) error {
-	key := fmt.Sprintf("%d\x00%s\x00%d\x00%s", b.op, b.mailbox, b.validity, strings.Join(b.flags, " "))
+	key := fmt.Sprintf("%d\x00%s\x00%d\x00%d\x00%s", b.op, b.mailbox, b.validity, b.store, strings.Join(b.flags, " "))
 	if b.dest != nil {
 		key += "\x00" + b.dest.name
 	}
@@ -608,6 +711,7 @@ func (a *applier) send(ctx context.Context, b *changeBatch) error {
 		if k, _ := retry.Classify(err); k == retry.Transient {
 			im.logf("imap: %d changes in %q cut off: %v", len(b.items), b.mailbox, err)
 			lostAt = time.Now()
+			a.known = nil // the cut-off command may have changed them: ask again
 		}
 		return err
 	})
@@ -637,7 +741,7 @@ func (a *applier) attempt(ctx context.Context, b *changeBatch) error {
 	for i, c := range b.items {
 		uids[i] = c.p.uid
 	}
-	cur, err := im.ctl.flagsOf(b.mailbox, b.validity, uids)
+	cur, err := a.current(b, uids)
 	switch {
 	case errors.Is(err, errGone):
 		cur = nil // the mailbox was made anew: none of them is there
@@ -663,7 +767,7 @@ func (a *applier) attempt(ctx context.Context, b *changeBatch) error {
 			if m {
 				moved = append(moved, c)
 			}
-		case b.op == opFlags && sameFlags(f, b.flags):
+		case b.op == opFlags && sameFlags(f, c.want):
 			// Set by an attempt cut off before its answer, or a run
 			// stopped before its journal line.
 			done = append(done, a.outcome(b, c, 0))
@@ -695,7 +799,11 @@ func (a *applier) attempt(ctx context.Context, b *changeBatch) error {
 			switch b.op {
 			case opMove:
 				im.rep.AddMoved()
-				if !sameFlags(c.p.rec.Flags, im.wantFlags(b.dest.name, c.s.Flags)) {
+				want, err := im.wantFlags(b.dest.name, c.s.Flags)
+				if err != nil {
+					return imapconn.Classify(err)
+				}
+				if !sameFlags(c.p.rec.Flags, want) {
 					im.rep.AddUpdated()
 				}
 			case opDelete:
@@ -715,7 +823,7 @@ func (a *applier) attempt(ctx context.Context, b *changeBatch) error {
 	var validity uint32
 	switch b.op {
 	case opFlags:
-		err = im.ctl.setFlags(b.mailbox, b.validity, uids, b.flags)
+		err = im.ctl.setFlags(b.mailbox, b.validity, uids, b.store, b.flags)
 	case opMove:
 		validity, newUIDs, err = im.ctl.move(b.mailbox, b.validity, uids, b.dest.name)
 	case opDelete:
@@ -763,6 +871,9 @@ func (a *applier) attempt(ctx context.Context, b *changeBatch) error {
 		}
 		c.p.validity = validity
 		done = append(done, a.outcome(b, c, uid))
+		// The move keeps the flags just seen: its flags in the
+		// destination need no FETCH of their own.
+		a.remember(boxKey(b.dest.name, validity), uid, knownFlags{flags: cur[c.p.uid], there: true})
 	}
 	b.items = nil
 	return a.settle(b, done)
@@ -774,7 +885,7 @@ func (a *applier) outcome(b *changeBatch, c change, uid uint32) placedRec {
 	r := c.p.rec
 	switch b.op {
 	case opFlags:
-		r.Flags = b.flags
+		r.Flags = c.want
 	case opMove:
 		r.Where, r.Ref, r.Source, r.Folder = b.dest.name, fmt.Sprintf("%d:%d", c.p.validity, uid), c.s.SourceID, c.s.Folder
 	case opDelete:
@@ -884,7 +995,11 @@ func (a *applier) movedBefore(b *changeBatch, gone []change) error {
 	for i, c := range gone {
 		uid, ok := found[digests[i]]
 		f, there := cur[uid]
-		if !ok || !there || !(sameFlags(f, c.p.rec.Flags) || sameFlags(f, im.wantFlags(b.dest.name, c.s.Flags))) {
+		want, err := im.wantFlags(b.dest.name, c.s.Flags)
+		if err != nil {
+			return imapconn.Classify(err)
+		}
+		if !ok || !there || !(sameFlags(f, c.p.rec.Flags) || sameFlags(f, want)) {
 			im.conflict(c.p, a.folder(b, c), errGone.Error())
 			continue
 		}
@@ -897,11 +1012,52 @@ func (a *applier) movedBefore(b *changeBatch, gone []change) error {
 // flags brings a message that stayed in its folder (or was moved) to the
 // source's flags.
 func (a *applier) flags(ctx context.Context, p *placedMsg, s format.StateItem) error {
-	want := a.im.wantFlags(p.rec.Where, s.Flags)
+	if sameFlags(s.Flags, p.rec.Flags) {
+		return nil // as mailhaul set them, which the mailbox kept
+	}
+	want, err := a.im.wantFlags(p.rec.Where, s.Flags)
+	if err != nil {
+		return err
+	}
 	if sameFlags(want, p.rec.Flags) {
 		return nil
 	}
-	return a.add(ctx, &changeBatch{op: opFlags, mailbox: p.rec.Where, validity: p.validity, flags: want}, change{p: p, s: s})
+	b := &changeBatch{op: opFlags, mailbox: p.rec.Where, validity: p.validity}
+	switch add, del := flagChange(p.rec.Flags, want); {
+	case len(del) == 0:
+		b.store, b.flags = imap.StoreFlagsAdd, add
+	case len(add) == 0:
+		b.store, b.flags = imap.StoreFlagsDel, del
+	default:
+		b.store, b.flags = imap.StoreFlagsSet, sortedFlags(want)
+	}
+	return a.add(ctx, b, change{p: p, s: s, want: want})
+}
+
+// flagChange is what turns the flags from into to: those to add and
+// those to remove (case-insensitively, \Recent aside), sorted.
+func flagChange(from, to []string) (add, del []string) {
+	in := func(fs []string, f string) bool {
+		return slices.ContainsFunc(fs, func(g string) bool { return strings.EqualFold(f, g) })
+	}
+	for _, f := range to {
+		if !strings.EqualFold(f, `\Recent`) && !in(from, f) && !in(add, f) {
+			add = append(add, f)
+		}
+	}
+	for _, f := range from {
+		if !strings.EqualFold(f, `\Recent`) && !in(to, f) && !in(del, f) {
+			del = append(del, f)
+		}
+	}
+	return sortedFlags(add), sortedFlags(del)
+}
+
+// sortedFlags is fs in one order, so that the same change is one batch.
+func sortedFlags(fs []string) []string {
+	fs = slices.Clone(fs)
+	slices.SortFunc(fs, func(a, b string) int { return strings.Compare(strings.ToLower(a), strings.ToLower(b)) })
+	return fs
 }
 
 // move moves a message to the folder the source now has it in; its flags

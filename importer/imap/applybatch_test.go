@@ -76,9 +76,9 @@ func checkBatchCutover(t *testing.T, addr string, n, moved, deleted int) {
 }
 
 // TestCutoverBatchesItsCommands: a delta changing 600 messages' flags,
-// moving 20 and deleting 10 sends a handful of UID commands (a FETCH
-// and a STORE, MOVE or STORE+EXPUNGE per batch of at most batchMax), not
-// some for each message.
+// moving 20 and deleting 10 sends a handful of UID commands (a STORE,
+// MOVE or STORE+EXPUNGE per batch of at most batchMax, and a FETCH of
+// the flags of a mailbox's batches), not some for each message.
 func TestCutoverBatchesItsCommands(t *testing.T) {
 	const n, moved, deleted = 630, 20, 10
 	d, px, tr, archives := batchCutover(t, n, moved, deleted, faultproxy.Options{Verbs: []string{"UID", "STORE", "MOVE", "COPY", "EXPUNGE", "FETCH"}})
@@ -91,10 +91,11 @@ func TestCutoverBatchesItsCommands(t *testing.T) {
 	if ch.Updated != n-deleted || ch.Moved != moved || ch.Deleted != deleted || len(ch.Conflicts) != 0 || len(rep.Failures) != 0 {
 		t.Errorf("%+v, failures %v; want %d updated (the moved ones too), %d moved, %d deleted", ch, rep.Failures, n-deleted, moved, deleted)
 	}
-	// INBOX: 600 flag changes = 2 batches (FETCH, STORE each); the move
-	// (FETCH, MOVE); Work's flags (FETCH, STORE); the deletion (FETCH,
-	// STORE, EXPUNGE): 11.
-	if cmds := px.Stats().Commands - before; cmds > 15 || cmds < 9 {
+	// INBOX: the flags of every message to change, move or delete (one
+	// FETCH, two at most); 600 flag changes = 2 batches (a STORE each);
+	// the move (MOVE); Work's flags (STORE: the move kept the flags seen);
+	// the deletion (STORE, EXPUNGE): 8.
+	if cmds := px.Stats().Commands - before; cmds > 9 || cmds < 7 {
 		t.Errorf("%d commands changed %d messages; want a few per batch", cmds, n)
 	}
 	checkBatchCutover(t, d.Addr, n, moved, deleted)
@@ -106,7 +107,8 @@ func TestCutoverBatchesItsCommands(t *testing.T) {
 // finishes with each change made and counted once. A second run finds
 // nothing to do.
 func TestCutoverSurvivesCutsDuringBatches(t *testing.T) {
-	for seed := int64(1); seed <= 3; seed++ {
+	// Seeds whose draws cut some of the few UID commands a delta sends.
+	for seed := int64(2); seed <= 4; seed++ {
 		t.Run(fmt.Sprint("seed ", seed), func(t *testing.T) { cutsDuringBatches(t, seed) })
 	}
 }
@@ -115,7 +117,7 @@ func cutsDuringBatches(t *testing.T, seed int64) {
 	const n, moved, deleted = 120, 30, 15
 	// The server finishes what it received before the client learns of
 	// a cut (as Options.Settle waits for in real runs).
-	d, px, tr, archives := batchCutover(t, n, moved, deleted, faultproxy.Options{Verbs: []string{"UID"}, Rate: 0.25, Seed: seed, ServerFirst: true,
+	d, px, tr, archives := batchCutover(t, n, moved, deleted, faultproxy.Options{Verbs: []string{"UID"}, Rate: 0.4, Seed: seed, ServerFirst: true,
 		Points: []faultproxy.Point{faultproxy.Inside, faultproxy.AfterCommand, faultproxy.AfterAnswer}})
 	var mu sync.Mutex
 	var cutOff int

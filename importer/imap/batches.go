@@ -141,6 +141,19 @@ func (im *job) prepare(ctx context.Context, archive string, e *format.Entry) (*i
 		im.rep.AddSkipped("expunged at the source: deleted on the target by an earlier cutover, not brought back")
 		return nil, nil
 	}
+	if st, ok := im.j.Lookup(key); !ok || st != journal.Done || !im.j.Placed(key) || b.created {
+		// Only an item to look for or to send needs its mailbox's SELECT:
+		// a delta's full archive, read again, selects nothing.
+		if err := im.boxes.open(b, archive, src.Folder, true); err != nil {
+			done()
+			return nil, err
+		}
+		if b.refused != "" {
+			done()
+			fail(b.refused)
+			return nil, nil
+		}
+	}
 	flags, refused := cleanFlags(src.Flags, b.state.perm)
 	present, err := im.pres.known(ctx, b, key, ck, sp, src.Received,
 		journal.Record{Source: src.SourceID, Folder: src.Folder, Flags: flags, MessageID: sp.msgID, Size: sp.size})

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -27,6 +28,10 @@ type control struct {
 	// boxes are the target's mailboxes, by name as the server spells it.
 	boxes   map[string]*imap.ListData
 	special map[format.Role]string
+	// subscribed are the mailboxes the target lists as subscribed, when
+	// it can say (LIST-EXTENDED's RETURN (SUBSCRIBED)); nil when it
+	// cannot, and every subscription is then asked for.
+	subscribed map[string]bool
 	// selected is the mailbox the connection has selected: a FETCH by UID
 	// reads from it, whatever index the UID came from.
 	selected string
@@ -98,14 +103,25 @@ func (t *control) discover() error {
 	if t.c.Caps().Has(imap.CapSpecialUse) {
 		opts.ReturnSpecialUse = true
 	}
+	// Which mailboxes are subscribed comes in the same answer, so a
+	// delta subscribes only what is not (one command per folder saved).
+	listExt := t.c.Caps().Has(imap.CapListExtended) || t.c.Caps().Has(imap.CapIMAP4rev2)
+	opts.ReturnSubscribed = listExt
 	list, err := t.c.List("", "*", opts).Collect()
 	if err != nil {
 		return fmt.Errorf("imap: LIST: %w", t.cause(err))
 	}
 	t.boxes = map[string]*imap.ListData{}
 	t.special = map[format.Role]string{}
+	t.subscribed = nil
+	if listExt {
+		t.subscribed = map[string]bool{}
+	}
 	for _, l := range list {
 		t.boxes[l.Mailbox] = l
+		if t.subscribed != nil && slices.Contains(l.Attrs, imap.MailboxAttrSubscribed) {
+			t.subscribed[l.Mailbox] = true
+		}
 		if l.Delim != 0 {
 			t.delim = string(l.Delim)
 		}
@@ -178,12 +194,31 @@ func (t *control) create(name string, subscribe bool) error {
 		}
 		t.boxes[name] = &imap.ListData{Mailbox: name}
 	}
-	if subscribe {
+	if subscribe && !t.subscribedLocked(name) {
 		if err := t.c.Subscribe(name).Wait(); err != nil {
 			return fmt.Errorf("imap: subscribe %q: %w", name, t.cause(err))
 		}
+		if t.subscribed != nil {
+			t.subscribed[name] = true
+		}
 	}
 	return nil
+}
+
+// subscribedLocked reports whether the target said name is subscribed
+// (INBOX in any case, as the server spells it).
+func (t *control) subscribedLocked(name string) bool {
+	if t.subscribed[name] {
+		return true
+	}
+	if strings.EqualFold(name, "INBOX") {
+		for n := range t.subscribed {
+			if strings.EqualFold(n, "INBOX") {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // gone forgets a mailbox the server says is not there (TRYCREATE), so
@@ -192,6 +227,7 @@ func (t *control) gone(name string) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	delete(t.boxes, name)
+	delete(t.subscribed, name)
 }
 
 // mailboxState is what SELECT tells about a target mailbox.
@@ -205,6 +241,14 @@ func (t *control) examine(name string) (mailboxState, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	return t.selectLocked(name)
+}
+
+// examineIndexed is examine of a mailbox whose messages are about to be
+// looked for: its index is filled by the same SELECT (see look).
+func (t *control) examineIndexed(b *box) (mailboxState, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.selectIndexed(b.name, &b.index)
 }
 
 func (t *control) selectLocked(name string) (mailboxState, error) {
@@ -418,9 +462,9 @@ func uidSet(uids []uint32) imap.UIDSet {
 	return set
 }
 
-// setFlags replaces the flags of the messages at uids in mailbox with
-// flags: one UID STORE FLAGS.SILENT.
-func (t *control) setFlags(mailbox string, validity uint32, uids []uint32, flags []string) error {
+// setFlags adds, removes or sets (op) flags on the messages at uids in
+// mailbox: one UID STORE of .SILENT.
+func (t *control) setFlags(mailbox string, validity uint32, uids []uint32, op imap.StoreFlagsOp, flags []string) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if err := t.selectAt(mailbox, validity); err != nil {
@@ -430,7 +474,7 @@ func (t *control) setFlags(mailbox string, validity uint32, uids []uint32, flags
 	for i, f := range flags {
 		fl[i] = imap.Flag(f)
 	}
-	err := t.c.Store(uidSet(uids), &imap.StoreFlags{Op: imap.StoreFlagsSet, Silent: true, Flags: fl}, nil).Close()
+	err := t.c.Store(uidSet(uids), &imap.StoreFlags{Op: op, Silent: true, Flags: fl}, nil).Close()
 	if err != nil {
 		return fmt.Errorf("imap: store flags of %d messages in %q: %w", len(uids), mailbox, t.cause(err))
 	}

@@ -14,7 +14,6 @@ import (
 	"golang.org/x/sync/semaphore"
 
 	"github.com/mailhaul/mailhaul/importer"
-	"github.com/mailhaul/mailhaul/importer/imap/appender"
 	"github.com/mailhaul/mailhaul/internal/imapconn"
 	"github.com/mailhaul/mailhaul/internal/journal"
 	"github.com/mailhaul/mailhaul/internal/ratelimit"
@@ -177,20 +176,11 @@ func run(ctx context.Context, o *Options, req importer.Request) (*report.Report,
 	defer cancelConns()
 	context.AfterFunc(ctx, func() { time.AfterFunc(stopGrace, cancelConns) })
 	im.connCtx = connCtx
-	// The first append connection tells what the server offers and proves
-	// the login before anything is read; it becomes line 0's.
-	if err := im.takeConn(ctx, nil); err != nil {
-		return nil, nil, err
-	}
-	first, err := im.dial(ctx)
-	if err != nil {
-		im.giveConn()
-		return nil, nil, err
-	}
-	im.learnCaps(first.c)
+	// The control connection (the same account on the same server) tells
+	// what the append connections are offered and has proved the login:
+	// those are opened only for work (startSenders).
+	im.learnCaps(im.ctl.conn)
 	if req.DryRun {
-		im.hangUp(first)
-		im.giveConn()
 		err = im.readArchives(ctx, archives)
 		if err == nil {
 			err = im.applyState(ctx)
@@ -200,7 +190,7 @@ func run(ctx context.Context, o *Options, req importer.Request) (*report.Report,
 		return rep, im.boxes.planValue(), err
 	}
 	im.lim.Widen(im.caps.nconns * im.caps.depth)
-	im.startSenders(ctx, first)
+	im.startSenders(ctx)
 	readErr := im.readArchives(ctx, archives)
 	if readErr == nil {
 		rep.MarkAllRead()
@@ -319,9 +309,15 @@ func (t *tally) journalFailed(n int, err error) {
 	t.unjournaled += n
 }
 
-func (im *job) learnCaps(c *appender.Conn) {
+// capable is a connection that says what the server offers after login.
+type capable interface {
+	Has(name string) bool
+	AppendLimit() int64
+}
+
+func (im *job) learnCaps(c capable) {
 	cs := &im.caps
-	cs.multi = c.MultiAppend()
+	cs.multi = c.Has("MULTIAPPEND")
 	cs.binary = c.Has("BINARY")
 	cs.appendLimit = c.AppendLimit()
 	if m := im.prof.MaxMessageSize; m > 0 && (cs.appendLimit == 0 || m < cs.appendLimit) {

@@ -44,9 +44,16 @@ func idDigest(msgid string, size int64) [16]byte {
 // refreshIndex brings ix up to date with the mailbox; the caller holds
 // t.mu.
 func (t *control) refreshIndex(name string, ix *mailboxIndex) error {
+	_, err := t.selectIndexed(name, ix)
+	return err
+}
+
+// selectIndexed selects the mailbox, brings ix up to date with it and
+// returns what the SELECT said; the caller holds t.mu.
+func (t *control) selectIndexed(name string, ix *mailboxIndex) (mailboxState, error) {
 	st, err := t.selectLocked(name)
 	if err != nil {
-		return err
+		return st, err
 	}
 	if st.uidValidity != ix.uidValidity {
 		// A new UIDVALIDITY: every UID known so far means nothing. What
@@ -65,7 +72,7 @@ func (t *control) refreshIndex(name string, ix *mailboxIndex) error {
 	}
 	ix.fresh = true
 	if st.messages == 0 {
-		return nil
+		return st, nil
 	}
 	var set imap.UIDSet
 	set.AddRange(imap.UID(ix.lastUID+1), 0) // lastUID+1:*
@@ -80,7 +87,7 @@ func (t *control) refreshIndex(name string, ix *mailboxIndex) error {
 		buf, err := msg.Collect()
 		if err != nil {
 			cmd.Close()
-			return fmt.Errorf("imap: index %q: %w", name, err)
+			return st, fmt.Errorf("imap: index %q: %w", name, err)
 		}
 		uid := uint32(buf.UID)
 		if uid <= ix.lastUID {
@@ -101,9 +108,9 @@ func (t *control) refreshIndex(name string, ix *mailboxIndex) error {
 		}
 	}
 	if err := cmd.Close(); err != nil {
-		return fmt.Errorf("imap: index %q: %w", name, err)
+		return st, fmt.Errorf("imap: index %q: %w", name, err)
 	}
-	return nil
+	return st, nil
 }
 
 // find looks for a message on the target; the caller holds t.mu and has

@@ -12,6 +12,9 @@ type box struct {
 	name    string
 	source  string // the first source folder mapped here
 	created bool   // created by this run (or to be, in a dry run)
+	// state and hadMail are what the mailbox's SELECT said, once opened
+	// (mailboxes.open): only a mailbox with work is selected.
+	opened  bool
 	state   mailboxState
 	hadMail bool // held messages before this run: check before sending
 	index   mailboxIndex
@@ -64,26 +67,18 @@ func (m *mailboxes) folder(archive string, f format.Folder) (*box, error) {
 		var err error
 		switch {
 		case exists:
-			b.state, err = m.ctl.examine(mp.name)
-			b.hadMail = b.state.messages > 0
 		case m.dryRun:
-			b.created = true
+			b.created, b.opened = true, true
 			b.state.perm = permanentFlags{unknown: true}
 		default:
 			if err = m.ctl.create(mp.name, false); err == nil {
-				b.state, err = m.ctl.examine(mp.name)
 				b.created = true
 			}
 		}
 		if err != nil {
-			if !imapconn.Refused(err) {
+			if err := m.refuse(b, archive, f.Path, err); err != nil {
 				return nil, err
 			}
-			// The server said no to this one name (Dovecot over Maildir++
-			// with "/" refuses "."): the folder fails, and so do its
-			// messages, if it has any; the rest goes on.
-			b.refused = refusedFolderReason(f.Path, mp.name, err)
-			m.rep.AddFolderFailure(report.Failure{Archive: archive, Folder: f.Path, Reason: b.refused})
 		}
 		if m.dryRun {
 			b.plan = &importer.PlanFolder{Source: f.Path, Target: mp.name, Kind: "mail", Create: b.created, Note: mp.note}
@@ -101,6 +96,41 @@ func (m *mailboxes) folder(archive string, f format.Folder) (*box, error) {
 	}
 	m.byPath[f.Path] = b
 	return b, nil
+}
+
+// open selects b once, before its first message or change, for what
+// its SELECT tells (permanent flags, whether it held mail): a folder
+// with no work in a delta costs no command. With index (a message is to
+// be looked for there), the same SELECT fills its index. A mailbox the
+// target refuses to open fails as one it refuses to create.
+func (m *mailboxes) open(b *box, archive, folder string, index bool) error {
+	if b.opened || b.refused != "" {
+		return nil
+	}
+	examine := m.ctl.examine
+	if index && !b.created {
+		examine = func(string) (mailboxState, error) { return m.ctl.examineIndexed(b) }
+	}
+	st, err := examine(b.name)
+	if err != nil {
+		return m.refuse(b, archive, folder, err)
+	}
+	b.opened, b.state = true, st
+	b.hadMail = !b.created && st.messages > 0
+	return nil
+}
+
+// refuse fails b's folder when err is the server's no to that one name
+// (Dovecot over Maildir++ with "/" refuses "."): the folder fails, and
+// so do its messages, if it has any; the rest goes on. Any other error
+// is returned.
+func (m *mailboxes) refuse(b *box, archive, folder string, err error) error {
+	if !imapconn.Refused(err) {
+		return err
+	}
+	b.refused = refusedFolderReason(folder, b.name, err)
+	m.rep.AddFolderFailure(report.Failure{Archive: archive, Folder: folder, Reason: b.refused})
+	return nil
 }
 
 // planValue is the dry run's plan, folder by folder.

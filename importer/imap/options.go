@@ -54,11 +54,11 @@ type Limits struct {
 	Window *ratelimit.AIMD
 	// Conns caps the append connections open at once, one unit each
 	// (besides every run's own Connections), shared by every run given
-	// it. A run's first connection waits for its unit before it is
-	// opened; its other lines each take theirs before their first batch,
-	// so a line waiting holds no batch and runs sharing one cap never
-	// wait on each other; an idle line keeps its unit across reconnects
-	// until the run's work is over. (A connection retired with commands
+	// it. A run's lines each take theirs before their first batch, and
+	// only once a batch waits that the lines begun cannot take (a run
+	// with nothing to append takes none), so a line waiting holds no
+	// batch and runs sharing one cap never wait on each other; an idle
+	// line keeps its unit across reconnects until the run's work is over. (A connection retired with commands
 	// in flight waits for their answers beside its replacement.)
 	Conns *semaphore.Weighted
 	// Pacer holds the upload to a byte and message rate.

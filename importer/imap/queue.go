@@ -15,6 +15,9 @@ type batchQueue struct {
 	items       []*batch
 	outstanding int  // batches given to the queue and not yet resolved
 	closed      bool // no new batches will come from the archives
+	// idle counts the senders waiting in pop: a batch queued beyond them
+	// waits for a sender (see backlog).
+	idle int
 }
 
 func newBatchQueue() *batchQueue { return &batchQueue{wake: make(chan struct{})} }
@@ -79,11 +82,37 @@ func (q *batchQueue) pop(ctx context.Context) *batch {
 			return nil
 		}
 		w := q.wake
+		q.idle++
 		q.mu.Unlock()
 		select {
 		case <-w:
 		case <-ctx.Done():
-			return nil
+		}
+		q.mu.Lock()
+		q.idle--
+		q.mu.Unlock()
+	}
+}
+
+// backlog waits until a batch is queued that no idle sender will take,
+// and reports true; false once the work is over (or ctx ended) first.
+// Another connection is opened only then: a small delta needs one.
+func (q *batchQueue) backlog(ctx context.Context) bool {
+	for {
+		q.mu.Lock()
+		more := len(q.items) > q.idle
+		over := q.closed && q.outstanding == 0
+		w := q.wake
+		q.mu.Unlock()
+		switch {
+		case more:
+			return true
+		case over || ctx.Err() != nil:
+			return false
+		}
+		select {
+		case <-w:
+		case <-ctx.Done():
 		}
 	}
 }

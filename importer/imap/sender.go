@@ -58,24 +58,23 @@ type line struct {
 	cur *wconn
 }
 
-// startSenders starts caps.nconns lines of caps.depth senders each, the
-// first line on first (the connection that learnt the capabilities).
+// startSenders starts caps.nconns lines of caps.depth senders each.
 // im.senders counts them, and the retired connections while those still
-// have commands in flight.
-func (im *job) startSenders(ctx context.Context, first *wconn) {
+// have commands in flight. A line begins (takes its place in the cap and
+// then, at its first batch, dials) only when a batch waits that the lines
+// begun cannot take at once: a delta with nothing to append opens no
+// connection, a small one a single connection.
+func (im *job) startSenders(ctx context.Context) {
 	for i := 0; i < im.caps.nconns; i++ {
 		ln := &line{id: i}
-		if i == 0 {
-			ln.cur = first
-		}
 		im.senders.Add(1)
 		go func() {
 			defer im.senders.Done()
-			// Line 0's place in the cap is first's. Another line takes its
-			// place before its first batch, so that a line waiting for one
-			// holds no batch: runs sharing the cap cannot hold each other
-			// up (an idle line keeps its place only until the work ends).
-			if i > 0 && im.takeConn(ctx, im.queue) != nil {
+			// A line takes its place before its first batch, so that a
+			// line waiting for one holds no batch: runs sharing the cap
+			// cannot hold each other up (an idle line keeps its place
+			// only until the work ends).
+			if !im.queue.backlog(ctx) || im.takeConn(ctx, im.queue) != nil {
 				return
 			}
 			defer im.giveConn()

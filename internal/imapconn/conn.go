@@ -248,6 +248,13 @@ func (c *Conn) Cap(name string) (string, bool) {
 // Has reports whether the server offers a capability.
 func (c *Conn) Has(name string) bool { _, ok := c.Cap(name); return ok }
 
+// AppendLimit is the server's APPENDLIMIT, or 0 when none is announced.
+func (c *Conn) AppendLimit() int64 {
+	v, _ := c.Cap("APPENDLIMIT")
+	n, _ := strconv.ParseInt(v, 10, 64)
+	return n
+}
+
 // Bye is the text of the server's BYE, or "".
 func (c *Conn) Bye() string {
 	c.mu.Lock()

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -69,11 +68,7 @@ func (c *Conn) Cap(name string) (string, bool) { return c.ic.Cap(name) }
 func (c *Conn) Has(name string) bool { _, ok := c.Cap(name); return ok }
 
 // AppendLimit is the server's APPENDLIMIT, or 0 when none is announced.
-func (c *Conn) AppendLimit() int64 {
-	v, _ := c.Cap("APPENDLIMIT")
-	n, _ := strconv.ParseInt(v, 10, 64)
-	return n
-}
+func (c *Conn) AppendLimit() int64 { return c.ic.AppendLimit() }
 
 // Err says why the connection has ended, or nil while it is up.
 func (c *Conn) Err() error {
