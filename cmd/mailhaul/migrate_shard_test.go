@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mailhaul/mailhaul/internal/cause"
 	"github.com/mailhaul/mailhaul/migrate"
 )
 
@@ -286,7 +287,8 @@ func TestMigrateShardsStatusAndCompare(t *testing.T) {
 // seeded random times: the report left is always the last complete one
 // (or, for a kill after the new one was in place, the new one, complete),
 // never a part of a run; then the run to the end writes the complete and
-// right report. MAILHAUL_COMPARE_SEED=n replays the random times.
+// right report. A SIGINT stops it (130) with the report as it was.
+// MAILHAUL_COMPARE_SEED=n replays the random times.
 func TestMigrateCompareSIGKILL(t *testing.T) {
 	const n = 8
 	e := newRunEnv(t, n)
@@ -361,6 +363,28 @@ func TestMigrateCompareSIGKILL(t *testing.T) {
 		if l := listing(); !slices.Equal(l, files) {
 			t.Errorf("killed after %d users: the reports directory holds %v, before %v", k, l, files)
 		}
+	}
+
+	// SIGINT after the first user: stopped (130), the report as it was.
+	cmd := exec.Command(e.bin, "migrate", "compare", e.plan)
+	var stopErr strings.Builder
+	cmd.Stderr = &stopErr
+	pipe, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	if !bufio.NewScanner(pipe).Scan() {
+		t.Fatal("no first line")
+	}
+	cmd.Process.Signal(os.Interrupt)
+	io.Copy(io.Discard, pipe)
+	cmd.Wait()
+	if got, _ := os.ReadFile(report); cmd.ProcessState.ExitCode() != cause.ExitCancelled || string(got) != string(before) ||
+		!strings.Contains(stopErr.String(), "left as it was") {
+		t.Errorf("SIGINT: exit %d, %q; the report:\n%s", cmd.ProcessState.ExitCode(), stopErr.String(), got)
 	}
 
 	seed := time.Now().UnixNano()
