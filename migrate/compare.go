@@ -9,6 +9,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 
 	"golang.org/x/sync/errgroup"
 
@@ -80,9 +81,11 @@ func (c *Comparison) Verdict() string {
 // targets Steps.Import builds, from the user's archives where the import
 // reads them (the same directory, the same order, each checked to be the
 // user's) and its journals in the state directory. It changes nothing,
-// and it needs no lease: it only reads. The error is set only when ctx
-// ended.
-func Compare(ctx context.Context, job Job) ([]Comparison, error) {
+// and it needs no lease: it only reads. each, when set, hears of every
+// user as its comparison ends, one call at a time (a long night's compare
+// shows its progress). The result is in the order of job.Users; the error
+// is set only when ctx ended.
+func Compare(ctx context.Context, job Job, each func(*Comparison)) ([]Comparison, error) {
 	if job.Steps.Import == nil {
 		return nil, errors.New("migrate compare: no targets")
 	}
@@ -90,6 +93,7 @@ func Compare(ctx context.Context, job Job) ([]Comparison, error) {
 		job.UsersAtOnce = defaultUsersAtOnce
 	}
 	out := make([]Comparison, len(job.Users))
+	var mu sync.Mutex
 	var g errgroup.Group
 	g.SetLimit(job.UsersAtOnce)
 	for i, u := range job.Users {
@@ -100,6 +104,11 @@ func Compare(ctx context.Context, job Job) ([]Comparison, error) {
 		}
 		g.Go(func() error {
 			out[i].Archives, out[i].Results, out[i].Err = job.compareUser(ctx, u)
+			if each != nil {
+				mu.Lock()
+				defer mu.Unlock()
+				each(&out[i])
+			}
 			return nil
 		})
 	}

@@ -131,6 +131,10 @@ type Job struct {
 	Progress progress.Func
 	// Logf hears of retries and skipped users; nil: silent.
 	Logf func(format string, args ...any)
+
+	// Shard is this process's share of a sharded night (nil: none),
+	// recorded in the states of the users it works on.
+	Shard *Shard
 }
 
 // StageMigrate is the progress stage of the engine's own events: one per
@@ -326,7 +330,7 @@ func (e *engine) user(ctx context.Context, u User) (UserResult, error) {
 		return e.finished(u, st, true), nil
 	}
 	w := &work{e: e, u: u, st: st}
-	st.Pass, st.Stage, st.Started = e.job.Pass, e.job.Stage, time.Now().UTC()
+	st.Pass, st.Stage, st.Shard, st.Started = e.job.Pass, e.job.Stage, e.job.Shard, time.Now().UTC()
 	st.Error, st.ErrorClass, st.Attempts, st.Failures = "", "", 0, nil
 	begun := time.Now()
 	err = nil

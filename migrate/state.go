@@ -66,6 +66,11 @@ type State struct {
 	Started  time.Time `json:"started,omitzero"`
 	Updated  time.Time `json:"updated"`
 	Seconds  float64   `json:"seconds"` // time spent on the last pass
+
+	// Shard is the shard of the run that last worked on the user (nil: a
+	// run without shards): migrate status learns a night's shard count
+	// from the records.
+	Shard *Shard `json:"shard,omitempty"`
 }
 
 // ArchiveRecord is one export's archive.

@@ -26,6 +26,9 @@ type Standing struct {
 	// without finishing (working, but nobody holds the user), a state
 	// file that cannot be read.
 	Note string
+	// Shard is the user's shard in a sharded night, -1 without shards
+	// or when its shard is not known (see StatusOptions.Assign).
+	Shard int
 }
 
 // Overview is where every user of a users list stands, with totals and
@@ -41,7 +44,22 @@ type Overview struct {
 	// bytes moved: State.MovedBytes).
 	Messages int
 	Bytes    int64
-	ETA      ETA
+	// Held is the number of users a worker holds now.
+	Held int
+	ETA  ETA
+	// Shards is the night's shard count (1: no shards); ByShard has
+	// one entry per shard when it is more.
+	Shards  int
+	ByShard []ShardStanding
+}
+
+// ShardStanding is one shard's users in a sharded night.
+type ShardStanding struct {
+	Index int            `json:"index"`
+	Users int            `json:"users"`
+	Count map[Status]int `json:"count"`
+	Held  int            `json:"held"`
+	ETA   ETA            `json:"eta"`
 }
 
 // ETA is the time the rest of the pass should take, from the rates of
@@ -67,6 +85,10 @@ type ETA struct {
 	LeftBytes   int64   `json:"leftBytes"`
 	UsersAtOnce int     `json:"usersAtOnce"`
 	Seconds     float64 `json:"seconds"`
+	// Shards is the number of shard processes (0 without shards), each
+	// with UsersAtOnce: Seconds is then the slowest shard's, as each
+	// works only on its own users.
+	Shards int `json:"shards,omitempty"`
 }
 
 // Duration is the ETA as a duration (0 when unknown).
@@ -88,6 +110,15 @@ type StatusOptions struct {
 	// Holder, when set, names who holds user's lock ("" for nobody):
 	// migrate/lease.Read for a run with leases.
 	Holder func(user string) string
+	// Shards is the night's number of shard processes (migrate run's
+	// --shard-count); 0 takes it from the records: the count named by
+	// the most recently updated record of the pass (1 when none does).
+	Shards int
+	// Assign computes each user's shard from the users as migrate run
+	// does (Shares): right only when users is the whole users list with
+	// the estimated sizes (the plan's). Without it a user's shard is the
+	// one its record of the pass names.
+	Assign bool
 }
 
 // StatusOrder is the order of the statuses in totals.
@@ -120,10 +151,8 @@ func Survey(o StatusOptions, users []User) (*Overview, error) {
 	if ov.Pass == "" {
 		ov.Pass = string(Full)
 	}
-	var doneBytes int64
-	var doneSeconds float64
-	var done int
-	delta := false
+	errs = append(errs, ov.shards(o))
+	var all rate
 	for i := range ov.Users {
 		s := &ov.Users[i]
 		st := &s.State
@@ -135,26 +164,135 @@ func Survey(o StatusOptions, users []User) (*Overview, error) {
 		if o.Holder != nil {
 			s.Holder = o.Holder(s.User.Name)
 			if s.Holder == "" && s.Status != Queued && !s.Status.Finished() {
-				s.Note = "no worker holds the user: its run stopped; the next run continues it"
+				s.addNote("no worker holds the user: its run stopped; the next run continues it")
 			}
 		}
 		ov.Count[s.Status]++
 		ov.Messages += st.Counts.Messages
 		ov.Bytes += st.MovedBytes()
+		if s.Holder != "" {
+			ov.Held++
+		}
+		var sh *ShardStanding
+		if s.Shard >= 0 && s.Shard < len(ov.ByShard) {
+			sh = &ov.ByShard[s.Shard]
+			sh.Users++
+			sh.Count[s.Status]++
+			if s.Holder != "" {
+				sh.Held++
+			}
+		}
 		if st.Pass != ov.Pass {
 			continue
 		}
-		if st.Stage == Delta {
-			delta = true
+		all.add(st, s.Status)
+	}
+	atOnce := o.UsersAtOnce
+	if atOnce <= 0 {
+		atOnce = 4
+	}
+	ov.ETA = all.eta(ov.Users, -1, atOnce)
+	if len(ov.ByShard) > 0 {
+		// Each shard works through its own users only: the night ends
+		// with its slowest shard. The rate is measured over every shard
+		// (more users done, a steadier figure). Users of no known shard
+		// (no record yet, without Assign) count as spread evenly.
+		slowest := all.eta(ov.Users, -1, atOnce*len(ov.ByShard)).Seconds
+		for i := range ov.ByShard {
+			e := all.eta(ov.Users, i, atOnce)
+			ov.ByShard[i].ETA = e
+			slowest = max(slowest, e.Seconds)
 		}
-		if (s.Status == Done || s.Status == DoneWarnings) && st.Seconds > 0 {
-			done++
-			doneBytes += st.MovedBytes()
-			doneSeconds += st.Seconds
+		if ov.ETA.Known {
+			ov.ETA.Seconds = slowest
+		}
+		ov.ETA.Shards = len(ov.ByShard)
+	}
+	return ov, errors.Join(errs...)
+}
+
+func (s *Standing) addNote(n string) {
+	if s.Note != "" {
+		n = s.Note + "; " + n
+	}
+	s.Note = n
+}
+
+// shards finds the night's shard count and each user's shard.
+func (ov *Overview) shards(o StatusOptions) error {
+	count := o.Shards
+	if count <= 0 {
+		var latest time.Time
+		for _, s := range ov.Users {
+			if sh := s.State.Shard; sh != nil && s.State.Pass == ov.Pass && !s.State.Updated.Before(latest) {
+				latest, count = s.State.Updated, sh.Count
+			}
 		}
 	}
-	ov.ETA = eta(ov, done, doneBytes, doneSeconds, delta, o.UsersAtOnce)
-	return ov, errors.Join(errs...)
+	ov.Shards = max(count, 1)
+	for i := range ov.Users {
+		ov.Users[i].Shard = -1
+	}
+	if ov.Shards == 1 {
+		return nil
+	}
+	ov.ByShard = make([]ShardStanding, ov.Shards)
+	for i := range ov.ByShard {
+		ov.ByShard[i] = ShardStanding{Index: i, Count: map[Status]int{}}
+	}
+	var err error
+	if o.Assign {
+		users := make([]User, len(ov.Users))
+		for i, s := range ov.Users {
+			users[i] = s.User
+		}
+		var shares [][]int
+		if shares, err = Shares(users, ov.Shards); err == nil {
+			for sh, idx := range shares {
+				for _, i := range idx {
+					ov.Users[i].Shard = sh
+				}
+			}
+		}
+	}
+	for i := range ov.Users {
+		s := &ov.Users[i]
+		rec := s.State.Shard
+		if rec == nil || s.State.Pass != ov.Pass || rec.Count != ov.Shards {
+			continue
+		}
+		switch {
+		case s.Shard < 0:
+			s.Shard = rec.Index
+		case s.Shard != rec.Index:
+			// The users list changed since (shares move): the record's
+			// shard did the work, this one would do the next.
+			s.addNote(fmt.Sprintf("worked on by shard %d", rec.Index))
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("migrate status: the shares: %w", err)
+	}
+	return nil
+}
+
+// rate is what the users done in the pass measured.
+type rate struct {
+	done    int
+	bytes   int64
+	seconds float64
+	delta   bool
+}
+
+func (r *rate) add(st *State, status Status) {
+	if st.Stage == Delta {
+		r.delta = true
+	}
+	if (status == Done || status == DoneWarnings) && st.Seconds > 0 {
+		r.done++
+		r.bytes += st.MovedBytes()
+		r.seconds += st.Seconds
+	}
 }
 
 // MovedBytes is what the user's last pass moved: the import's bytes, or
@@ -172,19 +310,17 @@ func (st *State) MovedBytes() int64 {
 	return n
 }
 
-// eta measures the rate of the users done in the pass and applies it to
-// the users left, UsersAtOnce at a time. The users left are those not
-// finished: a failed user waits for --retry-failed and is not counted.
-func eta(ov *Overview, done int, doneBytes int64, doneSeconds float64, delta bool, atOnce int) ETA {
-	if atOnce <= 0 {
-		atOnce = 4
-	}
+// eta applies the rate of the users done in the pass to the users
+// left (of shard, or all when shard < 0), atOnce at a time. The users
+// left are those not finished: a failed user waits for --retry-failed
+// and is not counted.
+func (r rate) eta(users []Standing, shard int, atOnce int) ETA {
 	e := ETA{UsersAtOnce: atOnce, Basis: "bytes"}
-	if delta {
+	if r.delta {
 		e.Basis = "users"
 	}
-	for _, s := range ov.Users {
-		if s.Status.Finished() {
+	for _, s := range users {
+		if s.Status.Finished() || shard >= 0 && s.Shard != shard {
 			continue
 		}
 		e.Left++
@@ -198,18 +334,18 @@ func eta(ov *Overview, done int, doneBytes int64, doneSeconds float64, delta boo
 		e.Known = true
 		return e
 	}
-	if done == 0 || doneSeconds <= 0 {
+	if r.done == 0 || r.seconds <= 0 {
 		return e // nothing measured: unknown, not a guess
 	}
 	e.Known = true
-	e.SecondsPerUser = doneSeconds / float64(done)
-	if delta || doneBytes == 0 {
+	e.SecondsPerUser = r.seconds / float64(r.done)
+	if r.delta || r.bytes == 0 {
 		e.Basis = "users"
 		e.Seconds = e.SecondsPerUser * float64(e.Left) / float64(atOnce)
 		return e
 	}
-	e.BytesPerSecond = float64(doneBytes) / doneSeconds
-	left := float64(e.LeftBytes) + float64(e.Unsized)*float64(doneBytes)/float64(done)
+	e.BytesPerSecond = float64(r.bytes) / r.seconds
+	left := float64(e.LeftBytes) + float64(e.Unsized)*float64(r.bytes)/float64(r.done)
 	e.Seconds = math.Ceil(left / e.BytesPerSecond / float64(atOnce))
 	return e
 }

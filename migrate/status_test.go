@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -181,5 +182,93 @@ func TestWriteHTMLEscapes(t *testing.T) {
 	}
 	if i, j := strings.Index(page, "w@example.org"), strings.Index(page, "ok@example.org"); i < 0 || j < i {
 		t.Errorf("users not done should come before done ones:\n%s", page)
+	}
+}
+
+// A sharded night: each user's shard is computed as migrate run computes
+// it (or read from its record), the shard count comes from the records,
+// each shard has its counts and ETA, and the night's ETA is the slowest
+// shard's, with the rate measured over all of them.
+func TestSurveyShards(t *testing.T) {
+	dir := t.TempDir()
+	save := func(st State, shard int) {
+		t.Helper()
+		st.Pass, st.Stage, st.Shard = "full", Full, &Shard{Index: shard, Count: 2}
+		if err := saveState(dir, &st); err != nil {
+			t.Fatal(err)
+		}
+	}
+	users := []User{{Name: "a", EstimatedBytes: 6000}, {Name: "b", EstimatedBytes: 5000}, {Name: "c", EstimatedBytes: 4000},
+		{Name: "d", EstimatedBytes: 3000}, {Name: "e", EstimatedBytes: 2000}, {Name: "f", EstimatedBytes: 1000}}
+	shares, err := Shares(users, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// By size, largest first, to the lighter shard: {a, d, e} and {b, c, f}.
+	if !slices.Equal(shares[0], []int{0, 3, 4}) || !slices.Equal(shares[1], []int{1, 2, 5}) {
+		t.Fatalf("shares %v", shares)
+	}
+	// 100 bytes per second each.
+	save(State{User: "a", Status: Done, Seconds: 60, Counts: Counts{Messages: 6, Bytes: 6000}}, 0)
+	save(State{User: "d", Status: Done, Seconds: 30, Counts: Counts{Messages: 3, Bytes: 3000}}, 0)
+	save(State{User: "e", Status: Exporting}, 0)
+	save(State{User: "b", Status: Done, Seconds: 50, Counts: Counts{Messages: 5, Bytes: 5000}}, 1)
+	save(State{User: "c", Status: Importing}, 0) // worked on by shard 0 before the users changed
+	holder := func(u string) string {
+		if u == "e" {
+			return "host h pid 1 (shard 0)"
+		}
+		return ""
+	}
+	ov, err := Survey(StatusOptions{StateDir: dir, UsersAtOnce: 2, Holder: holder, Assign: true}, users)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ov.Shards != 2 || len(ov.ByShard) != 2 || ov.Held != 1 {
+		t.Fatalf("%d shards, %d held: %+v", ov.Shards, ov.Held, ov.ByShard)
+	}
+	for i, s := range ov.Users {
+		want := 0
+		if slices.Contains(shares[1], i) {
+			want = 1
+		}
+		if s.Shard != want {
+			t.Errorf("%s: shard %d, want %d", s.User.Name, s.Shard, want)
+		}
+	}
+	if c := ov.Users[2]; !strings.Contains(c.Note, "worked on by shard 0") {
+		t.Errorf("c: note %q, want the shard that worked on it", c.Note)
+	}
+	s0, s1 := ov.ByShard[0], ov.ByShard[1]
+	// Shard 0: e left (2000 bytes) at 100 B/s, 2 at once: 10 s. Shard 1:
+	// c and f (5000 bytes): 25 s. The night: the slowest, 25 s.
+	if s0.Users != 3 || s0.Count[Done] != 2 || s0.Held != 1 || s0.ETA.Seconds != 10 || s0.ETA.Left != 1 ||
+		s1.Users != 3 || s1.Count[Done] != 1 || s1.Held != 0 || s1.ETA.Seconds != 25 || s1.ETA.Left != 2 {
+		t.Errorf("by shard: %+v", ov.ByShard)
+	}
+	want := ETA{Known: true, Basis: "bytes", BytesPerSecond: 100, SecondsPerUser: 140.0 / 3, Left: 3, LeftBytes: 7000,
+		UsersAtOnce: 2, Seconds: 25, Shards: 2}
+	if ov.ETA != want {
+		t.Errorf("ETA %+v\nwant %+v", ov.ETA, want)
+	}
+
+	// One process for all: 7000 bytes, 2 at once, 35 s.
+	one, err := Survey(StatusOptions{StateDir: dir, UsersAtOnce: 2, Shards: 1, Assign: true}, users)
+	if err != nil || one.Shards != 1 || one.ByShard != nil || one.ETA.Seconds != 35 || one.Users[0].Shard != -1 {
+		t.Errorf("without shards: %v, %+v", err, one.ETA)
+	}
+
+	// Without Assign (users known only from the records): each user's
+	// shard is its record's; f, with none, counts spread over the shards.
+	rec, err := Survey(StatusOptions{StateDir: dir, UsersAtOnce: 2}, users)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rec.Users[2].Shard != 0 || rec.Users[5].Shard != -1 || rec.ByShard[0].Users != 4 || rec.ByShard[1].Users != 1 {
+		t.Errorf("from the records: c %d, f %d, by shard %+v", rec.Users[2].Shard, rec.Users[5].Shard, rec.ByShard)
+	}
+	// Shard 0: e and c, 6000 bytes: 30 s; all left (7000) over 4 at once: 18 s.
+	if rec.ETA.Seconds != 30 {
+		t.Errorf("ETA from the records: %+v", rec.ETA)
 	}
 }

@@ -24,7 +24,16 @@ One line per user: equal; differs, with the counts of missing messages or
 objects, duplicate copies, flag and content differences and the target's extra
 items (the user's own, never a difference); not migrated yet (no archive of
 the user: not equal); could not compare, with the reason. Then the users that
-differ. The same lines go to compare.csv in the state directory's .reports.
+differ. The same lines go to compare.csv in the state directory's .reports,
+replaced whole when the comparison ends (a run stopped or killed before
+leaves the previous report as it was, never a part of a new one).
+
+With --shard-count N (and --shard-index I, JOB_COMPLETION_INDEX or
+MAILHAUL_SHARD_INDEX, as migrate run takes them) only this shard's users are
+compared, and the report goes to .reports/shard-I-of-N/compare.csv beside
+that shard's run reports, so the shards' reports never overwrite each other
+nor the whole night's. Without a shard count every user of the plan is
+compared, whichever shard ran it, into .reports/compare.csv.
 
 Exit codes: 0 every user equal, 3 some users differ or are not migrated yet,
 the cause's code (connection, TLS, authentication; 1 when unknown) when some
@@ -72,8 +81,23 @@ func (a *app) migrateCompare(ctx context.Context, path string, f migrateCompareF
 	if err != nil {
 		return err
 	}
-	cs, cerr := migrate.Compare(ctx, job)
+	// A line per user as its comparison ends; the report only when all
+	// have, replaced whole.
+	cs, cerr := migrate.Compare(ctx, job, func(c *migrate.Comparison) {
+		if a.json {
+			a.writeCompareUser(c)
+		} else {
+			fmt.Fprintln(a.stdout, termtext.Escape(compareLine(c)))
+		}
+	})
 	reports := b.reportsDir(job.StateDir)
+	if cerr != nil {
+		// Stopped: the users not compared would read as failures, and
+		// the last complete report is worth more than a part of this one.
+		fmt.Fprintf(a.stderr, "stopped before every user was compared: %s left as it was\n",
+			termtext.Escape(filepath.Join(reports, migrate.CompareCSV)))
+		return cerr
+	}
 	werr := migrate.WriteCompareFile(reports, cs)
 	var differ []string
 	var failed error
@@ -85,19 +109,21 @@ func (a *app) migrateCompare(ctx context.Context, path string, f migrateCompareF
 		if !c.Equal() {
 			differ = append(differ, c.User.Name)
 		}
-		if a.json {
-			a.writeCompareUser(c)
-		} else {
-			fmt.Fprintln(a.stdout, termtext.Escape(compareLine(c)))
-		}
 	}
-	last := fmt.Sprintf("all %d users equal", len(cs))
+	of := "" // a shard's last line says it is not the whole night's
+	if job.Shard != nil {
+		of = fmt.Sprintf(" of shard %d of %d", job.Shard.Index, job.Shard.Count)
+	}
+	last := fmt.Sprintf("all %d users%s equal", len(cs), of)
 	if len(differ) > 0 {
-		last = fmt.Sprintf("NOT all users equal: %d of %d differ, could not be compared or are not migrated yet: %s",
-			len(differ), len(cs), strings.Join(differ, ", "))
+		last = fmt.Sprintf("NOT all users%s equal: %d of %d differ, could not be compared or are not migrated yet: %s",
+			of, len(differ), len(cs), strings.Join(differ, ", "))
 	}
 	if a.json {
 		out := map[string]any{"event": "result", "users": len(cs), "equal": len(cs) - len(differ), "differ": differ, "summary": last}
+		if job.Shard != nil {
+			out["shard"] = job.Shard
+		}
 		if werr != nil {
 			out["reportError"] = werr.Error()
 		}
@@ -109,8 +135,6 @@ func (a *app) migrateCompare(ctx context.Context, path string, f migrateCompareF
 		fmt.Fprintln(a.stdout, termtext.Escape(last))
 	}
 	switch {
-	case cerr != nil:
-		return cerr
 	case failed != nil:
 		return failed // its cause's exit code
 	case werr != nil:

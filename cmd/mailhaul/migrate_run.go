@@ -274,6 +274,9 @@ func (b *runBuilder) job(ctx context.Context) (migrate.Job, error) {
 		return job, err
 	}
 	job.Users, job.Header = users, p.Header
+	if f.shardCount > 1 {
+		job.Shard = &migrate.Shard{Index: b.shard, Count: f.shardCount}
+	}
 	job.Locker = lease.Locker{Options: lease.Options{Dir: filepath.Join(p.Archive.State, leaseDir), Shard: b.shard}}
 	var pacer *ratelimit.Pacer
 	if p.Limits.BytesPerSecond > 0 {
@@ -341,9 +344,9 @@ func (b *runBuilder) users(ctx context.Context) ([]migrate.User, error) {
 			return nil, err
 		}
 	}
-	su := make([]shard.User, len(all))
+	eu := make([]migrate.User, len(all))
 	for i, u := range all {
-		su[i] = shard.User{Key: u.Key, EstimatedBytes: u.EstimatedSize}
+		eu[i] = engineUser(u)
 		b.byName[u.Address] = u
 	}
 	idx, err := shard.Index(b.f.shardIndex, b.f.shardIndexSet, b.f.shardCount, os.Getenv)
@@ -351,7 +354,7 @@ func (b *runBuilder) users(ctx context.Context) ([]migrate.User, error) {
 		return nil, err
 	}
 	b.shard = idx
-	shares, err := shard.Assign(su, b.f.shardCount)
+	shares, err := migrate.Shares(eu, b.f.shardCount)
 	if err != nil {
 		return nil, err
 	}
@@ -377,7 +380,7 @@ func (b *runBuilder) users(ctx context.Context) ([]migrate.User, error) {
 		if only != nil && !only[u.Address] {
 			continue
 		}
-		out = append(out, engineUser(u))
+		out = append(out, eu[i])
 	}
 	return out, nil
 }

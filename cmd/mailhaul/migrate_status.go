@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -25,20 +26,30 @@ rate of the users done in it (bytes per second per user, times the
 estimated sizes of the users left, divided by the users at once; for a
 delta pass, seconds per user), "unknown" while no user is done. --json
 prints one object. The pass is the one most recently worked on unless
---pass names it.`
+--pass names it.
+
+A night run as shards (migrate run --shard-count N on many machines sharing
+the state directory) is shown whole: every user of the plan once, with its
+shard (computed from the plan as migrate run computes it), each shard's
+counts and the leases its workers hold, and the ETA of the slowest shard
+(each works through its own users only; the rate is measured over all of
+them). The shard count is the one the users' records of the pass name, or
+--shard-count.`
 
 func (a *app) migrateStatusCommand() *cobra.Command {
 	var pass string
+	var shards int
 	cmd := &cobra.Command{
 		Use:   "status PLAN",
 		Short: "Where every user of a plan stands, with totals and the ETA",
 		Long:  migrateStatusHelp,
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return a.migrateStatus(args[0], pass)
+			return a.migrateStatus(args[0], pass, shards)
 		},
 	}
 	cmd.Flags().StringVar(&pass, "pass", "", "the pass to look at (default: the one most recently worked on)")
+	cmd.Flags().IntVar(&shards, "shard-count", 0, "the night's shard count (default: as the users' records say)")
 	return cmd
 }
 
@@ -46,6 +57,7 @@ func (a *app) migrateStatusCommand() *cobra.Command {
 type statusUser struct {
 	User       string            `json:"user"`
 	Login      string            `json:"login,omitempty"`
+	Shard      *int              `json:"shard,omitempty"` // in a sharded night
 	Status     migrate.Status    `json:"status"`
 	Pass       string            `json:"pass,omitempty"`
 	Messages   int               `json:"messages"`
@@ -69,15 +81,22 @@ type statusResult struct {
 	Bytes      int64                  `json:"bytes"`
 	ETA        migrate.ETA            `json:"eta"`
 	ETASeconds *float64               `json:"etaSeconds"` // null: unknown
+	Held       int                    `json:"held"`
+	// Shards is the night's shard count, ByShard each shard's standing
+	// (only in a sharded night).
+	Shards  int                     `json:"shards"`
+	ByShard []migrate.ShardStanding `json:"byShard,omitempty"`
 }
 
-func (a *app) migrateStatus(path, pass string) error {
+func (a *app) migrateStatus(path, pass string, shards int) error {
 	p, err := migrateplan.Load(path)
 	if err != nil {
 		return err
 	}
 	users := migrateUsers(p)
+	assign := true // the plan's users: every one, with its size
 	if p.AllUsers {
+		assign = false
 		// Every account of a Zimbra: listed when a run starts, so the
 		// users are those the state directory knows.
 		if users, err = migrate.StateUsers(p.Archive.State); err != nil {
@@ -92,12 +111,14 @@ func (a *app) migrateStatus(path, pass string) error {
 		}
 		return in.Holder.String()
 	}
-	ov, serr := migrate.Survey(migrate.StatusOptions{StateDir: p.Archive.State, Pass: pass, UsersAtOnce: p.Limits.Users, Holder: holder}, users)
+	ov, serr := migrate.Survey(migrate.StatusOptions{StateDir: p.Archive.State, Pass: pass, UsersAtOnce: p.Limits.Users, Holder: holder,
+		Shards: shards, Assign: assign}, users)
 	if ov == nil {
 		return serr
 	}
 	if a.json {
-		out := statusResult{Pass: ov.Pass, Users: []statusUser{}, Count: ov.Count, Messages: ov.Messages, Bytes: ov.Bytes, ETA: ov.ETA}
+		out := statusResult{Pass: ov.Pass, Users: []statusUser{}, Count: ov.Count, Messages: ov.Messages, Bytes: ov.Bytes, ETA: ov.ETA,
+			Held: ov.Held, Shards: ov.Shards, ByShard: ov.ByShard}
 		if ov.ETA.Known {
 			out.ETASeconds = &ov.ETA.Seconds
 		}
@@ -106,6 +127,9 @@ func (a *app) migrateStatus(path, pass string) error {
 			out.Users = append(out.Users, statusUser{User: s.User.Name, Login: s.User.Login, Status: s.Status, Pass: st.Pass,
 				Messages: st.Counts.Messages, Bytes: st.MovedBytes(), Estimated: s.User.EstimatedBytes, Seconds: st.Seconds,
 				Updated: st.Updated, Holder: s.Holder, Error: st.Error, ErrorClass: st.ErrorClass, Failures: st.Failures, Note: s.Note})
+			if s.Shard >= 0 {
+				out.Users[len(out.Users)-1].Shard = &s.Shard
+			}
 		}
 		writeJSONLine(a.stdout, out)
 	} else {
@@ -139,6 +163,10 @@ func (a *app) printStatus(path string, ov *migrate.Overview) {
 	esc := termtext.Escape
 	fmt.Fprintf(a.stdout, "plan %s, pass %s: %d users\n", esc(path), esc(ov.Pass), len(ov.Users))
 	tw := tabwriter.NewWriter(a.stdout, 2, 8, 2, ' ', 0)
+	sharded := len(ov.ByShard) > 0
+	if sharded {
+		fmt.Fprint(tw, "SHARD\t")
+	}
 	fmt.Fprintln(tw, "USER\tSTATUS\tMESSAGES\tBYTES\tTIME\tDETAIL")
 	for _, s := range ov.Users {
 		st := s.State
@@ -154,18 +182,39 @@ func (a *app) printStatus(path string, ov *migrate.Overview) {
 		if s.Note != "" {
 			detail = append(detail, s.Note)
 		}
+		if sharded {
+			sh := "?"
+			if s.Shard >= 0 {
+				sh = strconv.Itoa(s.Shard)
+			}
+			fmt.Fprintf(tw, "%s\t", sh)
+		}
 		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\n", esc(s.User.Name), s.Status, st.Counts.Messages, humanBytes(st.MovedBytes()),
 			time.Duration(st.Seconds*float64(time.Second)).Round(time.Millisecond), esc(strings.Join(detail, "; ")))
 	}
 	tw.Flush()
+	for _, sh := range ov.ByShard {
+		fmt.Fprintf(a.stdout, "shard %d of %d: %d users: %s; %d held; %s\n", sh.Index, ov.Shards, sh.Users,
+			statusCounts(sh.Count), sh.Held, etaLine(sh.ETA))
+	}
+	fmt.Fprintf(a.stdout, "users: %s; %d messages, %s; %d held by a worker now\n", statusCounts(ov.Count), ov.Messages,
+		humanBytes(ov.Bytes), ov.Held)
+	line := etaLine(ov.ETA)
+	if ov.ETA.Shards > 0 && ov.ETA.Left > 0 && ov.ETA.Known {
+		line += fmt.Sprintf(", the slowest of %d shards", ov.ETA.Shards)
+	}
+	fmt.Fprintln(a.stdout, line)
+}
+
+// statusCounts says how many users are at each status.
+func statusCounts(count map[migrate.Status]int) string {
 	var parts []string
 	for _, s := range migrate.StatusOrder {
-		if n := ov.Count[s]; n > 0 {
+		if n := count[s]; n > 0 {
 			parts = append(parts, fmt.Sprintf("%d %s", n, s))
 		}
 	}
-	fmt.Fprintf(a.stdout, "users: %s; %d messages, %s\n", strings.Join(parts, ", "), ov.Messages, humanBytes(ov.Bytes))
-	fmt.Fprintln(a.stdout, etaLine(ov.ETA))
+	return strings.Join(parts, ", ")
 }
 
 // etaLine says the ETA and what it rests on.
