@@ -111,7 +111,7 @@ func (c *config) job() (migrate.Job, int, error) {
 		// Users another process of the index holds are waited for (bounded
 		// well below the test's time), their releases seen within 200 ms.
 		WaitHeld: 2 * time.Minute, HeldPoll: 200 * time.Millisecond,
-		Retry:  retry.Loop{Attempts: 3, Backoff: retry.Policy{First: 100 * time.Millisecond, Max: time.Second}},
+		Retry: retry.Loop{Attempts: 3, Backoff: retry.Policy{First: 100 * time.Millisecond, Max: time.Second}},
 		Steps: migrate.Steps{
 			Export: func(_ context.Context, mu migrate.User, _ string) (export.Job, error) {
 				u := byName[mu.Name]
