@@ -195,7 +195,7 @@ func Run(ctx context.Context, job Job) (*Result, error) {
 			continue
 		}
 		g.Go(func() error {
-			e.run(ctx, i, u)
+			e.do(ctx, i, u)
 			return nil
 		})
 	}
@@ -208,8 +208,8 @@ func Run(ctx context.Context, job Job) (*Result, error) {
 	return res, ctx.Err()
 }
 
-// run works on users[i] and records its result.
-func (e *engine) run(ctx context.Context, i int, u User) {
+// do works on users[i] and records its result.
+func (e *engine) do(ctx context.Context, i int, u User) {
 	r, err := e.user(ctx, u)
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -241,39 +241,49 @@ func (e *engine) waitHeld(ctx context.Context, users []User) {
 		wg.Go(func() {
 			tick := time.NewTicker(e.job.HeldPoll)
 			defer tick.Stop()
-			for {
+			for again := true; again; {
 				select {
 				case <-ctx.Done():
 					return
 				case <-tick.C:
 				}
-				e.mu.Lock()
-				by := e.results[i].By
-				e.mu.Unlock()
 				slots <- struct{}{}
-				e.run(ctx, i, users[i])
+				again = e.lookAgain(ctx, i, users[i], limit)
 				<-slots
-				e.mu.Lock()
-				r := &e.results[i]
-				switch {
-				case r.Status == Held && time.Now().Before(limit):
-					e.mu.Unlock()
-					continue
-				case r.Status == Held:
-					r.Note = fmt.Sprintf("still held by %s after a wait of %s (--wait-held)", r.By, e.job.WaitHeld)
-					e.logf("migrate: %s: %s", r.User.Name, r.Note)
-				case r.Skipped && r.Note == "":
-					// Its holder did the pass's work (or left it failed):
-					// the user's state is that worker's, not this run's.
-					r.By, r.Note = by, fmt.Sprintf("%s by %s", r.Status, by)
-					e.logf("migrate: %s: %s by %s", r.User.Name, r.Status, by)
-				}
-				e.mu.Unlock()
-				return
 			}
 		})
 	}
 	wg.Wait()
+}
+
+// lookAgain tries users[i], held before, once more; it says whether the
+// user is still held and the wait goes on.
+func (e *engine) lookAgain(ctx context.Context, i int, u User, limit time.Time) bool {
+	e.mu.Lock()
+	by := e.results[i].By
+	e.mu.Unlock()
+	e.do(ctx, i, u)
+	e.mu.Lock()
+	r := &e.results[i]
+	var note string
+	switch {
+	case r.Status == Held && time.Now().Before(limit):
+		e.mu.Unlock()
+		return true
+	case r.Status == Held:
+		r.Note = fmt.Sprintf("still held by %s after a wait of %s (--wait-held)", r.By, e.job.WaitHeld)
+		note = r.Note
+	case r.Skipped && r.Note == "" && ctx.Err() == nil:
+		// Its holder did the pass's work (or left it failed): the
+		// user's state is that worker's, not this run's.
+		r.By, r.Note = by, fmt.Sprintf("%s by %s", r.Status, by)
+		note = r.Note
+	}
+	e.mu.Unlock()
+	if note != "" {
+		e.logf("migrate: %s: %s", u.Name, note)
+	}
+	return false
 }
 
 // check validates job, applies its defaults and returns the users of the
