@@ -59,6 +59,13 @@ type Job struct {
 	// report records it: a command line names its flags (ArgError.Name,
 	// "did you mean --src ...").
 	Explain func(error) error
+	// Finishing, when set, is called once the source is exported and
+	// before the archive is completed under its final name, with that
+	// path and the manifest's start time (which names this run's archive
+	// and no other): a caller that records them (a migration's state)
+	// can recognise the archive after a crash between its rename and the
+	// caller's own record. An error stops the run; no archive is left.
+	Finishing func(path string, started time.Time) error
 }
 
 // ErrNoUser refuses a Job without a user: the archive would be called
@@ -135,6 +142,12 @@ func Run(ctx context.Context, job Job) (*report.Export, error) {
 	if err != nil {
 		arch.Abort()
 		return r.fail("export", fmt.Errorf("export %s for %s: %w", job.Kind, job.User, r.explain(err)))
+	}
+	if job.Finishing != nil {
+		if err := job.Finishing(arch.Path(), m.Started); err != nil {
+			arch.Abort()
+			return r.fail("write", err)
+		}
 	}
 	if err := arch.Close(); err != nil {
 		return r.fail("write", err)

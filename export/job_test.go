@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/mailhaul/mailhaul/export"
 	"github.com/mailhaul/mailhaul/export/exporttest"
@@ -79,6 +80,8 @@ func TestRunStoppedEarlyWritesTheReport(t *testing.T) {
 			Source:  pim.Contacts{Path: sample + "/alice-calendar.ics"},
 			Explain: func(err error) error { return explained }}, "failed", "export", explained},
 		{"cancelled", cancelled, export.Job{User: "bob", Path: sample, Source: pim.Contacts{Path: sample + "/alice-contacts.vcf"}}, "cancelled", "export", context.Canceled},
+		{"finishing refused", context.Background(), export.Job{User: "bob", Path: sample, Source: pim.Contacts{Path: sample + "/alice-contacts.vcf"},
+			Finishing: func(string, time.Time) error { return explained }}, "failed", "write", explained},
 	} {
 		out := t.TempDir()
 		tc.job.Out = out
@@ -98,6 +101,30 @@ func TestRunStoppedEarlyWritesTheReport(t *testing.T) {
 		if len(files) != 1 || files[0] != rep.File {
 			t.Errorf("%s: left %v; want only the report %s", tc.name, files, rep.File)
 		}
+	}
+}
+
+// Finishing hears of the archive once, by its final path and start time,
+// before the archive has that name.
+func TestRunFinishingNamesTheArchiveBeforeIt(t *testing.T) {
+	var calls int
+	var path string
+	var started time.Time
+	rep, err := export.Run(context.Background(), export.Job{User: "alice@example.org", Kind: "pim", Path: sample + "/alice-contacts.vcf",
+		Source: pim.Contacts{Path: sample + "/alice-contacts.vcf"}, Out: t.TempDir(),
+		Finishing: func(p string, s time.Time) error {
+			calls++
+			path, started = p, s
+			if _, err := os.Lstat(p); !errors.Is(err, os.ErrNotExist) {
+				t.Errorf("%s exists before the export finished it (%v)", p, err)
+			}
+			return nil
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if calls != 1 || path != rep.Archive || !started.Equal(rep.Started) {
+		t.Errorf("Finishing called %d times with %s, %v; want once with %s, %v", calls, path, started, rep.Archive, rep.Started)
 	}
 }
 

@@ -91,7 +91,7 @@ func Create(dir string, m Manifest, opt *CreateOptions) (*File, error) {
 			return nil, fmt.Errorf("format: %w", err)
 		}
 	}
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(final)+".tmp-*")
+	tmp, err := os.CreateTemp(dir, "."+filepath.Base(final)+tempInfix+"*")
 	if err != nil {
 		return nil, fmt.Errorf("format: %w", err)
 	}
@@ -107,6 +107,17 @@ func Create(dir string, m Manifest, opt *CreateOptions) (*File, error) {
 	}
 	f.Writer = w
 	return f, nil
+}
+
+// tempInfix is in the name of an archive being written: "." + its final
+// name + tempInfix + a random suffix.
+const tempInfix = ".tmp-"
+
+// IsTempName reports whether a file name is that of an archive being
+// written, which a process killed while writing it leaves behind.
+func IsTempName(name string) bool {
+	i := strings.LastIndex(name, tempInfix) // the random part has none
+	return strings.HasPrefix(name, ".") && i > 0 && IsArchiveName(name[1:i])
 }
 
 // Path is the archive's final path.

@@ -154,6 +154,30 @@ func TestAbort(t *testing.T) {
 	}
 }
 
+// The name of an archive being written is told from every other name,
+// whatever the user's name holds.
+func TestIsTempName(t *testing.T) {
+	for _, user := range []string{"alice@example.com", "a.tmp-b.tgz"} {
+		dir := t.TempDir()
+		m := testManifest()
+		m.User = user
+		f, err := Create(dir, m, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		writing := listDir(t, dir)
+		f.Abort()
+		if len(writing) != 1 || !IsTempName(writing[0]) {
+			t.Errorf("%s: while writing %q; want one name IsTempName knows", user, writing)
+		}
+	}
+	for _, name := range []string{"alice.tgz", ".alice.tgz", ".keep", ".alice.tgz.sha256.tmp", "alice.tgz.tmp-1", ".alice.tmp-1", ".tmp-1"} {
+		if IsTempName(name) {
+			t.Errorf("IsTempName(%q) = true", name)
+		}
+	}
+}
+
 func TestCreateIncrementalName(t *testing.T) {
 	dir := t.TempDir()
 	m := testManifest()

@@ -14,6 +14,7 @@ import (
 
 	"github.com/mailhaul/mailhaul/compare"
 	"github.com/mailhaul/mailhaul/importer"
+	"github.com/mailhaul/mailhaul/internal/trace"
 )
 
 // Comparer is a target that can compare itself with a user's archives:
@@ -107,6 +108,7 @@ func Compare(ctx context.Context, job Job) ([]Comparison, error) {
 }
 
 func (job *Job) compareUser(ctx context.Context, u User) ([]string, []*compare.Result, error) {
+	ctx = trace.WithUser(ctx, u.Name) // --debug: users at once share the trace
 	archives, err := listArchives(job.importDir(u.Name), u.Name)
 	if err != nil || len(archives) == 0 {
 		return nil, nil, err

@@ -21,8 +21,11 @@
 // and the archives exported, in order, with their start times and
 // durations. A run may be killed at any moment: the next one skips the
 // users done in the same pass, restarts an export that did not finish
-// (an export leaves no half archive) and resumes an import from its
-// journal. A cancelled run puts the users it was working on back to
+// (an export leaves no half archive; a killed one's temporary file is
+// removed), adopts an archive finished but not yet listed when the kill
+// came (named in the state before its rename, verified whole before it
+// is listed; one that is not whole is moved aside) and resumes an
+// import from its journal. A cancelled run puts the users it was working on back to
 // queued, never done.
 //
 // A delta pass exports each user since the start of its newest archive

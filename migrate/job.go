@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -17,6 +18,7 @@ import (
 	"github.com/mailhaul/mailhaul/format"
 	"github.com/mailhaul/mailhaul/importer"
 	"github.com/mailhaul/mailhaul/internal/retry"
+	"github.com/mailhaul/mailhaul/internal/trace"
 	"github.com/mailhaul/mailhaul/progress"
 	"github.com/mailhaul/mailhaul/report"
 	"github.com/mailhaul/mailhaul/transport"
@@ -398,6 +400,7 @@ func (e *engine) needs(st *State) (exp, imp bool) {
 // user runs u's part of the pass. The error is a state that could not
 // be written: the run cannot keep its promise of resumability.
 func (e *engine) user(ctx context.Context, u User) (UserResult, error) {
+	ctx = trace.WithUser(ctx, u.Name) // --debug: users at once share the trace
 	st, err := LoadState(e.job.StateDir, u.Name)
 	if err != nil {
 		return resultOf(u, &State{User: u.Name, Status: FailedPerm, Error: err.Error()}, false), err
@@ -564,6 +567,11 @@ func (job *Job) importDir(user string) string {
 }
 
 func (w *work) export(ctx context.Context) error {
+	adopted, err := w.adopt(ctx)
+	if err != nil || adopted {
+		return err
+	}
+	w.removeUnfinished()
 	since := ""
 	if w.e.job.Stage == Delta {
 		// The --since rule: from the start of the user's last export that
@@ -582,11 +590,25 @@ func (w *work) export(ctx context.Context) error {
 	}
 	xj.User, xj.Out, xj.Progress = w.u.Name, w.archiveDir(), w.progress()
 	xj.Since, xj.After, xj.Overwrite = since, "", since == ""
+	xj.Finishing = func(path string, started time.Time) error {
+		if err := ctx.Err(); err != nil {
+			return err // a lost lock: the state is no longer this worker's to write
+		}
+		w.st.Finishing = &Finishing{Pass: w.e.job.Pass, Path: path, Started: started}
+		return saveState(w.e.job.StateDir, w.st)
+	}
 	rep, err := export.Run(ctx, xj)
 	if err != nil {
 		return err
 	}
-	if xj.Since == "" {
+	w.list(rep)
+	return w.exported()
+}
+
+// list adds an export's archive to the user's record (a full one starts
+// the record again), its counts and the items it could not take.
+func (w *work) list(rep *report.Export) {
+	if rep.After.IsZero() {
 		// A full export starts the user's record again.
 		w.st.Archives, w.st.Counts = nil, Counts{}
 	}
@@ -598,6 +620,12 @@ func (w *work) export(ctx context.Context) error {
 	for _, p := range rep.Errors {
 		w.st.Failures = append(w.st.Failures, Failure{Step: "export", Item: p.Folder + "/" + p.Item, Code: string(p.Code), Reason: p.Reason})
 	}
+	w.st.Finishing = nil
+}
+
+// exported marks the pass's export done in the save that holds its
+// archive's record.
+func (w *work) exported() error {
 	w.st.Archived = w.e.job.Pass
 	if w.e.job.Steps.Transfer == nil {
 		w.st.Exported = w.e.job.Pass
@@ -609,6 +637,93 @@ func (w *work) export(ctx context.Context) error {
 		stepSaved(w.u.Name, "export")
 	}
 	return nil
+}
+
+// removeUnfinished removes the archives a killed run left half written
+// under their temporary names: each as large as the export had come,
+// and never finished by anyone (the export starts again), while the
+// user's lock keeps any other export out of the directory.
+func (w *work) removeUnfinished() {
+	ents, _ := os.ReadDir(w.archiveDir()) // none to read: nothing to remove
+	for _, ent := range ents {
+		if ent.Type().IsRegular() && format.IsTempName(ent.Name()) {
+			p := filepath.Join(w.archiveDir(), ent.Name())
+			if err := os.Remove(p); err != nil {
+				w.e.logf("migrate: %s: a killed run's unfinished archive %s: %v", w.u.Name, p, err)
+				continue
+			}
+			w.e.logf("migrate: %s: removed %s, an archive a killed run left unfinished", w.u.Name, p)
+		}
+	}
+}
+
+// adopt lists the archive a killed run finished but did not record
+// (State.Finishing), and reports whether that finished this pass's
+// export.
+//
+// Why a record before the rename rather than adopting whatever unlisted
+// archive lies in the user's directory: the directory also holds
+// archives no pass lists on purpose (an earlier pass's deltas after a
+// new full export), and a full export's name is its predecessor's, so
+// only the name and start time recorded beforehand say which file is
+// this export's. The archive is read whole first (format.Verify: file
+// checksum when its .sha256 was written, every item's, the summary),
+// and its manifest must name the user and that start time. A damaged
+// file at the name is moved aside (never listed, transferred or
+// imported) and the export runs again; a whole one that is not this
+// export's is left to the export, as before.
+func (w *work) adopt(ctx context.Context) (bool, error) {
+	f := w.st.Finishing
+	if f == nil {
+		return false, nil
+	}
+	if _, err := os.Lstat(f.Path); errors.Is(err, fs.ErrNotExist) {
+		// Killed before the rename: the export starts again.
+		w.st.Finishing = nil
+		return false, nil
+	}
+	v, err := format.Verify(ctx, f.Path)
+	if ctx.Err() != nil {
+		return false, ctx.Err()
+	}
+	if err != nil {
+		aside := f.Path + ".incomplete"
+		if rerr := os.Rename(f.Path, aside); rerr != nil {
+			return false, retry.MarkPermanent(fmt.Errorf("archive %s is damaged (%v) and cannot be moved aside: %w", f.Path, err, rerr))
+		}
+		os.Remove(f.Path + format.ChecksumSuffix)
+		w.e.logf("migrate: %s: the archive a killed run was finishing is damaged, moved aside to %s and exported again: %v", w.u.Name, aside, err)
+		w.st.Finishing = nil
+		return false, nil
+	}
+	if m := v.Manifest; m.User != w.u.Name || !m.Started.Equal(f.Started) {
+		w.e.logf("migrate: %s: %s is not the archive a killed run was finishing (%s's, begun %s); the export runs again",
+			w.u.Name, f.Path, m.User, m.Started.Format(time.RFC3339Nano))
+		w.st.Finishing = nil
+		return false, nil
+	}
+	if !v.ChecksumFile {
+		// Killed between the rename and the checksum file: write it from
+		// the bytes just verified, as the export would have.
+		if err := format.WriteChecksumFile(f.Path, v.SHA256); err != nil {
+			return false, err
+		}
+	}
+	rep := report.NewExport(v.Manifest, f.Path, v.Summary, 0)
+	rep.File = f.Path + ".report.json"
+	if _, err := os.Stat(rep.File); errors.Is(err, fs.ErrNotExist) {
+		if err := report.WriteFile(rep.File, rep); err != nil {
+			return false, err
+		}
+	}
+	w.list(rep)
+	w.e.logf("migrate: %s: adopted %s, finished by a run killed before recording it", w.u.Name, f.Path)
+	if f.Pass != w.e.job.Pass {
+		// An earlier pass's archive: listed, and this pass exports from
+		// it.
+		return false, saveState(w.e.job.StateDir, w.st)
+	}
+	return true, w.exported()
 }
 
 // stepSaved, if set (by a test), is called after a step's state is

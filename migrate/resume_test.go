@@ -7,7 +7,6 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/mailhaul/mailhaul/export"
 )
@@ -83,13 +82,7 @@ func TestItemFailedIsWarning(t *testing.T) {
 func TestKilledAfterDeltaExportNotExportedAgain(t *testing.T) {
 	e := newEnv(t, 1)
 	u := e.users[0]
-	if res, err := Run(context.Background(), e.job(Full)); err != nil || res.ExitCode() != ExitOK {
-		t.Fatalf("full: %v\n%s", err, res.Summary())
-	}
-	time.Sleep(1100 * time.Millisecond) // new mail is later than the full export began
-	e.addMail(u.Name, "", time.Now())
-	e.addMail(u.Name, ".Sent", time.Now())
-	source := 2 + 1 + 2 + 2
+	source := e.fullThenNewMail(u)
 
 	// The "kill": keep the record as export's save left it, stop the run
 	// there, and put the record back after the run's later writes.

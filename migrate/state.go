@@ -49,6 +49,11 @@ type State struct {
 	// in the same save as the archive: a rerun after a crash before the
 	// transfer finished transfers it, never exports the user again.
 	Archived string `json:"archived,omitempty"`
+	// Finishing is the archive an export was about to complete, saved
+	// before the archive takes its final name and cleared by the save
+	// that lists it: a rerun after a crash in between adopts that
+	// archive, whole and verified, rather than exporting again.
+	Finishing *Finishing `json:"finishing,omitempty"`
 	// Error is the last error, ErrorClass its class ("authentication",
 	// "retryable", "permanent", "interrupted").
 	Error      string `json:"error,omitempty"`
@@ -75,6 +80,16 @@ type ArchiveRecord struct {
 	Items       int       `json:"items"`
 	Bytes       int64     `json:"bytes"`
 	Transferred string    `json:"transferred,omitempty"` // where the transfer put it
+}
+
+// Finishing names the archive of one export run before it exists.
+type Finishing struct {
+	Pass string `json:"pass"`
+	Path string `json:"path"`
+	// Started is the archive's manifest start time: it tells this run's
+	// archive from an older one of the same name (a full export replaces
+	// its predecessor).
+	Started time.Time `json:"started"`
 }
 
 // Counts are what the last import put on (or found on) the targets.

@@ -127,9 +127,10 @@ func markUsage(cmd *cobra.Command) {
 // app holds what every command shares: global flags and output streams.
 type app struct {
 	stdout, stderr io.Writer
-	json           bool // machine-readable output
-	quiet          bool // no progress display
-	debug          bool // trace the IMAP and HTTP conversations to stderr
+	json           bool   // machine-readable output
+	quiet          bool   // no progress display
+	debug          bool   // trace the IMAP and HTTP conversations to stderr
+	debugFile      string // or to this file
 	untrace        func()
 }
 
@@ -144,16 +145,35 @@ func (a *app) rootCommand() *cobra.Command {
 	root.PersistentFlags().BoolVar(&a.json, "json", false, "machine-readable output: JSON lines (one JSON object for inspect)")
 	root.PersistentFlags().BoolVarP(&a.quiet, "quiet", "q", false, "no progress display")
 	root.PersistentFlags().BoolVar(&a.debug, "debug", false, "trace every IMAP, DAV and HTTP conversation to stderr (credentials redacted, message contents shown by size only)")
-	root.PersistentPreRun = func(*cobra.Command, []string) {
-		if a.debug {
-			a.untrace = trace.SetOutput(a.stderr)
-		}
-	}
+	root.PersistentFlags().StringVar(&a.debugFile, "debug-file", "", "write the --debug trace to this file instead of stderr (appended to; created or made 0600); implies --debug")
+	root.PersistentPreRunE = func(*cobra.Command, []string) error { return a.startTrace() }
 	root.AddCommand(a.exportCommand(), a.inspectCommand(), a.verifyCommand(), a.extractCommand(), a.importCommand(), a.compareCommand(), a.restoreCommand(),
 		a.pushCommand(), a.pullCommand(), a.copyCommand(), a.migrateCommand())
 	root.Long = rootLong(root)
 	markUsage(root)
 	return root
+}
+
+// startTrace turns the --debug trace on, to stderr or to --debug-file.
+// The file is made readable by its owner alone: the trace has no
+// credentials, but it has addresses, folder names and server answers.
+func (a *app) startTrace() error {
+	switch {
+	case a.debugFile != "":
+		f, err := os.OpenFile(a.debugFile, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+		if err != nil {
+			return fmt.Errorf("--debug-file: %w", err)
+		}
+		if err := f.Chmod(0o600); err != nil { // an older file, made by someone's umask
+			f.Close()
+			return fmt.Errorf("--debug-file: %w", err)
+		}
+		restore := trace.SetOutput(f)
+		a.untrace = func() { restore(); f.Close() }
+	case a.debug:
+		a.untrace = trace.SetOutput(a.stderr)
+	}
+	return nil
 }
 
 // rootLong is the root help's overview, made from the commands themselves

@@ -44,6 +44,13 @@ func (l *runLog) printf(format string, args ...any) {
 	l.mu.Unlock()
 }
 
+// Write takes one --debug trace line (it carries its own time).
+func (l *runLog) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.f.Write(p)
+}
+
 func (l *runLog) close() {
 	if l.f != nil {
 		l.f.Close()

@@ -23,6 +23,7 @@ import (
 	"github.com/mailhaul/mailhaul/internal/cause"
 	"github.com/mailhaul/mailhaul/internal/ratelimit"
 	"github.com/mailhaul/mailhaul/internal/termtext"
+	"github.com/mailhaul/mailhaul/internal/trace"
 	"github.com/mailhaul/mailhaul/migrate"
 	"github.com/mailhaul/mailhaul/migrate/lease"
 	"github.com/mailhaul/mailhaul/migrate/metrics"
@@ -111,7 +112,7 @@ func (a *app) migrateRunCommand() *cobra.Command {
 	fl.StringSliceVar(&f.only, "only", nil, "only these users (source addresses; repeatable, or comma-separated)")
 	fl.IntVar(&f.shardIndex, "shard-index", 0, "this process's shard, 0 to --shard-count - 1 (or $"+shard.EnvJobIndex+", $"+shard.EnvIndex+")")
 	fl.IntVar(&f.shardCount, "shard-count", 1, "the number of processes sharing the plan's users")
-	fl.StringVar(&f.logFile, "log-file", "", "append timestamped lines (each user's steps, retries, the summary) to this file")
+	fl.StringVar(&f.logFile, "log-file", "", "append timestamped lines (each user's steps, retries, the summary; with --debug, the trace too) to this file")
 	fl.StringVar(&f.archives, "archives", "", "the directory the archives are read from and written to, instead of the plan's (the two-site flow: where the drive is mounted)")
 	fl.StringVar(&f.metrics, "metrics", "", "serve Prometheus metrics at http://ADDR/metrics while the run goes (a loopback address, e.g. 127.0.0.1:9464)")
 	fl.BoolVar(&f.metricsPublic, "metrics-public", false, "let --metrics listen on an address other than loopback (the metrics need no login)")
@@ -131,14 +132,19 @@ func (a *app) migrateRun(ctx context.Context, path string, f migrateRunFlags) er
 		return err
 	}
 	memoryForUsers(job.UsersAtOnce)
-	if err := b.checkZimbraAdmin(ctx, job.Users); err != nil {
-		return err
-	}
 	log, err := openRunLog(f.logFile)
 	if err != nil {
 		return err
 	}
 	defer log.close()
+	if log.f != nil {
+		// The log holds each user's steps; with --debug, their
+		// conversations between them.
+		defer trace.Tee(log)()
+	}
+	if err := b.checkZimbraAdmin(ctx, job.Users); err != nil {
+		return err
+	}
 	disp := a.newMigrateProgress(job, log)
 	job.Progress = disp.update
 	job.Logf = disp.logf

@@ -19,6 +19,7 @@ import (
 	"github.com/mailhaul/mailhaul/format"
 	"github.com/mailhaul/mailhaul/internal/retry"
 	"github.com/mailhaul/mailhaul/internal/termtext"
+	"github.com/mailhaul/mailhaul/internal/trace"
 	"github.com/mailhaul/mailhaul/report"
 )
 
@@ -214,7 +215,8 @@ func (a *app) exportZimbraLive(cmd *cobra.Command, f *exportFlags, lf *zimbraLiv
 							termtext.Escape(err.Error()), wait.Round(time.Second))
 						mu.Unlock()
 					}}
-					rep, err = zimbra.RunLive(ctx, zimbra.LiveJob{Job: job, Client: client, Zmmailbox: lf.zmmailbox,
+					// --debug: --concurrency users share the trace.
+					rep, err = zimbra.RunLive(trace.WithUser(ctx, user), zimbra.LiveJob{Job: job, Client: client, Zmmailbox: lf.zmmailbox,
 						PasswordHash: lf.withHash, Listed: acc, Retry: again, IdleTimeout: lf.idleTimeout, HeaderTimeout: lf.headerTimeout})
 				}
 				if prog != nil {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"fmt"
 	"io"
 	"strings"
 	"testing"
@@ -146,5 +147,107 @@ func TestReserveHandsOnBatchFirst(t *testing.T) {
 	flushed = false
 	if err := im.reserve(ctx, &item{sp: sp}, flush); err != nil || flushed {
 		t.Errorf("reserve with room = %v, flushed %v; want no flush", err, flushed)
+	}
+}
+
+// TestBufClass: every size from bufPoolMin to spoolMemMax has a class in
+// range whose buffers hold it, at most an eighth larger, and the sizes a
+// class serves are the ones rounding to its capacity.
+func TestBufClass(t *testing.T) {
+	capOf := map[int]int{}
+	for n := bufPoolMin; n <= spoolMemMax; n++ {
+		i, c := bufClass(n)
+		if i < 0 || i >= bufClasses || c < n || c > n+n/8 {
+			t.Fatalf("bufClass(%d) = %d, %d; want a class below %d holding %d bytes, at most an eighth more", n, i, c, bufClasses, n)
+		}
+		if prev, ok := capOf[i]; ok && prev != c {
+			t.Fatalf("class %d holds %d and %d bytes", i, prev, c)
+		}
+		capOf[i] = c
+	}
+	if len(capOf) != bufClasses {
+		t.Errorf("%d classes used, want %d", len(capOf), bufClasses)
+	}
+}
+
+// TestSpoolBuffersReused: spools closed in any order hand their buffers
+// to later ones, and never one still open: every spool keeps its own
+// bytes until closed, however many come and go meanwhile; a spool closed
+// twice gives its buffer back once. Run with -race, from several
+// goroutines, as the reader and the senders do.
+func TestSpoolBuffersReused(t *testing.T) {
+	msg := func(g, i int) []byte {
+		// Sizes spread over a few classes, each byte telling whose it is.
+		n := bufPoolMin + (i*7919)%(3*bufPoolMin)
+		return bytes.Repeat([]byte{byte('a' + g), byte('0' + i%10), '\n'}, n/3)
+	}
+	done := make(chan error, 4)
+	for g := range 4 {
+		go func() {
+			sr := newSpooler(t.TempDir())
+			type held struct {
+				sp   *spool
+				want []byte
+			}
+			var open []held
+			for i := range 300 {
+				in := msg(g, i)
+				sp, err := sr.read(bytes.NewReader(in))
+				if err != nil {
+					done <- err
+					return
+				}
+				open = append(open, held{sp, toCRLF(in)})
+				if i%3 != 0 { // close some, oldest or newest first
+					k := 0
+					if i%2 == 0 {
+						k = len(open) - 1
+					}
+					h := open[k]
+					open = append(open[:k], open[k+1:]...)
+					if got := readAll(t, h.sp); !bytes.Equal(got, h.want) {
+						done <- fmt.Errorf("goroutine %d: a spool's bytes changed while it was open (%d bytes, want %d)", g, len(got), len(h.want))
+						return
+					}
+					h.sp.close()
+					h.sp.close() // again: no second give-back
+				}
+			}
+			for _, h := range open {
+				if got := readAll(t, h.sp); !bytes.Equal(got, h.want) {
+					done <- fmt.Errorf("goroutine %d: a spool's bytes changed while it was open", g)
+					return
+				}
+				h.sp.close()
+			}
+			done <- nil
+		}()
+	}
+	for range 4 {
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// TestSpoolBufferGivenBackOnce: a buffer given back twice would serve two
+// spools at once.
+func TestSpoolBufferGivenBackOnce(t *testing.T) {
+	sr := newSpooler(t.TempDir())
+	in := bytes.Repeat([]byte("x"), 2*bufPoolMin)
+	for range 50 {
+		a, err := sr.read(bytes.NewReader(in))
+		if err != nil {
+			t.Fatal(err)
+		}
+		a.close()
+		a.close()
+		b, _ := sr.read(bytes.NewReader(in))
+		c, _ := sr.read(bytes.NewReader(in))
+		if &b.mem[0] == &c.mem[0] {
+			t.Fatal("two open spools share one buffer")
+		}
+		b.close()
+		c.close()
 	}
 }

@@ -58,6 +58,39 @@ measure() {
 	log "  $name: $(tail -n 1 "$SAMPLES" | cut -d' ' -f2)s"
 }
 
+# migrate_tools: build genusers and mailhaul (or copy $MAILHAUL) from
+# $REPO into $BIN, for the scripts that time `migrate run`.
+migrate_tools() {
+	mkdir -p "$BIN"
+	(cd "$REPO" && go build -o "$BIN/genusers" ./internal/bench/genusers)
+	if [[ -n ${MAILHAUL:-} ]]; then cp "$MAILHAUL" "$BIN/mailhaul"; else (cd "$REPO" && go build -o "$BIN/mailhaul" ./cmd/mailhaul); fi
+	"$BIN/mailhaul" migrate run --help >/dev/null 2>&1 || die "this mailhaul has no 'migrate run'"
+}
+
+# gen_users: $USERS users of $MESSAGES messages of ~$MSGSIZE bytes from
+# $SEED in $DATA/src (genusers), unless an earlier run left them there.
+gen_users() {
+	[[ -f $DATA/.done ]] && return
+	log "== generating $USERS users × $MESSAGES messages of ~$MSGSIZE bytes in $DATA"
+	rm -rf "$DATA"
+	"$BIN/genusers" -out "$DATA" -users "$USERS" -messages "$MESSAGES" -size "$MSGSIZE" -seed "$SEED" -imap imap://127.0.0.1:1 >&2
+	chmod -R a+rX "$DATA"
+	touch "$DATA/.done"
+}
+
+# busy: the CPU seconds every process on the machine has used so far
+# (user, nice, system, irq, softirq), so a run's share includes the
+# server's: on 2 cores, Dovecot's work bounds every tool.
+busy() { awk -v hz="$(getconf CLK_TCK)" '$1 == "cpu" {printf "%.2f\n", ($2 + $3 + $4 + $7 + $8) / hz}' /proc/stat; }
+
+# run_cpu: for a script's measure_extra, the machine's CPU seconds since
+# BUSY0=$(busy) and Dovecot's since DOVECOT0=$(dovecot_cpu) (its imap
+# processes given a moment to log out and be reaped).
+run_cpu() {
+	sleep 1
+	awk -v a="$BUSY0" -v b="$(busy)" -v c="$DOVECOT0" -v d="$(dovecot_cpu)" 'BEGIN {printf "%.1f %.1f", b - a, d - c}'
+}
+
 # median NAME FIELD: the median (lower middle) of a field over NAME's samples.
 median() {
 	awk -v n="$1" -v f="$2" '$1 == n {print $f}' "$SAMPLES" | sort -g |
@@ -186,6 +219,13 @@ CONF
 }
 
 stop_dovecot() { [[ -f ${DOVECOT_PID_FILE:-} ]] && kill "$(cat "$DOVECOT_PID_FILE")" 2>/dev/null || true; }
+
+# dovecot_cpu: the CPU seconds of the Dovecot start_dovecot started, with
+# its processes that have ended (an imap process ends when its client logs
+# out, and the master reaps it).
+dovecot_cpu() {
+	awk -v hz="$(getconf CLK_TCK)" '{printf "%.2f\n", ($14 + $15 + $16 + $17) / hz}' "/proc/$(cat "$DOVECOT_PID_FILE")/stat"
+}
 
 # dovecot_count USER: the messages in all of USER's folders.
 dovecot_count() {

@@ -62,7 +62,7 @@ func Dial(ctx context.Context, a Account) (*Conn, error) {
 		}
 		nc = tc
 	}
-	nc = trace.Conn(nc, a.Addr) // --debug: the clear text, redacted
+	nc = trace.Conn(ctx, nc, a.Addr) // --debug: the clear text, redacted
 	c := &Conn{addr: a.Addr, nc: nc, r: bufio.NewReaderSize(nc, 16<<10), w: bufio.NewWriterSize(nc, 64<<10), ctx: ctx}
 	c.stop = context.AfterFunc(ctx, func() { c.closeNet() })
 	nc.SetDeadline(time.Now().Add(timeout))
@@ -99,7 +99,7 @@ func (c *Conn) handshake(a *Account) error {
 		if err := tc.HandshakeContext(c.ctx); err != nil {
 			return fmt.Errorf("imap: STARTTLS with %s: %w", c.addr, err)
 		}
-		nc := trace.Conn(tc, c.addr)
+		nc := trace.Upgrade(c.nc, tc) // the same conversation, now over TLS
 		c.mu.Lock()
 		c.nc = nc
 		c.mu.Unlock()

@@ -2,6 +2,7 @@ package trace
 
 import (
 	"net/http"
+	"net/http/httptrace"
 	"net/url"
 	"slices"
 	"strconv"
@@ -11,7 +12,10 @@ import (
 // HTTP returns next traced: each request (each try, when under a retrying
 // transport) is shown by method, URL, headers and the size of its body,
 // the answer by status, headers and size. Bodies are never shown: they
-// are messages, contacts, or SOAP requests carrying passwords and tokens.
+// are messages, contacts, or SOAP requests carrying passwords and tokens;
+// what a body asks for is named by the caller (WithRequest). The
+// connection an exchange went over is named by its local address, so
+// that the exchanges of one connection can be told apart from another's.
 func HTTP(next http.RoundTripper) http.RoundTripper { return &transport{next: next} }
 
 type transport struct{ next http.RoundTripper }
@@ -20,10 +24,24 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if !Enabled() {
 		return t.next.RoundTrip(req)
 	}
-	l := label("http", req.URL.Host)
-	emit(l, "C:", req.Method+" "+redactURL(req.URL)+" "+req.Proto)
+	ctx := req.Context()
+	l := label(ctx, "http", req.URL.Host)
+	line := req.Method + " " + redactURL(req.URL) + " " + req.Proto
+	if what := fromCtx(ctx, requestKey); what != "" {
+		line += " (" + what + ")"
+	}
+	emit(l, "C:", line)
 	headers(l, "C:", req.Header)
 	emit(l, "C:", "(body of "+size(req.ContentLength)+" not shown)")
+	req = req.WithContext(httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
+		GotConn: func(c httptrace.GotConnInfo) {
+			how := "new"
+			if c.Reused {
+				how = "reused"
+			}
+			emit(l, "C:", "(connection from "+c.Conn.LocalAddr().String()+", "+how+")")
+		},
+	}))
 	resp, err := t.next.RoundTrip(req)
 	if err != nil {
 		emit(l, "S:", "error: "+err.Error())

@@ -2,6 +2,7 @@ package trace
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"net"
 	"strconv"
@@ -9,16 +10,30 @@ import (
 	"sync"
 )
 
-// Conn returns nc traced as an IMAP conversation with the server at addr:
-// what is written is the client's side (C:), what is read the server's
-// (S:). Wrap the connection that carries clear text (after TLS), and
-// unwrap it with Unwrap before starting TLS on it. nc itself when tracing
-// is off.
-func Conn(nc net.Conn, addr string) net.Conn {
+// Conn returns nc traced as an IMAP conversation with the server at addr,
+// opened under ctx (WithUser): what is written is the client's side (C:),
+// what is read the server's (S:). Wrap the connection that carries clear
+// text (after TLS); to start TLS on it, unwrap it with Unwrap and trace
+// the TLS connection with Upgrade. nc itself when tracing is off.
+func Conn(ctx context.Context, nc net.Conn, addr string) net.Conn {
 	if !Enabled() {
 		return nc
 	}
-	l := label("imap", addr)
+	return newConn(nc, label(ctx, "imap", addr))
+}
+
+// Upgrade returns upgraded (the TLS connection STARTTLS made of traced's)
+// traced as the same conversation, under the same label; upgraded itself
+// when traced was not traced.
+func Upgrade(traced, upgraded net.Conn) net.Conn {
+	c, ok := traced.(*conn)
+	if !ok {
+		return upgraded
+	}
+	return newConn(upgraded, c.out.label)
+}
+
+func newConn(nc net.Conn, l string) *conn {
 	return &conn{Conn: nc, in: &imapLines{label: l, dir: "S:"}, out: &imapLines{label: l, dir: "C:", client: true}}
 }
 

@@ -2,10 +2,13 @@ package trace
 
 import (
 	"bytes"
+	"context"
 	"encoding/base64"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -116,5 +119,106 @@ func TestHTTPRedaction(t *testing.T) {
 		if !strings.Contains(got, w) {
 			t.Errorf("trace lacks %q:\n%s", w, got)
 		}
+	}
+}
+
+// TestConversationLabels: every line starts with the date and time, names
+// the user its context carries (as a migrate run's users share the
+// trace), and keeps its conversation's number across STARTTLS; an HTTP
+// exchange shows what its caller named it and the connection it went
+// over.
+func TestConversationLabels(t *testing.T) {
+	buf := capture(t)
+	ctx := WithUser(context.Background(), "alice@example.org")
+	client, server := net.Pipe()
+	defer server.Close()
+	go io.Copy(io.Discard, server)
+	c := Conn(ctx, client, "imap.example.org:143")
+	c.Write([]byte("a1 STARTTLS\r\n"))
+	client2, server2 := net.Pipe() // stands for the TLS connection over client
+	defer server2.Close()
+	go io.Copy(io.Discard, server2)
+	up := Upgrade(Unwrap(c), client2) // not traced: nothing to keep
+	if up != client2 {
+		t.Error("Upgrade of an untraced connection traced it")
+	}
+	Upgrade(c, client2).Write([]byte("a2 NOOP\r\n"))
+	Conn(context.Background(), client2, "other:143").Write([]byte("b1 NOOP\r\n"))
+
+	srv := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	defer srv.Close()
+	hc := &http.Client{Transport: HTTP(http.DefaultTransport)}
+	req, _ := http.NewRequestWithContext(WithRequest(ctx, "AuthRequest"), "POST", srv.URL+"/service/admin/soap", nil)
+	resp, err := hc.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+
+	lines := strings.Split(strings.TrimSuffix(buf.String(), "\n"), "\n")
+	stamp := regexp.MustCompile(`^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z `)
+	conv := map[string]string{} // first words of a line by its text
+	for _, l := range lines {
+		if !stamp.MatchString(l) {
+			t.Errorf("line without its date and time: %q", l)
+			continue
+		}
+		l = l[len("2006-01-02T15:04:05.000Z "):]
+		label, text, _ := strings.Cut(l, " C: ")
+		conv[text] = label
+	}
+	first := conv["a1 STARTTLS"]
+	if !strings.HasPrefix(first, "[alice@example.org] imap#") || !strings.HasSuffix(first, " imap.example.org:143") {
+		t.Errorf("the IMAP line's label %q lacks the user, protocol and server:\n%s", first, buf)
+	}
+	if got := conv["a2 NOOP"]; got != first {
+		t.Errorf("after STARTTLS the conversation is %q, before %q", got, first)
+	}
+	if got := conv["b1 NOOP"]; strings.Contains(got, "alice") || got == first {
+		t.Errorf("another connection, without a user, is labelled %q", got)
+	}
+	host := strings.TrimPrefix(srv.URL, "http://")
+	post := conv["POST "+srv.URL+"/service/admin/soap HTTP/1.1 (AuthRequest)"]
+	if !strings.HasPrefix(post, "[alice@example.org] http#") || !strings.HasSuffix(post, " "+host) {
+		t.Errorf("the request line lacks its name or label (%q):\n%s", post, buf)
+	}
+	var via string
+	for text, label := range conv {
+		if strings.HasPrefix(text, "(connection from 127.0.0.1:") && strings.HasSuffix(text, ", new)") {
+			via = label
+		}
+	}
+	if via != post {
+		t.Errorf("no line names the exchange's connection under %q:\n%s", post, buf)
+	}
+}
+
+type failingWriter struct{}
+
+func (failingWriter) Write([]byte) (int, error) { return 0, io.ErrClosedPipe }
+
+// TestTee: a second output gets every line the first does, a failing
+// output does not stop the others, and a Tee while tracing is off turns
+// nothing on.
+func TestTee(t *testing.T) {
+	SetOutput(nil)
+	var off bytes.Buffer
+	Tee(&off)()
+	if Enabled() {
+		t.Fatal("Tee turned the trace on")
+	}
+	first := capture(t)
+	var second bytes.Buffer
+	restore := Tee(failingWriter{})
+	restore2 := Tee(&second)
+	emit("imap#1 x", "C:", "a1 NOOP")
+	restore2()
+	restore()
+	emit("imap#1 x", "C:", "a2 NOOP")
+	if first.String() == "" || !strings.HasPrefix(first.String(), second.String()) || !strings.HasSuffix(second.String(), "imap#1 x C: a1 NOOP\n") {
+		t.Errorf("first output:\n%s\nsecond:\n%s", first, &second)
+	}
+	if strings.Contains(second.String(), "a2") || !strings.Contains(first.String(), "a2 NOOP") {
+		t.Errorf("after the Tee's restore: first\n%s\nsecond\n%s", first, &second)
 	}
 }

@@ -193,16 +193,82 @@ func TestChange(t *testing.T) {
 	if c.Delivered != 4 || c.Moved+c.Flagged != 4 || c.Moved == 0 || c.Flagged == 0 {
 		t.Fatalf("Change: %+v, want 4 delivered and 4 moved or flagged", c)
 	}
-	after := heads(t, u.Maildir)
-	for h := range before {
-		if after[h] != 1 {
-			t.Errorf("%q: %d times after Change, want once", h, after[h])
-		}
-	}
-	if len(after) != len(before)+4 {
-		t.Errorf("%d messages after Change, want %d", len(after), len(before)+4)
-	}
+	keptAll(t, before, heads(t, u.Maildir), 4)
 	if n, _ := files(filepath.Join(u.Maildir, "new")); len(n) != 4 {
 		t.Errorf("%d files in new/, want the 4 delivered", len(n))
+	}
+}
+
+// keptAll checks that every message of before is once in after, which
+// holds delivered more.
+func keptAll(t *testing.T, before, after map[string]int, delivered int) {
+	t.Helper()
+	for h := range before {
+		if after[h] != 1 {
+			t.Errorf("%q: %d times after the change, want once", h, after[h])
+		}
+	}
+	if len(after) != len(before)+delivered {
+		t.Errorf("%d messages after the change, want %d", len(after), len(before)+delivered)
+	}
+}
+
+func TestChangeBy(t *testing.T) {
+	dir := t.TempDir()
+	users, err := Generate(Options{Dir: dir, Users: 2, Seed: 5, MaxMessages: 60})
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := &users[1]
+	set := func(sub string) map[string]bool {
+		names, err := files(filepath.Join(u.Maildir, sub, "cur"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := map[string]bool{}
+		for _, n := range names {
+			m[n] = true
+		}
+		return m
+	}
+	before, inbox, archive := heads(t, u.Maildir), set(""), set(".Archive")
+	c, err := ChangeBy(u, 9, Delta{Deliver: 5, Flag: 4, Move: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c != (Changes{Delivered: 5, Flagged: 4, Moved: 2}) {
+		t.Fatalf("ChangeBy: %+v, want 5 delivered, 4 flagged, 2 moved", c)
+	}
+	keptAll(t, before, heads(t, u.Maildir), 5)
+	// Of the INBOX names that went, 4 came back with \Flagged flipped and
+	// 2 are in Archive under the same name.
+	inbox2, archive2 := set(""), set(".Archive")
+	flipped, moved := 0, 0
+	for n := range inbox {
+		switch {
+		case inbox2[n]:
+		case inbox2[toggleFlagged(n)]:
+			flipped++
+		case archive2[n] && !archive[n]:
+			moved++
+		default:
+			t.Errorf("%s left INBOX for no known place", n)
+		}
+	}
+	if flipped != 4 || moved != 2 || len(inbox2) != len(inbox)-2 || len(archive2) != len(archive)+2 {
+		t.Errorf("INBOX %d→%d, Archive %d→%d, %d flipped, %d moved; want 4 flipped and 2 moved", len(inbox), len(inbox2), len(archive), len(archive2), flipped, moved)
+	}
+	if n, _ := files(filepath.Join(u.Maildir, "new")); len(n) != 5 {
+		t.Errorf("%d files in new/, want the 5 delivered", len(n))
+	}
+
+	// A user with fewer INBOX messages than asked gets what there is.
+	empty := &users[0] // the first user is always empty
+	c, err = ChangeBy(empty, 9, Delta{Deliver: 3, Flag: 10, Move: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c != (Changes{Delivered: 3}) {
+		t.Errorf("ChangeBy on an empty user: %+v, want only 3 delivered", c)
 	}
 }

@@ -346,7 +346,8 @@ var errNotAnswer = errors.New("not a SOAP answer")
 // answer's body broke (a transient error, worth asking again). sample
 // is the answer's start, for errNotAnswer's message.
 func (c *Client) post(ctx context.Context, endpoint, name string, body []byte, out any) (hr *http.Request, status int, sample []byte, fault *Fault, broke bool, err error) {
-	hr, err = http.NewRequestWithContext(ctx, http.MethodPost, endpoint, bytes.NewReader(body))
+	// --debug names the request: the body, never traced, holds it.
+	hr, err = http.NewRequestWithContext(trace.WithRequest(ctx, name), http.MethodPost, endpoint, bytes.NewReader(body))
 	if err != nil {
 		return nil, 0, nil, nil, false, fmt.Errorf("zimbra: %s: %w", name, err)
 	}

@@ -5,6 +5,14 @@
 //
 // DIR/src holds the users, DIR/plan.toml, DIR/users.csv and DIR/secrets
 // the plan (every password "pw", as internal/bench/lib.sh's Dovecot has).
+//
+//	go run ./internal/bench/genusers -out DIR -users 32 -change -new 20 -flags 10 -moves 2
+//
+// changes the users DIR/src holds as a user at work between the full copy
+// and the cutover does (usergen.ChangeBy), for internal/bench/delta.sh,
+// and prints what it did; -expect prints what a server holding the users
+// must show, per user, folder and flags (delta.sh compares it with
+// doveadm's view).
 package main
 
 import (
@@ -29,15 +37,34 @@ func main() {
 	conns := flag.Int("conns", 16, "the plan's [limits] connections_per_server")
 	archives := flag.String("archives", "", "the plan's archive directory (default DIR/archives)")
 	planOnly := flag.Bool("plan-only", false, "only rewrite the plan of users DIR/src already holds (same flags)")
+	change := flag.Bool("change", false, "change the users DIR/src holds (-new, -flags, -moves each) instead")
+	expectOnly := flag.Bool("expect", false, "print what a server holding the users DIR/src holds must show (see expect) instead")
+	var d usergen.Delta
+	flag.IntVar(&d.Deliver, "new", 20, "with -change: messages delivered to each user's INBOX")
+	flag.IntVar(&d.Flag, "flags", 10, "with -change: INBOX messages whose \\Flagged flips, each user")
+	flag.IntVar(&d.Move, "moves", 2, "with -change: INBOX messages moved to Archive, each user")
 	flag.Parse()
-	if *out == "" || *imap == "" {
-		fmt.Fprintln(os.Stderr, "genusers: -out and -imap are required")
+	if *out == "" || (*imap == "" && !*change && !*expectOnly) {
+		fmt.Fprintln(os.Stderr, "genusers: -out and -imap (or -change, -expect) are required")
 		os.Exit(2)
 	}
 	if *archives == "" {
 		*archives = filepath.Join(*out, "archives")
 	}
 	o := usergen.Options{Dir: filepath.Join(*out, "src"), Users: *users, Seed: *seed, MaxMessages: *messages, Skew: *skew, MessageBytes: *size}
+	if *change || *expectOnly {
+		var err error
+		if *change {
+			err = changeAll(o, *seed, d)
+		} else {
+			err = expect(os.Stdout, o)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "genusers:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	var us []usergen.User
 	var err error
 	if *planOnly {
@@ -60,4 +87,25 @@ func main() {
 		bytes += u.Bytes
 	}
 	fmt.Printf("genusers: %d users, %d messages, %.1f MiB in %s\n", len(us), msgs, float64(bytes)/(1<<20), o.Dir)
+}
+
+// changeAll applies d to every user o.Dir holds and prints the totals
+// (a user with a small INBOX gets fewer flags and moves).
+func changeAll(o usergen.Options, seed uint64, d usergen.Delta) error {
+	us, err := usergen.Existing(o)
+	if err != nil {
+		return err
+	}
+	var sum usergen.Changes
+	for i := range us {
+		c, err := usergen.ChangeBy(&us[i], seed, d)
+		if err != nil {
+			return fmt.Errorf("%s: %w", us[i].Login, err)
+		}
+		sum.Delivered += c.Delivered
+		sum.Flagged += c.Flagged
+		sum.Moved += c.Moved
+	}
+	fmt.Printf("genusers: changed %d users: %d delivered, %d flagged, %d moved\n", len(us), sum.Delivered, sum.Flagged, sum.Moved)
+	return nil
 }
