@@ -38,6 +38,17 @@
 // warnings are left alone by a later run of the same pass unless
 // RetryFailed.
 //
+// A user whose lock another worker holds (an index started twice, a
+// run started by hand beside the night's) is not this run's failure: the
+// run does its other users first, then looks at the held ones every
+// HeldPoll, up to WaitHeld. One its holder finished counts as done by
+// that worker (UserResult.By; never as this run's work, and the state is
+// the holder's); one released unfinished, or whose lease expired (a dead
+// holder), this run takes and works on; one still held at the limit
+// stands Held, and a run whose users left undone are all held exits
+// ExitHeld (75, sysexits' EX_TEMPFAIL): not finished, nothing failed, a
+// later run (or the holder) finishes it.
+//
 // Servers shares one connection cap per target server among all users
 // (importer/imap's Limits.Conns), so that the server's limit holds for
 // the night, not for each user.

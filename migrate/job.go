@@ -119,6 +119,18 @@ type Job struct {
 	// Locker keeps two processes from working on one user; nil: a lock
 	// for this process alone.
 	Locker Locker
+	// WaitHeld bounds the wait for users another worker holds (a second
+	// process started for the same shard, a run started by hand): once
+	// its other users are through, the run tries each held user again
+	// every HeldPoll until WaitHeld has passed. A user the holder
+	// finished counts as done by that worker, never as this run's work;
+	// one it released unfinished, or whose lease expired, this run works
+	// on; one still held at the limit stands Held (ExitHeld). Default
+	// DefaultWaitHeld; negative: no wait.
+	WaitHeld time.Duration
+	// HeldPoll is the wait between two looks at the held users (default
+	// DefaultHeldPoll, never more than WaitHeld).
+	HeldPoll time.Duration
 	// Only limits the run to these users (by Name).
 	Only []string
 	// RetryFailed works on users that failed or finished with warnings
@@ -146,6 +158,17 @@ const StageMigrate = "migrate"
 // defaultUsersAtOnce is Job.UsersAtOnce's default.
 const defaultUsersAtOnce = 4
 
+// DefaultWaitHeld is Job.WaitHeld's default: long enough for the holder
+// to finish a large user (a live holder renews its lease all the while;
+// a dead one's lease expires within its TTL and this run takes the user
+// over), short enough that a run never hangs for a night on one.
+const DefaultWaitHeld = time.Hour
+
+// DefaultHeldPoll is Job.HeldPoll's default: a released lease is seen
+// within seconds, at the cost of one state read and one lock attempt per
+// held user.
+const DefaultHeldPoll = 5 * time.Second
+
 // ErrUsers is a users list the engine refuses; the message names the
 // users.
 var ErrUsers = errors.New("migrate: users")
@@ -168,8 +191,6 @@ func Run(ctx context.Context, job Job) (*Result, error) {
 	e.total = int64(len(users))
 	var g errgroup.Group
 	g.SetLimit(e.job.UsersAtOnce)
-	var stateErr error
-	var mu sync.Mutex
 	for i, u := range users {
 		if ctx.Err() != nil {
 			st, lerr := LoadState(job.StateDir, u.Name)
@@ -180,22 +201,95 @@ func Run(ctx context.Context, job Job) (*Result, error) {
 			continue
 		}
 		g.Go(func() error {
-			r, err := e.user(ctx, u)
-			e.results[i] = r
-			if err != nil {
-				mu.Lock()
-				stateErr = errors.Join(stateErr, err)
-				mu.Unlock()
-			}
+			e.do(ctx, i, u)
 			return nil
 		})
 	}
 	g.Wait()
+	e.waitHeld(ctx, users)
 	res := newResult(job, e.results, time.Since(e.start))
-	if stateErr != nil {
-		return res, stateErr
+	if e.stateErr != nil {
+		return res, e.stateErr
 	}
 	return res, ctx.Err()
+}
+
+// do works on users[i] and records its result.
+func (e *engine) do(ctx context.Context, i int, u User) {
+	r, err := e.user(ctx, u)
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.results[i] = r
+	e.stateErr = errors.Join(e.stateErr, err)
+}
+
+// waitHeld looks at the users another worker held, every HeldPoll until
+// WaitHeld has passed, each on its own (users done by their holder are
+// seen at once, whatever a user taken over meanwhile takes), at most
+// UsersAtOnce at a time. A user no longer held is worked on as any other
+// (e.user re-reads its state under the lock); one its holder finished,
+// or left failed, stands as that holder left it, attributed to it (By).
+func (e *engine) waitHeld(ctx context.Context, users []User) {
+	var held []int
+	for i, r := range e.results {
+		if r.Status == Held {
+			held = append(held, i)
+		}
+	}
+	if len(held) == 0 || e.job.WaitHeld < 0 {
+		return
+	}
+	limit := time.Now().Add(e.job.WaitHeld)
+	e.logf("migrate: %d users held by other workers: waiting for them until %s", len(held), limit.UTC().Format("15:04:05 UTC"))
+	slots := make(chan struct{}, e.job.UsersAtOnce)
+	var wg sync.WaitGroup
+	for _, i := range held {
+		wg.Go(func() {
+			tick := time.NewTicker(e.job.HeldPoll)
+			defer tick.Stop()
+			for again := true; again; {
+				select {
+				case <-ctx.Done():
+					return
+				case <-tick.C:
+				}
+				slots <- struct{}{}
+				again = e.lookAgain(ctx, i, users[i], limit)
+				<-slots
+			}
+		})
+	}
+	wg.Wait()
+}
+
+// lookAgain tries users[i], held before, once more; it says whether the
+// user is still held and the wait goes on.
+func (e *engine) lookAgain(ctx context.Context, i int, u User, limit time.Time) bool {
+	e.mu.Lock()
+	by := e.results[i].By
+	e.mu.Unlock()
+	e.do(ctx, i, u)
+	e.mu.Lock()
+	r := &e.results[i]
+	var note string
+	switch {
+	case r.Status == Held && time.Now().Before(limit):
+		e.mu.Unlock()
+		return true
+	case r.Status == Held:
+		r.Note = fmt.Sprintf("still held by %s after a wait of %s (--wait-held)", r.By, e.job.WaitHeld)
+		note = r.Note
+	case r.Skipped && r.Note == "" && ctx.Err() == nil:
+		// Its holder did the pass's work (or left it failed): the
+		// user's state is that worker's, not this run's.
+		r.By, r.Note = by, fmt.Sprintf("%s by %s", r.Status, by)
+		note = r.Note
+	}
+	e.mu.Unlock()
+	if note != "" {
+		e.logf("migrate: %s: %s", u.Name, note)
+	}
+	return false
 }
 
 // check validates job, applies its defaults and returns the users of the
@@ -233,6 +327,15 @@ func (job *Job) check() ([]User, error) {
 	}
 	if job.Header == nil {
 		job.Header = UserColumns
+	}
+	if job.WaitHeld == 0 {
+		job.WaitHeld = DefaultWaitHeld
+	}
+	if job.HeldPoll <= 0 {
+		job.HeldPoll = DefaultHeldPoll
+	}
+	if job.WaitHeld > 0 {
+		job.HeldPoll = min(job.HeldPoll, job.WaitHeld)
 	}
 	// Names must never meet on disk: a user's archives, state and
 	// journals are under its Key, one name for addresses that differ
@@ -272,12 +375,13 @@ func (job *Job) check() ([]User, error) {
 
 // engine is one Run under way.
 type engine struct {
-	job     Job
-	start   time.Time
-	results []UserResult
-	mu      sync.Mutex
-	total   int64
-	ended   int64
+	job      Job
+	start    time.Time
+	mu       sync.Mutex // guards the fields below
+	results  []UserResult
+	stateErr error
+	total    int64
+	ended    int64
 }
 
 func (e *engine) logf(format string, args ...any) {
@@ -315,9 +419,15 @@ func (e *engine) user(ctx context.Context, u User) (UserResult, error) {
 	parent := ctx
 	ctx, unlock, err := e.job.Locker.Lock(parent, u.Name)
 	if err != nil {
-		e.logf("migrate: %s: %v", u.Name, err)
 		r := resultOf(u, st, true)
 		r.Note = err.Error()
+		if by, ok := HeldBy(err); ok {
+			// Not this run's failure: the holder works on the user, and
+			// the run waits for it once its other users are through.
+			r.Status, r.By = Held, by
+			return r, nil
+		}
+		e.logf("migrate: %s: %v", u.Name, err)
 		return r, nil
 	}
 	defer unlock()

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/mailhaul/mailhaul/importer"
 	"github.com/mailhaul/mailhaul/internal/retry"
@@ -99,36 +100,75 @@ func (f *failing) Import(context.Context, importer.Request) (*importer.Result, e
 	return nil, retry.MarkThrottled(fmt.Errorf("timeout: the server is busy"), 0)
 }
 
-// heldLocker says another worker holds one user.
+// heldLocker says another worker holds one user, and counts the tries.
 type heldLocker struct {
 	*LocalLocker
-	user string
+	user  string
+	tries *atomic.Int32
 }
 
 func (h heldLocker) Lock(ctx context.Context, user string) (context.Context, func(), error) {
 	if user == h.user {
+		h.tries.Add(1)
 		return nil, nil, fmt.Errorf("%s: %w", user, ErrHeld)
 	}
 	return h.LocalLocker.Lock(ctx, user)
 }
 
 // TestHeldUserLeftAlone: a user whose lock another worker holds is not
-// worked on (nothing exported or imported, its state untouched), and the
-// run does not count it done.
+// worked on (nothing exported or imported, its state untouched). The
+// run waits for it, every HeldPoll up to WaitHeld and no longer, after
+// its other users; at the limit it stands held by that worker, which is
+// neither done nor failed: ExitHeld, and the summary's last line says so.
 func TestHeldUserLeftAlone(t *testing.T) {
 	e := newEnv(t, 2)
 	job := e.job(Full)
-	job.Locker = heldLocker{NewLocalLocker(), "user01@example.org"}
+	tries := &atomic.Int32{}
+	job.Locker = heldLocker{NewLocalLocker(), "user01@example.org", tries}
+	job.WaitHeld, job.HeldPoll = 600*time.Millisecond, 100*time.Millisecond
+	var waited atomic.Bool
+	job.Logf = func(format string, args ...any) {
+		if strings.Contains(fmt.Sprintf(format, args...), "waiting for them") {
+			waited.Store(true)
+		}
+	}
+	start := time.Now()
 	res, err := Run(context.Background(), job)
 	if err != nil {
 		t.Fatal(err)
 	}
+	took := time.Since(start)
 	held := res.Users[0]
-	if !held.Skipped || held.Status != Queued || !strings.Contains(held.Note, "another worker") || len(e.heads("user01")) != 0 {
+	if !held.Skipped || held.Status != Held || held.By != "another worker" || !strings.Contains(held.Note, "still held") ||
+		len(e.heads("user01")) != 0 {
 		t.Errorf("held user: %+v", held)
 	}
-	if res.Users[1].Status != Done || res.ExitCode() != ExitPartial {
-		t.Errorf("other user %s, exit %d", res.Users[1].Status, res.ExitCode())
+	if st, err := LoadState(e.state, "user01@example.org"); err != nil || st.Status != Queued || st.Pass != "" {
+		t.Errorf("held user's state: %+v, %v; want it untouched", st, err)
+	}
+	if res.Users[1].Status != Done || res.ExitCode() != ExitHeld {
+		t.Errorf("other user %s, exit %d; want done, exit %d", res.Users[1].Status, res.ExitCode(), ExitHeld)
+	}
+	// Bounded: the wait ended at its limit, after one try per poll
+	// (the first in the run itself), not in a busy loop.
+	if !waited.Load() || took < job.WaitHeld || took > job.WaitHeld+30*time.Second {
+		t.Errorf("the run took %s (waited: %v), want the wait of %s and a little", took, waited.Load(), job.WaitHeld)
+	}
+	if n := tries.Load(); n < 3 || n > 8 {
+		t.Errorf("the held user's lock was tried %d times in a wait of %s every %s", n, job.WaitHeld, job.HeldPoll)
+	}
+	sum := strings.TrimSpace(res.Summary())
+	if !strings.Contains(sum, "user01@example.org: held by another worker, not finished") ||
+		!strings.HasSuffix(sum, "NOT all users done: 1 of 2 done, 1 held by another worker") {
+		t.Errorf("summary:\n%s", sum)
+	}
+
+	// No wait at all when asked (WaitHeld < 0): held at once.
+	job.WaitHeld = -1
+	tries.Store(0)
+	res, err = Run(context.Background(), job)
+	if err != nil || res.Users[0].Status != Held || res.ExitCode() != ExitHeld || tries.Load() != 1 {
+		t.Errorf("no wait: %v, %s, exit %d, %d tries", err, res.Users[0].Status, res.ExitCode(), tries.Load())
 	}
 }
 

@@ -22,6 +22,10 @@ const (
 	// no re-run overcomes (or finished with warnings, which a re-run
 	// leaves alone): Kubernetes fails the index rather than retry it.
 	ExitPermanent = cause.ExitPermanent
+	// ExitHeld: every user is done but those other workers still held
+	// at the end of the wait (Job.WaitHeld): the shard is not finished,
+	// yet nothing failed; a later run finishes it.
+	ExitHeld = cause.ExitHeld
 )
 
 // UserResult is one user's standing at the end of a run.
@@ -33,6 +37,11 @@ type UserResult struct {
 	// pass, failed and not retried, or held by another worker: Note).
 	Skipped bool
 	Note    string
+	// By names another worker that held the user during the run: with
+	// Status Held, it still held it at the end; otherwise it did the
+	// pass's work on the user (its state is that worker's, counted here
+	// as done, never as this run's work).
+	By string
 }
 
 func resultOf(u User, st *State, skipped bool) UserResult {
@@ -61,19 +70,33 @@ func (r *Result) Count(s Status) int {
 	return n
 }
 
-// ExitCode is ExitOK when every user is done; ExitPermanent when at least
-// one failed permanently and every other user not done did too or has
-// its warnings (a re-run of the pass would change nothing); else
-// ExitPartial.
+// ExitCode is ExitOK when every user is done (by this run or by another
+// worker); ExitPermanent when at least one failed permanently and every
+// other user not done did too or has its warnings (a re-run of the pass
+// would change nothing); ExitHeld when every user not done is held by
+// another worker; else ExitPartial.
 func (r *Result) ExitCode() int {
-	done, perm, warn := r.Count(Done), r.Count(FailedPerm), r.Count(DoneWarnings)
+	done, perm, warn, held := r.Count(Done), r.Count(FailedPerm), r.Count(DoneWarnings), r.Count(Held)
 	switch {
 	case done == len(r.Users):
 		return ExitOK
 	case perm > 0 && done+perm+warn == len(r.Users):
 		return ExitPermanent
+	case held > 0 && done+held == len(r.Users):
+		return ExitHeld
 	}
 	return ExitPartial
+}
+
+// doneByOthers counts the users done by another worker.
+func (r *Result) doneByOthers() int {
+	n := 0
+	for _, u := range r.Users {
+		if u.Status == Done && u.By != "" {
+			n++
+		}
+	}
+	return n
 }
 
 // Summary is the short human summary; its last line tells the truth:
@@ -87,10 +110,16 @@ func (r *Result) Summary() string {
 	}
 	fmt.Fprintf(&b, ": %d users in %s\n", n, (time.Duration(r.Seconds * float64(time.Second))).Round(time.Second))
 	for _, u := range r.Users {
-		if u.Status == Done {
+		if u.Status == Done && u.By == "" {
 			continue
 		}
 		line := fmt.Sprintf("  %s: %s", u.User.Name, u.Status)
+		switch {
+		case u.Status == Held:
+			line = fmt.Sprintf("  %s: held by %s, not finished", u.User.Name, u.By)
+		case u.By != "":
+			line += " by " + u.By
+		}
 		if u.State.Error != "" {
 			line += ": " + u.State.Error
 		} else if len(u.State.Failures) > 0 {
@@ -99,23 +128,31 @@ func (r *Result) Summary() string {
 		b.WriteString(line + "\n")
 	}
 	done := r.Count(Done)
+	var byOthers string
+	if k := r.doneByOthers(); k > 0 {
+		byOthers = fmt.Sprintf(", %d of them by another worker", k)
+	}
 	if done == n {
-		fmt.Fprintf(&b, "all %d users done\n", n)
+		fmt.Fprintf(&b, "all %d users done%s\n", n, byOthers)
 		return b.String()
 	}
 	var parts []string
-	for _, s := range []Status{DoneWarnings, FailedRetry, FailedPerm, Queued, Exporting, Transferring, Importing} {
+	for _, s := range []Status{DoneWarnings, FailedRetry, FailedPerm, Queued, Exporting, Transferring, Importing, Held} {
 		if c := r.Count(s); c > 0 {
-			parts = append(parts, fmt.Sprintf("%d %s", c, s))
+			p := fmt.Sprintf("%d %s", c, s)
+			if s == Held {
+				p += " by another worker"
+			}
+			parts = append(parts, p)
 		}
 	}
-	fmt.Fprintf(&b, "NOT all users done: %d of %d done, %s\n", done, n, strings.Join(parts, ", "))
+	fmt.Fprintf(&b, "NOT all users done: %d of %d done%s, %s\n", done, n, byOthers, strings.Join(parts, ", "))
 	return b.String()
 }
 
 // reportColumns are the per-user CSV's columns.
 var reportColumns = []string{"user", "status", "messages", "contacts", "events", "present", "failed", "bytes",
-	"seconds", "archives", "error_class", "error", "failure_codes"}
+	"seconds", "archives", "error_class", "error", "failure_codes", "by"}
 
 // WriteCSV writes one line per user.
 func (r *Result) WriteCSV(w io.Writer) error {
@@ -138,7 +175,7 @@ func (r *Result) WriteCSV(w io.Writer) error {
 		cw.Write([]string{u.User.Name, string(u.Status), strconv.Itoa(s.Counts.Messages), strconv.Itoa(s.Counts.Contacts),
 			strconv.Itoa(s.Counts.Events), strconv.Itoa(s.Counts.Present), strconv.Itoa(s.Counts.Failed),
 			strconv.FormatInt(s.Counts.Bytes, 10), strconv.FormatFloat(s.Seconds, 'f', 1, 64), strconv.Itoa(len(s.Archives)),
-			s.ErrorClass, s.Error, strings.Join(cs, " ")})
+			s.ErrorClass, s.Error, strings.Join(cs, " "), u.By})
 	}
 	cw.Flush()
 	return cw.Error()
@@ -150,6 +187,8 @@ func (r *Result) WriteJSON(w io.Writer) error {
 		State
 		Skipped bool   `json:"skipped,omitempty"`
 		Note    string `json:"note,omitempty"`
+		Held    bool   `json:"held,omitempty"` // another worker (By) still held it
+		By      string `json:"by,omitempty"`
 	}
 	out := struct {
 		Stage   Stage   `json:"stage"`
@@ -159,7 +198,7 @@ func (r *Result) WriteJSON(w io.Writer) error {
 		Summary string  `json:"summary"`
 	}{Stage: r.Job.Stage, Part: r.Job.Part, Seconds: r.Seconds, Users: []user{}}
 	for _, u := range r.Users {
-		out.Users = append(out.Users, user{u.State, u.Skipped, u.Note})
+		out.Users = append(out.Users, user{u.State, u.Skipped, u.Note, u.Status == Held, u.By})
 	}
 	lines := strings.Split(strings.TrimSpace(r.Summary()), "\n")
 	out.Summary = lines[len(lines)-1]

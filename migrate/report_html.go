@@ -87,7 +87,7 @@ func (r *Result) WriteHTML(w io.Writer) error {
 			row.Class = "done"
 			done = append(done, row)
 			continue
-		case DoneWarnings:
+		case DoneWarnings, Held:
 			row.Class = "warn"
 		default:
 			row.Class = "fail"

@@ -14,14 +14,17 @@ import (
 type Status string
 
 const (
-	Queued         Status = "queued"
-	Exporting      Status = "exporting"
-	Transferring   Status = "transferring"
-	Importing      Status = "importing"
-	Done           Status = "done"
-	DoneWarnings   Status = "done-with-warnings" // finished, but some items failed (listed)
-	FailedRetry    Status = "failed-retryable"   // a later run may finish it (connection, throttling)
-	FailedPerm     Status = "failed-permanent"   // authentication, configuration, a damaged archive: fix first
+	Queued       Status = "queued"
+	Exporting    Status = "exporting"
+	Transferring Status = "transferring"
+	Importing    Status = "importing"
+	Done         Status = "done"
+	DoneWarnings Status = "done-with-warnings" // finished, but some items failed (listed)
+	FailedRetry  Status = "failed-retryable"   // a later run may finish it (connection, throttling)
+	FailedPerm   Status = "failed-permanent"   // authentication, configuration, a damaged archive: fix first
+	// Held is a run's result only, never a state: another worker still
+	// held the user when the run ended (Job.WaitHeld).
+	Held           Status = "held"
 	statusFileName        = "status.json"
 )
 

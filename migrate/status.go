@@ -122,7 +122,7 @@ type StatusOptions struct {
 }
 
 // StatusOrder is the order of the statuses in totals.
-var StatusOrder = []Status{Queued, Exporting, Transferring, Importing, Done, DoneWarnings, FailedRetry, FailedPerm}
+var StatusOrder = []Status{Queued, Exporting, Transferring, Importing, Done, DoneWarnings, FailedRetry, FailedPerm, Held}
 
 // Survey reads the state of every user in users and says where each
 // stands. A state file that cannot be read is named in the user's Note

@@ -129,7 +129,8 @@ func TestSurveyETA(t *testing.T) {
 
 // The exit code of a run: partial while a re-run may still change
 // something (a retryable failure, a user put back in the queue),
-// permanent when every user left failed permanently or has warnings.
+// permanent when every user left failed permanently or has warnings;
+// held when every user left is held by another worker.
 func TestResultExitCode(t *testing.T) {
 	res := func(ss ...Status) *Result {
 		r := &Result{}
@@ -148,6 +149,12 @@ func TestResultExitCode(t *testing.T) {
 		{res(Done, DoneWarnings), ExitPartial},
 		{res(Done, FailedPerm, FailedRetry), ExitPartial},
 		{res(FailedPerm, Queued), ExitPartial},
+		// Held by another worker at the end of the wait: not finished,
+		// not failed; anything of the run's own comes first.
+		{res(Done, Held), ExitHeld},
+		{res(Done, Held, FailedRetry), ExitPartial},
+		{res(Done, Held, DoneWarnings), ExitPartial},
+		{res(Done, Held, FailedPerm), ExitPartial},
 	} {
 		if got := c.r.ExitCode(); got != c.want {
 			t.Errorf("%v: exit %d, want %d", c.r.Users, got, c.want)

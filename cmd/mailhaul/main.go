@@ -29,6 +29,7 @@ const (
 	exitFailed     = cause.ExitFailed  // the run itself failed, for a cause not known
 	exitPartial    = cause.ExitPartial // the run finished, but some items failed (they are listed)
 	exitPermanent  = cause.ExitPermanent
+	exitHeld       = cause.ExitHeld
 	exitConnection = cause.ExitConnection
 	exitTLS        = cause.ExitTLS
 	exitAuth       = cause.ExitAuth
@@ -50,6 +51,10 @@ var errPartial = errors.New("finished with failures")
 // errPermanent marks a migrate run whose users left undone all failed for
 // causes no re-run overcomes (exit 4); the summary has named them.
 var errPermanent = errors.New("finished; the users left failed permanently")
+
+// errHeld marks a migrate run whose users left undone were all still held
+// by other processes when its wait ran out (exit 75); the summary names them.
+var errHeld = errors.New("finished; other processes still hold some users")
 
 // softMemoryLimit keeps the garbage collector from letting the heap grow
 // to twice what is live: exports and imports hold only bounded buffers, so
@@ -79,13 +84,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	switch {
 	case err == nil && ctx.Err() == nil:
 		return exitOK
-	case err == nil, (errors.Is(err, errPartial) || errors.Is(err, errPermanent)) && ctx.Err() != nil:
+	case err == nil, (errors.Is(err, errPartial) || errors.Is(err, errPermanent) || errors.Is(err, errHeld)) && ctx.Err() != nil:
 		fmt.Fprintln(stderr, "mailhaul: stopped early: interrupted")
 		return exitCancelled
 	case errors.Is(err, errPartial):
 		return exitPartial
 	case errors.Is(err, errPermanent):
 		return exitPermanent
+	case errors.Is(err, errHeld):
+		return exitHeld
 	}
 	// Errors can quote archive contents (folder names, server answers).
 	fmt.Fprintln(stderr, "mailhaul:", termtext.Escape(err.Error()))

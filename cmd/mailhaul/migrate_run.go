@@ -58,6 +58,9 @@ pass unless --retry-failed. An authentication failure is never retried.
 --shard-count N with --shard-index I (or JOB_COMPLETION_INDEX, MAILHAUL_SHARD_INDEX)
 takes a stable share of the plan's users, balanced by their estimated sizes; a
 lease per user on the shared state directory keeps two processes off one user.
+A user another process holds (an index started twice) is left to it: once its
+other users are through, the run waits for it, up to --wait-held, and counts it
+done by that process when it finishes; one whose holder died is taken over.
 
 At the end the per-user report (users.csv, users.json), the failures (failures.csv,
 itself a users file to run again) and the summary (summary.txt) are written into
@@ -65,7 +68,8 @@ the state directory, and the summary is printed; its last line says "all N users
 done" only when they are. Exit codes: 0 every user done, 3 some users failed or
 finished with items failed (listed), 4 every user left failed for a cause no
 re-run overcomes (authentication, configuration, a refused certificate; fix it,
-then --retry-failed), 64 a plan with problems or a wrong flag, 1 the run could
+then --retry-failed), 75 every user done but some still held by another process
+at the end of --wait-held (run again later), 64 a plan with problems or a wrong flag, 1 the run could
 not start or go on, 130 stopped by SIGINT or SIGTERM (the users under way go
 back to queued).
 
@@ -84,6 +88,7 @@ type migrateRunFlags struct {
 	archives          string
 	metrics           string
 	metricsPublic     bool
+	waitHeld          time.Duration
 }
 
 func (a *app) migrateRunCommand() *cobra.Command {
@@ -111,6 +116,7 @@ func (a *app) migrateRunCommand() *cobra.Command {
 	fl.StringVar(&f.archives, "archives", "", "the directory the archives are read from and written to, instead of the plan's (the two-site flow: where the drive is mounted)")
 	fl.StringVar(&f.metrics, "metrics", "", "serve Prometheus metrics at http://ADDR/metrics while the run goes (a loopback address, e.g. 127.0.0.1:9464)")
 	fl.BoolVar(&f.metricsPublic, "metrics-public", false, "let --metrics listen on an address other than loopback (the metrics need no login)")
+	fl.DurationVar(&f.waitHeld, "wait-held", migrate.DefaultWaitHeld, "how long to wait, after the other users, for users another process holds (0: not at all)")
 	cmd.MarkFlagRequired("stage")
 	return cmd
 }
@@ -186,6 +192,8 @@ func (a *app) migrateRun(ctx context.Context, path string, f migrateRunFlags) er
 		return errPartial
 	case res.ExitCode() == migrate.ExitPermanent:
 		return errPermanent
+	case res.ExitCode() == migrate.ExitHeld:
+		return errHeld
 	}
 	return nil
 }
@@ -222,7 +230,9 @@ func (a *app) writeRunResults(res *migrate.Result, werr error) {
 			migrate.State
 			Skipped bool   `json:"skipped,omitempty"`
 			Note    string `json:"note,omitempty"`
-		}{"user", u.State, u.Skipped, u.Note})
+			Held    bool   `json:"held,omitempty"`
+			By      string `json:"by,omitempty"`
+		}{"user", u.State, u.Skipped, u.Note, u.Status == migrate.Held, u.By})
 	}
 	lines := strings.Split(strings.TrimSpace(res.Summary()), "\n")
 	out := map[string]any{"event": "result", "users": len(res.Users), "done": res.Count(migrate.Done),
@@ -249,7 +259,13 @@ type runBuilder struct {
 func (b *runBuilder) job(ctx context.Context) (migrate.Job, error) {
 	p, f := b.p, b.f
 	job := migrate.Job{Stage: migrate.Stage(f.stage), Part: migrate.Part(f.part), Pass: f.pass, StateDir: p.Archive.State,
-		UsersAtOnce: p.Limits.Users, RetryFailed: f.retryFailed}
+		UsersAtOnce: p.Limits.Users, RetryFailed: f.retryFailed, WaitHeld: f.waitHeld}
+	switch {
+	case f.waitHeld < 0:
+		return job, cause.MarkUsage(fmt.Errorf("--wait-held %s: give 0 (no wait) or more", f.waitHeld))
+	case f.waitHeld == 0:
+		job.WaitHeld = -1 // the engine's "no wait"
+	}
 	switch job.Stage {
 	case migrate.Full, migrate.Delta:
 	default:

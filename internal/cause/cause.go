@@ -50,7 +50,12 @@ const (
 	// failed for a cause no re-run overcomes (authentication, the plan, a
 	// refused certificate, a damaged archive): fix it first. Kubernetes
 	// fails the index instead of retrying it (podFailurePolicy FailIndex).
-	ExitPermanent  = 4
+	ExitPermanent = 4
+	// ExitHeld: migrate run did every user it could, and other workers
+	// still held the rest when its wait for them ran out (--wait-held): not
+	// a failure, nor finished; a later run finds them done or takes them
+	// over. sysexits' EX_TEMPFAIL. Kubernetes retries the index.
+	ExitHeld       = 75
 	ExitConnection = 10
 	ExitTLS        = 12
 	ExitAuth       = 16

@@ -96,7 +96,12 @@ func (w *world) worker(stage migrate.Stage, index string) (*exec.Cmd, *bytes.Buf
 	w.t.Helper()
 	w.cfg.Stage = stage
 	b, _ := json.Marshal(w.cfg)
-	if err := os.WriteFile(w.path, b, 0o600); err != nil {
+	// Through a rename: a worker started a moment ago may be reading it
+	// (a truncated file read as "unexpected end of JSON input").
+	if err := os.WriteFile(w.path+".tmp", b, 0o600); err != nil {
+		w.t.Fatal(err)
+	}
+	if err := os.Rename(w.path+".tmp", w.path); err != nil {
 		w.t.Fatal(err)
 	}
 	cmd := exec.Command(os.Args[0], "-test.run=^$")

@@ -35,11 +35,13 @@ type config struct {
 }
 
 // worked is a worker's last output line: the users it did work on (not
-// skipped), and its exit code.
+// skipped), those it found done by another worker while it waited for
+// them, and its exit code.
 type worked struct {
-	Index int
-	Users []string
-	Exit  int
+	Index    int
+	Users    []string
+	ByOthers []string
+	Exit     int
 }
 
 // workerMain runs one migrate.Run as a worker process would, and prints
@@ -70,6 +72,9 @@ func workerMain() int {
 	for _, u := range res.Users {
 		if !u.Skipped {
 			w.Users = append(w.Users, u.User.Name)
+		}
+		if u.Status == migrate.Done && u.By != "" {
+			w.ByOthers = append(w.ByOthers, u.User.Name)
 		}
 	}
 	out, _ := json.Marshal(w)
@@ -103,7 +108,10 @@ func (c *config) job() (migrate.Job, int, error) {
 	servers := &migrate.Servers{ConnsPerServer: 16}
 	job := migrate.Job{Users: users, Stage: c.Stage, StateDir: c.StateDir, ArchiveDir: c.Archives, UsersAtOnce: c.UsersAtOnce,
 		Locker: lease.Locker{Options: lease.Options{Dir: filepath.Join(c.StateDir, "leases"), TTL: c.LeaseTTL, Shard: index}},
-		Retry:  retry.Loop{Attempts: 3, Backoff: retry.Policy{First: 100 * time.Millisecond, Max: time.Second}},
+		// Users another process of the index holds are waited for (bounded
+		// well below the test's time), their releases seen within 200 ms.
+		WaitHeld: 2 * time.Minute, HeldPoll: 200 * time.Millisecond,
+		Retry: retry.Loop{Attempts: 3, Backoff: retry.Policy{First: 100 * time.Millisecond, Max: time.Second}},
 		Steps: migrate.Steps{
 			Export: func(_ context.Context, mu migrate.User, _ string) (export.Job, error) {
 				u := byName[mu.Name]

@@ -139,6 +139,9 @@ func (e *HeldError) Error() string {
 
 func (e *HeldError) Is(target error) bool { return target == ErrHeld }
 
+// HeldBy names the holder (migrate.HeldBy reads it for its reports).
+func (e *HeldError) HeldBy() string { return e.Holder.String() }
+
 // Lease is one held lease. Its renewal runs until Release or until the lease
 // is lost; both cancel the context Acquire returned with it.
 type Lease struct {
