@@ -5,7 +5,6 @@ import (
 	"testing"
 
 	"github.com/mailhaul/mailhaul/internal/faultproxy"
-	"github.com/mailhaul/mailhaul/internal/testservers"
 )
 
 // TestContentHashCutInsideBody cuts the control connection inside the
@@ -16,16 +15,7 @@ import (
 // again raced with it (seen by -race under load, through a cancelled
 // run's check).
 func TestContentHashCutInsideBody(t *testing.T) {
-	d := testservers.StartDovecot(t, map[string]string{"alice": "alice-secret"})
-	body := crlf(uniqueMessages(2)[1].body)
-	c := testservers.IMAPLogin(t, d.Addr, "alice", "alice-secret")
-	ap := c.Append("INBOX", int64(len(body)), nil)
-	ap.Write(body)
-	ap.Close()
-	if _, err := ap.Wait(); err != nil {
-		t.Fatal(err)
-	}
-	c.Logout().Wait()
+	d := aliceWith(t, crlf(uniqueMessages(2)[1].body))
 
 	for i := range 5 {
 		// Each time a different share of the body comes before the cut.
