@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -303,11 +304,20 @@ func TestImportIMAPCancelled(t *testing.T) {
 	d := testservers.StartDovecot(t, map[string]string{"alice": "pa"})
 	archive := filepath.Join(exportSamples(t, "alice"), "alice.tgz")
 	reportPath := filepath.Join(t.TempDir(), "report.json")
-	ctx, cancel := context.WithTimeout(context.Background(), 1500*time.Millisecond)
+	// Stopped as the first message is on the target (its progress line),
+	// whatever the machine's speed; the timeout only bounds a run that
+	// never gets there.
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	code, stdout, stderr := mailhaulCtx(ctx, "--json", "import", "imap", archive, "--url", "imap://"+d.Addr, "--user", "alice",
+	out := &cancelAt{want: `"event":"progress"`, cancel: cancel}
+	var errb bytes.Buffer
+	code := run(ctx, []string{"--json", "import", "imap", archive, "--url", "imap://" + d.Addr, "--user", "alice",
 		"--password-file", writePassword(t, "pa"), "--state", t.TempDir(), "--report", reportPath,
-		"--max-messages-per-second", "2", "--connections", "1")
+		"--max-messages-per-second", "2", "--connections", "1"}, out, &errb)
+	stdout, stderr := out.String(), errb.String()
+	if !out.hit() {
+		t.Errorf("no progress line before the run ended: the stop came from the timeout")
+	}
 	if code != exitCancelled {
 		t.Errorf("cancelled import: exit %d, want %d\n%s%s", code, exitCancelled, stdout, stderr)
 	}
@@ -327,6 +337,25 @@ func TestImportIMAPCancelled(t *testing.T) {
 		t.Errorf("--json result of a cancelled run: %v", res)
 	}
 }
+
+// cancelAt is a command's output that calls cancel once what was written
+// holds want.
+type cancelAt struct {
+	syncBuffer
+	want   string
+	cancel context.CancelFunc
+	seen   atomic.Bool
+}
+
+func (c *cancelAt) Write(p []byte) (int, error) {
+	n, err := c.syncBuffer.Write(p)
+	if !c.seen.Load() && strings.Contains(c.String(), c.want) && c.seen.CompareAndSwap(false, true) {
+		c.cancel()
+	}
+	return n, err
+}
+
+func (c *cancelAt) hit() bool { return c.seen.Load() }
 
 // slowPuts is a proxy in front of a DAV server that delays every PUT and
 // closes started at the first.

@@ -334,7 +334,7 @@ func readMeta(msg *imapclient.FetchMessageData) (imap.UID, *meta, error) {
 			m.size = it.Size
 		case imapclient.FetchItemDataBodySection:
 			var b capped
-			if err := drain(it.Literal, &b); err != nil {
+			if err := imapconn.CopyLiteral(&b, it.Literal); err != nil {
 				return 0, nil, err
 			}
 			m.msgID = export.MessageID(b.buf)
@@ -397,7 +397,7 @@ func (s *Source) fetch(ctx context.Context, c *conn, sink *lockedSink, f *folder
 			case imapclient.FetchItemDataBodySection:
 				m := metas[uid]
 				if m == nil || f.done[uid] || it.Literal == nil {
-					if err := drain(it.Literal, io.Discard); err != nil { // not asked for
+					if err := imapconn.CopyLiteral(io.Discard, it.Literal); err != nil { // not asked for
 						return c.fail(err)
 					}
 					continue
@@ -456,13 +456,10 @@ func (s *Source) missing(c *conn, sink *lockedSink, f *folder, uids []imap.UID) 
 // (the connection dropped) stores nothing and is returned for a retry;
 // the sink's own failure is a sinkError.
 func (s *Source) store(ctx context.Context, sink *lockedSink, f *folder, uid imap.UID, m *meta, body io.Reader) error {
-	rr := &readErr{r: body, want: -1}
-	if l, ok := body.(interface{ Size() int64 }); ok {
-		rr.want = l.Size()
-	}
+	rr := imapconn.NewLiteral(body)
 	// Paced by the literal's bytes, which are read, rather than by the
 	// RFC822.SIZE the server claims.
-	if err := s.Pacer.Wait(ctx, 1, max(rr.want, 0)); err != nil {
+	if err := s.Pacer.Wait(ctx, 1, max(rr.Want, 0)); err != nil {
 		return err
 	}
 	it := format.Item{Kind: format.KindMessage, Folder: f.rec.Path, Flags: m.flags, Received: m.received,
@@ -480,20 +477,10 @@ func (s *Source) store(ctx context.Context, sink *lockedSink, f *folder, uid ima
 	switch {
 	case err == nil:
 		return nil
-	case errors.Is(err, format.ErrItemBody) && rr.err != nil:
-		return fmt.Errorf("reading UID %d of %s: %w", uid, f.name, rr.err)
+	case errors.Is(err, format.ErrItemBody) && rr.Err != nil:
+		return fmt.Errorf("reading UID %d of %s: %w", uid, f.name, rr.Err)
 	}
 	return &sinkError{err}
-}
-
-// drain reads a literal to its end into w, an error if it ends short.
-func drain(lit imap.LiteralReader, w io.Writer) error {
-	if lit == nil {
-		return nil
-	}
-	buf := make([]byte, min(max(lit.Size(), 1), 32<<10)) // io.Copy's own is 32 KiB whatever the size
-	_, err := io.CopyBuffer(w, &readErr{r: lit, want: lit.Size()}, buf)
-	return err
 }
 
 // capped keeps the first 64 KiB written to it (a header field) and
@@ -503,28 +490,6 @@ type capped struct{ buf []byte }
 func (c *capped) Write(p []byte) (int, error) {
 	c.buf = append(c.buf, p[:min(len(p), max(0, 64<<10-len(c.buf)))]...)
 	return len(p), nil
-}
-
-// readErr remembers the body's own read error (the connection's). A
-// literal that ends before its announced size is an error too: go-imap
-// reports a connection closed mid-literal as a plain end of file, and a
-// truncated message must never be stored as whole.
-type readErr struct {
-	r         io.Reader
-	want, got int64 // want < 0: size unknown
-	err       error
-}
-
-func (r *readErr) Read(p []byte) (int, error) {
-	n, err := r.r.Read(p)
-	r.got += int64(n)
-	if err == io.EOF && r.want >= 0 && r.got != r.want {
-		err = fmt.Errorf("the literal ended after %d of its %d bytes: %w", r.got, r.want, io.ErrUnexpectedEOF)
-	}
-	if err != nil && err != io.EOF && r.err == nil {
-		r.err = err
-	}
-	return n, err
 }
 
 // flags keeps a message's flags, less \Recent (the server's own);

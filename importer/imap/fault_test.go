@@ -31,9 +31,12 @@ func uniqueMessages(n int) []testMsg {
 // lost or duplicated, and the time is compared with the budget's best.
 func TestThrottledServer(t *testing.T) {
 	// 300 APPENDs at 8000 need 2.4M of budget, 1.56M more than the burst
-	// and overdraft: the server throttles unless the client takes over
-	// 4.3 s (under 70 a second), so a loaded machine still sees the faults.
+	// and overdraft. Each earns at most 5 ms of recharge (1,800), so the
+	// server throttles from about the 136th on however slowly the client
+	// goes: a loaded machine sees the faults too (by the wall clock alone
+	// a client under 70 a second never was).
 	budget := faultserver.Office365(time.Second, 8000)
+	budget.Pace = 5 * time.Millisecond
 	srv, err := faultserver.Start(faultserver.Options{Users: map[string]string{"u": "p"}, Budget: &budget,
 		ErrorLimit: 10, DropRate: 0.02, Seed: 7})
 	if err != nil {

@@ -169,6 +169,23 @@ func (r testRun) dryRun(ctx context.Context, archives []string) (*importer.Plan,
 	return res.Plan, res.Report, err
 }
 
+// aliceWith starts a Dovecot for alice whose INBOX holds bodies.
+func aliceWith(t *testing.T, bodies ...[]byte) *testservers.Dovecot {
+	t.Helper()
+	d := testservers.StartDovecot(t, map[string]string{"alice": "alice-secret"})
+	c := testservers.IMAPLogin(t, d.Addr, "alice", "alice-secret")
+	for _, b := range bodies {
+		ap := c.Append("INBOX", int64(len(b)), nil)
+		ap.Write(b)
+		ap.Close()
+		if _, err := ap.Wait(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c.Logout().Wait()
+	return d
+}
+
 // account is a test login on a loopback server.
 func account(addr, user, password string) imapconn.Account {
 	return imapconn.Account{Addr: addr, User: user, Secret: imapconn.Password(password)}

@@ -195,6 +195,9 @@ func run(ctx context.Context, o *Options, req importer.Request) (*report.Report,
 	if readErr == nil {
 		rep.MarkAllRead()
 	}
+	if o.readDone != nil {
+		o.readDone()
+	}
 	im.queue.close()
 	if readErr != nil {
 		// Stop sending, but let batches already out finish: their outcome

@@ -8,6 +8,8 @@ import (
 
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapclient"
+
+	"github.com/mailhaul/mailhaul/internal/imapconn"
 )
 
 // mailboxIndex answers "is this message already in the mailbox?" without
@@ -242,12 +244,14 @@ func nulAsHigh(sp *spool) ([32]byte, error) {
 	return sum, nil
 }
 
-// contentHash streams one message's bytes through SHA-256.
+// contentHash streams one message's bytes through SHA-256. A body that
+// fails or ends short closes the connection before anything else touches
+// the FETCH (see imapconn.Literal); the next command's failure has the
+// caller dial again.
 func (t *control) contentHash(uid uint32) ([32]byte, error) {
 	var sum [32]byte
 	opts := &imap.FetchOptions{UID: true, BodySection: []*imap.FetchItemBodySection{{Peek: true}}}
 	cmd := t.c.Fetch(imap.UIDSetNum(imap.UID(uid)), opts)
-	defer cmd.Close()
 	msg := cmd.Next()
 	if msg == nil {
 		return sum, cmd.Close()
@@ -257,7 +261,7 @@ func (t *control) contentHash(uid uint32) ([32]byte, error) {
 		if item == nil {
 			break
 		}
-		var lit io.Reader
+		var lit imap.LiteralReader
 		switch body := item.(type) {
 		case imapclient.FetchItemDataBodySection:
 			lit = body.Literal
@@ -266,8 +270,9 @@ func (t *control) contentHash(uid uint32) ([32]byte, error) {
 		}
 		if lit != nil {
 			h := sha256.New()
-			if _, err := io.Copy(h, lit); err != nil {
-				return sum, fmt.Errorf("imap: read UID %d: %w", uid, err)
+			if err := imapconn.CopyLiteral(h, lit); err != nil {
+				t.c.Close()
+				return sum, fmt.Errorf("imap: read UID %d: %w", uid, t.cause(err))
 			}
 			copy(sum[:], h.Sum(nil))
 		}

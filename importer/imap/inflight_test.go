@@ -47,13 +47,17 @@ func TestCancelWithBatchInFlight(t *testing.T) {
 			writeArchive(t, archive, []testFolder{{folder: format.Folder{Path: "INBOX", Role: format.RoleInbox}, msgs: msgs}})
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
-			released := make(chan struct{})
+			released, read := make(chan struct{}), make(chan struct{})
 			var once sync.Once
 			px, err := faultproxy.Start(faultproxy.Options{Upstream: d.Addr, Verbs: []string{"APPEND"},
 				Answer: func(string) {
 					once.Do(func() {
-						// Time for the reader to finish the (small) archive.
-						time.Sleep(500 * time.Millisecond)
+						// The stop comes once the reader finished the
+						// archive (bounded: the check below says if not).
+						select {
+						case <-read:
+						case <-time.After(30 * time.Second):
+						}
 						cancel()
 						if tc.hold > 0 {
 							time.Sleep(tc.hold)
@@ -66,7 +70,8 @@ func TestCancelWithBatchInFlight(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer px.Close()
-			opt := testRun{Options: Options{Account: account(px.Addr, tc.user, "secret"), Provider: "dovecot", Connections: 1, BatchMessages: 50, Timeout: 20 * time.Second, Settle: 100 * time.Millisecond}, Request: importer.Request{User: tc.user, StateDir: dir}}
+			opt := testRun{Options: Options{Account: account(px.Addr, tc.user, "secret"), Provider: "dovecot", Connections: 1, BatchMessages: 50, Timeout: 20 * time.Second, Settle: 100 * time.Millisecond,
+				readDone: func() { close(read) }}, Request: importer.Request{User: tc.user, StateDir: dir}}
 			var logs []string
 			var logMu sync.Mutex
 			opt.Logf = func(f string, a ...any) {
@@ -139,7 +144,7 @@ func TestCancelWithBatchInFlight(t *testing.T) {
 			}
 
 			// The next run finishes, adding nothing twice.
-			opt.Logf = nil
+			opt.Logf, opt.readDone = nil, nil
 			rep2, err := opt.run(context.Background(), []string{archive})
 			if err != nil {
 				t.Fatal(err)

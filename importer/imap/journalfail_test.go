@@ -13,7 +13,6 @@ import (
 	"github.com/mailhaul/mailhaul/importer/imap/appender"
 	"github.com/mailhaul/mailhaul/internal/journal"
 	"github.com/mailhaul/mailhaul/internal/ratelimit"
-	"github.com/mailhaul/mailhaul/internal/testservers"
 	"github.com/mailhaul/mailhaul/report"
 )
 
@@ -22,17 +21,9 @@ import (
 // written: the message is on the target, but the report must say that
 // the journal does not know it, never pass over the error.
 func TestVerifyReportsJournalFailure(t *testing.T) {
-	d := testservers.StartDovecot(t, map[string]string{"alice": "alice-secret"})
 	ctx := context.Background()
 	body := crlf(uniqueMessages(1)[0].body)
-	c := testservers.IMAPLogin(t, d.Addr, "alice", "alice-secret")
-	ap := c.Append("INBOX", int64(len(body)), nil)
-	ap.Write(body)
-	ap.Close()
-	if _, err := ap.Wait(); err != nil {
-		t.Fatal(err)
-	}
-	c.Logout().Wait()
+	d := aliceWith(t, body)
 
 	o, prof, ctl := testControl(t, ctx, d.Addr)
 	j, err := journal.Open(filepath.Join(t.TempDir(), "alice.journal"))

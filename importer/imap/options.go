@@ -42,6 +42,11 @@ type Options struct {
 	Settle time.Duration
 	// Limits are the flow controls the run takes part in.
 	Limits Limits
+
+	// readDone, if set (by tests), is called as the reading of the
+	// archives ends, before the run waits for its batches: a test stops
+	// a run on that event rather than after a guessed time.
+	readDone func()
 }
 
 // Limits are passed in, not made by the run, so that the runs of many

@@ -27,15 +27,21 @@ func TestCancelDuringVerifyCountsEachOnce(t *testing.T) {
 	// cancelled run then never reads.
 	var mu sync.Mutex
 	var answers []string
+	var closed <-chan struct{} // the control connection's end
 	px, err := faultproxy.Start(faultproxy.Options{Upstream: d.Addr, Verbs: []string{"UID", "FETCH"},
 		Answer: func(verb string) {
 			mu.Lock()
 			answers = append(answers, verb)
-			n := len(answers)
+			n, closed := len(answers), closed
 			mu.Unlock()
 			if n == 3 {
 				cancel()
-				time.Sleep(200 * time.Millisecond) // the run closes its connection first
+				// The run closes its connection first (bounded: the
+				// counts below tell if it did not).
+				select {
+				case <-closed:
+				case <-time.After(10 * time.Second):
+				}
 			}
 		}})
 	if err != nil {
@@ -44,6 +50,9 @@ func TestCancelDuringVerifyCountsEachOnce(t *testing.T) {
 	defer px.Close()
 
 	o, prof, ctl := testControl(t, ctx, px.Addr)
+	mu.Lock()
+	closed = ctl.c.Closed()
+	mu.Unlock()
 	j, err := journal.Open(filepath.Join(t.TempDir(), "alice.journal"))
 	if err != nil {
 		t.Fatal(err)

@@ -32,6 +32,13 @@ type Budget struct {
 	Hour            time.Duration // how long an hour lasts here
 	CostPerAppend   float64       // server time one APPEND is charged
 	MaxMicroDelay   time.Duration // delay per command at the cutoff
+	// Pace, if set, caps the recharge one command earns while the user is
+	// not refused: at most Pace's worth, however long ago the last one
+	// came. A client slower than one command per Pace (a loaded machine)
+	// is then throttled as one at that pace is, so a test sees the faults
+	// whatever the machine's speed. While refused, the wall clock counts
+	// in full: the client was told to wait. 0: the wall clock throughout.
+	Pace time.Duration
 }
 
 // Office365 is the budget Office 365 configured (ImapMaxBurst 240000,
@@ -93,6 +100,7 @@ type Server struct {
 	rnd     *rand.Rand
 	balance map[string]float64
 	updated map[string]time.Time
+	refused map[string]bool // the user's last command was refused
 
 	appends, throttled, delayed, errDisc, drops atomic.Int64
 	sessions                                    atomic.Int64
@@ -101,7 +109,7 @@ type Server struct {
 // Start listens on a free port of 127.0.0.1.
 func Start(opt Options) (*Server, error) {
 	s := &Server{opt: opt, mem: imapmemserver.New(), users: map[string]*imapmemserver.User{},
-		rnd: rand.New(rand.NewSource(opt.Seed)), balance: map[string]float64{}, updated: map[string]time.Time{}}
+		rnd: rand.New(rand.NewSource(opt.Seed)), balance: map[string]float64{}, updated: map[string]time.Time{}, refused: map[string]bool{}}
 	for u, p := range opt.Users {
 		user := imapmemserver.NewUser(u, p)
 		if err := user.Create("INBOX", nil); err != nil {
@@ -162,10 +170,15 @@ func (s *Server) charge(user string, cost float64) (delay time.Duration, refuse 
 	if !seen {
 		bal = b.MaxBurst
 	} else {
+		passed := now.Sub(s.updated[user])
+		if b.Pace > 0 && !s.refused[user] {
+			passed = min(passed, b.Pace)
+		}
 		perSec := b.RechargePerHour / b.Hour.Seconds()
-		bal = min(b.MaxBurst, bal+now.Sub(s.updated[user]).Seconds()*perSec)
+		bal = min(b.MaxBurst, bal+passed.Seconds()*perSec)
 	}
 	s.updated[user] = now
+	s.refused[user] = bal <= -b.Cutoff
 	if bal <= -b.Cutoff {
 		s.balance[user] = bal
 		perSec := b.RechargePerHour / b.Hour.Seconds()

@@ -12,7 +12,7 @@ import (
 // Time", and recharges with time.
 func TestChargeFollowsTheBudget(t *testing.T) {
 	b := Budget{MaxBurst: 10, RechargePerHour: 36, Cutoff: 20, Hour: time.Hour, CostPerAppend: 7, MaxMicroDelay: 100 * time.Millisecond}
-	s := &Server{opt: Options{Budget: &b}, balance: map[string]float64{}, updated: map[string]time.Time{}}
+	s := &Server{opt: Options{Budget: &b}, balance: map[string]float64{}, updated: map[string]time.Time{}, refused: map[string]bool{}}
 	var delays []time.Duration
 	refusedAt := -1
 	for i := range 10 {
@@ -47,6 +47,34 @@ func TestChargeFollowsTheBudget(t *testing.T) {
 	s.updated["alice"] = time.Now().Add(-time.Hour)
 	if d, refuse := s.charge("alice", s.opt.Budget.CostPerAppend); d != 0 || refuse != 0 {
 		t.Errorf("after recharging: delay %v, refuse %v; want neither", d, refuse)
+	}
+}
+
+// With Pace, a command earns at most Pace's recharge however late it
+// comes, so a slow client is throttled too; once refused, the time it
+// waits counts in full.
+func TestPaceCapsTheRecharge(t *testing.T) {
+	b := Budget{MaxBurst: 10, RechargePerHour: 3600, Cutoff: 20, Hour: time.Hour, CostPerAppend: 7, Pace: time.Second}
+	s := &Server{opt: Options{Budget: &b}, balance: map[string]float64{}, updated: map[string]time.Time{}, refused: map[string]bool{}}
+	refusedAt := -1
+	for i := range 10 {
+		if i > 0 {
+			s.updated["alice"] = time.Now().Add(-time.Hour) // an hour would recharge it all
+		}
+		if _, refuse := s.charge("alice", b.CostPerAppend); refuse > 0 {
+			refusedAt = i
+			break
+		}
+	}
+	// 10, then 3 left; each later one earns 1 (a second's worth) and pays
+	// 7: -3, -9, -15, -21 and refused at the sixth.
+	if refusedAt != 5 {
+		t.Fatalf("refused at APPEND %d, want 5: a late command earned more than Pace's recharge", refusedAt)
+	}
+	// The refused client waits as told: that time counts whole.
+	s.updated["alice"] = time.Now().Add(-time.Minute)
+	if d, refuse := s.charge("alice", b.CostPerAppend); refuse != 0 || d != 0 {
+		t.Errorf("after waiting a minute refused: delay %v, refuse %v; want neither", d, refuse)
 	}
 }
 
