@@ -428,6 +428,10 @@ func (e *engine) user(ctx context.Context, u User) (UserResult, error) {
 			return r, nil
 		}
 		e.logf("migrate: %s: %v", u.Name, err)
+		// Not worked on: whatever its record says (the last pass's done
+		// among others), it stands failed in this run's result (the
+		// record itself is not this run's to write).
+		r.Status, r.State.Error, r.State.ErrorClass = FailedRetry, "could not take the user's lock: "+err.Error(), string(ClassRetryable)
 		return r, nil
 	}
 	defer unlock()
