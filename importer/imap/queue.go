@@ -16,8 +16,11 @@ type batchQueue struct {
 	outstanding int  // batches given to the queue and not yet resolved
 	closed      bool // no new batches will come from the archives
 	// idle counts the senders waiting in pop: a batch queued beyond them
-	// waits for a sender (see backlog).
-	idle int
+	// waits for a sender (see backlog). starting counts the senders of
+	// lines begun that have not reached their first pop yet (the line
+	// waits for its place in the cap): they will take a batch too, so
+	// another line does not begin for it.
+	idle, starting int
 }
 
 func newBatchQueue() *batchQueue { return &batchQueue{wake: make(chan struct{})} }
@@ -62,6 +65,23 @@ func (q *batchQueue) close() {
 	q.mu.Unlock()
 }
 
+// begun gives back n senders backlog counted starting that will not
+// pop (their line could not take its place).
+func (q *batchQueue) begun(n int) {
+	q.mu.Lock()
+	q.starting -= n
+	q.signal()
+	q.mu.Unlock()
+}
+
+// first is a starting sender's first pop.
+func (q *batchQueue) first(ctx context.Context) *batch {
+	q.mu.Lock()
+	q.starting--
+	q.mu.Unlock()
+	return q.pop(ctx)
+}
+
 // pop waits for a batch; nil means the work is over (or ctx ended).
 func (q *batchQueue) pop(ctx context.Context) *batch {
 	for {
@@ -94,15 +114,20 @@ func (q *batchQueue) pop(ctx context.Context) *batch {
 	}
 }
 
-// backlog waits until a batch is queued that no idle sender will take,
-// and reports true; false once the work is over (or ctx ended) first.
-// Another connection is opened only then: a small delta needs one.
-func (q *batchQueue) backlog(ctx context.Context) bool {
+// backlog waits until a batch is queued that no idle or starting sender
+// will take, and reports true, counting the line's depth senders as
+// starting (each calls first, or the line begun gives them back); false
+// once the work is over (or ctx ended) first. Another connection is
+// opened only then: a small delta needs one.
+func (q *batchQueue) backlog(ctx context.Context, depth int) bool {
 	for {
 		q.mu.Lock()
-		more := len(q.items) > q.idle
+		more := len(q.items) > q.idle+q.starting
 		over := q.closed && q.outstanding == 0
 		w := q.wake
+		if more {
+			q.starting += depth
+		}
 		q.mu.Unlock()
 		switch {
 		case more:

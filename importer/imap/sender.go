@@ -74,14 +74,19 @@ func (im *job) startSenders(ctx context.Context) {
 			// line waiting for one holds no batch: runs sharing the cap
 			// cannot hold each other up (an idle line keeps its place
 			// only until the work ends).
-			if !im.queue.backlog(ctx) || im.takeConn(ctx, im.queue) != nil {
+			depth := max(im.caps.depth, 1)
+			if !im.queue.backlog(ctx, depth) {
+				return
+			}
+			if im.takeConn(ctx, im.queue) != nil {
+				im.queue.begun(depth)
 				return
 			}
 			defer im.giveConn()
 			var group sync.WaitGroup
-			for range max(im.caps.depth, 1) {
+			for range depth {
 				group.Go(func() {
-					for b := im.queue.pop(ctx); b != nil; b = im.queue.pop(ctx) {
+					for b := im.queue.first(ctx); b != nil; b = im.queue.pop(ctx) {
 						im.send(ctx, ln, b)
 					}
 				})
