@@ -137,9 +137,13 @@ func (a *app) migrateRun(ctx context.Context, path string, f migrateRunFlags) er
 		return err
 	}
 	defer log.close()
-	if log.f != nil {
+	if log.f != nil && trace.Enabled() {
 		// The log holds each user's steps; with --debug, their
-		// conversations between them.
+		// conversations between them, which only the owner reads (as
+		// --debug-file), whatever an older file's mode was.
+		if err := log.f.Chmod(0o600); err != nil {
+			return fmt.Errorf("--log-file: %w", err)
+		}
 		defer trace.Tee(log)()
 	}
 	if err := b.checkZimbraAdmin(ctx, job.Users); err != nil {
