@@ -29,16 +29,24 @@ func traceLines(out string) (traced, other []string) {
 // TestMigrateRunDebug: migrate run --debug with four users at once into
 // a real Dovecot and Radicale: every trace line names its user, each
 // user's IMAP and DAV conversations are there, the --log-file holds the
-// same trace lines beside its own, and no password (nor its PLAIN or
+// same trace lines beside its own (an older log file made 0600, as
+// --debug-file), and no password (nor its PLAIN or
 // Basic base64) appears in either; migrate compare --debug names its
 // users the same way. Then --debug-file: the trace goes to
 // a file made 0600, none to stderr, and names the users there too.
 func TestMigrateRunDebug(t *testing.T) {
 	e := newRunEnv(t, 4)
 	logFile := filepath.Join(e.dir, "run.log")
+	write(t, logFile, "") // an earlier run's, readable by others
+	os.Chmod(logFile, 0o644)
 	out, errOut, code := e.run("--debug", "migrate", "run", e.plan, "--stage", "full", "--log-file", logFile)
 	if code != 0 {
 		t.Fatalf("exit %d\n%s\n%s", code, out, errOut)
+	}
+	if fi, err := os.Stat(logFile); err != nil {
+		t.Error(err)
+	} else if m := fi.Mode().Perm(); m != 0o600 {
+		t.Errorf("--log-file holding the trace is %v, want 0600", m)
 	}
 	logBytes, err := os.ReadFile(logFile)
 	if err != nil {
