@@ -512,7 +512,9 @@ type placedRec struct {
 // cut under the last attempt (or a run stopped), those already changed,
 // which are journaled without a command; the connection is opened anew
 // after a drop. One UID FETCH learns them for every batch of the mailbox
-// still to send (see applier.current). What a batch changed is journaled
+// still to send (see applier.current), except for a FLAGS batch, which
+// looks again right before it (another session's change since would be
+// overwritten, not reported as a conflict). What a batch changed is journaled
 // when its command is answered.
 
 // batchMax bounds the UIDs of one command: a short command line, and a
@@ -586,10 +588,13 @@ func (a *applier) current(b *changeBatch, uids []uint32) (map[uint32][]string, e
 	key := boxKey(b.mailbox, b.validity)
 	known := a.known[key]
 	out := make(map[uint32][]string, len(uids))
-	hit := true
+	// A FLAGS batch replaces the flags whole: what another session set
+	// since the FETCH ahead would be lost, so it looks now. +FLAGS and
+	// -FLAGS keep whatever else the messages have.
+	hit := !(b.op == opFlags && b.store == imap.StoreFlagsSet)
 	for _, u := range uids {
 		k, ok := known[u]
-		if !ok {
+		if !ok || !hit {
 			hit = false
 			break
 		}
@@ -625,6 +630,9 @@ func (a *applier) current(b *changeBatch, uids []uint32) (map[uint32][]string, e
 	cur, err := a.im.ctl.flagsOf(b.mailbox, b.validity, ask)
 	if err != nil {
 		return nil, err
+	}
+	for _, u := range uids {
+		delete(known, u) // older than this FETCH
 	}
 	for _, u := range ask[len(uids):] {
 		f, there := cur[u]
@@ -717,6 +725,9 @@ func (a *applier) send(ctx context.Context, b *changeBatch) error {
 	})
 	if err != nil {
 		return err
+	}
+	if im.opt.changeSent != nil {
+		im.opt.changeSent()
 	}
 	then := a.then
 	a.then = nil

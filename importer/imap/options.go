@@ -47,6 +47,10 @@ type Options struct {
 	// archives ends, before the run waits for its batches: a test stops
 	// a run on that event rather than after a guessed time.
 	readDone func()
+	// changeSent, if set (by tests), is called after each batch of a
+	// cutover's changes was answered: a test changes the target between
+	// two batches there.
+	changeSent func()
 }
 
 // Limits are passed in, not made by the run, so that the runs of many
