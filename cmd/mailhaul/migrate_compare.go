@@ -11,7 +11,6 @@ import (
 	"github.com/mailhaul/mailhaul/internal/termtext"
 	"github.com/mailhaul/mailhaul/migrate"
 	migrateplan "github.com/mailhaul/mailhaul/migrate/plan"
-	"github.com/mailhaul/mailhaul/migrate/shard"
 )
 
 const migrateCompareHelp = `Compares every user of the plan (or those of --only, or this shard's share)
@@ -40,11 +39,9 @@ the cause's code (connection, TLS, authentication; 1 when unknown) when some
 comparisons could not be made.`
 
 type migrateCompareFlags struct {
-	only          []string
-	shardIndex    int
-	shardIndexSet bool
-	shardCount    int
-	archives      string
+	only     []string
+	shard    shardFlags
+	archives string
 }
 
 func (a *app) migrateCompareCommand() *cobra.Command {
@@ -55,14 +52,13 @@ func (a *app) migrateCompareCommand() *cobra.Command {
 		Long:  migrateCompareHelp,
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			f.shardIndexSet = cmd.Flags().Changed("shard-index")
+			f.shard.changed(cmd)
 			return a.migrateCompare(cmd.Context(), args[0], f)
 		},
 	}
 	fl := cmd.Flags()
 	fl.StringSliceVar(&f.only, "only", nil, "only these users (source addresses; repeatable, or comma-separated)")
-	fl.IntVar(&f.shardIndex, "shard-index", 0, "this process's shard, 0 to --shard-count - 1 (or $"+shard.EnvJobIndex+", $"+shard.EnvIndex+")")
-	fl.IntVar(&f.shardCount, "shard-count", 1, "the number of processes sharing the plan's users")
+	f.shard.add(fl)
 	fl.StringVar(&f.archives, "archives", "", "the directory the archives are read from, instead of the plan's (the import site of the two-site flow)")
 	return cmd
 }
@@ -75,7 +71,7 @@ func (a *app) migrateCompare(ctx context.Context, path string, f migrateCompareF
 	// The users, the archive place and the targets exactly as the import
 	// part of migrate run finds and builds them.
 	rf := migrateRunFlags{stage: string(migrate.Full), part: string(migrate.ImportOnly), only: f.only,
-		shardIndex: f.shardIndex, shardIndexSet: f.shardIndexSet, shardCount: f.shardCount, archives: f.archives}
+		shard: f.shard, archives: f.archives}
 	b := &runBuilder{a: a, p: p, f: rf, byName: map[string]migrateplan.User{}}
 	job, err := b.job(ctx)
 	if err != nil {

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/mailhaul/mailhaul/export"
 	"github.com/mailhaul/mailhaul/export/pim"
@@ -81,15 +82,29 @@ type migrateRunFlags struct {
 	applyDeletions    bool
 	retryFailed       bool
 	only              []string
-	shardIndex        int
-	shardIndexSet     bool
-	shardCount        int
+	shard             shardFlags
 	logFile           string
 	archives          string
 	metrics           string
 	metricsPublic     bool
 	waitHeld          time.Duration
 }
+
+// shardFlags are --shard-index and --shard-count, for every command that
+// works on one shard's share of the plan's users (run, compare).
+type shardFlags struct {
+	index    int
+	indexSet bool // --shard-index given: it must agree with the environment's
+	count    int
+}
+
+func (f *shardFlags) add(fl *pflag.FlagSet) {
+	fl.IntVar(&f.index, "shard-index", 0, "this process's shard, 0 to --shard-count - 1 (or $"+shard.EnvJobIndex+", $"+shard.EnvIndex+")")
+	fl.IntVar(&f.count, "shard-count", 1, "the number of processes sharing the plan's users")
+}
+
+// changed notes whether --shard-index was given on cmd's command line.
+func (f *shardFlags) changed(cmd *cobra.Command) { f.indexSet = cmd.Flags().Changed("shard-index") }
 
 func (a *app) migrateRunCommand() *cobra.Command {
 	var f migrateRunFlags
@@ -99,7 +114,7 @@ func (a *app) migrateRunCommand() *cobra.Command {
 		Long:  migrateRunHelp,
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			f.shardIndexSet = cmd.Flags().Changed("shard-index")
+			f.shard.changed(cmd)
 			return a.migrateRun(cmd.Context(), args[0], f)
 		},
 	}
@@ -110,8 +125,7 @@ func (a *app) migrateRunCommand() *cobra.Command {
 	fl.BoolVar(&f.applyDeletions, "apply-deletions", false, "delta: delete on the targets what mailhaul placed and the source deleted (default: list it)")
 	fl.BoolVar(&f.retryFailed, "retry-failed", false, "work again on the users that failed or finished with items failed in this pass")
 	fl.StringSliceVar(&f.only, "only", nil, "only these users (source addresses; repeatable, or comma-separated)")
-	fl.IntVar(&f.shardIndex, "shard-index", 0, "this process's shard, 0 to --shard-count - 1 (or $"+shard.EnvJobIndex+", $"+shard.EnvIndex+")")
-	fl.IntVar(&f.shardCount, "shard-count", 1, "the number of processes sharing the plan's users")
+	f.shard.add(fl)
 	fl.StringVar(&f.logFile, "log-file", "", "append timestamped lines (each user's steps, retries, the summary; with --debug, the trace too) to this file")
 	fl.StringVar(&f.archives, "archives", "", "the directory the archives are read from and written to, instead of the plan's (the two-site flow: where the drive is mounted)")
 	fl.StringVar(&f.metrics, "metrics", "", "serve Prometheus metrics at http://ADDR/metrics while the run goes (a loopback address, e.g. 127.0.0.1:9464)")
@@ -294,8 +308,8 @@ func (b *runBuilder) job(ctx context.Context) (migrate.Job, error) {
 		return job, err
 	}
 	job.Users, job.Header = users, p.Header
-	if f.shardCount > 1 {
-		job.Shard = &migrate.Shard{Index: b.shard, Count: f.shardCount}
+	if f.shard.count > 1 {
+		job.Shard = &migrate.Shard{Index: b.shard, Count: f.shard.count}
 	}
 	job.Locker = lease.Locker{Options: lease.Options{Dir: filepath.Join(p.Archive.State, leaseDir), Shard: b.shard}}
 	var pacer *ratelimit.Pacer
@@ -348,8 +362,8 @@ const (
 // apart, as the processes share the state directory.
 func (b *runBuilder) reportsDir(stateDir string) string {
 	reports := filepath.Join(stateDir, reportsDir)
-	if b.f.shardCount > 1 {
-		reports = filepath.Join(reports, fmt.Sprintf("shard-%d-of-%d", b.shard, b.f.shardCount))
+	if b.f.shard.count > 1 {
+		reports = filepath.Join(reports, fmt.Sprintf("shard-%d-of-%d", b.shard, b.f.shard.count))
 	}
 	return reports
 }
@@ -369,12 +383,12 @@ func (b *runBuilder) users(ctx context.Context) ([]migrate.User, error) {
 		eu[i] = engineUser(u)
 		b.byName[u.Address] = u
 	}
-	idx, err := shard.Index(b.f.shardIndex, b.f.shardIndexSet, b.f.shardCount, os.Getenv)
+	idx, err := shard.Index(b.f.shard.index, b.f.shard.indexSet, b.f.shard.count, os.Getenv)
 	if err != nil {
 		return nil, err
 	}
 	b.shard = idx
-	shares, err := migrate.Shares(eu, b.f.shardCount)
+	shares, err := migrate.Shares(eu, b.f.shard.count)
 	if err != nil {
 		return nil, err
 	}
